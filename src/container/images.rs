@@ -1,0 +1,1 @@
+//! Image operations that need the user namespace. (Skeleton.)

@@ -1,0 +1,46 @@
+//! The crate's error: one variant per module, each carrying that module's
+//! typed error. `main.rs` prints it as one line plus a hint and maps it to
+//! docker's exit codes.
+
+use crate::{config, container, image, sandbox};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Image(#[from] image::ImageError),
+    #[error(transparent)]
+    Sandbox(#[from] sandbox::SandboxError),
+    #[error(transparent)]
+    Container(#[from] container::ContainerError),
+    /// A failure reported by burrow's own child process in a user
+    /// namespace, already rendered there.
+    #[error("{0}")]
+    Reported(String),
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// The process exit status for this error, as docker and podman use
+    /// them: 125 for burrow's own failure, 126 when the command cannot be
+    /// invoked, 127 when it is not found.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Container(e) => e.exit_code(),
+            _ => 125,
+        }
+    }
+}
+
+impl From<sandbox::userns::UsernsError> for Error {
+    fn from(e: sandbox::userns::UsernsError) -> Error {
+        match e {
+            sandbox::userns::UsernsError::Child(msg) => Error::Reported(msg),
+            other => Error::Sandbox(sandbox::SandboxError::Userns(other)),
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! burrow: rootless, daemonless containers.
+//!
+//! The crate is laid out as `../shared/DESIGN.md` maps it: `cli` parses,
+//! `container` orchestrates, `image`, `sandbox`, `cgroup` and `net` do the
+//! work, and `config` knows where everything lives.
+
+pub mod cli;
+pub mod config;
+pub mod container;
+pub mod error;
+pub mod image;
+pub mod sandbox;
+
+pub use error::{Error, Result};
