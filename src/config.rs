@@ -56,3 +56,8 @@ pub struct Paths {
 pub fn load() -> Result<(Config, Paths), ConfigError> {
     todo!()
 }
+
+/// Refuses a storage root on a network filesystem. (Skeleton.)
+pub fn check_storage_fs(_path: &std::path::Path, _config: &Config) -> Result<(), ConfigError> {
+    Ok(())
+}

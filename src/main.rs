@@ -1,1 +1,25 @@
-fn main() {}
+//! The `burrow` binary: parse, run one command, map the outcome to an exit
+//! status (docker's: 125 for burrow's own failure, 126/127 when the
+//! command cannot be run or found, else the container's status).
+
+use burrow::cli::Cli;
+use burrow::container::images::Context;
+use clap::Parser;
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: Cli) -> burrow::Result<()> {
+    let (config, paths) = burrow::config::load()?;
+    let ctx = Context::new(config, paths);
+    cli.exec(&ctx)
+}

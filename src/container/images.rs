@@ -1,1 +1,286 @@
-//! Image operations that need the user namespace. (Skeleton.)
+//! Image operations as the CLI asks for them. Whatever creates, reads or
+//! deletes layer files (owned by subordinate ids) runs in a forked child
+//! inside burrow's user namespace; listing and tagging touch only burrow's
+//! own metadata and run here.
+
+use crate::config::{Config, Paths};
+use crate::image::archive::{self, LoadReport, SaveFormat, SaveItem};
+use crate::image::store::{ImageEntry, Store};
+use crate::image::{Digest, Reference};
+use crate::sandbox::userns::{self, IdMap};
+use crate::{Error, Result};
+use std::path::Path;
+
+/// What every command needs: the configuration and where things live.
+pub struct Context {
+    pub config: Config,
+    pub paths: Paths,
+    idmap: std::cell::OnceCell<IdMap>,
+}
+
+impl Context {
+    pub fn new(config: Config, paths: Paths) -> Context {
+        Context {
+            config,
+            paths,
+            idmap: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The id map for this user; warns once when it is the single-id map.
+    pub fn idmap(&self) -> Result<&IdMap> {
+        if let Some(m) = self.idmap.get() {
+            return Ok(m);
+        }
+        let (map, reason) = IdMap::for_current_user()?;
+        if let Some(reason) = reason {
+            eprintln!("Warning: {reason}");
+        }
+        Ok(self.idmap.get_or_init(|| map))
+    }
+
+    /// The store, opened here (metadata only).
+    pub fn store(&self) -> Result<Store> {
+        crate::config::check_storage_fs(&self.paths.storage, &self.config)?;
+        Ok(Store::open(&self.paths.storage).map_err(crate::image::ImageError::from)?)
+    }
+
+    /// Runs `f` with the store inside the user namespace.
+    pub fn in_userns<T, F>(&self, f: F) -> Result<T>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+        F: FnOnce(&Store) -> Result<T>,
+    {
+        let map = self.idmap()?.clone();
+        // Checked and created out here, so its errors need no round trip.
+        drop(self.store()?);
+        let root = self.paths.storage.clone();
+        Ok(userns::run_in_userns(&map, move || {
+            let store = Store::open(&root)
+                .map_err(|e| render(&Error::from(crate::image::ImageError::from(e))))?;
+            f(&store).map_err(|e| render(&e))
+        })?)
+    }
+
+    pub fn search_registries(&self) -> &[String] {
+        &self.config.registries.search
+    }
+
+    pub fn resolve(&self, store: &Store, input: &str) -> Result<ImageEntry> {
+        Ok(store
+            .resolve(input, self.search_registries())
+            .map_err(crate::image::ImageError::from)?)
+    }
+}
+
+fn render(e: &Error) -> String {
+    e.to_string()
+}
+
+fn img<E: Into<crate::image::ImageError>>(e: E) -> Error {
+    Error::Image(e.into())
+}
+
+/// Prints what unpacking had to say, once each, to stderr. With a
+/// single-id map every owner is squashed, which the map's own warning
+/// already said; per-file notes are kept for owners beyond a full map.
+pub fn print_notes(ctx: &Context, report: &LoadReport) {
+    let single = ctx.idmap().map(|m| m.is_single()).unwrap_or(false);
+    for note in &report.notes {
+        if single && note.contains("squashed") {
+            continue;
+        }
+        eprintln!("Note: {note}");
+    }
+    if single && report.squashed > 0 {
+        eprintln!(
+            "Warning: {} file owners outside the single-id map were squashed to root",
+            report.squashed
+        );
+    }
+}
+
+pub fn load(ctx: &Context, input: &Path) -> Result<LoadReport> {
+    let input = absolute(input)?;
+    ctx.in_userns(move |store| archive::load(store, &input).map_err(img))
+}
+
+pub fn import(
+    ctx: &Context,
+    input: &Path,
+    name: Option<&str>,
+    message: Option<&str>,
+) -> Result<LoadReport> {
+    let name = name
+        .map(|n| Reference::parse_in(n, "localhost"))
+        .transpose()
+        .map_err(img)?;
+    let input = if input == Path::new("-") {
+        input.to_path_buf()
+    } else {
+        absolute(input)?
+    };
+    ctx.in_userns(move |store| archive::import(store, &input, name.as_ref(), message).map_err(img))
+}
+
+pub fn save(ctx: &Context, images: &[String], format: SaveFormat, out: &Path) -> Result<()> {
+    let store = ctx.store()?;
+    let mut items = Vec::new();
+    for input in images {
+        let entry = ctx.resolve(&store, input)?;
+        // Saving by name records that name; by id, every name it has.
+        let search = ctx.search_registries();
+        let names = match entry.names.iter().find(|n| name_matches(input, n, search)) {
+            Some(n) => vec![n.clone()],
+            None => entry.names.clone(),
+        };
+        items.push(SaveItem {
+            id: entry.record.id.clone(),
+            names,
+        });
+    }
+    let out = absolute(out)?;
+    ctx.in_userns(move |store| archive::save(store, &items, format, &out).map_err(img))
+}
+
+fn looks_like_id(input: &str, id: &Digest) -> bool {
+    let hex = input.strip_prefix("sha256:").unwrap_or(input);
+    hex.len() >= 3 && id.hex().starts_with(hex)
+}
+
+pub fn list(ctx: &Context) -> Result<Vec<ImageEntry>> {
+    ctx.store()?.images().map_err(img)
+}
+
+pub fn tag(ctx: &Context, source: &str, targets: &[String]) -> Result<()> {
+    let store = ctx.store()?;
+    let entry = ctx.resolve(&store, source)?;
+    for t in targets {
+        let r = Reference::parse_in(t, "localhost").map_err(img)?;
+        store.tag(&entry.record.id, &r).map_err(img)?;
+    }
+    Ok(())
+}
+
+/// One line of `rmi` output.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum Removed {
+    Untagged(String),
+    Deleted(Digest),
+}
+
+/// `rmi`: a name removes that name, and the image with its last name; an
+/// id removes the image, which needs `force` when it has several names.
+pub fn remove(ctx: &Context, inputs: &[String], force: bool) -> Result<Vec<Removed>> {
+    let search = ctx.search_registries().to_vec();
+    let inputs = inputs.to_vec();
+    ctx.in_userns(move |store| {
+        let _lock = store.lock_exclusive().map_err(img)?;
+        let mut out = Vec::new();
+        for input in &inputs {
+            let entry = store.resolve(input, &search).map_err(img)?;
+            let named = entry
+                .names
+                .iter()
+                .find(|n| name_matches(input, n, &search))
+                .cloned();
+            let by_id = named.is_none() && looks_like_id(input, &entry.record.id);
+            let names_to_drop: Vec<String> = if by_id {
+                if entry.names.len() > 1 && !force {
+                    return Err(img(crate::image::store::StoreError::MultipleNames {
+                        id: entry.record.id.short().to_string(),
+                        names: entry.names.join(", "),
+                    }));
+                }
+                entry.names.clone()
+            } else {
+                named.into_iter().collect()
+            };
+            for n in &names_to_drop {
+                store.untag(n).map_err(img)?;
+                out.push(Removed::Untagged(n.clone()));
+            }
+            let remaining = entry.names.len() - names_to_drop.len();
+            if remaining == 0 {
+                store.remove_image(&entry.record.id).map_err(img)?;
+                out.push(Removed::Deleted(entry.record.id.clone()));
+            }
+        }
+        Ok(out)
+    })
+}
+
+fn name_matches(input: &str, name: &str, search: &[String]) -> bool {
+    let mut all: Vec<Reference> = std::iter::once("localhost")
+        .chain(search.iter().map(String::as_str))
+        .filter_map(|r| Reference::parse_in(input, r).ok())
+        .collect();
+    if let Ok(r) = Reference::parse(input) {
+        all.push(r);
+    }
+    all.iter().any(|r| r.to_string() == name)
+}
+
+/// Removes images with no name (or, with `all`, every image) and what only
+/// they used.
+pub fn prune(ctx: &Context, all: bool) -> Result<Vec<Digest>> {
+    ctx.in_userns(move |store| {
+        let _lock = store.lock_exclusive().map_err(img)?;
+        let mut removed = Vec::new();
+        for entry in store.images().map_err(img)? {
+            if all || entry.names.is_empty() {
+                for n in &entry.names {
+                    store.untag(n).map_err(img)?;
+                }
+                store.remove_image(&entry.record.id).map_err(img)?;
+                removed.push(entry.record.id);
+            }
+        }
+        Ok(removed)
+    })
+}
+
+/// Removes all of burrow's storage.
+pub fn reset(ctx: &Context) -> Result<()> {
+    ctx.in_userns(|store| {
+        let root = store.root().to_path_buf();
+        Store::open(&root).and_then(|s| s.reset()).map_err(img)
+    })
+}
+
+/// `image inspect`: docker's shape.
+pub fn inspect(ctx: &Context, inputs: &[String]) -> Result<Vec<serde_json::Value>> {
+    let store = ctx.store()?;
+    let mut out = Vec::new();
+    for input in inputs {
+        let entry = ctx.resolve(&store, input)?;
+        let (config, _) = store.config(&entry.record.id).map_err(img)?;
+        out.push(serde_json::json!({
+            "Id": entry.record.id.to_string(),
+            "Digest": entry.record.manifest_digest.as_ref().map(|d| d.to_string()),
+            "RepoTags": entry.names,
+            "RepoDigests": entry.record.repo_digests,
+            "Created": config.created,
+            "Author": config.author,
+            "Architecture": config.architecture,
+            "Os": config.os,
+            "Variant": config.variant,
+            "Config": config.config.unwrap_or_default(),
+            "RootFS": {"Type": config.rootfs.kind, "Layers": config.rootfs.diff_ids},
+            "Size": entry.record.size,
+            "History": config.history,
+            "GraphDriver": {
+                "Name": "overlay",
+                "Data": {
+                    "LowerDirs": entry.record.layers.iter().rev()
+                        .map(|l| store.layer_dir(l).display().to_string()).collect::<Vec<_>>(),
+                },
+            },
+        }));
+    }
+    Ok(out)
+}
+
+fn absolute(p: &Path) -> Result<std::path::PathBuf> {
+    std::path::absolute(p).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))
+}

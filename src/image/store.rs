@@ -1,7 +1,862 @@
-//! The image store. (Skeleton: being written.)
+//! The image store under the storage root: content-addressed blobs
+//! (configs, manifests), unpacked layers shared by every image that has
+//! them, image records and tags. Every write is atomic (temp name in `tmp/`,
+//! fsync, rename); concurrent commands are serialised with flock; whatever a
+//! killed command left in `tmp/` is removed by the next one that can.
+//!
+//! Layer directories hold files owned by subordinate ids: the functions that
+//! create or delete them must run inside burrow's user namespace.
+
+use super::config::ImageConfig;
+use super::digest::{Digest, HashingReader};
+use super::reference::Reference;
+use super::unpack::{self, UnpackError};
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{0}")]
-    Other(String),
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("locking {path}: {source}")]
+    Lock { path: PathBuf, source: nix::Error },
+    #[error("corrupt store file {path}: {detail}; remove it, or run `burrow system reset` to start afresh")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
+    DigestMismatch {
+        what: String,
+        expected: Digest,
+        actual: Digest,
+    },
+    #[error("unpacking layer {layer}: {source}")]
+    Unpack { layer: String, source: UnpackError },
+    #[error("image not known: {0}; `burrow images` lists the images here, `burrow pull` or `burrow load` adds one")]
+    NoSuchImage(String),
+    #[error("{input:?} matches more than one image ({ids}); give more of the id")]
+    Ambiguous { input: String, ids: String },
+    #[error("image {id} has several names ({names}); remove them one by one, or use -f")]
+    MultipleNames { id: String, names: String },
+    #[error("blob {0} is not in the store")]
+    NoSuchBlob(Digest),
+    #[error("layer {0} is not in the store")]
+    NoSuchLayer(Digest),
 }
-pub struct Store;
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+fn io_err(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
+    let path = path.to_path_buf();
+    move |source| StoreError::Io { what, path, source }
+}
+
+/// One image: its config's digest is its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    pub id: Digest,
+    /// Diff ids (digests of the uncompressed layer tars), base first.
+    pub layers: Vec<Digest>,
+    /// The registry manifest's digest, when the image came from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_digest: Option<Digest>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repo_digests: Vec<String>,
+    /// Bytes of the uncompressed layers.
+    pub size: u64,
+    /// When it entered this store, seconds since the epoch.
+    pub added: u64,
+}
+
+/// What the store records of a layer beside its unpacked files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LayerRecord {
+    pub diff_id: Digest,
+    /// Bytes of the uncompressed tar.
+    pub size: u64,
+}
+
+/// An image with the names that point at it.
+#[derive(Debug, Clone)]
+pub struct ImageEntry {
+    pub record: ImageRecord,
+    pub names: Vec<String>,
+}
+
+/// The outcome of `Store::add_layer`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddedLayer {
+    pub diff_id: Digest,
+    pub size: u64,
+    /// False when the layer was already in the store.
+    pub unpacked: bool,
+    pub notes: Vec<String>,
+    pub squashed: u64,
+}
+
+pub struct Store {
+    root: PathBuf,
+}
+
+/// A held flock; released on drop.
+pub struct StoreLock {
+    _lock: Flock<File>,
+}
+
+const SPLIT_FILE: &str = "tar-split.gz";
+const LAYER_FILE: &str = "layer.json";
+const TAGS_FILE: &str = "tags.json";
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn random_suffix() -> String {
+    let mut b = [0u8; 8];
+    if rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty()).is_err() {
+        b = (now() ^ u64::from(std::process::id()) << 32).to_le_bytes();
+    }
+    hex::encode(b)
+}
+
+fn mkdir_private(path: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(io_err("creating", path))
+}
+
+fn fsync_dir(path: &Path) -> Result<()> {
+    File::open(path)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("syncing", path))
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`. The root is private
+    /// (0700): layers may hold setuid files owned by your ids.
+    pub fn open(root: &Path) -> Result<Store> {
+        for sub in ["", "blobs/sha256", "layers", "images", "tmp", "locks"] {
+            mkdir_private(&root.join(sub))?;
+        }
+        Ok(Store {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn lock_file(&self, name: &str, arg: FlockArg) -> Result<Option<StoreLock>> {
+        let path = self.root.join("locks").join(name);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_err("opening lock", &path))?;
+        match Flock::lock(file, arg) {
+            Ok(lock) => Ok(Some(StoreLock { _lock: lock })),
+            Err((_, nix::Error::EWOULDBLOCK)) => Ok(None),
+            Err((_, source)) => Err(StoreError::Lock { path, source }),
+        }
+    }
+
+    /// Held by every command that adds to the store while it works: a
+    /// garbage collection (exclusive) never removes what a load is about to
+    /// reference.
+    pub fn lock_shared(&self) -> Result<StoreLock> {
+        self.lock_file("store.lock", FlockArg::LockShared)
+            .map(|l| l.expect("blocking lock"))
+    }
+
+    /// Held by commands that remove layers.
+    pub fn lock_exclusive(&self) -> Result<StoreLock> {
+        self.lock_file("store.lock", FlockArg::LockExclusive)
+            .map(|l| l.expect("blocking lock"))
+    }
+
+    fn try_lock_exclusive(&self) -> Result<Option<StoreLock>> {
+        self.lock_file("store.lock", FlockArg::LockExclusiveNonblock)
+    }
+
+    /// Serialises read-modify-write of the tag table and image records.
+    fn lock_meta(&self) -> Result<StoreLock> {
+        self.lock_file("meta.lock", FlockArg::LockExclusive)
+            .map(|l| l.expect("blocking lock"))
+    }
+
+    /// A new private directory under `tmp/`, flocked while this process
+    /// lives: a killed command's leftovers are recognisable by their lock
+    /// being free.
+    pub fn temp_dir(&self, kind: &str) -> Result<TempDir> {
+        let path = self
+            .root
+            .join("tmp")
+            .join(format!("{kind}-{}", random_suffix()));
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .map_err(io_err("creating", &path))?;
+        let dir = File::open(&path).map_err(io_err("opening", &path))?;
+        let lock = Flock::lock(dir, FlockArg::LockExclusiveNonblock).map_err(|(_, source)| {
+            StoreError::Lock {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        Ok(TempDir {
+            path: Some(path),
+            _lock: lock,
+        })
+    }
+
+    /// Writes `data` to `path` atomically: a temp file in `tmp/`, fsync,
+    /// rename, fsync of the directory.
+    pub fn write_atomic(&self, path: &Path, data: &[u8]) -> Result<()> {
+        let tmp = self
+            .root
+            .join("tmp")
+            .join(format!("file-{}", random_suffix()));
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io_err("creating", &tmp))?;
+        let written = f.write_all(data).and_then(|_| f.sync_all());
+        if let Err(e) = written.and_then(|_| fs::rename(&tmp, path)) {
+            let _ = fs::remove_file(&tmp);
+            return Err(StoreError::Io {
+                what: "writing",
+                path: path.to_path_buf(),
+                source: e,
+            });
+        }
+        fsync_dir(path.parent().unwrap_or(&self.root))
+    }
+
+    fn blob_path(&self, d: &Digest) -> PathBuf {
+        self.root.join("blobs/sha256").join(d.hex())
+    }
+
+    pub fn put_blob(&self, data: &[u8]) -> Result<Digest> {
+        let d = Digest::of_bytes(data);
+        let path = self.blob_path(&d);
+        if !path.exists() {
+            self.write_atomic(&path, data)?;
+        }
+        Ok(d)
+    }
+
+    /// Reads a blob and checks it still has its digest.
+    pub fn blob(&self, d: &Digest) -> Result<Vec<u8>> {
+        let path = self.blob_path(d);
+        let data = match fs::read(&path) {
+            Ok(data) => data,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::NoSuchBlob(d.clone()))
+            }
+            Err(e) => {
+                return Err(StoreError::Io {
+                    what: "reading",
+                    path,
+                    source: e,
+                })
+            }
+        };
+        let actual = Digest::of_bytes(&data);
+        if &actual != d {
+            return Err(StoreError::DigestMismatch {
+                what: path.display().to_string(),
+                expected: d.clone(),
+                actual,
+            });
+        }
+        Ok(data)
+    }
+
+    pub fn layer_path(&self, diff_id: &Digest) -> PathBuf {
+        self.root.join("layers").join(diff_id.hex())
+    }
+
+    /// The unpacked files of a layer, for an overlay's lowerdir.
+    pub fn layer_dir(&self, diff_id: &Digest) -> PathBuf {
+        self.layer_path(diff_id).join("diff")
+    }
+
+    /// A layer is complete when its directory exists: it is renamed into
+    /// place whole.
+    pub fn has_layer(&self, diff_id: &Digest) -> bool {
+        self.layer_path(diff_id).join(LAYER_FILE).exists()
+    }
+
+    pub fn layer_record(&self, diff_id: &Digest) -> Result<LayerRecord> {
+        let path = self.layer_path(diff_id).join(LAYER_FILE);
+        let data = fs::read(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::NoSuchLayer(diff_id.clone()),
+            _ => StoreError::Io {
+                what: "reading",
+                path: path.clone(),
+                source: e,
+            },
+        })?;
+        serde_json::from_slice(&data).map_err(|e| StoreError::Corrupt {
+            path,
+            detail: e.to_string(),
+        })
+    }
+
+    /// The split record from which the layer's original tar is rebuilt.
+    pub fn layer_split(&self, diff_id: &Digest) -> Result<impl Read> {
+        let path = self.layer_path(diff_id).join(SPLIT_FILE);
+        let f = File::open(&path).map_err(io_err("opening", &path))?;
+        Ok(flate2::read::GzDecoder::new(io::BufReader::new(f)))
+    }
+
+    /// Unpacks one layer from `raw` (gzip, zstd or plain) unless the store
+    /// has it. `expected` is the diff id the image config names, checked
+    /// after unpacking; `blob` is the digest of the raw stream, when known.
+    /// Must run inside burrow's user namespace.
+    pub fn add_layer(
+        &self,
+        raw: &mut dyn Read,
+        expected: Option<&Digest>,
+        blob: Option<&Digest>,
+        label: &str,
+    ) -> Result<AddedLayer> {
+        if let Some(d) = expected {
+            if self.has_layer(d) {
+                let record = self.layer_record(d)?;
+                return Ok(AddedLayer {
+                    diff_id: d.clone(),
+                    size: record.size,
+                    unpacked: false,
+                    notes: vec![],
+                    squashed: 0,
+                });
+            }
+        }
+        let tmp = self.temp_dir("layer")?;
+        let diff = tmp.path().join("diff");
+        fs::DirBuilder::new()
+            .mode(0o755)
+            .create(&diff)
+            .map_err(io_err("creating", &diff))?;
+        let split_path = tmp.path().join(SPLIT_FILE);
+        let split_file = File::create(&split_path).map_err(io_err("creating", &split_path))?;
+        let mut split = flate2::write::GzEncoder::new(
+            io::BufWriter::new(split_file),
+            flate2::Compression::fast(),
+        );
+
+        let mut hashed = HashingReader::new(raw);
+        let report = {
+            let unpack_err = |source| StoreError::Unpack {
+                layer: label.to_string(),
+                source,
+            };
+            let (_, mut tar) = super::compress::decompressed(&mut hashed).map_err(|e| {
+                unpack_err(UnpackError::Other(format!("reading the layer stream: {e}")))
+            })?;
+            unpack::unpack_layer(&mut tar, &diff, &mut split).map_err(unpack_err)?
+        };
+        let (blob_actual, _) = hashed
+            .finish()
+            .map_err(io_err("reading", Path::new(label)))?;
+        if let Some(b) = blob {
+            if &blob_actual != b {
+                return Err(StoreError::DigestMismatch {
+                    what: format!("layer blob {label}"),
+                    expected: b.clone(),
+                    actual: blob_actual,
+                });
+            }
+        }
+        if let Some(d) = expected {
+            if &report.diff_id != d {
+                return Err(StoreError::DigestMismatch {
+                    what: format!("uncompressed layer {label}"),
+                    expected: d.clone(),
+                    actual: report.diff_id.clone(),
+                });
+            }
+        }
+        split
+            .finish()
+            .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+            .and_then(|f| f.sync_all())
+            .map_err(io_err("writing", &split_path))?;
+        let record = LayerRecord {
+            diff_id: report.diff_id.clone(),
+            size: report.size,
+        };
+        let record_path = tmp.path().join(LAYER_FILE);
+        let json = serde_json::to_vec(&record).expect("layer record serialises");
+        fs::write(&record_path, json).map_err(io_err("writing", &record_path))?;
+        // One syncfs for the whole layer instead of an fsync per file.
+        let dir = File::open(tmp.path()).map_err(io_err("opening", tmp.path()))?;
+        rustix::fs::syncfs(dir.as_fd()).map_err(|e| StoreError::Io {
+            what: "syncfs",
+            path: tmp.path().to_path_buf(),
+            source: e.into(),
+        })?;
+
+        let final_path = self.layer_path(&report.diff_id);
+        let _layer_lock = self.lock_file(
+            &format!("layer-{}.lock", report.diff_id.hex()),
+            FlockArg::LockExclusive,
+        )?;
+        let unpacked = if self.has_layer(&report.diff_id) {
+            false // someone else unpacked it meanwhile; ours is dropped
+        } else {
+            let src = tmp.persist();
+            fs::rename(&src, &final_path).map_err(io_err("renaming into place", &final_path))?;
+            fsync_dir(&self.root.join("layers"))?;
+            true
+        };
+        Ok(AddedLayer {
+            diff_id: report.diff_id,
+            size: report.size,
+            unpacked,
+            notes: report.notes,
+            squashed: report.squashed,
+        })
+    }
+
+    fn image_path(&self, id: &Digest) -> PathBuf {
+        self.root.join("images").join(format!("{}.json", id.hex()))
+    }
+
+    pub fn image(&self, id: &Digest) -> Result<ImageRecord> {
+        let path = self.image_path(id);
+        let data = fs::read(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::NoSuchImage(id.to_string()),
+            _ => StoreError::Io {
+                what: "reading",
+                path: path.clone(),
+                source: e,
+            },
+        })?;
+        serde_json::from_slice(&data).map_err(|e| StoreError::Corrupt {
+            path,
+            detail: e.to_string(),
+        })
+    }
+
+    /// Records an image whose layers are in the store, and points `names`
+    /// at it (moving each name from any image it named before).
+    pub fn commit_image(
+        &self,
+        config: &[u8],
+        manifest_digest: Option<Digest>,
+        names: &[Reference],
+    ) -> Result<ImageRecord> {
+        let parsed = ImageConfig::parse(config).map_err(|e| StoreError::Corrupt {
+            path: PathBuf::from("image config"),
+            detail: e.to_string(),
+        })?;
+        let mut size = 0;
+        for l in &parsed.rootfs.diff_ids {
+            size += self.layer_record(l)?.size;
+        }
+        let id = self.put_blob(config)?;
+        let _meta = self.lock_meta()?;
+        let mut record = ImageRecord {
+            id: id.clone(),
+            layers: parsed.rootfs.diff_ids.clone(),
+            manifest_digest: manifest_digest.clone(),
+            repo_digests: Vec::new(),
+            size,
+            added: now(),
+        };
+        if let Ok(old) = self.image(&id) {
+            record.added = old.added;
+            record.repo_digests = old.repo_digests;
+            record.manifest_digest = manifest_digest.or(old.manifest_digest);
+        }
+        if let Some(md) = &record.manifest_digest {
+            for n in names {
+                let rd = format!("{}@{md}", n.name());
+                if !record.repo_digests.contains(&rd) {
+                    record.repo_digests.push(rd);
+                }
+            }
+        }
+        let json = serde_json::to_vec_pretty(&record).expect("image record serialises");
+        self.write_atomic(&self.image_path(&id), &json)?;
+        if !names.is_empty() {
+            let mut tags = self.read_tags()?;
+            for n in names {
+                tags.insert(n.to_string(), id.hex().to_string());
+            }
+            self.write_tags(&tags)?;
+        }
+        Ok(record)
+    }
+
+    fn read_tags(&self) -> Result<BTreeMap<String, String>> {
+        let path = self.root.join(TAGS_FILE);
+        match fs::read(&path) {
+            Ok(data) => serde_json::from_slice(&data).map_err(|e| StoreError::Corrupt {
+                path,
+                detail: e.to_string(),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(e) => Err(StoreError::Io {
+                what: "reading",
+                path,
+                source: e,
+            }),
+        }
+    }
+
+    fn write_tags(&self, tags: &BTreeMap<String, String>) -> Result<()> {
+        let json = serde_json::to_vec_pretty(tags).expect("tags serialise");
+        self.write_atomic(&self.root.join(TAGS_FILE), &json)
+    }
+
+    /// Every image with its names, newest first.
+    pub fn images(&self) -> Result<Vec<ImageEntry>> {
+        let tags = self.read_tags()?;
+        let dir = self.root.join("images");
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(io_err("listing", &dir))? {
+            let entry = entry.map_err(io_err("listing", &dir))?;
+            let name = entry.file_name();
+            let Some(hex) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
+                continue;
+            };
+            let Ok(id) = Digest::from_hex(hex) else {
+                continue;
+            };
+            let record = self.image(&id)?;
+            let names = tags
+                .iter()
+                .filter(|(_, v)| v.as_str() == hex)
+                .map(|(k, _)| k.clone())
+                .collect();
+            out.push(ImageEntry { record, names });
+        }
+        out.sort_by(|a, b| {
+            b.record
+                .added
+                .cmp(&a.record.added)
+                .then(a.record.id.cmp(&b.record.id))
+        });
+        Ok(out)
+    }
+
+    /// Finds an image by name (short names tried against `localhost` and
+    /// each of `search`), by full id, or by an id prefix.
+    pub fn resolve(&self, input: &str, search: &[String]) -> Result<ImageEntry> {
+        let images = self.images()?;
+        let wanted = input.strip_prefix("sha256:").unwrap_or(input);
+        if wanted.len() >= 3 && wanted.len() <= 64 && wanted.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            let hits: Vec<_> = images
+                .iter()
+                .filter(|i| i.record.id.hex().starts_with(wanted))
+                .collect();
+            match hits.len() {
+                1 => return Ok(hits[0].clone()),
+                0 => {}
+                _ if !Reference::is_qualified(input) => {
+                    return Err(StoreError::Ambiguous {
+                        input: input.to_string(),
+                        ids: hits
+                            .iter()
+                            .map(|i| i.record.id.short().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })
+                }
+                _ => {}
+            }
+        }
+        for candidate in candidates(input, search)? {
+            let key = candidate.to_string();
+            if let Some(img) = images.iter().find(|i| i.names.contains(&key)) {
+                return Ok(img.clone());
+            }
+            if let Some(d) = &candidate.digest {
+                let name = candidate.name();
+                if let Some(img) = images.iter().find(|i| {
+                    i.record.manifest_digest.as_ref() == Some(d)
+                        && i.record.repo_digests.iter().any(|r| r.starts_with(&name))
+                }) {
+                    return Ok(img.clone());
+                }
+            }
+        }
+        Err(StoreError::NoSuchImage(input.to_string()))
+    }
+
+    /// Points `name` at image `id`.
+    pub fn tag(&self, id: &Digest, name: &Reference) -> Result<()> {
+        let _meta = self.lock_meta()?;
+        self.image(id)?;
+        let mut tags = self.read_tags()?;
+        tags.insert(name.to_string(), id.hex().to_string());
+        self.write_tags(&tags)
+    }
+
+    /// Removes a name; returns the image it named.
+    pub fn untag(&self, name: &str) -> Result<Option<Digest>> {
+        let _meta = self.lock_meta()?;
+        let mut tags = self.read_tags()?;
+        let Some(hex) = tags.remove(name) else {
+            return Ok(None);
+        };
+        self.write_tags(&tags)?;
+        Ok(Digest::from_hex(&hex).ok())
+    }
+
+    /// Removes an image record and its names, then every layer and blob no
+    /// other image uses. Must run inside burrow's user namespace, under
+    /// `lock_exclusive`. Returns the layers removed.
+    pub fn remove_image(&self, id: &Digest) -> Result<Vec<Digest>> {
+        {
+            let _meta = self.lock_meta()?;
+            let mut tags = self.read_tags()?;
+            tags.retain(|_, v| v != id.hex());
+            self.write_tags(&tags)?;
+            let path = self.image_path(id);
+            fs::remove_file(&path).map_err(io_err("removing", &path))?;
+            fsync_dir(&self.root.join("images"))?;
+        }
+        self.collect_garbage()
+    }
+
+    /// Removes layers and blobs no image references, and the leftovers of
+    /// killed commands in `tmp/`. Needs `lock_exclusive` (or holds it
+    /// itself via `clean_if_idle`).
+    fn collect_garbage(&self) -> Result<Vec<Digest>> {
+        self.clean_tmp()?;
+        let images = self.images()?;
+        let mut used_layers = BTreeSet::new();
+        let mut used_blobs = BTreeSet::new();
+        for i in &images {
+            used_layers.extend(i.record.layers.iter().map(|d| d.hex().to_string()));
+            used_blobs.insert(i.record.id.hex().to_string());
+            if let Some(m) = &i.record.manifest_digest {
+                used_blobs.insert(m.hex().to_string());
+            }
+        }
+        let mut removed = Vec::new();
+        let layers = self.root.join("layers");
+        for entry in fs::read_dir(&layers).map_err(io_err("listing", &layers))? {
+            let entry = entry.map_err(io_err("listing", &layers))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if used_layers.contains(&name) {
+                continue;
+            }
+            // Out of sight first, then delete: a half-deleted layer is never
+            // visible under its name.
+            let doomed = self
+                .root
+                .join("tmp")
+                .join(format!("gone-{}", random_suffix()));
+            fs::rename(entry.path(), &doomed).map_err(io_err("moving aside", &entry.path()))?;
+            remove_tree(&doomed)?;
+            if let Ok(d) = Digest::from_hex(&name) {
+                removed.push(d);
+            }
+        }
+        let blobs = self.root.join("blobs/sha256");
+        for entry in fs::read_dir(&blobs).map_err(io_err("listing", &blobs))? {
+            let entry = entry.map_err(io_err("listing", &blobs))?;
+            if !used_blobs.contains(&*entry.file_name().to_string_lossy()) {
+                fs::remove_file(entry.path()).map_err(io_err("removing", &entry.path()))?;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes what killed commands left behind, if no other command is
+    /// working on the store right now. Cheap when there is nothing to do.
+    /// Must run inside burrow's user namespace.
+    pub fn clean_if_idle(&self) -> Result<()> {
+        let tmp = self.root.join("tmp");
+        let has_leftovers = fs::read_dir(&tmp)
+            .map_err(io_err("listing", &tmp))?
+            .next()
+            .is_some();
+        if !has_leftovers {
+            return Ok(());
+        }
+        if let Some(_lock) = self.try_lock_exclusive()? {
+            self.collect_garbage()?;
+        }
+        Ok(())
+    }
+
+    /// Removes entries of `tmp/` whose owner is gone (their flock is free).
+    fn clean_tmp(&self) -> Result<()> {
+        let tmp = self.root.join("tmp");
+        for entry in fs::read_dir(&tmp).map_err(io_err("listing", &tmp))? {
+            let entry = entry.map_err(io_err("listing", &tmp))?;
+            let path = entry.path();
+            let Ok(f) = File::open(&path) else { continue };
+            let is_dir = f.metadata().map(|m| m.is_dir()).unwrap_or(false);
+            match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+                Ok(_held) if is_dir => remove_tree(&path)?,
+                Ok(_held) => fs::remove_file(&path).map_err(io_err("removing", &path))?,
+                Err(_) => {} // in use by a live command
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the whole store. Must run inside burrow's user namespace.
+    pub fn reset(self) -> Result<()> {
+        let _lock = self.lock_exclusive()?;
+        remove_tree(&self.root)
+    }
+
+    /// The parsed config of an image, and its raw bytes.
+    pub fn config(&self, id: &Digest) -> Result<(ImageConfig, Vec<u8>)> {
+        let raw = self.blob(id)?;
+        let parsed = ImageConfig::parse(&raw).map_err(|e| StoreError::Corrupt {
+            path: self.blob_path(id),
+            detail: e.to_string(),
+        })?;
+        Ok((parsed, raw))
+    }
+}
+
+/// The references a user's `input` may mean, most likely first.
+fn candidates(input: &str, search: &[String]) -> Result<Vec<Reference>> {
+    if Reference::is_qualified(input) {
+        return Ok(vec![
+            Reference::parse(input).map_err(|e| StoreError::NoSuchImage(e.to_string()))?
+        ]);
+    }
+    let mut out = vec![Reference::parse_in(input, "localhost")
+        .map_err(|e| StoreError::NoSuchImage(e.to_string()))?];
+    for registry in search {
+        if let Ok(r) = Reference::parse_in(input, registry) {
+            out.push(r);
+        }
+    }
+    if !search.iter().any(|s| s == "docker.io") {
+        out.push(Reference::parse(input).map_err(|e| StoreError::NoSuchImage(e.to_string()))?);
+    }
+    Ok(out)
+}
+
+/// rm -rf that also clears read-only directories (images have them).
+pub fn remove_tree(path: &Path) -> Result<()> {
+    match fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            make_writable(path);
+            fs::remove_dir_all(path).map_err(io_err("removing", path))
+        }
+        Err(e) => Err(StoreError::Io {
+            what: "removing",
+            path: path.to_path_buf(),
+            source: e,
+        }),
+    }
+}
+
+fn make_writable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = fs::symlink_metadata(path) {
+        if meta.is_dir() {
+            let _ = fs::set_permissions(
+                path,
+                fs::Permissions::from_mode(meta.permissions().mode() | 0o700),
+            );
+            if let Ok(entries) = fs::read_dir(path) {
+                for e in entries.flatten() {
+                    make_writable(&e.path());
+                }
+            }
+        }
+    }
+}
+
+/// A directory under the store's `tmp/`, removed on drop unless persisted.
+pub struct TempDir {
+    path: Option<PathBuf>,
+    _lock: Flock<File>,
+}
+
+impl TempDir {
+    pub fn path(&self) -> &Path {
+        self.path.as_deref().expect("temp dir not yet persisted")
+    }
+
+    /// Keeps the directory: the caller renames it into place.
+    pub fn persist(mut self) -> PathBuf {
+        self.path.take().expect("temp dir not yet persisted")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if let Some(p) = &self.path {
+            let _ = remove_tree(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_leaves_no_temp_behind() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let target = d.path().join("x.json");
+        store.write_atomic(&target, b"one").unwrap();
+        store.write_atomic(&target, b"two").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"two");
+        assert_eq!(fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn blob_roundtrip_and_corruption_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let id = store.put_blob(b"{\"rootfs\":{}}").unwrap();
+        assert_eq!(store.blob(&id).unwrap(), b"{\"rootfs\":{}}");
+        fs::write(store.blob_path(&id), b"tampered").unwrap();
+        let err = store.blob(&id).unwrap_err().to_string();
+        assert!(
+            err.contains(&id.to_string()) && err.contains("digest mismatch"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn stale_temp_dirs_are_cleaned_but_live_ones_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let live = store.temp_dir("layer").unwrap();
+        let stale = d.path().join("tmp/layer-stale");
+        fs::create_dir_all(stale.join("diff/sub")).unwrap();
+        store.clean_if_idle().unwrap();
+        assert!(!stale.exists());
+        assert!(live.path().exists());
+    }
+}

@@ -1,0 +1,154 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_burrow_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_burrow_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_burrow_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_burrow_using_subcommand
+    set -l cmd (__fish_burrow_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c burrow -n "__fish_burrow_needs_command" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_needs_command" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "images" -d 'List images'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "import" -d 'Import a root filesystem tarball (plain, gzip or zstd) as an image'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "load" -d 'Load images from a docker-archive or an OCI layout (directory or tar)'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "save" -d 'Save images to a docker-archive or an OCI layout'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "rmi" -d 'Remove images'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "tag" -d 'Give an image another name'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "inspect" -d 'Show low-level information on images, as JSON'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "image" -d 'Manage images'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "system" -d 'Manage burrow\'s storage'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c burrow -n "__fish_burrow_using_subcommand images" -l format -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c burrow -n "__fish_burrow_using_subcommand images" -s q -l quiet -d 'Show only image ids'
+complete -c burrow -n "__fish_burrow_using_subcommand images" -l digests -d 'Show manifest digests'
+complete -c burrow -n "__fish_burrow_using_subcommand images" -l no-trunc -d 'Show full image ids'
+complete -c burrow -n "__fish_burrow_using_subcommand images" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand images" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand import" -s m -l message -d 'A comment recorded in the image\'s history' -r
+complete -c burrow -n "__fish_burrow_using_subcommand import" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand import" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand load" -s i -l input -d 'docker-archive tar, OCI layout directory, or OCI layout tar' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand load" -s q -l quiet -d 'Print nothing but errors'
+complete -c burrow -n "__fish_burrow_using_subcommand load" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand load" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand save" -s o -l output -d 'Where to write (a file, or a directory for oci-dir)' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand save" -l format -d 'Archive format' -r -f -a "docker-archive\t''
+oci-archive\t''
+oci-dir\t''"
+complete -c burrow -n "__fish_burrow_using_subcommand save" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand save" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand rmi" -s f -l force -d 'Remove an image by id even when it has several names'
+complete -c burrow -n "__fish_burrow_using_subcommand rmi" -s a -l all -d 'Remove every image'
+complete -c burrow -n "__fish_burrow_using_subcommand rmi" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand rmi" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand tag" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand tag" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand inspect" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand inspect" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and not __fish_seen_subcommand_from ls list rm inspect prune tag save load import help" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and not __fish_seen_subcommand_from ls list rm inspect prune tag save load import help" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and not __fish_seen_subcommand_from ls list rm inspect prune tag save load import help" -f -a "ls" -d 'List images'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and not __fish_seen_subcommand_from ls list rm inspect prune tag save load import help" -f -a "list" -d 'List images'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and not __fish_seen_subcommand_from ls list rm inspect prune tag save load import help" -f -a "rm" -d 'Remove images'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and not __fish_seen_subcommand_from ls list rm inspect prune tag save load import help" -f -a "inspect" -d 'Show low-level information on images, as JSON'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and not __fish_seen_subcommand_from ls list rm inspect prune tag save load import help" -f -a "prune" -d 'Remove images without a name (with -a, all images)'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and not __fish_seen_subcommand_from ls list rm inspect prune tag save load import help" -f -a "tag" -d 'Give an image another name'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and not __fish_seen_subcommand_from ls list rm inspect prune tag save load import help" -f -a "save" -d 'Save images to a docker-archive or an OCI layout'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and not __fish_seen_subcommand_from ls list rm inspect prune tag save load import help" -f -a "load" -d 'Load images from a docker-archive or an OCI layout'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and not __fish_seen_subcommand_from ls list rm inspect prune tag save load import help" -f -a "import" -d 'Import a root filesystem tarball as an image'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and not __fish_seen_subcommand_from ls list rm inspect prune tag save load import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from ls" -l format -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Show only image ids'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from ls" -l digests -d 'Show manifest digests'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from ls" -l no-trunc -d 'Show full image ids'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from list" -l format -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Show only image ids'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from list" -l digests -d 'Show manifest digests'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from list" -l no-trunc -d 'Show full image ids'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from rm" -s f -l force -d 'Remove an image by id even when it has several names'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from rm" -s a -l all -d 'Remove every image'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from inspect" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from inspect" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from prune" -s a -l all -d 'Remove all images, not only those without a name'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from prune" -s f -l force -d 'Do not ask for confirmation (burrow never asks; kept for scripts written for docker)'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from tag" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from tag" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from save" -s o -l output -d 'Where to write (a file, or a directory for oci-dir)' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from save" -l format -d 'Archive format' -r -f -a "docker-archive\t''
+oci-archive\t''
+oci-dir\t''"
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from save" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from save" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from load" -s i -l input -d 'docker-archive tar, OCI layout directory, or OCI layout tar' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from load" -s q -l quiet -d 'Print nothing but errors'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from load" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from load" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from import" -s m -l message -d 'A comment recorded in the image\'s history' -r
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from import" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List images'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove images'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "inspect" -d 'Show low-level information on images, as JSON'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove images without a name (with -a, all images)'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "tag" -d 'Give an image another name'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "save" -d 'Save images to a docker-archive or an OCI layout'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "load" -d 'Load images from a docker-archive or an OCI layout'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import a root filesystem tarball as an image'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c burrow -n "__fish_burrow_using_subcommand system; and not __fish_seen_subcommand_from reset help" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand system; and not __fish_seen_subcommand_from reset help" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand system; and not __fish_seen_subcommand_from reset help" -f -a "reset" -d 'Remove all images, layers and containers of this user'
+complete -c burrow -n "__fish_burrow_using_subcommand system; and not __fish_seen_subcommand_from reset help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c burrow -n "__fish_burrow_using_subcommand system; and __fish_seen_subcommand_from reset" -s f -l force -d 'Do not ask for confirmation'
+complete -c burrow -n "__fish_burrow_using_subcommand system; and __fish_seen_subcommand_from reset" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand system; and __fish_seen_subcommand_from reset" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "reset" -d 'Remove all images, layers and containers of this user'
+complete -c burrow -n "__fish_burrow_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect image system help" -f -a "images" -d 'List images'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect image system help" -f -a "import" -d 'Import a root filesystem tarball (plain, gzip or zstd) as an image'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect image system help" -f -a "load" -d 'Load images from a docker-archive or an OCI layout (directory or tar)'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect image system help" -f -a "save" -d 'Save images to a docker-archive or an OCI layout'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect image system help" -f -a "rmi" -d 'Remove images'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect image system help" -f -a "tag" -d 'Give an image another name'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect image system help" -f -a "inspect" -d 'Show low-level information on images, as JSON'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect image system help" -f -a "image" -d 'Manage images'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect image system help" -f -a "system" -d 'Manage burrow\'s storage'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect image system help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "ls" -d 'List images'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "rm" -d 'Remove images'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "inspect" -d 'Show low-level information on images, as JSON'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "prune" -d 'Remove images without a name (with -a, all images)'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "tag" -d 'Give an image another name'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "save" -d 'Save images to a docker-archive or an OCI layout'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "load" -d 'Load images from a docker-archive or an OCI layout'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "import" -d 'Import a root filesystem tarball as an image'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "reset" -d 'Remove all images, layers and containers of this user'

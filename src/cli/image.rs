@@ -1,0 +1,436 @@
+//! Image commands: images, import, load, save, rmi, tag, inspect and the
+//! `image` family that groups them.
+
+use super::Format;
+use crate::container::images::{self, Context, Removed};
+use crate::image::archive::SaveFormat;
+use crate::{Error, Result};
+use clap::Subcommand;
+use std::path::PathBuf;
+
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// List images.
+    #[command(visible_alias = "list")]
+    Ls(List),
+    /// Remove images.
+    Rm(Remove),
+    /// Show low-level information on images, as JSON.
+    Inspect(Inspect),
+    /// Remove images without a name (with -a, all images).
+    Prune(Prune),
+    /// Give an image another name.
+    Tag(Tag),
+    /// Save images to a docker-archive or an OCI layout.
+    Save(Save),
+    /// Load images from a docker-archive or an OCI layout.
+    Load(Load),
+    /// Import a root filesystem tarball as an image.
+    Import(Import),
+}
+
+impl ImageCommand {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        match self {
+            ImageCommand::Ls(c) => c.exec(ctx),
+            ImageCommand::Rm(c) => c.exec(ctx),
+            ImageCommand::Inspect(c) => c.exec(ctx),
+            ImageCommand::Prune(c) => c.exec(ctx),
+            ImageCommand::Tag(c) => c.exec(ctx),
+            ImageCommand::Save(c) => c.exec(ctx),
+            ImageCommand::Load(c) => c.exec(ctx),
+            ImageCommand::Import(c) => c.exec(ctx),
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct List {
+    /// Show only image ids.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Show manifest digests.
+    #[arg(long)]
+    digests: bool,
+    /// Show full image ids.
+    #[arg(long)]
+    no_trunc: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+impl List {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let entries = images::list(ctx)?;
+        if self.quiet {
+            for e in &entries {
+                println!(
+                    "{}",
+                    if self.no_trunc {
+                        e.record.id.to_string()
+                    } else {
+                        e.record.id.short().to_string()
+                    }
+                );
+            }
+            return Ok(());
+        }
+        let store = ctx.store()?;
+        let created = |id| {
+            store
+                .config(id)
+                .ok()
+                .and_then(|(c, _)| c.created)
+                .unwrap_or_default()
+        };
+        if self.format == Format::Json {
+            let json: Vec<_> = entries
+                .iter()
+                .map(|e| {
+                    serde_json::json!({
+                        "Id": e.record.id.hex(),
+                        "Names": e.names,
+                        "Digest": e.record.manifest_digest.as_ref().map(|d| d.to_string()),
+                        "Created": created(&e.record.id),
+                        "Size": e.record.size,
+                        "Layers": e.record.layers.len(),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&json).expect("json"));
+            return Ok(());
+        }
+        let mut rows = vec![{
+            let mut h = vec!["REPOSITORY", "TAG"];
+            if self.digests {
+                h.push("DIGEST");
+            }
+            h.extend(["IMAGE ID", "CREATED", "SIZE"]);
+            h.into_iter().map(String::from).collect::<Vec<_>>()
+        }];
+        for e in &entries {
+            let id = if self.no_trunc {
+                e.record.id.to_string()
+            } else {
+                e.record.id.short().to_string()
+            };
+            let names: Vec<(String, String)> = if e.names.is_empty() {
+                vec![("<none>".into(), "<none>".into())]
+            } else {
+                e.names
+                    .iter()
+                    .map(|n| match n.rsplit_once(':') {
+                        Some((repo, tag)) if !tag.contains('/') => {
+                            (repo.to_string(), tag.to_string())
+                        }
+                        _ => (n.clone(), "<none>".into()),
+                    })
+                    .collect()
+            };
+            for (repo, tag) in names {
+                let mut row = vec![repo, tag];
+                if self.digests {
+                    row.push(
+                        e.record
+                            .manifest_digest
+                            .as_ref()
+                            .map(|d| d.to_string())
+                            .unwrap_or_else(|| "<none>".into()),
+                    );
+                }
+                row.extend([
+                    id.clone(),
+                    ago(&created(&e.record.id)),
+                    human_size(e.record.size),
+                ]);
+                rows.push(row);
+            }
+        }
+        print_table(&rows);
+        Ok(())
+    }
+}
+
+/// Prints rows in columns separated by at least three spaces.
+pub fn print_table(rows: &[Vec<String>]) {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}   ", w = widths[i]));
+            }
+        }
+        println!("{}", line.trim_end());
+    }
+}
+
+/// Sizes as docker prints them (decimal units).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i + 1 < UNITS.len() {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{bytes} B")
+    } else {
+        let n = format!("{v:.2}");
+        format!(
+            "{} {}",
+            n.trim_end_matches('0').trim_end_matches('.'),
+            UNITS[i]
+        )
+    }
+}
+
+/// "3 days ago" from an RFC 3339 time; the text itself if it cannot be read.
+pub fn ago(rfc3339: &str) -> String {
+    let Some(then) = parse_rfc3339(rfc3339) else {
+        return if rfc3339.is_empty() {
+            "unknown".into()
+        } else {
+            rfc3339.into()
+        };
+    };
+    let now = crate::image::store::now();
+    let d = now.saturating_sub(then);
+    let (n, unit) = match d {
+        0..=59 => return "Less than a minute ago".into(),
+        60..=3599 => (d / 60, "minute"),
+        3600..=86_399 => (d / 3600, "hour"),
+        86_400..=2_591_999 => (d / 86_400, "day"),
+        2_592_000..=31_535_999 => (d / 2_592_000, "month"),
+        _ => (d / 31_536_000, "year"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
+fn parse_rfc3339(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() < 19 {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    // Days from civil (inverse of archive::rfc3339).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Import {
+    /// Tarball of a root filesystem (plain, gzip or zstd), or - for stdin.
+    file: PathBuf,
+    /// Name for the image, NAME[:TAG] (unqualified names go under localhost/).
+    name: Option<String>,
+    /// A comment recorded in the image's history.
+    #[arg(short, long)]
+    message: Option<String>,
+}
+
+impl Import {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let report = images::import(
+            ctx,
+            &self.file,
+            self.name.as_deref(),
+            self.message.as_deref(),
+        )?;
+        images::print_notes(ctx, &report);
+        for i in &report.images {
+            println!("{}", i.id);
+        }
+        Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Load {
+    /// docker-archive tar, OCI layout directory, or OCI layout tar.
+    #[arg(short, long)]
+    input: PathBuf,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+impl Load {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let report = images::load(ctx, &self.input)?;
+        if !self.quiet {
+            images::print_notes(ctx, &report);
+            for i in &report.images {
+                if i.names.is_empty() {
+                    println!("Loaded image: {}", i.id);
+                }
+                for n in &i.names {
+                    println!("Loaded image: {n}");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SaveFormatArg {
+    #[default]
+    DockerArchive,
+    OciArchive,
+    OciDir,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Save {
+    /// Where to write (a file, or a directory for oci-dir).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Archive format.
+    #[arg(long, value_enum, default_value_t)]
+    format: SaveFormatArg,
+    /// Images to save.
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+impl Save {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let format = match self.format {
+            SaveFormatArg::DockerArchive => SaveFormat::DockerArchive,
+            SaveFormatArg::OciArchive => SaveFormat::OciArchive,
+            SaveFormatArg::OciDir => SaveFormat::OciDir,
+        };
+        images::save(ctx, &self.images, format, &self.output)
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Remove {
+    /// Remove an image by id even when it has several names.
+    #[arg(short, long)]
+    force: bool,
+    /// Remove every image.
+    #[arg(short, long)]
+    all: bool,
+    images: Vec<String>,
+}
+
+impl Remove {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let removed = if self.all {
+            images::prune(ctx, true)?
+                .into_iter()
+                .map(Removed::Deleted)
+                .collect()
+        } else if self.images.is_empty() {
+            return Err(Error::Usage(
+                "rmi needs at least one image (or --all)".into(),
+            ));
+        } else {
+            images::remove(ctx, &self.images, self.force)?
+        };
+        for r in removed {
+            match r {
+                Removed::Untagged(n) => println!("Untagged: {n}"),
+                Removed::Deleted(id) => println!("Deleted: {id}"),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Tag {
+    /// The image to name.
+    source: String,
+    /// New names, NAME[:TAG].
+    #[arg(required = true)]
+    targets: Vec<String>,
+}
+
+impl Tag {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        images::tag(ctx, &self.source, &self.targets)
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Inspect {
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+impl Inspect {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let json = images::inspect(ctx, &self.images)?;
+        println!("{}", serde_json::to_string_pretty(&json).expect("json"));
+        Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Prune {
+    /// Remove all images, not only those without a name.
+    #[arg(short, long)]
+    all: bool,
+    /// Do not ask for confirmation (burrow never asks; kept for scripts
+    /// written for docker).
+    #[arg(short, long)]
+    force: bool,
+}
+
+impl Prune {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let _ = self.force;
+        for id in images::prune(ctx, self.all)? {
+            println!("Deleted: {id}");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_docker() {
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(4_300_000), "4.3 MB");
+        assert_eq!(human_size(1_000_000), "1 MB");
+    }
+
+    #[test]
+    fn rfc3339_parse_inverts_format() {
+        for t in [0, 951_782_400, 1_795_305_600] {
+            assert_eq!(parse_rfc3339(&crate::image::archive::rfc3339(t)), Some(t));
+        }
+        assert_eq!(
+            parse_rfc3339("2026-11-22T10:11:12.123456789Z"),
+            Some(1_795_305_600 + 36_672)
+        );
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+}
