@@ -1522,7 +1522,3 @@ host_loopback = false
     }
 }
 
-/// Refuses a storage root on a network filesystem. (Skeleton.)
-pub fn check_storage_fs(_path: &std::path::Path, _config: &Config) -> Result<(), ConfigError> {
-    Ok(())
-}

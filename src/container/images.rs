@@ -16,14 +16,19 @@ pub struct Context {
     pub config: Config,
     pub paths: Paths,
     idmap: std::cell::OnceCell<IdMap>,
+    storage_checked: std::cell::OnceCell<()>,
 }
 
 impl Context {
     pub fn new(config: Config, paths: Paths) -> Context {
+        for note in &paths.notes {
+            eprintln!("Note: {note}");
+        }
         Context {
             config,
             paths,
             idmap: std::cell::OnceCell::new(),
+            storage_checked: std::cell::OnceCell::new(),
         }
     }
 
@@ -41,7 +46,12 @@ impl Context {
 
     /// The store, opened here (metadata only).
     pub fn store(&self) -> Result<Store> {
-        crate::config::check_storage_fs(&self.paths.storage, &self.config)?;
+        if self.storage_checked.get().is_none() {
+            if let Some(warning) = crate::config::check_storage_fs(&self.config, &self.paths)? {
+                eprintln!("Warning: {warning}");
+            }
+            let _ = self.storage_checked.set(());
+        }
         Ok(Store::open(&self.paths.storage).map_err(crate::image::ImageError::from)?)
     }
 

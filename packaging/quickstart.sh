@@ -1,0 +1,29 @@
+#!/bin/sh
+# Sets up and tries burrow on a fresh Debian/Ubuntu machine: installs the
+# Debian packages burrow uses (with sudo when not root), builds burrow, makes
+# a small image from busybox-static, imports it and shows it.
+set -eu
+cd "$(dirname "$0")/.."
+SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+missing=
+for p in uidmap fuse-overlayfs busybox-static; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+[ -z "$missing" ] || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing; }
+cargo build --release --quiet
+BURROW=$PWD/target/release/burrow
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/rootfs/bin" "$tmp/rootfs/etc" "$tmp/rootfs/tmp"
+cp /bin/busybox "$tmp/rootfs/bin/busybox"
+for applet in sh ls cat echo id hostname ps mount uname sleep; do
+    ln -s busybox "$tmp/rootfs/bin/$applet"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\n' > "$tmp/rootfs/etc/passwd"
+printf 'root:x:0:\n' > "$tmp/rootfs/etc/group"
+tar -C "$tmp/rootfs" -czf "$tmp/busybox.tar.gz" .
+
+"$BURROW" import "$tmp/busybox.tar.gz" busybox-demo
+"$BURROW" images
+echo "burrow is at $BURROW"
