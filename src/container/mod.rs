@@ -4,9 +4,13 @@
 //! inside a user namespace.
 
 pub mod images;
+pub mod record;
+pub mod run;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
+    #[error(transparent)]
+    Record(#[from] record::RecordError),
     #[error("{0}")]
     Other(String),
 }

@@ -1,0 +1,411 @@
+//! Container records: one directory per container under the storage root's
+//! `containers/`, holding its configuration, its state and its writable
+//! layer. Names are unique (checked under a lock); ids are 64 hex digits and
+//! any unique prefix names a container.
+//!
+//! A record knows its pid 1 by pid and start time, so a dead container is
+//! told apart from a reused pid after a crash or a reboot.
+
+use crate::image::Digest;
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("corrupt container record {path}: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("no such container: {0}")]
+    NotFound(String),
+    #[error("{input:?} matches more than one container ({ids}); give more of the id")]
+    Ambiguous { input: String, ids: String },
+    #[error("the name {name:?} is already in use by container {id}; remove it (`burrow rm {name}`) or choose another name")]
+    NameTaken { name: String, id: String },
+    #[error("invalid container name {0:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit")]
+    BadName(String),
+    #[error("locking {path}: {source}")]
+    Lock { path: PathBuf, source: nix::Error },
+}
+
+type Result<T, E = RecordError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    Exited,
+}
+
+/// What changes over a container's life.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub status: Status,
+    /// Host pid of the container's pid 1, while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+    /// Its start time (field 22 of /proc/PID/stat), to detect pid reuse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_start: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// Which root filesystem driver was used: overlay, fuse-overlayfs, copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootfs_driver: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What is fixed when a container is created.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub name: String,
+    pub image_id: Digest,
+    /// The image as the user named it.
+    pub image: String,
+    pub created: String,
+    /// The process and sandbox settings, as `inspect` shows them.
+    pub config: serde_json::Value,
+    /// The id map the container runs with.
+    pub id_map: serde_json::Value,
+    #[serde(default)]
+    pub auto_remove: bool,
+}
+
+/// The container store: `containers/` under the storage root.
+pub struct Containers {
+    dir: PathBuf,
+}
+
+/// A held lock on the set of containers (names, creation, removal).
+pub struct ContainersLock {
+    _lock: Flock<File>,
+}
+
+impl Containers {
+    pub fn open(storage_root: &Path) -> Result<Containers> {
+        let dir = storage_root.join("containers");
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|source| RecordError::Io {
+                what: "creating",
+                path: dir.clone(),
+                source,
+            })?;
+        Ok(Containers { dir })
+    }
+
+    pub fn lock(&self) -> Result<ContainersLock> {
+        let path = self.dir.join(".lock");
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|source| RecordError::Io {
+                what: "opening",
+                path: path.clone(),
+                source,
+            })?;
+        let lock = Flock::lock(f, FlockArg::LockExclusive)
+            .map_err(|(_, source)| RecordError::Lock { path, source })?;
+        Ok(ContainersLock { _lock: lock })
+    }
+
+    pub fn dir_of(&self, id: &str) -> PathBuf {
+        self.dir.join(id)
+    }
+
+    /// Creates the record's directory and files. The caller holds `lock()`
+    /// and has checked the name with `check_name`.
+    pub fn create(&self, record: &Record, state: &State) -> Result<PathBuf> {
+        let dir = self.dir_of(&record.id);
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|source| RecordError::Io {
+                what: "creating",
+                path: dir.clone(),
+                source,
+            })?;
+        write_json(&dir.join("config.json"), record)?;
+        write_json(&dir.join("state.json"), state)?;
+        Ok(dir)
+    }
+
+    /// Fails when `name` is taken or malformed.
+    pub fn check_name(&self, name: &str) -> Result<()> {
+        let ok = name
+            .chars()
+            .enumerate()
+            .all(|(i, c)| c.is_ascii_alphanumeric() || (i > 0 && matches!(c, '_' | '.' | '-')));
+        if name.is_empty() || !ok || name.len() > 128 {
+            return Err(RecordError::BadName(name.to_string()));
+        }
+        if let Some(r) = self.list()?.into_iter().find(|r| r.0.name == name) {
+            return Err(RecordError::NameTaken {
+                name: name.to_string(),
+                id: r.0.id[..12].to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A free name like docker's: adjective_noun.
+    pub fn generate_name(&self) -> Result<String> {
+        const ADJ: &[&str] = &[
+            "brave", "calm", "eager", "fond", "gentle", "happy", "keen", "lucid", "merry",
+            "nimble", "proud", "quiet", "rapid", "sharp", "tidy", "vivid", "witty", "zesty",
+            "bold", "crisp",
+        ];
+        const NOUN: &[&str] = &[
+            "badger", "otter", "mole", "rabbit", "vole", "fox", "marmot", "hedgehog", "shrew",
+            "wombat", "meerkat", "gopher", "ferret", "lemming", "dormouse", "chipmunk", "aardvark",
+            "pangolin",
+        ];
+        let taken: Vec<String> = self.list()?.into_iter().map(|r| r.0.name).collect();
+        for attempt in 0..64u32 {
+            let r = random_u64();
+            let mut name = format!(
+                "{}_{}",
+                ADJ[(r % ADJ.len() as u64) as usize],
+                NOUN[((r >> 16) % NOUN.len() as u64) as usize]
+            );
+            if attempt >= 32 {
+                name.push_str(&format!("{}", (r >> 32) % 100));
+            }
+            if !taken.contains(&name) {
+                return Ok(name);
+            }
+        }
+        Ok(format!("burrow_{}", &new_id()[..12]))
+    }
+
+    /// All records with their current state, oldest first.
+    pub fn list(&self) -> Result<Vec<(Record, State)>> {
+        let mut out = Vec::new();
+        let entries = fs::read_dir(&self.dir).map_err(|source| RecordError::Io {
+            what: "listing",
+            path: self.dir.clone(),
+            source,
+        })?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.len() != 64 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+                continue;
+            }
+            // A record being created or removed may lack its files: skip it.
+            let Ok(record) = read_json::<Record>(&e.path().join("config.json")) else {
+                continue;
+            };
+            let Ok(state) = self.state(&record.id) else {
+                continue;
+            };
+            out.push((record, state));
+        }
+        out.sort_by(|a, b| a.0.created.cmp(&b.0.created).then(a.0.id.cmp(&b.0.id)));
+        Ok(out)
+    }
+
+    /// Finds a container by name, full id or unique id prefix.
+    pub fn find(&self, input: &str) -> Result<(Record, State)> {
+        let all = self.list()?;
+        if let Some(hit) = all.iter().find(|(r, _)| r.name == input || r.id == input) {
+            return Ok(hit.clone());
+        }
+        let hits: Vec<_> = all
+            .iter()
+            .filter(|(r, _)| !input.is_empty() && r.id.starts_with(input))
+            .collect();
+        match hits.len() {
+            0 => Err(RecordError::NotFound(input.to_string())),
+            1 => Ok(hits[0].clone()),
+            _ => Err(RecordError::Ambiguous {
+                input: input.to_string(),
+                ids: hits
+                    .iter()
+                    .map(|(r, _)| r.id[..12].to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+
+    /// The recorded state, corrected by what is really there: a "running"
+    /// container whose pid 1 is gone (or is another process now) exited.
+    pub fn state(&self, id: &str) -> Result<State> {
+        let mut state: State = read_json(&self.dir_of(id).join("state.json"))?;
+        if state.status == Status::Running {
+            let alive = match (state.pid, state.pid_start) {
+                (Some(pid), Some(start)) => process_start_time(pid) == Some(start),
+                _ => false,
+            };
+            if !alive {
+                state.status = Status::Exited;
+                state.pid = None;
+                if state.exit_code.is_none() {
+                    state.error = Some("burrow lost track of the container (its supervisor was killed, or the machine rebooted)".into());
+                }
+            }
+        }
+        Ok(state)
+    }
+
+    pub fn set_state(&self, id: &str, state: &State) -> Result<()> {
+        write_json(&self.dir_of(id).join("state.json"), state)
+    }
+
+    pub fn record(&self, id: &str) -> Result<Record> {
+        read_json(&self.dir_of(id).join("config.json"))
+    }
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let data = serde_json::to_vec_pretty(value).expect("record serialises");
+    let res = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        io::Write::write_all(&mut f, &data)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    res.map_err(|source| {
+        let _ = fs::remove_file(&tmp);
+        RecordError::Io {
+            what: "writing",
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let data = fs::read(path).map_err(|source| RecordError::Io {
+        what: "reading",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&data).map_err(|e| RecordError::Corrupt {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })
+}
+
+/// Start time of a process in clock ticks since boot (field 22 of its stat).
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: parse after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty());
+    u64::from_le_bytes(b)
+}
+
+/// A new container id: 64 random hex digits.
+pub fn new_id() -> String {
+    let mut b = [0u8; 32];
+    if rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty()).is_err() {
+        let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
+        return Digest::of_bytes(seed.as_bytes()).hex().to_string();
+    }
+    hex::encode(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, name: &str) -> Record {
+        Record {
+            id: id.into(),
+            name: name.into(),
+            image_id: Digest::of_bytes(b"x"),
+            image: "img".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            config: serde_json::json!({}),
+            id_map: serde_json::json!({}),
+            auto_remove: false,
+        }
+    }
+
+    fn created() -> State {
+        State {
+            status: Status::Created,
+            pid: None,
+            pid_start: None,
+            exit_code: None,
+            started_at: None,
+            finished_at: None,
+            rootfs_driver: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_prefixes_resolve() {
+        let d = tempfile::tempdir().unwrap();
+        let c = Containers::open(d.path()).unwrap();
+        let a = format!("abc{}", "0".repeat(61));
+        let b = format!("abd{}", "1".repeat(61));
+        c.create(&record(&a, "one"), &created()).unwrap();
+        c.create(&record(&b, "two"), &created()).unwrap();
+        assert!(matches!(
+            c.check_name("one"),
+            Err(RecordError::NameTaken { .. })
+        ));
+        assert!(matches!(c.check_name("-x"), Err(RecordError::BadName(_))));
+        c.check_name("three").unwrap();
+        assert_eq!(c.find("two").unwrap().0.id, b);
+        assert_eq!(c.find("abc").unwrap().0.name, "one");
+        assert!(matches!(c.find("ab"), Err(RecordError::Ambiguous { .. })));
+        assert!(matches!(c.find("zzz"), Err(RecordError::NotFound(_))));
+        let name = c.generate_name().unwrap();
+        c.check_name(&name).unwrap();
+    }
+
+    #[test]
+    fn running_state_with_a_dead_pid_reads_as_exited() {
+        let d = tempfile::tempdir().unwrap();
+        let c = Containers::open(d.path()).unwrap();
+        let id = new_id();
+        c.create(&record(&id, "x"), &created()).unwrap();
+        let me = std::process::id() as i32;
+        let mut s = created();
+        s.status = Status::Running;
+        s.pid = Some(me);
+        s.pid_start = process_start_time(me);
+        c.set_state(&id, &s).unwrap();
+        assert_eq!(c.state(&id).unwrap().status, Status::Running);
+        s.pid_start = Some(s.pid_start.unwrap() + 1); // same pid, another process
+        c.set_state(&id, &s).unwrap();
+        let seen = c.state(&id).unwrap();
+        assert_eq!(seen.status, Status::Exited);
+        assert!(seen.error.is_some());
+    }
+}
