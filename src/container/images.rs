@@ -103,12 +103,13 @@ pub fn print_notes(ctx: &Context, report: &LoadReport) {
         eprintln!("Note: {note}");
     }
     if single && report.squashed > 0 {
+        let n = report.squashed;
         eprintln!(
-            "Warning: {} file owners outside the single-id map were squashed to root",
-            report.squashed
+            "Warning: {n} file{} owned by ids outside the single-id map now belong to root",
+            if n == 1 { "" } else { "s" }
         );
     }
-}
+}}
 
 pub fn load(ctx: &Context, input: &Path) -> Result<LoadReport> {
     let input = absolute(input)?;

@@ -39,6 +39,8 @@ pub enum StoreError {
         expected: Digest,
         actual: Digest,
     },
+    #[error("reading layer {layer}: {source}")]
+    Read { layer: String, source: io::Error },
     #[error("unpacking layer {layer}: {source}")]
     Unpack { layer: String, source: UnpackError },
     #[error("image not known: {0}; `burrow images` lists the images here, `burrow pull` or `burrow load` adds one")]
@@ -112,7 +114,7 @@ pub struct StoreLock {
     _lock: Flock<File>,
 }
 
-const SPLIT_FILE: &str = "tar-split.gz";
+const SPLIT_FILE: &str = "tar-split.zst";
 const LAYER_FILE: &str = "layer.json";
 const TAGS_FILE: &str = "tags.json";
 
@@ -325,8 +327,8 @@ impl Store {
     /// The split record from which the layer's original tar is rebuilt.
     pub fn layer_split(&self, diff_id: &Digest) -> Result<impl Read> {
         let path = self.layer_path(diff_id).join(SPLIT_FILE);
-        let f = File::open(&path).map_err(io_err("opening", &path))?;
-        Ok(flate2::read::GzDecoder::new(io::BufReader::new(f)))
+        // Already compressed by the unpacker.
+        File::open(&path).map_err(io_err("opening", &path))
     }
 
     /// Unpacks one layer from `raw` (gzip, zstd or plain) unless the store
@@ -360,10 +362,8 @@ impl Store {
             .map_err(io_err("creating", &diff))?;
         let split_path = tmp.path().join(SPLIT_FILE);
         let split_file = File::create(&split_path).map_err(io_err("creating", &split_path))?;
-        let mut split = flate2::write::GzEncoder::new(
-            io::BufWriter::new(split_file),
-            flate2::Compression::fast(),
-        );
+        // The unpacker compresses the record itself.
+        let mut split = io::BufWriter::new(split_file);
 
         let mut hashed = HashingReader::new(raw);
         let report = {
@@ -371,8 +371,11 @@ impl Store {
                 layer: label.to_string(),
                 source,
             };
-            let (_, mut tar) = super::compress::decompressed(&mut hashed).map_err(|e| {
-                unpack_err(UnpackError::Other(format!("reading the layer stream: {e}")))
+            let (_, mut tar) = super::compress::decompressed(&mut hashed).map_err(|source| {
+                StoreError::Read {
+                    layer: label.to_string(),
+                    source,
+                }
             })?;
             unpack::unpack_layer(&mut tar, &diff, &mut split).map_err(unpack_err)?
         };
@@ -398,8 +401,8 @@ impl Store {
             }
         }
         split
-            .finish()
-            .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+            .into_inner()
+            .map_err(|e| e.into_error())
             .and_then(|f| f.sync_all())
             .map_err(io_err("writing", &split_path))?;
         let record = LayerRecord {
