@@ -109,7 +109,7 @@ pub fn print_notes(ctx: &Context, report: &LoadReport) {
             if n == 1 { "" } else { "s" }
         );
     }
-}}
+}
 
 pub fn load(ctx: &Context, input: &Path) -> Result<LoadReport> {
     let input = absolute(input)?;

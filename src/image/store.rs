@@ -371,12 +371,11 @@ impl Store {
                 layer: label.to_string(),
                 source,
             };
-            let (_, mut tar) = super::compress::decompressed(&mut hashed).map_err(|source| {
-                StoreError::Read {
+            let (_, mut tar) =
+                super::compress::decompressed(&mut hashed).map_err(|source| StoreError::Read {
                     layer: label.to_string(),
                     source,
-                }
-            })?;
+                })?;
             unpack::unpack_layer(&mut tar, &diff, &mut split).map_err(unpack_err)?
         };
         let (blob_actual, _) = hashed
