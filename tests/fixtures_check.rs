@@ -223,7 +223,11 @@ fn skopeo_oci_layout_from_fixture_keeps_config_and_layers() {
 #[test]
 fn subid_ranges_of_test_users_are_read() {
     if !common::running_as_root() {
-        println!("SKIP subid_ranges_of_test_users_are_read: needs root (the CI users)");
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP subid_ranges_of_test_users_are_read: needs root (the CI users)"
+        );
         return;
     }
     let r = common::subid_range("/etc/subuid", "burrow-test", 1001).expect("burrow-test range");

@@ -58,16 +58,23 @@ impl Scene {
     /// Loads an image of the shared base layer plus `hostile`; the archive
     /// is written before the world was listed, so it is not a change.
     fn load(&mut self, hostile: &Layer) -> Output {
-        let spec = ImageSpec::new(
-            &["example.com/fixture/hostile:1"],
-            vec![self.base.clone(), hostile.clone()],
-        );
+        self.load_layers(std::slice::from_ref(hostile))
+    }
+
+    /// [`Scene::load`] with several layers above the base.
+    fn load_layers(&mut self, layers: &[Layer]) -> Output {
+        let mut all = vec![self.base.clone()];
+        all.extend_from_slice(layers);
+        let spec = ImageSpec::new(&["example.com/fixture/hostile:1"], all);
         let (archive, _) = self
             .env
             .docker_archive("hostile.tar", std::slice::from_ref(&spec));
         // Writing the fixture changed `work`: list again, still before the load.
         self.outside = self.env.outside_listing();
-        self.env.run(&["load", "-i", path_str(&archive)])
+        let out = self.env.run(&["load", "-i", path_str(&archive)]);
+        // Shown with --nocapture or on failure: which way burrow went.
+        println!("{out}");
+        out
     }
 
     /// What must hold whatever burrow decided: nothing outside the store
@@ -323,5 +330,105 @@ fn layer_with_device_nodes_loads_without_them_and_says_so() {
         Path::new("after.txt"),
         "after\n",
         "device nodes",
+    );
+}
+
+#[test]
+fn layer_replacing_a_symlink_to_outside_with_a_file_does_not_write_through_it() {
+    let Some(mut scene) =
+        Scene::new("layer_replacing_a_symlink_to_outside_with_a_file_does_not_write_through_it")
+    else {
+        return;
+    };
+    let secret = format!("{}/secret", path_str(&scene.env.canary));
+    // A later entry of the same name replaces the earlier one; it must
+    // never open the symlink's target.
+    let hostile = LayerBuilder::new()
+        .symlink("overwrite-me", &secret)
+        .file("overwrite-me", 0o644, "replaced\n")
+        .finish();
+    let out = scene.load(&hostile);
+    scene.assert_rejected_or_inside(
+        &out,
+        &hostile,
+        "overwrite-me",
+        Path::new("overwrite-me"),
+        "replaced\n",
+        "file over a symlink to outside",
+    );
+    if out.status.success() {
+        let f = scene
+            .env
+            .layer_diff(&hostile.diff_id())
+            .join("overwrite-me");
+        assert!(
+            FileState::of(&f).expect("overwrite-me").kind == "file",
+            "the symlink was replaced by the file"
+        );
+    }
+}
+
+#[test]
+fn layer_hardlink_to_a_symlink_pointing_outside_links_the_symlink_itself() {
+    let Some(mut scene) =
+        Scene::new("layer_hardlink_to_a_symlink_pointing_outside_links_the_symlink_itself")
+    else {
+        return;
+    };
+    let secret = format!("{}/secret", path_str(&scene.env.canary));
+    let hostile = LayerBuilder::new()
+        .symlink("to-secret", &secret)
+        .hardlink("hl-to-symlink", "to-secret")
+        .file("after.txt", 0o644, "after\n")
+        .finish();
+    let out = scene.load(&hostile);
+    if out.status.success() {
+        let d = scene.env.layer_diff(&hostile.diff_id());
+        let link = FileState::of(&d.join("to-secret")).expect("to-secret");
+        let hard = FileState::of(&d.join("hl-to-symlink")).expect("hl-to-symlink");
+        assert_eq!(
+            hard.kind, "symlink",
+            "the hardlink is to the symlink, not its target"
+        );
+        assert_eq!(hard.ino, link.ino);
+        scene.assert_inside(
+            &out,
+            &hostile,
+            Path::new("after.txt"),
+            "after\n",
+            "hardlink to a symlink",
+        );
+    } else {
+        scene.assert_rejected(&out, &hostile, "hl-to-symlink", "hardlink to a symlink");
+    }
+}
+
+#[test]
+fn symlink_in_a_lower_layer_does_not_redirect_an_upper_layers_write() {
+    let Some(mut scene) =
+        Scene::new("symlink_in_a_lower_layer_does_not_redirect_an_upper_layers_write")
+    else {
+        return;
+    };
+    let canary = path_str(&scene.env.canary).to_string();
+    let lower = LayerBuilder::new().symlink("evil", &canary).finish();
+    let upper = LayerBuilder::new()
+        .dir("evil")
+        .file("evil/pwned", 0o644, "pwned\n")
+        .finish();
+    let out = scene.load_layers(&[lower.clone(), upper.clone()]);
+    // Each layer is its own tree: the upper layer's `evil` is a directory
+    // of its own, and overlayfs decides at mount time which one shows.
+    scene.assert_inside(
+        &out,
+        &upper,
+        Path::new("evil/pwned"),
+        "pwned\n",
+        "lower symlink",
+    );
+    let link = scene.env.layer_diff(&lower.diff_id()).join("evil");
+    assert_eq!(
+        std::fs::read_link(&link).expect("the lower layer keeps its symlink"),
+        Path::new(&canary)
     );
 }

@@ -802,6 +802,90 @@ fn concurrent_loads_of_the_same_image_both_succeed_and_store_it_once() {
     );
 }
 
+/// burrow's data and cache dirs as paths relative to the test root, to
+/// compare two stores.
+fn relative_store_paths(env: &TestEnv) -> BTreeSet<PathBuf> {
+    env.store_paths()
+        .into_iter()
+        .map(|p| {
+            p.strip_prefix(&env.root)
+                .expect("under the root")
+                .to_path_buf()
+        })
+        .collect()
+}
+
+#[test]
+fn load_killed_midway_leaves_the_store_usable_and_the_next_load_cleans_up() {
+    let test = "load_killed_midway_leaves_the_store_usable_and_the_next_load_cleans_up";
+    let spec = ImageSpec::compressed(
+        &["example.com/fixture/killed:1"],
+        vec![
+            (fixtures::busybox_rootfs().finish(), Compression::Gzip),
+            (
+                fixtures::bulky_layer("one", 16 << 20, 11),
+                Compression::None,
+            ),
+            (
+                fixtures::bulky_layer("two", 16 << 20, 12),
+                Compression::Zstd,
+            ),
+            (
+                fixtures::bulky_layer("three", 16 << 20, 13),
+                Compression::None,
+            ),
+        ],
+    );
+    // What the store holds after one clean load.
+    let Some(reference) = TestEnv::new(test, TestUser::Any) else {
+        return;
+    };
+    let (built, _) = reference.docker_archive("killed.tar", std::slice::from_ref(&spec));
+    reference.load(&built);
+    reference.ok(&["images"]);
+    let clean = relative_store_paths(&reference);
+    let bytes = fs::read(&built).expect("read archive");
+    drop(reference);
+
+    // Kills from early (reading the archive) to late (a layer being moved
+    // into place or the image committed); a debug build loads this in ~2 s.
+    for delay_ms in [10, 100, 400, 1000] {
+        let Some(env) = TestEnv::new(test, TestUser::Any) else {
+            return;
+        };
+        let archive = env.fixture("killed.tar", &bytes);
+        let mut child = env.spawn(&["load", "-i", path_str(&archive)]);
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        common::kill_group(&mut child);
+
+        // The store answers, then the same load completes the image.
+        env.ok(&["images"]);
+        env.load(&archive);
+        let inspect = env.inspect("example.com/fixture/killed:1");
+        assert_eq!(
+            inspect["Id"].as_str(),
+            Some(format!("sha256:{}", spec.image_id()).as_str()),
+            "killed after {delay_ms} ms"
+        );
+        for (i, name) in [(1, "one"), (2, "two"), (3, "three")] {
+            let f = env.layer_diff(&spec.diff_ids()[i]).join("data").join(name);
+            assert_eq!(
+                meta(&f).len(),
+                16 << 20,
+                "{name} complete after a kill at {delay_ms} ms"
+            );
+        }
+        env.ok(&["images"]);
+        let now = relative_store_paths(&env);
+        let added: Vec<_> = now.difference(&clean).collect();
+        let removed: Vec<_> = clean.difference(&now).collect();
+        assert!(
+            added.is_empty() && removed.is_empty(),
+            "killed after {delay_ms} ms: the store differs from a clean load's\nleft behind: {added:#?}\nmissing: {removed:#?}"
+        );
+    }
+}
+
 #[test]
 fn load_of_skopeo_oci_layout_dir_and_tar_keeps_layers() {
     let Some(env) = TestEnv::new(
@@ -912,8 +996,30 @@ fn save_and_reload(test: &str, format: Option<&str>, out_name: &str, transport: 
     args.push("example.com/fixture/roundtrip:1");
     env.ok(&args);
 
-    // An outside reader finds the same config in what burrow wrote.
-    let config = fixtures::skopeo_raw_config(&format!("{transport}:{}", saved.display()));
+    // An outside reader finds the same config in what burrow wrote. An OCI
+    // tar is unpacked with GNU tar first (skopeo run by a user other than
+    // root cannot unpack one whose entries are owned by root).
+    let config = if transport == "oci-archive" {
+        let dir = env.work.join("saved-oci-unpacked");
+        fs::create_dir(&dir).expect("mkdir");
+        fixtures::tool(
+            "tar",
+            &[
+                "--no-same-owner",
+                "-xf",
+                path_str(&saved),
+                "-C",
+                path_str(&dir),
+            ],
+        );
+        if common::running_as_root() {
+            let direct = fixtures::skopeo_raw_config(&format!("oci-archive:{}", saved.display()));
+            assert_eq!(fixtures::sha256_hex(&direct), id);
+        }
+        fixtures::skopeo_raw_config(&format!("oci:{}", dir.display()))
+    } else {
+        fixtures::skopeo_raw_config(&format!("{transport}:{}", saved.display()))
+    };
     assert_eq!(
         fixtures::sha256_hex(&config),
         id,

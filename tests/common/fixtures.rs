@@ -254,7 +254,7 @@ impl LayerBuilder {
     /// The finished uncompressed tar: the two zero blocks that end it added.
     pub fn finish(mut self) -> Layer {
         self.out.resize(self.out.len() + 1024, 0);
-        Layer { tar: self.out }
+        Layer::new(self.out)
     }
 }
 
@@ -284,12 +284,19 @@ fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
 #[derive(Debug, Clone)]
 pub struct Layer {
     pub tar: Vec<u8>,
+    /// Hashed once: debug builds of sha2 are slow on big layers.
+    diff_id: String,
 }
 
 impl Layer {
+    pub fn new(tar: Vec<u8>) -> Layer {
+        let diff_id = sha256_hex(&tar);
+        Layer { tar, diff_id }
+    }
+
     /// sha256 hex of the uncompressed tar: the layer's diff id.
     pub fn diff_id(&self) -> String {
-        sha256_hex(&self.tar)
+        self.diff_id.clone()
     }
 }
 

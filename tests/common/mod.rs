@@ -295,7 +295,10 @@ impl TestEnv {
                 TestUser::NoSubids => account.subuid.is_none() && account.subgid.is_none(),
             };
             if !fits {
-                println!(
+                // Straight to the fd: libtest captures print! and eprint!,
+                // and a skip must be seen.
+                let _ = writeln!(
+                    std::io::stderr(),
                     "SKIP {test}: needs a user {} subordinate ids and the tests run as {}; \
                      run the suite as root to test both kinds of user",
                     if user == TestUser::WithSubids {
@@ -460,10 +463,13 @@ impl TestEnv {
         wait_output(child, args, stdin)
     }
 
-    /// Starts `burrow ARGS` without waiting; finish it with [`finish`].
+    /// Starts `burrow ARGS` without waiting, in a process group of its own
+    /// (so [`kill_group`] reaches burrow's helper processes too); finish it
+    /// with [`finish`].
     pub fn spawn(&self, args: &[&str]) -> (Child, Vec<String>) {
         let mut cmd = self.command(args);
-        cmd.stdin(Stdio::null())
+        cmd.process_group(0)
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let child = cmd
@@ -550,6 +556,14 @@ impl Drop for TestEnv {
         }
         release_binary();
     }
+}
+
+/// SIGKILLs a spawned burrow and every process of its group, as a killed
+/// terminal would, and reaps it.
+pub fn kill_group(child: &mut (Child, Vec<String>)) {
+    let pgid = nix::unistd::Pid::from_raw(child.0.id() as i32);
+    let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+    let _ = child.0.wait();
 }
 
 /// Waits for a spawned burrow (see [`TestEnv::spawn`]) and collects its
