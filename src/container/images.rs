@@ -105,7 +105,7 @@ pub fn print_notes(ctx: &Context, report: &LoadReport) {
     if single && report.squashed > 0 {
         let n = report.squashed;
         eprintln!(
-            "Warning: {n} file{} owned by ids outside the single-id map now belong to root",
+            "Note: {n} file{} owned by other ids now belong to root (you), as the single-id map allows",
             if n == 1 { "" } else { "s" }
         );
     }
