@@ -44,3 +44,9 @@ impl From<sandbox::userns::UsernsError> for Error {
         }
     }
 }
+
+impl From<crate::container::record::RecordError> for Error {
+    fn from(e: crate::container::record::RecordError) -> Error {
+        Error::Container(e.into())
+    }
+}

@@ -11,6 +11,8 @@ pub mod run;
 pub enum ContainerError {
     #[error(transparent)]
     Record(#[from] record::RecordError),
+    #[error("container {0} is running; stop it first, or remove it with -f")]
+    Running(String),
     #[error("{0}")]
     Other(String),
 }
@@ -19,4 +21,114 @@ impl ContainerError {
     pub fn exit_code(&self) -> i32 {
         125
     }
+}
+
+use crate::container::images::Context;
+use crate::container::record::{Containers, Record, State, Status};
+use crate::Result;
+
+fn records(ctx: &Context) -> Result<Containers> {
+    let store = ctx.store()?;
+    Ok(Containers::open(store.root())?)
+}
+
+/// Containers for `ps`: running ones, or all with `all`.
+pub fn list(ctx: &Context, all: bool) -> Result<Vec<(Record, State)>> {
+    let mut list = records(ctx)?.list()?;
+    if !all {
+        list.retain(|(_, s)| s.status == Status::Running);
+    }
+    Ok(list)
+}
+
+/// The command a container runs, as one line.
+pub fn command_line(r: &Record) -> String {
+    r.config
+        .get("Cmd")
+        .and_then(|c| c.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// `Up 3 minutes`, `Exited (0) 2 hours ago`, `Created`, as docker says it.
+pub fn status_text(s: &State) -> String {
+    let since = |t: &Option<String>| t.as_deref().map(crate::cli::image::ago).unwrap_or_default();
+    match s.status {
+        Status::Created => "Created".into(),
+        Status::Running => format!("Up {}", since(&s.started_at).trim_end_matches(" ago")),
+        Status::Exited => match s.exit_code {
+            Some(code) => format!("Exited ({code}) {}", since(&s.finished_at)),
+            None => "Exited (unknown)".into(),
+        },
+    }
+}
+
+/// One container as `ps --format json` shows it.
+pub fn summary_json(r: &Record, s: &State) -> serde_json::Value {
+    serde_json::json!({
+        "Id": r.id,
+        "Names": [r.name],
+        "Image": r.image,
+        "ImageID": r.image_id.hex(),
+        "Command": r.config.get("Cmd"),
+        "Created": r.created,
+        "State": s.status,
+        "Status": status_text(s),
+        "ExitCode": s.exit_code,
+        "Pid": s.pid,
+    })
+}
+
+/// `inspect` of a container: docker's shape, plus burrow's rootfs driver
+/// and id map.
+pub fn inspect_json(ctx: &Context, input: &str) -> Result<serde_json::Value> {
+    let c = records(ctx)?;
+    let (r, s) = c.find(input)?;
+    Ok(serde_json::json!({
+        "Id": r.id,
+        "Name": r.name,
+        "Created": r.created,
+        "Image": r.image_id.to_string(),
+        "ImageName": r.image,
+        "Config": r.config,
+        "State": {
+            "Status": s.status,
+            "Running": s.status == Status::Running,
+            "Pid": s.pid.unwrap_or(0),
+            "ExitCode": s.exit_code,
+            "StartedAt": s.started_at,
+            "FinishedAt": s.finished_at,
+            "Error": s.error,
+        },
+        "RootfsDriver": s.rootfs_driver,
+        "IdMap": r.id_map,
+        "AutoRemove": r.auto_remove,
+        "Path": c.dir_of(&r.id),
+    }))
+}
+
+/// Removes a container and its writable layer; a running one only with
+/// `force` (killed first). Returns its id.
+pub fn remove(ctx: &Context, input: &str, force: bool) -> Result<String> {
+    let c = records(ctx)?;
+    let (r, s) = c.find(input)?;
+    if s.status == Status::Running {
+        if !force {
+            return Err(ContainerError::Running(r.name).into());
+        }
+        if let (Some(pid), Some(start)) = (s.pid, s.pid_start) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while record::process_start_time(pid) == Some(start) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+    }
+    let dir = c.dir_of(&r.id);
+    let _lock = c.lock()?;
+    // The writable layer holds files of mapped ids: delete it as their owner.
+    ctx.in_userns(move |_| {
+        crate::image::store::remove_tree(&dir).map_err(|e| crate::Error::Image(e.into()))
+    })?;
+    Ok(r.id)
 }
