@@ -14,7 +14,7 @@ ls -l "$WORK/image.tar" "$WORK/rootfs.tar"
 mkdir -p "$REPO/bench/results"
 as_user "mkdir -p \$HOME && $PODMAN info >/dev/null 2>&1 || true"
 as_user "hyperfine --runs $RUNS --export-markdown \$WORK/load.md \
-  --prepare '\$BURROW system reset --force >/dev/null 2>&1; $PODMAN system reset --force >/dev/null 2>&1; true' \
+  --prepare '\$BURROW system reset --force >/dev/null 2>&1; $PODMAN system reset --force >/dev/null 2>&1; sync' \
   -n 'burrow load' '\$BURROW load -q -i \$WORK/image.tar' \
   -n 'podman load' '$PODMAN load -q -i \$WORK/image.tar' \
   -n 'burrow import' '\$BURROW import \$WORK/rootfs.tar bench/flat' \
