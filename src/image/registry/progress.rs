@@ -117,7 +117,7 @@ impl Progress {
             bars.iter()
                 .enumerate()
                 .map(|(i, b)| {
-                    let line = render(b, self.counts[i].load(Ordering::Relaxed));
+                    let line = render(b, self.counts[i].load(Ordering::Relaxed), width);
                     line.chars().take(width).collect()
                 })
                 .collect()
@@ -137,14 +137,26 @@ impl Progress {
     }
 }
 
-fn render(bar: &Bar, done: u64) -> String {
+fn render(bar: &Bar, done: u64, width: usize) -> String {
     match &bar.state {
         State::Waiting => format!("{} waiting", bar.label),
         State::Done(word) => format!("{} {word}", bar.label),
         State::Running(since) => {
             let secs = since.elapsed().as_secs_f64().max(0.001);
             let rate = done as f64 / secs;
-            let cells = 24usize;
+            let stats = format!(
+                "{} / {} | {}/s",
+                bytes(done),
+                bytes(bar.total),
+                bytes(rate as u64)
+            );
+            // The gauge gets what the label and the numbers leave.
+            let cells = width
+                .saturating_sub(bar.label.chars().count() + stats.chars().count() + 4)
+                .min(30);
+            if cells < 6 {
+                return format!("{} {stats}", bar.label);
+            }
             let filled = if bar.total > 0 {
                 ((done.min(bar.total) as f64 / bar.total as f64) * cells as f64) as usize
             } else {
@@ -155,13 +167,7 @@ fn render(bar: &Bar, done: u64) -> String {
                 gauge.push('>');
                 gauge.push_str(&"-".repeat(cells - filled - 1));
             }
-            format!(
-                "{} [{gauge}] {} / {} | {}/s",
-                bar.label,
-                bytes(done),
-                bytes(bar.total),
-                bytes(rate as u64)
-            )
+            format!("{} [{gauge}] {stats}", bar.label)
         }
     }
 }
@@ -224,11 +230,13 @@ mod tests {
             total: 10 << 20,
             state: State::Running(Instant::now()),
         };
-        let line = render(&bar, 5 << 20);
+        let line = render(&bar, 5 << 20, 200);
         assert!(
-            line.starts_with("Copying blob abc [============>"),
+            line.starts_with("Copying blob abc [===============>"),
             "{line}"
         );
+        let narrow = render(&bar, 5 << 20, 50);
+        assert!(narrow.chars().count() <= 50 && narrow.ends_with("/s"), "{narrow}");
         assert!(
             line.contains("5.0 MiB / 10.0 MiB") && line.ends_with("/s"),
             "{line}"
