@@ -1,8 +1,8 @@
 //! Registry commands: pull, push, login, logout.
 
 use crate::container::images::{self, Context};
-use crate::image::registry::{Platform, ProgressMode, PullOptions, PushOptions};
 use crate::image::archive::LoadReport;
+use crate::image::registry::{Platform, ProgressMode, PullOptions, PushOptions};
 use crate::{Error, Result};
 use std::io::{BufRead, Write};
 
@@ -114,10 +114,9 @@ impl Login {
         };
         let password = if self.password_stdin {
             let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map_err(|e| Error::Usage(format!("reading the password from standard input: {e}")))?;
+            std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+                Error::Usage(format!("reading the password from standard input: {e}"))
+            })?;
             line.trim_end_matches(['\n', '\r']).to_string()
         } else if let Some(p) = self.password {
             eprintln!("Warning: a password given with -p can be seen by other users; prefer --password-stdin");
@@ -126,9 +125,17 @@ impl Login {
             prompt("Password: ", false)?
         };
         if username.is_empty() || password.is_empty() {
-            return Err(Error::Usage("login needs a user name and a password".into()));
+            return Err(Error::Usage(
+                "login needs a user name and a password".into(),
+            ));
         }
-        images::login(ctx, &self.registry, &username, &password, self.tls.tls_verify)?;
+        images::login(
+            ctx,
+            &self.registry,
+            &username,
+            &password,
+            self.tls.tls_verify,
+        )?;
         println!("Login Succeeded!");
         Ok(())
     }

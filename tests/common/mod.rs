@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+pub mod registry;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

@@ -161,6 +161,17 @@ impl Client {
             match self.agent.run(req) {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
+                    // "Client sent an HTTP request to an HTTPS server": the
+                    // HTTPS failure was the real one.
+                    if scheme == "http" && status == 400 {
+                        if let Some(RegistryError::NotTls { registry, detail }) = last {
+                            return Err(RegistryError::Tls {
+                                hint: self.tls_hint(),
+                                registry,
+                                detail,
+                            });
+                        }
+                    }
                     let challenge = if status == 401 {
                         resp.headers()
                             .get_all("www-authenticate")
@@ -436,6 +447,19 @@ impl Client {
                 host,
                 detail: "the name does not resolve".into(),
             },
+            ureq::Error::Io(io)
+                if io
+                    .get_ref()
+                    .is_some_and(|e| e.downcast_ref::<rustls::Error>().is_some()) =>
+            {
+                match io.into_inner().map(|e| e.downcast::<rustls::Error>()) {
+                    Some(Ok(tls)) => self.transport_error(ureq::Error::Rustls(*tls), url),
+                    _ => RegistryError::Connect {
+                        registry,
+                        detail: format!("{host}: TLS failure"),
+                    },
+                }
+            }
             ureq::Error::Io(io) => {
                 let text = io.to_string();
                 if text.contains("lookup")
@@ -460,7 +484,10 @@ impl Client {
             ureq::Error::Rustls(rustls::Error::InvalidCertificate(c)) if !self.skip_verify => {
                 RegistryError::Tls {
                     registry,
-                    detail: format!("the certificate of {host} is not trusted: {c:?}"),
+                    detail: format!(
+                        "the certificate of {host} is not trusted: {}",
+                        cert_problem(&c)
+                    ),
                     hint: self.tls_hint(),
                 }
             }
@@ -536,6 +563,20 @@ impl Client {
                 detail,
             },
         }
+    }
+}
+
+fn cert_problem(c: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as C;
+    match c {
+        C::UnknownIssuer => "it is signed by an unknown authority".into(),
+        C::Expired | C::ExpiredContext { .. } => "it has expired".into(),
+        C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".into(),
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            "it is not valid for this host name".into()
+        }
+        C::Revoked => "it has been revoked".into(),
+        other => format!("{other:?}"),
     }
 }
 

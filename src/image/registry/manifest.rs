@@ -258,7 +258,7 @@ mod tests {
         let s390 = Platform::parse("linux/s390x").unwrap();
         assert_eq!(choose(&list, &s390), None);
         let arm64 = Platform::parse("linux/arm64/v8").unwrap();
-        assert_eq!(choose(&[desc("linux/arm64")], &arm64).is_some(), true);
+        assert!(choose(&[desc("linux/arm64")], &arm64).is_some());
     }
 
     #[test]

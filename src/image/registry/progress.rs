@@ -236,7 +236,10 @@ mod tests {
             "{line}"
         );
         let narrow = render(&bar, 5 << 20, 50);
-        assert!(narrow.chars().count() <= 50 && narrow.ends_with("/s"), "{narrow}");
+        assert!(
+            narrow.chars().count() <= 50 && narrow.ends_with("/s"),
+            "{narrow}"
+        );
         assert!(
             line.contains("5.0 MiB / 10.0 MiB") && line.ends_with("/s"),
             "{line}"

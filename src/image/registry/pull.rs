@@ -325,7 +325,7 @@ fn fetch(
             let rec = store.commit_image(
                 &config_bytes,
                 Some(res.manifest_digest.clone()),
-                &[r.clone()],
+                std::slice::from_ref(r),
             )?;
             store.untag(&r.to_string())?;
             rec

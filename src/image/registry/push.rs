@@ -23,6 +23,9 @@ type Result<T, E = RegistryError> = std::result::Result<T, E>;
 
 const PARALLEL: usize = 3;
 
+/// A layer's descriptor, and whether it was uploaded.
+type LayerResult = Result<(Descriptor, bool)>;
+
 #[derive(Debug, Clone)]
 pub struct PushOptions {
     pub progress: ProgressMode,
@@ -144,7 +147,7 @@ impl Upload<'_> {
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
         let finished = AtomicBool::new(false);
-        let results: Mutex<Vec<Option<Result<(Descriptor, bool)>>>> =
+        let results: Mutex<Vec<Option<LayerResult>>> =
             Mutex::new((0..diff_ids.len()).map(|_| None).collect());
         std::thread::scope(|s| {
             s.spawn(|| {
