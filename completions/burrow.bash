@@ -115,6 +115,12 @@ _burrow() {
             burrow__subcmd__help__subcmd__image,prune)
                 cmd="burrow__subcmd__help__subcmd__image__subcmd__prune"
                 ;;
+            burrow__subcmd__help__subcmd__image,pull)
+                cmd="burrow__subcmd__help__subcmd__image__subcmd__pull"
+                ;;
+            burrow__subcmd__help__subcmd__image,push)
+                cmd="burrow__subcmd__help__subcmd__image__subcmd__push"
+                ;;
             burrow__subcmd__help__subcmd__image,rm)
                 cmd="burrow__subcmd__help__subcmd__image__subcmd__rm"
                 ;;
@@ -148,6 +154,12 @@ _burrow() {
             burrow__subcmd__image,prune)
                 cmd="burrow__subcmd__image__subcmd__prune"
                 ;;
+            burrow__subcmd__image,pull)
+                cmd="burrow__subcmd__image__subcmd__pull"
+                ;;
+            burrow__subcmd__image,push)
+                cmd="burrow__subcmd__image__subcmd__push"
+                ;;
             burrow__subcmd__image,rm)
                 cmd="burrow__subcmd__image__subcmd__rm"
                 ;;
@@ -174,6 +186,12 @@ _burrow() {
                 ;;
             burrow__subcmd__image__subcmd__help,prune)
                 cmd="burrow__subcmd__image__subcmd__help__subcmd__prune"
+                ;;
+            burrow__subcmd__image__subcmd__help,pull)
+                cmd="burrow__subcmd__image__subcmd__help__subcmd__pull"
+                ;;
+            burrow__subcmd__image__subcmd__help,push)
+                cmd="burrow__subcmd__image__subcmd__help__subcmd__push"
                 ;;
             burrow__subcmd__image__subcmd__help,rm)
                 cmd="burrow__subcmd__image__subcmd__help__subcmd__rm"
@@ -245,7 +263,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help__subcmd__image)
-            opts="ls rm inspect prune tag save load import"
+            opts="ls rm inspect prune tag save load import pull push"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -315,6 +333,34 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help__subcmd__image__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__image__subcmd__pull)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__image__subcmd__push)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -553,7 +599,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__image)
-            opts="-h -V --help --version ls list rm inspect prune tag save load import help"
+            opts="-h -V --help --version ls list rm inspect prune tag save load import pull push help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -567,7 +613,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__image__subcmd__help)
-            opts="ls rm inspect prune tag save load import help"
+            opts="ls rm inspect prune tag save load import pull push help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -651,6 +697,34 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__image__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__image__subcmd__help__subcmd__pull)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__image__subcmd__help__subcmd__push)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -789,6 +863,46 @@ _burrow() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__image__subcmd__pull)
+            opts="-q -h -V --quiet --platform --tls-verify --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-verify)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__image__subcmd__push)
+            opts="-q -h -V --quiet --tls-verify --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tls-verify)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -682,3 +682,54 @@ fn foreign_layer_is_fetched_from_its_url() {
         [hex_of(&spec.diff_ids()[0]).to_string()]
     );
 }
+
+#[test]
+fn unknown_host_is_named_without_touching_the_network() {
+    let Some(env) = TestEnv::new(
+        "unknown_host_is_named_without_touching_the_network",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    if !common::running_as_root() {
+        eprintln!("SKIP unknown_host_is_named_without_touching_the_network: needs root to make an empty network namespace");
+        return;
+    }
+    // In a network namespace of its own (no interface up), the name lookup
+    // fails at once and no packet leaves this machine.
+    let cmd = env.command(&["pull", "no-such-registry.invalid/x/y:1"]);
+    let (uid, gid) = (env.account.uid.to_string(), env.account.gid.to_string());
+    let mut wrapped = std::process::Command::new("unshare");
+    wrapped
+        .args([
+            "--net",
+            "--",
+            "setpriv",
+            "--reuid",
+            &uid,
+            "--regid",
+            &gid,
+            "--clear-groups",
+            "--",
+        ])
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env_clear()
+        .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    let out = wrapped.output().expect("run unshare");
+    let out = Output {
+        args: vec!["pull".into(), "no-such-registry.invalid/x/y:1".into()],
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    out.assert_error();
+    let line = out.error_line();
+    assert!(
+        line.contains("cannot resolve registry host no-such-registry.invalid"),
+        "{out}"
+    );
+}
