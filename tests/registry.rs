@@ -9,7 +9,7 @@ mod common;
 
 use common::fixtures::{self, Compression, ImageSpec, LayerBuilder};
 use common::registry::{
-    CannedServer, Proxy, ProxyMode, RegImage, Registry, Security, TestCa, Uploader,
+    CannedServer, Proxy, ProxyMode, RegImage, Registry, Security, TestCa, TokenServer, Uploader,
 };
 use common::{hex_of, kill_group, strings, Output, TestEnv, TestUser};
 use std::fs;
@@ -731,5 +731,69 @@ fn unknown_host_is_named_without_touching_the_network() {
     assert!(
         line.contains("cannot resolve registry host no-such-registry.invalid"),
         "{out}"
+    );
+}
+
+#[test]
+fn bearer_tokens_serve_anonymous_pulls_and_logged_in_ones() {
+    let Some(env) = TestEnv::new(
+        "bearer_tokens_serve_anonymous_pulls_and_logged_in_ones",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    let tokens = TokenServer::start("bob", "tok3n");
+    let reg = Registry::start(Security::Token(&tokens));
+    let public = ImageSpec::new(&["public/app:1"], vec![fixtures::busybox_rootfs().finish()]);
+    let private = ImageSpec::new(
+        &["priv/app:1"],
+        vec![LayerBuilder::new()
+            .dir("p")
+            .file("p/secret", 0o644, "s\n")
+            .finish()],
+    );
+    for (spec, name) in [(&public, "public/app:1"), (&private, "priv/app:1")] {
+        let (archive, _) = env.docker_archive("a.tar", std::slice::from_ref(spec));
+        reg.skopeo_push(&archive, name, &["--dest-creds", "bob:tok3n"]);
+    }
+    let a = reg.addr();
+
+    // Anonymous: a token without credentials, enough for public/.
+    let out = env.ok(&["pull", &format!("{a}/public/app:1")]);
+    assert_eq!(pulled_id(&out), public.image_id(), "{out}");
+    let seen = tokens.requests.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|(t, valid)| !valid && t.contains("public%2Fapp")),
+        "no anonymous token request for public/app: {seen:?}"
+    );
+
+    let out = env.fails(&["pull", &format!("{a}/priv/app:1")]);
+    assert!(
+        out.error_line().contains(&format!("burrow login {a}")),
+        "{out}"
+    );
+    let out = env.fails(&["login", "-u", "bob", "-p", "nope", &a]);
+    assert!(out.error_line().contains("refused"), "{out}");
+
+    let out = env.run_with_stdin(
+        &["login", "-u", "bob", "--password-stdin", &a],
+        Some(b"tok3n\n"),
+    );
+    out.assert_ok();
+    assert_eq!(
+        pulled_id(&env.ok(&["pull", &format!("{a}/priv/app:1")])),
+        private.image_id()
+    );
+    env.ok(&[
+        "push",
+        &format!("{a}/priv/app:1"),
+        &format!("{a}/priv/copy:2"),
+    ]);
+    let seen = tokens.requests.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|(t, valid)| *valid && t.contains("priv%2Fcopy") && t.contains("push")),
+        "no push token with credentials: {seen:?}"
     );
 }

@@ -125,6 +125,8 @@ pub enum Security<'a> {
     Tls(&'a TestCa),
     /// htpasswd basic auth (bcrypt), over plain HTTP.
     Auth(&'a str, &'a str),
+    /// Bearer tokens from a token server, over plain HTTP.
+    Token(&'a TokenServer),
 }
 
 /// A running `docker-registry` with its storage in a temp dir.
@@ -159,6 +161,13 @@ impl Registry {
                 auth = format!(
                     "auth:\n  htpasswd:\n    realm: burrow-test\n    path: {}\n",
                     file.display()
+                );
+            }
+            Security::Token(server) => {
+                auth = format!(
+                    "auth:\n  token:\n    realm: {}\n    service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {}\n",
+                    server.realm(),
+                    server.cert().display()
                 );
             }
         }
@@ -573,4 +582,233 @@ impl Drop for CannedServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
     }
+}
+
+/// A token server for a registry in token-auth mode (Docker Hub's flow):
+/// answers `GET /token?service=..&scope=..` with a JWT signed (ES256,
+/// through openssl) by a key whose certificate the registry trusts. Anyone
+/// may pull `public/*`; everything else needs `user:password`.
+pub struct TokenServer {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    /// Requests seen, with whether they carried valid credentials.
+    pub requests: Arc<Mutex<Vec<(String, bool)>>>,
+    stop: Arc<AtomicBool>,
+}
+
+pub const TOKEN_SERVICE: &str = "burrow-test-registry";
+pub const TOKEN_ISSUER: &str = "burrow-test-issuer";
+
+impl TokenServer {
+    pub fn start(user: &str, password: &str) -> TokenServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key = dir.path().join("token.key");
+        let crt = dir.path().join("token.crt");
+        fixtures::tool(
+            "openssl",
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                &key.to_string_lossy(),
+                "-out",
+                &crt.to_string_lossy(),
+                "-days",
+                "2",
+                "-subj",
+                "/CN=burrow test token issuer",
+            ],
+        );
+        fixtures::tool(
+            "openssl",
+            &[
+                "x509",
+                "-in",
+                &crt.to_string_lossy(),
+                "-outform",
+                "DER",
+                "-out",
+                &dir.path().join("token.der").to_string_lossy(),
+            ],
+        );
+        let cert_der = fs::read(dir.path().join("token.der")).expect("token cert");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (s, reqs) = (stop.clone(), requests.clone());
+        use base64::Engine as _;
+        let good = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        );
+        let user = user.to_string();
+        let key_path = key.clone();
+        std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                let Ok((mut conn, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                let _ = conn.set_nonblocking(false);
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&req).into_owned();
+                let target = text.split_whitespace().nth(1).unwrap_or("").to_string();
+                let auth = text
+                    .lines()
+                    .find_map(|l| {
+                        l.strip_prefix("Authorization: ")
+                            .or_else(|| l.strip_prefix("authorization: "))
+                    })
+                    .map(|v| v.trim().to_string());
+                let valid = auth.as_deref() == Some(good.as_str());
+                reqs.lock().unwrap().push((target.clone(), valid));
+                let response = if auth.is_some() && !valid {
+                    let body = r#"{"details":"incorrect username or password"}"#;
+                    format!("HTTP/1.1 401 Unauthorized\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+                } else {
+                    let token = sign_token(
+                        &key_path,
+                        &cert_der,
+                        &target,
+                        valid.then_some(user.as_str()),
+                    );
+                    let body = format!(r#"{{"token":"{token}","expires_in":300}}"#);
+                    format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+                };
+                let _ = conn.write_all(response.as_bytes());
+            }
+        });
+        TokenServer {
+            port,
+            dir,
+            requests,
+            stop,
+        }
+    }
+
+    pub fn realm(&self) -> String {
+        format!("http://127.0.0.1:{}/token", self.port)
+    }
+
+    pub fn cert(&self) -> PathBuf {
+        self.dir.path().join("token.crt")
+    }
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A JWT granting what the scopes of `target` ask, within policy.
+fn sign_token(key: &Path, cert_der: &[u8], target: &str, user: Option<&str>) -> String {
+    use base64::Engine as _;
+    let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let std64 = base64::engine::general_purpose::STANDARD;
+    let query = target.split_once('?').map(|x| x.1).unwrap_or("");
+    let mut access = Vec::new();
+    for pair in query.split('&') {
+        let Some(("scope", v)) = pair.split_once('=') else {
+            continue;
+        };
+        let scope = percent_decode(v);
+        let mut parts = scope.splitn(3, ':');
+        let (Some(kind), Some(name), Some(actions)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let actions: Vec<&str> = actions
+            .split(',')
+            .filter(|a| user.is_some() || (name.starts_with("public/") && *a == "pull"))
+            .collect();
+        access.push(json!({"type": kind, "name": name, "actions": actions}));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let header = json!({"alg": "ES256", "typ": "JWT", "x5c": [std64.encode(cert_der)]});
+    let claims = json!({
+        "iss": TOKEN_ISSUER, "sub": user.unwrap_or(""), "aud": TOKEN_SERVICE,
+        "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("{now}-{}", access.len()),
+        "access": access,
+    });
+    let signing_input = format!(
+        "{}.{}",
+        url.encode(serde_json::to_vec(&header).expect("json")),
+        url.encode(serde_json::to_vec(&claims).expect("json"))
+    );
+    let mut child = Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("openssl dgst");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(signing_input.as_bytes())
+        .expect("feed openssl");
+    let out = child.wait_with_output().expect("openssl dgst");
+    let sig = der_ecdsa_to_raw(&out.stdout);
+    format!("{signing_input}.{}", url.encode(sig))
+}
+
+/// ECDSA-Sig-Value (DER: SEQUENCE { INTEGER r, INTEGER s }) to JWS's r||s.
+fn der_ecdsa_to_raw(der: &[u8]) -> Vec<u8> {
+    assert_eq!(der[0], 0x30, "DER sequence");
+    let mut i = if der[1] & 0x80 != 0 {
+        2 + (der[1] & 0x7f) as usize
+    } else {
+        2
+    };
+    let mut out = Vec::new();
+    for _ in 0..2 {
+        assert_eq!(der[i], 0x02, "DER integer");
+        let len = der[i + 1] as usize;
+        let mut int = &der[i + 2..i + 2 + len];
+        while int.len() > 32 && int[0] == 0 {
+            int = &int[1..];
+        }
+        out.extend(std::iter::repeat_n(0u8, 32 - int.len()));
+        out.extend_from_slice(int);
+        i += 2 + len;
+    }
+    out
 }
