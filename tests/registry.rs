@@ -294,6 +294,16 @@ fn index_gives_the_host_platform_and_platform_flag_picks_another() {
         assert!(line.contains(want), "{want:?} missing\n{out}");
     }
     env.fails(&["pull", "--platform", "linux", &name]);
+
+    // A single-platform image for another machine is taken, with a note.
+    Uploader::new(&reg).image("single/other", "1", &theirs);
+    let out = env.ok(&["pull", &format!("{}/single/other:1", reg.addr())]);
+    assert_eq!(pulled_id(&out), theirs.id());
+    assert!(
+        out.stderr
+            .contains(&format!("for linux/{other}, not linux/{host}")),
+        "{out}"
+    );
 }
 
 #[test]

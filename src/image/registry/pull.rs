@@ -225,7 +225,7 @@ pub fn pull(
     for r in &all {
         Progress::message(opts.progress, &format!("Trying to pull {r}..."));
         match resolve(settings, r, &wanted) {
-            Ok(resolved) => return fetch(store, settings, resolved, opts),
+            Ok(resolved) => return fetch(store, settings, resolved, opts, &wanted),
             Err(e) => failures.push((r.to_string(), e)),
         }
     }
@@ -247,6 +247,7 @@ fn fetch(
     settings: &Settings,
     res: Resolved,
     opts: &PullOptions,
+    wanted: &Platform,
 ) -> Result<PullReport> {
     let r = &res.reference;
     let client = &res.client;
@@ -332,6 +333,16 @@ fn fetch(
         }
     };
     let mut notes = Vec::new();
+    // A single-platform image is taken as it is, as docker does; say so
+    // when it is not for the platform asked.
+    if !config.architecture.is_empty()
+        && (config.os != wanted.os || config.architecture != wanted.architecture)
+    {
+        notes.push(format!(
+            "{r} is an image for {}/{}, not {}/{}; it may not run here",
+            config.os, config.architecture, wanted.os, wanted.architecture
+        ));
+    }
     let mut squashed = 0;
     for a in &added {
         squashed += a.squashed;
