@@ -352,6 +352,10 @@ fn https_registry_needs_its_ca_or_tls_verify_false() {
         &format!("[registries]\ninsecure = [\"{}\"]\n", reg.addr()),
     );
     assert_eq!(pulled_id(&env.ok(&["pull", &name])), spec.image_id());
+    // --tls-verify=true overrides the config.
+    env.ok(&["rmi", &name]);
+    let out = env.fails(&["pull", "--tls-verify=true", &name]);
+    assert!(out.error_line().contains("TLS"), "{out}");
 }
 
 #[test]

@@ -98,8 +98,13 @@ impl Client {
     /// `creds` when given, as `login` does).
     pub fn new(registry: &str, settings: &Settings, creds: Option<Credentials>) -> Result<Client> {
         let insecure_listed = listed_insecure(&settings.registries.insecure, registry);
-        let skip_verify = settings.tls_verify == Some(false) || insecure_listed;
-        let http_allowed = skip_verify || settings.registries.allows_plain_http(registry);
+        // An explicit --tls-verify wins over the config either way.
+        let skip_verify = match settings.tls_verify {
+            Some(verify) => !verify,
+            None => insecure_listed,
+        };
+        let http_allowed = skip_verify
+            || (settings.tls_verify.is_none() && settings.registries.allows_plain_http(registry));
         let creds = match creds {
             Some(c) => Some(c),
             None => settings
