@@ -27,6 +27,10 @@ pub enum ImageCommand {
     Load(Load),
     /// Import a root filesystem tarball as an image.
     Import(Import),
+    /// Pull an image from a registry.
+    Pull(super::registry::Pull),
+    /// Push an image to a registry.
+    Push(super::registry::Push),
 }
 
 impl ImageCommand {
@@ -40,6 +44,8 @@ impl ImageCommand {
             ImageCommand::Save(c) => c.exec(ctx),
             ImageCommand::Load(c) => c.exec(ctx),
             ImageCommand::Import(c) => c.exec(ctx),
+            ImageCommand::Pull(c) => c.exec(ctx),
+            ImageCommand::Push(c) => c.exec(ctx),
         }
     }
 }

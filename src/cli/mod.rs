@@ -3,6 +3,7 @@
 //! logic lives here beyond formatting output.
 
 pub mod image;
+pub mod registry;
 pub mod system;
 
 use crate::container::images::Context;
@@ -33,6 +34,14 @@ pub enum Command {
     Tag(image::Tag),
     /// Show low-level information on images, as JSON.
     Inspect(image::Inspect),
+    /// Pull an image from a registry.
+    Pull(registry::Pull),
+    /// Push an image to a registry.
+    Push(registry::Push),
+    /// Log in to a registry.
+    Login(registry::Login),
+    /// Log out of a registry.
+    Logout(registry::Logout),
     /// Manage images.
     #[command(subcommand)]
     Image(image::ImageCommand),
@@ -51,6 +60,10 @@ impl Cli {
             Command::Rmi(c) => c.exec(ctx),
             Command::Tag(c) => c.exec(ctx),
             Command::Inspect(c) => c.exec(ctx),
+            Command::Pull(c) => c.exec(ctx),
+            Command::Push(c) => c.exec(ctx),
+            Command::Login(c) => c.exec(ctx),
+            Command::Logout(c) => c.exec(ctx),
             Command::Image(c) => c.exec(ctx),
             Command::System(c) => c.exec(ctx),
         }

@@ -5,6 +5,7 @@
 
 use crate::config::{Config, Paths};
 use crate::image::archive::{self, LoadReport, SaveFormat, SaveItem};
+use crate::image::registry::{self, PullOptions, PullReport, PushOptions, PushReport};
 use crate::image::store::{ImageEntry, Store};
 use crate::image::{Digest, Reference};
 use crate::sandbox::userns::{self, IdMap};
@@ -294,4 +295,99 @@ pub fn inspect(ctx: &Context, inputs: &[String]) -> Result<Vec<serde_json::Value
 
 fn absolute(p: &Path) -> Result<std::path::PathBuf> {
     std::path::absolute(p).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))
+}
+
+/// What the registry client needs from this user's configuration:
+/// `tls_verify` is the command's `--tls-verify`, if given.
+pub fn registry_settings(ctx: &Context, tls_verify: Option<bool>) -> registry::Settings {
+    let auth = registry::auth::AuthFiles::for_user();
+    let config_dir = auth.own().and_then(Path::parent).map(Path::to_path_buf);
+    registry::Settings {
+        registries: ctx.config.registries.clone(),
+        tls_verify,
+        certs_dirs: registry::Settings::default_certs_dirs(config_dir.as_deref()),
+        auth,
+        blob_cache: Some(ctx.paths.cache.join("blob-digests.json")),
+    }
+}
+
+/// Pulls `reference` (a full reference or a short name) into the store.
+/// `burrow run` calls this for an image it does not have.
+pub fn pull(
+    ctx: &Context,
+    reference: &str,
+    opts: &PullOptions,
+    tls_verify: Option<bool>,
+) -> Result<PullReport> {
+    let settings = registry_settings(ctx, tls_verify);
+    let reference = reference.to_string();
+    let opts = opts.clone();
+    ctx.in_userns(move |store| registry::pull(store, &settings, &reference, &opts).map_err(img))
+}
+
+/// Pushes `image` to `dest`, or to the name `image` was given by.
+pub fn push(
+    ctx: &Context,
+    image: &str,
+    dest: Option<&str>,
+    opts: &PushOptions,
+    tls_verify: Option<bool>,
+) -> Result<PushReport> {
+    let store = ctx.store()?;
+    let entry = ctx.resolve(&store, image)?;
+    let dest = match dest {
+        Some(d) => d.strip_prefix("docker://").unwrap_or(d).to_string(),
+        None => match entry
+            .names
+            .iter()
+            .find(|n| name_matches(image, n, ctx.search_registries()))
+            .or(if entry.names.len() == 1 {
+                entry.names.first()
+            } else {
+                None
+            }) {
+            Some(n) => n.clone(),
+            None => {
+                return Err(Error::Usage(format!(
+                    "{image} has no single name to push to; give a destination: burrow push {image} REGISTRY/REPOSITORY:TAG"
+                )))
+            }
+        },
+    };
+    let dest = Reference::parse(&dest).map_err(img)?;
+    let settings = registry_settings(ctx, tls_verify);
+    let id = entry.record.id.clone();
+    let opts = opts.clone();
+    ctx.in_userns(move |store| registry::push(store, &settings, &id, &dest, &opts).map_err(img))
+}
+
+/// Checks the credentials against the registry, then records them in
+/// burrow's auth file; returns that file.
+pub fn login(
+    ctx: &Context,
+    registry_name: &str,
+    username: &str,
+    password: &str,
+    tls_verify: Option<bool>,
+) -> Result<std::path::PathBuf> {
+    let key = registry::registry_key(registry_name).map_err(img)?;
+    let settings = registry_settings(ctx, tls_verify);
+    registry::login(&settings, &key, username, password).map_err(img)
+}
+
+/// Removes the credentials for a registry from burrow's auth file.
+pub fn logout(ctx: &Context, registry_name: &str) -> Result<()> {
+    let key = registry::registry_key(registry_name).map_err(img)?;
+    let settings = registry_settings(ctx, None);
+    let auth_err = |e| img(registry::RegistryError::Auth(e));
+    if settings.auth.remove(&key).map_err(auth_err)? {
+        return Ok(());
+    }
+    match settings.auth.lookup(&key).map_err(auth_err)? {
+        Some(c) => Err(Error::Usage(format!(
+            "not logged in to {key} with burrow; the credentials for it in {} belong to another tool and are left alone",
+            c.source.display()
+        ))),
+        None => Err(Error::Usage(format!("not logged in to {key}"))),
+    }
 }

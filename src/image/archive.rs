@@ -797,7 +797,7 @@ impl Sink for DirSink {
 
 /// Rebuilds a layer's tar into `out` and checks it is byte for byte the
 /// layer that was unpacked.
-fn repack_verified(store: &Store, diff_id: &Digest, out: impl Write) -> Result<()> {
+pub fn repack_verified(store: &Store, diff_id: &Digest, out: impl Write) -> Result<()> {
     let mut split = store.layer_split(diff_id)?;
     let mut hashed = HashingWriter::new(out);
     super::unpack::repack_layer(&store.layer_dir(diff_id), &mut split, &mut hashed).map_err(

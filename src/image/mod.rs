@@ -1,5 +1,5 @@
 //! Images: references and short names, the store (blobs, layers, tags),
-//! safe layer unpacking, and archive import/export. Never imports
+//! safe layer unpacking, archive import/export, and registries. Never imports
 //! `container`; never runs anything from an image.
 
 pub mod archive;
@@ -7,6 +7,7 @@ pub mod compress;
 pub mod config;
 pub mod digest;
 pub mod reference;
+pub mod registry;
 pub mod store;
 pub mod tar;
 pub mod unpack;
@@ -30,4 +31,6 @@ pub enum ImageError {
     Unpack(#[from] unpack::UnpackError),
     #[error(transparent)]
     Tar(#[from] tar::TarError),
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
 }

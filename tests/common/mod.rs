@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+pub mod registry;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -415,7 +416,8 @@ impl TestEnv {
         all
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    /// The command that runs `burrow ARGS` as the test user, not yet started.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.binary);
         cmd.args(args)
             .env_clear()

@@ -1,0 +1,813 @@
+//! `burrow pull`, `push`, `login` and `logout` against real registries
+//! (Debian's docker-registry) started on 127.0.0.1 by each test: plain
+//! HTTP, HTTPS with a CA made at test time, htpasswd basic auth; images
+//! uploaded by hand (gzip, zstd and plain layers, indexes, foreign layers)
+//! or with skopeo; a proxy that cuts or stalls a download; a server that
+//! rate-limits. Nothing here reaches beyond the loopback address.
+
+mod common;
+
+use common::fixtures::{self, Compression, ImageSpec, LayerBuilder};
+use common::registry::{
+    CannedServer, Proxy, ProxyMode, RegImage, Registry, Security, TestCa, TokenServer, Uploader,
+};
+use common::{hex_of, kill_group, strings, Output, TestEnv, TestUser};
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// busybox (gzip), a small zstd layer and a small plain one.
+fn three_layer_spec() -> ImageSpec {
+    ImageSpec::compressed(
+        &[],
+        vec![
+            (fixtures::busybox_rootfs().finish(), Compression::Gzip),
+            (
+                LayerBuilder::new()
+                    .dir("etc")
+                    .file("etc/zstd-layer", 0o644, "z\n")
+                    .finish(),
+                Compression::Zstd,
+            ),
+            (
+                LayerBuilder::new()
+                    .dir("srv")
+                    .file("srv/plain-layer", 0o644, "p\n")
+                    .finish(),
+                Compression::None,
+            ),
+        ],
+    )
+}
+
+/// One big uncompressed layer: a cut or a stall lands inside it.
+fn bulky_spec() -> ImageSpec {
+    ImageSpec::new(&[], vec![fixtures::bulky_layer("blob", 3 << 20, 7)])
+}
+
+/// Writes a file the test user owns under `dir` (also owned by the user),
+/// making the parents as the user's.
+fn user_file(env: &TestEnv, path: &Path, data: &[u8], mode: u32) {
+    let mut missing = Vec::new();
+    let mut p = path.parent();
+    while let Some(d) = p {
+        if d.exists() {
+            break;
+        }
+        missing.push(d.to_path_buf());
+        p = d.parent();
+    }
+    for d in missing.iter().rev() {
+        fs::create_dir(d).unwrap();
+        fs::set_permissions(d, fs::Permissions::from_mode(0o700)).unwrap();
+        env.give(d);
+    }
+    fs::write(path, data).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    env.give(path);
+}
+
+fn config_toml(env: &TestEnv, text: &str) {
+    user_file(
+        env,
+        &env.config_home.join("burrow/config.toml"),
+        text.as_bytes(),
+        0o644,
+    );
+}
+
+/// The printed image id: the last stdout line.
+fn pulled_id(out: &Output) -> String {
+    out.stdout_lines()
+        .last()
+        .unwrap_or_else(|| panic!("no id printed\n{out}"))
+        .to_string()
+}
+
+fn assert_store_has_no_trace(env: &TestEnv, what: &str) {
+    assert!(
+        env.layer_ids().is_empty(),
+        "{what}: layers left: {:?}",
+        env.layer_ids()
+    );
+    assert!(
+        env.images_json().is_empty(),
+        "{what}: an image was recorded"
+    );
+}
+
+fn tmp_entries(env: &TestEnv) -> Vec<String> {
+    fs::read_dir(env.storage().join("tmp"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn pull_streams_gzip_zstd_and_plain_layers_into_the_store() {
+    let Some(env) = TestEnv::new(
+        "pull_streams_gzip_zstd_and_plain_layers_into_the_store",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    let reg = Registry::start(Security::Plain);
+    let spec = three_layer_spec();
+    let img = RegImage::from_spec(&spec, fixtures::oci_arch());
+    let manifest = Uploader::new(&reg).image("test/app", "1", &img);
+    let name = format!("{}/test/app:1", reg.addr());
+
+    let out = env.ok(&["pull", &name]);
+    assert_eq!(pulled_id(&out), img.id(), "{out}");
+    assert!(
+        out.stderr.contains(&format!("Trying to pull {name}...")),
+        "{out}"
+    );
+    assert_eq!(
+        out.stderr.matches(" done").count(),
+        4,
+        "three layers and the config\n{out}"
+    );
+    assert!(
+        !out.stderr.contains('\x1b'),
+        "no terminal, no escape sequences\n{out}"
+    );
+    let want: std::collections::BTreeSet<String> = spec.diff_ids().into_iter().collect();
+    assert_eq!(env.layer_ids(), want);
+    let inspect = env.inspect(&name);
+    assert_eq!(inspect["Id"], format!("sha256:{}", img.id()));
+    let repo_digest = format!("{}/test/app@{manifest}", reg.addr());
+    assert!(
+        strings(&inspect["RepoDigests"]).contains(&repo_digest),
+        "{inspect}"
+    );
+    // The pulled files are there, owned as the image says (root -> you).
+    let busybox = env.layer_diff(&spec.diff_ids()[0]).join("bin/busybox");
+    assert_eq!(fs::metadata(&busybox).unwrap().uid(), env.account.uid);
+
+    // Again: nothing is fetched.
+    let again = env.ok(&["pull", &name]);
+    assert_eq!(
+        again.stderr.matches("skipped: already exists").count(),
+        3,
+        "{again}"
+    );
+    assert_eq!(pulled_id(&again), img.id());
+
+    // By digest: verified, and found again by that digest.
+    let by_digest = env.ok(&["pull", "-q", &repo_digest]);
+    assert_eq!(by_digest.stdout.trim(), img.id(), "{by_digest}");
+    assert!(
+        !by_digest.stderr.contains("Copying"),
+        "-q prints no progress\n{by_digest}"
+    );
+    assert_eq!(env.inspect(&repo_digest)["Id"], inspect["Id"]);
+    assert!(tmp_entries(&env).is_empty(), "{:?}", tmp_entries(&env));
+}
+
+#[test]
+fn skopeo_pushed_image_pulls_with_its_id() {
+    let Some(env) = TestEnv::new("skopeo_pushed_image_pulls_with_its_id", TestUser::Any) else {
+        return;
+    };
+    let reg = Registry::start(Security::Plain);
+    let spec = ImageSpec::new(&["test/sk:1"], vec![fixtures::busybox_rootfs().finish()]);
+    let (archive, _) = env.docker_archive("sk.tar", std::slice::from_ref(&spec));
+    reg.skopeo_push(&archive, "test/sk:1", &[]);
+    let out = env.ok(&["pull", &format!("{}/test/sk:1", reg.addr())]);
+    assert_eq!(pulled_id(&out), spec.image_id(), "{out}");
+    let run = env.inspect(&format!("{}/test/sk:1", reg.addr()));
+    assert_eq!(run["Config"]["Cmd"][0], "echo hello");
+}
+
+#[test]
+fn push_then_pull_elsewhere_gives_the_same_image() {
+    let Some(env) = TestEnv::new(
+        "push_then_pull_elsewhere_gives_the_same_image",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    let reg = Registry::start(Security::Plain);
+    let spec = ImageSpec::new(
+        &["test/pushme:1"],
+        vec![
+            fixtures::busybox_rootfs().finish(),
+            LayerBuilder::new()
+                .dir("app")
+                .file("app/data", 0o600, "pushed\n")
+                .finish(),
+        ],
+    );
+    let (archive, _) = env.docker_archive("p.tar", std::slice::from_ref(&spec));
+    env.load(&archive);
+    let dest = format!("{}/pushed/me:v1", reg.addr());
+    let out = env.ok(&["push", "test/pushme:1", &dest]);
+    assert!(out.stderr.contains(&format!("Pushed {dest}")), "{out}");
+    assert_eq!(
+        out.stderr.matches(" done").count(),
+        3,
+        "two layers and the config\n{out}"
+    );
+
+    // The registry has it as a normal image.
+    let raw = fixtures::tool(
+        "skopeo",
+        &[
+            "inspect",
+            "--tls-verify=false",
+            "--config",
+            "--raw",
+            &format!("docker://{dest}"),
+        ],
+    );
+    assert_eq!(fixtures::sha256_hex(raw.as_bytes()), spec.image_id());
+
+    // Pushing again uploads no layer.
+    let again = env.ok(&["push", "test/pushme:1", &dest]);
+    assert_eq!(
+        again.stderr.matches("skipped: already exists").count(),
+        2,
+        "{again}"
+    );
+
+    // Without a destination it goes to its own name.
+    let own = format!("{}/own/name:2", reg.addr());
+    env.ok(&["tag", "test/pushme:1", &own]);
+    env.ok(&["push", "-q", &own]);
+
+    let Some(other) = TestEnv::new(
+        "push_then_pull_elsewhere_gives_the_same_image (puller)",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    for name in [&dest, &own] {
+        let pulled = other.ok(&["pull", name]);
+        assert_eq!(pulled_id(&pulled), spec.image_id(), "{pulled}");
+    }
+    let data = other.layer_diff(&spec.diff_ids()[1]).join("app/data");
+    assert_eq!(fs::read_to_string(data).unwrap(), "pushed\n");
+}
+
+#[test]
+fn index_gives_the_host_platform_and_platform_flag_picks_another() {
+    let Some(env) = TestEnv::new(
+        "index_gives_the_host_platform_and_platform_flag_picks_another",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    let reg = Registry::start(Security::Plain);
+    let host = fixtures::oci_arch();
+    let other = if host == "arm64" { "amd64" } else { "arm64" };
+    let spec = ImageSpec::new(&[], vec![fixtures::busybox_rootfs().finish()]);
+    let (mine, theirs) = (
+        RegImage::from_spec(&spec, host),
+        RegImage::from_spec(&spec, other),
+    );
+    assert_ne!(mine.id(), theirs.id());
+    Uploader::new(&reg).index(
+        "multi/app",
+        "1",
+        &[(&mine, "linux", host), (&theirs, "linux", other)],
+    );
+    let name = format!("{}/multi/app:1", reg.addr());
+
+    assert_eq!(pulled_id(&env.ok(&["pull", &name])), mine.id());
+    let out = env.ok(&["pull", "--platform", &format!("linux/{other}"), &name]);
+    assert_eq!(pulled_id(&out), theirs.id(), "{out}");
+    assert_eq!(env.inspect(&name)["Architecture"], other);
+
+    let out = env.fails(&["pull", "--platform", "linux/s390x", &name]);
+    let line = out.error_line();
+    for want in [
+        "linux/s390x",
+        &format!("linux/{host}"),
+        &format!("linux/{other}"),
+        "--platform",
+    ] {
+        assert!(line.contains(want), "{want:?} missing\n{out}");
+    }
+    env.fails(&["pull", "--platform", "linux", &name]);
+
+    // A single-platform image for another machine is taken, with a note.
+    Uploader::new(&reg).image("single/other", "1", &theirs);
+    let out = env.ok(&["pull", &format!("{}/single/other:1", reg.addr())]);
+    assert_eq!(pulled_id(&out), theirs.id());
+    assert!(
+        out.stderr
+            .contains(&format!("for linux/{other}, not linux/{host}")),
+        "{out}"
+    );
+}
+
+#[test]
+fn https_registry_needs_its_ca_or_tls_verify_false() {
+    let Some(env) = TestEnv::new(
+        "https_registry_needs_its_ca_or_tls_verify_false",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    let ca = TestCa::new();
+    let reg = Registry::start(Security::Tls(&ca));
+    let spec = ImageSpec::new(&["t/tls:1"], vec![fixtures::busybox_rootfs().finish()]);
+    let (archive, _) = env.docker_archive("tls.tar", std::slice::from_ref(&spec));
+    reg.skopeo_push(&archive, "t/tls:1", &[]);
+    let name = format!("{}/t/tls:1", reg.addr());
+
+    let out = env.fails(&["pull", &name]);
+    let line = out.error_line();
+    for want in [
+        "TLS",
+        "certs.d",
+        "registries.insecure",
+        "--tls-verify=false",
+    ] {
+        assert!(line.contains(want), "{want:?} missing\n{out}");
+    }
+    assert_store_has_no_trace(&env, "untrusted TLS");
+
+    let out = env.ok(&["pull", "--tls-verify=false", &name]);
+    assert_eq!(pulled_id(&out), spec.image_id());
+    env.ok(&["rmi", &name]);
+
+    // With the CA in the user's certs.d, verified HTTPS works.
+    let ca_file = env
+        .config_home
+        .join(format!("burrow/certs.d/{}/ca.crt", reg.addr()));
+    user_file(&env, &ca_file, &fs::read(ca.ca_cert()).unwrap(), 0o644);
+    assert_eq!(pulled_id(&env.ok(&["pull", &name])), spec.image_id());
+    env.ok(&["rmi", &name]);
+
+    // So does listing it as insecure.
+    fs::remove_file(&ca_file).unwrap();
+    config_toml(
+        &env,
+        &format!("[registries]\ninsecure = [\"{}\"]\n", reg.addr()),
+    );
+    assert_eq!(pulled_id(&env.ok(&["pull", &name])), spec.image_id());
+    // --tls-verify=true overrides the config.
+    env.ok(&["rmi", &name]);
+    let out = env.fails(&["pull", "--tls-verify=true", &name]);
+    assert!(out.error_line().contains("TLS"), "{out}");
+}
+
+#[test]
+fn basic_auth_needs_login_and_logout_forgets() {
+    let Some(env) = TestEnv::new("basic_auth_needs_login_and_logout_forgets", TestUser::Any) else {
+        return;
+    };
+    let reg = Registry::start(Security::Auth("alice", "s3cret"));
+    let spec = ImageSpec::new(&[], vec![fixtures::busybox_rootfs().finish()]);
+    let img = RegImage::from_spec(&spec, fixtures::oci_arch());
+    Uploader::new(&reg)
+        .with_basic("alice", "s3cret")
+        .image("priv/app", "1", &img);
+    let name = format!("{}/priv/app:1", reg.addr());
+
+    let out = env.fails(&["pull", &name]);
+    assert!(
+        out.error_line()
+            .contains(&format!("burrow login {}", reg.addr())),
+        "{out}"
+    );
+    assert!(out.error_line().contains("401"), "{out}");
+
+    let out = env.fails(&["login", "-u", "alice", "-p", "wrong", &reg.addr()]);
+    assert!(out.error_line().contains("refused"), "{out}");
+    let auth_file = env.config_home.join("burrow/auth.json");
+    assert!(!auth_file.exists(), "a refused login writes nothing");
+
+    let out = env.run_with_stdin(
+        &["login", "-u", "alice", "--password-stdin", &reg.addr()],
+        Some(b"s3cret\n"),
+    );
+    out.assert_ok();
+    assert!(out.stdout.contains("Login Succeeded"), "{out}");
+    let meta = fs::metadata(&auth_file).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(meta.uid(), env.account.uid);
+    let doc: serde_json::Value = serde_json::from_slice(&fs::read(&auth_file).unwrap()).unwrap();
+    assert!(doc["auths"][reg.addr()]["auth"].is_string(), "{doc}");
+
+    assert_eq!(pulled_id(&env.ok(&["pull", &name])), img.id());
+
+    env.ok(&["logout", &reg.addr()]);
+    let doc: serde_json::Value = serde_json::from_slice(&fs::read(&auth_file).unwrap()).unwrap();
+    assert!(doc["auths"].get(reg.addr()).is_none(), "{doc}");
+    env.fails(&["pull", &name]);
+    let out = env.fails(&["logout", &reg.addr()]);
+    assert!(out.error_line().contains("not logged in"), "{out}");
+
+    // Credentials of the other tools are read, never written.
+    let entry = format!(
+        "{{\"auths\":{{\"{}\":{{\"auth\":\"{}\"}}}}}}",
+        reg.addr(),
+        "YWxpY2U6czNjcmV0" // alice:s3cret
+    );
+    let containers = env.runtime_dir.join("containers/auth.json");
+    user_file(&env, &containers, entry.as_bytes(), 0o600);
+    assert_eq!(pulled_id(&env.ok(&["pull", &name])), img.id());
+    let out = env.fails(&["logout", &reg.addr()]);
+    assert!(out.error_line().contains("containers/auth.json"), "{out}");
+    fs::remove_file(&containers).unwrap();
+    let docker = env.home.join(".docker/config.json");
+    user_file(
+        &env,
+        &docker,
+        entry
+            .replace(&reg.addr(), &format!("http://{}", reg.addr()))
+            .as_bytes(),
+        0o600,
+    );
+    assert_eq!(pulled_id(&env.ok(&["pull", &name])), img.id());
+}
+
+#[test]
+fn dropped_connection_is_retried_then_reported_and_store_stays_whole() {
+    let Some(env) = TestEnv::new(
+        "dropped_connection_is_retried_then_reported_and_store_stays_whole",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    let reg = Registry::start(Security::Plain);
+    let spec = bulky_spec();
+    let img = RegImage::from_spec(&spec, fixtures::oci_arch());
+    Uploader::new(&reg).image("big/app", "1", &img);
+    let proxy = Proxy::start(
+        reg.port,
+        ProxyMode::Cut {
+            after: 400_000,
+            times: 1,
+        },
+    );
+    let name = format!("{}/big/app:1", proxy.addr());
+
+    // One cut: the layer is fetched again and the pull succeeds.
+    assert_eq!(pulled_id(&env.ok(&["pull", &name])), img.id());
+    assert_eq!(proxy.hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    env.ok(&["rmi", &name]);
+    assert!(env.layer_ids().is_empty());
+
+    // Every try cut: a clear error, and nothing half in the store.
+    proxy.set(ProxyMode::Cut {
+        after: 400_000,
+        times: 100,
+    });
+    let out = env.fails(&["pull", &name]);
+    let line = out.error_line();
+    assert!(
+        line.contains("downloading layer") && line.contains(&img.layer_digest(0)),
+        "{out}"
+    );
+    assert_store_has_no_trace(&env, "cut download");
+
+    proxy.set(ProxyMode::Pass);
+    assert_eq!(pulled_id(&env.ok(&["pull", &name])), img.id());
+    assert!(tmp_entries(&env).is_empty(), "{:?}", tmp_entries(&env));
+}
+
+#[test]
+fn killed_pull_leaves_no_layer_and_next_pull_succeeds() {
+    let Some(env) = TestEnv::new(
+        "killed_pull_leaves_no_layer_and_next_pull_succeeds",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    let reg = Registry::start(Security::Plain);
+    let spec = bulky_spec();
+    let img = RegImage::from_spec(&spec, fixtures::oci_arch());
+    Uploader::new(&reg).image("big/app", "1", &img);
+    let proxy = Proxy::start(reg.port, ProxyMode::Stall { after: 600_000 });
+    let name = format!("{}/big/app:1", proxy.addr());
+
+    let mut child = env.spawn(&["pull", &name]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while proxy.hits.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the pull never reached the stall"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    kill_group(&mut child);
+    assert_store_has_no_trace(&env, "killed pull");
+
+    proxy.set(ProxyMode::Pass);
+    assert_eq!(pulled_id(&env.ok(&["pull", &name])), img.id());
+    assert!(
+        tmp_entries(&env).is_empty(),
+        "the next pull cleaned up: {:?}",
+        tmp_entries(&env)
+    );
+}
+
+#[test]
+fn corrupt_blob_is_rejected_naming_both_digests() {
+    let Some(env) = TestEnv::new(
+        "corrupt_blob_is_rejected_naming_both_digests",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    let reg = Registry::start(Security::Plain);
+    let spec = bulky_spec();
+    let img = RegImage::from_spec(&spec, fixtures::oci_arch());
+    Uploader::new(&reg).image("bad/app", "1", &img);
+    let name = format!("{}/bad/app:1", reg.addr());
+    let blob = reg.blob_file(&img.layer_digest(0));
+    let good = fs::read(&blob).unwrap();
+    let mut bad = good.clone();
+    // Inside the file's data, so the tar still reads.
+    bad[1 << 20] ^= 0xff;
+    fs::write(&blob, &bad).unwrap();
+
+    let out = env.fails(&["pull", &name]);
+    let line = out.error_line();
+    let actual = format!("sha256:{}", fixtures::sha256_hex(&bad));
+    assert!(line.contains("digest mismatch"), "{out}");
+    assert!(
+        line.contains(&img.layer_digest(0)) && line.contains(&actual),
+        "{out}"
+    );
+    assert_store_has_no_trace(&env, "corrupt blob");
+
+    fs::write(&blob, &good).unwrap();
+    assert_eq!(pulled_id(&env.ok(&["pull", &name])), img.id());
+}
+
+#[test]
+fn missing_tag_repository_and_blob_are_named() {
+    let Some(env) = TestEnv::new("missing_tag_repository_and_blob_are_named", TestUser::Any) else {
+        return;
+    };
+    let reg = Registry::start(Security::Plain);
+    let spec = three_layer_spec();
+    let img = RegImage::from_spec(&spec, fixtures::oci_arch());
+    Uploader::new(&reg).image("test/app", "1", &img);
+    let a = reg.addr();
+
+    let out = env.fails(&["pull", &format!("{a}/test/app:nope")]);
+    assert!(
+        out.error_line().contains(&format!("{a}/test/app:nope"))
+            && out.error_line().contains("not found"),
+        "{out}"
+    );
+    let out = env.fails(&["pull", &format!("{a}/test/none:1")]);
+    assert!(
+        out.error_line().contains(&format!("{a}/test/none:1"))
+            && out.error_line().contains("not found"),
+        "{out}"
+    );
+
+    fs::remove_file(reg.blob_file(&img.layer_digest(1))).unwrap();
+    let out = env.fails(&["pull", &format!("{a}/test/app:1")]);
+    let line = out.error_line();
+    assert!(
+        line.contains(&format!("blob {}", img.layer_digest(1))) && line.contains("not found"),
+        "{out}"
+    );
+    assert!(env.images_json().is_empty());
+}
+
+#[test]
+fn refused_connection_and_rate_limit_say_what_happened() {
+    let Some(env) = TestEnv::new(
+        "refused_connection_and_rate_limit_say_what_happened",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    let port = common::registry::free_port();
+    let out = env.fails(&["pull", &format!("127.0.0.1:{port}/x/y:1")]);
+    assert!(
+        out.error_line().contains("refused")
+            && out.error_line().contains(&format!("127.0.0.1:{port}")),
+        "{out}"
+    );
+
+    let server = CannedServer::start("429 Too Many Requests", &[("Retry-After", "42")]);
+    let out = env.fails(&["pull", &format!("127.0.0.1:{}/x/y:1", server.port)]);
+    let line = out.error_line();
+    assert!(line.contains("429") && line.contains("42 seconds"), "{out}");
+}
+
+#[test]
+fn short_names_follow_aliases_then_search_order() {
+    let Some(env) = TestEnv::new(
+        "short_names_follow_aliases_then_search_order",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    let (empty, full) = (
+        Registry::start(Security::Plain),
+        Registry::start(Security::Plain),
+    );
+    let spec = ImageSpec::new(&[], vec![fixtures::busybox_rootfs().finish()]);
+    let img = RegImage::from_spec(&spec, fixtures::oci_arch());
+    Uploader::new(&full).image("tools/app", "1", &img);
+    config_toml(
+        &env,
+        &format!(
+            "[registries]\nsearch = [\"{}\", \"{}\"]\n[registries.aliases]\nshortcut = \"{}/tools/app\"\n",
+            empty.addr(),
+            full.addr(),
+            full.addr()
+        ),
+    );
+    let out = env.ok(&["pull", "tools/app:1"]);
+    let first = out
+        .stderr
+        .find(&format!("Trying to pull {}/tools/app:1", empty.addr()));
+    let second = out
+        .stderr
+        .find(&format!("Trying to pull {}/tools/app:1", full.addr()));
+    assert!(
+        first.is_some() && second.is_some() && first < second,
+        "{out}"
+    );
+    assert_eq!(pulled_id(&out), img.id());
+    // Found again locally by the short name.
+    assert_eq!(
+        env.inspect("tools/app:1")["Id"],
+        format!("sha256:{}", img.id())
+    );
+
+    let out = env.ok(&["pull", "shortcut:1"]);
+    assert!(
+        !out.stderr.contains(&empty.addr()),
+        "an alias goes straight to its target\n{out}"
+    );
+    assert_eq!(pulled_id(&out), img.id());
+
+    let out = env.fails(&["pull", "nothing/here:1"]);
+    assert!(
+        out.error_line().contains(&empty.addr()) && out.error_line().contains(&full.addr()),
+        "{out}"
+    );
+}
+
+#[test]
+fn foreign_layer_is_fetched_from_its_url() {
+    let Some(env) = TestEnv::new("foreign_layer_is_fetched_from_its_url", TestUser::Any) else {
+        return;
+    };
+    let reg = Registry::start(Security::Plain);
+    let spec = ImageSpec::compressed(
+        &[],
+        vec![(fixtures::busybox_rootfs().finish(), Compression::Gzip)],
+    );
+    let img = RegImage::from_spec(&spec, fixtures::oci_arch());
+    let up = Uploader::new(&reg);
+    // The blob lives elsewhere (another repository, reached by URL); the
+    // image's repository never holds it.
+    let layer = up.blob("elsewhere", &img.layers[0].0);
+    let config = up.blob("foreign/app", &img.config);
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": common::registry::OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": img.config.len()},
+        "layers": [{
+            "mediaType": "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+            "digest": layer, "size": img.layers[0].0.len(),
+            "urls": [format!("{}/v2/elsewhere/blobs/{layer}", reg.url())],
+        }],
+    });
+    up.manifest(
+        "foreign/app",
+        "1",
+        common::registry::OCI_MANIFEST,
+        &serde_json::to_vec(&manifest).unwrap(),
+    );
+    let out = env.ok(&["pull", &format!("{}/foreign/app:1", reg.addr())]);
+    assert_eq!(pulled_id(&out), img.id(), "{out}");
+    assert_eq!(
+        env.layer_ids().into_iter().collect::<Vec<_>>(),
+        [hex_of(&spec.diff_ids()[0]).to_string()]
+    );
+}
+
+#[test]
+fn unknown_host_is_named_without_touching_the_network() {
+    let Some(env) = TestEnv::new(
+        "unknown_host_is_named_without_touching_the_network",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    if !common::running_as_root() {
+        eprintln!("SKIP unknown_host_is_named_without_touching_the_network: needs root to make an empty network namespace");
+        return;
+    }
+    // In a network namespace of its own (no interface up), the name lookup
+    // fails at once and no packet leaves this machine.
+    let cmd = env.command(&["pull", "no-such-registry.invalid/x/y:1"]);
+    let (uid, gid) = (env.account.uid.to_string(), env.account.gid.to_string());
+    let mut wrapped = std::process::Command::new("unshare");
+    wrapped
+        .args([
+            "--net",
+            "--",
+            "setpriv",
+            "--reuid",
+            &uid,
+            "--regid",
+            &gid,
+            "--clear-groups",
+            "--",
+        ])
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env_clear()
+        .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    let out = wrapped.output().expect("run unshare");
+    let out = Output {
+        args: vec!["pull".into(), "no-such-registry.invalid/x/y:1".into()],
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    out.assert_error();
+    let line = out.error_line();
+    assert!(
+        line.contains("cannot resolve registry host no-such-registry.invalid"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bearer_tokens_serve_anonymous_pulls_and_logged_in_ones() {
+    let Some(env) = TestEnv::new(
+        "bearer_tokens_serve_anonymous_pulls_and_logged_in_ones",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    let tokens = TokenServer::start("bob", "tok3n");
+    let reg = Registry::start(Security::Token(&tokens));
+    let public = ImageSpec::new(&["public/app:1"], vec![fixtures::busybox_rootfs().finish()]);
+    let private = ImageSpec::new(
+        &["priv/app:1"],
+        vec![LayerBuilder::new()
+            .dir("p")
+            .file("p/secret", 0o644, "s\n")
+            .finish()],
+    );
+    for (spec, name) in [(&public, "public/app:1"), (&private, "priv/app:1")] {
+        let (archive, _) = env.docker_archive("a.tar", std::slice::from_ref(spec));
+        reg.skopeo_push(&archive, name, &["--dest-creds", "bob:tok3n"]);
+    }
+    let a = reg.addr();
+
+    // Anonymous: a token without credentials, enough for public/.
+    let out = env.ok(&["pull", &format!("{a}/public/app:1")]);
+    assert_eq!(pulled_id(&out), public.image_id(), "{out}");
+    let seen = tokens.requests.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|(t, valid)| !valid && t.contains("public%2Fapp")),
+        "no anonymous token request for public/app: {seen:?}"
+    );
+
+    let out = env.fails(&["pull", &format!("{a}/priv/app:1")]);
+    assert!(
+        out.error_line().contains(&format!("burrow login {a}")),
+        "{out}"
+    );
+    let out = env.fails(&["login", "-u", "bob", "-p", "nope", &a]);
+    assert!(out.error_line().contains("refused"), "{out}");
+
+    let out = env.run_with_stdin(
+        &["login", "-u", "bob", "--password-stdin", &a],
+        Some(b"tok3n\n"),
+    );
+    out.assert_ok();
+    assert_eq!(
+        pulled_id(&env.ok(&["pull", &format!("{a}/priv/app:1")])),
+        private.image_id()
+    );
+    env.ok(&[
+        "push",
+        &format!("{a}/priv/app:1"),
+        &format!("{a}/priv/copy:2"),
+    ]);
+    let seen = tokens.requests.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|(t, valid)| *valid && t.contains("priv%2Fcopy") && t.contains("push")),
+        "no push token with credentials: {seen:?}"
+    );
+}
