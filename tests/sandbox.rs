@@ -782,7 +782,8 @@ fn tty_session_through_a_real_pseudo_terminal(tmp: &Path) -> Outcome {
         &[
             "sh",
             "-c",
-            "stty size; tty; read line; echo \"got:$line\"; sleep 100",
+            "trap 'echo size:$(stty size)' WINCH; stty size; tty; read line; \
+             echo \"got:$line\"; while true; do sleep 0.05; done",
         ],
     )?;
     spec.tty = true;
@@ -823,10 +824,27 @@ fn tty_session_through_a_real_pseudo_terminal(tmp: &Path) -> Outcome {
                     step(&mut seen, "got:hello")
                 })
                 .and_then(|()| {
+                    // The real terminal shrinks: the supervisor gets
+                    // SIGWINCH and passes the size on.
+                    let ws = libc::winsize {
+                        ws_row: 20,
+                        ws_col: 50,
+                        ws_xpixel: 0,
+                        ws_ypixel: 0,
+                    };
+                    // SAFETY: TIOCSWINSZ reads one winsize.
+                    unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+                    step(&mut seen, "size:20 50")
+                })
+                .and_then(|()| {
                     // Ctrl-C, as a byte: the container's terminal makes it
                     // SIGINT for its foreground job.
                     nix::unistd::write(&master, b"\x03").map_err(|e| e.to_string())
                 });
+            if result.is_err() {
+                // The container dies with its supervisor (PDEATHSIG).
+                let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+            }
             let mut report = String::new();
             let _ = std::fs::File::from(r).read_to_string(&mut report);
             let _ = nix::sys::wait::waitpid(child, None);
@@ -886,6 +904,30 @@ fn read_until(master: &OwnedFd, seen: &mut String, want: &str, limit: Duration) 
             Err(e) => return Err(e.to_string()),
         }
     }
+    Ok(())
+}
+
+fn host_network_gets_a_read_only_bind_of_the_host_sys(tmp: &Path) -> Outcome {
+    let l = layers(tmp)?;
+    let mut spec = spec_for(
+        &l,
+        &[
+            "sh",
+            "-c",
+            "grep -c ' /sys .* ro,' /proc/self/mountinfo; \
+             echo x 2>/dev/null > /sys/kernel/x; echo sys=$?; ls /sys/class/net | grep -c .",
+        ],
+    )?;
+    spec.namespaces.net = false;
+    let r = run_ok(&spec)?;
+    let host_ifaces = std::fs::read_dir("/sys/class/net")
+        .map_err(|e| e.to_string())?
+        .count();
+    ensure!(
+        r.out == format!("1\nsys=1\n{host_ifaces}\n"),
+        "host /sys: {:?} (host has {host_ifaces} interfaces)",
+        r.out
+    );
     Ok(())
 }
 
@@ -996,6 +1038,9 @@ fn main() {
         }),
         ("rootfs_dir_and_setup_errors_name_the_path", || {
             as_user(SINGLE, rootfs_dir_and_setup_errors_name_the_path)
+        }),
+        ("host_network_gets_a_read_only_bind_of_the_host_sys", || {
+            as_user(FULL, host_network_gets_a_read_only_bind_of_the_host_sys)
         }),
         ("startup_is_fast", || both_users(startup_is_fast)),
     ];

@@ -97,8 +97,11 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
     // which forwards it, and not the container behind its back.
     let _ = rustix::process::setsid();
 
+    // While the parent runs newuidmap and newgidmap: namespaces need no
+    // ids, only the capabilities the creator of a user namespace holds.
+    new_namespaces(spec)?;
     id_maps(ctx)?;
-    namespaces(spec)?;
+    cgroup_namespace(spec)?;
     let MountedRoot {
         root,
         staging,
@@ -159,7 +162,7 @@ fn reset_signals() {
     );
 }
 
-/// Stage 1: become root of the user namespace. A single-id map we write
+/// Become root of the user namespace. A single-id map we write
 /// ourselves; a full one comes from the parent's newuidmap/newgidmap.
 fn id_maps(ctx: &ChildContext) -> Result<(), Stop> {
     if ctx.spec.id_map.is_single() {
@@ -178,15 +181,36 @@ fn id_maps(ctx: &ChildContext) -> Result<(), Stop> {
     }
 }
 
-/// Stage 2: the cgroup namespace (now, so that a parent that places us in
-/// a cgroup first gets it as our root) and loopback.
-fn namespaces(spec: &SandboxSpec) -> Result<(), SetupError> {
-    if spec.namespaces.cgroup {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-            .map_err(|e| nix_err("create the cgroup namespace", e))?;
+/// The UTS, IPC and network namespaces (a network namespace
+/// takes the kernel a while to make: better here, in parallel with the
+/// parent's id-map helpers, than in clone), and loopback up.
+fn new_namespaces(spec: &SandboxSpec) -> Result<(), SetupError> {
+    use nix::sched::CloneFlags;
+    let mut flags = CloneFlags::empty();
+    for (on, flag) in [
+        (spec.namespaces.uts, CloneFlags::CLONE_NEWUTS),
+        (spec.namespaces.ipc, CloneFlags::CLONE_NEWIPC),
+        (spec.namespaces.net, CloneFlags::CLONE_NEWNET),
+    ] {
+        if on {
+            flags |= flag;
+        }
+    }
+    if !flags.is_empty() {
+        nix::sched::unshare(flags).map_err(|e| nix_err("create the namespaces", e))?;
     }
     if spec.namespaces.net {
         loopback_up().map_err(|e| sys_err("bring up the loopback interface", None, e))?;
+    }
+    Ok(())
+}
+
+/// The cgroup namespace, once the parent has had its say, so that
+/// a parent placing us in a cgroup first gets it as our cgroup root.
+fn cgroup_namespace(spec: &SandboxSpec) -> Result<(), SetupError> {
+    if spec.namespaces.cgroup {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| nix_err("create the cgroup namespace", e))?;
     }
     Ok(())
 }
@@ -218,7 +242,7 @@ fn loopback_up() -> Result<(), Errno> {
     Ok(())
 }
 
-/// Stage 5: the container's terminal, from its own devpts; the master goes
+/// The container's terminal, from its own devpts; the master goes
 /// to the parent.
 fn terminal(ctx: &ChildContext, root: &OwnedFd) -> Result<Option<OwnedFd>, Stop> {
     if !ctx.spec.tty {
@@ -229,7 +253,7 @@ fn terminal(ctx: &ChildContext, root: &OwnedFd) -> Result<Option<OwnedFd>, Stop>
     Ok(Some(pty.slave))
 }
 
-/// Stage 7: the user to become, resolved from the container's own files.
+/// The user to become, resolved from the container's own files.
 fn container_user(spec: &SandboxSpec) -> Result<ResolvedUser, SetupError> {
     let etc = Path::new("/etc");
     match &spec.user {
@@ -276,7 +300,7 @@ fn stdin_from_null() -> Result<(), SetupError> {
     Ok(())
 }
 
-/// Stage 8 (`--init`): fork; the parent becomes the init and never
+/// `--init`: fork; the parent becomes the init and never
 /// returns, the child (pid 2) goes on to exec the command.
 fn start_init(ctx: &ChildContext, pty: Option<&OwnedFd>) -> Result<(), SetupError> {
     let old = init::block_signals().map_err(|e| nix_err("block signals in the init", e))?;
@@ -317,7 +341,7 @@ impl ChildContext<'_> {
     }
 }
 
-/// Stage 9: groups, gid, uid, then capabilities and no_new_privs. The
+/// Groups, gid, uid, then capabilities and no_new_privs. The
 /// bounding set shrinks first, while we still hold CAP_SETPCAP.
 fn credentials(spec: &SandboxSpec, user: &ResolvedUser) -> Result<(), SetupError> {
     caps::drop_bounding_set(spec.capabilities).map_err(|(cap, e)| SetupError {

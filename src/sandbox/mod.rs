@@ -4,12 +4,12 @@
 //! hands it a `SandboxSpec` of plain data and gets a `Running` back.
 //!
 //! The path of `spawn` (one clone3, no re-exec, no threads):
-//! parent clone3(NEWUSER|NEWNS|NEWPID|NEWUTS|NEWIPC|NEWNET) -> parent runs
-//! newuidmap+newgidmap side by side (or the child writes its single-id map)
-//! -> child: cgroup namespace, loopback, root mount, mount list, pty,
-//! pivot_root, host name, user, [init fork], credentials, capabilities,
-//! execve. The child is pid 1 of its pid namespace; the parent waits on it
-//! through a pidfd.
+//! parent clone3(NEWUSER|NEWNS|NEWPID) -> parent runs newuidmap and
+//! newgidmap side by side while the child unshares UTS, IPC and NET and
+//! brings up loopback (or the child writes its own single-id map) -> child:
+//! cgroup namespace, root mount, mount list, pty, pivot_root, host name,
+//! user, [init fork], credentials, capabilities, execve. The child is pid 1
+//! of its pid namespace; the parent waits on it through a pidfd.
 
 pub mod caps;
 mod child;
@@ -161,16 +161,9 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
     let winsize = if spec.tty { tty::terminal_size() } else { None };
     let (parent_end, child_end) = Channel::pair()?;
 
-    let mut flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64;
-    for (on, flag) in [
-        (spec.namespaces.uts, libc::CLONE_NEWUTS),
-        (spec.namespaces.ipc, libc::CLONE_NEWIPC),
-        (spec.namespaces.net, libc::CLONE_NEWNET),
-    ] {
-        if on {
-            flags |= flag as u64;
-        }
-    }
+    // Only what must exist at birth: the other namespaces are made by the
+    // child while the parent writes the id maps.
+    let flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64;
     // SAFETY: single-threaded, checked above.
     let forked = unsafe { sys::clone3(flags) };
     let (pid, pidfd) = match forked {

@@ -241,6 +241,9 @@ impl SandboxSpec {
         }
         check_container_path("cwd", &self.cwd)?;
         if let Some(h) = &self.hostname {
+            if !self.namespaces.uts {
+                return bad("hostname", "a host name needs a UTS namespace".into());
+            }
             if h.is_empty() || h.len() > 64 || h.contains(['/', '\0']) {
                 return bad("hostname", format!("{h:?} is not a valid host name"));
             }
