@@ -782,7 +782,8 @@ fn tty_session_through_a_real_pseudo_terminal(tmp: &Path) -> Outcome {
         &[
             "sh",
             "-c",
-            "trap 'echo size:$(stty size)' WINCH; stty size; tty; read line; \
+            "trap 'echo size:$(stty size)' WINCH; stty size; tty; \
+             test /dev/console -ef /dev/pts/0 && echo console-ok; read line; \
              echo \"got:$line\"; while true; do sleep 0.05; done",
         ],
     )?;
@@ -819,6 +820,7 @@ fn tty_session_through_a_real_pseudo_terminal(tmp: &Path) -> Outcome {
             };
             let result = step(&mut seen, "33 77")
                 .and_then(|()| step(&mut seen, "/dev/pts/0"))
+                .and_then(|()| step(&mut seen, "console-ok"))
                 .and_then(|()| {
                     nix::unistd::write(&master, b"hello\r").map_err(|e| e.to_string())?;
                     step(&mut seen, "got:hello")

@@ -249,6 +249,12 @@ fn terminal(ctx: &ChildContext, root: &OwnedFd) -> Result<Option<OwnedFd>, Stop>
         return Ok(None);
     }
     let pty = tty::open_pty(root.as_fd(), ctx.winsize)?;
+    // /dev/console is the container's terminal too, as in docker.
+    let console = Path::new("/dev/console");
+    let bind = |e: Errno| sys_err("bind the terminal on", Some(console), e);
+    let target = sys::ensure_file(root.as_fd(), console).map_err(bind)?;
+    let m = sys::clone_tree(pty.slave.as_fd(), Path::new("")).map_err(bind)?;
+    sys::attach(m.as_fd(), target.as_fd()).map_err(bind)?;
     send(ctx, &ToParent::Pty, Some(pty.master.as_fd()))?;
     Ok(Some(pty.slave))
 }

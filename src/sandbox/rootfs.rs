@@ -186,7 +186,7 @@ fn explain(what: &str, e: sys::FsError) -> String {
     let text = sys::errno_text(e.errno.raw_os_error());
     match e.log {
         Some(log) => format!("{what}: {text} ({log})"),
-        None => format!("{what}: {text}"),
+        None => format!("{what}: {text} (the kernel log, dmesg, may say why)"),
     }
 }
 
@@ -209,9 +209,18 @@ fn kernel_overlay(lower: &[PathBuf], upper: &Path, work: &Path) -> Result<OwnedF
             .map_err(|e| explain(&format!("lower layer {}", layer.display()), e))?;
     }
     let up = open_dir(upper)?;
+    let wk = open_dir(work)?;
+    // The kernel says this one only in its log, which users may not read.
+    let dev = |fd: &OwnedFd| rustix::fs::fstat(fd).map(|st| st.st_dev).ok();
+    if dev(&up) != dev(&wk) {
+        return Err(format!(
+            "upper {} and work {} are on different filesystems",
+            upper.display(),
+            work.display()
+        ));
+    }
     ctx.dir_fd("upperdir", up.as_fd())
         .map_err(|e| explain(&format!("upper {}", upper.display()), e))?;
-    let wk = open_dir(work)?;
     ctx.dir_fd("workdir", wk.as_fd())
         .map_err(|e| explain(&format!("work {}", work.display()), e))?;
     ctx.mount(MountAttrFlags::empty())

@@ -202,10 +202,11 @@ impl SandboxSpec {
             env: vec![format!("PATH={DEFAULT_PATH}")],
             cwd: PathBuf::from("/"),
             argv,
-            user: User::Id {
-                uid: 0,
-                gid: 0,
-                additional_gids: Vec::new(),
+            // As docker without `-u`: root, with root's groups from the
+            // image's /etc/group.
+            user: User::Lookup {
+                spec: "0".into(),
+                extra_gids: Vec::new(),
             },
             capabilities: CapSet::docker_default(),
             no_new_privs: false,
