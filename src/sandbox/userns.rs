@@ -277,6 +277,9 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
 /// Writes `map` for process `pid`, which has just unshared its user
 /// namespace. Called by the parent.
 pub fn write_maps(map: &IdMap, pid: Pid) -> Result<(), UsernsError> {
+    // The two set-uid helpers take a millisecond or more each to start and
+    // do not depend on each other: they run side by side.
+    let mut helpers = Vec::new();
     for (program, ranges) in [("newuidmap", &map.uids), ("newgidmap", &map.gids)] {
         let mut cmd = Command::new(program);
         cmd.arg(pid.as_raw().to_string());
@@ -287,20 +290,30 @@ pub fn write_maps(map: &IdMap, pid: Pid) -> Result<(), UsernsError> {
                 r.count.to_string(),
             ]);
         }
-        let out = cmd.output().map_err(|e| UsernsError::MapHelper {
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        helpers.push((program, cmd.spawn()));
+    }
+    let mut first_error = None;
+    for (program, spawned) in helpers {
+        let failed = |detail: String| UsernsError::MapHelper {
             program,
             pid: pid.as_raw(),
-            detail: e.to_string(),
-        })?;
-        if !out.status.success() {
-            return Err(UsernsError::MapHelper {
-                program,
-                pid: pid.as_raw(),
-                detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-            });
+            detail,
+        };
+        let outcome = match spawned.and_then(|child| child.wait_with_output()) {
+            Err(e) => Err(failed(e.to_string())),
+            Ok(out) if !out.status.success() => Err(failed(
+                String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            )),
+            Ok(_) => Ok(()),
+        };
+        if let Err(e) = outcome {
+            first_error.get_or_insert(e);
         }
     }
-    Ok(())
+    first_error.map_or(Ok(()), Err)
 }
 
 /// Writes a single-id map from inside the new namespace: allowed without
