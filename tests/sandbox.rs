@@ -933,33 +933,6 @@ fn host_network_gets_a_read_only_bind_of_the_host_sys(tmp: &Path) -> Outcome {
     Ok(())
 }
 
-fn startup_is_fast(tmp: &Path) -> Outcome {
-    let l = layers(tmp)?;
-    let spec = spec_for(&l, &["true"])?;
-    let mut times = Vec::new();
-    for _ in 0..15 {
-        let t = Instant::now();
-        let r = sandbox::spawn(&spec).map_err(|e| e.to_string())?;
-        let s = r.wait_exit();
-        times.push(t.elapsed());
-        ensure!(s.code() == 0, "{s:?}");
-    }
-    times.sort();
-    let median = times[times.len() / 2];
-    let who = if spec.id_map.is_single() {
-        "single-id map"
-    } else {
-        "full map"
-    };
-    eprintln!(
-        "    spawn+wait of `true` ({who}): median {median:?}, min {:?}",
-        times[0]
-    );
-    // A generous bound: a regression to a re-exec or a shell-out shows.
-    ensure!(median < Duration::from_millis(60), "median {median:?}");
-    Ok(())
-}
-
 fn rootfs_dir_and_setup_errors_name_the_path(tmp: &Path) -> Outcome {
     let l = layers(tmp)?;
     let mut spec = spec_for(&l, &["cat", "/etc/passwd"])?;
@@ -1044,7 +1017,6 @@ fn main() {
         ("host_network_gets_a_read_only_bind_of_the_host_sys", || {
             as_user(FULL, host_network_gets_a_read_only_bind_of_the_host_sys)
         }),
-        ("startup_is_fast", || both_users(startup_is_fast)),
     ];
     let filters: Vec<String> = std::env::args()
         .skip(1)
