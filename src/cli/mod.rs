@@ -4,6 +4,7 @@
 
 pub mod image;
 pub mod registry;
+pub mod run;
 pub mod system;
 
 use crate::container::images::Context;
@@ -20,6 +21,12 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run a command in a new container.
+    Run(run::Run),
+    /// List containers.
+    Ps(run::Ps),
+    /// Remove containers.
+    Rm(run::Rm),
     /// List images.
     Images(image::List),
     /// Import a root filesystem tarball (plain, gzip or zstd) as an image.
@@ -32,8 +39,8 @@ pub enum Command {
     Rmi(image::Remove),
     /// Give an image another name.
     Tag(image::Tag),
-    /// Show low-level information on images, as JSON.
-    Inspect(image::Inspect),
+    /// Show low-level information on containers or images, as JSON.
+    Inspect(run::Inspect),
     /// Pull an image from a registry.
     Pull(registry::Pull),
     /// Push an image to a registry.
@@ -51,8 +58,12 @@ pub enum Command {
 }
 
 impl Cli {
-    pub fn exec(self, ctx: &Context) -> Result<()> {
-        match self.command {
+    /// Runs the command; the exit status is the container's for `run`.
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        let done = match self.command {
+            Command::Run(c) => return c.exec(ctx),
+            Command::Ps(c) => c.exec(ctx),
+            Command::Rm(c) => c.exec(ctx),
             Command::Images(c) => c.exec(ctx),
             Command::Import(c) => c.exec(ctx),
             Command::Load(c) => c.exec(ctx),
@@ -66,7 +77,8 @@ impl Cli {
             Command::Logout(c) => c.exec(ctx),
             Command::Image(c) => c.exec(ctx),
             Command::System(c) => c.exec(ctx),
-        }
+        };
+        done.map(|()| 0)
     }
 }
 

@@ -11,6 +11,8 @@ pub mod run;
 pub enum ContainerError {
     #[error(transparent)]
     Record(#[from] record::RecordError),
+    #[error(transparent)]
+    Spec(#[from] run::SpecError),
     #[error("container {0} is running; stop it first, or remove it with -f")]
     Running(String),
     #[error("{0}")]
@@ -46,7 +48,12 @@ pub fn command_line(r: &Record) -> String {
     r.config
         .get("Cmd")
         .and_then(|c| c.as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" "))
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_default()
 }
 
@@ -117,9 +124,14 @@ pub fn remove(ctx: &Context, input: &str, force: bool) -> Result<String> {
             return Err(ContainerError::Running(r.name).into());
         }
         if let (Some(pid), Some(start)) = (s.pid, s.pid_start) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while record::process_start_time(pid) == Some(start) && std::time::Instant::now() < deadline {
+            while record::process_start_time(pid) == Some(start)
+                && std::time::Instant::now() < deadline
+            {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
         }
