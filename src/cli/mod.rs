@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a command in a new container.
-    Run(run::Run),
+    Run(Box<run::Run>),
     /// List containers.
     Ps(run::Ps),
     /// Remove containers.
