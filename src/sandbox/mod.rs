@@ -3,6 +3,7 @@
 //! it. Knows nothing of images, the CLI or container records: `container`
 //! hands it plain data.
 
+pub mod probe;
 pub mod userns;
 
 #[derive(Debug, thiserror::Error)]
