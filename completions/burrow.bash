@@ -16,6 +16,9 @@ _burrow() {
             ",$1")
                 cmd="burrow"
                 ;;
+            burrow,doctor)
+                cmd="burrow__subcmd__doctor"
+                ;;
             burrow,help)
                 cmd="burrow__subcmd__help"
                 ;;
@@ -27,6 +30,9 @@ _burrow() {
                 ;;
             burrow,import)
                 cmd="burrow__subcmd__import"
+                ;;
+            burrow,info)
+                cmd="burrow__subcmd__info"
                 ;;
             burrow,inspect)
                 cmd="burrow__subcmd__inspect"
@@ -46,6 +52,9 @@ _burrow() {
             burrow,tag)
                 cmd="burrow__subcmd__tag"
                 ;;
+            burrow__subcmd__help,doctor)
+                cmd="burrow__subcmd__help__subcmd__doctor"
+                ;;
             burrow__subcmd__help,help)
                 cmd="burrow__subcmd__help__subcmd__help"
                 ;;
@@ -57,6 +66,9 @@ _burrow() {
                 ;;
             burrow__subcmd__help,import)
                 cmd="burrow__subcmd__help__subcmd__import"
+                ;;
+            burrow__subcmd__help,info)
+                cmd="burrow__subcmd__help__subcmd__info"
                 ;;
             burrow__subcmd__help,inspect)
                 cmd="burrow__subcmd__help__subcmd__inspect"
@@ -179,7 +191,7 @@ _burrow() {
 
     case "${cmd}" in
         burrow)
-            opts="-h -V --help --version images import load save rmi tag inspect image system help"
+            opts="-h -V --help --version images import load save rmi tag inspect image system doctor info help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -192,9 +204,41 @@ _burrow() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        burrow__subcmd__help)
-            opts="images import load save rmi tag inspect image system help"
+        burrow__subcmd__doctor)
+            opts="-h -V --format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help)
+            opts="images import load save rmi tag inspect image system doctor info help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__doctor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -361,6 +405,20 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__info)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -801,6 +859,24 @@ _burrow() {
                     ;;
                 -m)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__info)
+            opts="-h -V --format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -19,6 +19,9 @@ fn main() {
 }
 
 fn run(cli: Cli) -> burrow::Result<()> {
+    if !cli.needs_context() {
+        return cli.exec_without_context();
+    }
     let (config, paths) = burrow::config::load()?;
     let ctx = Context::new(config, paths);
     cli.exec(&ctx)

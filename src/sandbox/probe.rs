@@ -133,7 +133,10 @@ mod tests {
     #[test]
     fn kernel_overlay_names_the_step_that_failed() {
         let e = kernel_overlay(Path::new("/nonexistent/burrow")).unwrap_err();
-        assert!(e.starts_with("creating /nonexistent/burrow/.burrow-doctor-"), "{e}");
+        assert!(
+            e.starts_with("creating /nonexistent/burrow/.burrow-doctor-"),
+            "{e}"
+        );
     }
 
     #[test]

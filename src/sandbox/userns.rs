@@ -106,7 +106,9 @@ impl UsernsBlocker {
     /// The sysctl and its value, as the user sees it.
     pub fn setting(self) -> &'static str {
         match self {
-            UsernsBlocker::AppArmor => "AppArmor restricts them (kernel.apparmor_restrict_unprivileged_userns=1)",
+            UsernsBlocker::AppArmor => {
+                "AppArmor restricts them (kernel.apparmor_restrict_unprivileged_userns=1)"
+            }
             UsernsBlocker::MaxUserNamespaces => "user.max_user_namespaces=0",
             UsernsBlocker::UnprivilegedClone => "kernel.unprivileged_userns_clone=0",
         }
@@ -394,7 +396,7 @@ impl SubidSource {
             .map(|l| l.split('#').next().unwrap_or("").trim())
             .filter_map(|l| l.strip_prefix("subid:"))
             .filter_map(|rest| rest.split_whitespace().next())
-            .last();
+            .next_back();
         match module {
             None | Some("files") => SubidSource::Files,
             Some(m) => SubidSource::Nss {
@@ -558,12 +560,47 @@ const CAP_SETUID: u32 = 7;
 
 /// The names of capabilities(7), by number.
 const CAP_NAMES: &[&str] = &[
-    "chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid",
-    "setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw",
-    "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct",
-    "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod",
-    "lease", "audit_write", "audit_control", "setfcap", "mac_override", "mac_admin", "syslog",
-    "wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore",
+    "chown",
+    "dac_override",
+    "dac_read_search",
+    "fowner",
+    "fsetid",
+    "kill",
+    "setgid",
+    "setuid",
+    "setpcap",
+    "linux_immutable",
+    "net_bind_service",
+    "net_broadcast",
+    "net_admin",
+    "net_raw",
+    "ipc_lock",
+    "ipc_owner",
+    "sys_module",
+    "sys_rawio",
+    "sys_chroot",
+    "sys_ptrace",
+    "sys_pacct",
+    "sys_admin",
+    "sys_boot",
+    "sys_nice",
+    "sys_resource",
+    "sys_time",
+    "sys_tty_config",
+    "mknod",
+    "lease",
+    "audit_write",
+    "audit_control",
+    "setfcap",
+    "mac_override",
+    "mac_admin",
+    "syslog",
+    "wake_alarm",
+    "block_suspend",
+    "audit_read",
+    "perfmon",
+    "bpf",
+    "checkpoint_restore",
 ];
 
 /// A `security.capability` extended attribute (struct vfs_cap_data, v1 to
@@ -1006,7 +1043,10 @@ mod tests {
             &sysctls(&[("user.max_user_namespaces", "0")]),
             exe,
         );
-        assert!(max.contains("user.max_user_namespaces=0; an admin sets"), "{max}");
+        assert!(
+            max.contains("user.max_user_namespaces=0; an admin sets"),
+            "{max}"
+        );
         let clone = unshare_hint(
             nix::Error::EPERM,
             &sysctls(&[
@@ -1015,16 +1055,25 @@ mod tests {
             ]),
             exe,
         );
-        assert!(clone.contains("sudo sysctl -w kernel.unprivileged_userns_clone=1"), "{clone}");
+        assert!(
+            clone.contains("sudo sysctl -w kernel.unprivileged_userns_clone=1"),
+            "{clone}"
+        );
         // Nothing known blocks it: the errno alone, no invented fix.
         let unknown = unshare_hint(nix::Error::EPERM, &sysctls(&[]), exe);
         assert_eq!(unknown, "; unprivileged user namespaces are disabled here");
-        assert_eq!(UsernsBlocker::find(&sysctls(&[("user.max_user_namespaces", "5")])), None);
+        assert_eq!(
+            UsernsBlocker::find(&sysctls(&[("user.max_user_namespaces", "5")])),
+            None
+        );
     }
 
     #[test]
     fn nsswitch_subid_line_selects_the_source() {
-        assert_eq!(SubidSource::from_nsswitch("passwd: files\n"), SubidSource::Files);
+        assert_eq!(
+            SubidSource::from_nsswitch("passwd: files\n"),
+            SubidSource::Files
+        );
         assert_eq!(
             SubidSource::from_nsswitch("passwd: files\nsubid:   files\n"),
             SubidSource::Files
