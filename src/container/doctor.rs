@@ -1339,7 +1339,9 @@ mod tests {
 
     #[test]
     fn gather_reports_this_host() {
-        let f = Facts::gather();
+        // A private /tmp, in case the runtime dir falls back to it.
+        let tmp = tempfile::tempdir().unwrap();
+        let f = Facts::gather_with(&Env::from_process().with_tmp(tmp.path()), &Statfs);
         let uname = rustix::system::uname();
         assert_eq!(f.host.kernel, uname.release().to_string_lossy());
         // The test machine has unprivileged user namespaces and overlay.
