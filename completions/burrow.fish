@@ -137,7 +137,7 @@ complete -c burrow -n "__fish_burrow_using_subcommand system; and __fish_seen_su
 complete -c burrow -n "__fish_burrow_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c burrow -n "__fish_burrow_using_subcommand doctor" -l format -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c burrow -n "__fish_burrow_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c burrow -n "__fish_burrow_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c burrow -n "__fish_burrow_using_subcommand info" -l format -d 'Output format' -r -f -a "table\t''
 json\t''"

@@ -7,12 +7,6 @@ use crate::{Error, Result};
 
 /// Check this host for what rootless containers need; print each fix.
 #[derive(clap::Args, Debug)]
-#[command(
-    long_about = "Check this host for what rootless containers need.\n\nEach line is ok, \
-                  warn (burrow works around it, with less) or FAIL (burrow cannot run \
-                  containers), then what was found and the command or setting that fixes it. \
-                  The exit status is 125 when a check fails, else 0."
-)]
 pub struct Doctor {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]

@@ -41,6 +41,10 @@ pub enum Command {
     #[command(subcommand)]
     System(system::SystemCommand),
     /// Check this host for what rootless containers need; print each fix.
+    ///
+    /// Each line is ok, warn (burrow works around it, with less) or FAIL
+    /// (burrow cannot run containers), then what was found and the command
+    /// or setting that fixes it. The exit status is 125 when a check fails.
     Doctor(doctor::Doctor),
     /// Show what burrow found on this host.
     Info(doctor::Info),
