@@ -647,10 +647,7 @@ fn tun(f: &Facts) -> Check {
         ),
         Some(e) => warn(
             "/dev/net/tun",
-            format!(
-                "cannot be opened read-write ({e}): containers get no network of their own \
-                 (--network none and host still work)"
-            ),
+            format!("cannot be opened read-write ({e}): containers get no network of their own"),
             "an admin runs `modprobe tun` and makes /dev/net/tun mode 0666".to_string(),
         ),
     }
