@@ -111,6 +111,8 @@ pub struct StorageFacts {
     /// nearest existing parent).
     pub probed: Option<PathBuf>,
     pub filesystem: Option<String>,
+    /// Whether that is a network filesystem burrow refuses by default.
+    pub network_fs: bool,
     pub allow_network_fs: bool,
     /// The storage check's refusal (a network filesystem), as burrow
     /// prints it.
@@ -320,6 +322,7 @@ impl StorageFacts {
             root: None,
             probed: None,
             filesystem: None,
+            network_fs: false,
             allow_network_fs: false,
             refused: None,
             warning: None,
@@ -354,6 +357,7 @@ impl StorageFacts {
             Ok((probed, magic)) => {
                 facts.probed = Some(probed);
                 facts.filesystem = Some(config::fs_name(magic));
+                facts.network_fs = config::network_fs_name(magic).is_some();
             }
             Err(e) => facts.warning = Some(e.to_string()),
         }
@@ -828,7 +832,7 @@ fn storage(f: &Facts) -> Check {
     if let Some(w) = &s.warning {
         return warn(name, w.clone(), local_fix);
     }
-    if s.allow_network_fs && s.filesystem.as_deref().is_some_and(is_network_name) {
+    if s.allow_network_fs && s.network_fs {
         return warn(
             name,
             format!(
@@ -844,10 +848,6 @@ fn storage(f: &Facts) -> Check {
         _ => String::new(),
     };
     ok(name, format!("{} on {fs}{probed}", root.display()))
-}
-
-fn is_network_name(name: &str) -> bool {
-    !name.chars().next().is_some_and(|c| c.is_ascii_lowercase()) && name != "FUSE"
 }
 
 fn ports(f: &Facts) -> Check {
@@ -1029,6 +1029,7 @@ mod tests {
                 root: Some("/home/alice/.local/share/burrow/storage".into()),
                 probed: Some("/home/alice/.local/share/burrow/storage".into()),
                 filesystem: Some("ext4".into()),
+                network_fs: false,
                 allow_network_fs: false,
                 refused: None,
                 warning: None,
