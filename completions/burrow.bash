@@ -16,6 +16,9 @@ _burrow() {
             ",$1")
                 cmd="burrow"
                 ;;
+            burrow,doctor)
+                cmd="burrow__subcmd__doctor"
+                ;;
             burrow,help)
                 cmd="burrow__subcmd__help"
                 ;;
@@ -27,6 +30,9 @@ _burrow() {
                 ;;
             burrow,import)
                 cmd="burrow__subcmd__import"
+                ;;
+            burrow,info)
+                cmd="burrow__subcmd__info"
                 ;;
             burrow,inspect)
                 cmd="burrow__subcmd__inspect"
@@ -67,6 +73,9 @@ _burrow() {
             burrow,tag)
                 cmd="burrow__subcmd__tag"
                 ;;
+            burrow__subcmd__help,doctor)
+                cmd="burrow__subcmd__help__subcmd__doctor"
+                ;;
             burrow__subcmd__help,help)
                 cmd="burrow__subcmd__help__subcmd__help"
                 ;;
@@ -78,6 +87,9 @@ _burrow() {
                 ;;
             burrow__subcmd__help,import)
                 cmd="burrow__subcmd__help__subcmd__import"
+                ;;
+            burrow__subcmd__help,info)
+                cmd="burrow__subcmd__help__subcmd__info"
                 ;;
             burrow__subcmd__help,inspect)
                 cmd="burrow__subcmd__help__subcmd__inspect"
@@ -239,7 +251,7 @@ _burrow() {
 
     case "${cmd}" in
         burrow)
-            opts="-h -V --help --version run ps rm images import load save rmi tag inspect pull push login logout image system help"
+            opts="-h -V --help --version run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -252,9 +264,41 @@ _burrow() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        burrow__subcmd__help)
-            opts="run ps rm images import load save rmi tag inspect pull push login logout image system help"
+        burrow__subcmd__doctor)
+            opts="-h -V --format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help)
+            opts="run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__doctor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -449,6 +493,20 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__info)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1055,6 +1113,24 @@ _burrow() {
                     ;;
                 -m)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__info)
+            opts="-h -V --format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -24,6 +24,9 @@ fn main() {
 }
 
 fn run(cli: Cli) -> burrow::Result<i32> {
+    if !cli.needs_context() {
+        return cli.exec_without_context().map(|()| 0);
+    }
     let (config, paths) = burrow::config::load()?;
     let ctx = Context::new(config, paths);
     cli.exec(&ctx)

@@ -2,6 +2,7 @@
 //! `exec` that turns parsed arguments into one call of the library. No
 //! logic lives here beyond formatting output.
 
+pub mod doctor;
 pub mod image;
 pub mod registry;
 pub mod run;
@@ -55,9 +56,34 @@ pub enum Command {
     /// Manage burrow's storage.
     #[command(subcommand)]
     System(system::SystemCommand),
+    /// Check this host for what rootless containers need; print each fix.
+    ///
+    /// Each line is ok, warn (burrow works around it, with less) or FAIL
+    /// (burrow cannot run containers), then what was found and the command
+    /// or setting that fixes it. The exit status is 125 when a check fails.
+    Doctor(doctor::Doctor),
+    /// Show what burrow found on this host.
+    Info(doctor::Info),
 }
 
 impl Cli {
+    /// `doctor` and `info` report a config or runtime dir that fails to
+    /// load instead of stopping at it: they run without a `Context`.
+    pub fn needs_context(&self) -> bool {
+        !matches!(self.command, Command::Doctor(_) | Command::Info(_))
+    }
+
+    /// Runs a command for which `needs_context` is false.
+    pub fn exec_without_context(self) -> Result<()> {
+        match self.command {
+            Command::Doctor(c) => c.exec(),
+            Command::Info(c) => c.exec(),
+            _ => Err(crate::Error::Usage(
+                "this command needs burrow's config".into(),
+            )),
+        }
+    }
+
     /// Runs the command; the exit status is the container's for `run`.
     pub fn exec(self, ctx: &Context) -> Result<i32> {
         let done = match self.command {
@@ -77,9 +103,16 @@ impl Cli {
             Command::Logout(c) => c.exec(ctx),
             Command::Image(c) => c.exec(ctx),
             Command::System(c) => c.exec(ctx),
+            Command::Doctor(_) | Command::Info(_) => self_contained(),
         };
         done.map(|()| 0)
     }
+}
+
+fn self_contained() -> Result<()> {
+    Err(crate::Error::Usage(
+        "doctor and info run through Cli::exec_without_context".into(),
+    ))
 }
 
 /// `--format`: a table for people, JSON for programs.

@@ -3,6 +3,7 @@
 //! operations that create or delete files owned by mapped ids run here,
 //! inside a user namespace.
 
+pub mod doctor;
 pub mod images;
 pub mod record;
 pub mod run;

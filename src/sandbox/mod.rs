@@ -17,6 +17,7 @@ mod copy;
 pub mod exec;
 mod init;
 pub mod mounts;
+pub mod probe;
 pub mod rootfs;
 pub mod spec;
 mod sync;
