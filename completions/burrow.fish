@@ -26,20 +26,57 @@ end
 
 complete -c burrow -n "__fish_burrow_needs_command" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_needs_command" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "run" -d 'Run a command in a new container'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "ps" -d 'List containers'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "rm" -d 'Remove containers'
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "images" -d 'List images'
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "import" -d 'Import a root filesystem tarball (plain, gzip or zstd) as an image'
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "load" -d 'Load images from a docker-archive or an OCI layout (directory or tar)'
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "save" -d 'Save images to a docker-archive or an OCI layout'
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "rmi" -d 'Remove images'
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "tag" -d 'Give an image another name'
-complete -c burrow -n "__fish_burrow_needs_command" -f -a "inspect" -d 'Show low-level information on images, as JSON'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "inspect" -d 'Show low-level information on containers or images, as JSON'
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "pull" -d 'Pull an image from a registry'
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "push" -d 'Push an image to a registry'
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "login" -d 'Log in to a registry'
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "logout" -d 'Log out of a registry'
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "image" -d 'Manage images'
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "system" -d 'Manage burrow\'s storage'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "doctor" -d 'Check this host for what rootless containers need; print each fix'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "info" -d 'Show what burrow found on this host'
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l name -d 'Name the container' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -s e -l env -d 'Set an environment variable (NAME=VALUE, or NAME to pass yours on)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l env-file -d 'Read environment variables from a file of NAME=VALUE lines' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand run" -s w -l workdir -d 'Working directory inside the container' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -s u -l user -d 'Run as this user: name, uid, or uid:gid (from the image\'s /etc/passwd and /etc/group)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l entrypoint -d 'Override the image\'s entrypoint ("" clears it)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -s v -l volume -d 'Bind a host path: HOST:CONTAINER[:ro]' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l mount -d 'A mount: type=bind,source=...,target=...[,readonly] or type=tmpfs,target=...[,tmpfs-size=...]' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l tmpfs -d 'A tmpfs: PATH[:size=...]' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -s H -l hostname -d 'The container\'s hostname (default: the first 12 digits of its id)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l userns -d 'User namespace mode: keep-id maps your uid and gid inside to yours outside' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l security-opt -d 'Security options: no-new-privileges' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l cap-add -d 'Add a capability (or ALL)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l cap-drop -d 'Drop a capability (or ALL)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l network -d 'Network: none (loopback only)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l rm -d 'Remove the container when it exits'
+complete -c burrow -n "__fish_burrow_using_subcommand run" -s i -l interactive -d 'Keep stdin open'
+complete -c burrow -n "__fish_burrow_using_subcommand run" -s t -l tty -d 'Give the container a terminal'
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l read-only -d 'Mount the root filesystem read-only'
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l init -d 'Run a small init as pid 1 that reaps zombies and forwards signals'
+complete -c burrow -n "__fish_burrow_using_subcommand run" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand run" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand ps" -l format -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c burrow -n "__fish_burrow_using_subcommand ps" -s a -l all -d 'Show all containers, not only running ones'
+complete -c burrow -n "__fish_burrow_using_subcommand ps" -s q -l quiet -d 'Show only ids'
+complete -c burrow -n "__fish_burrow_using_subcommand ps" -l no-trunc -d 'Show full ids'
+complete -c burrow -n "__fish_burrow_using_subcommand ps" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand ps" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand rm" -s f -l force -d 'Stop (SIGKILL) a running container first'
+complete -c burrow -n "__fish_burrow_using_subcommand rm" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand rm" -s V -l version -d 'Print version'
 complete -c burrow -n "__fish_burrow_using_subcommand images" -l format -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c burrow -n "__fish_burrow_using_subcommand images" -s q -l quiet -d 'Show only image ids'
@@ -66,6 +103,8 @@ complete -c burrow -n "__fish_burrow_using_subcommand rmi" -s h -l help -d 'Prin
 complete -c burrow -n "__fish_burrow_using_subcommand rmi" -s V -l version -d 'Print version'
 complete -c burrow -n "__fish_burrow_using_subcommand tag" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand tag" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand inspect" -l type -d 'Only look for this kind of object' -r -f -a "container\t''
+image\t''"
 complete -c burrow -n "__fish_burrow_using_subcommand inspect" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand inspect" -s V -l version -d 'Print version'
 complete -c burrow -n "__fish_burrow_using_subcommand pull" -l platform -d 'Pull the image for this platform instead of this machine\'s: OS/ARCH[/VARIANT]' -r
@@ -172,20 +211,33 @@ complete -c burrow -n "__fish_burrow_using_subcommand system; and __fish_seen_su
 complete -c burrow -n "__fish_burrow_using_subcommand system; and __fish_seen_subcommand_from reset" -s V -l version -d 'Print version'
 complete -c burrow -n "__fish_burrow_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "reset" -d 'Remove all images, layers and containers of this user'
 complete -c burrow -n "__fish_burrow_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect pull push login logout image system help" -f -a "images" -d 'List images'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect pull push login logout image system help" -f -a "import" -d 'Import a root filesystem tarball (plain, gzip or zstd) as an image'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect pull push login logout image system help" -f -a "load" -d 'Load images from a docker-archive or an OCI layout (directory or tar)'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect pull push login logout image system help" -f -a "save" -d 'Save images to a docker-archive or an OCI layout'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect pull push login logout image system help" -f -a "rmi" -d 'Remove images'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect pull push login logout image system help" -f -a "tag" -d 'Give an image another name'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect pull push login logout image system help" -f -a "inspect" -d 'Show low-level information on images, as JSON'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect pull push login logout image system help" -f -a "pull" -d 'Pull an image from a registry'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect pull push login logout image system help" -f -a "push" -d 'Push an image to a registry'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect pull push login logout image system help" -f -a "login" -d 'Log in to a registry'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect pull push login logout image system help" -f -a "logout" -d 'Log out of a registry'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect pull push login logout image system help" -f -a "image" -d 'Manage images'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect pull push login logout image system help" -f -a "system" -d 'Manage burrow\'s storage'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from images import load save rmi tag inspect pull push login logout image system help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c burrow -n "__fish_burrow_using_subcommand doctor" -l format -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c burrow -n "__fish_burrow_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c burrow -n "__fish_burrow_using_subcommand doctor" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand info" -l format -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c burrow -n "__fish_burrow_using_subcommand info" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand info" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "run" -d 'Run a command in a new container'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "ps" -d 'List containers'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "rm" -d 'Remove containers'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "images" -d 'List images'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "import" -d 'Import a root filesystem tarball (plain, gzip or zstd) as an image'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "load" -d 'Load images from a docker-archive or an OCI layout (directory or tar)'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "save" -d 'Save images to a docker-archive or an OCI layout'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "rmi" -d 'Remove images'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "tag" -d 'Give an image another name'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "inspect" -d 'Show low-level information on containers or images, as JSON'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "pull" -d 'Pull an image from a registry'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "push" -d 'Push an image to a registry'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "login" -d 'Log in to a registry'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "logout" -d 'Log out of a registry'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "image" -d 'Manage images'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "system" -d 'Manage burrow\'s storage'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "doctor" -d 'Check this host for what rootless containers need; print each fix'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "info" -d 'Show what burrow found on this host'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c burrow -n "__fish_burrow_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "ls" -d 'List images'
 complete -c burrow -n "__fish_burrow_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "rm" -d 'Remove images'
 complete -c burrow -n "__fish_burrow_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "inspect" -d 'Show low-level information on images, as JSON'

@@ -559,7 +559,7 @@ impl Env {
 
     /// A variable's value; an empty one counts as unset, as the XDG
     /// specification has it.
-    fn var(&self, name: &str) -> Option<&OsStr> {
+    pub fn var(&self, name: &str) -> Option<&OsStr> {
         self.vars
             .get(name)
             .map(OsString::as_os_str)
@@ -740,7 +740,9 @@ fn runtime_dir(env: &Env) -> Result<(PathBuf, Option<String>), ConfigError> {
     Ok((dir, Some(note)))
 }
 
-fn usable_runtime_base(base: &Path, uid: u32) -> Result<(), String> {
+/// Why `base` cannot serve as `XDG_RUNTIME_DIR` for `uid`, if it cannot:
+/// it must be an absolute directory of theirs that they can write.
+pub fn usable_runtime_base(base: &Path, uid: u32) -> Result<(), String> {
     if !base.is_absolute() {
         return Err("is not an absolute path".into());
     }
@@ -858,6 +860,57 @@ impl FsProbe for Statfs {
     }
 }
 
+/// The filesystem under `root`, which may not exist yet: the nearest
+/// existing directory at or above it, and its `statfs` magic.
+pub fn storage_fs_with(probe: &dyn FsProbe, root: &Path) -> Result<(PathBuf, u32), ConfigError> {
+    let mut probed = root;
+    loop {
+        match probe.magic(probed) {
+            Ok(m) => return Ok((probed.to_path_buf(), m)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match probed.parent() {
+                Some(parent) => probed = parent,
+                None => {
+                    return Err(ConfigError::Statfs {
+                        path: root.to_path_buf(),
+                        source: e,
+                    })
+                }
+            },
+            Err(source) => {
+                return Err(ConfigError::Statfs {
+                    path: probed.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+/// A filesystem's name from its `statfs` magic, for messages:
+/// network filesystems by the names above, common local ones by theirs,
+/// others as hex.
+pub fn fs_name(magic: u32) -> String {
+    const LOCAL: &[(u32, &str)] = &[
+        (0xEF53, "ext4"),
+        (0x5846_5342, "xfs"),
+        (0x9123_683E, "btrfs"),
+        (0x0102_1994, "tmpfs"),
+        (0x2FC1_2FC1, "zfs"),
+        (0xF2F5_2010, "f2fs"),
+        (0xCA45_1A4E, "bcachefs"),
+        (0x794C_7630, "overlay"),
+        (0x4D44, "vfat"),
+        (0x5346_544E, "ntfs"),
+        (0x6573_5546, "FUSE"),
+        (0x7371_7368, "squashfs"),
+        (0xE0F5_E1E2, "erofs"),
+    ];
+    network_fs_name(magic)
+        .or_else(|| LOCAL.iter().find(|(m, _)| *m == magic).map(|(_, n)| *n))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("filesystem 0x{magic:x}"))
+}
+
 /// Refuses a storage root on a network filesystem unless
 /// `storage.allow_network_fs` is set. `Ok(Some(warning))` for FUSE.
 pub fn check_storage_fs(config: &Config, paths: &Paths) -> Result<Option<String>, ConfigError> {
@@ -872,27 +925,7 @@ pub fn check_storage_fs_with(
     paths: &Paths,
 ) -> Result<Option<String>, ConfigError> {
     let root = &paths.storage;
-    let mut probed = root.as_path();
-    let magic = loop {
-        match probe.magic(probed) {
-            Ok(m) => break m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => match probed.parent() {
-                Some(parent) => probed = parent,
-                None => {
-                    return Err(ConfigError::Statfs {
-                        path: root.clone(),
-                        source: e,
-                    })
-                }
-            },
-            Err(source) => {
-                return Err(ConfigError::Statfs {
-                    path: probed.to_path_buf(),
-                    source,
-                })
-            }
-        }
-    };
+    let (probed, magic) = storage_fs_with(probe, root)?;
     if config.storage.allow_network_fs {
         return Ok(None);
     }
@@ -900,7 +933,7 @@ pub fn check_storage_fs_with(
         return Err(ConfigError::NetworkFs {
             fs,
             path: root.clone(),
-            probed: probed.to_path_buf(),
+            probed,
             config_file: paths.config_file.clone(),
         });
     }

@@ -31,6 +31,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Container(e) => e.exit_code(),
+            Error::Sandbox(e) => e.exit_code(),
             _ => 125,
         }
     }

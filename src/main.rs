@@ -7,9 +7,14 @@ use burrow::container::images::Context;
 use clap::Parser;
 
 fn main() {
+    // `burrow ps | head` must end quietly, not panic on a closed pipe.
+    // SAFETY: setting a signal disposition before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let code = match run(cli) {
-        Ok(()) => 0,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e}");
             e.exit_code()
@@ -18,7 +23,10 @@ fn main() {
     std::process::exit(code);
 }
 
-fn run(cli: Cli) -> burrow::Result<()> {
+fn run(cli: Cli) -> burrow::Result<i32> {
+    if !cli.needs_context() {
+        return cli.exec_without_context().map(|()| 0);
+    }
     let (config, paths) = burrow::config::load()?;
     let ctx = Context::new(config, paths);
     cli.exec(&ctx)

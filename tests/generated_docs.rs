@@ -46,3 +46,161 @@ fn completions_and_man_pages_are_current() {
         }
     }
 }
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs a program, or says SKIP (visibly) and gives `None` when it is not
+/// installed; .ci/packages.txt installs every one these tests use.
+fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Option<std::process::Output> {
+    match Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(repo())
+        .output()
+    {
+        Ok(out) => Some(out),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "SKIP {program} is not installed");
+            None
+        }
+        Err(e) => panic!("{program}: {e}"),
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn every_man_page_renders_without_warnings() {
+    let pages = files(&repo().join("man"));
+    assert!(pages.iter().any(|(n, _)| n == "burrow-config.5"));
+    assert!(pages.iter().any(|(n, _)| n == "burrow-doctor.1"));
+    for (name, _) in &pages {
+        let path = format!("man/{name}");
+        if let Some(out) = run(
+            "man",
+            &["--warnings", "-l", &path],
+            &[("MANWIDTH", "80"), ("MANPAGER", "cat"), ("PAGER", "cat")],
+        ) {
+            assert!(out.status.success(), "man -l {path}: {}", text(&out.stderr));
+            assert_eq!(text(&out.stderr), "", "man --warnings -l {path} warns");
+            assert!(!out.stdout.is_empty(), "{path} renders to nothing");
+        }
+        if let Some(out) = run("groff", &["-ww", "-man", "-z", &path], &[]) {
+            assert!(
+                out.status.success() && out.stderr.is_empty(),
+                "groff -ww {path}: {}",
+                text(&out.stderr)
+            );
+        }
+    }
+}
+
+#[test]
+fn config_man_page_documents_every_key_with_its_default() {
+    let Some(out) = run(
+        "man",
+        &["-l", "man/burrow-config.5"],
+        &[("MANWIDTH", "200"), ("MANPAGER", "cat"), ("PAGER", "cat")],
+    ) else {
+        return;
+    };
+    let page = text(&out.stdout);
+    for table in ["[storage]", "[registries]", "[logs]", "[network]"] {
+        assert!(page.contains(table), "{table} missing:\n{page}");
+    }
+    for (key, default) in [
+        ("root", "\"~/.local/share/burrow/storage\""),
+        ("allow_network_fs", "false"),
+        ("search", "[\"docker.io\"]"),
+        ("insecure", "[]"),
+        ("aliases", "{}"),
+        ("max_size", "\"10m\""),
+        ("host_loopback", "true"),
+    ] {
+        assert!(
+            page.contains(&format!("{key} (default: {default})")),
+            "{key} missing:\n{page}"
+        );
+    }
+}
+
+#[test]
+fn bash_loads_the_completions_and_completes_commands() {
+    let Some(out) = run(
+        "bash",
+        &[
+            "-c",
+            "set -e; source completions/burrow.bash; complete -p burrow; \
+             COMP_WORDS=(burrow doc); COMP_CWORD=1; COMP_LINE='burrow doc'; COMP_POINT=10; \
+             _burrow burrow doc burrow; echo \"${COMPREPLY[*]}\"",
+        ],
+        &[],
+    ) else {
+        return;
+    };
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("-F _burrow burrow"), "{stdout}");
+    assert_eq!(stdout.lines().last(), Some("doctor"), "{stdout}");
+}
+
+#[test]
+fn zsh_loads_the_completions_with_compinit() {
+    // Sourced after compinit, the file registers itself with compdef.
+    let Some(out) = run(
+        "zsh",
+        &[
+            "-fc",
+            "autoload -U compinit && compinit -u -D && source completions/_burrow \
+             && print -r -- $_comps[burrow]",
+        ],
+        &[],
+    ) else {
+        return;
+    };
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(text(&out.stdout).trim(), "_burrow");
+    // And found through fpath, as an installed package provides it.
+    let Some(out) = run(
+        "zsh",
+        &[
+            "-fc",
+            "fpath=(completions $fpath); autoload -U compinit && compinit -u -D \
+             && print -r -- $_comps[burrow]",
+        ],
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(text(&out.stdout).trim(), "_burrow");
+}
+
+#[test]
+fn fish_loads_the_completions_and_completes_commands() {
+    let Some(out) = run(
+        "fish",
+        &[
+            "--no-config",
+            "-c",
+            "source completions/burrow.fish; complete --do-complete 'burrow doc'",
+        ],
+        &[],
+    ) else {
+        return;
+    };
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    assert!(
+        text(&out.stdout).starts_with("doctor"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -3,6 +3,7 @@
 //! writable (delegated) subtree, and what the user's systemd manager has.
 //! Reads only; creates nothing.
 
+use super::facts::Layout;
 use serde::Serialize;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -10,38 +11,10 @@ use std::path::{Path, PathBuf};
 /// Where the unified hierarchy lives on a systemd machine.
 pub const MOUNT: &str = "/sys/fs/cgroup";
 
-const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-const TMPFS_MAGIC: i64 = 0x0102_1994;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Hierarchy {
-    /// cgroup v2 alone at /sys/fs/cgroup: what burrow needs.
-    Unified,
-    /// v1 controllers with an empty v2 tree beside them (systemd's
-    /// hybrid layout): no v2 controllers to delegate.
-    Hybrid,
-    /// cgroup v1 only.
-    Legacy,
-    /// Nothing mounted at /sys/fs/cgroup.
-    Missing,
-}
-
-impl Hierarchy {
-    pub fn describe(self) -> &'static str {
-        match self {
-            Hierarchy::Unified => "cgroup v2",
-            Hierarchy::Hybrid => "a hybrid cgroup v1/v2 layout (controllers on v1)",
-            Hierarchy::Legacy => "cgroup v1",
-            Hierarchy::Missing => "no cgroup file system at /sys/fs/cgroup",
-        }
-    }
-}
-
 /// What `probe` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Probe {
-    pub hierarchy: Hierarchy,
+    pub layout: Layout,
     /// This process's cgroup, absolute (`/sys/fs/cgroup/...`), on v2.
     pub own: Option<PathBuf>,
     /// This process may create cgroups below its own and move processes
@@ -64,10 +37,12 @@ pub fn probe() -> Probe {
     probe_at(Path::new(MOUNT), rustix::process::getuid().as_raw())
 }
 
-pub(crate) fn probe_at(mount: &Path, uid: u32) -> Probe {
-    let hierarchy = hierarchy(mount);
+fn probe_at(mount: &Path, uid: u32) -> Probe {
+    // f_type is i64 here but narrower on other targets.
+    #[allow(clippy::unnecessary_cast)]
+    let layout = Layout::detect(&|p| rustix::fs::statfs(p).ok().map(|s| s.f_type as u32));
     let mut p = Probe {
-        hierarchy,
+        layout,
         own: None,
         own_writable: false,
         own_controllers: Vec::new(),
@@ -75,7 +50,8 @@ pub(crate) fn probe_at(mount: &Path, uid: u32) -> Probe {
         user_controllers: Vec::new(),
         under_user_manager: false,
     };
-    if hierarchy != Hierarchy::Unified {
+    // The v2 tree of a hybrid layout has no controllers to delegate.
+    if layout != Layout::Unified {
         return p;
     }
     let own = std::fs::read_to_string("/proc/self/cgroup")
@@ -96,29 +72,9 @@ pub(crate) fn probe_at(mount: &Path, uid: u32) -> Probe {
     p
 }
 
-fn hierarchy(mount: &Path) -> Hierarchy {
-    // f_type is i64 here but narrower on other targets.
-    #[allow(clippy::unnecessary_cast)]
-    let magic = |p: &Path| rustix::fs::statfs(p).ok().map(|s| s.f_type as i64);
-    match magic(mount) {
-        Some(CGROUP2_SUPER_MAGIC) => Hierarchy::Unified,
-        Some(TMPFS_MAGIC) => {
-            if magic(&mount.join("unified")) == Some(CGROUP2_SUPER_MAGIC) {
-                Hierarchy::Hybrid
-            } else {
-                Hierarchy::Legacy
-            }
-        }
-        Some(_) if mount.join("cpu").exists() || mount.join("memory").exists() => Hierarchy::Legacy,
-        _ => Hierarchy::Missing,
-    }
-}
-
 /// The v2 entry (`0::/path`) of a /proc/PID/cgroup text.
 pub fn unified_path(text: &str) -> Option<String> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .map(|p| p.trim_end().to_string())
+    super::facts::v2_path(text)
         // A process whose cgroup was removed under it reads "/... (deleted)".
         .filter(|p| p.starts_with('/') && !p.ends_with(" (deleted)"))
 }
@@ -208,7 +164,7 @@ mod tests {
         // Whatever the machine, probing must not panic, and the own
         // cgroup is only looked for on v2.
         let p = probe();
-        if p.hierarchy != Hierarchy::Unified {
+        if p.layout != Layout::Unified {
             assert!(p.own.is_none());
         }
     }

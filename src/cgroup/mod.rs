@@ -6,11 +6,13 @@
 //! the processes of a delegated cgroup into a leaf of it.
 
 pub mod detect;
+mod facts;
 pub mod limits;
 pub mod stats;
 mod systemd;
 
-pub use detect::{probe, Hierarchy, Probe};
+pub use detect::{probe, Probe};
+pub use facts::{v2_path, CgroupFacts, Group, Layout};
 pub use limits::{Controller, DeviceRate, Limits, Swap};
 pub use stats::Stats;
 
@@ -124,8 +126,8 @@ pub fn create(id: &str, limits: &Limits) -> Result<Setup, CgroupError> {
         Some(flag) => Err(CgroupError::Unavailable { flag, why }),
     };
     let p = probe();
-    if p.hierarchy != Hierarchy::Unified {
-        return unavailable(format!("this machine has {}", p.hierarchy.describe()));
+    if p.layout != Layout::Unified {
+        return unavailable(format!("this machine has {}", p.layout));
     }
     let Some(own) = p.own.clone() else {
         return unavailable("/proc/self/cgroup names no cgroup v2 path".into());
@@ -570,7 +572,7 @@ mod tests {
 
     #[test]
     fn without_cgroup_v2_no_limit_means_running_without() {
-        if probe().hierarchy == Hierarchy::Unified {
+        if probe().layout == Layout::Unified {
             eprintln!("SKIP: this machine has cgroup v2; the VM suite covers it");
             return;
         }

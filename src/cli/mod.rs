@@ -2,8 +2,10 @@
 //! `exec` that turns parsed arguments into one call of the library. No
 //! logic lives here beyond formatting output.
 
+pub mod doctor;
 pub mod image;
 pub mod registry;
+pub mod run;
 pub mod system;
 
 use crate::container::images::Context;
@@ -20,6 +22,12 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run a command in a new container.
+    Run(Box<run::Run>),
+    /// List containers.
+    Ps(run::Ps),
+    /// Remove containers.
+    Rm(run::Rm),
     /// List images.
     Images(image::List),
     /// Import a root filesystem tarball (plain, gzip or zstd) as an image.
@@ -32,8 +40,8 @@ pub enum Command {
     Rmi(image::Remove),
     /// Give an image another name.
     Tag(image::Tag),
-    /// Show low-level information on images, as JSON.
-    Inspect(image::Inspect),
+    /// Show low-level information on containers or images, as JSON.
+    Inspect(run::Inspect),
     /// Pull an image from a registry.
     Pull(registry::Pull),
     /// Push an image to a registry.
@@ -48,11 +56,40 @@ pub enum Command {
     /// Manage burrow's storage.
     #[command(subcommand)]
     System(system::SystemCommand),
+    /// Check this host for what rootless containers need; print each fix.
+    ///
+    /// Each line is ok, warn (burrow works around it, with less) or FAIL
+    /// (burrow cannot run containers), then what was found and the command
+    /// or setting that fixes it. The exit status is 125 when a check fails.
+    Doctor(doctor::Doctor),
+    /// Show what burrow found on this host.
+    Info(doctor::Info),
 }
 
 impl Cli {
-    pub fn exec(self, ctx: &Context) -> Result<()> {
+    /// `doctor` and `info` report a config or runtime dir that fails to
+    /// load instead of stopping at it: they run without a `Context`.
+    pub fn needs_context(&self) -> bool {
+        !matches!(self.command, Command::Doctor(_) | Command::Info(_))
+    }
+
+    /// Runs a command for which `needs_context` is false.
+    pub fn exec_without_context(self) -> Result<()> {
         match self.command {
+            Command::Doctor(c) => c.exec(),
+            Command::Info(c) => c.exec(),
+            _ => Err(crate::Error::Usage(
+                "this command needs burrow's config".into(),
+            )),
+        }
+    }
+
+    /// Runs the command; the exit status is the container's for `run`.
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        let done = match self.command {
+            Command::Run(c) => return c.exec(ctx),
+            Command::Ps(c) => c.exec(ctx),
+            Command::Rm(c) => c.exec(ctx),
             Command::Images(c) => c.exec(ctx),
             Command::Import(c) => c.exec(ctx),
             Command::Load(c) => c.exec(ctx),
@@ -66,8 +103,16 @@ impl Cli {
             Command::Logout(c) => c.exec(ctx),
             Command::Image(c) => c.exec(ctx),
             Command::System(c) => c.exec(ctx),
-        }
+            Command::Doctor(_) | Command::Info(_) => self_contained(),
+        };
+        done.map(|()| 0)
     }
+}
+
+fn self_contained() -> Result<()> {
+    Err(crate::Error::Usage(
+        "doctor and info run through Cli::exec_without_context".into(),
+    ))
 }
 
 /// `--format`: a table for people, JSON for programs.

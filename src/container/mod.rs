@@ -3,6 +3,7 @@
 //! operations that create or delete files owned by mapped ids run here,
 //! inside a user namespace.
 
+pub mod doctor;
 pub mod images;
 pub mod record;
 pub mod run;
@@ -11,6 +12,8 @@ pub mod run;
 pub enum ContainerError {
     #[error(transparent)]
     Record(#[from] record::RecordError),
+    #[error(transparent)]
+    Spec(#[from] run::SpecError),
     #[error("container {0} is running; stop it first, or remove it with -f")]
     Running(String),
     #[error("{0}")]

@@ -2,7 +2,20 @@
 //! image says (its config) into the plain data the sandbox runs, creates the
 //! container record, runs it in the foreground and records how it ended.
 
+use super::images::Context;
+use super::record::{self, Containers, Record, State, Status};
+use super::ContainerError;
+use crate::image::archive::rfc3339;
+use crate::image::registry::{ProgressMode, PullOptions};
+use crate::image::store::{now, remove_tree, StoreError};
+use crate::image::ImageError;
+use crate::sandbox::spec::{EtcFiles, Rootfs, SandboxSpec, User};
+use crate::sandbox::userns::{IdMap, IdRange};
+use crate::sandbox::CapSet;
+use crate::sandbox::MountOp;
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// Everything `burrow run` was asked, as typed.
@@ -48,8 +61,6 @@ pub enum SpecError {
     EnvFile { path: PathBuf, why: String },
     #[error("invalid environment variable {0:?}: the name is empty")]
     Env(String),
-    #[error("unknown capability {0:?} (see capabilities(7); CAP_ prefix optional)")]
-    Capability(String),
     #[error("unsupported --security-opt {0:?}: burrow knows no-new-privileges")]
     SecurityOpt(String),
     #[error("unsupported --userns {0:?}: burrow knows keep-id (and the default, a full id map)")]
@@ -71,6 +82,413 @@ pub enum UserMount {
         size: Option<u64>,
         mode: Option<u32>,
     },
+}
+
+/// Runs a container in the foreground and returns its exit status.
+pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
+    if spec.network != "none" {
+        return Err(spec_err(SpecError::Network(spec.network.clone())));
+    }
+    let cwd =
+        std::env::current_dir().map_err(|e| Error::Usage(format!("the current directory: {e}")))?;
+    let mut mounts = Vec::new();
+    for v in &spec.volumes {
+        mounts.push(parse_volume(v, &cwd).map_err(spec_err)?);
+    }
+    for m in &spec.mounts {
+        mounts.push(parse_mount(m, &cwd).map_err(spec_err)?);
+    }
+    for t in &spec.tmpfs {
+        mounts.push(parse_tmpfs(t).map_err(spec_err)?);
+    }
+    let no_new_privs = no_new_privileges(&spec.security_opt).map_err(spec_err)?;
+    let capabilities = CapSet::docker_default()
+        .with_changes(&spec.cap_add, &spec.cap_drop)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let keep_id = match spec.userns.as_deref() {
+        None | Some("") | Some("host") => false,
+        Some("keep-id") => true,
+        Some(other) => return Err(spec_err(SpecError::Userns(other.to_string()))),
+    };
+
+    let store = ctx.store()?;
+    let entry = match ctx.resolve(&store, &spec.image) {
+        Ok(e) => e,
+        Err(Error::Image(ImageError::Store(StoreError::NoSuchImage(_))))
+            if pullable(&spec.image) =>
+        {
+            let opts = PullOptions {
+                platform: None,
+                progress: ProgressMode::detect(false),
+            };
+            super::images::pull(ctx, &spec.image, &opts, None)?;
+            ctx.resolve(&store, &spec.image)?
+        }
+        Err(e) => return Err(e),
+    };
+    let (config, _) = store
+        .config(&entry.record.id)
+        .map_err(|e| Error::Image(e.into()))?;
+    let image_run = config.config.clone().unwrap_or_default();
+    let argv = argv(
+        spec.entrypoint.as_deref(),
+        &spec.command,
+        image_run.entrypoint.as_deref().unwrap_or_default(),
+        image_run.cmd.as_deref().unwrap_or_default(),
+    )
+    .map_err(spec_err)?;
+
+    let id = record::new_id();
+    let hostname = spec
+        .hostname
+        .clone()
+        .unwrap_or_else(|| id[..12].to_string());
+    let mut env = environment(
+        image_run.env.as_deref().unwrap_or_default(),
+        &spec.env_files,
+        &spec.env,
+        |n| std::env::var(n).ok(),
+    )
+    .map_err(spec_err)?;
+    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+        env.push(format!("HOSTNAME={hostname}"));
+    }
+    if spec.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into());
+    }
+
+    let base_map = ctx.idmap()?.clone();
+    let uid = nix::unistd::Uid::current().as_raw();
+    let gid = nix::unistd::Gid::current().as_raw();
+    let id_map = if keep_id {
+        keep_id_map(&base_map, uid, gid)
+    } else {
+        base_map
+    };
+    let user = match (&spec.user, keep_id) {
+        (Some(u), _) => User::Lookup {
+            spec: u.clone(),
+            extra_gids: vec![],
+        },
+        (None, true) => User::Id {
+            uid,
+            gid,
+            additional_gids: vec![],
+        },
+        (None, false) => User::Lookup {
+            spec: image_run
+                .user
+                .clone()
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| "0".into()),
+            extra_gids: vec![],
+        },
+    };
+    let workdir = spec
+        .workdir
+        .clone()
+        .or(image_run.working_dir.clone().filter(|w| !w.is_empty()))
+        .unwrap_or_else(|| "/".into());
+
+    // The record first: a name taken is an error before anything starts.
+    let containers = Containers::open(store.root())?;
+    let dir = {
+        let _lock = containers.lock()?;
+        let name = match &spec.name {
+            Some(n) => {
+                containers.check_name(n)?;
+                n.clone()
+            }
+            None => containers.generate_name()?,
+        };
+        let record = Record {
+            id: id.clone(),
+            name,
+            image_id: entry.record.id.clone(),
+            image: spec.image.clone(),
+            created: rfc3339(now()),
+            config: serde_json::json!({
+                "Cmd": argv,
+                "Env": env,
+                "WorkingDir": workdir,
+                "User": spec.user.clone().or(image_run.user.clone()).unwrap_or_default(),
+                "Hostname": hostname,
+                "Tty": spec.tty,
+                "OpenStdin": spec.interactive,
+                "Init": spec.init,
+                "ReadOnly": spec.read_only,
+                "Mounts": mounts,
+                "CapAdd": spec.cap_add,
+                "CapDrop": spec.cap_drop,
+                "NoNewPrivileges": no_new_privs,
+                "UsernsMode": spec.userns,
+                "NetworkMode": spec.network,
+            }),
+            id_map: serde_json::to_value(&id_map).unwrap_or_default(),
+            auto_remove: spec.remove,
+        };
+        containers.create(
+            &record,
+            &State {
+                status: Status::Created,
+                pid: None,
+                pid_start: None,
+                exit_code: None,
+                started_at: None,
+                finished_at: None,
+                rootfs_driver: None,
+                error: None,
+            },
+        )?
+    };
+    let result = start_and_wait(
+        ctx,
+        &containers,
+        &id,
+        &dir,
+        SandboxInputs {
+            id_map,
+            layers: entry
+                .record
+                .layers
+                .iter()
+                .map(|l| store.layer_dir(l))
+                .collect(),
+            mounts,
+            hostname,
+            env,
+            workdir,
+            argv,
+            user,
+            capabilities,
+            no_new_privs,
+            spec,
+        },
+    );
+    if spec.remove {
+        remove_container_dir(ctx, &dir)?;
+    }
+    result
+}
+
+fn spec_err(e: SpecError) -> Error {
+    Error::Container(ContainerError::Spec(e))
+}
+
+/// Whether a missing image may be pulled: not an id prefix.
+fn pullable(image: &str) -> bool {
+    !(image.len() >= 3 && image.len() <= 64 && image.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+struct SandboxInputs<'a> {
+    id_map: IdMap,
+    layers: Vec<PathBuf>,
+    mounts: Vec<UserMount>,
+    hostname: String,
+    env: Vec<String>,
+    workdir: String,
+    argv: Vec<String>,
+    user: User,
+    capabilities: CapSet,
+    no_new_privs: bool,
+    spec: &'a RunSpec,
+}
+
+fn start_and_wait(
+    ctx: &Context,
+    containers: &Containers,
+    id: &str,
+    dir: &Path,
+    input: SandboxInputs<'_>,
+) -> Result<i32> {
+    let io = |what: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Image(ImageError::Store(StoreError::Io { what, path, source }))
+    };
+    let (upper, work) = (dir.join("upper"), dir.join("work"));
+    for d in [&upper, &work] {
+        std::fs::DirBuilder::new()
+            .mode(0o755)
+            .create(d)
+            .map_err(io("creating", d))?;
+    }
+    let etc = etc_files(dir, &input.hostname).map_err(io("writing", dir))?;
+    let mut sandbox = SandboxSpec::new(
+        input.id_map,
+        Rootfs::Overlay {
+            lower: input.layers,
+            upper,
+            work,
+        },
+        input.argv,
+    );
+    sandbox.read_only = input.spec.read_only;
+    sandbox.mounts = input
+        .mounts
+        .into_iter()
+        .map(|m| match m {
+            UserMount::Bind {
+                source,
+                target,
+                read_only,
+            } => MountOp::Bind {
+                src: source,
+                dst: target.into(),
+                read_only,
+            },
+            UserMount::Tmpfs { target, size, mode } => MountOp::Tmpfs {
+                dst: target.into(),
+                size,
+                mode,
+                read_only: false,
+                nosuid: true,
+                nodev: true,
+                noexec: false,
+            },
+        })
+        .collect();
+    sandbox.etc = etc;
+    sandbox.hostname = Some(input.hostname);
+    sandbox.env = input.env;
+    sandbox.cwd = input.workdir.into();
+    sandbox.user = input.user;
+    sandbox.capabilities = input.capabilities;
+    sandbox.no_new_privs = input.no_new_privs;
+    sandbox.init = input.spec.init;
+    sandbox.tty = input.spec.tty;
+    sandbox.stdin = input.spec.interactive;
+
+    let mut state: State = containers.state(id)?;
+    let running = match crate::sandbox::spawn(&sandbox) {
+        Ok(r) => r,
+        Err(e) => {
+            state.status = Status::Exited;
+            state.error = Some(e.to_string());
+            state.exit_code = Some(e.exit_code());
+            state.finished_at = Some(rfc3339(now()));
+            containers.set_state(id, &state)?;
+            return Err(Error::Sandbox(e));
+        }
+    };
+    state.status = Status::Running;
+    state.pid = Some(running.pid());
+    state.pid_start = record::process_start_time(running.pid());
+    state.started_at = Some(rfc3339(now()));
+    state.rootfs_driver = Some(running.rootfs().driver.name().to_string());
+    for f in &running.rootfs().fallbacks {
+        eprintln!(
+            "Note: root filesystem driver {} was not usable: {}",
+            f.driver, f.error
+        );
+    }
+    containers.set_state(id, &state)?;
+    let _ = ctx;
+    let status = running.wait();
+    state.status = Status::Exited;
+    state.pid = None;
+    state.finished_at = Some(rfc3339(now()));
+    match status {
+        Ok(s) => {
+            state.exit_code = Some(s.code());
+            containers.set_state(id, &state)?;
+            Ok(s.code())
+        }
+        Err(e) => {
+            state.error = Some(e.to_string());
+            containers.set_state(id, &state)?;
+            Err(Error::Sandbox(e))
+        }
+    }
+}
+
+/// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container.
+fn etc_files(dir: &Path, hostname: &str) -> std::io::Result<EtcFiles> {
+    let hostname_file = dir.join("hostname");
+    std::fs::write(&hostname_file, format!("{hostname}\n"))?;
+    let hosts = dir.join("hosts");
+    std::fs::write(
+        &hosts,
+        format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"),
+    )?;
+    // With no network (the only mode yet), a resolver list has nothing to
+    // reach; an empty file keeps programs from querying the host's.
+    let resolv = dir.join("resolv.conf");
+    std::fs::write(&resolv, "# burrow: this container has no network\n")?;
+    Ok(EtcFiles {
+        hostname: Some(hostname_file),
+        hosts: Some(hosts),
+        resolv_conf: Some(resolv),
+    })
+}
+
+/// Removes a container's directory: as you when its files are all yours
+/// (the common case, and fast), else inside the user namespace.
+pub fn remove_container_dir(ctx: &Context, dir: &Path) -> Result<()> {
+    if remove_tree(dir).is_ok() {
+        return Ok(());
+    }
+    let dir = dir.to_path_buf();
+    ctx.in_userns(move |_| remove_tree(&dir).map_err(|e| Error::Image(e.into())))
+}
+
+/// `--userns keep-id`: your uid and gid inside are yours outside; the
+/// subordinate ids fill the rest, as podman lays them out.
+pub fn keep_id_map(base: &IdMap, uid: u32, gid: u32) -> IdMap {
+    fn remap(ranges: &[IdRange], own: u32) -> Vec<IdRange> {
+        // The subordinate ids, in order, skipping the entry for yourself.
+        let subs: Vec<IdRange> = ranges.iter().filter(|r| r.inside != 0).cloned().collect();
+        let mut out = Vec::new();
+        let mut inside = 0u32;
+        let mut placed_own = false;
+        for r in subs {
+            let (mut outside, mut left) = (r.outside, r.count);
+            while left > 0 {
+                if !placed_own && inside == own {
+                    out.push(IdRange {
+                        inside: own,
+                        outside: u32::MAX,
+                        count: 1,
+                    });
+                    placed_own = true;
+                    inside += 1;
+                    continue;
+                }
+                let room = if placed_own {
+                    left
+                } else {
+                    left.min(own - inside)
+                };
+                out.push(IdRange {
+                    inside,
+                    outside,
+                    count: room,
+                });
+                inside += room;
+                outside += room;
+                left -= room;
+            }
+        }
+        if !placed_own {
+            out.push(IdRange {
+                inside: own,
+                outside: u32::MAX,
+                count: 1,
+            });
+        }
+        out
+    }
+    let fix = |mut v: Vec<IdRange>, host: u32| {
+        for r in &mut v {
+            if r.outside == u32::MAX {
+                r.outside = host;
+            }
+        }
+        v
+    };
+    IdMap {
+        uids: fix(remap(&base.uids, uid), uid),
+        gids: fix(remap(&base.gids, gid), gid),
+    }
 }
 
 /// The command a container runs: docker's rules for Entrypoint and Cmd.
@@ -322,112 +740,6 @@ pub fn parse_tmpfs(spec: &str) -> Result<UserMount, SpecError> {
     })
 }
 
-/// docker's default capability set.
-pub const DEFAULT_CAPS: &[&str] = &[
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "FSETID",
-    "FOWNER",
-    "MKNOD",
-    "NET_RAW",
-    "SETGID",
-    "SETUID",
-    "SETFCAP",
-    "SETPCAP",
-    "NET_BIND_SERVICE",
-    "SYS_CHROOT",
-    "KILL",
-    "AUDIT_WRITE",
-];
-
-/// Every capability name the kernel knows, by number.
-pub const ALL_CAPS: &[&str] = &[
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "DAC_READ_SEARCH",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE",
-    "NET_BROADCAST",
-    "NET_ADMIN",
-    "NET_RAW",
-    "IPC_LOCK",
-    "IPC_OWNER",
-    "SYS_MODULE",
-    "SYS_RAWIO",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-    "SYS_PACCT",
-    "SYS_ADMIN",
-    "SYS_BOOT",
-    "SYS_NICE",
-    "SYS_RESOURCE",
-    "SYS_TIME",
-    "SYS_TTY_CONFIG",
-    "MKNOD",
-    "LEASE",
-    "AUDIT_WRITE",
-    "AUDIT_CONTROL",
-    "SETFCAP",
-    "MAC_OVERRIDE",
-    "MAC_ADMIN",
-    "SYSLOG",
-    "WAKE_ALARM",
-    "BLOCK_SUSPEND",
-    "AUDIT_READ",
-    "PERFMON",
-    "BPF",
-    "CHECKPOINT_RESTORE",
-];
-
-fn cap_name(raw: &str) -> Result<String, SpecError> {
-    let up = raw.to_ascii_uppercase();
-    let name = up.strip_prefix("CAP_").unwrap_or(&up).to_string();
-    if name == "ALL" || ALL_CAPS.contains(&name.as_str()) {
-        Ok(name)
-    } else {
-        Err(SpecError::Capability(raw.to_string()))
-    }
-}
-
-/// The capability numbers a container keeps: docker's default set, with
-/// --cap-add and --cap-drop applied (drop first, as docker does, so
-/// `--cap-drop ALL --cap-add X` keeps X).
-pub fn capabilities(add: &[String], drop: &[String]) -> Result<Vec<u32>, SpecError> {
-    let add = add
-        .iter()
-        .map(|c| cap_name(c))
-        .collect::<Result<Vec<_>, _>>()?;
-    let drop = drop
-        .iter()
-        .map(|c| cap_name(c))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut keep: Vec<String> = DEFAULT_CAPS.iter().map(|s| s.to_string()).collect();
-    if drop.iter().any(|d| d == "ALL") {
-        keep.clear();
-    }
-    keep.retain(|c| !drop.contains(c));
-    if add.iter().any(|a| a == "ALL") {
-        keep = ALL_CAPS.iter().map(|s| s.to_string()).collect();
-    }
-    for a in add.into_iter().filter(|a| a != "ALL") {
-        if !keep.contains(&a) {
-            keep.push(a);
-        }
-    }
-    let mut nums: Vec<u32> = keep
-        .iter()
-        .filter_map(|c| ALL_CAPS.iter().position(|k| k == c).map(|i| i as u32))
-        .collect();
-    nums.sort_unstable();
-    Ok(nums)
-}
-
 /// Whether --security-opt asks for no_new_privs; refuses what burrow does
 /// not implement rather than ignoring it.
 pub fn no_new_privileges(opts: &[String]) -> Result<bool, SpecError> {
@@ -571,21 +883,49 @@ mod tests {
     }
 
     #[test]
-    fn capabilities_follow_docker_defaults_add_and_drop() {
-        let default = capabilities(&[], &[]).unwrap();
-        assert_eq!(default.len(), DEFAULT_CAPS.len());
-        assert!(default.contains(&0)); // CHOWN
-        assert!(!default.contains(&21)); // SYS_ADMIN
-        let more = capabilities(&v(&["sys_admin"]), &v(&["CAP_NET_RAW"])).unwrap();
-        assert!(more.contains(&21) && !more.contains(&13));
-        assert_eq!(capabilities(&v(&["KILL"]), &v(&["ALL"])).unwrap(), vec![5]);
+    fn keep_id_puts_your_ids_at_their_own_number() {
+        let base = IdMap {
+            uids: vec![
+                IdRange {
+                    inside: 0,
+                    outside: 1001,
+                    count: 1,
+                },
+                IdRange {
+                    inside: 1,
+                    outside: 100000,
+                    count: 65536,
+                },
+            ],
+            gids: vec![
+                IdRange {
+                    inside: 0,
+                    outside: 1001,
+                    count: 1,
+                },
+                IdRange {
+                    inside: 1,
+                    outside: 100000,
+                    count: 65536,
+                },
+            ],
+        };
+        let m = keep_id_map(&base, 1001, 1001);
+        assert_eq!(m.host_uid(1001), Some(1001));
+        assert_eq!(m.host_uid(0), Some(100000));
+        assert_eq!(m.host_uid(1000), Some(101000));
+        assert_eq!(m.host_uid(1002), Some(101001));
+        assert_eq!(m.host_uid(65536), Some(165535));
+        assert_eq!(m.host_uid(65537), None);
+        let single = IdMap::single(1001, 1001);
+        let m = keep_id_map(&single, 1001, 1001);
         assert_eq!(
-            capabilities(&v(&["ALL"]), &[]).unwrap().len(),
-            ALL_CAPS.len()
-        );
-        assert_eq!(
-            capabilities(&v(&["NOPE"]), &[]),
-            Err(SpecError::Capability("NOPE".into()))
+            m.uids,
+            vec![IdRange {
+                inside: 1001,
+                outside: 1001,
+                count: 1
+            }]
         );
     }
 

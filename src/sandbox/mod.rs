@@ -1,12 +1,526 @@
 //! Everything between fork and execve: the user namespace and its id maps,
 //! the other namespaces, the root filesystem, and the process that runs in
 //! it. Knows nothing of images, the CLI or container records: `container`
-//! hands it plain data.
+//! hands it a `SandboxSpec` of plain data and gets a `Running` back.
+//!
+//! The path of `spawn` (one clone3, no re-exec, no threads):
+//! parent clone3(NEWUSER|NEWNS|NEWPID) -> parent runs newuidmap and
+//! newgidmap side by side while the child unshares UTS, IPC and NET and
+//! brings up loopback (or the child writes its own single-id map) -> child:
+//! cgroup namespace, root mount, mount list, pty, pivot_root, host name,
+//! user, [init fork], credentials, capabilities, execve. The child is pid 1
+//! of its pid namespace; the parent waits on it through a pidfd.
 
+pub mod caps;
+mod child;
+mod copy;
+pub mod exec;
+mod init;
+pub mod mounts;
+pub mod probe;
+pub mod rootfs;
+pub mod spec;
+mod sync;
+mod sys;
+mod tty;
+pub mod user;
 pub mod userns;
+
+pub use caps::{cap_number, CapError, CapSet};
+pub use exec::ExecFailure;
+pub use mounts::{mount_ops, MountOp};
+pub use rootfs::{DriverFailure, RootfsReport, COPY_MARKER};
+pub use spec::{
+    EtcFiles, InvalidSpec, Namespaces, Rootfs, RootfsDriver, SandboxSpec, User,
+    DEFAULT_MASKED_PATHS, DEFAULT_PATH, DEFAULT_READONLY_PATHS,
+};
+pub use user::{resolve_user, resolve_user_from, ResolvedUser, UserError};
+
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use sync::{Channel, ToChild, ToParent};
+
+/// A step of the container's set-up that failed, as the child reports it:
+/// "cannot {op} {path}: {errno} ({detail})".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupError {
+    /// What was being done, in words: "mount tmpfs on", "pivot_root into
+    /// the new root", "bind-mount /home/me/src on".
+    pub op: String,
+    /// The path inside the container the step was about, if any.
+    pub path: Option<PathBuf>,
+    pub errno: Option<i32>,
+    /// More context: the kernel's own message, the driver attempts...
+    pub detail: Option<String>,
+}
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot {}", self.op)?;
+        if let Some(p) = &self.path {
+            write!(f, " {}", p.display())?;
+        }
+        match (self.errno, &self.detail) {
+            (Some(e), Some(d)) => write!(f, ": {} ({d})", sys::errno_text(e)),
+            (Some(e), None) => write!(f, ": {}", sys::errno_text(e)),
+            (None, Some(d)) => write!(f, ": {d}"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for SetupError {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error(transparent)]
     Userns(#[from] userns::UsernsError),
+    #[error(transparent)]
+    InvalidSpec(#[from] InvalidSpec),
+    #[error(
+        "containers must be started from a single-threaded process (this one has {0} threads)"
+    )]
+    Threaded(usize),
+    /// A set-up step inside the new namespaces failed.
+    #[error(transparent)]
+    Setup(SetupError),
+    /// The command was not found (127) or could not be run (126).
+    #[error(transparent)]
+    Exec(ExecFailure),
+    #[error("the container's set-up process died before running the command ({0})")]
+    Died(ExitStatus),
+    #[error("talking to the container's set-up process: {0}")]
+    Channel(String),
+    #[error("{call}: {}", sys::errno_text(*errno))]
+    Sys { call: &'static str, errno: i32 },
+}
+
+impl SandboxError {
+    /// docker's exit status for this failure: 127 and 126 for the
+    /// command, 125 for burrow's own.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            SandboxError::Exec(f) => f.exit_code(),
+            _ => 125,
+        }
+    }
+}
+
+impl From<sync::ChannelError> for SandboxError {
+    fn from(e: sync::ChannelError) -> Self {
+        SandboxError::Channel(e.to_string())
+    }
+}
+
+/// How the container's pid 1 ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitStatus {
+    Exited(i32),
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    /// The shell's number for it: the code, or 128+N for signal N.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => c,
+            ExitStatus::Signaled(s) => 128 + s,
+        }
+    }
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitStatus::Exited(c) => write!(f, "exit status {c}"),
+            ExitStatus::Signaled(s) => write!(f, "killed by signal {s}"),
+        }
+    }
+}
+
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(1)
+}
+
+/// Starts `spec`'s command in a new sandbox and returns once it has been
+/// exec'd (or reports why it was not: a set-up step, 127, 126).
+///
+/// The caller must be single-threaded (checked): the child is forked, and
+/// it must not inherit locks held by threads that do not exist in it. The
+/// container gets SIGKILL if the calling thread exits first.
+pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
+    spec.validate()?;
+    let n = threads();
+    if n > 1 {
+        return Err(SandboxError::Threaded(n));
+    }
+    let ops = mount_ops(spec);
+    let winsize = if spec.tty { tty::terminal_size() } else { None };
+    let (parent_end, child_end) = Channel::pair()?;
+
+    // Only what must exist at birth: the other namespaces are made by the
+    // child while the parent writes the id maps.
+    let flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64;
+    // SAFETY: single-threaded, checked above.
+    let forked = unsafe { sys::clone3(flags) };
+    let (pid, pidfd) = match forked {
+        Ok(sys::Forked::Child) => {
+            drop(parent_end);
+            child::main(child::ChildContext {
+                spec,
+                ops: &ops,
+                channel: child_end,
+                winsize,
+            })
+        }
+        Ok(sys::Forked::Parent { pid, pidfd }) => (pid, pidfd),
+        Err(e) => {
+            use rustix::io::Errno;
+            return Err(match e {
+                Errno::PERM | Errno::NOSPC | Errno::ACCESS | Errno::USERS => {
+                    userns::UsernsError::Unshare(nix::Error::from_raw(e.raw_os_error())).into()
+                }
+                other => SandboxError::Sys {
+                    call: "clone3",
+                    errno: other.raw_os_error(),
+                },
+            });
+        }
+    };
+    drop(child_end);
+    // From here on, dropping `running` on an error path kills and reaps.
+    let mut running = Running {
+        pid,
+        pidfd,
+        pty: None,
+        relay_stdin: spec.stdin,
+        rootfs: RootfsReport {
+            driver: RootfsDriver::Bind,
+            fallbacks: Vec::new(),
+        },
+        status: None,
+    };
+    if !spec.id_map.is_single() {
+        userns::write_maps(&spec.id_map, nix::unistd::Pid::from_raw(pid))?;
+        parent_end.send(&ToChild::MapsWritten, None)?;
+    }
+    let mut executing = false;
+    while let Some((msg, fd)) = parent_end.recv::<ToParent>()? {
+        match msg {
+            ToParent::Rootfs(report) => running.rootfs = report,
+            ToParent::Pty => running.pty = fd,
+            ToParent::Executing => executing = true,
+            ToParent::Failed(e) => {
+                running.reap();
+                return Err(SandboxError::Setup(e));
+            }
+            ToParent::ExecFailed(f) => {
+                running.reap();
+                return Err(SandboxError::Exec(f));
+            }
+        }
+    }
+    if !executing {
+        return Err(SandboxError::Died(running.reap()));
+    }
+    if spec.tty && running.pty.is_none() {
+        return Err(SandboxError::Channel("no terminal came back".into()));
+    }
+    Ok(running)
+}
+
+/// Signals a foreground `wait` passes on to the container.
+const FORWARDED: [nix::sys::signal::Signal; 6] = [
+    nix::sys::signal::Signal::SIGINT,
+    nix::sys::signal::Signal::SIGTERM,
+    nix::sys::signal::Signal::SIGHUP,
+    nix::sys::signal::Signal::SIGQUIT,
+    nix::sys::signal::Signal::SIGUSR1,
+    nix::sys::signal::Signal::SIGUSR2,
+];
+
+/// A started sandbox: its pid 1 (the command, or the init).
+pub struct Running {
+    pid: i32,
+    pidfd: OwnedFd,
+    pty: Option<OwnedFd>,
+    relay_stdin: bool,
+    rootfs: RootfsReport,
+    status: Option<ExitStatus>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("pid", &self.pid)
+            .field("rootfs", &self.rootfs)
+            .field("tty", &self.pty.is_some())
+            .finish()
+    }
+}
+
+impl Running {
+    /// The container's pid 1, as this process's pid namespace numbers it
+    /// (what `exec` will setns into).
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// A pidfd of pid 1: readable when it exits, immune to pid reuse.
+    pub fn pidfd(&self) -> BorrowedFd<'_> {
+        self.pidfd.as_fd()
+    }
+
+    /// The driver that mounted the root, and the fallbacks on the way.
+    pub fn rootfs(&self) -> &RootfsReport {
+        &self.rootfs
+    }
+
+    /// The pty master, for a supervisor that logs instead of relaying;
+    /// `wait` then relays nothing.
+    pub fn take_pty(&mut self) -> Option<OwnedFd> {
+        self.pty.take()
+    }
+
+    /// Sends `signal` to pid 1. A pid 1 without a handler ignores all but
+    /// SIGKILL (and SIGSTOP), as in any pid namespace: that is what
+    /// `init` is for. Signalling an exited container is not an error.
+    pub fn kill(&self, signal: i32) -> Result<(), SandboxError> {
+        if self.status.is_some() {
+            return Ok(());
+        }
+        // SAFETY: pidfd_send_signal with a valid pidfd, no siginfo.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.pidfd.as_raw_fd(),
+                signal,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+        if r == -1 && sys::last_errno() != libc::ESRCH {
+            return Err(SandboxError::Sys {
+                call: "pidfd_send_signal",
+                errno: sys::last_errno(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The exit status if pid 1 has exited, without blocking.
+    pub fn try_wait(&mut self) -> Result<Option<ExitStatus>, SandboxError> {
+        if let Some(s) = self.status {
+            return Ok(Some(s));
+        }
+        use nix::sys::wait::{waitpid, WaitPidFlag};
+        match waitpid(
+            nix::unistd::Pid::from_raw(self.pid),
+            Some(WaitPidFlag::WNOHANG),
+        ) {
+            Ok(st) => Ok(self.record(st)),
+            Err(e) => Err(SandboxError::Sys {
+                call: "waitpid",
+                errno: e as i32,
+            }),
+        }
+    }
+
+    fn record(&mut self, st: nix::sys::wait::WaitStatus) -> Option<ExitStatus> {
+        use nix::sys::wait::WaitStatus;
+        let s = match st {
+            WaitStatus::Exited(_, c) => ExitStatus::Exited(c),
+            WaitStatus::Signaled(_, sig, _) => ExitStatus::Signaled(sig as i32),
+            _ => return None,
+        };
+        self.status = Some(s);
+        Some(s)
+    }
+
+    /// Blocks until pid 1 exits and reaps it.
+    fn reap(&mut self) -> ExitStatus {
+        loop {
+            if let Some(s) = self.status {
+                return s;
+            }
+            match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None) {
+                Ok(st) => {
+                    self.record(st);
+                }
+                Err(nix::Error::EINTR) => {}
+                // Reaped elsewhere (a SIGCHLD set to SIG_IGN): unknown.
+                Err(_) => {
+                    self.status = Some(ExitStatus::Exited(125));
+                }
+            }
+        }
+    }
+
+    /// Waits for pid 1 to exit without relaying or forwarding anything.
+    pub fn wait_exit(mut self) -> ExitStatus {
+        self.reap()
+    }
+
+    /// Waits in the foreground: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1
+    /// and SIGUSR2 sent to this process go to the container; with a tty,
+    /// the real terminal is put in raw mode (restored on return) and
+    /// relayed to the container's, window size included.
+    pub fn wait(mut self) -> Result<ExitStatus, SandboxError> {
+        self.foreground()?;
+        Ok(self.reap())
+    }
+
+    fn foreground(&mut self) -> Result<(), SandboxError> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+        use nix::sys::signalfd::{SfdFlags, SignalFd};
+        let sys_err = |call: &'static str| {
+            move |e: nix::Error| SandboxError::Sys {
+                call,
+                errno: e as i32,
+            }
+        };
+
+        let mut mask = SigSet::empty();
+        FORWARDED.iter().for_each(|&s| mask.add(s));
+        if self.pty.is_some() {
+            mask.add(Signal::SIGWINCH);
+        }
+        let mut old = SigSet::empty();
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old))
+            .map_err(sys_err("sigprocmask"))?;
+        struct Restore(SigSet);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.0), None);
+            }
+        }
+        let _restore = Restore(old);
+        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(sys_err("signalfd"))?;
+
+        let master = self.pty.as_ref().map(|m| m.as_fd());
+        let _raw = match master {
+            Some(m) => {
+                let _ = rustix::fs::fcntl_setfl(m, rustix::fs::OFlags::NONBLOCK);
+                tty::follow_size(m);
+                tty::RawMode::enter()
+            }
+            None => None,
+        };
+        let stdin = std::io::stdin();
+        let stdout = std::io::stdout();
+        let mut stdin_open = master.is_some() && self.relay_stdin;
+        let mut master_open = master.is_some();
+        let mut exited = false;
+        let mut buf = vec![0u8; 16 * 1024];
+
+        loop {
+            if exited && !master_open {
+                return Ok(());
+            }
+            // Fixed slots; absent ones are skipped by poll (negative fd is
+            // not expressible with BorrowedFd, so the list is rebuilt).
+            let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+            let pid_slot = (!exited).then(|| {
+                fds.push(PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN));
+                fds.len() - 1
+            });
+            let in_slot = stdin_open.then(|| {
+                fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+                fds.len() - 1
+            });
+            let m_slot = match (master_open, master) {
+                (true, Some(m)) => {
+                    fds.push(PollFd::new(m, PollFlags::POLLIN));
+                    Some(fds.len() - 1)
+                }
+                _ => None,
+            };
+            // After the exit, what the terminal still holds is drained, but
+            // not waited for forever.
+            let timeout = if exited {
+                PollTimeout::from(200u16)
+            } else {
+                PollTimeout::NONE
+            };
+            match poll(&mut fds, timeout) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(nix::Error::EINTR) => continue,
+                Err(e) => return Err(sys_err("poll")(e)),
+            }
+            let ready = |i: Option<usize>| {
+                i.and_then(|i| fds[i].revents())
+                    .is_some_and(|r| !r.is_empty())
+            };
+            let (sig_ready, pid_ready, in_ready, m_ready) = (
+                ready(Some(0)),
+                ready(pid_slot),
+                ready(in_slot),
+                ready(m_slot),
+            );
+            drop(fds);
+
+            if sig_ready {
+                while let Ok(Some(info)) = signals.read_signal() {
+                    let signo = info.ssi_signo as i32;
+                    match (signo == libc::SIGWINCH, master) {
+                        (true, Some(m)) => tty::follow_size(m),
+                        _ => self.kill(signo)?,
+                    }
+                }
+            }
+            if pid_ready {
+                exited = true;
+            }
+            if let (true, Some(m)) = (in_ready, master) {
+                match rustix::io::read(stdin.as_fd(), &mut buf) {
+                    Ok(0) => stdin_open = false,
+                    Ok(n) => {
+                        if tty::write_all(m, &buf[..n]).is_err() {
+                            stdin_open = false;
+                        }
+                    }
+                    Err(rustix::io::Errno::INTR) | Err(rustix::io::Errno::AGAIN) => {}
+                    Err(_) => stdin_open = false,
+                }
+            }
+            if let (true, Some(m)) = (m_ready, master) {
+                loop {
+                    match rustix::io::read(m, &mut buf) {
+                        Ok(0) => {
+                            master_open = false;
+                            break;
+                        }
+                        Ok(n) => {
+                            let _ = tty::write_all(stdout.as_fd(), &buf[..n]);
+                        }
+                        Err(rustix::io::Errno::INTR) => {}
+                        Err(rustix::io::Errno::AGAIN) => break,
+                        // EIO: every holder of the terminal is gone.
+                        Err(_) => {
+                            master_open = false;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Running {
+    /// A container nobody waits for is killed and reaped, so that an
+    /// error path leaves no process behind.
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            let _ = self.kill(libc::SIGKILL);
+            self.reap();
+        }
+    }
 }

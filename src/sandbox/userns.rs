@@ -28,7 +28,10 @@ pub enum UsernsError {
         pid: i32,
         detail: String,
     },
-    #[error("writing the single-id map of the user namespace ({file}): {source}")]
+    #[error(
+        "writing the single-id map of the user namespace ({file}): {source}{hint}",
+        hint = restricted_hint(source.raw_os_error().map(nix::Error::from_raw))
+    )]
     WriteMap {
         file: &'static str,
         source: std::io::Error,
@@ -38,6 +41,8 @@ pub enum UsernsError {
         call: &'static str,
         source: nix::Error,
     },
+    #[error("cannot run getsubids for {user}: {detail}")]
+    Getsubids { user: String, detail: String },
     #[error("the user-namespace helper process died: {0}")]
     ChildDied(String),
     #[error("{0}")]
@@ -45,26 +50,85 @@ pub enum UsernsError {
 }
 
 fn userns_hint(err: nix::Error) -> String {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/bin/burrow"));
+    unshare_hint(err, &read_sysctl, &exe)
+}
+
+/// The setting that keeps unprivileged users from creating user
+/// namespaces on this host, from the sysctls that control it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsernsBlocker {
+    /// Ubuntu 23.10 and later: `kernel.apparmor_restrict_unprivileged_userns=1`.
+    AppArmor,
+    /// `user.max_user_namespaces=0`.
+    MaxUserNamespaces,
+    /// Debian's and Arch's older `kernel.unprivileged_userns_clone=0`.
+    UnprivilegedClone,
+}
+
+impl UsernsBlocker {
+    /// Which setting blocks user namespaces, reading sysctls (by their
+    /// dotted names) through `sysctl`.
+    pub fn find(sysctl: &dyn Fn(&str) -> Option<String>) -> Option<UsernsBlocker> {
+        if sysctl("kernel.apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+            Some(UsernsBlocker::AppArmor)
+        } else if sysctl("user.max_user_namespaces").as_deref() == Some("0") {
+            Some(UsernsBlocker::MaxUserNamespaces)
+        } else if sysctl("kernel.unprivileged_userns_clone").as_deref() == Some("0") {
+            Some(UsernsBlocker::UnprivilegedClone)
+        } else {
+            None
+        }
+    }
+
+    /// What an admin does about it, for burrow installed at `exe`.
+    pub fn fix(self, exe: &Path) -> String {
+        match self {
+            UsernsBlocker::AppArmor => format!(
+                "an admin installs this AppArmor profile as /etc/apparmor.d/burrow and loads it \
+                 with `sudo apparmor_parser -r /etc/apparmor.d/burrow` (burrow's packages ship \
+                 it), or sets the sysctl kernel.apparmor_restrict_unprivileged_userns=0, which \
+                 lifts the restriction for every program:\n\n{}",
+                apparmor_profile(exe)
+            ),
+            UsernsBlocker::MaxUserNamespaces => "an admin sets the sysctl \
+                user.max_user_namespaces to a value above 0 (`sudo sysctl -w \
+                user.max_user_namespaces=28633`, and the same line in /etc/sysctl.d/ to keep it)"
+                .into(),
+            UsernsBlocker::UnprivilegedClone => "an admin sets the sysctl \
+                kernel.unprivileged_userns_clone=1 (`sudo sysctl -w \
+                kernel.unprivileged_userns_clone=1`, and the same line in /etc/sysctl.d/ to keep it)"
+                .into(),
+        }
+    }
+
+    /// The sysctl and its value, as the user sees it.
+    pub fn setting(self) -> &'static str {
+        match self {
+            UsernsBlocker::AppArmor => {
+                "AppArmor restricts them (kernel.apparmor_restrict_unprivileged_userns=1)"
+            }
+            UsernsBlocker::MaxUserNamespaces => "user.max_user_namespaces=0",
+            UsernsBlocker::UnprivilegedClone => "kernel.unprivileged_userns_clone=0",
+        }
+    }
+}
+
+/// The hint after a failed `unshare(CLONE_NEWUSER)`: the setting that
+/// blocks it and its fix. `sysctl` reads a sysctl by its dotted name; `exe`
+/// is the burrow binary an AppArmor profile must name.
+pub fn unshare_hint(
+    err: nix::Error,
+    sysctl: &dyn Fn(&str) -> Option<String>,
+    exe: &Path,
+) -> String {
     match err {
         nix::Error::EINVAL => " (the process has threads; burrow forks before starting any)".into(),
         nix::Error::EPERM | nix::Error::ENOSPC | nix::Error::EACCES => {
             let mut hint = String::from("; unprivileged user namespaces are disabled here");
-            if read_trim("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref()
-                == Some("1")
-            {
-                hint.push_str(
-                    ": AppArmor restricts them (kernel.apparmor_restrict_unprivileged_userns=1); \
-                     an admin installs burrow's AppArmor profile (packaging/apparmor/burrow) \
-                     or sets that sysctl to 0",
-                );
-            } else if read_trim("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
-                hint.push_str(
-                    ": an admin sets the sysctl user.max_user_namespaces to a value above 0",
-                );
-            } else if read_trim("/proc/sys/kernel/unprivileged_userns_clone").as_deref()
-                == Some("0")
-            {
-                hint.push_str(": an admin sets the sysctl kernel.unprivileged_userns_clone=1");
+            if let Some(blocker) = UsernsBlocker::find(sysctl) {
+                hint.push_str(&format!(": {}; {}", blocker.setting(), blocker.fix(exe)));
             }
             hint
         }
@@ -72,7 +136,54 @@ fn userns_hint(err: nix::Error) -> String {
     }
 }
 
-fn read_trim(path: &str) -> Option<String> {
+/// The AppArmor profile that lets burrow at `exe` create user namespaces
+/// and confines nothing else. `packaging/apparmor/burrow` is this profile
+/// for `/usr/bin/burrow`.
+pub fn apparmor_profile(exe: &Path) -> String {
+    let exe = exe.to_string_lossy();
+    let exe = if exe.contains(|c: char| c.is_whitespace() || c == '"') {
+        format!("\"{}\"", exe.replace('"', "\\\""))
+    } else {
+        exe.into_owned()
+    };
+    format!(
+        "# burrow creates user namespaces without privileges of its own. Where\n\
+         # kernel.apparmor_restrict_unprivileged_userns=1 (Ubuntu 23.10 and later)\n\
+         # this profile allows it, and confines nothing else.\n\
+         # Install as /etc/apparmor.d/burrow, then: sudo apparmor_parser -r /etc/apparmor.d/burrow\n\
+         \n\
+         abi <abi/4.0>,\n\
+         include <tunables/global>\n\
+         \n\
+         profile burrow {exe} flags=(unconfined) {{\n\
+         \x20 userns,\n\
+         \n\
+         \x20 # Site-specific additions and overrides. See local/README for details.\n\
+         \x20 include if exists <local/burrow>\n\
+         }}\n"
+    )
+}
+
+/// After an EPERM or EACCES inside a new user namespace: the AppArmor fix
+/// when AppArmor's restriction is on (it lets `unshare` succeed and then
+/// denies the namespace its capabilities), else nothing.
+pub fn restricted_hint(err: Option<nix::Error>) -> String {
+    if !matches!(err, Some(nix::Error::EPERM | nix::Error::EACCES)) {
+        return String::new();
+    }
+    match UsernsBlocker::find(&read_sysctl) {
+        Some(b @ UsernsBlocker::AppArmor) => {
+            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/bin/burrow"));
+            format!("; {}; {}", b.setting(), b.fix(&exe))
+        }
+        _ => String::new(),
+    }
+}
+
+/// A sysctl by its dotted name (`user.max_user_namespaces`), trimmed;
+/// `None` where this kernel has no such sysctl.
+pub fn read_sysctl(name: &str) -> Option<String> {
+    let path = format!("/proc/sys/{}", name.replace('.', "/"));
     std::fs::read_to_string(path)
         .ok()
         .map(|s| s.trim().to_string())
@@ -149,21 +260,14 @@ impl IdMap {
     pub fn for_current_user() -> Result<(IdMap, Option<SingleMapReason>), UsernsError> {
         let uid = Uid::current().as_raw();
         let gid = Gid::current().as_raw();
-        let name = User::from_uid(Uid::current())
-            .ok()
-            .flatten()
-            .map(|u| u.name)
-            .unwrap_or_else(|| uid.to_string());
-        Self::from_files(
-            uid,
-            gid,
-            &name,
-            Path::new("/etc/subuid"),
-            Path::new("/etc/subgid"),
-            find_program,
-        )
+        let name = current_user_name();
+        let source = SubidSource::of_system();
+        let uranges = source.ranges(IdKind::Uid, &name, uid)?;
+        let granges = source.ranges(IdKind::Gid, &name, uid)?;
+        Self::from_ranges(uid, gid, &name, uranges, granges, find_program)
     }
 
+    #[cfg(test)]
     fn from_files(
         uid: u32,
         gid: u32,
@@ -172,12 +276,23 @@ impl IdMap {
         subgid: &Path,
         find: impl Fn(&str) -> Option<PathBuf>,
     ) -> Result<(IdMap, Option<SingleMapReason>), UsernsError> {
-        let single = |reason| Ok((IdMap::single(uid, gid), Some(reason)));
         let uranges = read_subid(subuid, name, uid)?;
+        let granges = read_subid(subgid, name, uid)?;
+        Self::from_ranges(uid, gid, name, uranges, granges, find)
+    }
+
+    fn from_ranges(
+        uid: u32,
+        gid: u32,
+        name: &str,
+        uranges: Vec<SubidRange>,
+        granges: Vec<SubidRange>,
+        find: impl Fn(&str) -> Option<PathBuf>,
+    ) -> Result<(IdMap, Option<SingleMapReason>), UsernsError> {
+        let single = |reason| Ok((IdMap::single(uid, gid), Some(reason)));
         if uranges.is_empty() {
             return single(SingleMapReason::NoSubuid { user: name.into() });
         }
-        let granges = read_subid(subgid, name, uid)?;
         if granges.is_empty() {
             return single(SingleMapReason::NoSubgid { user: name.into() });
         }
@@ -186,20 +301,20 @@ impl IdMap {
                 return single(SingleMapReason::NoHelper { program });
             }
         }
-        let stack = |own: u32, ranges: Vec<(u32, u32)>| {
+        let stack = |own: u32, ranges: Vec<SubidRange>| {
             let mut out = vec![IdRange {
                 inside: 0,
                 outside: own,
                 count: 1,
             }];
             let mut next = 1u32;
-            for (start, count) in ranges {
+            for r in ranges {
                 out.push(IdRange {
                     inside: next,
-                    outside: start,
-                    count,
+                    outside: r.start,
+                    count: r.count,
                 });
-                next = next.saturating_add(count);
+                next = next.saturating_add(r.count);
             }
             out
         };
@@ -233,9 +348,129 @@ fn lookup(ranges: &[IdRange], inside: u32) -> Option<u32> {
         .map(|r| r.outside + (inside - r.inside))
 }
 
+/// The name of the user running burrow, or its uid when it has no passwd
+/// entry.
+pub fn current_user_name() -> String {
+    User::from_uid(Uid::current())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| Uid::current().as_raw().to_string())
+}
+
+/// A subordinate id range: `count` ids from `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubidRange {
+    pub start: u32,
+    pub count: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdKind {
+    Uid,
+    Gid,
+}
+
+/// Where newuidmap and newgidmap find subordinate ranges: /etc/subuid and
+/// /etc/subgid, or the NSS module on the `subid:` line of
+/// /etc/nsswitch.conf (sss, ldap...), which `getsubids` queries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubidSource {
+    Files,
+    Nss { module: String },
+}
+
+impl SubidSource {
+    /// This system's source, from /etc/nsswitch.conf.
+    pub fn of_system() -> SubidSource {
+        let text = std::fs::read_to_string("/etc/nsswitch.conf").unwrap_or_default();
+        SubidSource::from_nsswitch(&text)
+    }
+
+    /// The source an nsswitch.conf names: shadow reads one module from the
+    /// `subid:` line, and files when there is none.
+    pub fn from_nsswitch(text: &str) -> SubidSource {
+        let module = text
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or("").trim())
+            .filter_map(|l| l.strip_prefix("subid:"))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .next_back();
+        match module {
+            None | Some("files") => SubidSource::Files,
+            Some(m) => SubidSource::Nss {
+                module: m.to_string(),
+            },
+        }
+    }
+
+    /// The user's ranges of one kind, in the order newuidmap reads them.
+    pub fn ranges(
+        &self,
+        kind: IdKind,
+        name: &str,
+        uid: u32,
+    ) -> Result<Vec<SubidRange>, UsernsError> {
+        match self {
+            SubidSource::Files => read_subid(Path::new(self.file(kind)), name, uid),
+            SubidSource::Nss { .. } => getsubids(kind, name),
+        }
+    }
+
+    /// Where the ranges come from, for messages: `/etc/subuid`, or
+    /// `getsubids (nsswitch subid: sss)`.
+    pub fn describe(&self, kind: IdKind) -> String {
+        match self {
+            SubidSource::Files => self.file(kind).to_string(),
+            SubidSource::Nss { module } => format!(
+                "getsubids{} (nsswitch subid: {module})",
+                if kind == IdKind::Gid { " -g" } else { "" }
+            ),
+        }
+    }
+
+    fn file(&self, kind: IdKind) -> &'static str {
+        match kind {
+            IdKind::Uid => "/etc/subuid",
+            IdKind::Gid => "/etc/subgid",
+        }
+    }
+}
+
+/// Ranges from `getsubids [-g] NAME`, whose lines read `0: NAME START COUNT`.
+fn getsubids(kind: IdKind, name: &str) -> Result<Vec<SubidRange>, UsernsError> {
+    let mut cmd = Command::new("getsubids");
+    if kind == IdKind::Gid {
+        cmd.arg("-g");
+    }
+    let out = cmd.arg(name).output().map_err(|e| UsernsError::Getsubids {
+        user: name.to_string(),
+        detail: e.to_string(),
+    })?;
+    if !out.status.success() {
+        // getsubids fails for a user without ranges, as it does for an
+        // unreachable directory: both mean no full map for now.
+        return Ok(Vec::new());
+    }
+    Ok(parse_getsubids(&String::from_utf8_lossy(&out.stdout)))
+}
+
+fn parse_getsubids(text: &str) -> Vec<SubidRange> {
+    text.lines()
+        .filter_map(|line| {
+            let (_, rest) = line.split_once(':')?;
+            let mut f = rest.split_whitespace();
+            let (_name, start, count) = (f.next()?, f.next()?, f.next()?);
+            let (start, count) = (start.parse().ok()?, count.parse().ok()?);
+            (count > 0).then_some(SubidRange { start, count })
+        })
+        .collect()
+}
+
 /// Ranges of /etc/subuid-style `file` for a user, by name or by uid, in
 /// file order. A missing file means no ranges.
-fn read_subid(file: &Path, name: &str, uid: u32) -> Result<Vec<(u32, u32)>, UsernsError> {
+pub fn read_subid(file: &Path, name: &str, uid: u32) -> Result<Vec<SubidRange>, UsernsError> {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -256,9 +491,193 @@ fn read_subid(file: &Path, name: &str, uid: u32) -> Result<Vec<(u32, u32)>, User
                 return None;
             }
             let (start, count) = (start.parse::<u32>().ok()?, count.parse::<u32>().ok()?);
-            (count > 0).then_some((start, count))
+            (count > 0).then_some(SubidRange { start, count })
         })
         .collect())
+}
+
+/// What makes newuidmap or newgidmap able to write another process's map:
+/// setuid root, or the file capability it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HelperFacts {
+    pub program: &'static str,
+    /// Where `which` finds it; `None` when it is not installed.
+    pub path: Option<PathBuf>,
+    pub setuid_root: bool,
+    /// Its file capabilities as getcap shows them (`cap_setuid=ep`), if any.
+    pub file_caps: Option<String>,
+    /// The capability it needs when not setuid root.
+    pub needs: &'static str,
+    /// Whether the needed capability is in its permitted set.
+    pub has_needed_cap: bool,
+}
+
+impl HelperFacts {
+    /// newuidmap or newgidmap as found on PATH.
+    pub fn of(program: &'static str) -> HelperFacts {
+        HelperFacts::at(program, find_program(program))
+    }
+
+    fn at(program: &'static str, path: Option<PathBuf>) -> HelperFacts {
+        use std::os::unix::fs::MetadataExt;
+        let (needs, bit) = if program == "newgidmap" {
+            ("cap_setgid", CAP_SETGID)
+        } else {
+            ("cap_setuid", CAP_SETUID)
+        };
+        let mut facts = HelperFacts {
+            program,
+            path: path.clone(),
+            setuid_root: false,
+            file_caps: None,
+            needs,
+            has_needed_cap: false,
+        };
+        let Some(path) = path else {
+            return facts;
+        };
+        if let Ok(md) = std::fs::metadata(&path) {
+            facts.setuid_root = md.uid() == 0 && md.mode() & 0o4000 != 0;
+        }
+        let mut buf = [0u8; 64];
+        if let Ok(n) = rustix::fs::getxattr(&path, "security.capability", &mut buf[..]) {
+            if let Some(caps) = FileCaps::parse(&buf[..n]) {
+                facts.has_needed_cap = caps.permitted & (1 << bit) != 0;
+                facts.file_caps = Some(caps.to_string());
+            }
+        }
+        facts
+    }
+
+    /// Whether it can write maps of subordinate ids.
+    pub fn usable(&self) -> bool {
+        self.path.is_some() && (self.setuid_root || self.has_needed_cap)
+    }
+}
+
+const CAP_SETGID: u32 = 6;
+const CAP_SETUID: u32 = 7;
+
+/// The names of capabilities(7), by number.
+const CAP_NAMES: &[&str] = &[
+    "chown",
+    "dac_override",
+    "dac_read_search",
+    "fowner",
+    "fsetid",
+    "kill",
+    "setgid",
+    "setuid",
+    "setpcap",
+    "linux_immutable",
+    "net_bind_service",
+    "net_broadcast",
+    "net_admin",
+    "net_raw",
+    "ipc_lock",
+    "ipc_owner",
+    "sys_module",
+    "sys_rawio",
+    "sys_chroot",
+    "sys_ptrace",
+    "sys_pacct",
+    "sys_admin",
+    "sys_boot",
+    "sys_nice",
+    "sys_resource",
+    "sys_time",
+    "sys_tty_config",
+    "mknod",
+    "lease",
+    "audit_write",
+    "audit_control",
+    "setfcap",
+    "mac_override",
+    "mac_admin",
+    "syslog",
+    "wake_alarm",
+    "block_suspend",
+    "audit_read",
+    "perfmon",
+    "bpf",
+    "checkpoint_restore",
+];
+
+/// A `security.capability` extended attribute (struct vfs_cap_data, v1 to
+/// v3): the permitted set and whether it is raised to effective at exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileCaps {
+    pub permitted: u64,
+    pub effective: bool,
+}
+
+impl FileCaps {
+    pub fn parse(raw: &[u8]) -> Option<FileCaps> {
+        let word = |i: usize| -> Option<u32> {
+            let b = raw.get(i * 4..i * 4 + 4)?;
+            Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let magic = word(0)?;
+        let effective = magic & 1 != 0;
+        let permitted = match magic & 0xFF00_0000 {
+            0x0100_0000 => u64::from(word(1)?),
+            0x0200_0000 | 0x0300_0000 => u64::from(word(1)?) | u64::from(word(3)?) << 32,
+            _ => return None,
+        };
+        Some(FileCaps {
+            permitted,
+            effective,
+        })
+    }
+}
+
+impl std::fmt::Display for FileCaps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = (0..64)
+            .filter(|bit| self.permitted & (1u64 << bit) != 0)
+            .map(|bit| match CAP_NAMES.get(bit as usize) {
+                Some(n) => format!("cap_{n}"),
+                None => format!("cap_{bit}"),
+            })
+            .collect();
+        write!(
+            f,
+            "{}={}",
+            names.join(","),
+            if self.effective { "ep" } else { "p" }
+        )
+    }
+}
+
+/// Tries what burrow does first on every run: a child process unshares a
+/// user namespace, writes its single-id map and mounts a tmpfs in a new
+/// mount namespace. The error carries the setting to change when the
+/// kernel or AppArmor refuses. The caller must be single-threaded.
+pub fn probe() -> Result<(), UsernsError> {
+    use nix::mount::{mount, MsFlags};
+    let map = IdMap::single(Uid::current().as_raw(), Gid::current().as_raw());
+    run_in_userns(&map, || {
+        let fail = |what: &str, e: nix::Error| format!("{what}: {e}{}", restricted_hint(Some(e)));
+        unshare(CloneFlags::CLONE_NEWNS).map_err(|e| fail("unshare(CLONE_NEWNS)", e))?;
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .map_err(|e| fail("making / private in the new mount namespace", e))?;
+        // The tmpfs hides /tmp in this child's mount namespace only.
+        mount(
+            Some("tmpfs"),
+            "/tmp",
+            Some("tmpfs"),
+            MsFlags::empty(),
+            Some("size=64k"),
+        )
+        .map_err(|e| fail("mounting a tmpfs in the new namespace", e))?;
+        Ok(())
+    })
 }
 
 /// `which`: the first executable `program` on PATH.
@@ -277,6 +696,9 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
 /// Writes `map` for process `pid`, which has just unshared its user
 /// namespace. Called by the parent.
 pub fn write_maps(map: &IdMap, pid: Pid) -> Result<(), UsernsError> {
+    // The two set-uid helpers take a millisecond or more each to start and
+    // do not depend on each other: they run side by side.
+    let mut helpers = Vec::new();
     for (program, ranges) in [("newuidmap", &map.uids), ("newgidmap", &map.gids)] {
         let mut cmd = Command::new(program);
         cmd.arg(pid.as_raw().to_string());
@@ -287,20 +709,30 @@ pub fn write_maps(map: &IdMap, pid: Pid) -> Result<(), UsernsError> {
                 r.count.to_string(),
             ]);
         }
-        let out = cmd.output().map_err(|e| UsernsError::MapHelper {
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        helpers.push((program, cmd.spawn()));
+    }
+    let mut first_error = None;
+    for (program, spawned) in helpers {
+        let failed = |detail: String| UsernsError::MapHelper {
             program,
             pid: pid.as_raw(),
-            detail: e.to_string(),
-        })?;
-        if !out.status.success() {
-            return Err(UsernsError::MapHelper {
-                program,
-                pid: pid.as_raw(),
-                detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-            });
+            detail,
+        };
+        let outcome = match spawned.and_then(|child| child.wait_with_output()) {
+            Err(e) => Err(failed(e.to_string())),
+            Ok(out) if !out.status.success() => Err(failed(
+                String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            )),
+            Ok(_) => Ok(()),
+        };
+        if let Err(e) = outcome {
+            first_error.get_or_insert(e);
         }
     }
-    Ok(())
+    first_error.map_or(Ok(()), Err)
 }
 
 /// Writes a single-id map from inside the new namespace: allowed without
@@ -566,5 +998,193 @@ mod tests {
         assert_eq!((uid, gid), (0, 0));
         let err = run_in_userns::<u32, _>(&map, || Err("it failed inside".into())).unwrap_err();
         assert_eq!(err.to_string(), "it failed inside");
+    }
+
+    /// A host where only the given sysctls exist.
+    fn sysctls(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn apparmor_restriction_prints_the_profile_to_install() {
+        let host = sysctls(&[
+            ("kernel.apparmor_restrict_unprivileged_userns", "1"),
+            ("user.max_user_namespaces", "63000"),
+        ]);
+        let exe = Path::new("/home/alice/.cargo/bin/burrow");
+        let hint = unshare_hint(nix::Error::EACCES, &host, exe);
+        assert!(
+            hint.starts_with(
+                "; unprivileged user namespaces are disabled here: AppArmor restricts them \
+                 (kernel.apparmor_restrict_unprivileged_userns=1); an admin installs this \
+                 AppArmor profile as /etc/apparmor.d/burrow"
+            ),
+            "{hint}"
+        );
+        assert!(hint.contains("`sudo apparmor_parser -r /etc/apparmor.d/burrow`"));
+        assert!(hint.contains("kernel.apparmor_restrict_unprivileged_userns=0"));
+        // The profile names the binary that runs, not the packaged path.
+        assert!(hint.ends_with(&apparmor_profile(exe)), "{hint}");
+        assert!(hint.contains(
+            "profile burrow /home/alice/.cargo/bin/burrow flags=(unconfined) {\n  userns,\n"
+        ));
+        assert!(hint.contains("\nabi <abi/4.0>,\n"));
+        let shown = UsernsError::Unshare(nix::Error::EACCES).to_string();
+        assert!(shown.starts_with("cannot create a user namespace: EACCES"));
+    }
+
+    #[test]
+    fn shipped_apparmor_profile_is_the_one_the_error_prints() {
+        assert_eq!(
+            include_str!("../../packaging/apparmor/burrow"),
+            apparmor_profile(Path::new("/usr/bin/burrow"))
+        );
+        let spaced = apparmor_profile(Path::new("/opt/my tools/burrow"));
+        assert!(spaced.contains("profile burrow \"/opt/my tools/burrow\" flags"));
+    }
+
+    #[test]
+    fn each_blocking_sysctl_gets_its_own_fix() {
+        let exe = Path::new("/usr/bin/burrow");
+        let max = unshare_hint(
+            nix::Error::ENOSPC,
+            &sysctls(&[("user.max_user_namespaces", "0")]),
+            exe,
+        );
+        assert!(
+            max.contains("user.max_user_namespaces=0; an admin sets"),
+            "{max}"
+        );
+        let clone = unshare_hint(
+            nix::Error::EPERM,
+            &sysctls(&[
+                ("user.max_user_namespaces", "100"),
+                ("kernel.unprivileged_userns_clone", "0"),
+            ]),
+            exe,
+        );
+        assert!(
+            clone.contains("sudo sysctl -w kernel.unprivileged_userns_clone=1"),
+            "{clone}"
+        );
+        // Nothing known blocks it: the errno alone, no invented fix.
+        let unknown = unshare_hint(nix::Error::EPERM, &sysctls(&[]), exe);
+        assert_eq!(unknown, "; unprivileged user namespaces are disabled here");
+        assert_eq!(
+            UsernsBlocker::find(&sysctls(&[("user.max_user_namespaces", "5")])),
+            None
+        );
+    }
+
+    #[test]
+    fn nsswitch_subid_line_selects_the_source() {
+        assert_eq!(
+            SubidSource::from_nsswitch("passwd: files\n"),
+            SubidSource::Files
+        );
+        assert_eq!(
+            SubidSource::from_nsswitch("passwd: files\nsubid:   files\n"),
+            SubidSource::Files
+        );
+        assert_eq!(
+            SubidSource::from_nsswitch("# subid: ldap\nsubid: sss # from IPA\n"),
+            SubidSource::Nss {
+                module: "sss".into()
+            }
+        );
+        assert_eq!(
+            SubidSource::Nss {
+                module: "sss".into()
+            }
+            .describe(IdKind::Gid),
+            "getsubids -g (nsswitch subid: sss)"
+        );
+        assert_eq!(
+            parse_getsubids("0: alice 100000 65536\n1: alice 300000 10\nbad line\n"),
+            [
+                SubidRange {
+                    start: 100000,
+                    count: 65536
+                },
+                SubidRange {
+                    start: 300000,
+                    count: 10
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn file_capabilities_parse_from_every_xattr_version() {
+        // v2, cap_setuid permitted and effective.
+        let mut v2 = vec![];
+        for w in [0x0200_0001u32, 1 << 7, 0, 0, 0] {
+            v2.extend_from_slice(&w.to_le_bytes());
+        }
+        let caps = FileCaps::parse(&v2).unwrap();
+        assert_eq!(caps.permitted, 1 << 7);
+        assert_eq!(caps.to_string(), "cap_setuid=ep");
+        // v3 carries a root uid after the v2 words; v1 has one word.
+        let mut v3 = vec![];
+        for w in [0x0300_0000u32, (1 << 6) | (1 << 7), 0, 1 << 31, 0, 0] {
+            v3.extend_from_slice(&w.to_le_bytes());
+        }
+        assert_eq!(
+            FileCaps::parse(&v3).unwrap().to_string(),
+            "cap_setgid,cap_setuid,cap_63=p"
+        );
+        let mut v1 = vec![];
+        for w in [0x0100_0000u32, 1 << 6, 0] {
+            v1.extend_from_slice(&w.to_le_bytes());
+        }
+        assert_eq!(FileCaps::parse(&v1).unwrap().permitted, 1 << 6);
+        assert_eq!(FileCaps::parse(&[1, 2]), None);
+        assert_eq!(FileCaps::parse(&[0; 20]), None);
+    }
+
+    #[test]
+    fn helper_facts_read_setuid_and_file_capabilities() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let plain = write_tmp(d.path(), "newuidmap", "");
+        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let facts = HelperFacts::at("newuidmap", Some(plain.clone()));
+        assert!(!facts.setuid_root && !facts.has_needed_cap && !facts.usable());
+        assert!(!HelperFacts::at("newuidmap", None).usable());
+
+        if !Uid::effective().is_root() {
+            eprintln!("SKIP setuid and file-capability part: needs root");
+            return;
+        }
+        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o4755)).unwrap();
+        assert!(HelperFacts::at("newuidmap", Some(plain.clone())).usable());
+        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // What `setcap cap_setgid+ep` writes: a v2 vfs_cap_data.
+        let mut xattr = vec![];
+        for w in [0x0200_0001u32, 1 << 6, 0, 0, 0] {
+            xattr.extend_from_slice(&w.to_le_bytes());
+        }
+        rustix::fs::setxattr(
+            &plain,
+            "security.capability",
+            &xattr,
+            rustix::fs::XattrFlags::empty(),
+        )
+        .unwrap();
+        let gid = HelperFacts::at("newgidmap", Some(plain.clone()));
+        assert_eq!(gid.file_caps.as_deref(), Some("cap_setgid=ep"));
+        assert!(gid.usable());
+        // cap_setgid is not what newuidmap needs.
+        assert!(!HelperFacts::at("newuidmap", Some(plain)).usable());
+    }
+
+    #[test]
+    fn probe_creates_a_namespace_and_mounts_in_it() {
+        probe().unwrap();
     }
 }

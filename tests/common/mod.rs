@@ -449,6 +449,25 @@ impl TestEnv {
         self.run_with_stdin(args, None)
     }
 
+    /// Runs `burrow ARGS` with environment changes: `(NAME, Some(value))`
+    /// sets a variable, `(NAME, None)` removes it (as `env -u NAME`).
+    pub fn run_env(&self, args: &[&str], vars: &[(&str, Option<&str>)]) -> Output {
+        let mut cmd = self.command(args);
+        for (name, value) in vars {
+            match value {
+                Some(v) => cmd.env(name, v),
+                None => cmd.env_remove(name),
+            };
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.binary.display()));
+        wait_output(child, args, None)
+    }
+
     /// Runs `burrow ARGS` with `stdin` fed to it.
     pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
         let mut cmd = self.command(args);

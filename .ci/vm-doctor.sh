@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs `burrow doctor` in the throwaway systemd VM of ../shared/vm (cgroup
+# v2, a logind session, linger, delegated controllers), which this CI host
+# lacks, and checks that what this host cannot show comes out ok there.
+# Needs root and target/debug/burrow; says SKIP when ../shared/vm is absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+vm=../shared/vm/run-in-vm.sh
+if [ ! -x "$vm" ]; then
+    echo "SKIP vm-doctor: $vm not found"
+    exit 0
+fi
+apt-get install -y -qq --no-install-recommends mmdebstrap qemu-system-x86 e2fsprogs xz-utils >/dev/null
+
+share=$(mktemp -d)
+trap 'rm -rf "$share"' EXIT
+chmod 755 "$share"
+install -m0755 target/debug/burrow "$share/burrow"
+cat > "$share/check.sh" <<'EOF'
+#!/bin/sh
+# In the VM, as dev (uid 1000) in a login session.
+pass=0 fail=0
+expect() {
+    if printf '%s\n' "$out" | grep -q "^$1"; then
+        pass=$((pass + 1))
+    else
+        echo "FAILED: no line starting with: $1"
+        fail=$((fail + 1))
+    fi
+}
+out=$(/mnt/b/burrow doctor)
+status=$?
+printf '%s\n' "$out"
+if [ "$status" = 0 ]; then pass=$((pass + 1)); else echo "FAILED: doctor exited $status"; fail=$((fail + 1)); fi
+expect "ok    user namespaces "
+expect "ok    overlay "
+expect "ok    cgroups         cgroup v2; controllers delegated to you: "
+expect "ok    runtime dir     /run/user/1000/burrow (XDG_RUNTIME_DIR, yours)"
+expect "ok    systemd session user bus at "
+expect "ok    linger          enabled for dev"
+# As after su: no XDG_RUNTIME_DIR.
+out=$(env -u XDG_RUNTIME_DIR /mnt/b/burrow doctor)
+expect "warn  runtime dir     XDG_RUNTIME_DIR is not set; using /tmp/burrow-1000 "
+echo "vm-doctor: $pass passed, $fail failed"
+[ "$fail" = 0 ]
+EOF
+chmod 755 "$share/check.sh"
+"$vm" --share "$share:/mnt/b" -- /mnt/b/check.sh

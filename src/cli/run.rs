@@ -1,0 +1,241 @@
+//! `burrow run` and the container commands that go with it: ps, rm,
+//! inspect of containers.
+
+use super::Format;
+use crate::container::images::Context;
+use crate::container::run::{self, RunSpec};
+use crate::container::{self as ctr};
+use crate::Result;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct Run {
+    /// Remove the container when it exits.
+    #[arg(long)]
+    rm: bool,
+    /// Name the container.
+    #[arg(long)]
+    name: Option<String>,
+    /// Keep stdin open.
+    #[arg(short, long)]
+    interactive: bool,
+    /// Give the container a terminal.
+    #[arg(short, long)]
+    tty: bool,
+    /// Set an environment variable (NAME=VALUE, or NAME to pass yours on).
+    #[arg(short, long = "env", value_name = "NAME[=VALUE]")]
+    env: Vec<String>,
+    /// Read environment variables from a file of NAME=VALUE lines.
+    #[arg(long, value_name = "FILE")]
+    env_file: Vec<PathBuf>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// Run as this user: name, uid, or uid:gid (from the image's /etc/passwd and /etc/group).
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Override the image's entrypoint ("" clears it).
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// Bind a host path: HOST:CONTAINER[:ro].
+    #[arg(short, long = "volume", value_name = "HOST:CONTAINER[:ro]")]
+    volume: Vec<String>,
+    /// A mount: type=bind,source=...,target=...[,readonly] or type=tmpfs,target=...[,tmpfs-size=...].
+    #[arg(long)]
+    mount: Vec<String>,
+    /// A tmpfs: PATH[:size=...].
+    #[arg(long)]
+    tmpfs: Vec<String>,
+    /// The container's hostname (default: the first 12 digits of its id).
+    #[arg(long, short = 'H')]
+    hostname: Option<String>,
+    /// Mount the root filesystem read-only.
+    #[arg(long)]
+    read_only: bool,
+    /// Run a small init as pid 1 that reaps zombies and forwards signals.
+    #[arg(long)]
+    init: bool,
+    /// User namespace mode: keep-id maps your uid and gid inside to yours outside.
+    #[arg(long, value_name = "MODE")]
+    userns: Option<String>,
+    /// Security options: no-new-privileges.
+    #[arg(long = "security-opt", value_name = "OPT")]
+    security_opt: Vec<String>,
+    /// Add a capability (or ALL).
+    #[arg(long)]
+    cap_add: Vec<String>,
+    /// Drop a capability (or ALL).
+    #[arg(long)]
+    cap_drop: Vec<String>,
+    /// Network: none (loopback only).
+    #[arg(long, default_value = "none")]
+    network: String,
+    /// The image to run.
+    image: String,
+    /// The command and its arguments (default: the image's).
+    command: Vec<String>,
+}
+
+impl Run {
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        let spec = RunSpec {
+            image: self.image,
+            command: self.command,
+            name: self.name,
+            remove: self.rm,
+            interactive: self.interactive,
+            tty: self.tty,
+            env: self.env,
+            env_files: self.env_file,
+            workdir: self.workdir,
+            user: self.user,
+            entrypoint: self.entrypoint,
+            volumes: self.volume,
+            mounts: self.mount,
+            tmpfs: self.tmpfs,
+            hostname: self.hostname,
+            read_only: self.read_only,
+            init: self.init,
+            userns: self.userns,
+            security_opt: self.security_opt,
+            cap_add: self.cap_add,
+            cap_drop: self.cap_drop,
+            network: self.network,
+        };
+        run::run(ctx, &spec)
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Ps {
+    /// Show all containers, not only running ones.
+    #[arg(short, long)]
+    all: bool,
+    /// Show only ids.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Show full ids.
+    #[arg(long)]
+    no_trunc: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+impl Ps {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let list = ctr::list(ctx, self.all)?;
+        if self.quiet {
+            for (r, _) in &list {
+                println!(
+                    "{}",
+                    if self.no_trunc {
+                        &r.id[..]
+                    } else {
+                        &r.id[..12]
+                    }
+                );
+            }
+            return Ok(());
+        }
+        if self.format == Format::Json {
+            let json: Vec<_> = list.iter().map(|(r, s)| ctr::summary_json(r, s)).collect();
+            println!("{}", serde_json::to_string_pretty(&json).expect("json"));
+            return Ok(());
+        }
+        let mut rows = vec![[
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "NAMES",
+        ]
+        .map(String::from)
+        .to_vec()];
+        for (r, s) in &list {
+            let id = if self.no_trunc {
+                r.id.clone()
+            } else {
+                r.id[..12].to_string()
+            };
+            let mut command = ctr::command_line(r);
+            if !self.no_trunc && command.chars().count() > 20 {
+                command = command.chars().take(19).collect::<String>() + "…";
+            }
+            rows.push(vec![
+                id,
+                r.image.clone(),
+                format!("\"{command}\""),
+                super::image::ago(&r.created),
+                ctr::status_text(s),
+                r.name.clone(),
+            ]);
+        }
+        super::image::print_table(&rows);
+        Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Rm {
+    /// Stop (SIGKILL) a running container first.
+    #[arg(short, long)]
+    force: bool,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+impl Rm {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        for c in &self.containers {
+            let id = ctr::remove(ctx, c, self.force)?;
+            println!("{id}");
+        }
+        Ok(())
+    }
+}
+
+/// What `inspect` looks at.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InspectType {
+    Container,
+    Image,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Inspect {
+    /// Only look for this kind of object.
+    #[arg(long = "type", value_enum)]
+    kind: Option<InspectType>,
+    /// Containers or images, by name or id.
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+impl Inspect {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let mut out = Vec::new();
+        for n in &self.names {
+            // A container first, as docker looks.
+            let container = match self.kind {
+                Some(InspectType::Image) => None,
+                _ => match ctr::inspect_json(ctx, n) {
+                    Ok(j) => Some(j),
+                    Err(e) if self.kind == Some(InspectType::Container) => return Err(e),
+                    Err(_) => None,
+                },
+            };
+            match container {
+                Some(j) => out.push(j),
+                None => out.extend(crate::container::images::inspect(
+                    ctx,
+                    std::slice::from_ref(n),
+                )?),
+            }
+        }
+        println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+        Ok(())
+    }
+}

@@ -1,0 +1,411 @@
+//! The child side of `spawn`, from clone to execve, one stage per function,
+//! called in order from `main`: id maps, the remaining namespaces, the root
+//! mount, the mount list, the terminal, pivot_root, host name, user, init,
+//! credentials and capabilities, exec. Every failure goes to the parent as a
+//! `SetupError`; nothing here prints or panics on purpose.
+
+use super::caps;
+use super::exec::{self, env_value, ExecFailure};
+use super::init;
+use super::mounts::{apply_mount_ops, MountOp};
+use super::rootfs::{self, MountedRoot};
+use super::spec::{SandboxSpec, User, DEFAULT_PATH};
+use super::sync::{Channel, ToChild, ToParent};
+use super::sys;
+use super::tty::{self, WinSize};
+use super::user::{resolve_user, ResolvedUser};
+use super::userns;
+use super::SetupError;
+use rustix::fd::{AsFd, AsRawFd, OwnedFd};
+use rustix::io::Errno;
+use std::path::Path;
+
+/// What the child got from the parent at clone time.
+pub(crate) struct ChildContext<'a> {
+    pub spec: &'a SandboxSpec,
+    pub ops: &'a [MountOp],
+    pub channel: Channel,
+    pub winsize: Option<WinSize>,
+}
+
+enum Stop {
+    Setup(SetupError),
+    Exec(ExecFailure),
+    /// The parent is gone: nobody to tell.
+    Orphaned,
+}
+
+impl From<SetupError> for Stop {
+    fn from(e: SetupError) -> Self {
+        Stop::Setup(e)
+    }
+}
+
+fn sys_err(op: &str, path: Option<&Path>, e: Errno) -> SetupError {
+    SetupError {
+        op: op.into(),
+        path: path.map(Path::to_path_buf),
+        errno: Some(e.raw_os_error()),
+        detail: None,
+    }
+}
+
+fn nix_err(op: &str, e: nix::Error) -> SetupError {
+    SetupError {
+        op: op.into(),
+        path: None,
+        errno: Some(e as i32),
+        detail: None,
+    }
+}
+
+/// Runs the child to execve, or reports why not and exits.
+pub(crate) fn main(ctx: ChildContext) -> ! {
+    let channel = &ctx.channel;
+    let code = match run(&ctx) {
+        Err(Stop::Setup(e)) => {
+            let _ = channel.send(&ToParent::Failed(e), None);
+            125
+        }
+        Err(Stop::Exec(f)) => {
+            let code = f.exit_code();
+            let _ = channel.send(&ToParent::ExecFailed(f), None);
+            code
+        }
+        Err(Stop::Orphaned) => 125,
+    };
+    // SAFETY: _exit skips the atexit handlers and buffers that belong to
+    // the parent's copy of this process.
+    unsafe { libc::_exit(code) }
+}
+
+fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
+    let spec = ctx.spec;
+    reset_signals();
+    // The container must not outlive the process that waits for it.
+    // SAFETY: PR_SET_PDEATHSIG takes a signal number, no pointers.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    // Our own session: Ctrl-C on the caller's terminal reaches the caller,
+    // which forwards it, and not the container behind its back.
+    let _ = rustix::process::setsid();
+
+    // While the parent runs newuidmap and newgidmap: namespaces need no
+    // ids, only the capabilities the creator of a user namespace holds.
+    new_namespaces(spec)?;
+    id_maps(ctx)?;
+    cgroup_namespace(spec)?;
+    let MountedRoot {
+        root,
+        staging,
+        report,
+    } = rootfs::mount_root(&spec.rootfs, &spec.rootfs_drivers)?;
+    send(ctx, &ToParent::Rootfs(report), None)?;
+    apply_mount_ops(ctx.ops, root.as_fd())?;
+    let pty = terminal(ctx, &root)?;
+    rootfs::pivot_into(staging.as_fd(), root.as_fd())?;
+    drop((root, staging));
+    if let (Some(name), true) = (&spec.hostname, spec.namespaces.uts) {
+        rustix::system::sethostname(name.as_bytes())
+            .map_err(|e| sys_err("set the host name", None, e))?;
+    }
+    let user = container_user(spec)?;
+    if !spec.stdin && pty.is_none() {
+        stdin_from_null()?;
+    }
+    if spec.init {
+        start_init(ctx, pty.as_ref())?;
+    }
+    if let Some(slave) = &pty {
+        tty::become_terminal_owner(slave.as_fd())?;
+    }
+    drop(pty);
+    credentials(spec, &user)?;
+    rustix::process::chdir(&spec.cwd).map_err(|e| sys_err("enter", Some(&spec.cwd), e))?;
+    let env = environment(spec, &user);
+    sys::cloexec_from_3();
+    send(ctx, &ToParent::Executing, None)?;
+    Err(Stop::Exec(exec::exec(&spec.argv, &env)))
+}
+
+fn send(
+    ctx: &ChildContext,
+    msg: &ToParent,
+    fd: Option<rustix::fd::BorrowedFd>,
+) -> Result<(), Stop> {
+    ctx.channel.send(msg, fd).map_err(|_| Stop::Orphaned)
+}
+
+/// Signal dispositions and mask as a fresh process has them: the caller's
+/// handlers are gone after exec, but its ignored signals (SIGPIPE, which
+/// Rust ignores) and its mask would be inherited by the command.
+fn reset_signals() {
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: SIG_DFL is a valid disposition for any catchable signal;
+        // the numbers glibc reserves fail with EINVAL, which is fine.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
+}
+
+/// Become root of the user namespace. A single-id map we write
+/// ourselves; a full one comes from the parent's newuidmap/newgidmap.
+fn id_maps(ctx: &ChildContext) -> Result<(), Stop> {
+    if ctx.spec.id_map.is_single() {
+        return userns::write_own_single_map(&ctx.spec.id_map).map_err(|e| {
+            Stop::Setup(SetupError {
+                op: "write the single-id map".into(),
+                path: None,
+                errno: None,
+                detail: Some(e.to_string()),
+            })
+        });
+    }
+    match ctx.channel.recv::<ToChild>() {
+        Ok(Some((ToChild::MapsWritten, _))) => Ok(()),
+        _ => Err(Stop::Orphaned),
+    }
+}
+
+/// The UTS, IPC and network namespaces (a network namespace
+/// takes the kernel a while to make: better here, in parallel with the
+/// parent's id-map helpers, than in clone), and loopback up.
+fn new_namespaces(spec: &SandboxSpec) -> Result<(), SetupError> {
+    use nix::sched::CloneFlags;
+    let mut flags = CloneFlags::empty();
+    for (on, flag) in [
+        (spec.namespaces.uts, CloneFlags::CLONE_NEWUTS),
+        (spec.namespaces.ipc, CloneFlags::CLONE_NEWIPC),
+        (spec.namespaces.net, CloneFlags::CLONE_NEWNET),
+    ] {
+        if on {
+            flags |= flag;
+        }
+    }
+    if !flags.is_empty() {
+        nix::sched::unshare(flags).map_err(|e| nix_err("create the namespaces", e))?;
+    }
+    if spec.namespaces.net {
+        loopback_up().map_err(|e| sys_err("bring up the loopback interface", None, e))?;
+    }
+    Ok(())
+}
+
+/// The cgroup namespace, once the parent has had its say, so that
+/// a parent placing us in a cgroup first gets it as our cgroup root.
+fn cgroup_namespace(spec: &SandboxSpec) -> Result<(), SetupError> {
+    if spec.namespaces.cgroup {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| nix_err("create the cgroup namespace", e))?;
+    }
+    Ok(())
+}
+
+fn loopback_up() -> Result<(), Errno> {
+    let last = || Errno::from_raw_os_error(sys::last_errno());
+    // SAFETY: plain socket(2); the fd is owned right below.
+    let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if s < 0 {
+        return Err(last());
+    }
+    // SAFETY: s is a new fd nobody else owns.
+    let sock = unsafe { <OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(s) };
+    // SAFETY: ifreq is plain old data; zeroed is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: the ioctls read and write the ifreq we pass.
+    unsafe {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(last());
+        }
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+            return Err(last());
+        }
+    }
+    Ok(())
+}
+
+/// The container's terminal, from its own devpts; the master goes
+/// to the parent.
+fn terminal(ctx: &ChildContext, root: &OwnedFd) -> Result<Option<OwnedFd>, Stop> {
+    if !ctx.spec.tty {
+        return Ok(None);
+    }
+    let pty = tty::open_pty(root.as_fd(), ctx.winsize)?;
+    // /dev/console is the container's terminal too, as in docker.
+    let console = Path::new("/dev/console");
+    let bind = |e: Errno| sys_err("bind the terminal on", Some(console), e);
+    let target = sys::ensure_file(root.as_fd(), console).map_err(bind)?;
+    let m = sys::clone_tree(pty.slave.as_fd(), Path::new("")).map_err(bind)?;
+    sys::attach(m.as_fd(), target.as_fd()).map_err(bind)?;
+    send(ctx, &ToParent::Pty, Some(pty.master.as_fd()))?;
+    Ok(Some(pty.slave))
+}
+
+/// The user to become, resolved from the container's own files.
+fn container_user(spec: &SandboxSpec) -> Result<ResolvedUser, SetupError> {
+    let etc = Path::new("/etc");
+    match &spec.user {
+        User::Lookup {
+            spec: s,
+            extra_gids,
+        } => resolve_user(etc, s, extra_gids).map_err(|e| SetupError {
+            op: "resolve the user".into(),
+            path: None,
+            errno: None,
+            detail: Some(e.to_string()),
+        }),
+        User::Id {
+            uid,
+            gid,
+            additional_gids,
+        } => Ok(ResolvedUser {
+            uid: *uid,
+            gid: *gid,
+            additional_gids: additional_gids.clone(),
+            // Only HOME comes from passwd here, and only if it is there.
+            home: resolve_user(etc, &uid.to_string(), &[])
+                .map(|u| u.home)
+                .unwrap_or_else(|_| "/".into()),
+        }),
+    }
+}
+
+fn stdin_from_null() -> Result<(), SetupError> {
+    let null = rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| sys_err("open", Some(Path::new("/dev/null")), e))?;
+    // SAFETY: dup2 onto fd 0, which we mean to replace.
+    if unsafe { libc::dup2(null.as_raw_fd(), 0) } < 0 {
+        return Err(sys_err(
+            "redirect stdin from",
+            Some(Path::new("/dev/null")),
+            Errno::from_raw_os_error(sys::last_errno()),
+        ));
+    }
+    Ok(())
+}
+
+/// `--init`: fork; the parent becomes the init and never
+/// returns, the child (pid 2) goes on to exec the command.
+fn start_init(ctx: &ChildContext, pty: Option<&OwnedFd>) -> Result<(), SetupError> {
+    let old = init::block_signals().map_err(|e| nix_err("block signals in the init", e))?;
+    // SAFETY: the sandbox's processes are single-threaded.
+    match unsafe { sys::fork() }.map_err(|e| sys_err("fork the command from the init", None, e))? {
+        None => {
+            let _ = nix::sys::signal::sigprocmask(
+                nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                Some(&old),
+                None,
+            );
+            Ok(())
+        }
+        Some(command) => {
+            // The init keeps nothing the parent or the terminal waits on:
+            // the parent's EOF and the terminal's hangup follow the command.
+            // SAFETY: closing fds this process owns and no longer uses;
+            // nothing else refers to them after the fork.
+            unsafe {
+                libc::close(ctx.channel_fd());
+                if let Some(p) = pty {
+                    libc::close(p.as_raw_fd());
+                }
+            }
+            let keep = ctx.spec.capabilities;
+            let _ = caps::drop_bounding_set(keep);
+            let _ = caps::set_process_caps(keep, 0);
+            // SAFETY: PR_SET_NAME takes a pointer to a NUL-terminated name.
+            unsafe { libc::prctl(libc::PR_SET_NAME, c"burrow-init".as_ptr(), 0, 0, 0) };
+            init::run(nix::unistd::Pid::from_raw(command))
+        }
+    }
+}
+
+impl ChildContext<'_> {
+    fn channel_fd(&self) -> i32 {
+        self.channel.raw_fd()
+    }
+}
+
+/// Groups, gid, uid, then capabilities and no_new_privs. The
+/// bounding set shrinks first, while we still hold CAP_SETPCAP.
+fn credentials(spec: &SandboxSpec, user: &ResolvedUser) -> Result<(), SetupError> {
+    caps::drop_bounding_set(spec.capabilities).map_err(|(cap, e)| SetupError {
+        op: "drop from the bounding set capability".into(),
+        path: None,
+        errno: Some(e.raw_os_error()),
+        detail: Some(format!("capability {cap}")),
+    })?;
+    // A single-id map denies setgroups: the host's groups stay, unmapped.
+    if !spec.id_map.is_single() {
+        let gids: Vec<nix::unistd::Gid> = user
+            .additional_gids
+            .iter()
+            .map(|&g| nix::unistd::Gid::from_raw(g))
+            .collect();
+        nix::unistd::setgroups(&gids).map_err(|e| SetupError {
+            detail: Some(format!("groups {:?}", user.additional_gids)),
+            ..nix_err("set the supplementary groups", e)
+        })?;
+    }
+    let gid = nix::unistd::Gid::from_raw(user.gid);
+    nix::unistd::setresgid(gid, gid, gid).map_err(unmapped("gid", user.gid))?;
+    let uid = nix::unistd::Uid::from_raw(user.uid);
+    nix::unistd::setresuid(uid, uid, uid).map_err(unmapped("uid", user.uid))?;
+    caps::set_process_caps(spec.capabilities, user.uid)
+        .map_err(|e| sys_err("set the capabilities", None, e))?;
+    if spec.no_new_privs {
+        rustix::thread::set_no_new_privs(true).map_err(|e| sys_err("set no_new_privs", None, e))?;
+    }
+    Ok(())
+}
+
+fn unmapped(what: &'static str, id: u32) -> impl Fn(nix::Error) -> SetupError {
+    move |e| SetupError {
+        detail: Some(format!(
+            "{what} {id}{}",
+            if e == nix::Error::EINVAL {
+                " is not mapped in the user namespace"
+            } else {
+                ""
+            }
+        )),
+        ..nix_err(&format!("switch to {what}"), e)
+    }
+}
+
+/// The command's environment: the spec's, plus docker's defaults for PATH,
+/// HOME and (with a terminal) TERM when missing.
+fn environment(spec: &SandboxSpec, user: &ResolvedUser) -> Vec<String> {
+    let mut env = spec.env.clone();
+    if env_value(&env, "PATH").is_none() {
+        env.push(format!("PATH={DEFAULT_PATH}"));
+    }
+    if env_value(&env, "HOME").is_none() {
+        env.push(format!("HOME={}", user.home));
+    }
+    if spec.tty && env_value(&env, "TERM").is_none() {
+        env.push("TERM=xterm".into());
+    }
+    env
+}

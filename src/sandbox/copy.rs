@@ -1,0 +1,349 @@
+//! The last-resort root filesystem: the image layers copied, base first,
+//! into the container's own directory, whiteouts and opaque directories
+//! applied as overlayfs would. Works with *at calls and O_NOFOLLOW only, so
+//! a symlink in a layer can never make the copy write outside it.
+
+use super::sys::errno_text;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat, Timespec, Timestamps, CWD};
+use rustix::io::Errno;
+use std::collections::HashMap;
+use std::ffi::{CStr, CString, OsStr};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Hard links already copied in the current layer: source (dev, ino) to
+/// the copy's path relative to the destination root.
+type Links = HashMap<(u64, u64), PathBuf>;
+
+struct Copier {
+    root: OwnedFd,
+    links: Links,
+}
+
+/// Copies `layers` (base first) into `dest`, each over the previous.
+pub(crate) fn copy_layers(layers: &[PathBuf], dest: &Path) -> Result<(), String> {
+    let open_dir = |p: &Path| {
+        rustix::fs::open(
+            p,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| {
+            format!(
+                "cannot open {}: {}",
+                p.display(),
+                errno_text(e.raw_os_error())
+            )
+        })
+    };
+    let mut c = Copier {
+        root: open_dir(dest)?,
+        links: Links::new(),
+    };
+    for layer in layers {
+        c.links.clear();
+        let src = open_dir(layer)?;
+        let dst = rustix::io::fcntl_dupfd_cloexec(&c.root, 0).map_err(|e| e.to_string())?;
+        c.copy_dir(src.as_fd(), dst.as_fd(), Path::new(""))
+            .map_err(|(p, e)| {
+                format!(
+                    "copying {}: {}",
+                    layer.join(p).display(),
+                    errno_text(e.raw_os_error())
+                )
+            })?;
+    }
+    Ok(())
+}
+
+type CopyResult = Result<(), (PathBuf, Errno)>;
+
+fn is_opaque(dir: BorrowedFd) -> bool {
+    let mut buf = [0u8; 4];
+    matches!(
+        rustix::fs::fgetxattr(dir, "user.overlay.opaque", &mut buf[..]),
+        Ok(n) if n == 1 && buf[0] == b'y'
+    )
+}
+
+fn times(st: &Stat) -> Timestamps {
+    Timestamps {
+        last_access: Timespec {
+            tv_sec: st.st_atime as _,
+            tv_nsec: st.st_atime_nsec as _,
+        },
+        last_modification: Timespec {
+            tv_sec: st.st_mtime as _,
+            tv_nsec: st.st_mtime_nsec as _,
+        },
+    }
+}
+
+fn owner(st: &Stat) -> (Option<rustix::fs::Uid>, Option<rustix::fs::Gid>) {
+    (
+        Some(rustix::fs::Uid::from_raw(st.st_uid)),
+        Some(rustix::fs::Gid::from_raw(st.st_gid)),
+    )
+}
+
+/// Ids outside the user namespace's map cannot be given; such files stay
+/// owned by the copier, as a single-id map squashes them anyway.
+fn tolerate_unmapped(r: Result<(), Errno>) -> Result<(), Errno> {
+    match r {
+        Err(Errno::INVAL) | Err(Errno::PERM) => Ok(()),
+        other => other,
+    }
+}
+
+/// Removes `name` in `dir`, a directory tree included.
+fn remove(dir: BorrowedFd, name: &CStr) -> Result<(), Errno> {
+    match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
+        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Err(Errno::ISDIR) => {
+            let sub = rustix::fs::openat(
+                dir,
+                name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+            clear(sub.as_fd())?;
+            rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes everything in `dir`.
+fn clear(dir: BorrowedFd) -> Result<(), Errno> {
+    let names: Vec<CString> = Dir::read_from(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_owned())
+        .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
+        .collect();
+    for n in names {
+        remove(dir, &n)?;
+    }
+    Ok(())
+}
+
+impl Copier {
+    fn copy_dir(&mut self, src: BorrowedFd, dst: BorrowedFd, rel: &Path) -> CopyResult {
+        let at = |e: Errno| (rel.to_path_buf(), e);
+        if is_opaque(src) {
+            clear(dst).map_err(at)?;
+        }
+        let entries: Vec<CString> = Dir::read_from(src)
+            .map_err(at)?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_owned())
+            .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
+            .collect();
+        for name in entries {
+            let child_rel = rel.join(OsStr::from_bytes(name.as_bytes()));
+            self.copy_entry(src, dst, &name, &child_rel)?;
+        }
+        Ok(())
+    }
+
+    fn copy_entry(
+        &mut self,
+        src: BorrowedFd,
+        dst: BorrowedFd,
+        name: &CStr,
+        rel: &Path,
+    ) -> CopyResult {
+        let at = |e: Errno| (rel.to_path_buf(), e);
+        let st = rustix::fs::statat(src, name, AtFlags::SYMLINK_NOFOLLOW).map_err(at)?;
+        let kind = FileType::from_raw_mode(st.st_mode);
+        let mode = Mode::from_raw_mode(st.st_mode & 0o7777);
+        let (uid, gid) = owner(&st);
+
+        // An overlay whiteout: the name is deleted in this layer.
+        if kind == FileType::CharacterDevice && st.st_rdev == 0 {
+            return remove(dst, name).map_err(at);
+        }
+        let existing = rustix::fs::statat(dst, name, AtFlags::SYMLINK_NOFOLLOW).ok();
+        let existing_is_dir =
+            existing.is_some_and(|e| FileType::from_raw_mode(e.st_mode) == FileType::Directory);
+        // A directory merges into a directory; anything else replaces.
+        if existing.is_some() && (kind != FileType::Directory || !existing_is_dir) {
+            remove(dst, name).map_err(at)?;
+        }
+
+        match kind {
+            FileType::Directory => {
+                if !existing_is_dir {
+                    rustix::fs::mkdirat(dst, name, Mode::from_raw_mode(0o700)).map_err(at)?;
+                }
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                let s = rustix::fs::openat(src, name, flags, Mode::empty()).map_err(at)?;
+                let d = rustix::fs::openat(dst, name, flags, Mode::empty()).map_err(at)?;
+                self.copy_dir(s.as_fd(), d.as_fd(), rel)?;
+                tolerate_unmapped(rustix::fs::fchown(&d, uid, gid)).map_err(at)?;
+                rustix::fs::fchmod(&d, mode).map_err(at)?;
+                rustix::fs::futimens(&d, &times(&st)).map_err(at)?;
+            }
+            FileType::RegularFile => {
+                if st.st_nlink > 1 {
+                    let key = (st.st_dev, st.st_ino);
+                    if let Some(first) = self.links.get(&key) {
+                        return rustix::fs::linkat(&self.root, first, dst, name, AtFlags::empty())
+                            .map_err(at);
+                    }
+                    self.links.insert(key, rel.to_path_buf());
+                }
+                let s = rustix::fs::openat(
+                    src,
+                    name,
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(at)?;
+                let d = rustix::fs::openat(
+                    dst,
+                    name,
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o600),
+                )
+                .map_err(at)?;
+                let mut from = std::fs::File::from(s);
+                let mut to = std::fs::File::from(d);
+                std::io::copy(&mut from, &mut to)
+                    .map_err(|e| at(Errno::from_io_error(&e).unwrap_or(Errno::IO)))?;
+                // chown before chmod: chown clears set-id bits.
+                tolerate_unmapped(rustix::fs::fchown(&to, uid, gid)).map_err(at)?;
+                rustix::fs::fchmod(&to, mode).map_err(at)?;
+                rustix::fs::futimens(&to, &times(&st)).map_err(at)?;
+            }
+            FileType::Symlink => {
+                let target = rustix::fs::readlinkat(src, name, Vec::new()).map_err(at)?;
+                rustix::fs::symlinkat(target.as_c_str(), dst, name).map_err(at)?;
+                self.finish_at(dst, name, &st).map_err(at)?;
+            }
+            other => {
+                match rustix::fs::mknodat(dst, name, other, mode, st.st_rdev) {
+                    Ok(()) => {}
+                    // Device nodes cannot be made in a user namespace; /dev
+                    // is a tmpfs of the sandbox's own anyway.
+                    Err(Errno::PERM)
+                        if matches!(other, FileType::CharacterDevice | FileType::BlockDevice) =>
+                    {
+                        return Ok(())
+                    }
+                    Err(e) => return Err(at(e)),
+                }
+                self.finish_at(dst, name, &st).map_err(at)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Owner and times of an entry that cannot be opened (symlink, fifo).
+    fn finish_at(&self, dir: BorrowedFd, name: &CStr, st: &Stat) -> Result<(), Errno> {
+        let (uid, gid) = owner(st);
+        tolerate_unmapped(rustix::fs::chownat(
+            dir,
+            name,
+            uid,
+            gid,
+            AtFlags::SYMLINK_NOFOLLOW,
+        ))?;
+        rustix::fs::utimensat(dir, name, &times(st), AtFlags::SYMLINK_NOFOLLOW)
+    }
+}
+
+/// True when `path` exists; for the copy driver's completion marker.
+pub(crate) fn exists(path: &Path) -> bool {
+    rustix::fs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn layers_overwrite_and_symlinks_do_not_escape() {
+        let d = tempfile::tempdir().unwrap();
+        let (l1, l2, dest, outside) = (
+            d.path().join("l1"),
+            d.path().join("l2"),
+            d.path().join("dest"),
+            d.path().join("outside"),
+        );
+        for p in [&l1, &l2, &dest, &outside] {
+            std::fs::create_dir_all(p).unwrap();
+        }
+        std::fs::create_dir_all(l1.join("etc")).unwrap();
+        std::fs::write(l1.join("etc/a"), "one").unwrap();
+        std::fs::write(l1.join("etc/keep"), "keep").unwrap();
+        std::fs::hard_link(l1.join("etc/a"), l1.join("etc/a-link")).unwrap();
+        // Layer 1 makes `x` a symlink out of the tree; layer 2 makes it a
+        // directory with a file: the file must land in dest, not outside.
+        std::os::unix::fs::symlink(&outside, l1.join("x")).unwrap();
+        std::fs::create_dir_all(l2.join("x")).unwrap();
+        std::fs::write(l2.join("x/f"), "in").unwrap();
+        std::fs::create_dir_all(l2.join("etc")).unwrap();
+        std::fs::write(l2.join("etc/a"), "two").unwrap();
+
+        copy_layers(&[l1.clone(), l2.clone()], &dest).unwrap();
+        assert_eq!(std::fs::read_to_string(dest.join("etc/a")).unwrap(), "two");
+        assert_eq!(
+            std::fs::read_to_string(dest.join("etc/keep")).unwrap(),
+            "keep"
+        );
+        assert_eq!(std::fs::read_to_string(dest.join("x/f")).unwrap(), "in");
+        assert!(!outside.join("f").exists());
+        // The hard link of layer 1 was a link, until layer 2 replaced `a`.
+        assert_eq!(
+            std::fs::read_to_string(dest.join("etc/a-link")).unwrap(),
+            "one"
+        );
+        assert!(std::fs::symlink_metadata(dest.join("x")).unwrap().is_dir());
+        assert_eq!(
+            std::fs::metadata(dest.join("etc/keep")).unwrap().mtime(),
+            std::fs::metadata(l1.join("etc/keep")).unwrap().mtime()
+        );
+    }
+
+    #[test]
+    fn whiteouts_delete_and_opaque_directories_hide_lower_content() {
+        let d = tempfile::tempdir().unwrap();
+        let (l1, l2, dest) = (
+            d.path().join("l1"),
+            d.path().join("l2"),
+            d.path().join("dest"),
+        );
+        for p in [&l1, &l2, &dest] {
+            std::fs::create_dir_all(p).unwrap();
+        }
+        std::fs::write(l1.join("gone"), "x").unwrap();
+        std::fs::create_dir_all(l1.join("dir/sub")).unwrap();
+        std::fs::write(l1.join("dir/old"), "x").unwrap();
+        std::fs::create_dir_all(l2.join("dir")).unwrap();
+        std::fs::write(l2.join("dir/new"), "y").unwrap();
+        let l2fd = std::fs::File::open(&l2).unwrap();
+        // The overlay whiteout format: a 0:0 character device (burrow's
+        // tests run as root, or in a user namespace, where this works).
+        rustix::fs::mknodat(&l2fd, "gone", FileType::CharacterDevice, Mode::empty(), 0).unwrap();
+        let dirfd = std::fs::File::open(l2.join("dir")).unwrap();
+        rustix::fs::fsetxattr(
+            &dirfd,
+            "user.overlay.opaque",
+            b"y",
+            rustix::fs::XattrFlags::empty(),
+        )
+        .unwrap();
+
+        copy_layers(&[l1, l2], &dest).unwrap();
+        assert!(!dest.join("gone").exists());
+        assert!(dest.join("dir/new").exists());
+        assert!(!dest.join("dir/old").exists());
+        assert!(!dest.join("dir/sub").exists());
+    }
+}

@@ -1,0 +1,483 @@
+//! The container's mounts as a list of plain operations: built from the
+//! spec by a pure function (printable, testable without a kernel) and
+//! applied in order by one function whose every failure names the
+//! operation and the path. Targets are resolved inside the new root only.
+
+use super::spec::SandboxSpec;
+use super::sys::{self, FsError};
+use super::SetupError;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{OFlags, CWD};
+use rustix::io::Errno;
+use rustix::mount::MountAttrFlags;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// One step of building the container's file tree. Destinations are
+/// paths inside the container; `src` paths are on the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum MountOp {
+    /// A procfs of the new pid namespace.
+    Proc {
+        dst: PathBuf,
+    },
+    /// Read-only sysfs of the new network namespace; without one (the
+    /// kernel refuses), a read-only recursive bind of the host's /sys.
+    Sysfs {
+        dst: PathBuf,
+    },
+    Tmpfs {
+        dst: PathBuf,
+        /// Bytes; `None` is the kernel's default (half of RAM).
+        size: Option<u64>,
+        mode: Option<u32>,
+        read_only: bool,
+        nosuid: bool,
+        nodev: bool,
+        noexec: bool,
+    },
+    /// A new devpts instance; `gid` owns new terminals (tty, 5) when
+    /// that group is mapped.
+    DevPts {
+        dst: PathBuf,
+        gid: Option<u32>,
+    },
+    Mqueue {
+        dst: PathBuf,
+    },
+    /// A recursive bind of a host file or directory (which must exist);
+    /// the destination is made to match.
+    Bind {
+        src: PathBuf,
+        dst: PathBuf,
+        read_only: bool,
+    },
+    Symlink {
+        target: PathBuf,
+        dst: PathBuf,
+    },
+    Dir {
+        dst: PathBuf,
+    },
+    /// /dev/null over a file, an empty read-only tmpfs over a directory;
+    /// nothing when missing.
+    Mask {
+        dst: PathBuf,
+    },
+    /// The path bound read-only over itself; nothing when missing.
+    ReadOnly {
+        dst: PathBuf,
+    },
+    /// The root mount (not the mounts on it) made read-only. Last, since
+    /// mount points are made in the root before.
+    RootReadOnly,
+}
+
+impl MountOp {
+    pub fn destination(&self) -> &Path {
+        match self {
+            MountOp::Proc { dst }
+            | MountOp::Sysfs { dst }
+            | MountOp::Tmpfs { dst, .. }
+            | MountOp::DevPts { dst, .. }
+            | MountOp::Mqueue { dst }
+            | MountOp::Bind { dst, .. }
+            | MountOp::Symlink { dst, .. }
+            | MountOp::Dir { dst }
+            | MountOp::Mask { dst }
+            | MountOp::ReadOnly { dst } => dst,
+            MountOp::RootReadOnly => Path::new("/"),
+        }
+    }
+
+    /// What the operation does, in words for an error: "cannot {it}".
+    pub fn describe(&self) -> String {
+        match self {
+            MountOp::Proc { .. } => "mount proc on".into(),
+            MountOp::Sysfs { .. } => "mount sysfs on".into(),
+            MountOp::Tmpfs { .. } => "mount tmpfs on".into(),
+            MountOp::DevPts { .. } => "mount devpts on".into(),
+            MountOp::Mqueue { .. } => "mount mqueue on".into(),
+            MountOp::Bind { src, .. } => format!("bind-mount {} on", src.display()),
+            MountOp::Symlink { target, .. } => format!("make a symlink to {} at", target.display()),
+            MountOp::Dir { .. } => "make directory".into(),
+            MountOp::Mask { .. } => "mask".into(),
+            MountOp::ReadOnly { .. } => "make read-only".into(),
+            MountOp::RootReadOnly => "make read-only the root".into(),
+        }
+    }
+}
+
+const MIB: u64 = 1 << 20;
+
+fn tmpfs(dst: &str, size: u64, mode: u32, nodev: bool) -> MountOp {
+    MountOp::Tmpfs {
+        dst: dst.into(),
+        size: Some(size),
+        mode: Some(mode),
+        read_only: false,
+        nosuid: true,
+        nodev,
+        noexec: true,
+    }
+}
+
+/// The container's mounts, in the order they are applied: the standard
+/// tree (/proc, /sys, /dev and its devices, /dev/pts, /dev/shm,
+/// /dev/mqueue), the /etc files, the caller's mounts, the working
+/// directory, masked and read-only paths, and the read-only root.
+pub fn mount_ops(spec: &SandboxSpec) -> Vec<MountOp> {
+    let mut ops = vec![
+        MountOp::Proc {
+            dst: "/proc".into(),
+        },
+        MountOp::Sysfs { dst: "/sys".into() },
+        tmpfs("/dev", 64 * MIB, 0o755, false),
+    ];
+    // mknod is not allowed in a user namespace: the host's nodes are bound.
+    for dev in ["null", "zero", "full", "random", "urandom", "tty"] {
+        ops.push(MountOp::Bind {
+            src: PathBuf::from("/dev").join(dev),
+            dst: PathBuf::from("/dev").join(dev),
+            read_only: false,
+        });
+    }
+    ops.push(MountOp::DevPts {
+        dst: "/dev/pts".into(),
+        gid: spec.id_map.host_gid(5).map(|_| 5),
+    });
+    for (target, link) in [
+        ("pts/ptmx", "/dev/ptmx"),
+        ("/proc/self/fd", "/dev/fd"),
+        ("/proc/self/fd/0", "/dev/stdin"),
+        ("/proc/self/fd/1", "/dev/stdout"),
+        ("/proc/self/fd/2", "/dev/stderr"),
+        ("/proc/kcore", "/dev/core"),
+    ] {
+        ops.push(MountOp::Symlink {
+            target: target.into(),
+            dst: link.into(),
+        });
+    }
+    ops.push(tmpfs("/dev/shm", 64 * MIB, 0o1777, true));
+    if spec.namespaces.ipc {
+        ops.push(MountOp::Mqueue {
+            dst: "/dev/mqueue".into(),
+        });
+    }
+    for (src, dst) in [
+        (&spec.etc.hostname, "/etc/hostname"),
+        (&spec.etc.hosts, "/etc/hosts"),
+        (&spec.etc.resolv_conf, "/etc/resolv.conf"),
+    ] {
+        if let Some(src) = src {
+            ops.push(MountOp::Bind {
+                src: src.clone(),
+                dst: dst.into(),
+                read_only: false,
+            });
+        }
+    }
+    ops.extend(spec.mounts.iter().cloned());
+    if spec.cwd != Path::new("/") {
+        ops.push(MountOp::Dir {
+            dst: spec.cwd.clone(),
+        });
+    }
+    ops.extend(
+        spec.masked_paths
+            .iter()
+            .map(|p| MountOp::Mask { dst: p.clone() }),
+    );
+    ops.extend(
+        spec.readonly_paths
+            .iter()
+            .map(|p| MountOp::ReadOnly { dst: p.clone() }),
+    );
+    if spec.read_only {
+        ops.push(MountOp::RootReadOnly);
+    }
+    ops
+}
+
+/// Applies `ops` in order under the directory `root` (the new root,
+/// before pivot_root). Host paths (`src`) resolve in the current root.
+pub(crate) fn apply_mount_ops(ops: &[MountOp], root: BorrowedFd) -> Result<(), SetupError> {
+    for op in ops {
+        apply_one(op, root)?;
+    }
+    Ok(())
+}
+
+fn apply_one(op: &MountOp, root: BorrowedFd) -> Result<(), SetupError> {
+    let dst = op.destination();
+    let fail = |errno: Errno, detail: Option<String>| SetupError {
+        op: op.describe(),
+        path: Some(dst.to_path_buf()),
+        errno: Some(errno.raw_os_error()),
+        detail,
+    };
+    let fs_fail = |e: FsError| fail(e.errno, e.log);
+    let at = |e: Errno, what: &str| fail(e, Some(what.to_string()));
+    let mount_point = || sys::ensure_dir(root, dst).map_err(|e| at(e, "making the mount point"));
+    let noexec = MountAttrFlags::MOUNT_ATTR_NOSUID
+        | MountAttrFlags::MOUNT_ATTR_NODEV
+        | MountAttrFlags::MOUNT_ATTR_NOEXEC;
+
+    match op {
+        MountOp::Proc { .. } => {
+            let target = mount_point()?;
+            let m = sys::new_fs("proc", &[], noexec).map_err(fs_fail)?;
+            sys::attach(m.as_fd(), target.as_fd()).map_err(|e| fail(e, None))
+        }
+        MountOp::Sysfs { .. } => {
+            let target = mount_point()?;
+            let m = match sys::new_fs("sysfs", &[], noexec | MountAttrFlags::MOUNT_ATTR_RDONLY) {
+                Ok(m) => m,
+                // No network namespace of our own: sysfs is refused, the
+                // host's tree is the fallback.
+                Err(first) => {
+                    let m = sys::clone_tree(CWD, Path::new("/sys")).map_err(|e| {
+                        fail(
+                            e,
+                            Some(format!(
+                                "sysfs refused ({}), then binding the host's /sys",
+                                first.errno
+                            )),
+                        )
+                    })?;
+                    sys::set_read_only(m.as_fd(), true).map_err(|e| at(e, "read-only /sys"))?;
+                    m
+                }
+            };
+            sys::attach(m.as_fd(), target.as_fd()).map_err(|e| fail(e, None))
+        }
+        MountOp::Tmpfs {
+            size,
+            mode,
+            read_only,
+            nosuid,
+            nodev,
+            noexec,
+            ..
+        } => {
+            let target = mount_point()?;
+            let mut options = Vec::new();
+            if let Some(size) = size {
+                options.push(("size", Some(size.to_string())));
+            }
+            if let Some(mode) = mode {
+                options.push(("mode", Some(format!("{mode:o}"))));
+            }
+            let mut attrs = MountAttrFlags::empty();
+            for (on, flag) in [
+                (*read_only, MountAttrFlags::MOUNT_ATTR_RDONLY),
+                (*nosuid, MountAttrFlags::MOUNT_ATTR_NOSUID),
+                (*nodev, MountAttrFlags::MOUNT_ATTR_NODEV),
+                (*noexec, MountAttrFlags::MOUNT_ATTR_NOEXEC),
+            ] {
+                if on {
+                    attrs |= flag;
+                }
+            }
+            let m = sys::new_fs("tmpfs", &options, attrs).map_err(fs_fail)?;
+            sys::attach(m.as_fd(), target.as_fd()).map_err(|e| fail(e, None))
+        }
+        MountOp::DevPts { gid, .. } => {
+            let target = mount_point()?;
+            let mut options = vec![
+                ("newinstance", None),
+                ("ptmxmode", Some("0666".to_string())),
+                ("mode", Some("0620".to_string())),
+            ];
+            if let Some(gid) = gid {
+                options.push(("gid", Some(gid.to_string())));
+            }
+            let attrs = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC;
+            let m = sys::new_fs("devpts", &options, attrs).map_err(fs_fail)?;
+            sys::attach(m.as_fd(), target.as_fd()).map_err(|e| fail(e, None))
+        }
+        MountOp::Mqueue { .. } => {
+            let target = mount_point()?;
+            let m = sys::new_fs("mqueue", &[], noexec).map_err(fs_fail)?;
+            sys::attach(m.as_fd(), target.as_fd()).map_err(|e| fail(e, None))
+        }
+        MountOp::Bind { src, read_only, .. } => {
+            let source = rustix::fs::open(src, OFlags::PATH | OFlags::CLOEXEC, 0.into())
+                .map_err(|e| at(e, &format!("the source {} is not usable", src.display())))?;
+            let target = if sys::is_dir(source.as_fd()).map_err(|e| fail(e, None))? {
+                mount_point()?
+            } else {
+                sys::ensure_file(root, dst).map_err(|e| at(e, "making the mount point"))?
+            };
+            let m = sys::clone_tree(source.as_fd(), Path::new("")).map_err(|e| fail(e, None))?;
+            if *read_only {
+                sys::set_read_only(m.as_fd(), true).map_err(|e| at(e, "making it read-only"))?;
+            }
+            sys::attach(m.as_fd(), target.as_fd()).map_err(|e| fail(e, None))
+        }
+        MountOp::Symlink { target, .. } => {
+            let (Some(parent), Some(name)) = (dst.parent(), dst.file_name()) else {
+                return Err(fail(Errno::INVAL, None));
+            };
+            let dir = sys::ensure_dir(root, parent).map_err(|e| at(e, "making its directory"))?;
+            match rustix::fs::symlinkat(target, &dir, name) {
+                Ok(()) | Err(Errno::EXIST) => Ok(()),
+                Err(e) => Err(fail(e, None)),
+            }
+        }
+        MountOp::Dir { .. } => mount_point().map(drop),
+        MountOp::Mask { .. } => {
+            let Some(target) = open_existing(root, dst).map_err(|e| fail(e, None))? else {
+                return Ok(());
+            };
+            let m = if sys::is_dir(target.as_fd()).map_err(|e| fail(e, None))? {
+                // Read-only and empty: nothing can be put there to see.
+                sys::new_fs("tmpfs", &[], noexec | MountAttrFlags::MOUNT_ATTR_RDONLY)
+                    .map_err(fs_fail)?
+            } else {
+                sys::clone_tree(CWD, Path::new("/dev/null")).map_err(|e| at(e, "/dev/null"))?
+            };
+            sys::attach(m.as_fd(), target.as_fd()).map_err(|e| fail(e, None))
+        }
+        MountOp::ReadOnly { .. } => {
+            let Some(target) = open_existing(root, dst).map_err(|e| fail(e, None))? else {
+                return Ok(());
+            };
+            let m = sys::clone_tree(target.as_fd(), Path::new("")).map_err(|e| fail(e, None))?;
+            sys::set_read_only(m.as_fd(), true).map_err(|e| fail(e, None))?;
+            sys::attach(m.as_fd(), target.as_fd()).map_err(|e| fail(e, None))
+        }
+        MountOp::RootReadOnly => sys::set_read_only(root, false).map_err(|e| fail(e, None)),
+    }
+}
+
+/// The target if it exists (missing masked paths are normal: not every
+/// kernel has /proc/timer_stats).
+fn open_existing(root: BorrowedFd, path: &Path) -> Result<Option<OwnedFd>, Errno> {
+    match sys::open_in_root(root, path, OFlags::PATH) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::spec::{EtcFiles, Rootfs};
+    use crate::sandbox::userns::{IdMap, IdRange};
+
+    fn spec(map: IdMap) -> SandboxSpec {
+        SandboxSpec::new(map, Rootfs::Dir("/r".into()), vec!["sh".into()])
+    }
+
+    fn full_map() -> IdMap {
+        IdMap {
+            uids: vec![
+                IdRange {
+                    inside: 0,
+                    outside: 1001,
+                    count: 1,
+                },
+                IdRange {
+                    inside: 1,
+                    outside: 100000,
+                    count: 65536,
+                },
+            ],
+            gids: vec![
+                IdRange {
+                    inside: 0,
+                    outside: 1001,
+                    count: 1,
+                },
+                IdRange {
+                    inside: 1,
+                    outside: 100000,
+                    count: 65536,
+                },
+            ],
+        }
+    }
+
+    fn dsts(ops: &[MountOp]) -> Vec<String> {
+        ops.iter()
+            .map(|o| o.destination().display().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn standard_tree_comes_first_in_dependency_order() {
+        let ops = mount_ops(&spec(full_map()));
+        let d = dsts(&ops);
+        let pos = |p: &str| d.iter().position(|x| x == p).unwrap();
+        assert_eq!(&d[..3], &["/proc", "/sys", "/dev"]);
+        assert!(pos("/dev") < pos("/dev/null") && pos("/dev/null") < pos("/dev/pts"));
+        assert!(pos("/dev/pts") < pos("/dev/ptmx"));
+        assert!(pos("/proc") < pos("/proc/kcore") && pos("/proc/kcore") < pos("/proc/sys"));
+        assert!(ops.contains(&MountOp::Mqueue {
+            dst: "/dev/mqueue".into()
+        }));
+        assert!(!ops.contains(&MountOp::RootReadOnly));
+        assert!(ops.contains(&MountOp::Mask {
+            dst: "/sys/firmware".into()
+        }));
+        assert!(ops.contains(&MountOp::ReadOnly {
+            dst: "/proc/sys".into()
+        }));
+    }
+
+    #[test]
+    fn devpts_gets_the_tty_group_only_when_it_is_mapped() {
+        let gid = |ops: Vec<MountOp>| {
+            ops.into_iter().find_map(|o| match o {
+                MountOp::DevPts { gid, .. } => Some(gid),
+                _ => None,
+            })
+        };
+        assert_eq!(gid(mount_ops(&spec(full_map()))), Some(Some(5)));
+        assert_eq!(gid(mount_ops(&spec(IdMap::single(1002, 1002)))), Some(None));
+    }
+
+    #[test]
+    fn caller_mounts_follow_etc_files_and_read_only_root_is_last() {
+        let mut s = spec(full_map());
+        s.read_only = true;
+        s.cwd = "/work".into();
+        s.namespaces.ipc = false;
+        s.etc = EtcFiles {
+            hostname: Some("/h/hostname".into()),
+            hosts: Some("/h/hosts".into()),
+            resolv_conf: None,
+        };
+        s.mounts.push(MountOp::Bind {
+            src: "/home/me/src".into(),
+            dst: "/src".into(),
+            read_only: true,
+        });
+        let ops = mount_ops(&s);
+        let d = dsts(&ops);
+        let pos = |p: &str| d.iter().position(|x| x == p).unwrap();
+        assert!(pos("/etc/hosts") < pos("/src"));
+        assert!(pos("/src") < pos("/work"));
+        assert!(!d.contains(&"/etc/resolv.conf".to_string()));
+        assert!(!d.contains(&"/dev/mqueue".to_string()));
+        assert_eq!(ops.last(), Some(&MountOp::RootReadOnly));
+    }
+
+    #[test]
+    fn ops_print_as_tagged_json() {
+        let op = MountOp::Bind {
+            src: "/a".into(),
+            dst: "/b".into(),
+            read_only: true,
+        };
+        assert_eq!(
+            serde_json::to_string(&op).unwrap(),
+            r#"{"type":"bind","src":"/a","dst":"/b","read_only":true}"#
+        );
+        assert_eq!(op.describe(), "bind-mount /a on");
+    }
+}

@@ -1,0 +1,148 @@
+//! Tries, for `burrow doctor`, the kernel features the root filesystem
+//! needs: overlayfs in a user namespace, fuse-overlayfs with /dev/fuse.
+//! Works only in scratch directories it makes and removes itself, and in a
+//! child's private mount namespace; never touches the store.
+
+use super::userns::{self, IdMap};
+use nix::mount::{mount, umount, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::unistd::{Gid, Uid};
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// Mounts a kernel overlay with `userxattr` in a scratch directory under
+/// `parent`, inside a user namespace, and does what a container's first
+/// writes do: create a file, delete a file and a directory of the lower
+/// layer (the step that fails with EIO without `userxattr`). The error
+/// names the step that failed. The caller must be single-threaded.
+pub fn kernel_overlay(parent: &Path) -> Result<(), String> {
+    let scratch = parent.join(format!(".burrow-doctor-{}", std::process::id()));
+    let map = IdMap::single(Uid::current().as_raw(), Gid::current().as_raw());
+    let inner = scratch.clone();
+    let result = userns::run_in_userns(&map, move || {
+        let outcome = overlay_steps(&inner);
+        // The mount dies with the child's mount namespace; the files it
+        // wrote are ours to remove.
+        let _ = fs::remove_dir_all(&inner);
+        outcome
+    })
+    .map_err(|e| e.to_string());
+    // In case the child died before its own clean-up.
+    let _ = fs::remove_dir_all(&scratch);
+    result
+}
+
+fn overlay_steps(scratch: &Path) -> Result<(), String> {
+    let step = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");
+    fs::create_dir(scratch).map_err(|e| step(&format!("creating {}", scratch.display()), &e))?;
+    for d in ["lower/dir", "upper", "work", "merged"] {
+        fs::create_dir_all(scratch.join(d)).map_err(|e| step("creating the layer dirs", &e))?;
+    }
+    fs::write(scratch.join("lower/dir/file"), b"lower\n")
+        .map_err(|e| step("writing the lower layer", &e))?;
+    unshare(CloneFlags::CLONE_NEWNS).map_err(|e| step("unshare(CLONE_NEWNS)", &e))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| step("making / private", &e))?;
+    // Relative layer paths keep commas and colons in the scratch path out
+    // of the option string.
+    std::env::set_current_dir(scratch).map_err(|e| step("chdir", &e))?;
+    mount(
+        Some("overlay"),
+        "merged",
+        Some("overlay"),
+        MsFlags::empty(),
+        Some("lowerdir=lower,upperdir=upper,workdir=work,userxattr"),
+    )
+    .map_err(|e| {
+        step(
+            "mount -t overlay -o userxattr",
+            &format!("{e}{}", userns::restricted_hint(Some(e))),
+        )
+    })?;
+    let merged = Path::new("merged");
+    let checks = (|| {
+        fs::write(merged.join("new"), b"upper\n").map_err(|e| step("creating a file", &e))?;
+        fs::remove_file(merged.join("dir/file"))
+            .map_err(|e| step("deleting a file of the lower layer", &e))?;
+        fs::remove_dir(merged.join("dir"))
+            .map_err(|e| step("deleting a directory of the lower layer", &e))?;
+        let whiteout = fs::symlink_metadata("upper/dir")
+            .map_err(|e| step("finding the whiteout in the upper layer", &e))?;
+        if !(whiteout.file_type().is_char_device() && whiteout.rdev() == 0) {
+            return Err("the upper layer has no 0:0 whiteout for the deleted directory".into());
+        }
+        Ok(())
+    })();
+    let _ = umount(merged);
+    let _ = std::env::set_current_dir("/");
+    checks
+}
+
+/// fuse-overlayfs as burrow would use it: the program on PATH, and
+/// /dev/fuse opened read-write.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FuseFacts {
+    pub program: Option<PathBuf>,
+    /// Why /dev/fuse cannot be used, if it cannot.
+    pub dev_fuse_error: Option<String>,
+}
+
+impl FuseFacts {
+    pub fn probe() -> FuseFacts {
+        FuseFacts {
+            program: userns::find_program("fuse-overlayfs"),
+            dev_fuse_error: open_rw(Path::new("/dev/fuse")).err(),
+        }
+    }
+
+    pub fn usable(&self) -> bool {
+        self.program.is_some() && self.dev_fuse_error.is_none()
+    }
+}
+
+/// Opens a device read-write and closes it: the test for /dev/fuse and
+/// /dev/net/tun, whose use needs exactly that.
+pub fn open_rw(path: &Path) -> Result<(), String> {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_overlay_works_in_a_user_namespace_and_cleans_up() {
+        // This kernel (6.18) has unprivileged overlay with userxattr.
+        let dir = tempfile::tempdir().unwrap();
+        kernel_overlay(dir.path()).unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "scratch left");
+    }
+
+    #[test]
+    fn kernel_overlay_names_the_step_that_failed() {
+        let e = kernel_overlay(Path::new("/nonexistent/burrow")).unwrap_err();
+        assert!(
+            e.starts_with("creating /nonexistent/burrow/.burrow-doctor-"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn open_rw_reports_why() {
+        assert_eq!(open_rw(Path::new("/dev/null")), Ok(()));
+        let e = open_rw(Path::new("/nonexistent")).unwrap_err();
+        assert!(e.contains("No such file"), "{e}");
+    }
+}

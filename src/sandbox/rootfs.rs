@@ -1,0 +1,333 @@
+//! The container's root mount and the switch into it: / made private, the
+//! root mounted by the first driver that works (kernel overlayfs with layers
+//! passed as file descriptors, fuse-overlayfs, a private copy), and
+//! pivot_root with the old root detached. Runs in the sandbox's pid 1.
+
+use super::copy;
+use super::spec::{Rootfs, RootfsDriver};
+use super::sys::{self, FsContext};
+use super::userns::find_program;
+use super::SetupError;
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use rustix::fs::{Mode, OFlags, CWD};
+use rustix::io::Errno;
+use rustix::mount::{MountAttrFlags, MountPropagationFlags, MoveMountFlags, UnmountFlags};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Which driver mounted the root, and why the ones before it did not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootfsReport {
+    pub driver: RootfsDriver,
+    pub fallbacks: Vec<DriverFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriverFailure {
+    pub driver: RootfsDriver,
+    pub error: String,
+}
+
+/// The completion marker of the copy driver, in the work directory: once
+/// a container's layers were copied, it keeps running from the copy.
+pub const COPY_MARKER: &str = "burrow-copy-complete";
+
+/// The mounted root, before pivot_root, on its staging tmpfs.
+pub(crate) struct MountedRoot {
+    pub root: OwnedFd,
+    pub staging: OwnedFd,
+    pub report: RootfsReport,
+}
+
+fn op_err(op: &str, path: Option<&Path>, errno: Errno, detail: Option<String>) -> SetupError {
+    SetupError {
+        op: op.into(),
+        path: path.map(Path::to_path_buf),
+        errno: Some(errno.raw_os_error()),
+        detail,
+    }
+}
+
+/// Makes every mount private, then mounts the root on a staging tmpfs laid
+/// over `/`. The staging is reachable only through its fd, so host paths
+/// (layers, volume sources, /dev nodes) keep resolving as on the host
+/// until pivot_root, wherever they are.
+pub(crate) fn mount_root(
+    rootfs: &Rootfs,
+    drivers: &[RootfsDriver],
+) -> Result<MountedRoot, SetupError> {
+    rustix::mount::mount_change(
+        "/",
+        MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
+    )
+    .map_err(|e| op_err("make private the mounts of", Some(Path::new("/")), e, None))?;
+    let staging = sys::new_fs(
+        "tmpfs",
+        &[
+            ("mode", Some("0755".into())),
+            ("size", Some("65536".into())),
+        ],
+        MountAttrFlags::empty(),
+    )
+    .map_err(|e| op_err("mount the staging tmpfs", None, e.errno, e.log))?;
+    rustix::fs::mkdirat(&staging, "root", Mode::from_raw_mode(0o755))
+        .map_err(|e| op_err("make the staging directory", None, e, None))?;
+    rustix::mount::move_mount(
+        &staging,
+        "",
+        CWD,
+        "/",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    )
+    .map_err(|e| {
+        op_err(
+            "attach the staging tmpfs over",
+            Some(Path::new("/")),
+            e,
+            None,
+        )
+    })?;
+    let target = rustix::fs::openat(
+        &staging,
+        "root",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| op_err("open the staging directory", None, e, None))?;
+
+    let (lower, upper, work) = match rootfs {
+        Rootfs::Dir(dir) => {
+            let m = sys::clone_tree(CWD, dir)
+                .map_err(|e| op_err("bind the root directory", Some(dir), e, None))?;
+            sys::attach(m.as_fd(), target.as_fd())
+                .map_err(|e| op_err("attach the root directory", Some(dir), e, None))?;
+            return Ok(MountedRoot {
+                root: m,
+                staging,
+                report: RootfsReport {
+                    driver: RootfsDriver::Bind,
+                    fallbacks: Vec::new(),
+                },
+            });
+        }
+        Rootfs::Overlay { lower, upper, work } => (lower, upper, work),
+    };
+
+    // A container that once ran from a copy must not see its layers again.
+    let copied = copy::exists(&work.join(COPY_MARKER));
+    let order: &[RootfsDriver] = if copied {
+        &[RootfsDriver::Copy]
+    } else {
+        drivers
+    };
+    let mut fallbacks = Vec::new();
+    for &driver in order {
+        let attempt = match driver {
+            RootfsDriver::KernelOverlay => kernel_overlay(lower, upper, work).and_then(|m| {
+                sys::attach(m.as_fd(), target.as_fd())
+                    .map_err(|e| format!("attaching the overlay: {}", text(e)))?;
+                Ok(m)
+            }),
+            RootfsDriver::FuseOverlayfs => {
+                match fuse_overlayfs(lower, upper, work, target.as_fd())
+                    .and_then(|()| leave_the_fuse_daemon_behind(staging.as_fd()))
+                {
+                    Ok((root, moved)) => {
+                        return Ok(MountedRoot {
+                            root,
+                            staging: moved,
+                            report: RootfsReport { driver, fallbacks },
+                        })
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            RootfsDriver::Copy => private_copy(lower, upper, work).and_then(|m| {
+                sys::attach(m.as_fd(), target.as_fd())
+                    .map_err(|e| format!("attaching the copy: {}", text(e)))?;
+                Ok(m)
+            }),
+            RootfsDriver::Bind => Err("a directory driver cannot mount layers".into()),
+        };
+        match attempt {
+            Ok(root) => {
+                return Ok(MountedRoot {
+                    root,
+                    staging,
+                    report: RootfsReport { driver, fallbacks },
+                })
+            }
+            Err(error) => fallbacks.push(DriverFailure { driver, error }),
+        }
+    }
+    let detail = fallbacks
+        .iter()
+        .map(|f| format!("{}: {}", f.driver, f.error))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(SetupError {
+        op: "mount the root filesystem".into(),
+        path: None,
+        errno: None,
+        detail: Some(detail),
+    })
+}
+
+fn open_dir(p: &Path) -> Result<OwnedFd, String> {
+    rustix::fs::open(
+        p,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("cannot open {}: {}", p.display(), text(e)))
+}
+
+fn explain(what: &str, e: sys::FsError) -> String {
+    let text = sys::errno_text(e.errno.raw_os_error());
+    match e.log {
+        Some(log) => format!("{what}: {text} ({log})"),
+        None => format!("{what}: {text} (the kernel log, dmesg, may say why)"),
+    }
+}
+
+fn text(e: Errno) -> String {
+    sys::errno_text(e.raw_os_error())
+}
+
+/// Kernel overlayfs through fsopen/fsconfig: one `lowerdir+` per layer by
+/// fd, so no option string limits the number of layers (the kernel's own
+/// limit is 500). `userxattr` is what makes it work in a user namespace.
+fn kernel_overlay(lower: &[PathBuf], upper: &Path, work: &Path) -> Result<OwnedFd, String> {
+    let ctx = FsContext::open("overlay").map_err(|e| explain("fsopen(overlay)", e))?;
+    ctx.string("source", "burrow")
+        .map_err(|e| explain("source", e))?;
+    ctx.flag("userxattr").map_err(|e| explain("userxattr", e))?;
+    // lowerdir+ appends below the layers given so far: top first.
+    for layer in lower.iter().rev() {
+        let fd = open_dir(layer)?;
+        ctx.dir_fd("lowerdir+", fd.as_fd())
+            .map_err(|e| explain(&format!("lower layer {}", layer.display()), e))?;
+    }
+    let up = open_dir(upper)?;
+    let wk = open_dir(work)?;
+    // The kernel says this one only in its log, which users may not read.
+    let dev = |fd: &OwnedFd| rustix::fs::fstat(fd).map(|st| st.st_dev).ok();
+    if dev(&up) != dev(&wk) {
+        return Err(format!(
+            "upper {} and work {} are on different filesystems",
+            upper.display(),
+            work.display()
+        ));
+    }
+    ctx.dir_fd("upperdir", up.as_fd())
+        .map_err(|e| explain(&format!("upper {}", upper.display()), e))?;
+    ctx.dir_fd("workdir", wk.as_fd())
+        .map_err(|e| explain(&format!("work {}", work.display()), e))?;
+    ctx.mount(MountAttrFlags::empty())
+        .map_err(|e| explain("mounting overlay", e))
+}
+
+/// fuse-overlayfs mounting on `target`. Its option string is not passed to
+/// the kernel, so its only limit is an argument's (128 KiB). The daemon
+/// stays in the container's pid namespace and dies with its pid 1.
+fn fuse_overlayfs(
+    lower: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    target: BorrowedFd,
+) -> Result<(), String> {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let program = find_program("fuse-overlayfs").ok_or("fuse-overlayfs not found on PATH")?;
+    rustix::fs::open("/dev/fuse", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| format!("/dev/fuse is not usable: {}", text(e)))?;
+    let lowerdir = lower
+        .iter()
+        .rev()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+    let options = format!(
+        "lowerdir={lowerdir},upperdir={},workdir={}",
+        upper.display(),
+        work.display()
+    );
+    // The staging directory has no path; the helper reaches it through an
+    // inherited fd.
+    let inherited = rustix::io::fcntl_dupfd_cloexec(target, 3)
+        .and_then(|fd| rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::empty()).map(|()| fd))
+        .map_err(|e| format!("dup: {}", text(e)))?;
+    let mount_point = format!("/proc/self/fd/{}", inherited.as_raw_fd());
+    let mut child = Command::new(&program)
+        .arg("-o")
+        .arg(&options)
+        .arg(&mount_point)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    drop(inherited);
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for fuse-overlayfs: {e}"))?;
+    if status.success() {
+        return Ok(());
+    }
+    // The daemon may hold the pipe; read what is there without waiting.
+    let mut err = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = rustix::fs::fcntl_setfl(&pipe, OFlags::NONBLOCK);
+        let _ = pipe.read_to_string(&mut err);
+    }
+    Err(format!("fuse-overlayfs failed ({status}): {}", err.trim()))
+}
+
+/// pivot_root moves every process of the mount namespace whose root is the
+/// old root, the fuse daemon included, which would then look up its own
+/// layers through its own mount and deadlock. So the container moves on to
+/// a mount namespace of its own; the daemon stays in this one, untouched.
+/// The copy of the staging tmpfs is found through the working directory,
+/// which unshare carries over into the new namespace.
+fn leave_the_fuse_daemon_behind(staging: BorrowedFd) -> Result<(OwnedFd, OwnedFd), String> {
+    rustix::process::fchdir(staging)
+        .map_err(|e| format!("entering the staging tmpfs: {}", text(e)))?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .map_err(|e| format!("creating the container's mount namespace: {e}"))?;
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let moved = rustix::fs::openat(CWD, ".", flags, Mode::empty())
+        .map_err(|e| format!("opening the staging tmpfs: {}", text(e)))?;
+    let root = rustix::fs::openat(&moved, "root", flags, Mode::empty())
+        .map_err(|e| format!("opening the fuse mount: {}", text(e)))?;
+    Ok((root, moved))
+}
+
+/// The layers copied into the upper directory once, then bound as root.
+fn private_copy(lower: &[PathBuf], upper: &Path, work: &Path) -> Result<OwnedFd, String> {
+    let marker = work.join(COPY_MARKER);
+    if !copy::exists(&marker) {
+        copy::copy_layers(lower, upper)?;
+        std::fs::write(&marker, b"")
+            .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
+    }
+    sys::clone_tree(CWD, upper).map_err(|e| format!("binding {}: {}", upper.display(), text(e)))
+}
+
+/// Makes `root` the root of the mount namespace and detaches the old root
+/// and the staging tmpfs. Two pivots: the staging tmpfs lies over the old
+/// root, so a single pivot would leave the old root under it, and the lazy
+/// unmount, which takes the topmost mount, would drop only the staging.
+pub(crate) fn pivot_into(staging: BorrowedFd, root: BorrowedFd) -> Result<(), SetupError> {
+    let e = |op: &str, errno| op_err(op, None, errno, None);
+    for (dir, what) in [(staging, "the staging tmpfs"), (root, "the new root")] {
+        rustix::process::fchdir(dir).map_err(|x| e(&format!("enter {what}"), x))?;
+        // pivot_root(".", "."): the old root is mounted over the new one,
+        // so no directory is needed to hold it, and a lazy unmount of "."
+        // drops it with everything mounted on it.
+        rustix::process::pivot_root(".", ".")
+            .map_err(|x| e(&format!("pivot_root into {what}"), x))?;
+        rustix::mount::unmount(".", UnmountFlags::DETACH)
+            .map_err(|x| e(&format!("detach what was the root before {what}"), x))?;
+    }
+    rustix::process::chdir("/").map_err(|x| e("enter /", x))
+}

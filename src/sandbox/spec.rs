@@ -1,0 +1,355 @@
+//! The sandbox's input: plain data saying what to run and in what root.
+//! It holds no file descriptors and does no I/O, so the container layer can
+//! build it, store it, and print it in `inspect`.
+
+use super::caps::CapSet;
+use super::mounts::MountOp;
+use super::userns::IdMap;
+use serde::{Deserialize, Serialize};
+use std::path::{Component, Path, PathBuf};
+
+/// Everything the sandbox needs to start one process tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxSpec {
+    /// The user namespace's maps. A single-id map is written by the child
+    /// itself; a larger one by newuidmap/newgidmap.
+    pub id_map: IdMap,
+    pub rootfs: Rootfs,
+    /// Drivers tried in order for `Rootfs::Overlay`; the first that mounts
+    /// wins and is reported in `Running::rootfs`.
+    pub rootfs_drivers: Vec<RootfsDriver>,
+    /// Mount the root read-only (mounts on top of it stay writable).
+    pub read_only: bool,
+    /// Extra mounts (volumes, tmpfs), applied in order after the standard
+    /// ones (/proc, /sys, /dev, the /etc files).
+    pub mounts: Vec<MountOp>,
+    /// Host files bound over /etc/hostname, /etc/hosts, /etc/resolv.conf.
+    pub etc: EtcFiles,
+    /// The UTS name; `None` keeps the host's name in the new namespace.
+    pub hostname: Option<String>,
+    /// `KEY=VALUE` entries. PATH and HOME get docker's defaults when absent.
+    pub env: Vec<String>,
+    /// Working directory inside the root; created if missing.
+    pub cwd: PathBuf,
+    /// The command; `argv[0]` is looked up in the container's PATH, inside
+    /// the new root.
+    pub argv: Vec<String>,
+    pub user: User,
+    /// Capabilities kept (bounding, permitted and effective for root).
+    pub capabilities: CapSet,
+    pub no_new_privs: bool,
+    /// Run a built-in init as pid 1 that reaps zombies and forwards
+    /// signals; the command is then pid 2.
+    pub init: bool,
+    pub namespaces: Namespaces,
+    /// Give the command a new pseudo-terminal (the master comes back to the
+    /// parent); otherwise stdio is inherited.
+    pub tty: bool,
+    /// Keep stdin: without it the command's stdin is /dev/null and, with a
+    /// tty, nothing is relayed into the terminal.
+    pub stdin: bool,
+    /// Paths hidden from the container: /dev/null over files, an empty
+    /// read-only tmpfs over directories. Missing paths are skipped.
+    pub masked_paths: Vec<PathBuf>,
+    /// Paths bound read-only over themselves. Missing paths are skipped.
+    pub readonly_paths: Vec<PathBuf>,
+}
+
+/// Where the root filesystem comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rootfs {
+    /// Image layers under a writable layer. `lower` lists the layers BASE
+    /// FIRST, the order of an OCI manifest: the last entry is the top.
+    /// `upper` and `work` are empty directories on one filesystem, owned
+    /// by the container (`work` also holds burrow's copy-driver marker).
+    Overlay {
+        lower: Vec<PathBuf>,
+        upper: PathBuf,
+        work: PathBuf,
+    },
+    /// A ready directory, bound as it is (writes go to it).
+    Dir(PathBuf),
+}
+
+/// How the root filesystem was (or may be) mounted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RootfsDriver {
+    /// The kernel's overlayfs, mounted inside the user namespace.
+    KernelOverlay,
+    /// `fuse-overlayfs`, found on PATH; its daemon runs inside the
+    /// container's pid namespace and dies with it.
+    FuseOverlayfs,
+    /// The layers copied into the upper directory once, then bound.
+    Copy,
+    /// `Rootfs::Dir`, bound as it is.
+    Bind,
+}
+
+impl RootfsDriver {
+    pub fn name(self) -> &'static str {
+        match self {
+            RootfsDriver::KernelOverlay => "kernel-overlay",
+            RootfsDriver::FuseOverlayfs => "fuse-overlayfs",
+            RootfsDriver::Copy => "copy",
+            RootfsDriver::Bind => "bind",
+        }
+    }
+
+    /// The order burrow prefers: fast and cheap first.
+    pub fn preferred() -> Vec<RootfsDriver> {
+        vec![
+            RootfsDriver::KernelOverlay,
+            RootfsDriver::FuseOverlayfs,
+            RootfsDriver::Copy,
+        ]
+    }
+}
+
+impl std::fmt::Display for RootfsDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Host files the container sees at the fixed /etc paths; `None` leaves
+/// the image's file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EtcFiles {
+    pub hostname: Option<PathBuf>,
+    pub hosts: Option<PathBuf>,
+    pub resolv_conf: Option<PathBuf>,
+}
+
+/// Who the command runs as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum User {
+    /// Already resolved by the caller.
+    Id {
+        uid: u32,
+        gid: u32,
+        additional_gids: Vec<u32>,
+    },
+    /// `name`, `uid`, `uid:gid`, `name:group`..., resolved from the
+    /// image's /etc/passwd and /etc/group inside the new root, after
+    /// pivot_root (see `resolve_user`). `extra_gids` are added to the
+    /// supplementary groups (`--group-add`).
+    Lookup { spec: String, extra_gids: Vec<u32> },
+}
+
+/// The namespaces besides user, mount and pid, which are always new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Namespaces {
+    pub uts: bool,
+    pub ipc: bool,
+    /// A new network namespace with only loopback, brought up.
+    pub net: bool,
+    pub cgroup: bool,
+}
+
+impl Default for Namespaces {
+    fn default() -> Self {
+        Namespaces {
+            uts: true,
+            ipc: true,
+            net: true,
+            cgroup: true,
+        }
+    }
+}
+
+/// The /proc and /sys paths docker masks.
+pub const DEFAULT_MASKED_PATHS: &[&str] = &[
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// The /proc paths docker makes read-only.
+pub const DEFAULT_READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// PATH when the environment has none (docker's).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+impl SandboxSpec {
+    /// A spec with docker's defaults: root in the container, docker's
+    /// capabilities, all namespaces, masked paths, stdin kept, no tty.
+    pub fn new(id_map: IdMap, rootfs: Rootfs, argv: Vec<String>) -> SandboxSpec {
+        SandboxSpec {
+            id_map,
+            rootfs,
+            rootfs_drivers: RootfsDriver::preferred(),
+            read_only: false,
+            mounts: Vec::new(),
+            etc: EtcFiles::default(),
+            hostname: None,
+            env: vec![format!("PATH={DEFAULT_PATH}")],
+            cwd: PathBuf::from("/"),
+            argv,
+            // As docker without `-u`: root, with root's groups from the
+            // image's /etc/group.
+            user: User::Lookup {
+                spec: "0".into(),
+                extra_gids: Vec::new(),
+            },
+            capabilities: CapSet::docker_default(),
+            no_new_privs: false,
+            init: false,
+            namespaces: Namespaces::default(),
+            tty: false,
+            stdin: true,
+            masked_paths: DEFAULT_MASKED_PATHS.iter().map(PathBuf::from).collect(),
+            readonly_paths: DEFAULT_READONLY_PATHS.iter().map(PathBuf::from).collect(),
+        }
+    }
+
+    /// Checks what the child would otherwise trip over half-way.
+    pub fn validate(&self) -> Result<(), InvalidSpec> {
+        let bad = |field: &str, reason: String| {
+            Err(InvalidSpec {
+                field: field.into(),
+                reason,
+            })
+        };
+        if self.argv.is_empty() || self.argv[0].is_empty() {
+            return bad("argv", "no command given".into());
+        }
+        if let Some(a) = self.argv.iter().find(|a| a.contains('\0')) {
+            return bad("argv", format!("{a:?} contains a NUL byte"));
+        }
+        if let Some(e) = self
+            .env
+            .iter()
+            .find(|e| !e.contains('=') || e.contains('\0'))
+        {
+            return bad("env", format!("{e:?} is not KEY=VALUE"));
+        }
+        check_container_path("cwd", &self.cwd)?;
+        if let Some(h) = &self.hostname {
+            if !self.namespaces.uts {
+                return bad("hostname", "a host name needs a UTS namespace".into());
+            }
+            if h.is_empty() || h.len() > 64 || h.contains(['/', '\0']) {
+                return bad("hostname", format!("{h:?} is not a valid host name"));
+            }
+        }
+        if self.rootfs_drivers.is_empty() {
+            return bad("rootfs_drivers", "no driver allowed".into());
+        }
+        if let Rootfs::Overlay { lower, .. } = &self.rootfs {
+            if lower.is_empty() {
+                return bad("rootfs", "an overlay needs at least one lower layer".into());
+            }
+            // fuse-overlayfs takes layers as one `:`-separated option.
+            if let Some(p) = lower
+                .iter()
+                .find(|p| p.to_string_lossy().contains([':', ',']))
+            {
+                return bad(
+                    "rootfs",
+                    format!("layer path {} contains ':' or ','", p.display()),
+                );
+            }
+        }
+        for m in &self.mounts {
+            check_container_path("mounts", m.destination())?;
+        }
+        for p in self.masked_paths.iter().chain(&self.readonly_paths) {
+            check_container_path("masked/readonly paths", p)?;
+        }
+        Ok(())
+    }
+}
+
+/// A container path must be absolute and must not climb with `..`: it is
+/// resolved inside the new root, and `..` would only hide intent.
+fn check_container_path(field: &str, p: &Path) -> Result<(), InvalidSpec> {
+    let ok = p.is_absolute()
+        && !p.components().any(|c| matches!(c, Component::ParentDir))
+        && !p.as_os_str().as_encoded_bytes().contains(&0);
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidSpec {
+            field: field.into(),
+            reason: format!(
+                "{} must be an absolute path without `..` inside the container",
+                p.display()
+            ),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid sandbox spec ({field}): {reason}")]
+pub struct InvalidSpec {
+    pub field: String,
+    pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> SandboxSpec {
+        SandboxSpec::new(
+            IdMap::single(1000, 1000),
+            Rootfs::Dir("/tmp/root".into()),
+            vec!["true".into()],
+        )
+    }
+
+    #[test]
+    fn default_spec_is_valid_and_round_trips_through_json() {
+        let s = spec();
+        s.validate().unwrap();
+        let text = serde_json::to_string(&s).unwrap();
+        let back: SandboxSpec = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, s);
+        assert!(text.contains("\"kernel-overlay\""), "{text}");
+    }
+
+    #[test]
+    fn relative_or_climbing_container_paths_are_rejected() {
+        let mut s = spec();
+        s.cwd = "work".into();
+        assert_eq!(s.validate().unwrap_err().field, "cwd");
+        let mut s = spec();
+        s.mounts.push(MountOp::Tmpfs {
+            dst: "/a/../../etc".into(),
+            size: None,
+            mode: None,
+            read_only: false,
+            nosuid: true,
+            nodev: true,
+            noexec: true,
+        });
+        assert_eq!(s.validate().unwrap_err().field, "mounts");
+    }
+
+    #[test]
+    fn empty_command_and_bad_env_are_rejected() {
+        let mut s = spec();
+        s.argv.clear();
+        assert_eq!(s.validate().unwrap_err().field, "argv");
+        let mut s = spec();
+        s.env.push("NOEQUALS".into());
+        assert_eq!(s.validate().unwrap_err().field, "env");
+    }
+}

@@ -1,0 +1,401 @@
+//! The few system calls the sandbox needs that no crate wraps the way it
+//! needs them: clone3 with a pidfd, mount_setattr, path resolution that
+//! never leaves the new root, and the new mount API with its kernel log.
+//! Nothing here knows what a container is.
+
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, OpenTreeFlags};
+use std::path::{Component, Path, PathBuf};
+
+/// What clone3 returned, fork-style.
+pub(crate) enum Forked {
+    Child,
+    Parent { pid: i32, pidfd: OwnedFd },
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// fork(2) through clone3: the child starts in new namespaces (`flags`
+/// holds CLONE_NEW*) and the parent gets a pidfd, which names the child
+/// without the races of a pid.
+///
+/// # Safety
+/// The caller must be single-threaded: like fork, the child holds a copy
+/// of the calling thread only, and locks held by other threads stay held.
+pub(crate) unsafe fn clone3(flags: u64) -> Result<Forked, Errno> {
+    let mut pidfd: libc::c_int = -1;
+    let mut args = CloneArgs {
+        flags: flags | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut libc::c_int as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    // SAFETY: args is a valid clone_args of the size passed; without a
+    // stack the child continues on a copy of ours, as after fork.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match r {
+        -1 => Err(Errno::from_raw_os_error(last_errno())),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent {
+            pid: pid as i32,
+            // SAFETY: the kernel stored a new pidfd owned by nobody else.
+            pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
+        }),
+    }
+}
+
+/// fork(2) for processes already inside the sandbox (the init's child).
+///
+/// # Safety
+/// As `clone3`.
+pub(crate) unsafe fn fork() -> Result<Option<i32>, Errno> {
+    // SAFETY: the caller is single-threaded (see above).
+    match unsafe { libc::fork() } {
+        -1 => Err(Errno::from_raw_os_error(last_errno())),
+        0 => Ok(None),
+        pid => Ok(Some(pid)),
+    }
+}
+
+/// strerror without std's " (os error N)" tail, for one-line messages.
+pub(crate) fn errno_text(errno: i32) -> String {
+    let s = std::io::Error::from_raw_os_error(errno).to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+pub(crate) fn last_errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// `path` inside the root, relative, for *at calls: `/` is `.`.
+pub(crate) fn relative(path: &Path) -> PathBuf {
+    let rel: PathBuf = path
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect();
+    if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    }
+}
+
+/// Opens `path` as seen from `root` taken as `/`: `..` and symlinks,
+/// absolute ones included, cannot lead out of it.
+pub(crate) fn open_in_root(root: BorrowedFd, path: &Path, flags: OFlags) -> Result<OwnedFd, Errno> {
+    let rel = relative(path);
+    // openat2 refuses a mode without O_CREAT.
+    let mode = if flags.contains(OFlags::CREATE) {
+        Mode::from_raw_mode(0o644)
+    } else {
+        Mode::empty()
+    };
+    let mut tries = 0;
+    loop {
+        let r = rustix::fs::openat2(
+            root,
+            &rel,
+            flags | OFlags::CLOEXEC,
+            mode,
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        );
+        // EAGAIN: a rename raced the lookup; the kernel asks us to retry.
+        match r {
+            Err(Errno::AGAIN) if tries < 16 => tries += 1,
+            other => return other,
+        }
+    }
+}
+
+/// `mkdir -p` inside the root; returns an O_PATH fd of the directory.
+pub(crate) fn ensure_dir(root: BorrowedFd, path: &Path) -> Result<OwnedFd, Errno> {
+    let flags = OFlags::PATH | OFlags::DIRECTORY;
+    match open_in_root(root, path, flags) {
+        Err(Errno::NOENT) => {}
+        other => return other,
+    }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(Errno::NOENT);
+    };
+    let pfd = ensure_dir(root, parent)?;
+    match rustix::fs::mkdirat(&pfd, name, Mode::from_raw_mode(0o755)) {
+        Ok(()) | Err(Errno::EXIST) => {}
+        Err(e) => return Err(e),
+    }
+    open_in_root(root, path, flags)
+}
+
+/// `touch` inside the root (parents made as needed; an existing symlink
+/// is followed, still inside the root); returns an O_PATH fd.
+pub(crate) fn ensure_file(root: BorrowedFd, path: &Path) -> Result<OwnedFd, Errno> {
+    match open_in_root(root, path, OFlags::PATH) {
+        Err(Errno::NOENT) => {}
+        other => return other,
+    }
+    if let Some(parent) = path.parent() {
+        ensure_dir(root, parent)?;
+    }
+    drop(open_in_root(root, path, OFlags::RDONLY | OFlags::CREATE)?);
+    open_in_root(root, path, OFlags::PATH)
+}
+
+/// A failure of the new mount API with what the kernel logged about it
+/// (overlayfs explains itself there: "failed to set xattr", ...).
+#[derive(Debug)]
+pub(crate) struct FsError {
+    pub errno: Errno,
+    pub log: Option<String>,
+}
+
+impl From<Errno> for FsError {
+    fn from(errno: Errno) -> Self {
+        FsError { errno, log: None }
+    }
+}
+
+/// The messages the kernel queued on an fsopen fd.
+pub(crate) fn fs_log(fs: BorrowedFd) -> Option<String> {
+    let mut lines = Vec::new();
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = rustix::io::read(fs, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        let msg = String::from_utf8_lossy(&buf[..n]).trim().to_string();
+        // "e ", "w ", "i " prefixes: error, warning, info.
+        if !msg.starts_with("i ") {
+            lines.push(msg.get(2..).unwrap_or(&msg).to_string());
+        }
+    }
+    (!lines.is_empty()).then(|| lines.join("; "))
+}
+
+/// A configured filesystem context, ready to become a mount.
+pub(crate) struct FsContext(OwnedFd);
+
+impl FsContext {
+    pub fn open(fstype: &str) -> Result<FsContext, FsError> {
+        Ok(FsContext(rustix::mount::fsopen(
+            fstype,
+            FsOpenFlags::FSOPEN_CLOEXEC,
+        )?))
+    }
+
+    fn fail(&self, errno: Errno) -> FsError {
+        FsError {
+            errno,
+            log: fs_log(self.0.as_fd()),
+        }
+    }
+
+    pub fn flag(&self, key: &str) -> Result<(), FsError> {
+        rustix::mount::fsconfig_set_flag(&self.0, key).map_err(|e| self.fail(e))
+    }
+
+    pub fn string(&self, key: &str, value: &str) -> Result<(), FsError> {
+        rustix::mount::fsconfig_set_string(&self.0, key, value).map_err(|e| self.fail(e))
+    }
+
+    /// A directory given by fd (overlay's `lowerdir+`, `upperdir`...).
+    /// Kernels before 6.13 take only paths there, so the fd is then passed
+    /// as its /proc/self/fd name, which stays short however many layers.
+    pub fn dir_fd(&self, key: &str, dir: BorrowedFd) -> Result<(), FsError> {
+        match rustix::mount::fsconfig_set_fd(&self.0, key, dir) {
+            Ok(()) => Ok(()),
+            Err(Errno::INVAL) => {
+                // Drop the log of the refused attempt.
+                let _ = fs_log(self.0.as_fd());
+                let name = format!("/proc/self/fd/{}", dir.as_raw_fd());
+                self.string(key, &name)
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// Creates the superblock and returns a detached mount of it.
+    pub fn mount(self, attrs: MountAttrFlags) -> Result<OwnedFd, FsError> {
+        rustix::mount::fsconfig_create(&self.0).map_err(|e| self.fail(e))?;
+        rustix::mount::fsmount(&self.0, FsMountFlags::FSMOUNT_CLOEXEC, attrs)
+            .map_err(|e| self.fail(e))
+    }
+}
+
+/// A new filesystem of `fstype`, detached; `options` are `key=value`
+/// strings or bare flags.
+pub(crate) fn new_fs(
+    fstype: &str,
+    options: &[(&str, Option<String>)],
+    attrs: MountAttrFlags,
+) -> Result<OwnedFd, FsError> {
+    let ctx = FsContext::open(fstype)?;
+    for (k, v) in options {
+        match v {
+            Some(v) => ctx.string(k, v)?,
+            None => ctx.flag(k)?,
+        }
+    }
+    ctx.mount(attrs)
+}
+
+/// A detached copy of the mount tree at `path` (relative to `dir`, or
+/// `dir` itself when `path` is empty), submounts included: a bind mount
+/// waiting to be attached.
+pub(crate) fn clone_tree(dir: BorrowedFd, path: &Path) -> Result<OwnedFd, Errno> {
+    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE
+        | OpenTreeFlags::OPEN_TREE_CLOEXEC
+        | OpenTreeFlags::AT_RECURSIVE;
+    if path.as_os_str().is_empty() {
+        flags |= OpenTreeFlags::AT_EMPTY_PATH;
+    }
+    rustix::mount::open_tree(dir, path, flags)
+}
+
+/// Attaches detached mount `mnt` on the directory or file `target`.
+pub(crate) fn attach(mnt: BorrowedFd, target: BorrowedFd) -> Result<(), Errno> {
+    rustix::mount::move_mount(
+        mnt,
+        "",
+        target,
+        "",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+}
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+
+/// Makes the mount `mnt` (and with `recursive` its submounts) read-only.
+/// Unlike a remount, this leaves the flags the kernel locked (nosuid,
+/// nodev...) as they are, which a user namespace may not clear.
+pub(crate) fn set_read_only(mnt: BorrowedFd, recursive: bool) -> Result<(), Errno> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: the path is a valid empty C string, attr a valid mount_attr
+    // of the size passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            mnt.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r == -1 {
+        return Err(Errno::from_raw_os_error(last_errno()));
+    }
+    Ok(())
+}
+
+/// True when `fd` is a directory.
+pub(crate) fn is_dir(fd: BorrowedFd) -> Result<bool, Errno> {
+    let st = rustix::fs::fstat(fd)?;
+    Ok(rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory)
+}
+
+/// Closes every fd from 3 up at the next execve, whatever the parent
+/// leaked into us; the container starts with stdio only.
+pub(crate) fn cloexec_from_3() {
+    // SAFETY: close_range takes plain integers; with CLOSE_RANGE_CLOEXEC
+    // it only sets flags.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r == -1 {
+        // Older kernels: mark the open fds one by one.
+        if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+            let fds: Vec<i32> = dir
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .filter(|&fd| fd >= 3)
+                .collect();
+            for fd in fds {
+                // SAFETY: F_SETFD on an fd number; a closed one gives EBADF.
+                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_paths_become_relative_without_climbing() {
+        assert_eq!(relative(Path::new("/")), PathBuf::from("."));
+        assert_eq!(relative(Path::new("/dev/null")), PathBuf::from("dev/null"));
+        assert_eq!(relative(Path::new("//a/./b/")), PathBuf::from("a/b"));
+    }
+
+    #[test]
+    fn ensure_dir_and_file_stay_inside_the_root() {
+        let d = tempfile::tempdir().unwrap();
+        let root_dir = d.path().join("root");
+        let outside = d.path().join("outside");
+        std::fs::create_dir_all(&root_dir).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        // An absolute symlink that would escape if followed on the host.
+        std::os::unix::fs::symlink(&outside, root_dir.join("esc")).unwrap();
+        let root = std::fs::File::open(&root_dir).unwrap();
+        // Dangling inside the root: refused, and nothing made outside.
+        assert_eq!(
+            ensure_dir(root.as_fd(), Path::new("/esc/made")).unwrap_err(),
+            Errno::NOENT
+        );
+        assert!(!outside.join("made").exists());
+        // An absolute symlink to a directory of the root is followed there.
+        std::fs::create_dir(root_dir.join("inside")).unwrap();
+        std::os::unix::fs::symlink("/inside", root_dir.join("in")).unwrap();
+        ensure_dir(root.as_fd(), Path::new("/in/made/here")).unwrap();
+        assert!(root_dir.join("inside/made/here").is_dir());
+        std::os::unix::fs::symlink("../../../hosts-x", root_dir.join("f")).unwrap();
+        ensure_file(root.as_fd(), Path::new("/f")).unwrap();
+        assert!(root_dir.join("hosts-x").is_file());
+    }
+}

@@ -1,0 +1,284 @@
+//! Who the command runs as: `-u` specs resolved from an image's
+//! /etc/passwd and /etc/group, as docker resolves them. The files are read
+//! only from inside the container's root (after pivot_root), never by
+//! joining an image path onto a host path.
+
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::path::Path;
+
+/// The outcome of resolving a user spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedUser {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups, without duplicates: the primary group first
+    /// (as `id` shows it), then memberships in file order.
+    pub additional_gids: Vec<u32>,
+    /// The passwd entry's home, `/` when there is none (docker's HOME).
+    pub home: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UserError {
+    #[error("unable to find user {0}: no matching entries in passwd file")]
+    NoSuchUser(String),
+    #[error("unable to find group {0}: no matching entries in group file")]
+    NoSuchGroup(String),
+    #[error("invalid user spec {0:?}")]
+    BadSpec(String),
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+}
+
+struct PasswdEntry<'a> {
+    name: &'a str,
+    uid: u32,
+    gid: u32,
+    home: &'a str,
+}
+
+struct GroupEntry<'a> {
+    name: &'a str,
+    gid: u32,
+    members: Vec<&'a str>,
+}
+
+/// Lines that do not parse are skipped, as libc does.
+fn passwd_entries(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
+    text.lines().filter_map(|line| {
+        if line.starts_with('#') {
+            return None;
+        }
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() < 7 {
+            return None;
+        }
+        Some(PasswdEntry {
+            name: f[0],
+            uid: f[2].parse().ok()?,
+            gid: f[3].parse().ok()?,
+            home: f[5],
+        })
+    })
+}
+
+fn group_entries(text: &str) -> impl Iterator<Item = GroupEntry<'_>> {
+    text.lines().filter_map(|line| {
+        if line.starts_with('#') {
+            return None;
+        }
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() < 4 {
+            return None;
+        }
+        Some(GroupEntry {
+            name: f[0],
+            gid: f[2].parse().ok()?,
+            members: f[3]
+                .split(',')
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .collect(),
+        })
+    })
+}
+
+/// Resolves `spec` (`name`, `uid`, `uid:gid`, `name:group`, `uid:group`,
+/// `name:gid`) against the texts of passwd and group (`None`: the file is
+/// missing). A name must exist; a number need not. Without an explicit
+/// group, the gid is the passwd entry's (0 if none). The supplementary
+/// groups are the primary gid, then (without an explicit group) those
+/// listing the user's name, then `extra_gids` (`--group-add`).
+pub fn resolve_user_from(
+    passwd: Option<&str>,
+    group: Option<&str>,
+    spec: &str,
+    extra_gids: &[u32],
+) -> Result<ResolvedUser, UserError> {
+    let spec = spec.trim();
+    let (user_part, group_part) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    if group_part.is_some_and(|g| g.is_empty() || g.contains(':')) {
+        return Err(UserError::BadSpec(spec.into()));
+    }
+    let user_part = if user_part.is_empty() { "0" } else { user_part };
+    let passwd = passwd.unwrap_or("");
+    let group = group.unwrap_or("");
+
+    let entry = match user_part.parse::<u32>() {
+        Ok(uid) => passwd_entries(passwd).find(|e| e.uid == uid),
+        Err(_) => Some(
+            passwd_entries(passwd)
+                .find(|e| e.name == user_part)
+                .ok_or_else(|| UserError::NoSuchUser(user_part.into()))?,
+        ),
+    };
+    let uid = match (&entry, user_part.parse::<u32>()) {
+        (_, Ok(uid)) => uid,
+        (Some(e), Err(_)) => e.uid,
+        (None, Err(_)) => return Err(UserError::NoSuchUser(user_part.into())),
+    };
+    let home = entry
+        .as_ref()
+        .map(|e| e.home)
+        .filter(|h| !h.is_empty())
+        .unwrap_or("/")
+        .to_string();
+
+    let mut member_of = Vec::new();
+    let gid = match group_part {
+        Some(g) => match g.parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => {
+                group_entries(group)
+                    .find(|e| e.name == g)
+                    .ok_or_else(|| UserError::NoSuchGroup(g.into()))?
+                    .gid
+            }
+        },
+        None => {
+            if let Some(e) = &entry {
+                member_of.extend(
+                    group_entries(group)
+                        .filter(|g| g.members.contains(&e.name))
+                        .map(|g| g.gid),
+                );
+            }
+            entry.as_ref().map_or(0, |e| e.gid)
+        }
+    };
+    let mut additional_gids = vec![gid];
+    for &g in member_of.iter().chain(extra_gids) {
+        if !additional_gids.contains(&g) {
+            additional_gids.push(g);
+        }
+    }
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        additional_gids,
+        home,
+    })
+}
+
+/// Resolves `spec` from `etc_dir`/passwd and `etc_dir`/group. Symlinks in
+/// those files are followed, so call it only where `/` is the container's
+/// root (the sandbox does, after pivot_root, with `etc_dir` = `/etc`).
+pub fn resolve_user(
+    etc_dir: &Path,
+    spec: &str,
+    extra_gids: &[u32],
+) -> Result<ResolvedUser, UserError> {
+    let passwd = read_small(&etc_dir.join("passwd"))?;
+    let group = read_small(&etc_dir.join("group"))?;
+    resolve_user_from(passwd.as_deref(), group.as_deref(), spec, extra_gids)
+}
+
+/// An image's account files are small; a huge one is cut rather than
+/// read whole into memory.
+fn read_small(path: &Path) -> Result<Option<String>, UserError> {
+    const LIMIT: u64 = 16 << 20;
+    let err = |e: std::io::Error| UserError::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(err(e)),
+    };
+    let mut bytes = Vec::new();
+    file.take(LIMIT).read_to_end(&mut bytes).map_err(err)?;
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
+                          # a comment\n\
+                          broken line\n\
+                          user:x:1000:1000:A User:/home/user:/bin/sh\n\
+                          daemon:x:2:2::/:/sbin/nologin\n";
+    const GROUP: &str = "root:x:0:\n\
+                         user:x:1000:\n\
+                         wheel:x:10:root,user\n\
+                         audio:x:29: user \n\
+                         staff:x:50:\n";
+
+    fn resolve(spec: &str) -> Result<ResolvedUser, UserError> {
+        resolve_user_from(Some(PASSWD), Some(GROUP), spec, &[])
+    }
+
+    #[test]
+    fn name_gives_uid_gid_home_and_member_groups() {
+        assert_eq!(
+            resolve("user").unwrap(),
+            ResolvedUser {
+                uid: 1000,
+                gid: 1000,
+                additional_gids: vec![1000, 10, 29],
+                home: "/home/user".into()
+            }
+        );
+    }
+
+    #[test]
+    fn numeric_uid_need_not_exist_and_defaults_to_gid_0() {
+        let u = resolve("4242").unwrap();
+        assert_eq!((u.uid, u.gid, u.home.as_str()), (4242, 0, "/"));
+        assert_eq!(u.additional_gids, vec![0]);
+        // A numeric uid with an entry takes the entry's gid and groups.
+        let u = resolve("1000").unwrap();
+        assert_eq!((u.uid, u.gid), (1000, 1000));
+        assert_eq!(u.additional_gids, vec![1000, 10, 29]);
+    }
+
+    #[test]
+    fn explicit_group_by_number_or_name_drops_member_groups() {
+        let u = resolve("1000:50").unwrap();
+        assert_eq!((u.uid, u.gid), (1000, 50));
+        assert_eq!(u.additional_gids, vec![50]);
+        let u = resolve("user:staff").unwrap();
+        assert_eq!((u.uid, u.gid), (1000, 50));
+        let u = resolve_user_from(Some(PASSWD), Some(GROUP), "user:staff", &[7, 7, 50]).unwrap();
+        assert_eq!(u.additional_gids, vec![50, 7]);
+    }
+
+    #[test]
+    fn unknown_names_and_bad_specs_are_errors() {
+        assert_eq!(
+            resolve("nobody"),
+            Err(UserError::NoSuchUser("nobody".into()))
+        );
+        assert_eq!(
+            resolve("user:nogroup"),
+            Err(UserError::NoSuchGroup("nogroup".into()))
+        );
+        assert!(matches!(resolve("user:"), Err(UserError::BadSpec(_))));
+        assert!(matches!(resolve("a:b:c"), Err(UserError::BadSpec(_))));
+        // No passwd file: names cannot resolve, numbers can.
+        assert!(resolve_user_from(None, None, "root", &[]).is_err());
+        assert_eq!(resolve_user_from(None, None, "0:0", &[]).unwrap().uid, 0);
+    }
+
+    #[test]
+    fn root_by_name_gets_its_member_groups() {
+        let u = resolve("root").unwrap();
+        assert_eq!((u.uid, u.gid, u.home.as_str()), (0, 0, "/root"));
+        assert_eq!(u.additional_gids, vec![0, 10]);
+    }
+
+    #[test]
+    fn resolve_user_reads_files_and_tolerates_missing_group_file() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("passwd"), PASSWD).unwrap();
+        let u = resolve_user(d.path(), "user", &[]).unwrap();
+        assert_eq!((u.uid, u.gid), (1000, 1000));
+        assert_eq!(u.additional_gids, vec![1000]);
+    }
+}
