@@ -471,12 +471,8 @@ pub fn parse_swap(s: &str) -> Result<Swap, String> {
 }
 
 /// `--pids-limit`: a count; 0 or -1 for unlimited, as docker has it.
-pub fn parse_pids_limit(s: &str) -> Result<Option<u64>, String> {
-    let n: i64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid pids limit {s:?}: a number, or -1 for unlimited"))?;
-    Ok(if n <= 0 { None } else { Some(n as u64) })
+pub fn pids_limit(n: i64) -> Option<u64> {
+    u64::try_from(n).ok().filter(|&n| n > 0)
 }
 
 /// `--cpus`: a positive decimal.
@@ -528,9 +524,9 @@ mod tests {
         assert!(parse_bytes("10x").is_err());
         assert!(parse_bytes("").is_err());
         assert_eq!(parse_swap("-1"), Ok(Swap::Unlimited));
-        assert_eq!(parse_pids_limit("-1"), Ok(None));
-        assert_eq!(parse_pids_limit("0"), Ok(None));
-        assert_eq!(parse_pids_limit("200"), Ok(Some(200)));
+        assert_eq!(pids_limit(-1), None);
+        assert_eq!(pids_limit(0), None);
+        assert_eq!(pids_limit(200), Some(200));
         assert!(parse_cpus("0").is_err());
         assert!(parse_cpus("-1").is_err());
         assert_eq!(

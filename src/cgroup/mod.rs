@@ -127,7 +127,10 @@ pub fn create(id: &str, limits: &Limits) -> Result<Setup, CgroupError> {
     };
     let p = probe();
     if p.layout != Layout::Unified {
-        return unavailable(format!("this machine has {}", p.layout));
+        return unavailable(match p.layout {
+            Layout::Missing => "no cgroup file system is mounted at /sys/fs/cgroup".into(),
+            other => format!("the cgroup layout here is {other}"),
+        });
     }
     let Some(own) = p.own.clone() else {
         return unavailable("/proc/self/cgroup names no cgroup v2 path".into());

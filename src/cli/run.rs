@@ -71,6 +71,11 @@ pub struct Run {
     /// Network: none (loopback only).
     #[arg(long, default_value = "none")]
     network: String,
+    #[command(flatten)]
+    limits: super::resources::LimitFlags,
+    /// Adjust the OOM killer's preference for the container (-1000..1000; without privileges only upwards).
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = clap::value_parser!(i32).range(-1000..=1000))]
+    oom_score_adj: Option<i32>,
     /// The image to run.
     image: String,
     /// The command and its arguments (default: the image's).
@@ -102,6 +107,8 @@ impl Run {
             cap_add: self.cap_add,
             cap_drop: self.cap_drop,
             network: self.network,
+            limits: self.limits.limits(),
+            oom_score_adj: self.oom_score_adj,
         };
         run::run(ctx, &spec)
     }
