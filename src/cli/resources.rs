@@ -213,13 +213,13 @@ fn table(samples: &[Sample]) -> String {
                 format!("{:.2}%", s.memory_percent),
                 format!(
                     "{} / {}",
-                    super::image::human_size(s.net_input),
-                    super::image::human_size(s.net_output)
+                    decimal_size(s.net_input),
+                    decimal_size(s.net_output)
                 ),
                 format!(
                     "{} / {}",
-                    super::image::human_size(s.block_input),
-                    super::image::human_size(s.block_output)
+                    decimal_size(s.block_input),
+                    decimal_size(s.block_output)
                 ),
                 s.pids.to_string(),
             ]
@@ -245,19 +245,31 @@ fn table(samples: &[Sample]) -> String {
     out
 }
 
-/// Memory as docker shows it: binary units.
+/// Memory as docker's stats shows it: binary units.
 fn binary_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    scaled(bytes, 1024.0, &["B", "KiB", "MiB", "GiB", "TiB"])
+}
+
+/// Network and disk traffic as docker's stats shows it: decimal units.
+fn decimal_size(bytes: u64) -> String {
+    scaled(bytes, 1000.0, &["B", "kB", "MB", "GB", "TB"])
+}
+
+fn scaled(bytes: u64, step: f64, units: &[&str]) -> String {
     let mut v = bytes as f64;
     let mut i = 0;
-    while v >= 1024.0 && i + 1 < UNITS.len() {
-        v /= 1024.0;
+    while v >= step && i + 1 < units.len() {
+        v /= step;
         i += 1;
     }
     if i == 0 {
         format!("{bytes}B")
     } else {
-        format!("{v:.2}{}", UNITS[i])
+        format!("{v:.3}", v = (v * 100.0).round() / 100.0)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+            + units[i]
     }
 }
 
@@ -268,8 +280,11 @@ mod tests {
     #[test]
     fn memory_prints_in_binary_units() {
         assert_eq!(binary_size(512), "512B");
-        assert_eq!(binary_size(10 << 20), "10.00MiB");
-        assert_eq!(binary_size(3 << 29), "1.50GiB");
+        assert_eq!(binary_size(3 << 29), "1.5GiB");
+        assert_eq!(binary_size(10 << 20), "10MiB");
+        assert_eq!(decimal_size(0), "0B");
+        assert_eq!(decimal_size(1_234), "1.23kB");
+        assert_eq!(decimal_size(648), "648B");
     }
 
     #[test]

@@ -139,6 +139,7 @@ pub struct Sample {
     pub running: bool,
     pub paused: bool,
     /// 100 is one CPU busy.
+    #[serde(rename = "CPUPercent")]
     pub cpu_percent: f64,
     pub memory_usage: u64,
     /// The cgroup's limit, or the machine's memory when unlimited.
@@ -170,15 +171,16 @@ impl Sample {
         } else {
             st.memory_usage as f64 * 100.0 / memory_limit as f64
         };
+        let two_places = |x: f64| (x * 100.0).round() / 100.0;
         Sample {
             id: r.id.clone(),
             name: r.name.clone(),
             running: s.status == Status::Running,
             paused: paused(s),
-            cpu_percent,
+            cpu_percent: two_places(cpu_percent),
             memory_usage: st.memory_usage,
             memory_limit,
-            memory_percent,
+            memory_percent: two_places(memory_percent),
             net_input: now.net.0,
             net_output: now.net.1,
             block_input: st.io_read_bytes,
