@@ -574,6 +574,26 @@ mod tests {
     }
 
     #[test]
+    fn in_place_gathers_processes_in_a_leaf_and_builds_beside_it_later() {
+        // A stand-in for a delegated cgroup: plain files, so only the
+        // directory layout is checked here (the VM suite does it for real).
+        let tmp = tempfile::tempdir().unwrap();
+        let svc = tmp.path().join("run-u0.service");
+        std::fs::create_dir(&svc).unwrap();
+        std::fs::write(svc.join("cgroup.procs"), "4242\n").unwrap();
+        std::fs::write(svc.join("cgroup.subtree_control"), "").unwrap();
+        let unit = in_place(&svc, "abc").unwrap();
+        assert_eq!(unit, svc.join("burrow-abc"));
+        let moved = std::fs::read_to_string(svc.join("supervisor/cgroup.procs")).unwrap();
+        assert_eq!(moved, "4242");
+        // The next run starts in that leaf; the service has no process left.
+        std::fs::write(svc.join("cgroup.procs"), "").unwrap();
+        let unit = in_place(&svc.join("supervisor"), "def").unwrap();
+        assert_eq!(unit, svc.join("burrow-def"));
+        assert!(!svc.join("supervisor/supervisor").exists());
+    }
+
+    #[test]
     fn without_cgroup_v2_no_limit_means_running_without() {
         if probe().layout == Layout::Unified {
             eprintln!("SKIP: this machine has cgroup v2; the VM suite covers it");

@@ -142,6 +142,9 @@ if wait_running counter; then
   "$B" unpause counter >/dev/null
   sleep 2; c=$(cat "$HOME/count/n")
   check "unpause lets it count on ($b, then $c)" test "$c" -gt "$b"
+  "$B" pause counter >/dev/null
+  "$B" rm -f counter >/dev/null 2>&1
+  check "a paused container is removed by rm -f, cgroup and all" test ! -e "$p"
 else
   no "the counter starts"
 fi
@@ -190,6 +193,18 @@ if [ "$MODE" = service ]; then
 fi
 
 if [ "$MODE" = session ]; then
+  # Without subordinate ids (a single-id map, written by the child itself)
+  # the child still waits to be put in its cgroup.
+  sudo sh -c 'cp /etc/subuid /etc/subuid.keep; cp /etc/subgid /etc/subgid.keep; : > /etc/subuid; : > /etc/subgid'
+  single() { XDG_DATA_HOME=$HOME/single "$B" "$@"; }
+  single import /mnt/b/busybox.tar bb >/dev/null 2>&1
+  out=$(single run --rm --memory 32m bb cat /proc/self/cgroup 2>/dev/null)
+  check "with a single-id map the container is in its cgroup too ($out)" test "$out" = "0::/"
+  single run --rm --memory 16m bb dd if=/dev/zero of=/dev/null bs=64M count=1 >/dev/null 2>&1
+  rc=$?
+  check "with a single-id map --memory is enforced (exit $rc)" test "$rc" = 137
+  sudo sh -c 'mv /etc/subuid.keep /etc/subuid; mv /etc/subgid.keep /etc/subgid'
+
   # A user service without Delegate=: its cgroup is writable but systemd's,
   # so burrow asks for a scope all the same.
   cat > /tmp/nd.sh <<EOF
