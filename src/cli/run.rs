@@ -14,6 +14,12 @@ pub struct Run {
     /// Remove the container when it exits.
     #[arg(long)]
     rm: bool,
+    /// Run in the background under a supervisor; print the container's id.
+    #[arg(short, long)]
+    detach: bool,
+    /// Restart policy while the supervisor lives: no, on-failure[:N], always.
+    #[arg(long, value_name = "POLICY")]
+    restart: Option<String>,
     /// Name the container.
     #[arg(long)]
     name: Option<String>,
@@ -102,6 +108,8 @@ impl Run {
             cap_add: self.cap_add,
             cap_drop: self.cap_drop,
             network: self.network,
+            detach: self.detach,
+            restart: self.restart,
         };
         run::run(ctx, &spec)
     }

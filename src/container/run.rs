@@ -4,6 +4,7 @@
 
 use super::images::Context;
 use super::record::{self, Containers, Record, State, Status};
+use super::supervise::{Plan, RestartPolicy};
 use super::ContainerError;
 use crate::image::archive::rfc3339;
 use crate::image::registry::{ProgressMode, PullOptions};
@@ -43,6 +44,12 @@ pub struct RunSpec {
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
     pub network: String,
+    /// `-d`: a supervisor runs the container; `run` prints its id.
+    #[serde(default)]
+    pub detach: bool,
+    /// `--restart`: no, on-failure[:N], always.
+    #[serde(default)]
+    pub restart: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -67,6 +74,12 @@ pub enum SpecError {
     Userns(String),
     #[error("unsupported --network {0:?}: only none is available yet")]
     Network(String),
+    #[error("{0}")]
+    Restart(String),
+    #[error("--rm and --restart {0} conflict: a container removed when it exits cannot restart")]
+    RemoveAndRestart(String),
+    #[error("invalid StopSignal {0:?} in the image config")]
+    StopSignal(String),
 }
 
 /// A mount the user asked for, checked and made absolute.
@@ -105,6 +118,17 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
     let capabilities = CapSet::docker_default()
         .with_changes(&spec.cap_add, &spec.cap_drop)
         .map_err(|e| Error::Usage(e.to_string()))?;
+    let restart: RestartPolicy = spec
+        .restart
+        .as_deref()
+        .unwrap_or("no")
+        .parse()
+        .map_err(|e| spec_err(SpecError::Restart(e)))?;
+    if spec.remove && restart != RestartPolicy::No {
+        return Err(spec_err(SpecError::RemoveAndRestart(
+            spec.restart.clone().unwrap_or_default(),
+        )));
+    }
     let keep_id = match spec.userns.as_deref() {
         None | Some("") | Some("host") => false,
         Some("keep-id") => true,
@@ -130,6 +154,12 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
         .config(&entry.record.id)
         .map_err(|e| Error::Image(e.into()))?;
     let image_run = config.config.clone().unwrap_or_default();
+    let stop_signal = match image_run.stop_signal.as_deref().filter(|s| !s.is_empty()) {
+        None => libc::SIGTERM,
+        Some(s) => {
+            crate::sandbox::signal_number(s).ok_or_else(|| spec_err(SpecError::StopSignal(s.into())))?
+        }
+    };
     let argv = argv(
         spec.entrypoint.as_deref(),
         &spec.command,
@@ -223,6 +253,8 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
                 "NoNewPrivileges": no_new_privs,
                 "UsernsMode": spec.userns,
                 "NetworkMode": spec.network,
+                "RestartPolicy": spec.restart.clone().unwrap_or_else(|| "no".into()),
+                "StopSignal": stop_signal,
             }),
             id_map: serde_json::to_value(&id_map).unwrap_or_default(),
             auto_remove: spec.remove,
@@ -263,8 +295,15 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
             capabilities,
             no_new_privs,
             spec,
+            restart,
+            stop_signal,
         },
     );
+    if spec.detach {
+        result?;
+        println!("{id}");
+        return Ok(0);
+    }
     if spec.remove {
         remove_container_dir(ctx, &dir)?;
     }
@@ -292,6 +331,8 @@ struct SandboxInputs<'a> {
     capabilities: CapSet,
     no_new_privs: bool,
     spec: &'a RunSpec,
+    restart: RestartPolicy,
+    stop_signal: i32,
 }
 
 fn start_and_wait(
@@ -358,6 +399,23 @@ fn start_and_wait(
     sandbox.tty = input.spec.tty;
     sandbox.stdin = input.spec.interactive;
 
+    // What every supervisor of this container, and `exec`, work from.
+    let plan = Plan {
+        id: id.to_string(),
+        sandbox: sandbox.clone(),
+        log_max_size: ctx.config.logs.max_size.bytes(),
+        runtime_dir: super::lifecycle::runtime_dir(ctx, id),
+        restart: input.restart,
+        auto_remove: input.spec.remove,
+        stop_signal: input.stop_signal,
+        interactive: input.spec.interactive,
+    };
+    plan.save(dir).map_err(io("writing", dir))?;
+    if input.spec.detach {
+        super::lifecycle::launch(ctx, dir)?;
+        return Ok(0);
+    }
+
     let mut state: State = containers.state(id)?;
     let running = match crate::sandbox::spawn(&sandbox) {
         Ok(r) => r,
@@ -382,7 +440,6 @@ fn start_and_wait(
         );
     }
     containers.set_state(id, &state)?;
-    let _ = ctx;
     let status = running.wait();
     state.status = Status::Exited;
     state.pid = None;

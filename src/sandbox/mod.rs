@@ -16,6 +16,7 @@ mod child;
 mod copy;
 pub mod exec;
 mod init;
+pub mod join;
 pub mod mounts;
 pub mod probe;
 pub mod rootfs;
@@ -28,6 +29,7 @@ pub mod userns;
 
 pub use caps::{cap_number, CapError, CapSet};
 pub use exec::ExecFailure;
+pub use join::signal_number;
 pub use mounts::{mount_ops, MountOp};
 pub use rootfs::{DriverFailure, RootfsReport, COPY_MARKER};
 pub use spec::{
