@@ -17,7 +17,10 @@ fn main() {
     let mut args = std::env::args_os();
     if args.nth(1).as_deref() == Some(std::ffi::OsStr::new("__supervise")) {
         let code = match args.next() {
-            Some(dir) => burrow::container::supervise::main(std::path::Path::new(&dir)),
+            Some(dir) => {
+                let hold = args.next().as_deref() == Some(std::ffi::OsStr::new("attach"));
+                burrow::container::supervise::main(std::path::Path::new(&dir), hold)
+            }
             None => 125,
         };
         std::process::exit(code);

@@ -112,8 +112,8 @@ pub struct Stop {
 
 impl Stop {
     pub fn exec(self, ctx: &Context) -> Result<()> {
+        lifecycle::stop_many(ctx, &self.containers, self.time)?;
         for c in &self.containers {
-            lifecycle::stop(ctx, c, self.time)?;
             println!("{c}");
         }
         Ok(())

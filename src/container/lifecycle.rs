@@ -38,6 +38,36 @@ fn other(msg: String) -> Error {
 /// Starts the supervisor of the container in `dir` and returns once it
 /// reports the container started (its pid 1), or its error.
 pub fn launch(ctx: &Context, dir: &Path) -> Result<i32> {
+    let (child, report) = spawn_supervisor(dir, false)?;
+    drop(child);
+    read_report(ctx, report)
+}
+
+/// As `launch`, attached from the start: the supervisor waits for this
+/// attach before it starts the container, so no output is missed.
+fn launch_attached(
+    ctx: &Context,
+    dir: &Path,
+    socket: &Path,
+    stdin: bool,
+) -> Result<std::os::unix::net::UnixStream> {
+    let (mut child, report) = spawn_supervisor(dir, true)?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let sock = loop {
+        if let Some(s) = supervise::connect(socket, &Request::Attach { stdin }) {
+            break Some(s);
+        }
+        if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    drop(child);
+    read_report(ctx, report)?;
+    sock.ok_or_else(|| other("the supervisor did not accept the attach".into()))
+}
+
+fn spawn_supervisor(dir: &Path, hold: bool) -> Result<(std::process::Child, OwnedFd)> {
     let exe = std::env::current_exe().map_err(|e| other(format!("finding burrow itself: {e}")))?;
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| other(format!("pipe: {e}")))?;
@@ -48,6 +78,9 @@ pub fn launch(ctx: &Context, dir: &Path) -> Result<i32> {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
+    if hold {
+        cmd.arg("attach");
+    }
     // SAFETY: between fork and exec only async-signal-safe calls: setsid,
     // dup2 and fcntl.
     unsafe {
@@ -65,10 +98,13 @@ pub fn launch(ctx: &Context, dir: &Path) -> Result<i32> {
         .spawn()
         .map_err(|e| other(format!("starting the supervisor: {e}")))?;
     drop(w);
-    let mut data = Vec::new();
-    let _ = std::fs::File::from(r).read_to_end(&mut data);
     // The supervisor outlives us; it is reparented when we exit.
-    drop(child);
+    Ok((child, r))
+}
+
+fn read_report(ctx: &Context, report: OwnedFd) -> Result<i32> {
+    let mut data = Vec::new();
+    let _ = std::fs::File::from(report).read_to_end(&mut data);
     let line = data.split(|&b| b == b'\n').next().unwrap_or_default();
     match serde_json::from_slice::<Report>(line) {
         Ok(Report::Started { pid }) => {
@@ -117,24 +153,28 @@ fn not_running(name: &str) -> Error {
 
 /// `start`: a new supervisor over the same writable layer.
 pub fn start(ctx: &Context, input: &str) -> Result<Record> {
+    let (r, dir) = prepare_start(ctx, input)?;
+    if let Some(dir) = dir {
+        launch(ctx, &dir)?;
+    }
+    Ok(r)
+}
+
+/// The record, and its directory when it needs a supervisor (it does not
+/// run), with the plan brought up to today's configuration.
+fn prepare_start(ctx: &Context, input: &str) -> Result<(Record, Option<PathBuf>)> {
     let (c, r, s) = find(ctx, input)?;
     if s.status == Status::Running {
-        return Ok(r);
+        return Ok((r, None));
     }
     let dir = c.dir_of(&r.id);
-    let mut plan = Plan::load(&dir).map_err(|e| {
-        other(format!(
-            "container {} cannot be started again: {e}",
-            r.name
-        ))
-    })?;
-    // The runtime dir and log limit of today's configuration.
+    let mut plan = Plan::load(&dir)
+        .map_err(|e| other(format!("container {} cannot be started again: {e}", r.name)))?;
     plan.runtime_dir = runtime_dir(ctx, &r.id);
     plan.log_max_size = ctx.config.logs.max_size.bytes();
     plan.save(&dir)
         .map_err(|e| other(format!("writing {}: {e}", dir.display())))?;
-    launch(ctx, &dir)?;
-    Ok(r)
+    Ok((r, Some(dir)))
 }
 
 fn pid_alive(s: &State) -> Option<(i32, OwnedFd)> {
@@ -194,30 +234,65 @@ fn stop_signal(dir: &Path) -> i32 {
 /// `stop`: the stop signal, then SIGKILL after `timeout`. Returns the exit
 /// status (None when it was not running).
 pub fn stop(ctx: &Context, input: &str, timeout: Option<u64>) -> Result<Option<i32>> {
-    let (c, r, s) = find(ctx, input)?;
-    if s.status != Status::Running {
-        return Ok(None);
+    Ok(stop_many(ctx, &[input.to_string()], timeout)?
+        .into_iter()
+        .next()
+        .flatten())
+}
+
+/// `stop` of several containers at once: every stop signal goes out first,
+/// so N containers that ignore it take one timeout, not N.
+pub fn stop_many(ctx: &Context, inputs: &[String], timeout: Option<u64>) -> Result<Vec<Option<i32>>> {
+    enum Pending {
+        NotRunning,
+        Supervised(Containers, String, std::os::unix::net::UnixStream),
+        Direct(Containers, String, Option<OwnedFd>),
     }
-    let signal = stop_signal(&c.dir_of(&r.id));
     let timeout = timeout.unwrap_or(10);
-    if let Some(mut sock) = supervise::connect(
-        &socket(ctx, &r.id),
-        &Request::Stop {
+    let mut pending = Vec::new();
+    for input in inputs {
+        let (c, r, s) = find(ctx, input)?;
+        if s.status != Status::Running {
+            pending.push(Pending::NotRunning);
+            continue;
+        }
+        let signal = stop_signal(&c.dir_of(&r.id));
+        let req = Request::Stop {
             signal,
             timeout_secs: timeout,
-        },
-    ) {
-        if let Some(Reply::Exited { code }) = supervise::read_reply(&mut sock) {
-            return Ok(Some(code));
-        }
-    } else if let Some((_, fd)) = pid_alive(&s) {
-        signal_pidfd(&fd, signal);
-        if !wait_pidfd(&fd, Duration::from_secs(timeout)) {
-            signal_pidfd(&fd, libc::SIGKILL);
-            wait_pidfd(&fd, Duration::from_secs(10));
+        };
+        match supervise::connect(&socket(ctx, &r.id), &req) {
+            Some(sock) => pending.push(Pending::Supervised(c, r.id, sock)),
+            None => {
+                let fd = pid_alive(&s).map(|(_, fd)| fd);
+                if let Some(fd) = &fd {
+                    signal_pidfd(fd, signal);
+                }
+                pending.push(Pending::Direct(c, r.id, fd));
+            }
         }
     }
-    Ok(settled(&c, &r.id)?.exit_code)
+    let deadline = Instant::now() + Duration::from_secs(timeout);
+    let mut out = Vec::new();
+    for p in pending {
+        out.push(match p {
+            Pending::NotRunning => None,
+            Pending::Supervised(c, id, mut sock) => match supervise::read_reply(&mut sock) {
+                Some(Reply::Exited { code }) => Some(code),
+                _ => settled(&c, &id)?.exit_code,
+            },
+            Pending::Direct(c, id, fd) => {
+                if let Some(fd) = fd {
+                    if !wait_pidfd(&fd, deadline.saturating_duration_since(Instant::now())) {
+                        signal_pidfd(&fd, libc::SIGKILL);
+                        wait_pidfd(&fd, Duration::from_secs(10));
+                    }
+                }
+                settled(&c, &id)?.exit_code
+            }
+        });
+    }
+    Ok(out)
 }
 
 /// `kill -s SIG`.
@@ -335,10 +410,16 @@ fn relay_attached(mut sock: std::os::unix::net::UnixStream, stdin: bool) -> Resu
     }
 }
 
-/// `start -a`: start, then attach until it exits.
+/// `start -a`: start attached, and relay until it exits.
 pub fn start_attached(ctx: &Context, input: &str, stdin: bool) -> Result<i32> {
-    let r = start(ctx, input)?;
-    attach(ctx, &r.id, stdin)
+    let (r, dir) = prepare_start(ctx, input)?;
+    match dir {
+        Some(dir) => {
+            let sock = launch_attached(ctx, &dir, &socket(ctx, &r.id), stdin)?;
+            relay_attached(sock, stdin)
+        }
+        None => attach(ctx, &r.id, stdin),
+    }
 }
 
 /// `exec`: runs a command in the running container, straight into its

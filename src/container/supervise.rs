@@ -184,9 +184,10 @@ struct Supervisor {
     buf: Vec<u8>,
 }
 
-/// `burrow __supervise DIR`: runs the supervisor of the container in DIR;
-/// never returns to the CLI.
-pub fn main(dir: &Path) -> i32 {
+/// `burrow __supervise DIR [attach]`: runs the supervisor of the container
+/// in DIR; with `attach`, the first client is accepted before the container
+/// starts (`start -a`).
+pub fn main(dir: &Path, hold: bool) -> i32 {
     // SAFETY: dispositions set before any thread exists; the terminal's
     // hangup and closed sockets must not end the supervisor.
     unsafe {
@@ -214,6 +215,9 @@ pub fn main(dir: &Path) -> i32 {
             return 125;
         }
     };
+    if hold {
+        sup.accept_first();
+    }
     match sup.start() {
         Ok(pid) => send_report(&Report::Started { pid }),
         Err(e) => {
@@ -603,6 +607,28 @@ impl Supervisor {
         if let Some(r) = &self.running {
             let _ = r.kill(signal);
             self.kill_at = Some(Instant::now() + timeout);
+        }
+    }
+
+    /// Waits (at most 10 s) for one client and its request line.
+    fn accept_first(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && self.clients.is_empty() {
+            let mut fds = [PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, PollTimeout::from(100u16));
+            self.accept();
+        }
+        while Instant::now() < deadline
+            && self
+                .clients
+                .first()
+                .is_some_and(|c| matches!(c.kind, ClientKind::Pending))
+        {
+            let mut fds = [PollFd::new(self.clients[0].sock.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, PollTimeout::from(100u16));
+            if !self.client_readable(0) {
+                self.clients.remove(0);
+            }
         }
     }
 
