@@ -51,8 +51,9 @@ impl Exec {
             env,
             cwd: self.workdir.map(PathBuf::from),
             user: self.user,
-            tty: self.tty,
-            stdin: self.interactive,
+            tty: self.tty && !self.detach,
+            stdin: self.interactive && !self.detach,
+            detached: self.detach,
         };
         lifecycle::exec(ctx, &self.container, &spec, self.detach)
     }
@@ -87,8 +88,11 @@ impl Logs {
         let since = match &self.since {
             None => None,
             Some(s) => Some(
-                lifecycle::parse_since(s, crate::image::store::now())
-                    .ok_or_else(|| Error::Usage(format!("--since {s:?}: a date (RFC 3339), seconds since the epoch, or 10s/5m/2h")))?,
+                lifecycle::parse_since(s, crate::image::store::now()).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--since {s:?}: a date (RFC 3339), seconds since the epoch, or 10s/5m/2h"
+                    ))
+                })?,
             ),
         };
         let opts = LogOptions {
@@ -228,7 +232,9 @@ impl Top {
         let procs = lifecycle::top(ctx, &self.container)?;
         // SAFETY: sysconf has no preconditions.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-        let mut rows = vec![["UID", "PID", "PPID", "TIME", "CMD"].map(String::from).to_vec()];
+        let mut rows = vec![["UID", "PID", "PPID", "TIME", "CMD"]
+            .map(String::from)
+            .to_vec()];
         for p in procs {
             let secs = p.cpu_ticks / hz;
             rows.push(vec![

@@ -7,7 +7,7 @@
 use super::images::Context;
 use super::log::{self, Frame, LogReader, Stream};
 use super::record::{self, Containers, Record, State, Status};
-use super::supervise::{self, Plan, Report, Reply, Request};
+use super::supervise::{self, Plan, Reply, Report, Request};
 use super::ContainerError;
 use crate::sandbox::join::{self, ExecSpec};
 use crate::{Error, Result};
@@ -54,7 +54,13 @@ fn launch_attached(
     let (mut child, report) = spawn_supervisor(dir, true)?;
     let deadline = Instant::now() + Duration::from_secs(10);
     let sock = loop {
-        if let Some(s) = supervise::connect(socket, &Request::Attach { stdin }) {
+        if let Some(s) = supervise::connect(
+            socket,
+            &Request::Attach {
+                stdin,
+                close_stdin: true,
+            },
+        ) {
             break Some(s);
         }
         if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
@@ -113,9 +119,10 @@ fn read_report(ctx: &Context, report: OwnedFd) -> Result<i32> {
             }
             Ok(pid)
         }
-        Ok(Report::Failed { message, code }) => {
-            Err(Error::Container(ContainerError::Supervisor { message, code }))
-        }
+        Ok(Report::Failed { message, code }) => Err(Error::Container(ContainerError::Supervisor {
+            message,
+            code,
+        })),
         Err(_) => Err(other(
             "the supervisor ended without reporting; see `burrow inspect`".into(),
         )),
@@ -228,7 +235,9 @@ fn settled(c: &Containers, id: &str) -> Result<State> {
 
 /// The image's StopSignal for this container, SIGTERM if none.
 fn stop_signal(dir: &Path) -> i32 {
-    Plan::load(dir).map(|p| p.stop_signal).unwrap_or(libc::SIGTERM)
+    Plan::load(dir)
+        .map(|p| p.stop_signal)
+        .unwrap_or(libc::SIGTERM)
 }
 
 /// `stop`: the stop signal, then SIGKILL after `timeout`. Returns the exit
@@ -242,7 +251,11 @@ pub fn stop(ctx: &Context, input: &str, timeout: Option<u64>) -> Result<Option<i
 
 /// `stop` of several containers at once: every stop signal goes out first,
 /// so N containers that ignore it take one timeout, not N.
-pub fn stop_many(ctx: &Context, inputs: &[String], timeout: Option<u64>) -> Result<Vec<Option<i32>>> {
+pub fn stop_many(
+    ctx: &Context,
+    inputs: &[String],
+    timeout: Option<u64>,
+) -> Result<Vec<Option<i32>>> {
     enum Pending {
         NotRunning,
         Supervised(Containers, String, std::os::unix::net::UnixStream),
@@ -339,7 +352,13 @@ pub fn attach(ctx: &Context, input: &str, stdin: bool) -> Result<i32> {
     if s.status != Status::Running {
         return Err(not_running(&r.name));
     }
-    let sock = supervise::connect(&socket(ctx, &r.id), &Request::Attach { stdin })
+    let sock = supervise::connect(
+        &socket(ctx, &r.id),
+        &Request::Attach {
+            stdin,
+            close_stdin: false,
+        },
+    )
         .ok_or_else(|| {
             other(format!(
                 "container {} has no supervisor to attach to (it runs in the foreground of another burrow)",
@@ -370,7 +389,10 @@ fn relay_attached(mut sock: std::os::unix::net::UnixStream, stdin: bool) -> Resu
         drop(fds);
         if in_ready {
             match rustix::io::read(input.as_fd(), &mut buf) {
-                Ok(0) | Err(_) => stdin_open = false,
+                Ok(0) | Err(_) => {
+                    stdin_open = false;
+                    let _ = sock.shutdown(std::net::Shutdown::Write);
+                }
                 Ok(n) => {
                     if sock.write_all(&buf[..n]).is_err() {
                         stdin_open = false;
@@ -426,9 +448,7 @@ pub fn start_attached(ctx: &Context, input: &str, stdin: bool) -> Result<i32> {
 /// namespaces; the command's exit status (or the detached pid).
 pub fn exec(ctx: &Context, input: &str, spec: &ExecSpec, detach: bool) -> Result<i32> {
     let (c, r, s) = find(ctx, input)?;
-    let not_running = || {
-        Error::Container(ContainerError::ExecNotRunning(r.name.clone()))
-    };
+    let not_running = || Error::Container(ContainerError::ExecNotRunning(r.name.clone()));
     if s.status != Status::Running {
         return Err(not_running());
     }
@@ -532,7 +552,10 @@ pub fn logs(ctx: &Context, input: &str, opts: &LogOptions) -> Result<()> {
     }
     let sock = socket(ctx, &r.id);
     loop {
-        let alive = c.state(&r.id).map(|s| s.status == Status::Running).unwrap_or(false)
+        let alive = c
+            .state(&r.id)
+            .map(|s| s.status == Status::Running)
+            .unwrap_or(false)
             || sock.exists();
         let mut frames = Vec::new();
         reader
@@ -600,17 +623,29 @@ pub fn top(ctx: &Context, input: &str) -> Result<Vec<Process>> {
         let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
             continue;
         };
-        if std::fs::read_link(format!("/proc/{p}/ns/pid")).ok().as_ref() != Some(&ns) {
+        if std::fs::read_link(format!("/proc/{p}/ns/pid"))
+            .ok()
+            .as_ref()
+            != Some(&ns)
+        {
             continue;
         }
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
             continue;
         };
-        let Some(close) = stat.rfind(')') else { continue };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
         let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
         let ppid = fields.get(1).and_then(|v| v.parse().ok()).unwrap_or(0);
-        let ticks = fields.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-            + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let ticks = fields
+            .get(11)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            + fields
+                .get(12)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
         let uid = std::fs::read_to_string(format!("/proc/{p}/status"))
             .ok()
             .and_then(|st| {
@@ -663,9 +698,12 @@ pub fn stop_all(ctx: &Context) -> Result<()> {
     let c = records(ctx)?;
     for (r, s) in c.list()? {
         if s.status == Status::Running {
-            if let Some(mut sock) =
-                supervise::connect(&socket(ctx, &r.id), &Request::Kill { signal: libc::SIGKILL })
-            {
+            if let Some(mut sock) = supervise::connect(
+                &socket(ctx, &r.id),
+                &Request::Kill {
+                    signal: libc::SIGKILL,
+                },
+            ) {
                 let _ = supervise::read_reply(&mut sock);
             }
             if let Some((_, fd)) = pid_alive(&s) {
@@ -711,7 +749,13 @@ mod tests {
         );
         let got: Vec<_> = out
             .iter()
-            .map(|l| (l.stream, l.time_ns, String::from_utf8_lossy(&l.data).into_owned()))
+            .map(|l| {
+                (
+                    l.stream,
+                    l.time_ns,
+                    String::from_utf8_lossy(&l.data).into_owned(),
+                )
+            })
             .collect();
         assert_eq!(
             got,

@@ -21,7 +21,9 @@ pub enum ContainerError {
     Running(String),
     #[error("container {0} is not running")]
     NotRunning(String),
-    #[error("cannot exec in container {0}: it is not running; start it first (`burrow start {0}`)")]
+    #[error(
+        "cannot exec in container {0}: it is not running; start it first (`burrow start {0}`)"
+    )]
     ExecNotRunning(String),
     /// The detached supervisor could not start the container.
     #[error("{message}")]

@@ -156,9 +156,8 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
     let image_run = config.config.clone().unwrap_or_default();
     let stop_signal = match image_run.stop_signal.as_deref().filter(|s| !s.is_empty()) {
         None => libc::SIGTERM,
-        Some(s) => {
-            crate::sandbox::signal_number(s).ok_or_else(|| spec_err(SpecError::StopSignal(s.into())))?
-        }
+        Some(s) => crate::sandbox::signal_number(s)
+            .ok_or_else(|| spec_err(SpecError::StopSignal(s.into())))?,
     };
     let argv = argv(
         spec.entrypoint.as_deref(),

@@ -109,9 +109,18 @@ impl RestartPolicy {
 /// raw stdin bytes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Request {
-    Attach { stdin: bool },
-    Stop { signal: i32, timeout_secs: u64 },
-    Kill { signal: i32 },
+    /// `close_stdin`: the client's end of input is the container's too.
+    Attach {
+        stdin: bool,
+        close_stdin: bool,
+    },
+    Stop {
+        signal: i32,
+        timeout_secs: u64,
+    },
+    Kill {
+        signal: i32,
+    },
     /// Answered when the container has exited for good.
     Wait,
 }
@@ -147,7 +156,10 @@ pub trait Extension {
 enum ClientKind {
     /// The request line is still coming.
     Pending,
-    Attached { stdin: bool },
+    Attached {
+        stdin: bool,
+        close_stdin: bool,
+    },
     /// Waits for the final exit (`Stop`, `Wait`).
     Waiting,
 }
@@ -156,6 +168,8 @@ struct Client {
     sock: UnixStream,
     buf: Vec<u8>,
     kind: ClientKind,
+    /// The client shut its sending side: not polled for reading again.
+    eof: bool,
 }
 
 /// Where the container's output comes from.
@@ -254,7 +268,7 @@ impl Supervisor {
             .map_err(|e| format!("creating {}: {e}", plan.runtime_dir.display()))?;
         let socket = plan.socket();
         let _ = std::fs::remove_file(&socket);
-        let listener = UnixListener::bind(&socket)
+        let listener = socket_path(&plan.runtime_dir, |short| UnixListener::bind(short))
             .map_err(|e| format!("listening on {}: {e}", socket.display()))?;
         listener
             .set_nonblocking(true)
@@ -311,7 +325,10 @@ impl Supervisor {
                 rustix::fs::Mode::empty(),
             )
             .map_err(sys("open /dev/null"))?;
-            let in_fd = stdin.as_ref().map(|(r, _)| r.as_fd()).unwrap_or(null.as_fd());
+            let in_fd = stdin
+                .as_ref()
+                .map(|(r, _)| r.as_fd())
+                .unwrap_or(null.as_fd());
             for (fd, target) in [(in_fd, 0), (out_w.as_fd(), 1), (err_w.as_fd(), 2)] {
                 // SAFETY: dup2 onto stdio, which the child inherits.
                 unsafe { libc::dup2(fd.as_raw_fd(), target) };
@@ -380,7 +397,8 @@ impl Supervisor {
         mask.add(Signal::SIGTERM);
         mask.add(Signal::SIGINT);
         let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None);
-        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).ok();
+        let signals =
+            SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).ok();
 
         loop {
             if self.running.is_none() && self.restart_at.is_none() {
@@ -421,7 +439,7 @@ impl Supervisor {
             }
             fds.push(PollFd::new(self.listener.as_fd(), inp));
             slots.push(Slot::Listener);
-            for (i, c) in self.clients.iter().enumerate() {
+            for (i, c) in self.clients.iter().enumerate().filter(|(_, c)| !c.eof) {
                 fds.push(PollFd::new(c.sock.as_fd(), inp));
                 slots.push(Slot::Client(i));
             }
@@ -500,7 +518,10 @@ impl Supervisor {
                 if let Err(e) = self.start() {
                     self.record_failure(&e);
                     self.last_code = e.exit_code();
-                    self.log.write(Stream::Stderr, format!("burrow: restart failed: {e}\n").as_bytes());
+                    self.log.write(
+                        Stream::Stderr,
+                        format!("burrow: restart failed: {e}\n").as_bytes(),
+                    );
                 }
             }
         }
@@ -562,7 +583,10 @@ impl Supervisor {
             && (self.io.out.is_some() || self.io.err.is_some() || self.io.pty.is_some())
         {
             let mut fds = Vec::new();
-            for fd in [&self.io.out, &self.io.err, &self.io.pty].into_iter().flatten() {
+            for fd in [&self.io.out, &self.io.err, &self.io.pty]
+                .into_iter()
+                .flatten()
+            {
                 fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
             }
             if poll(&mut fds, PollTimeout::from(200u16)).unwrap_or(0) == 0 {
@@ -590,13 +614,19 @@ impl Supervisor {
         state.exit_code = Some(status.code());
         state.finished_at = Some(rfc3339(now()));
         let _ = self.containers.set_state(&self.plan.id, &state);
-        if !self.user_stopped && self.plan.restart.wants_restart(status.code(), self.restarts) {
+        if !self.user_stopped
+            && self
+                .plan
+                .restart
+                .wants_restart(status.code(), self.restarts)
+        {
             // Backoff: 100 ms doubling per restart, back to the start once
             // the container has run for a while, at most 30 s.
             if self.started.elapsed() > Duration::from_secs(10) {
                 self.restarts = 0;
             }
-            let wait = Duration::from_millis(100u64 << self.restarts.min(9)).min(Duration::from_secs(30));
+            let wait =
+                Duration::from_millis(100u64 << self.restarts.min(9)).min(Duration::from_secs(30));
             self.restart_at = Some(Instant::now() + wait);
         }
     }
@@ -639,6 +669,7 @@ impl Supervisor {
                 sock,
                 buf: Vec::new(),
                 kind: ClientKind::Pending,
+                eof: false,
             });
         }
     }
@@ -646,20 +677,35 @@ impl Supervisor {
     /// Handles what a client sent; false when it is gone.
     fn client_readable(&mut self, i: usize) -> bool {
         let n = match self.clients[i].sock.read(&mut self.buf) {
+            // An attached client at the end of its stdin: so is the
+            // container (a pipe's EOF; a terminal gets none).
+            Ok(0) if matches!(self.clients[i].kind, ClientKind::Attached { .. }) => {
+                if matches!(
+                    self.clients[i].kind,
+                    ClientKind::Attached {
+                        stdin: true,
+                        close_stdin: true
+                    }
+                ) {
+                    self.io.stdin = None;
+                }
+                self.clients[i].eof = true;
+                return true;
+            }
             Ok(0) => return false,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
             Err(_) => return false,
         };
         match self.clients[i].kind {
-            ClientKind::Attached { stdin: true } => {
+            ClientKind::Attached { stdin: true, .. } => {
                 let target = self.io.pty.as_ref().or(self.io.stdin.as_ref());
                 if let Some(fd) = target {
                     let _ = rustix::io::write(fd, &self.buf[..n]);
                 }
                 true
             }
-            ClientKind::Attached { stdin: false } | ClientKind::Waiting => true,
+            ClientKind::Attached { stdin: false, .. } | ClientKind::Waiting => true,
             ClientKind::Pending => {
                 let data = self.buf[..n].to_vec();
                 let c = &mut self.clients[i];
@@ -682,8 +728,8 @@ impl Supervisor {
 
     fn request(&mut self, i: usize, req: Request, rest: &[u8]) -> bool {
         match req {
-            Request::Attach { stdin } => {
-                self.clients[i].kind = ClientKind::Attached { stdin };
+            Request::Attach { stdin, close_stdin } => {
+                self.clients[i].kind = ClientKind::Attached { stdin, close_stdin };
                 if stdin && !rest.is_empty() {
                     if let Some(fd) = self.io.pty.as_ref().or(self.io.stdin.as_ref()) {
                         let _ = rustix::io::write(fd, rest);
@@ -700,7 +746,10 @@ impl Supervisor {
                     self.restart_at = None;
                 }
                 let r = match &self.running {
-                    Some(r) => r.kill(signal).map(|()| Reply::Done).unwrap_or_else(|e| Reply::Failed(e.to_string())),
+                    Some(r) => r
+                        .kill(signal)
+                        .map(|()| Reply::Done)
+                        .unwrap_or_else(|e| Reply::Failed(e.to_string())),
                     None => Reply::Done,
                 };
                 reply(&mut self.clients[i].sock, &r);
@@ -730,7 +779,9 @@ impl Supervisor {
                 ClientKind::Waiting => reply(&mut c.sock, &Reply::Exited { code }),
                 ClientKind::Attached { .. } => {
                     let _ = c.sock.set_nonblocking(false);
-                    let _ = c.sock.write_all(&log::encode_header(Stream::Exit, 4, log::now_ns()));
+                    let _ = c
+                        .sock
+                        .write_all(&log::encode_header(Stream::Exit, 4, log::now_ns()));
                     let _ = c.sock.write_all(&code.to_le_bytes());
                 }
                 ClientKind::Pending => {}
@@ -780,10 +831,26 @@ fn send_nonblocking(sock: &mut UnixStream, header: &[u8], data: &[u8]) -> bool {
     }
 }
 
+/// Calls `f` with a short name for `dir`/ctl.sock: a socket's path is
+/// limited to 107 bytes, and a runtime dir under /tmp plus a container id
+/// can be longer. The name goes through an fd of the directory.
+fn socket_path<T>(dir: &Path, f: impl FnOnce(&Path) -> std::io::Result<T>) -> std::io::Result<T> {
+    let fd = rustix::fs::open(
+        dir,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    f(Path::new(&format!(
+        "/proc/self/fd/{}/{SOCKET}",
+        fd.as_raw_fd()
+    )))
+}
+
 /// Sends a request to the supervisor of the container whose control socket
 /// is `socket`; `None` when no supervisor listens there.
 pub fn connect(socket: &Path, req: &Request) -> Option<UnixStream> {
-    let mut sock = UnixStream::connect(socket).ok()?;
+    let dir = socket.parent()?;
+    let mut sock = socket_path(dir, |short| UnixStream::connect(short)).ok()?;
     let mut line = serde_json::to_vec(req).ok()?;
     line.push(b'\n');
     sock.write_all(&line).ok()?;

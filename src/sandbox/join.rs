@@ -27,6 +27,9 @@ pub struct ExecSpec {
     pub user: Option<String>,
     pub tty: bool,
     pub stdin: bool,
+    /// Nobody waits: stdio goes to /dev/null, so that the caller's pipes
+    /// are not held open by the command.
+    pub detached: bool,
 }
 
 /// A pidfd for `pid`, which stays true to the process even if its number
@@ -186,7 +189,9 @@ fn child_main(
         Some(s) => tty::become_terminal_owner(s.as_fd()).map_err(Stop::Setup)?,
         None => {
             let _ = rustix::process::setsid();
-            if !exec.stdin {
+            if exec.detached {
+                null_stdio().map_err(|e| setup("open", Some(Path::new("/dev/null")), e))?;
+            } else if !exec.stdin {
                 child::stdin_from_null().map_err(Stop::Setup)?;
             }
         }
@@ -199,6 +204,21 @@ fn child_main(
     Err(Stop::Exec(exec::exec(&exec.argv, &env)))
 }
 
+fn null_stdio() -> Result<(), Errno> {
+    let null = rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    for target in 0..3 {
+        // SAFETY: dup2 onto the stdio numbers, which we mean to replace.
+        if unsafe { libc::dup2(null.as_raw_fd(), target) } < 0 {
+            return Err(Errno::from_raw_os_error(sys::last_errno()));
+        }
+    }
+    Ok(())
+}
+
 /// A signal by number or name (`9`, `KILL`, `SIGKILL`, `SIGRTMIN+2`).
 pub fn signal_number(s: &str) -> Option<i32> {
     if let Ok(n) = s.parse::<i32>() {
@@ -207,12 +227,20 @@ pub fn signal_number(s: &str) -> Option<i32> {
     let up = s.to_ascii_uppercase();
     let name = up.strip_prefix("SIG").unwrap_or(&up);
     if let Some(rest) = name.strip_prefix("RTMIN") {
-        let off: i32 = if rest.is_empty() { 0 } else { rest.strip_prefix('+')?.parse().ok()? };
+        let off: i32 = if rest.is_empty() {
+            0
+        } else {
+            rest.strip_prefix('+')?.parse().ok()?
+        };
         let n = libc::SIGRTMIN() + off;
         return (n <= libc::SIGRTMAX()).then_some(n);
     }
     if let Some(rest) = name.strip_prefix("RTMAX") {
-        let off: i32 = if rest.is_empty() { 0 } else { rest.strip_prefix('-')?.parse().ok()? };
+        let off: i32 = if rest.is_empty() {
+            0
+        } else {
+            rest.strip_prefix('-')?.parse().ok()?
+        };
         let n = libc::SIGRTMAX() - off;
         return (n >= libc::SIGRTMIN()).then_some(n);
     }
