@@ -275,3 +275,61 @@ impl Rename {
         lifecycle::rename(ctx, &self.container, &self.new_name)
     }
 }
+
+#[derive(clap::Args, Debug)]
+pub struct Cp {
+    /// CONTAINER:PATH or a host path.
+    src: String,
+    /// CONTAINER:PATH or a host path.
+    dst: String,
+}
+
+impl Cp {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        use crate::container::files::{copy, CopyEnd};
+        copy(ctx, &CopyEnd::parse(&self.src), &CopyEnd::parse(&self.dst))
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Diff {
+    container: String,
+}
+
+impl Diff {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        for (kind, path) in crate::container::files::diff(ctx, &self.container)? {
+            println!("{kind} {path}");
+        }
+        Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Export {
+    /// Write the tarball to this file.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    container: String,
+}
+
+impl Export {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        crate::container::files::export(ctx, &self.container, &self.output)
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Commit {
+    container: String,
+    /// The new image's name[:tag].
+    image: Option<String>,
+}
+
+impl Commit {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let id = crate::container::files::commit(ctx, &self.container, self.image.as_deref())?;
+        println!("{id}");
+        Ok(())
+    }
+}

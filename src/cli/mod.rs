@@ -51,6 +51,14 @@ pub enum Command {
     Port(container::Port),
     /// Rename a container.
     Rename(container::Rename),
+    /// Copy files between a container (CONTAINER:PATH) and the host.
+    Cp(container::Cp),
+    /// List what a container changed: A added, C changed, D deleted.
+    Diff(container::Diff),
+    /// Write a container's filesystem as a tarball.
+    Export(container::Export),
+    /// Make an image of a container's changes on top of its image.
+    Commit(container::Commit),
     /// List images.
     Images(image::List),
     /// Import a root filesystem tarball (plain, gzip or zstd) as an image.
@@ -124,6 +132,10 @@ impl Cli {
             Command::Top(c) => c.exec(ctx),
             Command::Port(c) => c.exec(ctx),
             Command::Rename(c) => c.exec(ctx),
+            Command::Cp(c) => c.exec(ctx),
+            Command::Diff(c) => c.exec(ctx),
+            Command::Export(c) => c.exec(ctx),
+            Command::Commit(c) => c.exec(ctx),
             Command::Images(c) => c.exec(ctx),
             Command::Import(c) => c.exec(ctx),
             Command::Load(c) => c.exec(ctx),

@@ -4,6 +4,7 @@
 //! inside a user namespace.
 
 pub mod doctor;
+pub mod files;
 pub mod images;
 pub mod lifecycle;
 pub mod log;

@@ -204,6 +204,69 @@ fn child_main(
     Err(Stop::Exec(exec::exec(&exec.argv, &env)))
 }
 
+/// Runs `f` in a forked child that joined only the user namespace of the
+/// sandbox whose pid 1 is `pid` (with `pidfd`), with that process's root
+/// opened before: the child has the namespace's capabilities over the
+/// sandbox's files and sees them through the root fd, while host paths
+/// stay where they are. The result comes back as JSON.
+pub fn with_running_root<T, F>(pid: i32, pidfd: OwnedFd, f: F) -> Result<T, String>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    F: FnOnce(&OwnedFd) -> Result<T, String>,
+{
+    let n = super::threads();
+    if n > 1 {
+        return Err(SandboxError::Threaded(n).to_string());
+    }
+    let root = rustix::fs::open(
+        format!("/proc/{pid}/root"),
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| format!("opening the root of the container's pid 1 ({pid}): {e}"))?;
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| format!("pipe: {e}"))?;
+    // SAFETY: single-threaded, checked above.
+    match unsafe { sys::fork() }.map_err(|e| format!("fork: {e}"))? {
+        None => {
+            drop(r);
+            // SAFETY: setns with a valid pidfd, the user namespace only.
+            let out = if unsafe { libc::setns(pidfd.as_raw_fd(), libc::CLONE_NEWUSER) } != 0 {
+                Err(format!(
+                    "joining the container's user namespace: {}",
+                    sys::errno_text(sys::last_errno())
+                ))
+            } else {
+                f(&root)
+            };
+            let data = serde_json::to_vec(&out).unwrap_or_default();
+            let ok = rustix::io::write(&w, &data).is_ok();
+            let _ = ok;
+            // SAFETY: _exit skips the parent's atexit handlers and buffers.
+            unsafe { libc::_exit(if out.is_ok() { 0 } else { 1 }) }
+        }
+        Some(child) => {
+            drop(w);
+            let mut data = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut std::fs::File::from(r), &mut data);
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None);
+            serde_json::from_slice::<Result<T, String>>(&data)
+                .map_err(|_| "the helper process died without a result".to_string())?
+        }
+    }
+}
+
+/// Mounts a stopped sandbox's root (the kernel overlay of `rootfs`) in a
+/// new mount namespace of the calling process, which must be root of a
+/// user namespace holding the sandbox's id map; returns the root's fd.
+pub fn mount_stopped_root(rootfs: &super::spec::Rootfs) -> Result<OwnedFd, String> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .map_err(|e| format!("creating a mount namespace: {e}"))?;
+    let mounted = super::rootfs::mount_root(rootfs, &[super::RootfsDriver::KernelOverlay])
+        .map_err(|e| e.to_string())?;
+    Ok(mounted.root)
+}
+
 fn null_stdio() -> Result<(), Errno> {
     let null = rustix::fs::open(
         "/dev/null",
