@@ -19,11 +19,23 @@ _burrow() {
             burrow,attach)
                 cmd="burrow__subcmd__attach"
                 ;;
+            burrow,commit)
+                cmd="burrow__subcmd__commit"
+                ;;
+            burrow,cp)
+                cmd="burrow__subcmd__cp"
+                ;;
+            burrow,diff)
+                cmd="burrow__subcmd__diff"
+                ;;
             burrow,doctor)
                 cmd="burrow__subcmd__doctor"
                 ;;
             burrow,exec)
                 cmd="burrow__subcmd__exec"
+                ;;
+            burrow,export)
+                cmd="burrow__subcmd__export"
                 ;;
             burrow,help)
                 cmd="burrow__subcmd__help"
@@ -109,11 +121,23 @@ _burrow() {
             burrow__subcmd__help,attach)
                 cmd="burrow__subcmd__help__subcmd__attach"
                 ;;
+            burrow__subcmd__help,commit)
+                cmd="burrow__subcmd__help__subcmd__commit"
+                ;;
+            burrow__subcmd__help,cp)
+                cmd="burrow__subcmd__help__subcmd__cp"
+                ;;
+            burrow__subcmd__help,diff)
+                cmd="burrow__subcmd__help__subcmd__diff"
+                ;;
             burrow__subcmd__help,doctor)
                 cmd="burrow__subcmd__help__subcmd__doctor"
                 ;;
             burrow__subcmd__help,exec)
                 cmd="burrow__subcmd__help__subcmd__exec"
+                ;;
+            burrow__subcmd__help,export)
+                cmd="burrow__subcmd__help__subcmd__export"
                 ;;
             burrow__subcmd__help,help)
                 cmd="burrow__subcmd__help__subcmd__help"
@@ -317,7 +341,7 @@ _burrow() {
 
     case "${cmd}" in
         burrow)
-            opts="-h -V --help --version run ps rm exec logs stop kill start restart wait attach top port rename images import load save rmi tag inspect pull push login logout image system doctor info help"
+            opts="-h -V --help --version run ps rm exec logs stop kill start restart wait attach top port rename cp diff export commit images import load save rmi tag inspect pull push login logout image system doctor info help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -332,6 +356,48 @@ _burrow() {
             ;;
         burrow__subcmd__attach)
             opts="-h -V --no-stdin --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__commit)
+            opts="-h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__cp)
+            opts="-h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__diff)
+            opts="-h -V --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -400,8 +466,30 @@ _burrow() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        burrow__subcmd__export)
+            opts="-o -h -V --output --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         burrow__subcmd__help)
-            opts="run ps rm exec logs stop kill start restart wait attach top port rename images import load save rmi tag inspect pull push login logout image system doctor info help"
+            opts="run ps rm exec logs stop kill start restart wait attach top port rename cp diff export commit images import load save rmi tag inspect pull push login logout image system doctor info help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -415,6 +503,48 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help__subcmd__attach)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__commit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__cp)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__diff)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -443,6 +573,20 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help__subcmd__exec)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__export)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

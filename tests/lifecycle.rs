@@ -649,3 +649,165 @@ fn thirty_detached_containers_are_all_listed_all_stopped_and_nothing_is_left() {
         .unwrap_or_default();
     assert!(left.is_empty(), "runtime dirs left: {left:?}");
 }
+
+#[test]
+fn cp_both_ways_stays_inside_the_container_through_its_symlinks() {
+    let Some(env) = env_with_image("cp_both_ways_stays_inside") else {
+        return;
+    };
+    let host_dir = env.work.join("host-side");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    env.give(&host_dir);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "c1",
+        IMAGE,
+        "sh",
+        "-c",
+        "mkdir /data; echo inside > /data/f; ln -s /etc/passwd /data/abs; \
+         ln -s ../../../../../.. /data/up; echo ready; sleep 1000",
+    ]);
+    wait_until("the files", || {
+        env.ok(&["logs", "c1"]).stdout.contains("ready")
+    });
+    let src = env.fixture("from-host", b"from the host\n");
+    env.give(&src);
+    for (state, dst) in [("running", "/data/up/tmp/"), ("stopped", "/data/up/")] {
+        if state == "stopped" {
+            env.ok(&["stop", "-t", "0", "c1"]);
+        }
+        // Out: a file, and a symlink copied as a link, not followed.
+        let out = host_dir.join(format!("f-{state}"));
+        env.ok(&["cp", "c1:/data/f", out.to_str().unwrap()]);
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "inside\n",
+            "{state}"
+        );
+        // A path through an absolute symlink resolves in the container.
+        let passwd = host_dir.join(format!("passwd-{state}"));
+        env.ok(&["cp", "c1:/data/abs", passwd.to_str().unwrap()]);
+        assert_eq!(
+            std::fs::read_link(&passwd).unwrap(),
+            PathBuf::from("/etc/passwd")
+        );
+        let through = host_dir.join(format!("through-{state}"));
+        env.ok(&["cp", "c1:/data/up/etc/passwd", through.to_str().unwrap()]);
+        assert!(
+            std::fs::read_to_string(&through)
+                .unwrap()
+                .contains("nobody:x:65534"),
+            "`..` out of the root stays at the container's root ({state})"
+        );
+        // In: through a symlink that climbs, the file lands in the container.
+        env.ok(&["cp", src.to_str().unwrap(), &format!("c1:{dst}")]);
+        let landed = if state == "running" {
+            "/tmp/from-host"
+        } else {
+            "/from-host"
+        };
+        if state == "running" {
+            assert_eq!(
+                env.ok(&["exec", "c1", "cat", landed]).stdout,
+                "from the host\n"
+            );
+        } else {
+            let back = host_dir.join("back");
+            env.ok(&["cp", &format!("c1:{landed}"), back.to_str().unwrap()]);
+            assert_eq!(std::fs::read_to_string(&back).unwrap(), "from the host\n");
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(env.canary.join("secret")).unwrap(),
+        "canary\n",
+        "nothing written outside"
+    );
+    let stray: Vec<_> = std::fs::read_dir(&env.root)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name() == "from-host")
+        .collect();
+    assert!(stray.is_empty(), "no copy escaped to the host");
+    env.ok(&["rm", "c1"]);
+}
+
+#[test]
+fn diff_export_and_commit_see_the_writable_layer() {
+    let Some(env) = env_with_image("diff_export_and_commit") else {
+        return;
+    };
+    env.ok(&[
+        "run",
+        "--name",
+        "w",
+        IMAGE,
+        "sh",
+        "-c",
+        "mkdir /new; echo x > /new/file; rm /bin/cat; echo more >> /etc/group; \
+         mkdir /home/gone; rm -r /home",
+    ]);
+    let diff = env.ok(&["diff", "w"]);
+    let lines = diff.stdout_lines();
+    for want in [
+        "A /new",
+        "A /new/file",
+        "C /bin",
+        "D /bin/cat",
+        "C /etc",
+        "C /etc/group",
+        "D /home",
+    ] {
+        assert!(lines.contains(&want), "{want} in\n{diff}");
+    }
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.ends_with("/proc") || l.ends_with("/etc/hosts")),
+        "{diff}"
+    );
+
+    let tar = env.work.join("w.tar");
+    env.ok(&["export", "w", "-o", tar.to_str().unwrap()]);
+    let list = common::fixtures::tool("tar", &["tf", tar.to_str().unwrap()]);
+    assert!(list.lines().any(|l| l == "new/file"), "{list}");
+    assert!(list.lines().any(|l| l == "bin/busybox"), "{list}");
+    assert!(
+        !list.lines().any(|l| l == "bin/cat"),
+        "deleted files are not exported"
+    );
+    assert!(!list.lines().any(|l| l.starts_with("home")), "{list}");
+
+    let id = env
+        .ok(&["commit", "w", "committed:v1"])
+        .stdout
+        .trim()
+        .to_string();
+    assert!(id.starts_with("sha256:"), "{id}");
+    let image = env.inspect("committed:v1");
+    assert_eq!(
+        image["RootFS"]["Layers"].as_array().map(|l| l.len()),
+        Some(2),
+        "{image}"
+    );
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "committed:v1",
+        "sh",
+        "-c",
+        "cat /new/file /etc/group",
+    ]);
+    assert!(
+        out.stdout.starts_with("x\n") && out.stdout.ends_with("more\n"),
+        "{out}"
+    );
+    let out = env.run(&["run", "--rm", "committed:v1", "ls", "/bin/cat"]);
+    assert_ne!(
+        out.code(),
+        Some(0),
+        "the whiteout hides cat in the new image\n{out}"
+    );
+    env.ok(&["rm", "w"]);
+}
