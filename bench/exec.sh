@@ -2,7 +2,7 @@
 # Issue figure: `exec CTR true` into a running container, burrow against
 # podman (runc, cgroupfs, overlay), and the resident memory of burrow's
 # supervisor against podman's conmon, side by side. The same busybox image
-# is imported into both. Usage (as root): bench/exec.sh   (RUNS=10 default)
+# is imported into both. Usage (as root): bench/exec.sh   (RUNS=50 default)
 # Results go to stdout and bench/results/exec.md.
 export BENCH_WORK=${BENCH_WORK:-/var/tmp/burrow-bench-exec}
 export RUNS=${RUNS:-50}
