@@ -41,8 +41,8 @@ conmon=$(pgrep -u "$uid" -x conmon | head -1)
     echo
     echo "| process | VmRSS (kB) |"
     echo "| --- | --- |"
-    echo "| burrow supervisor (pid $sup) | $(rss "$sup") |"
-    echo "| podman's conmon (pid $conmon) | $(rss "$conmon") |"
+    echo "| burrow supervisor | $(rss "$sup") |"
+    echo "| podman's conmon | $(rss "$conmon") |"
 } | tee "$REPO/bench/results/exec.md"
 
 as_user "\$BURROW rm -f bench-exec >/dev/null; $PODMAN rm -f -t 0 bench-exec >/dev/null" || true
