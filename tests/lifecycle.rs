@@ -811,3 +811,35 @@ fn diff_export_and_commit_see_the_writable_layer() {
     );
     env.ok(&["rm", "w"]);
 }
+
+#[test]
+fn sigterm_to_the_supervisor_stops_the_container_with_its_stop_signal() {
+    let Some(env) = env_with_image("sigterm_to_the_supervisor") else {
+        return;
+    };
+    let id = env
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "t",
+            IMAGE,
+            "sh",
+            "-c",
+            "trap 'echo stopping; exit 0' USR1; echo ready; while true; do sleep 0.1; done",
+        ])
+        .stdout
+        .trim()
+        .to_string();
+    wait_until("ready", || env.ok(&["logs", "t"]).stdout.contains("ready"));
+    let sup = supervisor_pid(&id).expect("supervisor");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sup),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    wait_until("t to exit", || status(&env, "t") == "exited");
+    assert_eq!(inspect(&env, "t")["State"]["ExitCode"], 0);
+    assert!(env.ok(&["logs", "t"]).stdout.contains("stopping"));
+    env.ok(&["rm", "t"]);
+}

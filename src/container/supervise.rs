@@ -151,6 +151,16 @@ pub trait Extension {
         None
     }
     fn tick(&mut self) {}
+    /// The container's pid 1 started (again): a network stack joins its
+    /// namespace here, through the pidfd.
+    fn started(&mut self, _pid: i32, _pidfd: BorrowedFd<'_>) {}
+}
+
+/// The extensions a container's plan asks for. Empty until networking
+/// lands: the userspace network stack and the published-port listeners
+/// are created here, before the container starts.
+fn extensions_for(_plan: &Plan) -> Vec<Box<dyn Extension>> {
+    Vec::new()
 }
 
 enum ClientKind {
@@ -259,6 +269,7 @@ fn storage_of(dir: &Path) -> Option<&Path> {
 impl Supervisor {
     fn new(dir: &Path) -> Result<Supervisor, String> {
         let plan = Plan::load(dir)?;
+        let extensions = extensions_for(&plan);
         let root = storage_of(dir).ok_or("the container directory has no parent")?;
         let containers = Containers::open(root).map_err(|e| e.to_string())?;
         let log = LogWriter::open(dir, plan.log_max_size)
@@ -287,7 +298,7 @@ impl Supervisor {
             log,
             listener,
             clients: Vec::new(),
-            extensions: Vec::new(),
+            extensions,
             kill_at: None,
             restart_at: None,
             started: Instant::now(),
@@ -353,6 +364,9 @@ impl Supervisor {
             let _ = rustix::fs::fcntl_setfl(fd, rustix::fs::OFlags::NONBLOCK);
         }
         let pid = running.pid();
+        for ext in &mut self.extensions {
+            ext.started(pid, running.pidfd());
+        }
         let mut state = self.state();
         state.status = Status::Running;
         state.pid = Some(pid);
