@@ -843,3 +843,51 @@ fn sigterm_to_the_supervisor_stops_the_container_with_its_stop_signal() {
     assert!(env.ok(&["logs", "t"]).stdout.contains("stopping"));
     env.ok(&["rm", "t"]);
 }
+
+#[test]
+fn exec_with_a_terminal_gets_its_own_pty_in_the_container() {
+    use std::os::unix::process::CommandExt;
+    let Some(env) = env_with_image("exec_with_a_terminal") else {
+        return;
+    };
+    env.ok(&["run", "-d", "--name", "tt", IMAGE, "sleep", "1000"]);
+    // `script` gives the exec a real terminal to relay.
+    let base = env.command(&[
+        "exec",
+        "-it",
+        "tt",
+        "sh",
+        "-c",
+        "tty; echo term=$TERM; exit 5",
+    ]);
+    let line = std::iter::once(base.get_program())
+        .chain(base.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"]).env_clear();
+    for (k, v) in base.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    if common::running_as_root() {
+        cmd.uid(env.account.uid).gid(env.account.gid);
+    }
+    cmd.current_dir(&env.work)
+        .stdin(std::process::Stdio::null());
+    let out = cmd.output().expect("script runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("/dev/pts/"),
+        "a terminal of the container's devpts\n{text}"
+    );
+    assert!(text.contains("term=xterm"), "{text}");
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "the status passes through\n{text}"
+    );
+    env.ok(&["rm", "-f", "tt"]);
+}
