@@ -265,7 +265,8 @@ pub fn stop_many(
     let mut pending = Vec::new();
     for input in inputs {
         let (c, r, s) = find(ctx, input)?;
-        if s.status != Status::Running {
+        // A supervisor waiting to restart it is stopped too.
+        if s.status != Status::Running && !supervise::listening(&socket(ctx, &r.id)) {
             pending.push(Pending::NotRunning);
             continue;
         }
@@ -556,7 +557,7 @@ pub fn logs(ctx: &Context, input: &str, opts: &LogOptions) -> Result<()> {
             .state(&r.id)
             .map(|s| s.status == Status::Running)
             .unwrap_or(false)
-            || sock.exists();
+            || supervise::listening(&sock);
         let mut frames = Vec::new();
         reader
             .poll(&mut frames)

@@ -917,6 +917,14 @@ pub fn connect(socket: &Path, req: &Request) -> Option<UnixStream> {
     Some(sock)
 }
 
+/// Whether a supervisor listens on `socket` (it may be waiting to restart
+/// a container that is not running).
+pub fn listening(socket: &Path) -> bool {
+    socket
+        .parent()
+        .is_some_and(|dir| socket_path(dir, |short| UnixStream::connect(short)).is_ok())
+}
+
 /// Reads the one-line reply to a request.
 pub fn read_reply(sock: &mut UnixStream) -> Option<Reply> {
     let mut data = Vec::new();
