@@ -844,29 +844,24 @@ fn sigterm_to_the_supervisor_stops_the_container_with_its_stop_signal() {
     env.ok(&["rm", "t"]);
 }
 
-#[test]
-fn exec_with_a_terminal_gets_its_own_pty_in_the_container() {
+/// Runs `burrow ARGS` as the test user on a terminal (`script`), fed
+/// `input` by a shell pipeline (so it may hold `sleep`s); its output and
+/// exit status.
+fn on_terminal(env: &TestEnv, args: &[&str], input: &str) -> (String, Option<i32>) {
     use std::os::unix::process::CommandExt;
-    let Some(env) = env_with_image("exec_with_a_terminal") else {
-        return;
-    };
-    env.ok(&["run", "-d", "--name", "tt", IMAGE, "sleep", "1000"]);
-    // `script` gives the exec a real terminal to relay.
-    let base = env.command(&[
-        "exec",
-        "-it",
-        "tt",
-        "sh",
-        "-c",
-        "tty; echo term=$TERM; exit 5",
-    ]);
+    let base = env.command(args);
+    let quote = |a: &std::ffi::OsStr| format!("'{}'", a.to_string_lossy().replace('\'', "'\\''"));
     let line = std::iter::once(base.get_program())
         .chain(base.get_args())
-        .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', "'\\''")))
+        .map(quote)
         .collect::<Vec<_>>()
         .join(" ");
-    let mut cmd = std::process::Command::new("script");
-    cmd.args(["-qec", &line, "/dev/null"]).env_clear();
+    let pipeline = format!(
+        "({input}) | script -qec {} /dev/null",
+        quote(std::ffi::OsStr::new(&line))
+    );
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", &pipeline]).env_clear();
     for (k, v) in base.get_envs() {
         if let Some(v) = v {
             cmd.env(k, v);
@@ -878,16 +873,60 @@ fn exec_with_a_terminal_gets_its_own_pty_in_the_container() {
     cmd.current_dir(&env.work)
         .stdin(std::process::Stdio::null());
     let out = cmd.output().expect("script runs");
-    let text = String::from_utf8_lossy(&out.stdout);
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code(),
+    )
+}
+
+#[test]
+fn exec_with_a_terminal_gets_its_own_pty_in_the_container() {
+    let Some(env) = env_with_image("exec_with_a_terminal") else {
+        return;
+    };
+    env.ok(&["run", "-d", "--name", "tt", IMAGE, "sleep", "1000"]);
+    let (text, code) = on_terminal(
+        &env,
+        &[
+            "exec",
+            "-it",
+            "tt",
+            "sh",
+            "-c",
+            "tty; echo term=$TERM; exit 5",
+        ],
+        "sleep 1",
+    );
     assert!(
         text.contains("/dev/pts/"),
         "a terminal of the container's devpts\n{text}"
     );
     assert!(text.contains("term=xterm"), "{text}");
-    assert_eq!(
-        out.status.code(),
-        Some(5),
-        "the status passes through\n{text}"
-    );
+    assert_eq!(code, Some(5), "the status passes through\n{text}");
     env.ok(&["rm", "-f", "tt"]);
+}
+
+#[test]
+fn attach_to_a_terminal_relays_keys_and_detaches_on_ctrl_p_ctrl_q() {
+    let Some(env) = env_with_image("attach_to_a_terminal") else {
+        return;
+    };
+    env.ok(&["run", "-d", "-it", "--name", "shell", IMAGE, "sh"]);
+    let (text, code) = on_terminal(
+        &env,
+        &["attach", "shell"],
+        "sleep 0.5; printf 'echo typed-$((6*7))\\r'; sleep 0.5; printf '\\020\\021'; sleep 0.5",
+    );
+    assert!(
+        text.contains("typed-42"),
+        "the shell ran what was typed\n{text}"
+    );
+    assert!(text.contains("Detached"), "{text}");
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        status(&env, "shell"),
+        "running",
+        "detaching leaves it running"
+    );
+    env.ok(&["rm", "-f", "shell"]);
 }

@@ -366,10 +366,26 @@ pub fn attach(ctx: &Context, input: &str, stdin: bool) -> Result<i32> {
                 r.name
             ))
         })?;
-    relay_attached(sock, stdin)
+    let tty = r.config.get("Tty").and_then(|t| t.as_bool()) == Some(true);
+    let _raw = (tty && stdin).then(crate::sandbox::raw_terminal).flatten();
+    relay_attached_keys(sock, stdin, tty)
 }
 
-fn relay_attached(mut sock: std::os::unix::net::UnixStream, stdin: bool) -> Result<i32> {
+fn relay_attached(sock: std::os::unix::net::UnixStream, stdin: bool) -> Result<i32> {
+    relay_attached_keys(sock, stdin, false)
+}
+
+/// The detach keys, as docker's default: Ctrl-P then Ctrl-Q.
+const DETACH: [u8; 2] = [0x10, 0x11];
+
+/// Relays until the container exits (its status) or, with `detach_keys`
+/// (a terminal), until Ctrl-P Ctrl-Q is typed (0, the container runs on).
+fn relay_attached_keys(
+    mut sock: std::os::unix::net::UnixStream,
+    stdin: bool,
+    detach_keys: bool,
+) -> Result<i32> {
+    let mut after_ctrl_p = false;
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut buf = vec![0u8; 32 * 1024];
     let mut pending = Vec::new();
@@ -395,6 +411,15 @@ fn relay_attached(mut sock: std::os::unix::net::UnixStream, stdin: bool) -> Resu
                     let _ = sock.shutdown(std::net::Shutdown::Write);
                 }
                 Ok(n) => {
+                    if detach_keys {
+                        for &b in &buf[..n] {
+                            if after_ctrl_p && b == DETACH[1] {
+                                eprintln!("\r\nDetached; the container runs on.\r");
+                                return Ok(0);
+                            }
+                            after_ctrl_p = b == DETACH[0];
+                        }
+                    }
                     if sock.write_all(&buf[..n]).is_err() {
                         stdin_open = false;
                     }

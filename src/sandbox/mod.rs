@@ -142,6 +142,15 @@ impl std::fmt::Display for ExitStatus {
     }
 }
 
+/// The calling terminal in raw mode until dropped (`attach` to a container
+/// with a terminal: keys travel as bytes to it).
+pub struct RawTerminal(#[allow(dead_code)] tty::RawMode);
+
+/// `None` when stdin is not a terminal.
+pub fn raw_terminal() -> Option<RawTerminal> {
+    tty::RawMode::enter().map(RawTerminal)
+}
+
 fn threads() -> usize {
     std::fs::read_dir("/proc/self/task")
         .map(|d| d.count())
