@@ -412,18 +412,10 @@ fn start_and_wait(
         auto_remove: input.spec.remove,
         stop_signal: input.stop_signal,
         interactive: input.spec.interactive,
+        limits: input.spec.limits.clone(),
     };
     plan.save(dir).map_err(io("writing", dir))?;
     if input.spec.detach {
-        if !input.spec.limits.is_empty() {
-            // The detached supervisor does not create cgroups yet; a limit
-            // asked for and not applied must be an error, never a no-op.
-            return Err(Error::Usage(
-                "resource limits (--memory, --cpus, --pids-limit, ...) are not yet applied to \
-                 detached containers; run it in the foreground, or without the limits"
-                    .into(),
-            ));
-        }
         super::lifecycle::launch(ctx, dir)?;
         return Ok(0);
     }

@@ -39,6 +39,28 @@ pub struct Plan {
     pub stop_signal: i32,
     /// Keep a pipe on the container's stdin for `attach -i` (`-i`).
     pub interactive: bool,
+    /// Resource limits: the supervisor makes the container's cgroup (and
+    /// moves itself into it, as the foreground `run` does).
+    #[serde(default)]
+    pub limits: crate::cgroup::Limits,
+}
+
+/// Why the supervisor could not start the container.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroup::CgroupError),
+}
+
+impl StartError {
+    fn exit_code(&self) -> i32 {
+        match self {
+            StartError::Sandbox(e) => e.exit_code(),
+            StartError::Cgroup(_) => 125,
+        }
+    }
 }
 
 pub const PLAN_FILE: &str = "supervise.json";
@@ -206,6 +228,8 @@ struct Supervisor {
     restarts: u32,
     last_code: i32,
     buf: Vec<u8>,
+    /// Made at the first start, kept across restarts, released at the end.
+    cgroup: Option<crate::cgroup::Cgroup>,
 }
 
 /// `burrow __supervise DIR [attach]`: runs the supervisor of the container
@@ -306,18 +330,28 @@ impl Supervisor {
             restarts: 0,
             last_code: 0,
             buf: vec![0u8; 32 * 1024],
+            cgroup: None,
         })
     }
 
     /// Starts the sandbox with stdio on pipes (or a pty) held here.
-    fn start(&mut self) -> Result<i32, SandboxError> {
+    fn start(&mut self) -> Result<i32, StartError> {
         let sys = |call: &'static str| {
             move |e: rustix::io::Errno| SandboxError::Sys {
                 call,
                 errno: e.raw_os_error(),
             }
         };
-        let spec = &self.plan.sandbox;
+        if self.cgroup.is_none() {
+            if let crate::cgroup::Setup::Ready(cg) =
+                crate::cgroup::create(&self.plan.id, &self.plan.limits)?
+            {
+                self.cgroup = Some(cg);
+            }
+        }
+        let mut spec = self.plan.sandbox.clone();
+        spec.cgroup = self.cgroup.as_ref().map(|cg| cg.path.clone());
+        let spec = &spec;
         let running = if spec.tty {
             let mut r = sandbox::spawn(spec)?;
             self.io.pty = r.take_pty();
@@ -376,6 +410,9 @@ impl Supervisor {
         state.exit_code = None;
         state.error = None;
         state.rootfs_driver = Some(running.rootfs().driver.name().to_string());
+        state.cgroup = self.cgroup.clone();
+        state.limits = self.plan.limits.clone();
+        state.oom_killed = false;
         let _ = self.containers.set_state(&self.plan.id, &state);
         self.running = Some(running);
         self.started = Instant::now();
@@ -388,7 +425,7 @@ impl Supervisor {
             .unwrap_or_else(|_| State::created())
     }
 
-    fn record_failure(&self, e: &SandboxError) {
+    fn record_failure(&self, e: &StartError) {
         let mut state = self.state();
         state.status = Status::Exited;
         state.pid = None;
@@ -621,6 +658,7 @@ impl Supervisor {
         state.pid = None;
         state.exit_code = Some(status.code());
         state.finished_at = Some(rfc3339(now()));
+        state.oom_killed = self.cgroup.as_ref().is_some_and(|cg| cg.oom_killed());
         let _ = self.containers.set_state(&self.plan.id, &state);
         if !self.user_stopped
             && self
@@ -781,6 +819,12 @@ impl Supervisor {
     /// The container is gone for good: tell the clients, remove the socket
     /// (and the container with `--rm`).
     fn finish(&mut self) {
+        if let Some(cg) = self.cgroup.take() {
+            if let Err(e) = cg.release() {
+                self.log
+                    .write(Stream::Stderr, format!("burrow: {e}\n").as_bytes());
+            }
+        }
         let code = self.last_code;
         for c in &mut self.clients {
             match c.kind {
