@@ -480,6 +480,12 @@ pub fn exec(ctx: &Context, input: &str, spec: &ExecSpec, detach: bool) -> Result
     }
     let (pid, pidfd) = pid_alive(&s).ok_or_else(not_running)?;
     let plan = Plan::load(&c.dir_of(&r.id)).map_err(other)?;
+    // Into the container's cgroup first: the command forked below inherits
+    // it, so its limits and `stats` cover what exec runs too.
+    if let Some(cg) = &s.cgroup {
+        cg.join(std::process::id() as i32)
+            .map_err(|e| Error::Cgroup(e.into()))?;
+    }
     let running = crate::sandbox::join::exec(pid, pidfd, &plan.sandbox, spec)?;
     if detach {
         // Nobody waits for a detached exec: its Drop would kill it.

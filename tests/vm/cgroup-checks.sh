@@ -157,6 +157,8 @@ if id=$("$B" run -d --name dmem --memory 32m --pids-limit 40 bb sleep 60 2>/tmp/
     p=$(cg_field dmem path)
     check "run -d: memory.max and pids.max of the detached container" \
       test "$(cat "$p/memory.max")/$(cat "$p/pids.max")" = "33554432/40"
+    out=$("$B" exec dmem cat /proc/self/cgroup 2>&1)
+    check "exec runs in the container's cgroup (got: $out)" test "$out" = "0::/"
     "$B" pause dmem >/dev/null
     check "run -d: pause freezes it" grep -q "frozen 1" "$p/cgroup.events"
     "$B" unpause dmem >/dev/null
