@@ -483,8 +483,7 @@ pub fn exec(ctx: &Context, input: &str, spec: &ExecSpec, detach: bool) -> Result
     // Into the container's cgroup first: the command forked below inherits
     // it, so its limits and `stats` cover what exec runs too.
     if let Some(cg) = &s.cgroup {
-        cg.join(std::process::id() as i32)
-            .map_err(|e| Error::Cgroup(e.into()))?;
+        cg.join(std::process::id() as i32).map_err(Error::Cgroup)?;
     }
     let running = crate::sandbox::join::exec(pid, pidfd, &plan.sandbox, spec)?;
     if detach {
