@@ -362,11 +362,11 @@ fn start_and_wait(
     let running = match crate::sandbox::spawn(&sandbox) {
         Ok(r) => r,
         Err(e) => {
-            state.status = Status::Exited;
-            state.error = Some(e.to_string());
-            state.exit_code = Some(e.exit_code());
-            state.finished_at = Some(rfc3339(now()));
-            containers.set_state(id, &state)?;
+            // It never ran: nothing of it stays, --rm or not (the error
+            // says everything a record could).
+            if let Err(r) = remove_container_dir(ctx, dir) {
+                eprintln!("Warning: {r}; `burrow rm {id}` removes the rest");
+            }
             return Err(Error::Sandbox(e));
         }
     };
@@ -382,23 +382,27 @@ fn start_and_wait(
         );
     }
     containers.set_state(id, &state)?;
-    let _ = ctx;
     let status = running.wait();
     state.status = Status::Exited;
     state.pid = None;
     state.finished_at = Some(rfc3339(now()));
-    match status {
+    let result = match status {
         Ok(s) => {
             state.exit_code = Some(s.code());
-            containers.set_state(id, &state)?;
             Ok(s.code())
         }
         Err(e) => {
             state.error = Some(e.to_string());
-            containers.set_state(id, &state)?;
             Err(Error::Sandbox(e))
         }
+    };
+    match containers.set_state(id, &state) {
+        Ok(()) => {}
+        // `burrow rm -f` removed it while it ran: nothing to record in.
+        Err(_) if !dir.exists() => {}
+        Err(e) => return Err(e.into()),
     }
+    result
 }
 
 /// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container.
@@ -431,63 +435,76 @@ pub fn remove_container_dir(ctx: &Context, dir: &Path) -> Result<()> {
     ctx.in_userns(move |_| remove_tree(&dir).map_err(|e| Error::Image(e.into())))
 }
 
-/// `--userns keep-id`: your uid and gid inside are yours outside; the
-/// subordinate ids fill the rest, as podman lays them out.
+/// `--userns keep-id`: your uid and gid inside are yours outside.
+///
+/// The layers on disk were written through the base map (image root is
+/// you, image id k is the k-th subordinate id), so every other id keeps
+/// its base mapping: files of image user 1000 still show as 1000. Only two
+/// ids trade places: yours goes to your own number, and root takes the
+/// subordinate id that number had. What the image owns as root therefore
+/// shows as yours inside (documented in README).
 pub fn keep_id_map(base: &IdMap, uid: u32, gid: u32) -> IdMap {
-    fn remap(ranges: &[IdRange], own: u32) -> Vec<IdRange> {
-        // The subordinate ids, in order, skipping the entry for yourself.
-        let subs: Vec<IdRange> = ranges.iter().filter(|r| r.inside != 0).cloned().collect();
-        let mut out = Vec::new();
-        let mut inside = 0u32;
-        let mut placed_own = false;
-        for r in subs {
-            let (mut outside, mut left) = (r.outside, r.count);
-            while left > 0 {
-                if !placed_own && inside == own {
-                    out.push(IdRange {
-                        inside: own,
-                        outside: u32::MAX,
-                        count: 1,
-                    });
-                    placed_own = true;
-                    inside += 1;
-                    continue;
-                }
-                let room = if placed_own {
-                    left
-                } else {
-                    left.min(own - inside)
-                };
-                out.push(IdRange {
-                    inside,
-                    outside,
-                    count: room,
-                });
-                inside += room;
-                outside += room;
-                left -= room;
+    fn swap(ranges: &[IdRange], own: u32) -> Vec<IdRange> {
+        let host_self = lookup(ranges, 0);
+        let freed = if own == 0 { None } else { lookup(ranges, own) };
+        let mut out: Vec<IdRange> = Vec::new();
+        for r in ranges {
+            // Cut 0 and `own` out of the range; keep the rest as it was.
+            let mut pieces = vec![*r];
+            for cut in [0, own] {
+                pieces = pieces.into_iter().flat_map(|p| split_out(p, cut)).collect();
             }
+            out.extend(pieces);
         }
-        if !placed_own {
+        if let Some(host) = host_self {
             out.push(IdRange {
                 inside: own,
-                outside: u32::MAX,
+                outside: host,
                 count: 1,
             });
         }
+        if let Some(host) = freed {
+            out.push(IdRange {
+                inside: 0,
+                outside: host,
+                count: 1,
+            });
+        }
+        out.sort_by_key(|r| r.inside);
         out
     }
-    let fix = |mut v: Vec<IdRange>, host: u32| {
-        for r in &mut v {
-            if r.outside == u32::MAX {
-                r.outside = host;
-            }
+    fn lookup(ranges: &[IdRange], inside: u32) -> Option<u32> {
+        ranges
+            .iter()
+            .find(|r| inside >= r.inside && inside - r.inside < r.count)
+            .map(|r| r.outside + (inside - r.inside))
+    }
+    fn split_out(r: IdRange, cut: u32) -> Vec<IdRange> {
+        if cut < r.inside || cut - r.inside >= r.count {
+            return vec![r];
+        }
+        let before = cut - r.inside;
+        let mut v = Vec::new();
+        if before > 0 {
+            v.push(IdRange {
+                inside: r.inside,
+                outside: r.outside,
+                count: before,
+            });
+        }
+        let after = r.count - before - 1;
+        if after > 0 {
+            v.push(IdRange {
+                inside: cut + 1,
+                outside: r.outside + before + 1,
+                count: after,
+            });
         }
         v
-    };
+    }
     IdMap {
-        uids: fix(remap(&base.uids, uid), uid),
-        gids: fix(remap(&base.gids, gid), gid),
+        uids: swap(&base.uids, uid),
+        gids: swap(&base.gids, gid),
     }
 }
 
@@ -911,12 +928,26 @@ mod tests {
             ],
         };
         let m = keep_id_map(&base, 1001, 1001);
+        // You are yourself; root takes the subordinate id 1001 had.
         assert_eq!(m.host_uid(1001), Some(1001));
-        assert_eq!(m.host_uid(0), Some(100000));
-        assert_eq!(m.host_uid(1000), Some(101000));
-        assert_eq!(m.host_uid(1002), Some(101001));
-        assert_eq!(m.host_uid(65536), Some(165535));
+        assert_eq!(m.host_uid(0), Some(101000));
+        // Every other id keeps the base map's host id, so the files of
+        // image user 1000 (unpacked through the base map) still show as 1000.
+        for inside in [1, 999, 1000, 1002, 65536] {
+            assert_eq!(m.host_uid(inside), base.host_uid(inside), "uid {inside}");
+        }
         assert_eq!(m.host_uid(65537), None);
+        assert_eq!(m.host_gid(1001), Some(1001));
+        assert_eq!(m.host_gid(0), Some(101000));
+        // A map of 65537 ids in four lines, none overlapping inside or out.
+        let total: u32 = m.uids.iter().map(|r| r.count).sum();
+        assert_eq!(total, 65537);
+        let mut outs: Vec<(u32, u32)> = m.uids.iter().map(|r| (r.outside, r.count)).collect();
+        outs.sort();
+        assert!(
+            outs.windows(2).all(|w| w[0].0 + w[0].1 <= w[1].0),
+            "{outs:?}"
+        );
         let single = IdMap::single(1001, 1001);
         let m = keep_id_map(&single, 1001, 1001);
         assert_eq!(
@@ -927,6 +958,7 @@ mod tests {
                 count: 1
             }]
         );
+        assert!(m.is_single());
     }
 
     #[test]
