@@ -190,6 +190,10 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
         .or(image_run.working_dir.clone().filter(|w| !w.is_empty()))
         .unwrap_or_else(|| "/".into());
 
+    // From the record's creation to its removal, a Ctrl-C or a SIGTERM is
+    // the container's (forwarded once it runs), never a cut in between
+    // that leaves a record or a running container behind.
+    let _held = HeldSignals::hold()?;
     // The record first: a name taken is an error before anything starts.
     let containers = Containers::open(store.root())?;
     let dir = {
@@ -269,6 +273,57 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
         remove_container_dir(ctx, &dir)?;
     }
     result
+}
+
+/// The signals the foreground wait forwards to the container, blocked
+/// while this lives. Its drop discards the ones still pending: they came
+/// after the container ended and have no one to go to.
+struct HeldSignals {
+    held: nix::sys::signal::SigSet,
+    old: nix::sys::signal::SigSet,
+}
+
+impl HeldSignals {
+    fn hold() -> Result<HeldSignals> {
+        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+        let mut held = SigSet::empty();
+        for s in [
+            Signal::SIGINT,
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+            Signal::SIGQUIT,
+            Signal::SIGUSR1,
+            Signal::SIGUSR2,
+        ] {
+            held.add(s);
+        }
+        let mut old = SigSet::empty();
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut old)).map_err(|e| {
+            Error::Sandbox(crate::sandbox::SandboxError::Sys {
+                call: "sigprocmask",
+                errno: e as i32,
+            })
+        })?;
+        Ok(HeldSignals { held, old })
+    }
+}
+
+impl Drop for HeldSignals {
+    fn drop(&mut self) {
+        let now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: sigtimedwait reads the set and the timeout through valid
+        // pointers and may write no siginfo (null); a zero timeout returns
+        // at once with EAGAIN when nothing of the set is pending.
+        while unsafe { libc::sigtimedwait(self.held.as_ref(), std::ptr::null_mut(), &now) } > 0 {}
+        let _ = nix::sys::signal::pthread_sigmask(
+            nix::sys::signal::SigmaskHow::SIG_SETMASK,
+            Some(&self.old),
+            None,
+        );
+    }
 }
 
 fn spec_err(e: SpecError) -> Error {
