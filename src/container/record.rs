@@ -145,8 +145,10 @@ impl Containers {
                 path: dir.clone(),
                 source,
             })?;
-        write_json(&dir.join("config.json"), record)?;
-        write_json(&dir.join("state.json"), state)?;
+        // A container kept after it exits must survive a power cut; one
+        // removed when it exits (--rm) is gone after a reboot anyway.
+        write_json(&dir.join("config.json"), record, !record.auto_remove)?;
+        write_json(&dir.join("state.json"), state, false)?;
         Ok(dir)
     }
 
@@ -268,8 +270,12 @@ impl Containers {
         Ok(state)
     }
 
+    /// Replaces the state atomically (no reader sees half a file), but
+    /// without an fsync: it describes processes, which a crash ends, and
+    /// `state()` corrects what a crash left behind. Paying for an fsync
+    /// three times per run would be a good part of `run`'s start-up.
     pub fn set_state(&self, id: &str, state: &State) -> Result<()> {
-        write_json(&self.dir_of(id).join("state.json"), state)
+        write_json(&self.dir_of(id).join("state.json"), state, false)
     }
 
     pub fn record(&self, id: &str) -> Result<Record> {
@@ -277,7 +283,10 @@ impl Containers {
     }
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+/// Writes `value` to a temporary name and renames it over `path`; with
+/// `durable`, fsyncs it first so that the rename never exposes an empty
+/// file after a power cut.
+fn write_json<T: Serialize>(path: &Path, value: &T, durable: bool) -> Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let data = serde_json::to_vec_pretty(value).expect("record serialises");
     let res = (|| {
@@ -288,7 +297,9 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
             .mode(0o600)
             .open(&tmp)?;
         io::Write::write_all(&mut f, &data)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         fs::rename(&tmp, path)
     })();
     res.map_err(|source| {

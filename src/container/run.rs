@@ -413,6 +413,7 @@ fn start_and_wait(
     sandbox.tty = input.spec.tty;
     sandbox.stdin = input.spec.interactive;
 
+    let input_remove = input.spec.remove;
     let mut state: State = containers.state(id)?;
     let running = match crate::sandbox::spawn(&sandbox) {
         Ok(r) => r,
@@ -451,7 +452,14 @@ fn start_and_wait(
             Err(Error::Sandbox(e))
         }
     };
-    match containers.set_state(id, &state) {
+    // A --rm container's record is removed next: its last state is news
+    // for no one.
+    let recorded = if input_remove {
+        Ok(())
+    } else {
+        containers.set_state(id, &state)
+    };
+    match recorded {
         Ok(()) => {}
         // `burrow rm -f` removed it while it ran: nothing to record in.
         Err(_) if !dir.exists() => {}
@@ -483,6 +491,14 @@ fn etc_files(dir: &Path, hostname: &str) -> std::io::Result<EtcFiles> {
 /// Removes a container's directory: as you when its files are all yours
 /// (the common case, and fast), else inside the user namespace.
 pub fn remove_container_dir(ctx: &Context, dir: &Path) -> Result<()> {
+    // overlayfs leaves its work/work with mode 000 (and as ours): opened
+    // up first, the walk below succeeds the first time instead of failing,
+    // chmod-ing everything and walking again.
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(
+        dir.join("work/work"),
+        std::fs::Permissions::from_mode(0o700),
+    );
     if remove_tree(dir).is_ok() {
         return Ok(());
     }
