@@ -39,6 +39,14 @@ fn assert_nothing_left(env: &TestEnv, what: &str) {
     assert!(ps.stdout.trim().is_empty(), "{what}: ps -a lists\n{ps}");
     let dirs = container_dirs(env);
     assert!(dirs.is_empty(), "{what}: container dirs left: {dirs:?}");
+    // Nor the files a running container needs (its /etc/hosts...).
+    let runtime: Vec<_> = fs::read_dir(env.runtime_dir.join("burrow/containers"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(
+        runtime.is_empty(),
+        "{what}: runtime files left: {runtime:?}"
+    );
 }
 
 fn ps_json(env: &TestEnv, all: bool) -> Vec<Value> {

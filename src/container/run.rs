@@ -367,7 +367,12 @@ fn start_and_wait(
             .create(d)
             .map_err(io("creating", d))?;
     }
-    let etc = etc_files(dir, &input.hostname).map_err(io("writing", dir))?;
+    // The /etc files live as long as the container runs, under the runtime
+    // dir (a tmpfs as a rule): not three more files made and deleted on the
+    // storage filesystem, whose journal makes each cost.
+    let etc_dir = ctx.paths.runtime.join("containers").join(id);
+    let _etc_dir = RemovedOnDrop(etc_dir.clone());
+    let etc = etc_files(&etc_dir, &input.hostname).map_err(io("writing", &etc_dir))?;
     let mut sandbox = SandboxSpec::new(
         input.id_map,
         Rootfs::Overlay {
@@ -468,8 +473,22 @@ fn start_and_wait(
     result
 }
 
-/// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container.
+/// A directory of burrow's own files, removed when this goes.
+struct RemovedOnDrop(PathBuf);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container, in
+/// `dir` (made here, private to you).
 fn etc_files(dir: &Path, hostname: &str) -> std::io::Result<EtcFiles> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     let hostname_file = dir.join("hostname");
     std::fs::write(&hostname_file, format!("{hostname}\n"))?;
     let hosts = dir.join("hosts");
