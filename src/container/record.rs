@@ -69,6 +69,22 @@ pub struct State {
     pub error: Option<String>,
 }
 
+impl State {
+    /// A container that exists but never ran.
+    pub fn created() -> State {
+        State {
+            status: Status::Created,
+            pid: None,
+            pid_start: None,
+            exit_code: None,
+            started_at: None,
+            finished_at: None,
+            rootfs_driver: None,
+            error: None,
+        }
+    }
+}
+
 /// What is fixed when a container is created.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
@@ -148,7 +164,11 @@ impl Containers {
         // A container kept after it exits must survive a power cut; one
         // removed when it exits (--rm) is gone after a reboot anyway.
         write_json(&dir.join("config.json"), record, !record.auto_remove)?;
-        write_json(&dir.join("state.json"), state, false)?;
+        // No state file says "created": the first state written is then a
+        // new file, not one replaced, which ext4 would flush to disk at once.
+        if *state != State::created() {
+            write_json(&dir.join("state.json"), state, false)?;
+        }
         Ok(dir)
     }
 
@@ -253,7 +273,13 @@ impl Containers {
     /// The recorded state, corrected by what is really there: a "running"
     /// container whose pid 1 is gone (or is another process now) exited.
     pub fn state(&self, id: &str) -> Result<State> {
-        let mut state: State = read_json(&self.dir_of(id).join("state.json"))?;
+        let path = self.dir_of(id).join("state.json");
+        let mut state: State = match read_json(&path) {
+            Err(RecordError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                State::created()
+            }
+            other => other?,
+        };
         if state.status == Status::Running {
             let alive = match (state.pid, state.pid_start) {
                 (Some(pid), Some(start)) => process_start_time(pid) == Some(start),
@@ -398,6 +424,29 @@ mod tests {
         assert!(matches!(c.find("zzz"), Err(RecordError::NotFound(_))));
         let name = c.generate_name().unwrap();
         c.check_name(&name).unwrap();
+    }
+
+    #[test]
+    fn a_new_record_has_no_state_file_and_reads_as_created() {
+        let d = tempfile::tempdir().unwrap();
+        let c = Containers::open(d.path()).unwrap();
+        let id = new_id();
+        let dir = c.create(&record(&id, "fresh"), &State::created()).unwrap();
+        assert!(!dir.join("state.json").exists());
+        assert_eq!(c.state(&id).unwrap(), State::created());
+        // Listed, so its name is taken.
+        assert_eq!(c.list().unwrap().len(), 1);
+        assert!(matches!(
+            c.check_name("fresh"),
+            Err(RecordError::NameTaken { .. })
+        ));
+        let mut running = State::created();
+        running.status = Status::Running;
+        c.set_state(&id, &running).unwrap();
+        assert!(dir.join("state.json").exists());
+        // A corrupt state is an error, not "created".
+        std::fs::write(dir.join("state.json"), b"{").unwrap();
+        assert!(matches!(c.state(&id), Err(RecordError::Corrupt { .. })));
     }
 
     #[test]

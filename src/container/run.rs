@@ -231,19 +231,7 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
             id_map: serde_json::to_value(&id_map).unwrap_or_default(),
             auto_remove: spec.remove,
         };
-        containers.create(
-            &record,
-            &State {
-                status: Status::Created,
-                pid: None,
-                pid_start: None,
-                exit_code: None,
-                started_at: None,
-                finished_at: None,
-                rootfs_driver: None,
-                error: None,
-            },
-        )?
+        containers.create(&record, &State::created())?
     };
     let result = start_and_wait(
         ctx,
