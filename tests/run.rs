@@ -1196,3 +1196,53 @@ fn command_not_found_leaves_no_container_even_without_rm() {
     assert_eq!(out.code(), Some(126), "{out}");
     assert_nothing_left(&env, "not executable");
 }
+
+#[test]
+fn a_killed_run_leaves_a_record_that_ps_shows_exited_and_rm_removes() {
+    let Some((env, _)) = setup(
+        "a_killed_run_leaves_a_record_that_ps_shows_exited_and_rm_removes",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    let mut child = env.spawn(&[
+        "run",
+        "--rm",
+        "--name",
+        "victim",
+        PLAIN,
+        "sh",
+        "-c",
+        "echo ready; exec sleep 1000",
+    ]);
+    let lines = stdout_lines(&mut child.0);
+    wait_line(&lines, "ready");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let pid = loop {
+        if let Some(p) = ps_json(&env, false).first().and_then(|c| c["Pid"].as_i64()) {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "never listed as running");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // As a closed terminal or an OOM kill would: no chance to clean up.
+    common::kill_group(&mut child);
+    // The container dies with the process that ran it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < deadline, "the container outlived burrow");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let all = ps_json(&env, true);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["State"], "exited");
+    let i = inspect(&env, "victim");
+    assert!(
+        i["State"]["Error"]
+            .as_str()
+            .is_some_and(|e| e.contains("lost track")),
+        "{i}"
+    );
+    env.ok(&["rm", "victim"]);
+    assert_nothing_left(&env, "rm after a killed run");
+}

@@ -358,7 +358,7 @@ fn start_and_wait(
     // The /etc files live as long as the container runs, under the runtime
     // dir (a tmpfs as a rule): not three more files made and deleted on the
     // storage filesystem, whose journal makes each cost.
-    let etc_dir = ctx.paths.runtime.join("containers").join(id);
+    let etc_dir = runtime_dir(ctx, id);
     let _etc_dir = RemovedOnDrop(etc_dir.clone());
     let etc = etc_files(&etc_dir, &input.hostname).map_err(io("writing", &etc_dir))?;
     let mut sandbox = SandboxSpec::new(
@@ -459,6 +459,12 @@ fn start_and_wait(
         Err(e) => return Err(e.into()),
     }
     result
+}
+
+/// What a container needs only while it runs (its /etc files), under the
+/// runtime dir.
+pub fn runtime_dir(ctx: &Context, id: &str) -> PathBuf {
+    ctx.paths.runtime.join("containers").join(id)
 }
 
 /// A directory of burrow's own files, removed when this goes.
