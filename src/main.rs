@@ -25,7 +25,12 @@ fn main() {
         };
         std::process::exit(code);
     }
-    let cli = Cli::parse();
+    // A bad flag is burrow's own failure: 125, as for any other (clap's
+    // default is 2); --help and --version still exit 0.
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        let _ = e.print();
+        std::process::exit(if e.use_stderr() { 125 } else { 0 });
+    });
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {

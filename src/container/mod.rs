@@ -178,6 +178,8 @@ pub fn remove(ctx: &Context, input: &str, force: bool) -> Result<String> {
     // A supervisor killed with SIGKILL, or a reboot, leaves this behind.
     let _ = std::fs::remove_dir_all(lifecycle::runtime_dir(ctx, &r.id));
     let _lock = c.lock()?;
+    // Left behind when the process that ran it was killed.
+    let _ = std::fs::remove_dir_all(run::runtime_dir(ctx, &r.id));
     // The writable layer holds files of mapped ids: delete it as their owner.
     ctx.in_userns(move |_| {
         crate::image::store::remove_tree(&dir).map_err(|e| crate::Error::Image(e.into()))

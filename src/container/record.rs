@@ -173,8 +173,14 @@ impl Containers {
                 path: dir.clone(),
                 source,
             })?;
-        write_json(&dir.join("config.json"), record)?;
-        write_json(&dir.join("state.json"), state)?;
+        // A container kept after it exits must survive a power cut; one
+        // removed when it exits (--rm) is gone after a reboot anyway.
+        write_json(&dir.join("config.json"), record, !record.auto_remove)?;
+        // No state file says "created": the first state written is then a
+        // new file, not one replaced, which ext4 would flush to disk at once.
+        if *state != State::created() {
+            write_json(&dir.join("state.json"), state, false)?;
+        }
         Ok(dir)
     }
 
@@ -279,7 +285,13 @@ impl Containers {
     /// The recorded state, corrected by what is really there: a "running"
     /// container whose pid 1 is gone (or is another process now) exited.
     pub fn state(&self, id: &str) -> Result<State> {
-        let mut state: State = read_json(&self.dir_of(id).join("state.json"))?;
+        let path = self.dir_of(id).join("state.json");
+        let mut state: State = match read_json(&path) {
+            Err(RecordError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                State::created()
+            }
+            other => other?,
+        };
         if state.status == Status::Running {
             let alive = match (state.pid, state.pid_start) {
                 (Some(pid), Some(start)) => process_start_time(pid) == Some(start),
@@ -296,13 +308,17 @@ impl Containers {
         Ok(state)
     }
 
+    /// Replaces the state atomically (no reader sees half a file), but
+    /// without an fsync: it describes processes, which a crash ends, and
+    /// `state()` corrects what a crash left behind. Paying for an fsync
+    /// three times per run would be a good part of `run`'s start-up.
     pub fn set_state(&self, id: &str, state: &State) -> Result<()> {
-        write_json(&self.dir_of(id).join("state.json"), state)
+        write_json(&self.dir_of(id).join("state.json"), state, false)
     }
 
     /// Rewrites a record (`rename`); the caller holds `lock()`.
     pub fn set_record(&self, record: &Record) -> Result<()> {
-        write_json(&self.dir_of(&record.id).join("config.json"), record)
+        write_json(&self.dir_of(&record.id).join("config.json"), record, true)
     }
 
     pub fn record(&self, id: &str) -> Result<Record> {
@@ -310,7 +326,10 @@ impl Containers {
     }
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+/// Writes `value` to a temporary name and renames it over `path`; with
+/// `durable`, fsyncs it first so that the rename never exposes an empty
+/// file after a power cut.
+fn write_json<T: Serialize>(path: &Path, value: &T, durable: bool) -> Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let data = serde_json::to_vec_pretty(value).expect("record serialises");
     let res = (|| {
@@ -321,7 +340,9 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
             .mode(0o600)
             .open(&tmp)?;
         io::Write::write_all(&mut f, &data)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         fs::rename(&tmp, path)
     })();
     res.map_err(|source| {
@@ -416,6 +437,29 @@ mod tests {
         assert!(matches!(c.find("zzz"), Err(RecordError::NotFound(_))));
         let name = c.generate_name().unwrap();
         c.check_name(&name).unwrap();
+    }
+
+    #[test]
+    fn a_new_record_has_no_state_file_and_reads_as_created() {
+        let d = tempfile::tempdir().unwrap();
+        let c = Containers::open(d.path()).unwrap();
+        let id = new_id();
+        let dir = c.create(&record(&id, "fresh"), &State::created()).unwrap();
+        assert!(!dir.join("state.json").exists());
+        assert_eq!(c.state(&id).unwrap(), State::created());
+        // Listed, so its name is taken.
+        assert_eq!(c.list().unwrap().len(), 1);
+        assert!(matches!(
+            c.check_name("fresh"),
+            Err(RecordError::NameTaken { .. })
+        ));
+        let mut running = State::created();
+        running.status = Status::Running;
+        c.set_state(&id, &running).unwrap();
+        assert!(dir.join("state.json").exists());
+        // A corrupt state is an error, not "created".
+        std::fs::write(dir.join("state.json"), b"{").unwrap();
+        assert!(matches!(c.state(&id), Err(RecordError::Corrupt { .. })));
     }
 
     #[test]

@@ -228,6 +228,10 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
         .or(image_run.working_dir.clone().filter(|w| !w.is_empty()))
         .unwrap_or_else(|| "/".into());
 
+    // From the record's creation to its removal, a Ctrl-C or a SIGTERM is
+    // the container's (forwarded once it runs), never a cut in between
+    // that leaves a record or a running container behind.
+    let _held = HeldSignals::hold()?;
     // The record first: a name taken is an error before anything starts.
     let containers = Containers::open(store.root())?;
     let dir = {
@@ -312,6 +316,57 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
     result
 }
 
+/// The signals the foreground wait forwards to the container, blocked
+/// while this lives. Its drop discards the ones still pending: they came
+/// after the container ended and have no one to go to.
+struct HeldSignals {
+    held: nix::sys::signal::SigSet,
+    old: nix::sys::signal::SigSet,
+}
+
+impl HeldSignals {
+    fn hold() -> Result<HeldSignals> {
+        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+        let mut held = SigSet::empty();
+        for s in [
+            Signal::SIGINT,
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+            Signal::SIGQUIT,
+            Signal::SIGUSR1,
+            Signal::SIGUSR2,
+        ] {
+            held.add(s);
+        }
+        let mut old = SigSet::empty();
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut old)).map_err(|e| {
+            Error::Sandbox(crate::sandbox::SandboxError::Sys {
+                call: "sigprocmask",
+                errno: e as i32,
+            })
+        })?;
+        Ok(HeldSignals { held, old })
+    }
+}
+
+impl Drop for HeldSignals {
+    fn drop(&mut self) {
+        let now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: sigtimedwait reads the set and the timeout through valid
+        // pointers and may write no siginfo (null); a zero timeout returns
+        // at once with EAGAIN when nothing of the set is pending.
+        while unsafe { libc::sigtimedwait(self.held.as_ref(), std::ptr::null_mut(), &now) } > 0 {}
+        let _ = nix::sys::signal::pthread_sigmask(
+            nix::sys::signal::SigmaskHow::SIG_SETMASK,
+            Some(&self.old),
+            None,
+        );
+    }
+}
+
 fn spec_err(e: SpecError) -> Error {
     Error::Container(ContainerError::Spec(e))
 }
@@ -355,7 +410,12 @@ fn start_and_wait(
             .create(d)
             .map_err(io("creating", d))?;
     }
-    let etc = etc_files(dir, &input.hostname).map_err(io("writing", dir))?;
+    // The /etc files live as long as the container runs, under the runtime
+    // dir (a tmpfs as a rule): not three more files made and deleted on the
+    // storage filesystem, whose journal makes each cost.
+    let etc_dir = runtime_dir(ctx, id);
+    let _etc_dir = RemovedOnDrop(etc_dir.clone());
+    let etc = etc_files(&etc_dir, &input.hostname).map_err(io("writing", &etc_dir))?;
     let mut sandbox = SandboxSpec::new(
         input.id_map,
         Rootfs::Overlay {
@@ -419,7 +479,7 @@ fn start_and_wait(
         super::lifecycle::launch(ctx, dir)?;
         return Ok(0);
     }
-
+    let input_remove = input.spec.remove;
     let mut state: State = containers.state(id)?;
     let failed = |mut state: State, e: &dyn std::fmt::Display, code: i32| -> Result<()> {
         state.status = Status::Exited;
@@ -445,7 +505,11 @@ fn start_and_wait(
             if let Some(cg) = &cgroup {
                 super::resources::after_exit(cg);
             }
-            failed(state, &e, e.exit_code())?;
+            // It never ran: nothing of it stays, --rm or not (the error
+            // says everything a record could).
+            if let Err(r) = remove_container_dir(ctx, dir) {
+                eprintln!("Warning: {r}; `burrow rm {id}` removes the rest");
+            }
             return Err(Error::Sandbox(e));
         }
     };
@@ -472,22 +536,54 @@ fn start_and_wait(
     state.status = Status::Exited;
     state.pid = None;
     state.finished_at = Some(rfc3339(now()));
-    match status {
+    let result = match status {
         Ok(s) => {
             state.exit_code = Some(s.code());
-            containers.set_state(id, &state)?;
             Ok(s.code())
         }
         Err(e) => {
             state.error = Some(e.to_string());
-            containers.set_state(id, &state)?;
             Err(Error::Sandbox(e))
         }
+    };
+    // A --rm container's record is removed next: its last state is news
+    // for no one.
+    let recorded = if input_remove {
+        Ok(())
+    } else {
+        containers.set_state(id, &state)
+    };
+    match recorded {
+        Ok(()) => {}
+        // `burrow rm -f` removed it while it ran: nothing to record in.
+        Err(_) if !dir.exists() => {}
+        Err(e) => return Err(e.into()),
+    }
+    result
+}
+
+/// What a container needs only while it runs (its /etc files), under the
+/// runtime dir.
+pub fn runtime_dir(ctx: &Context, id: &str) -> PathBuf {
+    ctx.paths.runtime.join("containers").join(id)
+}
+
+/// A directory of burrow's own files, removed when this goes.
+struct RemovedOnDrop(PathBuf);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
-/// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container.
+/// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container, in
+/// `dir` (made here, private to you).
 fn etc_files(dir: &Path, hostname: &str) -> std::io::Result<EtcFiles> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     let hostname_file = dir.join("hostname");
     std::fs::write(&hostname_file, format!("{hostname}\n"))?;
     let hosts = dir.join("hosts");
@@ -509,6 +605,14 @@ fn etc_files(dir: &Path, hostname: &str) -> std::io::Result<EtcFiles> {
 /// Removes a container's directory: as you when its files are all yours
 /// (the common case, and fast), else inside the user namespace.
 pub fn remove_container_dir(ctx: &Context, dir: &Path) -> Result<()> {
+    // overlayfs leaves its work/work with mode 000 (and as ours): opened
+    // up first, the walk below succeeds the first time instead of failing,
+    // chmod-ing everything and walking again.
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(
+        dir.join("work/work"),
+        std::fs::Permissions::from_mode(0o700),
+    );
     if remove_tree(dir).is_ok() {
         return Ok(());
     }
@@ -516,63 +620,76 @@ pub fn remove_container_dir(ctx: &Context, dir: &Path) -> Result<()> {
     ctx.in_userns(move |_| remove_tree(&dir).map_err(|e| Error::Image(e.into())))
 }
 
-/// `--userns keep-id`: your uid and gid inside are yours outside; the
-/// subordinate ids fill the rest, as podman lays them out.
+/// `--userns keep-id`: your uid and gid inside are yours outside.
+///
+/// The layers on disk were written through the base map (image root is
+/// you, image id k is the k-th subordinate id), so every other id keeps
+/// its base mapping: files of image user 1000 still show as 1000. Only two
+/// ids trade places: yours goes to your own number, and root takes the
+/// subordinate id that number had. What the image owns as root therefore
+/// shows as yours inside (documented in README).
 pub fn keep_id_map(base: &IdMap, uid: u32, gid: u32) -> IdMap {
-    fn remap(ranges: &[IdRange], own: u32) -> Vec<IdRange> {
-        // The subordinate ids, in order, skipping the entry for yourself.
-        let subs: Vec<IdRange> = ranges.iter().filter(|r| r.inside != 0).cloned().collect();
-        let mut out = Vec::new();
-        let mut inside = 0u32;
-        let mut placed_own = false;
-        for r in subs {
-            let (mut outside, mut left) = (r.outside, r.count);
-            while left > 0 {
-                if !placed_own && inside == own {
-                    out.push(IdRange {
-                        inside: own,
-                        outside: u32::MAX,
-                        count: 1,
-                    });
-                    placed_own = true;
-                    inside += 1;
-                    continue;
-                }
-                let room = if placed_own {
-                    left
-                } else {
-                    left.min(own - inside)
-                };
-                out.push(IdRange {
-                    inside,
-                    outside,
-                    count: room,
-                });
-                inside += room;
-                outside += room;
-                left -= room;
+    fn swap(ranges: &[IdRange], own: u32) -> Vec<IdRange> {
+        let host_self = lookup(ranges, 0);
+        let freed = if own == 0 { None } else { lookup(ranges, own) };
+        let mut out: Vec<IdRange> = Vec::new();
+        for r in ranges {
+            // Cut 0 and `own` out of the range; keep the rest as it was.
+            let mut pieces = vec![*r];
+            for cut in [0, own] {
+                pieces = pieces.into_iter().flat_map(|p| split_out(p, cut)).collect();
             }
+            out.extend(pieces);
         }
-        if !placed_own {
+        if let Some(host) = host_self {
             out.push(IdRange {
                 inside: own,
-                outside: u32::MAX,
+                outside: host,
                 count: 1,
             });
         }
+        if let Some(host) = freed {
+            out.push(IdRange {
+                inside: 0,
+                outside: host,
+                count: 1,
+            });
+        }
+        out.sort_by_key(|r| r.inside);
         out
     }
-    let fix = |mut v: Vec<IdRange>, host: u32| {
-        for r in &mut v {
-            if r.outside == u32::MAX {
-                r.outside = host;
-            }
+    fn lookup(ranges: &[IdRange], inside: u32) -> Option<u32> {
+        ranges
+            .iter()
+            .find(|r| inside >= r.inside && inside - r.inside < r.count)
+            .map(|r| r.outside + (inside - r.inside))
+    }
+    fn split_out(r: IdRange, cut: u32) -> Vec<IdRange> {
+        if cut < r.inside || cut - r.inside >= r.count {
+            return vec![r];
+        }
+        let before = cut - r.inside;
+        let mut v = Vec::new();
+        if before > 0 {
+            v.push(IdRange {
+                inside: r.inside,
+                outside: r.outside,
+                count: before,
+            });
+        }
+        let after = r.count - before - 1;
+        if after > 0 {
+            v.push(IdRange {
+                inside: cut + 1,
+                outside: r.outside + before + 1,
+                count: after,
+            });
         }
         v
-    };
+    }
     IdMap {
-        uids: fix(remap(&base.uids, uid), uid),
-        gids: fix(remap(&base.gids, gid), gid),
+        uids: swap(&base.uids, uid),
+        gids: swap(&base.gids, gid),
     }
 }
 
@@ -996,12 +1113,26 @@ mod tests {
             ],
         };
         let m = keep_id_map(&base, 1001, 1001);
+        // You are yourself; root takes the subordinate id 1001 had.
         assert_eq!(m.host_uid(1001), Some(1001));
-        assert_eq!(m.host_uid(0), Some(100000));
-        assert_eq!(m.host_uid(1000), Some(101000));
-        assert_eq!(m.host_uid(1002), Some(101001));
-        assert_eq!(m.host_uid(65536), Some(165535));
+        assert_eq!(m.host_uid(0), Some(101000));
+        // Every other id keeps the base map's host id, so the files of
+        // image user 1000 (unpacked through the base map) still show as 1000.
+        for inside in [1, 999, 1000, 1002, 65536] {
+            assert_eq!(m.host_uid(inside), base.host_uid(inside), "uid {inside}");
+        }
         assert_eq!(m.host_uid(65537), None);
+        assert_eq!(m.host_gid(1001), Some(1001));
+        assert_eq!(m.host_gid(0), Some(101000));
+        // A map of 65537 ids in four lines, none overlapping inside or out.
+        let total: u32 = m.uids.iter().map(|r| r.count).sum();
+        assert_eq!(total, 65537);
+        let mut outs: Vec<(u32, u32)> = m.uids.iter().map(|r| (r.outside, r.count)).collect();
+        outs.sort();
+        assert!(
+            outs.windows(2).all(|w| w[0].0 + w[0].1 <= w[1].0),
+            "{outs:?}"
+        );
         let single = IdMap::single(1001, 1001);
         let m = keep_id_map(&single, 1001, 1001);
         assert_eq!(
@@ -1012,6 +1143,7 @@ mod tests {
                 count: 1
             }]
         );
+        assert!(m.is_single());
     }
 
     #[test]

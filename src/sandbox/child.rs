@@ -335,6 +335,10 @@ pub(crate) fn stdin_from_null() -> Result<(), SetupError> {
 /// returns, the child (pid 2) goes on to exec the command.
 fn start_init(ctx: &ChildContext, pty: Option<&OwnedFd>) -> Result<(), SetupError> {
     let old = init::block_signals().map_err(|e| nix_err("block signals in the init", e))?;
+    // Named before the fork: the command, once it runs, must see its init
+    // as such in `ps` (the command's own exec renames it).
+    // SAFETY: PR_SET_NAME takes a pointer to a NUL-terminated name.
+    unsafe { libc::prctl(libc::PR_SET_NAME, c"burrow-init".as_ptr(), 0, 0, 0) };
     // SAFETY: the sandbox's processes are single-threaded.
     match unsafe { sys::fork() }.map_err(|e| sys_err("fork the command from the init", None, e))? {
         None => {
@@ -359,8 +363,6 @@ fn start_init(ctx: &ChildContext, pty: Option<&OwnedFd>) -> Result<(), SetupErro
             let keep = ctx.spec.capabilities;
             let _ = caps::drop_bounding_set(keep);
             let _ = caps::set_process_caps(keep, 0);
-            // SAFETY: PR_SET_NAME takes a pointer to a NUL-terminated name.
-            unsafe { libc::prctl(libc::PR_SET_NAME, c"burrow-init".as_ptr(), 0, 0, 0) };
             init::run(nix::unistd::Pid::from_raw(command))
         }
     }

@@ -12,6 +12,7 @@
 
 pub mod fixtures;
 pub mod registry;
+pub mod run_image;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Issue figure: the start-up of a throwaway container, `burrow run --rm
+# --network none IMG true`, against bubblewrap on the same root filesystem
+# (an unpacked directory) and podman on the same image, side by side.
+# Usage (as root): bench/run.sh   (RUNS=100 by default; ROUNDS=3 repeats the
+# whole comparison to show the spread on a busy machine)
+# Results go to stdout and bench/results/run.md (the last round's table and
+# every round's medians).
+source "$(dirname "$0")/common.sh"
+# podman's run root under $WORK too: this benchmark resets podman, and must
+# not reset another benchmark's podman running at the same time.
+PODMAN="${PODMAN/--runroot \$XDG_RUNTIME_DIR\/podman-run/--runroot \$WORK/podman-run}"
+RUNS=${RUNS:-100}
+ROUNDS=${ROUNDS:-3}
+need bwrap bubblewrap
+setup_work
+
+# The root filesystem: busybox with every applet, root and one user.
+ROOT=$WORK/run-rootfs
+rm -rf "$ROOT" && mkdir -p "$ROOT"/{bin,etc,tmp,root,proc,dev,sys}
+cp /bin/busybox "$ROOT/bin/busybox"
+for a in $(/bin/busybox --list); do
+    [ "$a" = busybox ] || ln -sf busybox "$ROOT/bin/$a"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n' >"$ROOT/etc/passwd"
+printf 'root:x:0:\napp:x:1000:\n' >"$ROOT/etc/group"
+chmod 1777 "$ROOT/tmp"
+tar -C "$ROOT" -cf "$WORK/run-rootfs.tar" .
+chown -R "$BENCH_USER:" "$ROOT" "$WORK/run-rootfs.tar"
+
+# The same image for both: imported by burrow, saved as a docker-archive,
+# loaded by podman.
+IMAGE=localhost/bench/busybox:latest
+as_user "mkdir -p \$HOME && \$BURROW system reset --force >/dev/null 2>&1; $PODMAN system reset --force >/dev/null 2>&1; true"
+as_user "\$BURROW import \$WORK/run-rootfs.tar $IMAGE >/dev/null \
+  && rm -f \$WORK/run-image.tar && \$BURROW save -o \$WORK/run-image.tar $IMAGE \
+  && $PODMAN load -q -i \$WORK/run-image.tar >/dev/null"
+# Each must work before it is timed.
+as_user "\$BURROW run --rm --network none $IMAGE true \
+  && bwrap --unshare-all --die-with-parent --ro-bind $ROOT / --proc /proc --dev /dev true \
+  && $PODMAN run --rm --network none $IMAGE true"
+
+BURROW_CMD="\$BURROW run --rm --network none $IMAGE true"
+BWRAP_CMD="bwrap --unshare-all --die-with-parent --ro-bind $ROOT / --proc /proc --dev /dev true"
+PODMAN_CMD="$PODMAN run --rm --network none $IMAGE true"
+
+mkdir -p "$REPO/bench/results"
+: >"$WORK/run-medians.txt"
+for round in $(seq "$ROUNDS"); do
+    as_user "hyperfine -N --warmup 10 --runs $RUNS \
+      --export-json \$WORK/run-$round.json --export-markdown \$WORK/run.md \
+      -n 'burrow run --rm' \"$BURROW_CMD\" \
+      -n 'bwrap --unshare-all' \"$BWRAP_CMD\" \
+      -n 'podman run --rm' \"$PODMAN_CMD\""
+    python3 - "$WORK/run-$round.json" "$round" >>"$WORK/run-medians.txt" <<'PY'
+import json, sys
+res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+med = {k: v["median"] * 1000 for k, v in res.items()}
+b, w, p = med["burrow run --rm"], med["bwrap --unshare-all"], med["podman run --rm"]
+print(f"| {sys.argv[2]} | {b:.1f} ms | {w:.1f} ms | {p:.1f} ms | {b / w:.2f}x | {p / b:.1f}x |")
+PY
+done
+
+{
+    echo "Command (as $BENCH_USER, $RUNS runs per round, hyperfine -N):"
+    echo
+    echo '```'
+    echo "burrow run --rm --network none $IMAGE true"
+    echo "bwrap --unshare-all --die-with-parent --ro-bind ROOTFS / --proc /proc --dev /dev true"
+    echo "podman --runtime runc --cgroup-manager cgroupfs --storage-driver overlay run --rm --network none $IMAGE true"
+    echo '```'
+    echo
+    echo "| round | burrow median | bwrap median | podman median | burrow / bwrap | podman / burrow |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    cat "$WORK/run-medians.txt"
+    echo
+    echo "Last round:"
+    echo
+    cat "$WORK/run.md"
+} | tee "$REPO/bench/results/run.md"
+as_user "\$BURROW system reset --force; $PODMAN system reset --force" >/dev/null 2>&1 || true

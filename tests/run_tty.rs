@@ -1,0 +1,243 @@
+//! `burrow run -t` through a real pseudo-terminal: the test opens a pty
+//! pair, makes the slave burrow's controlling terminal and stdio, and
+//! types into the master as a person at a terminal would. Proves the
+//! window size (at start and after a resize), Ctrl-C and Ctrl-Z reaching
+//! the container, and the terminal's modes restored when burrow exits.
+
+mod common;
+
+use common::run_image::{self, PLAIN};
+use common::{is_hex64, TestEnv, TestUser};
+use nix::sys::termios::{tcgetattr, LocalFlags, Termios};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// A pty pair with the given size; the slave keeps its default (cooked)
+/// modes, as a fresh terminal window has them.
+fn terminal(rows: u16, cols: u16) -> (OwnedFd, OwnedFd) {
+    let ws = nix::pty::Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&ws), None).expect("openpty");
+    (pty.master, pty.slave)
+}
+
+/// Starts `burrow ARGS` with `slave` as its controlling terminal and stdio.
+fn spawn_on(env: &TestEnv, slave: &OwnedFd, args: &[&str]) -> Child {
+    let mut cmd = env.command(args);
+    let io = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup the slave"));
+    cmd.stdin(io(slave)).stdout(io(slave)).stderr(io(slave));
+    // SAFETY: only async-signal-safe calls between fork and exec: setsid
+    // and an ioctl on fd 0, which std has just made the slave.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn().expect("spawn burrow on the terminal")
+}
+
+/// Reads the master until `want` has appeared in `seen`.
+fn read_until(master: &OwnedFd, seen: &mut String, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut buf = [0u8; 4096];
+    while !seen.contains(want) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "the terminal never showed {want:?}; it showed {seen:?}"
+        );
+        let mut fds = [nix::poll::PollFd::new(
+            master.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
+            Ok(0) | Err(nix::Error::EINTR) => continue,
+            Ok(_) => match nix::unistd::read(master.as_fd(), &mut buf) {
+                Ok(0) | Err(_) => panic!("the terminal closed before {want:?}; it showed {seen:?}"),
+                Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            },
+            Err(e) => panic!("poll: {e}"),
+        }
+    }
+}
+
+fn type_in(master: &OwnedFd, bytes: &[u8]) {
+    nix::unistd::write(master, bytes).expect("write to the terminal");
+}
+
+fn set_size(master: &OwnedFd, rows: u16, cols: u16) {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize from a valid pointer.
+    let r = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    assert_eq!(r, 0, "TIOCSWINSZ");
+}
+
+/// Waits for burrow, draining the terminal so it never blocks on output.
+fn wait_draining(child: &mut Child, master: &OwnedFd, seen: &mut String) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let _ = rustix::fs::fcntl_setfl(master, rustix::fs::OFlags::NONBLOCK);
+    let mut buf = [0u8; 4096];
+    loop {
+        while let Ok(n) = nix::unistd::read(master.as_fd(), &mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            return s.code().unwrap_or(-1);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "burrow did not exit; the terminal showed {seen:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn same_modes(a: &Termios, b: &Termios) -> bool {
+    a.input_flags == b.input_flags
+        && a.output_flags == b.output_flags
+        && a.control_flags == b.control_flags
+        && a.local_flags == b.local_flags
+        && a.control_chars == b.control_chars
+}
+
+#[test]
+fn tty_session_follows_the_window_passes_ctrl_c_and_ctrl_z_and_restores_the_terminal() {
+    let Some(env) = TestEnv::new(
+        "tty_session_follows_the_window_passes_ctrl_c_and_ctrl_z_and_restores_the_terminal",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let (master, slave) = terminal(33, 77);
+    let before = tcgetattr(slave.as_fd()).expect("tcgetattr");
+    let mut child = spawn_on(
+        &env,
+        &slave,
+        &[
+            "run",
+            "--rm",
+            "-i",
+            "-t",
+            "--init",
+            PLAIN,
+            "sh",
+            "-c",
+            "trap 'echo size:$(stty size)' WINCH; trap 'echo got-tstp' TSTP; \
+             stty size; tty; echo TERM=$TERM; echo ready; read line; echo got:$line; \
+             while true; do sleep 0.05; done",
+        ],
+    );
+    let mut seen = String::new();
+    read_until(&master, &mut seen, "33 77");
+    read_until(&master, &mut seen, "/dev/pts/0");
+    read_until(&master, &mut seen, "TERM=xterm");
+    read_until(&master, &mut seen, "ready");
+
+    // While the container runs, burrow's terminal is raw: keys travel as
+    // bytes to the container's own terminal.
+    let during = tcgetattr(slave.as_fd()).expect("tcgetattr");
+    assert!(
+        !during
+            .local_flags
+            .intersects(LocalFlags::ICANON | LocalFlags::ECHO | LocalFlags::ISIG),
+        "burrow's terminal is not raw while the container runs: {:?}",
+        during.local_flags
+    );
+
+    type_in(&master, b"hello\r");
+    read_until(&master, &mut seen, "got:hello");
+
+    // The window shrinks: burrow gets SIGWINCH and passes the size on.
+    set_size(&master, 20, 50);
+    read_until(&master, &mut seen, "size:20 50");
+    set_size(&master, 40, 132);
+    read_until(&master, &mut seen, "size:40 132");
+
+    // Ctrl-Z becomes SIGTSTP for the container's foreground job.
+    type_in(&master, b"\x1a");
+    read_until(&master, &mut seen, "got-tstp");
+
+    // Ctrl-C becomes SIGINT: the shell dies of it, 128+2.
+    type_in(&master, b"\x03");
+    let code = wait_draining(&mut child, &master, &mut seen);
+    assert_eq!(
+        code, 130,
+        "exit status after Ctrl-C; the terminal showed {seen:?}"
+    );
+
+    let after = tcgetattr(slave.as_fd()).expect("tcgetattr");
+    assert!(
+        same_modes(&before, &after),
+        "the terminal was not restored:\nbefore {before:?}\nafter  {after:?}"
+    );
+    let ps = env.ok(&["ps", "-a", "-q"]);
+    assert!(ps.stdout.trim().is_empty(), "--rm left {}", ps.stdout);
+}
+
+#[test]
+fn tty_without_interactive_gives_a_terminal_but_reads_nothing_from_yours() {
+    let Some(env) = TestEnv::new(
+        "tty_without_interactive_gives_a_terminal_but_reads_nothing_from_yours",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let (master, slave) = terminal(24, 80);
+    let before = tcgetattr(slave.as_fd()).expect("tcgetattr");
+    let mut child = spawn_on(
+        &env,
+        &slave,
+        &[
+            "run",
+            "--name",
+            "t",
+            "-t",
+            PLAIN,
+            "sh",
+            "-c",
+            "test -t 0 && test -t 1 && echo both-terminals; stty size; \
+             read -t 2 line; echo read=$?:$line",
+        ],
+    );
+    let mut seen = String::new();
+    read_until(&master, &mut seen, "both-terminals");
+    read_until(&master, &mut seen, "24 80");
+    // Typed, but not for the container: without -i nothing is relayed and
+    // the read times out (status above 128).
+    type_in(&master, b"typed\r");
+    let code = wait_draining(&mut child, &master, &mut seen);
+    assert_eq!(code, 0, "{seen:?}");
+    assert!(
+        !seen.contains("read=0:typed"),
+        "stdin was relayed without -i: {seen:?}"
+    );
+    assert!(seen.contains("read=1"), "{seen:?}");
+    let after = tcgetattr(slave.as_fd()).expect("tcgetattr");
+    assert!(same_modes(&before, &after), "the terminal was not restored");
+    // A terminal container's record says so.
+    let out = env.ok(&["inspect", "t"]);
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("json");
+    assert_eq!(v[0]["Config"]["Tty"], true);
+    assert!(is_hex64(v[0]["Id"].as_str().expect("id")));
+    env.ok(&["rm", "t"]);
+}
