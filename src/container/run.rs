@@ -413,8 +413,15 @@ fn start_and_wait(
     // The /etc files live as long as the container runs, under the runtime
     // dir (a tmpfs as a rule): not three more files made and deleted on the
     // storage filesystem, whose journal makes each cost.
-    let etc_dir = runtime_dir(ctx, id);
-    let _etc_dir = RemovedOnDrop(etc_dir.clone());
+    // Only a foreground --rm container ends with this process; any other
+    // may be started again, or outlives it (-d), so its files stay with it.
+    let throwaway = input.spec.remove && !input.spec.detach;
+    let etc_dir = if throwaway {
+        runtime_dir(ctx, id)
+    } else {
+        dir.to_path_buf()
+    };
+    let _etc_dir = throwaway.then(|| RemovedOnDrop(etc_dir.clone()));
     let etc = etc_files(&etc_dir, &input.hostname).map_err(io("writing", &etc_dir))?;
     let mut sandbox = SandboxSpec::new(
         input.id_map,

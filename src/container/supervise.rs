@@ -242,6 +242,12 @@ pub fn main(dir: &Path, hold: bool) -> i32 {
         libc::signal(libc::SIGHUP, libc::SIG_IGN);
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
+    // Whatever mask the CLI held while it launched us is not ours.
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
     // SAFETY: fd 3 is the report pipe the CLI set up, if it is open.
     let report = (unsafe { libc::fcntl(3, libc::F_GETFD) } >= 0).then(|| {
         // SAFETY: fd 3 is open and ours alone from now on.
