@@ -838,6 +838,15 @@ fn read_head(conn: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
             Ok(0) | Err(_) => return None,
             Ok(n) => data.extend_from_slice(&buf[..n]),
         }
+        // burrow tries TLS first on 127.0.0.1: answer a ClientHello the way
+        // the registry does, so it falls back to HTTP at once.
+        if data.first() == Some(&0x16) {
+            use std::io::Write;
+            let _ = conn.write_all(
+                b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+            );
+            return None;
+        }
     }
 }
 
