@@ -2,7 +2,8 @@
 //! (Debian's docker-registry) started on 127.0.0.1 by each test: plain
 //! HTTP, HTTPS with a CA made at test time, htpasswd basic auth; images
 //! uploaded by hand (gzip, zstd and plain layers, indexes, foreign layers)
-//! or with skopeo; a proxy that cuts or stalls a download; a server that
+//! or with skopeo; a proxy that cuts or stalls a download; a front that
+//! redirects blobs to "storage" on another port; a server that
 //! rate-limits. Nothing here reaches beyond the loopback address.
 
 mod common;
