@@ -2,7 +2,8 @@
 //! (Debian's docker-registry) started on 127.0.0.1 by each test: plain
 //! HTTP, HTTPS with a CA made at test time, htpasswd basic auth; images
 //! uploaded by hand (gzip, zstd and plain layers, indexes, foreign layers)
-//! or with skopeo; a proxy that cuts or stalls a download; a server that
+//! or with skopeo; a proxy that cuts or stalls a download; a front that
+//! redirects blobs to "storage" on another port; a server that
 //! rate-limits. Nothing here reaches beyond the loopback address.
 
 mod common;
@@ -12,9 +13,12 @@ use common::registry::{
     CannedServer, Proxy, ProxyMode, RegImage, Registry, Security, TestCa, TokenServer, Uploader,
 };
 use common::{hex_of, kill_group, strings, Output, TestEnv, TestUser};
+use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// busybox (gzip), a small zstd layer and a small plain one.
@@ -810,4 +814,349 @@ fn bearer_tokens_serve_anonymous_pulls_and_logged_in_ones() {
             .any(|(t, valid)| *valid && t.contains("priv%2Fcopy") && t.contains("push")),
         "no push token with credentials: {seen:?}"
     );
+}
+
+/// One request as a test server saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    authorization: Option<String>,
+}
+
+/// Reads an HTTP/1.1 head; returns it (up to the blank line) and the bytes
+/// read past it.
+fn read_head(conn: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
+    use std::io::Read;
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end + 2]).into_owned();
+            return Some((head, data[end + 4..].to_vec()));
+        }
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+        }
+        // burrow tries TLS first on 127.0.0.1: answer a ClientHello the way
+        // the registry does, so it falls back to HTTP at once.
+        if data.first() == Some(&0x16) {
+            use std::io::Write;
+            let _ = conn.write_all(
+                b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+            );
+            return None;
+        }
+    }
+}
+
+fn seen_of(head: &str) -> Seen {
+    let mut words = head.lines().next().unwrap_or("").split(' ');
+    let method = words.next().unwrap_or("").to_string();
+    let path = words.next().unwrap_or("").to_string();
+    let authorization = head.lines().skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case("authorization")
+            .then(|| v.trim().to_string())
+    });
+    Seen {
+        method,
+        path,
+        authorization,
+    }
+}
+
+/// The head with `Connection: close`, so one request ends each connection.
+fn closing(head: &str) -> String {
+    let mut out = String::new();
+    for l in head.lines() {
+        if l.to_ascii_lowercase().starts_with("connection:") {
+            continue;
+        }
+        out.push_str(l);
+        out.push_str("\r\n");
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    out
+}
+
+/// A blob digest at the end of a `/v2/<repo>/blobs/<digest>` path.
+fn blob_digest(path: &str) -> Option<&str> {
+    let (repo_part, digest) = path.rsplit_once("/blobs/")?;
+    (repo_part.starts_with("/v2/") && digest.starts_with("sha256:")).then_some(digest)
+}
+
+/// Accepts connections on 127.0.0.1 and gives each to `handle` on its own
+/// thread until `stop` is set.
+fn serve(
+    stop: Arc<AtomicBool>,
+    handle: impl Fn(std::net::TcpStream) + Send + Sync + 'static,
+) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let handle = Arc::new(handle);
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            match listener.accept() {
+                Ok((conn, _)) => {
+                    let _ = conn.set_nonblocking(false);
+                    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+                    let h = handle.clone();
+                    std::thread::spawn(move || h(conn));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+    port
+}
+
+/// A front in front of a registry that turns every successful blob GET
+/// into a redirect (`status`) to "blob storage": another server on another
+/// 127.0.0.1 port that serves the blob from the registry's storage
+/// directory, or, for digests in `looping`, redirects back to the front.
+/// Both record the requests they get.
+struct BlobRedirect {
+    front: u16,
+    storage: u16,
+    front_seen: Arc<Mutex<Vec<Seen>>>,
+    storage_seen: Arc<Mutex<Vec<Seen>>>,
+    looping: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl BlobRedirect {
+    fn start(reg: &Registry, status: u16) -> BlobRedirect {
+        use std::io::Write;
+        let stop = Arc::new(AtomicBool::new(false));
+        let front_seen = Arc::new(Mutex::new(Vec::new()));
+        let storage_seen = Arc::new(Mutex::new(Vec::new()));
+        let looping = Arc::new(Mutex::new(Vec::<String>::new()));
+        let front_port = Arc::new(AtomicUsize::new(0));
+
+        // blob_file is <root>/<2 hex>/<hex>/data.
+        let blobs = reg
+            .blob_file("sha256:00")
+            .ancestors()
+            .nth(3)
+            .unwrap()
+            .to_path_buf();
+        let (seen, lp, fp) = (storage_seen.clone(), looping.clone(), front_port.clone());
+        let storage = serve(stop.clone(), move |mut conn| {
+            let Some((head, _)) = read_head(&mut conn) else {
+                return;
+            };
+            let s = seen_of(&head);
+            seen.lock().unwrap().push(s.clone());
+            let original = s.path.strip_prefix("/store").unwrap_or("");
+            let answer = match blob_digest(original) {
+                Some(d) if lp.lock().unwrap().iter().any(|l| l == d) => format!(
+                    "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{}{original}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    fp.load(Ordering::SeqCst)
+                )
+                .into_bytes(),
+                Some(d) => {
+                    let hex = d.trim_start_matches("sha256:");
+                    match fs::read(blobs.join(&hex[..2]).join(hex).join("data")) {
+                        Ok(data) => {
+                            let mut a = format!(
+                                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                data.len()
+                            )
+                            .into_bytes();
+                            a.extend_from_slice(&data);
+                            a
+                        }
+                        Err(_) => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+                    }
+                }
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+            };
+            let _ = conn.write_all(&answer);
+        });
+
+        let (seen, upstream) = (front_seen.clone(), reg.port);
+        let front = serve(stop.clone(), move |mut conn| {
+            let Some((head, rest)) = read_head(&mut conn) else {
+                return;
+            };
+            let s = seen_of(&head);
+            seen.lock().unwrap().push(s.clone());
+            let Ok(mut server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                return;
+            };
+            if server.write_all(closing(&head).as_bytes()).is_err()
+                || server.write_all(&rest).is_err()
+            {
+                return;
+            }
+            let Some((resp, body)) = read_head(&mut server) else {
+                return;
+            };
+            let ok = resp.split(' ').nth(1) == Some("200");
+            if s.method == "GET" && ok && blob_digest(&s.path).is_some() {
+                let reason = if status == 307 {
+                    "Temporary Redirect"
+                } else {
+                    "Found"
+                };
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status} {reason}\r\nLocation: http://127.0.0.1:{storage}/store{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    s.path
+                );
+            } else if conn.write_all(format!("{resp}\r\n").as_bytes()).is_ok()
+                && conn.write_all(&body).is_ok()
+            {
+                let _ = std::io::copy(&mut server, &mut conn);
+            }
+            let _ = conn.shutdown(std::net::Shutdown::Both);
+            let _ = server.shutdown(std::net::Shutdown::Both);
+        });
+        front_port.store(front as usize, Ordering::SeqCst);
+        BlobRedirect {
+            front,
+            storage,
+            front_seen,
+            storage_seen,
+            looping,
+            stop,
+        }
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.front)
+    }
+
+    /// The digests storage served or bounced, sorted, without repeats.
+    fn storage_digests(&self) -> BTreeSet<String> {
+        self.storage_seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|s| blob_digest(s.path.strip_prefix("/store")?).map(String::from))
+            .collect()
+    }
+}
+
+impl Drop for BlobRedirect {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The config's and the layers' digests of `img` as pushed.
+fn blob_digests(img: &RegImage) -> BTreeSet<String> {
+    let mut all: BTreeSet<String> = (0..img.layers.len()).map(|i| img.layer_digest(i)).collect();
+    all.insert(format!("sha256:{}", img.id()));
+    all
+}
+
+#[test]
+fn blobs_redirected_to_another_host_with_307_or_302_pull_the_same_image() {
+    let Some(env) = TestEnv::new(
+        "blobs_redirected_to_another_host_with_307_or_302_pull_the_same_image",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    let reg = Registry::start(Security::Plain);
+    let img = RegImage::from_spec(&three_layer_spec(), fixtures::oci_arch());
+    Uploader::new(&reg).image("cdn/app", "1", &img);
+    let direct = pulled_id(&env.ok(&["pull", &format!("{}/cdn/app:1", reg.addr())]));
+    assert_eq!(direct, img.id());
+
+    for status in [307, 302] {
+        env.ok(&["rmi", &format!("{}/cdn/app:1", reg.addr())]);
+        assert!(env.layer_ids().is_empty());
+        let redirect = BlobRedirect::start(&reg, status);
+        let name = format!("{}/cdn/app:1", redirect.addr());
+        let out = env.ok(&["pull", &name]);
+        assert_eq!(pulled_id(&out), direct, "{status}: {out}");
+        // Every blob came from storage, none straight from the front.
+        assert_eq!(redirect.storage_digests(), blob_digests(&img), "{status}");
+        env.ok(&["rmi", &name]);
+        env.ok(&["pull", &format!("{}/cdn/app:1", reg.addr())]);
+    }
+    assert!(tmp_entries(&env).is_empty(), "{:?}", tmp_entries(&env));
+}
+
+#[test]
+fn redirect_to_another_port_drops_the_registry_credentials() {
+    let Some(env) = TestEnv::new(
+        "redirect_to_another_port_drops_the_registry_credentials",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    let reg = Registry::start(Security::Auth("alice", "s3cret"));
+    let img = RegImage::from_spec(&three_layer_spec(), fixtures::oci_arch());
+    Uploader::new(&reg)
+        .with_basic("alice", "s3cret")
+        .image("priv/app", "1", &img);
+    let redirect = BlobRedirect::start(&reg, 307);
+    env.run_with_stdin(
+        &["login", "-u", "alice", "--password-stdin", &redirect.addr()],
+        Some(b"s3cret\n"),
+    )
+    .assert_ok();
+
+    let out = env.ok(&["pull", &format!("{}/priv/app:1", redirect.addr())]);
+    assert_eq!(pulled_id(&out), img.id(), "{out}");
+    assert_eq!(redirect.storage_digests(), blob_digests(&img));
+    let storage = redirect.storage_seen.lock().unwrap().clone();
+    assert!(
+        storage.iter().all(|s| s.authorization.is_none()),
+        "storage on 127.0.0.1:{} got credentials: {storage:?}",
+        redirect.storage
+    );
+    // The registry itself got them on every manifest and blob request
+    // (it would have refused the blobs otherwise; the front only redirects
+    // what the registry answered with 200).
+    let front = redirect.front_seen.lock().unwrap().clone();
+    let to_registry: Vec<_> = front
+        .iter()
+        .filter(|s| s.path.contains("/manifests/") || s.path.contains("/blobs/"))
+        .collect();
+    assert!(to_registry.len() > blob_digests(&img).len(), "{front:?}");
+    assert!(
+        to_registry
+            .iter()
+            .all(|s| s.authorization.as_deref() == Some("Basic YWxpY2U6czNjcmV0")),
+        "{front:?}"
+    );
+}
+
+#[test]
+fn redirect_loop_ends_with_too_many_redirects_and_a_clean_store() {
+    let Some(env) = TestEnv::new(
+        "redirect_loop_ends_with_too_many_redirects_and_a_clean_store",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    let reg = Registry::start(Security::Plain);
+    let img = RegImage::from_spec(&three_layer_spec(), fixtures::oci_arch());
+    Uploader::new(&reg).image("loop/app", "1", &img);
+    let redirect = BlobRedirect::start(&reg, 302);
+    // The config comes through; every layer bounces between the front and
+    // storage forever.
+    *redirect.looping.lock().unwrap() =
+        (0..img.layers.len()).map(|i| img.layer_digest(i)).collect();
+    let name = format!("{}/loop/app:1", redirect.addr());
+
+    let out = env.fails(&["pull", &name]);
+    let line = out.error_line();
+    assert!(line.contains("too many redirects"), "{out}");
+    assert!(
+        (0..img.layers.len()).any(|i| line.contains(&img.layer_digest(i))),
+        "the error names the blob: {out}"
+    );
+    assert_store_has_no_trace(&env, "redirect loop");
+    assert!(tmp_entries(&env).is_empty(), "{:?}", tmp_entries(&env));
+
+    redirect.looping.lock().unwrap().clear();
+    assert_eq!(pulled_id(&env.ok(&["pull", &name])), img.id());
 }

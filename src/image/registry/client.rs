@@ -714,6 +714,16 @@ mod tests {
         );
         assert_eq!(host_of(base), Some("r.example:5000"));
         assert!(!same_origin("http://a/x", "https://a/x"));
+        // Another port on the same address is another origin: a redirect
+        // there gets no credentials.
+        assert!(!same_origin(
+            "http://127.0.0.1:5000/v2/a/blobs/sha256:1",
+            "http://127.0.0.1:5001/v2/a/blobs/sha256:1"
+        ));
+        assert!(same_origin(
+            "http://127.0.0.1:5000/v2/a",
+            "http://127.0.0.1:5000/b"
+        ));
     }
 
     #[test]
