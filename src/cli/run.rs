@@ -68,9 +68,21 @@ pub struct Run {
     /// Drop a capability (or ALL).
     #[arg(long)]
     cap_drop: Vec<String>,
-    /// Network: none (loopback only).
-    #[arg(long, default_value = "none")]
+    /// Network: user (burrow's own NAT to the host's networks), none (loopback only), host (no isolation), container:NAME (share NAME's).
+    #[arg(long, alias = "net", default_value = "user")]
     network: String,
+    /// Publish a container port: [IP:]HOSTPORT:CTRPORT[/tcp|udp], ports may be ranges.
+    #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST:CTR[/PROTO]")]
+    publish: Vec<String>,
+    /// Publish every port the image exposes on a random host port.
+    #[arg(short = 'P', long)]
+    publish_all: bool,
+    /// A DNS server for the container (instead of burrow's forwarder).
+    #[arg(long, value_name = "IP")]
+    dns: Vec<String>,
+    /// An /etc/hosts entry: NAME:IP (host-gateway names the host).
+    #[arg(long, value_name = "NAME:IP")]
+    add_host: Vec<String>,
     /// The image to run.
     image: String,
     /// The command and its arguments (default: the image's).
@@ -102,6 +114,10 @@ impl Run {
             cap_add: self.cap_add,
             cap_drop: self.cap_drop,
             network: self.network,
+            publish: self.publish,
+            publish_all: self.publish_all,
+            dns: self.dns,
+            add_host: self.add_host,
         };
         run::run(ctx, &spec)
     }

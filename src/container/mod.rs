@@ -5,6 +5,7 @@
 
 pub mod doctor;
 pub mod images;
+pub mod network;
 pub mod record;
 pub mod run;
 

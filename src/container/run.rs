@@ -3,13 +3,14 @@
 //! container record, runs it in the foreground and records how it ended.
 
 use super::images::Context;
+use super::network;
 use super::record::{self, Containers, Record, State, Status};
 use super::ContainerError;
 use crate::image::archive::rfc3339;
 use crate::image::registry::{ProgressMode, PullOptions};
 use crate::image::store::{now, remove_tree, StoreError};
 use crate::image::ImageError;
-use crate::sandbox::spec::{EtcFiles, Rootfs, SandboxSpec, User};
+use crate::sandbox::spec::{Rootfs, SandboxSpec, User};
 use crate::sandbox::userns::{IdMap, IdRange};
 use crate::sandbox::CapSet;
 use crate::sandbox::MountOp;
@@ -43,6 +44,14 @@ pub struct RunSpec {
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
     pub network: String,
+    #[serde(default)]
+    pub publish: Vec<String>,
+    #[serde(default)]
+    pub publish_all: bool,
+    #[serde(default)]
+    pub dns: Vec<String>,
+    #[serde(default)]
+    pub add_host: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -65,8 +74,6 @@ pub enum SpecError {
     SecurityOpt(String),
     #[error("unsupported --userns {0:?}: burrow knows keep-id (and the default, a full id map)")]
     Userns(String),
-    #[error("unsupported --network {0:?}: only none is available yet")]
-    Network(String),
 }
 
 /// A mount the user asked for, checked and made absolute.
@@ -86,9 +93,6 @@ pub enum UserMount {
 
 /// Runs a container in the foreground and returns its exit status.
 pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
-    if spec.network != "none" {
-        return Err(spec_err(SpecError::Network(spec.network.clone())));
-    }
     let cwd =
         std::env::current_dir().map_err(|e| Error::Usage(format!("the current directory: {e}")))?;
     let mut mounts = Vec::new();
@@ -192,6 +196,13 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
 
     // The record first: a name taken is an error before anything starts.
     let containers = Containers::open(store.root())?;
+    let network = network::plan(
+        &containers,
+        spec,
+        image_run.exposed_ports.as_ref(),
+        ctx.config.network.host_loopback,
+    )?;
+    let bound = network::bind(&network)?;
     let dir = {
         let _lock = containers.lock()?;
         let name = match &spec.name {
@@ -223,6 +234,7 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
                 "NoNewPrivileges": no_new_privs,
                 "UsernsMode": spec.userns,
                 "NetworkMode": spec.network,
+                "Ports": bound.ports(),
             }),
             id_map: serde_json::to_value(&id_map).unwrap_or_default(),
             auto_remove: spec.remove,
@@ -262,6 +274,8 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
             user,
             capabilities,
             no_new_privs,
+            network,
+            bound,
             spec,
         },
     );
@@ -291,6 +305,8 @@ struct SandboxInputs<'a> {
     user: User,
     capabilities: CapSet,
     no_new_privs: bool,
+    network: network::NetworkPlan,
+    bound: network::BoundPorts,
     spec: &'a RunSpec,
 }
 
@@ -312,7 +328,8 @@ fn start_and_wait(
             .create(d)
             .map_err(io("creating", d))?;
     }
-    let etc = etc_files(dir, &input.hostname).map_err(io("writing", dir))?;
+    let etc =
+        network::etc_files(dir, &input.hostname, &input.network).map_err(io("writing", dir))?;
     let mut sandbox = SandboxSpec::new(
         input.id_map,
         Rootfs::Overlay {
@@ -357,9 +374,10 @@ fn start_and_wait(
     sandbox.init = input.spec.init;
     sandbox.tty = input.spec.tty;
     sandbox.stdin = input.spec.interactive;
+    network::apply(&input.network, &mut sandbox);
 
     let mut state: State = containers.state(id)?;
-    let running = match crate::sandbox::spawn(&sandbox) {
+    let mut running = match crate::sandbox::spawn(&sandbox) {
         Ok(r) => r,
         Err(e) => {
             state.status = Status::Exited;
@@ -381,9 +399,16 @@ fn start_and_wait(
             f.driver, f.error
         );
     }
+    let net = network::start(
+        &input.network,
+        running.take_net_fd(),
+        input.bound,
+        running.pid(),
+    )?;
     containers.set_state(id, &state)?;
     let _ = ctx;
     let status = running.wait();
+    net.stop();
     state.status = Status::Exited;
     state.pid = None;
     state.finished_at = Some(rfc3339(now()));
@@ -399,26 +424,6 @@ fn start_and_wait(
             Err(Error::Sandbox(e))
         }
     }
-}
-
-/// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container.
-fn etc_files(dir: &Path, hostname: &str) -> std::io::Result<EtcFiles> {
-    let hostname_file = dir.join("hostname");
-    std::fs::write(&hostname_file, format!("{hostname}\n"))?;
-    let hosts = dir.join("hosts");
-    std::fs::write(
-        &hosts,
-        format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"),
-    )?;
-    // With no network (the only mode yet), a resolver list has nothing to
-    // reach; an empty file keeps programs from querying the host's.
-    let resolv = dir.join("resolv.conf");
-    std::fs::write(&resolv, "# burrow: this container has no network\n")?;
-    Ok(EtcFiles {
-        hostname: Some(hostname_file),
-        hosts: Some(hosts),
-        resolv_conf: Some(resolv),
-    })
 }
 
 /// Removes a container's directory: as you when its files are all yours

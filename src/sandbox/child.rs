@@ -100,7 +100,10 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
     // While the parent runs newuidmap and newgidmap: namespaces need no
     // ids, only the capabilities the creator of a user namespace holds.
     new_namespaces(spec)?;
-    id_maps(ctx)?;
+    if spec.join.is_none() {
+        id_maps(ctx)?;
+    }
+    network(ctx)?;
     cgroup_namespace(spec)?;
     let MountedRoot {
         root,
@@ -201,6 +204,35 @@ fn new_namespaces(spec: &SandboxSpec) -> Result<(), SetupError> {
     }
     if spec.namespaces.net {
         loopback_up().map_err(|e| sys_err("bring up the loopback interface", None, e))?;
+    }
+    Ok(())
+}
+
+/// Enters the shared network namespace, or runs the caller's set-up in
+/// the new one and sends what it made to the parent.
+fn network(ctx: &ChildContext) -> Result<(), Stop> {
+    let spec = ctx.spec;
+    if let Some(join) = &spec.join {
+        let fd = rustix::fs::open(
+            &join.net,
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| sys_err("open the network namespace", Some(&join.net), e))?;
+        // SAFETY: setns with an fd we own.
+        if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
+            let e = Errno::from_raw_os_error(sys::last_errno());
+            return Err(sys_err("enter the network namespace", Some(&join.net), e).into());
+        }
+    }
+    if let Some(setup) = spec.net_setup {
+        let fd = (setup.0)().map_err(|detail| SetupError {
+            op: "set up the network".into(),
+            path: None,
+            errno: None,
+            detail: Some(detail),
+        })?;
+        send(ctx, &ToParent::Net, Some(fd.as_fd()))?;
     }
     Ok(())
 }

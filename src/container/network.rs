@@ -1,0 +1,281 @@
+//! The network of one container, from the run's flags to running stacks:
+//! which namespace it gets, its /etc/hosts and /etc/resolv.conf, the host
+//! ports bound before it starts, and, once it runs, burrow's userspace stack
+//! and port forwarder on their own threads. Used by the foreground `run` and
+//! meant for the detached supervisor: `plan` -> `etc_files` -> `apply` ->
+//! `bind` (before spawn) -> `start` (after spawn) -> `Network::stop`.
+
+use super::record::{Containers, Status};
+use super::run::RunSpec;
+use crate::net::{
+    self, NetError, NetworkMode, PortForwarder, PublishedPort, UserNetConfig, UserNetwork,
+};
+use crate::sandbox::spec::{EtcFiles, JoinNamespaces, NetSetup, SandboxSpec};
+use crate::sandbox::userns::IdMap;
+use crate::{Error, Result};
+use rustix::fd::{AsFd, OwnedFd};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+/// What the flags asked for, checked.
+#[derive(Debug, Clone)]
+pub struct NetworkPlan {
+    pub mode: NetworkMode,
+    pub ports: Vec<PublishedPort>,
+    pub dns: Vec<IpAddr>,
+    pub add_hosts: Vec<(String, IpAddr)>,
+    /// For `container:NAME`: its namespaces and its id map.
+    pub join: Option<(JoinNamespaces, IdMap)>,
+    pub host_loopback: bool,
+}
+
+fn net_err(e: NetError) -> Error {
+    Error::Usage(e.to_string())
+}
+
+/// The flags as given: `--network`, `-p`, `-P` (with the image's exposed
+/// ports), `--dns`, `--add-host`.
+pub fn plan(
+    containers: &Containers,
+    spec: &RunSpec,
+    exposed: Option<&BTreeMap<String, serde_json::Value>>,
+    host_loopback: bool,
+) -> Result<NetworkPlan> {
+    let (network, publish, publish_all, dns, add_host) = (
+        spec.network.as_str(),
+        &spec.publish,
+        spec.publish_all,
+        &spec.dns,
+        &spec.add_host,
+    );
+    let mode: NetworkMode = network.parse().map_err(net_err)?;
+    let mut ports = Vec::new();
+    for p in publish {
+        ports.extend(net::parse_publish(p).map_err(net_err)?);
+    }
+    if publish_all {
+        for key in exposed
+            .map(|e| e.keys().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            // "80/tcp": a random free host port, as docker does.
+            for mut p in net::parse_publish(key).map_err(net_err)? {
+                p.host_port = 0;
+                ports.push(p);
+            }
+        }
+    }
+    if !ports.is_empty() && mode != NetworkMode::User {
+        return Err(Error::Usage(format!(
+            "published ports need --network user (this container has --network {network})"
+        )));
+    }
+    let dns = dns
+        .iter()
+        .map(|d| d.parse().map_err(|_| net_err(NetError::Dns(d.clone()))))
+        .collect::<Result<Vec<IpAddr>>>()?;
+    let add_hosts = add_host
+        .iter()
+        .map(|h| net::parse_add_host(h).map_err(net_err))
+        .collect::<Result<Vec<_>>>()?;
+    let join = match &mode {
+        NetworkMode::Container(name) => Some(joinable(containers, name)?),
+        _ => None,
+    };
+    Ok(NetworkPlan {
+        mode,
+        ports,
+        dns,
+        add_hosts,
+        join,
+        host_loopback,
+    })
+}
+
+/// The namespaces of a running container, by name or id.
+fn joinable(containers: &Containers, name: &str) -> Result<(JoinNamespaces, IdMap)> {
+    let (r, s) = containers
+        .find(name)
+        .map_err(|e| Error::Usage(format!("--network container:{name}: {e}")))?;
+    let pid = match (s.status, s.pid, s.pid_start) {
+        (Status::Running, Some(pid), Some(start))
+            if super::record::process_start_time(pid) == Some(start) =>
+        {
+            pid
+        }
+        _ => {
+            return Err(Error::Usage(format!(
+                "--network container:{name}: container {} is not running",
+                r.name
+            )))
+        }
+    };
+    let map: IdMap = serde_json::from_value(r.id_map.clone())
+        .map_err(|e| Error::Usage(format!("--network container:{name}: its id map: {e}")))?;
+    Ok((
+        JoinNamespaces {
+            user: format!("/proc/{pid}/ns/user").into(),
+            net: format!("/proc/{pid}/ns/net").into(),
+        },
+        map,
+    ))
+}
+
+/// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container, in
+/// its directory.
+pub fn etc_files(dir: &Path, hostname: &str, plan: &NetworkPlan) -> std::io::Result<EtcFiles> {
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let (own, gateway, resolv) = match plan.mode {
+        NetworkMode::User => (
+            Some(IpAddr::V4(net::GUEST_V4)),
+            Some(net::dns::default_gateway()),
+            net::dns::container_resolv_conf(&plan.dns, &host_resolv),
+        ),
+        // The host's own resolvers work from the host's network.
+        NetworkMode::Host | NetworkMode::Container(_) if plan.dns.is_empty() => {
+            (None, None, host_resolv.clone())
+        }
+        NetworkMode::Host | NetworkMode::Container(_) => (
+            None,
+            None,
+            net::dns::container_resolv_conf(&plan.dns, &host_resolv)
+                .replace(&format!("nameserver {}\n", net::RESOLVER_V4), ""),
+        ),
+        NetworkMode::None => (
+            None,
+            None,
+            "# burrow: this container has no network\n".into(),
+        ),
+    };
+    let hostname_file = dir.join("hostname");
+    std::fs::write(&hostname_file, format!("{hostname}\n"))?;
+    let hosts = dir.join("hosts");
+    std::fs::write(
+        &hosts,
+        net::dns::container_hosts(hostname, own, gateway, &plan.add_hosts),
+    )?;
+    let resolv_conf = dir.join("resolv.conf");
+    std::fs::write(&resolv_conf, resolv)?;
+    Ok(EtcFiles {
+        hostname: Some(hostname_file),
+        hosts: Some(hosts),
+        resolv_conf: Some(resolv_conf),
+    })
+}
+
+/// Sets the sandbox's network fields for the plan.
+pub fn apply(plan: &NetworkPlan, sandbox: &mut SandboxSpec) {
+    match &plan.mode {
+        NetworkMode::None => sandbox.namespaces.net = true,
+        NetworkMode::Host => {
+            eprintln!("Note: --network host: the container uses the host's network; it is not isolated from it");
+            sandbox.namespaces.net = false;
+        }
+        NetworkMode::Container(_) => {
+            sandbox.namespaces.net = false;
+            if let Some((join, map)) = &plan.join {
+                sandbox.join = Some(join.clone());
+                sandbox.id_map = map.clone();
+            }
+        }
+        NetworkMode::User => {
+            sandbox.namespaces.net = true;
+            sandbox.net_setup = Some(NetSetup(net::tap::setup_inside));
+        }
+    }
+}
+
+/// Host ports bound before the container starts.
+pub struct BoundPorts(Vec<(PublishedPort, OwnedFd)>);
+
+impl BoundPorts {
+    /// The ports as bound (a `-P` port's host number filled in).
+    pub fn ports(&self) -> Vec<PublishedPort> {
+        self.0.iter().map(|(p, _)| p.clone()).collect()
+    }
+}
+
+/// Binds the plan's host ports, so that a port in use fails the run before
+/// anything starts.
+pub fn bind(plan: &NetworkPlan) -> Result<BoundPorts> {
+    let mut bound = PortForwarder::bind(&plan.ports).map_err(net_err)?;
+    for (p, fd) in &mut bound {
+        if p.host_port == 0 {
+            if let Ok(a) = nix::sys::socket::getsockname::<nix::sys::socket::SockaddrStorage>(
+                rustix::fd::AsRawFd::as_raw_fd(fd),
+            ) {
+                p.host_port = a
+                    .as_sockaddr_in()
+                    .map(|s| s.port())
+                    .or(a.as_sockaddr_in6().map(|s| s.port()))
+                    .unwrap_or(0);
+            }
+        }
+    }
+    Ok(BoundPorts(bound))
+}
+
+/// The running network of one container; `stop` ends it.
+pub struct Network {
+    stop: Option<OwnedFd>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// Starts the stack on the tap (in `user` mode) and the port forwarder.
+/// Call right after spawn, while this process is still single-threaded:
+/// the forwarder's helper is forked here, and threads start last.
+pub fn start(
+    plan: &NetworkPlan,
+    tap: Option<OwnedFd>,
+    ports: BoundPorts,
+    pid: i32,
+) -> Result<Network> {
+    let forwarder = if ports.0.is_empty() {
+        None
+    } else {
+        Some(PortForwarder::attach(ports.0, pid).map_err(net_err)?)
+    };
+    let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| Error::Usage(format!("pipe: {e}")))?;
+    let mut threads = Vec::new();
+    if let (NetworkMode::User, Some(tap)) = (&plan.mode, tap) {
+        let config = UserNetConfig {
+            host_loopback: plan.host_loopback,
+            dns_upstreams: net::dns::host_upstreams(),
+        };
+        let stop = stop_r
+            .try_clone()
+            .map_err(|e| Error::Usage(format!("dup: {e}")))?;
+        let mut stack = UserNetwork::new(tap, config);
+        threads.push(std::thread::spawn(move || {
+            let _ = stack.run_until(stop.as_fd());
+        }));
+    }
+    if let Some(mut f) = forwarder {
+        let stop = stop_r
+            .try_clone()
+            .map_err(|e| Error::Usage(format!("dup: {e}")))?;
+        threads.push(std::thread::spawn(move || f.run_until(stop.as_fd())));
+    }
+    Ok(Network {
+        stop: Some(stop_w),
+        threads,
+    })
+}
+
+impl Network {
+    /// Ends the stack and the forwarder and waits for them.
+    pub fn stop(mut self) {
+        self.stop.take();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        self.stop.take();
+    }
+}
