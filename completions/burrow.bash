@@ -46,6 +46,9 @@ _burrow() {
             burrow,logout)
                 cmd="burrow__subcmd__logout"
                 ;;
+            burrow,port)
+                cmd="burrow__subcmd__port"
+                ;;
             burrow,ps)
                 cmd="burrow__subcmd__ps"
                 ;;
@@ -102,6 +105,9 @@ _burrow() {
                 ;;
             burrow__subcmd__help,logout)
                 cmd="burrow__subcmd__help__subcmd__logout"
+                ;;
+            burrow__subcmd__help,port)
+                cmd="burrow__subcmd__help__subcmd__port"
                 ;;
             burrow__subcmd__help,ps)
                 cmd="burrow__subcmd__help__subcmd__ps"
@@ -251,7 +257,7 @@ _burrow() {
 
     case "${cmd}" in
         burrow)
-            opts="-h -V --help --version run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help"
+            opts="-h -V --help --version run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -283,7 +289,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help)
-            opts="run ps rm images import load save rmi tag inspect pull push login logout image system doctor info help"
+            opts="run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -563,6 +569,20 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help__subcmd__logout)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__port)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1228,6 +1248,20 @@ _burrow() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        burrow__subcmd__port)
+            opts="-h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         burrow__subcmd__ps)
             opts="-a -q -h -V --all --quiet --no-trunc --format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1315,7 +1349,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__run)
-            opts="-i -t -e -w -u -v -H -h -V --rm --name --interactive --tty --env --env-file --workdir --user --entrypoint --volume --mount --tmpfs --hostname --read-only --init --userns --security-opt --cap-add --cap-drop --network --help --version"
+            opts="-i -t -e -w -u -v -H -p -P -h -V --rm --name --interactive --tty --env --env-file --workdir --user --entrypoint --volume --mount --tmpfs --hostname --read-only --init --userns --security-opt --cap-add --cap-drop --network --publish --publish-all --dns --add-host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1398,6 +1432,22 @@ _burrow() {
                     return 0
                     ;;
                 --network)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --publish)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --add-host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

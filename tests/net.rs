@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::fixtures::busybox_rootfs;
+use common::fixtures::{busybox_rootfs, ImageSpec};
 use common::{finish, kill_group, path_str, TestEnv, TestUser};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -299,6 +299,8 @@ fn a_thousand_short_connections_through_a_published_port_lose_none() {
     let mut ctr = env.spawn(&[
         "run",
         "--rm",
+        "--name",
+        "web",
         "-p",
         &format!("127.0.0.1:{port}:8080"),
         "netbox",
@@ -308,6 +310,27 @@ fn a_thousand_short_connections_through_a_published_port_lose_none() {
     ]);
     let request = b"GET /ping HTTP/1.0\r\n\r\n";
     assert!(fetch(port, request).contains("pong"));
+    // The ports as `port`, `ps` and `inspect` show them.
+    let out = env.ok(&["port", "web"]);
+    assert_eq!(
+        out.stdout.trim(),
+        format!("8080/tcp -> 127.0.0.1:{port}"),
+        "{out}"
+    );
+    let out = env.ok(&["port", "web", "8080/tcp"]);
+    assert_eq!(out.stdout.trim(), format!("127.0.0.1:{port}"), "{out}");
+    let out = env.ok(&["ps"]);
+    assert!(
+        out.stdout.contains(&format!("127.0.0.1:{port}->8080/tcp")),
+        "{out}"
+    );
+    let out = env.ok(&["inspect", "web"]);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("inspect json");
+    assert_eq!(
+        json[0]["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"],
+        serde_json::json!(port.to_string()),
+        "{out}"
+    );
     let workers: Vec<_> = (0..8)
         .map(|_| {
             std::thread::spawn(move || {
@@ -329,6 +352,50 @@ fn a_thousand_short_connections_through_a_published_port_lose_none() {
     let ok: usize = workers.into_iter().map(|w| w.join().expect("worker")).sum();
     kill_group(&mut ctr);
     assert_eq!(ok, 1000, "answers lost");
+}
+
+#[test]
+fn publish_all_maps_the_image_exposed_ports_to_free_host_ports() {
+    let Some(env) = env_with_image("publish_all_maps_the_image_exposed_ports_to_free_host_ports")
+    else {
+        return;
+    };
+    // The fixture's run config exposes 8080/tcp and 53/udp, runs `sh -c`.
+    let mut b = busybox_rootfs();
+    for a in NET_APPLETS {
+        b = b.symlink(&format!("bin/{a}"), "busybox");
+    }
+    let (archive, _) = env.docker_archive(
+        "exposed.tar",
+        &[ImageSpec::new(&["exposed:latest"], vec![b.finish()])],
+    );
+    env.load(&archive);
+    let mut ctr = env.spawn(&[
+        "run",
+        "--rm",
+        "--name",
+        "pub",
+        "-P",
+        "exposed",
+        "mkdir -p /tmp/w && echo all > /tmp/w/x && httpd -f -p 8080 -h /tmp/w",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let lines = loop {
+        let out = env.run(&["port", "pub"]);
+        if out.code() == Some(0) && out.stdout.lines().count() == 2 {
+            break out.stdout.clone();
+        }
+        assert!(Instant::now() < deadline, "no ports: {out}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let tcp = lines
+        .lines()
+        .find_map(|l| l.strip_prefix("8080/tcp -> 0.0.0.0:"))
+        .unwrap_or_else(|| panic!("{lines}"));
+    assert!(lines.contains("53/udp -> 0.0.0.0:"), "{lines}");
+    let port: u16 = tcp.trim().parse().expect("a port number");
+    assert!(fetch(port, b"GET /x HTTP/1.0\r\n\r\n").contains("all"));
+    kill_group(&mut ctr);
 }
 
 #[test]

@@ -28,6 +28,8 @@ pub enum Command {
     Ps(run::Ps),
     /// Remove containers.
     Rm(run::Rm),
+    /// List a container's published ports.
+    Port(run::Port),
     /// List images.
     Images(image::List),
     /// Import a root filesystem tarball (plain, gzip or zstd) as an image.
@@ -90,6 +92,7 @@ impl Cli {
             Command::Run(c) => return c.exec(ctx),
             Command::Ps(c) => c.exec(ctx),
             Command::Rm(c) => c.exec(ctx),
+            Command::Port(c) => c.exec(ctx),
             Command::Images(c) => c.exec(ctx),
             Command::Import(c) => c.exec(ctx),
             Command::Load(c) => c.exec(ctx),

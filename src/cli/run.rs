@@ -166,6 +166,7 @@ impl Ps {
             "COMMAND",
             "CREATED",
             "STATUS",
+            "PORTS",
             "NAMES",
         ]
         .map(String::from)
@@ -186,10 +187,44 @@ impl Ps {
                 format!("\"{command}\""),
                 super::image::ago(&r.created),
                 ctr::status_text(s),
+                crate::container::network::published(r)
+                    .iter()
+                    .map(|p| p.short())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 r.name.clone(),
             ]);
         }
         super::image::print_table(&rows);
+        Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Port {
+    /// The container, by name or id.
+    container: String,
+    /// Only this container port: PORT[/PROTO].
+    port: Option<String>,
+}
+
+impl Port {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let ports = crate::container::network::published_of(ctx, &self.container)?;
+        let wanted = self.port.as_deref().map(|p| match p.split_once('/') {
+            Some((n, proto)) => (n.to_string(), proto.to_string()),
+            None => (p.to_string(), "tcp".to_string()),
+        });
+        for p in ports {
+            match &wanted {
+                Some((n, proto)) => {
+                    if *n == p.container_port.to_string() && *proto == p.proto.to_string() {
+                        println!("{}", p.to_string().split(" -> ").nth(1).unwrap_or_default());
+                    }
+                }
+                None => println!("{p}"),
+            }
+        }
         Ok(())
     }
 }

@@ -85,6 +85,7 @@ pub fn summary_json(r: &Record, s: &State) -> serde_json::Value {
         "Status": status_text(s),
         "ExitCode": s.exit_code,
         "Pid": s.pid,
+        "Ports": network::published(r),
     })
 }
 
@@ -109,6 +110,7 @@ pub fn inspect_json(ctx: &Context, input: &str) -> Result<serde_json::Value> {
             "FinishedAt": s.finished_at,
             "Error": s.error,
         },
+        "NetworkSettings": network::inspect_json(&r),
         "RootfsDriver": s.rootfs_driver,
         "IdMap": r.id_map,
         "AutoRemove": r.auto_remove,

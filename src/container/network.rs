@@ -25,8 +25,9 @@ pub struct NetworkPlan {
     pub ports: Vec<PublishedPort>,
     pub dns: Vec<IpAddr>,
     pub add_hosts: Vec<(String, IpAddr)>,
-    /// For `container:NAME`: its namespaces and its id map.
-    pub join: Option<(JoinNamespaces, IdMap)>,
+    /// For `container:NAME`: its namespaces, its id map, its directory
+    /// (whose /etc/hosts and /etc/resolv.conf are shared too).
+    pub join: Option<(JoinNamespaces, IdMap, std::path::PathBuf)>,
     pub host_loopback: bool,
 }
 
@@ -94,7 +95,10 @@ pub fn plan(
 }
 
 /// The namespaces of a running container, by name or id.
-fn joinable(containers: &Containers, name: &str) -> Result<(JoinNamespaces, IdMap)> {
+fn joinable(
+    containers: &Containers,
+    name: &str,
+) -> Result<(JoinNamespaces, IdMap, std::path::PathBuf)> {
     let (r, s) = containers
         .find(name)
         .map_err(|e| Error::Usage(format!("--network container:{name}: {e}")))?;
@@ -119,6 +123,7 @@ fn joinable(containers: &Containers, name: &str) -> Result<(JoinNamespaces, IdMa
             net: format!("/proc/{pid}/ns/net").into(),
         },
         map,
+        containers.dir_of(&r.id),
     ))
 }
 
@@ -150,11 +155,25 @@ pub fn etc_files(dir: &Path, hostname: &str, plan: &NetworkPlan) -> std::io::Res
     };
     let hostname_file = dir.join("hostname");
     std::fs::write(&hostname_file, format!("{hostname}\n"))?;
+    let mut hosts_text = net::dns::container_hosts(hostname, own, gateway, &plan.add_hosts);
+    let mut resolv = resolv;
+    // Sharing a network shares its names: the other container's files,
+    // with this one's --add-host entries after them.
+    if let Some((_, _, other)) = &plan.join {
+        if let Ok(h) = std::fs::read_to_string(other.join("hosts")) {
+            hosts_text = h;
+            for (name, ip) in &plan.add_hosts {
+                hosts_text.push_str(&format!("{ip}\t{name}\n"));
+            }
+        }
+        if plan.dns.is_empty() {
+            if let Ok(r) = std::fs::read_to_string(other.join("resolv.conf")) {
+                resolv = r;
+            }
+        }
+    }
     let hosts = dir.join("hosts");
-    std::fs::write(
-        &hosts,
-        net::dns::container_hosts(hostname, own, gateway, &plan.add_hosts),
-    )?;
+    std::fs::write(&hosts, hosts_text)?;
     let resolv_conf = dir.join("resolv.conf");
     std::fs::write(&resolv_conf, resolv)?;
     Ok(EtcFiles {
@@ -174,7 +193,7 @@ pub fn apply(plan: &NetworkPlan, sandbox: &mut SandboxSpec) {
         }
         NetworkMode::Container(_) => {
             sandbox.namespaces.net = false;
-            if let Some((join, map)) = &plan.join {
+            if let Some((join, map, _)) = &plan.join {
                 sandbox.join = Some(join.clone());
                 sandbox.id_map = map.clone();
             }
@@ -278,4 +297,50 @@ impl Drop for Network {
     fn drop(&mut self) {
         self.stop.take();
     }
+}
+
+/// The ports a container record says were published.
+pub fn published(r: &super::record::Record) -> Vec<PublishedPort> {
+    r.config
+        .get("Ports")
+        .and_then(|p| serde_json::from_value(p.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// `burrow port CTR`: the published ports of a container by name or id.
+pub fn published_of(ctx: &super::images::Context, name: &str) -> Result<Vec<PublishedPort>> {
+    let store = ctx.store()?;
+    let containers = Containers::open(store.root())?;
+    let (r, _) = containers.find(name)?;
+    Ok(published(&r))
+}
+
+/// `inspect`'s NetworkSettings, in docker's shape.
+pub fn inspect_json(r: &super::record::Record) -> serde_json::Value {
+    let mut ports = serde_json::Map::new();
+    for p in published(r) {
+        let entry = ports
+            .entry(format!("{}/{}", p.container_port, p.proto))
+            .or_insert_with(|| serde_json::json!([]));
+        if let Some(list) = entry.as_array_mut() {
+            list.push(serde_json::json!({
+                "HostIp": p.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string()),
+                "HostPort": p.host_port.to_string(),
+            }));
+        }
+    }
+    let mode = r
+        .config
+        .get("NetworkMode")
+        .and_then(|m| m.as_str())
+        .unwrap_or("user");
+    let user = matches!(mode.parse::<NetworkMode>(), Ok(NetworkMode::User));
+    serde_json::json!({
+        "NetworkMode": mode,
+        "Ports": ports,
+        "IPAddress": if user { net::GUEST_V4.to_string() } else { String::new() },
+        "Gateway": if user { net::GATEWAY_V4.to_string() } else { String::new() },
+        "GlobalIPv6Address": if user { net::GUEST_V6.to_string() } else { String::new() },
+        "IPv6Gateway": if user { net::GATEWAY_V6.to_string() } else { String::new() },
+    })
 }

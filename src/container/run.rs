@@ -399,12 +399,24 @@ fn start_and_wait(
             f.driver, f.error
         );
     }
-    let net = network::start(
+    let net = match network::start(
         &input.network,
         running.take_net_fd(),
         input.bound,
         running.pid(),
-    )?;
+    ) {
+        Ok(n) => n,
+        Err(e) => {
+            drop(running);
+            state.status = Status::Exited;
+            state.pid = None;
+            state.error = Some(e.to_string());
+            state.exit_code = Some(125);
+            state.finished_at = Some(rfc3339(now()));
+            containers.set_state(id, &state)?;
+            return Err(e);
+        }
+    };
     containers.set_state(id, &state)?;
     let _ = ctx;
     let status = running.wait();

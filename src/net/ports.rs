@@ -55,6 +55,20 @@ impl std::fmt::Display for PublishedPort {
     }
 }
 
+impl PublishedPort {
+    /// `ps`'s form: `127.0.0.1:8080->80/tcp`.
+    pub fn short(&self) -> String {
+        let ip = self.host_ip.map_or("0.0.0.0".to_string(), |ip| match ip {
+            IpAddr::V6(a) => format!("[{a}]"),
+            IpAddr::V4(a) => a.to_string(),
+        });
+        format!(
+            "{ip}:{}->{}/{}",
+            self.host_port, self.container_port, self.proto
+        )
+    }
+}
+
 fn range(s: &str) -> Option<(u16, u16)> {
     let (a, b) = s.split_once('-').unwrap_or((s, s));
     let (a, b): (u16, u16) = (a.parse().ok()?, b.parse().ok()?);

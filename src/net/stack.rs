@@ -131,6 +131,8 @@ pub struct UserNetwork {
     ping: HashMap<(IpAddr, IpAddr, u16), PingFlow>,
     guest_mac: Option<EthernetAddress>,
     epoch: Instant,
+    /// One frame's worth, reused for every read from the tap.
+    scratch: Vec<u8>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -181,6 +183,7 @@ impl UserNetwork {
             ping: HashMap::new(),
             guest_mac: None,
             epoch,
+            scratch: vec![0; FRAME_MAX],
         }
     }
 
@@ -304,19 +307,27 @@ impl UserNetwork {
     }
 
     fn read_tap(&mut self) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.resize(FRAME_MAX, 0);
         for _ in 0..512 {
-            let mut buf = vec![0u8; FRAME_MAX];
             // SAFETY: reading into our own buffer of the given size.
-            let n = unsafe { libc::read(self.tap.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            let n = unsafe {
+                libc::read(
+                    self.tap.as_raw_fd(),
+                    scratch.as_mut_ptr().cast(),
+                    scratch.len(),
+                )
+            };
             if n <= 0 {
-                return;
+                break;
             }
-            buf.truncate(n as usize);
-            if self.intercept(&buf) {
+            let frame = &scratch[..n as usize];
+            if self.intercept(frame) {
                 continue;
             }
-            self.device.rx.push_back(buf);
+            self.device.rx.push_back(frame.to_vec());
         }
+        self.scratch = scratch;
     }
 
     /// Handles UDP and ICMP echo itself and opens the host side of new TCP
