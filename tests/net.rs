@@ -289,6 +289,62 @@ fn published_port_reaches_the_container_with_the_client_address_kept() {
 }
 
 #[test]
+fn published_udp_port_answers_and_the_server_sees_the_client_address() {
+    let Some(env) =
+        env_with_image("published_udp_port_answers_and_the_server_sees_the_client_address")
+    else {
+        return;
+    };
+    // busybox has no UDP server: the host's python3, bound in read-only.
+    let server = env.fixture(
+        "udpecho.py",
+        b"import socket\n\
+          u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+          u.bind(('0.0.0.0', 9000))\n\
+          while True:\n\
+          \x20   d, a = u.recvfrom(2000)\n\
+          \x20   u.sendto(b'echo ' + d + b' from %s:%d' % (a[0].encode(), a[1]), a)\n",
+    );
+    let port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|s| s.local_addr())
+        .expect("a free udp port")
+        .port();
+    let mut ctr = env.spawn(&[
+        "run",
+        "--rm",
+        "-p",
+        &format!("127.0.0.1:{port}:9000/udp"),
+        "-v",
+        "/usr:/usr:ro",
+        "-v",
+        "/usr/lib:/lib:ro",
+        "-v",
+        "/usr/lib64:/lib64:ro",
+        "-v",
+        &format!("{}:/udpecho.py:ro", path_str(&server)),
+        "netbox",
+        "python3",
+        "/udpecho.py",
+    ]);
+    let client = UdpSocket::bind((Ipv4Addr::new(127, 0, 0, 7), 0)).expect("bind client");
+    client
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let me = client.local_addr().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let reply = loop {
+        let _ = client.send_to(b"hi", (Ipv4Addr::LOCALHOST, port));
+        let mut buf = [0u8; 200];
+        if let Ok((n, _)) = client.recv_from(&mut buf) {
+            break String::from_utf8_lossy(&buf[..n]).to_string();
+        }
+        assert!(Instant::now() < deadline, "no UDP answer on {port}");
+    };
+    kill_group(&mut ctr);
+    assert_eq!(reply, format!("echo hi from {me}"));
+}
+
+#[test]
 fn a_thousand_short_connections_through_a_published_port_lose_none() {
     let Some(env) =
         env_with_image("a_thousand_short_connections_through_a_published_port_lose_none")

@@ -466,10 +466,19 @@ fn return_routes(ports: &[PublishedPort]) {
 
 const RETURN_TABLE: u32 = 100;
 
+/// The container's address for `port`, in the client's family.
+fn guest_addr(client: SocketAddr, port: u16) -> SocketAddr {
+    match client {
+        SocketAddr::V4(_) => SocketAddr::new(IpAddr::V4(GUEST_V4), port),
+        SocketAddr::V6(_) => SocketAddr::new(IpAddr::V6(GUEST_V6), port),
+    }
+}
+
 fn inside_socket(proto: PortProto, client: SocketAddr, port: u16) -> std::io::Result<OwnedFd> {
-    let (family, target) = match client {
-        SocketAddr::V4(_) => (libc::AF_INET, SocketAddr::new(IpAddr::V4(GUEST_V4), port)),
-        SocketAddr::V6(_) => (libc::AF_INET6, SocketAddr::new(IpAddr::V6(GUEST_V6), port)),
+    let target = guest_addr(client, port);
+    let family = match client {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
     };
     let kind = match proto {
         PortProto::Tcp => libc::SOCK_STREAM,
@@ -513,12 +522,18 @@ fn inside_socket(proto: PortProto, client: SocketAddr, port: u16) -> std::io::Re
         }
         // SAFETY: a new fd nobody else owns.
         let fd2 = unsafe { OwnedFd::from_raw_fd(fd2) };
-        return connect_to(fd2, target);
+        return connect_to(proto, fd2, target);
     }
-    connect_to(fd, target)
+    connect_to(proto, fd, target)
 }
 
-fn connect_to(fd: OwnedFd, target: SocketAddr) -> std::io::Result<OwnedFd> {
+/// TCP connects (non-blocking). UDP does not: the server's replies come
+/// from whichever address its routing picks (127.0.0.1 towards a loopback
+/// client), which a connected socket would drop.
+fn connect_to(proto: PortProto, fd: OwnedFd, target: SocketAddr) -> std::io::Result<OwnedFd> {
+    if proto == PortProto::Udp {
+        return Ok(fd);
+    }
     match nix::sys::socket::connect(fd.as_raw_fd(), &SockaddrStorage::from(target)) {
         Ok(()) | Err(nix::Error::EINPROGRESS) => Ok(fd),
         Err(e) => Err(std::io::Error::from_raw_os_error(e as i32)),
@@ -799,10 +814,12 @@ impl PortForwarder {
                         }
                         if let Some(peer) = self.udp.get_mut(&key) {
                             peer.last = Instant::now();
-                            // SAFETY: sending our own buffer on a connected socket.
-                            unsafe {
-                                libc::send(peer.inside.as_raw_fd(), buf.as_ptr().cast(), n, 0)
-                            };
+                            let _ = nix::sys::socket::sendto(
+                                peer.inside.as_raw_fd(),
+                                &buf[..n],
+                                &SockaddrStorage::from(guest_addr(client, port)),
+                                MsgFlags::MSG_DONTWAIT,
+                            );
                         }
                     }
                 }

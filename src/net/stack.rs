@@ -473,14 +473,26 @@ impl UserNetwork {
                 mut shut_write,
             } => {
                 let s = self.sockets.get_mut::<tcp::Socket>(handle);
+                // The reset an abort queues goes out with the next poll:
+                // the socket must live until then.
+                let mut aborted = false;
                 // Container to host.
                 while s.can_recv() {
                     let r = s.recv(|buf| match host.write(buf) {
-                        Ok(n) => (n, n),
-                        Err(_) => (0, 0),
+                        Ok(n) => (n, Ok(n)),
+                        Err(e) => (0, Err(e)),
                     });
-                    if !matches!(r, Ok(n) if n > 0) {
-                        break;
+                    match r {
+                        Ok(Ok(n)) if n > 0 => {}
+                        Ok(Err(e)) if e.kind() != std::io::ErrorKind::WouldBlock => {
+                            // The host side is gone: so is the connection.
+                            s.abort();
+                            aborted = true;
+                            host_eof = true;
+                            shut_write = true;
+                            break;
+                        }
+                        _ => break,
                     }
                 }
                 if !s.may_recv() && !s.can_recv() && !shut_write && s.state() != tcp::State::Listen
@@ -508,14 +520,16 @@ impl UserNetwork {
                         Ok(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                         Ok(Err(_)) => {
                             s.abort();
+                            aborted = true;
                             host_eof = true;
                             shut_write = true;
                         }
                         Err(_) => break,
                     }
                 }
-                let over = matches!(s.state(), tcp::State::Closed | tcp::State::TimeWait)
-                    || (s.state() == tcp::State::Listen && host_eof);
+                let over = !aborted
+                    && (matches!(s.state(), tcp::State::Closed | tcp::State::TimeWait)
+                        || (s.state() == tcp::State::Listen && host_eof));
                 if over {
                     self.sockets.remove(handle);
                     return None;
