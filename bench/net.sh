@@ -49,6 +49,15 @@ peak_rss() {
     echo $((peak / 1024)) >&3
 }
 
+# client PORT NAME: iperf3 to a published port, retried while the server
+# behind it starts (the forwarder listens before the server does).
+client() {
+    as_user "for i in \$(seq 30); do iperf3 -c 127.0.0.1 -p $1 -t $SECS -J > $out/$2.json && break; sleep 0.3; done"
+}
+
+# wait_port PORT: until something listens on TCP PORT (10 s at most).
+wait_port() { for _ in $(seq 100); do ss -ltn | grep -q ":$1 " && return; sleep 0.1; done; }
+
 out=$WORK/net-results; rm -rf "$out"; mkdir -p "$out"; chown "$BENCH_USER:" "$out"
 as_user "iperf3 -s -D -B 127.0.0.1 -p 5201 --pidfile $out/iperf-host.pid"
 sleep 0.5
@@ -79,13 +88,13 @@ exec 3>&-
 
 # 5. Published port: burrow (host 15201 -> container 5201).
 as_user "\$BURROW run --rm --name netbench-in -p 127.0.0.1:15201:5201 $LIBS netbench iperf3 -s -1 -p 5201 >/dev/null 2>&1 &"
-sleep 1.5
-as_user "iperf3 -c 127.0.0.1 -p 15201 -t $SECS -J > $out/burrow-in.json"
+wait_port 15201; sleep 1
+client 15201 burrow-in
 
 # 6. Published port: pasta (-t 15202:5201).
 as_user "pasta --config-net -t 15202:5201 -- iperf3 -s -1 -p 5201 >/dev/null 2>&1 &"
-sleep 1.5
-as_user "iperf3 -c 127.0.0.1 -p 15202 -t $SECS -J > $out/pasta-in.json"
+wait_port 15202; sleep 1
+client 15202 pasta-in
 
 # 7. Published port: slirp4netns's own port forwarder (add_hostfwd).
 as_user "

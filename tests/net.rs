@@ -455,6 +455,37 @@ fn publish_all_maps_the_image_exposed_ports_to_free_host_ports() {
 }
 
 #[test]
+fn sigint_reaches_the_container_while_the_network_runs() {
+    let Some(env) = env_with_image("sigint_reaches_the_container_while_the_network_runs") else {
+        return;
+    };
+    // Published ports start both the stack's and the forwarder's threads.
+    let port = free_port();
+    let ctr = env.spawn(&[
+        "run",
+        "--rm",
+        "-p",
+        &format!("127.0.0.1:{port}:8080"),
+        "netbox",
+        "sh",
+        "-c",
+        "trap 'echo got-int; exit 3' INT; echo ready; while true; do sleep 0.1; done",
+    ]);
+    // Ready once the published port accepts and the shell has its trap.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+        assert!(Instant::now() < deadline, "never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling the burrow process the test started.
+    unsafe { libc::kill(ctr.0.id() as i32, libc::SIGINT) };
+    let out = finish(ctr);
+    assert_eq!(out.code(), Some(3), "{out}");
+    assert!(out.stdout.contains("got-int"), "{out}");
+}
+
+#[test]
 fn network_none_has_no_route_out() {
     let Some(env) = env_with_image("network_none_has_no_route_out") else {
         return;

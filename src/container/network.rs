@@ -258,6 +258,26 @@ pub fn start(
     let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| Error::Usage(format!("pipe: {e}")))?;
     let mut threads = Vec::new();
+    // The threads take no signals: the supervisor's main thread waits for
+    // them on a signalfd (and forwards them), and a signal landing on a
+    // thread that does not block it would end the whole process instead.
+    let mut old = nix::sys::signal::SigSet::empty();
+    let _ = nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_BLOCK,
+        Some(&nix::sys::signal::SigSet::all()),
+        Some(&mut old),
+    );
+    struct Restore(nix::sys::signal::SigSet);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = nix::sys::signal::pthread_sigmask(
+                nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                Some(&self.0),
+                None,
+            );
+        }
+    }
+    let _restore = Restore(old);
     if let (NetworkMode::User, Some(tap)) = (&plan.mode, tap) {
         let config = UserNetConfig {
             host_loopback: plan.host_loopback,
