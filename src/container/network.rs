@@ -255,6 +255,14 @@ pub fn start(
     } else {
         Some(PortForwarder::attach(ports.0, pid).map_err(net_err)?)
     };
+    // One fd per connection and flow on both sides: the soft limit of
+    // 1024 is too few for a busy container, the hard limit is ours to take.
+    if let Ok((_, hard)) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+    {
+        let _ =
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
+    }
     let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| Error::Usage(format!("pipe: {e}")))?;
     let mut threads = Vec::new();

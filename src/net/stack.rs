@@ -32,6 +32,7 @@ pub struct UserNetConfig {
 const OUR_MAC: EthernetAddress = EthernetAddress([0x52, 0x55, 0x0a, 0x00, 0x02, 0x02]);
 const TCP_BUFFER: usize = 1 << 20;
 const UDP_IDLE: Duration = Duration::from_secs(60);
+const DNS_IDLE: Duration = Duration::from_secs(5);
 const FRAME_MAX: usize = super::MTU as usize + 14;
 
 /// The tap as smoltcp sees it: frames we let through are queued by the
@@ -39,10 +40,15 @@ const FRAME_MAX: usize = super::MTU as usize + 14;
 struct TapDevice {
     fd: RawFd,
     rx: VecDeque<Vec<u8>>,
+    /// Reused for every frame out: a fresh 64 KiB buffer per frame costs.
+    tx: Vec<u8>,
 }
 
 struct RxTok(Vec<u8>);
-struct TxTok(RawFd);
+struct TxTok<'a> {
+    fd: RawFd,
+    buf: &'a mut Vec<u8>,
+}
 
 impl phy::RxToken for RxTok {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
@@ -50,11 +56,14 @@ impl phy::RxToken for RxTok {
     }
 }
 
-impl phy::TxToken for TxTok {
+impl phy::TxToken for TxTok<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut buf = vec![0u8; len];
-        let r = f(&mut buf);
-        write_frame(self.0, &buf);
+        if self.buf.len() < len {
+            self.buf.resize(len, 0);
+        }
+        let frame = &mut self.buf[..len];
+        let r = f(frame);
+        write_frame(self.fd, frame);
         r
     }
 }
@@ -68,14 +77,24 @@ fn write_frame(fd: RawFd, frame: &[u8]) {
 
 impl phy::Device for TapDevice {
     type RxToken<'a> = RxTok;
-    type TxToken<'a> = TxTok;
+    type TxToken<'a> = TxTok<'a>;
 
-    fn receive(&mut self, _: SmolInstant) -> Option<(RxTok, TxTok)> {
-        self.rx.pop_front().map(|f| (RxTok(f), TxTok(self.fd)))
+    fn receive(&mut self, _: SmolInstant) -> Option<(RxTok, TxTok<'_>)> {
+        let frame = self.rx.pop_front()?;
+        Some((
+            RxTok(frame),
+            TxTok {
+                fd: self.fd,
+                buf: &mut self.tx,
+            },
+        ))
     }
 
-    fn transmit(&mut self, _: SmolInstant) -> Option<TxTok> {
-        Some(TxTok(self.fd))
+    fn transmit(&mut self, _: SmolInstant) -> Option<TxTok<'_>> {
+        Some(TxTok {
+            fd: self.fd,
+            buf: &mut self.tx,
+        })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
@@ -155,6 +174,7 @@ impl UserNetwork {
         let mut device = TapDevice {
             fd: tap.as_raw_fd(),
             rx: VecDeque::new(),
+            tx: Vec::new(),
         };
         let epoch = Instant::now();
         let mut cfg = Config::new(HardwareAddress::Ethernet(OUR_MAC));
@@ -257,7 +277,7 @@ impl UserNetwork {
             .poll_delay(now, &self.sockets)
             .map(|d| Duration::from_micros(d.total_micros()));
         // Idle UDP flows are swept once in a while.
-        let sweep = Duration::from_secs(5);
+        let sweep = Duration::from_secs(2);
         (fds, Some(delay.map_or(sweep, |d| d.min(sweep))))
     }
 
@@ -582,7 +602,14 @@ impl UserNetwork {
                 out.push((remote, guest, buf[..n].to_vec()));
                 f.last = Instant::now();
             }
-            f.last.elapsed() < UDP_IDLE
+            // A resolver picks a new source port per query: its flows are
+            // done after the answer, and must not pile up as open fds.
+            let idle = if remote.port == 53 {
+                DNS_IDLE
+            } else {
+                UDP_IDLE
+            };
+            f.last.elapsed() < idle
         });
         for (from, to, data) in out {
             if let Some(frame) = self.udp_frame(from, to, &data) {
