@@ -79,11 +79,11 @@ peak_rss "slirp4netns --configure" as_user "
     kill \$sl \$ns"
 exec 3>&-
 
-# 4. Container to host: pasta (its gateway address maps to the host's
-# loopback).
-gw=$(ip route show default | awk '{print $3; exit}')
+# 4. Container to host: pasta, on its fast path (-T: the namespace's
+# loopback port spliced to the host's; its tap path to the gateway address
+# is far slower here).
 exec 3>"$out/pasta-rss"
-peak_rss "pasta --config-net" as_user "pasta --config-net -- iperf3 -c $gw -p 5201 -t $SECS -J > $out/pasta-out.json"
+peak_rss "pasta --config-net" as_user "pasta --config-net -T 5201 -- iperf3 -c 127.0.0.1 -p 5201 -t $SECS -J > $out/pasta-out.json"
 exec 3>&-
 
 # 5. Published port: burrow (host 15201 -> container 5201).
@@ -93,7 +93,7 @@ client 15201 burrow-in
 
 # 6. Published port: pasta (-t 15202:5201).
 as_user "pasta --config-net -t 15202:5201 -- iperf3 -s -1 -p 5201 >/dev/null 2>&1 &"
-wait_port 15202; sleep 1
+wait_port 15202; sleep 3
 client 15202 pasta-in
 
 # 7. Published port: slirp4netns's own port forwarder (add_hostfwd).
