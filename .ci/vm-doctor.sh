@@ -1,16 +1,11 @@
 #!/usr/bin/env bash
-# Runs `burrow doctor` in the throwaway systemd VM of ../shared/vm (cgroup
-# v2, a logind session, linger, delegated controllers), which this CI host
+# Runs `burrow doctor` in the throwaway systemd VM of tests/vm (cgroup v2,
+# a logind session, linger, delegated controllers), which this CI host
 # lacks, and checks that what this host cannot show comes out ok there.
-# Needs root and target/debug/burrow; says SKIP when ../shared/vm is absent.
+# Needs root, target/debug/burrow and the packages of .ci/packages.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-vm=../shared/vm/run-in-vm.sh
-if [ ! -x "$vm" ]; then
-    echo "SKIP vm-doctor: $vm not found"
-    exit 0
-fi
-apt-get install -y -qq --no-install-recommends mmdebstrap qemu-system-x86 e2fsprogs xz-utils >/dev/null
+vm=tests/vm/run-in-vm.sh
 
 share=$(mktemp -d)
 trap 'rm -rf "$share"' EXIT

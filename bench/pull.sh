@@ -37,7 +37,7 @@ skopeo --insecure-policy copy --quiet --dest-tls-verify=false \
 mkdir -p "$REPO/bench/results"
 as_user "mkdir -p \$HOME && $PODMAN info >/dev/null 2>&1 || true"
 as_user "hyperfine --runs $RUNS --export-markdown \$WORK/pull.md \
-  --prepare '\$BURROW system reset --force >/dev/null 2>&1; $PODMAN system reset --force >/dev/null 2>&1; true' \
+  --prepare '\$BURROW system reset --force >/dev/null 2>&1; $PODMAN system reset --force >/dev/null 2>&1; sync' \
   -n 'burrow pull' '\$BURROW pull -q $IMAGE' \
   -n 'podman pull' '$PODMAN pull -q --tls-verify=false $IMAGE'"
 cp "$WORK/pull.md" "$REPO/bench/results/pull.md"

@@ -30,6 +30,10 @@ complete -c burrow -n "__fish_burrow_needs_command" -f -a "run" -d 'Run a comman
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "ps" -d 'List containers'
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "rm" -d 'Remove containers'
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "port" -d 'List a container\'s published ports'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "pause" -d 'Freeze every process of running containers'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "unpause" -d 'Thaw paused containers'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "stats" -d 'Show containers\' CPU, memory, network, block I/O and process use'
+complete -c burrow -n "__fish_burrow_needs_command" -f -a "update" -d 'Change the resource limits of running containers'
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "images" -d 'List images'
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "import" -d 'Import a root filesystem tarball (plain, gzip or zstd) as an image'
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "load" -d 'Load images from a docker-archive or an OCI layout (directory or tar)'
@@ -64,6 +68,18 @@ complete -c burrow -n "__fish_burrow_using_subcommand run" -l network -d 'Networ
 complete -c burrow -n "__fish_burrow_using_subcommand run" -s p -l publish -d 'Publish a container port: [IP:]HOSTPORT:CTRPORT[/tcp|udp], ports may be ranges' -r
 complete -c burrow -n "__fish_burrow_using_subcommand run" -l dns -d 'A DNS server for the container (instead of burrow\'s forwarder)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand run" -l add-host -d 'An /etc/hosts entry: NAME:IP (host-gateway names the host)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -s m -l memory -d 'Memory limit (e.g. 512m, 2g); the OOM killer stops the container beyond it' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l memory-reservation -d 'Memory the container is protected from reclaim below (memory.low)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l memory-swap -d 'Memory plus swap (e.g. 1g); -1 for unlimited swap. Default: twice --memory' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l cpus -d 'Number of CPUs the container may use (e.g. 1.5)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -s c -l cpu-shares -d 'Relative CPU weight (2-262144, default 1024)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l cpuset-cpus -d 'CPUs the container may run on (e.g. 0-3 or 0,2)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l cpuset-mems -d 'Memory nodes the container may use (e.g. 0)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l pids-limit -d 'Most processes and threads at once; -1 for unlimited' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l blkio-weight -d 'Relative block I/O weight (10-1000)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l device-read-bps -d 'Read rate limit of a disk (e.g. /dev/sda:10mb); repeatable' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l device-write-bps -d 'Write rate limit of a disk (e.g. /dev/sda:10mb); repeatable' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l oom-score-adj -d 'Adjust the OOM killer\'s preference for the container (-1000..1000; without privileges only upwards)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand run" -l rm -d 'Remove the container when it exits'
 complete -c burrow -n "__fish_burrow_using_subcommand run" -s i -l interactive -d 'Keep stdin open'
 complete -c burrow -n "__fish_burrow_using_subcommand run" -s t -l tty -d 'Give the container a terminal'
@@ -84,6 +100,28 @@ complete -c burrow -n "__fish_burrow_using_subcommand rm" -s h -l help -d 'Print
 complete -c burrow -n "__fish_burrow_using_subcommand rm" -s V -l version -d 'Print version'
 complete -c burrow -n "__fish_burrow_using_subcommand port" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand port" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand pause" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand pause" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand unpause" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand unpause" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand stats" -l format -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c burrow -n "__fish_burrow_using_subcommand stats" -l no-stream -d 'Print one sample and exit'
+complete -c burrow -n "__fish_burrow_using_subcommand stats" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand stats" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand update" -s m -l memory -d 'Memory limit (e.g. 512m, 2g); the OOM killer stops the container beyond it' -r
+complete -c burrow -n "__fish_burrow_using_subcommand update" -l memory-reservation -d 'Memory the container is protected from reclaim below (memory.low)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand update" -l memory-swap -d 'Memory plus swap (e.g. 1g); -1 for unlimited swap. Default: twice --memory' -r
+complete -c burrow -n "__fish_burrow_using_subcommand update" -l cpus -d 'Number of CPUs the container may use (e.g. 1.5)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand update" -s c -l cpu-shares -d 'Relative CPU weight (2-262144, default 1024)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand update" -l cpuset-cpus -d 'CPUs the container may run on (e.g. 0-3 or 0,2)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand update" -l cpuset-mems -d 'Memory nodes the container may use (e.g. 0)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand update" -l pids-limit -d 'Most processes and threads at once; -1 for unlimited' -r
+complete -c burrow -n "__fish_burrow_using_subcommand update" -l blkio-weight -d 'Relative block I/O weight (10-1000)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand update" -l device-read-bps -d 'Read rate limit of a disk (e.g. /dev/sda:10mb); repeatable' -r
+complete -c burrow -n "__fish_burrow_using_subcommand update" -l device-write-bps -d 'Write rate limit of a disk (e.g. /dev/sda:10mb); repeatable' -r
+complete -c burrow -n "__fish_burrow_using_subcommand update" -s h -l help -d 'Print help'
+complete -c burrow -n "__fish_burrow_using_subcommand update" -s V -l version -d 'Print version'
 complete -c burrow -n "__fish_burrow_using_subcommand images" -l format -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c burrow -n "__fish_burrow_using_subcommand images" -s q -l quiet -d 'Show only image ids'
@@ -226,26 +264,30 @@ complete -c burrow -n "__fish_burrow_using_subcommand info" -l format -d 'Output
 json\t''"
 complete -c burrow -n "__fish_burrow_using_subcommand info" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand info" -s V -l version -d 'Print version'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "run" -d 'Run a command in a new container'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "ps" -d 'List containers'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "rm" -d 'Remove containers'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "port" -d 'List a container\'s published ports'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "images" -d 'List images'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "import" -d 'Import a root filesystem tarball (plain, gzip or zstd) as an image'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "load" -d 'Load images from a docker-archive or an OCI layout (directory or tar)'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "save" -d 'Save images to a docker-archive or an OCI layout'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "rmi" -d 'Remove images'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "tag" -d 'Give an image another name'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "inspect" -d 'Show low-level information on containers or images, as JSON'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "pull" -d 'Pull an image from a registry'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "push" -d 'Push an image to a registry'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "login" -d 'Log in to a registry'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "logout" -d 'Log out of a registry'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "image" -d 'Manage images'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "system" -d 'Manage burrow\'s storage'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "doctor" -d 'Check this host for what rootless containers need; print each fix'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "info" -d 'Show what burrow found on this host'
-complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "run" -d 'Run a command in a new container'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "ps" -d 'List containers'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "rm" -d 'Remove containers'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "port" -d 'List a container\'s published ports'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "pause" -d 'Freeze every process of running containers'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "unpause" -d 'Thaw paused containers'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "stats" -d 'Show containers\' CPU, memory, network, block I/O and process use'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "update" -d 'Change the resource limits of running containers'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "images" -d 'List images'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "import" -d 'Import a root filesystem tarball (plain, gzip or zstd) as an image'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "load" -d 'Load images from a docker-archive or an OCI layout (directory or tar)'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "save" -d 'Save images to a docker-archive or an OCI layout'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "rmi" -d 'Remove images'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "tag" -d 'Give an image another name'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "inspect" -d 'Show low-level information on containers or images, as JSON'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "pull" -d 'Pull an image from a registry'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "push" -d 'Push an image to a registry'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "login" -d 'Log in to a registry'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "logout" -d 'Log out of a registry'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "image" -d 'Manage images'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "system" -d 'Manage burrow\'s storage'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "doctor" -d 'Check this host for what rootless containers need; print each fix'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "info" -d 'Show what burrow found on this host'
+complete -c burrow -n "__fish_burrow_using_subcommand help; and not __fish_seen_subcommand_from run ps rm port pause unpause stats update images import load save rmi tag inspect pull push login logout image system doctor info help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c burrow -n "__fish_burrow_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "ls" -d 'List images'
 complete -c burrow -n "__fish_burrow_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "rm" -d 'Remove images'
 complete -c burrow -n "__fish_burrow_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "inspect" -d 'Show low-level information on images, as JSON'

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Sets up and tries burrow on a fresh Debian/Ubuntu machine: installs the
 # Debian packages burrow uses (with sudo when not root), builds burrow, makes
-# a small image from busybox-static, imports it and shows it.
+# a small image from busybox-static, imports it and runs a container of it.
 set -eu
 cd "$(dirname "$0")/.."
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -26,4 +26,5 @@ tar -C "$tmp/rootfs" -czf "$tmp/busybox.tar.gz" .
 
 "$BURROW" import "$tmp/busybox.tar.gz" busybox-demo
 "$BURROW" images
-echo "burrow is at $BURROW"
+"$BURROW" run --rm busybox-demo sh -c 'echo "hello from $(hostname), pid $$, as $(id -un)"; ls /'
+echo "burrow is at $BURROW; try: $BURROW run --rm -it busybox-demo sh"

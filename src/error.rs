@@ -2,7 +2,7 @@
 //! typed error. `main.rs` prints it as one line plus a hint and maps it to
 //! docker's exit codes.
 
-use crate::{config, container, image, sandbox};
+use crate::{cgroup, config, container, image, sandbox};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -16,6 +16,8 @@ pub enum Error {
     Sandbox(#[from] sandbox::SandboxError),
     #[error(transparent)]
     Container(#[from] container::ContainerError),
+    #[error(transparent)]
+    Cgroup(#[from] cgroup::CgroupError),
     /// A failure reported by burrow's own child process in a user
     /// namespace, already rendered there.
     #[error("{0}")]

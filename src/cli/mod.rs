@@ -5,6 +5,7 @@
 pub mod doctor;
 pub mod image;
 pub mod registry;
+pub mod resources;
 pub mod run;
 pub mod system;
 
@@ -30,6 +31,14 @@ pub enum Command {
     Rm(run::Rm),
     /// List a container's published ports.
     Port(run::Port),
+    /// Freeze every process of running containers.
+    Pause(resources::Pause),
+    /// Thaw paused containers.
+    Unpause(resources::Unpause),
+    /// Show containers' CPU, memory, network, block I/O and process use.
+    Stats(resources::Stats),
+    /// Change the resource limits of running containers.
+    Update(resources::Update),
     /// List images.
     Images(image::List),
     /// Import a root filesystem tarball (plain, gzip or zstd) as an image.
@@ -93,6 +102,10 @@ impl Cli {
             Command::Ps(c) => c.exec(ctx),
             Command::Rm(c) => c.exec(ctx),
             Command::Port(c) => c.exec(ctx),
+            Command::Pause(c) => c.exec(ctx),
+            Command::Unpause(c) => c.exec(ctx),
+            Command::Stats(c) => c.exec(ctx),
+            Command::Update(c) => c.exec(ctx),
             Command::Images(c) => c.exec(ctx),
             Command::Import(c) => c.exec(ctx),
             Command::Load(c) => c.exec(ctx),

@@ -83,6 +83,11 @@ pub struct Run {
     /// An /etc/hosts entry: NAME:IP (host-gateway names the host).
     #[arg(long, value_name = "NAME:IP")]
     add_host: Vec<String>,
+    #[command(flatten)]
+    limits: super::resources::LimitFlags,
+    /// Adjust the OOM killer's preference for the container (-1000..1000; without privileges only upwards).
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = clap::value_parser!(i32).range(-1000..=1000))]
+    oom_score_adj: Option<i32>,
     /// The image to run.
     image: String,
     /// The command and its arguments (default: the image's).
@@ -118,6 +123,8 @@ impl Run {
             publish_all: self.publish_all,
             dns: self.dns,
             add_host: self.add_host,
+            limits: self.limits.limits(),
+            oom_score_adj: self.oom_score_adj,
         };
         run::run(ctx, &spec)
     }

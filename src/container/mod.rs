@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod images;
 pub mod network;
 pub mod record;
+pub mod resources;
 pub mod run;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +18,13 @@ pub enum ContainerError {
     Spec(#[from] run::SpecError),
     #[error("container {0} is running; stop it first, or remove it with -f")]
     Running(String),
+    #[error("container {0} is not running")]
+    NotRunning(String),
+    #[error(
+        "container {name} cannot be {what}: it runs without a cgroup (cgroup v2 \
+         delegation was not available when it started; see `burrow doctor`)"
+    )]
+    NoCgroup { name: String, what: String },
     #[error("{0}")]
     Other(String),
 }
@@ -64,7 +72,15 @@ pub fn status_text(s: &State) -> String {
     let since = |t: &Option<String>| t.as_deref().map(crate::cli::image::ago).unwrap_or_default();
     match s.status {
         Status::Created => "Created".into(),
-        Status::Running => format!("Up {}", since(&s.started_at).trim_end_matches(" ago")),
+        Status::Running => format!(
+            "Up {}{}",
+            since(&s.started_at).trim_end_matches(" ago"),
+            if resources::paused(s) {
+                " (Paused)"
+            } else {
+                ""
+            }
+        ),
         Status::Exited => match s.exit_code {
             Some(code) => format!("Exited ({code}) {}", since(&s.finished_at)),
             None => "Exited (unknown)".into(),
@@ -109,8 +125,12 @@ pub fn inspect_json(ctx: &Context, input: &str) -> Result<serde_json::Value> {
             "StartedAt": s.started_at,
             "FinishedAt": s.finished_at,
             "Error": s.error,
+            "OOMKilled": s.oom_killed,
+            "Paused": resources::paused(&s),
         },
         "NetworkSettings": network::inspect_json(&r),
+        "HostConfig": s.limits,
+        "Cgroup": s.cgroup,
         "RootfsDriver": s.rootfs_driver,
         "IdMap": r.id_map,
         "AutoRemove": r.auto_remove,
@@ -139,6 +159,9 @@ pub fn remove(ctx: &Context, input: &str, force: bool) -> Result<String> {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
         }
+    }
+    if let Some(cg) = &s.cgroup {
+        cg.destroy()?;
     }
     let dir = c.dir_of(&r.id);
     let _lock = c.lock()?;

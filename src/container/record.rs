@@ -67,6 +67,15 @@ pub struct State {
     pub rootfs_driver: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The container's cgroup, when it has one (cgroup v2, delegated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<crate::cgroup::Cgroup>,
+    /// The limits it runs with: `run`'s flags, then `update`'s.
+    #[serde(default, skip_serializing_if = "crate::cgroup::Limits::is_empty")]
+    pub limits: crate::cgroup::Limits,
+    /// The kernel's OOM killer killed a process of the container.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oom_killed: bool,
 }
 
 /// What is fixed when a container is created.
@@ -364,6 +373,9 @@ mod tests {
             finished_at: None,
             rootfs_driver: None,
             error: None,
+            cgroup: None,
+            limits: Default::default(),
+            oom_killed: false,
         }
     }
 

@@ -52,6 +52,11 @@ pub struct RunSpec {
     pub dns: Vec<String>,
     #[serde(default)]
     pub add_host: Vec<String>,
+    /// Resource limits (--memory, --cpus, ...), applied through cgroup v2.
+    #[serde(default)]
+    pub limits: crate::cgroup::Limits,
+    #[serde(default)]
+    pub oom_score_adj: Option<i32>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -105,6 +110,10 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
     for t in &spec.tmpfs {
         mounts.push(parse_tmpfs(t).map_err(spec_err)?);
     }
+    // A bad limit is refused before anything is created.
+    spec.limits
+        .validate()
+        .map_err(crate::cgroup::CgroupError::from)?;
     let no_new_privs = no_new_privileges(&spec.security_opt).map_err(spec_err)?;
     let capabilities = CapSet::docker_default()
         .with_changes(&spec.cap_add, &spec.cap_drop)
@@ -250,6 +259,9 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
                 finished_at: None,
                 rootfs_driver: None,
                 error: None,
+                cgroup: None,
+                limits: spec.limits.clone(),
+                oom_killed: false,
             },
         )?
     };
@@ -376,15 +388,34 @@ fn start_and_wait(
     sandbox.stdin = input.spec.interactive;
     network::apply(&input.network, &mut sandbox);
 
+    sandbox.oom_score_adj = input.spec.oom_score_adj;
+
     let mut state: State = containers.state(id)?;
+    let failed = |mut state: State, e: &dyn std::fmt::Display, code: i32| -> Result<()> {
+        state.status = Status::Exited;
+        state.error = Some(e.to_string());
+        state.exit_code = Some(code);
+        state.finished_at = Some(rfc3339(now()));
+        Ok(containers.set_state(id, &state)?)
+    };
+    // The cgroup before the sandbox: this process moves into it, and the
+    // child joins its leaf before running anything of the container.
+    let cgroup = match super::resources::place(ctx, id, &input.spec.limits) {
+        Ok(cg) => cg,
+        Err(e) => {
+            failed(state, &e, 125)?;
+            return Err(e);
+        }
+    };
+    sandbox.cgroup = cgroup.as_ref().map(|cg| cg.path.clone());
+    state.cgroup = cgroup.clone();
     let mut running = match crate::sandbox::spawn(&sandbox) {
         Ok(r) => r,
         Err(e) => {
-            state.status = Status::Exited;
-            state.error = Some(e.to_string());
-            state.exit_code = Some(e.exit_code());
-            state.finished_at = Some(rfc3339(now()));
-            containers.set_state(id, &state)?;
+            if let Some(cg) = &cgroup {
+                super::resources::after_exit(cg);
+            }
+            failed(state, &e, e.exit_code())?;
             return Err(Error::Sandbox(e));
         }
     };
@@ -408,12 +439,11 @@ fn start_and_wait(
         Ok(n) => n,
         Err(e) => {
             drop(running);
-            state.status = Status::Exited;
+            if let Some(cg) = &cgroup {
+                super::resources::after_exit(cg);
+            }
             state.pid = None;
-            state.error = Some(e.to_string());
-            state.exit_code = Some(125);
-            state.finished_at = Some(rfc3339(now()));
-            containers.set_state(id, &state)?;
+            failed(state, &e, 125)?;
             return Err(e);
         }
     };
@@ -421,6 +451,13 @@ fn start_and_wait(
     let _ = ctx;
     let status = running.wait();
     net.stop();
+    if let Some(cg) = &cgroup {
+        state.oom_killed = super::resources::after_exit(cg);
+    }
+    // `burrow update` may have changed the limits meanwhile.
+    if let Ok(now) = containers.state(id) {
+        state.limits = now.limits;
+    }
     state.status = Status::Exited;
     state.pid = None;
     state.finished_at = Some(rfc3339(now()));

@@ -96,13 +96,12 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
     // Our own session: Ctrl-C on the caller's terminal reaches the caller,
     // which forwards it, and not the container behind its back.
     let _ = rustix::process::setsid();
+    oom_score_adj(spec)?;
 
     // While the parent runs newuidmap and newgidmap: namespaces need no
     // ids, only the capabilities the creator of a user namespace holds.
     new_namespaces(spec)?;
-    if spec.join.is_none() {
-        id_maps(ctx)?;
-    }
+    id_maps(ctx)?;
     network(ctx)?;
     cgroup_namespace(spec)?;
     let MountedRoot {
@@ -168,20 +167,45 @@ fn reset_signals() {
 /// Become root of the user namespace. A single-id map we write
 /// ourselves; a full one comes from the parent's newuidmap/newgidmap.
 fn id_maps(ctx: &ChildContext) -> Result<(), Stop> {
-    if ctx.spec.id_map.is_single() {
-        return userns::write_own_single_map(&ctx.spec.id_map).map_err(|e| {
+    // A shared user namespace has its maps already.
+    if ctx.spec.id_map.is_single() && ctx.spec.join.is_none() {
+        userns::write_own_single_map(&ctx.spec.id_map).map_err(|e| {
             Stop::Setup(SetupError {
                 op: "write the single-id map".into(),
                 path: None,
                 errno: None,
                 detail: Some(e.to_string()),
             })
-        });
+        })?;
+    }
+    if !ctx.spec.child_waits() {
+        return Ok(());
     }
     match ctx.channel.recv::<ToChild>() {
         Ok(Some((ToChild::MapsWritten, _))) => Ok(()),
         _ => Err(Stop::Orphaned),
     }
+}
+
+/// `--oom-score-adj`. The kernel lets an unprivileged process lower the
+/// value only as far as a privileged one once set it: say so.
+fn oom_score_adj(spec: &SandboxSpec) -> Result<(), SetupError> {
+    let Some(adj) = spec.oom_score_adj else {
+        return Ok(());
+    };
+    let file = Path::new("/proc/self/oom_score_adj");
+    let now = std::fs::read_to_string(file).unwrap_or_default();
+    std::fs::write(file, adj.to_string()).map_err(|e| SetupError {
+        op: "set oom_score_adj in".into(),
+        path: Some(file.into()),
+        errno: e.raw_os_error(),
+        detail: (e.kind() == std::io::ErrorKind::PermissionDenied).then(|| {
+            format!(
+                "{adj} is below what you may set (now {}); without privileges it can only be raised",
+                now.trim()
+            )
+        }),
+    })
 }
 
 /// The UTS, IPC and network namespaces (a network namespace

@@ -211,8 +211,17 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
     };
     if !spec.id_map.is_single() && spec.join.is_none() {
         userns::write_maps(&spec.id_map, nix::unistd::Pid::from_raw(pid))?;
-        parent_end.send(&ToChild::MapsWritten, None)?;
     }
+    if let Some(dir) = &spec.cgroup {
+        join_cgroup(dir, pid)?;
+    }
+    // A child that failed early has closed its end: what it sent before
+    // says why, better than the broken pipe.
+    let sent = if spec.child_waits() {
+        parent_end.send(&ToChild::MapsWritten, None)
+    } else {
+        Ok(())
+    };
     let mut executing = false;
     while let Some((msg, fd)) = parent_end.recv::<ToParent>()? {
         match msg {
@@ -230,6 +239,7 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
             }
         }
     }
+    sent?;
     if !executing {
         return Err(SandboxError::Died(running.reap()));
     }
@@ -258,6 +268,20 @@ fn enter_namespace(path: &std::path::Path, kind: i32) -> Result<(), SandboxError
         });
     }
     Ok(())
+}
+
+/// Moves the waiting child into the cgroup `dir` (a delegated one: the
+/// parent may write its `cgroup.procs`).
+fn join_cgroup(dir: &std::path::Path, pid: i32) -> Result<(), SandboxError> {
+    let procs = dir.join("cgroup.procs");
+    std::fs::write(&procs, pid.to_string()).map_err(|e| {
+        SandboxError::Setup(SetupError {
+            op: "move the container into its cgroup through".into(),
+            path: Some(procs),
+            errno: e.raw_os_error(),
+            detail: None,
+        })
+    })
 }
 
 /// Signals a foreground `wait` passes on to the container.

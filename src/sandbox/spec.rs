@@ -61,6 +61,15 @@ pub struct SandboxSpec {
     /// comes back in `Running::take_net_fd`.
     #[serde(skip)]
     pub net_setup: Option<NetSetup>,
+    /// A cgroup directory the parent moves the child into before the
+    /// child goes on: nothing of the container runs outside it, and the
+    /// cgroup namespace, made after, has it as its root.
+    #[serde(default)]
+    pub cgroup: Option<PathBuf>,
+    /// Written to the child's /proc/self/oom_score_adj before anything
+    /// else; without privileges it can only be raised.
+    #[serde(default)]
+    pub oom_score_adj: Option<i32>,
 }
 
 /// Namespaces to enter with setns, by their /proc/PID/ns paths.
@@ -261,7 +270,15 @@ impl SandboxSpec {
             readonly_paths: DEFAULT_READONLY_PATHS.iter().map(PathBuf::from).collect(),
             join: None,
             net_setup: None,
+            cgroup: None,
+            oom_score_adj: None,
         }
+    }
+
+    /// Whether the child waits for the parent before its cgroup
+    /// namespace: for the id maps, or to be put in its cgroup.
+    pub(crate) fn child_waits(&self) -> bool {
+        !self.id_map.is_single() || self.cgroup.is_some()
     }
 
     /// Checks what the child would otherwise trip over half-way.

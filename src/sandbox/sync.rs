@@ -32,7 +32,8 @@ pub(crate) enum ToParent {
 /// Parent to child.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum ToChild {
-    /// newuidmap and newgidmap are done: the child is root inside.
+    /// newuidmap and newgidmap are done (the child is root inside), and
+    /// the child is in its cgroup if it has one.
     MapsWritten,
 }
 

@@ -1,0 +1,720 @@
+//! Resource limits as docker's flags give them, and their translation into
+//! cgroup v2 file writes. Pure data and arithmetic: nothing here touches
+//! the file system except resolving a device path to its numbers.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A cgroup v2 controller a limit needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Controller {
+    Cpu,
+    Cpuset,
+    Io,
+    Memory,
+    Pids,
+}
+
+impl Controller {
+    pub fn name(self) -> &'static str {
+        match self {
+            Controller::Cpu => "cpu",
+            Controller::Cpuset => "cpuset",
+            Controller::Io => "io",
+            Controller::Memory => "memory",
+            Controller::Pids => "pids",
+        }
+    }
+}
+
+impl fmt::Display for Controller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `--memory-swap`: docker's total of memory and swap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Swap {
+    Unlimited,
+    /// Memory plus swap, in bytes.
+    Total(u64),
+}
+
+/// `--device-read-bps /dev/sda:10mb`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRate {
+    pub device: PathBuf,
+    pub bytes_per_sec: u64,
+}
+
+/// The limits of one container. `None` and empty mean "not asked for".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    pub memory: Option<u64>,
+    pub memory_reservation: Option<u64>,
+    pub memory_swap: Option<Swap>,
+    /// Number of CPUs, fractional (`--cpus 1.5`).
+    pub cpus: Option<f64>,
+    pub cpu_shares: Option<u64>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    /// `Some(None)` is an explicit "unlimited" (`--pids-limit -1`).
+    pub pids_limit: Option<Option<u64>>,
+    pub blkio_weight: Option<u16>,
+    pub device_read_bps: Vec<DeviceRate>,
+    pub device_write_bps: Vec<DeviceRate>,
+}
+
+/// One write of a limit: the first of `files` that exists gets its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    /// The docker flag it comes from, for error messages.
+    pub flag: &'static str,
+    pub controller: Controller,
+    /// (file, value) alternatives, most preferred first.
+    pub files: Vec<(&'static str, String)>,
+    /// A write burrow adds on its own (docker's implied swap): skipped
+    /// without error when the kernel has no such file.
+    pub implied: bool,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LimitError {
+    #[error("{flag}: {why}")]
+    Invalid { flag: &'static str, why: String },
+    #[error("{flag} {device}: {why}")]
+    Device {
+        flag: &'static str,
+        device: PathBuf,
+        why: String,
+    },
+}
+
+/// The CFS period burrow uses for `--cpus`, as docker does.
+pub const CPU_PERIOD_USEC: u64 = 100_000;
+
+impl Limits {
+    pub fn is_empty(&self) -> bool {
+        *self == Limits::default()
+    }
+
+    /// Folds `newer` (what `burrow update` was given) into these limits.
+    pub fn merge(&mut self, newer: &Limits) {
+        macro_rules! take {
+            ($($f:ident),*) => {$(
+                if newer.$f.is_some() { self.$f = newer.$f.clone(); }
+            )*};
+        }
+        take!(
+            memory,
+            memory_reservation,
+            memory_swap,
+            cpus,
+            cpu_shares,
+            cpuset_cpus,
+            cpuset_mems,
+            pids_limit,
+            blkio_weight
+        );
+        for (mine, theirs) in [
+            (&mut self.device_read_bps, &newer.device_read_bps),
+            (&mut self.device_write_bps, &newer.device_write_bps),
+        ] {
+            for rate in theirs {
+                mine.retain(|r| r.device != rate.device);
+                mine.push(rate.clone());
+            }
+        }
+    }
+
+    /// The flags given, each with the controller it needs.
+    pub fn controllers(&self) -> Vec<(&'static str, Controller)> {
+        let mut out = Vec::new();
+        let mut need = |on: bool, flag, c| {
+            if on {
+                out.push((flag, c));
+            }
+        };
+        need(self.memory.is_some(), "--memory", Controller::Memory);
+        need(
+            self.memory_reservation.is_some(),
+            "--memory-reservation",
+            Controller::Memory,
+        );
+        need(
+            self.memory_swap.is_some(),
+            "--memory-swap",
+            Controller::Memory,
+        );
+        need(self.cpus.is_some(), "--cpus", Controller::Cpu);
+        need(self.cpu_shares.is_some(), "--cpu-shares", Controller::Cpu);
+        need(
+            self.cpuset_cpus.is_some(),
+            "--cpuset-cpus",
+            Controller::Cpuset,
+        );
+        need(
+            self.cpuset_mems.is_some(),
+            "--cpuset-mems",
+            Controller::Cpuset,
+        );
+        need(self.pids_limit.is_some(), "--pids-limit", Controller::Pids);
+        need(
+            self.blkio_weight.is_some(),
+            "--blkio-weight",
+            Controller::Io,
+        );
+        need(
+            !self.device_read_bps.is_empty(),
+            "--device-read-bps",
+            Controller::Io,
+        );
+        need(
+            !self.device_write_bps.is_empty(),
+            "--device-write-bps",
+            Controller::Io,
+        );
+        out
+    }
+
+    /// Checks the combination as docker does.
+    pub fn validate(&self) -> Result<(), LimitError> {
+        let invalid = |flag, why: &str| {
+            Err(LimitError::Invalid {
+                flag,
+                why: why.to_string(),
+            })
+        };
+        if let Some(m) = self.memory {
+            // The kernel accepts less, but a container cannot even start.
+            if m < 6 * 1024 * 1024 {
+                return invalid("--memory", "the minimum is 6m");
+            }
+        }
+        if let (Some(r), Some(m)) = (self.memory_reservation, self.memory) {
+            if r > m {
+                return invalid("--memory-reservation", "must be below --memory");
+            }
+        }
+        if let Some(Swap::Total(total)) = self.memory_swap {
+            match self.memory {
+                None => {
+                    return invalid(
+                        "--memory-swap",
+                        "needs --memory too (it is memory plus swap)",
+                    )
+                }
+                Some(m) if total < m => {
+                    return invalid(
+                        "--memory-swap",
+                        "must be at least --memory (it is memory plus swap); -1 for unlimited swap",
+                    )
+                }
+                _ => {}
+            }
+        }
+        if let Some(c) = self.cpus {
+            if c <= 0.0 || !c.is_finite() {
+                return invalid("--cpus", "must be a positive number of CPUs");
+            }
+            if cpu_quota(c) < 1000 {
+                return invalid("--cpus", "the minimum is 0.01");
+            }
+        }
+        if let Some(s) = self.cpu_shares {
+            if !(2..=262_144).contains(&s) {
+                return invalid("--cpu-shares", "must be between 2 and 262144");
+            }
+        }
+        if let Some(w) = self.blkio_weight {
+            if !(10..=1000).contains(&w) {
+                return invalid("--blkio-weight", "must be between 10 and 1000");
+            }
+        }
+        for (flag, list) in [
+            ("--cpuset-cpus", &self.cpuset_cpus),
+            ("--cpuset-mems", &self.cpuset_mems),
+        ] {
+            if let Some(list) = list {
+                if !valid_cpu_list(list) {
+                    return invalid(flag, "expected a list such as 0-3 or 0,2");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The cgroup v2 writes for these limits, in order. `device` finds a
+    /// block device's `MAJ:MIN` (`device_numbers` on a real system).
+    pub fn writes(
+        &self,
+        device: impl Fn(&Path) -> Result<(u32, u32), String>,
+    ) -> Result<Vec<Write>, LimitError> {
+        self.validate()?;
+        let mut out = Vec::new();
+        let one = |flag, controller, file, value: String| Write {
+            flag,
+            controller,
+            files: vec![(file, value)],
+            implied: false,
+        };
+        if let Some(r) = self.memory_reservation {
+            out.push(one(
+                "--memory-reservation",
+                Controller::Memory,
+                "memory.low",
+                r.to_string(),
+            ));
+        }
+        if let Some(m) = self.memory {
+            out.push(one(
+                "--memory",
+                Controller::Memory,
+                "memory.max",
+                m.to_string(),
+            ));
+        }
+        match (self.memory_swap, self.memory) {
+            (Some(Swap::Unlimited), _) => out.push(one(
+                "--memory-swap",
+                Controller::Memory,
+                "memory.swap.max",
+                "max".into(),
+            )),
+            (Some(Swap::Total(total)), Some(m)) => out.push(one(
+                "--memory-swap",
+                Controller::Memory,
+                "memory.swap.max",
+                total.saturating_sub(m).to_string(),
+            )),
+            // docker: --memory alone allows as much swap again.
+            (None, Some(m)) => out.push(Write {
+                implied: true,
+                ..one(
+                    "--memory",
+                    Controller::Memory,
+                    "memory.swap.max",
+                    m.to_string(),
+                )
+            }),
+            (Some(Swap::Total(_)), None) | (None, None) => {}
+        }
+        if let Some(c) = self.cpus {
+            out.push(one(
+                "--cpus",
+                Controller::Cpu,
+                "cpu.max",
+                format!("{} {CPU_PERIOD_USEC}", cpu_quota(c)),
+            ));
+        }
+        if let Some(s) = self.cpu_shares {
+            out.push(one(
+                "--cpu-shares",
+                Controller::Cpu,
+                "cpu.weight",
+                shares_to_weight(s).to_string(),
+            ));
+        }
+        // cpuset.mems before cpus: both must be set before tasks arrive,
+        // and mems is the one a kernel refuses as empty.
+        if let Some(m) = &self.cpuset_mems {
+            out.push(one(
+                "--cpuset-mems",
+                Controller::Cpuset,
+                "cpuset.mems",
+                m.clone(),
+            ));
+        }
+        if let Some(c) = &self.cpuset_cpus {
+            out.push(one(
+                "--cpuset-cpus",
+                Controller::Cpuset,
+                "cpuset.cpus",
+                c.clone(),
+            ));
+        }
+        if let Some(p) = self.pids_limit {
+            let value = p.map_or("max".to_string(), |n| n.to_string());
+            out.push(one("--pids-limit", Controller::Pids, "pids.max", value));
+        }
+        if let Some(w) = self.blkio_weight {
+            // bfq takes the blkio range as it is; io.weight (iocost) has
+            // its own, 1..10000.
+            out.push(Write {
+                flag: "--blkio-weight",
+                controller: Controller::Io,
+                files: vec![
+                    ("io.bfq.weight", w.to_string()),
+                    ("io.weight", format!("default {}", blkio_to_io_weight(w))),
+                ],
+                implied: false,
+            });
+        }
+        for (flag, key, list) in [
+            ("--device-read-bps", "rbps", &self.device_read_bps),
+            ("--device-write-bps", "wbps", &self.device_write_bps),
+        ] {
+            for rate in list {
+                let (major, minor) = device(&rate.device).map_err(|why| LimitError::Device {
+                    flag,
+                    device: rate.device.clone(),
+                    why,
+                })?;
+                // 0 would mean "no limit" to docker; the kernel wants max.
+                let value = if rate.bytes_per_sec == 0 {
+                    "max".to_string()
+                } else {
+                    rate.bytes_per_sec.to_string()
+                };
+                out.push(one(
+                    flag,
+                    Controller::Io,
+                    "io.max",
+                    format!("{major}:{minor} {key}={value}"),
+                ));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `--cpus` as a CFS quota per `CPU_PERIOD_USEC`.
+pub fn cpu_quota(cpus: f64) -> u64 {
+    (cpus * CPU_PERIOD_USEC as f64).round() as u64
+}
+
+/// cgroup v1 `cpu.shares` (2..262144, default 1024) to v2 `cpu.weight`
+/// (1..10000, default 100), the linear map container runtimes share.
+pub fn shares_to_weight(shares: u64) -> u64 {
+    let shares = shares.clamp(2, 262_144);
+    1 + ((shares - 2) * 9999) / 262_142
+}
+
+/// blkio weight (10..1000) to `io.weight` (1..10000).
+pub fn blkio_to_io_weight(weight: u16) -> u64 {
+    let w = u64::from(weight.clamp(10, 1000));
+    1 + ((w - 10) * 9999) / 990
+}
+
+fn valid_cpu_list(list: &str) -> bool {
+    !list.is_empty()
+        && list.split(',').all(|part| {
+            let mut ends = part.splitn(2, '-');
+            let a = ends.next().unwrap_or("");
+            let ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+            match ends.next() {
+                None => ok(a),
+                Some(b) => ok(a) && ok(b) && a.parse::<u32>().ok() <= b.parse::<u32>().ok(),
+            }
+        })
+}
+
+/// A block device's major and minor number, for io.max. The kernel takes
+/// whole disks only: a partition is named as such.
+pub fn device_numbers(path: &Path) -> Result<(u32, u32), String> {
+    use std::os::unix::fs::FileTypeExt;
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !md.file_type().is_block_device() {
+        return Err("not a block device".into());
+    }
+    let rdev = md.rdev();
+    let (major, minor) = (libc::major(rdev), libc::minor(rdev));
+    if Path::new(&format!("/sys/dev/block/{major}:{minor}/partition")).exists() {
+        return Err("a partition; io limits apply to whole disks only (name the disk)".into());
+    }
+    Ok((major, minor))
+}
+
+/// A size as docker reads it: `512`, `10k`, `64m`, `2g`, `1.5g`, `10mb`
+/// (binary units, case-insensitive).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => t.split_at(i),
+        None => (t, ""),
+    };
+    let mult: u64 = match unit {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        "p" => 1 << 50,
+        _ => {
+            return Err(format!(
+                "invalid size {s:?}: use a number with k, m, g or t"
+            ))
+        }
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: use a number with k, m, g or t"))?;
+    let bytes = n * mult as f64;
+    if !bytes.is_finite() || bytes < 0.0 || bytes >= u64::MAX as f64 {
+        return Err(format!("invalid size {s:?}"));
+    }
+    Ok(bytes as u64)
+}
+
+/// `--memory-swap`: a size, or -1 for unlimited.
+pub fn parse_swap(s: &str) -> Result<Swap, String> {
+    if s.trim() == "-1" {
+        return Ok(Swap::Unlimited);
+    }
+    parse_bytes(s).map(Swap::Total)
+}
+
+/// `--pids-limit`: a count; 0 or -1 for unlimited, as docker has it.
+pub fn pids_limit(n: i64) -> Option<u64> {
+    u64::try_from(n).ok().filter(|&n| n > 0)
+}
+
+/// `--cpus`: a positive decimal.
+pub fn parse_cpus(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(c) if c > 0.0 && c.is_finite() => Ok(c),
+        _ => Err(format!("invalid number of CPUs {s:?}: e.g. 1.5")),
+    }
+}
+
+/// `--device-read-bps /dev/sda:10mb`.
+pub fn parse_device_rate(s: &str) -> Result<DeviceRate, String> {
+    let (dev, rate) = s.rsplit_once(':').ok_or_else(|| {
+        format!("invalid device rate {s:?}: expected DEVICE:RATE, e.g. /dev/sda:10mb")
+    })?;
+    if !dev.starts_with('/') {
+        return Err(format!(
+            "invalid device rate {s:?}: the device must be a path such as /dev/sda"
+        ));
+    }
+    Ok(DeviceRate {
+        device: PathBuf::from(dev),
+        bytes_per_sec: parse_bytes(rate)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_device(_: &Path) -> Result<(u32, u32), String> {
+        Err("no devices in this test".into())
+    }
+
+    fn files(w: &[Write]) -> Vec<(String, String)> {
+        w.iter()
+            .map(|w| (w.files[0].0.to_string(), w.files[0].1.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn sizes_read_as_docker_reads_them() {
+        assert_eq!(parse_bytes("512"), Ok(512));
+        assert_eq!(parse_bytes("10m"), Ok(10 << 20));
+        assert_eq!(parse_bytes("10MB"), Ok(10 << 20));
+        assert_eq!(parse_bytes("1.5g"), Ok(3 << 29));
+        assert_eq!(parse_bytes("2k"), Ok(2048));
+        assert!(parse_bytes("ten").is_err());
+        assert!(parse_bytes("10x").is_err());
+        assert!(parse_bytes("").is_err());
+        assert_eq!(parse_swap("-1"), Ok(Swap::Unlimited));
+        assert_eq!(pids_limit(-1), None);
+        assert_eq!(pids_limit(0), None);
+        assert_eq!(pids_limit(200), Some(200));
+        assert!(parse_cpus("0").is_err());
+        assert!(parse_cpus("-1").is_err());
+        assert_eq!(
+            parse_device_rate("/dev/vda:1mb"),
+            Ok(DeviceRate {
+                device: "/dev/vda".into(),
+                bytes_per_sec: 1 << 20
+            })
+        );
+        assert!(parse_device_rate("vda:1mb").is_err());
+        assert!(parse_device_rate("/dev/vda").is_err());
+    }
+
+    #[test]
+    fn memory_and_swap_follow_docker_semantics() {
+        let l = Limits {
+            memory: Some(64 << 20),
+            memory_swap: Some(Swap::Total(100 << 20)),
+            memory_reservation: Some(32 << 20),
+            ..Limits::default()
+        };
+        let w = l.writes(no_device).unwrap();
+        assert_eq!(
+            files(&w),
+            vec![
+                ("memory.low".into(), (32u64 << 20).to_string()),
+                ("memory.max".into(), (64u64 << 20).to_string()),
+                ("memory.swap.max".into(), (36u64 << 20).to_string()),
+            ]
+        );
+        // --memory alone: as much swap again, skipped where there is none.
+        let alone = Limits {
+            memory: Some(64 << 20),
+            ..Limits::default()
+        };
+        let w = alone.writes(no_device).unwrap();
+        assert_eq!(
+            w[1].files[0],
+            ("memory.swap.max", (64u64 << 20).to_string())
+        );
+        assert!(w[1].implied);
+        let unlimited = Limits {
+            memory: Some(64 << 20),
+            memory_swap: Some(Swap::Unlimited),
+            ..Limits::default()
+        };
+        assert_eq!(unlimited.writes(no_device).unwrap()[1].files[0].1, "max");
+        // swap below memory, swap without memory, tiny memory: refused.
+        for bad in [
+            Limits {
+                memory: Some(64 << 20),
+                memory_swap: Some(Swap::Total(32 << 20)),
+                ..Limits::default()
+            },
+            Limits {
+                memory_swap: Some(Swap::Total(32 << 20)),
+                ..Limits::default()
+            },
+            Limits {
+                memory: Some(1 << 20),
+                ..Limits::default()
+            },
+            Limits {
+                memory: Some(64 << 20),
+                memory_reservation: Some(128 << 20),
+                ..Limits::default()
+            },
+        ] {
+            assert!(bad.writes(no_device).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cpu_limits_convert_to_quota_and_weight() {
+        let l = Limits {
+            cpus: Some(1.5),
+            cpu_shares: Some(1024),
+            cpuset_cpus: Some("0-1".into()),
+            cpuset_mems: Some("0".into()),
+            ..Limits::default()
+        };
+        assert_eq!(
+            files(&l.writes(no_device).unwrap()),
+            vec![
+                ("cpu.max".into(), "150000 100000".into()),
+                ("cpu.weight".into(), "39".into()),
+                ("cpuset.mems".into(), "0".into()),
+                ("cpuset.cpus".into(), "0-1".into()),
+            ]
+        );
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+        assert_eq!(blkio_to_io_weight(10), 1);
+        assert_eq!(blkio_to_io_weight(1000), 10_000);
+        assert_eq!(blkio_to_io_weight(500), 4950);
+        for bad in ["", "a", "3-1", "0,,1", "-1"] {
+            let l = Limits {
+                cpuset_cpus: Some(bad.into()),
+                ..Limits::default()
+            };
+            assert!(l.validate().is_err(), "{bad:?}");
+        }
+        let tiny = Limits {
+            cpus: Some(0.001),
+            ..Limits::default()
+        };
+        assert!(tiny.validate().is_err());
+    }
+
+    #[test]
+    fn pids_and_io_limits_write_their_files() {
+        let l = Limits {
+            pids_limit: Some(Some(200)),
+            blkio_weight: Some(500),
+            device_read_bps: vec![DeviceRate {
+                device: "/dev/vda".into(),
+                bytes_per_sec: 1 << 20,
+            }],
+            device_write_bps: vec![DeviceRate {
+                device: "/dev/vda".into(),
+                bytes_per_sec: 0,
+            }],
+            ..Limits::default()
+        };
+        let w = l.writes(|_| Ok((254, 0))).unwrap();
+        assert_eq!(w[0].files[0], ("pids.max", "200".into()));
+        assert_eq!(
+            w[1].files,
+            vec![
+                ("io.bfq.weight", "500".into()),
+                ("io.weight", "default 4950".into())
+            ]
+        );
+        assert_eq!(w[2].files[0], ("io.max", "254:0 rbps=1048576".into()));
+        assert_eq!(w[3].files[0], ("io.max", "254:0 wbps=max".into()));
+        let err = l.writes(no_device).unwrap_err();
+        assert!(err.to_string().contains("/dev/vda"), "{err}");
+        let unlimited = Limits {
+            pids_limit: Some(None),
+            ..Limits::default()
+        };
+        assert_eq!(unlimited.writes(no_device).unwrap()[0].files[0].1, "max");
+    }
+
+    #[test]
+    fn each_flag_names_its_controller() {
+        let l = Limits {
+            memory: Some(64 << 20),
+            cpuset_cpus: Some("0".into()),
+            blkio_weight: Some(100),
+            ..Limits::default()
+        };
+        assert_eq!(
+            l.controllers(),
+            vec![
+                ("--memory", Controller::Memory),
+                ("--cpuset-cpus", Controller::Cpuset),
+                ("--blkio-weight", Controller::Io)
+            ]
+        );
+        assert!(Limits::default().controllers().is_empty());
+        assert!(Limits::default().is_empty());
+    }
+
+    #[test]
+    fn update_merges_over_what_was_set() {
+        let mut l = Limits {
+            memory: Some(64 << 20),
+            memory_swap: Some(Swap::Unlimited),
+            pids_limit: Some(Some(10)),
+            device_read_bps: vec![DeviceRate {
+                device: "/dev/vda".into(),
+                bytes_per_sec: 1,
+            }],
+            ..Limits::default()
+        };
+        l.merge(&Limits {
+            memory: Some(128 << 20),
+            device_read_bps: vec![DeviceRate {
+                device: "/dev/vda".into(),
+                bytes_per_sec: 2,
+            }],
+            ..Limits::default()
+        });
+        assert_eq!(l.memory, Some(128 << 20));
+        assert_eq!(l.memory_swap, Some(Swap::Unlimited));
+        assert_eq!(l.pids_limit, Some(Some(10)));
+        assert_eq!(l.device_read_bps.len(), 1);
+        assert_eq!(l.device_read_bps[0].bytes_per_sec, 2);
+    }
+}

@@ -1,0 +1,312 @@
+//! Resource limits and the commands that act on a running container's
+//! cgroup: the limit flags `run` and `update` share, `update`, `pause`,
+//! `unpause` and `stats`.
+
+use super::Format;
+use crate::cgroup::{limits, DeviceRate, Limits, Swap};
+use crate::container::images::Context;
+use crate::container::resources::{self as res, Counters, Sample};
+use crate::Result;
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+/// Limits on what a container may use (cgroup v2, delegated by systemd).
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct LimitFlags {
+    /// Memory limit (e.g. 512m, 2g); the OOM killer stops the container beyond it.
+    #[arg(short = 'm', long, value_name = "BYTES", value_parser = limits::parse_bytes)]
+    memory: Option<u64>,
+    /// Memory the container is protected from reclaim below (memory.low).
+    #[arg(long, value_name = "BYTES", value_parser = limits::parse_bytes)]
+    memory_reservation: Option<u64>,
+    /// Memory plus swap (e.g. 1g); -1 for unlimited swap. Default: twice --memory.
+    #[arg(long, value_name = "BYTES", value_parser = limits::parse_swap, allow_hyphen_values = true)]
+    memory_swap: Option<Swap>,
+    /// Number of CPUs the container may use (e.g. 1.5).
+    #[arg(long, value_name = "NUMBER", value_parser = limits::parse_cpus)]
+    cpus: Option<f64>,
+    /// Relative CPU weight (2-262144, default 1024).
+    #[arg(short = 'c', long, value_name = "SHARES")]
+    cpu_shares: Option<u64>,
+    /// CPUs the container may run on (e.g. 0-3 or 0,2).
+    #[arg(long, value_name = "LIST")]
+    cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use (e.g. 0).
+    #[arg(long, value_name = "LIST")]
+    cpuset_mems: Option<String>,
+    /// Most processes and threads at once; -1 for unlimited.
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pids_limit: Option<i64>,
+    /// Relative block I/O weight (10-1000).
+    #[arg(long, value_name = "WEIGHT")]
+    blkio_weight: Option<u16>,
+    /// Read rate limit of a disk (e.g. /dev/sda:10mb); repeatable.
+    #[arg(long, value_name = "DEVICE:RATE", value_parser = limits::parse_device_rate)]
+    device_read_bps: Vec<DeviceRate>,
+    /// Write rate limit of a disk (e.g. /dev/sda:10mb); repeatable.
+    #[arg(long, value_name = "DEVICE:RATE", value_parser = limits::parse_device_rate)]
+    device_write_bps: Vec<DeviceRate>,
+}
+
+impl LimitFlags {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            memory: self.memory,
+            memory_reservation: self.memory_reservation,
+            memory_swap: self.memory_swap,
+            cpus: self.cpus,
+            cpu_shares: self.cpu_shares,
+            cpuset_cpus: self.cpuset_cpus.clone(),
+            cpuset_mems: self.cpuset_mems.clone(),
+            pids_limit: self.pids_limit.map(limits::pids_limit),
+            blkio_weight: self.blkio_weight,
+            device_read_bps: self.device_read_bps.clone(),
+            device_write_bps: self.device_write_bps.clone(),
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Update {
+    #[command(flatten)]
+    limits: LimitFlags,
+    /// Running containers, by name or id.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+impl Update {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let limits = self.limits.limits();
+        if limits.is_empty() {
+            return Err(crate::Error::Usage(
+                "no limit given; see `burrow update --help`".into(),
+            ));
+        }
+        for c in &self.containers {
+            res::update(ctx, c, &limits)?;
+            println!("{c}");
+        }
+        Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Pause {
+    /// Running containers, by name or id.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+impl Pause {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        for c in &self.containers {
+            res::pause(ctx, c)?;
+            println!("{c}");
+        }
+        Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Unpause {
+    /// Paused containers, by name or id.
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+impl Unpause {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        for c in &self.containers {
+            res::unpause(ctx, c)?;
+            println!("{c}");
+        }
+        Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Stats {
+    /// Print one sample and exit.
+    #[arg(long)]
+    no_stream: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// Containers, by name or id (default: all running).
+    containers: Vec<String>,
+}
+
+/// How often a streaming `stats` refreshes; `--no-stream` measures CPU
+/// use over half of it.
+const REFRESH: Duration = Duration::from_secs(1);
+
+impl Stats {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let mut before: HashMap<String, Counters> = HashMap::new();
+        let in_place = !self.no_stream && std::io::stdout().is_terminal();
+        let mut first = true;
+        loop {
+            let targets = res::stats_targets(ctx, &self.containers)?;
+            if first {
+                // CPU use needs two readings.
+                for (r, s) in &targets {
+                    before.insert(r.id.clone(), Counters::read(s));
+                }
+                std::thread::sleep(REFRESH / 2);
+                first = false;
+            }
+            let mut samples = Vec::new();
+            for (r, s) in &targets {
+                let now = Counters::read(s);
+                samples.push(Sample::between(r, s, before.get(&r.id), &now));
+                before.insert(r.id.clone(), now);
+            }
+            let text = match self.format {
+                Format::Json if self.no_stream => {
+                    serde_json::to_string_pretty(&samples).expect("json") + "\n"
+                }
+                Format::Json => serde_json::to_string(&samples).expect("json") + "\n",
+                Format::Table => table(&samples),
+            };
+            let mut out = std::io::stdout().lock();
+            // Home and clear, then the table: it refreshes in place.
+            let clear = if in_place { "\x1b[H\x1b[2J" } else { "" };
+            let _ = write!(out, "{clear}{text}");
+            let _ = out.flush();
+            drop(out);
+            let any_running = samples.iter().any(|s| s.running);
+            if self.no_stream || (!self.containers.is_empty() && !any_running) {
+                return Ok(());
+            }
+            std::thread::sleep(REFRESH);
+        }
+    }
+}
+
+fn table(samples: &[Sample]) -> String {
+    let mut rows = vec![[
+        "CONTAINER ID",
+        "NAME",
+        "CPU %",
+        "MEM USAGE / LIMIT",
+        "MEM %",
+        "NET I/O",
+        "BLOCK I/O",
+        "PIDS",
+    ]
+    .map(String::from)
+    .to_vec()];
+    for s in samples {
+        let dash = || "--".to_string();
+        rows.push(if s.running {
+            vec![
+                s.id[..12.min(s.id.len())].to_string(),
+                s.name.clone(),
+                format!("{:.2}%", s.cpu_percent),
+                format!(
+                    "{} / {}",
+                    binary_size(s.memory_usage),
+                    binary_size(s.memory_limit)
+                ),
+                format!("{:.2}%", s.memory_percent),
+                format!(
+                    "{} / {}",
+                    decimal_size(s.net_input),
+                    decimal_size(s.net_output)
+                ),
+                format!(
+                    "{} / {}",
+                    decimal_size(s.block_input),
+                    decimal_size(s.block_output)
+                ),
+                s.pids.to_string(),
+            ]
+        } else {
+            let mut row = vec![s.id[..12.min(s.id.len())].to_string(), s.name.clone()];
+            row.extend(std::iter::repeat_with(dash).take(6));
+            row
+        });
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| format!("{cell:<w$}", w = widths[i]))
+            .collect();
+        out.push_str(line.join("   ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Memory as docker's stats shows it: binary units.
+fn binary_size(bytes: u64) -> String {
+    scaled(bytes, 1024.0, &["B", "KiB", "MiB", "GiB", "TiB"])
+}
+
+/// Network and disk traffic as docker's stats shows it: decimal units.
+fn decimal_size(bytes: u64) -> String {
+    scaled(bytes, 1000.0, &["B", "kB", "MB", "GB", "TB"])
+}
+
+fn scaled(bytes: u64, step: f64, units: &[&str]) -> String {
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= step && i + 1 < units.len() {
+        v /= step;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{v:.3}", v = (v * 100.0).round() / 100.0)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+            + units[i]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_prints_in_binary_units() {
+        assert_eq!(binary_size(512), "512B");
+        assert_eq!(binary_size(3 << 29), "1.5GiB");
+        assert_eq!(binary_size(10 << 20), "10MiB");
+        assert_eq!(decimal_size(0), "0B");
+        assert_eq!(decimal_size(1_234), "1.23kB");
+        assert_eq!(decimal_size(648), "648B");
+    }
+
+    #[test]
+    fn a_stopped_container_shows_dashes() {
+        let s = Sample {
+            id: "0123456789abcdef".into(),
+            name: "web".into(),
+            running: false,
+            paused: false,
+            cpu_percent: 0.0,
+            memory_usage: 0,
+            memory_limit: 0,
+            memory_percent: 0.0,
+            net_input: 0,
+            net_output: 0,
+            block_input: 0,
+            block_output: 0,
+            pids: 0,
+        };
+        let t = table(&[s]);
+        let line = t.lines().nth(1).unwrap();
+        assert!(line.starts_with("0123456789ab   web"), "{t}");
+        assert!(line.ends_with("--"), "{t}");
+    }
+}

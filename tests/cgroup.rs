@@ -1,0 +1,202 @@
+//! Resource limits where the machine gives no cgroup v2 to delegate (this
+//! CI host: no systemd, a hybrid v1/v2 layout), as unprivileged users:
+//! containers still run, the user hears why once, and a limit asked for
+//! is an error that says why. The limits themselves are enforced in a VM
+//! with systemd and cgroup v2: tests/vm/run-cgroup-tests.sh.
+
+mod common;
+
+use common::fixtures::busybox_rootfs;
+use common::{path_str, TestEnv, TestUser};
+use std::time::{Duration, Instant};
+
+const NOTE: &str = "Note: containers run without resource limits or stats: ";
+
+/// cgroup v2 alone at /sys/fs/cgroup: this file's premise does not hold.
+fn unified_cgroup_v2() -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .rev()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(1) == Some(&"/sys/fs/cgroup")).then(|| f.get(2).map(|s| s.to_string()))
+        })
+        .next()
+        .flatten()
+        .as_deref()
+        == Some("cgroup2")
+}
+
+/// A test environment with the busybox image imported as `bb`, or None
+/// (after a SKIP line) where this machine has cgroup v2.
+fn env_with_image(test: &str, user: TestUser) -> Option<TestEnv> {
+    if unified_cgroup_v2() {
+        eprintln!("SKIP {test}: this machine has cgroup v2; tests/vm covers it");
+        return None;
+    }
+    let env = TestEnv::new(test, user)?;
+    let tar = env.fixture("bb.tar", &busybox_rootfs().finish().tar);
+    env.ok(&["import", path_str(&tar), "bb"]);
+    Some(env)
+}
+
+#[test]
+fn without_cgroup_v2_run_notes_it_once_and_runs() {
+    for user in [TestUser::WithSubids, TestUser::NoSubids] {
+        let Some(env) = env_with_image("without_cgroup_v2_run_notes_it_once_and_runs", user) else {
+            continue;
+        };
+        let first = env.ok(&["run", "--rm", "bb", "echo", "first"]);
+        assert_eq!(first.stdout, "first\n", "{first}");
+        let notes: Vec<&str> = first
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("Note: containers run without"))
+            .collect();
+        assert_eq!(notes.len(), 1, "one note\n{first}");
+        assert!(
+            notes[0].starts_with(NOTE) && notes[0].contains("cgroup"),
+            "the note says why\n{first}"
+        );
+        let second = env.ok(&["run", "--rm", "bb", "echo", "second"]);
+        assert_eq!(second.stdout, "second\n", "{second}");
+        assert!(
+            !second.stderr.contains(NOTE),
+            "the note comes once, not on every run\n{second}"
+        );
+    }
+}
+
+#[test]
+fn without_cgroup_v2_a_limit_is_an_error_that_says_why() {
+    let Some(env) = env_with_image(
+        "without_cgroup_v2_a_limit_is_an_error_that_says_why",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    for (flag, value) in [
+        ("--memory", "10m"),
+        ("--cpus", "0.5"),
+        ("--pids-limit", "20"),
+    ] {
+        let out = env.fails(&["run", "--rm", flag, value, "bb", "echo", "ran"]);
+        let line = out.error_line();
+        assert!(
+            line.starts_with(&format!(
+                "Error: {flag} needs cgroup v2 resource control, which is not available: "
+            )),
+            "{out}"
+        );
+        assert!(
+            line.contains("cgroup layout here is"),
+            "names the layout\n{out}"
+        );
+        assert!(
+            !out.stdout.contains("ran"),
+            "the container did not run\n{out}"
+        );
+    }
+    // --rm removes a container that failed to start, too.
+    let ps = env.ok(&["ps", "-a", "--format", "json"]);
+    let list: serde_json::Value = serde_json::from_str(&ps.stdout).expect("ps json");
+    assert!(
+        list.as_array().is_some_and(|a| a.is_empty()),
+        "--rm removed them\n{ps}"
+    );
+}
+
+#[test]
+fn bad_limits_are_refused_before_anything_runs() {
+    let Some(env) = env_with_image(
+        "bad_limits_are_refused_before_anything_runs",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    for (args, says) in [
+        (&["--memory", "1k"][..], "--memory: the minimum is 6m"),
+        (&["--memory", "lots"][..], "invalid size"),
+        (&["--cpus", "0"][..], "invalid number of CPUs"),
+        (
+            &["--memory", "64m", "--memory-swap", "32m"][..],
+            "--memory-swap: must be at least --memory",
+        ),
+        (
+            &["--cpuset-cpus", "3-1"][..],
+            "--cpuset-cpus: expected a list",
+        ),
+        (
+            &["--device-read-bps", "sda:1mb"][..],
+            "the device must be a path",
+        ),
+    ] {
+        let mut argv = vec!["run", "--rm"];
+        argv.extend_from_slice(args);
+        argv.extend_from_slice(&["bb", "echo", "ran"]);
+        let out = env.run(&argv);
+        assert_ne!(out.code(), Some(0), "{out}");
+        assert!(out.stderr.contains(says), "{args:?}: {says:?}\n{out}");
+        assert!(!out.stdout.contains("ran"), "{out}");
+    }
+}
+
+#[test]
+fn oom_score_adj_can_be_raised_not_lowered() {
+    let Some(env) = env_with_image(
+        "oom_score_adj_can_be_raised_not_lowered",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--oom-score-adj",
+        "500",
+        "bb",
+        "cat",
+        "/proc/self/oom_score_adj",
+    ]);
+    assert_eq!(out.stdout, "500\n", "{out}");
+    let out = env.fails(&["run", "--rm", "--oom-score-adj", "-500", "bb", "true"]);
+    let line = out.error_line();
+    assert!(line.contains("oom_score_adj"), "{out}");
+    assert!(line.contains("can only be raised"), "{out}");
+}
+
+#[test]
+fn a_container_without_a_cgroup_cannot_be_paused_or_updated() {
+    let Some(env) = env_with_image(
+        "a_container_without_a_cgroup_cannot_be_paused_or_updated",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    let mut running = env.spawn(&["run", "--name", "nap", "bb", "sleep", "30"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !env.run(&["ps"]).stdout.contains("nap") {
+        assert!(Instant::now() < deadline, "the container did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for args in [
+        &["pause", "nap"][..],
+        &["unpause", "nap"][..],
+        &["update", "--memory", "64m", "nap"][..],
+    ] {
+        let out = env.fails(args);
+        assert!(
+            out.error_line().contains("runs without a cgroup"),
+            "{args:?}\n{out}"
+        );
+    }
+    let stats = env.ok(&["stats", "--no-stream", "--format", "json", "nap"]);
+    let rows: serde_json::Value = serde_json::from_str(&stats.stdout).expect("stats json");
+    assert_eq!(rows[0]["Name"], "nap", "{stats}");
+    assert_eq!(rows[0]["Running"], true, "{stats}");
+    env.ok(&["rm", "-f", "nap"]);
+    common::kill_group(&mut running);
+    let out = env.fails(&["update", "--memory", "64m", "nap"]);
+    assert!(out.error_line().contains("no such container"), "{out}");
+}

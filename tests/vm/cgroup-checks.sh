@@ -1,0 +1,240 @@
+#!/bin/bash
+# cgroup-checks.sh MODE - burrow's cgroup v2 behaviour for real, run inside
+# the test VM as user dev by run-cgroup-tests.sh. MODE is how run-in-vm.sh
+# started us:
+#   session  a login session: burrow asks the user's systemd over D-Bus for
+#            a scope with Delegate=yes
+#   service  a user service with Delegate=yes: burrow uses that cgroup
+# Expects /mnt/b/burrow and /mnt/b/busybox.tar. Prints PASS/FAIL lines and
+# ends with "vm-cgroup MODE: N passed, N failed".
+set -u
+MODE=${1:?mode}
+B=/mnt/b/burrow
+CG=/sys/fs/cgroup
+pass=0 fail=0
+ok() { echo "PASS: $*"; pass=$((pass + 1)); }
+no() { echo "FAIL: $*"; fail=$((fail + 1)); }
+check() {  # check DESCRIPTION COMMAND...
+  local what=$1; shift
+  if "$@"; then ok "$what"; else no "$what"; fi
+}
+contains() { case "$1" in *"$2"*) return 0 ;; *) return 1 ;; esac; }
+lacks() { ! contains "$@"; }
+contains_all() { local t=$1 w; shift; for w in "$@"; do contains "$t" "$w" || return 1; done; }
+nonempty() { [ -n "$(cat "$1" 2>/dev/null)" ]; }  # cgroup files have st_size 0
+# The container's cgroup leaf, its unit and scope, from `inspect`.
+cg_field() { "$B" inspect "$1" 2>/dev/null | sed -n "s/^ *\"$2\": \"\(.*\)\",\{0,1\}\$/\1/p" | head -n1; }
+json_number() { sed -n "s/^ *\"$1\": \([-0-9.e]*\),\{0,1\}\$/\1/p" | head -n1; }
+wait_running() {  # NAME: until its cgroup leaf exists (30 s)
+  local i p
+  for i in $(seq 150); do
+    p=$(cg_field "$1" path)
+    [ -n "$p" ] && [ -e "$p/cgroup.procs" ] && return 0
+    sleep 0.2
+  done
+  echo "  $1 did not start; its output:"; sed 's/^/  | /' "/tmp/$1.out" 2>/dev/null
+  return 1
+}
+cleanup() { for n in "$@"; do "$B" rm -f "$n" >/dev/null 2>&1; done; }
+
+export HOME=/home/dev
+cd "$HOME" || exit 1
+echo "== mode $MODE: $(cat /proc/self/cgroup)"
+"$B" import /mnt/b/busybox.tar bb >/dev/null || { echo "FAIL: import of the busybox image"; exit 1; }
+
+# --- where the container lands ----------------------------------------------
+"$B" run --name where bb sleep 30 > /tmp/where.out 2>&1 &
+if wait_running where; then
+  path=$(cg_field where path); scope=$(cg_field where scope)
+  id=$("$B" inspect where | sed -n 's/^ *"Id": "\(.*\)",$/\1/p' | head -n1)
+  echo "  cgroup: $path"
+  if [ "$MODE" = session ]; then
+    check "a session's container gets a systemd scope burrow-<id>.scope with Delegate=yes" \
+      test "$path" = "$CG/user.slice/user-1000.slice/user@1000.service/app.slice/burrow-$id.scope/container"
+    check "the scope is known to systemd" systemctl --user -q is-active "burrow-$id.scope"
+    check "the scope's own processes live in a leaf (no internal processes)" \
+      nonempty "${path%/container}/supervisor/cgroup.procs"
+  else
+    own=$CG$(cut -d: -f3 /proc/self/cgroup)
+    check "in a delegated service the container's cgroup is made in place, no scope" \
+      test "$path" = "${own%/supervisor}/burrow-$id/container" -a -z "$scope"
+    check "the service's processes were gathered in a leaf" test "${own##*/}" = supervisor
+  fi
+  check "the container's processes are in its leaf" nonempty "$path/cgroup.procs"
+  cleanup where
+  for _ in $(seq 50); do [ -e "${path%/container}" ] || break; sleep 0.2; done
+  check "rm -f removes the container's cgroup" test ! -e "$path"
+  if [ "$MODE" = session ]; then
+    check "rm -f leaves no scope behind" test ! -e "${path%/container}"
+  fi
+else
+  no "a container with a cgroup starts"
+fi
+wait
+
+out=$("$B" run --rm bb cat /proc/self/cgroup 2>/dev/null)
+check "the container sees its cgroup as the root of its cgroup namespace (got: $out)" test "$out" = "0::/"
+
+# --- memory -------------------------------------------------------------------
+"$B" run --name hog --memory 16m bb dd if=/dev/zero of=/dev/null bs=64M count=1 > /tmp/hog.out 2>&1
+rc=$?
+check "a memory hog beyond --memory 16m is killed: exit 137 (got $rc)" test "$rc" = 137
+check "inspect says OOMKilled" contains "$("$B" inspect hog)" '"OOMKilled": true'
+check "ps shows Exited (137)" contains "$("$B" ps -a | grep hog)" 'Exited (137)'
+
+out=$("$B" run --rm --memory 64m bb dd if=/dev/zero of=/dev/null bs=16M count=1 2>&1)
+check "the same program within its limit completes" contains "$out" "records out"
+cleanup hog
+
+# --- pids ---------------------------------------------------------------------
+bomb='for i in $(seq 40); do sleep 30 & done; echo all 40 started'
+out=$("$B" run --rm --pids-limit 20 bb sh -c "$bomb" 2>&1)
+check "forking beyond --pids-limit 20 stops at the limit (got: $(echo "$out" | tail -n1))" \
+  lacks "$out" "all 40 started"
+check "the shell says it cannot fork" contains "$out" "can't fork"
+out=$("$B" run --rm --pids-limit 100 bb sh -c "$bomb" 2>&1)
+check "the same forks within --pids-limit 100 succeed" contains "$out" "all 40 started"
+
+# --- cpu, stats, update -------------------------------------------------------------
+"$B" run --name busy --cpus 0.2 bb sh -c 'while :; do :; done' > /tmp/busy.out 2>&1 &
+if wait_running busy; then
+  p=$(cg_field busy path)
+  check "--cpus 0.2 writes cpu.max ($(cat "$p/cpu.max"))" test "$(cat "$p/cpu.max")" = "20000 100000"
+  sleep 3
+  thr=$(sed -n 's/^nr_throttled //p' "$p/cpu.stat")
+  check "cpu.max throttles a busy loop (nr_throttled $thr)" test "${thr:-0}" -gt 0
+  js=$("$B" stats --no-stream --format json busy)
+  cpu=$(printf '%s\n' "$js" | json_number CPUPercent)
+  mem=$(printf '%s\n' "$js" | json_number MemoryUsage)
+  pids=$(printf '%s\n' "$js" | json_number PIDs)
+  echo "  stats: cpu $cpu% mem $mem pids $pids"
+  check "stats --no-stream --format json: CPU% of a throttled loop is between 1 and 45" \
+    awk -v c="${cpu:-x}" 'BEGIN { exit !(c + 0 > 1 && c + 0 < 45) }'
+  echo "  processes in the leaf: $(cat "$p/cgroup.procs" | tr '\n' ' ')"
+  check "stats: memory in use is some, and a process or more" \
+    test "${mem:-0}" -gt 0 -a "${pids:-0}" -ge 1
+  tbl=$("$B" stats --no-stream busy)
+  echo "$tbl" | sed 's/^/  | /'
+  check "stats table has docker's columns and the container" \
+    contains_all "$tbl" "CPU %" "MEM USAGE / LIMIT" "NET I/O" "BLOCK I/O" PIDS busy
+  "$B" update --memory 64m --cpus 0.5 --pids-limit 30 busy >/dev/null
+  check "update changes memory.max ($(cat "$p/memory.max"))" test "$(cat "$p/memory.max")" = 67108864
+  check "update changes cpu.max and pids.max" \
+    test "$(cat "$p/cpu.max")" = "50000 100000" -a "$(cat "$p/pids.max")" = 30
+  check "inspect shows the updated limits" contains "$("$B" inspect busy)" '"memory": 67108864'
+else
+  no "the busy container starts"
+fi
+cleanup busy
+wait
+
+# --- pause --------------------------------------------------------------------------
+mkdir -p "$HOME/count"
+"$B" run --name counter -v "$HOME/count:/c" bb sh -c 'i=0; while :; do i=$((i+1)); echo $i > /c/n; sleep 0.1; done' > /tmp/counter.out 2>&1 &
+if wait_running counter; then
+  sleep 2
+  p=$(cg_field counter path)
+  "$B" pause counter >/dev/null
+  check "pause freezes the cgroup (cgroup.events frozen 1)" grep -q "frozen 1" "$p/cgroup.events"
+  check "ps says (Paused)" contains "$("$B" ps | grep counter)" '(Paused)'
+  a=$(cat "$HOME/count/n"); sleep 2; b=$(cat "$HOME/count/n")
+  check "a paused counter stands still ($a, then $b)" test "$a" = "$b"
+  "$B" unpause counter >/dev/null
+  sleep 2; c=$(cat "$HOME/count/n")
+  check "unpause lets it count on ($b, then $c)" test "$c" -gt "$b"
+  "$B" pause counter >/dev/null
+  "$B" rm -f counter >/dev/null 2>&1
+  check "a paused container is removed by rm -f, cgroup and all" test ! -e "$p"
+else
+  no "the counter starts"
+fi
+cleanup counter
+wait
+
+# --- the other limits land in their files ---------------------------------------------
+dev=$(cat /sys/block/vda/dev)
+"$B" run --name lim --memory 48m --memory-reservation 16m --memory-swap 64m --cpu-shares 512 \
+  --cpuset-cpus 0 --pids-limit 50 --blkio-weight 300 --device-read-bps /dev/vda:1mb \
+  --device-write-bps /dev/vda:2mb bb sleep 60 > /tmp/lim.out 2>&1 &
+if wait_running lim; then
+  p=$(cg_field lim path)
+  r() { cat "$p/$1" 2>/dev/null; }
+  check "memory.max, memory.low" test "$(r memory.max)/$(r memory.low)" = "50331648/16777216"
+  if [ -e "$p/memory.swap.max" ]; then
+    check "memory.swap.max is --memory-swap minus --memory" test "$(r memory.swap.max)" = 16777216
+  fi
+  check "cpu.weight from --cpu-shares 512 ($(r cpu.weight))" test "$(r cpu.weight)" = 20
+  check "cpuset.cpus, pids.max" test "$(r cpuset.cpus)/$(r pids.max)" = "0/50"
+  check "io.max ($(r io.max))" test "$(r io.max)" = "$dev rbps=1048576 wbps=2097152 riops=max wiops=max"
+  w=$(r io.bfq.weight; r io.weight)
+  check "the blkio weight is in io.bfq.weight or io.weight ($(echo $w))" \
+    grep -Eq 'default (300|2930)' <<< "$w"
+else
+  no "the container with every limit starts"
+fi
+cleanup lim
+wait
+out=$("$B" run --rm --cpuset-cpus 0 bb nproc 2>/dev/null)
+check "--cpuset-cpus 0 leaves the container one CPU (nproc: $out)" test "$out" = 1
+
+# --- oom_score_adj --------------------------------------------------------------------
+out=$("$B" run --rm --oom-score-adj 300 bb cat /proc/self/oom_score_adj 2>/dev/null)
+check "--oom-score-adj 300 is the container's" test "$out" = 300
+out=$("$B" run --rm --oom-score-adj -300 bb true 2>&1); rc=$?
+check "lowering oom_score_adj is refused clearly (rc $rc: $out)" \
+  test "$rc" = 125 -a -n "$(grep 'can only be raised' <<< "$out")"
+
+if [ "$MODE" = service ]; then
+  # A second container from the same service: beside the first, not below.
+  "$B" run --rm bb true
+  own=$CG$(cut -d: -f3 /proc/self/cgroup)
+  check "later runs reuse the supervisor leaf ($own)" test "${own##*/}" = supervisor -a "${own%/supervisor}" = "${own%/*}"
+  check "no nested supervisor leaf" test ! -e "$own/supervisor"
+fi
+
+if [ "$MODE" = session ]; then
+  # Without subordinate ids (a single-id map, written by the child itself)
+  # the child still waits to be put in its cgroup.
+  sudo sh -c 'cp /etc/subuid /etc/subuid.keep; cp /etc/subgid /etc/subgid.keep; : > /etc/subuid; : > /etc/subgid'
+  single() { XDG_DATA_HOME=$HOME/single "$B" "$@"; }
+  single import /mnt/b/busybox.tar bb >/dev/null 2>&1
+  out=$(single run --rm --memory 32m bb cat /proc/self/cgroup 2>/dev/null)
+  check "with a single-id map the container is in its cgroup too ($out)" test "$out" = "0::/"
+  single run --rm --memory 16m bb dd if=/dev/zero of=/dev/null bs=64M count=1 >/dev/null 2>&1
+  rc=$?
+  check "with a single-id map --memory is enforced (exit $rc)" test "$rc" = 137
+  sudo sh -c 'mv /etc/subuid.keep /etc/subuid; mv /etc/subgid.keep /etc/subgid'
+
+  # A user service without Delegate=: its cgroup is writable but systemd's,
+  # so burrow asks for a scope all the same.
+  cat > /tmp/nd.sh <<EOF
+#!/bin/sh
+"$B" run --name nd bb sleep 20 > /tmp/nd.out 2>&1 &
+for i in \$(seq 100); do "$B" inspect nd 2>/dev/null | grep -q '"scope": "burrow-' && break; sleep 0.2; done
+"$B" inspect nd | grep '"scope"'
+"$B" rm -f nd >/dev/null
+wait
+EOF
+  chmod +x /tmp/nd.sh
+  out=$(systemd-run --user --quiet --wait --pipe /tmp/nd.sh 2>&1)
+  check "from a user service without Delegate=, burrow still gets a scope ($out)" contains "$out" '"scope": "burrow-'
+
+  # Last, as it restarts dev's systemd: the delegation of a stock Debian 12
+  # (cpu memory pids), as an admin would have it without burrow's drop-in.
+  sudo sh -c 'printf "[Service]\nDelegate=cpu memory pids\n" > /etc/systemd/system/user@.service.d/delegate.conf
+              systemctl daemon-reload && systemctl restart user@1000.service'
+  for _ in $(seq 100); do [ -S /run/user/1000/bus ] && break; sleep 0.1; done
+  echo "  user@1000.service now delegates: $(cat $CG/user.slice/user-1000.slice/user@1000.service/cgroup.controllers)"
+  out=$("$B" run --rm --cpuset-cpus 0 bb true 2>&1); rc=$?
+  echo "  $out"
+  check "a limit whose controller is not delegated is an error (rc $rc)" test "$rc" = 125
+  check "the error names the controller" contains "$out" 'controller `cpuset`'
+  check "the error names the admin's drop-in" contains "$out" "/etc/systemd/system/user@.service.d/delegate.conf"
+  out=$("$B" run --rm --device-read-bps /dev/vda:1mb bb true 2>&1)
+  check "the same for io" contains "$out" 'controller `io`'
+  out=$("$B" run --rm --memory 32m bb echo fine 2>/dev/null)
+  check "a delegated controller still works" test "$out" = fine
+fi
+
+echo "vm-cgroup-$MODE: $pass passed, $fail failed"
+[ "$fail" = 0 ]
