@@ -91,8 +91,9 @@ as_user "\$BURROW run --rm --name netbench-in -p 127.0.0.1:15201:5201 $LIBS netb
 wait_port 15201; sleep 1
 client 15201 burrow-in
 
-# 6. Published port: pasta (-t 15202:5201).
-as_user "pasta --config-net -t 15202:5201 -- iperf3 -s -1 -p 5201 >/dev/null 2>&1 &"
+# 6. Published port: pasta (-t 15202:5202; 5201 inside is taken by pasta's
+# own automatic forwarding of the host's bound ports).
+as_user "pasta --config-net -t 15202:5202 -- iperf3 -s -1 -p 5202 >/dev/null 2>&1 &"
 wait_port 15202; sleep 3
 client 15202 pasta-in
 
