@@ -708,46 +708,41 @@ impl PortForwarder {
         })
     }
 
-    /// Runs until `stop` is readable.
+    /// The fds a caller's event loop should wait on, with poll events;
+    /// call `poll_once` when any is ready (or every few seconds: idle UDP
+    /// peers are swept then).
+    pub fn poll_fds(&self) -> Vec<(RawFd, i16)> {
+        let mut fds = Vec::new();
+        for (_, s) in &self.listeners {
+            let fd = match s {
+                HostSocket::Tcp(l) => l.as_raw_fd(),
+                HostSocket::Udp(u) => u.as_raw_fd(),
+            };
+            fds.push((fd, libc::POLLIN));
+        }
+        for r in &self.relays {
+            let (ur, uw) = r.up.events();
+            let (dr, dw) = r.down.events();
+            fds.push((r.outside.as_raw_fd(), ur | dw));
+            fds.push((r.inside.as_raw_fd(), dr | uw));
+        }
+        for p in self.udp.values() {
+            fds.push((p.inside.as_raw_fd(), libc::POLLIN));
+        }
+        fds
+    }
+
+    /// Runs until `stop` is readable (or hangs up).
     pub fn run_until(&mut self, stop: BorrowedFd<'_>) {
         loop {
-            let mut pfds = vec![libc::pollfd {
-                fd: stop.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            }];
-            for (_, s) in &self.listeners {
-                let fd = match s {
-                    HostSocket::Tcp(l) => l.as_raw_fd(),
-                    HostSocket::Udp(u) => u.as_raw_fd(),
-                };
-                pfds.push(libc::pollfd {
+            let mut pfds: Vec<libc::pollfd> = std::iter::once((stop.as_raw_fd(), libc::POLLIN))
+                .chain(self.poll_fds())
+                .map(|(fd, events)| libc::pollfd {
                     fd,
-                    events: libc::POLLIN,
+                    events,
                     revents: 0,
-                });
-            }
-            for r in &self.relays {
-                let (ur, uw) = r.up.events();
-                let (dr, dw) = r.down.events();
-                pfds.push(libc::pollfd {
-                    fd: r.outside.as_raw_fd(),
-                    events: ur | dw,
-                    revents: 0,
-                });
-                pfds.push(libc::pollfd {
-                    fd: r.inside.as_raw_fd(),
-                    events: dr | uw,
-                    revents: 0,
-                });
-            }
-            for p in self.udp.values() {
-                pfds.push(libc::pollfd {
-                    fd: p.inside.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
-            }
+                })
+                .collect();
             // SAFETY: a valid pollfd array of the given length.
             let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, 5000) };
             if r < 0 && last().kind() != std::io::ErrorKind::Interrupted {
@@ -857,6 +852,19 @@ impl PortForwarder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn helper_requests_round_trip_for_both_families() {
+        for (proto, client, port) in [
+            (PortProto::Tcp, "127.0.0.5:40000", 80u16),
+            (PortProto::Udp, "[2001:db8::7]:53", 5353),
+        ] {
+            let client: SocketAddr = client.parse().unwrap();
+            let b = encode(proto, client, port);
+            assert_eq!(decode(&b), Some((proto, client, port)));
+        }
+        assert_eq!(decode(&[0u8; 3]), None);
+    }
 
     #[test]
     fn publish_forms_and_ranges_parse() {

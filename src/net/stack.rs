@@ -838,3 +838,90 @@ fn connect_result(s: &TcpStream) -> Option<std::io::Result<()>> {
         Ok(Some(e)) | Err(e) => Some(Err(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smoltcp::wire::{Ipv4Address, UdpPacket};
+
+    /// A DNS query from the container to 10.0.2.3 reaches the upstream on
+    /// the host's loopback, and the answer comes back as a frame from
+    /// 10.0.2.3:53 with correct checksums. A datagram socketpair stands in
+    /// for the tap: one frame per message, as the tap gives them.
+    #[test]
+    fn udp_to_the_resolver_is_forwarded_and_answered_from_its_address() {
+        let upstream = UdpSocket::bind("127.0.0.1:0").unwrap();
+        upstream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let (ours, guest) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let mut net = UserNetwork::new(
+            OwnedFd::from(ours),
+            UserNetConfig {
+                host_loopback: true,
+                dns_upstreams: vec![upstream.local_addr().unwrap()],
+            },
+        );
+        let guest_mac = EthernetAddress([0x02, 0, 0, 0, 0, 0x64]);
+        let (src, dst) = (
+            IpEndpoint::new(IpAddress::Ipv4(GUEST_V4), 40000),
+            IpEndpoint::new(IpAddress::Ipv4(RESOLVER_V4), 53),
+        );
+        net.guest_mac = Some(guest_mac);
+        let mut query = net.udp_frame(src, dst, b"query").unwrap();
+        // The same frame as the container would send it: from its MAC.
+        EthernetFrame::new_unchecked(&mut query[..]).set_src_addr(guest_mac);
+        guest.send(&query).unwrap();
+        net.poll_once();
+
+        let mut buf = [0u8; 100];
+        let (n, from) = upstream.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"query");
+        upstream.send_to(b"answer", from).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        net.poll_once();
+
+        let mut frame = [0u8; 200];
+        let n = guest.recv(&mut frame).unwrap();
+        let eth = EthernetFrame::new_checked(&frame[..n]).unwrap();
+        assert_eq!(eth.dst_addr(), guest_mac);
+        let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+        assert!(ip.verify_checksum());
+        assert_eq!(ip.src_addr(), Ipv4Address::from(RESOLVER_V4));
+        assert_eq!(ip.dst_addr(), Ipv4Address::from(GUEST_V4));
+        let udp = UdpPacket::new_checked(ip.payload()).unwrap();
+        assert!(udp.verify_checksum(&IpAddress::Ipv4(RESOLVER_V4), &IpAddress::Ipv4(GUEST_V4)));
+        assert_eq!((udp.src_port(), udp.dst_port()), (53, 40000));
+        assert_eq!(udp.payload(), b"answer");
+    }
+
+    #[test]
+    fn the_gateway_is_the_host_loopback_only_when_allowed() {
+        let (ours, _guest) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        let mut cfg = UserNetConfig {
+            host_loopback: true,
+            dns_upstreams: vec!["127.0.0.53:53".parse().unwrap()],
+        };
+        let net = UserNetwork::new(OwnedFd::from(ours), cfg.clone());
+        let ep = |ip: Ipv4Addr, port| IpEndpoint::new(IpAddress::Ipv4(ip), port);
+        assert_eq!(
+            net.host_target(ep(GATEWAY_V4, 8080)),
+            Some("127.0.0.1:8080".parse().unwrap())
+        );
+        assert_eq!(
+            net.host_target(ep(RESOLVER_V4, 53)),
+            Some("127.0.0.53:53".parse().unwrap())
+        );
+        assert_eq!(net.host_target(ep(RESOLVER_V4, 80)), None);
+        assert_eq!(net.host_target(ep(Ipv4Addr::new(10, 0, 2, 9), 80)), None);
+        assert_eq!(
+            net.host_target(ep(Ipv4Addr::new(198, 51, 100, 1), 443)),
+            Some("198.51.100.1:443".parse().unwrap())
+        );
+        cfg.host_loopback = false;
+        let (ours, _guest) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        let net = UserNetwork::new(OwnedFd::from(ours), cfg);
+        assert_eq!(net.host_target(ep(GATEWAY_V4, 8080)), None);
+    }
+}
