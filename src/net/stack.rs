@@ -842,7 +842,7 @@ fn connect_result(s: &TcpStream) -> Option<std::io::Result<()>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use smoltcp::wire::{Ipv4Address, UdpPacket};
+    use smoltcp::wire::UdpPacket;
 
     /// A DNS query from the container to 10.0.2.3 reaches the upstream on
     /// the host's loopback, and the answer comes back as a frame from
@@ -888,8 +888,8 @@ mod tests {
         assert_eq!(eth.dst_addr(), guest_mac);
         let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
         assert!(ip.verify_checksum());
-        assert_eq!(ip.src_addr(), Ipv4Address::from(RESOLVER_V4));
-        assert_eq!(ip.dst_addr(), Ipv4Address::from(GUEST_V4));
+        assert_eq!(ip.src_addr(), RESOLVER_V4);
+        assert_eq!(ip.dst_addr(), GUEST_V4);
         let udp = UdpPacket::new_checked(ip.payload()).unwrap();
         assert!(udp.verify_checksum(&IpAddress::Ipv4(RESOLVER_V4), &IpAddress::Ipv4(GUEST_V4)));
         assert_eq!((udp.src_port(), udp.dst_port()), (53, 40000));
