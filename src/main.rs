@@ -12,6 +12,19 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // A detached container's supervisor: no CLI parsing, no config, as
+    // little memory as it can.
+    let mut args = std::env::args_os();
+    if args.nth(1).as_deref() == Some(std::ffi::OsStr::new("__supervise")) {
+        let code = match args.next() {
+            Some(dir) => {
+                let hold = args.next().as_deref() == Some(std::ffi::OsStr::new("attach"));
+                burrow::container::supervise::main(std::path::Path::new(&dir), hold)
+            }
+            None => 125,
+        };
+        std::process::exit(code);
+    }
     let cli = Cli::parse();
     let code = match run(cli) {
         Ok(code) => code,

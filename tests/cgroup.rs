@@ -98,6 +98,27 @@ fn without_cgroup_v2_a_limit_is_an_error_that_says_why() {
             "the container did not run\n{out}"
         );
     }
+    // A detached container's supervisor makes the cgroup: same error, and
+    // the container records that it did not start.
+    let out = env.fails(&[
+        "run", "-d", "--name", "dlim", "--memory", "10m", "bb", "echo", "ran",
+    ]);
+    assert!(
+        out.error_line().starts_with(
+            "Error: --memory needs cgroup v2 resource control, which is not available: "
+        ),
+        "{out}"
+    );
+    assert!(
+        out.stdout.trim().is_empty(),
+        "no id printed for a container that did not start\n{out}"
+    );
+    let ps = env.ok(&["ps", "-a"]);
+    assert!(
+        ps.stdout.contains("Exited (125)"),
+        "the record says it failed\n{ps}"
+    );
+    env.ok(&["rm", "dlim"]);
     // --rm removes a container that failed to start, too.
     let ps = env.ok(&["ps", "-a", "--format", "json"]);
     let list: serde_json::Value = serde_json::from_str(&ps.stdout).expect("ps json");

@@ -486,6 +486,60 @@ fn sigint_reaches_the_container_while_the_network_runs() {
 }
 
 #[test]
+fn a_detached_container_gets_the_network_and_its_published_ports() {
+    let Some(env) = env_with_image("a_detached_container_gets_the_network_and_its_published_ports")
+    else {
+        return;
+    };
+    let host = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let host_port = host.local_addr().unwrap().port();
+    let port = free_port();
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "dweb",
+        "-p",
+        &format!("127.0.0.1:{port}:8080"),
+        "netbox",
+        "sh",
+        "-c",
+        &format!(
+            "echo from-detached | nc host.containers.internal {host_port}; \
+             mkdir /tmp/w && echo served > /tmp/w/x && exec httpd -f -p 8080 -h /tmp/w"
+        ),
+    ]);
+    host.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut c = loop {
+        if let Ok((c, _)) = host.accept() {
+            break c;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the container never connected out"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    c.set_nonblocking(false).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut got = [0u8; 64];
+    let n = c.read(&mut got).unwrap_or(0);
+    drop(c);
+    assert_eq!(String::from_utf8_lossy(&got[..n]).trim(), "from-detached");
+    assert!(fetch(port, b"GET /x HTTP/1.0\r\n\r\n").contains("served"));
+    let out = env.ok(&["port", "dweb"]);
+    assert_eq!(out.stdout.trim(), format!("8080/tcp -> 127.0.0.1:{port}"));
+    env.ok(&["rm", "-f", "dweb"]);
+    // The supervisor is gone, and with it the host's port.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err() {
+        assert!(Instant::now() < deadline, "port {port} still held");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
 fn network_none_has_no_route_out() {
     let Some(env) = env_with_image("network_none_has_no_route_out") else {
         return;

@@ -2,6 +2,7 @@
 //! `exec` that turns parsed arguments into one call of the library. No
 //! logic lives here beyond formatting output.
 
+pub mod container;
 pub mod doctor;
 pub mod image;
 pub mod registry;
@@ -39,6 +40,34 @@ pub enum Command {
     Stats(resources::Stats),
     /// Change the resource limits of running containers.
     Update(resources::Update),
+    /// Run a command in a running container.
+    Exec(container::Exec),
+    /// Print a container's output (stdout and stderr to their own streams).
+    Logs(container::Logs),
+    /// Stop containers: the image's stop signal, then SIGKILL after a timeout.
+    Stop(container::Stop),
+    /// Send a signal to containers.
+    Kill(container::Kill),
+    /// Start stopped containers again (same writable layer).
+    Start(container::Start),
+    /// Stop and start containers.
+    Restart(container::Restart),
+    /// Wait for containers to exit; print their exit status.
+    Wait(container::Wait),
+    /// Attach to a detached container's output (and stdin).
+    Attach(container::Attach),
+    /// List the processes of a container.
+    Top(container::Top),
+    /// Rename a container.
+    Rename(container::Rename),
+    /// Copy files between a container (CONTAINER:PATH) and the host.
+    Cp(container::Cp),
+    /// List what a container changed: A added, C changed, D deleted.
+    Diff(container::Diff),
+    /// Write a container's filesystem as a tarball.
+    Export(container::Export),
+    /// Make an image of a container's changes on top of its image.
+    Commit(container::Commit),
     /// List images.
     Images(image::List),
     /// Import a root filesystem tarball (plain, gzip or zstd) as an image.
@@ -106,6 +135,20 @@ impl Cli {
             Command::Unpause(c) => c.exec(ctx),
             Command::Stats(c) => c.exec(ctx),
             Command::Update(c) => c.exec(ctx),
+            Command::Exec(c) => return c.exec(ctx),
+            Command::Logs(c) => c.exec(ctx),
+            Command::Stop(c) => c.exec(ctx),
+            Command::Kill(c) => c.exec(ctx),
+            Command::Start(c) => return c.exec(ctx),
+            Command::Restart(c) => c.exec(ctx),
+            Command::Wait(c) => c.exec(ctx),
+            Command::Attach(c) => return c.exec(ctx),
+            Command::Top(c) => c.exec(ctx),
+            Command::Rename(c) => c.exec(ctx),
+            Command::Cp(c) => c.exec(ctx),
+            Command::Diff(c) => c.exec(ctx),
+            Command::Export(c) => c.exec(ctx),
+            Command::Commit(c) => c.exec(ctx),
             Command::Images(c) => c.exec(ctx),
             Command::Import(c) => c.exec(ctx),
             Command::Load(c) => c.exec(ctx),

@@ -14,6 +14,12 @@ pub struct Run {
     /// Remove the container when it exits.
     #[arg(long)]
     rm: bool,
+    /// Run in the background under a supervisor; print the container's id.
+    #[arg(short, long)]
+    detach: bool,
+    /// Restart policy while the supervisor lives: no, on-failure[:N], always.
+    #[arg(long, value_name = "POLICY")]
+    restart: Option<String>,
     /// Name the container.
     #[arg(long)]
     name: Option<String>,
@@ -125,6 +131,8 @@ impl Run {
             add_host: self.add_host,
             limits: self.limits.limits(),
             oom_score_adj: self.oom_score_adj,
+            detach: self.detach,
+            restart: self.restart,
         };
         run::run(ctx, &spec)
     }

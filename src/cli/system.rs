@@ -33,6 +33,7 @@ impl Reset {
                 ctx.paths.storage.display()
             )));
         }
+        crate::container::lifecycle::stop_all(ctx)?;
         images::reset(ctx)
     }
 }

@@ -4,11 +4,15 @@
 //! inside a user namespace.
 
 pub mod doctor;
+pub mod files;
 pub mod images;
+pub mod lifecycle;
+pub mod log;
 pub mod network;
 pub mod record;
 pub mod resources;
 pub mod run;
+pub mod supervise;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
@@ -25,13 +29,23 @@ pub enum ContainerError {
          delegation was not available when it started; see `burrow doctor`)"
     )]
     NoCgroup { name: String, what: String },
+    #[error(
+        "cannot exec in container {0}: it is not running; start it first (`burrow start {0}`)"
+    )]
+    ExecNotRunning(String),
+    /// The detached supervisor could not start the container.
+    #[error("{message}")]
+    Supervisor { message: String, code: i32 },
     #[error("{0}")]
     Other(String),
 }
 
 impl ContainerError {
     pub fn exit_code(&self) -> i32 {
-        125
+        match self {
+            ContainerError::Supervisor { code, .. } => *code,
+            _ => 125,
+        }
     }
 }
 
@@ -164,6 +178,8 @@ pub fn remove(ctx: &Context, input: &str, force: bool) -> Result<String> {
         cg.destroy()?;
     }
     let dir = c.dir_of(&r.id);
+    // A supervisor killed with SIGKILL, or a reboot, leaves this behind.
+    let _ = std::fs::remove_dir_all(lifecycle::runtime_dir(ctx, &r.id));
     let _lock = c.lock()?;
     // The writable layer holds files of mapped ids: delete it as their owner.
     ctx.in_userns(move |_| {

@@ -372,3 +372,163 @@ pub fn inspect_json(r: &super::record::Record) -> serde_json::Value {
         "IPv6Gateway": if user { net::GATEWAY_V6.to_string() } else { String::new() },
     })
 }
+
+/// What the detached supervisor needs to bring the network back up for
+/// each start of the container: plain data, saved in its plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SupervisedNetwork {
+    /// `--network user`: a tap and burrow's stack.
+    pub user: bool,
+    pub host_loopback: bool,
+    pub ports: Vec<PublishedPort>,
+}
+
+impl NetworkPlan {
+    /// The part of the plan a detached supervisor carries out.
+    pub fn supervised(&self, bound: &BoundPorts) -> SupervisedNetwork {
+        SupervisedNetwork {
+            user: self.mode == NetworkMode::User,
+            host_loopback: self.host_loopback,
+            ports: bound.ports(),
+        }
+    }
+}
+
+/// The network as an event source of the detached supervisor's loop: the
+/// stack on the tap and the published ports, both driven without threads.
+pub struct SupervisedStack {
+    config: SupervisedNetwork,
+    /// The host ports, bound once for the supervisor's life (a restarted
+    /// container keeps them); each start gets duplicates.
+    bound: Vec<(PublishedPort, OwnedFd)>,
+    stack: Option<UserNetwork>,
+    forwarder: Option<PortForwarder>,
+    /// The fds to watch, refreshed after every round of work.
+    watched: Vec<(std::os::fd::RawFd, i16)>,
+    deadline: Option<std::time::Instant>,
+}
+
+impl SupervisedStack {
+    /// Binds the published ports now, so that a port in use fails the
+    /// start with a message.
+    pub fn new(config: SupervisedNetwork) -> std::result::Result<SupervisedStack, String> {
+        let bound = PortForwarder::bind(&config.ports).map_err(|e| e.to_string())?;
+        Ok(SupervisedStack {
+            config,
+            bound,
+            stack: None,
+            forwarder: None,
+            watched: Vec::new(),
+            deadline: None,
+        })
+    }
+
+    /// The sandbox's network set-up for this plan (the plan's saved spec
+    /// cannot carry the function).
+    pub fn prepare(config: &SupervisedNetwork, sandbox: &mut SandboxSpec) {
+        if config.user {
+            sandbox.namespaces.net = true;
+            sandbox.net_setup = Some(NetSetup(net::tap::setup_inside));
+        }
+    }
+
+    /// The container (re)started with pid 1 `pid` and, in `user` mode, its
+    /// tap. The supervisor is single-threaded: the port helper forks here.
+    pub fn started(&mut self, pid: i32, tap: Option<OwnedFd>) -> std::result::Result<(), String> {
+        self.stack = None;
+        self.forwarder = None;
+        if let (true, Some(tap)) = (self.config.user, tap) {
+            self.stack = Some(UserNetwork::new(
+                tap,
+                UserNetConfig {
+                    host_loopback: self.config.host_loopback,
+                    dns_upstreams: net::dns::host_upstreams(),
+                },
+            ));
+        }
+        if !self.bound.is_empty() {
+            let dups = self
+                .bound
+                .iter()
+                .map(|(p, fd)| fd.try_clone().map(|fd| (p.clone(), fd)))
+                .collect::<std::io::Result<Vec<_>>>()
+                .map_err(|e| format!("duplicating the published ports' sockets: {e}"))?;
+            self.forwarder = Some(PortForwarder::attach(dups, pid).map_err(|e| e.to_string())?);
+        }
+        self.refresh();
+        Ok(())
+    }
+
+    /// Does what is ready, then notes what to watch next.
+    pub fn work(&mut self) {
+        if let Some(s) = &mut self.stack {
+            s.poll_once();
+        }
+        if let Some(f) = &mut self.forwarder {
+            f.poll_once();
+        }
+        self.refresh();
+    }
+
+    fn refresh(&mut self) {
+        self.watched.clear();
+        let mut deadline = None;
+        if let Some(s) = &mut self.stack {
+            let (fds, timeout) = s.poll_fds();
+            self.watched.extend(fds);
+            deadline = timeout.map(|t| std::time::Instant::now() + t);
+        }
+        if let Some(f) = &self.forwarder {
+            self.watched.extend(f.poll_fds());
+            let sweep = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            deadline = Some(deadline.map_or(sweep, |d: std::time::Instant| d.min(sweep)));
+        }
+        self.deadline = deadline;
+    }
+
+    /// The fds to watch now, with poll events.
+    pub fn watched(&self) -> &[(std::os::fd::RawFd, i16)] {
+        &self.watched
+    }
+
+    /// The latest the loop may sleep before calling `work`.
+    pub fn deadline(&self) -> Option<std::time::Instant> {
+        self.deadline
+    }
+}
+
+impl super::supervise::Extension for SupervisedStack {
+    fn fds(&self) -> Vec<(rustix::fd::BorrowedFd<'_>, nix::poll::PollFlags, u32)> {
+        self.watched
+            .iter()
+            .map(|&(fd, events)| {
+                // SAFETY: every fd listed is owned by the stack or the
+                // forwarder, which live as long as `self`.
+                let fd = unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) };
+                (fd, nix::poll::PollFlags::from_bits_truncate(events), 0)
+            })
+            .collect()
+    }
+
+    fn ready(&mut self, _token: u32, _revents: nix::poll::PollFlags) {
+        self.work();
+    }
+
+    fn next_deadline(&self) -> Option<std::time::Instant> {
+        self.deadline()
+    }
+
+    fn tick(&mut self) {
+        self.work();
+    }
+
+    fn prepare(&self, spec: &mut SandboxSpec) {
+        SupervisedStack::prepare(&self.config, spec);
+    }
+
+    fn take_net(&mut self, pid: i32, net: &mut Option<OwnedFd>) {
+        if let Err(e) = self.started(pid, net.take()) {
+            eprintln!("burrow: the container's network: {e}");
+        }
+    }
+}

@@ -78,6 +78,25 @@ pub struct State {
     pub oom_killed: bool,
 }
 
+impl State {
+    /// A container made and not yet started.
+    pub fn created() -> State {
+        State {
+            status: Status::Created,
+            pid: None,
+            pid_start: None,
+            exit_code: None,
+            started_at: None,
+            finished_at: None,
+            rootfs_driver: None,
+            error: None,
+            cgroup: None,
+            limits: Default::default(),
+            oom_killed: false,
+        }
+    }
+}
+
 /// What is fixed when a container is created.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
@@ -281,6 +300,11 @@ impl Containers {
         write_json(&self.dir_of(id).join("state.json"), state)
     }
 
+    /// Rewrites a record (`rename`); the caller holds `lock()`.
+    pub fn set_record(&self, record: &Record) -> Result<()> {
+        write_json(&self.dir_of(&record.id).join("config.json"), record)
+    }
+
     pub fn record(&self, id: &str) -> Result<Record> {
         read_json(&self.dir_of(id).join("config.json"))
     }
@@ -322,11 +346,16 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     })
 }
 
-/// Start time of a process in clock ticks since boot (field 22 of its stat).
+/// Start time of a process in clock ticks since boot (field 22 of its stat);
+/// `None` for a zombie, which is dead though nobody reaped it yet (its
+/// parent, a killed supervisor, is gone).
 pub fn process_start_time(pid: i32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: parse after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
+    if matches!(rest.as_bytes().first(), Some(b'Z' | b'X')) {
+        return None;
+    }
     rest.split(' ').nth(19)?.parse().ok()
 }
 
@@ -364,19 +393,7 @@ mod tests {
     }
 
     fn created() -> State {
-        State {
-            status: Status::Created,
-            pid: None,
-            pid_start: None,
-            exit_code: None,
-            started_at: None,
-            finished_at: None,
-            rootfs_driver: None,
-            error: None,
-            cgroup: None,
-            limits: Default::default(),
-            oom_killed: false,
-        }
+        State::created()
     }
 
     #[test]

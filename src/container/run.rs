@@ -5,6 +5,7 @@
 use super::images::Context;
 use super::network;
 use super::record::{self, Containers, Record, State, Status};
+use super::supervise::{Plan, RestartPolicy};
 use super::ContainerError;
 use crate::image::archive::rfc3339;
 use crate::image::registry::{ProgressMode, PullOptions};
@@ -57,6 +58,12 @@ pub struct RunSpec {
     pub limits: crate::cgroup::Limits,
     #[serde(default)]
     pub oom_score_adj: Option<i32>,
+    /// `-d`: a supervisor runs the container; `run` prints its id.
+    #[serde(default)]
+    pub detach: bool,
+    /// `--restart`: no, on-failure[:N], always.
+    #[serde(default)]
+    pub restart: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -79,6 +86,12 @@ pub enum SpecError {
     SecurityOpt(String),
     #[error("unsupported --userns {0:?}: burrow knows keep-id (and the default, a full id map)")]
     Userns(String),
+    #[error("{0}")]
+    Restart(String),
+    #[error("--rm and --restart {0} conflict: a container removed when it exits cannot restart")]
+    RemoveAndRestart(String),
+    #[error("invalid StopSignal {0:?} in the image config")]
+    StopSignal(String),
 }
 
 /// A mount the user asked for, checked and made absolute.
@@ -118,6 +131,17 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
     let capabilities = CapSet::docker_default()
         .with_changes(&spec.cap_add, &spec.cap_drop)
         .map_err(|e| Error::Usage(e.to_string()))?;
+    let restart: RestartPolicy = spec
+        .restart
+        .as_deref()
+        .unwrap_or("no")
+        .parse()
+        .map_err(|e| spec_err(SpecError::Restart(e)))?;
+    if spec.remove && restart != RestartPolicy::No {
+        return Err(spec_err(SpecError::RemoveAndRestart(
+            spec.restart.clone().unwrap_or_default(),
+        )));
+    }
     let keep_id = match spec.userns.as_deref() {
         None | Some("") | Some("host") => false,
         Some("keep-id") => true,
@@ -143,6 +167,11 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
         .config(&entry.record.id)
         .map_err(|e| Error::Image(e.into()))?;
     let image_run = config.config.clone().unwrap_or_default();
+    let stop_signal = match image_run.stop_signal.as_deref().filter(|s| !s.is_empty()) {
+        None => libc::SIGTERM,
+        Some(s) => crate::sandbox::signal_number(s)
+            .ok_or_else(|| spec_err(SpecError::StopSignal(s.into())))?,
+    };
     let argv = argv(
         spec.entrypoint.as_deref(),
         &spec.command,
@@ -244,6 +273,8 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
                 "UsernsMode": spec.userns,
                 "NetworkMode": spec.network,
                 "Ports": bound.ports(),
+                "RestartPolicy": spec.restart.clone().unwrap_or_else(|| "no".into()),
+                "StopSignal": stop_signal,
             }),
             id_map: serde_json::to_value(&id_map).unwrap_or_default(),
             auto_remove: spec.remove,
@@ -251,17 +282,8 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
         containers.create(
             &record,
             &State {
-                status: Status::Created,
-                pid: None,
-                pid_start: None,
-                exit_code: None,
-                started_at: None,
-                finished_at: None,
-                rootfs_driver: None,
-                error: None,
-                cgroup: None,
                 limits: spec.limits.clone(),
-                oom_killed: false,
+                ..State::created()
             },
         )?
     };
@@ -289,8 +311,15 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
             network,
             bound,
             spec,
+            restart,
+            stop_signal,
         },
     );
+    if spec.detach {
+        result?;
+        println!("{id}");
+        return Ok(0);
+    }
     if spec.remove {
         remove_container_dir(ctx, &dir)?;
     }
@@ -320,6 +349,8 @@ struct SandboxInputs<'a> {
     network: network::NetworkPlan,
     bound: network::BoundPorts,
     spec: &'a RunSpec,
+    restart: RestartPolicy,
+    stop_signal: i32,
 }
 
 fn start_and_wait(
@@ -389,6 +420,26 @@ fn start_and_wait(
     network::apply(&input.network, &mut sandbox);
 
     sandbox.oom_score_adj = input.spec.oom_score_adj;
+    // What every supervisor of this container, and `exec`, work from.
+    let plan = Plan {
+        id: id.to_string(),
+        sandbox: sandbox.clone(),
+        log_max_size: ctx.config.logs.max_size.bytes(),
+        runtime_dir: super::lifecycle::runtime_dir(ctx, id),
+        restart: input.restart,
+        auto_remove: input.spec.remove,
+        stop_signal: input.stop_signal,
+        interactive: input.spec.interactive,
+        limits: input.spec.limits.clone(),
+        network: input.network.supervised(&input.bound),
+    };
+    plan.save(dir).map_err(io("writing", dir))?;
+    if input.spec.detach {
+        // The supervisor binds the published ports itself.
+        drop(input.bound);
+        super::lifecycle::launch(ctx, dir)?;
+        return Ok(0);
+    }
 
     let mut state: State = containers.state(id)?;
     let failed = |mut state: State, e: &dyn std::fmt::Display, code: i32| -> Result<()> {
@@ -448,7 +499,6 @@ fn start_and_wait(
         }
     };
     containers.set_state(id, &state)?;
-    let _ = ctx;
     let status = running.wait();
     net.stop();
     if let Some(cg) = &cgroup {

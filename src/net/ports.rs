@@ -401,6 +401,18 @@ fn helper_main(user: OwnedFd, net: OwnedFd, channel: OwnedFd, ports: &[Published
         }
     }
     drop((user, net));
+    // Nothing of the supervisor's stays open here: a pipe someone waits
+    // to see closed (a report to the CLI, a client's socket) would stay
+    // open as long as this helper lives.
+    let keep = channel.as_raw_fd() as libc::c_uint;
+    // SAFETY: closing fd ranges of this forked process, all but the
+    // channel and stdio; nothing here uses the others.
+    unsafe {
+        if keep > 3 {
+            libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32);
+        }
+        libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0u32);
+    }
     return_routes(ports);
     let mut buf = [0u8; 64];
     loop {

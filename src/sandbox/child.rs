@@ -316,7 +316,7 @@ fn terminal(ctx: &ChildContext, root: &OwnedFd) -> Result<Option<OwnedFd>, Stop>
 }
 
 /// The user to become, resolved from the container's own files.
-fn container_user(spec: &SandboxSpec) -> Result<ResolvedUser, SetupError> {
+pub(crate) fn container_user(spec: &SandboxSpec) -> Result<ResolvedUser, SetupError> {
     let etc = Path::new("/etc");
     match &spec.user {
         User::Lookup {
@@ -344,7 +344,7 @@ fn container_user(spec: &SandboxSpec) -> Result<ResolvedUser, SetupError> {
     }
 }
 
-fn stdin_from_null() -> Result<(), SetupError> {
+pub(crate) fn stdin_from_null() -> Result<(), SetupError> {
     let null = rustix::fs::open(
         "/dev/null",
         rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
@@ -405,7 +405,7 @@ impl ChildContext<'_> {
 
 /// Groups, gid, uid, then capabilities and no_new_privs. The
 /// bounding set shrinks first, while we still hold CAP_SETPCAP.
-fn credentials(spec: &SandboxSpec, user: &ResolvedUser) -> Result<(), SetupError> {
+pub(crate) fn credentials(spec: &SandboxSpec, user: &ResolvedUser) -> Result<(), SetupError> {
     caps::drop_bounding_set(spec.capabilities).map_err(|(cap, e)| SetupError {
         op: "drop from the bounding set capability".into(),
         path: None,
@@ -452,7 +452,7 @@ fn unmapped(what: &'static str, id: u32) -> impl Fn(nix::Error) -> SetupError {
 
 /// The command's environment: the spec's, plus docker's defaults for PATH,
 /// HOME and (with a terminal) TERM when missing.
-fn environment(spec: &SandboxSpec, user: &ResolvedUser) -> Vec<String> {
+pub(crate) fn environment(spec: &SandboxSpec, user: &ResolvedUser) -> Vec<String> {
     let mut env = spec.env.clone();
     if env_value(&env, "PATH").is_none() {
         env.push(format!("PATH={DEFAULT_PATH}"));

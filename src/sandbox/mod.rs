@@ -16,6 +16,7 @@ mod child;
 mod copy;
 pub mod exec;
 mod init;
+pub mod join;
 pub mod mounts;
 pub mod probe;
 pub mod rootfs;
@@ -28,6 +29,7 @@ pub mod userns;
 
 pub use caps::{cap_number, CapError, CapSet};
 pub use exec::ExecFailure;
+pub use join::signal_number;
 pub use mounts::{mount_ops, MountOp};
 pub use rootfs::{DriverFailure, RootfsReport, COPY_MARKER};
 pub use spec::{
@@ -138,6 +140,15 @@ impl std::fmt::Display for ExitStatus {
             ExitStatus::Signaled(s) => write!(f, "killed by signal {s}"),
         }
     }
+}
+
+/// The calling terminal in raw mode until dropped (`attach` to a container
+/// with a terminal: keys travel as bytes to it).
+pub struct RawTerminal(#[allow(dead_code)] tty::RawMode);
+
+/// `None` when stdin is not a terminal.
+pub fn raw_terminal() -> Option<RawTerminal> {
+    tty::RawMode::enter().map(RawTerminal)
 }
 
 fn threads() -> usize {

@@ -151,6 +151,29 @@ fi
 cleanup counter
 wait
 
+# --- a detached container: its supervisor makes the cgroup ---------------------------
+if id=$("$B" run -d --name dmem --memory 32m --pids-limit 40 bb sleep 60 2>/tmp/dmem.out); then
+  if wait_running dmem; then
+    p=$(cg_field dmem path)
+    check "run -d: memory.max and pids.max of the detached container" \
+      test "$(cat "$p/memory.max")/$(cat "$p/pids.max")" = "33554432/40"
+    "$B" pause dmem >/dev/null
+    check "run -d: pause freezes it" grep -q "frozen 1" "$p/cgroup.events"
+    "$B" unpause dmem >/dev/null
+    "$B" rm -f dmem >/dev/null 2>&1
+    check "run -d: rm -f removes its cgroup" test ! -e "$p"
+  else
+    no "the detached container with limits starts"
+  fi
+else
+  no "run -d with limits: $(cat /tmp/dmem.out)"
+fi
+"$B" run -d --name dhog --memory 16m bb dd if=/dev/zero of=/dev/null bs=64M count=1 >/dev/null 2>&1
+"$B" wait dhog > /tmp/dhog.code 2>&1
+check "run -d: a memory hog exits 137 ($(cat /tmp/dhog.code))" test "$(cat /tmp/dhog.code)" = 137
+check "run -d: inspect says OOMKilled" contains "$("$B" inspect dhog)" '"OOMKilled": true'
+cleanup dmem dhog
+
 # --- the other limits land in their files ---------------------------------------------
 dev=$(cat /sys/block/vda/dev)
 "$B" run --name lim --memory 48m --memory-reservation 16m --memory-swap 64m --cpu-shares 512 \

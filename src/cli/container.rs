@@ -1,0 +1,321 @@
+//! The commands for a container's life after `run`: exec, logs, stop, kill,
+//! start, restart, wait, attach, top, rename, and the files: cp,
+//! diff, export, commit.
+
+use crate::container::images::Context;
+use crate::container::lifecycle::{self, LogOptions};
+use crate::sandbox::join::ExecSpec;
+use crate::{Error, Result};
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct Exec {
+    /// Keep stdin open.
+    #[arg(short, long)]
+    interactive: bool,
+    /// Give the command a terminal.
+    #[arg(short, long)]
+    tty: bool,
+    /// Set an environment variable (NAME=VALUE, or NAME to pass yours on).
+    #[arg(short, long = "env", value_name = "NAME[=VALUE]")]
+    env: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// Run as this user: name, uid, or uid:gid.
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Run in the background; print nothing.
+    #[arg(short, long)]
+    detach: bool,
+    /// The container, by name or id.
+    container: String,
+    /// The command and its arguments.
+    #[arg(required = true)]
+    command: Vec<String>,
+}
+
+impl Exec {
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        let env = self
+            .env
+            .into_iter()
+            .filter_map(|e| match e.split_once('=') {
+                Some(_) => Some(e),
+                None => std::env::var(&e).ok().map(|v| format!("{e}={v}")),
+            })
+            .collect();
+        let spec = ExecSpec {
+            argv: self.command,
+            env,
+            cwd: self.workdir.map(PathBuf::from),
+            user: self.user,
+            tty: self.tty && !self.detach,
+            stdin: self.interactive && !self.detach,
+            detached: self.detach,
+        };
+        lifecycle::exec(ctx, &self.container, &spec, self.detach)
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Logs {
+    /// Keep printing new output until the container exits.
+    #[arg(short, long)]
+    follow: bool,
+    /// Only the last N lines.
+    #[arg(short = 'n', long, value_name = "N")]
+    tail: Option<String>,
+    /// Only output since TIME (RFC 3339, seconds since the epoch, or 10s, 5m, 2h ago).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Prefix each line with its time.
+    #[arg(short, long)]
+    timestamps: bool,
+    container: String,
+}
+
+impl Logs {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let tail = match self.tail.as_deref() {
+            None | Some("all") => None,
+            Some(n) => Some(
+                n.parse()
+                    .map_err(|_| Error::Usage(format!("--tail {n:?}: a number or all")))?,
+            ),
+        };
+        let since = match &self.since {
+            None => None,
+            Some(s) => Some(
+                lifecycle::parse_since(s, crate::image::store::now()).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--since {s:?}: a date (RFC 3339), seconds since the epoch, or 10s/5m/2h"
+                    ))
+                })?,
+            ),
+        };
+        let opts = LogOptions {
+            follow: self.follow,
+            tail,
+            since,
+            timestamps: self.timestamps,
+        };
+        lifecycle::logs(ctx, &self.container, &opts)
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Stop {
+    /// Seconds to wait after the stop signal before SIGKILL.
+    #[arg(short = 't', long = "time", value_name = "SECS")]
+    time: Option<u64>,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+impl Stop {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        lifecycle::stop_many(ctx, &self.containers, self.time)?;
+        for c in &self.containers {
+            println!("{c}");
+        }
+        Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Kill {
+    /// The signal, by name or number.
+    #[arg(short, long, default_value = "KILL")]
+    signal: String,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+impl Kill {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let sig = crate::sandbox::signal_number(&self.signal)
+            .ok_or_else(|| Error::Usage(format!("unknown signal {:?}", self.signal)))?;
+        for c in &self.containers {
+            lifecycle::kill(ctx, c, sig)?;
+            println!("{c}");
+        }
+        Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Start {
+    /// Attach to the container's output and wait for it to exit.
+    #[arg(short, long)]
+    attach: bool,
+    /// With --attach, pass stdin on.
+    #[arg(short, long)]
+    interactive: bool,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+impl Start {
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        if self.attach {
+            if self.containers.len() != 1 {
+                return Err(Error::Usage("--attach takes one container".into()));
+            }
+            return lifecycle::start_attached(ctx, &self.containers[0], self.interactive);
+        }
+        for c in &self.containers {
+            lifecycle::start(ctx, c)?;
+            println!("{c}");
+        }
+        Ok(0)
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Restart {
+    /// Seconds to wait after the stop signal before SIGKILL.
+    #[arg(short = 't', long = "time", value_name = "SECS")]
+    time: Option<u64>,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+impl Restart {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        for c in &self.containers {
+            lifecycle::stop(ctx, c, self.time)?;
+            lifecycle::start(ctx, c)?;
+            println!("{c}");
+        }
+        Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Wait {
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+impl Wait {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        for c in &self.containers {
+            println!("{}", lifecycle::wait(ctx, c)?);
+        }
+        Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Attach {
+    /// Do not pass stdin on.
+    #[arg(long)]
+    no_stdin: bool,
+    container: String,
+}
+
+impl Attach {
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        lifecycle::attach(ctx, &self.container, !self.no_stdin)
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Top {
+    container: String,
+}
+
+impl Top {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let procs = lifecycle::top(ctx, &self.container)?;
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        let mut rows = vec![["UID", "PID", "PPID", "TIME", "CMD"]
+            .map(String::from)
+            .to_vec()];
+        for p in procs {
+            let secs = p.cpu_ticks / hz;
+            rows.push(vec![
+                p.uid.to_string(),
+                p.pid.to_string(),
+                p.ppid.to_string(),
+                format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60),
+                p.command,
+            ]);
+        }
+        super::image::print_table(&rows);
+        Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Rename {
+    container: String,
+    new_name: String,
+}
+
+impl Rename {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        lifecycle::rename(ctx, &self.container, &self.new_name)
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Cp {
+    /// CONTAINER:PATH or a host path.
+    src: String,
+    /// CONTAINER:PATH or a host path.
+    dst: String,
+}
+
+impl Cp {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        use crate::container::files::{copy, CopyEnd};
+        copy(ctx, &CopyEnd::parse(&self.src), &CopyEnd::parse(&self.dst))
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Diff {
+    container: String,
+}
+
+impl Diff {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        for (kind, path) in crate::container::files::diff(ctx, &self.container)? {
+            println!("{kind} {path}");
+        }
+        Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Export {
+    /// Write the tarball to this file.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    container: String,
+}
+
+impl Export {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        crate::container::files::export(ctx, &self.container, &self.output)
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Commit {
+    container: String,
+    /// The new image's name[:tag].
+    image: Option<String>,
+}
+
+impl Commit {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let id = crate::container::files::commit(ctx, &self.container, self.image.as_deref())?;
+        println!("{id}");
+        Ok(())
+    }
+}

@@ -1,0 +1,634 @@
+//! A container's files from outside: `cp` both ways, `diff`, `export` and
+//! `commit`. Container paths are resolved beneath the container's root
+//! (openat2 RESOLVE_IN_ROOT), so a symlink in the container pointing at
+//! `/etc/shadow` or `../../..` never reaches the host's files. All work on
+//! files of mapped ids runs inside a user namespace with the container's
+//! map: the running container's own, or a new one over a mount of the
+//! stopped container's overlay.
+
+use super::images::Context;
+use super::record::{Containers, Status};
+use super::supervise::Plan;
+use super::ContainerError;
+use crate::image::tar::{EntryKind, NewEntry, TarWriter};
+use crate::image::Reference;
+use crate::sandbox::join;
+use crate::sandbox::spec::Rootfs;
+use crate::{Error, Result};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
+use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+fn other(msg: String) -> Error {
+    Error::Container(ContainerError::Other(msg))
+}
+
+/// Runs `f` with the container's root, as its files are now: through its
+/// pid 1 when it runs, else a private mount of its overlay.
+fn with_root<T, F>(ctx: &Context, input: &str, f: F) -> Result<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    F: FnOnce(&OwnedFd) -> std::result::Result<T, String>,
+{
+    let store = ctx.store()?;
+    let c = Containers::open(store.root())?;
+    let (r, s) = c.find(input)?;
+    let plan = Plan::load(&c.dir_of(&r.id)).map_err(other)?;
+    if s.status == Status::Running {
+        if let (Some(pid), Some(start)) = (s.pid, s.pid_start) {
+            let fd = join::pidfd_open(pid)?;
+            if super::record::process_start_time(pid) == Some(start) {
+                return join::with_running_root(pid, fd, f).map_err(other);
+            }
+        }
+    }
+    let rootfs = plan.sandbox.rootfs.clone();
+    let map = plan.sandbox.id_map.clone();
+    Ok(crate::sandbox::userns::run_in_userns(&map, move || {
+        let root = join::mount_stopped_root(&rootfs)?;
+        f(&root)
+    })?)
+}
+
+/// `CTR:/path` or a host path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyEnd {
+    Host(PathBuf),
+    Container { name: String, path: String },
+}
+
+impl CopyEnd {
+    pub fn parse(s: &str) -> CopyEnd {
+        // A host path with a colon must start with / or . to be one.
+        if !s.starts_with('/') && !s.starts_with('.') {
+            if let Some((name, path)) = s.split_once(':') {
+                if !name.is_empty() {
+                    return CopyEnd::Container {
+                        name: name.into(),
+                        path: path.into(),
+                    };
+                }
+            }
+        }
+        CopyEnd::Host(PathBuf::from(s))
+    }
+}
+
+/// `cp SRC DST`: one end in a container, the other on the host.
+pub fn copy(ctx: &Context, src: &CopyEnd, dst: &CopyEnd) -> Result<()> {
+    let abs = |p: &Path| -> Result<PathBuf> {
+        Ok(if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map_err(|e| other(format!("the current directory: {e}")))?
+                .join(p)
+        })
+    };
+    match (src, dst) {
+        (CopyEnd::Container { name, path }, CopyEnd::Host(host)) => {
+            let (path, host) = (path.clone(), abs(host)?);
+            with_root(ctx, name, move |root| copy_out(root, &path, &host))
+        }
+        (CopyEnd::Host(host), CopyEnd::Container { name, path }) => {
+            let (path, host) = (path.clone(), abs(host)?);
+            with_root(ctx, name, move |root| copy_in(root, &host, &path))
+        }
+        _ => Err(Error::Usage(
+            "cp copies between a container (CONTAINER:PATH) and the host".into(),
+        )),
+    }
+}
+
+fn resolve(root: &OwnedFd, path: &str, flags: OFlags) -> std::result::Result<OwnedFd, String> {
+    let rel = path.trim_start_matches('/');
+    let rel = if rel.is_empty() { "." } else { rel };
+    rustix::fs::openat2(
+        root,
+        rel,
+        flags | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(|e| format!("{path} in the container: {e}"))
+}
+
+fn base_name(path: &str) -> String {
+    Path::new(path.trim_end_matches('/'))
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| ".".into())
+}
+
+fn copy_out(root: &OwnedFd, path: &str, host: &Path) -> std::result::Result<(), String> {
+    // The last component is not followed when it is a symlink: the link
+    // itself is copied, as tar would.
+    let fd = resolve(root, path, OFlags::PATH | OFlags::NOFOLLOW)?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| format!("{path}: {e}"))?;
+    let target = if host.is_dir() {
+        host.join(base_name(path))
+    } else {
+        host.to_path_buf()
+    };
+    copy_tree_out(fd.as_fd(), &st, &target)
+}
+
+fn copy_tree_out(
+    fd: BorrowedFd,
+    st: &rustix::fs::Stat,
+    dst: &Path,
+) -> std::result::Result<(), String> {
+    let err = |e: std::io::Error| format!("{}: {e}", dst.display());
+    let mode = st.st_mode & 0o7777;
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::Directory => {
+            let dir = rustix::fs::openat(
+                fd,
+                ".",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| format!("{}: {e}", dst.display()))?;
+            match std::fs::create_dir(dst) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dst.is_dir() => {}
+                Err(e) => return Err(err(e)),
+            }
+            for (name, child) in entries(dir.as_fd())? {
+                let cst = rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| format!("{}: {e}", name.to_string_lossy()))?;
+                let cfd = rustix::fs::openat(
+                    &dir,
+                    &name,
+                    OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| format!("{}: {e}", name.to_string_lossy()))?;
+                let _ = child;
+                copy_tree_out(
+                    cfd.as_fd(),
+                    &cst,
+                    &dst.join(std::ffi::OsStr::from_bytes(name.to_bytes())),
+                )?;
+            }
+            let _ =
+                std::fs::set_permissions(dst, std::os::unix::fs::PermissionsExt::from_mode(mode));
+        }
+        FileType::RegularFile => {
+            let src = rustix::fs::openat(fd, ".", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                .or_else(|_| reopen(fd))
+                .map_err(|e| format!("{}: {e}", dst.display()))?;
+            let mut src = std::fs::File::from(src);
+            let mut out = std::fs::File::create(dst).map_err(err)?;
+            std::io::copy(&mut src, &mut out).map_err(err)?;
+            let _ = out.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode));
+        }
+        FileType::Symlink => {
+            let target = rustix::fs::readlinkat(fd, "", Vec::new())
+                .map_err(|e| format!("{}: {e}", dst.display()))?;
+            let _ = std::fs::remove_file(dst);
+            std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target.to_bytes()), dst)
+                .map_err(err)?;
+        }
+        // Devices, fifos and sockets are not copied out.
+        _ => {}
+    }
+    Ok(())
+}
+
+/// An O_PATH fd reopened for reading, through its /proc/self/fd link.
+fn reopen(fd: BorrowedFd) -> std::result::Result<OwnedFd, rustix::io::Errno> {
+    use std::os::fd::AsRawFd;
+    rustix::fs::open(
+        format!("/proc/self/fd/{}", fd.as_raw_fd()),
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+fn entries(dir: BorrowedFd) -> std::result::Result<Vec<(std::ffi::CString, FileType)>, String> {
+    let d = rustix::fs::openat(
+        dir,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("reading a directory: {e}"))?;
+    let mut out = Vec::new();
+    let it = rustix::fs::Dir::read_from(&d).map_err(|e| format!("reading a directory: {e}"))?;
+    for e in it {
+        let e = e.map_err(|e| format!("reading a directory: {e}"))?;
+        let name = e.file_name().to_owned();
+        if name.as_bytes() == b"." || name.as_bytes() == b".." {
+            continue;
+        }
+        out.push((name, e.file_type()));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+fn copy_in(root: &OwnedFd, host: &Path, path: &str) -> std::result::Result<(), String> {
+    let meta = std::fs::symlink_metadata(host).map_err(|e| format!("{}: {e}", host.display()))?;
+    // Into an existing directory: under the source's name; else as `path`.
+    let (parent, name) = match resolve(root, path, OFlags::RDONLY | OFlags::DIRECTORY) {
+        Ok(dir) => (
+            dir,
+            host.file_name()
+                .map(|n| n.to_os_string())
+                .ok_or_else(|| format!("{}: no file name", host.display()))?,
+        ),
+        Err(_) => {
+            let p = Path::new(path.trim_end_matches('/'));
+            let parent = p
+                .parent()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "/".into());
+            let name = p
+                .file_name()
+                .ok_or_else(|| format!("{path}: no file name"))?;
+            (
+                resolve(root, &parent, OFlags::RDONLY | OFlags::DIRECTORY)?,
+                name.to_os_string(),
+            )
+        }
+    };
+    copy_tree_in(host, &meta, parent.as_fd(), &name)
+}
+
+fn copy_tree_in(
+    host: &Path,
+    meta: &std::fs::Metadata,
+    parent: BorrowedFd,
+    name: &std::ffi::OsStr,
+) -> std::result::Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let err = |e: rustix::io::Errno| format!("{} in the container: {e}", name.to_string_lossy());
+    let mode = Mode::from_raw_mode(meta.permissions().mode() & 0o7777);
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        match rustix::fs::mkdirat(parent, name, mode) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(err(e)),
+        }
+        // NOFOLLOW: a symlink planted at `name` is not entered.
+        let dir = rustix::fs::openat(
+            parent,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(err)?;
+        let list = std::fs::read_dir(host).map_err(|e| format!("{}: {e}", host.display()))?;
+        for e in list.flatten() {
+            let m = e
+                .metadata()
+                .map_err(|e2| format!("{}: {e2}", e.path().display()))?;
+            copy_tree_in(&e.path(), &m, dir.as_fd(), &e.file_name())?;
+        }
+    } else if ft.is_symlink() {
+        let target = std::fs::read_link(host).map_err(|e| format!("{}: {e}", host.display()))?;
+        let _ = rustix::fs::unlinkat(parent, name, AtFlags::empty());
+        rustix::fs::symlinkat(target.as_os_str(), parent, name).map_err(err)?;
+    } else if ft.is_file() {
+        let fd = rustix::fs::openat(
+            parent,
+            name,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            mode,
+        )
+        .map_err(err)?;
+        let mut out = std::fs::File::from(fd);
+        let mut src = std::fs::File::open(host).map_err(|e| format!("{}: {e}", host.display()))?;
+        std::io::copy(&mut src, &mut out).map_err(|e| format!("{}: {e}", host.display()))?;
+    }
+    Ok(())
+}
+
+/// One line of `diff`: A added, C changed, D deleted.
+pub type Change = (char, String);
+
+/// `diff`: what the writable layer holds, against the image's layers.
+pub fn diff(ctx: &Context, input: &str) -> Result<Vec<Change>> {
+    let (upper, lower) = layers(ctx, input)?;
+    ctx.in_userns(move |_| {
+        let mut out = Vec::new();
+        walk_upper(&upper, Path::new("/"), &lower, &mut out).map_err(other)?;
+        out.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(out)
+    })
+}
+
+fn layers(ctx: &Context, input: &str) -> Result<(PathBuf, Vec<PathBuf>)> {
+    let store = ctx.store()?;
+    let c = Containers::open(store.root())?;
+    let (r, _) = c.find(input)?;
+    let plan = Plan::load(&c.dir_of(&r.id)).map_err(other)?;
+    match plan.sandbox.rootfs {
+        Rootfs::Overlay { lower, upper, .. } => Ok((upper, lower)),
+        Rootfs::Dir(_) => Err(other(format!("container {} has no writable layer", r.name))),
+    }
+}
+
+/// Made by the sandbox to mount on, not by the container.
+const SANDBOX_MOUNT_POINTS: &[&str] = &[
+    "/dev",
+    "/proc",
+    "/sys",
+    "/etc/hostname",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+];
+
+fn is_whiteout(m: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    m.file_type().is_char_device() && m.rdev() == 0
+}
+
+fn walk_upper(
+    dir: &Path,
+    rel: &Path,
+    lower: &[PathBuf],
+    out: &mut Vec<Change>,
+) -> std::result::Result<(), String> {
+    let list = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for e in list.flatten() {
+        let path = rel.join(e.file_name());
+        let Ok(m) = e.path().symlink_metadata() else {
+            continue;
+        };
+        let inner = path.strip_prefix("/").unwrap_or(&path);
+        let in_lower = lower
+            .iter()
+            .any(|l| l.join(inner).symlink_metadata().is_ok());
+        let text = path.to_string_lossy().into_owned();
+        if is_whiteout(&m) {
+            out.push(('D', text));
+            continue;
+        }
+        // The sandbox's own mount points, empty in the writable layer.
+        let empty = m.len() == 0
+            || (m.is_dir() && std::fs::read_dir(e.path()).is_ok_and(|mut d| d.next().is_none()));
+        if !in_lower && empty && SANDBOX_MOUNT_POINTS.contains(&text.as_str()) {
+            continue;
+        }
+        out.push((if in_lower { 'C' } else { 'A' }, text));
+        if m.is_dir() {
+            walk_upper(&e.path(), &path, lower, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// `export`: the container's whole filesystem as a tar file at `out`.
+pub fn export(ctx: &Context, input: &str, out: &Path) -> Result<()> {
+    let out = out.to_path_buf();
+    let tmp = out.with_extension("burrow-export.tmp");
+    let t = tmp.clone();
+    with_root(ctx, input, move |root| {
+        let file = std::fs::File::create(&t).map_err(|e| format!("{}: {e}", t.display()))?;
+        let mut tar = TarWriter::new(std::io::BufWriter::new(file));
+        let dev = rustix::fs::fstat(root).map_err(|e| e.to_string())?.st_dev;
+        tar_tree(&mut tar, root.as_fd(), "", dev, &mut |_, _| None)?;
+        let mut w = tar.finish().map_err(|e| e.to_string())?;
+        w.flush().map_err(|e| e.to_string())
+    })?;
+    std::fs::rename(&tmp, &out).map_err(|e| other(format!("{}: {e}", out.display())))
+}
+
+/// Replaces an entry of `tar_tree` by (path, is a directory) entries.
+type EntryHook<'a> = dyn FnMut(&str, &rustix::fs::Stat) -> Option<Vec<(String, bool)>> + 'a;
+
+/// Writes the tree under `dir` (named `prefix` in the archive) to `tar`;
+/// `hook` may replace an entry (whiteouts for `commit`). Does not cross into
+/// other mounts (/proc, /sys, /dev of a running container).
+fn tar_tree<W: Write>(
+    tar: &mut TarWriter<W>,
+    dir: BorrowedFd,
+    prefix: &str,
+    dev: u64,
+    hook: &mut EntryHook,
+) -> std::result::Result<(), String> {
+    for (name, _) in entries(dir)? {
+        let name_s = String::from_utf8_lossy(name.to_bytes()).into_owned();
+        let path = if prefix.is_empty() {
+            name_s.clone()
+        } else {
+            format!("{prefix}/{name_s}")
+        };
+        let st = rustix::fs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| format!("{path}: {e}"))?;
+        let mtime = st.st_mtime.max(0) as u64;
+        let mode = st.st_mode & 0o7777;
+        let ft = FileType::from_raw_mode(st.st_mode);
+        if let Some(replaced) = hook(&path, &st) {
+            for (p, is_dir) in replaced {
+                if is_dir {
+                    dir_entry(tar, &p, &st)?;
+                } else {
+                    let e = NewEntry::new(p.as_bytes(), EntryKind::Regular, 0o644, mtime);
+                    tar.append(&e, &mut std::io::empty())
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            if ft != FileType::Directory {
+                continue;
+            }
+        } else if ft == FileType::Directory {
+            dir_entry(tar, &path, &st)?;
+        }
+        let mut e = NewEntry::new(path.as_bytes(), EntryKind::Regular, mode, mtime);
+        e.uid = st.st_uid as u64;
+        e.gid = st.st_gid as u64;
+        match ft {
+            FileType::Directory => {
+                if st.st_dev != dev {
+                    continue;
+                }
+                let sub = rustix::fs::openat(
+                    dir,
+                    &name,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| format!("{path}: {e}"))?;
+                tar_tree(tar, sub.as_fd(), &path, dev, hook)?;
+            }
+            FileType::RegularFile => {
+                let f = rustix::fs::openat(
+                    dir,
+                    &name,
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| format!("{path}: {e}"))?;
+                e.size = st.st_size as u64;
+                let mut r = std::fs::File::from(f).take(e.size);
+                tar.append(&e, &mut r).map_err(|e| e.to_string())?;
+            }
+            FileType::Symlink => {
+                let target = rustix::fs::readlinkat(dir, &name, Vec::new())
+                    .map_err(|e| format!("{path}: {e}"))?;
+                e.kind = EntryKind::Symlink;
+                e.mode = 0o777;
+                e.link = target.to_bytes();
+                tar.append(&e, &mut std::io::empty())
+                    .map_err(|e| e.to_string())?;
+            }
+            FileType::CharacterDevice | FileType::BlockDevice => {
+                e.kind = if ft == FileType::CharacterDevice {
+                    EntryKind::CharDevice
+                } else {
+                    EntryKind::BlockDevice
+                };
+                e.dev_major = rustix::fs::major(st.st_rdev);
+                e.dev_minor = rustix::fs::minor(st.st_rdev);
+                tar.append(&e, &mut std::io::empty())
+                    .map_err(|e| e.to_string())?;
+            }
+            FileType::Fifo => {
+                e.kind = EntryKind::Fifo;
+                tar.append(&e, &mut std::io::empty())
+                    .map_err(|e| e.to_string())?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn dir_entry<W: Write>(
+    tar: &mut TarWriter<W>,
+    path: &str,
+    st: &rustix::fs::Stat,
+) -> std::result::Result<(), String> {
+    let mut e = NewEntry::new(
+        path.as_bytes(),
+        EntryKind::Directory,
+        st.st_mode & 0o7777,
+        st.st_mtime.max(0) as u64,
+    );
+    e.uid = st.st_uid as u64;
+    e.gid = st.st_gid as u64;
+    tar.append(&e, &mut std::io::empty())
+        .map_err(|e| e.to_string())
+}
+
+/// `commit`: the writable layer as a new image layer on top of the
+/// container's image; returns the new image's id.
+pub fn commit(ctx: &Context, input: &str, name: Option<&str>) -> Result<String> {
+    let (upper, _) = layers(ctx, input)?;
+    let store = ctx.store()?;
+    let c = Containers::open(store.root())?;
+    let (r, _) = c.find(input)?;
+    let reference = name
+        .map(|n| Reference::parse_in(n, "localhost"))
+        .transpose()
+        .map_err(|e| Error::Usage(format!("invalid image name: {e}")))?;
+    let parent = r.image_id.clone();
+    let created_by = format!("burrow commit {}", r.name);
+    ctx.in_userns(move |store| {
+        let tmp = tempfile_in(store.root()).map_err(other)?;
+        let file = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open(&tmp)
+            .map_err(|e| other(format!("{}: {e}", tmp.display())))?;
+        let _ = std::fs::remove_file(&tmp);
+        let dirfd = rustix::fs::open(
+            &upper,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| other(format!("{}: {e}", upper.display())))?;
+        let dev = rustix::fs::fstat(&dirfd)
+            .map_err(|e| other(e.to_string()))?
+            .st_dev;
+        let mut tar = TarWriter::new(std::io::BufWriter::new(&file));
+        // Overlay's whiteouts back to OCI form: a 0:0 device is `.wh.NAME`,
+        // an opaque directory gets `.wh..wh..opq` inside.
+        let upper_dir = upper.clone();
+        let mut hook = |path: &str, st: &rustix::fs::Stat| -> Option<Vec<(String, bool)>> {
+            let ft = FileType::from_raw_mode(st.st_mode);
+            if ft == FileType::CharacterDevice && st.st_rdev == 0 {
+                let p = Path::new(path);
+                let wh = format!(".wh.{}", p.file_name()?.to_string_lossy());
+                let full = match p.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    Some(parent) => format!("{}/{wh}", parent.display()),
+                    None => wh,
+                };
+                return Some(vec![(full, false)]);
+            }
+            if ft == FileType::Directory {
+                let mut buf = [0u8; 8];
+                let opaque =
+                    rustix::fs::lgetxattr(upper_dir.join(path), "user.overlay.opaque", &mut buf)
+                        .is_ok_and(|n| &buf[..n] == b"y");
+                if opaque {
+                    return Some(vec![
+                        (path.to_string(), true),
+                        (format!("{path}/.wh..wh..opq"), false),
+                    ]);
+                }
+            }
+            None
+        };
+        tar_tree(&mut tar, dirfd.as_fd(), "", dev, &mut hook).map_err(other)?;
+        let mut w = tar.finish().map_err(|e| other(e.to_string()))?;
+        w.flush().map_err(|e| other(e.to_string()))?;
+        drop(w);
+        let mut reader = &file;
+        std::io::Seek::rewind(&mut reader).map_err(|e| other(e.to_string()))?;
+        let added = store
+            .add_layer(&mut reader, None, None, "container changes")
+            .map_err(|e| Error::Image(e.into()))?;
+        let (_, raw) = store.config(&parent).map_err(|e| Error::Image(e.into()))?;
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&raw).map_err(|e| other(e.to_string()))?;
+        let now = crate::image::archive::rfc3339(crate::image::store::now());
+        config["created"] = now.clone().into();
+        if let Some(ids) = config["rootfs"]["diff_ids"].as_array_mut() {
+            ids.push(added.diff_id.to_string().into());
+        }
+        let entry = serde_json::json!({"created": now, "created_by": created_by});
+        match config["history"].as_array_mut() {
+            Some(h) => h.push(entry),
+            None => config["history"] = serde_json::json!([entry]),
+        }
+        let bytes = serde_json::to_vec(&config).map_err(|e| other(e.to_string()))?;
+        let names: Vec<Reference> = reference.into_iter().collect();
+        let rec = store
+            .commit_image(&bytes, None, &names)
+            .map_err(|e| Error::Image(e.into()))?;
+        Ok(rec.id.to_string())
+    })
+}
+
+fn tempfile_in(root: &Path) -> std::result::Result<PathBuf, String> {
+    let dir = root.join("tmp");
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(format!("commit-{}.tar", std::process::id()));
+    std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_ends_parse_as_docker_does() {
+        assert_eq!(
+            CopyEnd::parse("web:/etc/hosts"),
+            CopyEnd::Container {
+                name: "web".into(),
+                path: "/etc/hosts".into()
+            }
+        );
+        assert_eq!(CopyEnd::parse("./a:b"), CopyEnd::Host("./a:b".into()));
+        assert_eq!(CopyEnd::parse("/x:y"), CopyEnd::Host("/x:y".into()));
+        assert_eq!(CopyEnd::parse("plain"), CopyEnd::Host("plain".into()));
+    }
+}

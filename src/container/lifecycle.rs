@@ -1,0 +1,789 @@
+//! The life of a container after `create`: starting a detached supervisor,
+//! stop, kill, wait, restart, attach, exec, logs, top, rename. Talks to a
+//! supervisor over its control socket when one lives, else to the
+//! container's pid 1 directly (a foreground `run`); never trusts a pid
+//! without its start time.
+
+use super::images::Context;
+use super::log::{self, Frame, LogReader, Stream};
+use super::record::{self, Containers, Record, State, Status};
+use super::supervise::{self, Plan, Reply, Report, Request};
+use super::ContainerError;
+use crate::sandbox::join::{self, ExecSpec};
+use crate::{Error, Result};
+use rustix::fd::{AsFd, AsRawFd, OwnedFd};
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn records(ctx: &Context) -> Result<Containers> {
+    let store = ctx.store()?;
+    Ok(Containers::open(store.root())?)
+}
+
+/// Where a container's control socket lives.
+pub fn runtime_dir(ctx: &Context, id: &str) -> PathBuf {
+    ctx.paths.runtime.join("containers").join(id)
+}
+
+fn socket(ctx: &Context, id: &str) -> PathBuf {
+    runtime_dir(ctx, id).join(supervise::SOCKET)
+}
+
+fn other(msg: String) -> Error {
+    Error::Container(ContainerError::Other(msg))
+}
+
+/// Starts the supervisor of the container in `dir` and returns once it
+/// reports the container started (its pid 1), or its error.
+pub fn launch(ctx: &Context, dir: &Path) -> Result<i32> {
+    let (child, report) = spawn_supervisor(dir, false)?;
+    drop(child);
+    read_report(ctx, report)
+}
+
+/// As `launch`, attached from the start: the supervisor waits for this
+/// attach before it starts the container, so no output is missed.
+fn launch_attached(
+    ctx: &Context,
+    dir: &Path,
+    socket: &Path,
+    stdin: bool,
+) -> Result<std::os::unix::net::UnixStream> {
+    let (mut child, report) = spawn_supervisor(dir, true)?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let sock = loop {
+        if let Some(s) = supervise::connect(
+            socket,
+            &Request::Attach {
+                stdin,
+                close_stdin: true,
+            },
+        ) {
+            break Some(s);
+        }
+        if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    drop(child);
+    read_report(ctx, report)?;
+    sock.ok_or_else(|| other("the supervisor did not accept the attach".into()))
+}
+
+fn spawn_supervisor(dir: &Path, hold: bool) -> Result<(std::process::Child, OwnedFd)> {
+    let exe = std::env::current_exe().map_err(|e| other(format!("finding burrow itself: {e}")))?;
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| other(format!("pipe: {e}")))?;
+    let wfd = w.as_raw_fd();
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("__supervise")
+        .arg(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if hold {
+        cmd.arg("attach");
+    }
+    // SAFETY: between fork and exec only async-signal-safe calls: setsid,
+    // dup2 and fcntl.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            if wfd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0);
+            } else if libc::dup2(wfd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| other(format!("starting the supervisor: {e}")))?;
+    drop(w);
+    // The supervisor outlives us; it is reparented when we exit.
+    Ok((child, r))
+}
+
+fn read_report(ctx: &Context, report: OwnedFd) -> Result<i32> {
+    let mut data = Vec::new();
+    let _ = std::fs::File::from(report).read_to_end(&mut data);
+    let line = data.split(|&b| b == b'\n').next().unwrap_or_default();
+    match serde_json::from_slice::<Report>(line) {
+        Ok(Report::Started { pid }) => {
+            if let Some(note) = linger_note(ctx) {
+                eprintln!("Note: {note}");
+            }
+            Ok(pid)
+        }
+        Ok(Report::Failed { message, code }) => Err(Error::Container(ContainerError::Supervisor {
+            message,
+            code,
+        })),
+        Err(_) => Err(other(
+            "the supervisor ended without reporting; see `burrow inspect`".into(),
+        )),
+    }
+}
+
+/// When systemd will end this user's processes and runtime dir at logout
+/// (no linger), and we were started over ssh: what to do about it.
+fn linger_note(ctx: &Context) -> Option<String> {
+    std::env::var_os("SSH_CONNECTION")?;
+    if !Path::new("/run/systemd/system").exists() || !ctx.paths.runtime.starts_with("/run/user") {
+        return None;
+    }
+    let user = crate::sandbox::userns::current_user_name();
+    if Path::new("/var/lib/systemd/linger").join(&user).exists() {
+        return None;
+    }
+    Some(format!(
+        "without lingering, systemd removes {} when your last session ends, and may stop \
+         this container; `loginctl enable-linger {user}` keeps your user manager and runtime \
+         dir across logouts",
+        ctx.paths.runtime.display()
+    ))
+}
+
+fn find(ctx: &Context, input: &str) -> Result<(Containers, Record, State)> {
+    let c = records(ctx)?;
+    let (r, s) = c.find(input)?;
+    Ok((c, r, s))
+}
+
+fn not_running(name: &str) -> Error {
+    Error::Container(ContainerError::NotRunning(name.to_string()))
+}
+
+/// `start`: a new supervisor over the same writable layer.
+pub fn start(ctx: &Context, input: &str) -> Result<Record> {
+    let (r, dir) = prepare_start(ctx, input)?;
+    if let Some(dir) = dir {
+        launch(ctx, &dir)?;
+    }
+    Ok(r)
+}
+
+/// The record, and its directory when it needs a supervisor (it does not
+/// run), with the plan brought up to today's configuration.
+fn prepare_start(ctx: &Context, input: &str) -> Result<(Record, Option<PathBuf>)> {
+    let (c, r, s) = find(ctx, input)?;
+    if s.status == Status::Running {
+        return Ok((r, None));
+    }
+    let dir = c.dir_of(&r.id);
+    let mut plan = Plan::load(&dir)
+        .map_err(|e| other(format!("container {} cannot be started again: {e}", r.name)))?;
+    plan.runtime_dir = runtime_dir(ctx, &r.id);
+    plan.log_max_size = ctx.config.logs.max_size.bytes();
+    plan.save(&dir)
+        .map_err(|e| other(format!("writing {}: {e}", dir.display())))?;
+    Ok((r, Some(dir)))
+}
+
+fn pid_alive(s: &State) -> Option<(i32, OwnedFd)> {
+    let (pid, start) = (s.pid?, s.pid_start?);
+    let fd = join::pidfd_open(pid).ok()?;
+    // Checked after opening: the pidfd now names this very process.
+    (record::process_start_time(pid) == Some(start)).then_some((pid, fd))
+}
+
+fn signal_pidfd(fd: &OwnedFd, sig: i32) {
+    // SAFETY: pidfd_send_signal with a valid pidfd and no siginfo.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        );
+    }
+}
+
+fn wait_pidfd(fd: &OwnedFd, timeout: Duration) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = left.as_millis().min(60_000) as u16;
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(n) if n > 0 => return true,
+            Err(nix::Error::EINTR) => continue,
+            _ if left.is_zero() => return false,
+            _ => {}
+        }
+    }
+}
+
+/// Waits (briefly) for the recorded state to leave "running", as whoever
+/// waits for pid 1 writes it.
+fn settled(c: &Containers, id: &str) -> Result<State> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let s = c.state(id)?;
+        if s.status != Status::Running || Instant::now() > deadline {
+            return Ok(s);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The image's StopSignal for this container, SIGTERM if none.
+fn stop_signal(dir: &Path) -> i32 {
+    Plan::load(dir)
+        .map(|p| p.stop_signal)
+        .unwrap_or(libc::SIGTERM)
+}
+
+/// `stop`: the stop signal, then SIGKILL after `timeout`. Returns the exit
+/// status (None when it was not running).
+pub fn stop(ctx: &Context, input: &str, timeout: Option<u64>) -> Result<Option<i32>> {
+    Ok(stop_many(ctx, &[input.to_string()], timeout)?
+        .into_iter()
+        .next()
+        .flatten())
+}
+
+/// `stop` of several containers at once: every stop signal goes out first,
+/// so N containers that ignore it take one timeout, not N.
+pub fn stop_many(
+    ctx: &Context,
+    inputs: &[String],
+    timeout: Option<u64>,
+) -> Result<Vec<Option<i32>>> {
+    enum Pending {
+        NotRunning,
+        Supervised(Containers, String, std::os::unix::net::UnixStream),
+        Direct(Containers, String, Option<OwnedFd>),
+    }
+    let timeout = timeout.unwrap_or(10);
+    let mut pending = Vec::new();
+    for input in inputs {
+        let (c, r, s) = find(ctx, input)?;
+        // A supervisor waiting to restart it is stopped too.
+        if s.status != Status::Running && !supervise::listening(&socket(ctx, &r.id)) {
+            pending.push(Pending::NotRunning);
+            continue;
+        }
+        let signal = stop_signal(&c.dir_of(&r.id));
+        let req = Request::Stop {
+            signal,
+            timeout_secs: timeout,
+        };
+        match supervise::connect(&socket(ctx, &r.id), &req) {
+            Some(sock) => pending.push(Pending::Supervised(c, r.id, sock)),
+            None => {
+                let fd = pid_alive(&s).map(|(_, fd)| fd);
+                if let Some(fd) = &fd {
+                    signal_pidfd(fd, signal);
+                }
+                pending.push(Pending::Direct(c, r.id, fd));
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(timeout);
+    let mut out = Vec::new();
+    for p in pending {
+        out.push(match p {
+            Pending::NotRunning => None,
+            Pending::Supervised(c, id, mut sock) => match supervise::read_reply(&mut sock) {
+                Some(Reply::Exited { code }) => Some(code),
+                _ => settled(&c, &id)?.exit_code,
+            },
+            Pending::Direct(c, id, fd) => {
+                if let Some(fd) = fd {
+                    if !wait_pidfd(&fd, deadline.saturating_duration_since(Instant::now())) {
+                        signal_pidfd(&fd, libc::SIGKILL);
+                        wait_pidfd(&fd, Duration::from_secs(10));
+                    }
+                }
+                settled(&c, &id)?.exit_code
+            }
+        });
+    }
+    Ok(out)
+}
+
+/// `kill -s SIG`.
+pub fn kill(ctx: &Context, input: &str, signal: i32) -> Result<()> {
+    let (_, r, s) = find(ctx, input)?;
+    if s.status != Status::Running {
+        return Err(not_running(&r.name));
+    }
+    if let Some(mut sock) = supervise::connect(&socket(ctx, &r.id), &Request::Kill { signal }) {
+        return match supervise::read_reply(&mut sock) {
+            Some(Reply::Failed(e)) => Err(other(e)),
+            _ => Ok(()),
+        };
+    }
+    match pid_alive(&s) {
+        Some((_, fd)) => {
+            signal_pidfd(&fd, signal);
+            Ok(())
+        }
+        None => Err(not_running(&r.name)),
+    }
+}
+
+/// `wait`: blocks until the container exits; its status.
+pub fn wait(ctx: &Context, input: &str) -> Result<i32> {
+    let (c, r, s) = find(ctx, input)?;
+    if s.status == Status::Running {
+        if let Some(mut sock) = supervise::connect(&socket(ctx, &r.id), &Request::Wait) {
+            if let Some(Reply::Exited { code }) = supervise::read_reply(&mut sock) {
+                return Ok(code);
+            }
+        } else if let Some((_, fd)) = pid_alive(&s) {
+            while !wait_pidfd(&fd, Duration::from_secs(3600)) {}
+        }
+    }
+    let s = settled(&c, &r.id)?;
+    Ok(s.exit_code.unwrap_or(-1))
+}
+
+/// `attach`: the container's output, live, on our stdout and stderr (and
+/// our stdin to it with `stdin`); returns its exit status when it exits.
+pub fn attach(ctx: &Context, input: &str, stdin: bool) -> Result<i32> {
+    let (_, r, s) = find(ctx, input)?;
+    if s.status != Status::Running {
+        return Err(not_running(&r.name));
+    }
+    let sock = supervise::connect(
+        &socket(ctx, &r.id),
+        &Request::Attach {
+            stdin,
+            close_stdin: false,
+        },
+    )
+        .ok_or_else(|| {
+            other(format!(
+                "container {} has no supervisor to attach to (it runs in the foreground of another burrow)",
+                r.name
+            ))
+        })?;
+    let tty = r.config.get("Tty").and_then(|t| t.as_bool()) == Some(true);
+    let _raw = (tty && stdin).then(crate::sandbox::raw_terminal).flatten();
+    relay_attached_keys(sock, stdin, tty)
+}
+
+fn relay_attached(sock: std::os::unix::net::UnixStream, stdin: bool) -> Result<i32> {
+    relay_attached_keys(sock, stdin, false)
+}
+
+/// The detach keys, as docker's default: Ctrl-P then Ctrl-Q.
+const DETACH: [u8; 2] = [0x10, 0x11];
+
+/// Relays until the container exits (its status) or, with `detach_keys`
+/// (a terminal), until Ctrl-P Ctrl-Q is typed (0, the container runs on).
+fn relay_attached_keys(
+    mut sock: std::os::unix::net::UnixStream,
+    stdin: bool,
+    detach_keys: bool,
+) -> Result<i32> {
+    let mut after_ctrl_p = false;
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut pending = Vec::new();
+    let mut stdin_open = stdin;
+    let input = std::io::stdin();
+    loop {
+        let mut fds = vec![PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
+        if stdin_open {
+            fds.push(PollFd::new(input.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(other(format!("poll: {e}"))),
+            Ok(_) => {}
+        }
+        let sock_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
+        let in_ready = stdin_open && fds[1].revents().is_some_and(|r| !r.is_empty());
+        drop(fds);
+        if in_ready {
+            match rustix::io::read(input.as_fd(), &mut buf) {
+                Ok(0) | Err(_) => {
+                    stdin_open = false;
+                    let _ = sock.shutdown(std::net::Shutdown::Write);
+                }
+                Ok(n) => {
+                    if detach_keys {
+                        for &b in &buf[..n] {
+                            if after_ctrl_p && b == DETACH[1] {
+                                eprintln!("\r\nDetached; the container runs on.\r");
+                                return Ok(0);
+                            }
+                            after_ctrl_p = b == DETACH[0];
+                        }
+                    }
+                    if sock.write_all(&buf[..n]).is_err() {
+                        stdin_open = false;
+                    }
+                }
+            }
+        }
+        if sock_ready {
+            let n = match sock.read(&mut buf) {
+                Ok(0) => return Ok(-1),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(other(format!("reading from the supervisor: {e}"))),
+            };
+            pending.extend_from_slice(&buf[..n]);
+            let mut frames = Vec::new();
+            let used = log::decode_all(&pending, &mut frames);
+            pending.drain(..used);
+            for f in frames {
+                match f.stream {
+                    Stream::Stdout => {
+                        let mut o = std::io::stdout().lock();
+                        let _ = o.write_all(&f.data);
+                        let _ = o.flush();
+                    }
+                    Stream::Stderr => {
+                        let _ = std::io::stderr().write_all(&f.data);
+                    }
+                    Stream::Exit => {
+                        let mut b = [0u8; 4];
+                        b.copy_from_slice(f.data.get(..4).unwrap_or(&[0, 0, 0, 0]));
+                        return Ok(i32::from_le_bytes(b));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `start -a`: start attached, and relay until it exits.
+pub fn start_attached(ctx: &Context, input: &str, stdin: bool) -> Result<i32> {
+    let (r, dir) = prepare_start(ctx, input)?;
+    match dir {
+        Some(dir) => {
+            let sock = launch_attached(ctx, &dir, &socket(ctx, &r.id), stdin)?;
+            relay_attached(sock, stdin)
+        }
+        None => attach(ctx, &r.id, stdin),
+    }
+}
+
+/// `exec`: runs a command in the running container, straight into its
+/// namespaces; the command's exit status (or the detached pid).
+pub fn exec(ctx: &Context, input: &str, spec: &ExecSpec, detach: bool) -> Result<i32> {
+    let (c, r, s) = find(ctx, input)?;
+    let not_running = || Error::Container(ContainerError::ExecNotRunning(r.name.clone()));
+    if s.status != Status::Running {
+        return Err(not_running());
+    }
+    let (pid, pidfd) = pid_alive(&s).ok_or_else(not_running)?;
+    let plan = Plan::load(&c.dir_of(&r.id)).map_err(other)?;
+    let running = crate::sandbox::join::exec(pid, pidfd, &plan.sandbox, spec)?;
+    if detach {
+        // Nobody waits for a detached exec: its Drop would kill it.
+        std::mem::forget(running);
+        return Ok(0);
+    }
+    Ok(running.wait()?.code())
+}
+
+/// What `logs` prints.
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    pub follow: bool,
+    pub tail: Option<usize>,
+    /// Seconds since the epoch.
+    pub since: Option<u64>,
+    pub timestamps: bool,
+}
+
+/// A line (or the unfinished end) of one stream, with the time it began.
+struct Line {
+    stream: Stream,
+    time_ns: u64,
+    data: Vec<u8>,
+}
+
+/// Splits frames into lines per stream; the unfinished tails stay in
+/// `partial` until their newline comes.
+fn lines(frames: Vec<Frame>, partial: &mut [Option<Line>; 2], out: &mut Vec<Line>) {
+    for f in frames {
+        let slot = match f.stream {
+            Stream::Stdout => 0,
+            Stream::Stderr => 1,
+            Stream::Exit => continue,
+        };
+        let mut rest = &f.data[..];
+        while !rest.is_empty() {
+            let cut = rest.iter().position(|&b| b == b'\n').map(|i| i + 1);
+            let (piece, tail) = rest.split_at(cut.unwrap_or(rest.len()));
+            let line = partial[slot].get_or_insert_with(|| Line {
+                stream: f.stream,
+                time_ns: f.time_ns,
+                data: Vec::new(),
+            });
+            line.data.extend_from_slice(piece);
+            if cut.is_some() {
+                if let Some(l) = partial[slot].take() {
+                    out.push(l);
+                }
+            }
+            rest = tail;
+        }
+    }
+}
+
+fn print_line(l: &Line, timestamps: bool) {
+    let mut text = Vec::with_capacity(l.data.len() + 32);
+    if timestamps {
+        text.extend_from_slice(log::timestamp(l.time_ns).as_bytes());
+        text.push(b' ');
+    }
+    text.extend_from_slice(&l.data);
+    let _ = match l.stream {
+        Stream::Stderr => std::io::stderr().write_all(&text),
+        _ => std::io::stdout().write_all(&text),
+    };
+}
+
+/// `logs`: stdout to stdout, stderr to stderr.
+pub fn logs(ctx: &Context, input: &str, opts: &LogOptions) -> Result<()> {
+    let (c, r, _) = find(ctx, input)?;
+    let dir = c.dir_of(&r.id);
+    let mut reader = LogReader::new(&dir);
+    let frames = reader
+        .read_all()
+        .map_err(|e| other(format!("reading the log of {}: {e}", r.name)))?;
+    let mut partial: [Option<Line>; 2] = [None, None];
+    let mut all = Vec::new();
+    lines(frames, &mut partial, &mut all);
+    if !opts.follow {
+        all.extend(partial.iter_mut().filter_map(Option::take));
+        all.sort_by_key(|l| l.time_ns);
+    }
+    let since_ns = opts.since.map(|s| s.saturating_mul(1_000_000_000));
+    all.retain(|l| since_ns.is_none_or(|s| l.time_ns >= s));
+    if let Some(n) = opts.tail {
+        let skip = all.len().saturating_sub(n);
+        all.drain(..skip);
+    }
+    for l in &all {
+        print_line(l, opts.timestamps);
+    }
+    let _ = std::io::stdout().flush();
+    if !opts.follow {
+        return Ok(());
+    }
+    let sock = socket(ctx, &r.id);
+    loop {
+        let alive = c
+            .state(&r.id)
+            .map(|s| s.status == Status::Running)
+            .unwrap_or(false)
+            || supervise::listening(&sock);
+        let mut frames = Vec::new();
+        reader
+            .poll(&mut frames)
+            .map_err(|e| other(format!("reading the log of {}: {e}", r.name)))?;
+        let got = !frames.is_empty();
+        let mut done = Vec::new();
+        lines(frames, &mut partial, &mut done);
+        for l in &done {
+            print_line(l, opts.timestamps);
+        }
+        let _ = std::io::stdout().flush();
+        if !alive && !got {
+            for l in partial.iter_mut().filter_map(Option::take) {
+                print_line(&l, opts.timestamps);
+            }
+            return Ok(());
+        }
+        if !got {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// `--since`: RFC 3339, seconds since the epoch, or a duration ago
+/// (`10s`, `5m`, `2h`).
+pub fn parse_since(s: &str, now: u64) -> Option<u64> {
+    if let Ok(n) = s.parse::<u64>() {
+        return Some(n);
+    }
+    if let Some(t) = crate::cli::image::parse_rfc3339(s) {
+        return Some(t);
+    }
+    let (num, unit) = s.split_at(s.len().checked_sub(1)?);
+    let n: u64 = num.parse().ok()?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return None,
+    };
+    Some(now.saturating_sub(n * mult))
+}
+
+/// One process of a container, as `top` lists it.
+#[derive(Debug, Clone)]
+pub struct Process {
+    pub pid: i32,
+    pub ppid: i32,
+    pub uid: u32,
+    pub cpu_ticks: u64,
+    pub command: String,
+}
+
+/// `top`: the host's processes in the container's pid namespace.
+pub fn top(ctx: &Context, input: &str) -> Result<Vec<Process>> {
+    let (_, r, s) = find(ctx, input)?;
+    let (pid, _fd) = pid_alive(&s).ok_or_else(|| not_running(&r.name))?;
+    let ns = std::fs::read_link(format!("/proc/{pid}/ns/pid"))
+        .map_err(|e| other(format!("reading the pid namespace of {pid}: {e}")))?;
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").map_err(|e| other(format!("/proc: {e}")))? {
+        let Ok(e) = e else { continue };
+        let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if std::fs::read_link(format!("/proc/{p}/ns/pid"))
+            .ok()
+            .as_ref()
+            != Some(&ns)
+        {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let ppid = fields.get(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let ticks = fields
+            .get(11)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            + fields
+                .get(12)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        let uid = std::fs::read_to_string(format!("/proc/{p}/status"))
+            .ok()
+            .and_then(|st| {
+                st.lines()
+                    .find(|l| l.starts_with("Uid:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0);
+        let cmdline = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+        let mut command = cmdline
+            .split(|&b| b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if command.is_empty() {
+            command = format!("[{}]", &stat[stat.find('(').map_or(0, |i| i + 1)..close]);
+        }
+        out.push(Process {
+            pid: p,
+            ppid,
+            uid,
+            cpu_ticks: ticks,
+            command,
+        });
+    }
+    out.sort_by_key(|p| p.pid);
+    Ok(out)
+}
+
+/// `rename`.
+pub fn rename(ctx: &Context, input: &str, new_name: &str) -> Result<()> {
+    let c = records(ctx)?;
+    let _lock = c.lock()?;
+    let (mut r, _) = c.find(input)?;
+    c.check_name(new_name)?;
+    r.name = new_name.to_string();
+    c.set_record(&r)?;
+    Ok(())
+}
+
+/// Stops every running container, for `system reset`.
+pub fn stop_all(ctx: &Context) -> Result<()> {
+    let c = records(ctx)?;
+    for (r, s) in c.list()? {
+        if s.status == Status::Running {
+            if let Some(mut sock) = supervise::connect(
+                &socket(ctx, &r.id),
+                &Request::Kill {
+                    signal: libc::SIGKILL,
+                },
+            ) {
+                let _ = supervise::read_reply(&mut sock);
+            }
+            if let Some((_, fd)) = pid_alive(&s) {
+                signal_pidfd(&fd, libc::SIGKILL);
+                wait_pidfd(&fd, Duration::from_secs(10));
+            }
+            let _ = settled(&c, &r.id);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_epochs_dates_and_durations() {
+        assert_eq!(parse_since("1000", 5000), Some(1000));
+        assert_eq!(parse_since("10s", 5000), Some(4990));
+        assert_eq!(parse_since("2m", 5000), Some(4880));
+        assert_eq!(parse_since("1970-01-01T00:16:40Z", 5000), Some(1000));
+        assert_eq!(parse_since("soon", 5000), None);
+    }
+
+    #[test]
+    fn frames_become_lines_per_stream() {
+        let f = |s, t, d: &str| Frame {
+            stream: s,
+            time_ns: t,
+            data: d.as_bytes().to_vec(),
+        };
+        let mut partial = [None, None];
+        let mut out = Vec::new();
+        lines(
+            vec![
+                f(Stream::Stdout, 1, "a\nb"),
+                f(Stream::Stderr, 2, "e\n"),
+                f(Stream::Stdout, 3, "c\n"),
+            ],
+            &mut partial,
+            &mut out,
+        );
+        let got: Vec<_> = out
+            .iter()
+            .map(|l| {
+                (
+                    l.stream,
+                    l.time_ns,
+                    String::from_utf8_lossy(&l.data).into_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Stream::Stdout, 1, "a\n".to_string()),
+                (Stream::Stderr, 2, "e\n".to_string()),
+                (Stream::Stdout, 1, "bc\n".to_string()),
+            ]
+        );
+    }
+}

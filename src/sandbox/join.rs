@@ -1,0 +1,346 @@
+//! `exec`: a new process inside a running sandbox. The caller joins the
+//! namespaces of the sandbox's pid 1 through its pidfd (user first, so the
+//! rest is allowed), forks into its pid namespace, and the child takes the
+//! sandbox's root, user, capabilities and no_new_privs before execve.
+//! No round trip through any supervisor; it must never run threaded.
+
+use super::child;
+use super::exec::{self, ExecFailure};
+use super::spec::{SandboxSpec, User};
+use super::sync::{Channel, ToParent};
+use super::sys;
+use super::tty;
+use super::{Running, SandboxError, SetupError};
+use rustix::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use rustix::io::Errno;
+use std::path::{Path, PathBuf};
+
+/// What `exec` runs, on top of the sandbox's own settings.
+#[derive(Debug, Clone, Default)]
+pub struct ExecSpec {
+    pub argv: Vec<String>,
+    /// `KEY=VALUE` added to (and winning over) the sandbox's environment.
+    pub env: Vec<String>,
+    /// The working directory; the sandbox's when `None`.
+    pub cwd: Option<PathBuf>,
+    /// The user; the sandbox's when `None`.
+    pub user: Option<String>,
+    pub tty: bool,
+    pub stdin: bool,
+    /// Nobody waits: stdio goes to /dev/null, so that the caller's pipes
+    /// are not held open by the command.
+    pub detached: bool,
+}
+
+/// A pidfd for `pid`, which stays true to the process even if its number
+/// is reused later.
+pub fn pidfd_open(pid: i32) -> Result<OwnedFd, SandboxError> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(SandboxError::Sys {
+            call: "pidfd_open",
+            errno: sys::last_errno(),
+        });
+    }
+    // SAFETY: a new fd that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Starts `exec` in the sandbox whose pid 1 is `pid` (with `pidfd`, opened
+/// and checked by the caller), built from `sandbox`. The calling process
+/// stays in the sandbox's namespaces afterwards: it should only wait.
+pub fn exec(
+    pid: i32,
+    pidfd: OwnedFd,
+    sandbox: &SandboxSpec,
+    exec: &ExecSpec,
+) -> Result<Running, SandboxError> {
+    if exec.argv.is_empty() {
+        return Err(SandboxError::Channel("no command to run".into()));
+    }
+    let n = super::threads();
+    if n > 1 {
+        return Err(SandboxError::Threaded(n));
+    }
+    let sys_err = |call: &'static str| {
+        move |e: Errno| SandboxError::Sys {
+            call,
+            errno: e.raw_os_error(),
+        }
+    };
+    // The sandbox's root as pid 1 sees it, opened from here before the
+    // mount namespace changes under us.
+    let root = rustix::fs::open(
+        format!("/proc/{pid}/root"),
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(sys_err("open the container's root"))?;
+
+    let mut flags = libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID;
+    for (on, flag) in [
+        (sandbox.namespaces.uts, libc::CLONE_NEWUTS),
+        (sandbox.namespaces.ipc, libc::CLONE_NEWIPC),
+        (sandbox.namespaces.net, libc::CLONE_NEWNET),
+        (sandbox.namespaces.cgroup, libc::CLONE_NEWCGROUP),
+    ] {
+        if on {
+            flags |= flag;
+        }
+    }
+    // SAFETY: setns with a valid pidfd and namespace flags; all of them
+    // are joined at once, the user namespace first.
+    if unsafe { libc::setns(pidfd.as_raw_fd(), flags) } != 0 {
+        return Err(SandboxError::Sys {
+            call: "setns into the container",
+            errno: sys::last_errno(),
+        });
+    }
+    drop(pidfd);
+
+    let pty = if exec.tty {
+        Some(tty::open_pty(root.as_fd(), tty::terminal_size()).map_err(SandboxError::Setup)?)
+    } else {
+        None
+    };
+    let (parent_end, child_end) = Channel::pair()?;
+    // SAFETY: single-threaded, checked above.
+    let forked = unsafe { sys::clone3(0) }.map_err(sys_err("clone3"))?;
+    let (child_pid, child_pidfd) = match forked {
+        sys::Forked::Child => {
+            drop(parent_end);
+            let failure = match child_main(&root, pty.as_ref().map(|p| &p.slave), sandbox, exec) {
+                Err(Stop::Setup(e)) => ToParent::Failed(e),
+                Err(Stop::Exec(f)) => ToParent::ExecFailed(f),
+            };
+            let code = match &failure {
+                ToParent::ExecFailed(f) => f.exit_code(),
+                _ => 125,
+            };
+            let _ = child_end.send(&failure, None);
+            // SAFETY: _exit skips the parent's atexit handlers and buffers.
+            unsafe { libc::_exit(code) }
+        }
+        sys::Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    drop(child_end);
+    let mut running = Running {
+        pid: child_pid,
+        pidfd: child_pidfd,
+        pty: pty.map(|p| p.master),
+        net: None,
+        relay_stdin: exec.stdin,
+        rootfs: super::RootfsReport {
+            driver: super::RootfsDriver::Bind,
+            fallbacks: Vec::new(),
+        },
+        status: None,
+    };
+    // EOF (the channel is close-on-exec) means the command was exec'd.
+    match parent_end.recv::<ToParent>()? {
+        None => Ok(running),
+        Some((ToParent::ExecFailed(f), _)) => {
+            running.reap();
+            Err(SandboxError::Exec(f))
+        }
+        Some((ToParent::Failed(e), _)) => {
+            running.reap();
+            Err(SandboxError::Setup(e))
+        }
+        Some(_) => Err(SandboxError::Channel("unexpected message".into())),
+    }
+}
+
+enum Stop {
+    Setup(SetupError),
+    Exec(ExecFailure),
+}
+
+fn setup(op: &str, path: Option<&Path>, e: Errno) -> Stop {
+    Stop::Setup(SetupError {
+        op: op.into(),
+        path: path.map(Path::to_path_buf),
+        errno: Some(e.raw_os_error()),
+        detail: None,
+    })
+}
+
+fn child_main(
+    root: &OwnedFd,
+    slave: Option<&OwnedFd>,
+    sandbox: &SandboxSpec,
+    exec: &ExecSpec,
+) -> Result<std::convert::Infallible, Stop> {
+    rustix::process::fchdir(root).map_err(|e| setup("enter the container's root", None, e))?;
+    rustix::process::chroot(".").map_err(|e| setup("enter the container's root", None, e))?;
+    let user = match &exec.user {
+        Some(u) => User::Lookup {
+            spec: u.clone(),
+            extra_gids: vec![],
+        },
+        None => sandbox.user.clone(),
+    };
+    let mut spec = sandbox.clone();
+    spec.user = user;
+    spec.tty = exec.tty;
+    spec.env = merged_env(&sandbox.env, &exec.env);
+    let resolved = child::container_user(&spec).map_err(Stop::Setup)?;
+    match slave {
+        Some(s) => tty::become_terminal_owner(s.as_fd()).map_err(Stop::Setup)?,
+        None => {
+            let _ = rustix::process::setsid();
+            if exec.detached {
+                null_stdio().map_err(|e| setup("open", Some(Path::new("/dev/null")), e))?;
+            } else if !exec.stdin {
+                child::stdin_from_null().map_err(Stop::Setup)?;
+            }
+        }
+    }
+    child::credentials(&spec, &resolved).map_err(Stop::Setup)?;
+    let cwd = exec.cwd.as_deref().unwrap_or(&sandbox.cwd);
+    rustix::process::chdir(cwd).map_err(|e| setup("enter", Some(cwd), e))?;
+    let env = child::environment(&spec, &resolved);
+    sys::cloexec_from_3();
+    Err(Stop::Exec(exec::exec(&exec.argv, &env)))
+}
+
+/// Runs `f` in a forked child that joined only the user namespace of the
+/// sandbox whose pid 1 is `pid` (with `pidfd`), with that process's root
+/// opened before: the child has the namespace's capabilities over the
+/// sandbox's files and sees them through the root fd, while host paths
+/// stay where they are. The result comes back as JSON.
+pub fn with_running_root<T, F>(pid: i32, pidfd: OwnedFd, f: F) -> Result<T, String>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    F: FnOnce(&OwnedFd) -> Result<T, String>,
+{
+    let n = super::threads();
+    if n > 1 {
+        return Err(SandboxError::Threaded(n).to_string());
+    }
+    let root = rustix::fs::open(
+        format!("/proc/{pid}/root"),
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| format!("opening the root of the container's pid 1 ({pid}): {e}"))?;
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| format!("pipe: {e}"))?;
+    // SAFETY: single-threaded, checked above.
+    match unsafe { sys::fork() }.map_err(|e| format!("fork: {e}"))? {
+        None => {
+            drop(r);
+            // SAFETY: setns with a valid pidfd, the user namespace only.
+            let out = if unsafe { libc::setns(pidfd.as_raw_fd(), libc::CLONE_NEWUSER) } != 0 {
+                Err(format!(
+                    "joining the container's user namespace: {}",
+                    sys::errno_text(sys::last_errno())
+                ))
+            } else {
+                f(&root)
+            };
+            let data = serde_json::to_vec(&out).unwrap_or_default();
+            let ok = rustix::io::write(&w, &data).is_ok();
+            let _ = ok;
+            // SAFETY: _exit skips the parent's atexit handlers and buffers.
+            unsafe { libc::_exit(if out.is_ok() { 0 } else { 1 }) }
+        }
+        Some(child) => {
+            drop(w);
+            let mut data = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut std::fs::File::from(r), &mut data);
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None);
+            serde_json::from_slice::<Result<T, String>>(&data)
+                .map_err(|_| "the helper process died without a result".to_string())?
+        }
+    }
+}
+
+/// Mounts a stopped sandbox's root (the kernel overlay of `rootfs`) in a
+/// new mount namespace of the calling process, which must be root of a
+/// user namespace holding the sandbox's id map; returns the root's fd.
+pub fn mount_stopped_root(rootfs: &super::spec::Rootfs) -> Result<OwnedFd, String> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .map_err(|e| format!("creating a mount namespace: {e}"))?;
+    let mounted = super::rootfs::mount_root(rootfs, &[super::RootfsDriver::KernelOverlay])
+        .map_err(|e| e.to_string())?;
+    Ok(mounted.root)
+}
+
+fn null_stdio() -> Result<(), Errno> {
+    let null = rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    for target in 0..3 {
+        // SAFETY: dup2 onto the stdio numbers, which we mean to replace.
+        if unsafe { libc::dup2(null.as_raw_fd(), target) } < 0 {
+            return Err(Errno::from_raw_os_error(sys::last_errno()));
+        }
+    }
+    Ok(())
+}
+
+/// A signal by number or name (`9`, `KILL`, `SIGKILL`, `SIGRTMIN+2`).
+pub fn signal_number(s: &str) -> Option<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return (1..=libc::SIGRTMAX()).contains(&n).then_some(n);
+    }
+    let up = s.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    if let Some(rest) = name.strip_prefix("RTMIN") {
+        let off: i32 = if rest.is_empty() {
+            0
+        } else {
+            rest.strip_prefix('+')?.parse().ok()?
+        };
+        let n = libc::SIGRTMIN() + off;
+        return (n <= libc::SIGRTMAX()).then_some(n);
+    }
+    if let Some(rest) = name.strip_prefix("RTMAX") {
+        let off: i32 = if rest.is_empty() {
+            0
+        } else {
+            rest.strip_prefix('-')?.parse().ok()?
+        };
+        let n = libc::SIGRTMAX() - off;
+        return (n >= libc::SIGRTMIN()).then_some(n);
+    }
+    let sig: nix::sys::signal::Signal = format!("SIG{name}").parse().ok()?;
+    Some(sig as i32)
+}
+
+/// The sandbox's environment with `extra` on top, later names winning.
+pub fn merged_env(base: &[String], extra: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = base.to_vec();
+    for e in extra {
+        let name = e.split_once('=').map(|(n, _)| n).unwrap_or(e);
+        out.retain(|o| o.split_once('=').map(|(n, _)| n).unwrap_or(o) != name);
+        out.push(e.clone());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(signal_number("9"), Some(9));
+        assert_eq!(signal_number("KILL"), Some(9));
+        assert_eq!(signal_number("sigterm"), Some(15));
+        assert_eq!(signal_number("SIGRTMIN+1"), Some(libc::SIGRTMIN() + 1));
+        assert_eq!(signal_number("NOPE"), None);
+        assert_eq!(signal_number("0"), None);
+    }
+
+    #[test]
+    fn exec_env_overrides_the_containers() {
+        let base = vec!["PATH=/bin".to_string(), "A=1".to_string()];
+        let out = merged_env(&base, &["A=2".into(), "B=3".into()]);
+        assert_eq!(out, vec!["PATH=/bin", "A=2", "B=3"]);
+    }
+}

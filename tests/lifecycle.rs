@@ -1,0 +1,932 @@
+//! Detached containers as a user types them: `run -d`, the supervisor,
+//! `exec`, `logs`, `stop`, `kill`, `start`, `restart`, `wait`, `attach`,
+//! `top`, `port`, `rename`, and the state `ps` shows after a supervisor or a
+//! container's pid 1 is killed.
+
+mod common;
+
+use common::fixtures::{busybox_rootfs, ImageSpec};
+use common::{TestEnv, TestUser};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const IMAGE: &str = "lt:latest";
+
+fn env_with_image(test: &str) -> Option<TestEnv> {
+    let env = TestEnv::new(test, TestUser::WithSubids)?;
+    let mut layer = busybox_rootfs();
+    for applet in [
+        "yes", "head", "ps", "hostname", "seq", "wc", "pwd", "env", "grep",
+    ] {
+        layer = layer.symlink(&format!("bin/{applet}"), "busybox");
+    }
+    let mut image = ImageSpec::new(&[IMAGE], vec![layer.finish()]);
+    image.run_config = json!({
+        "Env": ["PATH=/bin", "FROM_IMAGE=yes"],
+        "Cmd": ["sh"],
+        // sh as pid 1 ignores SIGTERM: a trap on SIGUSR1 proves the
+        // image's StopSignal is the one sent.
+        "StopSignal": "SIGUSR1",
+    });
+    let (path, _) = env.docker_archive("lt.tar", &[image]);
+    env.give(&path);
+    env.load(&path);
+    Some(env)
+}
+
+fn inspect(env: &TestEnv, name: &str) -> Value {
+    let out = env.ok(&["inspect", "--type", "container", name]);
+    let v: Value = serde_json::from_str(&out.stdout).expect("inspect is JSON");
+    v[0].clone()
+}
+
+fn status(env: &TestEnv, name: &str) -> String {
+    inspect(env, name)["State"]["Status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The pid of the supervisor of container `id`, found in /proc.
+fn supervisor_pid(id: &str) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let zombie = state.rsplit(')').next()?.trim_start().starts_with('Z');
+        (cmd.contains("__supervise") && cmd.contains(id) && !zombie).then_some(pid)
+    })
+}
+
+fn rss_kb(pid: i32) -> Option<u64> {
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    st.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn container_dir(env: &TestEnv, id: &str) -> PathBuf {
+    env.storage().join("containers").join(id)
+}
+
+#[test]
+fn run_detached_prints_the_id_and_ps_follows_the_container_to_its_exit_status() {
+    let Some(env) = env_with_image("run_detached_prints_the_id") else {
+        return;
+    };
+    let out = env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "d1",
+        IMAGE,
+        "sh",
+        "-c",
+        "sleep 1; exit 3",
+    ]);
+    let id = out.stdout.trim().to_string();
+    assert_eq!(id.len(), 64, "run -d prints the full id\n{out}");
+    assert_eq!(status(&env, "d1"), "running");
+    let ps = env.ok(&["ps"]);
+    assert!(ps.stdout.contains("d1") && ps.stdout.contains("Up"), "{ps}");
+    let sup = supervisor_pid(&id).expect("a supervisor runs");
+    // It survives the terminal going away.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sup),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    let wait = env.ok(&["wait", "d1"]);
+    assert_eq!(
+        wait.stdout.trim(),
+        "3",
+        "wait prints the exit status\n{wait}"
+    );
+    let ps = env.ok(&["ps", "-a"]);
+    assert!(ps.stdout.contains("Exited (3)"), "{ps}");
+    assert!(!env.ok(&["ps"]).stdout.contains("d1"));
+    let i = inspect(&env, "d1");
+    assert_eq!(i["State"]["ExitCode"], 3);
+    assert!(i["State"]["FinishedAt"].is_string());
+    wait_until("the supervisor to exit", || supervisor_pid(&id).is_none());
+    env.ok(&["rm", "d1"]);
+    assert!(!container_dir(&env, &id).exists());
+}
+
+#[test]
+fn logs_keep_stdout_and_stderr_apart_with_tail_since_and_timestamps() {
+    let Some(env) = env_with_image("logs_keep_stdout_and_stderr_apart") else {
+        return;
+    };
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "l1",
+        IMAGE,
+        "sh",
+        "-c",
+        // Pauses between writes: the streams are two pipes, and only
+        // writes apart in time have an order.
+        "echo out1; echo err1 >&2; echo out2; sleep 0.1; echo err2 >&2; sleep 0.1; echo out3",
+    ]);
+    env.ok(&["wait", "l1"]);
+    let logs = env.ok(&["logs", "l1"]);
+    assert_eq!(logs.stdout, "out1\nout2\nout3\n", "{logs}");
+    assert_eq!(logs.stderr, "err1\nerr2\n", "{logs}");
+    let tail = env.ok(&["logs", "--tail", "1", "l1"]);
+    assert_eq!(tail.stdout, "out3\n", "{tail}");
+    assert_eq!(tail.stderr, "", "the last line overall is out3\n{tail}");
+    let ts = env.ok(&["logs", "-t", "l1"]);
+    for line in ts.stdout.lines() {
+        let (time, text) = line
+            .split_once(' ')
+            .expect("a timestamp, a space, the line");
+        assert!(time.ends_with('Z') && time.contains('T'), "{line}");
+        assert!(text.starts_with("out"), "{line}");
+    }
+    let future = env.ok(&["logs", "--since", "4000000000", "l1"]);
+    assert_eq!(future.stdout, "", "{future}");
+    let past = env.ok(&["logs", "--since", "1h", "l1"]);
+    assert_eq!(past.stdout.lines().count(), 3, "{past}");
+    env.fails(&["logs", "--since", "whenever", "l1"]);
+    env.ok(&["rm", "l1"]);
+}
+
+#[test]
+fn logs_follow_prints_until_the_container_exits() {
+    let Some(env) = env_with_image("logs_follow_prints_until_the_container_exits") else {
+        return;
+    };
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "f1",
+        IMAGE,
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5; do echo line$i; sleep 0.2; done",
+    ]);
+    let started = Instant::now();
+    let out = env.ok(&["logs", "-f", "f1"]);
+    assert_eq!(out.stdout, "line1\nline2\nline3\nline4\nline5\n", "{out}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "-f waited for the end"
+    );
+    env.ok(&["rm", "f1"]);
+}
+
+#[test]
+fn megabytes_of_output_are_logged_complete() {
+    let Some(env) = env_with_image("megabytes_of_output_are_logged_complete") else {
+        return;
+    };
+    // 6 MB of numbered lines: any lost or reordered chunk shows.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "big",
+        IMAGE,
+        "sh",
+        "-c",
+        "seq 1 800000; echo end >&2",
+    ]);
+    assert_eq!(env.ok(&["wait", "big"]).stdout.trim(), "0");
+    let out = env.ok(&["logs", "big"]);
+    let want: String = (1..=800000).map(|i| format!("{i}\n")).collect();
+    assert!(want.len() > 5_000_000);
+    assert_eq!(out.stdout.len(), want.len(), "every byte is in the log");
+    assert!(out.stdout == want, "the log holds the output in order");
+    assert_eq!(out.stderr, "end\n");
+    env.ok(&["rm", "big"]);
+}
+
+#[test]
+fn a_small_log_limit_rotates_and_keeps_the_newest_output() {
+    let Some(env) = env_with_image("a_small_log_limit_rotates") else {
+        return;
+    };
+    let config = env.config_home.join("burrow");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.toml"), "[logs]\nmax_size = \"64k\"\n").unwrap();
+    env.give(&config);
+    env.give(&config.join("config.toml"));
+    let id = env
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "rot",
+            IMAGE,
+            "sh",
+            "-c",
+            "seq 1 100000",
+        ])
+        .stdout
+        .trim()
+        .to_string();
+    env.ok(&["wait", "rot"]);
+    let dir = container_dir(&env, &id);
+    let cur = std::fs::metadata(dir.join("container.log")).unwrap().len();
+    let old = std::fs::metadata(dir.join("container.log.1"))
+        .unwrap()
+        .len();
+    assert!(cur <= 64 * 1024 && old <= 64 * 1024, "{cur} {old}");
+    assert!(
+        !dir.join("container.log.2").exists(),
+        "one previous file only"
+    );
+    let out = env.ok(&["logs", "rot"]);
+    assert!(
+        out.stdout.ends_with("99999\n100000\n"),
+        "the newest output stays"
+    );
+    assert!(!out.stdout.starts_with("1\n"), "the oldest output is gone");
+    // What is there is in order; the first line may have been cut in two
+    // by the rotation (it rotates between writes, not lines).
+    let nums: Vec<u64> = out
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert!(nums.windows(2).all(|w| w[1] == w[0] + 1));
+    env.ok(&["rm", "rot"]);
+}
+
+#[test]
+fn exec_runs_in_the_container_with_its_settings_and_passes_the_status() {
+    let Some(env) = env_with_image("exec_runs_in_the_container") else {
+        return;
+    };
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "e1",
+        "-e",
+        "RUN_VAR=1",
+        "-w",
+        "/tmp",
+        IMAGE,
+        "sleep",
+        "1000",
+    ]);
+    let out = env.ok(&[
+        "exec",
+        "e1",
+        "sh",
+        "-c",
+        "echo $FROM_IMAGE $RUN_VAR; pwd; id -u; hostname; ps -o pid,args",
+    ]);
+    let lines = out.stdout_lines();
+    assert_eq!(lines[0], "yes 1", "the container's environment\n{out}");
+    assert_eq!(lines[1], "/tmp", "the container's working directory\n{out}");
+    assert_eq!(lines[2], "0");
+    let hostname = inspect(&env, "e1")["Config"]["Hostname"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(lines[3], hostname, "the container's UTS namespace\n{out}");
+    assert!(
+        out.stdout.lines().any(|l| l.trim() == "1 sleep 1000"),
+        "the container's pid namespace: its pid 1 is the sleep\n{out}"
+    );
+    let out = env.ok(&[
+        "exec",
+        "-e",
+        "RUN_VAR=2",
+        "-w",
+        "/etc",
+        "-u",
+        "1000:1000",
+        "e1",
+        "sh",
+        "-c",
+        "echo $RUN_VAR; pwd; id -u; id -g; grep CapEff /proc/self/status",
+    ]);
+    let lines = out.stdout_lines();
+    assert_eq!(&lines[..4], &["2", "/etc", "1000", "1000"], "{out}");
+    assert!(
+        lines[4].ends_with("0000000000000000"),
+        "no capabilities as a user\n{out}"
+    );
+    assert_eq!(
+        env.run(&["exec", "e1", "sh", "-c", "exit 7"]).code(),
+        Some(7)
+    );
+    let missing = env.run(&["exec", "e1", "no-such-command"]);
+    assert_eq!(missing.code(), Some(127), "{missing}");
+    // Files written by exec are in the container's writable layer.
+    env.ok(&["exec", "e1", "sh", "-c", "echo data > /made-by-exec"]);
+    assert_eq!(
+        env.ok(&["exec", "e1", "cat", "/made-by-exec"]).stdout,
+        "data\n"
+    );
+    let with_stdin = env.run_with_stdin(&["exec", "-i", "e1", "cat"], Some(b"piped in\n"));
+    assert_eq!(with_stdin.stdout, "piped in\n", "{with_stdin}");
+    env.ok(&["exec", "-d", "e1", "sleep", "1000"]);
+    let top = env.ok(&["top", "e1"]);
+    assert_eq!(
+        top.stdout
+            .lines()
+            .filter(|l| l.ends_with("sleep 1000"))
+            .count(),
+        2,
+        "top lists the container's processes, the detached exec too\n{top}"
+    );
+    env.ok(&["rm", "-f", "e1"]);
+}
+
+#[test]
+fn exec_into_a_stopped_container_is_a_clear_error() {
+    let Some(env) = env_with_image("exec_into_a_stopped_container") else {
+        return;
+    };
+    env.ok(&["run", "-d", "--name", "s1", IMAGE, "true"]);
+    env.ok(&["wait", "s1"]);
+    let out = env.fails(&["exec", "s1", "true"]);
+    assert!(
+        out.error_line().contains("not running") && out.error_line().contains("burrow start s1"),
+        "{out}"
+    );
+    env.fails(&["exec", "nonesuch", "true"]);
+    env.ok(&["rm", "s1"]);
+}
+
+#[test]
+fn stop_sends_the_images_stop_signal_then_sigkill_after_the_timeout() {
+    let Some(env) = env_with_image("stop_sends_the_images_stop_signal") else {
+        return;
+    };
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "graceful",
+        IMAGE,
+        "sh",
+        "-c",
+        "trap 'echo got-usr1; exit 0' USR1; echo ready; while true; do sleep 0.1; done",
+    ]);
+    wait_until("the trap to be set", || {
+        env.ok(&["logs", "graceful"]).stdout.contains("ready")
+    });
+    env.ok(&["stop", "graceful"]);
+    assert_eq!(status(&env, "graceful"), "exited");
+    assert_eq!(inspect(&env, "graceful")["State"]["ExitCode"], 0);
+    assert!(env.ok(&["logs", "graceful"]).stdout.contains("got-usr1"));
+
+    // sh as pid 1 without a trap ignores the signal: SIGKILL after -t.
+    env.ok(&["run", "-d", "--name", "stubborn", IMAGE, "sleep", "1000"]);
+    let started = Instant::now();
+    env.ok(&["stop", "-t", "1", "stubborn"]);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(1),
+        "waited for the timeout: {took:?}"
+    );
+    assert_eq!(inspect(&env, "stubborn")["State"]["ExitCode"], 137);
+    // Stopping a stopped container is fine.
+    env.ok(&["stop", "stubborn"]);
+    env.ok(&["rm", "graceful", "stubborn"]);
+}
+
+#[test]
+fn kill_start_restart_rename_and_port() {
+    let Some(env) = env_with_image("kill_start_restart_rename_and_port") else {
+        return;
+    };
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "k1",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo started; sleep 1000",
+    ]);
+    env.ok(&["exec", "k1", "sh", "-c", "echo kept > /state"]);
+    env.ok(&["kill", "-s", "KILL", "k1"]);
+    wait_until("k1 to exit", || status(&env, "k1") == "exited");
+    assert_eq!(inspect(&env, "k1")["State"]["ExitCode"], 137);
+    env.fails(&["kill", "k1"]);
+    env.fails(&["kill", "-s", "NOSUCHSIG", "k1"]);
+
+    env.ok(&["start", "k1"]);
+    assert_eq!(status(&env, "k1"), "running");
+    assert_eq!(
+        env.ok(&["exec", "k1", "cat", "/state"]).stdout,
+        "kept\n",
+        "start keeps the writable layer"
+    );
+    let pid_before = inspect(&env, "k1")["State"]["Pid"].clone();
+    env.ok(&["restart", "-t", "1", "k1"]);
+    assert_eq!(status(&env, "k1"), "running");
+    assert_ne!(
+        inspect(&env, "k1")["State"]["Pid"],
+        pid_before,
+        "a new pid 1"
+    );
+    assert_eq!(env.ok(&["logs", "k1"]).stdout.matches("started").count(), 3);
+
+    env.ok(&["rename", "k1", "renamed"]);
+    assert_eq!(status(&env, "renamed"), "running");
+    env.fails(&["inspect", "--type", "container", "k1"]);
+    env.ok(&["run", "-d", "--name", "other", IMAGE, "true"]);
+    env.fails(&["rename", "renamed", "other"]);
+    let port = env.ok(&["port", "renamed"]);
+    assert_eq!(port.stdout, "", "no published ports without a network");
+    env.ok(&["rm", "-f", "renamed", "other"]);
+}
+
+#[test]
+fn start_attach_and_attach_relay_output_and_the_exit_status() {
+    let Some(env) = env_with_image("start_attach_and_attach") else {
+        return;
+    };
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "a1",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 4",
+    ]);
+    env.ok(&["wait", "a1"]);
+    let out = env.run(&["start", "-a", "a1"]);
+    assert_eq!(out.code(), Some(4), "{out}");
+    assert_eq!(out.stdout, "out\n", "{out}");
+    assert_eq!(out.stderr, "err\n", "{out}");
+
+    env.ok(&["run", "-d", "-i", "--name", "cat", IMAGE, "cat"]);
+    let att = env.spawn(&["attach", "cat"]);
+    std::thread::sleep(Duration::from_millis(300));
+    env.ok(&["exec", "cat", "sh", "-c", "echo via-proc > /proc/1/fd/1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    env.ok(&["stop", "-t", "1", "cat"]);
+    let out = common::finish(att);
+    assert!(
+        out.stdout.contains("via-proc"),
+        "attach relays live output\n{out}"
+    );
+    let piped = env.run_with_stdin(&["start", "-a", "-i", "cat"], Some(b"to stdin\n"));
+    assert!(piped.stdout.contains("to stdin"), "{piped}");
+    env.ok(&["rm", "-f", "a1", "cat"]);
+}
+
+#[test]
+fn rm_and_restart_policies_are_honoured_by_the_supervisor() {
+    let Some(env) = env_with_image("rm_and_restart_policies") else {
+        return;
+    };
+    let id = env
+        .ok(&["run", "-d", "--rm", IMAGE, "true"])
+        .stdout
+        .trim()
+        .to_string();
+    wait_until("--rm to remove it", || !container_dir(&env, &id).exists());
+    env.fails(&["run", "-d", "--rm", "--restart", "always", IMAGE, "true"]);
+    env.fails(&["run", "-d", "--restart", "sometimes", IMAGE, "true"]);
+
+    env.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "on-failure:2",
+        "--name",
+        "flaky",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo try; exit 1",
+    ]);
+    wait_until("two restarts", || {
+        env.ok(&["logs", "flaky"]).stdout.matches("try").count() == 3
+            && status(&env, "flaky") == "exited"
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        env.ok(&["logs", "flaky"]).stdout.matches("try").count(),
+        3,
+        "no more than 2 restarts"
+    );
+
+    env.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "always",
+        "--name",
+        "always",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo up; sleep 0.2",
+    ]);
+    wait_until("restarts", || {
+        env.ok(&["logs", "always"]).stdout.matches("up").count() >= 3
+    });
+    env.ok(&["stop", "-t", "1", "always"]);
+    let n = env.ok(&["logs", "always"]).stdout.matches("up").count();
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(
+        env.ok(&["logs", "always"]).stdout.matches("up").count(),
+        n,
+        "stop ends the restarts"
+    );
+    assert_eq!(status(&env, "always"), "exited");
+    env.ok(&["rm", "flaky", "always"]);
+}
+
+#[test]
+fn killing_the_supervisor_or_pid_1_leaves_a_true_state_and_rm_cleans_up() {
+    let Some(env) = env_with_image("killing_the_supervisor_or_pid_1") else {
+        return;
+    };
+    let id = env
+        .ok(&["run", "-d", "--name", "sup", IMAGE, "sleep", "1000"])
+        .stdout
+        .trim()
+        .to_string();
+    let pid = inspect(&env, "sup")["State"]["Pid"].as_i64().unwrap() as i32;
+    let sup = supervisor_pid(&id).expect("supervisor");
+    let rss = rss_kb(sup).unwrap_or(0);
+    eprintln!("supervisor VmRSS: {rss} kB");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sup),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    // The container dies with its supervisor (PR_SET_PDEATHSIG).
+    wait_until("ps to show it exited", || status(&env, "sup") == "exited");
+    let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(st.is_empty() || st.contains(") Z"), "pid 1 is gone: {st}");
+    assert!(!env.ok(&["ps"]).stdout.contains("sup"));
+    let runtime = env.runtime_dir.join("burrow/containers").join(&id);
+    env.ok(&["rm", "sup"]);
+    assert!(
+        !container_dir(&env, &id).exists() && !runtime.exists(),
+        "rm cleans both dirs"
+    );
+
+    let id = env
+        .ok(&["run", "-d", "--name", "p1", IMAGE, "sleep", "1000"])
+        .stdout
+        .trim()
+        .to_string();
+    let pid = inspect(&env, "p1")["State"]["Pid"].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("p1 to exit", || status(&env, "p1") == "exited");
+    assert_eq!(inspect(&env, "p1")["State"]["ExitCode"], 137);
+    wait_until("the supervisor to leave", || supervisor_pid(&id).is_none());
+    env.ok(&["rm", "p1"]);
+    assert!(!env.runtime_dir.join("burrow/containers").join(&id).exists());
+}
+
+#[test]
+fn thirty_detached_containers_are_all_listed_all_stopped_and_nothing_is_left() {
+    let Some(env) = env_with_image("thirty_detached_containers") else {
+        return;
+    };
+    let names: Vec<String> = (0..30).map(|i| format!("many{i}")).collect();
+    let children: Vec<_> = names
+        .iter()
+        .map(|n| env.spawn(&["run", "-d", "--name", n, IMAGE, "sleep", "1000"]))
+        .collect();
+    let mut ids = Vec::new();
+    for c in children {
+        let out = common::finish(c);
+        out.assert_ok();
+        ids.push(out.stdout.trim().to_string());
+    }
+    let ps = env.ok(&["ps", "-q", "--no-trunc"]);
+    let listed: std::collections::BTreeSet<&str> = ps.stdout_lines().into_iter().collect();
+    for id in &ids {
+        assert!(listed.contains(id.as_str()), "{id} listed\n{ps}");
+    }
+    let mut args = vec!["stop", "-t", "1"];
+    args.extend(names.iter().map(|s| s.as_str()));
+    let started = Instant::now();
+    env.ok(&args);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "stops run side by side"
+    );
+    assert!(env.ok(&["ps", "-q"]).stdout.trim().is_empty());
+    let mut args = vec!["rm"];
+    args.extend(names.iter().map(|s| s.as_str()));
+    env.ok(&args);
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+    for id in &ids {
+        wait_until("supervisors to exit", || supervisor_pid(id).is_none());
+    }
+    let left: Vec<_> = std::fs::read_dir(env.runtime_dir.join("burrow/containers"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "runtime dirs left: {left:?}");
+}
+
+#[test]
+fn cp_both_ways_stays_inside_the_container_through_its_symlinks() {
+    let Some(env) = env_with_image("cp_both_ways_stays_inside") else {
+        return;
+    };
+    let host_dir = env.work.join("host-side");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    env.give(&host_dir);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "c1",
+        IMAGE,
+        "sh",
+        "-c",
+        "mkdir /data; echo inside > /data/f; ln -s /etc/passwd /data/abs; \
+         ln -s ../../../../../.. /data/up; echo ready; sleep 1000",
+    ]);
+    wait_until("the files", || {
+        env.ok(&["logs", "c1"]).stdout.contains("ready")
+    });
+    let src = env.fixture("from-host", b"from the host\n");
+    env.give(&src);
+    for (state, dst) in [("running", "/data/up/tmp/"), ("stopped", "/data/up/")] {
+        if state == "stopped" {
+            env.ok(&["stop", "-t", "0", "c1"]);
+        }
+        // Out: a file, and a symlink copied as a link, not followed.
+        let out = host_dir.join(format!("f-{state}"));
+        env.ok(&["cp", "c1:/data/f", out.to_str().unwrap()]);
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "inside\n",
+            "{state}"
+        );
+        // A path through an absolute symlink resolves in the container.
+        let passwd = host_dir.join(format!("passwd-{state}"));
+        env.ok(&["cp", "c1:/data/abs", passwd.to_str().unwrap()]);
+        assert_eq!(
+            std::fs::read_link(&passwd).unwrap(),
+            PathBuf::from("/etc/passwd")
+        );
+        let through = host_dir.join(format!("through-{state}"));
+        env.ok(&["cp", "c1:/data/up/etc/passwd", through.to_str().unwrap()]);
+        assert!(
+            std::fs::read_to_string(&through)
+                .unwrap()
+                .contains("nobody:x:65534"),
+            "`..` out of the root stays at the container's root ({state})"
+        );
+        // In: through a symlink that climbs, the file lands in the container.
+        env.ok(&["cp", src.to_str().unwrap(), &format!("c1:{dst}")]);
+        let landed = if state == "running" {
+            "/tmp/from-host"
+        } else {
+            "/from-host"
+        };
+        if state == "running" {
+            assert_eq!(
+                env.ok(&["exec", "c1", "cat", landed]).stdout,
+                "from the host\n"
+            );
+        } else {
+            let back = host_dir.join("back");
+            env.ok(&["cp", &format!("c1:{landed}"), back.to_str().unwrap()]);
+            assert_eq!(std::fs::read_to_string(&back).unwrap(), "from the host\n");
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(env.canary.join("secret")).unwrap(),
+        "canary\n",
+        "nothing written outside"
+    );
+    let stray: Vec<_> = std::fs::read_dir(&env.root)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name() == "from-host")
+        .collect();
+    assert!(stray.is_empty(), "no copy escaped to the host");
+    env.ok(&["rm", "c1"]);
+}
+
+#[test]
+fn diff_export_and_commit_see_the_writable_layer() {
+    let Some(env) = env_with_image("diff_export_and_commit") else {
+        return;
+    };
+    env.ok(&[
+        "run",
+        "--name",
+        "w",
+        IMAGE,
+        "sh",
+        "-c",
+        "mkdir /new; echo x > /new/file; rm /bin/cat; echo more >> /etc/group; \
+         mkdir /home/gone; rm -r /home",
+    ]);
+    let diff = env.ok(&["diff", "w"]);
+    let lines = diff.stdout_lines();
+    for want in [
+        "A /new",
+        "A /new/file",
+        "C /bin",
+        "D /bin/cat",
+        "C /etc",
+        "C /etc/group",
+        "D /home",
+    ] {
+        assert!(lines.contains(&want), "{want} in\n{diff}");
+    }
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.ends_with("/proc") || l.ends_with("/etc/hosts")),
+        "{diff}"
+    );
+
+    let tar = env.work.join("w.tar");
+    env.ok(&["export", "w", "-o", tar.to_str().unwrap()]);
+    let list = common::fixtures::tool("tar", &["tf", tar.to_str().unwrap()]);
+    assert!(list.lines().any(|l| l == "new/file"), "{list}");
+    assert!(list.lines().any(|l| l == "bin/busybox"), "{list}");
+    assert!(
+        !list.lines().any(|l| l == "bin/cat"),
+        "deleted files are not exported"
+    );
+    assert!(!list.lines().any(|l| l.starts_with("home")), "{list}");
+
+    let id = env
+        .ok(&["commit", "w", "committed:v1"])
+        .stdout
+        .trim()
+        .to_string();
+    assert!(id.starts_with("sha256:"), "{id}");
+    let image = env.inspect("committed:v1");
+    assert_eq!(
+        image["RootFS"]["Layers"].as_array().map(|l| l.len()),
+        Some(2),
+        "{image}"
+    );
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "committed:v1",
+        "sh",
+        "-c",
+        "cat /new/file /etc/group",
+    ]);
+    assert!(
+        out.stdout.starts_with("x\n") && out.stdout.ends_with("more\n"),
+        "{out}"
+    );
+    let out = env.run(&["run", "--rm", "committed:v1", "ls", "/bin/cat"]);
+    assert_ne!(
+        out.code(),
+        Some(0),
+        "the whiteout hides cat in the new image\n{out}"
+    );
+    env.ok(&["rm", "w"]);
+}
+
+#[test]
+fn sigterm_to_the_supervisor_stops_the_container_with_its_stop_signal() {
+    let Some(env) = env_with_image("sigterm_to_the_supervisor") else {
+        return;
+    };
+    let id = env
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "t",
+            IMAGE,
+            "sh",
+            "-c",
+            "trap 'echo stopping; exit 0' USR1; echo ready; while true; do sleep 0.1; done",
+        ])
+        .stdout
+        .trim()
+        .to_string();
+    wait_until("ready", || env.ok(&["logs", "t"]).stdout.contains("ready"));
+    let sup = supervisor_pid(&id).expect("supervisor");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sup),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    wait_until("t to exit", || status(&env, "t") == "exited");
+    assert_eq!(inspect(&env, "t")["State"]["ExitCode"], 0);
+    assert!(env.ok(&["logs", "t"]).stdout.contains("stopping"));
+    env.ok(&["rm", "t"]);
+}
+
+/// Runs `burrow ARGS` as the test user on a terminal (`script`), fed
+/// `input` by a shell pipeline (so it may hold `sleep`s); its output and
+/// exit status.
+fn on_terminal(env: &TestEnv, args: &[&str], input: &str) -> (String, Option<i32>) {
+    use std::os::unix::process::CommandExt;
+    let base = env.command(args);
+    let quote = |a: &std::ffi::OsStr| format!("'{}'", a.to_string_lossy().replace('\'', "'\\''"));
+    let line = std::iter::once(base.get_program())
+        .chain(base.get_args())
+        .map(quote)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let pipeline = format!(
+        "({input}) | script -qec {} /dev/null",
+        quote(std::ffi::OsStr::new(&line))
+    );
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", &pipeline]).env_clear();
+    for (k, v) in base.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    if common::running_as_root() {
+        cmd.uid(env.account.uid).gid(env.account.gid);
+    }
+    cmd.current_dir(&env.work)
+        .stdin(std::process::Stdio::null());
+    let out = cmd.output().expect("script runs");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code(),
+    )
+}
+
+#[test]
+fn exec_with_a_terminal_gets_its_own_pty_in_the_container() {
+    let Some(env) = env_with_image("exec_with_a_terminal") else {
+        return;
+    };
+    env.ok(&["run", "-d", "--name", "tt", IMAGE, "sleep", "1000"]);
+    let (text, code) = on_terminal(
+        &env,
+        &[
+            "exec",
+            "-it",
+            "tt",
+            "sh",
+            "-c",
+            "tty; echo term=$TERM; exit 5",
+        ],
+        "sleep 1",
+    );
+    assert!(
+        text.contains("/dev/pts/"),
+        "a terminal of the container's devpts\n{text}"
+    );
+    assert!(text.contains("term=xterm"), "{text}");
+    assert_eq!(code, Some(5), "the status passes through\n{text}");
+    env.ok(&["rm", "-f", "tt"]);
+}
+
+#[test]
+fn attach_to_a_terminal_relays_keys_and_detaches_on_ctrl_p_ctrl_q() {
+    let Some(env) = env_with_image("attach_to_a_terminal") else {
+        return;
+    };
+    env.ok(&["run", "-d", "-it", "--name", "shell", IMAGE, "sh"]);
+    let (text, code) = on_terminal(
+        &env,
+        &["attach", "shell"],
+        "sleep 0.5; printf 'echo typed-$((6*7))\\r'; sleep 0.5; printf '\\020\\021'; sleep 0.5",
+    );
+    assert!(
+        text.contains("typed-42"),
+        "the shell ran what was typed\n{text}"
+    );
+    assert!(text.contains("Detached"), "{text}");
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        status(&env, "shell"),
+        "running",
+        "detaching leaves it running"
+    );
+    env.ok(&["rm", "-f", "shell"]);
+}
