@@ -365,7 +365,7 @@ _burrow() {
 
     case "${cmd}" in
         burrow)
-            opts="-h -V --help --version run ps rm pause unpause stats update exec logs stop kill start restart wait attach top port rename cp diff export commit images import load save rmi tag inspect pull push login logout image system doctor info help"
+            opts="-h -V --help --version run ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit images import load save rmi tag inspect pull push login logout image system doctor info help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -513,7 +513,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help)
-            opts="run ps rm pause unpause stats update exec logs stop kill start restart wait attach top port rename cp diff export commit images import load save rmi tag inspect pull push login logout image system doctor info help"
+            opts="run ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit images import load save rmi tag inspect pull push login logout image system doctor info help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1923,7 +1923,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__run)
-            opts="-d -i -t -e -w -u -v -H -m -c -h -V --rm --detach --restart --name --interactive --tty --env --env-file --workdir --user --entrypoint --volume --mount --tmpfs --hostname --read-only --init --userns --security-opt --cap-add --cap-drop --network --memory --memory-reservation --memory-swap --cpus --cpu-shares --cpuset-cpus --cpuset-mems --pids-limit --blkio-weight --device-read-bps --device-write-bps --oom-score-adj --help --version"
+            opts="-d -i -t -e -w -u -v -H -p -P -m -c -h -V --rm --detach --restart --name --interactive --tty --env --env-file --workdir --user --entrypoint --volume --mount --tmpfs --hostname --read-only --init --userns --security-opt --cap-add --cap-drop --network --publish --publish-all --dns --add-host --memory --memory-reservation --memory-swap --cpus --cpu-shares --cpuset-cpus --cpuset-mems --pids-limit --blkio-weight --device-read-bps --device-write-bps --oom-score-adj --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2010,6 +2010,22 @@ _burrow() {
                     return 0
                     ;;
                 --network)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --publish)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --add-host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

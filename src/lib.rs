@@ -10,6 +10,7 @@ pub mod config;
 pub mod container;
 pub mod error;
 pub mod image;
+pub mod net;
 pub mod sandbox;
 
 pub use error::{Error, Result};

@@ -1,5 +1,5 @@
 //! The commands for a container's life after `run`: exec, logs, stop, kill,
-//! start, restart, wait, attach, top, port, rename, and the files: cp,
+//! start, restart, wait, attach, top, rename, and the files: cp,
 //! diff, export, commit.
 
 use crate::container::images::Context;
@@ -246,20 +246,6 @@ impl Top {
             ]);
         }
         super::image::print_table(&rows);
-        Ok(())
-    }
-}
-
-#[derive(clap::Args, Debug)]
-pub struct Port {
-    container: String,
-}
-
-impl Port {
-    pub fn exec(self, ctx: &Context) -> Result<()> {
-        for p in lifecycle::ports(ctx, &self.container)? {
-            println!("{p}");
-        }
         Ok(())
     }
 }

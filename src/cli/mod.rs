@@ -30,6 +30,8 @@ pub enum Command {
     Ps(run::Ps),
     /// Remove containers.
     Rm(run::Rm),
+    /// List a container's published ports.
+    Port(run::Port),
     /// Freeze every process of running containers.
     Pause(resources::Pause),
     /// Thaw paused containers.
@@ -56,8 +58,6 @@ pub enum Command {
     Attach(container::Attach),
     /// List the processes of a container.
     Top(container::Top),
-    /// List a container's published ports.
-    Port(container::Port),
     /// Rename a container.
     Rename(container::Rename),
     /// Copy files between a container (CONTAINER:PATH) and the host.
@@ -130,6 +130,7 @@ impl Cli {
             Command::Run(c) => return c.exec(ctx),
             Command::Ps(c) => c.exec(ctx),
             Command::Rm(c) => c.exec(ctx),
+            Command::Port(c) => c.exec(ctx),
             Command::Pause(c) => c.exec(ctx),
             Command::Unpause(c) => c.exec(ctx),
             Command::Stats(c) => c.exec(ctx),
@@ -143,7 +144,6 @@ impl Cli {
             Command::Wait(c) => c.exec(ctx),
             Command::Attach(c) => return c.exec(ctx),
             Command::Top(c) => c.exec(ctx),
-            Command::Port(c) => c.exec(ctx),
             Command::Rename(c) => c.exec(ctx),
             Command::Cp(c) => c.exec(ctx),
             Command::Diff(c) => c.exec(ctx),

@@ -74,9 +74,21 @@ pub struct Run {
     /// Drop a capability (or ALL).
     #[arg(long)]
     cap_drop: Vec<String>,
-    /// Network: none (loopback only).
-    #[arg(long, default_value = "none")]
+    /// Network: user (burrow's own NAT to the host's networks), none (loopback only), host (no isolation), container:NAME (share NAME's).
+    #[arg(long, alias = "net", default_value = "user")]
     network: String,
+    /// Publish a container port: [IP:]HOSTPORT:CTRPORT[/tcp|udp], ports may be ranges.
+    #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST:CTR[/PROTO]")]
+    publish: Vec<String>,
+    /// Publish every port the image exposes on a random host port.
+    #[arg(short = 'P', long)]
+    publish_all: bool,
+    /// A DNS server for the container (instead of burrow's forwarder).
+    #[arg(long, value_name = "IP")]
+    dns: Vec<String>,
+    /// An /etc/hosts entry: NAME:IP (host-gateway names the host).
+    #[arg(long, value_name = "NAME:IP")]
+    add_host: Vec<String>,
     #[command(flatten)]
     limits: super::resources::LimitFlags,
     /// Adjust the OOM killer's preference for the container (-1000..1000; without privileges only upwards).
@@ -113,6 +125,10 @@ impl Run {
             cap_add: self.cap_add,
             cap_drop: self.cap_drop,
             network: self.network,
+            publish: self.publish,
+            publish_all: self.publish_all,
+            dns: self.dns,
+            add_host: self.add_host,
             limits: self.limits.limits(),
             oom_score_adj: self.oom_score_adj,
             detach: self.detach,
@@ -165,6 +181,7 @@ impl Ps {
             "COMMAND",
             "CREATED",
             "STATUS",
+            "PORTS",
             "NAMES",
         ]
         .map(String::from)
@@ -185,10 +202,44 @@ impl Ps {
                 format!("\"{command}\""),
                 super::image::ago(&r.created),
                 ctr::status_text(s),
+                crate::container::network::published(r)
+                    .iter()
+                    .map(|p| p.short())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 r.name.clone(),
             ]);
         }
         super::image::print_table(&rows);
+        Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Port {
+    /// The container, by name or id.
+    container: String,
+    /// Only this container port: PORT[/PROTO].
+    port: Option<String>,
+}
+
+impl Port {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let ports = crate::container::network::published_of(ctx, &self.container)?;
+        let wanted = self.port.as_deref().map(|p| match p.split_once('/') {
+            Some((n, proto)) => (n.to_string(), proto.to_string()),
+            None => (p.to_string(), "tcp".to_string()),
+        });
+        for p in ports {
+            match &wanted {
+                Some((n, proto)) => {
+                    if *n == p.container_port.to_string() && *proto == p.proto.to_string() {
+                        println!("{}", p.to_string().split(" -> ").nth(1).unwrap_or_default());
+                    }
+                }
+                None => println!("{p}"),
+            }
+        }
         Ok(())
     }
 }

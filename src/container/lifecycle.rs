@@ -718,12 +718,6 @@ pub fn rename(ctx: &Context, input: &str, new_name: &str) -> Result<()> {
     Ok(())
 }
 
-/// `port`: published ports; none exist until networking lands.
-pub fn ports(ctx: &Context, input: &str) -> Result<Vec<String>> {
-    find(ctx, input)?;
-    Ok(Vec::new())
-}
-
 /// Stops every running container, for `system reset`.
 pub fn stop_all(ctx: &Context) -> Result<()> {
     let c = records(ctx)?;

@@ -8,6 +8,7 @@ pub mod files;
 pub mod images;
 pub mod lifecycle;
 pub mod log;
+pub mod network;
 pub mod record;
 pub mod resources;
 pub mod run;
@@ -114,6 +115,7 @@ pub fn summary_json(r: &Record, s: &State) -> serde_json::Value {
         "Status": status_text(s),
         "ExitCode": s.exit_code,
         "Pid": s.pid,
+        "Ports": network::published(r),
     })
 }
 
@@ -140,6 +142,7 @@ pub fn inspect_json(ctx: &Context, input: &str) -> Result<serde_json::Value> {
             "OOMKilled": s.oom_killed,
             "Paused": resources::paused(&s),
         },
+        "NetworkSettings": network::inspect_json(&r),
         "HostConfig": s.limits,
         "Cgroup": s.cgroup,
         "RootfsDriver": s.rootfs_driver,

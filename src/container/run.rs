@@ -3,6 +3,7 @@
 //! container record, runs it in the foreground and records how it ended.
 
 use super::images::Context;
+use super::network;
 use super::record::{self, Containers, Record, State, Status};
 use super::supervise::{Plan, RestartPolicy};
 use super::ContainerError;
@@ -10,7 +11,7 @@ use crate::image::archive::rfc3339;
 use crate::image::registry::{ProgressMode, PullOptions};
 use crate::image::store::{now, remove_tree, StoreError};
 use crate::image::ImageError;
-use crate::sandbox::spec::{EtcFiles, Rootfs, SandboxSpec, User};
+use crate::sandbox::spec::{Rootfs, SandboxSpec, User};
 use crate::sandbox::userns::{IdMap, IdRange};
 use crate::sandbox::CapSet;
 use crate::sandbox::MountOp;
@@ -44,6 +45,14 @@ pub struct RunSpec {
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
     pub network: String,
+    #[serde(default)]
+    pub publish: Vec<String>,
+    #[serde(default)]
+    pub publish_all: bool,
+    #[serde(default)]
+    pub dns: Vec<String>,
+    #[serde(default)]
+    pub add_host: Vec<String>,
     /// Resource limits (--memory, --cpus, ...), applied through cgroup v2.
     #[serde(default)]
     pub limits: crate::cgroup::Limits,
@@ -77,8 +86,6 @@ pub enum SpecError {
     SecurityOpt(String),
     #[error("unsupported --userns {0:?}: burrow knows keep-id (and the default, a full id map)")]
     Userns(String),
-    #[error("unsupported --network {0:?}: only none is available yet")]
-    Network(String),
     #[error("{0}")]
     Restart(String),
     #[error("--rm and --restart {0} conflict: a container removed when it exits cannot restart")]
@@ -104,9 +111,6 @@ pub enum UserMount {
 
 /// Runs a container in the foreground and returns its exit status.
 pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
-    if spec.network != "none" {
-        return Err(spec_err(SpecError::Network(spec.network.clone())));
-    }
     let cwd =
         std::env::current_dir().map_err(|e| Error::Usage(format!("the current directory: {e}")))?;
     let mut mounts = Vec::new();
@@ -234,6 +238,13 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
     let _held = HeldSignals::hold()?;
     // The record first: a name taken is an error before anything starts.
     let containers = Containers::open(store.root())?;
+    let network = network::plan(
+        &containers,
+        spec,
+        image_run.exposed_ports.as_ref(),
+        ctx.config.network.host_loopback,
+    )?;
+    let bound = network::bind(&network)?;
     let dir = {
         let _lock = containers.lock()?;
         let name = match &spec.name {
@@ -265,6 +276,7 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
                 "NoNewPrivileges": no_new_privs,
                 "UsernsMode": spec.userns,
                 "NetworkMode": spec.network,
+                "Ports": bound.ports(),
                 "RestartPolicy": spec.restart.clone().unwrap_or_else(|| "no".into()),
                 "StopSignal": stop_signal,
             }),
@@ -300,6 +312,8 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
             user,
             capabilities,
             no_new_privs,
+            network,
+            bound,
             spec,
             restart,
             stop_signal,
@@ -387,6 +401,8 @@ struct SandboxInputs<'a> {
     user: User,
     capabilities: CapSet,
     no_new_privs: bool,
+    network: network::NetworkPlan,
+    bound: network::BoundPorts,
     spec: &'a RunSpec,
     restart: RestartPolicy,
     stop_signal: i32,
@@ -421,8 +437,14 @@ fn start_and_wait(
     } else {
         dir.to_path_buf()
     };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&etc_dir)
+        .map_err(io("creating", &etc_dir))?;
     let _etc_dir = throwaway.then(|| RemovedOnDrop(etc_dir.clone()));
-    let etc = etc_files(&etc_dir, &input.hostname).map_err(io("writing", &etc_dir))?;
+    let etc = network::etc_files(&etc_dir, &input.hostname, &input.network)
+        .map_err(io("writing", &etc_dir))?;
     let mut sandbox = SandboxSpec::new(
         input.id_map,
         Rootfs::Overlay {
@@ -467,6 +489,7 @@ fn start_and_wait(
     sandbox.init = input.spec.init;
     sandbox.tty = input.spec.tty;
     sandbox.stdin = input.spec.interactive;
+    network::apply(&input.network, &mut sandbox);
 
     sandbox.oom_score_adj = input.spec.oom_score_adj;
     // What every supervisor of this container, and `exec`, work from.
@@ -480,9 +503,12 @@ fn start_and_wait(
         stop_signal: input.stop_signal,
         interactive: input.spec.interactive,
         limits: input.spec.limits.clone(),
+        network: input.network.supervised(&input.bound),
     };
     plan.save(dir).map_err(io("writing", dir))?;
     if input.spec.detach {
+        // The supervisor binds the published ports itself.
+        drop(input.bound);
         super::lifecycle::launch(ctx, dir)?;
         return Ok(0);
     }
@@ -506,7 +532,7 @@ fn start_and_wait(
     };
     sandbox.cgroup = cgroup.as_ref().map(|cg| cg.path.clone());
     state.cgroup = cgroup.clone();
-    let running = match crate::sandbox::spawn(&sandbox) {
+    let mut running = match crate::sandbox::spawn(&sandbox) {
         Ok(r) => r,
         Err(e) => {
             if let Some(cg) = &cgroup {
@@ -531,8 +557,26 @@ fn start_and_wait(
             f.driver, f.error
         );
     }
+    let net = match network::start(
+        &input.network,
+        running.take_net_fd(),
+        input.bound,
+        running.pid(),
+    ) {
+        Ok(n) => n,
+        Err(e) => {
+            drop(running);
+            if let Some(cg) = &cgroup {
+                super::resources::after_exit(cg);
+            }
+            state.pid = None;
+            failed(state, &e, 125)?;
+            return Err(e);
+        }
+    };
     containers.set_state(id, &state)?;
     let status = running.wait();
+    net.stop();
     if let Some(cg) = &cgroup {
         state.oom_killed = super::resources::after_exit(cg);
     }
@@ -582,31 +626,6 @@ impl Drop for RemovedOnDrop {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container, in
-/// `dir` (made here, private to you).
-fn etc_files(dir: &Path, hostname: &str) -> std::io::Result<EtcFiles> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let hostname_file = dir.join("hostname");
-    std::fs::write(&hostname_file, format!("{hostname}\n"))?;
-    let hosts = dir.join("hosts");
-    std::fs::write(
-        &hosts,
-        format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"),
-    )?;
-    // With no network (the only mode yet), a resolver list has nothing to
-    // reach; an empty file keeps programs from querying the host's.
-    let resolv = dir.join("resolv.conf");
-    std::fs::write(&resolv, "# burrow: this container has no network\n")?;
-    Ok(EtcFiles {
-        hostname: Some(hostname_file),
-        hosts: Some(hosts),
-        resolv_conf: Some(resolv),
-    })
 }
 
 /// Removes a container's directory: as you when its files are all yours

@@ -43,6 +43,9 @@ pub struct Plan {
     /// moves itself into it, as the foreground `run` does).
     #[serde(default)]
     pub limits: crate::cgroup::Limits,
+    /// The network to bring up at each start (`--network user`, `-p`).
+    #[serde(default)]
+    pub network: super::network::SupervisedNetwork,
 }
 
 /// Why the supervisor could not start the container.
@@ -176,13 +179,25 @@ pub trait Extension {
     /// The container's pid 1 started (again): a network stack joins its
     /// namespace here, through the pidfd.
     fn started(&mut self, _pid: i32, _pidfd: BorrowedFd<'_>) {}
+    /// Before each start: what the sandbox must do for this extension
+    /// (the saved spec cannot carry functions).
+    fn prepare(&self, _spec: &mut SandboxSpec) {}
+    /// After each start: the fd the sandbox's network set-up made, for the
+    /// extension that asked for it.
+    fn take_net(&mut self, _pid: i32, _net: &mut Option<OwnedFd>) {}
 }
 
 /// The extensions a container's plan asks for. Empty until networking
 /// lands: the userspace network stack and the published-port listeners
 /// are created here, before the container starts.
-fn extensions_for(_plan: &Plan) -> Vec<Box<dyn Extension>> {
-    Vec::new()
+fn extensions_for(plan: &Plan) -> Result<Vec<Box<dyn Extension>>, String> {
+    let mut list: Vec<Box<dyn Extension>> = Vec::new();
+    if plan.network.user || !plan.network.ports.is_empty() {
+        list.push(Box::new(super::network::SupervisedStack::new(
+            plan.network.clone(),
+        )?));
+    }
+    Ok(list)
 }
 
 enum ClientKind {
@@ -299,7 +314,7 @@ fn storage_of(dir: &Path) -> Option<&Path> {
 impl Supervisor {
     fn new(dir: &Path) -> Result<Supervisor, String> {
         let plan = Plan::load(dir)?;
-        let extensions = extensions_for(&plan);
+        let extensions = extensions_for(&plan)?;
         let root = storage_of(dir).ok_or("the container directory has no parent")?;
         let containers = Containers::open(root).map_err(|e| e.to_string())?;
         let log = LogWriter::open(dir, plan.log_max_size)
@@ -356,9 +371,12 @@ impl Supervisor {
             }
         }
         let mut spec = self.plan.sandbox.clone();
+        for ext in &self.extensions {
+            ext.prepare(&mut spec);
+        }
         spec.cgroup = self.cgroup.as_ref().map(|cg| cg.path.clone());
         let spec = &spec;
-        let running = if spec.tty {
+        let mut running = if spec.tty {
             let mut r = sandbox::spawn(spec)?;
             self.io.pty = r.take_pty();
             r
@@ -404,7 +422,9 @@ impl Supervisor {
             let _ = rustix::fs::fcntl_setfl(fd, rustix::fs::OFlags::NONBLOCK);
         }
         let pid = running.pid();
+        let mut net = running.take_net_fd();
         for ext in &mut self.extensions {
+            ext.take_net(pid, &mut net);
             ext.started(pid, running.pidfd());
         }
         let mut state = self.state();

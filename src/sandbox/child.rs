@@ -102,6 +102,7 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
     // ids, only the capabilities the creator of a user namespace holds.
     new_namespaces(spec)?;
     id_maps(ctx)?;
+    network(ctx)?;
     cgroup_namespace(spec)?;
     let MountedRoot {
         root,
@@ -166,7 +167,8 @@ fn reset_signals() {
 /// Become root of the user namespace. A single-id map we write
 /// ourselves; a full one comes from the parent's newuidmap/newgidmap.
 fn id_maps(ctx: &ChildContext) -> Result<(), Stop> {
-    if ctx.spec.id_map.is_single() {
+    // A shared user namespace has its maps already.
+    if ctx.spec.id_map.is_single() && ctx.spec.join.is_none() {
         userns::write_own_single_map(&ctx.spec.id_map).map_err(|e| {
             Stop::Setup(SetupError {
                 op: "write the single-id map".into(),
@@ -226,6 +228,35 @@ fn new_namespaces(spec: &SandboxSpec) -> Result<(), SetupError> {
     }
     if spec.namespaces.net {
         loopback_up().map_err(|e| sys_err("bring up the loopback interface", None, e))?;
+    }
+    Ok(())
+}
+
+/// Enters the shared network namespace, or runs the caller's set-up in
+/// the new one and sends what it made to the parent.
+fn network(ctx: &ChildContext) -> Result<(), Stop> {
+    let spec = ctx.spec;
+    if let Some(join) = &spec.join {
+        let fd = rustix::fs::open(
+            &join.net,
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| sys_err("open the network namespace", Some(&join.net), e))?;
+        // SAFETY: setns with an fd we own.
+        if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
+            let e = Errno::from_raw_os_error(sys::last_errno());
+            return Err(sys_err("enter the network namespace", Some(&join.net), e).into());
+        }
+    }
+    if let Some(setup) = spec.net_setup {
+        let fd = (setup.0)().map_err(|detail| SetupError {
+            op: "set up the network".into(),
+            path: None,
+            errno: None,
+            detail: Some(detail),
+        })?;
+        send(ctx, &ToParent::Net, Some(fd.as_fd()))?;
     }
     Ok(())
 }

@@ -129,6 +129,7 @@ pub fn exec(
         pid: child_pid,
         pidfd: child_pidfd,
         pty: pty.map(|p| p.master),
+        net: None,
         relay_stdin: exec.stdin,
         rootfs: super::RootfsReport {
             driver: super::RootfsDriver::Bind,

@@ -33,8 +33,8 @@ pub use join::signal_number;
 pub use mounts::{mount_ops, MountOp};
 pub use rootfs::{DriverFailure, RootfsReport, COPY_MARKER};
 pub use spec::{
-    EtcFiles, InvalidSpec, Namespaces, Rootfs, RootfsDriver, SandboxSpec, User,
-    DEFAULT_MASKED_PATHS, DEFAULT_PATH, DEFAULT_READONLY_PATHS,
+    EtcFiles, InvalidSpec, JoinNamespaces, Namespaces, NetSetup, Rootfs, RootfsDriver, SandboxSpec,
+    User, DEFAULT_MASKED_PATHS, DEFAULT_PATH, DEFAULT_READONLY_PATHS,
 };
 pub use user::{resolve_user, resolve_user_from, ResolvedUser, UserError};
 
@@ -175,7 +175,11 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
 
     // Only what must exist at birth: the other namespaces are made by the
     // child while the parent writes the id maps.
-    let flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64;
+    let mut flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64;
+    if let Some(join) = &spec.join {
+        enter_namespace(&join.user, libc::CLONE_NEWUSER)?;
+        flags &= !(libc::CLONE_NEWUSER as u64);
+    }
     // SAFETY: single-threaded, checked above.
     let forked = unsafe { sys::clone3(flags) };
     let (pid, pidfd) = match forked {
@@ -208,6 +212,7 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
         pid,
         pidfd,
         pty: None,
+        net: None,
         relay_stdin: spec.stdin,
         rootfs: RootfsReport {
             driver: RootfsDriver::Bind,
@@ -215,7 +220,7 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
         },
         status: None,
     };
-    if !spec.id_map.is_single() {
+    if !spec.id_map.is_single() && spec.join.is_none() {
         userns::write_maps(&spec.id_map, nix::unistd::Pid::from_raw(pid))?;
     }
     if let Some(dir) = &spec.cgroup {
@@ -233,6 +238,7 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
         match msg {
             ToParent::Rootfs(report) => running.rootfs = report,
             ToParent::Pty => running.pty = fd,
+            ToParent::Net => running.net = fd,
             ToParent::Executing => executing = true,
             ToParent::Failed(e) => {
                 running.reap();
@@ -252,6 +258,27 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
         return Err(SandboxError::Channel("no terminal came back".into()));
     }
     Ok(running)
+}
+
+/// setns into the namespace at `path` (a /proc/PID/ns file).
+fn enter_namespace(path: &std::path::Path, kind: i32) -> Result<(), SandboxError> {
+    let fd = rustix::fs::open(
+        path,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| SandboxError::Sys {
+        call: "open the namespace to share",
+        errno: e.raw_os_error(),
+    })?;
+    // SAFETY: setns with an fd we own and a namespace type.
+    if unsafe { libc::setns(fd.as_raw_fd(), kind) } < 0 {
+        return Err(SandboxError::Sys {
+            call: "setns into the namespace to share",
+            errno: sys::last_errno(),
+        });
+    }
+    Ok(())
 }
 
 /// Moves the waiting child into the cgroup `dir` (a delegated one: the
@@ -283,6 +310,7 @@ pub struct Running {
     pid: i32,
     pidfd: OwnedFd,
     pty: Option<OwnedFd>,
+    net: Option<OwnedFd>,
     relay_stdin: bool,
     rootfs: RootfsReport,
     status: Option<ExitStatus>,
@@ -319,6 +347,11 @@ impl Running {
     /// `wait` then relays nothing.
     pub fn take_pty(&mut self) -> Option<OwnedFd> {
         self.pty.take()
+    }
+
+    /// What `SandboxSpec::net_setup` made inside the container.
+    pub fn take_net_fd(&mut self) -> Option<OwnedFd> {
+        self.net.take()
     }
 
     /// Sends `signal` to pid 1. A pid 1 without a handler ignores all but

@@ -21,6 +21,8 @@ pub(crate) enum ToParent {
     Rootfs(RootfsReport),
     /// The pty master rides along as the attached fd.
     Pty,
+    /// What `SandboxSpec::net_setup` made rides along.
+    Net,
     /// The next thing is execve: EOF now means it worked.
     Executing,
     Failed(SetupError),

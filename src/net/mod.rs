@@ -1,0 +1,139 @@
+//! Container networking: the network modes, the tap device and its
+//! addresses inside the container, burrow's userspace TCP/IP stack (a NAT
+//! gateway on the tap), the DNS forwarder and published ports. Knows
+//! nothing of images, the CLI or the sandbox's internals: `container` hands
+//! it plain data (a tap fd, a pid, a port list) and runs what it returns.
+
+pub mod dns;
+pub mod netlink;
+pub mod ports;
+pub mod stack;
+pub mod tap;
+
+pub use ports::{parse_publish, PortForwarder, PortProto, PublishedPort};
+pub use stack::{UserNetConfig, UserNetwork};
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// The container's interface, addresses and gateways in `user` mode.
+pub const IFNAME: &str = "eth0";
+pub const MTU: u32 = 65520;
+pub const GUEST_V4: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 100);
+pub const GATEWAY_V4: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
+pub const RESOLVER_V4: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 3);
+pub const GUEST_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0x100);
+pub const GATEWAY_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
+pub const RESOLVER_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 3);
+
+/// The names /etc/hosts gives the host (the gateway).
+pub const HOST_NAMES: &[&str] = &["host.containers.internal", "host.docker.internal"];
+
+/// `--network`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkMode {
+    /// A network namespace with loopback only.
+    None,
+    /// The host's network namespace: no isolation.
+    Host,
+    /// Another container's network (and so user) namespace.
+    Container(String),
+    /// A network namespace with a tap device behind burrow's stack.
+    User,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error(
+        "unknown --network {0:?}: burrow knows user (the default), none, host and container:NAME"
+    )]
+    UnknownMode(String),
+    #[error("invalid --publish {spec:?}: {why}")]
+    Publish { spec: String, why: String },
+    #[error("invalid --add-host {0:?}: expected NAME:IP")]
+    AddHost(String),
+    #[error("invalid --dns {0:?}: expected an IP address")]
+    Dns(String),
+    #[error("cannot listen on {addr} ({proto}) for a published port: {source}{hint}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        proto: PortProto,
+        source: std::io::Error,
+        hint: String,
+    },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("the network helper inside the container: {0}")]
+    Helper(String),
+}
+
+impl std::str::FromStr for NetworkMode {
+    type Err = NetError;
+
+    fn from_str(s: &str) -> Result<Self, NetError> {
+        Ok(match s {
+            "" | "user" | "slirp4netns" | "pasta" | "bridge" | "default" => NetworkMode::User,
+            "none" => NetworkMode::None,
+            "host" => NetworkMode::Host,
+            _ => match s.strip_prefix("container:") {
+                Some(name) if !name.is_empty() => NetworkMode::Container(name.to_string()),
+                _ => return Err(NetError::UnknownMode(s.to_string())),
+            },
+        })
+    }
+}
+
+/// `--add-host NAME:IP` (IPv6 addresses may be bracketed).
+pub fn parse_add_host(spec: &str) -> Result<(String, std::net::IpAddr), NetError> {
+    let bad = || NetError::AddHost(spec.to_string());
+    let (name, ip) = spec.split_once([':', '=']).ok_or_else(bad)?;
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    let ip = if ip == "host-gateway" {
+        std::net::IpAddr::V4(GATEWAY_V4)
+    } else {
+        ip.parse().map_err(|_| bad())?
+    };
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        return Err(bad());
+    }
+    Ok((name.to_string(), ip))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_modes_parse_and_unknown_ones_are_named() {
+        assert_eq!("user".parse::<NetworkMode>().unwrap(), NetworkMode::User);
+        assert_eq!("none".parse::<NetworkMode>().unwrap(), NetworkMode::None);
+        assert_eq!("host".parse::<NetworkMode>().unwrap(), NetworkMode::Host);
+        assert_eq!(
+            "container:web".parse::<NetworkMode>().unwrap(),
+            NetworkMode::Container("web".into())
+        );
+        let e = "container:".parse::<NetworkMode>().unwrap_err().to_string();
+        assert!(e.contains("container:NAME"), "{e}");
+        assert!("bogus".parse::<NetworkMode>().is_err());
+    }
+
+    #[test]
+    fn add_host_takes_v4_v6_and_host_gateway() {
+        assert_eq!(
+            parse_add_host("db:10.1.2.3").unwrap(),
+            ("db".into(), "10.1.2.3".parse().unwrap())
+        );
+        assert_eq!(
+            parse_add_host("v6:[fd00::9]").unwrap(),
+            ("v6".into(), "fd00::9".parse().unwrap())
+        );
+        assert_eq!(
+            parse_add_host("gw:host-gateway").unwrap().1,
+            std::net::IpAddr::V4(GATEWAY_V4)
+        );
+        assert!(parse_add_host("nocolon").is_err());
+        assert!(parse_add_host("x:notanip").is_err());
+    }
+}

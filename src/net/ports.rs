@@ -1,0 +1,913 @@
+//! Published ports: `-p [IP:]HOSTPORT:CTRPORT[/tcp|udp]` and ranges.
+
+use super::NetError;
+use super::{GUEST_V4, GUEST_V6};
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType, SockaddrStorage,
+};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::{IoSlice, IoSliceMut};
+use std::net::IpAddr;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortProto {
+    Tcp,
+    Udp,
+}
+
+impl std::fmt::Display for PortProto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PortProto::Tcp => "tcp",
+            PortProto::Udp => "udp",
+        })
+    }
+}
+
+/// One host port carried to one container port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedPort {
+    /// The host address listened on; `None` is every address.
+    pub host_ip: Option<IpAddr>,
+    pub host_port: u16,
+    pub container_port: u16,
+    pub proto: PortProto,
+}
+
+impl std::fmt::Display for PublishedPort {
+    /// docker's `port` line: `80/tcp -> 0.0.0.0:8080`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ip = self.host_ip.map_or("0.0.0.0".to_string(), |ip| match ip {
+            IpAddr::V6(a) => format!("[{a}]"),
+            IpAddr::V4(a) => a.to_string(),
+        });
+        write!(
+            f,
+            "{}/{} -> {ip}:{}",
+            self.container_port, self.proto, self.host_port
+        )
+    }
+}
+
+impl PublishedPort {
+    /// `ps`'s form: `127.0.0.1:8080->80/tcp`.
+    pub fn short(&self) -> String {
+        let ip = self.host_ip.map_or("0.0.0.0".to_string(), |ip| match ip {
+            IpAddr::V6(a) => format!("[{a}]"),
+            IpAddr::V4(a) => a.to_string(),
+        });
+        format!(
+            "{ip}:{}->{}/{}",
+            self.host_port, self.container_port, self.proto
+        )
+    }
+}
+
+fn range(s: &str) -> Option<(u16, u16)> {
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let (a, b): (u16, u16) = (a.parse().ok()?, b.parse().ok()?);
+    (a > 0 && a <= b).then_some((a, b))
+}
+
+/// `-p` in docker's forms: `CTR`, `HOST:CTR`, `IP:HOST:CTR`, `IP::CTR`,
+/// each port a number or a range, `/tcp` or `/udp` after. A missing host
+/// port takes the container's.
+pub fn parse_publish(spec: &str) -> Result<Vec<PublishedPort>, NetError> {
+    let bad = |why: &str| NetError::Publish {
+        spec: spec.to_string(),
+        why: why.to_string(),
+    };
+    let (body, proto) = match spec.rsplit_once('/') {
+        Some((b, "tcp")) => (b, PortProto::Tcp),
+        Some((b, "udp")) => (b, PortProto::Udp),
+        Some(_) => return Err(bad("the protocol must be tcp or udp")),
+        None => (spec, PortProto::Tcp),
+    };
+    // An IPv6 host address is bracketed: [::1]:8080:80.
+    let (ip, rest) = if let Some(r) = body.strip_prefix('[') {
+        let (ip, rest) = r.split_once(']').ok_or_else(|| bad("unclosed ["))?;
+        (
+            Some(ip),
+            rest.strip_prefix(':')
+                .ok_or_else(|| bad("expected : after ]"))?,
+        )
+    } else {
+        match body.matches(':').count() {
+            0 | 1 => (None, body),
+            2 => {
+                let (ip, rest) = body.split_once(':').unwrap_or(("", body));
+                (Some(ip), rest)
+            }
+            _ => return Err(bad("too many colons (bracket an IPv6 address)")),
+        }
+    };
+    let host_ip = match ip {
+        None | Some("") => None,
+        Some(ip) => Some(
+            ip.parse::<IpAddr>()
+                .map_err(|_| bad("the host address is not an IP address"))?,
+        ),
+    };
+    let (host, ctr) = match rest.split_once(':') {
+        Some((h, c)) => (h, c),
+        None => ("", rest),
+    };
+    let (c0, c1) =
+        range(ctr).ok_or_else(|| bad("the container port must be 1-65535 or a range"))?;
+    let (h0, h1) = if host.is_empty() {
+        (c0, c1)
+    } else {
+        range(host).ok_or_else(|| bad("the host port must be 1-65535 or a range"))?
+    };
+    if h1 - h0 != c1 - c0 {
+        return Err(bad("the host and container ranges differ in length"));
+    }
+    Ok((0..=c1 - c0)
+        .map(|i| PublishedPort {
+            host_ip,
+            host_port: h0 + i,
+            container_port: c0 + i,
+            proto,
+        })
+        .collect())
+}
+
+// ---------------------------------------------------------------------------
+// Carrying published ports into the container.
+//
+// The host side listens as the user. For each client, a socket is made
+// INSIDE the container's network namespace by a helper process (forked
+// while the supervisor is single-threaded, then entering the container's
+// user and network namespaces: a multi-threaded process cannot), bound to
+// the client's own address and connected to the container; the two kernel
+// sockets are then spliced together. The container sees the real client
+// address: a loopback client's (127.0.0.5 stays 127.0.0.5) as an address
+// of its own loopback, any other with IP_TRANSPARENT, which the
+// namespace's root may set, plus a policy route sending the container
+// port's replies back to the local socket.
+// ---------------------------------------------------------------------------
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> NetError {
+    let what = what.into();
+    move |source| NetError::Io { what, source }
+}
+
+fn last() -> std::io::Error {
+    std::io::Error::last_os_error()
+}
+
+/// The lowest port an unprivileged user may bind.
+pub fn unprivileged_port_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1024)
+}
+
+fn listen_error(p: &PublishedPort, addr: SocketAddr, source: std::io::Error) -> NetError {
+    let hint = match source.raw_os_error() {
+        Some(libc::EADDRINUSE) => format!(
+            "; another program (or container) already uses {} port {}: choose another host port",
+            p.proto, p.host_port
+        ),
+        Some(libc::EACCES) if p.host_port < unprivileged_port_start() => format!(
+            "; ports below {} need privileges (sysctl net.ipv4.ip_unprivileged_port_start): \
+             publish on a higher host port, e.g. -p {}:{}",
+            unprivileged_port_start(),
+            p.host_port as u32 + 8000,
+            p.container_port
+        ),
+        Some(libc::EADDRNOTAVAIL) => "; that address is not one of this host's".into(),
+        _ => String::new(),
+    };
+    NetError::Listen {
+        addr,
+        proto: p.proto,
+        source,
+        hint,
+    }
+}
+
+/// The host's listening socket for one published port.
+enum HostSocket {
+    Tcp(TcpListener),
+    Udp(UdpSocket),
+}
+
+fn host_addr(p: &PublishedPort) -> SocketAddr {
+    SocketAddr::new(
+        p.host_ip
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        p.host_port,
+    )
+}
+
+fn bind_host(p: &PublishedPort) -> Result<HostSocket, NetError> {
+    let addr = host_addr(p);
+    let s = match p.proto {
+        PortProto::Tcp => {
+            HostSocket::Tcp(TcpListener::bind(addr).map_err(|e| listen_error(p, addr, e))?)
+        }
+        PortProto::Udp => {
+            HostSocket::Udp(UdpSocket::bind(addr).map_err(|e| listen_error(p, addr, e))?)
+        }
+    };
+    match &s {
+        HostSocket::Tcp(l) => l.set_nonblocking(true),
+        HostSocket::Udp(u) => u.set_nonblocking(true),
+    }
+    .map_err(io_err("set the listener non-blocking"))?;
+    Ok(s)
+}
+
+/// The process inside the container's network namespace that makes
+/// sockets there on request.
+struct InsideSockets {
+    channel: OwnedFd,
+    pid: i32,
+}
+
+const REQ_LEN: usize = 1 + 16 + 2 + 2 + 1;
+
+fn encode(proto: PortProto, client: SocketAddr, port: u16) -> [u8; REQ_LEN] {
+    let mut b = [0u8; REQ_LEN];
+    b[0] = match proto {
+        PortProto::Tcp => 0,
+        PortProto::Udp => 1,
+    };
+    match client.ip() {
+        IpAddr::V4(a) => {
+            b[1..5].copy_from_slice(&a.octets());
+            b[21] = 4;
+        }
+        IpAddr::V6(a) => {
+            b[1..17].copy_from_slice(&a.octets());
+            b[21] = 6;
+        }
+    }
+    b[17..19].copy_from_slice(&client.port().to_be_bytes());
+    b[19..21].copy_from_slice(&port.to_be_bytes());
+    b
+}
+
+fn decode(b: &[u8]) -> Option<(PortProto, SocketAddr, u16)> {
+    if b.len() != REQ_LEN {
+        return None;
+    }
+    let proto = if b[0] == 0 {
+        PortProto::Tcp
+    } else {
+        PortProto::Udp
+    };
+    let ip = match b[21] {
+        4 => IpAddr::V4(std::net::Ipv4Addr::new(b[1], b[2], b[3], b[4])),
+        6 => IpAddr::V6(std::net::Ipv6Addr::from(
+            <[u8; 16]>::try_from(&b[1..17]).ok()?,
+        )),
+        _ => return None,
+    };
+    let cport = u16::from_be_bytes([b[17], b[18]]);
+    let port = u16::from_be_bytes([b[19], b[20]]);
+    Some((proto, SocketAddr::new(ip, cport), port))
+}
+
+impl InsideSockets {
+    /// Forks the helper into the namespaces of `pid`. The caller must be
+    /// single-threaded.
+    fn start(pid: i32, ports: &[PublishedPort]) -> Result<InsideSockets, NetError> {
+        let open = |kind: &str| {
+            let path = format!("/proc/{pid}/ns/{kind}");
+            rustix::fs::open(
+                path.as_str(),
+                rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| NetError::Io {
+                what: format!("open {path}"),
+                source: e.into(),
+            })
+        };
+        let (user, net) = (open("user")?, open("net")?);
+        let (ours, theirs) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| NetError::Io {
+            what: "socketpair".into(),
+            source: e.into(),
+        })?;
+        let threads = std::fs::read_dir("/proc/self/task").map_or(1, |d| d.count());
+        if threads > 1 {
+            return Err(NetError::Helper(format!(
+                "must be started from a single-threaded process (this one has {threads})"
+            )));
+        }
+        // SAFETY: single-threaded (checked): the child may do anything.
+        match unsafe { libc::fork() } {
+            -1 => Err(io_err("fork the port helper")(last())),
+            0 => {
+                drop(ours);
+                helper_main(user, net, theirs, ports)
+            }
+            child => Ok(InsideSockets {
+                channel: ours,
+                pid: child,
+            }),
+        }
+    }
+
+    /// A socket inside, bound to `client` where it can be and connected
+    /// (non-blocking) to the container's `port`.
+    fn socket(&self, proto: PortProto, client: SocketAddr, port: u16) -> Result<OwnedFd, NetError> {
+        let req = encode(proto, client, port);
+        sendmsg::<()>(
+            self.channel.as_raw_fd(),
+            &[IoSlice::new(&req)],
+            &[],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .map_err(|e| NetError::Helper(format!("sending a request: {e}")))?;
+        let mut buf = [0u8; 4];
+        let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let msg = recvmsg::<()>(
+            self.channel.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .map_err(|e| NetError::Helper(format!("reading a reply: {e}")))?;
+        let mut fd = None;
+        if let Ok(cmsgs) = msg.cmsgs() {
+            for c in cmsgs {
+                if let ControlMessageOwned::ScmRights(fds) = c {
+                    for raw in fds {
+                        // SAFETY: the kernel just installed this fd for us.
+                        let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                        fd.get_or_insert(owned);
+                    }
+                }
+            }
+        }
+        if msg.bytes == 0 {
+            return Err(NetError::Helper("it exited".into()));
+        }
+        let code = i32::from_ne_bytes(buf);
+        fd.ok_or_else(|| {
+            NetError::Helper(format!(
+                "making a socket for {client}: {}",
+                std::io::Error::from_raw_os_error(code)
+            ))
+        })
+    }
+}
+
+impl Drop for InsideSockets {
+    fn drop(&mut self) {
+        // SAFETY: signalling and reaping our own child.
+        unsafe {
+            libc::kill(self.pid, libc::SIGKILL);
+            libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+/// The helper: enters the namespaces, sets the return route for
+/// transparent sockets, then answers requests until the supervisor goes.
+fn helper_main(user: OwnedFd, net: OwnedFd, channel: OwnedFd, ports: &[PublishedPort]) -> ! {
+    // SAFETY: prctl and setns with fds we own; _exit ends this fork.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+        if libc::getppid() == 1
+            || libc::setns(user.as_raw_fd(), libc::CLONE_NEWUSER) < 0
+            || libc::setns(net.as_raw_fd(), libc::CLONE_NEWNET) < 0
+        {
+            libc::_exit(1);
+        }
+    }
+    drop((user, net));
+    // Nothing of the supervisor's stays open here: a pipe someone waits
+    // to see closed (a report to the CLI, a client's socket) would stay
+    // open as long as this helper lives.
+    let keep = channel.as_raw_fd() as libc::c_uint;
+    // SAFETY: closing fd ranges of this forked process, all but the
+    // channel and stdio; nothing here uses the others.
+    unsafe {
+        if keep > 3 {
+            libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32);
+        }
+        libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0u32);
+    }
+    return_routes(ports);
+    let mut buf = [0u8; 64];
+    loop {
+        // SAFETY: receiving into our own buffer.
+        let n = unsafe { libc::recv(channel.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n <= 0 {
+            if n < 0 && last().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            // SAFETY: ending the forked helper without running the
+            // parent's destructors.
+            unsafe { libc::_exit(0) };
+        }
+        let (code, fd) = match decode(&buf[..n as usize]) {
+            Some((proto, client, port)) => match inside_socket(proto, client, port) {
+                Ok(fd) => (0, Some(fd)),
+                Err(e) => (e.raw_os_error().unwrap_or(libc::EIO), None),
+            },
+            None => (libc::EINVAL, None),
+        };
+        let raw = fd.as_ref().map(|f| [f.as_raw_fd()]);
+        let cmsgs: Vec<ControlMessage> = raw
+            .as_ref()
+            .map(|r| vec![ControlMessage::ScmRights(r)])
+            .unwrap_or_default();
+        let bytes = code.to_ne_bytes();
+        let _ = sendmsg::<()>(
+            channel.as_raw_fd(),
+            &[IoSlice::new(&bytes)],
+            &cmsgs,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        );
+    }
+}
+
+/// Replies from a published container port to a non-local client go to
+/// the local transparent socket, not out of the tap: a rule per port
+/// (source port, table 100) and a `local` default route in table 100.
+/// Best effort: without them a remote client's address cannot be kept and
+/// `inside_socket` falls back to an unbound socket.
+fn return_routes(ports: &[PublishedPort]) {
+    let Ok(mut nl) = super::netlink::Netlink::open() else {
+        return;
+    };
+    let mut done = std::collections::HashSet::new();
+    for p in ports {
+        if done.insert((p.proto, p.container_port)) {
+            for v6 in [false, true] {
+                let _ = nl.add_sport_rule(
+                    v6,
+                    p.proto == PortProto::Tcp,
+                    p.container_port,
+                    RETURN_TABLE,
+                );
+            }
+        }
+    }
+    for v6 in [false, true] {
+        let _ = nl.add_local_default(v6, RETURN_TABLE);
+    }
+}
+
+const RETURN_TABLE: u32 = 100;
+
+/// The container's address for `port`, in the client's family.
+fn guest_addr(client: SocketAddr, port: u16) -> SocketAddr {
+    match client {
+        SocketAddr::V4(_) => SocketAddr::new(IpAddr::V4(GUEST_V4), port),
+        SocketAddr::V6(_) => SocketAddr::new(IpAddr::V6(GUEST_V6), port),
+    }
+}
+
+fn inside_socket(proto: PortProto, client: SocketAddr, port: u16) -> std::io::Result<OwnedFd> {
+    let target = guest_addr(client, port);
+    let family = match client {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    let kind = match proto {
+        PortProto::Tcp => libc::SOCK_STREAM,
+        PortProto::Udp => libc::SOCK_DGRAM,
+    };
+    // SAFETY: plain socket(2); owned right below.
+    let fd = unsafe { libc::socket(family, kind | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(last());
+    }
+    // SAFETY: a new fd nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let on: libc::c_int = 1;
+    let set = |level, opt| {
+        // SAFETY: setsockopt with an int option value.
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                level,
+                opt,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        }
+    };
+    set(libc::SOL_SOCKET, libc::SO_REUSEADDR);
+    if !client.ip().is_loopback() {
+        match family {
+            libc::AF_INET => set(libc::SOL_IP, libc::IP_TRANSPARENT),
+            _ => set(libc::SOL_IPV6, libc::IPV6_TRANSPARENT),
+        };
+    }
+    let bound = nix::sys::socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(client)).is_ok();
+    if !bound {
+        // The address is lost, the connection is not: an unbound socket.
+        // SAFETY: as above.
+        let fd2 =
+            unsafe { libc::socket(family, kind | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+        if fd2 < 0 {
+            return Err(last());
+        }
+        // SAFETY: a new fd nobody else owns.
+        let fd2 = unsafe { OwnedFd::from_raw_fd(fd2) };
+        return connect_to(proto, fd2, target);
+    }
+    connect_to(proto, fd, target)
+}
+
+/// TCP connects (non-blocking). UDP does not: the server's replies come
+/// from whichever address its routing picks (127.0.0.1 towards a loopback
+/// client), which a connected socket would drop.
+fn connect_to(proto: PortProto, fd: OwnedFd, target: SocketAddr) -> std::io::Result<OwnedFd> {
+    if proto == PortProto::Udp {
+        return Ok(fd);
+    }
+    match nix::sys::socket::connect(fd.as_raw_fd(), &SockaddrStorage::from(target)) {
+        Ok(()) | Err(nix::Error::EINPROGRESS) => Ok(fd),
+        Err(e) => Err(std::io::Error::from_raw_os_error(e as i32)),
+    }
+}
+
+/// One direction of a spliced TCP connection: socket -> pipe -> socket.
+struct Half {
+    pipe_r: OwnedFd,
+    pipe_w: OwnedFd,
+    queued: usize,
+    eof: bool,
+    shut: bool,
+}
+
+const PIPE_SIZE: usize = 1 << 20;
+
+impl Half {
+    fn new() -> std::io::Result<Half> {
+        let (r, w) = rustix::pipe::pipe_with(
+            rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+        )?;
+        let _ = rustix::pipe::fcntl_setpipe_size(&w, PIPE_SIZE);
+        Ok(Half {
+            pipe_r: r,
+            pipe_w: w,
+            queued: 0,
+            eof: false,
+            shut: false,
+        })
+    }
+
+    /// Moves what it can; Err when the connection is broken.
+    fn step(&mut self, from: BorrowedFd, to: BorrowedFd) -> std::io::Result<()> {
+        let flags = (libc::SPLICE_F_NONBLOCK | libc::SPLICE_F_MOVE) as libc::c_uint;
+        loop {
+            let mut moved = false;
+            if !self.eof && self.queued < PIPE_SIZE {
+                // SAFETY: splice between fds we own, no offsets.
+                let n = unsafe {
+                    libc::splice(
+                        from.as_raw_fd(),
+                        std::ptr::null_mut(),
+                        self.pipe_w.as_raw_fd(),
+                        std::ptr::null_mut(),
+                        PIPE_SIZE,
+                        flags,
+                    )
+                };
+                match n {
+                    0 => self.eof = true,
+                    n if n > 0 => {
+                        self.queued += n as usize;
+                        moved = true;
+                    }
+                    _ => {
+                        let e = last();
+                        if e.kind() != std::io::ErrorKind::WouldBlock {
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+            if self.queued > 0 {
+                // SAFETY: as above.
+                let n = unsafe {
+                    libc::splice(
+                        self.pipe_r.as_raw_fd(),
+                        std::ptr::null_mut(),
+                        to.as_raw_fd(),
+                        std::ptr::null_mut(),
+                        self.queued,
+                        flags,
+                    )
+                };
+                if n > 0 {
+                    self.queued -= n as usize;
+                    moved = true;
+                } else if n < 0 {
+                    let e = last();
+                    if e.kind() != std::io::ErrorKind::WouldBlock {
+                        return Err(e);
+                    }
+                }
+            }
+            if self.eof && self.queued == 0 && !self.shut {
+                // SAFETY: shutdown on a socket we own.
+                unsafe { libc::shutdown(to.as_raw_fd(), libc::SHUT_WR) };
+                self.shut = true;
+            }
+            if !moved {
+                return Ok(());
+            }
+        }
+    }
+
+    fn events(&self) -> (i16, i16) {
+        let read = if !self.eof && self.queued < PIPE_SIZE {
+            libc::POLLIN
+        } else {
+            0
+        };
+        let write = if self.queued > 0 { libc::POLLOUT } else { 0 };
+        (read, write)
+    }
+}
+
+struct Relay {
+    outside: OwnedFd,
+    inside: OwnedFd,
+    up: Half,
+    down: Half,
+}
+
+struct UdpPeer {
+    inside: OwnedFd,
+    listener: usize,
+    last: Instant,
+}
+
+/// Published ports of one container, carried in while it runs.
+pub struct PortForwarder {
+    listeners: Vec<(PublishedPort, HostSocket)>,
+    helper: InsideSockets,
+    relays: Vec<Relay>,
+    udp: HashMap<(usize, SocketAddr), UdpPeer>,
+}
+
+const UDP_IDLE: Duration = Duration::from_secs(60);
+
+impl PortForwarder {
+    /// Binds every host port (so a port in use fails before anything runs
+    /// on it). Call `attach` once the container runs.
+    pub fn bind(ports: &[PublishedPort]) -> Result<Vec<(PublishedPort, OwnedFd)>, NetError> {
+        ports
+            .iter()
+            .map(|p| {
+                Ok((
+                    p.clone(),
+                    match bind_host(p)? {
+                        HostSocket::Tcp(l) => OwnedFd::from(l),
+                        HostSocket::Udp(u) => OwnedFd::from(u),
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Starts the helper in the namespaces of the container's pid 1. The
+    /// caller must still be single-threaded.
+    pub fn attach(
+        bound: Vec<(PublishedPort, OwnedFd)>,
+        pid: i32,
+    ) -> Result<PortForwarder, NetError> {
+        let ports: Vec<PublishedPort> = bound.iter().map(|(p, _)| p.clone()).collect();
+        let helper = InsideSockets::start(pid, &ports)?;
+        let listeners = bound
+            .into_iter()
+            .map(|(p, fd)| {
+                let s = match p.proto {
+                    PortProto::Tcp => HostSocket::Tcp(TcpListener::from(fd)),
+                    PortProto::Udp => HostSocket::Udp(UdpSocket::from(fd)),
+                };
+                (p, s)
+            })
+            .collect();
+        Ok(PortForwarder {
+            listeners,
+            helper,
+            relays: Vec::new(),
+            udp: HashMap::new(),
+        })
+    }
+
+    /// The fds a caller's event loop should wait on, with poll events;
+    /// call `poll_once` when any is ready (or every few seconds: idle UDP
+    /// peers are swept then).
+    pub fn poll_fds(&self) -> Vec<(RawFd, i16)> {
+        let mut fds = Vec::new();
+        for (_, s) in &self.listeners {
+            let fd = match s {
+                HostSocket::Tcp(l) => l.as_raw_fd(),
+                HostSocket::Udp(u) => u.as_raw_fd(),
+            };
+            fds.push((fd, libc::POLLIN));
+        }
+        for r in &self.relays {
+            let (ur, uw) = r.up.events();
+            let (dr, dw) = r.down.events();
+            fds.push((r.outside.as_raw_fd(), ur | dw));
+            fds.push((r.inside.as_raw_fd(), dr | uw));
+        }
+        for p in self.udp.values() {
+            fds.push((p.inside.as_raw_fd(), libc::POLLIN));
+        }
+        fds
+    }
+
+    /// Runs until `stop` is readable (or hangs up).
+    pub fn run_until(&mut self, stop: BorrowedFd<'_>) {
+        loop {
+            let mut pfds: Vec<libc::pollfd> = std::iter::once((stop.as_raw_fd(), libc::POLLIN))
+                .chain(self.poll_fds())
+                .map(|(fd, events)| libc::pollfd {
+                    fd,
+                    events,
+                    revents: 0,
+                })
+                .collect();
+            // SAFETY: a valid pollfd array of the given length.
+            let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, 5000) };
+            if r < 0 && last().kind() != std::io::ErrorKind::Interrupted {
+                return;
+            }
+            if pfds[0].revents != 0 {
+                return;
+            }
+            self.poll_once();
+        }
+    }
+
+    /// Does all the work that is ready, without blocking.
+    pub fn poll_once(&mut self) {
+        self.accept_all();
+        self.relays.retain_mut(|r| {
+            let up = r.up.step(r.outside.as_fd(), r.inside.as_fd());
+            let down = r.down.step(r.inside.as_fd(), r.outside.as_fd());
+            up.is_ok() && down.is_ok() && !(r.up.shut && r.down.shut)
+        });
+        self.pump_udp();
+    }
+
+    fn accept_all(&mut self) {
+        let mut buf = vec![0u8; 65536];
+        for i in 0..self.listeners.len() {
+            let (p, s) = &self.listeners[i];
+            let port = p.container_port;
+            match s {
+                HostSocket::Tcp(l) => {
+                    while let Ok((conn, client)) = l.accept() {
+                        let _ = conn.set_nonblocking(true);
+                        let _ = conn.set_nodelay(true);
+                        let Ok(inside) = self.helper.socket(PortProto::Tcp, client, port) else {
+                            continue;
+                        };
+                        let (Ok(up), Ok(down)) = (Half::new(), Half::new()) else {
+                            continue;
+                        };
+                        self.relays.push(Relay {
+                            outside: conn.into(),
+                            inside,
+                            up,
+                            down,
+                        });
+                    }
+                }
+                HostSocket::Udp(u) => {
+                    while let Ok((n, client)) = u.recv_from(&mut buf) {
+                        let key = (i, client);
+                        if !self.udp.contains_key(&key) {
+                            let Ok(inside) = self.helper.socket(PortProto::Udp, client, port)
+                            else {
+                                continue;
+                            };
+                            self.udp.insert(
+                                key,
+                                UdpPeer {
+                                    inside,
+                                    listener: i,
+                                    last: Instant::now(),
+                                },
+                            );
+                        }
+                        if let Some(peer) = self.udp.get_mut(&key) {
+                            peer.last = Instant::now();
+                            let _ = nix::sys::socket::sendto(
+                                peer.inside.as_raw_fd(),
+                                &buf[..n],
+                                &SockaddrStorage::from(guest_addr(client, port)),
+                                MsgFlags::MSG_DONTWAIT,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn pump_udp(&mut self) {
+        let mut buf = vec![0u8; 65536];
+        let listeners = &self.listeners;
+        self.udp.retain(|&(_, client), peer| {
+            loop {
+                // SAFETY: receiving into our own buffer.
+                let n = unsafe {
+                    libc::recv(
+                        peer.inside.as_raw_fd(),
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        libc::MSG_DONTWAIT,
+                    )
+                };
+                if n < 0 {
+                    break;
+                }
+                peer.last = Instant::now();
+                if let Some((_, HostSocket::Udp(u))) = listeners.get(peer.listener) {
+                    let _ = u.send_to(&buf[..n as usize], client);
+                }
+            }
+            peer.last.elapsed() < UDP_IDLE
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helper_requests_round_trip_for_both_families() {
+        for (proto, client, port) in [
+            (PortProto::Tcp, "127.0.0.5:40000", 80u16),
+            (PortProto::Udp, "[2001:db8::7]:53", 5353),
+        ] {
+            let client: SocketAddr = client.parse().unwrap();
+            let b = encode(proto, client, port);
+            assert_eq!(decode(&b), Some((proto, client, port)));
+        }
+        assert_eq!(decode(&[0u8; 3]), None);
+    }
+
+    #[test]
+    fn publish_forms_and_ranges_parse() {
+        let p = parse_publish("8080:80").unwrap();
+        assert_eq!(
+            p,
+            vec![PublishedPort {
+                host_ip: None,
+                host_port: 8080,
+                container_port: 80,
+                proto: PortProto::Tcp
+            }]
+        );
+        let p = parse_publish("127.0.0.1:5353:53/udp").unwrap();
+        assert_eq!(p[0].host_ip, Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(p[0].proto, PortProto::Udp);
+        let p = parse_publish("[::1]:9000-9002:7000-7002").unwrap();
+        assert_eq!(p.len(), 3);
+        assert_eq!((p[2].host_port, p[2].container_port), (9002, 7002));
+        assert_eq!(parse_publish("80").unwrap()[0].host_port, 80);
+        assert_eq!(parse_publish("127.0.0.1::80").unwrap()[0].host_port, 80);
+        assert_eq!(p[0].to_string(), "7000/tcp -> [::1]:9000");
+        for bad in [
+            "0:80",
+            "1-3:1-2",
+            "x:80",
+            "80/sctp",
+            "1.2.3:80:80",
+            "a:b:c:d",
+        ] {
+            assert!(parse_publish(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The container's side of `--network user`: a tap device made inside its
+//! network namespace, addressed and routed towards burrow's stack. Runs in
+//! the sandbox child (single-threaded, root of the user namespace); the tap's
+//! fd is all that leaves.
+
+use super::netlink::Netlink;
+use super::{GATEWAY_V4, GATEWAY_V6, GUEST_V4, GUEST_V6, IFNAME, MTU};
+use rustix::fd::{AsRawFd, OwnedFd};
+use std::net::IpAddr;
+
+const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+
+/// `/dev/net/tun` opened and a tap named `name` made on it, in the
+/// current network namespace. Non-blocking.
+pub fn create_tap(name: &str) -> Result<OwnedFd, String> {
+    let tun = rustix::fs::open(
+        "/dev/net/tun",
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC | rustix::fs::OFlags::NONBLOCK,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| {
+        format!(
+            "cannot open /dev/net/tun: {e}; check that the tun module is loaded \
+             (modprobe tun) and that /dev/net/tun is a character device readable and \
+             writable by everyone (mode 0666), or run with --network none"
+        )
+    })?;
+    // SAFETY: ifreq is plain old data; zeroed is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes().take(15)) {
+        *dst = src as libc::c_char;
+    }
+    req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
+    // SAFETY: TUNSETIFF reads the ifreq we pass and fills in the name.
+    if unsafe { libc::ioctl(tun.as_raw_fd(), TUNSETIFF, &mut req) } < 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(format!(
+            "cannot create a tap device on /dev/net/tun: {e}; the kernel needs \
+             CONFIG_TUN and must allow tap devices in user namespaces"
+        ));
+    }
+    Ok(tun)
+}
+
+/// Everything the container's network needs before its command runs: the
+/// tap, its addresses and default routes, loopback-free; ping allowed for
+/// the mapped groups. Fits `sandbox::NetSetup`.
+pub fn setup_inside() -> Result<OwnedFd, String> {
+    let tap = create_tap(IFNAME)?;
+    let index = nix::net::if_::if_nametoindex(IFNAME)
+        .map_err(|e| format!("cannot find the new interface {IFNAME}: {e}"))?;
+    let mut nl = Netlink::open().map_err(|e| e.to_string())?;
+    nl.link_up(index, MTU).map_err(|e| e.to_string())?;
+    nl.add_address(index, IpAddr::V4(GUEST_V4), 24)
+        .map_err(|e| e.to_string())?;
+    nl.add_default_route(index, IpAddr::V4(GATEWAY_V4))
+        .map_err(|e| e.to_string())?;
+    // IPv6 may be disabled on the host; the container then has IPv4 only.
+    if nl.add_address(index, IpAddr::V6(GUEST_V6), 64).is_ok() {
+        let _ = nl.add_default_route(index, IpAddr::V6(GATEWAY_V6));
+    }
+    allow_ping();
+    Ok(tap)
+}
+
+/// `net.ipv4.ping_group_range` over every gid mapped here, so that `ping`
+/// works through ping sockets without CAP_NET_RAW. Best effort.
+fn allow_ping() {
+    let Ok(map) = std::fs::read_to_string("/proc/self/gid_map") else {
+        return;
+    };
+    let top = map
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            (f.len() == 3 && f[2] > 0).then(|| f[0] + f[2] - 1)
+        })
+        .max();
+    if let Some(top) = top {
+        let top = top.min(u32::MAX as u64 - 1);
+        let _ = std::fs::write("/proc/sys/net/ipv4/ping_group_range", format!("0 {top}"));
+    }
+}
