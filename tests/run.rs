@@ -382,7 +382,7 @@ fn exit_status_is_the_commands_or_dockers_for_failures() {
     code(&["--security-opt", "seccomp=unconfined", PLAIN, "true"]).assert_error();
     code(&["--cap-add", "NOT_A_CAP", PLAIN, "true"]).assert_error();
     code(&["--userns", "nomap", PLAIN, "true"]).assert_error();
-    code(&["--network", "host", PLAIN, "true"]).assert_error();
+    code(&["--network", "bogus", PLAIN, "true"]).assert_error();
     code(&["-w", "relative", PLAIN, "true"]).assert_error();
     let flag = code(&["--no-such-flag", PLAIN, "true"]);
     assert_eq!(

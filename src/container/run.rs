@@ -111,6 +111,10 @@ pub enum UserMount {
 
 /// Runs a container in the foreground and returns its exit status.
 pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
+    // Every flag is checked before the image is looked up (or pulled).
+    spec.network
+        .parse::<crate::net::NetworkMode>()
+        .map_err(|e| Error::Usage(e.to_string()))?;
     let cwd =
         std::env::current_dir().map_err(|e| Error::Usage(format!("the current directory: {e}")))?;
     let mut mounts = Vec::new();
