@@ -183,6 +183,15 @@ pub fn remove(ctx: &Context, input: &str, force: bool) -> Result<String> {
     let _lock = c.lock()?;
     // Left behind when the process that ran it was killed.
     let _ = std::fs::remove_dir_all(run::runtime_dir(ctx, &r.id));
+    // Out of sight first, in one rename: a supervisor or a `run` still
+    // writing its last state then writes into nothing, instead of racing the
+    // deletion below. A leftover of a killed `rm` is cleaned with the
+    // store's other temporary files.
+    let doomed = ctx.paths.storage.join("tmp").join(format!("gone-{}", r.id));
+    let dir = match std::fs::rename(&dir, &doomed) {
+        Ok(()) => doomed,
+        Err(_) => dir,
+    };
     // The writable layer holds files of mapped ids: delete it as their owner.
     ctx.in_userns(move |_| {
         crate::image::store::remove_tree(&dir).map_err(|e| crate::Error::Image(e.into()))
