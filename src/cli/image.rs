@@ -121,6 +121,8 @@ impl List {
             } else {
                 e.record.id.short().to_string()
             };
+            // One config read per image, not per name it has.
+            let created = ago(&created(&e.record.id));
             let names: Vec<(String, String)> = if e.names.is_empty() {
                 vec![("<none>".into(), "<none>".into())]
             } else {
@@ -145,11 +147,7 @@ impl List {
                             .unwrap_or_else(|| "<none>".into()),
                     );
                 }
-                row.extend([
-                    id.clone(),
-                    ago(&created(&e.record.id)),
-                    human_size(e.record.size),
-                ]);
+                row.extend([id.clone(), created.clone(), human_size(e.record.size)]);
                 rows.push(row);
             }
         }

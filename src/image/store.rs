@@ -309,18 +309,8 @@ impl Store {
     }
 
     pub fn layer_record(&self, diff_id: &Digest) -> Result<LayerRecord> {
-        let path = self.layer_path(diff_id).join(LAYER_FILE);
-        let data = fs::read(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => StoreError::NoSuchLayer(diff_id.clone()),
-            _ => StoreError::Io {
-                what: "reading",
-                path: path.clone(),
-                source: e,
-            },
-        })?;
-        serde_json::from_slice(&data).map_err(|e| StoreError::Corrupt {
-            path,
-            detail: e.to_string(),
+        read_record(&self.layer_path(diff_id).join(LAYER_FILE), || {
+            StoreError::NoSuchLayer(diff_id.clone())
         })
     }
 
@@ -446,18 +436,8 @@ impl Store {
     }
 
     pub fn image(&self, id: &Digest) -> Result<ImageRecord> {
-        let path = self.image_path(id);
-        let data = fs::read(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => StoreError::NoSuchImage(id.to_string()),
-            _ => StoreError::Io {
-                what: "reading",
-                path: path.clone(),
-                source: e,
-            },
-        })?;
-        serde_json::from_slice(&data).map_err(|e| StoreError::Corrupt {
-            path,
-            detail: e.to_string(),
+        read_record(&self.image_path(id), || {
+            StoreError::NoSuchImage(id.to_string())
         })
     }
 
@@ -740,6 +720,25 @@ impl Store {
         })?;
         Ok((parsed, raw))
     }
+}
+
+/// Reads a JSON record of the store; a missing file is `missing()`.
+fn read_record<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    missing: impl FnOnce() -> StoreError,
+) -> Result<T> {
+    let data = fs::read(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => missing(),
+        _ => StoreError::Io {
+            what: "reading",
+            path: path.to_path_buf(),
+            source: e,
+        },
+    })?;
+    serde_json::from_slice(&data).map_err(|e| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })
 }
 
 /// The references a user's `input` may mean, most likely first.
