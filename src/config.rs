@@ -87,6 +87,7 @@ pub struct Config {
     pub registries: RegistriesConfig,
     pub logs: LogsConfig,
     pub network: NetworkConfig,
+    pub userns: UsernsConfig,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -197,6 +198,21 @@ impl Default for NetworkConfig {
         NetworkConfig {
             host_loopback: true,
         }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsernsConfig {
+    /// Seconds the holder of your shared user namespace waits for the
+    /// next container before it exits; 0 keeps no holder (every container
+    /// then runs newuidmap and newgidmap for a namespace of its own).
+    pub keep_alive: u64,
+}
+
+impl Default for UsernsConfig {
+    fn default() -> Self {
+        UsernsConfig { keep_alive: 600 }
     }
 }
 

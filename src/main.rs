@@ -4,7 +4,6 @@
 
 use burrow::cli::Cli;
 use burrow::container::images::Context;
-use clap::Parser;
 
 fn main() {
     // `burrow ps | head` must end quietly, not panic on a closed pipe.
@@ -25,9 +24,22 @@ fn main() {
         };
         std::process::exit(code);
     }
+    // The holder of the shared user namespace: nothing but a wait.
+    let mut args = std::env::args_os();
+    if args.nth(1).as_deref() == Some(std::ffi::OsStr::new(burrow::sandbox::holder::HOLD_ARG)) {
+        let dir = args.next().unwrap_or_default();
+        let secs = args
+            .next()
+            .and_then(|s| s.to_str().and_then(|s| s.parse().ok()))
+            .unwrap_or(0);
+        std::process::exit(burrow::sandbox::holder::hold(
+            std::path::Path::new(&dir),
+            std::time::Duration::from_secs(secs),
+        ));
+    }
     // A bad flag is burrow's own failure: 125, as for any other (clap's
     // default is 2); --help and --version still exit 0.
-    let cli = Cli::try_parse().unwrap_or_else(|e| {
+    let cli = Cli::parse_args().unwrap_or_else(|e| {
         let _ = e.print();
         std::process::exit(if e.use_stderr() { 125 } else { 0 });
     });

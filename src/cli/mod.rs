@@ -107,6 +107,35 @@ pub enum Command {
 }
 
 impl Cli {
+    /// Parses the command line. `run` and `exec`, whose start-up time is
+    /// a feature, first try a parser of their own subcommand alone:
+    /// building all of burrow's takes clap a few hundred microseconds.
+    /// Whatever that parser does not take (`--help`, a bad flag) goes to
+    /// the full one, whose messages are the ones users see.
+    pub fn parse_args() -> std::result::Result<Cli, clap::Error> {
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        Self::fast(&args).map_or_else(|| Cli::try_parse_from(&args), Ok)
+    }
+
+    fn fast(args: &[std::ffi::OsString]) -> Option<Cli> {
+        use clap::{Args, FromArgMatches};
+        fn one<T: Args + FromArgMatches>(
+            name: &'static str,
+            args: &[std::ffi::OsString],
+        ) -> Option<T> {
+            let m = T::augment_args(clap::Command::new(name))
+                .try_get_matches_from(args)
+                .ok()?;
+            T::from_arg_matches(&m).ok()
+        }
+        let command = match args.get(1)?.to_str()? {
+            "run" => Command::Run(Box::new(one("run", &args[1..])?)),
+            "exec" => Command::Exec(one("exec", &args[1..])?),
+            _ => return None,
+        };
+        Some(Cli { command })
+    }
+
     /// `doctor` and `info` report a config or runtime dir that fails to
     /// load instead of stopping at it: they run without a `Context`.
     pub fn needs_context(&self) -> bool {
@@ -180,4 +209,46 @@ pub enum Format {
     #[default]
     Table,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<std::ffi::OsString> {
+        s.split(' ').map(Into::into).collect()
+    }
+
+    #[test]
+    fn fast_parse_of_run_and_exec_matches_the_full_parser() {
+        for line in [
+            "burrow run --rm --network none img true",
+            "burrow run -it --rm -e A=1 -e B -v /a:/b:ro -p 8080:80 --name x img sh -c echo",
+            "burrow run -d --restart on-failure:3 --memory 64m img sleep 1 --rm",
+            "burrow run img",
+            "burrow exec -it -u 1000 -w /tmp ctr sh -c id",
+            "burrow exec ctr ls -l --all",
+        ] {
+            let args = argv(line);
+            let fast = Cli::fast(&args).unwrap_or_else(|| panic!("fast parse refused {line}"));
+            let full = Cli::try_parse_from(&args).expect(line);
+            assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{line}");
+        }
+    }
+
+    #[test]
+    fn fast_parse_leaves_help_errors_and_other_commands_to_the_full_parser() {
+        for line in [
+            "burrow run --help",
+            "burrow run -h",
+            "burrow run --version",
+            "burrow run --no-such-flag img",
+            "burrow run",
+            "burrow exec --help",
+            "burrow ps -a",
+            "burrow",
+        ] {
+            assert!(Cli::fast(&argv(line)).is_none(), "{line}");
+        }
+    }
 }

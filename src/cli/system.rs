@@ -34,6 +34,7 @@ impl Reset {
             )));
         }
         crate::container::lifecycle::stop_all(ctx)?;
+        crate::sandbox::holder::stop(&ctx.paths.runtime.join("userns"));
         images::reset(ctx)
     }
 }

@@ -11,7 +11,7 @@ use crate::image::archive::rfc3339;
 use crate::image::registry::{ProgressMode, PullOptions};
 use crate::image::store::{now, remove_tree, StoreError};
 use crate::image::ImageError;
-use crate::sandbox::spec::{Rootfs, SandboxSpec, User};
+use crate::sandbox::spec::{Rootfs, SandboxSpec, SharedUserns, User};
 use crate::sandbox::userns::{IdMap, IdRange};
 use crate::sandbox::CapSet;
 use crate::sandbox::MountOp;
@@ -449,6 +449,14 @@ fn start_and_wait(
     let _etc_dir = throwaway.then(|| RemovedOnDrop(etc_dir.clone()));
     let etc = network::etc_files(&etc_dir, &input.hostname, &input.network)
         .map_err(io("writing", &etc_dir))?;
+    // Your default map is held in one shared user namespace (keep-id's
+    // differs, and gets a namespace of its own).
+    let shared_userns = (ctx.config.userns.keep_alive > 0
+        && ctx.idmap().is_ok_and(|m| *m == input.id_map))
+    .then(|| SharedUserns {
+        dir: ctx.paths.runtime.join("userns"),
+        keep_alive_secs: ctx.config.userns.keep_alive,
+    });
     let mut sandbox = SandboxSpec::new(
         input.id_map,
         Rootfs::Overlay {
@@ -496,6 +504,7 @@ fn start_and_wait(
     network::apply(&input.network, &mut sandbox);
 
     sandbox.oom_score_adj = input.spec.oom_score_adj;
+    sandbox.shared_userns = shared_userns;
     // What every supervisor of this container, and `exec`, work from.
     let plan = Plan {
         id: id.to_string(),

@@ -26,6 +26,8 @@ pub(crate) struct ChildContext<'a> {
     pub ops: &'a [MountOp],
     pub channel: Channel,
     pub winsize: Option<WinSize>,
+    /// In the shared user namespace of a holder: its maps are written.
+    pub shared_userns: bool,
 }
 
 enum Stop {
@@ -178,7 +180,7 @@ fn id_maps(ctx: &ChildContext) -> Result<(), Stop> {
             })
         })?;
     }
-    if !ctx.spec.child_waits() {
+    if !ctx.spec.child_waits(ctx.shared_userns) {
         return Ok(());
     }
     match ctx.channel.recv::<ToChild>() {

@@ -3,18 +3,25 @@
 //! it. Knows nothing of images, the CLI or container records: `container`
 //! hands it a `SandboxSpec` of plain data and gets a `Running` back.
 //!
-//! The path of `spawn` (one clone3, no re-exec, no threads):
-//! parent clone3(NEWUSER|NEWNS|NEWPID) -> parent runs newuidmap and
-//! newgidmap side by side while the child unshares UTS, IPC and NET and
-//! brings up loopback (or the child writes its own single-id map) -> child:
+//! The path of `spawn` (no re-exec, no threads), in one of two ways:
+//! - with the full id map and a live holder (`holder`): a go-between fork
+//!   enters the holder's user namespace with setns and clones pid 1 into
+//!   new mount and pid namespaces as the parent's own child (CLONE_PARENT),
+//!   then exits; no id-map helper runs;
+//! - else parent clone3(NEWUSER|NEWNS|NEWPID) -> parent runs newuidmap and
+//!   newgidmap side by side (or the child writes its own single-id map).
+//!
+//! Then the child unshares UTS, IPC and NET and brings up loopback ->
 //! cgroup namespace, root mount, mount list, pty, pivot_root, host name,
 //! user, [init fork], credentials, capabilities, execve. The child is pid 1
-//! of its pid namespace; the parent waits on it through a pidfd.
+//! of its pid namespace; the parent waits on it through a pidfd, and never
+//! leaves its own user namespace (it still talks to systemd as you).
 
 pub mod caps;
 mod child;
 mod copy;
 pub mod exec;
+pub mod holder;
 mod init;
 pub mod join;
 pub mod mounts;
@@ -34,7 +41,7 @@ pub use mounts::{mount_ops, MountOp};
 pub use rootfs::{DriverFailure, RootfsReport, COPY_MARKER};
 pub use spec::{
     EtcFiles, InvalidSpec, JoinNamespaces, Namespaces, NetSetup, Rootfs, RootfsDriver, SandboxSpec,
-    User, DEFAULT_MASKED_PATHS, DEFAULT_PATH, DEFAULT_READONLY_PATHS,
+    SharedUserns, User, DEFAULT_MASKED_PATHS, DEFAULT_PATH, DEFAULT_READONLY_PATHS,
 };
 pub use user::{resolve_user, resolve_user_from, ResolvedUser, UserError};
 
@@ -173,37 +180,74 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
     let winsize = if spec.tty { tty::terminal_size() } else { None };
     let (parent_end, child_end) = Channel::pair()?;
 
-    // Only what must exist at birth: the other namespaces are made by the
-    // child while the parent writes the id maps.
-    let mut flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64;
-    if let Some(join) = &spec.join {
-        enter_namespace(&join.user, libc::CLONE_NEWUSER)?;
-        flags &= !(libc::CLONE_NEWUSER as u64);
-    }
-    // SAFETY: single-threaded, checked above.
-    let forked = unsafe { sys::clone3(flags) };
-    let (pid, pidfd) = match forked {
-        Ok(sys::Forked::Child) => {
-            drop(parent_end);
-            child::main(child::ChildContext {
-                spec,
-                ops: &ops,
-                channel: child_end,
-                winsize,
-            })
+    let shared = match (&spec.shared_userns, &spec.join) {
+        (Some(s), None) if !spec.id_map.is_single() => holder::open(
+            &s.dir,
+            &spec.id_map,
+            std::time::Duration::from_secs(s.keep_alive_secs),
+        )
+        .ok(),
+        _ => None,
+    };
+    // In a shared namespace, a go-between enters it and forks pid 1 as our
+    // child; it fails over to a namespace of the container's own.
+    let mut entered = None;
+    if let Some(ns) = &shared {
+        // SAFETY: single-threaded, checked above.
+        match unsafe { fork_in_shared_userns(ns) } {
+            Ok(SharedFork::Child) => {
+                drop(parent_end);
+                child::main(child::ChildContext {
+                    spec,
+                    ops: &ops,
+                    channel: child_end,
+                    winsize,
+                    shared_userns: true,
+                })
+            }
+            Ok(SharedFork::Parent { pid, pidfd }) => entered = Some((pid, pidfd)),
+            Err(_) => {}
         }
-        Ok(sys::Forked::Parent { pid, pidfd }) => (pid, pidfd),
-        Err(e) => {
-            use rustix::io::Errno;
-            return Err(match e {
-                Errno::PERM | Errno::NOSPC | Errno::ACCESS | Errno::USERS => {
-                    userns::UsernsError::Unshare(nix::Error::from_raw(e.raw_os_error())).into()
+    }
+    drop(shared);
+    let shared_userns = entered.is_some();
+    let (pid, pidfd) = match entered {
+        Some(p) => p,
+        None => {
+            // Only what must exist at birth: the other namespaces are made
+            // by the child while the parent writes the id maps.
+            let mut flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64;
+            if let Some(join) = &spec.join {
+                enter_namespace(&join.user, libc::CLONE_NEWUSER)?;
+                flags &= !(libc::CLONE_NEWUSER as u64);
+            }
+            // SAFETY: single-threaded, checked above.
+            match unsafe { sys::clone3(flags) } {
+                Ok(sys::Forked::Child) => {
+                    drop(parent_end);
+                    child::main(child::ChildContext {
+                        spec,
+                        ops: &ops,
+                        channel: child_end,
+                        winsize,
+                        shared_userns: false,
+                    })
                 }
-                other => SandboxError::Sys {
-                    call: "clone3",
-                    errno: other.raw_os_error(),
-                },
-            });
+                Ok(sys::Forked::Parent { pid, pidfd }) => (pid, pidfd),
+                Err(e) => {
+                    use rustix::io::Errno;
+                    return Err(match e {
+                        Errno::PERM | Errno::NOSPC | Errno::ACCESS | Errno::USERS => {
+                            userns::UsernsError::Unshare(nix::Error::from_raw(e.raw_os_error()))
+                                .into()
+                        }
+                        other => SandboxError::Sys {
+                            call: "clone3",
+                            errno: other.raw_os_error(),
+                        },
+                    });
+                }
+            }
         }
     };
     drop(child_end);
@@ -220,7 +264,7 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
         },
         status: None,
     };
-    if !spec.id_map.is_single() && spec.join.is_none() {
+    if !spec.id_map.is_single() && spec.join.is_none() && !shared_userns {
         userns::write_maps(&spec.id_map, nix::unistd::Pid::from_raw(pid))?;
     }
     if let Some(dir) = &spec.cgroup {
@@ -228,7 +272,7 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
     }
     // A child that failed early has closed its end: what it sent before
     // says why, better than the broken pipe.
-    let sent = if spec.child_waits() {
+    let sent = if spec.child_waits(shared_userns) {
         parent_end.send(&ToChild::MapsWritten, None)
     } else {
         Ok(())
@@ -258,6 +302,69 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
         return Err(SandboxError::Channel("no terminal came back".into()));
     }
     Ok(running)
+}
+
+enum SharedFork {
+    Child,
+    Parent { pid: i32, pidfd: OwnedFd },
+}
+
+/// Forks the container's pid 1 into the held user namespace `ns`, with new
+/// mount and pid namespaces: a go-between child enters `ns` (this process
+/// stays where it is: it still talks to systemd and the host as you) and
+/// forks pid 1 as a child of this process, then exits.
+///
+/// # Safety
+/// The caller must be single-threaded.
+unsafe fn fork_in_shared_userns(ns: &OwnedFd) -> Result<SharedFork, SandboxError> {
+    let (report_r, report_w) =
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| {
+            SandboxError::Sys {
+                call: "pipe2",
+                errno: e.raw_os_error(),
+            }
+        })?;
+    // SAFETY: single-threaded (the caller's contract).
+    let middle = unsafe { sys::fork() }.map_err(|e| SandboxError::Sys {
+        call: "fork",
+        errno: e.raw_os_error(),
+    })?;
+    let Some(middle) = middle else {
+        drop(report_r);
+        // SAFETY: single-threaded, in the forked copy.
+        if unsafe { holder::enter_and_fork(ns, &report_w) } {
+            return Ok(SharedFork::Child);
+        }
+        // SAFETY: ends the go-between without the parent's destructors.
+        unsafe { libc::_exit(0) }
+    };
+    drop(report_w);
+    let report = holder::read_report(report_r);
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(middle), None);
+    let pid = report.map_err(|errno| SandboxError::Sys {
+        call: "enter the shared user namespace",
+        errno,
+    })?;
+    // SAFETY: pidfd_open with a pid and no flags; pid 1 is our child (not
+    // reaped yet), so the pid cannot name another process.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        let errno = sys::last_errno();
+        // SAFETY: killing and reaping our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        return Err(SandboxError::Sys {
+            call: "pidfd_open",
+            errno,
+        });
+    }
+    Ok(SharedFork::Parent {
+        pid,
+        // SAFETY: a new fd owned by nobody else.
+        pidfd: unsafe { rustix::fd::FromRawFd::from_raw_fd(fd as i32) },
+    })
 }
 
 /// setns into the namespace at `path` (a /proc/PID/ns file).

@@ -70,6 +70,20 @@ pub struct SandboxSpec {
     /// else; without privileges it can only be raised.
     #[serde(default)]
     pub oom_score_adj: Option<i32>,
+    /// Enter the user namespace a holder process keeps for this map (one
+    /// per user, see `holder`) instead of making one and running
+    /// newuidmap/newgidmap for it. Used only with a full id map and no
+    /// `join`; without a live holder one is started.
+    #[serde(default)]
+    pub shared_userns: Option<SharedUserns>,
+}
+
+/// Where the holder of the shared user namespace keeps its record, and
+/// how long it waits for the next container before it exits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedUserns {
+    pub dir: PathBuf,
+    pub keep_alive_secs: u64,
 }
 
 /// Namespaces to enter with setns, by their /proc/PID/ns paths.
@@ -272,13 +286,15 @@ impl SandboxSpec {
             net_setup: None,
             cgroup: None,
             oom_score_adj: None,
+            shared_userns: None,
         }
     }
 
     /// Whether the child waits for the parent before its cgroup
-    /// namespace: for the id maps, or to be put in its cgroup.
-    pub(crate) fn child_waits(&self) -> bool {
-        !self.id_map.is_single() || self.cgroup.is_some()
+    /// namespace: for the id maps (none to write in a shared user
+    /// namespace), or to be put in its cgroup.
+    pub(crate) fn child_waits(&self, shared_userns: bool) -> bool {
+        (!self.id_map.is_single() && !shared_userns) || self.cgroup.is_some()
     }
 
     /// Checks what the child would otherwise trip over half-way.

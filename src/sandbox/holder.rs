@@ -1,0 +1,461 @@
+//! One user namespace per user with the full subordinate id map, kept alive
+//! by a small holder process, so that a container enters it with setns
+//! instead of running the set-uid newuidmap and newgidmap (a millisecond or
+//! more each) for a namespace of its own. Owns the holder's record and lock
+//! in a directory the caller names (under the runtime dir); never runs
+//! anything of a container, and never outlives its idle time.
+//!
+//! The record says which process holds which map. A reader trusts it only
+//! after opening the namespace: the holder's start time must still match
+//! (a reused pid shows another), and the map must be the one asked for (a
+//! changed /etc/subuid starts a new holder; the old one sees the record is
+//! no longer its own and exits).
+
+use super::sys;
+use super::userns::{self, IdMap};
+use rustix::fd::{AsRawFd, FromRawFd, OwnedFd};
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+const RECORD: &str = "holder.json";
+const LOCK: &str = "holder.lock";
+
+/// The argument that makes `burrow` the holder (see `main`).
+pub const HOLD_ARG: &str = "__userns-holder";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    pid: i32,
+    /// /proc/PID/stat's start time: the pid's identity.
+    start: u64,
+    map: IdMap,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HolderError {
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Userns(#[from] userns::UsernsError),
+    #[error("{call}: {}", sys::errno_text(*errno))]
+    Sys { call: &'static str, errno: i32 },
+}
+
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> HolderError {
+    let path = path.to_path_buf();
+    move |source| HolderError::Io { what, path, source }
+}
+
+/// An fd of the held user namespace with `map`, for setns; starts a holder
+/// (running newuidmap and newgidmap once) when none is alive. `keep_alive`
+/// is how long the holder waits for the next container before it exits.
+///
+/// The caller must be single-threaded: starting a holder forks.
+pub fn open(dir: &Path, map: &IdMap, keep_alive: Duration) -> Result<OwnedFd, HolderError> {
+    if let Some(fd) = open_live(dir, map) {
+        return Ok(fd);
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io("creating", dir))?;
+    let _lock = lock(dir)?;
+    // Another burrow may have started one while this one waited.
+    if let Some(fd) = open_live(dir, map) {
+        return Ok(fd);
+    }
+    start(dir, map, keep_alive)
+}
+
+fn lock(dir: &Path) -> Result<std::fs::File, HolderError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(LOCK);
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(io("opening", &path))?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| io("locking", &path)(e.into()))?;
+    Ok(f)
+}
+
+fn read_record(dir: &Path) -> Option<Record> {
+    serde_json::from_slice(&std::fs::read(dir.join(RECORD)).ok()?).ok()
+}
+
+/// The namespace of the recorded holder, if it is alive and holds `map`.
+fn open_live(dir: &Path, map: &IdMap) -> Option<OwnedFd> {
+    let rec = read_record(dir)?;
+    if rec.map != *map {
+        return None;
+    }
+    let ns = rustix::fs::open(
+        format!("/proc/{}/ns/user", rec.pid).as_str(),
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .ok()?;
+    // Checked after the open: the fd is the holder's namespace only if
+    // the pid still names the holder now.
+    if start_time(rec.pid)? != rec.start {
+        return None;
+    }
+    // The holder's idle clock starts again.
+    let _ = rustix::fs::utimensat(
+        rustix::fs::CWD,
+        dir.join(RECORD),
+        &rustix::fs::Timestamps {
+            last_access: now_spec(),
+            last_modification: now_spec(),
+        },
+        rustix::fs::AtFlags::empty(),
+    );
+    Some(ns)
+}
+
+fn now_spec() -> rustix::fs::Timespec {
+    let d = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    rustix::fs::Timespec {
+        tv_sec: d.as_secs() as i64,
+        tv_nsec: d.subsec_nanos() as _,
+    }
+}
+
+/// /proc/PID/stat's start time, `None` for a zombie or a missing pid.
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    if matches!(rest.as_bytes().first(), Some(b'Z' | b'X')) {
+        return None;
+    }
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), HolderError> {
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| HolderError::Sys {
+        call: "pipe2",
+        errno: e.raw_os_error(),
+    })
+}
+
+/// Starts a holder: a process in a new user namespace, not a child of
+/// this one (an intermediate fork exits at once), so no supervisor or
+/// shell ever has to reap it. Its maps are written from here, then the
+/// record, then it is let go.
+fn start(dir: &Path, map: &IdMap, keep_alive: Duration) -> Result<OwnedFd, HolderError> {
+    let (pid_r, pid_w) = pipe()?;
+    let (go_r, go_w) = pipe()?;
+    // SAFETY: single-threaded (the contract of `open`); both forks run
+    // only the code below and end in _exit or exec.
+    let middle = unsafe { sys::fork() }.map_err(|e| HolderError::Sys {
+        call: "fork",
+        errno: e.raw_os_error(),
+    })?;
+    let Some(middle) = middle else {
+        drop((pid_r, go_w));
+        // SAFETY: still single-threaded, in the forked copy.
+        let reply: i32 = match unsafe { sys::clone3(libc::CLONE_NEWUSER as u64) } {
+            Ok(sys::Forked::Child) => {
+                drop(pid_w);
+                hold_after_maps(go_r, dir, keep_alive)
+            }
+            Ok(sys::Forked::Parent { pid, .. }) => pid,
+            Err(e) => -e.raw_os_error(),
+        };
+        let _ = rustix::io::write(&pid_w, &reply.to_ne_bytes());
+        // SAFETY: ends the intermediate fork without the parent's
+        // destructors and buffers.
+        unsafe { libc::_exit(0) }
+    };
+    drop((pid_w, go_r));
+    let mut buf = [0u8; 4];
+    let got = std::fs::File::from(pid_r).read_exact(&mut buf);
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(middle), None);
+    let pid = i32::from_ne_bytes(buf);
+    if got.is_err() || pid <= 0 {
+        return Err(HolderError::Sys {
+            call: "clone3 a user namespace for the holder",
+            errno: if pid < 0 { -pid } else { libc::EIO },
+        });
+    }
+    // On any failure below, go_w closes unwritten and the holder exits.
+    userns::write_maps(map, nix::unistd::Pid::from_raw(pid))?;
+    let ns_path = format!("/proc/{pid}/ns/user");
+    let ns = rustix::fs::open(
+        ns_path.as_str(),
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| io("opening", Path::new(&ns_path))(e.into()))?;
+    let start = start_time(pid).ok_or(HolderError::Sys {
+        call: "read the holder's start time",
+        errno: libc::ESRCH,
+    })?;
+    let record = Record {
+        pid,
+        start,
+        map: map.clone(),
+    };
+    let path = dir.join(RECORD);
+    let tmp = dir.join(format!("{RECORD}.{pid}"));
+    let text = serde_json::to_vec(&record).unwrap_or_default();
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            io("writing", &path)(e)
+        })?;
+    let _ = rustix::io::write(&go_w, b"g");
+    Ok(ns)
+}
+
+/// The holder, before it is let go: waits for its maps and its record,
+/// leaves the caller's session and files, and becomes `burrow
+/// __userns-holder` (a small, clearly named process); if that exec fails
+/// it holds as it is.
+fn hold_after_maps(go: OwnedFd, dir: &Path, keep_alive: Duration) -> ! {
+    let mut b = [0u8; 1];
+    if !matches!(rustix::io::read(&go, &mut b), Ok(1)) {
+        // SAFETY: ends this forked process.
+        unsafe { libc::_exit(1) }
+    }
+    let _ = rustix::process::setsid();
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
+    // SAFETY: opening /dev/null and moving it over stdio, then closing
+    // every other fd of this forked process: nothing here uses them, and
+    // a pipe someone waits to see closed must not stay open here.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+        }
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+    }
+    let args = [
+        std::ffi::CString::new("burrow").ok(),
+        std::ffi::CString::new(HOLD_ARG).ok(),
+        std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok(),
+        std::ffi::CString::new(keep_alive.as_secs().to_string()).ok(),
+    ];
+    if let [Some(a0), Some(a1), Some(a2), Some(a3)] = &args {
+        let argv = [
+            a0.as_ptr(),
+            a1.as_ptr(),
+            a2.as_ptr(),
+            a3.as_ptr(),
+            std::ptr::null(),
+        ];
+        // SAFETY: a NUL-terminated argv of valid C strings; the
+        // environment is passed on as it is.
+        unsafe { libc::execv(c"/proc/self/exe".as_ptr(), argv.as_ptr()) };
+    }
+    std::process::exit(hold(dir, keep_alive))
+}
+
+/// The holder's life: it exits once its record is gone or names another
+/// process, or nobody has entered its namespace for `keep_alive`.
+/// Containers already running in the namespace are not affected.
+pub fn hold(dir: &Path, keep_alive: Duration) -> i32 {
+    let me = std::process::id() as i32;
+    let path = dir.join(RECORD);
+    loop {
+        let mine = read_record(dir).is_some_and(|r| r.pid == me);
+        if !mine {
+            return 0;
+        }
+        let idle = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .unwrap_or_default();
+        if idle >= keep_alive {
+            // Under the lock, so a run that just found the record has its
+            // fd already (the namespace outlives the holder through it).
+            if let Ok(_lock) = lock(dir) {
+                if read_record(dir).is_some_and(|r| r.pid == me) {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+            return 0;
+        }
+        std::thread::sleep(keep_alive - idle + Duration::from_secs(1));
+    }
+}
+
+/// Ends the holder recorded in `dir`, if any (`system reset`).
+pub fn stop(dir: &Path) {
+    let Some(rec) = read_record(dir) else {
+        return;
+    };
+    // SAFETY: pidfd_open with a pid and no flags.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, rec.pid, 0) };
+    if fd >= 0 {
+        // SAFETY: a new fd nobody else owns.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        // Checked after the pidfd pins the process: the pid is the holder.
+        if start_time(rec.pid) == Some(rec.start) {
+            // SAFETY: pidfd_send_signal with a valid pidfd, no siginfo.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    pidfd.as_raw_fd(),
+                    libc::SIGKILL,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                )
+            };
+        }
+    }
+    let _ = std::fs::remove_file(dir.join(RECORD));
+}
+
+/// Whether a live holder is recorded in `dir`, and its pid (`doctor`).
+pub fn live_pid(dir: &Path) -> Option<i32> {
+    let rec = read_record(dir)?;
+    (start_time(rec.pid)? == rec.start).then_some(rec.pid)
+}
+
+/// In the child of `spawn`: enters the held namespace `ns`, then forks
+/// the container's pid 1 into new mount and pid namespaces as a child of
+/// the caller's parent (CLONE_PARENT), reports its pid on `report`, and
+/// returns `Some(())` only in that new process. This process, the
+/// go-between, is done once it has reported.
+///
+/// # Safety
+/// As for `sys::clone3`: single-threaded.
+pub(crate) unsafe fn enter_and_fork(ns: &OwnedFd, report: &OwnedFd) -> bool {
+    // SAFETY: setns with an fd we own, on a single-threaded process that
+    // shares no fs with another.
+    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWUSER) } < 0 {
+        let _ = rustix::io::write(report, &(-sys::last_errno()).to_ne_bytes());
+        return false;
+    }
+    let flags = (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_PARENT) as u64;
+    // SAFETY: single-threaded, as the caller promised.
+    match unsafe { sys::clone3(flags) } {
+        Ok(sys::Forked::Child) => true,
+        Ok(sys::Forked::Parent { pid, .. }) => {
+            let _ = rustix::io::write(report, &pid.to_ne_bytes());
+            false
+        }
+        Err(e) => {
+            let _ = rustix::io::write(report, &(-e.raw_os_error()).to_ne_bytes());
+            false
+        }
+    }
+}
+
+/// The parent's side of `enter_and_fork`: the container's pid, or the
+/// errno of the step that failed.
+pub(crate) fn read_report(report: OwnedFd) -> Result<i32, i32> {
+    let mut buf = [0u8; 4];
+    match std::fs::File::from(report).read_exact(&mut buf) {
+        Ok(()) => match i32::from_ne_bytes(buf) {
+            pid if pid > 0 => Ok(pid),
+            e => Err(-e),
+        },
+        Err(_) => Err(libc::EIO),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn write_record(dir: &Path, pid: i32, start: u64, map: &IdMap) {
+        let rec = Record {
+            pid,
+            start,
+            map: map.clone(),
+        };
+        std::fs::write(dir.join(RECORD), serde_json::to_vec(&rec).unwrap()).unwrap();
+    }
+
+    fn me() -> (i32, u64) {
+        let pid = std::process::id() as i32;
+        (pid, start_time(pid).expect("own start time"))
+    }
+
+    #[test]
+    fn a_record_is_trusted_only_for_its_live_process_and_its_map() {
+        let d = tempfile::tempdir().unwrap();
+        let map = IdMap::single(1000, 1000);
+        let (pid, start) = me();
+
+        write_record(d.path(), pid, start, &map);
+        let fd = open_live(d.path(), &map).expect("our own record is live");
+        let ours = std::fs::metadata("/proc/self/ns/user").unwrap().ino();
+        assert_eq!(rustix::fs::fstat(&fd).unwrap().st_ino as u64, ours);
+
+        assert!(
+            open_live(d.path(), &IdMap::single(1000, 1001)).is_none(),
+            "another map"
+        );
+        write_record(d.path(), pid, start + 1, &map);
+        assert!(open_live(d.path(), &map).is_none(), "a reused pid");
+        let child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id() as i32;
+        let mut child = child;
+        child.wait().unwrap();
+        write_record(d.path(), gone, start, &map);
+        assert!(open_live(d.path(), &map).is_none(), "a dead pid");
+        std::fs::write(d.path().join(RECORD), b"{\"pid\": \"no\"").unwrap();
+        assert!(open_live(d.path(), &map).is_none(), "a torn record");
+        assert_eq!(live_pid(d.path()), None);
+    }
+
+    #[test]
+    fn hold_ends_when_the_record_names_another_or_it_sat_idle() {
+        let d = tempfile::tempdir().unwrap();
+        let map = IdMap::single(1000, 1000);
+        let (pid, start) = me();
+        // Another holder's record: this one is not needed.
+        write_record(d.path(), pid + 1, start, &map);
+        assert_eq!(hold(d.path(), Duration::from_secs(3600)), 0);
+        assert!(d.path().join(RECORD).exists(), "not its record to remove");
+
+        // Its own record, untouched for longer than keep_alive.
+        write_record(d.path(), pid, start, &map);
+        let old = rustix::fs::Timespec {
+            tv_sec: now_spec().tv_sec - 7200,
+            tv_nsec: 0,
+        };
+        rustix::fs::utimensat(
+            rustix::fs::CWD,
+            d.path().join(RECORD),
+            &rustix::fs::Timestamps {
+                last_access: old,
+                last_modification: old,
+            },
+            rustix::fs::AtFlags::empty(),
+        )
+        .unwrap();
+        assert_eq!(hold(d.path(), Duration::from_secs(3600)), 0);
+        assert!(
+            !d.path().join(RECORD).exists(),
+            "an idle holder removes its record"
+        );
+    }
+}
