@@ -146,6 +146,38 @@ fn run_rm_leaves_no_container_even_after_writes_and_a_failure() {
 }
 
 #[test]
+fn only_a_throwaway_containers_overlay_skips_syncs() {
+    let Some((env, _)) = setup(
+        "only_a_throwaway_containers_overlay_skips_syncs",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    // The root's line of mountinfo: its super options follow " - ".
+    let root_line = |rm: bool| {
+        let mut args = vec!["run"];
+        if rm {
+            args.push("--rm");
+        }
+        args.extend([PLAIN, "sh", "-c", "grep ' / / ' /proc/self/mountinfo"]);
+        env.ok(&args).stdout
+    };
+    let throwaway = root_line(true);
+    assert!(
+        throwaway.contains(" overlay ") && throwaway.contains("volatile"),
+        "--rm: {throwaway}"
+    );
+    let kept = root_line(false);
+    assert!(
+        kept.contains(" overlay ") && !kept.contains("volatile"),
+        "without --rm the writable layer is synced as usual: {kept}"
+    );
+    // That container starts again on the same writable layer.
+    let id = env.ok(&["ps", "-a", "-q"]).stdout.trim().to_string();
+    env.ok(&["start", "-a", &id]);
+}
+
+#[test]
 fn exited_container_is_listed_inspected_and_removed_by_name_or_prefix() {
     let Some((env, images)) = setup(
         "exited_container_is_listed_inspected_and_removed_by_name_or_prefix",

@@ -505,6 +505,7 @@ fn start_and_wait(
 
     sandbox.oom_score_adj = input.spec.oom_score_adj;
     sandbox.shared_userns = shared_userns;
+    sandbox.volatile_upper = input.spec.remove;
     // What every supervisor of this container, and `exec`, work from.
     let plan = Plan {
         id: id.to_string(),

@@ -55,6 +55,7 @@ fn op_err(op: &str, path: Option<&Path>, errno: Errno, detail: Option<String>) -
 pub(crate) fn mount_root(
     rootfs: &Rootfs,
     drivers: &[RootfsDriver],
+    volatile: bool,
 ) -> Result<MountedRoot, SetupError> {
     rustix::mount::mount_change(
         "/",
@@ -123,7 +124,7 @@ pub(crate) fn mount_root(
     let mut fallbacks = Vec::new();
     for &driver in order {
         let attempt = match driver {
-            RootfsDriver::KernelOverlay => kernel_overlay(lower, upper, work).and_then(|m| {
+            RootfsDriver::KernelOverlay => kernel_overlay(lower, upper, work, volatile).and_then(|m| {
                 sys::attach(m.as_fd(), target.as_fd())
                     .map_err(|e| format!("attaching the overlay: {}", text(e)))?;
                 Ok(m)
@@ -197,11 +198,21 @@ fn text(e: Errno) -> String {
 /// Kernel overlayfs through fsopen/fsconfig: one `lowerdir+` per layer by
 /// fd, so no option string limits the number of layers (the kernel's own
 /// limit is 500). `userxattr` is what makes it work in a user namespace.
-fn kernel_overlay(lower: &[PathBuf], upper: &Path, work: &Path) -> Result<OwnedFd, String> {
+/// `volatile` skips the sync of the whole upper filesystem that the
+/// overlay's unmount would otherwise wait for.
+fn kernel_overlay(
+    lower: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    volatile: bool,
+) -> Result<OwnedFd, String> {
     let ctx = FsContext::open("overlay").map_err(|e| explain("fsopen(overlay)", e))?;
     ctx.string("source", "burrow")
         .map_err(|e| explain("source", e))?;
     ctx.flag("userxattr").map_err(|e| explain("userxattr", e))?;
+    if volatile {
+        ctx.flag("volatile").map_err(|e| explain("volatile", e))?;
+    }
     // lowerdir+ appends below the layers given so far: top first.
     for layer in lower.iter().rev() {
         let fd = open_dir(layer)?;

@@ -76,6 +76,12 @@ pub struct SandboxSpec {
     /// `join`; without a live holder one is started.
     #[serde(default)]
     pub shared_userns: Option<SharedUserns>,
+    /// The writable layer is thrown away when the container ends (`--rm`):
+    /// kernel overlayfs may skip every sync of it (its `volatile` option),
+    /// so the end of the container does not wait for the storage
+    /// filesystem to write out what is deleted next.
+    #[serde(default)]
+    pub volatile_upper: bool,
 }
 
 /// Where the holder of the shared user namespace keeps its record, and
@@ -287,6 +293,7 @@ impl SandboxSpec {
             cgroup: None,
             oom_score_adj: None,
             shared_userns: None,
+            volatile_upper: false,
         }
     }
 
