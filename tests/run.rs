@@ -178,6 +178,50 @@ fn only_a_throwaway_containers_overlay_skips_syncs() {
 }
 
 #[test]
+fn etc_mount_points_leave_the_writable_layer_untouched() {
+    let Some((env, _)) = setup(
+        "etc_mount_points_leave_the_writable_layer_untouched",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    // The image has no /etc/hostname, /etc/hosts or /etc/resolv.conf: the
+    // container sees the files burrow provides all the same.
+    let out = env.ok(&[
+        "run",
+        "--name",
+        "quiet",
+        "--hostname",
+        "quiet-host",
+        PLAIN,
+        "sh",
+        "-c",
+        "cat /etc/hostname; grep -c quiet-host /etc/hosts; test -f /etc/resolv.conf && echo resolv",
+    ]);
+    assert_eq!(
+        out.stdout_lines(),
+        vec!["quiet-host", "1", "resolv"],
+        "{out}"
+    );
+    let diff = env.ok(&["diff", "quiet"]);
+    assert!(
+        diff.stdout.trim().is_empty(),
+        "a container that wrote nothing changed nothing: {diff}"
+    );
+    // A write to /etc is the container's own, as before.
+    env.ok(&["start", "-a", "quiet"]);
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        PLAIN,
+        "sh",
+        "-c",
+        "echo x > /etc/mine && cat /etc/mine",
+    ]);
+    assert_eq!(out.stdout.trim(), "x");
+}
+
+#[test]
 fn exited_container_is_listed_inspected_and_removed_by_name_or_prefix() {
     let Some((env, images)) = setup(
         "exited_container_is_listed_inspected_and_removed_by_name_or_prefix",

@@ -110,7 +110,12 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
         root,
         staging,
         report,
-    } = rootfs::mount_root(&spec.rootfs, &spec.rootfs_drivers, spec.volatile_upper)?;
+    } = rootfs::mount_root(
+        &spec.rootfs,
+        &spec.rootfs_drivers,
+        spec.volatile_upper,
+        &spec.etc.names(),
+    )?;
     send(ctx, &ToParent::Rootfs(report), None)?;
     apply_mount_ops(ctx.ops, root.as_fd())?;
     let pty = terminal(ctx, &root)?;

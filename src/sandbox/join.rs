@@ -263,8 +263,9 @@ where
 pub fn mount_stopped_root(rootfs: &super::spec::Rootfs) -> Result<OwnedFd, String> {
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
         .map_err(|e| format!("creating a mount namespace: {e}"))?;
-    let mounted = super::rootfs::mount_root(rootfs, &[super::RootfsDriver::KernelOverlay], false)
-        .map_err(|e| e.to_string())?;
+    let mounted =
+        super::rootfs::mount_root(rootfs, &[super::RootfsDriver::KernelOverlay], false, &[])
+            .map_err(|e| e.to_string())?;
     Ok(mounted.root)
 }
 

@@ -52,10 +52,17 @@ fn op_err(op: &str, path: Option<&Path>, errno: Errno, detail: Option<String>) -
 /// over `/`. The staging is reachable only through its fd, so host paths
 /// (layers, volume sources, /dev nodes) keep resolving as on the host
 /// until pivot_root, wherever they are.
+///
+/// `etc_points` names files of /etc that will get bind mounts: the kernel
+/// overlay gets them (empty) from a small top layer on the staging tmpfs,
+/// so that making the mount points writes nothing to the container's
+/// writable layer (no copy-up of /etc, no files made on the storage
+/// filesystem for every start).
 pub(crate) fn mount_root(
     rootfs: &Rootfs,
     drivers: &[RootfsDriver],
     volatile: bool,
+    etc_points: &[&str],
 ) -> Result<MountedRoot, SetupError> {
     rustix::mount::mount_change(
         "/",
@@ -121,10 +128,22 @@ pub(crate) fn mount_root(
     } else {
         drivers
     };
+    let points = if etc_points.is_empty() || !order.contains(&RootfsDriver::KernelOverlay) {
+        None
+    } else {
+        Some(mount_points_layer(staging.as_fd(), etc_points)?)
+    };
     let mut fallbacks = Vec::new();
     for &driver in order {
         let attempt = match driver {
-            RootfsDriver::KernelOverlay => kernel_overlay(lower, upper, work, volatile).and_then(|m| {
+            RootfsDriver::KernelOverlay => kernel_overlay(
+                lower,
+                upper,
+                work,
+                volatile,
+                points.as_ref().map(|p| p.as_fd()),
+            )
+            .and_then(|m| {
                 sys::attach(m.as_fd(), target.as_fd())
                     .map_err(|e| format!("attaching the overlay: {}", text(e)))?;
                 Ok(m)
@@ -205,6 +224,7 @@ fn kernel_overlay(
     upper: &Path,
     work: &Path,
     volatile: bool,
+    points: Option<BorrowedFd>,
 ) -> Result<OwnedFd, String> {
     let ctx = FsContext::open("overlay").map_err(|e| explain("fsopen(overlay)", e))?;
     ctx.string("source", "burrow")
@@ -214,6 +234,10 @@ fn kernel_overlay(
         ctx.flag("volatile").map_err(|e| explain("volatile", e))?;
     }
     // lowerdir+ appends below the layers given so far: top first.
+    if let Some(p) = points {
+        ctx.dir_fd("lowerdir+", p)
+            .map_err(|e| explain("the mount points layer", e))?;
+    }
     for layer in lower.iter().rev() {
         let fd = open_dir(layer)?;
         ctx.dir_fd("lowerdir+", fd.as_fd())
@@ -236,6 +260,41 @@ fn kernel_overlay(
         .map_err(|e| explain(&format!("work {}", work.display()), e))?;
     ctx.mount(MountAttrFlags::empty())
         .map_err(|e| explain("mounting overlay", e))
+}
+
+/// `points/etc/NAME`, empty, on the staging tmpfs: the top layer of the
+/// overlay that gives /etc's bind mounts their targets. Its /etc is root's
+/// and 0755, as images have it.
+fn mount_points_layer(staging: BorrowedFd, names: &[&str]) -> Result<OwnedFd, SetupError> {
+    let err = |op: &str, e| op_err(op, None, e, None);
+    rustix::fs::mkdirat(staging, "points", Mode::from_raw_mode(0o755))
+        .map_err(|e| err("make the mount points layer", e))?;
+    let points = rustix::fs::openat(
+        staging,
+        "points",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| err("open the mount points layer", e))?;
+    rustix::fs::mkdirat(&points, "etc", Mode::from_raw_mode(0o755))
+        .map_err(|e| err("make the mount points layer's /etc", e))?;
+    for name in names {
+        rustix::fs::openat(
+            &points,
+            format!("etc/{name}").as_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        )
+        .map_err(|e| {
+            op_err(
+                "make a mount point in",
+                Some(&Path::new("/etc").join(name)),
+                e,
+                None,
+            )
+        })?;
+    }
+    Ok(points)
 }
 
 /// fuse-overlayfs mounting on `target`. Its option string is not passed to

@@ -194,6 +194,20 @@ pub struct EtcFiles {
     pub resolv_conf: Option<PathBuf>,
 }
 
+impl EtcFiles {
+    /// The names under /etc that get a file bound over them.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            (&self.hostname, "hostname"),
+            (&self.hosts, "hosts"),
+            (&self.resolv_conf, "resolv.conf"),
+        ]
+        .into_iter()
+        .filter_map(|(f, name)| f.as_ref().map(|_| name))
+        .collect()
+    }
+}
+
 /// Who the command runs as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
