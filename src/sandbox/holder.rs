@@ -336,37 +336,7 @@ pub fn live_pid(dir: &Path) -> Option<i32> {
     (start_time(rec.pid)? == rec.start).then_some(rec.pid)
 }
 
-/// In the child of `spawn`: enters the held namespace `ns`, then forks
-/// the container's pid 1 into new mount and pid namespaces as a child of
-/// the caller's parent (CLONE_PARENT), reports its pid on `report`, and
-/// returns `Some(())` only in that new process. This process, the
-/// go-between, is done once it has reported.
-///
-/// # Safety
-/// As for `sys::clone3`: single-threaded.
-pub(crate) unsafe fn enter_and_fork(ns: &OwnedFd, report: &OwnedFd) -> bool {
-    // SAFETY: setns with an fd we own, on a single-threaded process that
-    // shares no fs with another.
-    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWUSER) } < 0 {
-        let _ = rustix::io::write(report, &(-sys::last_errno()).to_ne_bytes());
-        return false;
-    }
-    let flags = (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_PARENT) as u64;
-    // SAFETY: single-threaded, as the caller promised.
-    match unsafe { sys::clone3(flags) } {
-        Ok(sys::Forked::Child) => true,
-        Ok(sys::Forked::Parent { pid, .. }) => {
-            let _ = rustix::io::write(report, &pid.to_ne_bytes());
-            false
-        }
-        Err(e) => {
-            let _ = rustix::io::write(report, &(-e.raw_os_error()).to_ne_bytes());
-            false
-        }
-    }
-}
-
-/// The parent's side of `enter_and_fork`: the container's pid, or the
+/// What the go-between of `spawn` reported: the container's pid, or the
 /// errno of the step that failed.
 pub(crate) fn read_report(report: OwnedFd) -> Result<i32, i32> {
     let mut buf = [0u8; 4];

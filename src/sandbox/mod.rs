@@ -192,23 +192,31 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
     // In a shared namespace, a go-between enters it and forks pid 1 as our
     // child; it fails over to a namespace of the container's own.
     let mut entered = None;
+    let mut ends = Some(child_end);
     if let Some(ns) = &shared {
+        let theirs = parent_end.raw_fd();
+        let mut pid1 = || {
+            let Some(channel) = ends.take() else {
+                // SAFETY: ends this process (never reached: called once).
+                unsafe { libc::_exit(125) }
+            };
+            // SAFETY: closing this process's copy of the parent's end.
+            unsafe { libc::close(theirs) };
+            child::main(child::ChildContext {
+                spec,
+                ops: &ops,
+                channel,
+                winsize,
+                shared_userns: true,
+            })
+        };
         // SAFETY: single-threaded, checked above.
-        match unsafe { fork_in_shared_userns(ns) } {
-            Ok(SharedFork::Child) => {
-                drop(parent_end);
-                child::main(child::ChildContext {
-                    spec,
-                    ops: &ops,
-                    channel: child_end,
-                    winsize,
-                    shared_userns: true,
-                })
-            }
-            Ok(SharedFork::Parent { pid, pidfd }) => entered = Some((pid, pidfd)),
-            Err(_) => {}
-        }
+        entered = unsafe { fork_in_shared_userns(ns, &mut pid1) }.ok();
     }
+    // Only pid 1, in its own copy of memory, took the child's end.
+    let Some(child_end) = ends.take() else {
+        return Err(SandboxError::Channel("the child's end went missing".into()));
+    };
     drop(shared);
     let shared_userns = entered.is_some();
     let (pid, pidfd) = match entered {
@@ -304,19 +312,57 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
     Ok(running)
 }
 
-enum SharedFork {
-    Child,
-    Parent { pid: i32, pidfd: OwnedFd },
+/// What the go-between works from: it shares this process's memory.
+struct GoBetween<'a> {
+    ns: std::os::fd::RawFd,
+    report: std::os::fd::RawFd,
+    pid1: &'a mut dyn FnMut(),
 }
 
-/// Forks the container's pid 1 into the held user namespace `ns`, with new
-/// mount and pid namespaces: a go-between child enters `ns` (this process
-/// stays where it is: it still talks to systemd and the host as you) and
-/// forks pid 1 as a child of this process, then exits.
+/// The go-between, on its own stack in this process's memory (the parent
+/// is suspended meanwhile): system calls only, until the clone, after which
+/// pid 1 runs in a copy of that memory and never returns here.
+extern "C" fn go_between(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the GoBetween that `fork_in_shared_userns` keeps
+    // alive while it is suspended (CLONE_VFORK).
+    let g = unsafe { &mut *arg.cast::<GoBetween>() };
+    let report = |v: i32| {
+        // SAFETY: a write of 4 bytes from a local to a pipe we hold.
+        unsafe { libc::write(g.report, (&v as *const i32).cast(), 4) };
+    };
+    // SAFETY: setns with an fd this process holds; single-threaded, and
+    // CLONE_VFORK without CLONE_FS leaves our fs struct unshared.
+    if unsafe { libc::setns(g.ns, libc::CLONE_NEWUSER) } < 0 {
+        report(-sys::last_errno());
+        return 0;
+    }
+    let flags = (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_PARENT) as u64;
+    // SAFETY: single-threaded; the new process gets its own copy of memory.
+    match unsafe { sys::clone3(flags) } {
+        Ok(sys::Forked::Child) => {
+            (g.pid1)();
+            // SAFETY: ends pid 1 if it ever came back (it execs or exits).
+            unsafe { libc::_exit(125) }
+        }
+        Ok(sys::Forked::Parent { pid, .. }) => report(pid),
+        Err(e) => report(-e.raw_os_error()),
+    }
+    0
+}
+
+/// Starts the container's pid 1 in the held user namespace `ns`, with new
+/// mount and pid namespaces, running `pid1`: a go-between enters `ns`
+/// (this process stays where it is: it still talks to systemd and the host
+/// as you) and clones pid 1 as a child of this process, then exits. The
+/// go-between borrows this process's memory (CLONE_VM|CLONE_VFORK) instead
+/// of copying it: a fork less to copy and tear down at each start.
 ///
 /// # Safety
 /// The caller must be single-threaded.
-unsafe fn fork_in_shared_userns(ns: &OwnedFd) -> Result<SharedFork, SandboxError> {
+unsafe fn fork_in_shared_userns(
+    ns: &OwnedFd,
+    pid1: &mut dyn FnMut(),
+) -> Result<(i32, OwnedFd), SandboxError> {
     let (report_r, report_w) =
         rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| {
             SandboxError::Sys {
@@ -324,21 +370,54 @@ unsafe fn fork_in_shared_userns(ns: &OwnedFd) -> Result<SharedFork, SandboxError
                 errno: e.raw_os_error(),
             }
         })?;
-    // SAFETY: single-threaded (the caller's contract).
-    let middle = unsafe { sys::fork() }.map_err(|e| SandboxError::Sys {
-        call: "fork",
-        errno: e.raw_os_error(),
-    })?;
-    let Some(middle) = middle else {
-        drop(report_r);
-        // SAFETY: single-threaded, in the forked copy.
-        if unsafe { holder::enter_and_fork(ns, &report_w) } {
-            return Ok(SharedFork::Child);
-        }
-        // SAFETY: ends the go-between without the parent's destructors.
-        unsafe { libc::_exit(0) }
+    // pid 1 runs its whole set-up on a copy of this stack: room to spare,
+    // taken from memory only as it is touched, a guard page below.
+    const STACK: usize = 8 << 20;
+    // SAFETY: a fresh private anonymous mapping, unmapped below.
+    let stack = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            STACK,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+            -1,
+            0,
+        )
     };
+    if stack == libc::MAP_FAILED {
+        return Err(SandboxError::Sys {
+            call: "mmap a stack",
+            errno: sys::last_errno(),
+        });
+    }
+    // SAFETY: the lowest page of the mapping just made.
+    unsafe { libc::mprotect(stack, 4096, libc::PROT_NONE) };
+    let mut g = GoBetween {
+        ns: ns.as_raw_fd(),
+        report: report_w.as_raw_fd(),
+        pid1,
+    };
+    // SAFETY: the stack top is the end of the mapping (16-byte aligned);
+    // `g` outlives the go-between, which this call waits for (VFORK).
+    let middle = unsafe {
+        libc::clone(
+            go_between,
+            stack.cast::<u8>().add(STACK).cast(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&mut g as *mut GoBetween).cast(),
+        )
+    };
+    let clone_errno = sys::last_errno();
+    // SAFETY: the mapping made above; the go-between is gone, and pid 1
+    // has its own copy.
+    unsafe { libc::munmap(stack, STACK) };
     drop(report_w);
+    if middle < 0 {
+        return Err(SandboxError::Sys {
+            call: "clone the go-between",
+            errno: clone_errno,
+        });
+    }
     let report = holder::read_report(report_r);
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(middle), None);
     let pid = report.map_err(|errno| SandboxError::Sys {
@@ -360,11 +439,10 @@ unsafe fn fork_in_shared_userns(ns: &OwnedFd) -> Result<SharedFork, SandboxError
             errno,
         });
     }
-    Ok(SharedFork::Parent {
-        pid,
-        // SAFETY: a new fd owned by nobody else.
-        pidfd: unsafe { rustix::fd::FromRawFd::from_raw_fd(fd as i32) },
-    })
+    // SAFETY: a new fd owned by nobody else.
+    Ok((pid, unsafe {
+        rustix::fd::FromRawFd::from_raw_fd(fd as i32)
+    }))
 }
 
 /// setns into the namespace at `path` (a /proc/PID/ns file).
