@@ -128,6 +128,11 @@ fn containers_share_the_holders_namespace_with_the_full_map() {
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(fds.len() <= 3, "the holder keeps only stdio: {fds:?}");
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{holder}/cwd")).unwrap(),
+        Path::new("/"),
+        "the holder keeps no directory busy"
+    );
 
     // `system reset` ends it.
     env.ok(&["system", "reset", "-f"]);

@@ -537,6 +537,9 @@ fn start_and_wait(
     };
     // The cgroup before the sandbox: this process moves into it, and the
     // child joins its leaf before running anything of the container.
+    // The shared user namespace first: a holder started from inside the
+    // container's cgroup would keep that cgroup from being removed.
+    let userns = crate::sandbox::open_shared_userns(&sandbox, true);
     let cgroup = match super::resources::place(ctx, id, &input.spec.limits) {
         Ok(cg) => cg,
         Err(e) => {
@@ -546,7 +549,7 @@ fn start_and_wait(
     };
     sandbox.cgroup = cgroup.as_ref().map(|cg| cg.path.clone());
     state.cgroup = cgroup.clone();
-    let mut running = match crate::sandbox::spawn(&sandbox) {
+    let mut running = match crate::sandbox::spawn_shared(&sandbox, userns) {
         Ok(r) => r,
         Err(e) => {
             if let Some(cg) = &cgroup {

@@ -363,6 +363,9 @@ impl Supervisor {
                 errno: e.raw_os_error(),
             }
         };
+        // Before the supervisor joins the container's cgroup (at the first
+        // start only): a holder started from inside it would pin it.
+        let userns = sandbox::open_shared_userns(&self.plan.sandbox, self.cgroup.is_none());
         if self.cgroup.is_none() {
             if let crate::cgroup::Setup::Ready(cg) =
                 crate::cgroup::create(&self.plan.id, &self.plan.limits)?
@@ -377,7 +380,7 @@ impl Supervisor {
         spec.cgroup = self.cgroup.as_ref().map(|cg| cg.path.clone());
         let spec = &spec;
         let mut running = if spec.tty {
-            let mut r = sandbox::spawn(spec)?;
+            let mut r = sandbox::spawn_shared(spec, userns)?;
             self.io.pty = r.take_pty();
             r
         } else {
@@ -403,7 +406,7 @@ impl Supervisor {
                 // SAFETY: dup2 onto stdio, which the child inherits.
                 unsafe { libc::dup2(fd.as_raw_fd(), target) };
             }
-            let r = sandbox::spawn(spec);
+            let r = sandbox::spawn_shared(spec, userns);
             for target in 0..3 {
                 // SAFETY: back to /dev/null, so only the container holds
                 // the pipes' write ends and their EOF means its end.

@@ -96,7 +96,7 @@ fn read_record(dir: &Path) -> Option<Record> {
 }
 
 /// The namespace of the recorded holder, if it is alive and holds `map`.
-fn open_live(dir: &Path, map: &IdMap) -> Option<OwnedFd> {
+pub fn open_live(dir: &Path, map: &IdMap) -> Option<OwnedFd> {
     let rec = read_record(dir)?;
     if rec.map != *map {
         return None;
@@ -235,6 +235,9 @@ fn hold_after_maps(go: OwnedFd, dir: &Path, keep_alive: Duration) -> ! {
         unsafe { libc::_exit(1) }
     }
     let _ = rustix::process::setsid();
+    // It must not keep the directory it was started from busy (a mount
+    // its owner wants to unmount).
+    let _ = rustix::process::chdir("/");
     let _ = nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
         Some(&nix::sys::signal::SigSet::empty()),

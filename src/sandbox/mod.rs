@@ -171,6 +171,38 @@ fn threads() -> usize {
 /// it must not inherit locks held by threads that do not exist in it. The
 /// container gets SIGKILL if the calling thread exits first.
 pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
+    spawn_shared(spec, None)
+}
+
+/// The shared user namespace `spec.shared_userns` asks for, opened, for
+/// `spawn_shared`; `None` when the spec does not ask for one, when no holder
+/// is alive and `may_start` is false, or when one cannot be started (the
+/// container then gets a namespace of its own, as without a holder).
+///
+/// Call it before this process joins a container's cgroup: a holder
+/// started here lives on in the cgroup of the process that starts it.
+/// Single-threaded callers only (starting a holder forks).
+pub fn open_shared_userns(spec: &SandboxSpec, may_start: bool) -> Option<OwnedFd> {
+    let s = spec.shared_userns.as_ref()?;
+    if spec.join.is_some() || spec.id_map.is_single() {
+        return None;
+    }
+    let dir = &s.dir;
+    if may_start {
+        holder::open(
+            dir,
+            &spec.id_map,
+            std::time::Duration::from_secs(s.keep_alive_secs),
+        )
+        .ok()
+    } else {
+        holder::open_live(dir, &spec.id_map)
+    }
+}
+
+/// `spawn`, entering the user namespace `shared` (from
+/// `open_shared_userns`) instead of making one, when given.
+pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Running, SandboxError> {
     spec.validate()?;
     let n = threads();
     if n > 1 {
@@ -180,15 +212,7 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
     let winsize = if spec.tty { tty::terminal_size() } else { None };
     let (parent_end, child_end) = Channel::pair()?;
 
-    let shared = match (&spec.shared_userns, &spec.join) {
-        (Some(s), None) if !spec.id_map.is_single() => holder::open(
-            &s.dir,
-            &spec.id_map,
-            std::time::Duration::from_secs(s.keep_alive_secs),
-        )
-        .ok(),
-        _ => None,
-    };
+    let shared = shared.filter(|_| spec.join.is_none() && !spec.id_map.is_single());
     // In a shared namespace, a go-between enters it and forks pid 1 as our
     // child; it fails over to a namespace of the container's own.
     let mut entered = None;

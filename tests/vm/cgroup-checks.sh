@@ -72,6 +72,16 @@ else
 fi
 wait
 
+# The first run started the holder of the shared user namespace before it
+# joined the container's cgroup: it must not pin that cgroup or its scope.
+holder=$(pgrep -u "$(id -u)" -f "__userns-holder" | head -n1)
+if [ -n "$holder" ]; then
+  hcg=$(cut -d: -f3 "/proc/$holder/cgroup")
+  check "the user namespace holder lives outside every container's cgroup ($hcg)" lacks "$hcg" "burrow-"
+else
+  no "a run with subordinate ids starts the user namespace holder"
+fi
+
 out=$("$B" run --rm bb cat /proc/self/cgroup 2>/dev/null)
 check "the container sees its cgroup as the root of its cgroup namespace (got: $out)" test "$out" = "0::/"
 
