@@ -61,6 +61,22 @@ print(f"| {sys.argv[2]} | {b:.1f} ms | {w:.1f} ms | {p:.1f} ms | {b / w:.2f}x | 
 PY
 done
 
+# Without the shared user namespace's holder ([userns] keep_alive = 0):
+# every container then gets a namespace of its own, mapped by newuidmap and
+# newgidmap, as a first run after an idle spell does.
+as_user "printf '[userns]\\nkeep_alive = 0\\n' > \$WORK/nohold.toml"
+as_user "BURROW_CONFIG=\$WORK/nohold.toml hyperfine -N --warmup 10 --runs $RUNS \
+  --export-json \$WORK/run-nohold.json \
+  -n 'burrow run --rm, keep_alive = 0' \"$BURROW_CMD\" \
+  -n 'bwrap --unshare-all' \"$BWRAP_CMD\"" >/dev/null
+NOHOLD=$(python3 - "$WORK/run-nohold.json" <<'PY'
+import json, sys
+res = {r["command"]: r["median"] * 1000 for r in json.load(open(sys.argv[1]))["results"]}
+b, w = res["burrow run --rm, keep_alive = 0"], res["bwrap --unshare-all"]
+print(f"| keep_alive = 0 | {b:.1f} ms | {w:.1f} ms | - | {b / w:.2f}x | - |")
+PY
+)
+
 {
     echo "Command (as $BENCH_USER, $RUNS runs per round, hyperfine -N):"
     echo
@@ -73,6 +89,7 @@ done
     echo "| round | burrow median | bwrap median | podman median | burrow / bwrap | podman / burrow |"
     echo "| --- | --- | --- | --- | --- | --- |"
     cat "$WORK/run-medians.txt"
+    echo "$NOHOLD"
     echo
     echo "Last round:"
     echo

@@ -570,6 +570,8 @@ fn two_containers_share_one_network_namespace() {
         "--rm",
         "--name",
         "first",
+        "--hostname",
+        "first-host",
         "netbox",
         "sh",
         "-c",
@@ -586,7 +588,10 @@ fn two_containers_share_one_network_namespace() {
             "netbox",
             "sh",
             "-c",
-            "for i in $(seq 100); do nc 127.0.0.1 7000 </dev/null && exit 0; sleep 0.1; done; exit 1",
+            // Its names too: `first` is a foreground --rm container, whose
+            // /etc files live under the runtime dir.
+            "grep -q first-host /etc/hosts && echo shared-hosts; \
+             for i in $(seq 100); do nc 127.0.0.1 7000 </dev/null && exit 0; sleep 0.1; done; exit 1",
         ]);
         if out.code() == Some(0) || Instant::now() > deadline {
             break out;
@@ -595,6 +600,7 @@ fn two_containers_share_one_network_namespace() {
     };
     kill_group(&mut first);
     assert!(out.stdout.contains("from-first"), "{out}");
+    assert!(out.stdout.contains("shared-hosts"), "{out}");
 }
 
 #[test]
