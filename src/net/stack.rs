@@ -12,8 +12,8 @@ use smoltcp::socket::tcp;
 use smoltcp::time::Instant as SmolInstant;
 use smoltcp::wire::{
     EthernetAddress, EthernetFrame, EthernetProtocol, HardwareAddress, Icmpv4Message, Icmpv4Packet,
-    IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Packet,
-    Ipv6Repr, TcpPacket, UdpPacket, UdpRepr,
+    Icmpv6Message, Icmpv6Packet, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, IpProtocol,
+    Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, TcpPacket, UdpPacket, UdpRepr,
 };
 use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
@@ -400,7 +400,7 @@ impl UserNetwork {
                 }
                 true
             }
-            IpProtocol::Icmp => self.ping_out(src, dst, payload),
+            IpProtocol::Icmp | IpProtocol::Icmpv6 => self.ping_out(src, dst, payload),
             IpProtocol::Tcp => {
                 let Ok(t) = TcpPacket::new_checked(payload) else {
                     return true;
@@ -679,33 +679,52 @@ impl UserNetwork {
         Some(buf)
     }
 
-    /// An IPv4 echo request to anywhere but the gateway goes out through a
-    /// ping socket (where `ping_group_range` on the host allows one).
+    /// An echo request (ICMP or ICMPv6) to anywhere but the gateway and
+    /// the resolver goes out through a ping socket (where
+    /// `ping_group_range` on the host allows one); the gateway's own answer
+    /// and everything else of ICMPv6 (neighbour discovery) are smoltcp's.
     fn ping_out(&mut self, src: IpAddress, dst: IpAddress, payload: &[u8]) -> bool {
-        let (IpAddress::Ipv4(_), IpAddress::Ipv4(d)) = (src, dst) else {
-            return false;
+        let ident = match dst {
+            IpAddress::Ipv4(d) => {
+                if d == GATEWAY_V4 || d == RESOLVER_V4 {
+                    return false;
+                }
+                let Ok(icmp) = Icmpv4Packet::new_checked(payload) else {
+                    return true;
+                };
+                if icmp.msg_type() != Icmpv4Message::EchoRequest {
+                    return true;
+                }
+                icmp.echo_ident()
+            }
+            IpAddress::Ipv6(d) => {
+                if d == GATEWAY_V6 || d == RESOLVER_V6 || d.is_multicast() {
+                    return false;
+                }
+                let Ok(icmp) = Icmpv6Packet::new_checked(payload) else {
+                    return false;
+                };
+                if icmp.msg_type() != Icmpv6Message::EchoRequest {
+                    return false;
+                }
+                icmp.echo_ident()
+            }
         };
-        if d == GATEWAY_V4 || d == RESOLVER_V4 {
-            return false;
-        }
-        let Ok(icmp) = Icmpv4Packet::new_checked(payload) else {
-            return true;
-        };
-        if icmp.msg_type() != Icmpv4Message::EchoRequest {
-            return true;
-        }
         let Some(target) = self.host_target(IpEndpoint::new(dst, 0)) else {
             return true;
         };
-        let ident = icmp.echo_ident();
         let key = (std_ip(src), std_ip(dst), ident);
         if let std::collections::hash_map::Entry::Vacant(slot) = self.ping.entry(key) {
+            let (family, proto) = match target {
+                SocketAddr::V4(_) => (libc::AF_INET, libc::IPPROTO_ICMP),
+                SocketAddr::V6(_) => (libc::AF_INET6, libc::IPPROTO_ICMPV6),
+            };
             // SAFETY: plain socket(2); owned right below.
             let fd = unsafe {
                 libc::socket(
-                    libc::AF_INET,
+                    family,
                     libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                    libc::IPPROTO_ICMP,
+                    proto,
                 )
             };
             if fd < 0 {
@@ -723,14 +742,11 @@ impl UserNetwork {
             return true;
         };
         f.last = Instant::now();
-        let IpAddr::V4(t) = target.ip() else {
-            return true;
-        };
-        let sa = nix::sys::socket::SockaddrIn::from(std::net::SocketAddrV4::new(t, 0));
+        let to = nix::sys::socket::SockaddrStorage::from(SocketAddr::new(target.ip(), 0));
         let _ = nix::sys::socket::sendto(
             f.sock.as_raw_fd(),
             payload,
-            &sa,
+            &to,
             nix::sys::socket::MsgFlags::empty(),
         );
         true
@@ -749,11 +765,24 @@ impl UserNetwork {
                     break;
                 }
                 let mut reply = buf[..n as usize].to_vec();
-                if let Ok(mut p) = Icmpv4Packet::new_checked(&mut reply[..]) {
-                    // The kernel put the socket's own id in; the container
-                    // waits for its own.
-                    p.set_echo_ident(f.ident);
-                    p.fill_checksum();
+                // The kernel put the socket's own id in; the container
+                // waits for its own.
+                let fixed = match (remote, guest) {
+                    (IpAddr::V4(_), _) => Icmpv4Packet::new_checked(&mut reply[..])
+                        .map(|mut p| {
+                            p.set_echo_ident(f.ident);
+                            p.fill_checksum();
+                        })
+                        .is_ok(),
+                    (IpAddr::V6(r), IpAddr::V6(g)) => Icmpv6Packet::new_checked(&mut reply[..])
+                        .map(|mut p| {
+                            p.set_echo_ident(f.ident);
+                            p.fill_checksum(&r, &g);
+                        })
+                        .is_ok(),
+                    _ => false,
+                };
+                if fixed {
                     out.push((remote, guest, reply));
                 }
                 f.last = Instant::now();
@@ -769,24 +798,44 @@ impl UserNetwork {
 
     fn icmp_frame(&self, src: IpAddr, dst: IpAddr, icmp: &[u8]) -> Option<Vec<u8>> {
         let mac = self.guest_mac?;
-        let (IpAddr::V4(s), IpAddr::V4(d)) = (src, dst) else {
-            return None;
+        let header = match (src, dst) {
+            (IpAddr::V4(_), IpAddr::V4(_)) => 20,
+            (IpAddr::V6(_), IpAddr::V6(_)) => 40,
+            _ => return None,
         };
-        let mut buf = vec![0u8; 14 + 20 + icmp.len()];
+        let mut buf = vec![0u8; 14 + header + icmp.len()];
         let mut eth = EthernetFrame::new_unchecked(&mut buf[..]);
         eth.set_src_addr(OUR_MAC);
         eth.set_dst_addr(mac);
-        eth.set_ethertype(EthernetProtocol::Ipv4);
-        let repr = Ipv4Repr {
-            src_addr: s,
-            dst_addr: d,
-            next_header: IpProtocol::Icmp,
-            payload_len: icmp.len(),
-            hop_limit: 64,
-        };
-        let mut p = Ipv4Packet::new_unchecked(eth.payload_mut());
-        repr.emit(&mut p, &ChecksumCapabilities::default());
-        p.payload_mut().copy_from_slice(icmp);
+        match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                eth.set_ethertype(EthernetProtocol::Ipv4);
+                let repr = Ipv4Repr {
+                    src_addr: s,
+                    dst_addr: d,
+                    next_header: IpProtocol::Icmp,
+                    payload_len: icmp.len(),
+                    hop_limit: 64,
+                };
+                let mut p = Ipv4Packet::new_unchecked(eth.payload_mut());
+                repr.emit(&mut p, &ChecksumCapabilities::default());
+                p.payload_mut().copy_from_slice(icmp);
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                eth.set_ethertype(EthernetProtocol::Ipv6);
+                let repr = Ipv6Repr {
+                    src_addr: s,
+                    dst_addr: d,
+                    next_header: IpProtocol::Icmpv6,
+                    payload_len: icmp.len(),
+                    hop_limit: 64,
+                };
+                let mut p = Ipv6Packet::new_unchecked(eth.payload_mut());
+                repr.emit(&mut p);
+                p.payload_mut().copy_from_slice(icmp);
+            }
+            _ => return None,
+        }
         Some(buf)
     }
 
