@@ -70,6 +70,13 @@ pub struct SandboxSpec {
     /// else; without privileges it can only be raised.
     #[serde(default)]
     pub oom_score_adj: Option<i32>,
+    /// Send every bind(2) of the container's processes to the parent
+    /// through a seccomp listener (`Running::take_bind_notify`), installed
+    /// before `init` forks so that the init and the command inherit it;
+    /// `exec`'d processes do not. For published ports bound straight on
+    /// the host.
+    #[serde(default)]
+    pub bind_notify: bool,
 }
 
 /// Namespaces to enter with setns, by their /proc/PID/ns paths.
@@ -272,6 +279,7 @@ impl SandboxSpec {
             net_setup: None,
             cgroup: None,
             oom_score_adj: None,
+            bind_notify: false,
         }
     }
 
