@@ -191,12 +191,17 @@ pub struct NetworkConfig {
     /// Let containers reach services listening on the host's loopback
     /// interface through the network's gateway address.
     pub host_loopback: bool,
+    /// Give a container's TCP server on a published port the host port
+    /// itself (its bind(2) is answered with a socket of the host's), so
+    /// that no relay carries the data. Needs `host_loopback`.
+    pub direct_ports: bool,
 }
 
 impl Default for NetworkConfig {
     fn default() -> Self {
         NetworkConfig {
             host_loopback: true,
+            direct_ports: true,
         }
     }
 }
@@ -1556,7 +1561,7 @@ host_loopback = false
             .filter(|l| l.contains(" = ") && !l.starts_with('#'))
             .count();
         assert_eq!(
-            keys, 7,
+            keys, 8,
             "every key appears once, uncommented:\n{uncommented}"
         );
         // The documented root is the default for a home without

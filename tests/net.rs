@@ -244,6 +244,17 @@ fn connect_from(ip: Ipv4Addr, port: u16) -> std::io::Result<TcpStream> {
     Ok(TcpStream::from(fd))
 }
 
+/// Turns direct ports off in the user's config: every published port is
+/// then carried by burrow's relay.
+fn relay_only(env: &TestEnv) {
+    let dir = env.config_home.join("burrow");
+    std::fs::create_dir_all(&dir).unwrap();
+    env.give(&dir);
+    let file = dir.join("config.toml");
+    std::fs::write(&file, "[network]\ndirect_ports = false\n").unwrap();
+    env.give(&file);
+}
+
 #[test]
 fn published_port_reaches_the_container_with_the_client_address_kept() {
     let Some(env) =
@@ -251,6 +262,9 @@ fn published_port_reaches_the_container_with_the_client_address_kept() {
     else {
         return;
     };
+    // The relay's way of keeping the address (the server's connections are
+    // in the container's own netstat only when they are relayed).
+    relay_only(&env);
     let port = free_port();
     let ctr = env.spawn(&[
         "run",
@@ -351,12 +365,23 @@ fn a_thousand_short_connections_through_a_published_port_lose_none() {
     else {
         return;
     };
+    // httpd's port served directly first, then by the relay.
+    for direct in [true, false] {
+        if !direct {
+            relay_only(&env);
+        }
+        a_thousand_short_connections(&env, direct);
+    }
+}
+
+fn a_thousand_short_connections(env: &TestEnv, direct: bool) {
     let port = free_port();
+    let name = if direct { "web" } else { "web-relayed" };
     let mut ctr = env.spawn(&[
         "run",
         "--rm",
         "--name",
-        "web",
+        name,
         "-p",
         &format!("127.0.0.1:{port}:8080"),
         "netbox",
@@ -366,21 +391,22 @@ fn a_thousand_short_connections_through_a_published_port_lose_none() {
     ]);
     let request = b"GET /ping HTTP/1.0\r\n\r\n";
     assert!(fetch(port, request).contains("pong"));
+    wait_listener(port, !direct);
     // The ports as `port`, `ps` and `inspect` show them.
-    let out = env.ok(&["port", "web"]);
+    let out = env.ok(&["port", name]);
     assert_eq!(
         out.stdout.trim(),
         format!("8080/tcp -> 127.0.0.1:{port}"),
         "{out}"
     );
-    let out = env.ok(&["port", "web", "8080/tcp"]);
+    let out = env.ok(&["port", name, "8080/tcp"]);
     assert_eq!(out.stdout.trim(), format!("127.0.0.1:{port}"), "{out}");
     let out = env.ok(&["ps"]);
     assert!(
         out.stdout.contains(&format!("127.0.0.1:{port}->8080/tcp")),
         "{out}"
     );
-    let out = env.ok(&["inspect", "web"]);
+    let out = env.ok(&["inspect", name]);
     let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("inspect json");
     assert_eq!(
         json[0]["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"],
@@ -407,7 +433,7 @@ fn a_thousand_short_connections_through_a_published_port_lose_none() {
         .collect();
     let ok: usize = workers.into_iter().map(|w| w.join().expect("worker")).sum();
     kill_group(&mut ctr);
-    assert_eq!(ok, 1000, "answers lost");
+    assert_eq!(ok, 1000, "answers lost (direct: {direct})");
 }
 
 #[test]
@@ -643,4 +669,326 @@ fn network_failures_say_what() {
         "true",
     ]);
     assert!(out.stderr.contains("need --network user"), "{out}");
+}
+
+/// A TCP server for the direct-port tests, run with the host's python3
+/// (bound in read-only): `srv.py ADDR PORT [QUITS]`. It binds once and
+/// lets go (as a server probing its port does), binds again, prints its
+/// socket's own address, and answers each client with what it sees,
+/// `peer=IP:PORT sock=IP:PORT`; the QUITS-th client (1 by default) sending
+/// `quit` makes it exit 1.
+const SERVER_PY: &[u8] = b"import socket, sys\n\
+host, port = sys.argv[1], int(sys.argv[2])\n\
+quits = int(sys.argv[3]) if len(sys.argv) > 3 else 1\n\
+fam = socket.AF_INET6 if ':' in host else socket.AF_INET\n\
+def sock():\n\
+\x20   s = socket.socket(fam, socket.SOCK_STREAM)\n\
+\x20   s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+\x20   if fam == socket.AF_INET6:\n\
+\x20       s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\n\
+\x20   return s\n\
+p = sock(); p.bind((host, port)); p.close()\n\
+s = sock(); s.bind((host, port)); s.listen(64)\n\
+print('listening %s:%d' % s.getsockname()[:2], flush=True)\n\
+while True:\n\
+\x20   c, a = s.accept()\n\
+\x20   c.settimeout(2)\n\
+\x20   try:\n\
+\x20       d = c.recv(16)\n\
+\x20   except OSError:\n\
+\x20       d = b''\n\
+\x20   l = c.getsockname()\n\
+\x20   c.sendall(('peer=%s:%d sock=%s:%d\\n' % (a[0], a[1], l[0], l[1])).encode())\n\
+\x20   c.close()\n\
+\x20   quits -= d.startswith(b'quit')\n\
+\x20   if quits == 0:\n\
+\x20       sys.exit(1)\n";
+
+/// `run` arguments binding the host's python3 and the server script in.
+fn python_args(env: &TestEnv) -> Vec<String> {
+    let server = env.fixture("srv.py", SERVER_PY);
+    [
+        "-v",
+        "/usr:/usr:ro",
+        "-v",
+        "/usr/lib:/lib:ro",
+        "-v",
+        "/usr/lib64:/lib64:ro",
+        "-v",
+        &format!("{}:/srv.py:ro", path_str(&server)),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// Asks the server at `to` (from `from`, any local address) what it sees,
+/// sending `say` first; retried until it answers.
+fn ask(from: std::net::IpAddr, to: SocketAddr, say: &[u8]) -> (String, SocketAddr) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let domain = if to.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
+        // SAFETY: plain socket(2); owned right below.
+        let fd = unsafe { libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+        assert!(fd >= 0, "socket");
+        // SAFETY: a new fd nobody else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let bound = nix::sys::socket::bind(
+            fd.as_raw_fd(),
+            &nix::sys::socket::SockaddrStorage::from(SocketAddr::new(from, 0)),
+        );
+        bound.expect("bind the client");
+        let connected =
+            nix::sys::socket::connect(fd.as_raw_fd(), &nix::sys::socket::SockaddrStorage::from(to));
+        if connected.is_ok() {
+            let mut s = TcpStream::from(fd);
+            let local = s.local_addr().unwrap();
+            let _ = s.write_all(say);
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            if out.starts_with("peer=") {
+                return (out.trim().to_string(), local);
+            }
+        }
+        assert!(Instant::now() < deadline, "nothing answered on {to}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Who holds the TCP socket listening on host port `port`: `Some(true)`
+/// when a process of this network namespace does (burrow's relay),
+/// `Some(false)` when only processes of another one do (the container's
+/// server itself), `None` when nothing listens or nobody is found.
+fn listener_held_here(port: u16) -> Option<bool> {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let local_port = f
+                .get(1)
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if local_port == Some(port) && f.get(3) == Some(&"0A") {
+                if let Some(inode) = f.get(9) {
+                    inodes.push(format!("socket:[{inode}]"));
+                }
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return None;
+    }
+    let ours = std::fs::read_link("/proc/self/ns/net").ok()?;
+    let (mut here, mut there) = (false, false);
+    for proc_dir in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(fds) = std::fs::read_dir(proc_dir.path().join("fd")) else {
+            continue;
+        };
+        let holds = fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|t| inodes.iter().any(|i| t.as_os_str() == i.as_str()))
+        });
+        if holds {
+            match std::fs::read_link(proc_dir.path().join("ns/net")) {
+                Ok(ns) if ns == ours => here = true,
+                Ok(_) => there = true,
+                Err(_) => {}
+            }
+        }
+    }
+    (here || there).then_some(here)
+}
+
+/// Waits until something listens on host port `port`, then says who.
+fn wait_listener(port: u16, held_here: bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = listener_held_here(port);
+        if now == Some(held_here) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "port {port}: listener held here: {now:?}, expected {held_here}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn localhost5() -> std::net::IpAddr {
+    std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 5))
+}
+
+fn to_port(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+/// The inside client of the direct-port tests: asks the server at
+/// 127.0.0.1:8080 from inside the container until it answers.
+const INSIDE_CLIENT: &str =
+    "until nc 127.0.0.1 8080 </dev/null >/tmp/in 2>/dev/null && [ -s /tmp/in ]; \
+     do sleep 0.1; done; echo inside: $(cat /tmp/in)";
+
+#[test]
+fn a_published_server_on_the_wildcard_listens_on_the_host_itself() {
+    let Some(env) = env_with_image("a_published_server_on_the_wildcard_listens_on_the_host_itself")
+    else {
+        return;
+    };
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:8080");
+    // Two quits end the server: the inside client's, and the test's once
+    // it has looked from the host.
+    let script = format!(
+        "python3 /srv.py 0.0.0.0 8080 2 & {INSIDE_CLIENT}; \
+         echo quit | nc 127.0.0.1 8080 >/dev/null; wait"
+    );
+    let mut args = vec!["run", "--rm", "-p", &publish];
+    let py = python_args(&env);
+    args.extend(py.iter().map(|s| s.as_str()));
+    args.extend(["netbox", "sh", "-c", &script]);
+    let ctr = env.spawn(&args);
+    let (seen, me) = ask(localhost5(), to_port(port), b"");
+    // The server accepted on the host's own socket: the client as it
+    // bound itself, and the host's address and port as its side.
+    assert_eq!(
+        seen,
+        format!("peer=127.0.0.5:{} sock=127.0.0.1:{port}", me.port())
+    );
+    // Listening in the host's network namespace, by the container's
+    // process: no relay of burrow's holds the port.
+    wait_listener(port, false);
+    ask(localhost5(), to_port(port), b"quit");
+    let out = finish(ctr);
+    assert!(
+        out.stdout.contains(&format!("listening 127.0.0.1:{port}")),
+        "{out}"
+    );
+    // localhost:8080 inside still reaches the server, through burrow.
+    assert!(out.stdout.contains("inside: peer=127.0.0.1:"), "{out}");
+    assert!(
+        out.stdout.contains(&format!("sock=127.0.0.1:{port}")),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_server_bound_to_loopback_inside_keeps_its_own_bind() {
+    let Some(env) = env_with_image("a_server_bound_to_loopback_inside_keeps_its_own_bind") else {
+        return;
+    };
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:8080");
+    let script = format!(
+        "python3 /srv.py 127.0.0.1 8080 & {INSIDE_CLIENT}; \
+         echo quit | nc 127.0.0.1 8080 >/dev/null; wait"
+    );
+    let mut args = vec!["run", "--rm", "-p", &publish];
+    let py = python_args(&env);
+    args.extend(py.iter().map(|s| s.as_str()));
+    args.extend(["netbox", "sh", "-c", &script]);
+    let ctr = env.spawn(&args);
+    let out = finish(ctr);
+    assert!(out.stdout.contains("listening 127.0.0.1:8080\n"), "{out}");
+    assert!(
+        out.stdout.contains("inside: peer=127.0.0.1:")
+            && out.stdout.contains("sock=127.0.0.1:8080"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_ipv6_wildcard_server_is_reached_through_a_published_port() {
+    let Some(env) = env_with_image("an_ipv6_wildcard_server_is_reached_through_a_published_port")
+    else {
+        return;
+    };
+    let port = free_port();
+    let publish = format!("{port}:8080");
+    // Under --init: the init and the command inherit the notifier.
+    let mut args = vec!["run", "--rm", "--init", "-p", &publish];
+    let py = python_args(&env);
+    args.extend(py.iter().map(|s| s.as_str()));
+    args.extend(["netbox", "python3", "/srv.py", "::", "8080"]);
+    let ctr = env.spawn(&args);
+    // A dual-stack socket on the host: IPv4 clients v4-mapped, IPv6 ones
+    // as they are.
+    let (seen, me) = ask(localhost5(), to_port(port), b"");
+    assert_eq!(
+        seen,
+        format!(
+            "peer=::ffff:127.0.0.5:{} sock=::ffff:127.0.0.1:{port}",
+            me.port()
+        )
+    );
+    let v6 = std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
+    let (seen, me) = ask(v6, SocketAddr::new(v6, port), b"");
+    assert_eq!(seen, format!("peer=::1:{} sock=::1:{port}", me.port()));
+    wait_listener(port, false);
+    ask(localhost5(), to_port(port), b"quit");
+    let out = finish(ctr);
+    assert!(
+        out.stdout.contains(&format!("listening :::{port}")),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_detached_direct_port_works_across_restarts() {
+    let Some(env) = env_with_image("a_detached_direct_port_works_across_restarts") else {
+        return;
+    };
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:8080");
+    let mut args = vec![
+        "run",
+        "-d",
+        "--name",
+        "dsrv",
+        "--restart",
+        "on-failure:5",
+        "-p",
+        &publish,
+    ];
+    let py = python_args(&env);
+    args.extend(py.iter().map(|s| s.as_str()));
+    args.extend(["netbox", "python3", "/srv.py", "0.0.0.0", "8080"]);
+    env.ok(&args);
+    let served = |why: &str| {
+        let (seen, me) = ask(localhost5(), to_port(port), b"");
+        assert_eq!(
+            seen,
+            format!("peer=127.0.0.5:{} sock=127.0.0.1:{port}", me.port()),
+            "{why}"
+        );
+        wait_listener(port, false);
+    };
+    served("first start");
+    // `exec`'d processes reach it at localhost too.
+    let out = env.ok(&["exec", "dsrv", "nc", "127.0.0.1", "8080"]);
+    assert!(
+        out.stdout.starts_with("peer=127.0.0.1:")
+            && out.stdout.contains(&format!("sock=127.0.0.1:{port}")),
+        "{out}"
+    );
+    // The server exits 1: the supervisor starts it again, and the port
+    // it held comes back to the next run.
+    ask(localhost5(), to_port(port), b"quit");
+    served("after the restart policy's restart");
+    env.ok(&["restart", "-t", "1", "dsrv"]);
+    served("after `burrow restart`");
+    env.ok(&["rm", "-f", "dsrv"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err() {
+        assert!(Instant::now() < deadline, "port {port} still held");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

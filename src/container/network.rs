@@ -4,6 +4,9 @@
 //! and port forwarder on their own threads. Used by the foreground `run` and
 //! meant for the detached supervisor: `plan` -> `etc_files` -> `apply` ->
 //! `bind` (before spawn) -> `start` (after spawn) -> `Network::stop`.
+//! Published TCP ports are served directly where they can be: `apply` asks
+//! the sandbox for its bind notifier, whose listener goes to the forwarder
+//! (see `net::direct`).
 
 use super::record::{Containers, Status};
 use super::run::RunSpec;
@@ -29,6 +32,8 @@ pub struct NetworkPlan {
     /// (whose /etc/hosts and /etc/resolv.conf are shared too).
     pub join: Option<(JoinNamespaces, IdMap, std::path::PathBuf)>,
     pub host_loopback: bool,
+    /// `network.direct_ports` of the configuration.
+    pub direct_ports: bool,
 }
 
 fn net_err(e: NetError) -> Error {
@@ -36,12 +41,12 @@ fn net_err(e: NetError) -> Error {
 }
 
 /// The flags as given: `--network`, `-p`, `-P` (with the image's exposed
-/// ports), `--dns`, `--add-host`.
+/// ports), `--dns`, `--add-host`, with the `[network]` configuration.
 pub fn plan(
     containers: &Containers,
     spec: &RunSpec,
     exposed: Option<&BTreeMap<String, serde_json::Value>>,
-    host_loopback: bool,
+    config: &crate::config::NetworkConfig,
 ) -> Result<NetworkPlan> {
     let (network, publish, publish_all, dns, add_host) = (
         spec.network.as_str(),
@@ -90,8 +95,21 @@ pub fn plan(
         dns,
         add_hosts,
         join,
-        host_loopback,
+        host_loopback: config.host_loopback,
+        direct_ports: config.direct_ports,
     })
+}
+
+impl NetworkPlan {
+    /// Whether the container's TCP servers get their published host ports
+    /// directly. Only where the container may reach the host's loopback
+    /// anyway: a socket of the host's network can connect out from it.
+    pub fn direct(&self) -> bool {
+        self.mode == NetworkMode::User
+            && self.direct_ports
+            && self.host_loopback
+            && self.ports.iter().any(|p| p.proto == net::PortProto::Tcp)
+    }
 }
 
 /// The namespaces of a running container, by name or id.
@@ -212,6 +230,7 @@ pub fn apply(plan: &NetworkPlan, sandbox: &mut SandboxSpec) {
         NetworkMode::User => {
             sandbox.namespaces.net = true;
             sandbox.net_setup = Some(NetSetup(net::tap::setup_inside));
+            sandbox.bind_notify = plan.direct();
         }
     }
 }
@@ -252,19 +271,22 @@ pub struct Network {
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
-/// Starts the stack on the tap (in `user` mode) and the port forwarder.
-/// Call right after spawn, while this process is still single-threaded:
-/// the forwarder's helper is forked here, and threads start last.
+/// Starts the stack on the tap (in `user` mode) and the port forwarder,
+/// with the sandbox's bind notifier if `apply` asked for one. Call right
+/// after spawn, while this process is still single-threaded: the
+/// forwarder's helper is forked here, and threads start last.
 pub fn start(
     plan: &NetworkPlan,
     tap: Option<OwnedFd>,
     ports: BoundPorts,
     pid: i32,
+    bind_notify: Option<OwnedFd>,
 ) -> Result<Network> {
     let forwarder = if ports.0.is_empty() {
         None
     } else {
-        Some(PortForwarder::attach(ports.0, pid).map_err(net_err)?)
+        let bound = ports.0.into_iter().map(|(p, fd)| (p, Some(fd))).collect();
+        Some(PortForwarder::attach(bound, pid, bind_notify).map_err(net_err)?)
     };
     // One fd per connection and flow on both sides: the soft limit of
     // 1024 is too few for a busy container, the hard limit is ours to take.
@@ -392,6 +414,9 @@ pub struct SupervisedNetwork {
     pub user: bool,
     pub host_loopback: bool,
     pub ports: Vec<PublishedPort>,
+    /// Published TCP ports served directly (`NetworkPlan::direct`).
+    #[serde(default)]
+    pub direct: bool,
 }
 
 impl NetworkPlan {
@@ -401,6 +426,7 @@ impl NetworkPlan {
             user: self.mode == NetworkMode::User,
             host_loopback: self.host_loopback,
             ports: bound.ports(),
+            direct: self.direct(),
         }
     }
 }
@@ -409,9 +435,12 @@ impl NetworkPlan {
 /// stack on the tap and the published ports, both driven without threads.
 pub struct SupervisedStack {
     config: SupervisedNetwork,
-    /// The host ports, bound once for the supervisor's life (a restarted
-    /// container keeps them); each start gets duplicates.
-    bound: Vec<(PublishedPort, OwnedFd)>,
+    /// The host ports bound before the first start; from then on the
+    /// forwarder holds them, and hands them to the next one on a restart
+    /// (binding again those the container's servers held).
+    bound: Vec<(PublishedPort, Option<OwnedFd>)>,
+    /// The bind notifier's listener of the latest start, until `started`.
+    bind_notify: Option<OwnedFd>,
     stack: Option<UserNetwork>,
     forwarder: Option<PortForwarder>,
     /// The fds to watch, refreshed after every round of work.
@@ -423,10 +452,15 @@ impl SupervisedStack {
     /// Binds the published ports now, so that a port in use fails the
     /// start with a message.
     pub fn new(config: SupervisedNetwork) -> std::result::Result<SupervisedStack, String> {
-        let bound = PortForwarder::bind(&config.ports).map_err(|e| e.to_string())?;
+        let bound = PortForwarder::bind(&config.ports)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|(p, fd)| (p, Some(fd)))
+            .collect();
         Ok(SupervisedStack {
             config,
             bound,
+            bind_notify: None,
             stack: None,
             forwarder: None,
             watched: Vec::new(),
@@ -440,6 +474,7 @@ impl SupervisedStack {
         if config.user {
             sandbox.namespaces.net = true;
             sandbox.net_setup = Some(NetSetup(net::tap::setup_inside));
+            sandbox.bind_notify = config.direct;
         }
     }
 
@@ -447,7 +482,20 @@ impl SupervisedStack {
     /// tap. The supervisor is single-threaded: the port helper forks here.
     pub fn started(&mut self, pid: i32, tap: Option<OwnedFd>) -> std::result::Result<(), String> {
         self.stack = None;
-        self.forwarder = None;
+        let mut bound = match self.forwarder.take() {
+            Some(f) => f.into_bound(),
+            None => std::mem::take(&mut self.bound),
+        };
+        // A forwarder that could not start lost its sockets: bound anew.
+        if bound.is_empty() {
+            bound = self
+                .config
+                .ports
+                .iter()
+                .map(|p| (p.clone(), None))
+                .collect();
+        }
+        let bind_notify = self.bind_notify.take();
         if let (true, Some(tap)) = (self.config.user, tap) {
             self.stack = Some(UserNetwork::new(
                 tap,
@@ -457,14 +505,9 @@ impl SupervisedStack {
                 },
             ));
         }
-        if !self.bound.is_empty() {
-            let dups = self
-                .bound
-                .iter()
-                .map(|(p, fd)| fd.try_clone().map(|fd| (p.clone(), fd)))
-                .collect::<std::io::Result<Vec<_>>>()
-                .map_err(|e| format!("duplicating the published ports' sockets: {e}"))?;
-            self.forwarder = Some(PortForwarder::attach(dups, pid).map_err(|e| e.to_string())?);
+        if !bound.is_empty() {
+            self.forwarder =
+                Some(PortForwarder::attach(bound, pid, bind_notify).map_err(|e| e.to_string())?);
         }
         self.refresh();
         Ok(())
@@ -535,6 +578,16 @@ impl super::supervise::Extension for SupervisedStack {
 
     fn prepare(&self, spec: &mut SandboxSpec) {
         SupervisedStack::prepare(&self.config, spec);
+    }
+
+    fn release(&mut self) {
+        self.forwarder = None;
+        self.bound.clear();
+        self.refresh();
+    }
+
+    fn take_bind_notify(&mut self, fd: &mut Option<OwnedFd>) {
+        self.bind_notify = fd.take();
     }
 
     fn take_net(&mut self, pid: i32, net: &mut Option<OwnedFd>) {

@@ -246,7 +246,7 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
         &containers,
         spec,
         image_run.exposed_ports.as_ref(),
-        ctx.config.network.host_loopback,
+        &ctx.config.network,
     )?;
     let bound = network::bind(&network)?;
     let dir = {
@@ -579,6 +579,7 @@ fn start_and_wait(
         running.take_net_fd(),
         input.bound,
         running.pid(),
+        running.take_bind_notify(),
     ) {
         Ok(n) => n,
         Err(e) => {

@@ -185,6 +185,13 @@ pub trait Extension {
     /// After each start: the fd the sandbox's network set-up made, for the
     /// extension that asked for it.
     fn take_net(&mut self, _pid: i32, _net: &mut Option<OwnedFd>) {}
+    /// After each start, before `take_net`: the listener of the sandbox's
+    /// bind notifier (`SandboxSpec::bind_notify`), for the extension that
+    /// asked for it. Whoever takes it must answer every notification.
+    fn take_bind_notify(&mut self, _fd: &mut Option<OwnedFd>) {}
+    /// The container exited and will not be restarted by this supervisor:
+    /// give back what it holds of the host's (published ports).
+    fn release(&mut self) {}
 }
 
 /// The extensions a container's plan asks for. Empty until networking
@@ -426,7 +433,9 @@ impl Supervisor {
         }
         let pid = running.pid();
         let mut net = running.take_net_fd();
+        let mut bind_notify = running.take_bind_notify();
         for ext in &mut self.extensions {
+            ext.take_bind_notify(&mut bind_notify);
             ext.take_net(pid, &mut net);
             ext.started(pid, running.pidfd());
         }
@@ -688,13 +697,20 @@ impl Supervisor {
         state.exit_code = Some(status.code());
         state.finished_at = Some(rfc3339(now()));
         state.oom_killed = self.cgroup.as_ref().is_some_and(|cg| cg.oom_killed());
-        let _ = self.containers.set_state(&self.plan.id, &state);
-        if !self.user_stopped
+        let restart = !self.user_stopped
             && self
                 .plan
                 .restart
-                .wants_restart(status.code(), self.restarts)
-        {
+                .wants_restart(status.code(), self.restarts);
+        // Before the state says so: whoever sees the container exited (a
+        // `wait`, a `stop`, then `start`) finds its host ports free.
+        if !restart {
+            for ext in &mut self.extensions {
+                ext.release();
+            }
+        }
+        let _ = self.containers.set_state(&self.plan.id, &state);
+        if restart {
             // Backoff: 100 ms doubling per restart, back to the start once
             // the container has run for a while, at most 30 s.
             if self.started.elapsed() > Duration::from_secs(10) {

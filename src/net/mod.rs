@@ -4,6 +4,7 @@
 //! nothing of images, the CLI or the sandbox's internals: `container` hands
 //! it plain data (a tap fd, a pid, a port list) and runs what it returns.
 
+mod direct;
 pub mod dns;
 pub mod netlink;
 pub mod ports;

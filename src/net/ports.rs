@@ -1,5 +1,6 @@
 //! Published ports: `-p [IP:]HOSTPORT:CTRPORT[/tcp|udp]` and ranges.
 
+use super::direct::DirectPorts;
 use super::NetError;
 use super::{GUEST_V4, GUEST_V6};
 use nix::sys::socket::{
@@ -151,6 +152,10 @@ pub fn parse_publish(spec: &str) -> Result<Vec<PublishedPort>, NetError> {
 // of its own loopback, any other with IP_TRANSPARENT, which the
 // namespace's root may set, plus a policy route sending the container
 // port's replies back to the local socket.
+//
+// A TCP server that binds a published port itself is served without any of
+// this when the sandbox's bind notifier is on: it gets the host port (see
+// `direct`), and the port's listener here is closed until it lets go.
 // ---------------------------------------------------------------------------
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> NetError {
@@ -195,7 +200,7 @@ fn listen_error(p: &PublishedPort, addr: SocketAddr, source: std::io::Error) -> 
 }
 
 /// The host's listening socket for one published port.
-enum HostSocket {
+pub(super) enum HostSocket {
     Tcp(TcpListener),
     Udp(UdpSocket),
 }
@@ -208,7 +213,7 @@ fn host_addr(p: &PublishedPort) -> SocketAddr {
     )
 }
 
-fn bind_host(p: &PublishedPort) -> Result<HostSocket, NetError> {
+pub(super) fn bind_host(p: &PublishedPort) -> Result<HostSocket, NetError> {
     let addr = host_addr(p);
     let s = match p.proto {
         PortProto::Tcp => {
@@ -653,11 +658,31 @@ impl Half {
     }
 }
 
-struct Relay {
+/// One spliced TCP connection: `outside` is the client's side.
+pub(super) struct Relay {
     outside: OwnedFd,
     inside: OwnedFd,
     up: Half,
     down: Half,
+}
+
+impl Relay {
+    pub(super) fn new(outside: OwnedFd, inside: OwnedFd) -> std::io::Result<Relay> {
+        Ok(Relay {
+            outside,
+            inside,
+            up: Half::new()?,
+            down: Half::new()?,
+        })
+    }
+}
+
+/// A published port and its host socket. `None` while the container's
+/// own server holds the port (a direct port, see `direct`), or when binding
+/// it again failed (tried again every sweep).
+pub(super) struct Listener {
+    pub(super) port: PublishedPort,
+    pub(super) socket: Option<HostSocket>,
 }
 
 struct UdpPeer {
@@ -668,10 +693,11 @@ struct UdpPeer {
 
 /// Published ports of one container, carried in while it runs.
 pub struct PortForwarder {
-    listeners: Vec<(PublishedPort, HostSocket)>,
+    listeners: Vec<Listener>,
     helper: InsideSockets,
     relays: Vec<Relay>,
     udp: HashMap<(usize, SocketAddr), UdpPeer>,
+    direct: Option<DirectPorts>,
 }
 
 const UDP_IDLE: Duration = Duration::from_secs(60);
@@ -695,29 +721,61 @@ impl PortForwarder {
     }
 
     /// Starts the helper in the namespaces of the container's pid 1. The
-    /// caller must still be single-threaded.
+    /// caller must still be single-threaded. A port without a socket (its
+    /// host port handed to the previous run of the container) is bound
+    /// again now, or at a later sweep of the direct ports if that fails.
+    ///
+    /// `bind_notify` is the listener of the sandbox's bind notifier
+    /// (`Running::take_bind_notify`): with it, the container's TCP servers
+    /// on published ports get their host port directly (see `direct`).
     pub fn attach(
-        bound: Vec<(PublishedPort, OwnedFd)>,
+        bound: Vec<(PublishedPort, Option<OwnedFd>)>,
         pid: i32,
+        bind_notify: Option<OwnedFd>,
     ) -> Result<PortForwarder, NetError> {
         let ports: Vec<PublishedPort> = bound.iter().map(|(p, _)| p.clone()).collect();
         let helper = InsideSockets::start(pid, &ports)?;
         let listeners = bound
             .into_iter()
-            .map(|(p, fd)| {
-                let s = match p.proto {
-                    PortProto::Tcp => HostSocket::Tcp(TcpListener::from(fd)),
-                    PortProto::Udp => HostSocket::Udp(UdpSocket::from(fd)),
+            .map(|(port, fd)| {
+                let socket = match fd {
+                    Some(fd) => Some(match port.proto {
+                        PortProto::Tcp => HostSocket::Tcp(TcpListener::from(fd)),
+                        PortProto::Udp => HostSocket::Udp(UdpSocket::from(fd)),
+                    }),
+                    None => bind_host(&port).ok(),
                 };
-                (p, s)
+                Listener { port, socket }
             })
             .collect();
+        let direct = bind_notify.map(DirectPorts::new);
         Ok(PortForwarder {
             listeners,
             helper,
             relays: Vec::new(),
             udp: HashMap::new(),
+            direct,
         })
+    }
+
+    /// The host sockets this forwarder holds, for the next run of the
+    /// container; `None` where the container's server held the port (it
+    /// is gone with the container: `attach` binds it again).
+    pub fn into_bound(self) -> Vec<(PublishedPort, Option<OwnedFd>)> {
+        let PortForwarder {
+            listeners, direct, ..
+        } = self;
+        drop(direct);
+        listeners
+            .into_iter()
+            .map(|l| {
+                let fd = l.socket.map(|s| match s {
+                    HostSocket::Tcp(t) => OwnedFd::from(t),
+                    HostSocket::Udp(u) => OwnedFd::from(u),
+                });
+                (l.port, fd)
+            })
+            .collect()
     }
 
     /// The fds a caller's event loop should wait on, with poll events;
@@ -725,12 +783,15 @@ impl PortForwarder {
     /// peers are swept then).
     pub fn poll_fds(&self) -> Vec<(RawFd, i16)> {
         let mut fds = Vec::new();
-        for (_, s) in &self.listeners {
+        for s in self.listeners.iter().filter_map(|l| l.socket.as_ref()) {
             let fd = match s {
                 HostSocket::Tcp(l) => l.as_raw_fd(),
                 HostSocket::Udp(u) => u.as_raw_fd(),
             };
             fds.push((fd, libc::POLLIN));
+        }
+        if let Some(d) = &self.direct {
+            d.poll_fds(&mut fds);
         }
         for r in &self.relays {
             let (ur, uw) = r.up.events();
@@ -769,6 +830,9 @@ impl PortForwarder {
 
     /// Does all the work that is ready, without blocking.
     pub fn poll_once(&mut self) {
+        if let Some(d) = &mut self.direct {
+            d.poll_once(&mut self.listeners, &mut self.relays);
+        }
         self.accept_all();
         self.relays.retain_mut(|r| {
             let up = r.up.step(r.outside.as_fd(), r.inside.as_fd());
@@ -781,8 +845,9 @@ impl PortForwarder {
     fn accept_all(&mut self) {
         let mut buf = vec![0u8; 65536];
         for i in 0..self.listeners.len() {
-            let (p, s) = &self.listeners[i];
+            let Listener { port: p, socket } = &self.listeners[i];
             let port = p.container_port;
+            let Some(s) = socket else { continue };
             match s {
                 HostSocket::Tcp(l) => {
                     while let Ok((conn, client)) = l.accept() {
@@ -791,15 +856,9 @@ impl PortForwarder {
                         let Ok(inside) = self.helper.socket(PortProto::Tcp, client, port) else {
                             continue;
                         };
-                        let (Ok(up), Ok(down)) = (Half::new(), Half::new()) else {
-                            continue;
-                        };
-                        self.relays.push(Relay {
-                            outside: conn.into(),
-                            inside,
-                            up,
-                            down,
-                        });
+                        if let Ok(r) = Relay::new(conn.into(), inside) {
+                            self.relays.push(r);
+                        }
                     }
                 }
                 HostSocket::Udp(u) => {
@@ -852,7 +911,11 @@ impl PortForwarder {
                     break;
                 }
                 peer.last = Instant::now();
-                if let Some((_, HostSocket::Udp(u))) = listeners.get(peer.listener) {
+                if let Some(Listener {
+                    socket: Some(HostSocket::Udp(u)),
+                    ..
+                }) = listeners.get(peer.listener)
+                {
                     let _ = u.send_to(&buf[..n as usize], client);
                 }
             }

@@ -129,6 +129,9 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
     if !spec.stdin && pty.is_none() {
         stdin_from_null()?;
     }
+    if spec.bind_notify {
+        bind_notifier(ctx)?;
+    }
     if spec.init {
         start_init(ctx, pty.as_ref())?;
     }
@@ -142,6 +145,18 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
     sys::cloexec_from_3();
     send(ctx, &ToParent::Executing, None)?;
     Err(Stop::Exec(exec::exec(&spec.argv, &env)))
+}
+
+/// `SandboxSpec::bind_notify`, while this process still holds
+/// CAP_SYS_ADMIN in its user namespace (so no no_new_privs is needed) and
+/// after every step of its own that could bind. The listener goes to the
+/// parent and is closed here: neither the init nor the command holds it.
+/// A kernel without user notification leaves the binds as they are.
+fn bind_notifier(ctx: &ChildContext) -> Result<(), Stop> {
+    if let Ok(Some(fd)) = super::seccomp::install_bind_notifier() {
+        send(ctx, &ToParent::BindNotify, Some(fd.as_fd()))?;
+    }
+    Ok(())
 }
 
 fn send(
@@ -390,12 +405,19 @@ fn start_init(ctx: &ChildContext, pty: Option<&OwnedFd>) -> Result<(), SetupErro
         Some(command) => {
             // The init keeps nothing the parent or the terminal waits on:
             // the parent's EOF and the terminal's hangup follow the command.
-            // SAFETY: closing fds this process owns and no longer uses;
-            // nothing else refers to them after the fork.
-            unsafe {
-                libc::close(ctx.channel_fd());
-                if let Some(p) = pty {
-                    libc::close(p.as_raw_fd());
+            // Nor anything else it inherited past stdio: it never execs, so
+            // close-on-exec would leave it the caller's fds (published
+            // ports' host sockets, which a direct port must be the only
+            // holder of and which the container's root could take from it).
+            // SAFETY: close_range on this process's own table; the init
+            // uses no fd past stdio, and nothing else refers to them here.
+            if unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) } != 0 {
+                // SAFETY: as above, one by one where close_range is missing.
+                unsafe {
+                    libc::close(ctx.channel_fd());
+                    if let Some(p) = pty {
+                        libc::close(p.as_raw_fd());
+                    }
                 }
             }
             let keep = ctx.spec.capabilities;

@@ -82,6 +82,13 @@ pub struct SandboxSpec {
     /// filesystem to write out what is deleted next.
     #[serde(default)]
     pub volatile_upper: bool,
+    /// Send every bind(2) of the container's processes to the parent
+    /// through a seccomp listener (`Running::take_bind_notify`), installed
+    /// before `init` forks so that the init and the command inherit it;
+    /// `exec`'d processes do not. For published ports bound straight on
+    /// the host.
+    #[serde(default)]
+    pub bind_notify: bool,
 }
 
 /// Where the holder of the shared user namespace keeps its record, and
@@ -308,6 +315,7 @@ impl SandboxSpec {
             oom_score_adj: None,
             shared_userns: None,
             volatile_upper: false,
+            bind_notify: false,
         }
     }
 

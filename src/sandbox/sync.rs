@@ -23,6 +23,8 @@ pub(crate) enum ToParent {
     Pty,
     /// What `SandboxSpec::net_setup` made rides along.
     Net,
+    /// The bind notifier's seccomp listener rides along.
+    BindNotify,
     /// The next thing is execve: EOF now means it worked.
     Executing,
     Failed(SetupError),
