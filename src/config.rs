@@ -1561,7 +1561,7 @@ host_loopback = false
             .filter(|l| l.contains(" = ") && !l.starts_with('#'))
             .count();
         assert_eq!(
-            keys, 8,
+            keys, 9,
             "every key appears once, uncommented:\n{uncommented}"
         );
         // The documented root is the default for a home without

@@ -62,11 +62,14 @@ pub fn open(dir: &Path, map: &IdMap, keep_alive: Duration) -> Result<OwnedFd, Ho
     if let Some(fd) = open_live(dir, map) {
         return Ok(fd);
     }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io("creating", dir))?;
+    // Not recursive: a runtime dir removed meanwhile (a logout, a reset)
+    // is not made again just to hold a namespace in it.
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            return Err(io("creating", dir)(e))
+        }
+        _ => {}
+    }
     let _lock = lock(dir)?;
     // Another burrow may have started one while this one waited.
     if let Some(fd) = open_live(dir, map) {
@@ -277,7 +280,8 @@ fn hold_after_maps(go: OwnedFd, dir: &Path, keep_alive: Duration) -> ! {
 }
 
 /// The holder's life: it exits once its record is gone or names another
-/// process, or nobody has entered its namespace for `keep_alive`.
+/// process (checked at least every 30 s), or nobody has entered its
+/// namespace for `keep_alive`.
 /// Containers already running in the namespace are not affected.
 pub fn hold(dir: &Path, keep_alive: Duration) -> i32 {
     let me = std::process::id() as i32;
@@ -302,7 +306,11 @@ pub fn hold(dir: &Path, keep_alive: Duration) -> i32 {
             }
             return 0;
         }
-        std::thread::sleep(keep_alive - idle + Duration::from_secs(1));
+        // Awake at least twice a minute, so that a record removed with its
+        // runtime dir (a logout, a reset) ends it soon.
+        std::thread::sleep(
+            (keep_alive - idle + Duration::from_secs(1)).min(Duration::from_secs(30)),
+        );
     }
 }
 
