@@ -222,6 +222,30 @@ fn etc_mount_points_leave_the_writable_layer_untouched() {
 }
 
 #[test]
+fn a_foreground_rm_container_takes_exec_and_stop_and_leaves_nothing() {
+    let Some((env, _)) = setup(
+        "a_foreground_rm_container_takes_exec_and_stop_and_leaves_nothing",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    let mut fg = env.spawn(&["run", "--rm", "--name", "fg", PLAIN, "sleep", "60"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let out = loop {
+        let out = env.run(&["exec", "fg", "echo", "inside"]);
+        if out.code() == Some(0) || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(out.stdout.trim(), "inside", "exec into a foreground --rm container: {out}");
+    env.ok(&["stop", "-t", "1", "fg"]);
+    let status = wait_exit(&mut fg.0);
+    assert!(!status.success(), "stopped, not exited on its own: {status:?}");
+    assert_nothing_left(&env, "foreground --rm after stop");
+}
+
+#[test]
 fn exited_container_is_listed_inspected_and_removed_by_name_or_prefix() {
     let Some((env, images)) = setup(
         "exited_container_is_listed_inspected_and_removed_by_name_or_prefix",

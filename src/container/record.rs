@@ -112,6 +112,10 @@ pub struct Record {
     pub id_map: serde_json::Value,
     #[serde(default)]
     pub auto_remove: bool,
+    /// Where the supervisor's plan is kept when not beside this record: a
+    /// foreground --rm container's lives and ends in the runtime dir.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_dir: Option<PathBuf>,
 }
 
 /// The container store: `containers/` under the storage root.
@@ -402,6 +406,7 @@ mod tests {
 
     fn record(id: &str, name: &str) -> Record {
         Record {
+            plan_dir: None,
             id: id.into(),
             name: name.into(),
             image_id: Digest::of_bytes(b"x"),

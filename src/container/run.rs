@@ -286,6 +286,9 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
             }),
             id_map: serde_json::to_value(&id_map).unwrap_or_default(),
             auto_remove: spec.remove,
+            // A foreground --rm container's plan is a file less made and
+            // removed on the storage filesystem at each run.
+            plan_dir: (spec.remove && !spec.detach).then(|| runtime_dir(ctx, &id)),
         };
         containers.create(
             &record,
@@ -519,7 +522,8 @@ fn start_and_wait(
         limits: input.spec.limits.clone(),
         network: input.network.supervised(&input.bound),
     };
-    plan.save(dir).map_err(io("writing", dir))?;
+    let plan_dir = if throwaway { &etc_dir } else { dir };
+    plan.save(plan_dir).map_err(io("writing", plan_dir))?;
     if input.spec.detach {
         // The supervisor binds the published ports itself.
         drop(input.bound);

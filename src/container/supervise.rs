@@ -70,8 +70,19 @@ pub const PLAN_FILE: &str = "supervise.json";
 pub const SOCKET: &str = "ctl.sock";
 
 impl Plan {
+    /// The plan of the container whose directory is `dir`: beside its
+    /// record, or where the record's `plan_dir` says.
     pub fn load(dir: &Path) -> Result<Plan, String> {
-        let path = dir.join(PLAN_FILE);
+        let mut path = dir.join(PLAN_FILE);
+        if !path.exists() {
+            let moved = std::fs::read(dir.join("config.json"))
+                .ok()
+                .and_then(|d| serde_json::from_slice::<super::record::Record>(&d).ok())
+                .and_then(|r| r.plan_dir);
+            if let Some(d) = moved {
+                path = d.join(PLAN_FILE);
+            }
+        }
         let data = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
         serde_json::from_slice(&data).map_err(|e| format!("corrupt {}: {e}", path.display()))
     }
