@@ -2,16 +2,17 @@
 # Issue figure: the start-up of a throwaway container, `burrow run --rm
 # --network none IMG true`, against bubblewrap on the same root filesystem
 # (an unpacked directory) and podman on the same image, side by side.
-# Usage (as root): bench/run.sh   (RUNS=100 by default; ROUNDS=3 repeats the
-# whole comparison to show the spread on a busy machine)
+# Usage (as root): bench/run.sh   (RUNS=60 per round by default; ROUNDS=6
+# repeats the whole comparison to show the spread on a noisy machine, and a
+# last round runs burrow with [userns] keep_alive = 0, without the holder)
 # Results go to stdout and bench/results/run.md (the last round's table and
 # every round's medians).
 source "$(dirname "$0")/common.sh"
 # podman's run root under $WORK too: this benchmark resets podman, and must
 # not reset another benchmark's podman running at the same time.
 PODMAN="${PODMAN/--runroot \$XDG_RUNTIME_DIR\/podman-run/--runroot \$WORK/podman-run}"
-RUNS=${RUNS:-100}
-ROUNDS=${ROUNDS:-3}
+RUNS=${RUNS:-60}
+ROUNDS=${ROUNDS:-6}
 need bwrap bubblewrap
 setup_work
 
