@@ -27,13 +27,13 @@ fn main() {
     // The holder of the shared user namespace: nothing but a wait.
     let mut args = std::env::args_os();
     if args.nth(1).as_deref() == Some(std::ffi::OsStr::new(burrow::sandbox::holder::HOLD_ARG)) {
-        let dir = args.next().unwrap_or_default();
+        let record = args.next().unwrap_or_default();
         let secs = args
             .next()
             .and_then(|s| s.to_str().and_then(|s| s.parse().ok()))
             .unwrap_or(0);
         std::process::exit(burrow::sandbox::holder::hold(
-            std::path::Path::new(&dir),
+            std::path::Path::new(&record),
             std::time::Duration::from_secs(secs),
         ));
     }

@@ -44,6 +44,18 @@ fn holders(env: &TestEnv) -> Vec<i32> {
         .collect()
 }
 
+/// The holders' records in this environment's runtime dir.
+fn records(env: &TestEnv) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(env.runtime_dir.join("burrow/userns"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn userns_of(pid: i32) -> String {
     std::fs::read_link(format!("/proc/{pid}/ns/user"))
         .map(|p| p.display().to_string())
@@ -192,10 +204,7 @@ fn an_idle_holder_exits_and_keep_alive_zero_keeps_none() {
         Duration::from_secs(10),
         || holders(&env).is_empty(),
     );
-    assert!(
-        !env.runtime_dir.join("burrow/userns/holder.json").exists(),
-        "it removes its record"
-    );
+    assert!(records(&env).is_empty(), "it removes its record");
     // Runs still work after it went.
     container_userns(&env);
 
@@ -235,20 +244,49 @@ fn concurrent_first_runs_start_one_holder() {
 }
 
 #[test]
-fn keep_id_and_the_single_id_user_get_namespaces_of_their_own() {
+fn keep_id_gets_a_holder_of_its_own_and_the_single_id_user_none() {
     if let Some(env) = setup(
-        "keep_id_and_the_single_id_user_get_namespaces_of_their_own",
+        "keep_id_gets_a_holder_of_its_own_and_the_single_id_user_none",
         TestUser::WithSubids,
     ) {
-        let out = env.ok(&["run", "--rm", "--userns", "keep-id", PLAIN, "id", "-u"]);
-        assert_eq!(out.stdout.trim(), env.account.uid.to_string());
-        assert!(
-            holders(&env).is_empty(),
-            "keep-id's map is not the shared one"
+        let keep = |args: &[&str]| {
+            let mut a = vec![
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--userns",
+                "keep-id",
+                PLAIN,
+            ];
+            a.extend(args);
+            env.ok(&a).stdout.trim().to_string()
+        };
+        assert_eq!(keep(&["id", "-u"]), env.account.uid.to_string());
+        let keep_ns = keep(&["readlink", "/proc/self/ns/user"]);
+        assert_eq!(holders(&env).len(), 1, "keep-id's map has a holder");
+        assert_eq!(
+            keep(&["readlink", "/proc/self/ns/user"]),
+            keep_ns,
+            "and runs enter it"
         );
+        let default_ns = container_userns(&env);
+        let held = holders(&env);
+        assert_eq!(held.len(), 2, "the default map another: {held:?}");
+        assert_ne!(default_ns, keep_ns, "two maps, two namespaces");
+        let mut held_ns: Vec<String> = held.iter().map(|&p| userns_of(p)).collect();
+        held_ns.sort();
+        let mut want = vec![default_ns, keep_ns];
+        want.sort();
+        assert_eq!(held_ns, want);
+        env.ok(&["system", "reset", "-f"]);
+        wait_until("reset ends both", Duration::from_secs(5), || {
+            holders(&env).is_empty()
+        });
+        assert!(records(&env).is_empty());
     }
     if let Some(env) = setup(
-        "keep_id_and_the_single_id_user_get_namespaces_of_their_own_nosub",
+        "keep_id_gets_a_holder_of_its_own_and_the_single_id_user_none_nosub",
         TestUser::NoSubids,
     ) {
         env.ok(&["run", "--rm", "--network", "none", PLAIN, "true"]);
@@ -256,6 +294,6 @@ fn keep_id_and_the_single_id_user_get_namespaces_of_their_own() {
             holders(&env).is_empty(),
             "no holder without subordinate ids"
         );
-        assert!(!Path::new(&env.runtime_dir.join("burrow/userns/holder.json")).exists());
+        assert!(records(&env).is_empty());
     }
 }

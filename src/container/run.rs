@@ -452,11 +452,9 @@ fn start_and_wait(
     let _etc_dir = throwaway.then(|| RemovedOnDrop(etc_dir.clone()));
     let etc = network::etc_files(&etc_dir, &input.hostname, &input.network)
         .map_err(io("writing", &etc_dir))?;
-    // Your default map is held in one shared user namespace (keep-id's
-    // differs, and gets a namespace of its own).
-    let shared_userns = (ctx.config.userns.keep_alive > 0
-        && ctx.idmap().is_ok_and(|m| *m == input.id_map))
-    .then(|| SharedUserns {
+    // Each full map (yours, keep-id's) is held in one shared user
+    // namespace; the single-id map needs no helper to write.
+    let shared_userns = (ctx.config.userns.keep_alive > 0).then(|| SharedUserns {
         dir: ctx.paths.runtime.join("userns"),
         keep_alive_secs: ctx.config.userns.keep_alive,
     });

@@ -20,8 +20,20 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-const RECORD: &str = "holder.json";
-const LOCK: &str = "holder.lock";
+/// A holder per id map (your default one, and keep-id's): its record is
+/// `holder-HASH.json` in the directory, its lock `holder-HASH.lock`.
+fn record_path(dir: &Path, map: &IdMap) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(map).unwrap_or_default().hash(&mut h);
+    dir.join(format!("holder-{:016x}.json", h.finish()))
+}
+
+fn is_record(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("holder-") && n.ends_with(".json"))
+}
 
 /// The argument that makes `burrow` the holder (see `main`).
 pub const HOLD_ARG: &str = "__userns-holder";
@@ -59,7 +71,8 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> HolderE
 ///
 /// The caller must be single-threaded: starting a holder forks.
 pub fn open(dir: &Path, map: &IdMap, keep_alive: Duration) -> Result<OwnedFd, HolderError> {
-    if let Some(fd) = open_live(dir, map) {
+    let record = record_path(dir, map);
+    if let Some(fd) = open_recorded(&record, map) {
         return Ok(fd);
     }
     // Not recursive: a runtime dir removed meanwhile (a logout, a reset)
@@ -70,17 +83,17 @@ pub fn open(dir: &Path, map: &IdMap, keep_alive: Duration) -> Result<OwnedFd, Ho
         }
         _ => {}
     }
-    let _lock = lock(dir)?;
+    let _lock = lock(&record)?;
     // Another burrow may have started one while this one waited.
-    if let Some(fd) = open_live(dir, map) {
+    if let Some(fd) = open_recorded(&record, map) {
         return Ok(fd);
     }
-    start(dir, map, keep_alive)
+    start(&record, map, keep_alive)
 }
 
-fn lock(dir: &Path) -> Result<std::fs::File, HolderError> {
+fn lock(record: &Path) -> Result<std::fs::File, HolderError> {
     use std::os::unix::fs::OpenOptionsExt;
-    let path = dir.join(LOCK);
+    let path = record.with_extension("lock");
     let f = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -94,13 +107,17 @@ fn lock(dir: &Path) -> Result<std::fs::File, HolderError> {
     Ok(f)
 }
 
-fn read_record(dir: &Path) -> Option<Record> {
-    serde_json::from_slice(&std::fs::read(dir.join(RECORD)).ok()?).ok()
+fn read_record(record: &Path) -> Option<Record> {
+    serde_json::from_slice(&std::fs::read(record).ok()?).ok()
 }
 
-/// The namespace of the recorded holder, if it is alive and holds `map`.
+/// The namespace of the holder of `map` recorded in `dir`, if it is alive.
 pub fn open_live(dir: &Path, map: &IdMap) -> Option<OwnedFd> {
-    let rec = read_record(dir)?;
+    open_recorded(&record_path(dir, map), map)
+}
+
+fn open_recorded(record: &Path, map: &IdMap) -> Option<OwnedFd> {
+    let rec = read_record(record)?;
     if rec.map != *map {
         return None;
     }
@@ -118,7 +135,7 @@ pub fn open_live(dir: &Path, map: &IdMap) -> Option<OwnedFd> {
     // The holder's idle clock starts again.
     let _ = rustix::fs::utimensat(
         rustix::fs::CWD,
-        dir.join(RECORD),
+        record,
         &rustix::fs::Timestamps {
             last_access: now_spec(),
             last_modification: now_spec(),
@@ -160,7 +177,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), HolderError> {
 /// this one (an intermediate fork exits at once), so no supervisor or
 /// shell ever has to reap it. Its maps are written from here, then the
 /// record, then it is let go.
-fn start(dir: &Path, map: &IdMap, keep_alive: Duration) -> Result<OwnedFd, HolderError> {
+fn start(record: &Path, map: &IdMap, keep_alive: Duration) -> Result<OwnedFd, HolderError> {
     let (pid_r, pid_w) = pipe()?;
     let (go_r, go_w) = pipe()?;
     // SAFETY: single-threaded (the contract of `open`); both forks run
@@ -175,7 +192,7 @@ fn start(dir: &Path, map: &IdMap, keep_alive: Duration) -> Result<OwnedFd, Holde
         let reply: i32 = match unsafe { sys::clone3(libc::CLONE_NEWUSER as u64) } {
             Ok(sys::Forked::Child) => {
                 drop(pid_w);
-                hold_after_maps(go_r, dir, keep_alive)
+                hold_after_maps(go_r, record, keep_alive)
             }
             Ok(sys::Forked::Parent { pid, .. }) => pid,
             Err(e) => -e.raw_os_error(),
@@ -209,19 +226,19 @@ fn start(dir: &Path, map: &IdMap, keep_alive: Duration) -> Result<OwnedFd, Holde
         call: "read the holder's start time",
         errno: libc::ESRCH,
     })?;
-    let record = Record {
+    let rec = Record {
         pid,
         start,
         map: map.clone(),
     };
-    let path = dir.join(RECORD);
-    let tmp = dir.join(format!("{RECORD}.{pid}"));
-    let text = serde_json::to_vec(&record).unwrap_or_default();
+    let path = record;
+    let tmp = record.with_extension(format!("tmp.{pid}"));
+    let text = serde_json::to_vec(&rec).unwrap_or_default();
     std::fs::write(&tmp, text)
         .and_then(|()| std::fs::rename(&tmp, &path))
         .map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
-            io("writing", &path)(e)
+            io("writing", path)(e)
         })?;
     let _ = rustix::io::write(&go_w, b"g");
     Ok(ns)
@@ -231,7 +248,7 @@ fn start(dir: &Path, map: &IdMap, keep_alive: Duration) -> Result<OwnedFd, Holde
 /// leaves the caller's session and files, and becomes `burrow
 /// __userns-holder` (a small, clearly named process); if that exec fails
 /// it holds as it is.
-fn hold_after_maps(go: OwnedFd, dir: &Path, keep_alive: Duration) -> ! {
+fn hold_after_maps(go: OwnedFd, record: &Path, keep_alive: Duration) -> ! {
     let mut b = [0u8; 1];
     if !matches!(rustix::io::read(&go, &mut b), Ok(1)) {
         // SAFETY: ends this forked process.
@@ -261,7 +278,7 @@ fn hold_after_maps(go: OwnedFd, dir: &Path, keep_alive: Duration) -> ! {
     let args = [
         std::ffi::CString::new("burrow").ok(),
         std::ffi::CString::new(HOLD_ARG).ok(),
-        std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok(),
+        std::ffi::CString::new(record.as_os_str().as_encoded_bytes()).ok(),
         std::ffi::CString::new(keep_alive.as_secs().to_string()).ok(),
     ];
     if let [Some(a0), Some(a1), Some(a2), Some(a3)] = &args {
@@ -276,22 +293,22 @@ fn hold_after_maps(go: OwnedFd, dir: &Path, keep_alive: Duration) -> ! {
         // environment is passed on as it is.
         unsafe { libc::execv(c"/proc/self/exe".as_ptr(), argv.as_ptr()) };
     }
-    std::process::exit(hold(dir, keep_alive))
+    std::process::exit(hold(record, keep_alive))
 }
 
 /// The holder's life: it exits once its record is gone or names another
 /// process (checked at least every 30 s), or nobody has entered its
 /// namespace for `keep_alive`.
 /// Containers already running in the namespace are not affected.
-pub fn hold(dir: &Path, keep_alive: Duration) -> i32 {
+pub fn hold(record: &Path, keep_alive: Duration) -> i32 {
     let me = std::process::id() as i32;
-    let path = dir.join(RECORD);
+    let path = record;
     loop {
-        let mine = read_record(dir).is_some_and(|r| r.pid == me);
+        let mine = read_record(record).is_some_and(|r| r.pid == me);
         if !mine {
             return 0;
         }
-        let idle = std::fs::metadata(&path)
+        let idle = std::fs::metadata(path)
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.elapsed().ok())
@@ -299,9 +316,9 @@ pub fn hold(dir: &Path, keep_alive: Duration) -> i32 {
         if idle >= keep_alive {
             // Under the lock, so a run that just found the record has its
             // fd already (the namespace outlives the holder through it).
-            if let Ok(_lock) = lock(dir) {
-                if read_record(dir).is_some_and(|r| r.pid == me) {
-                    let _ = std::fs::remove_file(&path);
+            if let Ok(_lock) = lock(record) {
+                if read_record(record).is_some_and(|r| r.pid == me) {
+                    let _ = std::fs::remove_file(path);
                 }
             }
             return 0;
@@ -314,9 +331,19 @@ pub fn hold(dir: &Path, keep_alive: Duration) -> i32 {
     }
 }
 
-/// Ends the holder recorded in `dir`, if any (`system reset`).
+/// Ends every holder recorded in `dir` (`system reset`).
 pub fn stop(dir: &Path) {
-    let Some(rec) = read_record(dir) else {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for path in entries.flatten().map(|e| e.path()).filter(|p| is_record(p)) {
+        stop_one(&path);
+    }
+}
+
+fn stop_one(record: &Path) {
+    let Some(rec) = read_record(record) else {
+        let _ = std::fs::remove_file(record);
         return;
     };
     // SAFETY: pidfd_open with a pid and no flags.
@@ -338,13 +365,22 @@ pub fn stop(dir: &Path) {
             };
         }
     }
-    let _ = std::fs::remove_file(dir.join(RECORD));
+    let _ = std::fs::remove_file(record);
 }
 
-/// Whether a live holder is recorded in `dir`, and its pid (`doctor`).
-pub fn live_pid(dir: &Path) -> Option<i32> {
-    let rec = read_record(dir)?;
-    (start_time(rec.pid)? == rec.start).then_some(rec.pid)
+/// The pids of the live holders recorded in `dir`.
+pub fn live_pids(dir: &Path) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| is_record(p))
+        .filter_map(|p| read_record(&p))
+        .filter(|r| start_time(r.pid) == Some(r.start))
+        .map(|r| r.pid)
+        .collect()
 }
 
 /// What the go-between of `spawn` reported: the container's pid, or the
@@ -371,7 +407,7 @@ mod tests {
             start,
             map: map.clone(),
         };
-        std::fs::write(dir.join(RECORD), serde_json::to_vec(&rec).unwrap()).unwrap();
+        std::fs::write(record_path(dir, map), serde_json::to_vec(&rec).unwrap()).unwrap();
     }
 
     fn me() -> (i32, u64) {
@@ -402,9 +438,9 @@ mod tests {
         child.wait().unwrap();
         write_record(d.path(), gone, start, &map);
         assert!(open_live(d.path(), &map).is_none(), "a dead pid");
-        std::fs::write(d.path().join(RECORD), b"{\"pid\": \"no\"").unwrap();
+        std::fs::write(record_path(d.path(), &map), b"{\"pid\": \"no\"").unwrap();
         assert!(open_live(d.path(), &map).is_none(), "a torn record");
-        assert_eq!(live_pid(d.path()), None);
+        assert!(live_pids(d.path()).is_empty());
     }
 
     #[test]
@@ -412,10 +448,11 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let map = IdMap::single(1000, 1000);
         let (pid, start) = me();
+        let rec = record_path(d.path(), &map);
         // Another holder's record: this one is not needed.
         write_record(d.path(), pid + 1, start, &map);
-        assert_eq!(hold(d.path(), Duration::from_secs(3600)), 0);
-        assert!(d.path().join(RECORD).exists(), "not its record to remove");
+        assert_eq!(hold(&rec, Duration::from_secs(3600)), 0);
+        assert!(rec.exists(), "not its record to remove");
 
         // Its own record, untouched for longer than keep_alive.
         write_record(d.path(), pid, start, &map);
@@ -425,7 +462,7 @@ mod tests {
         };
         rustix::fs::utimensat(
             rustix::fs::CWD,
-            d.path().join(RECORD),
+            rec.clone(),
             &rustix::fs::Timestamps {
                 last_access: old,
                 last_modification: old,
@@ -433,10 +470,26 @@ mod tests {
             rustix::fs::AtFlags::empty(),
         )
         .unwrap();
-        assert_eq!(hold(d.path(), Duration::from_secs(3600)), 0);
-        assert!(
-            !d.path().join(RECORD).exists(),
-            "an idle holder removes its record"
-        );
+        assert_eq!(hold(&rec, Duration::from_secs(3600)), 0);
+        assert!(!rec.exists(), "an idle holder removes its record");
+    }
+
+    #[test]
+    fn each_map_has_its_own_record_and_stop_clears_them_all() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (IdMap::single(1000, 1000), IdMap::single(1001, 1001));
+        assert_ne!(record_path(d.path(), &a), record_path(d.path(), &b));
+        assert_eq!(record_path(d.path(), &a), record_path(d.path(), &a.clone()));
+        // Records naming dead processes: stop removes them, kills nothing.
+        write_record(d.path(), i32::MAX - 1, 1, &a);
+        write_record(d.path(), i32::MAX - 2, 1, &b);
+        std::fs::write(d.path().join("other.json"), b"{}").unwrap();
+        stop(d.path());
+        let left: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("other.json")]);
     }
 }
