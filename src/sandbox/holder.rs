@@ -235,7 +235,7 @@ fn start(record: &Path, map: &IdMap, keep_alive: Duration) -> Result<OwnedFd, Ho
     let tmp = record.with_extension(format!("tmp.{pid}"));
     let text = serde_json::to_vec(&rec).unwrap_or_default();
     std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, &path))
+        .and_then(|()| std::fs::rename(&tmp, path))
         .map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             io("writing", path)(e)
