@@ -238,10 +238,17 @@ fn a_foreground_rm_container_takes_exec_and_stop_and_leaves_nothing() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert_eq!(out.stdout.trim(), "inside", "exec into a foreground --rm container: {out}");
+    assert_eq!(
+        out.stdout.trim(),
+        "inside",
+        "exec into a foreground --rm container: {out}"
+    );
     env.ok(&["stop", "-t", "1", "fg"]);
     let status = wait_exit(&mut fg.0);
-    assert!(!status.success(), "stopped, not exited on its own: {status:?}");
+    assert!(
+        !status.success(),
+        "stopped, not exited on its own: {status:?}"
+    );
     assert_nothing_left(&env, "foreground --rm after stop");
 }
 
