@@ -1158,3 +1158,53 @@ fn with_direct_host_off_connections_to_the_host_go_through_the_stack() {
         "client {peer}: not held by burrow's stack"
     );
 }
+
+/// A non-blocking client, run with the host's python3: `client.py PORT
+/// early|late` connects to the gateway's PORT, its socket put in an epoll
+/// set before the connect (`early`, as nginx does) or after (`late`), waits
+/// for the set to say it is writable, and prints the answer to `NAME`.
+const EPOLL_CLIENT_PY: &[u8] = b"import socket, select, sys\n\
+port, when = int(sys.argv[1]), sys.argv[2]\n\
+s = socket.socket(); s.setblocking(False)\n\
+e = select.epoll()\n\
+if when == 'early':\n\
+\x20   e.register(s.fileno(), select.EPOLLOUT)\n\
+try:\n\
+\x20   s.connect(('10.0.2.2', port))\n\
+except BlockingIOError:\n\
+\x20   pass\n\
+if when == 'late':\n\
+\x20   e.register(s.fileno(), select.EPOLLOUT)\n\
+ev = e.poll(10)\n\
+assert ev and ev[0][1] & select.EPOLLOUT, ev\n\
+assert s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0\n\
+s.setblocking(True); s.sendall(when.encode() + b'\\n')\n\
+print(s.recv(100).decode().strip(), flush=True)\n";
+
+#[test]
+fn a_socket_in_an_epoll_set_before_its_connect_goes_through_the_stack() {
+    let Some(env) =
+        env_with_image("a_socket_in_an_epoll_set_before_its_connect_goes_through_the_stack")
+    else {
+        return;
+    };
+    let client = env.fixture("client.py", EPOLL_CLIENT_PY);
+    let (early, early_server) = one_client_server(to_port(0));
+    let (late, late_server) = one_client_server(to_port(0));
+    let script = format!("python3 /client.py {early} early && python3 /client.py {late} late");
+    let bind = format!("{}:/client.py:ro", path_str(&client));
+    let mut args = vec!["run", "--rm", "-v", &bind];
+    let py = python_args(&env);
+    args.extend(py.iter().map(|s| s.as_str()));
+    args.extend(["netbox", "sh", "-c", &script]);
+    let out = env.run(&args);
+    assert!(out.stdout.contains("tcp got early\n"), "{out}");
+    assert!(out.stdout.contains("tcp got late\n"), "{out}");
+    // Replaced, the early socket's epoll set would watch a dead file.
+    let (peer, here) = early_server.join().unwrap().expect("the early client");
+    assert_eq!(here, Some(true), "client {peer}: not carried by the stack");
+    // A non-blocking client registering after its connect is served
+    // directly.
+    let (peer, here) = late_server.join().unwrap().expect("the late client");
+    assert_eq!(here, Some(false), "client {peer}: held by burrow's stack");
+}

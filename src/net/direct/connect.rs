@@ -11,10 +11,12 @@
 //! (or an AF_INET6 one to the v4-mapped 10.0.2.2), on any port other than
 //! 0, by a process under the filter. Everything else goes on as asked,
 //! through burrow's stack: UDP, other addresses, a socket bound first (its
-//! address would be lost), a v4-mapped gateway on an IPV6_V6ONLY socket, an
-//! address length other than exactly a `sockaddr_in`'s or `sockaddr_in6`'s
-//! (the filter does not send those), `burrow exec`'d processes, and any
-//! connect where a step fails here.
+//! address would be lost), a v4-mapped gateway on an IPV6_V6ONLY socket, a
+//! socket already in one of the caller's epoll sets (as nginx registers its
+//! upstream sockets before connecting: the set would go on watching the
+//! replaced socket), an address length other than exactly a `sockaddr_in`'s
+//! or `sockaddr_in6`'s (the filter does not send those), `burrow exec`'d
+//! processes, and any connect where a step fails here.
 //!
 //! What a directly connected container sees differently: getpeername()
 //! says 127.0.0.1 (or ::1, ::ffff:127.0.0.1), not the gateway, and
@@ -22,7 +24,9 @@
 //! the connection is not in the container's /proc/net/tcp. A refused
 //! connection fails at once with ECONNREFUSED. A non-blocking connect still
 //! under way after `CONNECT_WAIT` returns EINPROGRESS as the kernel's
-//! would; a blocking one goes through the stack instead. Like a direct
+//! would; a blocking one goes through the stack instead. A socket shared
+//! with another process (inherited before the connect) stays unconnected
+//! there: only the caller's fd is replaced. Like a direct
 //! port's, the socket belongs to the host's network: disconnected
 //! (AF_UNSPEC) it can connect again from there, which is why it is only
 //! done when the container may reach the host's loopback anyway.
@@ -95,6 +99,46 @@ fn local_address(fd: &OwnedFd) -> Option<SocketAddr> {
         return Some(SocketAddr::V4((*v4).into()));
     }
     a.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into()))
+}
+
+/// Whether fd `fd` of thread `tid`, the socket with inode `ino`, is in one
+/// of its epoll sets (their fdinfo lists each target as `tfd: FD ...
+/// ino:HEX`). True when that cannot be told.
+fn in_epoll(tid: u32, fd: i32, ino: u64) -> bool {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{tid}/fd")) else {
+        return true;
+    };
+    for entry in dir.flatten() {
+        let is_epoll = std::fs::read_link(entry.path())
+            .is_ok_and(|t| t.as_os_str() == "anon_inode:[eventpoll]");
+        if !is_epoll {
+            continue;
+        }
+        let info = format!("/proc/{tid}/fdinfo/{}", entry.file_name().to_string_lossy());
+        let Ok(text) = std::fs::read_to_string(info) else {
+            return true;
+        };
+        if epoll_watches(&text, fd, ino) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether an epoll fdinfo text lists target fd `fd` with inode `ino`.
+pub(super) fn epoll_watches(fdinfo: &str, fd: i32, ino: u64) -> bool {
+    fdinfo.lines().any(|l| {
+        let mut words = l.split_whitespace();
+        let tfd = match (words.next(), words.next()) {
+            (Some("tfd:"), Some(n)) => n.parse::<i32>().ok(),
+            _ => None,
+        };
+        let inode = l
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("ino:"))
+            .and_then(|h| u64::from_str_radix(h, 16).ok());
+        tfd == Some(fd) && inode == Some(ino)
+    })
 }
 
 fn connected(fd: &OwnedFd) -> bool {
@@ -232,6 +276,12 @@ impl DirectPorts {
             return Answer::Continue;
         };
         if connected(&copy) {
+            return Answer::Continue;
+        }
+        let Ok(stat) = rustix::fs::fstat(&copy) else {
+            return Answer::Continue;
+        };
+        if in_epoll(n.pid, fd, stat.st_ino) {
             return Answer::Continue;
         }
         let Some(cloexec) = fd_cloexec(n.pid, fd) else {
@@ -394,6 +444,20 @@ mod tests {
         assert_eq!(take(v4, stream, tcp, false, any4, "10.0.2.2:0"), None);
         assert_eq!(take(v4, stream, tcp, false, any4, "127.0.0.1:80"), None);
         assert_eq!(take(v4, stream, tcp, false, any4, "192.0.2.1:80"), None);
+    }
+
+    #[test]
+    fn epoll_targets_are_matched_by_fd_and_inode() {
+        let text = "pos:\t0\nflags:\t02000002\nmnt_id:\t16\nino:\t3c12\n\
+                    tfd:        7 events:       19 data:                7  pos:0 ino:1a2b sdev:8\n\
+                    tfd:       12 events:        4 data:                c  pos:0 ino:ff sdev:8\n";
+        assert!(epoll_watches(text, 7, 0x1a2b));
+        assert!(epoll_watches(text, 12, 0xff));
+        // Same fd, another file (the fd was reused), or the epoll's own.
+        assert!(!epoll_watches(text, 7, 0xff));
+        assert!(!epoll_watches(text, 3, 0x3c12));
+        assert!(!epoll_watches("", 7, 0x1a2b));
+        assert!(!epoll_watches("tfd: x ino:zz\ntfd:\n", 7, 0x1a2b));
     }
 
     #[test]
