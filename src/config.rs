@@ -195,6 +195,11 @@ pub struct NetworkConfig {
     /// itself (its bind(2) is answered with a socket of the host's), so
     /// that no relay carries the data. Needs `host_loopback`.
     pub direct_ports: bool,
+    /// Make a container's TCP connections to the host's loopback (the
+    /// gateway address) with a socket of the host's (its connect(2) is
+    /// answered with one already connected), so that no userspace stack
+    /// carries the data. Needs `host_loopback`.
+    pub direct_host: bool,
 }
 
 impl Default for NetworkConfig {
@@ -202,6 +207,7 @@ impl Default for NetworkConfig {
         NetworkConfig {
             host_loopback: true,
             direct_ports: true,
+            direct_host: true,
         }
     }
 }
@@ -1561,7 +1567,7 @@ host_loopback = false
             .filter(|l| l.contains(" = ") && !l.starts_with('#'))
             .count();
         assert_eq!(
-            keys, 9,
+            keys, 10,
             "every key appears once, uncommented:\n{uncommented}"
         );
         // The documented root is the default for a home without

@@ -783,6 +783,13 @@ fn listener_held_here(port: u16) -> Option<bool> {
             }
         }
     }
+    held_here(&inodes)
+}
+
+/// Who holds the sockets `inodes` (as `socket:[INODE]`): `Some(true)` when
+/// a process of this network namespace does, `Some(false)` when only
+/// processes of another one do, `None` when nobody is found.
+fn held_here(inodes: &[String]) -> Option<bool> {
     if inodes.is_empty() {
         return None;
     }
@@ -991,4 +998,213 @@ fn a_detached_direct_port_works_across_restarts() {
         assert!(Instant::now() < deadline, "port {port} still held");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Who holds the host's TCP socket with local port `local` connected to
+/// port `remote` (see `held_here`): the container's own process for a
+/// direct connection, burrow's stack (in this namespace) otherwise.
+fn client_held_here(local: u16, remote: u16) -> Option<bool> {
+    let port = |a: Option<&&str>| {
+        a.and_then(|a| a.rsplit(':').next())
+            .and_then(|p| u16::from_str_radix(p, 16).ok())
+    };
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if port(f.get(1)) == Some(local) && port(f.get(2)) == Some(remote) {
+                if let Some(inode) = f.get(9) {
+                    inodes.push(format!("socket:[{inode}]"));
+                }
+            }
+        }
+    }
+    held_here(&inodes)
+}
+
+/// A TCP server on `at` (host loopback) for one client: reads a line,
+/// finds who holds the client's end, answers `tcp got LINE`. Gives the
+/// client's address and whether burrow's stack held its end.
+/// What `one_client_server` saw: the client's address, and whether
+/// burrow's stack held its end (`client_held_here`).
+type SeenClient = Option<(SocketAddr, Option<bool>)>;
+
+fn one_client_server(at: SocketAddr) -> (u16, std::thread::JoinHandle<SeenClient>) {
+    let l = TcpListener::bind(at).expect("bind");
+    let port = l.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        l.set_nonblocking(true).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let (mut c, peer) = loop {
+            match l.accept() {
+                Ok(c) => break c,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Err(_) => return None,
+            }
+        };
+        c.set_nonblocking(false).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut line = [0u8; 64];
+        let n = c.read(&mut line).unwrap_or(0);
+        // The client waits for the answer: its end is still open.
+        let here = client_held_here(peer.port(), port);
+        let _ = c.write_all(
+            format!("tcp got {}\n", String::from_utf8_lossy(&line[..n]).trim()).as_bytes(),
+        );
+        Some((peer, here))
+    });
+    (port, server)
+}
+
+#[test]
+fn a_connect_to_the_host_name_is_made_on_the_host_directly() {
+    let Some(env) = env_with_image("a_connect_to_the_host_name_is_made_on_the_host_directly")
+    else {
+        return;
+    };
+    let (port, server) = one_client_server(to_port(0));
+    let v6 = std::net::Ipv6Addr::LOCALHOST;
+    let (port6, server6) = one_client_server(SocketAddr::from((v6, 0)));
+    let refused = free_port();
+    // The container's own loopback server is reached as before: 127.0.0.1
+    // inside is not the gateway.
+    let script = format!(
+        "echo hello | nc host.containers.internal {port}; \
+         echo hello6 | nc fd00::2 {port6}; \
+         start=$(busybox date +%s); nc 10.0.2.2 {refused} </dev/null; \
+         echo refused after $(( $(busybox date +%s) - start ))s; \
+         python3 /srv.py 127.0.0.1 8080 & {INSIDE_CLIENT}; \
+         echo quit | nc 127.0.0.1 8080 >/dev/null; wait"
+    );
+    let mut args = vec!["run", "--rm"];
+    let py = python_args(&env);
+    args.extend(py.iter().map(|s| s.as_str()));
+    args.extend(["netbox", "sh", "-c", &script]);
+    let out = env.run(&args);
+    assert!(out.stdout.contains("tcp got hello\n"), "{out}");
+    assert!(out.stdout.contains("tcp got hello6\n"), "{out}");
+    let (peer, here) = server.join().unwrap().expect("a client");
+    // The client's end is a socket of the host's loopback, held by the
+    // container's nc: no stack of burrow's in between.
+    assert!(peer.ip().is_loopback(), "{peer}");
+    assert_eq!(here, Some(false), "client {peer}: held by burrow's stack");
+    let (peer6, here6) = server6.join().unwrap().expect("an IPv6 client");
+    assert_eq!(peer6.ip(), std::net::IpAddr::V6(v6));
+    assert_eq!(here6, Some(false), "client {peer6}: held by burrow's stack");
+    // Nobody listening: refused at once, from the host's own answer.
+    assert!(out.stderr.contains("Connection refused"), "{out}");
+    let secs = out
+        .stdout
+        .split_once("refused after ")
+        .and_then(|(_, r)| r.split_once('s'))
+        .and_then(|(n, _)| n.parse::<u32>().ok());
+    assert!(secs.is_some_and(|s| s <= 1), "{out}");
+    assert!(out.stdout.contains("inside: peer=127.0.0.1:"), "{out}");
+    assert!(out.stdout.contains("sock=127.0.0.1:8080"), "{out}");
+}
+
+#[test]
+fn a_detached_container_connects_to_the_host_directly() {
+    let Some(env) = env_with_image("a_detached_container_connects_to_the_host_directly") else {
+        return;
+    };
+    let (port, server) = one_client_server(to_port(0));
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "dclient",
+        "netbox",
+        "sh",
+        "-c",
+        &format!("echo hello | nc host.containers.internal {port}; sleep 60"),
+    ]);
+    let got = server.join().unwrap();
+    env.ok(&["rm", "-f", "dclient"]);
+    let (peer, here) = got.expect("a client");
+    assert_eq!(here, Some(false), "client {peer}: held by burrow's stack");
+}
+
+#[test]
+fn with_direct_host_off_connections_to_the_host_go_through_the_stack() {
+    let Some(env) =
+        env_with_image("with_direct_host_off_connections_to_the_host_go_through_the_stack")
+    else {
+        return;
+    };
+    let dir = env.config_home.join("burrow");
+    std::fs::create_dir_all(&dir).unwrap();
+    env.give(&dir);
+    let file = dir.join("config.toml");
+    std::fs::write(&file, "[network]\ndirect_host = false\n").unwrap();
+    env.give(&file);
+    let (port, server) = one_client_server(to_port(0));
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "netbox",
+        "sh",
+        "-c",
+        &format!("echo hello | nc host.containers.internal {port}"),
+    ]);
+    assert!(out.stdout.contains("tcp got hello"), "{out}");
+    let (peer, here) = server.join().unwrap().expect("a client");
+    assert_eq!(
+        here,
+        Some(true),
+        "client {peer}: not held by burrow's stack"
+    );
+}
+
+/// A non-blocking client, run with the host's python3: `client.py PORT
+/// early|late` connects to the gateway's PORT, its socket put in an epoll
+/// set before the connect (`early`, as nginx does) or after (`late`), waits
+/// for the set to say it is writable, and prints the answer to `NAME`.
+const EPOLL_CLIENT_PY: &[u8] = b"import socket, select, sys\n\
+port, when = int(sys.argv[1]), sys.argv[2]\n\
+s = socket.socket(); s.setblocking(False)\n\
+e = select.epoll()\n\
+if when == 'early':\n\
+\x20   e.register(s.fileno(), select.EPOLLOUT)\n\
+try:\n\
+\x20   s.connect(('10.0.2.2', port))\n\
+except BlockingIOError:\n\
+\x20   pass\n\
+if when == 'late':\n\
+\x20   e.register(s.fileno(), select.EPOLLOUT)\n\
+ev = e.poll(10)\n\
+assert ev and ev[0][1] & select.EPOLLOUT, ev\n\
+assert s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0\n\
+s.setblocking(True); s.sendall(when.encode() + b'\\n')\n\
+print(s.recv(100).decode().strip(), flush=True)\n";
+
+#[test]
+fn a_socket_in_an_epoll_set_before_its_connect_goes_through_the_stack() {
+    let Some(env) =
+        env_with_image("a_socket_in_an_epoll_set_before_its_connect_goes_through_the_stack")
+    else {
+        return;
+    };
+    let client = env.fixture("client.py", EPOLL_CLIENT_PY);
+    let (early, early_server) = one_client_server(to_port(0));
+    let (late, late_server) = one_client_server(to_port(0));
+    let script = format!("python3 /client.py {early} early && python3 /client.py {late} late");
+    let bind = format!("{}:/client.py:ro", path_str(&client));
+    let mut args = vec!["run", "--rm", "-v", &bind];
+    let py = python_args(&env);
+    args.extend(py.iter().map(|s| s.as_str()));
+    args.extend(["netbox", "sh", "-c", &script]);
+    let out = env.run(&args);
+    assert!(out.stdout.contains("tcp got early\n"), "{out}");
+    assert!(out.stdout.contains("tcp got late\n"), "{out}");
+    // Replaced, the early socket's epoll set would watch a dead file.
+    let (peer, here) = early_server.join().unwrap().expect("the early client");
+    assert_eq!(here, Some(true), "client {peer}: not carried by the stack");
+    // A non-blocking client registering after its connect is served
+    // directly.
+    let (peer, here) = late_server.join().unwrap().expect("the late client");
+    assert_eq!(here, Some(false), "client {peer}: held by burrow's stack");
 }

@@ -4,9 +4,10 @@
 //! and port forwarder on their own threads. Used by the foreground `run` and
 //! meant for the detached supervisor: `plan` -> `etc_files` -> `apply` ->
 //! `bind` (before spawn) -> `start` (after spawn) -> `Network::stop`.
-//! Published TCP ports are served directly where they can be: `apply` asks
-//! the sandbox for its bind notifier, whose listener goes to the forwarder
-//! (see `net::direct`).
+//! Published TCP ports and TCP connections to the host's loopback are
+//! served directly where they can be: `apply` asks the sandbox for its
+//! socket notifier, whose listener goes to the forwarder (see
+//! `net::direct`), which then runs even with no published port.
 
 use super::record::{Containers, Status};
 use super::run::RunSpec;
@@ -34,6 +35,8 @@ pub struct NetworkPlan {
     pub host_loopback: bool,
     /// `network.direct_ports` of the configuration.
     pub direct_ports: bool,
+    /// `network.direct_host` of the configuration.
+    pub direct_host: bool,
 }
 
 fn net_err(e: NetError) -> Error {
@@ -97,6 +100,7 @@ pub fn plan(
         join,
         host_loopback: config.host_loopback,
         direct_ports: config.direct_ports,
+        direct_host: config.direct_host,
     })
 }
 
@@ -109,6 +113,13 @@ impl NetworkPlan {
             && self.direct_ports
             && self.host_loopback
             && self.ports.iter().any(|p| p.proto == net::PortProto::Tcp)
+    }
+
+    /// Whether the container's TCP connections to the gateway are made
+    /// with sockets of the host's, connected to its loopback: only where
+    /// the gateway is the host's loopback anyway.
+    pub fn direct_host(&self) -> bool {
+        self.mode == NetworkMode::User && self.direct_host && self.host_loopback
     }
 }
 
@@ -231,6 +242,7 @@ pub fn apply(plan: &NetworkPlan, sandbox: &mut SandboxSpec) {
             sandbox.namespaces.net = true;
             sandbox.net_setup = Some(NetSetup(net::tap::setup_inside));
             sandbox.bind_notify = plan.direct();
+            sandbox.connect_notify = plan.direct_host();
         }
     }
 }
@@ -272,7 +284,7 @@ pub struct Network {
 }
 
 /// Starts the stack on the tap (in `user` mode) and the port forwarder,
-/// with the sandbox's bind notifier if `apply` asked for one. Call right
+/// with the sandbox's socket notifier if `apply` asked for one. Call right
 /// after spawn, while this process is still single-threaded: the
 /// forwarder's helper is forked here, and threads start last.
 pub fn start(
@@ -280,13 +292,14 @@ pub fn start(
     tap: Option<OwnedFd>,
     ports: BoundPorts,
     pid: i32,
-    bind_notify: Option<OwnedFd>,
+    socket_notify: Option<OwnedFd>,
 ) -> Result<Network> {
-    let forwarder = if ports.0.is_empty() {
+    // The notifier's listener needs a reader even with no port published.
+    let forwarder = if ports.0.is_empty() && socket_notify.is_none() {
         None
     } else {
         let bound = ports.0.into_iter().map(|(p, fd)| (p, Some(fd))).collect();
-        Some(PortForwarder::attach(bound, pid, bind_notify).map_err(net_err)?)
+        Some(PortForwarder::attach(bound, pid, socket_notify).map_err(net_err)?)
     };
     // One fd per connection and flow on both sides: the soft limit of
     // 1024 is too few for a busy container, the hard limit is ours to take.
@@ -417,6 +430,10 @@ pub struct SupervisedNetwork {
     /// Published TCP ports served directly (`NetworkPlan::direct`).
     #[serde(default)]
     pub direct: bool,
+    /// Connections to the host's loopback made directly
+    /// (`NetworkPlan::direct_host`).
+    #[serde(default)]
+    pub direct_host: bool,
 }
 
 impl NetworkPlan {
@@ -427,6 +444,7 @@ impl NetworkPlan {
             host_loopback: self.host_loopback,
             ports: bound.ports(),
             direct: self.direct(),
+            direct_host: self.direct_host(),
         }
     }
 }
@@ -439,8 +457,8 @@ pub struct SupervisedStack {
     /// forwarder holds them, and hands them to the next one on a restart
     /// (binding again those the container's servers held).
     bound: Vec<(PublishedPort, Option<OwnedFd>)>,
-    /// The bind notifier's listener of the latest start, until `started`.
-    bind_notify: Option<OwnedFd>,
+    /// The socket notifier's listener of the latest start, until `started`.
+    socket_notify: Option<OwnedFd>,
     stack: Option<UserNetwork>,
     forwarder: Option<PortForwarder>,
     /// The fds to watch, refreshed after every round of work.
@@ -460,7 +478,7 @@ impl SupervisedStack {
         Ok(SupervisedStack {
             config,
             bound,
-            bind_notify: None,
+            socket_notify: None,
             stack: None,
             forwarder: None,
             watched: Vec::new(),
@@ -475,6 +493,7 @@ impl SupervisedStack {
             sandbox.namespaces.net = true;
             sandbox.net_setup = Some(NetSetup(net::tap::setup_inside));
             sandbox.bind_notify = config.direct;
+            sandbox.connect_notify = config.direct_host;
         }
     }
 
@@ -495,7 +514,7 @@ impl SupervisedStack {
                 .map(|p| (p.clone(), None))
                 .collect();
         }
-        let bind_notify = self.bind_notify.take();
+        let socket_notify = self.socket_notify.take();
         if let (true, Some(tap)) = (self.config.user, tap) {
             self.stack = Some(UserNetwork::new(
                 tap,
@@ -505,9 +524,10 @@ impl SupervisedStack {
                 },
             ));
         }
-        if !bound.is_empty() {
+        // The notifier's listener needs a reader even with no port.
+        if !bound.is_empty() || socket_notify.is_some() {
             self.forwarder =
-                Some(PortForwarder::attach(bound, pid, bind_notify).map_err(|e| e.to_string())?);
+                Some(PortForwarder::attach(bound, pid, socket_notify).map_err(|e| e.to_string())?);
         }
         self.refresh();
         Ok(())
@@ -586,8 +606,8 @@ impl super::supervise::Extension for SupervisedStack {
         self.refresh();
     }
 
-    fn take_bind_notify(&mut self, fd: &mut Option<OwnedFd>) {
-        self.bind_notify = fd.take();
+    fn take_socket_notify(&mut self, fd: &mut Option<OwnedFd>) {
+        self.socket_notify = fd.take();
     }
 
     fn take_net(&mut self, pid: i32, net: &mut Option<OwnedFd>) {

@@ -581,7 +581,7 @@ fn start_and_wait(
         running.take_net_fd(),
         input.bound,
         running.pid(),
-        running.take_bind_notify(),
+        running.take_socket_notify(),
     ) {
         Ok(n) => n,
         Err(e) => {

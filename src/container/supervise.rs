@@ -197,9 +197,9 @@ pub trait Extension {
     /// extension that asked for it.
     fn take_net(&mut self, _pid: i32, _net: &mut Option<OwnedFd>) {}
     /// After each start, before `take_net`: the listener of the sandbox's
-    /// bind notifier (`SandboxSpec::bind_notify`), for the extension that
+    /// socket notifier (`SandboxSpec::bind_notify`, `connect_notify`), for the extension that
     /// asked for it. Whoever takes it must answer every notification.
-    fn take_bind_notify(&mut self, _fd: &mut Option<OwnedFd>) {}
+    fn take_socket_notify(&mut self, _fd: &mut Option<OwnedFd>) {}
     /// The container exited and will not be restarted by this supervisor:
     /// give back what it holds of the host's (published ports).
     fn release(&mut self) {}
@@ -444,9 +444,9 @@ impl Supervisor {
         }
         let pid = running.pid();
         let mut net = running.take_net_fd();
-        let mut bind_notify = running.take_bind_notify();
+        let mut socket_notify = running.take_socket_notify();
         for ext in &mut self.extensions {
-            ext.take_bind_notify(&mut bind_notify);
+            ext.take_socket_notify(&mut socket_notify);
             ext.take_net(pid, &mut net);
             ext.started(pid, running.pidfd());
         }

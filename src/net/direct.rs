@@ -35,6 +35,8 @@
 //! Between the server closing its socket and the next sweep (a few
 //! seconds), the host port is free, and a host program may take it.
 
+mod connect;
+
 use super::ports::{bind_host, Listener, PortProto, PublishedPort, Relay};
 use super::{GUEST_V4, GUEST_V6};
 use nix::sys::socket::SockaddrStorage;
@@ -61,13 +63,17 @@ const MAX_HANDOFFS: usize = 1024;
 /// How often handed-out ports are checked for having come back.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
-/// The answer to one bind.
+/// The answer to one bind or connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Answer {
-    /// The kernel does the bind as asked (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
+    /// The kernel does the call as asked (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
     Continue,
     /// Done here: bind(2) returns 0.
     Bound,
+    /// Done here: connect(2) returns 0.
+    Connected,
+    /// Done here: the call fails with this errno.
+    Failed(i32),
 }
 
 /// The address a bind(2) passed, read as the kernel reads it for an
@@ -544,10 +550,13 @@ impl DirectPorts {
         let resp = libc::seccomp_notif_resp {
             id,
             val: 0,
-            error: 0,
+            error: match answer {
+                Answer::Failed(e) => -e.clamp(1, 4095),
+                _ => 0,
+            },
             flags: match answer {
                 Answer::Continue => libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
-                Answer::Bound => 0,
+                Answer::Bound | Answer::Connected | Answer::Failed(_) => 0,
             },
         };
         loop {
@@ -582,12 +591,17 @@ impl DirectPorts {
         }
     }
 
-    /// Serves one bind: `Continue` unless the socket was bound here.
     fn serve(&mut self, n: &libc::seccomp_notif, listeners: &mut [Listener]) -> Answer {
-        if self.watch.is_none()
-            || i64::from(n.data.nr) != libc::SYS_bind
-            || self.handoffs.len() >= MAX_HANDOFFS
-        {
+        match i64::from(n.data.nr) {
+            libc::SYS_bind => self.serve_bind(n, listeners),
+            libc::SYS_connect => self.serve_connect(n),
+            _ => Answer::Continue,
+        }
+    }
+
+    /// Serves one bind: `Continue` unless the socket was bound here.
+    fn serve_bind(&mut self, n: &libc::seccomp_notif, listeners: &mut [Listener]) -> Answer {
+        if self.watch.is_none() || self.handoffs.len() >= MAX_HANDOFFS {
             return Answer::Continue;
         }
         // bind(int, const struct sockaddr *, socklen_t): the kernel reads

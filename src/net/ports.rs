@@ -154,8 +154,10 @@ pub fn parse_publish(spec: &str) -> Result<Vec<PublishedPort>, NetError> {
 // port's replies back to the local socket.
 //
 // A TCP server that binds a published port itself is served without any of
-// this when the sandbox's bind notifier is on: it gets the host port (see
-// `direct`), and the port's listener here is closed until it lets go.
+// this when the sandbox's socket notifier is on: it gets the host port (see
+// `direct`), and the port's listener here is closed until it lets go. The
+// same notifier's connects to the gateway are answered here too, so a
+// forwarder runs for it even with no published port (and no helper then).
 // ---------------------------------------------------------------------------
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> NetError {
@@ -694,7 +696,8 @@ struct UdpPeer {
 /// Published ports of one container, carried in while it runs.
 pub struct PortForwarder {
     listeners: Vec<Listener>,
-    helper: InsideSockets,
+    /// `None` with no published port.
+    helper: Option<InsideSockets>,
     relays: Vec<Relay>,
     udp: HashMap<(usize, SocketAddr), UdpPeer>,
     direct: Option<DirectPorts>,
@@ -725,16 +728,21 @@ impl PortForwarder {
     /// host port handed to the previous run of the container) is bound
     /// again now, or at a later sweep of the direct ports if that fails.
     ///
-    /// `bind_notify` is the listener of the sandbox's bind notifier
-    /// (`Running::take_bind_notify`): with it, the container's TCP servers
-    /// on published ports get their host port directly (see `direct`).
+    /// `socket_notify` is the listener of the sandbox's socket notifier
+    /// (`Running::take_socket_notify`): with it, the container's TCP servers
+    /// on published ports get their host port directly, and its TCP
+    /// connections to the gateway a host socket (see `direct`).
     pub fn attach(
         bound: Vec<(PublishedPort, Option<OwnedFd>)>,
         pid: i32,
-        bind_notify: Option<OwnedFd>,
+        socket_notify: Option<OwnedFd>,
     ) -> Result<PortForwarder, NetError> {
         let ports: Vec<PublishedPort> = bound.iter().map(|(p, _)| p.clone()).collect();
-        let helper = InsideSockets::start(pid, &ports)?;
+        let helper = if ports.is_empty() {
+            None
+        } else {
+            Some(InsideSockets::start(pid, &ports)?)
+        };
         let listeners = bound
             .into_iter()
             .map(|(port, fd)| {
@@ -748,7 +756,7 @@ impl PortForwarder {
                 Listener { port, socket }
             })
             .collect();
-        let direct = bind_notify.map(DirectPorts::new);
+        let direct = socket_notify.map(DirectPorts::new);
         Ok(PortForwarder {
             listeners,
             helper,
@@ -844,6 +852,7 @@ impl PortForwarder {
 
     fn accept_all(&mut self) {
         let mut buf = vec![0u8; 65536];
+        let Some(helper) = &self.helper else { return };
         for i in 0..self.listeners.len() {
             let Listener { port: p, socket } = &self.listeners[i];
             let port = p.container_port;
@@ -853,7 +862,7 @@ impl PortForwarder {
                     while let Ok((conn, client)) = l.accept() {
                         let _ = conn.set_nonblocking(true);
                         let _ = conn.set_nodelay(true);
-                        let Ok(inside) = self.helper.socket(PortProto::Tcp, client, port) else {
+                        let Ok(inside) = helper.socket(PortProto::Tcp, client, port) else {
                             continue;
                         };
                         if let Ok(r) = Relay::new(conn.into(), inside) {
@@ -864,29 +873,26 @@ impl PortForwarder {
                 HostSocket::Udp(u) => {
                     while let Ok((n, client)) = u.recv_from(&mut buf) {
                         let key = (i, client);
-                        if !self.udp.contains_key(&key) {
-                            let Ok(inside) = self.helper.socket(PortProto::Udp, client, port)
-                            else {
-                                continue;
-                            };
-                            self.udp.insert(
-                                key,
-                                UdpPeer {
+                        let peer = match self.udp.entry(key) {
+                            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                            std::collections::hash_map::Entry::Vacant(e) => {
+                                let Ok(inside) = helper.socket(PortProto::Udp, client, port) else {
+                                    continue;
+                                };
+                                e.insert(UdpPeer {
                                     inside,
                                     listener: i,
                                     last: Instant::now(),
-                                },
-                            );
-                        }
-                        if let Some(peer) = self.udp.get_mut(&key) {
-                            peer.last = Instant::now();
-                            let _ = nix::sys::socket::sendto(
-                                peer.inside.as_raw_fd(),
-                                &buf[..n],
-                                &SockaddrStorage::from(guest_addr(client, port)),
-                                MsgFlags::MSG_DONTWAIT,
-                            );
-                        }
+                                })
+                            }
+                        };
+                        peer.last = Instant::now();
+                        let _ = nix::sys::socket::sendto(
+                            peer.inside.as_raw_fd(),
+                            &buf[..n],
+                            &SockaddrStorage::from(guest_addr(client, port)),
+                            MsgFlags::MSG_DONTWAIT,
+                        );
                     }
                 }
             }

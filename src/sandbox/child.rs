@@ -129,8 +129,8 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
     if !spec.stdin && pty.is_none() {
         stdin_from_null()?;
     }
-    if spec.bind_notify {
-        bind_notifier(ctx)?;
+    if spec.bind_notify || spec.connect_notify {
+        socket_notifier(ctx, spec)?;
     }
     if spec.init {
         start_init(ctx, pty.as_ref())?;
@@ -147,14 +147,19 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
     Err(Stop::Exec(exec::exec(&spec.argv, &env)))
 }
 
-/// `SandboxSpec::bind_notify`, while this process still holds
-/// CAP_SYS_ADMIN in its user namespace (so no no_new_privs is needed) and
-/// after every step of its own that could bind. The listener goes to the
-/// parent and is closed here: neither the init nor the command holds it.
-/// A kernel without user notification leaves the binds as they are.
-fn bind_notifier(ctx: &ChildContext) -> Result<(), Stop> {
-    if let Ok(Some(fd)) = super::seccomp::install_bind_notifier() {
-        send(ctx, &ToParent::BindNotify, Some(fd.as_fd()))?;
+/// `SandboxSpec::bind_notify` and `connect_notify`, while this process
+/// still holds CAP_SYS_ADMIN in its user namespace (so no no_new_privs is
+/// needed) and after every step of its own that could bind or connect.
+/// The listener goes to the parent and is closed here: neither the init
+/// nor the command holds it. A kernel without user notification leaves
+/// the calls as they are.
+fn socket_notifier(ctx: &ChildContext, spec: &SandboxSpec) -> Result<(), Stop> {
+    let calls = super::seccomp::Notified {
+        bind: spec.bind_notify,
+        connect: spec.connect_notify,
+    };
+    if let Ok(Some(fd)) = super::seccomp::install_socket_notifier(calls) {
+        send(ctx, &ToParent::SocketNotify, Some(fd.as_fd()))?;
     }
     Ok(())
 }

@@ -130,7 +130,7 @@ pub fn exec(
         pidfd: child_pidfd,
         pty: pty.map(|p| p.master),
         net: None,
-        bind_notify: None,
+        socket_notify: None,
         relay_stdin: exec.stdin,
         rootfs: super::RootfsReport {
             driver: super::RootfsDriver::Bind,

@@ -290,7 +290,7 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
         pidfd,
         pty: None,
         net: None,
-        bind_notify: None,
+        socket_notify: None,
         relay_stdin: spec.stdin,
         rootfs: RootfsReport {
             driver: RootfsDriver::Bind,
@@ -317,7 +317,7 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
             ToParent::Rootfs(report) => running.rootfs = report,
             ToParent::Pty => running.pty = fd,
             ToParent::Net => running.net = fd,
-            ToParent::BindNotify => running.bind_notify = fd,
+            ToParent::SocketNotify => running.socket_notify = fd,
             ToParent::Executing => executing = true,
             ToParent::Failed(e) => {
                 running.reap();
@@ -523,7 +523,7 @@ pub struct Running {
     pidfd: OwnedFd,
     pty: Option<OwnedFd>,
     net: Option<OwnedFd>,
-    bind_notify: Option<OwnedFd>,
+    socket_notify: Option<OwnedFd>,
     relay_stdin: bool,
     rootfs: RootfsReport,
     status: Option<ExitStatus>,
@@ -567,13 +567,13 @@ impl Running {
         self.net.take()
     }
 
-    /// The listener of the bind notifier `SandboxSpec::bind_notify` asked
-    /// for (none where the kernel or the architecture has none). Whoever
-    /// takes it must answer every notification: while nobody reads it,
-    /// the container's bind(2) calls wait, and once it is closed they
-    /// fail with ENOSYS.
-    pub fn take_bind_notify(&mut self) -> Option<OwnedFd> {
-        self.bind_notify.take()
+    /// The listener of the socket notifier `SandboxSpec::bind_notify` or
+    /// `connect_notify` asked for (none where the kernel or the
+    /// architecture has none). Whoever takes it must answer every
+    /// notification: while nobody reads it, the container's notified calls
+    /// wait, and once it is closed they fail with ENOSYS.
+    pub fn take_socket_notify(&mut self) -> Option<OwnedFd> {
+        self.socket_notify.take()
     }
 
     /// Sends `signal` to pid 1. A pid 1 without a handler ignores all but

@@ -83,12 +83,17 @@ pub struct SandboxSpec {
     #[serde(default)]
     pub volatile_upper: bool,
     /// Send every bind(2) of the container's processes to the parent
-    /// through a seccomp listener (`Running::take_bind_notify`), installed
+    /// through a seccomp listener (`Running::take_socket_notify`), installed
     /// before `init` forks so that the init and the command inherit it;
     /// `exec`'d processes do not. For published ports bound straight on
     /// the host.
     #[serde(default)]
     pub bind_notify: bool,
+    /// The same for connect(2) with an IPv4 or IPv6 address (one listener
+    /// for both): for connections to the host's loopback made straight on
+    /// the host.
+    #[serde(default)]
+    pub connect_notify: bool,
 }
 
 /// Where the holder of the shared user namespace keeps its record, and
@@ -316,6 +321,7 @@ impl SandboxSpec {
             shared_userns: None,
             volatile_upper: false,
             bind_notify: false,
+            connect_notify: false,
         }
     }
 

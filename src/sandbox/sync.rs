@@ -23,8 +23,8 @@ pub(crate) enum ToParent {
     Pty,
     /// What `SandboxSpec::net_setup` made rides along.
     Net,
-    /// The bind notifier's seccomp listener rides along.
-    BindNotify,
+    /// The socket notifier's seccomp listener rides along.
+    SocketNotify,
     /// The next thing is execve: EOF now means it worked.
     Executing,
     Failed(SetupError),
