@@ -321,9 +321,29 @@ impl Cgroup {
     }
 
     fn set_frozen(&self, on: bool) -> Result<(), CgroupError> {
-        write_file(&self.path.join("cgroup.freeze"), if on { "1" } else { "0" })?;
-        let want = u64::from(on);
-        self.wait_for("frozen", want, if on { "frozen" } else { "thawed" })
+        let freeze = self.path.join("cgroup.freeze");
+        if !on {
+            write_file(&freeze, "0")?;
+            return self.wait_for("frozen", 0, "thawed", Duration::from_secs(10));
+        }
+        // A process waiting for its vfork child to exec cannot freeze
+        // until the child runs, and a frozen child never does: such a
+        // cgroup never reads as frozen. Thawing for a moment lets the
+        // child get on; then freeze again, for up to 10 s in all.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            write_file(&freeze, "1")?;
+            let attempt = self.wait_for("frozen", 1, "frozen", Duration::from_millis(500));
+            if attempt.is_ok() || Instant::now() >= deadline {
+                return attempt.map_err(|_| CgroupError::Timeout {
+                    path: self.path.clone(),
+                    state: "frozen",
+                    secs: 10,
+                });
+            }
+            write_file(&freeze, "0")?;
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Every process in the container's cgroup and below.
@@ -373,7 +393,7 @@ impl Cgroup {
     pub fn destroy(&self) -> Result<(), CgroupError> {
         if self.exists() {
             self.kill()?;
-            self.wait_for("populated", 0, "empty")?;
+            self.wait_for("populated", 0, "empty", Duration::from_secs(10))?;
         }
         self.release()?;
         if let Some(scope) = &self.scope {
@@ -389,9 +409,14 @@ impl Cgroup {
         Ok(())
     }
 
-    fn wait_for(&self, key: &str, value: u64, state: &'static str) -> Result<(), CgroupError> {
-        const LIMIT: Duration = Duration::from_secs(10);
-        let deadline = Instant::now() + LIMIT;
+    fn wait_for(
+        &self,
+        key: &str,
+        value: u64,
+        state: &'static str,
+        limit: Duration,
+    ) -> Result<(), CgroupError> {
+        let deadline = Instant::now() + limit;
         loop {
             let ev = events(&self.path);
             // A leaf removed meanwhile is empty, and nothing in it is frozen.
@@ -402,7 +427,7 @@ impl Cgroup {
                 return Err(CgroupError::Timeout {
                     path: self.path.clone(),
                     state,
-                    secs: LIMIT.as_secs(),
+                    secs: limit.as_secs().max(1),
                 });
             }
             std::thread::sleep(Duration::from_millis(10));

@@ -342,7 +342,16 @@ pub fn wait(ctx: &Context, input: &str) -> Result<i32> {
             while !wait_pidfd(&fd, Duration::from_secs(3600)) {}
         }
     }
-    let s = settled(&c, &r.id)?;
+    let mut s = settled(&c, &r.id)?;
+    // Dead a moment ago, its supervisor not done recording the status: the
+    // state reads as exited without a code until it is (the supervisor
+    // removes its socket last).
+    let sock = socket(ctx, &r.id);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.exit_code.is_none() && sock.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+        s = c.state(&r.id)?;
+    }
     Ok(s.exit_code.unwrap_or(-1))
 }
 
