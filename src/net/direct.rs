@@ -577,6 +577,17 @@ impl DirectPorts {
 
     /// Whether notification `id` still waits (its caller alive and blocked
     /// in bind, so its pid still names it).
+    /// A copy of the caller's socket `fd`. The pidfd first, then the
+    /// check: if the notification still waits, its pid was not reused, and
+    /// the pidfd names the caller.
+    fn caller_socket(&self, n: &libc::seccomp_notif, fd: i32) -> Option<OwnedFd> {
+        let pidfd = pidfd_of(n.pid)?;
+        if !self.still_waiting(n.id) {
+            return None;
+        }
+        steal_fd(&pidfd, fd)
+    }
+
     fn still_waiting(&self, id: u64) -> bool {
         let Some(notify) = &self.notify else {
             return false;
@@ -629,15 +640,7 @@ impl DirectPorts {
         if choose(family, libc::SOCK_STREAM, libc::IPPROTO_TCP, asked, &ports).is_none() {
             return Answer::Continue;
         }
-        // The pidfd first, then the check: if the notification still
-        // waits, its pid was not reused, and the pidfd names the caller.
-        let Some(pidfd) = pidfd_of(n.pid) else {
-            return Answer::Continue;
-        };
-        if !self.still_waiting(n.id) {
-            return Answer::Continue;
-        }
-        let Some(copy) = steal_fd(&pidfd, fd) else {
+        let Some(copy) = self.caller_socket(n, fd) else {
             return Answer::Continue;
         };
         let opt = |o| getsockopt_int(&copy, libc::SOL_SOCKET, o).unwrap_or(-1);

@@ -248,15 +248,7 @@ impl DirectPorts {
         if gateway_target(asked).is_none() {
             return Answer::Continue;
         }
-        // The pidfd first, then the check: if the notification still
-        // waits, its pid was not reused, and the pidfd names the caller.
-        let Some(pidfd) = pidfd_of(n.pid) else {
-            return Answer::Continue;
-        };
-        if !self.still_waiting(n.id) {
-            return Answer::Continue;
-        }
-        let Some(copy) = steal_fd(&pidfd, fd) else {
+        let Some(copy) = self.caller_socket(n, fd) else {
             return Answer::Continue;
         };
         let opt = |o| getsockopt_int(&copy, libc::SOL_SOCKET, o).unwrap_or(-1);
