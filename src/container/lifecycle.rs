@@ -192,16 +192,7 @@ fn pid_alive(s: &State) -> Option<(i32, OwnedFd)> {
 }
 
 fn signal_pidfd(fd: &OwnedFd, sig: i32) {
-    // SAFETY: pidfd_send_signal with a valid pidfd and no siginfo.
-    unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd.as_raw_fd(),
-            sig,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        );
-    }
+    let _ = join::pidfd_signal(fd, sig);
 }
 
 fn wait_pidfd(fd: &OwnedFd, timeout: Duration) -> bool {

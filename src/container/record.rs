@@ -250,7 +250,7 @@ impl Containers {
                 continue;
             }
             // A record being created or removed may lack its files: skip it.
-            let Ok(record) = read_json::<Record>(&e.path().join("config.json")) else {
+            let Ok(record) = record_in(&e.path()) else {
                 continue;
             };
             let Ok(state) = self.state(&record.id) else {
@@ -326,8 +326,13 @@ impl Containers {
     }
 
     pub fn record(&self, id: &str) -> Result<Record> {
-        read_json(&self.dir_of(id).join("config.json"))
+        record_in(&self.dir_of(id))
     }
+}
+
+/// The record of the container whose directory is `dir`.
+pub fn record_in(dir: &Path) -> Result<Record> {
+    read_json(&dir.join("config.json"))
 }
 
 /// Writes `value` to a temporary name and renames it over `path`; with
@@ -371,18 +376,7 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     })
 }
 
-/// Start time of a process in clock ticks since boot (field 22 of its stat);
-/// `None` for a zombie, which is dead though nobody reaped it yet (its
-/// parent, a killed supervisor, is gone).
-pub fn process_start_time(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: parse after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    if matches!(rest.as_bytes().first(), Some(b'Z' | b'X')) {
-        return None;
-    }
-    rest.split(' ').nth(19)?.parse().ok()
-}
+pub use crate::sandbox::join::process_start_time;
 
 fn random_u64() -> u64 {
     let mut b = [0u8; 8];

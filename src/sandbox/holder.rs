@@ -1,5 +1,6 @@
-//! One user namespace per user with the full subordinate id map, kept alive
-//! by a small holder process, so that a container enters it with setns
+//! One user namespace per user and id map (the full subordinate map, and
+//! keep-id's), kept alive by a small holder process, so that a container
+//! enters it with setns
 //! instead of running the set-uid newuidmap and newgidmap (a millisecond or
 //! more each) for a namespace of its own. Owns the holder's record and lock
 //! in a directory the caller names (under the runtime dir); never runs
@@ -11,14 +12,15 @@
 //! changed /etc/subuid starts a new holder; the old one sees the record is
 //! no longer its own and exits).
 
+use super::join::process_start_time as start_time;
 use super::sys;
 use super::userns::{self, IdMap};
-use rustix::fd::{AsRawFd, FromRawFd, OwnedFd};
+use rustix::fd::OwnedFd;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// A holder per id map (your default one, and keep-id's): its record is
 /// `holder-HASH.json` in the directory, its lock `holder-HASH.lock`.
@@ -133,37 +135,20 @@ fn open_recorded(record: &Path, map: &IdMap) -> Option<OwnedFd> {
         return None;
     }
     // The holder's idle clock starts again.
+    let now = rustix::fs::Timespec {
+        tv_sec: 0,
+        tv_nsec: rustix::fs::UTIME_NOW,
+    };
     let _ = rustix::fs::utimensat(
         rustix::fs::CWD,
         record,
         &rustix::fs::Timestamps {
-            last_access: now_spec(),
-            last_modification: now_spec(),
+            last_access: now,
+            last_modification: now,
         },
         rustix::fs::AtFlags::empty(),
     );
     Some(ns)
-}
-
-fn now_spec() -> rustix::fs::Timespec {
-    let d = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    rustix::fs::Timespec {
-        tv_sec: d.as_secs() as i64,
-        tv_nsec: d.subsec_nanos() as _,
-    }
-}
-
-/// /proc/PID/stat's start time, `None` for a zombie or a missing pid.
-fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    if matches!(rest.as_bytes().first(), Some(b'Z' | b'X')) {
-        return None;
-    }
-    rest.split(' ').nth(19)?.parse().ok()
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), HolderError> {
@@ -346,41 +331,13 @@ fn stop_one(record: &Path) {
         let _ = std::fs::remove_file(record);
         return;
     };
-    // SAFETY: pidfd_open with a pid and no flags.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, rec.pid, 0) };
-    if fd >= 0 {
-        // SAFETY: a new fd nobody else owns.
-        let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    if let Ok(pidfd) = super::join::pidfd_open(rec.pid) {
         // Checked after the pidfd pins the process: the pid is the holder.
         if start_time(rec.pid) == Some(rec.start) {
-            // SAFETY: pidfd_send_signal with a valid pidfd, no siginfo.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_pidfd_send_signal,
-                    pidfd.as_raw_fd(),
-                    libc::SIGKILL,
-                    std::ptr::null::<libc::siginfo_t>(),
-                    0,
-                )
-            };
+            let _ = super::join::pidfd_signal(&pidfd, libc::SIGKILL);
         }
     }
     let _ = std::fs::remove_file(record);
-}
-
-/// The pids of the live holders recorded in `dir`.
-pub fn live_pids(dir: &Path) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| is_record(p))
-        .filter_map(|p| read_record(&p))
-        .filter(|r| start_time(r.pid) == Some(r.start))
-        .map(|r| r.pid)
-        .collect()
 }
 
 /// What the go-between of `spawn` reported: the container's pid, or the
@@ -440,7 +397,7 @@ mod tests {
         assert!(open_live(d.path(), &map).is_none(), "a dead pid");
         std::fs::write(record_path(d.path(), &map), b"{\"pid\": \"no\"").unwrap();
         assert!(open_live(d.path(), &map).is_none(), "a torn record");
-        assert!(live_pids(d.path()).is_empty());
+        assert!(read_record(&record_path(d.path(), &map)).is_none());
     }
 
     #[test]
@@ -457,7 +414,11 @@ mod tests {
         // Its own record, untouched for longer than keep_alive.
         write_record(d.path(), pid, start, &map);
         let old = rustix::fs::Timespec {
-            tv_sec: now_spec().tv_sec - 7200,
+            tv_sec: std::time::SystemTime::now()
+                .duration_since(std::time::SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64
+                - 7200,
             tv_nsec: 0,
         };
         rustix::fs::utimensat(

@@ -47,6 +47,37 @@ pub fn pidfd_open(pid: i32) -> Result<OwnedFd, SandboxError> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
+/// Sends `signal` through `pidfd`; the errno when the kernel refuses.
+pub fn pidfd_signal(pidfd: &OwnedFd, signal: i32) -> Result<(), i32> {
+    // SAFETY: pidfd_send_signal with a valid pidfd and no siginfo.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r == -1 {
+        return Err(sys::last_errno());
+    }
+    Ok(())
+}
+
+/// Start time of a process in clock ticks since boot (field 22 of its stat);
+/// `None` for a zombie, which is dead though nobody reaped it yet (its
+/// parent, a killed supervisor, is gone).
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: parse after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    if matches!(rest.as_bytes().first(), Some(b'Z' | b'X')) {
+        return None;
+    }
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
 /// Starts `exec` in the sandbox whose pid 1 is `pid` (with `pidfd`, opened
 /// and checked by the caller), built from `sandbox`. The calling process
 /// stays in the sandbox's namespaces afterwards: it should only wait.

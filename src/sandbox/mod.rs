@@ -451,25 +451,19 @@ unsafe fn fork_in_shared_userns(
         call: "enter the shared user namespace",
         errno,
     })?;
-    // SAFETY: pidfd_open with a pid and no flags; pid 1 is our child (not
-    // reaped yet), so the pid cannot name another process.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        let errno = sys::last_errno();
-        // SAFETY: killing and reaping our own child.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-            libc::waitpid(pid, std::ptr::null_mut(), 0);
+    // pid 1 is our child (not reaped yet), so the pid cannot name another
+    // process.
+    match join::pidfd_open(pid) {
+        Ok(pidfd) => Ok((pid, pidfd)),
+        Err(e) => {
+            // SAFETY: killing and reaping our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+            Err(e)
         }
-        return Err(SandboxError::Sys {
-            call: "pidfd_open",
-            errno,
-        });
     }
-    // SAFETY: a new fd owned by nobody else.
-    Ok((pid, unsafe {
-        rustix::fd::FromRawFd::from_raw_fd(fd as i32)
-    }))
 }
 
 /// setns into the namespace at `path` (a /proc/PID/ns file).
@@ -583,23 +577,13 @@ impl Running {
         if self.status.is_some() {
             return Ok(());
         }
-        // SAFETY: pidfd_send_signal with a valid pidfd, no siginfo.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                self.pidfd.as_raw_fd(),
-                signal,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            )
-        };
-        if r == -1 && sys::last_errno() != libc::ESRCH {
-            return Err(SandboxError::Sys {
+        match join::pidfd_signal(&self.pidfd, signal) {
+            Err(errno) if errno != libc::ESRCH => Err(SandboxError::Sys {
                 call: "pidfd_send_signal",
-                errno: sys::last_errno(),
-            });
+                errno,
+            }),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// The exit status if pid 1 has exited, without blocking.
