@@ -238,13 +238,17 @@ pub fn apply(plan: &NetworkPlan, sandbox: &mut SandboxSpec) {
                 sandbox.id_map = map.clone();
             }
         }
-        NetworkMode::User => {
-            sandbox.namespaces.net = true;
-            sandbox.net_setup = Some(NetSetup(net::tap::setup_inside));
-            sandbox.bind_notify = plan.direct();
-            sandbox.connect_notify = plan.direct_host();
-        }
+        NetworkMode::User => user_mode(sandbox, plan.direct(), plan.direct_host()),
     }
+}
+
+/// `--network user`: a network namespace with the tap made inside, and
+/// the socket notifier for the direct paths asked for.
+fn user_mode(sandbox: &mut SandboxSpec, direct_ports: bool, direct_host: bool) {
+    sandbox.namespaces.net = true;
+    sandbox.net_setup = Some(NetSetup(net::tap::setup_inside));
+    sandbox.bind_notify = direct_ports;
+    sandbox.connect_notify = direct_host;
 }
 
 /// Host ports bound before the container starts.
@@ -490,10 +494,7 @@ impl SupervisedStack {
     /// cannot carry the function).
     pub fn prepare(config: &SupervisedNetwork, sandbox: &mut SandboxSpec) {
         if config.user {
-            sandbox.namespaces.net = true;
-            sandbox.net_setup = Some(NetSetup(net::tap::setup_inside));
-            sandbox.bind_notify = config.direct;
-            sandbox.connect_notify = config.direct_host;
+            user_mode(sandbox, config.direct, config.direct_host);
         }
     }
 

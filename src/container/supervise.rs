@@ -75,10 +75,7 @@ impl Plan {
     pub fn load(dir: &Path) -> Result<Plan, String> {
         let mut path = dir.join(PLAN_FILE);
         if !path.exists() {
-            let moved = std::fs::read(dir.join("config.json"))
-                .ok()
-                .and_then(|d| serde_json::from_slice::<super::record::Record>(&d).ok())
-                .and_then(|r| r.plan_dir);
+            let moved = super::record::record_in(dir).ok().and_then(|r| r.plan_dir);
             if let Some(d) = moved {
                 path = d.join(PLAN_FILE);
             }

@@ -577,6 +577,19 @@ impl DirectPorts {
 
     /// Whether notification `id` still waits (its caller alive and blocked
     /// in bind, so its pid still names it).
+    /// The socket and the address of a bind or connect notification, both
+    /// `(int, const struct sockaddr *, socklen_t)`: the kernel reads the low
+    /// 32 bits of the int arguments.
+    pub(super) fn caller_sockaddr(n: &libc::seccomp_notif) -> Option<(i32, SocketAddr)> {
+        let fd = n.data.args[0] as u32 as i32;
+        let len = usize::try_from(n.data.args[2] as u32).ok()?;
+        if fd < 0 || len > SOCKADDR_MAX {
+            return None;
+        }
+        let asked = read_memory(n.pid, n.data.args[1], len).and_then(|b| parse_sockaddr(&b))?;
+        Some((fd, asked))
+    }
+
     /// A copy of the caller's socket `fd`. The pidfd first, then the
     /// check: if the notification still waits, its pid was not reused, and
     /// the pidfd names the caller.
@@ -615,18 +628,7 @@ impl DirectPorts {
         if self.watch.is_none() || self.handoffs.len() >= MAX_HANDOFFS {
             return Answer::Continue;
         }
-        // bind(int, const struct sockaddr *, socklen_t): the kernel reads
-        // the low 32 bits of the int arguments.
-        let fd = n.data.args[0] as u32 as i32;
-        let len = n.data.args[2] as u32 as i32;
-        let Ok(len) = usize::try_from(len) else {
-            return Answer::Continue;
-        };
-        if fd < 0 || len > SOCKADDR_MAX {
-            return Answer::Continue;
-        }
-        let Some(asked) = read_memory(n.pid, n.data.args[1], len).and_then(|b| parse_sockaddr(&b))
-        else {
+        let Some((fd, asked)) = Self::caller_sockaddr(n) else {
             return Answer::Continue;
         };
         let ports: Vec<PublishedPort> = listeners.iter().map(|l| l.port.clone()).collect();

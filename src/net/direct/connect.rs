@@ -230,17 +230,7 @@ fn connect_host(fd: &OwnedFd, target: SocketAddr) -> Option<Outcome> {
 impl DirectPorts {
     /// Serves one connect: `Continue` unless it was answered here.
     pub(super) fn serve_connect(&self, n: &libc::seccomp_notif) -> Answer {
-        // connect(int, const struct sockaddr *, socklen_t): the kernel
-        // reads the low 32 bits of the int arguments.
-        let fd = n.data.args[0] as u32 as i32;
-        let Ok(len) = usize::try_from(n.data.args[2] as u32) else {
-            return Answer::Continue;
-        };
-        if fd < 0 || len > SOCKADDR_MAX {
-            return Answer::Continue;
-        }
-        let Some(asked) = read_memory(n.pid, n.data.args[1], len).and_then(|b| parse_sockaddr(&b))
-        else {
+        let Some((fd, asked)) = Self::caller_sockaddr(n) else {
             return Answer::Continue;
         };
         // Most connects are not to the gateway (DNS, the outside, unix
