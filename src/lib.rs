@@ -12,5 +12,6 @@ pub mod error;
 pub mod image;
 pub mod net;
 pub mod sandbox;
+pub mod time;
 
 pub use error::{Error, Result};

@@ -122,7 +122,7 @@ impl List {
                 e.record.id.short().to_string()
             };
             // One config read per image, not per name it has.
-            let created = ago(&created(&e.record.id));
+            let created = crate::time::ago(&created(&e.record.id), crate::image::store::now());
             let names: Vec<(String, String)> = if e.names.is_empty() {
                 vec![("<none>".into(), "<none>".into())]
             } else {
@@ -200,47 +200,6 @@ pub fn human_size(bytes: u64) -> String {
             UNITS[i]
         )
     }
-}
-
-/// "3 days ago" from an RFC 3339 time; the text itself if it cannot be read.
-pub fn ago(rfc3339: &str) -> String {
-    let Some(then) = parse_rfc3339(rfc3339) else {
-        return if rfc3339.is_empty() {
-            "unknown".into()
-        } else {
-            rfc3339.into()
-        };
-    };
-    let now = crate::image::store::now();
-    let d = now.saturating_sub(then);
-    let (n, unit) = match d {
-        0..=59 => return "Less than a minute ago".into(),
-        60..=3599 => (d / 60, "minute"),
-        3600..=86_399 => (d / 3600, "hour"),
-        86_400..=2_591_999 => (d / 86_400, "day"),
-        2_592_000..=31_535_999 => (d / 2_592_000, "month"),
-        _ => (d / 31_536_000, "year"),
-    };
-    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
-}
-
-pub fn parse_rfc3339(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
-    if b.len() < 19 {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    // Days from civil (inverse of archive::rfc3339).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()
 }
 
 #[derive(clap::Args, Debug)]
@@ -424,17 +383,5 @@ mod tests {
         assert_eq!(human_size(999), "999 B");
         assert_eq!(human_size(4_300_000), "4.3 MB");
         assert_eq!(human_size(1_000_000), "1 MB");
-    }
-
-    #[test]
-    fn rfc3339_parse_inverts_format() {
-        for t in [0, 951_782_400, 1_795_305_600] {
-            assert_eq!(parse_rfc3339(&crate::image::archive::rfc3339(t)), Some(t));
-        }
-        assert_eq!(
-            parse_rfc3339("2026-11-22T10:11:12.123456789Z"),
-            Some(1_795_305_600 + 36_672)
-        );
-        assert_eq!(parse_rfc3339("yesterday"), None);
     }
 }

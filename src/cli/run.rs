@@ -200,7 +200,7 @@ impl Ps {
                 id,
                 r.image.clone(),
                 format!("\"{command}\""),
-                super::image::ago(&r.created),
+                crate::time::ago(&r.created, crate::image::store::now()),
                 ctr::status_text(s),
                 crate::container::network::published(r)
                     .iter()

@@ -587,7 +587,7 @@ pub fn commit(ctx: &Context, input: &str, name: Option<&str>) -> Result<String> 
         let (_, raw) = store.config(&parent).map_err(|e| Error::Image(e.into()))?;
         let mut config: serde_json::Value =
             serde_json::from_slice(&raw).map_err(|e| other(e.to_string()))?;
-        let now = crate::image::archive::rfc3339(crate::image::store::now());
+        let now = crate::time::rfc3339(crate::image::store::now());
         config["created"] = now.clone().into();
         if let Some(ids) = config["rootfs"]["diff_ids"].as_array_mut() {
             ids.push(added.diff_id.to_string().into());

@@ -543,7 +543,7 @@ fn lines(frames: Vec<Frame>, partial: &mut [Option<Line>; 2], out: &mut Vec<Line
 fn print_line(l: &Line, timestamps: bool) {
     let mut text = Vec::with_capacity(l.data.len() + 32);
     if timestamps {
-        text.extend_from_slice(log::timestamp(l.time_ns).as_bytes());
+        text.extend_from_slice(crate::time::rfc3339_nanos(l.time_ns).as_bytes());
         text.push(b' ');
     }
     text.extend_from_slice(&l.data);
@@ -617,7 +617,7 @@ pub fn parse_since(s: &str, now: u64) -> Option<u64> {
     if let Ok(n) = s.parse::<u64>() {
         return Some(n);
     }
-    if let Some(t) = crate::cli::image::parse_rfc3339(s) {
+    if let Some(t) = crate::time::parse_rfc3339(s) {
         return Some(t);
     }
     let (num, unit) = s.split_at(s.len().checked_sub(1)?);

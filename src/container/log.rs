@@ -229,18 +229,6 @@ pub fn decode_all(data: &[u8], out: &mut Vec<Frame>) -> usize {
     at
 }
 
-/// RFC 3339 with nanoseconds, as `logs -t` prints it.
-pub fn timestamp(ns: u64) -> String {
-    let secs = ns / 1_000_000_000;
-    let nanos = ns % 1_000_000_000;
-    let base = crate::image::archive::rfc3339(secs);
-    // rfc3339() ends in Z; put the fraction before it.
-    match base.strip_suffix('Z') {
-        Some(b) => format!("{b}.{nanos:09}Z"),
-        None => base,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,7 +83,12 @@ pub fn command_line(r: &Record) -> String {
 
 /// `Up 3 minutes`, `Exited (0) 2 hours ago`, `Created`, as docker says it.
 pub fn status_text(s: &State) -> String {
-    let since = |t: &Option<String>| t.as_deref().map(crate::cli::image::ago).unwrap_or_default();
+    let now = crate::image::store::now();
+    let since = |t: &Option<String>| {
+        t.as_deref()
+            .map(|t| crate::time::ago(t, now))
+            .unwrap_or_default()
+    };
     match s.status {
         Status::Created => "Created".into(),
         Status::Running => format!(

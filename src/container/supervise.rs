@@ -11,9 +11,9 @@
 
 use super::log::{self, LogWriter, Stream};
 use super::record::{self, Containers, State, Status};
-use crate::image::archive::rfc3339;
 use crate::image::store::now;
 use crate::sandbox::{self, Running, SandboxError, SandboxSpec};
+use crate::time::rfc3339;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use serde::{Deserialize, Serialize};

@@ -603,7 +603,7 @@ pub fn import(
     };
     let added = store.add_layer(&mut input, None, None, &path.display().to_string())?;
     let (os, arch) = host_platform();
-    let created = rfc3339(store::now());
+    let created = crate::time::rfc3339(store::now());
     let config = ImageConfig {
         created: Some(created.clone()),
         architecture: arch.into(),
@@ -927,38 +927,9 @@ fn write_oci(store: &Store, items: &[SaveItem], sink: &mut dyn Sink) -> Result<(
     )
 }
 
-/// Seconds since the epoch as RFC 3339 UTC, as image configs write time.
-pub fn rfc3339(secs: u64) -> String {
-    let days = secs / 86400;
-    let rem = secs % 86400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_matches_known_instants() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_305_600), "2026-11-22T00:00:00Z");
-    }
 
     #[test]
     fn normalize_keeps_paths_inside_the_archive() {
