@@ -18,10 +18,7 @@ pub fn rfc3339(secs: u64) -> String {
 /// Nanoseconds since the epoch as RFC 3339 UTC with all nine digits of the
 /// fraction (`2026-11-22T10:11:12.000000042Z`), as `logs -t` prints it.
 pub fn rfc3339_nanos(ns: u64) -> String {
-    let ts = i128::try_from(ns)
-        .ok()
-        .and_then(|n| Timestamp::from_nanosecond(n).ok())
-        .unwrap_or(Timestamp::MAX);
+    let ts = Timestamp::from_nanosecond(i128::from(ns)).unwrap_or(Timestamp::MAX);
     format!("{ts:.9}")
 }
 
