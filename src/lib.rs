@@ -4,6 +4,7 @@
 //! `container` orchestrates, `image`, `sandbox`, `cgroup` and `net` do the
 //! work, and `config` knows where everything lives.
 
+pub mod build;
 pub mod cgroup;
 pub mod cli;
 pub mod config;

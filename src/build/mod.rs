@@ -1,0 +1,7 @@
+//! `burrow build`: Containerfile parsing, the stage graph, the build cache
+//! and the context index. Runs RUN steps through `container`; never touches
+//! the sandbox directly, and never copies the context to look up its cache.
+
+pub mod ignore;
+pub mod parse;
+pub mod words;
