@@ -319,8 +319,12 @@ fn exited_container_is_listed_inspected_and_removed_by_name_or_prefix() {
     assert_eq!(as_image.code(), Some(125), "{as_image}");
 
     // An unknown and an ambiguous name are errors.
-    let none = env.fails(&["rm", "nosuchcontainer"]);
-    assert!(none.error_line().contains("no such container"), "{none}");
+    let none = env.run(&["rm", "nosuchcontainer"]);
+    assert_eq!(none.code(), Some(1), "{none}");
+    assert!(
+        none.error_line() == "Error: No such container: nosuchcontainer",
+        "{none}"
+    );
 
     let rm = env.ok(&["rm", &id[..5]]);
     assert_eq!(rm.stdout.trim(), id, "rm prints the full id");

@@ -158,7 +158,7 @@ impl Cli {
         let done = match self.command {
             Command::Run(c) => return c.exec(ctx),
             Command::Ps(c) => c.exec(ctx),
-            Command::Rm(c) => c.exec(ctx),
+            Command::Rm(c) => return c.exec(ctx),
             Command::Port(c) => c.exec(ctx),
             Command::Pause(c) => c.exec(ctx),
             Command::Unpause(c) => c.exec(ctx),

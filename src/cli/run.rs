@@ -157,6 +157,12 @@ pub struct Ps {
 impl Ps {
     pub fn exec(self, ctx: &Context) -> Result<()> {
         let list = ctr::list(ctx, self.all)?;
+        for (r, s) in &list {
+            if s.status == crate::container::record::Status::Unknown {
+                let why = s.error.as_deref().unwrap_or_default();
+                eprintln!("Warning: container {}: {why}", ctr::shown_name(r));
+            }
+        }
         if self.quiet {
             for (r, _) in &list {
                 println!(
@@ -254,12 +260,29 @@ pub struct Rm {
 }
 
 impl Rm {
-    pub fn exec(self, ctx: &Context) -> Result<()> {
+    /// Removes every container it can, as docker does: each failure is an
+    /// `Error:` line on stderr and the status is 1, except that with `-f` a
+    /// missing container is only reported.
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        let mut code = 0;
         for c in &self.containers {
-            let id = ctr::remove(ctx, c, self.force)?;
-            println!("{id}");
+            match ctr::remove(ctx, c, self.force) {
+                Ok(id) => println!("{id}"),
+                Err(crate::Error::Container(ctr::ContainerError::Record(
+                    ctr::record::RecordError::NotFound(_),
+                ))) => {
+                    eprintln!("Error: No such container: {c}");
+                    if !self.force {
+                        code = 1;
+                    }
+                }
+                Err(e) => {
+                    eprintln!("Error: {e}");
+                    code = 1;
+                }
+            }
         }
-        Ok(())
+        Ok(code)
     }
 }
 

@@ -154,6 +154,14 @@ fn find(ctx: &Context, input: &str) -> Result<(Containers, Record, State)> {
     Ok((c, r, s))
 }
 
+fn damaged(r: &Record, s: &State, what: &'static str) -> Error {
+    Error::Container(ContainerError::Damaged {
+        name: super::shown_name(r),
+        what,
+        note: s.error.clone().unwrap_or_default(),
+    })
+}
+
 fn not_running(name: &str) -> Error {
     Error::Container(ContainerError::NotRunning(name.to_string()))
 }
@@ -173,6 +181,9 @@ fn prepare_start(ctx: &Context, input: &str) -> Result<(Record, Option<PathBuf>)
     let (c, r, s) = find(ctx, input)?;
     if s.status == Status::Running {
         return Ok((r, None));
+    }
+    if s.status == Status::Unknown {
+        return Err(damaged(&r, &s, "started"));
     }
     let dir = c.dir_of(&r.id);
     let mut plan = Plan::load(&dir)
@@ -711,7 +722,10 @@ pub fn top(ctx: &Context, input: &str) -> Result<Vec<Process>> {
 pub fn rename(ctx: &Context, input: &str, new_name: &str) -> Result<()> {
     let c = records(ctx)?;
     let _lock = c.lock()?;
-    let (mut r, _) = c.find(input)?;
+    let (mut r, s) = c.find(input)?;
+    if s.status == Status::Unknown {
+        return Err(damaged(&r, &s, "renamed"));
+    }
     c.check_name(new_name)?;
     r.name = new_name.to_string();
     c.set_record(&r)?;

