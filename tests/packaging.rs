@@ -70,6 +70,10 @@ fn fresh_root(root: &Path) {
 
 fn dpkg(root: &Path) -> Command {
     let mut cmd = Command::new("dpkg");
+    // dpkg checks that ldconfig and start-stop-daemon are on PATH, and an
+    // ordinary user's PATH on Debian has no sbin directories.
+    let path = std::env::var("PATH").unwrap_or_default();
+    cmd.env("PATH", format!("{path}:/usr/local/sbin:/usr/sbin:/sbin"));
     cmd.arg(format!("--root={}", root.display())).args([
         "--force-not-root",
         "--force-script-chrootless",

@@ -503,6 +503,12 @@ fn non_root_user_gets_ids_groups_and_no_effective_caps(tmp: &Path) -> Outcome {
 fn single_map_cannot_become_an_unmapped_user(tmp: &Path) -> Outcome {
     let l = layers(tmp)?;
     let mut spec = spec_for(&l, &["id"])?;
+    if !spec.id_map.is_single() && !nix::unistd::Uid::effective().is_root() {
+        // Run by an ordinary user who has subordinate ids: there is no
+        // single-id user to test with.
+        println!("SKIP single_map_cannot_become_an_unmapped_user: needs a user without subordinate ids; run the suite as root to test both kinds of user");
+        return Ok(());
+    }
     ensure!(spec.id_map.is_single(), "expected a single-id map");
     spec.user = User::Lookup {
         spec: "user".into(),
