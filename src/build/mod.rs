@@ -2,6 +2,7 @@
 //! and the context index. Runs RUN steps through `container`; never touches
 //! the sandbox directly, and never copies the context to look up its cache.
 
+pub mod context;
 pub mod graph;
 pub mod ignore;
 pub mod parse;
