@@ -125,3 +125,71 @@ fn a_damaged_record_is_listed_keeps_its_name_and_rm_f_removes_it() {
     assert!(left.is_empty(), "{out}");
     assert!(container_dirs(&env).is_empty());
 }
+
+#[test]
+fn mounts_on_the_root_or_dev_twice_used_targets_and_bad_host_names_are_refused() {
+    let Some((env, _)) = setup(
+        "mounts_on_the_root_or_dev_twice_used_targets_and_bad_host_names_are_refused",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    let work = common::path_str(&env.work).to_string();
+    let vol = |target: &str| format!("{work}:{target}");
+    for (args, expected) in [
+        (vec!["-v", &vol("/")], "cannot be mounted on /"),
+        (
+            vec!["--mount", &format!("type=bind,source={work},target=//")],
+            "cannot be mounted on /",
+        ),
+        (vec!["-v", &vol("/dev")], "/dev"),
+        (
+            vec!["-v", &vol("/data"), "-v", &vol("/data/")],
+            "/data is mounted twice",
+        ),
+        (
+            vec!["-v", &vol("/t"), "--tmpfs", "/t"],
+            "/t is mounted twice",
+        ),
+        (
+            vec!["--hostname", "bad host"],
+            "\"bad host\" is not a valid host name",
+        ),
+        (vec!["--hostname=-lead"], "not a valid host name"),
+        (vec!["--hostname", "a..b"], "not a valid host name"),
+        (vec!["--hostname", &"x".repeat(65)], "not a valid host name"),
+    ] {
+        let mut all = vec!["run", "--rm"];
+        all.extend(args.iter().copied());
+        all.extend([PLAIN, "true"]);
+        let out = env.fails(&all);
+        assert!(out.error_line().contains(expected), "{expected:?}\n{out}");
+        assert!(container_dirs(&env).is_empty(), "{out}");
+    }
+    // Names as RFC 1123 has them, with docker's tolerance of '_', work.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--hostname",
+        "web_1.example-2",
+        PLAIN,
+        "hostname",
+    ]);
+    assert_eq!(out.stdout.trim(), "web_1.example-2");
+    // Below /dev is fine, as are volumes over /dev/shm.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &vol("/dev/shm"),
+        "-v",
+        &vol("/dev/work"),
+        PLAIN,
+        "sh",
+        "-c",
+        "test -c /dev/null && ls /dev/work/ >/dev/null && ls /dev/shm >/dev/null && echo ok",
+    ]);
+    assert_eq!(out.stdout.trim(), "ok", "{out}");
+    let (left, out) = ps_all(&env);
+    assert!(left.is_empty(), "{out}");
+}

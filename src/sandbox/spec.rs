@@ -358,9 +358,10 @@ impl SandboxSpec {
             if !self.namespaces.uts {
                 return bad("hostname", "a host name needs a UTS namespace".into());
             }
-            if h.is_empty() || h.len() > 64 || h.contains(['/', '\0']) {
-                return bad("hostname", format!("{h:?} is not a valid host name"));
-            }
+            check_hostname(h).map_err(|reason| InvalidSpec {
+                field: "hostname".into(),
+                reason,
+            })?;
         }
         if self.join.is_some() && (self.namespaces.net || self.net_setup.is_some()) {
             return bad(
@@ -392,13 +393,58 @@ impl SandboxSpec {
                 );
             }
         }
+        let mut targets = std::collections::HashSet::new();
         for m in &self.mounts {
-            check_container_path("mounts", m.destination())?;
+            let dst = m.destination();
+            check_container_path("mounts", dst)?;
+            // A mount on the root would be put under the root it covers;
+            // one on /dev would hide the devices the container and its
+            // set-up need (docker then leaves /dev without them).
+            if dst == Path::new("/") {
+                return bad("mounts", "a volume cannot be mounted on / (the container's root filesystem); mount it on a directory below it".into());
+            }
+            if dst == Path::new("/dev") {
+                return bad("mounts", "a volume cannot be mounted on /dev: it would hide /dev/null, /dev/pts and the other devices every container needs; mount it below, as on /dev/NAME".into());
+            }
+            // Path equality compares components: /a and /a/ are one target.
+            if !targets.insert(dst) {
+                return bad(
+                    "mounts",
+                    format!(
+                        "{} is mounted twice; give each volume a target of its own",
+                        dst.components().collect::<PathBuf>().display()
+                    ),
+                );
+            }
         }
         for p in self.masked_paths.iter().chain(&self.readonly_paths) {
             check_container_path("masked/readonly paths", p)?;
         }
         Ok(())
+    }
+}
+
+/// Why `name` cannot be a host name, if it cannot: dot-separated labels
+/// of letters, digits and '-' (RFC 1123), none empty or longer than 63
+/// bytes nor starting or ending with '-', at most 64 bytes in all (the
+/// kernel's limit). '_' is allowed in a label, as docker allows it since
+/// refusing it broke its users.
+pub fn check_hostname(name: &str) -> Result<(), String> {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if name.len() <= 64 && name.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a valid host name: use at most 64 letters, digits, '-' and '_' \
+             in dot-separated labels that do not start or end with '-'"
+        ))
     }
 }
 
@@ -448,6 +494,25 @@ mod tests {
         let back: SandboxSpec = serde_json::from_str(&text).unwrap();
         assert_eq!(back, s);
         assert!(text.contains("\"kernel-overlay\""), "{text}");
+    }
+
+    #[test]
+    fn host_names_follow_rfc_1123_labels_with_underscores() {
+        for ok in [
+            "a",
+            "web_1",
+            "a-b.example.org",
+            "0123456789ab",
+            &"x".repeat(63),
+        ] {
+            assert_eq!(check_hostname(ok), Ok(()), "{ok}");
+        }
+        let long = format!("{}.{}", "a".repeat(40), "b".repeat(30));
+        for bad in [
+            "", "bad host", "-a", "a-", "a..b", ".a", "a/b", "a\0", &long,
+        ] {
+            assert!(check_hostname(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
