@@ -83,6 +83,14 @@ pub(crate) fn main(ctx: ChildContext) -> ! {
 
 fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
     let spec = ctx.spec;
+    // Born of a go-between that was not dumpable (see `go_between`): the
+    // set-up below writes this process's own /proc files, which the kernel
+    // gives to the host's root while it is not. Nothing in the container
+    // runs yet to see it; execve decides again for the command, and an
+    // init turns it off again.
+    if ctx.shared_userns {
+        sys::set_dumpable(true);
+    }
     reset_signals();
     // The container must not outlive the process that waits for it.
     // SAFETY: PR_SET_PDEATHSIG takes a signal number, no pointers.
@@ -129,6 +137,7 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
     if !spec.stdin && pty.is_none() {
         stdin_from_null()?;
     }
+    session_keyring()?;
     if spec.bind_notify || spec.connect_notify {
         socket_notifier(ctx, spec)?;
     }
@@ -145,6 +154,13 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
     sys::cloexec_from_3();
     send(ctx, &ToParent::Executing, None)?;
     Err(Stop::Exec(exec::exec(&spec.argv, &env)))
+}
+
+/// A session keyring of the container's own, made while this process is
+/// still root in its user namespace and before seccomp refuses keyctl: the
+/// command and everything it starts possess it, not the caller's.
+pub(crate) fn session_keyring() -> Result<(), SetupError> {
+    sys::join_new_session_keyring().map_err(|e| sys_err("join a new session keyring", None, e))
 }
 
 /// `SandboxSpec::bind_notify` and `connect_notify`, while this process
@@ -408,6 +424,9 @@ fn start_init(ctx: &ChildContext, pty: Option<&OwnedFd>) -> Result<(), SetupErro
             Ok(())
         }
         Some(command) => {
+            // The init stays a burrow process for the container's life, in
+            // its pid namespace: its /proc/1/exe is the burrow binary.
+            sys::set_dumpable(false);
             // The init keeps nothing the parent or the terminal waits on:
             // the parent's EOF and the terminal's hangup follow the command.
             // Nor anything else it inherited past stdio: it never execs, so

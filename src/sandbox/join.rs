@@ -108,6 +108,12 @@ pub fn exec(
         rustix::fs::Mode::empty(),
     )
     .map_err(sys_err("open the container's root"))?;
+    // This process and the child it forks below are burrow processes in
+    // the container's namespaces until the command is exec'd: nothing in
+    // the container may open their /proc/PID/exe (the burrow binary), mem
+    // or fds. execve makes the command dumpable again as its credentials
+    // allow.
+    sys::set_dumpable(false);
 
     let mut flags = libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID;
     for (on, flag) in [
@@ -218,6 +224,7 @@ fn child_main(
     spec.tty = exec.tty;
     spec.env = merged_env(&sandbox.env, &exec.env);
     let resolved = child::container_user(&spec).map_err(Stop::Setup)?;
+    child::session_keyring().map_err(Stop::Setup)?;
     match slave {
         Some(s) => tty::become_terminal_owner(s.as_fd()).map_err(Stop::Setup)?,
         None => {
@@ -263,6 +270,9 @@ where
     match unsafe { sys::fork() }.map_err(|e| format!("fork: {e}"))? {
         None => {
             drop(r);
+            // In the container's user namespace, where its root holds
+            // every capability: not dumpable first.
+            sys::set_dumpable(false);
             // SAFETY: setns with a valid pidfd, the user namespace only.
             let out = if unsafe { libc::setns(pidfd.as_raw_fd(), libc::CLONE_NEWUSER) } != 0 {
                 Err(format!(

@@ -357,6 +357,11 @@ extern "C" fn go_between(arg: *mut libc::c_void) -> libc::c_int {
         // SAFETY: a write of 4 bytes from a local to a pipe we hold.
         unsafe { libc::write(g.report, (&v as *const i32).cast(), 4) };
     };
+    // In a user namespace that other containers' roots share: not dumpable
+    // before it joins. The flag belongs to the memory this process borrows
+    // from the caller, which sets it back once the go-between is gone;
+    // pid 1 gets a copy and sets its own.
+    sys::set_dumpable(false);
     // SAFETY: setns with an fd this process holds; single-threaded, and
     // CLONE_VFORK without CLONE_FS leaves our fs struct unshared.
     if unsafe { libc::setns(g.ns, libc::CLONE_NEWUSER) } < 0 {
@@ -435,6 +440,7 @@ unsafe fn fork_in_shared_userns(
         )
     };
     let clone_errno = sys::last_errno();
+    sys::set_dumpable(true);
     // SAFETY: the mapping made above; the go-between is gone, and pid 1
     // has its own copy.
     unsafe { libc::munmap(stack, STACK) };

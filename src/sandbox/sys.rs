@@ -368,6 +368,38 @@ pub(crate) fn cloexec_from_3() {
     }
 }
 
+/// PR_SET_DUMPABLE: a process that is not dumpable has its /proc/PID
+/// files owned by the host's root, so that nothing in a container (not
+/// even its root, whose capabilities stop at its user namespace) can open
+/// its /proc/PID/exe, mem or fds. fork copies the setting; execve
+/// recomputes it.
+pub(crate) fn set_dumpable(on: bool) {
+    // SAFETY: PR_SET_DUMPABLE takes 0 or 1, no pointers.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) };
+}
+
+/// Replaces the caller's session keyring with a new, empty one of its own
+/// (keyctl KEYCTL_JOIN_SESSION_KEYRING with no name). Keyrings are not
+/// namespaced: a process that kept the caller's session keyring would
+/// possess, read and change every key of the user's login session. A
+/// kernel built without keys (ENOSYS) has nothing to leak.
+pub(crate) fn join_new_session_keyring() -> Result<(), Errno> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: keyctl(JOIN_SESSION_KEYRING, NULL) reads no memory.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
+    match r {
+        -1 if last_errno() == libc::ENOSYS => Ok(()),
+        -1 => Err(Errno::from_raw_os_error(last_errno())),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -417,9 +417,22 @@ impl TestEnv {
         all
     }
 
+    /// The burrow binary the tests run (a root-owned copy when the tests
+    /// run as root).
+    pub fn binary(&self) -> &Path {
+        &self.binary
+    }
+
     /// The command that runs `burrow ARGS` as the test user, not yet started.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.binary);
+        self.command_of(&self.binary, args)
+    }
+
+    /// The command that runs `PROGRAM ARGS` as the test user with burrow's
+    /// environment (HOME, the XDG dirs): a wrapper around burrow, or
+    /// another copy of burrow.
+    pub fn command_of(&self, program: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
         cmd.args(args)
             .env_clear()
             .env("HOME", &self.home)

@@ -1,0 +1,213 @@
+//! What a hostile container tries against the host and against burrow
+//! itself: the user's kernel keyrings, the burrow binary through
+//! /proc/PID/exe, and the system calls the default seccomp profile refuses.
+//! Probes are the host's python3, bound in read-only, calling the kernel
+//! through ctypes.
+
+mod common;
+
+use common::run_image::{self, PLAIN};
+use common::{path_str, TestEnv, TestUser};
+use std::path::Path;
+
+/// The keyring probe, on both sides. `host [--wait=FILE] ARGS...`: a fresh
+/// session keyring with a key `host-secret` in it, then ARGS run with
+/// `{KEY}` replaced by the key's id, [then FILE's content once it exists,]
+/// then which `planted-*` keys the session,
+/// user and persistent keyrings hold. `inside KEY`: tries to read and find
+/// the host's key, then plants keys in every keyring it can reach.
+const KEYS_PY: &[u8] = br#"
+import ctypes, os, platform, subprocess, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+NR = {'x86_64': (248, 250), 'aarch64': (217, 219)}[platform.machine()]
+SESSION, USER = ctypes.c_long(-3), ctypes.c_long(-4)
+def keyctl(*a):
+    r = libc.syscall(ctypes.c_long(NR[1]), *[ctypes.c_long(x) if isinstance(x, int) else x for x in a])
+    return r, (ctypes.get_errno() if r < 0 else 0)
+def add(desc, ring, payload=b'planted'):
+    r = libc.syscall(ctypes.c_long(NR[0]), b'user', desc.encode(), payload, ctypes.c_long(len(payload)), ring)
+    return r, (ctypes.get_errno() if r < 0 else 0)
+def search(ring, desc):
+    return keyctl(10, ring, b'user', desc.encode(), 0)
+def persistent():
+    return keyctl(22, -1, SESSION)
+if sys.argv[1] == 'host':
+    r, e = keyctl(1, b'burrow-keyring-test')
+    assert r >= 0, e
+    key, e = add('host-secret', SESSION, b'host payload')
+    assert key >= 0, e
+    wait = sys.argv[2][len('--wait='):] if sys.argv[2].startswith('--wait=') else None
+    args = [a.replace('{KEY}', str(key)) for a in sys.argv[3 if wait else 2:]]
+    p = subprocess.run(args, capture_output=True, text=True)
+    print(p.stdout, end='')
+    print('burrow-exit', p.returncode, p.stderr.strip().replace('\n', ' | '))
+    while wait and not os.path.exists(wait):
+        time.sleep(0.05)
+    if wait:
+        print(open(wait).read(), end='')
+    p, _ = persistent()
+    for desc in ('planted-s', 'planted-u', 'planted-p'):
+        for name, ring in (('session', SESSION), ('user', USER), ('persistent', p)):
+            if ring != -1 and search(ring, desc)[0] >= 0:
+                print('host-sees', desc, 'in', name)
+else:
+    key = int(sys.argv[2])
+    buf = ctypes.create_string_buffer(64)
+    r, e = keyctl(11, key, buf, 64)
+    print('read', buf.raw[:r].decode() if r >= 0 else 'errno %d' % e)
+    r, e = search(SESSION, 'host-secret')
+    print('search', 'found' if r >= 0 else 'errno %d' % e)
+    print('add-session', add('planted-s', SESSION)[1])
+    print('add-user', add('planted-u', USER)[1])
+    p, e = persistent()
+    print('add-persistent', add('planted-p', ctypes.c_long(p))[1] if p >= 0 else 'errno %d' % e)
+"#;
+
+/// `run` arguments binding the host's python3 (and `script` as /probe.py).
+fn python_binds(script: &Path) -> Vec<String> {
+    [
+        "-v",
+        "/usr:/usr:ro",
+        "-v",
+        "/usr/lib:/lib:ro",
+        "-v",
+        "/usr/lib64:/lib64:ro",
+        "-v",
+        &format!("{}:/probe.py:ro", path_str(script)),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn python_available() -> bool {
+    Path::new("/usr/bin/python3").exists()
+}
+
+/// Runs `burrow ARGS` under the host side of the keyring probe and
+/// returns its report.
+fn keyring_probe(env: &TestEnv, script: &Path, args: &[String]) -> String {
+    let mut all = vec![path_str(script).to_string(), "host".into()];
+    let burrow = path_str(env.binary()).to_string();
+    match args.first() {
+        Some(w) if w.starts_with("--wait=") => {
+            all.push(w.clone());
+            all.push(burrow);
+            all.extend(args[1..].iter().cloned());
+        }
+        _ => {
+            all.push(burrow);
+            all.extend(args.iter().cloned());
+        }
+    }
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    let out = env
+        .command_of(Path::new("/usr/bin/python3"), &all)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run the keyring probe");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    text
+}
+
+/// What the inside of the probe must report: the host's key neither
+/// readable nor found, every plant either refused or kept from the host.
+fn assert_keys_kept_apart(report: &str, what: &str) {
+    assert!(
+        report.contains("burrow-exit 0 "),
+        "{what}: the container failed\n{report}"
+    );
+    assert!(
+        !report.contains("read host payload"),
+        "{what}: the container read the host's key\n{report}"
+    );
+    assert!(
+        report.contains("search errno"),
+        "{what}: the container found the host's key\n{report}"
+    );
+    assert!(
+        !report.contains("host-sees"),
+        "{what}: a key planted inside reached the host's keyrings\n{report}"
+    );
+}
+
+#[test]
+fn the_hosts_keyrings_are_out_of_reach_of_every_container_process() {
+    let Some(env) = TestEnv::new(
+        "the_hosts_keyrings_are_out_of_reach_of_every_container_process",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    if !python_available() {
+        eprintln!("SKIP the_hosts_keyrings_are_out_of_reach: no /usr/bin/python3");
+        return;
+    }
+    run_image::load_run_images(&env);
+    let script = env.fixture("keys.py", KEYS_PY);
+    let py = python_binds(&script);
+    // The keyring alone: seccomp would refuse keyctl before it mattered.
+    let unconfined: [&str; 0] = [];
+    let inside = ["python3", "/probe.py", "inside", "{KEY}"];
+    for (what, extra) in [
+        ("root", &[][..]),
+        ("-u 1000", &["-u", "1000"][..]),
+        ("keep-id", &["--userns", "keep-id"][..]),
+    ] {
+        let mut args: Vec<String> = ["run", "--rm", "--network", "none"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(unconfined.iter().map(|s| s.to_string()));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(py.iter().cloned());
+        args.push(PLAIN.into());
+        args.extend(inside.iter().map(|s| s.to_string()));
+        let report = keyring_probe(&env, &script, &args);
+        assert_keys_kept_apart(&report, what);
+        assert!(report.contains("add-session 0"), "{what}: {report}");
+    }
+
+    // exec, foreground (as root and as 1000) and detached, into a
+    // container started outside the probe's session.
+    let mut run: Vec<String> = ["run", "-d", "--name", "keys", "--network", "none"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    run.extend(unconfined.iter().map(|s| s.to_string()));
+    run.extend(py.iter().cloned());
+    run.extend(["-v".into(), format!("{}:/out", path_str(&env.work))]);
+    run.extend([PLAIN.to_string(), "sleep".into(), "600".into()]);
+    let run: Vec<&str> = run.iter().map(String::as_str).collect();
+    env.ok(&run);
+    for (what, extra) in [("exec", &[][..]), ("exec -u 1000", &["-u", "1000"][..])] {
+        let mut args = vec!["exec".to_string()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.push("keys".into());
+        args.extend(inside.iter().map(|s| s.to_string()));
+        let report = keyring_probe(&env, &script, &args);
+        assert_keys_kept_apart(&report, what);
+    }
+    let out = env.work.join("detached.txt");
+    let _ = std::fs::remove_file(&out);
+    let report = keyring_probe(
+        &env,
+        &script,
+        &[
+            format!("--wait={}", path_str(&out)),
+            "exec".into(),
+            "-d".into(),
+            "keys".into(),
+            "sh".into(),
+            "-c".into(),
+            "python3 /probe.py inside {KEY} > /out/detached.tmp; mv /out/detached.tmp /out/detached.txt"
+                .into(),
+        ],
+    );
+    assert_keys_kept_apart(&report, "exec -d");
+    assert!(report.contains("add-session 0"), "exec -d: {report}");
+    env.ok(&["rm", "-f", "keys"]);
+}
