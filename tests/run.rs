@@ -1357,3 +1357,30 @@ fn a_killed_run_leaves_a_record_that_ps_shows_exited_and_rm_removes() {
     env.ok(&["rm", "victim"]);
     assert_nothing_left(&env, "rm after a killed run");
 }
+
+/// An unprivileged user may raise oom_score_adj, never lower it: the
+/// container's set-up process refuses on its first step and exits. That
+/// refusal must arrive as the typed error every time, whatever the parent
+/// was doing when the child went (in CI it once came back as "recvmsg:
+/// ECONNRESET" when the parent had just told the child its maps were
+/// written). 50 tries per user, foreground and detached.
+#[test]
+fn lowering_oom_score_adj_is_refused_clearly_every_time() {
+    for user in [TestUser::WithSubids, TestUser::NoSubids] {
+        let Some((env, _)) = setup("lowering_oom_score_adj_is_refused_clearly_every_time", user)
+        else {
+            continue;
+        };
+        for i in 0..50 {
+            let detach = if i % 2 == 0 { "--rm" } else { "-d" };
+            let out = env.run(&["run", detach, "--oom-score-adj", "-300", PLAIN, "true"]);
+            out.assert_error();
+            let line = out.error_line();
+            assert!(
+                line.contains("oom_score_adj") && line.contains("can only be raised"),
+                "try {i} ({user:?}, {detach})\n{out}"
+            );
+        }
+        assert!(env.ok(&["ps", "-q"]).stdout.trim().is_empty());
+    }
+}

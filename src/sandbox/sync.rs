@@ -96,7 +96,8 @@ impl Channel {
         Ok(())
     }
 
-    /// The next message, or `None` at EOF (every writer closed or exec'd).
+    /// The next message, or `None` at EOF (every writer closed or exec'd),
+    /// also when the peer closed without reading all we sent.
     pub fn recv<T: DeserializeOwned>(&self) -> Result<Option<(T, Option<OwnedFd>)>, ChannelError> {
         let mut buf = vec![0u8; MAX_PACKET];
         let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
@@ -125,6 +126,11 @@ impl Channel {
                     break (msg.bytes, fd, msg.flags.contains(MsgFlags::MSG_TRUNC));
                 }
                 Err(nix::Error::EINTR) => continue,
+                // The peer closed with something we sent still unread (a
+                // child that failed before reading `MapsWritten`): the
+                // kernel reports that once, ahead of the messages the
+                // peer sent before closing. They, then EOF, come next.
+                Err(nix::Error::ECONNRESET) => continue,
                 Err(source) => {
                     return Err(ChannelError::Sys {
                         call: "recvmsg",
@@ -181,5 +187,32 @@ mod tests {
         }
         drop(a);
         assert!(b.recv::<ToParent>().unwrap().is_none());
+    }
+
+    /// A child that fails before it reads the parent's `MapsWritten` and
+    /// exits with it unread: the kernel flags the parent's end with
+    /// ECONNRESET, and its next recvmsg says that before it gives the
+    /// queued `Failed`. The failure must still arrive, then EOF.
+    #[test]
+    fn a_failure_sent_before_closing_on_an_unread_message_arrives() {
+        let (parent, child) = Channel::pair().unwrap();
+        child
+            .send(
+                &ToParent::Failed(SetupError {
+                    op: "set oom_score_adj in".into(),
+                    path: Some("/proc/self/oom_score_adj".into()),
+                    errno: Some(libc::EACCES),
+                    detail: None,
+                }),
+                None,
+            )
+            .unwrap();
+        parent.send(&ToChild::MapsWritten, None).unwrap();
+        drop(child);
+        match parent.recv::<ToParent>() {
+            Ok(Some((ToParent::Failed(e), None))) => assert_eq!(e.errno, Some(libc::EACCES)),
+            other => panic!("{other:?}"),
+        }
+        assert!(parent.recv::<ToParent>().unwrap().is_none());
     }
 }

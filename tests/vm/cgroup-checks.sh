@@ -215,9 +215,17 @@ check "--cpuset-cpus 0 leaves the container one CPU (nproc: $out)" test "$out" =
 # --- oom_score_adj --------------------------------------------------------------------
 out=$("$B" run --rm --oom-score-adj 300 bb cat /proc/self/oom_score_adj 2>/dev/null)
 check "--oom-score-adj 300 is the container's" test "$out" = 300
-out=$("$B" run --rm --oom-score-adj -300 bb true 2>&1); rc=$?
-check "lowering oom_score_adj is refused clearly (rc $rc: $out)" \
-  test "$rc" = 125 -a -n "$(grep 'can only be raised' <<< "$out")"
+# 20 tries: the set-up process refuses on its first step, racing the
+# parent's own messages to it (in service mode the refusal once came back
+# as "recvmsg: ECONNRESET").
+bad=0 last=
+for i in $(seq 20); do
+  out=$("$B" run --rm --oom-score-adj -300 bb true 2>&1); rc=$?
+  if [ "$rc" != 125 ] || ! grep -q 'can only be raised' <<< "$out"; then
+    bad=$((bad + 1)) last="rc $rc: $out"
+  fi
+done
+check "lowering oom_score_adj is refused clearly, 20 of 20 times ($bad not: $last)" test "$bad" = 0
 
 if [ "$MODE" = service ]; then
   # A second container from the same service: beside the first, not below.
