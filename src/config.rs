@@ -61,6 +61,37 @@ pub enum ConfigError {
 
     #[error("cannot find the filesystem of {} (statfs): {source}", .path.display())]
     Statfs { path: PathBuf, source: io::Error },
+
+    /// A storage root another user could have prepared or can still
+    /// change: its layers would run as your containers' root.
+    #[error(
+        "storage root {} is not safe: {} {why}, so another user could plant or swap images          and layers there; {}",
+        .path.display(), .culprit.display(), unsafe_fix(.culprit, .path, .config_file)
+    )]
+    UnsafeStorage {
+        path: PathBuf,
+        /// The directory at fault: the root, one of its own directories,
+        /// or a parent.
+        culprit: PathBuf,
+        why: String,
+        config_file: PathBuf,
+    },
+}
+
+fn unsafe_fix(culprit: &Path, root: &Path, config_file: &Path) -> String {
+    let moved = format!(
+        "or set storage.root in {} to a directory only you can change (burrow makes it, \
+         mode 0700)",
+        config_file.display()
+    );
+    if culprit.starts_with(root) {
+        format!(
+            "if it is yours, `chmod go-w {}`; if not, have it removed, {moved}",
+            culprit.display()
+        )
+    } else {
+        moved
+    }
 }
 
 fn key_prefix(key: &Option<String>) -> String {
@@ -584,6 +615,11 @@ impl Env {
         self
     }
 
+    /// The user burrow runs as.
+    pub fn uid(&self) -> u32 {
+        self.uid
+    }
+
     /// A variable's value; an empty one counts as unset, as the XDG
     /// specification has it.
     pub fn var(&self, name: &str) -> Option<&OsStr> {
@@ -762,6 +798,16 @@ fn runtime_dir(env: &Env) -> Result<(PathBuf, Option<String>), ConfigError> {
         }
     };
     let dir = env.tmp.join(format!("burrow-{}", env.uid));
+    if let Some((culprit, why)) = unsafe_parent(&dir, env.uid, None) {
+        return Err(ConfigError::RuntimeDir {
+            path: dir,
+            why: format!(
+                "sits in {}, which {why}: another user could swap burrow's locks and sockets; \
+                 set XDG_RUNTIME_DIR to a private directory of yours",
+                culprit.display()
+            ),
+        });
+    }
     ensure_private_dir(&dir, env.uid)?;
     let note = format!("{why}; using {}", dir.display());
     Ok((dir, Some(note)))
@@ -789,6 +835,13 @@ pub fn usable_runtime_base(base: &Path, uid: u32) -> Result<(), String> {
     }
     if md.mode() & 0o300 != 0o300 {
         return Err("is not writable by you".into());
+    }
+    if let Some((culprit, why)) = unsafe_dir(base, &[], uid, None) {
+        return Err(if culprit == base {
+            why
+        } else {
+            format!("sits in {}, which {why}", culprit.display())
+        });
     }
     Ok(())
 }
@@ -836,6 +889,111 @@ pub fn ensure_private_dir(path: &Path, uid: u32) -> Result<(), ConfigError> {
         )));
     }
     Ok(())
+}
+
+/// The directories a store keeps at its top; another user able to write
+/// one of them can plant what burrow reads from it.
+const STORE_DIRS: &[&str] = &[
+    "blobs",
+    "layers",
+    "images",
+    "tmp",
+    "locks",
+    "containers",
+    "volumes",
+];
+
+/// Why the existing directory `md` describes is open to other users than
+/// `uid`, if it is: not theirs (nor root's), or writable by others. A
+/// parent of burrow's directory may be writable by others when it is
+/// sticky (as /tmp is), since others then cannot rename or remove what is
+/// in it; burrow's own directories may not. Group write counts as others'
+/// unless the group is `private_gid`, the user's own (user private
+/// groups).
+fn opened_to_others(
+    md: &fs::Metadata,
+    uid: u32,
+    private_gid: Option<u32>,
+    parent: bool,
+) -> Option<String> {
+    let owner = md.uid();
+    if owner != uid && !(parent && owner == 0) {
+        return Some(format!(
+            "belongs to uid {owner}, not to you (uid {uid}){}",
+            if parent { " or root" } else { "" }
+        ));
+    }
+    let mode = md.mode() & 0o7777;
+    let group_writes = mode & 0o020 != 0 && Some(md.gid()) != private_gid;
+    let others_write = mode & 0o002 != 0 || group_writes;
+    let sticky = mode & 0o1000 != 0;
+    if others_write && !(parent && sticky) {
+        return Some(format!(
+            "is writable by other users (mode {mode:04o}{})",
+            if parent {
+                ", without the sticky bit"
+            } else {
+                ""
+            }
+        ));
+    }
+    None
+}
+
+/// The user's primary group when it is a user private group (named as
+/// the user), whose write bit lets no one else in.
+pub fn private_gid(uid: u32) -> Option<u32> {
+    let user = nix::unistd::User::from_uid(uid.into()).ok()??;
+    let group = nix::unistd::Group::from_gid(user.gid).ok()??;
+    (group.name == user.name).then_some(user.gid.as_raw())
+}
+
+/// The first existing parent of `dir` that another user than `uid` can
+/// change, and why: each must be `uid`'s or root's and not writable by
+/// others unless sticky. Symbolic links are resolved, and the directories
+/// holding them are checked too.
+pub fn unsafe_parent(dir: &Path, uid: u32, private_gid: Option<u32>) -> Option<(PathBuf, String)> {
+    let mut parents: Vec<PathBuf> = dir.ancestors().skip(1).map(Path::to_path_buf).collect();
+    if let Some(real) = dir.ancestors().find_map(|a| fs::canonicalize(a).ok()) {
+        let skip = usize::from(real == dir);
+        parents.extend(real.ancestors().skip(skip).map(Path::to_path_buf));
+    }
+    parents.iter().rev().find_map(|p| {
+        let md = fs::metadata(p).ok()?;
+        opened_to_others(&md, uid, private_gid, true).map(|why| (p.clone(), why))
+    })
+}
+
+/// [`unsafe_parent`], then `dir` itself if it exists and `own` below it:
+/// those must be `uid`'s and writable by no one else.
+pub fn unsafe_dir(
+    dir: &Path,
+    own: &[&str],
+    uid: u32,
+    private_gid: Option<u32>,
+) -> Option<(PathBuf, String)> {
+    unsafe_parent(dir, uid, private_gid).or_else(|| {
+        std::iter::once(dir.to_path_buf())
+            .chain(own.iter().map(|d| dir.join(d)))
+            .find_map(|p| {
+                let md = fs::metadata(&p).ok()?;
+                opened_to_others(&md, uid, private_gid, false).map(|why| (p, why))
+            })
+    })
+}
+
+/// Refuses a storage root that another user made or can change (see
+/// [`unsafe_dir`]); burrow creates a missing one with mode 0700.
+pub fn check_storage_owner(paths: &Paths, uid: u32) -> Result<(), ConfigError> {
+    match unsafe_dir(&paths.storage, STORE_DIRS, uid, private_gid(uid)) {
+        None => Ok(()),
+        Some((culprit, why)) => Err(ConfigError::UnsafeStorage {
+            path: paths.storage.clone(),
+            culprit,
+            why,
+            config_file: paths.config_file.clone(),
+        }),
+    }
 }
 
 /// Network filesystems by `statfs` magic: storage there cannot hold
@@ -1424,6 +1582,61 @@ host_loopback = false
             matches!(&e, ConfigError::RuntimeDir { path, .. } if path == &planted),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_storage_root_others_made_or_can_change_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let uid = my_uid();
+        let root = dir.path().join("store");
+        let chmod =
+            |p: &Path, mode| fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+        // Not made yet, under parents of ours: fine.
+        assert_eq!(unsafe_dir(&root, STORE_DIRS, uid, None), None);
+        fs::create_dir_all(root.join("layers")).unwrap();
+        chmod(&root, 0o700);
+        chmod(&root.join("layers"), 0o755);
+        assert_eq!(unsafe_dir(&root, STORE_DIRS, uid, None), None);
+        // One of its directories open to everyone.
+        chmod(&root.join("layers"), 0o777);
+        let (culprit, why) = unsafe_dir(&root, STORE_DIRS, uid, None).unwrap();
+        assert_eq!(culprit, root.join("layers"));
+        assert_eq!(why, "is writable by other users (mode 0777)");
+        // Group write is others' write unless the group is the user's own.
+        chmod(&root.join("layers"), 0o770);
+        assert!(unsafe_dir(&root, STORE_DIRS, uid, None).is_some());
+        let gid = fs::metadata(&root).unwrap().gid();
+        assert_eq!(unsafe_dir(&root, STORE_DIRS, uid, Some(gid)), None);
+        chmod(&root.join("layers"), 0o700);
+        // A parent open to everyone: refused, unless sticky like /tmp.
+        chmod(dir.path(), 0o777);
+        let (culprit, why) = unsafe_dir(&root, STORE_DIRS, uid, None).unwrap();
+        assert_eq!(culprit, dir.path());
+        assert!(why.contains("without the sticky bit"), "{why}");
+        chmod(dir.path(), 0o1777);
+        assert_eq!(unsafe_dir(&root, STORE_DIRS, uid, None), None);
+        // Reached through a symbolic link in an open directory: the
+        // directory holding the link counts.
+        let open = dir.path().join("open");
+        fs::create_dir(&open).unwrap();
+        chmod(&open, 0o777);
+        std::os::unix::fs::symlink(&root, open.join("link")).unwrap();
+        let (culprit, _) = unsafe_dir(&open.join("link"), STORE_DIRS, uid, None).unwrap();
+        assert_eq!(culprit, open);
+        // Someone else's: asking as another uid makes ours foreign.
+        chmod(dir.path(), 0o700);
+        let other = uid.wrapping_add(1);
+        let (_, why) = unsafe_dir(&root, STORE_DIRS, other, None).unwrap();
+        assert!(why.starts_with(&format!("belongs to uid {uid}")), "{why}");
+        // The error names the directory, why, and the fix.
+        let mut paths = paths_with_storage(root.clone());
+        paths.config_file = dir.path().join("config.toml");
+        let e = check_storage_owner(&paths, other).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("storage root {} is not safe: ", root.display())),
+            "{e}"
+        );
+        assert!(e.contains("set storage.root in"), "{e}");
     }
 
     /// Reports a fixed magic for every existing path.

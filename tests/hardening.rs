@@ -193,3 +193,145 @@ fn mounts_on_the_root_or_dev_twice_used_targets_and_bad_host_names_are_refused()
     let (left, out) = ps_all(&env);
     assert!(left.is_empty(), "{out}");
 }
+
+/// `doctor --format json`'s check named `name`.
+fn doctor_check(env: &TestEnv, name: &str) -> (Value, Output) {
+    let out = env.run(&["doctor", "--format", "json"]);
+    let v: Value = serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("doctor --format json is not JSON: {e}\n{out}"));
+    let check = v["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["name"] == name).cloned())
+        .unwrap_or_else(|| panic!("no {name} check\n{out}"));
+    (check, out)
+}
+
+#[test]
+fn a_storage_root_another_user_prepared_is_refused_and_doctor_says_so() {
+    let Some((env, _)) = setup(
+        "a_storage_root_another_user_prepared_is_refused_and_doctor_says_so",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    if !common::running_as_root() {
+        eprintln!(
+            "SKIP a_storage_root_another_user_prepared_is_refused_and_doctor_says_so: \
+             only root can prepare a directory as another user"
+        );
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mallory = nix::unistd::User::from_name("burrow-nosub")
+        .ok()
+        .flatten()
+        .expect("user burrow-nosub (.ci/run creates it)");
+    let chmod = |p: &std::path::Path, mode| {
+        fs::set_permissions(p, fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    let shared = tempfile::Builder::new()
+        .prefix("burrow-it-shared.")
+        .tempdir()
+        .expect("temp dir");
+    chmod(shared.path(), 0o1777);
+    // As the issue saw it: another user made x/$USER/burrow/layers open
+    // to everyone before the user first ran burrow with its root there.
+    let x = shared.path().join("x");
+    let root = x.join(&env.account.name).join("burrow");
+    fs::create_dir_all(root.join("layers")).expect("mkdir");
+    for d in [&x, &x.join(&env.account.name), &root, &root.join("layers")] {
+        std::os::unix::fs::chown(d, Some(mallory.uid.as_raw()), Some(mallory.gid.as_raw()))
+            .expect("chown");
+        chmod(d, 0o777);
+    }
+    let config_dir = env.config_home.join("burrow");
+    fs::create_dir_all(&config_dir).expect("mkdir config");
+    env.give(&config_dir);
+    let config = config_dir.join("config.toml");
+    let use_root = |root: &std::path::Path| {
+        fs::write(
+            &config,
+            format!("[storage]\nroot = \"{}\"\n", root.display()),
+        )
+        .expect("config");
+        env.give(&config);
+    };
+    use_root(&root);
+    for args in [&["images"][..], &["run", "--rm", PLAIN, "true"]] {
+        let out = env.fails(args);
+        let line = out.error_line();
+        assert!(
+            line.contains(&format!("storage root {} is not safe", root.display()))
+                && line.contains(&format!("{} belongs to uid {}", x.display(), mallory.uid))
+                && line.contains("set storage.root in"),
+            "{out}"
+        );
+    }
+    assert!(
+        !root.join("blobs").exists(),
+        "burrow wrote into the planted root"
+    );
+    let (check, out) = doctor_check(&env, "storage");
+    assert_eq!(check["status"], "fail", "{out}");
+    assert!(
+        check["fact"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("belongs to uid"),
+        "{out}"
+    );
+    assert!(
+        check["fix"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("set storage.root"),
+        "{out}"
+    );
+
+    // Parents of the user's own but open to everyone without the sticky
+    // bit, and a root of the user's open to everyone, are refused too.
+    let open = shared.path().join("open");
+    let mine = open.join("burrow");
+    fs::create_dir_all(&mine).expect("mkdir");
+    for (dir, mode) in [(&open, 0o777), (&mine, 0o700)] {
+        env.give(dir);
+        chmod(dir, mode);
+    }
+    use_root(&mine);
+    let out = env.fails(&["images"]);
+    assert!(
+        out.error_line().contains(&format!(
+            "{} is writable by other users (mode 0777, without the sticky bit)",
+            open.display()
+        )),
+        "{out}"
+    );
+    chmod(&open, 0o755);
+    chmod(&mine, 0o777);
+    let out = env.fails(&["images"]);
+    assert!(
+        out.error_line().contains(&format!(
+            "{} is writable by other users (mode 0777)",
+            mine.display()
+        )),
+        "{out}"
+    );
+    // A root burrow makes itself under a sticky shared directory is fine,
+    // and private.
+    let fresh = shared.path().join(&env.account.name).join("burrow");
+    use_root(&fresh);
+    env.ok(&["images"]);
+    for d in [
+        fresh.parent().expect("parent"),
+        &fresh,
+        &fresh.join("layers"),
+    ] {
+        let md = fs::metadata(d).expect("made");
+        assert_eq!(md.mode() & 0o7777, 0o700, "{}", d.display());
+        assert_eq!(md.uid(), env.account.uid);
+    }
+    let (check, out) = doctor_check(&env, "storage");
+    assert_eq!(check["status"], "ok", "{out}");
+    env.ok(&["system", "reset", "-f"]);
+    fs::remove_file(&config).expect("rm config");
+}

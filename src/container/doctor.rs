@@ -118,6 +118,9 @@ pub struct StorageFacts {
     /// prints it.
     pub refused: Option<String>,
     pub warning: Option<String>,
+    /// The refusal of a storage root another user made or can change, as
+    /// burrow prints it.
+    pub unsafe_root: Option<String>,
     pub runtime_dir: Option<PathBuf>,
     /// The note printed when the runtime dir fell back to /tmp.
     pub runtime_note: Option<String>,
@@ -326,6 +329,7 @@ impl StorageFacts {
             allow_network_fs: false,
             refused: None,
             warning: None,
+            unsafe_root: None,
             runtime_dir: None,
             runtime_note: None,
             runtime_error: None,
@@ -360,6 +364,9 @@ impl StorageFacts {
                 facts.network_fs = config::network_fs_name(magic).is_some();
             }
             Err(e) => facts.warning = Some(e.to_string()),
+        }
+        if let Err(e) = config::check_storage_owner(&paths, env.uid()) {
+            facts.unsafe_root = Some(e.to_string());
         }
         match config::check_storage_fs_with(fs, &config, &paths) {
             Ok(warning) => facts.warning = facts.warning.take().or(warning),
@@ -822,6 +829,12 @@ fn storage(f: &Facts) -> Check {
         "set `root = \"/var/tmp/{}/burrow\"` under [storage] in {file}",
         f.user.name
     );
+    if let Some(refusal) = &s.unsafe_root {
+        // The message ends with its own fix: suggesting another shared
+        // place would repeat the mistake.
+        let (fact, fix) = refusal.split_once("; ").unwrap_or((refusal, ""));
+        return fail(name, fact.into(), fix.into());
+    }
     if let Some(refusal) = &s.refused {
         return fail(
             name,
@@ -1033,6 +1046,7 @@ mod tests {
                 allow_network_fs: false,
                 refused: None,
                 warning: None,
+                unsafe_root: None,
                 runtime_dir: Some("/run/user/1000/burrow".into()),
                 runtime_note: None,
                 runtime_error: None,

@@ -48,6 +48,7 @@ impl Context {
     /// The store, opened here (metadata only).
     pub fn store(&self) -> Result<Store> {
         if self.storage_checked.get().is_none() {
+            crate::config::check_storage_owner(&self.paths, rustix::process::geteuid().as_raw())?;
             if let Some(warning) = crate::config::check_storage_fs(&self.config, &self.paths)? {
                 eprintln!("Warning: {warning}");
             }
