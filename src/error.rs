@@ -24,6 +24,10 @@ pub enum Error {
     Reported(String),
     #[error("{0}")]
     Usage(String),
+    /// The request conflicts with the state of things (an image in use):
+    /// exit status 1, as docker's.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl Error {
@@ -34,6 +38,7 @@ impl Error {
         match self {
             Error::Container(e) => e.exit_code(),
             Error::Sandbox(e) => e.exit_code(),
+            Error::Conflict(_) => 1,
             _ => 125,
         }
     }

@@ -616,3 +616,147 @@ fn system_reset_removes_all_images_and_layers() {
         "the store works after a reset"
     );
 }
+
+/// The container's id as `run -d` printed it, cut as docker cuts ids.
+fn short(id: &str) -> &str {
+    &id.trim()[..12]
+}
+
+#[test]
+fn rmi_of_an_image_containers_use_is_refused_and_force_only_untags_it() {
+    let Some(env) = TestEnv::new(
+        "rmi_of_an_image_containers_use_is_refused",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    let run_config = json!({"Env": ["PATH=/bin"], "Cmd": ["sh"]});
+    let mut running = ImageSpec::new(
+        &["example.com/t/running:1"],
+        vec![fixtures::busybox_rootfs().finish(), small_layer("running")],
+    );
+    running.run_config = run_config.clone();
+    let mut stopped = ImageSpec::new(
+        &["example.com/t/stopped:1"],
+        vec![fixtures::busybox_rootfs().finish(), small_layer("stopped")],
+    );
+    stopped.run_config = run_config;
+    let running_id = load(&env, &running);
+    let stopped_id = load(&env, &stopped);
+    let r1 = env
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "r1",
+            "example.com/t/running:1",
+            "sleep",
+            "1000",
+        ])
+        .stdout;
+    env.ok(&[
+        "run",
+        "--name",
+        "s1",
+        "example.com/t/stopped:1",
+        "sh",
+        "-c",
+        "cat /layer/stopped",
+    ]);
+    let s1 = env.ok(&["inspect", "--type", "container", "s1"]).stdout;
+    let s1: serde_json::Value = serde_json::from_str(&s1).expect("inspect is JSON");
+    let s1 = s1[0]["Id"].as_str().expect("container id").to_string();
+
+    // Refused as docker refuses, exit 1, and nothing changes.
+    let refusals = [
+        (
+            vec!["rmi", "example.com/t/running:1"],
+            format!(
+                "Error: conflict: unable to remove repository reference \"example.com/t/running:1\" \
+                 (must force) - container {} is using its referenced image {}",
+                short(&r1),
+                &running_id[..12]
+            ),
+        ),
+        (
+            vec!["rmi", &running_id[..12]],
+            format!(
+                "Error: conflict: unable to delete {} (cannot be forced) - image is being used \
+                 by running container {}",
+                &running_id[..12],
+                short(&r1)
+            ),
+        ),
+        (
+            vec!["rmi", "-f", &running_id],
+            format!(
+                "Error: conflict: unable to delete {} (cannot be forced) - image is being used \
+                 by running container {}",
+                &running_id[..12],
+                short(&r1)
+            ),
+        ),
+        (
+            vec!["image", "rm", &stopped_id],
+            format!(
+                "Error: conflict: unable to delete {} (must be forced) - image is being used \
+                 by stopped container {}",
+                &stopped_id[..12],
+                short(&s1)
+            ),
+        ),
+        (
+            vec!["rmi", "example.com/t/stopped:1"],
+            format!(
+                "Error: conflict: unable to remove repository reference \"example.com/t/stopped:1\" \
+                 (must force) - container {} is using its referenced image {}",
+                short(&s1),
+                &stopped_id[..12]
+            ),
+        ),
+    ];
+    let layers = env.layer_ids();
+    for (args, message) in &refusals {
+        let out = env.run(args);
+        assert_eq!(out.code(), Some(1), "{out}");
+        assert_eq!(out.stderr.trim(), message, "{out}");
+    }
+    assert_eq!(
+        names_of(&env, &running_id),
+        set(&["example.com/t/running:1"])
+    );
+    assert_eq!(
+        names_of(&env, &stopped_id),
+        set(&["example.com/t/stopped:1"])
+    );
+    assert_eq!(env.layer_ids(), layers);
+
+    // prune (dangling or all) skips images in use.
+    env.ok(&["image", "prune", "-a", "-f"]);
+    assert_eq!(env.images_json().len(), 2);
+
+    // With -f, a name goes but the image and its layers stay while a
+    // container uses it; the stopped container starts again.
+    for (name, id) in [
+        ("example.com/t/running:1", &running_id),
+        ("example.com/t/stopped:1", &stopped_id),
+    ] {
+        let out = env.ok(&["rmi", "-f", name]);
+        assert_eq!(out.stdout_lines(), [format!("Untagged: {name}")], "{out}");
+        assert!(names_of(&env, id).is_empty(), "{name} is untagged");
+    }
+    env.ok(&["image", "prune"]);
+    assert_eq!(env.images_json().len(), 2, "both images are still in use");
+    assert_eq!(env.layer_ids(), layers);
+    env.ok(&["start", "s1"]);
+    assert_eq!(env.ok(&["wait", "s1"]).stdout.trim(), "0");
+    // `cat /layer/stopped` exits 0 only where the image's layer is.
+    let out = env.ok(&["exec", "r1", "cat", "/layer/running"]);
+    assert_eq!(out.stdout, "running\n");
+
+    // Once no container uses them, prune removes them and their layers.
+    env.ok(&["rm", "-f", "r1", "s1"]);
+    env.ok(&["image", "prune"]);
+    assert!(env.images_json().is_empty());
+    assert!(env.layer_ids().is_empty());
+}

@@ -302,25 +302,23 @@ pub struct Remove {
 
 impl Remove {
     pub fn exec(self, ctx: &Context) -> Result<()> {
-        let removed = if self.all {
-            images::prune(ctx, true)?
-                .into_iter()
-                .map(Removed::Deleted)
-                .collect()
-        } else if self.images.is_empty() {
+        if self.images.is_empty() && !self.all {
             return Err(Error::Usage(
                 "rmi needs at least one image (or --all)".into(),
             ));
-        } else {
-            images::remove(ctx, &self.images, self.force)?
-        };
-        for r in removed {
+        }
+        let report = images::remove(ctx, &self.images, self.force, self.all)?;
+        for r in report.removed {
             match r {
                 Removed::Untagged(n) => println!("Untagged: {n}"),
                 Removed::Deleted(id) => println!("Deleted: {id}"),
             }
         }
-        Ok(())
+        if report.conflicts.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Conflict(report.conflicts.join("\nError: ")))
+        }
     }
 }
 

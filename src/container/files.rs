@@ -530,13 +530,10 @@ pub fn commit(ctx: &Context, input: &str, name: Option<&str>) -> Result<String> 
     let parent = r.image_id.clone();
     let created_by = format!("burrow commit {}", r.name);
     ctx.in_userns(move |store| {
-        let tmp = tempfile_in(store.root()).map_err(other)?;
-        let file = std::fs::File::options()
-            .read(true)
-            .write(true)
-            .open(&tmp)
-            .map_err(|e| other(format!("{}: {e}", tmp.display())))?;
-        let _ = std::fs::remove_file(&tmp);
+        // Also keeps a garbage collection from removing the parent's layers
+        // meanwhile, and cleans what killed commits left.
+        let _lock = store.lock_shared().map_err(|e| Error::Image(e.into()))?;
+        let file = tempfile_in(store.root()).map_err(other)?;
         let dirfd = rustix::fs::open(
             &upper,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -606,12 +603,20 @@ pub fn commit(ctx: &Context, input: &str, name: Option<&str>) -> Result<String> 
     })
 }
 
-fn tempfile_in(root: &Path) -> std::result::Result<PathBuf, String> {
+/// An unnamed scratch file under the store's `tmp/`: made and unlinked at
+/// once, so a killed commit leaves nothing of it.
+fn tempfile_in(root: &Path) -> std::result::Result<std::fs::File, String> {
     let dir = root.join("tmp");
-    let _ = std::fs::create_dir_all(&dir);
     let path = dir.join(format!("commit-{}.tar", std::process::id()));
-    std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(path)
+    let file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let _ = std::fs::remove_file(&path);
+    Ok(file)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! own metadata and run here.
 
 use crate::config::{Config, Paths};
+use crate::container::record::{Containers, Status};
 use crate::image::archive::{self, LoadReport, SaveFormat, SaveItem};
 use crate::image::registry::{self, PullOptions, PullReport, PushOptions, PushReport};
 use crate::image::store::{ImageEntry, Store};
@@ -182,14 +183,126 @@ pub enum Removed {
     Deleted(Digest),
 }
 
+/// What `rmi` did, and what it refused because containers use the image
+/// (docker's wording, one message per image refused).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct RemoveReport {
+    pub removed: Vec<Removed>,
+    pub conflicts: Vec<String>,
+}
+
+/// The containers made from an image, running ones first, as
+/// (short id, running).
+fn users_of(containers: &Containers, id: &Digest) -> Result<Vec<(String, bool)>> {
+    let mut users: Vec<(String, bool)> = containers
+        .list()?
+        .into_iter()
+        .filter(|(r, _)| &r.image_id == id)
+        .map(|(r, s)| {
+            let short = r.id.get(..12).unwrap_or(&r.id).to_string();
+            (short, s.status == Status::Running)
+        })
+        .collect();
+    users.sort_by_key(|(_, running)| !running);
+    Ok(users)
+}
+
+/// How `rmi` was asked to remove one image.
+enum Asked<'a> {
+    /// By one of its names: that name goes (none when named by a digest
+    /// reference).
+    Name(&'a str, Option<String>),
+    /// By id (or `--all`): every name goes, and the image.
+    Id { several_names_ok: bool },
+}
+
+/// Removes one image as docker's `rmi` does. An image that containers use
+/// is refused unless `force`; with `force` its names go but the image (and
+/// so its layers) stays while a container uses it, and is removed with
+/// `rmi ID` or `image prune` once none does. An image a running container
+/// uses cannot be removed by id even with `force`.
+fn remove_one(
+    store: &Store,
+    containers: &Containers,
+    entry: &ImageEntry,
+    asked: Asked,
+    force: bool,
+    report: &mut RemoveReport,
+) -> Result<()> {
+    let id = &entry.record.id;
+    let users = users_of(containers, id)?;
+    let names_to_drop = match asked {
+        Asked::Name(input, name) => {
+            let last = entry.names.len() <= usize::from(name.is_some());
+            if let Some((ctr, _)) = users.first().filter(|_| !force && last) {
+                report.conflicts.push(format!(
+                    "conflict: unable to remove repository reference {input:?} (must force) - \
+                     container {ctr} is using its referenced image {}",
+                    id.short()
+                ));
+                return Ok(());
+            }
+            name.into_iter().collect()
+        }
+        Asked::Id { several_names_ok } => {
+            if let Some((ctr, _)) = users.iter().find(|(_, running)| *running) {
+                report.conflicts.push(format!(
+                    "conflict: unable to delete {} (cannot be forced) - image is being used by \
+                     running container {ctr}",
+                    id.short()
+                ));
+                return Ok(());
+            }
+            if entry.names.len() > 1 && !force && !several_names_ok {
+                return Err(img(crate::image::store::StoreError::MultipleNames {
+                    id: id.short().to_string(),
+                    names: entry.names.join(", "),
+                }));
+            }
+            if let Some((ctr, _)) = users.first().filter(|_| !force) {
+                report.conflicts.push(format!(
+                    "conflict: unable to delete {} (must be forced) - image is being used by \
+                     stopped container {ctr}",
+                    id.short()
+                ));
+                return Ok(());
+            }
+            entry.names.clone()
+        }
+    };
+    for n in &names_to_drop {
+        store.untag(n).map_err(img)?;
+        report.removed.push(Removed::Untagged(n.clone()));
+    }
+    if entry.names.len() == names_to_drop.len() && users.is_empty() {
+        store.remove_image(id).map_err(img)?;
+        report.removed.push(Removed::Deleted(id.clone()));
+    }
+    Ok(())
+}
+
 /// `rmi`: a name removes that name, and the image with its last name; an
 /// id removes the image, which needs `force` when it has several names.
-pub fn remove(ctx: &Context, inputs: &[String], force: bool) -> Result<Vec<Removed>> {
+/// With `all`, every image, as by id. Images in use are refused (see
+/// `remove_one`); the others are removed all the same.
+pub fn remove(ctx: &Context, inputs: &[String], force: bool, all: bool) -> Result<RemoveReport> {
     let search = ctx.search_registries().to_vec();
     let inputs = inputs.to_vec();
     ctx.in_userns(move |store| {
         let _lock = store.lock_exclusive().map_err(img)?;
-        let mut out = Vec::new();
+        let containers = Containers::open(store.root())?;
+        // No container is made from an image while it is judged unused.
+        let _made = containers.lock()?;
+        let mut report = RemoveReport::default();
+        if all {
+            for entry in store.images().map_err(img)? {
+                let asked = Asked::Id {
+                    several_names_ok: true,
+                };
+                remove_one(store, &containers, &entry, asked, force, &mut report)?;
+            }
+            return Ok(report);
+        }
         for input in &inputs {
             let entry = store.resolve(input, &search).map_err(img)?;
             let named = entry
@@ -197,29 +310,16 @@ pub fn remove(ctx: &Context, inputs: &[String], force: bool) -> Result<Vec<Remov
                 .iter()
                 .find(|n| name_matches(input, n, &search))
                 .cloned();
-            let by_id = named.is_none() && looks_like_id(input, &entry.record.id);
-            let names_to_drop: Vec<String> = if by_id {
-                if entry.names.len() > 1 && !force {
-                    return Err(img(crate::image::store::StoreError::MultipleNames {
-                        id: entry.record.id.short().to_string(),
-                        names: entry.names.join(", "),
-                    }));
+            let asked = if named.is_none() && looks_like_id(input, &entry.record.id) {
+                Asked::Id {
+                    several_names_ok: false,
                 }
-                entry.names.clone()
             } else {
-                named.into_iter().collect()
+                Asked::Name(input, named)
             };
-            for n in &names_to_drop {
-                store.untag(n).map_err(img)?;
-                out.push(Removed::Untagged(n.clone()));
-            }
-            let remaining = entry.names.len() - names_to_drop.len();
-            if remaining == 0 {
-                store.remove_image(&entry.record.id).map_err(img)?;
-                out.push(Removed::Deleted(entry.record.id.clone()));
-            }
+            remove_one(store, &containers, &entry, asked, force, &mut report)?;
         }
-        Ok(out)
+        Ok(report)
     })
 }
 
@@ -235,13 +335,20 @@ fn name_matches(input: &str, name: &str, search: &[String]) -> bool {
 }
 
 /// Removes images with no name (or, with `all`, every image) and what only
-/// they used.
+/// they used; images that containers use, running or stopped, are kept.
 pub fn prune(ctx: &Context, all: bool) -> Result<Vec<Digest>> {
     ctx.in_userns(move |store| {
         let _lock = store.lock_exclusive().map_err(img)?;
+        let containers = Containers::open(store.root())?;
+        let _made = containers.lock()?;
+        let used: std::collections::BTreeSet<Digest> = containers
+            .list()?
+            .into_iter()
+            .map(|(r, _)| r.image_id)
+            .collect();
         let mut removed = Vec::new();
         for entry in store.images().map_err(img)? {
-            if all || entry.names.is_empty() {
+            if (all || entry.names.is_empty()) && !used.contains(&entry.record.id) {
                 for n in &entry.names {
                     store.untag(n).map_err(img)?;
                 }

@@ -225,6 +225,11 @@ pub fn remove(ctx: &Context, input: &str, force: bool) -> Result<String> {
         Ok(()) => doomed,
         Err(_) => dir,
     };
+    // Held while it is removed: the store's cleaning of leftovers takes an
+    // unlocked entry of its `tmp/` for a killed command's.
+    let _held = std::fs::File::open(&dir)
+        .ok()
+        .and_then(|f| nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).ok());
     // The writable layer holds files of mapped ids: delete it as their owner.
     ctx.in_userns(move |_| {
         crate::image::store::remove_tree(&dir).map_err(|e| crate::Error::Image(e.into()))

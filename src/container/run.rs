@@ -305,12 +305,7 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
         &dir,
         SandboxInputs {
             id_map,
-            layers: entry
-                .record
-                .layers
-                .iter()
-                .map(|l| store.layer_dir(l))
-                .collect(),
+            layers: store.image_layer_dirs(&entry.record.layers),
             mounts,
             hostname,
             env,

@@ -28,6 +28,8 @@ pub enum ArchiveError {
     },
     #[error("{path} is not an image archive burrow knows: {detail}")]
     UnknownFormat { path: PathBuf, detail: String },
+    #[error("{0} is empty: import takes a tarball of a root filesystem")]
+    EmptyImport(PathBuf),
     #[error("{path}: {member} is missing from the archive")]
     Missing { path: PathBuf, member: String },
     #[error("{path}: invalid {member}: {detail}")]
@@ -487,6 +489,17 @@ pub fn load(store: &Store, path: &Path) -> Result<LoadReport> {
                 .into(),
         });
     };
+    if plans.is_empty() {
+        return Err(ArchiveError::Invalid {
+            path: path.into(),
+            member: if src.has("manifest.json") {
+                "manifest.json".into()
+            } else {
+                "index.json".into()
+            },
+            detail: "it lists no image".into(),
+        });
+    }
     let mut report = LoadReport::default();
     for plan in plans {
         let config = ImageConfig::parse(&plan.config).map_err(|e| ArchiveError::Invalid {
@@ -592,7 +605,7 @@ pub fn import(
 ) -> Result<LoadReport> {
     store.clean_if_idle()?;
     let _lock = store.lock_shared()?;
-    let mut input: Box<dyn Read> = if path == Path::new("-") {
+    let input: Box<dyn Read> = if path == Path::new("-") {
         Box::new(io::stdin().lock())
     } else {
         Box::new(File::open(path).map_err(|source| ArchiveError::Io {
@@ -601,6 +614,16 @@ pub fn import(
             source,
         })?)
     };
+    // Nothing at all is no tarball (an empty one still has its end blocks).
+    let mut input = io::BufReader::new(input);
+    let first = io::BufRead::fill_buf(&mut input).map_err(|source| ArchiveError::Io {
+        what: "reading",
+        path: path.into(),
+        source,
+    })?;
+    if first.is_empty() {
+        return Err(ArchiveError::EmptyImport(path.into()));
+    }
     let added = store.add_layer(&mut input, None, None, &path.display().to_string())?;
     let (os, arch) = host_platform();
     let created = crate::time::rfc3339(store::now());

@@ -10,6 +10,7 @@ pub mod reference;
 pub mod registry;
 pub mod store;
 pub mod tar;
+pub mod tree;
 pub mod unpack;
 
 pub use config::ImageConfig;

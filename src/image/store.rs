@@ -85,6 +85,9 @@ pub struct LayerRecord {
     pub diff_id: Digest,
     /// Bytes of the uncompressed tar.
     pub size: u64,
+    /// An opaque whiteout at the layer's root hides every layer below it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub opaque_root: bool,
 }
 
 /// An image with the names that point at it.
@@ -181,16 +184,32 @@ impl Store {
 
     /// Held by every command that adds to the store while it works: a
     /// garbage collection (exclusive) never removes what a load is about to
-    /// reference.
+    /// reference. Removes what killed commands left in `tmp/` (inside the
+    /// user namespace; outside it, what this user can).
     pub fn lock_shared(&self) -> Result<StoreLock> {
-        self.lock_file("store.lock", FlockArg::LockShared)
-            .map(|l| l.expect("blocking lock"))
+        let lock = self
+            .lock_file("store.lock", FlockArg::LockShared)
+            .map(|l| l.expect("blocking lock"))?;
+        self.clean_stale_temps();
+        Ok(lock)
     }
 
-    /// Held by commands that remove layers.
+    /// Held by commands that remove layers; cleans `tmp/` as
+    /// `lock_shared` does.
     pub fn lock_exclusive(&self) -> Result<StoreLock> {
-        self.lock_file("store.lock", FlockArg::LockExclusive)
-            .map(|l| l.expect("blocking lock"))
+        let lock = self
+            .lock_file("store.lock", FlockArg::LockExclusive)
+            .map(|l| l.expect("blocking lock"))?;
+        self.clean_stale_temps();
+        Ok(lock)
+    }
+
+    /// `clean_tmp` whose failure does not fail the command that asked: a
+    /// leftover that cannot be removed now is tried again by the next one.
+    fn clean_stale_temps(&self) {
+        if let Err(e) = self.clean_tmp() {
+            eprintln!("Warning: cleaning what killed commands left in the store: {e}");
+        }
     }
 
     fn try_lock_exclusive(&self) -> Result<Option<StoreLock>> {
@@ -207,20 +226,9 @@ impl Store {
     /// lives: a killed command's leftovers are recognisable by their lock
     /// being free.
     pub fn temp_dir(&self, kind: &str) -> Result<TempDir> {
-        let path = self
-            .root
-            .join("tmp")
-            .join(format!("{kind}-{}", random_suffix()));
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .map_err(io_err("creating", &path))?;
-        let dir = File::open(&path).map_err(io_err("opening", &path))?;
-        let lock = Flock::lock(dir, FlockArg::LockExclusiveNonblock).map_err(|(_, source)| {
-            StoreError::Lock {
-                path: path.clone(),
-                source,
-            }
+        let (path, lock) = self.claim_temp(kind, |path| {
+            fs::DirBuilder::new().mode(0o700).create(path)?;
+            File::open(path)
         })?;
         Ok(TempDir {
             path: Some(path),
@@ -228,19 +236,60 @@ impl Store {
         })
     }
 
+    /// Makes a new entry of `tmp/` with `make` and flocks it. Another
+    /// command's cleaning may take a just-made entry for a leftover (its
+    /// lock is free until taken here) and remove it: then another name is
+    /// tried.
+    fn claim_temp(
+        &self,
+        kind: &str,
+        make: impl Fn(&Path) -> io::Result<File>,
+    ) -> Result<(PathBuf, Flock<File>)> {
+        use std::os::unix::fs::MetadataExt;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let path = self
+                .root
+                .join("tmp")
+                .join(format!("{kind}-{}", random_suffix()));
+            let file = match make(&path) {
+                Ok(f) => f,
+                Err(e) if tries < 8 && e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err("creating", &path)(e)),
+            };
+            let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(lock) => lock,
+                Err((_, nix::Error::EWOULDBLOCK)) if tries < 8 => continue,
+                Err((_, source)) => return Err(StoreError::Lock { path, source }),
+            };
+            let ours = match (lock.metadata(), fs::symlink_metadata(&path)) {
+                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+                _ => false,
+            };
+            if ours {
+                return Ok((path, lock));
+            }
+            if tries >= 8 {
+                return Err(StoreError::Io {
+                    what: "creating",
+                    path,
+                    source: io::Error::other("removed by another command as soon as made"),
+                });
+            }
+        }
+    }
+
     /// Writes `data` to `path` atomically: a temp file in `tmp/`, fsync,
     /// rename, fsync of the directory.
     pub fn write_atomic(&self, path: &Path, data: &[u8]) -> Result<()> {
-        let tmp = self
-            .root
-            .join("tmp")
-            .join(format!("file-{}", random_suffix()));
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io_err("creating", &tmp))?;
+        let (tmp, mut f) = self.claim_temp("file", |p| {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(p)
+        })?;
         let written = f.write_all(data).and_then(|_| f.sync_all());
         if let Err(e) = written.and_then(|_| fs::rename(&tmp, path)) {
             let _ = fs::remove_file(&tmp);
@@ -300,6 +349,17 @@ impl Store {
     /// The unpacked files of a layer, for an overlay's lowerdir.
     pub fn layer_dir(&self, diff_id: &Digest) -> PathBuf {
         self.layer_path(diff_id).join("diff")
+    }
+
+    /// The directories of an image's layers that make its root filesystem,
+    /// base first: a layer with an opaque whiteout at its root hides the
+    /// ones below (overlayfs would merge them: a root is never opaque to it).
+    pub fn image_layer_dirs(&self, layers: &[Digest]) -> Vec<PathBuf> {
+        let from = layers
+            .iter()
+            .rposition(|l| self.layer_record(l).is_ok_and(|r| r.opaque_root))
+            .unwrap_or(0);
+        layers[from..].iter().map(|l| self.layer_dir(l)).collect()
     }
 
     /// A layer is complete when its directory exists: it is renamed into
@@ -397,6 +457,7 @@ impl Store {
         let record = LayerRecord {
             diff_id: report.diff_id.clone(),
             size: report.size,
+            opaque_root: report.opaque_root,
         };
         let record_path = tmp.path().join(LAYER_FILE);
         let json = serde_json::to_vec(&record).expect("layer record serialises");
@@ -689,20 +750,30 @@ impl Store {
     }
 
     /// Removes entries of `tmp/` whose owner is gone (their flock is free).
+    /// One leftover that cannot be removed does not keep the others.
     fn clean_tmp(&self) -> Result<()> {
         let tmp = self.root.join("tmp");
+        let mut first_error = None;
         for entry in fs::read_dir(&tmp).map_err(io_err("listing", &tmp))? {
             let entry = entry.map_err(io_err("listing", &tmp))?;
             let path = entry.path();
             let Ok(f) = File::open(&path) else { continue };
             let is_dir = f.metadata().map(|m| m.is_dir()).unwrap_or(false);
-            match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
-                Ok(_held) if is_dir => remove_tree(&path)?,
-                Ok(_held) => fs::remove_file(&path).map_err(io_err("removing", &path))?,
-                Err(_) => {} // in use by a live command
+            let removed = match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+                Ok(_held) if is_dir => remove_tree(&path),
+                Ok(_held) => match fs::remove_file(&path) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                        Err(io_err("removing", &path)(e))
+                    }
+                    _ => Ok(()),
+                },
+                Err(_) => Ok(()), // in use by a live command
+            };
+            if let Err(e) = removed {
+                first_error.get_or_insert(e);
             }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Removes the whole store. Must run inside burrow's user namespace.
@@ -761,38 +832,14 @@ fn candidates(input: &str, search: &[String]) -> Result<Vec<Reference>> {
     Ok(out)
 }
 
-/// rm -rf that also clears read-only directories (images have them).
+/// rm -rf that also clears read-only directories (images have them), with
+/// one directory fd open at a time whatever the depth.
 pub fn remove_tree(path: &Path) -> Result<()> {
-    match fs::remove_dir_all(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            make_writable(path);
-            fs::remove_dir_all(path).map_err(io_err("removing", path))
-        }
-        Err(e) => Err(StoreError::Io {
-            what: "removing",
-            path: path.to_path_buf(),
-            source: e,
-        }),
-    }
-}
-
-fn make_writable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = fs::symlink_metadata(path) {
-        if meta.is_dir() {
-            let _ = fs::set_permissions(
-                path,
-                fs::Permissions::from_mode(meta.permissions().mode() | 0o700),
-            );
-            if let Ok(entries) = fs::read_dir(path) {
-                for e in entries.flatten() {
-                    make_writable(&e.path());
-                }
-            }
-        }
-    }
+    super::tree::remove(path).map_err(|e| StoreError::Io {
+        what: "removing",
+        path: path.to_path_buf(),
+        source: e.into(),
+    })
 }
 
 /// A directory under the store's `tmp/`, removed on drop unless persisted.

@@ -533,11 +533,18 @@ impl<I: Input> Parser<I> {
     }
 
     /// Passes over what is left of the current member's data and padding.
+    /// Data cut short is an error; padding cut short is the end of the
+    /// stream, as Go's reader (docker's, podman's) takes it: some tools
+    /// write a last member without its padding or the end blocks.
     fn finish_current(&mut self) -> Result<(), TarError> {
         if let Some(cur) = self.current.take() {
-            let want = cur.remaining + cur.pad;
-            if self.input.skip(want)? < want {
+            if self.input.skip(cur.remaining)? < cur.remaining {
                 return Err(Self::truncated(&cur, self.input.pos()));
+            }
+            if self.input.skip(cur.pad)? < cur.pad {
+                // The input is at its end: the next header read finds
+                // nothing and ends the archive.
+                return Ok(());
             }
         }
         Ok(())
@@ -1855,6 +1862,22 @@ mod tests {
         w.append_file("a", 0o644, 0, 3, &mut &b"abc"[..]).unwrap();
         let tar = w.finish().unwrap();
         assert_eq!(read_all(&tar[..1024]).unwrap().len(), 1);
+        // So is ending right after its data, without its padding, or
+        // inside the padding (Go's reader takes both as the end)...
+        for cut in [515, 700] {
+            let entries = read_all(&tar[..cut]).unwrap();
+            assert_eq!(entries.len(), 1, "cut at {cut}");
+            assert_eq!(entries[0].1, b"abc", "cut at {cut}");
+        }
+        // ...but not a stream cut inside the data.
+        assert!(matches!(
+            read_all(&tar[..514]).unwrap_err(),
+            TarError::Truncated {
+                end: 1024,
+                got: 514,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use rustix::io::Errno;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -34,6 +34,12 @@ const BUF: usize = 256 * 1024;
 const NOTE_CAP: u64 = 20;
 /// Open parent directories kept for the next entries.
 const PARENT_CACHE: usize = 256;
+/// Deepest and longest entry path accepted: far beyond any real image, and
+/// within what programs in the container can open by path.
+const MAX_DEPTH: usize = 1024;
+const MAX_PATH: usize = 4095;
+/// Symlinks followed to reach one parent directory, as the kernel's limit.
+const MAX_SYMLINK_HOPS: u32 = 40;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
@@ -79,6 +85,10 @@ pub struct UnpackReport {
     pub notes: Vec<String>,
     /// How many entries had an owner outside the id map (squashed to 0:0).
     pub squashed: u64,
+    /// The layer has an opaque whiteout at its root: the layers below it
+    /// do not show through.
+    #[serde(default)]
+    pub opaque_root: bool,
 }
 
 /// Unpacks the uncompressed tar stream `tar` into the empty directory
@@ -130,6 +140,7 @@ pub fn unpack_layer(
         diff_id,
         size,
         squashed: layer.squashed,
+        opaque_root: layer.opaque_root,
         notes: layer.notes.finish(),
     })
 }
@@ -338,6 +349,65 @@ fn clean(raw: &[u8]) -> Result<Vec<u8>, Clean> {
     Ok(out)
 }
 
+/// Where the rest of a path goes after a symlink in directory `walked`
+/// (a canonical path) pointing at `target`: an absolute target starts at
+/// the layer root (`..` stops there, as at `/`); a relative one that
+/// climbs above the root is `None`.
+fn relocate(walked: &[u8], target: &[u8], rest: &[u8]) -> Option<Vec<u8>> {
+    let absolute = target.starts_with(b"/");
+    let base = if absolute { &b""[..] } else { walked };
+    let mut out: Vec<u8> = base.to_vec();
+    for comp in target.split(|&b| b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." if out.is_empty() => {
+                if !absolute {
+                    return None;
+                }
+            }
+            b".." => {
+                let cut = out.iter().rposition(|&b| b == b'/').unwrap_or(0);
+                out.truncate(cut);
+            }
+            _ if comp.contains(&0) => return None,
+            _ => out = join(&out, comp),
+        }
+    }
+    if !rest.is_empty() {
+        out = join(&out, rest);
+    }
+    Some(out)
+}
+
+/// Why a (cleaned) path is beyond what burrow unpacks: no program could
+/// use it, and a tree of it costs one fd per level in naive tools.
+fn too_deep(path: &[u8]) -> Option<String> {
+    let depth = path.split(|&b| b == b'/').count();
+    if depth > MAX_DEPTH {
+        return Some(format!(
+            "it lies {depth} directories deep, beyond the {MAX_DEPTH} burrow unpacks"
+        ));
+    }
+    if path.len() > MAX_PATH {
+        return Some(format!(
+            "its path is {} bytes long, beyond the {MAX_PATH} burrow unpacks (PATH_MAX)",
+            path.len()
+        ));
+    }
+    None
+}
+
+/// A long entry name cut for a message: its start and its end.
+fn shorten(path: &str) -> String {
+    let chars: Vec<char> = path.chars().collect();
+    if chars.len() <= 160 {
+        return path.to_string();
+    }
+    let head: String = chars[..100].iter().collect();
+    let tail: String = chars[chars.len() - 40..].iter().collect();
+    format!("{head}...{tail}")
+}
+
 /// `dir/name` into (`dir`, `name`); a top-level name has an empty dir.
 fn split_last(path: &[u8]) -> (&[u8], &[u8]) {
     match path.iter().rposition(|&b| b == b'/') {
@@ -379,6 +449,8 @@ enum Resolve {
     Outside,
     Missing,
     NotDir,
+    /// A symlink leads to a path deeper or longer than the bounds.
+    TooDeep(Vec<u8>),
     Sys(Errno),
 }
 
@@ -452,8 +524,6 @@ fn mapped(map: &Option<Vec<(u64, u64)>>, id: u64) -> bool {
 
 struct Layer {
     root: Rc<Parent>,
-    /// The root's absolute path, for canonical paths through symlinks.
-    root_abs: Option<Vec<u8>>,
     parents: HashMap<Vec<u8>, Rc<Parent>>,
     /// Canonical path of each file whose payload a split F record points
     /// to, with the record's number.
@@ -464,6 +534,8 @@ struct Layer {
     gids: Option<Vec<(u64, u64)>>,
     notes: Notes,
     squashed: u64,
+    /// An opaque whiteout at the root: nothing of the layers below shows.
+    opaque_root: bool,
 }
 
 impl Layer {
@@ -473,7 +545,6 @@ impl Layer {
                 fd: root,
                 canon: Vec::new(),
             }),
-            root_abs: None,
             parents: HashMap::new(),
             files: BTreeMap::new(),
             dir_times: BTreeMap::new(),
@@ -481,6 +552,7 @@ impl Layer {
             gids: read_id_map("/proc/self/gid_map"),
             notes: Notes::default(),
             squashed: 0,
+            opaque_root: false,
         }
     }
 
@@ -502,7 +574,32 @@ impl Layer {
         if path.is_empty() {
             return self.root_entry(e);
         }
+        if let Some(detail) = too_deep(&path) {
+            return Err(UnpackError::Invalid {
+                entry: shorten(&e.display_path()),
+                detail,
+            });
+        }
         let (dir, base) = split_last(&path);
+        // No directory may have a whiteout's name (OCI image spec), so
+        // nothing can lie beneath one; AUFS kept its bookkeeping in
+        // `.wh..wh.*` directories, which are skipped.
+        if let Some(wh) = dir.split(|&b| b == b'/').find(|c| c.starts_with(b".wh.")) {
+            if wh.starts_with(b".wh..wh.") && wh != b".wh..wh..opq" {
+                self.notes.add("AUFS metadata entries skipped", || {
+                    format!("skipped AUFS metadata entry {}", lossy(&path))
+                });
+                return Ok(());
+            }
+            return Err(UnpackError::Invalid {
+                entry: lossy(&path),
+                detail: format!(
+                    "it lies beneath {}, a whiteout name that no directory may have \
+                     (OCI image spec)",
+                    lossy(wh)
+                ),
+            });
+        }
         if let Some(name) = base.strip_prefix(b".wh.") {
             return self.whiteout(reader, e, &path, dir, name);
         }
@@ -567,6 +664,9 @@ impl Layer {
         name: &[u8],
     ) -> Result<(), UnpackError> {
         if name == b".wh..opq" {
+            // The root cannot be opaque to overlayfs (it merges the roots of
+            // all layers): the store drops the layers below this one.
+            self.opaque_root |= dir.is_empty();
             let parent = self.parent(dir, path)?;
             return rfs::fsetxattr(&parent.fd, "user.overlay.opaque", b"y", XattrFlags::empty())
                 .map_err(sys(path, "fsetxattr(user.overlay.opaque)"));
@@ -619,6 +719,14 @@ impl Layer {
                     lossy(dir)
                 ),
             },
+            Resolve::TooDeep(to) => UnpackError::Invalid {
+                entry: shorten(&lossy(entry)),
+                detail: format!(
+                    "its parent leads through symlinks to {}, and {}",
+                    shorten(&lossy(&to)),
+                    too_deep(&to).unwrap_or_default()
+                ),
+            },
             Resolve::Sys(errno) => sys(entry, "openat2")(errno),
         })?);
         self.remember(dir.to_vec(), p.clone());
@@ -632,11 +740,9 @@ impl Layer {
         self.parents.insert(dir, p);
     }
 
-    fn open_beneath(&self, path: &[u8], follow: bool) -> Result<OwnedFd, Errno> {
-        let mut how = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
-        if !follow {
-            how |= ResolveFlags::NO_SYMLINKS;
-        }
+    /// Opens `path` beneath the root without following any symlink.
+    fn open_beneath(&self, path: &[u8]) -> Result<OwnedFd, Errno> {
+        let how = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_SYMLINKS;
         let mut tries = 0;
         loop {
             match rfs::openat2(
@@ -654,8 +760,11 @@ impl Layer {
         }
     }
 
-    /// Opens directory `dir` beneath the root. Symlinks on the way are
-    /// followed only while they stay inside the layer.
+    /// Opens directory `dir` beneath the root, one component at a time,
+    /// creating what is missing when `create`. A symlink on the way is
+    /// followed as it would be with the layer as `/`: an absolute target
+    /// starts again at the layer root; a relative one that climbs above the
+    /// root is an escape.
     fn resolve(&mut self, dir: &[u8], create: bool) -> Result<Parent, Resolve> {
         let map = |e: Errno| match e {
             Errno::XDEV => Resolve::Outside,
@@ -663,7 +772,7 @@ impl Layer {
             Errno::NOTDIR => Resolve::NotDir,
             other => Resolve::Sys(other),
         };
-        match self.open_beneath(dir, false) {
+        match self.open_beneath(dir) {
             Ok(fd) => {
                 return Ok(Parent {
                     fd,
@@ -674,86 +783,88 @@ impl Layer {
             Err(Errno::NOENT) if create => {}
             Err(e) => return Err(map(e)),
         }
-        // Slow path: one component at a time, creating what is missing.
-        let mut through_link = false;
-        let mut fd: Option<OwnedFd> = None;
-        let mut start = 0;
-        while start <= dir.len() {
-            let end = dir[start..]
-                .iter()
-                .position(|&b| b == b'/')
-                .map_or(dir.len(), |i| start + i);
-            let (prefix, comp) = (&dir[..end], &dir[start..end]);
-            let at = fd.as_ref().unwrap_or(&self.root.fd);
-            // One plain name (cleaned paths hold no `..`) from a directory
-            // already beneath the root.
-            let step = rfs::openat2(
-                at,
-                comp,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-            );
-            let next = match step {
-                Ok(f) => f,
-                Err(Errno::LOOP) => {
-                    // A symlink: followed from the root, so that it may
-                    // point anywhere in the layer and nowhere else.
-                    through_link = true;
-                    self.open_beneath(prefix, true).map_err(map)?
-                }
-                Err(Errno::NOENT) if create => {
-                    match rfs::mkdirat(at, comp, Mode::from_raw_mode(0o755)) {
-                        Ok(()) | Err(Errno::EXIST) => {}
-                        Err(e) => return Err(map(e)),
+        let mut path = dir.to_vec();
+        let mut hops = 0;
+        'walk: loop {
+            // `walked` has no symlinks in it: the canonical path of `fd`.
+            let mut walked: Vec<u8> = Vec::new();
+            let mut fd: Option<OwnedFd> = None;
+            let mut start = 0;
+            while start < path.len() {
+                let end = path[start..]
+                    .iter()
+                    .position(|&b| b == b'/')
+                    .map_or(path.len(), |i| start + i);
+                let comp = &path[start..end];
+                let at = fd.as_ref().unwrap_or(&self.root.fd);
+                // One plain name (cleaned paths hold no `..`) from a
+                // directory already beneath the root.
+                let step = rfs::openat2(
+                    at,
+                    comp,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                    ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+                );
+                let next = match step {
+                    Ok(f) => f,
+                    Err(Errno::LOOP) => {
+                        hops += 1;
+                        if hops > MAX_SYMLINK_HOPS {
+                            return Err(Resolve::Sys(Errno::LOOP));
+                        }
+                        let target = rfs::readlinkat(at, comp, Vec::new())
+                            .map_err(|e| match e {
+                                // Not a symlink after all: a magic link or
+                                // a race; neither is followed.
+                                Errno::INVAL => Resolve::NotDir,
+                                e => map(e),
+                            })?
+                            .into_bytes();
+                        let rest = &path[(end + 1).min(path.len())..];
+                        path = relocate(&walked, &target, rest).ok_or(Resolve::Outside)?;
+                        if too_deep(&path).is_some() {
+                            return Err(Resolve::TooDeep(path));
+                        }
+                        continue 'walk;
                     }
-                    let f = rfs::openat(
-                        at,
-                        comp,
-                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    )
-                    .map_err(|e| match e {
-                        Errno::LOOP => Resolve::NotDir,
-                        e => map(e),
-                    })?;
-                    // Whatever the umask, implied directories are 0755.
-                    rfs::fchmod(&f, Mode::from_raw_mode(0o755)).map_err(map)?;
-                    f
-                }
-                Err(e) => return Err(map(e)),
+                    Err(Errno::NOENT) if create => {
+                        match rfs::mkdirat(at, comp, Mode::from_raw_mode(0o755)) {
+                            Ok(()) | Err(Errno::EXIST) => {}
+                            Err(e) => return Err(map(e)),
+                        }
+                        let f = rfs::openat(
+                            at,
+                            comp,
+                            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                            Mode::empty(),
+                        )
+                        .map_err(|e| match e {
+                            Errno::LOOP => Resolve::NotDir,
+                            e => map(e),
+                        })?;
+                        // Whatever the umask, implied directories are 0755.
+                        rfs::fchmod(&f, Mode::from_raw_mode(0o755)).map_err(map)?;
+                        f
+                    }
+                    Err(e) => return Err(map(e)),
+                };
+                walked = join(&walked, comp);
+                fd = Some(next);
+                start = end + 1;
+            }
+            let fd = match fd {
+                Some(fd) => fd,
+                // A symlink to the root itself.
+                None => rfs::openat(
+                    &self.root.fd,
+                    ".",
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(map)?,
             };
-            fd = Some(next);
-            start = end + 1;
-        }
-        let fd = fd.ok_or(Resolve::Missing)?;
-        let canon = if through_link {
-            self.canonical(&fd)?
-        } else {
-            dir.to_vec()
-        };
-        Ok(Parent { fd, canon })
-    }
-
-    /// The path from the root of a directory reached through symlinks.
-    fn canonical(&mut self, fd: &OwnedFd) -> Result<Vec<u8>, Resolve> {
-        use std::os::unix::ffi::OsStringExt;
-        let link = |fd: BorrowedFd| {
-            std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-                .map(|p| p.into_os_string().into_vec())
-                .map_err(|e| Resolve::Sys(Errno::from_io_error(&e).unwrap_or(Errno::IO)))
-        };
-        if self.root_abs.is_none() {
-            self.root_abs = Some(link(self.root.fd.as_fd())?);
-        }
-        let root = self.root_abs.as_deref().unwrap_or_default();
-        let abs = link(fd.as_fd())?;
-        if abs == root {
-            return Ok(Vec::new());
-        }
-        match abs.strip_prefix(root).and_then(|r| r.strip_prefix(b"/")) {
-            Some(rel) => Ok(rel.to_vec()),
-            None => Err(Resolve::Outside),
+            return Ok(Parent { fd, canon: walked });
         }
     }
 
@@ -821,7 +932,8 @@ impl Layer {
             for k in gone {
                 self.dir_times.remove(&k);
             }
-            remove_tree(t.parent.fd.as_fd(), t.base).map_err(sys(t.path, "remove directory"))
+            super::tree::remove_at(t.parent.fd.as_fd(), t.base)
+                .map_err(sys(t.path, "remove directory"))
         } else {
             if kind == FileType::RegularFile {
                 if let Some(index) = self.files.remove(&t.canon) {
@@ -970,6 +1082,7 @@ impl Layer {
             Rc::new(self.resolve(tdir, false).map_err(|r| match r {
                 Resolve::Outside => reject("resolves outside the layer through a symlink"),
                 Resolve::Missing | Resolve::NotDir => reject(missing),
+                Resolve::TooDeep(_) => reject("lies beyond the depth burrow unpacks"),
                 Resolve::Sys(e) => sys(t.path, "openat2")(e),
             })?)
         };
@@ -1178,42 +1291,6 @@ fn save_clobbered<R: BufRead>(
             .map_err(UnpackError::Split)?;
     }
     Ok(())
-}
-
-/// Removes `name` in `dir` and everything under it, never following a
-/// symlink.
-fn remove_tree(dir: BorrowedFd, name: &[u8]) -> Result<(), Errno> {
-    match rfs::unlinkat(dir, name, AtFlags::REMOVEDIR) {
-        Ok(()) => return Ok(()),
-        Err(Errno::NOTEMPTY) | Err(Errno::EXIST) => {}
-        Err(e) => return Err(e),
-    }
-    let fd = rfs::openat(
-        dir,
-        name,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let mut children = Vec::new();
-    let mut listing = rfs::Dir::read_from(&fd)?;
-    while let Some(entry) = listing.read() {
-        let entry = entry?;
-        let child = entry.file_name().to_bytes();
-        if child != b"." && child != b".." {
-            children.push((child.to_vec(), entry.file_type()));
-        }
-    }
-    for (child, kind) in children {
-        if kind == FileType::Directory {
-            remove_tree(fd.as_fd(), &child)?;
-            continue;
-        }
-        match rfs::unlinkat(&fd, &child[..], AtFlags::empty()) {
-            Err(Errno::ISDIR) => remove_tree(fd.as_fd(), &child)?,
-            r => r?,
-        }
-    }
-    rfs::unlinkat(dir, name, AtFlags::REMOVEDIR)
 }
 
 #[cfg(test)]
@@ -1585,12 +1662,21 @@ mod tests {
                 "climbs above",
             ),
             (
-                "symlink to root",
+                "symlink up from a symlinked dir",
                 Layer::new()
-                    .link(EntryKind::Symlink, "link", "/")
-                    .file(&format!("link/tmp/{canary}"), 0o644, b"x")
+                    .link(EntryKind::Symlink, "abs", "/sub")
+                    .link(EntryKind::Symlink, "sub/up", "../..")
+                    .file(&format!("abs/up/{canary}"), 0o644, b"x")
                     .finish(),
                 "resolves outside the layer through a symlink",
+            ),
+            (
+                "whiteout-named directory",
+                Layer::new()
+                    .dir("a/.wh..wh..opq", 0o755)
+                    .file("a/.wh..wh..opq/kept", 0o644, b"x")
+                    .finish(),
+                "lies beneath .wh..wh..opq, a whiteout name",
             ),
             (
                 "symlink up",
@@ -1652,6 +1738,85 @@ mod tests {
                 "{what}"
             );
         }
+    }
+
+    #[test]
+    fn absolute_symlinks_made_earlier_resolve_inside_the_layer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("layer");
+        std::fs::create_dir(&dest).unwrap();
+        let canary = format!("burrow-abs-{}", std::process::id());
+        let tar = Layer::new()
+            .dir("var", 0o755)
+            .link(EntryKind::Symlink, "var/run", "/run")
+            .file("var/run/x", 0o644, b"in run")
+            .link(EntryKind::Symlink, "root-link", "/")
+            .file(&format!("root-link/tmp/{canary}"), 0o644, b"in tmp")
+            .link(EntryKind::Symlink, "clamped", "/../../etc")
+            .file("clamped/y", 0o644, b"in etc")
+            .link(EntryKind::Hardlink, "hard", "var/run/x")
+            .finish();
+        let (_, rebuilt) = unpack_and_repack(&tar, &dest);
+        assert_eq!(std::fs::read(dest.join("run/x")).unwrap(), b"in run");
+        assert_eq!(
+            std::fs::read(dest.join("tmp").join(&canary)).unwrap(),
+            b"in tmp"
+        );
+        assert_eq!(std::fs::read(dest.join("etc/y")).unwrap(), b"in etc");
+        assert_eq!(std::fs::read(dest.join("hard")).unwrap(), b"in run");
+        assert!(std::fs::symlink_metadata(dest.join("var/run"))
+            .unwrap()
+            .is_symlink());
+        assert!(!Path::new("/tmp").join(&canary).exists());
+        assert!(rebuilt == tar, "split records point at the real paths");
+    }
+
+    #[test]
+    fn an_opaque_whiteout_at_the_root_is_reported() {
+        let tmp = tempfile::tempdir().unwrap();
+        for (tar, opaque) in [
+            (Layer::new().file(".wh..wh..opq", 0o644, b"").finish(), true),
+            (
+                Layer::new().file("./.wh..wh..opq", 0o644, b"").finish(),
+                true,
+            ),
+            (
+                Layer::new().file("a/.wh..wh..opq", 0o644, b"").finish(),
+                false,
+            ),
+        ] {
+            let dest = tmp.path().join(format!("layer-{}", opaque as u8));
+            let _ = std::fs::remove_dir_all(&dest);
+            std::fs::create_dir(&dest).unwrap();
+            assert_eq!(unpack(&tar, &dest).unwrap().opaque_root, opaque);
+            assert!(listing(&dest).iter().all(|n| !n.starts_with(".wh.")));
+        }
+    }
+
+    #[test]
+    fn entries_nested_too_deep_are_refused_naming_them_briefly() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("layer");
+        std::fs::create_dir(&dest).unwrap();
+        let mut layer = Layer::new();
+        let mut path = String::new();
+        for _ in 0..MAX_DEPTH + 5 {
+            path.push_str("d/");
+            layer.dir(&path, 0o755);
+        }
+        let err = unpack(&layer.finish(), &dest).unwrap_err();
+        assert!(
+            err.contains("directories deep, beyond the 1024 burrow unpacks"),
+            "{err}"
+        );
+        assert!(err.contains("d/d/d/...d/d/"), "{err}");
+        assert!(err.len() < 400, "the entry is shortened: {err}");
+        // A long path within the depth bound is refused by its length.
+        let dest2 = tmp.path().join("layer2");
+        std::fs::create_dir(&dest2).unwrap();
+        let long = format!("{}/f", "n".repeat(250)).repeat(20);
+        let err = unpack(&Layer::new().file(&long, 0o644, b"").finish(), &dest2).unwrap_err();
+        assert!(err.contains("bytes long, beyond the 4095"), "{err}");
     }
 
     #[test]
