@@ -1208,3 +1208,47 @@ fn a_socket_in_an_epoll_set_before_its_connect_goes_through_the_stack() {
     let (peer, here) = late_server.join().unwrap().expect("the late client");
     assert_eq!(here, Some(false), "client {peer}: held by burrow's stack");
 }
+
+/// Two containers publishing the same host port, started back to back:
+/// the second start fails (exit 125, the port "already allocated") and
+/// leaves nothing running, and the first one serves the port. 20 tries,
+/// with the container's server taking the port directly and through the
+/// relay.
+#[test]
+fn a_host_port_is_published_by_one_container_only() {
+    let Some(env) = env_with_image("a_host_port_is_published_by_one_container_only") else {
+        return;
+    };
+    for direct in [true, false] {
+        if !direct {
+            relay_only(&env);
+        }
+        for i in 0..10 {
+            let port = free_port();
+            let publish = format!("127.0.0.1:{port}:8080");
+            let start =
+                |name: &str| {
+                    env.run(&[
+                    "run", "-d", "--name", name, "-p", &publish, "netbox", "sh", "-c",
+                    "mkdir /tmp/w && echo $HOSTNAME > /tmp/w/x && exec httpd -f -p 8080 -h /tmp/w",
+                ])
+                };
+            let (a, b) = (start("first"), start("second"));
+            let why = format!("try {i}, direct ports {direct}\n{a}\n{b}");
+            a.assert_ok();
+            b.assert_error();
+            assert!(
+                b.error_line().contains(&format!(
+                    "Bind for 127.0.0.1:{port} failed: port is already allocated"
+                )),
+                "{why}"
+            );
+            let id = a.stdout.trim();
+            let ps = env.ok(&["ps", "-q", "--no-trunc"]);
+            assert_eq!(ps.stdout.trim(), id, "{why}\n{ps}");
+            let served = fetch(port, b"GET /x HTTP/1.0\r\n\r\n");
+            assert!(served.contains(&id[..12]), "{why}\n{served}");
+            env.ok(&["rm", "-f", "first"]);
+        }
+    }
+}

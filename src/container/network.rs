@@ -12,7 +12,8 @@
 use super::record::{Containers, Status};
 use super::run::RunSpec;
 use crate::net::{
-    self, NetError, NetworkMode, PortForwarder, PublishedPort, UserNetConfig, UserNetwork,
+    self, NetError, NetworkMode, PortForwarder, PortReservation, PublishedPort, UserNetConfig,
+    UserNetwork,
 };
 use crate::sandbox::spec::{EtcFiles, JoinNamespaces, NetSetup, SandboxSpec};
 use crate::sandbox::userns::IdMap;
@@ -251,20 +252,29 @@ fn user_mode(sandbox: &mut SandboxSpec, direct_ports: bool, direct_host: bool) {
     sandbox.connect_notify = direct_host;
 }
 
-/// Host ports bound before the container starts.
-pub struct BoundPorts(Vec<(PublishedPort, OwnedFd)>);
+/// Host ports bound before the container starts, and held for it among
+/// the containers of this user (`PortReservation`, in `dir`).
+pub struct BoundPorts {
+    sockets: Vec<(PublishedPort, OwnedFd)>,
+    reserved: PortReservation,
+    dir: std::path::PathBuf,
+}
 
 impl BoundPorts {
     /// The ports as bound (a `-P` port's host number filled in).
     pub fn ports(&self) -> Vec<PublishedPort> {
-        self.0.iter().map(|(p, _)| p.clone()).collect()
+        self.sockets.iter().map(|(p, _)| p.clone()).collect()
     }
 }
 
-/// Binds the plan's host ports, so that a port in use fails the run before
-/// anything starts.
-pub fn bind(plan: &NetworkPlan) -> Result<BoundPorts> {
+/// Holds (in `dir`, see `PortReservation`) and binds the plan's host
+/// ports, so that a port in use fails the run before anything starts.
+pub fn bind(plan: &NetworkPlan, dir: &std::path::Path) -> Result<BoundPorts> {
+    // Held before bound: a port another container's server is taking
+    // over is free in the kernel for a moment.
+    let mut reserved = PortReservation::take(dir, &plan.ports).map_err(net_err)?;
     let mut bound = PortForwarder::bind(&plan.ports).map_err(net_err)?;
+    let mut picked = Vec::new();
     for (p, fd) in &mut bound {
         if p.host_port == 0 {
             if let Ok(a) = nix::sys::socket::getsockname::<nix::sys::socket::SockaddrStorage>(
@@ -275,16 +285,23 @@ pub fn bind(plan: &NetworkPlan) -> Result<BoundPorts> {
                     .map(|s| s.port())
                     .or(a.as_sockaddr_in6().map(|s| s.port()))
                     .unwrap_or(0);
+                picked.push(p.clone());
             }
         }
     }
-    Ok(BoundPorts(bound))
+    reserved.extend(PortReservation::take(dir, &picked).map_err(net_err)?);
+    Ok(BoundPorts {
+        sockets: bound,
+        reserved,
+        dir: dir.to_path_buf(),
+    })
 }
 
 /// The running network of one container; `stop` ends it.
 pub struct Network {
     stop: Option<OwnedFd>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    _reserved: PortReservation,
 }
 
 /// Starts the stack on the tap (in `user` mode) and the port forwarder,
@@ -299,10 +316,13 @@ pub fn start(
     socket_notify: Option<OwnedFd>,
 ) -> Result<Network> {
     // The notifier's listener needs a reader even with no port published.
-    let forwarder = if ports.0.is_empty() && socket_notify.is_none() {
+    let BoundPorts {
+        sockets, reserved, ..
+    } = ports;
+    let forwarder = if sockets.is_empty() && socket_notify.is_none() {
         None
     } else {
-        let bound = ports.0.into_iter().map(|(p, fd)| (p, Some(fd))).collect();
+        let bound = sockets.into_iter().map(|(p, fd)| (p, Some(fd))).collect();
         Some(PortForwarder::attach(bound, pid, socket_notify).map_err(net_err)?)
     };
     // One fd per connection and flow on both sides: the soft limit of
@@ -358,6 +378,7 @@ pub fn start(
     Ok(Network {
         stop: Some(stop_w),
         threads,
+        _reserved: reserved,
     })
 }
 
@@ -438,6 +459,10 @@ pub struct SupervisedNetwork {
     /// (`NetworkPlan::direct_host`).
     #[serde(default)]
     pub direct_host: bool,
+    /// Where the host ports are held (`PortReservation`); none in plans
+    /// saved before it was.
+    #[serde(default)]
+    pub ports_dir: Option<std::path::PathBuf>,
 }
 
 impl NetworkPlan {
@@ -449,6 +474,7 @@ impl NetworkPlan {
             ports: bound.ports(),
             direct: self.direct(),
             direct_host: self.direct_host(),
+            ports_dir: Some(bound.dir.clone()),
         }
     }
 }
@@ -463,6 +489,8 @@ pub struct SupervisedStack {
     bound: Vec<(PublishedPort, Option<OwnedFd>)>,
     /// The socket notifier's listener of the latest start, until `started`.
     socket_notify: Option<OwnedFd>,
+    /// The host ports held for the container until it ends for good.
+    reserved: PortReservation,
     stack: Option<UserNetwork>,
     forwarder: Option<PortForwarder>,
     /// The fds to watch, refreshed after every round of work.
@@ -474,6 +502,10 @@ impl SupervisedStack {
     /// Binds the published ports now, so that a port in use fails the
     /// start with a message.
     pub fn new(config: SupervisedNetwork) -> std::result::Result<SupervisedStack, String> {
+        let reserved = match &config.ports_dir {
+            Some(dir) => PortReservation::take(dir, &config.ports).map_err(|e| e.to_string())?,
+            None => PortReservation::default(),
+        };
         let bound = PortForwarder::bind(&config.ports)
             .map_err(|e| e.to_string())?
             .into_iter()
@@ -483,6 +515,7 @@ impl SupervisedStack {
             config,
             bound,
             socket_notify: None,
+            reserved,
             stack: None,
             forwarder: None,
             watched: Vec::new(),
@@ -604,6 +637,7 @@ impl super::supervise::Extension for SupervisedStack {
     fn release(&mut self) {
         self.forwarder = None;
         self.bound.clear();
+        self.reserved = PortReservation::default();
         self.refresh();
     }
 

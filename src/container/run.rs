@@ -248,7 +248,7 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
         image_run.exposed_ports.as_ref(),
         &ctx.config.network,
     )?;
-    let bound = network::bind(&network)?;
+    let bound = network::bind(&network, &ctx.paths.runtime.join("ports"))?;
     let dir = {
         let _lock = containers.lock()?;
         let name = match &spec.name {

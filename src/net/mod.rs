@@ -11,7 +11,7 @@ pub mod ports;
 pub mod stack;
 pub mod tap;
 
-pub use ports::{parse_publish, PortForwarder, PortProto, PublishedPort};
+pub use ports::{parse_publish, PortForwarder, PortProto, PortReservation, PublishedPort};
 pub use stack::{UserNetConfig, UserNetwork};
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -61,6 +61,9 @@ pub enum NetError {
         source: std::io::Error,
         hint: String,
     },
+    /// Another container of this user publishes the port: docker's words.
+    #[error("Bind for {addr} failed: port is already allocated")]
+    Allocated { addr: std::net::SocketAddr },
     #[error("{what}: {source}")]
     Io {
         what: String,

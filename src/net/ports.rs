@@ -201,6 +201,104 @@ fn listen_error(p: &PublishedPort, addr: SocketAddr, source: std::io::Error) -> 
     }
 }
 
+/// Host ports held for the containers of this user, as docker's daemon
+/// holds them: a lock on `DIR/PROTO-PORT` for each, taken before the port
+/// is bound and released when the holder ends (a lock dies with its
+/// process, whatever the way). The kernel's bind cannot be the only
+/// check: while a container's server takes over its port (see `direct`),
+/// and between a restart and the next bind, the port is free in the
+/// kernel but not free to give to another container.
+///
+/// Each address has its own byte of the file, and the wildcard the whole
+/// file: `127.0.0.1:80` and `127.0.0.2:80` may both be held, neither of
+/// them with `0.0.0.0:80`.
+#[derive(Debug, Default)]
+pub struct PortReservation(Vec<OwnedFd>);
+
+impl PortReservation {
+    /// Holds every port of `ports` with a host port (`-P`'s 0 is the
+    /// kernel's to pick: held once bound), or none: the first one taken
+    /// by someone else is `NetError::Allocated`.
+    pub fn take(
+        dir: &std::path::Path,
+        ports: &[PublishedPort],
+    ) -> Result<PortReservation, NetError> {
+        let mut held = PortReservation::default();
+        for p in ports.iter().filter(|p| p.host_port != 0) {
+            held.0.push(reserve(dir, p)?);
+        }
+        Ok(held)
+    }
+
+    /// Adds what `other` holds.
+    pub fn extend(&mut self, other: PortReservation) {
+        self.0.extend(other.0);
+    }
+}
+
+/// The bytes of a port's lock file that `ip` locks: the whole file for
+/// the wildcard of either family (it takes the port on every address),
+/// one byte per address else (an IPv6 one by a hash of it, past the IPv4
+/// ones: two addresses sharing a byte only refuse each other).
+fn lock_range(ip: Option<IpAddr>) -> (i64, i64) {
+    let ip = match ip {
+        Some(IpAddr::V6(a)) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
+        other => other.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+    };
+    match ip {
+        a if a.is_unspecified() => (0, 0),
+        IpAddr::V4(a) => (1 + i64::from(u32::from(a)), 1),
+        IpAddr::V6(a) => {
+            // FNV-1a: stable across versions, unlike std's hasher.
+            let h = a.octets().iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+            ((1 << 33) + (h >> 4) as i64, 1)
+        }
+    }
+}
+
+fn reserve(dir: &std::path::Path, p: &PublishedPort) -> Result<OwnedFd, NetError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let path = dir.join(format!("{}-{}", p.proto, p.host_port));
+    let io = |what: &str| {
+        let what = format!("{what} {}", path.display());
+        move |source| NetError::Io { what, source }
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io("create the directory of"))?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(&path)
+        .map_err(io("open the port lock"))?;
+    let (start, len) = lock_range(p.host_ip);
+    // SAFETY: an all-zero flock is a valid value; the fields that matter
+    // are set below.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_WRLCK as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    lock.l_start = start;
+    lock.l_len = len;
+    // An open file description lock: held by this fd (and copies of it),
+    // not by the process, so it is neither shared with nor lost to forks.
+    // SAFETY: F_OFD_SETLK reads one struct flock.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &lock) } < 0 {
+        let e = last();
+        return Err(match e.raw_os_error() {
+            Some(libc::EAGAIN) | Some(libc::EACCES) => NetError::Allocated { addr: host_addr(p) },
+            _ => io("lock")(e),
+        });
+    }
+    Ok(OwnedFd::from(file))
+}
+
 /// The host's listening socket for one published port.
 pub(super) enum HostSocket {
     Tcp(TcpListener),
@@ -945,6 +1043,51 @@ mod tests {
             assert_eq!(decode(&b), Some((proto, client, port)));
         }
         assert_eq!(decode(&[0u8; 3]), None);
+    }
+
+    #[test]
+    fn a_reserved_host_port_is_refused_until_its_holder_lets_go() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("ports");
+        let at = |s: &str| parse_publish(s).unwrap();
+        let first = PortReservation::take(&dir, &at("127.0.0.1:8080:80")).unwrap();
+        for taken in [
+            "127.0.0.1:8080:81",
+            "8080:80",
+            "[::]:8080:80",
+            "[::ffff:127.0.0.1]:8080:80",
+        ] {
+            let e = PortReservation::take(&dir, &at(taken)).unwrap_err();
+            assert!(matches!(e, NetError::Allocated { .. }), "{taken}: {e}");
+        }
+        assert_eq!(
+            PortReservation::take(&dir, &at("127.0.0.1:8080:80"))
+                .unwrap_err()
+                .to_string(),
+            "Bind for 127.0.0.1:8080 failed: port is already allocated"
+        );
+        // Other addresses, protocols and ports are free, and -P's 0 is
+        // not held before the kernel picks it.
+        for free in [
+            "127.0.0.2:8080:80",
+            "[::1]:8080:80",
+            "127.0.0.1:8080:80/udp",
+            "8081:80",
+        ] {
+            PortReservation::take(&dir, &at(free)).unwrap();
+        }
+        let mut any = at("8080:80");
+        any[0].host_port = 0;
+        PortReservation::take(&dir, &any).unwrap();
+        // All or none: a set with a taken port holds nothing.
+        let mut one = PortReservation::take(&dir, &at("9001:91")).unwrap();
+        assert!(PortReservation::take(&dir, &at("9000-9001:90-91")).is_err());
+        one.extend(PortReservation::take(&dir, &at("9000:90")).unwrap());
+        assert!(PortReservation::take(&dir, &at("9000:90")).is_err());
+        drop(one);
+        let _both = PortReservation::take(&dir, &at("9000-9001:90-91")).unwrap();
+        drop(first);
+        PortReservation::take(&dir, &at("8080:80")).unwrap();
     }
 
     #[test]
