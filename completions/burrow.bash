@@ -1923,7 +1923,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__run)
-            opts="-d -i -t -e -w -u -v -H -p -P -m -c -h -V --rm --detach --restart --name --interactive --tty --env --env-file --workdir --user --entrypoint --volume --mount --tmpfs --hostname --read-only --init --userns --security-opt --cap-add --cap-drop --network --publish --publish-all --dns --add-host --memory --memory-reservation --memory-swap --cpus --cpu-shares --cpuset-cpus --cpuset-mems --pids-limit --blkio-weight --device-read-bps --device-write-bps --oom-score-adj --help --version"
+            opts="-d -i -t -e -w -u -v -H -p -P -m -c -h -V --rm --detach --restart --name --interactive --tty --env --env-file --workdir --user --entrypoint --volume --mount --tmpfs --hostname --read-only --init --userns --security-opt --privileged --cap-add --cap-drop --network --publish --publish-all --dns --add-host --memory --memory-reservation --memory-swap --cpus --cpu-shares --cpuset-cpus --cpuset-mems --pids-limit --blkio-weight --device-read-bps --device-write-bps --oom-score-adj --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

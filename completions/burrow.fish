@@ -76,7 +76,7 @@ complete -c burrow -n "__fish_burrow_using_subcommand run" -l mount -d 'A mount:
 complete -c burrow -n "__fish_burrow_using_subcommand run" -l tmpfs -d 'A tmpfs: PATH[:size=...]' -r
 complete -c burrow -n "__fish_burrow_using_subcommand run" -s H -l hostname -d 'The container\'s hostname (default: the first 12 digits of its id)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand run" -l userns -d 'User namespace mode: keep-id maps your uid and gid inside to yours outside' -r
-complete -c burrow -n "__fish_burrow_using_subcommand run" -l security-opt -d 'Security options: no-new-privileges' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l security-opt -d 'Security options: no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json (docker\'s format)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand run" -l cap-add -d 'Add a capability (or ALL)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand run" -l cap-drop -d 'Drop a capability (or ALL)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand run" -l network -d 'Network: user (burrow\'s own NAT to the host\'s networks), none (loopback only), host (no isolation), container:NAME (share NAME\'s)' -r
@@ -101,6 +101,7 @@ complete -c burrow -n "__fish_burrow_using_subcommand run" -s i -l interactive -
 complete -c burrow -n "__fish_burrow_using_subcommand run" -s t -l tty -d 'Give the container a terminal'
 complete -c burrow -n "__fish_burrow_using_subcommand run" -l read-only -d 'Mount the root filesystem read-only'
 complete -c burrow -n "__fish_burrow_using_subcommand run" -l init -d 'Run a small init as pid 1 that reaps zombies and forwards signals'
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l privileged -d 'Every capability of the container\'s user namespace, no seccomp profile, no masked paths'
 complete -c burrow -n "__fish_burrow_using_subcommand run" -s P -l publish-all -d 'Publish every port the image exposes on a random host port'
 complete -c burrow -n "__fish_burrow_using_subcommand run" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand run" -s V -l version -d 'Print version'

@@ -150,7 +150,7 @@ fn the_hosts_keyrings_are_out_of_reach_of_every_container_process() {
     let script = env.fixture("keys.py", KEYS_PY);
     let py = python_binds(&script);
     // The keyring alone: seccomp would refuse keyctl before it mattered.
-    let unconfined: [&str; 0] = [];
+    let unconfined = ["--security-opt", "seccomp=unconfined"];
     let inside = ["python3", "/probe.py", "inside", "{KEY}"];
     for (what, extra) in [
         ("root", &[][..]),
@@ -210,4 +210,203 @@ fn the_hosts_keyrings_are_out_of_reach_of_every_container_process() {
     assert_keys_kept_apart(&report, "exec -d");
     assert!(report.contains("add-session 0"), "exec -d: {report}");
     env.ok(&["rm", "-f", "keys"]);
+}
+
+/// The system-call probe: each call with harmless arguments, one line
+/// `NAME ERRNO` (0 when it succeeded). Nothing here changes anything
+/// outside the probe's own process: a new user namespace made by
+/// `unshare` is the probe's alone.
+const CALLS_PY: &[u8] = br#"
+import ctypes, platform
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+X86 = dict(keyctl=250, add_key=248, request_key=249, bpf=321, perf_event_open=298,
+    userfaultfd=323, kexec_load=246, kexec_file_load=320, open_by_handle_at=304,
+    init_module=175, finit_module=313, delete_module=176, clock_settime=227,
+    adjtimex=159, settimeofday=164, swapon=167, swapoff=168, unshare=272, clone=56,
+    clone3=435, ptrace=101, getppid=110)
+ARM = dict(keyctl=219, add_key=217, request_key=218, bpf=280, perf_event_open=241,
+    userfaultfd=282, kexec_load=104, kexec_file_load=294, open_by_handle_at=265,
+    init_module=105, finit_module=273, delete_module=106, clock_settime=112,
+    adjtimex=171, settimeofday=170, swapon=224, swapoff=225, unshare=97, clone=220,
+    clone3=435, ptrace=117, getppid=173)
+NR = {'x86_64': X86, 'aarch64': ARM}[platform.machine()]
+L = ctypes.c_long
+CALLS = [
+    ('keyctl', [L(9999)]),
+    ('add_key', [b'burrow-none', b'x', None, L(0), L(-3)]),
+    ('request_key', [b'burrow-none', b'x', None, L(0)]),
+    ('bpf', [L(9999), None, L(0)]),
+    ('perf_event_open', [None, L(0), L(-1), L(-1), L(0)]),
+    ('userfaultfd', [L(0)]),
+    ('kexec_load', [L(0), L(0), None, L(0)]),
+    ('kexec_file_load', [L(-1), L(-1), L(0), None, L(0)]),
+    ('open_by_handle_at', [L(-1), None, L(0)]),
+    ('init_module', [None, L(0), None]),
+    ('finit_module', [L(-1), None, L(0)]),
+    ('delete_module', [b'burrow-none', L(0)]),
+    ('clock_settime', [L(0), None]),
+    ('adjtimex', [None]),
+    ('settimeofday', [None, None]),
+    ('swapon', [None, L(0)]),
+    ('swapoff', [None]),
+    ('unshare-user', [L(0x10000000)]),
+    ('clone-user', [L(0x10000000 | 17), None, None, None, None]),
+    ('clone3', [None, L(0)]),
+    ('ptrace', [L(2), L(999999), None, None]),
+    ('getppid', []),
+]
+for name, args in CALLS:
+    r = libc.syscall(L(NR[name.split('-')[0]]), *args)
+    print(name, ctypes.get_errno() if r < 0 else 0, flush=True)
+"#;
+
+/// The probe's report: call -> errno.
+fn calls(report: &str) -> std::collections::BTreeMap<String, i32> {
+    report
+        .lines()
+        .filter_map(|l| {
+            let (name, errno) = l.split_once(' ')?;
+            Some((name.to_string(), errno.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Every call docker's profile refuses, refused with EPERM (clone3 with
+/// ENOSYS, so that C libraries fall back to clone).
+fn assert_default_profile(report: &str, what: &str) {
+    let got = calls(report);
+    for name in [
+        "keyctl",
+        "add_key",
+        "request_key",
+        "bpf",
+        "perf_event_open",
+        "userfaultfd",
+        "kexec_load",
+        "kexec_file_load",
+        "open_by_handle_at",
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "clock_settime",
+        "adjtimex",
+        "settimeofday",
+        "swapon",
+        "swapoff",
+        "unshare-user",
+        "clone-user",
+    ] {
+        assert_eq!(
+            got.get(name),
+            Some(&libc::EPERM),
+            "{what}: {name}\n{report}"
+        );
+    }
+    assert_eq!(got.get("clone3"), Some(&libc::ENOSYS), "{what}\n{report}");
+    // Allowed: ptrace (no such pid), getppid.
+    assert_eq!(got.get("ptrace"), Some(&libc::ESRCH), "{what}\n{report}");
+    assert_eq!(got.get("getppid"), Some(&0), "{what}\n{report}");
+}
+
+/// What the kernel answers without a filter, for the calls whose answer
+/// tells a filter apart from the kernel's own refusal.
+fn assert_unfiltered(report: &str, what: &str) {
+    let got = calls(report);
+    assert_eq!(
+        got.get("keyctl"),
+        Some(&libc::EOPNOTSUPP),
+        "{what}\n{report}"
+    );
+    assert_eq!(got.get("add_key"), Some(&libc::ENODEV), "{what}\n{report}");
+    assert_eq!(got.get("unshare-user"), Some(&0), "{what}\n{report}");
+    assert_eq!(got.get("clone3"), Some(&libc::EINVAL), "{what}\n{report}");
+}
+
+#[test]
+fn the_default_seccomp_profile_refuses_dockers_calls_in_run_and_exec() {
+    let Some(env) = TestEnv::new(
+        "the_default_seccomp_profile_refuses_dockers_calls_in_run_and_exec",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    if !python_available() {
+        eprintln!("SKIP the_default_seccomp_profile: no /usr/bin/python3");
+        return;
+    }
+    run_image::load_run_images(&env);
+    let script = env.fixture("calls.py", CALLS_PY);
+    let py = python_binds(&script);
+    let run = |extra: &[&str], cmd: &[&str]| -> String {
+        let mut args = vec!["run", "--rm"];
+        if !extra.contains(&"--network") {
+            args.extend(["--network", "none"]);
+        }
+        args.extend_from_slice(extra);
+        args.extend(py.iter().map(String::as_str));
+        args.push(PLAIN);
+        args.extend_from_slice(cmd);
+        env.ok(&args).stdout
+    };
+    let probe = ["python3", "/probe.py"];
+    assert_default_profile(&run(&[], &probe), "run");
+    assert_default_profile(&run(&["-u", "1000"], &probe), "run -u 1000");
+    assert_default_profile(&run(&["--init"], &probe), "run --init");
+    assert_default_profile(&run(&["--userns", "keep-id"], &probe), "keep-id");
+    // A custom network: the socket notifier and the profile, one program.
+    assert_default_profile(&run(&["--network", "user"], &probe), "network user");
+    let unconfined = run(&["--security-opt", "seccomp=unconfined"], &probe);
+    assert_unfiltered(&unconfined, "seccomp=unconfined");
+    assert_unfiltered(&run(&["--privileged"], &probe), "--privileged");
+    // Namespaces are what CAP_SYS_ADMIN asks for, as in docker.
+    let admin = calls(&run(&["--cap-add", "SYS_ADMIN"], &probe));
+    assert_eq!(admin.get("unshare-user"), Some(&0), "{admin:?}");
+    assert_eq!(admin.get("keyctl"), Some(&libc::EPERM), "{admin:?}");
+
+    // A docker JSON profile replaces the default.
+    let profile = env.fixture(
+        "profile.json",
+        br#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+              {"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}"#,
+    );
+    let custom = calls(&run(
+        &["--security-opt", &format!("seccomp={}", path_str(&profile))],
+        &probe,
+    ));
+    assert_eq!(custom.get("getppid"), Some(&libc::EACCES), "{custom:?}");
+    assert_eq!(custom.get("keyctl"), Some(&libc::EOPNOTSUPP), "{custom:?}");
+    let bad = env.fixture("bad.json", br#"{"defaultAction": "SCMP_ACT_SOMETIMES"}"#);
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        &format!("seccomp={}", path_str(&bad)),
+        PLAIN,
+        "true",
+    ]);
+    out.assert_error();
+    assert!(out.error_line().contains("SCMP_ACT_SOMETIMES"), "{out}");
+
+    // exec'd processes run under the container's profile too.
+    let mut args = vec!["run", "-d", "--name", "filtered", "--network", "none"];
+    args.extend(py.iter().map(String::as_str));
+    args.extend([PLAIN, "sleep", "600"]);
+    env.ok(&args);
+    let mut args = vec!["run", "-d", "--name", "open", "--network", "none"];
+    args.extend(["--security-opt", "seccomp=unconfined"]);
+    args.extend(py.iter().map(String::as_str));
+    args.extend([PLAIN, "sleep", "600"]);
+    env.ok(&args);
+    let exec = |extra: &[&str], name: &str| -> String {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(extra);
+        args.push(name);
+        args.extend(probe);
+        env.ok(&args).stdout
+    };
+    assert_default_profile(&exec(&[], "filtered"), "exec");
+    assert_default_profile(&exec(&["-u", "1000"], "filtered"), "exec -u 1000");
+    assert_unfiltered(&exec(&[], "open"), "exec into an unconfined container");
+    env.ok(&["rm", "-f", "filtered", "open"]);
 }

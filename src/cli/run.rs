@@ -5,6 +5,7 @@ use super::Format;
 use crate::container::images::Context;
 use crate::container::run::{self, RunSpec};
 use crate::container::{self as ctr};
+use crate::sandbox::{Profile, SeccompPolicy};
 use crate::Result;
 use std::path::PathBuf;
 
@@ -65,9 +66,12 @@ pub struct Run {
     /// User namespace mode: keep-id maps your uid and gid inside to yours outside.
     #[arg(long, value_name = "MODE")]
     userns: Option<String>,
-    /// Security options: no-new-privileges.
+    /// Security options: no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json (docker's format).
     #[arg(long = "security-opt", value_name = "OPT")]
     security_opt: Vec<String>,
+    /// Every capability of the container's user namespace, no seccomp profile, no masked paths.
+    #[arg(long)]
+    privileged: bool,
     /// Add a capability (or ALL).
     #[arg(long)]
     cap_add: Vec<String>,
@@ -102,6 +106,7 @@ pub struct Run {
 
 impl Run {
     pub fn exec(self, ctx: &Context) -> Result<i32> {
+        let (seccomp, security_opt) = seccomp_option(self.security_opt)?;
         let spec = RunSpec {
             image: self.image,
             command: self.command,
@@ -121,7 +126,9 @@ impl Run {
             read_only: self.read_only,
             init: self.init,
             userns: self.userns,
-            security_opt: self.security_opt,
+            security_opt,
+            seccomp,
+            privileged: self.privileged,
             cap_add: self.cap_add,
             cap_drop: self.cap_drop,
             network: self.network,
@@ -136,6 +143,34 @@ impl Run {
         };
         run::run(ctx, &spec)
     }
+}
+
+/// Takes `seccomp=unconfined` and `seccomp=FILE` (docker's JSON profile,
+/// read here) out of `--security-opt`; the rest goes on as given.
+fn seccomp_option(opts: Vec<String>) -> Result<(SeccompPolicy, Vec<String>)> {
+    let mut policy = SeccompPolicy::Default;
+    let mut rest = Vec::new();
+    for o in opts {
+        let Some(value) = o
+            .strip_prefix("seccomp=")
+            .or_else(|| o.strip_prefix("seccomp:"))
+        else {
+            rest.push(o);
+            continue;
+        };
+        policy = match value {
+            "unconfined" => SeccompPolicy::Unconfined,
+            path => {
+                let bad = |why: String| {
+                    crate::Error::Usage(format!("--security-opt seccomp={path}: {why}"))
+                };
+                let data = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+                let profile = Profile::from_docker_json(&data).map_err(|e| bad(e.to_string()))?;
+                SeccompPolicy::Profile(profile)
+            }
+        };
+    }
+    Ok((policy, rest))
 }
 
 #[derive(clap::Args, Debug)]

@@ -42,6 +42,13 @@ pub struct RunSpec {
     pub init: bool,
     pub userns: Option<String>,
     pub security_opt: Vec<String>,
+    /// `--security-opt seccomp=...`, parsed (and its file read) by the CLI.
+    #[serde(default)]
+    pub seccomp: crate::sandbox::SeccompPolicy,
+    /// `--privileged`: every capability of the user namespace, no seccomp
+    /// profile, no masked or read-only paths.
+    #[serde(default)]
+    pub privileged: bool,
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
     pub network: String,
@@ -82,7 +89,9 @@ pub enum SpecError {
     EnvFile { path: PathBuf, why: String },
     #[error("invalid environment variable {0:?}: the name is empty")]
     Env(String),
-    #[error("unsupported --security-opt {0:?}: burrow knows no-new-privileges")]
+    #[error(
+        "unsupported --security-opt {0:?}: burrow knows no-new-privileges, seccomp=unconfined and seccomp=PROFILE.json"
+    )]
     SecurityOpt(String),
     #[error("unsupported --userns {0:?}: burrow knows keep-id (and the default, a full id map)")]
     Userns(String),
@@ -132,7 +141,12 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
         .validate()
         .map_err(crate::cgroup::CgroupError::from)?;
     let no_new_privs = no_new_privileges(&spec.security_opt).map_err(spec_err)?;
-    let capabilities = CapSet::docker_default()
+    let base = if spec.privileged {
+        CapSet::all()
+    } else {
+        CapSet::docker_default()
+    };
+    let capabilities = base
         .with_changes(&spec.cap_add, &spec.cap_drop)
         .map_err(|e| Error::Usage(e.to_string()))?;
     let restart: RestartPolicy = spec
@@ -278,6 +292,7 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
                 "CapAdd": spec.cap_add,
                 "CapDrop": spec.cap_drop,
                 "NoNewPrivileges": no_new_privs,
+                "Privileged": spec.privileged,
                 "UsernsMode": spec.userns,
                 "NetworkMode": spec.network,
                 "Ports": bound.ports(),
@@ -494,6 +509,12 @@ fn start_and_wait(
     sandbox.user = input.user;
     sandbox.capabilities = input.capabilities;
     sandbox.no_new_privs = input.no_new_privs;
+    sandbox.seccomp = input.spec.seccomp.clone();
+    if input.spec.privileged {
+        sandbox.seccomp = crate::sandbox::SeccompPolicy::Unconfined;
+        sandbox.masked_paths.clear();
+        sandbox.readonly_paths.clear();
+    }
     sandbox.init = input.spec.init;
     sandbox.tty = input.spec.tty;
     sandbox.stdin = input.spec.interactive;

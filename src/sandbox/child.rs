@@ -138,9 +138,7 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
         stdin_from_null()?;
     }
     session_keyring()?;
-    if spec.bind_notify || spec.connect_notify {
-        socket_notifier(ctx, spec)?;
-    }
+    seccomp(ctx, spec)?;
     if spec.init {
         start_init(ctx, pty.as_ref())?;
     }
@@ -163,21 +161,72 @@ pub(crate) fn session_keyring() -> Result<(), SetupError> {
     sys::join_new_session_keyring().map_err(|e| sys_err("join a new session keyring", None, e))
 }
 
-/// `SandboxSpec::bind_notify` and `connect_notify`, while this process
-/// still holds CAP_SYS_ADMIN in its user namespace (so no no_new_privs is
-/// needed) and after every step of its own that could bind or connect.
+/// The seccomp filter: the spec's profile and the socket notifier
+/// (`SandboxSpec::bind_notify`, `connect_notify`) in one program,
+/// installed while this process still holds CAP_SYS_ADMIN in its user
+/// namespace (so no no_new_privs is needed), after every step of its own
+/// that could bind or connect or that the profile refuses (the keyring),
+/// and before `init` forks so that the init and the command inherit it.
 /// The listener goes to the parent and is closed here: neither the init
-/// nor the command holds it. A kernel without user notification leaves
-/// the calls as they are.
-fn socket_notifier(ctx: &ChildContext, spec: &SandboxSpec) -> Result<(), Stop> {
-    let calls = super::seccomp::Notified {
+/// nor the command holds it.
+fn seccomp(ctx: &ChildContext, spec: &SandboxSpec) -> Result<(), Stop> {
+    let notify = super::seccomp::Notified {
         bind: spec.bind_notify,
         connect: spec.connect_notify,
     };
-    if let Ok(Some(fd)) = super::seccomp::install_socket_notifier(calls) {
+    if let Some(fd) = install_seccomp(spec, notify)? {
         send(ctx, &ToParent::SocketNotify, Some(fd.as_fd()))?;
     }
     Ok(())
+}
+
+/// Installs `spec.seccomp` with `notify` on this process; the listener
+/// when there is one. A kernel without user notification (before 5.0)
+/// gets the profile alone, and its binds and connects stay in the
+/// container.
+pub(crate) fn install_seccomp(
+    spec: &SandboxSpec,
+    notify: super::seccomp::Notified,
+) -> Result<Option<OwnedFd>, SetupError> {
+    use super::seccomp::{self, Notified, Profile, SeccompPolicy, Target};
+    let default;
+    let profile = match &spec.seccomp {
+        SeccompPolicy::Default => {
+            default = Profile::docker_default();
+            Some(&default)
+        }
+        SeccompPolicy::Unconfined => None,
+        SeccompPolicy::Profile(p) => Some(p),
+    };
+    let mut target = Target {
+        caps: spec.capabilities,
+        kernel: seccomp::running_kernel(),
+        notify,
+    };
+    let build = |t: &Target| {
+        seccomp::program(profile, t).map_err(|e| SetupError {
+            op: "build the seccomp filter".into(),
+            path: None,
+            errno: None,
+            detail: Some(e.to_string()),
+        })
+    };
+    let Some(program) = build(&target)? else {
+        return Ok(None);
+    };
+    let listener = notify.bind || notify.connect;
+    match seccomp::install(&program, listener) {
+        Ok(fd) => Ok(fd),
+        Err(_) if listener => {
+            target.notify = Notified::default();
+            match build(&target)? {
+                None => Ok(None),
+                Some(p) => seccomp::install(&p, false)
+                    .map_err(|e| sys_err("install the seccomp filter", None, e)),
+            }
+        }
+        Err(e) => Err(sys_err("install the seccomp filter", None, e)),
+    }
 }
 
 fn send(

@@ -225,6 +225,9 @@ fn child_main(
     spec.env = merged_env(&sandbox.env, &exec.env);
     let resolved = child::container_user(&spec).map_err(Stop::Setup)?;
     child::session_keyring().map_err(Stop::Setup)?;
+    // The container's profile, without the notifier: its listener belongs
+    // to pid 1's supervisor, and the exec'd command binds in the container.
+    child::install_seccomp(&spec, Default::default()).map_err(Stop::Setup)?;
     match slave {
         Some(s) => tty::become_terminal_owner(s.as_fd()).map_err(Stop::Setup)?,
         None => {

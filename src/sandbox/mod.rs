@@ -27,7 +27,7 @@ pub mod join;
 pub mod mounts;
 pub mod probe;
 pub mod rootfs;
-mod seccomp;
+pub mod seccomp;
 pub mod spec;
 mod sync;
 mod sys;
@@ -40,6 +40,7 @@ pub use exec::ExecFailure;
 pub use join::signal_number;
 pub use mounts::{mount_ops, MountOp};
 pub use rootfs::{DriverFailure, RootfsReport, COPY_MARKER};
+pub use seccomp::{Profile, ProfileError, SeccompPolicy};
 pub use spec::{
     EtcFiles, InvalidSpec, JoinNamespaces, Namespaces, NetSetup, Rootfs, RootfsDriver, SandboxSpec,
     SharedUserns, User, DEFAULT_MASKED_PATHS, DEFAULT_PATH, DEFAULT_READONLY_PATHS,

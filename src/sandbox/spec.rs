@@ -4,6 +4,7 @@
 
 use super::caps::CapSet;
 use super::mounts::MountOp;
+use super::seccomp::SeccompPolicy;
 use super::userns::IdMap;
 use serde::{Deserialize, Serialize};
 use std::path::{Component, Path, PathBuf};
@@ -94,6 +95,10 @@ pub struct SandboxSpec {
     /// the host.
     #[serde(default)]
     pub connect_notify: bool,
+    /// The seccomp profile of every process of the sandbox, `exec`'d ones
+    /// included (combined with the socket notifier in one program).
+    #[serde(default)]
+    pub seccomp: SeccompPolicy,
 }
 
 /// Where the holder of the shared user namespace keeps its record, and
@@ -322,6 +327,7 @@ impl SandboxSpec {
             volatile_upper: false,
             bind_notify: false,
             connect_notify: false,
+            seccomp: SeccompPolicy::Default,
         }
     }
 
