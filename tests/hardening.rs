@@ -335,3 +335,95 @@ fn a_storage_root_another_user_prepared_is_refused_and_doctor_says_so() {
     env.ok(&["system", "reset", "-f"]);
     fs::remove_file(&config).expect("rm config");
 }
+
+/// Runs `burrow ARGS`; a run still going after a minute is hung: it is
+/// killed (with its helpers) and the test fails.
+fn run_or_hang(env: &TestEnv, args: &[&str]) -> Output {
+    let mut child = env.spawn(args);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.0.try_wait().expect("try_wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            common::kill_group(&mut child);
+            panic!("burrow {} hung", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    common::finish(child)
+}
+
+#[test]
+fn a_fifo_or_device_at_the_images_etc_passwd_or_group_fails_run_u_at_once() {
+    use common::fixtures::{Entry, Kind, LayerBuilder};
+    let Some((env, _)) = setup(
+        "a_fifo_or_device_at_the_images_etc_passwd_or_group_fails_run_u_at_once",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    let base = run_image::base_layer();
+    let hostile = [
+        (
+            "hostile/fifo-passwd",
+            Entry::new("etc/passwd", Kind::Fifo),
+            "passwd is a FIFO",
+        ),
+        (
+            "hostile/fifo-group",
+            Entry::new("etc/group", Kind::Fifo),
+            "group is a FIFO",
+        ),
+        (
+            "hostile/tty-passwd",
+            Entry::new("etc/passwd", Kind::Symlink).link("/dev/tty"),
+            "passwd is a character device",
+        ),
+        (
+            "hostile/zero-passwd",
+            Entry::new("etc/passwd", Kind::Symlink).link("../../../../dev/zero"),
+            "passwd is a character device",
+        ),
+    ];
+    let specs: Vec<_> = hostile
+        .iter()
+        .map(|(tag, entry, _)| {
+            let top = LayerBuilder::new().dir("etc").entry(entry.clone()).finish();
+            let mut spec = common::fixtures::ImageSpec::new(&[tag], vec![base.clone(), top]);
+            spec.run_config = serde_json::json!({"Cmd": ["sh"]});
+            spec
+        })
+        .collect();
+    let (archive, _) = env.docker_archive("hostile.tar", &specs);
+    env.load(&archive);
+    for (tag, _, expected) in &hostile {
+        for args in [
+            vec!["run", "--rm", "-u", "app", tag, "true"],
+            vec!["run", "-u", "app:app", tag, "true"],
+            vec!["run", "-d", "--rm", "-u", "app", tag, "true"],
+        ] {
+            let out = run_or_hang(&env, &args);
+            out.assert_error();
+            assert!(
+                out.error_line().contains(expected)
+                    && out.error_line().contains("not a regular file"),
+                "{out}"
+            );
+            assert!(container_dirs(&env).is_empty(), "a record stayed\n{out}");
+        }
+        // Numbers need no names: the run goes on as that uid.
+        // (`id` would read the FIFO itself: the status file names no one.)
+        let out = run_or_hang(
+            &env,
+            &[
+                "run",
+                "--rm",
+                "-u",
+                "1000:1000",
+                tag,
+                "grep",
+                "^Uid:",
+                "/proc/self/status",
+            ],
+        );
+        assert!(out.stdout.starts_with("Uid:\t1000\t"), "{out}");
+    }
+}

@@ -3,6 +3,7 @@
 //! only from inside the container's root (after pivot_root), never by
 //! joining an image path onto a host path.
 
+use rustix::fd::AsFd;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::Path;
@@ -29,6 +30,11 @@ pub enum UserError {
     BadSpec(String),
     #[error("cannot read {path}: {reason}")]
     Read { path: String, reason: String },
+    #[error(
+        "the image's {path} is {kind}, not a regular file; burrow reads only regular files \
+         from an image's /etc"
+    )]
+    NotRegular { path: String, kind: &'static str },
 }
 
 struct PasswdEntry<'a> {
@@ -164,34 +170,83 @@ pub fn resolve_user_from(
     })
 }
 
-/// Resolves `spec` from `etc_dir`/passwd and `etc_dir`/group. Symlinks in
-/// those files are followed, so call it only where `/` is the container's
-/// root (the sandbox does, after pivot_root, with `etc_dir` = `/etc`).
+/// Resolves `spec` from `etc_dir`/passwd and `etc_dir`/group, resolved
+/// inside `/` (symbolic links cannot lead out of it, nor through /proc's
+/// magic links): call it only where `/` is the container's root (the
+/// sandbox does, after pivot_root, with `etc_dir` = `/etc`). A file that
+/// is not a regular one (a FIFO would block the set-up for ever, a device
+/// never end) is refused, or, when the spec is numbers alone and needs no
+/// name, taken as missing.
 pub fn resolve_user(
     etc_dir: &Path,
     spec: &str,
     extra_gids: &[u32],
 ) -> Result<ResolvedUser, UserError> {
-    let passwd = read_small(&etc_dir.join("passwd"))?;
-    let group = read_small(&etc_dir.join("group"))?;
+    let numeric = spec
+        .trim()
+        .split(':')
+        .all(|part| part.is_empty() || part.parse::<u32>().is_ok());
+    let read = |name: &str| match read_small(&etc_dir.join(name)) {
+        Err(UserError::NotRegular { .. }) if numeric => Ok(None),
+        other => other,
+    };
+    let passwd = read("passwd")?;
+    let group = read("group")?;
     resolve_user_from(passwd.as_deref(), group.as_deref(), spec, extra_gids)
 }
 
-/// An image's account files are small; a huge one is cut rather than
-/// read whole into memory.
+/// An image's account file, if it is there: opened without blocking
+/// (a FIFO's open waits for a writer otherwise), checked to be a regular
+/// file before a byte is read, and cut at 16 MiB.
 fn read_small(path: &Path) -> Result<Option<String>, UserError> {
+    use rustix::fs::{FileType, OFlags};
     const LIMIT: u64 = 16 << 20;
-    let err = |e: std::io::Error| UserError::Read {
+    let err = |reason: String| UserError::Read {
         path: path.display().to_string(),
-        reason: e.to_string(),
+        reason,
     };
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(err(e)),
+    let root = rustix::fs::open(
+        "/",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| err(format!("opening / ({e})")))?;
+    // Looked at first without opening it (O_PATH): opening a device can
+    // itself fail or act.
+    let fd = match super::sys::open_in_root(root.as_fd(), path, OFlags::PATH) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(err(e.to_string())),
     };
+    let st = rustix::fs::fstat(&fd).map_err(|e| err(e.to_string()))?;
+    let kind = match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => None,
+        FileType::Fifo => Some("a FIFO"),
+        FileType::CharacterDevice => Some("a character device"),
+        FileType::BlockDevice => Some("a block device"),
+        FileType::Directory => Some("a directory"),
+        FileType::Socket => Some("a socket"),
+        _ => Some("not a file"),
+    };
+    if let Some(kind) = kind {
+        return Err(UserError::NotRegular {
+            path: path.display().to_string(),
+            kind,
+        });
+    }
+    // Then opened for reading, without blocking, and only if it is still
+    // the file looked at.
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let fd = super::sys::open_in_root(root.as_fd(), path, flags).map_err(|e| err(e.to_string()))?;
+    let again = rustix::fs::fstat(&fd).map_err(|e| err(e.to_string()))?;
+    if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) {
+        return Err(err("it was replaced while being opened".into()));
+    }
     let mut bytes = Vec::new();
-    file.take(LIMIT).read_to_end(&mut bytes).map_err(err)?;
+    std::fs::File::from(fd)
+        .take(LIMIT)
+        .read_to_end(&mut bytes)
+        .map_err(|e| err(e.to_string()))?;
     Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
@@ -271,6 +326,46 @@ mod tests {
         let u = resolve("root").unwrap();
         assert_eq!((u.uid, u.gid, u.home.as_str()), (0, 0, "/root"));
         assert_eq!(u.additional_gids, vec![0, 10]);
+    }
+
+    #[test]
+    fn fifos_and_devices_in_etc_are_refused_without_blocking() {
+        let d = tempfile::tempdir().unwrap();
+        let passwd = d.path().join("passwd");
+        nix::unistd::mkfifo(&passwd, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        let e = resolve_user(d.path(), "user", &[]).unwrap_err();
+        assert_eq!(
+            e,
+            UserError::NotRegular {
+                path: passwd.display().to_string(),
+                kind: "a FIFO"
+            }
+        );
+        // Numbers need no names: the FIFO is taken as missing.
+        assert_eq!(resolve_user(d.path(), "1000:50", &[]).unwrap().uid, 1000);
+        std::fs::remove_file(&passwd).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &passwd).unwrap();
+        let e = resolve_user(d.path(), "user", &[]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                UserError::NotRegular {
+                    kind: "a character device",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        std::fs::remove_file(&passwd).unwrap();
+        std::fs::write(&passwd, PASSWD).unwrap();
+        let group = d.path().join("group");
+        nix::unistd::mkfifo(&group, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        let e = resolve_user(d.path(), "user", &[]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("group is a FIFO, not a regular file"),
+            "{e}"
+        );
     }
 
     #[test]
