@@ -392,8 +392,8 @@ pub fn inspect(ctx: &Context, inputs: &[String]) -> Result<Vec<serde_json::Value
             "GraphDriver": {
                 "Name": "overlay",
                 "Data": {
-                    "LowerDirs": entry.record.layers.iter().rev()
-                        .map(|l| store.layer_dir(l).display().to_string()).collect::<Vec<_>>(),
+                    "LowerDirs": store.image_layer_dirs(&entry.record.layers).iter().rev()
+                        .map(|d| d.display().to_string()).collect::<Vec<_>>(),
                 },
             },
         }));

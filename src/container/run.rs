@@ -167,6 +167,8 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
     };
 
     let store = ctx.store()?;
+    // Until the container is recorded, no `rmi` may remove its image.
+    let image_held = store.hold_shared().map_err(|e| Error::Image(e.into()))?;
     let entry = match ctx.resolve(&store, &spec.image) {
         Ok(e) => e,
         Err(Error::Image(ImageError::Store(StoreError::NoSuchImage(_))))
@@ -313,6 +315,7 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
             },
         )?
     };
+    drop(image_held);
     let result = start_and_wait(
         ctx,
         &containers,

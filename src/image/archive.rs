@@ -622,7 +622,11 @@ pub fn import(
         source,
     })?;
     if first.is_empty() {
-        return Err(ArchiveError::EmptyImport(path.into()));
+        return Err(ArchiveError::EmptyImport(if path == Path::new("-") {
+            "stdin".into()
+        } else {
+            path.into()
+        }));
     }
     let added = store.add_layer(&mut input, None, None, &path.display().to_string())?;
     let (os, arch) = host_platform();

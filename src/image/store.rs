@@ -194,6 +194,15 @@ impl Store {
         Ok(lock)
     }
 
+    /// `lock_shared` for a command outside burrow's user namespace, which
+    /// cleans nothing (leftovers hold files of mapped ids): `run` holds it
+    /// from finding its image until its container is recorded, so that an
+    /// `rmi` never removes an image a container is being made from.
+    pub fn hold_shared(&self) -> Result<StoreLock> {
+        self.lock_file("store.lock", FlockArg::LockShared)
+            .map(|l| l.expect("blocking lock"))
+    }
+
     /// Held by commands that remove layers; cleans `tmp/` as
     /// `lock_shared` does.
     pub fn lock_exclusive(&self) -> Result<StoreLock> {
