@@ -4,13 +4,26 @@
 # a small image from busybox-static, imports it and runs a container of it.
 set -eu
 cd "$(dirname "$0")/.."
-SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 missing=
 for p in uidmap fuse-overlayfs busybox-static; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
-[ -z "$missing" ] || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing; }
-cargo build --release --quiet
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ]; then
+        SUDO=
+    elif command -v sudo >/dev/null 2>&1; then
+        SUDO=sudo
+    else
+        echo "quickstart: burrow needs the Debian packages:$missing" >&2
+        echo "quickstart: you are not root and there is no sudo here; ask an admin for: apt-get install$missing" >&2
+        exit 1
+    fi
+    echo "quickstart: installing$missing (apt-get)"
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing
+fi
+command -v cargo >/dev/null 2>&1 || { echo "quickstart: cargo is not on PATH; install Rust (Debian's cargo, or rustup) first" >&2; exit 1; }
+echo "quickstart: building burrow (cargo build --release: a few minutes the first time)"
+cargo build --release --locked
 BURROW=$PWD/target/release/burrow
 
 tmp=$(mktemp -d)

@@ -5,6 +5,8 @@
 //! derivation install through the same packaging/install.sh and carry the
 //! same version.
 
+mod common;
+
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -341,4 +343,95 @@ fn install_sh_lays_out_a_prefix_as_the_recipes_ask() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cargo build --release first"));
+}
+
+/// The user's own install: `packaging/install.sh --user`, run as the
+/// unprivileged test user with its HOME, lays burrow out under ~/.local
+/// where bash-completion, fish, man and the PATH find it, needing no root.
+#[test]
+fn user_install_puts_burrow_man_pages_and_completions_under_home() {
+    let Some(env) = common::TestEnv::new(
+        "user_install_puts_burrow_man_pages_and_completions_under_home",
+        common::TestUser::Any,
+    ) else {
+        return;
+    };
+    // A copy of what install.sh reads, so the user can read it wherever the
+    // checkout lives.
+    let src = env.work.join("src");
+    fs::create_dir_all(&src).unwrap();
+    for dir in ["packaging", "completions", "man", "docs"] {
+        run(Command::new("cp")
+            .arg("-r")
+            .arg(repo().join(dir))
+            .arg(src.join(dir)));
+    }
+    run(Command::new("cp")
+        .arg(repo().join("README.md"))
+        .arg(src.join("README.md")));
+    run(Command::new("cp")
+        .arg(env!("CARGO_BIN_EXE_burrow"))
+        .arg(env.work.join("burrow")));
+    run(Command::new("chmod").args(["-R", "a+rX"]).arg(&env.work));
+    let as_user = |script: &str| {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script])
+            .env_clear()
+            .env("HOME", &env.home)
+            .env("PATH", "/usr/bin:/bin")
+            .env("XDG_DATA_HOME", &env.data_home)
+            .current_dir(&env.work);
+        if common::running_as_root() {
+            use std::os::unix::process::CommandExt;
+            cmd.uid(env.account.uid).gid(env.account.gid);
+        }
+        cmd.output().unwrap()
+    };
+    let out = as_user("src/packaging/install.sh --user --binary ./burrow");
+    assert!(
+        out.status.success(),
+        "install.sh --user: {}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout(&out).contains("is not on your PATH"),
+        "{}",
+        stdout(&out)
+    );
+    let local = env.home.join(".local");
+    for p in [
+        "bin/burrow",
+        "share/man/man1/burrow.1",
+        "share/man/man1/burrow-run.1",
+        "share/man/man5/burrow-config.5",
+        "share/bash-completion/completions/burrow",
+        "share/fish/vendor_completions.d/burrow.fish",
+        "share/zsh/site-functions/_burrow",
+    ] {
+        let meta = fs::metadata(local.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(meta.uid(), env.account.uid, "{p} is not the user's");
+    }
+    // Each finds it the way it finds a user's files.
+    let found = as_user(
+        "PATH=$HOME/.local/bin:$PATH; burrow --version && man -w burrow-run \
+         && bash -c '. $XDG_DATA_HOME/bash-completion/completions/burrow && complete -p burrow'",
+    );
+    let said = stdout(&found);
+    assert!(
+        found.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&found.stderr)
+    );
+    assert!(said.contains("burrow "), "{said}");
+    assert!(
+        said.contains(".local/share/man/man1/burrow-run.1"),
+        "{said}"
+    );
+    assert!(said.contains("-F _burrow burrow"), "{said}");
+    if Command::new("fish").arg("--version").output().is_ok() {
+        let fish = as_user("PATH=$HOME/.local/bin:$PATH fish -c 'complete -C \"burrow ru\"'");
+        assert!(stdout(&fish).contains("run"), "fish: {}", stdout(&fish));
+    }
 }
