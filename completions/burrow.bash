@@ -19,6 +19,9 @@ _burrow() {
             burrow,attach)
                 cmd="burrow__subcmd__attach"
                 ;;
+            burrow,build)
+                cmd="burrow__subcmd__build"
+                ;;
             burrow,commit)
                 cmd="burrow__subcmd__commit"
                 ;;
@@ -132,6 +135,9 @@ _burrow() {
                 ;;
             burrow__subcmd__help,attach)
                 cmd="burrow__subcmd__help__subcmd__attach"
+                ;;
+            burrow__subcmd__help,build)
+                cmd="burrow__subcmd__help__subcmd__build"
                 ;;
             burrow__subcmd__help,commit)
                 cmd="burrow__subcmd__help__subcmd__commit"
@@ -365,7 +371,7 @@ _burrow() {
 
     case "${cmd}" in
         burrow)
-            opts="-h -V --help --version run ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit images import load save rmi tag inspect pull push login logout image system doctor info help"
+            opts="-h -V --help --version run ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit build images import load save rmi tag inspect pull push login logout image system doctor info help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -385,6 +391,52 @@ _burrow() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__build)
+            opts="-t -f -q -h -V --tag --file --build-arg --target --no-cache --label --iidfile --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --build-arg)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --iidfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -513,7 +565,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help)
-            opts="run ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit images import load save rmi tag inspect pull push login logout image system doctor info help"
+            opts="run ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit build images import load save rmi tag inspect pull push login logout image system doctor info help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -527,6 +579,20 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help__subcmd__attach)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__build)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -268,6 +268,12 @@ impl Graph {
         }
     }
 
+    /// What `--from=from` names in stage `current` (already substituted).
+    pub fn resolve_from(&self, current: usize, from: &str) -> Result<Source, String> {
+        let names: Vec<Option<String>> = self.stages.iter().map(|s| s.name.clone()).collect();
+        resolve_from(&names, current, from)
+    }
+
     /// The stages `target` needs, itself included, in index order.
     pub fn needed(&self, target: usize) -> Vec<usize> {
         let mut seen = BTreeSet::new();

@@ -3,7 +3,9 @@
 //! the sandbox directly, and never copies the context to look up its cache.
 
 pub mod context;
+pub mod exec;
 pub mod graph;
 pub mod ignore;
 pub mod parse;
+pub mod rootfs;
 pub mod words;

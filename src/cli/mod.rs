@@ -2,6 +2,7 @@
 //! `exec` that turns parsed arguments into one call of the library. No
 //! logic lives here beyond formatting output.
 
+pub mod build;
 pub mod container;
 pub mod doctor;
 pub mod image;
@@ -68,6 +69,8 @@ pub enum Command {
     Export(container::Export),
     /// Make an image of a container's changes on top of its image.
     Commit(container::Commit),
+    /// Build an image from a Containerfile (or Dockerfile) and a context directory.
+    Build(build::Build),
     /// List images.
     Images(image::List),
     /// Import a root filesystem tarball (plain, gzip or zstd) as an image.
@@ -178,6 +181,7 @@ impl Cli {
             Command::Diff(c) => c.exec(ctx),
             Command::Export(c) => c.exec(ctx),
             Command::Commit(c) => c.exec(ctx),
+            Command::Build(c) => c.exec(ctx),
             Command::Images(c) => c.exec(ctx),
             Command::Import(c) => c.exec(ctx),
             Command::Load(c) => c.exec(ctx),

@@ -533,54 +533,7 @@ pub fn commit(ctx: &Context, input: &str, name: Option<&str>) -> Result<String> 
         // Also keeps a garbage collection from removing the parent's layers
         // meanwhile, and cleans what killed commits left.
         let _lock = store.lock_shared().map_err(|e| Error::Image(e.into()))?;
-        let file = tempfile_in(store.root()).map_err(other)?;
-        let dirfd = rustix::fs::open(
-            &upper,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| other(format!("{}: {e}", upper.display())))?;
-        let dev = rustix::fs::fstat(&dirfd)
-            .map_err(|e| other(e.to_string()))?
-            .st_dev;
-        let mut tar = TarWriter::new(std::io::BufWriter::new(&file));
-        // Overlay's whiteouts back to OCI form: a 0:0 device is `.wh.NAME`,
-        // an opaque directory gets `.wh..wh..opq` inside.
-        let upper_dir = upper.clone();
-        let mut hook = |path: &str, st: &rustix::fs::Stat| -> Option<Vec<(String, bool)>> {
-            let ft = FileType::from_raw_mode(st.st_mode);
-            if ft == FileType::CharacterDevice && st.st_rdev == 0 {
-                let p = Path::new(path);
-                let wh = format!(".wh.{}", p.file_name()?.to_string_lossy());
-                let full = match p.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    Some(parent) => format!("{}/{wh}", parent.display()),
-                    None => wh,
-                };
-                return Some(vec![(full, false)]);
-            }
-            if ft == FileType::Directory {
-                let mut buf = [0u8; 8];
-                let opaque =
-                    rustix::fs::lgetxattr(upper_dir.join(path), "user.overlay.opaque", &mut buf)
-                        .is_ok_and(|n| &buf[..n] == b"y");
-                if opaque {
-                    return Some(vec![
-                        (path.to_string(), true),
-                        (format!("{path}/.wh..wh..opq"), false),
-                    ]);
-                }
-            }
-            None
-        };
-        tar_tree(&mut tar, dirfd.as_fd(), "", dev, &mut hook).map_err(other)?;
-        let mut w = tar.finish().map_err(|e| other(e.to_string()))?;
-        w.flush().map_err(|e| other(e.to_string()))?;
-        drop(w);
-        let mut reader = &file;
-        std::io::Seek::rewind(&mut reader).map_err(|e| other(e.to_string()))?;
-        let added = store
-            .add_layer(&mut reader, None, None, "container changes")
-            .map_err(|e| Error::Image(e.into()))?;
+        let added = layer_from_upper(store, &upper, &[])?;
         let (_, raw) = store.config(&parent).map_err(|e| Error::Image(e.into()))?;
         let mut config: serde_json::Value =
             serde_json::from_slice(&raw).map_err(|e| other(e.to_string()))?;
@@ -601,6 +554,78 @@ pub fn commit(ctx: &Context, input: &str, name: Option<&str>) -> Result<String> 
             .map_err(|e| Error::Image(e.into()))?;
         Ok(rec.id.to_string())
     })
+}
+
+/// A container's writable layer (an overlay upper dir) as a new layer in
+/// the store, overlay's whiteouts turned into OCI ones. With `lower` (the
+/// container's image layers), the empty mount points the sandbox made for
+/// /proc, /dev, /etc/hosts and the like are left out, as `diff` leaves them
+/// out. Must run inside burrow's user namespace.
+pub fn layer_from_upper(
+    store: &crate::image::Store,
+    upper: &Path,
+    lower: &[PathBuf],
+) -> Result<crate::image::store::AddedLayer> {
+    let file = tempfile_in(store.root()).map_err(other)?;
+    let dirfd = rustix::fs::open(
+        upper,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| other(format!("{}: {e}", upper.display())))?;
+    let dev = rustix::fs::fstat(&dirfd)
+        .map_err(|e| other(e.to_string()))?
+        .st_dev;
+    let mut tar = TarWriter::new(std::io::BufWriter::new(&file));
+    // Overlay's whiteouts back to OCI form: a 0:0 device is `.wh.NAME`,
+    // an opaque directory gets `.wh..wh..opq` inside.
+    let upper_dir = upper.to_path_buf();
+    let mut hook = |path: &str, st: &rustix::fs::Stat| -> Option<Vec<(String, bool)>> {
+        let ft = FileType::from_raw_mode(st.st_mode);
+        if !lower.is_empty() && SANDBOX_MOUNT_POINTS.contains(&format!("/{path}").as_str()) {
+            let in_lower = lower
+                .iter()
+                .any(|l| l.join(path).symlink_metadata().is_ok());
+            let empty = (ft == FileType::RegularFile && st.st_size == 0)
+                || (ft == FileType::Directory
+                    && std::fs::read_dir(upper_dir.join(path))
+                        .is_ok_and(|mut d| d.next().is_none()));
+            if !in_lower && empty {
+                return Some(vec![]);
+            }
+        }
+        if ft == FileType::CharacterDevice && st.st_rdev == 0 {
+            let p = Path::new(path);
+            let wh = format!(".wh.{}", p.file_name()?.to_string_lossy());
+            let full = match p.parent().filter(|p| !p.as_os_str().is_empty()) {
+                Some(parent) => format!("{}/{wh}", parent.display()),
+                None => wh,
+            };
+            return Some(vec![(full, false)]);
+        }
+        if ft == FileType::Directory {
+            let mut buf = [0u8; 8];
+            let opaque =
+                rustix::fs::lgetxattr(upper_dir.join(path), "user.overlay.opaque", &mut buf)
+                    .is_ok_and(|n| &buf[..n] == b"y");
+            if opaque {
+                return Some(vec![
+                    (path.to_string(), true),
+                    (format!("{path}/.wh..wh..opq"), false),
+                ]);
+            }
+        }
+        None
+    };
+    tar_tree(&mut tar, dirfd.as_fd(), "", dev, &mut hook).map_err(other)?;
+    let mut w = tar.finish().map_err(|e| other(e.to_string()))?;
+    w.flush().map_err(|e| other(e.to_string()))?;
+    drop(w);
+    let mut reader = &file;
+    std::io::Seek::rewind(&mut reader).map_err(|e| other(e.to_string()))?;
+    store
+        .add_layer(&mut reader, None, None, "container changes")
+        .map_err(|e| Error::Image(e.into()))
 }
 
 /// An unnamed scratch file under the store's `tmp/`: made and unlinked at

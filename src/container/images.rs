@@ -162,8 +162,11 @@ fn looks_like_id(input: &str, id: &Digest) -> bool {
     hex.len() >= 3 && id.hex().starts_with(hex)
 }
 
+/// The images `images` lists: build steps' intermediate images left out.
 pub fn list(ctx: &Context) -> Result<Vec<ImageEntry>> {
-    ctx.store()?.images().map_err(img)
+    let mut all = ctx.store()?.images().map_err(img)?;
+    all.retain(|e| !e.record.intermediate || !e.names.is_empty());
+    Ok(all)
 }
 
 pub fn tag(ctx: &Context, source: &str, targets: &[String]) -> Result<()> {

@@ -77,6 +77,10 @@ pub struct ImageRecord {
     pub size: u64,
     /// When it entered this store, seconds since the epoch.
     pub added: u64,
+    /// A build step's image, kept for the build cache: not listed by
+    /// `images`, removed by `image prune` like any image without a name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub intermediate: bool,
 }
 
 /// What the store records of a layer beside its unpacked files.
@@ -519,6 +523,22 @@ impl Store {
         manifest_digest: Option<Digest>,
         names: &[Reference],
     ) -> Result<ImageRecord> {
+        self.record_image(config, manifest_digest, names, false)
+    }
+
+    /// Records a build step's image (see `ImageRecord::intermediate`); an
+    /// image already recorded as a real one stays one.
+    pub fn commit_intermediate(&self, config: &[u8]) -> Result<ImageRecord> {
+        self.record_image(config, None, &[], true)
+    }
+
+    fn record_image(
+        &self,
+        config: &[u8],
+        manifest_digest: Option<Digest>,
+        names: &[Reference],
+        intermediate: bool,
+    ) -> Result<ImageRecord> {
         let parsed = ImageConfig::parse(config).map_err(|e| StoreError::Corrupt {
             path: PathBuf::from("image config"),
             detail: e.to_string(),
@@ -536,8 +556,10 @@ impl Store {
             repo_digests: Vec::new(),
             size,
             added: now(),
+            intermediate,
         };
         if let Ok(old) = self.image(&id) {
+            record.intermediate = intermediate && old.intermediate;
             record.added = old.added;
             record.repo_digests = old.repo_digests;
             record.manifest_digest = manifest_digest.or(old.manifest_digest);

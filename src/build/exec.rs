@@ -1,0 +1,1676 @@
+//! Runs a build: each needed stage's steps in order, each step looked up
+//! in the cache by its key first. A step's result is an image in the
+//! store (marked intermediate), its key a file under `build/cache/`
+//! naming that image. Metadata steps change the config; COPY/ADD write a
+//! layer from the context (or another stage) without copying the context
+//! anywhere first; RUN is a burrow container on the step's image whose
+//! writable layer becomes the new layer. Only the finished image gets the
+//! tags: a failed build leaves nothing tagged.
+
+use super::context::{self, ContextIndex, FileEntry, FileKind, Selected};
+use super::graph::{Base, Graph, Source, PROXY_ARGS};
+use super::ignore::{clean, Ignore};
+use super::parse::{self, Command, Copy, Instruction, Kind};
+use super::rootfs::{lookup_owner, Layered};
+use super::words::{expand, Vars};
+use crate::container::images::Context;
+use crate::image::store::{AddedLayer, StoreError};
+use crate::image::tar::{EntryKind, NewEntry, TarWriter};
+use crate::image::{Digest, ImageError, Reference};
+use crate::{Error, Result};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What `burrow build` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct BuildSpec {
+    pub context: PathBuf,
+    /// `-f`: a path, or `-` for stdin.
+    pub file: Option<PathBuf>,
+    pub tags: Vec<String>,
+    pub build_args: Vec<String>,
+    pub target: Option<String>,
+    pub no_cache: bool,
+    pub labels: Vec<String>,
+    pub iidfile: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Parse(#[from] parse::ParseError),
+    #[error(transparent)]
+    Context(#[from] context::ContextError),
+    /// A step failed: `file:line: INSTRUCTION: why`.
+    #[error("{file}:{line}: {instruction}: {message}")]
+    Step {
+        file: String,
+        line: usize,
+        instruction: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Usage(String),
+}
+
+fn berr(e: BuildError) -> Error {
+    Error::Usage(e.to_string())
+}
+
+fn step_err(file: &str, ins: &Instruction, message: impl Into<String>) -> Error {
+    berr(BuildError::Step {
+        file: file.to_string(),
+        line: ins.line,
+        instruction: ins.text(),
+        message: message.into(),
+    })
+}
+
+fn img<E: Into<ImageError>>(e: E) -> Error {
+    Error::Image(e.into())
+}
+
+/// One stage's state between steps.
+struct StageState {
+    /// The image config (docker's JSON), as it stands.
+    config: Value,
+    /// The image the steps so far made (None: scratch, nothing yet).
+    image: Option<Digest>,
+    /// Layer directories, base first.
+    layers: Vec<PathBuf>,
+    /// The cache chain.
+    key: String,
+    /// ARGs declared in this stage, with their values.
+    args: Vars,
+    cmd_set: bool,
+}
+
+impl StageState {
+    fn run_config(&mut self) -> &mut serde_json::Map<String, Value> {
+        if !self.config["config"].is_object() {
+            self.config["config"] = json!({});
+        }
+        self.config["config"].as_object_mut().expect("an object")
+    }
+
+    fn env(&self) -> Vec<String> {
+        self.config["config"]["Env"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// ENV over ARG, for substitution.
+    fn vars(&self) -> Vars {
+        let mut v = self.args.clone();
+        for e in self.env() {
+            if let Some((k, val)) = e.split_once('=') {
+                v.insert(k.to_string(), val.to_string());
+            }
+        }
+        v
+    }
+
+    fn shell(&self) -> Vec<String> {
+        self.config["config"]["Shell"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .filter(|v: &Vec<String>| !v.is_empty())
+            .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
+    }
+
+    fn workdir(&self) -> String {
+        self.config["config"]["WorkingDir"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("/")
+            .to_string()
+    }
+
+    fn history(&mut self, created_by: &str, empty_layer: bool) {
+        let mut entry = json!({
+            "created": crate::time::rfc3339(crate::image::store::now()),
+            "created_by": created_by,
+            "comment": "buildkit.dockerfile.v0",
+        });
+        if empty_layer {
+            entry["empty_layer"] = json!(true);
+        }
+        match self.config["history"].as_array_mut() {
+            Some(h) => h.push(entry),
+            None => self.config["history"] = json!([entry]),
+        }
+    }
+
+    fn add_layer(&mut self, diff_id: &Digest, dir: PathBuf) {
+        if !self.config["rootfs"].is_object() {
+            self.config["rootfs"] = json!({"type": "layers", "diff_ids": []});
+        }
+        match self.config["rootfs"]["diff_ids"].as_array_mut() {
+            Some(a) => a.push(json!(diff_id.to_string())),
+            None => self.config["rootfs"]["diff_ids"] = json!([diff_id.to_string()]),
+        }
+        self.layers.push(dir);
+    }
+}
+
+fn scratch_config() -> Value {
+    let (os, arch) = crate::image::archive::host_platform();
+    json!({
+        "architecture": arch,
+        "os": os,
+        "config": {},
+        "rootfs": {"type": "layers", "diff_ids": []},
+        "history": [],
+    })
+}
+
+fn kv_list(items: &[String], what: &str) -> Result<Vec<(String, String)>> {
+    items
+        .iter()
+        .map(|s| match s.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            None if !s.is_empty() && what == "--build-arg" => {
+                // `--build-arg NAME` passes the caller's value, as docker does.
+                Ok((s.clone(), std::env::var(s).unwrap_or_default()))
+            }
+            _ => Err(Error::Usage(format!(
+                "invalid {what} {s:?}: expecting KEY=VALUE"
+            ))),
+        })
+        .collect()
+}
+
+/// The Containerfile's name (for messages) and text.
+fn read_file(spec: &BuildSpec) -> Result<(String, String)> {
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))
+    };
+    match &spec.file {
+        Some(f) if f == Path::new("-") => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| Error::Usage(format!("reading the Containerfile from stdin: {e}")))?;
+            Ok(("<stdin>".into(), s))
+        }
+        Some(f) => Ok((f.display().to_string(), read(f)?)),
+        None => {
+            for name in ["Containerfile", "Dockerfile"] {
+                let p = spec.context.join(name);
+                if p.is_file() {
+                    return Ok((name.to_string(), read(&p)?));
+                }
+            }
+            Err(Error::Usage(format!(
+                "no Containerfile or Dockerfile in {}; give one with -f",
+                spec.context.display()
+            )))
+        }
+    }
+}
+
+struct Progress {
+    quiet: bool,
+}
+
+impl Progress {
+    fn line(&self, s: &str) {
+        if !self.quiet {
+            eprintln!("{s}");
+        }
+    }
+}
+
+/// Runs the build; returns the new image's id.
+pub fn build(ctx: &Context, spec: &BuildSpec) -> Result<Digest> {
+    let context_dir = std::path::absolute(&spec.context)
+        .map_err(|e| Error::Usage(format!("{}: {e}", spec.context.display())))?;
+    if !context_dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "build context {} is not a directory",
+            spec.context.display()
+        )));
+    }
+    let spec = BuildSpec {
+        context: context_dir.clone(),
+        ..spec.clone()
+    };
+    let build_args: BTreeMap<String, String> = kv_list(&spec.build_args, "--build-arg")?
+        .into_iter()
+        .collect();
+    let labels = kv_list(&spec.labels, "--label")?;
+    let tags: Vec<Reference> = spec
+        .tags
+        .iter()
+        .map(|t| Reference::parse_in(t, "localhost"))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(img)?;
+    let (file, text) = read_file(&spec)?;
+    let cf = parse::parse(&file, &text).map_err(|e| berr(e.into()))?;
+    let graph = Graph::new(&file, &cf, &build_args).map_err(|e| berr(e.into()))?;
+    let target = graph.target(spec.target.as_deref()).map_err(Error::Usage)?;
+    let needed = graph.needed(target);
+
+    let store = ctx.store()?;
+    // Held for the whole build: a garbage collection (`image prune`) waits
+    // instead of removing a layer between its step and the step's image.
+    let _lock = store.lock_shared().map_err(img)?;
+    let build_dir = store.root().join("build");
+    for d in ["cache", "contexts"] {
+        std::fs::create_dir_all(build_dir.join(d))
+            .map_err(|e| Error::Usage(format!("{}: {e}", build_dir.join(d).display())))?;
+    }
+    let progress = Progress { quiet: spec.quiet };
+    let mut b = Builder {
+        ctx,
+        graph: &graph,
+        file: file.clone(),
+        spec: &spec,
+        build_args: &build_args,
+        build_dir,
+        index: None,
+        results: BTreeMap::new(),
+        progress,
+        used_args: Default::default(),
+        current: 0,
+    };
+    let total: usize = needed
+        .iter()
+        .map(|&i| graph.stages[i].instructions.len() + 1)
+        .sum();
+    let mut step = 0;
+    for wave in graph.waves(&needed) {
+        for i in wave {
+            let state = b.stage(i, &mut step, total)?;
+            b.results.insert(i, state);
+        }
+    }
+    let mut last = b.results.remove(&target).expect("the target stage ran");
+    if !labels.is_empty() {
+        let text = format!(
+            "LABEL {}",
+            labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let key = context::step_key(&last.key, &text, &[]);
+        if !b.cached(&key, &mut last)? {
+            let rc = last.run_config();
+            if !rc.get("Labels").is_some_and(Value::is_object) {
+                rc.insert("Labels".into(), json!({}));
+            }
+            for (k, v) in &labels {
+                rc["Labels"][k] = json!(v);
+            }
+            b.commit(&key, &mut last)?;
+        }
+    }
+    for unused in build_args.keys() {
+        if !b.used_args.contains(unused)
+            && !PROXY_ARGS.contains(&unused.as_str())
+            && !graph.global_args.iter().any(|(k, _)| k == unused)
+        {
+            eprintln!("Warning: one or more build-args [{unused}] were not consumed");
+        }
+    }
+    let bytes = serde_json::to_vec(&last.config).map_err(|e| Error::Usage(e.to_string()))?;
+    let record = store.commit_image(&bytes, None, &tags).map_err(img)?;
+    if let Some(f) = &spec.iidfile {
+        write_atomic_file(f, record.id.to_string().as_bytes())?;
+    }
+    Ok(record.id)
+}
+
+fn write_atomic_file(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("burrow-tmp");
+    std::fs::write(&tmp, data)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))
+}
+
+struct Builder<'a> {
+    ctx: &'a Context,
+    graph: &'a Graph,
+    file: String,
+    spec: &'a BuildSpec,
+    build_args: &'a BTreeMap<String, String>,
+    build_dir: PathBuf,
+    index: Option<ContextIndex>,
+    results: BTreeMap<usize, StageState>,
+    progress: Progress,
+    used_args: std::collections::BTreeSet<String>,
+    /// The stage being built.
+    current: usize,
+}
+
+impl Builder<'_> {
+    /// The store's image for `reference`, pulled when missing.
+    fn image(&self, reference: &str) -> Result<Digest> {
+        let store = self.ctx.store()?;
+        match self.ctx.resolve(&store, reference) {
+            Ok(e) => Ok(e.record.id),
+            Err(Error::Image(ImageError::Store(StoreError::NoSuchImage(_)))) => {
+                let opts = crate::image::registry::PullOptions {
+                    platform: None,
+                    progress: crate::image::registry::ProgressMode::detect(self.spec.quiet),
+                };
+                crate::container::images::pull(self.ctx, reference, &opts, None)?;
+                Ok(self.ctx.resolve(&store, reference)?.record.id)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn state_of_image(&self, id: &Digest) -> Result<StageState> {
+        let store = self.ctx.store()?;
+        let record = store.image(id).map_err(img)?;
+        let raw = store.blob(id).map_err(img)?;
+        let config: Value =
+            serde_json::from_slice(&raw).map_err(|e| Error::Usage(e.to_string()))?;
+        Ok(StageState {
+            config,
+            image: Some(id.clone()),
+            layers: record.layers.iter().map(|l| store.layer_dir(l)).collect(),
+            key: format!("image:{id}"),
+            args: Vars::new(),
+            cmd_set: false,
+        })
+    }
+
+    /// Looks `key` up; on a hit, `state` becomes the cached image.
+    fn cached(&self, key: &str, state: &mut StageState) -> Result<bool> {
+        if self.spec.no_cache {
+            return Ok(false);
+        }
+        let Ok(hex) = std::fs::read_to_string(self.build_dir.join("cache").join(key)) else {
+            return Ok(false);
+        };
+        let Ok(id) = Digest::from_hex(hex.trim()) else {
+            return Ok(false);
+        };
+        let store = self.ctx.store()?;
+        if store.image(&id).is_err() {
+            return Ok(false);
+        }
+        let mut s = self.state_of_image(&id)?;
+        s.key = key.to_string();
+        s.args = std::mem::take(&mut state.args);
+        s.cmd_set = state.cmd_set;
+        *state = s;
+        Ok(true)
+    }
+
+    /// Records `state.config` as the image of step `key`.
+    fn commit(&self, key: &str, state: &mut StageState) -> Result<()> {
+        state.config["created"] = json!(crate::time::rfc3339(crate::image::store::now()));
+        let bytes = serde_json::to_vec(&state.config).map_err(|e| Error::Usage(e.to_string()))?;
+        let store = self.ctx.store()?;
+        let record = store.commit_intermediate(&bytes).map_err(img)?;
+        store
+            .write_atomic(
+                &self.build_dir.join("cache").join(key),
+                record.id.hex().as_bytes(),
+            )
+            .map_err(img)?;
+        state.image = Some(record.id);
+        state.key = key.to_string();
+        Ok(())
+    }
+
+    fn stage(&mut self, i: usize, step: &mut usize, total: usize) -> Result<StageState> {
+        let graph = self.graph;
+        self.current = i;
+        let stage = &graph.stages[i];
+        let label = stage.name.clone().unwrap_or_else(|| format!("stage-{i}"));
+        *step += 1;
+        let t0 = Instant::now();
+        let mut state = match &stage.base {
+            Base::Scratch => StageState {
+                config: scratch_config(),
+                image: None,
+                layers: Vec::new(),
+                key: "scratch".into(),
+                args: Vars::new(),
+                cmd_set: false,
+            },
+            Base::Stage(s) => {
+                let done = &self.results[s];
+                let mut st = match &done.image {
+                    Some(id) => self.state_of_image(id)?,
+                    None => StageState {
+                        config: done.config.clone(),
+                        image: None,
+                        layers: Vec::new(),
+                        key: done.key.clone(),
+                        args: Vars::new(),
+                        cmd_set: false,
+                    },
+                };
+                st.key = done.key.clone();
+                st
+            }
+            Base::Image(r) => {
+                let id = self
+                    .image(r)
+                    .map_err(|e| step_err(&self.file, &stage.from, e.to_string()))?;
+                self.state_of_image(&id)?
+            }
+        };
+        self.progress.line(&format!(
+            "[{label} {step}/{total}] {} {:.2}s",
+            stage.from.text(),
+            t0.elapsed().as_secs_f64()
+        ));
+        // A base image's ONBUILD triggers run first, then are dropped.
+        let mut instructions: Vec<Instruction> = Vec::new();
+        if let Some(triggers) = state.config["config"]["OnBuild"].as_array().cloned() {
+            for t in triggers.iter().filter_map(Value::as_str) {
+                let cf = parse::parse(&format!("{} ONBUILD", self.file), t)
+                    .map_err(|e| berr(e.into()))?;
+                instructions.extend(cf.instructions.into_iter().map(|mut ins| {
+                    ins.line = stage.from.line;
+                    ins
+                }));
+            }
+            state.run_config().remove("OnBuild");
+        }
+        instructions.extend(stage.instructions.iter().cloned());
+        for ins in &instructions {
+            *step += 1;
+            let t0 = Instant::now();
+            let cached = self.step(ins, &mut state, &label)?;
+            let line = if cached {
+                format!("[{label} {step}/{total}] CACHED {}", ins.text())
+            } else if matches!(ins.kind, Kind::Arg(_)) {
+                // Declares a value: nothing to run or cache.
+                format!("[{label} {step}/{total}] {}", ins.text())
+            } else {
+                format!(
+                    "[{label} {step}/{total}] {} {:.2}s",
+                    ins.text(),
+                    t0.elapsed().as_secs_f64()
+                )
+            };
+            self.progress.line(&line);
+        }
+        Ok(state)
+    }
+
+    /// Runs one step (or takes it from the cache: returns true).
+    fn step(&mut self, ins: &Instruction, state: &mut StageState, label: &str) -> Result<bool> {
+        let vars = state.vars();
+        let (file, esc) = (self.file.clone(), self.graph.escape);
+        let x = |w: &str| expand(w, esc, &vars).map_err(|e| step_err(&file, ins, e.to_string()));
+        // Metadata steps: the new config and the history line.
+        let mut meta: Option<String> = None;
+        match &ins.kind {
+            Kind::Arg(args) => {
+                let mut declared = Vec::new();
+                for (k, v) in args {
+                    let value = match (self.build_args.get(k), v) {
+                        (Some(b), _) => Some(b.clone()),
+                        (None, Some(d)) => Some(x(d)?),
+                        (None, None) => self.graph.global_vars.get(k).cloned(),
+                    };
+                    declared.push(k.clone());
+                    state.args.insert(k.clone(), value.unwrap_or_default());
+                }
+                self.used_args.extend(declared);
+                return Ok(false);
+            }
+            Kind::Env(pairs) => {
+                let mut env = state.env();
+                let mut text = Vec::new();
+                for (k, v) in pairs {
+                    let v = x(v)?;
+                    let k = x(k)?;
+                    env.retain(|e| e.split_once('=').map_or(e.as_str(), |p| p.0) != k);
+                    env.push(format!("{k}={v}"));
+                    text.push(format!("{k}={v}"));
+                }
+                state.run_config().insert("Env".into(), json!(env));
+                meta = Some(format!("ENV {}", text.join(" ")));
+            }
+            Kind::Label(pairs) => {
+                let mut text = Vec::new();
+                let rc = state.run_config();
+                if !rc.get("Labels").is_some_and(Value::is_object) {
+                    rc.insert("Labels".into(), json!({}));
+                }
+                for (k, v) in pairs {
+                    let (k, v) = (x(k)?, x(v)?);
+                    text.push(format!("{k}={v}"));
+                    state.run_config()["Labels"][&k] = json!(v);
+                }
+                meta = Some(format!("LABEL {}", text.join(" ")));
+            }
+            Kind::Expose(ports) => {
+                let mut set = BTreeMap::new();
+                for p in ports {
+                    for port in expose_ports(&x(p)?).map_err(|m| step_err(&self.file, ins, m))? {
+                        set.insert(port, json!({}));
+                    }
+                }
+                let rc = state.run_config();
+                let mut all: serde_json::Map<String, Value> = rc
+                    .get("ExposedPorts")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                let text: Vec<String> = set.keys().map(|k| format!("{k}:{{}}")).collect();
+                all.extend(set);
+                rc.insert("ExposedPorts".into(), Value::Object(all));
+                meta = Some(format!("EXPOSE map[{}]", text.join(" ")));
+            }
+            Kind::Volume(vols) => {
+                let mut text = Vec::new();
+                for v in vols {
+                    let v = x(v)?;
+                    if v.trim().is_empty() {
+                        return Err(step_err(
+                            &self.file,
+                            ins,
+                            "VOLUME specified can not be an empty string",
+                        ));
+                    }
+                    let rc = state.run_config();
+                    if !rc.get("Volumes").is_some_and(Value::is_object) {
+                        rc.insert("Volumes".into(), json!({}));
+                    }
+                    rc["Volumes"][&v] = json!({});
+                    text.push(v);
+                }
+                meta = Some(format!("VOLUME [{}]", text.join(" ")));
+            }
+            Kind::User(u) => {
+                let u = x(u)?;
+                state.run_config().insert("User".into(), json!(u));
+                meta = Some(format!("USER {u}"));
+            }
+            Kind::Stopsignal(s) => {
+                let s = x(s)?;
+                if crate::sandbox::signal_number(&s).is_none() {
+                    return Err(step_err(&self.file, ins, format!("invalid signal {s:?}")));
+                }
+                state.run_config().insert("StopSignal".into(), json!(s));
+                meta = Some(format!("STOPSIGNAL {s}"));
+            }
+            Kind::Cmd(c) | Kind::Entrypoint(c) => {
+                let argv = match c {
+                    Command::Exec(v) => v.clone(),
+                    Command::Shell(s) => {
+                        let mut v = state.shell();
+                        v.push(s.clone());
+                        v
+                    }
+                };
+                let is_cmd = matches!(ins.kind, Kind::Cmd(_));
+                if is_cmd {
+                    state.cmd_set = true;
+                    state.run_config().insert("Cmd".into(), json!(argv));
+                    meta = Some(format!("CMD {}", json!(argv)));
+                } else {
+                    // An ENTRYPOINT drops a Cmd this stage did not set.
+                    let cmd_set = state.cmd_set;
+                    let rc = state.run_config();
+                    rc.insert("Entrypoint".into(), json!(argv));
+                    if !cmd_set {
+                        rc.insert("Cmd".into(), Value::Null);
+                    }
+                    meta = Some(format!("ENTRYPOINT {}", json!(argv)));
+                }
+            }
+            Kind::Shell(v) => {
+                state.run_config().insert("Shell".into(), json!(v));
+                meta = Some(format!("SHELL [{}]", v.join(" ")));
+            }
+            Kind::Healthcheck(h) => {
+                let value = match h {
+                    None => json!({"Test": ["NONE"]}),
+                    Some(h) => {
+                        let test = match &h.command {
+                            Some(Command::Exec(v)) => std::iter::once("CMD".to_string())
+                                .chain(v.iter().cloned())
+                                .collect(),
+                            Some(Command::Shell(s)) => vec!["CMD-SHELL".to_string(), s.clone()],
+                            None => vec!["NONE".to_string()],
+                        };
+                        let mut o = json!({"Test": test});
+                        for (name, v) in [
+                            ("Interval", &h.interval),
+                            ("Timeout", &h.timeout),
+                            ("StartPeriod", &h.start_period),
+                            ("StartInterval", &h.start_interval),
+                        ] {
+                            if let Some(v) = v {
+                                let ns = go_duration(&x(v)?).ok_or_else(|| {
+                                    step_err(
+                                        &self.file,
+                                        ins,
+                                        format!("invalid duration {v:?} for {name}"),
+                                    )
+                                })?;
+                                if ns != 0 {
+                                    o[name] = json!(ns);
+                                }
+                            }
+                        }
+                        if let Some(r) = &h.retries {
+                            let n: i64 = x(r)?.parse().map_err(|_| {
+                                step_err(&self.file, ins, format!("invalid retries {r:?}"))
+                            })?;
+                            if n < 0 {
+                                return Err(step_err(
+                                    &self.file,
+                                    ins,
+                                    "--retries cannot be negative",
+                                ));
+                            }
+                            if n != 0 {
+                                o["Retries"] = json!(n);
+                            }
+                        }
+                        o
+                    }
+                };
+                state.run_config().insert("Healthcheck".into(), value);
+                meta = Some(ins.text());
+            }
+            Kind::Onbuild(inner) => {
+                let rc = state.run_config();
+                let mut list = rc
+                    .get("OnBuild")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                list.push(json!(inner.text()));
+                rc.insert("OnBuild".into(), Value::Array(list));
+                meta = Some(ins.text());
+            }
+            Kind::Maintainer(m) => {
+                state.config["author"] = json!(m);
+                meta = Some(format!("MAINTAINER {m}"));
+            }
+            Kind::From { .. } => return Err(step_err(&self.file, ins, "FROM inside a stage")),
+            Kind::Workdir(_) | Kind::Run { .. } | Kind::Copy(_) => {}
+        }
+        if let Some(text) = meta {
+            // The key is the instruction as substituted; the config
+            // change above is what a cache hit replaces.
+            let key = context::step_key(&state.key, &text, &[]);
+            let mut probe = StageState {
+                config: Value::Null,
+                image: None,
+                layers: Vec::new(),
+                key: String::new(),
+                args: state.args.clone(),
+                cmd_set: state.cmd_set,
+            };
+            if self.cached(&key, &mut probe)? {
+                *state = probe;
+                return Ok(true);
+            }
+            state.history(&text, true);
+            self.commit(&key, state)?;
+            return Ok(false);
+        }
+        match &ins.kind {
+            Kind::Workdir(w) => {
+                let w = x(w)?;
+                self.workdir(state, &w)
+            }
+            Kind::Copy(c) => self.copy(ins, state, c, &vars),
+            Kind::Run {
+                flags,
+                command,
+                heredocs,
+            } => self.run(ins, state, flags, command, heredocs, label),
+            _ => Ok(false),
+        }
+    }
+
+    /// Tries the cache for `key`; keeps `state`'s args either way.
+    fn try_cache(&self, key: &str, state: &mut StageState) -> Result<bool> {
+        self.cached(key, state)
+    }
+
+    fn workdir(&mut self, state: &mut StageState, w: &str) -> Result<bool> {
+        let dir = clean(&if w.starts_with('/') {
+            w.to_string()
+        } else {
+            format!("{}/{w}", state.workdir())
+        });
+        let text = format!("WORKDIR {dir}");
+        let key = context::step_key(&state.key, &text, &[]);
+        if self.try_cache(&key, state)? {
+            return Ok(true);
+        }
+        state.run_config().insert("WorkingDir".into(), json!(dir));
+        // The directory is made when the image lacks it.
+        let layers = state.layers.clone();
+        let d = dir.clone();
+        let added: Option<AddedLayer> = self.ctx.in_userns(move |store| {
+            let fs = Layered::new(&layers);
+            if fs.is_dir(&d) {
+                return Ok(None);
+            }
+            let mut items = BTreeMap::new();
+            items.insert(
+                fs.resolve(&d, true),
+                Item::Dir {
+                    mode: 0o755,
+                    uid: 0,
+                    gid: 0,
+                    mtime: 0,
+                },
+            );
+            write_layer(store, &fs, items).map(Some)
+        })?;
+        match added {
+            Some(a) => {
+                let store = self.ctx.store()?;
+                state.add_layer(&a.diff_id, store.layer_dir(&a.diff_id));
+                state.history(&text, false);
+            }
+            None => state.history(&text, true),
+        }
+        self.commit(&key, state)?;
+        Ok(false)
+    }
+
+    fn context_index(&mut self) -> Result<&ContextIndex> {
+        if self.index.is_none() {
+            let root = &self.spec.context;
+            let ignore = ["/.containerignore", "/.dockerignore"]
+                .iter()
+                .find_map(|n| std::fs::read_to_string(format!("{}{n}", root.display())).ok())
+                .map(|t| Ignore::parse(&t))
+                .unwrap_or_default();
+            let path = context::index_path(&self.build_dir, root);
+            let previous = ContextIndex::load(&path);
+            let ix =
+                ContextIndex::scan(root, &ignore, previous.as_ref()).map_err(|e| berr(e.into()))?;
+            if let Ok(data) = serde_json::to_vec(&ix) {
+                let store = self.ctx.store()?;
+                // A lost index only costs reading the context once more.
+                let _ = store.write_atomic(&path, &data);
+            }
+            self.index = Some(ix);
+        }
+        Ok(self.index.as_ref().expect("set above"))
+    }
+
+    fn copy(
+        &mut self,
+        ins: &Instruction,
+        state: &mut StageState,
+        c: &Copy,
+        vars: &Vars,
+    ) -> Result<bool> {
+        let (file, esc) = (self.file.clone(), self.graph.escape);
+        let x = |w: &str| expand(w, esc, vars).map_err(|e| step_err(&file, ins, e.to_string()));
+        let fail = |m: String| step_err(&file, ins, m);
+        let dest_raw = x(&c.dest)?;
+        let dest_is_dir = dest_raw.ends_with('/') || dest_raw.ends_with("/.") || dest_raw == ".";
+        let dest = clean(&if dest_raw.starts_with('/') {
+            dest_raw.clone()
+        } else {
+            format!("{}/{dest_raw}", state.workdir())
+        });
+        let chown = c.chown.as_deref().map(&x).transpose()?;
+        let chmod = match c.chmod.as_deref().map(&x).transpose()? {
+            None => None,
+            Some(m) => Some(
+                u32::from_str_radix(&m, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777)
+                    .ok_or_else(|| fail(format!("--chmod={m}: only octal modes are supported")))?,
+            ),
+        };
+        let excludes: Vec<String> = c.exclude.iter().map(|e| x(e)).collect::<Result<_>>()?;
+        let exclude = Ignore::parse(&excludes.join("\n"));
+        let sources: Vec<String> = c
+            .sources
+            .iter()
+            .filter(|s| {
+                !c.heredocs
+                    .iter()
+                    .any(|h| **s == format!("<<{}", h.name) || **s == format!("<<-{}", h.name))
+            })
+            .map(|s| x(s))
+            .collect::<Result<_>>()?;
+        let mut heredocs = Vec::new();
+        for h in &c.heredocs {
+            let content = if h.expand {
+                x(&h.content)?
+            } else {
+                h.content.clone()
+            };
+            heredocs.push((h.name.clone(), content));
+        }
+        if c.add
+            && sources
+                .iter()
+                .any(|s| s.contains("://") || s.starts_with("git@"))
+        {
+            return Err(fail(
+                "ADD from a URL or git is not supported by burrow build yet".into(),
+            ));
+        }
+        let from = c.from.as_deref().map(&x).transpose()?;
+        let mut extra: Vec<String> =
+            vec![format!("{chown:?} {chmod:?} {} {excludes:?}", c.parents)];
+        let source = match &from {
+            None => {
+                let ix = self.context_index()?.clone();
+                let mut picked = Vec::new();
+                for s in &sources {
+                    let sel = context::select(&ix, s).map_err(|e| fail(e.to_string()))?;
+                    picked.extend(sel);
+                }
+                if c.add {
+                    if let Some(a) = picked
+                        .iter()
+                        .find(|p| p.kind == FileKind::File && looks_like_archive(&p.path))
+                    {
+                        return Err(fail(format!(
+                            "{}: ADD of a local archive (auto-extraction) is not supported by burrow build yet; use COPY and RUN tar",
+                            a.path
+                        )));
+                    }
+                }
+                extra.push(context::sources_digest(&ix, &picked, &exclude));
+                let entries: Vec<(Selected, Vec<FileEntry>)> = picked
+                    .into_iter()
+                    .map(|p| {
+                        let under = ix.under(&p.path).to_vec();
+                        (p, under)
+                    })
+                    .collect();
+                CopySource::Context {
+                    root: self.spec.context.clone(),
+                    entries,
+                }
+            }
+            Some(f) => {
+                let layers = match self.graph.resolve_from(self.current, f).map_err(&fail)? {
+                    Source::Stage(i) => {
+                        let s = &self.results[&i];
+                        extra.push(format!("stage:{}", s.key));
+                        s.layers.clone()
+                    }
+                    _ => {
+                        let id = self.image(f).map_err(|e| fail(e.to_string()))?;
+                        extra.push(format!("image:{id}"));
+                        self.state_of_image(&id)?.layers
+                    }
+                };
+                CopySource::Rootfs {
+                    layers,
+                    paths: sources.clone(),
+                }
+            }
+        };
+        for (n, cnt) in &heredocs {
+            extra.push(format!("{n}\0{cnt}"));
+        }
+        let text = format!("{} {}", ins.keyword, ins.args);
+        let extra_refs: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let key = context::step_key(&state.key, &text, &extra_refs);
+        if self.try_cache(&key, state)? {
+            return Ok(true);
+        }
+        let job = CopyJob {
+            layers: state.layers.clone(),
+            source,
+            heredocs,
+            dest,
+            dest_is_dir,
+            chown,
+            chmod,
+            parents: c.parents,
+            exclude,
+        };
+        let added: std::result::Result<AddedLayer, String> =
+            self.ctx.in_userns(move |store| Ok(job.run(store)))?;
+        let added = added.map_err(fail)?;
+        let store = self.ctx.store()?;
+        state.add_layer(&added.diff_id, store.layer_dir(&added.diff_id));
+        state.history(&format!("{text} # buildkit"), false);
+        self.commit(&key, state)?;
+        Ok(false)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &mut self,
+        ins: &Instruction,
+        state: &mut StageState,
+        flags: &parse::RunFlags,
+        command: &Command,
+        heredocs: &[parse::Heredoc],
+        label: &str,
+    ) -> Result<bool> {
+        let file = self.file.clone();
+        let fail = |m: String| step_err(&file, ins, m);
+        if !flags.mounts.is_empty() {
+            return Err(fail(
+                "RUN --mount is not supported by burrow build yet".into(),
+            ));
+        }
+        if flags.security.as_deref() == Some("insecure") {
+            return Err(fail("RUN --security=insecure is not supported".into()));
+        }
+        let shell = state.shell();
+        let argv: Vec<String> = match command {
+            Command::Exec(v) => v.clone(),
+            Command::Shell(s) => {
+                let script = match heredocs.first() {
+                    // `RUN <<EOF`: the heredoc is the script.
+                    Some(h)
+                        if s.trim() == format!("<<{}", h.name)
+                            || s.trim() == format!("<<-{}", h.name) =>
+                    {
+                        if h.content.starts_with("#!") {
+                            return Err(fail(
+                                "a heredoc with its own interpreter (#!) is not supported by burrow build yet".into(),
+                            ));
+                        }
+                        h.content.clone()
+                    }
+                    // Other heredocs are the shell's own: pass them on.
+                    _ if !heredocs.is_empty() => {
+                        let mut t = s.clone();
+                        for h in heredocs {
+                            t.push('\n');
+                            t.push_str(&h.content);
+                            t.push_str(&h.name);
+                        }
+                        t
+                    }
+                    _ => s.clone(),
+                };
+                shell
+                    .iter()
+                    .cloned()
+                    .chain(std::iter::once(script))
+                    .collect()
+            }
+        };
+        // The args this RUN sees: declared ones, and proxies given.
+        let env = state.env();
+        let mut args: Vec<(String, String)> = state
+            .args
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for p in PROXY_ARGS {
+            if let Some(v) = self.build_args.get(*p) {
+                if !state.args.contains_key(*p) {
+                    args.push((p.to_string(), v.clone()));
+                }
+            }
+        }
+        let recorded: Vec<String> = state.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let created_by = format!(
+            "RUN {}{} # buildkit",
+            if recorded.is_empty() {
+                String::new()
+            } else {
+                format!("|{} {} ", recorded.len(), recorded.join(" "))
+            },
+            argv.join(" ")
+        );
+        let network = match flags.network.as_deref() {
+            Some("none") => "none",
+            Some("host") => "host",
+            _ => "user",
+        };
+        let key = context::step_key(&state.key, &created_by, &[network]);
+        if self.try_cache(&key, state)? {
+            return Ok(true);
+        }
+        let image = state
+            .image
+            .clone()
+            .ok_or_else(|| fail("RUN on an empty scratch stage: there is nothing to run".into()))?;
+        let name = format!("burrow-build-{}", &key[..16]);
+        let spec = crate::container::run::RunSpec {
+            image: image.to_string(),
+            command: argv,
+            name: Some(name.clone()),
+            entrypoint: Some(String::new()),
+            // ENV wins over an ARG of the same name.
+            env: args
+                .iter()
+                .filter(|(k, _)| {
+                    !env.iter()
+                        .any(|e| e.split_once('=').map(|p| p.0) == Some(k))
+                })
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+            network: network.into(),
+            ..Default::default()
+        };
+        let _ = label;
+        let out = output_file(self.ctx)?;
+        let code = {
+            let _redirect = Redirect::to(&out)?;
+            crate::container::run::run(self.ctx, &spec)
+        };
+        let mut text = String::new();
+        let mut o = &out;
+        let _ = o.rewind();
+        let _ = o.read_to_string(&mut text);
+        let cleanup = |ctx: &Context| {
+            let _ = crate::container::remove(ctx, &name, true);
+        };
+        let code = match code {
+            Ok(c) => c,
+            Err(e) => {
+                cleanup(self.ctx);
+                return Err(fail(format!("{e}{}", tail(&text))));
+            }
+        };
+        if !self.spec.quiet && !text.is_empty() {
+            for l in text.lines() {
+                eprintln!("  | {l}");
+            }
+        }
+        if code != 0 {
+            cleanup(self.ctx);
+            return Err(fail(format!(
+                "the command exited with status {code}{}",
+                tail(&text)
+            )));
+        }
+        let store = self.ctx.store()?;
+        let containers = crate::container::record::Containers::open(store.root())?;
+        let (record, _) = containers.find(&name)?;
+        let upper = containers.dir_of(&record.id).join("upper");
+        let lower = state.layers.clone();
+        let added = self.ctx.in_userns(move |store| {
+            crate::container::files::layer_from_upper(store, &upper, &lower)
+        });
+        cleanup(self.ctx);
+        let added = added?;
+        state.add_layer(&added.diff_id, store.layer_dir(&added.diff_id));
+        state.history(&created_by, false);
+        self.commit(&key, state)?;
+        Ok(false)
+    }
+}
+
+/// The last lines of a failed RUN's output, for its error.
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let from = lines.len().saturating_sub(20);
+    format!("; its last output:\n{}", lines[from..].join("\n"))
+}
+
+/// An unlinked temp file for a RUN's output.
+fn output_file(ctx: &Context) -> Result<std::fs::File> {
+    let dir = ctx.paths.runtime.clone();
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(format!("build-output-{}", std::process::id()));
+    let f = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+    let _ = std::fs::remove_file(&path);
+    Ok(f)
+}
+
+/// stdout and stderr sent to a file while this lives: a RUN container
+/// inherits them, so its output lands there to be shown and, on failure,
+/// quoted. Restored on drop.
+struct Redirect {
+    saved: [rustix::fd::OwnedFd; 2],
+}
+
+impl Redirect {
+    fn to(file: &std::fs::File) -> Result<Redirect> {
+        use rustix::fd::AsFd;
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        let dup = |fd: rustix::fd::BorrowedFd| {
+            rustix::io::fcntl_dupfd_cloexec(fd, 3)
+                .map_err(|e| Error::Usage(format!("dup of stdio: {e}")))
+        };
+        let saved = [
+            dup(std::io::stdout().as_fd())?,
+            dup(std::io::stderr().as_fd())?,
+        ];
+        for target in [1, 2] {
+            // SAFETY: dup2 of a valid open file onto fd 1 or 2, which this
+            // process owns; both are put back in drop.
+            if unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(file), target) } < 0 {
+                return Err(Error::Usage(format!(
+                    "redirecting output: {}",
+                    std::io::Error::last_os_error()
+                )));
+            }
+        }
+        Ok(Redirect { saved })
+    }
+}
+
+impl Drop for Redirect {
+    fn drop(&mut self) {
+        for (i, fd) in self.saved.iter().enumerate() {
+            // SAFETY: dup2 of the saved stdio fds back onto 1 and 2.
+            unsafe {
+                libc::dup2(std::os::fd::AsRawFd::as_raw_fd(fd), i as i32 + 1);
+            }
+        }
+    }
+}
+
+fn looks_like_archive(path: &str) -> bool {
+    [
+        ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst",
+    ]
+    .iter()
+    .any(|s| path.ends_with(s))
+}
+
+/// `80`, `80/udp`, `8000-8002/tcp` to docker's `80/tcp` keys.
+fn expose_ports(spec: &str) -> std::result::Result<Vec<String>, String> {
+    let (ports, proto) = match spec.split_once('/') {
+        Some((p, proto)) => (p, proto.to_ascii_lowercase()),
+        None => (spec, "tcp".to_string()),
+    };
+    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
+        return Err(format!("invalid proto: {proto}"));
+    }
+    let bad = || format!("invalid containerPort: {ports}");
+    let (lo, hi) = match ports.split_once('-') {
+        Some((a, b)) => (
+            a.parse::<u16>().map_err(|_| bad())?,
+            b.parse::<u16>().map_err(|_| bad())?,
+        ),
+        None => {
+            let p = ports.parse::<u16>().map_err(|_| bad())?;
+            (p, p)
+        }
+    };
+    if hi < lo {
+        return Err(bad());
+    }
+    Ok((lo..=hi).map(|p| format!("{p}/{proto}")).collect())
+}
+
+/// A Go duration (`1m30s`, `500ms`, `2h`) in nanoseconds.
+pub fn go_duration(s: &str) -> Option<i64> {
+    if s == "0" {
+        return Some(0);
+    }
+    let mut total: f64 = 0.0;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let num: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let mult = match &rest[..u] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[u..];
+        total += num * mult;
+    }
+    Some(total as i64)
+}
+
+/// Where COPY reads from.
+enum CopySource {
+    Context {
+        root: PathBuf,
+        entries: Vec<(Selected, Vec<FileEntry>)>,
+    },
+    Rootfs {
+        layers: Vec<PathBuf>,
+        paths: Vec<String>,
+    },
+}
+
+/// One member of a COPY layer.
+enum Item {
+    Dir {
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        mtime: u64,
+    },
+    File {
+        from: PathBuf,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        mtime: u64,
+        size: u64,
+    },
+    Data {
+        data: Vec<u8>,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
+    Link {
+        target: String,
+        uid: u32,
+        gid: u32,
+        mtime: u64,
+    },
+}
+
+struct CopyJob {
+    layers: Vec<PathBuf>,
+    source: CopySource,
+    heredocs: Vec<(String, String)>,
+    dest: String,
+    dest_is_dir: bool,
+    chown: Option<String>,
+    chmod: Option<u32>,
+    parents: bool,
+    exclude: Ignore,
+}
+
+fn join(dir: &str, name: &str) -> String {
+    clean(&format!("{dir}/{name}"))
+}
+
+fn base_name(p: &str) -> String {
+    p.rsplit('/').next().unwrap_or(p).to_string()
+}
+
+impl CopyJob {
+    /// Builds the layer inside the user namespace; a user's error is
+    /// returned as text for the step's message.
+    fn run(self, store: &crate::image::Store) -> std::result::Result<AddedLayer, String> {
+        let fs = Layered::new(&self.layers);
+        let (uid, gid) = match &self.chown {
+            Some(c) => lookup_owner(&fs, c)?,
+            None => (0, 0),
+        };
+        let mode = |m: u32| self.chmod.unwrap_or(m);
+        // (path in the image, member)
+        let mut items: BTreeMap<String, Item> = BTreeMap::new();
+        let mut count = self.heredocs.len();
+        match &self.source {
+            CopySource::Context { entries, .. } => count += entries.len(),
+            CopySource::Rootfs { paths, .. } => count += paths.len(),
+        }
+        let into_dir = self.dest_is_dir || count > 1;
+        // A file source's path in the image.
+        let file_target = |src: &str| -> String {
+            if self.parents {
+                join(&self.dest, src)
+            } else if into_dir || fs.is_dir(&self.dest) {
+                join(&self.dest, &base_name(src))
+            } else {
+                self.dest.clone()
+            }
+        };
+        for (name, content) in &self.heredocs {
+            items.insert(
+                file_target(name),
+                Item::Data {
+                    data: content.clone().into_bytes(),
+                    mode: mode(0o644),
+                    uid,
+                    gid,
+                },
+            );
+        }
+        match &self.source {
+            CopySource::Context { root, entries } => {
+                for (sel, under) in entries {
+                    let base = if sel.kind == FileKind::Dir {
+                        if self.parents && sel.path != "." {
+                            join(&self.dest, &sel.path)
+                        } else {
+                            self.dest.clone()
+                        }
+                    } else {
+                        String::new()
+                    };
+                    for e in under {
+                        if !self.exclude.is_empty() && self.exclude.excludes(&e.path) {
+                            continue;
+                        }
+                        let target = if sel.kind == FileKind::Dir {
+                            let rel = if sel.path == "." {
+                                e.path.as_str()
+                            } else {
+                                match e.path.strip_prefix(&format!("{}/", sel.path)) {
+                                    Some(r) => r,
+                                    None => continue, // the directory itself
+                                }
+                            };
+                            join(&base, rel)
+                        } else {
+                            file_target(&e.path)
+                        };
+                        let mtime = e.mtime.max(0) as u64;
+                        let item = match e.kind {
+                            FileKind::Dir => Item::Dir {
+                                mode: mode(e.mode),
+                                uid,
+                                gid,
+                                mtime,
+                            },
+                            FileKind::File => Item::File {
+                                from: root.join(&e.path),
+                                mode: mode(e.mode),
+                                uid,
+                                gid,
+                                mtime,
+                                size: e.size,
+                            },
+                            FileKind::Symlink => Item::Link {
+                                target: e.link.clone().unwrap_or_default(),
+                                uid,
+                                gid,
+                                mtime,
+                            },
+                            FileKind::Other => continue,
+                        };
+                        items.insert(target, item);
+                    }
+                    if sel.kind == FileKind::Dir && !items.contains_key(&base) && base != "/" {
+                        items.insert(
+                            base.clone(),
+                            Item::Dir {
+                                mode: 0o755,
+                                uid,
+                                gid,
+                                mtime: 0,
+                            },
+                        );
+                    }
+                }
+            }
+            CopySource::Rootfs { layers, paths } => {
+                let src = Layered::new(layers);
+                for p in paths {
+                    let resolved = src.resolve(p, false);
+                    let Some((_, m)) = src.stat(&resolved) else {
+                        return Err(format!("{p}: no such file in the source image"));
+                    };
+                    if m.is_dir() {
+                        let base = if self.parents {
+                            join(&self.dest, &resolved)
+                        } else {
+                            self.dest.clone()
+                        };
+                        walk_rootfs(&src, &resolved, &base, uid, gid, self.chmod, &mut items)?;
+                    } else {
+                        let target = file_target(&resolved);
+                        rootfs_item(&src, &resolved, &target, uid, gid, self.chmod, &mut items);
+                    }
+                }
+            }
+        }
+        // Targets under a symlinked directory of the image go where the
+        // link points, as they would in the running container.
+        let mut resolved: BTreeMap<String, Item> = BTreeMap::new();
+        for (path, item) in items {
+            let parent = path.rsplit_once('/').map(|p| p.0).unwrap_or("");
+            let parent = fs.resolve(if parent.is_empty() { "/" } else { parent }, true);
+            resolved.insert(join(&parent, &base_name(&path)), item);
+        }
+        write_layer(store, &fs, resolved).map_err(|e| e.to_string())
+    }
+}
+
+fn rootfs_item(
+    src: &Layered,
+    path: &str,
+    target: &str,
+    uid: u32,
+    gid: u32,
+    chmod: Option<u32>,
+    items: &mut BTreeMap<String, Item>,
+) {
+    use std::os::unix::fs::MetadataExt;
+    let Some((p, m)) = src.stat(path) else { return };
+    let mode = chmod.unwrap_or(m.mode() & 0o7777);
+    let mtime = m.mtime().max(0) as u64;
+    let item = if m.is_dir() {
+        Item::Dir {
+            mode,
+            uid,
+            gid,
+            mtime,
+        }
+    } else if m.file_type().is_symlink() {
+        Item::Link {
+            target: std::fs::read_link(&p)
+                .map(|t| t.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            uid,
+            gid,
+            mtime,
+        }
+    } else if m.is_file() {
+        Item::File {
+            from: p,
+            mode,
+            uid,
+            gid,
+            mtime,
+            size: m.len(),
+        }
+    } else {
+        return;
+    };
+    items.insert(target.to_string(), item);
+}
+
+fn walk_rootfs(
+    src: &Layered,
+    dir: &str,
+    target: &str,
+    uid: u32,
+    gid: u32,
+    chmod: Option<u32>,
+    items: &mut BTreeMap<String, Item>,
+) -> std::result::Result<(), String> {
+    rootfs_item(src, dir, target, uid, gid, chmod, items);
+    for name in src.read_dir(dir) {
+        let p = join(dir, &name);
+        let t = join(target, &name);
+        match src.stat(&p) {
+            Some((_, m)) if m.is_dir() => walk_rootfs(src, &p, &t, uid, gid, chmod, items)?,
+            Some(_) => rootfs_item(src, &p, &t, uid, gid, chmod, items),
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// Writes `items` (image paths) as a layer, with every missing parent
+/// directory: the image's own metadata when it has the directory (so a
+/// COPY into /tmp keeps /tmp's mode), else 0755 root.
+fn write_layer(
+    store: &crate::image::Store,
+    fs: &Layered,
+    items: BTreeMap<String, Item>,
+) -> Result<AddedLayer> {
+    use std::os::unix::fs::MetadataExt;
+    let other = |m: String| Error::Usage(m);
+    // No garbage collection removes the layers below meanwhile.
+    let _lock = store.lock_shared().map_err(img)?;
+    let dir = store.root().join("tmp");
+    let path = dir.join(format!("build-layer-{}.tar", std::process::id()));
+    let file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .map_err(|e| other(format!("{}: {e}", path.display())))?;
+    let _ = std::fs::remove_file(&path);
+    let mut all: BTreeMap<String, Item> = BTreeMap::new();
+    for p in items.keys() {
+        let mut cur = p.as_str();
+        while let Some((parent, _)) = cur.rsplit_once('/') {
+            if parent.is_empty() {
+                break;
+            }
+            if !items.contains_key(parent) && !all.contains_key(parent) {
+                let item = match fs.stat(parent) {
+                    Some((_, m)) if m.is_dir() => Item::Dir {
+                        mode: m.mode() & 0o7777,
+                        uid: m.uid(),
+                        gid: m.gid(),
+                        mtime: m.mtime().max(0) as u64,
+                    },
+                    _ => Item::Dir {
+                        mode: 0o755,
+                        uid: 0,
+                        gid: 0,
+                        mtime: 0,
+                    },
+                };
+                all.insert(parent.to_string(), item);
+            }
+            cur = parent;
+        }
+    }
+    all.extend(items);
+    let mut tar = TarWriter::new(std::io::BufWriter::new(&file));
+    let terr = |e: crate::image::tar::TarError| other(e.to_string());
+    for (p, item) in &all {
+        let name = p.trim_start_matches('/');
+        if name.is_empty() {
+            continue;
+        }
+        match item {
+            Item::Dir {
+                mode,
+                uid,
+                gid,
+                mtime,
+            } => {
+                let mut e = NewEntry::new(name.as_bytes(), EntryKind::Directory, *mode, *mtime);
+                (e.uid, e.gid) = (*uid as u64, *gid as u64);
+                tar.append(&e, &mut std::io::empty()).map_err(terr)?;
+            }
+            Item::File {
+                from,
+                mode,
+                uid,
+                gid,
+                mtime,
+                size,
+            } => {
+                use std::os::unix::fs::OpenOptionsExt;
+                let f = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(from)
+                    .map_err(|e| other(format!("{}: {e}", from.display())))?;
+                let mut e = NewEntry::new(name.as_bytes(), EntryKind::Regular, *mode, *mtime);
+                (e.uid, e.gid) = (*uid as u64, *gid as u64);
+                // A file that changed size since it was indexed is copied
+                // as indexed: the size in the header is the one read.
+                let actual = f.metadata().map(|m| m.len()).unwrap_or(*size);
+                e.size = actual;
+                tar.append(&e, &mut f.take(actual)).map_err(terr)?;
+            }
+            Item::Data {
+                data,
+                mode,
+                uid,
+                gid,
+            } => {
+                let mut e = NewEntry::new(name.as_bytes(), EntryKind::Regular, *mode, 0);
+                (e.uid, e.gid) = (*uid as u64, *gid as u64);
+                e.size = data.len() as u64;
+                tar.append(&e, &mut data.as_slice()).map_err(terr)?;
+            }
+            Item::Link {
+                target,
+                uid,
+                gid,
+                mtime,
+            } => {
+                let mut e = NewEntry::new(name.as_bytes(), EntryKind::Symlink, 0o777, *mtime);
+                (e.uid, e.gid) = (*uid as u64, *gid as u64);
+                e.link = target.as_bytes();
+                tar.append(&e, &mut std::io::empty()).map_err(terr)?;
+            }
+        }
+    }
+    let mut w = tar.finish().map_err(terr)?;
+    w.flush().map_err(|e| other(e.to_string()))?;
+    drop(w);
+    let mut reader = &file;
+    reader.rewind().map_err(|e| other(e.to_string()))?;
+    store
+        .add_layer(&mut reader, None, None, "build step")
+        .map_err(img)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(go_duration("30s"), Some(30_000_000_000));
+        assert_eq!(go_duration("1m30s"), Some(90_000_000_000));
+        assert_eq!(go_duration("500ms"), Some(500_000_000));
+        assert_eq!(go_duration("1.5h"), Some(5_400_000_000_000));
+        assert_eq!(go_duration("0"), Some(0));
+        assert_eq!(go_duration("10"), None);
+        assert_eq!(go_duration("5x"), None);
+    }
+
+    #[test]
+    fn exposed_ports_as_docker_keys() {
+        assert_eq!(expose_ports("80").unwrap(), vec!["80/tcp"]);
+        assert_eq!(expose_ports("53/UDP").unwrap(), vec!["53/udp"]);
+        assert_eq!(
+            expose_ports("8000-8002").unwrap(),
+            vec!["8000/tcp", "8001/tcp", "8002/tcp"]
+        );
+        assert!(expose_ports("x").is_err());
+        assert!(expose_ports("80/icmp").is_err());
+    }
+}

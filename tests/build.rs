@@ -1,0 +1,410 @@
+//! `burrow build` as an unprivileged user: a Containerfile and a context
+//! directory become an image in the store, with docker's config fields and
+//! history, COPY layers from the context (after .dockerignore), RUN steps
+//! as containers, multi-stage COPY --from, the cache, and the errors a
+//! user must be able to read.
+
+mod common;
+
+use common::run_image::{self, PLAIN};
+use common::{path_str, Output, TestEnv, TestUser};
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// A context directory with `files` (path, content), owned by the user.
+fn context(env: &TestEnv, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = env.work.join(name);
+    fs::create_dir_all(&dir).unwrap();
+    env.give(&dir);
+    for (p, data) in files {
+        let path = dir.join(p);
+        let mut parent = path.parent().unwrap().to_path_buf();
+        fs::create_dir_all(&parent).unwrap();
+        while parent != dir {
+            env.give(&parent);
+            parent = parent.parent().unwrap().to_path_buf();
+        }
+        fs::write(&path, data).unwrap();
+        env.give(&path);
+    }
+    dir
+}
+
+fn build(env: &TestEnv, args: &[&str], dir: &Path) -> Output {
+    let mut all = vec!["build"];
+    all.extend_from_slice(args);
+    all.push(path_str(dir));
+    env.run(&all)
+}
+
+/// The id a successful build printed last.
+fn built_id(out: &Output) -> String {
+    assert!(out.status.success(), "build failed\n{out}");
+    let last = out
+        .stdout_lines()
+        .last()
+        .copied()
+        .unwrap_or_default()
+        .to_string();
+    let hex = last
+        .strip_prefix("sha256:")
+        .unwrap_or_else(|| panic!("the last line is not an image id\n{out}"));
+    assert!(common::is_hex64(hex), "{out}");
+    hex.to_string()
+}
+
+fn run_in(env: &TestEnv, image: &str, cmd: &[&str]) -> String {
+    // As root: the single-id map (no subordinate ids) has no uid 1000 to
+    // run the image's USER as.
+    let mut args = vec!["run", "--rm", "--network", "none", "--user", "0", image];
+    args.extend_from_slice(cmd);
+    env.ok(&args).stdout
+}
+
+const FULL: &str = r#"# syntax=docker/dockerfile:1
+ARG BASE=run/plain
+FROM ${BASE}
+ARG GREETING=hello
+ENV APP_HOME=/srv/app \
+    MODE=${GREETING:-none}
+LABEL org.example.name="demo app" version=1
+EXPOSE 8080 53/udp
+VOLUME /data
+WORKDIR $APP_HOME
+COPY . .
+RUN echo "$GREETING from run" > made-by-run.txt && mkdir -p /var/built
+USER 1000:1000
+STOPSIGNAL SIGQUIT
+HEALTHCHECK --interval=30s --timeout=5s --retries=2 CMD cat /srv/app/a.txt
+SHELL ["/bin/sh", "-ec"]
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat made-by-run.txt"]
+"#;
+
+fn full_context(env: &TestEnv) -> PathBuf {
+    context(
+        env,
+        "ctx",
+        &[
+            ("Containerfile", FULL),
+            ("a.txt", "A\n"),
+            ("sub/b.txt", "B\n"),
+            ("secret.key", "never copied\n"),
+            ("logs/x.log", "never copied\n"),
+            ("logs/keep.log", "kept\n"),
+            (
+                ".dockerignore",
+                "secret.key\n/logs\n!logs/keep.log\n.dockerignore\n",
+            ),
+        ],
+    )
+}
+
+fn check_full_image(env: &TestEnv, id: &str) {
+    let i = env.inspect("demo:1");
+    assert_eq!(i["Id"].as_str(), Some(format!("sha256:{id}").as_str()));
+    let c = &i["Config"];
+    let env_list: Vec<&str> = c["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(env_list.contains(&"APP_HOME=/srv/app"), "{c}");
+    assert!(
+        env_list.contains(&"MODE=hello"),
+        "ARG substituted into ENV: {c}"
+    );
+    assert!(
+        !env_list.iter().any(|e| e.starts_with("GREETING=")),
+        "ARG is not persisted: {c}"
+    );
+    assert_eq!(c["Labels"]["org.example.name"], "demo app");
+    assert_eq!(c["Labels"]["version"], "1");
+    assert_eq!(c["Labels"]["built.by"], "test", "--label applied");
+    assert!(c["ExposedPorts"]["8080/tcp"].is_object(), "{c}");
+    assert!(c["ExposedPorts"]["53/udp"].is_object(), "{c}");
+    assert!(c["Volumes"]["/data"].is_object(), "{c}");
+    assert_eq!(c["WorkingDir"], "/srv/app");
+    assert_eq!(c["User"], "1000:1000");
+    assert_eq!(c["StopSignal"], "SIGQUIT");
+    assert_eq!(
+        c["Healthcheck"],
+        serde_json::json!({"Test": ["CMD-SHELL", "cat /srv/app/a.txt"], "Interval": 30_000_000_000u64, "Timeout": 5_000_000_000u64, "Retries": 2})
+    );
+    assert_eq!(c["Shell"], serde_json::json!(["/bin/sh", "-ec"]));
+    assert_eq!(c["Entrypoint"], serde_json::json!(["/bin/sh", "-c"]));
+    assert_eq!(c["Cmd"], serde_json::json!(["cat made-by-run.txt"]));
+    // History: the base's entries, then one per instruction docker records.
+    let history: Vec<&str> = i["History"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["created_by"].as_str())
+        .collect();
+    let ours: Vec<&str> = history
+        .iter()
+        .copied()
+        .skip_while(|h| !h.starts_with("ENV "))
+        .collect();
+    assert_eq!(ours[0], "ENV APP_HOME=/srv/app MODE=hello", "{history:?}");
+    assert!(ours.contains(&"COPY . . # buildkit"), "{history:?}");
+    assert!(
+        ours.iter()
+            .any(|h| h.starts_with("RUN |1 GREETING=hello /bin/sh -c echo")),
+        "{history:?}"
+    );
+    assert!(
+        ours.contains(&"EXPOSE map[53/udp:{} 8080/tcp:{}]"),
+        "{history:?}"
+    );
+    // Layers: the base, the WORKDIR it had to make, COPY and RUN.
+    let layers = i["RootFS"]["Layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 4, "{i}");
+
+    // The files, as the image runs.
+    let out = run_in(env, "demo:1", &[]);
+    assert_eq!(out, "hello from run\n");
+    let listing = run_in(
+        env,
+        "demo:1",
+        &["cat a.txt sub/b.txt logs/keep.log; ls -a . logs; ls -d /var/built"],
+    );
+    assert!(listing.starts_with("A\nB\nkept\n"), "{listing}");
+    assert!(
+        !listing.contains("secret.key"),
+        ".dockerignore left it out: {listing}"
+    );
+    assert!(!listing.contains("x.log"), "{listing}");
+    assert!(
+        !listing.contains(".dockerignore"),
+        "the ignore file matched itself: {listing}"
+    );
+    assert!(listing.contains("Containerfile"), "{listing}");
+    assert!(listing.contains("/var/built"), "{listing}");
+}
+
+fn full_build_and_cache(user: TestUser, test: &str) {
+    let Some(env) = TestEnv::new(test, user) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let dir = full_context(&env);
+    let out = build(&env, &["-t", "demo:1", "--label", "built.by=test"], &dir);
+    let id = built_id(&out);
+    assert!(
+        !out.stderr.contains("CACHED"),
+        "a first build caches nothing\n{out}"
+    );
+    check_full_image(&env, &id);
+
+    // Nothing changed: every step is CACHED and the image is the same.
+    let again = build(&env, &["-t", "demo:1", "--label", "built.by=test"], &dir);
+    assert_eq!(built_id(&again), id, "{again}");
+    let steps: Vec<&str> = again
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with('[') && !l.contains("] FROM ") && !l.contains("] ARG "))
+        .collect();
+    assert!(!steps.is_empty(), "{again}");
+    assert!(
+        steps.iter().all(|l| l.contains("] CACHED ")),
+        "every step after FROM is cached\n{again}"
+    );
+    assert!(
+        !again.stderr.contains("  | "),
+        "RUN did not run again\n{again}"
+    );
+
+    // One context file changed: COPY and what follows run again.
+    fs::write(dir.join("sub/b.txt"), "B2\n").unwrap();
+    let third = build(&env, &["-t", "demo:2"], &dir);
+    let id3 = built_id(&third);
+    assert_ne!(id3, id);
+    assert!(third.stderr.contains("CACHED WORKDIR"), "{third}");
+    assert!(!third.stderr.contains("CACHED COPY"), "{third}");
+    assert_eq!(run_in(&env, "demo:2", &["cat sub/b.txt"]), "B2\n");
+
+    // -q prints the id alone; --iidfile writes it.
+    let iid = env.work.join("iid");
+    let q = build(&env, &["-q", "--iidfile", path_str(&iid)], &dir);
+    assert!(q.status.success(), "{q}");
+    assert_eq!(q.stdout_lines().len(), 1, "{q}");
+    assert_eq!(fs::read_to_string(&iid).unwrap(), format!("sha256:{id3}"));
+    // Intermediate images are not listed.
+    let names: Vec<Value> = env.images_json();
+    assert!(
+        names
+            .iter()
+            .all(|i| !i["Names"].as_array().is_some_and(|n| n.is_empty())
+                || i["Id"].as_str() == Some(id3.as_str())),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn build_makes_an_image_with_docker_config_history_and_cache() {
+    full_build_and_cache(TestUser::WithSubids, "build_full");
+}
+
+#[test]
+fn build_works_without_subordinate_ids() {
+    full_build_and_cache(TestUser::NoSubids, "build_full_nosub");
+}
+
+#[test]
+fn multi_stage_copy_from_and_target() {
+    let Some(env) = TestEnv::new("build_multi", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let file = format!(
+        "FROM {PLAIN} AS builder\nRUN mkdir /out && echo built > /out/artifact && chmod 0750 /out/artifact\n\
+         FROM {PLAIN} AS unused\nRUN exit 3\n\
+         FROM scratch AS files\nCOPY note.txt /note.txt\n\
+         FROM {PLAIN}\nCOPY --from=builder /out/artifact /usr/bin/\nCOPY --from=2 /note.txt /etc/note.txt\n"
+    );
+    let dir = context(
+        &env,
+        "multi",
+        &[("Containerfile", &file), ("note.txt", "note\n")],
+    );
+    // The final stage does not need `unused`: its failing RUN never runs.
+    let out = build(&env, &["-t", "multi:1"], &dir);
+    built_id(&out);
+    assert!(!out.stderr.contains("exit 3"), "{out}");
+    let got = run_in(
+        &env,
+        "multi:1",
+        &[
+            "sh",
+            "-c",
+            "cat /usr/bin/artifact /etc/note.txt; stat -c %a /usr/bin/artifact",
+        ],
+    );
+    assert_eq!(got, "built\nnote\n750\n");
+    // --target builds that stage alone.
+    let t = build(&env, &["-t", "files:1", "--target", "files"], &dir);
+    built_id(&t);
+    assert!(!t.stderr.contains("builder"), "{t}");
+    assert_eq!(
+        env.inspect("files:1")["RootFS"]["Layers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let bad = build(&env, &["--target", "nope"], &dir);
+    assert!(!bad.status.success());
+    assert!(
+        bad.stderr
+            .contains("target stage \"nope\" could not be found"),
+        "{bad}"
+    );
+}
+
+#[test]
+fn a_failing_run_reports_status_and_output_and_tags_nothing() {
+    let Some(env) = TestEnv::new("build_fail", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let file = format!("FROM {PLAIN}\nRUN echo first\nRUN echo about to fail; echo on stderr >&2; exit 7\nRUN echo never\n");
+    let dir = context(&env, "fail", &[("Containerfile", &file)]);
+    let out = build(&env, &["-t", "broken:1"], &dir);
+    assert_eq!(out.code(), Some(common::EXIT_FAILURE), "{out}");
+    let err = out.error_line();
+    assert!(
+        err.contains("Containerfile:3: RUN echo about to fail"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("exited with status 7"), "{out}");
+    assert!(
+        out.stderr.contains("about to fail") && out.stderr.contains("on stderr"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("never"), "{out}");
+    let tagged = env.run(&["image", "inspect", "broken:1"]);
+    assert!(
+        !tagged.status.success(),
+        "nothing half-built is tagged\n{tagged}"
+    );
+    // No build container is left behind.
+    let ps = env.ok(&["ps", "-a", "-q"]);
+    assert!(ps.stdout.trim().is_empty(), "{ps}");
+}
+
+#[test]
+fn copy_from_outside_the_context_is_an_error() {
+    let Some(env) = TestEnv::new("build_outside", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    fs::write(env.work.join("x"), "outside\n").unwrap();
+    let file = format!("FROM {PLAIN}\n\nCOPY ../x /x\n");
+    let dir = context(&env, "out", &[("Containerfile", &file)]);
+    let out = build(&env, &["-t", "out:1"], &dir);
+    assert_eq!(out.code(), Some(common::EXIT_FAILURE), "{out}");
+    assert!(
+        out.error_line()
+            .contains("Containerfile:3: COPY ../x /x: ../x: outside the build context"),
+        "{out}"
+    );
+    let missing = context(
+        &env,
+        "missing",
+        &[(
+            "Containerfile",
+            &format!("FROM {PLAIN}\nCOPY missing.txt /\n"),
+        )],
+    );
+    let out = build(&env, &[], &missing);
+    assert!(
+        out.error_line().contains(
+            "Containerfile:2: COPY missing.txt /: missing.txt: no such file in the context"
+        ),
+        "{out}"
+    );
+    let bad = context(&env, "bad", &[("Dockerfile", "FROM busybox\nBOGUS x\n")]);
+    let out = build(&env, &[], &bad);
+    assert!(
+        out.error_line()
+            .contains("Dockerfile:2: unknown instruction: BOGUS"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_context_symlink_pointing_outside_is_copied_as_a_link() {
+    let Some(env) = TestEnv::new("build_symlink", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let secret = env.canary.join("secret");
+    let file = format!("FROM {PLAIN}\nCOPY . /app/\n");
+    let dir = context(&env, "links", &[("Containerfile", &file)]);
+    std::os::unix::fs::symlink(&secret, dir.join("escape")).unwrap();
+    std::os::unix::fs::symlink("../../../../etc/passwd", dir.join("up")).unwrap();
+    env.give(&dir.join("escape"));
+    env.give(&dir.join("up"));
+    let out = build(&env, &["-t", "links:1"], &dir);
+    built_id(&out);
+    let got = run_in(
+        &env,
+        "links:1",
+        &[
+            "sh",
+            "-c",
+            "readlink /app/escape; readlink /app/up; cat /app/escape 2>&1 || echo unreadable",
+        ],
+    );
+    let lines: Vec<&str> = got.lines().collect();
+    assert_eq!(lines[0], path_str(&secret), "{got}");
+    assert_eq!(lines[1], "../../../../etc/passwd", "{got}");
+    assert_eq!(
+        *lines.last().unwrap(),
+        "unreadable",
+        "the link was not followed: {got}"
+    );
+}
