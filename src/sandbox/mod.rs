@@ -105,6 +105,14 @@ pub enum SandboxError {
     Channel(String),
     #[error("{call}: {}", sys::errno_text(*errno))]
     Sys { call: &'static str, errno: i32 },
+    /// SIGINT, SIGTERM or SIGHUP came while the container was being set up.
+    #[error("interrupted by signal {0} while the container was being set up")]
+    Interrupted(i32),
+    #[error(
+        "the container's set-up made no progress for {} seconds; it was stopped",
+        SETUP_STEP.as_secs()
+    )]
+    SetupStalled,
 }
 
 impl SandboxError {
@@ -113,6 +121,7 @@ impl SandboxError {
     pub fn exit_code(&self) -> i32 {
         match self {
             SandboxError::Exec(f) => f.exit_code(),
+            SandboxError::Interrupted(sig) => 128 + sig,
             _ => 125,
         }
     }
@@ -122,6 +131,58 @@ impl From<sync::ChannelError> for SandboxError {
     fn from(e: sync::ChannelError) -> Self {
         SandboxError::Channel(e.to_string())
     }
+}
+
+/// The longest the set-up may go without a word from the child; the
+/// slowest step, copying an image's layers when no overlay mounts, stays
+/// well under it.
+const SETUP_STEP: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Waits until the child in set-up has something to say (or hung up),
+/// for at most `SETUP_STEP`. SIGINT, SIGTERM and SIGHUP end the wait: a
+/// foreground run holds them blocked for the container, so they stay
+/// pending here, and nothing else would notice them while the set-up
+/// hangs. The caller's error path kills and reaps the child.
+fn await_child(channel: &Channel) -> Result<(), SandboxError> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let deadline = std::time::Instant::now() + SETUP_STEP;
+    loop {
+        // SAFETY: the fd is the channel's, open for the whole call.
+        let fd = unsafe { BorrowedFd::borrow_raw(channel.raw_fd()) };
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u8)) {
+            Ok(n) if n > 0 => return Ok(()),
+            Ok(_) | Err(nix::Error::EINTR) => {}
+            Err(e) => {
+                return Err(SandboxError::Sys {
+                    call: "poll",
+                    errno: e as i32,
+                })
+            }
+        }
+        if let Some(sig) = pending_stop_signal() {
+            return Err(SandboxError::Interrupted(sig));
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(SandboxError::SetupStalled);
+        }
+    }
+}
+
+/// SIGINT, SIGTERM or SIGHUP, if one is pending (blocked and sent).
+fn pending_stop_signal() -> Option<i32> {
+    // SAFETY: sigpending fills the set it is given, a valid sigset_t.
+    let set = unsafe {
+        let mut set = std::mem::zeroed::<libc::sigset_t>();
+        if libc::sigpending(&mut set) != 0 {
+            return None;
+        }
+        set
+    };
+    [libc::SIGINT, libc::SIGTERM, libc::SIGHUP]
+        .into_iter()
+        // SAFETY: sigismember reads a set filled by sigpending.
+        .find(|&sig| unsafe { libc::sigismember(&set, sig) } == 1)
 }
 
 /// How the container's pid 1 ended.
@@ -313,7 +374,10 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
         Ok(())
     };
     let mut executing = false;
-    while let Some((msg, fd)) = parent_end.recv::<ToParent>()? {
+    while let Some((msg, fd)) = {
+        await_child(&parent_end)?;
+        parent_end.recv::<ToParent>()?
+    } {
         match msg {
             ToParent::Rootfs(report) => running.rootfs = report,
             ToParent::Pty => running.pty = fd,
