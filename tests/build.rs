@@ -408,3 +408,33 @@ fn a_context_symlink_pointing_outside_is_copied_as_a_link() {
         "the link was not followed: {got}"
     );
 }
+
+#[test]
+fn a_build_arg_in_copy_changes_the_cache_key() {
+    let Some(env) = TestEnv::new("build_arg_key", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let file = format!("FROM {PLAIN}\nARG DEST=/first\nCOPY f.txt $DEST\n");
+    let dir = context(
+        &env,
+        "argkey",
+        &[("Containerfile", &file), ("f.txt", "f\n")],
+    );
+    built_id(&build(&env, &["-t", "argkey:1"], &dir));
+    let out = build(
+        &env,
+        &["-t", "argkey:2", "--build-arg", "DEST=/second"],
+        &dir,
+    );
+    built_id(&out);
+    assert!(!out.stderr.contains("CACHED COPY"), "{out}");
+    assert_eq!(run_in(&env, "argkey:2", &["cat", "/second"]), "f\n");
+    let unused = build(&env, &["--build-arg", "NOPE=1"], &dir);
+    assert!(
+        unused
+            .stderr
+            .contains("one or more build-args [NOPE] were not consumed"),
+        "{unused}"
+    );
+}

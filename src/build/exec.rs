@@ -930,6 +930,9 @@ impl Builder<'_> {
             extra.push(format!("{n}\0{cnt}"));
         }
         let text = format!("{} {}", ins.keyword, ins.args);
+        // What the words mean now: the same text with other args is
+        // another step.
+        extra.push(format!("{from:?}\0{sources:?}\0{dest}\0{dest_is_dir}"));
         let extra_refs: Vec<&str> = extra.iter().map(String::as_str).collect();
         let key = context::step_key(&state.key, &text, &extra_refs);
         if self.try_cache(&key, state)? {
@@ -1049,7 +1052,8 @@ impl Builder<'_> {
             .image
             .clone()
             .ok_or_else(|| fail("RUN on an empty scratch stage: there is nothing to run".into()))?;
-        let name = format!("burrow-build-{}", &key[..16]);
+        // Two builds of the same step at once must not share a name.
+        let name = format!("burrow-build-{}-{}", &key[..12], std::process::id());
         let spec = crate::container::run::RunSpec {
             image: image.to_string(),
             command: argv,
