@@ -204,7 +204,9 @@ fn is_loopback(host: &str) -> bool {
 pub struct LogsConfig {
     /// Size a container's log file is kept under, older output going
     /// first: `"10m"`, `"512k"`, `"1g"` (binary units) or a number of
-    /// bytes; `0` means no limit.
+    /// bytes; `0` means no limit. A `logs -f` that falls behind holds the
+    /// rotation back, up to 8 times this (at least 1 GiB), so that it
+    /// loses nothing; past that it is told how many bytes it missed.
     pub max_size: ByteSize,
 }
 

@@ -17,7 +17,7 @@ fn env_with_image(test: &str) -> Option<TestEnv> {
     let env = TestEnv::new(test, TestUser::WithSubids)?;
     let mut layer = busybox_rootfs();
     for applet in [
-        "yes", "head", "ps", "hostname", "seq", "wc", "pwd", "env", "grep",
+        "yes", "head", "ps", "hostname", "seq", "wc", "pwd", "env", "grep", "sed",
     ] {
         layer = layer.symlink(&format!("bin/{applet}"), "busybox");
     }
@@ -929,4 +929,76 @@ fn attach_to_a_terminal_relays_keys_and_detaches_on_ctrl_p_ctrl_q() {
         "detaching leaves it running"
     );
     env.ok(&["rm", "-f", "shell"]);
+}
+
+/// `logs -f` of a container writing 200 MB at once, with a log of 1 MB
+/// that rotates as it fills: every byte arrives, in order, and nothing is
+/// said to be lost. The follower starts first (the container waits for
+/// it), so everything the container writes passes through rotation.
+#[test]
+fn logs_follow_gets_every_byte_of_a_burst_across_rotations() {
+    use sha2::{Digest, Sha256};
+    use std::io::{BufRead, BufReader, Read};
+    let Some(env) = env_with_image("logs_follow_gets_every_byte_of_a_burst_across_rotations")
+    else {
+        return;
+    };
+    let dir = env.config_home.join("burrow");
+    std::fs::create_dir_all(&dir).unwrap();
+    env.give(&dir);
+    let file = dir.join("config.toml");
+    std::fs::write(&file, "[logs]\nmax_size = \"1m\"\n").unwrap();
+    env.give(&file);
+    const LINES: u32 = 2_100_000;
+    let pad = "x".repeat(91);
+    let script = format!(
+        "echo ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; \
+         seq 1 {LINES} | sed 's/$/ {pad}/'"
+    );
+    let id = env.ok(&["run", "-d", "--name", "burst", IMAGE, "sh", "-c", &script]);
+    let id = id.stdout.trim().to_string();
+    let mut follower = env
+        .command(&["logs", "-f", "burst"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("logs -f");
+    let mut out = BufReader::with_capacity(1 << 20, follower.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert_eq!(first, "ready\n");
+    env.ok(&["exec", "burst", "touch", "/tmp/go"]);
+    let (mut got, mut got_len) = (Sha256::new(), 0u64);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = out.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        got.update(&buf[..n]);
+        got_len += n as u64;
+    }
+    let status = follower.wait().unwrap();
+    let mut err = String::new();
+    follower
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let (mut want, mut want_len) = (Sha256::new(), 0u64);
+    for i in 1..=LINES {
+        let line = format!("{i} {pad}\n");
+        want.update(line.as_bytes());
+        want_len += line.len() as u64;
+    }
+    assert!(want_len > 200_000_000);
+    assert!(status.success(), "{status}: {err}");
+    assert_eq!(got_len, want_len, "every byte arrives\n{err}");
+    assert_eq!(got.finalize(), want.finalize(), "in order, unchanged");
+    assert!(err.is_empty(), "{err}");
+    // The log did rotate, and is back near its size.
+    let log = env.storage().join("containers").join(&id);
+    assert!(log.join("container.log.1").exists());
+    env.ok(&["rm", "burst"]);
 }

@@ -458,6 +458,7 @@ fn relay_attached_keys(
                     Stream::Stderr => {
                         let _ = std::io::stderr().write_all(&f.data);
                     }
+                    Stream::Mark => {}
                     Stream::Exit => {
                         let mut b = [0u8; 4];
                         b.copy_from_slice(f.data.get(..4).unwrap_or(&[0, 0, 0, 0]));
@@ -529,7 +530,7 @@ fn lines(frames: Vec<Frame>, partial: &mut [Option<Line>; 2], out: &mut Vec<Line
         let slot = match f.stream {
             Stream::Stdout => 0,
             Stream::Stderr => 1,
-            Stream::Exit => continue,
+            Stream::Exit | Stream::Mark => continue,
         };
         let mut rest = &f.data[..];
         while !rest.is_empty() {
@@ -551,16 +552,20 @@ fn lines(frames: Vec<Frame>, partial: &mut [Option<Line>; 2], out: &mut Vec<Line
     }
 }
 
-fn print_line(l: &Line, timestamps: bool) {
-    let mut text = Vec::with_capacity(l.data.len() + 32);
-    if timestamps {
-        text.extend_from_slice(crate::time::rfc3339_nanos(l.time_ns).as_bytes());
-        text.push(b' ');
-    }
-    text.extend_from_slice(&l.data);
+/// Prints `l`: stdout lines through `out` (buffered: one write per line
+/// cannot keep up with a container's burst), stderr ones after what
+/// `out` holds.
+fn print_line(out: &mut impl Write, l: &Line, timestamps: bool) {
+    let stamp = timestamps.then(|| format!("{} ", crate::time::rfc3339_nanos(l.time_ns)));
+    let stamp = stamp.as_deref().unwrap_or("").as_bytes();
     let _ = match l.stream {
-        Stream::Stderr => std::io::stderr().write_all(&text),
-        _ => std::io::stdout().write_all(&text),
+        Stream::Stderr => {
+            let _ = out.flush();
+            let mut text = stamp.to_vec();
+            text.extend_from_slice(&l.data);
+            std::io::stderr().write_all(&text)
+        }
+        _ => out.write_all(stamp).and_then(|()| out.write_all(&l.data)),
     };
 }
 
@@ -572,6 +577,13 @@ pub fn logs(ctx: &Context, input: &str, opts: &LogOptions) -> Result<()> {
     let frames = reader
         .read_all()
         .map_err(|e| other(format!("reading the log of {}: {e}", r.name)))?;
+    let lost = reader.take_dropped();
+    if lost > 0 {
+        eprintln!(
+            "Warning: {lost} bytes of {}'s output were rotated out of its log while it was read",
+            r.name
+        );
+    }
     let mut partial: [Option<Line>; 2] = [None, None];
     let mut all = Vec::new();
     lines(frames, &mut partial, &mut all);
@@ -585,10 +597,11 @@ pub fn logs(ctx: &Context, input: &str, opts: &LogOptions) -> Result<()> {
         let skip = all.len().saturating_sub(n);
         all.drain(..skip);
     }
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
     for l in &all {
-        print_line(l, opts.timestamps);
+        print_line(&mut out, l, opts.timestamps);
     }
-    let _ = std::io::stdout().flush();
+    let _ = out.flush();
     if !opts.follow {
         return Ok(());
     }
@@ -600,20 +613,35 @@ pub fn logs(ctx: &Context, input: &str, opts: &LogOptions) -> Result<()> {
             .unwrap_or(false)
             || supervise::listening(&sock);
         let mut frames = Vec::new();
-        reader
+        let caught_up = reader
             .poll(&mut frames)
             .map_err(|e| other(format!("reading the log of {}: {e}", r.name)))?;
         let got = !frames.is_empty();
         let mut done = Vec::new();
         lines(frames, &mut partial, &mut done);
         for l in &done {
-            print_line(l, opts.timestamps);
+            print_line(&mut out, l, opts.timestamps);
         }
-        let _ = std::io::stdout().flush();
-        if !alive && !got {
+        // What rotation took lies after these frames (`poll` stops at a
+        // gap): the lines it cut end here, and the reader is told.
+        let lost = reader.take_dropped();
+        if lost > 0 {
             for l in partial.iter_mut().filter_map(Option::take) {
-                print_line(&l, opts.timestamps);
+                print_line(&mut out, &l, opts.timestamps);
             }
+            let _ = out.flush();
+            eprintln!(
+                "Warning: {lost} bytes of {}'s output were rotated out of its log before they \
+                 could be read here (this reader fell behind by more than the log may grow)",
+                r.name
+            );
+        }
+        let _ = out.flush();
+        if !alive && !got && caught_up {
+            for l in partial.iter_mut().filter_map(Option::take) {
+                print_line(&mut out, &l, opts.timestamps);
+            }
+            let _ = out.flush();
             return Ok(());
         }
         if !got {

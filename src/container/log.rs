@@ -17,6 +17,8 @@ pub enum Stream {
     /// Not output: the container exited; the payload is its status as
     /// 4 little-endian bytes (on the attach socket only).
     Exit = 3,
+    /// Not output: the first frame of a log file (see `LogWriter`).
+    Mark = 4,
 }
 
 impl Stream {
@@ -25,6 +27,7 @@ impl Stream {
             1 => Some(Stream::Stdout),
             2 => Some(Stream::Stderr),
             3 => Some(Stream::Exit),
+            4 => Some(Stream::Mark),
             _ => None,
         }
     }
@@ -88,23 +91,74 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Frame, usize)>, String> {
 }
 
 /// The supervisor's side: appends frames, rotating at `max_size`.
+///
+/// A `logs -f` (`LogReader`) holds a shared `flock` on the file it reads
+/// and takes it on the next before it lets go of the last. Rotation
+/// renames the current file to `container.log.1`, which removes the name
+/// of the one before: a reader still in the file before THAT one (two
+/// rotations behind) would find its successor gone. So while a reader
+/// holds that file, rotation waits and the current file grows past
+/// `max_size`, up to `hard_limit`; past it, rotation goes on and the
+/// reader reports exactly how many bytes it lost (each file starts with a
+/// mark: its number and the output bytes written before it).
 pub struct LogWriter {
     path: PathBuf,
     file: File,
     size: u64,
     max_size: u64,
+    hard_limit: u64,
+    /// The number in the current file's mark.
+    generation: u64,
+    /// Output bytes written so far, in every file.
+    written: u64,
+    /// `container.log.1`, as this writer last named it.
+    previous: Option<File>,
+    /// The file before it, whose name the last rotation removed: a reader
+    /// still in it needs `previous` to stay.
+    unlinked: Option<File>,
 }
 
+/// How far past `max_size` a reader that lags keeps the log from rotating.
+pub const HARD_LIMIT_FACTOR: u64 = 8;
+/// ... and at least this much (a reader of a burst of output catches up).
+pub const HARD_LIMIT_MIN: u64 = 1 << 30;
+
 impl LogWriter {
+    /// `max_size` 0 is no limit (`logs.max_size`).
     pub fn open(dir: &Path, max_size: u64) -> io::Result<LogWriter> {
+        let max_size = match max_size {
+            0 => u64::MAX,
+            n => n.max(4096),
+        };
+        let hard_limit = max_size
+            .saturating_mul(HARD_LIMIT_FACTOR)
+            .max(HARD_LIMIT_MIN);
+        LogWriter::open_limited(dir, max_size, hard_limit)
+    }
+
+    fn open_limited(dir: &Path, max_size: u64, hard_limit: u64) -> io::Result<LogWriter> {
         let path = dir.join(LOG_FILE);
-        let file = open_append(&path)?;
+        let mut file = open_append(&path)?;
+        let (generation, written) = match read_mark(&mut File::open(&path)?)? {
+            Some(m) => (m.generation, m.start + output_bytes(&path)?),
+            None if file.metadata()?.len() == 0 => {
+                file.write_all(&mark(0, 0))?;
+                (0, 0)
+            }
+            // Written before marks were: number 0, from 0.
+            None => (0, output_bytes(&path)?),
+        };
         let size = file.metadata()?.len();
         Ok(LogWriter {
+            previous: File::open(path.with_extension("log.1")).ok(),
             path,
             file,
             size,
-            max_size: max_size.max(4096),
+            max_size,
+            hard_limit: hard_limit.max(max_size),
+            generation,
+            written,
+            unlinked: None,
         })
     }
 
@@ -113,7 +167,7 @@ impl LogWriter {
     pub fn write(&mut self, stream: Stream, data: &[u8]) {
         for chunk in data.chunks(MAX_FRAME) {
             let need = (HEADER + chunk.len()) as u64;
-            if self.size > 0 && self.size + need > self.max_size {
+            if self.size > MARK_SIZE && self.size + need > self.max_size {
                 self.rotate();
             }
             let h = encode_header(stream, chunk.len(), now_ns());
@@ -123,19 +177,115 @@ impl LogWriter {
                 .and_then(|()| self.file.write_all(chunk));
             if ok.is_ok() {
                 self.size += need;
+                self.written += chunk.len() as u64;
             }
         }
     }
 
     fn rotate(&mut self) {
-        let old = self.path.with_extension("log.1");
-        if std::fs::rename(&self.path, &old).is_ok() {
-            if let Ok(f) = open_append(&self.path) {
-                self.file = f;
-                self.size = 0;
+        let lagging = self.unlinked.as_ref().is_some_and(|f| {
+            let free = rustix::fs::flock(f, rustix::fs::FlockOperation::NonBlockingLockExclusive);
+            if free.is_ok() {
+                let _ = rustix::fs::flock(f, rustix::fs::FlockOperation::Unlock);
             }
+            free.is_err()
+        });
+        if lagging && self.size < self.hard_limit {
+            return;
+        }
+        // The next file, mark and all, before the names move: a reader
+        // never finds a current file without its mark.
+        let next_path = self.path.with_extension("log.new");
+        let generation = self.generation + 1;
+        let next = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&next_path)
+            .and_then(|mut f| {
+                f.write_all(&mark(generation, self.written))?;
+                Ok(f)
+            });
+        let Ok(next) = next else {
+            let _ = std::fs::remove_file(&next_path);
+            return;
+        };
+        let old = self.path.with_extension("log.1");
+        if std::fs::rename(&self.path, &old).is_err() {
+            let _ = std::fs::remove_file(&next_path);
+            return;
+        }
+        // Written to only by us: the rename cannot fail for a reason the
+        // one before it did not.
+        let _ = std::fs::rename(&next_path, &self.path);
+        let done = std::mem::replace(&mut self.file, next);
+        self.unlinked = self.previous.replace(done);
+        self.size = MARK_SIZE;
+        self.generation = generation;
+    }
+}
+
+const STREAM_MARK: u8 = 4;
+const MARK_SIZE: u64 = (HEADER + 16) as u64;
+
+/// The first frame of a log file: its number, and the output bytes
+/// written before it (in every earlier file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mark {
+    generation: u64,
+    start: u64,
+}
+
+fn mark(generation: u64, start: u64) -> Vec<u8> {
+    let mut m = vec![0u8; MARK_SIZE as usize];
+    m[0] = STREAM_MARK;
+    m[4..8].copy_from_slice(&16u32.to_le_bytes());
+    m[8..16].copy_from_slice(&now_ns().to_le_bytes());
+    m[16..24].copy_from_slice(&generation.to_le_bytes());
+    m[24..32].copy_from_slice(&start.to_le_bytes());
+    m
+}
+
+fn parse_mark(b: &[u8]) -> Option<Mark> {
+    let word = |at: usize| -> Option<u64> {
+        Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+    };
+    (b.len() >= MARK_SIZE as usize && b[0] == STREAM_MARK && b[4..8] == 16u32.to_le_bytes())
+        .then_some(())?;
+    Some(Mark {
+        generation: word(16)?,
+        start: word(24)?,
+    })
+}
+
+/// The mark at the start of `f` (read from where `f` is), if it has one.
+fn read_mark(f: &mut File) -> io::Result<Option<Mark>> {
+    let mut b = [0u8; MARK_SIZE as usize];
+    let mut got = 0;
+    while got < b.len() {
+        match f.read(&mut b[got..])? {
+            0 => break,
+            n => got += n,
         }
     }
+    Ok(parse_mark(&b[..got]))
+}
+
+/// The output bytes in the frames of the log file at `path`.
+fn output_bytes(path: &Path) -> io::Result<u64> {
+    use std::io::{BufReader, Seek, SeekFrom};
+    let mut r = BufReader::new(File::open(path)?);
+    let mut total = 0;
+    let mut h = [0u8; HEADER];
+    while r.read_exact(&mut h).is_ok() {
+        let len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+        if h[0] != STREAM_MARK {
+            total += u64::from(len);
+        }
+        r.seek(SeekFrom::Current(i64::from(len)))?;
+    }
+    Ok(total)
 }
 
 fn open_append(path: &Path) -> io::Result<File> {
@@ -146,84 +296,236 @@ fn open_append(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// The file a reader is in: held with a shared lock (see `LogWriter`).
+struct Held {
+    file: File,
+    ino: u64,
+    mark: Option<Mark>,
+    /// Output bytes decoded from it so far.
+    read: u64,
+}
+
+impl Held {
+    /// Opens and locks the file at `path`, and reads its mark.
+    fn open(path: &Path) -> io::Result<Held> {
+        let mut file = File::open(path)?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockShared)?;
+        let ino = file.metadata()?.ino();
+        let mark = read_mark(&mut file)?;
+        // Frames are read from the start (a file without a mark has none).
+        use std::io::{Seek, SeekFrom};
+        let at = if mark.is_some() { MARK_SIZE } else { 0 };
+        file.seek(SeekFrom::Start(at))?;
+        Ok(Held {
+            file,
+            ino,
+            mark,
+            read: 0,
+        })
+    }
+}
+
 /// Reads a container's log: the rotated file first, then the current one;
 /// with `follow`, waits for more (across rotations) until `done` says the
 /// container is gone and everything written was read.
 pub struct LogReader {
     dir: PathBuf,
-    file: Option<(File, u64)>,
+    held: Option<Held>,
     buf: Vec<u8>,
+    /// Output bytes rotated away before this reader could read them
+    /// (the writer gave up waiting: see `LogWriter`), since the last call
+    /// of `take_dropped`.
+    dropped: u64,
+}
+
+/// Reads `held` on, to its end or a few MiB (what the caller prints
+/// before it asks for more), and decodes what it can into `out`; true at
+/// the end.
+fn drain(held: &mut Held, buf: &mut Vec<u8>, out: &mut Vec<Frame>) -> io::Result<bool> {
+    const AT_ONCE: usize = 4 << 20;
+    let mut chunk = vec![0u8; 256 * 1024];
+    let mut end = false;
+    while buf.len() < AT_ONCE {
+        let n = held.file.read(&mut chunk)?;
+        if n == 0 {
+            end = true;
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let first = out.len();
+    let used = decode_all(buf, out);
+    buf.drain(..used);
+    held.read += out[first..]
+        .iter()
+        .map(|f| f.data.len() as u64)
+        .sum::<u64>();
+    Ok(end)
+}
+
+fn ino_of(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.ino())
 }
 
 impl LogReader {
     pub fn new(dir: &Path) -> LogReader {
         LogReader {
             dir: dir.to_path_buf(),
-            file: None,
+            held: None,
             buf: Vec::new(),
+            dropped: 0,
         }
+    }
+
+    fn current(&self) -> PathBuf {
+        self.dir.join(LOG_FILE)
+    }
+
+    fn rotated(&self) -> PathBuf {
+        self.current().with_extension("log.1")
     }
 
     /// Every frame on disk now, oldest first.
     pub fn read_all(&mut self) -> io::Result<Vec<Frame>> {
         let mut out = Vec::new();
-        let rotated = self.dir.join(LOG_FILE).with_extension("log.1");
-        if let Ok(mut f) = File::open(&rotated) {
-            let mut data = Vec::new();
-            f.read_to_end(&mut data)?;
-            decode_all(&data, &mut out);
-        }
-        self.poll(&mut out)?;
+        while !self.poll(&mut out)? {}
         Ok(out)
     }
 
-    /// Reads what was appended since the last call, following a rotation.
-    pub fn poll(&mut self, out: &mut Vec<Frame>) -> io::Result<()> {
-        let path = self.dir.join(LOG_FILE);
-        if self.file.is_none() {
-            match File::open(&path) {
-                Ok(f) => {
-                    let ino = f.metadata()?.ino();
-                    self.file = Some((f, ino));
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+    /// The output bytes lost to rotation since the last call: they came
+    /// after the frames the last `poll` gave (which stops at a gap).
+    pub fn take_dropped(&mut self) -> u64 {
+        std::mem::take(&mut self.dropped)
+    }
+
+    /// The oldest file there is, locked while it still has a name (a
+    /// rotation between the open and the lock starts it over).
+    fn open_first(&mut self) -> io::Result<Option<Held>> {
+        loop {
+            let (old, cur) = (self.rotated(), self.current());
+            let held = match Held::open(&old) {
+                Ok(h) => h,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => match Held::open(&cur) {
+                    Ok(h) => h,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(e),
+                },
                 Err(e) => return Err(e),
+            };
+            if [ino_of(&old), ino_of(&cur)].contains(&Some(held.ino)) {
+                return Ok(Some(held));
             }
         }
+    }
+
+    /// Reads what was appended since the last call, following rotations,
+    /// a few MiB at a time: true once it reached the end of what is
+    /// written, false when there is more to read now.
+    pub fn poll(&mut self, out: &mut Vec<Frame>) -> io::Result<bool> {
+        if self.held.is_none() {
+            self.held = self.open_first()?;
+        }
+        let current = self.current();
         loop {
-            let Some((f, ino)) = self.file.as_mut() else {
-                return Ok(());
+            let Some(held) = self.held.as_mut() else {
+                return Ok(true);
             };
-            let mut chunk = [0u8; 64 * 1024];
-            loop {
-                let n = f.read(&mut chunk)?;
-                if n == 0 {
-                    break;
-                }
-                self.buf.extend_from_slice(&chunk[..n]);
+            if !drain(held, &mut self.buf, out)? {
+                return Ok(false);
             }
-            let used = decode_all(&self.buf, out);
-            self.buf.drain(..used);
-            // Rotated under us: the old file is drained, go on with the new.
-            match std::fs::metadata(&path) {
-                Ok(m) if m.ino() != *ino => {
-                    let f = File::open(&path)?;
-                    let ino = f.metadata()?.ino();
-                    self.file = Some((f, ino));
+            if ino_of(&current) == Some(held.ino) {
+                return Ok(true);
+            }
+            // Renamed away: the writer no longer writes to it. What it
+            // wrote between our last read and the rename comes first.
+            if !drain(held, &mut self.buf, out)? {
+                return Ok(false);
+            }
+            let lost = self.dropped;
+            match self.successor()? {
+                Some(next) => {
+                    // A finished file ends at a frame's end (rotation
+                    // happens between frames): nothing is cut here.
                     self.buf.clear();
+                    self.held = Some(next);
+                    // The caller learns of a gap where it is.
+                    if self.dropped != lost {
+                        return Ok(false);
+                    }
                 }
-                _ => return Ok(()),
+                // Between the writer's two renames: next time.
+                None => return Ok(true),
+            }
+        }
+    }
+
+    /// The file after the held one, locked (before the held one lets go).
+    /// Counts what rotation took between them.
+    fn successor(&mut self) -> io::Result<Option<Held>> {
+        let Some(held) = &self.held else {
+            return Ok(None);
+        };
+        // A file from before marks is number 0 from 0, as the writer
+        // that continues it counts it.
+        let mine = held.mark.unwrap_or(Mark {
+            generation: 0,
+            start: 0,
+        });
+        // Twice: a rotation between the two opens moves the next file
+        // from the current name to the rotated one (no more: we hold ours).
+        let mut candidates = Vec::new();
+        for _ in 0..2 {
+            candidates.clear();
+            for path in [self.rotated(), self.current()] {
+                match Held::open(&path) {
+                    Ok(h) if h.ino != held.ino => candidates.push(h),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let want = mine.generation + 1;
+            if let Some(i) = candidates
+                .iter()
+                .position(|h| h.mark.is_some_and(|m| m.generation == want))
+            {
+                return Ok(Some(candidates.swap_remove(i)));
+            }
+        }
+        let later = candidates
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.mark.map(|m| (i, m)))
+            .filter(|(_, m)| m.generation > mine.generation)
+            .min_by_key(|(_, m)| m.generation);
+        match later {
+            Some((i, m)) => {
+                if held.mark.is_some() {
+                    self.dropped += m.start.saturating_sub(mine.start + held.read);
+                }
+                Ok(Some(candidates.swap_remove(i)))
+            }
+            // Files from before marks on both names: the current one is
+            // the next (the rotated one, if it is not ours, came before).
+            None => {
+                let cur = ino_of(&self.current());
+                Ok(candidates
+                    .into_iter()
+                    .find(|h| Some(h.ino) == cur && h.mark.is_none()))
             }
         }
     }
 }
 
-/// Decodes whole frames from `data` into `out`; returns the bytes used.
-/// Stops at garbage (a torn write at a crash) rather than guessing.
+/// Decodes whole frames from `data` into `out` (marks are not kept);
+/// returns the bytes used. Stops at garbage (a torn write at a crash)
+/// rather than guessing.
 pub fn decode_all(data: &[u8], out: &mut Vec<Frame>) -> usize {
     let mut at = 0;
     while let Ok(Some((frame, used))) = decode(&data[at..]) {
-        out.push(frame);
+        if frame.stream != Stream::Mark {
+            out.push(frame);
+        }
         at += used;
     }
     at
@@ -261,6 +563,103 @@ mod tests {
         let last = String::from_utf8(frames.last().unwrap().data.clone()).unwrap();
         assert!(last.ends_with("99"));
         assert!(frames.len() < 100);
+    }
+
+    /// Writes `n` numbered frames of 200 bytes.
+    fn numbered(w: &mut LogWriter, from: u32, n: u32) {
+        for i in from..from + n {
+            w.write(Stream::Stdout, format!("{i:0>199}\n").as_bytes());
+        }
+    }
+
+    /// The numbers of `frames`, in order.
+    fn numbers(frames: &[Frame]) -> Vec<u32> {
+        frames
+            .iter()
+            .map(|f| {
+                std::str::from_utf8(&f.data)
+                    .unwrap()
+                    .trim()
+                    .parse()
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_follower_behind_by_many_rotations_gets_every_frame_in_order() {
+        let d = tempfile::tempdir().unwrap();
+        let mut w = LogWriter::open(d.path(), 8192).unwrap();
+        numbered(&mut w, 0, 10);
+        let mut r = LogReader::new(d.path());
+        let mut got = Vec::new();
+        assert!(r.poll(&mut got).unwrap());
+        // 2,000 frames: room for 40 in a file, 50 rotations if nobody
+        // waited for the follower, which reads nothing meanwhile.
+        numbered(&mut w, 10, 2000);
+        while !r.poll(&mut got).unwrap() {}
+        assert_eq!(numbers(&got), (0..2010).collect::<Vec<_>>());
+        assert_eq!(r.take_dropped(), 0);
+        // Keeping up, it lets the log rotate again, down to its size.
+        for i in 0..40 {
+            numbered(&mut w, 2010 + i * 10, 10);
+            while !r.poll(&mut got).unwrap() {}
+        }
+        assert_eq!(numbers(&got), (0..2410).collect::<Vec<_>>());
+        let cur = std::fs::metadata(d.path().join(LOG_FILE)).unwrap().len();
+        assert!(cur <= 8192, "{cur}");
+        // A reader from the start now finds the last two files only.
+        let all = LogReader::new(d.path()).read_all().unwrap();
+        assert!(numbers(&all).ends_with(&[2408, 2409]));
+        assert!(all.len() < 100);
+    }
+
+    #[test]
+    fn past_the_hard_limit_a_follower_is_told_exactly_what_it_lost() {
+        let d = tempfile::tempdir().unwrap();
+        let mut w = LogWriter::open_limited(d.path(), 8192, 32768).unwrap();
+        numbered(&mut w, 0, 10);
+        let mut r = LogReader::new(d.path());
+        let mut got = Vec::new();
+        r.poll(&mut got).unwrap();
+        numbered(&mut w, 10, 2000);
+        let mut lost = 0;
+        loop {
+            let done = r.poll(&mut got).unwrap();
+            lost += r.take_dropped();
+            if done {
+                break;
+            }
+        }
+        let n = numbers(&got);
+        assert!(lost > 0 && n.len() < 2010, "{lost} {}", n.len());
+        // What arrived is in order; what did not is counted to the byte.
+        assert!(n.windows(2).all(|p| p[0] < p[1]));
+        assert_eq!(got.len() as u64 * 200 + lost, 2010 * 200);
+        // Nothing more to lose once the follower keeps up.
+        numbered(&mut w, 2010, 100);
+        while !r.poll(&mut got).unwrap() {}
+        assert_eq!(r.take_dropped(), 0);
+        assert_eq!(numbers(&got).last(), Some(&2109));
+    }
+
+    #[test]
+    fn a_log_written_before_marks_is_read_and_continued() {
+        let d = tempfile::tempdir().unwrap();
+        let mut old = Vec::new();
+        for i in 0..3u32 {
+            let data = format!("{i:0>199}\n");
+            old.extend_from_slice(&encode_header(Stream::Stdout, data.len(), 1));
+            old.extend_from_slice(data.as_bytes());
+        }
+        std::fs::write(d.path().join(LOG_FILE), &old).unwrap();
+        let mut w = LogWriter::open(d.path(), 8192).unwrap();
+        let mut r = LogReader::new(d.path());
+        let mut got = Vec::new();
+        r.poll(&mut got).unwrap();
+        numbered(&mut w, 3, 200);
+        while !r.poll(&mut got).unwrap() {}
+        assert_eq!(numbers(&got), (0..203).collect::<Vec<_>>());
     }
 
     #[test]
