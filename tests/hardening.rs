@@ -427,3 +427,101 @@ fn a_fifo_or_device_at_the_images_etc_passwd_or_group_fails_run_u_at_once() {
         assert!(out.stdout.starts_with("Uid:\t1000\t"), "{out}");
     }
 }
+
+#[test]
+fn a_symlink_a_container_plants_in_a_volume_is_not_followed_by_a_later_volume() {
+    let Some((env, _)) = setup(
+        "a_symlink_a_container_plants_in_a_volume_is_not_followed_by_a_later_volume",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    let vol = env.work.join("vol");
+    fs::create_dir(&vol).expect("mkdir vol");
+    env.give(&vol);
+    let vol_s = common::path_str(&vol).to_string();
+    let canary = common::path_str(&env.canary).to_string();
+    // The container knows (or guesses) where the user keeps things.
+    env.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{vol_s}:/vol"),
+        PLAIN,
+        "sh",
+        "-c",
+        &format!(
+            "ln -s {canary} /vol/abs && ln -s ../../canary /vol/rel && mkdir /vol/sub && \
+             echo inside > /vol/sub/f && ln -s sub /vol/inside && ln -s /vol/sub /vol/meant"
+        ),
+    ]);
+    for link in ["abs", "rel"] {
+        let named = format!("{vol_s}/{link}");
+        for flag in [
+            vec!["-v".to_string(), format!("{named}:/x")],
+            vec![
+                "--mount".to_string(),
+                format!("type=bind,source={named},target=/x"),
+            ],
+        ] {
+            let mut args = vec!["run", "--rm"];
+            args.extend(flag.iter().map(String::as_str));
+            args.extend([PLAIN, "cat", "/x/secret"]);
+            let out = env.run(&args);
+            assert!(
+                !out.stdout.contains("canary"),
+                "the planted link was followed\n{out}"
+            );
+            out.assert_error();
+            assert!(
+                out.error_line()
+                    .contains(&format!("goes through the symbolic link {named} -> "))
+                    && out.error_line().contains("leads out of"),
+                "{out}"
+            );
+        }
+        // Through a link further down the path too.
+        let out = env.fails(&[
+            "run",
+            "--rm",
+            "-v",
+            &format!("{vol_s}/{link}/.:/x"),
+            PLAIN,
+            "true",
+        ]);
+        assert!(out.error_line().contains("leads out of"), "{out}");
+    }
+    // A link that stays inside the directory holding it is followed.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{vol_s}/inside:/x"),
+        PLAIN,
+        "cat",
+        "/x/f",
+    ]);
+    assert_eq!(out.stdout.trim(), "inside");
+    // An absolute link is refused even when it points back into the
+    // volume as the container saw it: on the host it leads elsewhere.
+    env.fails(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{vol_s}/meant:/x"),
+        PLAIN,
+        "true",
+    ]);
+    // Named by its real path, the canary is the user's to share.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{canary}:/x:ro"),
+        PLAIN,
+        "cat",
+        "/x/secret",
+    ]);
+    assert_eq!(out.stdout.trim(), "canary");
+    assert!(container_dirs(&env).is_empty());
+}

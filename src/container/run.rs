@@ -899,6 +899,7 @@ pub fn parse_volume(spec: &str, cwd: &Path) -> Result<UserMount, SpecError> {
             source.display()
         )));
     }
+    let source = crate::sandbox::mounts::real_bind_source(&source).map_err(err)?;
     Ok(UserMount::Bind {
         source,
         target: target.to_string(),
@@ -962,6 +963,7 @@ pub fn parse_mount(spec: &str, cwd: &Path) -> Result<UserMount, SpecError> {
                     source.display()
                 )));
             }
+            let source = crate::sandbox::mounts::real_bind_source(&source).map_err(err)?;
             Ok(UserMount::Bind {
                 source,
                 target,

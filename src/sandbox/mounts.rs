@@ -201,6 +201,53 @@ pub fn mount_ops(spec: &SandboxSpec) -> Vec<MountOp> {
     ops
 }
 
+/// The real path (no symbolic links left) of a volume's host source
+/// `named`, an absolute path as the user gave it. A symbolic link on the
+/// way that is not root's must lead to a place beneath the directory that
+/// holds it: a container can plant links in a volume it writes, and a
+/// later `-v` of a path through one would otherwise bind whatever host
+/// directory the container chose (docker follows them). Root's links are
+/// the system's own (`/var/run`, a home moved by the admin) and followed.
+pub fn real_bind_source(named: &Path) -> Result<PathBuf, String> {
+    use std::os::unix::fs::MetadataExt;
+    use std::path::Component;
+    let mut real = PathBuf::from("/");
+    for c in named.components() {
+        match c {
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            Component::ParentDir => {
+                real.pop();
+            }
+            Component::Normal(name) => {
+                let next = real.join(name);
+                let md = std::fs::symlink_metadata(&next)
+                    .map_err(|e| format!("the host path {}: {e}", next.display()))?;
+                if !md.file_type().is_symlink() {
+                    real = next;
+                    continue;
+                }
+                let target = std::fs::read_link(&next).unwrap_or_default();
+                let resolved = std::fs::canonicalize(&next)
+                    .map_err(|e| format!("the host path {}: {e}", next.display()))?;
+                if md.uid() != 0 && !resolved.starts_with(&real) {
+                    return Err(format!(
+                        "the host path {} goes through the symbolic link {} -> {}, which leads \
+                         out of {}; a container can plant such links in a volume, so burrow does \
+                         not follow them: name the directory itself ({}) if you mean it",
+                        named.display(),
+                        next.display(),
+                        target.display(),
+                        real.display(),
+                        resolved.display()
+                    ));
+                }
+                real = resolved;
+            }
+        }
+    }
+    Ok(real)
+}
+
 /// Applies `ops` in order under the directory `root` (the new root,
 /// before pivot_root). Host paths (`src`) resolve in the current root.
 pub(crate) fn apply_mount_ops(ops: &[MountOp], root: BorrowedFd) -> Result<(), SetupError> {
@@ -465,6 +512,36 @@ mod tests {
         assert!(!d.contains(&"/etc/resolv.conf".to_string()));
         assert!(!d.contains(&"/dev/mqueue".to_string()));
         assert_eq!(ops.last(), Some(&MountOp::RootReadOnly));
+    }
+
+    #[test]
+    fn bind_sources_follow_only_links_that_stay_beneath_their_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(d.path()).unwrap();
+        std::fs::create_dir_all(real.join("vol/sub")).unwrap();
+        std::fs::create_dir(real.join("secret")).unwrap();
+        std::os::unix::fs::symlink("sub", real.join("vol/in")).unwrap();
+        std::os::unix::fs::symlink("../secret", real.join("vol/up")).unwrap();
+        std::os::unix::fs::symlink(real.join("secret"), real.join("vol/abs")).unwrap();
+        assert_eq!(
+            real_bind_source(&real.join("vol/in")).unwrap(),
+            real.join("vol/sub")
+        );
+        assert_eq!(
+            real_bind_source(&real.join("vol/sub/../in/.")).unwrap(),
+            real.join("vol/sub")
+        );
+        let uid = rustix::process::geteuid().as_raw();
+        for link in ["up", "abs"] {
+            let r = real_bind_source(&real.join("vol").join(link));
+            if uid == 0 {
+                // Root's own links are the system's, and followed.
+                assert_eq!(r.unwrap(), real.join("secret"));
+            } else {
+                assert!(r.unwrap_err().contains("leads out of"), "{link}");
+            }
+        }
+        assert!(real_bind_source(&real.join("vol/none")).is_err());
     }
 
     #[test]
