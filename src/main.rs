@@ -11,6 +11,19 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // A command that starts or enters a container runs from a sealed copy
+    // of this binary when the container's root could write the file (see
+    // `sandbox::exec::sealed_copy`): the first word that is not a flag.
+    let starts = ["run", "exec", "start", "restart", "__supervise"];
+    let command = std::env::args_os()
+        .skip(1)
+        .find(|a| !a.as_encoded_bytes().starts_with(b"-"));
+    if command.is_some_and(|c| starts.iter().any(|s| c == *s)) {
+        if let Err(e) = burrow::sandbox::exec::seal_self() {
+            eprintln!("Error: {e}");
+            std::process::exit(125);
+        }
+    }
     // A detached container's supervisor: no CLI parsing, no config, as
     // little memory as it can.
     let mut args = std::env::args_os();

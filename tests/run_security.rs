@@ -410,3 +410,171 @@ fn the_default_seccomp_profile_refuses_dockers_calls_in_run_and_exec() {
     assert_unfiltered(&exec(&[], "open"), "exec into an unconfined container");
     env.ok(&["rm", "-f", "filtered", "open"]);
 }
+
+/// The attacker: records every process whose /proc/PID/exe names a burrow
+/// binary (the file or a copy), keeps it open, tries to open it for
+/// writing at once and, once the process is gone, again until it works or
+/// /out/stop appears (appending `PWNED`), then reports in /out/attack.txt.
+const ATTACK_PY: &[u8] = br#"
+import os, time
+held, seen, wrote = {}, set(), []
+def try_write(path, why):
+    fd = None
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        os.write(fd, b'PWNED')
+        wrote.append(why)
+    except OSError as e:
+        errors.add('%s: %s' % (why, e.strerror))
+        return e.errno
+    finally:
+        if fd is not None:
+            os.close(fd)
+errors = set()
+open('/out/ready', 'w').close()
+while not os.path.exists('/out/stop'):
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit() or pid in seen:
+            continue
+        try:
+            link = os.readlink('/proc/%s/exe' % pid)
+        except OSError:
+            continue
+        if 'burrow' not in link:
+            continue
+        seen.add(pid)
+        try:
+            held[pid] = (link, os.open('/proc/%s/exe' % pid, os.O_PATH))
+        except OSError as e:
+            errors.add('hold %s: %s' % (link, e.strerror))
+            continue
+        try_write('/proc/%s/exe' % pid, 'live ' + link)
+    for pid, (link, fd) in list(held.items()):
+        if not os.path.exists('/proc/%s' % pid):
+            if try_write('/proc/self/fd/%d' % fd, 'after ' + link) is None:
+                del held[pid]
+for pid, (link, fd) in list(held.items()):
+    try_write('/proc/self/fd/%d' % fd, 'at the end ' + link)
+with open('/out/attack.tmp', 'w') as f:
+    f.write('seen %d\n' % len(seen))
+    for w in wrote:
+        f.write('wrote %s\n' % w)
+    for e in sorted(errors):
+        f.write('refused %s\n' % e)
+os.rename('/out/attack.tmp', '/out/attack.txt')
+"#;
+
+#[test]
+fn a_container_cannot_rewrite_the_users_burrow_through_proc_exe() {
+    let Some(env) = TestEnv::new(
+        "a_container_cannot_rewrite_the_users_burrow_through_proc_exe",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    if !python_available() {
+        eprintln!("SKIP a_container_cannot_rewrite_the_users_burrow: no /usr/bin/python3");
+        return;
+    }
+    run_image::load_run_images(&env);
+    // The user's own burrow, as `cargo install` leaves it: theirs, not busy.
+    let mine = env.work.join("burrow-mine");
+    std::fs::copy(env.binary(), &mine).expect("copy burrow");
+    env.give(&mine);
+    let before = std::fs::read(&mine).expect("read the copy");
+    let burrow = |args: &[&str]| {
+        let out = env
+            .command_of(&mine, args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run the user's burrow");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    // The sealed copy still runs commands, and says why when it cannot.
+    let (code, text) = burrow(&["run", "--rm", "--network", "none", PLAIN, "true"]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = burrow(&["run", "--rm", "--network", "none", PLAIN, "nope"]);
+    assert_eq!(code, Some(127), "{text}");
+
+    let script = env.fixture("attack.py", ATTACK_PY);
+    let out = env.work.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    env.give(&out);
+    // The container outlives the burrow that starts it (its supervisor runs
+    // that other binary: an upgrade, or a second copy), so the user's copy
+    // is not busy once the execs below end.
+    let mut args = vec![
+        "run".to_string(),
+        "-d".into(),
+        "--name".into(),
+        "attacker".into(),
+        "--network".into(),
+        "none".into(),
+        // Its best chance: every capability the namespace has.
+        "--privileged".into(),
+        "-v".into(),
+        format!("{}:/out", path_str(&out)),
+    ];
+    args.extend(python_binds(&script));
+    args.extend([PLAIN.into(), "python3".into(), "/probe.py".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    env.ok(&args);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !out.join("ready").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the attacker never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The planted command: burrow's own binary, through /proc/self/exe.
+    burrow(&[
+        "exec",
+        "attacker",
+        "sh",
+        "-c",
+        "printf '#!/proc/self/exe\\n' > /bin/planted && chmod +x /bin/planted",
+    ]);
+    for _ in 0..5 {
+        burrow(&["exec", "attacker", "/bin/planted"]);
+        burrow(&["exec", "-u", "1000", "attacker", "/bin/planted"]);
+        burrow(&["exec", "-d", "attacker", "/bin/planted"]);
+    }
+    // What else keeps the user's copy busy (the user namespace's holder
+    // it started) ends as it would after an idle spell.
+    let mine_real = std::fs::canonicalize(&mine).unwrap();
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        if std::fs::read_link(p.path().join("exe")).ok().as_deref() == Some(mine_real.as_path()) {
+            if let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() {
+                // SAFETY: kill(2) of a process running the test's own copy.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+    std::fs::write(out.join("stop"), b"").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !out.join("attack.txt").exists() {
+        if std::time::Instant::now() > deadline {
+            panic!(
+                "the attacker never reported\n{}",
+                env.run(&["logs", "attacker"])
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let report = std::fs::read_to_string(out.join("attack.txt")).unwrap();
+    eprintln!("the attacker's report:\n{report}");
+    env.ok(&["rm", "-f", "attacker"]);
+    let after = std::fs::read(&mine).expect("read the copy");
+    assert!(
+        after == before,
+        "the container changed the user's burrow binary\n{report}"
+    );
+    assert!(!report.contains("wrote"), "{report}");
+    // The attack ran: it caught burrow processes to aim at.
+    assert!(!report.starts_with("seen 0"), "{report}");
+}

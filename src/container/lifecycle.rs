@@ -74,7 +74,8 @@ fn launch_attached(
 }
 
 fn spawn_supervisor(dir: &Path, hold: bool) -> Result<(std::process::Child, OwnedFd)> {
-    let exe = std::env::current_exe().map_err(|e| other(format!("finding burrow itself: {e}")))?;
+    // This very binary: when it runs from its sealed copy, no path names it.
+    let exe = std::path::PathBuf::from("/proc/self/exe");
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| other(format!("pipe: {e}")))?;
     let wfd = w.as_raw_fd();

@@ -2,6 +2,7 @@
 //! new root, and execve. Failures are classified as docker classifies them
 //! (127 not found, 126 cannot be invoked), never left as a bare errno.
 
+use rustix::fd::{AsRawFd, FromRawFd, OwnedFd};
 use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
 use std::ffi::CString;
@@ -124,6 +125,127 @@ pub(crate) fn exec(argv: &[String], env: &[String]) -> ExecFailure {
         unsafe { libc::execve(file.as_ptr(), argv_p.as_ptr(), env_p.as_ptr()) };
         Errno::from_raw_os_error(super::sys::last_errno())
     })
+}
+
+/// A sealed in-memory copy of the running burrow binary, or `None` when
+/// nothing in a container could change the binary anyway.
+///
+/// A container that makes burrow exec a script starting `#!/proc/self/exe`
+/// (or an ELF whose interpreter is that path) runs with the burrow binary
+/// as its own /proc/self/exe, inside the container, dumpable and under the
+/// container's credentials: it can keep that file open and, once burrow is
+/// not busy, write to it, and the user runs that code next, outside any
+/// container. Every burrow process that starts or enters a container
+/// therefore runs from a sealed memfd copy (`seal_self`): that is what
+/// /proc/self/exe names in all of them and their children, writes to it
+/// fail, and the user's file is not reachable from it.
+///
+/// The copy is needed only when the container's root, which is you, could
+/// write the binary: when you own it (a `cargo install` or a binary in
+/// your home: you may chmod it) or its mode lets you or others write it.
+/// A binary owned by root and not writable by you (a distribution's
+/// package, `sudo make install`) is out of reach and runs as it is.
+pub(crate) fn sealed_copy() -> Result<Option<OwnedFd>, Errno> {
+    use rustix::fs::{Access, OFlags};
+    let exe = "/proc/self/exe";
+    let file = rustix::fs::open(
+        exe,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    let st = rustix::fs::fstat(&file)?;
+    let yours = st.st_uid == rustix::process::getuid().as_raw();
+    let writable = rustix::fs::access(exe, Access::WRITE_OK).is_ok() || st.st_mode & 0o022 != 0;
+    if !yours && !writable {
+        return Ok(None);
+    }
+    const MFD_EXEC: libc::c_uint = 0x10;
+    let make = |flags: libc::c_uint| {
+        // SAFETY: memfd_create with a NUL-terminated name; returns a new fd.
+        let fd = unsafe { libc::memfd_create(c"burrow".as_ptr(), flags) };
+        if fd < 0 {
+            return Err(Errno::from_raw_os_error(super::sys::last_errno()));
+        }
+        // SAFETY: a new fd nobody else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    // MFD_EXEC (6.3): executable even where vm.memfd_noexec asks otherwise.
+    let memfd = match make(base | MFD_EXEC) {
+        Err(Errno::INVAL) => make(base)?,
+        other => other?,
+    };
+    let mut left = st.st_size as usize;
+    while left > 0 {
+        match rustix::fs::sendfile(&memfd, &file, None, left) {
+            Ok(0) => return Err(Errno::IO),
+            Ok(n) => left -= n,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    use rustix::fs::SealFlags;
+    rustix::fs::fcntl_add_seals(
+        &memfd,
+        SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE | SealFlags::SEAL,
+    )?;
+    Ok(Some(memfd))
+}
+
+/// Re-executes this process, with the same arguments and environment, from
+/// `sealed_copy` when the binary needs one and this process does not run
+/// from one already. Returns when there is nothing to do; otherwise only
+/// with the reason it could not (the caller must then not start or enter a
+/// container). Call it first in `main`, single-threaded.
+pub fn seal_self() -> Result<(), String> {
+    let running = std::fs::read_link("/proc/self/exe").unwrap_or_default();
+    if running
+        .as_os_str()
+        .as_encoded_bytes()
+        .starts_with(b"/memfd:burrow")
+    {
+        return Ok(());
+    }
+    let copy = match sealed_copy() {
+        Ok(None) => return Ok(()),
+        Ok(Some(fd)) => fd,
+        Err(e) => {
+            return Err(format!(
+                "copying the burrow binary into a sealed memfd: {e}"
+            ))
+        }
+    };
+    let args: Vec<CString> = std::env::args_os()
+        .filter_map(|a| CString::new(a.into_encoded_bytes()).ok())
+        .collect();
+    let env: Vec<CString> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut e = k.into_encoded_bytes();
+            e.push(b'=');
+            e.extend(v.into_encoded_bytes());
+            CString::new(e).ok()
+        })
+        .collect();
+    let mut argv_p: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv_p.push(std::ptr::null());
+    let mut env_p: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+    env_p.push(std::ptr::null());
+    // SAFETY: the arrays are NUL-terminated and outlive the call, which
+    // returns only on failure.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            copy.as_raw_fd(),
+            c"".as_ptr(),
+            argv_p.as_ptr(),
+            env_p.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Err(format!(
+        "running burrow from its sealed memfd copy: {}",
+        super::sys::errno_text(super::sys::last_errno())
+    ))
 }
 
 #[cfg(test)]
