@@ -1867,12 +1867,20 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__ps)
-            opts="-a -q -h -V --all --quiet --no-trunc --format --help --version"
+            opts="-a -q -n -l -h -V --all --quiet --no-trunc --last --latest --format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --last)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0

@@ -106,11 +106,13 @@ complete -c burrow -n "__fish_burrow_using_subcommand run" -l privileged -d 'Eve
 complete -c burrow -n "__fish_burrow_using_subcommand run" -s P -l publish-all -d 'Publish every port the image exposes on a random host port'
 complete -c burrow -n "__fish_burrow_using_subcommand run" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand run" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand ps" -s n -l last -d 'Show the N last created containers (of every state)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand ps" -l format -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c burrow -n "__fish_burrow_using_subcommand ps" -s a -l all -d 'Show all containers, not only running ones'
 complete -c burrow -n "__fish_burrow_using_subcommand ps" -s q -l quiet -d 'Show only ids'
 complete -c burrow -n "__fish_burrow_using_subcommand ps" -l no-trunc -d 'Show full ids'
+complete -c burrow -n "__fish_burrow_using_subcommand ps" -s l -l latest -d 'Show the latest created container (of every state)'
 complete -c burrow -n "__fish_burrow_using_subcommand ps" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand ps" -s V -l version -d 'Print version'
 complete -c burrow -n "__fish_burrow_using_subcommand rm" -s f -l force -d 'Stop (SIGKILL) a running container first'

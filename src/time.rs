@@ -30,26 +30,47 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
     u64::try_from(ts.as_second()).ok()
 }
 
+/// Nanoseconds since the epoch of an RFC 3339 time, whatever its offset:
+/// for ordering times that may fall in one second.
+pub fn parse_rfc3339_nanos(s: &str) -> Option<i128> {
+    let ts: Timestamp = s.parse().ok()?;
+    Some(ts.as_nanosecond())
+}
+
 /// "3 days ago" from an RFC 3339 time, as seen at `now` (seconds since the
 /// epoch); "unknown" when empty, the text itself if it cannot be read.
 pub fn ago(rfc3339: &str, now: u64) -> String {
-    let Some(then) = parse_rfc3339(rfc3339) else {
-        return if rfc3339.is_empty() {
-            "unknown".into()
-        } else {
-            rfc3339.into()
-        };
-    };
-    let d = now.saturating_sub(then);
-    let (n, unit) = match d {
-        0..=59 => return "Less than a minute ago".into(),
-        60..=3599 => (d / 60, "minute"),
-        3600..=86_399 => (d / 3600, "hour"),
-        86_400..=2_591_999 => (d / 86_400, "day"),
-        2_592_000..=31_535_999 => (d / 2_592_000, "month"),
-        _ => (d / 31_536_000, "year"),
-    };
-    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+    match since(rfc3339, now) {
+        Some(d) => format!("{} ago", human_duration(d)),
+        None if rfc3339.is_empty() => "unknown".into(),
+        None => rfc3339.into(),
+    }
+}
+
+/// Seconds from an RFC 3339 time to `now`; `None` if it cannot be read.
+pub fn since(rfc3339: &str, now: u64) -> Option<u64> {
+    parse_rfc3339(rfc3339).map(|then| now.saturating_sub(then))
+}
+
+/// A span of seconds as docker's CLI words it in `ps` and `images`
+/// ("Up 5 seconds", "About a minute", "3 hours", "2 weeks").
+pub fn human_duration(secs: u64) -> String {
+    let minutes = secs / 60;
+    // docker rounds hours to the nearest.
+    let hours = (secs + 1800) / 3600;
+    match secs {
+        0 => "Less than a second".into(),
+        1 => "1 second".into(),
+        2..=59 => format!("{secs} seconds"),
+        _ if minutes == 1 => "About a minute".into(),
+        _ if minutes < 60 => format!("{minutes} minutes"),
+        _ if hours == 1 => "About an hour".into(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
+        _ => format!("{} years", secs / 3600 / 24 / 365),
+    }
 }
 
 #[cfg(test)]
@@ -98,10 +119,39 @@ mod tests {
     #[test]
     fn ago_reads_like_docker() {
         let now = 1_795_305_600;
-        assert_eq!(ago(&rfc3339(now - 30), now), "Less than a minute ago");
-        assert_eq!(ago(&rfc3339(now - 60), now), "1 minute ago");
+        assert_eq!(ago(&rfc3339(now - 30), now), "30 seconds ago");
+        assert_eq!(ago(&rfc3339(now - 60), now), "About a minute ago");
         assert_eq!(ago(&rfc3339(now - 3 * 86_400), now), "3 days ago");
         assert_eq!(ago("", now), "unknown");
         assert_eq!(ago("last week", now), "last week");
+    }
+
+    #[test]
+    fn durations_read_as_docker_words_them() {
+        for (secs, text) in [
+            (0, "Less than a second"),
+            (1, "1 second"),
+            (5, "5 seconds"),
+            (59, "59 seconds"),
+            (60, "About a minute"),
+            (119, "About a minute"),
+            (120, "2 minutes"),
+            (3599, "59 minutes"),
+            (3600, "About an hour"),
+            (5399, "About an hour"),
+            (5400, "2 hours"),
+            (47 * 3600, "47 hours"),
+            (48 * 3600, "2 days"),
+            (13 * 86_400, "13 days"),
+            (14 * 86_400, "2 weeks"),
+            (59 * 86_400, "8 weeks"),
+            (60 * 86_400, "2 months"),
+            (729 * 86_400, "24 months"),
+            (730 * 86_400, "2 years"),
+        ] {
+            assert_eq!(human_duration(secs), text, "{secs} s");
+        }
+        assert_eq!(ago("1970-01-01T00:00:00Z", 5), "5 seconds ago");
+        assert_eq!(ago("", 5), "unknown");
     }
 }

@@ -184,6 +184,12 @@ pub struct Ps {
     /// Show full ids.
     #[arg(long)]
     no_trunc: bool,
+    /// Show the N last created containers (of every state).
+    #[arg(short = 'n', long = "last", value_name = "N")]
+    last: Option<usize>,
+    /// Show the latest created container (of every state).
+    #[arg(short, long)]
+    latest: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -191,7 +197,12 @@ pub struct Ps {
 
 impl Ps {
     pub fn exec(self, ctx: &Context) -> Result<()> {
-        let list = ctr::list(ctx, self.all)?;
+        let last = if self.latest { Some(1) } else { self.last };
+        // Newest first; --last and --latest take every state, as docker's do.
+        let mut list = ctr::list(ctx, self.all || last.is_some())?;
+        if let Some(n) = last {
+            list.truncate(n);
+        }
         for (r, s) in &list {
             if s.status == crate::container::record::Status::Unknown {
                 let why = s.error.as_deref().unwrap_or_default();
@@ -243,11 +254,16 @@ impl Ps {
                 format!("\"{command}\""),
                 crate::time::ago(&r.created, crate::image::store::now()),
                 ctr::status_text(s),
-                crate::container::network::published(r)
-                    .iter()
-                    .map(|p| p.short())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                // Ports are shown while they are published, as docker does.
+                if s.status == crate::container::record::Status::Running {
+                    crate::container::network::published(r)
+                        .iter()
+                        .map(|p| p.short())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                } else {
+                    String::new()
+                },
                 r.name.clone(),
             ]);
         }

@@ -70,6 +70,8 @@ pub fn list(ctx: &Context, all: bool) -> Result<Vec<(Record, State)>> {
     if !all {
         list.retain(|(_, s)| s.status == Status::Running);
     }
+    // Newest first, as docker lists them.
+    list.sort_by_key(|(r, _)| std::cmp::Reverse(crate::time::parse_rfc3339_nanos(&r.created)));
     Ok(list)
 }
 
@@ -95,11 +97,16 @@ pub fn status_text(s: &State) -> String {
             .map(|t| crate::time::ago(t, now))
             .unwrap_or_default()
     };
+    let up = s
+        .started_at
+        .as_deref()
+        .and_then(|t| crate::time::since(t, now))
+        .map(crate::time::human_duration)
+        .unwrap_or_default();
     match s.status {
         Status::Created => "Created".into(),
         Status::Running => format!(
-            "Up {}{}",
-            since(&s.started_at).trim_end_matches(" ago"),
+            "Up {up}{}",
             if resources::paused(s) {
                 " (Paused)"
             } else {

@@ -279,7 +279,8 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
             name,
             image_id: entry.record.id.clone(),
             image: spec.image.clone(),
-            created: rfc3339(now()),
+            // Nanoseconds, as docker records it: ps orders by it.
+            created: crate::time::rfc3339_nanos(super::log::now_ns()),
             config: serde_json::json!({
                 "Cmd": argv,
                 "Env": env,
