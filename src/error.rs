@@ -46,10 +46,7 @@ impl Error {
 
 impl From<sandbox::userns::UsernsError> for Error {
     fn from(e: sandbox::userns::UsernsError) -> Error {
-        match e {
-            sandbox::userns::UsernsError::Child(msg) => Error::Reported(msg),
-            other => Error::Sandbox(sandbox::SandboxError::Userns(other)),
-        }
+        Error::Sandbox(sandbox::SandboxError::Userns(e))
     }
 }
 

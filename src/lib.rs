@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod container;
 pub mod error;
+pub mod forked;
 pub mod image;
 pub mod net;
 pub mod sandbox;

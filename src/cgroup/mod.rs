@@ -76,7 +76,7 @@ pub enum CgroupError {
     },
 
     #[error("asking your systemd for a delegated cgroup: {0}")]
-    Systemd(String),
+    Systemd(#[from] systemd::SystemdError),
 
     #[error("systemd put burrow in {}, not in the scope {scope} it asked for", .found.display())]
     WrongScope { scope: String, found: PathBuf },
@@ -152,7 +152,7 @@ pub fn create(id: &str, limits: &Limits) -> Result<Setup, CgroupError> {
         match systemd::place_in_scope(&scope_name, std::process::id(), p.own_writable) {
             Ok(systemd::Placed::AlreadyDelegated) => (in_place(&own, id)?, None),
             Ok(systemd::Placed::InScope) => (in_new_scope(&scope_name)?, Some(scope_name)),
-            Err(why) => return unavailable(why),
+            Err(why) => return unavailable(why.to_string()),
         }
     };
     let cg = Cgroup {

@@ -2,13 +2,12 @@
 //! `Delegate=yes` for a container, whether a unit is delegated, stopping
 //! a scope. The D-Bus client (zbus) starts threads of its own, and the
 //! caller must stay single-threaded to fork the sandbox later, so every
-//! conversation happens in a short-lived forked helper process that
-//! reports back over a pipe and exits.
+//! conversation happens in a short-lived forked helper process
+//! (`crate::forked`) that reports back typed and exits.
 
+use crate::forked::{run_forked, Fork, ForkError};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use zbus::blocking::{Connection, Proxy};
 use zbus::zvariant::{OwnedObjectPath, Value};
 
@@ -19,6 +18,39 @@ const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 /// How long a whole conversation may take, job included; systemd answers
 /// in milliseconds on a real machine, in a second under emulation.
 const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A failed conversation with the user's systemd.
+#[derive(Debug, thiserror::Error)]
+pub enum SystemdError {
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    #[error(transparent)]
+    Helper(#[from] ForkError),
+}
+
+/// What the D-Bus helper reports when systemd or the bus said no; it
+/// crosses the process boundary as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum BusError {
+    #[error("cannot reach the user D-Bus at {address}: {detail}")]
+    Unreachable { address: String, detail: String },
+    /// A method call or property read failed: `call` names it with its
+    /// arguments ("StopUnit burrow-1.scope").
+    #[error("{call}: {detail}")]
+    Call { call: String, detail: String },
+    #[error("systemd could not start {unit}: job {result}")]
+    Job { unit: String, result: String },
+    #[error("lost the user D-Bus while starting {0}")]
+    Lost(String),
+}
+
+fn call(call: impl Into<String>) -> impl FnOnce(zbus::Error) -> BusError {
+    let call = call.into();
+    move |e| BusError::Call {
+        call,
+        detail: e.to_string(),
+    }
+}
 
 /// The user bus: `$DBUS_SESSION_BUS_ADDRESS`, else the socket systemd's
 /// user instance listens on.
@@ -48,7 +80,7 @@ pub enum Placed {
 /// waits for systemd's job to finish. With `reuse_delegated`, first asks
 /// whether the unit `pid` is in already has `Delegate=yes` and, if so,
 /// leaves it there.
-pub fn place_in_scope(name: &str, pid: u32, reuse_delegated: bool) -> Result<Placed, String> {
+pub fn place_in_scope(name: &str, pid: u32, reuse_delegated: bool) -> Result<Placed, SystemdError> {
     place_in_scope_at(&bus_address(), name, pid, reuse_delegated)
 }
 
@@ -57,7 +89,7 @@ fn place_in_scope_at(
     name: &str,
     pid: u32,
     reuse_delegated: bool,
-) -> Result<Placed, String> {
+) -> Result<Placed, SystemdError> {
     let (name, address) = (name.to_string(), address.to_string());
     in_helper(move || {
         let conn = connect(&address)?;
@@ -71,7 +103,7 @@ fn place_in_scope_at(
 
 /// Stops the scope `name` (systemd kills what is left in it). A scope that
 /// no longer exists is no error.
-pub fn stop_scope(name: &str) -> Result<(), String> {
+pub fn stop_scope(name: &str) -> Result<(), SystemdError> {
     let name = name.to_string();
     in_helper(move || {
         let conn = connect(&bus_address())?;
@@ -83,7 +115,7 @@ pub fn stop_scope(name: &str) -> Result<(), String> {
             {
                 Ok(())
             }
-            Err(e) => Err(format!("StopUnit {name}: {e}")),
+            Err(e) => Err(call(format!("StopUnit {name}"))(e)),
         }
     })
 }
@@ -91,7 +123,7 @@ pub fn stop_scope(name: &str) -> Result<(), String> {
 /// Moves `pid` into `subcgroup` (`/container`) of the unit `unit`. systemd
 /// can move a process of this user that the user cannot (its cgroup and
 /// the target share no ancestor the user may write).
-pub fn attach(unit: &str, subcgroup: &str, pid: u32) -> Result<(), String> {
+pub fn attach(unit: &str, subcgroup: &str, pid: u32) -> Result<(), SystemdError> {
     let (unit, subcgroup) = (unit.to_string(), subcgroup.to_string());
     in_helper(move || {
         let conn = connect(&bus_address())?;
@@ -101,31 +133,36 @@ pub fn attach(unit: &str, subcgroup: &str, pid: u32) -> Result<(), String> {
                 "AttachProcessesToUnit",
                 &(unit.as_str(), subcgroup.as_str(), vec![pid]),
             )
-            .map_err(|e| format!("AttachProcessesToUnit {unit} {subcgroup} {pid}: {e}"))
+            .map_err(call(format!(
+                "AttachProcessesToUnit {unit} {subcgroup} {pid}"
+            )))
     })
 }
 
-fn connect(address: &str) -> Result<Connection, String> {
+fn connect(address: &str) -> Result<Connection, BusError> {
     zbus::blocking::connection::Builder::address(address)
         .and_then(|b| b.build())
-        .map_err(|e| format!("cannot reach the user D-Bus at {address}: {e}"))
+        .map_err(|e| BusError::Unreachable {
+            address: address.to_string(),
+            detail: e.to_string(),
+        })
 }
 
-fn manager(conn: &Connection) -> Result<Proxy<'_>, String> {
-    Proxy::new(conn, DEST, PATH, MANAGER).map_err(|e| e.to_string())
+fn manager(conn: &Connection) -> Result<Proxy<'_>, BusError> {
+    Proxy::new(conn, DEST, PATH, MANAGER).map_err(call(MANAGER))
 }
 
-fn unit_delegated(conn: &Connection, pid: u32) -> Result<bool, String> {
+fn unit_delegated(conn: &Connection, pid: u32) -> Result<bool, BusError> {
     let manager = manager(conn)?;
     let unit: OwnedObjectPath = manager
         .call("GetUnitByPID", &(pid,))
-        .map_err(|e| format!("GetUnitByPID {pid}: {e}"))?;
+        .map_err(call(format!("GetUnitByPID {pid}")))?;
     let props = |iface: &'static str| {
-        Proxy::new(conn, DEST, unit.clone(), iface).map_err(|e| e.to_string())
+        Proxy::new(conn, DEST, unit.clone(), iface).map_err(call(format!("{iface} of {unit}")))
     };
     let id: String = props("org.freedesktop.systemd1.Unit")?
         .get_property("Id")
-        .map_err(|e| format!("unit of pid {pid}: {e}"))?;
+        .map_err(call(format!("unit of pid {pid}")))?;
     let iface = if id.ends_with(".scope") {
         "org.freedesktop.systemd1.Scope"
     } else if id.ends_with(".service") {
@@ -136,22 +173,22 @@ fn unit_delegated(conn: &Connection, pid: u32) -> Result<bool, String> {
     };
     let delegated = props(iface)?
         .get_property::<bool>("Delegate")
-        .map_err(|e| format!("Delegate of {id}: {e}"));
+        .map_err(call(format!("Delegate of {id}")));
     delegated
 }
 
-fn start_scope(conn: &Connection, name: &str, pid: u32) -> Result<(), String> {
+fn start_scope(conn: &Connection, name: &str, pid: u32) -> Result<(), BusError> {
     let manager = manager(conn)?;
     // Without a subscription the manager may not send job signals; it
     // ends with the connection.
     manager
         .call::<_, _, ()>("Subscribe", &())
-        .map_err(|e| format!("Subscribe: {e}"))?;
+        .map_err(call("Subscribe"))?;
     // The match is in place before the job exists, so its end is not
     // missed however fast it comes.
     let removed = manager
         .receive_signal("JobRemoved")
-        .map_err(|e| format!("JobRemoved: {e}"))?;
+        .map_err(call("JobRemoved"))?;
     let props: Vec<(&str, Value)> = vec![
         ("Description", Value::from("burrow container")),
         ("PIDs", Value::from(vec![pid])),
@@ -162,7 +199,7 @@ fn start_scope(conn: &Connection, name: &str, pid: u32) -> Result<(), String> {
     let aux: Vec<(&str, Vec<(&str, Value)>)> = Vec::new();
     let job: OwnedObjectPath = manager
         .call("StartTransientUnit", &(name, "fail", props, aux))
-        .map_err(|e| format!("StartTransientUnit {name}: {e}"))?;
+        .map_err(call(format!("StartTransientUnit {name}")))?;
     for msg in removed {
         let Ok((_, path, _, result)) = msg
             .body()
@@ -174,79 +211,30 @@ fn start_scope(conn: &Connection, name: &str, pid: u32) -> Result<(), String> {
             return if result == "done" {
                 Ok(())
             } else {
-                Err(format!("systemd could not start {name}: job {result}"))
+                Err(BusError::Job {
+                    unit: name.to_string(),
+                    result,
+                })
             };
         }
     }
-    Err(format!("lost the user D-Bus while starting {name}"))
+    Err(BusError::Lost(name.to_string()))
 }
 
 /// Runs `work` in a forked child and returns what it returned. The child
 /// may start threads; this process gains none.
-fn in_helper<T, F>(work: F) -> Result<T, String>
+fn in_helper<T, F>(work: F) -> Result<T, SystemdError>
 where
     T: Serialize + DeserializeOwned,
-    F: FnOnce() -> Result<T, String>,
+    F: FnOnce() -> Result<T, BusError>,
 {
-    let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| format!("pipe: {e}"))?;
-    // SAFETY: fork duplicates only this thread; the child touches nothing
-    // a lock held by another thread could guard except the allocator,
-    // which glibc resets across fork, and it leaves with _exit.
-    match unsafe { nix::unistd::fork() } {
-        Err(e) => Err(format!("fork of the D-Bus helper: {e}")),
-        Ok(nix::unistd::ForkResult::Child) => {
-            drop(read_end);
-            let out: Result<T, String> = work();
-            let text = serde_json::to_string(&out).unwrap_or_default();
-            let mut f = std::fs::File::from(write_end);
-            let code = i32::from(f.write_all(text.as_bytes()).is_err());
-            // SAFETY: _exit skips the parent's atexit handlers and buffers.
-            unsafe { libc::_exit(code) }
-        }
-        Ok(nix::unistd::ForkResult::Parent { child }) => {
-            drop(write_end);
-            let text = read_with_deadline(read_end, Instant::now() + TIMEOUT);
-            if text.is_none() {
-                let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
-            }
-            let _ = nix::sys::wait::waitpid(child, None);
-            match text {
-                None => Err(format!(
-                    "no answer from the user's systemd within {}s",
-                    TIMEOUT.as_secs()
-                )),
-                Some(t) if t.is_empty() => Err("the D-Bus helper died without an answer".into()),
-                Some(t) => serde_json::from_str::<Result<T, String>>(&t)
-                    .map_err(|e| format!("unreadable answer of the D-Bus helper: {e}"))?,
-            }
-        }
-    }
-}
-
-/// Reads to EOF, or gives up (None) at the deadline.
-fn read_with_deadline(fd: std::os::fd::OwnedFd, deadline: Instant) -> Option<String> {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    let mut f = std::fs::File::from(fd);
-    let mut buf = Vec::new();
-    loop {
-        let left = deadline.checked_duration_since(Instant::now())?;
-        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
-        let mut fds = [PollFd::new(f.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::from(ms)) {
-            Ok(0) => continue,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return None,
-            Ok(_) => {}
-        }
-        let mut chunk = [0u8; 4096];
-        match f.read(&mut chunk) {
-            Ok(0) => return Some(String::from_utf8_lossy(&buf).into_owned()),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
+    let how = Fork {
+        // The child only talks D-Bus and exits; the caller may have threads.
+        single_threaded: false,
+        timeout: Some(TIMEOUT),
+        ..Fork::new("the D-Bus helper")
+    };
+    Ok(run_forked(how, work)??)
 }
 
 #[cfg(test)]
@@ -255,16 +243,19 @@ mod tests {
 
     #[test]
     fn helper_runs_in_another_process_and_returns_its_answer() {
-        let got: Result<(u32, Vec<u32>), String> = in_helper(|| {
+        let got = in_helper(|| {
             // A thread started in the helper dies with the helper.
-            std::thread::spawn(|| ()).join().map_err(|_| "join")?;
+            std::thread::spawn(|| ()).join().unwrap();
             Ok((std::process::id(), vec![1, 2, 3]))
         });
         let (pid, list) = got.unwrap();
         assert_ne!(pid, std::process::id());
         assert_eq!(list, vec![1, 2, 3]);
-        let err: Result<(), String> = in_helper(|| Err("no bus".into()));
-        assert_eq!(err, Err("no bus".into()));
+        let err = in_helper::<(), _>(|| Err(BusError::Lost("x.scope".into()))).unwrap_err();
+        assert!(
+            matches!(&err, SystemdError::Bus(BusError::Lost(s)) if s == "x.scope"),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -272,6 +263,11 @@ mod tests {
         let address = "unix:path=/nonexistent/burrow-test-bus";
         let err =
             place_in_scope_at(address, "burrow-test.scope", std::process::id(), true).unwrap_err();
-        assert!(err.contains("/nonexistent/burrow-test-bus"), "{err}");
+        assert!(
+            matches!(&err, SystemdError::Bus(BusError::Unreachable { address: a, .. })
+                if a == address),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("/nonexistent/burrow-test-bus"));
     }
 }

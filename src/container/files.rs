@@ -40,16 +40,17 @@ where
         if let (Some(pid), Some(start)) = (s.pid, s.pid_start) {
             let fd = join::pidfd_open(pid)?;
             if super::record::process_start_time(pid) == Some(start) {
-                return join::with_running_root(pid, fd, f).map_err(other);
+                return join::with_running_root(pid, fd, f)?.map_err(other);
             }
         }
     }
     let rootfs = plan.sandbox.rootfs.clone();
     let map = plan.sandbox.id_map.clone();
-    Ok(crate::sandbox::userns::run_in_userns(&map, move || {
+    crate::sandbox::userns::run_in_userns(&map, move || {
         let root = join::mount_stopped_root(&rootfs)?;
         f(&root)
-    })?)
+    })?
+    .map_err(Error::Reported)
 }
 
 /// `CTR:/path` or a host path.

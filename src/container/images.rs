@@ -68,11 +68,14 @@ impl Context {
         // Checked and created out here, so its errors need no round trip.
         drop(self.store()?);
         let root = self.paths.storage.clone();
-        Ok(userns::run_in_userns(&map, move || {
+        // The child's error is rendered there: crate::Error holds io errors
+        // and more that do not cross a process boundary.
+        userns::run_in_userns(&map, move || {
             let store = Store::open(&root)
                 .map_err(|e| render(&Error::from(crate::image::ImageError::from(e))))?;
             f(&store).map_err(|e| render(&e))
-        })?)
+        })?
+        .map_err(Error::Reported)
     }
 
     pub fn search_registries(&self) -> &[String] {

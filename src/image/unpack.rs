@@ -1314,7 +1314,7 @@ mod tests {
             let mut split = Vec::new();
             unpack_layer(&mut &tar[..], dest, &mut split).map_err(|e| e.to_string())
         })
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?
     }
 
     /// Unpacks, then rebuilds the stream from the directory and the split.
@@ -1325,8 +1325,9 @@ mod tests {
                 unpack_layer(&mut &tar[..], dest, &mut split).map_err(|e| e.to_string())?;
             let mut out = Vec::new();
             repack_layer(dest, &mut &split[..], &mut out).map_err(|e| e.to_string())?;
-            Ok((report, out))
+            Ok::<_, String>((report, out))
         })
+        .unwrap()
         .unwrap()
     }
 
@@ -1578,6 +1579,7 @@ mod tests {
         let report = run_in_userns(&full, || {
             unpack_layer(&mut &tar[..], &dest, &mut io::sink()).map_err(|e| e.to_string())
         })
+        .unwrap()
         .unwrap();
         let m = std::fs::metadata(dest.join("owned")).unwrap();
         assert_eq!(
@@ -2006,6 +2008,7 @@ mod tests {
             std::fs::write(dest.join("a"), b"longer than before").map_err(|e| e.to_string())?;
             repack_layer(&dest, &mut &split[..], &mut io::sink()).map_err(|e| e.to_string())
         })
+        .unwrap()
         .unwrap_err();
         assert_eq!(
             err.to_string(),

@@ -3,14 +3,11 @@
 use super::direct::DirectPorts;
 use super::NetError;
 use super::{GUEST_V4, GUEST_V6};
-use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType, SockaddrStorage,
-};
+use crate::forked::{Channel, ChannelError};
+use nix::sys::socket::{MsgFlags, SockaddrStorage};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::{IoSlice, IoSliceMut};
 use std::net::IpAddr;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::time::{Duration, Instant};
@@ -334,53 +331,20 @@ pub(super) fn bind_host(p: &PublishedPort) -> Result<HostSocket, NetError> {
 /// The process inside the container's network namespace that makes
 /// sockets there on request.
 struct InsideSockets {
-    channel: OwnedFd,
+    channel: Channel,
     pid: i32,
 }
 
-const REQ_LEN: usize = 1 + 16 + 2 + 2 + 1;
-
-fn encode(proto: PortProto, client: SocketAddr, port: u16) -> [u8; REQ_LEN] {
-    let mut b = [0u8; REQ_LEN];
-    b[0] = match proto {
-        PortProto::Tcp => 0,
-        PortProto::Udp => 1,
-    };
-    match client.ip() {
-        IpAddr::V4(a) => {
-            b[1..5].copy_from_slice(&a.octets());
-            b[21] = 4;
-        }
-        IpAddr::V6(a) => {
-            b[1..17].copy_from_slice(&a.octets());
-            b[21] = 6;
-        }
-    }
-    b[17..19].copy_from_slice(&client.port().to_be_bytes());
-    b[19..21].copy_from_slice(&port.to_be_bytes());
-    b
+/// A socket inside, for a client of a published port.
+#[derive(Debug, Serialize, Deserialize)]
+struct SocketRequest {
+    proto: PortProto,
+    client: SocketAddr,
+    port: u16,
 }
 
-fn decode(b: &[u8]) -> Option<(PortProto, SocketAddr, u16)> {
-    if b.len() != REQ_LEN {
-        return None;
-    }
-    let proto = if b[0] == 0 {
-        PortProto::Tcp
-    } else {
-        PortProto::Udp
-    };
-    let ip = match b[21] {
-        4 => IpAddr::V4(std::net::Ipv4Addr::new(b[1], b[2], b[3], b[4])),
-        6 => IpAddr::V6(std::net::Ipv6Addr::from(
-            <[u8; 16]>::try_from(&b[1..17]).ok()?,
-        )),
-        _ => return None,
-    };
-    let cport = u16::from_be_bytes([b[17], b[18]]);
-    let port = u16::from_be_bytes([b[19], b[20]]);
-    Some((proto, SocketAddr::new(ip, cport), port))
-}
+/// The helper's answer: the socket rides along, or the errno says why not.
+type SocketReply = Result<(), i32>;
 
 impl InsideSockets {
     /// Forks the helper into the namespaces of `pid`. The caller must be
@@ -399,17 +363,8 @@ impl InsideSockets {
             })
         };
         let (user, net) = (open("user")?, open("net")?);
-        let (ours, theirs) = socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .map_err(|e| NetError::Io {
-            what: "socketpair".into(),
-            source: e.into(),
-        })?;
-        let threads = std::fs::read_dir("/proc/self/task").map_or(1, |d| d.count());
+        let (ours, theirs) = Channel::pair().map_err(|e| NetError::Helper(e.to_string()))?;
+        let threads = crate::forked::threads();
         if threads > 1 {
             return Err(NetError::Helper(format!(
                 "must be started from a single-threaded process (this one has {threads})"
@@ -432,47 +387,23 @@ impl InsideSockets {
     /// A socket inside, bound to `client` where it can be and connected
     /// (non-blocking) to the container's `port`.
     fn socket(&self, proto: PortProto, client: SocketAddr, port: u16) -> Result<OwnedFd, NetError> {
-        let req = encode(proto, client, port);
-        sendmsg::<()>(
-            self.channel.as_raw_fd(),
-            &[IoSlice::new(&req)],
-            &[],
-            MsgFlags::MSG_NOSIGNAL,
-            None,
-        )
-        .map_err(|e| NetError::Helper(format!("sending a request: {e}")))?;
-        let mut buf = [0u8; 4];
-        let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let msg = recvmsg::<()>(
-            self.channel.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        )
-        .map_err(|e| NetError::Helper(format!("reading a reply: {e}")))?;
-        let mut fd = None;
-        if let Ok(cmsgs) = msg.cmsgs() {
-            for c in cmsgs {
-                if let ControlMessageOwned::ScmRights(fds) = c {
-                    for raw in fds {
-                        // SAFETY: the kernel just installed this fd for us.
-                        let owned = unsafe { OwnedFd::from_raw_fd(raw) };
-                        fd.get_or_insert(owned);
-                    }
-                }
-            }
-        }
-        if msg.bytes == 0 {
-            return Err(NetError::Helper("it exited".into()));
-        }
-        let code = i32::from_ne_bytes(buf);
-        fd.ok_or_else(|| {
-            NetError::Helper(format!(
+        let req = SocketRequest {
+            proto,
+            client,
+            port,
+        };
+        self.channel
+            .send(&req, None)
+            .map_err(|e| NetError::Helper(format!("sending a request: {e}")))?;
+        match self.channel.recv::<SocketReply>() {
+            Err(e) => Err(NetError::Helper(format!("reading a reply: {e}"))),
+            Ok(None) => Err(NetError::Helper("it exited".into())),
+            Ok(Some((Ok(()), Some(fd)))) => Ok(fd),
+            Ok(Some((reply, _))) => Err(NetError::Helper(format!(
                 "making a socket for {client}: {}",
-                std::io::Error::from_raw_os_error(code)
-            ))
-        })
+                std::io::Error::from_raw_os_error(reply.err().unwrap_or(libc::EIO))
+            ))),
+        }
     }
 }
 
@@ -488,7 +419,7 @@ impl Drop for InsideSockets {
 
 /// The helper: enters the namespaces, sets the return route for
 /// transparent sockets, then answers requests until the supervisor goes.
-fn helper_main(user: OwnedFd, net: OwnedFd, channel: OwnedFd, ports: &[PublishedPort]) -> ! {
+fn helper_main(user: OwnedFd, net: OwnedFd, channel: Channel, ports: &[PublishedPort]) -> ! {
     // SAFETY: prctl and setns with fds we own; _exit ends this fork.
     unsafe {
         libc::prctl(
@@ -509,7 +440,7 @@ fn helper_main(user: OwnedFd, net: OwnedFd, channel: OwnedFd, ports: &[Published
     // Nothing of the supervisor's stays open here: a pipe someone waits
     // to see closed (a report to the CLI, a client's socket) would stay
     // open as long as this helper lives.
-    let keep = channel.as_raw_fd() as libc::c_uint;
+    let keep = channel.raw_fd() as libc::c_uint;
     // SAFETY: closing fd ranges of this forked process, all but the
     // channel and stdio; nothing here uses the others.
     unsafe {
@@ -519,38 +450,18 @@ fn helper_main(user: OwnedFd, net: OwnedFd, channel: OwnedFd, ports: &[Published
         libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0u32);
     }
     return_routes(ports);
-    let mut buf = [0u8; 64];
     loop {
-        // SAFETY: receiving into our own buffer.
-        let n = unsafe { libc::recv(channel.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n <= 0 {
-            if n < 0 && last().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            // SAFETY: ending the forked helper without running the
-            // parent's destructors.
-            unsafe { libc::_exit(0) };
-        }
-        let (code, fd) = match decode(&buf[..n as usize]) {
-            Some((proto, client, port)) => match inside_socket(proto, client, port) {
-                Ok(fd) => (0, Some(fd)),
-                Err(e) => (e.raw_os_error().unwrap_or(libc::EIO), None),
+        let (reply, fd): (SocketReply, _) = match channel.recv::<SocketRequest>() {
+            Ok(Some((req, _))) => match inside_socket(req.proto, req.client, req.port) {
+                Ok(fd) => (Ok(()), Some(fd)),
+                Err(e) => (Err(e.raw_os_error().unwrap_or(libc::EIO)), None),
             },
-            None => (libc::EINVAL, None),
+            Err(ChannelError::Decode(_)) => (Err(libc::EINVAL), None),
+            // SAFETY: the supervisor went away: end the forked helper
+            // without running the parent's destructors.
+            Ok(None) | Err(_) => unsafe { libc::_exit(0) },
         };
-        let raw = fd.as_ref().map(|f| [f.as_raw_fd()]);
-        let cmsgs: Vec<ControlMessage> = raw
-            .as_ref()
-            .map(|r| vec![ControlMessage::ScmRights(r)])
-            .unwrap_or_default();
-        let bytes = code.to_ne_bytes();
-        let _ = sendmsg::<()>(
-            channel.as_raw_fd(),
-            &[IoSlice::new(&bytes)],
-            &cmsgs,
-            MsgFlags::MSG_NOSIGNAL,
-            None,
-        );
+        let _ = channel.send(&reply, fd.as_ref().map(|f| f.as_fd()));
     }
 }
 
@@ -1031,19 +942,6 @@ impl PortForwarder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn helper_requests_round_trip_for_both_families() {
-        for (proto, client, port) in [
-            (PortProto::Tcp, "127.0.0.5:40000", 80u16),
-            (PortProto::Udp, "[2001:db8::7]:53", 5353),
-        ] {
-            let client: SocketAddr = client.parse().unwrap();
-            let b = encode(proto, client, port);
-            assert_eq!(decode(&b), Some((proto, client, port)));
-        }
-        assert_eq!(decode(&[0u8; 3]), None);
-    }
 
     #[test]
     fn a_reserved_host_port_is_refused_until_its_holder_lets_go() {

@@ -251,54 +251,61 @@ fn child_main(
 /// sandbox whose pid 1 is `pid` (with `pidfd`), with that process's root
 /// opened before: the child has the namespace's capabilities over the
 /// sandbox's files and sees them through the root fd, while host paths
-/// stay where they are. The result comes back as JSON.
-pub fn with_running_root<T, F>(pid: i32, pidfd: OwnedFd, f: F) -> Result<T, String>
+/// stay where they are. `f`'s answer and its error come back typed; the
+/// outer error is the helper's own.
+pub fn with_running_root<T, E, F>(
+    pid: i32,
+    pidfd: OwnedFd,
+    f: F,
+) -> Result<Result<T, E>, SandboxError>
 where
     T: serde::Serialize + serde::de::DeserializeOwned,
-    F: FnOnce(&OwnedFd) -> Result<T, String>,
+    E: serde::Serialize + serde::de::DeserializeOwned,
+    F: FnOnce(&OwnedFd) -> Result<T, E>,
 {
-    let n = super::threads();
-    if n > 1 {
-        return Err(SandboxError::Threaded(n).to_string());
+    #[derive(serde::Serialize, serde::Deserialize)]
+    enum Joined<E> {
+        Setup(SetupError),
+        Work(E),
     }
     let root = rustix::fs::open(
         format!("/proc/{pid}/root"),
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     )
-    .map_err(|e| format!("opening the root of the container's pid 1 ({pid}): {e}"))?;
-    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| format!("pipe: {e}"))?;
-    // SAFETY: single-threaded, checked above.
-    match unsafe { sys::fork() }.map_err(|e| format!("fork: {e}"))? {
-        None => {
-            drop(r);
+    .map_err(|e| {
+        SandboxError::Setup(SetupError {
+            op: format!("open the root of the container's pid 1 ({pid}) at"),
+            path: Some(PathBuf::from(format!("/proc/{pid}/root"))),
+            errno: Some(e.raw_os_error()),
+            detail: None,
+        })
+    })?;
+    let out = crate::forked::run_forked(
+        crate::forked::Fork::new("the helper in the container's user namespace"),
+        move || {
             // In the container's user namespace, where its root holds
             // every capability: not dumpable first.
             sys::set_dumpable(false);
-            // SAFETY: setns with a valid pidfd, the user namespace only.
-            let out = if unsafe { libc::setns(pidfd.as_raw_fd(), libc::CLONE_NEWUSER) } != 0 {
-                Err(format!(
-                    "joining the container's user namespace: {}",
-                    sys::errno_text(sys::last_errno())
-                ))
-            } else {
-                f(&root)
-            };
-            let data = serde_json::to_vec(&out).unwrap_or_default();
-            let ok = rustix::io::write(&w, &data).is_ok();
-            let _ = ok;
-            // SAFETY: _exit skips the parent's atexit handlers and buffers.
-            unsafe { libc::_exit(if out.is_ok() { 0 } else { 1 }) }
-        }
-        Some(child) => {
-            drop(w);
-            let mut data = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut std::fs::File::from(r), &mut data);
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None);
-            serde_json::from_slice::<Result<T, String>>(&data)
-                .map_err(|_| "the helper process died without a result".to_string())?
-        }
+            rustix::thread::move_into_link_name_space(
+                pidfd.as_fd(),
+                Some(rustix::thread::LinkNameSpaceType::User),
+            )
+            .map_err(|e| {
+                Joined::Setup(SetupError {
+                    op: "join the container's user namespace".into(),
+                    path: None,
+                    errno: Some(e.raw_os_error()),
+                    detail: None,
+                })
+            })?;
+            f(&root).map_err(Joined::Work)
+        },
+    )?;
+    match out {
+        Ok(v) => Ok(Ok(v)),
+        Err(Joined::Work(e)) => Ok(Err(e)),
+        Err(Joined::Setup(e)) => Err(SandboxError::Setup(e)),
     }
 }
 

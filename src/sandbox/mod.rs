@@ -113,6 +113,8 @@ pub enum SandboxError {
         SETUP_STEP.as_secs()
     )]
     SetupStalled,
+    #[error(transparent)]
+    Helper(#[from] crate::forked::ForkError),
 }
 
 impl SandboxError {

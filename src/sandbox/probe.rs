@@ -27,7 +27,8 @@ pub fn kernel_overlay(parent: &Path) -> Result<(), String> {
         let _ = fs::remove_dir_all(&inner);
         outcome
     })
-    .map_err(|e| e.to_string());
+    .map_err(|e| e.to_string())
+    .and_then(|outcome| outcome);
     // In case the child died before its own clean-up.
     let _ = fs::remove_dir_all(&scratch);
     result

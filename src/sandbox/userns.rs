@@ -3,13 +3,10 @@
 //! writes maps with newuidmap/newgidmap, or a single-id map without them.
 //! Never needs privileges of its own.
 
+use crate::forked::{self, Fork, ForkError};
 use nix::sched::{unshare, CloneFlags};
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, ForkResult, Gid, Pid, Uid, User};
+use nix::unistd::{Gid, Pid, Uid, User};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -43,10 +40,10 @@ pub enum UsernsError {
     },
     #[error("cannot run getsubids for {user}: {detail}")]
     Getsubids { user: String, detail: String },
-    #[error("the user-namespace helper process died: {0}")]
-    ChildDied(String),
-    #[error("{0}")]
-    Child(String),
+    #[error(transparent)]
+    Helper(#[from] ForkError),
+    #[error(transparent)]
+    Probe(#[from] ProbeStep),
 }
 
 fn userns_hint(err: nix::Error) -> String {
@@ -657,8 +654,14 @@ pub fn probe() -> Result<(), UsernsError> {
     use nix::mount::{mount, MsFlags};
     let map = IdMap::single(Uid::current().as_raw(), Gid::current().as_raw());
     run_in_userns(&map, || {
-        let fail = |what: &str, e: nix::Error| format!("{what}: {e}{}", restricted_hint(Some(e)));
-        unshare(CloneFlags::CLONE_NEWNS).map_err(|e| fail("unshare(CLONE_NEWNS)", e))?;
+        let fail = |step: &str| {
+            let step = step.to_string();
+            move |e: nix::Error| ProbeStep {
+                step,
+                errno: e as i32,
+            }
+        };
+        unshare(CloneFlags::CLONE_NEWNS).map_err(fail("unshare(CLONE_NEWNS)"))?;
         mount(
             None::<&str>,
             "/",
@@ -666,7 +669,7 @@ pub fn probe() -> Result<(), UsernsError> {
             MsFlags::MS_REC | MsFlags::MS_PRIVATE,
             None::<&str>,
         )
-        .map_err(|e| fail("making / private in the new mount namespace", e))?;
+        .map_err(fail("making / private in the new mount namespace"))?;
         // The tmpfs hides /tmp in this child's mount namespace only.
         mount(
             Some("tmpfs"),
@@ -675,9 +678,22 @@ pub fn probe() -> Result<(), UsernsError> {
             MsFlags::empty(),
             Some("size=64k"),
         )
-        .map_err(|e| fail("mounting a tmpfs in the new namespace", e))?;
-        Ok(())
-    })
+        .map_err(fail("mounting a tmpfs in the new namespace"))?;
+        Ok::<(), ProbeStep>(())
+    })??;
+    Ok(())
+}
+
+/// A step of `probe` that failed in the namespace, with its errno.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error(
+    "{step}: {}{}",
+    nix::Error::from_raw(*errno),
+    restricted_hint(Some(nix::Error::from_raw(*errno)))
+)]
+pub struct ProbeStep {
+    pub step: String,
+    pub errno: i32,
 }
 
 /// `which`: the first executable `program` on PATH.
@@ -748,162 +764,153 @@ pub fn write_own_single_map(map: &IdMap) -> Result<(), UsernsError> {
     Ok(())
 }
 
-fn pipe() -> Result<(File, File), UsernsError> {
-    let (r, w): (OwnedFd, OwnedFd) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|source| UsernsError::Sys {
-            call: "pipe2",
-            source,
-        })?;
-    Ok((File::from(r), File::from(w)))
+/// A failure of the helper child on its way into the namespace, sent typed
+/// across the fork and turned back into a `UsernsError` in the parent.
+#[derive(Debug, Serialize, Deserialize)]
+enum EnterFailure {
+    Unshare {
+        errno: i32,
+    },
+    WriteMap {
+        file: MapFile,
+        errno: Option<i32>,
+        detail: String,
+    },
 }
 
-/// Sent by the child: `Unshared` asks the parent for the maps, the final
-/// message carries `f`'s result as JSON.
-const MSG_UNSHARED: u8 = b'U';
-const MSG_FAILED: u8 = b'F';
-const MSG_MAPS_WRITTEN: u8 = b'M';
-
-#[derive(Serialize, Deserialize)]
-enum Outcome<T> {
-    Ok(T),
-    Err(String),
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+enum MapFile {
+    Setgroups,
+    Uid,
+    Gid,
 }
+
+impl MapFile {
+    fn path(self) -> &'static str {
+        match self {
+            MapFile::Setgroups => "/proc/self/setgroups",
+            MapFile::Uid => "/proc/self/uid_map",
+            MapFile::Gid => "/proc/self/gid_map",
+        }
+    }
+
+    fn of(path: &str) -> MapFile {
+        match path {
+            "/proc/self/uid_map" => MapFile::Uid,
+            "/proc/self/gid_map" => MapFile::Gid,
+            _ => MapFile::Setgroups,
+        }
+    }
+}
+
+impl From<EnterFailure> for UsernsError {
+    fn from(e: EnterFailure) -> UsernsError {
+        match e {
+            EnterFailure::Unshare { errno } => UsernsError::Unshare(nix::Error::from_raw(errno)),
+            EnterFailure::WriteMap {
+                file,
+                errno,
+                detail,
+            } => UsernsError::WriteMap {
+                file: file.path(),
+                source: match errno {
+                    Some(n) => std::io::Error::from_raw_os_error(n),
+                    None => std::io::Error::other(detail),
+                },
+            },
+        }
+    }
+}
+
+/// The helper's side of the conversation, and `f`'s answer.
+#[derive(Debug, Serialize, Deserialize)]
+enum Crossed<E> {
+    /// The child could not enter the namespace.
+    Entering(EnterFailure),
+    /// The parent could not write the maps (the error stays there).
+    Maps,
+    Work(E),
+}
+
+/// The child has unshared and asks for its maps.
+#[derive(Debug, Serialize, Deserialize)]
+struct Unshared;
+
+/// The parent wrote them.
+#[derive(Debug, Serialize, Deserialize)]
+struct MapsWritten;
 
 /// Runs `f` in a forked child that is root of a new user namespace with
-/// `map`, and returns what `f` returned. Work that creates or removes files
-/// owned by mapped ids (unpacking and deleting layers) runs here.
+/// `map`, and returns what `f` returned, its error typed as `f` made it.
+/// The outer error is the helper's own: the namespace could not be made or
+/// mapped, or the child died. Work that creates or removes files owned by
+/// mapped ids (unpacking and deleting layers) runs here.
 ///
-/// The caller must be single-threaded: a process with threads cannot enter
-/// a new user namespace, and fork copies only the calling thread.
-pub fn run_in_userns<T, F>(map: &IdMap, f: F) -> Result<T, UsernsError>
+/// The child is single-threaded (fork copies the calling thread only), so
+/// it can enter the new namespace even when the caller has threads.
+pub fn run_in_userns<T, E, F>(map: &IdMap, f: F) -> Result<Result<T, E>, UsernsError>
 where
     T: Serialize + DeserializeOwned,
-    F: FnOnce() -> Result<T, String>,
+    E: Serialize + DeserializeOwned,
+    F: FnOnce() -> Result<T, E>,
 {
-    let (mut from_child, mut child_out) = pipe()?;
-    let (mut child_in, mut to_child) = pipe()?;
-    // SAFETY: burrow is single-threaded here (see the contract above), so
-    // the child may run any code, allocation included, until it exits.
-    match unsafe { fork() }.map_err(|source| UsernsError::Sys {
-        call: "fork",
-        source,
-    })? {
-        ForkResult::Child => {
-            drop(from_child);
-            drop(to_child);
-            let code = child_main(map, f, &mut child_in, &mut child_out);
-            // SAFETY: _exit skips atexit handlers and stdio flushing that
-            // belong to the parent's copy of the process state.
-            unsafe { libc::_exit(code) }
-        }
-        ForkResult::Parent { child } => {
-            drop(child_in);
-            drop(child_out);
-            let result = parent_side(map, child, &mut from_child, &mut to_child);
-            drop(to_child);
-            let status = waitpid(child, None);
-            match (result, status) {
-                (Ok(v), _) => Ok(v),
-                (Err(e @ UsernsError::Child(_)), _) | (Err(e @ UsernsError::Unshare(_)), _) => {
-                    Err(e)
-                }
-                (Err(e), Ok(WaitStatus::Signaled(_, sig, _))) => {
-                    Err(UsernsError::ChildDied(format!("killed by {sig:?} ({e})")))
-                }
-                (Err(e), _) => Err(e),
-            }
-        }
-    }
-}
-
-fn parent_side<T: DeserializeOwned>(
-    map: &IdMap,
-    child: Pid,
-    from_child: &mut File,
-    to_child: &mut File,
-) -> Result<T, UsernsError> {
-    let mut tag = [0u8; 1];
-    let died = |e: std::io::Error| UsernsError::ChildDied(e.to_string());
-    from_child.read_exact(&mut tag).map_err(died)?;
-    match tag[0] {
-        MSG_UNSHARED => {
+    let mut maps_failed = None;
+    let how = Fork {
+        single_threaded: false,
+        ..Fork::new("the user-namespace helper")
+    };
+    let out = forked::converse::<Unshared, T, Crossed<E>, _, _>(
+        how,
+        |parent| {
+            enter(map).map_err(Crossed::Entering)?;
+            // Without the parent's answer the maps are not there: the
+            // child must not go on as nobody.
+            parent
+                .step(&Unshared, None)
+                .and_then(|()| parent.reply::<MapsWritten>())
+                .map_err(|_| Crossed::Maps)?;
+            f().map_err(Crossed::Work)
+        },
+        |Unshared, _, child| {
             // A single-id map was written by the child itself.
-            let written = if map.is_single() {
-                Ok(())
-            } else {
-                write_maps(map, child)
-            };
-            if let Err(e) = written {
-                let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
-                return Err(e);
+            if !map.is_single() {
+                if let Err(e) = write_maps(map, child.pid) {
+                    maps_failed = Some(e);
+                    return Err(Crossed::Maps);
+                }
             }
-            to_child.write_all(&[MSG_MAPS_WRITTEN]).map_err(died)?;
-        }
-        MSG_FAILED => {
-            let mut buf = String::new();
-            from_child.read_to_string(&mut buf).map_err(died)?;
-            return Err(
-                match buf
-                    .strip_prefix("unshare:")
-                    .and_then(|n| n.parse::<i32>().ok())
-                {
-                    Some(errno) => UsernsError::Unshare(nix::Error::from_raw(errno)),
-                    None => UsernsError::Child(buf),
-                },
-            );
-        }
-        other => {
-            return Err(UsernsError::ChildDied(format!(
-                "unexpected message {other}"
-            )))
-        }
-    }
-    let mut buf = Vec::new();
-    from_child.read_to_end(&mut buf).map_err(died)?;
-    if buf.is_empty() {
-        return Err(UsernsError::ChildDied("it exited without a result".into()));
-    }
-    match serde_json::from_slice::<Outcome<T>>(&buf) {
-        Ok(Outcome::Ok(v)) => Ok(v),
-        Ok(Outcome::Err(msg)) => Err(UsernsError::Child(msg)),
-        Err(e) => Err(UsernsError::ChildDied(format!("unreadable result: {e}"))),
+            child.reply(&MapsWritten, None).map_err(|_| Crossed::Maps)
+        },
+    )?;
+    match out {
+        Ok(v) => Ok(Ok(v)),
+        Err(Crossed::Work(e)) => Ok(Err(e)),
+        Err(Crossed::Entering(e)) => Err(e.into()),
+        Err(Crossed::Maps) => Err(maps_failed.unwrap_or(UsernsError::Helper(ForkError::Died {
+            what: how.what,
+            how: forked::Death::Unknown,
+        }))),
     }
 }
 
-fn child_main<T: Serialize, F: FnOnce() -> Result<T, String>>(
-    map: &IdMap,
-    f: F,
-    from_parent: &mut File,
-    to_parent: &mut File,
-) -> i32 {
-    let fail = |to_parent: &mut File, msg: String| {
-        let _ = to_parent.write_all(&[MSG_FAILED]);
-        let _ = to_parent.write_all(msg.as_bytes());
-        1
-    };
-    if let Err(e) = unshare(CloneFlags::CLONE_NEWUSER) {
-        return fail(to_parent, format!("unshare:{}", e as i32));
-    }
+/// In the child: a new user namespace, with its single-id map written here.
+fn enter(map: &IdMap) -> Result<(), EnterFailure> {
+    unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| EnterFailure::Unshare { errno: e as i32 })?;
     if map.is_single() {
-        if let Err(e) = write_own_single_map(map) {
-            return fail(to_parent, e.to_string());
-        }
+        write_own_single_map(map).map_err(|e| match e {
+            UsernsError::WriteMap { file, source } => EnterFailure::WriteMap {
+                file: MapFile::of(file),
+                errno: source.raw_os_error(),
+                detail: source.to_string(),
+            },
+            other => EnterFailure::WriteMap {
+                file: MapFile::Setgroups,
+                errno: None,
+                detail: other.to_string(),
+            },
+        })?;
     }
-    if to_parent.write_all(&[MSG_UNSHARED]).is_err() {
-        return 1;
-    }
-    let mut tag = [0u8; 1];
-    if from_parent.read_exact(&mut tag).is_err() || tag[0] != MSG_MAPS_WRITTEN {
-        return 1;
-    }
-    let outcome = match f() {
-        Ok(v) => Outcome::Ok(v),
-        Err(e) => Outcome::Err(e),
-    };
-    match serde_json::to_vec(&outcome) {
-        Ok(bytes) if to_parent.write_all(&bytes).is_ok() => 0,
-        _ => 1,
-    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -992,12 +999,28 @@ mod tests {
     fn single_map_child_is_root_inside() {
         let map = IdMap::single(Uid::current().as_raw(), Gid::current().as_raw());
         let (uid, gid) = run_in_userns(&map, || {
-            Ok((Uid::current().as_raw(), Gid::current().as_raw()))
+            Ok::<_, ProbeStep>((Uid::current().as_raw(), Gid::current().as_raw()))
         })
+        .unwrap()
         .unwrap();
         assert_eq!((uid, gid), (0, 0));
-        let err = run_in_userns::<u32, _>(&map, || Err("it failed inside".into())).unwrap_err();
-        assert_eq!(err.to_string(), "it failed inside");
+        // The work's own error arrives as the work made it.
+        let err = run_in_userns::<u32, _, _>(&map, || {
+            Err(ProbeStep {
+                step: "mounting".into(),
+                errno: libc::ENOSPC,
+            })
+        })
+        .unwrap()
+        .unwrap_err();
+        assert_eq!(
+            err,
+            ProbeStep {
+                step: "mounting".into(),
+                errno: libc::ENOSPC
+            }
+        );
+        assert_eq!(err.to_string(), "mounting: ENOSPC: No space left on device");
     }
 
     /// A host where only the given sysctls exist.
