@@ -438,3 +438,78 @@ fn a_build_arg_in_copy_changes_the_cache_key() {
         "{unused}"
     );
 }
+
+#[test]
+fn heredocs_onbuild_and_entrypoint_reset_run_as_docker_does() {
+    let Some(env) = TestEnv::new("build_heredoc", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let parent = format!(
+        "FROM {PLAIN}\nCMD [\"from-parent\"]\nONBUILD COPY trigger.txt /trigger.txt\nONBUILD RUN echo onbuild-ran > /onbuild\n"
+    );
+    let pdir = context(&env, "parent", &[("Containerfile", &parent)]);
+    built_id(&build(&env, &["-t", "parent:1"], &pdir));
+    assert_eq!(
+        env.inspect("parent:1")["Config"]["OnBuild"],
+        serde_json::json!([
+            "COPY trigger.txt /trigger.txt",
+            "RUN echo onbuild-ran > /onbuild"
+        ])
+    );
+    let child = "FROM parent:1\n\
+        ARG WHO=heredoc\n\
+        RUN <<EOF\n\
+        echo \"script by $WHO\" > /script.out\n\
+        echo second line >> /script.out\n\
+        EOF\n\
+        RUN cat <<-'RAW' > /raw.out\n\
+        \tkept $WHO literally\n\
+        \tRAW\n\
+        COPY <<NOTE /etc/note\n\
+        note for ${WHO}\n\
+        NOTE\n\
+        ENTRYPOINT cat /script.out\n";
+    let cdir = context(
+        &env,
+        "child",
+        &[("Containerfile", child), ("trigger.txt", "triggered\n")],
+    );
+    let out = build(&env, &["-t", "child:1"], &cdir);
+    built_id(&out);
+    let got = run_in(
+        &env,
+        "child:1",
+        &["cat /script.out /raw.out /etc/note /trigger.txt /onbuild"],
+    );
+    // `run IMAGE CMD` with the image's shell-form ENTRYPOINT: the
+    // entrypoint ignores the command, as docker's does.
+    assert_eq!(got, "script by heredoc\nsecond line\n", "{out}");
+    let all = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--user",
+        "0",
+        "--entrypoint",
+        "cat",
+        "child:1",
+        "/script.out",
+        "/raw.out",
+        "/etc/note",
+        "/trigger.txt",
+        "/onbuild",
+    ]);
+    assert_eq!(
+        all.stdout,
+        "script by heredoc\nsecond line\nkept $WHO literally\nnote for heredoc\ntriggered\nonbuild-ran\n"
+    );
+    let c = &env.inspect("child:1")["Config"];
+    assert_eq!(
+        c["Entrypoint"],
+        serde_json::json!(["/bin/sh", "-c", "cat /script.out"])
+    );
+    assert!(c["Cmd"].is_null(), "ENTRYPOINT drops the parent's Cmd: {c}");
+    assert!(c["OnBuild"].is_null(), "triggers are not inherited: {c}");
+}
