@@ -432,7 +432,9 @@ fn rm_refuses_a_running_container_and_rm_f_kills_it_with_137() {
     let table = env.ok(&["ps"]);
     assert!(table.stdout.contains("Up "), "{table}");
 
-    let refused = env.fails(&["rm", "live"]);
+    // docker's status for a refused rm: 1.
+    let refused = env.run(&["rm", "live"]);
+    assert_eq!(refused.code(), Some(1), "{refused}");
     assert!(refused.error_line().contains("is running"), "{refused}");
     // SIGKILL from outside the container is the one signal its pid 1
     // cannot ignore: the foreground run ends with 128+9.
