@@ -140,7 +140,8 @@ wait
 
 # --- pause --------------------------------------------------------------------------
 mkdir -p "$HOME/count"
-"$B" run --name counter -v "$HOME/count:/c" bb sh -c 'i=0; while :; do i=$((i+1)); echo $i > /c/n; sleep 0.1; done' > /tmp/counter.out 2>&1 &
+# Renamed into place: a read never finds the file truncated, half written.
+"$B" run --name counter -v "$HOME/count:/c" bb sh -c 'i=0; while :; do i=$((i+1)); echo $i > /c/n.new; mv /c/n.new /c/n; sleep 0.1; done' > /tmp/counter.out 2>&1 &
 if wait_running counter; then
   sleep 2
   p=$(cg_field counter path)
