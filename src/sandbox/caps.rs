@@ -89,6 +89,12 @@ pub fn cap_number(name: &str) -> Result<u8, CapError> {
         .ok_or_else(|| CapError::Unknown(name.to_string()))
 }
 
+/// The name of capability `number` without `CAP_` (`NET_ADMIN`), if this
+/// table knows it.
+pub fn cap_name(number: u32) -> Option<&'static str> {
+    NAMES.get(usize::try_from(number).ok()?).copied()
+}
+
 fn is_all(name: &str) -> bool {
     name.trim().eq_ignore_ascii_case("ALL")
 }

@@ -23,12 +23,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A holder per id map (your default one, and keep-id's): its record is
-/// `holder-HASH.json` in the directory, its lock `holder-HASH.lock`.
+/// `holder-HASH.json` in the directory, its lock `holder-HASH.lock`, HASH
+/// the first 128 bits of the map's SHA-256, the same for every build of
+/// burrow. (Records named by older builds, 64-bit names, are never looked
+/// up; their holders end when idle, and `system reset` ends them too.)
 fn record_path(dir: &Path, map: &IdMap) -> PathBuf {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    serde_json::to_string(map).unwrap_or_default().hash(&mut h);
-    dir.join(format!("holder-{:016x}.json", h.finish()))
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(serde_json::to_vec(map).unwrap_or_default());
+    dir.join(format!("holder-{}.json", hex::encode(&digest[..16])))
 }
 
 fn is_record(path: &Path) -> bool {
@@ -433,6 +435,42 @@ mod tests {
         .unwrap();
         assert_eq!(hold(&rec, Duration::from_secs(3600)), 0);
         assert!(!rec.exists(), "an idle holder removes its record");
+    }
+
+    #[test]
+    fn record_names_are_the_same_for_every_build() {
+        // The map's JSON, SHA-256, first 128 bits: no hasher that may
+        // change between Rust releases names a file on disk.
+        let d = Path::new("/run/user/1000/burrow");
+        assert_eq!(
+            record_path(d, &IdMap::single(1000, 1000)),
+            d.join("holder-c7cbb317fd95ff20d3aee92c27c15132.json")
+        );
+    }
+
+    #[test]
+    fn a_record_named_by_an_older_build_is_never_used_and_stop_clears_it() {
+        let d = tempfile::tempdir().unwrap();
+        let map = IdMap::single(1000, 1000);
+        let (pid, start) = me();
+        let old = d.path().join("holder-0123456789abcdef.json");
+        let rec = Record {
+            pid,
+            start,
+            map: map.clone(),
+        };
+        std::fs::write(&old, serde_json::to_vec(&rec).unwrap()).unwrap();
+        assert!(open_live(d.path(), &map).is_none());
+        // Its process is this test: stop must not kill a live non-holder
+        // whose record is stale, so point it at a dead pid first.
+        let dead = Record {
+            pid: i32::MAX - 3,
+            start: 1,
+            map,
+        };
+        std::fs::write(&old, serde_json::to_vec(&dead).unwrap()).unwrap();
+        stop(d.path());
+        assert!(!old.exists());
     }
 
     #[test]

@@ -555,51 +555,6 @@ impl HelperFacts {
 const CAP_SETGID: u32 = 6;
 const CAP_SETUID: u32 = 7;
 
-/// The names of capabilities(7), by number.
-const CAP_NAMES: &[&str] = &[
-    "chown",
-    "dac_override",
-    "dac_read_search",
-    "fowner",
-    "fsetid",
-    "kill",
-    "setgid",
-    "setuid",
-    "setpcap",
-    "linux_immutable",
-    "net_bind_service",
-    "net_broadcast",
-    "net_admin",
-    "net_raw",
-    "ipc_lock",
-    "ipc_owner",
-    "sys_module",
-    "sys_rawio",
-    "sys_chroot",
-    "sys_ptrace",
-    "sys_pacct",
-    "sys_admin",
-    "sys_boot",
-    "sys_nice",
-    "sys_resource",
-    "sys_time",
-    "sys_tty_config",
-    "mknod",
-    "lease",
-    "audit_write",
-    "audit_control",
-    "setfcap",
-    "mac_override",
-    "mac_admin",
-    "syslog",
-    "wake_alarm",
-    "block_suspend",
-    "audit_read",
-    "perfmon",
-    "bpf",
-    "checkpoint_restore",
-];
-
 /// A `security.capability` extended attribute (struct vfs_cap_data, v1 to
 /// v3): the permitted set and whether it is raised to effective at exec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -632,8 +587,8 @@ impl std::fmt::Display for FileCaps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<String> = (0..64)
             .filter(|bit| self.permitted & (1u64 << bit) != 0)
-            .map(|bit| match CAP_NAMES.get(bit as usize) {
-                Some(n) => format!("cap_{n}"),
+            .map(|bit| match super::caps::cap_name(bit) {
+                Some(n) => format!("cap_{}", n.to_ascii_lowercase()),
                 None => format!("cap_{bit}"),
             })
             .collect();
