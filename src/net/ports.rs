@@ -429,6 +429,9 @@ fn helper_main(user: OwnedFd, net: OwnedFd, channel: Channel, ports: &[Published
             0,
             0,
         );
+        // In the container's user namespace, where its root holds every
+        // capability: not dumpable before it joins.
+        libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0);
         if libc::getppid() == 1
             || libc::setns(user.as_raw_fd(), libc::CLONE_NEWUSER) < 0
             || libc::setns(net.as_raw_fd(), libc::CLONE_NEWNET) < 0
