@@ -754,6 +754,23 @@ fn rmi_of_an_image_containers_use_is_refused_and_force_only_untags_it() {
     let out = env.ok(&["exec", "r1", "cat", "/layer/running"]);
     assert_eq!(out.stdout, "running\n");
 
+    // rmi --all refuses both, each with its reason, and removes nothing.
+    let out = env.run(&["rmi", "--all"]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(
+        out.stderr.contains(&format!(
+            "unable to delete {} (cannot be forced) - image is being used by running container {}",
+            &running_id[..12],
+            short(&r1)
+        )) && out.stderr.contains(&format!(
+            "unable to delete {} (must be forced) - image is being used by stopped container {}",
+            &stopped_id[..12],
+            short(&s1)
+        )),
+        "{out}"
+    );
+    assert_eq!(env.images_json().len(), 2);
+
     // Once no container uses them, prune removes them and their layers.
     env.ok(&["rm", "-f", "r1", "s1"]);
     env.ok(&["image", "prune"]);
