@@ -573,6 +573,7 @@ fn init_reaps_orphans_and_forwards_signals(tmp: &Path) -> Outcome {
         src: shared.clone(),
         dst: "/shared".into(),
         read_only: false,
+        real: false,
     });
     let running = sandbox::spawn(&spec).map_err(|e| e.to_string())?;
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -644,11 +645,13 @@ fn volumes_and_tmpfs_mounts(tmp: &Path) -> Outcome {
             src: vol.clone(),
             dst: "/data".into(),
             read_only: false,
+            real: false,
         },
         MountOp::Bind {
             src: vol.clone(),
             dst: "/ro".into(),
             read_only: true,
+            real: false,
         },
         MountOp::Tmpfs {
             dst: "/scratch".into(),
@@ -672,6 +675,7 @@ fn volumes_and_tmpfs_mounts(tmp: &Path) -> Outcome {
         src: tmp.join("does-not-exist"),
         dst: "/data".into(),
         read_only: false,
+        real: false,
     }];
     match run(&spec)? {
         Err(SandboxError::Setup(e)) => {
@@ -686,6 +690,29 @@ fn volumes_and_tmpfs_mounts(tmp: &Path) -> Outcome {
         other => {
             return Err(format!(
                 "missing volume source: {:?}",
+                other.map(|r| r.status)
+            ))
+        }
+    }
+
+    // A volume's source was checked as a real path; a symbolic link swapped
+    // in on the way since (by a container writing there) fails the mount.
+    let swapped = tmp.join("swapped");
+    std::os::unix::fs::symlink(&vol, &swapped).map_err(|e| e.to_string())?;
+    spec.mounts = vec![MountOp::Bind {
+        src: swapped.join("."),
+        dst: "/data".into(),
+        read_only: false,
+        real: true,
+    }];
+    match run(&spec)? {
+        Err(SandboxError::Setup(e)) => {
+            let msg = e.to_string();
+            ensure!(msg.contains("a symbolic link appeared"), "{msg}")
+        }
+        other => {
+            return Err(format!(
+                "a swapped-in link was followed: {:?}",
                 other.map(|r| r.status)
             ))
         }

@@ -494,6 +494,7 @@ fn start_and_wait(
                 src: source,
                 dst: target.into(),
                 read_only,
+                real: true,
             },
             UserMount::Tmpfs { target, size, mode } => MountOp::Tmpfs {
                 dst: target.into(),

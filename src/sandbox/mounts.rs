@@ -52,6 +52,11 @@ pub enum MountOp {
         src: PathBuf,
         dst: PathBuf,
         read_only: bool,
+        /// `src` is a real path (a volume's, see `real_bind_source`):
+        /// opened without following any symbolic link, so that one swapped
+        /// in after the check fails the mount instead of redirecting it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        real: bool,
     },
     Symlink {
         target: PathBuf,
@@ -141,6 +146,7 @@ pub fn mount_ops(spec: &SandboxSpec) -> Vec<MountOp> {
             src: PathBuf::from("/dev").join(dev),
             dst: PathBuf::from("/dev").join(dev),
             read_only: false,
+            real: false,
         });
     }
     ops.push(MountOp::DevPts {
@@ -176,6 +182,7 @@ pub fn mount_ops(spec: &SandboxSpec) -> Vec<MountOp> {
                 src: src.clone(),
                 dst: dst.into(),
                 read_only: false,
+                real: false,
             });
         }
     }
@@ -350,9 +357,34 @@ fn apply_one(op: &MountOp, root: BorrowedFd) -> Result<(), SetupError> {
             let m = sys::new_fs("mqueue", &[], noexec).map_err(fs_fail)?;
             sys::attach(m.as_fd(), target.as_fd()).map_err(|e| fail(e, None))
         }
-        MountOp::Bind { src, read_only, .. } => {
-            let source = rustix::fs::open(src, OFlags::PATH | OFlags::CLOEXEC, 0.into())
-                .map_err(|e| at(e, &format!("the source {} is not usable", src.display())))?;
+        MountOp::Bind {
+            src,
+            read_only,
+            real,
+            ..
+        } => {
+            let source = if *real {
+                rustix::fs::openat2(
+                    CWD,
+                    src,
+                    OFlags::PATH | OFlags::CLOEXEC,
+                    0.into(),
+                    rustix::fs::ResolveFlags::NO_SYMLINKS,
+                )
+                .map_err(|e| match e {
+                    Errno::LOOP => at(
+                        e,
+                        &format!(
+                            "a symbolic link appeared on {} since it was checked",
+                            src.display()
+                        ),
+                    ),
+                    e => at(e, &format!("the source {} is not usable", src.display())),
+                })?
+            } else {
+                rustix::fs::open(src, OFlags::PATH | OFlags::CLOEXEC, 0.into())
+                    .map_err(|e| at(e, &format!("the source {} is not usable", src.display())))?
+            };
             let target = if sys::is_dir(source.as_fd()).map_err(|e| fail(e, None))? {
                 mount_point()?
             } else {
@@ -503,6 +535,7 @@ mod tests {
             src: "/home/me/src".into(),
             dst: "/src".into(),
             read_only: true,
+            real: false,
         });
         let ops = mount_ops(&s);
         let d = dsts(&ops);
@@ -550,6 +583,7 @@ mod tests {
             src: "/a".into(),
             dst: "/b".into(),
             read_only: true,
+            real: false,
         };
         assert_eq!(
             serde_json::to_string(&op).unwrap(),
