@@ -805,10 +805,13 @@ impl Builder<'_> {
             let previous = ContextIndex::load(&path);
             let ix =
                 ContextIndex::scan(root, &ignore, previous.as_ref()).map_err(|e| berr(e.into()))?;
-            if let Ok(data) = serde_json::to_vec(&ix) {
-                let store = self.ctx.store()?;
-                // A lost index only costs reading the context once more.
-                let _ = store.write_atomic(&path, &data);
+            let unchanged = previous.as_ref().is_some_and(|p| p.entries == ix.entries);
+            if !unchanged {
+                if let Ok(data) = serde_json::to_vec(&ix) {
+                    let store = self.ctx.store()?;
+                    // A lost index only costs reading the context once more.
+                    let _ = store.write_atomic(&path, &data);
+                }
             }
             self.index = Some(ix);
         }
