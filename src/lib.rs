@@ -4,6 +4,9 @@
 //! `container` orchestrates, `image`, `sandbox`, `cgroup` and `net` do the
 //! work, and `config` knows where everything lives.
 
+// Every unsafe block says why it is sound.
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod build;
 pub mod cgroup;
 pub mod cli;

@@ -1,6 +1,7 @@
 //! The `burrow` binary: parse, run one command, map the outcome to an exit
 //! status (docker's: 125 for burrow's own failure, 126/127 when the
 //! command cannot be run or found, else the container's status).
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 use burrow::cli::Cli;
 use burrow::container::images::Context;

@@ -3,6 +3,7 @@
 //! with whiteout names, absolute symlinks inside one layer, a last entry
 //! without its padding, archives with nothing in them, and what killed
 //! commands leave in the store.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod common;
 

@@ -4,6 +4,7 @@
 //! with the client's address seen inside, `--network none` and shared
 //! namespaces. Every address used is loopback or inside namespaces the
 //! tests make.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod common;
 

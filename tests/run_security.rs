@@ -3,6 +3,7 @@
 //! /proc/PID/exe, and the system calls the default seccomp profile refuses.
 //! Probes are the host's python3, bound in read-only, calling the kernel
 //! through ctypes.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! types into the master as a person at a terminal would. Proves the
 //! window size (at start and after a resize), Ctrl-C and Ctrl-Z reaching
 //! the container, and the terminal's modes restored when burrow exits.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod common;
 

@@ -6,6 +6,7 @@
 //!
 //! `harness = false`: forking into a user namespace needs a single-threaded
 //! process. `cargo test --test sandbox -- NAME` runs the cases matching NAME.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 use burrow::sandbox::userns::IdMap;
 use burrow::sandbox::{
@@ -112,6 +113,7 @@ fn run(spec: &SandboxSpec) -> Result<Result<Ran, SandboxError>, String> {
     let mut file = tempfile::tempfile().map_err(io)?;
     // SAFETY: dup/dup2 on stdio numbers of this single-threaded process.
     let saved = unsafe { (libc::dup(1), libc::dup(2)) };
+    // SAFETY: as above; the captured file stays open past the calls.
     unsafe {
         libc::dup2(file.as_raw_fd(), 1);
         libc::dup2(file.as_raw_fd(), 2);

@@ -7,7 +7,7 @@
 //! When the tests are not run as root, burrow runs as the current user, and
 //! a test that needs the other kind of user prints `SKIP` and returns. CI
 //! runs the suite as root, so both kinds are always tested there.
-
+#![deny(clippy::undocumented_unsafe_blocks)]
 #![allow(dead_code)]
 
 pub mod fixtures;
