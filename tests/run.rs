@@ -492,7 +492,14 @@ fn exit_status_is_the_commands_or_dockers_for_failures() {
     assert_eq!(termed.code(), Some(143), "{termed}");
 
     // burrow's own failures: 125, one error line.
-    code(&["--security-opt", "seccomp=unconfined", PLAIN, "true"]).assert_error();
+    code(&[
+        "--security-opt",
+        "seccomp=/no/such/profile.json",
+        PLAIN,
+        "true",
+    ])
+    .assert_error();
+    code(&["--security-opt", "no-such-option", PLAIN, "true"]).assert_error();
     code(&["--cap-add", "NOT_A_CAP", PLAIN, "true"]).assert_error();
     code(&["--userns", "nomap", PLAIN, "true"]).assert_error();
     code(&["--network", "bogus", PLAIN, "true"]).assert_error();
