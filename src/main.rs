@@ -32,7 +32,7 @@ fn main() {
         let code = match args.next() {
             Some(dir) => {
                 let hold = args.next().as_deref() == Some(std::ffi::OsStr::new("attach"));
-                burrow::container::supervise::main(std::path::Path::new(&dir), hold)
+                burrow::container::supervisor::main(std::path::Path::new(&dir), hold)
             }
             None => 125,
         };

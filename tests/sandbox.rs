@@ -907,7 +907,7 @@ fn supervise_on_terminal(spec: &SandboxSpec, slave: OwnedFd) -> String {
     }
     let before = nix::sys::termios::tcgetattr(slave.as_fd()).ok();
     let status = match sandbox::spawn(spec) {
-        Ok(r) => match r.wait() {
+        Ok(r) => match burrow::container::supervisor::terminal::wait_foreground(r, spec.stdin) {
             Ok(s) => s.code().to_string(),
             Err(e) => format!("wait: {e}"),
         },

@@ -8,7 +8,7 @@
 
 use super::images::Context;
 use super::record::{Containers, Status};
-use super::supervise::Plan;
+use super::supervisor::Plan;
 use super::ContainerError;
 use crate::image::tar::{EntryKind, NewEntry, TarWriter};
 use crate::image::Reference;

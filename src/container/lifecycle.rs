@@ -1,13 +1,14 @@
 //! The life of a container after `create`: starting a detached supervisor,
 //! stop, kill, wait, restart, attach, exec, logs, top, rename. Talks to a
-//! supervisor over its control socket when one lives, else to the
-//! container's pid 1 directly (a foreground `run`); never trusts a pid
-//! without its start time.
+//! supervisor over its control socket (every running container has one,
+//! foreground or detached), else, for what a killed supervisor left, to
+//! the container's pid 1 directly; never trusts a pid without its start
+//! time.
 
 use super::images::Context;
 use super::log::{self, Frame, LogReader, Stream};
 use super::record::{self, Containers, Record, State, Status};
-use super::supervise::{self, Plan, Reply, Report, Request};
+use super::supervisor::{self as supervise, Plan, Reply, Report, Request};
 use super::ContainerError;
 use crate::sandbox::join::{self, ExecSpec};
 use crate::{Error, Result};
@@ -374,12 +375,14 @@ pub fn attach(ctx: &Context, input: &str, stdin: bool) -> Result<i32> {
     )
         .ok_or_else(|| {
             other(format!(
-                "container {} has no supervisor to attach to (it runs in the foreground of another burrow)",
-                r.name
+                "container {} has no supervisor to attach to (it was killed); `burrow rm -f {}` cleans up",
+                r.name, r.name
             ))
         })?;
     let tty = r.config.get("Tty").and_then(|t| t.as_bool()) == Some(true);
-    let _raw = (tty && stdin).then(crate::sandbox::raw_terminal).flatten();
+    let _raw = (tty && stdin)
+        .then(supervise::terminal::RawMode::enter)
+        .flatten();
     relay_attached_keys(sock, stdin, tty)
 }
 
@@ -504,7 +507,7 @@ pub fn exec(ctx: &Context, input: &str, spec: &ExecSpec, detach: bool) -> Result
         std::mem::forget(running);
         return Ok(0);
     }
-    Ok(running.wait()?.code())
+    Ok(supervise::terminal::wait_foreground(running, spec.stdin)?.code())
 }
 
 /// What `logs` prints.
@@ -573,7 +576,9 @@ fn print_line(out: &mut impl Write, l: &Line, timestamps: bool) {
 /// `logs`: stdout to stdout, stderr to stderr.
 pub fn logs(ctx: &Context, input: &str, opts: &LogOptions) -> Result<()> {
     let (c, r, _) = find(ctx, input)?;
-    let dir = c.dir_of(&r.id);
+    // A foreground --rm container's log lives with its plan, under the
+    // runtime dir.
+    let dir = r.plan_dir.clone().unwrap_or_else(|| c.dir_of(&r.id));
     let mut reader = LogReader::new(&dir);
     let frames = reader
         .read_all()

@@ -12,7 +12,7 @@ pub mod network;
 pub mod record;
 pub mod resources;
 pub mod run;
-pub mod supervise;
+pub mod supervisor;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {

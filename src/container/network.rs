@@ -1,24 +1,19 @@
 //! The network of one container, from the run's flags to running stacks:
 //! which namespace it gets, its /etc/hosts and /etc/resolv.conf, the host
-//! ports bound before it starts, and, once it runs, burrow's userspace stack
-//! and port forwarder on their own threads. Used by the foreground `run` and
-//! meant for the detached supervisor: `plan` -> `etc_files` -> `apply` ->
-//! `bind` (before spawn) -> `start` (after spawn) -> `Network::stop`.
-//! Published TCP ports and TCP connections to the host's loopback are
-//! served directly where they can be: `apply` asks the sandbox for its
-//! socket notifier, whose listener goes to the forwarder (see
-//! `net::direct`), which then runs even with no published port.
+//! ports bound before it starts: `plan` -> `etc_files` -> `apply` -> `bind`
+//! (before the record is made). Once it runs, the supervisor drives the
+//! rest (`supervisor::SupervisedNetwork`): burrow's userspace stack on the
+//! tap, the published ports, and the socket notifier through which TCP
+//! servers on published ports and TCP connections to the host's loopback
+//! are served directly (see `net::direct`).
 
 use super::record::{Containers, Status};
 use super::run::RunSpec;
-use crate::net::{
-    self, NetError, NetworkMode, PortForwarder, PortReservation, PublishedPort, UserNetConfig,
-    UserNetwork,
-};
-use crate::sandbox::spec::{EtcFiles, JoinNamespaces, NetSetup, SandboxSpec};
+use crate::net::{self, NetError, NetworkMode, PortForwarder, PortReservation, PublishedPort};
+use crate::sandbox::spec::{EtcFiles, JoinNamespaces, SandboxSpec};
 use crate::sandbox::userns::IdMap;
 use crate::{Error, Result};
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::OwnedFd;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
@@ -161,7 +156,7 @@ fn joinable(
 /// record, or (a foreground --rm container's) under the runtime dir, as
 /// its plan says.
 fn etc_dir_of(dir: &Path) -> std::path::PathBuf {
-    super::supervise::Plan::load(dir)
+    super::supervisor::Plan::load(dir)
         .ok()
         .and_then(|p| p.sandbox.etc.hosts)
         .and_then(|h| h.parent().map(Path::to_path_buf))
@@ -239,17 +234,10 @@ pub fn apply(plan: &NetworkPlan, sandbox: &mut SandboxSpec) {
                 sandbox.id_map = map.clone();
             }
         }
-        NetworkMode::User => user_mode(sandbox, plan.direct(), plan.direct_host()),
+        // The tap and the socket notifier: `SupervisedNetwork::prepare`,
+        // at each start.
+        NetworkMode::User => sandbox.namespaces.net = true,
     }
-}
-
-/// `--network user`: a network namespace with the tap made inside, and
-/// the socket notifier for the direct paths asked for.
-fn user_mode(sandbox: &mut SandboxSpec, direct_ports: bool, direct_host: bool) {
-    sandbox.namespaces.net = true;
-    sandbox.net_setup = Some(NetSetup(net::tap::setup_inside));
-    sandbox.bind_notify = direct_ports;
-    sandbox.connect_notify = direct_host;
 }
 
 /// Host ports bound before the container starts, and held for it among
@@ -264,6 +252,17 @@ impl BoundPorts {
     /// The ports as bound (a `-P` port's host number filled in).
     pub fn ports(&self) -> Vec<PublishedPort> {
         self.sockets.iter().map(|(p, _)| p.clone()).collect()
+    }
+
+    /// Where the ports are held (`PortReservation`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The ports with their host sockets and their hold, for the
+    /// supervisor.
+    pub fn into_parts(self) -> (Vec<(PublishedPort, OwnedFd)>, PortReservation) {
+        (self.sockets, self.reserved)
     }
 }
 
@@ -295,107 +294,6 @@ pub fn bind(plan: &NetworkPlan, dir: &std::path::Path) -> Result<BoundPorts> {
         reserved,
         dir: dir.to_path_buf(),
     })
-}
-
-/// The running network of one container; `stop` ends it.
-pub struct Network {
-    stop: Option<OwnedFd>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-    _reserved: PortReservation,
-}
-
-/// Starts the stack on the tap (in `user` mode) and the port forwarder,
-/// with the sandbox's socket notifier if `apply` asked for one. Call right
-/// after spawn, while this process is still single-threaded: the
-/// forwarder's helper is forked here, and threads start last.
-pub fn start(
-    plan: &NetworkPlan,
-    tap: Option<OwnedFd>,
-    ports: BoundPorts,
-    pid: i32,
-    socket_notify: Option<OwnedFd>,
-) -> Result<Network> {
-    // The notifier's listener needs a reader even with no port published.
-    let BoundPorts {
-        sockets, reserved, ..
-    } = ports;
-    let forwarder = if sockets.is_empty() && socket_notify.is_none() {
-        None
-    } else {
-        let bound = sockets.into_iter().map(|(p, fd)| (p, Some(fd))).collect();
-        Some(PortForwarder::attach(bound, pid, socket_notify).map_err(net_err)?)
-    };
-    // One fd per connection and flow on both sides: the soft limit of
-    // 1024 is too few for a busy container, the hard limit is ours to take.
-    if let Ok((_, hard)) =
-        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-    {
-        let _ =
-            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
-    }
-    let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| Error::Usage(format!("pipe: {e}")))?;
-    let mut threads = Vec::new();
-    // The threads take no signals: the supervisor's main thread waits for
-    // them on a signalfd (and forwards them), and a signal landing on a
-    // thread that does not block it would end the whole process instead.
-    let mut old = nix::sys::signal::SigSet::empty();
-    let _ = nix::sys::signal::pthread_sigmask(
-        nix::sys::signal::SigmaskHow::SIG_BLOCK,
-        Some(&nix::sys::signal::SigSet::all()),
-        Some(&mut old),
-    );
-    struct Restore(nix::sys::signal::SigSet);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let _ = nix::sys::signal::pthread_sigmask(
-                nix::sys::signal::SigmaskHow::SIG_SETMASK,
-                Some(&self.0),
-                None,
-            );
-        }
-    }
-    let _restore = Restore(old);
-    if let (NetworkMode::User, Some(tap)) = (&plan.mode, tap) {
-        let config = UserNetConfig {
-            host_loopback: plan.host_loopback,
-            dns_upstreams: net::dns::host_upstreams(),
-        };
-        let stop = stop_r
-            .try_clone()
-            .map_err(|e| Error::Usage(format!("dup: {e}")))?;
-        let mut stack = UserNetwork::new(tap, config);
-        threads.push(std::thread::spawn(move || {
-            let _ = stack.run_until(stop.as_fd());
-        }));
-    }
-    if let Some(mut f) = forwarder {
-        let stop = stop_r
-            .try_clone()
-            .map_err(|e| Error::Usage(format!("dup: {e}")))?;
-        threads.push(std::thread::spawn(move || f.run_until(stop.as_fd())));
-    }
-    Ok(Network {
-        stop: Some(stop_w),
-        threads,
-        _reserved: reserved,
-    })
-}
-
-impl Network {
-    /// Ends the stack and the forwarder and waits for them.
-    pub fn stop(mut self) {
-        self.stop.take();
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Network {
-    fn drop(&mut self) {
-        self.stop.take();
-    }
 }
 
 /// The ports a container record says were published.
@@ -442,212 +340,4 @@ pub fn inspect_json(r: &super::record::Record) -> serde_json::Value {
         "GlobalIPv6Address": if user { net::GUEST_V6.to_string() } else { String::new() },
         "IPv6Gateway": if user { net::GATEWAY_V6.to_string() } else { String::new() },
     })
-}
-
-/// What the detached supervisor needs to bring the network back up for
-/// each start of the container: plain data, saved in its plan.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SupervisedNetwork {
-    /// `--network user`: a tap and burrow's stack.
-    pub user: bool,
-    pub host_loopback: bool,
-    pub ports: Vec<PublishedPort>,
-    /// Published TCP ports served directly (`NetworkPlan::direct`).
-    #[serde(default)]
-    pub direct: bool,
-    /// Connections to the host's loopback made directly
-    /// (`NetworkPlan::direct_host`).
-    #[serde(default)]
-    pub direct_host: bool,
-    /// Where the host ports are held (`PortReservation`); none in plans
-    /// saved before it was.
-    #[serde(default)]
-    pub ports_dir: Option<std::path::PathBuf>,
-}
-
-impl NetworkPlan {
-    /// The part of the plan a detached supervisor carries out.
-    pub fn supervised(&self, bound: &BoundPorts) -> SupervisedNetwork {
-        SupervisedNetwork {
-            user: self.mode == NetworkMode::User,
-            host_loopback: self.host_loopback,
-            ports: bound.ports(),
-            direct: self.direct(),
-            direct_host: self.direct_host(),
-            ports_dir: Some(bound.dir.clone()),
-        }
-    }
-}
-
-/// The network as an event source of the detached supervisor's loop: the
-/// stack on the tap and the published ports, both driven without threads.
-pub struct SupervisedStack {
-    config: SupervisedNetwork,
-    /// The host ports bound before the first start; from then on the
-    /// forwarder holds them, and hands them to the next one on a restart
-    /// (binding again those the container's servers held).
-    bound: Vec<(PublishedPort, Option<OwnedFd>)>,
-    /// The socket notifier's listener of the latest start, until `started`.
-    socket_notify: Option<OwnedFd>,
-    /// The host ports held for the container until it ends for good.
-    reserved: PortReservation,
-    stack: Option<UserNetwork>,
-    forwarder: Option<PortForwarder>,
-    /// The fds to watch, refreshed after every round of work.
-    watched: Vec<(std::os::fd::RawFd, i16)>,
-    deadline: Option<std::time::Instant>,
-}
-
-impl SupervisedStack {
-    /// Binds the published ports now, so that a port in use fails the
-    /// start with a message.
-    pub fn new(config: SupervisedNetwork) -> std::result::Result<SupervisedStack, String> {
-        let reserved = match &config.ports_dir {
-            Some(dir) => PortReservation::take(dir, &config.ports).map_err(|e| e.to_string())?,
-            None => PortReservation::default(),
-        };
-        let bound = PortForwarder::bind(&config.ports)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|(p, fd)| (p, Some(fd)))
-            .collect();
-        Ok(SupervisedStack {
-            config,
-            bound,
-            socket_notify: None,
-            reserved,
-            stack: None,
-            forwarder: None,
-            watched: Vec::new(),
-            deadline: None,
-        })
-    }
-
-    /// The sandbox's network set-up for this plan (the plan's saved spec
-    /// cannot carry the function).
-    pub fn prepare(config: &SupervisedNetwork, sandbox: &mut SandboxSpec) {
-        if config.user {
-            user_mode(sandbox, config.direct, config.direct_host);
-        }
-    }
-
-    /// The container (re)started with pid 1 `pid` and, in `user` mode, its
-    /// tap. The supervisor is single-threaded: the port helper forks here.
-    pub fn started(&mut self, pid: i32, tap: Option<OwnedFd>) -> std::result::Result<(), String> {
-        self.stack = None;
-        let mut bound = match self.forwarder.take() {
-            Some(f) => f.into_bound(),
-            None => std::mem::take(&mut self.bound),
-        };
-        // A forwarder that could not start lost its sockets: bound anew.
-        if bound.is_empty() {
-            bound = self
-                .config
-                .ports
-                .iter()
-                .map(|p| (p.clone(), None))
-                .collect();
-        }
-        let socket_notify = self.socket_notify.take();
-        if let (true, Some(tap)) = (self.config.user, tap) {
-            self.stack = Some(UserNetwork::new(
-                tap,
-                UserNetConfig {
-                    host_loopback: self.config.host_loopback,
-                    dns_upstreams: net::dns::host_upstreams(),
-                },
-            ));
-        }
-        // The notifier's listener needs a reader even with no port.
-        if !bound.is_empty() || socket_notify.is_some() {
-            self.forwarder =
-                Some(PortForwarder::attach(bound, pid, socket_notify).map_err(|e| e.to_string())?);
-        }
-        self.refresh();
-        Ok(())
-    }
-
-    /// Does what is ready, then notes what to watch next.
-    pub fn work(&mut self) {
-        if let Some(s) = &mut self.stack {
-            s.poll_once();
-        }
-        if let Some(f) = &mut self.forwarder {
-            f.poll_once();
-        }
-        self.refresh();
-    }
-
-    fn refresh(&mut self) {
-        self.watched.clear();
-        let mut deadline = None;
-        if let Some(s) = &mut self.stack {
-            let (fds, timeout) = s.poll_fds();
-            self.watched.extend(fds);
-            deadline = timeout.map(|t| std::time::Instant::now() + t);
-        }
-        if let Some(f) = &self.forwarder {
-            self.watched.extend(f.poll_fds());
-            let sweep = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            deadline = Some(deadline.map_or(sweep, |d: std::time::Instant| d.min(sweep)));
-        }
-        self.deadline = deadline;
-    }
-
-    /// The fds to watch now, with poll events.
-    pub fn watched(&self) -> &[(std::os::fd::RawFd, i16)] {
-        &self.watched
-    }
-
-    /// The latest the loop may sleep before calling `work`.
-    pub fn deadline(&self) -> Option<std::time::Instant> {
-        self.deadline
-    }
-}
-
-impl super::supervise::Extension for SupervisedStack {
-    fn fds(&self) -> Vec<(rustix::fd::BorrowedFd<'_>, nix::poll::PollFlags, u32)> {
-        self.watched
-            .iter()
-            .map(|&(fd, events)| {
-                // SAFETY: every fd listed is owned by the stack or the
-                // forwarder, which live as long as `self`.
-                let fd = unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) };
-                (fd, nix::poll::PollFlags::from_bits_truncate(events), 0)
-            })
-            .collect()
-    }
-
-    fn ready(&mut self, _token: u32, _revents: nix::poll::PollFlags) {
-        self.work();
-    }
-
-    fn next_deadline(&self) -> Option<std::time::Instant> {
-        self.deadline()
-    }
-
-    fn tick(&mut self) {
-        self.work();
-    }
-
-    fn prepare(&self, spec: &mut SandboxSpec) {
-        SupervisedStack::prepare(&self.config, spec);
-    }
-
-    fn release(&mut self) {
-        self.forwarder = None;
-        self.bound.clear();
-        self.reserved = PortReservation::default();
-        self.refresh();
-    }
-
-    fn take_socket_notify(&mut self, fd: &mut Option<OwnedFd>) {
-        self.socket_notify = fd.take();
-    }
-
-    fn take_net(&mut self, pid: i32, net: &mut Option<OwnedFd>) {
-        if let Err(e) = self.started(pid, net.take()) {
-            eprintln!("burrow: the container's network: {e}");
-        }
-    }
 }

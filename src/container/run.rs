@@ -4,17 +4,16 @@
 
 use super::images::Context;
 use super::network;
-use super::record::{self, Containers, Record, State, Status};
-use super::supervise::{Plan, RestartPolicy};
+use super::record::{self, Containers, Record, State};
+use super::supervisor::{self, Foreground, Plan, RestartPolicy, SupervisedNetwork};
 use super::ContainerError;
 use crate::image::registry::{ProgressMode, PullOptions};
-use crate::image::store::{now, remove_tree, StoreError};
+use crate::image::store::{remove_tree, StoreError};
 use crate::image::ImageError;
 use crate::sandbox::spec::{Rootfs, SandboxSpec, SharedUserns, User};
 use crate::sandbox::userns::{IdMap, IdRange};
 use crate::sandbox::CapSet;
 use crate::sandbox::MountOp;
-use crate::time::rfc3339;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::DirBuilderExt;
@@ -319,7 +318,6 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
     drop(image_held);
     let result = start_and_wait(
         ctx,
-        &containers,
         &id,
         &dir,
         SandboxInputs {
@@ -344,9 +342,6 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
         result?;
         println!("{id}");
         return Ok(0);
-    }
-    if spec.remove {
-        remove_container_dir(ctx, &dir)?;
     }
     result
 }
@@ -429,13 +424,7 @@ struct SandboxInputs<'a> {
     stop_signal: i32,
 }
 
-fn start_and_wait(
-    ctx: &Context,
-    containers: &Containers,
-    id: &str,
-    dir: &Path,
-    input: SandboxInputs<'_>,
-) -> Result<i32> {
+fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>) -> Result<i32> {
     let io = |what: &'static str, path: &Path| {
         let path = path.to_path_buf();
         move |source| Error::Image(ImageError::Store(StoreError::Io { what, path, source }))
@@ -539,7 +528,7 @@ fn start_and_wait(
         stop_signal: input.stop_signal,
         interactive: input.spec.interactive,
         limits: input.spec.limits.clone(),
-        network: input.network.supervised(&input.bound),
+        network: SupervisedNetwork::of(&input.network, &input.bound),
     };
     let plan_dir = if throwaway { &etc_dir } else { dir };
     plan.save(plan_dir).map_err(io("writing", plan_dir))?;
@@ -549,109 +538,33 @@ fn start_and_wait(
         super::lifecycle::launch(ctx, dir)?;
         return Ok(0);
     }
-    let input_remove = input.spec.remove;
-    let mut state: State = containers.state(id)?;
-    let failed = |mut state: State, e: &dyn std::fmt::Display, code: i32| -> Result<()> {
-        state.status = Status::Exited;
-        state.error = Some(e.to_string());
-        state.exit_code = Some(code);
-        state.finished_at = Some(rfc3339(now()));
-        Ok(containers.set_state(id, &state)?)
+    // The supervisor, in this process: output to our stdio and the log,
+    // the control socket, the network, and every state recorded.
+    let log_dir = if throwaway { &etc_dir } else { dir };
+    let (bound, reserved) = input.bound.into_parts();
+    let fg = Foreground {
+        bound,
+        reserved,
+        cgroup_note: ctx.paths.runtime.join("cgroup-note"),
     };
-    // The cgroup before the sandbox: this process moves into it, and the
-    // child joins its leaf before running anything of the container.
-    // The shared user namespace first: a holder started from inside the
-    // container's cgroup would keep that cgroup from being removed.
-    let userns = crate::sandbox::open_shared_userns(&sandbox, true);
-    let cgroup = match super::resources::place(ctx, id, &input.spec.limits) {
-        Ok(cg) => cg,
+    match supervisor::foreground(dir, log_dir, plan, fg) {
+        Ok(code) => Ok(code),
         Err(e) => {
-            failed(state, &e, 125)?;
-            return Err(e);
-        }
-    };
-    sandbox.cgroup = cgroup.as_ref().map(|cg| cg.path.clone());
-    state.cgroup = cgroup.clone();
-    let mut running = match crate::sandbox::spawn_shared(&sandbox, userns) {
-        Ok(r) => r,
-        Err(e) => {
-            if let Some(cg) = &cgroup {
-                super::resources::after_exit(cg);
-            }
             // It never ran: nothing of it stays, --rm or not (the error
             // says everything a record could).
             if let Err(r) = remove_container_dir(ctx, dir) {
                 eprintln!("Warning: {r}; `burrow rm {id}` removes the rest");
             }
-            return Err(Error::Sandbox(e));
+            Err(match e {
+                supervisor::SupervisorError::Sandbox(e) => Error::Sandbox(e),
+                supervisor::SupervisorError::Cgroup(e) => Error::Cgroup(e),
+                other => Error::Container(ContainerError::Supervisor {
+                    code: other.exit_code(),
+                    message: other.to_string(),
+                }),
+            })
         }
-    };
-    state.status = Status::Running;
-    state.pid = Some(running.pid());
-    state.pid_start = record::process_start_time(running.pid());
-    state.started_at = Some(rfc3339(now()));
-    state.rootfs_driver = Some(running.rootfs().driver.name().to_string());
-    for f in &running.rootfs().fallbacks {
-        eprintln!(
-            "Note: root filesystem driver {} was not usable: {}",
-            f.driver, f.error
-        );
     }
-    let net = match network::start(
-        &input.network,
-        running.take_net_fd(),
-        input.bound,
-        running.pid(),
-        running.take_socket_notify(),
-    ) {
-        Ok(n) => n,
-        Err(e) => {
-            drop(running);
-            if let Some(cg) = &cgroup {
-                super::resources::after_exit(cg);
-            }
-            state.pid = None;
-            failed(state, &e, 125)?;
-            return Err(e);
-        }
-    };
-    containers.set_state(id, &state)?;
-    let status = running.wait();
-    net.stop();
-    if let Some(cg) = &cgroup {
-        state.oom_killed = super::resources::after_exit(cg);
-    }
-    // `burrow update` may have changed the limits meanwhile.
-    if let Ok(now) = containers.state(id) {
-        state.limits = now.limits;
-    }
-    state.status = Status::Exited;
-    state.pid = None;
-    state.finished_at = Some(rfc3339(now()));
-    let result = match status {
-        Ok(s) => {
-            state.exit_code = Some(s.code());
-            Ok(s.code())
-        }
-        Err(e) => {
-            state.error = Some(e.to_string());
-            Err(Error::Sandbox(e))
-        }
-    };
-    // A --rm container's record is removed next: its last state is news
-    // for no one.
-    let recorded = if input_remove {
-        Ok(())
-    } else {
-        containers.set_state(id, &state)
-    };
-    match recorded {
-        Ok(()) => {}
-        // `burrow rm -f` removed it while it ran: nothing to record in.
-        Err(_) if !dir.exists() => {}
-        Err(e) => return Err(e.into()),
-    }
-    result
 }
 
 /// What a container needs only while it runs (its /etc files), under the

@@ -93,6 +93,30 @@ impl Netlink {
         Ok(Netlink { fd, seq: 0 })
     }
 
+    /// A route socket opened elsewhere: in a container's network
+    /// namespace, by its root, and handed out, so that the one holding it
+    /// sets up that namespace (the kernel checks the opener's rights and
+    /// the caller's, and the caller owns the container's user namespace).
+    pub fn from_fd(fd: OwnedFd) -> Netlink {
+        Netlink { fd, seq: 0 }
+    }
+
+    /// The index of the interface `name` in the socket's network namespace.
+    pub fn index_of(&self, name: &str) -> Result<u32, NetlinkError> {
+        // SAFETY: ifreq is plain old data; zeroed is a valid value.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes().take(15)) {
+            *dst = src as libc::c_char;
+        }
+        // SAFETY: SIOCGIFINDEX reads the name and writes the index into
+        // the ifreq we pass; any socket answers it for its namespace.
+        if unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::SIOCGIFINDEX, &mut req) } < 0 {
+            return Err(err(format!("index of {name}"), last_errno()));
+        }
+        // SAFETY: SIOCGIFINDEX filled in the index member.
+        Ok(unsafe { req.ifr_ifru.ifru_ifindex } as u32)
+    }
+
     fn request(&mut self, what: &str, mut msg: Msg) -> Result<(), NetlinkError> {
         self.seq += 1;
         let len = msg.0.len() as u32;

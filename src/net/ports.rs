@@ -377,10 +377,22 @@ impl InsideSockets {
                 drop(ours);
                 helper_main(user, net, theirs, ports)
             }
-            child => Ok(InsideSockets {
-                channel: ours,
-                pid: child,
-            }),
+            child => {
+                let helper = InsideSockets {
+                    channel: ours,
+                    pid: child,
+                };
+                // Not before the helper has closed what it inherited: the
+                // published ports' host sockets among them, which a
+                // container's server bound directly must be the only one
+                // to hold.
+                match helper.channel.recv::<SocketReply>() {
+                    Ok(Some((Ok(()), _))) => Ok(helper),
+                    _ => Err(NetError::Helper(
+                        "the port helper ended before it was ready".into(),
+                    )),
+                }
+            }
         }
     }
 
@@ -420,6 +432,26 @@ impl Drop for InsideSockets {
 /// The helper: enters the namespaces, sets the return route for
 /// transparent sockets, then answers requests until the supervisor goes.
 fn helper_main(user: OwnedFd, net: OwnedFd, channel: Channel, ports: &[PublishedPort]) -> ! {
+    // Nothing of the supervisor's stays open here: a pipe someone waits
+    // to see closed (a report to the CLI, a client's socket), or a host
+    // port's socket, would stay open as long as this helper lives. First,
+    // before the parent goes on (it waits for the word below).
+    let mut keep = [user.as_raw_fd(), net.as_raw_fd(), channel.raw_fd()];
+    keep.sort_unstable();
+    let mut from = 3u32;
+    for k in keep {
+        let k = k as u32;
+        if k > from {
+            // SAFETY: closing an fd range of this forked process that holds
+            // none of the fds kept; nothing here uses the others.
+            unsafe { libc::syscall(libc::SYS_close_range, from, k - 1, 0u32) };
+        }
+        from = from.max(k + 1);
+    }
+    // SAFETY: as above, everything past the last fd kept.
+    unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0u32) };
+    let ready: SocketReply = Ok(());
+    let _ = channel.send(&ready, None);
     // SAFETY: prctl and setns with fds we own; _exit ends this fork.
     unsafe {
         libc::prctl(
@@ -440,18 +472,6 @@ fn helper_main(user: OwnedFd, net: OwnedFd, channel: Channel, ports: &[Published
         }
     }
     drop((user, net));
-    // Nothing of the supervisor's stays open here: a pipe someone waits
-    // to see closed (a report to the CLI, a client's socket) would stay
-    // open as long as this helper lives.
-    let keep = channel.raw_fd() as libc::c_uint;
-    // SAFETY: closing fd ranges of this forked process, all but the
-    // channel and stdio; nothing here uses the others.
-    unsafe {
-        if keep > 3 {
-            libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32);
-        }
-        libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0u32);
-    }
     return_routes(ports);
     loop {
         let (reply, fd): (SocketReply, _) = match channel.recv::<SocketRequest>() {

@@ -10,10 +10,11 @@ use std::net::IpAddr;
 
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 
-/// `/dev/net/tun` opened and a tap named `name` made on it, in the
-/// current network namespace. Non-blocking.
-pub fn create_tap(name: &str) -> Result<OwnedFd, String> {
-    let tun = rustix::fs::open(
+/// `/dev/net/tun` opened in the current network namespace, no device made
+/// yet (`make_tap` makes it there, from whichever process holds the fd).
+/// Non-blocking.
+pub fn open_tun() -> Result<OwnedFd, String> {
+    rustix::fs::open(
         "/dev/net/tun",
         rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC | rustix::fs::OFlags::NONBLOCK,
         rustix::fs::Mode::empty(),
@@ -24,7 +25,12 @@ pub fn create_tap(name: &str) -> Result<OwnedFd, String> {
              (modprobe tun) and that /dev/net/tun is a character device readable and \
              writable by everyone (mode 0666), or run with --network none"
         )
-    })?;
+    })
+}
+
+/// A tap named `name` made on `tun` (from `open_tun`), in the network
+/// namespace `tun` was opened in.
+pub fn make_tap(tun: &OwnedFd, name: &str) -> Result<(), String> {
     // SAFETY: ifreq is plain old data; zeroed is a valid value.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes().take(15)) {
@@ -39,17 +45,25 @@ pub fn create_tap(name: &str) -> Result<OwnedFd, String> {
              CONFIG_TUN and must allow tap devices in user namespaces"
         ));
     }
-    Ok(tun)
+    Ok(())
 }
 
-/// Everything the container's network needs before its command runs: the
-/// tap, its addresses and default routes, loopback-free; ping allowed for
-/// the mapped groups. Fits `sandbox::NetSetup`.
-pub fn setup_inside() -> Result<OwnedFd, String> {
-    let tap = create_tap(IFNAME)?;
-    let index = nix::net::if_::if_nametoindex(IFNAME)
-        .map_err(|e| format!("cannot find the new interface {IFNAME}: {e}"))?;
-    let mut nl = Netlink::open().map_err(|e| e.to_string())?;
+/// The container's half of its network, in the sandbox child (root of its
+/// user namespace, in its new network namespace): ping allowed for the
+/// mapped groups. Fits `sandbox::NetSetup::inside`.
+pub fn setup_inside() -> Result<(), String> {
+    allow_ping();
+    Ok(())
+}
+
+/// The supervisor's half, while the child mounts the root: on `/dev/net/tun`
+/// and a route socket the child opened in the container's network
+/// namespace, the tap made there, addressed and routed towards burrow's
+/// stack. The tap's fd is what comes back. Fits `sandbox::NetSetup::outside`.
+pub fn setup_outside(tun: OwnedFd, route: OwnedFd) -> Result<OwnedFd, String> {
+    make_tap(&tun, IFNAME)?;
+    let mut nl = Netlink::from_fd(route);
+    let index = nl.index_of(IFNAME).map_err(|e| e.to_string())?;
     nl.link_up(index, MTU).map_err(|e| e.to_string())?;
     nl.add_address(index, IpAddr::V4(GUEST_V4), 24)
         .map_err(|e| e.to_string())?;
@@ -59,8 +73,7 @@ pub fn setup_inside() -> Result<OwnedFd, String> {
     if nl.add_address(index, IpAddr::V6(GUEST_V6), 64).is_ok() {
         let _ = nl.add_default_route(index, IpAddr::V6(GATEWAY_V6));
     }
-    allow_ping();
-    Ok(tap)
+    Ok(tun)
 }
 
 /// `net.ipv4.ping_group_range` over every gid mapped here, so that `ping`

@@ -139,6 +139,7 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
     }
     session_keyring()?;
     seccomp(ctx, spec)?;
+    wait_for_network(ctx)?;
     if spec.init {
         start_init(ctx, pty.as_ref())?;
     }
@@ -342,15 +343,51 @@ fn network(ctx: &ChildContext) -> Result<(), Stop> {
         }
     }
     if let Some(setup) = spec.net_setup {
-        let fd = (setup.0)().map_err(|detail| SetupError {
+        let failed = |detail: String| SetupError {
             op: "set up the network".into(),
             path: None,
             errno: None,
             detail: Some(detail),
-        })?;
-        send(ctx, &ToParent::Net, Some(fd.as_fd()))?;
+        };
+        (setup.inside)().map_err(failed)?;
+        // The device itself is made and configured by the parent, on these,
+        // while this process mounts the root (`wait_for_network`).
+        let tun = rustix::fs::open(
+            "/dev/net/tun",
+            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC | rustix::fs::OFlags::NONBLOCK,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| sys_err("open", Some(Path::new("/dev/net/tun")), e))?;
+        // SAFETY: plain socket(2); the fd is owned right below.
+        let route = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_ROUTE,
+            )
+        };
+        if route < 0 {
+            let e = Errno::from_raw_os_error(sys::last_errno());
+            return Err(sys_err("open a route socket", None, e).into());
+        }
+        // SAFETY: a new fd nobody else owns.
+        let route = unsafe { <OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(route) };
+        send(ctx, &ToParent::NetTun, Some(tun.as_fd()))?;
+        send(ctx, &ToParent::NetRoute, Some(route.as_fd()))?;
     }
     Ok(())
+}
+
+/// Waits for the parent's half of `SandboxSpec::net_setup`: the command
+/// finds its network ready.
+fn wait_for_network(ctx: &ChildContext) -> Result<(), Stop> {
+    if ctx.spec.net_setup.is_none() {
+        return Ok(());
+    }
+    match ctx.channel.recv::<ToChild>() {
+        Ok(Some((ToChild::NetReady, _))) => Ok(()),
+        _ => Err(Stop::Orphaned),
+    }
 }
 
 /// The cgroup namespace, once the parent has had its say, so that

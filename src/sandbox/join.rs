@@ -168,7 +168,6 @@ pub fn exec(
         pty: pty.map(|p| p.master),
         net: None,
         socket_notify: None,
-        relay_stdin: exec.stdin,
         rootfs: super::RootfsReport {
             driver: super::RootfsDriver::Bind,
             fallbacks: Vec::new(),

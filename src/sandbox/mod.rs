@@ -214,15 +214,6 @@ impl std::fmt::Display for ExitStatus {
     }
 }
 
-/// The calling terminal in raw mode until dropped (`attach` to a container
-/// with a terminal: keys travel as bytes to it).
-pub struct RawTerminal(#[allow(dead_code)] tty::RawMode);
-
-/// `None` when stdin is not a terminal.
-pub fn raw_terminal() -> Option<RawTerminal> {
-    tty::RawMode::enter().map(RawTerminal)
-}
-
 fn threads() -> usize {
     std::fs::read_dir("/proc/self/task")
         .map(|d| d.count())
@@ -355,7 +346,6 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
         pty: None,
         net: None,
         socket_notify: None,
-        relay_stdin: spec.stdin,
         rootfs: RootfsReport {
             driver: RootfsDriver::Bind,
             fallbacks: Vec::new(),
@@ -376,6 +366,7 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
         Ok(())
     };
     let mut executing = false;
+    let mut tun = None;
     while let Some((msg, fd)) = {
         await_child(&parent_end)?;
         parent_end.recv::<ToParent>()?
@@ -383,7 +374,30 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
         match msg {
             ToParent::Rootfs(report) => running.rootfs = report,
             ToParent::Pty => running.pty = fd,
-            ToParent::Net => running.net = fd,
+            ToParent::NetTun => tun = fd,
+            // The child mounts its root meanwhile.
+            ToParent::NetRoute => {
+                let (Some(setup), Some(tun), Some(route)) = (spec.net_setup, tun.take(), fd) else {
+                    running.reap_killed();
+                    return Err(SandboxError::Channel(
+                        "the network's descriptors did not come".into(),
+                    ));
+                };
+                match (setup.outside)(tun, route) {
+                    Ok(net) => running.net = Some(net),
+                    Err(detail) => {
+                        running.reap_killed();
+                        return Err(SandboxError::Setup(SetupError {
+                            op: "set up the network".into(),
+                            path: None,
+                            errno: None,
+                            detail: Some(detail),
+                        }));
+                    }
+                }
+                // A child that failed meanwhile has said why: read on.
+                let _ = parent_end.send(&ToChild::NetReady, None);
+            }
             ToParent::SocketNotify => running.socket_notify = fd,
             ToParent::Executing => executing = true,
             ToParent::Failed(e) => {
@@ -574,16 +588,6 @@ fn join_cgroup(dir: &std::path::Path, pid: i32) -> Result<(), SandboxError> {
     })
 }
 
-/// Signals a foreground `wait` passes on to the container.
-const FORWARDED: [nix::sys::signal::Signal; 6] = [
-    nix::sys::signal::Signal::SIGINT,
-    nix::sys::signal::Signal::SIGTERM,
-    nix::sys::signal::Signal::SIGHUP,
-    nix::sys::signal::Signal::SIGQUIT,
-    nix::sys::signal::Signal::SIGUSR1,
-    nix::sys::signal::Signal::SIGUSR2,
-];
-
 /// A started sandbox: its pid 1 (the command, or the init).
 pub struct Running {
     pid: i32,
@@ -591,7 +595,6 @@ pub struct Running {
     pty: Option<OwnedFd>,
     net: Option<OwnedFd>,
     socket_notify: Option<OwnedFd>,
-    relay_stdin: bool,
     rootfs: RootfsReport,
     status: Option<ExitStatus>,
 }
@@ -623,8 +626,7 @@ impl Running {
         &self.rootfs
     }
 
-    /// The pty master, for a supervisor that logs instead of relaying;
-    /// `wait` then relays nothing.
+    /// The pty master, for the supervisor (or `exec`) to relay.
     pub fn take_pty(&mut self) -> Option<OwnedFd> {
         self.pty.take()
     }
@@ -688,6 +690,12 @@ impl Running {
         Some(s)
     }
 
+    /// Kills pid 1 and reaps it.
+    fn reap_killed(&mut self) -> ExitStatus {
+        let _ = self.kill(libc::SIGKILL);
+        self.reap()
+    }
+
     /// Blocks until pid 1 exits and reaps it.
     fn reap(&mut self) -> ExitStatus {
         loop {
@@ -710,154 +718,6 @@ impl Running {
     /// Waits for pid 1 to exit without relaying or forwarding anything.
     pub fn wait_exit(mut self) -> ExitStatus {
         self.reap()
-    }
-
-    /// Waits in the foreground: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1
-    /// and SIGUSR2 sent to this process go to the container; with a tty,
-    /// the real terminal is put in raw mode (restored on return) and
-    /// relayed to the container's, window size included.
-    pub fn wait(mut self) -> Result<ExitStatus, SandboxError> {
-        self.foreground()?;
-        Ok(self.reap())
-    }
-
-    fn foreground(&mut self) -> Result<(), SandboxError> {
-        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
-        use nix::sys::signalfd::{SfdFlags, SignalFd};
-        let sys_err = |call: &'static str| {
-            move |e: nix::Error| SandboxError::Sys {
-                call,
-                errno: e as i32,
-            }
-        };
-
-        let mut mask = SigSet::empty();
-        FORWARDED.iter().for_each(|&s| mask.add(s));
-        if self.pty.is_some() {
-            mask.add(Signal::SIGWINCH);
-        }
-        let mut old = SigSet::empty();
-        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old))
-            .map_err(sys_err("sigprocmask"))?;
-        struct Restore(SigSet);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.0), None);
-            }
-        }
-        let _restore = Restore(old);
-        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-            .map_err(sys_err("signalfd"))?;
-
-        let master = self.pty.as_ref().map(|m| m.as_fd());
-        let _raw = match master {
-            Some(m) => {
-                let _ = rustix::fs::fcntl_setfl(m, rustix::fs::OFlags::NONBLOCK);
-                tty::follow_size(m);
-                tty::RawMode::enter()
-            }
-            None => None,
-        };
-        let stdin = std::io::stdin();
-        let stdout = std::io::stdout();
-        let mut stdin_open = master.is_some() && self.relay_stdin;
-        let mut master_open = master.is_some();
-        let mut exited = false;
-        let mut buf = vec![0u8; 16 * 1024];
-
-        loop {
-            if exited && !master_open {
-                return Ok(());
-            }
-            // Fixed slots; absent ones are skipped by poll (negative fd is
-            // not expressible with BorrowedFd, so the list is rebuilt).
-            let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
-            let pid_slot = (!exited).then(|| {
-                fds.push(PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN));
-                fds.len() - 1
-            });
-            let in_slot = stdin_open.then(|| {
-                fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-                fds.len() - 1
-            });
-            let m_slot = match (master_open, master) {
-                (true, Some(m)) => {
-                    fds.push(PollFd::new(m, PollFlags::POLLIN));
-                    Some(fds.len() - 1)
-                }
-                _ => None,
-            };
-            // After the exit, what the terminal still holds is drained, but
-            // not waited for forever.
-            let timeout = if exited {
-                PollTimeout::from(200u16)
-            } else {
-                PollTimeout::NONE
-            };
-            match poll(&mut fds, timeout) {
-                Ok(0) => return Ok(()),
-                Ok(_) => {}
-                Err(nix::Error::EINTR) => continue,
-                Err(e) => return Err(sys_err("poll")(e)),
-            }
-            let ready = |i: Option<usize>| {
-                i.and_then(|i| fds[i].revents())
-                    .is_some_and(|r| !r.is_empty())
-            };
-            let (sig_ready, pid_ready, in_ready, m_ready) = (
-                ready(Some(0)),
-                ready(pid_slot),
-                ready(in_slot),
-                ready(m_slot),
-            );
-            drop(fds);
-
-            if sig_ready {
-                while let Ok(Some(info)) = signals.read_signal() {
-                    let signo = info.ssi_signo as i32;
-                    match (signo == libc::SIGWINCH, master) {
-                        (true, Some(m)) => tty::follow_size(m),
-                        _ => self.kill(signo)?,
-                    }
-                }
-            }
-            if pid_ready {
-                exited = true;
-            }
-            if let (true, Some(m)) = (in_ready, master) {
-                match rustix::io::read(stdin.as_fd(), &mut buf) {
-                    Ok(0) => stdin_open = false,
-                    Ok(n) => {
-                        if tty::write_all(m, &buf[..n]).is_err() {
-                            stdin_open = false;
-                        }
-                    }
-                    Err(rustix::io::Errno::INTR) | Err(rustix::io::Errno::AGAIN) => {}
-                    Err(_) => stdin_open = false,
-                }
-            }
-            if let (true, Some(m)) = (m_ready, master) {
-                loop {
-                    match rustix::io::read(m, &mut buf) {
-                        Ok(0) => {
-                            master_open = false;
-                            break;
-                        }
-                        Ok(n) => {
-                            let _ = tty::write_all(stdout.as_fd(), &buf[..n]);
-                        }
-                        Err(rustix::io::Errno::INTR) => {}
-                        Err(rustix::io::Errno::AGAIN) => break,
-                        // EIO: every holder of the terminal is gone.
-                        Err(_) => {
-                            master_open = false;
-                            break;
-                        }
-                    }
-                }
-            }
-        }
     }
 }
 

@@ -58,8 +58,8 @@ pub struct SandboxSpec {
     /// making them (`namespaces.net` must then be false).
     #[serde(default)]
     pub join: Option<JoinNamespaces>,
-    /// Run in the child inside its new network namespace; the fd it makes
-    /// comes back in `Running::take_net_fd`.
+    /// The new network namespace's set-up (see `NetSetup`); the fd it
+    /// makes comes back in `Running::take_net_fd`.
     #[serde(skip)]
     pub net_setup: Option<NetSetup>,
     /// A cgroup directory the parent moves the child into before the
@@ -122,13 +122,21 @@ pub struct JoinNamespaces {
     pub net: PathBuf,
 }
 
-/// Work done in the child as root of its user namespace, inside its new
-/// network namespace, before the root is mounted and while it is still
-/// single-threaded: making a device there, setting addresses. A plain
-/// function, so the spec stays data and the sandbox knows nothing of the
-/// network; the error is a sentence for the user.
+/// The network of the new network namespace, in two halves. `inside` runs
+/// in the child, as root of its user namespace, in the new namespace,
+/// single-threaded: what only a process inside can set (a sysctl). Then
+/// the child opens `/dev/net/tun` and a route socket there and hands both
+/// out; `outside` runs in the parent on them, while the child mounts the
+/// root, makes and configures the device, and returns the fd that
+/// `Running::take_net_fd` gives back; the child goes on to execve only
+/// once it is done. Plain functions, so the spec stays data and the
+/// sandbox knows nothing of the network; errors are sentences for the user.
 #[derive(Clone, Copy)]
-pub struct NetSetup(pub fn() -> Result<rustix::fd::OwnedFd, String>);
+pub struct NetSetup {
+    pub inside: fn() -> Result<(), String>,
+    pub outside:
+        fn(rustix::fd::OwnedFd, rustix::fd::OwnedFd) -> Result<rustix::fd::OwnedFd, String>,
+}
 
 impl std::fmt::Debug for NetSetup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -138,7 +146,8 @@ impl std::fmt::Debug for NetSetup {
 
 impl PartialEq for NetSetup {
     fn eq(&self, other: &Self) -> bool {
-        std::ptr::fn_addr_eq(self.0, other.0)
+        std::ptr::fn_addr_eq(self.inside, other.inside)
+            && std::ptr::fn_addr_eq(self.outside, other.outside)
     }
 }
 

@@ -16,8 +16,11 @@ pub(crate) enum ToParent {
     Rootfs(RootfsReport),
     /// The pty master rides along as the attached fd.
     Pty,
-    /// What `SandboxSpec::net_setup` made rides along.
-    Net,
+    /// For `SandboxSpec::net_setup`: `/dev/net/tun`, opened in the new
+    /// network namespace, rides along.
+    NetTun,
+    /// Then a route socket of that namespace; the parent sets it up now.
+    NetRoute,
     /// The socket notifier's seccomp listener rides along.
     SocketNotify,
     /// The next thing is execve: EOF now means it worked.
@@ -32,6 +35,8 @@ pub(crate) enum ToChild {
     /// newuidmap and newgidmap are done (the child is root inside), and
     /// the child is in its cgroup if it has one.
     MapsWritten,
+    /// `NetSetup::outside` is done: the network is ready for the command.
+    NetReady,
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! Pseudo-terminals for `-t`: made in the child from the container's own
-//! devpts instance, the master handed to the parent, which relays it to the
-//! real terminal (put in raw mode, restored on every way out) and passes on
-//! window-size changes.
+//! devpts instance, the master handed to the parent (whose relay lives
+//! with the supervisor, in `container`).
 
 use super::sys;
 use super::SetupError;
@@ -118,56 +117,6 @@ pub(crate) fn become_terminal_owner(slave: BorrowedFd) -> Result<(), SetupError>
                 "give the terminal as stdio",
                 Errno::from_raw_os_error(sys::last_errno()),
             ));
-        }
-    }
-    Ok(())
-}
-
-/// The real terminal in raw mode while it lives, so that Ctrl-C, Ctrl-Z
-/// and friends travel as bytes to the container's terminal, which turns
-/// them into signals for the container's foreground job.
-pub(crate) struct RawMode {
-    saved: nix::sys::termios::Termios,
-}
-
-impl RawMode {
-    pub fn enter() -> Option<RawMode> {
-        use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
-        let stdin = std::io::stdin();
-        let saved = tcgetattr(stdin.as_fd()).ok()?;
-        let mut raw = saved.clone();
-        cfmakeraw(&mut raw);
-        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).ok()?;
-        Some(RawMode { saved })
-    }
-}
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        use nix::sys::termios::{tcsetattr, SetArg};
-        let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
-    }
-}
-
-/// Copies the real terminal's size onto the container's.
-pub(crate) fn follow_size(master: BorrowedFd) {
-    if let Some(size) = terminal_size() {
-        let _ = set_size(master, size);
-    }
-}
-
-/// Writes all of `buf` to `fd`, waiting out a full non-blocking fd.
-pub(crate) fn write_all(fd: BorrowedFd, mut buf: &[u8]) -> Result<(), Errno> {
-    while !buf.is_empty() {
-        match rustix::io::write(fd, buf) {
-            Ok(n) => buf = &buf[n..],
-            Err(Errno::INTR) => {}
-            Err(Errno::AGAIN) => {
-                use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-                let mut pfd = [PollFd::new(fd, PollFlags::POLLOUT)];
-                let _ = poll(&mut pfd, PollTimeout::NONE);
-            }
-            Err(e) => return Err(e),
         }
     }
     Ok(())

@@ -1,24 +1,39 @@
-//! The supervisor of a detached container (`run -d`, `start`): a small
-//! process of its own session that starts the sandbox, holds its stdio
-//! (pipes, or the pty master), writes its output to the log, waits on its
-//! pidfd, records how it ended, restarts it by policy, and serves the
-//! control socket (attach, stop, kill, wait). One thread, one poll loop;
-//! it never loads the image store or the CLI's configuration.
+//! The supervisor of one container, foreground or detached: ONE
+//! implementation. It starts the sandbox, holds the container's stdio
+//! (pipes, or the pty master), writes its output to the log (and, for a
+//! foreground `run`, to the terminal or pipes of `run` as well), waits on
+//! its pidfd, drives its network (burrow's stack on the tap, published
+//! ports, socket notifications), serves the control socket (attach, stop,
+//! kill, wait), records every change of state, and restarts it by policy.
+//! One thread, one poll loop; it never loads the image store or the CLI's
+//! configuration.
 //!
-//! The container is the supervisor's child and dies with it
+//! A foreground `run` runs it in-process (`foreground`); `run -d` and
+//! `start` re-execute burrow as `__supervise` (`main`), a process of its
+//! own session. The container is the supervisor's child and dies with it
 //! (PR_SET_PDEATHSIG): a killed supervisor leaves no container nobody
 //! watches, and `ps` then shows it exited.
+
+mod control;
+mod network;
+pub mod terminal;
+
+pub use control::{connect, listening, read_reply, Reply, Request, SOCKET};
+pub use network::SupervisedNetwork;
 
 use super::log::{self, LogWriter, Stream};
 use super::record::{self, Containers, State, Status};
 use crate::image::store::now;
+use crate::net::PublishedPort;
 use crate::sandbox::{self, Running, SandboxError, SandboxSpec};
 use crate::time::rfc3339;
+use control::{reply, send_nonblocking, socket_path, Client, ClientKind};
+use network::SupervisedStack;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -45,29 +60,10 @@ pub struct Plan {
     pub limits: crate::cgroup::Limits,
     /// The network to bring up at each start (`--network user`, `-p`).
     #[serde(default)]
-    pub network: super::network::SupervisedNetwork,
-}
-
-/// Why the supervisor could not start the container.
-#[derive(Debug, thiserror::Error)]
-enum StartError {
-    #[error(transparent)]
-    Sandbox(#[from] SandboxError),
-    #[error(transparent)]
-    Cgroup(#[from] crate::cgroup::CgroupError),
-}
-
-impl StartError {
-    fn exit_code(&self) -> i32 {
-        match self {
-            StartError::Sandbox(e) => e.exit_code(),
-            StartError::Cgroup(_) => 125,
-        }
-    }
+    pub network: SupervisedNetwork,
 }
 
 pub const PLAN_FILE: &str = "supervise.json";
-pub const SOCKET: &str = "ctl.sock";
 
 impl Plan {
     /// The plan of the container whose directory is `dir`: beside its
@@ -137,33 +133,38 @@ impl RestartPolicy {
     }
 }
 
-/// A request on the control socket: one JSON line. After `Attach`, the
-/// supervisor sends log frames (and an `Exit` frame at the end) and reads
-/// raw stdin bytes.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Request {
-    /// `close_stdin`: the client's end of input is the container's too.
-    Attach {
-        stdin: bool,
-        close_stdin: bool,
+/// Why a supervisor could not start (or go on with) its container.
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroup::CgroupError),
+    #[error("the container's network: {0}")]
+    Network(#[from] crate::net::NetError),
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
     },
-    Stop {
-        signal: i32,
-        timeout_secs: u64,
-    },
-    Kill {
-        signal: i32,
-    },
-    /// Answered when the container has exited for good.
-    Wait,
+    #[error("{0}")]
+    Plan(String),
 }
 
-/// The answer to `Stop`, `Kill` and `Wait`: one JSON line.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Reply {
-    Done,
-    Exited { code: i32 },
-    Failed(String),
+impl SupervisorError {
+    /// docker's exit status for it: the command's 126 and 127, else 125.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            SupervisorError::Sandbox(e) => e.exit_code(),
+            _ => 125,
+        }
+    }
+}
+
+fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SupervisorError {
+    let path = path.to_path_buf();
+    move |source| SupervisorError::Io { what, path, source }
 }
 
 /// What the supervisor tells the CLI that started it, on fd 3.
@@ -173,73 +174,45 @@ pub enum Report {
     Failed { message: String, code: i32 },
 }
 
-/// Room for more event sources in the loop (the network stack's tap fd,
-/// published-port listeners): each polls its fds and handles them.
-pub trait Extension {
-    /// The fds to watch now, each with a token of the extension's own.
-    fn fds(&self) -> Vec<(BorrowedFd<'_>, PollFlags, u32)>;
-    fn ready(&mut self, token: u32, revents: PollFlags);
-    /// The latest the loop may sleep before calling `tick`.
-    fn next_deadline(&self) -> Option<Instant> {
-        None
-    }
-    fn tick(&mut self) {}
-    /// The container's pid 1 started (again): a network stack joins its
-    /// namespace here, through the pidfd.
-    fn started(&mut self, _pid: i32, _pidfd: BorrowedFd<'_>) {}
-    /// Before each start: what the sandbox must do for this extension
-    /// (the saved spec cannot carry functions).
-    fn prepare(&self, _spec: &mut SandboxSpec) {}
-    /// After each start: the fd the sandbox's network set-up made, for the
-    /// extension that asked for it.
-    fn take_net(&mut self, _pid: i32, _net: &mut Option<OwnedFd>) {}
-    /// After each start, before `take_net`: the listener of the sandbox's
-    /// socket notifier (`SandboxSpec::bind_notify`, `connect_notify`), for the extension that
-    /// asked for it. Whoever takes it must answer every notification.
-    fn take_socket_notify(&mut self, _fd: &mut Option<OwnedFd>) {}
-    /// The container exited and will not be restarted by this supervisor:
-    /// give back what it holds of the host's (published ports).
-    fn release(&mut self) {}
+/// What a foreground `run` hands its in-process supervisor.
+pub struct Foreground {
+    /// The host ports `run` bound before it created the record (so that a
+    /// port in use failed before anything was made).
+    pub bound: Vec<(PublishedPort, OwnedFd)>,
+    /// Their hold among this user's containers.
+    pub reserved: crate::net::PortReservation,
+    /// Where the note that containers run without a cgroup is remembered,
+    /// so that it is printed once.
+    pub cgroup_note: PathBuf,
 }
 
-/// The extensions a container's plan asks for. Empty until networking
-/// lands: the userspace network stack and the published-port listeners
-/// are created here, before the container starts.
-fn extensions_for(plan: &Plan) -> Result<Vec<Box<dyn Extension>>, String> {
-    let mut list: Vec<Box<dyn Extension>> = Vec::new();
-    if plan.network.user || !plan.network.ports.is_empty() {
-        list.push(Box::new(super::network::SupervisedStack::new(
-            plan.network.clone(),
-        )?));
-    }
-    Ok(list)
+/// The `run` process's own stdio, for a foreground container.
+struct Host {
+    /// `-i`: our stdin goes to the container until its end.
+    stdin_open: bool,
+    /// With `-t` on a terminal: ours in raw mode while the container runs.
+    raw: Option<terminal::RawMode>,
+    /// Where the note about a missing cgroup is remembered.
+    cgroup_note: PathBuf,
 }
 
-enum ClientKind {
-    /// The request line is still coming.
-    Pending,
-    Attached {
-        stdin: bool,
-        close_stdin: bool,
-    },
-    /// Waits for the final exit (`Stop`, `Wait`).
-    Waiting,
-}
-
-struct Client {
-    sock: UnixStream,
-    buf: Vec<u8>,
-    kind: ClientKind,
-    /// The client shut its sending side: not polled for reading again.
-    eof: bool,
-}
-
-/// Where the container's output comes from.
+/// The container's side of its stdio, as the supervisor holds it.
 struct Stdio {
     out: Option<OwnedFd>,
     err: Option<OwnedFd>,
     pty: Option<OwnedFd>,
     stdin: Option<OwnedFd>,
+}
+
+impl Stdio {
+    fn none() -> Stdio {
+        Stdio {
+            out: None,
+            err: None,
+            pty: None,
+            stdin: None,
+        }
+    }
 }
 
 struct Supervisor {
@@ -250,7 +223,9 @@ struct Supervisor {
     log: LogWriter,
     listener: UnixListener,
     clients: Vec<Client>,
-    extensions: Vec<Box<dyn Extension>>,
+    net: Option<SupervisedStack>,
+    /// `None` for a detached supervisor.
+    host: Option<Host>,
     kill_at: Option<Instant>,
     restart_at: Option<Instant>,
     started: Instant,
@@ -260,11 +235,15 @@ struct Supervisor {
     buf: Vec<u8>,
     /// Made at the first start, kept across restarts, released at the end.
     cgroup: Option<crate::cgroup::Cgroup>,
+    cgroup_made: bool,
+    /// The open-files limit the container starts with, before the
+    /// supervisor raises its own for the network's sockets.
+    nofile: Option<(u64, u64)>,
 }
 
 /// `burrow __supervise DIR [attach]`: runs the supervisor of the container
-/// in DIR; with `attach`, the first client is accepted before the container
-/// starts (`start -a`).
+/// in DIR, detached; with `attach`, the first client is accepted before
+/// the container starts (`start -a`).
 pub fn main(dir: &Path, hold: bool) -> i32 {
     // SAFETY: dispositions set before any thread exists; the terminal's
     // hangup and closed sockets must not end the supervisor.
@@ -292,10 +271,16 @@ pub fn main(dir: &Path, hold: bool) -> i32 {
             let _ = rustix::io::write(fd, &line);
         }
     };
-    let mut sup = match Supervisor::new(dir) {
+    let sup = Plan::load(dir)
+        .map_err(SupervisorError::Plan)
+        .and_then(|plan| Supervisor::new(dir, dir, plan, None, None));
+    let mut sup = match sup {
         Ok(s) => s,
-        Err(message) => {
-            send_report(&Report::Failed { message, code: 125 });
+        Err(e) => {
+            send_report(&Report::Failed {
+                message: e.to_string(),
+                code: 125,
+            });
             return 125;
         }
     };
@@ -311,54 +296,116 @@ pub fn main(dir: &Path, hold: bool) -> i32 {
                 message: e.to_string(),
                 code,
             });
-            sup.finish();
+            sup.finish(true);
             return code;
         }
     }
     drop(report);
     trim_code_pages();
-    sup.run();
-    sup.finish();
+    if let Err(e) = sup.run() {
+        sup.log
+            .write(Stream::Stderr, format!("burrow: {e}\n").as_bytes());
+    }
+    sup.finish(true);
     0
+}
+
+/// Runs the container of `dir` in this process, in the foreground: its
+/// output goes to our stdout and stderr (or our terminal, with `-t`) as
+/// well as to its log in `log_dir`, the signals a terminal sends us go to
+/// it, and its exit status comes back. Until then it takes `attach`,
+/// `logs`, `stop`, `kill` and `wait` like any other. A container that
+/// could not start leaves its record for the caller to remove.
+pub fn foreground(
+    dir: &Path,
+    log_dir: &Path,
+    plan: Plan,
+    fg: Foreground,
+) -> Result<i32, SupervisorError> {
+    let host = Host {
+        stdin_open: plan.interactive,
+        raw: None,
+        cgroup_note: fg.cgroup_note,
+    };
+    let bound = Some((fg.bound, fg.reserved));
+    let mut sup = Supervisor::new(dir, log_dir, plan, bound, Some(host))?;
+    if let Err(e) = sup.start() {
+        sup.finish(false);
+        return Err(e);
+    }
+    let ran = sup.run();
+    sup.finish(true);
+    ran.map(|()| sup.last_code)
 }
 
 fn storage_of(dir: &Path) -> Option<&Path> {
     dir.parent()?.parent()
 }
 
+/// Removes a container's directory: as you when its files are all yours
+/// (the common case, and fast), else inside its user namespace.
+pub fn remove_dir(dir: &Path, id_map: &crate::sandbox::userns::IdMap) -> Result<(), String> {
+    // overlayfs leaves its work/work with mode 000 (and as ours): opened
+    // up first, the walk below succeeds the first time instead of failing,
+    // chmod-ing everything and walking again.
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(
+        dir.join("work/work"),
+        std::fs::Permissions::from_mode(0o700),
+    );
+    if crate::image::store::remove_tree(dir).is_ok() {
+        return Ok(());
+    }
+    let d = dir.to_path_buf();
+    match sandbox::userns::run_in_userns(id_map, move || {
+        crate::image::store::remove_tree(&d).map_err(|e| e.to_string())
+    }) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("removing {}: {e}", dir.display())),
+        Err(e) => Err(format!("removing {}: {e}", dir.display())),
+    }
+}
+
 impl Supervisor {
-    fn new(dir: &Path) -> Result<Supervisor, String> {
-        let plan = Plan::load(dir)?;
-        let extensions = extensions_for(&plan)?;
-        let root = storage_of(dir).ok_or("the container directory has no parent")?;
-        let containers = Containers::open(root).map_err(|e| e.to_string())?;
-        let log = LogWriter::open(dir, plan.log_max_size)
-            .map_err(|e| format!("opening the log in {}: {e}", dir.display()))?;
+    fn new(
+        dir: &Path,
+        log_dir: &Path,
+        plan: Plan,
+        bound: Option<(Vec<(PublishedPort, OwnedFd)>, crate::net::PortReservation)>,
+        host: Option<Host>,
+    ) -> Result<Supervisor, SupervisorError> {
+        let net = if plan.network.is_active() {
+            Some(SupervisedStack::new(plan.network.clone(), bound)?)
+        } else {
+            None
+        };
+        let root = storage_of(dir)
+            .ok_or_else(|| SupervisorError::Plan("the container directory has no parent".into()))?;
+        let containers =
+            Containers::open(root).map_err(|e| SupervisorError::Plan(e.to_string()))?;
+        let log = LogWriter::open(log_dir, plan.log_max_size)
+            .map_err(io_err("opening the log in", log_dir))?;
         std::fs::DirBuilder::new()
             .recursive(true)
             .create(&plan.runtime_dir)
-            .map_err(|e| format!("creating {}: {e}", plan.runtime_dir.display()))?;
+            .map_err(io_err("creating", &plan.runtime_dir))?;
         let socket = plan.socket();
         let _ = std::fs::remove_file(&socket);
         let listener = socket_path(&plan.runtime_dir, |short| UnixListener::bind(short))
-            .map_err(|e| format!("listening on {}: {e}", socket.display()))?;
+            .map_err(io_err("listening on", &socket))?;
         listener
             .set_nonblocking(true)
-            .map_err(|e| format!("{}: {e}", socket.display()))?;
+            .map_err(io_err("listening on", &socket))?;
         Ok(Supervisor {
             plan,
             containers,
             running: None,
-            io: Stdio {
-                out: None,
-                err: None,
-                pty: None,
-                stdin: None,
-            },
+            io: Stdio::none(),
             log,
             listener,
             clients: Vec::new(),
-            extensions,
+            net,
+            host,
             kill_at: None,
             restart_at: None,
             started: Instant::now(),
@@ -367,11 +414,30 @@ impl Supervisor {
             last_code: 0,
             buf: vec![0u8; 32 * 1024],
             cgroup: None,
+            cgroup_made: false,
+            nofile: None,
         })
     }
 
-    /// Starts the sandbox with stdio on pipes (or a pty) held here.
-    fn start(&mut self) -> Result<i32, StartError> {
+    /// The container's cgroup, made at the first start.
+    fn make_cgroup(&mut self) -> Result<(), SupervisorError> {
+        self.cgroup_made = true;
+        match crate::cgroup::create(&self.plan.id, &self.plan.limits)? {
+            crate::cgroup::Setup::Ready(cg) => self.cgroup = Some(cg),
+            crate::cgroup::Setup::Without(why) => {
+                if let Some(host) = &self.host {
+                    if !host.cgroup_note.exists() {
+                        let _ = std::fs::write(&host.cgroup_note, format!("{why}\n"));
+                        eprintln!("Note: containers run without resource limits or stats: {why}");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the sandbox with its stdio on pipes (or a pty) held here.
+    fn start(&mut self) -> Result<i32, SupervisorError> {
         let sys = |call: &'static str| {
             move |e: rustix::io::Errno| SandboxError::Sys {
                 call,
@@ -380,19 +446,22 @@ impl Supervisor {
         };
         // Before the supervisor joins the container's cgroup (at the first
         // start only): a holder started from inside it would pin it.
-        let userns = sandbox::open_shared_userns(&self.plan.sandbox, self.cgroup.is_none());
-        if self.cgroup.is_none() {
-            if let crate::cgroup::Setup::Ready(cg) =
-                crate::cgroup::create(&self.plan.id, &self.plan.limits)?
-            {
-                self.cgroup = Some(cg);
-            }
+        let userns = sandbox::open_shared_userns(&self.plan.sandbox, !self.cgroup_made);
+        if !self.cgroup_made {
+            self.make_cgroup()?;
         }
         let mut spec = self.plan.sandbox.clone();
-        for ext in &self.extensions {
-            ext.prepare(&mut spec);
+        if let Some(net) = &self.net {
+            net.prepare(&mut spec);
         }
         spec.cgroup = self.cgroup.as_ref().map(|cg| cg.path.clone());
+        if let Some(limit) = self.nofile {
+            let _ = nix::sys::resource::setrlimit(
+                nix::sys::resource::Resource::RLIMIT_NOFILE,
+                limit.0,
+                limit.1,
+            );
+        }
         let spec = &spec;
         let mut running = if spec.tty {
             let mut r = sandbox::spawn_shared(spec, userns)?;
@@ -417,15 +486,26 @@ impl Supervisor {
                 .as_ref()
                 .map(|(r, _)| r.as_fd())
                 .unwrap_or(null.as_fd());
+            // Our own stdio while the child is made: kept aside (a
+            // foreground `run`'s are the user's), given back after.
+            let saved: Vec<Option<OwnedFd>> = (0..3)
+                .map(|fd| {
+                    // SAFETY: 0, 1 and 2 are borrowed only to duplicate them.
+                    let b = unsafe { BorrowedFd::borrow_raw(fd) };
+                    rustix::io::fcntl_dupfd_cloexec(b, 3).ok()
+                })
+                .collect();
             for (fd, target) in [(in_fd, 0), (out_w.as_fd(), 1), (err_w.as_fd(), 2)] {
                 // SAFETY: dup2 onto stdio, which the child inherits.
                 unsafe { libc::dup2(fd.as_raw_fd(), target) };
             }
             let r = sandbox::spawn_shared(spec, userns);
-            for target in 0..3 {
-                // SAFETY: back to /dev/null, so only the container holds
-                // the pipes' write ends and their EOF means its end.
-                unsafe { libc::dup2(null.as_raw_fd(), target) };
+            for (target, fd) in saved.iter().enumerate() {
+                let from = fd.as_ref().map_or(null.as_raw_fd(), |f| f.as_raw_fd());
+                // SAFETY: our stdio back (or /dev/null), so only the
+                // container holds the pipes' write ends and their EOF
+                // means its end.
+                unsafe { libc::dup2(from, target as i32) };
             }
             let r = r?;
             self.io.out = Some(out_r);
@@ -439,13 +519,39 @@ impl Supervisor {
         {
             let _ = rustix::fs::fcntl_setfl(fd, rustix::fs::OFlags::NONBLOCK);
         }
+        if let (Some(host), Some(pty)) = (&mut self.host, &self.io.pty) {
+            terminal::follow_size(pty.as_fd());
+            if host.raw.is_none() {
+                host.raw = terminal::RawMode::enter();
+            }
+        }
+        for f in &running.rootfs().fallbacks {
+            let note = format!(
+                "Note: root filesystem driver {} was not usable: {}\n",
+                f.driver, f.error
+            );
+            match self.host {
+                Some(_) => eprint!("{note}"),
+                None => self.log.write(Stream::Stderr, note.as_bytes()),
+            }
+        }
         let pid = running.pid();
-        let mut net = running.take_net_fd();
-        let mut socket_notify = running.take_socket_notify();
-        for ext in &mut self.extensions {
-            ext.take_socket_notify(&mut socket_notify);
-            ext.take_net(pid, &mut net);
-            ext.started(pid, running.pidfd());
+        if let Some(net) = &mut self.net {
+            // One fd per connection and flow on both sides: the soft limit
+            // of 1024 is too few for a busy container; the hard limit is
+            // ours to take (and the container's own limit is put back
+            // before the next start).
+            if let Ok(limit) =
+                nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            {
+                self.nofile.get_or_insert(limit);
+                let _ = nix::sys::resource::setrlimit(
+                    nix::sys::resource::Resource::RLIMIT_NOFILE,
+                    limit.1,
+                    limit.1,
+                );
+            }
+            net.started(pid, running.take_net_fd(), running.take_socket_notify())?;
         }
         let mut state = self.state();
         state.status = Status::Running;
@@ -471,7 +577,7 @@ impl Supervisor {
             .unwrap_or_else(|_| State::created())
     }
 
-    fn record_failure(&self, e: &StartError) {
+    fn record_failure(&self, e: &SupervisorError) {
         let mut state = self.state();
         state.status = Status::Exited;
         state.pid = None;
@@ -481,19 +587,19 @@ impl Supervisor {
         let _ = self.containers.set_state(&self.plan.id, &state);
     }
 
-    fn run(&mut self) {
-        use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-        use nix::sys::signalfd::{SfdFlags, SignalFd};
-        let mut mask = SigSet::empty();
-        mask.add(Signal::SIGTERM);
-        mask.add(Signal::SIGINT);
-        let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None);
-        let signals =
-            SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).ok();
-
+    /// The loop, until the container is gone for good.
+    fn run(&mut self) -> Result<(), SupervisorError> {
+        use nix::sys::signal::Signal;
+        let tty = self.io.pty.is_some();
+        let signals = match &self.host {
+            // A foreground container takes what a terminal sends `run`.
+            Some(_) => terminal::SignalsIn::forwarded(tty)?,
+            None => terminal::SignalsIn::of(&[Signal::SIGTERM, Signal::SIGINT], false)?,
+        };
+        let stdin = std::io::stdin();
         loop {
             if self.running.is_none() && self.restart_at.is_none() {
-                return;
+                return Ok(());
             }
             // Slots: a fixed order, rebuilt each turn (fds come and go).
             #[derive(Clone, Copy)]
@@ -503,17 +609,16 @@ impl Supervisor {
                 Out,
                 Err,
                 Pty,
+                HostIn,
                 Listener,
                 Client(usize),
-                Ext(usize, u32),
+                Net,
             }
             let mut slots = Vec::with_capacity(8 + self.clients.len());
             let mut fds = Vec::with_capacity(8 + self.clients.len());
             let inp = PollFlags::POLLIN;
-            if let Some(s) = &signals {
-                fds.push(PollFd::new(s.as_fd(), inp));
-                slots.push(Slot::Signal);
-            }
+            fds.push(PollFd::new(signals.fd.as_fd(), inp));
+            slots.push(Slot::Signal);
             if let Some(r) = &self.running {
                 fds.push(PollFd::new(r.pidfd(), inp));
                 slots.push(Slot::Exit);
@@ -528,22 +633,29 @@ impl Supervisor {
                     slots.push(slot);
                 }
             }
+            if self.host.as_ref().is_some_and(|h| h.stdin_open) {
+                fds.push(PollFd::new(stdin.as_fd(), inp));
+                slots.push(Slot::HostIn);
+            }
             fds.push(PollFd::new(self.listener.as_fd(), inp));
             slots.push(Slot::Listener);
             for (i, c) in self.clients.iter().enumerate().filter(|(_, c)| !c.eof) {
                 fds.push(PollFd::new(c.sock.as_fd(), inp));
                 slots.push(Slot::Client(i));
             }
-            for (i, ext) in self.extensions.iter().enumerate() {
-                for (fd, flags, token) in ext.fds() {
-                    fds.push(PollFd::new(fd, flags));
-                    slots.push(Slot::Ext(i, token));
+            if let Some(net) = &self.net {
+                for &(fd, events) in net.watched() {
+                    // SAFETY: every fd listed is owned by the stack or the
+                    // forwarder, which outlive this turn of the loop.
+                    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+                    fds.push(PollFd::new(fd, PollFlags::from_bits_truncate(events)));
+                    slots.push(Slot::Net);
                 }
             }
             let deadline = [self.kill_at, self.restart_at]
                 .into_iter()
                 .flatten()
-                .chain(self.extensions.iter().filter_map(|e| e.next_deadline()))
+                .chain(self.net.as_ref().and_then(|n| n.deadline()))
                 .min();
             let timeout = match deadline {
                 Some(d) => {
@@ -556,42 +668,43 @@ impl Supervisor {
                 Ok(_) | Err(nix::Error::EINTR) => {}
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
-            let ready: Vec<(Slot, PollFlags)> = fds
+            let ready: Vec<Slot> = fds
                 .iter()
                 .zip(&slots)
-                .filter_map(|(f, s)| f.revents().filter(|r| !r.is_empty()).map(|r| (*s, r)))
+                .filter_map(|(f, s)| f.revents().filter(|r| !r.is_empty()).map(|_| *s))
                 .collect();
             drop(fds);
 
             let mut exited = false;
+            let mut net_ready = false;
             let mut gone_clients = Vec::new();
-            for (slot, revents) in ready {
+            for slot in ready {
                 match slot {
                     Slot::Signal => {
-                        while let Some(Ok(Some(_))) = signals.as_ref().map(|s| s.read_signal()) {
-                            let sig = self.plan.stop_signal;
-                            self.stop(sig, Duration::from_secs(10));
+                        while let Ok(Some(info)) = signals.fd.read_signal() {
+                            self.signalled(info.ssi_signo as i32)?;
                         }
                     }
                     Slot::Exit => exited = true,
                     Slot::Out => self.pump(Stream::Stdout),
                     Slot::Err => self.pump(Stream::Stderr),
                     Slot::Pty => self.pump(Stream::Stdout),
+                    Slot::HostIn => self.host_input(),
                     Slot::Listener => self.accept(),
                     Slot::Client(i) => {
                         if !self.client_readable(i) {
                             gone_clients.push(i);
                         }
                     }
-                    Slot::Ext(i, token) => self.extensions[i].ready(token, revents),
+                    Slot::Net => net_ready = true,
                 }
             }
             for i in gone_clients.into_iter().rev() {
                 self.clients.remove(i);
             }
-            for ext in &mut self.extensions {
-                if ext.next_deadline().is_some_and(|d| d <= Instant::now()) {
-                    ext.tick();
+            if let Some(net) = &mut self.net {
+                if net_ready || net.deadline().is_some_and(|d| d <= Instant::now()) {
+                    net.work();
                 }
             }
             if self.kill_at.is_some_and(|t| t <= Instant::now()) {
@@ -618,7 +731,49 @@ impl Supervisor {
         }
     }
 
-    /// Moves what the container wrote to the log and to attached clients.
+    /// A signal to the supervisor: a foreground one passes it on (the
+    /// window size, with a terminal); a detached one stops the container
+    /// with its stop signal.
+    fn signalled(&mut self, signo: i32) -> Result<(), SupervisorError> {
+        match (&self.host, &self.io.pty) {
+            (Some(_), Some(pty)) if signo == libc::SIGWINCH => terminal::follow_size(pty.as_fd()),
+            (Some(_), _) => {
+                if let Some(r) = &self.running {
+                    r.kill(signo)?;
+                }
+            }
+            (None, _) => {
+                let sig = self.plan.stop_signal;
+                self.stop(sig, Duration::from_secs(10));
+            }
+        }
+        Ok(())
+    }
+
+    /// Our stdin (a foreground `-i`) to the container.
+    fn host_input(&mut self) {
+        let stdin = std::io::stdin();
+        let target = self.io.pty.as_ref().or(self.io.stdin.as_ref());
+        let ok = match rustix::io::read(stdin.as_fd(), &mut self.buf) {
+            Ok(0) => false,
+            Ok(n) => {
+                target.is_some_and(|fd| terminal::write_all(fd.as_fd(), &self.buf[..n]).is_ok())
+            }
+            Err(rustix::io::Errno::INTR) | Err(rustix::io::Errno::AGAIN) => true,
+            Err(_) => false,
+        };
+        if !ok {
+            if let Some(h) = &mut self.host {
+                h.stdin_open = false;
+            }
+            // The end of our input is the end of the container's (a pipe's
+            // EOF; a terminal gets none).
+            self.io.stdin = None;
+        }
+    }
+
+    /// Moves what the container wrote to the log, to attached clients and,
+    /// in the foreground, to our own stdout or stderr.
     fn pump(&mut self, stream: Stream) {
         let fd = match (stream, &self.io.pty) {
             (_, Some(p)) => p,
@@ -641,6 +796,12 @@ impl Supervisor {
                 }
                 Ok(n) => {
                     let data = &self.buf[..n];
+                    if self.host.is_some() {
+                        let to = if stream == Stream::Stderr { 2 } else { 1 };
+                        // SAFETY: our stdout or stderr, borrowed for a write.
+                        let to = unsafe { BorrowedFd::borrow_raw(to) };
+                        let _ = terminal::write_all(to, data);
+                    }
                     self.log.write(stream, data);
                     let header = log::encode_header(stream, n, log::now_ns());
                     self.clients.retain_mut(|c| match c.kind {
@@ -687,25 +848,19 @@ impl Supervisor {
             self.pump(Stream::Stdout);
             self.pump(Stream::Stderr);
         }
-        self.io = Stdio {
-            out: None,
-            err: None,
-            pty: None,
-            stdin: None,
-        };
+        self.io = Stdio::none();
+        if let Some(h) = &mut self.host {
+            h.raw = None;
+        }
         let Some(running) = self.running.take() else {
             return;
         };
         let status = running.wait_exit();
         self.kill_at = None;
         self.last_code = status.code();
-        let mut state = self.state();
-        state.status = Status::Exited;
-        state.pid = None;
-        state.exit_code = Some(status.code());
-        state.finished_at = Some(rfc3339(now()));
-        state.oom_killed = self.cgroup.as_ref().is_some_and(|cg| cg.oom_killed());
-        let restart = !self.user_stopped
+        // A foreground container is not restarted: `run` returns its status.
+        let restart = self.host.is_none()
+            && !self.user_stopped
             && self
                 .plan
                 .restart
@@ -713,11 +868,21 @@ impl Supervisor {
         // Before the state says so: whoever sees the container exited (a
         // `wait`, a `stop`, then `start`) finds its host ports free.
         if !restart {
-            for ext in &mut self.extensions {
-                ext.release();
+            if let Some(net) = &mut self.net {
+                net.released();
             }
         }
-        let _ = self.containers.set_state(&self.plan.id, &state);
+        let mut state = self.state();
+        state.status = Status::Exited;
+        state.pid = None;
+        state.exit_code = Some(status.code());
+        state.finished_at = Some(rfc3339(now()));
+        state.oom_killed = self.cgroup.as_ref().is_some_and(|cg| cg.oom_killed());
+        // A --rm container's record is removed next: its last state is
+        // news for no one.
+        if !self.plan.auto_remove {
+            let _ = self.containers.set_state(&self.plan.id, &state);
+        }
         if restart {
             // Backoff: 100 ms doubling per restart, back to the start once
             // the container has run for a while, at most 30 s.
@@ -870,12 +1035,16 @@ impl Supervisor {
     }
 
     /// The container is gone for good: tell the clients, remove the socket
-    /// (and the container with `--rm`).
-    fn finish(&mut self) {
+    /// (and, with `remove`, the container if it is `--rm`).
+    fn finish(&mut self, remove: bool) {
         if let Some(cg) = self.cgroup.take() {
             if let Err(e) = cg.release() {
-                self.log
-                    .write(Stream::Stderr, format!("burrow: {e}\n").as_bytes());
+                match self.host {
+                    Some(_) => eprintln!("Warning: {e}"),
+                    None => self
+                        .log
+                        .write(Stream::Stderr, format!("burrow: {e}\n").as_bytes()),
+                }
             }
         }
         let code = self.last_code;
@@ -895,14 +1064,16 @@ impl Supervisor {
         self.clients.clear();
         let _ = std::fs::remove_file(self.plan.socket());
         let _ = std::fs::remove_dir(&self.plan.runtime_dir);
-        if self.plan.auto_remove {
+        if remove && self.plan.auto_remove {
             let dir = self.containers.dir_of(&self.plan.id);
             if let Ok(_lock) = self.containers.lock() {
-                if crate::image::store::remove_tree(&dir).is_err() {
-                    let d = dir.clone();
-                    let _ = sandbox::userns::run_in_userns(&self.plan.sandbox.id_map, move || {
-                        crate::image::store::remove_tree(&d).map_err(|e| e.to_string())
-                    });
+                if let Err(e) = remove_dir(&dir, &self.plan.sandbox.id_map) {
+                    if self.host.is_some() {
+                        eprintln!(
+                            "Warning: {e}; `burrow rm {}` removes the rest",
+                            self.plan.id
+                        );
+                    }
                 }
             }
         }
@@ -952,88 +1123,6 @@ fn trim_code_pages() {
             current = None;
         }
     }
-}
-
-fn reply(sock: &mut UnixStream, r: &Reply) {
-    let _ = sock.set_nonblocking(false);
-    let mut line = serde_json::to_vec(r).unwrap_or_default();
-    line.push(b'\n');
-    let _ = sock.write_all(&line);
-}
-
-/// Sends one frame without blocking the loop; a client too slow to take
-/// it is dropped (false).
-fn send_nonblocking(sock: &mut UnixStream, header: &[u8], data: &[u8]) -> bool {
-    let iov = [std::io::IoSlice::new(header), std::io::IoSlice::new(data)];
-    match sock.write_vectored(&iov) {
-        Ok(n) if n == header.len() + data.len() => true,
-        Ok(n) => {
-            // Partial: finish it blocking, briefly, so the stream stays framed.
-            let _ = sock.set_write_timeout(Some(Duration::from_secs(1)));
-            let _ = sock.set_nonblocking(false);
-            let mut all = header.to_vec();
-            all.extend_from_slice(data);
-            let ok = sock.write_all(&all[n..]).is_ok();
-            let _ = sock.set_nonblocking(true);
-            ok
-        }
-        Err(_) => false,
-    }
-}
-
-/// Calls `f` with a short name for `dir`/ctl.sock: a socket's path is
-/// limited to 107 bytes, and a runtime dir under /tmp plus a container id
-/// can be longer. The name goes through an fd of the directory.
-fn socket_path<T>(dir: &Path, f: impl FnOnce(&Path) -> std::io::Result<T>) -> std::io::Result<T> {
-    let fd = rustix::fs::open(
-        dir,
-        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )?;
-    f(Path::new(&format!(
-        "/proc/self/fd/{}/{SOCKET}",
-        fd.as_raw_fd()
-    )))
-}
-
-/// Sends a request to the supervisor of the container whose control socket
-/// is `socket`; `None` when no supervisor listens there.
-pub fn connect(socket: &Path, req: &Request) -> Option<UnixStream> {
-    let dir = socket.parent()?;
-    let mut sock = socket_path(dir, |short| UnixStream::connect(short)).ok()?;
-    let mut line = serde_json::to_vec(req).ok()?;
-    line.push(b'\n');
-    sock.write_all(&line).ok()?;
-    Some(sock)
-}
-
-/// Whether a supervisor listens on `socket` (it may be waiting to restart
-/// a container that is not running).
-pub fn listening(socket: &Path) -> bool {
-    socket
-        .parent()
-        .is_some_and(|dir| socket_path(dir, |short| UnixStream::connect(short)).is_ok())
-}
-
-/// Reads the one-line reply to a request.
-pub fn read_reply(sock: &mut UnixStream) -> Option<Reply> {
-    let mut data = Vec::new();
-    let mut b = [0u8; 256];
-    loop {
-        match sock.read(&mut b) {
-            Ok(0) => break,
-            Ok(n) => {
-                data.extend_from_slice(&b[..n]);
-                if data.contains(&b'\n') {
-                    break;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => break,
-        }
-    }
-    let end = data.iter().position(|&b| b == b'\n').unwrap_or(data.len());
-    serde_json::from_slice(&data[..end]).ok()
 }
 
 #[cfg(test)]

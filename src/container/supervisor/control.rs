@@ -1,0 +1,146 @@
+//! The control socket of a supervisor: one JSON request line from a client
+//! (`attach`, `stop`, `kill`, `wait`), a JSON reply line or a stream of log
+//! frames back. The client side (`connect`, `read_reply`) is what
+//! `lifecycle` uses; the server side lives in the supervisor's loop.
+
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+pub const SOCKET: &str = "ctl.sock";
+
+/// A request on the control socket: one JSON line. After `Attach`, the
+/// supervisor sends log frames (and an `Exit` frame at the end) and reads
+/// raw stdin bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    /// `close_stdin`: the client's end of input is the container's too.
+    Attach {
+        stdin: bool,
+        close_stdin: bool,
+    },
+    Stop {
+        signal: i32,
+        timeout_secs: u64,
+    },
+    Kill {
+        signal: i32,
+    },
+    /// Answered when the container has exited for good.
+    Wait,
+}
+
+/// The answer to `Stop`, `Kill` and `Wait`: one JSON line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Reply {
+    Done,
+    Exited { code: i32 },
+    Failed(String),
+}
+
+pub(super) enum ClientKind {
+    /// The request line is still coming.
+    Pending,
+    Attached {
+        stdin: bool,
+        close_stdin: bool,
+    },
+    /// Waits for the final exit (`Stop`, `Wait`).
+    Waiting,
+}
+
+pub(super) struct Client {
+    pub sock: UnixStream,
+    pub buf: Vec<u8>,
+    pub kind: ClientKind,
+    /// The client shut its sending side: not polled for reading again.
+    pub eof: bool,
+}
+
+pub(super) fn reply(sock: &mut UnixStream, r: &Reply) {
+    let _ = sock.set_nonblocking(false);
+    let mut line = serde_json::to_vec(r).unwrap_or_default();
+    line.push(b'\n');
+    let _ = sock.write_all(&line);
+}
+
+/// Sends one frame without blocking the loop; a client too slow to take
+/// it is dropped (false).
+pub(super) fn send_nonblocking(sock: &mut UnixStream, header: &[u8], data: &[u8]) -> bool {
+    let iov = [std::io::IoSlice::new(header), std::io::IoSlice::new(data)];
+    match sock.write_vectored(&iov) {
+        Ok(n) if n == header.len() + data.len() => true,
+        Ok(n) => {
+            // Partial: finish it blocking, briefly, so the stream stays framed.
+            let _ = sock.set_write_timeout(Some(Duration::from_secs(1)));
+            let _ = sock.set_nonblocking(false);
+            let mut all = header.to_vec();
+            all.extend_from_slice(data);
+            let ok = sock.write_all(&all[n..]).is_ok();
+            let _ = sock.set_nonblocking(true);
+            ok
+        }
+        Err(_) => false,
+    }
+}
+
+/// Calls `f` with a short name for `dir`/ctl.sock: a socket's path is
+/// limited to 107 bytes, and a runtime dir under /tmp plus a container id
+/// can be longer. The name goes through an fd of the directory.
+pub(super) fn socket_path<T>(
+    dir: &Path,
+    f: impl FnOnce(&Path) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    let fd = rustix::fs::open(
+        dir,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    f(Path::new(&format!(
+        "/proc/self/fd/{}/{SOCKET}",
+        fd.as_raw_fd()
+    )))
+}
+
+/// Sends a request to the supervisor of the container whose control socket
+/// is `socket`; `None` when no supervisor listens there.
+pub fn connect(socket: &Path, req: &Request) -> Option<UnixStream> {
+    let dir = socket.parent()?;
+    let mut sock = socket_path(dir, |short| UnixStream::connect(short)).ok()?;
+    let mut line = serde_json::to_vec(req).ok()?;
+    line.push(b'\n');
+    sock.write_all(&line).ok()?;
+    Some(sock)
+}
+
+/// Whether a supervisor listens on `socket` (it may be waiting to restart
+/// a container that is not running).
+pub fn listening(socket: &Path) -> bool {
+    socket
+        .parent()
+        .is_some_and(|dir| socket_path(dir, |short| UnixStream::connect(short)).is_ok())
+}
+
+/// Reads the one-line reply to a request.
+pub fn read_reply(sock: &mut UnixStream) -> Option<Reply> {
+    let mut data = Vec::new();
+    let mut b = [0u8; 256];
+    loop {
+        match sock.read(&mut b) {
+            Ok(0) => break,
+            Ok(n) => {
+                data.extend_from_slice(&b[..n]);
+                if data.contains(&b'\n') {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    let end = data.iter().position(|&b| b == b'\n').unwrap_or(data.len());
+    serde_json::from_slice(&data[..end]).ok()
+}

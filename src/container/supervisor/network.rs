@@ -1,0 +1,251 @@
+//! The network as an event source of the supervisor's loop: burrow's stack
+//! on the container's tap and its published ports (with the socket
+//! notifier's direct paths), both driven without threads, brought up again
+//! at each start of the container.
+
+use crate::container::network::{BoundPorts, NetworkPlan};
+use crate::net::{
+    self, NetworkMode, PortForwarder, PortReservation, PublishedPort, UserNetConfig, UserNetwork,
+};
+use crate::sandbox::spec::{NetSetup, SandboxSpec};
+use rustix::fd::OwnedFd;
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+/// What a supervisor needs to bring the network back up for each start
+/// of the container: plain data, saved in its plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SupervisedNetwork {
+    /// `--network user`: a tap and burrow's stack.
+    pub user: bool,
+    pub host_loopback: bool,
+    pub ports: Vec<PublishedPort>,
+    /// Published TCP ports served directly (`NetworkPlan::direct`).
+    #[serde(default)]
+    pub direct: bool,
+    /// Connections to the host's loopback made directly
+    /// (`NetworkPlan::direct_host`).
+    #[serde(default)]
+    pub direct_host: bool,
+    /// Where the host ports are held (`PortReservation`); none in plans
+    /// saved before it was.
+    #[serde(default)]
+    pub ports_dir: Option<std::path::PathBuf>,
+}
+
+impl SupervisedNetwork {
+    /// The part of `plan` a supervisor carries out, with the ports as bound.
+    pub fn of(plan: &NetworkPlan, bound: &BoundPorts) -> SupervisedNetwork {
+        SupervisedNetwork {
+            user: plan.mode == NetworkMode::User,
+            host_loopback: plan.host_loopback,
+            ports: bound.ports(),
+            direct: plan.direct(),
+            direct_host: plan.direct_host(),
+            ports_dir: Some(bound.dir().to_path_buf()),
+        }
+    }
+
+    /// Whether the supervisor has anything to run for it.
+    pub fn is_active(&self) -> bool {
+        self.user || !self.ports.is_empty()
+    }
+
+    /// The sandbox's network set-up for this plan (a saved spec cannot
+    /// carry the function).
+    pub fn prepare(&self, sandbox: &mut SandboxSpec) {
+        if self.user {
+            sandbox.namespaces.net = true;
+            sandbox.net_setup = Some(NetSetup {
+                inside: net::tap::setup_inside,
+                outside: net::tap::setup_outside,
+            });
+            sandbox.bind_notify = self.direct;
+            sandbox.connect_notify = self.direct_host;
+        }
+    }
+}
+
+pub(super) struct SupervisedStack {
+    config: SupervisedNetwork,
+    /// The host ports bound before the first start; from then on the
+    /// forwarder holds them, and hands them to the next one on a restart
+    /// (binding again those the container's servers held).
+    bound: Vec<(PublishedPort, Option<OwnedFd>)>,
+    /// The host ports held for the container until it ends for good.
+    reserved: PortReservation,
+    stack: Option<UserNetwork>,
+    forwarder: Option<PortForwarder>,
+    /// The fds to watch, refreshed after every round of work.
+    watched: Vec<(RawFd, i16)>,
+    deadline: Option<Instant>,
+    /// Forked children closing the taps of earlier starts.
+    closers: Vec<i32>,
+}
+
+impl SupervisedStack {
+    /// Holds and binds the published ports now (unless the caller did:
+    /// `bound`), so that a port in use fails the start with a message.
+    pub fn new(
+        config: SupervisedNetwork,
+        bound: Option<(Vec<(PublishedPort, OwnedFd)>, PortReservation)>,
+    ) -> Result<SupervisedStack, net::NetError> {
+        let (bound, reserved) = match bound {
+            Some(b) => b,
+            None => {
+                // Held before bound: a port another container's server is
+                // taking over is free in the kernel for a moment.
+                let reserved = match &config.ports_dir {
+                    Some(dir) => PortReservation::take(dir, &config.ports)?,
+                    None => PortReservation::default(),
+                };
+                (PortForwarder::bind(&config.ports)?, reserved)
+            }
+        };
+        Ok(SupervisedStack {
+            config,
+            bound: bound.into_iter().map(|(p, fd)| (p, Some(fd))).collect(),
+            reserved,
+            stack: None,
+            forwarder: None,
+            watched: Vec::new(),
+            deadline: None,
+            closers: Vec::new(),
+        })
+    }
+
+    pub fn prepare(&self, sandbox: &mut SandboxSpec) {
+        self.config.prepare(sandbox);
+    }
+
+    /// The container (re)started with pid 1 `pid`, its tap (in `user`
+    /// mode) and its socket notifier's listener, if any. The supervisor is
+    /// single-threaded: the port helper forks here.
+    pub fn started(
+        &mut self,
+        pid: i32,
+        tap: Option<OwnedFd>,
+        socket_notify: Option<OwnedFd>,
+    ) -> Result<(), net::NetError> {
+        self.reap_closers();
+        if let Some(old) = self.stack.take() {
+            self.closers.extend(close_later(old));
+        }
+        let mut bound = match self.forwarder.take() {
+            Some(f) => f.into_bound(),
+            None => std::mem::take(&mut self.bound),
+        };
+        // A forwarder that could not start lost its sockets: bound anew.
+        if bound.is_empty() {
+            bound = self
+                .config
+                .ports
+                .iter()
+                .map(|p| (p.clone(), None))
+                .collect();
+        }
+        if let (true, Some(tap)) = (self.config.user, tap) {
+            self.stack = Some(UserNetwork::new(
+                tap,
+                UserNetConfig {
+                    host_loopback: self.config.host_loopback,
+                    dns_upstreams: net::dns::host_upstreams(),
+                },
+            ));
+        }
+        // The notifier's listener needs a reader even with no port.
+        if !bound.is_empty() || socket_notify.is_some() {
+            self.forwarder = Some(PortForwarder::attach(bound, pid, socket_notify)?);
+        }
+        self.refresh();
+        Ok(())
+    }
+
+    /// Does what is ready, then notes what to watch next.
+    pub fn work(&mut self) {
+        if let Some(s) = &mut self.stack {
+            s.poll_once();
+        }
+        if let Some(f) = &mut self.forwarder {
+            f.poll_once();
+        }
+        self.refresh();
+    }
+
+    fn refresh(&mut self) {
+        self.watched.clear();
+        let mut deadline = None;
+        if let Some(s) = &mut self.stack {
+            let (fds, timeout) = s.poll_fds();
+            self.watched.extend(fds);
+            deadline = timeout.map(|t| Instant::now() + t);
+        }
+        if let Some(f) = &self.forwarder {
+            self.watched.extend(f.poll_fds());
+            let sweep = Instant::now() + Duration::from_secs(5);
+            deadline = Some(deadline.map_or(sweep, |d: Instant| d.min(sweep)));
+        }
+        self.deadline = deadline;
+    }
+
+    /// The fds to watch now, with poll events.
+    pub fn watched(&self) -> &[(RawFd, i16)] {
+        &self.watched
+    }
+
+    /// The latest the loop may sleep before calling `work`.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The container exited and will not be restarted: the host's ports
+    /// are given back now (whoever sees it exited finds them free). The
+    /// stack's tap is closed when this is dropped, after the supervisor's
+    /// last word.
+    pub fn released(&mut self) {
+        self.forwarder = None;
+        self.bound.clear();
+        self.reserved = PortReservation::default();
+        self.refresh();
+    }
+
+    /// Reaps the tap closers that are done.
+    fn reap_closers(&mut self) {
+        self.closers.retain(|&pid| {
+            // SAFETY: waitpid on our own child, without blocking.
+            let r = unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+            r == 0
+        });
+    }
+}
+
+impl Drop for SupervisedStack {
+    fn drop(&mut self) {
+        if let Some(old) = self.stack.take() {
+            close_later(old);
+        }
+    }
+}
+
+/// Drops the stack with its tap closed by a forked child nobody waits for:
+/// the last close of a tap unregisters its device, which waits for the
+/// kernel's RCU grace periods (tens of milliseconds) that neither the user
+/// of a foreground `run` nor a supervisor's loop should wait for. The
+/// child's pid, to reap; `None` if the fork failed (the close was then
+/// made here).
+fn close_later(stack: UserNetwork) -> Option<i32> {
+    // SAFETY: the supervisor is single-threaded; the child makes two
+    // system calls and exits without running anything of the parent's.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: closes every fd of this child, the tap's last reference
+        // among them, then exits.
+        unsafe {
+            libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+            libc::_exit(0)
+        }
+    }
+    // Not the last reference any more where the fork worked.
+    drop(stack);
+    (pid > 0).then_some(pid)
+}

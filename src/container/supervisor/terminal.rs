@@ -1,0 +1,262 @@
+//! The caller's side of a container's terminal and stdio: the real
+//! terminal put in raw mode (restored on every way out), its window size
+//! passed on, bytes written whole to a non-blocking fd, and the foreground
+//! wait of `exec` (signals forwarded, its pty relayed). The sandbox makes
+//! the container's pty; everything after execve is here.
+
+use crate::sandbox::{ExitStatus, Running, SandboxError};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd};
+use rustix::io::Errno;
+
+/// Signals a foreground container or `exec` takes from the caller.
+pub const FORWARDED: [nix::sys::signal::Signal; 6] = [
+    nix::sys::signal::Signal::SIGINT,
+    nix::sys::signal::Signal::SIGTERM,
+    nix::sys::signal::Signal::SIGHUP,
+    nix::sys::signal::Signal::SIGQUIT,
+    nix::sys::signal::Signal::SIGUSR1,
+    nix::sys::signal::Signal::SIGUSR2,
+];
+
+/// The real terminal in raw mode while it lives, so that Ctrl-C, Ctrl-Z
+/// and friends travel as bytes to the container's terminal, which turns
+/// them into signals for the container's foreground job.
+pub struct RawMode {
+    saved: nix::sys::termios::Termios,
+}
+
+impl RawMode {
+    /// `None` when stdin is not a terminal.
+    pub fn enter() -> Option<RawMode> {
+        use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(stdin.as_fd()).ok()?;
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).ok()?;
+        Some(RawMode { saved })
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        use nix::sys::termios::{tcsetattr, SetArg};
+        let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
+    }
+}
+
+fn get_size(fd: i32) -> Option<libc::winsize> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize into the valid pointer.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
+    (r == 0 && ws.ws_row > 0).then_some(ws)
+}
+
+/// Copies the real terminal's size (stdin's, else stdout's) onto the
+/// container's.
+pub fn follow_size(master: BorrowedFd) {
+    if let Some(ws) = get_size(0).or_else(|| get_size(1)) {
+        // SAFETY: TIOCSWINSZ reads one winsize from the valid pointer.
+        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    }
+}
+
+/// Writes all of `buf` to `fd`, waiting out a full non-blocking fd.
+pub fn write_all(fd: BorrowedFd, mut buf: &[u8]) -> Result<(), Errno> {
+    while !buf.is_empty() {
+        match rustix::io::write(fd, buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::INTR) => {}
+            Err(Errno::AGAIN) => {
+                use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+                let mut pfd = [PollFd::new(fd, PollFlags::POLLOUT)];
+                let _ = poll(&mut pfd, PollTimeout::NONE);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The forwarded signals blocked and read from a signalfd while this lives
+/// (SIGWINCH too, with `winch`); the old mask comes back on drop.
+pub struct SignalsIn {
+    pub fd: nix::sys::signalfd::SignalFd,
+    old: nix::sys::signal::SigSet,
+}
+
+impl SignalsIn {
+    pub fn forwarded(winch: bool) -> Result<SignalsIn, SandboxError> {
+        Self::of(&FORWARDED, winch)
+    }
+
+    pub fn of(
+        signals: &[nix::sys::signal::Signal],
+        winch: bool,
+    ) -> Result<SignalsIn, SandboxError> {
+        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+        use nix::sys::signalfd::{SfdFlags, SignalFd};
+        let err = |call: &'static str| {
+            move |e: nix::Error| SandboxError::Sys {
+                call,
+                errno: e as i32,
+            }
+        };
+        let mut mask = SigSet::empty();
+        signals.iter().for_each(|&s| mask.add(s));
+        if winch {
+            mask.add(Signal::SIGWINCH);
+        }
+        let mut old = SigSet::empty();
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old))
+            .map_err(err("sigprocmask"))?;
+        let fd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(err("signalfd"));
+        match fd {
+            Ok(fd) => Ok(SignalsIn { fd, old }),
+            Err(e) => {
+                let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for SignalsIn {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::pthread_sigmask(
+            nix::sys::signal::SigmaskHow::SIG_SETMASK,
+            Some(&self.old),
+            None,
+        );
+    }
+}
+
+/// Waits for an `exec`'d process in the foreground: the forwarded signals
+/// go to it; with its pty, the real terminal is put in raw mode (restored
+/// on return) and relayed, window size included, stdin only with
+/// `relay_stdin`.
+pub fn wait_foreground(
+    mut running: Running,
+    relay_stdin: bool,
+) -> Result<ExitStatus, SandboxError> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let sys_err = |call: &'static str| {
+        move |e: nix::Error| SandboxError::Sys {
+            call,
+            errno: e as i32,
+        }
+    };
+    let pty = running.take_pty();
+    let signals = SignalsIn::forwarded(pty.is_some())?;
+    let master = pty.as_ref().map(|m| m.as_fd());
+    let _raw = match master {
+        Some(m) => {
+            let _ = rustix::fs::fcntl_setfl(m, rustix::fs::OFlags::NONBLOCK);
+            follow_size(m);
+            RawMode::enter()
+        }
+        None => None,
+    };
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut stdin_open = master.is_some() && relay_stdin;
+    let mut master_open = master.is_some();
+    let mut exited = false;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if exited && !master_open {
+            break;
+        }
+        let mut fds = vec![PollFd::new(signals.fd.as_fd(), PollFlags::POLLIN)];
+        let pid_slot = (!exited).then(|| {
+            fds.push(PollFd::new(running.pidfd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        let in_slot = stdin_open.then(|| {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        let m_slot = match (master_open, master) {
+            (true, Some(m)) => {
+                fds.push(PollFd::new(m, PollFlags::POLLIN));
+                Some(fds.len() - 1)
+            }
+            _ => None,
+        };
+        // After the exit, what the terminal still holds is drained, but
+        // not waited for forever.
+        let timeout = if exited {
+            PollTimeout::from(200u16)
+        } else {
+            PollTimeout::NONE
+        };
+        match poll(&mut fds, timeout) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(sys_err("poll")(e)),
+        }
+        let ready = |i: Option<usize>| {
+            i.and_then(|i| fds[i].revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        let (sig_ready, pid_ready, in_ready, m_ready) = (
+            ready(Some(0)),
+            ready(pid_slot),
+            ready(in_slot),
+            ready(m_slot),
+        );
+        drop(fds);
+        if sig_ready {
+            while let Ok(Some(info)) = signals.fd.read_signal() {
+                let signo = info.ssi_signo as i32;
+                match (signo == libc::SIGWINCH, master) {
+                    (true, Some(m)) => follow_size(m),
+                    _ => running.kill(signo)?,
+                }
+            }
+        }
+        if pid_ready {
+            exited = true;
+        }
+        if let (true, Some(m)) = (in_ready, master) {
+            match rustix::io::read(stdin.as_fd(), &mut buf) {
+                Ok(0) => stdin_open = false,
+                Ok(n) => {
+                    if write_all(m, &buf[..n]).is_err() {
+                        stdin_open = false;
+                    }
+                }
+                Err(Errno::INTR) | Err(Errno::AGAIN) => {}
+                Err(_) => stdin_open = false,
+            }
+        }
+        if let (true, Some(m)) = (m_ready, master) {
+            loop {
+                match rustix::io::read(m, &mut buf) {
+                    Ok(0) => {
+                        master_open = false;
+                        break;
+                    }
+                    Ok(n) => {
+                        let _ = write_all(stdout.as_fd(), &buf[..n]);
+                    }
+                    Err(Errno::INTR) => {}
+                    Err(Errno::AGAIN) => break,
+                    // EIO: every holder of the terminal is gone.
+                    Err(_) => {
+                        master_open = false;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    Ok(running.wait_exit())
+}
