@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Issue figure: the start-up of a throwaway container, `burrow run --rm
 # --network none IMG true`, against bubblewrap on the same root filesystem
-# (an unpacked directory) and podman on the same image, side by side.
+# (an unpacked directory) and podman on the same image, side by side; and
+# burrow with its default network (`user`: a tap and burrow's stack), which
+# is what `burrow run --rm IMG true` gets.
 # Usage (as root): bench/run.sh   (RUNS=60 per round by default; ROUNDS=6
 # repeats the whole comparison to show the spread on a noisy machine, and a
 # last round runs burrow with [userns] keep_alive = 0, without the holder)
@@ -38,10 +40,12 @@ as_user "\$BURROW import \$WORK/run-rootfs.tar $IMAGE >/dev/null \
   && $PODMAN load -q -i \$WORK/run-image.tar >/dev/null"
 # Each must work before it is timed.
 as_user "\$BURROW run --rm --network none $IMAGE true \
+  && \$BURROW run --rm $IMAGE true \
   && bwrap --unshare-all --die-with-parent --ro-bind $ROOT / --proc /proc --dev /dev true \
   && $PODMAN run --rm --network none $IMAGE true"
 
 BURROW_CMD="\$BURROW run --rm --network none $IMAGE true"
+BURROW_NET_CMD="\$BURROW run --rm $IMAGE true"
 BWRAP_CMD="bwrap --unshare-all --die-with-parent --ro-bind $ROOT / --proc /proc --dev /dev true"
 PODMAN_CMD="$PODMAN run --rm --network none $IMAGE true"
 
@@ -51,6 +55,7 @@ for round in $(seq "$ROUNDS"); do
     as_user "hyperfine -N --warmup 10 --runs $RUNS \
       --export-json \$WORK/run-$round.json --export-markdown \$WORK/run.md \
       -n 'burrow run --rm' \"$BURROW_CMD\" \
+      -n 'burrow run --rm, default network' \"$BURROW_NET_CMD\" \
       -n 'bwrap --unshare-all' \"$BWRAP_CMD\" \
       -n 'podman run --rm' \"$PODMAN_CMD\""
     python3 - "$WORK/run-$round.json" "$round" >>"$WORK/run-medians.txt" <<'PY'
@@ -58,7 +63,8 @@ import json, sys
 res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 med = {k: v["median"] * 1000 for k, v in res.items()}
 b, w, p = med["burrow run --rm"], med["bwrap --unshare-all"], med["podman run --rm"]
-print(f"| {sys.argv[2]} | {b:.1f} ms | {w:.1f} ms | {p:.1f} ms | {b / w:.2f}x | {p / b:.1f}x |")
+n = med["burrow run --rm, default network"]
+print(f"| {sys.argv[2]} | {b:.1f} ms | {n:.1f} ms | {w:.1f} ms | {p:.1f} ms | {b / w:.2f}x | {n / b:.2f}x | {p / b:.1f}x |")
 PY
 done
 
@@ -74,7 +80,7 @@ NOHOLD=$(python3 - "$WORK/run-nohold.json" <<'PY'
 import json, sys
 res = {r["command"]: r["median"] * 1000 for r in json.load(open(sys.argv[1]))["results"]}
 b, w = res["burrow run --rm, keep_alive = 0"], res["bwrap --unshare-all"]
-print(f"| keep_alive = 0 | {b:.1f} ms | {w:.1f} ms | - | {b / w:.2f}x | - |")
+print(f"| keep_alive = 0 | {b:.1f} ms | - | {w:.1f} ms | - | {b / w:.2f}x | - | - |")
 PY
 )
 
@@ -83,12 +89,13 @@ PY
     echo
     echo '```'
     echo "burrow run --rm --network none $IMAGE true"
+    echo "burrow run --rm $IMAGE true   # the default network"
     echo "bwrap --unshare-all --die-with-parent --ro-bind ROOTFS / --proc /proc --dev /dev true"
     echo "podman --runtime runc --cgroup-manager cgroupfs --storage-driver overlay run --rm --network none $IMAGE true"
     echo '```'
     echo
-    echo "| round | burrow median | bwrap median | podman median | burrow / bwrap | podman / burrow |"
-    echo "| --- | --- | --- | --- | --- | --- |"
+    echo "| round | burrow median | burrow, default network | bwrap median | podman median | burrow / bwrap | default network / none | podman / burrow |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
     cat "$WORK/run-medians.txt"
     echo "$NOHOLD"
     echo
