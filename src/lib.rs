@@ -12,6 +12,7 @@ pub mod cgroup;
 pub mod cli;
 pub mod config;
 pub mod container;
+pub mod doctor;
 pub mod error;
 pub mod forked;
 pub mod image;

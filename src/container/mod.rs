@@ -3,7 +3,6 @@
 //! operations that create or delete files owned by mapped ids run here,
 //! inside a user namespace.
 
-pub mod doctor;
 pub mod files;
 pub mod images;
 pub mod lifecycle;

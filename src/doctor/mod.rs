@@ -4,6 +4,8 @@
 //! whose subject they are, then judges them in a pure function. Never
 //! changes the host: its namespaces and scratch files die with it.
 
+pub mod render;
+
 use crate::cgroup::{CgroupFacts, Layout};
 use crate::config::{self, ConfigError, Env, FsProbe, Statfs};
 use crate::sandbox::probe::{self, FuseFacts};
