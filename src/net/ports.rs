@@ -350,19 +350,15 @@ impl InsideSockets {
     /// Forks the helper into the namespaces of `pid`. The caller must be
     /// single-threaded.
     fn start(pid: i32, ports: &[PublishedPort]) -> Result<InsideSockets, NetError> {
-        let open = |kind: &str| {
-            let path = format!("/proc/{pid}/ns/{kind}");
-            rustix::fs::open(
-                path.as_str(),
-                rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-                rustix::fs::Mode::empty(),
-            )
+        // A pidfd, not /proc/PID/ns/*: those need ptrace access to pid 1,
+        // which an init that is not dumpable does not give.
+        let target = rustix::process::Pid::from_raw(pid)
+            .ok_or_else(|| NetError::Helper(format!("no process {pid} to join")))?;
+        let pidfd = rustix::process::pidfd_open(target, rustix::process::PidfdFlags::empty())
             .map_err(|e| NetError::Io {
-                what: format!("open {path}"),
+                what: format!("pidfd_open of the container's process {pid}"),
                 source: e.into(),
-            })
-        };
-        let (user, net) = (open("user")?, open("net")?);
+            })?;
         let (ours, theirs) = Channel::pair().map_err(|e| NetError::Helper(e.to_string()))?;
         let threads = crate::forked::threads();
         if threads > 1 {
@@ -375,7 +371,7 @@ impl InsideSockets {
             -1 => Err(io_err("fork the port helper")(last())),
             0 => {
                 drop(ours);
-                helper_main(user, net, theirs, ports)
+                helper_main(pidfd, theirs, ports)
             }
             child => {
                 let helper = InsideSockets {
@@ -431,12 +427,12 @@ impl Drop for InsideSockets {
 
 /// The helper: enters the namespaces, sets the return route for
 /// transparent sockets, then answers requests until the supervisor goes.
-fn helper_main(user: OwnedFd, net: OwnedFd, channel: Channel, ports: &[PublishedPort]) -> ! {
+fn helper_main(pidfd: OwnedFd, channel: Channel, ports: &[PublishedPort]) -> ! {
     // Nothing of the supervisor's stays open here: a pipe someone waits
     // to see closed (a report to the CLI, a client's socket), or a host
     // port's socket, would stay open as long as this helper lives. First,
     // before the parent goes on (it waits for the word below).
-    let mut keep = [user.as_raw_fd(), net.as_raw_fd(), channel.raw_fd()];
+    let mut keep = [pidfd.as_raw_fd(), channel.raw_fd()];
     keep.sort_unstable();
     let mut from = 3u32;
     for k in keep {
@@ -465,13 +461,12 @@ fn helper_main(user: OwnedFd, net: OwnedFd, channel: Channel, ports: &[Published
         // capability: not dumpable before it joins.
         libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0);
         if libc::getppid() == 1
-            || libc::setns(user.as_raw_fd(), libc::CLONE_NEWUSER) < 0
-            || libc::setns(net.as_raw_fd(), libc::CLONE_NEWNET) < 0
+            || libc::setns(pidfd.as_raw_fd(), libc::CLONE_NEWUSER | libc::CLONE_NEWNET) < 0
         {
             libc::_exit(1);
         }
     }
-    drop((user, net));
+    drop(pidfd);
     return_routes(ports);
     loop {
         let (reply, fd): (SocketReply, _) = match channel.recv::<SocketRequest>() {
