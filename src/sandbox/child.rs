@@ -7,8 +7,9 @@
 use super::caps;
 use super::exec::{self, env_value, ExecFailure};
 use super::init;
-use super::mounts::{apply_mount_ops, MountOp};
+use super::mounts::apply_mount_ops;
 use super::rootfs::{self, MountedRoot};
+use super::spec::MountOp;
 use super::spec::{SandboxSpec, User, DEFAULT_PATH};
 use super::sync::{Channel, ToChild, ToParent};
 use super::sys;

@@ -38,9 +38,10 @@ pub mod userns;
 pub use caps::{cap_number, CapError, CapSet};
 pub use exec::ExecFailure;
 pub use join::signal_number;
-pub use mounts::{mount_ops, MountOp};
+pub use mounts::mount_ops;
 pub use rootfs::{DriverFailure, RootfsReport, COPY_MARKER};
 pub use seccomp::{Profile, ProfileError, SeccompPolicy};
+pub use spec::MountOp;
 pub use spec::{
     EtcFiles, InvalidSpec, JoinNamespaces, Namespaces, NetSetup, Rootfs, RootfsDriver, SandboxSpec,
     SharedUserns, User, DEFAULT_MASKED_PATHS, DEFAULT_PATH, DEFAULT_READONLY_PATHS,

@@ -3,116 +3,14 @@
 //! applied in order by one function whose every failure names the
 //! operation and the path. Targets are resolved inside the new root only.
 
-use super::spec::SandboxSpec;
+use super::spec::{MountOp, SandboxSpec};
 use super::sys::{self, FsError};
 use super::SetupError;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{OFlags, CWD};
 use rustix::io::Errno;
 use rustix::mount::MountAttrFlags;
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-/// One step of building the container's file tree. Destinations are
-/// paths inside the container; `src` paths are on the host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum MountOp {
-    /// A procfs of the new pid namespace.
-    Proc {
-        dst: PathBuf,
-    },
-    /// Read-only sysfs of the new network namespace; without one (the
-    /// kernel refuses), a read-only recursive bind of the host's /sys.
-    Sysfs {
-        dst: PathBuf,
-    },
-    Tmpfs {
-        dst: PathBuf,
-        /// Bytes; `None` is the kernel's default (half of RAM).
-        size: Option<u64>,
-        mode: Option<u32>,
-        read_only: bool,
-        nosuid: bool,
-        nodev: bool,
-        noexec: bool,
-    },
-    /// A new devpts instance; `gid` owns new terminals (tty, 5) when
-    /// that group is mapped.
-    DevPts {
-        dst: PathBuf,
-        gid: Option<u32>,
-    },
-    Mqueue {
-        dst: PathBuf,
-    },
-    /// A recursive bind of a host file or directory (which must exist);
-    /// the destination is made to match.
-    Bind {
-        src: PathBuf,
-        dst: PathBuf,
-        read_only: bool,
-        /// `src` is a real path (a volume's, see `real_bind_source`):
-        /// opened without following any symbolic link, so that one swapped
-        /// in after the check fails the mount instead of redirecting it.
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        real: bool,
-    },
-    Symlink {
-        target: PathBuf,
-        dst: PathBuf,
-    },
-    Dir {
-        dst: PathBuf,
-    },
-    /// /dev/null over a file, an empty read-only tmpfs over a directory;
-    /// nothing when missing.
-    Mask {
-        dst: PathBuf,
-    },
-    /// The path bound read-only over itself; nothing when missing.
-    ReadOnly {
-        dst: PathBuf,
-    },
-    /// The root mount (not the mounts on it) made read-only. Last, since
-    /// mount points are made in the root before.
-    RootReadOnly,
-}
-
-impl MountOp {
-    pub fn destination(&self) -> &Path {
-        match self {
-            MountOp::Proc { dst }
-            | MountOp::Sysfs { dst }
-            | MountOp::Tmpfs { dst, .. }
-            | MountOp::DevPts { dst, .. }
-            | MountOp::Mqueue { dst }
-            | MountOp::Bind { dst, .. }
-            | MountOp::Symlink { dst, .. }
-            | MountOp::Dir { dst }
-            | MountOp::Mask { dst }
-            | MountOp::ReadOnly { dst } => dst,
-            MountOp::RootReadOnly => Path::new("/"),
-        }
-    }
-
-    /// What the operation does, in words for an error: "cannot {it}".
-    pub fn describe(&self) -> String {
-        match self {
-            MountOp::Proc { .. } => "mount proc on".into(),
-            MountOp::Sysfs { .. } => "mount sysfs on".into(),
-            MountOp::Tmpfs { .. } => "mount tmpfs on".into(),
-            MountOp::DevPts { .. } => "mount devpts on".into(),
-            MountOp::Mqueue { .. } => "mount mqueue on".into(),
-            MountOp::Bind { src, .. } => format!("bind-mount {} on", src.display()),
-            MountOp::Symlink { target, .. } => format!("make a symlink to {} at", target.display()),
-            MountOp::Dir { .. } => "make directory".into(),
-            MountOp::Mask { .. } => "mask".into(),
-            MountOp::ReadOnly { .. } => "make read-only".into(),
-            MountOp::RootReadOnly => "make read-only the root".into(),
-        }
-    }
-}
 
 const MIB: u64 = 1 << 20;
 
