@@ -148,19 +148,12 @@ fn joinable(
             net: format!("/proc/{pid}/ns/net").into(),
         },
         map,
-        etc_dir_of(&containers.dir_of(&r.id)),
+        // Its /etc files live beside its record, or (a foreground --rm
+        // container's) with its plan under the runtime dir.
+        r.plan_dir
+            .clone()
+            .unwrap_or_else(|| containers.dir_of(&r.id)),
     ))
-}
-
-/// Where a container's /etc/hosts and /etc/resolv.conf live: beside its
-/// record, or (a foreground --rm container's) under the runtime dir, as
-/// its plan says.
-fn etc_dir_of(dir: &Path) -> std::path::PathBuf {
-    super::supervisor::Plan::load(dir)
-        .ok()
-        .and_then(|p| p.sandbox.etc.hosts)
-        .and_then(|h| h.parent().map(Path::to_path_buf))
-        .unwrap_or_else(|| dir.to_path_buf())
 }
 
 /// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container, in
