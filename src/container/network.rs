@@ -8,7 +8,6 @@
 //! are served directly (see `net::direct`).
 
 use super::record::{Containers, Status};
-use super::run::RunSpec;
 use crate::net::{self, NetError, NetworkMode, PortForwarder, PortReservation, PublishedPort};
 use crate::sandbox::spec::{EtcFiles, JoinNamespaces, SandboxSpec};
 use crate::sandbox::userns::IdMap;
@@ -39,20 +38,29 @@ fn net_err(e: NetError) -> Error {
     Error::Usage(e.to_string())
 }
 
+/// `run`'s network flags, as given.
+pub struct Flags<'a> {
+    pub network: &'a str,
+    pub publish: &'a [String],
+    pub publish_all: bool,
+    pub dns: &'a [String],
+    pub add_host: &'a [String],
+}
+
 /// The flags as given: `--network`, `-p`, `-P` (with the image's exposed
 /// ports), `--dns`, `--add-host`, with the `[network]` configuration.
 pub fn plan(
     containers: &Containers,
-    spec: &RunSpec,
+    flags: &Flags<'_>,
     exposed: Option<&BTreeMap<String, serde_json::Value>>,
     config: &crate::config::NetworkConfig,
 ) -> Result<NetworkPlan> {
     let (network, publish, publish_all, dns, add_host) = (
-        spec.network.as_str(),
-        &spec.publish,
-        spec.publish_all,
-        &spec.dns,
-        &spec.add_host,
+        flags.network,
+        flags.publish,
+        flags.publish_all,
+        flags.dns,
+        flags.add_host,
     );
     let mode: NetworkMode = network.parse().map_err(net_err)?;
     let mut ports = Vec::new();

@@ -257,9 +257,16 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
     let _held = HeldSignals::hold()?;
     // The record first: a name taken is an error before anything starts.
     let containers = Containers::open(store.root())?;
+    let flags = network::Flags {
+        network: &spec.network,
+        publish: &spec.publish,
+        publish_all: spec.publish_all,
+        dns: &spec.dns,
+        add_host: &spec.add_host,
+    };
     let network = network::plan(
         &containers,
-        spec,
+        &flags,
         image_run.exposed_ports.as_ref(),
         &ctx.config.network,
     )?;
