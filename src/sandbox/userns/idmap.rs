@@ -1,0 +1,176 @@
+//! The uid and gid maps of a namespace burrow creates: the full map from
+//! your subordinate ranges, or the single-id map and why.
+
+use super::{find_program, IdKind, SubidRange, SubidSource, UsernsError};
+use nix::unistd::{Gid, Uid, User};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// One line of a uid_map or gid_map: `count` ids from `inside` onward are
+/// host ids from `outside` onward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdRange {
+    pub inside: u32,
+    pub outside: u32,
+    pub count: u32,
+}
+
+/// The uid and gid maps of a user namespace burrow creates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdMap {
+    pub uids: Vec<IdRange>,
+    pub gids: Vec<IdRange>,
+}
+
+/// Why burrow fell back to a single-id map, for the one warning it prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SingleMapReason {
+    NoSubuid { user: String },
+    NoSubgid { user: String },
+    NoHelper { program: &'static str },
+}
+
+impl std::fmt::Display for SingleMapReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SingleMapReason::NoSubuid { user } => write!(
+                f,
+                "no subordinate uid range for {user} in /etc/subuid; burrow runs with a single-id map \
+                 (files owned by other ids are squashed to root); ask an admin for \
+                 `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}`"
+            ),
+            SingleMapReason::NoSubgid { user } => write!(
+                f,
+                "no subordinate gid range for {user} in /etc/subgid; burrow runs with a single-id map \
+                 (files owned by other ids are squashed to root); ask an admin for \
+                 `usermod --add-subgids 100000-165535 {user}`"
+            ),
+            SingleMapReason::NoHelper { program } => write!(
+                f,
+                "{program} not found; burrow runs with a single-id map (files owned by other ids \
+                 are squashed to root); install the `uidmap` package for full id maps"
+            ),
+        }
+    }
+}
+
+impl IdMap {
+    /// You are root inside, and nobody else exists.
+    pub fn single(uid: u32, gid: u32) -> IdMap {
+        IdMap {
+            uids: vec![IdRange {
+                inside: 0,
+                outside: uid,
+                count: 1,
+            }],
+            gids: vec![IdRange {
+                inside: 0,
+                outside: gid,
+                count: 1,
+            }],
+        }
+    }
+
+    /// The map for the user running burrow: uid 0 inside is you, 1..=N are
+    /// your subordinate ids. Falls back to the single-id map, with the
+    /// reason, when ranges or helpers are missing.
+    pub fn for_current_user() -> Result<(IdMap, Option<SingleMapReason>), UsernsError> {
+        let uid = Uid::current().as_raw();
+        let gid = Gid::current().as_raw();
+        let name = current_user_name();
+        let source = SubidSource::of_system();
+        let uranges = source.ranges(IdKind::Uid, &name, uid)?;
+        let granges = source.ranges(IdKind::Gid, &name, uid)?;
+        Self::from_ranges(uid, gid, &name, uranges, granges, find_program)
+    }
+
+    #[cfg(test)]
+    pub(super) fn from_files(
+        uid: u32,
+        gid: u32,
+        name: &str,
+        subuid: &std::path::Path,
+        subgid: &std::path::Path,
+        find: impl Fn(&str) -> Option<PathBuf>,
+    ) -> Result<(IdMap, Option<SingleMapReason>), UsernsError> {
+        let uranges = super::read_subid(subuid, name, uid)?;
+        let granges = super::read_subid(subgid, name, uid)?;
+        Self::from_ranges(uid, gid, name, uranges, granges, find)
+    }
+
+    fn from_ranges(
+        uid: u32,
+        gid: u32,
+        name: &str,
+        uranges: Vec<SubidRange>,
+        granges: Vec<SubidRange>,
+        find: impl Fn(&str) -> Option<PathBuf>,
+    ) -> Result<(IdMap, Option<SingleMapReason>), UsernsError> {
+        let single = |reason| Ok((IdMap::single(uid, gid), Some(reason)));
+        if uranges.is_empty() {
+            return single(SingleMapReason::NoSubuid { user: name.into() });
+        }
+        if granges.is_empty() {
+            return single(SingleMapReason::NoSubgid { user: name.into() });
+        }
+        for program in ["newuidmap", "newgidmap"] {
+            if find(program).is_none() {
+                return single(SingleMapReason::NoHelper { program });
+            }
+        }
+        let stack = |own: u32, ranges: Vec<SubidRange>| {
+            let mut out = vec![IdRange {
+                inside: 0,
+                outside: own,
+                count: 1,
+            }];
+            let mut next = 1u32;
+            for r in ranges {
+                out.push(IdRange {
+                    inside: next,
+                    outside: r.start,
+                    count: r.count,
+                });
+                next = next.saturating_add(r.count);
+            }
+            out
+        };
+        Ok((
+            IdMap {
+                uids: stack(uid, uranges),
+                gids: stack(gid, granges),
+            },
+            None,
+        ))
+    }
+
+    pub fn is_single(&self) -> bool {
+        self.uids.len() == 1 && self.uids[0].count == 1
+    }
+
+    /// Host uid behind `inside`, if mapped.
+    pub fn host_uid(&self, inside: u32) -> Option<u32> {
+        lookup(&self.uids, inside)
+    }
+
+    pub fn host_gid(&self, inside: u32) -> Option<u32> {
+        lookup(&self.gids, inside)
+    }
+}
+
+fn lookup(ranges: &[IdRange], inside: u32) -> Option<u32> {
+    ranges
+        .iter()
+        .find(|r| inside >= r.inside && inside - r.inside < r.count)
+        .map(|r| r.outside + (inside - r.inside))
+}
+
+/// The name of the user running burrow, or its uid when it has no passwd
+/// entry.
+pub fn current_user_name() -> String {
+    User::from_uid(Uid::current())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| Uid::current().as_raw().to_string())
+}
