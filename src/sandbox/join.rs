@@ -11,7 +11,7 @@ use super::sync::{Channel, ToParent};
 use super::sys;
 use super::tty;
 use super::{Running, SandboxError, SetupError};
-use rustix::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use rustix::io::Errno;
 use std::path::{Path, PathBuf};
 
@@ -35,16 +35,16 @@ pub struct ExecSpec {
 /// A pidfd for `pid`, which stays true to the process even if its number
 /// is reused later.
 pub fn pidfd_open(pid: i32) -> Result<OwnedFd, SandboxError> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(SandboxError::Sys {
+    let pid = rustix::process::Pid::from_raw(pid).ok_or(SandboxError::Sys {
+        call: "pidfd_open",
+        errno: libc::EINVAL,
+    })?;
+    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).map_err(|e| {
+        SandboxError::Sys {
             call: "pidfd_open",
-            errno: sys::last_errno(),
-        });
-    }
-    // SAFETY: a new fd that nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+            errno: e.raw_os_error(),
+        }
+    })
 }
 
 /// Sends `signal` through `pidfd`; the errno when the kernel refuses.
