@@ -173,7 +173,9 @@ impl Facts {
             session: SessionFacts::gather(env, uid, &name),
             storage,
             network: NetFacts {
-                tun_error: probe::open_rw(Path::new("/dev/net/tun")).err(),
+                tun_error: probe::open_rw(Path::new("/dev/net/tun"))
+                    .err()
+                    .map(|e| e.to_string()),
                 ip_unprivileged_port_start: userns::read_sysctl(
                     "net.ipv4.ip_unprivileged_port_start",
                 )

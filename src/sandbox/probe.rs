@@ -99,7 +99,7 @@ impl FuseFacts {
     pub fn probe() -> FuseFacts {
         FuseFacts {
             program: userns::find_program("fuse-overlayfs"),
-            dev_fuse_error: open_rw(Path::new("/dev/fuse")).err(),
+            dev_fuse_error: open_rw(Path::new("/dev/fuse")).err().map(|e| e.to_string()),
         }
     }
 
@@ -110,13 +110,25 @@ impl FuseFacts {
 
 /// Opens a device read-write and closes it: the test for /dev/fuse and
 /// /dev/net/tun, whose use needs exactly that.
-pub fn open_rw(path: &Path) -> Result<(), String> {
+pub fn open_rw(path: &Path) -> Result<(), DeviceError> {
     fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open(path)
         .map(drop)
-        .map_err(|e| e.to_string())
+        .map_err(|source| DeviceError {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// A device that cannot be opened read-write; shows as the kernel's reason
+/// alone, the device being named where it is reported.
+#[derive(Debug, thiserror::Error)]
+#[error("{source}")]
+pub struct DeviceError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
 }
 
 #[cfg(test)]
@@ -142,8 +154,9 @@ mod tests {
 
     #[test]
     fn open_rw_reports_why() {
-        assert_eq!(open_rw(Path::new("/dev/null")), Ok(()));
+        open_rw(Path::new("/dev/null")).unwrap();
         let e = open_rw(Path::new("/nonexistent")).unwrap_err();
-        assert!(e.contains("No such file"), "{e}");
+        assert_eq!(e.path, Path::new("/nonexistent"));
+        assert!(e.to_string().contains("No such file"), "{e}");
     }
 }
