@@ -47,7 +47,7 @@ where
     let rootfs = plan.sandbox.rootfs.clone();
     let map = plan.sandbox.id_map.clone();
     crate::sandbox::userns::run_in_userns(&map, move || {
-        let root = join::mount_stopped_root(&rootfs)?;
+        let root = join::mount_stopped_root(&rootfs).map_err(|e| e.to_string())?;
         f(&root)
     })?
     .map_err(Error::Reported)

@@ -311,12 +311,15 @@ where
 /// Mounts a stopped sandbox's root (the kernel overlay of `rootfs`) in a
 /// new mount namespace of the calling process, which must be root of a
 /// user namespace holding the sandbox's id map; returns the root's fd.
-pub fn mount_stopped_root(rootfs: &super::spec::Rootfs) -> Result<OwnedFd, String> {
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-        .map_err(|e| format!("creating a mount namespace: {e}"))?;
+pub fn mount_stopped_root(rootfs: &super::spec::Rootfs) -> Result<OwnedFd, SetupError> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|e| SetupError {
+        op: "create a mount namespace".into(),
+        path: None,
+        errno: Some(e as i32),
+        detail: None,
+    })?;
     let mounted =
-        super::rootfs::mount_root(rootfs, &[super::RootfsDriver::KernelOverlay], false, &[])
-            .map_err(|e| e.to_string())?;
+        super::rootfs::mount_root(rootfs, &[super::RootfsDriver::KernelOverlay], false, &[])?;
     Ok(mounted.root)
 }
 
