@@ -631,6 +631,51 @@ fn two_containers_share_one_network_namespace() {
 }
 
 #[test]
+fn a_container_with_an_init_is_joined_exec_d_and_copied_from() {
+    let Some(env) = env_with_image("a_container_with_an_init_is_joined_exec_d_and_copied_from")
+    else {
+        return;
+    };
+    // Its pid 1 is burrow's init, which is not dumpable: its /proc/PID/ns
+    // files cannot be opened from outside.
+    env.ok(&[
+        "run",
+        "-d",
+        "--init",
+        "--name",
+        "withinit",
+        "netbox",
+        "sh",
+        "-c",
+        "while true; do nc -l -p 7000 -e echo from-init; done",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let out = loop {
+        let out = env.run(&[
+            "run",
+            "--rm",
+            "--network",
+            "container:withinit",
+            "netbox",
+            "sh",
+            "-c",
+            "for i in $(seq 100); do nc 127.0.0.1 7000 </dev/null && exit 0; sleep 0.1; done; exit 1",
+        ]);
+        if out.code() == Some(0) || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // exec and cp reach it too.
+    let exec = env.run(&["exec", "withinit", "echo", "exec-ok"]);
+    let cp = env.run(&["cp", "withinit:/bin/busybox", "-"]);
+    env.ok(&["rm", "-f", "withinit"]);
+    assert!(out.stdout.contains("from-init"), "{out}");
+    assert!(exec.stdout.contains("exec-ok"), "{exec}");
+    assert_eq!(cp.code(), Some(0), "{cp}");
+}
+
+#[test]
 fn network_failures_say_what() {
     let Some(env) = env_with_image("network_failures_say_what") else {
         return;

@@ -37,10 +37,20 @@ where
     let (r, s) = c.find(input)?;
     let plan = Plan::load(&c.dir_of(&r.id)).map_err(other)?;
     if s.status == Status::Running {
-        if let (Some(pid), Some(start)) = (s.pid, s.pid_start) {
-            let fd = join::pidfd_open(pid)?;
-            if super::record::process_start_time(pid) == Some(start) {
-                return join::with_running_root(pid, fd, f)?.map_err(other);
+        if let (Some(pid1), Some(start)) = (s.pid, s.pid_start) {
+            let fd1 = join::pidfd_open(pid1)?;
+            if super::record::process_start_time(pid1) == Some(start) {
+                // Through the command when an init is pid 1 (see entry_pid).
+                if let Some(pid) = super::record::entry_pid(&r, pid1) {
+                    let fd = if pid == pid1 {
+                        fd1
+                    } else {
+                        join::pidfd_open(pid)?
+                    };
+                    if pid == pid1 || super::record::parent_pid(pid) == Some(pid1) {
+                        return join::with_running_root(pid, fd, f)?.map_err(other);
+                    }
+                }
             }
         }
     }

@@ -197,6 +197,19 @@ fn prepare_start(ctx: &Context, input: &str) -> Result<(Record, Option<PathBuf>)
     Ok((r, Some(dir)))
 }
 
+/// The live process to enter the container through (`record::entry_pid`)
+/// and a pidfd of it, checked to be pid 1 or still pid 1's child after
+/// opening.
+fn entry_alive(r: &Record, s: &State) -> Option<(i32, OwnedFd)> {
+    let (pid1, fd1) = pid_alive(s)?;
+    let pid = record::entry_pid(r, pid1)?;
+    if pid == pid1 {
+        return Some((pid1, fd1));
+    }
+    let fd = join::pidfd_open(pid).ok()?;
+    (record::parent_pid(pid) == Some(pid1)).then_some((pid, fd))
+}
+
 fn pid_alive(s: &State) -> Option<(i32, OwnedFd)> {
     let (pid, start) = (s.pid?, s.pid_start?);
     let fd = join::pidfd_open(pid).ok()?;
@@ -494,7 +507,7 @@ pub fn exec(ctx: &Context, input: &str, spec: &ExecSpec, detach: bool) -> Result
     if s.status != Status::Running {
         return Err(not_running());
     }
-    let (pid, pidfd) = pid_alive(&s).ok_or_else(not_running)?;
+    let (pid, pidfd) = entry_alive(&r, &s).ok_or_else(not_running)?;
     let plan = Plan::load(&c.dir_of(&r.id)).map_err(other)?;
     // Into the container's cgroup first: the command forked below inherits
     // it, so its limits and `stats` cover what exec runs too.
@@ -690,7 +703,7 @@ pub struct Process {
 /// `top`: the host's processes in the container's pid namespace.
 pub fn top(ctx: &Context, input: &str) -> Result<Vec<Process>> {
     let (_, r, s) = find(ctx, input)?;
-    let (pid, _fd) = pid_alive(&s).ok_or_else(|| not_running(&r.name))?;
+    let (pid, _fd) = entry_alive(&r, &s).ok_or_else(|| not_running(&r.name))?;
     let ns = std::fs::read_link(format!("/proc/{pid}/ns/pid"))
         .map_err(|e| other(format!("reading the pid namespace of {pid}: {e}")))?;
     let mut out = Vec::new();

@@ -148,13 +148,16 @@ fn joinable(
             )))
         }
     };
+    let pid = super::record::entry_pid(&r, pid).ok_or_else(|| {
+        Error::Usage(format!(
+            "--network container:{name}: container {} has no command running under its init",
+            r.name
+        ))
+    })?;
     let map: IdMap = serde_json::from_value(r.id_map.clone())
         .map_err(|e| Error::Usage(format!("--network container:{name}: its id map: {e}")))?;
     Ok((
-        JoinNamespaces {
-            user: format!("/proc/{pid}/ns/user").into(),
-            net: format!("/proc/{pid}/ns/net").into(),
-        },
+        JoinNamespaces { pid },
         map,
         // Its /etc files live beside its record, or (a foreground --rm
         // container's) with its plan under the runtime dir.

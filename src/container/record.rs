@@ -445,6 +445,33 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
 
 pub use crate::sandbox::join::process_start_time;
 
+/// The process through which a running container is entered (`exec`,
+/// `cp`, `top`, `--network container:`): its pid 1, or under `--init` the
+/// command, pid 1's child. burrow's init is not dumpable, and the kernel
+/// lets only a holder of CAP_SYS_PTRACE over the host enter a namespace or
+/// a root through such a process (pidfd or /proc/PID alike). `None` when
+/// an init has no child left.
+pub fn entry_pid(r: &Record, pid1: i32) -> Option<i32> {
+    if r.config.get("Init").and_then(|v| v.as_bool()) != Some(true) {
+        return Some(pid1);
+    }
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| parent_pid(pid) == Some(pid1))
+        .min()
+}
+
+/// The parent's pid of `pid`, from /proc/PID/stat.
+pub fn parent_pid(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name, which may hold spaces and parentheses:
+    // the state, then the parent's pid.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
 fn random_u64() -> u64 {
     let mut b = [0u8; 8];
     let _ = rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty());

@@ -29,6 +29,9 @@ pub(crate) struct ChildContext<'a> {
     pub winsize: Option<WinSize>,
     /// In the shared user namespace of a holder: its maps are written.
     pub shared_userns: bool,
+    /// A pidfd of the process whose network namespace to enter
+    /// (`spec.join`), opened by the parent, which sees its pid.
+    pub join: Option<std::os::fd::RawFd>,
 }
 
 enum Stop {
@@ -330,17 +333,11 @@ fn new_namespaces(spec: &SandboxSpec) -> Result<(), SetupError> {
 /// the new one and sends what it made to the parent.
 fn network(ctx: &ChildContext) -> Result<(), Stop> {
     let spec = ctx.spec;
-    if let Some(join) = &spec.join {
-        let fd = rustix::fs::open(
-            &join.net,
-            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .map_err(|e| sys_err("open the network namespace", Some(&join.net), e))?;
-        // SAFETY: setns with an fd we own.
-        if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
+    if let Some(pidfd) = ctx.join {
+        // SAFETY: setns with the pidfd the parent opened and we inherited.
+        if unsafe { libc::setns(pidfd, libc::CLONE_NEWNET) } < 0 {
             let e = Errno::from_raw_os_error(sys::last_errno());
-            return Err(sys_err("enter the network namespace", Some(&join.net), e).into());
+            return Err(sys_err("enter the network namespace to share", None, e).into());
         }
     }
     if let Some(setup) = spec.net_setup {

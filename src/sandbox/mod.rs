@@ -289,6 +289,7 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
                 channel,
                 winsize,
                 shared_userns: true,
+                join: None,
             })
         };
         // SAFETY: single-threaded, checked above.
@@ -300,6 +301,7 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
     };
     drop(shared);
     let shared_userns = entered.is_some();
+    let mut join_pidfd = None;
     let (pid, pidfd) = match entered {
         Some(p) => p,
         None => {
@@ -307,8 +309,10 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
             // by the child while the parent writes the id maps.
             let mut flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64;
             if let Some(join) = &spec.join {
-                enter_namespace(&join.user, libc::CLONE_NEWUSER)?;
+                let fd = join::pidfd_open(join.pid)?;
+                enter_namespace(&fd, libc::CLONE_NEWUSER)?;
                 flags &= !(libc::CLONE_NEWUSER as u64);
+                join_pidfd = Some(fd);
             }
             // SAFETY: single-threaded, checked above.
             match unsafe { sys::clone3(flags) } {
@@ -320,6 +324,7 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
                         channel: child_end,
                         winsize,
                         shared_userns: false,
+                        join: join_pidfd.as_ref().map(|fd| fd.as_raw_fd()),
                     })
                 }
                 Ok(sys::Forked::Parent { pid, pidfd }) => (pid, pidfd),
@@ -555,18 +560,9 @@ unsafe fn fork_in_shared_userns(
 }
 
 /// setns into the namespace at `path` (a /proc/PID/ns file).
-fn enter_namespace(path: &std::path::Path, kind: i32) -> Result<(), SandboxError> {
-    let fd = rustix::fs::open(
-        path,
-        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .map_err(|e| SandboxError::Sys {
-        call: "open the namespace to share",
-        errno: e.raw_os_error(),
-    })?;
-    // SAFETY: setns with an fd we own and a namespace type.
-    if unsafe { libc::setns(fd.as_raw_fd(), kind) } < 0 {
+fn enter_namespace(pidfd: &OwnedFd, kind: i32) -> Result<(), SandboxError> {
+    // SAFETY: setns with a pidfd we own and a namespace type.
+    if unsafe { libc::setns(pidfd.as_raw_fd(), kind) } < 0 {
         return Err(SandboxError::Sys {
             call: "setns into the namespace to share",
             errno: sys::last_errno(),

@@ -108,17 +108,20 @@ pub struct SharedUserns {
     pub keep_alive_secs: u64,
 }
 
-/// Namespaces to enter with setns, by their /proc/PID/ns paths.
+/// The process whose user and network namespaces are entered with setns.
 ///
 /// The kernel lets a process enter a network namespace only with
 /// CAP_SYS_ADMIN over the user namespace owning it, which a fresh sibling
 /// user namespace never has: sharing a network means sharing its user
 /// namespace too. The caller of `spawn` enters the user namespace itself
 /// (it cannot leave it again); the child enters the network namespace.
+/// Both go through one pidfd opened by the caller: /proc/PID/ns/* would
+/// need ptrace access to the process, which a pid 1 that is not dumpable
+/// (burrow's init) does not give.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinNamespaces {
-    pub user: PathBuf,
-    pub net: PathBuf,
+    /// Its pid in the caller's pid namespace.
+    pub pid: i32,
 }
 
 /// The network of the new network namespace, in two halves. `inside` runs
