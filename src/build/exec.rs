@@ -261,7 +261,9 @@ pub fn build(ctx: &Context, spec: &BuildSpec) -> Result<Digest> {
     let (file, text) = read_file(&spec)?;
     let cf = parse::parse(&file, &text).map_err(|e| berr(e.into()))?;
     let graph = Graph::new(&file, &cf, &build_args).map_err(|e| berr(e.into()))?;
-    let target = graph.target(spec.target.as_deref()).map_err(Error::Usage)?;
+    let target = graph
+        .target(spec.target.as_deref())
+        .map_err(|e| Error::Usage(e.to_string()))?;
     let needed = graph.needed(target);
 
     let store = ctx.store()?;
@@ -911,7 +913,11 @@ impl Builder<'_> {
                 }
             }
             Some(f) => {
-                let layers = match self.graph.resolve_from(self.current, f).map_err(&fail)? {
+                let layers = match self
+                    .graph
+                    .resolve_from(self.current, f)
+                    .map_err(|e| fail(e.to_string()))?
+                {
                     Source::Stage(i) => {
                         let s = &self.results[&i];
                         extra.push(format!("stage:{}", s.key));
@@ -1330,7 +1336,7 @@ impl CopyJob {
     fn run(self, store: &crate::image::Store) -> std::result::Result<AddedLayer, String> {
         let fs = Layered::new(&self.layers);
         let (uid, gid) = match &self.chown {
-            Some(c) => lookup_owner(&fs, c)?,
+            Some(c) => lookup_owner(&fs, c).map_err(|e| e.to_string())?,
             None => (0, 0),
         };
         let mode = |m: u32| self.chmod.unwrap_or(m);

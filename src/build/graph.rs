@@ -31,6 +31,19 @@ pub enum Base {
     Stage(usize),
 }
 
+/// A `--target` or `--from=` that names no usable stage.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StageError {
+    #[error("target stage {0:?} could not be found")]
+    NoTarget(String),
+    #[error("--from is empty")]
+    EmptyFrom,
+    #[error("--from={0} refers to the current stage")]
+    FromCurrent(String),
+    #[error("invalid from flag value {0}: refers to current or future build stage")]
+    FromLater(String),
+}
+
 /// Another stage or an image a stage reads files from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Source {
@@ -244,8 +257,8 @@ impl Graph {
                 for f in froms {
                     let f = expand(f, self.escape, &vars)
                         .map_err(|e| err(&self.file, ins, e.to_string()))?;
-                    let src =
-                        resolve_from(&names, s.index, &f).map_err(|m| err(&self.file, ins, m))?;
+                    let src = resolve_from(&names, s.index, &f)
+                        .map_err(|e| err(&self.file, ins, e.to_string()))?;
                     s.reads.insert(src);
                 }
             }
@@ -254,7 +267,7 @@ impl Graph {
     }
 
     /// The stage `--target` names (by name or index); the last without.
-    pub fn target(&self, target: Option<&str>) -> Result<usize, String> {
+    pub fn target(&self, target: Option<&str>) -> Result<usize, StageError> {
         match target {
             None => Ok(self.stages.len() - 1),
             Some(t) => {
@@ -263,13 +276,13 @@ impl Graph {
                     .iter()
                     .find(|s| s.name.as_deref() == Some(lower.as_str()))
                     .map(|s| s.index)
-                    .ok_or_else(|| format!("target stage {t:?} could not be found"))
+                    .ok_or_else(|| StageError::NoTarget(t.to_string()))
             }
         }
     }
 
     /// What `--from=from` names in stage `current` (already substituted).
-    pub fn resolve_from(&self, current: usize, from: &str) -> Result<Source, String> {
+    pub fn resolve_from(&self, current: usize, from: &str) -> Result<Source, StageError> {
         let names: Vec<Option<String>> = self.stages.iter().map(|s| s.name.clone()).collect();
         resolve_from(&names, current, from)
     }
@@ -311,9 +324,13 @@ impl Graph {
 
 /// `--from=X` in stage `current`: an earlier stage by name or index, else
 /// an image.
-fn resolve_from(names: &[Option<String>], current: usize, from: &str) -> Result<Source, String> {
+fn resolve_from(
+    names: &[Option<String>],
+    current: usize,
+    from: &str,
+) -> Result<Source, StageError> {
     if from.is_empty() {
-        return Err("--from is empty".into());
+        return Err(StageError::EmptyFrom);
     }
     let lower = from.to_ascii_lowercase();
     if let Some(i) = names[..current]
@@ -323,13 +340,11 @@ fn resolve_from(names: &[Option<String>], current: usize, from: &str) -> Result<
         return Ok(Source::Stage(i));
     }
     if names[current].as_deref() == Some(lower.as_str()) {
-        return Err(format!("--from={from} refers to the current stage"));
+        return Err(StageError::FromCurrent(from.to_string()));
     }
     if let Ok(i) = from.parse::<usize>() {
         if i >= current {
-            return Err(format!(
-                "invalid from flag value {from}: refers to current or future build stage"
-            ));
+            return Err(StageError::FromLater(from.to_string()));
         }
         return Ok(Source::Stage(i));
     }
@@ -388,10 +403,9 @@ mod tests {
         let b = g.target(Some("BUILD")).unwrap();
         assert_eq!(g.needed(b), vec![0, 1, 2]);
         assert_eq!(g.needed(g.target(Some("docs")).unwrap()), vec![3]);
-        assert!(g
-            .target(Some("nope"))
-            .unwrap_err()
-            .contains("could not be found"));
+        let e = g.target(Some("nope")).unwrap_err();
+        assert_eq!(e, StageError::NoTarget("nope".into()));
+        assert_eq!(e.to_string(), "target stage \"nope\" could not be found");
     }
 
     #[test]

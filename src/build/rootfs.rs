@@ -8,6 +8,15 @@
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+/// A `--chown` owner the image's /etc/passwd or /etc/group does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OwnerError {
+    #[error("unable to find user {0}: no matching entries in passwd file")]
+    NoUser(String),
+    #[error("unable to find group {0}: no matching entries in group file")]
+    NoGroup(String),
+}
+
 pub struct Layered {
     /// Top layer first.
     top_first: Vec<PathBuf>,
@@ -173,7 +182,7 @@ impl Layered {
 
 /// `user[:group]` to ids, through the image's /etc/passwd and /etc/group
 /// when they are names.
-pub fn lookup_owner(fs: &Layered, spec: &str) -> Result<(u32, u32), String> {
+pub fn lookup_owner(fs: &Layered, spec: &str) -> Result<(u32, u32), OwnerError> {
     let (user, group) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
@@ -198,9 +207,8 @@ pub fn lookup_owner(fs: &Layered, spec: &str) -> Result<(u32, u32), String> {
     let (uid, primary) = match user.parse::<u32>() {
         Ok(u) => (u, None),
         Err(_) => {
-            let (u, g) = find(&read("/etc/passwd"), user).ok_or_else(|| {
-                format!("unable to find user {user}: no matching entries in passwd file")
-            })?;
+            let (u, g) = find(&read("/etc/passwd"), user)
+                .ok_or_else(|| OwnerError::NoUser(user.to_string()))?;
             (u, Some(g))
         }
     };
@@ -210,9 +218,7 @@ pub fn lookup_owner(fs: &Layered, spec: &str) -> Result<(u32, u32), String> {
             Ok(g) => g,
             Err(_) => find(&read("/etc/group"), g)
                 .map(|(gid, _)| gid)
-                .ok_or_else(|| {
-                    format!("unable to find group {g}: no matching entries in group file")
-                })?,
+                .ok_or_else(|| OwnerError::NoGroup(g.to_string()))?,
         },
     };
     Ok((uid, gid))
@@ -257,6 +263,9 @@ mod tests {
         assert_eq!(lookup_owner(&fs_, "app:staff").unwrap(), (1000, 50));
         assert_eq!(lookup_owner(&fs_, "5:6").unwrap(), (5, 6));
         assert_eq!(lookup_owner(&fs_, "7").unwrap(), (7, 7));
-        assert!(lookup_owner(&fs_, "nobody").is_err());
+        assert_eq!(
+            lookup_owner(&fs_, "nobody").unwrap_err().to_string(),
+            "unable to find user nobody: no matching entries in passwd file"
+        );
     }
 }
