@@ -399,7 +399,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__build)
-            opts="-t -f -q -h -V --tag --file --build-arg --target --no-cache --label --iidfile --quiet --help --version"
+            opts="-t -f -q -h -V --tag --file --build-arg --target --no-cache --label --iidfile --secret --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -434,6 +434,10 @@ _burrow() {
                     return 0
                     ;;
                 --iidfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --secret)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

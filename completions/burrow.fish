@@ -193,6 +193,7 @@ complete -c burrow -n "__fish_burrow_using_subcommand build" -l build-arg -d 'Se
 complete -c burrow -n "__fish_burrow_using_subcommand build" -l target -d 'Build only this stage and the stages it needs' -r
 complete -c burrow -n "__fish_burrow_using_subcommand build" -l label -d 'Add a label to the image (KEY=VALUE)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand build" -l iidfile -d 'Write the image id to this file' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand build" -l secret -d 'A secret for RUN --mount=type=secret (id=ID,src=PATH or id=ID,env=VAR); it is never written to the image' -r
 complete -c burrow -n "__fish_burrow_using_subcommand build" -l no-cache -d 'Run every step; use no cached result'
 complete -c burrow -n "__fish_burrow_using_subcommand build" -s q -l quiet -d 'Print only the image id'
 complete -c burrow -n "__fish_burrow_using_subcommand build" -s h -l help -d 'Print help'

@@ -513,3 +513,159 @@ fn heredocs_onbuild_and_entrypoint_reset_run_as_docker_does() {
     assert!(c["Cmd"].is_null(), "ENTRYPOINT drops the parent's Cmd: {c}");
     assert!(c["OnBuild"].is_null(), "triggers are not inherited: {c}");
 }
+
+/// Every file under `dirs` whose bytes contain `needle`.
+fn files_containing(dirs: &[PathBuf], needle: &[u8]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut todo: Vec<PathBuf> = dirs.to_vec();
+    while let Some(p) = todo.pop() {
+        let Ok(m) = fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if m.is_dir() {
+            if let Ok(rd) = fs::read_dir(&p) {
+                todo.extend(rd.flatten().map(|e| e.path()));
+            }
+        } else if m.is_file() {
+            if let Ok(data) = fs::read(&p) {
+                if data.windows(needle.len()).any(|w| w == needle) {
+                    found.push(p);
+                }
+            }
+        }
+    }
+    found
+}
+
+fn cache_mount_persists(user: TestUser, test: &str) {
+    let Some(env) = TestEnv::new(test, user) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let file = format!(
+        "FROM {PLAIN}\n\
+         RUN --mount=type=cache,target=/var/cache/app,id=appcache,sharing=locked \
+         echo run >> /var/cache/app/log && wc -l < /var/cache/app/log > /runs\n\
+         RUN --mount=type=cache,target=/owned,uid=1000,gid=1000,mode=0700 \
+         stat -c '%u:%g %a' /owned > /owned.stat\n\
+         RUN --mount=type=tmpfs,target=/scratch,size=1m \
+         echo x > /scratch/f && grep -c '^[^ ]* /scratch tmpfs' /proc/mounts > /tmpfs.seen\n"
+    );
+    let dir = context(&env, "cachemount", &[("Containerfile", &file)]);
+    built_id(&build(&env, &["-t", "cm:1"], &dir));
+    assert_eq!(run_in(&env, "cm:1", &["cat", "/runs"]).trim(), "1");
+    // --no-cache runs the step again: the cache mount kept the first
+    // build's file.
+    let out = build(&env, &["-t", "cm:2", "--no-cache"], &dir);
+    built_id(&out);
+    assert_eq!(
+        run_in(&env, "cm:2", &["cat", "/runs"]).trim(),
+        "2",
+        "the cache mount persists across builds\n{out}"
+    );
+    let got = run_in(
+        &env,
+        "cm:2",
+        &[
+            "sh",
+            "-c",
+            "cat /owned.stat /tmpfs.seen; ls -A /var/cache/app /owned /scratch 2>&1 | wc -l",
+        ],
+    );
+    let lines: Vec<&str> = got.lines().collect();
+    if user == TestUser::WithSubids {
+        assert_eq!(lines[0], "1000:1000 700", "{got}");
+    } else {
+        assert!(lines[0].ends_with(" 700"), "{got}");
+    }
+    assert_eq!(lines[1], "1", "the tmpfs mount was a tmpfs: {got}");
+    // Neither the mounts' content nor their mount points are in the image.
+    assert!(
+        got.lines().last().unwrap().trim() == "3",
+        "three `No such file` lines: {got}"
+    );
+}
+
+#[test]
+fn a_cache_mount_persists_across_builds_and_stays_out_of_the_image() {
+    cache_mount_persists(TestUser::WithSubids, "build_cache_mount");
+}
+
+#[test]
+fn a_cache_mount_persists_without_subordinate_ids() {
+    cache_mount_persists(TestUser::NoSubids, "build_cache_mount_nosub");
+}
+
+#[test]
+fn a_secret_is_readable_in_run_and_never_stored() {
+    let Some(env) = TestEnv::new("build_secret", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    const VALUE: &str = "s3cr3t-value-8d41";
+    let secret = env.work.join("token.txt");
+    fs::write(&secret, VALUE).unwrap();
+    env.give(&secret);
+    let file = format!(
+        "FROM {PLAIN}\n\
+         RUN --mount=type=secret,id=tok sha256sum /run/secrets/tok | cut -c1-64 > /found && \
+         stat -c '%a' /run/secrets/tok > /mode\n\
+         RUN --mount=type=secret,id=tok,env=TOKEN,required printf %s \"$TOKEN\" | sha256sum | cut -c1-64 > /found-env\n\
+         RUN --mount=type=secret,id=absent ls /run/secrets > /listing 2>&1 || true\n\
+         RUN --mount=type=bind,source=sub,target=/src cat /src/b.txt > /bound && \
+         (touch /src/new 2>/dev/null && echo writable || echo read-only) >> /bound\n"
+    );
+    let dir = context(
+        &env,
+        "secret",
+        &[("Containerfile", &file), ("sub/b.txt", "bound file\n")],
+    );
+    let out = build(
+        &env,
+        &[
+            "-t",
+            "sec:1",
+            "--secret",
+            &format!("id=tok,src={}", path_str(&secret)),
+        ],
+        &dir,
+    );
+    built_id(&out);
+    let got = run_in(
+        &env,
+        "sec:1",
+        &[
+            "sh",
+            "-c",
+            "cat /found /mode /found-env /bound; ls -A /run/secrets 2>&1 | wc -l",
+        ],
+    );
+    let sum = common::fixtures::sha256_hex(VALUE.as_bytes());
+    assert_eq!(
+        got,
+        format!("{sum}\n400\n{sum}\nbound file\nread-only\n1\n"),
+        "the secret was readable in RUN (file and env), the bind mount read-only\n{out}"
+    );
+    // The secret's value is nowhere burrow keeps anything: not in a
+    // layer, the image config with its history, the build cache or the
+    // runtime dir.
+    let found = files_containing(&env.burrow_dirs(), VALUE.as_bytes());
+    assert!(found.is_empty(), "the secret was stored in {found:?}");
+    let inspect = env.ok(&["image", "inspect", "sec:1"]);
+    assert!(!inspect.stdout.contains(VALUE), "{inspect}");
+    // A required secret not given is an error naming it.
+    let req = context(
+        &env,
+        "required",
+        &[(
+            "Containerfile",
+            &format!("FROM {PLAIN}\nRUN --mount=type=secret,id=nope,required true\n"),
+        )],
+    );
+    let out = build(&env, &[], &req);
+    assert!(
+        out.error_line()
+            .contains("Containerfile:2: RUN --mount=type=secret,id=nope,required true: secret \"nope\" is required"),
+        "{out}"
+    );
+}

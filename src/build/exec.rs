@@ -10,6 +10,7 @@
 use super::context::{self, ContextIndex, FileEntry, FileKind, Selected};
 use super::graph::{Base, Graph, Source, PROXY_ARGS};
 use super::ignore::{clean, Ignore};
+use super::mounts::{self, Owner, Prepare, SecretSpec};
 use super::parse::{self, Command, Copy, Instruction, Kind};
 use super::rootfs::{lookup_owner, Layered};
 use super::words::{expand, Vars};
@@ -37,6 +38,8 @@ pub struct BuildSpec {
     pub labels: Vec<String>,
     pub iidfile: Option<PathBuf>,
     pub quiet: bool,
+    /// `--secret`: values RUN --mount=type=secret can read.
+    pub secrets: Vec<SecretSpec>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -276,6 +279,11 @@ pub fn build(ctx: &Context, spec: &BuildSpec) -> Result<Digest> {
             .map_err(|e| Error::Usage(format!("{}: {e}", build_dir.join(d).display())))?;
     }
     let progress = Progress { quiet: spec.quiet };
+    let mut secrets = BTreeMap::new();
+    for s in &spec.secrets {
+        let value = s.read().map_err(|e| Error::Usage(e.to_string()))?;
+        secrets.insert(s.id.clone(), value);
+    }
     let mut b = Builder {
         ctx,
         graph: &graph,
@@ -288,6 +296,7 @@ pub fn build(ctx: &Context, spec: &BuildSpec) -> Result<Digest> {
         progress,
         used_args: Default::default(),
         current: 0,
+        secrets,
     };
     let total: usize = needed
         .iter()
@@ -358,6 +367,8 @@ struct Builder<'a> {
     used_args: std::collections::BTreeSet<String>,
     /// The stage being built.
     current: usize,
+    /// `--secret` values by id.
+    secrets: BTreeMap<String, Vec<u8>>,
 }
 
 impl Builder<'_> {
@@ -495,7 +506,7 @@ impl Builder<'_> {
         for ins in &instructions {
             *step += 1;
             let t0 = Instant::now();
-            let cached = self.step(ins, &mut state, &label)?;
+            let cached = self.step(ins, &mut state)?;
             let line = if cached {
                 format!("[{label} {step}/{total}] CACHED {}", ins.text())
             } else if matches!(ins.kind, Kind::Arg(_)) {
@@ -514,7 +525,7 @@ impl Builder<'_> {
     }
 
     /// Runs one step (or takes it from the cache: returns true).
-    fn step(&mut self, ins: &Instruction, state: &mut StageState, label: &str) -> Result<bool> {
+    fn step(&mut self, ins: &Instruction, state: &mut StageState) -> Result<bool> {
         let vars = state.vars();
         let (file, esc) = (self.file.clone(), self.graph.escape);
         let x = |w: &str| expand(w, esc, &vars).map_err(|e| step_err(&file, ins, e.to_string()));
@@ -741,7 +752,7 @@ impl Builder<'_> {
                 flags,
                 command,
                 heredocs,
-            } => self.run(ins, state, flags, command, heredocs, label),
+            } => self.run(ins, state, flags, command, heredocs, &vars),
             _ => Ok(false),
         }
     }
@@ -976,15 +987,11 @@ impl Builder<'_> {
         flags: &parse::RunFlags,
         command: &Command,
         heredocs: &[parse::Heredoc],
-        label: &str,
+        vars: &Vars,
     ) -> Result<bool> {
         let file = self.file.clone();
         let fail = |m: String| step_err(&file, ins, m);
-        if !flags.mounts.is_empty() {
-            return Err(fail(
-                "RUN --mount is not supported by burrow build yet".into(),
-            ));
-        }
+        let planned = self.plan_mounts(ins, state, &flags.mounts, vars)?;
         if flags.security.as_deref() == Some("insecure") {
             return Err(fail("RUN --security=insecure is not supported".into()));
         }
@@ -1053,7 +1060,10 @@ impl Builder<'_> {
             Some("host") => "host",
             _ => "user",
         };
-        let key = context::step_key(&state.key, &created_by, &[network]);
+        let mut extra = vec![network.to_string()];
+        extra.extend(planned.iter().map(|p| p.key.clone()));
+        let extra_refs: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let key = context::step_key(&state.key, &created_by, &extra_refs);
         if self.try_cache(&key, state)? {
             return Ok(true);
         }
@@ -1061,26 +1071,56 @@ impl Builder<'_> {
             .image
             .clone()
             .ok_or_else(|| fail("RUN on an empty scratch stage: there is nothing to run".into()))?;
+        let mounts = self.make_mounts(&key, planned).map_err(&fail)?;
+        let result =
+            self.run_container(ins, state, &key, image, argv, args, &env, network, &mounts);
+        self.remove_mounts(mounts);
+        if result.is_ok() {
+            state.history(&created_by, false);
+            self.commit(&key, state)?;
+        }
+        result.map(|()| false)
+    }
+
+    /// Runs a RUN step's container and takes its writable layer.
+    #[allow(clippy::too_many_arguments)]
+    fn run_container(
+        &self,
+        ins: &Instruction,
+        state: &mut StageState,
+        key: &str,
+        image: Digest,
+        argv: Vec<String>,
+        args: Vec<(String, String)>,
+        env: &[String],
+        network: &str,
+        mounts: &StepMounts,
+    ) -> Result<()> {
+        let file = self.file.clone();
+        let fail = |m: String| step_err(&file, ins, m);
         // Two builds of the same step at once must not share a name.
         let name = format!("burrow-build-{}-{}", &key[..12], std::process::id());
+        let mut run_env: Vec<String> = args
+            .iter()
+            .filter(|(k, _)| {
+                !env.iter()
+                    .any(|e| e.split_once('=').map(|p| p.0) == Some(k))
+            })
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        run_env.extend(mounts.env.iter().map(|(k, v)| format!("{k}={v}")));
         let spec = crate::container::run::RunSpec {
             image: image.to_string(),
             command: argv,
             name: Some(name.clone()),
             entrypoint: Some(String::new()),
             // ENV wins over an ARG of the same name.
-            env: args
-                .iter()
-                .filter(|(k, _)| {
-                    !env.iter()
-                        .any(|e| e.split_once('=').map(|p| p.0) == Some(k))
-                })
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect(),
+            env: run_env,
             network: network.into(),
+            mounts: mounts.mounts.clone(),
+            tmpfs: mounts.tmpfs.clone(),
             ..Default::default()
         };
-        let _ = label;
         let out = output_file(self.ctx)?;
         let code = {
             let _redirect = Redirect::to(&out)?;
@@ -1117,16 +1157,429 @@ impl Builder<'_> {
         let (record, _) = containers.find(&name)?;
         let upper = containers.dir_of(&record.id).join("upper");
         let lower = state.layers.clone();
+        let stubs = mounts.targets.clone();
         let added = self.ctx.in_userns(move |store| {
+            // The mount points made for this step are not its content.
+            mounts::remove_stubs(&upper, &Layered::new(&lower), &stubs);
             crate::container::files::layer_from_upper(store, &upper, &lower)
         });
         cleanup(self.ctx);
         let added = added?;
         state.add_layer(&added.diff_id, store.layer_dir(&added.diff_id));
-        state.history(&created_by, false);
-        self.commit(&key, state)?;
-        Ok(false)
+        Ok(())
     }
+
+    /// A RUN step's mounts as plain data, with what each adds to the
+    /// step's cache key. Nothing is made yet: a cache hit needs none.
+    fn plan_mounts(
+        &mut self,
+        ins: &Instruction,
+        state: &StageState,
+        list: &[parse::Mount],
+        vars: &Vars,
+    ) -> Result<Vec<PlannedMount>> {
+        use parse::MountKind;
+        let (file, esc) = (self.file.clone(), self.graph.escape);
+        let fail = |m: String| step_err(&file, ins, m);
+        let x = |w: &Option<String>| -> Result<Option<String>> {
+            w.as_deref()
+                .map(|w| expand(w, esc, vars).map_err(|e| step_err(&file, ins, e.to_string())))
+                .transpose()
+        };
+        let mut out = Vec::new();
+        for m in list {
+            let target = match x(&m.target)? {
+                Some(t) if t.contains(',') => {
+                    return Err(fail(format!(
+                        "--mount target {t:?}: a comma is not allowed"
+                    )))
+                }
+                Some(t) => Some(clean(&if t.starts_with('/') {
+                    t
+                } else {
+                    format!("{}/{t}", state.workdir())
+                })),
+                None => None,
+            };
+            if target.as_deref() == Some("/") {
+                return Err(fail("--mount cannot be on /".into()));
+            }
+            let number = |v: Option<String>, radix: u32, what: &str, default: u32| -> Result<u32> {
+                match v {
+                    None => Ok(default),
+                    Some(v) => u32::from_str_radix(&v, radix)
+                        .map_err(|_| fail(format!("--mount {what}={v}: not a number"))),
+                }
+            };
+            let default_mode = if m.kind == MountKind::Secret {
+                0o400
+            } else {
+                0o755
+            };
+            let owner = Owner {
+                uid: number(x(&m.uid)?, 10, "uid", 0)?,
+                gid: number(x(&m.gid)?, 10, "gid", 0)?,
+                mode: number(x(&m.mode)?, 8, "mode", default_mode)? & 0o7777,
+            };
+            let from = x(&m.from)?;
+            let source = x(&m.source)?;
+            match m.kind {
+                MountKind::Cache => {
+                    let target = target.expect("the parser requires a target");
+                    if from.is_some() {
+                        return Err(fail(
+                            "--mount=type=cache,from= is not supported by burrow build yet".into(),
+                        ));
+                    }
+                    let id = x(&m.id)?.unwrap_or_else(|| target.clone());
+                    let sharing = match m.sharing.as_deref() {
+                        Some("locked") => Sharing::Locked,
+                        Some("private") => Sharing::Private,
+                        _ => Sharing::Shared,
+                    };
+                    out.push(PlannedMount {
+                        key: format!("cache\0{id}\0{target}\0{:?}\0{}", owner, m.read_only),
+                        what: Planned::Cache {
+                            dir: mounts::cache_dir(&self.build_dir, &id),
+                            target,
+                            owner,
+                            sharing,
+                            read_only: m.read_only,
+                        },
+                    });
+                }
+                MountKind::Bind => {
+                    let target = target.expect("the parser requires a target");
+                    let source = source.unwrap_or_else(|| ".".into());
+                    let (prepare, key) = match &from {
+                        None => {
+                            let ix = self.context_index()?.clone();
+                            let sel =
+                                context::select(&ix, &source).map_err(|e| fail(e.to_string()))?;
+                            let [one] = sel.as_slice() else {
+                                return Err(fail(format!(
+                                    "--mount source={source}: a bind mount takes one path, not a pattern"
+                                )));
+                            };
+                            let digest = context::sources_digest(&ix, &sel, &Ignore::default());
+                            (
+                                Prepare::Context {
+                                    root: self.spec.context.clone(),
+                                    entries: ix.under(&one.path).to_vec(),
+                                    prefix: one.path.clone(),
+                                    dest: PathBuf::new(),
+                                },
+                                format!("context:{digest}"),
+                            )
+                        }
+                        Some(f) => {
+                            let (layers, key) =
+                                match self.graph.resolve_from(self.current, f).map_err(&fail)? {
+                                    Source::Stage(i) => {
+                                        let s = &self.results[&i];
+                                        (s.layers.clone(), format!("stage:{}", s.key))
+                                    }
+                                    _ => {
+                                        let id = self.image(f).map_err(|e| fail(e.to_string()))?;
+                                        (self.state_of_image(&id)?.layers, format!("image:{id}"))
+                                    }
+                                };
+                            (
+                                Prepare::Layers {
+                                    layers,
+                                    path: clean(&format!("/{source}")),
+                                    dest: PathBuf::new(),
+                                },
+                                key,
+                            )
+                        }
+                    };
+                    out.push(PlannedMount {
+                        key: format!("bind\0{target}\0{source}\0{key}\0{}", m.read_only),
+                        what: Planned::Bind {
+                            target,
+                            prepare,
+                            // With rw, writes go to a copy that is dropped.
+                            read_only: m.read_only,
+                        },
+                    });
+                }
+                MountKind::Secret => {
+                    let id = match x(&m.id)? {
+                        Some(id) => id,
+                        None => base_name(target.as_deref().unwrap_or_default()),
+                    };
+                    let Some(data) = self.secrets.get(&id).cloned() else {
+                        if m.required {
+                            return Err(fail(format!(
+                                "secret {id:?} is required but was not given with --secret id={id},src=PATH"
+                            )));
+                        }
+                        continue;
+                    };
+                    let env = x(&m.env)?;
+                    let target = match (&target, &env) {
+                        (None, Some(_)) => None,
+                        (Some(t), _) => Some(t.clone()),
+                        (None, None) => Some(format!("/run/secrets/{id}")),
+                    };
+                    out.push(PlannedMount {
+                        // The id, never the value: a changed secret does
+                        // not change the step, as docker does it.
+                        key: format!("secret\0{id}\0{target:?}\0{env:?}\0{owner:?}"),
+                        what: Planned::Secret {
+                            target,
+                            env,
+                            data,
+                            owner,
+                        },
+                    });
+                }
+                MountKind::Tmpfs => {
+                    let target = target.expect("the parser requires a target");
+                    let size = match x(&m.size)? {
+                        None => None,
+                        Some(s) => {
+                            Some(crate::container::run::parse_size(&s).ok_or_else(|| {
+                                fail(format!("--mount size={s}: not a size (like 64m)"))
+                            })?)
+                        }
+                    };
+                    out.push(PlannedMount {
+                        key: format!("tmpfs\0{target}\0{size:?}"),
+                        what: Planned::Tmpfs { target, size },
+                    });
+                }
+                MountKind::Ssh => {
+                    return Err(fail(
+                        "RUN --mount=type=ssh is not supported by burrow build".into(),
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Makes what the planned mounts need (copies, secret files, cache
+    /// directories, their locks) and says how the step's container mounts it.
+    fn make_mounts(
+        &self,
+        key: &str,
+        planned: Vec<PlannedMount>,
+    ) -> std::result::Result<StepMounts, String> {
+        let mut m = StepMounts::default();
+        if planned.is_empty() {
+            return Ok(m);
+        }
+        let store = self.ctx.store().map_err(|e| e.to_string())?;
+        let tag = format!("{}-{}", std::process::id(), &key[..12]);
+        let scratch = store.root().join("tmp").join(format!("build-mounts-{tag}"));
+        let secrets = self.ctx.paths.runtime.join(format!("build-secrets-{tag}"));
+        let mut prepare = Vec::new();
+        let bind = |source: &Path, target: &str, ro: bool| {
+            format!(
+                "type=bind,source={},target={target}{}",
+                source.display(),
+                if ro { ",readonly" } else { "" }
+            )
+        };
+        for (n, p) in planned.into_iter().enumerate() {
+            match p.what {
+                Planned::Cache {
+                    dir,
+                    target,
+                    owner,
+                    sharing,
+                    read_only,
+                } => {
+                    std::fs::create_dir_all(dir.parent().expect("under build/mounts"))
+                        .map_err(|e| format!("{}: {e}", dir.display()))?;
+                    let lock_path = dir.with_extension("lock");
+                    let lock = std::fs::File::options()
+                        .create(true)
+                        .truncate(false)
+                        .write(true)
+                        .open(&lock_path)
+                        .map_err(|e| format!("{}: {e}", lock_path.display()))?;
+                    use rustix::fs::{flock, FlockOperation};
+                    let dir = match sharing {
+                        Sharing::Shared => {
+                            flock(&lock, FlockOperation::LockShared)
+                                .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
+                            dir
+                        }
+                        Sharing::Locked => {
+                            flock(&lock, FlockOperation::LockExclusive)
+                                .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
+                            dir
+                        }
+                        Sharing::Private => {
+                            match flock(&lock, FlockOperation::NonBlockingLockExclusive) {
+                                Ok(()) => dir,
+                                // Another build uses it: this step gets
+                                // a fresh one of its own.
+                                Err(_) => scratch.join(format!("cache-{n}")),
+                            }
+                        }
+                    };
+                    m.locks.push(lock);
+                    prepare.push(Prepare::CacheDir {
+                        path: dir.clone(),
+                        owner,
+                    });
+                    m.mounts.push(bind(&dir, &target, read_only));
+                    m.targets.push(target);
+                }
+                Planned::Bind {
+                    target,
+                    prepare: what,
+                    read_only,
+                } => {
+                    let dest = scratch.join(format!("bind-{n}"));
+                    prepare.push(match what {
+                        Prepare::Context {
+                            root,
+                            entries,
+                            prefix,
+                            ..
+                        } => Prepare::Context {
+                            root,
+                            entries,
+                            prefix,
+                            dest: dest.clone(),
+                        },
+                        Prepare::Layers { layers, path, .. } => Prepare::Layers {
+                            layers,
+                            path,
+                            dest: dest.clone(),
+                        },
+                        other => other,
+                    });
+                    m.mounts.push(bind(&dest, &target, read_only));
+                    m.targets.push(target);
+                }
+                Planned::Secret {
+                    target,
+                    env,
+                    data,
+                    owner,
+                } => {
+                    if let Some(var) = env {
+                        m.env
+                            .push((var, String::from_utf8_lossy(&data).into_owned()));
+                    }
+                    if let Some(target) = target {
+                        let path = secrets.join(format!("{n}"));
+                        prepare.push(Prepare::Secret {
+                            path: path.clone(),
+                            data,
+                            owner,
+                        });
+                        m.mounts.push(bind(&path, &target, true));
+                        m.targets.push(target);
+                    }
+                }
+                Planned::Tmpfs { target, size } => {
+                    m.tmpfs.push(match size {
+                        Some(s) => format!("{target}:size={s}"),
+                        None => target.clone(),
+                    });
+                    m.targets.push(target);
+                }
+            }
+        }
+        use std::os::unix::fs::DirBuilderExt;
+        for d in [&scratch, &secrets] {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(d)
+                .map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        m.temps = vec![scratch, secrets];
+        let made = self
+            .ctx
+            .in_userns(move |_| mounts::prepare(prepare).map_err(|e| Error::Usage(e.to_string())));
+        if let Err(e) = made {
+            let temps = std::mem::take(&mut m.temps);
+            self.remove_mounts(StepMounts {
+                temps,
+                ..Default::default()
+            });
+            return Err(e.to_string());
+        }
+        Ok(m)
+    }
+
+    /// Removes a step's copies and secret files (inside the user
+    /// namespace: the step may have left files of other owners).
+    fn remove_mounts(&self, m: StepMounts) {
+        let temps = m.temps.clone();
+        if temps.is_empty() {
+            return;
+        }
+        let _ = self.ctx.in_userns(move |_| {
+            for t in &temps {
+                let _ = std::fs::remove_dir_all(t);
+            }
+            Ok(())
+        });
+        drop(m);
+    }
+}
+
+/// How a cache mount is shared between builds running at once.
+#[derive(Debug, Clone, Copy)]
+enum Sharing {
+    Shared,
+    Locked,
+    Private,
+}
+
+#[derive(Debug)]
+enum Planned {
+    Cache {
+        dir: PathBuf,
+        target: String,
+        owner: Owner,
+        sharing: Sharing,
+        read_only: bool,
+    },
+    Bind {
+        target: String,
+        prepare: Prepare,
+        read_only: bool,
+    },
+    Secret {
+        target: Option<String>,
+        env: Option<String>,
+        data: Vec<u8>,
+        owner: Owner,
+    },
+    Tmpfs {
+        target: String,
+        size: Option<u64>,
+    },
+}
+
+/// One `--mount` of a RUN step, and what it adds to the step's key.
+#[derive(Debug)]
+struct PlannedMount {
+    key: String,
+    what: Planned,
+}
+
+/// A RUN step's mounts, made: `--mount`/`--tmpfs` for its container, the
+/// secrets given as variables, the mount points to take out of its layer,
+/// the scratch to remove, and the cache locks held while it runs.
+#[derive(Default)]
+struct StepMounts {
+    mounts: Vec<String>,
+    tmpfs: Vec<String>,
+    env: Vec<(String, String)>,
+    targets: Vec<String>,
+    temps: Vec<PathBuf>,
+    locks: Vec<std::fs::File>,
 }
 
 /// The last lines of a failed RUN's output, for its error.

@@ -6,6 +6,7 @@ pub mod context;
 pub mod exec;
 pub mod graph;
 pub mod ignore;
+pub mod mounts;
 pub mod parse;
 pub mod rootfs;
 pub mod words;

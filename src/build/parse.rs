@@ -811,6 +811,7 @@ fn valid_stage_name(name: &str) -> bool {
 fn mount(ctx: &Ctx, spec: &str) -> Result<Mount, ParseError> {
     let mut m = Mount::default();
     let mut kind_set = false;
+    let mut ro_given = false;
     for field in spec.split(',') {
         let field = field.trim();
         if field.is_empty() {
@@ -851,9 +852,11 @@ fn mount(ctx: &Ctx, spec: &str) -> Result<Mount, ParseError> {
             "size" => m.size = Some(val(v)?),
             "env" => m.env = Some(val(v)?),
             "ro" | "readonly" => {
+                ro_given = true;
                 m.read_only = bool_flag(ctx, &k, &v).map_err(|_| bad("ro takes true or false"))?
             }
             "rw" | "readwrite" => {
+                ro_given = true;
                 m.read_only = !bool_flag(ctx, &k, &v).map_err(|_| bad("rw takes true or false"))?
             }
             "required" => {
@@ -865,6 +868,10 @@ fn mount(ctx: &Ctx, spec: &str) -> Result<Mount, ParseError> {
     }
     if !kind_set {
         m.kind = MountKind::Bind;
+    }
+    // A bind mount is read-only unless `rw` says otherwise.
+    if m.kind == MountKind::Bind && !ro_given {
+        m.read_only = true;
     }
     match m.kind {
         MountKind::Secret | MountKind::Ssh => {

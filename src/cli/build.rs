@@ -1,6 +1,7 @@
 //! `burrow build`: flags only; the work is `build::exec::build`.
 
 use crate::build::exec::BuildSpec;
+use crate::build::mounts::SecretSpec;
 use crate::container::images::Context;
 use crate::Result;
 use std::path::PathBuf;
@@ -29,6 +30,10 @@ pub struct Build {
     /// Write the image id to this file.
     #[arg(long, value_name = "FILE")]
     iidfile: Option<PathBuf>,
+    /// A secret for RUN --mount=type=secret (id=ID,src=PATH or id=ID,env=VAR);
+    /// it is never written to the image.
+    #[arg(long = "secret", value_name = "id=ID,src=PATH|env=VAR")]
+    secrets: Vec<SecretSpec>,
     /// Print only the image id.
     #[arg(short, long)]
     quiet: bool,
@@ -50,6 +55,7 @@ impl Build {
                 labels: self.labels,
                 iidfile: self.iidfile,
                 quiet: self.quiet,
+                secrets: self.secrets,
             },
         )?;
         println!("{id}");
