@@ -392,7 +392,7 @@ pub fn attach(ctx: &Context, input: &str, stdin: bool) -> Result<i32> {
                 r.name, r.name
             ))
         })?;
-    let tty = r.config.get("Tty").and_then(|t| t.as_bool()) == Some(true);
+    let tty = r.config.tty;
     let _raw = (tty && stdin)
         .then(supervise::terminal::RawMode::enter)
         .flatten();

@@ -11,6 +11,7 @@ pub mod network;
 pub mod record;
 pub mod resources;
 pub mod run;
+pub mod spec;
 pub mod supervisor;
 
 #[derive(Debug, thiserror::Error)]
@@ -76,16 +77,7 @@ pub fn list(ctx: &Context, all: bool) -> Result<Vec<(Record, State)>> {
 
 /// The command a container runs, as one line.
 pub fn command_line(r: &Record) -> String {
-    r.config
-        .get("Cmd")
-        .and_then(|c| c.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default()
+    r.config.cmd.join(" ")
 }
 
 /// `Up 3 minutes`, `Exited (0) 2 hours ago`, `Created`, as docker says it.
@@ -127,7 +119,7 @@ pub fn summary_json(r: &Record, s: &State) -> serde_json::Value {
         "Names": [r.name],
         "Image": r.image,
         "ImageID": r.image_id.hex(),
-        "Command": r.config.get("Cmd"),
+        "Command": r.config.cmd,
         "Created": r.created,
         "State": s.status,
         "Status": status_text(s),

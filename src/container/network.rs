@@ -154,8 +154,7 @@ fn joinable(
             r.name
         ))
     })?;
-    let map: IdMap = serde_json::from_value(r.id_map.clone())
-        .map_err(|e| Error::Usage(format!("--network container:{name}: its id map: {e}")))?;
+    let map = r.id_map.clone();
     Ok((
         JoinNamespaces { pid },
         map,
@@ -302,10 +301,7 @@ pub fn bind(plan: &NetworkPlan, dir: &std::path::Path) -> Result<BoundPorts> {
 
 /// The ports a container record says were published.
 pub fn published(r: &super::record::Record) -> Vec<PublishedPort> {
-    r.config
-        .get("Ports")
-        .and_then(|p| serde_json::from_value(p.clone()).ok())
-        .unwrap_or_default()
+    r.config.ports.clone()
 }
 
 /// `burrow port CTR`: the published ports of a container by name or id.
@@ -330,14 +326,9 @@ pub fn inspect_json(r: &super::record::Record) -> serde_json::Value {
             }));
         }
     }
-    let mode = r
-        .config
-        .get("NetworkMode")
-        .and_then(|m| m.as_str())
-        .unwrap_or("user");
-    let user = matches!(mode.parse::<NetworkMode>(), Ok(NetworkMode::User));
+    let user = r.config.network_mode == NetworkMode::User;
     serde_json::json!({
-        "NetworkMode": mode,
+        "NetworkMode": r.config.network_mode.to_string(),
         "Ports": ports,
         "IPAddress": if user { net::GUEST_V4.to_string() } else { String::new() },
         "Gateway": if user { net::GATEWAY_V4.to_string() } else { String::new() },

@@ -6,7 +6,10 @@
 //! A record knows its pid 1 by pid and start time, so a dead container is
 //! told apart from a reused pid after a crash or a reboot.
 
+use super::spec::{as_text, RestartPolicy, UserMount};
 use crate::image::Digest;
+use crate::net::{NetworkMode, PublishedPort};
+use crate::sandbox::userns::IdMap;
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
@@ -103,22 +106,105 @@ impl State {
 /// What is fixed when a container is created.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
+    /// 64 hex digits.
     pub id: String,
+    /// Unique among this user's containers; empty only in the stand-in for
+    /// a damaged record that lost it.
     pub name: String,
+    /// The image it was created from.
     pub image_id: Digest,
     /// The image as the user named it.
     pub image: String,
+    /// When it was created: RFC 3339 with nanoseconds, UTC.
     pub created: String,
-    /// The process and sandbox settings, as `inspect` shows them.
-    pub config: serde_json::Value,
+    /// The process and sandbox settings; `inspect` shows them as `Config`.
+    pub config: ContainerConfig,
     /// The id map the container runs with.
-    pub id_map: serde_json::Value,
+    pub id_map: IdMap,
+    /// `--rm`: removed when it exits.
     #[serde(default)]
     pub auto_remove: bool,
     /// Where the supervisor's plan is kept when not beside this record: a
     /// foreground --rm container's lives and ends in the runtime dir.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_dir: Option<PathBuf>,
+}
+
+/// A container's settings as created, in docker's words: serialised with
+/// docker's key names, it is both the record's `config` and `inspect`'s
+/// `Config`. A key missing from an older record takes its default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerConfig {
+    /// The command line run as the container's process (entrypoint and
+    /// command combined).
+    pub cmd: Vec<String>,
+    /// Its environment, `NAME=VALUE`, in order.
+    pub env: Vec<String>,
+    /// Its working directory inside the container.
+    pub working_dir: String,
+    /// The user it runs as, as given (`-u`, else the image's): a name, a
+    /// uid, or `uid:gid`; empty for root.
+    pub user: String,
+    /// The container's host name.
+    pub hostname: String,
+    /// `-t`: it has a terminal.
+    pub tty: bool,
+    /// `-i`: its stdin is kept open.
+    pub open_stdin: bool,
+    /// `--init`: burrow's init is pid 1 and the command its child.
+    pub init: bool,
+    /// `--read-only`: its root filesystem is mounted read-only.
+    pub read_only: bool,
+    /// `-v`, `--mount`, `--tmpfs`, in the order applied.
+    pub mounts: Vec<UserMount>,
+    /// `--cap-add`, as given.
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`, as given.
+    pub cap_drop: Vec<String>,
+    /// `--security-opt no-new-privileges`.
+    pub no_new_privileges: bool,
+    /// `--privileged`.
+    pub privileged: bool,
+    /// `--userns`, as given (`keep-id`); `None` for the default full map.
+    pub userns_mode: Option<String>,
+    /// `--network`.
+    #[serde(with = "as_text")]
+    pub network_mode: NetworkMode,
+    /// The published ports, host ports as bound (a `-P` port's chosen
+    /// number filled in).
+    pub ports: Vec<PublishedPort>,
+    /// `--restart`.
+    #[serde(with = "as_text")]
+    pub restart_policy: RestartPolicy,
+    /// The signal `stop` sends first: the image's StopSignal, as a number.
+    pub stop_signal: i32,
+}
+
+impl Default for ContainerConfig {
+    fn default() -> ContainerConfig {
+        ContainerConfig {
+            cmd: Vec::new(),
+            env: Vec::new(),
+            working_dir: "/".into(),
+            user: String::new(),
+            hostname: String::new(),
+            tty: false,
+            open_stdin: false,
+            init: false,
+            read_only: false,
+            mounts: Vec::new(),
+            cap_add: Vec::new(),
+            cap_drop: Vec::new(),
+            no_new_privileges: false,
+            privileged: false,
+            userns_mode: None,
+            network_mode: NetworkMode::User,
+            ports: Vec::new(),
+            restart_policy: RestartPolicy::No,
+            stop_signal: libc::SIGTERM,
+        }
+    }
 }
 
 /// The container store: `containers/` under the storage root.
@@ -389,8 +475,11 @@ fn salvage(id: &str, path: &Path, detail: &str) -> (Record, String) {
             .unwrap_or_else(|| Digest::of_bytes(b"")),
         image: field("image").unwrap_or_default(),
         created: field("created").unwrap_or_default(),
-        config: serde_json::Value::Null,
-        id_map: serde_json::Value::Null,
+        config: ContainerConfig::default(),
+        id_map: IdMap {
+            uids: Vec::new(),
+            gids: Vec::new(),
+        },
         auto_remove: false,
         plan_dir: None,
     };
@@ -452,7 +541,7 @@ pub use crate::sandbox::join::process_start_time;
 /// a root through such a process (pidfd or /proc/PID alike). `None` when
 /// an init has no child left.
 pub fn entry_pid(r: &Record, pid1: i32) -> Option<i32> {
-    if r.config.get("Init").and_then(|v| v.as_bool()) != Some(true) {
+    if !r.config.init {
         return Some(pid1);
     }
     std::fs::read_dir("/proc")
@@ -500,14 +589,86 @@ mod tests {
             image_id: Digest::of_bytes(b"x"),
             image: "img".into(),
             created: "2026-01-01T00:00:00Z".into(),
-            config: serde_json::json!({}),
-            id_map: serde_json::json!({}),
+            config: ContainerConfig::default(),
+            id_map: IdMap::single(1000, 1000),
             auto_remove: false,
         }
     }
 
     fn created() -> State {
         State::created()
+    }
+
+    /// Records as burrow wrote them before the record was typed (made by
+    /// `run` of that version: every setting given, and none).
+    const OLD_FULL: &str = include_str!("testdata/record-full.json");
+    const OLD_PLAIN: &str = include_str!("testdata/record-plain.json");
+
+    #[test]
+    fn records_written_before_the_typed_config_load_and_render_the_same() {
+        let r: Record = serde_json::from_str(OLD_FULL).unwrap();
+        let c = &r.config;
+        assert_eq!(c.cmd, ["true"]);
+        assert_eq!(
+            c.env,
+            ["PATH=/bin", "FROM_IMAGE=1", "A=b", "HOSTNAME=fixhost"]
+        );
+        assert_eq!((c.working_dir.as_str(), c.user.as_str()), ("/srv", "1:1"));
+        assert_eq!(c.hostname, "fixhost");
+        assert!(c.init && c.read_only && c.no_new_privileges);
+        assert!(!c.tty && !c.open_stdin && !c.privileged);
+        assert_eq!(c.userns_mode.as_deref(), Some("keep-id"));
+        assert_eq!(c.network_mode, NetworkMode::User);
+        assert_eq!(c.restart_policy, RestartPolicy::OnFailure(Some(3)));
+        assert_eq!(c.stop_signal, libc::SIGTERM);
+        assert_eq!(
+            (c.cap_add.clone(), c.cap_drop.clone()),
+            (vec!["NET_ADMIN".to_string()], vec!["CHOWN".to_string()])
+        );
+        assert_eq!(
+            c.mounts[2],
+            UserMount::Tmpfs {
+                target: "/scratch".into(),
+                size: Some(1 << 20),
+                mode: Some(0o1777)
+            }
+        );
+        assert!(
+            matches!(&c.mounts[0], UserMount::Bind { target, read_only: true, .. } if target == "/data")
+        );
+        assert_eq!(c.ports.len(), 2);
+        assert_eq!(c.ports[0].to_string(), "80/tcp -> 127.0.0.1:18089");
+        assert_eq!(c.ports[1].proto, crate::net::PortProto::Udp);
+        assert_eq!(r.id_map.host_uid(1001), Some(1001));
+        assert_eq!(r.id_map.host_gid(0), Some(101000));
+
+        let p: Record = serde_json::from_str(OLD_PLAIN).unwrap();
+        assert_eq!(p.config.network_mode, NetworkMode::None);
+        assert_eq!(p.config.restart_policy, RestartPolicy::No);
+        assert_eq!(p.config.userns_mode, None);
+        assert!(p.config.mounts.is_empty() && p.config.ports.is_empty());
+
+        // What `inspect` shows (`Config`, `IdMap`) is what it showed from
+        // the untyped record, key for key; and a record written again
+        // reads back the same.
+        for text in [OLD_FULL, OLD_PLAIN] {
+            let old: serde_json::Value = serde_json::from_str(text).unwrap();
+            let r: Record = serde_json::from_str(text).unwrap();
+            assert_eq!(serde_json::to_value(&r.config).unwrap(), old["config"]);
+            assert_eq!(serde_json::to_value(&r.id_map).unwrap(), old["id_map"]);
+            let again: Record = serde_json::from_slice(&serde_json::to_vec(&r).unwrap()).unwrap();
+            assert_eq!(again.config, r.config);
+        }
+    }
+
+    #[test]
+    fn a_record_missing_settings_takes_their_defaults() {
+        let text = r#"{"id":"x","name":"n","image_id":"sha256:116a729d0ee6f4c3fc04e3a6354f4fadd8a2ad45ec8dffca00122d92b3b2181b","image":"i","created":"2026-01-01T00:00:00Z","config":{"Cmd":["sh"]},"id_map":{"uids":[],"gids":[]}}"#;
+        let r: Record = serde_json::from_str(text).unwrap();
+        assert_eq!(r.config.cmd, ["sh"]);
+        assert_eq!(r.config.stop_signal, libc::SIGTERM);
+        assert_eq!(r.config.network_mode, NetworkMode::User);
+        assert_eq!(r.config.working_dir, "/");
     }
 
     #[test]

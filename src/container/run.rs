@@ -4,7 +4,8 @@
 
 use super::images::Context;
 use super::network;
-use super::record::{self, Containers, Record, State};
+use super::record::{self, ContainerConfig, Containers, Record, State};
+pub use super::spec::UserMount;
 use super::supervisor::{self, Foreground, Plan, RestartPolicy, SupervisedNetwork};
 use super::ContainerError;
 use crate::image::registry::{ProgressMode, PullOptions};
@@ -94,27 +95,12 @@ pub enum SpecError {
     SecurityOpt(String),
     #[error("unsupported --userns {0:?}: burrow knows keep-id (and the default, a full id map)")]
     Userns(String),
-    #[error("{0}")]
-    Restart(String),
+    #[error(transparent)]
+    Restart(#[from] super::spec::RestartPolicyError),
     #[error("--rm and --restart {0} conflict: a container removed when it exits cannot restart")]
     RemoveAndRestart(String),
     #[error("invalid StopSignal {0:?} in the image config")]
     StopSignal(String),
-}
-
-/// A mount the user asked for, checked and made absolute.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum UserMount {
-    Bind {
-        source: PathBuf,
-        target: String,
-        read_only: bool,
-    },
-    Tmpfs {
-        target: String,
-        size: Option<u64>,
-        mode: Option<u32>,
-    },
 }
 
 /// Runs a container in the foreground and returns its exit status.
@@ -287,28 +273,32 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
             image: spec.image.clone(),
             // Nanoseconds, as docker records it: ps orders by it.
             created: crate::time::rfc3339_nanos(super::log::now_ns()),
-            config: serde_json::json!({
-                "Cmd": argv,
-                "Env": env,
-                "WorkingDir": workdir,
-                "User": spec.user.clone().or(image_run.user.clone()).unwrap_or_default(),
-                "Hostname": hostname,
-                "Tty": spec.tty,
-                "OpenStdin": spec.interactive,
-                "Init": spec.init,
-                "ReadOnly": spec.read_only,
-                "Mounts": mounts,
-                "CapAdd": spec.cap_add,
-                "CapDrop": spec.cap_drop,
-                "NoNewPrivileges": no_new_privs,
-                "Privileged": spec.privileged,
-                "UsernsMode": spec.userns,
-                "NetworkMode": spec.network,
-                "Ports": bound.ports(),
-                "RestartPolicy": spec.restart.clone().unwrap_or_else(|| "no".into()),
-                "StopSignal": stop_signal,
-            }),
-            id_map: serde_json::to_value(&id_map).unwrap_or_default(),
+            config: ContainerConfig {
+                cmd: argv.clone(),
+                env: env.clone(),
+                working_dir: workdir.clone(),
+                user: spec
+                    .user
+                    .clone()
+                    .or(image_run.user.clone())
+                    .unwrap_or_default(),
+                hostname: hostname.clone(),
+                tty: spec.tty,
+                open_stdin: spec.interactive,
+                init: spec.init,
+                read_only: spec.read_only,
+                mounts: mounts.clone(),
+                cap_add: spec.cap_add.clone(),
+                cap_drop: spec.cap_drop.clone(),
+                no_new_privileges: no_new_privs,
+                privileged: spec.privileged,
+                userns_mode: spec.userns.clone(),
+                network_mode: network.mode.clone(),
+                ports: bound.ports(),
+                restart_policy: restart,
+                stop_signal,
+            },
+            id_map: id_map.clone(),
             auto_remove: spec.remove,
             // A foreground --rm container's plan is a file less made and
             // removed on the storage filesystem at each run.

@@ -89,6 +89,18 @@ impl std::str::FromStr for NetworkMode {
     }
 }
 
+impl std::fmt::Display for NetworkMode {
+    /// As `--network` takes it (the canonical name of each mode).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NetworkMode::None => f.write_str("none"),
+            NetworkMode::Host => f.write_str("host"),
+            NetworkMode::Container(name) => write!(f, "container:{name}"),
+            NetworkMode::User => f.write_str("user"),
+        }
+    }
+}
+
 /// `--add-host NAME:IP` (IPv6 addresses may be bracketed).
 pub fn parse_add_host(spec: &str) -> Result<(String, std::net::IpAddr), NetError> {
     let bad = || NetError::AddHost(spec.to_string());
@@ -121,6 +133,9 @@ mod tests {
         let e = "container:".parse::<NetworkMode>().unwrap_err().to_string();
         assert!(e.contains("container:NAME"), "{e}");
         assert!("bogus".parse::<NetworkMode>().is_err());
+        for text in ["user", "none", "host", "container:web"] {
+            assert_eq!(text.parse::<NetworkMode>().unwrap().to_string(), text);
+        }
     }
 
     #[test]

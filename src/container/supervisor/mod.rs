@@ -18,6 +18,7 @@ mod control;
 mod network;
 pub mod terminal;
 
+pub use super::spec::RestartPolicy;
 pub use control::{connect, listening, read_reply, Reply, Request, SOCKET};
 pub use network::SupervisedNetwork;
 
@@ -89,47 +90,6 @@ impl Plan {
 
     pub fn socket(&self) -> PathBuf {
         self.runtime_dir.join(SOCKET)
-    }
-}
-
-/// `--restart`: what the supervisor does when the container exits on its
-/// own (never after `stop` or `kill`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum RestartPolicy {
-    #[default]
-    No,
-    /// Restart on a non-zero exit, at most this many times if given.
-    OnFailure(Option<u32>),
-    Always,
-}
-
-impl std::str::FromStr for RestartPolicy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.split_once(':') {
-            None if s == "no" || s.is_empty() => Ok(RestartPolicy::No),
-            None if s == "always" || s == "unless-stopped" => Ok(RestartPolicy::Always),
-            None if s == "on-failure" => Ok(RestartPolicy::OnFailure(None)),
-            Some(("on-failure", n)) => n
-                .parse()
-                .map(|n| RestartPolicy::OnFailure(Some(n)))
-                .map_err(|_| format!("invalid --restart {s:?}: the count must be a number")),
-            _ => Err(format!(
-                "invalid --restart {s:?}: no, on-failure[:N], always"
-            )),
-        }
-    }
-}
-
-impl RestartPolicy {
-    /// Whether to start again after exit `code` and `restarts` restarts.
-    pub fn wants_restart(self, code: i32, restarts: u32) -> bool {
-        match self {
-            RestartPolicy::No => false,
-            RestartPolicy::Always => true,
-            RestartPolicy::OnFailure(max) => code != 0 && max.is_none_or(|m| restarts < m),
-        }
     }
 }
 
@@ -1122,29 +1082,5 @@ fn trim_code_pages() {
             }
             current = None;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn restart_policies_parse_and_decide() {
-        assert_eq!("no".parse::<RestartPolicy>(), Ok(RestartPolicy::No));
-        assert_eq!("always".parse::<RestartPolicy>(), Ok(RestartPolicy::Always));
-        assert_eq!(
-            "on-failure:3".parse::<RestartPolicy>(),
-            Ok(RestartPolicy::OnFailure(Some(3)))
-        );
-        assert!("on-failure:x".parse::<RestartPolicy>().is_err());
-        assert!("sometimes".parse::<RestartPolicy>().is_err());
-        let p = RestartPolicy::OnFailure(Some(2));
-        assert!(p.wants_restart(1, 0));
-        assert!(p.wants_restart(1, 1));
-        assert!(!p.wants_restart(1, 2));
-        assert!(!p.wants_restart(0, 0));
-        assert!(RestartPolicy::Always.wants_restart(0, 100));
-        assert!(!RestartPolicy::No.wants_restart(1, 0));
     }
 }
