@@ -1273,17 +1273,20 @@ impl Builder<'_> {
                             )
                         }
                         Some(f) => {
-                            let (layers, key) =
-                                match self.graph.resolve_from(self.current, f).map_err(&fail)? {
-                                    Source::Stage(i) => {
-                                        let s = &self.results[&i];
-                                        (s.layers.clone(), format!("stage:{}", s.key))
-                                    }
-                                    _ => {
-                                        let id = self.image(f).map_err(|e| fail(e.to_string()))?;
-                                        (self.state_of_image(&id)?.layers, format!("image:{id}"))
-                                    }
-                                };
+                            let (layers, key) = match self
+                                .graph
+                                .resolve_from(self.current, f)
+                                .map_err(|e| fail(e.to_string()))?
+                            {
+                                Source::Stage(i) => {
+                                    let s = &self.results[&i];
+                                    (s.layers.clone(), format!("stage:{}", s.key))
+                                }
+                                _ => {
+                                    let id = self.image(f).map_err(|e| fail(e.to_string()))?;
+                                    (self.state_of_image(&id)?.layers, format!("image:{id}"))
+                                }
+                            };
                             (
                                 Prepare::Layers {
                                     layers,
