@@ -237,3 +237,35 @@ fn subid_ranges_of_test_users_are_read() {
     );
     assert!(common::subid_range("/etc/subuid", "burrow-nosub", 1002).is_none());
 }
+
+/// The shared Debian fixture imports into a store and its apt works from
+/// the fixture's own repository: no network, as any user with the full
+/// id map.
+#[test]
+fn debian_fixture_imports_and_apt_reads_its_repository() {
+    let test = "debian_fixture_imports_and_apt_reads_its_repository";
+    let Some(env) = common::TestEnv::new(test, common::TestUser::WithSubids) else {
+        return;
+    };
+    let Some(fx) = common::debian::debian_image(&env, test) else {
+        return;
+    };
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &fx.repo_volume(),
+        common::debian::IMAGE,
+        "sh",
+        "-c",
+        "cat /etc/debian_version && dpkg -s apt ca-certificates >/dev/null && \
+         apt-get update && apt-cache policy uuid-runtime",
+    ]);
+    assert!(out.stdout.starts_with("12."), "bookworm:\n{out}");
+    assert!(
+        out.stdout.contains("file:/srv/repo ./ Packages"),
+        "the fixture's repository is the candidate's source:\n{out}"
+    );
+}

@@ -10,6 +10,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![allow(dead_code)]
 
+pub mod debian;
 pub mod fixtures;
 pub mod registry;
 pub mod run_image;

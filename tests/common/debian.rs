@@ -1,0 +1,240 @@
+//! A minimal Debian bookworm image made with `mmdebstrap` (variant minbase,
+//! plus ca-certificates and apt), built once per recipe and cached under
+//! /var/cache/burrow-test, with a small flat apt repository beside it so that
+//! tests run `apt-get update && apt-get install` without any network: the
+//! image's only apt source is `file:/srv/repo`, which a test mounts with
+//! [`DebianFixture::repo_volume`].
+//!
+//! The cache entry's name carries a hash of the recipe, so a change of the
+//! recipe builds a new one; concurrent test binaries are serialised by a
+//! lock file, and an entry appears by an atomic rename once complete.
+//! Building needs root (mmdebstrap's root mode) and deb.debian.org; an
+//! ordinary user uses a cached entry or SKIPs.
+
+use super::{path_str, running_as_root, TestEnv};
+use nix::fcntl::{Flock, FlockArg};
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where cached test fixtures live (CI keeps it between runs).
+pub const CACHE_DIR: &str = "/var/cache/burrow-test";
+/// The image name a test's store knows the fixture by.
+pub const IMAGE: &str = "localhost/debian-fixture:bookworm";
+/// Where the image's apt source expects the fixture's repository.
+pub const REPO_IN_CONTAINER: &str = "/srv/repo";
+/// A package whose maintainer script creates a system user and group
+/// (`uuidd`) and chowns its files to them; with its dependencies in the
+/// repository.
+pub const PACKAGE_WITH_SYSTEM_USER: &str = "uuid-runtime";
+
+const SUITE: &str = "bookworm";
+const MIRROR: &str = "http://deb.debian.org/debian";
+/// Bump when the recipe changes in a way its text does not show.
+const RECIPE_VERSION: u32 = 1;
+/// Packages the repository carries (with what they need beyond the image).
+const REPO_PACKAGES: &[&str] = &[PACKAGE_WITH_SYSTEM_USER];
+
+/// A built fixture: the root filesystem tarball and the repository.
+#[derive(Debug, Clone)]
+pub struct DebianFixture {
+    pub dir: PathBuf,
+    /// Plain tar of the root filesystem (no device nodes).
+    pub rootfs: PathBuf,
+    /// A flat apt repository: `*.deb` and `Packages`.
+    pub repo: PathBuf,
+}
+
+impl DebianFixture {
+    /// `-v` argument that mounts the repository where the image's apt
+    /// source points.
+    pub fn repo_volume(&self) -> String {
+        format!("{}:{REPO_IN_CONTAINER}:ro", path_str(&self.repo))
+    }
+}
+
+/// The hook commands, with `STAGE` for the directory the repository is
+/// copied out to (not part of the cache key).
+fn hooks() -> Vec<String> {
+    let packages = REPO_PACKAGES.join(" ");
+    vec![
+        // Only what the repository's packages need beyond the image.
+        format!(
+            "rm -f \"$1\"/var/cache/apt/archives/*.deb && \
+             chroot \"$1\" apt-get install --download-only -y --no-install-recommends {packages}"
+        ),
+        "mkdir -p STAGE/repo && mv \"$1\"/var/cache/apt/archives/*.deb STAGE/repo/ && \
+         cd STAGE/repo && for f in *.deb; do dpkg-deb -f \"$f\"; \
+         printf 'Filename: ./%s\\nSize: %s\\nSHA256: %s\\n\\n' \"$f\" \
+         \"$(stat -c %s \"$f\")\" \"$(sha256sum \"$f\" | cut -d' ' -f1)\"; \
+         done > Packages"
+            .to_string(),
+        format!(
+            "rm -f \"$1\"/etc/apt/sources.list.d/* && \
+             echo 'deb [trusted=yes] file:{REPO_IN_CONTAINER} ./' > \"$1\"/etc/apt/sources.list"
+        ),
+    ]
+}
+
+fn mmdebstrap_args(stage: &Path, rootfs: &Path) -> Vec<String> {
+    let mut args = vec![
+        "--mode=root".to_string(),
+        "--variant=minbase".to_string(),
+        "--include=ca-certificates,apt".to_string(),
+        // Device nodes are the container's /dev, not the image's.
+        "--skip=output/dev".to_string(),
+    ];
+    for h in hooks() {
+        args.push(format!(
+            "--customize-hook={}",
+            h.replace("STAGE", path_str(stage))
+        ));
+    }
+    args.extend([
+        SUITE.to_string(),
+        path_str(rootfs).to_string(),
+        MIRROR.to_string(),
+    ]);
+    args
+}
+
+/// The cache entry for the current recipe.
+fn entry_dir() -> PathBuf {
+    let mut h = Sha256::new();
+    h.update(format!("v{RECIPE_VERSION}\n"));
+    for a in mmdebstrap_args(Path::new("STAGE"), Path::new("ROOTFS")) {
+        h.update(a.as_bytes());
+        h.update(b"\n");
+    }
+    let key: String = h
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Path::new(CACHE_DIR).join(format!("debian-{SUITE}-{key}"))
+}
+
+fn skip(test: &str, why: &str) -> Option<DebianFixture> {
+    // Straight to the fd: libtest captures eprint!, and a skip must be seen.
+    let _ = writeln!(std::io::stderr(), "SKIP {test}: {why}");
+    None
+}
+
+fn complete(dir: &Path) -> Option<DebianFixture> {
+    dir.join("ok").is_file().then(|| DebianFixture {
+        dir: dir.to_path_buf(),
+        rootfs: dir.join("rootfs.tar"),
+        repo: dir.join("repo"),
+    })
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The fixture for the current recipe: the cached one, or built now (as
+/// root). `None` after printing `SKIP` when it can be neither.
+pub fn fixture(test: &str) -> Option<DebianFixture> {
+    let dir = entry_dir();
+    if let Some(f) = complete(&dir) {
+        return Some(f);
+    }
+    if !running_as_root() {
+        return skip(
+            test,
+            &format!(
+                "the Debian fixture is not cached at {} and building it needs root \
+                 (mmdebstrap --mode=root); run the suite as root once",
+                dir.display()
+            ),
+        );
+    }
+    if !have("mmdebstrap") {
+        return skip(test, "mmdebstrap is not installed (.ci/packages.txt)");
+    }
+    fs::create_dir_all(CACHE_DIR).unwrap_or_else(|e| panic!("create {CACHE_DIR}: {e}"));
+    fs::set_permissions(CACHE_DIR, fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("chmod {CACHE_DIR}: {e}"));
+    let lock_path = Path::new(CACHE_DIR).join(".debian.lock");
+    let lock_file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", lock_path.display()));
+    let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
+        .unwrap_or_else(|(_, e)| panic!("lock {}: {e}", lock_path.display()));
+    // Another test binary may have built it while this one waited.
+    if let Some(f) = complete(&dir) {
+        return Some(f);
+    }
+    Some(build(&dir))
+}
+
+fn build(dir: &Path) -> DebianFixture {
+    let stage = Path::new(CACHE_DIR).join(format!(
+        ".build-{}-{}",
+        dir.file_name().and_then(|n| n.to_str()).unwrap_or("debian"),
+        std::process::id()
+    ));
+    let _ = fs::remove_dir_all(&stage);
+    fs::create_dir_all(&stage).unwrap_or_else(|e| panic!("create {}: {e}", stage.display()));
+    let rootfs = stage.join("rootfs.tar");
+    let log = stage.join("mmdebstrap.log");
+    let log_file =
+        fs::File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
+    let status = Command::new("mmdebstrap")
+        .args(mmdebstrap_args(&stage, &rootfs))
+        .stdout(log_file.try_clone().expect("dup log fd"))
+        .stderr(log_file)
+        .status()
+        .unwrap_or_else(|e| panic!("run mmdebstrap: {e}"));
+    if !status.success() {
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(40).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        let _ = fs::remove_dir_all(&stage);
+        panic!(
+            "mmdebstrap failed ({status}) building the Debian fixture:\n{}",
+            tail.join("\n")
+        );
+    }
+    // Readable by the unprivileged test users.
+    for p in [&stage, &stage.join("repo")] {
+        fs::set_permissions(p, fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", p.display()));
+    }
+    for entry in fs::read_dir(stage.join("repo"))
+        .expect("read repo dir")
+        .flatten()
+    {
+        fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o644))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", entry.path().display()));
+    }
+    fs::set_permissions(&rootfs, fs::Permissions::from_mode(0o644))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", rootfs.display()));
+    super::fixtures::write_file(&stage.join("ok"), b"");
+    fs::rename(&stage, dir)
+        .unwrap_or_else(|e| panic!("rename {} to {}: {e}", stage.display(), dir.display()));
+    complete(dir).expect("just built")
+}
+
+/// Imports the fixture's root filesystem into `env`'s store as [`IMAGE`].
+pub fn import(env: &TestEnv, fixture: &DebianFixture) {
+    env.ok(&["import", path_str(&fixture.rootfs), IMAGE]);
+}
+
+/// The fixture (built or cached) imported into `env`'s store; `None` after
+/// printing `SKIP` when it cannot be had.
+pub fn debian_image(env: &TestEnv, test: &str) -> Option<DebianFixture> {
+    let f = fixture(test)?;
+    import(env, &f);
+    Some(f)
+}
