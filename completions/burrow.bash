@@ -130,6 +130,9 @@ _burrow() {
             burrow,update)
                 cmd="burrow__subcmd__update"
                 ;;
+            burrow,version)
+                cmd="burrow__subcmd__version"
+                ;;
             burrow,wait)
                 cmd="burrow__subcmd__wait"
                 ;;
@@ -246,6 +249,9 @@ _burrow() {
                 ;;
             burrow__subcmd__help,update)
                 cmd="burrow__subcmd__help__subcmd__update"
+                ;;
+            burrow__subcmd__help,version)
+                cmd="burrow__subcmd__help__subcmd__version"
                 ;;
             burrow__subcmd__help,wait)
                 cmd="burrow__subcmd__help__subcmd__wait"
@@ -371,7 +377,7 @@ _burrow() {
 
     case "${cmd}" in
         burrow)
-            opts="-h -V --help --version run ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit build images import load save rmi tag inspect pull push login logout image system doctor info help"
+            opts="-h -V --help --version run ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit build images import load save rmi tag inspect pull push login logout image system doctor info version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -498,7 +504,7 @@ _burrow() {
             fi
             case "${prev}" in
                 --format)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -569,7 +575,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help)
-            opts="run ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit build images import load save rmi tag inspect pull push login logout image system doctor info help"
+            opts="run ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit build images import load save rmi tag inspect pull push login logout image system doctor info version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1268,6 +1274,20 @@ _burrow() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        burrow__subcmd__help__subcmd__version)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         burrow__subcmd__help__subcmd__wait)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1487,12 +1507,20 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__image__subcmd__inspect)
-            opts="-h -V --help --version"
+            opts="-f -h -V --format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1530,7 +1558,7 @@ _burrow() {
             fi
             case "${prev}" in
                 --format)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1656,7 +1684,7 @@ _burrow() {
             fi
             case "${prev}" in
                 --format)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1696,7 +1724,7 @@ _burrow() {
             fi
             case "${prev}" in
                 --format)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1707,12 +1735,20 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__inspect)
-            opts="-h -V --type --help --version"
+            opts="-f -h -V --format --type --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --type)
                     COMPREPLY=($(compgen -W "container image" -- "${cur}"))
                     return 0
@@ -1886,7 +1922,7 @@ _burrow() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2218,7 +2254,7 @@ _burrow() {
             fi
             case "${prev}" in
                 --format)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2418,6 +2454,28 @@ _burrow() {
                     return 0
                     ;;
                 --device-write-bps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__version)
+            opts="-f -h -V --format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

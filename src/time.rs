@@ -37,6 +37,15 @@ pub fn parse_rfc3339_nanos(s: &str) -> Option<i128> {
     Some(ts.as_nanosecond())
 }
 
+/// An RFC 3339 time as docker's `CreatedAt` fields print it
+/// (`2026-11-22 10:11:12 +0000 UTC`); the text itself if it cannot be read.
+pub fn docker_date(rfc3339: &str) -> String {
+    match rfc3339.parse::<Timestamp>() {
+        Ok(ts) => ts.strftime("%Y-%m-%d %H:%M:%S +0000 UTC").to_string(),
+        Err(_) => rfc3339.to_string(),
+    }
+}
+
 /// "3 days ago" from an RFC 3339 time, as seen at `now` (seconds since the
 /// epoch); "unknown" when empty, the text itself if it cannot be read.
 pub fn ago(rfc3339: &str, now: u64) -> String {
@@ -76,6 +85,15 @@ pub fn human_duration(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docker_date_is_utc_with_its_zone_spelled_out() {
+        assert_eq!(
+            docker_date("2026-11-22T10:11:12+02:00"),
+            "2026-11-22 08:11:12 +0000 UTC"
+        );
+        assert_eq!(docker_date("garbage"), "garbage");
+    }
 
     #[test]
     fn rfc3339_matches_known_instants() {

@@ -61,8 +61,8 @@ pub struct List {
     /// Show full image ids.
     #[arg(long)]
     no_trunc: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
+    /// Output format: table, json, or a Go template (`{{.Names}}`, `table {{.ID}}\t{{.Status}}`).
+    #[arg(long, default_value = "table", value_parser = Format::parse)]
     format: Format,
 }
 
@@ -107,14 +107,7 @@ impl List {
             println!("{}", serde_json::to_string_pretty(&json).expect("json"));
             return Ok(());
         }
-        let mut rows = vec![{
-            let mut h = vec!["REPOSITORY", "TAG"];
-            if self.digests {
-                h.push("DIGEST");
-            }
-            h.extend(["IMAGE ID", "CREATED", "SIZE"]);
-            h.into_iter().map(String::from).collect::<Vec<_>>()
-        }];
+        let mut items = Vec::new();
         for e in &entries {
             let id = if self.no_trunc {
                 e.record.id.to_string()
@@ -122,7 +115,7 @@ impl List {
                 e.record.id.short().to_string()
             };
             // One config read per image, not per name it has.
-            let created = crate::time::ago(&created(&e.record.id), crate::image::store::now());
+            let created_at = created(&e.record.id);
             let names: Vec<(String, String)> = if e.names.is_empty() {
                 vec![("<none>".into(), "<none>".into())]
             } else {
@@ -137,24 +130,62 @@ impl List {
                     .collect()
             };
             for (repo, tag) in names {
-                let mut row = vec![repo, tag];
-                if self.digests {
-                    row.push(
-                        e.record
-                            .manifest_digest
-                            .as_ref()
-                            .map(|d| d.to_string())
-                            .unwrap_or_else(|| "<none>".into()),
-                    );
-                }
-                row.extend([id.clone(), created.clone(), human_size(e.record.size)]);
-                rows.push(row);
+                items.push(serde_json::json!({
+                    "ID": id,
+                    "Repository": repo,
+                    "Tag": tag,
+                    "Digest": e.record.manifest_digest.as_ref()
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| "<none>".into()),
+                    "CreatedSince": crate::time::ago(&created_at, crate::image::store::now()),
+                    "CreatedAt": crate::time::docker_date(&created_at),
+                    "Size": human_size(e.record.size),
+                    "VirtualSize": human_size(e.record.size),
+                    "SharedSize": "N/A",
+                    "UniqueSize": "N/A",
+                    "Containers": "N/A",
+                }));
             }
+        }
+        if let Format::Template(t) = &self.format {
+            return t.print(&items, IMAGES_HEADERS);
+        }
+        let mut columns = vec!["Repository", "Tag"];
+        if self.digests {
+            columns.push("Digest");
+        }
+        columns.extend(["ID", "CreatedSince", "Size"]);
+        let mut rows = vec![columns
+            .iter()
+            .map(|c| super::run::header_of(IMAGES_HEADERS, c))
+            .collect::<Vec<_>>()];
+        for item in &items {
+            rows.push(
+                columns
+                    .iter()
+                    .map(|c| item[c].as_str().unwrap_or_default().to_string())
+                    .collect(),
+            );
         }
         print_table(&rows);
         Ok(())
     }
 }
+
+/// `images`'s template fields, as docker names them, and their titles.
+const IMAGES_HEADERS: &[(&str, &str)] = &[
+    ("ID", "IMAGE ID"),
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("Digest", "DIGEST"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+    ("VirtualSize", "VIRTUAL SIZE"),
+    ("SharedSize", "SHARED SIZE"),
+    ("UniqueSize", "UNIQUE SIZE"),
+    ("Containers", "CONTAINERS"),
+];
 
 /// Prints rows in columns separated by at least three spaces.
 pub fn print_table(rows: &[Vec<String>]) {
@@ -339,6 +370,9 @@ impl Tag {
 
 #[derive(clap::Args, Debug)]
 pub struct Inspect {
+    /// Output format: json, or a Go template run on each image (`{{.Id}}`, `{{json .Config}}`).
+    #[arg(short, long, default_value = "json", value_parser = Format::parse)]
+    format: Format,
     #[arg(required = true)]
     images: Vec<String>,
 }
@@ -346,8 +380,18 @@ pub struct Inspect {
 impl Inspect {
     pub fn exec(self, ctx: &Context) -> Result<()> {
         let json = images::inspect(ctx, &self.images)?;
-        println!("{}", serde_json::to_string_pretty(&json).expect("json"));
-        Ok(())
+        print_inspected(&json, &self.format)
+    }
+}
+
+/// `inspect`'s output: a JSON array, or each object through a template.
+pub fn print_inspected(objects: &[serde_json::Value], format: &Format) -> Result<()> {
+    match format {
+        Format::Template(t) => t.print(objects, &[]),
+        _ => {
+            println!("{}", serde_json::to_string_pretty(objects).expect("json"));
+            Ok(())
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod build;
 pub mod container;
 pub mod doctor;
+pub mod format;
 pub mod image;
 pub mod registry;
 pub mod resources;
@@ -107,6 +108,8 @@ pub enum Command {
     Doctor(doctor::Doctor),
     /// Show what burrow found on this host.
     Info(doctor::Info),
+    /// Show burrow's version.
+    Version(doctor::Version),
 }
 
 impl Cli {
@@ -142,7 +145,10 @@ impl Cli {
     /// `doctor` and `info` report a config or runtime dir that fails to
     /// load instead of stopping at it: they run without a `Context`.
     pub fn needs_context(&self) -> bool {
-        !matches!(self.command, Command::Doctor(_) | Command::Info(_))
+        !matches!(
+            self.command,
+            Command::Doctor(_) | Command::Info(_) | Command::Version(_)
+        )
     }
 
     /// Runs a command for which `needs_context` is false.
@@ -150,6 +156,7 @@ impl Cli {
         match self.command {
             Command::Doctor(c) => c.exec(),
             Command::Info(c) => c.exec(),
+            Command::Version(c) => c.exec(),
             _ => Err(crate::Error::Usage(
                 "this command needs burrow's config".into(),
             )),
@@ -195,7 +202,7 @@ impl Cli {
             Command::Logout(c) => c.exec(ctx),
             Command::Image(c) => c.exec(ctx),
             Command::System(c) => c.exec(ctx),
-            Command::Doctor(_) | Command::Info(_) => self_contained(),
+            Command::Doctor(_) | Command::Info(_) | Command::Version(_) => self_contained(),
         };
         done.map(|()| 0)
     }
@@ -207,13 +214,7 @@ fn self_contained() -> Result<()> {
     ))
 }
 
-/// `--format`: a table for people, JSON for programs.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Format {
-    #[default]
-    Table,
-    Json,
-}
+pub use format::Format;
 
 #[cfg(test)]
 mod tests {

@@ -131,8 +131,8 @@ pub struct Stats {
     /// Print one sample and exit.
     #[arg(long)]
     no_stream: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
+    /// Output format: table, json, or a Go template (`{{.Names}}`, `table {{.ID}}\t{{.Status}}`).
+    #[arg(long, default_value = "table", value_parser = Format::parse)]
     format: Format,
     /// Containers, by name or id (default: all running).
     containers: Vec<String>,
@@ -163,12 +163,16 @@ impl Stats {
                 samples.push(Sample::between(r, s, before.get(&r.id), &now));
                 before.insert(r.id.clone(), now);
             }
-            let text = match self.format {
+            let text = match &self.format {
                 Format::Json if self.no_stream => {
                     serde_json::to_string_pretty(&samples).expect("json") + "\n"
                 }
                 Format::Json => serde_json::to_string(&samples).expect("json") + "\n",
                 Format::Table => table(&samples),
+                Format::Template(t) => {
+                    let items: Vec<_> = samples.iter().map(stats_row).collect();
+                    t.render(&items, STATS_HEADERS)?
+                }
             };
             let mut out = std::io::stdout().lock();
             // Home and clear, then the table: it refreshes in place.
@@ -185,6 +189,67 @@ impl Stats {
     }
 }
 
+/// `stats`'s template fields, as docker names them, and their titles.
+const STATS_HEADERS: &[(&str, &str)] = &[
+    ("Container", "CONTAINER"),
+    ("ID", "CONTAINER ID"),
+    ("Name", "NAME"),
+    ("CPUPerc", "CPU %"),
+    ("MemUsage", "MEM USAGE / LIMIT"),
+    ("MemPerc", "MEM %"),
+    ("NetIO", "NET I/O"),
+    ("BlockIO", "BLOCK I/O"),
+    ("PIDs", "PIDS"),
+];
+
+/// One sample as docker's template fields: the strings its table shows.
+fn stats_row(s: &Sample) -> serde_json::Value {
+    let cells = table_cells(s);
+    let mut row = serde_json::json!({ "Container": s.name });
+    for (i, field) in [
+        "ID", "Name", "CPUPerc", "MemUsage", "MemPerc", "NetIO", "BlockIO", "PIDs",
+    ]
+    .iter()
+    .enumerate()
+    {
+        row[*field] = cells[i].clone().into();
+    }
+    row
+}
+
+/// A sample's cells in the default table's order.
+fn table_cells(s: &Sample) -> Vec<String> {
+    let dash = || "--".to_string();
+    if s.running {
+        vec![
+            s.id[..12.min(s.id.len())].to_string(),
+            s.name.clone(),
+            format!("{:.2}%", s.cpu_percent),
+            format!(
+                "{} / {}",
+                binary_size(s.memory_usage),
+                binary_size(s.memory_limit)
+            ),
+            format!("{:.2}%", s.memory_percent),
+            format!(
+                "{} / {}",
+                decimal_size(s.net_input),
+                decimal_size(s.net_output)
+            ),
+            format!(
+                "{} / {}",
+                decimal_size(s.block_input),
+                decimal_size(s.block_output)
+            ),
+            s.pids.to_string(),
+        ]
+    } else {
+        let mut row = vec![s.id[..12.min(s.id.len())].to_string(), s.name.clone()];
+        row.extend(std::iter::repeat_with(dash).take(6));
+        row
+    }
+}
+
 fn table(samples: &[Sample]) -> String {
     let mut rows = vec![[
         "CONTAINER ID",
@@ -198,37 +263,7 @@ fn table(samples: &[Sample]) -> String {
     ]
     .map(String::from)
     .to_vec()];
-    for s in samples {
-        let dash = || "--".to_string();
-        rows.push(if s.running {
-            vec![
-                s.id[..12.min(s.id.len())].to_string(),
-                s.name.clone(),
-                format!("{:.2}%", s.cpu_percent),
-                format!(
-                    "{} / {}",
-                    binary_size(s.memory_usage),
-                    binary_size(s.memory_limit)
-                ),
-                format!("{:.2}%", s.memory_percent),
-                format!(
-                    "{} / {}",
-                    decimal_size(s.net_input),
-                    decimal_size(s.net_output)
-                ),
-                format!(
-                    "{} / {}",
-                    decimal_size(s.block_input),
-                    decimal_size(s.block_output)
-                ),
-                s.pids.to_string(),
-            ]
-        } else {
-            let mut row = vec![s.id[..12.min(s.id.len())].to_string(), s.name.clone()];
-            row.extend(std::iter::repeat_with(dash).take(6));
-            row
-        });
-    }
+    rows.extend(samples.iter().map(table_cells));
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();

@@ -190,8 +190,8 @@ pub struct Ps {
     /// Show the latest created container (of every state).
     #[arg(short, long)]
     latest: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
+    /// Output format: table, json, or a Go template (`{{.Names}}`, `table {{.ID}}\t{{.Status}}`).
+    #[arg(long, default_value = "table", value_parser = Format::parse)]
     format: Format,
 }
 
@@ -227,49 +227,115 @@ impl Ps {
             println!("{}", serde_json::to_string_pretty(&json).expect("json"));
             return Ok(());
         }
-        let mut rows = vec![[
-            "CONTAINER ID",
-            "IMAGE",
-            "COMMAND",
-            "CREATED",
-            "STATUS",
-            "PORTS",
-            "NAMES",
-        ]
-        .map(String::from)
-        .to_vec()];
-        for (r, s) in &list {
-            let id = if self.no_trunc {
-                r.id.clone()
-            } else {
-                r.id[..12].to_string()
-            };
-            let mut command = ctr::command_line(r);
-            if !self.no_trunc && command.chars().count() > 20 {
-                command = command.chars().take(19).collect::<String>() + "…";
-            }
-            rows.push(vec![
-                id,
-                r.image.clone(),
-                format!("\"{command}\""),
-                crate::time::ago(&r.created, crate::image::store::now()),
-                ctr::status_text(s),
-                // Ports are shown while they are published, as docker does.
-                if s.status == crate::container::record::Status::Running {
-                    crate::container::network::published(r)
-                        .iter()
-                        .map(|p| p.short())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                } else {
-                    String::new()
-                },
-                r.name.clone(),
-            ]);
+        let items: Vec<_> = list
+            .iter()
+            .map(|(r, s)| ps_row(r, s, self.no_trunc))
+            .collect();
+        if let Format::Template(t) = &self.format {
+            return t.print(&items, PS_HEADERS);
+        }
+        let columns = [
+            "ID",
+            "Image",
+            "Command",
+            "RunningFor",
+            "Status",
+            "Ports",
+            "Names",
+        ];
+        let mut rows = vec![columns
+            .iter()
+            .map(|c| header_of(PS_HEADERS, c))
+            .collect::<Vec<_>>()];
+        for item in &items {
+            rows.push(
+                columns
+                    .iter()
+                    .map(|c| item[c].as_str().unwrap_or_default().to_string())
+                    .collect(),
+            );
         }
         super::image::print_table(&rows);
         Ok(())
     }
+}
+
+/// `ps`'s fields, as docker names them, and their column titles.
+const PS_HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Ports", "PORTS"),
+    ("State", "STATE"),
+    ("Status", "STATUS"),
+    ("Size", "SIZE"),
+    ("Names", "NAMES"),
+    ("Labels", "LABELS"),
+    ("Mounts", "MOUNTS"),
+    ("Networks", "NETWORKS"),
+    ("LocalVolumes", "LOCAL VOLUMES"),
+];
+
+pub(super) fn header_of(headers: &[(&str, &str)], field: &str) -> String {
+    headers
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map_or(field, |(_, h)| h)
+        .to_string()
+}
+
+/// One `ps` line as docker's template fields: the strings its table shows.
+fn ps_row(r: &ctr::record::Record, s: &ctr::record::State, no_trunc: bool) -> serde_json::Value {
+    let id = if no_trunc { &r.id[..] } else { &r.id[..12] };
+    let mut command = ctr::command_line(r);
+    if !no_trunc && command.chars().count() > 20 {
+        command = command.chars().take(19).collect::<String>() + "…";
+    }
+    let running = s.status == crate::container::record::Status::Running;
+    // Ports are shown while they are published, as docker does.
+    let ports = if running {
+        crate::container::network::published(r)
+            .iter()
+            .map(|p| p.short())
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        String::new()
+    };
+    let config = serde_json::to_value(&r.config).unwrap_or_default();
+    let labels = config
+        .get("Labels")
+        .and_then(|l| l.as_object())
+        .map(|l| {
+            l.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    let network = config
+        .get("NetworkMode")
+        .and_then(|m| m.as_str())
+        .unwrap_or("bridge")
+        .to_string();
+    serde_json::json!({
+        "ID": id,
+        "Image": r.image,
+        "Command": format!("\"{command}\""),
+        "CreatedAt": crate::time::docker_date(&r.created),
+        "RunningFor": crate::time::ago(&r.created, crate::image::store::now()),
+        "Ports": ports,
+        "State": s.status,
+        "Status": ctr::status_text(s),
+        "Size": "",
+        "Names": r.name,
+        "Labels": labels,
+        "Mounts": "",
+        "Networks": network,
+        "LocalVolumes": "0",
+    })
 }
 
 #[derive(clap::Args, Debug)]
@@ -346,6 +412,9 @@ pub enum InspectType {
 
 #[derive(clap::Args, Debug)]
 pub struct Inspect {
+    /// Output format: json, or a Go template run on each object (`{{.State.Status}}`, `{{json .Config}}`).
+    #[arg(short, long, default_value = "json", value_parser = Format::parse)]
+    format: Format,
     /// Only look for this kind of object.
     #[arg(long = "type", value_enum)]
     kind: Option<InspectType>,
@@ -375,7 +444,6 @@ impl Inspect {
                 )?),
             }
         }
-        println!("{}", serde_json::to_string_pretty(&out).expect("json"));
-        Ok(())
+        super::image::print_inspected(&out, &self.format)
     }
 }
