@@ -35,7 +35,7 @@ where
     let store = ctx.store()?;
     let c = Containers::open(store.root())?;
     let (r, s) = c.find(input)?;
-    let plan = Plan::load(&c.dir_of(&r.id)).map_err(other)?;
+    let plan = Plan::load(&c.dir_of(&r.id)).map_err(ContainerError::from)?;
     if s.status == Status::Running {
         if let (Some(pid1), Some(start)) = (s.pid, s.pid_start) {
             let fd1 = join::pidfd_open(pid1)?;
@@ -336,7 +336,7 @@ fn layers(ctx: &Context, input: &str) -> Result<(PathBuf, Vec<PathBuf>)> {
     let store = ctx.store()?;
     let c = Containers::open(store.root())?;
     let (r, _) = c.find(input)?;
-    let plan = Plan::load(&c.dir_of(&r.id)).map_err(other)?;
+    let plan = Plan::load(&c.dir_of(&r.id)).map_err(ContainerError::from)?;
     match plan.sandbox.rootfs {
         Rootfs::Overlay { lower, upper, .. } => Ok((upper, lower)),
         Rootfs::Dir(_) => Err(other(format!("container {} has no writable layer", r.name))),

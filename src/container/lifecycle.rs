@@ -508,7 +508,7 @@ pub fn exec(ctx: &Context, input: &str, spec: &ExecSpec, detach: bool) -> Result
         return Err(not_running());
     }
     let (pid, pidfd) = entry_alive(&r, &s).ok_or_else(not_running)?;
-    let plan = Plan::load(&c.dir_of(&r.id)).map_err(other)?;
+    let plan = Plan::load(&c.dir_of(&r.id)).map_err(ContainerError::from)?;
     // Into the container's cgroup first: the command forked below inherits
     // it, so its limits and `stats` cover what exec runs too.
     if let Some(cg) = &s.cgroup {

@@ -56,6 +56,15 @@ pub fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// Bytes of a log that are not a frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("bad stream byte {0}")]
+    Stream(u8),
+    #[error("frame of {0} bytes")]
+    TooLong(usize),
+}
+
 /// One decoded frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
@@ -66,14 +75,14 @@ pub struct Frame {
 
 /// Decodes the frame at the start of `buf`: `Ok(None)` when more bytes are
 /// needed, `Err` on garbage.
-pub fn decode(buf: &[u8]) -> Result<Option<(Frame, usize)>, String> {
+pub fn decode(buf: &[u8]) -> Result<Option<(Frame, usize)>, FrameError> {
     if buf.len() < HEADER {
         return Ok(None);
     }
-    let stream = Stream::from_u8(buf[0]).ok_or_else(|| format!("bad stream byte {}", buf[0]))?;
+    let stream = Stream::from_u8(buf[0]).ok_or(FrameError::Stream(buf[0]))?;
     let len = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]) as usize;
     if len > MAX_FRAME {
-        return Err(format!("frame of {len} bytes"));
+        return Err(FrameError::TooLong(len));
     }
     if buf.len() < HEADER + len {
         return Ok(None);

@@ -20,6 +20,8 @@ pub enum ContainerError {
     Record(#[from] record::RecordError),
     #[error(transparent)]
     Spec(#[from] run::SpecError),
+    #[error(transparent)]
+    Plan(#[from] supervisor::PlanError),
     #[error("container {0} is running; stop it first, or remove it with -f")]
     Running(String),
     #[error("container {0} is not running")]

@@ -66,10 +66,39 @@ pub struct Plan {
 
 pub const PLAN_FILE: &str = "supervise.json";
 
+/// Why a container's plan (`supervise.json`) cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("corrupt {}: {source}", path.display())]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+/// Why a container's directory could not be removed.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoveDirError {
+    /// Removing it failed, as you or inside its user namespace.
+    #[error("removing {}: {detail}", path.display())]
+    Failed { path: PathBuf, detail: String },
+    /// Its user namespace could not be entered to remove it.
+    #[error("removing {}: {source}", path.display())]
+    Userns {
+        path: PathBuf,
+        source: sandbox::userns::UsernsError,
+    },
+}
+
 impl Plan {
     /// The plan of the container whose directory is `dir`: beside its
     /// record, or where the record's `plan_dir` says.
-    pub fn load(dir: &Path) -> Result<Plan, String> {
+    pub fn load(dir: &Path) -> Result<Plan, PlanError> {
         let mut path = dir.join(PLAN_FILE);
         if !path.exists() {
             let moved = super::record::record_in(dir).ok().and_then(|r| r.plan_dir);
@@ -77,8 +106,11 @@ impl Plan {
                 path = d.join(PLAN_FILE);
             }
         }
-        let data = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-        serde_json::from_slice(&data).map_err(|e| format!("corrupt {}: {e}", path.display()))
+        let data = match std::fs::read(&path) {
+            Ok(data) => data,
+            Err(source) => return Err(PlanError::Read { path, source }),
+        };
+        serde_json::from_slice(&data).map_err(|source| PlanError::Corrupt { path, source })
     }
 
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {
@@ -108,8 +140,12 @@ pub enum SupervisorError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Plan(String),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Record(#[from] super::record::RecordError),
+    #[error("the container directory {} is not in a store", .0.display())]
+    NotInStore(PathBuf),
 }
 
 impl SupervisorError {
@@ -304,7 +340,10 @@ fn storage_of(dir: &Path) -> Option<&Path> {
 
 /// Removes a container's directory: as you when its files are all yours
 /// (the common case, and fast), else inside its user namespace.
-pub fn remove_dir(dir: &Path, id_map: &crate::sandbox::userns::IdMap) -> Result<(), String> {
+pub fn remove_dir(
+    dir: &Path,
+    id_map: &crate::sandbox::userns::IdMap,
+) -> Result<(), RemoveDirError> {
     // overlayfs leaves its work/work with mode 000 (and as ours): opened
     // up first, the walk below succeeds the first time instead of failing,
     // chmod-ing everything and walking again.
@@ -321,8 +360,14 @@ pub fn remove_dir(dir: &Path, id_map: &crate::sandbox::userns::IdMap) -> Result<
         crate::image::store::remove_tree(&d).map_err(|e| e.to_string())
     }) {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("removing {}: {e}", dir.display())),
-        Err(e) => Err(format!("removing {}: {e}", dir.display())),
+        Ok(Err(detail)) => Err(RemoveDirError::Failed {
+            path: dir.to_path_buf(),
+            detail,
+        }),
+        Err(source) => Err(RemoveDirError::Userns {
+            path: dir.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -340,9 +385,9 @@ impl Supervisor {
             None
         };
         let root = storage_of(dir)
-            .ok_or_else(|| SupervisorError::Plan("the container directory has no parent".into()))?;
+            .ok_or_else(|| SupervisorError::NotInStore(dir.to_path_buf()))?;
         let containers =
-            Containers::open(root).map_err(|e| SupervisorError::Plan(e.to_string()))?;
+            Containers::open(root)?;
         let log = LogWriter::open(log_dir, plan.log_max_size)
             .map_err(io_err("opening the log in", log_dir))?;
         std::fs::DirBuilder::new()
