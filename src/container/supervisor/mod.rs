@@ -384,10 +384,8 @@ impl Supervisor {
         } else {
             None
         };
-        let root = storage_of(dir)
-            .ok_or_else(|| SupervisorError::NotInStore(dir.to_path_buf()))?;
-        let containers =
-            Containers::open(root)?;
+        let root = storage_of(dir).ok_or_else(|| SupervisorError::NotInStore(dir.to_path_buf()))?;
+        let containers = Containers::open(root)?;
         let log = LogWriter::open(log_dir, plan.log_max_size)
             .map_err(io_err("opening the log in", log_dir))?;
         std::fs::DirBuilder::new()
