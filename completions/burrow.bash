@@ -40,6 +40,9 @@ _burrow() {
             burrow,export)
                 cmd="burrow__subcmd__export"
                 ;;
+            burrow,healthcheck)
+                cmd="burrow__subcmd__healthcheck"
+                ;;
             burrow,help)
                 cmd="burrow__subcmd__help"
                 ;;
@@ -136,6 +139,18 @@ _burrow() {
             burrow,wait)
                 cmd="burrow__subcmd__wait"
                 ;;
+            burrow__subcmd__healthcheck,help)
+                cmd="burrow__subcmd__healthcheck__subcmd__help"
+                ;;
+            burrow__subcmd__healthcheck,run)
+                cmd="burrow__subcmd__healthcheck__subcmd__run"
+                ;;
+            burrow__subcmd__healthcheck__subcmd__help,help)
+                cmd="burrow__subcmd__healthcheck__subcmd__help__subcmd__help"
+                ;;
+            burrow__subcmd__healthcheck__subcmd__help,run)
+                cmd="burrow__subcmd__healthcheck__subcmd__help__subcmd__run"
+                ;;
             burrow__subcmd__help,attach)
                 cmd="burrow__subcmd__help__subcmd__attach"
                 ;;
@@ -159,6 +174,9 @@ _burrow() {
                 ;;
             burrow__subcmd__help,export)
                 cmd="burrow__subcmd__help__subcmd__export"
+                ;;
+            burrow__subcmd__help,healthcheck)
+                cmd="burrow__subcmd__help__subcmd__healthcheck"
                 ;;
             burrow__subcmd__help,help)
                 cmd="burrow__subcmd__help__subcmd__help"
@@ -255,6 +273,9 @@ _burrow() {
                 ;;
             burrow__subcmd__help,wait)
                 cmd="burrow__subcmd__help__subcmd__wait"
+                ;;
+            burrow__subcmd__help__subcmd__healthcheck,run)
+                cmd="burrow__subcmd__help__subcmd__healthcheck__subcmd__run"
                 ;;
             burrow__subcmd__help__subcmd__image,import)
                 cmd="burrow__subcmd__help__subcmd__image__subcmd__import"
@@ -377,7 +398,7 @@ _burrow() {
 
     case "${cmd}" in
         burrow)
-            opts="-h -V --help --version run ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit build images import load save rmi tag inspect pull push login logout image system doctor info version help"
+            opts="-h -V --help --version run ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit build images import load save rmi tag inspect pull push login logout image system doctor info version healthcheck help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -574,8 +595,78 @@ _burrow() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        burrow__subcmd__healthcheck)
+            opts="-h -V --help --version run help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__healthcheck__subcmd__help)
+            opts="run help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__healthcheck__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__healthcheck__subcmd__help__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__healthcheck__subcmd__run)
+            opts="-h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         burrow__subcmd__help)
-            opts="run ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit build images import load save rmi tag inspect pull push login logout image system doctor info version help"
+            opts="run ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit build images import load save rmi tag inspect pull push login logout image system doctor info version healthcheck help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -689,6 +780,34 @@ _burrow() {
         burrow__subcmd__help__subcmd__export)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__healthcheck)
+            opts="run"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__healthcheck__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2037,7 +2156,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__run)
-            opts="-d -i -t -e -w -u -v -H -p -P -m -c -h -V --rm --detach --restart --name --interactive --tty --env --env-file --workdir --user --entrypoint --volume --mount --tmpfs --hostname --read-only --init --userns --security-opt --privileged --cap-add --cap-drop --network --publish --publish-all --dns --add-host --memory --memory-reservation --memory-swap --cpus --cpu-shares --cpuset-cpus --cpuset-mems --pids-limit --blkio-weight --device-read-bps --device-write-bps --oom-score-adj --help --version"
+            opts="-d -i -t -e -w -u -v -H -p -P -m -c -h -V --rm --detach --restart --name --interactive --tty --env --env-file --workdir --user --entrypoint --volume --mount --tmpfs --hostname --read-only --init --userns --security-opt --privileged --cap-add --cap-drop --network --publish --publish-all --dns --add-host --memory --memory-reservation --memory-swap --cpus --cpu-shares --cpuset-cpus --cpuset-mems --pids-limit --blkio-weight --device-read-bps --device-write-bps --health-cmd --health-interval --health-retries --health-start-period --health-timeout --no-healthcheck --health-on-failure --oom-score-adj --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2192,6 +2311,30 @@ _burrow() {
                     return 0
                     ;;
                 --device-write-bps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --health-cmd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --health-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --health-retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --health-start-period)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --health-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --health-on-failure)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -46,6 +46,40 @@ pub fn docker_date(rfc3339: &str) -> String {
     }
 }
 
+/// A Go duration (`1m30s`, `500ms`, `2h`) in nanoseconds.
+pub fn go_duration(s: &str) -> Option<i64> {
+    if s == "0" {
+        return Some(0);
+    }
+    let mut total: f64 = 0.0;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let num: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let mult = match &rest[..u] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[u..];
+        total += num * mult;
+    }
+    Some(total as i64)
+}
+
 /// "3 days ago" from an RFC 3339 time, as seen at `now` (seconds since the
 /// epoch); "unknown" when empty, the text itself if it cannot be read.
 pub fn ago(rfc3339: &str, now: u64) -> String {

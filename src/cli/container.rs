@@ -319,3 +319,32 @@ impl Commit {
         Ok(())
     }
 }
+
+#[derive(clap::Subcommand, Debug)]
+pub enum HealthcheckCommand {
+    /// Run a container's health check now; print the status it leaves
+    /// (exit status 1 when the check failed).
+    Run(HealthcheckRun),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct HealthcheckRun {
+    /// The container, by name or id.
+    container: String,
+}
+
+impl HealthcheckCommand {
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        match self {
+            HealthcheckCommand::Run(c) => {
+                let (status, code, output) =
+                    crate::container::lifecycle::healthcheck(ctx, &c.container)?;
+                if code != 0 && !output.is_empty() {
+                    eprint!("{output}");
+                }
+                println!("{status}");
+                Ok(if code == 0 { 0 } else { 1 })
+            }
+        }
+    }
+}

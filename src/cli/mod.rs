@@ -110,6 +110,9 @@ pub enum Command {
     Info(doctor::Info),
     /// Show burrow's version.
     Version(doctor::Version),
+    /// Run containers' health checks.
+    #[command(subcommand)]
+    Healthcheck(container::HealthcheckCommand),
 }
 
 impl Cli {
@@ -175,6 +178,7 @@ impl Cli {
             Command::Stats(c) => c.exec(ctx),
             Command::Update(c) => c.exec(ctx),
             Command::Exec(c) => return c.exec(ctx),
+            Command::Healthcheck(c) => return c.exec(ctx),
             Command::Logs(c) => c.exec(ctx),
             Command::Stop(c) => c.exec(ctx),
             Command::Kill(c) => c.exec(ctx),

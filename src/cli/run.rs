@@ -95,6 +95,8 @@ pub struct Run {
     add_host: Vec<String>,
     #[command(flatten)]
     limits: super::resources::LimitFlags,
+    #[command(flatten)]
+    health: HealthArgs,
     /// Adjust the OOM killer's preference for the container (-1000..1000; without privileges only upwards).
     #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = clap::value_parser!(i32).range(-1000..=1000))]
     oom_score_adj: Option<i32>,
@@ -140,9 +142,57 @@ impl Run {
             oom_score_adj: self.oom_score_adj,
             detach: self.detach,
             restart: self.restart,
+            health: self.health.flags(),
         };
         run::run(ctx, &spec)
     }
+}
+
+/// `--health-*`: the health check, over the image's HEALTHCHECK.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct HealthArgs {
+    /// The health check's command, run with /bin/sh -c in the container.
+    #[arg(long, value_name = "COMMAND")]
+    health_cmd: Option<String>,
+    /// Time between health checks (a Go duration: 30s, 1m30s).
+    #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
+    health_interval: Option<u64>,
+    /// Failures in a row that make the container unhealthy.
+    #[arg(long, value_name = "N")]
+    health_retries: Option<u32>,
+    /// Time after the start during which failures do not count.
+    #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
+    health_start_period: Option<u64>,
+    /// Time a health check may take before it counts as failed.
+    #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
+    health_timeout: Option<u64>,
+    /// Run no health check, whatever the image says.
+    #[arg(long, conflicts_with = "health_cmd")]
+    no_healthcheck: bool,
+    /// What to do when the container turns unhealthy: none, kill, restart, stop.
+    #[arg(long, value_name = "ACTION", default_value = "none")]
+    health_on_failure: ctr::health::OnFailure,
+}
+
+impl HealthArgs {
+    pub fn flags(&self) -> ctr::health::HealthFlags {
+        ctr::health::HealthFlags {
+            cmd: self.health_cmd.clone(),
+            interval_ns: self.health_interval,
+            timeout_ns: self.health_timeout,
+            start_period_ns: self.health_start_period,
+            retries: self.health_retries,
+            disabled: self.no_healthcheck,
+            on_failure: self.health_on_failure,
+        }
+    }
+}
+
+/// A Go duration (`30s`, `1m30s`, `500ms`) in nanoseconds.
+fn duration_ns(s: &str) -> std::result::Result<u64, String> {
+    crate::time::go_duration(s)
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| format!("invalid duration {s:?}: a Go duration such as 30s, 1m30s or 500ms"))
 }
 
 /// Takes `seccomp=unconfined` and `seccomp=FILE` (docker's JSON profile,

@@ -802,6 +802,33 @@ pub fn stop_all(ctx: &Context) -> Result<()> {
     Ok(())
 }
 
+/// `healthcheck run`: the container's supervisor runs its health check
+/// now (the one under way, if any); its status after that result, the
+/// command's exit status and output.
+pub fn healthcheck(
+    ctx: &Context,
+    input: &str,
+) -> Result<(super::health::HealthStatus, i32, String)> {
+    let (_, r, s) = find(ctx, input)?;
+    if s.status != Status::Running {
+        return Err(other(format!("container {} is not running", r.name)));
+    }
+    let mut sock = supervise::connect(&socket(ctx, &r.id), &Request::Healthcheck)
+        .ok_or_else(|| other(format!("container {}: no supervisor answers", r.name)))?;
+    match supervise::read_reply(&mut sock) {
+        Some(supervise::Reply::Health {
+            status,
+            exit_code,
+            output,
+        }) => Ok((status, exit_code, output)),
+        Some(supervise::Reply::Failed(why)) => Err(other(format!("container {}: {why}", r.name))),
+        _ => Err(other(format!(
+            "container {}: the supervisor ended before the health check did",
+            r.name
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

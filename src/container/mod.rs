@@ -4,6 +4,7 @@
 //! inside a user namespace.
 
 pub mod files;
+pub mod health;
 pub mod images;
 pub mod lifecycle;
 pub mod log;
@@ -99,11 +100,16 @@ pub fn status_text(s: &State) -> String {
     match s.status {
         Status::Created => "Created".into(),
         Status::Running => format!(
-            "Up {up}{}",
+            "Up {up}{}{}",
             if resources::paused(s) {
                 " (Paused)"
             } else {
                 ""
+            },
+            match s.health.as_ref().map(|h| h.status) {
+                Some(health::HealthStatus::Starting) => " (health: starting)".to_string(),
+                Some(h) => format!(" ({h})"),
+                None => String::new(),
             }
         ),
         Status::Exited => match s.exit_code {
@@ -153,6 +159,7 @@ pub fn inspect_json(ctx: &Context, input: &str) -> Result<serde_json::Value> {
             "Error": s.error,
             "OOMKilled": s.oom_killed,
             "Paused": resources::paused(&s),
+            "Health": s.health,
         },
         "NetworkSettings": network::inspect_json(&r),
         "HostConfig": s.limits,

@@ -82,6 +82,9 @@ pub struct State {
     /// The kernel's OOM killer killed a process of the container.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub oom_killed: bool,
+    /// The health check's state, when the container has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::health::Health>,
 }
 
 impl State {
@@ -99,6 +102,7 @@ impl State {
             cgroup: None,
             limits: Default::default(),
             oom_killed: false,
+            health: None,
         }
     }
 }

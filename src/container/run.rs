@@ -71,6 +71,9 @@ pub struct RunSpec {
     /// `--restart`: no, on-failure[:N], always.
     #[serde(default)]
     pub restart: Option<String>,
+    /// `--health-*` and `--no-healthcheck`.
+    #[serde(default)]
+    pub health: super::health::HealthFlags,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -333,6 +336,10 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
             spec,
             restart,
             stop_signal,
+            health: super::health::HealthCheck::resolve(
+                image_run.healthcheck.as_ref(),
+                &spec.health,
+            ),
         },
     );
     if spec.detach {
@@ -419,6 +426,7 @@ struct SandboxInputs<'a> {
     spec: &'a RunSpec,
     restart: RestartPolicy,
     stop_signal: i32,
+    health: Option<super::health::HealthCheck>,
 }
 
 fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>) -> Result<i32> {
@@ -526,6 +534,7 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
         interactive: input.spec.interactive,
         limits: input.spec.limits.clone(),
         network: SupervisedNetwork::of(&input.network, &input.bound),
+        health: input.health,
     };
     let plan_dir = if throwaway { &etc_dir } else { dir };
     plan.save(plan_dir).map_err(io("writing", plan_dir))?;

@@ -31,14 +31,24 @@ pub enum Request {
     },
     /// Answered when the container has exited for good.
     Wait,
+    /// Run the health check now; answered with its result.
+    Healthcheck,
 }
 
 /// The answer to `Stop`, `Kill` and `Wait`: one JSON line.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Reply {
     Done,
-    Exited { code: i32 },
+    Exited {
+        code: i32,
+    },
     Failed(String),
+    /// A health check's result and the status it left.
+    Health {
+        status: crate::container::health::HealthStatus,
+        exit_code: i32,
+        output: String,
+    },
 }
 
 pub(super) enum ClientKind {
@@ -50,6 +60,8 @@ pub(super) enum ClientKind {
     },
     /// Waits for the final exit (`Stop`, `Wait`).
     Waiting,
+    /// Waits for the health check under way (`Healthcheck`).
+    Health,
 }
 
 pub(super) struct Client {

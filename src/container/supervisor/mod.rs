@@ -22,6 +22,7 @@ pub use super::spec::RestartPolicy;
 pub use control::{connect, listening, read_reply, Reply, Request, SOCKET};
 pub use network::SupervisedNetwork;
 
+use super::health::{HealthCheck, HealthStatus, OnFailure, Probe};
 use super::log::{self, LogWriter, Stream};
 use super::record::{self, Containers, State, Status};
 use crate::image::store::now;
@@ -62,6 +63,9 @@ pub struct Plan {
     /// The network to bring up at each start (`--network user`, `-p`).
     #[serde(default)]
     pub network: SupervisedNetwork,
+    /// The health check run on schedule while the container runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthCheck>,
 }
 
 pub const PLAN_FILE: &str = "supervise.json";
@@ -235,6 +239,12 @@ struct Supervisor {
     /// The open-files limit the container starts with, before the
     /// supervisor raises its own for the network's sockets.
     nofile: Option<(u64, u64)>,
+    /// When the next health check runs (while the container runs).
+    next_check: Option<Instant>,
+    /// The health check under way.
+    probe: Option<Probe>,
+    /// The unhealthy container is being restarted by `--health-on-failure`.
+    health_restart: bool,
 }
 
 /// `burrow __supervise DIR [attach]`: runs the supervisor of the container
@@ -419,6 +429,9 @@ impl Supervisor {
             cgroup: None,
             cgroup_made: false,
             nofile: None,
+            next_check: None,
+            probe: None,
+            health_restart: false,
         })
     }
 
@@ -568,6 +581,17 @@ impl Supervisor {
         state.cgroup = self.cgroup.clone();
         state.limits = self.plan.limits.clone();
         state.oom_killed = false;
+        state.health = self
+            .plan
+            .health
+            .as_ref()
+            .map(|_| super::health::Health::default());
+        self.next_check = self
+            .plan
+            .health
+            .as_ref()
+            .map(|h| Instant::now() + h.interval());
+        self.health_restart = false;
         let _ = self.containers.set_state(&self.plan.id, &state);
         self.running = Some(running);
         self.started = Instant::now();
@@ -616,6 +640,7 @@ impl Supervisor {
                 Listener,
                 Client(usize),
                 Net,
+                Probe,
             }
             let mut slots = Vec::with_capacity(8 + self.clients.len());
             let mut fds = Vec::with_capacity(8 + self.clients.len());
@@ -646,6 +671,10 @@ impl Supervisor {
                 fds.push(PollFd::new(c.sock.as_fd(), inp));
                 slots.push(Slot::Client(i));
             }
+            if let Some(p) = &self.probe {
+                fds.push(PollFd::new(p.fd(), inp));
+                slots.push(Slot::Probe);
+            }
             if let Some(net) = &self.net {
                 for &(fd, events) in net.watched() {
                     // SAFETY: every fd listed is owned by the stack or the
@@ -655,7 +684,15 @@ impl Supervisor {
                     slots.push(Slot::Net);
                 }
             }
-            let deadline = [self.kill_at, self.restart_at]
+            // A probe is looked at often: its exit has no fd here.
+            let probe_tick = self
+                .probe
+                .as_ref()
+                .map(|p| p.deadline().min(Instant::now() + Duration::from_millis(50)));
+            let check_at = self
+                .next_check
+                .filter(|_| self.probe.is_none() && self.running.is_some());
+            let deadline = [self.kill_at, self.restart_at, probe_tick, check_at]
                 .into_iter()
                 .flatten()
                 .chain(self.net.as_ref().and_then(|n| n.deadline()))
@@ -700,6 +737,11 @@ impl Supervisor {
                         }
                     }
                     Slot::Net => net_ready = true,
+                    Slot::Probe => {
+                        if let Some(p) = &mut self.probe {
+                            p.drain();
+                        }
+                    }
                 }
             }
             for i in gone_clients.into_iter().rev() {
@@ -716,6 +758,7 @@ impl Supervisor {
                     let _ = r.kill(libc::SIGKILL);
                 }
             }
+            self.health_work();
             if exited {
                 self.container_exited();
             }
@@ -862,12 +905,15 @@ impl Supervisor {
         self.kill_at = None;
         self.last_code = status.code();
         // A foreground container is not restarted: `run` returns its status.
+        self.probe = None;
+        self.next_check = None;
         let restart = self.host.is_none()
             && !self.user_stopped
-            && self
-                .plan
-                .restart
-                .wants_restart(status.code(), self.restarts);
+            && (self.health_restart
+                || self
+                    .plan
+                    .restart
+                    .wants_restart(status.code(), self.restarts));
         // Before the state says so: whoever sees the container exited (a
         // `wait`, a `stop`, then `start`) finds its host ports free.
         if !restart {
@@ -972,7 +1018,9 @@ impl Supervisor {
                 }
                 true
             }
-            ClientKind::Attached { stdin: false, .. } | ClientKind::Waiting => true,
+            ClientKind::Attached { stdin: false, .. }
+            | ClientKind::Waiting
+            | ClientKind::Health => true,
             ClientKind::Pending => {
                 let data = self.buf[..n].to_vec();
                 let c = &mut self.clients[i];
@@ -1034,6 +1082,92 @@ impl Supervisor {
                 self.clients[i].kind = ClientKind::Waiting;
                 true
             }
+            Request::Healthcheck => {
+                if self.plan.health.is_none() || self.running.is_none() {
+                    let why = if self.running.is_none() {
+                        "the container is not running"
+                    } else {
+                        "the container has no health check"
+                    };
+                    reply(&mut self.clients[i].sock, &Reply::Failed(why.into()));
+                    return false;
+                }
+                // The check under way answers, or one started now.
+                if self.probe.is_none() {
+                    self.next_check = Some(Instant::now());
+                }
+                self.clients[i].kind = ClientKind::Health;
+                true
+            }
+        }
+    }
+
+    /// Starts the health check when it is due; takes its result in when
+    /// it ended: the state, the clients asking, and `--health-on-failure`.
+    fn health_work(&mut self) {
+        let Some(check) = self.plan.health.clone() else {
+            return;
+        };
+        if self.running.is_none() {
+            return;
+        }
+        if self.probe.is_none() && self.next_check.is_some_and(|t| t <= Instant::now()) {
+            let exe = Path::new("/proc/self/exe");
+            match Probe::start(exe, &self.plan.id, &check) {
+                Ok(p) => self.probe = Some(p),
+                Err(e) => self.log.write(
+                    Stream::Stderr,
+                    format!("burrow: starting the health check: {e}\n").as_bytes(),
+                ),
+            }
+            self.next_check = Some(Instant::now() + check.interval());
+        }
+        let Some(result) = self.probe.as_mut().and_then(Probe::poll) else {
+            return;
+        };
+        self.probe = None;
+        let in_start_period = self.started.elapsed() < Duration::from_nanos(check.start_period_ns);
+        let mut state = self.state();
+        let health = state.health.get_or_insert_with(Default::default);
+        let (code, output) = (result.exit_code, result.output.clone());
+        let changed = health.record(result, in_start_period, check.retries);
+        let status = health.status;
+        let _ = self.containers.set_state(&self.plan.id, &state);
+        for c in &mut self.clients {
+            if matches!(c.kind, ClientKind::Health) {
+                reply(
+                    &mut c.sock,
+                    &Reply::Health {
+                        status,
+                        exit_code: code,
+                        output: output.clone(),
+                    },
+                );
+                c.eof = true;
+                c.kind = ClientKind::Pending;
+            }
+        }
+        self.clients
+            .retain(|c| !(c.eof && matches!(c.kind, ClientKind::Pending)));
+        if changed == Some(HealthStatus::Unhealthy) {
+            match check.on_failure {
+                OnFailure::None => {}
+                OnFailure::Kill => {
+                    if let Some(r) = &self.running {
+                        let _ = r.kill(libc::SIGKILL);
+                    }
+                }
+                OnFailure::Restart => {
+                    self.health_restart = true;
+                    if let Some(r) = &self.running {
+                        let _ = r.kill(libc::SIGKILL);
+                    }
+                }
+                OnFailure::Stop => {
+                    let sig = self.plan.stop_signal;
+                    self.stop(sig, Duration::from_secs(10));
+                }
+            }
         }
     }
 
@@ -1062,6 +1196,10 @@ impl Supervisor {
                     let _ = c.sock.write_all(&code.to_le_bytes());
                 }
                 ClientKind::Pending => {}
+                ClientKind::Health => reply(
+                    &mut c.sock,
+                    &Reply::Failed("the container exited before its health check ended".into()),
+                ),
             }
         }
         self.clients.clear();
