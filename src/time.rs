@@ -30,6 +30,15 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
     u64::try_from(ts.as_second()).ok()
 }
 
+/// Seconds since the epoch of an HTTP date (`Sun, 06 Nov 1994 08:49:37
+/// GMT`, RFC 9110's IMF-fixdate), as servers send Last-Modified.
+pub fn parse_http_date(s: &str) -> Option<u64> {
+    let ts = jiff::fmt::rfc2822::DateTimeParser::new()
+        .parse_timestamp(s)
+        .ok()?;
+    u64::try_from(ts.as_second()).ok()
+}
+
 /// Nanoseconds since the epoch of an RFC 3339 time, whatever its offset:
 /// for ordering times that may fall in one second.
 pub fn parse_rfc3339_nanos(s: &str) -> Option<i128> {
@@ -151,6 +160,11 @@ mod tests {
             Some(1_795_305_600 + 36_672)
         );
         assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784111777)
+        );
+        assert_eq!(parse_http_date("06/11/1994"), None);
         assert_eq!(parse_rfc3339(""), None);
         assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), None);
     }

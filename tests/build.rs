@@ -669,3 +669,138 @@ fn a_secret_is_readable_in_run_and_never_stored() {
         "{out}"
     );
 }
+
+/// `python3 -m http.server` on 127.0.0.1 serving `dir`; killed on drop.
+struct HttpServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl HttpServer {
+    fn serve(dir: &Path) -> HttpServer {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("python3")
+            .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0"])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
+        let port = line
+            .split(" port ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        HttpServer { child, port }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn add_extracts_local_archives_and_downloads_urls_with_a_checksum() {
+    use common::fixtures::{Compression, Entry, Kind, LayerBuilder};
+    let Some(env) = TestEnv::new("build_add", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let tar = LayerBuilder::new()
+        .dir("pkg")
+        .file("pkg/a.txt", 0o640, "from tar\n")
+        .symlink("pkg/link", "/etc/passwd")
+        .entry(Entry::new("../../escape.txt", Kind::File).data("climbed\n"))
+        .finish()
+        .tar;
+    let served = env.work.join("served");
+    fs::create_dir_all(&served).unwrap();
+    fs::write(served.join("dl.txt"), "downloaded\n").unwrap();
+    let server = HttpServer::serve(&served);
+    let sum = common::fixtures::sha256_hex(b"downloaded\n");
+    let url = format!("http://127.0.0.1:{}/dl.txt", server.port);
+    let file = format!(
+        "FROM {PLAIN}\n\
+         ADD plain.tar /x/plain/\n\
+         ADD gz.tar.gz /x/gz\n\
+         ADD z.tar.zst /x/zst/\n\
+         ADD notar.gz /x/\n\
+         ADD --unpack=false raw.tar /x/raw.tar\n\
+         ADD --chown=1000:1000 --chmod=0751 a.txt /x/owned\n\
+         COPY --link --exclude=*.md docs /x/docs\n\
+         ADD --checksum=sha256:{sum} {url} /x/dl/\n"
+    );
+    let dir = context(
+        &env,
+        "add",
+        &[
+            ("Containerfile", &file),
+            ("a.txt", "A\n"),
+            ("docs/keep.txt", "kept\n"),
+            ("docs/skip.md", "skipped\n"),
+        ],
+    );
+    for (name, data) in [
+        ("plain.tar", tar.clone()),
+        ("raw.tar", tar.clone()),
+        ("gz.tar.gz", Compression::Gzip.compress(&tar)),
+        ("z.tar.zst", Compression::Zstd.compress(&tar)),
+        ("notar.gz", Compression::Gzip.compress(b"just text\n")),
+    ] {
+        fs::write(dir.join(name), data).unwrap();
+        env.give(&dir.join(name));
+    }
+    let out = build(&env, &["-t", "add:1"], &dir);
+    built_id(&out);
+    let got = run_in(
+        &env,
+        "add:1",
+        &[
+            "sh",
+            "-c",
+            "cat /x/plain/pkg/a.txt /x/gz/pkg/a.txt /x/zst/pkg/a.txt /x/plain/escape.txt; \
+             stat -c '%a' /x/plain/pkg/a.txt; readlink /x/zst/pkg/link; \
+             test -f /x/notar.gz && test -f /x/raw.tar && echo files; \
+             test -e /escape.txt -o -e /x/escape.txt || echo contained; \
+             stat -c '%u:%g %a' /x/owned; ls /x/docs; \
+             cat /x/dl/dl.txt; stat -c '%a' /x/dl/dl.txt",
+        ],
+    );
+    let owner = if env.account.subuid.is_some() {
+        "1000:1000 751"
+    } else {
+        // A single-id map has no uid 1000: the owner is squashed to root.
+        "0:0 751"
+    };
+    assert_eq!(
+        got,
+        format!(
+            "from tar\nfrom tar\nfrom tar\nclimbed\n640\n/etc/passwd\nfiles\ncontained\n{owner}\nkeep.txt\ndownloaded\n600\n"
+        ),
+        "{out}"
+    );
+    // A wrong checksum fails the step and names both sums.
+    let bad = format!(
+        "FROM {PLAIN}\nADD --checksum=sha256:{} {url} /dl\n",
+        "0".repeat(64)
+    );
+    fs::write(dir.join("Containerfile"), bad).unwrap();
+    let out = build(&env, &[], &dir);
+    assert!(
+        out.error_line().contains("Containerfile:2: ADD")
+            && out
+                .stderr
+                .contains(&format!("the checksum is sha256:{sum}")),
+        "{out}"
+    );
+    drop(server);
+}

@@ -312,6 +312,22 @@ pub fn select(index: &ContextIndex, source: &str) -> Result<Vec<Selected>, Sourc
     Ok(out)
 }
 
+/// Whether `--exclude` patterns drop `path`, an entry at or under the
+/// source `sel`: a pattern matches the path in the context or the path
+/// inside the source directory (`--exclude=*.md docs` drops `docs/x.md`).
+pub fn is_excluded(excluded: &Ignore, sel: &Selected, path: &str) -> bool {
+    if excluded.is_empty() {
+        return false;
+    }
+    if excluded.excludes(path) {
+        return true;
+    }
+    match path.strip_prefix(&format!("{}/", sel.path)) {
+        Some(inner) if sel.kind == FileKind::Dir && sel.path != "." => excluded.excludes(inner),
+        _ => false,
+    }
+}
+
 /// The digest of what a set of sources would copy: paths below each
 /// source, types, modes, sizes, link targets and content digests. Owners
 /// and times are left out (COPY sets the owner; docker's cache ignores
@@ -322,7 +338,7 @@ pub fn sources_digest(index: &ContextIndex, selected: &[Selected], excluded: &Ig
         h.update(s.path.as_bytes());
         h.update([0]);
         for e in index.under(&s.path) {
-            if !excluded.is_empty() && excluded.excludes(&e.path) {
+            if is_excluded(excluded, s, &e.path) {
                 continue;
             }
             let line = format!(

@@ -7,6 +7,7 @@
 //! writable layer becomes the new layer. Only the finished image gets the
 //! tags: a failed build leaves nothing tagged.
 
+use super::add;
 use super::context::{self, ContextIndex, FileEntry, FileKind, Selected};
 use super::graph::{Base, Graph, Source, PROXY_ARGS};
 use super::ignore::{clean, Ignore};
@@ -15,7 +16,7 @@ use super::parse::{self, Command, Copy, Instruction, Kind};
 use super::rootfs::{lookup_owner, Layered};
 use super::words::{expand, Vars};
 use crate::container::images::Context;
-use crate::image::store::{AddedLayer, StoreError};
+use crate::image::store::{AddedLayer, StoreError, TempDir};
 use crate::image::tar::{EntryKind, NewEntry, TarWriter};
 use crate::image::{Digest, ImageError, Reference};
 use crate::{Error, Result};
@@ -792,7 +793,7 @@ impl Builder<'_> {
                     mtime: 0,
                 },
             );
-            write_layer(store, &fs, items).map(Some)
+            write_layer(store, &fs, items, Vec::new()).map(Some)
         })?;
         match added {
             Some(a) => {
@@ -804,6 +805,38 @@ impl Builder<'_> {
         }
         self.commit(&key, state)?;
         Ok(false)
+    }
+
+    /// Downloads an ADD URL into the store's scratch.
+    fn download(
+        &self,
+        url: &str,
+        n: usize,
+        checksum: Option<&str>,
+        scratch: &mut Option<TempDir>,
+    ) -> std::result::Result<Download, String> {
+        if scratch.is_none() {
+            let store = self.ctx.store().map_err(|e| e.to_string())?;
+            *scratch = Some(store.temp_dir("build-add").map_err(|e| e.to_string())?);
+        }
+        let path = scratch
+            .as_ref()
+            .expect("made above")
+            .path()
+            .join(format!("{n}"));
+        let mut f = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        match add::download(url, &mut f, checksum) {
+            Ok(got) => Ok(Download {
+                name: add::url_file_name(url),
+                path,
+                mtime: got.mtime,
+                digest: got.digest,
+            }),
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                Err(e.to_string())
+            }
+        }
     }
 
     fn context_index(&mut self) -> Result<&ContextIndex> {
@@ -879,36 +912,67 @@ impl Builder<'_> {
             };
             heredocs.push((h.name.clone(), content));
         }
-        if c.add
-            && sources
-                .iter()
-                .any(|s| s.contains("://") || s.starts_with("git@"))
+        if sources
+            .iter()
+            .any(|s| s.starts_with("git@") || s.starts_with("git://"))
         {
             return Err(fail(
-                "ADD from a URL or git is not supported by burrow build yet".into(),
+                "ADD from a git repository is not supported by burrow build yet".into(),
             ));
         }
+        let (urls, sources): (Vec<String>, Vec<String>) =
+            sources.into_iter().partition(|s| add::is_url(s));
+        if !c.add && !urls.is_empty() {
+            return Err(fail(format!(
+                "{}: COPY cannot take a URL; use ADD",
+                urls[0]
+            )));
+        }
+        let checksum = match c.checksum.as_deref().map(&x).transpose()? {
+            Some(_) if !sources.is_empty() || urls.is_empty() => {
+                return Err(fail(
+                    "--checksum can only be given for http(s) sources".into(),
+                ))
+            }
+            Some(cs) => Some(add::parse_checksum(&cs).map_err(|e| fail(e.to_string()))?),
+            None => None,
+        };
+        // Local archives are extracted unless --unpack=false; URLs are not
+        // unless --unpack=true.
+        let unpack_local = c.add && c.unpack.unwrap_or(true);
+        let unpack_urls = c.add && c.unpack.unwrap_or(false);
         let from = c.from.as_deref().map(&x).transpose()?;
-        let mut extra: Vec<String> =
-            vec![format!("{chown:?} {chmod:?} {} {excludes:?}", c.parents)];
+        let mut extra: Vec<String> = vec![format!(
+            "{chown:?} {chmod:?} {} {excludes:?} {unpack_local} {unpack_urls}",
+            c.parents
+        )];
+        let mut downloads = Vec::new();
+        // Flocked while this step lives: no other command's cleaning
+        // takes it for a leftover.
+        let mut scratch: Option<TempDir> = None;
+        for (n, url) in urls.iter().enumerate() {
+            match &checksum {
+                // The checksum names the content: no download to look
+                // the cache up.
+                Some(cs) => extra.push(format!("url\0{url}\0{cs}")),
+                None => {
+                    let d = self.download(url, n, None, &mut scratch).map_err(&fail)?;
+                    extra.push(format!("url\0{url}\0{}", d.digest));
+                    downloads.push(d);
+                }
+            }
+        }
         let source = match &from {
+            None if sources.is_empty() => CopySource::Context {
+                root: self.spec.context.clone(),
+                entries: Vec::new(),
+            },
             None => {
                 let ix = self.context_index()?.clone();
                 let mut picked = Vec::new();
                 for s in &sources {
                     let sel = context::select(&ix, s).map_err(|e| fail(e.to_string()))?;
                     picked.extend(sel);
-                }
-                if c.add {
-                    if let Some(a) = picked
-                        .iter()
-                        .find(|p| p.kind == FileKind::File && looks_like_archive(&p.path))
-                    {
-                        return Err(fail(format!(
-                            "{}: ADD of a local archive (auto-extraction) is not supported by burrow build yet; use COPY and RUN tar",
-                            a.path
-                        )));
-                    }
                 }
                 extra.push(context::sources_digest(&ix, &picked, &exclude));
                 let entries: Vec<(Selected, Vec<FileEntry>)> = picked
@@ -958,6 +1022,14 @@ impl Builder<'_> {
         if self.try_cache(&key, state)? {
             return Ok(true);
         }
+        if checksum.is_some() {
+            for (n, url) in urls.iter().enumerate() {
+                downloads.push(
+                    self.download(url, n, checksum.as_deref(), &mut scratch)
+                        .map_err(&fail)?,
+                );
+            }
+        }
         let job = CopyJob {
             layers: state.layers.clone(),
             source,
@@ -968,9 +1040,14 @@ impl Builder<'_> {
             chmod,
             parents: c.parents,
             exclude,
+            unpack_local,
+            unpack_urls,
+            downloads,
         };
-        let added: std::result::Result<AddedLayer, String> =
-            self.ctx.in_userns(move |store| Ok(job.run(store)))?;
+        let added: Result<std::result::Result<AddedLayer, String>> =
+            self.ctx.in_userns(move |store| Ok(job.run(store)));
+        drop(scratch);
+        let added = added?;
         let added = added.map_err(fail)?;
         let store = self.ctx.store()?;
         state.add_layer(&added.diff_id, store.layer_dir(&added.diff_id));
@@ -1376,7 +1453,11 @@ impl Builder<'_> {
         }
         let store = self.ctx.store().map_err(|e| e.to_string())?;
         let tag = format!("{}-{}", std::process::id(), &key[..12]);
-        let scratch = store.root().join("tmp").join(format!("build-mounts-{tag}"));
+        // Flocked while the step lives: no other command's cleaning takes
+        // it for a leftover.
+        let held = store.temp_dir("build-mounts").map_err(|e| e.to_string())?;
+        let scratch = held.path().to_path_buf();
+        m.scratch = Some(held);
         let secrets = self.ctx.paths.runtime.join(format!("build-secrets-{tag}"));
         let mut prepare = Vec::new();
         let bind = |source: &Path, target: &str, ro: bool| {
@@ -1492,13 +1573,11 @@ impl Builder<'_> {
             }
         }
         use std::os::unix::fs::DirBuilderExt;
-        for d in [&scratch, &secrets] {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(d)
-                .map_err(|e| format!("{}: {e}", d.display()))?;
-        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&secrets)
+            .map_err(|e| format!("{}: {e}", secrets.display()))?;
         m.temps = vec![scratch, secrets];
         let made = self
             .ctx
@@ -1583,6 +1662,7 @@ struct StepMounts {
     targets: Vec<String>,
     temps: Vec<PathBuf>,
     locks: Vec<std::fs::File>,
+    scratch: Option<TempDir>,
 }
 
 /// The last lines of a failed RUN's output, for its error.
@@ -1654,14 +1734,6 @@ impl Drop for Redirect {
             }
         }
     }
-}
-
-fn looks_like_archive(path: &str) -> bool {
-    [
-        ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst",
-    ]
-    .iter()
-    .any(|s| path.ends_with(s))
 }
 
 /// `80`, `80/udp`, `8000-8002/tcp` to docker's `80/tcp` keys.
@@ -1744,6 +1816,24 @@ struct CopyJob {
     chmod: Option<u32>,
     parents: bool,
     exclude: Ignore,
+    /// ADD: local archives named as sources are extracted.
+    unpack_local: bool,
+    /// ADD --unpack=true: downloaded archives are extracted too.
+    unpack_urls: bool,
+    /// ADD: the URLs' files, downloaded.
+    downloads: Vec<Download>,
+}
+
+/// An archive ADD extracts: the directory in the image, the file, and
+/// the owner `--chown` gives its members.
+type Archive = (String, PathBuf, Option<(u32, u32)>);
+
+/// A file ADD downloaded, waiting to be put in the layer.
+struct Download {
+    name: String,
+    path: PathBuf,
+    mtime: u64,
+    digest: String,
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -1771,7 +1861,11 @@ impl CopyJob {
             CopySource::Context { entries, .. } => count += entries.len(),
             CopySource::Rootfs { paths, .. } => count += paths.len(),
         }
+        count += self.downloads.len();
         let into_dir = self.dest_is_dir || count > 1;
+        // ADD's archives: (directory in the image, file); extracted there.
+        let mut archives: Vec<(String, PathBuf)> = Vec::new();
+        let archive_owner = self.chown.is_some().then_some((uid, gid));
         // A file source's path in the image.
         let file_target = |src: &str| -> String {
             if self.parents {
@@ -1793,9 +1887,34 @@ impl CopyJob {
                 },
             );
         }
+        for d in &self.downloads {
+            if self.unpack_urls && add::is_archive(&d.path) {
+                archives.push((self.dest.clone(), d.path.clone()));
+                continue;
+            }
+            items.insert(
+                file_target(&d.name),
+                Item::File {
+                    from: d.path.clone(),
+                    // docker's mode for a downloaded file.
+                    mode: mode(0o600),
+                    uid,
+                    gid,
+                    mtime: d.mtime,
+                    size: std::fs::metadata(&d.path).map(|m| m.len()).unwrap_or(0),
+                },
+            );
+        }
         match &self.source {
             CopySource::Context { root, entries } => {
                 for (sel, under) in entries {
+                    if self.unpack_local
+                        && sel.kind == FileKind::File
+                        && add::is_archive(&root.join(&sel.path))
+                    {
+                        archives.push((self.dest.clone(), root.join(&sel.path)));
+                        continue;
+                    }
                     let base = if sel.kind == FileKind::Dir {
                         if self.parents && sel.path != "." {
                             join(&self.dest, &sel.path)
@@ -1806,7 +1925,7 @@ impl CopyJob {
                         String::new()
                     };
                     for e in under {
-                        if !self.exclude.is_empty() && self.exclude.excludes(&e.path) {
+                        if context::is_excluded(&self.exclude, sel, &e.path) {
                             continue;
                         }
                         let target = if sel.kind == FileKind::Dir {
@@ -1890,7 +2009,11 @@ impl CopyJob {
             let parent = fs.resolve(if parent.is_empty() { "/" } else { parent }, true);
             resolved.insert(join(&parent, &base_name(&path)), item);
         }
-        write_layer(store, &fs, resolved).map_err(|e| e.to_string())
+        let archives = archives
+            .into_iter()
+            .map(|(dest, from)| (fs.resolve(&dest, true), from, archive_owner))
+            .collect();
+        write_layer(store, &fs, resolved, archives).map_err(|e| e.to_string())
     }
 }
 
@@ -1967,6 +2090,7 @@ fn write_layer(
     store: &crate::image::Store,
     fs: &Layered,
     items: BTreeMap<String, Item>,
+    archives: Vec<Archive>,
 ) -> Result<AddedLayer> {
     use std::os::unix::fs::MetadataExt;
     let other = |m: String| Error::Usage(m);
@@ -1983,7 +2107,12 @@ fn write_layer(
         .map_err(|e| other(format!("{}: {e}", path.display())))?;
     let _ = std::fs::remove_file(&path);
     let mut all: BTreeMap<String, Item> = BTreeMap::new();
-    for p in items.keys() {
+    // An archive's directory is written like a parent of its members.
+    let members: Vec<String> = archives
+        .iter()
+        .map(|(dest, _, _)| format!("{}/-", dest.trim_end_matches('/')))
+        .collect();
+    for p in items.keys().chain(members.iter()) {
         let mut cur = p.as_str();
         while let Some((parent, _)) = cur.rsplit_once('/') {
             if parent.is_empty() {
@@ -2073,6 +2202,9 @@ fn write_layer(
                 tar.append(&e, &mut std::io::empty()).map_err(terr)?;
             }
         }
+    }
+    for (dest, from, owner) in &archives {
+        add::append_archive(&mut tar, from, dest, *owner).map_err(|e| other(e.to_string()))?;
     }
     let mut w = tar.finish().map_err(terr)?;
     w.flush().map_err(|e| other(e.to_string()))?;

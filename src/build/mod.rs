@@ -2,6 +2,7 @@
 //! and the context index. Runs RUN steps through `container`; never touches
 //! the sandbox directly, and never copies the context to look up its cache.
 
+pub mod add;
 pub mod context;
 pub mod exec;
 pub mod graph;
