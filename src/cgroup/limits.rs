@@ -82,16 +82,42 @@ pub struct Write {
     pub implied: bool,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum LimitError {
     #[error("{flag}: {why}")]
     Invalid { flag: &'static str, why: String },
-    #[error("{flag} {device}: {why}")]
+    #[error("{flag} {}: {source}", .device.display())]
     Device {
         flag: &'static str,
         device: PathBuf,
-        why: String,
+        source: DeviceError,
     },
+}
+
+/// Why a path cannot take an io limit; shown after the path.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("{0}")]
+    Unreadable(std::io::Error),
+    #[error("not a block device")]
+    NotBlock,
+    #[error("a partition; io limits apply to whole disks only (name the disk)")]
+    Partition,
+}
+
+/// A flag's value that does not parse; clap prints it after the flag.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("invalid size {0:?}: use a number with k, m, g or t")]
+    Size(String),
+    #[error("invalid size {0:?}")]
+    SizeOutOfRange(String),
+    #[error("invalid number of CPUs {0:?}: e.g. 1.5")]
+    Cpus(String),
+    #[error("invalid device rate {0:?}: expected DEVICE:RATE, e.g. /dev/sda:10mb")]
+    DeviceRate(String),
+    #[error("invalid device rate {0:?}: the device must be a path such as /dev/sda")]
+    RateDevice(String),
 }
 
 /// The CFS period burrow uses for `--cpus`, as docker does.
@@ -252,7 +278,7 @@ impl Limits {
     /// block device's `MAJ:MIN` (`device_numbers` on a real system).
     pub fn writes(
         &self,
-        device: impl Fn(&Path) -> Result<(u32, u32), String>,
+        device: impl Fn(&Path) -> Result<(u32, u32), DeviceError>,
     ) -> Result<Vec<Write>, LimitError> {
         self.validate()?;
         let mut out = Vec::new();
@@ -359,10 +385,10 @@ impl Limits {
             ("--device-write-bps", "wbps", &self.device_write_bps),
         ] {
             for rate in list {
-                let (major, minor) = device(&rate.device).map_err(|why| LimitError::Device {
+                let (major, minor) = device(&rate.device).map_err(|source| LimitError::Device {
                     flag,
                     device: rate.device.clone(),
-                    why,
+                    source,
                 })?;
                 // 0 would mean "no limit" to docker; the kernel wants max.
                 let value = if rate.bytes_per_sec == 0 {
@@ -415,24 +441,24 @@ fn valid_cpu_list(list: &str) -> bool {
 
 /// A block device's major and minor number, for io.max. The kernel takes
 /// whole disks only: a partition is named as such.
-pub fn device_numbers(path: &Path) -> Result<(u32, u32), String> {
+pub fn device_numbers(path: &Path) -> Result<(u32, u32), DeviceError> {
     use std::os::unix::fs::FileTypeExt;
     use std::os::unix::fs::MetadataExt;
-    let md = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    let md = std::fs::metadata(path).map_err(DeviceError::Unreadable)?;
     if !md.file_type().is_block_device() {
-        return Err("not a block device".into());
+        return Err(DeviceError::NotBlock);
     }
     let rdev = md.rdev();
     let (major, minor) = (libc::major(rdev), libc::minor(rdev));
     if Path::new(&format!("/sys/dev/block/{major}:{minor}/partition")).exists() {
-        return Err("a partition; io limits apply to whole disks only (name the disk)".into());
+        return Err(DeviceError::Partition);
     }
     Ok((major, minor))
 }
 
 /// A size as docker reads it: `512`, `10k`, `64m`, `2g`, `1.5g`, `10mb`
 /// (binary units, case-insensitive).
-pub fn parse_bytes(s: &str) -> Result<u64, String> {
+pub fn parse_bytes(s: &str) -> Result<u64, ValueError> {
     let t = s.trim().to_ascii_lowercase();
     let t = t.strip_suffix('b').unwrap_or(&t);
     let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
@@ -446,24 +472,18 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         "g" => 1 << 30,
         "t" => 1 << 40,
         "p" => 1 << 50,
-        _ => {
-            return Err(format!(
-                "invalid size {s:?}: use a number with k, m, g or t"
-            ))
-        }
+        _ => return Err(ValueError::Size(s.to_string())),
     };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid size {s:?}: use a number with k, m, g or t"))?;
+    let n: f64 = num.parse().map_err(|_| ValueError::Size(s.to_string()))?;
     let bytes = n * mult as f64;
     if !bytes.is_finite() || bytes < 0.0 || bytes >= u64::MAX as f64 {
-        return Err(format!("invalid size {s:?}"));
+        return Err(ValueError::SizeOutOfRange(s.to_string()));
     }
     Ok(bytes as u64)
 }
 
 /// `--memory-swap`: a size, or -1 for unlimited.
-pub fn parse_swap(s: &str) -> Result<Swap, String> {
+pub fn parse_swap(s: &str) -> Result<Swap, ValueError> {
     if s.trim() == "-1" {
         return Ok(Swap::Unlimited);
     }
@@ -476,22 +496,20 @@ pub fn pids_limit(n: i64) -> Option<u64> {
 }
 
 /// `--cpus`: a positive decimal.
-pub fn parse_cpus(s: &str) -> Result<f64, String> {
+pub fn parse_cpus(s: &str) -> Result<f64, ValueError> {
     match s.trim().parse::<f64>() {
         Ok(c) if c > 0.0 && c.is_finite() => Ok(c),
-        _ => Err(format!("invalid number of CPUs {s:?}: e.g. 1.5")),
+        _ => Err(ValueError::Cpus(s.to_string())),
     }
 }
 
 /// `--device-read-bps /dev/sda:10mb`.
-pub fn parse_device_rate(s: &str) -> Result<DeviceRate, String> {
-    let (dev, rate) = s.rsplit_once(':').ok_or_else(|| {
-        format!("invalid device rate {s:?}: expected DEVICE:RATE, e.g. /dev/sda:10mb")
-    })?;
+pub fn parse_device_rate(s: &str) -> Result<DeviceRate, ValueError> {
+    let (dev, rate) = s
+        .rsplit_once(':')
+        .ok_or_else(|| ValueError::DeviceRate(s.to_string()))?;
     if !dev.starts_with('/') {
-        return Err(format!(
-            "invalid device rate {s:?}: the device must be a path such as /dev/sda"
-        ));
+        return Err(ValueError::RateDevice(s.to_string()));
     }
     Ok(DeviceRate {
         device: PathBuf::from(dev),
@@ -503,8 +521,8 @@ pub fn parse_device_rate(s: &str) -> Result<DeviceRate, String> {
 mod tests {
     use super::*;
 
-    fn no_device(_: &Path) -> Result<(u32, u32), String> {
-        Err("no devices in this test".into())
+    fn no_device(_: &Path) -> Result<(u32, u32), DeviceError> {
+        Err(DeviceError::NotBlock)
     }
 
     fn files(w: &[Write]) -> Vec<(String, String)> {
@@ -520,7 +538,7 @@ mod tests {
         assert_eq!(parse_bytes("10MB"), Ok(10 << 20));
         assert_eq!(parse_bytes("1.5g"), Ok(3 << 29));
         assert_eq!(parse_bytes("2k"), Ok(2048));
-        assert!(parse_bytes("ten").is_err());
+        assert_eq!(parse_bytes("ten"), Err(ValueError::Size("ten".into())));
         assert!(parse_bytes("10x").is_err());
         assert!(parse_bytes("").is_err());
         assert_eq!(parse_swap("-1"), Ok(Swap::Unlimited));
@@ -536,7 +554,10 @@ mod tests {
                 bytes_per_sec: 1 << 20
             })
         );
-        assert!(parse_device_rate("vda:1mb").is_err());
+        assert_eq!(
+            parse_device_rate("vda:1mb").unwrap_err().to_string(),
+            "invalid device rate \"vda:1mb\": the device must be a path such as /dev/sda"
+        );
         assert!(parse_device_rate("/dev/vda").is_err());
     }
 
@@ -664,6 +685,16 @@ mod tests {
         assert_eq!(w[3].files[0], ("io.max", "254:0 wbps=max".into()));
         let err = l.writes(no_device).unwrap_err();
         assert!(err.to_string().contains("/dev/vda"), "{err}");
+        assert!(
+            matches!(
+                err,
+                LimitError::Device {
+                    source: DeviceError::NotBlock,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let unlimited = Limits {
             pids_limit: Some(None),
             ..Limits::default()

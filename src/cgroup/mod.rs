@@ -582,7 +582,9 @@ mod tests {
             blkio_weight: Some(1000),
             ..Limits::default()
         };
-        let writes = limits.writes(|_| Err("none".into())).unwrap();
+        let writes = limits
+            .writes(|_| Err(limits::DeviceError::NotBlock))
+            .unwrap();
         // memory.swap.max is missing: implied by --memory, so skipped.
         apply(leaf.path(), &writes).unwrap();
         let read = |f: &str| std::fs::read_to_string(leaf.path().join(f)).unwrap();
@@ -594,7 +596,11 @@ mod tests {
             memory_swap: Some(Swap::Unlimited),
             ..Limits::default()
         };
-        let err = apply(leaf.path(), &swap.writes(|_| Err("none".into())).unwrap()).unwrap_err();
+        let err = apply(
+            leaf.path(),
+            &swap.writes(|_| Err(limits::DeviceError::NotBlock)).unwrap(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("memory.swap.max"), "{err}");
     }
 

@@ -36,7 +36,7 @@ impl Pull {
             .as_deref()
             .map(Platform::parse)
             .transpose()
-            .map_err(Error::Usage)?;
+            .map_err(|e| Error::Usage(e.to_string()))?;
         let opts = PullOptions {
             platform,
             progress: ProgressMode::detect(self.quiet),

@@ -12,7 +12,9 @@ mod storage;
 mod tests;
 
 pub use error::ConfigError;
-pub use paths::{ensure_private_dir, load, load_with, usable_runtime_base, Env, Paths};
+pub use paths::{
+    ensure_private_dir, load, load_with, usable_runtime_base, Env, Paths, RuntimeBaseError,
+};
 pub use probe::{
     fs_name, network_fs_name, private_gid, storage_fs_with, unsafe_dir, unsafe_parent, FsProbe,
     Statfs, FUSE_MAGIC,

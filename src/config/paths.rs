@@ -257,34 +257,60 @@ fn runtime_dir(env: &Env) -> Result<(PathBuf, Option<String>), ConfigError> {
     Ok((dir, Some(note)))
 }
 
+/// Why a directory cannot serve as `XDG_RUNTIME_DIR`: each reads after
+/// the directory's name ("XDG_RUNTIME_DIR=/run/user/1000 does not exist").
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeBaseError {
+    #[error("is not an absolute path")]
+    NotAbsolute,
+    #[error("does not exist")]
+    Missing,
+    #[error("cannot be read ({0})")]
+    Unreadable(io::Error),
+    #[error("is not a directory")]
+    NotADirectory,
+    #[error("belongs to uid {owner}, not to you (uid {uid})")]
+    NotYours { owner: u32, uid: u32 },
+    #[error("is not writable by you")]
+    NotWritable,
+    /// It, or a directory above it, is open to other users.
+    #[error("{why}")]
+    Open { why: String },
+    #[error("sits in {}, which {why}", .parent.display())]
+    OpenParent { parent: PathBuf, why: String },
+}
+
 /// Why `base` cannot serve as `XDG_RUNTIME_DIR` for `uid`, if it cannot:
 /// it must be an absolute directory of theirs that they can write.
-pub fn usable_runtime_base(base: &Path, uid: u32) -> Result<(), String> {
+pub fn usable_runtime_base(base: &Path, uid: u32) -> Result<(), RuntimeBaseError> {
     if !base.is_absolute() {
-        return Err("is not an absolute path".into());
+        return Err(RuntimeBaseError::NotAbsolute);
     }
     let md = match fs::metadata(base) {
         Ok(md) => md,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err("does not exist".into()),
-        Err(e) => return Err(format!("cannot be read ({e})")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(RuntimeBaseError::Missing),
+        Err(e) => return Err(RuntimeBaseError::Unreadable(e)),
     };
     if !md.is_dir() {
-        return Err("is not a directory".into());
+        return Err(RuntimeBaseError::NotADirectory);
     }
     if md.uid() != uid {
-        return Err(format!(
-            "belongs to uid {}, not to you (uid {uid})",
-            md.uid()
-        ));
+        return Err(RuntimeBaseError::NotYours {
+            owner: md.uid(),
+            uid,
+        });
     }
     if md.mode() & 0o300 != 0o300 {
-        return Err("is not writable by you".into());
+        return Err(RuntimeBaseError::NotWritable);
     }
     if let Some((culprit, why)) = unsafe_dir(base, &[], uid, None) {
         return Err(if culprit == base {
-            why
+            RuntimeBaseError::Open { why }
         } else {
-            format!("sits in {}, which {why}", culprit.display())
+            RuntimeBaseError::OpenParent {
+                parent: culprit,
+                why,
+            }
         });
     }
     Ok(())

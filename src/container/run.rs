@@ -820,7 +820,8 @@ pub fn parse_volume(spec: &str, cwd: &Path) -> Result<UserMount, SpecError> {
             source.display()
         )));
     }
-    let source = crate::sandbox::mounts::real_bind_source(&source).map_err(err)?;
+    let source =
+        crate::sandbox::mounts::real_bind_source(&source).map_err(|e| err(e.to_string()))?;
     Ok(UserMount::Bind {
         source,
         target: target.to_string(),
@@ -884,7 +885,8 @@ pub fn parse_mount(spec: &str, cwd: &Path) -> Result<UserMount, SpecError> {
                     source.display()
                 )));
             }
-            let source = crate::sandbox::mounts::real_bind_source(&source).map_err(err)?;
+            let source = crate::sandbox::mounts::real_bind_source(&source)
+                .map_err(|e| err(e.to_string()))?;
             Ok(UserMount::Bind {
                 source,
                 target,

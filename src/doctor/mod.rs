@@ -165,7 +165,9 @@ impl Facts {
             subids: SubidFacts::gather(&name, uid),
             id_helpers: vec![HelperFacts::of("newuidmap"), HelperFacts::of("newgidmap")],
             overlay: OverlayFacts {
-                error: probe::kernel_overlay(&overlay_dir).err(),
+                error: probe::kernel_overlay(&overlay_dir)
+                    .err()
+                    .map(|e| e.to_string()),
                 tried_in: overlay_dir,
             },
             fuse_overlayfs: FuseFacts::probe(),
@@ -301,7 +303,8 @@ impl SessionFacts {
         let xdg = env.var("XDG_RUNTIME_DIR").map(PathBuf::from);
         let problem = xdg
             .as_ref()
-            .and_then(|d| config::usable_runtime_base(d, uid).err());
+            .and_then(|d| config::usable_runtime_base(d, uid).err())
+            .map(|e| e.to_string());
         let bus_socket = PathBuf::from(format!("/run/user/{uid}/bus"));
         let user_bus = env
             .var("DBUS_SESSION_BUS_ADDRESS")

@@ -3,34 +3,47 @@
 //! the sandbox child (single-threaded, root of the user namespace); the tap's
 //! fd is all that leaves.
 
-use super::netlink::Netlink;
+use super::netlink::{Netlink, NetlinkError};
 use super::{GATEWAY_V4, GATEWAY_V6, GUEST_V4, GUEST_V6, IFNAME, MTU};
 use rustix::fd::{AsRawFd, OwnedFd};
 use std::net::IpAddr;
 
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 
+/// Why the container's tap could not be made or set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TapError {
+    #[error(
+        "cannot open /dev/net/tun: {0}; check that the tun module is loaded (modprobe tun) \
+         and that /dev/net/tun is a character device readable and writable by everyone \
+         (mode 0666), or run with --network none"
+    )]
+    OpenTun(rustix::io::Errno),
+    #[error(
+        "cannot create a tap device on /dev/net/tun: {0}; the kernel needs CONFIG_TUN and \
+         must allow tap devices in user namespaces"
+    )]
+    MakeTap(std::io::Error),
+    /// Addressing or routing the tap.
+    #[error(transparent)]
+    Netlink(#[from] NetlinkError),
+}
+
 /// `/dev/net/tun` opened in the current network namespace, no device made
 /// yet (`make_tap` makes it there, from whichever process holds the fd).
 /// Non-blocking.
-pub fn open_tun() -> Result<OwnedFd, String> {
+pub fn open_tun() -> Result<OwnedFd, TapError> {
     rustix::fs::open(
         "/dev/net/tun",
         rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC | rustix::fs::OFlags::NONBLOCK,
         rustix::fs::Mode::empty(),
     )
-    .map_err(|e| {
-        format!(
-            "cannot open /dev/net/tun: {e}; check that the tun module is loaded \
-             (modprobe tun) and that /dev/net/tun is a character device readable and \
-             writable by everyone (mode 0666), or run with --network none"
-        )
-    })
+    .map_err(TapError::OpenTun)
 }
 
 /// A tap named `name` made on `tun` (from `open_tun`), in the network
 /// namespace `tun` was opened in.
-pub fn make_tap(tun: &OwnedFd, name: &str) -> Result<(), String> {
+pub fn make_tap(tun: &OwnedFd, name: &str) -> Result<(), TapError> {
     // SAFETY: ifreq is plain old data; zeroed is a valid value.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes().take(15)) {
@@ -39,19 +52,15 @@ pub fn make_tap(tun: &OwnedFd, name: &str) -> Result<(), String> {
     req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
     // SAFETY: TUNSETIFF reads the ifreq we pass and fills in the name.
     if unsafe { libc::ioctl(tun.as_raw_fd(), TUNSETIFF, &mut req) } < 0 {
-        let e = std::io::Error::last_os_error();
-        return Err(format!(
-            "cannot create a tap device on /dev/net/tun: {e}; the kernel needs \
-             CONFIG_TUN and must allow tap devices in user namespaces"
-        ));
+        return Err(TapError::MakeTap(std::io::Error::last_os_error()));
     }
     Ok(())
 }
 
 /// The container's half of its network, in the sandbox child (root of its
 /// user namespace, in its new network namespace): ping allowed for the
-/// mapped groups. Fits `sandbox::NetSetup::inside`.
-pub fn setup_inside() -> Result<(), String> {
+/// mapped groups. Behind `sandbox::NetSetup::inside`.
+pub fn setup_inside() -> Result<(), TapError> {
     allow_ping();
     Ok(())
 }
@@ -59,16 +68,14 @@ pub fn setup_inside() -> Result<(), String> {
 /// The supervisor's half, while the child mounts the root: on `/dev/net/tun`
 /// and a route socket the child opened in the container's network
 /// namespace, the tap made there, addressed and routed towards burrow's
-/// stack. The tap's fd is what comes back. Fits `sandbox::NetSetup::outside`.
-pub fn setup_outside(tun: OwnedFd, route: OwnedFd) -> Result<OwnedFd, String> {
+/// stack. The tap's fd is what comes back. Behind `sandbox::NetSetup::outside`.
+pub fn setup_outside(tun: OwnedFd, route: OwnedFd) -> Result<OwnedFd, TapError> {
     make_tap(&tun, IFNAME)?;
     let mut nl = Netlink::from_fd(route);
-    let index = nl.index_of(IFNAME).map_err(|e| e.to_string())?;
-    nl.link_up(index, MTU).map_err(|e| e.to_string())?;
-    nl.add_address(index, IpAddr::V4(GUEST_V4), 24)
-        .map_err(|e| e.to_string())?;
-    nl.add_default_route(index, IpAddr::V4(GATEWAY_V4))
-        .map_err(|e| e.to_string())?;
+    let index = nl.index_of(IFNAME)?;
+    nl.link_up(index, MTU)?;
+    nl.add_address(index, IpAddr::V4(GUEST_V4), 24)?;
+    nl.add_default_route(index, IpAddr::V4(GATEWAY_V4))?;
     // IPv6 may be disabled on the host; the container then has IPv4 only.
     if nl.add_address(index, IpAddr::V6(GUEST_V6), 64).is_ok() {
         let _ = nl.add_default_route(index, IpAddr::V6(GATEWAY_V6));

@@ -192,12 +192,22 @@ pub(crate) fn sealed_copy() -> Result<Option<OwnedFd>, Errno> {
     Ok(Some(memfd))
 }
 
+/// Why burrow could not re-execute itself from a sealed copy; the caller
+/// must then not start or enter a container.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("copying the burrow binary into a sealed memfd: {0}")]
+    Copy(Errno),
+    #[error("running burrow from its sealed memfd copy: {}", super::sys::errno_text(*.0))]
+    Exec(i32),
+}
+
 /// Re-executes this process, with the same arguments and environment, from
 /// `sealed_copy` when the binary needs one and this process does not run
 /// from one already. Returns when there is nothing to do; otherwise only
 /// with the reason it could not (the caller must then not start or enter a
 /// container). Call it first in `main`, single-threaded.
-pub fn seal_self() -> Result<(), String> {
+pub fn seal_self() -> Result<(), SealError> {
     let running = std::fs::read_link("/proc/self/exe").unwrap_or_default();
     if running
         .as_os_str()
@@ -209,11 +219,7 @@ pub fn seal_self() -> Result<(), String> {
     let copy = match sealed_copy() {
         Ok(None) => return Ok(()),
         Ok(Some(fd)) => fd,
-        Err(e) => {
-            return Err(format!(
-                "copying the burrow binary into a sealed memfd: {e}"
-            ))
-        }
+        Err(e) => return Err(SealError::Copy(e)),
     };
     let args: Vec<CString> = std::env::args_os()
         .filter_map(|a| CString::new(a.into_encoded_bytes()).ok())
@@ -242,10 +248,7 @@ pub fn seal_self() -> Result<(), String> {
             libc::AT_EMPTY_PATH,
         )
     };
-    Err(format!(
-        "running burrow from its sealed memfd copy: {}",
-        super::sys::errno_text(super::sys::last_errno())
-    ))
+    Err(SealError::Exec(super::sys::last_errno()))
 }
 
 #[cfg(test)]

@@ -106,6 +106,32 @@ pub fn mount_ops(spec: &SandboxSpec) -> Vec<MountOp> {
     ops
 }
 
+/// Why a volume's host source cannot be bound.
+#[derive(Debug, thiserror::Error)]
+pub enum BindSourceError {
+    #[error("the host path {}: {source}", .path.display())]
+    Stat {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the host path {} goes through the symbolic link {} -> {}, which leads out of {}; a \
+         container can plant such links in a volume, so burrow does not follow them: name the \
+         directory itself ({}) if you mean it",
+        .named.display(), .link.display(), .target.display(), .holder.display(),
+        .resolved.display()
+    )]
+    LinkLeadsOut {
+        /// The path as the user gave it.
+        named: PathBuf,
+        link: PathBuf,
+        target: PathBuf,
+        /// The directory holding the link.
+        holder: PathBuf,
+        resolved: PathBuf,
+    },
+}
+
 /// The real path (no symbolic links left) of a volume's host source
 /// `named`, an absolute path as the user gave it. A symbolic link on the
 /// way that is not root's must lead to a place beneath the directory that
@@ -113,7 +139,7 @@ pub fn mount_ops(spec: &SandboxSpec) -> Vec<MountOp> {
 /// later `-v` of a path through one would otherwise bind whatever host
 /// directory the container chose (docker follows them). Root's links are
 /// the system's own (`/var/run`, a home moved by the admin) and followed.
-pub fn real_bind_source(named: &Path) -> Result<PathBuf, String> {
+pub fn real_bind_source(named: &Path) -> Result<PathBuf, BindSourceError> {
     use std::os::unix::fs::MetadataExt;
     use std::path::Component;
     let mut real = PathBuf::from("/");
@@ -125,26 +151,25 @@ pub fn real_bind_source(named: &Path) -> Result<PathBuf, String> {
             }
             Component::Normal(name) => {
                 let next = real.join(name);
-                let md = std::fs::symlink_metadata(&next)
-                    .map_err(|e| format!("the host path {}: {e}", next.display()))?;
+                let stat = |source| BindSourceError::Stat {
+                    path: next.clone(),
+                    source,
+                };
+                let md = std::fs::symlink_metadata(&next).map_err(stat)?;
                 if !md.file_type().is_symlink() {
                     real = next;
                     continue;
                 }
                 let target = std::fs::read_link(&next).unwrap_or_default();
-                let resolved = std::fs::canonicalize(&next)
-                    .map_err(|e| format!("the host path {}: {e}", next.display()))?;
+                let resolved = std::fs::canonicalize(&next).map_err(stat)?;
                 if md.uid() != 0 && !resolved.starts_with(&real) {
-                    return Err(format!(
-                        "the host path {} goes through the symbolic link {} -> {}, which leads \
-                         out of {}; a container can plant such links in a volume, so burrow does \
-                         not follow them: name the directory itself ({}) if you mean it",
-                        named.display(),
-                        next.display(),
-                        target.display(),
-                        real.display(),
-                        resolved.display()
-                    ));
+                    return Err(BindSourceError::LinkLeadsOut {
+                        named: named.to_path_buf(),
+                        link: next,
+                        target,
+                        holder: real,
+                        resolved,
+                    });
                 }
                 real = resolved;
             }
@@ -469,10 +494,20 @@ mod tests {
                 // Root's own links are the system's, and followed.
                 assert_eq!(r.unwrap(), real.join("secret"));
             } else {
-                assert!(r.unwrap_err().contains("leads out of"), "{link}");
+                let e = r.unwrap_err();
+                assert!(
+                    matches!(&e, BindSourceError::LinkLeadsOut { link: l, .. }
+                        if *l == real.join("vol").join(link)),
+                    "{e}"
+                );
+                assert!(e.to_string().contains("leads out of"), "{link}");
             }
         }
-        assert!(real_bind_source(&real.join("vol/none")).is_err());
+        let e = real_bind_source(&real.join("vol/none")).unwrap_err();
+        assert!(
+            matches!(&e, BindSourceError::Stat { path, .. } if *path == real.join("vol/none")),
+            "{e}"
+        );
     }
 
     #[test]

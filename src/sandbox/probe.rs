@@ -7,16 +7,37 @@ use super::userns::{self, IdMap};
 use nix::mount::{mount, umount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{Gid, Uid};
+use serde::{Deserialize, Serialize};
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+
+/// Why the kernel overlay could not be used: the helper that enters the
+/// user namespace failed, or a step inside it did.
+#[derive(Debug, thiserror::Error)]
+pub enum OverlayProbeError {
+    #[error(transparent)]
+    Helper(#[from] userns::UsernsError),
+    #[error(transparent)]
+    Step(#[from] OverlayStepError),
+}
+
+/// The step of the overlay probe that failed in the user namespace, with
+/// the kernel's reason (as text: it crosses from the helper process).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum OverlayStepError {
+    #[error("{step}: {reason}")]
+    Failed { step: String, reason: String },
+    #[error("the upper layer has no 0:0 whiteout for the deleted directory")]
+    NoWhiteout,
+}
 
 /// Mounts a kernel overlay with `userxattr` in a scratch directory under
 /// `parent`, inside a user namespace, and does what a container's first
 /// writes do: create a file, delete a file and a directory of the lower
 /// layer (the step that fails with EIO without `userxattr`). The error
 /// names the step that failed. The caller must be single-threaded.
-pub fn kernel_overlay(parent: &Path) -> Result<(), String> {
+pub fn kernel_overlay(parent: &Path) -> Result<(), OverlayProbeError> {
     let scratch = parent.join(format!(".burrow-doctor-{}", std::process::id()));
     let map = IdMap::single(Uid::current().as_raw(), Gid::current().as_raw());
     let inner = scratch.clone();
@@ -27,15 +48,18 @@ pub fn kernel_overlay(parent: &Path) -> Result<(), String> {
         let _ = fs::remove_dir_all(&inner);
         outcome
     })
-    .map_err(|e| e.to_string())
-    .and_then(|outcome| outcome);
+    .map_err(OverlayProbeError::from)
+    .and_then(|outcome| outcome.map_err(OverlayProbeError::from));
     // In case the child died before its own clean-up.
     let _ = fs::remove_dir_all(&scratch);
     result
 }
 
-fn overlay_steps(scratch: &Path) -> Result<(), String> {
-    let step = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");
+fn overlay_steps(scratch: &Path) -> Result<(), OverlayStepError> {
+    let step = |what: &str, e: &dyn std::fmt::Display| OverlayStepError::Failed {
+        step: what.to_string(),
+        reason: e.to_string(),
+    };
     fs::create_dir(scratch).map_err(|e| step(&format!("creating {}", scratch.display()), &e))?;
     for d in ["lower/dir", "upper", "work", "merged"] {
         fs::create_dir_all(scratch.join(d)).map_err(|e| step("creating the layer dirs", &e))?;
@@ -77,7 +101,7 @@ fn overlay_steps(scratch: &Path) -> Result<(), String> {
         let whiteout = fs::symlink_metadata("upper/dir")
             .map_err(|e| step("finding the whiteout in the upper layer", &e))?;
         if !(whiteout.file_type().is_char_device() && whiteout.rdev() == 0) {
-            return Err("the upper layer has no 0:0 whiteout for the deleted directory".into());
+            return Err(OverlayStepError::NoWhiteout);
         }
         Ok(())
     })();
@@ -146,10 +170,14 @@ mod tests {
     #[test]
     fn kernel_overlay_names_the_step_that_failed() {
         let e = kernel_overlay(Path::new("/nonexistent/burrow")).unwrap_err();
+        let OverlayProbeError::Step(OverlayStepError::Failed { step, reason }) = &e else {
+            panic!("{e}");
+        };
         assert!(
-            e.starts_with("creating /nonexistent/burrow/.burrow-doctor-"),
+            step.starts_with("creating /nonexistent/burrow/.burrow-doctor-"),
             "{e}"
         );
+        assert!(reason.contains("No such file"), "{e}");
     }
 
     #[test]

@@ -375,9 +375,9 @@ impl SandboxSpec {
             if !self.namespaces.uts {
                 return bad("hostname", "a host name needs a UTS namespace".into());
             }
-            check_hostname(h).map_err(|reason| InvalidSpec {
+            check_hostname(h).map_err(|e| InvalidSpec {
                 field: "hostname".into(),
-                reason,
+                reason: e.to_string(),
             })?;
         }
         if self.join.is_some() && (self.namespaces.net || self.net_setup.is_some()) {
@@ -441,12 +441,20 @@ impl SandboxSpec {
     }
 }
 
+/// A name the kernel or RFC 1123 would not take as a host name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is not a valid host name: use at most 64 letters, digits, '-' and '_' in \
+     dot-separated labels that do not start or end with '-'"
+)]
+pub struct BadHostname(pub String);
+
 /// Why `name` cannot be a host name, if it cannot: dot-separated labels
 /// of letters, digits and '-' (RFC 1123), none empty or longer than 63
 /// bytes nor starting or ending with '-', at most 64 bytes in all (the
 /// kernel's limit). '_' is allowed in a label, as docker allows it since
 /// refusing it broke its users.
-pub fn check_hostname(name: &str) -> Result<(), String> {
+pub fn check_hostname(name: &str) -> Result<(), BadHostname> {
     let label_ok = |l: &str| {
         !l.is_empty()
             && l.len() <= 63
@@ -458,10 +466,7 @@ pub fn check_hostname(name: &str) -> Result<(), String> {
     if name.len() <= 64 && name.split('.').all(label_ok) {
         Ok(())
     } else {
-        Err(format!(
-            "{name:?} is not a valid host name: use at most 64 letters, digits, '-' and '_' \
-             in dot-separated labels that do not start or end with '-'"
-        ))
+        Err(BadHostname(name.to_string()))
     }
 }
 
@@ -629,7 +634,7 @@ mod tests {
         for bad in [
             "", "bad host", "-a", "a-", "a..b", ".a", "a/b", "a\0", &long,
         ] {
-            assert!(check_hostname(bad).is_err(), "{bad:?}");
+            assert_eq!(check_hostname(bad), Err(BadHostname(bad.to_string())));
         }
     }
 

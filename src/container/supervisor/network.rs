@@ -57,8 +57,12 @@ impl SupervisedNetwork {
         if self.user {
             sandbox.namespaces.net = true;
             sandbox.net_setup = Some(NetSetup {
-                inside: net::tap::setup_inside,
-                outside: net::tap::setup_outside,
+                // The sandbox knows nothing of the network: its errors
+                // reach it as sentences.
+                inside: || net::tap::setup_inside().map_err(|e| e.to_string()),
+                outside: |tun, route| {
+                    net::tap::setup_outside(tun, route).map_err(|e| e.to_string())
+                },
             });
             sandbox.bind_notify = self.direct;
             sandbox.connect_notify = self.direct_host;

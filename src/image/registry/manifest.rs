@@ -58,6 +58,27 @@ pub struct Platform {
     pub variant: Option<String>,
 }
 
+/// A `--platform` that is not `os/arch[/variant]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid platform {0:?}: expected os/arch or os/arch/variant, as in linux/arm64 or linux/arm/v7"
+)]
+pub struct BadPlatform(pub String);
+
+/// Why bytes from a registry are not a manifest burrow can read.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("not a manifest: {0}")]
+    NotJson(serde_json::Error),
+    #[error(
+        "it is a Docker schema 1 manifest (from docker before 1.10), which burrow does not \
+         read; push the image again with a current tool"
+    )]
+    Schema1,
+    #[error("the manifest has no config")]
+    NoConfig,
+}
+
 impl Platform {
     /// This machine's platform, as OCI names it.
     pub fn host() -> Platform {
@@ -70,14 +91,12 @@ impl Platform {
     }
 
     /// Parses `os/arch[/variant]` (`linux/arm64`, `linux/arm/v7`).
-    pub fn parse(s: &str) -> Result<Platform, String> {
+    pub fn parse(s: &str) -> Result<Platform, BadPlatform> {
         let parts: Vec<&str> = s.split('/').collect();
         let ok =
             |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !(2..=3).contains(&parts.len()) || !parts.iter().all(ok) {
-            return Err(format!(
-                "invalid platform {s:?}: expected os/arch or os/arch/variant, as in linux/arm64 or linux/arm/v7"
-            ));
+            return Err(BadPlatform(s.to_string()));
         }
         Ok(Platform {
             os: parts[0].to_ascii_lowercase(),
@@ -152,15 +171,15 @@ pub enum Manifest {
 
 impl Manifest {
     /// Parses manifest bytes; `content_type` is the registry's header.
-    pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Manifest, String> {
-        let raw: Raw = serde_json::from_slice(bytes).map_err(|e| format!("not a manifest: {e}"))?;
+    pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Manifest, ManifestError> {
+        let raw: Raw = serde_json::from_slice(bytes).map_err(ManifestError::NotJson)?;
         let media_type = raw
             .media_type
             .clone()
             .or_else(|| content_type.map(|c| c.split(';').next().unwrap_or("").trim().to_string()))
             .unwrap_or_default();
         if raw.schema_version == Some(1) || media_type.starts_with(DOCKER_SCHEMA1) {
-            return Err("it is a Docker schema 1 manifest (from docker before 1.10), which burrow does not read; push the image again with a current tool".into());
+            return Err(ManifestError::Schema1);
         }
         let is_index = media_type == OCI_INDEX
             || media_type == DOCKER_LIST
@@ -170,7 +189,7 @@ impl Manifest {
                 manifests: raw.manifests.unwrap_or_default(),
             });
         }
-        let config = raw.config.ok_or("the manifest has no config")?;
+        let config = raw.config.ok_or(ManifestError::NoConfig)?;
         Ok(Manifest::Image {
             media_type: if media_type.is_empty() {
                 OCI_MANIFEST.into()
@@ -240,7 +259,7 @@ mod tests {
             Some("v7")
         );
         for bad in ["linux", "linux/", "a/b/c/d", "linux/amd 64"] {
-            assert!(Platform::parse(bad).is_err(), "{bad}");
+            assert_eq!(Platform::parse(bad), Err(BadPlatform(bad.into())), "{bad}");
         }
     }
 
@@ -294,6 +313,8 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let s1 = br#"{"schemaVersion":1,"name":"x","fsLayers":[]}"#;
-        assert!(Manifest::parse(s1, None).unwrap_err().contains("schema 1"));
+        let e = Manifest::parse(s1, None).unwrap_err();
+        assert!(matches!(e, ManifestError::Schema1), "{e}");
+        assert!(e.to_string().contains("schema 1"), "{e}");
     }
 }

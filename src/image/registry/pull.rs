@@ -174,7 +174,7 @@ fn resolve(settings: &Settings, r: &Reference, wanted: &Platform) -> Result<Reso
         reference: r.to_string(),
         detail,
     };
-    let mut parsed = Manifest::parse(&bytes, ctype.as_deref()).map_err(bad)?;
+    let mut parsed = Manifest::parse(&bytes, ctype.as_deref()).map_err(|e| bad(e.to_string()))?;
     for _ in 0..4 {
         let Manifest::Index { manifests } = &parsed else {
             break;
@@ -194,7 +194,7 @@ fn resolve(settings: &Settings, r: &Reference, wanted: &Platform) -> Result<Reso
             })?;
         let d = chosen.digest.clone();
         let (bytes, ctype) = get_manifest(&client, r, &d.to_string(), Some(&d))?;
-        parsed = Manifest::parse(&bytes, ctype.as_deref()).map_err(bad)?;
+        parsed = Manifest::parse(&bytes, ctype.as_deref()).map_err(|e| bad(e.to_string()))?;
     }
     match parsed {
         Manifest::Image { config, layers, .. } => Ok(Resolved {
