@@ -39,6 +39,8 @@ impl Error {
             Error::Container(e) => e.exit_code(),
             Error::Sandbox(e) => e.exit_code(),
             Error::Conflict(_) => 1,
+            // docker's status for an object that does not exist.
+            Error::Image(image::ImageError::Store(image::store::StoreError::NoSuchImage(_))) => 1,
             _ => 125,
         }
     }

@@ -219,5 +219,5 @@ fn a_container_without_a_cgroup_cannot_be_paused_or_updated() {
     env.ok(&["rm", "-f", "nap"]);
     common::kill_group(&mut running);
     let out = env.fails(&["update", "--memory", "64m", "nap"]);
-    assert!(out.error_line().contains("no such container"), "{out}");
+    assert!(out.error_line().contains("No such container"), "{out}");
 }

@@ -688,7 +688,7 @@ fn network_failures_say_what() {
         "netbox",
         "true",
     ]);
-    assert!(out.stderr.contains("no such container: nosuch"), "{out}");
+    assert!(out.stderr.contains("No such container: nosuch"), "{out}");
     let out = env.fails(&["run", "--rm", "--network", "bogus", "netbox", "true"]);
     assert!(out.stderr.contains("container:NAME"), "{out}");
     let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");

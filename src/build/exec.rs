@@ -1208,7 +1208,7 @@ impl Builder<'_> {
         let _ = o.rewind();
         let _ = o.read_to_string(&mut text);
         let cleanup = |ctx: &Context| {
-            let _ = crate::container::remove(ctx, &name, true);
+            let _ = crate::container::remove(ctx, &name, true, true);
         };
         let code = match code {
             Ok(c) => c,

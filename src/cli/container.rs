@@ -8,6 +8,94 @@ use crate::sandbox::join::ExecSpec;
 use crate::{Error, Result};
 use std::path::PathBuf;
 
+/// `burrow container VERB`: the top-level container verbs under one name,
+/// as docker groups them.
+#[derive(clap::Subcommand, Debug)]
+pub enum ContainerCommand {
+    /// Attach to a detached container's output (and stdin).
+    Attach(Attach),
+    /// Make an image of a container's changes on top of its image.
+    Commit(Commit),
+    /// Copy files between a container (CONTAINER:PATH) and the host.
+    Cp(Cp),
+    /// Create a container without starting it.
+    Create(Box<super::run::Create>),
+    /// List what a container changed.
+    Diff(Diff),
+    /// Run a command in a running container.
+    Exec(Exec),
+    /// Write a container's filesystem as a tarball.
+    Export(Export),
+    /// Show low-level information on containers, as JSON.
+    Inspect(super::run::InspectContainers),
+    /// Send a signal to containers.
+    Kill(Kill),
+    /// Print a container's output.
+    Logs(Logs),
+    /// List containers.
+    #[command(visible_aliases = ["list", "ps"])]
+    Ls(super::run::Ps),
+    /// Freeze every process of running containers.
+    Pause(super::resources::Pause),
+    /// List a container's published ports.
+    Port(super::run::Port),
+    /// Rename a container.
+    Rename(Rename),
+    /// Stop and start containers.
+    Restart(Restart),
+    /// Remove containers.
+    #[command(visible_alias = "remove")]
+    Rm(super::run::Rm),
+    /// Run a command in a new container.
+    Run(Box<super::run::Run>),
+    /// Start stopped containers.
+    Start(Start),
+    /// Show containers' resource use.
+    Stats(super::resources::Stats),
+    /// Stop containers.
+    Stop(Stop),
+    /// List the processes of a container.
+    Top(Top),
+    /// Thaw paused containers.
+    Unpause(super::resources::Unpause),
+    /// Change the resource limits of running containers.
+    Update(super::resources::Update),
+    /// Wait for containers to exit; print their exit status.
+    Wait(Wait),
+}
+
+impl ContainerCommand {
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        let done = match self {
+            ContainerCommand::Attach(c) => return c.exec(ctx),
+            ContainerCommand::Commit(c) => c.exec(ctx),
+            ContainerCommand::Cp(c) => c.exec(ctx),
+            ContainerCommand::Create(c) => c.exec(ctx),
+            ContainerCommand::Diff(c) => c.exec(ctx),
+            ContainerCommand::Exec(c) => return c.exec(ctx),
+            ContainerCommand::Export(c) => c.exec(ctx),
+            ContainerCommand::Inspect(c) => return c.exec(ctx),
+            ContainerCommand::Kill(c) => return c.exec(ctx),
+            ContainerCommand::Logs(c) => c.exec(ctx),
+            ContainerCommand::Ls(c) => c.exec(ctx),
+            ContainerCommand::Pause(c) => c.exec(ctx),
+            ContainerCommand::Port(c) => c.exec(ctx),
+            ContainerCommand::Rename(c) => c.exec(ctx),
+            ContainerCommand::Restart(c) => c.exec(ctx),
+            ContainerCommand::Rm(c) => return c.exec(ctx),
+            ContainerCommand::Run(c) => return c.exec(ctx),
+            ContainerCommand::Start(c) => return c.exec(ctx),
+            ContainerCommand::Stats(c) => c.exec(ctx),
+            ContainerCommand::Stop(c) => return c.exec(ctx),
+            ContainerCommand::Top(c) => c.exec(ctx),
+            ContainerCommand::Unpause(c) => c.exec(ctx),
+            ContainerCommand::Update(c) => c.exec(ctx),
+            ContainerCommand::Wait(c) => return c.exec(ctx),
+        };
+        done.map(|()| 0)
+    }
+}
+
 #[derive(clap::Args, Debug)]
 #[command(trailing_var_arg = true)]
 pub struct Exec {
@@ -105,22 +193,74 @@ impl Logs {
     }
 }
 
+/// The containers a verb acts on: those named, or with `--all` every one
+/// (`running` only: those that run).
+fn targets(ctx: &Context, all: bool, running: bool, names: Vec<String>) -> Result<Vec<String>> {
+    if !all {
+        if names.is_empty() {
+            return Err(Error::Usage("give at least one container, or --all".into()));
+        }
+        return Ok(names);
+    }
+    if !names.is_empty() {
+        return Err(Error::Usage("--all and container names conflict".into()));
+    }
+    Ok(crate::container::list(ctx, !running)?
+        .into_iter()
+        .map(|(r, _)| r.id[..12].to_string())
+        .collect())
+}
+
+/// Applies `f` to each container as docker does: a failure is an `Error:`
+/// line on stderr and the status 1; the others go on. A failure that is
+/// not about the container (a broken store) stops at once.
+pub fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<i32> {
+    let mut code = 0;
+    for n in names {
+        match f(n) {
+            Ok(()) => {}
+            Err(e) if e.exit_code() == 1 || matches!(e, Error::Container(_)) => {
+                eprintln!("Error: {e}");
+                code = 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(code)
+}
+
 #[derive(clap::Args, Debug)]
 pub struct Stop {
     /// Seconds to wait after the stop signal before SIGKILL.
-    #[arg(short = 't', long = "time", value_name = "SECS")]
+    #[arg(
+        short = 't',
+        long = "time",
+        visible_alias = "timeout",
+        value_name = "SECS"
+    )]
     time: Option<u64>,
-    #[arg(required = true)]
+    /// Stop every running container.
+    #[arg(short, long)]
+    all: bool,
     containers: Vec<String>,
 }
 
 impl Stop {
-    pub fn exec(self, ctx: &Context) -> Result<()> {
-        lifecycle::stop_many(ctx, &self.containers, self.time)?;
-        for c in &self.containers {
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        let names = targets(ctx, self.all, true, self.containers)?;
+        // Every stop signal goes out before any wait (one timeout for N
+        // containers); a name that is not a container is reported alone.
+        let mut found = Vec::new();
+        let code = each(&names, |c| {
+            crate::container::find_id(ctx, c)?;
+            found.push(c.to_string());
+            Ok(())
+        })?;
+        lifecycle::stop_many(ctx, &found, self.time)?;
+        for c in &found {
             println!("{c}");
         }
-        Ok(())
+        Ok(code)
     }
 }
 
@@ -129,19 +269,22 @@ pub struct Kill {
     /// The signal, by name or number.
     #[arg(short, long, default_value = "KILL")]
     signal: String,
-    #[arg(required = true)]
+    /// Signal every running container.
+    #[arg(short, long)]
+    all: bool,
     containers: Vec<String>,
 }
 
 impl Kill {
-    pub fn exec(self, ctx: &Context) -> Result<()> {
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
         let sig = crate::sandbox::signal_number(&self.signal)
             .ok_or_else(|| Error::Usage(format!("unknown signal {:?}", self.signal)))?;
-        for c in &self.containers {
+        let names = targets(ctx, self.all, true, self.containers)?;
+        each(&names, |c| {
             lifecycle::kill(ctx, c, sig)?;
             println!("{c}");
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 
@@ -150,26 +293,30 @@ pub struct Start {
     /// Attach to the container's output and wait for it to exit.
     #[arg(short, long)]
     attach: bool,
-    /// With --attach, pass stdin on.
+    /// Pass stdin on (attached).
     #[arg(short, long)]
     interactive: bool,
-    #[arg(required = true)]
+    /// Start every container that is not running.
+    #[arg(long)]
+    all: bool,
     containers: Vec<String>,
 }
 
 impl Start {
     pub fn exec(self, ctx: &Context) -> Result<i32> {
-        if self.attach {
-            if self.containers.len() != 1 {
+        let names = targets(ctx, self.all, false, self.containers)?;
+        if self.attach || self.interactive {
+            if names.len() != 1 {
                 return Err(Error::Usage("--attach takes one container".into()));
             }
-            return lifecycle::start_attached(ctx, &self.containers[0], self.interactive);
+            // `start -i` attaches as well, as docker's does.
+            return lifecycle::start_attached(ctx, &names[0], self.interactive);
         }
-        for c in &self.containers {
+        each(&names, |c| {
             lifecycle::start(ctx, c)?;
             println!("{c}");
-        }
-        Ok(0)
+            Ok(())
+        })
     }
 }
 
@@ -200,11 +347,11 @@ pub struct Wait {
 }
 
 impl Wait {
-    pub fn exec(self, ctx: &Context) -> Result<()> {
-        for c in &self.containers {
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        each(&self.containers, |c| {
             println!("{}", lifecycle::wait(ctx, c)?);
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 

@@ -14,7 +14,10 @@ pub enum ImageCommand {
     #[command(visible_alias = "list")]
     Ls(List),
     /// Remove images.
+    #[command(visible_alias = "remove")]
     Rm(Remove),
+    /// Build an image from a Containerfile (or Dockerfile) and a context directory.
+    Build(super::build::Build),
     /// Show low-level information on images, as JSON.
     Inspect(Inspect),
     /// Remove images without a name (with -a, all images).
@@ -34,11 +37,12 @@ pub enum ImageCommand {
 }
 
 impl ImageCommand {
-    pub fn exec(self, ctx: &Context) -> Result<()> {
-        match self {
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        let done = match self {
             ImageCommand::Ls(c) => c.exec(ctx),
             ImageCommand::Rm(c) => c.exec(ctx),
-            ImageCommand::Inspect(c) => c.exec(ctx),
+            ImageCommand::Build(c) => c.exec(ctx),
+            ImageCommand::Inspect(c) => return c.exec(ctx),
             ImageCommand::Prune(c) => c.exec(ctx),
             ImageCommand::Tag(c) => c.exec(ctx),
             ImageCommand::Save(c) => c.exec(ctx),
@@ -46,7 +50,8 @@ impl ImageCommand {
             ImageCommand::Import(c) => c.exec(ctx),
             ImageCommand::Pull(c) => c.exec(ctx),
             ImageCommand::Push(c) => c.exec(ctx),
-        }
+        };
+        done.map(|()| 0)
     }
 }
 
@@ -378,9 +383,13 @@ pub struct Inspect {
 }
 
 impl Inspect {
-    pub fn exec(self, ctx: &Context) -> Result<()> {
-        let json = images::inspect(ctx, &self.images)?;
-        print_inspected(&json, &self.format)
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        super::run::inspect(
+            ctx,
+            &self.images,
+            Some(super::run::InspectType::Image),
+            &self.format,
+        )
     }
 }
 

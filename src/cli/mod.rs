@@ -28,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a command in a new container.
     Run(Box<run::Run>),
+    /// Create a container without starting it (every flag of run but -d).
+    Create(Box<run::Create>),
     /// List containers.
     Ps(run::Ps),
     /// Remove containers.
@@ -94,6 +96,9 @@ pub enum Command {
     Login(registry::Login),
     /// Log out of a registry.
     Logout(registry::Logout),
+    /// Manage containers (the container verbs under one name).
+    #[command(subcommand)]
+    Container(container::ContainerCommand),
     /// Manage images.
     #[command(subcommand)]
     Image(image::ImageCommand),
@@ -123,7 +128,18 @@ impl Cli {
     /// the full one, whose messages are the ones users see.
     pub fn parse_args() -> std::result::Result<Cli, clap::Error> {
         let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-        Self::fast(&args).map_or_else(|| Cli::try_parse_from(&args), Ok)
+        Self::fast(&args).map_or_else(|| Self::full(&args), Ok)
+    }
+
+    /// The full parser. A single-value option given twice takes the last
+    /// value, as docker's parser does (clap's default is an error).
+    pub fn full(args: &[std::ffi::OsString]) -> std::result::Result<Cli, clap::Error> {
+        use clap::{CommandFactory, FromArgMatches};
+        fn last_wins(cmd: clap::Command) -> clap::Command {
+            cmd.args_override_self(true).mut_subcommands(last_wins)
+        }
+        let m = last_wins(Cli::command()).try_get_matches_from(args)?;
+        Cli::from_arg_matches(&m)
     }
 
     fn fast(args: &[std::ffi::OsString]) -> Option<Cli> {
@@ -132,7 +148,7 @@ impl Cli {
             name: &'static str,
             args: &[std::ffi::OsString],
         ) -> Option<T> {
-            let m = T::augment_args(clap::Command::new(name))
+            let m = T::augment_args(clap::Command::new(name).args_override_self(true))
                 .try_get_matches_from(args)
                 .ok()?;
             T::from_arg_matches(&m).ok()
@@ -170,6 +186,7 @@ impl Cli {
     pub fn exec(self, ctx: &Context) -> Result<i32> {
         let done = match self.command {
             Command::Run(c) => return c.exec(ctx),
+            Command::Create(c) => c.exec(ctx),
             Command::Ps(c) => c.exec(ctx),
             Command::Rm(c) => return c.exec(ctx),
             Command::Port(c) => c.exec(ctx),
@@ -180,11 +197,11 @@ impl Cli {
             Command::Exec(c) => return c.exec(ctx),
             Command::Healthcheck(c) => return c.exec(ctx),
             Command::Logs(c) => c.exec(ctx),
-            Command::Stop(c) => c.exec(ctx),
-            Command::Kill(c) => c.exec(ctx),
+            Command::Stop(c) => return c.exec(ctx),
+            Command::Kill(c) => return c.exec(ctx),
             Command::Start(c) => return c.exec(ctx),
             Command::Restart(c) => c.exec(ctx),
-            Command::Wait(c) => c.exec(ctx),
+            Command::Wait(c) => return c.exec(ctx),
             Command::Attach(c) => return c.exec(ctx),
             Command::Top(c) => c.exec(ctx),
             Command::Rename(c) => c.exec(ctx),
@@ -199,12 +216,13 @@ impl Cli {
             Command::Save(c) => c.exec(ctx),
             Command::Rmi(c) => c.exec(ctx),
             Command::Tag(c) => c.exec(ctx),
-            Command::Inspect(c) => c.exec(ctx),
+            Command::Inspect(c) => return c.exec(ctx),
             Command::Pull(c) => c.exec(ctx),
             Command::Push(c) => c.exec(ctx),
             Command::Login(c) => c.exec(ctx),
             Command::Logout(c) => c.exec(ctx),
-            Command::Image(c) => c.exec(ctx),
+            Command::Container(c) => return c.exec(ctx),
+            Command::Image(c) => return c.exec(ctx),
             Command::System(c) => c.exec(ctx),
             Command::Doctor(_) | Command::Info(_) | Command::Version(_) => self_contained(),
         };
@@ -237,12 +255,33 @@ mod tests {
             "burrow run img",
             "burrow exec -it -u 1000 -w /tmp ctr sh -c id",
             "burrow exec ctr ls -l --all",
+            "burrow run --name a --rm --name b --rm -w /x img",
         ] {
             let args = argv(line);
             let fast = Cli::fast(&args).unwrap_or_else(|| panic!("fast parse refused {line}"));
-            let full = Cli::try_parse_from(&args).expect(line);
+            let full = Cli::full(&args).expect(line);
             assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{line}");
         }
+    }
+
+    #[test]
+    fn a_repeated_single_value_option_takes_the_last_value() {
+        for line in [
+            "burrow run --name a --name b img",
+            "burrow create --name a --name b img",
+            "burrow container create --name a --name b img",
+            "burrow stop -t 1 -t 2 b",
+        ] {
+            let cli = Cli::full(&argv(line)).unwrap_or_else(|e| panic!("{line}: {e}"));
+            let shown = format!("{cli:?}");
+            assert!(
+                shown.contains("\"b\"") && !shown.contains("\"a\"") || shown.contains("Some(2)"),
+                "{line}: {shown}"
+            );
+        }
+        // Lists still gather every value.
+        let cli = Cli::full(&argv("burrow run -e A=1 -e B=2 img")).expect("parses");
+        assert!(format!("{cli:?}").contains("[\"A=1\", \"B=2\"]"));
     }
 
     #[test]

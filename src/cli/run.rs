@@ -12,12 +12,48 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 #[command(trailing_var_arg = true)]
 pub struct Run {
-    /// Remove the container when it exits.
-    #[arg(long)]
-    rm: bool,
     /// Run in the background under a supervisor; print the container's id.
     #[arg(short, long)]
     detach: bool,
+    #[command(flatten)]
+    create: Create,
+}
+
+impl Run {
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        let mut spec = self.create.spec()?;
+        spec.detach = self.detach;
+        run::run(ctx, &spec).map_err(not_found_is_125)
+    }
+}
+
+/// `run` and `create` fail with 125 on anything of burrow's, a missing
+/// image or container included (which other commands exit 1 for).
+fn not_found_is_125(e: crate::Error) -> crate::Error {
+    match e {
+        crate::Error::Container(ctr::ContainerError::Record(
+            ctr::record::RecordError::NotFound(_),
+        ))
+        | crate::Error::Image(crate::image::ImageError::Store(
+            crate::image::store::StoreError::NoSuchImage(_),
+        )) => crate::Error::Usage(e.to_string()),
+        e => e,
+    }
+}
+
+/// `create`: every flag of `run` but `-d`; the container waits for `start`.
+#[derive(clap::Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct Create {
+    /// Remove the container when it exits.
+    #[arg(long)]
+    rm: bool,
+    /// Set a label: KEY=VALUE (or KEY, empty).
+    #[arg(short, long = "label", value_name = "KEY[=VALUE]")]
+    label: Vec<String>,
+    /// Read labels from a file of KEY=VALUE lines (# starts a comment).
+    #[arg(long, value_name = "FILE")]
+    label_file: Vec<PathBuf>,
     /// Restart policy while the supervisor lives: no, on-failure[:N], always.
     #[arg(long, value_name = "POLICY")]
     restart: Option<String>,
@@ -106,10 +142,33 @@ pub struct Run {
     command: Vec<String>,
 }
 
-impl Run {
-    pub fn exec(self, ctx: &Context) -> Result<i32> {
+impl Create {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let id = run::create(ctx, &self.spec()?).map_err(not_found_is_125)?;
+        println!("{id}");
+        Ok(())
+    }
+
+    fn spec(self) -> Result<RunSpec> {
         let (seccomp, security_opt) = seccomp_option(self.security_opt)?;
-        let spec = RunSpec {
+        let mut labels = std::collections::BTreeMap::new();
+        for file in &self.label_file {
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                crate::Error::Usage(format!("reading --label-file {}: {e}", file.display()))
+            })?;
+            for line in text.lines().map(str::trim) {
+                if !line.is_empty() && !line.starts_with('#') {
+                    let (k, v) = line.split_once('=').unwrap_or((line, ""));
+                    labels.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+        for l in &self.label {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            labels.insert(k.to_string(), v.to_string());
+        }
+        Ok(RunSpec {
+            labels,
             image: self.image,
             command: self.command,
             name: self.name,
@@ -140,11 +199,10 @@ impl Run {
             add_host: self.add_host,
             limits: self.limits.limits(),
             oom_score_adj: self.oom_score_adj,
-            detach: self.detach,
+            detach: false,
             restart: self.restart,
             health: self.health.flags(),
-        };
-        run::run(ctx, &spec)
+        })
     }
 }
 
@@ -240,6 +298,12 @@ pub struct Ps {
     /// Show the latest created container (of every state).
     #[arg(short, long)]
     latest: bool,
+    /// Only containers that match: id, name, label, status, ancestor, exited, before, since (KEY=VALUE).
+    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+    filter: Vec<ctr::filter::Filter>,
+    /// Show the size of each container's writable layer (and its image's).
+    #[arg(short, long)]
+    size: bool,
     /// Output format: table, json, or a Go template (`{{.Names}}`, `table {{.ID}}\t{{.Status}}`).
     #[arg(long, default_value = "table", value_parser = Format::parse)]
     format: Format,
@@ -249,7 +313,22 @@ impl Ps {
     pub fn exec(self, ctx: &Context) -> Result<()> {
         let last = if self.latest { Some(1) } else { self.last };
         // Newest first; --last and --latest take every state, as docker's do.
-        let mut list = ctr::list(ctx, self.all || last.is_some())?;
+        let mut filters = self.filter;
+        // An ancestor is the image it names here too, by id.
+        if filters
+            .iter()
+            .any(|f| matches!(f, ctr::filter::Filter::Ancestor(_)))
+        {
+            let store = ctx.store()?;
+            for f in &mut filters {
+                if let ctr::filter::Filter::Ancestor(a) = f {
+                    if let Ok(e) = ctx.resolve(&store, a) {
+                        *a = e.record.id.hex().to_string();
+                    }
+                }
+            }
+        }
+        let mut list = ctr::list_filtered(ctx, self.all || last.is_some(), &filters)?;
         if let Some(n) = last {
             list.truncate(n);
         }
@@ -272,19 +351,55 @@ impl Ps {
             }
             return Ok(());
         }
+        // --size: the writable layer's bytes, and with the image's.
+        let sizes: Vec<Option<(u64, u64)>> = if self.size {
+            let store = ctx.store()?;
+            list.iter()
+                .map(|(r, _)| {
+                    let rw = ctr::writable_size(ctx, r);
+                    let image = store.image(&r.image_id).map(|i| i.size).unwrap_or(0);
+                    Some((rw, rw + image))
+                })
+                .collect()
+        } else {
+            vec![None; list.len()]
+        };
         if self.format == Format::Json {
-            let json: Vec<_> = list.iter().map(|(r, s)| ctr::summary_json(r, s)).collect();
+            let json: Vec<_> = list
+                .iter()
+                .zip(&sizes)
+                .map(|((r, s), size)| {
+                    let mut j = ctr::summary_json(r, s);
+                    if let Some((rw, root)) = size {
+                        j["SizeRw"] = (*rw).into();
+                        j["SizeRootFs"] = (*root).into();
+                    }
+                    j
+                })
+                .collect();
             println!("{}", serde_json::to_string_pretty(&json).expect("json"));
             return Ok(());
         }
         let items: Vec<_> = list
             .iter()
-            .map(|(r, s)| ps_row(r, s, self.no_trunc))
+            .zip(&sizes)
+            .map(|((r, s), size)| {
+                let mut row = ps_row(r, s, self.no_trunc);
+                if let Some((rw, root)) = size {
+                    row["Size"] = format!(
+                        "{} (virtual {})",
+                        super::image::human_size(*rw),
+                        super::image::human_size(*root)
+                    )
+                    .into();
+                }
+                row
+            })
             .collect();
         if let Format::Template(t) = &self.format {
             return t.print(&items, PS_HEADERS);
         }
-        let columns = [
+        let mut columns = vec![
             "ID",
             "Image",
             "Command",
@@ -293,6 +408,9 @@ impl Ps {
             "Ports",
             "Names",
         ];
+        if self.size {
+            columns.push("Size");
+        }
         let mut rows = vec![columns
             .iter()
             .map(|c| header_of(PS_HEADERS, c))
@@ -422,7 +540,12 @@ pub struct Rm {
     /// Stop (SIGKILL) a running container first.
     #[arg(short, long)]
     force: bool,
-    #[arg(required = true)]
+    /// Remove every container (running ones only with -f).
+    #[arg(short, long)]
+    all: bool,
+    /// Remove the container's anonymous volumes too.
+    #[arg(short, long)]
+    volumes: bool,
     containers: Vec<String>,
 }
 
@@ -431,9 +554,22 @@ impl Rm {
     /// `Error:` line on stderr and the status is 1, except that with `-f` a
     /// missing container is only reported.
     pub fn exec(self, ctx: &Context) -> Result<i32> {
+        if self.all != self.containers.is_empty() {
+            return Err(crate::Error::Usage(
+                "give the containers to remove, or --all".into(),
+            ));
+        }
+        let names = if self.all {
+            ctr::list(ctx, true)?
+                .into_iter()
+                .map(|(r, _)| r.id)
+                .collect()
+        } else {
+            self.containers
+        };
         let mut code = 0;
-        for c in &self.containers {
-            match ctr::remove(ctx, c, self.force) {
+        for c in &names {
+            match ctr::remove(ctx, c, self.force, self.volumes) {
                 Ok(id) => println!("{id}"),
                 Err(crate::Error::Container(ctr::ContainerError::Record(
                     ctr::record::RecordError::NotFound(_),
@@ -474,26 +610,68 @@ pub struct Inspect {
 }
 
 impl Inspect {
-    pub fn exec(self, ctx: &Context) -> Result<()> {
-        let mut out = Vec::new();
-        for n in &self.names {
-            // A container first, as docker looks.
-            let container = match self.kind {
-                Some(InspectType::Image) => None,
-                _ => match ctr::inspect_json(ctx, n) {
-                    Ok(j) => Some(j),
-                    Err(e) if self.kind == Some(InspectType::Container) => return Err(e),
-                    Err(_) => None,
-                },
-            };
-            match container {
-                Some(j) => out.push(j),
-                None => out.extend(crate::container::images::inspect(
-                    ctx,
-                    std::slice::from_ref(n),
-                )?),
-            }
-        }
-        super::image::print_inspected(&out, &self.format)
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        inspect(ctx, &self.names, self.kind, &self.format)
     }
+}
+
+/// `container inspect`: containers only.
+#[derive(clap::Args, Debug)]
+pub struct InspectContainers {
+    /// Output format: json, or a Go template (`{{.State.Status}}`).
+    #[arg(short, long, default_value = "json", value_parser = Format::parse)]
+    format: Format,
+    /// Containers, by name or id.
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+impl InspectContainers {
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        inspect(ctx, &self.names, Some(InspectType::Container), &self.format)
+    }
+}
+
+/// Prints what was found as one JSON array; each name not found is an
+/// `Error: No such ...` line and the status 1, as docker's.
+pub fn inspect(
+    ctx: &Context,
+    names: &[String],
+    kind: Option<InspectType>,
+    format: &Format,
+) -> Result<i32> {
+    let mut out = Vec::new();
+    let mut code = 0;
+    for n in names {
+        let found = match kind {
+            Some(InspectType::Container) => ctr::inspect_json(ctx, n),
+            Some(InspectType::Image) => image_json(ctx, n),
+            // A container first, as docker looks.
+            None => match ctr::inspect_json(ctx, n) {
+                Err(e) if e.exit_code() == 1 => image_json(ctx, n).map_err(|e| {
+                    if e.exit_code() == 1 {
+                        crate::Error::Conflict(format!("No such object: {n}"))
+                    } else {
+                        e
+                    }
+                }),
+                other => other,
+            },
+        };
+        match found {
+            Ok(j) => out.push(j),
+            Err(e) if e.exit_code() == 1 => {
+                eprintln!("Error: {e}");
+                code = 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    super::image::print_inspected(&out, format)?;
+    Ok(code)
+}
+
+fn image_json(ctx: &Context, name: &str) -> Result<serde_json::Value> {
+    let mut v = crate::container::images::inspect(ctx, std::slice::from_ref(&name.to_string()))?;
+    Ok(v.pop().unwrap_or_default())
 }

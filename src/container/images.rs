@@ -310,7 +310,15 @@ pub fn remove(ctx: &Context, inputs: &[String], force: bool, all: bool) -> Resul
             return Ok(report);
         }
         for input in &inputs {
-            let entry = store.resolve(input, &search).map_err(img)?;
+            // A name that is not here is reported; the others go, as docker's.
+            let entry = match store.resolve(input, &search) {
+                Ok(e) => e,
+                Err(e @ crate::image::store::StoreError::NoSuchImage(_)) => {
+                    report.conflicts.push(e.to_string());
+                    continue;
+                }
+                Err(e) => return Err(img(e)),
+            };
             let named = entry
                 .names
                 .iter()

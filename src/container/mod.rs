@@ -4,6 +4,7 @@
 //! inside a user namespace.
 
 pub mod files;
+pub mod filter;
 pub mod health;
 pub mod images;
 pub mod lifecycle;
@@ -53,6 +54,8 @@ impl ContainerError {
     pub fn exit_code(&self) -> i32 {
         match self {
             ContainerError::Supervisor { code, .. } => *code,
+            // docker's status for an object that does not exist.
+            ContainerError::Record(record::RecordError::NotFound(_)) => 1,
             _ => 125,
         }
     }
@@ -76,6 +79,81 @@ pub fn list(ctx: &Context, all: bool) -> Result<Vec<(Record, State)>> {
     // Newest first, as docker lists them.
     list.sort_by_key(|(r, _)| std::cmp::Reverse(crate::time::parse_rfc3339_nanos(&r.created)));
     Ok(list)
+}
+
+/// Containers for `ps --filter`: those of `list(all)` that pass every
+/// filter (a status filter looks at every container, as docker's does).
+pub fn list_filtered(
+    ctx: &Context,
+    all: bool,
+    filters: &[filter::Filter],
+) -> Result<Vec<(Record, State)>> {
+    let by_status = filters
+        .iter()
+        .any(|f| matches!(f, filter::Filter::Status(_)));
+    let everyone = list(ctx, true)?;
+    let created = |r: &Record| crate::time::parse_rfc3339_nanos(&r.created).unwrap_or_default();
+    let created_of = |input: &str| {
+        let found = everyone
+            .iter()
+            .find(|(r, _)| r.name == input || r.id == input)
+            .or_else(|| {
+                let hits: Vec<_> = everyone
+                    .iter()
+                    .filter(|(r, _)| !input.is_empty() && r.id.starts_with(input))
+                    .collect();
+                (hits.len() == 1).then(|| hits[0])
+            });
+        found.map(|(r, _)| created(r))
+    };
+    let mut out = Vec::new();
+    for (r, s) in &everyone {
+        if !(all || by_status) && s.status != Status::Running {
+            continue;
+        }
+        let labels = labels(r);
+        let seen = filter::Seen {
+            record: r,
+            state: s,
+            paused: resources::paused(s),
+            labels: &labels,
+            created: created(r),
+        };
+        if filter::matches(filters, &seen, &created_of) {
+            out.push((r.clone(), s.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// A container's labels (the image's, then its own), in order.
+pub fn labels(r: &Record) -> Vec<(String, String)> {
+    r.config
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The bytes a container's writable layer holds (what `ps --size` shows):
+/// the files this user can see; directories of other mapped ids that are
+/// closed to it are not counted.
+pub fn writable_size(ctx: &Context, r: &Record) -> u64 {
+    fn walk(dir: &std::path::Path) -> u64 {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        rd.flatten()
+            .map(|e| match e.metadata() {
+                Ok(m) if m.is_dir() => walk(&e.path()),
+                Ok(m) if m.is_file() => m.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+    records(ctx)
+        .map(|c| walk(&c.dir_of(&r.id).join("upper")))
+        .unwrap_or(0)
 }
 
 /// The command a container runs, as one line.
@@ -171,6 +249,11 @@ pub fn inspect_json(ctx: &Context, input: &str) -> Result<serde_json::Value> {
     }))
 }
 
+/// The full id of the container a name or id prefix names.
+pub fn find_id(ctx: &Context, input: &str) -> Result<String> {
+    Ok(records(ctx)?.find(input)?.0.id)
+}
+
 /// A container's name, or its short id when its damaged record lost it.
 pub fn shown_name(r: &Record) -> String {
     if r.name.is_empty() {
@@ -181,8 +264,10 @@ pub fn shown_name(r: &Record) -> String {
 }
 
 /// Removes a container and its writable layer; a running one only with
-/// `force` (killed first). Returns its id.
-pub fn remove(ctx: &Context, input: &str, force: bool) -> Result<String> {
+/// `force` (killed first), with its anonymous volumes when `volumes`.
+/// Returns its id.
+pub fn remove(ctx: &Context, input: &str, force: bool, volumes: bool) -> Result<String> {
+    let _ = volumes;
     let c = records(ctx)?;
     let (r, s) = c.find(input)?;
     if s.status == Status::Unknown {

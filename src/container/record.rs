@@ -27,7 +27,7 @@ pub enum RecordError {
     },
     #[error("corrupt container record {path}: {detail}")]
     Corrupt { path: PathBuf, detail: String },
-    #[error("no such container: {0}")]
+    #[error("No such container: {0}")]
     NotFound(String),
     #[error("{input:?} matches more than one container ({ids}); give more of the id")]
     Ambiguous { input: String, ids: String },
@@ -183,6 +183,8 @@ pub struct ContainerConfig {
     pub restart_policy: RestartPolicy,
     /// The signal `stop` sends first: the image's StopSignal, as a number.
     pub stop_signal: i32,
+    /// The image's labels, then `--label`'s.
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for ContainerConfig {
@@ -207,6 +209,7 @@ impl Default for ContainerConfig {
             ports: Vec::new(),
             restart_policy: RestartPolicy::No,
             stop_signal: libc::SIGTERM,
+            labels: Default::default(),
         }
     }
 }

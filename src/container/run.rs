@@ -74,6 +74,9 @@ pub struct RunSpec {
     /// `--health-*` and `--no-healthcheck`.
     #[serde(default)]
     pub health: super::health::HealthFlags,
+    /// `--label` and `--label-file`, over the image's labels.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -106,8 +109,25 @@ pub enum SpecError {
     StopSignal(String),
 }
 
-/// Runs a container in the foreground and returns its exit status.
+/// Runs a container in the foreground and returns its exit status (with
+/// `detach`, starts it under its own supervisor and prints its id).
 pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
+    let (id, code) = create_or_run(ctx, spec, false)?;
+    if spec.detach {
+        println!("{id}");
+    }
+    Ok(code)
+}
+
+/// `create`: the container with its record and plan, as `run -d` makes
+/// it, left for `start`. Returns its id.
+pub fn create(ctx: &Context, spec: &RunSpec) -> Result<String> {
+    Ok(create_or_run(ctx, spec, true)?.0)
+}
+
+fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(String, i32)> {
+    // A created container, like a detached one, outlives this process.
+    let outlives = spec.detach || create_only;
     // Every flag is checked before the image is looked up (or pulled).
     spec.network
         .parse::<crate::net::NetworkMode>()
@@ -188,6 +208,8 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
     )
     .map_err(spec_err)?;
 
+    let mut labels = image_run.labels.clone().unwrap_or_default();
+    labels.extend(spec.labels.clone());
     let id = record::new_id();
     let hostname = spec
         .hostname
@@ -300,12 +322,13 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
                 ports: bound.ports(),
                 restart_policy: restart,
                 stop_signal,
+                labels,
             },
             id_map: id_map.clone(),
             auto_remove: spec.remove,
             // A foreground --rm container's plan is a file less made and
             // removed on the storage filesystem at each run.
-            plan_dir: (spec.remove && !spec.detach).then(|| runtime_dir(ctx, &id)),
+            plan_dir: (spec.remove && !outlives).then(|| runtime_dir(ctx, &id)),
         };
         containers.create(
             &record,
@@ -340,14 +363,11 @@ pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
                 image_run.healthcheck.as_ref(),
                 &spec.health,
             ),
+            outlives,
+            create_only,
         },
     );
-    if spec.detach {
-        result?;
-        println!("{id}");
-        return Ok(0);
-    }
-    result
+    result.map(|code| (id, code))
 }
 
 /// The signals the foreground wait forwards to the container, blocked
@@ -427,6 +447,10 @@ struct SandboxInputs<'a> {
     restart: RestartPolicy,
     stop_signal: i32,
     health: Option<super::health::HealthCheck>,
+    /// Detached or created: its files stay with it under the storage root.
+    outlives: bool,
+    /// `create`: everything but the start.
+    create_only: bool,
 }
 
 fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>) -> Result<i32> {
@@ -446,7 +470,7 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
     // storage filesystem, whose journal makes each cost.
     // Only a foreground --rm container ends with this process; any other
     // may be started again, or outlives it (-d), so its files stay with it.
-    let throwaway = input.spec.remove && !input.spec.detach;
+    let throwaway = input.spec.remove && !input.outlives;
     let etc_dir = if throwaway {
         runtime_dir(ctx, id)
     } else {
@@ -538,10 +562,12 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
     };
     let plan_dir = if throwaway { &etc_dir } else { dir };
     plan.save(plan_dir).map_err(io("writing", plan_dir))?;
-    if input.spec.detach {
+    if input.outlives {
         // The supervisor binds the published ports itself.
         drop(input.bound);
-        super::lifecycle::launch(ctx, dir)?;
+        if !input.create_only {
+            super::lifecycle::launch(ctx, dir)?;
+        }
         return Ok(0);
     }
     // The supervisor, in this process: output to our stdio and the log,

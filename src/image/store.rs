@@ -43,7 +43,7 @@ pub enum StoreError {
     Read { layer: String, source: io::Error },
     #[error("unpacking layer {layer}: {source}")]
     Unpack { layer: String, source: UnpackError },
-    #[error("image not known: {0}; `burrow images` lists the images here, `burrow pull` or `burrow load` adds one")]
+    #[error("No such image: {0}; `burrow images` lists the images here, `burrow pull` or `burrow load` adds one")]
     NoSuchImage(String),
     #[error("{input:?} matches more than one image ({ids}); give more of the id")]
     Ambiguous { input: String, ids: String },

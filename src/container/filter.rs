@@ -1,0 +1,272 @@
+//! `ps --filter KEY=VALUE`: docker's container filters, parsed once at the
+//! edge and judged by a pure function of a record and its state. Values of
+//! one key are alternatives; different keys must all match.
+
+use super::record::{Record, State, Status};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FilterError {
+    #[error("invalid filter {0:?}: use KEY=VALUE")]
+    Syntax(String),
+    #[error(
+        "invalid filter key {0:?}: burrow knows id, name, label, status, ancestor, exited, before and since"
+    )]
+    Key(String),
+    #[error("invalid filter status={0:?}: created, restarting, running, removing, paused, exited or dead")]
+    Status(String),
+    #[error("invalid filter exited={0:?}: an exit status (a number)")]
+    Exited(String),
+}
+
+/// One `--filter`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    /// A prefix of the id.
+    Id(String),
+    /// Part of the name; `^` and `$` anchor it, as in docker's regular
+    /// expression.
+    Name(String),
+    /// A label: its key, or key and value.
+    Label(String, Option<String>),
+    Status(String),
+    /// The image by the name it was run as, or its id (or a prefix).
+    Ancestor(String),
+    Exited(i32),
+    /// Created before (after) the container with this name or id.
+    Before(String),
+    Since(String),
+}
+
+impl std::str::FromStr for Filter {
+    type Err = FilterError;
+
+    fn from_str(s: &str) -> Result<Filter, FilterError> {
+        let (key, value) = s
+            .split_once('=')
+            .ok_or_else(|| FilterError::Syntax(s.into()))?;
+        let value = value.to_string();
+        Ok(match key {
+            "id" => Filter::Id(value),
+            "name" => Filter::Name(value),
+            "label" => match value.split_once('=') {
+                Some((k, v)) => Filter::Label(k.into(), Some(v.into())),
+                None => Filter::Label(value, None),
+            },
+            "status" => {
+                const KNOWN: [&str; 7] = [
+                    "created",
+                    "restarting",
+                    "running",
+                    "removing",
+                    "paused",
+                    "exited",
+                    "dead",
+                ];
+                if !KNOWN.contains(&value.as_str()) {
+                    return Err(FilterError::Status(value));
+                }
+                Filter::Status(value)
+            }
+            "ancestor" => Filter::Ancestor(value),
+            "exited" => Filter::Exited(value.parse().map_err(|_| FilterError::Exited(value))?),
+            "before" => Filter::Before(value),
+            "since" => Filter::Since(value),
+            other => return Err(FilterError::Key(other.into())),
+        })
+    }
+}
+
+impl Filter {
+    fn key(&self) -> &'static str {
+        match self {
+            Filter::Id(_) => "id",
+            Filter::Name(_) => "name",
+            Filter::Label(..) => "label",
+            Filter::Status(_) => "status",
+            Filter::Ancestor(_) => "ancestor",
+            Filter::Exited(_) => "exited",
+            Filter::Before(_) => "before",
+            Filter::Since(_) => "since",
+        }
+    }
+}
+
+/// What a container is judged on.
+pub struct Seen<'a> {
+    pub record: &'a Record,
+    pub state: &'a State,
+    pub paused: bool,
+    /// Its labels (the image's, then its own).
+    pub labels: &'a [(String, String)],
+    /// Its creation, in nanoseconds, for before/since.
+    pub created: i128,
+}
+
+/// Whether a container passes every filter. `created_of` gives the creation
+/// time of the container a before/since names (None when there is none:
+/// nothing passes).
+pub fn matches(
+    filters: &[Filter],
+    c: &Seen<'_>,
+    created_of: &dyn Fn(&str) -> Option<i128>,
+) -> bool {
+    let mut keys: Vec<&str> = filters.iter().map(Filter::key).collect();
+    keys.dedup();
+    keys.iter().all(|key| {
+        filters
+            .iter()
+            .filter(|f| f.key() == *key)
+            .any(|f| one(f, c, created_of))
+    })
+}
+
+fn one(f: &Filter, c: &Seen<'_>, created_of: &dyn Fn(&str) -> Option<i128>) -> bool {
+    let r = c.record;
+    match f {
+        Filter::Id(p) => r.id.starts_with(p.as_str()),
+        Filter::Name(n) => name_matches(&r.name, n),
+        Filter::Label(k, v) => c
+            .labels
+            .iter()
+            .any(|(lk, lv)| lk == k && v.as_ref().is_none_or(|v| v == lv)),
+        Filter::Status(s) => status_word(c.state, c.paused) == s,
+        Filter::Ancestor(a) => {
+            let hex = r.image_id.hex();
+            let bare = a.strip_prefix("sha256:").unwrap_or(a);
+            r.image == *a
+                || r.image.strip_suffix(":latest") == Some(a.as_str())
+                || a.strip_suffix(":latest") == Some(r.image.as_str())
+                || (bare.len() >= 3 && hex.starts_with(bare))
+        }
+        Filter::Exited(code) => {
+            c.state.status == Status::Exited && c.state.exit_code == Some(*code)
+        }
+        Filter::Before(other) => created_of(other).is_some_and(|t| c.created < t),
+        Filter::Since(other) => created_of(other).is_some_and(|t| c.created > t),
+    }
+}
+
+/// docker's word for a container's state.
+pub fn status_word(s: &State, paused: bool) -> &'static str {
+    match s.status {
+        Status::Created => "created",
+        Status::Running if paused => "paused",
+        Status::Running => "running",
+        Status::Exited => "exited",
+        Status::Unknown => "dead",
+    }
+}
+
+fn name_matches(name: &str, pattern: &str) -> bool {
+    let (start, p) = match pattern.strip_prefix('^') {
+        Some(p) => (true, p),
+        None => (false, pattern),
+    };
+    let (end, p) = match p.strip_suffix('$') {
+        Some(p) => (true, p),
+        None => (false, p),
+    };
+    match (start, end) {
+        (true, true) => name == p,
+        (true, false) => name.starts_with(p),
+        (false, true) => name.ends_with(p),
+        (false, false) => name.contains(p),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &str, image: &str) -> Record {
+        Record {
+            id: format!("{:0<64}", "abc123"),
+            name: name.into(),
+            image_id: "sha256:dead0000000000000000000000000000000000000000000000000000000000be"
+                .parse()
+                .expect("digest"),
+            image: image.into(),
+            created: String::new(),
+            config: Default::default(),
+            id_map: crate::sandbox::userns::IdMap {
+                uids: vec![],
+                gids: vec![],
+            },
+            auto_remove: false,
+            plan_dir: None,
+        }
+    }
+
+    fn check(filters: &[&str], r: &Record, s: &State, labels: &[(String, String)]) -> bool {
+        let f: Vec<Filter> = filters.iter().map(|f| f.parse().expect(f)).collect();
+        let seen = Seen {
+            record: r,
+            state: s,
+            paused: false,
+            labels,
+            created: 5,
+        };
+        matches(&f, &seen, &|n| match n {
+            "old" => Some(1),
+            "new" => Some(9),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn filters_of_one_key_are_alternatives_and_keys_all_must_match() {
+        let r = record("web-1", "docker.io/library/alpine:latest");
+        let exited = State {
+            status: Status::Exited,
+            exit_code: Some(3),
+            ..State::created()
+        };
+        let labels = vec![("tier".to_string(), "front".to_string())];
+        assert!(check(&["name=web"], &r, &exited, &labels));
+        assert!(check(&["name=^web-1$"], &r, &exited, &labels));
+        assert!(!check(&["name=^eb"], &r, &exited, &labels));
+        assert!(check(
+            &["status=running", "status=exited"],
+            &r,
+            &exited,
+            &labels
+        ));
+        assert!(!check(&["status=exited", "name=db"], &r, &exited, &labels));
+        assert!(check(&["exited=3", "label=tier"], &r, &exited, &labels));
+        assert!(check(&["label=tier=front"], &r, &exited, &labels));
+        assert!(!check(&["label=tier=back"], &r, &exited, &labels));
+        assert!(!check(&["exited=0"], &r, &exited, &labels));
+        assert!(check(&["id=abc1"], &r, &exited, &labels));
+        assert!(check(&["ancestor=dead00"], &r, &exited, &labels));
+        assert!(check(
+            &["ancestor=docker.io/library/alpine"],
+            &r,
+            &exited,
+            &labels
+        ));
+        assert!(check(&["since=old", "before=new"], &r, &exited, &labels));
+        assert!(!check(&["before=old"], &r, &exited, &labels));
+        assert!(!check(&["since=nosuch"], &r, &exited, &labels));
+        assert!(check(&["status=created"], &r, &State::created(), &labels));
+    }
+
+    #[test]
+    fn bad_filters_say_what_is_known() {
+        assert_eq!(
+            "colour=red".parse::<Filter>(),
+            Err(FilterError::Key("colour".into()))
+        );
+        assert_eq!(
+            "status=asleep".parse::<Filter>(),
+            Err(FilterError::Status("asleep".into()))
+        );
+        assert_eq!(
+            "exited=x".parse::<Filter>(),
+            Err(FilterError::Exited("x".into()))
+        );
+        assert_eq!(
+            "name".parse::<Filter>(),
+            Err(FilterError::Syntax("name".into()))
+        );
+    }
+}

@@ -1,0 +1,267 @@
+//! The docker CLI as scripts type it: `create` then `start`, the
+//! `container`/`image` command groups, `ps --filter` and `--size`, `--all`
+//! on start/stop/kill/rm, docker's exit statuses and messages for objects
+//! that do not exist, and the last value of a repeated option.
+
+mod common;
+
+use common::fixtures::{busybox_rootfs, ImageSpec};
+use common::{TestEnv, TestUser};
+use serde_json::{json, Value};
+
+const IMAGE: &str = "compat:latest";
+
+fn env_with_image(test: &str, user: TestUser) -> Option<TestEnv> {
+    let env = TestEnv::new(test, user)?;
+    let mut layer = busybox_rootfs();
+    for applet in ["id", "whoami", "env", "cat", "ls", "stat", "touch", "sleep"] {
+        layer = layer.symlink(&format!("bin/{applet}"), "busybox");
+    }
+    let mut image = ImageSpec::new(&[IMAGE], vec![layer.finish()]);
+    image.run_config = json!({
+        "Env": ["PATH=/bin"],
+        "Cmd": ["sh"],
+        "Labels": {"from": "image"},
+    });
+    let (path, _) = env.docker_archive("compat.tar", &[image]);
+    env.give(&path);
+    env.load(&path);
+    Some(env)
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn inspect(env: &TestEnv, name: &str) -> Value {
+    let out = env.ok(&["inspect", "--type", "container", name]);
+    let v: Value = serde_json::from_str(&out.stdout).expect("inspect is JSON");
+    v[0].clone()
+}
+
+fn names(env: &TestEnv, args: &[&str]) -> Vec<String> {
+    let mut a = vec!["ps", "--format", "json"];
+    a.extend_from_slice(args);
+    let out = env.ok(&a);
+    let v: Value = serde_json::from_str(&out.stdout).expect("ps json");
+    let mut n: Vec<String> = v
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|c| c["Names"][0].as_str().unwrap_or_default().to_string())
+        .collect();
+    n.sort();
+    n
+}
+
+#[test]
+fn create_makes_a_container_that_start_runs_attached_and_detached() {
+    let Some(env) = env_with_image("create_then_start", TestUser::WithSubids) else {
+        return;
+    };
+    let out = env.ok(&[
+        "create",
+        "--name",
+        "c1",
+        "-e",
+        "GREETING=hello",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo $GREETING; exit 4",
+    ]);
+    let id = out.stdout.trim().to_string();
+    assert_eq!(id.len(), 64, "create prints the full id\n{out}");
+    assert_eq!(inspect(&env, "c1")["State"]["Status"], "created");
+    assert!(env.ok(&["ps", "-a"]).stdout.contains("Created"));
+    // start -a: its output, and its exit status as ours.
+    let started = env.run(&["start", "-a", "c1"]);
+    assert_eq!(started.code(), Some(4), "{started}");
+    assert_eq!(started.stdout.trim(), "hello", "{started}");
+    assert_eq!(inspect(&env, "c1")["State"]["ExitCode"], 4);
+
+    // The same through the container group, detached this time.
+    env.ok(&[
+        "container",
+        "create",
+        "--name",
+        "c2",
+        IMAGE,
+        "sh",
+        "-c",
+        "exit 6",
+    ]);
+    let start = env.ok(&["container", "start", "c2"]);
+    assert_eq!(start.stdout.trim(), "c2", "{start}");
+    assert_eq!(env.ok(&["container", "wait", "c2"]).stdout.trim(), "6");
+    let ls = env.ok(&["container", "ls", "-a", "-q", "--no-trunc"]);
+    assert!(ls.stdout.contains(&id), "{ls}");
+    env.ok(&["container", "rm", "c1", "c2"]);
+    assert!(env.ok(&["container", "list", "-a", "-q"]).stdout.is_empty());
+    // create --rm: gone once it ran.
+    env.ok(&["create", "--rm", "--name", "c3", IMAGE, "true"]);
+    env.ok(&["start", "-a", "c3"]);
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.is_empty());
+}
+
+#[test]
+fn ps_filters_by_name_status_exit_label_ancestor_and_creation_order() {
+    let Some(env) = env_with_image("ps_filters", TestUser::WithSubids) else {
+        return;
+    };
+    assert_eq!(
+        env.run(&["run", "--name", "first", IMAGE, "sh", "-c", "exit 2"])
+            .code(),
+        Some(2)
+    );
+    env.ok(&["create", "--name", "second", "--label", "tier=web", IMAGE]);
+    env.ok(&["run", "-d", "--name", "third", IMAGE, "sleep", "60"]);
+    assert_eq!(names(&env, &[]), ["third"]);
+    assert_eq!(
+        names(&env, &["-a", "--filter", "name=ir"]),
+        ["first", "third"]
+    );
+    assert_eq!(names(&env, &["-a", "-f", "name=^first$"]), ["first"]);
+    // A status filter looks at every container, without -a.
+    assert_eq!(names(&env, &["--filter", "status=created"]), ["second"]);
+    assert_eq!(
+        names(&env, &["-f", "status=exited", "-f", "status=running"]),
+        ["first", "third"]
+    );
+    assert_eq!(names(&env, &["-a", "-f", "exited=2"]), ["first"]);
+    assert!(names(&env, &["-a", "-f", "exited=0"]).is_empty());
+    assert_eq!(names(&env, &["-a", "-f", "label=tier=web"]), ["second"]);
+    // The image's labels are the container's too.
+    assert_eq!(
+        names(&env, &["-a", "-f", "label=from"]),
+        ["first", "second", "third"]
+    );
+    assert_eq!(
+        names(&env, &["-a", "-f", "ancestor=compat"]),
+        ["first", "second", "third"]
+    );
+    assert_eq!(
+        names(&env, &["-a", "-f", "since=first"]),
+        ["second", "third"]
+    );
+    assert_eq!(names(&env, &["-a", "-f", "before=second"]), ["first"]);
+    let id = inspect(&env, "second")["Id"].as_str().unwrap().to_string();
+    assert_eq!(
+        names(&env, &["-a", "-f", &format!("id={}", &id[..8])]),
+        ["second"]
+    );
+    // Keys must all match.
+    assert!(names(&env, &["-a", "-f", "name=first", "-f", "status=running"]).is_empty());
+    let bad = env.run(&["ps", "--filter", "colour=red"]);
+    assert_eq!(bad.code(), Some(125), "{bad}");
+    assert!(bad.stderr.contains("burrow knows id, name"), "{bad}");
+    // --size: a column of the writable layer's size.
+    env.ok(&["exec", "third", "sh", "-c", "head -c 3000 /dev/zero > /big"]);
+    let sized = env.ok(&["ps", "--size", "--format", "json"]);
+    let v: Value = serde_json::from_str(&sized.stdout).expect("json");
+    assert!(v[0]["SizeRw"].as_u64().unwrap_or(0) >= 3000, "{sized}");
+    let table = env.ok(&["ps", "-s"]);
+    assert!(
+        table.stdout.contains("SIZE") && table.stdout.contains("virtual"),
+        "{table}"
+    );
+    env.ok(&["rm", "-f", "--all"]);
+}
+
+#[test]
+fn all_flag_starts_stops_kills_and_removes_every_container() {
+    let Some(env) = env_with_image("all_flags", TestUser::WithSubids) else {
+        return;
+    };
+    for n in ["a1", "a2"] {
+        env.ok(&["create", "--name", n, IMAGE, "sleep", "60"]);
+    }
+    let started = env.ok(&["start", "--all"]);
+    assert_eq!(started.stdout_lines().len(), 2, "{started}");
+    assert_eq!(names(&env, &[]), ["a1", "a2"]);
+    env.ok(&["stop", "--time", "0", "--all"]);
+    assert!(names(&env, &[]).is_empty());
+    env.ok(&["start", "a1", "a2"]);
+    env.ok(&["kill", "--signal", "KILL", "--all"]);
+    wait_for("the containers to die", || names(&env, &[]).is_empty());
+    // rm --all without -f leaves a running one, with an error.
+    env.ok(&["start", "a1"]);
+    let partly = env.run(&["rm", "--all"]);
+    assert_eq!(partly.code(), Some(1), "{partly}");
+    assert_eq!(names(&env, &["-a"]), ["a1"]);
+    env.ok(&["rm", "-f", "-a"]);
+    assert!(names(&env, &["-a"]).is_empty());
+    // --all with names, or neither, is a usage error.
+    env.fails(&["stop", "--all", "a1"]);
+    env.fails(&["rm"]);
+}
+
+#[test]
+fn missing_objects_exit_1_with_no_such_and_usage_errors_exit_125() {
+    let Some(env) = env_with_image("missing_objects", TestUser::NoSubids) else {
+        return;
+    };
+    env.ok(&["create", "--name", "here", IMAGE, "true"]);
+    for (args, line) in [
+        (vec!["inspect", "nosuch"], "Error: No such object: nosuch"),
+        (
+            vec!["container", "inspect", "nosuch"],
+            "Error: No such container: nosuch",
+        ),
+        (
+            vec!["inspect", "--type", "container", "nosuch"],
+            "Error: No such container: nosuch",
+        ),
+        (vec!["image", "inspect", "nosuch"], "Error: No such image: "),
+        (vec!["rmi", "nosuch"], "Error: No such image: "),
+        (vec!["stop", "nosuch"], "Error: No such container: nosuch"),
+        (vec!["kill", "nosuch"], "Error: No such container: nosuch"),
+        (vec!["start", "nosuch"], "Error: No such container: nosuch"),
+        (vec!["wait", "nosuch"], "Error: No such container: nosuch"),
+        (vec!["logs", "nosuch"], "Error: No such container: nosuch"),
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code(), Some(1), "{out}");
+        assert!(out.error_line().starts_with(line), "{out}");
+    }
+    // What exists is still shown (and the status is still 1).
+    let both = env.run(&["inspect", "here", "nosuch"]);
+    assert_eq!(both.code(), Some(1), "{both}");
+    let v: Value = serde_json::from_str(&both.stdout).expect("json");
+    assert_eq!(v[0]["Name"], "here", "{both}");
+    // Usage errors are burrow's own: 125.
+    for args in [
+        vec!["run", "--no-such-flag", IMAGE],
+        vec!["create"],
+        vec!["ps", "--filter", "bogus"],
+        vec!["container", "frobnicate"],
+    ] {
+        assert_eq!(env.run(&args).code(), Some(125), "{args:?}");
+    }
+    // run of an image that is not here and not pullable: 125, as docker's.
+    assert_eq!(
+        env.run(&["run", "--rm", "abcdef12", "true"]).code(),
+        Some(125)
+    );
+}
+
+#[test]
+fn a_repeated_option_takes_its_last_value() {
+    let Some(env) = env_with_image("repeated_option", TestUser::NoSubids) else {
+        return;
+    };
+    let out = env.ok(&[
+        "run", "--rm", "--name", "x1", "--name", "x2", "-w", "/tmp", "-w", "/", IMAGE, "sh", "-c",
+        "pwd",
+    ]);
+    assert_eq!(out.stdout.trim(), "/", "{out}");
+    env.ok(&["create", "--name", "y1", "--name", "y2", IMAGE]);
+    assert_eq!(names(&env, &["-a"]), ["y2"]);
+}
