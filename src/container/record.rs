@@ -184,6 +184,7 @@ pub struct ContainerConfig {
     /// The signal `stop` sends first: the image's StopSignal, as a number.
     pub stop_signal: i32,
     /// The image's labels, then `--label`'s.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub labels: std::collections::BTreeMap<String, String>,
 }
 
