@@ -681,7 +681,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__build)
-            opts="-t -f -q -h -V --tag --file --build-arg --target --no-cache --label --iidfile --secret --quiet --help --version"
+            opts="-t -f -q -h -V --tag --file --build-arg --target --no-cache --label --iidfile --secret --pull --network --format --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -721,6 +721,18 @@ _burrow() {
                     ;;
                 --secret)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pull)
+                    COMPREPLY=($(compgen -W "always missing never" -- "${cur}"))
+                    return 0
+                    ;;
+                --network)
+                    COMPREPLY=($(compgen -W "user none host" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "docker oci" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -261,6 +261,14 @@ complete -c burrow -n "__fish_burrow_using_subcommand build" -l target -d 'Build
 complete -c burrow -n "__fish_burrow_using_subcommand build" -l label -d 'Add a label to the image (KEY=VALUE)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand build" -l iidfile -d 'Write the image id to this file' -r -F
 complete -c burrow -n "__fish_burrow_using_subcommand build" -l secret -d 'A secret for RUN --mount=type=secret (id=ID,src=PATH or id=ID,env=VAR); it is never written to the image' -r
+complete -c burrow -n "__fish_burrow_using_subcommand build" -l pull -d 'When to pull FROM images: always, missing (the default) or never; `--pull` alone is always' -r -f -a "always\t''
+missing\t''
+never\t''"
+complete -c burrow -n "__fish_burrow_using_subcommand build" -l network -d 'The network of RUN steps: user (the default), none or host' -r -f -a "user\t''
+none\t''
+host\t''"
+complete -c burrow -n "__fish_burrow_using_subcommand build" -l format -d 'The image\'s config format: docker (keeps HEALTHCHECK, SHELL and ONBUILD) or oci' -r -f -a "docker\t''
+oci\t''"
 complete -c burrow -n "__fish_burrow_using_subcommand build" -l no-cache -d 'Run every step; use no cached result'
 complete -c burrow -n "__fish_burrow_using_subcommand build" -s q -l quiet -d 'Print only the image id'
 complete -c burrow -n "__fish_burrow_using_subcommand build" -s h -l help -d 'Print help'

@@ -804,3 +804,113 @@ fn add_extracts_local_archives_and_downloads_urls_with_a_checksum() {
     );
     drop(server);
 }
+
+#[test]
+fn stdin_context_pull_network_and_format() {
+    use common::fixtures::{Compression, LayerBuilder};
+    let Some(env) = TestEnv::new("build_stdin", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    // -f -: the Containerfile on stdin, the context a directory.
+    let dir = context(&env, "fstdin", &[("f.txt", "from the dir\n")]);
+    let file = format!("FROM {PLAIN}\nCOPY f.txt /f.txt\n");
+    let out = env.run_with_stdin(
+        &["build", "-t", "fstdin:1", "-f", "-", path_str(&dir)],
+        Some(file.as_bytes()),
+    );
+    built_id(&out);
+    assert_eq!(
+        run_in(&env, "fstdin:1", &["cat", "/f.txt"]),
+        "from the dir\n"
+    );
+
+    // `-`: a gzipped tar of the context on stdin.
+    let tar = LayerBuilder::new()
+        .file(
+            "Containerfile",
+            0o644,
+            format!("FROM {PLAIN}\nCOPY t.txt /t.txt\n"),
+        )
+        .file("t.txt", 0o644, "from the tar\n")
+        .finish()
+        .tar;
+    let out = env.run_with_stdin(
+        &["build", "-t", "tarctx:1", "-"],
+        Some(&Compression::Gzip.compress(&tar)),
+    );
+    built_id(&out);
+    assert_eq!(
+        run_in(&env, "tarctx:1", &["cat", "/t.txt"]),
+        "from the tar\n"
+    );
+
+    // `-` with a Containerfile alone: an empty context; --network none
+    // gives RUN only a loopback, --network host the host's interfaces.
+    let host_ifaces = fs::read_to_string("/proc/net/dev").unwrap().lines().count();
+    let file = format!(
+        "FROM {PLAIN}\nRUN ls -A / | wc -l > /n && wc -l < /proc/net/dev > /ifaces\n\
+         HEALTHCHECK CMD true\nSHELL [\"/bin/sh\", \"-ec\"]\n"
+    );
+    let out = env.run_with_stdin(
+        &["build", "-t", "none:1", "--network", "none", "-"],
+        Some(file.as_bytes()),
+    );
+    built_id(&out);
+    assert_eq!(
+        run_in(&env, "none:1", &["cat", "/ifaces"]).trim(),
+        "3",
+        "two header lines and lo\n{out}"
+    );
+    let c = &env.inspect("none:1")["Config"];
+    assert!(
+        !c["Healthcheck"].is_null() && !c["Shell"].is_null(),
+        "docker format: {c}"
+    );
+    let out = env.run_with_stdin(
+        &[
+            "build",
+            "-t",
+            "host:1",
+            "--network",
+            "host",
+            "--format",
+            "oci",
+            "-",
+        ],
+        Some(file.as_bytes()),
+    );
+    built_id(&out);
+    assert_eq!(
+        run_in(&env, "host:1", &["cat", "/ifaces"]).trim(),
+        host_ifaces.to_string(),
+        "{out}"
+    );
+    let c = &env.inspect("host:1")["Config"];
+    assert!(
+        c["Healthcheck"].is_null() && c["Shell"].is_null(),
+        "oci format: {c}"
+    );
+    assert!(
+        out.stderr
+            .contains("HEALTHCHECK is not supported for OCI image format"),
+        "{out}"
+    );
+
+    // --pull=never: a base not in the store is an error, nothing is pulled.
+    let out = env.run_with_stdin(
+        &["build", "--pull=never", "-"],
+        Some(b"FROM localhost/not/here:1\nRUN true\n"),
+    );
+    assert!(
+        out.error_line()
+            .contains("localhost/not/here:1: no such image in the store, and --pull=never"),
+        "{out}"
+    );
+    // Both from stdin: refused.
+    let out = env.run_with_stdin(&["build", "-f", "-", "-"], Some(b"FROM scratch\n"));
+    assert!(
+        out.error_line().contains("cannot both come from stdin"),
+        "{out}"
+    );
+}

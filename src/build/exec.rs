@@ -41,6 +41,53 @@ pub struct BuildSpec {
     pub quiet: bool,
     /// `--secret`: values RUN --mount=type=secret can read.
     pub secrets: Vec<SecretSpec>,
+    /// `--pull`: when base images are pulled.
+    pub pull: PullPolicy,
+    /// `--network`: the network of RUN steps without their own --network.
+    pub network: BuildNetwork,
+    /// `--format`: docker's config (with Healthcheck, Shell, OnBuild) or OCI's.
+    pub format: ImageFormat,
+}
+
+/// `--pull`: when FROM and COPY --from images are pulled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PullPolicy {
+    /// Each build pulls them again (a newer base changes the cache keys).
+    Always,
+    /// Only those not in the store.
+    #[default]
+    Missing,
+    /// Never: a missing image is an error.
+    Never,
+}
+
+/// `--network` of the RUN steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BuildNetwork {
+    #[default]
+    User,
+    None,
+    Host,
+}
+
+impl BuildNetwork {
+    fn mode(self) -> &'static str {
+        match self {
+            BuildNetwork::User => "user",
+            BuildNetwork::None => "none",
+            BuildNetwork::Host => "host",
+        }
+    }
+}
+
+/// `--format`: which config fields the image keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ImageFormat {
+    /// docker's: Healthcheck, Shell and OnBuild kept.
+    #[default]
+    Docker,
+    /// OCI's config has no such fields: they are dropped with a warning.
+    Oci,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -198,7 +245,10 @@ fn kv_list(items: &[String], what: &str) -> Result<Vec<(String, String)>> {
 }
 
 /// The Containerfile's name (for messages) and text.
-fn read_file(spec: &BuildSpec) -> Result<(String, String)> {
+fn read_file(spec: &BuildSpec, from_stdin: Option<String>) -> Result<(String, String)> {
+    if let Some(text) = from_stdin {
+        return Ok(("<stdin>".into(), text));
+    }
     let read = |p: &Path| {
         std::fs::read_to_string(p).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))
     };
@@ -240,6 +290,25 @@ impl Progress {
 
 /// Runs the build; returns the new image's id.
 pub fn build(ctx: &Context, spec: &BuildSpec) -> Result<Digest> {
+    // `-`: the context (a tar) or the Containerfile comes on stdin; the
+    // directory it is put in lives as long as the build.
+    let mut stdin_scratch: Option<TempDir> = None;
+    let mut stdin_file = None;
+    let mut spec = spec.clone();
+    if spec.context == Path::new("-") {
+        if spec.file.as_deref() == Some(Path::new("-")) {
+            return Err(Error::Usage(
+                "the context and the Containerfile cannot both come from stdin (-f - and -)".into(),
+            ));
+        }
+        let store = ctx.store()?;
+        let scratch = store.temp_dir("build-context").map_err(img)?;
+        stdin_file =
+            super::stdin::read_context(scratch.path()).map_err(|e| Error::Usage(e.to_string()))?;
+        spec.context = scratch.path().join("context");
+        stdin_scratch = Some(scratch);
+    }
+    let spec = &spec;
     let context_dir = std::path::absolute(&spec.context)
         .map_err(|e| Error::Usage(format!("{}: {e}", spec.context.display())))?;
     if !context_dir.is_dir() {
@@ -262,7 +331,7 @@ pub fn build(ctx: &Context, spec: &BuildSpec) -> Result<Digest> {
         .map(|t| Reference::parse_in(t, "localhost"))
         .collect::<std::result::Result<_, _>>()
         .map_err(img)?;
-    let (file, text) = read_file(&spec)?;
+    let (file, text) = read_file(&spec, stdin_file)?;
     let cf = parse::parse(&file, &text).map_err(|e| berr(e.into()))?;
     let graph = Graph::new(&file, &cf, &build_args).map_err(|e| berr(e.into()))?;
     let target = graph
@@ -298,6 +367,7 @@ pub fn build(ctx: &Context, spec: &BuildSpec) -> Result<Digest> {
         used_args: Default::default(),
         current: 0,
         secrets,
+        pulled: Default::default(),
     };
     let total: usize = needed
         .iter()
@@ -340,8 +410,22 @@ pub fn build(ctx: &Context, spec: &BuildSpec) -> Result<Digest> {
             eprintln!("Warning: one or more build-args [{unused}] were not consumed");
         }
     }
+    if spec.format == ImageFormat::Oci {
+        for (field, what) in [
+            ("Healthcheck", "HEALTHCHECK"),
+            ("Shell", "SHELL"),
+            ("OnBuild", "ONBUILD"),
+        ] {
+            if last.run_config().remove(field).is_some() {
+                eprintln!(
+                    "Warning: {what} is not supported for OCI image format and is left out; use --format docker to keep it"
+                );
+            }
+        }
+    }
     let bytes = serde_json::to_vec(&last.config).map_err(|e| Error::Usage(e.to_string()))?;
     let record = store.commit_image(&bytes, None, &tags).map_err(img)?;
+    drop(stdin_scratch);
     if let Some(f) = &spec.iidfile {
         write_atomic_file(f, record.id.to_string().as_bytes())?;
     }
@@ -370,20 +454,37 @@ struct Builder<'a> {
     current: usize,
     /// `--secret` values by id.
     secrets: BTreeMap<String, Vec<u8>>,
+    /// References `--pull=always` pulled in this build.
+    pulled: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl Builder<'_> {
     /// The store's image for `reference`, pulled when missing.
     fn image(&self, reference: &str) -> Result<Digest> {
         let store = self.ctx.store()?;
+        let pull = || {
+            let opts = crate::image::registry::PullOptions {
+                platform: None,
+                progress: crate::image::registry::ProgressMode::detect(self.spec.quiet),
+            };
+            crate::container::images::pull(self.ctx, reference, &opts, None).map(drop)
+        };
+        // --pull=always: once per build for each reference.
+        if self.spec.pull == PullPolicy::Always && self.pulled.borrow_mut().insert(reference.into())
+        {
+            pull()?;
+        }
         match self.ctx.resolve(&store, reference) {
             Ok(e) => Ok(e.record.id),
+            Err(Error::Image(ImageError::Store(StoreError::NoSuchImage(_))))
+                if self.spec.pull == PullPolicy::Never =>
+            {
+                Err(Error::Usage(format!(
+                    "{reference}: no such image in the store, and --pull=never"
+                )))
+            }
             Err(Error::Image(ImageError::Store(StoreError::NoSuchImage(_)))) => {
-                let opts = crate::image::registry::PullOptions {
-                    platform: None,
-                    progress: crate::image::registry::ProgressMode::detect(self.spec.quiet),
-                };
-                crate::container::images::pull(self.ctx, reference, &opts, None)?;
+                pull()?;
                 Ok(self.ctx.resolve(&store, reference)?.record.id)
             }
             Err(e) => Err(e),
@@ -1135,7 +1236,8 @@ impl Builder<'_> {
         let network = match flags.network.as_deref() {
             Some("none") => "none",
             Some("host") => "host",
-            _ => "user",
+            Some(_) => "user",
+            None => self.spec.network.mode(),
         };
         let mut extra = vec![network.to_string()];
         extra.extend(planned.iter().map(|p| p.key.clone()));

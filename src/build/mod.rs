@@ -10,4 +10,5 @@ pub mod ignore;
 pub mod mounts;
 pub mod parse;
 pub mod rootfs;
+pub mod stdin;
 pub mod words;

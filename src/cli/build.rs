@@ -1,10 +1,30 @@
 //! `burrow build`: flags only; the work is `build::exec::build`.
 
-use crate::build::exec::BuildSpec;
+use crate::build::exec::{BuildNetwork, BuildSpec, ImageFormat, PullPolicy};
 use crate::build::mounts::SecretSpec;
 use crate::container::images::Context;
 use crate::Result;
 use std::path::PathBuf;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PullArg {
+    Always,
+    Missing,
+    Never,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetworkArg {
+    User,
+    None,
+    Host,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatArg {
+    Docker,
+    Oci,
+}
 
 #[derive(clap::Args, Debug)]
 pub struct Build {
@@ -34,10 +54,23 @@ pub struct Build {
     /// it is never written to the image.
     #[arg(long = "secret", value_name = "id=ID,src=PATH|env=VAR")]
     secrets: Vec<SecretSpec>,
+    /// When to pull FROM images: always, missing (the default) or never;
+    /// `--pull` alone is always.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true,
+          default_value = "missing", default_missing_value = "always")]
+    pull: PullArg,
+    /// The network of RUN steps: user (the default), none or host.
+    #[arg(long, value_enum, default_value = "user")]
+    network: NetworkArg,
+    /// The image's config format: docker (keeps HEALTHCHECK, SHELL and
+    /// ONBUILD) or oci.
+    #[arg(long, value_enum, default_value = "docker")]
+    format: FormatArg,
     /// Print only the image id.
     #[arg(short, long)]
     quiet: bool,
-    /// The build context: the directory COPY and ADD read from.
+    /// The build context: the directory COPY and ADD read from; `-` reads a
+    /// tar of it (or a Containerfile alone) from stdin.
     context: PathBuf,
 }
 
@@ -56,6 +89,20 @@ impl Build {
                 iidfile: self.iidfile,
                 quiet: self.quiet,
                 secrets: self.secrets,
+                pull: match self.pull {
+                    PullArg::Always => PullPolicy::Always,
+                    PullArg::Missing => PullPolicy::Missing,
+                    PullArg::Never => PullPolicy::Never,
+                },
+                network: match self.network {
+                    NetworkArg::User => BuildNetwork::User,
+                    NetworkArg::None => BuildNetwork::None,
+                    NetworkArg::Host => BuildNetwork::Host,
+                },
+                format: match self.format {
+                    FormatArg::Docker => ImageFormat::Docker,
+                    FormatArg::Oci => ImageFormat::Oci,
+                },
             },
         )?;
         println!("{id}");
