@@ -914,3 +914,59 @@ fn stdin_context_pull_network_and_format() {
         "{out}"
     );
 }
+
+/// A Debian base made with mmdebstrap; `apt-get update && apt-get
+/// install` in RUN from the fixture's flat repository, bind-mounted from
+/// the context (no network): the package, its maintainer script's system
+/// user and the owners it gave its files are in the image.
+/// (Only with subordinate ids: with a single-id map apt's drop to `_apt`
+/// and dpkg's chown to the package's user need root emulation, which
+/// burrow does not have yet.)
+fn apt_install_in_run(user: TestUser, test: &str) {
+    use common::debian;
+    let Some(env) = TestEnv::new(test, user) else {
+        return;
+    };
+    let Some(fixture) = debian::debian_image(&env, test) else {
+        return;
+    };
+    let file = format!(
+        "FROM {}\n\
+         RUN --mount=type=bind,source=repo,target={} \
+         apt-get update && apt-get install -y --no-install-recommends {} && rm -rf /var/lib/apt/lists/*\n",
+        debian::IMAGE,
+        debian::REPO_IN_CONTAINER,
+        debian::PACKAGE_WITH_SYSTEM_USER
+    );
+    let dir = context(&env, "apt", &[("Containerfile", &file)]);
+    let repo = dir.join("repo");
+    fs::create_dir(&repo).unwrap();
+    env.give(&repo);
+    for e in fs::read_dir(&fixture.repo).unwrap().flatten() {
+        let to = repo.join(e.file_name());
+        fs::copy(e.path(), &to).unwrap();
+        env.give(&to);
+    }
+    let out = build(&env, &["-t", "apt:1"], &dir);
+    built_id(&out);
+    let got = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "apt:1",
+        "sh",
+        "-c",
+        "uuidgen | wc -c; getent passwd uuidd | cut -d: -f1; stat -c %U:%G /var/lib/libuuid; \
+         ls /var/lib/apt/lists | wc -l; test -e /srv/repo/Packages && echo leaked || echo clean",
+    ]);
+    assert_eq!(
+        got.stdout, "37\nuuidd\nuuidd:uuidd\n0\nclean\n",
+        "the package runs, its system user exists and owns its files; the repository mount is not in the image\n{out}"
+    );
+}
+
+#[test]
+fn apt_get_install_in_run_on_a_debian_base() {
+    apt_install_in_run(TestUser::WithSubids, "build_apt");
+}
