@@ -7,8 +7,12 @@
 # Usage (as root): bench/run.sh   (RUNS=60 per round by default; ROUNDS=6
 # repeats the whole comparison to show the spread on a noisy machine, and a
 # last round runs burrow with [userns] keep_alive = 0, without the holder)
-# Results go to stdout and bench/results/run.md (the last round's table and
-# every round's medians).
+# Then the default network against --network none alone, interleaved:
+# PAIR_ROUNDS (30) short rounds of PAIR_RUNS (10) runs of each, the order
+# swapped every round so that a change of the machine's load falls on both,
+# every run of every round pooled into one median per mode.
+# Results go to stdout and bench/results/run.md (the last round's table,
+# every round's medians, and the pair).
 source "$(dirname "$0")/common.sh"
 # podman's run root under $WORK too: this benchmark resets podman, and must
 # not reset another benchmark's podman running at the same time.
@@ -84,6 +88,36 @@ print(f"| keep_alive = 0 | {b:.1f} ms | - | {w:.1f} ms | - | {b / w:.2f}x | - | 
 PY
 )
 
+# The default network against --network none, interleaved by rounds.
+PAIR_ROUNDS=${PAIR_ROUNDS:-30}
+PAIR_RUNS=${PAIR_RUNS:-10}
+rm -f "$WORK"/pair-*.json
+for round in $(seq "$PAIR_ROUNDS"); do
+    first=("network none" "$BURROW_CMD") second=("default network" "$BURROW_NET_CMD")
+    if [ $((round % 2)) = 0 ]; then
+        first=("default network" "$BURROW_NET_CMD") second=("network none" "$BURROW_CMD")
+    fi
+    as_user "hyperfine -N --warmup 3 --runs $PAIR_RUNS --export-json \$WORK/pair-$round.json \
+      -n '${first[0]}' \"${first[1]}\" -n '${second[0]}' \"${second[1]}\"" >/dev/null
+done
+PAIR=$(python3 - "$WORK" "$PAIR_ROUNDS" <<'PY'
+import json, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+times = {"network none": [], "default network": []}
+ratios = []
+for r in range(1, rounds + 1):
+    res = {x["command"]: x for x in json.load(open(f"{work}/pair-{r}.json"))["results"]}
+    for k in times:
+        times[k].extend(res[k]["times"])
+    ratios.append(res["default network"]["median"] / res["network none"]["median"])
+med = {k: statistics.median(v) * 1000 for k, v in times.items()}
+q = statistics.quantiles(ratios, n=4)
+none, net = med["network none"], med["default network"]
+print(f"| {len(times['network none'])} | {none:.1f} ms | {net:.1f} ms | {net / none:.2f}x | "
+      f"{q[0]:.2f}x-{q[2]:.2f}x ({min(ratios):.2f}x-{max(ratios):.2f}x) |")
+PY
+)
+
 {
     echo "Command (as $BENCH_USER, $RUNS runs per round, hyperfine -N):"
     echo
@@ -98,6 +132,12 @@ PY
     echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
     cat "$WORK/run-medians.txt"
     echo "$NOHOLD"
+    echo
+    echo "The default network against --network none, interleaved: $PAIR_ROUNDS rounds of $PAIR_RUNS runs of each (hyperfine -N, 3 warm-up runs), the order swapped every round, every run pooled:"
+    echo
+    echo "| runs of each | --network none median | default network median | default / none | per-round ratio: middle half (all) |"
+    echo "| --- | --- | --- | --- | --- |"
+    echo "$PAIR"
     echo
     echo "Last round:"
     echo

@@ -8,7 +8,7 @@ use crate::net::{
     self, NetworkMode, PortForwarder, PortReservation, PublishedPort, UserNetConfig, UserNetwork,
 };
 use crate::sandbox::spec::{NetSetup, SandboxSpec};
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsRawFd, OwnedFd};
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
@@ -235,21 +235,43 @@ impl Drop for SupervisedStack {
 /// the last close of a tap unregisters its device, which waits for the
 /// kernel's RCU grace periods (tens of milliseconds) that neither the user
 /// of a foreground `run` nor a supervisor's loop should wait for. The
-/// child's pid, to reap; `None` if the fork failed (the close was then
-/// made here).
+/// child closes its copy only once ours is closed (the end of a pipe
+/// tells it), so that the last close, the slow one, is always its own:
+/// were it first, ours would be the last. And it closes everything else
+/// it inherited first, in calls of their own: the kernel finishes the
+/// closes of one call in no set order, and a caller reading our stdout
+/// to its end must not wait for the tap. The child's pid, to reap;
+/// `None` if the fork failed (the close was then made here).
 fn close_later(stack: UserNetwork) -> Option<i32> {
-    // SAFETY: the supervisor is single-threaded; the child makes two
-    // system calls and exits without running anything of the parent's.
+    let Ok((ours_closed, ours)) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) else {
+        drop(stack);
+        return None;
+    };
+    let tap = stack.tap_fd().as_raw_fd() as u32;
+    // SAFETY: the supervisor is single-threaded; the child makes system
+    // calls only and exits without running anything of the parent's.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
-        // SAFETY: closes every fd of this child, the tap's last reference
-        // among them, then exits.
+        // SAFETY: the child's own copies: its write end first, so that
+        // the read below ends when the parent's is closed; then every fd
+        // but the tap, then the tap, its last reference.
         unsafe {
-            libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+            libc::close(ours.as_raw_fd());
+            let mut byte = 0u8;
+            while libc::read(ours_closed.as_raw_fd(), (&raw mut byte).cast(), 1) < 0
+                && *libc::__errno_location() == libc::EINTR
+            {}
+            if tap > 0 {
+                libc::syscall(libc::SYS_close_range, 0u32, tap - 1, 0u32);
+            }
+            libc::syscall(libc::SYS_close_range, tap + 1, u32::MAX, 0u32);
+            libc::close(tap as i32);
             libc::_exit(0)
         }
     }
-    // Not the last reference any more where the fork worked.
+    // Not the last reference any more where the fork worked; then the
+    // child may close its copy.
     drop(stack);
+    drop(ours);
     (pid > 0).then_some(pid)
 }
