@@ -242,3 +242,91 @@ fn tty_without_interactive_gives_a_terminal_but_reads_nothing_from_yours() {
     assert!(is_hex64(v[0]["Id"].as_str().expect("id")));
     env.ok(&["rm", "t"]);
 }
+
+/// Lines another process's `attach` prints, as they come.
+fn attach_lines(env: &TestEnv, name: &str) -> (Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut att = env
+        .command(&["attach", "--no-stdin", name])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("spawn attach");
+    let out = att.stdout.take().expect("stdout piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (att, rx)
+}
+
+#[test]
+fn a_foreground_tty_rm_container_answers_logs_attach_and_stop_from_other_processes() {
+    let Some(env) = TestEnv::new(
+        "a_foreground_tty_rm_container_answers_logs_attach_and_stop",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let (master, slave) = terminal(24, 80);
+    let mut child = spawn_on(
+        &env,
+        &slave,
+        &["run", "--rm", "-it", "--name", "fgt", PLAIN, "sh"],
+    );
+    let mut seen = String::new();
+    type_in(&master, b"echo typed-$((6*7))\r");
+    read_until(&master, &mut seen, "typed-42");
+    // Its log, read by another process, has what the terminal showed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !env.run(&["logs", "fgt"]).stdout.contains("typed-42") {
+        assert!(
+            Instant::now() < deadline,
+            "`logs fgt` never showed typed-42"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Attached from another process: what is typed at run's terminal
+    // shows there too, until an answer comes through.
+    let (mut att, lines) = attach_lines(&env, "fgt");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    'relayed: for i in 0.. {
+        type_in(&master, format!("echo mark-$((1000+{i}))\r").as_bytes());
+        let want = format!("mark-{}", 1000 + i);
+        let until = Instant::now() + Duration::from_millis(500);
+        while let Ok(l) = lines.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            if l.contains(&want) {
+                break 'relayed;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "attach fgt never relayed the terminal's output"
+        );
+    }
+    // Stopped from another process: the shell, pid 1, ignores SIGTERM, so
+    // SIGKILL after the timeout; run and attach both end with its status,
+    // and --rm leaves nothing.
+    env.ok(&["stop", "-t", "1", "fgt"]);
+    let code = wait_draining(&mut child, &master, &mut seen);
+    assert_eq!(code, 137, "run's status after stop: {seen:?}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let att_code = loop {
+        if let Some(s) = att.try_wait().expect("try_wait") {
+            break s.code();
+        }
+        assert!(Instant::now() < deadline, "attach did not exit");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(att_code, Some(137), "attach's status after stop");
+    let ps = env.ok(&["ps", "-a", "-q"]);
+    assert!(ps.stdout.trim().is_empty(), "--rm left {}", ps.stdout);
+}
