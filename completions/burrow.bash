@@ -3541,7 +3541,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__image__subcmd__build)
-            opts="-t -f -q -h -V --tag --file --build-arg --target --no-cache --label --iidfile --secret --quiet --help --version"
+            opts="-t -f -q -h -V --tag --file --build-arg --target --no-cache --label --iidfile --secret --pull --network --format --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3581,6 +3581,18 @@ _burrow() {
                     ;;
                 --secret)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pull)
+                    COMPREPLY=($(compgen -W "always missing never" -- "${cur}"))
+                    return 0
+                    ;;
+                --network)
+                    COMPREPLY=($(compgen -W "user none host" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "docker oci" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -249,7 +249,7 @@ complete -c burrow -n "__fish_burrow_using_subcommand cp" -s h -l help -d 'Print
 complete -c burrow -n "__fish_burrow_using_subcommand cp" -s V -l version -d 'Print version'
 complete -c burrow -n "__fish_burrow_using_subcommand diff" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand diff" -s V -l version -d 'Print version'
-complete -c burrow -n "__fish_burrow_using_subcommand export" -s o -l output -d 'Write the tarball to this file' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand export" -s o -l output -d 'Write the tarball to this file (default: standard output, when it is not a terminal)' -r -F
 complete -c burrow -n "__fish_burrow_using_subcommand export" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand export" -s V -l version -d 'Print version'
 complete -c burrow -n "__fish_burrow_using_subcommand commit" -s h -l help -d 'Print help'
@@ -282,11 +282,11 @@ complete -c burrow -n "__fish_burrow_using_subcommand images" -s V -l version -d
 complete -c burrow -n "__fish_burrow_using_subcommand import" -s m -l message -d 'A comment recorded in the image\'s history' -r
 complete -c burrow -n "__fish_burrow_using_subcommand import" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand import" -s V -l version -d 'Print version'
-complete -c burrow -n "__fish_burrow_using_subcommand load" -s i -l input -d 'docker-archive tar, OCI layout directory, or OCI layout tar' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand load" -s i -l input -d 'docker-archive tar, OCI layout directory, or OCI layout tar (default: standard input)' -r -F
 complete -c burrow -n "__fish_burrow_using_subcommand load" -s q -l quiet -d 'Print nothing but errors'
 complete -c burrow -n "__fish_burrow_using_subcommand load" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand load" -s V -l version -d 'Print version'
-complete -c burrow -n "__fish_burrow_using_subcommand save" -s o -l output -d 'Where to write (a file, or a directory for oci-dir)' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand save" -s o -l output -d 'Where to write (a file, or a directory for oci-dir); default: standard output, when it is not a terminal' -r -F
 complete -c burrow -n "__fish_burrow_using_subcommand save" -l format -d 'Archive format' -r -f -a "docker-archive\t''
 oci-archive\t''
 oci-dir\t''"
@@ -419,7 +419,7 @@ complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from exec" -s d -l detach -d 'Run in the background; print nothing'
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from exec" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from exec" -s V -l version -d 'Print version'
-complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from export" -s o -l output -d 'Write the tarball to this file' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from export" -s o -l output -d 'Write the tarball to this file (default: standard output, when it is not a terminal)' -r -F
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from export" -s V -l version -d 'Print version'
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from inspect" -s f -l format -d 'Output format: json, or a Go template (`{{.State.Status}}`)' -r
@@ -634,6 +634,14 @@ complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_sub
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from build" -l label -d 'Add a label to the image (KEY=VALUE)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from build" -l iidfile -d 'Write the image id to this file' -r -F
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from build" -l secret -d 'A secret for RUN --mount=type=secret (id=ID,src=PATH or id=ID,env=VAR); it is never written to the image' -r
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from build" -l pull -d 'When to pull FROM images: always, missing (the default) or never; `--pull` alone is always' -r -f -a "always\t''
+missing\t''
+never\t''"
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from build" -l network -d 'The network of RUN steps: user (the default), none or host' -r -f -a "user\t''
+none\t''
+host\t''"
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from build" -l format -d 'The image\'s config format: docker (keeps HEALTHCHECK, SHELL and ONBUILD) or oci' -r -f -a "docker\t''
+oci\t''"
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from build" -l no-cache -d 'Run every step; use no cached result'
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from build" -s q -l quiet -d 'Print only the image id'
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from build" -s h -l help -d 'Print help'
@@ -647,13 +655,13 @@ complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_sub
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from tag" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from tag" -s V -l version -d 'Print version'
-complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from save" -s o -l output -d 'Where to write (a file, or a directory for oci-dir)' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from save" -s o -l output -d 'Where to write (a file, or a directory for oci-dir); default: standard output, when it is not a terminal' -r -F
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from save" -l format -d 'Archive format' -r -f -a "docker-archive\t''
 oci-archive\t''
 oci-dir\t''"
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from save" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from save" -s V -l version -d 'Print version'
-complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from load" -s i -l input -d 'docker-archive tar, OCI layout directory, or OCI layout tar' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from load" -s i -l input -d 'docker-archive tar, OCI layout directory, or OCI layout tar (default: standard input)' -r -F
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from load" -s q -l quiet -d 'Print nothing but errors'
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from load" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from load" -s V -l version -d 'Print version'

@@ -6,6 +6,7 @@ use crate::container::images::Context;
 use crate::container::lifecycle::{self, LogOptions};
 use crate::sandbox::join::ExecSpec;
 use crate::{Error, Result};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// `burrow container VERB`: the top-level container verbs under one name,
@@ -440,15 +441,21 @@ impl Diff {
 
 #[derive(clap::Args, Debug)]
 pub struct Export {
-    /// Write the tarball to this file.
+    /// Write the tarball to this file (default: standard output, when it is not a terminal).
     #[arg(short, long, value_name = "FILE")]
-    output: PathBuf,
+    output: Option<PathBuf>,
     container: String,
 }
 
 impl Export {
     pub fn exec(self, ctx: &Context) -> Result<()> {
-        crate::container::files::export(ctx, &self.container, &self.output)
+        if self.output.is_none() && std::io::stdout().is_terminal() {
+            return Err(Error::Usage(
+                "refusing to write a tarball to a terminal: use -o FILE or redirect standard output"
+                    .into(),
+            ));
+        }
+        crate::container::files::export(ctx, &self.container, self.output.as_deref())
     }
 }
 

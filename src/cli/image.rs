@@ -6,6 +6,7 @@ use crate::container::images::{self, Context, Removed};
 use crate::image::archive::SaveFormat;
 use crate::{Error, Result};
 use clap::Subcommand;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
@@ -267,9 +268,9 @@ impl Import {
 
 #[derive(clap::Args, Debug)]
 pub struct Load {
-    /// docker-archive tar, OCI layout directory, or OCI layout tar.
+    /// docker-archive tar, OCI layout directory, or OCI layout tar (default: standard input).
     #[arg(short, long)]
-    input: PathBuf,
+    input: Option<PathBuf>,
     /// Print nothing but errors.
     #[arg(short, long)]
     quiet: bool,
@@ -277,7 +278,12 @@ pub struct Load {
 
 impl Load {
     pub fn exec(self, ctx: &Context) -> Result<()> {
-        let report = images::load(ctx, &self.input)?;
+        if self.input.is_none() && std::io::stdin().is_terminal() {
+            return Err(Error::Usage(
+                "load reads an archive from standard input, which is a terminal: use -i FILE or `burrow load < FILE`".into(),
+            ));
+        }
+        let report = images::load(ctx, self.input.as_deref())?;
         if !self.quiet {
             images::print_notes(ctx, &report);
             for i in &report.images {
@@ -303,9 +309,9 @@ pub enum SaveFormatArg {
 
 #[derive(clap::Args, Debug)]
 pub struct Save {
-    /// Where to write (a file, or a directory for oci-dir).
+    /// Where to write (a file, or a directory for oci-dir); default: standard output, when it is not a terminal.
     #[arg(short, long)]
-    output: PathBuf,
+    output: Option<PathBuf>,
     /// Archive format.
     #[arg(long, value_enum, default_value_t)]
     format: SaveFormatArg,
@@ -321,7 +327,12 @@ impl Save {
             SaveFormatArg::OciArchive => SaveFormat::OciArchive,
             SaveFormatArg::OciDir => SaveFormat::OciDir,
         };
-        images::save(ctx, &self.images, format, &self.output)
+        if self.output.is_none() && std::io::stdout().is_terminal() {
+            return Err(Error::Usage(
+                "refusing to write an image archive to a terminal: use -o FILE or redirect standard output".into(),
+            ));
+        }
+        images::save(ctx, &self.images, format, self.output.as_deref())
     }
 }
 

@@ -98,7 +98,27 @@ pub fn copy(ctx: &Context, src: &CopyEnd, dst: &CopyEnd) -> Result<()> {
                 .join(p)
         })
     };
+    let stream = |h: &Path| h == Path::new("-");
     match (src, dst) {
+        (CopyEnd::Container { name, path }, CopyEnd::Host(host)) if stream(host) => {
+            let path = path.clone();
+            with_root(ctx, name, move |root| {
+                tar_out(root, &path, &mut std::io::stdout().lock())
+            })
+        }
+        (CopyEnd::Host(host), CopyEnd::Container { name, path }) if stream(host) => {
+            let path = path.clone();
+            let notes = with_root(ctx, name, move |root| {
+                let dir = resolve(root, &path, OFlags::RDONLY | OFlags::DIRECTORY)
+                    .map_err(|e| format!("{e} (cp - extracts a tar into an existing directory)"))?;
+                crate::image::unpack::extract_into(&mut std::io::stdin().lock(), dir)
+                    .map_err(|e| e.to_string())
+            })?;
+            for n in notes {
+                eprintln!("Note: {n}");
+            }
+            Ok(())
+        }
         (CopyEnd::Container { name, path }, CopyEnd::Host(host)) => {
             let (path, host) = (path.clone(), abs(host)?);
             with_root(ctx, name, move |root| copy_out(root, &path, &host))
@@ -131,6 +151,46 @@ fn base_name(path: &str) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| ".".into())
+}
+
+/// `cp CTR:PATH -`: PATH as a tar stream, its entries under PATH's base
+/// name (the link itself for a symbolic link).
+fn tar_out(root: &OwnedFd, path: &str, out: &mut dyn Write) -> std::result::Result<(), String> {
+    let fd = resolve(root, path, OFlags::PATH | OFlags::NOFOLLOW)?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| format!("{path}: {e}"))?;
+    let name = base_name(path);
+    let name = if name.is_empty() || name == "/" {
+        ".".to_string()
+    } else {
+        name
+    };
+    let mut tar = TarWriter::new(std::io::BufWriter::new(out));
+    let mode = st.st_mode & 0o7777;
+    let mtime = u64::try_from(st.st_mtime).unwrap_or(0);
+    let e = |e: crate::image::tar::TarError| e.to_string();
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::Directory => {
+            let dir = resolve(root, path, OFlags::RDONLY | OFlags::DIRECTORY)?;
+            tar.append_dir(&name, mode, mtime).map_err(e)?;
+            tar_tree(&mut tar, dir.as_fd(), &name, st.st_dev, &mut |_, _| None)?;
+        }
+        FileType::Symlink => {
+            let target =
+                rustix::fs::readlinkat(&fd, "", Vec::new()).map_err(|e| format!("{path}: {e}"))?;
+            tar.append_symlink(&name, &target.to_string_lossy(), mtime)
+                .map_err(e)?;
+        }
+        FileType::RegularFile => {
+            let file = resolve(root, path, OFlags::RDONLY | OFlags::NOFOLLOW)?;
+            let mut file = std::fs::File::from(file);
+            tar.append_file(&name, mode, mtime, st.st_size as u64, &mut file)
+                .map_err(e)?;
+        }
+        _ => return Err(format!("{path}: not a file, directory or symbolic link")),
+    }
+    let mut w = tar.finish().map_err(e)?;
+    w.flush()
+        .map_err(|e| format!("writing to standard output: {e}"))
 }
 
 fn copy_out(root: &OwnedFd, path: &str, host: &Path) -> std::result::Result<(), String> {
@@ -394,17 +454,28 @@ fn walk_upper(
 }
 
 /// `export`: the container's whole filesystem as a tar file at `out`.
-pub fn export(ctx: &Context, input: &str, out: &Path) -> Result<()> {
-    let out = out.to_path_buf();
-    let tmp = out.with_extension("burrow-export.tmp");
-    let t = tmp.clone();
-    with_root(ctx, input, move |root| {
-        let file = std::fs::File::create(&t).map_err(|e| format!("{}: {e}", t.display()))?;
-        let mut tar = TarWriter::new(std::io::BufWriter::new(file));
+/// `export`: the container's filesystem as a tar, to `out` (atomically)
+/// or, with `None`, to standard output.
+pub fn export(ctx: &Context, input: &str, out: Option<&Path>) -> Result<()> {
+    let write = |w: &mut dyn Write, root: &OwnedFd| -> std::result::Result<(), String> {
+        let mut tar = TarWriter::new(std::io::BufWriter::new(w));
         let dev = rustix::fs::fstat(root).map_err(|e| e.to_string())?.st_dev;
         tar_tree(&mut tar, root.as_fd(), "", dev, &mut |_, _| None)?;
         let mut w = tar.finish().map_err(|e| e.to_string())?;
         w.flush().map_err(|e| e.to_string())
+    };
+    let Some(out) = out else {
+        return with_root(ctx, input, move |root| {
+            write(&mut std::io::stdout().lock(), root)
+                .map_err(|e| format!("writing to standard output: {e}"))
+        });
+    };
+    let out = out.to_path_buf();
+    let tmp = out.with_extension("burrow-export.tmp");
+    let t = tmp.clone();
+    with_root(ctx, input, move |root| {
+        let mut file = std::fs::File::create(&t).map_err(|e| format!("{}: {e}", t.display()))?;
+        write(&mut file, root)
     })?;
     std::fs::rename(&tmp, &out).map_err(|e| other(format!("{}: {e}", out.display())))
 }

@@ -117,9 +117,50 @@ pub fn print_notes(ctx: &Context, report: &LoadReport) {
     }
 }
 
-pub fn load(ctx: &Context, input: &Path) -> Result<LoadReport> {
+/// `load`: from a file or directory, or (`None`) from standard input,
+/// which is kept in the cache directory while it is read (a docker-archive
+/// names its manifest last, so the stream is read whole first).
+pub fn load(ctx: &Context, input: Option<&Path>) -> Result<LoadReport> {
+    let Some(input) = input else {
+        std::fs::create_dir_all(&ctx.paths.cache)
+            .map_err(|e| Error::Usage(format!("{}: {e}", ctx.paths.cache.display())))?;
+        let mut tmp = tempfile_in(&ctx.paths.cache)?;
+        std::io::copy(&mut std::io::stdin().lock(), &mut tmp.1).map_err(|e| {
+            Error::Usage(format!(
+                "reading standard input into {}: {e}",
+                tmp.0.display()
+            ))
+        })?;
+        drop(tmp.1);
+        let path = tmp.0.clone();
+        let loaded = ctx.in_userns(move |store| archive::load(store, &path).map_err(img));
+        let _ = std::fs::remove_file(&tmp.0);
+        return loaded;
+    };
     let input = absolute(input)?;
     ctx.in_userns(move |store| archive::load(store, &input).map_err(img))
+}
+
+/// A new private file in `dir`: its path and the open file.
+fn tempfile_in(dir: &Path) -> Result<(std::path::PathBuf, std::fs::File)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    for n in 0..100u32 {
+        let path = dir.join(format!("load-{}-{n}.tar", std::process::id()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(f) => return Ok((path, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::Usage(format!("{}: {e}", path.display()))),
+        }
+    }
+    Err(Error::Usage(format!(
+        "no free temporary name in {}",
+        dir.display()
+    )))
 }
 
 pub fn import(
@@ -140,7 +181,13 @@ pub fn import(
     ctx.in_userns(move |store| archive::import(store, &input, name.as_ref(), message).map_err(img))
 }
 
-pub fn save(ctx: &Context, images: &[String], format: SaveFormat, out: &Path) -> Result<()> {
+/// `save`: to a file or directory, or (`None`) to standard output.
+pub fn save(
+    ctx: &Context,
+    images: &[String],
+    format: SaveFormat,
+    out: Option<&Path>,
+) -> Result<()> {
     let store = ctx.store()?;
     let mut items = Vec::new();
     for input in images {
@@ -156,6 +203,11 @@ pub fn save(ctx: &Context, images: &[String], format: SaveFormat, out: &Path) ->
             names,
         });
     }
+    let Some(out) = out else {
+        return ctx.in_userns(move |store| {
+            archive::save_to(store, &items, format, std::io::stdout().lock()).map_err(img)
+        });
+    };
     let out = absolute(out)?;
     ctx.in_userns(move |store| archive::save(store, &items, format, &out).map_err(img))
 }

@@ -700,21 +700,8 @@ pub fn save(store: &Store, items: &[SaveItem], format: SaveFormat, out: &Path) -
         }
         SaveFormat::DockerArchive | SaveFormat::OciArchive => {
             let f = File::create(&tmp).map_err(io_at("creating", &tmp))?;
-            let mut sink = TarSink(TarWriter::new(io::BufWriter::with_capacity(1 << 20, f)));
-            let written = if format == SaveFormat::DockerArchive {
-                write_docker(store, items, &mut sink)
-            } else {
-                write_oci(store, items, &mut sink)
-            };
-            written.and_then(|_| {
-                let w = sink.0.finish()?;
-                let f = w.into_inner().map_err(|e| ArchiveError::Io {
-                    what: "writing",
-                    path: tmp.clone(),
-                    source: e.into_error(),
-                })?;
-                f.sync_all().map_err(io_at("syncing", &tmp))
-            })
+            write_archive(store, items, format, f, &tmp)
+                .and_then(|f| f.sync_all().map_err(io_at("syncing", &tmp)))
         }
     };
     let renamed = result.and_then(|_| {
@@ -732,6 +719,56 @@ pub fn save(store: &Store, items: &[SaveItem], format: SaveFormat, out: &Path) -
         }
     }
     renamed
+}
+
+/// Writes a docker-archive or an OCI archive of `items` to `out` (`what`
+/// names it in errors) and hands `out` back.
+fn write_archive<W: Write>(
+    store: &Store,
+    items: &[SaveItem],
+    format: SaveFormat,
+    out: W,
+    what: &Path,
+) -> Result<W> {
+    let mut sink = TarSink(TarWriter::new(io::BufWriter::with_capacity(1 << 20, out)));
+    if format == SaveFormat::DockerArchive {
+        write_docker(store, items, &mut sink)?;
+    } else {
+        write_oci(store, items, &mut sink)?;
+    }
+    let w = sink.0.finish()?;
+    w.into_inner().map_err(|e| ArchiveError::Io {
+        what: "writing",
+        path: what.to_path_buf(),
+        source: e.into_error(),
+    })
+}
+
+/// `save` to a stream (stdout piped to `gzip`, a file by `>`): the archive
+/// formats only, written as they are made.
+pub fn save_to<W: Write>(
+    store: &Store,
+    items: &[SaveItem],
+    format: SaveFormat,
+    out: W,
+) -> Result<()> {
+    let _lock = store.lock_shared()?;
+    if format == SaveFormat::OciDir {
+        return Err(ArchiveError::Io {
+            what: "writing an oci-dir to",
+            path: PathBuf::from("standard output"),
+            source: io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a directory cannot be a stream; use -o DIR",
+            ),
+        });
+    }
+    let mut w = write_archive(store, items, format, out, Path::new("standard output"))?;
+    w.flush().map_err(|source| ArchiveError::Io {
+        what: "writing",
+        path: PathBuf::from("standard output"),
+        source,
+    })
 }
 
 /// Where `save` puts members: a tar, or a directory.

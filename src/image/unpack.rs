@@ -145,6 +145,20 @@ pub fn unpack_layer(
     })
 }
 
+/// Extracts a tar stream (`cp - CTR:DIR`) under the directory `dest`,
+/// with the same rules as a layer: every path resolved beneath `dest`,
+/// links that leave it refused. Returns the notes (skipped devices,
+/// squashed owners).
+pub fn extract_into(tar: &mut dyn Read, dest: OwnedFd) -> Result<Vec<String>, UnpackError> {
+    let mut reader = TarReader::new(BufReader::with_capacity(BUF, tar));
+    let mut layer = Layer::new(dest);
+    while let Some(entry) = reader.next_entry()? {
+        layer.apply(&mut reader, &entry)?;
+    }
+    layer.set_dir_times()?;
+    Ok(layer.notes.finish())
+}
+
 /// Rebuilds a layer's original tar stream from its unpacked directory and
 /// its split record (as `unpack_layer` wrote it). Runs where the layer's
 /// files are readable: in its user namespace, as `unpack_layer` did. The
