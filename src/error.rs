@@ -2,7 +2,7 @@
 //! typed error. `main.rs` prints it as one line plus a hint and maps it to
 //! docker's exit codes.
 
-use crate::{cgroup, config, container, image, sandbox};
+use crate::{cgroup, config, container, image, net, sandbox};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -18,6 +18,11 @@ pub enum Error {
     Container(#[from] container::ContainerError),
     #[error(transparent)]
     Cgroup(#[from] cgroup::CgroupError),
+    /// The network could not be set up (a published port in use, a helper
+    /// that failed): burrow's own failure before the container runs, 125
+    /// as docker's. A malformed network flag is `Usage`.
+    #[error(transparent)]
+    Network(#[from] net::NetError),
     /// A failure reported by burrow's own child process in a user
     /// namespace, already rendered there.
     #[error("{0}")]
@@ -55,5 +60,22 @@ impl From<sandbox::userns::UsernsError> for Error {
 impl From<crate::container::record::RecordError> for Error {
     fn from(e: crate::container::record::RecordError) -> Error {
         Error::Container(e.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_network_set_up_failure_is_its_own_error_and_exits_125_as_docker_does() {
+        let addr = "127.0.0.1:8080".parse().unwrap();
+        let e = Error::from(net::NetError::Allocated { addr });
+        assert!(matches!(e, Error::Network(_)), "{e:?}");
+        assert_eq!(e.exit_code(), 125);
+        assert_eq!(
+            e.to_string(),
+            "Bind for 127.0.0.1:8080 failed: port is already allocated"
+        );
     }
 }

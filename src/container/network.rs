@@ -34,6 +34,7 @@ pub struct NetworkPlan {
     pub direct_host: bool,
 }
 
+/// A network flag that does not parse.
 fn net_err(e: NetError) -> Error {
     Error::Usage(e.to_string())
 }
@@ -274,8 +275,8 @@ impl BoundPorts {
 pub fn bind(plan: &NetworkPlan, dir: &std::path::Path) -> Result<BoundPorts> {
     // Held before bound: a port another container's server is taking
     // over is free in the kernel for a moment.
-    let mut reserved = PortReservation::take(dir, &plan.ports).map_err(net_err)?;
-    let mut bound = PortForwarder::bind(&plan.ports).map_err(net_err)?;
+    let mut reserved = PortReservation::take(dir, &plan.ports)?;
+    let mut bound = PortForwarder::bind(&plan.ports)?;
     let mut picked = Vec::new();
     for (p, fd) in &mut bound {
         if p.host_port == 0 {
@@ -291,7 +292,7 @@ pub fn bind(plan: &NetworkPlan, dir: &std::path::Path) -> Result<BoundPorts> {
             }
         }
     }
-    reserved.extend(PortReservation::take(dir, &picked).map_err(net_err)?);
+    reserved.extend(PortReservation::take(dir, &picked)?);
     Ok(BoundPorts {
         sockets: bound,
         reserved,
