@@ -15,7 +15,7 @@
 use super::join::process_start_time as start_time;
 use super::sys;
 use super::userns::{self, IdMap};
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsRawFd, OwnedFd};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::os::unix::fs::DirBuilderExt;
@@ -62,6 +62,16 @@ pub enum HolderError {
     Userns(#[from] userns::UsernsError),
     #[error("{call}: {}", sys::errno_text(*errno))]
     Sys { call: &'static str, errno: i32 },
+    /// The process that starts the holder failed or died.
+    #[error(transparent)]
+    Helper(#[from] crate::forked::ForkError),
+}
+
+/// The starter's answer when it could not make the holder: the errno of
+/// clone3(CLONE_NEWUSER), typed across the process boundary.
+#[derive(Debug, Serialize, Deserialize)]
+struct CloneFailed {
+    errno: i32,
 }
 
 fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> HolderError {
@@ -165,41 +175,37 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), HolderError> {
 /// shell ever has to reap it. Its maps are written from here, then the
 /// record, then it is let go.
 fn start(record: &Path, map: &IdMap, keep_alive: Duration) -> Result<OwnedFd, HolderError> {
-    let (pid_r, pid_w) = pipe()?;
     let (go_r, go_w) = pipe()?;
-    // SAFETY: single-threaded (the contract of `open`); both forks run
-    // only the code below and end in _exit or exec.
-    let middle = unsafe { sys::fork() }.map_err(|e| HolderError::Sys {
-        call: "fork",
-        errno: e.raw_os_error(),
-    })?;
-    let Some(middle) = middle else {
-        drop((pid_r, go_w));
-        // SAFETY: still single-threaded, in the forked copy.
-        let reply: i32 = match unsafe { sys::clone3(libc::CLONE_NEWUSER as u64) } {
-            Ok(sys::Forked::Child) => {
-                drop(pid_w);
-                hold_after_maps(go_r, record, keep_alive)
-            }
-            Ok(sys::Forked::Parent { pid, .. }) => pid,
-            Err(e) => -e.raw_os_error(),
-        };
-        let _ = rustix::io::write(&pid_w, &reply.to_ne_bytes());
-        // SAFETY: ends the intermediate fork without the parent's
-        // destructors and buffers.
-        unsafe { libc::_exit(0) }
+    // The starter (run_forked's child) clones the holder into a new user
+    // namespace, answers with its pid and exits, so the holder is nobody's
+    // child here. The go pipe lets the holder on once its maps and record
+    // are written; the parent's copy of its read end goes with the closure.
+    let how = crate::forked::Fork {
+        // As before run_forked: `open`'s callers are single-threaded, and
+        // the starter's clone3 needs only itself to be.
+        single_threaded: false,
+        ..crate::forked::Fork::new("the user-namespace holder's starter")
     };
-    drop((pid_w, go_r));
-    let mut buf = [0u8; 4];
-    let got = std::fs::File::from(pid_r).read_exact(&mut buf);
-    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(middle), None);
-    let pid = i32::from_ne_bytes(buf);
-    if got.is_err() || pid <= 0 {
-        return Err(HolderError::Sys {
-            call: "clone3 a user namespace for the holder",
-            errno: if pid < 0 { -pid } else { libc::EIO },
-        });
-    }
+    let go_w_in_child = go_w.as_raw_fd();
+    let pid = crate::forked::run_forked(how, move || {
+        // SAFETY: the starter's copy of the go pipe's write end, which
+        // nothing in the starter uses: the holder must not inherit it, or
+        // it would wait for ever when this process drops its end unwritten.
+        unsafe { libc::close(go_w_in_child) };
+        // SAFETY: the forked starter is single-threaded; the holder runs
+        // only `hold_after_maps`, which ends in exec or exit.
+        match unsafe { sys::clone3(libc::CLONE_NEWUSER as u64) } {
+            Ok(sys::Forked::Child) => hold_after_maps(go_r, record, keep_alive),
+            Ok(sys::Forked::Parent { pid, .. }) => Ok(pid),
+            Err(e) => Err(CloneFailed {
+                errno: e.raw_os_error(),
+            }),
+        }
+    })?
+    .map_err(|e| HolderError::Sys {
+        call: "clone3 a user namespace for the holder",
+        errno: e.errno,
+    })?;
     // On any failure below, go_w closes unwritten and the holder exits.
     userns::write_maps(map, nix::unistd::Pid::from_raw(pid))?;
     let ns_path = format!("/proc/{pid}/ns/user");
