@@ -53,10 +53,8 @@ fn main() {
     }
     // A bad flag is burrow's own failure: 125, as for any other (clap's
     // default is 2); --help and --version still exit 0.
-    let cli = Cli::parse_args().unwrap_or_else(|e| {
-        let _ = e.print();
-        std::process::exit(if e.use_stderr() { 125 } else { 0 });
-    });
+    let cli = Cli::parse_args()
+        .unwrap_or_else(|e| std::process::exit(burrow::cli::values::report_parse_error(&e)));
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {

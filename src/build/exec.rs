@@ -1288,6 +1288,17 @@ impl Builder<'_> {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         run_env.extend(mounts.env.iter().map(|(k, v)| format!("{k}={v}")));
+        // The step's mounts, as `--mount` and `--tmpfs` would give them
+        // (their host paths are absolute).
+        let typed = |r: std::result::Result<_, crate::container::run::SpecError>| {
+            r.map_err(|e| fail(e.to_string()))
+        };
+        let step_mounts = (mounts.mounts.iter())
+            .map(|m| typed(crate::container::run::parse_mount(m, Path::new("/"))))
+            .collect::<Result<Vec<_>>>()?;
+        let step_tmpfs = (mounts.tmpfs.iter())
+            .map(|t| typed(crate::container::run::parse_tmpfs(t)))
+            .collect::<Result<Vec<_>>>()?;
         let spec = crate::container::run::RunSpec {
             image: image.to_string(),
             command: argv,
@@ -1295,9 +1306,11 @@ impl Builder<'_> {
             entrypoint: Some(String::new()),
             // ENV wins over an ARG of the same name.
             env: run_env,
-            network: network.into(),
-            mounts: mounts.mounts.clone(),
-            tmpfs: mounts.tmpfs.clone(),
+            network: network
+                .parse()
+                .map_err(|e: crate::net::NetError| fail(e.to_string()))?,
+            mounts: step_mounts,
+            tmpfs: step_tmpfs,
             ..Default::default()
         };
         let out = output_file(self.ctx)?;

@@ -11,6 +11,7 @@ pub mod registry;
 pub mod resources;
 pub mod run;
 pub mod system;
+pub mod values;
 
 use crate::container::images::Context;
 use crate::Result;
@@ -250,7 +251,7 @@ mod tests {
     fn fast_parse_of_run_and_exec_matches_the_full_parser() {
         for line in [
             "burrow run --rm --network none img true",
-            "burrow run -it --rm -e A=1 -e B -v /a:/b:ro -p 8080:80 --name x img sh -c echo",
+            "burrow run -it --rm -e A=1 -e B -v /tmp:/b:ro -p 8080:80 --name x img sh -c echo",
             "burrow run -d --restart on-failure:3 --memory 64m img sleep 1 --rm",
             "burrow run img",
             "burrow exec -it -u 1000 -w /tmp ctr sh -c id",

@@ -1,12 +1,16 @@
 //! `burrow run` and the container commands that go with it: ps, rm,
 //! inspect of containers.
 
+use super::values;
 use super::Format;
 use crate::container::images::Context;
 use crate::container::run::{self, RunSpec};
+use crate::container::spec::{RestartPolicy, UserMount};
 use crate::container::{self as ctr};
+use crate::net::NetworkMode;
 use crate::sandbox::{Profile, SeccompPolicy};
 use crate::Result;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -55,8 +59,8 @@ pub struct Create {
     #[arg(long, value_name = "FILE")]
     label_file: Vec<PathBuf>,
     /// Restart policy while the supervisor lives: no, on-failure[:N], always.
-    #[arg(long, value_name = "POLICY")]
-    restart: Option<String>,
+    #[arg(long, value_name = "POLICY", value_parser = values::restart)]
+    restart: Option<RestartPolicy>,
     /// Name the container.
     #[arg(long)]
     name: Option<String>,
@@ -82,14 +86,14 @@ pub struct Create {
     #[arg(long)]
     entrypoint: Option<String>,
     /// Bind a host path: HOST:CONTAINER[:ro].
-    #[arg(short, long = "volume", value_name = "HOST:CONTAINER[:ro]")]
-    volume: Vec<String>,
+    #[arg(short, long = "volume", value_name = "HOST:CONTAINER[:ro]", value_parser = values::volume)]
+    volume: Vec<UserMount>,
     /// A mount: type=bind,source=...,target=...[,readonly] or type=tmpfs,target=...[,tmpfs-size=...].
-    #[arg(long)]
-    mount: Vec<String>,
+    #[arg(long, value_parser = values::mount)]
+    mount: Vec<UserMount>,
     /// A tmpfs: PATH[:size=...].
-    #[arg(long)]
-    tmpfs: Vec<String>,
+    #[arg(long, value_parser = values::tmpfs)]
+    tmpfs: Vec<UserMount>,
     /// The container's hostname (default: the first 12 digits of its id).
     #[arg(long, short = 'H')]
     hostname: Option<String>,
@@ -115,20 +119,20 @@ pub struct Create {
     #[arg(long)]
     cap_drop: Vec<String>,
     /// Network: user (burrow's own NAT to the host's networks), none (loopback only), host (no isolation), container:NAME (share NAME's).
-    #[arg(long, alias = "net", default_value = "user")]
-    network: String,
+    #[arg(long, alias = "net", default_value = "user", value_parser = values::network)]
+    network: NetworkMode,
     /// Publish a container port: [IP:]HOSTPORT:CTRPORT[/tcp|udp], ports may be ranges.
-    #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST:CTR[/PROTO]")]
-    publish: Vec<String>,
+    #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST:CTR[/PROTO]", value_parser = values::publish)]
+    publish: Vec<values::Publish>,
     /// Publish every port the image exposes on a random host port.
     #[arg(short = 'P', long)]
     publish_all: bool,
     /// A DNS server for the container (instead of burrow's forwarder).
-    #[arg(long, value_name = "IP")]
-    dns: Vec<String>,
+    #[arg(long, value_name = "IP", value_parser = values::dns)]
+    dns: Vec<IpAddr>,
     /// An /etc/hosts entry: NAME:IP (host-gateway names the host).
-    #[arg(long, value_name = "NAME:IP")]
-    add_host: Vec<String>,
+    #[arg(long, value_name = "NAME:IP", value_parser = values::add_host)]
+    add_host: Vec<(String, IpAddr)>,
     #[command(flatten)]
     limits: super::resources::LimitFlags,
     #[command(flatten)]
@@ -193,14 +197,14 @@ impl Create {
             cap_add: self.cap_add,
             cap_drop: self.cap_drop,
             network: self.network,
-            publish: self.publish,
+            publish: self.publish.into_iter().flat_map(|p| p.0).collect(),
             publish_all: self.publish_all,
             dns: self.dns,
             add_host: self.add_host,
             limits: self.limits.limits(),
             oom_score_adj: self.oom_score_adj,
             detach: false,
-            restart: self.restart,
+            restart: self.restart.unwrap_or_default(),
             health: self.health.flags(),
         })
     }

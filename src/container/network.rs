@@ -39,13 +39,18 @@ fn net_err(e: NetError) -> Error {
     Error::Usage(e.to_string())
 }
 
-/// `run`'s network flags, as given.
+/// `run`'s network flags, as parsed.
 pub struct Flags<'a> {
-    pub network: &'a str,
-    pub publish: &'a [String],
+    /// `--network`.
+    pub network: &'a NetworkMode,
+    /// `-p`, ranges expanded.
+    pub publish: &'a [PublishedPort],
+    /// `-P`.
     pub publish_all: bool,
-    pub dns: &'a [String],
-    pub add_host: &'a [String],
+    /// `--dns`.
+    pub dns: &'a [IpAddr],
+    /// `--add-host`.
+    pub add_host: &'a [(String, IpAddr)],
 }
 
 /// The flags as given: `--network`, `-p`, `-P` (with the image's exposed
@@ -63,11 +68,8 @@ pub fn plan(
         flags.dns,
         flags.add_host,
     );
-    let mode: NetworkMode = network.parse().map_err(net_err)?;
-    let mut ports = Vec::new();
-    for p in publish {
-        ports.extend(net::parse_publish(p).map_err(net_err)?);
-    }
+    let mode = network.clone();
+    let mut ports = publish.to_vec();
     if publish_all {
         for key in exposed
             .map(|e| e.keys().collect::<Vec<_>>())
@@ -85,14 +87,8 @@ pub fn plan(
             "published ports need --network user (this container has --network {network})"
         )));
     }
-    let dns = dns
-        .iter()
-        .map(|d| d.parse().map_err(|_| net_err(NetError::Dns(d.clone()))))
-        .collect::<Result<Vec<IpAddr>>>()?;
-    let add_hosts = add_host
-        .iter()
-        .map(|h| net::parse_add_host(h).map_err(net_err))
-        .collect::<Result<Vec<_>>>()?;
+    let dns = dns.to_vec();
+    let add_hosts = add_host.to_vec();
     let join = match &mode {
         NetworkMode::Container(name) => Some(joinable(containers, name)?),
         _ => None,

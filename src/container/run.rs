@@ -11,71 +11,88 @@ use super::ContainerError;
 use crate::image::registry::{ProgressMode, PullOptions};
 use crate::image::store::{remove_tree, StoreError};
 use crate::image::ImageError;
+use crate::net::{NetworkMode, PublishedPort};
 use crate::sandbox::spec::{Rootfs, SandboxSpec, SharedUserns, User};
 use crate::sandbox::userns::{IdMap, IdRange};
 use crate::sandbox::CapSet;
 use crate::sandbox::MountOp;
 use crate::{Error, Result};
-use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-/// Everything `burrow run` was asked, as typed.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Everything `burrow run` was asked, parsed by the command line's value
+/// parsers: what a flag names is typed here, never re-parsed below.
+#[derive(Debug, Clone, Default)]
 pub struct RunSpec {
+    /// The image as the user named it (a reference or an id prefix).
     pub image: String,
+    /// The command and its arguments after the image (empty: the image's).
     pub command: Vec<String>,
+    /// `--name`; a generated one when `None`.
     pub name: Option<String>,
+    /// `--rm`.
     pub remove: bool,
+    /// `-i`.
     pub interactive: bool,
+    /// `-t`.
     pub tty: bool,
+    /// `-e NAME[=VALUE]`, in order (applied after `--env-file`).
     pub env: Vec<String>,
+    /// `--env-file`, read when the container is made.
     pub env_files: Vec<PathBuf>,
+    /// `-w`.
     pub workdir: Option<String>,
+    /// `-u`: a name, uid, or uid:gid, looked up in the image.
     pub user: Option<String>,
+    /// `--entrypoint` (`Some("")` clears the image's).
     pub entrypoint: Option<String>,
-    pub volumes: Vec<String>,
-    pub mounts: Vec<String>,
-    pub tmpfs: Vec<String>,
+    /// `-v HOST:CONTAINER[:ro]`, checked.
+    pub volumes: Vec<UserMount>,
+    /// `--mount`, checked.
+    pub mounts: Vec<UserMount>,
+    /// `--tmpfs`, checked.
+    pub tmpfs: Vec<UserMount>,
+    /// `-H`; the first 12 digits of the id when `None`.
     pub hostname: Option<String>,
+    /// `--read-only`.
     pub read_only: bool,
+    /// `--init`.
     pub init: bool,
+    /// `--userns` as given (`keep-id`).
     pub userns: Option<String>,
+    /// `--security-opt` other than `seccomp=` (no-new-privileges).
     pub security_opt: Vec<String>,
     /// `--security-opt seccomp=...`, parsed (and its file read) by the CLI.
-    #[serde(default)]
     pub seccomp: crate::sandbox::SeccompPolicy,
     /// `--privileged`: every capability of the user namespace, no seccomp
     /// profile, no masked or read-only paths.
-    #[serde(default)]
     pub privileged: bool,
+    /// `--cap-add`, as given.
     pub cap_add: Vec<String>,
+    /// `--cap-drop`, as given.
     pub cap_drop: Vec<String>,
-    pub network: String,
-    #[serde(default)]
-    pub publish: Vec<String>,
-    #[serde(default)]
+    /// `--network`.
+    pub network: NetworkMode,
+    /// `-p`, each range expanded to its ports.
+    pub publish: Vec<PublishedPort>,
+    /// `-P`: the image's exposed ports on random host ports.
     pub publish_all: bool,
-    #[serde(default)]
-    pub dns: Vec<String>,
-    #[serde(default)]
-    pub add_host: Vec<String>,
+    /// `--dns`.
+    pub dns: Vec<IpAddr>,
+    /// `--add-host NAME:IP`.
+    pub add_host: Vec<(String, IpAddr)>,
     /// Resource limits (--memory, --cpus, ...), applied through cgroup v2.
-    #[serde(default)]
     pub limits: crate::cgroup::Limits,
-    #[serde(default)]
+    /// `--oom-score-adj`.
     pub oom_score_adj: Option<i32>,
     /// `-d`: a supervisor runs the container; `run` prints its id.
-    #[serde(default)]
     pub detach: bool,
-    /// `--restart`: no, on-failure[:N], always.
-    #[serde(default)]
-    pub restart: Option<String>,
+    /// `--restart`.
+    pub restart: RestartPolicy,
     /// `--health-*` and `--no-healthcheck`.
-    #[serde(default)]
     pub health: super::health::HealthFlags,
     /// `--label` and `--label-file`, over the image's labels.
-    #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
 }
 
@@ -101,10 +118,8 @@ pub enum SpecError {
     SecurityOpt(String),
     #[error("unsupported --userns {0:?}: burrow knows keep-id (and the default, a full id map)")]
     Userns(String),
-    #[error(transparent)]
-    Restart(#[from] super::spec::RestartPolicyError),
     #[error("--rm and --restart {0} conflict: a container removed when it exits cannot restart")]
-    RemoveAndRestart(String),
+    RemoveAndRestart(RestartPolicy),
     #[error("invalid StopSignal {0:?} in the image config")]
     StopSignal(String),
 }
@@ -129,21 +144,11 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
     // A created container, like a detached one, outlives this process.
     let outlives = spec.detach || create_only;
     // Every flag is checked before the image is looked up (or pulled).
-    spec.network
-        .parse::<crate::net::NetworkMode>()
-        .map_err(|e| Error::Usage(e.to_string()))?;
-    let cwd =
-        std::env::current_dir().map_err(|e| Error::Usage(format!("the current directory: {e}")))?;
-    let mut mounts = Vec::new();
-    for v in &spec.volumes {
-        mounts.push(parse_volume(v, &cwd).map_err(spec_err)?);
-    }
-    for m in &spec.mounts {
-        mounts.push(parse_mount(m, &cwd).map_err(spec_err)?);
-    }
-    for t in &spec.tmpfs {
-        mounts.push(parse_tmpfs(t).map_err(spec_err)?);
-    }
+    let mounts: Vec<UserMount> = (spec.volumes.iter())
+        .chain(&spec.mounts)
+        .chain(&spec.tmpfs)
+        .cloned()
+        .collect();
     // A bad limit is refused before anything is created.
     spec.limits
         .validate()
@@ -157,16 +162,9 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
     let capabilities = base
         .with_changes(&spec.cap_add, &spec.cap_drop)
         .map_err(|e| Error::Usage(e.to_string()))?;
-    let restart: RestartPolicy = spec
-        .restart
-        .as_deref()
-        .unwrap_or("no")
-        .parse()
-        .map_err(|e| spec_err(SpecError::Restart(e)))?;
+    let restart = spec.restart;
     if spec.remove && restart != RestartPolicy::No {
-        return Err(spec_err(SpecError::RemoveAndRestart(
-            spec.restart.clone().unwrap_or_default(),
-        )));
+        return Err(spec_err(SpecError::RemoveAndRestart(restart)));
     }
     let keep_id = match spec.userns.as_deref() {
         None | Some("") | Some("host") => false,

@@ -30,7 +30,7 @@ pub const RESOLVER_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 3);
 pub const HOST_NAMES: &[&str] = &["host.containers.internal", "host.docker.internal"];
 
 /// `--network`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum NetworkMode {
     /// A network namespace with loopback only.
     None,
@@ -38,7 +38,9 @@ pub enum NetworkMode {
     Host,
     /// Another container's network (and so user) namespace.
     Container(String),
-    /// A network namespace with a tap device behind burrow's stack.
+    /// A network namespace with a tap device behind burrow's stack (the
+    /// default).
+    #[default]
     User,
 }
 

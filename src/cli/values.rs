@@ -1,0 +1,158 @@
+//! clap value parsers: each flag's text becomes its type here, at the
+//! edge, so that nothing below re-parses it. A value that does not parse
+//! is a `FlagError`, whose message already names the flag; burrow prints
+//! it as its own usage error (`Error: ...`, exit 125), as it did when the
+//! flags were checked after parsing.
+
+use crate::container::run::{parse_mount, parse_tmpfs, parse_volume, SpecError};
+use crate::container::spec::{RestartPolicy, UserMount};
+use crate::net::{self, NetworkMode, PublishedPort};
+use std::fmt;
+use std::net::IpAddr;
+
+/// A flag's value that does not parse, said as burrow says it.
+#[derive(Debug)]
+pub struct FlagError(String);
+
+impl fmt::Display for FlagError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FlagError {}
+
+fn flag<T, E: fmt::Display>(r: Result<T, E>) -> Result<T, FlagError> {
+    r.map_err(|e| FlagError(e.to_string()))
+}
+
+/// How a command line that does not parse ends: a `FlagError` as one
+/// `Error: ` line, anything else as clap says it. Returns the exit status
+/// (125, burrow's own failure; 0 for --help and --version).
+pub fn report_parse_error(e: &clap::Error) -> i32 {
+    let ours = std::error::Error::source(e).and_then(|s| s.downcast_ref::<FlagError>());
+    match ours {
+        Some(f) if e.kind() == clap::error::ErrorKind::ValueValidation => {
+            eprintln!("Error: {f}");
+            125
+        }
+        _ => {
+            let _ = e.print();
+            if e.use_stderr() {
+                125
+            } else {
+                0
+            }
+        }
+    }
+}
+
+/// The published ports of one `-p` (a range gives several).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish(pub Vec<PublishedPort>);
+
+/// `-p [IP:]HOST:CTR[/PROTO]`.
+pub fn publish(s: &str) -> Result<Publish, FlagError> {
+    flag(net::parse_publish(s)).map(Publish)
+}
+
+/// `--network`.
+pub fn network(s: &str) -> Result<NetworkMode, FlagError> {
+    flag(s.parse())
+}
+
+/// `--restart`.
+pub fn restart(s: &str) -> Result<RestartPolicy, FlagError> {
+    flag(s.parse())
+}
+
+/// `--dns IP`.
+pub fn dns(s: &str) -> Result<IpAddr, FlagError> {
+    s.parse()
+        .map_err(|_| FlagError(net::NetError::Dns(s.to_string()).to_string()))
+}
+
+/// `--add-host NAME:IP`.
+pub fn add_host(s: &str) -> Result<(String, IpAddr), FlagError> {
+    flag(net::parse_add_host(s))
+}
+
+fn cwd() -> Result<std::path::PathBuf, FlagError> {
+    std::env::current_dir().map_err(|e| FlagError(format!("the current directory: {e}")))
+}
+
+/// `-v HOST:CONTAINER[:ro]`, relative to the current directory.
+pub fn volume(s: &str) -> Result<UserMount, FlagError> {
+    flag::<_, SpecError>(parse_volume(s, &cwd()?))
+}
+
+/// `--mount type=...`, relative to the current directory.
+pub fn mount(s: &str) -> Result<UserMount, FlagError> {
+    flag::<_, SpecError>(parse_mount(s, &cwd()?))
+}
+
+/// `--tmpfs PATH[:size=...,mode=...]`.
+pub fn tmpfs(s: &str) -> Result<UserMount, FlagError> {
+    flag::<_, SpecError>(parse_tmpfs(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Flags {
+        #[arg(long, value_parser = network, default_value = "user")]
+        network: NetworkMode,
+        #[arg(short = 'p', value_parser = publish)]
+        publish: Vec<Publish>,
+        #[arg(long, value_parser = restart)]
+        restart: Option<RestartPolicy>,
+        #[arg(long, value_parser = tmpfs)]
+        tmpfs: Vec<UserMount>,
+    }
+
+    #[test]
+    fn flags_parse_into_their_types_and_errors_keep_burrows_words() {
+        let f = Flags::try_parse_from([
+            "x",
+            "--network",
+            "none",
+            "-p",
+            "8000-8001:80-81/udp",
+            "--restart",
+            "on-failure:2",
+            "--tmpfs",
+            "/t:size=1m",
+        ])
+        .unwrap();
+        assert_eq!(f.network, NetworkMode::None);
+        assert_eq!(f.publish[0].0.len(), 2);
+        assert_eq!(f.publish[0].0[1].host_port, 8001);
+        assert_eq!(f.restart, Some(RestartPolicy::OnFailure(Some(2))));
+        assert_eq!(
+            f.tmpfs,
+            [UserMount::Tmpfs {
+                target: "/t".into(),
+                size: Some(1 << 20),
+                mode: None
+            }]
+        );
+        for (args, says) in [
+            (["--network", "bogus"], "unknown --network \"bogus\""),
+            (
+                ["--restart", "sometimes"],
+                "invalid --restart \"sometimes\"",
+            ),
+            (["--tmpfs", "relative"], "invalid --tmpfs \"relative\""),
+            (["-p", "80:80/sctp"], "invalid --publish \"80:80/sctp\""),
+        ] {
+            let e = Flags::try_parse_from(std::iter::once("x").chain(args)).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+            let source = std::error::Error::source(&e).unwrap();
+            let ours = source.downcast_ref::<FlagError>().expect("a FlagError");
+            assert!(ours.to_string().starts_with(says), "{ours}");
+        }
+    }
+}
