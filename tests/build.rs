@@ -970,3 +970,135 @@ fn apt_install_in_run(user: TestUser, test: &str) {
 fn apt_get_install_in_run_on_a_debian_base() {
     apt_install_in_run(TestUser::WithSubids, "build_apt");
 }
+
+/// Polls until `burrow ps -a -q` lists a container (a RUN step started).
+fn wait_for_step_container(env: &TestEnv) {
+    for _ in 0..600 {
+        if !env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("no RUN step container appeared");
+}
+
+#[test]
+fn a_build_killed_mid_run_leaves_the_store_consistent() {
+    let Some(env) = TestEnv::new("build_killed", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let images_before = env.images_json().len();
+    let layers_before = env.layer_ids();
+    let secret = env.work.join("s.txt");
+    fs::write(&secret, "kill-secret-0xfeed").unwrap();
+    env.give(&secret);
+    let file = format!(
+        "FROM {PLAIN}\nCOPY a.txt /a.txt\n\
+         RUN --mount=type=secret,id=s --mount=type=cache,target=/c touch /c/x && sleep 600\n"
+    );
+    let dir = context(
+        &env,
+        "killed",
+        &[("Containerfile", &file), ("a.txt", "a\n")],
+    );
+    let secret_arg = format!("id=s,src={}", path_str(&secret));
+    let mut child = env.spawn(&[
+        "build",
+        "-t",
+        "killed:1",
+        "--secret",
+        &secret_arg,
+        path_str(&dir),
+    ]);
+    wait_for_step_container(&env);
+    common::kill_group(&mut child);
+
+    // The store answers, lists no new image and has no tag for the build.
+    assert_eq!(env.images_json().len(), images_before);
+    assert!(!env.run(&["image", "inspect", "killed:1"]).status.success());
+    // The next build works, removes the killed step's container and secret
+    // files, and the killed step left no layer behind.
+    fs::write(
+        dir.join("Containerfile"),
+        format!("FROM {PLAIN}\nCOPY a.txt /a.txt\nRUN echo done > /done\n"),
+    )
+    .unwrap();
+    let out = build(&env, &["-t", "after:1"], &dir);
+    built_id(&out);
+    assert!(
+        out.stderr.contains("CACHED COPY"),
+        "the finished COPY step is reused\n{out}"
+    );
+    let ps = env.ok(&["ps", "-a", "-q"]);
+    assert!(
+        ps.stdout.trim().is_empty(),
+        "the killed step's container is gone\n{ps}"
+    );
+    let leftovers = files_containing(
+        std::slice::from_ref(&env.runtime_dir),
+        b"kill-secret-0xfeed",
+    );
+    assert!(leftovers.is_empty(), "secret files left: {leftovers:?}");
+    let new_layers: Vec<String> = env
+        .layer_ids()
+        .difference(&layers_before)
+        .cloned()
+        .collect();
+    assert_eq!(
+        new_layers.len(),
+        2,
+        "the COPY and the last RUN: no layer of the killed step\n{new_layers:?}"
+    );
+    assert_eq!(
+        run_in(&env, "after:1", &["cat", "/done", "/a.txt"]),
+        "done\na\n"
+    );
+    let tmp: Vec<_> = fs::read_dir(env.storage().join("tmp"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(tmp.is_empty(), "store scratch left: {tmp:?}");
+}
+
+#[test]
+fn a_hostile_containerfile_stays_inside_the_context() {
+    let Some(env) = TestEnv::new("build_hostile", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let canary = env.canary.join("secret");
+    let dir = context(&env, "hostile", &[("Containerfile", "FROM scratch\n")]);
+    std::os::unix::fs::symlink(&canary, dir.join("escape")).unwrap();
+    env.give(&dir.join("escape"));
+    let cases: &[(&str, &str)] = &[
+        ("COPY ../../etc/passwd /p", "outside the build context"),
+        ("ADD ../../../../etc/shadow /p", "outside the build context"),
+        ("COPY /etc/passwd /p", "no such file in the context"),
+        (
+            "RUN --mount=type=bind,source=../../etc,target=/m cat /m/passwd",
+            "outside the build context",
+        ),
+        // A bind of a context symlink that leads out is refused, never
+        // followed to the host file.
+        (
+            "RUN --mount=type=bind,source=escape,target=/m cat /m",
+            "symbolic link",
+        ),
+    ];
+    for (line, why) in cases {
+        fs::write(dir.join("Containerfile"), format!("FROM {PLAIN}\n{line}\n")).unwrap();
+        let out = build(&env, &[], &dir);
+        assert!(!out.status.success(), "{line}\n{out}");
+        assert!(
+            out.error_line()
+                .contains(&format!("Containerfile:2: {line}"))
+                && out.stderr.contains(why),
+            "{line}: expected {why:?}\n{out}"
+        );
+        assert!(
+            !out.stdout.contains("canary") && !out.stderr.contains("canary\n"),
+            "{out}"
+        );
+    }
+}

@@ -343,6 +343,7 @@ pub fn build(ctx: &Context, spec: &BuildSpec) -> Result<Digest> {
     // Held for the whole build: a garbage collection (`image prune`) waits
     // instead of removing a layer between its step and the step's image.
     let _lock = store.lock_shared().map_err(img)?;
+    clean_killed_builds(ctx, &store);
     let build_dir = store.root().join("build");
     for d in ["cache", "contexts"] {
         std::fs::create_dir_all(build_dir.join(d))
@@ -430,6 +431,52 @@ pub fn build(ctx: &Context, spec: &BuildSpec) -> Result<Digest> {
         write_atomic_file(f, record.id.to_string().as_bytes())?;
     }
     Ok(record.id)
+}
+
+/// The pid a build's own name carries (`burrow-build-KEY-PID`,
+/// `build-secrets-PID-KEY`, `build-output-PID`), when that build is gone.
+fn dead_build_pid(name: &str, prefix: &str, pid_last: bool) -> bool {
+    let Some(rest) = name.strip_prefix(prefix) else {
+        return false;
+    };
+    let pid = if pid_last {
+        rest.rsplit('-').next()
+    } else {
+        rest.split('-').next()
+    };
+    let Some(pid) = pid
+        .and_then(|p| p.parse::<i32>().ok())
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    matches!(
+        rustix::process::test_kill_process(pid),
+        Err(rustix::io::Errno::SRCH)
+    )
+}
+
+/// Removes what a killed build left behind: its step's container (a
+/// record, a writable layer, maybe a process) and its secret files. The
+/// store's own scratch is cleaned by the store (its flock is free).
+fn clean_killed_builds(ctx: &Context, store: &crate::image::Store) {
+    if let Ok(containers) = crate::container::record::Containers::open(store.root()) {
+        for (r, _) in containers.list().unwrap_or_default() {
+            if dead_build_pid(&r.name, "burrow-build-", true) {
+                let _ = crate::container::remove(ctx, &r.id, true, false);
+            }
+        }
+    }
+    if let Ok(dir) = std::fs::read_dir(&ctx.paths.runtime) {
+        for e in dir.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if dead_build_pid(&name, "build-secrets-", false) {
+                let _ = std::fs::remove_dir_all(e.path());
+            } else if dead_build_pid(&name, "build-output-", false) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
 }
 
 fn write_atomic_file(path: &Path, data: &[u8]) -> Result<()> {
