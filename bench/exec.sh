@@ -34,8 +34,10 @@ as_user "hyperfine -N --warmup 5 --runs $RUNS --export-markdown \$WORK/exec.md \
 
 # Resident memory, after the execs above went through both.
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-sup=$(pgrep -u "$uid" -f "burrow __supervise" | head -1)
-conmon=$(pgrep -u "$uid" -x conmon | head -1)
+# This benchmark's own: the supervisor is re-executed as `/proc/self/exe
+# __supervise DIR`, and other podman containers of the user may run.
+sup=$(pgrep -u "$uid" -f "__supervise $WORK/" | head -1)
+conmon=$(pgrep -u "$uid" -f "conmon .*$WORK/podman-root" | head -1)
 {
     cat "$WORK/exec.md"
     echo
