@@ -265,3 +265,73 @@ fn a_repeated_option_takes_its_last_value() {
     env.ok(&["create", "--name", "y1", "--name", "y2", IMAGE]);
     assert_eq!(names(&env, &["-a"]), ["y2"]);
 }
+
+#[test]
+fn wait_returns_when_a_restart_always_container_exits() {
+    let Some(env) = env_with_image("wait_restart_always", TestUser::WithSubids) else {
+        return;
+    };
+    env.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "always",
+        "--name",
+        "again",
+        IMAGE,
+        "sh",
+        "-c",
+        "sleep 1; exit 3",
+    ]);
+    // Running when asked: answered at its exit, though it restarts.
+    let mut waiting = env.spawn(&["wait", "again"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = waiting.0.try_wait().expect("try_wait") {
+            break Some(s);
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    if status.is_none() {
+        common::kill_group(&mut waiting);
+        env.ok(&["rm", "-f", "again"]);
+        panic!("wait did not return for a --restart always container that exited");
+    }
+    let mut out = String::new();
+    std::io::Read::read_to_string(waiting.0.stdout.as_mut().expect("stdout"), &mut out)
+        .expect("read");
+    assert_eq!(out.trim(), "3");
+    env.ok(&["rm", "-f", "again"]);
+}
+
+#[test]
+fn keep_id_gives_the_user_a_name_a_group_and_a_writable_home() {
+    let Some(env) = env_with_image("keep_id_account", TestUser::WithSubids) else {
+        return;
+    };
+    let name = env.account.name.clone();
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--userns",
+        "keep-id",
+        IMAGE,
+        "sh",
+        "-c",
+        "whoami; id -un; id -gn; echo $HOME; touch $HOME/f && echo writable",
+    ]);
+    assert_eq!(
+        out.stdout_lines(),
+        [
+            name.as_str(),
+            name.as_str(),
+            name.as_str(),
+            &format!("/home/{name}"),
+            "writable"
+        ],
+        "{out}"
+    );
+}

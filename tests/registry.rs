@@ -662,6 +662,37 @@ fn short_names_follow_aliases_then_search_order() {
 }
 
 #[test]
+fn run_of_an_alias_pulls_its_target_and_runs_it() {
+    let Some(env) = TestEnv::new(
+        "run_of_an_alias_pulls_its_target_and_runs_it",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    let reg = Registry::start(Security::Plain);
+    let spec = ImageSpec::new(&[], vec![fixtures::busybox_rootfs().finish()]);
+    let img = RegImage::from_spec(&spec, fixtures::oci_arch());
+    Uploader::new(&reg).image("tools/app", "1", &img);
+    config_toml(
+        &env,
+        &format!(
+            "[registries]\nsearch = []\n[registries.aliases]\nshortcut = \"{}/tools/app\"\n",
+            reg.addr()
+        ),
+    );
+    // Pulled on first use, then run: not "image not known" after the pull.
+    let out = env.ok(&["run", "--rm", "shortcut:1", "echo ran"]);
+    assert_eq!(out.stdout.trim(), "ran", "{out}");
+    // The store finds it by the alias as pull does, with no second pull.
+    assert_eq!(
+        env.inspect("shortcut:1")["Id"],
+        format!("sha256:{}", img.id())
+    );
+    let again = env.ok(&["run", "--rm", "shortcut:1", "true"]);
+    assert!(!again.stderr.contains("Trying to pull"), "{again}");
+}
+
+#[test]
 fn foreign_layer_is_fetched_from_its_url() {
     let Some(env) = TestEnv::new("foreign_layer_is_fetched_from_its_url", TestUser::Any) else {
         return;

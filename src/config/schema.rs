@@ -77,6 +77,21 @@ impl RegistriesConfig {
     pub fn alias(&self, short: &str) -> Option<&str> {
         self.aliases.get(short).map(String::as_str)
     }
+
+    /// The reference an unqualified `input` (`name[:tag][@digest]`) stands
+    /// for through `aliases`, its tag or digest kept: the one alias rule
+    /// of pull and of the store's lookup.
+    pub fn expand_alias(&self, input: &str) -> Option<String> {
+        // The alias table is keyed by the name without tag or digest.
+        let name_end = input.find('@').unwrap_or(input.len());
+        let name_part = &input[..name_end];
+        let (short, tag_part) = match name_part.rfind(':') {
+            Some(i) if !name_part[i..].contains('/') => (&name_part[..i], &input[i..]),
+            _ => (name_part, &input[name_end..]),
+        };
+        self.alias(short)
+            .map(|target| format!("{target}{tag_part}"))
+    }
 }
 
 /// The host of a registry without brackets, and whether it has a port.

@@ -84,7 +84,7 @@ impl Context {
 
     pub fn resolve(&self, store: &Store, input: &str) -> Result<ImageEntry> {
         Ok(store
-            .resolve(input, self.search_registries())
+            .resolve(input, &self.config.registries)
             .map_err(crate::image::ImageError::from)?)
     }
 }
@@ -345,6 +345,7 @@ fn remove_one(
 /// `remove_one`); the others are removed all the same.
 pub fn remove(ctx: &Context, inputs: &[String], force: bool, all: bool) -> Result<RemoveReport> {
     let search = ctx.search_registries().to_vec();
+    let registries = ctx.config.registries.clone();
     let inputs = inputs.to_vec();
     ctx.in_userns(move |store| {
         let _lock = store.lock_exclusive().map_err(img)?;
@@ -363,7 +364,7 @@ pub fn remove(ctx: &Context, inputs: &[String], force: bool, all: bool) -> Resul
         }
         for input in &inputs {
             // A name that is not here is reported; the others go, as docker's.
-            let entry = match store.resolve(input, &search) {
+            let entry = match store.resolve(input, &registries) {
                 Ok(e) => e,
                 Err(e @ crate::image::store::StoreError::NoSuchImage(_)) => {
                     report.conflicts.push(e.to_string());

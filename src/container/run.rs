@@ -184,8 +184,9 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
                 platform: None,
                 progress: ProgressMode::detect(false),
             };
-            super::images::pull(ctx, &spec.image, &opts, None)?;
-            ctx.resolve(&store, &spec.image)?
+            // What was pulled is run: by its id, whatever name it got.
+            let pulled = super::images::pull(ctx, &spec.image, &opts, None)?;
+            ctx.resolve(&store, &pulled.id.to_string())?
         }
         Err(e) => return Err(e),
     };
@@ -527,6 +528,16 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
     sandbox.hostname = Some(input.hostname);
     sandbox.env = input.env;
     sandbox.cwd = input.workdir.into();
+    if input.spec.userns.as_deref() == Some("keep-id") && input.spec.user.is_none() {
+        // You, by name, with a home: whoami, id -un and $HOME work.
+        let name = crate::sandbox::userns::current_user_name();
+        sandbox.account = Some(crate::sandbox::user::Account {
+            home: format!("/home/{name}"),
+            name,
+            uid: nix::unistd::Uid::current().as_raw(),
+            gid: nix::unistd::Gid::current().as_raw(),
+        });
+    }
     sandbox.user = input.user;
     sandbox.capabilities = input.capabilities;
     sandbox.no_new_privs = input.no_new_privs;

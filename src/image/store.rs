@@ -638,7 +638,11 @@ impl Store {
 
     /// Finds an image by name (short names tried against `localhost` and
     /// each of `search`), by full id, or by an id prefix.
-    pub fn resolve(&self, input: &str, search: &[String]) -> Result<ImageEntry> {
+    pub fn resolve(
+        &self,
+        input: &str,
+        registries: &crate::config::RegistriesConfig,
+    ) -> Result<ImageEntry> {
         let images = self.images()?;
         let wanted = input.strip_prefix("sha256:").unwrap_or(input);
         if wanted.len() >= 3 && wanted.len() <= 64 && wanted.bytes().all(|b| b.is_ascii_hexdigit())
@@ -663,7 +667,7 @@ impl Store {
                 _ => {}
             }
         }
-        for candidate in candidates(input, search)? {
+        for candidate in candidates(input, registries)? {
             let key = candidate.to_string();
             if let Some(img) = images.iter().find(|i| i.names.contains(&key)) {
                 return Ok(img.clone());
@@ -844,12 +848,19 @@ fn read_record<T: for<'de> Deserialize<'de>>(
 }
 
 /// The references a user's `input` may mean, most likely first.
-fn candidates(input: &str, search: &[String]) -> Result<Vec<Reference>> {
+fn candidates(input: &str, registries: &crate::config::RegistriesConfig) -> Result<Vec<Reference>> {
     if Reference::is_qualified(input) {
         return Ok(vec![
             Reference::parse(input).map_err(|e| StoreError::NoSuchImage(e.to_string()))?
         ]);
     }
+    // An alias means what it means to pull: its target alone.
+    if let Some(target) = registries.expand_alias(input) {
+        return Ok(vec![
+            Reference::parse(&target).map_err(|e| StoreError::NoSuchImage(e.to_string()))?
+        ]);
+    }
+    let search = &registries.search;
     let mut out = vec![Reference::parse_in(input, "localhost")
         .map_err(|e| StoreError::NoSuchImage(e.to_string()))?];
     for registry in search {

@@ -137,6 +137,11 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
         rustix::system::sethostname(name.as_bytes())
             .map_err(|e| sys_err("set the host name", None, e))?;
     }
+    if let Some(a) = &spec.account {
+        // A read-only root or an image whose /etc files are not regular
+        // files keeps its own: the user then has no name, as before.
+        let _ = super::user::add_account(Path::new("/etc"), a);
+    }
     let user = container_user(spec)?;
     if !spec.stdin && pty.is_none() {
         stdin_from_null()?;

@@ -98,6 +98,10 @@ pub struct SandboxSpec {
     /// included (combined with the socket notifier in one program).
     #[serde(default)]
     pub seccomp: SeccompPolicy,
+    /// `--userns keep-id`: the caller's account, added to the container's
+    /// /etc/passwd and /etc/group (with its home) when the image lacks it.
+    #[serde(default)]
+    pub account: Option<crate::sandbox::user::Account>,
 }
 
 /// Where the holder of the shared user namespace keeps its record, and
@@ -339,6 +343,7 @@ impl SandboxSpec {
             bind_notify: false,
             connect_notify: false,
             seccomp: SeccompPolicy::Default,
+            account: None,
         }
     }
 

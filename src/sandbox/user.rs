@@ -20,6 +20,72 @@ pub struct ResolvedUser {
     pub home: String,
 }
 
+/// An account to make in the container (`--userns keep-id`: yours).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+}
+
+/// Adds `a` to /etc/passwd and /etc/group (each unless an entry has its
+/// id already) and makes its home directory, owned by it, when missing.
+/// Runs inside the container after pivot_root, as its root: the files are
+/// the container's own, opened without following a symlink, and written
+/// only when they are regular files.
+pub fn add_account(etc: &Path, a: &Account) -> std::io::Result<()> {
+    let passwd = format!(
+        "{}:x:{}:{}:{}:{}:/bin/sh\n",
+        a.name, a.uid, a.gid, a.name, a.home
+    );
+    append_unless_id(&etc.join("passwd"), 2, a.uid, &passwd)?;
+    let group = format!("{}:x:{}:\n", a.name, a.gid);
+    append_unless_id(&etc.join("group"), 2, a.gid, &group)?;
+    let home = Path::new(&a.home);
+    if std::fs::symlink_metadata(home).is_err() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .create(home)
+            .and_then(|()| std::os::unix::fs::lchown(home, Some(a.uid), Some(a.gid)))?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(home, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(())
+}
+
+/// Appends `line` to the file at `path` unless a line's field `field`
+/// (0-based, `:`-separated) is `id`.
+fn append_unless_id(path: &Path, field: usize, id: u32, line: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let mut text = String::new();
+    f.read_to_string(&mut text)?;
+    let id = id.to_string();
+    if text
+        .lines()
+        .any(|l| l.split(':').nth(field) == Some(id.as_str()))
+    {
+        return Ok(());
+    }
+    let sep = if text.is_empty() || text.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    f.write_all(format!("{sep}{line}").as_bytes())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UserError {
     #[error("unable to find user {0}: no matching entries in passwd file")]

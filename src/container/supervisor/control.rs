@@ -58,8 +58,11 @@ pub(super) enum ClientKind {
         stdin: bool,
         close_stdin: bool,
     },
-    /// Waits for the final exit (`Stop`, `Wait`).
+    /// Waits for the final exit (`Stop`).
     Waiting,
+    /// Waits for the container's next exit, a restart to come or not
+    /// (`Wait`, as docker's `wait` answers when the container stops).
+    WaitingExit,
     /// Waits for the health check under way (`Healthcheck`).
     Health,
 }

@@ -933,6 +933,15 @@ impl Supervisor {
             let _ = self.containers.set_state(&self.plan.id, &state);
         }
         if restart {
+            // `wait` is answered now: a restart policy does not hold it.
+            let code = self.last_code;
+            self.clients.retain_mut(|c| match c.kind {
+                ClientKind::WaitingExit => {
+                    reply(&mut c.sock, &Reply::Exited { code });
+                    false
+                }
+                _ => true,
+            });
             // Backoff: 100 ms doubling per restart, back to the start once
             // the container has run for a while, at most 30 s.
             if self.started.elapsed() > Duration::from_secs(10) {
@@ -1020,6 +1029,7 @@ impl Supervisor {
             }
             ClientKind::Attached { stdin: false, .. }
             | ClientKind::Waiting
+            | ClientKind::WaitingExit
             | ClientKind::Health => true,
             ClientKind::Pending => {
                 let data = self.buf[..n].to_vec();
@@ -1079,7 +1089,13 @@ impl Supervisor {
                 true
             }
             Request::Wait => {
-                self.clients[i].kind = ClientKind::Waiting;
+                // Between two runs of a restarting container: it has exited.
+                if self.running.is_none() {
+                    let code = self.last_code;
+                    reply(&mut self.clients[i].sock, &Reply::Exited { code });
+                    return false;
+                }
+                self.clients[i].kind = ClientKind::WaitingExit;
                 true
             }
             Request::Healthcheck => {
@@ -1187,7 +1203,9 @@ impl Supervisor {
         let code = self.last_code;
         for c in &mut self.clients {
             match c.kind {
-                ClientKind::Waiting => reply(&mut c.sock, &Reply::Exited { code }),
+                ClientKind::Waiting | ClientKind::WaitingExit => {
+                    reply(&mut c.sock, &Reply::Exited { code })
+                }
                 ClientKind::Attached { .. } => {
                     let _ = c.sock.set_nonblocking(false);
                     let _ = c

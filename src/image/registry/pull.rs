@@ -57,17 +57,8 @@ pub fn candidates(input: &str, registries: &RegistriesConfig) -> Result<Vec<Refe
     if Reference::is_qualified(input) {
         return Ok(vec![Reference::parse(input).map_err(bad)?]);
     }
-    // The alias table is keyed by the name without tag or digest.
-    let name_end = input.find('@').unwrap_or(input.len());
-    let name_part = &input[..name_end];
-    let (short, tag_part) = match name_part.rfind(':') {
-        Some(i) => (&name_part[..i], &input[i..]),
-        None => (name_part, &input[name_end..]),
-    };
-    if let Some(target) = registries.alias(short) {
-        return Ok(vec![
-            Reference::parse(&format!("{target}{tag_part}")).map_err(bad)?
-        ]);
+    if let Some(target) = registries.expand_alias(input) {
+        return Ok(vec![Reference::parse(&target).map_err(bad)?]);
     }
     if registries.search.is_empty() {
         return Err(RegistryError::Usage(format!(
