@@ -52,6 +52,9 @@ _burrow() {
             burrow,help)
                 cmd="burrow__subcmd__help"
                 ;;
+            burrow,history)
+                cmd="burrow__subcmd__history"
+                ;;
             burrow,image)
                 cmd="burrow__subcmd__image"
                 ;;
@@ -163,6 +166,9 @@ _burrow() {
             burrow__subcmd__container,exec)
                 cmd="burrow__subcmd__container__subcmd__exec"
                 ;;
+            burrow__subcmd__container,exists)
+                cmd="burrow__subcmd__container__subcmd__exists"
+                ;;
             burrow__subcmd__container,export)
                 cmd="burrow__subcmd__container__subcmd__export"
                 ;;
@@ -189,6 +195,9 @@ _burrow() {
                 ;;
             burrow__subcmd__container,port)
                 cmd="burrow__subcmd__container__subcmd__port"
+                ;;
+            burrow__subcmd__container,prune)
+                cmd="burrow__subcmd__container__subcmd__prune"
                 ;;
             burrow__subcmd__container,ps)
                 cmd="burrow__subcmd__container__subcmd__ls"
@@ -247,6 +256,9 @@ _burrow() {
             burrow__subcmd__container__subcmd__help,exec)
                 cmd="burrow__subcmd__container__subcmd__help__subcmd__exec"
                 ;;
+            burrow__subcmd__container__subcmd__help,exists)
+                cmd="burrow__subcmd__container__subcmd__help__subcmd__exists"
+                ;;
             burrow__subcmd__container__subcmd__help,export)
                 cmd="burrow__subcmd__container__subcmd__help__subcmd__export"
                 ;;
@@ -270,6 +282,9 @@ _burrow() {
                 ;;
             burrow__subcmd__container__subcmd__help,port)
                 cmd="burrow__subcmd__container__subcmd__help__subcmd__port"
+                ;;
+            burrow__subcmd__container__subcmd__help,prune)
+                cmd="burrow__subcmd__container__subcmd__help__subcmd__prune"
                 ;;
             burrow__subcmd__container__subcmd__help,rename)
                 cmd="burrow__subcmd__container__subcmd__help__subcmd__rename"
@@ -351,6 +366,9 @@ _burrow() {
                 ;;
             burrow__subcmd__help,help)
                 cmd="burrow__subcmd__help__subcmd__help"
+                ;;
+            burrow__subcmd__help,history)
+                cmd="burrow__subcmd__help__subcmd__history"
                 ;;
             burrow__subcmd__help,image)
                 cmd="burrow__subcmd__help__subcmd__image"
@@ -463,6 +481,9 @@ _burrow() {
             burrow__subcmd__help__subcmd__container,exec)
                 cmd="burrow__subcmd__help__subcmd__container__subcmd__exec"
                 ;;
+            burrow__subcmd__help__subcmd__container,exists)
+                cmd="burrow__subcmd__help__subcmd__container__subcmd__exists"
+                ;;
             burrow__subcmd__help__subcmd__container,export)
                 cmd="burrow__subcmd__help__subcmd__container__subcmd__export"
                 ;;
@@ -483,6 +504,9 @@ _burrow() {
                 ;;
             burrow__subcmd__help__subcmd__container,port)
                 cmd="burrow__subcmd__help__subcmd__container__subcmd__port"
+                ;;
+            burrow__subcmd__help__subcmd__container,prune)
+                cmd="burrow__subcmd__help__subcmd__container__subcmd__prune"
                 ;;
             burrow__subcmd__help__subcmd__container,rename)
                 cmd="burrow__subcmd__help__subcmd__container__subcmd__rename"
@@ -523,6 +547,12 @@ _burrow() {
             burrow__subcmd__help__subcmd__image,build)
                 cmd="burrow__subcmd__help__subcmd__image__subcmd__build"
                 ;;
+            burrow__subcmd__help__subcmd__image,exists)
+                cmd="burrow__subcmd__help__subcmd__image__subcmd__exists"
+                ;;
+            burrow__subcmd__help__subcmd__image,history)
+                cmd="burrow__subcmd__help__subcmd__image__subcmd__history"
+                ;;
             burrow__subcmd__help__subcmd__image,import)
                 cmd="burrow__subcmd__help__subcmd__image__subcmd__import"
                 ;;
@@ -553,14 +583,26 @@ _burrow() {
             burrow__subcmd__help__subcmd__image,tag)
                 cmd="burrow__subcmd__help__subcmd__image__subcmd__tag"
                 ;;
+            burrow__subcmd__help__subcmd__system,df)
+                cmd="burrow__subcmd__help__subcmd__system__subcmd__df"
+                ;;
+            burrow__subcmd__help__subcmd__system,prune)
+                cmd="burrow__subcmd__help__subcmd__system__subcmd__prune"
+                ;;
             burrow__subcmd__help__subcmd__system,reset)
                 cmd="burrow__subcmd__help__subcmd__system__subcmd__reset"
                 ;;
             burrow__subcmd__image,build)
                 cmd="burrow__subcmd__image__subcmd__build"
                 ;;
+            burrow__subcmd__image,exists)
+                cmd="burrow__subcmd__image__subcmd__exists"
+                ;;
             burrow__subcmd__image,help)
                 cmd="burrow__subcmd__image__subcmd__help"
+                ;;
+            burrow__subcmd__image,history)
+                cmd="burrow__subcmd__image__subcmd__history"
                 ;;
             burrow__subcmd__image,import)
                 cmd="burrow__subcmd__image__subcmd__import"
@@ -601,8 +643,14 @@ _burrow() {
             burrow__subcmd__image__subcmd__help,build)
                 cmd="burrow__subcmd__image__subcmd__help__subcmd__build"
                 ;;
+            burrow__subcmd__image__subcmd__help,exists)
+                cmd="burrow__subcmd__image__subcmd__help__subcmd__exists"
+                ;;
             burrow__subcmd__image__subcmd__help,help)
                 cmd="burrow__subcmd__image__subcmd__help__subcmd__help"
+                ;;
+            burrow__subcmd__image__subcmd__help,history)
+                cmd="burrow__subcmd__image__subcmd__help__subcmd__history"
                 ;;
             burrow__subcmd__image__subcmd__help,import)
                 cmd="burrow__subcmd__image__subcmd__help__subcmd__import"
@@ -634,14 +682,26 @@ _burrow() {
             burrow__subcmd__image__subcmd__help,tag)
                 cmd="burrow__subcmd__image__subcmd__help__subcmd__tag"
                 ;;
+            burrow__subcmd__system,df)
+                cmd="burrow__subcmd__system__subcmd__df"
+                ;;
             burrow__subcmd__system,help)
                 cmd="burrow__subcmd__system__subcmd__help"
+                ;;
+            burrow__subcmd__system,prune)
+                cmd="burrow__subcmd__system__subcmd__prune"
                 ;;
             burrow__subcmd__system,reset)
                 cmd="burrow__subcmd__system__subcmd__reset"
                 ;;
+            burrow__subcmd__system__subcmd__help,df)
+                cmd="burrow__subcmd__system__subcmd__help__subcmd__df"
+                ;;
             burrow__subcmd__system__subcmd__help,help)
                 cmd="burrow__subcmd__system__subcmd__help__subcmd__help"
+                ;;
+            burrow__subcmd__system__subcmd__help,prune)
+                cmd="burrow__subcmd__system__subcmd__help__subcmd__prune"
                 ;;
             burrow__subcmd__system__subcmd__help,reset)
                 cmd="burrow__subcmd__system__subcmd__help__subcmd__reset"
@@ -653,7 +713,7 @@ _burrow() {
 
     case "${cmd}" in
         burrow)
-            opts="-h -V --help --version run create ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit build images import load save rmi tag inspect pull push login logout container image system doctor info version healthcheck help"
+            opts="-h -V --help --version run create ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit build images import load save rmi tag inspect pull push login logout container image system doctor info version history healthcheck help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -757,7 +817,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__container)
-            opts="-h -V --help --version attach commit cp create diff exec export inspect kill logs ls list ps pause port rename restart rm remove run start stats stop top unpause update wait help"
+            opts="-h -V --help --version attach commit cp create diff exec export inspect kill logs ls list ps pause port rename restart rm remove run start stats stop top unpause update wait exists prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1070,6 +1130,20 @@ _burrow() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        burrow__subcmd__container__subcmd__exists)
+            opts="-h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         burrow__subcmd__container__subcmd__export)
             opts="-o -h -V --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1093,7 +1167,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__container__subcmd__help)
-            opts="attach commit cp create diff exec export inspect kill logs ls pause port rename restart rm run start stats stop top unpause update wait help"
+            opts="attach commit cp create diff exec export inspect kill logs ls pause port rename restart rm run start stats stop top unpause update wait exists prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1177,6 +1251,20 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__container__subcmd__help__subcmd__exec)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__container__subcmd__help__subcmd__exists)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1289,6 +1377,20 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__container__subcmd__help__subcmd__port)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__container__subcmd__help__subcmd__prune)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1576,6 +1678,20 @@ _burrow() {
             ;;
         burrow__subcmd__container__subcmd__port)
             opts="-h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__container__subcmd__prune)
+            opts="-f -h -V --force --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2393,7 +2509,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help)
-            opts="run create ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit build images import load save rmi tag inspect pull push login logout container image system doctor info version healthcheck help"
+            opts="run create ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit build images import load save rmi tag inspect pull push login logout container image system doctor info version history healthcheck help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2449,7 +2565,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help__subcmd__container)
-            opts="attach commit cp create diff exec export inspect kill logs ls pause port rename restart rm run start stats stop top unpause update wait"
+            opts="attach commit cp create diff exec export inspect kill logs ls pause port rename restart rm run start stats stop top unpause update wait exists prune"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2533,6 +2649,20 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help__subcmd__container__subcmd__exec)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__container__subcmd__exists)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2631,6 +2761,20 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help__subcmd__container__subcmd__port)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__container__subcmd__prune)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2924,8 +3068,22 @@ _burrow() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        burrow__subcmd__help__subcmd__history)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         burrow__subcmd__help__subcmd__image)
-            opts="ls rm build inspect prune tag save load import pull push"
+            opts="ls rm build inspect prune tag save load import pull push exists history"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2939,6 +3097,34 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help__subcmd__image__subcmd__build)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__image__subcmd__exists)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__image__subcmd__history)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3415,8 +3601,36 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help__subcmd__system)
-            opts="reset"
+            opts="reset df prune"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__system__subcmd__df)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__system__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3526,8 +3740,34 @@ _burrow() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        burrow__subcmd__history)
+            opts="-q -H -h -V --no-trunc --quiet --human --format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --human)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         burrow__subcmd__image)
-            opts="-h -V --help --version ls list rm remove build inspect prune tag save load import pull push help"
+            opts="-h -V --help --version ls list rm remove build inspect prune tag save load import pull push exists history help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3602,8 +3842,22 @@ _burrow() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        burrow__subcmd__image__subcmd__exists)
+            opts="-h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         burrow__subcmd__image__subcmd__help)
-            opts="ls rm build inspect prune tag save load import pull push help"
+            opts="ls rm build inspect prune tag save load import pull push exists history help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3630,7 +3884,35 @@ _burrow() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        burrow__subcmd__image__subcmd__help__subcmd__exists)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         burrow__subcmd__image__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__image__subcmd__help__subcmd__history)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3777,6 +4059,32 @@ _burrow() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__image__subcmd__history)
+            opts="-q -H -h -V --no-trunc --quiet --human --format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --human)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -4635,7 +4943,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__system)
-            opts="-h -V --help --version reset help"
+            opts="-h -V --help --version reset df prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4648,9 +4956,41 @@ _burrow() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        burrow__subcmd__system__subcmd__help)
-            opts="reset help"
+        burrow__subcmd__system__subcmd__df)
+            opts="-h -V --format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__system__subcmd__help)
+            opts="reset df prune help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__system__subcmd__help__subcmd__df)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -4676,9 +5016,37 @@ _burrow() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        burrow__subcmd__system__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         burrow__subcmd__system__subcmd__help__subcmd__reset)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__system__subcmd__prune)
+            opts="-a -f -h -V --all --force --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

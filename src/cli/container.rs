@@ -63,6 +63,10 @@ pub enum ContainerCommand {
     Update(super::resources::Update),
     /// Wait for containers to exit; print their exit status.
     Wait(Wait),
+    /// Exit 0 when a container exists, 1 when it does not.
+    Exists(ContainerExists),
+    /// Remove every container that is not running.
+    Prune(ContainerPrune),
 }
 
 impl ContainerCommand {
@@ -92,6 +96,8 @@ impl ContainerCommand {
             ContainerCommand::Unpause(c) => c.exec(ctx),
             ContainerCommand::Update(c) => c.exec(ctx),
             ContainerCommand::Wait(c) => return c.exec(ctx),
+            ContainerCommand::Exists(c) => return c.exec(ctx),
+            ContainerCommand::Prune(c) => c.exec(ctx),
         };
         done.map(|()| 0)
     }
@@ -500,5 +506,43 @@ impl HealthcheckCommand {
                 Ok(if code == 0 { 0 } else { 1 })
             }
         }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ContainerExists {
+    /// The container, by name or id.
+    container: String,
+}
+
+impl ContainerExists {
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        Ok(if crate::container::exists(ctx, &self.container)? {
+            0
+        } else {
+            1
+        })
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ContainerPrune {
+    /// Do not ask for confirmation (burrow never asks; kept for scripts
+    /// written for docker).
+    #[arg(short, long)]
+    force: bool,
+}
+
+impl ContainerPrune {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let _ = self.force;
+        let removed = crate::container::prune(ctx)?;
+        if !removed.is_empty() {
+            println!("Deleted Containers:");
+            for id in removed {
+                println!("{id}");
+            }
+        }
+        Ok(())
     }
 }

@@ -35,6 +35,10 @@ pub enum ImageCommand {
     Pull(super::registry::Pull),
     /// Push an image to a registry.
     Push(super::registry::Push),
+    /// Exit 0 when an image exists, 1 when it does not.
+    Exists(Exists),
+    /// Show an image's build steps, newest first.
+    History(History),
 }
 
 impl ImageCommand {
@@ -51,6 +55,8 @@ impl ImageCommand {
             ImageCommand::Import(c) => c.exec(ctx),
             ImageCommand::Pull(c) => c.exec(ctx),
             ImageCommand::Push(c) => c.exec(ctx),
+            ImageCommand::Exists(c) => return c.exec(ctx),
+            ImageCommand::History(c) => c.exec(ctx),
         };
         done.map(|()| 0)
     }
@@ -433,6 +439,103 @@ impl Prune {
             println!("Deleted: {id}");
         }
         Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Exists {
+    /// The image, by name or id.
+    image: String,
+}
+
+impl Exists {
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        Ok(if images::exists(ctx, &self.image)? {
+            0
+        } else {
+            1
+        })
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct History {
+    /// Show sizes in bytes and the steps untruncated.
+    #[arg(long)]
+    no_trunc: bool,
+    /// Show only the ids.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Sizes as they are, and times as RFC 3339 (default true, as docker).
+    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set)]
+    human: bool,
+    /// Output format: table, json, or a Go template (`{{.CreatedBy}}`).
+    #[arg(long, default_value = "table", value_parser = Format::parse)]
+    format: Format,
+    /// The image, by name or id.
+    image: String,
+}
+
+/// `history`'s template fields, as docker names them, and their titles.
+const HISTORY_HEADERS: &[(&str, &str)] = &[
+    ("ID", "IMAGE"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("CreatedBy", "CREATED BY"),
+    ("Size", "SIZE"),
+    ("Comment", "COMMENT"),
+];
+
+impl History {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let mut rows = images::history(ctx, &self.image, crate::image::store::now())?;
+        for r in &mut rows {
+            let id = r["ID"].as_str().unwrap_or_default().to_string();
+            if !self.no_trunc && id.starts_with("sha256:") {
+                r["ID"] = id["sha256:".len()..][..12].into();
+            }
+            let size = r["Size"].as_u64().unwrap_or(0);
+            r["Size"] = if self.human {
+                human_size(size)
+            } else {
+                size.to_string()
+            }
+            .into();
+            let by = r["CreatedBy"].as_str().unwrap_or_default().to_string();
+            if !self.no_trunc && by.chars().count() > 45 {
+                r["CreatedBy"] = (by.chars().take(44).collect::<String>() + "…").into();
+            }
+        }
+        if self.quiet {
+            for r in &rows {
+                println!("{}", r["ID"].as_str().unwrap_or_default());
+            }
+            return Ok(());
+        }
+        match &self.format {
+            Format::Template(t) => t.print(&rows, HISTORY_HEADERS),
+            Format::Json => {
+                println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
+                Ok(())
+            }
+            Format::Table => {
+                let columns = ["ID", "CreatedSince", "CreatedBy", "Size", "Comment"];
+                let mut table = vec![columns
+                    .iter()
+                    .map(|c| super::run::header_of(HISTORY_HEADERS, c))
+                    .collect::<Vec<_>>()];
+                for r in &rows {
+                    table.push(
+                        columns
+                            .iter()
+                            .map(|c| r[c].as_str().unwrap_or_default().to_string())
+                            .collect(),
+                    );
+                }
+                print_table(&table);
+                Ok(())
+            }
+        }
     }
 }
 

@@ -116,6 +116,8 @@ pub enum Command {
     Info(doctor::Info),
     /// Show burrow's version.
     Version(doctor::Version),
+    /// Show an image's build steps, newest first.
+    History(image::History),
     /// Run containers' health checks.
     #[command(subcommand)]
     Healthcheck(container::HealthcheckCommand),
@@ -197,6 +199,7 @@ impl Cli {
             Command::Update(c) => c.exec(ctx),
             Command::Exec(c) => return c.exec(ctx),
             Command::Healthcheck(c) => return c.exec(ctx),
+            Command::History(c) => c.exec(ctx),
             Command::Logs(c) => c.exec(ctx),
             Command::Stop(c) => return c.exec(ctx),
             Command::Kill(c) => return c.exec(ctx),

@@ -566,3 +566,70 @@ pub fn logout(ctx: &Context, registry_name: &str) -> Result<()> {
         None => Err(Error::Usage(format!("not logged in to {key}"))),
     }
 }
+
+/// Whether `input` names an image in the store (`image exists`).
+pub fn exists(ctx: &Context, input: &str) -> Result<bool> {
+    let store = ctx.store()?;
+    Ok(ctx.resolve(&store, input).is_ok())
+}
+
+/// `history`: the image's build steps, newest first, as docker's template
+/// fields (`ID`, `CreatedSince`, `CreatedAt`, `CreatedBy`, `Size`,
+/// `Comment`); the id shows on the newest step only, `<missing>` on the
+/// rest, as docker shows a pulled image's.
+pub fn history(ctx: &Context, input: &str, now: u64) -> Result<Vec<serde_json::Value>> {
+    let store = ctx.store()?;
+    let entry = ctx.resolve(&store, input)?;
+    let (config, _) = store.config(&entry.record.id).map_err(img)?;
+    let mut layers = entry.record.layers.iter();
+    let mut rows = Vec::new();
+    for h in &config.history {
+        let size = if h.empty_layer {
+            0
+        } else {
+            layers
+                .next()
+                .and_then(|d| store.layer_record(d).ok())
+                .map_or(0, |l| l.size)
+        };
+        let created = h.created.clone().unwrap_or_default();
+        rows.push(serde_json::json!({
+            "ID": "<missing>",
+            "CreatedSince": crate::time::ago(&created, now),
+            "CreatedAt": crate::time::docker_date(&created),
+            "CreatedBy": h.created_by.clone().unwrap_or_default(),
+            "Size": size,
+            "Comment": h.comment.clone().unwrap_or_default(),
+        }));
+    }
+    rows.reverse();
+    if let Some(top) = rows.first_mut() {
+        top["ID"] = entry.record.id.to_string().into();
+    }
+    Ok(rows)
+}
+
+/// What `system df` shows of images: how many, how many in use, their size.
+pub fn disk_use(ctx: &Context) -> Result<(usize, usize, u64)> {
+    let store = ctx.store()?;
+    let images = list(ctx)?;
+    let used: std::collections::BTreeSet<Digest> = Containers::open(store.root())?
+        .list()?
+        .into_iter()
+        .map(|(r, _)| r.image_id)
+        .collect();
+    let active = images
+        .iter()
+        .filter(|e| used.contains(&e.record.id))
+        .count();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut size = 0;
+    for e in &images {
+        for l in &e.record.layers {
+            if seen.insert(l.clone()) {
+                size += store.layer_record(l).map_or(0, |r| r.size);
+            }
+        }
+    }
+    Ok((images.len(), active, size))
+}

@@ -328,3 +328,20 @@ pub fn remove(ctx: &Context, input: &str, force: bool, volumes: bool) -> Result<
     })?;
     Ok(r.id)
 }
+
+/// Whether `input` names a container (`container exists`).
+pub fn exists(ctx: &Context, input: &str) -> Result<bool> {
+    Ok(records(ctx)?.find(input).is_ok())
+}
+
+/// `container prune`: removes every container that is not running
+/// (created or exited); returns their ids.
+pub fn prune(ctx: &Context) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    for (r, s) in list(ctx, true)? {
+        if matches!(s.status, Status::Created | Status::Exited) {
+            removed.push(remove(ctx, &r.id, false, false)?);
+        }
+    }
+    Ok(removed)
+}
