@@ -385,6 +385,18 @@ fn basic_auth_needs_login_and_logout_forgets() {
 
     let out = env.fails(&["login", "-u", "alice", "-p", "wrong", &reg.addr()]);
     assert!(out.error_line().contains("refused"), "{out}");
+    // From stdin too: the registry refused what was typed, no file is named.
+    let out = env.run_with_stdin(
+        &["login", "-u", "alice", "--password-stdin", &reg.addr()],
+        Some(b"wrong\n"),
+    );
+    out.assert_error();
+    assert!(
+        out.error_line()
+            .contains("refused the username and password given for alice")
+            && !out.error_line().contains(".json"),
+        "{out}"
+    );
     let auth_file = env.config_home.join("burrow/auth.json");
     assert!(!auth_file.exists(), "a refused login writes nothing");
 

@@ -39,6 +39,8 @@ pub enum RegistryError {
     /// tried where plain HTTP may be next.
     #[error("registry {registry} does not speak TLS: {detail}; if it serves plain HTTP, add it to registries.insecure in config.toml or pass --tls-verify=false")]
     NotTls { registry: String, detail: String },
+    #[error("registry {registry} refused the username and password given for {username} (401 Unauthorized): one of them is wrong; nothing was stored")]
+    LoginRefused { registry: String, username: String },
     #[error("{}", unauthorized(.registry, .what, .with))]
     Unauthorized {
         registry: String,
@@ -170,7 +172,14 @@ pub fn login(
         source: own,
     };
     let client = client::Client::new(registry, settings, Some(creds))?;
-    client.check_login()?;
+    // What is refused here is what was typed, not a stored file.
+    client.check_login().map_err(|e| match e {
+        RegistryError::Unauthorized { registry, .. } => RegistryError::LoginRefused {
+            registry,
+            username: username.into(),
+        },
+        e => e,
+    })?;
     Ok(settings.auth.store(registry, username, password)?)
 }
 
