@@ -194,73 +194,29 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         .config(&entry.record.id)
         .map_err(|e| Error::Image(e.into()))?;
     let image_run = config.config.clone().unwrap_or_default();
-    let stop_signal = match image_run.stop_signal.as_deref().filter(|s| !s.is_empty()) {
-        None => libc::SIGTERM,
-        Some(s) => crate::sandbox::signal_number(s)
-            .ok_or_else(|| spec_err(SpecError::StopSignal(s.into())))?,
-    };
-    let argv = argv(
-        spec.entrypoint.as_deref(),
-        &spec.command,
-        image_run.entrypoint.as_deref().unwrap_or_default(),
-        image_run.cmd.as_deref().unwrap_or_default(),
-    )
-    .map_err(spec_err)?;
-
-    let mut labels = image_run.labels.clone().unwrap_or_default();
-    labels.extend(spec.labels.clone());
     let id = record::new_id();
-    let hostname = spec
-        .hostname
-        .clone()
-        .unwrap_or_else(|| id[..12].to_string());
-    let mut env = environment(
-        image_run.env.as_deref().unwrap_or_default(),
-        &spec.env_files,
-        &spec.env,
-        |n| std::env::var(n).ok(),
-    )
-    .map_err(spec_err)?;
-    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
-        env.push(format!("HOSTNAME={hostname}"));
-    }
-    if spec.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
-        env.push("TERM=xterm".into());
-    }
-
-    let base_map = ctx.idmap()?.clone();
     let uid = nix::unistd::Uid::current().as_raw();
     let gid = nix::unistd::Gid::current().as_raw();
+    let process = ProcessPlan::of(spec, &image_run, &id, (uid, gid), |n| std::env::var(n).ok())
+        .map_err(spec_err)?;
+    let ProcessPlan {
+        argv,
+        env,
+        hostname,
+        workdir,
+        user,
+        shown_user,
+        stop_signal,
+    } = process;
+    let mut labels = image_run.labels.clone().unwrap_or_default();
+    labels.extend(spec.labels.clone());
+
+    let base_map = ctx.idmap()?.clone();
     let id_map = if keep_id {
         keep_id_map(&base_map, uid, gid)
     } else {
         base_map
     };
-    let user = match (&spec.user, keep_id) {
-        (Some(u), _) => User::Lookup {
-            spec: u.clone(),
-            extra_gids: vec![],
-        },
-        (None, true) => User::Id {
-            uid,
-            gid,
-            additional_gids: vec![],
-        },
-        (None, false) => User::Lookup {
-            spec: image_run
-                .user
-                .clone()
-                .filter(|u| !u.is_empty())
-                .unwrap_or_else(|| "0".into()),
-            extra_gids: vec![],
-        },
-    };
-    let workdir = spec
-        .workdir
-        .clone()
-        .or(image_run.working_dir.clone().filter(|w| !w.is_empty()))
-        .unwrap_or_else(|| "/".into());
-
     // From the record's creation to its removal, a Ctrl-C or a SIGTERM is
     // the container's (forwarded once it runs), never a cut in between
     // that leaves a record or a running container behind.
@@ -301,11 +257,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
                 cmd: argv.clone(),
                 env: env.clone(),
                 working_dir: workdir.clone(),
-                user: spec
-                    .user
-                    .clone()
-                    .or(image_run.user.clone())
-                    .unwrap_or_default(),
+                user: shown_user,
                 hostname: hostname.clone(),
                 tty: spec.tty,
                 open_stdin: spec.interactive,
@@ -367,6 +319,106 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         },
     );
     result.map(|code| (id, code))
+}
+
+/// What the container's process is, from the flags and the image alone:
+/// pure, so that docker's rules of combination are tested without a
+/// kernel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessPlan {
+    /// The command line: `--entrypoint` or the image's Entrypoint, then
+    /// the command or the image's Cmd.
+    pub argv: Vec<String>,
+    /// The environment: the image's, `--env-file`, `-e`, then HOSTNAME
+    /// and (with `-t`) TERM unless set.
+    pub env: Vec<String>,
+    /// `-H`, else the first 12 digits of the id.
+    pub hostname: String,
+    /// `-w`, else the image's WorkingDir, else `/`.
+    pub workdir: String,
+    /// Who runs it: `-u` or the image's User looked up in the image, or
+    /// (`--userns keep-id` with neither) the caller's own ids.
+    pub user: User,
+    /// The user as `inspect` shows it: as given, empty for the default.
+    pub shown_user: String,
+    /// The first signal of `stop`: the image's StopSignal, else SIGTERM.
+    pub stop_signal: i32,
+}
+
+impl ProcessPlan {
+    /// The plan for container `id` of an image whose config is `image`;
+    /// `own` is the caller's uid and gid (for `--userns keep-id`) and
+    /// `lookup` the caller's environment (for `-e NAME`).
+    pub fn of(
+        spec: &RunSpec,
+        image: &crate::image::config::RunConfig,
+        id: &str,
+        own: (u32, u32),
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<ProcessPlan, SpecError> {
+        let stop_signal = match image.stop_signal.as_deref().filter(|s| !s.is_empty()) {
+            None => libc::SIGTERM,
+            Some(s) => {
+                crate::sandbox::signal_number(s).ok_or_else(|| SpecError::StopSignal(s.into()))?
+            }
+        };
+        let argv = argv(
+            spec.entrypoint.as_deref(),
+            &spec.command,
+            image.entrypoint.as_deref().unwrap_or_default(),
+            image.cmd.as_deref().unwrap_or_default(),
+        )?;
+        let hostname = spec
+            .hostname
+            .clone()
+            .unwrap_or_else(|| id.chars().take(12).collect());
+        let mut env = environment(
+            image.env.as_deref().unwrap_or_default(),
+            &spec.env_files,
+            &spec.env,
+            lookup,
+        )?;
+        if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+            env.push(format!("HOSTNAME={hostname}"));
+        }
+        if spec.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+            env.push("TERM=xterm".into());
+        }
+        let keep_id = spec.userns.as_deref() == Some("keep-id");
+        let user = match (&spec.user, keep_id) {
+            (Some(u), _) => User::Lookup {
+                spec: u.clone(),
+                extra_gids: vec![],
+            },
+            (None, true) => User::Id {
+                uid: own.0,
+                gid: own.1,
+                additional_gids: vec![],
+            },
+            (None, false) => User::Lookup {
+                spec: image
+                    .user
+                    .clone()
+                    .filter(|u| !u.is_empty())
+                    .unwrap_or_else(|| "0".into()),
+                extra_gids: vec![],
+            },
+        };
+        let workdir = spec
+            .workdir
+            .clone()
+            .or(image.working_dir.clone().filter(|w| !w.is_empty()))
+            .unwrap_or_else(|| "/".into());
+        Ok(ProcessPlan {
+            argv,
+            env,
+            hostname,
+            workdir,
+            user,
+            shown_user: spec.user.clone().or(image.user.clone()).unwrap_or_default(),
+            stop_signal,
+        })
+    }
 }
 
 /// The signals the foreground wait forwards to the container, blocked
@@ -987,6 +1039,74 @@ mod tests {
 
     fn v(s: &[&str]) -> Vec<String> {
         s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn the_process_plan_combines_flags_and_image_as_docker_does() {
+        let image: crate::image::config::RunConfig = serde_json::from_value(serde_json::json!({
+            "Entrypoint": ["/entry"],
+            "Cmd": ["default"],
+            "Env": ["PATH=/bin", "A=image"],
+            "User": "app",
+            "WorkingDir": "/srv",
+            "StopSignal": "SIGQUIT"
+        }))
+        .unwrap();
+        let id = "0123456789abcdef";
+        let host = |n: &str| (n == "FROMHOST").then(|| "h".to_string());
+        let plain = ProcessPlan::of(&RunSpec::default(), &image, id, (1000, 1000), host).unwrap();
+        assert_eq!(plain.argv, v(&["/entry", "default"]));
+        assert_eq!(
+            plain.env,
+            v(&["PATH=/bin", "A=image", "HOSTNAME=0123456789ab"])
+        );
+        assert_eq!(plain.hostname, "0123456789ab");
+        assert_eq!(plain.workdir, "/srv");
+        assert_eq!(plain.shown_user, "app");
+        assert!(matches!(&plain.user, User::Lookup { spec, .. } if spec == "app"));
+        assert_eq!(plain.stop_signal, libc::SIGQUIT);
+
+        let spec = RunSpec {
+            command: v(&["mine"]),
+            env: v(&["A=flag", "FROMHOST", "HOSTNAME=set"]),
+            hostname: Some("box".into()),
+            workdir: Some("/w".into()),
+            tty: true,
+            userns: Some("keep-id".into()),
+            ..Default::default()
+        };
+        let mut no_user = image.clone();
+        no_user.user = None;
+        let p = ProcessPlan::of(&spec, &no_user, id, (1000, 1001), host).unwrap();
+        assert_eq!(p.argv, v(&["/entry", "mine"]));
+        assert_eq!(
+            p.env,
+            v(&[
+                "PATH=/bin",
+                "A=flag",
+                "FROMHOST=h",
+                "HOSTNAME=set",
+                "TERM=xterm"
+            ])
+        );
+        assert_eq!((p.hostname.as_str(), p.workdir.as_str()), ("box", "/w"));
+        // keep-id without -u runs as the caller's own ids.
+        assert!(matches!(
+            p.user,
+            User::Id {
+                uid: 1000,
+                gid: 1001,
+                ..
+            }
+        ));
+        assert_eq!(p.shown_user, "");
+
+        let mut bad = image.clone();
+        bad.stop_signal = Some("SIGNOPE".into());
+        assert_eq!(
+            ProcessPlan::of(&RunSpec::default(), &bad, id, (0, 0), |_| None),
+            Err(SpecError::StopSignal("SIGNOPE".into()))
+        );
     }
 
     #[test]
