@@ -11,6 +11,7 @@ use common::fixtures::{self, Compression, ImageSpec, Layer, LayerBuilder};
 use common::{path_str, Output, TestEnv, TestUser};
 use serde_json::json;
 use std::fs;
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 
@@ -392,4 +393,121 @@ fn what_a_killed_command_left_is_cleaned_by_the_next_that_locks_the_store() {
     env.ok(&["save", "-o", path_str(&env.work.join("saved.tar")), IMAGE]);
     assert_eq!(temps(&env), Vec::<String>::new(), "leftovers removed");
     assert!(!Path::new(&layer).exists());
+}
+
+/// The root line of a /proc/self/mountinfo text: its mount options.
+fn root_mount_line(mountinfo: &str) -> Option<&str> {
+    mountinfo
+        .lines()
+        .find(|l| l.split_whitespace().nth(4) == Some("/"))
+}
+
+#[test]
+fn a_130_layer_image_runs_on_the_kernel_overlay_through_a_mount_option_string() {
+    let Some(env) = TestEnv::new(
+        "a_130_layer_image_runs_on_the_kernel_overlay_through_a_mount_option_string",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    let release = rustix::system::uname()
+        .release()
+        .to_string_lossy()
+        .into_owned();
+    let mut version = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    if (version.next(), version.next()) < (Some(5), Some(11)) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP a_130_layer_image_runs_on_the_kernel_overlay_through_a_mount_option_string: \
+             kernel {release} allows no overlayfs in a user namespace (5.11+)"
+        );
+        return;
+    }
+    // 130 layers: the base, 128 that add a file each and replace /top,
+    // and one that deletes a directory of the one below it.
+    let mut layers = vec![fixtures::busybox_rootfs()
+        .dir("gone")
+        .file("gone/file", 0o644, "lower\n")
+        .finish()];
+    for i in 1..=128 {
+        layers.push(
+            LayerBuilder::new()
+                .dir("layers")
+                .file(&format!("layers/{i}"), 0o644, i.to_string())
+                .file("top", 0o644, format!("{i}\n"))
+                .finish(),
+        );
+    }
+    layers.push(
+        LayerBuilder::new()
+            .whiteout("layers/128")
+            .file("etc/mine", 0o644, "image\n")
+            .finish(),
+    );
+    assert_eq!(layers.len(), 130);
+    load(&env, "tall.tar", &[busybox_image("edges/tall:1", layers)]).assert_ok();
+
+    // What a classic kernel (5.11 to 6.7) gets: the option string, forced
+    // through the test seam on this one.
+    let script = "ls /layers | wc -l; cat /top; cat /etc/mine; cat /etc/hostname; \
+                  rm -r /gone && echo removed; echo w > /etc/new && cat /etc/new; \
+                  cat /proc/self/mountinfo";
+    let out = env.run_env(
+        &[
+            "run",
+            "--name",
+            "tall",
+            "--hostname",
+            "tall-host",
+            "edges/tall:1",
+            "sh",
+            "-c",
+            script,
+        ],
+        &[("BURROW_TEST_OVERLAY_API", Some("option-string"))],
+    );
+    out.assert_ok();
+    let lines = out.stdout_lines();
+    assert_eq!(
+        lines[..6],
+        ["127", "128", "image", "tall-host", "removed", "w"],
+        "every layer is seen, the top one last, /etc's mount points work and \
+         a directory of a lower layer can be removed\n{out}"
+    );
+    assert!(
+        !out.stderr.contains("was not usable"),
+        "no fallback from the kernel overlay\n{out}"
+    );
+    let root = root_mount_line(&out.stdout).unwrap_or_else(|| panic!("no root mount\n{out}"));
+    assert!(
+        root.contains(" - overlay burrow ")
+            && root.contains("lowerdir=")
+            && root.contains("userxattr"),
+        "the root is a kernel overlay mounted with an option string: {root}"
+    );
+    assert!(!root.contains("lowerdir+"), "not by lowerdir+: {root}");
+    let inspect = env.ok(&["inspect", "tall"]);
+    assert!(
+        inspect
+            .stdout
+            .contains("\"RootfsDriver\": \"kernel-overlay\""),
+        "{inspect}"
+    );
+
+    // Without the seam this kernel (6.8+) takes lowerdir+, and the probe's
+    // answer is kept under the storage root, named by `uname -r`.
+    let out = env.ok(&["run", "--rm", "edges/tall:1", "cat", "/proc/self/mountinfo"]);
+    let root = root_mount_line(&out.stdout).unwrap_or_else(|| panic!("no root mount\n{out}"));
+    let kept = fs::read_to_string(
+        env.storage()
+            .join("kernels")
+            .join(format!("{release}.json")),
+    )
+    .expect("the probe's answer for this kernel");
+    assert!(kept.contains(&release), "{kept}");
+    if kept.contains("lowerdir-plus") {
+        assert!(root.contains("lowerdir+"), "by lowerdir+: {root}");
+    }
 }

@@ -37,10 +37,15 @@ pub fn probe() -> Probe {
     probe_at(Path::new(MOUNT), rustix::process::getuid().as_raw())
 }
 
-fn probe_at(mount: &Path, uid: u32) -> Probe {
+/// How this host mounts cgroups (two statfs calls).
+pub fn layout() -> Layout {
     // f_type is i64 here but narrower on other targets.
     #[allow(clippy::unnecessary_cast)]
-    let layout = Layout::detect(&|p| rustix::fs::statfs(p).ok().map(|s| s.f_type as u32));
+    Layout::detect(&|p| rustix::fs::statfs(p).ok().map(|s| s.f_type as u32))
+}
+
+fn probe_at(mount: &Path, uid: u32) -> Probe {
+    let layout = layout();
     let mut p = Probe {
         layout,
         own: None,

@@ -18,6 +18,7 @@ pub(super) const STORE_DIRS: &[&str] = &[
     "locks",
     "containers",
     "volumes",
+    "kernels",
 ];
 
 /// Refuses a storage root that another user made or can change (see

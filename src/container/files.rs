@@ -56,8 +56,9 @@ where
     }
     let rootfs = plan.sandbox.rootfs.clone();
     let map = plan.sandbox.id_map.clone();
+    let api = plan.sandbox.overlay_api;
     crate::sandbox::userns::run_in_userns(&map, move || {
-        let root = join::mount_stopped_root(&rootfs).map_err(|e| e.to_string())?;
+        let root = join::mount_stopped_root(&rootfs, api).map_err(|e| e.to_string())?;
         f(&root)
     })?
     .map_err(Error::Reported)

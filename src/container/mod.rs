@@ -7,6 +7,7 @@ pub mod files;
 pub mod filter;
 pub mod health;
 pub mod images;
+pub mod kernel;
 pub mod lifecycle;
 pub mod log;
 pub mod network;

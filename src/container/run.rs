@@ -12,7 +12,7 @@ use crate::image::registry::{ProgressMode, PullOptions};
 use crate::image::store::{remove_tree, StoreError};
 use crate::image::ImageError;
 use crate::net::{NetworkMode, PublishedPort};
-use crate::sandbox::spec::{Rootfs, SandboxSpec, SharedUserns, User};
+use crate::sandbox::spec::{CgroupFs, Rootfs, SandboxSpec, SharedUserns, User};
 use crate::sandbox::userns::{IdMap, IdRange};
 use crate::sandbox::CapSet;
 use crate::sandbox::MountOp;
@@ -550,6 +550,7 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
         },
         input.argv,
     );
+    super::kernel::overlay_choice(&ctx.paths.storage).apply(&mut sandbox);
     sandbox.read_only = input.spec.read_only;
     sandbox.mounts = input
         .mounts
@@ -594,6 +595,14 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
     sandbox.capabilities = input.capabilities;
     sandbox.no_new_privs = input.no_new_privs;
     sandbox.seccomp = input.spec.seccomp.clone();
+    // docker's /sys/fs/cgroup: the container's own cgroup, read-only but
+    // for a privileged container. A hybrid host's v2 tree has no
+    // controllers to show, so there is none.
+    sandbox.cgroup_fs = match (crate::cgroup::detect::layout(), input.spec.privileged) {
+        (crate::cgroup::Layout::Unified, false) => CgroupFs::ReadOnly,
+        (crate::cgroup::Layout::Unified, true) => CgroupFs::ReadWrite,
+        _ => CgroupFs::Absent,
+    };
     if input.spec.privileged {
         sandbox.seccomp = crate::sandbox::SeccompPolicy::Unconfined;
         sandbox.masked_paths.clear();

@@ -12,6 +12,7 @@ use crate::sandbox::probe::{self, FuseFacts};
 use crate::sandbox::userns::{
     self, HelperFacts, IdKind, SubidRange, SubidSource, UsernsBlocker, UsernsError,
 };
+use crate::sandbox::{OverlayApi, RootfsDriver};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -88,7 +89,32 @@ pub struct OverlayFacts {
     /// Where the kernel overlay was tried: under the storage root, or the
     /// nearest directory above it that exists.
     pub tried_in: PathBuf,
+    /// How this kernel takes the overlay's layers, when it works.
+    pub api: Option<OverlayApi>,
     pub error: Option<String>,
+    /// The driver containers get here: the kernel overlay, else
+    /// fuse-overlayfs, else a copy.
+    pub driver: RootfsDriver,
+}
+
+impl OverlayFacts {
+    fn of(tried_in: PathBuf, probed: Result<OverlayApi, String>, fuse: &FuseFacts) -> OverlayFacts {
+        let driver = match (&probed, fuse.usable()) {
+            (Ok(_), _) => RootfsDriver::KernelOverlay,
+            (Err(_), true) => RootfsDriver::FuseOverlayfs,
+            (Err(_), false) => RootfsDriver::Copy,
+        };
+        let (api, error) = match probed {
+            Ok(api) => (Some(api), None),
+            Err(e) => (None, Some(e)),
+        };
+        OverlayFacts {
+            tried_in,
+            api,
+            error,
+            driver,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -154,6 +180,7 @@ impl Facts {
         let name = userns::current_user_name();
         let storage = StorageFacts::gather(env, fs);
         let overlay_dir = overlay_scratch_parent(&storage);
+        let fuse = FuseFacts::probe();
         Facts {
             burrow: BurrowFacts {
                 version: env!("CARGO_PKG_VERSION").to_string(),
@@ -164,13 +191,12 @@ impl Facts {
             userns: UsernsFacts::gather(),
             subids: SubidFacts::gather(&name, uid),
             id_helpers: vec![HelperFacts::of("newuidmap"), HelperFacts::of("newgidmap")],
-            overlay: OverlayFacts {
-                error: probe::kernel_overlay(&overlay_dir)
-                    .err()
-                    .map(|e| e.to_string()),
-                tried_in: overlay_dir,
-            },
-            fuse_overlayfs: FuseFacts::probe(),
+            overlay: OverlayFacts::of(
+                overlay_dir.clone(),
+                probe::kernel_overlay(&overlay_dir).map_err(|e| e.to_string()),
+                &fuse,
+            ),
+            fuse_overlayfs: fuse,
             cgroup: CgroupFacts::probe(uid),
             session: SessionFacts::gather(env, uid, &name),
             storage,
@@ -590,10 +616,15 @@ fn helper(f: &Facts, h: &HelperFacts) -> Check {
 fn overlay(f: &Facts) -> Check {
     let o = &f.overlay;
     let Some(error) = &o.error else {
+        let how = o
+            .api
+            .map(|a| format!(", {}", a.describe()))
+            .unwrap_or_default();
         return ok(
             "overlay",
             format!(
-                "kernel overlayfs works in a user namespace (tried in {})",
+                "kernel overlayfs works in a user namespace (tried in {}): containers get the \
+                 kernel-overlay driver{how}",
                 o.tried_in.display()
             ),
         );
@@ -681,7 +712,8 @@ fn cgroups(f: &Facts) -> Check {
             return warn(
                 name,
                 format!(
-                    "{}: containers run without resource limits (--memory, --cpus, --pids-limit)",
+                    "{}: containers run without resource limits (--memory, --cpus, --pids-limit) \
+                     and see no /sys/fs/cgroup",
                     c.layout
                 ),
                 "an admin boots with systemd.unified_cgroup_hierarchy=1 on the kernel command \
@@ -692,7 +724,8 @@ fn cgroups(f: &Facts) -> Check {
         Layout::Missing => {
             return warn(
                 name,
-                "no cgroup filesystem at /sys/fs/cgroup: containers run without resource limits"
+                "no cgroup filesystem at /sys/fs/cgroup: containers run without resource limits \
+                 and see no /sys/fs/cgroup"
                     .into(),
                 "an admin mounts cgroup2 at /sys/fs/cgroup".to_string(),
             )
@@ -735,14 +768,17 @@ fn cgroups(f: &Facts) -> Check {
     if missing.is_empty() {
         ok(
             name,
-            format!("cgroup v2; controllers delegated to you: {list}"),
+            format!(
+                "cgroup v2; controllers delegated to you: {list}; containers see their own \
+                 cgroup at /sys/fs/cgroup"
+            ),
         )
     } else {
         warn(
             name,
             format!(
                 "cgroup v2; controllers delegated to you: {list}; not {}, so limits that need \
-                 them fail",
+                 them fail; containers see their own cgroup at /sys/fs/cgroup",
                 missing.join(", ")
             ),
             dropin,
@@ -1026,7 +1062,9 @@ mod tests {
                 .collect(),
             overlay: OverlayFacts {
                 tried_in: "/home/alice/.local/share/burrow/storage".into(),
+                api: Some(OverlayApi::OptionString),
                 error: None,
+                driver: RootfsDriver::KernelOverlay,
             },
             fuse_overlayfs: FuseFacts {
                 program: Some("/usr/bin/fuse-overlayfs".into()),
@@ -1280,7 +1318,7 @@ mod tests {
         assert_eq!(c.status, Status::Warn);
         assert!(
             c.fact
-                .ends_with("not cpuset, io, so limits that need them fail"),
+                .contains("not cpuset, io, so limits that need them fail; containers see"),
             "{}",
             c.fact
         );
@@ -1300,6 +1338,7 @@ mod tests {
         let checks = evaluate(&f);
         let c = check(&checks, "cgroups");
         assert!(c.fact.starts_with("hybrid"), "{}", c.fact);
+        assert!(c.fact.ends_with("and see no /sys/fs/cgroup"), "{}", c.fact);
         assert!(c
             .fix
             .as_deref()
@@ -1329,6 +1368,34 @@ mod tests {
             .unwrap()
             .contains("5.11"));
         assert_eq!(check(&checks, "fuse-overlayfs").status, Status::Warn);
+    }
+
+    #[test]
+    fn overlay_says_which_driver_and_which_way_this_kernel_takes_layers() {
+        let f = healthy();
+        let checks = evaluate(&f);
+        let c = check(&checks, "overlay");
+        assert_eq!(c.status, Status::Ok);
+        assert!(
+            c.fact
+                .contains("kernel-overlay driver, layers named in a mount(2) option string"),
+            "{}",
+            c.fact
+        );
+        let fuse = FuseFacts {
+            program: Some("/usr/bin/fuse-overlayfs".into()),
+            dev_fuse_error: None,
+        };
+        let o = OverlayFacts::of("/s".into(), Err("EPERM".into()), &fuse);
+        assert_eq!((o.driver, o.api), (RootfsDriver::FuseOverlayfs, None));
+        let no_fuse = FuseFacts {
+            program: None,
+            dev_fuse_error: None,
+        };
+        let o = OverlayFacts::of("/s".into(), Err("EPERM".into()), &no_fuse);
+        assert_eq!(o.driver, RootfsDriver::Copy);
+        let o = OverlayFacts::of("/s".into(), Ok(OverlayApi::LowerdirPlus), &no_fuse);
+        assert_eq!(o.driver, RootfsDriver::KernelOverlay);
     }
 
     #[test]
@@ -1371,6 +1438,8 @@ mod tests {
             "tried in {}",
             f.overlay.tried_in.display()
         );
+        // 6.18: fsconfig lowerdir+.
+        assert_eq!(f.overlay.api, Some(OverlayApi::LowerdirPlus));
         let checks = evaluate(&f);
         assert_eq!(check(&checks, "user namespaces").status, Status::Ok);
     }

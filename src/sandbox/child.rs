@@ -125,6 +125,7 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
     } = rootfs::mount_root(
         &spec.rootfs,
         &spec.rootfs_drivers,
+        spec.overlay_api,
         spec.volatile_upper,
         &spec.etc.names(),
     )?;

@@ -311,15 +311,23 @@ where
 /// Mounts a stopped sandbox's root (the kernel overlay of `rootfs`) in a
 /// new mount namespace of the calling process, which must be root of a
 /// user namespace holding the sandbox's id map; returns the root's fd.
-pub fn mount_stopped_root(rootfs: &super::spec::Rootfs) -> Result<OwnedFd, SetupError> {
+pub fn mount_stopped_root(
+    rootfs: &super::spec::Rootfs,
+    api: super::OverlayApi,
+) -> Result<OwnedFd, SetupError> {
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|e| SetupError {
         op: "create a mount namespace".into(),
         path: None,
         errno: Some(e as i32),
         detail: None,
     })?;
-    let mounted =
-        super::rootfs::mount_root(rootfs, &[super::RootfsDriver::KernelOverlay], false, &[])?;
+    let mounted = super::rootfs::mount_root(
+        rootfs,
+        &[super::RootfsDriver::KernelOverlay],
+        api,
+        false,
+        &[],
+    )?;
     Ok(mounted.root)
 }
 

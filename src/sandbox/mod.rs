@@ -43,8 +43,9 @@ pub use rootfs::{DriverFailure, RootfsReport, COPY_MARKER};
 pub use seccomp::{Profile, ProfileError, SeccompPolicy};
 pub use spec::MountOp;
 pub use spec::{
-    EtcFiles, InvalidSpec, JoinNamespaces, Namespaces, NetSetup, Rootfs, RootfsDriver, SandboxSpec,
-    SharedUserns, User, DEFAULT_MASKED_PATHS, DEFAULT_PATH, DEFAULT_READONLY_PATHS,
+    CgroupFs, EtcFiles, InvalidSpec, JoinNamespaces, Namespaces, NetSetup, OverlayApi, Rootfs,
+    RootfsDriver, SandboxSpec, SharedUserns, User, DEFAULT_MASKED_PATHS, DEFAULT_PATH,
+    DEFAULT_READONLY_PATHS,
 };
 pub use user::{resolve_user, resolve_user_from, ResolvedUser, UserError};
 

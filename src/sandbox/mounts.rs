@@ -3,7 +3,7 @@
 //! applied in order by one function whose every failure names the
 //! operation and the path. Targets are resolved inside the new root only.
 
-use super::spec::{MountOp, SandboxSpec};
+use super::spec::{CgroupFs, MountOp, SandboxSpec};
 use super::sys::{self, FsError};
 use super::SetupError;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -36,8 +36,14 @@ pub fn mount_ops(spec: &SandboxSpec) -> Vec<MountOp> {
             dst: "/proc".into(),
         },
         MountOp::Sysfs { dst: "/sys".into() },
-        tmpfs("/dev", 64 * MIB, 0o755, false),
     ];
+    if spec.namespaces.cgroup && spec.cgroup_fs != CgroupFs::Absent {
+        ops.push(MountOp::Cgroup2 {
+            dst: "/sys/fs/cgroup".into(),
+            read_only: spec.cgroup_fs == CgroupFs::ReadOnly,
+        });
+    }
+    ops.push(tmpfs("/dev", 64 * MIB, 0o755, false));
     // mknod is not allowed in a user namespace: the host's nodes are bound.
     for dev in ["null", "zero", "full", "random", "urandom", "tty"] {
         ops.push(MountOp::Bind {
@@ -228,6 +234,16 @@ fn apply_one(op: &MountOp, root: BorrowedFd) -> Result<(), SetupError> {
                     m
                 }
             };
+            sys::attach(m.as_fd(), target.as_fd()).map_err(|e| fail(e, None))
+        }
+        MountOp::Cgroup2 { read_only, .. } => {
+            // On the sysfs just mounted, read-only: the directory is there.
+            let target = mount_point()?;
+            let mut attrs = noexec;
+            if *read_only {
+                attrs |= MountAttrFlags::MOUNT_ATTR_RDONLY;
+            }
+            let m = sys::new_fs("cgroup2", &[], attrs).map_err(fs_fail)?;
             sys::attach(m.as_fd(), target.as_fd()).map_err(|e| fail(e, None))
         }
         MountOp::Tmpfs {
@@ -429,6 +445,44 @@ mod tests {
         assert!(ops.contains(&MountOp::ReadOnly {
             dst: "/proc/sys".into()
         }));
+    }
+
+    #[test]
+    fn cgroup2_follows_sysfs_when_asked_and_the_cgroup_namespace_is_the_containers() {
+        let cgroup = |s: &SandboxSpec| {
+            let ops = mount_ops(s);
+            let at = ops
+                .iter()
+                .position(|o| matches!(o, MountOp::Cgroup2 { .. }));
+            at.map(|i| (dsts(&ops)[i - 1].clone(), ops[i].clone()))
+        };
+        let mut s = spec(full_map());
+        assert_eq!(cgroup(&s), None, "absent unless asked for");
+        s.cgroup_fs = CgroupFs::ReadOnly;
+        assert_eq!(
+            cgroup(&s),
+            Some((
+                "/sys".to_string(),
+                MountOp::Cgroup2 {
+                    dst: "/sys/fs/cgroup".into(),
+                    read_only: true
+                }
+            ))
+        );
+        s.cgroup_fs = CgroupFs::ReadWrite;
+        assert!(matches!(
+            cgroup(&s),
+            Some((
+                _,
+                MountOp::Cgroup2 {
+                    read_only: false,
+                    ..
+                }
+            ))
+        ));
+        // The host's tree must never be the one shown.
+        s.namespaces.cgroup = false;
+        assert_eq!(cgroup(&s), None);
     }
 
     #[test]

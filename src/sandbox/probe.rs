@@ -3,12 +3,15 @@
 //! Works only in scratch directories it makes and removes itself, and in a
 //! child's private mount namespace; never touches the store.
 
+use super::rootfs::{mount_overlay, OverlayLayers};
+use super::spec::OverlayApi;
 use super::userns::{self, IdMap};
 use nix::mount::{mount, umount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{Gid, Uid};
 use serde::{Deserialize, Serialize};
 use std::fs;
+use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -33,11 +36,13 @@ pub enum OverlayStepError {
 }
 
 /// Mounts a kernel overlay with `userxattr` in a scratch directory under
-/// `parent`, inside a user namespace, and does what a container's first
-/// writes do: create a file, delete a file and a directory of the lower
-/// layer (the step that fails with EIO without `userxattr`). The error
-/// names the step that failed. The caller must be single-threaded.
-pub fn kernel_overlay(parent: &Path) -> Result<(), OverlayProbeError> {
+/// `parent`, inside a user namespace, the way this kernel takes it
+/// (`lowerdir+` by fd, else a mount(2) option string), and does what a
+/// container's first writes do: create a file, delete a file and a
+/// directory of the lower layer (the step that fails with EIO without
+/// `userxattr`). Returns the way that worked, or an error naming the step
+/// that failed. The caller must be single-threaded.
+pub fn kernel_overlay(parent: &Path) -> Result<OverlayApi, OverlayProbeError> {
     let scratch = parent.join(format!(".burrow-doctor-{}", std::process::id()));
     let map = IdMap::single(Uid::current().as_raw(), Gid::current().as_raw());
     let inner = scratch.clone();
@@ -55,7 +60,7 @@ pub fn kernel_overlay(parent: &Path) -> Result<(), OverlayProbeError> {
     result
 }
 
-fn overlay_steps(scratch: &Path) -> Result<(), OverlayStepError> {
+fn overlay_steps(scratch: &Path) -> Result<OverlayApi, OverlayStepError> {
     let step = |what: &str, e: &dyn std::fmt::Display| OverlayStepError::Failed {
         step: what.to_string(),
         reason: e.to_string(),
@@ -75,38 +80,47 @@ fn overlay_steps(scratch: &Path) -> Result<(), OverlayStepError> {
         None::<&str>,
     )
     .map_err(|e| step("making / private", &e))?;
-    // Relative layer paths keep commas and colons in the scratch path out
-    // of the option string.
-    std::env::set_current_dir(scratch).map_err(|e| step("chdir", &e))?;
-    mount(
-        Some("overlay"),
-        "merged",
-        Some("overlay"),
-        MsFlags::empty(),
-        Some("lowerdir=lower,upperdir=upper,workdir=work,userxattr"),
+    let layers = OverlayLayers::open(
+        &[scratch.join("lower")],
+        &scratch.join("upper"),
+        &scratch.join("work"),
+        None,
     )
-    .map_err(|e| {
-        step(
-            "mount -t overlay -o userxattr",
-            &format!("{e}{}", userns::restricted_hint(Some(e))),
-        )
-    })?;
-    let merged = Path::new("merged");
+    .map_err(|e| step("opening the layer dirs", &e))?;
+    let merged = scratch.join("merged");
+    let target = fs::File::open(&merged).map_err(|e| step("opening merged", &e))?;
+    let mut refused = Vec::new();
+    let mut api = None;
+    for way in [OverlayApi::LowerdirPlus, OverlayApi::OptionString] {
+        match mount_overlay(way, &layers, false, target.as_fd()) {
+            Ok(()) => {
+                api = Some(way);
+                break;
+            }
+            Err(e) => refused.push(e),
+        }
+    }
+    let Some(api) = api else {
+        let hint = userns::restricted_hint(Some(nix::Error::EPERM));
+        return Err(OverlayStepError::Failed {
+            step: "mount -t overlay -o userxattr".into(),
+            reason: format!("{}{hint}", refused.join("; ")),
+        });
+    };
     let checks = (|| {
         fs::write(merged.join("new"), b"upper\n").map_err(|e| step("creating a file", &e))?;
         fs::remove_file(merged.join("dir/file"))
             .map_err(|e| step("deleting a file of the lower layer", &e))?;
         fs::remove_dir(merged.join("dir"))
             .map_err(|e| step("deleting a directory of the lower layer", &e))?;
-        let whiteout = fs::symlink_metadata("upper/dir")
+        let whiteout = fs::symlink_metadata(scratch.join("upper/dir"))
             .map_err(|e| step("finding the whiteout in the upper layer", &e))?;
         if !(whiteout.file_type().is_char_device() && whiteout.rdev() == 0) {
             return Err(OverlayStepError::NoWhiteout);
         }
-        Ok(())
+        Ok(api)
     })();
-    let _ = umount(merged);
-    let _ = std::env::set_current_dir("/");
+    let _ = umount(&merged);
     checks
 }
 

@@ -4,7 +4,7 @@
 //! pivot_root with the old root detached. Runs in the sandbox's pid 1.
 
 use super::copy;
-use super::spec::{Rootfs, RootfsDriver};
+use super::spec::{OverlayApi, Rootfs, RootfsDriver};
 use super::sys::{self, FsContext};
 use super::userns::find_program;
 use super::SetupError;
@@ -61,6 +61,7 @@ fn op_err(op: &str, path: Option<&Path>, errno: Errno, detail: Option<String>) -
 pub(crate) fn mount_root(
     rootfs: &Rootfs,
     drivers: &[RootfsDriver],
+    api: OverlayApi,
     volatile: bool,
     etc_points: &[&str],
 ) -> Result<MountedRoot, SetupError> {
@@ -136,18 +137,21 @@ pub(crate) fn mount_root(
     let mut fallbacks = Vec::new();
     for &driver in order {
         let attempt = match driver {
-            RootfsDriver::KernelOverlay => kernel_overlay(
-                lower,
-                upper,
-                work,
-                volatile,
-                points.as_ref().map(|p| p.as_fd()),
-            )
-            .and_then(|m| {
-                sys::attach(m.as_fd(), target.as_fd())
-                    .map_err(|e| format!("attaching the overlay: {}", text(e)))?;
-                Ok(m)
-            }),
+            RootfsDriver::KernelOverlay => {
+                OverlayLayers::open(lower, upper, work, points.as_ref().map(|p| p.as_fd()))
+                    .and_then(|layers| kernel_overlay(api, &layers, volatile, target.as_fd()))
+                    .and_then(|()| {
+                        // Looked up by name: the new mount on top, not the
+                        // directory under it that `target` holds.
+                        rustix::fs::openat(
+                            &staging,
+                            "root",
+                            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                            Mode::empty(),
+                        )
+                        .map_err(|e| format!("opening the overlay: {}", text(e)))
+                    })
+            }
             RootfsDriver::FuseOverlayfs => {
                 match fuse_overlayfs(lower, upper, work, target.as_fd())
                     .and_then(|()| leave_the_fuse_daemon_behind(staging.as_fd()))
@@ -214,18 +218,93 @@ fn text(e: Errno) -> String {
     sys::errno_text(e.raw_os_error())
 }
 
-/// Kernel overlayfs through fsopen/fsconfig: one `lowerdir+` per layer by
-/// fd, so no option string limits the number of layers (the kernel's own
-/// limit is 500). `userxattr` is what makes it work in a user namespace.
-/// `volatile` skips the sync of the whole upper filesystem that the
-/// overlay's unmount would otherwise wait for.
-fn kernel_overlay(
-    lower: &[PathBuf],
-    upper: &Path,
-    work: &Path,
+/// The kernel overlay mounted on `target` the way `api` says. A refused
+/// `lowerdir+` (the kernel changed since the choice was made) tries the
+/// option string before giving up. `userxattr` is what makes it work in a
+/// user namespace; `volatile` skips the sync of the whole upper filesystem
+/// that the overlay's unmount would otherwise wait for.
+pub(crate) fn kernel_overlay(
+    api: OverlayApi,
+    layers: &OverlayLayers,
     volatile: bool,
-    points: Option<BorrowedFd>,
-) -> Result<OwnedFd, String> {
+    target: BorrowedFd,
+) -> Result<(), String> {
+    let first = match mount_overlay(api, layers, volatile, target) {
+        Ok(()) => return Ok(()),
+        Err(e) => e,
+    };
+    if api == OverlayApi::OptionString {
+        return Err(first);
+    }
+    mount_overlay(OverlayApi::OptionString, layers, volatile, target)
+        .map_err(|second| format!("{first}; then with a mount(2) option string: {second}"))
+}
+
+/// The kernel overlay mounted on `target` by `api` alone.
+pub(crate) fn mount_overlay(
+    api: OverlayApi,
+    layers: &OverlayLayers,
+    volatile: bool,
+    target: BorrowedFd,
+) -> Result<(), String> {
+    match api {
+        OverlayApi::LowerdirPlus => {
+            let m = by_fsconfig(layers, volatile)?;
+            sys::attach(m.as_fd(), target)
+                .map_err(|e| format!("attaching the overlay: {}", text(e)))
+        }
+        OverlayApi::OptionString => by_option_string(layers, volatile, target),
+    }
+}
+
+/// The directories of a kernel overlay, opened: the layers top first.
+pub(crate) struct OverlayLayers {
+    /// Top first, each with the path it was opened from (for errors).
+    lower: Vec<(OwnedFd, PathBuf)>,
+    upper: (OwnedFd, PathBuf),
+    work: (OwnedFd, PathBuf),
+}
+
+impl OverlayLayers {
+    /// Opens `lower` (bottom first, as images list them) below the
+    /// optional `points` layer, and the upper and work directories.
+    pub(crate) fn open(
+        lower: &[PathBuf],
+        upper: &Path,
+        work: &Path,
+        points: Option<BorrowedFd>,
+    ) -> Result<OverlayLayers, String> {
+        let mut top_first = Vec::with_capacity(lower.len() + 1);
+        if let Some(p) = points {
+            let fd = rustix::io::fcntl_dupfd_cloexec(p, 3)
+                .map_err(|e| format!("dup of the mount points layer: {}", text(e)))?;
+            top_first.push((fd, PathBuf::from("(the mount points layer)")));
+        }
+        for layer in lower.iter().rev() {
+            top_first.push((open_dir(layer)?, layer.clone()));
+        }
+        let up = open_dir(upper)?;
+        let wk = open_dir(work)?;
+        // The kernel says this one only in its log, which users may not read.
+        let dev = |fd: &OwnedFd| rustix::fs::fstat(fd).map(|st| st.st_dev).ok();
+        if dev(&up) != dev(&wk) {
+            return Err(format!(
+                "upper {} and work {} are on different filesystems",
+                upper.display(),
+                work.display()
+            ));
+        }
+        Ok(OverlayLayers {
+            lower: top_first,
+            upper: (up, upper.to_path_buf()),
+            work: (wk, work.to_path_buf()),
+        })
+    }
+}
+
+/// fsopen/fsconfig: one `lowerdir+` per layer by fd, so no option string
+/// limits the number of layers (the kernel's own limit is 500).
+fn by_fsconfig(layers: &OverlayLayers, volatile: bool) -> Result<OwnedFd, String> {
     let ctx = FsContext::open("overlay").map_err(|e| explain("fsopen(overlay)", e))?;
     ctx.string("source", "burrow")
         .map_err(|e| explain("source", e))?;
@@ -234,32 +313,78 @@ fn kernel_overlay(
         ctx.flag("volatile").map_err(|e| explain("volatile", e))?;
     }
     // lowerdir+ appends below the layers given so far: top first.
-    if let Some(p) = points {
-        ctx.dir_fd("lowerdir+", p)
-            .map_err(|e| explain("the mount points layer", e))?;
-    }
-    for layer in lower.iter().rev() {
-        let fd = open_dir(layer)?;
+    for (fd, path) in &layers.lower {
         ctx.dir_fd("lowerdir+", fd.as_fd())
-            .map_err(|e| explain(&format!("lower layer {}", layer.display()), e))?;
+            .map_err(|e| explain(&format!("lower layer {}", path.display()), e))?;
     }
-    let up = open_dir(upper)?;
-    let wk = open_dir(work)?;
-    // The kernel says this one only in its log, which users may not read.
-    let dev = |fd: &OwnedFd| rustix::fs::fstat(fd).map(|st| st.st_dev).ok();
-    if dev(&up) != dev(&wk) {
-        return Err(format!(
-            "upper {} and work {} are on different filesystems",
-            upper.display(),
-            work.display()
-        ));
-    }
+    let (up, upper) = &layers.upper;
+    let (wk, work) = &layers.work;
     ctx.dir_fd("upperdir", up.as_fd())
         .map_err(|e| explain(&format!("upper {}", upper.display()), e))?;
     ctx.dir_fd("workdir", wk.as_fd())
         .map_err(|e| explain(&format!("work {}", work.display()), e))?;
     ctx.mount(MountAttrFlags::empty())
         .map_err(|e| explain("mounting overlay", e))
+}
+
+/// What mount(2) copies of its options: one page.
+const OPTION_PAGE: usize = 4096;
+
+/// The options of `by_option_string`: every directory named by its fd's
+/// number, a name relative to /proc/self/fd, so that 500 layers take
+/// about 2.5 KiB of the one page the kernel reads (full paths fit 30).
+fn option_string(lower: &[i32], upper: i32, work: i32, volatile: bool) -> Result<String, String> {
+    let names: Vec<String> = lower.iter().map(i32::to_string).collect();
+    let mut options = format!(
+        "lowerdir={},upperdir={upper},workdir={work},userxattr",
+        names.join(":")
+    );
+    if volatile {
+        options.push_str(",volatile");
+    }
+    if options.len() >= OPTION_PAGE {
+        return Err(format!(
+            "{} layers do not fit in the {OPTION_PAGE} bytes of mount(2) options ({} needed)",
+            lower.len(),
+            options.len() + 1
+        ));
+    }
+    Ok(options)
+}
+
+/// The classic mount(2) of an overlay (Linux 5.11+ in a user namespace),
+/// made from /proc/self/fd as working directory so that each directory is
+/// named by its fd's number.
+fn by_option_string(
+    layers: &OverlayLayers,
+    volatile: bool,
+    target: BorrowedFd,
+) -> Result<(), String> {
+    let lower: Vec<i32> = layers.lower.iter().map(|(fd, _)| fd.as_raw_fd()).collect();
+    let options = option_string(
+        &lower,
+        layers.upper.0.as_raw_fd(),
+        layers.work.0.as_raw_fd(),
+        volatile,
+    )?;
+    let options = std::ffi::CString::new(options).map_err(|_| "a NUL in the options")?;
+    rustix::process::chdir("/proc/self/fd")
+        .map_err(|e| format!("entering /proc/self/fd: {}", text(e)))?;
+    let mounted = rustix::mount::mount(
+        "burrow",
+        target.as_raw_fd().to_string().as_str(),
+        "overlay",
+        rustix::mount::MountFlags::empty(),
+        Some(options.as_c_str()),
+    );
+    let _ = rustix::process::chdir("/");
+    mounted.map_err(|e| {
+        format!(
+            "mount -t overlay -o userxattr with {} layers: {} (the kernel log, dmesg, may say why)",
+            lower.len(),
+            text(e)
+        )
+    })
 }
 
 /// `points/etc/NAME`, empty, on the staging tmpfs: the top layer of the
@@ -400,4 +525,28 @@ pub(crate) fn pivot_into(staging: BorrowedFd, root: BorrowedFd) -> Result<(), Se
             .map_err(|x| e(&format!("detach what was the root before {what}"), x))?;
     }
     rustix::process::chdir("/").map_err(|x| e("enter /", x))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_option_string_names_fds_and_holds_the_kernels_500_layers() {
+        let o = option_string(&[7, 8, 9], 10, 11, true).unwrap();
+        assert_eq!(
+            o,
+            "lowerdir=7:8:9,upperdir=10,workdir=11,userxattr,volatile"
+        );
+        // fds as a process of 500 layers has them: 3 to 505.
+        let lower: Vec<i32> = (3..503).collect();
+        let o = option_string(&lower, 503, 504, true).unwrap();
+        assert!(o.len() < 2500, "{}", o.len());
+        let too_many: Vec<i32> = (10_000..11_000).collect();
+        let e = option_string(&too_many, 3, 4, false).unwrap_err();
+        assert!(
+            e.starts_with("1000 layers do not fit in the 4096 bytes"),
+            "{e}"
+        );
+    }
 }

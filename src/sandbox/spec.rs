@@ -18,6 +18,10 @@ pub struct SandboxSpec {
     /// Drivers tried in order for `Rootfs::Overlay`; the first that mounts
     /// wins and is reported in `Running::rootfs`.
     pub rootfs_drivers: Vec<RootfsDriver>,
+    /// How the kernel overlay takes its layers on this kernel (see
+    /// `probe::overlay_api`).
+    #[serde(default)]
+    pub overlay_api: OverlayApi,
     /// Mount the root read-only (mounts on top of it stay writable).
     pub read_only: bool,
     /// Extra mounts (volumes, tmpfs), applied in order after the standard
@@ -66,6 +70,10 @@ pub struct SandboxSpec {
     /// cgroup namespace, made after, has it as its root.
     #[serde(default)]
     pub cgroup: Option<PathBuf>,
+    /// cgroup v2 at /sys/fs/cgroup, as the cgroup namespace shows it: the
+    /// container's own cgroup as the root (with its limits' files).
+    #[serde(default)]
+    pub cgroup_fs: CgroupFs,
     /// Written to the child's /proc/self/oom_score_adj before anything
     /// else; without privileges it can only be raised.
     #[serde(default)]
@@ -217,6 +225,66 @@ impl std::fmt::Display for RootfsDriver {
     }
 }
 
+/// Whether the container sees cgroup v2 at /sys/fs/cgroup. Only where the
+/// host's cgroups are v2 alone (a hybrid host's v2 tree holds no
+/// controllers) and the container has a cgroup namespace of its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CgroupFs {
+    #[default]
+    Absent,
+    /// As docker mounts it for a container.
+    ReadOnly,
+    /// As docker mounts it for a `--privileged` one.
+    ReadWrite,
+}
+
+/// How the kernel overlay is given its layers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OverlayApi {
+    /// `fsopen` + `fsconfig` `lowerdir+` with one fd per layer (Linux
+    /// 6.8+): no limit but the kernel's 500 layers.
+    #[default]
+    LowerdirPlus,
+    /// `mount(2)` with an option string (Linux 5.11+ in a user namespace):
+    /// layers named by their fds' numbers, relative to /proc/self/fd, so
+    /// the one page the kernel takes holds the kernel's 500 layers.
+    OptionString,
+}
+
+impl OverlayApi {
+    pub fn name(self) -> &'static str {
+        match self {
+            OverlayApi::LowerdirPlus => "lowerdir-plus",
+            OverlayApi::OptionString => "option-string",
+        }
+    }
+
+    /// The way to say it to a user.
+    pub fn describe(self) -> &'static str {
+        match self {
+            OverlayApi::LowerdirPlus => "layers passed by fd with fsconfig lowerdir+ (Linux 6.8+)",
+            OverlayApi::OptionString => {
+                "layers named in a mount(2) option string (Linux 5.11+; fsconfig lowerdir+ needs 6.8)"
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for OverlayApi {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "lowerdir-plus" => Ok(OverlayApi::LowerdirPlus),
+            "option-string" => Ok(OverlayApi::OptionString),
+            _ => Err(format!(
+                "unknown overlay api {s:?} (lowerdir-plus or option-string)"
+            )),
+        }
+    }
+}
+
 /// Host files the container sees at the fixed /etc paths; `None` leaves
 /// the image's file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -313,6 +381,7 @@ impl SandboxSpec {
             id_map,
             rootfs,
             rootfs_drivers: RootfsDriver::preferred(),
+            overlay_api: OverlayApi::default(),
             read_only: false,
             mounts: Vec::new(),
             etc: EtcFiles::default(),
@@ -337,6 +406,7 @@ impl SandboxSpec {
             join: None,
             net_setup: None,
             cgroup: None,
+            cgroup_fs: CgroupFs::default(),
             oom_score_adj: None,
             shared_userns: None,
             volatile_upper: false,
@@ -515,6 +585,12 @@ pub enum MountOp {
     Sysfs {
         dst: PathBuf,
     },
+    /// cgroup v2 of the container's cgroup namespace: its own cgroup is
+    /// the root.
+    Cgroup2 {
+        dst: PathBuf,
+        read_only: bool,
+    },
     Tmpfs {
         dst: PathBuf,
         /// Bytes; `None` is the kernel's default (half of RAM).
@@ -572,6 +648,7 @@ impl MountOp {
         match self {
             MountOp::Proc { dst }
             | MountOp::Sysfs { dst }
+            | MountOp::Cgroup2 { dst, .. }
             | MountOp::Tmpfs { dst, .. }
             | MountOp::DevPts { dst, .. }
             | MountOp::Mqueue { dst }
@@ -589,6 +666,7 @@ impl MountOp {
         match self {
             MountOp::Proc { .. } => "mount proc on".into(),
             MountOp::Sysfs { .. } => "mount sysfs on".into(),
+            MountOp::Cgroup2 { .. } => "mount cgroup2 on".into(),
             MountOp::Tmpfs { .. } => "mount tmpfs on".into(),
             MountOp::DevPts { .. } => "mount devpts on".into(),
             MountOp::Mqueue { .. } => "mount mqueue on".into(),
