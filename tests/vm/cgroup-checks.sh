@@ -85,6 +85,54 @@ fi
 out=$("$B" run --rm bb cat /proc/self/cgroup 2>/dev/null)
 check "the container sees its cgroup as the root of its cgroup namespace (got: $out)" test "$out" = "0::/"
 
+# --- the root filesystem on this kernel ----------------------------------------
+# 6.1 has no fsconfig lowerdir+ (6.8): the kernel overlay by a mount(2)
+# option string. 5.10 allows no overlayfs in a user namespace at all:
+# fuse-overlayfs. Chosen once per kernel, kept under the storage root.
+kv=$(uname -r); major=${kv%%.*}; minor=${kv#*.}; minor=${minor%%[!0-9]*}
+if [ "$major" -gt 5 ] || { [ "$major" = 5 ] && [ "$minor" -ge 11 ]; }; then
+  driver=kernel-overlay api='"api":"option-string"'
+else
+  driver=fuse-overlayfs api='"api":null'
+fi
+err=$("$B" run --name kdrv bb true 2>&1 >/dev/null)
+check "a run on $kv tries no driver in vain (stderr: $err)" lacks "$err" "was not usable"
+check "inspect: $driver" contains "$("$B" inspect kdrv)" "\"RootfsDriver\": \"$driver\""
+cleanup kdrv
+kept=$(cat "$HOME/.local/share/burrow/storage/kernels/$kv.json" 2>&1)
+check "the choice for $kv is kept ($kept)" contains "$kept" "$api"
+out=$("$B" doctor 2>&1 | grep '^[a-z]* *overlay ')
+echo "  $out"
+check "doctor says which driver this kernel gets" contains "$out" "$driver"
+if [ "$driver" = kernel-overlay ]; then
+  out=$("$B" run --rm bb sh -c 'grep " / / " /proc/self/mountinfo' 2>&1)
+  check "the root is an overlay mounted with an option string and userxattr ($out)" \
+    contains_all "$out" " - overlay burrow " "lowerdir=" userxattr
+fi
+out=$("$B" run --rm bb sh -c 'cat /etc/hostname >/dev/null && echo w > /etc/new && rm -r /bin/../tmp && echo ok' 2>&1)
+check "writes in /etc and removing a lower directory work ($out)" test "$out" = ok
+
+# --- the container's own cgroup at /sys/fs/cgroup ------------------------------------
+out=$("$B" run --rm --memory 50m bb cat /sys/fs/cgroup/memory.max 2>&1)
+check "--memory 50m: /sys/fs/cgroup/memory.max inside is 52428800 (got: $out)" test "$out" = 52428800
+out=$("$B" run --rm --cpus 0.5 --pids-limit 30 bb sh -c \
+  'cat /sys/fs/cgroup/cpu.max /sys/fs/cgroup/pids.max; test "$(cat /sys/fs/cgroup/memory.current)" -gt 0 && echo current' 2>&1)
+check "cpu.max, pids.max and memory.current are the container's ($(echo $out))" \
+  test "$(echo $out)" = "50000 100000 30 current"
+out=$("$B" run --rm bb sh -c 'cat /sys/fs/cgroup/cgroup.procs | wc -l; grep " /sys/fs/cgroup " /proc/self/mountinfo' 2>&1)
+check "the container's processes are in the root of what it sees, read-only cgroup2 ($(echo $out))" \
+  contains_all "$out" " /sys/fs/cgroup ro," " - cgroup2 "
+# Attack: the limits are not the container's to change.
+out=$("$B" run --rm --memory 50m bb sh -c \
+  'echo max > /sys/fs/cgroup/memory.max; mount -o remount,rw /sys/fs/cgroup; mkdir /sys/fs/cgroup/x;
+   mount -t cgroup2 none /tmp && echo MOUNTED; grep -c " - cgroup2 " /proc/self/mountinfo;
+   grep " /sys/fs/cgroup " /proc/self/mountinfo | cut -d" " -f6; cat /sys/fs/cgroup/memory.max' 2>&1)
+check "a container cannot raise its memory.max, remount or mount cgroup2 ($(echo $out))" \
+  test "$(echo "$out" | tail -n3 | tr '\n' ' ')" = "1 ro,nosuid,nodev,noexec,relatime 52428800 "
+check "... the write refused as read-only" contains "$out" "Read-only file system"
+out=$("$B" run --rm --privileged --memory 50m bb sh -c 'grep " /sys/fs/cgroup " /proc/self/mountinfo' 2>&1)
+check "--privileged: /sys/fs/cgroup read-write ($out)" contains "$out" " /sys/fs/cgroup rw,"
+
 # --- memory -------------------------------------------------------------------
 "$B" run --name hog --memory 16m bb dd if=/dev/zero of=/dev/null bs=64M count=1 > /tmp/hog.out 2>&1
 rc=$?

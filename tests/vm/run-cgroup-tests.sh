@@ -6,7 +6,9 @@
 # makes (cached; about 1.5 min to build the first time, 20-30 s per boot under
 # software emulation). Two boots: `session` (a login session; burrow asks
 # systemd over D-Bus for a scope) and `service` (a user service with
-# Delegate=yes; burrow uses it in place). Each runs cgroup-checks.sh as dev.
+# Delegate=yes; burrow uses it in place). Each runs cgroup-checks.sh as dev;
+# the session boot then runs the run/layer/cgroup tests of the suite there
+# (suite-checks.sh), as dev, on the guest's kernel.
 #
 # Usage: tests/vm/run-cgroup-tests.sh [session|service]...   (default: both)
 # Env:   BURROW_BIN   the burrow binary to test (default: target/debug/burrow,
@@ -48,12 +50,50 @@ chmod 1777 "$R/tmp"
 tar -C "$R" --owner=0 --group=0 -cf "$SHARE/busybox.tar" .
 rm -rf -- "$R"
 
+# The run, layer and cgroup tests of the suite, in the session boot: built
+# here, run in the guest as dev (subordinate ids) against its kernel.
+# VM_SUITE: space-separated FILE[:NAME,NAME...] (tests/FILE.rs, the tests
+# whose names contain a NAME; all without), empty for none. The default is
+# what fits CI's time under emulation; VM_SUITE="run layer_edges cgroup"
+# runs those files whole (by hand: VM_TIMEOUT=3600).
+SUITE=${VM_SUITE-run:run_rm_leaves,etc_mount_points,only_a_throwaway,exit_status_is,volume_ro,read_only_root,keep_id_makes,init_is_pid_1 layer_edges:a_130_layer,an_opaque_whiteout,paths_through_an_absolute cgroup}
+SUITE_SHARE=()
+if [ -n "$SUITE" ]; then
+  targs=()
+  for e in $SUITE; do targs+=(--test "${e%%:*}"); done
+  mkdir "$SHARE/tests" "$SHARE/bin"
+  (cd "$ROOT" && cargo test --locked --no-run --message-format=json "${targs[@]}") |
+    grep '"kind":\["test"\]' > "$SHARE/built.json"
+  for e in $SUITE; do
+    file=${e%%:*}
+    exe=$(grep -F "\"name\":\"$file\"" "$SHARE/built.json" |
+      sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | head -n1)
+    [ -n "$exe" ] || { echo "run-cgroup-tests: no test binary for tests/$file.rs" >&2; exit 1; }
+    install -m 0755 "$exe" "$SHARE/tests/$file"
+    case "$e" in *:*) echo "${e#*:}" | tr ',' '\n' > "$SHARE/tests/$file.filters" ;; esac
+  done
+  built=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/debug
+  install -m 0755 "$built/burrow" "$SHARE/bin/burrow"
+  install -m 0755 "$HERE/suite-checks.sh" "$SHARE/suite-checks.sh"
+  SUITE_SHARE=(--share "$SHARE/bin:$built")
+fi
+cat > "$SHARE/session.sh" <<'EOF'
+#!/bin/bash
+/mnt/b/cgroup-checks.sh session; rc=$?
+if [ -x /mnt/b/suite-checks.sh ]; then /mnt/b/suite-checks.sh || rc=1; fi
+exit $rc
+EOF
+chmod 0755 "$SHARE/session.sh"
+
 status=0
 for mode in "${MODES[@]}"; do
   echo "== run-cgroup-tests: $mode mode"
   start=$(date +%s)
-  if ! "$HERE/run-in-vm.sh" --mode "$mode" --timeout 600 --share "$SHARE:/mnt/b" \
-      -- /mnt/b/cgroup-checks.sh "$mode"; then
+  cmd=(/mnt/b/cgroup-checks.sh "$mode") shares=()
+  if [ "$mode" = session ]; then cmd=(/mnt/b/session.sh) shares=("${SUITE_SHARE[@]}"); fi
+  if ! "$HERE/run-in-vm.sh" --mode "$mode" --timeout "${VM_TIMEOUT:-900}" --share "$SHARE:/mnt/b" \
+      "${shares[@]}" -- "${cmd[@]}"; then
     status=1
   fi
   echo "== run-cgroup-tests: $mode mode took $(( $(date +%s) - start ))s"

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Issue 16's figures on a kernel without fsconfig lowerdir+: in the Debian 12
+# guest of tests/vm (its stock 6.1), as the guest's user dev (subordinate
+# ids, a logind session):
+#  1. `burrow run --rm --network none IMG true` against bubblewrap on the
+#     same busybox root, side by side (hyperfine, RUNS each);
+#  2. untarring 10,000 small files inside the container, into its writable
+#     layer: the kernel overlay (mounted with a mount(2) option string on
+#     6.1) against fuse-overlayfs. fuse-overlayfs is forced by recording, in
+#     burrow's per-kernel choice (storage/kernels/$(uname -r).json), that
+#     the kernel overlay is refused.
+# Usage (as root): bench/vm-kernel.sh   (RUNS=30 by default)
+# Needs a guest image with bubblewrap and hyperfine; this script builds one
+# (cached) with VM_EXTRA_PACKAGES under VM_CACHE_DIR (default
+# /var/cache/burrow-vm-bench). Results go to stdout.
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUNS=${RUNS:-30}
+export VM_CACHE_DIR=${VM_CACHE_DIR:-/var/cache/burrow-vm-bench}
+export VM_EXTRA_PACKAGES="bubblewrap hyperfine"
+BIN=${BURROW_BIN:-$REPO/target/release/burrow}
+[ -x "$BIN" ] || (cd "$REPO" && cargo build --release --quiet)
+
+SHARE=$(mktemp -d "${TMPDIR:-/tmp}/burrow-bench-vm.XXXXXX")
+trap 'rm -rf -- "$SHARE"' EXIT
+chmod 0755 "$SHARE"
+install -m 0755 "$BIN" "$SHARE/burrow"
+# The image: static busybox and its applets; the same tree for bubblewrap.
+R=$SHARE/rootfs
+mkdir -p "$R/bin" "$R/etc" "$R/tmp" "$R/root" "$R/proc" "$R/dev" "$R/sys"
+cp /bin/busybox "$R/bin/busybox"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$R/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' > "$R/etc/passwd"
+echo 'root:x:0:' > "$R/etc/group"
+chmod 1777 "$R/tmp"
+tar -C "$R" --owner=0 --group=0 -cf "$SHARE/busybox.tar" .
+# 10,000 files of 100 bytes in 100 directories.
+F=$SHARE/files
+for d in $(seq 100); do
+  mkdir -p "$F/d$d"
+  for f in $(seq 100); do head -c 100 /dev/zero > "$F/d$d/f$f"; done
+done
+tar -C "$F" -cf "$SHARE/files.tar" .
+rm -rf -- "$F"
+
+cat > "$SHARE/bench.sh" <<GUEST
+#!/bin/bash
+set -eu
+export HOME=/home/dev
+cd "\$HOME"
+B=/mnt/b/burrow
+echo "kernel \$(uname -r), \$(nproc) vCPUs, burrow \$(\$B --version)"
+mkdir -p /tmp/root && tar -C /tmp/root -xf /mnt/b/busybox.tar
+\$B import /mnt/b/busybox.tar bench >/dev/null
+\$B run --rm --network none bench true
+cat "\$HOME/.local/share/burrow/storage/kernels/\$(uname -r).json"; echo
+bwrap --unshare-all --die-with-parent --ro-bind /tmp/root / --proc /proc --dev /dev true
+echo "== 1. start-up"
+hyperfine -N --warmup 3 --runs $RUNS \\
+  -n 'burrow run --rm --network none' "\$B run --rm --network none bench true" \\
+  -n 'bwrap --unshare-all' "bwrap --unshare-all --die-with-parent --ro-bind /tmp/root / --proc /proc --dev /dev true"
+echo "== 2. untar of 10,000 files inside the container"
+UNTAR="\$B run --rm --network none -v /mnt/b:/in:ro bench tar -xf /in/files.tar -C /tmp"
+\$UNTAR
+hyperfine --warmup 1 --runs 10 -n 'kernel overlay (option string)' "\$UNTAR" --export-markdown /tmp/k.md
+K=\$HOME/.local/share/burrow/storage/kernels/\$(uname -r).json
+printf '{"kernel":"%s","api":null,"refused":"forced by bench/vm-kernel.sh"}' "\$(uname -r)" > "\$K"
+out=\$(\$B run --rm --network none bench true 2>&1); echo "with the kernel overlay refused: \${out:-no note}"
+\$B run --rm --name drv -d bench sleep 5 >/dev/null; sleep 1
+\$B inspect drv | grep RootfsDriver; \$B rm -f drv >/dev/null
+hyperfine --warmup 1 --runs 10 -n 'fuse-overlayfs' "\$UNTAR"
+GUEST
+chmod 0755 "$SHARE/bench.sh"
+"$REPO/tests/vm/run-in-vm.sh" --timeout 1500 --share "$SHARE:/mnt/b" -- /mnt/b/bench.sh
