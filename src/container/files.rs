@@ -15,7 +15,7 @@ use crate::image::Reference;
 use crate::sandbox::join;
 use crate::sandbox::spec::Rootfs;
 use crate::{Error, Result};
-use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -509,7 +509,7 @@ fn tar_tree<W: Write>(
         if let Some(replaced) = hook(&path, &st) {
             for (p, is_dir) in replaced {
                 if is_dir {
-                    dir_entry(tar, &p, &st)?;
+                    dir_entry(tar, &p, &st, owner(dir, &name, &st))?;
                 } else {
                     let e = NewEntry::new(p.as_bytes(), EntryKind::Regular, 0o644, mtime);
                     tar.append(&e, &mut std::io::empty())
@@ -520,11 +520,12 @@ fn tar_tree<W: Write>(
                 continue;
             }
         } else if ft == FileType::Directory {
-            dir_entry(tar, &path, &st)?;
+            dir_entry(tar, &path, &st, owner(dir, &name, &st))?;
         }
         let mut e = NewEntry::new(path.as_bytes(), EntryKind::Regular, mode, mtime);
-        e.uid = st.st_uid as u64;
-        e.gid = st.st_gid as u64;
+        let (uid, gid) = owner(dir, &name, &st);
+        e.uid = uid;
+        e.gid = gid;
         match ft {
             FileType::Directory => {
                 if st.st_dev != dev {
@@ -582,10 +583,30 @@ fn tar_tree<W: Write>(
     Ok(())
 }
 
+/// The owner a file is meant to have: the one root emulation recorded
+/// (`sandbox::rootemu`, a single-id map's chown), else its own.
+fn owner(dir: BorrowedFd, name: &std::ffi::CStr, st: &rustix::fs::Stat) -> (u64, u64) {
+    let ft = FileType::from_raw_mode(st.st_mode);
+    if ft == FileType::Directory || ft == FileType::RegularFile {
+        let mut buf = [0u8; 64];
+        let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
+        path.extend_from_slice(name.to_bytes());
+        let path = std::ffi::OsStr::from_bytes(&path);
+        let xattr = crate::sandbox::rootemu::OVERRIDE_XATTR;
+        if let Ok(n) = rustix::fs::lgetxattr(path, xattr, &mut buf[..]) {
+            if let Some(o) = crate::sandbox::rootemu::OverrideStat::parse(&buf[..n]) {
+                return (o.uid as u64, o.gid as u64);
+            }
+        }
+    }
+    (st.st_uid as u64, st.st_gid as u64)
+}
+
 fn dir_entry<W: Write>(
     tar: &mut TarWriter<W>,
     path: &str,
     st: &rustix::fs::Stat,
+    (uid, gid): (u64, u64),
 ) -> std::result::Result<(), String> {
     let mut e = NewEntry::new(
         path.as_bytes(),
@@ -593,8 +614,8 @@ fn dir_entry<W: Write>(
         st.st_mode & 0o7777,
         st.st_mtime.max(0) as u64,
     );
-    e.uid = st.st_uid as u64;
-    e.gid = st.st_gid as u64;
+    e.uid = uid;
+    e.gid = gid;
     tar.append(&e, &mut std::io::empty())
         .map_err(|e| e.to_string())
 }

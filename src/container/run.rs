@@ -615,6 +615,14 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
 
     sandbox.oom_score_adj = input.spec.oom_score_adj;
     sandbox.shared_userns = shared_userns;
+    // One id mapped: chown, set*id and the like succeed, and the owners
+    // asked for are kept for commit (see `sandbox::rootemu`).
+    // (keep-id's single map makes you yourself inside, not root: no root
+    // to emulate.)
+    let id_map = &sandbox.id_map;
+    sandbox.root_emulation = id_map.is_single()
+        && id_map.uids.first().is_some_and(|r| r.inside == 0)
+        && id_map.gids.first().is_some_and(|r| r.inside == 0);
     sandbox.volatile_upper = input.spec.remove;
     // What every supervisor of this container, and `exec`, work from.
     let plan = Plan {

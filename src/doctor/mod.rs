@@ -558,7 +558,10 @@ fn subids(f: &Facts) -> Vec<Check> {
                 name,
                 format!(
                     "no subordinate {}s for {user} in {from}: burrow runs with a single-id map \
-                     (files of other owners in images become yours)",
+                     (files of other owners in images become yours) and emulates root: chown, \
+                     set*id, su, useradd and apt succeed and the owners asked for are written \
+                     into commits, but stat inside shows you as every file's owner and there \
+                     are no permission checks between users inside (every file is really yours)",
                     if kind == IdKind::Uid { "uid" } else { "gid" }
                 ),
                 fix.clone(),

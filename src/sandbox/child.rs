@@ -181,12 +181,19 @@ pub(crate) fn session_keyring() -> Result<(), SetupError> {
 /// The listener goes to the parent and is closed here: neither the init
 /// nor the command holds it.
 fn seccomp(ctx: &ChildContext, spec: &SandboxSpec) -> Result<(), Stop> {
+    let ids = spec.root_emulation;
     let notify = super::seccomp::Notified {
-        bind: spec.bind_notify,
-        connect: spec.connect_notify,
+        bind: spec.bind_notify && !ids,
+        connect: spec.connect_notify && !ids,
+        ids,
     };
     if let Some(fd) = install_seccomp(spec, notify)? {
-        send(ctx, &ToParent::SocketNotify, Some(fd.as_fd()))?;
+        let msg = if ids {
+            ToParent::RootNotify
+        } else {
+            ToParent::SocketNotify
+        };
+        send(ctx, &msg, Some(fd.as_fd()))?;
     }
     Ok(())
 }
@@ -225,7 +232,7 @@ pub(crate) fn install_seccomp(
     let Some(program) = build(&target)? else {
         return Ok(None);
     };
-    let listener = notify.bind || notify.connect;
+    let listener = notify.any();
     match seccomp::install(&program, listener) {
         Ok(fd) => Ok(fd),
         Err(_) if listener => {

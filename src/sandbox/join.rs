@@ -168,6 +168,7 @@ pub fn exec(
         pty: pty.map(|p| p.master),
         net: None,
         socket_notify: None,
+        root_emulation: None,
         rootfs: super::RootfsReport {
             driver: super::RootfsDriver::Bind,
             fallbacks: Vec::new(),

@@ -26,6 +26,7 @@ mod init;
 pub mod join;
 pub mod mounts;
 pub mod probe;
+pub mod rootemu;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spec;
@@ -147,15 +148,37 @@ const SETUP_STEP: std::time::Duration = std::time::Duration::from_secs(600);
 /// foreground run holds them blocked for the container, so they stay
 /// pending here, and nothing else would notice them while the set-up
 /// hangs. The caller's error path kills and reaps the child.
-fn await_child(channel: &Channel) -> Result<(), SandboxError> {
+///
+/// The root emulation's notifications are answered meanwhile: the child's
+/// own last steps (its capabilities) go through the filter.
+fn await_child(
+    channel: &Channel,
+    mut root: Option<&mut rootemu::RootEmulation>,
+) -> Result<(), SandboxError> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let deadline = std::time::Instant::now() + SETUP_STEP;
     loop {
         // SAFETY: the fd is the channel's, open for the whole call.
         let fd = unsafe { BorrowedFd::borrow_raw(channel.raw_fd()) };
-        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::from(100u8)) {
-            Ok(n) if n > 0 => return Ok(()),
+        let mut fds = vec![PollFd::new(fd, PollFlags::POLLIN)];
+        if let Some(r) = root.as_ref().and_then(|r| r.fd()) {
+            fds.push(PollFd::new(r, PollFlags::POLLIN));
+        }
+        let polled = poll(&mut fds, PollTimeout::from(100u8));
+        let channel_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
+        let root_ready = fds
+            .get(1)
+            .and_then(|f| f.revents())
+            .is_some_and(|r| !r.is_empty());
+        drop(fds);
+        if root_ready {
+            if let Some(r) = root.as_mut() {
+                r.serve();
+            }
+        }
+        match polled {
+            Ok(n) if n > 0 && channel_ready => return Ok(()),
+            Ok(_) if root_ready => {}
             Ok(_) | Err(nix::Error::EINTR) => {}
             Err(e) => {
                 return Err(SandboxError::Sys {
@@ -353,6 +376,7 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
         pty: None,
         net: None,
         socket_notify: None,
+        root_emulation: None,
         rootfs: RootfsReport {
             driver: RootfsDriver::Bind,
             fallbacks: Vec::new(),
@@ -375,7 +399,7 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
     let mut executing = false;
     let mut tun = None;
     while let Some((msg, fd)) = {
-        await_child(&parent_end)?;
+        await_child(&parent_end, running.root_emulation.as_mut())?;
         parent_end.recv::<ToParent>()?
     } {
         match msg {
@@ -406,6 +430,7 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
                 let _ = parent_end.send(&ToChild::NetReady, None);
             }
             ToParent::SocketNotify => running.socket_notify = fd,
+            ToParent::RootNotify => running.root_emulation = fd.map(rootemu::RootEmulation::new),
             ToParent::Executing => executing = true,
             ToParent::Failed(e) => {
                 running.reap();
@@ -593,6 +618,7 @@ pub struct Running {
     pty: Option<OwnedFd>,
     net: Option<OwnedFd>,
     socket_notify: Option<OwnedFd>,
+    root_emulation: Option<rootemu::RootEmulation>,
     rootfs: RootfsReport,
     status: Option<ExitStatus>,
 }
@@ -641,6 +667,13 @@ impl Running {
     /// wait, and once it is closed they fail with ENOSYS.
     pub fn take_socket_notify(&mut self) -> Option<OwnedFd> {
         self.socket_notify.take()
+    }
+
+    /// The root emulation (`SandboxSpec::root_emulation`; none where the
+    /// kernel has no user notification): keep serving it, or the
+    /// container's chowns to other owners wait.
+    pub fn take_root_emulation(&mut self) -> Option<rootemu::RootEmulation> {
+        self.root_emulation.take()
     }
 
     /// Sends `signal` to pid 1. A pid 1 without a handler ignores all but

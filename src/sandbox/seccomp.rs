@@ -1,9 +1,11 @@
 //! The container's seccomp filter: one BPF program per container process
 //! tree that applies a profile (docker's default refusals, a docker JSON
 //! profile, or none) and sends the bind(2) and connect(2) calls the network
-//! asked for to the supervisor (SECCOMP_RET_USER_NOTIF). It owns the filter
-//! only: what becomes of a notified call is the network's business, and a
-//! notified call with nobody listening fails with ENOSYS.
+//! asked for to the supervisor (SECCOMP_RET_USER_NOTIF), or, for a
+//! single-id map, the calls root emulation answers (`rootemu`). It owns the
+//! filter only: what becomes of a notified call is the network's or the
+//! emulation's business, and a notified call with nobody listening fails
+//! with ENOSYS.
 //!
 //! The program is generated here rather than by a crate: seccompiler (the
 //! pure-Rust generator of rust-vmm) has neither a user-notification action
@@ -585,6 +587,136 @@ pub(crate) fn running_kernel() -> (u32, u32) {
 pub(crate) struct Notified {
     pub bind: bool,
     pub connect: bool,
+    /// Root emulation for a single-id map (see `ROOT_FAKED` and
+    /// `root_emulation`): the set*id family succeeds without effect, and
+    /// chown to another owner, mknod of a device and capset go to the
+    /// supervisor.
+    pub ids: bool,
+}
+
+impl Notified {
+    pub(crate) fn any(self) -> bool {
+        self.bind || self.connect || self.ids
+    }
+}
+
+/// The set*id family under root emulation: with one id mapped there is no
+/// other id to become. Natively the supervisor keeps what a process asked
+/// for and answers its get*id calls from it (`rootemu::ID_CALLS`); the
+/// calls of another ABI succeed without effect.
+const ROOT_FAKED: &[&str] = &[
+    "setuid",
+    "setgid",
+    "setreuid",
+    "setregid",
+    "setresuid",
+    "setresgid",
+    "setgroups",
+    "setfsuid",
+    "setfsgid",
+    "setuid32",
+    "setgid32",
+    "setreuid32",
+    "setregid32",
+    "setresuid32",
+    "setresgid32",
+    "setgroups32",
+    "setfsuid32",
+    "setfsgid32",
+];
+
+/// The chown family, 32-bit forms included.
+const CHOWN_CALLS: &[&str] = &[
+    "chown", "lchown", "fchown", "fchownat", "chown32", "lchown32", "fchown32",
+];
+
+/// mknod-like calls: (call, index of the mode argument).
+const MKNOD_CALLS: &[(&str, u8)] = &[("mknod", 1), ("mknodat", 2)];
+
+/// `(arg & 0xffffffff) == v`: an id or a mode, 32 bits whatever the
+/// caller left in the high half.
+fn low_word_is(index: u8, v: u32) -> ArgCheck {
+    ArgCheck {
+        index,
+        op: Op::MaskedEq,
+        value: 0xffff_ffff,
+        value_two: v as u64,
+    }
+}
+
+/// The root-emulation blocks of one ABI's section.
+fn root_emulation(e: &mut Emitter, abi: &Abi, allowed: &dyn Fn(&str) -> bool) {
+    let success = libc::SECCOMP_RET_ERRNO;
+    let notify = libc::SECCOMP_RET_USER_NOTIF;
+    for name in ROOT_FAKED {
+        if let Some(nr) = (abi.number)(name).filter(|_| allowed(name)) {
+            // Natively, the supervisor keeps the ids asked for and answers
+            // the get*id family from them (apt checks that it dropped to
+            // `_apt`); another ABI's calls just succeed.
+            let ret = if abi.native { notify } else { success };
+            e.block(nr, &[], ret);
+        }
+    }
+    if abi.native {
+        for name in super::rootemu::ID_CALLS
+            .iter()
+            .filter(|n| n.starts_with("get"))
+        {
+            if let Some(nr) = (abi.number)(name).filter(|_| allowed(name)) {
+                e.block(nr, &[], notify);
+            }
+        }
+    }
+    for &name in CHOWN_CALLS {
+        let Some(nr) = (abi.number)(name) else {
+            continue;
+        };
+        if !abi.native {
+            // Only the native ABI is notified: another one's paths and
+            // fds are read the same way, but its numbers are not served.
+            e.block(nr, &[], success);
+            continue;
+        }
+        if !allowed(name) {
+            continue;
+        }
+        // Every one, to root too: a file given to another owner before
+        // must lose that record when it goes back to root.
+        e.block(nr, &[], notify);
+    }
+    if !abi.native {
+        return;
+    }
+    for &(name, mode) in MKNOD_CALLS {
+        let Some(nr) = (abi.number)(name) else {
+            continue;
+        };
+        if !allowed(name) {
+            continue;
+        }
+        for kind in [libc::S_IFCHR, libc::S_IFBLK] {
+            let check = ArgCheck {
+                index: mode,
+                op: Op::MaskedEq,
+                value: libc::S_IFMT as u64,
+                value_two: kind as u64,
+            };
+            if kind == libc::S_IFCHR {
+                // 0:0 is overlay's whiteout, which the kernel makes.
+                e.block(
+                    nr,
+                    &[check, low_word_is(mode + 1, 0)],
+                    libc::SECCOMP_RET_ALLOW,
+                );
+            }
+            e.block(nr, &[check], notify);
+        }
+    }
+    if allowed("capset") {
+        if let Some(nr) = (abi.number)("capset") {
+            e.block(nr, &[], notify);
+        }
+    }
 }
 
 /// What a program is built for: the container's capabilities (for
@@ -766,7 +898,7 @@ pub(crate) fn program(
     profile: Option<&Profile>,
     target: &Target,
 ) -> Result<Option<Vec<libc::sock_filter>>, CompileError> {
-    let notifying = target.notify.bind || target.notify.connect;
+    let notifying = target.notify.any();
     if ABIS.is_empty() || (profile.is_none() && !notifying) {
         return Ok(None);
     }
@@ -797,9 +929,12 @@ pub(crate) fn program(
                 .push(Ins::Ret(libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32));
             e.code.push(Ins::Label(native));
         }
+        let allowed = |name: &str| profile.unconditional(name, target, abi) == Some(Action::Allow);
+        if target.notify.ids {
+            root_emulation(&mut e, abi, &allowed);
+        }
         if abi.native {
             let notify = libc::SECCOMP_RET_USER_NOTIF;
-            let allowed = |name| profile.unconditional(name, target, abi) == Some(Action::Allow);
             if target.notify.bind && allowed("bind") {
                 if let Some(nr) = (abi.number)("bind") {
                     e.block(nr, &[], notify);
@@ -1034,6 +1169,7 @@ mod tests {
         let both = Notified {
             bind: true,
             connect: true,
+            ids: false,
         };
         let a = native().audit;
         let (bind, connect) = (nr("bind"), nr("connect"));
@@ -1054,6 +1190,7 @@ mod tests {
         let bind_only = Notified {
             bind: true,
             connect: false,
+            ids: false,
         };
         let p = program(None, &target(CapSet::empty(), bind_only))
             .unwrap()
@@ -1077,6 +1214,67 @@ mod tests {
             libc::SECCOMP_RET_ERRNO | 13
         );
         assert_eq!(run(&p, a, connect, [3, 0, 16, 0, 0, 0]), NOTIFY);
+    }
+
+    #[test]
+    fn root_emulation_notifies_owners_and_ids_and_fakes_other_abis() {
+        let ids = Notified {
+            ids: true,
+            ..Notified::default()
+        };
+        let p = default_program(&target(CapSet::docker_default(), ids));
+        let a = native().audit;
+        for name in [
+            "chown",
+            "fchown",
+            "lchown",
+            "fchownat",
+            "setuid",
+            "setresuid",
+            "setgroups",
+            "setfsgid",
+            "getuid",
+            "getegid",
+            "getgroups",
+            "capset",
+        ] {
+            assert_eq!(run(&p, a, nr(name), [0, 5, 5, 5, 0, 0]), NOTIFY, "{name}");
+        }
+        // Devices are notified (to become files); 0:0 (a whiteout), fifos
+        // and files are the kernel's.
+        let mknod = nr("mknod");
+        let chr = libc::S_IFCHR as u64 | 0o644;
+        assert_eq!(run(&p, a, mknod, [0, chr, 0x103, 0, 0, 0]), NOTIFY);
+        assert_eq!(
+            run(&p, a, mknod, [0, libc::S_IFBLK as u64, 0x801, 0, 0, 0]),
+            NOTIFY
+        );
+        assert_eq!(run(&p, a, mknod, [0, chr, 0, 0, 0, 0]), ALLOW);
+        assert_eq!(
+            run(&p, a, mknod, [0, libc::S_IFIFO as u64, 0, 0, 0, 0]),
+            ALLOW
+        );
+        assert_eq!(run(&p, a, nr("mknodat"), [0, 0, chr, 0x103, 0, 0]), NOTIFY);
+        assert_eq!(run(&p, a, nr("read"), [0; 6]), ALLOW);
+        assert_eq!(run(&p, a, nr("keyctl"), [0; 6]), EPERM);
+        #[cfg(target_arch = "x86_64")]
+        {
+            let i386 = ABIS[1].audit;
+            // setuid32 and chown32 of i386 succeed without effect.
+            assert_eq!(
+                run(&p, i386, 213, [5, 0, 0, 0, 0, 0]),
+                libc::SECCOMP_RET_ERRNO
+            );
+            assert_eq!(
+                run(&p, i386, 212, [0, 5, 5, 0, 0, 0]),
+                libc::SECCOMP_RET_ERRNO
+            );
+        }
+        // Without it, none of that.
+        let p = default_program(&target(CapSet::docker_default(), Notified::default()));
+        for name in ["chown", "setuid", "getuid", "capset", "mknod"] {
+            assert_eq!(run(&p, a, nr(name), [0, chr, 5, 0, 0, 0]), ALLOW, "{name}");
+        }
     }
 
     #[test]

@@ -102,6 +102,14 @@ pub struct SandboxSpec {
     /// the host.
     #[serde(default)]
     pub connect_notify: bool,
+    /// Root emulation for a single-id map: chown, the set*id family,
+    /// setgroups, capset within the bounding set and mknod of devices
+    /// succeed, and the owners asked for are sent to the parent through
+    /// a seccomp listener (`Running::take_root_notify`) to be recorded.
+    /// It takes the one listener a process may have: the socket
+    /// notifier is off with it (`bind_notify`, `connect_notify` ignored).
+    #[serde(default)]
+    pub root_emulation: bool,
     /// The seccomp profile of every process of the sandbox, `exec`'d ones
     /// included (combined with the socket notifier in one program).
     #[serde(default)]
@@ -412,6 +420,7 @@ impl SandboxSpec {
             volatile_upper: false,
             bind_notify: false,
             connect_notify: false,
+            root_emulation: false,
             seccomp: SeccompPolicy::Default,
             account: None,
         }

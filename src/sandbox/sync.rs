@@ -23,6 +23,8 @@ pub(crate) enum ToParent {
     NetRoute,
     /// The socket notifier's seccomp listener rides along.
     SocketNotify,
+    /// The root emulation's seccomp listener rides along.
+    RootNotify,
     /// The next thing is execve: EOF now means it worked.
     Executing,
     Failed(SetupError),

@@ -224,6 +224,8 @@ struct Supervisor {
     listener: UnixListener,
     clients: Vec<Client>,
     net: Option<SupervisedStack>,
+    /// Root emulation's listener (a single-id map), served in the loop.
+    root_emulation: Option<sandbox::rootemu::RootEmulation>,
     /// `None` for a detached supervisor.
     host: Option<Host>,
     kill_at: Option<Instant>,
@@ -418,6 +420,7 @@ impl Supervisor {
             listener,
             clients: Vec::new(),
             net,
+            root_emulation: None,
             host,
             kill_at: None,
             restart_at: None,
@@ -569,6 +572,7 @@ impl Supervisor {
             }
             net.started(pid, running.take_net_fd(), running.take_socket_notify())?;
         }
+        self.root_emulation = running.take_root_emulation();
         let mut state = self.state();
         state.status = Status::Running;
         state.pid = Some(pid);
@@ -641,6 +645,7 @@ impl Supervisor {
                 Client(usize),
                 Net,
                 Probe,
+                RootEmulation,
             }
             let mut slots = Vec::with_capacity(8 + self.clients.len());
             let mut fds = Vec::with_capacity(8 + self.clients.len());
@@ -683,6 +688,10 @@ impl Supervisor {
                     fds.push(PollFd::new(fd, PollFlags::from_bits_truncate(events)));
                     slots.push(Slot::Net);
                 }
+            }
+            if let Some(fd) = self.root_emulation.as_ref().and_then(|r| r.fd()) {
+                fds.push(PollFd::new(fd, inp));
+                slots.push(Slot::RootEmulation);
             }
             // A probe is looked at often: its exit has no fd here.
             let probe_tick = self
@@ -740,6 +749,11 @@ impl Supervisor {
                     Slot::Probe => {
                         if let Some(p) = &mut self.probe {
                             p.drain();
+                        }
+                    }
+                    Slot::RootEmulation => {
+                        if let Some(r) = &mut self.root_emulation {
+                            r.serve();
                         }
                     }
                 }

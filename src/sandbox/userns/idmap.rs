@@ -36,13 +36,17 @@ impl std::fmt::Display for SingleMapReason {
             SingleMapReason::NoSubuid { user } => write!(
                 f,
                 "no subordinate uid range for {user} in /etc/subuid; burrow runs with a single-id map \
-                 (files owned by other ids are squashed to root); ask an admin for \
+                 (files owned by other ids are squashed to root; root is emulated: chown, su and apt \
+                 work and the owners asked for go into commits, but every file is really yours and \
+                 nothing inside is kept from another user inside); for the full model ask an admin for \
                  `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}`"
             ),
             SingleMapReason::NoSubgid { user } => write!(
                 f,
                 "no subordinate gid range for {user} in /etc/subgid; burrow runs with a single-id map \
-                 (files owned by other ids are squashed to root); ask an admin for \
+                 (files owned by other ids are squashed to root; root is emulated: chown, su and apt \
+                 work and the owners asked for go into commits, but every file is really yours and \
+                 nothing inside is kept from another user inside); for the full model ask an admin for \
                  `usermod --add-subgids 100000-165535 {user}`"
             ),
             SingleMapReason::NoHelper { program } => write!(

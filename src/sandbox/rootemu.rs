@@ -1,0 +1,1031 @@
+//! Root emulation for a container with a single-id map: answers the
+//! seccomp notifications that `seccomp`'s root-emulation blocks send (chown
+//! to another owner, mknod of a device, capset). The owner asked for is
+//! recorded in the `user.containers.override_stat` xattr of the file in the
+//! writable layer, which `commit` and `export` write into the layer; the
+//! file's real owner does not change (with one id mapped, it cannot).
+//!
+//! It never acts on a path outside the container's root: a path is read
+//! from the caller's memory once, resolved with openat2 inside the
+//! caller's own root (RESOLVE_IN_ROOT from /proc/PID/root, no magic links,
+//! no crossing of mounts), and only a file on the root filesystem's own
+//! mount is touched, through the fd that resolution gave. A symbolic link
+//! swapped in meanwhile resolves inside the container like any other.
+
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+
+/// The xattr holding the owner and mode a file is meant to have, in the
+/// format of containers/storage and fuse-overlayfs: `UID:GID:0MODE[:TYPE]`.
+pub const OVERRIDE_XATTR: &str = "user.containers.override_stat";
+
+/// The calls on ids that are answered from the table of emulated ids.
+pub(crate) const ID_CALLS: &[&str] = &[
+    "setuid",
+    "setgid",
+    "setreuid",
+    "setregid",
+    "setresuid",
+    "setresgid",
+    "setgroups",
+    "setfsuid",
+    "setfsgid",
+    "getuid",
+    "geteuid",
+    "getgid",
+    "getegid",
+    "getresuid",
+    "getresgid",
+    "getgroups",
+];
+
+/// Notifications answered per round, so the rest of the loop is not
+/// starved by a storm of chowns.
+const BATCH: usize = 256;
+
+/// What an override xattr says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverrideStat {
+    pub uid: u32,
+    pub gid: u32,
+    /// Permission bits (with set-id and sticky).
+    pub mode: u32,
+}
+
+impl OverrideStat {
+    /// `UID:GID:0MODE`, then `:dir` or `:file`.
+    pub fn format(&self, is_dir: bool) -> String {
+        format!(
+            "{}:{}:0{:03o}:{}",
+            self.uid,
+            self.gid,
+            self.mode & 0o7777,
+            if is_dir { "dir" } else { "file" }
+        )
+    }
+
+    /// Reads `UID:GID:MODE[:TYPE]` (MODE in octal); `None` when it is not
+    /// that.
+    pub fn parse(v: &[u8]) -> Option<OverrideStat> {
+        let text = std::str::from_utf8(v).ok()?;
+        let mut parts = text.trim_end_matches('\0').split(':');
+        let uid = parts.next()?.parse().ok()?;
+        let gid = parts.next()?.parse().ok()?;
+        let mode = u32::from_str_radix(parts.next()?, 8).ok()?;
+        Some(OverrideStat {
+            uid,
+            gid,
+            mode: mode & 0o7777,
+        })
+    }
+}
+
+/// The owner recorded for the file `fd` (opened on it, any kind), if any.
+pub fn recorded_owner(fd: BorrowedFd) -> Option<OverrideStat> {
+    let mut buf = [0u8; 64];
+    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let n = rustix::fs::getxattr(&path, OVERRIDE_XATTR, &mut buf[..]).ok()?;
+    OverrideStat::parse(&buf[..n])
+}
+
+/// The answer to one notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// The kernel does the call as asked.
+    Continue,
+    /// Done here: the call returns 0.
+    Done,
+    /// Done here: the call returns this.
+    Value(u64),
+    /// The call fails with this errno.
+    Failed(i32),
+}
+
+/// The root emulation's listener.
+pub struct RootEmulation {
+    /// `None` once every process under the filter is gone.
+    notify: Option<OwnedFd>,
+    /// The kernel's size of `struct seccomp_notif`, at least libc's.
+    recv_len: usize,
+    creds: CredTable,
+}
+
+impl RootEmulation {
+    pub fn new(notify: OwnedFd) -> RootEmulation {
+        let ours = std::mem::size_of::<libc::seccomp_notif>();
+        // SAFETY: an all-zero seccomp_notif_sizes is a valid value.
+        let mut sizes: libc::seccomp_notif_sizes = unsafe { std::mem::zeroed() };
+        // SAFETY: SECCOMP_GET_NOTIF_SIZES writes one seccomp_notif_sizes.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_GET_NOTIF_SIZES,
+                0u32,
+                &mut sizes as *mut libc::seccomp_notif_sizes,
+            )
+        };
+        let recv_len = if r == 0 {
+            ours.max(sizes.seccomp_notif as usize)
+        } else {
+            ours
+        };
+        RootEmulation {
+            notify: Some(notify),
+            recv_len,
+            creds: CredTable::default(),
+        }
+    }
+
+    /// The listener to poll for POLLIN, while there is one.
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.notify.as_ref().map(|f| f.as_fd())
+    }
+
+    /// Answers the notifications waiting; forgets the listener once every
+    /// process under the filter is gone.
+    pub fn serve(&mut self) {
+        for _ in 0..BATCH {
+            let Some(n) = &self.notify else { return };
+            let mut pfd = libc::pollfd {
+                fd: n.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, no waiting.
+            if unsafe { libc::poll(&mut pfd, 1, 0) } <= 0 {
+                return;
+            }
+            if pfd.revents & libc::POLLIN == 0 {
+                if pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+                    self.notify = None;
+                }
+                return;
+            }
+            if !self.handle_one() {
+                return;
+            }
+        }
+    }
+
+    fn handle_one(&mut self) -> bool {
+        let Some(notify) = &self.notify else {
+            return false;
+        };
+        let mut buf = vec![0u64; self.recv_len.div_ceil(8)];
+        loop {
+            // SAFETY: the buffer holds `recv_len` bytes, at least the
+            // kernel's struct seccomp_notif, aligned for it, and zeroed.
+            let r = unsafe {
+                libc::ioctl(
+                    notify.as_raw_fd(),
+                    libc::SECCOMP_IOCTL_NOTIF_RECV,
+                    buf.as_mut_ptr(),
+                )
+            };
+            if r == 0 {
+                break;
+            }
+            if super::sys::last_errno() != libc::EINTR {
+                // ENOENT: the caller died between poll and here.
+                return false;
+            }
+            buf.fill(0);
+        }
+        // SAFETY: the kernel wrote a seccomp_notif at the start of the
+        // buffer (plain integers: every bit pattern is valid).
+        let n: libc::seccomp_notif = unsafe { std::ptr::read(buf.as_ptr().cast()) };
+        let answer = serve(&mut self.creds, notify.as_fd(), &n);
+        let resp = libc::seccomp_notif_resp {
+            id: n.id,
+            val: match answer {
+                Answer::Value(v) => v as i64,
+                _ => 0,
+            },
+            error: match answer {
+                Answer::Failed(e) => -e.clamp(1, 4095),
+                _ => 0,
+            },
+            flags: match answer {
+                Answer::Continue => libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+                _ => 0,
+            },
+        };
+        // SAFETY: SECCOMP_IOCTL_NOTIF_SEND reads one seccomp_notif_resp.
+        // A caller that died meanwhile makes it fail with ENOENT: nothing
+        // to do then.
+        unsafe {
+            libc::ioctl(
+                notify.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_SEND,
+                &resp as *const libc::seccomp_notif_resp,
+            )
+        };
+        true
+    }
+}
+
+/// Whether notification `id` is still waiting (its caller alive and in
+/// the call): what was read of the caller before this is then its own.
+fn still_waiting(notify: BorrowedFd, id: u64) -> bool {
+    // SAFETY: SECCOMP_IOCTL_NOTIF_ID_VALID reads one u64.
+    unsafe {
+        libc::ioctl(
+            notify.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
+            &id as *const u64,
+        ) == 0
+    }
+}
+
+fn name_of(nr: i32) -> Option<&'static str> {
+    #[cfg(target_arch = "x86_64")]
+    let s = syscalls::x86_64::Sysno::new(nr as usize)?;
+    #[cfg(target_arch = "aarch64")]
+    let s = syscalls::aarch64::Sysno::new(nr as usize)?;
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    return None;
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    Some(s.name())
+}
+
+fn serve(table: &mut CredTable, notify: BorrowedFd, n: &libc::seccomp_notif) -> Answer {
+    let args = n.data.args;
+    let tid = n.pid;
+    let Some(name) = name_of(n.data.nr) else {
+        return Answer::Continue;
+    };
+    let r = match name {
+        "chown" => chown(
+            notify,
+            n.id,
+            tid,
+            Target::path(libc::AT_FDCWD, args[0], true),
+            args[1],
+            args[2],
+        ),
+        "lchown" => chown(
+            notify,
+            n.id,
+            tid,
+            Target::path(libc::AT_FDCWD, args[0], false),
+            args[1],
+            args[2],
+        ),
+        "fchown" => chown(
+            notify,
+            n.id,
+            tid,
+            Target::Fd(args[0] as i32),
+            args[1],
+            args[2],
+        ),
+        "fchownat" => {
+            let flags = args[4] as i32;
+            let target = if flags & libc::AT_EMPTY_PATH != 0 && empty_path(tid, args[1]) {
+                Target::Fd(args[0] as i32)
+            } else {
+                Target::path(
+                    args[0] as i32,
+                    args[1],
+                    flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+                )
+            };
+            chown(notify, n.id, tid, target, args[2], args[3])
+        }
+        "mknod" => mknod(notify, n.id, tid, libc::AT_FDCWD, args[0], args[1] as u32),
+        "mknodat" => mknod(notify, n.id, tid, args[0] as i32, args[1], args[2] as u32),
+        "capset" => capset(notify, n.id, tid, args[0], args[1]),
+        ids if ID_CALLS.contains(&ids) => ids_call(table, notify, n.id, tid, ids, args),
+        _ => return Answer::Continue,
+    };
+    match r {
+        Ok(a) => a,
+        Err(e) => Answer::Failed(e.raw_os_error()),
+    }
+}
+
+/// What a chown names.
+enum Target {
+    /// A path (at this address in the caller) relative to a dirfd of the
+    /// caller (or its cwd).
+    Path { dirfd: i32, addr: u64, follow: bool },
+    /// An open file of the caller.
+    Fd(i32),
+}
+
+impl Target {
+    fn path(dirfd: i32, addr: u64, follow: bool) -> Target {
+        Target::Path {
+            dirfd,
+            addr,
+            follow,
+        }
+    }
+}
+
+/// Reads a NUL-terminated path of at most PATH_MAX bytes at `addr` in
+/// thread `tid`, page by page (a string may end just before an unmapped
+/// page).
+fn read_path(tid: u32, addr: u64) -> Result<Vec<u8>, Errno> {
+    if addr == 0 {
+        return Err(Errno::FAULT);
+    }
+    let mut out = Vec::new();
+    let mut at = addr;
+    while out.len() < libc::PATH_MAX as usize {
+        let room = 4096 - (at % 4096) as usize;
+        let chunk = read_memory(tid, at, room).ok_or(Errno::FAULT)?;
+        if let Some(end) = chunk.iter().position(|&b| b == 0) {
+            out.extend_from_slice(&chunk[..end]);
+            return Ok(out);
+        }
+        out.extend_from_slice(&chunk);
+        at += room as u64;
+    }
+    Err(Errno::NAMETOOLONG)
+}
+
+fn empty_path(tid: u32, addr: u64) -> bool {
+    read_path(tid, addr).is_ok_and(|p| p.is_empty())
+}
+
+/// `len` bytes at `addr` in thread `tid`.
+fn read_memory(tid: u32, addr: u64, len: usize) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: len,
+    };
+    let remote = libc::iovec {
+        iov_base: usize::try_from(addr).ok()? as *mut libc::c_void,
+        iov_len: len,
+    };
+    // SAFETY: writes at most `len` bytes into `buf`, which holds `len`;
+    // the remote range is checked by the kernel against the other process.
+    let n = unsafe { libc::process_vm_readv(tid as libc::pid_t, &local, 1, &remote, 1, 0) };
+    (usize::try_from(n).ok() == Some(len)).then_some(buf)
+}
+
+fn open_proc(tid: u32, what: &str, dir: bool) -> Result<OwnedFd, Errno> {
+    let mut flags = OFlags::PATH | OFlags::CLOEXEC;
+    if dir {
+        flags |= OFlags::DIRECTORY;
+    }
+    rustix::fs::open(format!("/proc/{tid}/{what}"), flags, Mode::empty())
+}
+
+/// Resolves `path` as thread `tid` would, from `dirfd` (AT_FDCWD: its
+/// cwd), never leaving its root (nor crossing a mount unless
+/// `cross_mounts`), to an O_PATH fd of the file (of a symlink itself unless
+/// `follow`).
+fn resolve(
+    tid: u32,
+    dirfd: i32,
+    path: &[u8],
+    follow: bool,
+    cross_mounts: bool,
+) -> Result<OwnedFd, Errno> {
+    if path.is_empty() {
+        return Err(Errno::NOENT);
+    }
+    let mut oflags = OFlags::PATH | OFlags::CLOEXEC;
+    if !follow {
+        oflags |= OFlags::NOFOLLOW;
+    }
+    let mut stay = ResolveFlags::NO_MAGICLINKS;
+    if !cross_mounts {
+        stay |= ResolveFlags::NO_XDEV;
+    }
+    let root = open_proc(tid, "root", true)?;
+    let in_root = |p: &[u8]| {
+        rustix::fs::openat2(
+            &root,
+            p,
+            oflags,
+            Mode::empty(),
+            stay | ResolveFlags::IN_ROOT,
+        )
+    };
+    if path[0] == b'/' {
+        return in_root(path);
+    }
+    let base_name = if dirfd == libc::AT_FDCWD {
+        "cwd".to_string()
+    } else if dirfd >= 0 {
+        format!("fd/{dirfd}")
+    } else {
+        return Err(Errno::BADF);
+    };
+    let base = open_proc(tid, &base_name, true)?;
+    // Below the base: the usual case (a name in a directory).
+    match rustix::fs::openat2(
+        &base,
+        path,
+        oflags,
+        Mode::empty(),
+        stay | ResolveFlags::BENEATH,
+    ) {
+        Err(Errno::XDEV) => {}
+        other => return other,
+    }
+    // `..` or an absolute symlink: from the base's path inside the root.
+    let prefix = rustix::fs::readlink(format!("/proc/{tid}/{base_name}"), Vec::new())?;
+    let prefix = prefix.to_bytes();
+    if prefix.first() != Some(&b'/') {
+        return Err(Errno::NOENT);
+    }
+    let mut full = prefix.to_vec();
+    full.push(b'/');
+    full.extend_from_slice(path);
+    in_root(&full)
+}
+
+fn mount_id(fd: BorrowedFd) -> Result<u64, Errno> {
+    let st = rustix::fs::statx(
+        fd,
+        "",
+        rustix::fs::AtFlags::EMPTY_PATH,
+        rustix::fs::StatxFlags::MNT_ID,
+    )?;
+    Ok(st.stx_mnt_id)
+}
+
+fn chown(
+    notify: BorrowedFd,
+    id: u64,
+    tid: u32,
+    target: Target,
+    uid: u64,
+    gid: u64,
+) -> Result<Answer, Errno> {
+    let file = match target {
+        Target::Path {
+            dirfd,
+            addr,
+            follow,
+        } => {
+            let path = read_path(tid, addr)?;
+            if !still_waiting(notify, id) {
+                return Err(Errno::NOENT);
+            }
+            match resolve(tid, dirfd, &path, follow, false) {
+                // Across a mount (/proc, /dev, a volume): nothing to record
+                // there, and nothing a chown to another id could do.
+                Err(Errno::XDEV) => return Ok(Answer::Done),
+                other => other?,
+            }
+        }
+        Target::Fd(fd) => {
+            if fd < 0 {
+                return Err(Errno::BADF);
+            }
+            let f = open_proc(tid, &format!("fd/{fd}"), false)?;
+            if !still_waiting(notify, id) {
+                return Err(Errno::NOENT);
+            }
+            f
+        }
+    };
+    // Only the container's own root filesystem keeps owners: never a file
+    // of the host reached through a volume or an inherited fd.
+    let root = open_proc(tid, "root", true)?;
+    if mount_id(file.as_fd())? != mount_id(root.as_fd())? {
+        return Ok(Answer::Done);
+    }
+    let st = rustix::fs::fstat(&file)?;
+    let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+    let is_dir = kind == rustix::fs::FileType::Directory;
+    if !is_dir && kind != rustix::fs::FileType::RegularFile {
+        // Symbolic links, fifos, sockets cannot carry user.* xattrs.
+        return Ok(Answer::Done);
+    }
+    let before = recorded_owner(file.as_fd());
+    let (old_uid, old_gid) = before.map_or((0, 0), |o| (o.uid, o.gid));
+    let new_uid = if uid as u32 == u32::MAX {
+        old_uid
+    } else {
+        uid as u32
+    };
+    let new_gid = if gid as u32 == u32::MAX {
+        old_gid
+    } else {
+        gid as u32
+    };
+    let via = format!("/proc/self/fd/{}", file.as_raw_fd());
+    if (new_uid, new_gid) == (0, 0) {
+        // The owner every file really has: no record, and the kernel
+        // does the rest of a chown (the set-id bits) itself.
+        if before.is_some() {
+            rustix::fs::removexattr(&via, OVERRIDE_XATTR)?;
+        }
+        return Ok(Answer::Continue);
+    }
+    // As the kernel does for any chown of a non-directory: set-user-id
+    // goes, and set-group-id with group execute.
+    let mut mode = st.st_mode & 0o7777;
+    if !is_dir {
+        let mut kept = mode & !libc::S_ISUID;
+        if mode & libc::S_IXGRP != 0 {
+            kept &= !libc::S_ISGID;
+        }
+        if kept != mode {
+            rustix::fs::chmod(&via, Mode::from_raw_mode(kept))?;
+            mode = kept;
+        }
+    }
+    let value = OverrideStat {
+        uid: new_uid,
+        gid: new_gid,
+        mode,
+    }
+    .format(is_dir);
+    rustix::fs::setxattr(
+        &via,
+        OVERRIDE_XATTR,
+        value.as_bytes(),
+        rustix::fs::XattrFlags::empty(),
+    )?;
+    Ok(Answer::Done)
+}
+
+/// The umask of thread `tid` ("Umask:" in its status).
+fn umask_of(tid: u32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
+/// A device node asked for becomes an empty regular file of its
+/// permissions: what a program that makes /dev entries in an image needs
+/// to go on, and nothing a container could open as a device.
+fn mknod(
+    notify: BorrowedFd,
+    id: u64,
+    tid: u32,
+    dirfd: i32,
+    addr: u64,
+    mode: u32,
+) -> Result<Answer, Errno> {
+    let path = read_path(tid, addr)?;
+    if !still_waiting(notify, id) {
+        return Err(Errno::NOENT);
+    }
+    let trimmed = {
+        let mut p = path.as_slice();
+        while p.len() > 1 && p.ends_with(b"/") {
+            p = &p[..p.len() - 1];
+        }
+        p
+    };
+    let (parent, name): (&[u8], &[u8]) = match trimmed.iter().rposition(|&b| b == b'/') {
+        Some(0) => (b"/", &trimmed[1..]),
+        Some(i) => (&trimmed[..i], &trimmed[i + 1..]),
+        None => (b".", trimmed),
+    };
+    if name.is_empty() || name == b"." || name == b".." {
+        return Err(Errno::EXIST);
+    }
+    let dir = resolve(tid, dirfd, parent, true, true)?;
+    let perms = mode & 0o7777 & !umask_of(tid);
+    // O_EXCL: never through an existing name, a symlink included.
+    let dir = rustix::fs::openat(
+        &dir,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    rustix::fs::openat(
+        &dir,
+        name,
+        OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(perms),
+    )?;
+    Ok(Answer::Done)
+}
+
+const CAP_V1: u32 = 0x1998_0330;
+const CAP_V2: u32 = 0x2007_1026;
+const CAP_V3: u32 = 0x2008_0522;
+
+/// A capability set of thread `tid` from its status ("CapPrm:", "CapBnd:").
+fn caps_of(tid: u32, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+}
+
+/// capset within what the kernel allows is done by the kernel; asking for
+/// more than the process holds, but within its bounding set, succeeds
+/// without effect (a program that dropped root by a setuid that did
+/// nothing then raises capabilities it still has); beyond the bounding
+/// set it fails as it would.
+fn capset(notify: BorrowedFd, id: u64, tid: u32, hdr: u64, data: u64) -> Result<Answer, Errno> {
+    let Some(h) = read_memory(tid, hdr, 8) else {
+        return Ok(Answer::Continue);
+    };
+    let version = u32::from_ne_bytes([h[0], h[1], h[2], h[3]]);
+    let pid = i32::from_ne_bytes([h[4], h[5], h[6], h[7]]);
+    let words = match version {
+        CAP_V1 => 1,
+        CAP_V2 | CAP_V3 => 2,
+        _ => return Ok(Answer::Continue),
+    };
+    if (pid != 0 && pid as u32 != tid) || data == 0 {
+        return Ok(Answer::Continue);
+    }
+    let Some(d) = read_memory(tid, data, 12 * words) else {
+        return Ok(Answer::Continue);
+    };
+    if !still_waiting(notify, id) {
+        return Err(Errno::NOENT);
+    }
+    let word = |i: usize| u32::from_ne_bytes([d[i], d[i + 1], d[i + 2], d[i + 3]]) as u64;
+    let mut asked = 0u64;
+    for w in 0..words {
+        // effective, permitted, inheritable
+        for k in 0..3 {
+            asked |= word(12 * w + 4 * k) << (32 * w);
+        }
+    }
+    let (Some(permitted), Some(bounding)) = (caps_of(tid, "CapPrm:"), caps_of(tid, "CapBnd:"))
+    else {
+        return Ok(Answer::Continue);
+    };
+    if asked & !permitted == 0 {
+        Ok(Answer::Continue)
+    } else if asked & !(bounding | permitted) == 0 {
+        Ok(Answer::Done)
+    } else {
+        Err(Errno::PERM)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> Creds {
+        Creds {
+            uid: [0; 4],
+            gid: [0; 4],
+            groups: vec![0],
+        }
+    }
+
+    #[test]
+    fn apts_drop_to_its_sandbox_user_holds_and_root_cannot_be_regained() {
+        let mut c = root();
+        let apt = 42;
+        let nogroup = 65534;
+        c.set("setresgid", [nogroup; 3]).unwrap();
+        c.set("setresuid", [apt; 3]).unwrap();
+        assert_eq!(c.uid, [apt; 4]);
+        assert_eq!(c.gid, [nogroup; 4]);
+        assert_eq!(c.set("setuid", [0, 0, 0]), Err(Errno::PERM));
+        assert_eq!(c.set("setgid", [0, 0, 0]), Err(Errno::PERM));
+        assert_eq!(
+            c.set("setresuid", [UNCHANGED, 0, UNCHANGED]),
+            Err(Errno::PERM)
+        );
+        // setfsuid returns the old value, and changes nothing it may not.
+        assert_eq!(c.set("setfsuid", [0, 0, 0]), Ok(apt as u64));
+        assert_eq!(c.uid[3], apt);
+    }
+
+    #[test]
+    fn a_saved_id_lets_a_process_go_back_as_credentials_7_says() {
+        let mut c = root();
+        c.set("setreuid", [UNCHANGED, 1000, 0]).unwrap();
+        // The effective id changed to one that is not the real one: saved
+        // follows it.
+        assert_eq!(c.uid, [0, 1000, 1000, 1000]);
+        c.set("setresuid", [UNCHANGED, 0, UNCHANGED]).unwrap();
+        assert_eq!(c.uid[1], 0);
+        let mut d = root();
+        d.set("setresuid", [0, 1000, 0]).unwrap();
+        assert_eq!(d.uid, [0, 1000, 0, 1000]);
+        d.set("setuid", [0, 0, 0]).unwrap();
+        assert_eq!(d.uid, [0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn override_values_read_and_write_as_containers_storage_does() {
+        let o = OverrideStat {
+            uid: 1000,
+            gid: 1011,
+            mode: 0o644,
+        };
+        assert_eq!(o.format(false), "1000:1011:0644:file");
+        assert_eq!(
+            OverrideStat {
+                uid: 0,
+                gid: 42,
+                mode: 0o2755
+            }
+            .format(true),
+            "0:42:02755:dir"
+        );
+        assert_eq!(OverrideStat::parse(b"1000:1011:0644:file"), Some(o));
+        assert_eq!(OverrideStat::parse(b"1000:1011:644"), Some(o));
+        assert_eq!(
+            OverrideStat::parse(b"5:6:0600:char-1-3"),
+            Some(OverrideStat {
+                uid: 5,
+                gid: 6,
+                mode: 0o600
+            })
+        );
+        for bad in [&b""[..], b"x:1:0644", b"1:2", b"1:2:9", b"-1:2:0644"] {
+            assert_eq!(OverrideStat::parse(bad), None, "{bad:?}");
+        }
+    }
+}
+
+/// The ids a process of the container believes it has: what it asked of
+/// the set*id family, which the kernel cannot give with one id mapped. A
+/// process never seen has its true ids (the kernel answers it); one that
+/// changed its ids is answered from here, and its children inherit them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Creds {
+    /// Real, effective, saved, filesystem.
+    pub uid: [u32; 4],
+    pub gid: [u32; 4],
+    pub groups: Vec<u32>,
+}
+
+const UNCHANGED: u32 = u32::MAX;
+/// What an unmapped id reads as (/proc/sys/kernel/overflowuid).
+const OVERFLOW_ID: u32 = 65534;
+
+impl Creds {
+    fn privileged(&self) -> bool {
+        self.uid[1] == 0
+    }
+
+    /// One of the set*id calls, as credentials(7) says (root being
+    /// effective uid 0); the new ids, or EPERM.
+    pub(crate) fn set(&mut self, call: &str, a: [u32; 3]) -> Result<u64, Errno> {
+        let privileged = self.privileged();
+        let (ids, is_uid) = match call {
+            c if c.contains("uid") => (self.uid, true),
+            _ => (self.gid, false),
+        };
+        let [r, e, s, fs] = ids;
+        let may = |v: u32| privileged || v == r || v == e || v == s;
+        let new = match call {
+            "setuid" | "setgid" => {
+                if privileged {
+                    [a[0]; 4]
+                } else if a[0] == r || a[0] == s {
+                    [r, a[0], s, a[0]]
+                } else {
+                    return Err(Errno::PERM);
+                }
+            }
+            "setreuid" | "setregid" => {
+                let nr = if a[0] == UNCHANGED { r } else { a[0] };
+                let ne = if a[1] == UNCHANGED { e } else { a[1] };
+                if !privileged && ((a[0] != UNCHANGED && a[0] != r && a[0] != e) || !may(ne)) {
+                    return Err(Errno::PERM);
+                }
+                let ns = if a[0] != UNCHANGED || (a[1] != UNCHANGED && ne != r) {
+                    ne
+                } else {
+                    s
+                };
+                [nr, ne, ns, ne]
+            }
+            "setresuid" | "setresgid" => {
+                if a.iter().any(|&v| v != UNCHANGED && !may(v)) {
+                    return Err(Errno::PERM);
+                }
+                let pick = |v: u32, old: u32| if v == UNCHANGED { old } else { v };
+                let ne = pick(a[1], e);
+                [pick(a[0], r), ne, pick(a[2], s), ne]
+            }
+            "setfsuid" | "setfsgid" => {
+                // Returns the old value whatever happens.
+                if a[0] != UNCHANGED && (privileged || may(a[0]) || a[0] == fs) {
+                    let mut n = ids;
+                    n[3] = a[0];
+                    self.store(is_uid, n);
+                }
+                return Ok(fs as u64);
+            }
+            _ => return Err(Errno::NOSYS),
+        };
+        self.store(is_uid, new);
+        Ok(0)
+    }
+
+    fn store(&mut self, is_uid: bool, ids: [u32; 4]) {
+        if is_uid {
+            self.uid = ids;
+        } else {
+            self.gid = ids;
+        }
+    }
+}
+
+/// Reads "Uid:", "Gid:" and "Groups:" of /proc/TID/status, which show
+/// the ids as this (the parent's) namespace sees them: with one id mapped,
+/// ours is the container's 0 and any other is the overflow id.
+fn true_creds(tid: u32) -> Option<Creds> {
+    let text = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    let (own_uid, own_gid) = (
+        rustix::process::getuid().as_raw(),
+        rustix::process::getgid().as_raw(),
+    );
+    let inside = |v: u32, own: u32| if v == own { 0 } else { OVERFLOW_ID };
+    let four = |field: &str, own: u32| -> Option<[u32; 4]> {
+        let v: Vec<u32> = text
+            .lines()
+            .find_map(|l| l.strip_prefix(field))?
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .map(|x| inside(x, own))
+            .collect();
+        v.try_into().ok()
+    };
+    let groups = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Groups:"))
+        .map(|g| {
+            g.split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .map(|x| inside(x, own_gid))
+                .collect()
+        })
+        .unwrap_or_default();
+    let (uid, gid) = (four("Uid:", own_uid)?, four("Gid:", own_gid)?);
+    Some(Creds { uid, gid, groups })
+}
+
+/// A process's identity for the table: its thread group id and start time
+/// (field 22 of /proc/PID/stat), so that a reused pid is a new process.
+fn process_of(tid: u32) -> Option<(u32, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    let tgid: u32 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some((tgid, start_time(tgid)?))
+}
+
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name, which may hold spaces and parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Processes that changed their ids, by (tgid, start time).
+#[derive(Default)]
+pub(crate) struct CredTable {
+    by_process: std::collections::HashMap<u32, (u64, Creds)>,
+}
+
+impl CredTable {
+    /// The emulated ids of `tid`'s process, or of its nearest ancestor
+    /// that has some; `None`: its true ids.
+    fn lookup(&self, tid: u32) -> Option<(u32, u64, Option<Creds>)> {
+        let (tgid, start) = process_of(tid)?;
+        let mut pid = tgid;
+        for _ in 0..64 {
+            if let Some((st, c)) = self.by_process.get(&pid) {
+                if start_time(pid) == Some(*st) {
+                    return Some((tgid, start, Some(c.clone())));
+                }
+            }
+            match parent_of(pid) {
+                Some(p) if p > 1 && p != pid => pid = p,
+                _ => break,
+            }
+        }
+        Some((tgid, start, None))
+    }
+
+    fn insert(&mut self, tgid: u32, start: u64, c: Creds) {
+        if self.by_process.len() >= 4096 {
+            self.by_process
+                .retain(|pid, (st, _)| start_time(*pid) == Some(*st));
+        }
+        self.by_process.insert(tgid, (start, c));
+    }
+}
+
+fn write_memory(tid: u32, addr: u64, data: &[u8]) -> Result<(), Errno> {
+    let local = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: usize::try_from(addr).map_err(|_| Errno::FAULT)? as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: reads `data.len()` bytes from `data`; the remote range is
+    // checked by the kernel against the other process.
+    let n = unsafe { libc::process_vm_writev(tid as libc::pid_t, &local, 1, &remote, 1, 0) };
+    if usize::try_from(n).ok() == Some(data.len()) {
+        Ok(())
+    } else {
+        Err(Errno::FAULT)
+    }
+}
+
+/// The set*id and get*id families against the table.
+fn ids_call(
+    table: &mut CredTable,
+    notify: BorrowedFd,
+    id: u64,
+    tid: u32,
+    name: &str,
+    args: [u64; 6],
+) -> Result<Answer, Errno> {
+    let Some((tgid, start, known)) = table.lookup(tid) else {
+        return Ok(Answer::Continue);
+    };
+    let is_get = name.starts_with("get");
+    let Some(mut creds) = known.or_else(|| (!is_get).then(|| true_creds(tid)).flatten()) else {
+        // Never changed: the kernel's answer is the true one.
+        return Ok(Answer::Continue);
+    };
+    let a = |i: usize| args[i] as u32;
+    let value = match name {
+        "getuid" => creds.uid[0] as u64,
+        "geteuid" => creds.uid[1] as u64,
+        "getgid" => creds.gid[0] as u64,
+        "getegid" => creds.gid[1] as u64,
+        "getresuid" | "getresgid" => {
+            let ids = if name == "getresuid" {
+                creds.uid
+            } else {
+                creds.gid
+            };
+            for (i, v) in ids[..3].iter().enumerate() {
+                write_memory(tid, args[i], &v.to_ne_bytes())?;
+            }
+            0
+        }
+        "getgroups" => {
+            let size = a(0) as usize;
+            let n = creds.groups.len();
+            if size != 0 {
+                if size < n {
+                    return Err(Errno::INVAL);
+                }
+                let bytes: Vec<u8> = creds.groups.iter().flat_map(|g| g.to_ne_bytes()).collect();
+                write_memory(tid, args[1], &bytes)?;
+            }
+            n as u64
+        }
+        "setgroups" => {
+            if !creds.privileged() {
+                return Err(Errno::PERM);
+            }
+            let n = a(0) as usize;
+            if n > 65536 {
+                return Err(Errno::INVAL);
+            }
+            let raw = if n == 0 {
+                Vec::new()
+            } else {
+                read_memory(tid, args[1], 4 * n).ok_or(Errno::FAULT)?
+            };
+            creds.groups = raw
+                .chunks_exact(4)
+                .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            if !still_waiting(notify, id) {
+                return Err(Errno::NOENT);
+            }
+            table.insert(tgid, start, creds);
+            0
+        }
+        set => {
+            let r = creds.set(set, [a(0), a(1), a(2)])?;
+            table.insert(tgid, start, creds);
+            r
+        }
+    };
+    Ok(Answer::Value(value))
+}
