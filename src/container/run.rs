@@ -180,6 +180,19 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         Err(Error::Image(ImageError::Store(StoreError::NoSuchImage(_))))
             if pullable(&spec.image) =>
         {
+            // Said first, before whatever the registry answers: a typo
+            // should not read as a registry's failure.
+            let names: Vec<String> = store
+                .images()
+                .map(|v| v.into_iter().flat_map(|e| e.names).collect())
+                .unwrap_or_default();
+            match crate::image::reference::closest_name(&spec.image, &names) {
+                Some(near) => eprintln!(
+                    "no image {} here (did you mean {near}?); pulling it",
+                    spec.image
+                ),
+                None => eprintln!("no image {} here; pulling it", spec.image),
+            }
             let opts = PullOptions {
                 platform: None,
                 progress: ProgressMode::detect(false),

@@ -405,6 +405,37 @@ fn check_component(c: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The local name closest to `wanted`, for a "did you mean": names are
+/// compared by repository alone (the registry, docker's `library/` and
+/// the tag or digest left out), at most a third of its characters apart,
+/// the closest first; `None` when none is that close.
+pub fn closest_name<'a>(wanted: &str, names: &'a [String]) -> Option<&'a str> {
+    fn repository(name: &str) -> &str {
+        let name = name.split('@').next().unwrap_or(name);
+        let (dir, last) = match name.rsplit_once('/') {
+            Some((d, l)) => (Some(d), l),
+            None => (None, name),
+        };
+        let last_len = last.split(':').next().unwrap_or(last).len();
+        let cut = dir.map_or(0, |d| d.len() + 1) + last_len;
+        let mut repo = &name[..cut];
+        if let Some((first, rest)) = repo.split_once('/') {
+            if first.contains(['.', ':']) || first == "localhost" {
+                repo = rest;
+            }
+        }
+        repo.strip_prefix("library/").unwrap_or(repo)
+    }
+    let want = repository(wanted);
+    let limit = (want.chars().count() / 3).max(1);
+    names
+        .iter()
+        .map(|n| (strsim::levenshtein(want, repository(n)), n))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -845,5 +876,34 @@ mod tests {
         assert_eq!(split_registry("[2001:db8::1]"), ("2001:db8::1", None));
         let r = Reference::parse("127.0.0.1:5000/x").unwrap();
         assert_eq!(r.host_port(), ("127.0.0.1", Some(5000)));
+    }
+
+    #[test]
+    fn a_typo_finds_the_closest_local_name_by_repository() {
+        let names: Vec<String> = [
+            "docker.io/library/debian:12",
+            "localhost/run/plain:latest",
+            "quay.io/podman/stable:v4",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            closest_name("debain", &names),
+            Some("docker.io/library/debian:12")
+        );
+        assert_eq!(
+            closest_name("debian:13", &names),
+            Some("docker.io/library/debian:12")
+        );
+        assert_eq!(
+            closest_name("localhost:1/run/plian", &names),
+            Some("localhost/run/plain:latest")
+        );
+        assert_eq!(
+            closest_name("podman/stabel", &names),
+            Some("quay.io/podman/stable:v4")
+        );
+        assert_eq!(closest_name("alpine", &names), None);
+        assert_eq!(closest_name("x", &[]), None);
     }
 }
