@@ -6,12 +6,14 @@
 
 mod direct;
 pub mod dns;
+mod forward;
 pub mod netlink;
 pub mod ports;
 pub mod stack;
 pub mod tap;
 
-pub use ports::{parse_publish, PortForwarder, PortProto, PortReservation, PublishedPort};
+pub use forward::PortForwarder;
+pub use ports::{parse_publish, PortProto, PortReservation, PublishedPort};
 pub use stack::{UserNetConfig, UserNetwork};
 
 use std::net::{Ipv4Addr, Ipv6Addr};

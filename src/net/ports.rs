@@ -1,16 +1,13 @@
 //! Published ports: `-p [IP:]HOSTPORT:CTRPORT[/tcp|udp]` and ranges.
 
-use super::direct::DirectPorts;
 use super::NetError;
 use super::{GUEST_V4, GUEST_V6};
 use crate::forked::{Channel, ChannelError};
-use nix::sys::socket::{MsgFlags, SockaddrStorage};
-use rustix::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use nix::sys::socket::SockaddrStorage;
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -162,7 +159,7 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> NetError {
     move |source| NetError::Io { what, source }
 }
 
-fn last() -> std::io::Error {
+pub(super) fn last() -> std::io::Error {
     std::io::Error::last_os_error()
 }
 
@@ -330,7 +327,7 @@ pub(super) fn bind_host(p: &PublishedPort) -> Result<HostSocket, NetError> {
 
 /// The process inside the container's network namespace that makes
 /// sockets there on request.
-struct InsideSockets {
+pub(super) struct InsideSockets {
     channel: Channel,
     pid: i32,
 }
@@ -349,7 +346,7 @@ type SocketReply = Result<(), i32>;
 impl InsideSockets {
     /// Forks the helper into the namespaces of `pid`. The caller must be
     /// single-threaded.
-    fn start(pid: i32, ports: &[PublishedPort]) -> Result<InsideSockets, NetError> {
+    pub(super) fn start(pid: i32, ports: &[PublishedPort]) -> Result<InsideSockets, NetError> {
         // A pidfd, not /proc/PID/ns/*: those need ptrace access to pid 1,
         // which an init that is not dumpable does not give.
         let target = rustix::process::Pid::from_raw(pid)
@@ -394,7 +391,12 @@ impl InsideSockets {
 
     /// A socket inside, bound to `client` where it can be and connected
     /// (non-blocking) to the container's `port`.
-    fn socket(&self, proto: PortProto, client: SocketAddr, port: u16) -> Result<OwnedFd, NetError> {
+    pub(super) fn socket(
+        &self,
+        proto: PortProto,
+        client: SocketAddr,
+        port: u16,
+    ) -> Result<OwnedFd, NetError> {
         let req = SocketRequest {
             proto,
             client,
@@ -513,7 +515,7 @@ fn return_routes(ports: &[PublishedPort]) {
 const RETURN_TABLE: u32 = 100;
 
 /// The container's address for `port`, in the client's family.
-fn guest_addr(client: SocketAddr, port: u16) -> SocketAddr {
+pub(super) fn guest_addr(client: SocketAddr, port: u16) -> SocketAddr {
     match client {
         SocketAddr::V4(_) => SocketAddr::new(IpAddr::V4(GUEST_V4), port),
         SocketAddr::V6(_) => SocketAddr::new(IpAddr::V6(GUEST_V6), port),
@@ -587,12 +589,12 @@ fn connect_to(proto: PortProto, fd: OwnedFd, target: SocketAddr) -> std::io::Res
 }
 
 /// One direction of a spliced TCP connection: socket -> pipe -> socket.
-struct Half {
+pub(super) struct Half {
     pipe_r: OwnedFd,
     pipe_w: OwnedFd,
     queued: usize,
     eof: bool,
-    shut: bool,
+    pub(super) shut: bool,
 }
 
 const PIPE_SIZE: usize = 1 << 20;
@@ -613,7 +615,7 @@ impl Half {
     }
 
     /// Moves what it can; Err when the connection is broken.
-    fn step(&mut self, from: BorrowedFd, to: BorrowedFd) -> std::io::Result<()> {
+    pub(super) fn step(&mut self, from: BorrowedFd, to: BorrowedFd) -> std::io::Result<()> {
         let flags = (libc::SPLICE_F_NONBLOCK | libc::SPLICE_F_MOVE) as libc::c_uint;
         loop {
             let mut moved = false;
@@ -676,7 +678,7 @@ impl Half {
         }
     }
 
-    fn events(&self) -> (i16, i16) {
+    pub(super) fn events(&self) -> (i16, i16) {
         let read = if !self.eof && self.queued < PIPE_SIZE {
             libc::POLLIN
         } else {
@@ -689,10 +691,10 @@ impl Half {
 
 /// One spliced TCP connection: `outside` is the client's side.
 pub(super) struct Relay {
-    outside: OwnedFd,
-    inside: OwnedFd,
-    up: Half,
-    down: Half,
+    pub(super) outside: OwnedFd,
+    pub(super) inside: OwnedFd,
+    pub(super) up: Half,
+    pub(super) down: Half,
 }
 
 impl Relay {
@@ -712,249 +714,6 @@ impl Relay {
 pub(super) struct Listener {
     pub(super) port: PublishedPort,
     pub(super) socket: Option<HostSocket>,
-}
-
-struct UdpPeer {
-    inside: OwnedFd,
-    listener: usize,
-    last: Instant,
-}
-
-/// Published ports of one container, carried in while it runs.
-pub struct PortForwarder {
-    listeners: Vec<Listener>,
-    /// `None` with no published port.
-    helper: Option<InsideSockets>,
-    relays: Vec<Relay>,
-    udp: HashMap<(usize, SocketAddr), UdpPeer>,
-    direct: Option<DirectPorts>,
-}
-
-const UDP_IDLE: Duration = Duration::from_secs(60);
-
-impl PortForwarder {
-    /// Binds every host port (so a port in use fails before anything runs
-    /// on it). Call `attach` once the container runs.
-    pub fn bind(ports: &[PublishedPort]) -> Result<Vec<(PublishedPort, OwnedFd)>, NetError> {
-        ports
-            .iter()
-            .map(|p| {
-                Ok((
-                    p.clone(),
-                    match bind_host(p)? {
-                        HostSocket::Tcp(l) => OwnedFd::from(l),
-                        HostSocket::Udp(u) => OwnedFd::from(u),
-                    },
-                ))
-            })
-            .collect()
-    }
-
-    /// Starts the helper in the namespaces of the container's pid 1. The
-    /// caller must still be single-threaded. A port without a socket (its
-    /// host port handed to the previous run of the container) is bound
-    /// again now, or at a later sweep of the direct ports if that fails.
-    ///
-    /// `socket_notify` is the listener of the sandbox's socket notifier
-    /// (`Running::take_socket_notify`): with it, the container's TCP servers
-    /// on published ports get their host port directly, and its TCP
-    /// connections to the gateway a host socket (see `direct`).
-    pub fn attach(
-        bound: Vec<(PublishedPort, Option<OwnedFd>)>,
-        pid: i32,
-        socket_notify: Option<OwnedFd>,
-    ) -> Result<PortForwarder, NetError> {
-        let ports: Vec<PublishedPort> = bound.iter().map(|(p, _)| p.clone()).collect();
-        let helper = if ports.is_empty() {
-            None
-        } else {
-            Some(InsideSockets::start(pid, &ports)?)
-        };
-        let listeners = bound
-            .into_iter()
-            .map(|(port, fd)| {
-                let socket = match fd {
-                    Some(fd) => Some(match port.proto {
-                        PortProto::Tcp => HostSocket::Tcp(TcpListener::from(fd)),
-                        PortProto::Udp => HostSocket::Udp(UdpSocket::from(fd)),
-                    }),
-                    None => bind_host(&port).ok(),
-                };
-                Listener { port, socket }
-            })
-            .collect();
-        let direct = socket_notify.map(DirectPorts::new);
-        Ok(PortForwarder {
-            listeners,
-            helper,
-            relays: Vec::new(),
-            udp: HashMap::new(),
-            direct,
-        })
-    }
-
-    /// The host sockets this forwarder holds, for the next run of the
-    /// container; `None` where the container's server held the port (it
-    /// is gone with the container: `attach` binds it again).
-    pub fn into_bound(self) -> Vec<(PublishedPort, Option<OwnedFd>)> {
-        let PortForwarder {
-            listeners, direct, ..
-        } = self;
-        drop(direct);
-        listeners
-            .into_iter()
-            .map(|l| {
-                let fd = l.socket.map(|s| match s {
-                    HostSocket::Tcp(t) => OwnedFd::from(t),
-                    HostSocket::Udp(u) => OwnedFd::from(u),
-                });
-                (l.port, fd)
-            })
-            .collect()
-    }
-
-    /// The fds a caller's event loop should wait on, with poll events;
-    /// call `poll_once` when any is ready (or every few seconds: idle UDP
-    /// peers are swept then).
-    pub fn poll_fds(&self) -> Vec<(RawFd, i16)> {
-        let mut fds = Vec::new();
-        for s in self.listeners.iter().filter_map(|l| l.socket.as_ref()) {
-            let fd = match s {
-                HostSocket::Tcp(l) => l.as_raw_fd(),
-                HostSocket::Udp(u) => u.as_raw_fd(),
-            };
-            fds.push((fd, libc::POLLIN));
-        }
-        if let Some(d) = &self.direct {
-            d.poll_fds(&mut fds);
-        }
-        for r in &self.relays {
-            let (ur, uw) = r.up.events();
-            let (dr, dw) = r.down.events();
-            fds.push((r.outside.as_raw_fd(), ur | dw));
-            fds.push((r.inside.as_raw_fd(), dr | uw));
-        }
-        for p in self.udp.values() {
-            fds.push((p.inside.as_raw_fd(), libc::POLLIN));
-        }
-        fds
-    }
-
-    /// Runs until `stop` is readable (or hangs up).
-    pub fn run_until(&mut self, stop: BorrowedFd<'_>) {
-        loop {
-            let mut pfds: Vec<libc::pollfd> = std::iter::once((stop.as_raw_fd(), libc::POLLIN))
-                .chain(self.poll_fds())
-                .map(|(fd, events)| libc::pollfd {
-                    fd,
-                    events,
-                    revents: 0,
-                })
-                .collect();
-            // SAFETY: a valid pollfd array of the given length.
-            let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, 5000) };
-            if r < 0 && last().kind() != std::io::ErrorKind::Interrupted {
-                return;
-            }
-            if pfds[0].revents != 0 {
-                return;
-            }
-            self.poll_once();
-        }
-    }
-
-    /// Does all the work that is ready, without blocking.
-    pub fn poll_once(&mut self) {
-        if let Some(d) = &mut self.direct {
-            d.poll_once(&mut self.listeners, &mut self.relays);
-        }
-        self.accept_all();
-        self.relays.retain_mut(|r| {
-            let up = r.up.step(r.outside.as_fd(), r.inside.as_fd());
-            let down = r.down.step(r.inside.as_fd(), r.outside.as_fd());
-            up.is_ok() && down.is_ok() && !(r.up.shut && r.down.shut)
-        });
-        self.pump_udp();
-    }
-
-    fn accept_all(&mut self) {
-        let mut buf = vec![0u8; 65536];
-        let Some(helper) = &self.helper else { return };
-        for i in 0..self.listeners.len() {
-            let Listener { port: p, socket } = &self.listeners[i];
-            let port = p.container_port;
-            let Some(s) = socket else { continue };
-            match s {
-                HostSocket::Tcp(l) => {
-                    while let Ok((conn, client)) = l.accept() {
-                        let _ = conn.set_nonblocking(true);
-                        let _ = conn.set_nodelay(true);
-                        let Ok(inside) = helper.socket(PortProto::Tcp, client, port) else {
-                            continue;
-                        };
-                        if let Ok(r) = Relay::new(conn.into(), inside) {
-                            self.relays.push(r);
-                        }
-                    }
-                }
-                HostSocket::Udp(u) => {
-                    while let Ok((n, client)) = u.recv_from(&mut buf) {
-                        let key = (i, client);
-                        let peer = match self.udp.entry(key) {
-                            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                            std::collections::hash_map::Entry::Vacant(e) => {
-                                let Ok(inside) = helper.socket(PortProto::Udp, client, port) else {
-                                    continue;
-                                };
-                                e.insert(UdpPeer {
-                                    inside,
-                                    listener: i,
-                                    last: Instant::now(),
-                                })
-                            }
-                        };
-                        peer.last = Instant::now();
-                        let _ = nix::sys::socket::sendto(
-                            peer.inside.as_raw_fd(),
-                            &buf[..n],
-                            &SockaddrStorage::from(guest_addr(client, port)),
-                            MsgFlags::MSG_DONTWAIT,
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    fn pump_udp(&mut self) {
-        let mut buf = vec![0u8; 65536];
-        let listeners = &self.listeners;
-        self.udp.retain(|&(_, client), peer| {
-            loop {
-                // SAFETY: receiving into our own buffer.
-                let n = unsafe {
-                    libc::recv(
-                        peer.inside.as_raw_fd(),
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                        libc::MSG_DONTWAIT,
-                    )
-                };
-                if n < 0 {
-                    break;
-                }
-                peer.last = Instant::now();
-                if let Some(Listener {
-                    socket: Some(HostSocket::Udp(u)),
-                    ..
-                }) = listeners.get(peer.listener)
-                {
-                    let _ = u.send_to(&buf[..n as usize], client);
-                }
-            }
-            peer.last.elapsed() < UDP_IDLE
-        });
-    }
 }
 
 #[cfg(test)]
