@@ -9,13 +9,14 @@
 #     6.1) against fuse-overlayfs. fuse-overlayfs is forced by recording, in
 #     burrow's per-kernel choice (storage/kernels/$(uname -r).json), that
 #     the kernel overlay is refused.
-# Usage (as root): bench/vm-kernel.sh   (RUNS=30 by default)
+# Usage (as root): bench/vm-kernel.sh   (RUNS=30 start-ups, UNTAR_RUNS=5 untars)
 # Needs a guest image with bubblewrap and hyperfine; this script builds one
 # (cached) with VM_EXTRA_PACKAGES under VM_CACHE_DIR (default
 # /var/cache/burrow-vm-bench). Results go to stdout.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=${RUNS:-30}
+UNTAR_RUNS=${UNTAR_RUNS:-5}
 export VM_CACHE_DIR=${VM_CACHE_DIR:-/var/cache/burrow-vm-bench}
 export VM_EXTRA_PACKAGES="bubblewrap hyperfine"
 BIN=${BURROW_BIN:-$REPO/target/release/burrow}
@@ -62,13 +63,13 @@ hyperfine -N --warmup 3 --runs $RUNS \\
 echo "== 2. untar of 10,000 files inside the container"
 UNTAR="\$B run --rm --network none -v /mnt/b:/in:ro bench tar -xf /in/files.tar -C /tmp"
 \$UNTAR
-hyperfine --warmup 1 --runs 10 -n 'kernel overlay (option string)' "\$UNTAR" --export-markdown /tmp/k.md
+hyperfine --runs $UNTAR_RUNS -n 'kernel overlay (option string)' "\$UNTAR"
 K=\$HOME/.local/share/burrow/storage/kernels/\$(uname -r).json
 printf '{"kernel":"%s","api":null,"refused":"forced by bench/vm-kernel.sh"}' "\$(uname -r)" > "\$K"
 out=\$(\$B run --rm --network none bench true 2>&1); echo "with the kernel overlay refused: \${out:-no note}"
 \$B run --rm --name drv -d bench sleep 5 >/dev/null; sleep 1
 \$B inspect drv | grep RootfsDriver; \$B rm -f drv >/dev/null
-hyperfine --warmup 1 --runs 10 -n 'fuse-overlayfs' "\$UNTAR"
+hyperfine --runs $UNTAR_RUNS -n 'fuse-overlayfs' "\$UNTAR"
 GUEST
 chmod 0755 "$SHARE/bench.sh"
 "$REPO/tests/vm/run-in-vm.sh" --timeout 1500 --share "$SHARE:/mnt/b" -- /mnt/b/bench.sh
