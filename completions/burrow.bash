@@ -741,7 +741,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__build)
-            opts="-t -f -q -h -V --tag --file --build-arg --target --no-cache --label --iidfile --secret --pull --network --format --quiet --help --version"
+            opts="-t -f -q -h -V --tag --file --build-arg --target --no-cache --label --iidfile --secret --pull --network --format --squash --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3781,7 +3781,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__image__subcmd__build)
-            opts="-t -f -q -h -V --tag --file --build-arg --target --no-cache --label --iidfile --secret --pull --network --format --quiet --help --version"
+            opts="-t -f -q -h -V --tag --file --build-arg --target --no-cache --label --iidfile --secret --pull --network --format --squash --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

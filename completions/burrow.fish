@@ -271,6 +271,7 @@ host\t''"
 complete -c burrow -n "__fish_burrow_using_subcommand build" -l format -d 'The image\'s config format: docker (keeps HEALTHCHECK, SHELL and ONBUILD) or oci' -r -f -a "docker\t''
 oci\t''"
 complete -c burrow -n "__fish_burrow_using_subcommand build" -l no-cache -d 'Run every step; use no cached result'
+complete -c burrow -n "__fish_burrow_using_subcommand build" -l squash -d 'Merge the layers the build makes into one (the base image\'s stay)'
 complete -c burrow -n "__fish_burrow_using_subcommand build" -s q -l quiet -d 'Print only the image id'
 complete -c burrow -n "__fish_burrow_using_subcommand build" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand build" -s V -l version -d 'Print version'
@@ -655,6 +656,7 @@ host\t''"
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from build" -l format -d 'The image\'s config format: docker (keeps HEALTHCHECK, SHELL and ONBUILD) or oci' -r -f -a "docker\t''
 oci\t''"
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from build" -l no-cache -d 'Run every step; use no cached result'
+complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from build" -l squash -d 'Merge the layers the build makes into one (the base image\'s stay)'
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from build" -s q -l quiet -d 'Print only the image id'
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from build" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand image; and __fish_seen_subcommand_from build" -s V -l version -d 'Print version'

@@ -1102,3 +1102,48 @@ fn a_hostile_containerfile_stays_inside_the_context() {
         );
     }
 }
+
+#[test]
+fn squash_merges_the_built_layers_into_one() {
+    let Some(env) = TestEnv::new("build_squash", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let base_layers = env.inspect(PLAIN)["RootFS"]["Layers"]
+        .as_array()
+        .unwrap()
+        .len();
+    let file = format!(
+        "FROM {PLAIN}\n\
+         RUN echo 1 > /one && mkdir /d && echo x > /d/x\n\
+         RUN rm /one && echo 2 > /two\n\
+         COPY f.txt /d/f\n\
+         RUN rm /etc/group\n"
+    );
+    let dir = context(
+        &env,
+        "squash",
+        &[("Containerfile", &file), ("f.txt", "f\n")],
+    );
+    built_id(&build(&env, &["-t", "sq:1", "--squash"], &dir));
+    let i = env.inspect("sq:1");
+    let layers = i["RootFS"]["Layers"].as_array().unwrap().len();
+    assert_eq!(layers, base_layers + 1, "{i}");
+    let got = run_in(
+        &env,
+        "sq:1",
+        &[
+            "sh",
+            "-c",
+            "cat /two /d/x /d/f; test -e /one || echo no-one; test -e /etc/group || echo no-group",
+        ],
+    );
+    assert_eq!(got, "2\nx\nf\nno-one\nno-group\n");
+    // Without --squash: one layer per step.
+    built_id(&build(&env, &["-t", "sq:2"], &dir));
+    let layers = env.inspect("sq:2")["RootFS"]["Layers"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(layers, base_layers + 4);
+}

@@ -47,6 +47,8 @@ pub struct BuildSpec {
     pub network: BuildNetwork,
     /// `--format`: docker's config (with Healthcheck, Shell, OnBuild) or OCI's.
     pub format: ImageFormat,
+    /// `--squash`: the layers the build made become one.
+    pub squash: bool,
 }
 
 /// `--pull`: when FROM and COPY --from images are pulled.
@@ -410,6 +412,10 @@ pub fn build(ctx: &Context, spec: &BuildSpec) -> Result<Digest> {
         {
             eprintln!("Warning: one or more build-args [{unused}] were not consumed");
         }
+    }
+    if spec.squash {
+        let base = b.base_layers(target)?;
+        b.squash(&mut last, base)?;
     }
     if spec.format == ImageFormat::Oci {
         for (field, what) in [
@@ -953,6 +959,68 @@ impl Builder<'_> {
         }
         self.commit(&key, state)?;
         Ok(false)
+    }
+
+    /// How many layers the base image under stage `i` has (0 for scratch).
+    fn base_layers(&self, i: usize) -> Result<usize> {
+        match &self.graph.stages[i].base {
+            Base::Scratch => Ok(0),
+            Base::Stage(s) => self.base_layers(*s),
+            Base::Image(r) => {
+                let id = self.image(r)?;
+                Ok(self.state_of_image(&id)?.layers.len())
+            }
+        }
+    }
+
+    /// `--squash`: the layers above the first `base` become one; their
+    /// history entries stay, marked empty, and one entry says what
+    /// merged them.
+    fn squash(&self, state: &mut StageState, base: usize) -> Result<()> {
+        let made = state.layers.len().saturating_sub(base);
+        if made < 2 {
+            return Ok(());
+        }
+        let layers = state.layers.clone();
+        let added: AddedLayer = self.ctx.in_userns(move |store| {
+            let scratch = store.temp_dir("build-squash").map_err(img)?;
+            let merged = scratch.path().join("merged");
+            std::fs::create_dir(&merged)
+                .map_err(|e| Error::Usage(format!("{}: {e}", merged.display())))?;
+            for l in &layers[base..] {
+                super::squash::apply(l, &merged)
+                    .map_err(|e| Error::Usage(format!("squashing layer {}: {e}", l.display())))?;
+            }
+            crate::container::files::layer_from_upper(store, &merged, &layers[..base])
+        })?;
+        let store = self.ctx.store()?;
+        let mut seen = 0;
+        if let Some(h) = state.config["history"].as_array_mut() {
+            for e in h.iter_mut() {
+                if e["empty_layer"].as_bool() == Some(true) {
+                    continue;
+                }
+                seen += 1;
+                if seen > base {
+                    e["empty_layer"] = json!(true);
+                }
+            }
+        }
+        if let Some(ids) = state.config["rootfs"]["diff_ids"].as_array_mut() {
+            ids.truncate(base);
+        }
+        state.layers.truncate(base);
+        state.add_layer(&added.diff_id, store.layer_dir(&added.diff_id));
+        let entry = json!({
+            "created": crate::time::rfc3339(crate::image::store::now()),
+            "created_by": format!("burrow build --squash: {made} layers merged"),
+            "comment": "merge",
+        });
+        match state.config["history"].as_array_mut() {
+            Some(h) => h.push(entry),
+            None => state.config["history"] = json!([entry]),
+        }
+        Ok(())
     }
 
     /// Downloads an ADD URL into the store's scratch.

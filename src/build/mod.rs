@@ -10,5 +10,6 @@ pub mod ignore;
 pub mod mounts;
 pub mod parse;
 pub mod rootfs;
+pub mod squash;
 pub mod stdin;
 pub mod words;

@@ -66,6 +66,9 @@ pub struct Build {
     /// ONBUILD) or oci.
     #[arg(long, value_enum, default_value = "docker")]
     format: FormatArg,
+    /// Merge the layers the build makes into one (the base image's stay).
+    #[arg(long)]
+    squash: bool,
     /// Print only the image id.
     #[arg(short, long)]
     quiet: bool,
@@ -89,6 +92,7 @@ impl Build {
                 iidfile: self.iidfile,
                 quiet: self.quiet,
                 secrets: self.secrets,
+                squash: self.squash,
                 pull: match self.pull {
                     PullArg::Always => PullPolicy::Always,
                     PullArg::Missing => PullPolicy::Missing,
