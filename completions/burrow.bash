@@ -40,6 +40,9 @@ _burrow() {
             burrow,doctor)
                 cmd="burrow__subcmd__doctor"
                 ;;
+            burrow,events)
+                cmd="burrow__subcmd__events"
+                ;;
             burrow,exec)
                 cmd="burrow__subcmd__exec"
                 ;;
@@ -354,6 +357,9 @@ _burrow() {
                 ;;
             burrow__subcmd__help,doctor)
                 cmd="burrow__subcmd__help__subcmd__doctor"
+                ;;
+            burrow__subcmd__help,events)
+                cmd="burrow__subcmd__help__subcmd__events"
                 ;;
             burrow__subcmd__help,exec)
                 cmd="burrow__subcmd__help__subcmd__exec"
@@ -713,7 +719,7 @@ _burrow() {
 
     case "${cmd}" in
         burrow)
-            opts="-h -V --help --version run create ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit build images import load save rmi tag inspect pull push login logout container image system doctor info version history healthcheck help"
+            opts="-h -V --help --version run create ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit build images import load save rmi tag inspect pull push login logout container image system doctor info version history events healthcheck help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2378,6 +2384,40 @@ _burrow() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        burrow__subcmd__events)
+            opts="-f -h -V --since --until --filter --format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         burrow__subcmd__exec)
             opts="-i -t -e -w -u -d -h -V --interactive --tty --env --workdir --user --detach --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -2509,7 +2549,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help)
-            opts="run create ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit build images import load save rmi tag inspect pull push login logout container image system doctor info version history healthcheck help"
+            opts="run create ps rm port pause unpause stats update exec logs stop kill start restart wait attach top rename cp diff export commit build images import load save rmi tag inspect pull push login logout container image system doctor info version history events healthcheck help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2985,6 +3025,20 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__help__subcmd__doctor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        burrow__subcmd__help__subcmd__events)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -118,6 +118,8 @@ pub enum Command {
     Version(doctor::Version),
     /// Show an image's build steps, newest first.
     History(image::History),
+    /// Show what happened to containers and images.
+    Events(system::Events),
     /// Run containers' health checks.
     #[command(subcommand)]
     Healthcheck(container::HealthcheckCommand),
@@ -200,6 +202,7 @@ impl Cli {
             Command::Exec(c) => return c.exec(ctx),
             Command::Healthcheck(c) => return c.exec(ctx),
             Command::History(c) => c.exec(ctx),
+            Command::Events(c) => c.exec(ctx),
             Command::Logs(c) => c.exec(ctx),
             Command::Stop(c) => return c.exec(ctx),
             Command::Kill(c) => return c.exec(ctx),

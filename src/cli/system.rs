@@ -136,3 +136,126 @@ impl Reset {
         images::reset(ctx)
     }
 }
+
+/// Show what happened to containers and images (from the event journal).
+#[derive(clap::Args, Debug)]
+pub struct Events {
+    /// Show events since this time: RFC 3339, Unix seconds, or a Go duration before now (10m).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Stop at this time (same forms); without it, new events are followed.
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Only events that match: type=, event=, container=, image=, label= (repeatable; one key's values are alternatives).
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    filter: Vec<String>,
+    /// Output format: the default lines, json, or a Go template (`{{.Action}} {{.Actor.Attributes.name}}`).
+    #[arg(long, default_value = "table", value_parser = super::Format::parse)]
+    format: super::Format,
+}
+
+impl Events {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        use crate::container::events::{Event, Journal};
+        use std::io::Write;
+        let now_ns = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+        };
+        let started = now_ns();
+        let since = self
+            .since
+            .as_deref()
+            .map(|t| when(t, started))
+            .transpose()?;
+        let until = self
+            .until
+            .as_deref()
+            .map(|t| when(t, started))
+            .transpose()?;
+        let mut filters: Vec<(String, Vec<String>)> = Vec::new();
+        for f in &self.filter {
+            let (k, v) = f
+                .split_once('=')
+                .ok_or_else(|| Error::Usage(format!("invalid --filter {f:?}: KEY=VALUE")))?;
+            match filters.iter_mut().find(|(key, _)| key == k) {
+                Some((_, vs)) => vs.push(v.to_string()),
+                None => filters.push((k.to_string(), vec![v.to_string()])),
+            }
+        }
+        let wanted = |e: &Event| {
+            since.is_none_or(|s| e.time_nano >= s)
+                && until.is_none_or(|u| e.time_nano <= u)
+                && filters
+                    .iter()
+                    .all(|(k, vs)| vs.iter().any(|v| e.matches(k, v)))
+        };
+        let show = |e: &Event| -> Result<()> {
+            let text = match &self.format {
+                super::Format::Json => serde_json::to_string(e).unwrap_or_default() + "\n",
+                super::Format::Template(t) => {
+                    t.render(&[serde_json::to_value(e).unwrap_or_default()], &[])?
+                }
+                super::Format::Table => {
+                    let attrs: Vec<String> = e
+                        .actor
+                        .attributes
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
+                    format!(
+                        "{} {} {} {} ({})\n",
+                        crate::time::rfc3339_nanos(e.time_nano),
+                        e.kind,
+                        e.action,
+                        e.id,
+                        attrs.join(", ")
+                    )
+                }
+            };
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+            Ok(())
+        };
+        let journal = Journal::at(&ctx.paths.storage);
+        // Past events only when asked for (--since), as docker does.
+        let mut offset = journal.end();
+        if since.is_some() {
+            for e in journal.read_all().iter().filter(|e| wanted(e)) {
+                show(e)?;
+            }
+        }
+        loop {
+            if until.is_some_and(|u| now_ns() > u) {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let (new, next) = journal.read_from(offset);
+            offset = next;
+            for e in new.iter().filter(|e| wanted(e)) {
+                show(e)?;
+            }
+        }
+    }
+}
+
+/// `--since`/`--until`: RFC 3339, Unix seconds (with a fraction), or a Go
+/// duration before `now`; nanoseconds since the epoch.
+fn when(t: &str, now_ns: u64) -> Result<u64> {
+    if let Some(ns) = crate::time::parse_rfc3339_nanos(t) {
+        return u64::try_from(ns).map_err(|_| Error::Usage(format!("{t}: before 1970")));
+    }
+    if let Ok(secs) = t.parse::<f64>() {
+        if secs >= 0.0 {
+            return Ok((secs * 1e9) as u64);
+        }
+    }
+    if let Some(ago) = crate::time::go_duration(t).and_then(|n| u64::try_from(n).ok()) {
+        return Ok(now_ns.saturating_sub(ago));
+    }
+    Err(Error::Usage(format!(
+        "invalid time {t:?}: RFC 3339, Unix seconds or a duration such as 10m"
+    )))
+}

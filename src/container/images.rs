@@ -230,6 +230,7 @@ pub fn tag(ctx: &Context, source: &str, targets: &[String]) -> Result<()> {
     for t in targets {
         let r = Reference::parse_in(t, "localhost").map_err(img)?;
         store.tag(&entry.record.id, &r).map_err(img)?;
+        image_event(ctx, "tag", &entry.record.id, &r.to_string());
     }
     Ok(())
 }
@@ -344,6 +345,25 @@ fn remove_one(
 /// With `all`, every image, as by id. Images in use are refused (see
 /// `remove_one`); the others are removed all the same.
 pub fn remove(ctx: &Context, inputs: &[String], force: bool, all: bool) -> Result<RemoveReport> {
+    let report = remove_in_userns(ctx, inputs, force, all)?;
+    for r in &report.removed {
+        match r {
+            Removed::Untagged(name) => super::events::record(
+                &ctx.paths.storage,
+                super::events::Event::new("image", "untag", name, &[("name", name)]),
+            ),
+            Removed::Deleted(id) => image_event(ctx, "delete", id, ""),
+        }
+    }
+    Ok(report)
+}
+
+fn remove_in_userns(
+    ctx: &Context,
+    inputs: &[String],
+    force: bool,
+    all: bool,
+) -> Result<RemoveReport> {
     let search = ctx.search_registries().to_vec();
     let registries = ctx.config.registries.clone();
     let inputs = inputs.to_vec();
@@ -404,6 +424,14 @@ fn name_matches(input: &str, name: &str, search: &[String]) -> bool {
 /// Removes images with no name (or, with `all`, every image) and what only
 /// they used; images that containers use, running or stopped, are kept.
 pub fn prune(ctx: &Context, all: bool) -> Result<Vec<Digest>> {
+    let removed: Vec<Digest> = prune_in_userns(ctx, all)?;
+    for id in &removed {
+        image_event(ctx, "delete", id, "");
+    }
+    Ok(removed)
+}
+
+fn prune_in_userns(ctx: &Context, all: bool) -> Result<Vec<Digest>> {
     ctx.in_userns(move |store| {
         let _lock = store.lock_exclusive().map_err(img)?;
         let containers = Containers::open(store.root())?;
@@ -497,7 +525,18 @@ pub fn pull(
     let settings = registry_settings(ctx, tls_verify);
     let reference = reference.to_string();
     let opts = opts.clone();
-    ctx.in_userns(move |store| registry::pull(store, &settings, &reference, &opts).map_err(img))
+    let report: PullReport = ctx
+        .in_userns(move |store| registry::pull(store, &settings, &reference, &opts).map_err(img))?;
+    image_event(ctx, "pull", &report.id, &report.reference);
+    Ok(report)
+}
+
+/// Records an image event (`pull`, `tag`, `untag`, `delete`).
+fn image_event(ctx: &Context, action: &str, id: &Digest, name: &str) {
+    super::events::record(
+        &ctx.paths.storage,
+        super::events::Event::new("image", action, &id.to_string(), &[("name", name)]),
+    );
 }
 
 /// Pushes `image` to `dest`, or to the name `image` was given by.

@@ -3,6 +3,7 @@
 //! operations that create or delete files owned by mapped ids run here,
 //! inside a user namespace.
 
+pub mod events;
 pub mod files;
 pub mod filter;
 pub mod health;
@@ -327,6 +328,15 @@ pub fn remove(ctx: &Context, input: &str, force: bool, volumes: bool) -> Result<
     ctx.in_userns(move |_| {
         crate::image::store::remove_tree(&dir).map_err(|e| crate::Error::Image(e.into()))
     })?;
+    events::record(
+        &ctx.paths.storage,
+        events::Event::new(
+            "container",
+            "destroy",
+            &r.id,
+            &[("name", &r.name), ("image", &r.image)],
+        ),
+    );
     Ok(r.id)
 }
 

@@ -282,6 +282,17 @@ impl Containers {
         if *state != State::created() {
             write_json(&dir.join("state.json"), state, false)?;
         }
+        if let Some(root) = self.dir.parent() {
+            super::events::record(
+                root,
+                super::events::Event::new(
+                    "container",
+                    "create",
+                    &record.id,
+                    &[("name", &record.name), ("image", &record.image)],
+                ),
+            );
+        }
         Ok(dir)
     }
 

@@ -61,14 +61,30 @@ fn running_cgroup(ctx: &Context, input: &str, what: &str) -> Result<(Record, Sta
 
 /// `burrow pause`: freezes every process of the container.
 pub fn pause(ctx: &Context, input: &str) -> Result<()> {
-    let (_, _, cg) = running_cgroup(ctx, input, "paused")?;
-    Ok(cg.freeze()?)
+    let (r, _, cg) = running_cgroup(ctx, input, "paused")?;
+    cg.freeze()?;
+    event(ctx, &r, "pause");
+    Ok(())
+}
+
+fn event(ctx: &Context, r: &Record, action: &str) {
+    super::events::record(
+        &ctx.paths.storage,
+        super::events::Event::new(
+            "container",
+            action,
+            &r.id,
+            &[("name", &r.name), ("image", &r.image)],
+        ),
+    );
 }
 
 /// `burrow unpause`.
 pub fn unpause(ctx: &Context, input: &str) -> Result<()> {
-    let (_, _, cg) = running_cgroup(ctx, input, "unpaused")?;
-    Ok(cg.thaw()?)
+    let (r, _, cg) = running_cgroup(ctx, input, "unpaused")?;
+    cg.thaw()?;
+    event(ctx, &r, "unpause");
+    Ok(())
 }
 
 /// `burrow update`: folds `newer` into the container's limits and writes

@@ -247,6 +247,11 @@ struct Supervisor {
     probe: Option<Probe>,
     /// The unhealthy container is being restarted by `--health-on-failure`.
     health_restart: bool,
+    /// The storage root, whose event journal this supervisor appends to,
+    /// and the container's name and image as events name them.
+    storage: PathBuf,
+    name: String,
+    image: String,
 }
 
 /// `burrow __supervise DIR [attach]`: runs the supervisor of the container
@@ -435,6 +440,9 @@ impl Supervisor {
             next_check: None,
             probe: None,
             health_restart: false,
+            storage: root.to_path_buf(),
+            name: record::record_in(dir).map(|r| r.name).unwrap_or_default(),
+            image: record::record_in(dir).map(|r| r.image).unwrap_or_default(),
         })
     }
 
@@ -597,9 +605,20 @@ impl Supervisor {
             .map(|h| Instant::now() + h.interval());
         self.health_restart = false;
         let _ = self.containers.set_state(&self.plan.id, &state);
+        self.event("start", &[]);
         self.running = Some(running);
         self.started = Instant::now();
         Ok(pid)
+    }
+
+    /// Records a container event in the journal.
+    fn event(&self, action: &str, extra: &[(&str, &str)]) {
+        let mut attributes = vec![("name", self.name.as_str()), ("image", self.image.as_str())];
+        attributes.extend_from_slice(extra);
+        super::events::record(
+            &self.storage,
+            super::events::Event::new("container", action, &self.plan.id, &attributes),
+        );
     }
 
     fn state(&self) -> State {
@@ -946,6 +965,10 @@ impl Supervisor {
         if !self.plan.auto_remove {
             let _ = self.containers.set_state(&self.plan.id, &state);
         }
+        if state.oom_killed {
+            self.event("oom", &[]);
+        }
+        self.event("die", &[("exitCode", &status.code().to_string())]);
         if restart {
             // `wait` is answered now: a restart policy does not hold it.
             let code = self.last_code;
@@ -1077,6 +1100,7 @@ impl Supervisor {
                 true
             }
             Request::Kill { signal } => {
+                self.event("kill", &[("signal", &signal.to_string())]);
                 if matches!(
                     signal,
                     libc::SIGKILL | libc::SIGTERM | libc::SIGINT | libc::SIGQUIT
@@ -1098,6 +1122,7 @@ impl Supervisor {
                 signal,
                 timeout_secs,
             } => {
+                self.event("stop", &[]);
                 self.stop(signal, Duration::from_secs(timeout_secs));
                 self.clients[i].kind = ClientKind::Waiting;
                 true
@@ -1163,6 +1188,9 @@ impl Supervisor {
         let changed = health.record(result, in_start_period, check.retries);
         let status = health.status;
         let _ = self.containers.set_state(&self.plan.id, &state);
+        if changed.is_some() {
+            self.event(&format!("health_status: {status}"), &[]);
+        }
         for c in &mut self.clients {
             if matches!(c.kind, ClientKind::Health) {
                 reply(
