@@ -35,3 +35,27 @@ fn a_missing_image_is_said_first_with_the_closest_local_name_before_the_registry
         "{out}"
     );
 }
+
+#[test]
+fn the_single_id_map_warning_is_said_once_per_store() {
+    let Some(env) = TestEnv::new("the_single_id_map_warning_once", TestUser::NoSubids) else {
+        return;
+    };
+    let warned = |o: &common::Output| {
+        o.warnings()
+            .iter()
+            .filter(|w| w.contains("single-id map"))
+            .count()
+    };
+    // A pull works in the user namespace (so with the id map) before it
+    // asks the registry, here one on 127.0.0.1:1 where nothing listens.
+    let pull = || env.fails(&["pull", "localhost:1/some/image"]);
+    let first = pull();
+    assert_eq!(warned(&first), 1, "the first command says it\n{first}");
+    let again = pull();
+    assert_eq!(warned(&again), 0, "the next one does not\n{again}");
+    // A new store is told again.
+    env.ok(&["system", "reset", "--force"]);
+    let fresh = pull();
+    assert_eq!(warned(&fresh), 1, "a new store is told\n{fresh}");
+}

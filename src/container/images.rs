@@ -21,6 +21,9 @@ pub struct Context {
     storage_checked: std::cell::OnceCell<()>,
 }
 
+/// In the store: the single-id map's warning, as last printed.
+const SINGLE_MAP_WARNED: &str = "single-map-warned";
+
 impl Context {
     pub fn new(config: Config, paths: Paths) -> Context {
         for note in &paths.notes {
@@ -34,16 +37,34 @@ impl Context {
         }
     }
 
-    /// The id map for this user; warns once when it is the single-id map.
+    /// The id map for this user. When it is the single-id map, says why
+    /// once per store (and again if the reason changes), not at every
+    /// command: the store remembers what it was told.
     pub fn idmap(&self) -> Result<&IdMap> {
         if let Some(m) = self.idmap.get() {
             return Ok(m);
         }
         let (map, reason) = IdMap::for_current_user()?;
         if let Some(reason) = reason {
-            eprintln!("Warning: {reason}");
+            self.warn_once(SINGLE_MAP_WARNED, &reason.to_string());
         }
         Ok(self.idmap.get_or_init(|| map))
+    }
+
+    /// Prints `Warning: TEXT` unless the store's file `name` says it was
+    /// printed already; then remembers it there (written atomically; a
+    /// store that cannot be written to just says it again next time).
+    fn warn_once(&self, name: &str, text: &str) {
+        let _ = self.store();
+        let seen = self.paths.storage.join(name);
+        if std::fs::read_to_string(&seen).is_ok_and(|t| t == text) {
+            return;
+        }
+        eprintln!("Warning: {text}");
+        let tmp = self.paths.storage.join(format!(".{name}.tmp"));
+        if std::fs::write(&tmp, text).is_ok() && std::fs::rename(&tmp, &seen).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
     }
 
     /// The store, opened here (metadata only).
