@@ -125,7 +125,8 @@ pub fn load_with(env: &Env) -> Result<(Config, Paths), ConfigError> {
     };
 
     let storage = match &config.storage.root {
-        Some(raw) => expand_path(raw, env).map_err(|why| {
+        Some(raw) => expand_path(raw, env).map_err(|e| {
+            let why = e.to_string();
             let span = value_span(&text, &["storage", "root"]);
             invalid(&text, &config_file, span, Some("storage.root".into()), &why)
         })?,
@@ -167,21 +168,38 @@ fn xdg_dir(
     Ok(env.home()?.join(default))
 }
 
+/// Why `storage.root` does not expand to a path; shown at its line.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ExpandError {
+    #[error("the path is not valid UTF-8")]
+    NotUtf8,
+    #[error(transparent)]
+    NoHome(ConfigError),
+    #[error("{0:?}: only ~ (your home) is expanded, not ~user; write the full path")]
+    OtherHome(String),
+    #[error("{0:?}: '${{' without a closing '}}'")]
+    Unclosed(String),
+    #[error("{0:?}: '$' must start a variable name, as in $USER or ${{USER}}")]
+    BadName(String),
+    #[error("{path:?} uses ${name}, which is not set")]
+    Unset { path: String, name: String },
+    #[error("{0:?} must be an absolute path (after expanding ~ and $VARIABLES)")]
+    Relative(String),
+}
+
 /// Expands a leading `~` and `$NAME` / `${NAME}`; the result must be
 /// absolute.
-pub(super) fn expand_path(raw: &Path, env: &Env) -> Result<PathBuf, String> {
+pub(super) fn expand_path(raw: &Path, env: &Env) -> Result<PathBuf, ExpandError> {
     let Some(s) = raw.to_str() else {
-        return Err("the path is not valid UTF-8".into());
+        return Err(ExpandError::NotUtf8);
     };
     let mut out = OsString::new();
     let mut rest = s;
     if rest == "~" || rest.starts_with("~/") {
-        out.push(env.home().map_err(|e| e.to_string())?);
+        out.push(env.home().map_err(ExpandError::NoHome)?);
         rest = &rest[1..];
     } else if rest.starts_with('~') {
-        return Err(format!(
-            "{s:?}: only ~ (your home) is expanded, not ~user; write the full path"
-        ));
+        return Err(ExpandError::OtherHome(s.to_string()));
     }
     while let Some(i) = rest.find('$') {
         out.push(&rest[..i]);
@@ -189,7 +207,7 @@ pub(super) fn expand_path(raw: &Path, env: &Env) -> Result<PathBuf, String> {
         let (name, tail) = if let Some(braced) = after.strip_prefix('{') {
             match braced.split_once('}') {
                 Some((name, tail)) => (name, tail),
-                None => return Err(format!("{s:?}: '${{' without a closing '}}'")),
+                None => return Err(ExpandError::Unclosed(s.to_string())),
             }
         } else {
             let end = after
@@ -203,22 +221,23 @@ pub(super) fn expand_path(raw: &Path, env: &Env) -> Result<PathBuf, String> {
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
-            return Err(format!(
-                "{s:?}: '$' must start a variable name, as in $USER or ${{USER}}"
-            ));
+            return Err(ExpandError::BadName(s.to_string()));
         }
         match env.var(name) {
             Some(v) => out.push(v),
-            None => return Err(format!("{s:?} uses ${name}, which is not set")),
+            None => {
+                return Err(ExpandError::Unset {
+                    path: s.to_string(),
+                    name: name.to_string(),
+                })
+            }
         }
         rest = tail;
     }
     out.push(rest);
     let path = PathBuf::from(out);
     if !path.is_absolute() {
-        return Err(format!(
-            "{s:?} must be an absolute path (after expanding ~ and $VARIABLES)"
-        ));
+        return Err(ExpandError::Relative(s.to_string()));
     }
     Ok(path)
 }
