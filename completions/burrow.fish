@@ -73,6 +73,11 @@ complete -c burrow -n "__fish_burrow_needs_command" -f -a "healthcheck" -d 'Run 
 complete -c burrow -n "__fish_burrow_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c burrow -n "__fish_burrow_using_subcommand run" -s l -l label -d 'Set a label: KEY=VALUE (or KEY, empty)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand run" -l label-file -d 'Read labels from a file of KEY=VALUE lines (# starts a comment)' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l stop-signal -d 'The signal `stop` sends first (default: the image\'s StopSignal, else SIGTERM)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l stop-timeout -d 'Seconds `stop` waits for the container after its stop signal before SIGKILL (default 10)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l pull -d 'When to pull the image: missing (default), always, never, newer' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l cidfile -d 'Write the container\'s id to this file (which must not exist)' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l group-add -d 'Another supplementary group for the container\'s process, by gid' -r
 complete -c burrow -n "__fish_burrow_using_subcommand run" -l restart -d 'Restart policy while the supervisor lives: no, on-failure[:N], always' -r
 complete -c burrow -n "__fish_burrow_using_subcommand run" -l name -d 'Name the container' -r
 complete -c burrow -n "__fish_burrow_using_subcommand run" -s e -l env -d 'Set an environment variable (NAME=VALUE, or NAME to pass yours on)' -r
@@ -123,6 +128,11 @@ complete -c burrow -n "__fish_burrow_using_subcommand run" -s h -l help -d 'Prin
 complete -c burrow -n "__fish_burrow_using_subcommand run" -s V -l version -d 'Print version'
 complete -c burrow -n "__fish_burrow_using_subcommand create" -s l -l label -d 'Set a label: KEY=VALUE (or KEY, empty)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand create" -l label-file -d 'Read labels from a file of KEY=VALUE lines (# starts a comment)' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand create" -l stop-signal -d 'The signal `stop` sends first (default: the image\'s StopSignal, else SIGTERM)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand create" -l stop-timeout -d 'Seconds `stop` waits for the container after its stop signal before SIGKILL (default 10)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand create" -l pull -d 'When to pull the image: missing (default), always, never, newer' -r
+complete -c burrow -n "__fish_burrow_using_subcommand create" -l cidfile -d 'Write the container\'s id to this file (which must not exist)' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand create" -l group-add -d 'Another supplementary group for the container\'s process, by gid' -r
 complete -c burrow -n "__fish_burrow_using_subcommand create" -l restart -d 'Restart policy while the supervisor lives: no, on-failure[:N], always' -r
 complete -c burrow -n "__fish_burrow_using_subcommand create" -l name -d 'Name the container' -r
 complete -c burrow -n "__fish_burrow_using_subcommand create" -s e -l env -d 'Set an environment variable (NAME=VALUE, or NAME to pass yours on)' -r
@@ -367,6 +377,11 @@ complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from cp" -s V -l version -d 'Print version'
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -s l -l label -d 'Set a label: KEY=VALUE (or KEY, empty)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l label-file -d 'Read labels from a file of KEY=VALUE lines (# starts a comment)' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l stop-signal -d 'The signal `stop` sends first (default: the image\'s StopSignal, else SIGTERM)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l stop-timeout -d 'Seconds `stop` waits for the container after its stop signal before SIGKILL (default 10)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l pull -d 'When to pull the image: missing (default), always, never, newer' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l cidfile -d 'Write the container\'s id to this file (which must not exist)' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l group-add -d 'Another supplementary group for the container\'s process, by gid' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l restart -d 'Restart policy while the supervisor lives: no, on-failure[:N], always' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l name -d 'Name the container' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -s e -l env -d 'Set an environment variable (NAME=VALUE, or NAME to pass yours on)' -r
@@ -491,6 +506,11 @@ complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -s l -l label -d 'Set a label: KEY=VALUE (or KEY, empty)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l label-file -d 'Read labels from a file of KEY=VALUE lines (# starts a comment)' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l stop-signal -d 'The signal `stop` sends first (default: the image\'s StopSignal, else SIGTERM)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l stop-timeout -d 'Seconds `stop` waits for the container after its stop signal before SIGKILL (default 10)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l pull -d 'When to pull the image: missing (default), always, never, newer' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l cidfile -d 'Write the container\'s id to this file (which must not exist)' -r -F
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l group-add -d 'Another supplementary group for the container\'s process, by gid' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l restart -d 'Restart policy while the supervisor lives: no, on-failure[:N], always' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l name -d 'Name the container' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -s e -l env -d 'Set an environment variable (NAME=VALUE, or NAME to pass yours on)' -r

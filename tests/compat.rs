@@ -335,3 +335,65 @@ fn keep_id_gives_the_user_a_name_a_group_and_a_writable_home() {
         "{out}"
     );
 }
+
+#[test]
+fn stop_signal_cidfile_pull_never_group_add_and_label_disable() {
+    let Some(env) = env_with_image("run_flags", TestUser::WithSubids) else {
+        return;
+    };
+    // --stop-signal: the trap's status proves which signal stop sent.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "trapped",
+        "--stop-signal",
+        "USR1",
+        "--stop-timeout",
+        "30",
+        IMAGE,
+        "sh",
+        "-c",
+        "trap 'exit 7' USR1; while true; do sleep 0.1; done",
+    ]);
+    env.ok(&["stop", "trapped"]);
+    assert_eq!(inspect(&env, "trapped")["State"]["ExitCode"], 7);
+    // --cidfile: the id, once; a file that exists is refused.
+    let cid = env.work.join("cid");
+    let cid_arg = cid.to_str().expect("utf-8 path");
+    let id = env
+        .ok(&["create", "--cidfile", cid_arg, IMAGE])
+        .stdout
+        .trim()
+        .to_string();
+    assert_eq!(std::fs::read_to_string(&cid).expect("cidfile"), id);
+    env.fails(&["create", "--cidfile", cid_arg, IMAGE]);
+    // --pull never: a missing image is an error, nothing is pulled.
+    let never = env.run(&[
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "example.invalid/x:1",
+        "true",
+    ]);
+    assert_eq!(never.code(), Some(125), "{never}");
+    assert!(!never.stderr.contains("Trying to pull"), "{never}");
+    env.fails(&["run", "--rm", "--pull", "sometimes", IMAGE, "true"]);
+    // --group-add: another supplementary group.
+    let groups = env.ok(&["run", "--rm", "--group-add", "4321", IMAGE, "id", "-G"]);
+    assert!(
+        groups.stdout.split_whitespace().any(|g| g == "4321"),
+        "{groups}"
+    );
+    env.fails(&["run", "--rm", "--group-add", "wheel", IMAGE, "true"]);
+    // label=disable: accepted (burrow applies no SELinux labels).
+    env.ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "label=disable",
+        IMAGE,
+        "true",
+    ]);
+}

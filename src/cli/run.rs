@@ -58,6 +58,21 @@ pub struct Create {
     /// Read labels from a file of KEY=VALUE lines (# starts a comment).
     #[arg(long, value_name = "FILE")]
     label_file: Vec<PathBuf>,
+    /// The signal `stop` sends first (default: the image's StopSignal, else SIGTERM).
+    #[arg(long, value_name = "SIGNAL", value_parser = super::values::signal)]
+    stop_signal: Option<i32>,
+    /// Seconds `stop` waits for the container after its stop signal before SIGKILL (default 10).
+    #[arg(long, value_name = "SECS")]
+    stop_timeout: Option<u64>,
+    /// When to pull the image: missing (default), always, never, newer.
+    #[arg(long, value_name = "POLICY", default_value = "missing", value_parser = super::values::pull)]
+    pull: run::PullPolicy,
+    /// Write the container's id to this file (which must not exist).
+    #[arg(long, value_name = "FILE")]
+    cidfile: Option<PathBuf>,
+    /// Another supplementary group for the container's process, by gid.
+    #[arg(long, value_name = "GID", value_parser = super::values::group)]
+    group_add: Vec<u32>,
     /// Restart policy while the supervisor lives: no, on-failure[:N], always.
     #[arg(long, value_name = "POLICY", value_parser = values::restart)]
     restart: Option<RestartPolicy>,
@@ -173,6 +188,11 @@ impl Create {
         }
         Ok(RunSpec {
             labels,
+            stop_signal: self.stop_signal,
+            stop_timeout: self.stop_timeout,
+            pull: self.pull,
+            cidfile: self.cidfile,
+            group_add: self.group_add,
             image: self.image,
             command: self.command,
             name: self.name,

@@ -96,6 +96,26 @@ pub fn tmpfs(s: &str) -> Result<UserMount, FlagError> {
     flag::<_, SpecError>(parse_tmpfs(s))
 }
 
+/// `--stop-signal`: a name (SIGTERM, TERM) or a number.
+pub fn signal(s: &str) -> Result<i32, FlagError> {
+    crate::sandbox::signal_number(s)
+        .ok_or_else(|| FlagError(SpecError::StopSignalFlag(s.to_string()).to_string()))
+}
+
+/// `--pull always|missing|never|newer`.
+pub fn pull(s: &str) -> Result<crate::container::run::PullPolicy, FlagError> {
+    s.parse().map_err(FlagError)
+}
+
+/// `--group-add GID`: a number (a group name is not looked up).
+pub fn group(s: &str) -> Result<u32, FlagError> {
+    s.parse().map_err(|_| {
+        FlagError(format!(
+            "--group-add {s:?}: burrow takes a group by number (a gid); names are not looked up"
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -250,11 +250,12 @@ fn settled(c: &Containers, id: &str) -> Result<State> {
     }
 }
 
-/// The image's StopSignal for this container, SIGTERM if none.
-fn stop_signal(dir: &Path) -> i32 {
+/// The stop signal for this container (the image's StopSignal or
+/// `--stop-signal`, SIGTERM if none) and its `--stop-timeout`.
+fn stop_settings(dir: &Path) -> (i32, Option<u64>) {
     Plan::load(dir)
-        .map(|p| p.stop_signal)
-        .unwrap_or(libc::SIGTERM)
+        .map(|p| (p.stop_signal, p.stop_timeout))
+        .unwrap_or((libc::SIGTERM, None))
 }
 
 /// `stop`: the stop signal, then SIGKILL after `timeout`. Returns the exit
@@ -278,7 +279,7 @@ pub fn stop_many(
         Supervised(Containers, String, std::os::unix::net::UnixStream),
         Direct(Containers, String, Option<OwnedFd>),
     }
-    let timeout = timeout.unwrap_or(10);
+    let mut longest = 0;
     let mut pending = Vec::new();
     for input in inputs {
         let (c, r, s) = find(ctx, input)?;
@@ -287,7 +288,10 @@ pub fn stop_many(
             pending.push(Pending::NotRunning);
             continue;
         }
-        let signal = stop_signal(&c.dir_of(&r.id));
+        let (signal, own_timeout) = stop_settings(&c.dir_of(&r.id));
+        // `-t` first, else the container's --stop-timeout, else 10 s.
+        let timeout = timeout.or(own_timeout).unwrap_or(10);
+        longest = longest.max(timeout);
         let req = Request::Stop {
             signal,
             timeout_secs: timeout,
@@ -303,7 +307,7 @@ pub fn stop_many(
             }
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(timeout);
+    let deadline = Instant::now() + Duration::from_secs(longest);
     let mut out = Vec::new();
     for p in pending {
         out.push(match p {

@@ -94,6 +94,45 @@ pub struct RunSpec {
     pub health: super::health::HealthFlags,
     /// `--label` and `--label-file`, over the image's labels.
     pub labels: std::collections::BTreeMap<String, String>,
+    /// `--stop-signal`, over the image's StopSignal.
+    pub stop_signal: Option<i32>,
+    /// `--stop-timeout`: seconds `stop` waits before SIGKILL (10).
+    pub stop_timeout: Option<u64>,
+    /// `--pull`.
+    pub pull: PullPolicy,
+    /// `--cidfile`: the id is written there (a file that exists is refused).
+    pub cidfile: Option<PathBuf>,
+    /// `--group-add`: more supplementary groups, by number.
+    pub group_add: Vec<u32>,
+}
+
+/// `--pull`: when the image is pulled before the container is made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PullPolicy {
+    /// Only when it is not here (the default).
+    #[default]
+    Missing,
+    /// Every time.
+    Always,
+    /// Never: a missing image is an error.
+    Never,
+    /// When the registry has a newer one; when it cannot be reached, the
+    /// image here is used.
+    Newer,
+}
+
+impl std::str::FromStr for PullPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<PullPolicy, String> {
+        match s {
+            "missing" => Ok(PullPolicy::Missing),
+            "always" => Ok(PullPolicy::Always),
+            "never" => Ok(PullPolicy::Never),
+            "newer" => Ok(PullPolicy::Newer),
+            _ => Err(format!("--pull {s:?}: always, missing, never or newer")),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -122,6 +161,10 @@ pub enum SpecError {
     RemoveAndRestart(RestartPolicy),
     #[error("invalid StopSignal {0:?} in the image config")]
     StopSignal(String),
+    #[error("invalid --stop-signal {0:?}: a signal name (SIGTERM, TERM) or number")]
+    StopSignalFlag(String),
+    #[error("--cidfile {0}: the file exists; remove it or name another")]
+    CidfileExists(PathBuf),
 }
 
 /// Runs a container in the foreground and returns its exit status (with
@@ -175,9 +218,22 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
     let store = ctx.store()?;
     // Until the container is recorded, no `rmi` may remove its image.
     let image_held = store.hold_shared().map_err(|e| Error::Image(e.into()))?;
-    let entry = match ctx.resolve(&store, &spec.image) {
-        Ok(e) => e,
-        Err(Error::Image(ImageError::Store(StoreError::NoSuchImage(_))))
+    let pull = || -> Result<_> {
+        let opts = PullOptions {
+            platform: None,
+            progress: ProgressMode::detect(false),
+        };
+        // What was pulled is run: by its id, whatever name it got.
+        let pulled = super::images::pull(ctx, &spec.image, &opts, None)?;
+        ctx.resolve(&store, &pulled.id.to_string())
+    };
+    let entry = match (spec.pull, ctx.resolve(&store, &spec.image)) {
+        (PullPolicy::Always, _) => pull()?,
+        // A registry out of reach leaves the image here in use.
+        (PullPolicy::Newer, Ok(here)) => pull().unwrap_or(here),
+        (_, Ok(e)) => e,
+        (PullPolicy::Never, Err(e)) => return Err(e),
+        (_, Err(Error::Image(ImageError::Store(StoreError::NoSuchImage(_)))))
             if pullable(&spec.image) =>
         {
             // Said first, before whatever the registry answers: a typo
@@ -193,20 +249,19 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
                 ),
                 None => eprintln!("no image {} here; pulling it", spec.image),
             }
-            let opts = PullOptions {
-                platform: None,
-                progress: ProgressMode::detect(false),
-            };
-            // What was pulled is run: by its id, whatever name it got.
-            let pulled = super::images::pull(ctx, &spec.image, &opts, None)?;
-            ctx.resolve(&store, &pulled.id.to_string())?
+            pull()?
         }
-        Err(e) => return Err(e),
+        (_, Err(e)) => return Err(e),
     };
     let (config, _) = store
         .config(&entry.record.id)
         .map_err(|e| Error::Image(e.into()))?;
     let image_run = config.config.clone().unwrap_or_default();
+    if let Some(path) = &spec.cidfile {
+        if path.exists() {
+            return Err(spec_err(SpecError::CidfileExists(path.clone())));
+        }
+    }
     let id = record::new_id();
     let uid = nix::unistd::Uid::current().as_raw();
     let gid = nix::unistd::Gid::current().as_raw();
@@ -303,6 +358,21 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         )?
     };
     drop(image_held);
+    if let Some(path) = &spec.cidfile {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(id.as_bytes()))
+            .map_err(|source| {
+                Error::Image(ImageError::Store(StoreError::Io {
+                    what: "writing the --cidfile",
+                    path: path.clone(),
+                    source,
+                }))
+            })?;
+    }
     let result = start_and_wait(
         ctx,
         &id,
@@ -369,9 +439,11 @@ impl ProcessPlan {
         own: (u32, u32),
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<ProcessPlan, SpecError> {
-        let stop_signal = match image.stop_signal.as_deref().filter(|s| !s.is_empty()) {
-            None => libc::SIGTERM,
-            Some(s) => {
+        // --stop-signal, else the image's StopSignal, else SIGTERM.
+        let stop_signal = match (spec.stop_signal, image.stop_signal.as_deref()) {
+            (Some(s), _) => s,
+            (None, None | Some("")) => libc::SIGTERM,
+            (None, Some(s)) => {
                 crate::sandbox::signal_number(s).ok_or_else(|| SpecError::StopSignal(s.into()))?
             }
         };
@@ -401,12 +473,12 @@ impl ProcessPlan {
         let user = match (&spec.user, keep_id) {
             (Some(u), _) => User::Lookup {
                 spec: u.clone(),
-                extra_gids: vec![],
+                extra_gids: spec.group_add.clone(),
             },
             (None, true) => User::Id {
                 uid: own.0,
                 gid: own.1,
-                additional_gids: vec![],
+                additional_gids: spec.group_add.clone(),
             },
             (None, false) => User::Lookup {
                 spec: image
@@ -414,7 +486,7 @@ impl ProcessPlan {
                     .clone()
                     .filter(|u| !u.is_empty())
                     .unwrap_or_else(|| "0".into()),
-                extra_gids: vec![],
+                extra_gids: spec.group_add.clone(),
             },
         };
         let workdir = spec
@@ -646,6 +718,7 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
         restart: input.restart,
         auto_remove: input.spec.remove,
         stop_signal: input.stop_signal,
+        stop_timeout: input.spec.stop_timeout,
         interactive: input.spec.interactive,
         limits: input.spec.limits.clone(),
         network: SupervisedNetwork::of(&input.network, &input.bound),
@@ -1057,6 +1130,8 @@ pub fn no_new_privileges(opts: &[String]) -> Result<bool, SpecError> {
         match o.as_str() {
             "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true" => nnp = true,
             "no-new-privileges:false" | "no-new-privileges=false" => nnp = false,
+            // burrow applies no SELinux labels: there is nothing to disable.
+            "label=disable" | "label:disable" => {}
             other => return Err(SpecError::SecurityOpt(other.to_string())),
         }
     }

@@ -54,6 +54,9 @@ pub struct Plan {
     pub auto_remove: bool,
     /// The image's StopSignal, as a number (SIGTERM by default).
     pub stop_signal: i32,
+    /// `--stop-timeout`: what `stop` waits without `-t` (10 s when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u64>,
     /// Keep a pipe on the container's stdin for `attach -i` (`-i`).
     pub interactive: bool,
     /// Resource limits: the supervisor makes the container's cgroup (and
