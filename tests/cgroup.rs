@@ -218,6 +218,8 @@ fn a_container_without_a_cgroup_cannot_be_paused_or_updated() {
     assert_eq!(rows[0]["Running"], true, "{stats}");
     env.ok(&["rm", "-f", "nap"]);
     common::kill_group(&mut running);
-    let out = env.fails(&["update", "--memory", "64m", "nap"]);
+    // A missing container is docker's "No such container", exit 1.
+    let out = env.run(&["update", "--memory", "64m", "nap"]);
+    assert_eq!(out.code(), Some(1), "{out}");
     assert!(out.error_line().contains("No such container"), "{out}");
 }

@@ -366,7 +366,10 @@ fn exec_into_a_stopped_container_is_a_clear_error() {
         out.error_line().contains("not running") && out.error_line().contains("burrow start s1"),
         "{out}"
     );
-    env.fails(&["exec", "nonesuch", "true"]);
+    // A missing container is docker's "No such container", exit 1.
+    let out = env.run(&["exec", "nonesuch", "true"]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(out.error_line().contains("No such container"), "{out}");
     env.ok(&["rm", "s1"]);
 }
 
