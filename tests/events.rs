@@ -49,7 +49,7 @@ fn events_tell_what_happened_to_containers_and_images() {
         "--network",
         "none",
         "--name",
-        "a",
+        "pa",
         IMAGE,
         "sh",
         "-c",
@@ -106,7 +106,7 @@ fn events_tell_what_happened_to_containers_and_images() {
     }
     env.ok(&["tag", IMAGE, "localhost/other:2"]);
     env.ok(&["rmi", "localhost/other:2"]);
-    env.ok(&["rm", "-f", "a", "b", "c", "h"]);
+    env.ok(&["rm", "-f", "pa", "b", "c", "h"]);
 
     let all = lines(
         &env,
@@ -117,28 +117,30 @@ fn events_tell_what_happened_to_containers_and_images() {
         ],
     );
     for want in [
-        "container create a",
-        "container start a",
-        "container die a",
+        "container create pa",
+        "container start pa",
+        "container die pa",
         "container kill b",
         "container stop c",
         "container health_status: healthy h",
         "image tag localhost/other:2",
         "image untag localhost/other:2",
-        "container destroy a",
+        "container destroy pa",
     ] {
         assert!(all.iter().any(|l| l == want), "no {want:?} in {all:#?}");
     }
     let a = |action: &str| {
         all.iter()
-            .position(|l| l == &format!("container {action} a"))
+            .position(|l| l == &format!("container {action} pa"))
     };
     assert!(
         a("create") < a("start") && a("start") < a("die") && a("die") < a("destroy"),
         "{all:#?}"
     );
 
-    // Filters: one key's values are alternatives, keys all apply.
+    // Filters: one key's values are alternatives, keys all apply. The name
+    // is not hex: `container=` also matches id prefixes, as docker's does,
+    // and `a` would match any container whose id starts with it.
     let died = lines(
         &env,
         &start,
@@ -146,7 +148,7 @@ fn events_tell_what_happened_to_containers_and_images() {
             "--filter",
             "event=die",
             "--filter",
-            "container=a",
+            "container=pa",
             "--filter",
             "container=zz",
             "--format",
@@ -158,7 +160,7 @@ fn events_tell_what_happened_to_containers_and_images() {
     let plain = lines(
         &env,
         &start,
-        &["--filter", "event=die", "--filter", "container=a"],
+        &["--filter", "event=die", "--filter", "container=pa"],
     );
     assert_eq!(plain.len(), 1, "{plain:?}");
     assert!(
