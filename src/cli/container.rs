@@ -399,7 +399,7 @@ impl Top {
                 p.command,
             ]);
         }
-        super::image::print_table(&rows);
+        super::format::print_table(&rows);
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Image commands: images, import, load, save, rmi, tag, inspect and the
 //! `image` family that groups them.
 
+use super::format::{human_size, print_table};
 use super::Format;
 use crate::container::images::{self, Context, Removed};
 use crate::image::archive::SaveFormat;
@@ -199,52 +200,6 @@ const IMAGES_HEADERS: &[(&str, &str)] = &[
     ("Containers", "CONTAINERS"),
 ];
 
-/// Prints rows in columns separated by at least three spaces.
-pub fn print_table(rows: &[Vec<String>]) {
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for row in rows {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<w$}   ", w = widths[i]));
-            }
-        }
-        println!("{}", line.trim_end());
-    }
-}
-
-/// Sizes as docker prints them (decimal units).
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i + 1 < UNITS.len() {
-        v /= 1000.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{bytes} B")
-    } else {
-        let n = format!("{v:.2}");
-        format!(
-            "{} {}",
-            n.trim_end_matches('0').trim_end_matches('.'),
-            UNITS[i]
-        )
-    }
-}
-
 #[derive(clap::Args, Debug)]
 pub struct Import {
     /// Tarball of a root filesystem (plain, gzip or zstd), or - for stdin.
@@ -407,17 +362,6 @@ impl Inspect {
             Some(super::run::InspectType::Image),
             &self.format,
         )
-    }
-}
-
-/// `inspect`'s output: a JSON array, or each object through a template.
-pub fn print_inspected(objects: &[serde_json::Value], format: &Format) -> Result<()> {
-    match format {
-        Format::Template(t) => t.print(objects, &[]),
-        _ => {
-            println!("{}", serde_json::to_string_pretty(objects).expect("json"));
-            Ok(())
-        }
     }
 }
 

@@ -412,8 +412,8 @@ impl Ps {
                 if let Some((rw, root)) = size {
                     row["Size"] = format!(
                         "{} (virtual {})",
-                        super::image::human_size(*rw),
-                        super::image::human_size(*root)
+                        super::format::human_size(*rw),
+                        super::format::human_size(*root)
                     )
                     .into();
                 }
@@ -447,7 +447,7 @@ impl Ps {
                     .collect(),
             );
         }
-        super::image::print_table(&rows);
+        super::format::print_table(&rows);
         Ok(())
     }
 }
@@ -691,7 +691,7 @@ pub fn inspect(
             Err(e) => return Err(e),
         }
     }
-    super::image::print_inspected(&out, format)?;
+    super::format::print_inspected(&out, format)?;
     Ok(code)
 }
 

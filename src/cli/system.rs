@@ -42,7 +42,7 @@ impl Df {
         let rows = vec![
             serde_json::json!({
                 "Type": "Images", "TotalCount": images, "Active": active,
-                "Size": super::image::human_size(size), "Reclaimable": "",
+                "Size": super::format::human_size(size), "Reclaimable": "",
             }),
             serde_json::json!({
                 "Type": "Containers", "TotalCount": containers.len(), "Active": running,
@@ -77,7 +77,7 @@ impl Df {
                             .collect(),
                     );
                 }
-                super::image::print_table(&table);
+                super::format::print_table(&table);
                 Ok(())
             }
         }

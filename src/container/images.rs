@@ -4,13 +4,13 @@
 //! own metadata and run here.
 
 use crate::config::{Config, Paths};
+use crate::container::error::{Error, Result};
 use crate::container::record::{Containers, Status};
 use crate::image::archive::{self, LoadReport, SaveFormat, SaveItem};
 use crate::image::registry::{self, PullOptions, PullReport, PushOptions, PushReport};
 use crate::image::store::{ImageEntry, Store};
 use crate::image::{Digest, Reference};
 use crate::sandbox::userns::{self, IdMap};
-use crate::{Error, Result};
 use std::path::Path;
 
 /// What every command needs: the configuration and where things live.

@@ -3,6 +3,7 @@
 //! operations that create or delete files owned by mapped ids run here,
 //! inside a user namespace.
 
+pub mod error;
 pub mod events;
 pub mod files;
 pub mod filter;
@@ -63,9 +64,9 @@ impl ContainerError {
     }
 }
 
+use crate::container::error::Result;
 use crate::container::images::Context;
 use crate::container::record::{Containers, Record, State, Status};
-use crate::Result;
 
 fn records(ctx: &Context) -> Result<Containers> {
     let store = ctx.store()?;
@@ -326,7 +327,8 @@ pub fn remove(ctx: &Context, input: &str, force: bool, volumes: bool) -> Result<
         .and_then(|f| nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).ok());
     // The writable layer holds files of mapped ids: delete it as their owner.
     ctx.in_userns(move |_| {
-        crate::image::store::remove_tree(&dir).map_err(|e| crate::Error::Image(e.into()))
+        crate::image::store::remove_tree(&dir)
+            .map_err(|e| crate::container::error::Error::Image(e.into()))
     })?;
     events::record(
         &ctx.paths.storage,

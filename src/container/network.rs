@@ -8,10 +8,10 @@
 //! are served directly (see `net::direct`).
 
 use super::record::{Containers, Status};
+use crate::container::error::{Error, Result};
 use crate::net::{self, NetError, NetworkMode, PortForwarder, PortReservation, PublishedPort};
 use crate::sandbox::spec::{EtcFiles, JoinNamespaces, SandboxSpec};
 use crate::sandbox::userns::IdMap;
-use crate::{Error, Result};
 use rustix::fd::OwnedFd;
 use std::collections::BTreeMap;
 use std::net::IpAddr;

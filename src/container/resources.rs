@@ -7,7 +7,7 @@ use super::images::Context;
 use super::record::{Record, State, Status};
 use super::ContainerError;
 use crate::cgroup::{self, Cgroup, Limits, Setup};
-use crate::Result;
+use crate::container::error::Result;
 use serde::Serialize;
 use std::time::Instant;
 
