@@ -8,7 +8,7 @@ use common::fixtures::{busybox_rootfs, ImageSpec};
 use common::{TestEnv, TestUser};
 use serde_json::json;
 use std::io::BufRead;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const IMAGE: &str = "localhost/events:1";
 
@@ -95,15 +95,14 @@ fn events_tell_what_happened_to_containers_and_images() {
         "sleep",
         "60",
     ]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while env
-        .ok(&["inspect", "-f", "{{.State.Health.Status}}", "h"])
-        .stdout
-        != "healthy\n"
-    {
-        assert!(Instant::now() < deadline, "h never turned healthy");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_for(Duration::from_secs(60), "h to turn healthy", || {
+        let s = env.ok(&["inspect", "-f", "{{.State.Health.Status}}", "h"]);
+        if s.stdout == "healthy\n" {
+            Ok(())
+        } else {
+            Err(s.stdout)
+        }
+    });
     env.ok(&["tag", IMAGE, "localhost/other:2"]);
     env.ok(&["rmi", "localhost/other:2"]);
     env.ok(&["rm", "-f", "pa", "b", "c", "h"]);

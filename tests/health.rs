@@ -8,7 +8,7 @@ mod common;
 use common::fixtures::{busybox_rootfs, ImageSpec};
 use common::{TestEnv, TestUser};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const IMAGE: &str = "localhost/health:1";
 
@@ -34,15 +34,18 @@ fn state(env: &TestEnv, name: &str) -> Value {
 
 /// Polls `inspect` until `pred` holds (at most a minute).
 fn wait_for(env: &TestEnv, name: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let s = state(env, name);
-        if pred(&s) {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "{name} never got {what}: {s:#}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_for(
+        Duration::from_secs(60),
+        &format!("{name} to get {what}"),
+        || {
+            let s = state(env, name);
+            if pred(&s) {
+                Ok(s)
+            } else {
+                Err(format!("{s:#}"))
+            }
+        },
+    )
 }
 
 fn health(s: &Value) -> &str {

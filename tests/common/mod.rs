@@ -843,3 +843,55 @@ pub fn strings(v: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// What a [`wait_for`] probe answers: ready (with a value) or not yet
+/// (with what it saw, for the message if time runs out).
+pub trait Probe {
+    type Value;
+    fn ready(self) -> Result<Self::Value, String>;
+}
+
+impl Probe for bool {
+    type Value = ();
+    fn ready(self) -> Result<(), String> {
+        if self {
+            Ok(())
+        } else {
+            Err(String::new())
+        }
+    }
+}
+
+impl<T> Probe for Option<T> {
+    type Value = T;
+    fn ready(self) -> Result<T, String> {
+        self.ok_or_else(String::new)
+    }
+}
+
+impl<T, E: std::fmt::Display> Probe for Result<T, E> {
+    type Value = T;
+    fn ready(self) -> Result<T, String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+/// Polls `probe` every 50 ms until it is ready and returns its value;
+/// panics naming `what` (and the last thing the probe saw) once `timeout`
+/// has passed. The one polling loop of the suite: a test waits for a state,
+/// never for a time.
+pub fn wait_for<P: Probe>(timeout: Duration, what: &str, mut probe: impl FnMut() -> P) -> P::Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match probe().ready() {
+            Ok(v) => return v,
+            Err(last) if Instant::now() >= deadline => {
+                if last.is_empty() {
+                    panic!("timed out after {timeout:?} waiting for {what}");
+                }
+                panic!("timed out after {timeout:?} waiting for {what}; last seen: {last}");
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
