@@ -733,12 +733,16 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__attach)
-            opts="-h -V --no-stdin --help --version"
+            opts="-h -V --no-stdin --detach-keys --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --detach-keys)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -837,12 +841,16 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__container__subcmd__attach)
-            opts="-h -V --no-stdin --help --version"
+            opts="-h -V --no-stdin --detach-keys --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --detach-keys)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -879,7 +887,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__container__subcmd__create)
-            opts="-l -i -t -e -w -u -v -H -p -P -m -c -h -V --rm --label --label-file --stop-signal --stop-timeout --pull --cidfile --group-add --restart --name --interactive --tty --env --env-file --workdir --user --entrypoint --volume --mount --tmpfs --hostname --read-only --init --userns --security-opt --privileged --cap-add --cap-drop --network --publish --publish-all --dns --add-host --memory --memory-reservation --memory-swap --cpus --cpu-shares --cpuset-cpus --cpuset-mems --pids-limit --blkio-weight --device-read-bps --device-write-bps --health-cmd --health-interval --health-retries --health-start-period --health-timeout --no-healthcheck --health-on-failure --oom-score-adj --help --version"
+            opts="-l -i -t -e -w -u -v -H -p -P -m -c -h -V --rm --label --label-file --stop-signal --stop-timeout --pull --cidfile --group-add --ulimit --shm-size --sysctl --log-driver --log-opt --detach-keys --restart --name --interactive --tty --env --env-file --workdir --user --entrypoint --volume --mount --tmpfs --hostname --read-only --init --userns --security-opt --privileged --cap-add --cap-drop --network --publish --publish-all --dns --add-host --memory --memory-reservation --memory-swap --cpus --cpu-shares --cpuset-cpus --cpuset-mems --pids-limit --blkio-weight --device-read-bps --device-write-bps --health-cmd --health-interval --health-retries --health-start-period --health-timeout --no-healthcheck --health-on-failure --oom-score-adj --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -914,6 +922,30 @@ _burrow() {
                     return 0
                     ;;
                 --group-add)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ulimit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shm-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sysctl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-driver)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --detach-keys)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1781,7 +1813,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__container__subcmd__run)
-            opts="-d -l -i -t -e -w -u -v -H -p -P -m -c -h -V --detach --rm --label --label-file --stop-signal --stop-timeout --pull --cidfile --group-add --restart --name --interactive --tty --env --env-file --workdir --user --entrypoint --volume --mount --tmpfs --hostname --read-only --init --userns --security-opt --privileged --cap-add --cap-drop --network --publish --publish-all --dns --add-host --memory --memory-reservation --memory-swap --cpus --cpu-shares --cpuset-cpus --cpuset-mems --pids-limit --blkio-weight --device-read-bps --device-write-bps --health-cmd --health-interval --health-retries --health-start-period --health-timeout --no-healthcheck --health-on-failure --oom-score-adj --help --version"
+            opts="-d -l -i -t -e -w -u -v -H -p -P -m -c -h -V --detach --rm --label --label-file --stop-signal --stop-timeout --pull --cidfile --group-add --ulimit --shm-size --sysctl --log-driver --log-opt --detach-keys --restart --name --interactive --tty --env --env-file --workdir --user --entrypoint --volume --mount --tmpfs --hostname --read-only --init --userns --security-opt --privileged --cap-add --cap-drop --network --publish --publish-all --dns --add-host --memory --memory-reservation --memory-swap --cpus --cpu-shares --cpuset-cpus --cpuset-mems --pids-limit --blkio-weight --device-read-bps --device-write-bps --health-cmd --health-interval --health-retries --health-start-period --health-timeout --no-healthcheck --health-on-failure --oom-score-adj --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1816,6 +1848,30 @@ _burrow() {
                     return 0
                     ;;
                 --group-add)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ulimit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shm-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sysctl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-driver)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --detach-keys)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2007,12 +2063,16 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__container__subcmd__start)
-            opts="-a -i -h -V --attach --interactive --all --help --version"
+            opts="-a -i -h -V --attach --interactive --all --detach-keys --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --detach-keys)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2187,7 +2247,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__create)
-            opts="-l -i -t -e -w -u -v -H -p -P -m -c -h -V --rm --label --label-file --stop-signal --stop-timeout --pull --cidfile --group-add --restart --name --interactive --tty --env --env-file --workdir --user --entrypoint --volume --mount --tmpfs --hostname --read-only --init --userns --security-opt --privileged --cap-add --cap-drop --network --publish --publish-all --dns --add-host --memory --memory-reservation --memory-swap --cpus --cpu-shares --cpuset-cpus --cpuset-mems --pids-limit --blkio-weight --device-read-bps --device-write-bps --health-cmd --health-interval --health-retries --health-start-period --health-timeout --no-healthcheck --health-on-failure --oom-score-adj --help --version"
+            opts="-l -i -t -e -w -u -v -H -p -P -m -c -h -V --rm --label --label-file --stop-signal --stop-timeout --pull --cidfile --group-add --ulimit --shm-size --sysctl --log-driver --log-opt --detach-keys --restart --name --interactive --tty --env --env-file --workdir --user --entrypoint --volume --mount --tmpfs --hostname --read-only --init --userns --security-opt --privileged --cap-add --cap-drop --network --publish --publish-all --dns --add-host --memory --memory-reservation --memory-swap --cpus --cpu-shares --cpuset-cpus --cpuset-mems --pids-limit --blkio-weight --device-read-bps --device-write-bps --health-cmd --health-interval --health-retries --health-start-period --health-timeout --no-healthcheck --health-on-failure --oom-score-adj --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2222,6 +2282,30 @@ _burrow() {
                     return 0
                     ;;
                 --group-add)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ulimit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shm-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sysctl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-driver)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --detach-keys)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4767,7 +4851,7 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__run)
-            opts="-d -l -i -t -e -w -u -v -H -p -P -m -c -h -V --detach --rm --label --label-file --stop-signal --stop-timeout --pull --cidfile --group-add --restart --name --interactive --tty --env --env-file --workdir --user --entrypoint --volume --mount --tmpfs --hostname --read-only --init --userns --security-opt --privileged --cap-add --cap-drop --network --publish --publish-all --dns --add-host --memory --memory-reservation --memory-swap --cpus --cpu-shares --cpuset-cpus --cpuset-mems --pids-limit --blkio-weight --device-read-bps --device-write-bps --health-cmd --health-interval --health-retries --health-start-period --health-timeout --no-healthcheck --health-on-failure --oom-score-adj --help --version"
+            opts="-d -l -i -t -e -w -u -v -H -p -P -m -c -h -V --detach --rm --label --label-file --stop-signal --stop-timeout --pull --cidfile --group-add --ulimit --shm-size --sysctl --log-driver --log-opt --detach-keys --restart --name --interactive --tty --env --env-file --workdir --user --entrypoint --volume --mount --tmpfs --hostname --read-only --init --userns --security-opt --privileged --cap-add --cap-drop --network --publish --publish-all --dns --add-host --memory --memory-reservation --memory-swap --cpus --cpu-shares --cpuset-cpus --cpuset-mems --pids-limit --blkio-weight --device-read-bps --device-write-bps --health-cmd --health-interval --health-retries --health-start-period --health-timeout --no-healthcheck --health-on-failure --oom-score-adj --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4802,6 +4886,30 @@ _burrow() {
                     return 0
                     ;;
                 --group-add)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ulimit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shm-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sysctl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-driver)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --detach-keys)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5019,12 +5127,16 @@ _burrow() {
             return 0
             ;;
         burrow__subcmd__start)
-            opts="-a -i -h -V --attach --interactive --all --help --version"
+            opts="-a -i -h -V --attach --interactive --all --detach-keys --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --detach-keys)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

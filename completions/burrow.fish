@@ -77,7 +77,13 @@ complete -c burrow -n "__fish_burrow_using_subcommand run" -l stop-signal -d 'Th
 complete -c burrow -n "__fish_burrow_using_subcommand run" -l stop-timeout -d 'Seconds `stop` waits for the container after its stop signal before SIGKILL (default 10)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand run" -l pull -d 'When to pull the image: missing (default), always, never, newer' -r
 complete -c burrow -n "__fish_burrow_using_subcommand run" -l cidfile -d 'Write the container\'s id to this file (which must not exist)' -r -F
-complete -c burrow -n "__fish_burrow_using_subcommand run" -l group-add -d 'Another supplementary group for the container\'s process, by gid' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l group-add -d 'Another supplementary group for the container\'s process: a gid, or a name in the image\'s /etc/group' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l ulimit -d 'A resource limit: NAME=SOFT[:HARD] (nofile, nproc, core, stack, memlock, ...; -1 is unlimited)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l shm-size -d 'The size of /dev/shm (64m by default)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l sysctl -d 'A namespaced sysctl: net.* (with a network of its own), kernel.shm*/msg*/sem, fs.mqueue.*' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l log-driver -d 'Where output goes: k8s-file (default), json-file (the same log), none, passthrough (your own stdio)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l log-opt -d 'A log option: max-size=SIZE, max-file=N' -r
+complete -c burrow -n "__fish_burrow_using_subcommand run" -l detach-keys -d 'The keys that detach `attach` and `start -a` from the container\'s terminal (ctrl-p,ctrl-q by default)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand run" -l restart -d 'Restart policy while the supervisor lives: no, on-failure[:N], always' -r
 complete -c burrow -n "__fish_burrow_using_subcommand run" -l name -d 'Name the container' -r
 complete -c burrow -n "__fish_burrow_using_subcommand run" -s e -l env -d 'Set an environment variable (NAME=VALUE, or NAME to pass yours on)' -r
@@ -132,7 +138,13 @@ complete -c burrow -n "__fish_burrow_using_subcommand create" -l stop-signal -d 
 complete -c burrow -n "__fish_burrow_using_subcommand create" -l stop-timeout -d 'Seconds `stop` waits for the container after its stop signal before SIGKILL (default 10)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand create" -l pull -d 'When to pull the image: missing (default), always, never, newer' -r
 complete -c burrow -n "__fish_burrow_using_subcommand create" -l cidfile -d 'Write the container\'s id to this file (which must not exist)' -r -F
-complete -c burrow -n "__fish_burrow_using_subcommand create" -l group-add -d 'Another supplementary group for the container\'s process, by gid' -r
+complete -c burrow -n "__fish_burrow_using_subcommand create" -l group-add -d 'Another supplementary group for the container\'s process: a gid, or a name in the image\'s /etc/group' -r
+complete -c burrow -n "__fish_burrow_using_subcommand create" -l ulimit -d 'A resource limit: NAME=SOFT[:HARD] (nofile, nproc, core, stack, memlock, ...; -1 is unlimited)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand create" -l shm-size -d 'The size of /dev/shm (64m by default)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand create" -l sysctl -d 'A namespaced sysctl: net.* (with a network of its own), kernel.shm*/msg*/sem, fs.mqueue.*' -r
+complete -c burrow -n "__fish_burrow_using_subcommand create" -l log-driver -d 'Where output goes: k8s-file (default), json-file (the same log), none, passthrough (your own stdio)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand create" -l log-opt -d 'A log option: max-size=SIZE, max-file=N' -r
+complete -c burrow -n "__fish_burrow_using_subcommand create" -l detach-keys -d 'The keys that detach `attach` and `start -a` from the container\'s terminal (ctrl-p,ctrl-q by default)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand create" -l restart -d 'Restart policy while the supervisor lives: no, on-failure[:N], always' -r
 complete -c burrow -n "__fish_burrow_using_subcommand create" -l name -d 'Name the container' -r
 complete -c burrow -n "__fish_burrow_using_subcommand create" -s e -l env -d 'Set an environment variable (NAME=VALUE, or NAME to pass yours on)' -r
@@ -240,6 +252,7 @@ complete -c burrow -n "__fish_burrow_using_subcommand kill" -s s -l signal -d 'T
 complete -c burrow -n "__fish_burrow_using_subcommand kill" -s a -l all -d 'Signal every running container'
 complete -c burrow -n "__fish_burrow_using_subcommand kill" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand kill" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand start" -l detach-keys -d 'The keys that detach from the container\'s terminal (ctrl-p,ctrl-q by default)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand start" -s a -l attach -d 'Attach to the container\'s output and wait for it to exit'
 complete -c burrow -n "__fish_burrow_using_subcommand start" -s i -l interactive -d 'Pass stdin on (attached)'
 complete -c burrow -n "__fish_burrow_using_subcommand start" -l all -d 'Start every container that is not running'
@@ -250,6 +263,7 @@ complete -c burrow -n "__fish_burrow_using_subcommand restart" -s h -l help -d '
 complete -c burrow -n "__fish_burrow_using_subcommand restart" -s V -l version -d 'Print version'
 complete -c burrow -n "__fish_burrow_using_subcommand wait" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand wait" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand attach" -l detach-keys -d 'The keys that detach from the container\'s terminal (ctrl-p,ctrl-q by default)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand attach" -l no-stdin -d 'Do not pass stdin on'
 complete -c burrow -n "__fish_burrow_using_subcommand attach" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand attach" -s V -l version -d 'Print version'
@@ -368,6 +382,7 @@ complete -c burrow -n "__fish_burrow_using_subcommand container; and not __fish_
 complete -c burrow -n "__fish_burrow_using_subcommand container; and not __fish_seen_subcommand_from attach commit cp create diff exec export inspect kill logs ls list ps pause port rename restart rm remove run start stats stop top unpause update wait exists prune help" -f -a "exists" -d 'Exit 0 when a container exists, 1 when it does not'
 complete -c burrow -n "__fish_burrow_using_subcommand container; and not __fish_seen_subcommand_from attach commit cp create diff exec export inspect kill logs ls list ps pause port rename restart rm remove run start stats stop top unpause update wait exists prune help" -f -a "prune" -d 'Remove every container that is not running'
 complete -c burrow -n "__fish_burrow_using_subcommand container; and not __fish_seen_subcommand_from attach commit cp create diff exec export inspect kill logs ls list ps pause port rename restart rm remove run start stats stop top unpause update wait exists prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from attach" -l detach-keys -d 'The keys that detach from the container\'s terminal (ctrl-p,ctrl-q by default)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from attach" -l no-stdin -d 'Do not pass stdin on'
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from attach" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from attach" -s V -l version -d 'Print version'
@@ -381,7 +396,13 @@ complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l stop-timeout -d 'Seconds `stop` waits for the container after its stop signal before SIGKILL (default 10)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l pull -d 'When to pull the image: missing (default), always, never, newer' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l cidfile -d 'Write the container\'s id to this file (which must not exist)' -r -F
-complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l group-add -d 'Another supplementary group for the container\'s process, by gid' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l group-add -d 'Another supplementary group for the container\'s process: a gid, or a name in the image\'s /etc/group' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l ulimit -d 'A resource limit: NAME=SOFT[:HARD] (nofile, nproc, core, stack, memlock, ...; -1 is unlimited)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l shm-size -d 'The size of /dev/shm (64m by default)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l sysctl -d 'A namespaced sysctl: net.* (with a network of its own), kernel.shm*/msg*/sem, fs.mqueue.*' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l log-driver -d 'Where output goes: k8s-file (default), json-file (the same log), none, passthrough (your own stdio)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l log-opt -d 'A log option: max-size=SIZE, max-file=N' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l detach-keys -d 'The keys that detach `attach` and `start -a` from the container\'s terminal (ctrl-p,ctrl-q by default)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l restart -d 'Restart policy while the supervisor lives: no, on-failure[:N], always' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -l name -d 'Name the container' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from create" -s e -l env -d 'Set an environment variable (NAME=VALUE, or NAME to pass yours on)' -r
@@ -510,7 +531,13 @@ complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l stop-timeout -d 'Seconds `stop` waits for the container after its stop signal before SIGKILL (default 10)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l pull -d 'When to pull the image: missing (default), always, never, newer' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l cidfile -d 'Write the container\'s id to this file (which must not exist)' -r -F
-complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l group-add -d 'Another supplementary group for the container\'s process, by gid' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l group-add -d 'Another supplementary group for the container\'s process: a gid, or a name in the image\'s /etc/group' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l ulimit -d 'A resource limit: NAME=SOFT[:HARD] (nofile, nproc, core, stack, memlock, ...; -1 is unlimited)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l shm-size -d 'The size of /dev/shm (64m by default)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l sysctl -d 'A namespaced sysctl: net.* (with a network of its own), kernel.shm*/msg*/sem, fs.mqueue.*' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l log-driver -d 'Where output goes: k8s-file (default), json-file (the same log), none, passthrough (your own stdio)' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l log-opt -d 'A log option: max-size=SIZE, max-file=N' -r
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l detach-keys -d 'The keys that detach `attach` and `start -a` from the container\'s terminal (ctrl-p,ctrl-q by default)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l restart -d 'Restart policy while the supervisor lives: no, on-failure[:N], always' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l name -d 'Name the container' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -s e -l env -d 'Set an environment variable (NAME=VALUE, or NAME to pass yours on)' -r
@@ -559,6 +586,7 @@ complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -l no-healthcheck -d 'Run no health check, whatever the image says'
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
+complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from start" -l detach-keys -d 'The keys that detach from the container\'s terminal (ctrl-p,ctrl-q by default)' -r
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from start" -s a -l attach -d 'Attach to the container\'s output and wait for it to exit'
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from start" -s i -l interactive -d 'Pass stdin on (attached)'
 complete -c burrow -n "__fish_burrow_using_subcommand container; and __fish_seen_subcommand_from start" -l all -d 'Start every container that is not running'

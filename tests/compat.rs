@@ -29,15 +29,8 @@ fn env_with_image(test: &str, user: TestUser) -> Option<TestEnv> {
     Some(env)
 }
 
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !f() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+fn wait_for(what: &str, f: impl FnMut() -> bool) {
+    common::wait_for(std::time::Duration::from_secs(20), what, f);
 }
 
 fn inspect(env: &TestEnv, name: &str) -> Value {
@@ -285,20 +278,17 @@ fn wait_returns_when_a_restart_always_container_exits() {
     ]);
     // Running when asked: answered at its exit, though it restarts.
     let mut waiting = env.spawn(&["wait", "again"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = waiting.0.try_wait().expect("try_wait") {
-            break Some(s);
-        }
-        if std::time::Instant::now() > deadline {
-            break None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    if status.is_none() {
+    let returned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        common::wait_for(
+            std::time::Duration::from_secs(60),
+            "wait to return for a --restart always container that exited",
+            || waiting.0.try_wait().expect("try_wait"),
+        )
+    }));
+    if let Err(e) = returned {
         common::kill_group(&mut waiting);
         env.ok(&["rm", "-f", "again"]);
-        panic!("wait did not return for a --restart always container that exited");
+        std::panic::resume_unwind(e);
     }
     let mut out = String::new();
     std::io::Read::read_to_string(waiting.0.stdout.as_mut().expect("stdout"), &mut out)
@@ -396,4 +386,296 @@ fn stop_signal_cidfile_pull_never_group_add_and_label_disable() {
         IMAGE,
         "true",
     ]);
+}
+
+#[test]
+fn publish_without_a_host_port_binds_a_free_one_shown_by_port_ps_and_inspect() {
+    let Some(env) = env_with_image("publish_random_port", TestUser::WithSubids) else {
+        return;
+    };
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "127.0.0.1::8080",
+        IMAGE,
+        "sleep",
+        "60",
+    ]);
+    let out = env.ok(&["port", "web", "8080"]);
+    let shown = out.stdout.trim().to_string();
+    let port: u16 = shown
+        .strip_prefix("127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    // Not the container's port, as docker: one the kernel picked.
+    assert!(port != 8080 && port != 0, "{out}");
+    let bound = inspect(&env, "web")["NetworkSettings"]["Ports"]["8080/tcp"][0].clone();
+    assert_eq!(bound["HostIp"], "127.0.0.1");
+    assert_eq!(bound["HostPort"], port.to_string());
+    let ps = env.ok(&["ps", "--format", "{{.Ports}}"]);
+    assert_eq!(ps.stdout.trim(), format!("127.0.0.1:{port}->8080/tcp"));
+    // The port is really held: binding it again fails.
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_err());
+    env.ok(&["rm", "-f", "web"]);
+}
+
+/// This process's (and so burrow's) hard limit of open files.
+fn own_nofile_hard() -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the struct we own.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) }, 0);
+    r.rlim_max
+}
+
+#[test]
+fn ulimit_sets_soft_and_hard_limits_for_run_and_exec_and_refuses_more_than_yours() {
+    let Some(env) = env_with_image("ulimit", TestUser::WithSubids) else {
+        return;
+    };
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--ulimit",
+        "nofile=1000:2000",
+        "--ulimit",
+        "core=0",
+        IMAGE,
+        "sh",
+        "-c",
+        "ulimit -Sn; ulimit -Hn; ulimit -c",
+    ]);
+    assert_eq!(out.stdout_lines(), ["1000", "2000", "0"], "{out}");
+    // Given twice: the last.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--ulimit",
+        "nofile=100",
+        "--ulimit",
+        "nofile=300",
+        IMAGE,
+        "sh",
+        "-c",
+        "ulimit -Sn; ulimit -Hn",
+    ]);
+    assert_eq!(out.stdout_lines(), ["300", "300"], "{out}");
+    // exec'd processes get the container's limits too.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lim",
+        "--ulimit",
+        "nofile=512",
+        IMAGE,
+        "sleep",
+        "60",
+    ]);
+    let out = env.ok(&["exec", "lim", "sh", "-c", "ulimit -n"]);
+    assert_eq!(out.stdout.trim(), "512", "{out}");
+    let shown = env.ok(&["inspect", "-f", "{{json .HostConfig.Ulimits}}", "lim"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&shown.stdout).expect("json"),
+        json!([{"Name": "nofile", "Soft": 512, "Hard": 512}])
+    );
+    env.ok(&["rm", "-f", "lim"]);
+    // Above the caller's own hard limit: refused before anything runs.
+    let above = format!("nofile=1024:{}", own_nofile_hard() + 1);
+    let out = env.run(&["run", "--rm", "--ulimit", &above, IMAGE, "true"]);
+    assert_eq!(out.code(), Some(125), "{out}");
+    assert!(out.stderr.contains("above yours"), "{out}");
+    for bad in [
+        "nofile",
+        "nofiles=1",
+        "nofile=2:1",
+        "nofile=1:2:3",
+        "nofile=x",
+    ] {
+        let out = env.run(&["run", "--rm", "--ulimit", bad, IMAGE, "true"]);
+        assert_eq!(out.code(), Some(125), "{bad}: {out}");
+    }
+}
+
+#[test]
+fn shm_size_sysctl_and_group_add_by_name() {
+    let Some(env) = env_with_image("shm_sysctl_group", TestUser::WithSubids) else {
+        return;
+    };
+    let mounts = env.ok(&[
+        "run",
+        "--rm",
+        "--shm-size",
+        "1m",
+        IMAGE,
+        "cat",
+        "/proc/mounts",
+    ]);
+    let shm = mounts
+        .stdout
+        .lines()
+        .find(|l| l.split(' ').nth(1) == Some("/dev/shm"))
+        .unwrap_or_else(|| panic!("{mounts}"))
+        .to_string();
+    assert!(shm.contains("size=1024k"), "{shm}");
+    // Namespaced sysctls are the container's own; the host's stay.
+    let ttl = "/proc/sys/net/ipv4/ip_default_ttl";
+    let host_ttl = std::fs::read_to_string(ttl).expect("host ttl");
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--sysctl",
+        "net.ipv4.ip_default_ttl=42",
+        "--sysctl",
+        "kernel.shmmni=1234",
+        IMAGE,
+        "cat",
+        ttl,
+        "/proc/sys/kernel/shmmni",
+    ]);
+    assert_eq!(out.stdout_lines(), ["42", "1234"], "{out}");
+    assert_eq!(std::fs::read_to_string(ttl).expect("host ttl"), host_ttl);
+    let shown = env.ok(&[
+        "create",
+        "--name",
+        "sys",
+        "--sysctl",
+        "fs.mqueue.msg_max=20",
+        IMAGE,
+    ]);
+    assert!(!shown.stdout.trim().is_empty());
+    let sysctls = env.ok(&["inspect", "-f", "{{json .HostConfig.Sysctls}}", "sys"]);
+    assert_eq!(sysctls.stdout.trim(), r#"{"fs.mqueue.msg_max":"20"}"#);
+    // Not namespaced, the host's network, or a path out of /proc/sys.
+    for (args, says) in [
+        (vec!["--sysctl", "kernel.hostname=x"], "is not allowed"),
+        (vec!["--sysctl", "vm.swappiness=1"], "is not allowed"),
+        (
+            vec!["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"],
+            "host",
+        ),
+        (
+            vec!["--sysctl", "net.ipv4/../../kernel/core_pattern=x"],
+            "invalid --sysctl",
+        ),
+        (vec!["--sysctl", "net..ipv4=1"], "invalid --sysctl"),
+    ] {
+        let mut a = vec!["run", "--rm"];
+        a.extend(args.iter().copied());
+        a.extend([IMAGE, "true"]);
+        let out = env.run(&a);
+        assert_eq!(out.code(), Some(125), "{a:?}: {out}");
+        assert!(out.stderr.contains(says), "{a:?}: {out}");
+    }
+    // --group-add by name, from the image's /etc/group; with a number.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--group-add",
+        "user",
+        "--group-add",
+        "777",
+        IMAGE,
+        "id",
+        "-G",
+    ]);
+    let groups: Vec<&str> = out.stdout.split_whitespace().collect();
+    assert!(groups.contains(&"1000") && groups.contains(&"777"), "{out}");
+    let out = env.run(&["run", "--rm", "--group-add", "nosuch", IMAGE, "true"]);
+    assert_eq!(out.code(), Some(125), "{out}");
+    assert!(out.stderr.contains("unable to find group nosuch"), "{out}");
+    env.ok(&["rm", "sys"]);
+}
+
+#[test]
+fn log_drivers_none_passthrough_and_log_opt_limits() {
+    let Some(env) = env_with_image("log_drivers", TestUser::WithSubids) else {
+        return;
+    };
+    // none: output goes nowhere; `logs` says there is no log.
+    env.ok(&[
+        "run",
+        "--name",
+        "quiet",
+        "--log-driver",
+        "none",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo hi",
+    ]);
+    let out = env.fails(&["logs", "quiet"]);
+    assert!(out.stderr.contains("no log"), "{out}");
+    let t = env.ok(&["inspect", "-f", "{{.HostConfig.LogConfig.Type}}", "quiet"]);
+    assert_eq!(t.stdout.trim(), "none");
+    // passthrough: the container's stdout is the very file ours is.
+    let file = env.work.join("passthrough.out");
+    std::fs::write(&file, "").expect("create");
+    env.give(&file);
+    let status = env
+        .command(&[
+            "run",
+            "--rm",
+            "--log-driver",
+            "passthrough",
+            IMAGE,
+            "stat",
+            "-L",
+            "-c",
+            "%i",
+            "/proc/self/fd/1",
+        ])
+        .stdout(std::fs::File::create(&file).expect("open"))
+        .status()
+        .expect("run");
+    assert!(status.success());
+    let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&file).expect("stat"));
+    let shown = std::fs::read_to_string(&file).expect("read");
+    assert_eq!(shown.trim(), inode.to_string());
+    for with in ["-d", "-t"] {
+        let out = env.run(&["run", with, "--log-driver", "passthrough", IMAGE, "true"]);
+        assert_eq!(out.code(), Some(125), "{with}: {out}");
+    }
+    env.fails(&["run", "--rm", "--log-driver", "syslog", IMAGE, "true"]);
+    // json-file with max-size: the log keeps a bounded tail.
+    let script = "i=0; while [ $i -lt 3000 ]; do \
+                  echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done";
+    env.ok(&[
+        "run",
+        "--name",
+        "small",
+        "--log-driver",
+        "json-file",
+        "--log-opt",
+        "max-size=8k",
+        "--log-opt",
+        "max-file=2",
+        IMAGE,
+        "sh",
+        "-c",
+        script,
+    ]);
+    let out = env.ok(&["logs", "small"]);
+    assert!(out
+        .stdout
+        .ends_with("line-2999-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"));
+    assert!(!out.stdout.contains("line-0-"), "the log kept everything");
+    assert!(
+        out.stdout.len() <= 17 * 1024,
+        "{} bytes kept",
+        out.stdout.len()
+    );
+    let opts = env.ok(&["inspect", "-f", "{{json .HostConfig.LogConfig}}", "small"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&opts.stdout).expect("json"),
+        json!({"Type": "json-file", "Config": {"max-size": "8192", "max-file": "2"}})
+    );
+    env.ok(&["rm", "quiet", "small"]);
 }

@@ -330,3 +330,60 @@ fn a_foreground_tty_rm_container_answers_logs_attach_and_stop_from_other_process
     let ps = env.ok(&["ps", "-a", "-q"]);
     assert!(ps.stdout.trim().is_empty(), "--rm left {}", ps.stdout);
 }
+
+#[test]
+fn detach_keys_leave_attach_and_start_with_the_container_running() {
+    let Some(env) = TestEnv::new("detach_keys", TestUser::WithSubids) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    // The container's own keys (run --detach-keys) are attach's default.
+    env.ok(&[
+        "run",
+        "-dit",
+        "--name",
+        "dk",
+        "--detach-keys",
+        "ctrl-a,d",
+        PLAIN,
+        "sh",
+    ]);
+    let (master, slave) = terminal(24, 80);
+    let mut att = spawn_on(&env, &slave, &["attach", "dk"]);
+    let mut seen = String::new();
+    type_in(&master, b"echo in-$((6*7))\r");
+    read_until(&master, &mut seen, "in-42");
+    // docker's default (Ctrl-P Ctrl-Q) is not this container's: typed on.
+    type_in(&master, b"\x10\x11echo still-$((7*7))\r");
+    read_until(&master, &mut seen, "still-49");
+    type_in(&master, b"\x01d");
+    assert_eq!(wait_draining(&mut att, &master, &mut seen), 0, "{seen:?}");
+    let state = env.ok(&["inspect", "-f", "{{.State.Status}}", "dk"]);
+    assert_eq!(state.stdout.trim(), "running");
+    // --detach-keys on attach wins over the container's.
+    let (master, slave) = terminal(24, 80);
+    let mut att = spawn_on(&env, &slave, &["attach", "--detach-keys", "ctrl-x,y", "dk"]);
+    let mut seen = String::new();
+    // (The container's keys reach the shell: Ctrl-A, d, a line of its own.)
+    type_in(&master, b"\x01d\recho again-$((8*8))\r");
+    read_until(&master, &mut seen, "again-64");
+    type_in(&master, b"\x18y");
+    assert_eq!(wait_draining(&mut att, &master, &mut seen), 0, "{seen:?}");
+    env.ok(&["stop", "-t", "0", "dk"]);
+    // start -a -i of a stopped terminal container: the same.
+    let (master, slave) = terminal(24, 80);
+    let mut st = spawn_on(
+        &env,
+        &slave,
+        &["start", "-a", "-i", "--detach-keys", "ctrl-x,y", "dk"],
+    );
+    let mut seen = String::new();
+    type_in(&master, b"echo back-$((9*9))\r");
+    read_until(&master, &mut seen, "back-81");
+    type_in(&master, b"\x18y");
+    assert_eq!(wait_draining(&mut st, &master, &mut seen), 0, "{seen:?}");
+    let state = env.ok(&["inspect", "-f", "{{.State.Status}}", "dk"]);
+    assert_eq!(state.stdout.trim(), "running");
+    env.fails(&["attach", "--detach-keys", "ctrl-", "dk"]);
+    env.ok(&["rm", "-f", "dk"]);
+}

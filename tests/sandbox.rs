@@ -474,6 +474,7 @@ fn non_root_user_gets_ids_groups_and_no_effective_caps(tmp: &Path) -> Outcome {
     spec.user = User::Lookup {
         spec: "user".into(),
         extra_gids: vec![],
+        extra_groups: vec![],
     };
     let r = run_ok(&spec)?;
     ensure!(
@@ -491,6 +492,7 @@ fn non_root_user_gets_ids_groups_and_no_effective_caps(tmp: &Path) -> Outcome {
     spec.user = User::Lookup {
         spec: "nobody-here".into(),
         extra_gids: vec![],
+        extra_groups: vec![],
     };
     match run(&spec)? {
         Err(SandboxError::Setup(e)) => ensure!(
@@ -515,6 +517,7 @@ fn single_map_cannot_become_an_unmapped_user(tmp: &Path) -> Outcome {
     spec.user = User::Lookup {
         spec: "user".into(),
         extra_gids: vec![],
+        extra_groups: vec![],
     };
     match run(&spec)? {
         Err(SandboxError::Setup(e)) => {
@@ -528,6 +531,7 @@ fn single_map_cannot_become_an_unmapped_user(tmp: &Path) -> Outcome {
     spec.user = User::Lookup {
         spec: "root".into(),
         extra_gids: vec![],
+        extra_groups: vec![],
     };
     let r = run_ok(&spec)?;
     ensure!(r.out.starts_with("uid=0(root) gid=0(root)"), "{}", r.out);

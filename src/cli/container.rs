@@ -306,6 +306,9 @@ pub struct Start {
     /// Start every container that is not running.
     #[arg(long)]
     all: bool,
+    /// The keys that detach from the container's terminal (ctrl-p,ctrl-q by default).
+    #[arg(long, value_name = "KEYS", value_parser = super::values::detach_keys)]
+    detach_keys: Option<crate::container::spec::DetachKeys>,
     containers: Vec<String>,
 }
 
@@ -317,7 +320,12 @@ impl Start {
                 return Err(Error::Usage("--attach takes one container".into()));
             }
             // `start -i` attaches as well, as docker's does.
-            return lifecycle::start_attached(ctx, &names[0], self.interactive);
+            return lifecycle::start_attached(
+                ctx,
+                &names[0],
+                self.interactive,
+                self.detach_keys.as_ref(),
+            );
         }
         each(&names, |c| {
             lifecycle::start(ctx, c)?;
@@ -367,12 +375,20 @@ pub struct Attach {
     /// Do not pass stdin on.
     #[arg(long)]
     no_stdin: bool,
+    /// The keys that detach from the container's terminal (ctrl-p,ctrl-q by default).
+    #[arg(long, value_name = "KEYS", value_parser = super::values::detach_keys)]
+    detach_keys: Option<crate::container::spec::DetachKeys>,
     container: String,
 }
 
 impl Attach {
     pub fn exec(self, ctx: &Context) -> Result<i32> {
-        lifecycle::attach(ctx, &self.container, !self.no_stdin)
+        lifecycle::attach(
+            ctx,
+            &self.container,
+            !self.no_stdin,
+            self.detach_keys.as_ref(),
+        )
     }
 }
 

@@ -70,9 +70,27 @@ pub struct Create {
     /// Write the container's id to this file (which must not exist).
     #[arg(long, value_name = "FILE")]
     cidfile: Option<PathBuf>,
-    /// Another supplementary group for the container's process, by gid.
-    #[arg(long, value_name = "GID", value_parser = super::values::group)]
-    group_add: Vec<u32>,
+    /// Another supplementary group for the container's process: a gid, or a name in the image's /etc/group.
+    #[arg(long, value_name = "GROUP")]
+    group_add: Vec<String>,
+    /// A resource limit: NAME=SOFT[:HARD] (nofile, nproc, core, stack, memlock, ...; -1 is unlimited).
+    #[arg(long, value_name = "NAME=SOFT[:HARD]", value_parser = values::ulimit)]
+    ulimit: Vec<ctr::spec::Rlimit>,
+    /// The size of /dev/shm (64m by default).
+    #[arg(long, value_name = "SIZE", value_parser = values::size)]
+    shm_size: Option<u64>,
+    /// A namespaced sysctl: net.* (with a network of its own), kernel.shm*/msg*/sem, fs.mqueue.*.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = values::sysctl)]
+    sysctl: Vec<(String, String)>,
+    /// Where output goes: k8s-file (default), json-file (the same log), none, passthrough (your own stdio).
+    #[arg(long, value_name = "DRIVER", value_parser = values::log_driver)]
+    log_driver: Option<ctr::spec::LogDriver>,
+    /// A log option: max-size=SIZE, max-file=N.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = values::log_opt)]
+    log_opt: Vec<ctr::spec::LogOpt>,
+    /// The keys that detach `attach` and `start -a` from the container's terminal (ctrl-p,ctrl-q by default).
+    #[arg(long, value_name = "KEYS", value_parser = values::detach_keys)]
+    detach_keys: Option<ctr::spec::DetachKeys>,
     /// Restart policy while the supervisor lives: no, on-failure[:N], always.
     #[arg(long, value_name = "POLICY", value_parser = values::restart)]
     restart: Option<RestartPolicy>,
@@ -186,7 +204,28 @@ impl Create {
             let (k, v) = l.split_once('=').unwrap_or((l, ""));
             labels.insert(k.to_string(), v.to_string());
         }
+        let mut log = ctr::spec::LogConfig {
+            driver: self.log_driver.unwrap_or_default(),
+            ..Default::default()
+        };
+        for o in &self.log_opt {
+            match *o {
+                ctr::spec::LogOpt::MaxSize(n) => log.max_size = Some(n),
+                ctr::spec::LogOpt::MaxFile(n) => log.max_file = Some(n),
+            }
+        }
+        // One limit per name: the last given, as docker keeps them.
+        let mut ulimits: Vec<ctr::spec::Rlimit> = Vec::new();
+        for u in self.ulimit {
+            ulimits.retain(|o| o.resource != u.resource);
+            ulimits.push(u);
+        }
         Ok(RunSpec {
+            ulimits,
+            shm_size: self.shm_size,
+            sysctls: self.sysctl,
+            log,
+            detach_keys: self.detach_keys,
             labels,
             stop_signal: self.stop_signal,
             stop_timeout: self.stop_timeout,

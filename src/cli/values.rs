@@ -107,13 +107,39 @@ pub fn pull(s: &str) -> Result<crate::container::run::PullPolicy, FlagError> {
     s.parse().map_err(FlagError)
 }
 
-/// `--group-add GID`: a number (a group name is not looked up).
-pub fn group(s: &str) -> Result<u32, FlagError> {
-    s.parse().map_err(|_| {
-        FlagError(format!(
-            "--group-add {s:?}: burrow takes a group by number (a gid); names are not looked up"
-        ))
-    })
+/// `--ulimit NAME=SOFT[:HARD]`.
+pub fn ulimit(s: &str) -> Result<crate::container::spec::Rlimit, FlagError> {
+    flag(crate::container::spec::parse_ulimit(s))
+}
+
+/// `--shm-size`: a size as docker reads it (`64m`, `1g`, bytes).
+pub fn size(s: &str) -> Result<u64, FlagError> {
+    match crate::cgroup::limits::parse_bytes(s) {
+        Ok(0) | Err(_) => Err(FlagError(format!(
+            "invalid size {s:?}: a number of bytes above 0, or with k, m, g"
+        ))),
+        Ok(n) => Ok(n),
+    }
+}
+
+/// `--sysctl NAME=VALUE`, namespaced ones only.
+pub fn sysctl(s: &str) -> Result<(String, String), FlagError> {
+    flag(crate::container::spec::parse_sysctl(s))
+}
+
+/// `--log-driver`.
+pub fn log_driver(s: &str) -> Result<crate::container::spec::LogDriver, FlagError> {
+    s.parse().map_err(FlagError)
+}
+
+/// `--log-opt KEY=VALUE`.
+pub fn log_opt(s: &str) -> Result<crate::container::spec::LogOpt, FlagError> {
+    s.parse().map_err(FlagError)
+}
+
+/// `--detach-keys`.
+pub fn detach_keys(s: &str) -> Result<crate::container::spec::DetachKeys, FlagError> {
+    s.parse().map_err(FlagError)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 use super::images::Context;
 use super::log::{self, Frame, LogReader, Stream};
 use super::record::{self, Containers, Record, State, Status};
+use super::spec::DetachKeys;
 use super::supervisor::{self as supervise, Plan, Reply, Report, Request};
 use super::ContainerError;
 use crate::container::error::{Error, Result};
@@ -191,7 +192,7 @@ fn prepare_start(ctx: &Context, input: &str) -> Result<(Record, Option<PathBuf>)
     let mut plan = Plan::load(&dir)
         .map_err(|e| other(format!("container {} cannot be started again: {e}", r.name)))?;
     plan.runtime_dir = runtime_dir(ctx, &r.id);
-    plan.log_max_size = ctx.config.logs.max_size.bytes();
+    plan.log_max_size = plan.log.rotate_at(ctx.config.logs.max_size.bytes());
     plan.save(&dir)
         .map_err(|e| other(format!("writing {}: {e}", dir.display())))?;
     Ok((r, Some(dir)))
@@ -378,7 +379,7 @@ pub fn wait(ctx: &Context, input: &str) -> Result<i32> {
 
 /// `attach`: the container's output, live, on our stdout and stderr (and
 /// our stdin to it with `stdin`); returns its exit status when it exits.
-pub fn attach(ctx: &Context, input: &str, stdin: bool) -> Result<i32> {
+pub fn attach(ctx: &Context, input: &str, stdin: bool, keys: Option<&DetachKeys>) -> Result<i32> {
     let (_, r, s) = find(ctx, input)?;
     if s.status != Status::Running {
         return Err(not_running(&r.name));
@@ -396,28 +397,40 @@ pub fn attach(ctx: &Context, input: &str, stdin: bool) -> Result<i32> {
                 r.name, r.name
             ))
         })?;
-    let tty = r.config.tty;
+    relay_on_terminal(sock, stdin, r.config.tty, keys_of(&r, keys))
+}
+
+/// The detach keys: those given, else the container's own (`run
+/// --detach-keys`), else docker's.
+fn keys_of(r: &Record, given: Option<&DetachKeys>) -> DetachKeys {
+    given
+        .or(r.config.detach_keys.as_ref())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Relays, the terminal raw while a container's terminal takes our
+/// input; the detach keys work only there, as docker's.
+fn relay_on_terminal(
+    sock: std::os::unix::net::UnixStream,
+    stdin: bool,
+    tty: bool,
+    keys: DetachKeys,
+) -> Result<i32> {
     let _raw = (tty && stdin)
         .then(supervise::terminal::RawMode::enter)
         .flatten();
-    relay_attached_keys(sock, stdin, tty)
+    relay_attached_keys(sock, stdin, tty.then_some(&keys))
 }
-
-fn relay_attached(sock: std::os::unix::net::UnixStream, stdin: bool) -> Result<i32> {
-    relay_attached_keys(sock, stdin, false)
-}
-
-/// The detach keys, as docker's default: Ctrl-P then Ctrl-Q.
-const DETACH: [u8; 2] = [0x10, 0x11];
 
 /// Relays until the container exits (its status) or, with `detach_keys`
-/// (a terminal), until Ctrl-P Ctrl-Q is typed (0, the container runs on).
+/// (a terminal), until they are typed (0, the container runs on).
 fn relay_attached_keys(
     mut sock: std::os::unix::net::UnixStream,
     stdin: bool,
-    detach_keys: bool,
+    detach_keys: Option<&DetachKeys>,
 ) -> Result<i32> {
-    let mut after_ctrl_p = false;
+    let mut typed = 0;
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut buf = vec![0u8; 32 * 1024];
     let mut pending = Vec::new();
@@ -443,13 +456,12 @@ fn relay_attached_keys(
                     let _ = sock.shutdown(std::net::Shutdown::Write);
                 }
                 Ok(n) => {
-                    if detach_keys {
+                    if let Some(keys) = detach_keys {
                         for &b in &buf[..n] {
-                            if after_ctrl_p && b == DETACH[1] {
+                            if keys.typed(&mut typed, b) {
                                 eprintln!("\r\nDetached; the container runs on.\r");
                                 return Ok(0);
                             }
-                            after_ctrl_p = b == DETACH[0];
                         }
                     }
                     if sock.write_all(&buf[..n]).is_err() {
@@ -492,14 +504,19 @@ fn relay_attached_keys(
 }
 
 /// `start -a`: start attached, and relay until it exits.
-pub fn start_attached(ctx: &Context, input: &str, stdin: bool) -> Result<i32> {
+pub fn start_attached(
+    ctx: &Context,
+    input: &str,
+    stdin: bool,
+    keys: Option<&DetachKeys>,
+) -> Result<i32> {
     let (r, dir) = prepare_start(ctx, input)?;
     match dir {
         Some(dir) => {
             let sock = launch_attached(ctx, &dir, &socket(ctx, &r.id), stdin)?;
-            relay_attached(sock, stdin)
+            relay_on_terminal(sock, stdin, r.config.tty, keys_of(&r, keys))
         }
-        None => attach(ctx, &r.id, stdin),
+        None => attach(ctx, &r.id, stdin, keys),
     }
 }
 
@@ -593,6 +610,15 @@ fn print_line(out: &mut impl Write, l: &Line, timestamps: bool) {
 /// `logs`: stdout to stdout, stderr to stderr.
 pub fn logs(ctx: &Context, input: &str, opts: &LogOptions) -> Result<()> {
     let (c, r, _) = find(ctx, input)?;
+    let driver = r.config.log_config.driver;
+    if !driver.writes_log() {
+        return Err(other(format!(
+            "container {} has no log: it runs with --log-driver {} (only k8s-file and json-file \
+             keep one)",
+            r.name,
+            driver.name()
+        )));
+    }
     // A foreground --rm container's log lives with its plan, under the
     // runtime dir.
     let dir = r.plan_dir.clone().unwrap_or_else(|| c.dir_of(&r.id));

@@ -125,6 +125,8 @@ pub struct LogWriter {
     /// The file before it, whose name the last rotation removed: a reader
     /// still in it needs `previous` to stay.
     unlinked: Option<File>,
+    /// `--log-driver none` or `passthrough`: nothing is written.
+    discard: bool,
 }
 
 /// How far past `max_size` a reader that lags keeps the log from rotating.
@@ -143,6 +145,12 @@ impl LogWriter {
             .saturating_mul(HARD_LIMIT_FACTOR)
             .max(HARD_LIMIT_MIN);
         LogWriter::open_limited(dir, max_size, hard_limit)
+    }
+
+    /// A writer that keeps nothing (`--log-driver none`).
+    pub fn discarding(mut self) -> LogWriter {
+        self.discard = true;
+        self
     }
 
     fn open_limited(dir: &Path, max_size: u64, hard_limit: u64) -> io::Result<LogWriter> {
@@ -168,13 +176,22 @@ impl LogWriter {
             generation,
             written,
             unlinked: None,
+            discard: false,
         })
     }
 
     /// Writes `data` as one or more frames; a full disk loses output, not
     /// the container.
     pub fn write(&mut self, stream: Stream, data: &[u8]) {
-        for chunk in data.chunks(MAX_FRAME) {
+        if self.discard {
+            return;
+        }
+        // Frames of at most a quarter of the limit: one burst read at
+        // once must not keep the log past its size.
+        let frame = usize::try_from(self.max_size / 4)
+            .unwrap_or(MAX_FRAME)
+            .clamp(1024, MAX_FRAME);
+        for chunk in data.chunks(frame) {
             let need = (HEADER + chunk.len()) as u64;
             if self.size > MARK_SIZE && self.size + need > self.max_size {
                 self.rotate();

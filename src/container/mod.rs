@@ -229,7 +229,7 @@ pub fn inspect_json(ctx: &Context, input: &str) -> Result<serde_json::Value> {
         "Created": r.created,
         "Image": r.image_id.to_string(),
         "ImageName": r.image,
-        "Config": r.config,
+        "Config": shown_config(&r.config),
         "State": {
             "Status": s.status,
             "Running": s.status == Status::Running,
@@ -243,13 +243,70 @@ pub fn inspect_json(ctx: &Context, input: &str) -> Result<serde_json::Value> {
             "Health": s.health,
         },
         "NetworkSettings": network::inspect_json(&r),
-        "HostConfig": s.limits,
+        "HostConfig": host_config(&r.config, &s.limits),
         "Cgroup": s.cgroup,
         "RootfsDriver": s.rootfs_driver,
         "IdMap": r.id_map,
         "AutoRemove": r.auto_remove,
         "Path": c.dir_of(&r.id),
     }))
+}
+
+/// The keys of the record's config that docker shows in `HostConfig`.
+const HOST_KEYS: &[&str] = &[
+    "Ulimits",
+    "ShmSize",
+    "Sysctls",
+    "LogConfig",
+    "GroupAdd",
+    "DetachKeys",
+];
+
+/// `inspect`'s `Config`: the record's, without what `HostConfig` shows.
+fn shown_config(config: &record::ContainerConfig) -> serde_json::Value {
+    let mut v = serde_json::to_value(config).unwrap_or_default();
+    if let Some(m) = v.as_object_mut() {
+        for k in HOST_KEYS {
+            m.remove(*k);
+        }
+    }
+    v
+}
+
+/// `inspect`'s `HostConfig` in docker's shape: the limits, then the
+/// process's host settings (`--ulimit`, `--shm-size`, `--sysctl`,
+/// `--log-driver`, `--group-add`).
+fn host_config(
+    config: &record::ContainerConfig,
+    limits: &crate::cgroup::Limits,
+) -> serde_json::Value {
+    let mut v = serde_json::to_value(limits).unwrap_or_default();
+    if !v.is_object() {
+        v = serde_json::json!({});
+    }
+    let signed = |n: u64| if n == u64::MAX { -1 } else { n as i64 };
+    let mut log_opts = serde_json::Map::new();
+    if let Some(n) = config.log_config.max_size {
+        log_opts.insert("max-size".into(), n.to_string().into());
+    }
+    if let Some(n) = config.log_config.max_file {
+        log_opts.insert("max-file".into(), n.to_string().into());
+    }
+    let extra = serde_json::json!({
+        "Ulimits": config.ulimits.iter().map(|u| serde_json::json!({
+            "Name": u.resource.name(),
+            "Soft": signed(u.soft),
+            "Hard": signed(u.hard),
+        })).collect::<Vec<_>>(),
+        "ShmSize": config.shm_size.unwrap_or(64 << 20),
+        "Sysctls": config.sysctls.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+        "LogConfig": {"Type": config.log_config.driver.name(), "Config": log_opts},
+        "GroupAdd": config.group_add,
+    });
+    if let (Some(m), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+        m.extend(e.clone());
+    }
+    v
 }
 
 /// The full id of the container a name or id prefix names.

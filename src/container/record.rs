@@ -186,6 +186,25 @@ pub struct ContainerConfig {
     /// The image's labels, then `--label`'s.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// `--ulimit`, one per resource (`inspect` shows it in HostConfig).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ulimits: Vec<super::spec::Rlimit>,
+    /// `--shm-size` in bytes; 64 MiB when `None` (HostConfig).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<u64>,
+    /// `--sysctl`, in order (HostConfig).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sysctls: Vec<(String, String)>,
+    /// `--log-driver` and `--log-opt` (HostConfig).
+    #[serde(skip_serializing_if = "super::spec::LogConfig::is_default")]
+    pub log_config: super::spec::LogConfig,
+    /// `--group-add`, as given (HostConfig).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
+    /// `--detach-keys` of `run`/`create`: what `attach` and `start -a`
+    /// take without their own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detach_keys: Option<super::spec::DetachKeys>,
 }
 
 impl Default for ContainerConfig {
@@ -211,6 +230,12 @@ impl Default for ContainerConfig {
             restart_policy: RestartPolicy::No,
             stop_signal: libc::SIGTERM,
             labels: Default::default(),
+            ulimits: Vec::new(),
+            shm_size: None,
+            sysctls: Vec::new(),
+            log_config: Default::default(),
+            group_add: Vec::new(),
+            detach_keys: None,
         }
     }
 }

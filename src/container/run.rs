@@ -102,8 +102,19 @@ pub struct RunSpec {
     pub pull: PullPolicy,
     /// `--cidfile`: the id is written there (a file that exists is refused).
     pub cidfile: Option<PathBuf>,
-    /// `--group-add`: more supplementary groups, by number.
-    pub group_add: Vec<u32>,
+    /// `--group-add`: more supplementary groups, by number or by name in
+    /// the image's /etc/group.
+    pub group_add: Vec<String>,
+    /// `--ulimit`, one per resource.
+    pub ulimits: Vec<super::spec::Rlimit>,
+    /// `--shm-size` in bytes.
+    pub shm_size: Option<u64>,
+    /// `--sysctl`, checked to be namespaced.
+    pub sysctls: Vec<(String, String)>,
+    /// `--log-driver`, `--log-opt`.
+    pub log: super::spec::LogConfig,
+    /// `--detach-keys`: kept for `attach` and `start -a`.
+    pub detach_keys: Option<super::spec::DetachKeys>,
 }
 
 /// `--pull`: when the image is pulled before the container is made.
@@ -165,6 +176,74 @@ pub enum SpecError {
     StopSignalFlag(String),
     #[error("--cidfile {0}: the file exists; remove it or name another")]
     CidfileExists(PathBuf),
+    #[error(
+        "--ulimit {name}: the hard limit {asked} is above yours ({own}); only a privileged \
+         process can raise a hard limit (see `ulimit -H`, or ask an admin for limits.conf)"
+    )]
+    UlimitAboveYours {
+        name: &'static str,
+        asked: String,
+        own: String,
+    },
+    #[error(transparent)]
+    Sysctl(#[from] super::spec::SysctlError),
+    #[error("--log-driver passthrough {0}")]
+    Passthrough(&'static str),
+    #[error(
+        "--group-add {0}: with --userns keep-id and no --user, give the group by number (a gid)"
+    )]
+    GroupAddName(String),
+}
+
+/// What `--ulimit` shows for a limit (`u64::MAX` is unlimited).
+fn limit_text(n: u64) -> String {
+    if n == u64::MAX {
+        "unlimited".into()
+    } else {
+        n.to_string()
+    }
+}
+
+/// Checks what the flags of the container's process ask against this
+/// machine and each other: hard limits at most ours, sysctls only of
+/// namespaces the container has, passthrough only where there is a
+/// caller's stdio to pass.
+fn check_host_flags(spec: &RunSpec, outlives: bool) -> Result<(), SpecError> {
+    for u in &spec.ulimits {
+        if let Some((_, own)) = u.resource.current() {
+            if u.hard > own {
+                return Err(SpecError::UlimitAboveYours {
+                    name: u.resource.name(),
+                    asked: limit_text(u.hard),
+                    own: limit_text(own),
+                });
+            }
+        }
+    }
+    for (name, _) in &spec.sysctls {
+        if name.starts_with("net.")
+            && matches!(spec.network, NetworkMode::Host | NetworkMode::Container(_))
+        {
+            return Err(super::spec::SysctlError::SharedNetwork(
+                name.clone(),
+                spec.network.to_string(),
+            )
+            .into());
+        }
+    }
+    if spec.log.driver == super::spec::LogDriver::Passthrough {
+        if spec.tty {
+            return Err(SpecError::Passthrough(
+                "cannot be used with -t: a terminal is burrow's to relay",
+            ));
+        }
+        if outlives {
+            return Err(SpecError::Passthrough(
+                "needs a foreground run: with -d or create there is no caller's stdio to pass",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Runs a container in the foreground and returns its exit status (with
@@ -197,6 +276,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         .validate()
         .map_err(crate::cgroup::CgroupError::from)?;
     let no_new_privs = no_new_privileges(&spec.security_opt).map_err(spec_err)?;
+    check_host_flags(spec, outlives).map_err(spec_err)?;
     let base = if spec.privileged {
         CapSet::all()
     } else {
@@ -342,6 +422,12 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
                 restart_policy: restart,
                 stop_signal,
                 labels,
+                ulimits: spec.ulimits.clone(),
+                shm_size: spec.shm_size,
+                sysctls: spec.sysctls.clone(),
+                log_config: spec.log.clone(),
+                group_add: spec.group_add.clone(),
+                detach_keys: spec.detach_keys.clone(),
             },
             id_map: id_map.clone(),
             auto_remove: spec.remove,
@@ -470,15 +556,30 @@ impl ProcessPlan {
             env.push("TERM=xterm".into());
         }
         let keep_id = spec.userns.as_deref() == Some("keep-id");
+        // --group-add: numbers as they are, names looked up in the image.
+        let (extra_gids, extra_groups): (Vec<u32>, Vec<String>) = {
+            let (n, names): (Vec<&String>, Vec<&String>) = spec
+                .group_add
+                .iter()
+                .partition(|g| g.parse::<u32>().is_ok());
+            (
+                n.iter().filter_map(|g| g.parse().ok()).collect(),
+                names.into_iter().cloned().collect(),
+            )
+        };
         let user = match (&spec.user, keep_id) {
             (Some(u), _) => User::Lookup {
                 spec: u.clone(),
-                extra_gids: spec.group_add.clone(),
+                extra_gids,
+                extra_groups,
             },
             (None, true) => User::Id {
                 uid: own.0,
                 gid: own.1,
-                additional_gids: spec.group_add.clone(),
+                additional_gids: match extra_groups.first() {
+                    Some(name) => return Err(SpecError::GroupAddName(name.clone())),
+                    None => extra_gids,
+                },
             },
             (None, false) => User::Lookup {
                 spec: image
@@ -486,7 +587,8 @@ impl ProcessPlan {
                     .clone()
                     .filter(|u| !u.is_empty())
                     .unwrap_or_else(|| "0".into()),
-                extra_gids: spec.group_add.clone(),
+                extra_gids,
+                extra_groups,
             },
         };
         let workdir = spec
@@ -699,6 +801,9 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
     network::apply(&input.network, &mut sandbox);
 
     sandbox.oom_score_adj = input.spec.oom_score_adj;
+    sandbox.rlimits = input.spec.ulimits.clone();
+    sandbox.shm_size = input.spec.shm_size;
+    sandbox.sysctls = input.spec.sysctls.clone();
     sandbox.shared_userns = shared_userns;
     // One id mapped: chown, set*id and the like succeed, and the owners
     // asked for are kept for commit (see `sandbox::rootemu`).
@@ -713,7 +818,8 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
     let plan = Plan {
         id: id.to_string(),
         sandbox: sandbox.clone(),
-        log_max_size: ctx.config.logs.max_size.bytes(),
+        log_max_size: input.spec.log.rotate_at(ctx.config.logs.max_size.bytes()),
+        log: input.spec.log.clone(),
         runtime_dir: super::lifecycle::runtime_dir(ctx, id),
         restart: input.restart,
         auto_remove: input.spec.remove,

@@ -8,6 +8,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+pub use crate::sandbox::spec::{Rlimit, RlimitResource};
+
 /// A mount the user asked for (`-v`, `--mount`, `--tmpfs`), checked and
 /// made absolute.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +102,274 @@ impl RestartPolicy {
     }
 }
 
+/// `--ulimit NAME=SOFT[:HARD]` that does not parse, in docker's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UlimitError {
+    #[error("invalid ulimit argument: {0}")]
+    Syntax(String),
+    #[error("invalid ulimit type: {0} (core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)")]
+    Name(String),
+    #[error("invalid ulimit value {0:?}: a number, -1 or unlimited")]
+    Value(String),
+    #[error("too many limit value arguments - {0}, can only have up to two, `soft[:hard]`")]
+    TooMany(String),
+    #[error("ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")]
+    SoftAboveHard { soft: u64, hard: u64 },
+}
+
+/// `--ulimit`: `nofile=1024`, `nofile=1024:2048`, `core=-1` (-1 or
+/// `unlimited` is no limit); a missing hard limit is the soft one.
+pub fn parse_ulimit(s: &str) -> Result<Rlimit, UlimitError> {
+    let (name, values) = s
+        .split_once('=')
+        .ok_or_else(|| UlimitError::Syntax(s.to_string()))?;
+    let resource = RlimitResource::ALL
+        .into_iter()
+        .find(|r| r.name() == name)
+        .ok_or_else(|| UlimitError::Name(name.to_string()))?;
+    let value = |v: &str| match v {
+        "-1" | "unlimited" => Ok(u64::MAX),
+        v => v
+            .parse::<u64>()
+            .map_err(|_| UlimitError::Value(v.to_string())),
+    };
+    let (soft, hard) = match values.split(':').collect::<Vec<_>>()[..] {
+        [soft] => (value(soft)?, value(soft)?),
+        [soft, hard] => (value(soft)?, value(hard)?),
+        _ => return Err(UlimitError::TooMany(values.to_string())),
+    };
+    if soft > hard {
+        return Err(UlimitError::SoftAboveHard { soft, hard });
+    }
+    Ok(Rlimit {
+        resource,
+        soft,
+        hard,
+    })
+}
+
+/// A `--sysctl` burrow does not set, as docker refuses it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SysctlError {
+    #[error("invalid --sysctl {0:?}: NAME=VALUE")]
+    Syntax(String),
+    #[error(
+        "sysctl '{0}' is not allowed: only namespaced sysctls can be set for a container          (net.*, kernel.msgmax, kernel.msgmnb, kernel.msgmni, kernel.sem, kernel.shmall,          kernel.shmmax, kernel.shmmni, kernel.shm_rmid_forced, fs.mqueue.*)"
+    )]
+    NotNamespaced(String),
+    #[error("sysctl '{0}' is not allowed in the host's network namespace (--network {1})")]
+    SharedNetwork(String, String),
+}
+
+/// The IPC namespace's sysctls, as docker allows them.
+const IPC_SYSCTLS: &[&str] = &[
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
+/// `--sysctl NAME=VALUE`: only what the container's own network or IPC
+/// namespace holds. A name is dotted words (a `/` form is taken too);
+/// nothing in it may climb out of /proc/sys.
+pub fn parse_sysctl(s: &str) -> Result<(String, String), SysctlError> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| SysctlError::Syntax(s.to_string()))?;
+    let name = name.trim().replace('/', ".");
+    let words_ok = name.split('.').all(|w| {
+        !w.is_empty()
+            && w.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    });
+    if !words_ok {
+        return Err(SysctlError::Syntax(s.to_string()));
+    }
+    let namespaced = IPC_SYSCTLS.contains(&name.as_str())
+        || name.starts_with("net.")
+        || name.starts_with("fs.mqueue.");
+    if !namespaced {
+        return Err(SysctlError::NotNamespaced(name));
+    }
+    Ok((name, value.to_string()))
+}
+
+/// `--log-driver`: where the container's output goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogDriver {
+    /// burrow's own log file (what `logs` reads), under this name.
+    #[default]
+    K8sFile,
+    /// The same file, named as docker names its default.
+    JsonFile,
+    /// No log: `logs` has nothing to show (`attach` still relays).
+    None,
+    /// The container's stdio are the caller's own: a foreground run
+    /// without a terminal; no log.
+    Passthrough,
+}
+
+impl LogDriver {
+    pub fn name(self) -> &'static str {
+        match self {
+            LogDriver::K8sFile => "k8s-file",
+            LogDriver::JsonFile => "json-file",
+            LogDriver::None => "none",
+            LogDriver::Passthrough => "passthrough",
+        }
+    }
+
+    /// Whether output goes to the log file.
+    pub fn writes_log(self) -> bool {
+        matches!(self, LogDriver::K8sFile | LogDriver::JsonFile)
+    }
+}
+
+impl FromStr for LogDriver {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "k8s-file" => Ok(LogDriver::K8sFile),
+            "json-file" => Ok(LogDriver::JsonFile),
+            "none" => Ok(LogDriver::None),
+            "passthrough" => Ok(LogDriver::Passthrough),
+            _ => Err(format!(
+                "--log-driver {s:?}: burrow has k8s-file, json-file, none and passthrough"
+            )),
+        }
+    }
+}
+
+/// `--log-opt KEY=VALUE`: the log's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogOpt {
+    /// `max-size=10m`: the size at which the log rotates.
+    MaxSize(u64),
+    /// `max-file=N`: how many files of `max-size` the log keeps.
+    MaxFile(u32),
+}
+
+impl FromStr for LogOpt {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = |why: &str| format!("--log-opt {s:?}: {why}");
+        match s.split_once('=') {
+            Some(("max-size", v)) => crate::cgroup::limits::parse_bytes(v)
+                .map(LogOpt::MaxSize)
+                .map_err(|e| bad(&e.to_string())),
+            Some(("max-file", v)) => match v.parse::<u32>() {
+                Ok(n) if n >= 1 => Ok(LogOpt::MaxFile(n)),
+                _ => Err(bad("max-file must be a number of files, 1 or more")),
+            },
+            _ => Err(bad("burrow's logs take max-size=SIZE and max-file=N")),
+        }
+    }
+}
+
+/// The log of a container, as `inspect` shows it (`HostConfig.LogConfig`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LogConfig {
+    pub driver: LogDriver,
+    /// `max-size`; the configuration's `logs.max_size` when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
+    /// `max-file`: 1 when `None` (one file and the one rotated before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_file: Option<u32>,
+}
+
+impl LogConfig {
+    pub fn is_default(&self) -> bool {
+        *self == LogConfig::default()
+    }
+
+    /// The size at which the log rotates, from the configuration's
+    /// default. burrow keeps the current file and the one before, so
+    /// `max-file` N rotates at N/2 times `max-size`: what stays is
+    /// between N/2 and N times `max-size`, as docker's N files hold
+    /// between N-1 and N (0 is no limit).
+    pub fn rotate_at(&self, configured: u64) -> u64 {
+        let size = self.max_size.unwrap_or(configured);
+        match self.max_file {
+            Some(n) if size > 0 => size.saturating_mul(u64::from(n)) / 2,
+            _ => size,
+        }
+    }
+}
+
+/// `--detach-keys`: the key sequence that leaves an attached terminal,
+/// as docker spells it (`ctrl-p,ctrl-q`, `ctrl-@`, `a`, `ctrl-[`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DetachKeys(pub Vec<u8>);
+
+impl Default for DetachKeys {
+    /// docker's: Ctrl-P then Ctrl-Q.
+    fn default() -> Self {
+        DetachKeys(vec![0x10, 0x11])
+    }
+}
+
+impl FromStr for DetachKeys {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = |k: &str| {
+            format!("--detach-keys {s:?}: invalid key {k:?} (a letter, or ctrl- and one of a-z @ [ \\ ] ^ _)")
+        };
+        // "" turns detaching off, as podman takes it.
+        if s.is_empty() {
+            return Ok(DetachKeys(Vec::new()));
+        }
+        let mut keys = Vec::new();
+        for k in s.split(',') {
+            let key = match k.strip_prefix("ctrl-") {
+                Some(c) if c.len() == 1 => {
+                    let c = c.as_bytes()[0].to_ascii_lowercase();
+                    match c {
+                        b'a'..=b'z' => c - b'a' + 1,
+                        b'@' => 0,
+                        b'[' => 27,
+                        b'\\' => 28,
+                        b']' => 29,
+                        b'^' => 30,
+                        b'_' => 31,
+                        _ => return Err(bad(k)),
+                    }
+                }
+                Some(_) => return Err(bad(k)),
+                None if k.len() == 1 => k.as_bytes()[0],
+                None => return Err(bad(k)),
+            };
+            keys.push(key);
+        }
+        Ok(DetachKeys(keys))
+    }
+}
+
+impl DetachKeys {
+    /// Follows typed input: `state` is how many keys of the sequence came
+    /// last. Returns whether the whole sequence has now been typed.
+    pub fn typed(&self, state: &mut usize, byte: u8) -> bool {
+        if self.0.is_empty() {
+            return false;
+        }
+        if self.0.get(*state) == Some(&byte) {
+            *state += 1;
+        } else {
+            *state = usize::from(self.0.first() == Some(&byte));
+        }
+        if *state == self.0.len() {
+            *state = 0;
+            return true;
+        }
+        false
+    }
+}
+
 /// Serde for a value kept as its text form (`Display` out, `FromStr` in):
 /// `#[serde(with = "as_text")]`.
 pub mod as_text {
@@ -123,6 +393,114 @@ pub mod as_text {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ulimits_parse_as_docker_reads_them() {
+        let u = parse_ulimit("nofile=1024:2048").unwrap();
+        assert_eq!(
+            (u.resource, u.soft, u.hard),
+            (RlimitResource::Nofile, 1024, 2048)
+        );
+        let u = parse_ulimit("nproc=50").unwrap();
+        assert_eq!((u.soft, u.hard), (50, 50));
+        let u = parse_ulimit("core=-1").unwrap();
+        assert_eq!((u.soft, u.hard), (u64::MAX, u64::MAX));
+        let u = parse_ulimit("memlock=64:unlimited").unwrap();
+        assert_eq!((u.soft, u.hard), (64, u64::MAX));
+        assert_eq!(
+            parse_ulimit("nofile=2:1").unwrap_err().to_string(),
+            "ulimit soft limit must be less than or equal to hard limit: 2 > 1"
+        );
+        for bad in ["nofile", "files=1", "nofile=1:2:3", "nofile=x", "nofile=-2"] {
+            assert!(parse_ulimit(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_namespaced_sysctls_with_plain_names_are_taken() {
+        assert_eq!(
+            parse_sysctl("net.ipv4.ip_forward=1").unwrap(),
+            ("net.ipv4.ip_forward".to_string(), "1".to_string())
+        );
+        assert_eq!(
+            parse_sysctl("net/ipv4/ip_forward=1").unwrap().0,
+            "net.ipv4.ip_forward"
+        );
+        assert!(parse_sysctl("kernel.shm_rmid_forced=1").is_ok());
+        assert!(parse_sysctl("fs.mqueue.queues_max=10").is_ok());
+        assert!(parse_sysctl("net.ipv4.conf.eth0-1.forwarding=1").is_ok());
+        for bad in [
+            "kernel.hostname=x",
+            "kernel.core_pattern=x",
+            "vm.overcommit_memory=1",
+            "fs.file-max=1",
+            "kernel.shm=1",
+        ] {
+            assert!(
+                matches!(parse_sysctl(bad), Err(SysctlError::NotNamespaced(_))),
+                "{bad}"
+            );
+        }
+        for bad in [
+            "net.ipv4",
+            "net..x=1",
+            "net.ipv4/../../kernel/core_pattern=x",
+            "net.a b=1",
+            "=1",
+        ] {
+            assert!(
+                matches!(parse_sysctl(bad), Err(SysctlError::Syntax(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn detach_keys_parse_and_match_typed_input() {
+        assert_eq!(
+            "ctrl-p,ctrl-q".parse::<DetachKeys>().unwrap(),
+            DetachKeys::default()
+        );
+        assert_eq!("ctrl-a,x".parse::<DetachKeys>().unwrap().0, vec![1, b'x']);
+        assert_eq!(
+            "ctrl-@,ctrl-[,ctrl-_".parse::<DetachKeys>().unwrap().0,
+            vec![0, 27, 31]
+        );
+        assert!("".parse::<DetachKeys>().unwrap().0.is_empty());
+        for bad in ["ctrl-", "ctrl-pp", "ab", "ctrl-1", "x,,y"] {
+            assert!(bad.parse::<DetachKeys>().is_err(), "{bad}");
+        }
+        let keys = DetachKeys::default();
+        let mut state = 0;
+        let typed: Vec<bool> = [b'a', 0x10, b'b', 0x10, 0x10, 0x11]
+            .iter()
+            .map(|&b| keys.typed(&mut state, b))
+            .collect();
+        assert_eq!(typed, [false, false, false, false, false, true]);
+        let none = DetachKeys(Vec::new());
+        assert!(!none.typed(&mut 0, 0x10));
+    }
+
+    #[test]
+    fn log_options_parse_and_max_file_sets_the_rotation() {
+        assert_eq!(
+            "max-size=10m".parse::<LogOpt>(),
+            Ok(LogOpt::MaxSize(10 << 20))
+        );
+        assert_eq!("max-file=3".parse::<LogOpt>(), Ok(LogOpt::MaxFile(3)));
+        for bad in ["max-file=0", "max-size=x", "compress=true", "tag"] {
+            assert!(bad.parse::<LogOpt>().is_err(), "{bad}");
+        }
+        let c = LogConfig {
+            driver: LogDriver::JsonFile,
+            max_size: Some(1000),
+            max_file: Some(4),
+        };
+        assert_eq!(c.rotate_at(5), 2000);
+        assert_eq!(LogConfig::default().rotate_at(5), 5);
+        assert!(!LogDriver::None.writes_log() && LogDriver::JsonFile.writes_log());
+        assert!("syslog".parse::<LogDriver>().is_err());
+    }
 
     #[test]
     fn restart_policies_parse_and_print_as_given() {

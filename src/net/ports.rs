@@ -72,7 +72,8 @@ fn range(s: &str) -> Option<(u16, u16)> {
 
 /// `-p` in docker's forms: `CTR`, `HOST:CTR`, `IP:HOST:CTR`, `IP::CTR`,
 /// each port a number or a range, `/tcp` or `/udp` after. A missing host
-/// port takes the container's.
+/// port is 0: the kernel picks a free one when it is bound, as docker
+/// does.
 pub fn parse_publish(spec: &str) -> Result<Vec<PublishedPort>, NetError> {
     let bad = |why: &str| NetError::Publish {
         spec: spec.to_string(),
@@ -115,18 +116,20 @@ pub fn parse_publish(spec: &str) -> Result<Vec<PublishedPort>, NetError> {
     };
     let (c0, c1) =
         range(ctr).ok_or_else(|| bad("the container port must be 1-65535 or a range"))?;
-    let (h0, h1) = if host.is_empty() {
-        (c0, c1)
+    let host_ports = if host.is_empty() {
+        None
     } else {
-        range(host).ok_or_else(|| bad("the host port must be 1-65535 or a range"))?
+        let (h0, h1) =
+            range(host).ok_or_else(|| bad("the host port must be 1-65535 or a range"))?;
+        if h1 - h0 != c1 - c0 {
+            return Err(bad("the host and container ranges differ in length"));
+        }
+        Some(h0)
     };
-    if h1 - h0 != c1 - c0 {
-        return Err(bad("the host and container ranges differ in length"));
-    }
     Ok((0..=c1 - c0)
         .map(|i| PublishedPort {
             host_ip,
-            host_port: h0 + i,
+            host_port: host_ports.map_or(0, |h0| h0 + i),
             container_port: c0 + i,
             proto,
         })
@@ -783,9 +786,14 @@ mod tests {
         let p = parse_publish("[::1]:9000-9002:7000-7002").unwrap();
         assert_eq!(p.len(), 3);
         assert_eq!((p[2].host_port, p[2].container_port), (9002, 7002));
-        assert_eq!(parse_publish("80").unwrap()[0].host_port, 80);
-        assert_eq!(parse_publish("127.0.0.1::80").unwrap()[0].host_port, 80);
+        // No host port: 0, a free one picked when bound.
+        assert_eq!(parse_publish("80").unwrap()[0].host_port, 0);
         assert_eq!(p[0].to_string(), "7000/tcp -> [::1]:9000");
+        let p = parse_publish("127.0.0.1::80-81").unwrap();
+        assert_eq!(p.len(), 2);
+        assert!(p.iter().all(|p| p.host_port == 0), "{p:?}");
+        assert_eq!(p[1].container_port, 81);
+        assert_eq!(p[0].host_ip, Some("127.0.0.1".parse().unwrap()));
         for bad in [
             "0:80",
             "1-3:1-2",

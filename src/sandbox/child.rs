@@ -19,7 +19,7 @@ use super::userns;
 use super::SetupError;
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use rustix::io::Errno;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What the child got from the parent at clone time.
 pub(crate) struct ChildContext<'a> {
@@ -118,6 +118,7 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
     id_maps(ctx)?;
     network(ctx)?;
     cgroup_namespace(spec)?;
+    sysctls(spec)?;
     let MountedRoot {
         root,
         staging,
@@ -157,6 +158,7 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
         tty::become_terminal_owner(slave.as_fd())?;
     }
     drop(pty);
+    rlimits(spec)?;
     credentials(spec, &user)?;
     rustix::process::chdir(&spec.cwd).map_err(|e| sys_err("enter", Some(&spec.cwd), e))?;
     let env = environment(spec, &user);
@@ -318,6 +320,42 @@ fn oom_score_adj(spec: &SandboxSpec) -> Result<(), SetupError> {
     })
 }
 
+/// `--sysctl`: written through the host's /proc, still mounted here,
+/// whose /proc/sys shows the namespaces of the process that opens it: the
+/// container's new network and IPC namespaces, which its root owns.
+fn sysctls(spec: &SandboxSpec) -> Result<(), SetupError> {
+    for (name, value) in &spec.sysctls {
+        let path = PathBuf::from("/proc/sys").join(name.replace('.', "/"));
+        std::fs::write(&path, value).map_err(|e| SetupError {
+            op: format!("set the sysctl {name}={value} in"),
+            path: Some(path.clone()),
+            errno: e.raw_os_error(),
+            detail: None,
+        })?;
+    }
+    Ok(())
+}
+
+/// `--ulimit`: set last, before the command, so nothing of burrow's own
+/// set-up runs under them. Raising a hard limit needs a privilege the
+/// container never has; the caller checked it against its own.
+pub(crate) fn rlimits(spec: &SandboxSpec) -> Result<(), SetupError> {
+    for r in &spec.rlimits {
+        r.apply().map_err(|e| SetupError {
+            op: format!(
+                "set the resource limit {}={}:{}",
+                r.resource.name(),
+                r.soft,
+                r.hard
+            ),
+            path: None,
+            errno: e.raw_os_error(),
+            detail: None,
+        })?;
+    }
+    Ok(())
+}
+
 /// The UTS, IPC and network namespaces (a network namespace
 /// takes the kernel a while to make: better here, in parallel with the
 /// parent's id-map helpers, than in clone), and loopback up.
@@ -462,12 +500,20 @@ pub(crate) fn container_user(spec: &SandboxSpec) -> Result<ResolvedUser, SetupEr
         User::Lookup {
             spec: s,
             extra_gids,
-        } => resolve_user(etc, s, extra_gids).map_err(|e| SetupError {
-            op: "resolve the user".into(),
-            path: None,
-            errno: None,
-            detail: Some(e.to_string()),
-        }),
+            extra_groups,
+        } => {
+            let failed = |e: super::UserError| SetupError {
+                op: "resolve the user".into(),
+                path: None,
+                errno: None,
+                detail: Some(e.to_string()),
+            };
+            let mut gids = extra_gids.clone();
+            if !extra_groups.is_empty() {
+                gids.extend(super::user::group_ids(etc, extra_groups).map_err(failed)?);
+            }
+            resolve_user(etc, s, &gids).map_err(failed)
+        }
         User::Id {
             uid,
             gid,

@@ -216,6 +216,7 @@ fn child_main(
         Some(u) => User::Lookup {
             spec: u.clone(),
             extra_gids: vec![],
+            extra_groups: vec![],
         },
         None => sandbox.user.clone(),
     };
@@ -239,6 +240,7 @@ fn child_main(
             }
         }
     }
+    child::rlimits(&spec).map_err(Stop::Setup)?;
     child::credentials(&spec, &resolved).map_err(Stop::Setup)?;
     let cwd = exec.cwd.as_deref().unwrap_or(&sandbox.cwd);
     rustix::process::chdir(cwd).map_err(|e| setup("enter", Some(cwd), e))?;

@@ -70,7 +70,12 @@ pub fn mount_ops(spec: &SandboxSpec) -> Vec<MountOp> {
             dst: link.into(),
         });
     }
-    ops.push(tmpfs("/dev/shm", 64 * MIB, 0o1777, true));
+    ops.push(tmpfs(
+        "/dev/shm",
+        spec.shm_size.unwrap_or(64 * MIB),
+        0o1777,
+        true,
+    ));
     if spec.namespaces.ipc {
         ops.push(MountOp::Mqueue {
             dst: "/dev/mqueue".into(),

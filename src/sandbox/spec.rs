@@ -118,6 +118,136 @@ pub struct SandboxSpec {
     /// /etc/passwd and /etc/group (with its home) when the image lacks it.
     #[serde(default)]
     pub account: Option<crate::sandbox::user::Account>,
+    /// Resource limits (`--ulimit`), set with setrlimit just before the
+    /// command (and `exec`'d ones) start.
+    #[serde(default)]
+    pub rlimits: Vec<Rlimit>,
+    /// The size of the /dev/shm tmpfs (`--shm-size`); 64 MiB when `None`.
+    #[serde(default)]
+    pub shm_size: Option<u64>,
+    /// Sysctls of the container's own namespaces (`--sysctl`), written
+    /// once its network and IPC namespaces exist: dotted names, checked
+    /// by the caller to be namespaced.
+    #[serde(default)]
+    pub sysctls: Vec<(String, String)>,
+}
+
+/// One resource limit, as setrlimit takes it. `u64::MAX` is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rlimit {
+    pub resource: RlimitResource,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// The limits `--ulimit` names, by their names there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RlimitResource {
+    Core,
+    Cpu,
+    Data,
+    Fsize,
+    Locks,
+    Memlock,
+    Msgqueue,
+    Nice,
+    Nofile,
+    Nproc,
+    Rss,
+    Rtprio,
+    Rttime,
+    Sigpending,
+    Stack,
+}
+
+impl RlimitResource {
+    pub const ALL: [RlimitResource; 15] = [
+        RlimitResource::Core,
+        RlimitResource::Cpu,
+        RlimitResource::Data,
+        RlimitResource::Fsize,
+        RlimitResource::Locks,
+        RlimitResource::Memlock,
+        RlimitResource::Msgqueue,
+        RlimitResource::Nice,
+        RlimitResource::Nofile,
+        RlimitResource::Nproc,
+        RlimitResource::Rss,
+        RlimitResource::Rtprio,
+        RlimitResource::Rttime,
+        RlimitResource::Sigpending,
+        RlimitResource::Stack,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RlimitResource::Core => "core",
+            RlimitResource::Cpu => "cpu",
+            RlimitResource::Data => "data",
+            RlimitResource::Fsize => "fsize",
+            RlimitResource::Locks => "locks",
+            RlimitResource::Memlock => "memlock",
+            RlimitResource::Msgqueue => "msgqueue",
+            RlimitResource::Nice => "nice",
+            RlimitResource::Nofile => "nofile",
+            RlimitResource::Nproc => "nproc",
+            RlimitResource::Rss => "rss",
+            RlimitResource::Rtprio => "rtprio",
+            RlimitResource::Rttime => "rttime",
+            RlimitResource::Sigpending => "sigpending",
+            RlimitResource::Stack => "stack",
+        }
+    }
+
+    /// The kernel's RLIMIT_* number.
+    pub fn raw(self) -> libc::__rlimit_resource_t {
+        match self {
+            RlimitResource::Core => libc::RLIMIT_CORE,
+            RlimitResource::Cpu => libc::RLIMIT_CPU,
+            RlimitResource::Data => libc::RLIMIT_DATA,
+            RlimitResource::Fsize => libc::RLIMIT_FSIZE,
+            RlimitResource::Locks => libc::RLIMIT_LOCKS,
+            RlimitResource::Memlock => libc::RLIMIT_MEMLOCK,
+            RlimitResource::Msgqueue => libc::RLIMIT_MSGQUEUE,
+            RlimitResource::Nice => libc::RLIMIT_NICE,
+            RlimitResource::Nofile => libc::RLIMIT_NOFILE,
+            RlimitResource::Nproc => libc::RLIMIT_NPROC,
+            RlimitResource::Rss => libc::RLIMIT_RSS,
+            RlimitResource::Rtprio => libc::RLIMIT_RTPRIO,
+            RlimitResource::Rttime => libc::RLIMIT_RTTIME,
+            RlimitResource::Sigpending => libc::RLIMIT_SIGPENDING,
+            RlimitResource::Stack => libc::RLIMIT_STACK,
+        }
+    }
+
+    /// This process's limit (soft, hard), `u64::MAX` for unlimited.
+    pub fn current(self) -> Option<(u64, u64)> {
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes one rlimit into the struct we own.
+        if unsafe { libc::getrlimit(self.raw(), &mut r) } != 0 {
+            return None;
+        }
+        Some((r.rlim_cur, r.rlim_max))
+    }
+}
+
+impl Rlimit {
+    /// Sets it on this process.
+    pub fn apply(&self) -> Result<(), std::io::Error> {
+        let r = libc::rlimit {
+            rlim_cur: self.soft,
+            rlim_max: self.hard,
+        };
+        // SAFETY: setrlimit reads one rlimit from a struct we own.
+        if unsafe { libc::setrlimit(self.resource.raw(), &r) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
 }
 
 /// Where the holder of the shared user namespace keeps its record, and
@@ -330,7 +460,14 @@ pub enum User {
     /// image's /etc/passwd and /etc/group inside the new root, after
     /// pivot_root (see `resolve_user`). `extra_gids` are added to the
     /// supplementary groups (`--group-add`).
-    Lookup { spec: String, extra_gids: Vec<u32> },
+    Lookup {
+        spec: String,
+        extra_gids: Vec<u32>,
+        /// `--group-add NAME`: groups looked up by name in the image's
+        /// /etc/group, added after `extra_gids`.
+        #[serde(default)]
+        extra_groups: Vec<String>,
+    },
 }
 
 /// The namespaces besides user, mount and pid, which are always new.
@@ -402,6 +539,7 @@ impl SandboxSpec {
             user: User::Lookup {
                 spec: "0".into(),
                 extra_gids: Vec::new(),
+                extra_groups: Vec::new(),
             },
             capabilities: CapSet::docker_default(),
             no_new_privs: false,
@@ -423,6 +561,9 @@ impl SandboxSpec {
             root_emulation: false,
             seccomp: SeccompPolicy::Default,
             account: None,
+            rlimits: Vec::new(),
+            shm_size: None,
+            sysctls: Vec::new(),
         }
     }
 

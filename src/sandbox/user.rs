@@ -261,6 +261,21 @@ pub fn resolve_user(
     resolve_user_from(passwd.as_deref(), group.as_deref(), spec, extra_gids)
 }
 
+/// `--group-add NAME`: the gids of groups named in the image's
+/// /etc/group; a name not there is an error, as docker's.
+pub fn group_ids(etc_dir: &Path, names: &[String]) -> Result<Vec<u32>, UserError> {
+    let group = read_small(&etc_dir.join("group"))?.unwrap_or_default();
+    names
+        .iter()
+        .map(|n| {
+            group_entries(&group)
+                .find(|e| e.name == n.as_str())
+                .map(|e| e.gid)
+                .ok_or_else(|| UserError::NoSuchGroup(n.clone()))
+        })
+        .collect()
+}
+
 /// An image's account file, if it is there: opened without blocking
 /// (a FIFO's open waits for a writer otherwise), checked to be a regular
 /// file before a byte is read, and cut at 16 MiB.

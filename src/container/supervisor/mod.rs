@@ -47,6 +47,10 @@ pub struct Plan {
     pub id: String,
     pub sandbox: SandboxSpec,
     pub log_max_size: u64,
+    /// `--log-driver` and `--log-opt`: whether there is a log at all, and
+    /// (passthrough) whether the container has our own stdio.
+    #[serde(default)]
+    pub log: super::spec::LogConfig,
     /// Where the control socket lives: the runtime dir's
     /// `burrow/containers/ID`.
     pub runtime_dir: PathBuf,
@@ -406,8 +410,11 @@ impl Supervisor {
         };
         let root = storage_of(dir).ok_or_else(|| SupervisorError::NotInStore(dir.to_path_buf()))?;
         let containers = Containers::open(root)?;
-        let log = LogWriter::open(log_dir, plan.log_max_size)
+        let mut log = LogWriter::open(log_dir, plan.log_max_size)
             .map_err(io_err("opening the log in", log_dir))?;
+        if !plan.log.driver.writes_log() {
+            log = log.discarding();
+        }
         std::fs::DirBuilder::new()
             .recursive(true)
             .create(&plan.runtime_dir)
@@ -493,10 +500,15 @@ impl Supervisor {
             );
         }
         let spec = &spec;
+        let passthrough = self.plan.log.driver == super::spec::LogDriver::Passthrough;
         let mut running = if spec.tty {
             let mut r = sandbox::spawn_shared(spec, userns)?;
             self.io.pty = r.take_pty();
             r
+        } else if passthrough {
+            // The container writes (and reads) our own stdio: nothing to
+            // relay, nothing logged.
+            sandbox::spawn_shared(spec, userns)?
         } else {
             let flags = rustix::pipe::PipeFlags::CLOEXEC;
             let (out_r, out_w) = rustix::pipe::pipe_with(flags).map_err(sys("pipe"))?;
