@@ -972,6 +972,66 @@ fn host_network_gets_a_read_only_bind_of_the_host_sys(tmp: &Path) -> Outcome {
     Ok(())
 }
 
+/// Kernels before 5.12 have no mount_setattr: read-only mounts come from a
+/// bind remount after attaching, which must repeat the flags the kernel
+/// locked on the host's mounts (the host's /sys is nosuid,nodev,noexec)
+/// and reach the mounts below (/sys/fs/cgroup...). The seam makes
+/// mount_setattr answer ENOSYS here; tests/vm proves it on 5.10.
+fn read_only_mounts_without_mount_setattr(tmp: &Path) -> Outcome {
+    let l = layers(tmp)?;
+    let vol = tmp.join("vol");
+    std::fs::create_dir(&vol).map_err(|e| e.to_string())?;
+    let mut spec = spec_for(
+        &l,
+        &[
+            "sh",
+            "-c",
+            "touch /x 2>/dev/null; echo root=$?; echo x 2>/dev/null > /ro/x; echo vol=$?; \
+             echo x 2>/dev/null > /sys/kernel/x; echo sys=$?; \
+             echo 1 2>/dev/null > /proc/sys/kernel/ns_last_pid; echo procsys=$?; \
+             grep -E ' /sys[ /]' /proc/self/mountinfo | cut -d' ' -f5,6",
+        ],
+    )?;
+    spec.read_only = true;
+    spec.namespaces.net = false;
+    spec.mounts = vec![MountOp::Bind {
+        src: vol.clone(),
+        dst: "/ro".into(),
+        read_only: true,
+        real: false,
+    }];
+    let host_sys: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| e.to_string())?
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .filter(|p| p == "/sys" || p.starts_with("/sys/"))
+        .collect();
+    std::env::set_var("BURROW_TEST_NO_MOUNT_SETATTR", "1");
+    let r = run_ok(&spec);
+    std::env::remove_var("BURROW_TEST_NO_MOUNT_SETATTR");
+    let r = r?;
+    let (denied, mounts) = r.out.split_at(r.out.find("/sys").unwrap_or(r.out.len()));
+    ensure!(
+        denied == "root=1\nvol=1\nsys=1\nprocsys=1\n",
+        "writes through read-only mounts: {:?}",
+        r.out
+    );
+    for point in &host_sys {
+        ensure!(
+            mounts
+                .lines()
+                .any(|l| l.split(' ').next() == Some(point.as_str())),
+            "the host's {point} is missing: {mounts}"
+        );
+    }
+    ensure!(
+        mounts.lines().all(|l| l.contains(" ro,")),
+        "a mount at or below /sys is writable: {mounts}"
+    );
+    ensure!(!vol.join("x").exists(), "read-only volume was written");
+    Ok(())
+}
+
 fn rootfs_dir_and_setup_errors_name_the_path(tmp: &Path) -> Outcome {
     let l = layers(tmp)?;
     let mut spec = spec_for(&l, &["cat", "/etc/passwd"])?;
@@ -1055,6 +1115,9 @@ fn main() {
         }),
         ("host_network_gets_a_read_only_bind_of_the_host_sys", || {
             as_user(FULL, host_network_gets_a_read_only_bind_of_the_host_sys)
+        }),
+        ("read_only_mounts_without_mount_setattr", || {
+            as_user(FULL, read_only_mounts_without_mount_setattr)
         }),
     ];
     let filters: Vec<String> = std::env::args()

@@ -235,8 +235,8 @@ fn apply_one(op: &MountOp, root: BorrowedFd) -> Result<(), SetupError> {
                             )),
                         )
                     })?;
-                    sys::set_read_only(m.as_fd(), true).map_err(|e| at(e, "read-only /sys"))?;
-                    m
+                    return attach_read_only(m.as_fd(), target.as_fd(), true)
+                        .map_err(|(e, what)| at(e, &format!("the host's /sys: {what}")));
                 }
             };
             sys::attach(m.as_fd(), target.as_fd()).map_err(|e| fail(e, None))
@@ -336,7 +336,8 @@ fn apply_one(op: &MountOp, root: BorrowedFd) -> Result<(), SetupError> {
             };
             let m = sys::clone_tree(source.as_fd(), Path::new("")).map_err(|e| fail(e, None))?;
             if *read_only {
-                sys::set_read_only(m.as_fd(), true).map_err(|e| at(e, "making it read-only"))?;
+                return attach_read_only(m.as_fd(), target.as_fd(), true)
+                    .map_err(|(e, what)| at(e, what));
             }
             sys::attach(m.as_fd(), target.as_fd()).map_err(|e| fail(e, None))
         }
@@ -369,10 +370,34 @@ fn apply_one(op: &MountOp, root: BorrowedFd) -> Result<(), SetupError> {
                 return Ok(());
             };
             let m = sys::clone_tree(target.as_fd(), Path::new("")).map_err(|e| fail(e, None))?;
-            sys::set_read_only(m.as_fd(), true).map_err(|e| fail(e, None))?;
-            sys::attach(m.as_fd(), target.as_fd()).map_err(|e| fail(e, None))
+            attach_read_only(m.as_fd(), target.as_fd(), true).map_err(|(e, what)| at(e, what))
         }
-        MountOp::RootReadOnly => sys::set_read_only(root, false).map_err(|e| fail(e, None)),
+        MountOp::RootReadOnly => match sys::set_read_only(root, false) {
+            // The root is attached already: the fallback applies as is.
+            Err(Errno::NOSYS) => sys::remount_read_only(root, false).map_err(|e| at(e, REMOUNT)),
+            other => other.map_err(|e| fail(e, None)),
+        },
+    }
+}
+
+const REMOUNT: &str = "remounting it read-only (mount(2): no mount_setattr before Linux 5.12)";
+
+/// Attaches the detached mount `m` on `target` read-only (with
+/// `recursive`, the mounts below it too): by mount_setattr before it is
+/// visible where the kernel has it (5.12+), else by a bind remount just
+/// after attaching, before anything runs in the container.
+fn attach_read_only(
+    m: BorrowedFd,
+    target: BorrowedFd,
+    recursive: bool,
+) -> Result<(), (Errno, &'static str)> {
+    match sys::set_read_only(m, recursive) {
+        Ok(()) => sys::attach(m, target).map_err(|e| (e, "attaching it")),
+        Err(Errno::NOSYS) => {
+            sys::attach(m, target).map_err(|e| (e, "attaching it"))?;
+            sys::remount_read_only(m, recursive).map_err(|e| (e, REMOUNT))
+        }
+        Err(e) => Err((e, "making it read-only")),
     }
 }
 

@@ -306,6 +306,9 @@ const MOUNT_ATTR_RDONLY: u64 = 0x1;
 /// Unlike a remount, this leaves the flags the kernel locked (nosuid,
 /// nodev...) as they are, which a user namespace may not clear.
 pub(crate) fn set_read_only(mnt: BorrowedFd, recursive: bool) -> Result<(), Errno> {
+    if !mount_setattr_allowed() {
+        return Err(Errno::NOSYS);
+    }
     let attr = MountAttr {
         attr_set: MOUNT_ATTR_RDONLY,
         attr_clr: 0,
@@ -330,6 +333,153 @@ pub(crate) fn set_read_only(mnt: BorrowedFd, recursive: bool) -> Result<(), Errn
     };
     if r == -1 {
         return Err(Errno::from_raw_os_error(last_errno()));
+    }
+    Ok(())
+}
+
+/// A seam for tests: makes `set_read_only` answer ENOSYS as kernels
+/// before 5.12 do, so that the fallback runs on any kernel. The fallback
+/// itself is the real mount(2); tests/vm proves it on 5.10.
+pub const NO_MOUNT_SETATTR_ENV: &str = "BURROW_TEST_NO_MOUNT_SETATTR";
+
+/// Whether `set_read_only` may be tried at all (see the seam above).
+pub(crate) fn mount_setattr_allowed() -> bool {
+    std::env::var_os(NO_MOUNT_SETATTR_ENV).is_none()
+}
+
+/// The flags of the mount `mnt` that a remount must repeat: in a user
+/// namespace the kernel locks nosuid, nodev, noexec (and read-only) of
+/// mounts it copied from a more privileged namespace, and a remount that
+/// would clear one is refused (EPERM). Access times need no repeating: a
+/// remount that names none keeps the mount's own.
+fn kept_flags(mnt: BorrowedFd) -> Result<rustix::mount::MountFlags, Errno> {
+    use rustix::fs::StatVfsMountFlags as St;
+    use rustix::mount::MountFlags as Ms;
+    let have = rustix::fs::fstatvfs(mnt)?.f_flag;
+    let mut keep = Ms::empty();
+    for (st, ms) in [
+        (St::NOSUID, Ms::NOSUID),
+        (St::NODEV, Ms::NODEV),
+        (St::NOEXEC, Ms::NOEXEC),
+    ] {
+        if have.contains(st) {
+            keep |= ms;
+        }
+    }
+    Ok(keep)
+}
+
+/// Read-only by a classic bind remount of the one attached mount `mnt`
+/// (named by its /proc/self/fd link), keeping its other flags.
+fn remount_one_read_only(mnt: BorrowedFd) -> Result<(), Errno> {
+    use rustix::mount::MountFlags as Ms;
+    let flags = Ms::BIND | Ms::RDONLY | kept_flags(mnt)?;
+    let name = format!("/proc/self/fd/{}", mnt.as_raw_fd());
+    rustix::mount::mount_remount(name.as_str(), flags, "")
+}
+
+/// The mount id of the mount `fd` is on (statx, Linux 5.8+).
+fn mount_id(fd: BorrowedFd) -> Result<u64, Errno> {
+    let st = rustix::fs::statx(
+        fd,
+        "",
+        rustix::fs::AtFlags::EMPTY_PATH,
+        rustix::fs::StatxFlags::MNT_ID,
+    )?;
+    Ok(st.stx_mnt_id)
+}
+
+/// A mount point as /proc/self/mountinfo writes it: space, tab, newline
+/// and backslash in octal escapes.
+fn unescape_mountinfo(field: &str) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b.get(i + 1..i + 4).and_then(|d| {
+            let s = std::str::from_utf8(d).ok()?;
+            u8::from_str_radix(s, 8).ok()
+        });
+        match (b[i], octal) {
+            (b'\\', Some(c)) => {
+                out.push(c);
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    PathBuf::from(std::ffi::OsString::from_vec(out))
+}
+
+/// The mounts below mount `top` (its submounts, theirs and so on), parents
+/// first, each with its mount point relative to `top`'s, read from
+/// `mountinfo`. Relative, because the container's tree is not reachable
+/// by path from our root before pivot_root (it sits on a mount stacked
+/// over `/`): it is walked from `top`'s fd instead.
+fn submounts(mountinfo: &str, top: u64) -> Vec<(u64, PathBuf)> {
+    let entries: Vec<(u64, u64, PathBuf)> = mountinfo
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split(' ');
+            let id = f.next()?.parse().ok()?;
+            let parent = f.next()?.parse().ok()?;
+            let point = f.nth(2)?;
+            Some((id, parent, unescape_mountinfo(point)))
+        })
+        .collect();
+    let Some((_, _, top_point)) = entries.iter().find(|(id, _, _)| *id == top) else {
+        return Vec::new();
+    };
+    let mut ids = vec![top];
+    let mut found = Vec::new();
+    // A child can be listed before its parent after moves: repeat until
+    // nothing new turns up.
+    loop {
+        let before = found.len();
+        for (id, parent, point) in &entries {
+            if ids.contains(parent) && !ids.contains(id) {
+                if let Ok(rel) = point.strip_prefix(top_point) {
+                    ids.push(*id);
+                    found.push((*id, rel.to_path_buf()));
+                }
+            }
+        }
+        if found.len() == before {
+            return found;
+        }
+    }
+}
+
+/// The fallback of `set_read_only` for kernels without mount_setattr
+/// (before 5.12): a bind remount of the ATTACHED mount `mnt` (a detached
+/// one is in no namespace, which remount refuses) and, with `recursive`,
+/// of every mount below it, each keeping its locked flags.
+pub(crate) fn remount_read_only(mnt: BorrowedFd, recursive: bool) -> Result<(), Errno> {
+    remount_one_read_only(mnt)?;
+    if !recursive {
+        return Ok(());
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
+    for (id, rel) in submounts(&mountinfo, mount_id(mnt)?) {
+        // Walked down from `mnt` through the mounts on the way; a symbolic
+        // link there would mean the tree changed since the kernel listed it.
+        let fd = rustix::fs::openat2(
+            mnt,
+            relative(&rel),
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::NO_SYMLINKS | ResolveFlags::BENEATH,
+        )?;
+        if mount_id(fd.as_fd())? != id {
+            // Overmounted or moved: not the mount listed.
+            return Err(Errno::STALE);
+        }
+        remount_one_read_only(fd.as_fd())?;
     }
     Ok(())
 }
@@ -403,6 +553,26 @@ pub(crate) fn join_new_session_keyring() -> Result<(), Errno> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn submounts_are_found_below_the_top_only_and_parents_first() {
+        let info = "\
+20 1 0:5 / / rw - ext4 /dev/vda rw
+30 20 0:6 / /r/sys ro,nosuid - sysfs sysfs rw
+32 31 0:8 / /r/sys/fs/cgroup/x\\040y rw - tmpfs t rw
+31 30 0:7 / /r/sys/fs/cgroup rw - cgroup2 c rw
+40 20 0:9 / /r/sysx rw - tmpfs t rw
+";
+        assert_eq!(
+            submounts(info, 30),
+            vec![
+                (31, PathBuf::from("fs/cgroup")),
+                (32, PathBuf::from("fs/cgroup/x y")),
+            ]
+        );
+        assert_eq!(submounts(info, 40), vec![]);
+        assert_eq!(submounts(info, 99), vec![]);
+    }
 
     #[test]
     fn container_paths_become_relative_without_climbing() {
