@@ -679,3 +679,88 @@ fn log_drivers_none_passthrough_and_log_opt_limits() {
     );
     env.ok(&["rm", "quiet", "small"]);
 }
+
+/// A shell script written for docker, run unchanged with `docker` on PATH
+/// being burrow (a symlink, as `alias docker=burrow` would have it).
+const DOCKER_SCRIPT: &str = r#"
+set -eu
+img=compat:latest
+docker version --format '{{.Client.Version}}' >/dev/null
+
+# create, then start; wait, inspect --format, logs by stream
+cid=$(docker create --name job -e GREETING=hello --label app=demo "$img" \
+    sh -c 'echo "$GREETING"; echo oops >&2; exit 3')
+test "$(docker inspect --format '{{.State.Status}}' job)" = created
+test "$(docker inspect -f '{{.Id}}' job)" = "$cid"
+test "$(docker ps -a --filter label=app=demo --format '{{.Names}}')" = job
+docker start job >/dev/null
+test "$(docker wait job)" = 3
+test "$(docker inspect --format '{{.State.ExitCode}} {{.Config.Labels.app}}' job)" = "3 demo"
+test "$(docker logs job 2>/dev/null)" = hello
+test "$(docker logs job 2>&1 >/dev/null)" = oops
+
+# a service: exec, cp both ways, ps, stop
+docker run -d --name svc "$img" sleep 60 >/dev/null
+docker exec svc sh -c 'echo inside > /tmp/f'
+docker cp svc:/tmp/f ./f.txt
+grep -qx inside f.txt
+echo host > h.txt
+docker cp h.txt svc:/tmp/h.txt
+test "$(docker exec svc cat /tmp/h.txt)" = host
+test "$(docker ps --format '{{.Names}} {{.State}}')" = "svc running"
+docker stop -t 1 svc >/dev/null
+test "$(docker inspect -f '{{.State.Running}}' svc)" = false
+
+# save | gzip, load from a pipe
+docker tag "$img" mine:1
+docker save mine:1 | gzip > mine.tar.gz
+docker rmi mine:1 >/dev/null
+if docker image inspect mine:1 >/dev/null 2>&1; then exit 10; fi
+gunzip -c mine.tar.gz | docker load >/dev/null
+docker image inspect --format '{{.Id}}' mine:1 >/dev/null
+
+# events of what happened
+docker events --since 0 --until "$(date +%s)" --filter container=job \
+    --format '{{.Action}}' > events.txt
+grep -qx create events.txt
+grep -qx start events.txt
+grep -qx die events.txt
+
+# clean up as scripts do
+docker rm job svc >/dev/null
+docker rm -f nosuch
+docker rmi mine:1 >/dev/null
+test -z "$(docker ps -aq)"
+echo script-done
+"#;
+
+#[test]
+fn a_script_written_for_docker_runs_unchanged_against_burrow() {
+    let Some(env) = env_with_image("docker_script", TestUser::WithSubids) else {
+        return;
+    };
+    let bin = env.work.join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    std::os::unix::fs::symlink(env.binary(), bin.join("docker")).expect("symlink");
+    let script = env.work.join("script.sh");
+    std::fs::write(&script, DOCKER_SCRIPT).expect("write the script");
+    env.give(&script);
+    let out = env
+        .command_of(
+            std::path::Path::new("/bin/sh"),
+            &[script.to_str().expect("utf-8 path")],
+        )
+        .env(
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()),
+        )
+        .output()
+        .expect("run the script");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("script-done"),
+        "the script failed ({:?}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
