@@ -12,6 +12,8 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // The completion scripts call back with BURROW_COMPLETE set.
+    burrow::cli::complete::answer_if_asked();
     // A command that starts or enters a container runs from a sealed copy
     // of this binary when the container's root could write the file (see
     // `sandbox::exec::sealed_copy`): the first word that is not a flag.

@@ -216,6 +216,31 @@ fn a_container_without_a_cgroup_cannot_be_paused_or_updated() {
     let rows: serde_json::Value = serde_json::from_str(&stats.stdout).expect("stats json");
     assert_eq!(rows[0]["Name"], "nap", "{stats}");
     assert_eq!(rows[0]["Running"], true, "{stats}");
+    // Unknown, not zero.
+    assert_eq!(rows[0]["PIDs"], serde_json::Value::Null, "{stats}");
+    assert_eq!(rows[0]["MemoryUsage"], serde_json::Value::Null, "{stats}");
+    // The table: `--` where the cgroup would speak, the network counters
+    // (read from the container's own /proc) still shown, and one note.
+    let table = env.ok(&["stats", "--no-stream", "nap"]);
+    let row = table.stdout.lines().nth(1).unwrap_or_default();
+    let cells: Vec<&str> = row
+        .split("   ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(cells.len(), 8, "{table}");
+    assert_eq!(cells[1], "nap", "{table}");
+    for i in [2, 3, 4, 6, 7] {
+        assert_eq!(cells[i], "--", "column {i}\n{table}");
+    }
+    assert!(cells[5].contains(" / ") && cells[5] != "--", "{table}");
+    let notes: Vec<&str> = table
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("Note: no cgroup data for nap"))
+        .collect();
+    assert_eq!(notes.len(), 1, "one note\n{table}");
+    assert!(!table.stdout.contains("0.00%"), "no zeros\n{table}");
     env.ok(&["rm", "-f", "nap"]);
     common::kill_group(&mut running);
     // A missing container is docker's "No such container", exit 1.

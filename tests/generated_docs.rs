@@ -70,6 +70,16 @@ fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Option<std::proces
     }
 }
 
+/// PATH with the built burrow first: the completion scripts ask it.
+fn path_with_burrow() -> String {
+    let bin = Path::new(env!("CARGO_BIN_EXE_burrow"));
+    format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -89,6 +99,15 @@ fn every_man_page_renders_without_warnings() {
             assert!(out.status.success(), "man -l {path}: {}", text(&out.stderr));
             assert_eq!(text(&out.stderr), "", "man --warnings -l {path} warns");
             assert!(!out.stdout.is_empty(), "{path} renders to nothing");
+            if name.ends_with(".1") {
+                let page = text(&out.stdout);
+                for section in ["DESCRIPTION", "EXAMPLES", "EXIT STATUS", "SEE ALSO"] {
+                    assert!(
+                        page.lines().any(|l| l == section),
+                        "{path} has no {section} section:\n{page}"
+                    );
+                }
+            }
         }
         if let Some(out) = run("groff", &["-ww", "-man", "-z", &path], &[]) {
             assert!(
@@ -137,16 +156,19 @@ fn bash_loads_the_completions_and_completes_commands() {
             "-c",
             "set -e; source completions/burrow.bash; complete -p burrow; \
              COMP_WORDS=(burrow doc); COMP_CWORD=1; COMP_LINE='burrow doc'; COMP_POINT=10; \
-             _burrow burrow doc burrow; echo \"${COMPREPLY[*]}\"",
+             _clap_complete_burrow burrow doc burrow; echo \"${COMPREPLY[*]}\"",
         ],
-        &[],
+        &[("PATH", &path_with_burrow())],
     ) else {
         return;
     };
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stderr), "");
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("-F _burrow burrow"), "{stdout}");
+    assert!(
+        stdout.contains("-F _clap_complete_burrow burrow"),
+        "{stdout}"
+    );
     assert_eq!(stdout.lines().last(), Some("doctor"), "{stdout}");
 }
 
@@ -192,7 +214,7 @@ fn fish_loads_the_completions_and_completes_commands() {
             "-c",
             "source completions/burrow.fish; complete --do-complete 'burrow doc'",
         ],
-        &[],
+        &[("PATH", &path_with_burrow())],
     ) else {
         return;
     };

@@ -25,18 +25,41 @@ fn generate(out: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(&man)?;
     let mut cmd = Cli::command();
     cmd.build();
-    for (shell, file) in [
-        (clap_complete::Shell::Bash, "burrow.bash"),
-        (clap_complete::Shell::Zsh, "_burrow"),
-        (clap_complete::Shell::Fish, "burrow.fish"),
-    ] {
+    // Each script asks burrow itself (dynamic completion), so it completes
+    // the names of this user's containers, images and volumes too.
+    use clap_complete::env::{Bash, EnvCompleter, Fish, Zsh};
+    let shells: [(&dyn EnvCompleter, &str); 3] = [
+        (&Bash, "burrow.bash"),
+        (&Zsh, "_burrow"),
+        (&Fish, "burrow.fish"),
+    ];
+    for (shell, file) in shells {
         let mut buf = Vec::new();
-        clap_complete::generate(shell, &mut cmd.clone(), "burrow", &mut buf);
+        shell.write_registration(
+            burrow::cli::complete::VAR,
+            "burrow",
+            "burrow",
+            "burrow",
+            &mut buf,
+        )?;
+        if file == "_burrow" {
+            buf = zsh_autoloadable(&String::from_utf8_lossy(&buf)).into_bytes();
+        }
         std::fs::write(completions.join(file), buf)?;
     }
     write_man(&cmd, "burrow", &man)?;
     let config = include_str!("../../packaging/config.toml");
     std::fs::write(man.join("burrow-config.5"), config_man_page(config))
+}
+
+/// The zsh script as a file zsh can both source and autoload from $fpath
+/// (`#compdef burrow`): its function is `_burrow`, which completes at once
+/// when autoloaded and registers itself when sourced.
+fn zsh_autoloadable(script: &str) -> String {
+    let script = script.replace("_clap_dynamic_completer_burrow", "_burrow");
+    let register = "compdef _burrow burrow";
+    let tail = "if [ \"$funcstack[1]\" = \"_burrow\" ]; then\n    _burrow \"$@\"\nelse\n    compdef _burrow burrow\nfi";
+    script.replacen(register, tail, 1)
 }
 
 /// burrow-config(5) from the default config: its opening comment is the
@@ -171,16 +194,151 @@ fn roff(text: &str) -> String {
 }
 
 /// burrow(1), then one page per command and subcommand: burrow-image-ls(1).
+/// Each has clap's NAME, SYNOPSIS, DESCRIPTION and OPTIONS, the longer
+/// description and EXAMPLES of packaging/man-sections.txt, EXIT STATUS
+/// and SEE ALSO.
 fn write_man(cmd: &clap::Command, name: &str, dir: &Path) -> std::io::Result<()> {
+    let sections = Sections::parse(include_str!("../../packaging/man-sections.txt"));
+    write_man_page(cmd, name, dir, &sections)
+}
+
+fn write_man_page(
+    cmd: &clap::Command,
+    name: &str,
+    dir: &Path,
+    sections: &Sections,
+) -> std::io::Result<()> {
     let page = cmd.clone().name(name.to_string());
+    let man = clap_mangen::Man::new(page.clone());
     let mut buf = Vec::new();
-    clap_mangen::Man::new(page).render(&mut buf)?;
+    man.render_title(&mut buf)?;
+    man.render_name_section(&mut buf)?;
+    man.render_synopsis_section(&mut buf)?;
+    man.render_description_section(&mut buf)?;
+    let key = name.strip_prefix("burrow-").unwrap_or(name);
+    let entry = sections.find(key);
+    if let Some(e) = entry {
+        for p in &e.description {
+            buf.extend_from_slice(format!(".PP\n{}\n", roff(p)).as_bytes());
+        }
+    }
+    if page.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(&mut buf)?;
+    }
+    if page
+        .get_subcommands()
+        .any(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
+        man.render_subcommands_section(&mut buf)?;
+    }
+    buf.extend_from_slice(b".SH EXAMPLES\n");
+    let examples = entry.map(|e| e.examples.as_slice()).unwrap_or_default();
+    if examples.is_empty() {
+        let shown = name.replacen('-', " ", 1).replace('-', " ");
+        buf.extend_from_slice(
+            format!(
+                ".TP\n\\fB{}\\fR\nThe options and arguments this command takes.\n",
+                roff(&format!("{shown} --help"))
+            )
+            .as_bytes(),
+        );
+    }
+    for (command, what) in examples {
+        buf.extend_from_slice(format!(".TP\n\\fB{}\\fR\n", roff(command)).as_bytes());
+        let what = if what.is_empty() {
+            "\\&".to_string()
+        } else {
+            roff(what)
+        };
+        buf.extend_from_slice(format!("{what}\n").as_bytes());
+    }
+    let exit = entry.map(|e| e.exit.as_str()).unwrap_or("common");
+    let exit_text = sections
+        .find(&format!("exit:{exit}"))
+        .and_then(|e| e.description.first())
+        .map(String::as_str)
+        .unwrap_or_default();
+    buf.extend_from_slice(format!(".SH \"EXIT STATUS\"\n{}\n", roff(exit_text)).as_bytes());
+    let mut see = Vec::new();
+    if name != "burrow" {
+        see.push("\\fBburrow\\fR(1)".to_string());
+    }
+    see.push("\\fBburrow\\-doctor\\fR(1)".into());
+    see.push("\\fBburrow\\-config\\fR(5)".into());
+    see.retain(|s| !s.contains(&format!("{}\\fR", roff(name))));
+    buf.extend_from_slice(format!(".SH \"SEE ALSO\"\n{}\n", see.join(", ")).as_bytes());
+    man.render_version_section(&mut buf)?;
     std::fs::write(dir.join(format!("{name}.1")), buf)?;
     for sub in cmd
         .get_subcommands()
         .filter(|s| !s.is_hide_set() && s.get_name() != "help")
     {
-        write_man(sub, &format!("{name}-{}", sub.get_name()), dir)?;
+        write_man_page(sub, &format!("{name}-{}", sub.get_name()), dir, sections)?;
     }
     Ok(())
+}
+
+/// One `[key]` of packaging/man-sections.txt.
+#[derive(Default)]
+struct Entry {
+    key: String,
+    description: Vec<String>,
+    examples: Vec<(String, String)>,
+    exit: String,
+}
+
+struct Sections(Vec<Entry>);
+
+impl Sections {
+    fn parse(text: &str) -> Sections {
+        let mut out: Vec<Entry> = Vec::new();
+        for line in text.lines() {
+            if line.starts_with('#') {
+                continue;
+            }
+            if let Some(key) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                out.push(Entry {
+                    key: key.to_string(),
+                    exit: "common".into(),
+                    ..Entry::default()
+                });
+                continue;
+            }
+            let Some(e) = out.last_mut() else { continue };
+            if let Some(cmd) = line.strip_prefix("$ ") {
+                e.examples.push((cmd.to_string(), String::new()));
+            } else if let Some(what) = line.strip_prefix("  ") {
+                if let Some((_, w)) = e.examples.last_mut() {
+                    if !w.is_empty() {
+                        w.push(' ');
+                    }
+                    w.push_str(what.trim());
+                }
+            } else if let Some(exit) = line.strip_prefix("exit: ") {
+                e.exit = exit.trim().to_string();
+            } else if !line.trim().is_empty() {
+                e.description.push(line.trim().to_string());
+            }
+        }
+        Sections(out)
+    }
+
+    /// `container-rm`, else `rm`; `image-ls` and `container-ls` are
+    /// `images` and `ps`.
+    fn find(&self, key: &str) -> Option<&Entry> {
+        let alias = match key {
+            "image-ls" => "images",
+            "container-ls" => "ps",
+            "image-rm" => "rmi",
+            "image-build" => "build",
+            _ => key,
+        };
+        let short = alias
+            .strip_prefix("container-")
+            .or_else(|| alias.strip_prefix("image-"))
+            .unwrap_or(alias);
+        [key, alias, short]
+            .iter()
+            .find_map(|k| self.0.iter().find(|e| e.key == *k))
+    }
 }

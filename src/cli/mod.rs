@@ -3,6 +3,7 @@
 //! logic lives here beyond formatting output.
 
 pub mod build;
+pub mod complete;
 pub mod container;
 pub mod doctor;
 pub mod format;

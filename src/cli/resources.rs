@@ -147,6 +147,7 @@ impl Stats {
         let mut before: HashMap<String, Counters> = HashMap::new();
         let in_place = !self.no_stream && std::io::stdout().is_terminal();
         let mut first = true;
+        let mut noted = false;
         loop {
             let targets = res::stats_targets(ctx, &self.containers)?;
             if first {
@@ -180,6 +181,21 @@ impl Stats {
             let _ = write!(out, "{clear}{text}");
             let _ = out.flush();
             drop(out);
+            if !noted {
+                noted = true;
+                let without: Vec<&str> = samples
+                    .iter()
+                    .filter(|s| s.without_cgroup_data())
+                    .map(|s| s.name.as_str())
+                    .collect();
+                if !without.is_empty() {
+                    eprintln!(
+                        "Note: no cgroup data for {}: it runs without a cgroup on this host, so CPU, \
+                         memory, block I/O and PIDS show -- (`burrow doctor` says why)",
+                        without.join(", ")
+                    );
+                }
+            }
             let any_running = samples.iter().any(|s| s.running);
             if self.no_stream || (!self.containers.is_empty() && !any_running) {
                 return Ok(());
@@ -217,37 +233,33 @@ fn stats_row(s: &Sample) -> serde_json::Value {
     row
 }
 
-/// A sample's cells in the default table's order.
+/// A sample's cells in the default table's order: `--` for what is not
+/// known (a stopped container, or one without a cgroup).
 fn table_cells(s: &Sample) -> Vec<String> {
     let dash = || "--".to_string();
-    if s.running {
-        vec![
-            s.id[..12.min(s.id.len())].to_string(),
-            s.name.clone(),
-            format!("{:.2}%", s.cpu_percent),
-            format!(
-                "{} / {}",
-                binary_size(s.memory_usage),
-                binary_size(s.memory_limit)
-            ),
-            format!("{:.2}%", s.memory_percent),
-            format!(
-                "{} / {}",
-                decimal_size(s.net_input),
-                decimal_size(s.net_output)
-            ),
-            format!(
-                "{} / {}",
-                decimal_size(s.block_input),
-                decimal_size(s.block_output)
-            ),
-            s.pids.to_string(),
-        ]
-    } else {
-        let mut row = vec![s.id[..12.min(s.id.len())].to_string(), s.name.clone()];
+    let mut row = vec![s.id[..12.min(s.id.len())].to_string(), s.name.clone()];
+    if !s.running {
         row.extend(std::iter::repeat_with(dash).take(6));
-        row
+        return row;
     }
+    let pair = |a: Option<u64>, b: Option<u64>, f: fn(u64) -> String| match (a, b) {
+        (Some(a), Some(b)) => format!("{} / {}", f(a), f(b)),
+        _ => dash(),
+    };
+    let percent = |p: Option<f64>| p.map_or_else(dash, |p| format!("{p:.2}%"));
+    row.extend([
+        percent(s.cpu_percent),
+        pair(s.memory_usage, s.memory_limit, binary_size),
+        percent(s.memory_percent),
+        format!(
+            "{} / {}",
+            decimal_size(s.net_input),
+            decimal_size(s.net_output)
+        ),
+        pair(s.block_input, s.block_output, decimal_size),
+        s.pids.map_or_else(dash, |p| p.to_string()),
+    ]);
+    row
 }
 
 fn table(samples: &[Sample]) -> String {
@@ -329,19 +341,32 @@ mod tests {
             name: "web".into(),
             running: false,
             paused: false,
-            cpu_percent: 0.0,
-            memory_usage: 0,
-            memory_limit: 0,
-            memory_percent: 0.0,
+            cpu_percent: None,
+            memory_usage: None,
+            memory_limit: None,
+            memory_percent: None,
             net_input: 0,
             net_output: 0,
-            block_input: 0,
-            block_output: 0,
-            pids: 0,
+            block_input: None,
+            block_output: None,
+            pids: None,
         };
-        let t = table(&[s]);
+        let t = table(std::slice::from_ref(&s));
         let line = t.lines().nth(1).unwrap();
         assert!(line.starts_with("0123456789ab   web"), "{t}");
         assert!(line.ends_with("--"), "{t}");
+        // Running without a cgroup: only the network counters are known.
+        let running = Sample {
+            running: true,
+            net_input: 648,
+            ..s
+        };
+        assert!(running.without_cgroup_data());
+        let cells = table_cells(&running);
+        assert_eq!(
+            cells[2..],
+            ["--", "--", "--", "648B / 0B", "--", "--"].map(String::from),
+            "{cells:?}"
+        );
     }
 }

@@ -145,7 +145,9 @@ impl Counters {
     }
 }
 
-/// One row of `stats`: what docker shows, as numbers.
+/// One row of `stats`: what docker shows, as numbers. What comes from the
+/// container's cgroup is `None` for a container that runs without one: it
+/// is unknown, not zero.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Sample {
@@ -156,23 +158,40 @@ pub struct Sample {
     pub paused: bool,
     /// 100 is one CPU busy.
     #[serde(rename = "CPUPercent")]
-    pub cpu_percent: f64,
-    pub memory_usage: u64,
+    pub cpu_percent: Option<f64>,
+    pub memory_usage: Option<u64>,
     /// The cgroup's limit, or the machine's memory when unlimited.
-    pub memory_limit: u64,
-    pub memory_percent: f64,
+    pub memory_limit: Option<u64>,
+    pub memory_percent: Option<f64>,
     pub net_input: u64,
     pub net_output: u64,
-    pub block_input: u64,
-    pub block_output: u64,
+    pub block_input: Option<u64>,
+    pub block_output: Option<u64>,
     #[serde(rename = "PIDs")]
-    pub pids: u64,
+    pub pids: Option<u64>,
 }
 
 impl Sample {
     /// The row for `now`, with CPU use over the time since `before`.
     pub fn between(r: &Record, s: &State, before: Option<&Counters>, now: &Counters) -> Sample {
-        let st = now.cgroup.clone().unwrap_or_default();
+        let running = s.status == Status::Running;
+        let Some(st) = now.cgroup.clone() else {
+            return Sample {
+                id: r.id.clone(),
+                name: r.name.clone(),
+                running,
+                paused: paused(s),
+                cpu_percent: None,
+                memory_usage: None,
+                memory_limit: None,
+                memory_percent: None,
+                net_input: now.net.0,
+                net_output: now.net.1,
+                block_input: None,
+                block_output: None,
+                pids: None,
+            };
+        };
         let cpu_percent = match before.and_then(|b| b.cgroup.as_ref().map(|c| (b.at, c))) {
             Some((at, prev)) => cgroup::stats::cpu_percent(
                 prev.cpu_usage_usec,
@@ -191,17 +210,22 @@ impl Sample {
         Sample {
             id: r.id.clone(),
             name: r.name.clone(),
-            running: s.status == Status::Running,
+            running,
             paused: paused(s),
-            cpu_percent: two_places(cpu_percent),
-            memory_usage: st.memory_usage,
-            memory_limit,
-            memory_percent: two_places(memory_percent),
+            cpu_percent: Some(two_places(cpu_percent)),
+            memory_usage: Some(st.memory_usage),
+            memory_limit: Some(memory_limit),
+            memory_percent: Some(two_places(memory_percent)),
             net_input: now.net.0,
             net_output: now.net.1,
-            block_input: st.io_read_bytes,
-            block_output: st.io_write_bytes,
-            pids: st.pids_current,
+            block_input: Some(st.io_read_bytes),
+            block_output: Some(st.io_write_bytes),
+            pids: Some(st.pids_current),
         }
+    }
+
+    /// A running container whose cgroup numbers are unknown.
+    pub fn without_cgroup_data(&self) -> bool {
+        self.running && self.pids.is_none()
     }
 }

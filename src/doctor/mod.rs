@@ -289,38 +289,13 @@ impl SubidFacts {
         };
         let uids = read(IdKind::Uid);
         let gids = read(IdKind::Gid);
-        let files: Vec<String> = ["/etc/subuid", "/etc/subgid"]
-            .iter()
-            .filter_map(|f| std::fs::read_to_string(f).ok())
-            .collect();
         SubidFacts {
-            free_range: free_subid_range(&files),
+            free_range: userns::free_subid_range_of_system(),
             source,
             uids,
             gids,
             error,
         }
-    }
-}
-
-/// A 65536-id range after every range in the given /etc/subuid-style
-/// texts, from 100000 as useradd starts.
-pub fn free_subid_range(files: &[String]) -> SubidRange {
-    let end = files
-        .iter()
-        .flat_map(|t| t.lines())
-        .filter_map(|l| {
-            let mut f = l.trim().split(':').skip(1);
-            let start: u64 = f.next()?.parse().ok()?;
-            let count: u64 = f.next()?.parse().ok()?;
-            Some(start + count)
-        })
-        .max()
-        .unwrap_or(0)
-        .max(100_000);
-    SubidRange {
-        start: u32::try_from(end).unwrap_or(u32::MAX - 65536),
-        count: 65536,
     }
 }
 
@@ -1178,16 +1153,6 @@ mod tests {
             gid.fact
         );
         assert!(failures(&checks).is_empty(), "a single-id map still runs");
-    }
-
-    #[test]
-    fn free_range_starts_after_every_listed_range() {
-        let files = [
-            "a:100000:65536\nb:165536:65536\n".to_string(),
-            "c:500000:10\n".into(),
-        ];
-        assert_eq!(free_subid_range(&files).start, 500010);
-        assert_eq!(free_subid_range(&[]).start, 100000);
     }
 
     #[test]

@@ -25,29 +25,41 @@ pub struct IdMap {
 /// Why burrow fell back to a single-id map, for the one warning it prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SingleMapReason {
-    NoSubuid { user: String },
-    NoSubgid { user: String },
-    NoHelper { program: &'static str },
+    /// `free` is a range no user in /etc/subuid or /etc/subgid has, to
+    /// suggest to an admin.
+    NoSubuid {
+        user: String,
+        free: SubidRange,
+    },
+    NoSubgid {
+        user: String,
+        free: SubidRange,
+    },
+    NoHelper {
+        program: &'static str,
+    },
 }
 
 impl std::fmt::Display for SingleMapReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SingleMapReason::NoSubuid { user } => write!(
+            SingleMapReason::NoSubuid { user, free } => write!(
                 f,
                 "no subordinate uid range for {user} in /etc/subuid; burrow runs with a single-id map \
                  (files owned by other ids are squashed to root; root is emulated: chown, su and apt \
                  work and the owners asked for go into commits, but every file is really yours and \
                  nothing inside is kept from another user inside); for the full model ask an admin for \
-                 `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}`"
+                 `usermod --add-subuids {r} --add-subgids {r} {user}`",
+                r = range_text(free)
             ),
-            SingleMapReason::NoSubgid { user } => write!(
+            SingleMapReason::NoSubgid { user, free } => write!(
                 f,
                 "no subordinate gid range for {user} in /etc/subgid; burrow runs with a single-id map \
                  (files owned by other ids are squashed to root; root is emulated: chown, su and apt \
                  work and the owners asked for go into commits, but every file is really yours and \
                  nothing inside is kept from another user inside); for the full model ask an admin for \
-                 `usermod --add-subgids 100000-165535 {user}`"
+                 `usermod --add-subgids {r} {user}`",
+                r = range_text(free)
             ),
             SingleMapReason::NoHelper { program } => write!(
                 f,
@@ -56,6 +68,15 @@ impl std::fmt::Display for SingleMapReason {
             ),
         }
     }
+}
+
+/// `FIRST-LAST`, as usermod takes a range.
+fn range_text(r: &SubidRange) -> String {
+    format!(
+        "{}-{}",
+        r.start,
+        u64::from(r.start) + u64::from(r.count) - 1
+    )
 }
 
 impl IdMap {
@@ -85,7 +106,8 @@ impl IdMap {
         let source = SubidSource::of_system();
         let uranges = source.ranges(IdKind::Uid, &name, uid)?;
         let granges = source.ranges(IdKind::Gid, &name, uid)?;
-        Self::from_ranges(uid, gid, &name, uranges, granges, find_program)
+        let free = super::free_subid_range_of_system();
+        Self::from_ranges(uid, gid, &name, uranges, granges, free, find_program)
     }
 
     #[cfg(test)]
@@ -99,7 +121,12 @@ impl IdMap {
     ) -> Result<(IdMap, Option<SingleMapReason>), UsernsError> {
         let uranges = super::read_subid(subuid, name, uid)?;
         let granges = super::read_subid(subgid, name, uid)?;
-        Self::from_ranges(uid, gid, name, uranges, granges, find)
+        let files: Vec<String> = [subuid, subgid]
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .collect();
+        let free = super::free_subid_range(&files);
+        Self::from_ranges(uid, gid, name, uranges, granges, free, find)
     }
 
     fn from_ranges(
@@ -108,14 +135,21 @@ impl IdMap {
         name: &str,
         uranges: Vec<SubidRange>,
         granges: Vec<SubidRange>,
+        free: SubidRange,
         find: impl Fn(&str) -> Option<PathBuf>,
     ) -> Result<(IdMap, Option<SingleMapReason>), UsernsError> {
         let single = |reason| Ok((IdMap::single(uid, gid), Some(reason)));
         if uranges.is_empty() {
-            return single(SingleMapReason::NoSubuid { user: name.into() });
+            return single(SingleMapReason::NoSubuid {
+                user: name.into(),
+                free,
+            });
         }
         if granges.is_empty() {
-            return single(SingleMapReason::NoSubgid { user: name.into() });
+            return single(SingleMapReason::NoSubgid {
+                user: name.into(),
+                free,
+            });
         }
         for program in ["newuidmap", "newgidmap"] {
             if find(program).is_none() {

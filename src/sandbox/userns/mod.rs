@@ -19,7 +19,9 @@ pub use diagnostics::{
 };
 pub use idmap::{current_user_name, IdMap, IdRange, SingleMapReason};
 pub use maps::{find_program, write_maps, write_own_single_map};
-pub use subid::{read_subid, IdKind, SubidRange, SubidSource};
+pub use subid::{
+    free_subid_range, free_subid_range_of_system, read_subid, IdKind, SubidRange, SubidSource,
+};
 
 use crate::forked::{self, Fork, ForkError};
 use nix::sched::{unshare, CloneFlags};
@@ -323,7 +325,11 @@ mod tests {
         assert_eq!(
             reason,
             Some(SingleMapReason::NoSubuid {
-                user: "alice".into()
+                user: "alice".into(),
+                free: SubidRange {
+                    start: 165536,
+                    count: 65536
+                },
             })
         );
 
@@ -341,9 +347,40 @@ mod tests {
         assert_eq!(
             reason,
             Some(SingleMapReason::NoSubgid {
-                user: "alice".into()
+                user: "alice".into(),
+                free: SubidRange {
+                    start: 165536,
+                    count: 65536
+                },
             })
         );
+    }
+
+    #[test]
+    fn free_range_starts_after_every_listed_range() {
+        let files = [
+            "a:100000:65536\nb:165536:65536\n".to_string(),
+            "c:500000:10\n".into(),
+        ];
+        assert_eq!(free_subid_range(&files).start, 500010);
+        assert_eq!(free_subid_range(&[]).start, 100000);
+    }
+
+    #[test]
+    fn the_single_map_warning_suggests_the_free_range_it_carries() {
+        let reason = SingleMapReason::NoSubuid {
+            user: "alice".into(),
+            free: SubidRange {
+                start: 265536,
+                count: 65536,
+            },
+        };
+        let text = reason.to_string();
+        assert!(
+            text.contains("usermod --add-subuids 265536-331071 --add-subgids 265536-331071 alice"),
+            "{text}"
+        );
+        assert!(!text.contains("100000"), "{text}");
     }
 
     #[test]

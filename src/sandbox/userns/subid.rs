@@ -19,6 +19,37 @@ pub enum IdKind {
     Gid,
 }
 
+/// A 65536-id range after every range in the given /etc/subuid-style
+/// texts, from 100000 as useradd starts.
+pub fn free_subid_range(files: &[String]) -> SubidRange {
+    let end = files
+        .iter()
+        .flat_map(|t| t.lines())
+        .filter_map(|l| {
+            let mut f = l.trim().split(':').skip(1);
+            let start: u64 = f.next()?.parse().ok()?;
+            let count: u64 = f.next()?.parse().ok()?;
+            Some(start + count)
+        })
+        .max()
+        .unwrap_or(0)
+        .max(100_000);
+    SubidRange {
+        start: u32::try_from(end).unwrap_or(u32::MAX - 65536),
+        count: 65536,
+    }
+}
+
+/// A free range after every range in /etc/subuid and /etc/subgid, to
+/// suggest to an admin.
+pub fn free_subid_range_of_system() -> SubidRange {
+    let files: Vec<String> = ["/etc/subuid", "/etc/subgid"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .collect();
+    free_subid_range(&files)
+}
+
 /// Where newuidmap and newgidmap find subordinate ranges: /etc/subuid and
 /// /etc/subgid, or the NSS module on the `subid:` line of
 /// /etc/nsswitch.conf (sss, ldap...), which `getsubids` queries.
