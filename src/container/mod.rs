@@ -13,6 +13,7 @@ pub mod kernel;
 pub mod lifecycle;
 pub mod log;
 pub mod network;
+pub mod procview;
 pub mod record;
 pub mod resources;
 pub mod run;
