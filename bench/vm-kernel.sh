@@ -9,7 +9,8 @@
 #     6.1) against fuse-overlayfs. fuse-overlayfs is forced by recording, in
 #     burrow's per-kernel choice (storage/kernels/$(uname -r).json), that
 #     the kernel overlay is refused.
-# Usage (as root): bench/vm-kernel.sh   (RUNS=30 start-ups, UNTAR_RUNS=5 untars)
+# Usage (as root): bench/vm-kernel.sh   (RUNS=30 start-ups, UNTAR_RUNS=5 untars;
+# STARTUP= skips the start-ups)
 # Needs a guest image with bubblewrap and hyperfine; this script builds one
 # (cached) with VM_EXTRA_PACKAGES under VM_CACHE_DIR (default
 # /var/cache/burrow-vm-bench). Results go to stdout.
@@ -17,6 +18,8 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=${RUNS:-30}
 UNTAR_RUNS=${UNTAR_RUNS:-5}
+# STARTUP= (empty) measures the untars only.
+STARTUP=${STARTUP-yes}
 export VM_CACHE_DIR=${VM_CACHE_DIR:-/var/cache/burrow-vm-bench}
 export VM_EXTRA_PACKAGES="bubblewrap hyperfine"
 BIN=${BURROW_BIN:-$REPO/target/release/burrow}
@@ -55,11 +58,14 @@ mkdir -p /tmp/root && tar -C /tmp/root -xf /mnt/b/busybox.tar
 \$B import /mnt/b/busybox.tar bench >/dev/null
 \$B run --rm --network none bench true
 cat "\$HOME/.local/share/burrow/storage/kernels/\$(uname -r).json"; echo
+echo "the root: \$(\$B run --rm --network none bench grep ' / / ' /proc/self/mountinfo)"
 bwrap --unshare-all --die-with-parent --ro-bind /tmp/root / --proc /proc --dev /dev true
+if [ -n "$STARTUP" ]; then
 echo "== 1. start-up"
 hyperfine -N --warmup 3 --runs $RUNS \\
   -n 'burrow run --rm --network none' "\$B run --rm --network none bench true" \\
   -n 'bwrap --unshare-all' "bwrap --unshare-all --die-with-parent --ro-bind /tmp/root / --proc /proc --dev /dev true"
+fi
 echo "== 2. untar of 10,000 files inside the container"
 UNTAR="\$B run --rm --network none -v /mnt/b:/in:ro bench tar -xf /in/files.tar -C /tmp"
 \$UNTAR
@@ -67,8 +73,8 @@ hyperfine --runs $UNTAR_RUNS -n 'kernel overlay (option string)' "\$UNTAR"
 K=\$HOME/.local/share/burrow/storage/kernels/\$(uname -r).json
 printf '{"kernel":"%s","api":null,"refused":"forced by bench/vm-kernel.sh"}' "\$(uname -r)" > "\$K"
 out=\$(\$B run --rm --network none bench true 2>&1); echo "with the kernel overlay refused: \${out:-no note}"
-\$B run --rm --name drv -d bench sleep 5 >/dev/null; sleep 1
-\$B inspect drv | grep RootfsDriver; \$B rm -f drv >/dev/null
+# The root's line of mountinfo names the filesystem: fuse.fuse-overlayfs.
+echo "the root now: \$(\$B run --rm --network none bench grep ' / / ' /proc/self/mountinfo)"
 hyperfine --runs $UNTAR_RUNS -n 'fuse-overlayfs' "\$UNTAR"
 GUEST
 chmod 0755 "$SHARE/bench.sh"
