@@ -447,10 +447,13 @@ fn capabilities_are_dockers_default(tmp: &Path) -> Outcome {
     ensure!(r.out == want, "root's capabilities:\n{}", r.out);
 
     let mut spec = spec_for(&l, &["grep", "^Cap", "/proc/self/status"])?;
+    let name = |n: &str| {
+        n.parse::<burrow::sandbox::CapName>()
+            .map_err(|e| e.to_string())
+    };
     spec.capabilities = spec
         .capabilities
-        .with_changes(&["NET_ADMIN".into()], &["ALL".into()])
-        .map_err(|e| e.to_string())?;
+        .with_changes(&[name("NET_ADMIN")?], &[name("ALL")?]);
     spec.no_new_privs = true;
     let r = run_ok(&spec)?;
     ensure!(

@@ -5,10 +5,10 @@ use super::values;
 use super::Format;
 use crate::container::images::Context;
 use crate::container::run::{self, RunSpec};
-use crate::container::spec::{RestartPolicy, UserMount};
+use crate::container::spec::{RestartPolicy, SecurityOpt, UserMount, UsernsMode};
 use crate::container::{self as ctr};
 use crate::net::NetworkMode;
-use crate::sandbox::{Profile, SeccompPolicy};
+use crate::sandbox::CapName;
 use crate::Result;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -137,20 +137,20 @@ pub struct Create {
     #[arg(long)]
     init: bool,
     /// User namespace mode: keep-id maps your uid and gid inside to yours outside.
-    #[arg(long, value_name = "MODE")]
-    userns: Option<String>,
+    #[arg(long, value_name = "MODE", value_parser = values::userns)]
+    userns: Option<UsernsMode>,
     /// Security options: no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json (docker's format).
-    #[arg(long = "security-opt", value_name = "OPT")]
-    security_opt: Vec<String>,
+    #[arg(long = "security-opt", value_name = "OPT", value_parser = values::security_opt)]
+    security_opt: Vec<SecurityOpt>,
     /// Every capability of the container's user namespace, no seccomp profile, no masked paths.
     #[arg(long)]
     privileged: bool,
     /// Add a capability (or ALL).
-    #[arg(long)]
-    cap_add: Vec<String>,
+    #[arg(long, value_parser = values::cap_add)]
+    cap_add: Vec<CapName>,
     /// Drop a capability (or ALL).
-    #[arg(long)]
-    cap_drop: Vec<String>,
+    #[arg(long, value_parser = values::cap_drop)]
+    cap_drop: Vec<CapName>,
     /// Network: user (burrow's own NAT to the host's networks), none (loopback only), host (no isolation), container:NAME (share NAME's).
     #[arg(long, alias = "net", default_value = "user", value_parser = values::network)]
     network: NetworkMode,
@@ -187,7 +187,6 @@ impl Create {
     }
 
     fn spec(self) -> Result<RunSpec> {
-        let (seccomp, security_opt) = seccomp_option(self.security_opt)?;
         let mut labels = std::collections::BTreeMap::new();
         for file in &self.label_file {
             let text = std::fs::read_to_string(file).map_err(|e| {
@@ -249,9 +248,8 @@ impl Create {
             hostname: self.hostname,
             read_only: self.read_only,
             init: self.init,
-            userns: self.userns,
-            security_opt,
-            seccomp,
+            userns: self.userns.unwrap_or_default(),
+            security_opt: self.security_opt,
             privileged: self.privileged,
             cap_add: self.cap_add,
             cap_drop: self.cap_drop,
@@ -314,34 +312,6 @@ fn duration_ns(s: &str) -> std::result::Result<u64, String> {
     crate::time::go_duration(s)
         .and_then(|n| u64::try_from(n).ok())
         .ok_or_else(|| format!("invalid duration {s:?}: a Go duration such as 30s, 1m30s or 500ms"))
-}
-
-/// Takes `seccomp=unconfined` and `seccomp=FILE` (docker's JSON profile,
-/// read here) out of `--security-opt`; the rest goes on as given.
-fn seccomp_option(opts: Vec<String>) -> Result<(SeccompPolicy, Vec<String>)> {
-    let mut policy = SeccompPolicy::Default;
-    let mut rest = Vec::new();
-    for o in opts {
-        let Some(value) = o
-            .strip_prefix("seccomp=")
-            .or_else(|| o.strip_prefix("seccomp:"))
-        else {
-            rest.push(o);
-            continue;
-        };
-        policy = match value {
-            "unconfined" => SeccompPolicy::Unconfined,
-            path => {
-                let bad = |why: String| {
-                    crate::Error::Usage(format!("--security-opt seccomp={path}: {why}"))
-                };
-                let data = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-                let profile = Profile::from_docker_json(&data).map_err(|e| bad(e.to_string()))?;
-                SeccompPolicy::Profile(profile)
-            }
-        };
-    }
-    Ok((policy, rest))
 }
 
 #[derive(clap::Args, Debug)]

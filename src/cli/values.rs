@@ -5,8 +5,9 @@
 //! flags were checked after parsing.
 
 use crate::container::run::{parse_mount, parse_tmpfs, parse_volume, SpecError};
-use crate::container::spec::{RestartPolicy, UserMount};
+use crate::container::spec::{RestartPolicy, SecurityOpt, UserMount, UsernsMode};
 use crate::net::{self, NetworkMode, PublishedPort};
+use crate::sandbox::CapName;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -140,6 +141,26 @@ pub fn log_opt(s: &str) -> Result<crate::container::spec::LogOpt, FlagError> {
 /// `--detach-keys`.
 pub fn detach_keys(s: &str) -> Result<crate::container::spec::DetachKeys, FlagError> {
     s.parse().map_err(FlagError)
+}
+
+/// `--userns`.
+pub fn userns(s: &str) -> Result<UsernsMode, FlagError> {
+    flag(s.parse::<UsernsMode>())
+}
+
+/// `--security-opt` (a seccomp profile's file is read here).
+pub fn security_opt(s: &str) -> Result<SecurityOpt, FlagError> {
+    flag(s.parse::<SecurityOpt>())
+}
+
+/// `--cap-add`: a capability (`NET_ADMIN`, `cap_net_admin`) or ALL.
+pub fn cap_add(s: &str) -> Result<CapName, FlagError> {
+    s.parse().map_err(|e| FlagError(format!("--cap-add: {e}")))
+}
+
+/// `--cap-drop`: a capability or ALL.
+pub fn cap_drop(s: &str) -> Result<CapName, FlagError> {
+    s.parse().map_err(|e| FlagError(format!("--cap-drop: {e}")))
 }
 
 #[cfg(test)]

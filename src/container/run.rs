@@ -6,6 +6,7 @@ use super::images::Context;
 use super::network;
 use super::record::{self, ContainerConfig, Containers, Record, State};
 pub use super::spec::UserMount;
+use super::spec::{SecurityOpt, UsernsMode};
 use super::supervisor::{self, Foreground, Plan, RestartPolicy, SupervisedNetwork};
 use super::ContainerError;
 use crate::container::error::{Error, Result};
@@ -15,8 +16,8 @@ use crate::image::ImageError;
 use crate::net::{NetworkMode, PublishedPort};
 use crate::sandbox::spec::{CgroupFs, Rootfs, SandboxSpec, SharedUserns, User};
 use crate::sandbox::userns::{IdMap, IdRange};
-use crate::sandbox::CapSet;
 use crate::sandbox::MountOp;
+use crate::sandbox::{CapName, CapSet};
 use std::net::IpAddr;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -59,19 +60,18 @@ pub struct RunSpec {
     pub read_only: bool,
     /// `--init`.
     pub init: bool,
-    /// `--userns` as given (`keep-id`).
-    pub userns: Option<String>,
-    /// `--security-opt` other than `seccomp=` (no-new-privileges).
-    pub security_opt: Vec<String>,
-    /// `--security-opt seccomp=...`, parsed (and its file read) by the CLI.
-    pub seccomp: crate::sandbox::SeccompPolicy,
+    /// `--userns`.
+    pub userns: UsernsMode,
+    /// `--security-opt`, each parsed (a seccomp profile's file read) by
+    /// the CLI.
+    pub security_opt: Vec<SecurityOpt>,
     /// `--privileged`: every capability of the user namespace, no seccomp
     /// profile, no masked or read-only paths.
     pub privileged: bool,
-    /// `--cap-add`, as given.
-    pub cap_add: Vec<String>,
-    /// `--cap-drop`, as given.
-    pub cap_drop: Vec<String>,
+    /// `--cap-add`.
+    pub cap_add: Vec<CapName>,
+    /// `--cap-drop`.
+    pub cap_drop: Vec<CapName>,
     /// `--network`.
     pub network: NetworkMode,
     /// `-p`, each range expanded to its ports.
@@ -162,12 +162,6 @@ pub enum SpecError {
     EnvFile { path: PathBuf, why: String },
     #[error("invalid environment variable {0:?}: the name is empty")]
     Env(String),
-    #[error(
-        "unsupported --security-opt {0:?}: burrow knows no-new-privileges, seccomp=unconfined and seccomp=PROFILE.json"
-    )]
-    SecurityOpt(String),
-    #[error("unsupported --userns {0:?}: burrow knows keep-id (and the default, a full id map)")]
-    Userns(String),
     #[error("--rm and --restart {0} conflict: a container removed when it exits cannot restart")]
     RemoveAndRestart(RestartPolicy),
     #[error("invalid StopSignal {0:?} in the image config")]
@@ -275,25 +269,19 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
     spec.limits
         .validate()
         .map_err(crate::cgroup::CgroupError::from)?;
-    let no_new_privs = no_new_privileges(&spec.security_opt).map_err(spec_err)?;
+    let (no_new_privs, seccomp) = SecurityOpt::resolve(&spec.security_opt);
     check_host_flags(spec, outlives).map_err(spec_err)?;
     let base = if spec.privileged {
         CapSet::all()
     } else {
         CapSet::docker_default()
     };
-    let capabilities = base
-        .with_changes(&spec.cap_add, &spec.cap_drop)
-        .map_err(|e| Error::Usage(e.to_string()))?;
+    let capabilities = base.with_changes(&spec.cap_add, &spec.cap_drop);
     let restart = spec.restart;
     if spec.remove && restart != RestartPolicy::No {
         return Err(spec_err(SpecError::RemoveAndRestart(restart)));
     }
-    let keep_id = match spec.userns.as_deref() {
-        None | Some("") | Some("host") => false,
-        Some("keep-id") => true,
-        Some(other) => return Err(spec_err(SpecError::Userns(other.to_string()))),
-    };
+    let keep_id = spec.userns == UsernsMode::KeepId;
 
     let store = ctx.store()?;
     // Until the container is recorded, no `rmi` may remove its image.
@@ -412,11 +400,11 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
                 init: spec.init,
                 read_only: spec.read_only,
                 mounts: mounts.clone(),
-                cap_add: spec.cap_add.clone(),
-                cap_drop: spec.cap_drop.clone(),
+                cap_add: spec.cap_add.iter().map(|c| c.given().into()).collect(),
+                cap_drop: spec.cap_drop.iter().map(|c| c.given().into()).collect(),
                 no_new_privileges: no_new_privs,
                 privileged: spec.privileged,
-                userns_mode: spec.userns.clone(),
+                userns_mode: spec.userns.shown(),
                 network_mode: network.mode.clone(),
                 ports: bound.ports(),
                 restart_policy: restart,
@@ -474,6 +462,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
             user,
             capabilities,
             no_new_privs,
+            seccomp,
             network,
             bound,
             spec,
@@ -555,7 +544,7 @@ impl ProcessPlan {
         if spec.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
             env.push("TERM=xterm".into());
         }
-        let keep_id = spec.userns.as_deref() == Some("keep-id");
+        let keep_id = spec.userns == UsernsMode::KeepId;
         // --group-add: numbers as they are, names looked up in the image.
         let (extra_gids, extra_groups): (Vec<u32>, Vec<String>) = {
             let (n, names): (Vec<&String>, Vec<&String>) = spec
@@ -679,6 +668,7 @@ struct SandboxInputs<'a> {
     user: User,
     capabilities: CapSet,
     no_new_privs: bool,
+    seccomp: crate::sandbox::SeccompPolicy,
     network: network::NetworkPlan,
     bound: network::BoundPorts,
     spec: &'a RunSpec,
@@ -768,7 +758,7 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
     sandbox.hostname = Some(input.hostname);
     sandbox.env = input.env;
     sandbox.cwd = input.workdir.into();
-    if input.spec.userns.as_deref() == Some("keep-id") && input.spec.user.is_none() {
+    if input.spec.userns == UsernsMode::KeepId && input.spec.user.is_none() {
         // You, by name, with a home: whoami, id -un and $HOME work.
         let name = crate::sandbox::userns::current_user_name();
         sandbox.account = Some(crate::sandbox::user::Account {
@@ -781,7 +771,7 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
     sandbox.user = input.user;
     sandbox.capabilities = input.capabilities;
     sandbox.no_new_privs = input.no_new_privs;
-    sandbox.seccomp = input.spec.seccomp.clone();
+    sandbox.seccomp = input.seccomp.clone();
     // docker's /sys/fs/cgroup: the container's own cgroup, read-only but
     // for a privileged container. A hybrid host's v2 tree has no
     // controllers to show, so there is none.
@@ -1228,22 +1218,6 @@ pub fn parse_tmpfs(spec: &str) -> Result<UserMount, SpecError> {
     })
 }
 
-/// Whether --security-opt asks for no_new_privs; refuses what burrow does
-/// not implement rather than ignoring it.
-pub fn no_new_privileges(opts: &[String]) -> Result<bool, SpecError> {
-    let mut nnp = false;
-    for o in opts {
-        match o.as_str() {
-            "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true" => nnp = true,
-            "no-new-privileges:false" | "no-new-privileges=false" => nnp = false,
-            // burrow applies no SELinux labels: there is nothing to disable.
-            "label=disable" | "label:disable" => {}
-            other => return Err(SpecError::SecurityOpt(other.to_string())),
-        }
-    }
-    Ok(nnp)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1283,7 +1257,7 @@ mod tests {
             hostname: Some("box".into()),
             workdir: Some("/w".into()),
             tty: true,
-            userns: Some("keep-id".into()),
+            userns: UsernsMode::KeepId,
             ..Default::default()
         };
         let mut no_user = image.clone();
@@ -1500,12 +1474,5 @@ mod tests {
             }]
         );
         assert!(m.is_single());
-    }
-
-    #[test]
-    fn security_opts_are_checked() {
-        assert!(no_new_privileges(&v(&["no-new-privileges"])).unwrap());
-        assert!(!no_new_privileges(&[]).unwrap());
-        assert!(no_new_privileges(&v(&["seccomp=unconfined"])).is_err());
     }
 }

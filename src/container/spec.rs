@@ -390,6 +390,123 @@ pub mod as_text {
     }
 }
 
+/// `--userns`: the id map a container gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UsernsMode {
+    /// The full map of the caller's subordinate ids (no flag, or `""`).
+    #[default]
+    Default,
+    /// `host`: the same full map, as asked (burrow never shares the
+    /// host's user namespace); kept to be shown as asked.
+    Host,
+    /// `keep-id`: the caller's uid and gid inside are theirs outside.
+    KeepId,
+}
+
+/// A `--userns` value burrow does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported --userns {0:?}: burrow knows keep-id (and the default, a full id map)")]
+pub struct UsernsModeError(pub String);
+
+impl FromStr for UsernsMode {
+    type Err = UsernsModeError;
+
+    fn from_str(s: &str) -> Result<UsernsMode, UsernsModeError> {
+        match s {
+            "" => Ok(UsernsMode::Default),
+            "host" => Ok(UsernsMode::Host),
+            "keep-id" => Ok(UsernsMode::KeepId),
+            other => Err(UsernsModeError(other.to_string())),
+        }
+    }
+}
+
+impl UsernsMode {
+    /// As `inspect` shows it: as given, `None` for the default.
+    pub fn shown(self) -> Option<String> {
+        match self {
+            UsernsMode::Default => None,
+            UsernsMode::Host => Some("host".into()),
+            UsernsMode::KeepId => Some("keep-id".into()),
+        }
+    }
+}
+
+/// One `--security-opt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecurityOpt {
+    /// `no-new-privileges[:true|:false]` (`=` also).
+    NoNewPrivileges(bool),
+    /// `label=disable`: burrow applies no SELinux labels, so there is
+    /// nothing to disable.
+    LabelDisable,
+    /// `seccomp=unconfined` or `seccomp=FILE.json` (docker's format, read
+    /// when the flag is parsed).
+    Seccomp(crate::sandbox::SeccompPolicy),
+}
+
+/// A `--security-opt` burrow does not know or cannot read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecurityOptError {
+    #[error(
+        "unsupported --security-opt {0:?}: burrow knows no-new-privileges, seccomp=unconfined and seccomp=PROFILE.json"
+    )]
+    Unknown(String),
+    #[error("--security-opt seccomp={path}: {why}")]
+    Profile { path: String, why: String },
+}
+
+impl FromStr for SecurityOpt {
+    type Err = SecurityOptError;
+
+    fn from_str(s: &str) -> Result<SecurityOpt, SecurityOptError> {
+        match s {
+            "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true" => {
+                return Ok(SecurityOpt::NoNewPrivileges(true))
+            }
+            "no-new-privileges:false" | "no-new-privileges=false" => {
+                return Ok(SecurityOpt::NoNewPrivileges(false))
+            }
+            "label=disable" | "label:disable" => return Ok(SecurityOpt::LabelDisable),
+            _ => {}
+        }
+        let Some(value) = s
+            .strip_prefix("seccomp=")
+            .or_else(|| s.strip_prefix("seccomp:"))
+        else {
+            return Err(SecurityOptError::Unknown(s.to_string()));
+        };
+        use crate::sandbox::{Profile, SeccompPolicy};
+        if value == "unconfined" {
+            return Ok(SecurityOpt::Seccomp(SeccompPolicy::Unconfined));
+        }
+        let bad = |why: String| SecurityOptError::Profile {
+            path: value.to_string(),
+            why,
+        };
+        let data = std::fs::read(value).map_err(|e| bad(e.to_string()))?;
+        let profile = Profile::from_docker_json(&data).map_err(|e| bad(e.to_string()))?;
+        Ok(SecurityOpt::Seccomp(SeccompPolicy::Profile(profile)))
+    }
+}
+
+impl SecurityOpt {
+    /// What a list of `--security-opt` asks for, the last of each kind
+    /// winning: no_new_privs, and the seccomp policy.
+    pub fn resolve(opts: &[SecurityOpt]) -> (bool, crate::sandbox::SeccompPolicy) {
+        let mut nnp = false;
+        let mut seccomp = crate::sandbox::SeccompPolicy::Default;
+        for o in opts {
+            match o {
+                SecurityOpt::NoNewPrivileges(on) => nnp = *on,
+                SecurityOpt::LabelDisable => {}
+                SecurityOpt::Seccomp(p) => seccomp = p.clone(),
+            }
+        }
+        (nnp, seccomp)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -500,6 +617,39 @@ mod tests {
         assert_eq!(LogConfig::default().rotate_at(5), 5);
         assert!(!LogDriver::None.writes_log() && LogDriver::JsonFile.writes_log());
         assert!("syslog".parse::<LogDriver>().is_err());
+    }
+
+    #[test]
+    fn userns_and_security_opts_parse_at_the_edge() {
+        assert_eq!("".parse(), Ok(UsernsMode::Default));
+        assert_eq!("keep-id".parse(), Ok(UsernsMode::KeepId));
+        assert_eq!(
+            "host".parse::<UsernsMode>().unwrap().shown().as_deref(),
+            Some("host")
+        );
+        assert_eq!(
+            "nomap".parse::<UsernsMode>().unwrap_err().to_string(),
+            "unsupported --userns \"nomap\": burrow knows keep-id (and the default, a full id map)"
+        );
+        let opts: Vec<SecurityOpt> = ["no-new-privileges", "label=disable", "seccomp=unconfined"]
+            .iter()
+            .map(|o| o.parse().unwrap())
+            .collect();
+        assert_eq!(
+            SecurityOpt::resolve(&opts),
+            (true, crate::sandbox::SeccompPolicy::Unconfined)
+        );
+        let off: SecurityOpt = "no-new-privileges=false".parse().unwrap();
+        assert!(!SecurityOpt::resolve(&[opts[0].clone(), off]).0);
+        assert!(matches!(
+            "apparmor=x".parse::<SecurityOpt>(),
+            Err(SecurityOptError::Unknown(_))
+        ));
+        let missing = "seccomp=/no/such/profile.json".parse::<SecurityOpt>();
+        assert!(
+            matches!(&missing, Err(SecurityOptError::Profile { path, .. }) if path == "/no/such/profile.json"),
+            "{missing:?}"
+        );
     }
 
     #[test]

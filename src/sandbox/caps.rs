@@ -95,8 +95,40 @@ pub fn cap_name(number: u32) -> Option<&'static str> {
     NAMES.get(usize::try_from(number).ok()?).copied()
 }
 
-fn is_all(name: &str) -> bool {
-    name.trim().eq_ignore_ascii_case("ALL")
+/// One `--cap-add` or `--cap-drop` value: a capability or `ALL`, with
+/// the text as given (which `inspect` shows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapName {
+    given: String,
+    /// `None` for `ALL`.
+    number: Option<u8>,
+}
+
+impl CapName {
+    /// The text as the user gave it.
+    pub fn given(&self) -> &str {
+        &self.given
+    }
+
+    pub fn is_all(&self) -> bool {
+        self.number.is_none()
+    }
+}
+
+impl std::str::FromStr for CapName {
+    type Err = CapError;
+
+    fn from_str(s: &str) -> Result<CapName, CapError> {
+        let number = if s.trim().eq_ignore_ascii_case("ALL") {
+            None
+        } else {
+            Some(cap_number(s)?)
+        };
+        Ok(CapName {
+            given: s.to_string(),
+            number,
+        })
+    }
 }
 
 impl CapSet {
@@ -146,29 +178,24 @@ impl CapSet {
     /// Docker's `--cap-add`/`--cap-drop` on top of `self`: `ALL` in add
     /// starts from every capability and then drops; `ALL` in drop keeps
     /// only what is added; otherwise drops then adds.
-    pub fn with_changes(self, add: &[String], drop: &[String]) -> Result<CapSet, CapError> {
-        let parse = |names: &[String]| -> Result<Vec<u8>, CapError> {
-            names
-                .iter()
-                .filter(|n| !is_all(n))
-                .map(|n| cap_number(n))
-                .collect()
-        };
-        let (adds, drops) = (parse(add)?, parse(drop)?);
-        let mut set = if add.iter().any(|n| is_all(n)) {
+    pub fn with_changes(self, add: &[CapName], drop: &[CapName]) -> CapSet {
+        let add_all = add.iter().any(CapName::is_all);
+        let mut set = if add_all {
             CapSet::all()
-        } else if drop.iter().any(|n| is_all(n)) {
+        } else if drop.iter().any(CapName::is_all) {
             CapSet::empty()
         } else {
             self
         };
-        if add.iter().any(|n| is_all(n)) {
-            drops.iter().for_each(|&c| set.remove(c));
-        } else {
-            drops.iter().for_each(|&c| set.remove(c));
-            adds.iter().for_each(|&c| set.insert(c));
+        drop.iter()
+            .filter_map(|c| c.number)
+            .for_each(|c| set.remove(c));
+        if !add_all {
+            add.iter()
+                .filter_map(|c| c.number)
+                .for_each(|c| set.insert(c));
         }
-        Ok(set)
+        set
     }
 }
 
@@ -251,10 +278,6 @@ fn errno() -> i32 {
 mod tests {
     use super::*;
 
-    fn strs(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
-    }
-
     #[test]
     fn docker_default_set_has_the_well_known_mask() {
         assert_eq!(CapSet::docker_default().0, 0xa80425fb);
@@ -272,27 +295,31 @@ mod tests {
         );
     }
 
+    fn caps(names: &[&str]) -> Vec<CapName> {
+        names.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
     #[test]
     fn add_and_drop_follow_docker() {
         let d = CapSet::docker_default();
-        let s = d
-            .with_changes(&strs(&["NET_ADMIN"]), &strs(&["chown"]))
-            .unwrap();
+        let s = d.with_changes(&caps(&["NET_ADMIN"]), &caps(&["chown"]));
         assert!(s.contains(12) && !s.contains(0) && s.contains(1));
 
-        let s = d.with_changes(&strs(&["KILL"]), &strs(&["ALL"])).unwrap();
+        let s = d.with_changes(&caps(&["KILL"]), &caps(&["ALL"]));
         assert_eq!(s.names(), vec!["CAP_KILL"]);
 
-        let s = d
-            .with_changes(&strs(&["all"]), &strs(&["SYS_ADMIN"]))
-            .unwrap();
+        let s = d.with_changes(&caps(&["all"]), &caps(&["SYS_ADMIN"]));
         assert_eq!(s, {
             let mut a = CapSet::all();
             a.remove(21);
             a
         });
 
-        assert!(d.with_changes(&strs(&["NOPE"]), &[]).is_err());
+        assert_eq!(
+            "NOPE".parse::<CapName>(),
+            Err(CapError::Unknown("NOPE".into()))
+        );
+        assert_eq!(caps(&["cap_kill"])[0].given(), "cap_kill");
     }
 
     #[test]

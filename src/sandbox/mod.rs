@@ -36,7 +36,7 @@ mod tty;
 pub mod user;
 pub mod userns;
 
-pub use caps::{cap_number, CapError, CapSet};
+pub use caps::{cap_number, CapError, CapName, CapSet};
 pub use exec::ExecFailure;
 pub use join::signal_number;
 pub use mounts::mount_ops;
