@@ -211,7 +211,7 @@ fn deb_installs_binary_completions_man_pages_profile_and_config() {
     let out = run(Command::new("bash")
         .arg("-c")
         .arg(format!("source '{}' && complete -p burrow", comp.display())));
-    assert!(stdout(&out).contains("-F _burrow burrow"));
+    assert!(stdout(&out).contains("-F _clap_complete_burrow burrow"));
 
     // Removed, the conffile stays; purged, nothing of burrow is left.
     run(dpkg(&root).args(["-r", "burrow"]));
@@ -429,7 +429,7 @@ fn user_install_puts_burrow_man_pages_and_completions_under_home() {
         said.contains(".local/share/man/man1/burrow-run.1"),
         "{said}"
     );
-    assert!(said.contains("-F _burrow burrow"), "{said}");
+    assert!(said.contains("-F _clap_complete_burrow burrow"), "{said}");
     if Command::new("fish").arg("--version").output().is_ok() {
         let fish = as_user("PATH=$HOME/.local/bin:$PATH fish -c 'complete -C \"burrow ru\"'");
         assert!(stdout(&fish).contains("run"), "fish: {}", stdout(&fish));
