@@ -764,3 +764,77 @@ fn a_script_written_for_docker_runs_unchanged_against_burrow() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn ps_ancestor_takes_descendants_and_templates_show_size_mounts_and_label() {
+    let Some(env) = env_with_image("ps_ancestor_and_placeholders", TestUser::WithSubids) else {
+        return;
+    };
+    // A child image (committed on top of compat) and an unrelated one.
+    env.ok(&["run", "--name", "maker", IMAGE, "touch", "/made"]);
+    env.ok(&["commit", "maker", "localhost/child:1"]);
+    let (other, _) = env.docker_archive(
+        "other.tar",
+        &[ImageSpec::new(
+            &["other:1"],
+            vec![busybox_rootfs().finish()],
+        )],
+    );
+    env.give(&other);
+    env.load(&other);
+    env.ok(&["create", "--name", "kid", "localhost/child:1", "true"]);
+    env.ok(&["create", "--name", "stranger", "other:1", "true"]);
+    assert_eq!(
+        names(&env, &["-a", "--filter", &format!("ancestor={IMAGE}")]),
+        ["kid", "maker"]
+    );
+    assert_eq!(
+        names(&env, &["-a", "--filter", "ancestor=localhost/child:1"]),
+        ["kid"]
+    );
+    assert_eq!(
+        names(&env, &["-a", "--filter", "ancestor=other:1"]),
+        ["stranger"]
+    );
+    // .Label "key", .Mounts (bind sources, cut as docker's), .Size
+    // without --size.
+    let src = env.work.join("a-rather-long-directory-name");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    env.give(&src);
+    env.ok(&[
+        "create",
+        "--name",
+        "labelled",
+        "--label",
+        "tier=web",
+        "-v",
+        &format!("{}:/data", src.display()),
+        IMAGE,
+        "true",
+    ]);
+    let out = env.ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "name=labelled",
+        "--format",
+        "{{.Label \"tier\"}}|{{.Label \"none\"}}|{{.Mounts}}|{{.Size}}",
+    ]);
+    let fields: Vec<&str> = out.stdout.trim().split('|').collect();
+    assert_eq!(fields[0], "web", "{out}");
+    assert_eq!(fields[1], "", "{out}");
+    let shown: String = src.display().to_string().chars().take(14).collect();
+    assert_eq!(fields[2], format!("{shown}…"), "{out}");
+    assert!(fields[3].contains("(virtual "), "{out}");
+    let full = env.ok(&[
+        "ps",
+        "-a",
+        "--no-trunc",
+        "--filter",
+        "name=labelled",
+        "--format",
+        "{{.Mounts}}",
+    ]);
+    assert_eq!(full.stdout.trim(), src.display().to_string());
+    env.ok(&["rm", "maker", "kid", "stranger", "labelled"]);
+}

@@ -42,9 +42,36 @@ impl std::str::FromStr for Format {
         // As docker's CLI does: a literal backslash-t or -n typed in
         // single quotes is a tab or a newline.
         let source = body.replace("\\t", "\t").replace("\\n", "\n");
+        let source = label_calls(&source);
         compile(&source).map_err(|e| format!("template parsing error: {e}"))?;
         Ok(Format::Template(Template { source, table }))
     }
+}
+
+/// docker's `{{.Label "KEY"}}` (a method on its ps and events rows): a
+/// field cannot take arguments here, so it becomes `label .Labels "KEY"`.
+fn label_calls(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(i) = rest.find(".Label") {
+        let (before, after) = rest.split_at(i);
+        let tail = &after[".Label".len()..];
+        let ident_before = before
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let arg = tail.trim_start();
+        out.push_str(before);
+        if !ident_before && tail.starts_with(char::is_whitespace) && arg.starts_with('"') {
+            out.push_str("label .Labels ");
+            rest = arg;
+        } else {
+            out.push_str(".Label");
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 impl Format {
@@ -76,6 +103,11 @@ impl Template {
         } else {
             lines.iter().map(|l| format!("{l}\n")).collect()
         })
+    }
+
+    /// Whether the template names this field (`.Size`).
+    pub fn mentions(&self, field: &str) -> bool {
+        self.source.contains(field)
     }
 
     /// Prints `items` rendered.
@@ -111,6 +143,21 @@ fn compile(source: &str) -> std::result::Result<gotmpl::Template, gotmpl::Templa
                 v => vec![v.to_string()],
             };
             Ok(Value::String(parts.join(&sep).into()))
+        })
+        .func("label", |a| {
+            // `.Labels` as ps shows it (`k=v,k2=v2`), or a map.
+            let key = text(a, 1)?;
+            let found = match arg(a, 0)? {
+                Value::Map(m) => m
+                    .iter()
+                    .find(|(k, _)| k.to_string() == key)
+                    .map(|(_, v)| v.to_string()),
+                v => v.to_string().split(',').find_map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                    (k == key).then(|| v.to_string())
+                }),
+            };
+            Ok(Value::String(found.unwrap_or_default().into()))
         })
         .func("lower", |a| {
             Ok(Value::String(text(a, 0)?.to_lowercase().into()))
@@ -274,6 +321,21 @@ pub fn print_inspected(objects: &[serde_json::Value], format: &Format) -> Result
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn label_calls_become_the_label_function() {
+        assert_eq!(
+            label_calls(r#"{{.Label "a.b"}}"#),
+            r#"{{label .Labels "a.b"}}"#
+        );
+        for same in ["{{.Labels}}", "{{.Label}}", r#"{{.MyLabel "x"}}"#] {
+            assert_eq!(label_calls(same), same);
+        }
+        let t: Format = r#"{{.Label "tier"}}/{{.Label "gone"}}"#.parse().unwrap();
+        let Format::Template(t) = t else { panic!() };
+        let out = t.render(&[json!({"Labels": "tier=web,x=1"})], &[]).unwrap();
+        assert_eq!(out, "web/\n");
+    }
 
     fn render(f: &str, items: &[serde_json::Value]) -> String {
         match f.parse::<Format>().unwrap() {

@@ -347,19 +347,27 @@ impl Ps {
         let last = if self.latest { Some(1) } else { self.last };
         // Newest first; --last and --latest take every state, as docker's do.
         let mut filters = self.filter;
-        // An ancestor is the image it names here too, by id.
+        // An ancestor is the image it names here too, by id, and every
+        // image built on it (one key's values are alternatives).
         if filters
             .iter()
             .any(|f| matches!(f, ctr::filter::Filter::Ancestor(_)))
         {
             let store = ctx.store()?;
+            let mut children = Vec::new();
             for f in &mut filters {
                 if let ctr::filter::Filter::Ancestor(a) = f {
                     if let Ok(e) = ctx.resolve(&store, a) {
                         *a = e.record.id.hex().to_string();
+                        children.extend(
+                            crate::container::images::descendants(&store, &e.record.id)
+                                .into_iter()
+                                .map(|d| ctr::filter::Filter::Ancestor(d.hex().to_string())),
+                        );
                     }
                 }
             }
+            filters.extend(children);
         }
         let mut list = ctr::list_filtered(ctx, self.all || last.is_some(), &filters)?;
         if let Some(n) = last {
@@ -385,7 +393,10 @@ impl Ps {
             return Ok(());
         }
         // --size: the writable layer's bytes, and with the image's.
-        let sizes: Vec<Option<(u64, u64)>> = if self.size {
+        // As docker's: computed when asked, or when a template shows them.
+        let want_size =
+            self.size || matches!(&self.format, Format::Template(t) if t.mentions(".Size"));
+        let sizes: Vec<Option<(u64, u64)>> = if want_size {
             let store = ctx.store()?;
             list.iter()
                 .map(|(r, _)| {
@@ -521,6 +532,26 @@ fn ps_row(r: &ctr::record::Record, s: &ctr::record::State, no_trunc: bool) -> se
         .and_then(|m| m.as_str())
         .unwrap_or("bridge")
         .to_string();
+    // Bind sources (cut to 15 characters as docker's are), then volumes.
+    let mounts = r
+        .config
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            crate::container::spec::UserMount::Bind { source, .. } => {
+                Some(source.display().to_string())
+            }
+            _ => None,
+        })
+        .map(|m| {
+            if no_trunc || m.chars().count() <= 15 {
+                m
+            } else {
+                m.chars().take(14).collect::<String>() + "…"
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
     serde_json::json!({
         "ID": id,
         "Image": r.image,
@@ -533,7 +564,7 @@ fn ps_row(r: &ctr::record::Record, s: &ctr::record::State, no_trunc: bool) -> se
         "Size": "",
         "Names": r.name,
         "Labels": labels,
-        "Mounts": "",
+        "Mounts": mounts,
         "Networks": network,
         "LocalVolumes": "0",
     })

@@ -485,6 +485,35 @@ pub fn reset(ctx: &Context) -> Result<()> {
 }
 
 /// `image inspect`: docker's shape.
+/// The images built on `id` (its descendants, as `ps --filter ancestor=`
+/// takes them): those whose layers and history begin with all of its own,
+/// so an image merely sharing a base is not one. `id` itself is not listed.
+pub fn descendants(store: &Store, id: &Digest) -> Vec<Digest> {
+    let steps = |c: &crate::image::config::ImageConfig| -> Vec<(Option<String>, Option<String>)> {
+        c.history
+            .iter()
+            .map(|h| (h.created.clone(), h.created_by.clone()))
+            .collect()
+    };
+    let (Ok(base), Ok((base_config, _))) = (store.image(id), store.config(id)) else {
+        return Vec::new();
+    };
+    let base_steps = steps(&base_config);
+    store
+        .images()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e.record.id != *id && e.record.layers.starts_with(&base.layers))
+        .filter(|e| {
+            store.config(&e.record.id).is_ok_and(|(c, _)| {
+                let own = steps(&c);
+                own.len() > base_steps.len() && own.starts_with(&base_steps)
+            })
+        })
+        .map(|e| e.record.id)
+        .collect()
+}
+
 pub fn inspect(ctx: &Context, inputs: &[String]) -> Result<Vec<serde_json::Value>> {
     let store = ctx.store()?;
     let mut out = Vec::new();
