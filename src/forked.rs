@@ -301,9 +301,36 @@ impl<S: Serialize> ChildSide<'_, S> {
         self.channel.send(&FromChild::<&S, ()>::Step(step), fd)
     }
 
+    /// An owned sender of steps, for work that keeps it in a struct
+    /// while the conversation lasts.
+    pub fn sender(&self) -> Result<StepSender<S>, ChannelError> {
+        let fd = rustix::io::fcntl_dupfd_cloexec(self.channel.0.as_fd(), 3).map_err(|e| {
+            ChannelError::Sys {
+                call: "dup",
+                source: nix::Error::from_raw(e.raw_os_error()),
+            }
+        })?;
+        Ok(StepSender {
+            channel: Channel(fd),
+            _step: std::marker::PhantomData,
+        })
+    }
+
     /// The parent's reply to a step.
     pub fn reply<R: DeserializeOwned>(&self) -> Result<(R, Option<OwnedFd>), ChannelError> {
         self.channel.recv()?.ok_or(ChannelError::Unexpected)
+    }
+}
+
+/// Sends steps to the parent, as `ChildSide::step` does.
+pub struct StepSender<S> {
+    channel: Channel,
+    _step: std::marker::PhantomData<fn(S)>,
+}
+
+impl<S: Serialize> StepSender<S> {
+    pub fn step(&self, step: &S, fd: Option<BorrowedFd>) -> Result<(), ChannelError> {
+        self.channel.send(&FromChild::<&S, ()>::Step(step), fd)
     }
 }
 
@@ -372,6 +399,51 @@ where
     P: FnMut(S, Option<OwnedFd>, &ParentSide) -> Result<(), E>,
 {
     let what = how.what;
+    let (ours, pid) = fork_child::<S, T, E, C>(how, child)?;
+    let deadline = how.timeout.map(|t| Instant::now() + t);
+    let reaper = Reaper { pid, done: false };
+    let side = ParentSide {
+        channel: &ours,
+        pid,
+    };
+    let answer = loop {
+        match ours.recv_by::<FromChild<S, Result<T, E>>>(deadline) {
+            Ok(Some((FromChild::Step(s), fd))) => {
+                if let Err(e) = on_step(s, fd, &side) {
+                    break Ok(Err(e));
+                }
+            }
+            Ok(Some((FromChild::Done(r), _))) => break Ok(r),
+            Ok(None) => break Err(None),
+            Err(ChannelError::Timeout(_)) => {
+                break Err(Some(ForkError::Timeout {
+                    what,
+                    after: how.timeout.unwrap_or_default(),
+                }))
+            }
+            Err(source) => break Err(Some(ForkError::Channel { what, source })),
+        }
+    };
+    drop(ours);
+    // A child that answered Ok is on its way out; any other is ended.
+    let death = reaper.finish(!matches!(answer, Ok(Ok(_))));
+    match answer {
+        Ok(r) => Ok(r),
+        Err(Some(e)) => Err(e),
+        Err(None) => Err(ForkError::Died { what, how: death }),
+    }
+}
+
+/// Forks a child that runs `child` and sends its answer (`FromChild::Done`)
+/// over the channel; returns the parent's end and the child's pid.
+fn fork_child<S, T, E, C>(how: Fork, child: C) -> Result<(Channel, Pid), ForkError>
+where
+    S: Serialize,
+    T: Serialize,
+    E: Serialize,
+    C: FnOnce(&ChildSide<S>) -> Result<T, E>,
+{
+    let what = how.what;
     if how.single_threaded {
         let threads = threads();
         if threads > 1 {
@@ -408,37 +480,83 @@ where
         Ok(ForkResult::Parent { child }) => child,
     };
     drop(theirs);
-    let deadline = how.timeout.map(|t| Instant::now() + t);
-    let reaper = Reaper { pid, done: false };
-    let side = ParentSide {
-        channel: &ours,
-        pid,
-    };
-    let answer = loop {
-        match ours.recv_by::<FromChild<S, Result<T, E>>>(deadline) {
-            Ok(Some((FromChild::Step(s), fd))) => {
-                if let Err(e) = on_step(s, fd, &side) {
-                    break Ok(Err(e));
-                }
+    Ok((ours, pid))
+}
+
+/// A child started by `start` for a parent that waits on several at once
+/// (polling each `fd`, without a thread): its steps and then its answer
+/// arrive through `hear`. Dropped before its answer, the child is killed
+/// and reaped.
+pub struct Started<S, T, E> {
+    what: &'static str,
+    channel: Channel,
+    reaper: Option<Reaper>,
+    _answer: std::marker::PhantomData<Answer<S, T, E>>,
+}
+
+/// What a `Started` child sends, as a type that owns none of it.
+type Answer<S, T, E> = fn() -> (S, T, E);
+
+/// What a started child said.
+pub enum Heard<S, R> {
+    Step(S, Option<OwnedFd>),
+    Done(R),
+}
+
+/// Forks `child` as `run_forked` does, but returns at once: the parent
+/// hears it through `Started::hear` when its `fd` is readable.
+pub fn start<S, T, E, C>(how: Fork, child: C) -> Result<Started<S, T, E>, ForkError>
+where
+    S: Serialize + DeserializeOwned,
+    T: Serialize + DeserializeOwned,
+    E: Serialize + DeserializeOwned,
+    C: FnOnce(&ChildSide<S>) -> Result<T, E>,
+{
+    let (channel, pid) = fork_child::<S, T, E, C>(how, child)?;
+    Ok(Started {
+        what: how.what,
+        channel,
+        reaper: Some(Reaper { pid, done: false }),
+        _answer: std::marker::PhantomData,
+    })
+}
+
+impl<S: DeserializeOwned, T: DeserializeOwned, E: DeserializeOwned> Started<S, T, E> {
+    /// What to poll: readable when the child said something or ended.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.channel.as_fd()
+    }
+
+    /// The child's pid while it has not been reaped.
+    pub fn pid(&self) -> Option<Pid> {
+        self.reaper.as_ref().map(|r| r.pid)
+    }
+
+    /// The child's next message (blocks until there is one); after its
+    /// answer the child is reaped.
+    pub fn hear(&mut self) -> Result<Heard<S, Result<T, E>>, ForkError> {
+        let what = self.what;
+        match self.channel.recv::<FromChild<S, Result<T, E>>>() {
+            Ok(Some((FromChild::Step(s), fd))) => Ok(Heard::Step(s, fd)),
+            Ok(Some((FromChild::Done(r), _))) => {
+                self.reap(r.is_err());
+                Ok(Heard::Done(r))
             }
-            Ok(Some((FromChild::Done(r), _))) => break Ok(r),
-            Ok(None) => break Err(None),
-            Err(ChannelError::Timeout(_)) => {
-                break Err(Some(ForkError::Timeout {
-                    what,
-                    after: how.timeout.unwrap_or_default(),
-                }))
+            Ok(None) => Err(ForkError::Died {
+                what,
+                how: self.reap(true),
+            }),
+            Err(source) => {
+                self.reap(true);
+                Err(ForkError::Channel { what, source })
             }
-            Err(source) => break Err(Some(ForkError::Channel { what, source })),
         }
-    };
-    drop(ours);
-    // A child that answered Ok is on its way out; any other is ended.
-    let death = reaper.finish(!matches!(answer, Ok(Ok(_))));
-    match answer {
-        Ok(r) => Ok(r),
-        Err(Some(e)) => Err(e),
-        Err(None) => Err(ForkError::Died { what, how: death }),
+    }
+
+    fn reap(&mut self, kill: bool) -> Death {
+        self.reaper
+            .take()
+            .map_or(Death::Unknown, |r| r.finish(kill))
     }
 }
 

@@ -304,6 +304,81 @@ fn multi_stage_copy_from_and_target() {
     );
 }
 
+/// Two stages that each wait for the other's mark in a shared cache
+/// mount: they finish only if they run at the same time (one after the
+/// other, the first gives up and the build fails).
+#[test]
+fn independent_stages_run_at_the_same_time() {
+    let Some(env) = TestEnv::new("build_parallel", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let meet = |me: &str, other: &str| {
+        format!(
+            "FROM {PLAIN} AS {me}\n\
+             RUN --mount=type=cache,id=meet,target=/m touch /m/{me} && i=0 && \
+             while [ ! -e /m/{other} ]; do i=$((i+1)); [ $i -lt 1200 ] || exit 7; sleep 0.1; done && \
+             echo {me} > /{me}.txt\n"
+        )
+    };
+    let file = format!(
+        "{}{}FROM {PLAIN}\nCOPY --from=left /left.txt /\nCOPY --from=right /right.txt /\n",
+        meet("left", "right"),
+        meet("right", "left")
+    );
+    let dir = context(&env, "parallel", &[("Containerfile", &file)]);
+    let out = build(&env, &["-t", "parallel:1", "--progress", "plain"], &dir);
+    built_id(&out);
+    assert_eq!(
+        run_in(&env, "parallel:1", &["cat", "/left.txt", "/right.txt"]),
+        "left\nright\n"
+    );
+    // One line per step, with its time; the second build's are CACHED.
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.starts_with("[left ") && l.contains("RUN --mount") && l.ends_with('s')),
+        "{out}"
+    );
+    let again = build(&env, &["-t", "parallel:1", "--progress", "plain"], &dir);
+    built_id(&again);
+    assert_eq!(
+        again
+            .stderr
+            .lines()
+            .filter(|l| l.contains("] CACHED RUN"))
+            .count(),
+        2,
+        "{again}"
+    );
+}
+
+/// A failing stage stops the build while another stage still runs: the
+/// build fails with the failing step's error, and the other stage's
+/// container is gone.
+#[test]
+fn a_failing_stage_stops_the_stages_running_beside_it() {
+    let Some(env) = TestEnv::new("build_parallel_fail", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let file = format!(
+        "FROM {PLAIN} AS slow\nRUN sleep 600\n\
+         FROM {PLAIN} AS bad\nRUN sleep 1 && exit 9\n\
+         FROM {PLAIN}\nCOPY --from=slow /etc/passwd /a\nCOPY --from=bad /etc/passwd /b\n"
+    );
+    let dir = context(&env, "parallel_fail", &[("Containerfile", &file)]);
+    let out = build(&env, &["-t", "pfail:1", "--progress", "plain"], &dir);
+    assert!(!out.status.success(), "{out}");
+    assert!(
+        out.stderr.contains("exited with status 9"),
+        "the failing step's error\n{out}"
+    );
+    assert!(!env.run(&["image", "inspect", "pfail:1"]).status.success());
+    let ps = env.ok(&["ps", "-a", "-q"]);
+    assert!(ps.stdout.trim().is_empty(), "no step container left\n{ps}");
+}
+
 #[test]
 fn a_failing_run_reports_status_and_output_and_tags_nothing() {
     let Some(env) = TestEnv::new("build_fail", TestUser::Any) else {
@@ -1033,7 +1108,8 @@ fn a_build_killed_mid_run_leaves_the_store_consistent() {
     let ps = env.ok(&["ps", "-a", "-q"]);
     assert!(
         ps.stdout.trim().is_empty(),
-        "the killed step's container is gone\n{ps}"
+        "the killed step's container is gone\n{ps}\n{}\n{out}",
+        env.ok(&["ps", "-a"])
     );
     let leftovers = files_containing(
         std::slice::from_ref(&env.runtime_dir),

@@ -13,6 +13,7 @@ use super::graph::{Base, Graph, Source, PROXY_ARGS};
 use super::ignore::{clean, Ignore};
 use super::mounts::{self, Owner, Prepare, SecretSpec};
 use super::parse::{self, Command, Copy, Instruction, Kind};
+use super::progress::{Event, ProgressMode, Screen};
 use super::rootfs::{lookup_owner, Layered};
 use super::words::{expand, Vars};
 use crate::container::images::Context;
@@ -49,6 +50,8 @@ pub struct BuildSpec {
     pub format: ImageFormat,
     /// `--squash`: the layers the build made become one.
     pub squash: bool,
+    /// `--progress`: how steps are shown.
+    pub progress: ProgressMode,
 }
 
 /// `--pull`: when FROM and COPY --from images are pulled.
@@ -127,7 +130,8 @@ fn img<E: Into<ImageError>>(e: E) -> Error {
     Error::Image(e.into())
 }
 
-/// One stage's state between steps.
+/// One stage's state between steps (sent back by the child that built it).
+#[derive(serde::Serialize, serde::Deserialize)]
 struct StageState {
     /// The image config (docker's JSON), as it stands.
     config: Value,
@@ -278,16 +282,82 @@ fn read_file(spec: &BuildSpec, from_stdin: Option<String>) -> Result<(String, St
     }
 }
 
+/// Where a stage's steps are told: to the parent that draws them (the
+/// stage runs in a forked child), else straight to a plain screen.
 struct Progress {
     quiet: bool,
+    parent: Option<crate::forked::StepSender<Event>>,
+    screen: Option<std::cell::RefCell<Screen>>,
 }
 
 impl Progress {
-    fn line(&self, s: &str) {
-        if !self.quiet {
-            eprintln!("{s}");
+    fn tell(&self, ev: Event, fd: Option<rustix::fd::BorrowedFd>) {
+        if self.quiet {
+            return;
+        }
+        if let Some(p) = &self.parent {
+            // A parent that went away has nobody to show this to.
+            let _ = p.step(&ev, fd);
+        } else if let Some(s) = &self.screen {
+            s.borrow_mut().event(ev, None);
         }
     }
+}
+
+/// SIGINT, SIGTERM and SIGHUP held while a wave of stages runs, read from
+/// a signalfd by the process that waits on the stages; a stage's child
+/// takes them back as they were.
+struct StopSignals {
+    fd: nix::sys::signalfd::SignalFd,
+    old: nix::sys::signal::SigSet,
+}
+
+impl StopSignals {
+    fn hold() -> Result<StopSignals> {
+        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+        use nix::sys::signalfd::{SfdFlags, SignalFd};
+        let mut mask = SigSet::empty();
+        for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+            mask.add(s);
+        }
+        let mut old = SigSet::empty();
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old))
+            .map_err(|e| Error::Usage(format!("sigprocmask: {e}")))?;
+        match SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC) {
+            Ok(fd) => Ok(StopSignals { fd, old }),
+            Err(e) => {
+                let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+                Err(Error::Usage(format!("signalfd: {e}")))
+            }
+        }
+    }
+
+    /// In a stage's child: the signals as they were before `hold`.
+    fn release_in_child(&self) {
+        let _ = nix::sys::signal::pthread_sigmask(
+            nix::sys::signal::SigmaskHow::SIG_SETMASK,
+            Some(&self.old),
+            None,
+        );
+    }
+}
+
+impl Drop for StopSignals {
+    fn drop(&mut self) {
+        // A signal that came as the last stage ended still ends the build.
+        let _ = nix::sys::signal::pthread_sigmask(
+            nix::sys::signal::SigmaskHow::SIG_SETMASK,
+            Some(&self.old),
+            None,
+        );
+    }
+}
+
+/// What a stage's child hands back.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StageDone {
+    state: StageState,
+    used_args: std::collections::BTreeSet<String>,
 }
 
 /// Runs the build; returns the new image's id.
@@ -351,7 +421,11 @@ pub fn build(ctx: &Context, spec: &BuildSpec) -> Result<Digest> {
         std::fs::create_dir_all(build_dir.join(d))
             .map_err(|e| Error::Usage(format!("{}: {e}", build_dir.join(d).display())))?;
     }
-    let progress = Progress { quiet: spec.quiet };
+    let progress = Progress {
+        quiet: spec.quiet,
+        parent: None,
+        screen: None,
+    };
     let mut secrets = BTreeMap::new();
     for s in &spec.secrets {
         let value = s.read().map_err(|e| Error::Usage(e.to_string()))?;
@@ -371,17 +445,23 @@ pub fn build(ctx: &Context, spec: &BuildSpec) -> Result<Digest> {
         current: 0,
         secrets,
         pulled: Default::default(),
+        step_output: Default::default(),
     };
     let total: usize = needed
         .iter()
         .map(|&i| graph.stages[i].instructions.len() + 1)
         .sum();
+    let waves = graph.waves(&needed);
+    // Each stage's first step number, in the order the waves list them.
+    let mut first_step = BTreeMap::new();
     let mut step = 0;
-    for wave in graph.waves(&needed) {
-        for i in wave {
-            let state = b.stage(i, &mut step, total)?;
-            b.results.insert(i, state);
-        }
+    for &i in waves.iter().flatten() {
+        first_step.insert(i, step);
+        step += graph.stages[i].instructions.len() + 1;
+    }
+    let mut screen = Screen::new(spec.progress, spec.quiet);
+    for wave in &waves {
+        b.run_wave(wave, &first_step, total, &mut screen)?;
     }
     let mut last = b.results.remove(&target).expect("the target stage ran");
     if !labels.is_empty() {
@@ -456,10 +536,22 @@ fn dead_build_pid(name: &str, prefix: &str, pid_last: bool) -> bool {
     else {
         return false;
     };
-    matches!(
-        rustix::process::test_kill_process(pid),
-        Err(rustix::io::Errno::SRCH)
-    )
+    match rustix::process::test_kill_process(pid) {
+        Err(rustix::io::Errno::SRCH) => true,
+        // A killed build's process may wait a while for its reaper (an
+        // orphaned stage is reaped by init): a zombie is gone all the same.
+        _ => zombie(pid.as_raw_nonzero().get()),
+    }
+}
+
+/// Whether process `pid` has exited and waits to be reaped.
+fn zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        // The state follows the command name's closing parenthesis.
+        s.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X")
+    })
 }
 
 /// Removes what a killed build left behind: its step's container (a
@@ -509,9 +601,154 @@ struct Builder<'a> {
     secrets: BTreeMap<String, Vec<u8>>,
     /// References `--pull=always` pulled in this build.
     pulled: std::cell::RefCell<std::collections::BTreeSet<String>>,
+    /// The output of the RUN step that just ran, for its progress line.
+    step_output: std::cell::RefCell<String>,
 }
 
 impl Builder<'_> {
+    /// Builds the stages of one wave (none needs another): each in a
+    /// forked child, all at once, while this process draws their steps.
+    /// With a thread in this process (nothing here starts one, but a fork
+    /// then would be unsafe) they run here, one after another.
+    fn run_wave(
+        &mut self,
+        wave: &[usize],
+        first_step: &BTreeMap<usize, usize>,
+        total: usize,
+        screen: &mut Screen,
+    ) -> Result<()> {
+        use crate::forked::{self, Fork, Heard};
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        if forked::threads() > 1 {
+            self.progress.screen = Some(std::cell::RefCell::new(Screen::new(
+                ProgressMode::Plain,
+                self.spec.quiet,
+            )));
+            for &i in wave {
+                let mut step = first_step[&i];
+                let state = self.stage(i, &mut step, total)?;
+                self.results.insert(i, state);
+            }
+            return Ok(());
+        }
+        // Ctrl-C (or a kill) reaches this process and its stages: this one
+        // ends the stages (their running containers die with them) and
+        // cleans what they left, so nothing goes on after the build.
+        let stop = StopSignals::hold()?;
+        let mut running = Vec::new();
+        let mut failed: Option<Error> = None;
+        for &i in wave {
+            let how = Fork::new("a build stage");
+            let started = forked::start::<Event, StageDone, String, _>(how, |parent| {
+                stop.release_in_child();
+                // A build killed outright takes its stages (and so their
+                // steps' containers) with it.
+                let _ = rustix::process::set_parent_process_death_signal(Some(
+                    rustix::process::Signal::KILL,
+                ));
+                self.progress.parent = Some(parent.sender().map_err(|e| e.to_string())?);
+                let mut step = first_step[&i];
+                let state = self.stage(i, &mut step, total).map_err(|e| e.to_string())?;
+                Ok(StageDone {
+                    state,
+                    used_args: std::mem::take(&mut self.used_args),
+                })
+            });
+            match started {
+                Ok(s) => running.push((i, s)),
+                Err(e) => {
+                    failed = Some(Error::Usage(e.to_string()));
+                    break;
+                }
+            }
+        }
+        let end_all = |running: &Vec<(usize, forked::Started<Event, StageDone, String>)>| {
+            for pid in running.iter().filter_map(|(_, s)| s.pid()) {
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
+            }
+        };
+        while !running.is_empty() {
+            let (ready, signalled): (Vec<usize>, bool) = {
+                let mut fds: Vec<PollFd> = running
+                    .iter()
+                    .map(|(_, s)| PollFd::new(s.fd(), PollFlags::POLLIN))
+                    .collect();
+                fds.push(PollFd::new(
+                    rustix::fd::AsFd::as_fd(&stop.fd),
+                    PollFlags::POLLIN,
+                ));
+                let timeout = if screen.redraws() {
+                    PollTimeout::from(super::progress::TICK.as_millis() as u16)
+                } else {
+                    PollTimeout::NONE
+                };
+                match poll(&mut fds, timeout) {
+                    Ok(_) | Err(nix::Error::EINTR) => {}
+                    Err(e) => return Err(Error::Usage(format!("poll: {e}"))),
+                }
+                let signalled = fds
+                    .pop()
+                    .and_then(|f| f.revents())
+                    .is_some_and(|r| !r.is_empty());
+                let ready = (fds.iter().enumerate())
+                    .filter(|(_, f)| f.revents().is_some_and(|r| !r.is_empty()))
+                    .map(|(k, _)| k)
+                    .collect();
+                (ready, signalled)
+            };
+            if signalled {
+                if let Ok(Some(info)) = stop.fd.read_signal() {
+                    if failed.is_none() {
+                        end_all(&running);
+                        failed = Some(Error::Usage(format!(
+                            "the build was stopped by signal {}",
+                            info.ssi_signo
+                        )));
+                    }
+                }
+            }
+            for k in ready.into_iter().rev() {
+                let i = running[k].0;
+                let error = match running[k].1.hear() {
+                    Ok(Heard::Step(ev, fd)) => {
+                        screen.event(ev, fd);
+                        continue;
+                    }
+                    Ok(Heard::Done(Ok(done))) => {
+                        self.used_args.extend(done.used_args);
+                        self.results.insert(i, done.state);
+                        None
+                    }
+                    Ok(Heard::Done(Err(message))) => Some(Error::Reported(message)),
+                    Err(e) => Some(Error::Usage(e.to_string())),
+                };
+                running.remove(k);
+                screen.forget(i);
+                if let Some(e) = error {
+                    if failed.is_none() {
+                        // The build fails: the other stages end (a running
+                        // step's container dies with its supervisor;
+                        // nothing of theirs is committed).
+                        end_all(&running);
+                        failed = Some(e);
+                    }
+                }
+            }
+            screen.tick();
+        }
+        match failed {
+            Some(e) => {
+                // What the ended stages left: their steps' containers and
+                // secret files.
+                if let Ok(store) = self.ctx.store() {
+                    clean_killed_builds(self.ctx, &store);
+                }
+                Err(e)
+            }
+            None => Ok(()),
+        }
+    }
+
     /// The store's image for `reference`, pulled when missing.
     fn image(&self, reference: &str) -> Result<Digest> {
         let store = self.ctx.store()?;
@@ -607,6 +844,13 @@ impl Builder<'_> {
         let label = stage.name.clone().unwrap_or_else(|| format!("stage-{i}"));
         *step += 1;
         let t0 = Instant::now();
+        self.progress.tell(
+            Event::Begin {
+                stage: i,
+                header: format!("[{label} {step}/{total}] {}", stage.from.text()),
+            },
+            None,
+        );
         let mut state = match &stage.base {
             Base::Scratch => StageState {
                 config: scratch_config(),
@@ -639,11 +883,19 @@ impl Builder<'_> {
                 self.state_of_image(&id)?
             }
         };
-        self.progress.line(&format!(
+        let line = format!(
             "[{label} {step}/{total}] {} {:.2}s",
             stage.from.text(),
             t0.elapsed().as_secs_f64()
-        ));
+        );
+        self.progress.tell(
+            Event::End {
+                stage: i,
+                line,
+                output: String::new(),
+            },
+            None,
+        );
         // A base image's ONBUILD triggers run first, then are dropped.
         let mut instructions: Vec<Instruction> = Vec::new();
         if let Some(triggers) = state.config["config"]["OnBuild"].as_array().cloned() {
@@ -661,6 +913,13 @@ impl Builder<'_> {
         for ins in &instructions {
             *step += 1;
             let t0 = Instant::now();
+            self.progress.tell(
+                Event::Begin {
+                    stage: i,
+                    header: format!("[{label} {step}/{total}] {}", ins.text()),
+                },
+                None,
+            );
             let cached = self.step(ins, &mut state)?;
             let line = if cached {
                 format!("[{label} {step}/{total}] CACHED {}", ins.text())
@@ -674,7 +933,15 @@ impl Builder<'_> {
                     t0.elapsed().as_secs_f64()
                 )
             };
-            self.progress.line(&line);
+            let output = self.step_output.take();
+            self.progress.tell(
+                Event::End {
+                    stage: i,
+                    line,
+                    output,
+                },
+                None,
+            );
         }
         Ok(state)
     }
@@ -1429,6 +1696,15 @@ impl Builder<'_> {
             ..Default::default()
         };
         let out = output_file(self.ctx)?;
+        {
+            use rustix::fd::AsFd;
+            self.progress.tell(
+                Event::Output {
+                    stage: self.current,
+                },
+                Some(out.as_fd()),
+            );
+        }
         let code = {
             let _redirect = Redirect::to(&out)?;
             crate::container::run::run(self.ctx, &spec)
@@ -1447,11 +1723,7 @@ impl Builder<'_> {
                 return Err(fail(format!("{e}{}", tail(&text))));
             }
         };
-        if !self.spec.quiet && !text.is_empty() {
-            for l in text.lines() {
-                eprintln!("  | {l}");
-            }
-        }
+        *self.step_output.borrow_mut() = text.clone();
         if code != 0 {
             cleanup(self.ctx);
             return Err(fail(format!(

@@ -9,6 +9,7 @@ pub mod graph;
 pub mod ignore;
 pub mod mounts;
 pub mod parse;
+pub mod progress;
 pub mod rootfs;
 pub mod squash;
 pub mod stdin;

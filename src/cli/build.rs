@@ -2,6 +2,7 @@
 
 use crate::build::exec::{BuildNetwork, BuildSpec, ImageFormat, PullPolicy};
 use crate::build::mounts::SecretSpec;
+use crate::build::progress::ProgressMode;
 use crate::container::images::Context;
 use crate::Result;
 use std::path::PathBuf;
@@ -24,6 +25,13 @@ pub enum NetworkArg {
 pub enum FormatArg {
     Docker,
     Oci,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressArg {
+    Auto,
+    Plain,
+    Tty,
 }
 
 #[derive(clap::Args, Debug)]
@@ -72,6 +80,11 @@ pub struct Build {
     /// Print only the image id.
     #[arg(short, long)]
     quiet: bool,
+    /// How steps are shown: tty (the running steps' last output lines
+    /// redrawn in place), plain (one line per step, then its output) or
+    /// auto (tty on a terminal).
+    #[arg(long, value_enum, default_value = "auto")]
+    progress: ProgressArg,
     /// The build context: the directory COPY and ADD read from; `-` reads a
     /// tar of it (or a Containerfile alone) from stdin.
     context: PathBuf,
@@ -102,6 +115,11 @@ impl Build {
                     NetworkArg::User => BuildNetwork::User,
                     NetworkArg::None => BuildNetwork::None,
                     NetworkArg::Host => BuildNetwork::Host,
+                },
+                progress: match self.progress {
+                    ProgressArg::Auto => ProgressMode::Auto,
+                    ProgressArg::Plain => ProgressMode::Plain,
+                    ProgressArg::Tty => ProgressMode::Tty,
                 },
                 format: match self.format {
                     FormatArg::Docker => ImageFormat::Docker,
