@@ -13,6 +13,7 @@ pub mod resources;
 pub mod run;
 pub mod system;
 pub mod values;
+pub mod volume;
 
 use crate::container::images::Context;
 use crate::Result;
@@ -104,6 +105,9 @@ pub enum Command {
     /// Manage images.
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
     /// Manage burrow's storage.
     #[command(subcommand)]
     System(system::SystemCommand),
@@ -231,6 +235,7 @@ impl Cli {
             Command::Logout(c) => c.exec(ctx),
             Command::Container(c) => return c.exec(ctx),
             Command::Image(c) => return c.exec(ctx),
+            Command::Volume(c) => return c.exec(ctx),
             Command::System(c) => c.exec(ctx),
             Command::Doctor(_) | Command::Info(_) | Command::Version(_) => self_contained(),
         };

@@ -118,12 +118,15 @@ pub struct Create {
     /// Override the image's entrypoint ("" clears it).
     #[arg(long)]
     entrypoint: Option<String>,
-    /// Bind a host path: HOST:CONTAINER[:ro].
-    #[arg(short, long = "volume", value_name = "HOST:CONTAINER[:ro]", value_parser = values::volume)]
+    /// Mount a host path or a volume: HOST:CONTAINER[:ro], NAME:CONTAINER[:ro,nocopy] (made if missing), or CONTAINER (a new anonymous volume).
+    #[arg(short, long = "volume", value_name = "HOST|NAME:CONTAINER[:ro]", value_parser = values::volume)]
     volume: Vec<UserMount>,
-    /// A mount: type=bind,source=...,target=...[,readonly] or type=tmpfs,target=...[,tmpfs-size=...].
+    /// A mount: type=bind,source=...,target=...[,readonly], type=volume[,source=NAME],target=...[,readonly][,volume-nocopy] or type=tmpfs,target=...[,tmpfs-size=...].
     #[arg(long, value_parser = values::mount)]
     mount: Vec<UserMount>,
+    /// Mount the volumes and bind mounts of a container at the same places: CONTAINER[:ro|rw].
+    #[arg(long, value_name = "CONTAINER[:ro|rw]")]
+    volumes_from: Vec<crate::container::run::VolumesFrom>,
     /// A tmpfs: PATH[:size=...].
     #[arg(long, value_parser = values::tmpfs)]
     tmpfs: Vec<UserMount>,
@@ -243,6 +246,7 @@ impl Create {
             user: self.user,
             entrypoint: self.entrypoint,
             volumes: self.volume,
+            volumes_from: self.volumes_from,
             mounts: self.mount,
             tmpfs: self.tmpfs,
             hostname: self.hostname,

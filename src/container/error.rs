@@ -59,6 +59,12 @@ impl From<sandbox::userns::UsernsError> for Error {
     }
 }
 
+impl From<container::volumes::VolumeError> for Error {
+    fn from(e: container::volumes::VolumeError) -> Error {
+        Error::Container(e.into())
+    }
+}
+
 impl From<container::record::RecordError> for Error {
     fn from(e: container::record::RecordError) -> Error {
         Error::Container(e.into())

@@ -19,6 +19,7 @@ pub mod resources;
 pub mod run;
 pub mod spec;
 pub mod supervisor;
+pub mod volumes;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
@@ -28,6 +29,8 @@ pub enum ContainerError {
     Spec(#[from] run::SpecError),
     #[error(transparent)]
     Plan(#[from] supervisor::PlanError),
+    #[error(transparent)]
+    Volume(#[from] volumes::VolumeError),
     #[error("container {0} is running; stop it first, or remove it with -f")]
     Running(String),
     #[error("container {0} is not running")]
@@ -60,6 +63,7 @@ impl ContainerError {
             ContainerError::Supervisor { code, .. } => *code,
             // docker's status for an object that does not exist.
             ContainerError::Record(record::RecordError::NotFound(_)) => 1,
+            ContainerError::Volume(e) => e.exit_code(),
             _ => 125,
         }
     }
@@ -245,6 +249,7 @@ pub fn inspect_json(ctx: &Context, input: &str) -> Result<serde_json::Value> {
         },
         "NetworkSettings": network::inspect_json(&r),
         "HostConfig": host_config(&r.config, &s.limits),
+        "Mounts": mounts_json(ctx, &r.config.mounts),
         "Cgroup": s.cgroup,
         "RootfsDriver": s.rootfs_driver,
         "IdMap": r.id_map,
@@ -310,6 +315,53 @@ fn host_config(
     v
 }
 
+/// A container's mounts as `inspect` shows them under `Mounts` (docker's
+/// shape).
+fn mounts_json(ctx: &Context, mounts: &[spec::UserMount]) -> Vec<serde_json::Value> {
+    use spec::UserMount;
+    let volumes = volumes::Volumes::open(&ctx.paths.storage).ok();
+    mounts
+        .iter()
+        .map(|m| match m {
+            UserMount::Volume {
+                name,
+                target,
+                read_only,
+                ..
+            } => serde_json::json!({
+                "Type": "volume",
+                "Name": name,
+                "Source": volumes.as_ref().map(|v| v.data_of(name)),
+                "Destination": target,
+                "Driver": "local",
+                "Mode": if *read_only { "ro" } else { "" },
+                "RW": !read_only,
+                "Propagation": "",
+            }),
+            UserMount::Bind {
+                source,
+                target,
+                read_only,
+            } => serde_json::json!({
+                "Type": "bind",
+                "Source": source,
+                "Destination": target,
+                "Mode": if *read_only { "ro" } else { "" },
+                "RW": !read_only,
+                "Propagation": "rprivate",
+            }),
+            UserMount::Tmpfs { target, .. } => serde_json::json!({
+                "Type": "tmpfs",
+                "Source": "",
+                "Destination": target,
+                "Mode": "",
+                "RW": true,
+                "Propagation": "",
+            }),
+        })
+        .collect()
+}
+
 /// The full id of the container a name or id prefix names.
 pub fn find_id(ctx: &Context, input: &str) -> Result<String> {
     Ok(records(ctx)?.find(input)?.0.id)
@@ -328,7 +380,6 @@ pub fn shown_name(r: &Record) -> String {
 /// `force` (killed first), with its anonymous volumes when `volumes`.
 /// Returns its id.
 pub fn remove(ctx: &Context, input: &str, force: bool, volumes: bool) -> Result<String> {
-    let _ = volumes;
     let c = records(ctx)?;
     let (r, s) = c.find(input)?;
     if s.status == Status::Unknown {
@@ -388,6 +439,12 @@ pub fn remove(ctx: &Context, input: &str, force: bool, volumes: bool) -> Result<
         crate::image::store::remove_tree(&dir)
             .map_err(|e| crate::container::error::Error::Image(e.into()))
     })?;
+    drop(_lock);
+    if volumes {
+        volumes::remove_anonymous(&ctx.paths.storage, &r.config.mounts, &|p| {
+            remove_as_owner(ctx, p)
+        })?;
+    }
     events::record(
         &ctx.paths.storage,
         events::Event::new(
@@ -398,6 +455,19 @@ pub fn remove(ctx: &Context, input: &str, force: bool, volumes: bool) -> Result<
         ),
     );
     Ok(r.id)
+}
+
+/// Removes a tree under the storage root: as you when its files are all
+/// yours, else inside the user namespace (a volume a container chowned).
+pub fn remove_as_owner(ctx: &Context, path: &std::path::Path) -> std::result::Result<(), String> {
+    if crate::image::store::remove_tree(path).is_ok() {
+        return Ok(());
+    }
+    let p = path.to_path_buf();
+    ctx.in_userns(move |_| {
+        crate::image::store::remove_tree(&p).map_err(|e| crate::Error::Image(e.into()))
+    })
+    .map_err(|e| e.to_string())
 }
 
 /// Whether `input` names a container (`container exists`).

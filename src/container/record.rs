@@ -283,6 +283,11 @@ impl Containers {
         Ok(ContainersLock { _lock: lock })
     }
 
+    /// The storage root these records live under.
+    pub fn storage_root(&self) -> &Path {
+        self.dir.parent().unwrap_or(&self.dir)
+    }
+
     pub fn dir_of(&self, id: &str) -> PathBuf {
         self.dir.join(id)
     }

@@ -8,6 +8,7 @@ use super::record::{self, ContainerConfig, Containers, Record, State};
 pub use super::spec::UserMount;
 use super::spec::{SecurityOpt, UsernsMode};
 use super::supervisor::{self, Foreground, Plan, RestartPolicy, SupervisedNetwork};
+use super::volumes::{NewVolume, Volumes};
 use super::ContainerError;
 use crate::container::error::{Error, Result};
 use crate::image::registry::{ProgressMode, PullOptions};
@@ -115,6 +116,109 @@ pub struct RunSpec {
     pub log: super::spec::LogConfig,
     /// `--detach-keys`: kept for `attach` and `start -a`.
     pub detach_keys: Option<super::spec::DetachKeys>,
+    /// `--volumes-from`.
+    pub volumes_from: Vec<VolumesFrom>,
+}
+
+/// `--volumes-from CONTAINER[:ro|rw]`: that container's volumes and bind
+/// mounts, at the same places, read-only or not as there unless said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumesFrom {
+    pub container: String,
+    pub read_only: Option<bool>,
+}
+
+impl std::str::FromStr for VolumesFrom {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<VolumesFrom, String> {
+        let (container, read_only) = match s.rsplit_once(':') {
+            Some((c, "ro")) => (c, Some(true)),
+            Some((c, "rw")) => (c, Some(false)),
+            Some((_, o)) => {
+                return Err(format!("--volumes-from {s:?}: unknown mode {o:?} (ro, rw)"))
+            }
+            None => (s, None),
+        };
+        if container.is_empty() {
+            return Err(format!("--volumes-from {s:?}: no container named"));
+        }
+        Ok(VolumesFrom {
+            container: container.into(),
+            read_only,
+        })
+    }
+}
+
+/// The container's mounts: the user's, then those of `--volumes-from`
+/// containers and the image's VOLUME paths where the user put nothing
+/// (each of these a fresh anonymous volume), as docker combines them.
+/// Anonymous volumes get their random names here.
+pub fn combine_mounts(
+    mut mounts: Vec<UserMount>,
+    from: &[(Vec<UserMount>, Option<bool>)],
+    image_volumes: &[String],
+    mut new_name: impl FnMut() -> String,
+) -> Result<Vec<UserMount>, SpecError> {
+    let norm = |t: &str| {
+        let t = t.trim_end_matches('/');
+        if t.is_empty() {
+            "/".to_string()
+        } else {
+            t.to_string()
+        }
+    };
+    let taken = |mounts: &[UserMount], t: &str| mounts.iter().any(|m| norm(m.target()) == norm(t));
+    for (theirs, mode) in from {
+        for m in theirs {
+            if taken(&mounts, m.target()) {
+                continue;
+            }
+            let mut m = m.clone();
+            match &mut m {
+                UserMount::Tmpfs { .. } => continue,
+                UserMount::Bind { read_only, .. } => {
+                    *read_only = mode.unwrap_or(*read_only);
+                }
+                UserMount::Volume {
+                    read_only,
+                    anonymous,
+                    no_copy,
+                    ..
+                } => {
+                    *read_only = mode.unwrap_or(*read_only);
+                    // Shared, not ours: `rm -v` of this container leaves it.
+                    *anonymous = false;
+                    *no_copy = true;
+                }
+            }
+            mounts.push(m);
+        }
+    }
+    for path in image_volumes {
+        check_target(path).map_err(|why| SpecError::ImageVolume {
+            path: path.clone(),
+            why,
+        })?;
+        if taken(&mounts, path) {
+            continue;
+        }
+        mounts.push(UserMount::Volume {
+            name: String::new(),
+            target: path.clone(),
+            read_only: false,
+            no_copy: false,
+            anonymous: true,
+        });
+    }
+    for m in &mut mounts {
+        if let UserMount::Volume { name, .. } = m {
+            if name.is_empty() {
+                *name = new_name();
+            }
+        }
+    }
+    Ok(mounts)
 }
 
 /// `--pull`: when the image is pulled before the container is made.
@@ -154,6 +258,8 @@ pub enum SpecError {
     NoCommand,
     #[error("invalid volume {spec:?}: {why}")]
     Volume { spec: String, why: String },
+    #[error("invalid VOLUME {path:?} in the image config: {why}")]
+    ImageVolume { path: String, why: String },
     #[error("invalid --mount {spec:?}: {why}")]
     Mount { spec: String, why: String },
     #[error("invalid --tmpfs {spec:?}: {why}")]
@@ -325,6 +431,18 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         .config(&entry.record.id)
         .map_err(|e| Error::Image(e.into()))?;
     let image_run = config.config.clone().unwrap_or_default();
+    let mounts = {
+        let containers = Containers::open(store.root())?;
+        let mut from = Vec::new();
+        for f in &spec.volumes_from {
+            let (r, _) = containers.find(&f.container)?;
+            from.push((r.config.mounts, f.read_only));
+        }
+        let image_volumes: Vec<String> = (image_run.volumes.iter())
+            .flat_map(|v| v.keys().cloned())
+            .collect();
+        combine_mounts(mounts, &from, &image_volumes, record::new_id).map_err(spec_err)?
+    };
     if let Some(path) = &spec.cidfile {
         if path.exists() {
             return Err(spec_err(SpecError::CidfileExists(path.clone())));
@@ -373,6 +491,10 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         &ctx.config.network,
     )?;
     let bound = network::bind(&network, &ctx.paths.runtime.join("ports"))?;
+    // Held until the record names the volumes it uses: a `volume rm` or
+    // `volume prune` in between would remove one about to be used.
+    let volumes = Volumes::open(store.root())?;
+    let volumes_lock = volumes.lock()?;
     let dir = {
         let _lock = containers.lock()?;
         let name = match &spec.name {
@@ -382,6 +504,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
             }
             None => containers.generate_name()?,
         };
+        make_volumes(&volumes, &store, &mounts)?;
         let record = Record {
             id: id.clone(),
             name,
@@ -431,6 +554,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
             },
         )?
     };
+    drop(volumes_lock);
     drop(image_held);
     if let Some(path) = &spec.cidfile {
         use std::io::Write;
@@ -477,6 +601,37 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         },
     );
     result.map(|code| (id, code))
+}
+
+/// Makes the volumes among `mounts` that do not exist yet (a missing named
+/// one, as docker makes it; every anonymous one).
+fn make_volumes(
+    volumes: &Volumes,
+    store: &crate::image::store::Store,
+    mounts: &[UserMount],
+) -> Result<()> {
+    for m in mounts {
+        if let UserMount::Volume {
+            name, anonymous, ..
+        } = m
+        {
+            let mut labels = std::collections::BTreeMap::new();
+            if *anonymous {
+                labels.insert(super::volumes::ANONYMOUS_LABEL.to_string(), String::new());
+            }
+            volumes
+                .create(
+                    store,
+                    &NewVolume {
+                        name: Some(name.clone()),
+                        labels,
+                        ..Default::default()
+                    },
+                )
+                .map_err(ContainerError::from)?;
+        }
+    }
+    Ok(())
 }
 
 /// What the container's process is, from the flags and the image alone:
@@ -729,10 +884,23 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
     );
     super::kernel::overlay_choice(&ctx.paths.storage).apply(&mut sandbox);
     sandbox.read_only = input.spec.read_only;
+    let volumes = Volumes::open(&ctx.paths.storage)?;
     sandbox.mounts = input
         .mounts
         .into_iter()
         .map(|m| match m {
+            UserMount::Volume {
+                name,
+                target,
+                read_only,
+                no_copy,
+                ..
+            } => MountOp::Volume {
+                src: real_volume_dir(&volumes, &name),
+                dst: target.into(),
+                read_only,
+                copy_up: !no_copy,
+            },
             UserMount::Bind {
                 source,
                 target,
@@ -844,9 +1012,16 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
         Err(e) => {
             // It never ran: nothing of it stays, --rm or not (the error
             // says everything a record could).
+            let mounts = Containers::open(&ctx.paths.storage)
+                .and_then(|c| c.record(id))
+                .map(|r| r.config.mounts)
+                .unwrap_or_default();
             if let Err(r) = remove_container_dir(ctx, dir) {
                 eprintln!("Warning: {r}; `burrow rm {id}` removes the rest");
             }
+            let _ = super::volumes::remove_anonymous(&ctx.paths.storage, &mounts, &|p| {
+                super::remove_as_owner(ctx, p)
+            });
             Err(match e {
                 supervisor::SupervisorError::Sandbox(e) => Error::Sandbox(e),
                 supervisor::SupervisorError::Cgroup(e) => Error::Cgroup(e),
@@ -856,6 +1031,16 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
                 }),
             })
         }
+    }
+}
+
+/// A volume's `_data` by its real path (the sandbox opens it following no
+/// link; the storage root may be reached through one).
+fn real_volume_dir(volumes: &Volumes, name: &str) -> PathBuf {
+    let data = volumes.data_of(name);
+    match data.parent().map(std::fs::canonicalize) {
+        Some(Ok(dir)) => dir.join("_data"),
+        _ => data,
     }
 }
 
@@ -1063,7 +1248,10 @@ fn check_target(target: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `-v HOST:CONTAINER[:ro|rw]`.
+/// `-v HOST:CONTAINER[:OPTS]`, `-v NAME:CONTAINER[:OPTS]` (a volume,
+/// made when missing) or `-v CONTAINER` (an anonymous volume). A source
+/// that starts with `/`, `.` or `~` is a host path; anything else is a
+/// volume's name, as docker reads it.
 pub fn parse_volume(spec: &str, cwd: &Path) -> Result<UserMount, SpecError> {
     let err = |why: String| SpecError::Volume {
         spec: spec.to_string(),
@@ -1071,28 +1259,44 @@ pub fn parse_volume(spec: &str, cwd: &Path) -> Result<UserMount, SpecError> {
     };
     let parts: Vec<&str> = spec.split(':').collect();
     let (source, target, opts) = match parts.as_slice() {
+        [t] => ("", *t, ""),
         [s, t] => (*s, *t, ""),
         [s, t, o] => (*s, *t, *o),
-        _ => return Err(err("expected HOST:CONTAINER[:ro]".into())),
+        _ => {
+            return Err(err(
+                "expected HOST:CONTAINER[:ro], NAME:CONTAINER[:ro] or CONTAINER".into(),
+            ))
+        }
     };
-    if source.is_empty() {
-        return Err(err("the host path is empty".into()));
-    }
-    if !source.starts_with('/') && !source.starts_with('.') && !source.starts_with('~') {
-        return Err(err(
-            "named volumes are not supported; give a host path (absolute, or starting with ./)"
-                .into(),
-        ));
+    if parts.len() > 1 && source.is_empty() {
+        return Err(err("the host path or volume name is empty".into()));
     }
     check_target(target).map_err(err)?;
-    let mut read_only = false;
+    let (mut read_only, mut no_copy) = (false, false);
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
             "ro" => read_only = true,
             "rw" => read_only = false,
+            "nocopy" => no_copy = true,
             "z" | "Z" => {} // SELinux relabelling: nothing to do here
-            other => return Err(err(format!("unknown option {other:?} (ro, rw)"))),
+            other => return Err(err(format!("unknown option {other:?} (ro, rw, nocopy)"))),
         }
+    }
+    let is_path = source.starts_with('/') || source.starts_with('.') || source.starts_with('~');
+    if !is_path {
+        if !source.is_empty() {
+            super::volumes::check_name(source).map_err(|e| err(e.to_string()))?;
+        }
+        return Ok(UserMount::Volume {
+            name: source.to_string(),
+            target: target.to_string(),
+            read_only,
+            no_copy,
+            anonymous: source.is_empty(),
+        });
+    }
+    if no_copy {
+        return Err(err("nocopy applies to a volume, not to a host path".into()));
     }
     let source = if let Some(rest) = source.strip_prefix('~') {
         PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
@@ -1136,6 +1340,7 @@ pub fn parse_mount(spec: &str, cwd: &Path) -> Result<UserMount, SpecError> {
     };
     let (mut kind, mut source, mut target, mut ro, mut size, mut mode) =
         (None, None, None, false, None, None);
+    let mut no_copy = false;
     for field in spec.split(',') {
         let (k, v) = match field.split_once('=') {
             Some((k, v)) => (k, Some(v)),
@@ -1155,6 +1360,9 @@ pub fn parse_mount(spec: &str, cwd: &Path) -> Result<UserMount, SpecError> {
                     u32::from_str_radix(v, 8).map_err(|_| err(format!("bad octal mode {v:?}")))?,
                 )
             }
+            ("volume-nocopy", None | Some("true" | "1")) => no_copy = true,
+            ("volume-nocopy", Some("false" | "0")) => no_copy = false,
+            ("volume-driver", Some("local")) => {}
             ("bind-propagation" | "relabel" | "consistency", _) => {}
             _ => return Err(err(format!("unknown field {field:?}"))),
         }
@@ -1180,8 +1388,23 @@ pub fn parse_mount(spec: &str, cwd: &Path) -> Result<UserMount, SpecError> {
             })
         }
         Some("tmpfs") => Ok(UserMount::Tmpfs { target, size, mode }),
-        Some(other) => Err(err(format!("type={other} is not supported (bind, tmpfs)"))),
-        None => Err(err("type= is required (bind, tmpfs)".into())),
+        Some("volume") => {
+            let name = source.unwrap_or_default();
+            if !name.is_empty() {
+                super::volumes::check_name(&name).map_err(|e| err(e.to_string()))?;
+            }
+            Ok(UserMount::Volume {
+                anonymous: name.is_empty(),
+                name,
+                target,
+                read_only: ro,
+                no_copy,
+            })
+        }
+        Some(other) => Err(err(format!(
+            "type={other} is not supported (bind, volume, tmpfs)"
+        ))),
+        None => Err(err("type= is required (bind, volume, tmpfs)".into())),
     }
 }
 
@@ -1375,10 +1598,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(missing.contains("does not exist"), "{missing}");
-        assert!(parse_volume("named:/x", d.path())
-            .unwrap_err()
-            .to_string()
-            .contains("named volumes"));
+        let vol = |name: &str, target: &str, ro, no_copy, anonymous| UserMount::Volume {
+            name: name.into(),
+            target: target.into(),
+            read_only: ro,
+            no_copy,
+            anonymous,
+        };
+        assert_eq!(
+            parse_volume("named:/x", d.path()).unwrap(),
+            vol("named", "/x", false, false, false)
+        );
+        assert_eq!(
+            parse_volume("data:/x:ro,nocopy", d.path()).unwrap(),
+            vol("data", "/x", true, true, false)
+        );
+        assert_eq!(
+            parse_volume("/cache", d.path()).unwrap(),
+            vol("", "/cache", false, false, true)
+        );
+        for bad in ["x:/y", "-x:/y", "a@b:/y"] {
+            let e = parse_volume(bad, d.path()).unwrap_err().to_string();
+            assert!(e.contains("invalid characters"), "{bad}: {e}");
+        }
+        assert!(parse_volume("relative", d.path()).is_err());
         assert!(parse_volume(&format!("{host}:relative"), d.path()).is_err());
         assert!(parse_volume(&format!("{host}:/x:bogus"), d.path()).is_err());
         assert_eq!(
@@ -1401,7 +1644,15 @@ mod tests {
                 read_only: true
             }
         );
-        assert!(parse_mount("type=volume,target=/x", d.path()).is_err());
+        assert_eq!(
+            parse_mount("type=volume,target=/x", d.path()).unwrap(),
+            vol("", "/x", false, false, true)
+        );
+        assert_eq!(
+            parse_mount("type=volume,src=db,dst=/x,readonly,volume-nocopy", d.path()).unwrap(),
+            vol("db", "/x", true, true, false)
+        );
+        assert!(parse_mount("type=volume,src=../x,dst=/x", d.path()).is_err());
         assert!(parse_mount("type=bind,target=/x", d.path()).is_err());
         assert_eq!(
             parse_tmpfs("/run:size=1g").unwrap(),

@@ -33,6 +33,36 @@ pub enum UserMount {
         /// Its root's mode (`mode=`, `tmpfs-mode=`); 1777 when `None`.
         mode: Option<u32>,
     },
+    /// A volume under the storage root (`-v NAME:/path`, `-v /path`,
+    /// `--mount type=volume`, the image's VOLUME).
+    Volume {
+        /// Its name; empty in a parsed flag for an anonymous volume, whose
+        /// random name is given when the container is made.
+        name: String,
+        /// Where it appears in the container (absolute, no `..`).
+        target: String,
+        /// Mounted read-only.
+        read_only: bool,
+        /// `nocopy`, `volume-nocopy`: an empty volume is not filled from
+        /// the image's content at its target.
+        #[serde(default)]
+        no_copy: bool,
+        /// Made for this container alone (`-v /path`, the image's VOLUME):
+        /// removed with it by `rm -v` and `--rm`.
+        #[serde(default)]
+        anonymous: bool,
+    },
+}
+
+impl UserMount {
+    /// Where it appears in the container.
+    pub fn target(&self) -> &str {
+        match self {
+            UserMount::Bind { target, .. }
+            | UserMount::Tmpfs { target, .. }
+            | UserMount::Volume { target, .. } => target,
+        }
+    }
 }
 
 /// `--restart`: what the supervisor does when the container exits on its

@@ -19,6 +19,61 @@ type Links = HashMap<(u64, u64), PathBuf>;
 struct Copier {
     root: OwnedFd,
     links: Links,
+    /// Copying a merged tree (a volume's fill), not layers: no whiteouts
+    /// or opaque directories to apply, and extended attributes kept.
+    merged: bool,
+}
+
+/// Copies what the directory `src` holds into the empty directory `dst`,
+/// and `src`'s own owner, mode, times and xattrs onto `dst`: a volume's
+/// fill from the image. Owners, modes, times, xattrs, symlinks and hard
+/// links are kept; device nodes that cannot be made are skipped.
+pub(crate) fn copy_tree(src: BorrowedFd, dst: BorrowedFd) -> CopyResult {
+    let at = |e: Errno| (PathBuf::new(), e);
+    let mut c = Copier {
+        root: rustix::io::fcntl_dupfd_cloexec(dst, 0).map_err(at)?,
+        links: Links::new(),
+        merged: true,
+    };
+    c.copy_dir(src, dst, Path::new(""))?;
+    let st = rustix::fs::fstat(src).map_err(at)?;
+    copy_xattrs(src, dst).map_err(at)?;
+    let (uid, gid) = owner(&st);
+    tolerate_unmapped(rustix::fs::fchown(dst, uid, gid)).map_err(at)?;
+    rustix::fs::fchmod(dst, Mode::from_raw_mode(st.st_mode & 0o7777)).map_err(at)?;
+    rustix::fs::futimens(dst, &times(&st)).map_err(at)
+}
+
+/// Copies the extended attributes of one open file to another, but
+/// overlayfs's own (`user.overlay.*`); one the kernel refuses here (a
+/// `security.*` the namespace may not set) is left behind.
+fn copy_xattrs(src: BorrowedFd, dst: BorrowedFd) -> Result<(), Errno> {
+    // The kernel's limits: 64 KiB for the list and for one value.
+    let mut names = vec![0u8; 1 << 16];
+    let n = match rustix::fs::flistxattr(src, &mut names[..]) {
+        Ok(n) => n,
+        Err(Errno::NOTSUP) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mut value = vec![0u8; 1 << 16];
+    for name in names[..n].split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        if name.starts_with(b"user.overlay.") {
+            continue;
+        }
+        let Ok(name) = CString::new(name) else {
+            continue;
+        };
+        let got = match rustix::fs::fgetxattr(src, &name, &mut value[..]) {
+            Ok(n) => n,
+            Err(Errno::NODATA) => continue,
+            Err(e) => return Err(e),
+        };
+        match rustix::fs::fsetxattr(dst, &name, &value[..got], rustix::fs::XattrFlags::empty()) {
+            Ok(()) | Err(Errno::PERM | Errno::NOTSUP | Errno::ACCESS | Errno::INVAL) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Copies `layers` (base first) into `dest`, each over the previous.
@@ -40,6 +95,7 @@ pub(crate) fn copy_layers(layers: &[PathBuf], dest: &Path) -> Result<(), String>
     let mut c = Copier {
         root: open_dir(dest)?,
         links: Links::new(),
+        merged: false,
     };
     for layer in layers {
         c.links.clear();
@@ -130,7 +186,7 @@ fn clear(dir: BorrowedFd) -> Result<(), Errno> {
 impl Copier {
     fn copy_dir(&mut self, src: BorrowedFd, dst: BorrowedFd, rel: &Path) -> CopyResult {
         let at = |e: Errno| (rel.to_path_buf(), e);
-        if is_opaque(src) {
+        if !self.merged && is_opaque(src) {
             clear(dst).map_err(at)?;
         }
         let entries: Vec<CString> = Dir::read_from(src)
@@ -160,7 +216,7 @@ impl Copier {
         let (uid, gid) = owner(&st);
 
         // An overlay whiteout: the name is deleted in this layer.
-        if kind == FileType::CharacterDevice && st.st_rdev == 0 {
+        if !self.merged && kind == FileType::CharacterDevice && st.st_rdev == 0 {
             return remove(dst, name).map_err(at);
         }
         let existing = rustix::fs::statat(dst, name, AtFlags::SYMLINK_NOFOLLOW).ok();
@@ -180,6 +236,9 @@ impl Copier {
                 let s = rustix::fs::openat(src, name, flags, Mode::empty()).map_err(at)?;
                 let d = rustix::fs::openat(dst, name, flags, Mode::empty()).map_err(at)?;
                 self.copy_dir(s.as_fd(), d.as_fd(), rel)?;
+                if self.merged {
+                    copy_xattrs(s.as_fd(), d.as_fd()).map_err(at)?;
+                }
                 tolerate_unmapped(rustix::fs::fchown(&d, uid, gid)).map_err(at)?;
                 rustix::fs::fchmod(&d, mode).map_err(at)?;
                 rustix::fs::futimens(&d, &times(&st)).map_err(at)?;
@@ -215,6 +274,9 @@ impl Copier {
                 let mut to = std::fs::File::from(d);
                 std::io::copy(&mut from, &mut to)
                     .map_err(|e| at(Errno::from_io_error(&e).unwrap_or(Errno::IO)))?;
+                if self.merged {
+                    copy_xattrs(from.as_fd(), to.as_fd()).map_err(at)?;
+                }
                 // chown before chmod: chown clears set-id bits.
                 tolerate_unmapped(rustix::fs::fchown(&to, uid, gid)).map_err(at)?;
                 rustix::fs::fchmod(&to, mode).map_err(at)?;

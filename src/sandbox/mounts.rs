@@ -308,38 +308,25 @@ fn apply_one(op: &MountOp, root: BorrowedFd) -> Result<(), SetupError> {
             ..
         } => {
             let source = if *real {
-                rustix::fs::openat2(
-                    CWD,
-                    src,
-                    OFlags::PATH | OFlags::CLOEXEC,
-                    0.into(),
-                    rustix::fs::ResolveFlags::NO_SYMLINKS,
-                )
-                .map_err(|e| match e {
-                    Errno::LOOP => at(
-                        e,
-                        &format!(
-                            "a symbolic link appeared on {} since it was checked",
-                            src.display()
-                        ),
-                    ),
-                    e => at(e, &format!("the source {} is not usable", src.display())),
-                })?
+                open_real(src, OFlags::PATH).map_err(|(e, why)| at(e, &why))?
             } else {
                 rustix::fs::open(src, OFlags::PATH | OFlags::CLOEXEC, 0.into())
                     .map_err(|e| at(e, &format!("the source {} is not usable", src.display())))?
             };
-            let target = if sys::is_dir(source.as_fd()).map_err(|e| fail(e, None))? {
-                mount_point()?
-            } else {
-                sys::ensure_file(root, dst).map_err(|e| at(e, "making the mount point"))?
-            };
-            let m = sys::clone_tree(source.as_fd(), Path::new("")).map_err(|e| fail(e, None))?;
-            if *read_only {
-                return attach_read_only(m.as_fd(), target.as_fd(), true)
-                    .map_err(|(e, what)| at(e, what));
+            bind(source, *read_only, root, dst).map_err(|(e, why)| fail(e, why))
+        }
+        MountOp::Volume {
+            src,
+            read_only,
+            copy_up,
+            ..
+        } => {
+            let source = open_real(src, OFlags::RDONLY | OFlags::DIRECTORY)
+                .map_err(|(e, why)| at(e, &why))?;
+            if *copy_up {
+                fill_volume(source.as_fd(), root, dst).map_err(|(e, why)| at(e, &why))?;
             }
-            sys::attach(m.as_fd(), target.as_fd()).map_err(|e| fail(e, None))
+            bind(source, *read_only, root, dst).map_err(|(e, why)| fail(e, why))
         }
         MountOp::Symlink { target, .. } => {
             let (Some(parent), Some(name)) = (dst.parent(), dst.file_name()) else {
@@ -399,6 +386,88 @@ fn attach_read_only(
         }
         Err(e) => Err((e, "making it read-only")),
     }
+}
+
+/// Opens a real path (a volume's, see `real_bind_source`) without
+/// following any symbolic link: one swapped in after the check fails the
+/// mount instead of redirecting it.
+fn open_real(src: &Path, flags: OFlags) -> Result<OwnedFd, (Errno, String)> {
+    rustix::fs::openat2(
+        CWD,
+        src,
+        flags | OFlags::CLOEXEC,
+        0.into(),
+        rustix::fs::ResolveFlags::NO_SYMLINKS,
+    )
+    .map_err(|e| match e {
+        Errno::LOOP => (
+            e,
+            format!(
+                "a symbolic link appeared on {} since it was checked",
+                src.display()
+            ),
+        ),
+        e => (e, format!("the source {} is not usable", src.display())),
+    })
+}
+
+/// Binds `source` on `dst` (resolved inside `root`), made to match.
+fn bind(
+    source: OwnedFd,
+    read_only: bool,
+    root: BorrowedFd,
+    dst: &Path,
+) -> Result<(), (Errno, Option<String>)> {
+    let making = |e| (e, Some("making the mount point".to_string()));
+    let target = if sys::is_dir(source.as_fd()).map_err(|e| (e, None))? {
+        sys::ensure_dir(root, dst).map_err(making)?
+    } else {
+        sys::ensure_file(root, dst).map_err(making)?
+    };
+    let m = sys::clone_tree(source.as_fd(), Path::new("")).map_err(|e| (e, None))?;
+    if read_only {
+        return attach_read_only(m.as_fd(), target.as_fd(), true)
+            .map_err(|(e, what)| (e, Some(what.to_string())));
+    }
+    sys::attach(m.as_fd(), target.as_fd()).map_err(|e| (e, None))
+}
+
+/// Fills an empty volume (`volume`, its `_data` opened) with a copy of
+/// what the root holds at `dst`, found inside the root (a link on the way,
+/// even one pointing out, stays inside it). A volume with anything in it
+/// is left alone: that is how docker tells a new volume, and a container
+/// that planted links in it gets nothing copied through them. A lock on
+/// the directory keeps two containers starting at once from both filling
+/// it.
+fn fill_volume(volume: BorrowedFd, root: BorrowedFd, dst: &Path) -> Result<(), (Errno, String)> {
+    let locked = |e| (e, "locking the volume to fill it".to_string());
+    let dir = rustix::fs::openat(
+        volume,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        0.into(),
+    )
+    .map_err(locked)?;
+    rustix::fs::flock(&dir, rustix::fs::FlockOperation::LockExclusive).map_err(locked)?;
+    let empty = rustix::fs::Dir::read_from(&dir)
+        .map_err(|e| (e, "reading the volume".to_string()))?
+        .filter_map(|e| e.ok())
+        .all(|e| matches!(e.file_name().to_bytes(), b"." | b".."));
+    if !empty {
+        return Ok(());
+    }
+    let from = match sys::open_in_root(root, dst, OFlags::RDONLY | OFlags::DIRECTORY) {
+        Ok(fd) => fd,
+        // Nothing (or no directory) there in the image: nothing to copy.
+        Err(Errno::NOENT | Errno::NOTDIR) => return Ok(()),
+        Err(e) => return Err((e, format!("opening {} in the image", dst.display()))),
+    };
+    super::copy::copy_tree(from.as_fd(), dir.as_fd()).map_err(|(p, e)| {
+        (
+            e,
+            format!("copying {} into the volume", dst.join(p).display()),
+        )
+    })
 }
 
 /// The target if it exists (missing masked paths are normal: not every

@@ -772,6 +772,16 @@ pub enum MountOp {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         real: bool,
     },
+    /// A volume's directory bound like `Bind` with `real` (its path is
+    /// opened without following any link). With `copy_up`, an empty
+    /// volume first gets a copy of what the root holds at `dst` (owners,
+    /// modes, times, xattrs, links), as docker fills a new volume.
+    Volume {
+        src: PathBuf,
+        dst: PathBuf,
+        read_only: bool,
+        copy_up: bool,
+    },
     Symlink {
         target: PathBuf,
         dst: PathBuf,
@@ -803,6 +813,7 @@ impl MountOp {
             | MountOp::DevPts { dst, .. }
             | MountOp::Mqueue { dst }
             | MountOp::Bind { dst, .. }
+            | MountOp::Volume { dst, .. }
             | MountOp::Symlink { dst, .. }
             | MountOp::Dir { dst }
             | MountOp::Mask { dst }
@@ -821,6 +832,7 @@ impl MountOp {
             MountOp::DevPts { .. } => "mount devpts on".into(),
             MountOp::Mqueue { .. } => "mount mqueue on".into(),
             MountOp::Bind { src, .. } => format!("bind-mount {} on", src.display()),
+            MountOp::Volume { src, .. } => format!("mount the volume {} on", src.display()),
             MountOp::Symlink { target, .. } => format!("make a symlink to {} at", target.display()),
             MountOp::Dir { .. } => "make directory".into(),
             MountOp::Mask { .. } => "mask".into(),

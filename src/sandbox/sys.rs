@@ -138,8 +138,15 @@ pub(crate) fn open_in_root(root: BorrowedFd, path: &Path, flags: OFlags) -> Resu
     }
 }
 
-/// `mkdir -p` inside the root; returns an O_PATH fd of the directory.
+/// `mkdir -p` inside the root; returns an O_PATH fd of the directory. A
+/// dangling symbolic link on the way (an image's `/data -> /srv/data`, or
+/// one climbing out with `..`) is followed inside the root and what it
+/// names is made there, as the kernel would resolve it in the container.
 pub(crate) fn ensure_dir(root: BorrowedFd, path: &Path) -> Result<OwnedFd, Errno> {
+    ensure_dir_within(root, path, &mut 40)
+}
+
+fn ensure_dir_within(root: BorrowedFd, path: &Path, links: &mut u32) -> Result<OwnedFd, Errno> {
     let flags = OFlags::PATH | OFlags::DIRECTORY;
     match open_in_root(root, path, flags) {
         Err(Errno::NOENT) => {}
@@ -148,12 +155,36 @@ pub(crate) fn ensure_dir(root: BorrowedFd, path: &Path) -> Result<OwnedFd, Errno
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(Errno::NOENT);
     };
-    let pfd = ensure_dir(root, parent)?;
+    let pfd = ensure_dir_within(root, parent, links)?;
     match rustix::fs::mkdirat(&pfd, name, Mode::from_raw_mode(0o755)) {
-        Ok(()) | Err(Errno::EXIST) => {}
+        Ok(()) => return open_in_root(root, path, flags),
+        Err(Errno::EXIST) => {}
         Err(e) => return Err(e),
     }
-    open_in_root(root, path, flags)
+    match open_in_root(root, path, flags) {
+        Err(Errno::NOENT) => {}
+        other => return other,
+    }
+    // There, yet not found: a link to a place that does not exist.
+    let target = rustix::fs::readlinkat(&pfd, name, Vec::new())?;
+    if *links == 0 {
+        return Err(Errno::LOOP);
+    }
+    *links -= 1;
+    use std::os::unix::ffi::OsStrExt;
+    let target = Path::new(std::ffi::OsStr::from_bytes(target.as_bytes()));
+    let mut named = PathBuf::from("/");
+    for c in Path::new("/").join(parent).join(target).components() {
+        match c {
+            Component::Normal(n) => named.push(n),
+            // `..` stops at the root, as it does inside it.
+            Component::ParentDir => {
+                named.pop();
+            }
+            _ => {}
+        }
+    }
+    ensure_dir_within(root, &named, links)
 }
 
 /// `touch` inside the root (parents made as needed; an existing symlink
@@ -591,12 +622,21 @@ mod tests {
         // An absolute symlink that would escape if followed on the host.
         std::os::unix::fs::symlink(&outside, root_dir.join("esc")).unwrap();
         let root = std::fs::File::open(&root_dir).unwrap();
-        // Dangling inside the root: refused, and nothing made outside.
-        assert_eq!(
-            ensure_dir(root.as_fd(), Path::new("/esc/made")).unwrap_err(),
-            Errno::NOENT
-        );
+        // Dangling inside the root: what it names is made inside the
+        // root, nothing outside.
+        ensure_dir(root.as_fd(), Path::new("/esc/made")).unwrap();
         assert!(!outside.join("made").exists());
+        let inside = root_dir.join(outside.strip_prefix("/").unwrap());
+        assert!(inside.join("made").is_dir());
+        // Climbing out with `..` stops at the root.
+        std::os::unix::fs::symlink("../../../../../up", root_dir.join("climb")).unwrap();
+        ensure_dir(root.as_fd(), Path::new("/climb/x")).unwrap();
+        assert!(root_dir.join("up/x").is_dir());
+        assert!(!d.path().join("up").exists());
+        // A loop of links ends.
+        std::os::unix::fs::symlink("/loop2", root_dir.join("loop1")).unwrap();
+        std::os::unix::fs::symlink("/loop1", root_dir.join("loop2")).unwrap();
+        assert!(ensure_dir(root.as_fd(), Path::new("/loop1/x")).is_err());
         // An absolute symlink to a directory of the root is followed there.
         std::fs::create_dir(root_dir.join("inside")).unwrap();
         std::os::unix::fs::symlink("/inside", root_dir.join("in")).unwrap();

@@ -1282,6 +1282,9 @@ impl Supervisor {
         let _ = std::fs::remove_dir(&self.plan.runtime_dir);
         if remove && self.plan.auto_remove {
             let dir = self.containers.dir_of(&self.plan.id);
+            let mounts = (self.containers.record(&self.plan.id))
+                .map(|r| r.config.mounts)
+                .unwrap_or_default();
             if let Ok(_lock) = self.containers.lock() {
                 if let Err(e) = remove_dir(&dir, &self.plan.sandbox.id_map) {
                     if self.host.is_some() {
@@ -1291,6 +1294,16 @@ impl Supervisor {
                         );
                     }
                 }
+            }
+            // Its anonymous volumes go with it, as docker's --rm does;
+            // named ones stay.
+            let map = &self.plan.sandbox.id_map;
+            let gone =
+                super::volumes::remove_anonymous(self.containers.storage_root(), &mounts, &|p| {
+                    remove_dir(p, map).map_err(|e| e.to_string())
+                });
+            if let (Err(e), true) = (gone, self.host.is_some()) {
+                eprintln!("Warning: {e}; `burrow volume prune` removes the rest");
             }
         }
     }

@@ -1,0 +1,648 @@
+//! Volumes: `volumes/NAME/` under the storage root, with `volume.json`
+//! (what `volume inspect` shows) and `_data` (what containers mount). A
+//! volume appears whole, by one rename of a directory made under `tmp/`,
+//! and goes by one rename back out of sight; `volumes/.lock` orders
+//! creation, removal and the check that no container uses a volume.
+//! `_data` is written by containers: nothing here follows a link in it.
+
+use super::record::Containers;
+use super::spec::UserMount;
+use crate::image::store::Store;
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// The label docker puts on the volumes it makes for `-v /path` and an
+/// image's VOLUME: `volume prune` without `--all` removes only these.
+pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
+
+const RECORD: &str = "volume.json";
+const DATA: &str = "_data";
+
+#[derive(Debug, thiserror::Error)]
+pub enum VolumeError {
+    #[error("No such volume: {0}")]
+    NotFound(String),
+    #[error("remove {name}: volume is in use - [{}]", .users.join(", "))]
+    InUse { name: String, users: Vec<String> },
+    #[error(
+        "{0:?} includes invalid characters for a local volume name, only \
+         \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, \
+         use absolute path"
+    )]
+    BadName(String),
+    #[error("volume driver {0:?} is not available: burrow has the local driver only")]
+    Driver(String),
+    #[error(
+        "volume option {0:?} is not supported: burrow's local volumes are directories under \
+         the storage root, not mounts of a device or a tmpfs"
+    )]
+    Option(String),
+    #[error("{what} {}: {source}", .path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("volume {name}: its record {} is damaged: {detail}", .path.display())]
+    Corrupt {
+        name: String,
+        path: PathBuf,
+        detail: String,
+    },
+    #[error(transparent)]
+    Store(#[from] crate::image::store::StoreError),
+    #[error(transparent)]
+    Record(#[from] super::record::RecordError),
+    #[error("removing volume {name}: {detail}")]
+    Remove { name: String, detail: String },
+}
+
+impl VolumeError {
+    /// docker's status: 1 for what the request asked of a volume (missing,
+    /// in use, a bad name), 125 for burrow's own failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            VolumeError::NotFound(_)
+            | VolumeError::InUse { .. }
+            | VolumeError::BadName(_)
+            | VolumeError::Driver(_)
+            | VolumeError::Option(_) => 1,
+            _ => 125,
+        }
+    }
+}
+
+type Result<T, E = VolumeError> = std::result::Result<T, E>;
+
+fn io_err(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> VolumeError {
+    let path = path.to_path_buf();
+    move |source| VolumeError::Io { what, path, source }
+}
+
+/// A volume as `volume inspect` shows it (docker's keys).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Volume {
+    pub name: String,
+    pub driver: String,
+    /// The host directory containers mount (filled in when read: the
+    /// storage root may have moved).
+    #[serde(default)]
+    pub mountpoint: PathBuf,
+    pub created_at: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub scope: String,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+impl Volume {
+    /// Made for `-v /path` or an image's VOLUME, not named by the user.
+    pub fn is_anonymous(&self) -> bool {
+        self.labels.contains_key(ANONYMOUS_LABEL)
+    }
+}
+
+/// What `volume create` (or a `-v NAME:` of a missing volume) asks for.
+#[derive(Debug, Clone, Default)]
+pub struct NewVolume {
+    /// `None`: 64 random hex digits.
+    pub name: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    /// `--driver`: `local` (or empty) only.
+    pub driver: Option<String>,
+    /// `-o KEY=VALUE`: none are supported yet; refused by name.
+    pub options: BTreeMap<String, String>,
+}
+
+/// `volume ls --filter`, parsed at the edge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumeFilter {
+    /// `name=TEXT`: names that contain it.
+    Name(String),
+    /// `label=KEY` or `label=KEY=VALUE`.
+    Label(String, Option<String>),
+    /// `dangling=true|false`: used by no container.
+    Dangling(bool),
+    /// `driver=local`.
+    Driver(String),
+}
+
+impl std::str::FromStr for VolumeFilter {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<VolumeFilter, String> {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| format!("bad filter {s:?}: expected KEY=VALUE"))?;
+        match k {
+            "name" => Ok(VolumeFilter::Name(v.into())),
+            "label" => Ok(match v.split_once('=') {
+                Some((k, v)) => VolumeFilter::Label(k.into(), Some(v.into())),
+                None => VolumeFilter::Label(v.into(), None),
+            }),
+            "dangling" => match v {
+                "true" | "1" => Ok(VolumeFilter::Dangling(true)),
+                "false" | "0" => Ok(VolumeFilter::Dangling(false)),
+                _ => Err(format!("bad filter {s:?}: dangling is true or false")),
+            },
+            "driver" => Ok(VolumeFilter::Driver(v.into())),
+            _ => Err(format!(
+                "bad filter {s:?}: volume filters are name=, label=, dangling= and driver="
+            )),
+        }
+    }
+}
+
+impl VolumeFilter {
+    fn matches(&self, v: &Volume, used: bool) -> bool {
+        match self {
+            VolumeFilter::Name(n) => v.name.contains(n.as_str()),
+            VolumeFilter::Label(k, None) => v.labels.contains_key(k),
+            VolumeFilter::Label(k, Some(val)) => v.labels.get(k) == Some(val),
+            VolumeFilter::Dangling(d) => *d != used,
+            VolumeFilter::Driver(d) => v.driver == *d,
+        }
+    }
+}
+
+/// Refuses what docker's local driver refuses: a name must be
+/// `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, so it can never be `..` or hold a `/`.
+pub fn check_name(name: &str) -> Result<()> {
+    let b = name.as_bytes();
+    let ok = b.len() >= 2
+        && b[0].is_ascii_alphanumeric()
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(VolumeError::BadName(name.to_string()))
+    }
+}
+
+/// The volumes under one storage root.
+pub struct Volumes {
+    dir: PathBuf,
+}
+
+/// The held lock on the set of volumes.
+pub struct VolumesLock {
+    _lock: Flock<File>,
+}
+
+impl Volumes {
+    pub fn open(storage_root: &Path) -> Result<Volumes> {
+        let dir = storage_root.join("volumes");
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(io_err("creating", &dir))?;
+        Ok(Volumes { dir })
+    }
+
+    pub fn lock(&self) -> Result<VolumesLock> {
+        let path = self.dir.join(".lock");
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_err("opening", &path))?;
+        let lock = Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| VolumeError::Io {
+            what: "locking",
+            path,
+            source: e.into(),
+        })?;
+        Ok(VolumesLock { _lock: lock })
+    }
+
+    fn dir_of(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// The directory containers mount.
+    pub fn data_of(&self, name: &str) -> PathBuf {
+        self.dir_of(name).join(DATA)
+    }
+
+    /// The volume `name`, if it exists.
+    pub fn get(&self, name: &str) -> Result<Volume> {
+        check_name(name).map_err(|_| VolumeError::NotFound(name.to_string()))?;
+        let path = self.dir_of(name).join(RECORD);
+        let data = match fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(VolumeError::NotFound(name.to_string()))
+            }
+            Err(e) => return Err(io_err("reading", &path)(e)),
+        };
+        let mut v: Volume = serde_json::from_slice(&data).map_err(|e| VolumeError::Corrupt {
+            name: name.to_string(),
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        v.mountpoint = self.data_of(name);
+        Ok(v)
+    }
+
+    /// Every volume, by name. A damaged record is listed by its name alone
+    /// (so that `volume rm` can remove it), never fatal to the listing.
+    pub fn list(&self) -> Result<Vec<Volume>> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(&self.dir)
+            .map_err(io_err("listing", &self.dir))?
+            .flatten()
+        {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if check_name(&name).is_err() {
+                continue;
+            }
+            match self.get(&name) {
+                Ok(v) => out.push(v),
+                Err(VolumeError::NotFound(_)) => {}
+                Err(_) => out.push(Volume {
+                    mountpoint: self.data_of(&name),
+                    name,
+                    driver: "local".into(),
+                    created_at: String::new(),
+                    labels: BTreeMap::new(),
+                    scope: "local".into(),
+                    options: BTreeMap::new(),
+                }),
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Creates a volume; the caller holds `lock()`. A name that exists is
+    /// that volume, as docker's `volume create` answers.
+    pub fn create(&self, store: &Store, new: &NewVolume) -> Result<Volume> {
+        match new.driver.as_deref() {
+            None | Some("") | Some("local") => {}
+            Some(d) => return Err(VolumeError::Driver(d.to_string())),
+        }
+        if let Some(k) = new.options.keys().next() {
+            return Err(VolumeError::Option(k.clone()));
+        }
+        let name = match &new.name {
+            Some(n) => {
+                check_name(n)?;
+                if let Ok(v) = self.get(n) {
+                    return Ok(v);
+                }
+                n.clone()
+            }
+            None => super::record::new_id(),
+        };
+        let volume = Volume {
+            name: name.clone(),
+            driver: "local".into(),
+            mountpoint: PathBuf::new(),
+            created_at: crate::time::rfc3339(crate::image::store::now()),
+            labels: new.labels.clone(),
+            scope: "local".into(),
+            options: new.options.clone(),
+        };
+        let tmp = store.temp_dir("volume")?;
+        let data = tmp.path().join(DATA);
+        // The container's root is the owner (you, or in keep-id's map an
+        // id with power over yours): it can write here, as docker's root
+        // can in its `_data`.
+        fs::DirBuilder::new()
+            .mode(0o755)
+            .create(&data)
+            .map_err(io_err("creating", &data))?;
+        let record = tmp.path().join(RECORD);
+        let json = serde_json::to_vec_pretty(&volume).expect("volume serialises");
+        (|| {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&record)?;
+            f.write_all(&json)?;
+            f.sync_all()?;
+            File::open(tmp.path())?.sync_all()
+        })()
+        .map_err(io_err("writing", &record))?;
+        let dest = self.dir_of(&name);
+        fs::rename(tmp.path(), &dest).map_err(io_err("creating", &dest))?;
+        tmp.persist();
+        super::events::record(
+            self.dir.parent().unwrap_or(&self.dir),
+            super::events::Event::new("volume", "create", &name, &[("driver", "local")]),
+        );
+        self.get(&name)
+    }
+
+    /// The names of volumes each container uses, by container id.
+    pub fn users(&self, containers: &Containers) -> Result<BTreeMap<String, Vec<String>>> {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (r, _) in containers.list()? {
+            for m in &r.config.mounts {
+                if let UserMount::Volume { name, .. } = m {
+                    let ids = out.entry(name.clone()).or_default();
+                    if !ids.contains(&r.id) {
+                        ids.push(r.id.clone());
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes the volume `name`, refused while a container (running or
+    /// not) uses it; the caller holds `lock()`. It leaves `volumes/` in one
+    /// rename into the store's `tmp/` (a killed removal is cleaned with the
+    /// store's other leftovers); `remove_tree` then deletes it, as the
+    /// owner of its files (inside the user namespace).
+    pub fn remove(
+        &self,
+        name: &str,
+        containers: &Containers,
+        remove_tree: &dyn Fn(&Path) -> Result<(), String>,
+    ) -> Result<()> {
+        let dir = self.dir_of(name);
+        if check_name(name).is_err() || fs::symlink_metadata(&dir).is_err() {
+            return Err(VolumeError::NotFound(name.to_string()));
+        }
+        if let Some(users) = self.users(containers)?.remove(name) {
+            return Err(VolumeError::InUse {
+                name: name.to_string(),
+                users,
+            });
+        }
+        let root = self.dir.parent().unwrap_or(&self.dir);
+        let doomed = root.join("tmp").join(format!(
+            "gone-volume-{name}-{}",
+            &super::record::new_id()[..8]
+        ));
+        fs::rename(&dir, &doomed).map_err(io_err("removing", &dir))?;
+        // Held while it is removed: the store's cleaning takes only an
+        // unlocked entry of `tmp/` for a killed command's leftover.
+        let _held = File::open(&doomed)
+            .ok()
+            .and_then(|f| Flock::lock(f, FlockArg::LockExclusiveNonblock).ok());
+        remove_tree(&doomed).map_err(|detail| VolumeError::Remove {
+            name: name.to_string(),
+            detail,
+        })?;
+        super::events::record(
+            root,
+            super::events::Event::new("volume", "destroy", name, &[("driver", "local")]),
+        );
+        Ok(())
+    }
+}
+
+/// The bytes under a volume's `_data` that this user can see (what
+/// `system df` and `volume prune` report).
+pub fn size_of(v: &Volume) -> u64 {
+    fn walk(dir: &Path) -> u64 {
+        let Ok(rd) = fs::read_dir(dir) else {
+            return 0;
+        };
+        rd.flatten()
+            .map(|e| match e.metadata() {
+                Ok(m) if m.is_dir() => walk(&e.path()),
+                Ok(m) if m.is_file() => m.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+    walk(&v.mountpoint)
+}
+
+/// `volume ls`: every volume that passes `filters`, with whether a
+/// container uses it.
+pub fn list_filtered(
+    volumes: &Volumes,
+    containers: &Containers,
+    filters: &[VolumeFilter],
+) -> Result<Vec<(Volume, bool)>> {
+    let users = volumes.users(containers)?;
+    Ok(volumes
+        .list()?
+        .into_iter()
+        .map(|v| {
+            let used = users.contains_key(&v.name);
+            (v, used)
+        })
+        .filter(|(v, used)| filters.iter().all(|f| f.matches(v, *used)))
+        .collect())
+}
+
+/// `volume prune`: removes the unused volumes that pass `filters`, only
+/// anonymous ones unless `all`. Returns their names and the bytes freed.
+pub fn prune(
+    volumes: &Volumes,
+    containers: &Containers,
+    all: bool,
+    filters: &[VolumeFilter],
+    remove_tree: &dyn Fn(&Path) -> Result<(), String>,
+) -> Result<(Vec<String>, u64)> {
+    let _lock = volumes.lock()?;
+    let mut removed = Vec::new();
+    let mut freed = 0;
+    for (v, used) in list_filtered(volumes, containers, filters)? {
+        if used || !(all || v.is_anonymous()) {
+            continue;
+        }
+        let size = size_of(&v);
+        match volumes.remove(&v.name, containers, remove_tree) {
+            Ok(()) => {
+                removed.push(v.name);
+                freed += size;
+            }
+            // Taken by a container made since the listing.
+            Err(VolumeError::InUse { .. } | VolumeError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((removed, freed))
+}
+
+/// Removes the anonymous volumes among `mounts` that no other container
+/// uses (`rm -v`, `run --rm`): named ones are never removed this way.
+/// The container itself must be gone from the records already.
+pub fn remove_anonymous(
+    storage_root: &Path,
+    mounts: &[UserMount],
+    remove_tree: &dyn Fn(&Path) -> Result<(), String>,
+) -> Result<()> {
+    let names: Vec<&str> = mounts
+        .iter()
+        .filter_map(|m| match m {
+            UserMount::Volume {
+                name,
+                anonymous: true,
+                ..
+            } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    let volumes = Volumes::open(storage_root)?;
+    let containers = Containers::open(storage_root)?;
+    let _lock = volumes.lock()?;
+    for name in names {
+        match volumes.remove(name, &containers, remove_tree) {
+            Ok(()) | Err(VolumeError::NotFound(_) | VolumeError::InUse { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// What the `volume` verbs call: the store opened through `ctx` (its
+/// checks), removal done as the owner of the files.
+pub mod verbs {
+    use super::*;
+    use crate::container::images::Context;
+
+    fn open(ctx: &Context) -> crate::Result<(Store, Volumes, Containers)> {
+        let store = ctx.store()?;
+        let volumes = Volumes::open(store.root())?;
+        let containers = Containers::open(store.root())?;
+        Ok((store, volumes, containers))
+    }
+
+    /// `volume create`.
+    pub fn create(ctx: &Context, new: &NewVolume) -> crate::Result<Volume> {
+        let (store, volumes, _) = open(ctx)?;
+        let _lock = volumes.lock()?;
+        Ok(volumes.create(&store, new)?)
+    }
+
+    /// `volume inspect`.
+    pub fn inspect(ctx: &Context, name: &str) -> crate::Result<Volume> {
+        Ok(open(ctx)?.1.get(name)?)
+    }
+
+    /// `volume ls`.
+    pub fn list(ctx: &Context, filters: &[VolumeFilter]) -> crate::Result<Vec<(Volume, bool)>> {
+        let (_, volumes, containers) = open(ctx)?;
+        Ok(list_filtered(&volumes, &containers, filters)?)
+    }
+
+    /// `volume rm`: with `force`, a missing volume is no error.
+    pub fn remove(ctx: &Context, name: &str, force: bool) -> crate::Result<()> {
+        let (_, volumes, containers) = open(ctx)?;
+        let _lock = volumes.lock()?;
+        match volumes.remove(name, &containers, &|p| {
+            super::super::remove_as_owner(ctx, p)
+        }) {
+            Err(VolumeError::NotFound(_)) if force => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    /// `volume prune`.
+    pub fn prune(
+        ctx: &Context,
+        all: bool,
+        filters: &[VolumeFilter],
+    ) -> crate::Result<(Vec<String>, u64)> {
+        let (_, volumes, containers) = open(ctx)?;
+        Ok(super::prune(&volumes, &containers, all, filters, &|p| {
+            super::super::remove_as_owner(ctx, p)
+        })?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_docker_local_driver_names_and_never_paths() {
+        for good in ["data", "my-vol_1.x", "a1", "0abc"] {
+            assert!(check_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "../x", "a/b", "..", ".x", "-x", "x", "", "a b", "/abs", "a\0b",
+        ] {
+            let e = check_name(bad).unwrap_err();
+            assert!(e.to_string().contains("invalid characters"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn filters_parse_and_match_as_docker_documents_them() {
+        let v = Volume {
+            name: "webdata".into(),
+            driver: "local".into(),
+            mountpoint: PathBuf::new(),
+            created_at: String::new(),
+            labels: [("env".to_string(), "prod".to_string())].into(),
+            scope: "local".into(),
+            options: BTreeMap::new(),
+        };
+        let f = |s: &str| s.parse::<VolumeFilter>().unwrap();
+        assert!(f("name=web").matches(&v, false));
+        assert!(!f("name=db").matches(&v, false));
+        assert!(f("label=env").matches(&v, false));
+        assert!(f("label=env=prod").matches(&v, false));
+        assert!(!f("label=env=dev").matches(&v, false));
+        assert!(f("dangling=true").matches(&v, false));
+        assert!(!f("dangling=true").matches(&v, true));
+        assert!(f("dangling=false").matches(&v, true));
+        assert!(f("driver=local").matches(&v, true));
+        assert!("dangling=maybe".parse::<VolumeFilter>().is_err());
+        assert!("colour=red".parse::<VolumeFilter>().is_err());
+    }
+
+    #[test]
+    fn create_is_whole_or_absent_and_remove_refuses_a_volume_in_use() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let vols = Volumes::open(d.path()).unwrap();
+        let containers = Containers::open(d.path()).unwrap();
+        let v = vols
+            .create(
+                &store,
+                &NewVolume {
+                    name: Some("data".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(v.mountpoint, d.path().join("volumes/data/_data"));
+        assert!(v.mountpoint.is_dir());
+        let anon = vols.create(&store, &NewVolume::default()).unwrap();
+        assert_eq!(anon.name.len(), 64);
+        assert_eq!(vols.list().unwrap().len(), 2);
+        // Nothing left in tmp/ by a creation.
+        assert_eq!(fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
+        let rm = |p: &Path| crate::image::store::remove_tree(p).map_err(|e| e.to_string());
+        vols.remove("data", &containers, &rm).unwrap();
+        assert!(matches!(vols.get("data"), Err(VolumeError::NotFound(_))));
+        assert!(matches!(
+            vols.remove("data", &containers, &rm),
+            Err(VolumeError::NotFound(_))
+        ));
+        assert!(matches!(
+            vols.create(
+                &store,
+                &NewVolume {
+                    name: Some("../x".into()),
+                    ..Default::default()
+                }
+            ),
+            Err(VolumeError::BadName(_))
+        ));
+    }
+}

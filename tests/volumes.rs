@@ -1,0 +1,665 @@
+//! Volumes end to end, as the unprivileged users: the `volume` verbs,
+//! each way a container mounts one (`-v NAME:`, `-v /path`, the image's
+//! VOLUME, `--mount type=volume`, `--volumes-from`), the fill from the
+//! image on first use, what `rm -v` and `--rm` remove, and containers
+//! that plant links in a volume to reach the host through a later
+//! command.
+
+mod common;
+
+use common::fixtures::{busybox_rootfs, Entry, ImageSpec, Kind, LayerBuilder};
+use common::{path_str, Listing, TestEnv, TestUser};
+use serde_json::{json, Value};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+
+const IMAGE: &str = "localhost/vol:1";
+/// The same image with `/data` a symlink that climbs out of the root.
+const ESCAPE: &str = "localhost/vol-escape:1";
+
+/// The image: busybox, and `/data` (its VOLUME) holding files of several
+/// owners and modes, an xattr, a symlink and a hard link.
+fn env_with_image(test: &str, user: TestUser) -> Option<TestEnv> {
+    let env = TestEnv::new(test, user)?;
+    let base = busybox_rootfs().finish();
+    let data = LayerBuilder::new()
+        .entry(Entry::new("data", Kind::Dir).owner(33, 44).mode(0o750))
+        .entry(
+            Entry::new("data/owned", Kind::File)
+                .owner(1000, 2000)
+                .mode(0o640)
+                .data("owned by 1000:2000\n")
+                .xattr("user.note", b"kept"),
+        )
+        .entry(
+            Entry::new("data/sub", Kind::Dir)
+                .owner(1000, 1000)
+                .mode(0o2755),
+        )
+        .entry(
+            Entry::new("data/sub/exec", Kind::File)
+                .mode(0o4755)
+                .data("#!/bin/sh\n"),
+        )
+        .symlink("data/link", "owned")
+        .hardlink("data/hard", "data/owned")
+        .finish();
+    let mut image = ImageSpec::new(&[IMAGE], vec![base.clone(), data]);
+    image.run_config = json!({
+        "Env": ["PATH=/bin"], "Cmd": ["sh"], "Volumes": {"/data": {}}
+    });
+    // `/data` a link out of the root, to a path that exists on the host.
+    let escape_to = format!("../../../../../../..{}", path_str(&env.canary));
+    let escape_layer = LayerBuilder::new().symlink("data", &escape_to).finish();
+    let mut escape = ImageSpec::new(&[ESCAPE], vec![base, escape_layer]);
+    escape.run_config = json!({
+        "Env": ["PATH=/bin"], "Cmd": ["sh"], "Volumes": {"/data": {}}
+    });
+    let (path, _) = env.docker_archive("vol.tar", &[image, escape]);
+    env.give(&path);
+    env.load(&path).assert_ok();
+    Some(env)
+}
+
+fn volume_names(env: &TestEnv) -> Vec<String> {
+    let out = env.ok(&["volume", "ls", "-q"]);
+    out.stdout_lines().iter().map(|s| s.to_string()).collect()
+}
+
+fn inspect_volume(env: &TestEnv, name: &str) -> Value {
+    let out = env.ok(&["volume", "inspect", name]);
+    let v: Value = serde_json::from_str(&out.stdout).expect("volume inspect is JSON");
+    v[0].clone()
+}
+
+fn sh(env: &TestEnv, args: &[&str]) -> String {
+    let mut all = vec!["run", "--rm"];
+    all.extend_from_slice(args);
+    env.ok(&all).stdout
+}
+
+#[test]
+fn volume_verbs_create_list_inspect_remove_as_docker_documents_them() {
+    let Some(env) = TestEnv::new("volume_verbs", TestUser::Any) else {
+        return;
+    };
+    let out = env.ok(&[
+        "volume", "create", "--label", "env=prod", "--label", "tier", "web",
+    ]);
+    assert_eq!(out.stdout.trim(), "web");
+    // Again: the same volume, as docker answers.
+    assert_eq!(env.ok(&["volume", "create", "web"]).stdout.trim(), "web");
+    let anon = env.ok(&["volume", "create"]).stdout.trim().to_string();
+    assert!(common::is_hex64(&anon), "a random 64-hex name: {anon}");
+    env.ok(&["volume", "create", "db"]);
+
+    let v = inspect_volume(&env, "web");
+    assert_eq!(v["Name"], "web");
+    assert_eq!(v["Driver"], "local");
+    assert_eq!(v["Scope"], "local");
+    assert_eq!(v["Labels"], json!({"env": "prod", "tier": ""}));
+    assert_eq!(v["Options"], json!({}));
+    assert!(
+        v["CreatedAt"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{v}"
+    );
+    let mountpoint = v["Mountpoint"].as_str().expect("Mountpoint").to_string();
+    assert_eq!(
+        mountpoint,
+        path_str(&env.storage().join("volumes/web/_data"))
+    );
+    assert!(fs::metadata(&mountpoint).expect("mountpoint").is_dir());
+    assert_eq!(
+        env.ok(&[
+            "volume",
+            "inspect",
+            "--format",
+            "{{.Name}} {{.Labels.env}}",
+            "web"
+        ])
+        .stdout,
+        "web prod\n"
+    );
+
+    let mut all = volume_names(&env);
+    all.sort();
+    let mut want = vec![anon.clone(), "db".to_string(), "web".to_string()];
+    want.sort();
+    assert_eq!(all, want);
+    let table = env.ok(&["volume", "ls"]).stdout;
+    assert!(table.starts_with("DRIVER"), "{table}");
+    assert!(table.contains("VOLUME NAME"), "{table}");
+    let filtered = |f: &str| {
+        env.ok(&["volume", "ls", "-q", "--filter", f])
+            .stdout_lines()
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(filtered("label=env=prod"), vec!["web"]);
+    assert_eq!(filtered("label=tier"), vec!["web"]);
+    assert_eq!(filtered("name=db"), vec!["db"]);
+    assert_eq!(filtered("dangling=true").len(), 3);
+    assert!(filtered("dangling=false").is_empty());
+    assert_eq!(
+        env.ok(&[
+            "volume",
+            "ls",
+            "--filter",
+            "name=web",
+            "--format",
+            "{{.Name}}:{{.Driver}}:{{.Labels}}"
+        ])
+        .stdout,
+        "web:local:env=prod,tier=\n"
+    );
+
+    assert_eq!(env.run(&["volume", "exists", "web"]).code(), Some(0));
+    assert_eq!(env.run(&["volume", "exists", "nope"]).code(), Some(1));
+    let missing = env.run(&["volume", "inspect", "nope"]);
+    assert_eq!(missing.code(), Some(1), "{missing}");
+    assert!(missing.stderr.contains("No such volume: nope"), "{missing}");
+
+    // Names that are paths are refused, and nothing is made for them.
+    for bad in ["../x", "a/b", "..", "x"] {
+        let out = env.run(&["volume", "create", bad]);
+        assert_eq!(out.code(), Some(1), "{bad}: {out}");
+        assert!(out.stderr.contains("invalid characters"), "{bad}: {out}");
+    }
+    assert!(!env.storage().join("x").exists());
+    let driver = env.run(&["volume", "create", "--driver", "nfs", "n1"]);
+    assert_eq!(driver.code(), Some(1), "{driver}");
+
+    assert_eq!(env.ok(&["volume", "rm", "db"]).stdout.trim(), "db");
+    let gone = env.run(&["volume", "rm", "db"]);
+    assert_eq!(gone.code(), Some(1), "{gone}");
+    assert!(gone.stderr.contains("No such volume"), "{gone}");
+    env.ok(&["volume", "rm", "-f", "db"]);
+    // prune: only anonymous ones by default; named ones with -a.
+    env.ok(&["volume", "prune", "-f"]);
+    assert_eq!(volume_names(&env), vec![anon.clone(), "web".to_string()]);
+    let pruned = env.ok(&["volume", "prune", "-f", "-a"]);
+    assert!(pruned.stdout.contains("Deleted Volumes:"), "{pruned}");
+    assert!(volume_names(&env).is_empty());
+    assert!(!std::path::Path::new(&mountpoint).exists());
+
+    let until = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    let events = env.ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        &until,
+        "--filter",
+        "type=volume",
+        "--format",
+        "{{.Action}} {{.Actor.ID}}",
+    ]);
+    assert!(events.stdout.contains("create web\n"), "{events}");
+    assert!(events.stdout.contains("destroy db\n"), "{events}");
+}
+
+/// The files of the image's `/data` as the container sees them in a
+/// volume: `stat` lines of owner, mode and link count, the xattr, the link.
+const LISTING: &str = "cd /data && stat -c '%n %u:%g %a' . owned sub sub/exec hard link \
+     && stat -c %h owned && cat owned && readlink link";
+
+fn expected_listing() -> &'static str {
+    ". 33:44 750\nowned 1000:2000 640\nsub 1000:1000 2755\nsub/exec 0:0 4755\n\
+     hard 1000:2000 640\nlink 0:0 777\n2\nowned by 1000:2000\nowned\n"
+}
+
+#[test]
+fn a_named_volume_is_filled_from_the_image_once_and_keeps_its_data() {
+    let Some(env) = env_with_image("volume_named", TestUser::WithSubids) else {
+        return;
+    };
+    // A name, not a path: the volume is made on first use.
+    let out = sh(&env, &["-v", "keep:/data", IMAGE, "sh", "-c", LISTING]);
+    assert_eq!(out, expected_listing());
+    assert!(volume_names(&env).contains(&"keep".to_string()));
+    // On the host: the owners in the subordinate range, the xattr kept.
+    let data = env.storage().join("volumes/keep/_data");
+    let owned = fs::symlink_metadata(data.join("owned")).expect("owned copied");
+    assert_eq!(
+        (owned.uid(), owned.gid()),
+        (env.account.host_uid(1000), env.account.host_gid(2000))
+    );
+    assert_eq!(owned.mode() & 0o7777, 0o640);
+    let root = fs::symlink_metadata(&data).expect("_data");
+    assert_eq!(
+        (root.uid(), root.mode() & 0o7777),
+        (env.account.host_uid(33), 0o750),
+        "the volume's root takes the image directory's owner and mode"
+    );
+    let exec = fs::symlink_metadata(data.join("sub/exec")).expect("exec");
+    assert_eq!(exec.mode() & 0o7777, 0o4755, "set-id bits kept");
+    assert_eq!(
+        common::lgetxattr(&data.join("owned"), "user.note").as_deref(),
+        Some(&b"kept"[..])
+    );
+    assert_eq!(
+        owned.ino(),
+        fs::symlink_metadata(data.join("hard")).unwrap().ino(),
+        "a hard link stays one"
+    );
+
+    // Written, removed with its container, read by a new one.
+    env.ok(&[
+        "run",
+        "--name",
+        "w",
+        "-v",
+        "keep:/data",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo mine > /data/new && rm /data/owned",
+    ]);
+    env.ok(&["rm", "w"]);
+    let out = sh(
+        &env,
+        &[
+            "-v",
+            "keep:/data",
+            IMAGE,
+            "sh",
+            "-c",
+            "cat /data/new; ls /data",
+        ],
+    );
+    assert_eq!(
+        out, "mine\nhard\nlink\nnew\nsub\n",
+        "not filled again: owned stays deleted"
+    );
+    assert!(
+        volume_names(&env).contains(&"keep".to_string()),
+        "--rm never removes a named volume"
+    );
+
+    // nocopy: an empty volume stays empty.
+    let out = sh(
+        &env,
+        &["-v", "bare:/data:nocopy", IMAGE, "ls", "-A", "/data"],
+    );
+    assert_eq!(out, "");
+    let out = sh(
+        &env,
+        &[
+            "--mount",
+            "type=volume,source=bare2,target=/data,volume-nocopy",
+            IMAGE,
+            "ls",
+            "-A",
+            "/data",
+        ],
+    );
+    assert_eq!(out, "");
+}
+
+#[test]
+fn a_volume_without_subordinate_ids_holds_the_image_content_and_is_writable() {
+    let Some(env) = env_with_image("volume_nosub", TestUser::NoSubids) else {
+        return;
+    };
+    let out = sh(
+        &env,
+        &[
+            "-v",
+            "v1:/data",
+            IMAGE,
+            "sh",
+            "-c",
+            "cat /data/owned && echo w > /data/w && cat /data/w",
+        ],
+    );
+    assert_eq!(out, "owned by 1000:2000\nw\n");
+    env.ok(&["volume", "rm", "v1"]);
+    assert!(!env.storage().join("volumes/v1").exists());
+    // keep-id: you inside can write a new volume too.
+    let out = sh(
+        &env,
+        &[
+            "--userns",
+            "keep-id",
+            "-v",
+            "v2:/x",
+            IMAGE,
+            "sh",
+            "-c",
+            "echo k > /x/k && cat /x/k",
+        ],
+    );
+    assert_eq!(out, "k\n");
+}
+
+#[test]
+fn keep_id_containers_write_volumes_as_root_and_as_you() {
+    let Some(env) = env_with_image("volume_keepid", TestUser::WithSubids) else {
+        return;
+    };
+    let out = sh(
+        &env,
+        &[
+            "--userns",
+            "keep-id",
+            "-u",
+            "0",
+            "-v",
+            "kv:/x",
+            IMAGE,
+            "sh",
+            "-c",
+            "echo r > /x/r && cat /x/r",
+        ],
+    );
+    assert_eq!(out, "r\n");
+    let out = sh(
+        &env,
+        &[
+            "--userns",
+            "keep-id",
+            "-v",
+            "k2:/x",
+            IMAGE,
+            "sh",
+            "-c",
+            "echo me > /x/me && cat /x/me",
+        ],
+    );
+    assert_eq!(out, "me\n");
+}
+
+#[test]
+fn anonymous_volumes_go_with_rm_v_and_with_rm_but_named_ones_stay() {
+    let Some(env) = env_with_image("volume_anon", TestUser::Any) else {
+        return;
+    };
+    // The image's VOLUME and `-v /cache`: two fresh anonymous volumes.
+    env.ok(&[
+        "run",
+        "--name",
+        "a",
+        "-v",
+        "/cache",
+        "-v",
+        "named:/named",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo c > /cache/c; cat /data/owned",
+    ]);
+    let names = volume_names(&env);
+    assert_eq!(names.len(), 3, "{names:?}");
+    let anon: Vec<&String> = names.iter().filter(|n| *n != "named").collect();
+    for n in &anon {
+        assert!(common::is_hex64(n));
+        let v = inspect_volume(&env, n);
+        assert_eq!(v["Labels"], json!({"com.docker.volume.anonymous": ""}));
+    }
+    let c: Value = serde_json::from_str(&env.ok(&["inspect", "a"]).stdout).unwrap();
+    let mounts = c[0]["Mounts"].as_array().expect("Mounts").clone();
+    let by_dst = |d: &str| {
+        mounts
+            .iter()
+            .find(|m| m["Destination"] == d)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(by_dst("/named")["Type"], "volume");
+    assert_eq!(by_dst("/named")["Name"], "named");
+    assert_eq!(by_dst("/named")["Driver"], "local");
+    assert_eq!(by_dst("/named")["RW"], true);
+    assert_eq!(
+        by_dst("/named")["Source"],
+        path_str(&env.storage().join("volumes/named/_data"))
+    );
+    assert!(common::is_hex64(
+        by_dst("/data")["Name"].as_str().unwrap_or("")
+    ));
+    assert!(common::is_hex64(
+        by_dst("/cache")["Name"].as_str().unwrap_or("")
+    ));
+
+    // In use, even stopped: refused with docker's words, status 1.
+    let refused = env.run(&["volume", "rm", "named"]);
+    assert_eq!(refused.code(), Some(1), "{refused}");
+    assert!(refused.stderr.contains("volume is in use"), "{refused}");
+    assert!(env.storage().join("volumes/named/_data").exists());
+    let pruned = env.ok(&["volume", "prune", "-f", "-a"]);
+    assert_eq!(
+        volume_names(&env).len(),
+        3,
+        "prune leaves used volumes: {pruned}"
+    );
+
+    // rm -v: its anonymous volumes go, the named one stays.
+    env.ok(&["rm", "-v", "a"]);
+    assert_eq!(volume_names(&env), vec!["named".to_string()]);
+
+    // rm without -v keeps them.
+    env.ok(&["run", "--name", "b", IMAGE, "true"]);
+    assert_eq!(volume_names(&env).len(), 2);
+    env.ok(&["rm", "b"]);
+    assert_eq!(
+        volume_names(&env).len(),
+        2,
+        "rm without -v keeps anonymous volumes"
+    );
+    env.ok(&["volume", "prune", "-f"]);
+    assert_eq!(
+        volume_names(&env),
+        vec!["named".to_string()],
+        "prune takes the anonymous one only"
+    );
+
+    // --rm: foreground and detached.
+    sh(&env, &["-v", "named:/named", "-v", "/more", IMAGE, "true"]);
+    assert_eq!(volume_names(&env), vec!["named".to_string()]);
+    env.ok(&["run", "-d", "--rm", "--name", "d", IMAGE, "true"]);
+    env.run(&["wait", "d"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while volume_names(&env).len() > 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(volume_names(&env), vec!["named".to_string()]);
+    env.ok(&["volume", "rm", "named"]);
+}
+
+#[test]
+fn mount_type_volume_and_volumes_from_share_one_volume() {
+    let Some(env) = env_with_image("volume_mount_from", TestUser::Any) else {
+        return;
+    };
+    env.ok(&[
+        "create",
+        "--name",
+        "src",
+        "-v",
+        "shared:/s",
+        "--mount",
+        "type=volume,source=mv,target=/m",
+        IMAGE,
+        "true",
+    ]);
+    sh(
+        &env,
+        &[
+            "-v",
+            "shared:/s",
+            IMAGE,
+            "sh",
+            "-c",
+            "echo from-shared > /s/f",
+        ],
+    );
+    let out = sh(
+        &env,
+        &[
+            "--volumes-from",
+            "src",
+            IMAGE,
+            "sh",
+            "-c",
+            "cat /s/f && echo rw > /s/g && cat /s/g && ls -d /m",
+        ],
+    );
+    assert_eq!(out, "from-shared\nrw\n/m\n");
+    let ro = env.run(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "src:ro",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo no > /s/h",
+    ]);
+    assert_ne!(ro.code(), Some(0), "read-only through :ro: {ro}");
+    let ro = env.run(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,source=mv,target=/m,readonly",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo no > /m/x",
+    ]);
+    assert_ne!(ro.code(), Some(0), "readonly mount: {ro}");
+    let ro = env.run(&["run", "--rm", "-v", "mv:/m:ro", IMAGE, "touch", "/m/x"]);
+    assert_ne!(ro.code(), Some(0), ":ro: {ro}");
+    // A user mount at the image's VOLUME path wins: no anonymous volume.
+    let before = volume_names(&env).len();
+    sh(&env, &["-v", "shared:/data", IMAGE, "true"]);
+    assert_eq!(volume_names(&env).len(), before);
+    env.ok(&["rm", "src"]);
+}
+
+#[test]
+fn links_planted_in_a_volume_never_lead_a_later_command_out_of_it() {
+    let Some(env) = env_with_image("volume_links", TestUser::WithSubids) else {
+        return;
+    };
+    let canary = path_str(&env.canary).to_string();
+    let before = Listing::of(&env.canary, &[]);
+    // The container plants links to the host's canary, absolute and by `..`.
+    sh(&env, &["-v", "trap:/data", IMAGE, "sh", "-c", &format!(
+        "rm -rf /data/*; ln -s {canary} /data/abs; ln -s ../../../../../../../../..{canary} /data/up; \
+         ln -s {canary}/secret /data/file; mkdir /data/d; ln -s {canary} /data/d/deep"
+    )]);
+    // Another container mounts a volume through the planted links: it lands
+    // inside that container's root, never on the host's canary.
+    sh(
+        &env,
+        &[
+            "-v",
+            "trap:/data",
+            "-v",
+            "other:/data/abs",
+            IMAGE,
+            "sh",
+            "-c",
+            "echo x > /data/abs/planted",
+        ],
+    );
+    sh(
+        &env,
+        &[
+            "-v",
+            "trap:/data",
+            "-v",
+            "other2:/data/up/y",
+            IMAGE,
+            "sh",
+            "-c",
+            "echo x > /data/up/y/planted",
+        ],
+    );
+    // An image volume below the planted link: its fill and its mount stay
+    // inside the root too.
+    sh(
+        &env,
+        &[
+            "-v",
+            "trap:/data/abs",
+            "--mount",
+            "type=volume,target=/data/abs/sub",
+            IMAGE,
+            "true",
+        ],
+    );
+    // cp out of a container through the links reads the container's view.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cpy",
+        "-v",
+        "trap:/data",
+        IMAGE,
+        "sleep",
+        "60",
+    ]);
+    let got = env.run(&["cp", "cpy:/data/file", "-"]);
+    // A tar of the link itself: never the host file's content.
+    assert!(
+        !got.stdout.contains("canary\n"),
+        "cp read the host's file: {got}"
+    );
+    let got = env.run(&[
+        "cp",
+        "cpy:/data/abs/secret",
+        path_str(&env.work.join("out")),
+    ]);
+    let _ = got;
+    assert!(
+        fs::read(env.work.join("out"))
+            .map(|d| d != b"canary\n")
+            .unwrap_or(true),
+        "cp copied the host's secret"
+    );
+    env.ok(&["rm", "-f", "cpy"]);
+    // Removing the volume removes the links, not what they point at.
+    env.ok(&["volume", "rm", "trap"]);
+    let after = Listing::of(&env.canary, &[]);
+    before.assert_unchanged(&after, "the canary");
+    assert_eq!(fs::read(env.canary.join("secret")).unwrap(), b"canary\n");
+}
+
+#[test]
+fn an_image_volume_that_is_a_link_out_of_the_root_stays_inside_it() {
+    let Some(env) = env_with_image("volume_escape", TestUser::WithSubids) else {
+        return;
+    };
+    let before = Listing::of(&env.canary, &[]);
+    let out = sh(
+        &env,
+        &[
+            ESCAPE,
+            "sh",
+            "-c",
+            "echo x > /data/planted; cat /data/planted",
+        ],
+    );
+    assert_eq!(out, "x\n");
+    let out = sh(
+        &env,
+        &[
+            "-v",
+            "esc:/data",
+            ESCAPE,
+            "sh",
+            "-c",
+            "ls /data; echo y > /data/y",
+        ],
+    );
+    assert_eq!(out, "", "nothing of the host's is copied in");
+    before.assert_unchanged(&Listing::of(&env.canary, &[]), "the canary");
+    assert!(env.storage().join("volumes/esc/_data/y").exists());
+}
