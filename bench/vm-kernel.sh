@@ -10,7 +10,7 @@
 #     burrow's per-kernel choice (storage/kernels/$(uname -r).json), that
 #     the kernel overlay is refused.
 # Usage (as root): bench/vm-kernel.sh   (RUNS=30 start-ups, UNTAR_RUNS=5 untars;
-# STARTUP= skips the start-ups)
+# STARTUP= skips the start-ups; VM_TIMEOUT=1500 bounds the boot)
 # Needs a guest image with bubblewrap and hyperfine; this script builds one
 # (cached) with VM_EXTRA_PACKAGES under VM_CACHE_DIR (default
 # /var/cache/burrow-vm-bench). Results go to stdout.
@@ -75,7 +75,9 @@ printf '{"kernel":"%s","api":null,"refused":"forced by bench/vm-kernel.sh"}' "\$
 out=\$(\$B run --rm --network none bench true 2>&1); echo "with the kernel overlay refused: \${out:-no note}"
 # The root's line of mountinfo names the filesystem: fuse.fuse-overlayfs.
 echo "the root now: \$(\$B run --rm --network none bench grep ' / / ' /proc/self/mountinfo)"
+echo "fuse-overlayfs untars from \$(date -u +%T) (guest clock)"
 hyperfine --runs $UNTAR_RUNS -n 'fuse-overlayfs' "\$UNTAR"
+echo "fuse-overlayfs untars done at \$(date -u +%T)"
 GUEST
 chmod 0755 "$SHARE/bench.sh"
-"$REPO/tests/vm/run-in-vm.sh" --timeout 1500 --share "$SHARE:/mnt/b" -- /mnt/b/bench.sh
+"$REPO/tests/vm/run-in-vm.sh" --timeout "${VM_TIMEOUT:-1500}" --share "$SHARE:/mnt/b" -- /mnt/b/bench.sh
