@@ -1203,3 +1203,54 @@ fn redirect_loop_ends_with_too_many_redirects_and_a_clean_store() {
     redirect.looping.lock().unwrap().clear();
     assert_eq!(pulled_id(&env.ok(&["pull", &name])), img.id());
 }
+
+#[test]
+fn search_lists_the_catalogs_repositories_that_hold_the_term() {
+    let Some(env) = TestEnv::new("search_catalog", TestUser::Any) else {
+        return;
+    };
+    let reg = Registry::start(Security::Plain);
+    let spec = ImageSpec::new(&["x:1"], vec![LayerBuilder::new().dir("etc").finish()]);
+    let img = RegImage::from_spec(&spec, fixtures::oci_arch());
+    let up = Uploader::new(&reg);
+    for repo in ["test/app", "test/web", "other/db", "apps/tool"] {
+        up.image(repo, "1", &img);
+    }
+    let a = reg.addr();
+    let out = env.ok(&["search", "--format", "{{.Name}}", &format!("{a}/app")]);
+    assert_eq!(
+        out.stdout_lines(),
+        [format!("{a}/apps/tool"), format!("{a}/test/app")],
+        "{out}"
+    );
+    let out = env.ok(&[
+        "search",
+        "--limit",
+        "2",
+        "--format",
+        "{{.Name}}",
+        &format!("{a}/"),
+    ]);
+    assert_eq!(
+        out.stdout_lines(),
+        [format!("{a}/apps/tool"), format!("{a}/other/db")],
+        "{out}"
+    );
+    let table = env.ok(&["search", "--no-trunc", &format!("{a}/web")]);
+    assert_eq!(
+        table.stdout_lines()[0]
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["NAME", "DESCRIPTION"]
+    );
+    assert_eq!(table.stdout_lines()[1].trim(), format!("{a}/test/web"));
+    // Without a registry: each of registries.search.
+    config_toml(&env, &format!("[registries]\nsearch = [\"{a}\"]\n"));
+    let out = env.ok(&["search", "--format", "json", "db"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(v[0]["Name"], format!("{a}/other/db"));
+    assert_eq!(v.as_array().map(Vec::len), Some(1));
+    // Nothing listens there: an error that names the registry.
+    let out = env.fails(&["search", "127.0.0.1:1/x"]);
+    assert!(out.stderr.contains("127.0.0.1:1"), "{out}");
+}

@@ -93,6 +93,8 @@ pub enum Command {
     Inspect(run::Inspect),
     /// Pull an image from a registry.
     Pull(registry::Pull),
+    /// Search a registry's catalog for repositories.
+    Search(registry::Search),
     /// Push an image to a registry.
     Push(registry::Push),
     /// Log in to a registry.
@@ -230,6 +232,7 @@ impl Cli {
             Command::Tag(c) => c.exec(ctx),
             Command::Inspect(c) => return c.exec(ctx),
             Command::Pull(c) => c.exec(ctx),
+            Command::Search(c) => c.exec(ctx),
             Command::Push(c) => c.exec(ctx),
             Command::Login(c) => c.exec(ctx),
             Command::Logout(c) => c.exec(ctx),

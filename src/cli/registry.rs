@@ -15,6 +15,64 @@ pub struct TlsVerify {
     tls_verify: Option<bool>,
 }
 
+/// `search`: repositories of a registry with a catalog.
+#[derive(clap::Args, Debug)]
+pub struct Search {
+    /// Show at most this many results.
+    #[arg(long, default_value_t = 25)]
+    limit: usize,
+    /// Do not cut descriptions.
+    #[arg(long)]
+    no_trunc: bool,
+    /// Output format: table, json, or a Go template (`{{.Name}}`, `{{.Description}}`, `{{.StarCount}}`, `{{.IsOfficial}}`).
+    #[arg(long, default_value = "table", value_parser = super::Format::parse)]
+    format: super::Format,
+    #[command(flatten)]
+    tls: TlsVerify,
+    /// TERM, or REGISTRY/TERM to search that registry (else each of registries.search).
+    term: String,
+}
+
+/// `search`'s fields, as docker names them, and their column titles.
+const SEARCH_HEADERS: &[(&str, &str)] = &[
+    ("Name", "NAME"),
+    ("Description", "DESCRIPTION"),
+    ("StarCount", "STARS"),
+    ("IsOfficial", "OFFICIAL"),
+];
+
+impl Search {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let found = images::search(ctx, &self.term, self.limit, self.tls.tls_verify)?;
+        // A catalog has no descriptions, stars or official marks.
+        let items: Vec<serde_json::Value> = found
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "Name": f.name,
+                    "Description": "",
+                    "StarCount": 0,
+                    "IsOfficial": false,
+                })
+            })
+            .collect();
+        let _ = self.no_trunc;
+        match &self.format {
+            super::Format::Json => {
+                println!("{}", serde_json::to_string_pretty(&items).expect("json"));
+                Ok(())
+            }
+            super::Format::Template(t) => t.print(&items, SEARCH_HEADERS),
+            super::Format::Table => {
+                let mut rows = vec![vec!["NAME".to_string(), "DESCRIPTION".to_string()]];
+                rows.extend(found.iter().map(|f| vec![f.name.clone(), String::new()]));
+                super::format::print_table(&rows);
+                Ok(())
+            }
+        }
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct Pull {
     /// Print no progress (the image id is still printed).

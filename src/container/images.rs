@@ -564,6 +564,43 @@ pub fn registry_settings(ctx: &Context, tls_verify: Option<bool>) -> registry::S
     }
 }
 
+/// `search TERM` or `search REGISTRY/TERM`: repositories from the
+/// registry's catalog, else from each of `registries.search`. A registry
+/// that cannot be searched is a warning while another answers.
+pub fn search(
+    ctx: &Context,
+    term: &str,
+    limit: usize,
+    tls_verify: Option<bool>,
+) -> Result<Vec<registry::search::Found>> {
+    let settings = registry_settings(ctx, tls_verify);
+    let named = term
+        .split_once('/')
+        .filter(|(host, _)| host.contains('.') || host.contains(':') || *host == "localhost");
+    if let Some((host, rest)) = named {
+        return registry::search::search(&settings, host, rest, limit)
+            .map_err(|e| crate::image::ImageError::from(e).into());
+    }
+    let mut found = Vec::new();
+    let mut last_error = None;
+    for reg in &ctx.config.registries.search {
+        match registry::search::search(&settings, reg, term, limit) {
+            Ok(f) => found.extend(f),
+            Err(e) => {
+                eprintln!("Warning: {e}");
+                last_error = Some(e);
+            }
+        }
+    }
+    match last_error {
+        Some(e) if found.is_empty() => Err(crate::image::ImageError::from(e).into()),
+        _ => {
+            found.truncate(limit);
+            Ok(found)
+        }
+    }
+}
+
 /// Pulls `reference` (a full reference or a short name) into the store.
 /// `burrow run` calls this for an image it does not have.
 pub fn pull(

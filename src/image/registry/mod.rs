@@ -10,6 +10,7 @@ pub mod manifest;
 pub mod progress;
 mod pull;
 mod push;
+pub mod search;
 
 pub use client::Settings;
 pub use manifest::Platform;
