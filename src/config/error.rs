@@ -1,6 +1,7 @@
 //! What can go wrong with the configuration and the directories burrow
-//! resolves from it, and how a fault in `config.toml` is shown: its line,
-//! column and an excerpt with carets under it.
+//! resolves from it. A fault in `config.toml` is shown as the `toml` crate
+//! renders it (line, column, the line with carets under the fault), with
+//! the file and the key at fault before it.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -14,18 +15,19 @@ pub enum ConfigError {
     MissingExplicit(PathBuf),
 
     /// A syntax error, an unknown key, a wrong type or a bad value, at a
-    /// place in the file. Displays as one line plus the line of the file
-    /// with a caret under the fault.
-    #[error("{}:{line}:{column}: {}{message}\n{excerpt}", .path.display(), key_prefix(.key))]
+    /// place in the file: the file and the key, then `toml`'s rendering
+    /// of the fault (its line, column and carets under it).
+    #[error("{}: {}{}", .path.display(), key_prefix(.key), .toml.to_string().trim_end())]
     Invalid {
         path: PathBuf,
+        /// 1-based line and column (in characters) of the fault.
         line: usize,
         column: usize,
         /// `storage.root`, `registries.search[1]`: the key at fault, when
         /// the fault is in a value or a key rather than in the syntax.
         key: Option<String>,
-        message: String,
-        excerpt: String,
+        /// The fault, with the file's text for its rendering.
+        toml: Box<toml::de::Error>,
     },
 
     #[error("cannot find your home directory: HOME is not set and uid {uid} has no passwd entry")]
@@ -100,60 +102,56 @@ fn probed_suffix(path: &Path, probed: &Path) -> String {
     }
 }
 
-/// An error at a byte span of the file, with its line, column and excerpt.
+/// A fault `toml` found in the file `path` whose text is `text`.
 pub(super) fn invalid(
     text: &str,
     path: &Path,
-    span: Option<std::ops::Range<usize>>,
+    mut toml: toml::de::Error,
     key: Option<String>,
-    message: &str,
 ) -> ConfigError {
-    let span = span.unwrap_or(0..0);
-    let (line, column, excerpt) = locate(text, span);
+    toml.set_input(Some(text));
+    let start = toml.span().map_or(0, |s| s.start).min(text.len());
+    let mut start_char = start;
+    while !text.is_char_boundary(start_char) {
+        start_char -= 1;
+    }
+    let before = &text[..start_char];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     ConfigError::Invalid {
         path: path.to_path_buf(),
-        line,
-        column,
+        line: before.matches('\n').count() + 1,
+        column: before[line_start..].chars().count() + 1,
         key,
-        message: plain_message(message),
-        excerpt,
+        toml: Box::new(toml),
     }
 }
 
-/// 1-based line and column (in characters) of a byte span, and the line
-/// with carets under the span.
-fn locate(text: &str, span: std::ops::Range<usize>) -> (usize, usize, String) {
-    let floor = |mut i: usize| {
-        i = i.min(text.len());
-        while !text.is_char_boundary(i) {
-            i -= 1;
+impl ConfigError {
+    /// The error on one line (`FILE:LINE:COLUMN: KEY: MESSAGE` for a fault
+    /// in the file), for a report that gives each check a line.
+    pub fn one_line(&self) -> String {
+        match self {
+            ConfigError::Invalid {
+                path,
+                line,
+                column,
+                key,
+                toml,
+            } => format!(
+                "{}:{line}:{column}: {}{}",
+                path.display(),
+                key_prefix(key),
+                toml.message()
+            ),
+            other => other.to_string(),
         }
-        i
-    };
-    let start = floor(span.start);
-    let end = floor(span.end.max(start));
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-    let line_no = text[..start].matches('\n').count() + 1;
-    let line = text[line_start..line_end].trim_end_matches('\r');
-    let before = &text[line_start..start];
-    let column = before.chars().count() + 1;
-    let width = text[start..end.min(line_end)].chars().count().max(1);
-    let pad: String = before
-        .chars()
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
-        .collect();
-    let gutter = " ".repeat(line_no.to_string().len());
-    let excerpt = format!("{line_no} | {line}\n{gutter} | {pad}{}", "^".repeat(width));
-    (line_no, column, excerpt)
-}
+    }
 
-/// serde names Rust types (`expected struct StorageConfig`); a user
-/// writes tables.
-fn plain_message(message: &str) -> String {
-    let message = message.trim();
-    match message.find("expected struct ") {
-        Some(i) => format!("{}expected a table", &message[..i]),
-        None => message.to_string(),
+    /// What is wrong, without the place: for `Invalid`, `toml`'s message.
+    pub fn message(&self) -> String {
+        match self {
+            ConfigError::Invalid { toml, .. } => toml.message().to_string(),
+            other => other.to_string(),
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use super::error::{invalid, ConfigError};
 use super::probe::{unsafe_dir, unsafe_parent};
-use super::schema::{value_span, Config};
+use super::schema::{error_at, Config};
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -127,8 +127,8 @@ pub fn load_with(env: &Env) -> Result<(Config, Paths), ConfigError> {
     let storage = match &config.storage.root {
         Some(raw) => expand_path(raw, env).map_err(|e| {
             let why = e.to_string();
-            let span = value_span(&text, &["storage", "root"]);
-            invalid(&text, &config_file, span, Some("storage.root".into()), &why)
+            let fault = error_at(&text, &["storage", "root"], &why);
+            invalid(&text, &config_file, fault, Some("storage.root".into()))
         })?,
         None => xdg_dir(env, "XDG_DATA_HOME", ".local/share", &mut notes)?.join("burrow/storage"),
     };

@@ -12,7 +12,7 @@ use std::str::FromStr;
 /// Every key of `config.toml`. `packaging/config.toml` documents each one
 /// with its default; keep the two in step.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields, default, expecting = "a table")]
 pub struct Config {
     pub storage: StorageConfig,
     pub registries: RegistriesConfig,
@@ -22,7 +22,7 @@ pub struct Config {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields, default, expecting = "a table")]
 pub struct StorageConfig {
     /// Where images, layers and containers live (default
     /// `$XDG_DATA_HOME/burrow/storage`). `~` and `$VARIABLE`s are expanded
@@ -36,7 +36,7 @@ pub struct StorageConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields, default, expecting = "a table")]
 pub struct RegistriesConfig {
     /// Registries tried, in order, for an unqualified image name
     /// (`host` or `host:port`, no scheme, no path).
@@ -115,7 +115,7 @@ fn is_loopback(host: &str) -> bool {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields, default, expecting = "a table")]
 pub struct LogsConfig {
     /// Size a container's log file is kept under, older output going
     /// first: `"10m"`, `"512k"`, `"1g"` (binary units) or a number of
@@ -134,7 +134,7 @@ impl Default for LogsConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields, default, expecting = "a table")]
 pub struct NetworkConfig {
     /// Let containers reach services listening on the host's loopback
     /// interface through the network's gateway address.
@@ -161,7 +161,7 @@ impl Default for NetworkConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields, default, expecting = "a table")]
 pub struct UsernsConfig {
     /// Seconds the holder of your shared user namespace waits for the
     /// next container before it exits; 0 keeps no holder (every container
@@ -340,11 +340,11 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let doc = match toml::de::DeTable::parse(text) {
             Ok(doc) => doc,
-            Err(e) => return Err(invalid(text, path, e.span(), None, e.message())),
+            Err(e) => return Err(invalid(text, path, e, None)),
         };
         let config = toml::from_str::<Config>(text).map_err(|e| {
             let key = e.span().and_then(|s| key_at(doc.get_ref(), s.start, ""));
-            invalid(text, path, e.span(), key, e.message())
+            invalid(text, path, e, key)
         })?;
         let lists = [
             ("search", &config.registries.search),
@@ -354,9 +354,9 @@ impl Config {
             for (i, entry) in list.iter().enumerate() {
                 if let Err(why) = check_registry_entry(entry) {
                     let index = i.to_string();
-                    let span = value_span(text, &["registries", name, &index]);
+                    let fault = error_at(text, &["registries", name, &index], &why);
                     let key = format!("registries.{name}[{i}]");
-                    return Err(invalid(text, path, span, Some(key), &why));
+                    return Err(invalid(text, path, fault, Some(key)));
                 }
             }
         }
@@ -411,18 +411,39 @@ fn value_key_at(
     }
 }
 
-/// The byte span of the value at a key path (array elements by index),
-/// for errors found after parsing.
-pub(super) fn value_span(text: &str, path: &[&str]) -> Option<std::ops::Range<usize>> {
-    let doc = toml::de::DeTable::parse(text).ok()?;
-    let (first, rest) = path.split_first()?;
-    let mut value = doc.get_ref().get(*first)?;
-    for p in rest {
-        value = match value.get_ref() {
-            toml::de::DeValue::Table(t) => t.get(*p)?,
-            toml::de::DeValue::Array(a) => a.get(p.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
+/// A `toml` error saying `why` at the value at a key path (array elements
+/// by index), for faults found after parsing: `toml` places an error its
+/// deserializer raises at the value it was reading, so the value is read
+/// again by one that refuses it.
+pub(super) fn error_at(text: &str, path: &[&str], why: &str) -> toml::de::Error {
+    struct Refuse<'a>(&'a str);
+    impl<'de> de::Visitor<'de> for Refuse<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+            Err(E::custom(self.0))
+        }
     }
-    Some(value.span())
+    let value = || {
+        let doc = toml::de::DeTable::parse(text).ok()?;
+        let (first, rest) = path.split_first()?;
+        let mut value = doc.get_ref().get(*first)?;
+        for p in rest {
+            value = match value.get_ref() {
+                toml::de::DeValue::Table(t) => t.get(*p)?,
+                toml::de::DeValue::Array(a) => a.get(p.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(value.clone())
+    };
+    match value() {
+        Some(v) => match toml::de::ValueDeserializer::from(v).deserialize_any(Refuse(why)) {
+            Err(e) => e,
+            Ok(()) => de::Error::custom(why),
+        },
+        None => de::Error::custom(why),
+    }
 }

@@ -105,12 +105,9 @@ host_loopback = false
 fn unknown_key_is_an_error_naming_file_line_and_key() {
     let text = "[storage]\nallow_network_fs = true\nrooot = \"/x\"\n";
     let e = parse(text).unwrap_err();
+    let message = e.message();
     let ConfigError::Invalid {
-        line,
-        column,
-        key,
-        message,
-        ..
+        line, column, key, ..
     } = &e
     else {
         panic!("{e:?}");
@@ -118,12 +115,18 @@ fn unknown_key_is_an_error_naming_file_line_and_key() {
     assert_eq!((*line, *column), (3, 1));
     assert_eq!(key.as_deref(), Some("storage.rooot"));
     assert!(message.contains("unknown field `rooot`"), "{message}");
+    // toml's rendering, after the file and the key.
     let shown = e.to_string();
     assert!(
-        shown.starts_with("/etc/test/config.toml:3:1: storage.rooot: unknown field `rooot`"),
+        shown.starts_with(
+            "/etc/test/config.toml: storage.rooot: TOML parse error at line 3, column 1\n"
+        ),
         "{shown}"
     );
-    assert!(shown.ends_with("3 | rooot = \"/x\"\n  | ^^^^^"), "{shown}");
+    assert!(
+        shown.contains("3 | rooot = \"/x\"\n  | ^^^^^\nunknown field `rooot`"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -140,13 +143,9 @@ fn unknown_table_is_an_error_at_its_header() {
 fn wrong_type_is_an_error_naming_line_column_and_key() {
     let text = "[storage]\nallow_network_fs = \"yes\"\n";
     let e = parse(text).unwrap_err();
+    let message = e.message();
     let ConfigError::Invalid {
-        line,
-        column,
-        key,
-        message,
-        excerpt,
-        ..
+        line, column, key, ..
     } = &e
     else {
         panic!("{e:?}");
@@ -154,16 +153,18 @@ fn wrong_type_is_an_error_naming_line_column_and_key() {
     assert_eq!((*line, *column), (2, 20));
     assert_eq!(key.as_deref(), Some("storage.allow_network_fs"));
     assert!(message.contains("expected a boolean"), "{message}");
-    assert_eq!(
-        excerpt,
-        "2 | allow_network_fs = \"yes\"\n  |                    ^^^^^"
+    assert!(
+        e.to_string()
+            .contains("2 | allow_network_fs = \"yes\"\n  |                    ^^^^^\n"),
+        "{e}"
     );
 }
 
 #[test]
 fn a_value_where_a_table_belongs_is_called_a_table() {
     let e = parse("storage = 5\n").unwrap_err();
-    let ConfigError::Invalid { key, message, .. } = &e else {
+    let message = e.message();
+    let ConfigError::Invalid { key, .. } = &e else {
         panic!("{e:?}")
     };
     assert_eq!(key.as_deref(), Some("storage"));
@@ -183,10 +184,8 @@ fn keys_that_need_quotes_are_shown_quoted() {
 fn bad_list_entry_is_an_error_at_that_entry() {
     let text = "[registries]\nsearch = [\n  \"docker.io\",\n  \"https://quay.io\",\n]\n";
     let e = parse(text).unwrap_err();
-    let ConfigError::Invalid {
-        line, key, message, ..
-    } = &e
-    else {
+    let message = e.message();
+    let ConfigError::Invalid { line, key, .. } = &e else {
         panic!("{e:?}")
     };
     assert_eq!(*line, 4);
@@ -222,10 +221,8 @@ fn bad_aliases_and_sizes_are_errors_at_their_line() {
         ("[logs]\n\nmax_size = -5\n", 3, "negative"),
     ] {
         let e = parse(text).unwrap_err();
-        let ConfigError::Invalid {
-            line: l, message, ..
-        } = &e
-        else {
+        let message = e.message();
+        let ConfigError::Invalid { line: l, .. } = &e else {
             panic!("{e:?}")
         };
         assert_eq!(*l, line, "{text}");
@@ -250,7 +247,7 @@ fn a_file_that_cannot_be_parsed_is_an_error_from_load() {
     let e = load_with(&env).unwrap_err();
     assert!(
         e.to_string().starts_with(&format!(
-            "{}:2:20: storage.allow_network_fs:",
+            "{}: storage.allow_network_fs: TOML parse error at line 2, column 20",
             file.display()
         )),
         "{e}"
@@ -335,10 +332,8 @@ fn storage_root_expands_home_and_refuses_what_it_cannot_expand() {
     ] {
         write_config(&env, &format!("[storage]\n\nroot = \"{root}\"\n"));
         let e = load_with(&env).unwrap_err();
-        let ConfigError::Invalid {
-            line, key, message, ..
-        } = &e
-        else {
+        let message = e.message();
+        let ConfigError::Invalid { line, key, .. } = &e else {
             panic!("{e:?}")
         };
         assert_eq!(*line, 3, "{root}");

@@ -350,7 +350,7 @@ impl StorageFacts {
                 return facts;
             }
             Err(e) => {
-                facts.config_error = Some(e.to_string());
+                facts.config_error = Some(e.one_line());
                 return facts;
             }
         };
