@@ -663,3 +663,55 @@ fn an_image_volume_that_is_a_link_out_of_the_root_stays_inside_it() {
     before.assert_unchanged(&Listing::of(&env.canary, &[]), "the canary");
     assert!(env.storage().join("volumes/esc/_data/y").exists());
 }
+
+#[test]
+fn system_df_counts_volumes_and_system_prune_volumes_takes_anonymous_ones() {
+    let Some(env) = env_with_image("volume_system", TestUser::Any) else {
+        return;
+    };
+    env.ok(&["create", "--name", "user", "-v", "kept:/k", IMAGE, "true"]);
+    sh(
+        &env,
+        &[
+            "-v",
+            "kept:/k",
+            IMAGE,
+            "sh",
+            "-c",
+            "head -c 5000 /dev/zero > /k/z",
+        ],
+    );
+    env.ok(&["run", "--name", "gone", "-v", "/anon", IMAGE, "true"]);
+    env.ok(&["rm", "gone"]);
+    env.ok(&["volume", "create", "idle"]);
+    // kept (used), idle, the image's /data of `user`, and gone's two.
+    let df = env.ok(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}}|{{.TotalCount}}|{{.Active}}",
+    ]);
+    assert!(df.stdout.contains("Local Volumes|5|2\n"), "{df}");
+    let ps = env.ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "name=user",
+        "--format",
+        "{{.Mounts}}",
+    ]);
+    assert!(
+        ps.stdout.starts_with("kept,"),
+        "volumes by name in ps: {ps}"
+    );
+
+    let out = env.ok(&["system", "prune", "-f", "--volumes"]);
+    assert!(out.stdout.contains("Deleted Volumes:"), "{out}");
+    // `user` went with the containers; its anonymous /data volume and
+    // gone's are unused and anonymous: pruned. kept and idle are named.
+    let mut left = volume_names(&env);
+    left.sort();
+    assert_eq!(left, vec!["idle".to_string(), "kept".to_string()], "{out}");
+    let out = env.ok(&["system", "prune", "-f"]);
+    assert!(!out.stdout.contains("Deleted Volumes"), "{out}");
+}

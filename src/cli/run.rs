@@ -545,6 +545,8 @@ fn ps_row(r: &ctr::record::Record, s: &ctr::record::State, no_trunc: bool) -> se
             crate::container::spec::UserMount::Bind { source, .. } => {
                 Some(source.display().to_string())
             }
+            // A volume by its name, as docker shows it.
+            crate::container::spec::UserMount::Volume { name, .. } => Some(name.clone()),
             _ => None,
         })
         .map(|m| {

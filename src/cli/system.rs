@@ -39,6 +39,7 @@ impl Df {
             .iter()
             .filter(|(_, s)| s.status == crate::container::record::Status::Running)
             .count();
+        let volumes = crate::container::volumes::verbs::disk_use(ctx)?;
         let rows = vec![
             serde_json::json!({
                 "Type": "Images", "TotalCount": images, "Active": active,
@@ -47,6 +48,11 @@ impl Df {
             serde_json::json!({
                 "Type": "Containers", "TotalCount": containers.len(), "Active": running,
                 "Size": "", "Reclaimable": "",
+            }),
+            serde_json::json!({
+                "Type": "Local Volumes", "TotalCount": volumes.count, "Active": volumes.active,
+                "Size": super::format::human_size(volumes.size),
+                "Reclaimable": super::format::human_size(volumes.reclaimable),
             }),
         ];
         const HEADERS: &[(&str, &str)] = &[
@@ -93,6 +99,9 @@ pub struct Prune {
     /// written for docker).
     #[arg(short, long)]
     force: bool,
+    /// Remove unused anonymous volumes too.
+    #[arg(long)]
+    volumes: bool,
 }
 
 impl Prune {
@@ -103,6 +112,15 @@ impl Prune {
             println!("Deleted Containers:");
             for id in &containers {
                 println!("{id}");
+            }
+        }
+        if self.volumes {
+            let (gone, _) = crate::container::volumes::verbs::prune(ctx, false, &[])?;
+            if !gone.is_empty() {
+                println!("Deleted Volumes:");
+                for name in &gone {
+                    println!("{name}");
+                }
             }
         }
         let images = images::prune(ctx, self.all)?;

@@ -550,6 +550,38 @@ pub mod verbs {
         }
     }
 
+    /// What `system df` counts of volumes.
+    pub struct DiskUse {
+        pub count: usize,
+        /// Used by a container.
+        pub active: usize,
+        /// Bytes under every volume's `_data` that you can see.
+        pub size: u64,
+        /// Of those, the bytes of unused volumes.
+        pub reclaimable: u64,
+    }
+
+    /// `system df`'s volume line.
+    pub fn disk_use(ctx: &Context) -> crate::Result<DiskUse> {
+        let mut u = DiskUse {
+            count: 0,
+            active: 0,
+            size: 0,
+            reclaimable: 0,
+        };
+        for (v, used) in list(ctx, &[])? {
+            let size = size_of(&v);
+            u.count += 1;
+            u.size += size;
+            if used {
+                u.active += 1;
+            } else {
+                u.reclaimable += size;
+            }
+        }
+        Ok(u)
+    }
+
     /// `volume prune`.
     pub fn prune(
         ctx: &Context,
