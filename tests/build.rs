@@ -808,6 +808,8 @@ fn add_extracts_local_archives_and_downloads_urls_with_a_checksum() {
          ADD plain.tar /x/plain/\n\
          ADD gz.tar.gz /x/gz\n\
          ADD z.tar.zst /x/zst/\n\
+         ADD bz.tar.bz2 /x/bz/\n\
+         ADD xz.tar.xz /x/xz/\n\
          ADD notar.gz /x/\n\
          ADD --unpack=false raw.tar /x/raw.tar\n\
          ADD --chown=1000:1000 --chmod=0751 a.txt /x/owned\n\
@@ -829,6 +831,16 @@ fn add_extracts_local_archives_and_downloads_urls_with_a_checksum() {
         ("raw.tar", tar.clone()),
         ("gz.tar.gz", Compression::Gzip.compress(&tar)),
         ("z.tar.zst", Compression::Zstd.compress(&tar)),
+        ("bz.tar.bz2", {
+            let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+            std::io::Write::write_all(&mut e, &tar).unwrap();
+            e.finish().unwrap()
+        }),
+        ("xz.tar.xz", {
+            let mut e = liblzma::write::XzEncoder::new(Vec::new(), 1);
+            std::io::Write::write_all(&mut e, &tar).unwrap();
+            e.finish().unwrap()
+        }),
         ("notar.gz", Compression::Gzip.compress(b"just text\n")),
     ] {
         fs::write(dir.join(name), data).unwrap();
@@ -842,7 +854,7 @@ fn add_extracts_local_archives_and_downloads_urls_with_a_checksum() {
         &[
             "sh",
             "-c",
-            "cat /x/plain/pkg/a.txt /x/gz/pkg/a.txt /x/zst/pkg/a.txt /x/plain/escape.txt; \
+            "cat /x/plain/pkg/a.txt /x/gz/pkg/a.txt /x/zst/pkg/a.txt /x/bz/pkg/a.txt /x/xz/pkg/a.txt /x/plain/escape.txt; \
              stat -c '%a' /x/plain/pkg/a.txt; readlink /x/zst/pkg/link; \
              test -f /x/notar.gz && test -f /x/raw.tar && echo files; \
              test -e /escape.txt -o -e /x/escape.txt || echo contained; \
@@ -859,7 +871,7 @@ fn add_extracts_local_archives_and_downloads_urls_with_a_checksum() {
     assert_eq!(
         got,
         format!(
-            "from tar\nfrom tar\nfrom tar\nclimbed\n640\n/etc/passwd\nfiles\ncontained\n{owner}\nkeep.txt\ndownloaded\n600\n"
+            "from tar\nfrom tar\nfrom tar\nfrom tar\nfrom tar\nclimbed\n640\n/etc/passwd\nfiles\ncontained\n{owner}\nkeep.txt\ndownloaded\n600\n"
         ),
         "{out}"
     );

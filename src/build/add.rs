@@ -1,5 +1,5 @@
-//! What ADD does beyond COPY: a local tar archive (plain, gzip or zstd,
-//! told by its content, not its name) is extracted into the destination,
+//! What ADD does beyond COPY: a local tar archive (plain, gzip, bzip2, xz
+//! or zstd, told by its content, not its name) is extracted into the destination,
 //! and an http(s) URL is downloaded, checked against `--checksum`. An
 //! archive's members stay under the destination: `..` and absolute names
 //! are resolved inside it, never above.
@@ -113,12 +113,29 @@ pub fn download(
     Ok(Fetched { digest, mtime })
 }
 
+/// `f` decompressed by its first bytes: bzip2 and xz (which docker's ADD
+/// also takes; layers never use them), else what layers may be.
+fn decompressed(f: std::fs::File) -> std::io::Result<Box<dyn Read>> {
+    use std::io::BufRead;
+    let mut buffered = BufReader::with_capacity(256 * 1024, f);
+    let head = buffered.fill_buf()?;
+    if head.starts_with(b"BZh") {
+        return Ok(Box::new(bzip2::bufread::MultiBzDecoder::new(buffered)));
+    }
+    if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        return Ok(Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(
+            buffered,
+        )));
+    }
+    Ok(crate::image::compress::decompressed(buffered)?.1)
+}
+
 /// Whether `path` holds a tar archive, plain or compressed (by content).
 pub fn is_archive(path: &Path) -> bool {
     let Ok(f) = std::fs::File::open(path) else {
         return false;
     };
-    let Ok((_, mut r)) = crate::image::compress::decompressed(f) else {
+    let Ok(mut r) = decompressed(f) else {
         return false;
     };
     let mut head = vec![0u8; 512];
@@ -169,7 +186,7 @@ pub fn append_archive<W: Write>(
         why,
     };
     let f = std::fs::File::open(from).map_err(|e| fail(e.to_string()))?;
-    let (_, r) = crate::image::compress::decompressed(f).map_err(|e| fail(e.to_string()))?;
+    let r = decompressed(f).map_err(|e| fail(e.to_string()))?;
     let mut reader = TarReader::new(BufReader::new(r));
     // A member's name inside `dest`: `..` cannot climb above it.
     let inside = |name: &[u8]| -> String {
