@@ -387,3 +387,48 @@ fn detach_keys_leave_attach_and_start_with_the_container_running() {
     env.fails(&["attach", "--detach-keys", "ctrl-", "dk"]);
     env.ok(&["rm", "-f", "dk"]);
 }
+
+#[test]
+fn ctrl_p_ctrl_q_detaches_a_foreground_run_it_and_attach_comes_back() {
+    let Some(env) = TestEnv::new("ctrl_p_ctrl_q_detaches_run_it", TestUser::WithSubids) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let (master, slave) = terminal(24, 80);
+    let before = tcgetattr(slave.as_fd()).expect("tcgetattr");
+    let mut run = spawn_on(
+        &env,
+        &slave,
+        &["run", "-it", "--rm", "--name", "fg", PLAIN, "sh"],
+    );
+    let mut seen = String::new();
+    type_in(&master, b"echo in-$((6*7)); stty size\r");
+    read_until(&master, &mut seen, "in-42");
+    // The container's terminal has ours's size.
+    read_until(&master, &mut seen, "24 80");
+    // docker's keys: run returns at once, 0, the terminal as it was.
+    type_in(&master, b"\x10\x11");
+    assert_eq!(wait_draining(&mut run, &master, &mut seen), 0, "{seen:?}");
+    let after = tcgetattr(slave.as_fd()).expect("tcgetattr");
+    assert!(same_modes(&before, &after), "the terminal was not restored");
+    let state = env.ok(&["inspect", "-f", "{{.State.Status}}", "fg"]);
+    assert_eq!(state.stdout.trim(), "running", "{state}");
+    // Attached again: the same shell, its state kept.
+    let (master, slave) = terminal(30, 100);
+    let mut att = spawn_on(&env, &slave, &["attach", "fg"]);
+    let mut seen = String::new();
+    type_in(&master, b"echo back-$((9*9)); stty size\r");
+    read_until(&master, &mut seen, "back-81");
+    read_until(&master, &mut seen, "30 100");
+    // The shell's exit ends the attach with its status, and --rm removes it.
+    type_in(&master, b"exit 3\r");
+    assert_eq!(wait_draining(&mut att, &master, &mut seen), 3, "{seen:?}");
+    common::wait_for(Duration::from_secs(20), "the --rm container to go", || {
+        env.run(&["ps", "-aq"]).stdout.trim().is_empty()
+    });
+    // A command that is not there is still docker's 127, on a terminal too.
+    let (master, slave) = terminal(24, 80);
+    let mut run = spawn_on(&env, &slave, &["run", "-it", "--rm", PLAIN, "/no/such"]);
+    let mut seen = String::new();
+    assert_eq!(wait_draining(&mut run, &master, &mut seen), 127, "{seen:?}");
+}

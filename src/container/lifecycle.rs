@@ -52,6 +52,7 @@ fn launch_attached(
     dir: &Path,
     socket: &Path,
     stdin: bool,
+    window: Option<(u16, u16)>,
 ) -> Result<std::os::unix::net::UnixStream> {
     let (mut child, report) = spawn_supervisor(dir, true)?;
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -61,6 +62,7 @@ fn launch_attached(
             &Request::Attach {
                 stdin,
                 close_stdin: true,
+                window,
             },
         ) {
             break Some(s);
@@ -389,6 +391,7 @@ pub fn attach(ctx: &Context, input: &str, stdin: bool, keys: Option<&DetachKeys>
         &Request::Attach {
             stdin,
             close_stdin: false,
+            window: our_window(r.config.tty, stdin),
         },
     )
         .ok_or_else(|| {
@@ -397,7 +400,17 @@ pub fn attach(ctx: &Context, input: &str, stdin: bool, keys: Option<&DetachKeys>
                 r.name, r.name
             ))
         })?;
-    relay_on_terminal(sock, stdin, r.config.tty, keys_of(&r, keys))
+    let sock_path = socket(ctx, &r.id);
+    relay_on_terminal(sock, &sock_path, stdin, r.config.tty, keys_of(&r, keys))
+}
+
+/// Our terminal's size, when it is the container's terminal's input.
+fn our_window(tty: bool, stdin: bool) -> Option<(u16, u16)> {
+    use std::io::IsTerminal;
+    let input = std::io::stdin();
+    (tty && stdin && input.is_terminal())
+        .then(|| supervise::terminal::size_of(input.as_fd()))
+        .flatten()
 }
 
 /// The detach keys: those given, else the container's own (`run
@@ -413,6 +426,7 @@ fn keys_of(r: &Record, given: Option<&DetachKeys>) -> DetachKeys {
 /// input; the detach keys work only there, as docker's.
 fn relay_on_terminal(
     sock: std::os::unix::net::UnixStream,
+    socket: &Path,
     stdin: bool,
     tty: bool,
     keys: DetachKeys,
@@ -420,7 +434,18 @@ fn relay_on_terminal(
     let _raw = (tty && stdin)
         .then(supervise::terminal::RawMode::enter)
         .flatten();
-    relay_attached_keys(sock, stdin, tty.then_some(&keys))
+    // Our window's changes follow to the container's terminal.
+    let resize = our_window(tty, stdin).is_some().then_some(socket);
+    relay_attached_keys(sock, stdin, tty.then_some(&keys), resize)
+}
+
+/// Tells the supervisor on `socket` our terminal's new size.
+fn send_window(socket: &Path) {
+    if let Some((rows, cols)) = our_window(true, true) {
+        if let Some(mut sock) = supervise::connect(socket, &Request::Resize { rows, cols }) {
+            let _ = supervise::read_reply(&mut sock);
+        }
+    }
 }
 
 /// Relays until the container exits (its status) or, with `detach_keys`
@@ -429,7 +454,16 @@ fn relay_attached_keys(
     mut sock: std::os::unix::net::UnixStream,
     stdin: bool,
     detach_keys: Option<&DetachKeys>,
+    resize: Option<&Path>,
 ) -> Result<i32> {
+    // SIGWINCH, read from a signalfd, with a terminal to follow.
+    let winch = match resize {
+        Some(_) => Some(
+            supervise::terminal::SignalsIn::of(&[], true)
+                .map_err(|e| other(format!("watching the window size: {e}")))?,
+        ),
+        None => None,
+    };
     let mut typed = 0;
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut buf = vec![0u8; 32 * 1024];
@@ -441,6 +475,9 @@ fn relay_attached_keys(
         if stdin_open {
             fds.push(PollFd::new(input.as_fd(), PollFlags::POLLIN));
         }
+        if let Some(w) = &winch {
+            fds.push(PollFd::new(w.fd.as_fd(), PollFlags::POLLIN));
+        }
         match poll(&mut fds, PollTimeout::NONE) {
             Err(nix::Error::EINTR) => continue,
             Err(e) => return Err(other(format!("poll: {e}"))),
@@ -448,7 +485,16 @@ fn relay_attached_keys(
         }
         let sock_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
         let in_ready = stdin_open && fds[1].revents().is_some_and(|r| !r.is_empty());
+        let winch_ready = winch.is_some()
+            && fds
+                .last()
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty());
         drop(fds);
+        if let (true, Some(w), Some(socket)) = (winch_ready, &winch, resize) {
+            while let Ok(Some(_)) = w.fd.read_signal() {}
+            send_window(socket);
+        }
         if in_ready {
             match rustix::io::read(input.as_fd(), &mut buf) {
                 Ok(0) | Err(_) => {
@@ -513,8 +559,10 @@ pub fn start_attached(
     let (r, dir) = prepare_start(ctx, input)?;
     match dir {
         Some(dir) => {
-            let sock = launch_attached(ctx, &dir, &socket(ctx, &r.id), stdin)?;
-            relay_on_terminal(sock, stdin, r.config.tty, keys_of(&r, keys))
+            let sock_path = socket(ctx, &r.id);
+            let window = our_window(r.config.tty, stdin);
+            let sock = launch_attached(ctx, &dir, &sock_path, stdin, window)?;
+            relay_on_terminal(sock, &sock_path, stdin, r.config.tty, keys_of(&r, keys))
         }
         None => attach(ctx, &r.id, stdin, keys),
     }

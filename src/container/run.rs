@@ -19,6 +19,7 @@ use crate::sandbox::spec::{CgroupFs, Rootfs, SandboxSpec, SharedUserns, User};
 use crate::sandbox::userns::{IdMap, IdRange};
 use crate::sandbox::MountOp;
 use crate::sandbox::{CapName, CapSet};
+use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -349,11 +350,39 @@ fn check_host_flags(spec: &RunSpec, outlives: bool) -> Result<(), SpecError> {
 /// Runs a container in the foreground and returns its exit status (with
 /// `detach`, starts it under its own supervisor and prints its id).
 pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
+    // An interactive run on a terminal can be left with the detach keys
+    // (Ctrl-P Ctrl-Q) and attached again, as docker's: its supervisor is
+    // then the one a detached container has, started attached, as `start
+    // -a -i` starts it, and this process is its first client.
+    let detachable = spec.detach_keys.as_ref().is_none_or(|k| !k.0.is_empty());
+    if spec.tty && spec.interactive && !spec.detach && detachable && std::io::stdin().is_terminal()
+    {
+        let (id, _) = create_or_run(ctx, spec, true)?;
+        let code = super::lifecycle::start_attached(ctx, &id, true, None)?;
+        if spec.remove {
+            wait_removed(ctx, &id);
+        }
+        return Ok(code);
+    }
     let (id, code) = create_or_run(ctx, spec, false)?;
     if spec.detach {
         println!("{id}");
     }
     Ok(code)
+}
+
+/// After an attached `--rm` run: returns once the supervisor removed the
+/// container that exited, as a foreground run ends after the removal
+/// (at once when it was detached and runs on).
+fn wait_removed(ctx: &Context, id: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        match super::records(ctx).and_then(|c| Ok(c.find(id)?)) {
+            Ok((_, s)) if s.status != record::Status::Running => {}
+            _ => return,
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// `create`: the container with its record and plan, as `run -d` makes

@@ -21,6 +21,14 @@ pub enum Request {
     Attach {
         stdin: bool,
         close_stdin: bool,
+        /// The client's terminal (rows, cols), for the container's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        window: Option<(u16, u16)>,
+    },
+    /// An attached client's terminal changed size (rows, cols).
+    Resize {
+        rows: u16,
+        cols: u16,
     },
     Stop {
         signal: i32,

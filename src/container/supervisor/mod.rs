@@ -209,6 +209,8 @@ struct Stdio {
     err: Option<OwnedFd>,
     pty: Option<OwnedFd>,
     stdin: Option<OwnedFd>,
+    /// The window size an attached client gave, for the pty.
+    window: Option<(u16, u16)>,
 }
 
 impl Stdio {
@@ -218,6 +220,7 @@ impl Stdio {
             err: None,
             pty: None,
             stdin: None,
+            window: None,
         }
     }
 }
@@ -560,6 +563,9 @@ impl Supervisor {
             .flatten()
         {
             let _ = rustix::fs::fcntl_setfl(fd, rustix::fs::OFlags::NONBLOCK);
+        }
+        if let (Some(window), Some(pty)) = (self.io.window, &self.io.pty) {
+            terminal::set_size(pty.as_fd(), window);
         }
         if let (Some(host), Some(pty)) = (&mut self.host, &self.io.pty) {
             terminal::follow_size(pty.as_fd());
@@ -1105,14 +1111,32 @@ impl Supervisor {
 
     fn request(&mut self, i: usize, req: Request, rest: &[u8]) -> bool {
         match req {
-            Request::Attach { stdin, close_stdin } => {
+            Request::Attach {
+                stdin,
+                close_stdin,
+                window,
+            } => {
                 self.clients[i].kind = ClientKind::Attached { stdin, close_stdin };
+                if window.is_some() {
+                    self.io.window = window;
+                    if let (Some(w), Some(pty)) = (window, &self.io.pty) {
+                        terminal::set_size(pty.as_fd(), w);
+                    }
+                }
                 if stdin && !rest.is_empty() {
                     if let Some(fd) = self.io.pty.as_ref().or(self.io.stdin.as_ref()) {
                         let _ = rustix::io::write(fd, rest);
                     }
                 }
                 true
+            }
+            Request::Resize { rows, cols } => {
+                self.io.window = Some((rows, cols));
+                if let Some(pty) = &self.io.pty {
+                    terminal::set_size(pty.as_fd(), (rows, cols));
+                }
+                reply(&mut self.clients[i].sock, &Reply::Done);
+                false
             }
             Request::Kill { signal } => {
                 self.event("kill", &[("signal", &signal.to_string())]);

@@ -66,6 +66,24 @@ pub fn follow_size(master: BorrowedFd) {
     }
 }
 
+/// Sets the container's terminal to `rows` x `cols` (an attached client's
+/// window); the kernel tells its foreground job with SIGWINCH.
+pub fn set_size(master: BorrowedFd, (rows, cols): (u16, u16)) {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize from the valid pointer.
+    unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+}
+
+/// The size of the terminal on `fd`, as (rows, cols).
+pub fn size_of(fd: BorrowedFd) -> Option<(u16, u16)> {
+    get_size(fd.as_raw_fd()).map(|ws| (ws.ws_row, ws.ws_col))
+}
+
 /// Writes all of `buf` to `fd`, waiting out a full non-blocking fd.
 pub fn write_all(fd: BorrowedFd, mut buf: &[u8]) -> Result<(), Errno> {
     while !buf.is_empty() {
