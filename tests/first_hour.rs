@@ -174,12 +174,13 @@ fn shell_completes(env: &TestEnv, shell: &str, line: &str) -> Option<Vec<String>
 }
 
 #[test]
-fn each_shell_completes_container_and_image_names_from_the_store() {
+fn each_shell_completes_container_image_and_volume_names_from_the_store() {
     let Some(env) = TestEnv::new("each_shell_completes_names", TestUser::Any) else {
         return;
     };
     run_image::load_run_images(&env);
     env.ok(&["create", "--name", "box1", run_image::PLAIN, "true"]);
+    env.ok(&["volume", "create", "vol1"]);
     for shell in ["bash", "zsh", "fish"] {
         // zsh edits the line in place: a unique candidate is completed.
         let Some(got) = shell_completes(&env, shell, "burrow start bo") else {
@@ -202,6 +203,18 @@ fn each_shell_completes_container_and_image_names_from_the_store() {
         assert!(
             got.iter().any(|c| c == want),
             "{shell}: rmi run/pl: {got:?}"
+        );
+        let Some(got) = shell_completes(&env, shell, "burrow volume rm vo") else {
+            continue;
+        };
+        let want = if shell == "zsh" {
+            "burrow volume rm vol1"
+        } else {
+            "vol1"
+        };
+        assert!(
+            got.iter().any(|c| c == want),
+            "{shell}: volume rm vo: {got:?}"
         );
         // A container's name is not offered where an image is wanted.
         let Some(got) = shell_completes(&env, shell, "burrow run bo") else {

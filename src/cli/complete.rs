@@ -209,6 +209,9 @@ mod tests {
         assert!(completer_on(&cmd, &["inspect"], "names"));
         assert!(!completer_on(&cmd, &["run"], "name"));
         assert!(!completer_on(&cmd, &["tag"], "targets"));
+        assert!(completer_on(&cmd, &["volume", "rm"], "names"));
+        assert!(completer_on(&cmd, &["volume", "inspect"], "names"));
+        assert!(!completer_on(&cmd, &["volume", "create"], "name"));
     }
 
     #[test]
