@@ -396,6 +396,37 @@ fn anonymous_volumes_go_with_rm_v_and_with_rm_but_named_ones_stay() {
     ]);
     let names = volume_names(&env);
     assert_eq!(names.len(), 3, "{names:?}");
+    let until = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    let events = env.ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        &until,
+        "--filter",
+        "type=volume",
+        "--format",
+        "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.destination}}",
+    ]);
+    for want in [
+        "create named /",
+        "mount named /named",
+        "unmount named /named",
+    ] {
+        let want = want.trim_end_matches(" /");
+        assert!(
+            events
+                .stdout
+                .lines()
+                .any(|l| l.trim_end() == want || l.starts_with(&format!("{want} "))),
+            "{want}: {events}"
+        );
+    }
     let anon: Vec<&String> = names.iter().filter(|n| *n != "named").collect();
     for n in &anon {
         assert!(common::is_hex64(n));

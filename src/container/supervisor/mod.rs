@@ -626,6 +626,7 @@ impl Supervisor {
             .map(|h| Instant::now() + h.interval());
         self.health_restart = false;
         let _ = self.containers.set_state(&self.plan.id, &state);
+        self.volume_events("mount");
         self.event("start", &[]);
         self.running = Some(running);
         self.started = Instant::now();
@@ -640,6 +641,42 @@ impl Supervisor {
             &self.storage,
             super::events::Event::new("container", action, &self.plan.id, &attributes),
         );
+    }
+
+    /// docker's `volume mount` and `unmount` events, one per volume the
+    /// container mounts (its name is the directory above `_data`).
+    fn volume_events(&self, action: &str) {
+        for op in &self.plan.sandbox.mounts {
+            if let crate::sandbox::MountOp::Volume {
+                src,
+                dst,
+                read_only,
+                ..
+            } = op
+            {
+                let name = src
+                    .parent()
+                    .and_then(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let rw = (!read_only).to_string();
+                let dst = dst.display().to_string();
+                super::events::record(
+                    &self.storage,
+                    super::events::Event::new(
+                        "volume",
+                        action,
+                        &name,
+                        &[
+                            ("container", self.plan.id.as_str()),
+                            ("destination", dst.as_str()),
+                            ("driver", "local"),
+                            ("read/write", rw.as_str()),
+                        ],
+                    ),
+                );
+            }
+        }
     }
 
     fn state(&self) -> State {
@@ -990,6 +1027,7 @@ impl Supervisor {
             self.event("oom", &[]);
         }
         self.event("die", &[("exitCode", &status.code().to_string())]);
+        self.volume_events("unmount");
         if restart {
             // `wait` is answered now: a restart policy does not hold it.
             let code = self.last_code;
