@@ -442,7 +442,7 @@ pub fn remove(ctx: &Context, input: &str, force: bool, volumes: bool) -> Result<
     drop(_lock);
     if volumes {
         volumes::remove_anonymous(&ctx.paths.storage, &r.config.mounts, &|p| {
-            remove_as_owner(ctx, p)
+            remove_as_owner(ctx, p).map_err(|e| e.to_string())
         })?;
     }
     events::record(
@@ -459,15 +459,15 @@ pub fn remove(ctx: &Context, input: &str, force: bool, volumes: bool) -> Result<
 
 /// Removes a tree under the storage root: as you when its files are all
 /// yours, else inside the user namespace (a volume a container chowned).
-pub fn remove_as_owner(ctx: &Context, path: &std::path::Path) -> std::result::Result<(), String> {
+pub fn remove_as_owner(ctx: &Context, path: &std::path::Path) -> Result<()> {
     if crate::image::store::remove_tree(path).is_ok() {
         return Ok(());
     }
     let p = path.to_path_buf();
     ctx.in_userns(move |_| {
-        crate::image::store::remove_tree(&p).map_err(|e| crate::Error::Image(e.into()))
+        crate::image::store::remove_tree(&p)
+            .map_err(|e| crate::container::error::Error::Image(e.into()))
     })
-    .map_err(|e| e.to_string())
 }
 
 /// Whether `input` names a container (`container exists`).

@@ -1049,7 +1049,7 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
                 eprintln!("Warning: {r}; `burrow rm {id}` removes the rest");
             }
             let _ = super::volumes::remove_anonymous(&ctx.paths.storage, &mounts, &|p| {
-                super::remove_as_owner(ctx, p)
+                super::remove_as_owner(ctx, p).map_err(|e| e.to_string())
             });
             Err(match e {
                 supervisor::SupervisorError::Sandbox(e) => Error::Sandbox(e),

@@ -543,7 +543,7 @@ pub mod verbs {
         let (_, volumes, containers) = open(ctx)?;
         let _lock = volumes.lock()?;
         match volumes.remove(name, &containers, &|p| {
-            super::super::remove_as_owner(ctx, p)
+            super::super::remove_as_owner(ctx, p).map_err(|e| e.to_string())
         }) {
             Err(VolumeError::NotFound(_)) if force => Ok(()),
             other => Ok(other?),
@@ -590,7 +590,7 @@ pub mod verbs {
     ) -> crate::Result<(Vec<String>, u64)> {
         let (_, volumes, containers) = open(ctx)?;
         Ok(super::prune(&volumes, &containers, all, filters, &|p| {
-            super::super::remove_as_owner(ctx, p)
+            super::super::remove_as_owner(ctx, p).map_err(|e| e.to_string())
         })?)
     }
 }

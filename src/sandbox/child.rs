@@ -392,11 +392,11 @@ fn network(ctx: &ChildContext) -> Result<(), Stop> {
         }
     }
     if let Some(setup) = spec.net_setup {
-        let failed = |detail: String| SetupError {
+        let failed = |detail: super::spec::NetSetupError| SetupError {
             op: "set up the network".into(),
             path: None,
             errno: None,
-            detail: Some(detail),
+            detail: Some(detail.to_string()),
         };
         (setup.inside)().map_err(failed)?;
         // The device itself is made and configured by the parent, on these,

@@ -422,7 +422,7 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
                             op: "set up the network".into(),
                             path: None,
                             errno: None,
-                            detail: Some(detail),
+                            detail: Some(detail.to_string()),
                         }));
                     }
                 }

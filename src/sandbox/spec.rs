@@ -282,13 +282,17 @@ pub struct JoinNamespaces {
 /// root, makes and configures the device, and returns the fd that
 /// `Running::take_net_fd` gives back; the child goes on to execve only
 /// once it is done. Plain functions, so the spec stays data and the
-/// sandbox knows nothing of the network; errors are sentences for the user.
+/// sandbox knows nothing of the network, nor of its error type: the
+/// network's own error, boxed, shown in the sandbox's `SetupError`.
 #[derive(Clone, Copy)]
 pub struct NetSetup {
-    pub inside: fn() -> Result<(), String>,
+    pub inside: fn() -> Result<(), NetSetupError>,
     pub outside:
-        fn(rustix::fd::OwnedFd, rustix::fd::OwnedFd) -> Result<rustix::fd::OwnedFd, String>,
+        fn(rustix::fd::OwnedFd, rustix::fd::OwnedFd) -> Result<rustix::fd::OwnedFd, NetSetupError>,
 }
+
+/// The network's error, as the sandbox carries it without knowing it.
+pub type NetSetupError = Box<dyn std::error::Error + Send + Sync>;
 
 impl std::fmt::Debug for NetSetup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -58,11 +58,9 @@ impl SupervisedNetwork {
             sandbox.namespaces.net = true;
             sandbox.net_setup = Some(NetSetup {
                 // The sandbox knows nothing of the network: its errors
-                // reach it as sentences.
-                inside: || net::tap::setup_inside().map_err(|e| e.to_string()),
-                outside: |tun, route| {
-                    net::tap::setup_outside(tun, route).map_err(|e| e.to_string())
-                },
+                // reach it boxed.
+                inside: || Ok(net::tap::setup_inside()?),
+                outside: |tun, route| Ok(net::tap::setup_outside(tun, route)?),
             });
             sandbox.bind_notify = self.direct;
             sandbox.connect_notify = self.direct_host;
