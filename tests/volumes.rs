@@ -91,7 +91,7 @@ fn volume_verbs_create_list_inspect_remove_as_docker_documents_them() {
     assert_eq!(env.ok(&["volume", "create", "web"]).stdout.trim(), "web");
     let anon = env.ok(&["volume", "create"]).stdout.trim().to_string();
     assert!(common::is_hex64(&anon), "a random 64-hex name: {anon}");
-    env.ok(&["volume", "create", "db"]);
+    env.ok(&["volume", "create", "pg"]);
 
     let v = inspect_volume(&env, "web");
     assert_eq!(v["Name"], "web");
@@ -123,7 +123,7 @@ fn volume_verbs_create_list_inspect_remove_as_docker_documents_them() {
 
     let mut all = volume_names(&env);
     all.sort();
-    let mut want = vec![anon.clone(), "db".to_string(), "web".to_string()];
+    let mut want = vec![anon.clone(), "pg".to_string(), "web".to_string()];
     want.sort();
     assert_eq!(all, want);
     let table = env.ok(&["volume", "ls"]).stdout;
@@ -138,7 +138,7 @@ fn volume_verbs_create_list_inspect_remove_as_docker_documents_them() {
     };
     assert_eq!(filtered("label=env=prod"), vec!["web"]);
     assert_eq!(filtered("label=tier"), vec!["web"]);
-    assert_eq!(filtered("name=db"), vec!["db"]);
+    assert_eq!(filtered("name=pg"), vec!["pg"]);
     assert_eq!(filtered("dangling=true").len(), 3);
     assert!(filtered("dangling=false").is_empty());
     assert_eq!(
@@ -170,11 +170,11 @@ fn volume_verbs_create_list_inspect_remove_as_docker_documents_them() {
     let driver = env.run(&["volume", "create", "--driver", "nfs", "n1"]);
     assert_eq!(driver.code(), Some(1), "{driver}");
 
-    assert_eq!(env.ok(&["volume", "rm", "db"]).stdout.trim(), "db");
-    let gone = env.run(&["volume", "rm", "db"]);
+    assert_eq!(env.ok(&["volume", "rm", "pg"]).stdout.trim(), "pg");
+    let gone = env.run(&["volume", "rm", "pg"]);
     assert_eq!(gone.code(), Some(1), "{gone}");
     assert!(gone.stderr.contains("No such volume"), "{gone}");
-    env.ok(&["volume", "rm", "-f", "db"]);
+    env.ok(&["volume", "rm", "-f", "pg"]);
     // prune: only anonymous ones by default; named ones with -a.
     env.ok(&["volume", "prune", "-f"]);
     assert_eq!(volume_names(&env), vec![anon.clone(), "web".to_string()]);
@@ -201,7 +201,7 @@ fn volume_verbs_create_list_inspect_remove_as_docker_documents_them() {
         "{{.Action}} {{.Actor.ID}}",
     ]);
     assert!(events.stdout.contains("create web\n"), "{events}");
-    assert!(events.stdout.contains("destroy db\n"), "{events}");
+    assert!(events.stdout.contains("destroy pg\n"), "{events}");
 }
 
 /// The files of the image's `/data` as the container sees them in a
