@@ -379,6 +379,33 @@ fn a_failing_stage_stops_the_stages_running_beside_it() {
     assert!(ps.stdout.trim().is_empty(), "no step container left\n{ps}");
 }
 
+/// `builder prune` frees the step cache and the cache mounts: the next
+/// build runs every step again and finds its cache mount empty; the
+/// named image stays.
+#[test]
+fn builder_prune_frees_the_step_cache_and_cache_mounts() {
+    let Some(env) = TestEnv::new("build_prune", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let file = format!(
+        "FROM {PLAIN}\nRUN --mount=type=cache,target=/c ls /c | wc -l > /seen && touch /c/mark\n\
+         RUN echo two > /two\n"
+    );
+    let dir = context(&env, "prune", &[("Containerfile", &file)]);
+    built_id(&build(&env, &["-t", "pruned:1"], &dir));
+    let again = build(&env, &["-t", "pruned:2"], &dir);
+    built_id(&again);
+    assert!(again.stderr.contains("CACHED RUN echo two"), "{again}");
+    let out = env.ok(&["builder", "prune", "-f"]);
+    assert!(out.stdout.starts_with("Total reclaimed space: "), "{out}");
+    let fresh = build(&env, &["-t", "pruned:3", "--progress", "plain"], &dir);
+    built_id(&fresh);
+    assert!(!fresh.stderr.contains("CACHED"), "{fresh}");
+    assert_eq!(run_in(&env, "pruned:3", &["cat", "/seen"]).trim(), "0");
+    assert_eq!(run_in(&env, "pruned:1", &["cat", "/two"]), "two\n");
+}
+
 #[test]
 fn a_failing_run_reports_status_and_output_and_tags_nothing() {
     let Some(env) = TestEnv::new("build_fail", TestUser::Any) else {

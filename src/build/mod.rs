@@ -10,6 +10,7 @@ pub mod ignore;
 pub mod mounts;
 pub mod parse;
 pub mod progress;
+pub mod prune;
 pub mod rootfs;
 pub mod squash;
 pub mod stdin;

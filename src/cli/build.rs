@@ -131,3 +131,41 @@ impl Build {
         Ok(())
     }
 }
+
+#[derive(clap::Subcommand, Debug)]
+pub enum BuilderCommand {
+    /// Free the build cache: cached steps, their unnamed images, cache
+    /// mounts and context indexes (images with a name are kept).
+    Prune(BuilderPrune),
+}
+
+impl BuilderCommand {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        match self {
+            BuilderCommand::Prune(c) => c.exec(ctx),
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BuilderPrune {
+    /// Remove all of the build cache (burrow always does; kept for scripts
+    /// written for docker).
+    #[arg(short, long)]
+    all: bool,
+    /// Do not ask for confirmation (burrow never asks).
+    #[arg(short, long)]
+    force: bool,
+}
+
+impl BuilderPrune {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let _ = (self.all, self.force);
+        let pruned = crate::build::prune::prune(ctx)?;
+        println!(
+            "Total reclaimed space: {}",
+            super::format::human_size(pruned.bytes)
+        );
+        Ok(())
+    }
+}

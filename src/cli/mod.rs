@@ -77,6 +77,9 @@ pub enum Command {
     Commit(container::Commit),
     /// Build an image from a Containerfile (or Dockerfile) and a context directory.
     Build(build::Build),
+    /// Manage the build cache.
+    #[command(subcommand)]
+    Builder(build::BuilderCommand),
     /// List images.
     Images(image::List),
     /// Import a root filesystem tarball (plain, gzip or zstd) as an image.
@@ -224,6 +227,7 @@ impl Cli {
             Command::Export(c) => c.exec(ctx),
             Command::Commit(c) => c.exec(ctx),
             Command::Build(c) => c.exec(ctx),
+            Command::Builder(c) => c.exec(ctx),
             Command::Images(c) => c.exec(ctx),
             Command::Import(c) => c.exec(ctx),
             Command::Load(c) => c.exec(ctx),
