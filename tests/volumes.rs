@@ -746,3 +746,23 @@ fn system_df_counts_volumes_and_system_prune_volumes_takes_anonymous_ones() {
     let out = env.ok(&["system", "prune", "-f"]);
     assert!(!out.stdout.contains("Deleted Volumes"), "{out}");
 }
+
+#[test]
+fn a_build_step_writes_below_a_volume_path_into_its_layer() {
+    let Some(env) = env_with_image("volume_build", TestUser::Any) else {
+        return;
+    };
+    let ctx = env.work.join("ctx");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(
+        ctx.join("Containerfile"),
+        format!("FROM {IMAGE}\nRUN echo built > /data/new\n"),
+    )
+    .unwrap();
+    env.give(&ctx);
+    env.give(&ctx.join("Containerfile"));
+    env.ok(&["build", "-q", "-t", "localhost/vol-built:1", path_str(&ctx)]);
+    assert!(volume_names(&env).is_empty(), "a build leaves no volume");
+    let out = sh(&env, &["localhost/vol-built:1", "cat", "/data/new"]);
+    assert_eq!(out, "built\n");
+}

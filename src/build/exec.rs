@@ -1693,6 +1693,7 @@ impl Builder<'_> {
                 .map_err(|e: crate::net::NetError| fail(e.to_string()))?,
             mounts: step_mounts,
             tmpfs: step_tmpfs,
+            skip_image_volumes: true,
             ..Default::default()
         };
         let out = output_file(self.ctx)?;

@@ -247,6 +247,7 @@ impl Create {
             entrypoint: self.entrypoint,
             volumes: self.volume,
             volumes_from: self.volumes_from,
+            skip_image_volumes: false,
             mounts: self.mount,
             tmpfs: self.tmpfs,
             hostname: self.hostname,

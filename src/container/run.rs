@@ -119,6 +119,9 @@ pub struct RunSpec {
     pub detach_keys: Option<super::spec::DetachKeys>,
     /// `--volumes-from`.
     pub volumes_from: Vec<VolumesFrom>,
+    /// No anonymous volumes for the image's VOLUME paths: a build's RUN
+    /// step writes there into its layer, as BuildKit's do.
+    pub skip_image_volumes: bool,
 }
 
 /// `--volumes-from CONTAINER[:ro|rw]`: that container's volumes and bind
@@ -468,6 +471,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
             from.push((r.config.mounts, f.read_only));
         }
         let image_volumes: Vec<String> = (image_run.volumes.iter())
+            .filter(|_| !spec.skip_image_volumes)
             .flat_map(|v| v.keys().cloned())
             .collect();
         combine_mounts(mounts, &from, &image_volumes, record::new_id).map_err(spec_err)?
