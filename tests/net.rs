@@ -690,6 +690,8 @@ fn network_failures_say_what() {
     ]);
     assert!(out.stderr.contains("No such container: nosuch"), "{out}");
     let out = env.fails(&["run", "--rm", "--network", "bogus", "netbox", "true"]);
+    assert!(out.stderr.contains("network bogus not found"), "{out}");
+    let out = env.fails(&["run", "--rm", "--network", "bo gus", "netbox", "true"]);
     assert!(out.stderr.contains("container:NAME"), "{out}");
     let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
     let port = taken.local_addr().unwrap().port();

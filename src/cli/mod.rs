@@ -8,6 +8,7 @@ pub mod container;
 pub mod doctor;
 pub mod format;
 pub mod image;
+pub mod network;
 pub mod registry;
 pub mod resources;
 pub mod run;
@@ -116,6 +117,9 @@ pub enum Command {
     /// Manage burrow's storage.
     #[command(subcommand)]
     System(system::SystemCommand),
+    /// Manage networks: containers on one reach each other by name.
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     /// Check this host for what rootless containers need; print each fix.
     ///
     /// Each line is ok, warn (burrow works around it, with less) or FAIL
@@ -244,6 +248,7 @@ impl Cli {
             Command::Image(c) => return c.exec(ctx),
             Command::Volume(c) => return c.exec(ctx),
             Command::System(c) => c.exec(ctx),
+            Command::Network(c) => return c.exec(ctx),
             Command::Doctor(_) | Command::Info(_) | Command::Version(_) => self_contained(),
         };
         done.map(|()| 0)

@@ -154,9 +154,18 @@ pub struct Create {
     /// Drop a capability (or ALL).
     #[arg(long, value_parser = values::cap_drop)]
     cap_drop: Vec<CapName>,
-    /// Network: user (burrow's own NAT to the host's networks), none (loopback only), host (no isolation), container:NAME (share NAME's).
+    /// Network: user (burrow's own NAT to the host's networks), none (loopback only), host (no isolation), container:NAME (share NAME's), or the name of a network made with `burrow network create`.
     #[arg(long, alias = "net", default_value = "user", value_parser = values::network)]
     network: NetworkMode,
+    /// Another name for the container on its network (`--network NAME`).
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "ALIAS")]
+    network_alias: Vec<String>,
+    /// The container's IPv4 address on its network (`--network NAME`).
+    #[arg(long, value_name = "ADDR")]
+    ip: Option<std::net::Ipv4Addr>,
+    /// The container's IPv6 address on its network (`--network NAME`).
+    #[arg(long, value_name = "ADDR")]
+    ip6: Option<std::net::Ipv6Addr>,
     /// Publish a container port: [IP:]HOSTPORT:CTRPORT[/tcp|udp], ports may be ranges.
     #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST:CTR[/PROTO]", value_parser = values::publish)]
     publish: Vec<values::Publish>,
@@ -259,6 +268,11 @@ impl Create {
             cap_add: self.cap_add,
             cap_drop: self.cap_drop,
             network: self.network,
+            network_endpoint: crate::net::networks::EndpointSpec {
+                aliases: self.network_alias,
+                ipv4: self.ip,
+                ipv6: self.ip6,
+            },
             publish: self.publish.into_iter().flat_map(|p| p.0).collect(),
             publish_all: self.publish_all,
             dns: self.dns,

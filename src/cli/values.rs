@@ -207,7 +207,7 @@ mod tests {
             }]
         );
         for (args, says) in [
-            (["--network", "bogus"], "unknown --network \"bogus\""),
+            (["--network", "bo gus"], "unknown --network \"bo gus\""),
             (
                 ["--restart", "sometimes"],
                 "invalid --restart \"sometimes\"",

@@ -46,6 +46,9 @@ impl Error {
             Error::Container(e) => e.exit_code(),
             Error::Sandbox(e) => e.exit_code(),
             Error::Conflict(_) => 1,
+            // `burrow network`'s refusals (not found, exists, in use,
+            // overlaps), as docker's CLI exits on its daemon's errors.
+            Error::Network(net::NetError::Networks(_)) => 1,
             // docker's status for an object that does not exist.
             Error::Image(image::ImageError::Store(image::store::StoreError::NoSuchImage(_))) => 1,
             _ => 125,

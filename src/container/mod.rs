@@ -13,6 +13,7 @@ pub mod kernel;
 pub mod lifecycle;
 pub mod log;
 pub mod network;
+pub mod networks;
 pub mod procview;
 pub mod record;
 pub mod resources;
@@ -247,7 +248,7 @@ pub fn inspect_json(ctx: &Context, input: &str) -> Result<serde_json::Value> {
             "Paused": resources::paused(&s),
             "Health": s.health,
         },
-        "NetworkSettings": network::inspect_json(&r),
+        "NetworkSettings": network::inspect_json(&r, ctx.store()?.root()),
         "HostConfig": host_config(&r.config, &s.limits),
         "Mounts": mounts_json(ctx, &r.config.mounts),
         "Cgroup": s.cgroup,

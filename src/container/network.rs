@@ -32,6 +32,19 @@ pub struct NetworkPlan {
     pub direct_ports: bool,
     /// `network.direct_host` of the configuration.
     pub direct_host: bool,
+    /// For a user-defined network: the network as it was found, what the
+    /// container asks of it, and (once `attach`ed) where its record lives
+    /// and the container's id.
+    pub named: Option<NamedNetwork>,
+}
+
+/// `--network NAME` with `--network-alias`, `--ip`, `--ip6`.
+#[derive(Debug, Clone)]
+pub struct NamedNetwork {
+    pub network: net::networks::Network,
+    pub endpoint: net::networks::EndpointSpec,
+    /// The storage root and the container's id, once attached.
+    pub attached: Option<(std::path::PathBuf, String)>,
 }
 
 /// A network flag that does not parse.
@@ -51,6 +64,10 @@ pub struct Flags<'a> {
     pub dns: &'a [IpAddr],
     /// `--add-host`.
     pub add_host: &'a [(String, IpAddr)],
+    /// `--network-alias`, `--ip`, `--ip6` (for a user-defined network).
+    pub endpoint: &'a net::networks::EndpointSpec,
+    /// The storage root, whose `networks/` holds the user's networks.
+    pub storage: &'a Path,
 }
 
 /// The flags as given: `--network`, `-p`, `-P` (with the image's exposed
@@ -82,9 +99,33 @@ pub fn plan(
             }
         }
     }
-    if !ports.is_empty() && mode != NetworkMode::User {
+    let named = match &mode {
+        NetworkMode::Named(name) => {
+            let network = net::networks::Networks::open(flags.storage)
+                .find(name)
+                .map_err(|e| Error::Usage(e.to_string()))?;
+            Some(NamedNetwork {
+                network,
+                endpoint: flags.endpoint.clone(),
+                attached: None,
+            })
+        }
+        _ => {
+            if *flags.endpoint != net::networks::EndpointSpec::default() {
+                return Err(Error::Usage(format!(
+                    "--network-alias, --ip and --ip6 need a network made with `burrow network create` (this container has --network {network})"
+                )));
+            }
+            None
+        }
+    };
+    let uplink = match &named {
+        Some(n) => !n.network.internal,
+        None => mode == NetworkMode::User,
+    };
+    if !ports.is_empty() && !uplink {
         return Err(Error::Usage(format!(
-            "published ports need --network user (this container has --network {network})"
+            "published ports need --network user or a network that is not --internal (this container has --network {network})"
         )));
     }
     let dns = dns.to_vec();
@@ -102,7 +143,38 @@ pub fn plan(
         host_loopback: config.host_loopback,
         direct_ports: config.direct_ports,
         direct_host: config.direct_host,
+        named,
     })
+}
+
+/// Puts the container on its user-defined network (an address, its names
+/// in every member's /etc/hosts): after its record exists, before its
+/// /etc files are written. `hosts` is where its /etc/hosts will be.
+pub fn attach(
+    plan: &mut NetworkPlan,
+    storage: &Path,
+    containers: &Containers,
+    id: &str,
+    name: &str,
+    hosts: &Path,
+) -> Result<()> {
+    let Some(named) = &mut plan.named else {
+        return Ok(());
+    };
+    let exists = |cid: &str| containers.find(cid).is_ok();
+    let (network, _) = net::networks::Networks::open(storage)
+        .attach(
+            &named.network.id,
+            id,
+            name,
+            &named.endpoint,
+            Some(hosts),
+            &exists,
+        )
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    named.network = network;
+    named.attached = Some((storage.to_path_buf(), id.to_string()));
+    Ok(())
 }
 
 impl NetworkPlan {
@@ -110,7 +182,7 @@ impl NetworkPlan {
     /// directly. Only where the container may reach the host's loopback
     /// anyway: a socket of the host's network can connect out from it.
     pub fn direct(&self) -> bool {
-        self.mode == NetworkMode::User
+        self.uplink()
             && self.direct_ports
             && self.host_loopback
             && self.ports.iter().any(|p| p.proto == net::PortProto::Tcp)
@@ -120,7 +192,16 @@ impl NetworkPlan {
     /// with sockets of the host's, connected to its loopback: only where
     /// the gateway is the host's loopback anyway.
     pub fn direct_host(&self) -> bool {
-        self.mode == NetworkMode::User && self.direct_host && self.host_loopback
+        self.uplink() && self.direct_host && self.host_loopback
+    }
+
+    /// Whether the container has burrow's way out (a tap and its stack):
+    /// the default network, and every user network but an internal one.
+    pub fn uplink(&self) -> bool {
+        match &self.named {
+            Some(n) => !n.network.internal,
+            None => self.mode == NetworkMode::User,
+        }
     }
 }
 
@@ -167,7 +248,17 @@ fn joinable(
 /// its directory.
 pub fn etc_files(dir: &Path, hostname: &str, plan: &NetworkPlan) -> std::io::Result<EtcFiles> {
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let (own, gateway, resolv) = match plan.mode {
+    let (own, gateway, resolv) = match &plan.mode {
+        NetworkMode::Named(_) if !plan.uplink() => (
+            None,
+            None,
+            "# burrow: this container's network is internal: no way out\n".into(),
+        ),
+        NetworkMode::Named(_) => (
+            None,
+            Some(net::dns::default_gateway()),
+            net::dns::container_resolv_conf(&plan.dns, &host_resolv),
+        ),
         NetworkMode::User => (
             Some(IpAddr::V4(net::GUEST_V4)),
             Some(net::dns::default_gateway()),
@@ -208,6 +299,22 @@ pub fn etc_files(dir: &Path, hostname: &str, plan: &NetworkPlan) -> std::io::Res
             }
         }
     }
+    // The names of the containers on its networks, kept current by
+    // `networks` as they come and go.
+    if let Some((storage, id)) = plan.named.as_ref().and_then(|n| n.attached.as_ref()) {
+        let mut own = String::new();
+        let nets = net::networks::Networks::open(storage)
+            .of_container(id)
+            .unwrap_or_default();
+        if let Some((_, e)) = nets.first() {
+            if let Some(a) = e.ipv4 {
+                own = format!("{a}\t{hostname}\n");
+            }
+        }
+        let section =
+            net::networks::section_for(&nets.into_iter().map(|(n, _)| n).collect::<Vec<_>>());
+        hosts_text = net::networks::with_section(&format!("{hosts_text}{own}"), &section);
+    }
     let hosts = dir.join("hosts");
     std::fs::write(&hosts, hosts_text)?;
     let resolv_conf = dir.join("resolv.conf");
@@ -234,9 +341,9 @@ pub fn apply(plan: &NetworkPlan, sandbox: &mut SandboxSpec) {
                 sandbox.id_map = map.clone();
             }
         }
-        // The tap and the socket notifier: `SupervisedNetwork::prepare`,
-        // at each start.
-        NetworkMode::User => sandbox.namespaces.net = true,
+        // The tap and the socket notifier (and a user network's links):
+        // `SupervisedNetwork::prepare`, at each start.
+        NetworkMode::User | NetworkMode::Named(_) => sandbox.namespaces.net = true,
     }
 }
 
@@ -310,7 +417,7 @@ pub fn published_of(ctx: &super::images::Context, name: &str) -> Result<Vec<Publ
 }
 
 /// `inspect`'s NetworkSettings, in docker's shape.
-pub fn inspect_json(r: &super::record::Record) -> serde_json::Value {
+pub fn inspect_json(r: &super::record::Record, storage: &Path) -> serde_json::Value {
     let mut ports = serde_json::Map::new();
     for p in published(r) {
         let entry = ports
@@ -324,7 +431,31 @@ pub fn inspect_json(r: &super::record::Record) -> serde_json::Value {
         }
     }
     let user = r.config.network_mode == NetworkMode::User;
+    let mut networks = serde_json::Map::new();
+    if let NetworkMode::Named(_) = &r.config.network_mode {
+        {
+            for (n, e) in net::networks::Networks::open(storage)
+                .of_container(&r.id)
+                .unwrap_or_default()
+            {
+                networks.insert(
+                    n.name.clone(),
+                    serde_json::json!({
+                        "Aliases": e.aliases,
+                        "NetworkID": n.id,
+                        "MacAddress": e.mac_text(),
+                        "IPAddress": e.ipv4.map(|a| a.to_string()).unwrap_or_default(),
+                        "IPPrefixLen": e.ipv4.map(|a| n.prefix_of(IpAddr::V4(a))).unwrap_or(0),
+                        "GlobalIPv6Address": e.ipv6.map(|a| a.to_string()).unwrap_or_default(),
+                        "GlobalIPv6PrefixLen": e.ipv6.map(|a| n.prefix_of(IpAddr::V6(a))).unwrap_or(0),
+                        "DNSNames": [r.name.clone(), r.id[..12].to_string()],
+                    }),
+                );
+            }
+        }
+    }
     serde_json::json!({
+        "Networks": networks,
         "NetworkMode": r.config.network_mode.to_string(),
         "Ports": ports,
         "IPAddress": if user { net::GUEST_V4.to_string() } else { String::new() },

@@ -76,6 +76,8 @@ pub struct RunSpec {
     pub cap_drop: Vec<CapName>,
     /// `--network`.
     pub network: NetworkMode,
+    /// `--network-alias`, `--ip`, `--ip6`: on a user-defined network.
+    pub network_endpoint: crate::net::networks::EndpointSpec,
     /// `-p`, each range expanded to its ports.
     pub publish: Vec<PublishedPort>,
     /// `-P`: the image's exposed ports on random host ports.
@@ -516,8 +518,10 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         publish_all: spec.publish_all,
         dns: &spec.dns,
         add_host: &spec.add_host,
+        endpoint: &spec.network_endpoint,
+        storage: store.root(),
     };
-    let network = network::plan(
+    let mut network = network::plan(
         &containers,
         &flags,
         image_run.exposed_ports.as_ref(),
@@ -579,13 +583,28 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
             // removed on the storage filesystem at each run.
             plan_dir: (spec.remove && !outlives).then(|| runtime_dir(ctx, &id)),
         };
-        containers.create(
+        let dir = containers.create(
             &record,
             &State {
                 limits: spec.limits.clone(),
                 ..State::created()
             },
-        )?
+        )?;
+        // On a user-defined network: an address, and its name in the
+        // /etc/hosts of the others there.
+        let etc_dir = record.plan_dir.clone().unwrap_or_else(|| dir.clone());
+        if let Err(e) = network::attach(
+            &mut network,
+            store.root(),
+            &containers,
+            &id,
+            &record.name,
+            &etc_dir.join("hosts"),
+        ) {
+            let _ = remove_container_dir(ctx, &dir);
+            return Err(e);
+        }
+        dir
     };
     drop(volumes_lock);
     drop(image_held);

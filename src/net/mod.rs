@@ -4,10 +4,12 @@
 //! nothing of images, the CLI or the sandbox's internals: `container` hands
 //! it plain data (a tap fd, a pid, a port list) and runs what it returns.
 
+pub mod bridge;
 mod direct;
 pub mod dns;
 mod forward;
 pub mod netlink;
+pub mod networks;
 pub mod ports;
 pub mod stack;
 pub mod tap;
@@ -44,12 +46,25 @@ pub enum NetworkMode {
     /// default).
     #[default]
     User,
+    /// A user-defined network (`burrow network create`), by name or id:
+    /// the default network's way out, and a veth on the network's bridge.
+    Named(String),
+}
+
+/// The names `--network` gives its own modes: no user network may take
+/// them.
+pub fn reserved_name(name: &str) -> bool {
+    matches!(
+        name,
+        "user" | "slirp4netns" | "pasta" | "bridge" | "default" | "none" | "host" | "private"
+    ) || name.starts_with("container:")
+        || name.starts_with("pod:")
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
     #[error(
-        "unknown --network {0:?}: burrow knows user (the default), none, host and container:NAME"
+        "unknown --network {0:?}: burrow knows user (the default), none, host, container:NAME and the names of networks made with `burrow network create`"
     )]
     UnknownMode(String),
     #[error("invalid --publish {spec:?}: {why}")]
@@ -75,6 +90,9 @@ pub enum NetError {
     },
     #[error("the network helper inside the container: {0}")]
     Helper(String),
+    /// `burrow network`'s errors, in docker's words.
+    #[error(transparent)]
+    Networks(#[from] networks::NetworksError),
 }
 
 impl std::str::FromStr for NetworkMode {
@@ -87,6 +105,7 @@ impl std::str::FromStr for NetworkMode {
             "host" => NetworkMode::Host,
             _ => match s.strip_prefix("container:") {
                 Some(name) if !name.is_empty() => NetworkMode::Container(name.to_string()),
+                None if networks::valid_name(s) => NetworkMode::Named(s.to_string()),
                 _ => return Err(NetError::UnknownMode(s.to_string())),
             },
         })
@@ -101,6 +120,7 @@ impl std::fmt::Display for NetworkMode {
             NetworkMode::Host => f.write_str("host"),
             NetworkMode::Container(name) => write!(f, "container:{name}"),
             NetworkMode::User => f.write_str("user"),
+            NetworkMode::Named(name) => f.write_str(name),
         }
     }
 }
@@ -136,7 +156,11 @@ mod tests {
         );
         let e = "container:".parse::<NetworkMode>().unwrap_err().to_string();
         assert!(e.contains("container:NAME"), "{e}");
-        assert!("bogus".parse::<NetworkMode>().is_err());
+        assert_eq!(
+            "mynet".parse::<NetworkMode>().unwrap(),
+            NetworkMode::Named("mynet".into())
+        );
+        assert!("bo gus".parse::<NetworkMode>().is_err());
         for text in ["user", "none", "host", "container:web"] {
             assert_eq!(text.parse::<NetworkMode>().unwrap().to_string(), text);
         }

@@ -277,3 +277,139 @@ impl Netlink {
         self.request("add a local default route", msg)
     }
 }
+
+// Link attributes the libc crate does not name on every target.
+const IFLA_ADDRESS: u16 = 1;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_MTU: u16 = 4;
+const IFLA_MASTER: u16 = 10;
+const IFLA_LINKINFO: u16 = 18;
+const IFLA_NET_NS_FD: u16 = 28;
+const IFLA_INFO_KIND: u16 = 1;
+const IFLA_INFO_DATA: u16 = 2;
+const VETH_INFO_PEER: u16 = 1;
+const IFLA_BR_FORWARD_DELAY: u16 = 1;
+const IFLA_BR_STP_STATE: u16 = 5;
+const IFLA_BR_MCAST_SNOOPING: u16 = 23;
+const NLA_F_NESTED: u16 = 1 << 15;
+
+/// One attribute's bytes (header, data, padding), to nest in another.
+fn attr_bytes(kind: u16, data: &[u8]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(align(4 + data.len()));
+    b.extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
+    b.extend_from_slice(&kind.to_ne_bytes());
+    b.extend_from_slice(data);
+    b.resize(align(b.len()), 0);
+    b
+}
+
+fn name_bytes(name: &str) -> Vec<u8> {
+    let mut b = name.as_bytes().to_vec();
+    b.push(0);
+    b
+}
+
+impl Netlink {
+    /// `ip link add NAME type bridge` with no spanning tree (its ports
+    /// forward at once), no forward delay and no multicast snooping (so
+    /// that IPv6 neighbour discovery floods to every port). An existing
+    /// bridge of that name is fine.
+    pub fn add_bridge(&mut self, name: &str, mtu: u32) -> Result<(), NetlinkError> {
+        let data = [
+            attr_bytes(IFLA_BR_FORWARD_DELAY, &0u32.to_ne_bytes()),
+            attr_bytes(IFLA_BR_STP_STATE, &0u32.to_ne_bytes()),
+            attr_bytes(IFLA_BR_MCAST_SNOOPING, &[0u8]),
+        ]
+        .concat();
+        let info = [
+            attr_bytes(IFLA_INFO_KIND, b"bridge"),
+            attr_bytes(IFLA_INFO_DATA | NLA_F_NESTED, &data),
+        ]
+        .concat();
+        let msg = Msg::new(
+            libc::RTM_NEWLINK,
+            (libc::NLM_F_CREATE | libc::NLM_F_EXCL) as u16,
+            &[0u8; 16],
+        )
+        .attr(IFLA_IFNAME, &name_bytes(name))
+        .attr(IFLA_MTU, &mtu.to_ne_bytes())
+        .attr(IFLA_LINKINFO | NLA_F_NESTED, &info);
+        match self.request(&format!("create the bridge {name}"), msg) {
+            Err(e) if e.errno == libc::EEXIST => Ok(()),
+            r => r,
+        }
+    }
+
+    /// `ip link add NAME address MAC mtu MTU type veth peer name PEER
+    /// netns FD`: the pair made in this socket's namespace, its peer moved
+    /// at once into the namespace `peer_netns`.
+    pub fn add_veth(
+        &mut self,
+        name: &str,
+        mac: [u8; 6],
+        mtu: u32,
+        peer: &str,
+        peer_netns: std::os::fd::BorrowedFd<'_>,
+    ) -> Result<(), NetlinkError> {
+        let fd = peer_netns.as_raw_fd() as u32;
+        let peer_info = [
+            vec![0u8; 16],
+            attr_bytes(IFLA_IFNAME, &name_bytes(peer)),
+            attr_bytes(IFLA_MTU, &mtu.to_ne_bytes()),
+            attr_bytes(IFLA_NET_NS_FD, &fd.to_ne_bytes()),
+        ]
+        .concat();
+        let info = [
+            attr_bytes(IFLA_INFO_KIND, b"veth"),
+            attr_bytes(
+                IFLA_INFO_DATA | NLA_F_NESTED,
+                &attr_bytes(VETH_INFO_PEER | NLA_F_NESTED, &peer_info),
+            ),
+        ]
+        .concat();
+        let msg = Msg::new(
+            libc::RTM_NEWLINK,
+            (libc::NLM_F_CREATE | libc::NLM_F_EXCL) as u16,
+            &[0u8; 16],
+        )
+        .attr(IFLA_IFNAME, &name_bytes(name))
+        .attr(IFLA_ADDRESS, &mac)
+        .attr(IFLA_MTU, &mtu.to_ne_bytes())
+        .attr(IFLA_LINKINFO | NLA_F_NESTED, &info);
+        self.request(&format!("create the veth pair {name}/{peer}"), msg)
+    }
+
+    /// `ip link set INDEX master MASTER up`.
+    pub fn set_master_up(&mut self, index: u32, master: u32) -> Result<(), NetlinkError> {
+        let mut fixed = [0u8; 16];
+        fixed[4..8].copy_from_slice(&(index as i32).to_ne_bytes());
+        fixed[8..12].copy_from_slice(&(libc::IFF_UP as u32).to_ne_bytes());
+        fixed[12..16].copy_from_slice(&(libc::IFF_UP as u32).to_ne_bytes());
+        let msg = Msg::new(libc::RTM_NEWLINK, 0, &fixed).attr(IFLA_MASTER, &master.to_ne_bytes());
+        self.request("attach the link to its bridge", msg)
+    }
+
+    /// `ip link set INDEX up`.
+    pub fn set_up(&mut self, index: u32) -> Result<(), NetlinkError> {
+        let mut fixed = [0u8; 16];
+        fixed[4..8].copy_from_slice(&(index as i32).to_ne_bytes());
+        fixed[8..12].copy_from_slice(&(libc::IFF_UP as u32).to_ne_bytes());
+        fixed[12..16].copy_from_slice(&(libc::IFF_UP as u32).to_ne_bytes());
+        let msg = Msg::new(libc::RTM_NEWLINK, 0, &fixed);
+        self.request("set the link up", msg)
+    }
+
+    /// `ip link del INDEX`.
+    pub fn delete_link(&mut self, index: u32) -> Result<(), NetlinkError> {
+        let mut fixed = [0u8; 16];
+        fixed[4..8].copy_from_slice(&(index as i32).to_ne_bytes());
+        let msg = Msg::new(libc::RTM_DELLINK, 0, &fixed);
+        self.request("delete the link", msg)
+    }
+
+    /// The socket's own descriptor (for `ioctl`s on its namespace).
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.fd.as_fd()
+    }
+}

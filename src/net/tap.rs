@@ -70,8 +70,13 @@ pub fn setup_inside() -> Result<(), TapError> {
 /// namespace, the tap made there, addressed and routed towards burrow's
 /// stack. The tap's fd is what comes back. Behind `sandbox::NetSetup::outside`.
 pub fn setup_outside(tun: OwnedFd, route: OwnedFd) -> Result<OwnedFd, TapError> {
-    make_tap(&tun, IFNAME)?;
-    let mut nl = Netlink::from_fd(route);
+    setup_tap(&tun, &mut Netlink::from_fd(route))?;
+    Ok(tun)
+}
+
+/// `setup_outside`'s work, on a route socket the caller goes on using.
+pub fn setup_tap(tun: &OwnedFd, nl: &mut Netlink) -> Result<(), TapError> {
+    make_tap(tun, IFNAME)?;
     let index = nl.index_of(IFNAME)?;
     nl.link_up(index, MTU)?;
     nl.add_address(index, IpAddr::V4(GUEST_V4), 24)?;
@@ -80,7 +85,7 @@ pub fn setup_outside(tun: OwnedFd, route: OwnedFd) -> Result<OwnedFd, TapError> 
     if nl.add_address(index, IpAddr::V6(GUEST_V6), 64).is_ok() {
         let _ = nl.add_default_route(index, IpAddr::V6(GATEWAY_V6));
     }
-    Ok(tun)
+    Ok(())
 }
 
 /// `net.ipv4.ping_group_range` over every gid mapped here, so that `ping`

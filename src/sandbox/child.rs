@@ -391,7 +391,7 @@ fn network(ctx: &ChildContext) -> Result<(), Stop> {
             return Err(sys_err("enter the network namespace to share", None, e).into());
         }
     }
-    if let Some(setup) = spec.net_setup {
+    if let Some(setup) = &spec.net_setup {
         let failed = |detail: super::spec::NetSetupError| SetupError {
             op: "set up the network".into(),
             path: None,

@@ -48,6 +48,11 @@ struct Record {
     /// /proc/PID/stat's start time: the pid's identity.
     start: u64,
     map: IdMap,
+    /// The holder keeps a network namespace of its own too, for the
+    /// user's networks (`hold_network`). A holder without one (an older
+    /// build's) is not used: a new one takes its place.
+    #[serde(default)]
+    net: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +126,68 @@ fn lock(record: &Path) -> Result<std::fs::File, HolderError> {
     Ok(f)
 }
 
+/// The lock that containers on the user's networks hold shared while
+/// they live: the holder does not end while one of them does.
+fn net_lock_file(record: &Path) -> Result<std::fs::File, HolderError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = record.with_extension("net");
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(io("opening", &path))
+}
+
+/// The holder of a map, kept alive for a container on the user's
+/// networks: its pidfd (to enter its user and network namespaces) and
+/// the shared lock that keeps it from ending while this lives.
+pub struct NetworkHold {
+    pub pidfd: OwnedFd,
+    _lock: std::fs::File,
+}
+
+/// Holds the holder of `map` (starting one if none is alive) for a
+/// container on the user's networks. Single-threaded callers only.
+pub fn hold_network(
+    dir: &Path,
+    map: &IdMap,
+    keep_alive: Duration,
+) -> Result<NetworkHold, HolderError> {
+    let record = record_path(dir, map);
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            return Err(io("creating", dir)(e))
+        }
+        _ => {}
+    }
+    // Shared, taken before the record is read: a holder that is ending
+    // holds it exclusively until it has removed its record.
+    let lock = net_lock_file(&record)?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockShared)
+        .map_err(|e| io("locking", &record.with_extension("net"))(e.into()))?;
+    let _ns = open(dir, map, keep_alive)?;
+    let gone = HolderError::Sys {
+        call: "find the user-namespace holder",
+        errno: libc::ESRCH,
+    };
+    let rec = read_record(&record).ok_or(gone)?;
+    let pidfd = super::join::pidfd_open(rec.pid).map_err(|_| HolderError::Sys {
+        call: "pidfd_open the user-namespace holder",
+        errno: libc::ESRCH,
+    })?;
+    // Checked after the pidfd pins the process.
+    if start_time(rec.pid) != Some(rec.start) {
+        return Err(HolderError::Sys {
+            call: "find the user-namespace holder",
+            errno: libc::ESRCH,
+        });
+    }
+    Ok(NetworkHold { pidfd, _lock: lock })
+}
+
 fn read_record(record: &Path) -> Option<Record> {
     serde_json::from_slice(&std::fs::read(record).ok()?).ok()
 }
@@ -132,7 +199,7 @@ pub fn open_live(dir: &Path, map: &IdMap) -> Option<OwnedFd> {
 
 fn open_recorded(record: &Path, map: &IdMap) -> Option<OwnedFd> {
     let rec = read_record(record)?;
-    if rec.map != *map {
+    if rec.map != *map || !rec.net {
         return None;
     }
     let ns = rustix::fs::open(
@@ -194,7 +261,7 @@ fn start(record: &Path, map: &IdMap, keep_alive: Duration) -> Result<OwnedFd, Ho
         unsafe { libc::close(go_w_in_child) };
         // SAFETY: the forked starter is single-threaded; the holder runs
         // only `hold_after_maps`, which ends in exec or exit.
-        match unsafe { sys::clone3(libc::CLONE_NEWUSER as u64) } {
+        match unsafe { sys::clone3((libc::CLONE_NEWUSER | libc::CLONE_NEWNET) as u64) } {
             Ok(sys::Forked::Child) => hold_after_maps(go_r, record, keep_alive),
             Ok(sys::Forked::Parent { pid, .. }) => Ok(pid),
             Err(e) => Err(CloneFailed {
@@ -223,6 +290,7 @@ fn start(record: &Path, map: &IdMap, keep_alive: Duration) -> Result<OwnedFd, Ho
         pid,
         start,
         map: map.clone(),
+        net: true,
     };
     let path = record;
     let tmp = record.with_extension(format!("tmp.{pid}"));
@@ -307,14 +375,27 @@ pub fn hold(record: &Path, keep_alive: Duration) -> i32 {
             .and_then(|t| t.elapsed().ok())
             .unwrap_or_default();
         if idle >= keep_alive {
-            // Under the lock, so a run that just found the record has its
-            // fd already (the namespace outlives the holder through it).
-            if let Ok(_lock) = lock(record) {
-                if read_record(record).is_some_and(|r| r.pid == me) {
-                    let _ = std::fs::remove_file(path);
+            // Not while a container is on one of the user's networks: their
+            // bridges live in this process's network namespace. The lock
+            // stays taken until the end, so that no container comes
+            // to use the namespace meanwhile (see `hold_network`).
+            let net_lock = net_lock_file(record).ok();
+            let free = net_lock.as_ref().is_some_and(|f| {
+                rustix::fs::flock(f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok()
+            });
+            if free {
+                // Under the lock, so a run that just found the record has
+                // its fd already (the namespace outlives the holder
+                // through it).
+                if let Ok(_lock) = lock(record) {
+                    if read_record(record).is_some_and(|r| r.pid == me) {
+                        let _ = std::fs::remove_file(path);
+                    }
                 }
+                return 0;
             }
-            return 0;
+            std::thread::sleep(Duration::from_secs(5));
+            continue;
         }
         // Awake at least twice a minute, so that a record removed with its
         // runtime dir (a logout, a reset) ends it soon.
@@ -371,6 +452,7 @@ mod tests {
             pid,
             start,
             map: map.clone(),
+            net: true,
         };
         std::fs::write(record_path(dir, map), serde_json::to_vec(&rec).unwrap()).unwrap();
     }
@@ -464,6 +546,7 @@ mod tests {
             pid,
             start,
             map: map.clone(),
+            net: true,
         };
         std::fs::write(&old, serde_json::to_vec(&rec).unwrap()).unwrap();
         assert!(open_live(d.path(), &map).is_none());
@@ -473,6 +556,7 @@ mod tests {
             pid: i32::MAX - 3,
             start: 1,
             map,
+            net: true,
         };
         std::fs::write(&old, serde_json::to_vec(&dead).unwrap()).unwrap();
         stop(d.path());

@@ -408,7 +408,8 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
             ToParent::NetTun => tun = fd,
             // The child mounts its root meanwhile.
             ToParent::NetRoute => {
-                let (Some(setup), Some(tun), Some(route)) = (spec.net_setup, tun.take(), fd) else {
+                let (Some(setup), Some(tun), Some(route)) = (&spec.net_setup, tun.take(), fd)
+                else {
                     running.reap_killed();
                     return Err(SandboxError::Channel(
                         "the network's descriptors did not come".into(),

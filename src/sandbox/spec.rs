@@ -284,11 +284,28 @@ pub struct JoinNamespaces {
 /// once it is done. Plain functions, so the spec stays data and the
 /// sandbox knows nothing of the network, nor of its error type: the
 /// network's own error, boxed, shown in the sandbox's `SetupError`.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct NetSetup {
     pub inside: fn() -> Result<(), NetSetupError>,
-    pub outside:
-        fn(rustix::fd::OwnedFd, rustix::fd::OwnedFd) -> Result<rustix::fd::OwnedFd, NetSetupError>,
+    /// A closure: what it sets up (a user network's links) is data the
+    /// caller holds.
+    pub outside: std::sync::Arc<dyn OutsideSetup>,
+}
+
+/// `NetSetup::outside`: on the tun fd and the route socket, the fd that
+/// comes back.
+pub trait OutsideSetup:
+    Fn(rustix::fd::OwnedFd, rustix::fd::OwnedFd) -> Result<rustix::fd::OwnedFd, NetSetupError>
+    + Send
+    + Sync
+{
+}
+
+impl<F> OutsideSetup for F where
+    F: Fn(rustix::fd::OwnedFd, rustix::fd::OwnedFd) -> Result<rustix::fd::OwnedFd, NetSetupError>
+        + Send
+        + Sync
+{
 }
 
 /// The network's error, as the sandbox carries it without knowing it.
@@ -303,7 +320,7 @@ impl std::fmt::Debug for NetSetup {
 impl PartialEq for NetSetup {
     fn eq(&self, other: &Self) -> bool {
         std::ptr::fn_addr_eq(self.inside, other.inside)
-            && std::ptr::fn_addr_eq(self.outside, other.outside)
+            && std::sync::Arc::ptr_eq(&self.outside, &other.outside)
     }
 }
 

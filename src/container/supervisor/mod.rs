@@ -486,13 +486,23 @@ impl Supervisor {
         };
         // Before the supervisor joins the container's cgroup (at the first
         // start only): a holder started from inside it would pin it.
+        let mut spec = self.plan.sandbox.clone();
+        // A user network's set-up holds the holder of the user's
+        // namespaces first (starting it if need be), then the namespace
+        // below is that holder's.
+        if let Some(net) = &mut self.net {
+            net.prepare(&mut spec).map_err(|e| {
+                SandboxError::Setup(crate::sandbox::SetupError {
+                    op: "set up the network".into(),
+                    path: None,
+                    errno: None,
+                    detail: Some(e.to_string()),
+                })
+            })?;
+        }
         let userns = sandbox::open_shared_userns(&self.plan.sandbox, !self.cgroup_made);
         if !self.cgroup_made {
             self.make_cgroup()?;
-        }
-        let mut spec = self.plan.sandbox.clone();
-        if let Some(net) = &self.net {
-            net.prepare(&mut spec);
         }
         spec.cgroup = self.cgroup.as_ref().map(|cg| cg.path.clone());
         if let Some(limit) = self.nofile {

@@ -5,7 +5,7 @@
 
 use crate::container::network::{BoundPorts, NetworkPlan};
 use crate::net::{
-    self, NetworkMode, PortForwarder, PortReservation, PublishedPort, UserNetConfig, UserNetwork,
+    self, bridge, PortForwarder, PortReservation, PublishedPort, UserNetConfig, UserNetwork,
 };
 use crate::sandbox::spec::{NetSetup, SandboxSpec};
 use rustix::fd::{AsRawFd, OwnedFd};
@@ -31,41 +31,108 @@ pub struct SupervisedNetwork {
     /// saved before it was.
     #[serde(default)]
     pub ports_dir: Option<std::path::PathBuf>,
+    /// On user-defined networks: the storage root whose `networks/`
+    /// says which (read at each start: `network connect` and
+    /// `disconnect` change them) and the container's id.
+    #[serde(default)]
+    pub networks: Option<(std::path::PathBuf, String)>,
 }
 
 impl SupervisedNetwork {
     /// The part of `plan` a supervisor carries out, with the ports as bound.
     pub fn of(plan: &NetworkPlan, bound: &BoundPorts) -> SupervisedNetwork {
         SupervisedNetwork {
-            user: plan.mode == NetworkMode::User,
+            user: plan.uplink(),
             host_loopback: plan.host_loopback,
             ports: bound.ports(),
             direct: plan.direct(),
             direct_host: plan.direct_host(),
             ports_dir: Some(bound.dir().to_path_buf()),
+            networks: plan.named.as_ref().and_then(|n| n.attached.clone()),
         }
     }
 
     /// Whether the supervisor has anything to run for it.
     pub fn is_active(&self) -> bool {
-        self.user || !self.ports.is_empty()
+        self.user || !self.ports.is_empty() || self.networks.is_some()
     }
 
     /// The sandbox's network set-up for this plan (a saved spec cannot
-    /// carry the function).
-    pub fn prepare(&self, sandbox: &mut SandboxSpec) {
+    /// carry the function): the tap, and the links of `links` (in the
+    /// user's network namespace `user`).
+    fn prepare_with(
+        &self,
+        sandbox: &mut SandboxSpec,
+        links: Vec<bridge::Attachment>,
+        user: Option<bridge::NetnsHandle>,
+    ) {
+        if !self.user && links.is_empty() {
+            return;
+        }
+        sandbox.namespaces.net = true;
+        let tap = self.user;
+        let user = std::sync::Mutex::new(user);
+        sandbox.net_setup = Some(NetSetup {
+            // The sandbox knows nothing of the network: its errors
+            // reach it boxed.
+            inside: || Ok(net::tap::setup_inside()?),
+            outside: std::sync::Arc::new(move |tun, route| {
+                let mut nl = net::netlink::Netlink::from_fd(route);
+                if tap {
+                    net::tap::setup_tap(&tun, &mut nl)?;
+                }
+                let mut user = user.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(user) = user.as_mut() {
+                    for link in &links {
+                        bridge::attach(user, &mut nl, link).map_err(|e| {
+                            bridge::BridgeError::Join {
+                                network: link.network.clone(),
+                                source: Box::new(e),
+                            }
+                        })?;
+                    }
+                }
+                Ok(tun)
+            }),
+        });
         if self.user {
-            sandbox.namespaces.net = true;
-            sandbox.net_setup = Some(NetSetup {
-                // The sandbox knows nothing of the network: its errors
-                // reach it boxed.
-                inside: || Ok(net::tap::setup_inside()?),
-                outside: |tun, route| Ok(net::tap::setup_outside(tun, route)?),
-            });
             sandbox.bind_notify = self.direct;
             sandbox.connect_notify = self.direct_host;
         }
     }
+}
+
+/// The links of container `id` on its networks, as the records say now.
+fn links_of(storage: &std::path::Path, id: &str, tap: bool) -> Vec<bridge::Attachment> {
+    let nets = net::networks::Networks::open(storage)
+        .of_container(id)
+        .unwrap_or_default();
+    nets.into_iter()
+        .enumerate()
+        .map(|(i, (n, e))| bridge::Attachment {
+            network: n.name.clone(),
+            bridge: n.bridge(),
+            ifname: format!("eth{}", i + usize::from(tap)),
+            peer: bridge::peer_name(id, &n.id),
+            mac: e.mac,
+            ipv4: e.ipv4.map(|a| (a, n.prefix_of(std::net::IpAddr::V4(a)))),
+            ipv6: e.ipv6.map(|a| (a, n.prefix_of(std::net::IpAddr::V6(a)))),
+        })
+        .collect()
+}
+
+/// Why a container could not be put on its user networks.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    #[error(
+        "user networks need subordinate ids (/etc/subuid and /etc/subgid) and the shared \
+         user namespace ([userns] keep_alive above 0)"
+    )]
+    NoSharedUserns,
+    #[error("the user's network namespace: {0}")]
+    Holder(crate::sandbox::holder::HolderError),
+    #[error(transparent)]
+    Bridge(#[from] bridge::BridgeError),
 }
 
 pub(super) struct SupervisedStack {
@@ -83,6 +150,9 @@ pub(super) struct SupervisedStack {
     deadline: Option<Instant>,
     /// Forked children closing the taps of earlier starts.
     closers: Vec<i32>,
+    /// On user networks: the user-namespace holder, whose network
+    /// namespace holds their bridges, kept from ending while this lives.
+    hold: Option<crate::sandbox::holder::NetworkHold>,
 }
 
 impl SupervisedStack {
@@ -113,11 +183,44 @@ impl SupervisedStack {
             watched: Vec::new(),
             deadline: None,
             closers: Vec::new(),
+            hold: None,
         })
     }
 
-    pub fn prepare(&self, sandbox: &mut SandboxSpec) {
-        self.config.prepare(sandbox);
+    /// The sandbox's network set-up for the next start. On user
+    /// networks, this takes the holder of the user's namespaces (once)
+    /// and enters its network namespace through a forked helper: the
+    /// caller must be single-threaded.
+    pub fn prepare(&mut self, sandbox: &mut SandboxSpec) -> Result<(), JoinError> {
+        let Some((storage, id)) = &self.config.networks else {
+            self.config.prepare_with(sandbox, Vec::new(), None);
+            return Ok(());
+        };
+        let links = links_of(storage, id, self.config.user);
+        if links.is_empty() {
+            self.config.prepare_with(sandbox, links, None);
+            return Ok(());
+        }
+        if self.hold.is_none() {
+            let shared = match (&sandbox.shared_userns, sandbox.id_map.is_single()) {
+                (Some(s), false) => s,
+                _ => return Err(JoinError::NoSharedUserns),
+            };
+            let hold = crate::sandbox::holder::hold_network(
+                &shared.dir,
+                &sandbox.id_map,
+                Duration::from_secs(shared.keep_alive_secs),
+            )
+            .map_err(JoinError::Holder)?;
+            self.hold = Some(hold);
+        }
+        let Some(hold) = &self.hold else {
+            return Ok(());
+        };
+        use rustix::fd::AsFd;
+        let user = bridge::open_netns(hold.pidfd.as_fd(), true)?;
+        self.config.prepare_with(sandbox, links, Some(user));
+        Ok(())
     }
 
     /// The container (re)started with pid 1 `pid`, its tap (in `user`

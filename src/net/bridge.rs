@@ -1,0 +1,178 @@
+//! The kernel side of user-defined networks: one bridge per network in
+//! the user's network namespace (kept by the user-namespace holder), and
+//! a veth pair per container and network, one end on the bridge, the
+//! other in the container. Container to container traffic never leaves
+//! the kernel; nothing on the bridges has an address, so the user's
+//! namespace itself answers nobody. Never touches the host's network.
+
+use super::netlink::{Netlink, NetlinkError};
+use rustix::fd::{AsFd, AsRawFd, OwnedFd};
+use serde::{Deserialize, Serialize};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// The MTU of every bridge and veth: as large as loopback's, for the
+/// same speed between containers.
+pub const MTU: u32 = 65520;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    #[error("entering the network namespace of the user's networks: {0}")]
+    Helper(#[from] crate::forked::ForkError),
+    #[error("entering the network namespace of the user's networks: setns: {}", std::io::Error::from_raw_os_error(*.0))]
+    Setns(i32),
+    #[error("the network helper sent no {0}")]
+    Missing(&'static str),
+    #[error(transparent)]
+    Netlink(#[from] NetlinkError),
+    #[error("joining network {network}: {source}")]
+    Join {
+        network: String,
+        source: Box<BridgeError>,
+    },
+}
+
+/// A route socket in another network namespace, with an fd of that
+/// namespace (to move a veth end into it).
+pub struct NetnsHandle {
+    pub route: Netlink,
+    pub netns: OwnedFd,
+}
+
+#[derive(Serialize, Deserialize)]
+enum Step {
+    Netns,
+    Route,
+}
+
+/// Opens a route socket (and the namespace's fd) in the network
+/// namespace of the process `pidfd`, entering its user namespace too, in
+/// a forked helper (this process stays where it is). `quiet`: the
+/// namespace gets no IPv6 of its own (its bridges have no link-local
+/// address a container could reach). Single-threaded callers only.
+pub fn open_netns(
+    pidfd: std::os::fd::BorrowedFd<'_>,
+    quiet: bool,
+) -> Result<NetnsHandle, BridgeError> {
+    let pid_raw = pidfd.as_raw_fd();
+    let mut netns = None;
+    let mut route = None;
+    let how = crate::forked::Fork {
+        timeout: Some(std::time::Duration::from_secs(10)),
+        ..crate::forked::Fork::new("the network namespace helper")
+    };
+    crate::forked::converse::<Step, (), i32, _, _>(
+        how,
+        |side| {
+            // SAFETY: prctl and setns on this forked, single-threaded
+            // helper with an fd it inherited. Not dumpable before it joins
+            // a user namespace that containers' roots share.
+            unsafe {
+                libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0);
+                if libc::setns(pid_raw, libc::CLONE_NEWUSER | libc::CLONE_NEWNET) < 0 {
+                    return Err(std::io::Error::last_os_error()
+                        .raw_os_error()
+                        .unwrap_or(libc::EIO));
+                }
+            }
+            if quiet {
+                for f in ["default", "all"] {
+                    let _ =
+                        std::fs::write(format!("/proc/sys/net/ipv6/conf/{f}/disable_ipv6"), "1");
+                }
+            }
+            let ns = std::fs::File::open("/proc/self/ns/net")
+                .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+            side.step(&Step::Netns, Some(ns.as_fd()))
+                .map_err(|_| libc::EPIPE)?;
+            let nl = Netlink::open().map_err(|e| e.errno)?;
+            side.step(&Step::Route, Some(nl.fd()))
+                .map_err(|_| libc::EPIPE)?;
+            Ok(())
+        },
+        |step, fd, _| {
+            match step {
+                Step::Netns => netns = fd,
+                Step::Route => route = fd,
+            }
+            Ok(())
+        },
+    )?
+    .map_err(BridgeError::Setns)?;
+    Ok(NetnsHandle {
+        route: Netlink::from_fd(route.ok_or(BridgeError::Missing("route socket"))?),
+        netns: netns.ok_or(BridgeError::Missing("namespace"))?,
+    })
+}
+
+/// A container's place on one network, as its supervisor sets it up at
+/// each start: plain data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The network's name, for messages.
+    pub network: String,
+    /// The bridge in the user's network namespace.
+    pub bridge: String,
+    /// The interface in the container (`eth1`, ...).
+    pub ifname: String,
+    /// The bridge's end, in the user's network namespace.
+    pub peer: String,
+    pub mac: [u8; 6],
+    pub ipv4: Option<(Ipv4Addr, u8)>,
+    pub ipv6: Option<(Ipv6Addr, u8)>,
+}
+
+/// Makes the attachment: the bridge (if it is not there yet), the veth
+/// pair from the container's namespace (`container`, a route socket
+/// there) to the user's, its end on the bridge, the container's end up
+/// with its addresses (usable at once: no duplicate address detection).
+pub fn attach(
+    user: &mut NetnsHandle,
+    container: &mut Netlink,
+    a: &Attachment,
+) -> Result<(), BridgeError> {
+    user.route.add_bridge(&a.bridge, MTU)?;
+    let bridge = user.route.index_of(&a.bridge)?;
+    user.route.set_up(bridge)?;
+    let made = container.add_veth(&a.ifname, a.mac, MTU, &a.peer, user.netns.as_fd());
+    if let Err(e) = made {
+        // The end of an earlier start's pair, not yet gone with its
+        // namespace: removed, then made again.
+        match (e.errno, user.route.index_of(&a.peer)) {
+            (libc::EEXIST, Ok(old)) => {
+                user.route.delete_link(old)?;
+                container.add_veth(&a.ifname, a.mac, MTU, &a.peer, user.netns.as_fd())?;
+            }
+            _ => return Err(e.into()),
+        }
+    }
+    let peer = user.route.index_of(&a.peer)?;
+    user.route.set_master_up(peer, bridge)?;
+    let index = container.index_of(&a.ifname)?;
+    container.link_up(index, MTU)?;
+    if let Some((ip, prefix)) = a.ipv4 {
+        container.add_address(index, std::net::IpAddr::V4(ip), prefix)?;
+    }
+    if let Some((ip, prefix)) = a.ipv6 {
+        // IPv6 may be disabled on the host: IPv4 only then.
+        let _ = container.add_address(index, std::net::IpAddr::V6(ip), prefix);
+    }
+    Ok(())
+}
+
+/// `ip link del PEER` in the user's namespace: a container leaving a
+/// network while it runs (the container's end goes with it).
+pub fn detach(user: &mut NetnsHandle, peer: &str) -> Result<(), BridgeError> {
+    let index = user.route.index_of(peer)?;
+    user.route.delete_link(index)?;
+    Ok(())
+}
+
+/// The name of the bridge's end of a container's pair on a network: 15
+/// bytes, unique per container and network.
+pub fn peer_name(container_id: &str, network_id: &str) -> String {
+    format!(
+        "v{}{}",
+        &container_id[..10.min(container_id.len())],
+        &network_id[..4.min(network_id.len())]
+    )
+}
