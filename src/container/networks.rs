@@ -5,8 +5,8 @@
 
 use super::images::Context;
 use super::record::{Containers, Status};
+use crate::container::error::{Error, Result};
 use crate::net::networks::{EndpointSpec, Network, NetworkSpec, Networks};
-use crate::{Error, Result};
 
 fn networks(ctx: &Context) -> Result<(Networks, Containers)> {
     let store = ctx.store()?;
