@@ -76,21 +76,24 @@ fn copy_xattrs(src: BorrowedFd, dst: BorrowedFd) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Why the layers could not be copied: the call, the path and the errno.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CopyError {
+    #[error("cannot open {}: {}", .0.display(), errno_text(.1.raw_os_error()))]
+    Open(PathBuf, Errno),
+    #[error("copying {}: {}", .0.display(), errno_text(.1.raw_os_error()))]
+    Copy(PathBuf, Errno),
+}
+
 /// Copies `layers` (base first) into `dest`, each over the previous.
-pub(crate) fn copy_layers(layers: &[PathBuf], dest: &Path) -> Result<(), String> {
+pub(crate) fn copy_layers(layers: &[PathBuf], dest: &Path) -> Result<(), CopyError> {
     let open_dir = |p: &Path| {
         rustix::fs::open(
             p,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| {
-            format!(
-                "cannot open {}: {}",
-                p.display(),
-                errno_text(e.raw_os_error())
-            )
-        })
+        .map_err(|e| CopyError::Open(p.to_path_buf(), e))
     };
     let mut c = Copier {
         root: open_dir(dest)?,
@@ -100,15 +103,10 @@ pub(crate) fn copy_layers(layers: &[PathBuf], dest: &Path) -> Result<(), String>
     for layer in layers {
         c.links.clear();
         let src = open_dir(layer)?;
-        let dst = rustix::io::fcntl_dupfd_cloexec(&c.root, 0).map_err(|e| e.to_string())?;
+        let dst = rustix::io::fcntl_dupfd_cloexec(&c.root, 0)
+            .map_err(|e| CopyError::Open(dest.to_path_buf(), e))?;
         c.copy_dir(src.as_fd(), dst.as_fd(), Path::new(""))
-            .map_err(|(p, e)| {
-                format!(
-                    "copying {}: {}",
-                    layer.join(p).display(),
-                    errno_text(e.raw_os_error())
-                )
-            })?;
+            .map_err(|(p, e)| CopyError::Copy(layer.join(p), e))?;
     }
     Ok(())
 }

@@ -501,7 +501,7 @@ fn leave_the_fuse_daemon_behind(staging: BorrowedFd) -> Result<(OwnedFd, OwnedFd
 fn private_copy(lower: &[PathBuf], upper: &Path, work: &Path) -> Result<OwnedFd, String> {
     let marker = work.join(COPY_MARKER);
     if !copy::exists(&marker) {
-        copy::copy_layers(lower, upper)?;
+        copy::copy_layers(lower, upper).map_err(|e| e.to_string())?;
         std::fs::write(&marker, b"")
             .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
     }
