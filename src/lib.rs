@@ -17,6 +17,7 @@ pub mod error;
 pub mod forked;
 pub mod image;
 pub mod net;
+pub mod notify;
 pub mod sandbox;
 pub mod time;
 

@@ -280,6 +280,20 @@ fn lower_modules_import_nothing_above_them() {
             ],
         ),
         (
+            "notify",
+            &[
+                "cli",
+                "build",
+                "container",
+                "image",
+                "sandbox",
+                "cgroup",
+                "net",
+                "doctor",
+                "config",
+            ],
+        ),
+        (
             "config",
             &[
                 "cli",

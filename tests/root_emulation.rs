@@ -270,3 +270,161 @@ fn root_emulation_is_absent_with_subids() {
         }
     }
 }
+
+/// `exec` into a container of a user without subordinate ids gets the
+/// emulation too: useradd, su and chown succeed in an exec'd shell, a
+/// detached exec's chown is still answered after the `exec` command has
+/// returned, and `commit` keeps the owners both asked for.
+#[test]
+fn exec_d_processes_are_emulated_and_their_owners_committed() {
+    let test = "exec_d_processes_are_emulated_and_their_owners_committed";
+    let Some(env) = TestEnv::new(test, TestUser::NoSubids) else {
+        return;
+    };
+    let Some(_fx) = debian::debian_image(&env, test) else {
+        return;
+    };
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "box",
+        "--network",
+        "none",
+        debian::IMAGE,
+        "sleep",
+        "600",
+    ]);
+    let out = env.ok(&[
+        "exec",
+        "box",
+        "sh",
+        "-c",
+        "set -e; useradd -m carol; su carol -c id; \
+         echo x > /ex; chown carol:carol /ex; echo exec-chown-ok",
+    ]);
+    assert!(out.stdout.contains("uid=1000(carol)"), "{out}");
+    assert!(out.stdout.contains("exec-chown-ok"), "{out}");
+    // Detached: nobody waits for it, its server still answers.
+    env.ok(&[
+        "exec",
+        "-d",
+        "box",
+        "sh",
+        "-c",
+        "sleep 1; echo y > /late; chown 1234:4321 /late && touch /late-done",
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !env
+        .run(&["exec", "box", "test", "-e", "/late-done"])
+        .status
+        .success()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the detached exec's chown never finished"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    env.ok(&["commit", "box", "localhost/after-exec:1"]);
+    env.ok(&["rm", "-f", "box"]);
+    let layer = tar_headers(&last_layer(&env, "localhost/after-exec:1"));
+    assert_eq!(layer.get("ex").map(|h| (h.0, h.1)), Some((1000, 1000)));
+    assert_eq!(layer.get("late").map(|h| (h.0, h.1)), Some((1234, 4321)));
+    assert_eq!(
+        layer.get("home/carol").map(|h| (h.0, h.1)),
+        Some((1000, 1000))
+    );
+}
+
+/// One seccomp listener serves root emulation and direct ports together:
+/// for a user without subordinate ids, a chown to another owner succeeds
+/// and a published TCP server still listens on the host itself (no relay
+/// of burrow's holds the port).
+#[test]
+fn root_emulation_and_direct_ports_share_one_listener() {
+    let test = "root_emulation_and_direct_ports_share_one_listener";
+    let Some(env) = TestEnv::new(test, TestUser::NoSubids) else {
+        return;
+    };
+    let image = common::fixtures::busybox_rootfs()
+        .symlink("bin/nc", "busybox")
+        .finish();
+    let tarball = env.fixture("ncbox.tar", &image.tar);
+    env.ok(&["import", path_str(&tarball), "ncbox"]);
+    let port = {
+        let l = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let publish = format!("127.0.0.1:{port}:8080");
+    let ctr = env.spawn(&[
+        "run",
+        "--rm",
+        "-p",
+        &publish,
+        "ncbox",
+        "sh",
+        "-c",
+        "touch /f && chown 7:8 /f && echo chown-ok; echo reply-from-inside | nc -l -p 8080",
+    ]);
+    // The host's listening socket on the port is the container's nc's
+    // own (burrow's relay holds the port until the server binds it).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !listener_holders(port).iter().any(|c| c == "nc") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "port {port} is not served directly: held by {:?}",
+            listener_holders(port)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    // nc ends when both its stdin and the connection have ended.
+    s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    let mut said = String::new();
+    s.read_to_string(&mut said).expect("read the reply");
+    drop(s);
+    let out = common::finish(ctr);
+    assert!(out.stdout.contains("chown-ok"), "{out}");
+    assert_eq!(said.trim(), "reply-from-inside");
+}
+
+/// The command names of the processes holding the host's listening TCP
+/// socket on `port`.
+fn listener_holders(port: u16) -> Vec<String> {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let local = f
+                .get(1)
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if local == Some(port) && f.get(3) == Some(&"0A") {
+                if let Some(i) = f.get(9) {
+                    inodes.push(format!("socket:[{i}]"));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if inodes.is_empty() {
+        return out;
+    }
+    for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        let holds = fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|t| inodes.iter().any(|i| t.as_os_str() == i.as_str()))
+        });
+        if holds {
+            if let Ok(comm) = std::fs::read_to_string(p.path().join("comm")) {
+                out.push(comm.trim().to_string());
+            }
+        }
+    }
+    out
+}

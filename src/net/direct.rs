@@ -39,6 +39,7 @@ mod connect;
 
 use super::ports::{bind_host, Listener, PortProto, PublishedPort, Relay};
 use super::{GUEST_V4, GUEST_V6};
+use crate::notify::{read_memory, Listener as NotifyListener, Ready, Response, Server};
 use nix::sys::socket::SockaddrStorage;
 use rustix::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::collections::HashSet;
@@ -187,9 +188,10 @@ struct Handoff {
 /// The bind notifier's listener and the ports served through it.
 pub(super) struct DirectPorts {
     /// `None` once every process under the filter is gone.
-    notify: Option<OwnedFd>,
-    /// The kernel's size of `struct seccomp_notif`, at least libc's.
-    recv_len: usize,
+    notify: Option<NotifyListener>,
+    /// The server of the listener's other calls (root emulation's, when
+    /// one filter notifies both): the network's own are bind and connect.
+    others: Option<Box<dyn Server>>,
     /// An epoll set holding every host socket handed out, with no events
     /// asked: the kernel drops a socket from it when its last copy is
     /// closed, which tells burrow the container let go of a port without
@@ -240,23 +242,6 @@ fn setsockopt_int(fd: &OwnedFd, level: i32, opt: i32, v: i32) -> bool {
         )
     };
     r == 0
-}
-
-/// `len` bytes at `addr` in process `pid`.
-fn read_memory(pid: u32, addr: u64, len: usize) -> Option<Vec<u8>> {
-    let mut buf = vec![0u8; len];
-    let local = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: len,
-    };
-    let remote = libc::iovec {
-        iov_base: usize::try_from(addr).ok()? as *mut libc::c_void,
-        iov_len: len,
-    };
-    // SAFETY: writes at most `len` bytes into `buf`, which holds `len`;
-    // the remote range is checked by the kernel against the other process.
-    let n = unsafe { libc::process_vm_readv(pid as libc::pid_t, &local, 1, &remote, 1, 0) };
-    (usize::try_from(n).ok() == Some(len)).then_some(buf)
 }
 
 /// A pidfd for thread `tid` (a thread pidfd where the kernel has them,
@@ -372,29 +357,12 @@ fn host_socket(domain: i32, o: &Options) -> Option<OwnedFd> {
 }
 
 impl DirectPorts {
-    pub(super) fn new(notify: OwnedFd) -> DirectPorts {
-        let ours = std::mem::size_of::<libc::seccomp_notif>();
-        // SAFETY: an all-zero seccomp_notif_sizes is a valid value.
-        let mut sizes: libc::seccomp_notif_sizes = unsafe { std::mem::zeroed() };
-        // SAFETY: SECCOMP_GET_NOTIF_SIZES writes one seccomp_notif_sizes.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_GET_NOTIF_SIZES,
-                0u32,
-                &mut sizes as *mut libc::seccomp_notif_sizes,
-            )
-        };
-        let recv_len = if r == 0 {
-            ours.max(sizes.seccomp_notif as usize)
-        } else {
-            ours
-        };
+    pub(super) fn new(notify: NotifyListener, others: Option<Box<dyn Server>>) -> DirectPorts {
         // SAFETY: epoll_create1 takes flags only.
         let watch = owned(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) }.into());
         DirectPorts {
             notify: Some(notify),
-            recv_len,
+            others,
             watch,
             handoffs: Vec::new(),
             next_token: 1,
@@ -404,7 +372,7 @@ impl DirectPorts {
 
     pub(super) fn poll_fds(&self, fds: &mut Vec<(RawFd, i16)>) {
         if let Some(n) = &self.notify {
-            fds.push((n.as_raw_fd(), libc::POLLIN));
+            fds.push((n.fd().as_raw_fd(), libc::POLLIN));
         }
         for l in self.handoffs.iter().filter_map(|h| h.inside.as_ref()) {
             fds.push((l.as_raw_fd(), libc::POLLIN));
@@ -417,22 +385,15 @@ impl DirectPorts {
     pub(super) fn poll_once(&mut self, listeners: &mut [Listener], relays: &mut Vec<Relay>) {
         for _ in 0..BATCH {
             let Some(n) = &self.notify else { break };
-            let mut pfd = libc::pollfd {
-                fd: n.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd, no waiting.
-            if unsafe { libc::poll(&mut pfd, 1, 0) } <= 0 {
-                break;
-            }
-            if pfd.revents & libc::POLLIN == 0 {
-                // Hung up: every process under the filter is gone, and
-                // none can come under it again.
-                if pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            match n.ready() {
+                Ready::Idle => break,
+                // Every process under the filter is gone, and none can
+                // come under it again.
+                Ready::HungUp => {
                     self.notify = None;
+                    break;
                 }
-                break;
+                Ready::Waiting => {}
             }
             if !self.handle_one(listeners) {
                 break;
@@ -512,67 +473,24 @@ impl DirectPorts {
 
     /// Takes one notification and answers it; false if none could be read.
     fn handle_one(&mut self, listeners: &mut [Listener]) -> bool {
-        let Some(notify) = &self.notify else {
+        let Some(n) = self.notify.as_ref().and_then(|l| l.recv()) else {
             return false;
         };
-        // Zeroed each time: the kernel refuses a buffer that is not.
-        let mut buf = vec![0u64; self.recv_len.div_ceil(8)];
-        loop {
-            // SAFETY: the buffer holds `recv_len` bytes, at least the
-            // kernel's struct seccomp_notif, aligned for it.
-            let r = unsafe {
-                libc::ioctl(
-                    notify.as_raw_fd(),
-                    libc::SECCOMP_IOCTL_NOTIF_RECV,
-                    buf.as_mut_ptr(),
-                )
-            };
-            if r == 0 {
-                break;
-            }
-            if errno() != libc::EINTR {
-                // ENOENT: the caller died between poll and here.
-                return false;
-            }
-            buf.fill(0);
-        }
-        // SAFETY: the kernel wrote a seccomp_notif at the start of the
-        // buffer (plain integers: every bit pattern is valid), which is
-        // large and aligned enough for one.
-        let n: libc::seccomp_notif = unsafe { std::ptr::read(buf.as_ptr().cast()) };
-        let answer = self.serve(&n, listeners);
-        self.answer(n.id, answer);
-        true
-    }
-
-    fn answer(&self, id: u64, answer: Answer) {
-        let Some(notify) = &self.notify else { return };
-        let resp = libc::seccomp_notif_resp {
-            id,
-            val: 0,
-            error: match answer {
-                Answer::Failed(e) => -e.clamp(1, 4095),
-                _ => 0,
+        let answer = match i64::from(n.data.nr) {
+            libc::SYS_bind | libc::SYS_connect => match self.serve(&n, listeners) {
+                Answer::Continue => Response::Continue,
+                Answer::Bound | Answer::Connected => Response::Value(0),
+                Answer::Failed(e) => Response::Failed(e),
             },
-            flags: match answer {
-                Answer::Continue => libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
-                Answer::Bound | Answer::Connected | Answer::Failed(_) => 0,
+            _ => match (&self.notify, &mut self.others) {
+                (Some(l), Some(o)) => o.serve(l, &n),
+                _ => Response::Continue,
             },
         };
-        loop {
-            // SAFETY: the kernel reads one seccomp_notif_resp.
-            let r = unsafe {
-                libc::ioctl(
-                    notify.as_raw_fd(),
-                    libc::SECCOMP_IOCTL_NOTIF_SEND,
-                    &resp as *const libc::seccomp_notif_resp,
-                )
-            };
-            // ENOENT: the caller is gone; nothing to tell.
-            if r == 0 || errno() != libc::EINTR {
-                return;
-            }
+        if let Some(l) = &self.notify {
+            l.respond(n.id, answer);
         }
+        true
     }
 
     /// Whether notification `id` still waits (its caller alive and blocked
@@ -602,17 +520,7 @@ impl DirectPorts {
     }
 
     fn still_waiting(&self, id: u64) -> bool {
-        let Some(notify) = &self.notify else {
-            return false;
-        };
-        // SAFETY: the kernel reads one u64.
-        unsafe {
-            libc::ioctl(
-                notify.as_raw_fd(),
-                libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
-                &id as *const u64,
-            ) == 0
-        }
+        self.notify.as_ref().is_some_and(|n| n.still_waiting(id))
     }
 
     fn serve(&mut self, n: &libc::seccomp_notif, listeners: &mut [Listener]) -> Answer {
@@ -726,7 +634,7 @@ impl DirectPorts {
         // SAFETY: the kernel reads one seccomp_notif_addfd.
         let r = unsafe {
             libc::ioctl(
-                notify.as_raw_fd(),
+                notify.fd().as_raw_fd(),
                 libc::SECCOMP_IOCTL_NOTIF_ADDFD,
                 &add as *const libc::seccomp_notif_addfd,
             )

@@ -56,11 +56,14 @@ impl PortForwarder {
     /// `socket_notify` is the listener of the sandbox's socket notifier
     /// (`Running::take_socket_notify`): with it, the container's TCP servers
     /// on published ports get their host port directly, and its TCP
-    /// connections to the gateway a host socket (see `direct`).
+    /// connections to the gateway a host socket (see `direct`). The
+    /// listener's other calls go to `others` (root emulation's, when one
+    /// filter notifies both), or the kernel does them.
     pub fn attach(
         bound: Vec<(PublishedPort, Option<OwnedFd>)>,
         pid: i32,
-        socket_notify: Option<OwnedFd>,
+        socket_notify: Option<crate::notify::Listener>,
+        others: Option<Box<dyn crate::notify::Server>>,
     ) -> Result<PortForwarder, NetError> {
         let ports: Vec<PublishedPort> = bound.iter().map(|(p, _)| p.clone()).collect();
         let helper = if ports.is_empty() {
@@ -81,7 +84,7 @@ impl PortForwarder {
                 Listener { port, socket }
             })
             .collect();
-        let direct = socket_notify.map(DirectPorts::new);
+        let direct = socket_notify.map(|l| DirectPorts::new(l, others));
         Ok(PortForwarder {
             listeners,
             helper,

@@ -183,10 +183,13 @@ pub(crate) fn session_keyring() -> Result<(), SetupError> {
 /// The listener goes to the parent and is closed here: neither the init
 /// nor the command holds it.
 fn seccomp(ctx: &ChildContext, spec: &SandboxSpec) -> Result<(), Stop> {
+    // With root emulation too, the one listener a filter has carries
+    // both: the supervisor hands the root emulation's calls on from the
+    // network's loop (`Running::take_socket_notify`).
     let ids = spec.root_emulation;
     let notify = super::seccomp::Notified {
-        bind: spec.bind_notify && !ids,
-        connect: spec.connect_notify && !ids,
+        bind: spec.bind_notify,
+        connect: spec.connect_notify,
         ids,
     };
     if let Some(fd) = install_seccomp(spec, notify)? {

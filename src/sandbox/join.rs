@@ -114,6 +114,16 @@ pub fn exec(
     // or fds. execve makes the command dumpable again as its credentials
     // allow.
     sys::set_dumpable(false);
+    // Root emulation (a single-id map): the command's chowns and set*id
+    // calls go to a server of its own, forked here, before the setns
+    // below, so that it sees the command as the supervisor sees the
+    // container (the host's /proc and pid numbers). It lives until the
+    // last process under the command's filter is gone.
+    let root_server = if sandbox.root_emulation {
+        Some(start_root_server()?)
+    } else {
+        None
+    };
 
     let mut flags = libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID;
     for (on, flag) in [
@@ -147,7 +157,13 @@ pub fn exec(
     let (child_pid, child_pidfd) = match forked {
         sys::Forked::Child => {
             drop(parent_end);
-            let failure = match child_main(&root, pty.as_ref().map(|p| &p.slave), sandbox, exec) {
+            let failure = match child_main(
+                &root,
+                pty.as_ref().map(|p| &p.slave),
+                sandbox,
+                exec,
+                root_server.as_ref(),
+            ) {
                 Err(Stop::Setup(e)) => ToParent::Failed(e),
                 Err(Stop::Exec(f)) => ToParent::ExecFailed(f),
             };
@@ -162,6 +178,9 @@ pub fn exec(
         sys::Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     drop(child_end);
+    // The server hears EOF if the child fails before it sends the
+    // listener.
+    drop(root_server);
     let mut running = Running {
         pid: child_pid,
         pidfd: child_pidfd,
@@ -169,6 +188,7 @@ pub fn exec(
         net: None,
         socket_notify: None,
         root_emulation: None,
+        root_serves_sockets: false,
         rootfs: super::RootfsReport {
             driver: super::RootfsDriver::Bind,
             fallbacks: Vec::new(),
@@ -204,11 +224,51 @@ fn setup(op: &str, path: Option<&Path>, e: Errno) -> Stop {
     })
 }
 
+/// Forks the process that serves an exec'd command's root emulation:
+/// it takes the listener from the command's set-up over the channel
+/// returned, answers until the last process under that filter is gone,
+/// and exits. Its stdio is /dev/null (it must not hold the caller's pipes
+/// open) and it is a session of its own (the terminal's signals are the
+/// command's).
+fn start_root_server() -> Result<Channel, SandboxError> {
+    let (ours, theirs) = Channel::pair()?;
+    // SAFETY: single-threaded (checked by `exec`); the child only makes
+    // system calls and exits.
+    match unsafe { sys::fork() } {
+        Err(e) => Err(SandboxError::Sys {
+            call: "fork the root emulation's server",
+            errno: e.raw_os_error(),
+        }),
+        Ok(Some(_)) => Ok(ours),
+        Ok(None) => {
+            drop(ours);
+            let _ = rustix::process::setsid();
+            let _ = null_stdio();
+            let keep = theirs.raw_fd();
+            // SAFETY: close_range takes plain integers; every fd but the
+            // channel goes (the caller's locks, pidfds and sockets).
+            unsafe {
+                if keep > 3 {
+                    libc::syscall(libc::SYS_close_range, 3u32, (keep - 1) as u32, 0u32);
+                }
+                libc::syscall(libc::SYS_close_range, (keep + 1) as u32, u32::MAX, 0u32);
+            }
+            if let Ok(Some((ToParent::RootNotify, Some(fd)))) = theirs.recv::<ToParent>() {
+                drop(theirs);
+                super::rootemu::RootEmulation::new(fd).serve_until_gone();
+            }
+            // SAFETY: _exit skips the parent's atexit handlers and buffers.
+            unsafe { libc::_exit(0) }
+        }
+    }
+}
+
 fn child_main(
     root: &OwnedFd,
     slave: Option<&OwnedFd>,
     sandbox: &SandboxSpec,
     exec: &ExecSpec,
+    root_server: Option<&Channel>,
 ) -> Result<std::convert::Infallible, Stop> {
     rustix::process::fchdir(root).map_err(|e| setup("enter the container's root", None, e))?;
     rustix::process::chroot(".").map_err(|e| setup("enter the container's root", None, e))?;
@@ -226,9 +286,27 @@ fn child_main(
     spec.env = merged_env(&sandbox.env, &exec.env);
     let resolved = child::container_user(&spec).map_err(Stop::Setup)?;
     child::session_keyring().map_err(Stop::Setup)?;
-    // The container's profile, without the notifier: its listener belongs
-    // to pid 1's supervisor, and the exec'd command binds in the container.
-    child::install_seccomp(&spec, Default::default()).map_err(Stop::Setup)?;
+    // The container's profile, without the socket notifier: its listener
+    // belongs to pid 1's supervisor, and the exec'd command binds in the
+    // container. Root emulation's calls go to the server forked for this
+    // command, before the credentials below need it.
+    let notify = super::seccomp::Notified {
+        ids: root_server.is_some(),
+        ..Default::default()
+    };
+    let listener = child::install_seccomp(&spec, notify).map_err(Stop::Setup)?;
+    if let (Some(server), Some(l)) = (root_server, listener) {
+        server
+            .send(&ToParent::RootNotify, Some(l.as_fd()))
+            .map_err(|e| {
+                Stop::Setup(SetupError {
+                    op: "hand the root emulation's listener to its server".into(),
+                    path: None,
+                    errno: None,
+                    detail: Some(e.to_string()),
+                })
+            })?;
+    }
     match slave {
         Some(s) => tty::become_terminal_owner(s.as_fd()).map_err(Stop::Setup)?,
         None => {

@@ -377,6 +377,7 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
         net: None,
         socket_notify: None,
         root_emulation: None,
+        root_serves_sockets: false,
         rootfs: RootfsReport {
             driver: RootfsDriver::Bind,
             fallbacks: Vec::new(),
@@ -430,8 +431,13 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
                 // A child that failed meanwhile has said why: read on.
                 let _ = parent_end.send(&ToChild::NetReady, None);
             }
-            ToParent::SocketNotify => running.socket_notify = fd,
-            ToParent::RootNotify => running.root_emulation = fd.map(rootemu::RootEmulation::new),
+            ToParent::SocketNotify => running.socket_notify = fd.map(crate::notify::Listener::new),
+            ToParent::RootNotify => {
+                running.root_emulation = fd.map(rootemu::RootEmulation::new);
+                // One filter, one listener: it carries the binds and
+                // connects too (see `child::seccomp`).
+                running.root_serves_sockets = spec.bind_notify || spec.connect_notify;
+            }
             ToParent::Executing => executing = true,
             ToParent::Failed(e) => {
                 running.reap();
@@ -618,8 +624,10 @@ pub struct Running {
     pidfd: OwnedFd,
     pty: Option<OwnedFd>,
     net: Option<OwnedFd>,
-    socket_notify: Option<OwnedFd>,
+    socket_notify: Option<crate::notify::Listener>,
     root_emulation: Option<rootemu::RootEmulation>,
+    /// The root emulation's listener carries the socket notifier's calls.
+    root_serves_sockets: bool,
     rootfs: RootfsReport,
     status: Option<ExitStatus>,
 }
@@ -666,8 +674,26 @@ impl Running {
     /// architecture has none). Whoever takes it must answer every
     /// notification: while nobody reads it, the container's notified calls
     /// wait, and once it is closed they fail with ENOSYS.
-    pub fn take_socket_notify(&mut self) -> Option<OwnedFd> {
-        self.socket_notify.take()
+    ///
+    /// With root emulation too, the filter has one listener for both: it
+    /// comes here with the root emulation's server for its other calls
+    /// (and `take_root_emulation` then has nothing).
+    pub fn take_socket_notify(
+        &mut self,
+    ) -> (
+        Option<crate::notify::Listener>,
+        Option<Box<dyn crate::notify::Server>>,
+    ) {
+        if let Some(l) = self.socket_notify.take() {
+            return (Some(l), None);
+        }
+        if !self.root_serves_sockets {
+            return (None, None);
+        }
+        match self.root_emulation.take().and_then(|r| r.into_parts()) {
+            Some((l, server)) => (Some(l), Some(Box::new(server))),
+            None => (None, None),
+        }
     }
 
     /// The root emulation (`SandboxSpec::root_emulation`; none where the

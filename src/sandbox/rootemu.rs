@@ -12,6 +12,7 @@
 //! mount is touched, through the fd that resolution gave. A symbolic link
 //! swapped in meanwhile resolves inside the container like any other.
 
+use crate::notify::{read_memory, Listener, Notification, Response, Server};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -102,140 +103,88 @@ enum Answer {
     Failed(i32),
 }
 
-/// The root emulation's listener.
+impl From<Answer> for Response {
+    fn from(a: Answer) -> Response {
+        match a {
+            Answer::Continue => Response::Continue,
+            Answer::Done => Response::Value(0),
+            Answer::Value(v) => Response::Value(v as i64),
+            Answer::Failed(e) => Response::Failed(e),
+        }
+    }
+}
+
+/// The root emulation's listener and what it keeps.
 pub struct RootEmulation {
     /// `None` once every process under the filter is gone.
-    notify: Option<OwnedFd>,
-    /// The kernel's size of `struct seccomp_notif`, at least libc's.
-    recv_len: usize,
+    listener: Option<Listener>,
+    server: IdServer,
+}
+
+/// The calls root emulation answers, with the ids processes asked for:
+/// what serves them on a listener of its own (`RootEmulation`) or on one
+/// shared with the network's direct ports.
+#[derive(Default)]
+pub struct IdServer {
     creds: CredTable,
+}
+
+impl Server for IdServer {
+    fn serve(&mut self, listener: &Listener, n: &Notification) -> Response {
+        serve(&mut self.creds, listener, n).into()
+    }
 }
 
 impl RootEmulation {
     pub fn new(notify: OwnedFd) -> RootEmulation {
-        let ours = std::mem::size_of::<libc::seccomp_notif>();
-        // SAFETY: an all-zero seccomp_notif_sizes is a valid value.
-        let mut sizes: libc::seccomp_notif_sizes = unsafe { std::mem::zeroed() };
-        // SAFETY: SECCOMP_GET_NOTIF_SIZES writes one seccomp_notif_sizes.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_GET_NOTIF_SIZES,
-                0u32,
-                &mut sizes as *mut libc::seccomp_notif_sizes,
-            )
-        };
-        let recv_len = if r == 0 {
-            ours.max(sizes.seccomp_notif as usize)
-        } else {
-            ours
-        };
         RootEmulation {
-            notify: Some(notify),
-            recv_len,
-            creds: CredTable::default(),
+            listener: Some(Listener::new(notify)),
+            server: IdServer::default(),
         }
     }
 
     /// The listener to poll for POLLIN, while there is one.
     pub fn fd(&self) -> Option<BorrowedFd<'_>> {
-        self.notify.as_ref().map(|f| f.as_fd())
+        self.listener.as_ref().map(|l| l.fd())
     }
 
     /// Answers the notifications waiting; forgets the listener once every
     /// process under the filter is gone.
     pub fn serve(&mut self) {
-        for _ in 0..BATCH {
-            let Some(n) = &self.notify else { return };
-            let mut pfd = libc::pollfd {
-                fd: n.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd, no waiting.
-            if unsafe { libc::poll(&mut pfd, 1, 0) } <= 0 {
-                return;
-            }
-            if pfd.revents & libc::POLLIN == 0 {
-                if pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
-                    self.notify = None;
-                }
-                return;
-            }
-            if !self.handle_one() {
-                return;
+        if let Some(l) = &self.listener {
+            if !l.serve_waiting(&mut self.server, BATCH) {
+                self.listener = None;
             }
         }
     }
 
-    fn handle_one(&mut self) -> bool {
-        let Some(notify) = &self.notify else {
-            return false;
-        };
-        let mut buf = vec![0u64; self.recv_len.div_ceil(8)];
-        loop {
-            // SAFETY: the buffer holds `recv_len` bytes, at least the
-            // kernel's struct seccomp_notif, aligned for it, and zeroed.
-            let r = unsafe {
-                libc::ioctl(
-                    notify.as_raw_fd(),
-                    libc::SECCOMP_IOCTL_NOTIF_RECV,
-                    buf.as_mut_ptr(),
-                )
+    /// Serves until every process under the filter is gone (a process of
+    /// its own does this for an exec'd command).
+    pub fn serve_until_gone(mut self) {
+        while let Some(fd) = self.fd() {
+            let mut pfd = libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
             };
-            if r == 0 {
-                break;
-            }
-            if super::sys::last_errno() != libc::EINTR {
-                // ENOENT: the caller died between poll and here.
-                return false;
-            }
-            buf.fill(0);
+            // SAFETY: one valid pollfd; waits for a call or the hang-up.
+            unsafe { libc::poll(&mut pfd, 1, -1) };
+            self.serve();
         }
-        // SAFETY: the kernel wrote a seccomp_notif at the start of the
-        // buffer (plain integers: every bit pattern is valid).
-        let n: libc::seccomp_notif = unsafe { std::ptr::read(buf.as_ptr().cast()) };
-        let answer = serve(&mut self.creds, notify.as_fd(), &n);
-        let resp = libc::seccomp_notif_resp {
-            id: n.id,
-            val: match answer {
-                Answer::Value(v) => v as i64,
-                _ => 0,
-            },
-            error: match answer {
-                Answer::Failed(e) => -e.clamp(1, 4095),
-                _ => 0,
-            },
-            flags: match answer {
-                Answer::Continue => libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
-                _ => 0,
-            },
-        };
-        // SAFETY: SECCOMP_IOCTL_NOTIF_SEND reads one seccomp_notif_resp.
-        // A caller that died meanwhile makes it fail with ENOENT: nothing
-        // to do then.
-        unsafe {
-            libc::ioctl(
-                notify.as_raw_fd(),
-                libc::SECCOMP_IOCTL_NOTIF_SEND,
-                &resp as *const libc::seccomp_notif_resp,
-            )
-        };
-        true
+    }
+
+    /// The listener and the server, for a loop that serves other calls on
+    /// the same listener (the network's binds and connects); `None` once
+    /// the listener hung up.
+    pub fn into_parts(self) -> Option<(Listener, IdServer)> {
+        Some((self.listener?, self.server))
     }
 }
 
 /// Whether notification `id` is still waiting (its caller alive and in
 /// the call): what was read of the caller before this is then its own.
-fn still_waiting(notify: BorrowedFd, id: u64) -> bool {
-    // SAFETY: SECCOMP_IOCTL_NOTIF_ID_VALID reads one u64.
-    unsafe {
-        libc::ioctl(
-            notify.as_raw_fd(),
-            libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
-            &id as *const u64,
-        ) == 0
-    }
+fn still_waiting(notify: &Listener, id: u64) -> bool {
+    notify.still_waiting(id)
 }
 
 fn name_of(nr: i32) -> Option<&'static str> {
@@ -249,7 +198,7 @@ fn name_of(nr: i32) -> Option<&'static str> {
     Some(s.name())
 }
 
-fn serve(table: &mut CredTable, notify: BorrowedFd, n: &libc::seccomp_notif) -> Answer {
+fn serve(table: &mut CredTable, notify: &Listener, n: &Notification) -> Answer {
     let args = n.data.args;
     let tid = n.pid;
     let Some(name) = name_of(n.data.nr) else {
@@ -350,23 +299,6 @@ fn empty_path(tid: u32, addr: u64) -> bool {
     read_path(tid, addr).is_ok_and(|p| p.is_empty())
 }
 
-/// `len` bytes at `addr` in thread `tid`.
-fn read_memory(tid: u32, addr: u64, len: usize) -> Option<Vec<u8>> {
-    let mut buf = vec![0u8; len];
-    let local = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: len,
-    };
-    let remote = libc::iovec {
-        iov_base: usize::try_from(addr).ok()? as *mut libc::c_void,
-        iov_len: len,
-    };
-    // SAFETY: writes at most `len` bytes into `buf`, which holds `len`;
-    // the remote range is checked by the kernel against the other process.
-    let n = unsafe { libc::process_vm_readv(tid as libc::pid_t, &local, 1, &remote, 1, 0) };
-    (usize::try_from(n).ok() == Some(len)).then_some(buf)
-}
-
 fn open_proc(tid: u32, what: &str, dir: bool) -> Result<OwnedFd, Errno> {
     let mut flags = OFlags::PATH | OFlags::CLOEXEC;
     if dir {
@@ -452,7 +384,7 @@ fn mount_id(fd: BorrowedFd) -> Result<u64, Errno> {
 }
 
 fn chown(
-    notify: BorrowedFd,
+    notify: &Listener,
     id: u64,
     tid: u32,
     target: Target,
@@ -565,7 +497,7 @@ fn umask_of(tid: u32) -> u32 {
 /// permissions: what a program that makes /dev entries in an image needs
 /// to go on, and nothing a container could open as a device.
 fn mknod(
-    notify: BorrowedFd,
+    notify: &Listener,
     id: u64,
     tid: u32,
     dirfd: i32,
@@ -626,7 +558,7 @@ fn caps_of(tid: u32, field: &str) -> Option<u64> {
 /// without effect (a program that dropped root by a setuid that did
 /// nothing then raises capabilities it still has); beyond the bounding
 /// set it fails as it would.
-fn capset(notify: BorrowedFd, id: u64, tid: u32, hdr: u64, data: u64) -> Result<Answer, Errno> {
+fn capset(notify: &Listener, id: u64, tid: u32, hdr: u64, data: u64) -> Result<Answer, Errno> {
     let Some(h) = read_memory(tid, hdr, 8) else {
         return Ok(Answer::Continue);
     };
@@ -934,18 +866,7 @@ impl CredTable {
 }
 
 fn write_memory(tid: u32, addr: u64, data: &[u8]) -> Result<(), Errno> {
-    let local = libc::iovec {
-        iov_base: data.as_ptr() as *mut libc::c_void,
-        iov_len: data.len(),
-    };
-    let remote = libc::iovec {
-        iov_base: usize::try_from(addr).map_err(|_| Errno::FAULT)? as *mut libc::c_void,
-        iov_len: data.len(),
-    };
-    // SAFETY: reads `data.len()` bytes from `data`; the remote range is
-    // checked by the kernel against the other process.
-    let n = unsafe { libc::process_vm_writev(tid as libc::pid_t, &local, 1, &remote, 1, 0) };
-    if usize::try_from(n).ok() == Some(data.len()) {
+    if crate::notify::write_memory(tid, addr, data) {
         Ok(())
     } else {
         Err(Errno::FAULT)
@@ -955,7 +876,7 @@ fn write_memory(tid: u32, addr: u64, data: &[u8]) -> Result<(), Errno> {
 /// The set*id and get*id families against the table.
 fn ids_call(
     table: &mut CredTable,
-    notify: BorrowedFd,
+    notify: &Listener,
     id: u64,
     tid: u32,
     name: &str,

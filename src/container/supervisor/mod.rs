@@ -609,7 +609,8 @@ impl Supervisor {
                     limit.1,
                 );
             }
-            net.started(pid, running.take_net_fd(), running.take_socket_notify())?;
+            let (socket_notify, others) = running.take_socket_notify();
+            net.started(pid, running.take_net_fd(), socket_notify, others)?;
         }
         self.root_emulation = running.take_root_emulation();
         let mut state = self.state();

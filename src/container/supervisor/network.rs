@@ -224,13 +224,16 @@ impl SupervisedStack {
     }
 
     /// The container (re)started with pid 1 `pid`, its tap (in `user`
-    /// mode) and its socket notifier's listener, if any. The supervisor is
-    /// single-threaded: the port helper forks here.
+    /// mode) and its socket notifier's listener, if any, with the server
+    /// of the listener's other calls (root emulation's, when one filter
+    /// notifies both). The supervisor is single-threaded: the port helper
+    /// forks here.
     pub fn started(
         &mut self,
         pid: i32,
         tap: Option<OwnedFd>,
-        socket_notify: Option<OwnedFd>,
+        socket_notify: Option<crate::notify::Listener>,
+        others: Option<Box<dyn crate::notify::Server>>,
     ) -> Result<(), net::NetError> {
         self.reap_closers();
         if let Some(old) = self.stack.take() {
@@ -260,7 +263,7 @@ impl SupervisedStack {
         }
         // The notifier's listener needs a reader even with no port.
         if !bound.is_empty() || socket_notify.is_some() {
-            self.forwarder = Some(PortForwarder::attach(bound, pid, socket_notify)?);
+            self.forwarder = Some(PortForwarder::attach(bound, pid, socket_notify, others)?);
         }
         self.refresh();
         Ok(())

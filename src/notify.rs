@@ -1,0 +1,243 @@
+//! Seccomp user notification, the one copy: a listener that takes the
+//! calls a container's filter sends (SECCOMP_RET_USER_NOTIF), answers each,
+//! and reads what the caller passed by pointer. What a call means is its
+//! server's business: `sandbox::rootemu` answers the owners and ids of a
+//! single-id map, `net::direct` the binds and connects of direct ports, and
+//! one listener carries both when a container needs both (the kernel gives
+//! a process tree one listener).
+//!
+//! It sits below `sandbox` and `net` and imports neither; it never blocks
+//! on a caller and never starts a thread.
+
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+/// One call a filter sent here: `libc::seccomp_notif` (`id`, `pid`, the
+/// call's number and arguments in `data`).
+pub type Notification = libc::seccomp_notif;
+
+/// The answer to one notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Response {
+    /// The kernel does the call as asked (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
+    Continue,
+    /// Done here: the call returns this value.
+    Value(i64),
+    /// Done here: the call fails with this errno.
+    Failed(i32),
+}
+
+/// A server of some of the calls a listener takes.
+pub trait Server {
+    /// The answer to `n`; `listener` tells whether the caller still waits
+    /// (`Listener::still_waiting`) after reading its memory.
+    fn serve(&mut self, listener: &Listener, n: &Notification) -> Response;
+}
+
+/// What a look at the listener found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    /// A notification waits.
+    Waiting,
+    /// Nothing now.
+    Idle,
+    /// Every process under the filter is gone, and none can come under it
+    /// again: the listener is done.
+    HungUp,
+}
+
+/// A filter's notification listener.
+pub struct Listener {
+    fd: OwnedFd,
+    /// The kernel's size of `struct seccomp_notif`, at least libc's.
+    recv_len: usize,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("fd", &self.fd.as_raw_fd())
+            .finish()
+    }
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+impl Listener {
+    /// The listener `fd` (SECCOMP_FILTER_FLAG_NEW_LISTENER's answer).
+    pub fn new(fd: OwnedFd) -> Listener {
+        let ours = std::mem::size_of::<libc::seccomp_notif>();
+        // SAFETY: an all-zero seccomp_notif_sizes is a valid value.
+        let mut sizes: libc::seccomp_notif_sizes = unsafe { std::mem::zeroed() };
+        // SAFETY: SECCOMP_GET_NOTIF_SIZES writes one seccomp_notif_sizes.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_GET_NOTIF_SIZES,
+                0u32,
+                &mut sizes as *mut libc::seccomp_notif_sizes,
+            )
+        };
+        let recv_len = if r == 0 {
+            ours.max(sizes.seccomp_notif as usize)
+        } else {
+            ours
+        };
+        Listener { fd, recv_len }
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Whether a notification waits, without waiting.
+    pub fn ready(&self) -> Ready {
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no waiting.
+        if unsafe { libc::poll(&mut pfd, 1, 0) } <= 0 {
+            return Ready::Idle;
+        }
+        if pfd.revents & libc::POLLIN != 0 {
+            Ready::Waiting
+        } else if pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            Ready::HungUp
+        } else {
+            Ready::Idle
+        }
+    }
+
+    /// Takes one notification; `None` if none could be read (its caller
+    /// died between the poll and here).
+    pub fn recv(&self) -> Option<Notification> {
+        // Zeroed each time: the kernel refuses a buffer that is not.
+        let mut buf = vec![0u64; self.recv_len.div_ceil(8)];
+        loop {
+            // SAFETY: the buffer holds `recv_len` bytes, at least the
+            // kernel's struct seccomp_notif, aligned for it, and zeroed.
+            let r = unsafe {
+                libc::ioctl(
+                    self.fd.as_raw_fd(),
+                    libc::SECCOMP_IOCTL_NOTIF_RECV,
+                    buf.as_mut_ptr(),
+                )
+            };
+            if r == 0 {
+                break;
+            }
+            if errno() != libc::EINTR {
+                return None;
+            }
+            buf.fill(0);
+        }
+        // SAFETY: the kernel wrote a seccomp_notif at the start of the
+        // buffer (plain integers: every bit pattern is valid), which is
+        // large and aligned enough for one.
+        Some(unsafe { std::ptr::read(buf.as_ptr().cast()) })
+    }
+
+    /// Answers notification `id`. A caller that died meanwhile makes the
+    /// kernel answer ENOENT: nothing to tell then.
+    pub fn respond(&self, id: u64, r: Response) {
+        let resp = libc::seccomp_notif_resp {
+            id,
+            val: match r {
+                Response::Value(v) => v,
+                _ => 0,
+            },
+            error: match r {
+                Response::Failed(e) => -e.clamp(1, 4095),
+                _ => 0,
+            },
+            flags: match r {
+                Response::Continue => libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+                _ => 0,
+            },
+        };
+        loop {
+            // SAFETY: SECCOMP_IOCTL_NOTIF_SEND reads one seccomp_notif_resp.
+            let r = unsafe {
+                libc::ioctl(
+                    self.fd.as_raw_fd(),
+                    libc::SECCOMP_IOCTL_NOTIF_SEND,
+                    &resp as *const libc::seccomp_notif_resp,
+                )
+            };
+            if r == 0 || errno() != libc::EINTR {
+                return;
+            }
+        }
+    }
+
+    /// Whether notification `id` still waits (its caller alive and in the
+    /// call): what was read of the caller before this is then its own, and
+    /// its pid still names it.
+    pub fn still_waiting(&self, id: u64) -> bool {
+        // SAFETY: SECCOMP_IOCTL_NOTIF_ID_VALID reads one u64.
+        unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
+                &id as *const u64,
+            ) == 0
+        }
+    }
+
+    /// Answers up to `batch` waiting notifications with `server`; false
+    /// once the listener hung up.
+    pub fn serve_waiting(&self, server: &mut dyn Server, batch: usize) -> bool {
+        for _ in 0..batch {
+            match self.ready() {
+                Ready::Idle => return true,
+                Ready::HungUp => return false,
+                Ready::Waiting => {}
+            }
+            let Some(n) = self.recv() else {
+                return true;
+            };
+            let r = server.serve(self, &n);
+            self.respond(n.id, r);
+        }
+        true
+    }
+}
+
+/// `len` bytes at `addr` in thread `tid`, all of them or nothing.
+pub fn read_memory(tid: u32, addr: u64, len: usize) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: len,
+    };
+    let remote = libc::iovec {
+        iov_base: usize::try_from(addr).ok()? as *mut libc::c_void,
+        iov_len: len,
+    };
+    // SAFETY: writes at most `len` bytes into `buf`, which holds `len`;
+    // the remote range is checked by the kernel against the other process.
+    let n = unsafe { libc::process_vm_readv(tid as libc::pid_t, &local, 1, &remote, 1, 0) };
+    (usize::try_from(n).ok() == Some(len)).then_some(buf)
+}
+
+/// Writes `data` at `addr` in thread `tid`; false unless all of it was.
+pub fn write_memory(tid: u32, addr: u64, data: &[u8]) -> bool {
+    let local = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    let Ok(remote_addr) = usize::try_from(addr) else {
+        return false;
+    };
+    let remote = libc::iovec {
+        iov_base: remote_addr as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: reads `data.len()` bytes from `data`; the remote range is
+    // checked by the kernel against the other process.
+    let n = unsafe { libc::process_vm_writev(tid as libc::pid_t, &local, 1, &remote, 1, 0) };
+    usize::try_from(n).ok() == Some(data.len())
+}
