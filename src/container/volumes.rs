@@ -513,7 +513,7 @@ pub mod verbs {
     use super::*;
     use crate::container::images::Context;
 
-    fn open(ctx: &Context) -> crate::Result<(Store, Volumes, Containers)> {
+    fn open(ctx: &Context) -> crate::container::error::Result<(Store, Volumes, Containers)> {
         let store = ctx.store()?;
         let volumes = Volumes::open(store.root())?;
         let containers = Containers::open(store.root())?;
@@ -521,25 +521,28 @@ pub mod verbs {
     }
 
     /// `volume create`.
-    pub fn create(ctx: &Context, new: &NewVolume) -> crate::Result<Volume> {
+    pub fn create(ctx: &Context, new: &NewVolume) -> crate::container::error::Result<Volume> {
         let (store, volumes, _) = open(ctx)?;
         let _lock = volumes.lock()?;
         Ok(volumes.create(&store, new)?)
     }
 
     /// `volume inspect`.
-    pub fn inspect(ctx: &Context, name: &str) -> crate::Result<Volume> {
+    pub fn inspect(ctx: &Context, name: &str) -> crate::container::error::Result<Volume> {
         Ok(open(ctx)?.1.get(name)?)
     }
 
     /// `volume ls`.
-    pub fn list(ctx: &Context, filters: &[VolumeFilter]) -> crate::Result<Vec<(Volume, bool)>> {
+    pub fn list(
+        ctx: &Context,
+        filters: &[VolumeFilter],
+    ) -> crate::container::error::Result<Vec<(Volume, bool)>> {
         let (_, volumes, containers) = open(ctx)?;
         Ok(list_filtered(&volumes, &containers, filters)?)
     }
 
     /// `volume rm`: with `force`, a missing volume is no error.
-    pub fn remove(ctx: &Context, name: &str, force: bool) -> crate::Result<()> {
+    pub fn remove(ctx: &Context, name: &str, force: bool) -> crate::container::error::Result<()> {
         let (_, volumes, containers) = open(ctx)?;
         let _lock = volumes.lock()?;
         match volumes.remove(name, &containers, &|p| {
@@ -562,7 +565,7 @@ pub mod verbs {
     }
 
     /// `system df`'s volume line.
-    pub fn disk_use(ctx: &Context) -> crate::Result<DiskUse> {
+    pub fn disk_use(ctx: &Context) -> crate::container::error::Result<DiskUse> {
         let mut u = DiskUse {
             count: 0,
             active: 0,
@@ -587,7 +590,7 @@ pub mod verbs {
         ctx: &Context,
         all: bool,
         filters: &[VolumeFilter],
-    ) -> crate::Result<(Vec<String>, u64)> {
+    ) -> crate::container::error::Result<(Vec<String>, u64)> {
         let (_, volumes, containers) = open(ctx)?;
         Ok(super::prune(&volumes, &containers, all, filters, &|p| {
             super::super::remove_as_owner(ctx, p).map_err(|e| e.to_string())

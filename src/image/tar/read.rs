@@ -624,9 +624,26 @@ fn verify_checksum(block: &[u8; 512], offset: u64) -> Result<(), TarError> {
     }
 }
 
+/// What is wrong with one record of a PAX header.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum PaxError {
+    #[error("a record without a length")]
+    NoLength,
+    #[error("bad record length {0:?}")]
+    BadLength(String),
+    #[error("record length {0} does not fit the header")]
+    LengthMismatch(usize),
+    #[error("a record without '='")]
+    NoEquals,
+    #[error("a key that is not UTF-8")]
+    KeyNotUtf8,
+    #[error("bad {what} {value:?}")]
+    BadValue { what: &'static str, value: String },
+}
+
 /// Applies the records of one PAX header to `pax`. An empty value removes
 /// an earlier override, as POSIX says.
-pub(super) fn parse_pax(mut data: &[u8], pax: &mut Pax) -> Result<(), String> {
+pub(super) fn parse_pax(mut data: &[u8], pax: &mut Pax) -> Result<(), PaxError> {
     while !data.is_empty() {
         // Some writers pad the header's data with NULs.
         if data.iter().all(|&b| b == 0) {
@@ -635,24 +652,26 @@ pub(super) fn parse_pax(mut data: &[u8], pax: &mut Pax) -> Result<(), String> {
         let space = data
             .iter()
             .position(|&b| b == b' ')
-            .ok_or("a record without a length")?;
+            .ok_or(PaxError::NoLength)?;
         let len = parse_decimal(&data[..space])
             .and_then(|l| usize::try_from(l).ok())
-            .ok_or_else(|| format!("bad record length {:?}", lossy(&data[..space])))?;
+            .ok_or_else(|| PaxError::BadLength(lossy(&data[..space])))?;
         if len <= space + 1 || len > data.len() || data[len - 1] != b'\n' {
-            return Err(format!("record length {len} does not fit the header"));
+            return Err(PaxError::LengthMismatch(len));
         }
         let record = &data[space + 1..len - 1];
         data = &data[len..];
         let eq = record
             .iter()
             .position(|&b| b == b'=')
-            .ok_or("a record without '='")?;
-        let key = std::str::from_utf8(&record[..eq]).map_err(|_| "a key that is not UTF-8")?;
+            .ok_or(PaxError::NoEquals)?;
+        let key = std::str::from_utf8(&record[..eq]).map_err(|_| PaxError::KeyNotUtf8)?;
         let value = &record[eq + 1..];
-        let number = |what: &str| {
-            parse_decimal(value).ok_or_else(|| format!("bad {what} {:?}", lossy(value)))
+        let bad = |what: &'static str| PaxError::BadValue {
+            what,
+            value: lossy(value),
         };
+        let number = |what: &'static str| parse_decimal(value).ok_or_else(|| bad(what));
         let set = |v: Vec<u8>| if v.is_empty() { None } else { Some(v) };
         match key {
             "path" => pax.path = set(value.to_vec()),
@@ -664,11 +683,7 @@ pub(super) fn parse_pax(mut data: &[u8], pax: &mut Pax) -> Result<(), String> {
             "gid" if value.is_empty() => pax.gid = None,
             "gid" => pax.gid = Some(number("gid")?),
             "mtime" if value.is_empty() => pax.mtime = None,
-            "mtime" => {
-                pax.mtime = Some(
-                    parse_pax_time(value).ok_or_else(|| format!("bad mtime {:?}", lossy(value)))?,
-                )
-            }
+            "mtime" => pax.mtime = Some(parse_pax_time(value).ok_or_else(|| bad("mtime"))?),
             _ if key.starts_with("GNU.sparse.") => pax.sparse = true,
             _ => {
                 if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
