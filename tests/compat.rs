@@ -683,7 +683,7 @@ fn log_drivers_none_passthrough_and_log_opt_limits() {
 /// A shell script written for docker, run unchanged with `docker` on PATH
 /// being burrow (a symlink, as `alias docker=burrow` would have it).
 const DOCKER_SCRIPT: &str = r#"
-set -eu
+set -eux
 img=compat:latest
 docker version --format '{{.Client.Version}}' >/dev/null
 
@@ -718,6 +718,18 @@ docker rmi mine:1 >/dev/null
 if docker image inspect mine:1 >/dev/null 2>&1; then exit 10; fi
 gunzip -c mine.tar.gz | docker load >/dev/null
 docker image inspect --format '{{.Id}}' mine:1 >/dev/null
+
+# a named volume outlives the containers that use it
+docker volume create data >/dev/null
+docker run --rm -v data:/data "$img" sh -c 'echo kept > /data/f'
+test "$(docker run --rm -v data:/data:ro "$img" cat /data/f)" = kept
+docker volume ls --format '{{.Name}}' | grep -qx data
+test "$(docker volume inspect --format '{{.Name}}' data)" = data
+docker create --name user -v data:/data "$img" true >/dev/null
+test "$(docker ps -a --filter name=user --format '{{.Mounts}} {{.LocalVolumes}}')" = "data 1"
+docker rm -v user >/dev/null
+docker volume rm data >/dev/null
+if docker volume inspect data >/dev/null 2>&1; then exit 11; fi
 
 # events of what happened
 docker events --since 0 --until "$(date +%s)" --filter container=job \

@@ -587,7 +587,13 @@ fn ps_row(r: &ctr::record::Record, s: &ctr::record::State, no_trunc: bool) -> se
         "Labels": labels,
         "Mounts": mounts,
         "Networks": network,
-        "LocalVolumes": "0",
+        "LocalVolumes": r
+            .config
+            .mounts
+            .iter()
+            .filter(|m| matches!(m, crate::container::spec::UserMount::Volume { .. }))
+            .count()
+            .to_string(),
     })
 }
 
