@@ -89,7 +89,10 @@ fn prune_removes_what_is_stopped_and_unused_and_df_counts_it() {
         "--format",
         "{{.Type}} {{.TotalCount}} {{.Active}}",
     ]);
-    assert_eq!(out.stdout, "Images 1 1\nContainers 2 1\n", "{out}");
+    assert_eq!(
+        out.stdout, "Images 1 1\nContainers 2 1\nLocal Volumes 0 0\n",
+        "{out}"
+    );
     let out = env.ok(&["container", "prune", "-f"]);
     assert!(out.stdout.starts_with("Deleted Containers:\n"), "{out}");
     assert_eq!(env.run(&["container", "exists", "old"]).code(), Some(1));
@@ -102,5 +105,8 @@ fn prune_removes_what_is_stopped_and_unused_and_df_counts_it() {
     assert!(out.stdout.contains("Deleted Images:"), "{out}");
     assert_eq!(env.run(&["image", "exists", IMAGE]).code(), Some(1));
     let out = env.ok(&["system", "df", "--format", "{{.Type}} {{.TotalCount}}"]);
-    assert_eq!(out.stdout, "Images 0\nContainers 0\n", "{out}");
+    assert_eq!(
+        out.stdout, "Images 0\nContainers 0\nLocal Volumes 0\n",
+        "{out}"
+    );
 }
