@@ -10,6 +10,7 @@
 pub mod build;
 pub mod cgroup;
 pub mod cli;
+pub mod compose;
 pub mod config;
 pub mod container;
 pub mod doctor;
