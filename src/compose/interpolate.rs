@@ -29,7 +29,8 @@ pub fn interpolate(
             out.push('$');
             rest = tail;
         } else if let Some(body) = after.strip_prefix('{') {
-            let end = closing_brace(body).ok_or_else(|| InterpolationError::Unterminated(s.into()))?;
+            let end =
+                closing_brace(body).ok_or_else(|| InterpolationError::Unterminated(s.into()))?;
             out.push_str(&braced(s, &body[..end], lookup)?);
             rest = &body[end + 1..];
         } else {

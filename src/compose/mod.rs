@@ -189,7 +189,7 @@ pub struct PortSpec {
 #[serde(untagged)]
 pub enum ServiceVolume {
     Short(String),
-    Long(VolumeSpec),
+    Long(Box<VolumeSpec>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -392,7 +392,7 @@ pub fn load(
         let value = interpolate_value(path, "", value, &vars)?;
         merged = merge(merged, value);
     }
-    let mut model: Model = serde_norway::from_value(merged.clone())
+    let mut model: Model = serde_norway::from_value(strip_extensions(merged.clone()))
         .map_err(|e| ComposeError::Model(e.to_string()))?;
 
     let name = opts
@@ -546,13 +546,15 @@ fn interpolate_value(
 ) -> Result<Value, ComposeError> {
     let lookup = |k: &str| vars.get(k).cloned();
     Ok(match value {
-        Value::String(s) => Value::String(interpolate::interpolate(&s, &lookup).map_err(
-            |source| ComposeError::Interpolation {
-                path: path.to_path_buf(),
-                key: at.trim_start_matches('.').to_string(),
-                source,
-            },
-        )?),
+        Value::String(s) => {
+            Value::String(interpolate::interpolate(&s, &lookup).map_err(|source| {
+                ComposeError::Interpolation {
+                    path: path.to_path_buf(),
+                    key: at.trim_start_matches('.').to_string(),
+                    source,
+                }
+            })?)
+        }
         Value::Sequence(seq) => Value::Sequence(
             seq.into_iter()
                 .enumerate()
@@ -563,7 +565,10 @@ fn interpolate_value(
             let mut out = Mapping::new();
             for (k, v) in m {
                 let name = k.as_str().map(str::to_string).unwrap_or_default();
-                out.insert(k, interpolate_value(path, &format!("{at}.{name}"), v, vars)?);
+                out.insert(
+                    k,
+                    interpolate_value(path, &format!("{at}.{name}"), v, vars)?,
+                );
             }
             Value::Mapping(out)
         }
@@ -810,7 +815,10 @@ mod tests {
         let p = load_in(d.path(), &["a.yaml", "b.yaml"], &[]).unwrap();
         let web = &p.value["services"]["web"];
         assert_eq!(web["image"].as_str(), Some("a"));
-        assert_eq!(web["command"], serde_norway::from_str::<Value>("[z]").unwrap());
+        assert_eq!(
+            web["command"],
+            serde_norway::from_str::<Value>("[z]").unwrap()
+        );
         assert_eq!(web["environment"]["A"].as_str(), Some("1"));
         assert_eq!(web["environment"]["B"].as_u64(), Some(3));
         assert_eq!(web["ports"].as_sequence().unwrap().len(), 2);
@@ -832,7 +840,10 @@ mod tests {
             "services:\n  a: {image: x, depends_on: [b]}\n  b: {image: x, depends_on: {c: {condition: service_healthy}}}\n  c: {image: x, depends_on: [a]}\n",
         );
         let e = load_in(d.path(), &[], &[]).unwrap_err();
-        assert_eq!(e.to_string(), "dependency cycle between services: a -> b -> c -> a");
+        assert_eq!(
+            e.to_string(),
+            "dependency cycle between services: a -> b -> c -> a"
+        );
     }
 
     #[test]
