@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod format;
 pub mod image;
 pub mod network;
+pub mod pod;
 pub mod registry;
 pub mod resources;
 pub mod run;
@@ -120,6 +121,9 @@ pub enum Command {
     /// Manage networks: containers on one reach each other by name.
     #[command(subcommand)]
     Network(network::NetworkCommand),
+    /// Manage pods: containers sharing one network, IPC and UTS namespace.
+    #[command(subcommand)]
+    Pod(pod::PodCommand),
     /// Check this host for what rootless containers need; print each fix.
     ///
     /// Each line is ok, warn (burrow works around it, with less) or FAIL
@@ -249,6 +253,7 @@ impl Cli {
             Command::Volume(c) => return c.exec(ctx),
             Command::System(c) => c.exec(ctx),
             Command::Network(c) => return c.exec(ctx),
+            Command::Pod(c) => return c.exec(ctx),
             Command::Doctor(_) | Command::Info(_) | Command::Version(_) => self_contained(),
         };
         done.map(|()| 0)

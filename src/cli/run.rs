@@ -25,10 +25,28 @@ pub struct Run {
 
 impl Run {
     pub fn exec(self, ctx: &Context) -> Result<i32> {
-        let mut spec = self.create.spec()?;
+        let mut spec = in_new_pod(ctx, self.create.spec()?)?;
         spec.detach = self.detach;
         run::run(ctx, &spec).map_err(not_found_is_125)
     }
+}
+
+/// `--pod new:NAME`: the pod made first, with the container's published
+/// ports (a pod's containers publish theirs on the pod).
+fn in_new_pod(ctx: &Context, mut spec: RunSpec) -> Result<RunSpec> {
+    let Some(name) = spec.pod.as_deref().and_then(|p| p.strip_prefix("new:")) else {
+        return Ok(spec);
+    };
+    let pod = ctr::pod::create(
+        ctx,
+        &ctr::pod::PodSpec {
+            name: Some(name.to_string()),
+            publish: std::mem::take(&mut spec.publish),
+            ..Default::default()
+        },
+    )?;
+    spec.pod = Some(pod.id);
+    Ok(spec)
 }
 
 /// `run` and `create` fail with 125 on anything of burrow's, a missing
@@ -38,6 +56,7 @@ fn not_found_is_125(e: crate::Error) -> crate::Error {
         crate::Error::Container(ctr::ContainerError::Record(
             ctr::record::RecordError::NotFound(_),
         ))
+        | crate::Error::Container(ctr::ContainerError::Pod(ctr::pods::PodError::NotFound(_)))
         | crate::Error::Image(crate::image::ImageError::Store(
             crate::image::store::StoreError::NoSuchImage(_),
         )) => crate::Error::Usage(e.to_string()),
@@ -172,6 +191,9 @@ pub struct Create {
     /// Publish every port the image exposes on a random host port.
     #[arg(short = 'P', long)]
     publish_all: bool,
+    /// Run in a pod (`burrow pod create`), by name or id, or in a new one: new:NAME.
+    #[arg(long, value_name = "POD")]
+    pod: Option<String>,
     /// A DNS server for the container (instead of burrow's forwarder).
     #[arg(long, value_name = "IP", value_parser = values::dns)]
     dns: Vec<IpAddr>,
@@ -193,7 +215,8 @@ pub struct Create {
 
 impl Create {
     pub fn exec(self, ctx: &Context) -> Result<()> {
-        let id = run::create(ctx, &self.spec()?).map_err(not_found_is_125)?;
+        let spec = in_new_pod(ctx, self.spec()?)?;
+        let id = run::create(ctx, &spec).map_err(not_found_is_125)?;
         println!("{id}");
         Ok(())
     }
@@ -257,6 +280,8 @@ impl Create {
             volumes: self.volume,
             volumes_from: self.volumes_from,
             skip_image_volumes: false,
+            pod: self.pod,
+            infra_of: None,
             mounts: self.mount,
             tmpfs: self.tmpfs,
             hostname: self.hostname,

@@ -194,6 +194,7 @@ mod tests {
             },
             auto_remove: false,
             plan_dir: None,
+            pod: None,
         }
     }
 

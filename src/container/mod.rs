@@ -14,6 +14,8 @@ pub mod lifecycle;
 pub mod log;
 pub mod network;
 pub mod networks;
+pub mod pod;
+pub mod pods;
 pub mod procview;
 pub mod record;
 pub mod resources;
@@ -32,6 +34,8 @@ pub enum ContainerError {
     Plan(#[from] supervisor::PlanError),
     #[error(transparent)]
     Volume(#[from] volumes::VolumeError),
+    #[error(transparent)]
+    Pod(#[from] pods::PodError),
     #[error("container {0} is running; stop it first, or remove it with -f")]
     Running(String),
     #[error("container {0} is not running")]
@@ -65,6 +69,7 @@ impl ContainerError {
             // docker's status for an object that does not exist.
             ContainerError::Record(record::RecordError::NotFound(_)) => 1,
             ContainerError::Volume(e) => e.exit_code(),
+            ContainerError::Pod(e) => e.exit_code(),
             _ => 125,
         }
     }

@@ -27,6 +27,8 @@ pub struct NetworkPlan {
     /// For `container:NAME`: its namespaces, its id map, its directory
     /// (whose /etc/hosts and /etc/resolv.conf are shared too).
     pub join: Option<(JoinNamespaces, IdMap, std::path::PathBuf)>,
+    /// For `container:NAME`: that container's id.
+    pub joined: Option<String>,
     pub host_loopback: bool,
     /// `network.direct_ports` of the configuration.
     pub direct_ports: bool,
@@ -134,12 +136,17 @@ pub fn plan(
         NetworkMode::Container(name) => Some(joinable(containers, name)?),
         _ => None,
     };
+    let joined = match &mode {
+        NetworkMode::Container(name) => Some(containers.find(name)?.0.id),
+        _ => None,
+    };
     Ok(NetworkPlan {
         mode,
         ports,
         dns,
         add_hosts,
         join,
+        joined,
         host_loopback: config.host_loopback,
         direct_ports: config.direct_ports,
         direct_host: config.direct_host,
@@ -234,7 +241,12 @@ fn joinable(
     })?;
     let map = r.id_map.clone();
     Ok((
-        JoinNamespaces { pid },
+        JoinNamespaces {
+            pid,
+            ipc: false,
+            uts: false,
+            pid_ns: false,
+        },
         map,
         // Its /etc files live beside its record, or (a foreground --rm
         // container's) with its plan under the runtime dir.
@@ -242,6 +254,21 @@ fn joinable(
             .clone()
             .unwrap_or_else(|| containers.dir_of(&r.id)),
     ))
+}
+
+/// The pid whose namespaces a container joining container `id` enters,
+/// while that container runs (its command, under its init if it has one).
+pub fn running_pid(storage: &Path, id: &str) -> Option<i32> {
+    let containers = Containers::open(storage).ok()?;
+    let (r, s) = containers.find(id).ok()?;
+    match (s.status, s.pid, s.pid_start) {
+        (Status::Running, Some(pid), Some(start))
+            if super::record::process_start_time(pid) == Some(start) =>
+        {
+            super::record::entry_pid(&r, pid)
+        }
+        _ => None,
+    }
 }
 
 /// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container, in
@@ -339,6 +366,14 @@ pub fn apply(plan: &NetworkPlan, sandbox: &mut SandboxSpec) {
             if let Some((join, map, _)) = &plan.join {
                 sandbox.join = Some(join.clone());
                 sandbox.id_map = map.clone();
+                // A pod's: its host name and IPC are the pod's.
+                if join.uts {
+                    sandbox.namespaces.uts = false;
+                    sandbox.hostname = None;
+                }
+                if join.ipc {
+                    sandbox.namespaces.ipc = false;
+                }
             }
         }
         // The tap and the socket notifier (and a user network's links):

@@ -132,6 +132,10 @@ pub struct Record {
     /// foreground --rm container's lives and ends in the runtime dir.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_dir: Option<PathBuf>,
+    /// The pod it belongs to, by id (`run --pod`; a pod's infra container
+    /// too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
 }
 
 /// A container's settings as created, in docker's words: serialised with
@@ -531,6 +535,7 @@ fn salvage(id: &str, path: &Path, detail: &str) -> (Record, String) {
         },
         auto_remove: false,
         plan_dir: None,
+        pod: None,
     };
     (record, damage_note(path, detail))
 }
@@ -638,6 +643,7 @@ mod tests {
     fn record(id: &str, name: &str) -> Record {
         Record {
             plan_dir: None,
+            pod: None,
             id: id.into(),
             name: name.into(),
             image_id: Digest::of_bytes(b"x"),

@@ -124,6 +124,13 @@ pub struct RunSpec {
     /// No anonymous volumes for the image's VOLUME paths: a build's RUN
     /// step writes there into its layer, as BuildKit's do.
     pub skip_image_volumes: bool,
+    /// `--pod NAME`: the pod's network, and its IPC, UTS and pid
+    /// namespaces as it shares them (its infra container is started if
+    /// need be).
+    pub pod: Option<String>,
+    /// The pod (by id) whose infra container this is: it runs nothing
+    /// and holds the pod's namespaces (`SandboxSpec::pause`).
+    pub infra_of: Option<String>,
 }
 
 /// `--volumes-from CONTAINER[:ro|rw]`: that container's volumes and bind
@@ -396,7 +403,61 @@ pub fn create(ctx: &Context, spec: &RunSpec) -> Result<String> {
     Ok(create_or_run(ctx, spec, true)?.0)
 }
 
+/// A container of a pod: the flags the pod decides checked, and the
+/// pod's network (its infra container, started if it is not running) and
+/// host name put in their place. Returns them with what the pod shares
+/// and its id.
+fn pod_member(
+    ctx: &Context,
+    spec: &RunSpec,
+    input: &str,
+) -> Result<(RunSpec, super::pods::Share, String)> {
+    use super::pods::PodError;
+    let store = ctx.store()?;
+    let pod = super::pods::Pods::open(store.root()).find(input)?;
+    let refuse = |flag: &'static str| -> Result<(RunSpec, super::pods::Share, String)> {
+        Err(PodError::MemberFlag {
+            pod: pod.name.clone(),
+            flag,
+        }
+        .into())
+    };
+    if !spec.publish.is_empty() || spec.publish_all {
+        return refuse("-p");
+    }
+    if spec.network != NetworkMode::default()
+        || spec.network_endpoint != crate::net::networks::EndpointSpec::default()
+    {
+        return refuse("--network");
+    }
+    if pod.share.uts && spec.hostname.is_some() {
+        return refuse("--hostname");
+    }
+    let containers = Containers::open(store.root())?;
+    let (_, state) = containers.find(&pod.infra)?;
+    if state.status != record::Status::Running {
+        super::lifecycle::start(ctx, &pod.infra)?;
+    }
+    let mut member = spec.clone();
+    member.network = NetworkMode::Container(pod.infra.clone());
+    if pod.share.uts {
+        member.hostname = Some(pod.name.clone());
+    }
+    Ok((member, pod.share, pod.id))
+}
+
 fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(String, i32)> {
+    let member;
+    let (spec, pod) = match &spec.pod {
+        Some(input) => {
+            member = pod_member(ctx, spec, input)?;
+            (&member.0, Some((member.1, member.2.clone())))
+        }
+        None => (
+            spec,
+            spec.infra_of.clone().map(|id| (Default::default(), id)),
+        ),
+    };
     // A created container, like a detached one, outlives this process.
     let outlives = spec.detach || create_only;
     // Every flag is checked before the image is looked up (or pulled).
@@ -527,6 +588,14 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         image_run.exposed_ports.as_ref(),
         &ctx.config.network,
     )?;
+    if let (Some((share, _)), Some((join, _, _))) =
+        (spec.pod.as_ref().and(pod.as_ref()), &mut network.join)
+    {
+        let share: &super::pods::Share = share;
+        join.ipc = share.ipc;
+        join.uts = share.uts;
+        join.pid_ns = share.pid;
+    }
     let bound = network::bind(&network, &ctx.paths.runtime.join("ports"))?;
     // Held until the record names the volumes it uses: a `volume rm` or
     // `volume prune` in between would remove one about to be used.
@@ -582,6 +651,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
             // A foreground --rm container's plan is a file less made and
             // removed on the storage filesystem at each run.
             plan_dir: (spec.remove && !outlives).then(|| runtime_dir(ctx, &id)),
+            pod: pod.as_ref().map(|(_, id)| id.clone()),
         };
         let dir = containers.create(
             &record,
@@ -1024,6 +1094,7 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
         && id_map.uids.first().is_some_and(|r| r.inside == 0)
         && id_map.gids.first().is_some_and(|r| r.inside == 0);
     sandbox.volatile_upper = input.spec.remove;
+    sandbox.pause = input.spec.infra_of.is_some();
     // What every supervisor of this container, and `exec`, work from.
     let plan = Plan {
         id: id.to_string(),
@@ -1039,6 +1110,11 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
         limits: input.spec.limits.clone(),
         network: SupervisedNetwork::of(&input.network, &input.bound),
         health: input.health,
+        join_container: input
+            .network
+            .joined
+            .clone()
+            .map(|id| (ctx.paths.storage.clone(), id)),
     };
     let plan_dir = if throwaway { &etc_dir } else { dir };
     plan.save(plan_dir).map_err(io("writing", plan_dir))?;

@@ -162,9 +162,38 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
     credentials(spec, &user)?;
     rustix::process::chdir(&spec.cwd).map_err(|e| sys_err("enter", Some(&spec.cwd), e))?;
     let env = environment(spec, &user);
+    if spec.pause {
+        send(ctx, &ToParent::Executing, None)?;
+        pause();
+    }
     sys::cloexec_from_3();
     send(ctx, &ToParent::Executing, None)?;
     Err(Stop::Exec(exec::exec(&spec.argv, &env)))
+}
+
+/// `SandboxSpec::pause`: holds the namespaces until told to stop. The
+/// signals are blocked and waited for: pid 1 of a pid namespace gets no
+/// signal its default action would take, but a blocked one is queued.
+/// Every fd (the channel with them) is closed first: the parent reads
+/// the channel's end as the exec, and nothing of burrow stays open here.
+fn pause() -> ! {
+    // SAFETY: close_range on fds of this process only; no pointers.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    // SAFETY: sigset_t filled by sigemptyset/sigaddset before use; the
+    // calls take pointers to it alone.
+    unsafe {
+        let mut set = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        loop {
+            if libc::sigwaitinfo(&set, std::ptr::null_mut()) > 0 {
+                libc::_exit(0);
+            }
+        }
+    }
 }
 
 /// A session keyring of the container's own, made while this process is
@@ -387,11 +416,32 @@ fn new_namespaces(spec: &SandboxSpec) -> Result<(), SetupError> {
 /// the new one and sends what it made to the parent.
 fn network(ctx: &ChildContext) -> Result<(), Stop> {
     let spec = ctx.spec;
-    if let Some(pidfd) = ctx.join {
-        // SAFETY: setns with the pidfd the parent opened and we inherited.
-        if unsafe { libc::setns(pidfd, libc::CLONE_NEWNET) } < 0 {
-            let e = Errno::from_raw_os_error(sys::last_errno());
-            return Err(sys_err("enter the network namespace to share", None, e).into());
+    if let (Some(pidfd), Some(join)) = (ctx.join, &spec.join) {
+        for (on, kind, what) in [
+            (
+                true,
+                libc::CLONE_NEWNET,
+                "enter the network namespace to share",
+            ),
+            (
+                join.ipc,
+                libc::CLONE_NEWIPC,
+                "enter the IPC namespace to share",
+            ),
+            (
+                join.uts,
+                libc::CLONE_NEWUTS,
+                "enter the UTS namespace to share",
+            ),
+        ] {
+            if !on {
+                continue;
+            }
+            // SAFETY: setns with the pidfd the parent opened and we inherited.
+            if unsafe { libc::setns(pidfd, kind) } < 0 {
+                let e = Errno::from_raw_os_error(sys::last_errno());
+                return Err(sys_err(what, None, e).into());
+            }
         }
     }
     if let Some(setup) = &spec.net_setup {

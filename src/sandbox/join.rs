@@ -126,10 +126,22 @@ pub fn exec(
     };
 
     let mut flags = libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID;
+    // A container that shares another's namespaces (`--network
+    // container:`, a pod's) is in them too: not the host's.
+    let shared = sandbox.join.as_ref();
     for (on, flag) in [
-        (sandbox.namespaces.uts, libc::CLONE_NEWUTS),
-        (sandbox.namespaces.ipc, libc::CLONE_NEWIPC),
-        (sandbox.namespaces.net, libc::CLONE_NEWNET),
+        (
+            sandbox.namespaces.uts || shared.is_some_and(|j| j.uts),
+            libc::CLONE_NEWUTS,
+        ),
+        (
+            sandbox.namespaces.ipc || shared.is_some_and(|j| j.ipc),
+            libc::CLONE_NEWIPC,
+        ),
+        (
+            sandbox.namespaces.net || shared.is_some(),
+            libc::CLONE_NEWNET,
+        ),
         (sandbox.namespaces.cgroup, libc::CLONE_NEWCGROUP),
     ] {
         if on {

@@ -336,6 +336,12 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
                 let fd = join::pidfd_open(join.pid)?;
                 enter_namespace(&fd, libc::CLONE_NEWUSER)?;
                 flags &= !(libc::CLONE_NEWUSER as u64);
+                // The children of this process are born in that pid
+                // namespace from now on (this process stays in its own).
+                if join.pid_ns {
+                    enter_namespace(&fd, libc::CLONE_NEWPID)?;
+                    flags &= !(libc::CLONE_NEWPID as u64);
+                }
                 join_pidfd = Some(fd);
             }
             // SAFETY: single-threaded, checked above.

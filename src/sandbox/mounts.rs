@@ -76,7 +76,7 @@ pub fn mount_ops(spec: &SandboxSpec) -> Vec<MountOp> {
         0o1777,
         true,
     ));
-    if spec.namespaces.ipc {
+    if spec.namespaces.ipc || spec.join.as_ref().is_some_and(|j| j.ipc) {
         ops.push(MountOp::Mqueue {
             dst: "/dev/mqueue".into(),
         });

@@ -130,6 +130,12 @@ pub struct SandboxSpec {
     /// by the caller to be namespaced.
     #[serde(default)]
     pub sysctls: Vec<(String, String)>,
+    /// Hold the namespaces and run nothing: the set-up goes as far as the
+    /// command's execve, then pid 1 closes every fd it has and waits for
+    /// SIGTERM, SIGINT or SIGHUP to exit 0 (a pod's infra container; no
+    /// program of the image runs).
+    #[serde(default)]
+    pub pause: bool,
 }
 
 /// One resource limit, as setrlimit takes it. `u64::MAX` is unlimited.
@@ -272,6 +278,17 @@ pub struct SharedUserns {
 pub struct JoinNamespaces {
     /// Its pid in the caller's pid namespace.
     pub pid: i32,
+    /// Its IPC namespace too (a pod's containers share SysV IPC and POSIX
+    /// message queues).
+    #[serde(default)]
+    pub ipc: bool,
+    /// Its UTS namespace too (a pod's one host name).
+    #[serde(default)]
+    pub uts: bool,
+    /// Its pid namespace too: the new pid 1 is then not pid 1, but one
+    /// more process beside the other's.
+    #[serde(default)]
+    pub pid_ns: bool,
 }
 
 /// The network of the new network namespace, in two halves. `inside` runs
@@ -585,6 +602,7 @@ impl SandboxSpec {
             rlimits: Vec::new(),
             shm_size: None,
             sysctls: Vec::new(),
+            pause: false,
         }
     }
 
@@ -625,6 +643,14 @@ impl SandboxSpec {
                 field: "hostname".into(),
                 reason: e.to_string(),
             })?;
+        }
+        if let Some(j) = &self.join {
+            if (j.ipc && self.namespaces.ipc) || (j.uts && self.namespaces.uts) {
+                return bad(
+                    "join",
+                    "a shared IPC or UTS namespace cannot also be a new one".into(),
+                );
+            }
         }
         if self.join.is_some() && (self.namespaces.net || self.net_setup.is_some()) {
             return bad(

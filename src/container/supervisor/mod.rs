@@ -73,6 +73,11 @@ pub struct Plan {
     /// The health check run on schedule while the container runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthCheck>,
+    /// The storage root and id of the container whose namespaces this one
+    /// joins (`--network container:`, `--pod`): its pid is looked up again
+    /// at each start, as it changes when that container starts again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_container: Option<(PathBuf, String)>,
 }
 
 pub const PLAN_FILE: &str = "supervise.json";
@@ -487,6 +492,19 @@ impl Supervisor {
         // Before the supervisor joins the container's cgroup (at the first
         // start only): a holder started from inside it would pin it.
         let mut spec = self.plan.sandbox.clone();
+        if let (Some((storage, id)), Some(join)) = (&self.plan.join_container, &mut spec.join) {
+            join.pid = super::network::running_pid(storage, id).ok_or_else(|| {
+                SandboxError::Setup(crate::sandbox::SetupError {
+                    op: format!(
+                        "join the namespaces of container {}",
+                        id.get(..12).unwrap_or(id)
+                    ),
+                    path: None,
+                    errno: None,
+                    detail: Some("it is not running (start it, or its pod, first)".into()),
+                })
+            })?;
+        }
         // A user network's set-up holds the holder of the user's
         // namespaces first (starting it if need be), then the namespace
         // below is that holder's.

@@ -1,0 +1,252 @@
+//! Pods end to end, through the real binary as the unprivileged users
+//! (with and without subordinate ids): the containers of a pod reach each
+//! other on localhost, share one host name and one IPC namespace, a port
+//! published on the pod is reached from the host at 127.0.0.1, a pod
+//! stopped and started again is whole again; the errors say what; and a
+//! container of one pod reaches nothing of another pod's (its localhost,
+//! its namespaces). Every address is loopback inside namespaces burrow
+//! makes, or the host's 127.0.0.1.
+
+mod common;
+
+use common::fixtures::busybox_rootfs;
+use common::{path_str, TestEnv, TestUser};
+use std::io::Read;
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+const NET_APPLETS: &[&str] = &["nc", "seq", "hostname", "readlink", "grep"];
+
+fn env_with_image(test: &str, user: TestUser) -> Option<TestEnv> {
+    let env = TestEnv::new(test, user)?;
+    let mut b = busybox_rootfs();
+    for a in NET_APPLETS {
+        b = b.symlink(&format!("bin/{a}"), "busybox");
+    }
+    let tarball = env.fixture("netbox.tar", &b.finish().tar);
+    env.ok(&["import", path_str(&tarball), "netbox"]);
+    Some(env)
+}
+
+/// Runs `args` until it exits 0 or 30 s have passed; the last output.
+fn until_ok(env: &TestEnv, args: &[&str]) -> common::Output {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = env.run(args);
+        if out.code() == Some(0) || Instant::now() > deadline {
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A host port free a moment ago.
+fn free_port() -> u16 {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// What the host reads from 127.0.0.1:`port`, tried for 30 s.
+fn read_from_host(port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(mut s) = TcpStream::connect((Ipv4Addr::LOCALHOST, port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut text = String::new();
+            let _ = s.read_to_string(&mut text);
+            if !text.is_empty() || Instant::now() > deadline {
+                return text;
+            }
+        } else if Instant::now() > deadline {
+            return String::new();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The namespaces a container is in, as `readlink /proc/self/ns/*`.
+const NS: &str = "for n in net ipc uts; do readlink /proc/self/ns/$n; done";
+
+fn pod_shares_localhost_host_name_ipc_and_port(test: &str, user: TestUser) {
+    let Some(env) = env_with_image(test, user) else {
+        return;
+    };
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:8080");
+    env.ok(&["pod", "create", "--name", "web", "-p", &publish]);
+    env.ok(&["pod", "exists", "web"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--pod",
+        "web",
+        "--name",
+        "srv",
+        "netbox",
+        "sh",
+        "-c",
+        "nc -ll -p 8080 -e echo from-srv",
+    ]);
+    // A second container: the first one's server on localhost, the same
+    // host name (the pod's), the same namespaces.
+    let client = until_ok(
+        &env,
+        &[
+            "run",
+            "--rm",
+            "--pod",
+            "web",
+            "netbox",
+            "sh",
+            "-c",
+            &format!("hostname; {NS}; nc 127.0.0.1 8080 </dev/null | grep from-srv"),
+        ],
+    );
+    assert_eq!(client.code(), Some(0), "{client}");
+    let lines = client.stdout_lines();
+    assert_eq!(lines.first().copied(), Some("web"), "{client}");
+    let theirs = env.ok(&["exec", "srv", "sh", "-c", NS]);
+    assert_eq!(
+        lines[1..4],
+        theirs.stdout_lines()[..],
+        "net, ipc and uts namespaces differ between the pod's containers"
+    );
+    // The pod's port, from the host.
+    assert_eq!(read_from_host(port).trim(), "from-srv");
+
+    let ls = env.ok(&["pod", "ls"]);
+    assert!(
+        ls.stdout.contains("web") && ls.stdout.contains("Running"),
+        "{ls}"
+    );
+    let inspect = env.ok(&["pod", "inspect", "web"]);
+    let v: serde_json::Value = serde_json::from_str(&inspect.stdout).expect("json");
+    assert_eq!(v[0]["Name"], "web", "{inspect}");
+    assert_eq!(v[0]["NumContainers"], 2, "{inspect}");
+
+    // Stopped and started again, the member joins the new infra's
+    // namespaces and the port is served again.
+    env.ok(&["pod", "stop", "-t", "1", "web"]);
+    env.ok(&["pod", "start", "web"]);
+    assert_eq!(read_from_host(port).trim(), "from-srv");
+    let again = env.ok(&["exec", "srv", "sh", "-c", NS]);
+    let infra_ns = env.ok(&["run", "--rm", "--pod", "web", "netbox", "sh", "-c", NS]);
+    assert_eq!(again.stdout, infra_ns.stdout);
+
+    // A running container keeps the pod: rm needs -f.
+    let refused = env.run(&["pod", "rm", "web"]);
+    assert_eq!(refused.code(), Some(1), "{refused}");
+    assert!(refused.stderr.contains("running containers"), "{refused}");
+    env.ok(&["pod", "rm", "-f", "web"]);
+    assert_eq!(env.run(&["pod", "exists", "web"]).code(), Some(1));
+    let ps = env.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert!(
+        ps.stdout.trim().is_empty(),
+        "the pod's containers remain: {ps}"
+    );
+    assert!(
+        TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err(),
+        "the pod's port is still served after its removal"
+    );
+}
+
+#[test]
+fn pod_containers_share_localhost_host_name_ipc_and_published_port() {
+    pod_shares_localhost_host_name_ipc_and_port(
+        "pod_containers_share_localhost_host_name_ipc_and_published_port",
+        TestUser::WithSubids,
+    );
+}
+
+#[test]
+fn pod_containers_share_localhost_without_subordinate_ids() {
+    pod_shares_localhost_host_name_ipc_and_port(
+        "pod_containers_share_localhost_without_subordinate_ids",
+        TestUser::NoSubids,
+    );
+}
+
+#[test]
+fn pod_errors_say_what() {
+    let Some(env) = env_with_image("pod_errors_say_what", TestUser::WithSubids) else {
+        return;
+    };
+    let out = env.fails(&["run", "--rm", "--pod", "nosuch", "netbox", "true"]);
+    assert!(out.stderr.contains("no such pod: nosuch"), "{out}");
+    let out = env.run(&["pod", "inspect", "nosuch"]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(out.stderr.contains("no such pod: nosuch"), "{out}");
+    assert_eq!(env.run(&["pod", "exists", "nosuch"]).code(), Some(1));
+    env.ok(&["pod", "create", "--name", "one"]);
+    let out = env.run(&["pod", "create", "--name", "one"]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(out.stderr.contains("already in use"), "{out}");
+    let out = env.fails(&[
+        "run", "--rm", "--pod", "one", "-p", "8080", "netbox", "true",
+    ]);
+    assert!(out.stderr.contains("pod create"), "{out}");
+    let out = env.run(&["pod", "create", "--share", "net,cgroup"]);
+    assert_ne!(out.code(), Some(0), "{out}");
+    assert!(out.stderr.contains("cgroup"), "{out}");
+    env.ok(&["pod", "rm", "-f", "one"]);
+}
+
+#[test]
+fn a_container_of_one_pod_reaches_nothing_of_another_pod() {
+    let Some(env) = env_with_image(
+        "a_container_of_one_pod_reaches_nothing_of_another_pod",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    env.ok(&["pod", "create", "--name", "a"]);
+    env.ok(&["pod", "create", "--name", "b"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--pod",
+        "a",
+        "--name",
+        "secret",
+        "netbox",
+        "sh",
+        "-c",
+        "nc -ll -p 7000 -e echo secret-of-a",
+    ]);
+    // Reached from its own pod: the server is up.
+    let own = until_ok(
+        &env,
+        &[
+            "run",
+            "--rm",
+            "--pod",
+            "a",
+            "netbox",
+            "sh",
+            "-c",
+            "nc 127.0.0.1 7000 </dev/null | grep secret-of-a",
+        ],
+    );
+    assert_eq!(own.code(), Some(0), "{own}");
+    // From the other pod: nothing on localhost, other namespaces, another
+    // host name.
+    let other = env.run(&[
+        "run",
+        "--rm",
+        "--pod",
+        "b",
+        "netbox",
+        "sh",
+        "-c",
+        &format!("hostname; {NS}; nc 127.0.0.1 7000 </dev/null; echo done"),
+    ]);
+    assert_eq!(other.code(), Some(0), "{other}");
+    assert!(!other.stdout.contains("secret-of-a"), "{other}");
+    let lines = other.stdout_lines();
+    assert_eq!(lines.first().copied(), Some("b"), "{other}");
+    let theirs = env.ok(&["exec", "secret", "sh", "-c", NS]);
+    for (mine, theirs) in lines[1..4].iter().zip(theirs.stdout_lines()) {
+        assert_ne!(*mine, theirs, "pods a and b share a namespace");
+    }
+    env.ok(&["pod", "rm", "-f", "a", "b"]);
+}
