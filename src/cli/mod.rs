@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod complete;
+pub mod compose;
 pub mod container;
 pub mod doctor;
 pub mod format;
@@ -138,6 +139,8 @@ pub enum Command {
     History(image::History),
     /// Show what happened to containers and images.
     Events(system::Events),
+    /// Run a compose project: services, their networks and volumes.
+    Compose(compose::Compose),
     /// Run containers' health checks.
     #[command(subcommand)]
     Healthcheck(container::HealthcheckCommand),
@@ -254,6 +257,7 @@ impl Cli {
             Command::System(c) => c.exec(ctx),
             Command::Network(c) => return c.exec(ctx),
             Command::Pod(c) => return c.exec(ctx),
+            Command::Compose(c) => return c.exec(ctx),
             Command::Doctor(_) | Command::Info(_) | Command::Version(_) => self_contained(),
         };
         done.map(|()| 0)

@@ -4,6 +4,8 @@
 //! It never runs a container: that is `container`'s work.
 
 pub mod interpolate;
+pub mod service;
+pub mod verbs;
 
 use serde::Deserialize;
 use serde_norway::{Mapping, Value};
@@ -45,6 +47,30 @@ pub enum ComposeError {
     UnknownDependency { service: String, dependency: String },
     #[error("{0}")]
     Model(String),
+    #[error("no such service: {0}")]
+    NoService(String),
+    #[error("service {service}: {key}: {why}")]
+    Service {
+        service: String,
+        key: String,
+        why: String,
+    },
+    /// A dependency did not reach the state a `depends_on` waits for.
+    #[error("service {service} cannot start: {dependency} ({container}) {why}")]
+    Dependency {
+        service: String,
+        dependency: String,
+        container: String,
+        why: String,
+    },
+    #[error(transparent)]
+    Burrow(Box<crate::Error>),
+}
+
+impl From<crate::Error> for ComposeError {
+    fn from(e: crate::Error) -> ComposeError {
+        ComposeError::Burrow(Box::new(e))
+    }
 }
 
 /// What to load: the `-f` files (none: look for the default names), `-p`,
@@ -54,6 +80,8 @@ pub struct Options {
     pub files: Vec<PathBuf>,
     pub project_name: Option<String>,
     pub profiles: Vec<String>,
+    /// `--env-file`: read instead of the project directory's `.env`.
+    pub env_files: Vec<PathBuf>,
 }
 
 /// A loaded project: its name, directory, the merged and interpolated
@@ -372,10 +400,19 @@ pub fn load(
         .map(Path::to_path_buf)
         .unwrap_or_else(|| dir.to_path_buf());
     let mut vars: HashMap<String, String> = HashMap::new();
-    let dot_env = project_dir.join(".env");
-    if dot_env.is_file() {
-        let text = std::fs::read_to_string(&dot_env).map_err(|source| ComposeError::Read {
-            path: dot_env.clone(),
+    let env_files = if opts.env_files.is_empty() {
+        let dot_env = project_dir.join(".env");
+        if dot_env.is_file() {
+            vec![dot_env]
+        } else {
+            Vec::new()
+        }
+    } else {
+        opts.env_files.iter().map(|f| dir.join(f)).collect()
+    };
+    for path in env_files {
+        let text = std::fs::read_to_string(&path).map_err(|source| ComposeError::Read {
+            path: path.clone(),
             source,
         })?;
         vars.extend(parse_env_file(&text));

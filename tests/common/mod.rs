@@ -609,7 +609,7 @@ pub fn finish(child: (Child, Vec<String>)) -> Output {
     wait_output(child.0, &args, None)
 }
 
-fn wait_output(mut child: Child, args: &[&str], stdin: Option<&[u8]>) -> Output {
+pub fn wait_output(mut child: Child, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let feeder = stdin.map(|data| {
         let mut pipe = child.stdin.take().expect("stdin piped");
         let data = data.to_vec();

@@ -1,0 +1,495 @@
+//! `burrow compose`: a compose project's services as containers (the
+//! compose specification's files; docker compose's verbs and names).
+
+use crate::compose::{self, verbs, ComposeError, Project};
+use crate::container::images::Context;
+use crate::container::lifecycle::{self, LogOptions};
+use crate::sandbox::join::ExecSpec;
+use crate::{Error, Result};
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Compose {
+    /// A compose file (repeat to merge several, later ones over earlier); default: compose.yaml, compose.yml, docker-compose.yml or docker-compose.yaml here or above.
+    #[arg(short, long = "file", value_name = "FILE")]
+    file: Vec<PathBuf>,
+    /// The project's name (default: the file's `name`, $COMPOSE_PROJECT_NAME, or its directory's name).
+    #[arg(short = 'p', long = "project-name", value_name = "NAME")]
+    project_name: Option<String>,
+    /// A profile to enable (repeatable; default: $COMPOSE_PROFILES).
+    #[arg(long, value_name = "PROFILE")]
+    profile: Vec<String>,
+    /// An environment file for interpolation instead of the project's .env.
+    #[arg(long, value_name = "FILE")]
+    env_file: Vec<PathBuf>,
+    #[command(subcommand)]
+    command: ComposeCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ComposeCommand {
+    /// Create and start the services' containers (with their networks and volumes).
+    Up(Up),
+    /// Stop and remove the project's containers and networks (-v: its volumes too).
+    Down(Down),
+    /// List the project's containers.
+    Ps(Ps),
+    /// Print the services' output.
+    Logs(Logs),
+    /// Run a command in a service's running container.
+    Exec(Exec),
+    /// Run a one-off command in a new container of a service.
+    Run(Run),
+    /// Build the images of services that have a build section.
+    Build(Services),
+    /// Pull the images of services.
+    Pull(Services),
+    /// Print the merged, interpolated project as YAML.
+    Config(Config),
+    /// Restart the services' containers.
+    Restart(StopArgs),
+    /// Stop the services' containers.
+    Stop(StopArgs),
+    /// Start the services' stopped containers.
+    Start(Services),
+}
+
+impl Compose {
+    fn load(&self) -> Result<Project> {
+        let dir = std::env::current_dir()
+            .map_err(|e| Error::Usage(format!("the current directory: {e}")))?;
+        let opts = compose::Options {
+            files: self.file.clone(),
+            project_name: self.project_name.clone(),
+            profiles: self.profile.clone(),
+            env_files: self.env_file.clone(),
+        };
+        compose::load(&opts, &dir, &std::env::vars().collect()).map_err(to_error)
+    }
+
+    pub fn exec(self, ctx: &Context) -> Result<i32> {
+        let project = self.load()?;
+        self.command.exec(ctx, &project).map_err(to_error)
+    }
+}
+
+/// Errors of burrow's own pass through with their exit status; the
+/// project's (a bad file, a dependency that failed) are 1, as docker
+/// compose's are.
+fn to_error(e: ComposeError) -> Error {
+    match e {
+        ComposeError::Burrow(e) => *e,
+        e => Error::Conflict(e.to_string()),
+    }
+}
+
+impl ComposeCommand {
+    fn exec(self, ctx: &Context, project: &Project) -> std::result::Result<i32, ComposeError> {
+        match self {
+            ComposeCommand::Up(c) => c.exec(ctx, project),
+            ComposeCommand::Down(c) => {
+                verbs::down(ctx, project, c.volumes, c.remove_orphans).map(|()| 0)
+            }
+            ComposeCommand::Ps(c) => c.exec(ctx, project).map(|()| 0),
+            ComposeCommand::Logs(c) => c.exec(ctx, project).map(|()| 0),
+            ComposeCommand::Exec(c) => c.exec(ctx, project),
+            ComposeCommand::Run(c) => c.exec(ctx, project),
+            ComposeCommand::Build(c) => {
+                let order = verbs::selected(project, &c.services)?;
+                verbs::build(ctx, project, &order, true).map(|()| 0)
+            }
+            ComposeCommand::Pull(c) => verbs::pull(ctx, project, &c.services).map(|()| 0),
+            ComposeCommand::Config(c) => c.exec(project).map(|()| 0),
+            ComposeCommand::Restart(c) => {
+                verbs::stop(ctx, project, &c.services, c.timeout)?;
+                verbs::start(ctx, project, &c.services).map(|()| 0)
+            }
+            ComposeCommand::Stop(c) => {
+                verbs::stop(ctx, project, &c.services, c.timeout).map(|()| 0)
+            }
+            ComposeCommand::Start(c) => verbs::start(ctx, project, &c.services).map(|()| 0),
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Up {
+    /// Start the containers in the background and return.
+    #[arg(short, long)]
+    detach: bool,
+    /// Build the images of services with a build section first, even when they exist.
+    #[arg(long)]
+    build: bool,
+    /// Create the containers without starting them.
+    #[arg(long)]
+    no_start: bool,
+    /// Seconds to wait for a dependency to be healthy before failing (default: until its health check decides).
+    #[arg(long, value_name = "SECS")]
+    wait_timeout: Option<u64>,
+    /// The services (default: all, and each with what it depends on).
+    services: Vec<String>,
+}
+
+impl Up {
+    fn exec(self, ctx: &Context, project: &Project) -> std::result::Result<i32, ComposeError> {
+        let names = verbs::up(
+            ctx,
+            project,
+            &verbs::UpOptions {
+                services: self.services,
+                build: self.build,
+                no_start: self.no_start,
+                wait_timeout: self.wait_timeout,
+            },
+        )?;
+        if self.detach || self.no_start {
+            return Ok(0);
+        }
+        // Attached: every container's output until they have all exited.
+        follow_logs(ctx, &names)?;
+        Ok(0)
+    }
+}
+
+/// Prints the output of several containers as it comes, until they have
+/// all exited: one `burrow logs -f` child per container (a `Context` is
+/// not shared between threads).
+fn follow_logs(ctx: &Context, names: &[String]) -> std::result::Result<(), ComposeError> {
+    if let [one] = names {
+        let opts = LogOptions {
+            follow: true,
+            tail: None,
+            since: None,
+            timestamps: false,
+        };
+        return Ok(lifecycle::logs(ctx, one, &opts)?);
+    }
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Usage(format!("finding burrow's own binary: {e}")))?;
+    let mut children = Vec::new();
+    for n in names {
+        let child = std::process::Command::new(&exe)
+            .args(["logs", "-f", n])
+            .spawn()
+            .map_err(|e| Error::Usage(format!("{}: {e}", exe.display())))?;
+        children.push(child);
+    }
+    for mut c in children {
+        let _ = c.wait();
+    }
+    Ok(())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Down {
+    /// Remove the project's named volumes too.
+    #[arg(short, long)]
+    volumes: bool,
+    /// Remove containers of services no longer in the files too.
+    #[arg(long)]
+    remove_orphans: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Ps {
+    /// Show stopped containers too.
+    #[arg(short, long)]
+    all: bool,
+    /// Only the containers' ids.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Only the services' names.
+    #[arg(long)]
+    services: bool,
+    /// Output format: table or json.
+    #[arg(long, default_value = "table", value_parser = super::Format::parse)]
+    format: super::Format,
+    /// Only these services' containers.
+    service: Vec<String>,
+}
+
+impl Ps {
+    fn exec(self, ctx: &Context, project: &Project) -> std::result::Result<(), ComposeError> {
+        let mut list = verbs::containers(ctx, project, &self.service)?;
+        if !self.all {
+            list.retain(|(_, s)| s.status == crate::container::record::Status::Running);
+        }
+        if self.quiet {
+            for (r, _) in &list {
+                println!("{}", r.id);
+            }
+            return Ok(());
+        }
+        let service = |r| verbs::label(r, compose::service::SERVICE_LABEL).unwrap_or_default();
+        if self.services {
+            for (r, _) in &list {
+                println!("{}", service(r));
+            }
+            return Ok(());
+        }
+        let ports = |r| {
+            crate::container::network::published(r)
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self.format {
+            super::Format::Table => {
+                let mut rows = vec![["NAME", "IMAGE", "SERVICE", "STATUS", "PORTS"]
+                    .map(String::from)
+                    .to_vec()];
+                for (r, s) in &list {
+                    rows.push(vec![
+                        r.name.clone(),
+                        r.image.clone(),
+                        service(r).to_string(),
+                        crate::container::status_text(s),
+                        ports(r),
+                    ]);
+                }
+                super::format::print_table(&rows);
+            }
+            _ => {
+                let items: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|(r, s)| {
+                        serde_json::json!({
+                            "ID": r.id,
+                            "Name": r.name,
+                            "Image": r.image,
+                            "Project": project.name,
+                            "Service": service(r),
+                            "State": s.status,
+                            "Status": crate::container::status_text(s),
+                            "ExitCode": s.exit_code,
+                            "Health": s.health.as_ref().map(|h| h.status.to_string()).unwrap_or_default(),
+                            "Publishers": ports(r),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(items));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Logs {
+    /// Keep printing new output.
+    #[arg(short, long)]
+    follow: bool,
+    /// Only the last N lines of each container.
+    #[arg(short = 'n', long, value_name = "N")]
+    tail: Option<usize>,
+    /// Prefix each line with its time.
+    #[arg(short, long)]
+    timestamps: bool,
+    /// Only these services' output.
+    services: Vec<String>,
+}
+
+impl Logs {
+    fn exec(self, ctx: &Context, project: &Project) -> std::result::Result<(), ComposeError> {
+        let names: Vec<String> = verbs::containers(ctx, project, &self.services)?
+            .into_iter()
+            .map(|(r, _)| r.name)
+            .collect();
+        if self.follow {
+            return follow_logs(ctx, &names);
+        }
+        for n in &names {
+            lifecycle::logs(
+                ctx,
+                n,
+                &LogOptions {
+                    follow: false,
+                    tail: self.tail,
+                    since: None,
+                    timestamps: self.timestamps,
+                },
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The container of a service, by its number.
+fn container_of(
+    ctx: &Context,
+    project: &Project,
+    service: &str,
+    index: u32,
+) -> std::result::Result<String, ComposeError> {
+    let want = index.to_string();
+    verbs::containers(ctx, project, &[service.to_string()])?
+        .into_iter()
+        .find(|(r, _)| {
+            verbs::label(r, compose::service::NUMBER_LABEL) == Some(want.as_str())
+                && verbs::label(r, compose::service::ONEOFF_LABEL) != Some("True")
+        })
+        .map(|(r, _)| r.name)
+        .ok_or_else(|| {
+            if project.model.services.contains_key(service) {
+                ComposeError::Model(format!(
+                    "service {service:?} has no container {index}: run `burrow compose up` first"
+                ))
+            } else {
+                ComposeError::NoService(service.to_string())
+            }
+        })
+}
+
+#[derive(clap::Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct Exec {
+    /// Run in the background.
+    #[arg(short, long)]
+    detach: bool,
+    /// No terminal (default: one when stdin is a terminal).
+    #[arg(short = 'T', long = "no-tty")]
+    no_tty: bool,
+    /// Set an environment variable (NAME=VALUE).
+    #[arg(short, long = "env", value_name = "NAME=VALUE")]
+    env: Vec<String>,
+    /// Run as this user.
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// Which of the service's containers (1 by default).
+    #[arg(long, default_value_t = 1)]
+    index: u32,
+    service: String,
+    #[arg(required = true)]
+    command: Vec<String>,
+}
+
+impl Exec {
+    fn exec(self, ctx: &Context, project: &Project) -> std::result::Result<i32, ComposeError> {
+        use std::io::IsTerminal;
+        let name = container_of(ctx, project, &self.service, self.index)?;
+        let tty = !self.detach && !self.no_tty && std::io::stdin().is_terminal();
+        let spec = ExecSpec {
+            argv: self.command,
+            env: self.env,
+            cwd: self.workdir.map(PathBuf::from),
+            user: self.user,
+            tty,
+            stdin: !self.detach,
+            detached: self.detach,
+        };
+        Ok(lifecycle::exec(ctx, &name, &spec, self.detach)?)
+    }
+}
+
+#[derive(clap::Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct Run {
+    /// Run in the background; print the container's id.
+    #[arg(short, long)]
+    detach: bool,
+    /// Remove the container when it exits.
+    #[arg(long)]
+    rm: bool,
+    /// No terminal (default: one when stdin is a terminal).
+    #[arg(short = 'T', long = "no-tty")]
+    no_tty: bool,
+    /// Set an environment variable (NAME=VALUE).
+    #[arg(short, long = "env", value_name = "NAME=VALUE")]
+    env: Vec<String>,
+    /// Run as this user.
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// Override the service's entrypoint.
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// Name the container.
+    #[arg(long)]
+    name: Option<String>,
+    /// Publish the service's ports as `up` does.
+    #[arg(long)]
+    service_ports: bool,
+    service: String,
+    /// The command (default: the service's).
+    command: Vec<String>,
+}
+
+impl Run {
+    fn exec(self, ctx: &Context, project: &Project) -> std::result::Result<i32, ComposeError> {
+        verbs::run(
+            ctx,
+            project,
+            &self.service,
+            &verbs::RunOptions {
+                command: self.command,
+                detach: self.detach,
+                remove: self.rm,
+                env: self.env,
+                user: self.user,
+                workdir: self.workdir,
+                entrypoint: self.entrypoint,
+                name: self.name,
+                service_ports: self.service_ports,
+                no_tty: self.no_tty,
+            },
+        )
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Services {
+    /// The services (default: all).
+    services: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StopArgs {
+    /// Seconds to wait after the stop signal before SIGKILL.
+    #[arg(short = 't', long, value_name = "SECS")]
+    timeout: Option<u64>,
+    /// The services (default: all).
+    services: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Config {
+    /// Only the services' names.
+    #[arg(long)]
+    services: bool,
+    /// Only the volumes' names.
+    #[arg(long)]
+    volumes: bool,
+    /// Check the files; print nothing.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+impl Config {
+    fn exec(self, project: &Project) -> std::result::Result<(), ComposeError> {
+        if self.quiet {
+            return Ok(());
+        }
+        if self.services {
+            for s in project.model.services.keys() {
+                println!("{s}");
+            }
+            return Ok(());
+        }
+        if self.volumes {
+            for v in project.model.volumes.keys() {
+                println!("{v}");
+            }
+            return Ok(());
+        }
+        let text = serde_norway::to_string(&project.value)
+            .map_err(|e| ComposeError::Model(format!("writing the project as YAML: {e}")))?;
+        print!("{text}");
+        Ok(())
+    }
+}

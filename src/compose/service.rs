@@ -1,0 +1,621 @@
+//! One service of a loaded project to what burrow runs: the container's
+//! `RunSpec` (image, command, environment, ports, volumes, health check,
+//! limits, labels), the networks it joins with their aliases, and the
+//! names compose gives containers, networks and volumes. Pure: nothing
+//! here touches the store.
+
+use super::{
+    Build, ComposeError, Healthcheck, ListOrMap, Port, Project, Scalar, Service, ServiceNetworks,
+    ServiceVolume, StrOrList,
+};
+use crate::container::health::HealthFlags;
+use crate::container::run::{parse_mount, parse_volume, PullPolicy, RunSpec};
+use crate::net::networks::EndpointSpec;
+use crate::net::NetworkMode;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The labels compose puts on what it makes, by which `ps` and `down`
+/// find them again.
+pub const PROJECT_LABEL: &str = "com.docker.compose.project";
+pub const SERVICE_LABEL: &str = "com.docker.compose.service";
+pub const NUMBER_LABEL: &str = "com.docker.compose.container-number";
+pub const ONEOFF_LABEL: &str = "com.docker.compose.oneoff";
+pub const HASH_LABEL: &str = "com.docker.compose.config-hash";
+pub const NETWORK_LABEL: &str = "com.docker.compose.network";
+pub const VOLUME_LABEL: &str = "com.docker.compose.volume";
+
+/// The network a service without `networks` joins.
+pub const DEFAULT_NETWORK: &str = "default";
+
+/// What one service becomes.
+#[derive(Debug, Clone)]
+pub struct ServicePlan {
+    pub service: String,
+    /// `project-service-1`, or the service's `container_name`.
+    pub container: String,
+    /// The first network is the container's `--network`; the others are
+    /// connected before it starts. Full names, with the endpoint.
+    pub networks: Vec<(String, EndpointSpec)>,
+    /// What `build` asks, when the service has one.
+    pub build: Option<crate::build::exec::BuildSpec>,
+    pub spec: RunSpec,
+}
+
+impl Project {
+    /// A network's name as made: `project_NAME`, or its `name:`.
+    pub fn network_name(&self, key: &str) -> String {
+        match self.model.networks.get(key).and_then(Option::as_ref) {
+            Some(n) if n.name.is_some() => n.name.clone().unwrap_or_default(),
+            Some(n) if n.external == Some(true) => key.to_string(),
+            _ => format!("{}_{key}", self.name),
+        }
+    }
+
+    /// A volume's name as made: `project_NAME`, or its `name:`.
+    pub fn volume_name(&self, key: &str) -> String {
+        match self.model.volumes.get(key).and_then(Option::as_ref) {
+            Some(v) if v.name.is_some() => v.name.clone().unwrap_or_default(),
+            Some(v) if v.external == Some(true) => key.to_string(),
+            _ => format!("{}_{key}", self.name),
+        }
+    }
+
+    /// The image a service runs: its `image`, else `project-service` (the
+    /// name its build is tagged with).
+    pub fn image_of(&self, service: &str) -> String {
+        match self
+            .model
+            .services
+            .get(service)
+            .and_then(|s| s.image.clone())
+        {
+            Some(i) => i,
+            None => format!("{}-{service}", self.name),
+        }
+    }
+
+    /// The keys of the networks a service joins.
+    pub fn networks_of(&self, service: &Service) -> Vec<String> {
+        match &service.networks {
+            None => vec![DEFAULT_NETWORK.to_string()],
+            Some(ServiceNetworks::List(l)) => l.clone(),
+            Some(ServiceNetworks::Map(m)) => m.keys().cloned().collect(),
+        }
+    }
+
+    /// Every network key some service joins, and each volume key.
+    pub fn used_networks(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for s in self.model.services.values() {
+            for n in self.networks_of(s) {
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+        out
+    }
+
+    /// The plan of one service (`number` is its container's number).
+    pub fn plan(&self, name: &str, number: u32) -> Result<ServicePlan, ComposeError> {
+        let s = self
+            .model
+            .services
+            .get(name)
+            .ok_or_else(|| ComposeError::NoService(name.to_string()))?;
+        let bad = |what: &str, why: String| ComposeError::Service {
+            service: name.to_string(),
+            key: what.to_string(),
+            why,
+        };
+        let container = s
+            .container_name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{name}-{number}", self.name));
+        let mut spec = RunSpec {
+            image: self.image_of(name),
+            name: Some(container.clone()),
+            ..RunSpec::default()
+        };
+
+        // The command: a string is split as a shell would, not run by one.
+        let words = |v: &StrOrList, key: &str| -> Result<Vec<String>, ComposeError> {
+            match v {
+                StrOrList::List(l) => Ok(l.clone()),
+                StrOrList::Str(s) => {
+                    shlex::split(s).ok_or_else(|| bad(key, format!("{s:?} has an unclosed quote")))
+                }
+            }
+        };
+        if let Some(c) = &s.command {
+            spec.command = words(c, "command")?;
+        }
+        if let Some(e) = &s.entrypoint {
+            // docker's --entrypoint takes one word: the rest goes before
+            // the command, and the image's CMD is dropped as with the flag.
+            let mut e = words(e, "entrypoint")?;
+            if e.is_empty() {
+                spec.entrypoint = Some(String::new());
+            } else {
+                let first = e.remove(0);
+                e.append(&mut spec.command);
+                spec.command = e;
+                spec.entrypoint = Some(first);
+            }
+        }
+
+        if let Some(files) = &s.env_file {
+            let files = match files {
+                StrOrList::Str(f) => vec![f.clone()],
+                StrOrList::List(l) => l.clone(),
+            };
+            spec.env_files = files.iter().map(|f| self.dir.join(f)).collect();
+        }
+        if let Some(env) = &s.environment {
+            spec.env = key_values(env)
+                .into_iter()
+                .map(|(k, v)| match v {
+                    Some(v) => format!("{k}={v}"),
+                    None => k,
+                })
+                .collect();
+        }
+        spec.workdir = s.working_dir.clone();
+        spec.user = s.user.clone();
+        spec.hostname = s.hostname.clone();
+        spec.init = s.init.unwrap_or(false);
+        spec.tty = s.tty.unwrap_or(false);
+        spec.interactive = s.stdin_open.unwrap_or(false);
+        spec.read_only = s.read_only.unwrap_or(false);
+        if let Some(sig) = &s.stop_signal {
+            spec.stop_signal = Some(
+                crate::sandbox::signal_number(sig)
+                    .ok_or_else(|| bad("stop_signal", format!("{sig:?} is not a signal")))?,
+            );
+        }
+        if let Some(d) = &s.stop_grace_period {
+            spec.stop_timeout =
+                Some(duration_ns(d).map_err(|w| bad("stop_grace_period", w))? / 1_000_000_000);
+        }
+        for (key, list, out) in [
+            ("cap_add", &s.cap_add, &mut spec.cap_add),
+            ("cap_drop", &s.cap_drop, &mut spec.cap_drop),
+        ] {
+            for c in list.iter().flatten() {
+                out.push(
+                    c.parse()
+                        .map_err(|e: crate::sandbox::caps::CapError| bad(key, e.to_string()))?,
+                );
+            }
+        }
+        if let Some(hosts) = &s.extra_hosts {
+            for (k, v) in key_values(hosts) {
+                let line = match v {
+                    Some(v) => format!("{k}:{v}"),
+                    None => k,
+                };
+                spec.add_host.push(
+                    crate::net::parse_add_host(&line)
+                        .map_err(|e| bad("extra_hosts", e.to_string()))?,
+                );
+            }
+        }
+        if let Some(r) = &s.restart {
+            spec.restart = r
+                .parse()
+                .map_err(|e: crate::container::spec::RestartPolicyError| {
+                    bad("restart", e.to_string())
+                })?;
+        }
+        spec.pull = match s.pull_policy.as_deref() {
+            None | Some("missing") | Some("if_not_present") => PullPolicy::Missing,
+            Some("always") => PullPolicy::Always,
+            Some("never") => PullPolicy::Never,
+            // `build`: the image is built, never pulled.
+            Some("build") => PullPolicy::Never,
+            Some(p) => {
+                return Err(bad(
+                    "pull_policy",
+                    format!("{p:?}: always, missing, never or build"),
+                ))
+            }
+        };
+        if s.build.is_some() && s.image.is_none() {
+            spec.pull = PullPolicy::Never;
+        }
+
+        for p in s.ports.iter().flatten() {
+            let text = match p {
+                Port::Short(v) => v.to_string(),
+                Port::Long(l) => {
+                    let mut t = String::new();
+                    if let Some(ip) = &l.host_ip {
+                        t.push_str(ip);
+                        t.push(':');
+                    }
+                    if let Some(p) = &l.published {
+                        t.push_str(&p.to_string());
+                        t.push(':');
+                    }
+                    t.push_str(&l.target.to_string());
+                    if let Some(proto) = &l.protocol {
+                        t.push('/');
+                        t.push_str(proto);
+                    }
+                    t
+                }
+            };
+            spec.publish.extend(
+                crate::net::ports::parse_publish(&text).map_err(|e| bad("ports", e.to_string()))?,
+            );
+        }
+
+        for v in s.volumes.iter().flatten() {
+            let m = match v {
+                ServiceVolume::Short(text) => {
+                    let (source, rest) = text.split_once(':').unwrap_or(("", text));
+                    let text = if source.is_empty() {
+                        rest.to_string()
+                    } else if is_path(source) {
+                        format!("{}:{rest}", self.bind_source(source).display())
+                    } else {
+                        self.check_volume(name, source)?;
+                        format!("{}:{rest}", self.volume_name(source))
+                    };
+                    parse_volume(&text, &self.dir).map_err(|e| bad("volumes", e.to_string()))?
+                }
+                ServiceVolume::Long(l) => {
+                    let mut text = format!("type={}", l.kind);
+                    match (l.kind.as_str(), &l.source) {
+                        ("bind", Some(src)) => {
+                            text.push_str(&format!(",source={}", self.bind_source(src).display()))
+                        }
+                        ("volume", Some(src)) => {
+                            self.check_volume(name, src)?;
+                            text.push_str(&format!(",source={}", self.volume_name(src)));
+                        }
+                        _ => {}
+                    }
+                    text.push_str(&format!(",target={}", l.target));
+                    if l.read_only == Some(true) {
+                        text.push_str(",readonly");
+                    }
+                    parse_mount(&text, &self.dir).map_err(|e| bad("volumes", e.to_string()))?
+                }
+            };
+            spec.volumes.push(m);
+        }
+
+        if let Some(h) = &s.healthcheck {
+            spec.health = health(h).map_err(|w| bad("healthcheck", w))?;
+        }
+        if let Some(limits) = s
+            .deploy
+            .as_ref()
+            .and_then(|d| d.resources.as_ref())
+            .and_then(|r| r.limits.as_ref())
+        {
+            if let Some(c) = &limits.cpus {
+                spec.limits.cpus =
+                    Some(c.to_string().parse().map_err(|_| {
+                        bad("deploy.resources.limits.cpus", format!("{c}: a number"))
+                    })?);
+            }
+            if let Some(m) = &limits.memory {
+                spec.limits.memory = Some(
+                    crate::cgroup::limits::parse_bytes(&m.to_string())
+                        .map_err(|e| bad("deploy.resources.limits.memory", e.to_string()))?,
+                );
+            }
+            if let Some(p) = &limits.pids {
+                let n: i64 = p
+                    .to_string()
+                    .parse()
+                    .map_err(|_| bad("deploy.resources.limits.pids", format!("{p}: a number")))?;
+                spec.limits.pids_limit = Some(u64::try_from(n).ok());
+            }
+        }
+
+        let mut labels: BTreeMap<String, String> = s
+            .labels
+            .as_ref()
+            .map(key_values)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect();
+        labels.insert(PROJECT_LABEL.into(), self.name.clone());
+        labels.insert(SERVICE_LABEL.into(), name.to_string());
+        labels.insert(NUMBER_LABEL.into(), number.to_string());
+        labels.insert(ONEOFF_LABEL.into(), "False".into());
+        labels.insert(HASH_LABEL.into(), self.config_hash(name));
+        spec.labels = labels;
+
+        let mut networks = Vec::new();
+        for key in self.networks_of(s) {
+            if key != DEFAULT_NETWORK && !self.model.networks.contains_key(&key) {
+                return Err(bad(
+                    "networks",
+                    format!("network {key:?} is not declared under the top-level networks"),
+                ));
+            }
+            let mut aliases = vec![name.to_string()];
+            if let Some(ServiceNetworks::Map(m)) = &s.networks {
+                if let Some(Some(n)) = m.get(&key) {
+                    aliases.extend(n.aliases.iter().flatten().cloned());
+                }
+            }
+            let ipv4 = match &s.networks {
+                Some(ServiceNetworks::Map(m)) => match m.get(&key).and_then(Option::as_ref) {
+                    Some(n) => n
+                        .ipv4_address
+                        .as_deref()
+                        .map(|a| {
+                            a.parse().map_err(|_| {
+                                bad("networks", format!("{a:?} is not an IPv4 address"))
+                            })
+                        })
+                        .transpose()?,
+                    None => None,
+                },
+                _ => None,
+            };
+            networks.push((
+                self.network_name(&key),
+                EndpointSpec {
+                    aliases,
+                    ipv4,
+                    ipv6: None,
+                },
+            ));
+        }
+        if let Some((first, endpoint)) = networks.first() {
+            spec.network = NetworkMode::Named(first.clone());
+            spec.network_endpoint = endpoint.clone();
+        }
+
+        let build = s.build.as_ref().map(|b| {
+            let (context, file, args, target) = match b {
+                Build::Context(c) => (c.clone(), None, Vec::new(), None),
+                Build::Full(f) => (
+                    f.context.clone().unwrap_or_else(|| ".".into()),
+                    f.dockerfile.clone(),
+                    f.args
+                        .as_ref()
+                        .map(key_values)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(k, v)| match v {
+                            Some(v) => format!("{k}={v}"),
+                            None => k,
+                        })
+                        .collect(),
+                    f.target.clone(),
+                ),
+            };
+            let context = self.dir.join(context);
+            crate::build::exec::BuildSpec {
+                file: file.map(|f| context.join(f)),
+                context,
+                tags: vec![self.image_of(name)],
+                build_args: args,
+                target,
+                ..Default::default()
+            }
+        });
+        Ok(ServicePlan {
+            service: name.to_string(),
+            container,
+            networks,
+            build,
+            spec,
+        })
+    }
+
+    /// A bind mount's host path: `~` is the home directory, a relative
+    /// path is the project directory's.
+    fn bind_source(&self, source: &str) -> PathBuf {
+        let p = expand_home(source);
+        let p = p.strip_prefix(".").unwrap_or(&p);
+        self.dir.join(p)
+    }
+
+    /// The host paths of a service's short-syntax bind mounts, which `up`
+    /// makes when missing, as compose does.
+    pub fn bind_sources(&self, service: &str) -> Vec<PathBuf> {
+        let Some(s) = self.model.services.get(service) else {
+            return Vec::new();
+        };
+        s.volumes
+            .iter()
+            .flatten()
+            .filter_map(|v| match v {
+                ServiceVolume::Short(text) => text.split_once(':').map(|(src, _)| src),
+                ServiceVolume::Long(_) => None,
+            })
+            .filter(|src| is_path(src))
+            .map(|src| self.bind_source(src))
+            .collect()
+    }
+
+    /// A named volume must be declared at the top level, as compose says.
+    fn check_volume(&self, service: &str, key: &str) -> Result<(), ComposeError> {
+        if self.model.volumes.contains_key(key) {
+            Ok(())
+        } else {
+            Err(ComposeError::Service {
+                service: service.to_string(),
+                key: "volumes".into(),
+                why: format!("named volume {key:?} is not declared under the top-level volumes"),
+            })
+        }
+    }
+
+    /// A digest of the service's merged, interpolated configuration: a
+    /// container whose label differs is made again by `up`.
+    pub fn config_hash(&self, service: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let text = serde_norway::to_string(&self.value["services"][service]).unwrap_or_default();
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
+}
+
+/// A bind mount's source: a path (`.`, `/`, `~`), not a volume's name.
+fn is_path(source: &str) -> bool {
+    source.starts_with(['.', '/', '~'])
+}
+
+fn expand_home(p: &str) -> PathBuf {
+    match p.strip_prefix("~") {
+        Some(rest) => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(rest.trim_start_matches('/')),
+        None => PathBuf::from(p),
+    }
+}
+
+/// A list of `K=V` (or `K`) or a map, as ordered pairs.
+pub fn key_values(v: &ListOrMap) -> Vec<(String, Option<String>)> {
+    match v {
+        ListOrMap::List(l) => l
+            .iter()
+            .map(|s| match s.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (s.clone(), None),
+            })
+            .collect(),
+        ListOrMap::Map(m) => m
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_ref().map(Scalar::to_string)))
+            .collect(),
+    }
+}
+
+fn duration_ns(s: &str) -> Result<u64, String> {
+    crate::time::go_duration(s)
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| format!("{s:?} is not a duration such as 30s, 1m30s or 500ms"))
+}
+
+/// `healthcheck` as burrow's `--health-*` flags: `CMD` words are quoted
+/// for the shell the check runs in, `CMD-SHELL` is the line, `NONE` or
+/// `disable: true` turns the image's off.
+fn health(h: &Healthcheck) -> Result<HealthFlags, String> {
+    let mut f = HealthFlags::default();
+    if h.disable == Some(true) {
+        f.disabled = true;
+        return Ok(f);
+    }
+    match &h.test {
+        None => {}
+        Some(StrOrList::Str(s)) => f.cmd = Some(s.clone()),
+        Some(StrOrList::List(l)) => match l.split_first() {
+            Some((k, rest)) if k == "CMD" => {
+                let words: Vec<String> = rest
+                    .iter()
+                    .map(|w| shlex::try_quote(w).map(|q| q.into_owned()))
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| "a CMD word holds a NUL byte".to_string())?;
+                f.cmd = Some(words.join(" "));
+            }
+            Some((k, rest)) if k == "CMD-SHELL" => f.cmd = Some(rest.join(" ")),
+            Some((k, _)) if k == "NONE" => f.disabled = true,
+            _ => return Err(format!("test {l:?}: starts with CMD, CMD-SHELL or NONE")),
+        },
+    }
+    f.interval_ns = h.interval.as_deref().map(duration_ns).transpose()?;
+    f.timeout_ns = h.timeout.as_deref().map(duration_ns).transpose()?;
+    f.start_period_ns = h.start_period.as_deref().map(duration_ns).transpose()?;
+    if let Some(r) = &h.retries {
+        f.retries = Some(
+            r.to_string()
+                .parse()
+                .map_err(|_| format!("retries {r}: a number"))?,
+        );
+    }
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{load, Options};
+    use crate::cgroup::Limits;
+    use std::collections::HashMap;
+
+    fn project(text: &str) -> super::Project {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("compose.yaml"), text).unwrap();
+        let opts = Options {
+            project_name: Some("demo".into()),
+            ..Options::default()
+        };
+        std::fs::create_dir(d.path().join("src")).unwrap();
+        let p = load(&opts, d.path(), &HashMap::new()).unwrap();
+        std::mem::forget(d);
+        p
+    }
+
+    #[test]
+    fn a_service_becomes_a_run_spec_with_compose_names_and_labels() {
+        let p = project(
+            "services:\n  web:\n    build: {context: app, args: {A: 1}, target: t}\n    entrypoint: [\"/bin/sh\", \"-c\"]\n    command: \"echo 'a b'\"\n    ports: [\"127.0.0.1:8080:80\"]\n    volumes: [\"data:/data\", \"./src:/src:ro\"]\n    environment: {X: \"1\"}\n    networks:\n      back: {aliases: [api]}\n    healthcheck: {test: [CMD, pg_isready, -U, \"a b\"], interval: 1s, retries: 5}\n    deploy: {resources: {limits: {cpus: \"0.5\", memory: 64m, pids: 100}}}\n    restart: on-failure:3\nvolumes:\n  data: {}\nnetworks:\n  back: {}\n",
+        );
+        let plan = p.plan("web", 1).unwrap();
+        assert_eq!(plan.container, "demo-web-1");
+        let s = &plan.spec;
+        assert_eq!(s.image, "demo-web");
+        assert_eq!(s.entrypoint.as_deref(), Some("/bin/sh"));
+        assert_eq!(s.command, ["-c", "echo", "a b"]);
+        assert_eq!(s.env, ["X=1"]);
+        assert_eq!(s.publish.len(), 1);
+        assert_eq!(s.labels["com.docker.compose.project"], "demo");
+        assert_eq!(s.labels["com.docker.compose.service"], "web");
+        assert_eq!(s.labels["com.docker.compose.container-number"], "1");
+        assert_eq!(
+            s.network,
+            crate::net::NetworkMode::Named("demo_back".into())
+        );
+        assert_eq!(s.network_endpoint.aliases, ["web", "api"]);
+        assert_eq!(s.health.cmd.as_deref(), Some("pg_isready -U 'a b'"));
+        assert_eq!(s.health.interval_ns, Some(1_000_000_000));
+        assert_eq!(s.health.retries, Some(5));
+        assert_eq!(
+            s.limits,
+            Limits {
+                cpus: Some(0.5),
+                memory: Some(64 << 20),
+                pids_limit: Some(Some(100)),
+                ..Limits::default()
+            }
+        );
+        assert_eq!(s.restart.to_string(), "on-failure:3");
+        let shown = format!("{:?}", s.volumes);
+        assert!(shown.contains("demo_data"), "{shown}");
+        let b = plan.build.unwrap();
+        assert!(b.context.ends_with("app"));
+        assert_eq!(b.tags, ["demo-web"]);
+        assert_eq!(b.build_args, ["A=1"]);
+        assert_eq!(b.target.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn undeclared_volumes_and_networks_are_refused_by_name() {
+        let p = project("services:\n  web:\n    image: x\n    volumes: [\"data:/d\"]\n");
+        let e = p.plan("web", 1).unwrap_err().to_string();
+        assert!(e.contains("\"data\" is not declared"), "{e}");
+        let p = project("services:\n  web:\n    image: x\n    networks: [front]\n");
+        let e = p.plan("web", 1).unwrap_err().to_string();
+        assert!(e.contains("\"front\" is not declared"), "{e}");
+    }
+
+    #[test]
+    fn a_service_without_networks_is_on_the_project_default() {
+        let p = project("services:\n  db:\n    image: x\n");
+        let plan = p.plan("db", 1).unwrap();
+        assert_eq!(plan.networks[0].0, "demo_default");
+        assert_eq!(p.used_networks(), ["default"]);
+        assert_eq!(p.volume_name("v"), "demo_v");
+    }
+}
