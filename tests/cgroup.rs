@@ -8,7 +8,7 @@ mod common;
 
 use common::fixtures::busybox_rootfs;
 use common::{path_str, TestEnv, TestUser};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const NOTE: &str = "Note: containers run without resource limits or stats: ";
 
@@ -196,11 +196,9 @@ fn a_container_without_a_cgroup_cannot_be_paused_or_updated() {
         return;
     };
     let mut running = env.spawn(&["run", "--name", "nap", "bb", "sleep", "30"]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !env.run(&["ps"]).stdout.contains("nap") {
-        assert!(Instant::now() < deadline, "the container did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_for(Duration::from_secs(20), "the container to start", || {
+        env.run(&["ps"]).stdout.contains("nap")
+    });
     for args in [
         &["pause", "nap"][..],
         &["unpause", "nap"][..],

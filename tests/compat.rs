@@ -13,19 +13,15 @@ const IMAGE: &str = "compat:latest";
 
 fn env_with_image(test: &str, user: TestUser) -> Option<TestEnv> {
     let env = TestEnv::new(test, user)?;
-    let mut layer = busybox_rootfs();
-    for applet in ["id", "whoami", "env", "cat", "ls", "stat", "touch", "sleep"] {
-        layer = layer.symlink(&format!("bin/{applet}"), "busybox");
-    }
-    let mut image = ImageSpec::new(&[IMAGE], vec![layer.finish()]);
-    image.run_config = json!({
-        "Env": ["PATH=/bin"],
-        "Cmd": ["sh"],
-        "Labels": {"from": "image"},
-    });
-    let (path, _) = env.docker_archive("compat.tar", &[image]);
-    env.give(&path);
-    env.load(&path);
+    env.load_busybox(
+        IMAGE,
+        &["id", "whoami", "env", "cat", "ls", "stat", "touch", "sleep"],
+        json!({
+            "Env": ["PATH=/bin"],
+            "Cmd": ["sh"],
+            "Labels": {"from": "image"},
+        }),
+    );
     Some(env)
 }
 

@@ -5,7 +5,6 @@
 
 mod common;
 
-use common::fixtures::{busybox_rootfs, ImageSpec};
 use common::{TestEnv, TestUser};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -13,18 +12,13 @@ use std::time::Duration;
 const IMAGE: &str = "localhost/health:1";
 
 fn env_with_image(test: &str) -> Option<TestEnv> {
-    let env = TestEnv::new(test, TestUser::Any)?;
-    let mut image = ImageSpec::new(&[IMAGE], vec![busybox_rootfs().finish()]);
-    image.run_config = json!({
+    let config = json!({
         "Env": ["PATH=/bin"],
         "Cmd": ["sh"],
         // Healthy once /tmp/ready exists; checked every 200 ms.
         "Healthcheck": {"Test": ["CMD-SHELL", "test -e /tmp/ready && echo ok"], "Interval": 200_000_000u64, "Retries": 1000},
     });
-    let (path, _) = env.docker_archive("health.tar", &[image]);
-    env.give(&path);
-    env.load(&path);
-    Some(env)
+    common::env_with_busybox(test, TestUser::Any, IMAGE, config)
 }
 
 fn state(env: &TestEnv, name: &str) -> Value {

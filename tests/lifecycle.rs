@@ -5,7 +5,6 @@
 
 mod common;
 
-use common::fixtures::{busybox_rootfs, ImageSpec};
 use common::{TestEnv, TestUser};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -15,23 +14,19 @@ const IMAGE: &str = "lt:latest";
 
 fn env_with_image(test: &str) -> Option<TestEnv> {
     let env = TestEnv::new(test, TestUser::WithSubids)?;
-    let mut layer = busybox_rootfs();
-    for applet in [
-        "yes", "head", "ps", "hostname", "seq", "wc", "pwd", "env", "grep", "sed",
-    ] {
-        layer = layer.symlink(&format!("bin/{applet}"), "busybox");
-    }
-    let mut image = ImageSpec::new(&[IMAGE], vec![layer.finish()]);
-    image.run_config = json!({
-        "Env": ["PATH=/bin", "FROM_IMAGE=yes"],
-        "Cmd": ["sh"],
-        // sh as pid 1 ignores SIGTERM: a trap on SIGUSR1 proves the
-        // image's StopSignal is the one sent.
-        "StopSignal": "SIGUSR1",
-    });
-    let (path, _) = env.docker_archive("lt.tar", &[image]);
-    env.give(&path);
-    env.load(&path);
+    env.load_busybox(
+        IMAGE,
+        &[
+            "yes", "head", "ps", "hostname", "seq", "wc", "pwd", "env", "grep", "sed",
+        ],
+        json!({
+            "Env": ["PATH=/bin", "FROM_IMAGE=yes"],
+            "Cmd": ["sh"],
+            // sh as pid 1 ignores SIGTERM: a trap on SIGUSR1 proves the
+            // image's StopSignal is the one sent.
+            "StopSignal": "SIGUSR1",
+        }),
+    );
     Some(env)
 }
 
@@ -48,12 +43,8 @@ fn status(env: &TestEnv, name: &str) -> String {
         .to_string()
 }
 
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_until(what: &str, f: impl FnMut() -> bool) {
+    common::wait_for(Duration::from_secs(20), what, f);
 }
 
 /// The pid of the supervisor of container `id`, found in /proc.

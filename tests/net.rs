@@ -181,27 +181,22 @@ fn dns_and_add_host_flags_are_written_into_the_container() {
 /// Connects until the container answers (its server may
 /// not listen yet), returning everything it sent.
 fn fetch(port: u16, send: &[u8]) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let sock = std::net::TcpStream::connect_timeout(
-            &SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-            Duration::from_secs(5),
-        );
-        if let Ok(mut s) = sock {
+    common::wait_for(
+        Duration::from_secs(30),
+        &format!("the container to answer on port {port}"),
+        || {
+            let mut s = std::net::TcpStream::connect_timeout(
+                &SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+                Duration::from_secs(5),
+            )
+            .ok()?;
             let _ = s.write_all(send);
             let mut out = String::new();
             s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
             let _ = s.read_to_string(&mut out);
-            if !out.is_empty() {
-                return out;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the container never answered on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+            (!out.is_empty()).then_some(out)
+        },
+    )
 }
 
 /// A client socket bound to `ip` (any 127/8 address is the host's).
@@ -278,20 +273,18 @@ fn published_port_reaches_the_container_with_the_client_address_kept() {
         "nc -l -p 8080 -e netstat -tn",
     ]);
     let client = Ipv4Addr::new(127, 0, 0, 5);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (text, local) = loop {
-        if let Ok(mut s) = connect_from(client, port) {
+    let (text, local) = common::wait_for(
+        Duration::from_secs(30),
+        &format!("an answer on {port}"),
+        || {
+            let mut s = connect_from(client, port).ok()?;
             let local = s.local_addr().unwrap();
             s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
             let mut out = String::new();
             let _ = s.read_to_string(&mut out);
-            if out.contains("ESTABLISHED") {
-                break (out, local);
-            }
-        }
-        assert!(Instant::now() < deadline, "nothing answered on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+            out.contains("ESTABLISHED").then_some((out, local))
+        },
+    );
     let out = finish(ctr);
     // The container's own view of the connection: the client's address
     // and port, as the client bound them.
@@ -346,15 +339,16 @@ fn published_udp_port_answers_and_the_server_sees_the_client_address() {
         .set_read_timeout(Some(Duration::from_millis(300)))
         .unwrap();
     let me = client.local_addr().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let reply = loop {
-        let _ = client.send_to(b"hi", (Ipv4Addr::LOCALHOST, port));
-        let mut buf = [0u8; 200];
-        if let Ok((n, _)) = client.recv_from(&mut buf) {
-            break String::from_utf8_lossy(&buf[..n]).to_string();
-        }
-        assert!(Instant::now() < deadline, "no UDP answer on {port}");
-    };
+    let reply = common::wait_for(
+        Duration::from_secs(30),
+        &format!("a UDP answer on {port}"),
+        || {
+            let _ = client.send_to(b"hi", (Ipv4Addr::LOCALHOST, port));
+            let mut buf = [0u8; 200];
+            let (n, _) = client.recv_from(&mut buf).ok()?;
+            Some(String::from_utf8_lossy(&buf[..n]).to_string())
+        },
+    );
     kill_group(&mut ctr);
     assert_eq!(reply, format!("echo hi from {me}"));
 }
@@ -462,15 +456,14 @@ fn publish_all_maps_the_image_exposed_ports_to_free_host_ports() {
         "exposed",
         "mkdir -p /tmp/w && echo all > /tmp/w/x && httpd -f -p 8080 -h /tmp/w",
     ]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let lines = loop {
+    let lines = common::wait_for(Duration::from_secs(30), "two published ports", || {
         let out = env.run(&["port", "pub"]);
         if out.code() == Some(0) && out.stdout.lines().count() == 2 {
-            break out.stdout.clone();
+            Ok(out.stdout)
+        } else {
+            Err(out.to_string())
         }
-        assert!(Instant::now() < deadline, "no ports: {out}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    });
     let tcp = lines
         .lines()
         .find_map(|l| l.strip_prefix("8080/tcp -> 0.0.0.0:"))
@@ -499,11 +492,11 @@ fn sigint_reaches_the_container_while_the_network_runs() {
         "trap 'echo got-int; exit 3' INT; echo ready; while true; do sleep 0.1; done",
     ]);
     // Ready once the published port accepts and the shell has its trap.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
-        assert!(Instant::now() < deadline, "never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_for(
+        Duration::from_secs(30),
+        "the published port to accept",
+        || TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok(),
+    );
     std::thread::sleep(Duration::from_millis(500));
     // SAFETY: signalling the burrow process the test started.
     unsafe { libc::kill(ctr.0.id() as i32, libc::SIGINT) };
@@ -537,17 +530,11 @@ fn a_detached_container_gets_the_network_and_its_published_ports() {
         ),
     ]);
     host.set_nonblocking(true).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut c = loop {
-        if let Ok((c, _)) = host.accept() {
-            break c;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the container never connected out"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let mut c = common::wait_for(
+        Duration::from_secs(30),
+        "the container to connect out",
+        || host.accept().ok().map(|(c, _)| c),
+    );
     c.set_nonblocking(false).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut got = [0u8; 64];
@@ -559,11 +546,11 @@ fn a_detached_container_gets_the_network_and_its_published_ports() {
     assert_eq!(out.stdout.trim(), format!("8080/tcp -> 127.0.0.1:{port}"));
     env.ok(&["rm", "-f", "dweb"]);
     // The supervisor is gone, and with it the host's port.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err() {
-        assert!(Instant::now() < deadline, "port {port} still held");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_for(
+        Duration::from_secs(10),
+        &format!("port {port} to be let go"),
+        || TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok(),
+    );
 }
 
 #[test]
@@ -605,26 +592,30 @@ fn two_containers_share_one_network_namespace() {
         "nc -l -p 7000 -e echo from-first",
     ]);
     // Wait until `first` runs, then talk to it over the shared loopback.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let out = loop {
-        let out = env.run(&[
-            "run",
-            "--rm",
-            "--network",
-            "container:first",
-            "netbox",
-            "sh",
-            "-c",
-            // Its names too: `first` is a foreground --rm container, whose
-            // /etc files live under the runtime dir.
-            "grep -q first-host /etc/hosts && echo shared-hosts; \
-             for i in $(seq 100); do nc 127.0.0.1 7000 </dev/null && exit 0; sleep 0.1; done; exit 1",
-        ]);
-        if out.code() == Some(0) || Instant::now() > deadline {
-            break out;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let out = common::wait_for(
+        Duration::from_secs(30),
+        "the other container to answer",
+        || {
+            let out = env.run(&[
+                "run",
+                "--rm",
+                "--network",
+                "container:first",
+                "netbox",
+                "sh",
+                "-c",
+                // Its names too: `first` is a foreground --rm container, whose
+                // /etc files live under the runtime dir.
+                "grep -q first-host /etc/hosts && echo shared-hosts; \
+                 for i in $(seq 100); do nc 127.0.0.1 7000 </dev/null && exit 0; sleep 0.1; done; exit 1",
+            ]);
+            if out.code() == Some(0) {
+                Ok(out)
+            } else {
+                Err(out.to_string())
+            }
+        },
+    );
     kill_group(&mut first);
     assert!(out.stdout.contains("from-first"), "{out}");
     assert!(out.stdout.contains("shared-hosts"), "{out}");
@@ -649,23 +640,27 @@ fn a_container_with_an_init_is_joined_exec_d_and_copied_from() {
         "-c",
         "while true; do nc -l -p 7000 -e echo from-init; done",
     ]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let out = loop {
-        let out = env.run(&[
-            "run",
-            "--rm",
-            "--network",
-            "container:withinit",
-            "netbox",
-            "sh",
-            "-c",
-            "for i in $(seq 100); do nc 127.0.0.1 7000 </dev/null && exit 0; sleep 0.1; done; exit 1",
-        ]);
-        if out.code() == Some(0) || Instant::now() > deadline {
-            break out;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let out = common::wait_for(
+        Duration::from_secs(30),
+        "the other container to answer",
+        || {
+            let out = env.run(&[
+                "run",
+                "--rm",
+                "--network",
+                "container:withinit",
+                "netbox",
+                "sh",
+                "-c",
+                "for i in $(seq 100); do nc 127.0.0.1 7000 </dev/null && exit 0; sleep 0.1; done; exit 1",
+            ]);
+            if out.code() == Some(0) {
+                Ok(out)
+            } else {
+                Err(out.to_string())
+            }
+        },
+    );
     // exec and cp reach it too.
     let exec = env.run(&["exec", "withinit", "echo", "exec-ok"]);
     let cp = env.run(&["cp", "withinit:/bin/busybox", "-"]);
@@ -774,26 +769,27 @@ fn python_args(env: &TestEnv) -> Vec<String> {
 /// sending `say` first; retried until it answers.
 fn ask(from: std::net::IpAddr, to: SocketAddr, say: &[u8]) -> (String, SocketAddr) {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let domain = if to.is_ipv4() {
-            libc::AF_INET
-        } else {
-            libc::AF_INET6
-        };
-        // SAFETY: plain socket(2); owned right below.
-        let fd = unsafe { libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-        assert!(fd >= 0, "socket");
-        // SAFETY: a new fd nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let bound = nix::sys::socket::bind(
-            fd.as_raw_fd(),
-            &nix::sys::socket::SockaddrStorage::from(SocketAddr::new(from, 0)),
-        );
-        bound.expect("bind the client");
-        let connected =
-            nix::sys::socket::connect(fd.as_raw_fd(), &nix::sys::socket::SockaddrStorage::from(to));
-        if connected.is_ok() {
+    common::wait_for(
+        Duration::from_secs(30),
+        &format!("an answer on {to}"),
+        || {
+            let domain = if to.is_ipv4() {
+                libc::AF_INET
+            } else {
+                libc::AF_INET6
+            };
+            // SAFETY: plain socket(2); owned right below.
+            let fd = unsafe { libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+            assert!(fd >= 0, "socket");
+            // SAFETY: a new fd nobody else owns.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            let bound = nix::sys::socket::bind(
+                fd.as_raw_fd(),
+                &nix::sys::socket::SockaddrStorage::from(SocketAddr::new(from, 0)),
+            );
+            bound.expect("bind the client");
+            nix::sys::socket::connect(fd.as_raw_fd(), &nix::sys::socket::SockaddrStorage::from(to))
+                .ok()?;
             let mut s = TcpStream::from(fd);
             let local = s.local_addr().unwrap();
             let _ = s.write_all(say);
@@ -801,13 +797,10 @@ fn ask(from: std::net::IpAddr, to: SocketAddr, say: &[u8]) -> (String, SocketAdd
             s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
             let mut out = String::new();
             let _ = s.read_to_string(&mut out);
-            if out.starts_with("peer=") {
-                return (out.trim().to_string(), local);
-            }
-        }
-        assert!(Instant::now() < deadline, "nothing answered on {to}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+            out.starts_with("peer=")
+                .then(|| (out.trim().to_string(), local))
+        },
+    )
 }
 
 /// Who holds the TCP socket listening on host port `port`: `Some(true)`
@@ -864,18 +857,18 @@ fn held_here(inodes: &[String]) -> Option<bool> {
 
 /// Waits until something listens on host port `port`, then says who.
 fn wait_listener(port: u16, held_here: bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let now = listener_held_here(port);
-        if now == Some(held_here) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "port {port}: listener held here: {now:?}, expected {held_here}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_for(
+        Duration::from_secs(30),
+        &format!("port {port}'s listener to be held here: {held_here}"),
+        || {
+            let now = listener_held_here(port);
+            if now == Some(held_here) {
+                Ok(())
+            } else {
+                Err(format!("held here: {now:?}"))
+            }
+        },
+    );
 }
 
 fn localhost5() -> std::net::IpAddr {
@@ -1041,11 +1034,11 @@ fn a_detached_direct_port_works_across_restarts() {
     env.ok(&["restart", "-t", "1", "dsrv"]);
     served("after `burrow restart`");
     env.ok(&["rm", "-f", "dsrv"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err() {
-        assert!(Instant::now() < deadline, "port {port} still held");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_for(
+        Duration::from_secs(10),
+        &format!("port {port} to be let go"),
+        || TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok(),
+    );
 }
 
 /// Who holds the host's TCP socket with local port `local` connected to

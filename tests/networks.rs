@@ -10,7 +10,7 @@ mod common;
 
 use common::fixtures::busybox_rootfs;
 use common::{path_str, TestEnv, TestUser};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const NET_APPLETS: &[&str] = &[
     "nc", "ip", "seq", "grep", "ping", "ping6", "hostname", "cut", "head",
@@ -29,16 +29,21 @@ fn env_with_image(test: &str) -> Option<TestEnv> {
     Some(env)
 }
 
-/// Runs `args` until it exits 0 or 30 s have passed; the last output.
+/// Runs `args` until it exits 0 (at most 30 s; then the test fails with
+/// the last output).
 fn until_ok(env: &TestEnv, args: &[&str]) -> common::Output {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = env.run(args);
-        if out.code() == Some(0) || Instant::now() > deadline {
-            return out;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    common::wait_for(
+        Duration::from_secs(30),
+        &format!("burrow {} to succeed", args.join(" ")),
+        || {
+            let out = env.run(args);
+            if out.code() == Some(0) {
+                Ok(out)
+            } else {
+                Err(out.to_string())
+            }
+        },
+    )
 }
 
 #[test]

@@ -4,20 +4,12 @@
 
 mod common;
 
-use common::fixtures::{busybox_rootfs, ImageSpec};
 use common::{TestEnv, TestUser};
-use serde_json::json;
 
 const IMAGE: &str = "ps:latest";
 
 fn env_with_image(test: &str) -> Option<TestEnv> {
-    let env = TestEnv::new(test, TestUser::Any)?;
-    let mut image = ImageSpec::new(&[IMAGE], vec![busybox_rootfs().finish()]);
-    image.run_config = json!({ "Env": ["PATH=/bin"], "Cmd": ["sh"] });
-    let (path, _) = env.docker_archive("ps.tar", &[image]);
-    env.give(&path);
-    env.load(&path);
-    Some(env)
+    common::env_with_busybox(test, TestUser::Any, IMAGE, common::plain_config())
 }
 
 fn names(env: &TestEnv, args: &[&str]) -> Vec<String> {

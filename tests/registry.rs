@@ -19,7 +19,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// busybox (gzip), a small zstd layer and a small plain one.
 fn three_layer_spec() -> ImageSpec {
@@ -506,14 +506,11 @@ fn killed_pull_leaves_no_layer_and_next_pull_succeeds() {
     let name = format!("{}/big/app:1", proxy.addr());
 
     let mut child = env.spawn(&["pull", &name]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while proxy.hits.load(std::sync::atomic::Ordering::SeqCst) == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the pull never reached the stall"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_for(
+        Duration::from_secs(60),
+        "the pull to reach the stall",
+        || proxy.hits.load(std::sync::atomic::Ordering::SeqCst) > 0,
+    );
     std::thread::sleep(Duration::from_millis(300));
     kill_group(&mut child);
     assert_store_has_no_trace(&env, "killed pull");

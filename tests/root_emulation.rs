@@ -314,18 +314,15 @@ fn exec_d_processes_are_emulated_and_their_owners_committed() {
         "-c",
         "sleep 1; echo y > /late; chown 1234:4321 /late && touch /late-done",
     ]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !env
-        .run(&["exec", "box", "test", "-e", "/late-done"])
-        .status
-        .success()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the detached exec's chown never finished"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    common::wait_for(
+        std::time::Duration::from_secs(60),
+        "the detached exec's chown to finish",
+        || {
+            env.run(&["exec", "box", "test", "-e", "/late-done"])
+                .status
+                .success()
+        },
+    );
     env.ok(&["commit", "box", "localhost/after-exec:1"]);
     env.ok(&["rm", "-f", "box"]);
     let layer = tar_headers(&last_layer(&env, "localhost/after-exec:1"));
@@ -369,15 +366,18 @@ fn root_emulation_and_direct_ports_share_one_listener() {
     ]);
     // The host's listening socket on the port is the container's nc's
     // own (burrow's relay holds the port until the server binds it).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while !listener_holders(port).iter().any(|c| c == "nc") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "port {port} is not served directly: held by {:?}",
-            listener_holders(port)
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    common::wait_for(
+        std::time::Duration::from_secs(120),
+        &format!("port {port} to be served directly by nc"),
+        || {
+            let holders = listener_holders(port);
+            if holders.iter().any(|c| c == "nc") {
+                Ok(())
+            } else {
+                Err(format!("held by {holders:?}"))
+            }
+        },
+    );
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     // nc ends when both its stdin and the connection have ended.
     s.shutdown(std::net::Shutdown::Write).expect("shutdown");

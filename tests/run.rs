@@ -110,14 +110,9 @@ fn wait_line(rx: &mpsc::Receiver<String>, want: &str) {
 }
 
 fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "burrow run did not exit");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    common::wait_for(Duration::from_secs(60), "burrow run to exit", || {
+        child.try_wait().expect("try_wait")
+    })
 }
 
 // ------------------------------------------------------------ --rm, records
@@ -230,14 +225,14 @@ fn a_foreground_rm_container_takes_exec_and_stop_and_leaves_nothing() {
         return;
     };
     let mut fg = env.spawn(&["run", "--rm", "--name", "fg", PLAIN, "sleep", "60"]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let out = loop {
+    let out = common::wait_for(Duration::from_secs(20), "exec into fg", || {
         let out = env.run(&["exec", "fg", "echo", "inside"]);
-        if out.code() == Some(0) || Instant::now() > deadline {
-            break out;
+        if out.code() == Some(0) {
+            Ok(out)
+        } else {
+            Err(out.to_string())
         }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    });
     assert_eq!(
         out.stdout.trim(),
         "inside",
@@ -412,14 +407,10 @@ fn rm_refuses_a_running_container_and_rm_f_kills_it_with_137() {
     wait_line(&lines, "ready");
     // The record says running once burrow has written it, just after the
     // exec the container's output may already follow.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let running = loop {
+    let running = common::wait_for(Duration::from_secs(10), "ps to list it", || {
         let running = ps_json(&env, false);
-        if !running.is_empty() || Instant::now() > deadline {
-            break running;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+        (!running.is_empty()).then_some(running)
+    });
     assert_eq!(running.len(), 1, "{running:?}");
     assert_eq!(running[0]["State"], "running");
     let pid = running[0]["Pid"]
@@ -1338,22 +1329,17 @@ fn a_killed_run_leaves_a_record_that_ps_shows_exited_and_rm_removes() {
     ]);
     let lines = stdout_lines(&mut child.0);
     wait_line(&lines, "ready");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let pid = loop {
-        if let Some(p) = ps_json(&env, false).first().and_then(|c| c["Pid"].as_i64()) {
-            break p;
-        }
-        assert!(Instant::now() < deadline, "never listed as running");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let pid = common::wait_for(Duration::from_secs(10), "it to be listed running", || {
+        ps_json(&env, false).first().and_then(|c| c["Pid"].as_i64())
+    });
     // As a closed terminal or an OOM kill would: no chance to clean up.
     common::kill_group(&mut child);
     // The container dies with the process that ran it.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Path::new(&format!("/proc/{pid}")).exists() {
-        assert!(Instant::now() < deadline, "the container outlived burrow");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    common::wait_for(
+        Duration::from_secs(10),
+        "the container to die with burrow",
+        || !Path::new(&format!("/proc/{pid}")).exists(),
+    );
     let all = ps_json(&env, true);
     assert_eq!(all.len(), 1, "{all:?}");
     assert_eq!(all[0]["State"], "exited");

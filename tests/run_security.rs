@@ -524,14 +524,11 @@ fn a_container_cannot_rewrite_the_users_burrow_through_proc_exe() {
     args.extend([PLAIN.into(), "python3".into(), "/probe.py".into()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     env.ok(&args);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !out.join("ready").exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the attacker never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    common::wait_for(
+        std::time::Duration::from_secs(30),
+        "the attacker to start",
+        || out.join("ready").exists(),
+    );
     // The planted command: burrow's own binary, through /proc/self/exe.
     burrow(&[
         "exec",
@@ -557,16 +554,17 @@ fn a_container_cannot_rewrite_the_users_burrow_through_proc_exe() {
         }
     }
     std::fs::write(out.join("stop"), b"").unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !out.join("attack.txt").exists() {
-        if std::time::Instant::now() > deadline {
-            panic!(
-                "the attacker never reported\n{}",
-                env.run(&["logs", "attacker"])
-            );
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    common::wait_for(
+        std::time::Duration::from_secs(60),
+        "the attacker to report",
+        || {
+            if out.join("attack.txt").exists() {
+                Ok(())
+            } else {
+                Err(env.run(&["logs", "attacker"]).to_string())
+            }
+        },
+    );
     let report = std::fs::read_to_string(out.join("attack.txt")).unwrap();
     eprintln!("the attacker's report:\n{report}");
     env.ok(&["rm", "-f", "attacker"]);

@@ -53,30 +53,26 @@ fn spawn(env: &TestEnv, args: &[&str], stdin: Stdio) -> Child {
 }
 
 fn wait_exit(child: &mut Child, what: &str) -> Option<i32> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            return s.code();
-        }
-        assert!(Instant::now() < deadline, "{what} did not exit");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    common::wait_for(Duration::from_secs(60), &format!("{what} to exit"), || {
+        child.try_wait().expect("try_wait")
+    })
+    .code()
 }
 
 /// Until `logs NAME` shows `want`.
 fn logs_show(env: &TestEnv, name: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = env.run(&["logs", name]);
-        if out.code() == Some(0) && out.stdout.contains(want) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "`logs {name}` never showed {want:?}: {out}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_for(
+        Duration::from_secs(30),
+        &format!("`logs {name}` to show {want:?}"),
+        || {
+            let out = env.run(&["logs", name]);
+            if out.code() == Some(0) && out.stdout.contains(want) {
+                Ok(())
+            } else {
+                Err(out.to_string())
+            }
+        },
+    );
 }
 
 /// `attach NAME` from another process, connected: output that reaches the

@@ -8,7 +8,7 @@ mod common;
 use common::run_image::{self, PLAIN};
 use common::{TestEnv, TestUser};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn setup(test: &str, user: TestUser) -> Option<TestEnv> {
     let env = TestEnv::new(test, user)?;
@@ -76,12 +76,8 @@ fn container_userns(env: &TestEnv) -> String {
     out.stdout.trim().to_string()
 }
 
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "{what} within {limit:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_until(what: &str, limit: Duration, f: impl FnMut() -> bool) {
+    common::wait_for(limit, what, f);
 }
 
 #[test]

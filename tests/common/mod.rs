@@ -546,6 +546,23 @@ impl TestEnv {
         (path, layout)
     }
 
+    /// Loads a busybox image tagged `name` (`/bin/sh` and the `applets`
+    /// linked to busybox) with `run_config` (docker's image config: Env,
+    /// Cmd, Labels, Healthcheck, ...), as `docker load` would.
+    pub fn load_busybox(&self, name: &str, applets: &[&str], run_config: Value) {
+        let mut layer = fixtures::busybox_rootfs();
+        for applet in applets {
+            layer = layer.symlink(&format!("bin/{applet}"), "busybox");
+        }
+        let mut image = fixtures::ImageSpec::new(&[name], vec![layer.finish()]);
+        image.run_config = run_config;
+        let file = format!("{}.tar", name.replace(['/', ':'], "_"));
+        let (path, _) = self.docker_archive(&file, &[image]);
+        self.give(&path);
+        self.load(&path);
+        fs::remove_file(&path).unwrap_or_else(|e| panic!("remove {}: {e}", path.display()));
+    }
+
     /// `burrow load -i PATH`, which must succeed; returns its output.
     pub fn load(&self, path: &Path) -> Output {
         self.ok(&["load", "-i", path_str(path)])
@@ -592,6 +609,25 @@ impl Drop for TestEnv {
         }
         release_binary();
     }
+}
+
+/// A fresh environment for `user` (or `None` after a `SKIP`) with the
+/// busybox image `name` loaded with `run_config` as its config
+/// (`plain_config()` for most tests).
+pub fn env_with_busybox(
+    test: &str,
+    user: TestUser,
+    name: &str,
+    run_config: Value,
+) -> Option<TestEnv> {
+    let env = TestEnv::new(test, user)?;
+    env.load_busybox(name, &[], run_config);
+    Some(env)
+}
+
+/// The config of most tests' image: `PATH=/bin` and `sh`.
+pub fn plain_config() -> Value {
+    serde_json::json!({ "Env": ["PATH=/bin"], "Cmd": ["sh"] })
 }
 
 /// SIGKILLs a spawned burrow and every process of its group, as a killed
