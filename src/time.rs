@@ -89,6 +89,22 @@ pub fn go_duration(s: &str) -> Option<i64> {
     Some(total as i64)
 }
 
+/// A point in time as docker's `--since`, `--until` and `until=` filters
+/// take it: RFC 3339, Unix seconds (with a fraction), or a Go duration
+/// before `now_ns`; in nanoseconds since the epoch. `None` for anything
+/// else and for times before the epoch.
+pub fn point(t: &str, now_ns: u64) -> Option<u64> {
+    if let Some(ns) = parse_rfc3339_nanos(t) {
+        return u64::try_from(ns).ok();
+    }
+    if let Ok(secs) = t.parse::<f64>() {
+        return (secs >= 0.0).then_some((secs * 1e9) as u64);
+    }
+    go_duration(t)
+        .and_then(|n| u64::try_from(n).ok())
+        .map(|ago| now_ns.saturating_sub(ago))
+}
+
 /// "3 days ago" from an RFC 3339 time, as seen at `now` (seconds since the
 /// epoch); "unknown" when empty, the text itself if it cannot be read.
 pub fn ago(rfc3339: &str, now: u64) -> String {

@@ -4,22 +4,16 @@
 
 mod common;
 
-use common::fixtures::{busybox_rootfs, ImageSpec};
+use common::fixtures::{self, busybox_rootfs, ImageSpec};
+use common::registry::{RegImage, Registry, Security, Uploader};
 use common::{TestEnv, TestUser};
-use serde_json::json;
 use std::io::BufRead;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const IMAGE: &str = "localhost/events:1";
 
 fn env_with_image(test: &str) -> Option<TestEnv> {
-    let env = TestEnv::new(test, TestUser::Any)?;
-    let mut image = ImageSpec::new(&[IMAGE], vec![busybox_rootfs().finish()]);
-    image.run_config = json!({ "Env": ["PATH=/bin"], "Cmd": ["sh"] });
-    let (path, _) = env.docker_archive("events.tar", &[image]);
-    env.give(&path);
-    env.load(&path);
-    Some(env)
+    common::env_with_busybox(test, TestUser::Any, IMAGE, common::plain_config())
 }
 
 fn now() -> String {
@@ -221,4 +215,189 @@ fn events_follow_new_ones_and_stay_whole_under_concurrent_writers() {
         let v: serde_json::Value = serde_json::from_str(&l).unwrap_or_else(|e| panic!("{l}: {e}"));
         assert_eq!(v["Type"], "image", "{l}");
     }
+}
+
+/// A busybox image for the registry whose `/stamp` says `stamp`: two
+/// stamps, two images.
+fn stamped(stamp: &str) -> RegImage {
+    let layer = busybox_rootfs().file("stamp", 0o644, format!("{stamp}\n").as_bytes());
+    let spec = ImageSpec::new(&["stamped:1"], vec![layer.finish()]);
+    let mut spec = spec;
+    spec.run_config = common::plain_config();
+    RegImage::from_spec(&spec, fixtures::oci_arch())
+}
+
+#[test]
+fn pull_untag_and_delete_are_events_and_pull_newer_pulls_only_a_changed_image() {
+    let Some(env) = TestEnv::new(
+        "pull_untag_and_delete_are_events_and_pull_newer_pulls_only_a_changed_image",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    let reg = Registry::start(Security::Plain);
+    let first = stamped("first");
+    Uploader::new(&reg).image("ev/app", "1", &first);
+    let name = format!("{}/ev/app:1", reg.addr());
+    let start = now();
+    env.ok(&["pull", &name]);
+    let pulls = |since: &str| {
+        lines(
+            &env,
+            since,
+            &[
+                "--filter",
+                "event=pull",
+                "--format",
+                "{{.Actor.ID}} {{.Actor.Attributes.name}}",
+            ],
+        )
+    };
+    assert_eq!(
+        pulls(&start),
+        [format!("sha256:{} {name}", first.id())],
+        "one pull event, with the image's id and name"
+    );
+
+    // --pull newer with the registry's manifest unchanged: nothing pulled.
+    let unchanged = now();
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--pull",
+        "newer",
+        &name,
+        "cat",
+        "/stamp",
+    ]);
+    assert_eq!(out.stdout, "first\n", "{out}");
+    assert!(
+        pulls(&unchanged).is_empty(),
+        "the same manifest is not pulled again"
+    );
+    // A new image under the same tag: pulled, and the new one runs.
+    let second = stamped("second");
+    Uploader::new(&reg).image("ev/app", "1", &second);
+    let changed = now();
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--pull",
+        "newer",
+        &name,
+        "cat",
+        "/stamp",
+    ]);
+    assert_eq!(out.stdout, "second\n", "{out}");
+    assert_eq!(
+        pulls(&changed),
+        [format!("sha256:{} {name}", second.id())],
+        "the changed manifest is pulled"
+    );
+    // The registry gone: the image here is used, with a warning.
+    drop(reg);
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--pull",
+        "newer",
+        &name,
+        "cat",
+        "/stamp",
+    ]);
+    assert_eq!(out.stdout, "second\n", "{out}");
+
+    // The old image lost its name to the new one; prune deletes it. rmi of
+    // the new one's last name untags and deletes it.
+    let removal = now();
+    env.ok(&["image", "prune", "-f"]);
+    env.ok(&["rmi", &name]);
+    let all = lines(
+        &env,
+        &removal,
+        &[
+            "--filter",
+            "type=image",
+            "--format",
+            "{{.Action}} {{.Actor.ID}}",
+        ],
+    );
+    for want in [
+        format!("delete sha256:{}", first.id()),
+        format!("untag sha256:{}", second.id()),
+        format!("delete sha256:{}", second.id()),
+    ] {
+        assert!(all.contains(&want), "no {want:?} in {all:#?}");
+    }
+}
+
+#[test]
+fn pause_unpause_and_an_oom_kill_are_events() {
+    let Some(env) = env_with_image("pause_unpause_and_an_oom_kill_are_events") else {
+        return;
+    };
+    env.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "p",
+        IMAGE,
+        "sleep",
+        "60",
+    ]);
+    let start = now();
+    let paused = env.run(&["pause", "p"]);
+    if paused.code() != Some(0) && paused.stderr.contains("without a cgroup") {
+        env.ok(&["rm", "-f", "p"]);
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"SKIP pause_unpause_and_an_oom_kill_are_events: containers here run without a \
+              delegated cgroup v2 (pause and --memory need one); tests/vm/cgroup-checks.sh \
+              checks these events in the VM\n",
+        );
+        return;
+    }
+    paused.assert_ok();
+    env.ok(&["unpause", "p"]);
+    env.ok(&["rm", "-f", "p"]);
+    let out = env.run(&[
+        "run",
+        "--name",
+        "hog",
+        "--network",
+        "none",
+        "--memory",
+        "16m",
+        IMAGE,
+        "busybox",
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=64M",
+        "count=1",
+    ]);
+    assert_eq!(out.code(), Some(137), "{out}");
+    let all = lines(
+        &env,
+        &start,
+        &["--format", "{{.Action}} {{.Actor.Attributes.name}}"],
+    );
+    let at = |want: &str| all.iter().position(|l| l == want);
+    assert!(
+        at("pause p") < at("unpause p") && at("pause p").is_some(),
+        "{all:#?}"
+    );
+    assert!(
+        at("oom hog").is_some() && at("oom hog") < at("die hog"),
+        "{all:#?}"
+    );
+    env.ok(&["rm", "hog"]);
 }

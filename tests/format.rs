@@ -4,24 +4,19 @@
 
 mod common;
 
-use common::fixtures::{busybox_rootfs, ImageSpec};
+use common::fixtures::{busybox_rootfs, ImageSpec, LayerBuilder};
 use common::{TestEnv, TestUser};
 use serde_json::json;
 
 const IMAGE: &str = "localhost/fmt:1.0";
 
 fn env_with_image(test: &str) -> Option<TestEnv> {
-    let env = TestEnv::new(test, TestUser::Any)?;
-    let mut image = ImageSpec::new(&[IMAGE], vec![busybox_rootfs().finish()]);
-    image.run_config = json!({
+    let config = json!({
         "Env": ["PATH=/bin", "MODE=test"],
         "Cmd": ["sh", "-c", "echo hi"],
         "Labels": {"tier": "web", "Owner": "ops"},
     });
-    let (path, _) = env.docker_archive("fmt.tar", &[image]);
-    env.give(&path);
-    env.load(&path);
-    Some(env)
+    common::env_with_busybox(test, TestUser::Any, IMAGE, config)
 }
 
 #[test]
@@ -127,4 +122,129 @@ fn templates_read_containers_and_images_by_dockers_field_names() {
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("ps json");
     assert_eq!(v.as_array().map(Vec::len), Some(2), "{out}");
     env.ok(&["rm", "-f", "up", "done"]);
+}
+
+#[test]
+fn every_placeholder_docker_documents_for_images_and_ps_is_filled() {
+    let Some(env) =
+        env_with_image("every_placeholder_docker_documents_for_images_and_ps_is_filled")
+    else {
+        return;
+    };
+    // A second name for the image and a second image sharing its layer.
+    env.ok(&["tag", IMAGE, "localhost/fmt:two"]);
+    let mut other = ImageSpec::new(
+        &["localhost/other:1"],
+        vec![
+            busybox_rootfs().finish(),
+            LayerBuilder::new()
+                .file("extra", 0o644, vec![b'x'; 5000])
+                .finish(),
+        ],
+    );
+    other.run_config = json!({"Cmd": ["sh"]});
+    let (path, _) = env.docker_archive("other.tar", &[other]);
+    env.give(&path);
+    env.load(&path);
+    let id = env.inspect(IMAGE)["Id"].as_str().expect("id").to_string();
+    let out = env.ok(&[
+        "images",
+        "--format",
+        "{{.ID}}|{{.Repository}}|{{.Tag}}|{{.Digest}}|{{.CreatedSince}}|{{.CreatedAt}}|{{.Size}}|\
+         {{.VirtualSize}}|{{.SharedSize}}|{{.UniqueSize}}|{{.Containers}}",
+    ]);
+    let rows: Vec<Vec<&str>> = out
+        .stdout_lines()
+        .iter()
+        .map(|l| l.split('|').collect())
+        .collect();
+    let row = |repo: &str, tag: &str| {
+        rows.iter()
+            .find(|r| r[1] == repo && r[2] == tag)
+            .unwrap_or_else(|| panic!("no {repo}:{tag} in {out}"))
+            .clone()
+    };
+    let fmt = row("localhost/fmt", "1.0");
+    assert_eq!(fmt[0], &id["sha256:".len()..][..12]);
+    assert_eq!(fmt[3], "<none>", "loaded, not pulled: no digest");
+    assert!(fmt[4].ends_with(" ago"), "{fmt:?}");
+    assert_eq!(fmt[5], "2024-01-02 03:04:05 +0000 UTC");
+    assert!(fmt[6].ends_with("MB") || fmt[6].ends_with("kB"), "{fmt:?}");
+    assert_eq!(fmt[6], fmt[7], "VirtualSize is Size");
+    // The busybox layer is the other image's too: all of it shared.
+    assert_eq!(fmt[8], fmt[6], "{fmt:?}");
+    assert_eq!(fmt[9], "0 B", "{fmt:?}");
+    assert_eq!(fmt[10], "0", "{fmt:?}");
+    let two = row("localhost/fmt", "two");
+    assert_eq!(
+        (two[0], &two[3..]),
+        (fmt[0], &fmt[3..]),
+        "one image, two names"
+    );
+    // The other image has a layer of its own: its unique size.
+    let other = row("localhost/other", "1");
+    assert_eq!(other[8], fmt[6], "{other:?}");
+    assert!(other[9].ends_with(" kB"), "{other:?}");
+
+    // ps: each placeholder, with a label, a bind, a volume and --size.
+    let bind = env.work.join("b");
+    std::fs::create_dir(&bind).unwrap();
+    env.give(&bind);
+    env.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "web",
+        "--label",
+        "tier=front",
+        "-v",
+        &format!("{}:/b", common::path_str(&bind)),
+        "-v",
+        "psvol:/v",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo 12345 > /f; sleep 60",
+    ]);
+    common::wait_for(
+        std::time::Duration::from_secs(30),
+        "web to write /f",
+        || env.run(&["exec", "web", "sh", "-c", "test -e /f"]).code() == Some(0),
+    );
+    let images = env.ok(&[
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}} {{.Containers}}",
+    ]);
+    assert!(images.stdout.contains("localhost/fmt:1.0 1\n"), "{images}");
+    let out = env.ok(&[
+        "ps",
+        "--no-trunc",
+        "--format",
+        "{{.ID}}|{{.Image}}|{{.Command}}|{{.CreatedAt}}|{{.RunningFor}}|{{.Ports}}|{{.State}}|\
+         {{.Status}}|{{.Size}}|{{.Names}}|{{.Labels}}|{{.Label \"tier\"}}|{{.Mounts}}|{{.Networks}}",
+    ]);
+    let f: Vec<&str> = out.stdout.trim_end().split('|').collect();
+    assert_eq!(f.len(), 14, "{out}");
+    assert!(common::is_hex64(f[0]), "{out}");
+    assert_eq!(f[1], IMAGE);
+    assert_eq!(f[2], "\"sh -c echo 12345 > /f; sleep 60\"");
+    assert!(f[3].ends_with(" +0000 UTC"), "{out}");
+    assert!(f[4].ends_with(" ago"), "{out}");
+    assert_eq!(f[5], "", "no published ports");
+    assert_eq!(f[6], "running");
+    assert!(f[7].starts_with("Up "), "{out}");
+    // The template shows .Size: computed as with --size.
+    assert!(f[8].starts_with("6 B (virtual "), "{out}");
+    assert_eq!(f[9], "web");
+    assert!(f[10].contains("tier=front"), "{out}");
+    assert_eq!(f[11], "front");
+    assert_eq!(f[12], format!("{},psvol", common::path_str(&bind)));
+    assert_eq!(f[13], "none");
+    let sized = env.ok(&["ps", "--size"]);
+    assert!(sized.stdout_lines()[0].ends_with("SIZE"), "{sized}");
+    assert!(sized.stdout.contains("6 B (virtual "), "{sized}");
+    env.ok(&["rm", "-f", "web"]);
 }

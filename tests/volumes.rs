@@ -78,6 +78,17 @@ fn sh(env: &TestEnv, args: &[&str]) -> String {
     env.ok(&all).stdout
 }
 
+/// `run --rm -v VOLUME... IMAGE sh -c SCRIPT`, which must succeed: its
+/// stdout.
+fn in_volumes(env: &TestEnv, volumes: &[&str], script: &str) -> String {
+    let mut args = Vec::new();
+    for v in volumes {
+        args.extend(["-v", v]);
+    }
+    args.extend([IMAGE, "sh", "-c", script]);
+    sh(env, &args)
+}
+
 #[test]
 fn volume_verbs_create_list_inspect_remove_as_docker_documents_them() {
     let Some(env) = TestEnv::new("volume_verbs", TestUser::Any) else {
@@ -220,7 +231,7 @@ fn a_named_volume_is_filled_from_the_image_once_and_keeps_its_data() {
         return;
     };
     // A name, not a path: the volume is made on first use.
-    let out = sh(&env, &["-v", "keep:/data", IMAGE, "sh", "-c", LISTING]);
+    let out = in_volumes(&env, &["keep:/data"], LISTING);
     assert_eq!(out, expected_listing());
     assert!(volume_names(&env).contains(&"keep".to_string()));
     // On the host: the owners in the subordinate range, the xattr kept.
@@ -268,17 +279,7 @@ fn a_named_volume_is_filled_from_the_image_once_and_keeps_its_data() {
         "echo mine > /data/new && rm /data/owned",
     ]);
     env.ok(&["rm", "w"]);
-    let out = sh(
-        &env,
-        &[
-            "-v",
-            "keep:/data",
-            IMAGE,
-            "sh",
-            "-c",
-            "cat /data/new; ls /data",
-        ],
-    );
+    let out = in_volumes(&env, &["keep:/data"], "cat /data/new; ls /data");
     assert_eq!(
         out, "mine\nhard\nlink\nnew\nsub\n",
         "not filled again: owned stays deleted"
@@ -313,16 +314,10 @@ fn a_volume_without_subordinate_ids_holds_the_image_content_and_is_writable() {
     let Some(env) = env_with_image("volume_nosub", TestUser::NoSubids) else {
         return;
     };
-    let out = sh(
+    let out = in_volumes(
         &env,
-        &[
-            "-v",
-            "v1:/data",
-            IMAGE,
-            "sh",
-            "-c",
-            "cat /data/owned && echo w > /data/w && cat /data/w",
-        ],
+        &["v1:/data"],
+        "cat /data/owned && echo w > /data/w && cat /data/w",
     );
     assert_eq!(out, "owned by 1000:2000\nw\n");
     env.ok(&["volume", "rm", "v1"]);
@@ -500,11 +495,18 @@ fn anonymous_volumes_go_with_rm_v_and_with_rm_but_named_ones_stay() {
     assert_eq!(volume_names(&env), vec!["named".to_string()]);
     env.ok(&["run", "-d", "--rm", "--name", "d", IMAGE, "true"]);
     env.run(&["wait", "d"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while volume_names(&env).len() > 1 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert_eq!(volume_names(&env), vec!["named".to_string()]);
+    common::wait_for(
+        std::time::Duration::from_secs(20),
+        "the --rm container's anonymous volume to go",
+        || {
+            let names = volume_names(&env);
+            if names == ["named"] {
+                Ok(())
+            } else {
+                Err(format!("{names:?}"))
+            }
+        },
+    );
     env.ok(&["volume", "rm", "named"]);
 }
 
@@ -524,17 +526,7 @@ fn mount_type_volume_and_volumes_from_share_one_volume() {
         IMAGE,
         "true",
     ]);
-    sh(
-        &env,
-        &[
-            "-v",
-            "shared:/s",
-            IMAGE,
-            "sh",
-            "-c",
-            "echo from-shared > /s/f",
-        ],
-    );
+    in_volumes(&env, &["shared:/s"], "echo from-shared > /s/f");
     let out = sh(
         &env,
         &[
@@ -586,37 +578,21 @@ fn links_planted_in_a_volume_never_lead_a_later_command_out_of_it() {
     let canary = path_str(&env.canary).to_string();
     let before = Listing::of(&env.canary, &[]);
     // The container plants links to the host's canary, absolute and by `..`.
-    sh(&env, &["-v", "trap:/data", IMAGE, "sh", "-c", &format!(
+    in_volumes(&env, &["trap:/data"], &format!(
         "rm -rf /data/*; ln -s {canary} /data/abs; ln -s ../../../../../../../../..{canary} /data/up; \
          ln -s {canary}/secret /data/file; mkdir /data/d; ln -s {canary} /data/d/deep"
-    )]);
+    ));
     // Another container mounts a volume through the planted links: it lands
     // inside that container's root, never on the host's canary.
-    sh(
+    in_volumes(
         &env,
-        &[
-            "-v",
-            "trap:/data",
-            "-v",
-            "other:/data/abs",
-            IMAGE,
-            "sh",
-            "-c",
-            "echo x > /data/abs/planted",
-        ],
+        &["trap:/data", "other:/data/abs"],
+        "echo x > /data/abs/planted",
     );
-    sh(
+    in_volumes(
         &env,
-        &[
-            "-v",
-            "trap:/data",
-            "-v",
-            "other2:/data/up/y",
-            IMAGE,
-            "sh",
-            "-c",
-            "echo x > /data/up/y/planted",
-        ],
+        &["trap:/data", "other2:/data/up/y"],
+        "echo x > /data/up/y/planted",
     );
     // An image volume below the planted link: its fill and its mount stay
     // inside the root too.
@@ -707,17 +683,7 @@ fn system_df_counts_volumes_and_system_prune_volumes_takes_anonymous_ones() {
         return;
     };
     env.ok(&["create", "--name", "user", "-v", "kept:/k", IMAGE, "true"]);
-    sh(
-        &env,
-        &[
-            "-v",
-            "kept:/k",
-            IMAGE,
-            "sh",
-            "-c",
-            "head -c 5000 /dev/zero > /k/z",
-        ],
-    );
+    in_volumes(&env, &["kept:/k"], "head -c 5000 /dev/zero > /k/z");
     env.ok(&["run", "--name", "gone", "-v", "/anon", IMAGE, "true"]);
     env.ok(&["rm", "gone"]);
     env.ok(&["volume", "create", "idle"]);
@@ -771,4 +737,243 @@ fn a_build_step_writes_below_a_volume_path_into_its_layer() {
     assert!(volume_names(&env).is_empty(), "a build leaves no volume");
     let out = sh(&env, &["localhost/vol-built:1", "cat", "/data/new"]);
     assert_eq!(out, "built\n");
+}
+
+#[test]
+fn cp_reaches_a_stopped_containers_volumes_and_binds_never_the_host_through_links() {
+    let Some(env) = env_with_image("volume_cp_stopped", TestUser::Any) else {
+        return;
+    };
+    let bound = env.work.join("bound");
+    fs::create_dir(&bound).unwrap();
+    env.give(&bound);
+    let file = env.fixture("in.txt", b"from the host\n");
+    env.give(&file);
+    // Created, never started: its volume and bind are mounted for the copy.
+    env.ok(&[
+        "create",
+        "--name",
+        "c",
+        "-v",
+        "cpvol:/vol",
+        "-v",
+        &format!("{}:/bind", path_str(&bound)),
+        IMAGE,
+        "true",
+    ]);
+    env.ok(&["cp", path_str(&file), "c:/vol/in.txt"]);
+    env.ok(&["cp", path_str(&file), "c:/bind/in.txt"]);
+    assert_eq!(
+        fs::read(bound.join("in.txt")).expect("the copy in the bound dir"),
+        b"from the host\n"
+    );
+    // The volume holds it: another container reads it there.
+    assert_eq!(
+        in_volumes(&env, &["cpvol:/vol"], "cat /vol/in.txt"),
+        "from the host\n"
+    );
+    // And out of it: what another container wrote in the volume.
+    in_volumes(&env, &["cpvol:/vol"], "echo back > /vol/back");
+    env.ok(&["cp", "c:/vol/back", path_str(&env.work.join("back"))]);
+    assert_eq!(fs::read(env.work.join("back")).unwrap(), b"back\n");
+    let tar = env.ok(&["cp", "c:/vol/back", "-"]);
+    assert!(tar.stdout.contains("back\n"), "{tar}");
+    // Run and stopped: the same.
+    env.ok(&["start", "-a", "c"]);
+    env.ok(&["cp", path_str(&file), "c:/vol/again.txt"]);
+    assert_eq!(
+        in_volumes(&env, &["cpvol:/vol"], "cat /vol/again.txt"),
+        "from the host\n"
+    );
+    // A read-only volume is refused, as docker refuses it.
+    env.ok(&["create", "--name", "r", "-v", "cpvol:/ro:ro", IMAGE, "true"]);
+    env.fails(&["cp", path_str(&file), "r:/ro/no.txt"]);
+    assert_eq!(
+        in_volumes(&env, &["cpvol:/vol"], "ls /vol"),
+        "again.txt\nback\nin.txt\n"
+    );
+
+    // Links a container planted in the volume lead nowhere on the host:
+    // the copy resolves them inside the container's root.
+    let canary = path_str(&env.canary).to_string();
+    let before = Listing::of(&env.canary, &[]);
+    in_volumes(
+        &env,
+        &["cpvol:/vol"],
+        &format!(
+            "ln -s {canary} /vol/abs; ln -s ../../../../../../../..{canary} /vol/up; \
+             ln -s {canary}/secret /vol/secret"
+        ),
+    );
+    for dst in ["c:/vol/abs/x", "c:/vol/up/x", "c:/vol/secret"] {
+        let _ = env.run(&["cp", path_str(&file), dst]);
+    }
+    // Out through a link to a directory: the container's view, never the
+    // host's file. (A link itself is copied as a link, as docker's cp does.)
+    let leak = env.work.join("leak");
+    let out = env.run(&["cp", "c:/vol/abs/secret", path_str(&leak)]);
+    assert!(
+        fs::read(&leak).map(|d| d != b"canary\n").unwrap_or(true),
+        "cp read the host's secret through the volume: {out}"
+    );
+    let out = env.run(&["cp", "c:/vol/secret", path_str(&leak)]);
+    let copied = fs::symlink_metadata(&leak);
+    assert!(
+        copied.as_ref().map_or(true, |m| m.file_type().is_symlink())
+            || fs::read(&leak).map_or(true, |d| d != b"canary\n"),
+        "cp copied the host's secret through the volume's link: {out}"
+    );
+    before.assert_unchanged(&Listing::of(&env.canary, &[]), "the canary");
+    env.ok(&["rm", "c", "r"]);
+}
+
+#[test]
+fn volume_create_options_bind_a_host_dir_or_mount_a_tmpfs_as_the_local_driver_does() {
+    let Some(env) = env_with_image("volume_options", TestUser::Any) else {
+        return;
+    };
+    // type=none, o=bind, device: the user's own host directory.
+    let host = env.work.join("hostdir");
+    fs::create_dir(&host).unwrap();
+    env.give(&host);
+    env.ok(&[
+        "volume",
+        "create",
+        "-d",
+        "local",
+        "-o",
+        "type=none",
+        "-o",
+        "o=bind",
+        "-o",
+        &format!("device={}", path_str(&host)),
+        "bound",
+    ]);
+    assert_eq!(
+        inspect_volume(&env, "bound")["Options"],
+        json!({"type": "none", "o": "bind", "device": path_str(&host)})
+    );
+    in_volumes(&env, &["bound:/b"], "echo from-inside > /b/f");
+    assert_eq!(fs::read(host.join("f")).unwrap(), b"from-inside\n");
+    fs::write(host.join("g"), b"from-the-host\n").unwrap();
+    env.give(&host.join("g"));
+    assert_eq!(
+        in_volumes(&env, &["bound:/b"], "cat /b/g"),
+        "from-the-host\n"
+    );
+    // Removing the volume leaves the host directory and its files.
+    env.ok(&["volume", "rm", "bound"]);
+    assert!(host.join("f").exists());
+
+    // type=tmpfs with size and mode.
+    env.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=1m,mode=1770",
+        "tm",
+    ]);
+    let out = in_volumes(
+        &env,
+        &["tm:/t"],
+        "grep ' /t ' /proc/mounts | cut -d' ' -f3; stat -c %a /t; echo x > /t/x && cat /t/x",
+    );
+    assert_eq!(out, "tmpfs\n1770\nx\n");
+    let full = env.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "tm:/t",
+        IMAGE,
+        "busybox",
+        "dd",
+        "if=/dev/zero",
+        "of=/t/big",
+        "bs=1M",
+        "count=2",
+    ]);
+    assert_ne!(full.code(), Some(0), "size=1m holds no 2 MB: {full}");
+
+    // What the local driver cannot do without root, or that does not
+    // parse, is refused with docker's status for a bad request (1).
+    for bad in [
+        &[
+            "-o",
+            "type=nfs",
+            "-o",
+            "o=addr=127.0.0.1",
+            "-o",
+            "device=:/x",
+        ][..],
+        &[
+            "-o",
+            "type=none",
+            "-o",
+            &format!("device={}", path_str(&host)),
+        ],
+        &[
+            "-o",
+            "type=none",
+            "-o",
+            "o=bind",
+            "-o",
+            "device=/no/such/dir",
+        ],
+        &[
+            "-o",
+            "type=none",
+            "-o",
+            "o=bind",
+            "-o",
+            "device=relative/dir",
+        ],
+        &["-o", "type=tmpfs", "-o", "o=size=lots"],
+        &["-o", "device=/dev/sda1"],
+    ] {
+        let mut args = vec!["volume", "create"];
+        args.extend_from_slice(bad);
+        args.push("refused");
+        let out = env.run(&args);
+        assert_eq!(out.code(), Some(1), "{out}");
+        assert!(out.stderr.contains("volume option"), "{out}");
+    }
+    assert!(!volume_names(&env).contains(&"refused".to_string()));
+
+    // A link a container planted in a volume does not make a bind-typed
+    // volume through it reach the host: the mount is refused.
+    let before = Listing::of(&env.canary, &[]);
+    in_volumes(
+        &env,
+        &["trap:/trapdir"],
+        &format!("ln -s {} /trapdir/out", path_str(&env.canary)),
+    );
+    let through = env.storage().join("volumes/trap/_data/out");
+    env.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        "o=bind",
+        "-o",
+        &format!("device={}", path_str(&through)),
+        "evil",
+    ]);
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "evil:/x",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo x > /x/planted",
+    ]);
+    assert_ne!(out.code(), Some(0), "bound through the planted link: {out}");
+    assert!(out.stderr.contains("symbolic link"), "{out}");
+    before.assert_unchanged(&Listing::of(&env.canary, &[]), "the canary");
 }

@@ -57,6 +57,47 @@ pub fn prune(ctx: &Context) -> Result<Pruned> {
     })
 }
 
+/// What builds keep, as `system df` counts it.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct CacheUse {
+    /// Unnamed intermediate images the step cache keeps.
+    pub images: usize,
+    /// Bytes: the step cache, cache mounts and context indexes on disk,
+    /// and the layers only those images hold. All of it is reclaimable
+    /// (`builder prune`).
+    pub bytes: u64,
+}
+
+/// `system df`'s build cache line. Read in the user namespace: cache
+/// mounts belong to the containers' ids.
+pub fn usage(ctx: &Context) -> Result<CacheUse> {
+    ctx.in_userns(|store| {
+        let img = |e: crate::image::store::StoreError| Error::Image(ImageError::from(e));
+        let mut u = CacheUse {
+            bytes: disk_usage(&store.root().join("build")),
+            ..CacheUse::default()
+        };
+        let all = store.images().map_err(img)?;
+        let cached =
+            |e: &crate::image::store::ImageEntry| e.record.intermediate && e.names.is_empty();
+        let kept: std::collections::BTreeSet<_> = all
+            .iter()
+            .filter(|e| !cached(e))
+            .flat_map(|e| e.record.layers.iter().cloned())
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        for e in all.iter().filter(|e| cached(e)) {
+            u.images += 1;
+            for l in &e.record.layers {
+                if !kept.contains(l) && seen.insert(l.clone()) {
+                    u.bytes += store.layer_record(l).map_or(0, |r| r.size);
+                }
+            }
+        }
+        Ok(u)
+    })
+}
+
 /// Bytes of the files under `dir` (each inode once), not following links.
 fn disk_usage(dir: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;

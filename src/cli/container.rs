@@ -547,12 +547,16 @@ pub struct ContainerPrune {
     /// written for docker).
     #[arg(short, long)]
     force: bool,
+    /// Only what matches: until=TIME (RFC 3339, Unix seconds or a duration
+    /// such as 24h), label=KEY[=VALUE], label!=KEY[=VALUE] (repeatable).
+    #[arg(long, value_name = "FILTER", value_parser = super::values::prune_filter)]
+    filter: Vec<crate::container::filter::PruneFilter>,
 }
 
 impl ContainerPrune {
     pub fn exec(self, ctx: &Context) -> Result<()> {
         let _ = self.force;
-        let removed = crate::container::prune(ctx)?;
+        let removed = crate::container::prune(ctx, &self.filter)?;
         if !removed.is_empty() {
             println!("Deleted Containers:");
             for id in removed {

@@ -120,8 +120,21 @@ impl List {
             println!("{}", serde_json::to_string_pretty(&json).expect("json"));
             return Ok(());
         }
+        // Shared and unique sizes and the containers using each image:
+        // worked out when a template shows them (docker's list says N/A).
+        let usage = match &self.format {
+            Format::Template(t)
+                if [".SharedSize", ".UniqueSize", ".Containers"]
+                    .iter()
+                    .any(|f| t.mentions(f)) =>
+            {
+                Some(images::image_use(ctx)?)
+            }
+            _ => None,
+        };
         let mut items = Vec::new();
         for e in &entries {
+            let used = usage.as_ref().and_then(|u| u.get(&e.record.id));
             let id = if self.no_trunc {
                 e.record.id.to_string()
             } else {
@@ -154,9 +167,9 @@ impl List {
                     "CreatedAt": crate::time::docker_date(&created_at),
                     "Size": human_size(e.record.size),
                     "VirtualSize": human_size(e.record.size),
-                    "SharedSize": "N/A",
-                    "UniqueSize": "N/A",
-                    "Containers": "N/A",
+                    "SharedSize": used.map_or("N/A".into(), |u| human_size(u.shared)),
+                    "UniqueSize": used.map_or("N/A".into(), |u| human_size(u.unique)),
+                    "Containers": used.map_or("N/A".into(), |u| u.containers.to_string()),
                 }));
             }
         }
@@ -318,7 +331,7 @@ impl Remove {
         let report = images::remove(ctx, &self.images, self.force, self.all)?;
         for r in report.removed {
             match r {
-                Removed::Untagged(n) => println!("Untagged: {n}"),
+                Removed::Untagged(n, _) => println!("Untagged: {n}"),
                 Removed::Deleted(id) => println!("Deleted: {id}"),
             }
         }
@@ -374,12 +387,16 @@ pub struct Prune {
     /// written for docker).
     #[arg(short, long)]
     force: bool,
+    /// Only what matches: until=TIME (RFC 3339, Unix seconds or a duration
+    /// such as 24h), label=KEY[=VALUE], label!=KEY[=VALUE] (repeatable).
+    #[arg(long, value_name = "FILTER", value_parser = super::values::prune_filter)]
+    filter: Vec<crate::container::filter::PruneFilter>,
 }
 
 impl Prune {
     pub fn exec(self, ctx: &Context) -> Result<()> {
         let _ = self.force;
-        for id in images::prune(ctx, self.all)? {
+        for id in images::prune(ctx, self.all, &self.filter)? {
             println!("Deleted: {id}");
         }
         Ok(())

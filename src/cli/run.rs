@@ -442,9 +442,11 @@ impl Ps {
             self.size || matches!(&self.format, Format::Template(t) if t.mentions(".Size"));
         let sizes: Vec<Option<(u64, u64)>> = if want_size {
             let store = ctx.store()?;
+            let records: Vec<&ctr::record::Record> = list.iter().map(|(r, _)| r).collect();
+            let rw = ctr::writable_sizes(ctx, &records)?;
             list.iter()
-                .map(|(r, _)| {
-                    let rw = ctr::writable_size(ctx, r);
+                .zip(rw)
+                .map(|((r, _), rw)| {
                     let image = store.image(&r.image_id).map(|i| i.size).unwrap_or(0);
                     Some((rw, rw + image))
                 })

@@ -29,41 +29,78 @@ pub struct Df {
     /// Output format: table, json, or a Go template (`{{.Type}} {{.Size}}`).
     #[arg(long, default_value = "table", value_parser = super::Format::parse)]
     format: super::Format,
+    /// Each image, container and volume with its space, and the build cache.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+const DF_HEADERS: &[(&str, &str)] = &[
+    ("Type", "TYPE"),
+    ("TotalCount", "TOTAL"),
+    ("Active", "ACTIVE"),
+    ("Size", "SIZE"),
+    ("Reclaimable", "RECLAIMABLE"),
+];
+
+/// `reclaimable` of `size` as docker words it: `1.2MB (40%)`.
+fn reclaimable(part: u64, size: u64) -> String {
+    let human = super::format::human_size(part);
+    match (part * 100).checked_div(size) {
+        Some(pct) => format!("{human} ({pct}%)"),
+        None => human,
+    }
 }
 
 impl Df {
     pub fn exec(self, ctx: &Context) -> Result<()> {
-        let (images, active, size) = images::disk_use(ctx)?;
+        if self.verbose {
+            if self.format != super::Format::Table {
+                return Err(Error::Usage(
+                    "system df -v prints its tables; --format is for the summary".into(),
+                ));
+            }
+            return verbose(ctx);
+        }
+        let images = images::disk_use(ctx)?;
         let containers = crate::container::list(ctx, true)?;
-        let running = containers
-            .iter()
-            .filter(|(_, s)| s.status == crate::container::record::Status::Running)
-            .count();
+        let running = |s: &crate::container::record::State| {
+            s.status == crate::container::record::Status::Running
+        };
+        let records: Vec<_> = containers.iter().map(|(r, _)| r).collect();
+        let sizes = crate::container::writable_sizes(ctx, &records)?;
+        let (mut ctr_size, mut ctr_free) = (0, 0);
+        for ((_, s), size) in containers.iter().zip(sizes) {
+            ctr_size += size;
+            if !running(s) {
+                ctr_free += size;
+            }
+        }
         let volumes = crate::container::volumes::verbs::disk_use(ctx)?;
+        let cache = crate::build::prune::usage(ctx)?;
+        let human = super::format::human_size;
         let rows = vec![
             serde_json::json!({
-                "Type": "Images", "TotalCount": images, "Active": active,
-                "Size": super::format::human_size(size), "Reclaimable": "",
+                "Type": "Images", "TotalCount": images.count, "Active": images.active,
+                "Size": human(images.size),
+                "Reclaimable": reclaimable(images.reclaimable, images.size),
             }),
             serde_json::json!({
-                "Type": "Containers", "TotalCount": containers.len(), "Active": running,
-                "Size": "", "Reclaimable": "",
+                "Type": "Containers", "TotalCount": containers.len(),
+                "Active": containers.iter().filter(|(_, s)| running(s)).count(),
+                "Size": human(ctr_size), "Reclaimable": reclaimable(ctr_free, ctr_size),
             }),
             serde_json::json!({
                 "Type": "Local Volumes", "TotalCount": volumes.count, "Active": volumes.active,
-                "Size": super::format::human_size(volumes.size),
-                "Reclaimable": super::format::human_size(volumes.reclaimable),
+                "Size": human(volumes.size),
+                "Reclaimable": reclaimable(volumes.reclaimable, volumes.size),
+            }),
+            serde_json::json!({
+                "Type": "Build Cache", "TotalCount": cache.images, "Active": 0,
+                "Size": human(cache.bytes), "Reclaimable": human(cache.bytes),
             }),
         ];
-        const HEADERS: &[(&str, &str)] = &[
-            ("Type", "TYPE"),
-            ("TotalCount", "TOTAL"),
-            ("Active", "ACTIVE"),
-            ("Size", "SIZE"),
-            ("Reclaimable", "RECLAIMABLE"),
-        ];
         match &self.format {
-            super::Format::Template(t) => t.print(&rows, HEADERS),
+            super::Format::Template(t) => t.print(&rows, DF_HEADERS),
             super::Format::Json => {
                 for r in &rows {
                     println!("{r}");
@@ -71,23 +108,140 @@ impl Df {
                 Ok(())
             }
             super::Format::Table => {
-                let mut table = vec![HEADERS.iter().map(|(_, h)| h.to_string()).collect()];
-                for r in &rows {
-                    table.push(
-                        HEADERS
-                            .iter()
-                            .map(|(k, _)| match &r[k] {
-                                serde_json::Value::String(s) => s.clone(),
-                                v => v.to_string(),
-                            })
-                            .collect(),
-                    );
-                }
-                super::format::print_table(&table);
+                print_rows(DF_HEADERS, &rows);
                 Ok(())
             }
         }
     }
+}
+
+/// A table of `rows` under `headers` (field, title).
+fn print_rows(headers: &[(&str, &str)], rows: &[serde_json::Value]) {
+    let mut table = vec![headers.iter().map(|(_, h)| h.to_string()).collect()];
+    for r in rows {
+        table.push(
+            headers
+                .iter()
+                .map(|(k, _)| match &r[k] {
+                    serde_json::Value::String(s) => s.clone(),
+                    v => v.to_string(),
+                })
+                .collect(),
+        );
+    }
+    super::format::print_table(&table);
+}
+
+/// `system df -v`: docker's four sections.
+fn verbose(ctx: &Context) -> Result<()> {
+    let human = super::format::human_size;
+    let usage = images::image_use(ctx)?;
+    let store = ctx.store()?;
+    let mut rows = Vec::new();
+    for e in images::list(ctx)? {
+        let u = usage.get(&e.record.id).copied().unwrap_or_default();
+        let created = store
+            .config(&e.record.id)
+            .ok()
+            .and_then(|(c, _)| c.created)
+            .unwrap_or_default();
+        let names = if e.names.is_empty() {
+            vec!["<none>:<none>".to_string()]
+        } else {
+            e.names.clone()
+        };
+        for n in names {
+            let (repo, tag) = match n.rsplit_once(':') {
+                Some((r, t)) if !t.contains('/') => (r.to_string(), t.to_string()),
+                _ => (n.clone(), "<none>".into()),
+            };
+            rows.push(serde_json::json!({
+                "Repository": repo, "Tag": tag, "ID": e.record.id.short().to_string(),
+                "CreatedSince": crate::time::ago(&created, crate::image::store::now()),
+                "Size": human(e.record.size), "SharedSize": human(u.shared),
+                "UniqueSize": human(u.unique), "Containers": u.containers,
+            }));
+        }
+    }
+    println!("Images space usage:\n");
+    print_rows(
+        &[
+            ("Repository", "REPOSITORY"),
+            ("Tag", "TAG"),
+            ("ID", "IMAGE ID"),
+            ("CreatedSince", "CREATED"),
+            ("Size", "SIZE"),
+            ("SharedSize", "SHARED SIZE"),
+            ("UniqueSize", "UNIQUE SIZE"),
+            ("Containers", "CONTAINERS"),
+        ],
+        &rows,
+    );
+
+    let mut rows = Vec::new();
+    let containers = crate::container::list(ctx, true)?;
+    let records: Vec<_> = containers.iter().map(|(r, _)| r).collect();
+    let sizes = crate::container::writable_sizes(ctx, &records)?;
+    for ((r, s), size) in containers.iter().zip(sizes) {
+        let volumes = r
+            .config
+            .mounts
+            .iter()
+            .filter(|m| matches!(m, crate::container::spec::UserMount::Volume { .. }))
+            .count();
+        rows.push(serde_json::json!({
+            "ID": &r.id[..12], "Image": r.image,
+            "Command": format!("\"{}\"", crate::container::command_line(r)),
+            "LocalVolumes": volumes,
+            "Size": human(size),
+            "RunningFor": crate::time::ago(&r.created, crate::image::store::now()),
+            "Status": crate::container::status_text(s), "Names": r.name,
+        }));
+    }
+    println!("\nContainers space usage:\n");
+    print_rows(
+        &[
+            ("ID", "CONTAINER ID"),
+            ("Image", "IMAGE"),
+            ("Command", "COMMAND"),
+            ("LocalVolumes", "LOCAL VOLUMES"),
+            ("Size", "SIZE"),
+            ("RunningFor", "CREATED"),
+            ("Status", "STATUS"),
+            ("Names", "NAMES"),
+        ],
+        &rows,
+    );
+
+    let volumes = crate::container::volumes::verbs::list(ctx, &[])?;
+    let users = crate::container::volumes::verbs::users(ctx)?;
+    let sizes = crate::container::tree_sizes(
+        ctx,
+        volumes.iter().map(|(v, _)| v.mountpoint.clone()).collect(),
+    )?;
+    let rows: Vec<_> = volumes
+        .iter()
+        .zip(sizes)
+        .map(|((v, _), size)| {
+            serde_json::json!({
+                "Name": v.name,
+                "Links": users.get(&v.name).map_or(0, Vec::len),
+                "Size": human(size),
+            })
+        })
+        .collect();
+    println!("\nLocal Volumes space usage:\n");
+    print_rows(
+        &[
+            ("Name", "VOLUME NAME"),
+            ("Links", "LINKS"),
+            ("Size", "SIZE"),
+        ],
+        &rows,
+    );
+    let cache = crate::build::prune::usage(ctx)?;
+    println!("\nBuild cache usage: {}", human(cache.bytes));
+    Ok(())
 }
 
 #[derive(clap::Args, Debug)]
@@ -102,12 +256,16 @@ pub struct Prune {
     /// Remove unused anonymous volumes too.
     #[arg(long)]
     volumes: bool,
+    /// Only what matches: until=TIME (RFC 3339, Unix seconds or a duration
+    /// such as 24h; not for volumes), label=KEY[=VALUE], label!=KEY[=VALUE].
+    #[arg(long, value_name = "FILTER", value_parser = super::values::prune_filter)]
+    filter: Vec<crate::container::filter::PruneFilter>,
 }
 
 impl Prune {
     pub fn exec(self, ctx: &Context) -> Result<()> {
         let _ = self.force;
-        let containers = crate::container::prune(ctx)?;
+        let containers = crate::container::prune(ctx, &self.filter)?;
         if !containers.is_empty() {
             println!("Deleted Containers:");
             for id in &containers {
@@ -115,7 +273,22 @@ impl Prune {
             }
         }
         if self.volumes {
-            let (gone, _) = crate::container::volumes::verbs::prune(ctx, false, &[])?;
+            // Volumes have no creation time to judge: labels only, as
+            // docker's system prune filters them.
+            use crate::container::filter::PruneFilter;
+            use crate::container::volumes::VolumeFilter;
+            let volume_filters: Vec<VolumeFilter> = self
+                .filter
+                .iter()
+                .filter_map(|f| match f {
+                    PruneFilter::Label(k, v) => Some(VolumeFilter::Label(k.clone(), v.clone())),
+                    PruneFilter::NotLabel(k, v) => {
+                        Some(VolumeFilter::NotLabel(k.clone(), v.clone()))
+                    }
+                    PruneFilter::Until(_) => None,
+                })
+                .collect();
+            let (gone, _) = crate::container::volumes::verbs::prune(ctx, false, &volume_filters)?;
             if !gone.is_empty() {
                 println!("Deleted Volumes:");
                 for name in &gone {
@@ -123,7 +296,7 @@ impl Prune {
                 }
             }
         }
-        let images = images::prune(ctx, self.all)?;
+        let images = images::prune(ctx, self.all, &self.filter)?;
         if !images.is_empty() {
             println!("Deleted Images:");
             for id in &images {
@@ -262,18 +435,9 @@ impl Events {
 /// `--since`/`--until`: RFC 3339, Unix seconds (with a fraction), or a Go
 /// duration before `now`; nanoseconds since the epoch.
 fn when(t: &str, now_ns: u64) -> Result<u64> {
-    if let Some(ns) = crate::time::parse_rfc3339_nanos(t) {
-        return u64::try_from(ns).map_err(|_| Error::Usage(format!("{t}: before 1970")));
-    }
-    if let Ok(secs) = t.parse::<f64>() {
-        if secs >= 0.0 {
-            return Ok((secs * 1e9) as u64);
-        }
-    }
-    if let Some(ago) = crate::time::go_duration(t).and_then(|n| u64::try_from(n).ok()) {
-        return Ok(now_ns.saturating_sub(ago));
-    }
-    Err(Error::Usage(format!(
-        "invalid time {t:?}: RFC 3339, Unix seconds or a duration such as 10m"
-    )))
+    crate::time::point(t, now_ns).ok_or_else(|| {
+        Error::Usage(format!(
+            "invalid time {t:?}: RFC 3339, Unix seconds or a duration such as 10m"
+        ))
+    })
 }

@@ -163,6 +163,15 @@ pub fn cap_drop(s: &str) -> Result<CapName, FlagError> {
     s.parse().map_err(|e| FlagError(format!("--cap-drop: {e}")))
 }
 
+/// `prune --filter`: until=TIME (durations count back from now),
+/// label=KEY[=VALUE], label!=KEY[=VALUE].
+pub fn prune_filter(s: &str) -> Result<crate::container::filter::PruneFilter, FlagError> {
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    flag(crate::container::filter::PruneFilter::parse(s, now_ns))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

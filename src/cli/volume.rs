@@ -53,7 +53,8 @@ pub struct Create {
     /// The volume driver: only local.
     #[arg(short, long, default_value = "local")]
     driver: String,
-    /// A driver option: KEY=VALUE (the local driver of burrow takes none yet).
+    /// A local driver option (repeatable): type=tmpfs [device=tmpfs]
+    /// [o=size=SIZE,mode=OCTAL], or type=none o=bind device=/host/dir.
     #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE", value_parser = key_value)]
     opt: Vec<(String, String)>,
     /// The volume's name: [a-zA-Z0-9][a-zA-Z0-9_.-]+.

@@ -26,8 +26,10 @@ fn other(msg: String) -> Error {
 }
 
 /// Runs `f` with the container's root, as its files are now: through its
-/// pid 1 when it runs, else a private mount of its overlay.
-fn with_root<T, F>(ctx: &Context, input: &str, f: F) -> Result<T>
+/// pid 1 when it runs, else a private mount of its overlay (with its
+/// volumes and bind mounts on it when `volumes`: `cp` reaches them, as
+/// docker's does; `export` leaves them out).
+fn with_root<T, F>(ctx: &Context, input: &str, volumes: bool, f: F) -> Result<T>
 where
     T: serde::Serialize + serde::de::DeserializeOwned,
     F: FnOnce(&OwnedFd) -> std::result::Result<T, String>,
@@ -57,8 +59,14 @@ where
     let rootfs = plan.sandbox.rootfs.clone();
     let map = plan.sandbox.id_map.clone();
     let api = plan.sandbox.overlay_api;
+    let mounts = if volumes {
+        plan.sandbox.mounts.clone()
+    } else {
+        Vec::new()
+    };
     crate::sandbox::userns::run_in_userns(&map, move || {
-        let root = join::mount_stopped_root(&rootfs, api).map_err(|e| e.to_string())?;
+        let root = join::mount_stopped_root_with_volumes(&rootfs, api, &mounts)
+            .map_err(|e| e.to_string())?;
         f(&root)
     })?
     .map_err(Error::Reported)
@@ -103,13 +111,13 @@ pub fn copy(ctx: &Context, src: &CopyEnd, dst: &CopyEnd) -> Result<()> {
     match (src, dst) {
         (CopyEnd::Container { name, path }, CopyEnd::Host(host)) if stream(host) => {
             let path = path.clone();
-            with_root(ctx, name, move |root| {
+            with_root(ctx, name, true, move |root| {
                 tar_out(root, &path, &mut std::io::stdout().lock())
             })
         }
         (CopyEnd::Host(host), CopyEnd::Container { name, path }) if stream(host) => {
             let path = path.clone();
-            let notes = with_root(ctx, name, move |root| {
+            let notes = with_root(ctx, name, true, move |root| {
                 let dir = resolve(root, &path, OFlags::RDONLY | OFlags::DIRECTORY)
                     .map_err(|e| format!("{e} (cp - extracts a tar into an existing directory)"))?;
                 crate::image::unpack::extract_into(&mut std::io::stdin().lock(), dir)
@@ -122,11 +130,11 @@ pub fn copy(ctx: &Context, src: &CopyEnd, dst: &CopyEnd) -> Result<()> {
         }
         (CopyEnd::Container { name, path }, CopyEnd::Host(host)) => {
             let (path, host) = (path.clone(), abs(host)?);
-            with_root(ctx, name, move |root| copy_out(root, &path, &host))
+            with_root(ctx, name, true, move |root| copy_out(root, &path, &host))
         }
         (CopyEnd::Host(host), CopyEnd::Container { name, path }) => {
             let (path, host) = (path.clone(), abs(host)?);
-            with_root(ctx, name, move |root| copy_in(root, &host, &path))
+            with_root(ctx, name, true, move |root| copy_in(root, &host, &path))
         }
         _ => Err(Error::Usage(
             "cp copies between a container (CONTAINER:PATH) and the host".into(),
@@ -466,7 +474,7 @@ pub fn export(ctx: &Context, input: &str, out: Option<&Path>) -> Result<()> {
         w.flush().map_err(|e| e.to_string())
     };
     let Some(out) = out else {
-        return with_root(ctx, input, move |root| {
+        return with_root(ctx, input, false, move |root| {
             write(&mut std::io::stdout().lock(), root)
                 .map_err(|e| format!("writing to standard output: {e}"))
         });
@@ -474,7 +482,7 @@ pub fn export(ctx: &Context, input: &str, out: Option<&Path>) -> Result<()> {
     let out = out.to_path_buf();
     let tmp = out.with_extension("burrow-export.tmp");
     let t = tmp.clone();
-    with_root(ctx, input, move |root| {
+    with_root(ctx, input, false, move |root| {
         let mut file = std::fs::File::create(&t).map_err(|e| format!("{}: {e}", t.display()))?;
         write(&mut file, root)
     })?;

@@ -174,9 +174,117 @@ fn name_matches(name: &str, pattern: &str) -> bool {
     }
 }
 
+/// One `prune --filter`: docker's `until=TIME`, `label=KEY[=VALUE]` and
+/// `label!=KEY[=VALUE]`, for containers, images and `system prune`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PruneFilter {
+    /// Only what was created before this time (nanoseconds since the epoch).
+    Until(u64),
+    /// Only what has this label (and value).
+    Label(String, Option<String>),
+    /// Only what has not this label (and value).
+    NotLabel(String, Option<String>),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PruneFilterError {
+    #[error("invalid filter {0:?}: use until=TIME, label=KEY[=VALUE] or label!=KEY[=VALUE]")]
+    Syntax(String),
+    #[error("invalid filter until={0:?}: RFC 3339, Unix seconds or a duration such as 10m")]
+    Time(String),
+}
+
+impl PruneFilter {
+    /// Parses one filter; `until=` durations count back from `now_ns`.
+    pub fn parse(s: &str, now_ns: u64) -> Result<PruneFilter, PruneFilterError> {
+        let label = |v: &str| match v.split_once('=') {
+            Some((k, v)) => (k.to_string(), Some(v.to_string())),
+            None => (v.to_string(), None),
+        };
+        match s.split_once('=') {
+            Some(("until", t)) => crate::time::point(t, now_ns)
+                .map(PruneFilter::Until)
+                .ok_or_else(|| PruneFilterError::Time(t.into())),
+            Some(("label", v)) if !v.is_empty() => {
+                let (k, v) = label(v);
+                Ok(PruneFilter::Label(k, v))
+            }
+            Some(("label!", v)) if !v.is_empty() => {
+                let (k, v) = label(v);
+                Ok(PruneFilter::NotLabel(k, v))
+            }
+            _ => Err(PruneFilterError::Syntax(s.into())),
+        }
+    }
+}
+
+/// Whether something created at `created_ns` (None: unknown, as old as can
+/// be) with `labels` may be pruned under `filters`, as docker judges it:
+/// every `until` and `label` must hold; it is kept if it carries every
+/// `label!` named.
+pub fn prune_matches(
+    filters: &[PruneFilter],
+    created_ns: Option<u64>,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> bool {
+    let has = |k: &String, v: &Option<String>| {
+        labels
+            .get(k)
+            .is_some_and(|lv| v.as_ref().is_none_or(|v| v == lv))
+    };
+    let mut negated = filters
+        .iter()
+        .filter_map(|f| match f {
+            PruneFilter::NotLabel(k, v) => Some((k, v)),
+            _ => None,
+        })
+        .peekable();
+    if negated.peek().is_some() && negated.all(|(k, v)| has(k, v)) {
+        return false;
+    }
+    filters.iter().all(|f| match f {
+        PruneFilter::Until(t) => created_ns.unwrap_or(0) < *t,
+        PruneFilter::Label(k, v) => has(k, v),
+        PruneFilter::NotLabel(..) => true,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prune_filters_take_until_and_labels_as_docker_does() {
+        let now = 100_000_000_000;
+        let f = |s: &str| PruneFilter::parse(s, now).expect(s);
+        assert_eq!(f("until=10s"), PruneFilter::Until(90_000_000_000));
+        assert_eq!(f("until=50"), PruneFilter::Until(50_000_000_000));
+        assert_eq!(
+            f("until=1970-01-01T00:00:20Z"),
+            PruneFilter::Until(20_000_000_000)
+        );
+        assert!(PruneFilter::parse("until=soon", now).is_err());
+        assert!(PruneFilter::parse("name=x", now).is_err());
+        assert!(PruneFilter::parse("label=", now).is_err());
+        let labels: std::collections::BTreeMap<String, String> =
+            [("tier".to_string(), "web".to_string())].into();
+        let none = Default::default();
+        let old = Some(10_000_000_000);
+        assert!(prune_matches(&[f("until=50")], old, &none));
+        assert!(!prune_matches(&[f("until=5")], old, &none));
+        assert!(prune_matches(&[f("until=5")], None, &none));
+        assert!(prune_matches(&[f("label=tier")], old, &labels));
+        assert!(prune_matches(&[f("label=tier=web")], old, &labels));
+        assert!(!prune_matches(&[f("label=tier=db")], old, &labels));
+        assert!(!prune_matches(
+            &[f("label=tier"), f("until=5")],
+            old,
+            &labels
+        ));
+        assert!(!prune_matches(&[f("label!=tier")], old, &labels));
+        assert!(prune_matches(&[f("label!=tier=db")], old, &labels));
+        assert!(prune_matches(&[f("label!=tier")], old, &none));
+    }
 
     fn record(name: &str, image: &str) -> Record {
         Record {

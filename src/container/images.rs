@@ -259,7 +259,8 @@ pub fn tag(ctx: &Context, source: &str, targets: &[String]) -> Result<()> {
 /// One line of `rmi` output.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Removed {
-    Untagged(String),
+    /// A name, and the image it named.
+    Untagged(String, Digest),
     Deleted(Digest),
 }
 
@@ -352,7 +353,9 @@ fn remove_one(
     };
     for n in &names_to_drop {
         store.untag(n).map_err(img)?;
-        report.removed.push(Removed::Untagged(n.clone()));
+        report
+            .removed
+            .push(Removed::Untagged(n.clone(), id.clone()));
     }
     if entry.names.len() == names_to_drop.len() && users.is_empty() {
         store.remove_image(id).map_err(img)?;
@@ -369,10 +372,8 @@ pub fn remove(ctx: &Context, inputs: &[String], force: bool, all: bool) -> Resul
     let report = remove_in_userns(ctx, inputs, force, all)?;
     for r in &report.removed {
         match r {
-            Removed::Untagged(name) => super::events::record(
-                &ctx.paths.storage,
-                super::events::Event::new("image", "untag", name, &[("name", name)]),
-            ),
+            // As docker's: about the image, the name an attribute.
+            Removed::Untagged(name, id) => image_event(ctx, "untag", id, name),
             Removed::Deleted(id) => image_event(ctx, "delete", id, ""),
         }
     }
@@ -444,15 +445,23 @@ fn name_matches(input: &str, name: &str, search: &[String]) -> bool {
 
 /// Removes images with no name (or, with `all`, every image) and what only
 /// they used; images that containers use, running or stopped, are kept.
-pub fn prune(ctx: &Context, all: bool) -> Result<Vec<Digest>> {
-    let removed: Vec<Digest> = prune_in_userns(ctx, all)?;
+pub fn prune(
+    ctx: &Context,
+    all: bool,
+    filters: &[super::filter::PruneFilter],
+) -> Result<Vec<Digest>> {
+    let removed: Vec<Digest> = prune_in_userns(ctx, all, filters.to_vec())?;
     for id in &removed {
         image_event(ctx, "delete", id, "");
     }
     Ok(removed)
 }
 
-fn prune_in_userns(ctx: &Context, all: bool) -> Result<Vec<Digest>> {
+fn prune_in_userns(
+    ctx: &Context,
+    all: bool,
+    filters: Vec<super::filter::PruneFilter>,
+) -> Result<Vec<Digest>> {
     ctx.in_userns(move |store| {
         let _lock = store.lock_exclusive().map_err(img)?;
         let containers = Containers::open(store.root())?;
@@ -464,7 +473,25 @@ fn prune_in_userns(ctx: &Context, all: bool) -> Result<Vec<Digest>> {
             .collect();
         let mut removed = Vec::new();
         for entry in store.images().map_err(img)? {
-            if (all || entry.names.is_empty()) && !used.contains(&entry.record.id) {
+            // The image's creation and labels, from its config, only when
+            // a filter asks.
+            let judged = || {
+                if filters.is_empty() {
+                    return true;
+                }
+                let config = store.config(&entry.record.id).ok().map(|(c, _)| c);
+                let created = config
+                    .as_ref()
+                    .and_then(|c| c.created.as_deref())
+                    .and_then(crate::time::parse_rfc3339_nanos)
+                    .and_then(|n| u64::try_from(n).ok());
+                let labels = config
+                    .and_then(|c| c.config)
+                    .and_then(|c| c.labels)
+                    .unwrap_or_default();
+                super::filter::prune_matches(&filters, created, &labels)
+            };
+            if (all || entry.names.is_empty()) && !used.contains(&entry.record.id) && judged() {
                 for n in &entry.names {
                     store.untag(n).map_err(img)?;
                 }
@@ -618,6 +645,14 @@ pub fn pull(
     Ok(report)
 }
 
+/// The digest of the manifest the registry holds for `reference` now
+/// (what a pull would fetch), without fetching a blob.
+pub fn remote_digest(ctx: &Context, reference: &str, tls_verify: Option<bool>) -> Result<Digest> {
+    let settings = registry_settings(ctx, tls_verify);
+    let reference = reference.to_string();
+    ctx.in_userns(move |_| registry::remote_digest(&settings, &reference, None).map_err(img))
+}
+
 /// Records an image event (`pull`, `tag`, `untag`, `delete`).
 fn image_event(ctx: &Context, action: &str, id: &Digest, name: &str) {
     super::events::record(
@@ -735,8 +770,87 @@ pub fn history(ctx: &Context, input: &str, now: u64) -> Result<Vec<serde_json::V
     Ok(rows)
 }
 
-/// What `system df` shows of images: how many, how many in use, their size.
-pub fn disk_use(ctx: &Context) -> Result<(usize, usize, u64)> {
+/// What `images` and `system df -v` show of an image beyond its size, as
+/// docker names it: `SharedSize` (bytes of its layers another image has
+/// too), `UniqueSize` (bytes of the layers only it has) and `Containers`
+/// (how many containers use it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImageUse {
+    pub shared: u64,
+    pub unique: u64,
+    pub containers: usize,
+}
+
+/// `ImageUse` of every image of `images` (id and layers), judged against
+/// each other: `size` gives a layer's bytes, `used_by` the image id of
+/// each container.
+pub fn judge_use(
+    images: &[(Digest, Vec<Digest>)],
+    size: &dyn Fn(&Digest) -> u64,
+    used_by: &[Digest],
+) -> std::collections::BTreeMap<Digest, ImageUse> {
+    let mut holders: std::collections::BTreeMap<&Digest, std::collections::BTreeSet<&Digest>> =
+        Default::default();
+    for (id, layers) in images {
+        for l in layers {
+            holders.entry(l).or_default().insert(id);
+        }
+    }
+    images
+        .iter()
+        .map(|(id, layers)| {
+            let mut u = ImageUse {
+                containers: used_by.iter().filter(|c| *c == id).count(),
+                ..ImageUse::default()
+            };
+            let mut seen = std::collections::BTreeSet::new();
+            for l in layers.iter().filter(|l| seen.insert(*l)) {
+                if holders.get(l).is_some_and(|h| h.len() > 1) {
+                    u.shared += size(l);
+                } else {
+                    u.unique += size(l);
+                }
+            }
+            (id.clone(), u)
+        })
+        .collect()
+}
+
+/// `judge_use` over the store's images (build steps' too: their layers
+/// are shared) and containers.
+pub fn image_use(ctx: &Context) -> Result<std::collections::BTreeMap<Digest, ImageUse>> {
+    let store = ctx.store()?;
+    let images: Vec<(Digest, Vec<Digest>)> = store
+        .images()
+        .map_err(img)?
+        .into_iter()
+        .map(|e| (e.record.id, e.record.layers))
+        .collect();
+    let used_by: Vec<Digest> = Containers::open(store.root())?
+        .list()?
+        .into_iter()
+        .map(|(r, _)| r.image_id)
+        .collect();
+    let size = |l: &Digest| store.layer_record(l).map_or(0, |r| r.size);
+    Ok(judge_use(&images, &size, &used_by))
+}
+
+/// `system df`'s image line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImagesDiskUse {
+    pub count: usize,
+    /// Images a container uses.
+    pub active: usize,
+    /// Bytes of their layers, each layer once.
+    pub size: u64,
+    /// Bytes of the layers no image in use has: what `image prune -a`
+    /// would free.
+    pub reclaimable: u64,
+}
+
+/// `system df`'s image line: the listed images (named, or not a build
+/// step's).
+pub fn disk_use(ctx: &Context) -> Result<ImagesDiskUse> {
     let store = ctx.store()?;
     let images = list(ctx)?;
     let used: std::collections::BTreeSet<Digest> = Containers::open(store.root())?
@@ -744,18 +858,83 @@ pub fn disk_use(ctx: &Context) -> Result<(usize, usize, u64)> {
         .into_iter()
         .map(|(r, _)| r.image_id)
         .collect();
-    let active = images
+    let in_use: std::collections::BTreeSet<&Digest> = images
         .iter()
         .filter(|e| used.contains(&e.record.id))
-        .count();
+        .flat_map(|e| &e.record.layers)
+        .collect();
+    let mut u = ImagesDiskUse {
+        count: images.len(),
+        active: images
+            .iter()
+            .filter(|e| used.contains(&e.record.id))
+            .count(),
+        ..ImagesDiskUse::default()
+    };
     let mut seen = std::collections::BTreeSet::new();
-    let mut size = 0;
     for e in &images {
         for l in &e.record.layers {
             if seen.insert(l.clone()) {
-                size += store.layer_record(l).map_or(0, |r| r.size);
+                let size = store.layer_record(l).map_or(0, |r| r.size);
+                u.size += size;
+                if !in_use.contains(l) {
+                    u.reclaimable += size;
+                }
             }
         }
     }
-    Ok((images.len(), active, size))
+    Ok(u)
+}
+
+#[cfg(test)]
+mod use_tests {
+    use super::*;
+
+    fn d(n: u8) -> Digest {
+        format!("sha256:{}", format!("{n:02x}").repeat(32))
+            .parse()
+            .expect("digest")
+    }
+
+    #[test]
+    fn shared_and_unique_sizes_count_layers_other_images_hold() {
+        // a: base + own; b: base + own2; c: nothing shared.
+        let images = vec![
+            (d(1), vec![d(10), d(11)]),
+            (d(2), vec![d(10), d(12)]),
+            (d(3), vec![d(13), d(13)]),
+        ];
+        let size = |l: &Digest| match l {
+            l if *l == d(10) => 100,
+            l if *l == d(11) => 5,
+            l if *l == d(12) => 7,
+            _ => 1000,
+        };
+        let u = judge_use(&images, &size, &[d(1), d(1), d(3)]);
+        assert_eq!(
+            u[&d(1)],
+            ImageUse {
+                shared: 100,
+                unique: 5,
+                containers: 2
+            }
+        );
+        assert_eq!(
+            u[&d(2)],
+            ImageUse {
+                shared: 100,
+                unique: 7,
+                containers: 0
+            }
+        );
+        // A layer listed twice by one image is one layer, not shared.
+        assert_eq!(
+            u[&d(3)],
+            ImageUse {
+                shared: 0,
+                unique: 1000,
+                containers: 1
+            }
+        );
+    }
 }

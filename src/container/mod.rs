@@ -149,10 +149,11 @@ pub fn labels(r: &Record) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The bytes a container's writable layer holds (what `ps --size` shows):
-/// the files this user can see; directories of other mapped ids that are
-/// closed to it are not counted.
-pub fn writable_size(ctx: &Context, r: &Record) -> u64 {
+/// Bytes of the regular files under each of `dirs` (0 for one that is
+/// missing), counted inside the user namespace: a container's files
+/// belong to its mapped ids, whose closed directories the user cannot
+/// enter from outside.
+pub fn tree_sizes(ctx: &Context, dirs: Vec<std::path::PathBuf>) -> Result<Vec<u64>> {
     fn walk(dir: &std::path::Path) -> u64 {
         let Ok(rd) = std::fs::read_dir(dir) else {
             return 0;
@@ -165,9 +166,23 @@ pub fn writable_size(ctx: &Context, r: &Record) -> u64 {
             })
             .sum()
     }
-    records(ctx)
-        .map(|c| walk(&c.dir_of(&r.id).join("upper")))
-        .unwrap_or(0)
+    if dirs.is_empty() {
+        return Ok(Vec::new());
+    }
+    ctx.in_userns(move |_| Ok(dirs.iter().map(|d| walk(d)).collect()))
+}
+
+/// The bytes each container's writable layer holds (what `ps --size` and
+/// `system df` show).
+pub fn writable_sizes(ctx: &Context, containers: &[&Record]) -> Result<Vec<u64>> {
+    let c = records(ctx)?;
+    tree_sizes(
+        ctx,
+        containers
+            .iter()
+            .map(|r| c.dir_of(&r.id).join("upper"))
+            .collect(),
+    )
 }
 
 /// The command a container runs, as one line.
@@ -482,11 +497,16 @@ pub fn exists(ctx: &Context, input: &str) -> Result<bool> {
 }
 
 /// `container prune`: removes every container that is not running
-/// (created or exited); returns their ids.
-pub fn prune(ctx: &Context) -> Result<Vec<String>> {
+/// (created or exited) and passes `filters` (created before `until`,
+/// labels); returns their ids.
+pub fn prune(ctx: &Context, filters: &[filter::PruneFilter]) -> Result<Vec<String>> {
     let mut removed = Vec::new();
     for (r, s) in list(ctx, true)? {
-        if matches!(s.status, Status::Created | Status::Exited) {
+        let created =
+            crate::time::parse_rfc3339_nanos(&r.created).and_then(|n| u64::try_from(n).ok());
+        if matches!(s.status, Status::Created | Status::Exited)
+            && filter::prune_matches(filters, created, &r.config.labels)
+        {
             removed.push(remove(ctx, &r.id, false, false)?);
         }
     }

@@ -498,8 +498,22 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
     };
     let entry = match (spec.pull, ctx.resolve(&store, &spec.image)) {
         (PullPolicy::Always, _) => pull()?,
-        // A registry out of reach leaves the image here in use.
-        (PullPolicy::Newer, Ok(here)) => pull().unwrap_or(here),
+        // Pulled only when the registry's manifest is not the one the
+        // image here was pulled as; a registry out of reach leaves the
+        // image here in use.
+        (PullPolicy::Newer, Ok(here)) => {
+            match super::images::remote_digest(ctx, &spec.image, None) {
+                Ok(d) if here.record.manifest_digest.as_ref() == Some(&d) => here,
+                Ok(_) => pull().unwrap_or(here),
+                Err(e) => {
+                    eprintln!(
+                        "Warning: cannot ask the registry for {}: {e}; using the image here",
+                        spec.image
+                    );
+                    here
+                }
+            }
+        }
         (_, Ok(e)) => e,
         (PullPolicy::Never, Err(e)) => return Err(e),
         (_, Err(Error::Image(ImageError::Store(StoreError::NoSuchImage(_)))))
@@ -1010,40 +1024,37 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
     sandbox.mounts = input
         .mounts
         .into_iter()
-        .map(|m| match m {
-            UserMount::Volume {
-                name,
-                target,
-                read_only,
-                no_copy,
-                ..
-            } => MountOp::Volume {
-                src: real_volume_dir(&volumes, &name),
-                dst: target.into(),
-                read_only,
-                copy_up: !no_copy,
-            },
-            UserMount::Bind {
-                source,
-                target,
-                read_only,
-            } => MountOp::Bind {
-                src: source,
-                dst: target.into(),
-                read_only,
-                real: true,
-            },
-            UserMount::Tmpfs { target, size, mode } => MountOp::Tmpfs {
-                dst: target.into(),
-                size,
-                mode,
-                read_only: false,
-                nosuid: true,
-                nodev: true,
-                noexec: false,
-            },
+        .map(|m| {
+            Ok(match m {
+                UserMount::Volume {
+                    name,
+                    target,
+                    read_only,
+                    no_copy,
+                    ..
+                } => volume_op(&volumes, &name, target.into(), read_only, !no_copy)?,
+                UserMount::Bind {
+                    source,
+                    target,
+                    read_only,
+                } => MountOp::Bind {
+                    src: source,
+                    dst: target.into(),
+                    read_only,
+                    real: true,
+                },
+                UserMount::Tmpfs { target, size, mode } => MountOp::Tmpfs {
+                    dst: target.into(),
+                    size,
+                    mode,
+                    read_only: false,
+                    nosuid: true,
+                    nodev: true,
+                    noexec: false,
+                },
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
     sandbox.etc = etc;
     sandbox.hostname = Some(input.hostname);
     sandbox.env = input.env;
@@ -1164,6 +1175,47 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
 
 /// A volume's `_data` by its real path (the sandbox opens it following no
 /// link; the storage root may be reached through one).
+/// How volume `name` is mounted on `dst`, as its local-driver options
+/// say: its own directory, a host directory bound (`o=bind`: the path
+/// checked for links a container could have planted, as a `-v` bind is),
+/// or a tmpfs.
+fn volume_op(
+    volumes: &Volumes,
+    name: &str,
+    dst: PathBuf,
+    read_only: bool,
+    copy_up: bool,
+) -> Result<MountOp> {
+    let how = match volumes.get(name) {
+        Ok(v) => v.local_mount().map_err(ContainerError::from)?,
+        Err(_) => super::volumes::LocalMount::Dir,
+    };
+    Ok(match how {
+        super::volumes::LocalMount::Dir => MountOp::Volume {
+            src: real_volume_dir(volumes, name),
+            dst,
+            read_only,
+            copy_up,
+        },
+        super::volumes::LocalMount::Bind { device } => MountOp::Volume {
+            src: crate::sandbox::mounts::real_bind_source(&device)
+                .map_err(|e| ContainerError::Other(format!("volume {name}: device {e}")))?,
+            dst,
+            read_only,
+            copy_up,
+        },
+        super::volumes::LocalMount::Tmpfs { size, mode } => MountOp::Tmpfs {
+            dst,
+            size,
+            mode,
+            read_only,
+            nosuid: true,
+            nodev: true,
+            noexec: false,
+        },
+    })
+}
+
 fn real_volume_dir(volumes: &Volumes, name: &str) -> PathBuf {
     let data = volumes.data_of(name);
     match data.parent().map(std::fs::canonicalize) {

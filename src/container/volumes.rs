@@ -38,8 +38,9 @@ pub enum VolumeError {
     #[error("volume driver {0:?} is not available: burrow has the local driver only")]
     Driver(String),
     #[error(
-        "volume option {0:?} is not supported: burrow's local volumes are directories under \
-         the storage root, not mounts of a device or a tmpfs"
+        "volume option {0}: burrow's local driver takes type=tmpfs (o=size=,mode=) and \
+         type=none with o=bind and device=/host/dir, as docker's documents them; a device or \
+         a network file system needs root to mount"
     )]
     Option(String),
     #[error("{what} {}: {source}", .path.display())]
@@ -102,7 +103,96 @@ pub struct Volume {
     pub options: BTreeMap<String, String>,
 }
 
+/// How the local driver mounts a volume, from the `-o` options docker's
+/// local driver documents (`type`, `device`, `o`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalMount {
+    /// No options: the volume's own `_data` under the storage root.
+    Dir,
+    /// `type=none`, `o=bind`, `device=/host/dir`: that host directory.
+    Bind { device: PathBuf },
+    /// `type=tmpfs` (`device=tmpfs`), `o=size=SIZE,mode=OCTAL`: a tmpfs for
+    /// each container that mounts it.
+    Tmpfs {
+        size: Option<u64>,
+        mode: Option<u32>,
+    },
+}
+
+impl LocalMount {
+    /// Reads `options` as docker's local driver does; refuses what burrow
+    /// cannot mount without root, naming the option.
+    pub fn from_options(options: &BTreeMap<String, String>) -> Result<LocalMount> {
+        let bad = |what: String| Err(VolumeError::Option(what));
+        if let Some(k) = options
+            .keys()
+            .find(|k| !matches!(k.as_str(), "type" | "device" | "o"))
+        {
+            return bad(format!("{k:?} is not one of type, device and o"));
+        }
+        let o: Vec<&str> = options
+            .get("o")
+            .map(|o| o.split(',').filter(|w| !w.is_empty()).collect())
+            .unwrap_or_default();
+        let device = options.get("device").map(String::as_str);
+        match options.get("type").map(String::as_str) {
+            None if options.is_empty() => Ok(LocalMount::Dir),
+            None => bad("device and o need type (tmpfs, or none with o=bind)".into()),
+            Some("none") => {
+                if !o.contains(&"bind") {
+                    return bad("type=none needs o=bind (a bind of device's directory)".into());
+                }
+                if let Some(w) = o.iter().find(|w| !matches!(**w, "bind" | "rbind")) {
+                    return bad(format!(
+                        "o={w} with o=bind: bind takes no other mount option"
+                    ));
+                }
+                match device {
+                    Some(d) if Path::new(d).is_absolute() => Ok(LocalMount::Bind {
+                        device: PathBuf::from(d),
+                    }),
+                    Some(d) => bad(format!("device={d:?} must be an absolute host path")),
+                    None => bad("o=bind needs device=/host/dir".into()),
+                }
+            }
+            Some("tmpfs") => {
+                if let Some(d) = device.filter(|d| *d != "tmpfs") {
+                    return bad(format!(
+                        "device={d:?}: a tmpfs has no device (device=tmpfs)"
+                    ));
+                }
+                let (mut size, mut mode) = (None, None);
+                for w in o {
+                    match w.split_once('=') {
+                        Some(("size", v)) => match super::run::parse_size(v) {
+                            Some(n) => size = Some(n),
+                            None => return bad(format!("o=size={v}: not a size (64m, 1g)")),
+                        },
+                        Some(("mode", v)) => match u32::from_str_radix(v, 8) {
+                            Ok(m) if m <= 0o7777 => mode = Some(m),
+                            _ => return bad(format!("o=mode={v}: not an octal mode")),
+                        },
+                        _ => {
+                            return bad(format!(
+                                "o={w}: a tmpfs volume takes size= and mode= (owners follow the \
+                                 container's root)"
+                            ))
+                        }
+                    }
+                }
+                Ok(LocalMount::Tmpfs { size, mode })
+            }
+            Some(t) => bad(format!("type={t}")),
+        }
+    }
+}
+
 impl Volume {
+    /// How it is mounted (its options were checked when it was made).
+    pub fn local_mount(&self) -> Result<LocalMount> {
+        LocalMount::from_options(&self.options)
+    }
+
     /// Made for `-v /path` or an image's VOLUME, not named by the user.
     pub fn is_anonymous(&self) -> bool {
         self.labels.contains_key(ANONYMOUS_LABEL)
@@ -117,7 +207,8 @@ pub struct NewVolume {
     pub labels: BTreeMap<String, String>,
     /// `--driver`: `local` (or empty) only.
     pub driver: Option<String>,
-    /// `-o KEY=VALUE`: none are supported yet; refused by name.
+    /// `-o KEY=VALUE`: the local driver's `type`, `device` and `o`, read
+    /// by `LocalMount::from_options`.
     pub options: BTreeMap<String, String>,
 }
 
@@ -128,6 +219,8 @@ pub enum VolumeFilter {
     Name(String),
     /// `label=KEY` or `label=KEY=VALUE`.
     Label(String, Option<String>),
+    /// `label!=KEY` or `label!=KEY=VALUE`: volumes without it.
+    NotLabel(String, Option<String>),
     /// `dangling=true|false`: used by no container.
     Dangling(bool),
     /// `driver=local`.
@@ -147,6 +240,10 @@ impl std::str::FromStr for VolumeFilter {
                 Some((k, v)) => VolumeFilter::Label(k.into(), Some(v.into())),
                 None => VolumeFilter::Label(v.into(), None),
             }),
+            "label!" => Ok(match v.split_once('=') {
+                Some((k, v)) => VolumeFilter::NotLabel(k.into(), Some(v.into())),
+                None => VolumeFilter::NotLabel(v.into(), None),
+            }),
             "dangling" => match v {
                 "true" | "1" => Ok(VolumeFilter::Dangling(true)),
                 "false" | "0" => Ok(VolumeFilter::Dangling(false)),
@@ -154,7 +251,7 @@ impl std::str::FromStr for VolumeFilter {
             },
             "driver" => Ok(VolumeFilter::Driver(v.into())),
             _ => Err(format!(
-                "bad filter {s:?}: volume filters are name=, label=, dangling= and driver="
+                "bad filter {s:?}: volume filters are name=, label=, label!=, dangling= and driver="
             )),
         }
     }
@@ -166,6 +263,8 @@ impl VolumeFilter {
             VolumeFilter::Name(n) => v.name.contains(n.as_str()),
             VolumeFilter::Label(k, None) => v.labels.contains_key(k),
             VolumeFilter::Label(k, Some(val)) => v.labels.get(k) == Some(val),
+            VolumeFilter::NotLabel(k, None) => !v.labels.contains_key(k),
+            VolumeFilter::NotLabel(k, Some(val)) => v.labels.get(k) != Some(val),
             VolumeFilter::Dangling(d) => *d != used,
             VolumeFilter::Driver(d) => v.driver == *d,
         }
@@ -292,8 +391,15 @@ impl Volumes {
             None | Some("") | Some("local") => {}
             Some(d) => return Err(VolumeError::Driver(d.to_string())),
         }
-        if let Some(k) = new.options.keys().next() {
-            return Err(VolumeError::Option(k.clone()));
+        if let LocalMount::Bind { device } = LocalMount::from_options(&new.options)? {
+            // As docker's: the directory must be there (it is checked
+            // again, links and all, at each mount).
+            if !device.is_dir() {
+                return Err(VolumeError::Option(format!(
+                    "device={}: no such directory",
+                    device.display()
+                )));
+            }
         }
         let name = match &new.name {
             Some(n) => {
@@ -541,6 +647,12 @@ pub mod verbs {
         Ok(list_filtered(&volumes, &containers, filters)?)
     }
 
+    /// The containers that use each volume, by volume name.
+    pub fn users(ctx: &Context) -> crate::container::error::Result<BTreeMap<String, Vec<String>>> {
+        let (_, volumes, containers) = open(ctx)?;
+        Ok(volumes.users(&containers)?)
+    }
+
     /// `volume rm`: with `force`, a missing volume is no error.
     pub fn remove(ctx: &Context, name: &str, force: bool) -> crate::container::error::Result<()> {
         let (_, volumes, containers) = open(ctx)?;
@@ -572,8 +684,10 @@ pub mod verbs {
             size: 0,
             reclaimable: 0,
         };
-        for (v, used) in list(ctx, &[])? {
-            let size = size_of(&v);
+        let all = list(ctx, &[])?;
+        let sizes =
+            super::super::tree_sizes(ctx, all.iter().map(|(v, _)| v.mountpoint.clone()).collect())?;
+        for ((_, used), size) in all.into_iter().zip(sizes) {
             u.count += 1;
             u.size += size;
             if used {
@@ -601,6 +715,49 @@ pub mod verbs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_driver_options_are_read_as_docker_documents_them() {
+        let o = |kv: &[(&str, &str)]| {
+            let m: BTreeMap<String, String> = kv
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            LocalMount::from_options(&m)
+        };
+        assert_eq!(o(&[]).unwrap(), LocalMount::Dir);
+        assert_eq!(
+            o(&[("type", "none"), ("o", "bind"), ("device", "/srv/x")]).unwrap(),
+            LocalMount::Bind {
+                device: "/srv/x".into()
+            }
+        );
+        assert_eq!(
+            o(&[
+                ("type", "tmpfs"),
+                ("device", "tmpfs"),
+                ("o", "size=64m,mode=1770")
+            ])
+            .unwrap(),
+            LocalMount::Tmpfs {
+                size: Some(64 << 20),
+                mode: Some(0o1770)
+            }
+        );
+        for bad in [
+            &[("type", "nfs"), ("device", ":/x")][..],
+            &[("type", "none"), ("device", "/srv/x")],
+            &[("type", "none"), ("o", "bind"), ("device", "rel/x")],
+            &[("type", "none"), ("o", "bind,uid=3"), ("device", "/srv/x")],
+            &[("type", "tmpfs"), ("o", "size=lots")],
+            &[("type", "tmpfs"), ("o", "uid=1000")],
+            &[("type", "tmpfs"), ("device", "/dev/sda1")],
+            &[("device", "/srv/x")],
+            &[("colour", "red")],
+        ] {
+            assert!(o(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn names_are_docker_local_driver_names_and_never_paths() {
@@ -632,6 +789,10 @@ mod tests {
         assert!(f("label=env").matches(&v, false));
         assert!(f("label=env=prod").matches(&v, false));
         assert!(!f("label=env=dev").matches(&v, false));
+        assert!(!f("label!=env").matches(&v, false));
+        assert!(!f("label!=env=prod").matches(&v, false));
+        assert!(f("label!=env=dev").matches(&v, false));
+        assert!(f("label!=tier").matches(&v, false));
         assert!(f("dangling=true").matches(&v, false));
         assert!(!f("dangling=true").matches(&v, true));
         assert!(f("dangling=false").matches(&v, true));

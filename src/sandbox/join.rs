@@ -424,6 +424,26 @@ pub fn mount_stopped_root(
     Ok(mounted.root)
 }
 
+/// `mount_stopped_root`, then the sandbox's volumes and bind mounts
+/// (from `mounts`, in their order) on it, as a start would mount them: a
+/// copy to or from a path below one reaches the volume, not the layer
+/// under it. Destinations resolve inside the root, as at a start.
+pub fn mount_stopped_root_with_volumes(
+    rootfs: &super::spec::Rootfs,
+    api: super::OverlayApi,
+    mounts: &[super::spec::MountOp],
+) -> Result<OwnedFd, SetupError> {
+    use super::spec::MountOp;
+    let root = mount_stopped_root(rootfs, api)?;
+    let volumes: Vec<MountOp> = mounts
+        .iter()
+        .filter(|m| matches!(m, MountOp::Bind { .. } | MountOp::Volume { .. }))
+        .cloned()
+        .collect();
+    super::mounts::apply_mount_ops(&volumes, root.as_fd())?;
+    Ok(root)
+}
+
 fn null_stdio() -> Result<(), Errno> {
     let null = rustix::fs::open(
         "/dev/null",

@@ -142,6 +142,9 @@ rc=$?
 check "a memory hog beyond --memory 16m is killed: exit 137 (got $rc)" test "$rc" = 137
 check "inspect says OOMKilled" contains "$("$B" inspect hog)" '"OOMKilled": true'
 check "ps shows Exited (137)" contains "$("$B" ps -a | grep hog)" 'Exited (137)'
+out=$("$B" events --since 0 --until "$(date +%s).999" --filter container=hog --format '{{.Action}}' 2>&1)
+check "events: an oom, then the die with 137 ($(echo $out))" \
+  test "$(echo "$out" | grep -E '^(oom|die)$' | tr '\n' ' ')" = "oom die "
 
 out=$("$B" run --rm --memory 64m bb dd if=/dev/zero of=/dev/null bs=16M count=1 2>&1)
 check "the same program within its limit completes" contains "$out" "records out"
@@ -204,6 +207,10 @@ if wait_running counter; then
   "$B" unpause counter >/dev/null
   sleep 2; c=$(cat "$HOME/count/n")
   check "unpause lets it count on ($b, then $c)" test "$c" -gt "$b"
+  out=$("$B" events --since 0 --until "$(date +%s).999" --filter container=counter \
+    --filter event=pause --filter event=unpause --format '{{.Action}} {{.Actor.Attributes.name}}' 2>&1)
+  check "events: pause then unpause of counter ($(echo $out))" \
+    test "$(echo $out)" = "pause counter unpause counter"
   "$B" pause counter >/dev/null
   "$B" rm -f counter >/dev/null 2>&1
   check "a paused container is removed by rm -f, cgroup and all" test ! -e "$p"

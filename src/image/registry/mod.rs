@@ -15,7 +15,7 @@ pub mod search;
 pub use client::Settings;
 pub use manifest::Platform;
 pub use progress::ProgressMode;
-pub use pull::{candidates, pull, PullOptions, PullReport};
+pub use pull::{candidates, pull, remote_digest, PullOptions, PullReport};
 pub use push::{push, PushOptions, PushReport};
 
 use crate::image::store::StoreError;

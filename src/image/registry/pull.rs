@@ -233,6 +233,27 @@ pub fn pull(
     )))
 }
 
+/// The digest of the manifest a pull of `input` would fetch now (the
+/// platform's, out of an index), asked of the first registry that has it:
+/// for `--pull newer`, which pulls only when it differs from the local
+/// image's. Fetches no blob.
+pub fn remote_digest(
+    settings: &Settings,
+    input: &str,
+    platform: Option<&Platform>,
+) -> Result<Digest> {
+    let wanted = platform.cloned().unwrap_or_else(Platform::host);
+    let mut last = None;
+    for r in &candidates(input, &settings.registries)? {
+        match resolve(settings, r, &wanted) {
+            Ok(resolved) => return Ok(resolved.manifest_digest),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last
+        .unwrap_or_else(|| RegistryError::AllFailed(format!("no registry to ask for {input:?}"))))
+}
+
 fn fetch(
     store: &Store,
     settings: &Settings,
