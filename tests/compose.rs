@@ -267,3 +267,140 @@ fn a_misspelled_key_and_a_cycle_are_errors_naming_file_line_and_services() {
     // Nothing was made.
     assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
 }
+
+/// A Debian bookworm image (mmdebstrap, cached under
+/// /var/cache/burrow-test like the other Debian fixtures) with PostgreSQL,
+/// Redis and Python's clients for both, from Debian's packages.
+const STACK: common::debian::Recipe = common::debian::Recipe {
+    name: "debian-compose",
+    include: "postgresql,redis-server,python3,python3-psycopg2,python3-redis",
+    repo: false,
+};
+const STACK_IMAGE: &str = "localhost/compose-stack:bookworm";
+
+/// The web app: each GET adds a row in PostgreSQL and counts in Redis,
+/// both reached by service name, and answers with both counts.
+const APP: &str = r#"
+import http.server, psycopg2, redis
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        db = psycopg2.connect(host="db", user="postgres", dbname="postgres")
+        with db, db.cursor() as c:
+            c.execute("CREATE TABLE IF NOT EXISTS hits (at timestamptz DEFAULT now())")
+            c.execute("INSERT INTO hits DEFAULT VALUES")
+            c.execute("SELECT count(*) FROM hits")
+            rows = c.fetchone()[0]
+        db.close()
+        seen = redis.Redis(host="cache").incr("hits")
+        body = f"postgres={rows} redis={seen}\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+http.server.HTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
+"#;
+
+/// PostgreSQL keeps its data in the named volume (initialised on the
+/// first start, trusted from the project's network); Redis keeps
+/// nothing; the app is built on the image at `up --build`.
+const STACK_PROJECT: &str = r#"
+services:
+  db:
+    image: localhost/compose-stack:bookworm
+    volumes: ["pgdata:/var/lib/postgresql/data"]
+    environment:
+      PGDATA: /var/lib/postgresql/data/pg
+    command:
+      - sh
+      - -c
+      - |
+        mkdir -p "$$PGDATA" && chown postgres "$$PGDATA" && chmod 700 "$$PGDATA"
+        if [ ! -s "$$PGDATA/PG_VERSION" ]; then
+          runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D "$$PGDATA" --auth=trust >/dev/null
+          echo "host all all all trust" >> "$$PGDATA/pg_hba.conf"
+        fi
+        exec runuser -u postgres -- /usr/lib/postgresql/15/bin/postgres -D "$$PGDATA" -c listen_addresses='*' -k /tmp
+    healthcheck:
+      test: ["CMD", "/usr/lib/postgresql/15/bin/pg_isready", "-h", "127.0.0.1", "-U", "postgres"]
+      interval: 1s
+      retries: 60
+  cache:
+    image: localhost/compose-stack:bookworm
+    command: ["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--save", ""]
+  web:
+    build:
+      context: ./app
+      args: {BASE: "localhost/compose-stack:bookworm"}
+    depends_on:
+      db: {condition: service_healthy}
+      cache: {condition: service_started}
+    ports: ["127.0.0.1:${WEB_PORT}:8000"]
+    working_dir: /app
+    command: ["python3", "-u", "app.py"]
+volumes:
+  pgdata: {}
+"#;
+
+/// What a GET of 127.0.0.1:`port` answers (the body), retried until it
+/// answers 200 or 60 s have passed.
+fn http_get(port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut got = String::new();
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::Write;
+            let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+            let _ = s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n");
+            let _ = s.read_to_string(&mut got);
+        }
+        if got.starts_with("HTTP/1.0 200") || Instant::now() > deadline {
+            return got.split("\r\n\r\n").nth(1).unwrap_or(&got).to_string();
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn a_debian_web_app_reaches_postgres_and_redis_by_name() {
+    let test = "a_debian_web_app_reaches_postgres_and_redis_by_name";
+    let Some(env) = TestEnv::new(test, TestUser::WithSubids) else {
+        return;
+    };
+    let Some(fx) = common::debian::fixture_of(test, &STACK) else {
+        return;
+    };
+    env.ok(&["import", path_str(&fx.rootfs), STACK_IMAGE]);
+    let dir = project(&env, "stack", &[("compose.yaml", STACK_PROJECT)]);
+    let app = dir.join("app");
+    std::fs::create_dir(&app).unwrap();
+    env.give(&app);
+    for (name, text) in [
+        ("app.py", APP),
+        (
+            "Containerfile",
+            "ARG BASE\nFROM $BASE\nCOPY app.py /app/app.py\n",
+        ),
+    ] {
+        std::fs::write(app.join(name), text).unwrap();
+        env.give(&app.join(name));
+    }
+    let port = free_port();
+    let port_text = port.to_string();
+    let vars = [("WEB_PORT", port_text.as_str())];
+
+    let up = compose(&env, &dir, &["up", "-d", "--build"], &vars);
+    up.assert_ok();
+    assert_eq!(http_get(port), "postgres=1 redis=1\n", "{up}");
+    assert_eq!(http_get(port), "postgres=2 redis=2\n");
+    let ps = compose(&env, &dir, &["ps", "--services"], &vars);
+    assert_eq!(ps.stdout_lines().len(), 3, "{ps}");
+
+    // down keeps the database's volume (Redis keeps nothing).
+    compose(&env, &dir, &["down"], &vars).assert_ok();
+    compose(&env, &dir, &["up", "-d"], &vars).assert_ok();
+    assert_eq!(http_get(port), "postgres=3 redis=1\n");
+    compose(&env, &dir, &["down", "-v"], &vars).assert_ok();
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+}

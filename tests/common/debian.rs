@@ -56,6 +56,22 @@ impl DebianFixture {
     }
 }
 
+/// What a fixture is made of: the packages mmdebstrap installs beyond
+/// minbase, and whether it carries the flat apt repository.
+pub struct Recipe {
+    /// The cache entry's prefix (`debian` for the default fixture).
+    pub name: &'static str,
+    pub include: &'static str,
+    pub repo: bool,
+}
+
+/// The default fixture: ca-certificates and apt, with the repository.
+pub const BASE: Recipe = Recipe {
+    name: "debian",
+    include: "ca-certificates,apt",
+    repo: true,
+};
+
 /// The hook commands, with `STAGE` for the directory the repository is
 /// copied out to (not part of the cache key).
 fn hooks() -> Vec<String> {
@@ -79,15 +95,16 @@ fn hooks() -> Vec<String> {
     ]
 }
 
-fn mmdebstrap_args(stage: &Path, rootfs: &Path) -> Vec<String> {
+fn mmdebstrap_args(stage: &Path, rootfs: &Path, recipe: &Recipe) -> Vec<String> {
     let mut args = vec![
         "--mode=root".to_string(),
         "--variant=minbase".to_string(),
-        "--include=ca-certificates,apt".to_string(),
+        format!("--include={}", recipe.include),
         // Device nodes are the container's /dev, not the image's.
         "--skip=output/dev".to_string(),
     ];
-    for h in hooks() {
+    let hooks = if recipe.repo { hooks() } else { Vec::new() };
+    for h in hooks {
         args.push(format!(
             "--customize-hook={}",
             h.replace("STAGE", path_str(stage))
@@ -102,10 +119,10 @@ fn mmdebstrap_args(stage: &Path, rootfs: &Path) -> Vec<String> {
 }
 
 /// The cache entry for the current recipe.
-fn entry_dir() -> PathBuf {
+fn entry_dir(recipe: &Recipe) -> PathBuf {
     let mut h = Sha256::new();
     h.update(format!("v{RECIPE_VERSION}\n"));
-    for a in mmdebstrap_args(Path::new("STAGE"), Path::new("ROOTFS")) {
+    for a in mmdebstrap_args(Path::new("STAGE"), Path::new("ROOTFS"), recipe) {
         h.update(a.as_bytes());
         h.update(b"\n");
     }
@@ -115,7 +132,7 @@ fn entry_dir() -> PathBuf {
         .take(8)
         .map(|b| format!("{b:02x}"))
         .collect();
-    Path::new(CACHE_DIR).join(format!("debian-{SUITE}-{key}"))
+    Path::new(CACHE_DIR).join(format!("{}-{SUITE}-{key}", recipe.name))
 }
 
 fn skip(test: &str, why: &str) -> Option<DebianFixture> {
@@ -142,7 +159,12 @@ fn have(tool: &str) -> bool {
 /// The fixture for the current recipe: the cached one, or built now (as
 /// root). `None` after printing `SKIP` when it can be neither.
 pub fn fixture(test: &str) -> Option<DebianFixture> {
-    let dir = entry_dir();
+    fixture_of(test, &BASE)
+}
+
+/// The fixture of `recipe`: cached, or built now (as root).
+pub fn fixture_of(test: &str, recipe: &Recipe) -> Option<DebianFixture> {
+    let dir = entry_dir(recipe);
     if let Some(f) = complete(&dir) {
         return Some(f);
     }
@@ -175,10 +197,10 @@ pub fn fixture(test: &str) -> Option<DebianFixture> {
     if let Some(f) = complete(&dir) {
         return Some(f);
     }
-    Some(build(&dir))
+    Some(build(&dir, recipe))
 }
 
-fn build(dir: &Path) -> DebianFixture {
+fn build(dir: &Path, recipe: &Recipe) -> DebianFixture {
     let stage = Path::new(CACHE_DIR).join(format!(
         ".build-{}-{}",
         dir.file_name().and_then(|n| n.to_str()).unwrap_or("debian"),
@@ -191,7 +213,7 @@ fn build(dir: &Path) -> DebianFixture {
     let log_file =
         fs::File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
     let status = Command::new("mmdebstrap")
-        .args(mmdebstrap_args(&stage, &rootfs))
+        .args(mmdebstrap_args(&stage, &rootfs, recipe))
         .stdout(log_file.try_clone().expect("dup log fd"))
         .stderr(log_file)
         .status()
@@ -207,6 +229,7 @@ fn build(dir: &Path) -> DebianFixture {
         );
     }
     // Readable by the unprivileged test users.
+    fs::create_dir_all(stage.join("repo")).expect("create repo dir");
     for p in [&stage, &stage.join("repo")] {
         fs::set_permissions(p, fs::Permissions::from_mode(0o755))
             .unwrap_or_else(|e| panic!("chmod {}: {e}", p.display()));
