@@ -250,3 +250,149 @@ fn a_container_of_one_pod_reaches_nothing_of_another_pod() {
     }
     env.ok(&["pod", "rm", "-f", "a", "b"]);
 }
+
+#[test]
+fn kube_generate_output_plays_back_as_a_pod_and_comes_down() {
+    let Some(env) = env_with_image(
+        "kube_generate_output_plays_back_as_a_pod_and_comes_down",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:8080");
+    env.ok(&["pod", "create", "--name", "kpod", "-p", &publish]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--pod",
+        "kpod",
+        "--name",
+        "kpod-web",
+        "-e",
+        "GREETING=hello-from-kube",
+        "netbox",
+        "sh",
+        "-c",
+        "nc -ll -p 8080 -e sh -c 'echo $GREETING'",
+    ]);
+    assert_eq!(read_from_host(port).trim(), "hello-from-kube");
+    let yaml = env.ok(&["kube", "generate", "kpod"]).stdout;
+    assert!(yaml.contains("kind: Pod"), "{yaml}");
+    assert!(yaml.contains("kind: Service"), "{yaml}");
+    assert!(yaml.contains(&format!("hostPort: {port}")), "{yaml}");
+    let file = env.fixture("kpod.yaml", yaml.as_bytes());
+    env.ok(&["pod", "rm", "-f", "kpod"]);
+    assert!(TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err());
+
+    // Played back: the same pod, its container named POD-NAME, the same
+    // command, environment and published port.
+    env.ok(&["kube", "play", path_str(&file)]);
+    env.ok(&["pod", "exists", "kpod"]);
+    let ps = env.ok(&["ps", "--format", "{{.Names}}"]);
+    assert!(ps.stdout.lines().any(|l| l == "kpod-web"), "{ps}");
+    assert_eq!(read_from_host(port).trim(), "hello-from-kube");
+    env.ok(&["kube", "down", path_str(&file)]);
+    assert_eq!(env.run(&["pod", "exists", "kpod"]).code(), Some(1));
+
+    // A Deployment of one replica plays as a pod named NAME-pod.
+    let deployment = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: dep\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {{app: dep}}\n  template:\n    metadata:\n      labels: {{app: dep}}\n    spec:\n      containers:\n      - name: web\n        image: netbox\n        command: [sh, -c]\n        args: [\"nc -ll -p 8080 -e echo from-deployment\"]\n        ports:\n        - containerPort: 8080\n          hostPort: {port}\n          hostIP: 127.0.0.1\n"
+    );
+    let dep = env.fixture("dep.yaml", deployment.as_bytes());
+    env.ok(&["kube", "play", path_str(&dep)]);
+    env.ok(&["pod", "exists", "dep-pod"]);
+    assert_eq!(read_from_host(port).trim(), "from-deployment");
+    env.ok(&["kube", "down", path_str(&dep)]);
+    assert_eq!(env.run(&["pod", "exists", "dep-pod"]).code(), Some(1));
+}
+
+/// The peer check: Debian's podman (as root, in a store of the test's
+/// own) takes `kube generate`'s YAML and makes the same pod from it, its
+/// container named POD-NAME with the command, environment and published
+/// port. The containers are created, not started: this machine's root
+/// may not raise the limits podman's runtime sets.
+#[test]
+fn kube_generate_output_is_taken_by_podman_kube_play() {
+    let Some(env) = env_with_image(
+        "kube_generate_output_is_taken_by_podman_kube_play",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    let podman = std::path::Path::new("/usr/bin/podman");
+    if !common::running_as_root() || !podman.exists() {
+        println!("SKIP kube_generate_output_is_taken_by_podman_kube_play: needs root and Debian's podman (.ci/packages.txt)");
+        return;
+    }
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:8080");
+    env.ok(&["pod", "create", "--name", "peer", "-p", &publish]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--pod",
+        "peer",
+        "--name",
+        "peer-web",
+        "-e",
+        "GREETING=hi",
+        "netbox",
+        "sh",
+        "-c",
+        "nc -ll -p 8080 -e echo hi",
+    ]);
+    let yaml = env.ok(&["kube", "generate", "peer"]).stdout;
+    env.ok(&["pod", "rm", "-f", "peer"]);
+    let file = env.fixture("peer.yaml", yaml.as_bytes());
+    let store = env.work.join("podman");
+    let tarball = env.work.join("netbox.tar");
+    let podman_cmd = |args: &[&str]| {
+        let mut c = std::process::Command::new(podman);
+        c.args([
+            "--root",
+            path_str(&store.join("root")),
+            "--runroot",
+            path_str(&store.join("run")),
+            "--runtime",
+            "runc",
+            "--cgroup-manager",
+            "cgroupfs",
+            "--storage-driver",
+            "overlay",
+            "--events-backend",
+            "file",
+        ])
+        .args(args);
+        let out = c.output().expect("podman");
+        (
+            out.status.success(),
+            format!(
+                "podman {args:?}: {}\n{}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (ok, out) = podman_cmd(&["import", path_str(&tarball), "localhost/netbox:latest"]);
+    assert!(ok, "{out}");
+    let (played, play_out) = podman_cmd(&[
+        "kube",
+        "play",
+        "--start=false",
+        "--network",
+        "slirp4netns",
+        path_str(&file),
+    ]);
+    let (_, ps) = podman_cmd(&["ps", "-a", "--format", "{{.Names}}"]);
+    let (_, pod) = podman_cmd(&["pod", "inspect", "peer"]);
+    let (_, ctr) = podman_cmd(&["inspect", "peer-web"]);
+    podman_cmd(&["kube", "down", path_str(&file)]);
+    podman_cmd(&["rmi", "-a", "-f"]);
+    assert!(played, "{play_out}");
+    assert!(ps.contains("peer-web"), "{ps}");
+    assert!(ctr.contains("nc -ll -p 8080"), "{ctr}");
+    assert!(ctr.contains("GREETING=hi"), "{ctr}");
+    assert!(pod.contains(&port.to_string()), "{pod}");
+}

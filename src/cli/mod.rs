@@ -9,6 +9,7 @@ pub mod container;
 pub mod doctor;
 pub mod format;
 pub mod image;
+pub mod kube;
 pub mod network;
 pub mod pod;
 pub mod registry;
@@ -125,6 +126,9 @@ pub enum Command {
     /// Manage pods: containers sharing one network, IPC and UTS namespace.
     #[command(subcommand)]
     Pod(pod::PodCommand),
+    /// Kubernetes YAML: generate it from a container or pod, play it as a pod.
+    #[command(subcommand)]
+    Kube(kube::KubeCommand),
     /// Check this host for what rootless containers need; print each fix.
     ///
     /// Each line is ok, warn (burrow works around it, with less) or FAIL
@@ -258,6 +262,7 @@ impl Cli {
             Command::Network(c) => return c.exec(ctx),
             Command::Pod(c) => return c.exec(ctx),
             Command::Compose(c) => return c.exec(ctx),
+            Command::Kube(c) => return c.exec(ctx),
             Command::Doctor(_) | Command::Info(_) | Command::Version(_) => self_contained(),
         };
         done.map(|()| 0)

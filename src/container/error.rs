@@ -68,6 +68,12 @@ impl From<container::volumes::VolumeError> for Error {
     }
 }
 
+impl From<container::kube::KubeError> for Error {
+    fn from(e: container::kube::KubeError) -> Error {
+        Error::Container(e.into())
+    }
+}
+
 impl From<container::pods::PodError> for Error {
     fn from(e: container::pods::PodError) -> Error {
         Error::Container(e.into())

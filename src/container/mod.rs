@@ -10,6 +10,7 @@ pub mod filter;
 pub mod health;
 pub mod images;
 pub mod kernel;
+pub mod kube;
 pub mod lifecycle;
 pub mod log;
 pub mod network;
@@ -36,6 +37,8 @@ pub enum ContainerError {
     Volume(#[from] volumes::VolumeError),
     #[error(transparent)]
     Pod(#[from] pods::PodError),
+    #[error(transparent)]
+    Kube(#[from] kube::KubeError),
     #[error("container {0} is running; stop it first, or remove it with -f")]
     Running(String),
     #[error("container {0} is not running")]

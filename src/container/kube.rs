@@ -1,0 +1,462 @@
+//! Kubernetes YAML in and out (`burrow kube`): a container or a pod as a
+//! Pod (and a Service for its published ports) that `kube play` of other
+//! tools and `kubectl apply` take, and a Pod or a one-replica Deployment
+//! run as a burrow pod. Only the fields a pod of burrow's has are read or
+//! written; the others of a manifest are passed over.
+
+use super::images::Context;
+use super::pod::{self, PodSpec};
+use super::pods::PodError;
+use super::record::{Containers, Record};
+use super::run::RunSpec;
+use crate::container::error::{Error, Result};
+use crate::net::{PortProto, PublishedPort};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Why a manifest cannot be read or played.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Yaml {
+        path: PathBuf,
+        source: serde_norway::Error,
+    },
+    #[error("{}: {what}", path.display())]
+    Unsupported { path: PathBuf, what: String },
+    #[error("no container or pod named {0}")]
+    NotFound(String),
+}
+
+/// A Kubernetes object of the kinds burrow reads and writes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Object {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: Metadata,
+    #[serde(default)]
+    pub spec: serde_norway::Value,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Metadata {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpecYaml {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub containers: Vec<ContainerYaml>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerYaml {
+    pub name: String,
+    pub image: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<ContainerPort>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EnvVar {
+    pub name: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerPort {
+    pub container_port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_port: Option<u16>,
+    #[serde(
+        default,
+        rename = "hostIP",
+        alias = "hostIp",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub host_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+}
+
+/// A Pod name Kubernetes takes: lower case letters, digits and '-'.
+fn dns_name(name: &str) -> String {
+    let mut out: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    out = out.trim_matches('-').to_string();
+    if out.is_empty() {
+        out = "burrow".into();
+    }
+    out.truncate(63);
+    out
+}
+
+fn container_yaml(r: &Record, name: &str, ports: &[PublishedPort]) -> ContainerYaml {
+    let c = &r.config;
+    ContainerYaml {
+        name: dns_name(name),
+        image: r.image.clone(),
+        command: c.cmd.clone(),
+        args: Vec::new(),
+        env: c
+            .env
+            .iter()
+            .filter_map(|e| e.split_once('='))
+            .filter(|(k, _)| !matches!(*k, "HOSTNAME" | "TERM" | "container"))
+            .map(|(k, v)| EnvVar {
+                name: k.into(),
+                value: v.into(),
+            })
+            .collect(),
+        working_dir: Some(c.working_dir.clone()).filter(|w| !w.is_empty() && w != "/"),
+        ports: ports
+            .iter()
+            .map(|p| ContainerPort {
+                container_port: p.container_port,
+                host_port: Some(p.host_port),
+                host_ip: p.host_ip.map(|ip| ip.to_string()),
+                protocol: Some(p.proto.to_string().to_ascii_uppercase()),
+            })
+            .collect(),
+    }
+}
+
+fn to_yaml(objects: &[Object]) -> String {
+    objects
+        .iter()
+        .map(|o| serde_norway::to_string(o).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+fn object(
+    kind: &str,
+    name: &str,
+    labels: BTreeMap<String, String>,
+    spec: impl Serialize,
+) -> Object {
+    Object {
+        api_version: "v1".into(),
+        kind: kind.into(),
+        metadata: Metadata {
+            name: name.into(),
+            labels,
+        },
+        spec: serde_norway::to_value(spec).unwrap_or_default(),
+    }
+}
+
+/// A Service for the published ports, selecting the pod by its `app`
+/// label.
+fn service(name: &str, ports: &[PublishedPort]) -> Option<Object> {
+    if ports.is_empty() {
+        return None;
+    }
+    let ports: Vec<serde_norway::Value> = ports
+        .iter()
+        .map(|p| {
+            let mut m = serde_norway::Mapping::new();
+            m.insert(
+                "name".into(),
+                format!("{}-{}", p.container_port, p.proto).into(),
+            );
+            m.insert("port".into(), u64::from(p.container_port).into());
+            m.insert("targetPort".into(), u64::from(p.container_port).into());
+            m.insert(
+                "protocol".into(),
+                p.proto.to_string().to_ascii_uppercase().into(),
+            );
+            serde_norway::Value::Mapping(m)
+        })
+        .collect();
+    let mut spec = serde_norway::Mapping::new();
+    let mut selector = serde_norway::Mapping::new();
+    selector.insert("app".into(), name.into());
+    spec.insert("selector".into(), serde_norway::Value::Mapping(selector));
+    spec.insert("ports".into(), serde_norway::Value::Sequence(ports));
+    Some(object("Service", name, BTreeMap::new(), spec))
+}
+
+/// `kube generate CTR|POD`: the Pod (and Service) YAML.
+pub fn generate(ctx: &Context, input: &str) -> Result<String> {
+    let store = ctx.store()?;
+    let containers = Containers::open(store.root())?;
+    let (name, members, ports) = match pod::find(ctx, input) {
+        Ok(p) => {
+            let all = pod::containers(ctx, &p)?;
+            let ports = all
+                .iter()
+                .find(|(r, _)| r.id == p.infra)
+                .map(|(r, _)| r.config.ports.clone())
+                .unwrap_or_default();
+            let members: Vec<Record> = all
+                .into_iter()
+                .filter(|(r, _)| r.id != p.infra)
+                .map(|(r, _)| r)
+                .collect();
+            (dns_name(&p.name), members, ports)
+        }
+        Err(_) => match containers.find(input) {
+            Ok((r, _)) => {
+                let ports = r.config.ports.clone();
+                (format!("{}-pod", dns_name(&r.name)), vec![r], ports)
+            }
+            Err(_) => return Err(KubeError::NotFound(input.into()).into()),
+        },
+    };
+    // The pod's ports go on its first container, as a Pod has no ports of
+    // its own.
+    let mut yaml_containers = Vec::new();
+    for (i, r) in members.iter().enumerate() {
+        let own = if i == 0 { &ports[..] } else { &[] };
+        // A pod's member is named POD-NAME by `kube play`: the NAME part.
+        let short = r
+            .name
+            .strip_prefix(&format!("{name}-"))
+            .unwrap_or(&r.name)
+            .to_string();
+        yaml_containers.push(container_yaml(r, &short, own));
+    }
+    let labels = BTreeMap::from([("app".to_string(), name.clone())]);
+    let spec = PodSpecYaml {
+        hostname: None,
+        containers: yaml_containers,
+        restart_policy: Some("Never".into()),
+    };
+    let mut objects = vec![object("Pod", &name, labels, spec)];
+    objects.extend(service(&name, &ports));
+    Ok(to_yaml(&objects))
+}
+
+/// The pods a manifest describes: (name, spec), a Deployment's template
+/// named `NAME-pod` as other tools name it.
+fn pods_of(path: &Path) -> Result<Vec<(String, PodSpecYaml)>> {
+    let text = std::fs::read_to_string(path).map_err(|source| KubeError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let yaml = |source| KubeError::Yaml {
+        path: path.to_path_buf(),
+        source,
+    };
+    let unsupported = |what: String| KubeError::Unsupported {
+        path: path.to_path_buf(),
+        what,
+    };
+    let mut out = Vec::new();
+    for doc in serde_norway::Deserializer::from_str(&text) {
+        let value = serde_norway::Value::deserialize(doc).map_err(yaml)?;
+        if value.is_null() {
+            continue;
+        }
+        let o: Object = serde_norway::from_value(value).map_err(yaml)?;
+        match o.kind.as_str() {
+            "Pod" => {
+                let spec: PodSpecYaml = serde_norway::from_value(o.spec).map_err(yaml)?;
+                out.push((o.metadata.name, spec));
+            }
+            "Deployment" => {
+                let replicas = o.spec.get("replicas").and_then(|r| r.as_u64()).unwrap_or(1);
+                if replicas > 1 {
+                    return Err(unsupported(format!(
+                        "Deployment {} asks for {replicas} replicas: burrow plays one",
+                        o.metadata.name
+                    ))
+                    .into());
+                }
+                let template = o
+                    .spec
+                    .get("template")
+                    .and_then(|t| t.get("spec"))
+                    .cloned()
+                    .ok_or_else(|| {
+                        unsupported(format!(
+                            "Deployment {} has no spec.template.spec",
+                            o.metadata.name
+                        ))
+                    })?;
+                let spec: PodSpecYaml = serde_norway::from_value(template).map_err(yaml)?;
+                out.push((format!("{}-pod", o.metadata.name), spec));
+            }
+            // Services name ports the pods publish already.
+            "Service" => {}
+            other => {
+                return Err(unsupported(format!(
+                    "kind {other} (burrow plays Pod and Deployment, and reads Service)"
+                ))
+                .into())
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn published(c: &ContainerYaml) -> Result<Vec<PublishedPort>> {
+    let mut out = Vec::new();
+    for p in &c.ports {
+        let Some(host_port) = p.host_port else {
+            continue;
+        };
+        let proto = match p
+            .protocol
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("tcp") => PortProto::Tcp,
+            Some("udp") => PortProto::Udp,
+            Some(other) => {
+                return Err(Error::Usage(format!(
+                    "container {}: protocol {other} is not one burrow publishes (TCP, UDP)",
+                    c.name
+                )))
+            }
+        };
+        let host_ip = match &p.host_ip {
+            Some(ip) => Some(ip.parse().map_err(|_| {
+                Error::Usage(format!(
+                    "container {}: hostIP {ip} is not an address",
+                    c.name
+                ))
+            })?),
+            None => None,
+        };
+        out.push(PublishedPort {
+            host_ip,
+            host_port,
+            container_port: p.container_port,
+            proto,
+        });
+    }
+    Ok(out)
+}
+
+/// `kube play FILE`: each Pod (or Deployment) as a burrow pod named as
+/// the manifest names it, its containers `POD-CONTAINER`, started.
+/// Returns the pods' ids.
+pub fn play(ctx: &Context, path: &Path) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for (name, spec) in pods_of(path)? {
+        let mut publish = Vec::new();
+        for c in &spec.containers {
+            publish.extend(published(c)?);
+        }
+        let p = pod::create(
+            ctx,
+            &PodSpec {
+                name: Some(name.clone()),
+                publish,
+                ..Default::default()
+            },
+        )?;
+        for c in &spec.containers {
+            let (entrypoint, mut command) = match c.command.split_first() {
+                Some((first, rest)) => (Some(first.clone()), rest.to_vec()),
+                None => (None, Vec::new()),
+            };
+            command.extend(c.args.iter().cloned());
+            let run = RunSpec {
+                image: c.image.clone(),
+                entrypoint,
+                command,
+                name: Some(format!("{name}-{}", c.name)),
+                env: c
+                    .env
+                    .iter()
+                    .map(|e| format!("{}={}", e.name, e.value))
+                    .collect(),
+                workdir: c.working_dir.clone(),
+                detach: true,
+                pod: Some(p.id.clone()),
+                ..Default::default()
+            };
+            if let Err(e) = super::run::create(ctx, &run)
+                .and_then(|id| super::lifecycle::start(ctx, &id).map(|_| ()))
+            {
+                let _ = pod::remove(ctx, &p.id, true);
+                return Err(e);
+            }
+        }
+        ids.push(p.id);
+    }
+    Ok(ids)
+}
+
+/// `kube down FILE`: the pods the manifest describes, stopped and removed.
+pub fn down(ctx: &Context, path: &Path) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for (name, _) in pods_of(path)? {
+        match pod::remove(ctx, &name, true) {
+            Ok(p) => ids.push(p.id),
+            Err(Error::Container(super::ContainerError::Pod(PodError::NotFound(_)))) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deployment_plays_as_one_pod_and_more_replicas_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.yaml");
+        std::fs::write(
+            &path,
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  replicas: 1\n  template:\n    metadata:\n      labels: {app: app}\n    spec:\n      containers:\n      - name: web\n        image: busybox\n        command: [sh, -c]\n        args: [\"echo hi\"]\n        ports:\n        - containerPort: 80\n          hostPort: 8080\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: app\nspec:\n  ports: [{port: 80}]\n",
+        )
+        .unwrap();
+        let pods = pods_of(&path).unwrap();
+        assert_eq!(pods.len(), 1);
+        assert_eq!(pods[0].0, "app-pod");
+        let c = &pods[0].1.containers[0];
+        assert_eq!(c.command, ["sh", "-c"]);
+        let ports = published(c).unwrap();
+        assert_eq!((ports[0].host_port, ports[0].container_port), (8080, 80));
+        std::fs::write(
+            &path,
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  replicas: 3\n  template: {spec: {containers: []}}\n",
+        )
+        .unwrap();
+        let e = pods_of(&path).unwrap_err().to_string();
+        assert!(e.contains("3 replicas"), "{e}");
+    }
+
+    #[test]
+    fn names_become_kubernetes_names() {
+        assert_eq!(dns_name("My_Pod.1"), "my-pod-1");
+        assert_eq!(dns_name("__"), "burrow");
+    }
+}
