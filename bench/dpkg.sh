@@ -44,7 +44,7 @@ run_as() {
     local uid; uid=$(id -u "$user")
     mkdir -p "/run/user/$uid" "$WORK/home-$user" && chown "$user:" "/run/user/$uid" "$WORK/home-$user"
     chmod 0700 "/run/user/$uid"
-    runuser -u "$user" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$WORK/home-$user" \
+    nice -n "${BENCH_NICE:-0}" runuser -u "$user" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$WORK/home-$user" \
         XDG_RUNTIME_DIR="/run/user/$uid" BURROW="$WORK/burrow" WORK="$WORK" sh -c "$*"
 }
 
@@ -57,6 +57,7 @@ done
 # exactly this work.
 INSIDE='s=$(date +%s%N); dpkg -i /debs/*.deb >/dev/null 2>&1; dpkg --configure -a >/dev/null 2>&1 || exit 1; e=$(date +%s%N); echo $(( (e - s) / 1000000 ))'
 declare -A T
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq "$ROUNDS"); do
     for u in burrow-test burrow-nosub; do
         ms=$(run_as "$u" "\$BURROW run --rm --network none -v $DEBS/debs:/debs:ro $IMAGE sh -c '$INSIDE' 2>/dev/null")
@@ -64,6 +65,7 @@ for r in $(seq "$ROUNDS"); do
         echo "round $r $u: $ms ms" >&2
     done
 done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 full=$(echo "${T[burrow-test]}" | median)
 emu=$(echo "${T[burrow-nosub]}" | median)
@@ -78,4 +80,6 @@ OUT="$REPO/bench/results/dpkg.md"
     echo "| burrow-nosub (root emulation) |${T[burrow-nosub]} | $emu |"
     echo
     echo "overhead of root emulation: $over %"
+    echo
+    echo "load average before: $LOAD_BEFORE, after: $LOAD_AFTER; nice ${BENCH_NICE:-0}; binary: ${BURROW_BIN:-release build}"
 } | tee "$OUT"

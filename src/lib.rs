@@ -19,6 +19,7 @@ pub mod forked;
 pub mod image;
 pub mod net;
 pub mod notify;
+pub mod owners;
 pub mod sandbox;
 pub mod time;
 

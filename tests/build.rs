@@ -1029,30 +1029,41 @@ fn stdin_context_pull_network_and_format() {
     );
 }
 
+/// What useradd copies from `stat` of the file it replaces (root:shadow in
+/// the image): with a single-id map `stat` shows root, so these four are
+/// root's in a layer built without subordinate ids (documented gap).
+const OWNER_COPIED_FROM_STAT: &[&str] =
+    &["etc/shadow", "etc/shadow-", "etc/gshadow", "etc/gshadow-"];
+
 /// A Debian base made with mmdebstrap; `apt-get update && apt-get
 /// install` in RUN from the fixture's flat repository, bind-mounted from
-/// the context (no network): the package, its maintainer script's system
-/// user and the owners it gave its files are in the image.
-/// (Only with subordinate ids: with a single-id map apt's drop to `_apt`
-/// and dpkg's chown to the package's user need root emulation, which
-/// burrow does not have yet.)
-fn apt_install_in_run(user: TestUser, test: &str) {
+/// the context (no network), then `COPY --chown` by name (the maintainer
+/// script's user) and by number: the package, its system user and the
+/// owners it gave its files are in the image, and so are the COPY owners.
+/// Returns the headers of the layers the build made (base excluded).
+fn apt_install_in_run(user: TestUser, test: &str) -> Option<Vec<common::layers::Headers>> {
     use common::debian;
-    let Some(env) = TestEnv::new(test, user) else {
-        return;
-    };
-    let Some(fixture) = debian::debian_image(&env, test) else {
-        return;
-    };
+    let env = TestEnv::new(test, user)?;
+    let fixture = debian::debian_image(&env, test)?;
     let file = format!(
         "FROM {}\n\
          RUN --mount=type=bind,source=repo,target={} \
-         apt-get update && apt-get install -y --no-install-recommends {} && rm -rf /var/lib/apt/lists/*\n",
+         apt-get update && apt-get install -y --no-install-recommends {} && rm -rf /var/lib/apt/lists/*\n\
+         COPY --chown=uuidd:uuidd note.txt /var/lib/libuuid/note.txt\n\
+         COPY --chown=1234:5678 tree /srv/tree/\n",
         debian::IMAGE,
         debian::REPO_IN_CONTAINER,
         debian::PACKAGE_WITH_SYSTEM_USER
     );
-    let dir = context(&env, "apt", &[("Containerfile", &file)]);
+    let dir = context(
+        &env,
+        "apt",
+        &[
+            ("Containerfile", &file),
+            ("note.txt", "a note\n"),
+            ("tree/sub/file", "data\n"),
+        ],
+    );
     let repo = dir.join("repo");
     fs::create_dir(&repo).unwrap();
     env.give(&repo);
@@ -1074,15 +1085,81 @@ fn apt_install_in_run(user: TestUser, test: &str) {
         "uuidgen | wc -c; getent passwd uuidd | cut -d: -f1; stat -c %U:%G /var/lib/libuuid; \
          ls /var/lib/apt/lists | wc -l; test -e /srv/repo/Packages && echo leaked || echo clean",
     ]);
+    // With one id mapped, `stat` inside shows every file as root's (the
+    // owners are in the layers, checked below).
+    let owner = if user == TestUser::NoSubids {
+        "root:root"
+    } else {
+        "uuidd:uuidd"
+    };
     assert_eq!(
-        got.stdout, "37\nuuidd\nuuidd:uuidd\n0\nclean\n",
-        "the package runs, its system user exists and owns its files; the repository mount is not in the image\n{out}"
+        got.stdout,
+        format!("37\nuuidd\n{owner}\n0\nclean\n"),
+        "the package runs, its system user exists; the repository mount is not in the image\n{out}"
     );
+    let base = common::layers::saved_layers(&env, debian::IMAGE).len();
+    let made: Vec<_> = common::layers::saved_layers(&env, "apt:1")[base..]
+        .iter()
+        .map(|l| common::layers::tar_headers(l))
+        .collect();
+    assert_eq!(made.len(), 3, "RUN, COPY, COPY");
+    // uuidd is a system user (100) with its own group (101).
+    let at = |layer: usize, path: &str| made[layer].get(path).map(|h| (h.0, h.1, h.2));
+    assert_eq!(
+        at(0, "var/lib/libuuid"),
+        Some((100, 101, 0o2775)),
+        "the maintainer script's chown and chmod"
+    );
+    assert_eq!(at(1, "var/lib/libuuid/note.txt"), Some((100, 101, 0o644)));
+    // The directory on the way keeps the owner the RUN layer gave it
+    // (with one id mapped: the record unpacking the layer kept).
+    assert_eq!(at(1, "var/lib/libuuid"), Some((100, 101, 0o2775)));
+    assert_eq!(at(2, "srv/tree/sub/file"), Some((1234, 5678, 0o644)));
+    assert_eq!(at(2, "srv/tree/sub"), Some((1234, 5678, 0o755)));
+    Some(made)
 }
 
 #[test]
 fn apt_get_install_in_run_on_a_debian_base() {
     apt_install_in_run(TestUser::WithSubids, "build_apt");
+}
+
+/// The user without subordinate ids: apt's drop to `_apt`, the maintainer
+/// script's `useradd` and dpkg's chown go through root emulation, and the
+/// owners they asked for are in the RUN layer; then the same build by the
+/// user with subordinate ids gives layers with the same owners and modes
+/// for every entry (tar headers), but for what useradd copies from `stat`.
+#[test]
+fn apt_get_install_in_run_without_subordinate_ids_gives_the_same_owners() {
+    let test = "build_apt_nosub";
+    let Some(emulated) = apt_install_in_run(TestUser::NoSubids, test) else {
+        return;
+    };
+    let Some(real) = apt_install_in_run(TestUser::WithSubids, test) else {
+        return;
+    };
+    let mut differ = Vec::new();
+    for (i, (e, r)) in emulated.iter().zip(&real).enumerate() {
+        for (path, h) in r
+            .iter()
+            .filter(|(p, _)| !OWNER_COPIED_FROM_STAT.contains(&p.as_str()))
+        {
+            match e.get(path) {
+                Some(got) if got == h => {}
+                other => differ.push(format!(
+                    "layer {i} {path}: with subids {h:?}, without {other:?}"
+                )),
+            }
+        }
+        for path in e.keys().filter(|p| !r.contains_key(*p)) {
+            differ.push(format!("layer {i} {path}: only without subids"));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "the built layers differ in owners or modes (uid, gid, mode, type):\n{}",
+        differ.join("\n")
+    );
 }
 
 /// Polls until `burrow ps -a -q` lists a container (a RUN step started).

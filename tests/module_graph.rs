@@ -294,6 +294,22 @@ fn lower_modules_import_nothing_above_them() {
             ],
         ),
         (
+            "owners",
+            &[
+                "cli",
+                "build",
+                "container",
+                "image",
+                "sandbox",
+                "cgroup",
+                "net",
+                "doctor",
+                "config",
+                "notify",
+                "error",
+            ],
+        ),
+        (
             "config",
             &[
                 "cli",

@@ -6,8 +6,8 @@
 mod common;
 
 use common::debian::{self, DebianFixture};
+use common::layers::{last_layer, tar_headers, Headers};
 use common::{path_str, TestEnv, TestUser};
-use std::collections::BTreeMap;
 use std::io::Read;
 
 /// The steps of the issue: a package whose maintainer script makes a system
@@ -21,65 +21,6 @@ mkdir -p /data/sub
 echo data > /data/sub/file
 chown -R bob:bob /data
 ";
-
-/// (owner, group, mode, type) of every entry of a layer tar, by path.
-type Headers = BTreeMap<String, (u64, u64, u32, u8)>;
-
-fn tar_headers(data: &[u8]) -> Headers {
-    let mut out = BTreeMap::new();
-    let mut ar = tar::Archive::new(data);
-    for e in ar.entries().expect("layer entries") {
-        let e = e.expect("layer entry");
-        let h = e.header();
-        let path = String::from_utf8_lossy(&e.path_bytes())
-            .trim_end_matches('/')
-            .to_string();
-        out.insert(
-            path,
-            (
-                h.uid().expect("uid"),
-                h.gid().expect("gid"),
-                h.mode().expect("mode") & 0o7777,
-                h.entry_type().as_byte(),
-            ),
-        );
-    }
-    out
-}
-
-/// The last layer of `image`, as `save` writes it (docker-archive).
-fn last_layer(env: &TestEnv, image: &str) -> Vec<u8> {
-    let saved = env.work.join("saved.tar");
-    env.ok(&["save", "-o", path_str(&saved), image]);
-    let bytes = std::fs::read(&saved).expect("read saved archive");
-    let mut files = BTreeMap::new();
-    let mut ar = tar::Archive::new(&bytes[..]);
-    for e in ar.entries().expect("archive entries") {
-        let mut e = e.expect("archive entry");
-        let path = String::from_utf8_lossy(&e.path_bytes()).into_owned();
-        let mut data = Vec::new();
-        e.read_to_end(&mut data).expect("read archive entry");
-        files.insert(path, data);
-    }
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&files["manifest.json"]).expect("manifest.json");
-    let layer = manifest[0]["Layers"]
-        .as_array()
-        .and_then(|l| l.last())
-        .and_then(|l| l.as_str())
-        .expect("a layer")
-        .to_string();
-    let data = files.remove(&layer).expect("the layer's file");
-    if data.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&data[..])
-            .read_to_end(&mut out)
-            .expect("gunzip layer");
-        out
-    } else {
-        data
-    }
-}
 
 /// Runs the steps in a container of the fixture and commits it; the
 /// output of the steps and the committed layer's headers.
@@ -427,4 +368,125 @@ fn listener_holders(port: u16) -> Vec<String> {
         }
     }
     out
+}
+
+/// An image whose entries belong to several ids (a directory, files, a
+/// hard link, a symbolic link, a fifo, a group outside the map), unpacked
+/// by a user without subordinate ids, where every entry is really the
+/// user's: `export` of a container of it gives back the image's owners and
+/// modes for every entry of its layer; a file the container changed keeps
+/// its owner in `commit`, and so does one a RUN step of `build` changed,
+/// with the directories on their way.
+#[test]
+fn image_owners_survive_a_single_id_map_in_export_commit_and_build() {
+    use common::fixtures::{Entry, Kind};
+    let test = "image_owners_survive_a_single_id_map_in_export_commit_and_build";
+    let Some(env) = TestEnv::new(test, TestUser::NoSubids) else {
+        return;
+    };
+    let image = common::fixtures::busybox_rootfs()
+        .entry(Entry::new("data", Kind::Dir).mode(0o2750).owner(1000, 1001))
+        .entry(
+            Entry::new("data/f", Kind::File)
+                .mode(0o640)
+                .owner(1234, 5678)
+                .data("f\n"),
+        )
+        .entry(
+            Entry::new("data/keep", Kind::File)
+                .owner(33, 33)
+                .data("k\n"),
+        )
+        .entry(
+            Entry::new("data/h", Kind::Hardlink)
+                .link("data/f")
+                .owner(1234, 5678),
+        )
+        .entry(Entry::new("data/l", Kind::Symlink).link("f").owner(42, 43))
+        .entry(Entry::new("data/p", Kind::Fifo).mode(0o600).owner(7, 8))
+        .entry(Entry::new("srv", Kind::Dir).mode(0o750).owner(0, 42))
+        .entry(
+            Entry::new("srv/l", Kind::Symlink)
+                .link("/data")
+                .owner(0, 42),
+        )
+        .finish();
+    let tarball = env.fixture("owners.tar", &image.tar);
+    env.ok(&["import", path_str(&tarball), "owners"]);
+    let given = tar_headers(&image.tar);
+
+    env.ok(&[
+        "run",
+        "--name",
+        "c",
+        "--network",
+        "none",
+        "owners",
+        "sh",
+        "-c",
+        "echo more >> /data/f",
+    ]);
+    let exported = env.work.join("exported.tar");
+    env.ok(&["export", "-o", path_str(&exported), "c"]);
+    let exported = tar_headers(&std::fs::read(&exported).expect("read the export"));
+    let mut differ = Vec::new();
+    for (path, want) in &given {
+        // A hard link is exported as the file it links: its owner, the
+        // file's mode.
+        let same = |got: &(u64, u64, u32, u8)| {
+            if want.3 == b'1' {
+                (got.0, got.1) == (want.0, want.1)
+            } else {
+                got == want
+            }
+        };
+        match exported.get(path) {
+            Some(got) if same(got) => {}
+            other => differ.push(format!("{path}: image {want:?}, export {other:?}")),
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "export lost the image's owners (uid, gid, mode, type):\n{}",
+        differ.join("\n")
+    );
+
+    env.ok(&["commit", "c", "localhost/owners-commit:1"]);
+    let committed = tar_headers(&last_layer(&env, "localhost/owners-commit:1"));
+    assert_eq!(
+        committed.get("data/f").map(|h| (h.0, h.1, h.2)),
+        Some((1234, 5678, 0o640)),
+        "the changed file\n{committed:?}"
+    );
+    assert_eq!(
+        committed.get("data").map(|h| (h.0, h.1, h.2)),
+        Some((1000, 1001, 0o2750)),
+        "its directory"
+    );
+
+    let dir = env.work.join("ctx");
+    std::fs::create_dir(&dir).expect("context dir");
+    std::fs::write(
+        dir.join("Containerfile"),
+        "FROM owners\nRUN echo more >> /data/keep && ln -sf /data/f /srv/new\n",
+    )
+    .expect("write the Containerfile");
+    env.give(&dir);
+    env.give(&dir.join("Containerfile"));
+    env.ok(&["build", "-t", "localhost/owners-built:1", path_str(&dir)]);
+    let built = tar_headers(&last_layer(&env, "localhost/owners-built:1"));
+    assert_eq!(
+        built.get("data/keep").map(|h| (h.0, h.1, h.2)),
+        Some((33, 33, 0o644)),
+        "the file the RUN step changed\n{built:?}"
+    );
+    assert_eq!(
+        built.get("data").map(|h| (h.0, h.1, h.2)),
+        Some((1000, 1001, 0o2750))
+    );
+    assert_eq!(
+        built.get("srv").map(|h| (h.0, h.1, h.2)),
+        Some((0, 42, 0o750)),
+        "a directory whose group the map lacks"
+    );
 }

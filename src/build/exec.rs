@@ -1258,7 +1258,10 @@ impl Builder<'_> {
                 super::squash::apply(l, &merged)
                     .map_err(|e| Error::Usage(format!("squashing layer {}: {e}", l.display())))?;
             }
-            crate::container::files::layer_from_upper(store, &merged, &layers[..base])
+            // Symbolic links and fifos of the merged layers keep the
+            // owners their layers list.
+            let owners = crate::owners::StackOwners::new(None, &layers[base..]);
+            crate::container::files::layer_from_upper(store, &merged, &layers[..base], &owners)
         })?;
         let store = self.ctx.store()?;
         let mut seen = 0;
@@ -1741,7 +1744,8 @@ impl Builder<'_> {
         let added = self.ctx.in_userns(move |store| {
             // The mount points made for this step are not its content.
             mounts::remove_stubs(&upper, &Layered::new(&lower), &stubs);
-            crate::container::files::layer_from_upper(store, &upper, &lower)
+            let owners = crate::owners::StackOwners::new(None, &[]);
+            crate::container::files::layer_from_upper(store, &upper, &lower, &owners)
         });
         cleanup(self.ctx);
         let added = added?;
@@ -2623,12 +2627,17 @@ fn write_layer(
             }
             if !items.contains_key(parent) && !all.contains_key(parent) {
                 let item = match fs.stat(parent) {
-                    Some((_, m)) if m.is_dir() => Item::Dir {
-                        mode: m.mode() & 0o7777,
-                        uid: m.uid(),
-                        gid: m.gid(),
-                        mtime: m.mtime().max(0) as u64,
-                    },
+                    Some((p, m)) if m.is_dir() => {
+                        // The image's owner, also where unpacking squashed it.
+                        let (uid, gid) = crate::owners::recorded_at_path(&p)
+                            .map_or((m.uid(), m.gid()), |o| (o.uid, o.gid));
+                        Item::Dir {
+                            mode: m.mode() & 0o7777,
+                            uid,
+                            gid,
+                            mtime: m.mtime().max(0) as u64,
+                        }
+                    }
                     _ => Item::Dir {
                         mode: 0o755,
                         uid: 0,

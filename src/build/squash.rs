@@ -28,10 +28,24 @@ fn remove_any(p: &Path) -> io::Result<()> {
     }
 }
 
-fn meta(to: &Path, m: &std::fs::Metadata) -> io::Result<()> {
+fn meta(from: &Path, to: &Path, m: &std::fs::Metadata) -> io::Result<()> {
     std::os::unix::fs::lchown(to, Some(m.uid()), Some(m.gid()))?;
     if !m.file_type().is_symlink() {
         std::fs::set_permissions(to, std::fs::Permissions::from_mode(m.mode() & 0o7777))?;
+    }
+    // The owner the id map could not give stays recorded (a symbolic
+    // link's is in its layer's owners file, which the squash reads).
+    let xattr = crate::owners::OVERRIDE_XATTR;
+    let mut buf = [0u8; 64];
+    if m.is_dir() || m.is_file() {
+        match rustix::fs::lgetxattr(from, xattr, &mut buf) {
+            Ok(n) => rustix::fs::lsetxattr(to, xattr, &buf[..n], rustix::fs::XattrFlags::empty())?,
+            Err(_) if m.is_dir() => {
+                // A later layer's directory without a record replaces it.
+                let _ = rustix::fs::lremovexattr(to, xattr);
+            }
+            Err(_) => {}
+        }
     }
     let t = rustix::fs::Timestamps {
         last_access: rustix::fs::Timespec {
@@ -82,7 +96,7 @@ pub fn apply(src: &Path, dst: &Path) -> io::Result<()> {
                 rustix::fs::lsetxattr(&d, OPAQUE, b"y", rustix::fs::XattrFlags::empty())?;
             }
             apply(&s, &d)?;
-            meta(&d, &m)?;
+            meta(&s, &d, &m)?;
             continue;
         }
         remove_any(&d)?;
@@ -100,7 +114,7 @@ pub fn apply(src: &Path, dst: &Path) -> io::Result<()> {
                 m.rdev(),
             )?;
         }
-        meta(&d, &m)?;
+        meta(&s, &d, &m)?;
     }
     Ok(())
 }

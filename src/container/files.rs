@@ -13,9 +13,10 @@ use super::ContainerError;
 use crate::container::error::{Error, Result};
 use crate::image::tar::{EntryKind, NewEntry, TarWriter};
 use crate::image::Reference;
+use crate::owners::StackOwners;
 use crate::sandbox::join;
 use crate::sandbox::spec::Rootfs;
-use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -181,7 +182,15 @@ fn tar_out(root: &OwnedFd, path: &str, out: &mut dyn Write) -> std::result::Resu
         FileType::Directory => {
             let dir = resolve(root, path, OFlags::RDONLY | OFlags::DIRECTORY)?;
             tar.append_dir(&name, mode, mtime).map_err(e)?;
-            tar_tree(&mut tar, dir.as_fd(), &name, st.st_dev, &mut |_, _| None)?;
+            let owners = StackOwners::new(None, &[]);
+            tar_tree(
+                &mut tar,
+                dir.as_fd(),
+                &name,
+                st.st_dev,
+                &owners,
+                &mut |_, _| None,
+            )?;
         }
         FileType::Symlink => {
             let target =
@@ -466,10 +475,17 @@ fn walk_upper(
 /// `export`: the container's filesystem as a tar, to `out` (atomically)
 /// or, with `None`, to standard output.
 pub fn export(ctx: &Context, input: &str, out: Option<&Path>) -> Result<()> {
-    let write = |w: &mut dyn Write, root: &OwnedFd| -> std::result::Result<(), String> {
+    // Symbolic links and fifos of the image keep the owners its layers'
+    // owners files list (squashed ids); files carry theirs in an xattr.
+    let stack = layers(ctx, input).ok();
+    let write = move |w: &mut dyn Write, root: &OwnedFd| -> std::result::Result<(), String> {
+        let owners = match &stack {
+            Some((upper, lower)) => StackOwners::new(Some(upper), lower),
+            None => StackOwners::new(None, &[]),
+        };
         let mut tar = TarWriter::new(std::io::BufWriter::new(w));
         let dev = rustix::fs::fstat(root).map_err(|e| e.to_string())?.st_dev;
-        tar_tree(&mut tar, root.as_fd(), "", dev, &mut |_, _| None)?;
+        tar_tree(&mut tar, root.as_fd(), "", dev, &owners, &mut |_, _| None)?;
         let mut w = tar.finish().map_err(|e| e.to_string())?;
         w.flush().map_err(|e| e.to_string())
     };
@@ -500,6 +516,7 @@ fn tar_tree<W: Write>(
     dir: BorrowedFd,
     prefix: &str,
     dev: u64,
+    owners: &StackOwners,
     hook: &mut EntryHook,
 ) -> std::result::Result<(), String> {
     for (name, _) in entries(dir)? {
@@ -517,7 +534,7 @@ fn tar_tree<W: Write>(
         if let Some(replaced) = hook(&path, &st) {
             for (p, is_dir) in replaced {
                 if is_dir {
-                    dir_entry(tar, &p, &st, owner(dir, &name, &st))?;
+                    dir_entry(tar, &p, &st, owner(dir, &name, &st, &path, owners))?;
                 } else {
                     let e = NewEntry::new(p.as_bytes(), EntryKind::Regular, 0o644, mtime);
                     tar.append(&e, &mut std::io::empty())
@@ -528,10 +545,10 @@ fn tar_tree<W: Write>(
                 continue;
             }
         } else if ft == FileType::Directory {
-            dir_entry(tar, &path, &st, owner(dir, &name, &st))?;
+            dir_entry(tar, &path, &st, owner(dir, &name, &st, &path, owners))?;
         }
         let mut e = NewEntry::new(path.as_bytes(), EntryKind::Regular, mode, mtime);
-        let (uid, gid) = owner(dir, &name, &st);
+        let (uid, gid) = owner(dir, &name, &st, &path, owners);
         e.uid = uid;
         e.gid = gid;
         match ft {
@@ -546,7 +563,7 @@ fn tar_tree<W: Write>(
                     Mode::empty(),
                 )
                 .map_err(|e| format!("{path}: {e}"))?;
-                tar_tree(tar, sub.as_fd(), &path, dev, hook)?;
+                tar_tree(tar, sub.as_fd(), &path, dev, owners, hook)?;
             }
             FileType::RegularFile => {
                 let f = rustix::fs::openat(
@@ -591,23 +608,24 @@ fn tar_tree<W: Write>(
     Ok(())
 }
 
-/// The owner a file is meant to have: the one root emulation recorded
-/// (`sandbox::rootemu`, a single-id map's chown), else its own.
-fn owner(dir: BorrowedFd, name: &std::ffi::CStr, st: &rustix::fs::Stat) -> (u64, u64) {
+/// The owner a file is meant to have: the one recorded where the id map
+/// could not give it (root emulation's chown, an image's owner squashed at
+/// unpacking), else its own.
+fn owner(
+    dir: BorrowedFd,
+    name: &std::ffi::CStr,
+    st: &rustix::fs::Stat,
+    path: &str,
+    owners: &StackOwners,
+) -> (u64, u64) {
     let ft = FileType::from_raw_mode(st.st_mode);
-    if ft == FileType::Directory || ft == FileType::RegularFile {
-        let mut buf = [0u8; 64];
-        let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
-        path.extend_from_slice(name.to_bytes());
-        let path = std::ffi::OsStr::from_bytes(&path);
-        let xattr = crate::sandbox::rootemu::OVERRIDE_XATTR;
-        if let Ok(n) = rustix::fs::lgetxattr(path, xattr, &mut buf[..]) {
-            if let Some(o) = crate::sandbox::rootemu::OverrideStat::parse(&buf[..n]) {
-                return (o.uid as u64, o.gid as u64);
-            }
-        }
-    }
-    (st.st_uid as u64, st.st_gid as u64)
+    let listed = if ft == FileType::Directory || ft == FileType::RegularFile {
+        None
+    } else {
+        owners.listed(path)
+    };
+    let (uid, gid) = crate::owners::meant_owner(dir, name, st, listed);
+    (uid as u64, gid as u64)
 }
 
 fn dir_entry<W: Write>(
@@ -645,7 +663,7 @@ pub fn commit(ctx: &Context, input: &str, name: Option<&str>) -> Result<String> 
         // Also keeps a garbage collection from removing the parent's layers
         // meanwhile, and cleans what killed commits left.
         let _lock = store.lock_shared().map_err(|e| Error::Image(e.into()))?;
-        let added = layer_from_upper(store, &upper, &[])?;
+        let added = layer_from_upper(store, &upper, &[], &StackOwners::new(None, &[]))?;
         let (_, raw) = store.config(&parent).map_err(|e| Error::Image(e.into()))?;
         let mut config: serde_json::Value =
             serde_json::from_slice(&raw).map_err(|e| other(e.to_string()))?;
@@ -672,11 +690,14 @@ pub fn commit(ctx: &Context, input: &str, name: Option<&str>) -> Result<String> 
 /// the store, overlay's whiteouts turned into OCI ones. With `lower` (the
 /// container's image layers), the empty mount points the sandbox made for
 /// /proc, /dev, /etc/hosts and the like are left out, as `diff` leaves them
-/// out. Must run inside burrow's user namespace.
+/// out. `owners` lists the owners of symbolic links and fifos that cannot
+/// carry the override xattr (for a squash of unpacked layers). Must run
+/// inside burrow's user namespace.
 pub fn layer_from_upper(
     store: &crate::image::Store,
     upper: &Path,
     lower: &[PathBuf],
+    owners: &StackOwners,
 ) -> Result<crate::image::store::AddedLayer> {
     let file = tempfile_in(store.root()).map_err(other)?;
     let dirfd = rustix::fs::open(
@@ -729,7 +750,7 @@ pub fn layer_from_upper(
         }
         None
     };
-    tar_tree(&mut tar, dirfd.as_fd(), "", dev, &mut hook).map_err(other)?;
+    tar_tree(&mut tar, dirfd.as_fd(), "", dev, owners, &mut hook).map_err(other)?;
     let mut w = tar.finish().map_err(|e| other(e.to_string()))?;
     w.flush().map_err(|e| other(e.to_string()))?;
     drop(w);

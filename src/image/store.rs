@@ -472,6 +472,10 @@ impl Store {
             size: report.size,
             opaque_root: report.opaque_root,
         };
+        report
+            .owners
+            .write_into(tmp.path())
+            .map_err(io_err("writing the owners file in", tmp.path()))?;
         let record_path = tmp.path().join(LAYER_FILE);
         let json = serde_json::to_vec(&record).expect("layer record serialises");
         fs::write(&record_path, json).map_err(io_err("writing", &record_path))?;

@@ -15,6 +15,7 @@ use super::tar::{
     CopyError, Entry, EntryKind, Mtime, SplitReader, SplitRecord, SplitWriter, TarError, TarReader,
 };
 use super::Digest;
+use crate::owners::{LayerOwners, OverrideStat, OVERRIDE_XATTR};
 use rustix::fs::{
     self as rfs, AtFlags, FileType, Gid, Mode, OFlags, ResolveFlags, Timespec, Timestamps, Uid,
     XattrFlags,
@@ -89,6 +90,11 @@ pub struct UnpackReport {
     /// do not show through.
     #[serde(default)]
     pub opaque_root: bool,
+    /// The image's owners of the symbolic links and fifos whose owner was
+    /// squashed (files and directories keep theirs in an xattr): the
+    /// layer's owners file.
+    #[serde(skip)]
+    pub owners: LayerOwners,
 }
 
 /// Unpacks the uncompressed tar stream `tar` into the empty directory
@@ -141,6 +147,7 @@ pub fn unpack_layer(
         size,
         squashed: layer.squashed,
         opaque_root: layer.opaque_root,
+        owners: layer.owners,
         notes: layer.notes.finish(),
     })
 }
@@ -548,6 +555,8 @@ struct Layer {
     gids: Option<Vec<(u64, u64)>>,
     notes: Notes,
     squashed: u64,
+    /// Owners squashed on entries that cannot carry the override xattr.
+    owners: LayerOwners,
     /// An opaque whiteout at the root: nothing of the layers below shows.
     opaque_root: bool,
 }
@@ -566,6 +575,7 @@ impl Layer {
             gids: read_id_map("/proc/self/gid_map"),
             notes: Notes::default(),
             squashed: 0,
+            owners: LayerOwners::default(),
             opaque_root: false,
         }
     }
@@ -1130,7 +1140,41 @@ impl Layer {
         for (name, value) in &e.xattrs {
             self.xattr(fd, path, name, value);
         }
+        if let Some(o) = Self::squashed_owner(e, fd) {
+            let is_dir = e.kind == EntryKind::Directory || path == b".";
+            if let Err(err) = crate::owners::record(fd, o, is_dir) {
+                self.notes.add("owners not recorded", || {
+                    format!(
+                        "could not record the owner {}:{} of {} in {OVERRIDE_XATTR}: {}",
+                        o.uid,
+                        o.gid,
+                        lossy(path),
+                        io::Error::from(err)
+                    )
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// The image's owner of an entry when the namespace gave it another
+    /// (`fd`: the entry as made), for the record that commit and export
+    /// read back.
+    fn squashed_owner(e: &Entry, fd: BorrowedFd) -> Option<OverrideStat> {
+        let (uid, gid) = (u32::try_from(e.uid).ok()?, u32::try_from(e.gid).ok()?);
+        if uid == u32::MAX || gid == u32::MAX {
+            return None;
+        }
+        // In the namespace a mapped id reads as itself.
+        let st = rfs::fstat(fd).ok()?;
+        if (st.st_uid, st.st_gid) == (uid, gid) {
+            return None;
+        }
+        Some(OverrideStat {
+            uid,
+            gid,
+            mode: e.mode & 0o7777,
+        })
     }
 
     /// Owner, mode (fifos) and mtime by name, never following a symlink.
@@ -1146,6 +1190,12 @@ impl Layer {
                     .map_err(sys(t.path, "fchownat"))?;
             }
             Err(e) => return Err(sys(t.path, "fchownat")(e)),
+        }
+        let e = t.entry;
+        let squashed = rfs::statat(p, t.base, nofollow)
+            .is_ok_and(|st| (st.st_uid as u64, st.st_gid as u64) != (e.uid, e.gid));
+        if let (true, Ok(uid), Ok(gid)) = (squashed, u32::try_from(e.uid), u32::try_from(e.gid)) {
+            self.owners.insert(&t.canon, uid, gid);
         }
         if chmod {
             // The name was just made as a fifo by this process; nothing
@@ -1215,7 +1265,16 @@ impl Layer {
     /// Sets one xattr from the tar, or notes why not. Never fatal: a file
     /// system without room or support for an xattr still gets the file.
     fn xattr(&mut self, fd: BorrowedFd, path: &[u8], name: &str, value: &[u8]) {
-        if name.starts_with("user.overlay.") {
+        if name == OVERRIDE_XATTR {
+            // The owner an image's entry has is in its header: a record
+            // of another would hide it from commit and export.
+            self.notes.add("override xattrs refused", || {
+                format!(
+                    "skipped xattr {name} of {}: the entry's owner is in its header",
+                    lossy(path)
+                )
+            });
+        } else if name.starts_with("user.overlay.") {
             // An image must not forge overlayfs metadata (redirects,
             // opaque markers other than its own whiteout entries).
             self.notes.add("overlay xattrs refused", || {

@@ -13,13 +13,10 @@
 //! swapped in meanwhile resolves inside the container like any other.
 
 use crate::notify::{read_memory, Listener, Notification, Response, Server};
+use crate::owners::{OverrideStat, OVERRIDE_XATTR};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
-
-/// The xattr holding the owner and mode a file is meant to have, in the
-/// format of containers/storage and fuse-overlayfs: `UID:GID:0MODE[:TYPE]`.
-pub const OVERRIDE_XATTR: &str = "user.containers.override_stat";
 
 /// The calls on ids that are answered from the table of emulated ids.
 pub(crate) const ID_CALLS: &[&str] = &[
@@ -44,51 +41,6 @@ pub(crate) const ID_CALLS: &[&str] = &[
 /// Notifications answered per round, so the rest of the loop is not
 /// starved by a storm of chowns.
 const BATCH: usize = 256;
-
-/// What an override xattr says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OverrideStat {
-    pub uid: u32,
-    pub gid: u32,
-    /// Permission bits (with set-id and sticky).
-    pub mode: u32,
-}
-
-impl OverrideStat {
-    /// `UID:GID:0MODE`, then `:dir` or `:file`.
-    pub fn format(&self, is_dir: bool) -> String {
-        format!(
-            "{}:{}:0{:03o}:{}",
-            self.uid,
-            self.gid,
-            self.mode & 0o7777,
-            if is_dir { "dir" } else { "file" }
-        )
-    }
-
-    /// Reads `UID:GID:MODE[:TYPE]` (MODE in octal); `None` when it is not
-    /// that.
-    pub fn parse(v: &[u8]) -> Option<OverrideStat> {
-        let text = std::str::from_utf8(v).ok()?;
-        let mut parts = text.trim_end_matches('\0').split(':');
-        let uid = parts.next()?.parse().ok()?;
-        let gid = parts.next()?.parse().ok()?;
-        let mode = u32::from_str_radix(parts.next()?, 8).ok()?;
-        Some(OverrideStat {
-            uid,
-            gid,
-            mode: mode & 0o7777,
-        })
-    }
-}
-
-/// The owner recorded for the file `fd` (opened on it, any kind), if any.
-pub fn recorded_owner(fd: BorrowedFd) -> Option<OverrideStat> {
-    let mut buf = [0u8; 64];
-    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    let n = rustix::fs::getxattr(&path, OVERRIDE_XATTR, &mut buf[..]).ok()?;
-    OverrideStat::parse(&buf[..n])
-}
 
 /// The answer to one notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -432,7 +384,7 @@ fn chown(
         // Symbolic links, fifos, sockets cannot carry user.* xattrs.
         return Ok(Answer::Done);
     }
-    let before = recorded_owner(file.as_fd());
+    let before = crate::owners::recorded(file.as_fd());
     let (old_uid, old_gid) = before.map_or((0, 0), |o| (o.uid, o.gid));
     let new_uid = if uid as u32 == u32::MAX {
         old_uid
@@ -645,38 +597,6 @@ mod tests {
         assert_eq!(d.uid, [0, 1000, 0, 1000]);
         d.set("setuid", [0, 0, 0]).unwrap();
         assert_eq!(d.uid, [0, 0, 0, 0]);
-    }
-
-    #[test]
-    fn override_values_read_and_write_as_containers_storage_does() {
-        let o = OverrideStat {
-            uid: 1000,
-            gid: 1011,
-            mode: 0o644,
-        };
-        assert_eq!(o.format(false), "1000:1011:0644:file");
-        assert_eq!(
-            OverrideStat {
-                uid: 0,
-                gid: 42,
-                mode: 0o2755
-            }
-            .format(true),
-            "0:42:02755:dir"
-        );
-        assert_eq!(OverrideStat::parse(b"1000:1011:0644:file"), Some(o));
-        assert_eq!(OverrideStat::parse(b"1000:1011:644"), Some(o));
-        assert_eq!(
-            OverrideStat::parse(b"5:6:0600:char-1-3"),
-            Some(OverrideStat {
-                uid: 5,
-                gid: 6,
-                mode: 0o600
-            })
-        );
-        for bad in [&b""[..], b"x:1:0644", b"1:2", b"1:2:9", b"-1:2:0644"] {
-            assert_eq!(OverrideStat::parse(bad), None, "{bad:?}");
-        }
     }
 }
 

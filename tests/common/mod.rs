@@ -12,6 +12,7 @@
 
 pub mod debian;
 pub mod fixtures;
+pub mod layers;
 pub mod registry;
 pub mod run_image;
 

@@ -1,0 +1,310 @@
+//! The owner a file is meant to have where the user namespace cannot give
+//! it (a single-id map, or an id outside the map): the one copy of how it
+//! is recorded and read back. Files and directories carry it in the
+//! `user.containers.override_stat` xattr (the convention of
+//! containers/storage and fuse-overlayfs); entries that cannot carry a
+//! user xattr (symbolic links, fifos) are listed in a layer's owners file,
+//! which lives beside the layer's files, never among them.
+//!
+//! Root emulation records here what a container asked for, unpacking what
+//! an image says; every writer of a layer (commit, export, build) reads
+//! the owner back through `meant_owner`. It imports nothing of burrow.
+
+use rustix::fd::{AsRawFd, BorrowedFd};
+use std::collections::BTreeMap;
+use std::ffi::CStr;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// The xattr holding the owner and mode a file is meant to have, in the
+/// format of containers/storage and fuse-overlayfs: `UID:GID:0MODE[:TYPE]`.
+pub const OVERRIDE_XATTR: &str = "user.containers.override_stat";
+
+/// The name of a layer's owners file, in the layer's directory beside its
+/// `diff`.
+pub const OWNERS_FILE: &str = "owners";
+
+/// What an override xattr says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverrideStat {
+    pub uid: u32,
+    pub gid: u32,
+    /// Permission bits (with set-id and sticky).
+    pub mode: u32,
+}
+
+impl OverrideStat {
+    /// `UID:GID:0MODE`, then `:dir` or `:file`.
+    pub fn format(&self, is_dir: bool) -> String {
+        format!(
+            "{}:{}:0{:03o}:{}",
+            self.uid,
+            self.gid,
+            self.mode & 0o7777,
+            if is_dir { "dir" } else { "file" }
+        )
+    }
+
+    /// Reads `UID:GID:MODE[:TYPE]` (MODE in octal); `None` when it is not
+    /// that.
+    pub fn parse(v: &[u8]) -> Option<OverrideStat> {
+        let text = std::str::from_utf8(v).ok()?;
+        let mut parts = text.trim_end_matches('\0').split(':');
+        let uid = parts.next()?.parse().ok()?;
+        let gid = parts.next()?.parse().ok()?;
+        let mode = u32::from_str_radix(parts.next()?, 8).ok()?;
+        Some(OverrideStat {
+            uid,
+            gid,
+            mode: mode & 0o7777,
+        })
+    }
+}
+
+/// The owner recorded for the file `fd` (opened on it, any kind, O_PATH
+/// included), if any.
+pub fn recorded(fd: BorrowedFd) -> Option<OverrideStat> {
+    read_xattr(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_bytes())
+}
+
+/// The owner recorded for `name` in the directory `dir` (never following
+/// a symlink), if any.
+pub fn recorded_at(dir: BorrowedFd, name: &CStr) -> Option<OverrideStat> {
+    let mut path = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
+    path.extend_from_slice(name.to_bytes());
+    read_xattr(&path)
+}
+
+/// The owner recorded for the file at `path` (never following a symlink).
+pub fn recorded_at_path(path: &Path) -> Option<OverrideStat> {
+    read_xattr(path.as_os_str().as_bytes())
+}
+
+fn read_xattr(path: &[u8]) -> Option<OverrideStat> {
+    let mut buf = [0u8; 64];
+    let path = std::ffi::OsStr::from_bytes(path);
+    let n = rustix::fs::lgetxattr(path, OVERRIDE_XATTR, &mut buf[..]).ok()?;
+    OverrideStat::parse(&buf[..n])
+}
+
+/// Records `o` on the file or directory `fd` (opened on it, not O_PATH).
+pub fn record(fd: BorrowedFd, o: OverrideStat, is_dir: bool) -> rustix::io::Result<()> {
+    rustix::fs::fsetxattr(
+        fd,
+        OVERRIDE_XATTR,
+        o.format(is_dir).as_bytes(),
+        rustix::fs::XattrFlags::empty(),
+    )
+}
+
+/// The owner (uid, gid) a file is meant to have: the recorded one when
+/// there is one (a directory or regular file's xattr, else `listed`, the
+/// owners file's entry for it), else the one it has (`st`).
+pub fn meant_owner(
+    dir: BorrowedFd,
+    name: &CStr,
+    st: &rustix::fs::Stat,
+    listed: Option<(u32, u32)>,
+) -> (u32, u32) {
+    use rustix::fs::FileType;
+    let ft = FileType::from_raw_mode(st.st_mode);
+    if ft == FileType::Directory || ft == FileType::RegularFile {
+        if let Some(o) = recorded_at(dir, name) {
+            return (o.uid, o.gid);
+        }
+    }
+    listed.unwrap_or((st.st_uid, st.st_gid))
+}
+
+/// A layer's owners file: the owners of entries (by path in the layer,
+/// without a leading slash) that cannot carry the xattr.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LayerOwners {
+    by_path: BTreeMap<Vec<u8>, (u32, u32)>,
+}
+
+impl LayerOwners {
+    pub fn insert(&mut self, path: &[u8], uid: u32, gid: u32) {
+        self.by_path.insert(path.to_vec(), (uid, gid));
+    }
+
+    pub fn get(&self, path: &[u8]) -> Option<(u32, u32)> {
+        self.by_path.get(path).copied()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_path.is_empty()
+    }
+
+    /// Records of `UID:GID:PATH`, each ended by a NUL (a path may hold
+    /// any other byte).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (path, (uid, gid)) in &self.by_path {
+            out.extend_from_slice(format!("{uid}:{gid}:").as_bytes());
+            out.extend_from_slice(path);
+            out.push(0);
+        }
+        out
+    }
+
+    /// Reads what `to_bytes` wrote; a record that is not one is skipped.
+    pub fn from_bytes(data: &[u8]) -> LayerOwners {
+        let mut out = LayerOwners::default();
+        for rec in data.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+            let mut parts = rec.splitn(3, |&b| b == b':');
+            let num = |p: Option<&[u8]>| std::str::from_utf8(p?).ok()?.parse::<u32>().ok();
+            if let (Some(uid), Some(gid), Some(path)) =
+                (num(parts.next()), num(parts.next()), parts.next())
+            {
+                out.insert(path, uid, gid);
+            }
+        }
+        out
+    }
+
+    /// The owners file of the layer whose files are in `diff` (none, or
+    /// unreadable: no entries).
+    pub fn of_layer(diff: &Path) -> LayerOwners {
+        diff.parent()
+            .and_then(|d| std::fs::read(d.join(OWNERS_FILE)).ok())
+            .map(|data| LayerOwners::from_bytes(&data))
+            .unwrap_or_default()
+    }
+
+    /// Writes the owners file into the layer directory `dir` (the one
+    /// holding `diff`), when there is anything to write.
+    pub fn write_into(&self, dir: &Path) -> io::Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let mut f = std::fs::File::create(dir.join(OWNERS_FILE))?;
+        f.write_all(&self.to_bytes())?;
+        f.sync_all()
+    }
+}
+
+/// The owners files of a stack of layers, to find the owner of an entry
+/// of the merged tree that cannot carry the xattr: the layer that provides
+/// the entry (the topmost that has it) says.
+pub struct StackOwners {
+    /// The writable layer (its entries are as they are), if any.
+    upper: Option<PathBuf>,
+    /// Layer directories with their owners files, top first; only those
+    /// with an owners file.
+    top_first: Vec<(PathBuf, LayerOwners)>,
+    /// Every layer directory, top first.
+    all_top_first: Vec<PathBuf>,
+}
+
+impl StackOwners {
+    /// `lower`: the layers' `diff` directories, base first.
+    pub fn new(upper: Option<&Path>, lower: &[PathBuf]) -> StackOwners {
+        let all_top_first: Vec<PathBuf> = lower.iter().rev().cloned().collect();
+        let top_first = all_top_first
+            .iter()
+            .map(|d| (d.clone(), LayerOwners::of_layer(d)))
+            .filter(|(_, o)| !o.is_empty())
+            .collect();
+        StackOwners {
+            upper: upper.map(Path::to_path_buf),
+            top_first,
+            all_top_first,
+        }
+    }
+
+    /// The listed owner of `path` (relative, no leading slash) in the
+    /// merged tree, if the layer providing it lists one.
+    pub fn listed(&self, path: &str) -> Option<(u32, u32)> {
+        if self.top_first.is_empty() {
+            return None;
+        }
+        let exists = |d: &Path| std::fs::symlink_metadata(d.join(path)).is_ok();
+        if self.upper.as_deref().is_some_and(exists) {
+            return None;
+        }
+        let provider = self.all_top_first.iter().find(|d| exists(d))?;
+        self.top_first
+            .iter()
+            .find(|(d, _)| d == provider)
+            .and_then(|(_, o)| o.get(path.as_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn override_values_read_and_write_as_containers_storage_does() {
+        let o = OverrideStat {
+            uid: 1000,
+            gid: 1011,
+            mode: 0o644,
+        };
+        assert_eq!(o.format(false), "1000:1011:0644:file");
+        assert_eq!(
+            OverrideStat {
+                uid: 0,
+                gid: 42,
+                mode: 0o2755
+            }
+            .format(true),
+            "0:42:02755:dir"
+        );
+        assert_eq!(OverrideStat::parse(b"1000:1011:0644:file"), Some(o));
+        assert_eq!(OverrideStat::parse(b"1000:1011:644"), Some(o));
+        assert_eq!(
+            OverrideStat::parse(b"5:6:0600:char-1-3"),
+            Some(OverrideStat {
+                uid: 5,
+                gid: 6,
+                mode: 0o600
+            })
+        );
+        for bad in [&b""[..], b"x:1:0644", b"1:2", b"1:2:9", b"-1:2:0644"] {
+            assert_eq!(OverrideStat::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_owners_file_keeps_any_path_and_skips_what_is_not_a_record() {
+        let mut o = LayerOwners::default();
+        o.insert(b"usr/bin/awk", 0, 42);
+        o.insert(b"odd:name\nwith newline", 7, 8);
+        let back = LayerOwners::from_bytes(&o.to_bytes());
+        assert_eq!(back, o);
+        assert_eq!(back.get(b"odd:name\nwith newline"), Some((7, 8)));
+        let mut junk = o.to_bytes();
+        junk.extend_from_slice(b"x:1:bad\0-1:2:neg\0");
+        assert_eq!(LayerOwners::from_bytes(&junk), o);
+    }
+
+    #[test]
+    fn the_topmost_layer_with_the_entry_says_whose_it_is() {
+        let t = tempfile::tempdir().unwrap();
+        let layer = |n: &str, owners: &[(&str, u32)]| {
+            let diff = t.path().join(n).join("diff");
+            std::fs::create_dir_all(&diff).unwrap();
+            let mut o = LayerOwners::default();
+            for (p, id) in owners {
+                std::os::unix::fs::symlink("x", diff.join(p)).unwrap();
+                o.insert(p.as_bytes(), *id, *id);
+            }
+            o.write_into(diff.parent().unwrap()).unwrap();
+            diff
+        };
+        let base = layer("base", &[("a", 5), ("b", 6)]);
+        let top = layer("top", &[("b", 7)]);
+        let upper = t.path().join("upper");
+        std::fs::create_dir(&upper).unwrap();
+        std::os::unix::fs::symlink("y", upper.join("a")).unwrap();
+        let s = StackOwners::new(Some(&upper), &[base.clone(), top.clone()]);
+        assert_eq!(s.listed("b"), Some((7, 7)));
+        assert_eq!(s.listed("a"), None, "the writable layer's own entry");
+        let s = StackOwners::new(None, &[base, top]);
+        assert_eq!(s.listed("a"), Some((5, 5)));
+        assert_eq!(s.listed("c"), None);
+    }
+}
