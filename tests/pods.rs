@@ -396,3 +396,70 @@ fn kube_generate_output_is_taken_by_podman_kube_play() {
     assert!(ctr.contains("GREETING=hi"), "{ctr}");
     assert!(pod.contains(&port.to_string()), "{pod}");
 }
+
+#[test]
+fn a_pod_sharing_its_pid_namespace_shows_each_container_the_others() {
+    let Some(env) = env_with_image(
+        "a_pod_sharing_its_pid_namespace_shows_each_container_the_others",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    env.ok(&[
+        "pod",
+        "create",
+        "--name",
+        "pids",
+        "--share",
+        "net,ipc,uts,pid",
+    ]);
+    env.ok(&["pod", "create", "--name", "nopids"]);
+    env.ok(&[
+        "run", "-d", "--pod", "pids", "--name", "sleeper", "netbox", "sleep", "1000",
+    ]);
+    env.ok(&[
+        "run", "-d", "--pod", "nopids", "--name", "other", "netbox", "sleep", "1001",
+    ]);
+    let seen = env.ok(&[
+        "run",
+        "--rm",
+        "--pod",
+        "pids",
+        "netbox",
+        "cat",
+        "/proc/2/cmdline",
+    ]);
+    assert!(
+        seen.stdout.contains("sleep") && seen.stdout.contains("1000"),
+        "{seen}"
+    );
+    // Its pid 1 is the pod's infra: burrow's command line and your
+    // environment are not there to read.
+    let infra = env.ok(&[
+        "run",
+        "--rm",
+        "--pod",
+        "pids",
+        "netbox",
+        "sh",
+        "-c",
+        "cat /proc/1/cmdline /proc/1/environ; echo end",
+    ]);
+    assert_eq!(
+        infra.stdout.trim_matches(char::from(0)).trim(),
+        "end",
+        "{infra}"
+    );
+    // Without --share pid, each container is its own pid 1.
+    let own = env.ok(&[
+        "run",
+        "--rm",
+        "--pod",
+        "nopids",
+        "netbox",
+        "cat",
+        "/proc/1/cmdline",
+    ]);
+    assert!(own.stdout.starts_with("cat"), "{own}");
+    env.ok(&["pod", "rm", "-f", "pids", "nopids"]);
+}

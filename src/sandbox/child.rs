@@ -179,6 +179,12 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
 fn pause() -> ! {
     // SAFETY: close_range on fds of this process only; no pointers.
     unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    // No execve replaces burrow's command line and environment (the
+    // caller's): a container sharing the pod's pid namespace would read
+    // them in /proc/1/cmdline and /proc/1/environ. Zeroed where the
+    // kernel reads them from. (It stays dumpable: the pod's containers
+    // join its namespaces through a pidfd, which needs that.)
+    forget_arguments();
     // SAFETY: sigset_t filled by sigemptyset/sigaddset before use; the
     // calls take pointers to it alone.
     unsafe {
@@ -192,6 +198,31 @@ fn pause() -> ! {
             if libc::sigwaitinfo(&set, std::ptr::null_mut()) > 0 {
                 libc::_exit(0);
             }
+        }
+    }
+}
+
+/// Zeroes this process's command line and environment strings, the
+/// ranges /proc/self/stat gives (arg_start..arg_end, env_start..env_end).
+fn forget_arguments() {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // Fields after the command name, which may hold spaces; field 3 first.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return;
+    };
+    let fields: Vec<usize> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let field = |n: usize| fields.get(n - 3).copied().unwrap_or(0);
+    for (start, end) in [(field(48), field(49)), (field(50), field(51))] {
+        if start != 0 && end > start {
+            // SAFETY: the kernel's own bounds of this process's argument
+            // and environment strings, mapped and writable (the initial
+            // stack); nothing reads them after this point.
+            unsafe { std::ptr::write_bytes(start as *mut u8, 0, end - start) };
         }
     }
 }
