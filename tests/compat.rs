@@ -676,6 +676,61 @@ fn log_drivers_none_passthrough_and_log_opt_limits() {
     env.ok(&["rm", "quiet", "small"]);
 }
 
+#[test]
+fn log_opt_max_file_keeps_as_many_sizes_of_output_as_files_it_names() {
+    let Some(env) = env_with_image(
+        "log_opt_max_file_keeps_as_many_sizes_of_output_as_files_it_names",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    // 3000 lines of 60 bytes: far more than 6 files of 8k hold.
+    let script = "i=0; while [ $i -lt 3000 ]; do \
+                  echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done";
+    let kept = |files: &str| -> usize {
+        let name = format!("files{files}");
+        env.ok(&[
+            "run",
+            "--network",
+            "none",
+            "--name",
+            &name,
+            "--log-driver",
+            "json-file",
+            "--log-opt",
+            "max-size=8k",
+            "--log-opt",
+            &format!("max-file={files}"),
+            IMAGE,
+            "sh",
+            "-c",
+            script,
+        ]);
+        let out = env.ok(&["logs", &name]);
+        assert!(out
+            .stdout
+            .ends_with("line-2999-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"));
+        assert!(
+            !out.stdout.contains("line-0-"),
+            "max-file={files} kept everything"
+        );
+        assert!(
+            out.stdout.len() <= files.parse::<usize>().unwrap() * 8192,
+            "max-file={files}: {} bytes kept, more than {files} files of 8k",
+            out.stdout.len()
+        );
+        env.ok(&["rm", &name]);
+        out.stdout.lines().count()
+    };
+    // Between N/2 and N files' worth is kept: 6 files keep at least half
+    // as much again as 2 (at least 3 sizes against at most 2).
+    let (two, six) = (kept("2"), kept("6"));
+    assert!(
+        six * 2 >= two * 3,
+        "max-file=6 kept {six} lines, max-file=2 {two}"
+    );
+}
+
 /// A shell script written for docker, run unchanged with `docker` on PATH
 /// being burrow (a symlink, as `alias docker=burrow` would have it).
 const DOCKER_SCRIPT: &str = r#"

@@ -325,3 +325,57 @@ fn system_df_counts_writable_layers_and_the_build_cache_and_v_lists_each() {
     let bad = env.fails(&["system", "df", "-v", "--format", "json"]);
     assert!(bad.error_line().contains("-v"), "{bad}");
 }
+
+#[test]
+fn image_tree_shows_the_layers_base_first_and_the_images_each_tops() {
+    let Some(env) =
+        env_with_image("image_tree_shows_the_layers_base_first_and_the_images_each_tops")
+    else {
+        return;
+    };
+    use common::fixtures::{busybox_rootfs, ImageSpec, LayerBuilder};
+    let base = busybox_rootfs().finish();
+    let mut other = ImageSpec::new(
+        &["localhost/other:1"],
+        vec![
+            base.clone(),
+            LayerBuilder::new()
+                .file("extra", 0o644, vec![b'x'; 3000])
+                .finish(),
+        ],
+    );
+    other.run_config = common::plain_config();
+    let diff_ids = other.diff_ids();
+    let (path, _) = env.docker_archive("other.tar", &[other]);
+    env.give(&path);
+    env.load(&path);
+    let id = env.inspect("localhost/other:1")["Id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let short = |d: &str| d.strip_prefix("sha256:").unwrap_or(d)[..12].to_string();
+    let out = env.ok(&["image", "tree", "localhost/other:1"]);
+    let lines = out.stdout_lines();
+    assert_eq!(lines[0], format!("Image ID: {}", short(&id)), "{out}");
+    assert_eq!(lines[1], "Tags:     [localhost/other:1]", "{out}");
+    assert!(lines[2].starts_with("Size:     "), "{out}");
+    assert_eq!(lines[3], "Image Layers", "{out}");
+    assert!(
+        lines[4].starts_with(&format!("├── ID: {} Size: ", short(&diff_ids[0])))
+            && lines[4].ends_with(&format!("Top Layer of: [{IMAGE}]")),
+        "the base is the other image's top layer: {out}"
+    );
+    assert_eq!(
+        lines[5].trim_start_matches('│').trim(),
+        "fixture layer 0",
+        "{out}"
+    );
+    assert!(
+        lines[6].starts_with(&format!("└── ID: {} Size: ", short(&diff_ids[1])))
+            && lines[6].ends_with(" kB Top Layer of: [localhost/other:1]"),
+        "{out}"
+    );
+    assert_eq!(lines[7].trim(), "fixture layer 1", "{out}");
+    let missing = env.run(&["image", "tree", "localhost/nope:1"]);
+    assert_ne!(missing.code(), Some(0), "{missing}");
+}

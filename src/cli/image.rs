@@ -40,6 +40,9 @@ pub enum ImageCommand {
     Exists(Exists),
     /// Show an image's build steps, newest first.
     History(History),
+    /// Show an image's layers as a tree, base first, with the images each
+    /// layer tops.
+    Tree(Tree),
 }
 
 impl ImageCommand {
@@ -57,6 +60,7 @@ impl ImageCommand {
             ImageCommand::Pull(c) => c.exec(ctx),
             ImageCommand::Push(c) => c.exec(ctx),
             ImageCommand::Exists(c) => return c.exec(ctx),
+            ImageCommand::Tree(c) => c.exec(ctx),
             ImageCommand::History(c) => c.exec(ctx),
         };
         done.map(|()| 0)
@@ -509,5 +513,39 @@ mod tests {
         assert_eq!(human_size(999), "999 B");
         assert_eq!(human_size(4_300_000), "4.3 MB");
         assert_eq!(human_size(1_000_000), "1 MB");
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Tree {
+    /// The image, by name or id.
+    image: String,
+}
+
+impl Tree {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let t = images::tree(ctx, &self.image)?;
+        println!("Image ID: {}", t.id.short());
+        println!("Tags:     [{}]", t.names.join(" "));
+        println!("Size:     {}", human_size(t.size));
+        println!("Image Layers");
+        let n = t.layers.len();
+        for (i, l) in t.layers.iter().enumerate() {
+            let branch = if i + 1 == n { "└──" } else { "├──" };
+            let mut line = format!(
+                "{branch} ID: {} Size: {}",
+                l.diff_id.short(),
+                human_size(l.size)
+            );
+            if !l.top_of.is_empty() {
+                line.push_str(&format!(" Top Layer of: [{}]", l.top_of.join(" ")));
+            }
+            println!("{line}");
+            if let Some(step) = &l.created_by {
+                let bar = if i + 1 == n { " " } else { "│" };
+                println!("{bar}     {step}");
+            }
+        }
+        Ok(())
     }
 }

@@ -770,6 +770,70 @@ pub fn history(ctx: &Context, input: &str, now: u64) -> Result<Vec<serde_json::V
     Ok(rows)
 }
 
+/// `image tree`: an image's layers, base first, as podman's `image tree`
+/// shows them.
+#[derive(Debug, Clone)]
+pub struct ImageTree {
+    pub id: Digest,
+    pub names: Vec<String>,
+    pub size: u64,
+    pub layers: Vec<TreeLayer>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TreeLayer {
+    pub diff_id: Digest,
+    pub size: u64,
+    /// The history step that made it, when the config says.
+    pub created_by: Option<String>,
+    /// Images (by their names, else their short ids) whose top layer this is.
+    pub top_of: Vec<String>,
+}
+
+pub fn tree(ctx: &Context, image: &str) -> Result<ImageTree> {
+    let store = ctx.store()?;
+    let entry = ctx.resolve(&store, image)?;
+    let steps: Vec<Option<String>> = store
+        .config(&entry.record.id)
+        .map(|(c, _)| {
+            c.history
+                .into_iter()
+                .filter(|h| !h.empty_layer)
+                .map(|h| h.created_by)
+                .collect()
+        })
+        .unwrap_or_default();
+    let all = store.images().map_err(img)?;
+    let layers = entry
+        .record
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| TreeLayer {
+            diff_id: l.clone(),
+            size: store.layer_record(l).map_or(0, |r| r.size),
+            created_by: steps.get(i).cloned().flatten(),
+            top_of: all
+                .iter()
+                .filter(|e| e.record.layers.last() == Some(l))
+                .flat_map(|e| {
+                    if e.names.is_empty() {
+                        vec![e.record.id.short().to_string()]
+                    } else {
+                        e.names.clone()
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(ImageTree {
+        id: entry.record.id.clone(),
+        names: entry.names.clone(),
+        size: entry.record.size,
+        layers,
+    })
+}
+
 /// What `images` and `system df -v` show of an image beyond its size, as
 /// docker names it: `SharedSize` (bytes of its layers another image has
 /// too), `UniqueSize` (bytes of the layers only it has) and `Containers`
