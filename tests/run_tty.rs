@@ -2,7 +2,8 @@
 //! pair, makes the slave burrow's controlling terminal and stdio, and
 //! types into the master as a person at a terminal would. Proves the
 //! window size (at start and after a resize), Ctrl-C and Ctrl-Z reaching
-//! the container, and the terminal's modes restored when burrow exits.
+//! the container, the terminal's modes restored when burrow exits, and
+//! the detach keys leaving a container that runs on and can be attached.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod common;
@@ -69,6 +70,16 @@ fn read_until(master: &OwnedFd, seen: &mut String, want: &str) {
             },
             Err(e) => panic!("poll: {e}"),
         }
+    }
+}
+
+/// Reads the master until `want` has appeared `times` more times (what
+/// came before each is dropped from `seen`).
+fn read_times(master: &OwnedFd, seen: &mut String, want: &str, times: usize) {
+    for _ in 0..times {
+        read_until(master, seen, want);
+        let at = seen.find(want).expect("just seen") + want.len();
+        seen.drain(..at);
     }
 }
 
@@ -390,14 +401,6 @@ fn detach_keys_leave_attach_and_start_with_the_container_running() {
 
 #[test]
 fn ctrl_p_ctrl_q_detaches_a_foreground_run_it_and_attach_comes_back() {
-    // Open bug: some time after the detach the container is gone (found
-    // `exited`, or `attach` reads "Connection reset by peer" from its
-    // supervisor), in one CI run as root and every run as an ordinary
-    // user. Until it is found, the test says so and does not run.
-    if std::env::var_os("BURROW_TEST_DETACH").is_none() {
-        let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("SKIP ctrl_p_ctrl_q_detaches_run_it: known open bug (the container dies some time after the detach); set BURROW_TEST_DETACH=1 to run it\n"));
-        return;
-    }
     let Some(env) = TestEnv::new("ctrl_p_ctrl_q_detaches_run_it", TestUser::WithSubids) else {
         return;
     };
@@ -415,7 +418,11 @@ fn ctrl_p_ctrl_q_detaches_a_foreground_run_it_and_attach_comes_back() {
     // The container's terminal has ours's size.
     read_until(&master, &mut seen, "24 80");
     // docker's keys: run returns at once, 0, the terminal as it was.
-    type_in(&master, b"\x10\x11");
+    // Typed apart, as a person types them: the Ctrl-P is held back until
+    // the Ctrl-Q (were it passed on, the shell would recall its last line).
+    type_in(&master, b"\x10");
+    std::thread::sleep(Duration::from_millis(300));
+    type_in(&master, b"\x11");
     assert_eq!(wait_draining(&mut run, &master, &mut seen), 0, "{seen:?}");
     let after = tcgetattr(slave.as_fd()).expect("tcgetattr");
     assert!(same_modes(&before, &after), "the terminal was not restored");
@@ -439,4 +446,84 @@ fn ctrl_p_ctrl_q_detaches_a_foreground_run_it_and_attach_comes_back() {
     let mut run = spawn_on(&env, &slave, &["run", "-it", "--rm", PLAIN, "/no/such"]);
     let mut seen = String::new();
     assert_eq!(wait_draining(&mut run, &master, &mut seen), 127, "{seen:?}");
+    // Keys of one's own (--detach-keys), typed apart, the same way.
+    let (master, slave) = terminal(24, 80);
+    let mut run = spawn_on(
+        &env,
+        &slave,
+        &[
+            "run",
+            "-it",
+            "--name",
+            "own",
+            "--detach-keys",
+            "ctrl-a,d",
+            PLAIN,
+            "sh",
+        ],
+    );
+    let mut seen = String::new();
+    type_in(&master, b"x=$((5*5)); echo p-$x\r");
+    read_until(&master, &mut seen, "p-25");
+    type_in(&master, b"\x01");
+    std::thread::sleep(Duration::from_millis(300));
+    type_in(&master, b"d");
+    assert_eq!(wait_draining(&mut run, &master, &mut seen), 0, "{seen:?}");
+    let state = env.ok(&["inspect", "-f", "{{.State.Status}}", "own"]);
+    assert_eq!(state.stdout.trim(), "running", "{state}");
+    let (master, slave) = terminal(24, 80);
+    let mut att = spawn_on(&env, &slave, &["attach", "own"]);
+    let mut seen = String::new();
+    // The shell kept its variable; no Ctrl-A reached it.
+    type_in(&master, b"echo q-$x\r");
+    read_until(&master, &mut seen, "q-25");
+    type_in(&master, b"\x01d");
+    assert_eq!(wait_draining(&mut att, &master, &mut seen), 0, "{seen:?}");
+    env.ok(&["rm", "-f", "own"]);
+}
+
+#[test]
+fn detaching_while_the_container_writes_leaves_it_running() {
+    // The supervisor sends each piece of output to its clients; the one
+    // that detached is gone in the same turn as it is seen to close,
+    // which must not cost the supervisor (and with it the container).
+    let Some(env) = TestEnv::new("detach_while_writing", TestUser::WithSubids) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    for round in 0..5 {
+        let name = format!("tick{round}");
+        let (master, slave) = terminal(24, 80);
+        let mut run = spawn_on(
+            &env,
+            &slave,
+            &[
+                "run",
+                "-it",
+                "--name",
+                &name,
+                PLAIN,
+                "sh",
+                "-c",
+                "while :; do echo tick; usleep 1000; done",
+            ],
+        );
+        let mut seen = String::new();
+        read_times(&master, &mut seen, "tick", 3);
+        type_in(&master, b"\x10\x11");
+        assert_eq!(
+            wait_draining(&mut run, &master, &mut seen),
+            0,
+            "round {round}"
+        );
+        // The detached client's socket is seen closed while output flows.
+        let (master, slave) = terminal(24, 80);
+        let mut att = spawn_on(&env, &slave, &["attach", "--no-stdin", &name]);
+        let mut seen = String::new();
+        read_times(&master, &mut seen, "tick", 3);
+        let state = env.ok(&["inspect", "-f", "{{.State.Status}}", &name]);
+        assert_eq!(state.stdout.trim(), "running", "round {round}: {state}");
+        env.ok(&["rm", "-f", &name]);
+        let _ = wait_draining(&mut att, &master, &mut seen);
+    }
 }

@@ -464,7 +464,8 @@ fn relay_attached_keys(
         ),
         None => None,
     };
-    let mut typed = 0;
+    // Detach keys typed so far, held back from the container.
+    let mut held = 0;
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut buf = vec![0u8; 32 * 1024];
     let mut pending = Vec::new();
@@ -499,19 +500,27 @@ fn relay_attached_keys(
             match rustix::io::read(input.as_fd(), &mut buf) {
                 Ok(0) | Err(_) => {
                     stdin_open = false;
+                    // Keys held back as a sequence's start are input too.
+                    if let Some(keys) = detach_keys {
+                        let _ = sock.write_all(keys.held(held));
+                    }
                     let _ = sock.shutdown(std::net::Shutdown::Write);
                 }
                 Ok(n) => {
-                    if let Some(keys) = detach_keys {
-                        for &b in &buf[..n] {
-                            if keys.typed(&mut typed, b) {
-                                eprintln!("\r\nDetached; the container runs on.\r");
-                                return Ok(0);
-                            }
+                    let mut to_send = Vec::with_capacity(n);
+                    let detached = match detach_keys {
+                        Some(keys) => keys.filter(&mut held, &buf[..n], &mut to_send),
+                        None => {
+                            to_send.extend_from_slice(&buf[..n]);
+                            false
                         }
-                    }
-                    if sock.write_all(&buf[..n]).is_err() {
+                    };
+                    if !to_send.is_empty() && sock.write_all(&to_send).is_err() {
                         stdin_open = false;
+                    }
+                    if detached {
+                        eprintln!("\r\nDetached; the container runs on.\r");
+                        return Ok(0);
                     }
                 }
             }

@@ -381,22 +381,40 @@ impl FromStr for DetachKeys {
 }
 
 impl DetachKeys {
-    /// Follows typed input: `state` is how many keys of the sequence came
-    /// last. Returns whether the whole sequence has now been typed.
-    pub fn typed(&self, state: &mut usize, byte: u8) -> bool {
-        if self.0.is_empty() {
+    /// Follows typed input, as docker does: the keys of a sequence being
+    /// typed are held back (`held` counts them) until the next key tells
+    /// whether the sequence goes on; what goes on to the container is
+    /// appended to `out`. True once the whole sequence has been typed
+    /// (what came after it in `input` is dropped: we are leaving).
+    pub fn filter(&self, held: &mut usize, input: &[u8], out: &mut Vec<u8>) -> bool {
+        let keys = &self.0;
+        if keys.is_empty() {
+            out.extend_from_slice(input);
             return false;
         }
-        if self.0.get(*state) == Some(&byte) {
-            *state += 1;
-        } else {
-            *state = usize::from(self.0.first() == Some(&byte));
-        }
-        if *state == self.0.len() {
-            *state = 0;
-            return true;
+        for &byte in input {
+            let mut typed = keys[..*held].to_vec();
+            typed.push(byte);
+            // The longest end of what is held that still starts the
+            // sequence stays held; what is before it goes on.
+            let keep = (0..=typed.len().min(keys.len()))
+                .rev()
+                .find(|&k| typed[typed.len() - k..] == keys[..k])
+                .unwrap_or(0);
+            out.extend_from_slice(&typed[..typed.len() - keep]);
+            *held = keep;
+            if keep == keys.len() {
+                *held = 0;
+                return true;
+            }
         }
         false
+    }
+
+    /// The keys held back by `filter` when the input ends: the container
+    /// gets them after all.
+    pub fn held(&self, held: usize) -> &[u8] {
+        &self.0[..held.min(self.0.len())]
     }
 }
 
@@ -617,15 +635,28 @@ mod tests {
         for bad in ["ctrl-", "ctrl-pp", "ab", "ctrl-1", "x,,y"] {
             assert!(bad.parse::<DetachKeys>().is_err(), "{bad}");
         }
+        // docker's keys: a Ctrl-P is held until the next key; one that is
+        // not Ctrl-Q sends both on.
         let keys = DetachKeys::default();
-        let mut state = 0;
-        let typed: Vec<bool> = [b'a', 0x10, b'b', 0x10, 0x10, 0x11]
-            .iter()
-            .map(|&b| keys.typed(&mut state, b))
-            .collect();
-        assert_eq!(typed, [false, false, false, false, false, true]);
+        let (mut held, mut out) = (0, Vec::new());
+        assert!(!keys.filter(&mut held, b"a\x10", &mut out));
+        assert_eq!((out.as_slice(), held), (&b"a"[..], 1));
+        assert!(!keys.filter(&mut held, b"b\x10", &mut out));
+        assert_eq!((out.as_slice(), held), (&b"a\x10b"[..], 1));
+        assert_eq!(keys.held(held), b"\x10");
+        // Split over reads as a person types them; what follows is dropped.
+        assert!(!keys.filter(&mut held, b"\x10", &mut out));
+        assert!(keys.filter(&mut held, b"\x11after", &mut out));
+        assert_eq!((out.as_slice(), held), (&b"a\x10b\x10"[..], 0));
+        // A sequence that repeats its first key: a,a,b after a,a,a,b.
+        let keys: DetachKeys = "a,a,b".parse().unwrap();
+        let (mut held, mut out) = (0, Vec::new());
+        assert!(keys.filter(&mut held, b"xaaab", &mut out));
+        assert_eq!(out, b"xa");
         let none = DetachKeys(Vec::new());
-        assert!(!none.typed(&mut 0, 0x10));
+        let mut out = Vec::new();
+        assert!(!none.filter(&mut 0, b"\x10\x11", &mut out));
+        assert_eq!(out, b"\x10\x11");
     }
 
     #[test]

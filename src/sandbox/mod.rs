@@ -290,7 +290,11 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
         return Err(SandboxError::Threaded(n));
     }
     let ops = mount_ops(spec);
-    let winsize = if spec.tty { tty::terminal_size() } else { None };
+    let winsize = match (spec.tty, spec.window) {
+        (false, _) => None,
+        (true, Some((rows, cols))) => Some(tty::WinSize { rows, cols }),
+        (true, None) => tty::terminal_size(),
+    };
     let (parent_end, child_end) = Channel::pair()?;
 
     let shared = shared.filter(|_| spec.join.is_none() && !spec.id_map.is_single());

@@ -49,6 +49,10 @@ pub struct SandboxSpec {
     /// Give the command a new pseudo-terminal (the master comes back to the
     /// parent); otherwise stdio is inherited.
     pub tty: bool,
+    /// The new terminal's size (rows, columns) from the start: an attached
+    /// client's window. None: the size of the terminal we run in, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<(u16, u16)>,
     /// Keep stdin: without it the command's stdin is /dev/null and, with a
     /// tty, nothing is relayed into the terminal.
     pub stdin: bool,
@@ -584,6 +588,7 @@ impl SandboxSpec {
             init: false,
             namespaces: Namespaces::default(),
             tty: false,
+            window: None,
             stdin: true,
             masked_paths: DEFAULT_MASKED_PATHS.iter().map(PathBuf::from).collect(),
             readonly_paths: DEFAULT_READONLY_PATHS.iter().map(PathBuf::from).collect(),

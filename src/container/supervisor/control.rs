@@ -81,6 +81,10 @@ pub(super) struct Client {
     pub kind: ClientKind,
     /// The client shut its sending side: not polled for reading again.
     pub eof: bool,
+    /// Closed, or a write to it failed: dropped at the start of the next
+    /// turn of the loop, so a turn's `Slot::Client(i)` keeps naming the
+    /// client it was polled for.
+    pub gone: bool,
 }
 
 pub(super) fn reply(sock: &mut UnixStream, r: &Reply) {

@@ -505,6 +505,9 @@ impl Supervisor {
                 })
             })?;
         }
+        // The attached client's window, on the terminal from its start:
+        // set after, it would reach the command as a SIGWINCH mid-way.
+        spec.window = spec.window.or(self.io.window);
         // A user network's set-up holds the holder of the user's
         // namespaces first (starting it if need be), then the namespace
         // below is that holder's.
@@ -738,6 +741,9 @@ impl Supervisor {
             if self.running.is_none() && self.restart_at.is_none() {
                 return Ok(());
             }
+            // Clients found gone last turn go now, between turns: within
+            // one, a slot's index must keep naming the same client.
+            self.clients.retain(|c| !c.gone);
             // Slots: a fixed order, rebuilt each turn (fds come and go).
             #[derive(Clone, Copy)]
             enum Slot {
@@ -778,7 +784,7 @@ impl Supervisor {
             }
             fds.push(PollFd::new(self.listener.as_fd(), inp));
             slots.push(Slot::Listener);
-            for (i, c) in self.clients.iter().enumerate().filter(|(_, c)| !c.eof) {
+            for (i, c) in (self.clients.iter().enumerate()).filter(|(_, c)| !c.eof && !c.gone) {
                 fds.push(PollFd::new(c.sock.as_fd(), inp));
                 slots.push(Slot::Client(i));
             }
@@ -832,7 +838,6 @@ impl Supervisor {
 
             let mut exited = false;
             let mut net_ready = false;
-            let mut gone_clients = Vec::new();
             for slot in ready {
                 match slot {
                     Slot::Signal => {
@@ -847,8 +852,10 @@ impl Supervisor {
                     Slot::HostIn => self.host_input(),
                     Slot::Listener => self.accept(),
                     Slot::Client(i) => {
-                        if !self.client_readable(i) {
-                            gone_clients.push(i);
+                        // (Output pumped earlier this turn may have found
+                        // it gone.)
+                        if !self.clients[i].gone && !self.client_readable(i) {
+                            self.clients[i].gone = true;
                         }
                     }
                     Slot::Net => net_ready = true,
@@ -863,9 +870,6 @@ impl Supervisor {
                         }
                     }
                 }
-            }
-            for i in gone_clients.into_iter().rev() {
-                self.clients.remove(i);
             }
             if let Some(net) = &mut self.net {
                 if net_ready || net.deadline().is_some_and(|d| d <= Instant::now()) {
@@ -970,10 +974,15 @@ impl Supervisor {
                     }
                     self.log.write(stream, data);
                     let header = log::encode_header(stream, n, log::now_ns());
-                    self.clients.retain_mut(|c| match c.kind {
-                        ClientKind::Attached { .. } => send_nonblocking(&mut c.sock, &header, data),
-                        _ => true,
-                    });
+                    // Marked, not removed: the loop's slots index clients.
+                    for c in &mut self.clients {
+                        if matches!(c.kind, ClientKind::Attached { .. })
+                            && !c.gone
+                            && !send_nonblocking(&mut c.sock, &header, data)
+                        {
+                            c.gone = true;
+                        }
+                    }
                 }
                 Err(rustix::io::Errno::INTR) => {}
                 Err(rustix::io::Errno::AGAIN) => break,
@@ -1117,6 +1126,7 @@ impl Supervisor {
                 buf: Vec::new(),
                 kind: ClientKind::Pending,
                 eof: false,
+                gone: false,
             });
         }
     }
