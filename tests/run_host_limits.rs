@@ -257,3 +257,38 @@ fn kernel_overlay_limit_falls_back_to_fuse_and_unusable_dev_fuse_to_a_copy_with_
     let ps = env.ok(&["ps", "-a", "-q"]);
     assert!(ps.stdout.trim().is_empty(), "{ps}");
 }
+
+#[test]
+fn without_dev_fuse_the_proc_view_is_off_with_one_note() {
+    let test = "without_dev_fuse_the_proc_view_is_off_with_one_note";
+    if skip(test) {
+        return;
+    }
+    let Some(env) = TestEnv::new(test, TestUser::WithSubids) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let args = [
+        "run",
+        "--rm",
+        "--proc-view",
+        "container",
+        PLAIN,
+        "sh",
+        "-c",
+        "cat /proc/uptime; grep -c ' fuse ' /proc/self/mountinfo || true",
+    ];
+    let out = run_with_dev_fuse_unusable(&env, &args);
+    out.assert_ok();
+    let notes: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("/proc/meminfo"))
+        .collect();
+    assert_eq!(notes.len(), 1, "one note\n{out}");
+    assert!(notes[0].contains("/dev/fuse"), "it says why\n{out}");
+    let lines = out.stdout_lines();
+    let up: f64 = lines[0].split_whitespace().next().unwrap().parse().unwrap();
+    assert!(up > 600.0, "the host's /proc/uptime\n{out}");
+    assert_eq!(lines[1], "0", "{out}");
+}

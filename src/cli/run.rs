@@ -98,6 +98,9 @@ pub struct Create {
     /// The size of /dev/shm (64m by default).
     #[arg(long, value_name = "SIZE", value_parser = values::size)]
     shm_size: Option<u64>,
+    /// What /proc/meminfo, cpuinfo, stat, uptime, loadavg, swaps, diskstats and /sys/devices/system/cpu/online show: auto (the container's own with --memory, --cpus or --cpuset-cpus), container, host.
+    #[arg(long, value_name = "MODE", default_value = "auto", value_parser = values::proc_view)]
+    proc_view: run::ProcViewMode,
     /// A namespaced sysctl: net.* (with a network of its own), kernel.shm*/msg*/sem, fs.mqueue.*.
     #[arg(long, value_name = "NAME=VALUE", value_parser = values::sysctl)]
     sysctl: Vec<(String, String)>,
@@ -257,6 +260,7 @@ impl Create {
         Ok(RunSpec {
             ulimits,
             shm_size: self.shm_size,
+            proc_view: self.proc_view,
             sysctls: self.sysctl,
             log,
             detach_keys: self.detach_keys,

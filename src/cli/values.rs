@@ -108,6 +108,11 @@ pub fn pull(s: &str) -> Result<crate::container::run::PullPolicy, FlagError> {
     s.parse().map_err(FlagError)
 }
 
+/// `--proc-view`.
+pub fn proc_view(s: &str) -> Result<crate::container::run::ProcViewMode, FlagError> {
+    s.parse().map_err(FlagError)
+}
+
 /// `--ulimit NAME=SOFT[:HARD]`.
 pub fn ulimit(s: &str) -> Result<crate::container::spec::Rlimit, FlagError> {
     flag(crate::container::spec::parse_ulimit(s))

@@ -17,6 +17,7 @@ pub mod network;
 pub mod networks;
 pub mod pod;
 pub mod pods;
+pub mod procfuse;
 pub mod procview;
 pub mod record;
 pub mod resources;

@@ -303,13 +303,18 @@ pub fn loadavg(avg: [f64; 3], running: usize, total: usize, last_pid: u32) -> St
     )
 }
 
-/// One step of the kernel's exponential load average, for a sample every
-/// `interval_secs` of `runnable` tasks: 1, 5 and 15 minutes.
-pub fn loadavg_step(avg: [f64; 3], runnable: usize, interval_secs: f64) -> [f64; 3] {
+/// One step of the kernel's exponential load average, for `runnable`
+/// tasks on average over the last `interval_secs`: 1, 5 and 15 minutes.
+pub fn loadavg_step(avg: [f64; 3], runnable: f64, interval_secs: f64) -> [f64; 3] {
     let mut next = avg;
+    let runnable = if runnable.is_finite() {
+        runnable.max(0.0)
+    } else {
+        0.0
+    };
     for (a, minutes) in next.iter_mut().zip([1.0f64, 5.0, 15.0]) {
         let decay = (-interval_secs / (minutes * 60.0)).exp();
-        *a = *a * decay + runnable as f64 * (1.0 - decay);
+        *a = *a * decay + runnable * (1.0 - decay);
     }
     next
 }
@@ -494,13 +499,22 @@ HugePages_Total:       0
     fn loadavg_follows_the_runnable_tasks() {
         let mut avg = [0.0; 3];
         for _ in 0..(60 * 60 / 5) {
-            avg = loadavg_step(avg, 2, 5.0);
+            avg = loadavg_step(avg, 2.0, 5.0);
         }
         assert!(
             (avg[0] - 2.0).abs() < 0.01 && (avg[2] - 2.0).abs() < 0.1,
             "{avg:?}"
         );
         assert_eq!(loadavg(avg, 1, 3, 42).split(' ').nth(3), Some("1/3"));
+        // One step over a long quiet spell is the same as many small ones.
+        let long = loadavg_step([2.0; 3], 0.0, 600.0);
+        let mut short = [2.0; 3];
+        for _ in 0..120 {
+            short = loadavg_step(short, 0.0, 5.0);
+        }
+        for (a, b) in long.iter().zip(short) {
+            assert!((a - b).abs() < 1e-9, "{long:?} {short:?}");
+        }
     }
 
     #[test]

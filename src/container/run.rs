@@ -113,6 +113,8 @@ pub struct RunSpec {
     pub ulimits: Vec<super::spec::Rlimit>,
     /// `--shm-size` in bytes.
     pub shm_size: Option<u64>,
+    /// `--proc-view`.
+    pub proc_view: ProcViewMode,
     /// `--sysctl`, checked to be namespaced.
     pub sysctls: Vec<(String, String)>,
     /// `--log-driver`, `--log-opt`.
@@ -259,6 +261,49 @@ impl std::str::FromStr for PullPolicy {
             "never" => Ok(PullPolicy::Never),
             "newer" => Ok(PullPolicy::Newer),
             _ => Err(format!("--pull {s:?}: always, missing, never or newer")),
+        }
+    }
+}
+
+/// `--proc-view`: what /proc/meminfo, /proc/cpuinfo, /proc/stat and the
+/// like show inside the container (see `procview`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProcViewMode {
+    /// The container's own view when it has memory or CPU limits, else
+    /// the host's (the default).
+    #[default]
+    Auto,
+    /// The container's own view, limits or not (its own uptime and load).
+    Container,
+    /// The host's files, as the kernel shows them.
+    Host,
+}
+
+impl ProcViewMode {
+    /// Whether a container with `limits` gets its own view.
+    pub fn on(self, limits: &crate::cgroup::Limits) -> bool {
+        match self {
+            ProcViewMode::Auto => {
+                limits.memory.is_some()
+                    || limits.memory_swap.is_some()
+                    || limits.cpus.is_some()
+                    || limits.cpuset_cpus.is_some()
+            }
+            ProcViewMode::Container => true,
+            ProcViewMode::Host => false,
+        }
+    }
+}
+
+impl std::str::FromStr for ProcViewMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<ProcViewMode, String> {
+        match s {
+            "auto" => Ok(ProcViewMode::Auto),
+            "container" => Ok(ProcViewMode::Container),
+            "host" => Ok(ProcViewMode::Host),
+            _ => Err(format!("--proc-view {s:?}: auto, container or host")),
         }
     }
 }
@@ -1094,6 +1139,9 @@ fn start_and_wait(ctx: &Context, id: &str, dir: &Path, input: SandboxInputs<'_>)
     sandbox.oom_score_adj = input.spec.oom_score_adj;
     sandbox.rlimits = input.spec.ulimits.clone();
     sandbox.shm_size = input.spec.shm_size;
+    if input.spec.proc_view.on(&input.spec.limits) {
+        sandbox.proc_view = super::procfuse::files();
+    }
     sandbox.sysctls = input.spec.sysctls.clone();
     sandbox.shared_userns = shared_userns;
     // One id mapped: chown, set*id and the like succeed, and the owners

@@ -32,6 +32,8 @@ pub(crate) struct ChildContext<'a> {
     /// A pidfd of the process whose network namespace to enter
     /// (`spec.join`), opened by the parent, which sees its pid.
     pub join: Option<std::os::fd::RawFd>,
+    /// `ToChild::NetReady` came while waiting for another reply.
+    pub net_ready: std::cell::Cell<bool>,
 }
 
 enum Stop {
@@ -132,6 +134,7 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
     )?;
     send(ctx, &ToParent::Rootfs(report), None)?;
     apply_mount_ops(ctx.ops, root.as_fd())?;
+    proc_view(ctx, root.as_fd(), staging.as_fd())?;
     let pty = terminal(ctx, &root)?;
     rootfs::pivot_into(staging.as_fd(), root.as_fd())?;
     drop((root, staging));
@@ -514,13 +517,114 @@ fn network(ctx: &ChildContext) -> Result<(), Stop> {
 /// Waits for the parent's half of `SandboxSpec::net_setup`: the command
 /// finds its network ready.
 fn wait_for_network(ctx: &ChildContext) -> Result<(), Stop> {
-    if ctx.spec.net_setup.is_none() {
+    if ctx.spec.net_setup.is_none() || ctx.net_ready.get() {
         return Ok(());
     }
     match ctx.channel.recv::<ToChild>() {
         Ok(Some((ToChild::NetReady, _))) => Ok(()),
         _ => Err(Stop::Orphaned),
     }
+}
+
+/// The container's /proc view (`SandboxSpec::proc_view`): a FUSE
+/// filesystem of this user namespace, made detached (read-only, nosuid,
+/// nodev, noexec, `allow_other` for this namespace only, the kernel
+/// checking the 0444 modes), its /dev/fuse fd handed to the parent, which
+/// starts the server; then each of its files bound over its path, by fd
+/// inside the new root. No usable /dev/fuse, or FUSE mounts refused: off,
+/// and the parent hears why; the container then sees the host's files.
+///
+/// The files are cloned from the filesystem attached on the staging
+/// tmpfs (dropped with it at pivot_root): kernels before 6.15 clone
+/// nothing of a detached mount (EINVAL).
+fn proc_view(
+    ctx: &ChildContext,
+    root: rustix::fd::BorrowedFd,
+    staging: rustix::fd::BorrowedFd,
+) -> Result<(), Stop> {
+    let files = &ctx.spec.proc_view;
+    if files.is_empty() {
+        return Ok(());
+    }
+    let (fuse, mnt) = match fuse_mount() {
+        Ok(m) => m,
+        Err(e) => return send(ctx, &ToParent::ProcViewOff(e), None),
+    };
+    send(ctx, &ToParent::ProcView, Some(fuse.as_fd()))?;
+    // Only the server holds the connection: if it ends, reads fail
+    // (ENOTCONN) rather than wait.
+    drop(fuse);
+    loop {
+        match ctx.channel.recv::<ToChild>() {
+            Ok(Some((ToChild::NetReady, _))) => ctx.net_ready.set(true),
+            Ok(Some((ToChild::ProcViewServed(true), _))) => break,
+            // Nothing serves it: the detached mount goes with `mnt`.
+            Ok(Some((ToChild::ProcViewServed(false), _))) => return Ok(()),
+            _ => return Err(Stop::Orphaned),
+        }
+    }
+    let at = |e: Errno, what: &str| SetupError {
+        op: "attach the /proc view's filesystem on the staging tmpfs".into(),
+        path: None,
+        errno: Some(e.raw_os_error()),
+        detail: Some(what.into()),
+    };
+    rustix::fs::mkdirat(staging, "proc-view", rustix::fs::Mode::from_raw_mode(0o700))
+        .map_err(|e| at(e, "making its directory"))?;
+    let dir = rustix::fs::openat(
+        staging,
+        "proc-view",
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| at(e, "opening its directory"))?;
+    sys::attach(mnt.as_fd(), dir.as_fd()).map_err(|e| at(e, "attaching it"))?;
+    for f in files {
+        let fail = |e: Errno, what: &str| SetupError {
+            op: format!("bind the /proc view's {} on", f.name),
+            path: Some(f.dst.clone()),
+            errno: Some(e.raw_os_error()),
+            detail: Some(what.into()),
+        };
+        let tree =
+            sys::clone_tree(mnt.as_fd(), Path::new(&f.name)).map_err(|e| fail(e, "cloning it"))?;
+        let target = sys::open_in_root(root, &f.dst, rustix::fs::OFlags::PATH)
+            .map_err(|e| fail(e, "opening the target"))?;
+        sys::attach(tree.as_fd(), target.as_fd()).map_err(|e| fail(e, "attaching it"))?;
+    }
+    Ok(())
+}
+
+/// Opens /dev/fuse and makes a detached FUSE mount on it: the fd and the
+/// mount.
+fn fuse_mount() -> Result<(OwnedFd, OwnedFd), SetupError> {
+    let dev = Path::new("/dev/fuse");
+    let fuse = rustix::fs::open(
+        dev,
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| sys_err("open", Some(dev), e))?;
+    let opts: [(&str, Option<String>); 7] = [
+        ("source", Some("burrow-proc".into())),
+        ("fd", Some(fuse.as_raw_fd().to_string())),
+        ("rootmode", Some("40555".into())),
+        ("user_id", Some("0".into())),
+        ("group_id", Some("0".into())),
+        ("allow_other", None),
+        ("default_permissions", None),
+    ];
+    let attrs = rustix::mount::MountAttrFlags::MOUNT_ATTR_RDONLY
+        | rustix::mount::MountAttrFlags::MOUNT_ATTR_NOSUID
+        | rustix::mount::MountAttrFlags::MOUNT_ATTR_NODEV
+        | rustix::mount::MountAttrFlags::MOUNT_ATTR_NOEXEC;
+    let mnt = sys::new_fs("fuse", &opts, attrs).map_err(|e| SetupError {
+        op: "mount a FUSE filesystem".into(),
+        path: None,
+        errno: Some(e.errno.raw_os_error()),
+        detail: e.log,
+    })?;
+    Ok((fuse, mnt))
 }
 
 /// The cgroup namespace, once the parent has had its say, so that

@@ -205,6 +205,8 @@ pub fn exec(
             driver: super::RootfsDriver::Bind,
             fallbacks: Vec::new(),
         },
+        proc_view: None,
+        proc_view_off: None,
         status: None,
     };
     // EOF (the channel is close-on-exec) means the command was exec'd.

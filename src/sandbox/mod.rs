@@ -44,9 +44,9 @@ pub use rootfs::{DriverFailure, RootfsReport, COPY_MARKER};
 pub use seccomp::{Profile, ProfileError, SeccompPolicy};
 pub use spec::MountOp;
 pub use spec::{
-    CgroupFs, EtcFiles, InvalidSpec, JoinNamespaces, Namespaces, NetSetup, OverlayApi, Rootfs,
-    RootfsDriver, SandboxSpec, SharedUserns, User, DEFAULT_MASKED_PATHS, DEFAULT_PATH,
-    DEFAULT_READONLY_PATHS,
+    CgroupFs, EtcFiles, InvalidSpec, JoinNamespaces, Namespaces, NetSetup, OverlayApi,
+    ProcViewFile, ProcViewHandle, ProcViewServer, Rootfs, RootfsDriver, SandboxSpec, SharedUserns,
+    User, DEFAULT_MASKED_PATHS, DEFAULT_PATH, DEFAULT_READONLY_PATHS,
 };
 pub use user::{resolve_user, resolve_user_from, ResolvedUser, UserError};
 
@@ -318,6 +318,7 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
                 winsize,
                 shared_userns: true,
                 join: None,
+                net_ready: std::cell::Cell::new(false),
             })
         };
         // SAFETY: single-threaded, checked above.
@@ -359,6 +360,7 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
                         winsize,
                         shared_userns: false,
                         join: join_pidfd.as_ref().map(|fd| fd.as_raw_fd()),
+                        net_ready: std::cell::Cell::new(false),
                     })
                 }
                 Ok(sys::Forked::Parent { pid, pidfd }) => (pid, pidfd),
@@ -392,6 +394,8 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
             driver: RootfsDriver::Bind,
             fallbacks: Vec::new(),
         },
+        proc_view: None,
+        proc_view_off: None,
         status: None,
     };
     if !spec.id_map.is_single() && spec.join.is_none() && !shared_userns {
@@ -448,6 +452,27 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
                 // connects too (see `child::seccomp`).
                 running.root_serves_sockets = spec.bind_notify || spec.connect_notify;
             }
+            ToParent::ProcView => {
+                let served = match (fd, &spec.proc_view_server) {
+                    (Some(fuse), Some(server)) => match (server.0)(fuse, running.pidfd.as_fd()) {
+                        Ok(handle) => {
+                            running.proc_view = Some(handle);
+                            true
+                        }
+                        Err(e) => {
+                            running.proc_view_off = Some(format!("its server did not start: {e}"));
+                            false
+                        }
+                    },
+                    _ => {
+                        running.proc_view_off = Some("nothing serves it".into());
+                        false
+                    }
+                };
+                // A child that failed meanwhile has said why: read on.
+                let _ = parent_end.send(&ToChild::ProcViewServed(served), None);
+            }
+            ToParent::ProcViewOff(why) => running.proc_view_off = Some(why.to_string()),
             ToParent::Executing => executing = true,
             ToParent::Failed(e) => {
                 running.reap();
@@ -639,6 +664,12 @@ pub struct Running {
     /// The root emulation's listener carries the socket notifier's calls.
     root_serves_sockets: bool,
     rootfs: RootfsReport,
+    /// The /proc view's server, while it runs: held for its Drop, which
+    /// stops it.
+    #[allow(dead_code)]
+    proc_view: Option<ProcViewHandle>,
+    /// Why the /proc view the spec asked for is off.
+    proc_view_off: Option<String>,
     status: Option<ExitStatus>,
 }
 
@@ -667,6 +698,12 @@ impl Running {
     /// The driver that mounted the root, and the fallbacks on the way.
     pub fn rootfs(&self) -> &RootfsReport {
         &self.rootfs
+    }
+
+    /// Why the /proc view that `SandboxSpec::proc_view` asked for is off
+    /// (the container sees the host's files), for a note.
+    pub fn proc_view_off(&self) -> Option<&str> {
+        self.proc_view_off.as_deref()
     }
 
     /// The pty master, for the supervisor (or `exec`) to relay.

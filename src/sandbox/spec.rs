@@ -140,6 +140,16 @@ pub struct SandboxSpec {
     /// program of the image runs).
     #[serde(default)]
     pub pause: bool,
+    /// The container's own view of /proc files (lxcfs-style): entries of
+    /// a FUSE filesystem that the child mounts in its user namespace and
+    /// `proc_view_server` serves, each bound read-only over its path.
+    /// Empty: the container sees the host's files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proc_view: Vec<ProcViewFile>,
+    /// Starts the server of `proc_view` (set by the caller at each start,
+    /// as `net_setup`); without one the view is off.
+    #[serde(skip)]
+    pub proc_view_server: Option<ProcViewServer>,
 }
 
 /// One resource limit, as setrlimit takes it. `u64::MAX` is unlimited.
@@ -346,6 +356,55 @@ impl PartialEq for NetSetup {
 }
 
 impl Eq for NetSetup {}
+
+/// A file of the container's /proc view: the FUSE filesystem's entry
+/// `name`, bound read-only over `dst` (a path inside the container that
+/// must exist: /proc and /sys are mounted by then).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcViewFile {
+    pub name: String,
+    pub dst: PathBuf,
+}
+
+/// Starts the server of the container's /proc view on the /dev/fuse fd of
+/// the filesystem the child mounted, given a pidfd of the container's
+/// pid 1 (whose user namespace the server enters); what it returns keeps
+/// the server running until dropped. A closure, so that the sandbox knows
+/// nothing of what the files show.
+#[derive(Clone)]
+pub struct ProcViewServer(pub std::sync::Arc<dyn ServeProcView>);
+
+/// What keeps a /proc view's server running: dropped, it is stopped.
+pub type ProcViewHandle = Box<dyn std::any::Any>;
+
+/// `ProcViewServer`'s closure.
+pub trait ServeProcView:
+    Fn(rustix::fd::OwnedFd, rustix::fd::BorrowedFd) -> Result<ProcViewHandle, NetSetupError>
+    + Send
+    + Sync
+{
+}
+
+impl<F> ServeProcView for F where
+    F: Fn(rustix::fd::OwnedFd, rustix::fd::BorrowedFd) -> Result<ProcViewHandle, NetSetupError>
+        + Send
+        + Sync
+{
+}
+
+impl std::fmt::Debug for ProcViewServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProcViewServer")
+    }
+}
+
+impl PartialEq for ProcViewServer {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ProcViewServer {}
 
 /// Where the root filesystem comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -608,6 +667,8 @@ impl SandboxSpec {
             shm_size: None,
             sysctls: Vec::new(),
             pause: false,
+            proc_view: Vec::new(),
+            proc_view_server: None,
         }
     }
 

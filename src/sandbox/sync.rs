@@ -25,6 +25,11 @@ pub(crate) enum ToParent {
     SocketNotify,
     /// The root emulation's seccomp listener rides along.
     RootNotify,
+    /// The /proc view's FUSE filesystem is mounted (detached): its
+    /// /dev/fuse fd rides along for the parent to serve.
+    ProcView,
+    /// The /proc view is off: FUSE is not usable here (why).
+    ProcViewOff(SetupError),
     /// The next thing is execve: EOF now means it worked.
     Executing,
     Failed(SetupError),
@@ -39,6 +44,8 @@ pub(crate) enum ToChild {
     MapsWritten,
     /// `NetSetup::outside` is done: the network is ready for the command.
     NetReady,
+    /// The /proc view's server runs (`true`), or could not be started.
+    ProcViewServed(bool),
 }
 
 #[cfg(test)]

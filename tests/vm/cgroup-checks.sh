@@ -136,6 +136,49 @@ check "... the write refused as read-only ($out)" contains "$out" "Read-only fil
 out=$("$B" run --rm --privileged --memory 50m bb sh -c 'grep " /sys/fs/cgroup " /proc/self/mountinfo' 2>&1)
 check "--privileged: /sys/fs/cgroup read-write ($out)" contains "$out" " /sys/fs/cgroup rw,"
 
+# --- the container's own /proc view (FUSE, on with limits) ---------------------
+if [ "$MODE" = session ]; then
+  ncpu=$(nproc)
+  out=$("$B" run --rm --memory 64m bb sh -c \
+    'free -m | sed -n "2p" | tr -s " " | cut -d" " -f2; grep ^MemTotal: /proc/meminfo | tr -s " "; grep -c " fuse " /proc/self/mountinfo' 2>&1)
+  check "--memory 64m: free -m says 64 total, MemTotal 65536 kB, 8 served files ($(echo $out))" \
+    test "$(echo $out)" = "64 MemTotal: 65536 kB 8"
+  out=$("$B" run --rm --memory 64m --proc-view host bb sh -c 'grep -c " fuse " /proc/self/mountinfo; free -m | sed -n "2p" | tr -s " " | cut -d" " -f2' 2>&1)
+  check "--proc-view host: the host's meminfo ($(echo $out))" \
+    test "$(echo $out | cut -d' ' -f1)" = 0 -a "$(echo $out | cut -d' ' -f2)" != 64
+  # glibc's sysconf(_SC_NPROCESSORS_ONLN), which Python's os.cpu_count()
+  # is, reads /sys/devices/system/cpu/online: the guest's getconf, by a
+  # bind of its /usr.
+  glibc="-v /usr:/usr:ro -v /usr/lib64:/lib64:ro"
+  # shellcheck disable=SC2086
+  out=$("$B" run --rm --cpus 1 $glibc bb sh -c \
+    'cat /sys/devices/system/cpu/online; grep -c ^processor /proc/cpuinfo; grep -c "^cpu[0-9]" /proc/stat
+     /usr/bin/getconf _NPROCESSORS_ONLN; nproc; top -bn1 | grep -c "^CPU:"; cat /proc/uptime | cut -d. -f1' 2>&1)
+  set -- $out
+  check "--cpus 1: cpu/online 0, one processor in cpuinfo and stat, sysconf 1 ($(echo $out))" \
+    test "$1 $2 $3 $4" = "0 1 1 1"
+  check "--cpus 1: nproc (the affinity, which a quota leaves alone) is the guest's $ncpu ($5)" test "$5" = "$ncpu"
+  check "--cpus 1: top reads the view ($6), uptime is the container's (${7}s)" test "$6" = 1 -a "${7:-999}" -lt 60
+  if [ "$ncpu" -gt 1 ]; then
+    # shellcheck disable=SC2086
+    out=$("$B" run --rm --cpuset-cpus 1 $glibc bb sh -c \
+      'cat /sys/devices/system/cpu/online; grep -c ^processor /proc/cpuinfo; nproc; /usr/bin/nproc; /usr/bin/getconf _NPROCESSORS_ONLN' 2>&1)
+    check "--cpuset-cpus 1: cpu/online 0, one processor, busybox and GNU nproc 1, sysconf 1 ($(echo $out))" \
+      test "$(echo $out)" = "0 1 1 1 1"
+  fi
+  if [ -x /usr/bin/python3 ]; then
+    # shellcheck disable=SC2086
+    out=$("$B" run --rm --cpus 1 $glibc bb /usr/bin/python3 -c "import os; print(os.cpu_count())" 2>&1)
+    check "--cpus 1: python3's os.cpu_count() is 1 ($out)" test "$out" = 1
+  fi
+  out=$("$B" run --rm --memory 64m bb sh -c \
+    'echo 1 > /proc/meminfo && echo WROTE; cat /proc/meminfo/.. 2>/dev/null && echo CLIMBED; head -c 9 /proc/meminfo' 2>&1)
+  check "the served files cannot be written or climbed out of ($(echo $out))" \
+    contains_all "$out" "Read-only file system" "MemTotal:"
+  check "... nothing written or climbed" lacks "$out" WROTE
+  check "... nothing climbed" lacks "$out" CLIMBED
+fi
+
 # --- memory -------------------------------------------------------------------
 "$B" run --name hog --memory 16m bb dd if=/dev/zero of=/dev/null bs=64M count=1 > /tmp/hog.out 2>&1
 rc=$?

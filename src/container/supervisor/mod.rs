@@ -526,6 +526,9 @@ impl Supervisor {
             self.make_cgroup()?;
         }
         spec.cgroup = self.cgroup.as_ref().map(|cg| cg.path.clone());
+        if !spec.proc_view.is_empty() {
+            spec.proc_view_server = Some(super::procfuse::server(spec.cgroup.clone()));
+        }
         if let Some(limit) = self.nofile {
             let _ = nix::sys::resource::setrlimit(
                 nix::sys::resource::Resource::RLIMIT_NOFILE,
@@ -608,6 +611,16 @@ impl Supervisor {
             let note = format!(
                 "Note: root filesystem driver {} was not usable: {}\n",
                 f.driver, f.error
+            );
+            match self.host {
+                Some(_) => eprint!("{note}"),
+                None => self.log.write(Stream::Stderr, note.as_bytes()),
+            }
+        }
+        if let Some(why) = running.proc_view_off() {
+            let note = format!(
+                "Note: the container sees the host's /proc/meminfo, cpuinfo and the like \
+                 (--proc-view host to say so): {why}\n"
             );
             match self.host {
                 Some(_) => eprint!("{note}"),
