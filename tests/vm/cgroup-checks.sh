@@ -139,30 +139,35 @@ check "--privileged: /sys/fs/cgroup read-write ($out)" contains "$out" " /sys/fs
 # --- the container's own /proc view (FUSE, on with limits) ---------------------
 if [ "$MODE" = session ]; then
   ncpu=$(nproc)
-  out=$("$B" run --rm --memory 64m bb sh -c \
-    'free -m | sed -n "2p" | tr -s " " | cut -d" " -f2; grep ^MemTotal: /proc/meminfo | tr -s " "; grep -c " fuse " /proc/self/mountinfo' 2>&1)
-  check "--memory 64m: free -m says 64 total, MemTotal 65536 kB, 8 served files ($(echo $out))" \
-    test "$(echo $out)" = "64 MemTotal: 65536 kB 8"
-  out=$("$B" run --rm --memory 64m --proc-view host bb sh -c 'grep -c " fuse " /proc/self/mountinfo; free -m | sed -n "2p" | tr -s " " | cut -d" " -f2' 2>&1)
+  # The guest's own programs (procps free, GNU nproc, glibc's getconf) in
+  # the busybox image, by binds of its /usr: busybox free takes its totals
+  # from sysinfo(2), which no file changes.
+  glibc="-v /usr:/usr:ro -v /usr/lib64:/lib64:ro -v /usr/lib:/lib:ro"
+  # shellcheck disable=SC2086
+  out=$("$B" run --rm --memory 64m $glibc bb sh -c \
+    '/usr/bin/free -m | sed -n "2p" | tr -s " " | cut -d" " -f2; grep ^MemTotal: /proc/meminfo | tr -s " "; grep -c " fuse " /proc/self/mountinfo
+     /usr/bin/top -bn1 | grep "^MiB Mem" | tr -s " " | cut -d" " -f4' 2>&1)
+  check "--memory 64m: procps free -m and top say 64 total, MemTotal 65536 kB, 8 served files ($(echo $out))" \
+    test "$(echo $out)" = "64 MemTotal: 65536 kB 8 64.0"
+  # shellcheck disable=SC2086
+  out=$("$B" run --rm --memory 64m --proc-view host $glibc bb sh -c 'grep -c " fuse " /proc/self/mountinfo; /usr/bin/free -m | sed -n "2p" | tr -s " " | cut -d" " -f2' 2>&1)
   check "--proc-view host: the host's meminfo ($(echo $out))" \
     test "$(echo $out | cut -d' ' -f1)" = 0 -a "$(echo $out | cut -d' ' -f2)" != 64
   # glibc's sysconf(_SC_NPROCESSORS_ONLN), which Python's os.cpu_count()
-  # is, reads /sys/devices/system/cpu/online: the guest's getconf, by a
-  # bind of its /usr.
-  glibc="-v /usr:/usr:ro -v /usr/lib64:/lib64:ro"
+  # is, reads /sys/devices/system/cpu/online.
   # shellcheck disable=SC2086
   out=$("$B" run --rm --cpus 1 $glibc bb sh -c \
     'cat /sys/devices/system/cpu/online; grep -c ^processor /proc/cpuinfo; grep -c "^cpu[0-9]" /proc/stat
-     /usr/bin/getconf _NPROCESSORS_ONLN; nproc; top -bn1 | grep -c "^CPU:"; cat /proc/uptime | cut -d. -f1' 2>&1)
+     /usr/bin/getconf _NPROCESSORS_ONLN; /usr/bin/nproc; busybox top -bn1 | grep -c "^CPU:"; cat /proc/uptime | cut -d. -f1' 2>&1)
   set -- $out
   check "--cpus 1: cpu/online 0, one processor in cpuinfo and stat, sysconf 1 ($(echo $out))" \
     test "$1 $2 $3 $4" = "0 1 1 1"
-  check "--cpus 1: nproc (the affinity, which a quota leaves alone) is the guest's $ncpu ($5)" test "$5" = "$ncpu"
-  check "--cpus 1: top reads the view ($6), uptime is the container's (${7}s)" test "$6" = 1 -a "${7:-999}" -lt 60
+  check "--cpus 1: GNU nproc (the affinity, which a quota leaves alone) is the guest's $ncpu ($5)" test "$5" = "$ncpu"
+  check "--cpus 1: busybox top reads the view ($6), uptime is the container's (${7}s)" test "$6" = 1 -a "${7:-999}" -lt 60
   if [ "$ncpu" -gt 1 ]; then
     # shellcheck disable=SC2086
     out=$("$B" run --rm --cpuset-cpus 1 $glibc bb sh -c \
-      'cat /sys/devices/system/cpu/online; grep -c ^processor /proc/cpuinfo; nproc; /usr/bin/nproc; /usr/bin/getconf _NPROCESSORS_ONLN' 2>&1)
+      'cat /sys/devices/system/cpu/online; grep -c ^processor /proc/cpuinfo; busybox nproc; /usr/bin/nproc; /usr/bin/getconf _NPROCESSORS_ONLN' 2>&1)
     check "--cpuset-cpus 1: cpu/online 0, one processor, busybox and GNU nproc 1, sysconf 1 ($(echo $out))" \
       test "$(echo $out)" = "0 1 1 1 1"
   fi
