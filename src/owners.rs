@@ -100,7 +100,10 @@ pub fn record(fd: BorrowedFd, o: OverrideStat, is_dir: bool) -> rustix::io::Resu
 
 /// The owner (uid, gid) a file is meant to have: the recorded one when
 /// there is one (a directory or regular file's xattr, else `listed`, the
-/// owners file's entry for it), else the one it has (`st`).
+/// owners file's entry for it), else the one it has (`st`, as the user
+/// namespace sees it). A record is only made on a file that is root's, so
+/// on a file that is someone else's (chowned by the kernel since, with a
+/// full id map) it is stale and not used.
 pub fn meant_owner(
     dir: BorrowedFd,
     name: &CStr,
@@ -108,6 +111,9 @@ pub fn meant_owner(
     listed: Option<(u32, u32)>,
 ) -> (u32, u32) {
     use rustix::fs::FileType;
+    if (st.st_uid, st.st_gid) != (0, 0) {
+        return (st.st_uid, st.st_gid);
+    }
     let ft = FileType::from_raw_mode(st.st_mode);
     if ft == FileType::Directory || ft == FileType::RegularFile {
         if let Some(o) = recorded_at(dir, name) {
@@ -266,6 +272,32 @@ mod tests {
         for bad in [&b""[..], b"x:1:0644", b"1:2", b"1:2:9", b"-1:2:0644"] {
             assert_eq!(OverrideStat::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_record_counts_only_on_a_file_that_is_roots() {
+        let t = tempfile::tempdir().unwrap();
+        let f = std::fs::File::create(t.path().join("f")).unwrap();
+        let o = OverrideStat {
+            uid: 100,
+            gid: 101,
+            mode: 0o644,
+        };
+        if record(rustix::fd::AsFd::as_fd(&f), o, false).is_err() {
+            eprintln!("SKIP: no user xattrs on {}", t.path().display());
+            return;
+        }
+        let dir = std::fs::File::open(t.path()).unwrap();
+        let dir = rustix::fd::AsFd::as_fd(&dir);
+        let name = c"f";
+        let st = rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).unwrap();
+        let mut root = st;
+        (root.st_uid, root.st_gid) = (0, 0);
+        assert_eq!(meant_owner(dir, name, &root, None), (100, 101));
+        let mut other = st;
+        (other.st_uid, other.st_gid) = (5, 0);
+        assert_eq!(meant_owner(dir, name, &other, None), (5, 0));
+        assert_eq!(meant_owner(dir, name, &other, Some((7, 7))), (5, 0));
     }
 
     #[test]

@@ -2629,7 +2629,10 @@ fn write_layer(
                 let item = match fs.stat(parent) {
                     Some((p, m)) if m.is_dir() => {
                         // The image's owner, also where unpacking squashed it.
-                        let (uid, gid) = crate::owners::recorded_at_path(&p)
+                        let recorded = (m.uid(), m.gid()) == (0, 0);
+                        let (uid, gid) = recorded
+                            .then(|| crate::owners::recorded_at_path(&p))
+                            .flatten()
                             .map_or((m.uid(), m.gid()), |o| (o.uid, o.gid));
                         Item::Dir {
                             mode: m.mode() & 0o7777,
