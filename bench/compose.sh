@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Issue figure: `compose up -d` of the three-service project (PostgreSQL,
+# Redis and a Python web app, from Debian's packages), images cached,
+# burrow against PyPI's podman-compose driving Debian's podman (runc,
+# cgroupfs, overlay), side by side; each run starts from `down -v`.
+# The image is the one tests/compose.rs makes with mmdebstrap (run that
+# test as root once; it is cached under /var/cache/burrow-test).
+# Usage (as root): bench/compose.sh   (RUNS=5 default)
+# Results go to stdout and bench/results/compose.md.
+export BENCH_WORK=${BENCH_WORK:-/var/tmp/burrow-bench-compose}
+export RUNS=${RUNS:-5}
+source "$(dirname "$0")/common.sh"
+setup_work
+PODMAN_COMPOSE_VERSION=${PODMAN_COMPOSE_VERSION:-1.6.0}
+
+rootfs=$(ls -d /var/cache/burrow-test/debian-compose-bookworm-*/rootfs.tar 2>/dev/null | head -1)
+[ -n "$rootfs" ] || { echo "bench: no cached image; run: cargo test --test compose a_debian (as root)" >&2; exit 1; }
+
+# podman-compose from PyPI, in a virtualenv of the system's python3 the
+# bench user can run.
+if [ ! -x "$WORK/venv/bin/podman-compose" ]; then
+    /usr/bin/python3 -m venv "$WORK/venv"
+    "$WORK/venv/bin/pip" install -q "podman-compose==$PODMAN_COMPOSE_VERSION"
+fi
+chmod -R a+rX "$WORK/venv"
+
+# The project: the test's services, with the app's script in a bind mount
+# (no build step in what is measured) and the same health check.
+proj=$WORK/composebench
+rm -rf "$proj" && mkdir -p "$proj/app"
+cp "$REPO/bench/compose-app.py" "$proj/app/app.py"
+cat > "$proj/compose.yaml" <<'YAML'
+services:
+  db:
+    image: localhost/compose-stack:bookworm
+    volumes: ["pgdata:/var/lib/postgresql/data"]
+    environment:
+      PGDATA: /var/lib/postgresql/data/pg
+    command:
+      - sh
+      - -c
+      - |
+        mkdir -p "$$PGDATA" && chown postgres "$$PGDATA" && chmod 700 "$$PGDATA"
+        if [ ! -s "$$PGDATA/PG_VERSION" ]; then
+          runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D "$$PGDATA" --auth=trust >/dev/null
+          echo "host all all all trust" >> "$$PGDATA/pg_hba.conf"
+        fi
+        exec runuser -u postgres -- /usr/lib/postgresql/15/bin/postgres -D "$$PGDATA" -c listen_addresses='*' -k /tmp
+    healthcheck:
+      test: ["CMD", "/usr/lib/postgresql/15/bin/pg_isready", "-h", "127.0.0.1", "-U", "postgres"]
+      interval: 1s
+      retries: 60
+  cache:
+    image: localhost/compose-stack:bookworm
+    command: ["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--save", ""]
+  web:
+    image: localhost/compose-stack:bookworm
+    depends_on:
+      db: {condition: service_healthy}
+      cache: {condition: service_started}
+    ports: ["127.0.0.1:18080:8000"]
+    volumes: ["./app:/app:ro"]
+    working_dir: /app
+    command: ["python3", "-u", "app.py"]
+volumes:
+  pgdata: {}
+YAML
+chown -R "$BENCH_USER:" "$proj"
+chmod a+r "$rootfs"
+
+as_user "mkdir -p \$HOME; \$BURROW system reset --force >/dev/null 2>&1; $PODMAN system reset --force >/dev/null 2>&1; true"
+as_user "\$BURROW import $rootfs localhost/compose-stack:bookworm >/dev/null && $PODMAN import -q $rootfs localhost/compose-stack:bookworm >/dev/null"
+
+uid=$(id -u "$BENCH_USER")
+podman_x=${PODMAN//\$WORK/$WORK}
+podman_x=${podman_x//\$XDG_RUNTIME_DIR//run/user/$uid}
+# podman-compose takes podman's global flags through --podman-args.
+pc="$WORK/venv/bin/podman-compose --podman-path podman --podman-args '${podman_x#podman }'"
+B="cd $proj && $WORK/burrow compose"
+# podman's rootless CNI keeps address leases of a network it failed to
+# tear down: this project's are dropped before each of its runs.
+cni=/run/user/$uid/libpod/tmp/rootless-netns/var/lib/cni/networks/composebench_default
+P="cd $proj && $pc"
+mkdir -p "$REPO/bench/results"
+# After each tool's runs, both projects down: they publish the same port.
+as_user "hyperfine --runs $RUNS --export-markdown \$WORK/compose.md \
+  --cleanup \"$B down -v >/dev/null 2>&1; $P down -v >/dev/null 2>&1; rm -rf $cni; true\" \
+  --prepare \"$B down -v >/dev/null 2>&1; true\" -n 'burrow compose up -d' \"$B up -d\" \
+  --prepare \"$P down -v >/dev/null 2>&1; rm -rf $cni; true\" -n 'podman-compose up -d' \"$P up -d\""
+# What each one started answers (checked after its last run).
+as_user "$B down -v >/dev/null 2>&1; $B up -d >/dev/null && sleep 1 && python3 -c 'import urllib.request; print(\"burrow:\", urllib.request.urlopen(\"http://127.0.0.1:18080/\", timeout=20).read().decode().strip())'; $B down -v >/dev/null"
+as_user "$P down -v >/dev/null 2>&1; $P up -d >/dev/null && sleep 1 && python3 -c 'import urllib.request; print(\"podman-compose:\", urllib.request.urlopen(\"http://127.0.0.1:18080/\", timeout=20).read().decode().strip())'; $P down -v >/dev/null" || true
+tee "$REPO/bench/results/compose.md" < "$WORK/compose.md"
+as_user "\$BURROW system reset --force; $PODMAN system reset --force" >/dev/null 2>&1 || true
