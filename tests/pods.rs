@@ -2,7 +2,8 @@
 //! (with and without subordinate ids): the containers of a pod reach each
 //! other on localhost, share one host name and one IPC namespace, a port
 //! published on the pod is reached from the host at 127.0.0.1, a pod
-//! stopped and started again is whole again; the errors say what; and a
+//! stopped and started again is whole again; the errors say what; a pod's
+//! infra container is removed only with its pod; and a
 //! container of one pod reaches nothing of another pod's (its localhost,
 //! its namespaces). Every address is loopback inside namespaces burrow
 //! makes, or the host's 127.0.0.1.
@@ -189,6 +190,46 @@ fn pod_errors_say_what() {
     assert_ne!(out.code(), Some(0), "{out}");
     assert!(out.stderr.contains("cgroup"), "{out}");
     env.ok(&["pod", "rm", "-f", "one"]);
+}
+
+/// A pod's infra container holds the namespaces its containers join: `rm`
+/// (with -f too, and `container rm`) refuses it naming the pod and `pod
+/// rm`, `rm --all` and `container prune` pass it by, and `pod rm` removes
+/// it with the pod.
+#[test]
+fn a_pods_infra_container_goes_only_with_its_pod() {
+    let Some(env) = env_with_image(
+        "a_pods_infra_container_goes_only_with_its_pod",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    let id = env.ok(&["pod", "create", "--name", "keep"]).stdout;
+    let infra = format!("{}-infra", &id.trim()[..12]);
+    for rm in [
+        &["rm", infra.as_str()][..],
+        &["rm", "-f", infra.as_str()],
+        &["container", "rm", "-f", infra.as_str()],
+    ] {
+        let out = env.run(rm);
+        assert_eq!(out.code(), Some(1), "{rm:?}: {out}");
+        assert!(
+            out.stderr
+                .contains(&format!("{infra} is the infra container of pod keep"))
+                && out.stderr.contains("burrow pod rm keep"),
+            "{rm:?}: {out}"
+        );
+    }
+    env.ok(&["rm", "-af"]);
+    env.ok(&["pod", "stop", "keep"]);
+    env.ok(&["container", "prune", "-f"]);
+    env.ok(&["container", "exists", &infra]);
+    // The pod is whole: it starts again and a container joins it.
+    env.ok(&["pod", "start", "keep"]);
+    env.ok(&["run", "--rm", "--pod", "keep", "netbox", "true"]);
+    env.ok(&["pod", "rm", "-f", "keep"]);
+    assert_eq!(env.run(&["container", "exists", &infra]).code(), Some(1));
+    assert_eq!(env.run(&["pod", "exists", "keep"]).code(), Some(1));
 }
 
 #[test]

@@ -682,9 +682,12 @@ impl Rm {
             ));
         }
         let names = if self.all {
+            // A pod's infra container goes with its pod (`pod rm`).
+            let infra = ctr::infra_ids(ctx)?;
             ctr::list(ctx, true)?
                 .into_iter()
                 .map(|(r, _)| r.id)
+                .filter(|id| !infra.contains(id))
                 .collect()
         } else {
             self.containers

@@ -406,6 +406,31 @@ pub fn shown_name(r: &Record) -> String {
 /// Returns its id.
 pub fn remove(ctx: &Context, input: &str, force: bool, volumes: bool) -> Result<String> {
     let c = records(ctx)?;
+    let (r, _) = c.find(input)?;
+    // A pod's infra container holds the namespaces its other containers
+    // join: without it the pod is broken, so it goes only with the pod.
+    if r.pod.is_some() {
+        let store = ctx.store()?;
+        if let Some(pod) = pods::Pods::open(store.root()).infra_of(&r.id)? {
+            return Err(pods::PodError::Infra {
+                container: r.name,
+                pod: pod.name,
+            }
+            .into());
+        }
+    }
+    remove_unchecked(ctx, &r.id, force, volumes)
+}
+
+/// `remove`, a pod's infra container too (`pod rm`, and a `pod create`
+/// undone).
+pub(crate) fn remove_unchecked(
+    ctx: &Context,
+    input: &str,
+    force: bool,
+    volumes: bool,
+) -> Result<String> {
+    let c = records(ctx)?;
     let (r, s) = c.find(input)?;
     if s.status == Status::Unknown {
         if !force {
@@ -495,6 +520,17 @@ pub fn remove_as_owner(ctx: &Context, path: &std::path::Path) -> Result<()> {
     })
 }
 
+/// The ids of every pod's infra container: `rm --all` and `prune` pass
+/// them by, as `remove` refuses them.
+pub fn infra_ids(ctx: &Context) -> Result<std::collections::HashSet<String>> {
+    let store = ctx.store()?;
+    Ok(pods::Pods::open(store.root())
+        .list()?
+        .into_iter()
+        .map(|p| p.infra)
+        .collect())
+}
+
 /// Whether `input` names a container (`container exists`).
 pub fn exists(ctx: &Context, input: &str) -> Result<bool> {
     Ok(records(ctx)?.find(input).is_ok())
@@ -505,7 +541,12 @@ pub fn exists(ctx: &Context, input: &str) -> Result<bool> {
 /// labels); returns their ids.
 pub fn prune(ctx: &Context, filters: &[filter::PruneFilter]) -> Result<Vec<String>> {
     let mut removed = Vec::new();
+    let infra = infra_ids(ctx)?;
     for (r, s) in list(ctx, true)? {
+        if infra.contains(&r.id) {
+            // Removed with its pod (`pod rm`), never alone.
+            continue;
+        }
         let created =
             crate::time::parse_rfc3339_nanos(&r.created).and_then(|n| u64::try_from(n).ok());
         if matches!(s.status, Status::Created | Status::Exited)

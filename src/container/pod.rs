@@ -102,11 +102,11 @@ pub fn create(ctx: &Context, spec: &PodSpec) -> Result<Pod> {
         infra: infra.clone(),
     };
     if let Err(e) = pods.save(&pod) {
-        let _ = super::remove(ctx, &infra, true, true);
+        let _ = super::remove_unchecked(ctx, &infra, true, true);
         return Err(e.into());
     }
     if let Err(e) = super::lifecycle::start(ctx, &infra) {
-        let _ = super::remove(ctx, &infra, true, true);
+        let _ = super::remove_unchecked(ctx, &infra, true, true);
         let _ = pods.remove(&pod.id);
         return Err(e);
     }
@@ -219,7 +219,7 @@ pub fn remove(ctx: &Context, input: &str, force: bool) -> Result<Pod> {
     }
     // Members first: the infra holds the namespaces they are in.
     for (r, _) in members.iter().rev() {
-        super::remove(ctx, &r.id, true, false)?;
+        super::remove_unchecked(ctx, &r.id, true, false)?;
     }
     let store = ctx.store()?;
     let pods = Pods::open(store.root());

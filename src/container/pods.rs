@@ -22,6 +22,8 @@ pub enum PodError {
     BadName(String),
     #[error("pod {0} has running containers; stop them first, or remove the pod with -f")]
     Running(String),
+    #[error("container {container} is the infra container of pod {pod} and is removed only with it: `burrow pod rm {pod}`")]
+    Infra { container: String, pod: String },
     #[error(
         "unknown namespace {0:?} for --share: a pod shares net, ipc, uts and (when asked) pid"
     )]
@@ -45,7 +47,10 @@ impl PodError {
     /// docker's status for an object that does not exist or is in use: 1.
     pub fn exit_code(&self) -> i32 {
         match self {
-            PodError::NotFound(_) | PodError::NameInUse { .. } | PodError::Running(_) => 1,
+            PodError::NotFound(_)
+            | PodError::NameInUse { .. }
+            | PodError::Running(_)
+            | PodError::Infra { .. } => 1,
             _ => 125,
         }
     }
@@ -215,6 +220,11 @@ impl Pods {
             [one] => Ok((*one).clone()),
             _ => Err(PodError::NotFound(input.to_string())),
         }
+    }
+
+    /// The pod whose infra container `container` (an id) is, if any.
+    pub fn infra_of(&self, container: &str) -> Result<Option<Pod>, PodError> {
+        Ok(self.list()?.into_iter().find(|p| p.infra == container))
     }
 
     /// Refuses a name in use (the caller holds `lock()`).
