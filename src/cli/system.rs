@@ -12,6 +12,8 @@ pub enum SystemCommand {
     Df(Df),
     /// Remove stopped containers and images without a name (with -a, every unused image).
     Prune(Prune),
+    /// Unpack again, under your current id map, the layers unpacked under another (e.g. before you had subordinate ids).
+    Migrate(Migrate),
 }
 
 impl SystemCommand {
@@ -20,7 +22,49 @@ impl SystemCommand {
             SystemCommand::Reset(c) => c.exec(ctx),
             SystemCommand::Df(c) => c.exec(ctx),
             SystemCommand::Prune(c) => c.exec(ctx),
+            SystemCommand::Migrate(c) => c.exec(ctx),
         }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Migrate {}
+
+impl Migrate {
+    pub fn exec(self, ctx: &Context) -> Result<()> {
+        let r = images::migrate(ctx)?;
+        if r.layers == 0 && r.left.is_empty() {
+            println!(
+                "Nothing to migrate: every layer is unpacked under {}",
+                r.map
+            );
+            return Ok(());
+        }
+        if r.layers > 0 {
+            println!(
+                "Unpacked {} layer{} again under {} (images: {})",
+                r.layers,
+                if r.layers == 1 { "" } else { "s" },
+                r.map,
+                r.images.join(", ")
+            );
+        }
+        for why in &r.left {
+            eprintln!("Not migrated: {why}");
+        }
+        if r.left.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Usage(format!(
+            "{} layer{} left as {} (see above)",
+            r.left.len(),
+            if r.left.len() == 1 { "" } else { "s" },
+            if r.left.len() == 1 {
+                "it was"
+            } else {
+                "they were"
+            }
+        )))
     }
 }
 

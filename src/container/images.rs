@@ -8,7 +8,7 @@ use crate::container::error::{Error, Result};
 use crate::container::record::{Containers, Status};
 use crate::image::archive::{self, LoadReport, SaveFormat, SaveItem};
 use crate::image::registry::{self, PullOptions, PullReport, PushOptions, PushReport};
-use crate::image::store::{ImageEntry, Store};
+use crate::image::store::{ImageEntry, Store, UnpackMap};
 use crate::image::{Digest, Reference};
 use crate::sandbox::userns::{self, IdMap};
 use std::path::Path;
@@ -23,6 +23,9 @@ pub struct Context {
 
 /// In the store: the single-id map's warning, as last printed.
 const SINGLE_MAP_WARNED: &str = "single-map-warned";
+/// In the store: the warning that layers were unpacked under another id
+/// map, for the change of map it was printed for.
+const OTHER_MAP_WARNED: &str = "other-map-warned";
 
 impl Context {
     pub fn new(config: Config, paths: Paths) -> Context {
@@ -55,16 +58,68 @@ impl Context {
     /// printed already; then remembers it there (written atomically; a
     /// store that cannot be written to just says it again next time).
     fn warn_once(&self, name: &str, text: &str) {
+        self.warn_once_for(name, text, text);
+    }
+
+    /// `warn_once` for the situation `key`, whatever the text says of it.
+    fn warn_once_for(&self, name: &str, key: &str, text: &str) {
         let _ = self.store();
         let seen = self.paths.storage.join(name);
-        if std::fs::read_to_string(&seen).is_ok_and(|t| t == text) {
+        if std::fs::read_to_string(&seen).is_ok_and(|t| t == key) {
             return;
         }
         eprintln!("Warning: {text}");
         let tmp = self.paths.storage.join(format!(".{name}.tmp"));
-        if std::fs::write(&tmp, text).is_ok() && std::fs::rename(&tmp, &seen).is_err() {
+        if std::fs::write(&tmp, key).is_ok() && std::fs::rename(&tmp, &seen).is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
+    }
+
+    /// The id map layers unpacked now are unpacked under, as a layer's
+    /// record keeps it.
+    pub fn unpack_map(&self) -> Result<UnpackMap> {
+        let m = self.idmap()?;
+        let lines =
+            |r: &[userns::IdRange]| r.iter().map(|r| [r.inside, r.outside, r.count]).collect();
+        Ok(UnpackMap::new(lines(&m.uids), lines(&m.gids)))
+    }
+
+    /// The map a layer's files were unpacked under, when it differs from
+    /// `now`'s. A layer from before burrow recorded maps counts when this
+    /// store once ran under the single-id map and now does not (the
+    /// single-id map's warning is remembered in the store).
+    fn other_map(&self, store: &Store, layer: &Digest, now: &UnpackMap) -> Option<UnpackMap> {
+        let record = store.layer_record(layer).ok()?;
+        match record.unpacked_under {
+            Some(m) => (m != *now).then_some(m),
+            None if !now.is_single() && self.paths.storage.join(SINGLE_MAP_WARNED).exists() => {
+                Some(UnpackMap::new(
+                    vec![[0, now.uids[0][1], 1]],
+                    vec![[0, now.gids[0][1], 1]],
+                ))
+            }
+            None => None,
+        }
+    }
+
+    /// Before a run of `image`: says (once per store and change of map)
+    /// that its layers were unpacked under another id map, and the fix.
+    pub fn warn_other_map(&self, store: &Store, image: &str, layers: &[Digest]) {
+        let Ok(now) = self.unpack_map() else { return };
+        let Some(then) = layers.iter().find_map(|l| self.other_map(store, l, &now)) else {
+            return;
+        };
+        let key = format!("{then} -> {now}");
+        self.warn_once_for(
+            OTHER_MAP_WARNED,
+            &key,
+            &format!(
+                "image {image} was unpacked under {then}, and burrow now runs with {now}: \
+                 in its containers, files it gives to users other than root are not theirs; \
+                 `burrow system migrate` unpacks such layers again under the current map \
+                 (or remove the image with `burrow rmi` and pull or load it again)"
+            ),
+        );
     }
 
     /// The store, opened here (metadata only).
@@ -108,6 +163,88 @@ impl Context {
             .resolve(input, &self.config.registries)
             .map_err(crate::image::ImageError::from)?)
     }
+}
+
+/// What `system migrate` did.
+#[derive(Debug, Default)]
+pub struct MigrateReport {
+    /// The map the layers are now unpacked under.
+    pub map: String,
+    /// Layers unpacked again.
+    pub layers: usize,
+    /// The images (their names, else short ids) whose layers they were.
+    pub images: Vec<String>,
+    /// Layers left as they were, each with why.
+    pub left: Vec<String>,
+}
+
+/// `system migrate`: unpacks again, under the current id map, every layer
+/// unpacked under another (a user who gained subordinate ids, or whose
+/// ranges changed). Each layer is replaced in one step (a killed migrate
+/// leaves each layer old or new, whole); layers under a running container
+/// are left, with why. Nothing to do: nothing is touched.
+pub fn migrate(ctx: &Context) -> Result<MigrateReport> {
+    let now = ctx.unpack_map()?;
+    let store = ctx.store()?;
+    let images = store.images().map_err(img)?;
+    let mut report = MigrateReport {
+        map: now.to_string(),
+        ..MigrateReport::default()
+    };
+    let mut stale = std::collections::BTreeSet::new();
+    for e in &images {
+        let mine: Vec<Digest> = (e.record.layers.iter())
+            .filter(|l| ctx.other_map(&store, l, &now).is_some())
+            .cloned()
+            .collect();
+        if !mine.is_empty() {
+            report.images.push(
+                (e.names.first().cloned()).unwrap_or_else(|| e.record.id.hex()[..12].to_string()),
+            );
+        }
+        stale.extend(mine);
+    }
+    // A running container's overlay reads these very directories.
+    let running = crate::container::list(ctx, false)?;
+    let mut busy = std::collections::BTreeMap::new();
+    for (r, _) in &running {
+        if let Ok(image) = store.image(&r.image_id) {
+            for l in image.layers {
+                busy.entry(l).or_insert_with(|| r.name.clone());
+            }
+        }
+    }
+    let mut todo = Vec::new();
+    for l in stale {
+        match busy.get(&l) {
+            Some(name) => report.left.push(format!(
+                "layer {} is in use by the running container {name}: stop it and migrate again",
+                &l.hex()[..12]
+            )),
+            None => todo.push(l),
+        }
+    }
+    if todo.is_empty() {
+        return Ok(report);
+    }
+    let tried = todo.len();
+    let failed: Vec<String> = ctx.in_userns(move |store| {
+        let _lock = store.lock_exclusive().map_err(img)?;
+        Ok(todo
+            .iter()
+            .filter_map(|l| {
+                archive::reunpack(store, l)
+                    .err()
+                    .map(|e| format!("layer {}: {e}", &l.hex()[..12]))
+            })
+            .collect())
+    })?;
+    report.layers = tried - failed.len();
+    report.left.extend(failed);
+    if report.left.is_empty() {
+        let _ = std::fs::remove_file(ctx.paths.storage.join(OTHER_MAP_WARNED));
+    }
+    Ok(report)
 }
 
 fn render(e: &Error) -> String {

@@ -581,6 +581,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         }
         (_, Err(e)) => return Err(e),
     };
+    ctx.warn_other_map(&store, &spec.image, &entry.record.layers);
     let (config, _) = store
         .config(&entry.record.id)
         .map_err(|e| Error::Image(e.into()))?;

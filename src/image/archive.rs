@@ -885,6 +885,27 @@ pub fn repack_verified(store: &Store, diff_id: &Digest, out: impl Write) -> Resu
     Ok(())
 }
 
+/// Unpacks the layer `diff_id` again under the id map this process runs
+/// under: its tar is rebuilt from the store (checked against its diff
+/// id, into a file in `tmp/`) and unpacked in place of the old files in
+/// one step (`Store::replace_layer`). Must run inside burrow's user
+/// namespace, with the store locked exclusively.
+pub fn reunpack(store: &Store, diff_id: &Digest) -> Result<AddedLayer> {
+    let scratch = store.temp_dir("remap")?;
+    let path = scratch.path().join("layer.tar");
+    let io = |what: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ArchiveError::Io { what, path, source }
+    };
+    let file = File::create(&path).map_err(io("creating", &path))?;
+    let mut w = io::BufWriter::with_capacity(1 << 20, file);
+    repack_verified(store, diff_id, &mut w)?;
+    w.flush().map_err(io("writing", &path))?;
+    drop(w);
+    let mut tar = io::BufReader::new(File::open(&path).map_err(io("opening", &path))?);
+    Ok(store.replace_layer(&mut tar, diff_id)?)
+}
+
 fn write_docker(store: &Store, items: &[SaveItem], sink: &mut dyn Sink) -> Result<()> {
     #[derive(Serialize)]
     #[serde(rename_all = "PascalCase")]

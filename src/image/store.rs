@@ -92,6 +92,66 @@ pub struct LayerRecord {
     /// An opaque whiteout at the layer's root hides every layer below it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub opaque_root: bool,
+    /// The id map its files were unpacked under (None: a layer unpacked
+    /// before burrow recorded it). Its files' owners on disk mean the
+    /// image's owners only through this map.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpacked_under: Option<UnpackMap>,
+}
+
+/// The uid and gid maps of a user namespace as its `/proc/PID/uid_map` and
+/// `gid_map` show them: (inside, outside, count) lines, sorted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnpackMap {
+    pub uids: Vec<[u32; 3]>,
+    pub gids: Vec<[u32; 3]>,
+}
+
+impl UnpackMap {
+    pub fn new(mut uids: Vec<[u32; 3]>, mut gids: Vec<[u32; 3]>) -> UnpackMap {
+        uids.sort_unstable();
+        gids.sort_unstable();
+        UnpackMap { uids, gids }
+    }
+
+    /// The maps this process runs under (inside burrow's user namespace:
+    /// the map the layer's owners go through).
+    pub fn of_this_process() -> io::Result<UnpackMap> {
+        let read = |file: &str| -> io::Result<Vec<[u32; 3]>> {
+            let text = fs::read_to_string(format!("/proc/self/{file}"))?;
+            text.lines()
+                .map(|l| {
+                    let n: Vec<u32> = l
+                        .split_whitespace()
+                        .filter_map(|w| w.parse().ok())
+                        .collect();
+                    match n[..] {
+                        [a, b, c] => Ok([a, b, c]),
+                        _ => Err(io::Error::other(format!("/proc/self/{file}: {l:?}"))),
+                    }
+                })
+                .collect()
+        };
+        Ok(UnpackMap::new(read("uid_map")?, read("gid_map")?))
+    }
+
+    /// The single-id map: one id, you, as root.
+    pub fn is_single(&self) -> bool {
+        self.uids.len() == 1 && self.uids[0][0] == 0 && self.uids[0][2] == 1
+    }
+}
+
+impl std::fmt::Display for UnpackMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_single() {
+            return write!(f, "the single-id map (you as root, no other ids)");
+        }
+        let ranges: Vec<String> = (self.uids.iter())
+            .filter(|r| r[0] != 0)
+            .map(|r| format!("{}-{}", r[1], u64::from(r[1]) + u64::from(r[2]) - 1))
+            .collect();
+        write!(f, "subordinate uids {}", ranges.join(","))
+    }
 }
 
 /// An image with the names that point at it.
@@ -417,6 +477,38 @@ impl Store {
                 });
             }
         }
+        let (tmp, report) = self.unpack_to_temp(raw, expected, blob, label)?;
+        let final_path = self.layer_path(&report.diff_id);
+        let _layer_lock = self.lock_file(
+            &format!("layer-{}.lock", report.diff_id.hex()),
+            FlockArg::LockExclusive,
+        )?;
+        let unpacked = if self.has_layer(&report.diff_id) {
+            false // someone else unpacked it meanwhile; ours is dropped
+        } else {
+            let src = tmp.persist();
+            fs::rename(&src, &final_path).map_err(io_err("renaming into place", &final_path))?;
+            fsync_dir(&self.root.join("layers"))?;
+            true
+        };
+        Ok(AddedLayer {
+            diff_id: report.diff_id,
+            size: report.size,
+            unpacked,
+            notes: report.notes,
+            squashed: report.squashed,
+        })
+    }
+
+    /// Unpacks `raw` into a new directory of `tmp/` with its split record
+    /// and `layer.json`, synced, checked against `expected` and `blob`.
+    fn unpack_to_temp(
+        &self,
+        raw: &mut dyn Read,
+        expected: Option<&Digest>,
+        blob: Option<&Digest>,
+        label: &str,
+    ) -> Result<(TempDir, unpack::UnpackReport)> {
         let tmp = self.temp_dir("layer")?;
         let diff = tmp.path().join("diff");
         fs::DirBuilder::new()
@@ -471,6 +563,7 @@ impl Store {
             diff_id: report.diff_id.clone(),
             size: report.size,
             opaque_root: report.opaque_root,
+            unpacked_under: UnpackMap::of_this_process().ok(),
         };
         report
             .owners
@@ -487,23 +580,53 @@ impl Store {
             source: e.into(),
         })?;
 
-        let final_path = self.layer_path(&report.diff_id);
+        Ok((tmp, report))
+    }
+
+    /// Puts a new unpacking of the layer `diff_id` from `tar` (its
+    /// uncompressed tar) in place of the one in the store, in one step:
+    /// the two directories are exchanged, so a killed command leaves one
+    /// whole layer or the other, and the old one is removed from `tmp/`
+    /// (by the next command if not by this one). For a layer whose files
+    /// were unpacked under another id map. Must run inside burrow's user
+    /// namespace.
+    pub fn replace_layer(&self, tar: &mut dyn Read, diff_id: &Digest) -> Result<AddedLayer> {
+        let label = diff_id.to_string();
+        let (tmp, report) = self.unpack_to_temp(tar, Some(diff_id), None, &label)?;
+        let final_path = self.layer_path(diff_id);
         let _layer_lock = self.lock_file(
-            &format!("layer-{}.lock", report.diff_id.hex()),
+            &format!("layer-{}.lock", diff_id.hex()),
             FlockArg::LockExclusive,
         )?;
-        let unpacked = if self.has_layer(&report.diff_id) {
-            false // someone else unpacked it meanwhile; ours is dropped
-        } else {
-            let src = tmp.persist();
-            fs::rename(&src, &final_path).map_err(io_err("renaming into place", &final_path))?;
-            fsync_dir(&self.root.join("layers"))?;
-            true
-        };
+        let exchanged = rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            tmp.path(),
+            rustix::fs::CWD,
+            &final_path,
+            rustix::fs::RenameFlags::EXCHANGE,
+        );
+        match exchanged {
+            Ok(()) => {}
+            // A file system without the exchange: aside, then in place
+            // (a command killed between the two leaves the layer missing,
+            // and the image asks for a pull again).
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+                let aside = self.temp_dir("layer-old")?;
+                let old = aside.path().join("layer");
+                fs::rename(&final_path, &old).map_err(io_err("moving aside", &final_path))?;
+                fs::rename(tmp.path(), &final_path)
+                    .map_err(io_err("renaming into place", &final_path))?;
+                drop(aside);
+            }
+            Err(e) => return Err(io_err("exchanging with", &final_path)(e.into())),
+        }
+        fsync_dir(&self.root.join("layers"))?;
+        // `tmp` now names the old layer: dropped, it is removed.
+        drop(tmp);
         Ok(AddedLayer {
             diff_id: report.diff_id,
             size: report.size,
-            unpacked,
+            unpacked: true,
             notes: report.notes,
             squashed: report.squashed,
         })

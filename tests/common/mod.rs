@@ -316,7 +316,24 @@ impl TestEnv {
             }
             account
         };
+        Some(TestEnv::for_account(account, as_root))
+    }
 
+    /// An environment for the user `name` (one a test made itself), when
+    /// the tests run as root; `None` after a `SKIP` line otherwise.
+    pub fn as_user(test: &str, name: &str) -> Option<TestEnv> {
+        if !running_as_root() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIP {test}: needs root (it runs burrow as a user of its own)"
+            );
+            return None;
+        }
+        let account = account_named(name).unwrap_or_else(|| panic!("no user {name}"));
+        Some(TestEnv::for_account(account, true))
+    }
+
+    fn for_account(account: Account, as_root: bool) -> TestEnv {
         let root = tempfile::Builder::new()
             .prefix("burrow-it.")
             .tempdir()
@@ -354,7 +371,7 @@ impl TestEnv {
         let secret = env.canary.join("secret");
         fixtures::write_file(&secret, b"canary\n");
         env.give(&secret);
-        Some(env)
+        env
     }
 
     /// Makes `path` the test user's (when the tests run as root).
