@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod log;
 pub mod network;
 pub mod networks;
+pub mod plan;
 pub mod pod;
 pub mod pods;
 pub mod procfuse;

@@ -271,8 +271,18 @@ pub fn running_pid(storage: &Path, id: &str) -> Option<i32> {
     }
 }
 
+/// Where the container's /etc/hostname, /etc/hosts and /etc/resolv.conf
+/// are kept: in `dir`.
+pub fn etc_paths(dir: &Path) -> EtcFiles {
+    EtcFiles {
+        hostname: Some(dir.join("hostname")),
+        hosts: Some(dir.join("hosts")),
+        resolv_conf: Some(dir.join("resolv.conf")),
+    }
+}
+
 /// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container, in
-/// its directory.
+/// its directory (`etc_paths`).
 pub fn etc_files(dir: &Path, hostname: &str, plan: &NetworkPlan) -> std::io::Result<EtcFiles> {
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let (own, gateway, resolv) = match &plan.mode {
@@ -307,8 +317,13 @@ pub fn etc_files(dir: &Path, hostname: &str, plan: &NetworkPlan) -> std::io::Res
             "# burrow: this container has no network\n".into(),
         ),
     };
-    let hostname_file = dir.join("hostname");
-    std::fs::write(&hostname_file, format!("{hostname}\n"))?;
+    let paths = etc_paths(dir);
+    let (Some(hostname_file), Some(hosts), Some(resolv_conf)) =
+        (&paths.hostname, &paths.hosts, &paths.resolv_conf)
+    else {
+        return Ok(paths);
+    };
+    std::fs::write(hostname_file, format!("{hostname}\n"))?;
     let mut hosts_text = net::dns::container_hosts(hostname, own, gateway, &plan.add_hosts);
     let mut resolv = resolv;
     // Sharing a network shares its names: the other container's files,
@@ -342,25 +357,16 @@ pub fn etc_files(dir: &Path, hostname: &str, plan: &NetworkPlan) -> std::io::Res
             net::networks::section_for(&nets.into_iter().map(|(n, _)| n).collect::<Vec<_>>());
         hosts_text = net::networks::with_section(&format!("{hosts_text}{own}"), &section);
     }
-    let hosts = dir.join("hosts");
-    std::fs::write(&hosts, hosts_text)?;
-    let resolv_conf = dir.join("resolv.conf");
-    std::fs::write(&resolv_conf, resolv)?;
-    Ok(EtcFiles {
-        hostname: Some(hostname_file),
-        hosts: Some(hosts),
-        resolv_conf: Some(resolv_conf),
-    })
+    std::fs::write(hosts, hosts_text)?;
+    std::fs::write(resolv_conf, resolv)?;
+    Ok(paths)
 }
 
-/// Sets the sandbox's network fields for the plan.
+/// Sets the sandbox's network fields for the plan (pure: `plan::plan`).
 pub fn apply(plan: &NetworkPlan, sandbox: &mut SandboxSpec) {
     match &plan.mode {
         NetworkMode::None => sandbox.namespaces.net = true,
-        NetworkMode::Host => {
-            eprintln!("Note: --network host: the container uses the host's network; it is not isolated from it");
-            sandbox.namespaces.net = false;
-        }
+        NetworkMode::Host => sandbox.namespaces.net = false,
         NetworkMode::Container(_) => {
             sandbox.namespaces.net = false;
             if let Some((join, map, _)) = &plan.join {

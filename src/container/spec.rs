@@ -3,8 +3,11 @@
 //! keep. Plain data with their parsers and their text forms; nothing here
 //! touches the machine.
 
+use crate::net::{NetworkMode, PublishedPort};
+use crate::sandbox::CapName;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -553,6 +556,277 @@ impl SecurityOpt {
         }
         (nnp, seccomp)
     }
+}
+
+/// Everything `burrow run` was asked, parsed by the command line's value
+/// parsers: what a flag names is typed here, never re-parsed below.
+#[derive(Debug, Clone, Default)]
+pub struct RunSpec {
+    /// The image as the user named it (a reference or an id prefix).
+    pub image: String,
+    /// The command and its arguments after the image (empty: the image's).
+    pub command: Vec<String>,
+    /// `--name`; a generated one when `None`.
+    pub name: Option<String>,
+    /// `--rm`.
+    pub remove: bool,
+    /// `-i`.
+    pub interactive: bool,
+    /// `-t`.
+    pub tty: bool,
+    /// `-e NAME[=VALUE]`, in order (applied after `--env-file`).
+    pub env: Vec<String>,
+    /// `--env-file`, read when the container is made.
+    pub env_files: Vec<PathBuf>,
+    /// `-w`.
+    pub workdir: Option<String>,
+    /// `-u`: a name, uid, or uid:gid, looked up in the image.
+    pub user: Option<String>,
+    /// `--entrypoint` (`Some("")` clears the image's).
+    pub entrypoint: Option<String>,
+    /// `-v HOST:CONTAINER[:ro]`, checked.
+    pub volumes: Vec<UserMount>,
+    /// `--mount`, checked.
+    pub mounts: Vec<UserMount>,
+    /// `--tmpfs`, checked.
+    pub tmpfs: Vec<UserMount>,
+    /// `-H`; the first 12 digits of the id when `None`.
+    pub hostname: Option<String>,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--init`.
+    pub init: bool,
+    /// `--userns`.
+    pub userns: UsernsMode,
+    /// `--security-opt`, each parsed (a seccomp profile's file read) by
+    /// the CLI.
+    pub security_opt: Vec<SecurityOpt>,
+    /// `--privileged`: every capability of the user namespace, no seccomp
+    /// profile, no masked or read-only paths.
+    pub privileged: bool,
+    /// `--cap-add`.
+    pub cap_add: Vec<CapName>,
+    /// `--cap-drop`.
+    pub cap_drop: Vec<CapName>,
+    /// `--network`.
+    pub network: NetworkMode,
+    /// `--network-alias`, `--ip`, `--ip6`: on a user-defined network.
+    pub network_endpoint: crate::net::networks::EndpointSpec,
+    /// `-p`, each range expanded to its ports.
+    pub publish: Vec<PublishedPort>,
+    /// `-P`: the image's exposed ports on random host ports.
+    pub publish_all: bool,
+    /// `--dns`.
+    pub dns: Vec<IpAddr>,
+    /// `--add-host NAME:IP`.
+    pub add_host: Vec<(String, IpAddr)>,
+    /// Resource limits (--memory, --cpus, ...), applied through cgroup v2.
+    pub limits: crate::cgroup::Limits,
+    /// `--oom-score-adj`.
+    pub oom_score_adj: Option<i32>,
+    /// `-d`: a supervisor runs the container; `run` prints its id.
+    pub detach: bool,
+    /// `--restart`.
+    pub restart: RestartPolicy,
+    /// `--health-*` and `--no-healthcheck`.
+    pub health: super::health::HealthFlags,
+    /// `--label` and `--label-file`, over the image's labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// `--stop-signal`, over the image's StopSignal.
+    pub stop_signal: Option<i32>,
+    /// `--stop-timeout`: seconds `stop` waits before SIGKILL (10).
+    pub stop_timeout: Option<u64>,
+    /// `--pull`.
+    pub pull: PullPolicy,
+    /// `--cidfile`: the id is written there (a file that exists is refused).
+    pub cidfile: Option<PathBuf>,
+    /// `--group-add`: more supplementary groups, by number or by name in
+    /// the image's /etc/group.
+    pub group_add: Vec<String>,
+    /// `--ulimit`, one per resource.
+    pub ulimits: Vec<Rlimit>,
+    /// `--shm-size` in bytes.
+    pub shm_size: Option<u64>,
+    /// `--proc-view`.
+    pub proc_view: ProcViewMode,
+    /// `--sysctl`, checked to be namespaced.
+    pub sysctls: Vec<(String, String)>,
+    /// `--log-driver`, `--log-opt`.
+    pub log: LogConfig,
+    /// `--detach-keys`: kept for `attach` and `start -a`.
+    pub detach_keys: Option<DetachKeys>,
+    /// `--volumes-from`.
+    pub volumes_from: Vec<VolumesFrom>,
+    /// No anonymous volumes for the image's VOLUME paths: a build's RUN
+    /// step writes there into its layer, as BuildKit's do.
+    pub skip_image_volumes: bool,
+    /// `--pod NAME`: the pod's network, and its IPC, UTS and pid
+    /// namespaces as it shares them (its infra container is started if
+    /// need be).
+    pub pod: Option<String>,
+    /// The pod (by id) whose infra container this is: it runs nothing
+    /// and holds the pod's namespaces (`SandboxSpec::pause`).
+    pub infra_of: Option<String>,
+}
+
+/// `--volumes-from CONTAINER[:ro|rw]`: that container's volumes and bind
+/// mounts, at the same places, read-only or not as there unless said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumesFrom {
+    pub container: String,
+    pub read_only: Option<bool>,
+}
+
+impl std::str::FromStr for VolumesFrom {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<VolumesFrom, String> {
+        let (container, read_only) = match s.rsplit_once(':') {
+            Some((c, "ro")) => (c, Some(true)),
+            Some((c, "rw")) => (c, Some(false)),
+            Some((_, o)) => {
+                return Err(format!("--volumes-from {s:?}: unknown mode {o:?} (ro, rw)"))
+            }
+            None => (s, None),
+        };
+        if container.is_empty() {
+            return Err(format!("--volumes-from {s:?}: no container named"));
+        }
+        Ok(VolumesFrom {
+            container: container.into(),
+            read_only,
+        })
+    }
+}
+
+/// `--pull`: when the image is pulled before the container is made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PullPolicy {
+    /// Only when it is not here (the default).
+    #[default]
+    Missing,
+    /// Every time.
+    Always,
+    /// Never: a missing image is an error.
+    Never,
+    /// When the registry has a newer one; when it cannot be reached, the
+    /// image here is used.
+    Newer,
+}
+
+impl std::str::FromStr for PullPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<PullPolicy, String> {
+        match s {
+            "missing" => Ok(PullPolicy::Missing),
+            "always" => Ok(PullPolicy::Always),
+            "never" => Ok(PullPolicy::Never),
+            "newer" => Ok(PullPolicy::Newer),
+            _ => Err(format!("--pull {s:?}: always, missing, never or newer")),
+        }
+    }
+}
+
+/// `--proc-view`: what /proc/meminfo, /proc/cpuinfo, /proc/stat and the
+/// like show inside the container (see `procview`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProcViewMode {
+    /// The container's own view when it has memory or CPU limits, else
+    /// the host's (the default).
+    #[default]
+    Auto,
+    /// The container's own view, limits or not (its own uptime and load).
+    Container,
+    /// The host's files, as the kernel shows them.
+    Host,
+}
+
+impl ProcViewMode {
+    /// Whether a container with `limits` gets its own view.
+    pub fn on(self, limits: &crate::cgroup::Limits) -> bool {
+        match self {
+            ProcViewMode::Auto => {
+                limits.memory.is_some()
+                    || limits.memory_swap.is_some()
+                    || limits.cpus.is_some()
+                    || limits.cpuset_cpus.is_some()
+            }
+            ProcViewMode::Container => true,
+            ProcViewMode::Host => false,
+        }
+    }
+}
+
+impl std::str::FromStr for ProcViewMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<ProcViewMode, String> {
+        match s {
+            "auto" => Ok(ProcViewMode::Auto),
+            "container" => Ok(ProcViewMode::Container),
+            "host" => Ok(ProcViewMode::Host),
+            _ => Err(format!("--proc-view {s:?}: auto, container or host")),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SpecError {
+    #[error(
+        "no command specified: the image has no Entrypoint or Cmd; give one after the image name"
+    )]
+    NoCommand,
+    #[error("invalid volume {spec:?}: {why}")]
+    Volume { spec: String, why: String },
+    #[error("invalid VOLUME {path:?} in the image config: {why}")]
+    ImageVolume { path: String, why: String },
+    #[error("invalid --mount {spec:?}: {why}")]
+    Mount { spec: String, why: String },
+    #[error("invalid --tmpfs {spec:?}: {why}")]
+    Tmpfs { spec: String, why: String },
+    #[error("reading --env-file {path}: {why}")]
+    EnvFile { path: PathBuf, why: String },
+    #[error("invalid environment variable {0:?}: the name is empty")]
+    Env(String),
+    #[error("--rm and --restart {0} conflict: a container removed when it exits cannot restart")]
+    RemoveAndRestart(RestartPolicy),
+    #[error("invalid StopSignal {0:?} in the image config")]
+    StopSignal(String),
+    #[error("invalid --stop-signal {0:?}: a signal name (SIGTERM, TERM) or number")]
+    StopSignalFlag(String),
+    #[error("--cidfile {0}: the file exists; remove it or name another")]
+    CidfileExists(PathBuf),
+    #[error(
+        "--ulimit {name}: the hard limit {asked} is above yours ({own}); only a privileged \
+         process can raise a hard limit (see `ulimit -H`, or ask an admin for limits.conf)"
+    )]
+    UlimitAboveYours {
+        name: &'static str,
+        asked: String,
+        own: String,
+    },
+    #[error(transparent)]
+    Sysctl(#[from] SysctlError),
+    #[error("--log-driver passthrough {0}")]
+    Passthrough(&'static str),
+    #[error(
+        "--group-add {0}: with --userns keep-id and no --user, give the group by number (a gid)"
+    )]
+    GroupAddName(String),
+}
+
+/// A size as tmpfs takes it: 64m, 1g, 4096.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let (num, mult) = match s.chars().last()? {
+        'k' => (&s[..s.len() - 1], 1u64 << 10),
+        'm' => (&s[..s.len() - 1], 1 << 20),
+        'g' => (&s[..s.len() - 1], 1 << 30),
+        'b' => (&s[..s.len() - 1], 1),
+        _ => (&s[..], 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mult)
 }
 
 #[cfg(test)]

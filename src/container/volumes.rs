@@ -164,7 +164,7 @@ impl LocalMount {
                 let (mut size, mut mode) = (None, None);
                 for w in o {
                     match w.split_once('=') {
-                        Some(("size", v)) => match super::run::parse_size(v) {
+                        Some(("size", v)) => match super::spec::parse_size(v) {
                             Some(n) => size = Some(n),
                             None => return bad(format!("o=size={v}: not a size (64m, 1g)")),
                         },
@@ -292,6 +292,12 @@ pub struct Volumes {
     dir: PathBuf,
 }
 
+/// The directory containers mount of volume `name` in the volumes'
+/// directory `dir`.
+pub fn data_in(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name).join(DATA)
+}
+
 /// The held lock on the set of volumes.
 pub struct VolumesLock {
     _lock: Flock<File>,
@@ -327,6 +333,13 @@ impl Volumes {
 
     fn dir_of(&self, name: &str) -> PathBuf {
         self.dir.join(name)
+    }
+
+    /// The volumes' directory by its real path (the sandbox opens a
+    /// volume following no link; the storage root may be reached through
+    /// one).
+    pub fn real_dir(&self) -> PathBuf {
+        fs::canonicalize(&self.dir).unwrap_or_else(|_| self.dir.clone())
     }
 
     /// The directory containers mount.
