@@ -395,13 +395,30 @@ pub struct Prune {
     /// such as 24h), label=KEY[=VALUE], label!=KEY[=VALUE] (repeatable).
     #[arg(long, value_name = "FILTER", value_parser = super::values::prune_filter)]
     filter: Vec<crate::container::filter::PruneFilter>,
+    /// Also free the build cache, as `burrow builder prune` does: cached
+    /// steps, their unnamed images, cache mounts and context indexes.
+    #[arg(long)]
+    build_cache: bool,
 }
 
 impl Prune {
     pub fn exec(self, ctx: &Context) -> Result<()> {
         let _ = self.force;
+        // The build cache first: the unnamed images only it named are
+        // then gone with it, and the rest is what `image prune` removes.
+        let pruned = if self.build_cache {
+            Some(crate::build::prune::prune(ctx)?)
+        } else {
+            None
+        };
         for id in images::prune(ctx, self.all, &self.filter)? {
             println!("Deleted: {id}");
+        }
+        if let Some(p) = pruned {
+            println!(
+                "Total reclaimed space: {}",
+                super::format::human_size(p.bytes)
+            );
         }
         Ok(())
     }

@@ -340,6 +340,8 @@ impl Prune {
                 }
             }
         }
+        // The build cache goes too, as docker's system prune frees it.
+        crate::build::prune::prune(ctx)?;
         let images = images::prune(ctx, self.all, &self.filter)?;
         if !images.is_empty() {
             println!("Deleted Images:");

@@ -628,7 +628,15 @@ fn prune_in_userns(
                     .unwrap_or_default();
                 super::filter::prune_matches(&filters, created, &labels)
             };
-            if (all || entry.names.is_empty()) && !used.contains(&entry.record.id) && judged() {
+            // A build step's unnamed image is the build cache's: freed by
+            // `builder prune` (or `image prune --build-cache`), as docker
+            // keeps its build cache apart from its images.
+            let cache = entry.record.intermediate && entry.names.is_empty();
+            if (all || entry.names.is_empty())
+                && !cache
+                && !used.contains(&entry.record.id)
+                && judged()
+            {
                 for n in &entry.names {
                     store.untag(n).map_err(img)?;
                 }
