@@ -5,8 +5,13 @@
 #    files of SIZE bytes (20,000 x 10 KiB = 200 MB by default);
 #  - rebuild after one file of that context changed;
 #  - a cold build (--no-cache) of the same Containerfile;
-#  - four independent stages of `RUN sleep 2` against one such stage.
-# Usage (as root): bench/build.sh   (RUNS=5 per case; FILES, SIZE to scale)
+#  - four independent stages of `RUN sleep 2` against one such stage;
+#  - a cold build (--no-cache) of `apt-get install` on the Debian base the
+#    tests make with mmdebstrap (tests/common/debian.rs, cached under
+#    /var/cache/burrow-test; run `cargo test --test build apt` as root once
+#    to make it), from its flat repository bind-mounted from the context.
+# Usage (as root): bench/build.sh   (RUNS=5 per case; FILES, SIZE to scale;
+# CASES="cached one-file-changed cold stages cold-apt" to pick cases)
 # Results go to stdout and bench/results/build.md.
 source "$(dirname "$0")/common.sh"
 PODMAN="${PODMAN/--runroot \$XDG_RUNTIME_DIR\/podman-run/--runroot \$WORK/podman-build-run}"
@@ -67,6 +72,21 @@ rm -rf "$PAR" && mkdir -p "$PAR/four" "$PAR/one"
 printf 'FROM %s AS s1\nRUN sleep 2 && echo 1 > /out\nFROM %s\nCOPY --from=s1 /out /out1\n' "$IMAGE" "$IMAGE" >"$PAR/one/Containerfile"
 chown -R "$BENCH_USER:" "$PAR"
 
+# The apt case: the Debian fixture's root filesystem and repository.
+DEB=$(ls -d /var/cache/burrow-test/debian-bookworm-*/ok 2>/dev/null | tail -n 1 | xargs -r dirname)
+APT=$WORK/build-apt
+DEB_IMAGE=localhost/bench/debian:bookworm
+if [ -n "$DEB" ]; then
+    rm -rf "$APT" && mkdir -p "$APT/repo" && cp "$DEB"/repo/* "$APT/repo/"
+    PKGS=$(sed -n 's/^Package: //p' "$APT/repo/Packages" | grep -E '^(uuid-runtime|python3-pip)$' | tr '\n' ' ')
+    printf 'FROM %s\nRUN --mount=type=bind,source=repo,target=/srv/repo apt-get update && apt-get install -y --no-install-recommends %s && rm -rf /var/lib/apt/lists/*\n' \
+        "$DEB_IMAGE" "$PKGS" >"$APT/Containerfile"
+    cp "$DEB/rootfs.tar" "$WORK/build-debian.tar"
+    chown -R "$BENCH_USER:" "$APT" "$WORK/build-debian.tar"
+else
+    echo "bench: no Debian fixture under /var/cache/burrow-test: the apt case is left out" >&2
+fi
+
 as_user "mkdir -p \$HOME && \$BURROW system reset --force >/dev/null 2>&1; $PODMAN system reset --force >/dev/null 2>&1; true"
 as_user "\$BURROW import \$WORK/build-rootfs.tar $IMAGE >/dev/null \
   && rm -f \$WORK/build-image.tar && \$BURROW save -o \$WORK/build-image.tar $IMAGE \
@@ -75,12 +95,19 @@ as_user "\$BURROW import \$WORK/build-rootfs.tar $IMAGE >/dev/null \
 B="\$BURROW build -q -t bench/built:1"
 P="$PODMAN build -q --format docker -t bench/built:1"
 as_user "$B $CTX >/dev/null && $P $CTX >/dev/null"
+if [ -n "$DEB" ]; then
+    as_user "\$BURROW import \$WORK/build-debian.tar $DEB_IMAGE >/dev/null \
+      && rm -f \$WORK/build-debian-image.tar && \$BURROW save -o \$WORK/build-debian-image.tar $DEB_IMAGE \
+      && $PODMAN load -q -i \$WORK/build-debian-image.tar >/dev/null"
+fi
 
 mkdir -p "$REPO/bench/results"
 OUT=$REPO/bench/results/build.md
 : >"$OUT"
+CASES=${CASES:-cached one-file-changed cold stages cold-apt}
 hf() { # NAME-OF-CASE, then hyperfine arguments
     local case=$1; shift
+    case " $CASES " in *" $case "*) ;; *) return 0 ;; esac
     as_user "hyperfine -N --runs $RUNS --export-json \$WORK/build-$case.json --export-markdown \$WORK/build-$case.md $*" >/dev/null
     { echo "### $case"; echo; cat "$WORK/build-$case.md"; echo; } >>"$OUT"
 }
@@ -90,4 +117,7 @@ hf one-file-changed "--prepare \"$CHANGE\" -n 'burrow build (one file changed)' 
 hf cold "-n 'burrow build --no-cache' \"$B --no-cache $CTX\" -n 'podman build --no-cache' \"$P --no-cache $CTX\""
 hf stages "-n 'burrow build: four stages' \"$B --no-cache $PAR/four\" -n 'burrow build: one stage' \"$B --no-cache $PAR/one\" \
   -n 'podman build: four stages' \"$P --no-cache $PAR/four\" -n 'podman build: one stage' \"$P --no-cache $PAR/one\""
+if [ -n "$DEB" ]; then
+    hf cold-apt "-n 'burrow build --no-cache (apt-get install)' \"$B --no-cache $APT\" -n 'podman build --no-cache (apt-get install)' \"$P --no-cache $APT\""
+fi
 cat "$OUT"

@@ -520,23 +520,33 @@ impl Store {
         // The unpacker compresses the record itself.
         let mut split = io::BufWriter::new(split_file);
 
-        let mut hashed = HashingReader::new(raw);
-        let report = {
-            let unpack_err = |source| StoreError::Unpack {
-                layer: label.to_string(),
-                source,
-            };
+        let mut unpack_from = |input: &mut dyn Read| -> Result<unpack::UnpackReport> {
             let (_, mut tar) =
-                super::compress::decompressed(&mut hashed).map_err(|source| StoreError::Read {
+                super::compress::decompressed(input).map_err(|source| StoreError::Read {
                     layer: label.to_string(),
                     source,
                 })?;
-            unpack::unpack_layer(&mut tar, &diff, &mut split).map_err(unpack_err)?
+            unpack::unpack_layer(&mut tar, &diff, &mut split).map_err(|source| StoreError::Unpack {
+                layer: label.to_string(),
+                source,
+            })
         };
-        let (blob_actual, _) = hashed
-            .finish()
-            .map_err(io_err("reading", Path::new(label)))?;
-        if let Some(b) = blob {
+        // The stream is hashed as it comes only when a blob digest is to
+        // be checked: the unpacker hashes the uncompressed tar anyway, and
+        // a layer a build writes is 200 MB read once, not twice.
+        let (report, blob_actual) = if blob.is_some() {
+            let mut hashed = HashingReader::new(raw);
+            let report = unpack_from(&mut hashed)?;
+            let (d, _) = hashed
+                .finish()
+                .map_err(io_err("reading", Path::new(label)))?;
+            (report, Some(d))
+        } else {
+            let report = unpack_from(&mut *raw)?;
+            io::copy(raw, &mut io::sink()).map_err(io_err("reading", Path::new(label)))?;
+            (report, None)
+        };
+        if let (Some(b), Some(blob_actual)) = (blob, blob_actual) {
             if &blob_actual != b {
                 return Err(StoreError::DigestMismatch {
                     what: format!("layer blob {label}"),
