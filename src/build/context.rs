@@ -361,7 +361,9 @@ pub fn sources_digest(index: &ContextIndex, selected: &[Selected], excluded: &Ig
 /// digests for COPY/ADD, the args RUN sees).
 pub fn step_key(parent: &str, instruction: &str, extra: &[&str]) -> String {
     let mut h = Sha256::new();
-    h.update(b"burrow-build-step-v1\0");
+    // v2: a FROM without PATH gets docker's default one, and the
+    // directories COPY --chown creates its owner.
+    h.update(b"burrow-build-step-v2\0");
     h.update(parent.as_bytes());
     h.update([0]);
     h.update(instruction.as_bytes());

@@ -883,6 +883,25 @@ impl Builder<'_> {
                 self.state_of_image(&id)?
             }
         };
+        // As docker does at every FROM: a base without PATH gets the
+        // default one, in the built image's config too.
+        if !state
+            .env()
+            .iter()
+            .any(|e| e.split_once('=').is_some_and(|(k, _)| k == "PATH"))
+        {
+            let path = json!(crate::container::run::DEFAULT_PATH);
+            match state
+                .run_config()
+                .get_mut("Env")
+                .and_then(Value::as_array_mut)
+            {
+                Some(list) => list.push(path),
+                None => {
+                    state.run_config().insert("Env".into(), json!([path]));
+                }
+            }
+        }
         let line = format!(
             "[{label} {step}/{total}] {} {:.2}s",
             stage.from.text(),
@@ -1214,7 +1233,7 @@ impl Builder<'_> {
                     mtime: 0,
                 },
             );
-            write_layer(store, &fs, items, Vec::new()).map(Some)
+            write_layer(store, &fs, items, Vec::new(), (0, 0)).map(Some)
         })?;
         match added {
             Some(a) => {
@@ -2520,7 +2539,7 @@ impl CopyJob {
             .into_iter()
             .map(|(dest, from)| (fs.resolve(&dest, true), from, archive_owner))
             .collect();
-        write_layer(store, &fs, resolved, archives).map_err(|e| e.to_string())
+        write_layer(store, &fs, resolved, archives, (uid, gid)).map_err(|e| e.to_string())
     }
 }
 
@@ -2592,12 +2611,14 @@ fn walk_rootfs(
 
 /// Writes `items` (image paths) as a layer, with every missing parent
 /// directory: the image's own metadata when it has the directory (so a
-/// COPY into /tmp keeps /tmp's mode), else 0755 root.
+/// COPY into /tmp keeps /tmp's mode), else 0755 and `owner` (as docker
+/// gives the directories a `COPY --chown` creates the `--chown` owner).
 fn write_layer(
     store: &crate::image::Store,
     fs: &Layered,
     items: BTreeMap<String, Item>,
     archives: Vec<Archive>,
+    owner: (u32, u32),
 ) -> Result<AddedLayer> {
     use std::os::unix::fs::MetadataExt;
     let other = |m: String| Error::Usage(m);
@@ -2643,8 +2664,8 @@ fn write_layer(
                     }
                     _ => Item::Dir {
                         mode: 0o755,
-                        uid: 0,
-                        gid: 0,
+                        uid: owner.0,
+                        gid: owner.1,
                         mtime: 0,
                     },
                 };
