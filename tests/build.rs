@@ -383,7 +383,7 @@ fn a_failing_stage_stops_the_stages_running_beside_it() {
 /// build runs every step again and finds its cache mount empty; the
 /// named image stays.
 #[test]
-fn builder_prune_frees_the_step_cache_and_cache_mounts() {
+fn builder_prune_and_image_prune_build_cache_free_the_step_cache_and_cache_mounts() {
     let Some(env) = TestEnv::new("build_prune", TestUser::Any) else {
         return;
     };
@@ -404,6 +404,20 @@ fn builder_prune_frees_the_step_cache_and_cache_mounts() {
     assert!(!fresh.stderr.contains("CACHED"), "{fresh}");
     assert_eq!(run_in(&env, "pruned:3", &["cat", "/seen"]).trim(), "0");
     assert_eq!(run_in(&env, "pruned:1", &["cat", "/two"]), "two\n");
+
+    // `image prune --build-cache` frees the same: the next build runs
+    // every step again and its cache mount starts empty once more.
+    let plain = env.ok(&["image", "prune", "-f"]);
+    assert!(!plain.stdout.contains("reclaimed"), "{plain}");
+    let cached = build(&env, &["-t", "pruned:4"], &dir);
+    assert!(cached.stderr.contains("CACHED RUN echo two"), "{cached}");
+    let out = env.ok(&["image", "prune", "--build-cache", "-f"]);
+    assert!(out.stdout.contains("Total reclaimed space: "), "{out}");
+    let fresh = build(&env, &["-t", "pruned:5", "--progress", "plain"], &dir);
+    built_id(&fresh);
+    assert!(!fresh.stderr.contains("CACHED"), "{fresh}");
+    assert_eq!(run_in(&env, "pruned:5", &["cat", "/seen"]).trim(), "0");
+    assert_eq!(run_in(&env, "pruned:4", &["cat", "/two"]), "two\n");
 }
 
 #[test]
@@ -1159,6 +1173,76 @@ fn apt_get_install_in_run_without_subordinate_ids_gives_the_same_owners() {
         differ.is_empty(),
         "the built layers differ in owners or modes (uid, gid, mode, type):\n{}",
         differ.join("\n")
+    );
+}
+
+/// A context of 50,000 files in 100 directories: the image has every one
+/// with its content (the listing and the digest of all contents, in path
+/// order, agree with the context's); an unchanged rebuild hits the cache,
+/// and after one file changed the rebuilt image has the new content.
+#[test]
+fn a_context_of_fifty_thousand_files_is_copied_whole() {
+    use sha2::{Digest, Sha256};
+    let Some(env) = TestEnv::new("build_50k", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    const FILES: usize = 50_000;
+    let file = format!(
+        "FROM {PLAIN}\nCOPY data /data\n\
+         RUN find /data -type f | wc -l > /count && \
+         find /data -type f | sort | xargs cat | sha256sum | cut -d' ' -f1 > /digest\n"
+    );
+    let dir = context(&env, "big", &[("Containerfile", &file)]);
+    let data = dir.join("data");
+    let mut paths = Vec::with_capacity(FILES);
+    for i in 0..FILES {
+        let sub = data.join(format!("d{:02}", i % 100));
+        if i < 100 {
+            fs::create_dir_all(&sub).unwrap();
+        }
+        let path = sub.join(format!("f{i:05}"));
+        fs::write(&path, format!("file {i}\n")).unwrap();
+        paths.push(path);
+    }
+    if common::running_as_root() {
+        let status = std::process::Command::new("chown")
+            .args(["-R", &format!("{}:{}", env.account.uid, env.account.gid)])
+            .arg(&data)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let digest_of = |paths: &mut Vec<PathBuf>| {
+        paths.sort();
+        let mut h = Sha256::new();
+        for p in paths.iter() {
+            h.update(fs::read(p).unwrap());
+        }
+        format!("{:x}", h.finalize())
+    };
+    let expected = digest_of(&mut paths);
+    let out = build(&env, &["-t", "big:1"], &dir);
+    built_id(&out);
+    assert_eq!(
+        run_in(&env, "big:1", &["cat", "/count", "/digest"]),
+        format!("{FILES}\n{expected}\n"),
+        "every file of the context is in the image with its content"
+    );
+    let again = build(&env, &["-t", "big:2"], &dir);
+    built_id(&again);
+    assert!(again.stderr.contains("CACHED COPY"), "{again}");
+
+    fs::write(&paths[12_345], "changed\n").unwrap();
+    let changed = digest_of(&mut paths);
+    assert_ne!(changed, expected);
+    let out = build(&env, &["-t", "big:3"], &dir);
+    built_id(&out);
+    assert!(!out.stderr.contains("CACHED COPY"), "{out}");
+    assert_eq!(
+        run_in(&env, "big:3", &["cat", "/count", "/digest"]),
+        format!("{FILES}\n{changed}\n"),
+        "the changed file's new content is in the rebuilt image"
     );
 }
 
