@@ -266,3 +266,153 @@ fn import_twice_under_one_name_moves_the_name_to_the_new_image() {
         "the name follows the newest import"
     );
 }
+
+/// `--format` of `inspect` on one image, trimmed.
+fn inspect_format(env: &TestEnv, image: &str, format: &str) -> String {
+    env.ok(&["inspect", "--format", format, image])
+        .stdout
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn import_with_changes_sets_the_config_as_containerfile_instructions_would() {
+    let Some(env) = TestEnv::new("import_with_changes_sets_the_config", TestUser::WithSubids)
+    else {
+        return;
+    };
+    let rootfs = fixtures::busybox_rootfs().finish();
+    let tarball = env.fixture("rootfs.tar", &rootfs.tar);
+    let out = env.ok(&[
+        "import",
+        "-c",
+        r#"CMD ["/bin/sh", "-c", "echo $X"]"#,
+        "-c",
+        "ENV X=1 PATH=/bin",
+        "--change",
+        "ENV Y=${X}2",
+        "-c",
+        "WORKDIR /srv",
+        "-c",
+        "WORKDIR app",
+        "-c",
+        "EXPOSE 8080 53/udp",
+        "-c",
+        r#"LABEL a=b "c d"=e"#,
+        "-c",
+        "USER 1000:1000",
+        "-c",
+        "VOLUME /data",
+        "-c",
+        "STOPSIGNAL SIGUSR1",
+        "-c",
+        "ONBUILD RUN true",
+        "-m",
+        "with changes",
+        path_str(&tarball),
+        "changed",
+    ]);
+    imported_id(&out);
+    let image = "localhost/changed";
+    assert_eq!(
+        inspect_format(&env, image, "{{json .Config.Cmd}}"),
+        r#"["/bin/sh","-c","echo $X"]"#,
+        "exec form, no substitution"
+    );
+    assert_eq!(
+        inspect_format(&env, image, "{{json .Config.Env}}"),
+        r#"["X=1","PATH=/bin","Y=12"]"#,
+        "ENV substitutes from the env set before it"
+    );
+    assert_eq!(
+        inspect_format(&env, image, "{{.Config.WorkingDir}}"),
+        "/srv/app",
+        "a relative WORKDIR goes under the one before"
+    );
+    assert_eq!(
+        inspect_format(&env, image, "{{json .Config.ExposedPorts}}"),
+        r#"{"53/udp":{},"8080/tcp":{}}"#
+    );
+    assert_eq!(
+        inspect_format(&env, image, "{{json .Config.Labels}}"),
+        r#"{"a":"b","c d":"e"}"#
+    );
+    assert_eq!(inspect_format(&env, image, "{{.Config.User}}"), "1000:1000");
+    assert_eq!(
+        inspect_format(&env, image, "{{json .Config.Volumes}}"),
+        r#"{"/data":{}}"#
+    );
+    assert_eq!(
+        inspect_format(&env, image, "{{.Config.StopSignal}}"),
+        "SIGUSR1"
+    );
+    assert_eq!(
+        inspect_format(&env, image, "{{json .Config.OnBuild}}"),
+        r#"["RUN true"]"#
+    );
+    let history = env.ok(&["history", "--no-trunc", image]).stdout;
+    assert!(
+        history.contains("with changes"),
+        "-m is the comment\n{history}"
+    );
+
+    // The shell form goes through /bin/sh -c, as in a Containerfile; an
+    // ENTRYPOINT drops a CMD the changes did not set.
+    env.ok(&[
+        "import",
+        "-c",
+        "ENTRYPOINT echo hi",
+        path_str(&tarball),
+        "shellform",
+    ]);
+    assert_eq!(
+        inspect_format(&env, "localhost/shellform", "{{json .Config.Entrypoint}}"),
+        r#"["/bin/sh","-c","echo hi"]"#
+    );
+    assert_eq!(
+        inspect_format(&env, "localhost/shellform", "{{json .Config.Cmd}}"),
+        "null"
+    );
+}
+
+#[test]
+fn import_refuses_a_change_it_cannot_apply_and_stores_nothing() {
+    let Some(env) = TestEnv::new(
+        "import_refuses_a_change_it_cannot_apply",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    let rootfs = fixtures::busybox_rootfs().finish();
+    let tarball = env.fixture("rootfs.tar", &rootfs.tar);
+    for (change, says) in [
+        ("RUN x", "RUN cannot be a change"),
+        ("FROM scratch", "FROM cannot be a change"),
+        ("COPY a b", "COPY cannot be a change"),
+        ("BOGUS x", "unknown instruction"),
+        ("ENV", "ENV"),
+        ("EXPOSE 80/xyz", "invalid proto"),
+        ("", "no instruction"),
+    ] {
+        let out = env.run(&[
+            "import",
+            "-c",
+            "CMD sh",
+            "-c",
+            change,
+            path_str(&tarball),
+            "refused",
+        ]);
+        assert_eq!(
+            out.code(),
+            Some(common::EXIT_FAILURE),
+            "-c {change:?}\n{out}"
+        );
+        assert!(
+            out.error_line().contains(says),
+            "-c {change:?} says {says:?}\n{out}"
+        );
+        assert!(env.images_json().is_empty(), "no image after -c {change:?}");
+        assert!(env.layer_ids().is_empty(), "no layer after -c {change:?}");
+    }
+}

@@ -807,6 +807,62 @@ fn diff_export_and_commit_see_the_writable_layer() {
         Some(0),
         "the whiteout hides cat in the new image\n{out}"
     );
+
+    // --change edits the committed config, over the image's own: ENV
+    // substitutes from the image's env, the shell form runs through
+    // /bin/sh -c; a refused instruction stores nothing.
+    let images_before = env.images_json().len();
+    let layers_before = env.layer_ids();
+    for change in ["RUN echo x", "ADD a /b", "EXPOSE 80/xyz"] {
+        let out = env.run(&["commit", "-c", change, "w", "refused:v1"]);
+        assert_eq!(out.code(), Some(common::EXIT_FAILURE), "{change}\n{out}");
+        assert_eq!(env.images_json().len(), images_before, "{change}");
+        assert_eq!(env.layer_ids(), layers_before, "{change}");
+    }
+    env.ok(&[
+        "commit",
+        "--change",
+        "ENV GREETING=hi-$FROM_IMAGE",
+        "-c",
+        "CMD echo $GREETING",
+        "-c",
+        "WORKDIR /new",
+        "-c",
+        "USER 0:0",
+        "-c",
+        "EXPOSE 9000",
+        "-c",
+        "LABEL from=commit",
+        "w",
+        "committed:v2",
+    ]);
+    let f = |format: &str| {
+        env.ok(&["inspect", "--format", format, "committed:v2"])
+            .stdout
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        f("{{json .Config.Env}}"),
+        r#"["PATH=/bin","FROM_IMAGE=yes","GREETING=hi-yes"]"#
+    );
+    assert_eq!(
+        f("{{json .Config.Cmd}}"),
+        r#"["/bin/sh","-c","echo $GREETING"]"#
+    );
+    assert_eq!(f("{{.Config.WorkingDir}}"), "/new");
+    assert_eq!(f("{{.Config.User}}"), "0:0");
+    assert_eq!(f("{{json .Config.ExposedPorts}}"), r#"{"9000/tcp":{}}"#);
+    assert_eq!(f("{{json .Config.Labels}}"), r#"{"from":"commit"}"#);
+    assert_eq!(
+        f("{{.Config.StopSignal}}"),
+        "SIGUSR1",
+        "what no change names stays"
+    );
+    let out = env.ok(&["run", "--rm", "committed:v2"]);
+    assert_eq!(out.stdout, "hi-yes\n", "{out}");
+    let out = env.ok(&["run", "--rm", "committed:v2", "pwd"]);
+    assert_eq!(out.stdout, "/new\n", "{out}");
     env.ok(&["rm", "w"]);
 }
 

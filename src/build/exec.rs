@@ -971,8 +971,7 @@ impl Builder<'_> {
         let (file, esc) = (self.file.clone(), self.graph.escape);
         let x = |w: &str| expand(w, esc, &vars).map_err(|e| step_err(&file, ins, e.to_string()));
         // Metadata steps: the new config and the history line.
-        let mut meta: Option<String> = None;
-        match &ins.kind {
+        let meta = match &ins.kind {
             Kind::Arg(args) => {
                 let mut declared = Vec::new();
                 for (k, v) in args {
@@ -987,182 +986,9 @@ impl Builder<'_> {
                 self.used_args.extend(declared);
                 return Ok(false);
             }
-            Kind::Env(pairs) => {
-                let mut env = state.env();
-                let mut text = Vec::new();
-                for (k, v) in pairs {
-                    let v = x(v)?;
-                    let k = x(k)?;
-                    env.retain(|e| e.split_once('=').map_or(e.as_str(), |p| p.0) != k);
-                    env.push(format!("{k}={v}"));
-                    text.push(format!("{k}={v}"));
-                }
-                state.run_config().insert("Env".into(), json!(env));
-                meta = Some(format!("ENV {}", text.join(" ")));
-            }
-            Kind::Label(pairs) => {
-                let mut text = Vec::new();
-                let rc = state.run_config();
-                if !rc.get("Labels").is_some_and(Value::is_object) {
-                    rc.insert("Labels".into(), json!({}));
-                }
-                for (k, v) in pairs {
-                    let (k, v) = (x(k)?, x(v)?);
-                    text.push(format!("{k}={v}"));
-                    state.run_config()["Labels"][&k] = json!(v);
-                }
-                meta = Some(format!("LABEL {}", text.join(" ")));
-            }
-            Kind::Expose(ports) => {
-                let mut set = BTreeMap::new();
-                for p in ports {
-                    for port in expose_ports(&x(p)?).map_err(|m| step_err(&self.file, ins, m))? {
-                        set.insert(port, json!({}));
-                    }
-                }
-                let rc = state.run_config();
-                let mut all: serde_json::Map<String, Value> = rc
-                    .get("ExposedPorts")
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                let text: Vec<String> = set.keys().map(|k| format!("{k}:{{}}")).collect();
-                all.extend(set);
-                rc.insert("ExposedPorts".into(), Value::Object(all));
-                meta = Some(format!("EXPOSE map[{}]", text.join(" ")));
-            }
-            Kind::Volume(vols) => {
-                let mut text = Vec::new();
-                for v in vols {
-                    let v = x(v)?;
-                    if v.trim().is_empty() {
-                        return Err(step_err(
-                            &self.file,
-                            ins,
-                            "VOLUME specified can not be an empty string",
-                        ));
-                    }
-                    let rc = state.run_config();
-                    if !rc.get("Volumes").is_some_and(Value::is_object) {
-                        rc.insert("Volumes".into(), json!({}));
-                    }
-                    rc["Volumes"][&v] = json!({});
-                    text.push(v);
-                }
-                meta = Some(format!("VOLUME [{}]", text.join(" ")));
-            }
-            Kind::User(u) => {
-                let u = x(u)?;
-                state.run_config().insert("User".into(), json!(u));
-                meta = Some(format!("USER {u}"));
-            }
-            Kind::Stopsignal(s) => {
-                let s = x(s)?;
-                if crate::sandbox::signal_number(&s).is_none() {
-                    return Err(step_err(&self.file, ins, format!("invalid signal {s:?}")));
-                }
-                state.run_config().insert("StopSignal".into(), json!(s));
-                meta = Some(format!("STOPSIGNAL {s}"));
-            }
-            Kind::Cmd(c) | Kind::Entrypoint(c) => {
-                let argv = match c {
-                    Command::Exec(v) => v.clone(),
-                    Command::Shell(s) => {
-                        let mut v = state.shell();
-                        v.push(s.clone());
-                        v
-                    }
-                };
-                let is_cmd = matches!(ins.kind, Kind::Cmd(_));
-                if is_cmd {
-                    state.cmd_set = true;
-                    state.run_config().insert("Cmd".into(), json!(argv));
-                    meta = Some(format!("CMD {}", json!(argv)));
-                } else {
-                    // An ENTRYPOINT drops a Cmd this stage did not set.
-                    let cmd_set = state.cmd_set;
-                    let rc = state.run_config();
-                    rc.insert("Entrypoint".into(), json!(argv));
-                    if !cmd_set {
-                        rc.insert("Cmd".into(), Value::Null);
-                    }
-                    meta = Some(format!("ENTRYPOINT {}", json!(argv)));
-                }
-            }
-            Kind::Shell(v) => {
-                state.run_config().insert("Shell".into(), json!(v));
-                meta = Some(format!("SHELL [{}]", v.join(" ")));
-            }
-            Kind::Healthcheck(h) => {
-                let value = match h {
-                    None => json!({"Test": ["NONE"]}),
-                    Some(h) => {
-                        let test = match &h.command {
-                            Some(Command::Exec(v)) => std::iter::once("CMD".to_string())
-                                .chain(v.iter().cloned())
-                                .collect(),
-                            Some(Command::Shell(s)) => vec!["CMD-SHELL".to_string(), s.clone()],
-                            None => vec!["NONE".to_string()],
-                        };
-                        let mut o = json!({"Test": test});
-                        for (name, v) in [
-                            ("Interval", &h.interval),
-                            ("Timeout", &h.timeout),
-                            ("StartPeriod", &h.start_period),
-                            ("StartInterval", &h.start_interval),
-                        ] {
-                            if let Some(v) = v {
-                                let ns = go_duration(&x(v)?).ok_or_else(|| {
-                                    step_err(
-                                        &self.file,
-                                        ins,
-                                        format!("invalid duration {v:?} for {name}"),
-                                    )
-                                })?;
-                                if ns != 0 {
-                                    o[name] = json!(ns);
-                                }
-                            }
-                        }
-                        if let Some(r) = &h.retries {
-                            let n: i64 = x(r)?.parse().map_err(|_| {
-                                step_err(&self.file, ins, format!("invalid retries {r:?}"))
-                            })?;
-                            if n < 0 {
-                                return Err(step_err(
-                                    &self.file,
-                                    ins,
-                                    "--retries cannot be negative",
-                                ));
-                            }
-                            if n != 0 {
-                                o["Retries"] = json!(n);
-                            }
-                        }
-                        o
-                    }
-                };
-                state.run_config().insert("Healthcheck".into(), value);
-                meta = Some(ins.text());
-            }
-            Kind::Onbuild(inner) => {
-                let rc = state.run_config();
-                let mut list = rc
-                    .get("OnBuild")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                list.push(json!(inner.text()));
-                rc.insert("OnBuild".into(), Value::Array(list));
-                meta = Some(ins.text());
-            }
-            Kind::Maintainer(m) => {
-                state.config["author"] = json!(m);
-                meta = Some(format!("MAINTAINER {m}"));
-            }
             Kind::From { .. } => return Err(step_err(&self.file, ins, "FROM inside a stage")),
-            Kind::Workdir(_) | Kind::Run { .. } | Kind::Copy(_) => {}
-        }
+            _ => apply_meta(&file, esc, ins, state)?,
+        };
         if let Some(text) = meta {
             // The key is the instruction as substituted; the config
             // change above is what a cache hit replaces.
@@ -2260,6 +2086,273 @@ impl Drop for Redirect {
             }
         }
     }
+}
+
+/// The instructions `import --change` and `commit --change` take.
+const CHANGE_KEYWORDS: &[&str] = &[
+    "CMD",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "HEALTHCHECK",
+    "LABEL",
+    "ONBUILD",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+];
+
+/// Parses `--change` values (each one or more Containerfile lines; the
+/// Nth value's instructions are `--change:N` in errors). An instruction
+/// outside `CHANGE_KEYWORDS`, or a malformed one, is an error.
+pub fn parse_changes(changes: &[String]) -> Result<Vec<Instruction>> {
+    let mut out = Vec::new();
+    for (i, text) in changes.iter().enumerate() {
+        let cf = parse::parse("--change", text).map_err(|mut e| {
+            e.line = i + 1;
+            berr(e.into())
+        })?;
+        if cf.instructions.is_empty() {
+            return Err(Error::Usage(format!(
+                "--change:{}: {text:?} holds no instruction",
+                i + 1
+            )));
+        }
+        for mut ins in cf.instructions {
+            ins.line = i + 1;
+            if !CHANGE_KEYWORDS.contains(&ins.keyword.as_str()) {
+                return Err(step_err(
+                    "--change",
+                    &ins,
+                    format!(
+                        "{} cannot be a change: only {} can",
+                        ins.keyword,
+                        CHANGE_KEYWORDS.join(", ")
+                    ),
+                ));
+            }
+            out.push(ins);
+        }
+    }
+    Ok(out)
+}
+
+/// Applies instructions from `parse_changes` to an image config (the
+/// whole document), in order, as a Containerfile's steps would: shell
+/// forms through the config's SHELL, words substituted from its ENV, a
+/// relative WORKDIR against the current one.
+pub fn apply_changes(config: &mut Value, changes: &[Instruction]) -> Result<()> {
+    let mut state = StageState {
+        config: std::mem::take(config),
+        image: None,
+        layers: Vec::new(),
+        key: String::new(),
+        args: Vars::new(),
+        cmd_set: false,
+    };
+    let result = changes.iter().try_for_each(|ins| {
+        if let Kind::Workdir(w) = &ins.kind {
+            let vars = state.vars();
+            let w = expand(w, '\\', &vars).map_err(|e| step_err("--change", ins, e.to_string()))?;
+            let dir = clean(&if w.starts_with('/') {
+                w
+            } else {
+                format!("{}/{w}", state.workdir())
+            });
+            state.run_config().insert("WorkingDir".into(), json!(dir));
+        } else {
+            apply_meta("--change", '\\', ins, &mut state)?;
+        }
+        Ok(())
+    });
+    *config = state.config;
+    result
+}
+
+/// Applies a metadata instruction (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL,
+/// ONBUILD, USER, VOLUME, STOPSIGNAL, HEALTHCHECK, SHELL, MAINTAINER) to
+/// the stage's image config, words substituted from its ENV and ARGs;
+/// returns the history text. Other instructions change nothing: None.
+fn apply_meta(
+    file: &str,
+    esc: char,
+    ins: &Instruction,
+    state: &mut StageState,
+) -> Result<Option<String>> {
+    let vars = state.vars();
+    let x = |w: &str| expand(w, esc, &vars).map_err(|e| step_err(file, ins, e.to_string()));
+    let meta: Option<String>;
+    match &ins.kind {
+        Kind::Env(pairs) => {
+            let mut env = state.env();
+            let mut text = Vec::new();
+            for (k, v) in pairs {
+                let v = x(v)?;
+                let k = x(k)?;
+                env.retain(|e| e.split_once('=').map_or(e.as_str(), |p| p.0) != k);
+                env.push(format!("{k}={v}"));
+                text.push(format!("{k}={v}"));
+            }
+            state.run_config().insert("Env".into(), json!(env));
+            meta = Some(format!("ENV {}", text.join(" ")));
+        }
+        Kind::Label(pairs) => {
+            let mut text = Vec::new();
+            let rc = state.run_config();
+            if !rc.get("Labels").is_some_and(Value::is_object) {
+                rc.insert("Labels".into(), json!({}));
+            }
+            for (k, v) in pairs {
+                let (k, v) = (x(k)?, x(v)?);
+                text.push(format!("{k}={v}"));
+                state.run_config()["Labels"][&k] = json!(v);
+            }
+            meta = Some(format!("LABEL {}", text.join(" ")));
+        }
+        Kind::Expose(ports) => {
+            let mut set = BTreeMap::new();
+            for p in ports {
+                for port in expose_ports(&x(p)?).map_err(|m| step_err(file, ins, m))? {
+                    set.insert(port, json!({}));
+                }
+            }
+            let rc = state.run_config();
+            let mut all: serde_json::Map<String, Value> = rc
+                .get("ExposedPorts")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let text: Vec<String> = set.keys().map(|k| format!("{k}:{{}}")).collect();
+            all.extend(set);
+            rc.insert("ExposedPorts".into(), Value::Object(all));
+            meta = Some(format!("EXPOSE map[{}]", text.join(" ")));
+        }
+        Kind::Volume(vols) => {
+            let mut text = Vec::new();
+            for v in vols {
+                let v = x(v)?;
+                if v.trim().is_empty() {
+                    return Err(step_err(
+                        file,
+                        ins,
+                        "VOLUME specified can not be an empty string",
+                    ));
+                }
+                let rc = state.run_config();
+                if !rc.get("Volumes").is_some_and(Value::is_object) {
+                    rc.insert("Volumes".into(), json!({}));
+                }
+                rc["Volumes"][&v] = json!({});
+                text.push(v);
+            }
+            meta = Some(format!("VOLUME [{}]", text.join(" ")));
+        }
+        Kind::User(u) => {
+            let u = x(u)?;
+            state.run_config().insert("User".into(), json!(u));
+            meta = Some(format!("USER {u}"));
+        }
+        Kind::Stopsignal(s) => {
+            let s = x(s)?;
+            if crate::sandbox::signal_number(&s).is_none() {
+                return Err(step_err(file, ins, format!("invalid signal {s:?}")));
+            }
+            state.run_config().insert("StopSignal".into(), json!(s));
+            meta = Some(format!("STOPSIGNAL {s}"));
+        }
+        Kind::Cmd(c) | Kind::Entrypoint(c) => {
+            let argv = match c {
+                Command::Exec(v) => v.clone(),
+                Command::Shell(s) => {
+                    let mut v = state.shell();
+                    v.push(s.clone());
+                    v
+                }
+            };
+            let is_cmd = matches!(ins.kind, Kind::Cmd(_));
+            if is_cmd {
+                state.cmd_set = true;
+                state.run_config().insert("Cmd".into(), json!(argv));
+                meta = Some(format!("CMD {}", json!(argv)));
+            } else {
+                // An ENTRYPOINT drops a Cmd this stage did not set.
+                let cmd_set = state.cmd_set;
+                let rc = state.run_config();
+                rc.insert("Entrypoint".into(), json!(argv));
+                if !cmd_set {
+                    rc.insert("Cmd".into(), Value::Null);
+                }
+                meta = Some(format!("ENTRYPOINT {}", json!(argv)));
+            }
+        }
+        Kind::Shell(v) => {
+            state.run_config().insert("Shell".into(), json!(v));
+            meta = Some(format!("SHELL [{}]", v.join(" ")));
+        }
+        Kind::Healthcheck(h) => {
+            let value = match h {
+                None => json!({"Test": ["NONE"]}),
+                Some(h) => {
+                    let test = match &h.command {
+                        Some(Command::Exec(v)) => std::iter::once("CMD".to_string())
+                            .chain(v.iter().cloned())
+                            .collect(),
+                        Some(Command::Shell(s)) => vec!["CMD-SHELL".to_string(), s.clone()],
+                        None => vec!["NONE".to_string()],
+                    };
+                    let mut o = json!({"Test": test});
+                    for (name, v) in [
+                        ("Interval", &h.interval),
+                        ("Timeout", &h.timeout),
+                        ("StartPeriod", &h.start_period),
+                        ("StartInterval", &h.start_interval),
+                    ] {
+                        if let Some(v) = v {
+                            let ns = go_duration(&x(v)?).ok_or_else(|| {
+                                step_err(file, ins, format!("invalid duration {v:?} for {name}"))
+                            })?;
+                            if ns != 0 {
+                                o[name] = json!(ns);
+                            }
+                        }
+                    }
+                    if let Some(r) = &h.retries {
+                        let n: i64 = x(r)?
+                            .parse()
+                            .map_err(|_| step_err(file, ins, format!("invalid retries {r:?}")))?;
+                        if n < 0 {
+                            return Err(step_err(file, ins, "--retries cannot be negative"));
+                        }
+                        if n != 0 {
+                            o["Retries"] = json!(n);
+                        }
+                    }
+                    o
+                }
+            };
+            state.run_config().insert("Healthcheck".into(), value);
+            meta = Some(ins.text());
+        }
+        Kind::Onbuild(inner) => {
+            let rc = state.run_config();
+            let mut list = rc
+                .get("OnBuild")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            list.push(json!(inner.text()));
+            rc.insert("OnBuild".into(), Value::Array(list));
+            meta = Some(ins.text());
+        }
+        Kind::Maintainer(m) => {
+            state.config["author"] = json!(m);
+            meta = Some(format!("MAINTAINER {m}"));
+        }
+        _ => return Ok(None),
+    }
+    Ok(meta)
 }
 
 /// `80`, `80/udp`, `8000-8002/tcp` to docker's `80/tcp` keys.

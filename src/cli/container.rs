@@ -486,11 +486,22 @@ pub struct Commit {
     container: String,
     /// The new image's name[:tag].
     image: Option<String>,
+    /// A Containerfile instruction applied to the image's config: CMD,
+    /// ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, SHELL,
+    /// STOPSIGNAL, USER, VOLUME or WORKDIR (repeatable, in order).
+    #[arg(short, long = "change", value_name = "INSTRUCTION")]
+    change: Vec<String>,
 }
 
 impl Commit {
     pub fn exec(self, ctx: &Context) -> Result<()> {
-        let id = crate::container::files::commit(ctx, &self.container, self.image.as_deref())?;
+        let changes = crate::build::exec::parse_changes(&self.change)?;
+        let id = crate::container::files::commit(
+            ctx,
+            &self.container,
+            self.image.as_deref(),
+            move |config| crate::build::exec::apply_changes(config, &changes),
+        )?;
         println!("{id}");
         Ok(())
     }

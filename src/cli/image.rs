@@ -226,15 +226,26 @@ pub struct Import {
     /// A comment recorded in the image's history.
     #[arg(short, long)]
     message: Option<String>,
+    /// A Containerfile instruction applied to the image's config: CMD,
+    /// ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, SHELL,
+    /// STOPSIGNAL, USER, VOLUME or WORKDIR (repeatable, in order).
+    #[arg(short, long = "change", value_name = "INSTRUCTION")]
+    change: Vec<String>,
 }
 
 impl Import {
     pub fn exec(self, ctx: &Context) -> Result<()> {
+        let changes = crate::build::exec::parse_changes(&self.change)?;
+        let mut config = serde_json::json!({ "config": {} });
+        crate::build::exec::apply_changes(&mut config, &changes)?;
+        let run_config = serde_json::from_value(config["config"].take())
+            .map_err(|e| Error::Usage(format!("--change: {e}")))?;
         let report = images::import(
             ctx,
             &self.file,
             self.name.as_deref(),
             self.message.as_deref(),
+            run_config,
         )?;
         images::print_notes(ctx, &report);
         for i in &report.images {

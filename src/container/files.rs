@@ -647,8 +647,15 @@ fn dir_entry<W: Write>(
 }
 
 /// `commit`: the writable layer as a new image layer on top of the
-/// container's image; returns the new image's id.
-pub fn commit(ctx: &Context, input: &str, name: Option<&str>) -> Result<String> {
+/// container's image; returns the new image's id. `change` edits the new
+/// config (the `--change` instructions) before anything is stored, so a
+/// change that fails stores nothing.
+pub fn commit(
+    ctx: &Context,
+    input: &str,
+    name: Option<&str>,
+    change: impl FnOnce(&mut serde_json::Value) -> Result<()>,
+) -> Result<String> {
     let (upper, _) = layers(ctx, input)?;
     let store = ctx.store()?;
     let c = Containers::open(store.root())?;
@@ -663,10 +670,11 @@ pub fn commit(ctx: &Context, input: &str, name: Option<&str>) -> Result<String> 
         // Also keeps a garbage collection from removing the parent's layers
         // meanwhile, and cleans what killed commits left.
         let _lock = store.lock_shared().map_err(|e| Error::Image(e.into()))?;
-        let added = layer_from_upper(store, &upper, &[], &StackOwners::new(None, &[]))?;
         let (_, raw) = store.config(&parent).map_err(|e| Error::Image(e.into()))?;
         let mut config: serde_json::Value =
             serde_json::from_slice(&raw).map_err(|e| other(e.to_string()))?;
+        change(&mut config)?;
+        let added = layer_from_upper(store, &upper, &[], &StackOwners::new(None, &[]))?;
         let now = crate::time::rfc3339(crate::image::store::now());
         config["created"] = now.clone().into();
         if let Some(ids) = config["rootfs"]["diff_ids"].as_array_mut() {

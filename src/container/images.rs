@@ -7,6 +7,7 @@ use crate::config::{Config, Paths};
 use crate::container::error::{Error, Result};
 use crate::container::record::{Containers, Status};
 use crate::image::archive::{self, LoadReport, SaveFormat, SaveItem};
+use crate::image::config::RunConfig;
 use crate::image::registry::{self, PullOptions, PullReport, PushOptions, PushReport};
 use crate::image::store::{ImageEntry, Store, UnpackMap};
 use crate::image::{Digest, Reference};
@@ -326,6 +327,7 @@ pub fn import(
     input: &Path,
     name: Option<&str>,
     message: Option<&str>,
+    run_config: RunConfig,
 ) -> Result<LoadReport> {
     let name = name
         .map(|n| Reference::parse_in(n, "localhost"))
@@ -336,7 +338,9 @@ pub fn import(
     } else {
         absolute(input)?
     };
-    ctx.in_userns(move |store| archive::import(store, &input, name.as_ref(), message).map_err(img))
+    ctx.in_userns(move |store| {
+        archive::import(store, &input, name.as_ref(), message, run_config).map_err(img)
+    })
 }
 
 /// `save`: to a file or directory, or (`None`) to standard output.

@@ -52,6 +52,7 @@ fn pause_image(ctx: &Context) -> Result<String> {
         &tar,
         Some(PAUSE_IMAGE),
         Some("the empty image of burrow's pod infra containers"),
+        Default::default(),
     );
     let _ = std::fs::remove_file(&tar);
     imported?;

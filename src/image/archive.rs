@@ -602,6 +602,7 @@ pub fn import(
     path: &Path,
     name: Option<&Reference>,
     message: Option<&str>,
+    run_config: RunConfig,
 ) -> Result<LoadReport> {
     store.clean_if_idle()?;
     let _lock = store.lock_shared()?;
@@ -635,7 +636,7 @@ pub fn import(
         created: Some(created.clone()),
         architecture: arch.into(),
         os: os.into(),
-        config: Some(RunConfig::default()),
+        config: Some(run_config),
         rootfs: RootFs {
             kind: "layers".into(),
             diff_ids: vec![added.diff_id.clone()],
