@@ -447,6 +447,31 @@ impl Containers {
     /// container whose pid 1 is gone (or is another process now) exited.
     /// A state file that does not parse reads as `Unknown`, saying why.
     pub fn state(&self, id: &str) -> Result<State> {
+        // A pid 1 that has just died is recorded by its supervisor a moment
+        // later (it reaps it, then writes the exit code): a reader in that
+        // moment must not call the container lost. The supervisor keeps no
+        // lock a reader could test, so the state is read again for a short
+        // while before it is declared lost; a container whose supervisor
+        // is really gone pays that wait once per read.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        loop {
+            match self.read_state(id)? {
+                (state, false) => return Ok(state),
+                (state, true) if std::time::Instant::now() >= deadline => return Ok(state),
+                _ => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        }
+    }
+
+    /// The state as `state` gives it, read once, without waiting for a
+    /// supervisor: for the supervisor itself, the one that writes the exit.
+    pub fn state_now(&self, id: &str) -> Result<State> {
+        Ok(self.read_state(id)?.0)
+    }
+
+    /// The recorded state, corrected as `state` says; true with it when the
+    /// container was found lost (running, its pid 1 gone, no exit code).
+    fn read_state(&self, id: &str) -> Result<(State, bool)> {
         let path = self.dir_of(id).join("state.json");
         let mut state: State = match read_json(&path) {
             Err(RecordError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
@@ -456,10 +481,11 @@ impl Containers {
                 let mut state = State::created();
                 state.status = Status::Unknown;
                 state.error = Some(damage_note(&path, &detail));
-                return Ok(state);
+                return Ok((state, false));
             }
             other => other?,
         };
+        let mut lost = false;
         if state.status == Status::Running {
             let alive = match (state.pid, state.pid_start) {
                 (Some(pid), Some(start)) => process_start_time(pid) == Some(start),
@@ -469,11 +495,12 @@ impl Containers {
                 state.status = Status::Exited;
                 state.pid = None;
                 if state.exit_code.is_none() {
+                    lost = true;
                     state.error = Some("burrow lost track of the container (its supervisor was killed, or the machine rebooted)".into());
                 }
             }
         }
-        Ok(state)
+        Ok((state, lost))
     }
 
     /// Replaces the state atomically (no reader sees half a file), but

@@ -726,7 +726,7 @@ impl Supervisor {
 
     fn state(&self) -> State {
         self.containers
-            .state(&self.plan.id)
+            .state_now(&self.plan.id)
             .unwrap_or_else(|_| State::created())
     }
 
