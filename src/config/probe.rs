@@ -62,6 +62,10 @@ pub fn unsafe_parent(dir: &Path, uid: u32, private_gid: Option<u32>) -> Option<(
         let skip = usize::from(real == dir);
         parents.extend(real.ancestors().skip(skip).map(Path::to_path_buf));
     }
+    // Without symbolic links on the way the resolved parents are the same
+    // directories: each is looked at once (this runs at every command).
+    let mut seen = std::collections::HashSet::new();
+    parents.retain(|p| seen.insert(p.clone()));
     parents.iter().rev().find_map(|p| {
         let md = fs::metadata(p).ok()?;
         opened_to_others(&md, uid, private_gid, true).map(|why| (p.clone(), why))
