@@ -13,13 +13,18 @@ use common::{path_str, TestEnv, TestUser};
 use std::time::Duration;
 
 const NET_APPLETS: &[&str] = &[
-    "nc", "ip", "seq", "grep", "ping", "ping6", "hostname", "cut", "head",
+    "nc", "ip", "seq", "grep", "ping", "ping6", "hostname", "cut", "head", "arping", "sleep",
 ];
 
 /// A test environment (burrow-test, with subordinate ids) with a busybox
 /// image `netbox` that has the network applets.
 fn env_with_image(test: &str) -> Option<TestEnv> {
-    let env = TestEnv::new(test, TestUser::WithSubids)?;
+    env_of(test, TestUser::WithSubids)
+}
+
+/// `env_with_image` for `user`.
+fn env_of(test: &str, user: TestUser) -> Option<TestEnv> {
+    let env = TestEnv::new(test, user)?;
     let mut b = busybox_rootfs();
     for a in NET_APPLETS {
         b = b.symlink(&format!("bin/{a}"), "busybox");
@@ -287,4 +292,264 @@ fn network_errors_use_docker_words_and_exit_codes() {
     env.ok(&["rm", "-f", "user"]);
     env.ok(&["network", "rm", "one"]);
     assert_eq!(env.run(&["network", "exists", "one"]).code(), Some(1));
+}
+
+/// `field` of container `name`'s entry on network `net`
+/// (`IPAddress`, `GlobalIPv6Address`, `MacAddress`).
+fn endpoint_field(env: &TestEnv, name: &str, net: &str, field: &str) -> String {
+    let out = env.ok(&[
+        "inspect",
+        "--format",
+        &format!("{{{{(index .NetworkSettings.Networks \"{net}\").{field}}}}}"),
+        name,
+    ]);
+    out.stdout.trim().to_string()
+}
+
+/// The ICMP echo requests container `name` has received: (IPv4, IPv6),
+/// from its network namespace's counters.
+fn echoes_received(env: &TestEnv, name: &str) -> (u64, u64) {
+    let out = env.ok(&["exec", name, "cat", "/proc/net/snmp", "/proc/net/snmp6"]);
+    let icmp: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("Icmp: "))
+        .collect();
+    let v4 = match icmp.as_slice() {
+        [names, values] => names
+            .split_whitespace()
+            .zip(values.split_whitespace())
+            .find(|(n, _)| *n == "InEchos")
+            .and_then(|(_, v)| v.parse().ok()),
+        _ => None,
+    };
+    let v6 = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Icmp6InEchos"))
+        .and_then(|v| v.trim().parse().ok());
+    match (v4, v6) {
+        (Some(a), Some(b)) => (a, b),
+        _ => panic!("no echo counters in {out}"),
+    }
+}
+
+/// Container `a`, privileged (root of its network namespace, with
+/// NET_ADMIN and NET_RAW), claims container `b`'s IPv4 and IPv6 addresses
+/// with gratuitous ARP and unsolicited neighbour advertisements, then
+/// takes `b`'s MAC address, then pings `c` from `b`'s addresses: after
+/// each claim, `c` still reaches the real `b` (its TCP server answers),
+/// and none of the forged pings reaches `c`, while `a`'s own do. Without
+/// the ports' filters each step hands `b`'s traffic to `a`.
+#[test]
+fn a_container_cannot_claim_another_containers_addresses_or_mac() {
+    let Some(env) = env_with_image("a_container_cannot_claim_another_containers_addresses_or_mac")
+    else {
+        return;
+    };
+    let net = "spoofnet";
+    env.ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        "10.131.7.0/24",
+        "--subnet",
+        "fd31:7::/64",
+        net,
+    ]);
+    let (b4, b6) = ("10.131.7.2", "fd31:7::2");
+    let (c4, c6) = ("10.131.7.3", "fd31:7::3");
+    let (a4, a6) = ("10.131.7.4", "fd31:7::4");
+    let on = |name: &str, ip: &str, ip6: &str, cmd: &[&str], extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            net,
+            "--ip",
+            ip,
+            "--ip6",
+            ip6,
+        ];
+        args.extend_from_slice(extra);
+        args.push("netbox");
+        args.extend_from_slice(cmd);
+        env.ok(&args);
+    };
+    on(
+        "b",
+        b4,
+        b6,
+        &["nc", "-ll", "-p", "80", "-e", "echo", "from-b"],
+        &[],
+    );
+    on("c", c4, c6, &["sleep", "600"], &[]);
+    // a serves the same port as b: whatever reaches it answers from-a.
+    on(
+        "a",
+        a4,
+        a6,
+        &["nc", "-ll", "-p", "80", "-e", "echo", "from-a"],
+        &["--privileged"],
+    );
+    let b_mac = endpoint_field(&env, "b", net, "MacAddress");
+    let a_mac = endpoint_field(&env, "a", net, "MacAddress");
+    // c reaches b (its neighbour entries for b are made here).
+    let reach = format!("nc -w 3 {b4} 80 </dev/null; nc -w 3 {b6} 80 </dev/null; echo checked");
+    let first = until_ok(&env, &["exec", "c", "sh", "-c", &reach]);
+    assert_eq!(first.stdout.matches("from-b").count(), 2, "{first}");
+    let dev = "dev=$(ip -o link | grep -o 'eth[0-9]*@' | head -1 | cut -d@ -f1)";
+    let in_a = |what: &str, script: String| {
+        let out = env.run(&[
+            "exec",
+            "a",
+            "sh",
+            "-c",
+            &format!("set -e; {dev}; {script}; echo sent"),
+        ]);
+        assert!(out.stdout.contains("sent"), "{what}: {out}");
+    };
+    let attack = |what: &str, script: String| {
+        in_a(what, script);
+        let seen = env.ok(&["exec", "c", "sh", "-c", &reach]);
+        assert_eq!(
+            seen.stdout.matches("from-b").count(),
+            2,
+            "after {what}, c no longer reaches b: {seen}"
+        );
+        assert!(!seen.stdout.contains("from-a"), "{what}: {seen}");
+    };
+    // 1. b's addresses claimed with a's own MAC: gratuitous ARP, and
+    // unsolicited neighbour advertisements (sent for every address when
+    // the MAC changes, with ndisc_notify; changed back to a's own).
+    attack(
+        "gratuitous ARP and neighbour advertisements for b's addresses",
+        format!(
+            "for f in all $dev; do echo 0 > /proc/sys/net/ipv6/conf/$f/accept_dad; \
+               echo 1 > /proc/sys/net/ipv6/conf/$f/ndisc_notify; done; \
+             ip addr add {b4}/24 dev $dev; ip -6 addr add {b6}/64 dev $dev; \
+             arping -U -c 2 -I $dev {b4} || true; \
+             ip link set dev $dev address 02:00:00:00:00:01; \
+             ip link set dev $dev address {a_mac}; \
+             arping -U -c 2 -I $dev {b4} || true"
+        ),
+    );
+    // 2. b's MAC taken as well: the bridge must not learn it on a's port.
+    attack(
+        "b's MAC",
+        format!(
+            "ip link set dev $dev address {b_mac}; \
+             arping -U -c 2 -I $dev {b4} || true; \
+             ping -c 1 -W 1 {c4} || true; ping6 -c 1 -W 1 {c6} || true"
+        ),
+    );
+    // 3. Pings with b's addresses as source, then with a's own. a learns
+    // c's MAC first, from its own addresses (neighbour discovery from b's
+    // would be dropped before any ping is sent).
+    in_a(
+        "learning c's MAC",
+        format!(
+            "ip link set dev $dev address {a_mac}; \
+             ip addr del {b4}/24 dev $dev; ip -6 addr del {b6}/64 dev $dev; \
+             ping -c 1 -W 5 {c4} >/dev/null; ping6 -c 1 -W 5 {c6} >/dev/null; \
+             ip addr add {b4}/24 dev $dev; ip -6 addr add {b6}/64 dev $dev"
+        ),
+    );
+    let before = echoes_received(&env, "c");
+    in_a(
+        "pings from b's addresses, then a's",
+        format!(
+            "ping -c 3 -W 1 -I {b4} {c4} >/dev/null || true; \
+             ping6 -c 3 -W 1 -I {b6} {c6} >/dev/null || true; \
+             ping -c 1 -W 5 -I {a4} {c4} >/dev/null; \
+             ping6 -c 1 -W 5 -I {a6} {c6} >/dev/null"
+        ),
+    );
+    let after = echoes_received(&env, "c");
+    env.ok(&["rm", "-f", "a", "b", "c"]);
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (1, 1),
+        "echo requests c received (IPv4, IPv6): only a's own two may arrive"
+    );
+}
+
+/// A user without subordinate ids (a single-id map) has user networks
+/// too: containers on one reach each other by name over IPv4 and IPv6,
+/// and one on another network does not reach them.
+#[test]
+fn user_networks_work_without_subordinate_ids() {
+    let Some(env) = env_of(
+        "user_networks_work_without_subordinate_ids",
+        TestUser::NoSubids,
+    ) else {
+        return;
+    };
+    env.ok(&["network", "create", "nosubnet"]);
+    env.ok(&["network", "create", "--internal", "othernet"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        "nosubnet",
+        "netbox",
+        "nc",
+        "-ll",
+        "-p",
+        "80",
+        "-e",
+        "echo",
+        "from-srv",
+    ]);
+    let up = until_ok(
+        &env,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "nosubnet",
+            "netbox",
+            "nc",
+            "-w",
+            "5",
+            "srv",
+            "80",
+        ],
+    );
+    assert!(up.stdout.contains("from-srv"), "{up}");
+    let v6 = address_of6(&env, "srv", "nosubnet");
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "nosubnet",
+        "netbox",
+        "sh",
+        "-c",
+        &format!("nc -w 5 srv 80 </dev/null; nc -w 5 {v6} 80 </dev/null"),
+    ]);
+    let ip = address_on(&env, "srv", "nosubnet");
+    let other = env.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "othernet",
+        "netbox",
+        "sh",
+        "-c",
+        &format!("nc -w 3 {ip} 80 </dev/null; echo done"),
+    ]);
+    env.ok(&["rm", "-f", "srv"]);
+    assert_eq!(out.stdout.matches("from-srv").count(), 2, "{out}");
+    assert!(other.stdout.contains("done"), "{other}");
+    assert!(!other.stdout.contains("from-srv"), "{other}");
+}
+
+fn address_of6(env: &TestEnv, name: &str, net: &str) -> String {
+    endpoint_field(env, name, net, "GlobalIPv6Address")
 }

@@ -259,6 +259,7 @@ pub fn plan(
     sandbox.shared_userns = (config.userns.keep_alive > 0).then(|| SharedUserns {
         dir: runtime_root.join("userns"),
         keep_alive_secs: config.userns.keep_alive,
+        single_map: false,
     });
     // One id mapped: chown, set*id and the like succeed, and the owners
     // asked for are kept for commit (see `sandbox::rootemu`).

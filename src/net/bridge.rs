@@ -24,6 +24,10 @@ pub enum BridgeError {
     Missing(&'static str),
     #[error(transparent)]
     Netlink(#[from] NetlinkError),
+    /// The filter that keeps a container to its own addresses: without
+    /// it, no container joins a network.
+    #[error("filtering the container's port (nftables in the kernel, CONFIG_NF_TABLES and CONFIG_NF_TABLES_NETDEV): {0}")]
+    Filter(NetlinkError),
     #[error("joining network {network}: {source}")]
     Join {
         network: String,
@@ -32,16 +36,19 @@ pub enum BridgeError {
 }
 
 /// A route socket in another network namespace, with an fd of that
-/// namespace (to move a veth end into it).
+/// namespace (to move a veth end into it) and a netfilter socket there
+/// (for the ports' filters, `portfilter`).
 pub struct NetnsHandle {
     pub route: Netlink,
     pub netns: OwnedFd,
+    pub filter: OwnedFd,
 }
 
 #[derive(Serialize, Deserialize)]
 enum Step {
     Netns,
     Route,
+    Filter,
 }
 
 /// Opens a route socket (and the namespace's fd) in the network
@@ -56,6 +63,7 @@ pub fn open_netns(
     let pid_raw = pidfd.as_raw_fd();
     let mut netns = None;
     let mut route = None;
+    let mut filter = None;
     let how = crate::forked::Fork {
         timeout: Some(std::time::Duration::from_secs(10)),
         ..crate::forked::Fork::new("the network namespace helper")
@@ -87,12 +95,16 @@ pub fn open_netns(
             let nl = Netlink::open().map_err(|e| e.errno)?;
             side.step(&Step::Route, Some(nl.fd()))
                 .map_err(|_| libc::EPIPE)?;
+            let nf = super::portfilter::open_socket().map_err(|e| e.errno)?;
+            side.step(&Step::Filter, Some(nf.as_fd()))
+                .map_err(|_| libc::EPIPE)?;
             Ok(())
         },
         |step, fd, _| {
             match step {
                 Step::Netns => netns = fd,
                 Step::Route => route = fd,
+                Step::Filter => filter = fd,
             }
             Ok(())
         },
@@ -101,6 +113,7 @@ pub fn open_netns(
     Ok(NetnsHandle {
         route: Netlink::from_fd(route.ok_or(BridgeError::Missing("route socket"))?),
         netns: netns.ok_or(BridgeError::Missing("namespace"))?,
+        filter: filter.ok_or(BridgeError::Missing("netfilter socket"))?,
     })
 }
 
@@ -145,6 +158,15 @@ pub fn attach(
             _ => return Err(e.into()),
         }
     }
+    // Filtered before it is on the bridge: not one forged frame passes.
+    super::portfilter::install(
+        &user.filter,
+        &a.peer,
+        a.mac,
+        a.ipv4.map(|(ip, _)| ip),
+        a.ipv6.map(|(ip, _)| ip),
+    )
+    .map_err(BridgeError::Filter)?;
     let peer = user.route.index_of(&a.peer)?;
     user.route.set_master_up(peer, bridge)?;
     let index = container.index_of(&a.ifname)?;
@@ -164,6 +186,7 @@ pub fn attach(
 pub fn detach(user: &mut NetnsHandle, peer: &str) -> Result<(), BridgeError> {
     let index = user.route.index_of(peer)?;
     user.route.delete_link(index)?;
+    super::portfilter::remove(&user.filter, peer).map_err(BridgeError::Filter)?;
     Ok(())
 }
 

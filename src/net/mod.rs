@@ -10,6 +10,7 @@ pub mod dns;
 mod forward;
 pub mod netlink;
 pub mod networks;
+pub mod portfilter;
 pub mod ports;
 pub mod stack;
 pub mod tap;

@@ -346,7 +346,7 @@ fn reset_signals() {
 /// ourselves; a full one comes from the parent's newuidmap/newgidmap.
 fn id_maps(ctx: &ChildContext) -> Result<(), Stop> {
     // A shared user namespace has its maps already.
-    if ctx.spec.id_map.is_single() && ctx.spec.join.is_none() {
+    if ctx.spec.id_map.is_single() && ctx.spec.join.is_none() && !ctx.shared_userns {
         userns::write_own_single_map(&ctx.spec.id_map).map_err(|e| {
             Stop::Setup(SetupError {
                 op: "write the single-id map".into(),

@@ -274,7 +274,13 @@ fn start(record: &Path, map: &IdMap, keep_alive: Duration) -> Result<OwnedFd, Ho
         errno: e.errno,
     })?;
     // On any failure below, go_w closes unwritten and the holder exits.
-    userns::write_maps(map, nix::unistd::Pid::from_raw(pid))?;
+    // A single-id map (no subordinate ids: held for the user's networks)
+    // needs no set-uid helper.
+    if map.is_single() {
+        userns::write_single_map_of(map, nix::unistd::Pid::from_raw(pid))?;
+    } else {
+        userns::write_maps(map, nix::unistd::Pid::from_raw(pid))?;
+    }
     let ns_path = format!("/proc/{pid}/ns/user");
     let ns = rustix::fs::open(
         ns_path.as_str(),

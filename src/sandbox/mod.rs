@@ -265,7 +265,7 @@ pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
 /// Single-threaded callers only (starting a holder forks).
 pub fn open_shared_userns(spec: &SandboxSpec, may_start: bool) -> Option<OwnedFd> {
     let s = spec.shared_userns.as_ref()?;
-    if spec.join.is_some() || spec.id_map.is_single() {
+    if !spec.shares_userns() {
         return None;
     }
     let dir = &s.dir;
@@ -297,7 +297,7 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
     };
     let (parent_end, child_end) = Channel::pair()?;
 
-    let shared = shared.filter(|_| spec.join.is_none() && !spec.id_map.is_single());
+    let shared = shared.filter(|_| spec.shares_userns());
     // In a shared namespace, a go-between enters it and forks pid 1 as our
     // child; it fails over to a namespace of the container's own.
     let mut entered = None;

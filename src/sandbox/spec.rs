@@ -276,6 +276,25 @@ impl Rlimit {
 pub struct SharedUserns {
     pub dir: PathBuf,
     pub keep_alive_secs: u64,
+    /// A single-id map is held and shared too (it needs no helper, so
+    /// otherwise each container makes its own namespace): for a container
+    /// on the user's networks, whose veth ends are moved into the holder's
+    /// network namespace, which only a process with rights in the
+    /// holder's user namespace may do.
+    #[serde(default)]
+    pub single_map: bool,
+}
+
+impl SandboxSpec {
+    /// Whether the container's pid 1 enters the held user namespace
+    /// rather than making one.
+    pub fn shares_userns(&self) -> bool {
+        self.join.is_none()
+            && self
+                .shared_userns
+                .as_ref()
+                .is_some_and(|s| !self.id_map.is_single() || s.single_map)
+    }
 }
 
 /// The process whose user and network namespaces are entered with setns.

@@ -521,7 +521,7 @@ impl Supervisor {
                 })
             })?;
         }
-        let userns = sandbox::open_shared_userns(&self.plan.sandbox, !self.cgroup_made);
+        let userns = sandbox::open_shared_userns(&spec, !self.cgroup_made);
         if !self.cgroup_made {
             self.make_cgroup()?;
         }

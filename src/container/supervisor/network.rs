@@ -124,10 +124,7 @@ fn links_of(storage: &std::path::Path, id: &str, tap: bool) -> Vec<bridge::Attac
 /// Why a container could not be put on its user networks.
 #[derive(Debug, thiserror::Error)]
 pub enum JoinError {
-    #[error(
-        "user networks need subordinate ids (/etc/subuid and /etc/subgid) and the shared \
-         user namespace ([userns] keep_alive above 0)"
-    )]
+    #[error("user networks need the shared user namespace ([userns] keep_alive above 0)")]
     NoSharedUserns,
     #[error("the user's network namespace: {0}")]
     Holder(crate::sandbox::holder::HolderError),
@@ -201,10 +198,14 @@ impl SupervisedStack {
             self.config.prepare_with(sandbox, links, None);
             return Ok(());
         }
+        // Without subordinate ids too: the single-id map is then held and
+        // shared as well (see `SharedUserns::single_map`).
+        if let Some(s) = &mut sandbox.shared_userns {
+            s.single_map = true;
+        }
         if self.hold.is_none() {
-            let shared = match (&sandbox.shared_userns, sandbox.id_map.is_single()) {
-                (Some(s), false) => s,
-                _ => return Err(JoinError::NoSharedUserns),
+            let Some(shared) = &sandbox.shared_userns else {
+                return Err(JoinError::NoSharedUserns);
             };
             let hold = crate::sandbox::holder::hold_network(
                 &shared.dir,

@@ -61,6 +61,21 @@ pub fn write_maps(map: &IdMap, pid: Pid) -> Result<(), UsernsError> {
     first_error.map_or(Ok(()), Err)
 }
 
+/// Writes the single-id map of process `pid`'s new user namespace from
+/// its parent namespace, as the namespace's owner may without a helper
+/// (setgroups denied first, as the kernel asks for a gid map so written).
+pub fn write_single_map_of(map: &IdMap, pid: Pid) -> Result<(), UsernsError> {
+    let write = |file: &'static str, data: String| {
+        std::fs::write(format!("/proc/{}/{file}", pid.as_raw()), data)
+            .map_err(|source| UsernsError::WriteMap { file, source })
+    };
+    write("setgroups", "deny".into())?;
+    let line = |r: &IdRange| format!("{} {} {}\n", r.inside, r.outside, r.count);
+    write("uid_map", map.uids.iter().map(line).collect())?;
+    write("gid_map", map.gids.iter().map(line).collect())?;
+    Ok(())
+}
+
 /// Writes a single-id map from inside the new namespace: allowed without
 /// helpers because it maps only our own ids (setgroups must be denied first).
 pub fn write_own_single_map(map: &IdMap) -> Result<(), UsernsError> {

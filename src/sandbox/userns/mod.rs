@@ -18,7 +18,7 @@ pub use diagnostics::{
     UsernsBlocker,
 };
 pub use idmap::{current_user_name, IdMap, IdRange, SingleMapReason};
-pub use maps::{find_program, write_maps, write_own_single_map};
+pub use maps::{find_program, write_maps, write_own_single_map, write_single_map_of};
 pub use subid::{
     free_subid_range, free_subid_range_of_system, read_subid, IdKind, SubidRange, SubidSource,
 };
