@@ -1,8 +1,9 @@
 #!/bin/bash
 # Network throughput with iperf3, side by side in one run, as the
 # unprivileged bench user: the host's loopback (the physical limit),
-# burrow's --network user, slirp4netns and pasta; container-to-host TCP and
-# published-port TCP; and the resident memory of the process carrying the
+# burrow's --network user, slirp4netns and pasta; container-to-host TCP,
+# published-port TCP and (burrow's only) container-to-container TCP on a
+# user network; and the resident memory of the process carrying the
 # traffic (burrow's supervisor, slirp4netns, pasta) while it does.
 #
 #   sudo SECS=10 bench/net.sh            # prints a markdown table
@@ -106,10 +107,22 @@ as_user "
     iperf3 -c 127.0.0.1 -p 15203 -t $SECS -J > $out/slirp-in.json
     kill \$sl \$ns"
 
+# 8. Container to container on one user network: the kernel's path (a
+# veth pair each, a bridge in the user's network namespace), against the
+# host's loopback measured again just before it, side by side.
+as_user "iperf3 -c 127.0.0.1 -p 5201 -t $SECS -J > $out/loopback2.json"
+as_user "
+    \$BURROW rm -f netbench-srv >/dev/null 2>&1; \$BURROW network rm netbench-net >/dev/null 2>&1
+    \$BURROW network create netbench-net >/dev/null
+    \$BURROW run -d --name netbench-srv --network netbench-net $LIBS netbench iperf3 -s -1 -p 5201 >/dev/null
+    for i in \$(seq 30); do \$BURROW run --rm --network netbench-net $LIBS netbench iperf3 -c netbench-srv -p 5201 -t $SECS -J > $out/c2c.json && break; sleep 0.3; done
+    \$BURROW rm -f netbench-srv >/dev/null; \$BURROW network rm netbench-net >/dev/null"
+
 kill "$(cat "$out/iperf-host.pid")" 2>/dev/null || true
 
 echo "| path | host loopback | burrow | slirp4netns | pasta |"
 echo "| --- | --- | --- | --- | --- |"
 echo "| container -> host TCP (Gbit/s) | $(gbits "$out/loopback.json") | $(gbits "$out/burrow-out.json") | $(gbits "$out/slirp-out.json") | $(gbits "$out/pasta-out.json") |"
 echo "| published port TCP (Gbit/s) | $(gbits "$out/loopback.json") | $(gbits "$out/burrow-in.json") | $(gbits "$out/slirp-in.json") | $(gbits "$out/pasta-in.json") |"
+echo "| container -> container, one user network, TCP (Gbit/s) | $(gbits "$out/loopback2.json") | $(gbits "$out/c2c.json") | - | - |"
 echo "| peak RSS while carrying (MB) | - | $(cat "$out/burrow-rss") | $(cat "$out/slirp-rss") | $(cat "$out/pasta-rss") |"
