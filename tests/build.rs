@@ -1176,6 +1176,99 @@ fn apt_get_install_in_run_without_subordinate_ids_gives_the_same_owners() {
     );
 }
 
+/// Copies the files of `from` (one level) into a new directory `to`,
+/// given to the test user.
+fn copy_flat(env: &TestEnv, from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    env.give(to);
+    for e in fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(e.file_name());
+        fs::copy(e.path(), &dest).unwrap();
+        env.give(&dest);
+    }
+}
+
+/// `pip install` in RUN on the mmdebstrap Debian base: apt installs
+/// Debian's pip from a flat repository, then pip resolves the project
+/// through a PEP 503 index (a wheel fetched from PyPI when the fixture was
+/// made) and installs it, both mounted from the context (no network in
+/// the test); the package imports in the image from where pip put it,
+/// pip knows it, and neither the index nor pip's download cache is in the
+/// image.
+#[test]
+fn pip_install_in_run_on_a_debian_base() {
+    use common::debian;
+    let test = "build_pip";
+    let Some(env) = TestEnv::new(test, TestUser::WithSubids) else {
+        return;
+    };
+    let Some(base) = debian::fixture(test) else {
+        return;
+    };
+    let Some(pip) = debian::pip_fixture(test, &base) else {
+        return;
+    };
+    debian::import(&env, &base);
+    let project = debian::WHEEL_PROJECT;
+    let version = debian::WHEEL_VERSION;
+    let file = format!(
+        "FROM {image}\n\
+         RUN --mount=type=bind,source=repo,target={repo} \
+         apt-get update && apt-get install -y --no-install-recommends {package} \
+         && rm -rf /var/lib/apt/lists/*\n\
+         RUN --mount=type=bind,source=pypi,target={pypi} \
+         pip install --no-cache-dir --break-system-packages \
+         --index-url file://{pypi}/simple {project}=={version}\n",
+        image = debian::IMAGE,
+        repo = debian::REPO_IN_CONTAINER,
+        package = debian::PIP_PACKAGE,
+        pypi = debian::PYPI_IN_CONTAINER,
+    );
+    let dir = context(&env, "pip", &[("Containerfile", &file)]);
+    copy_flat(&env, &pip.repo, &dir.join("repo"));
+    fs::create_dir_all(dir.join("pypi/simple")).unwrap();
+    env.give(&dir.join("pypi"));
+    env.give(&dir.join("pypi/simple"));
+    copy_flat(
+        &env,
+        &pip.pypi.join("simple").join(project),
+        &dir.join("pypi/simple").join(project),
+    );
+    let out = build(&env, &["-t", "pip:1", "--progress", "plain"], &dir);
+    built_id(&out);
+    assert!(
+        out.stderr
+            .contains(&format!("Successfully installed {project}-{version}")),
+        "pip said what it installed\n{out}"
+    );
+    let got = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "pip:1",
+        "sh",
+        "-c",
+        &format!(
+            "python3 -c 'import {project}; print({project}.__version__, {project}.__file__)'; \
+             pip show {project} 2>/dev/null | grep -E '^(Name|Version|Location):'; \
+             test -e {pypi} && echo leaked || echo clean; \
+             ls /root/.cache/pip 2>/dev/null | wc -l",
+            pypi = debian::PYPI_IN_CONTAINER
+        ),
+    ]);
+    assert_eq!(
+        got.stdout,
+        format!(
+            "{version} /usr/local/lib/python3.11/dist-packages/{project}.py\n\
+             Name: {project}\nVersion: {version}\n\
+             Location: /usr/local/lib/python3.11/dist-packages\n\
+             clean\n0\n"
+        ),
+        "the package imports from where pip put it; the index is not in the image\n{out}"
+    );
+}
+
 /// A context of 50,000 files in 100 directories: the image has every one
 /// with its content (the listing and the digest of all contents, in path
 /// order, agree with the context's); an unchanged rebuild hits the cache,

@@ -261,3 +261,187 @@ pub fn debian_image(env: &TestEnv, test: &str) -> Option<DebianFixture> {
     import(env, &f);
     Some(f)
 }
+
+/// The Debian package that brings pip (with python3).
+pub const PIP_PACKAGE: &str = "python3-pip";
+/// Where a test mounts the pip fixture's package index.
+pub const PYPI_IN_CONTAINER: &str = "/srv/pypi";
+/// The one project the index holds: PyPI's wheel, checked by its sha256.
+pub const WHEEL_PROJECT: &str = "six";
+pub const WHEEL_VERSION: &str = "1.16.0";
+const WHEEL_FILE: &str = "six-1.16.0-py2.py3-none-any.whl";
+const WHEEL_SHA256: &str = "8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254";
+
+/// What `pip install` in RUN needs beside the base fixture: a flat apt
+/// repository with [`PIP_PACKAGE`] and what it needs beyond the base
+/// image (mounted at [`REPO_IN_CONTAINER`] in place of the base's), and a
+/// package index in PyPI's "simple" form (PEP 503) holding one wheel
+/// downloaded from PyPI, so that pip resolves and installs through an
+/// index with no network.
+#[derive(Debug, Clone)]
+pub struct PipFixture {
+    pub dir: PathBuf,
+    /// A flat apt repository: `*.deb` and `Packages`.
+    pub repo: PathBuf,
+    /// `simple/PROJECT/index.html` and the wheel.
+    pub pypi: PathBuf,
+}
+
+/// Made by the host's apt (its own configuration, state and cache under
+/// the stage: the host's apt is not touched) resolving [`PIP_PACKAGE`]
+/// against the base image's dpkg status, and curl for the wheel: a
+/// minute's download, no second mmdebstrap.
+const PIP_SCRIPT: &str = r##"set -e
+cd "$STAGE"
+mkdir -p apt/etc/apt.conf.d apt/etc/preferences.d apt/etc/sources.list.d \
+  apt/state/lists/partial apt/cache/archives/partial repo "pypi/simple/$PROJECT"
+tar -xOf "$ROOTFS" ./var/lib/dpkg/status > apt/status
+cat > apt/apt.conf <<CONF
+Dir::Etc "$STAGE/apt/etc/";
+Dir::Etc::Parts "$STAGE/apt/etc/apt.conf.d/";
+Dir::Etc::main "$STAGE/apt/etc/apt.conf";
+Dir::State "$STAGE/apt/state/";
+Dir::State::status "$STAGE/apt/status";
+Dir::Cache "$STAGE/apt/cache/";
+APT::Install-Recommends "false";
+APT::Sandbox::User "root";
+Debug::NoLocking "true";
+CONF
+echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $SUITE main" \
+  > apt/etc/sources.list
+export APT_CONFIG="$STAGE/apt/apt.conf"
+apt-get -q update
+apt-get -q -y --download-only install "$PACKAGE"
+mv apt/cache/archives/*.deb repo/
+rm -rf apt
+cd repo
+for f in *.deb; do dpkg-deb -f "$f"; printf 'Filename: ./%s\nSize: %s\nSHA256: %s\n\n' \
+  "$f" "$(stat -c %s "$f")" "$(sha256sum "$f" | cut -d' ' -f1)"; done > Packages
+cd "../pypi/simple/$PROJECT"
+url=$(curl -fsSL "https://pypi.org/simple/$PROJECT/" | grep -o "https://files.pythonhosted.org/[^\"#]*/$WHEEL" | head -n 1)
+curl -fsSL -o "$WHEEL" "$url"
+echo "$SHA256  $WHEEL" | sha256sum -c -
+printf '<html><body><a href="%s#sha256=%s">%s</a></body></html>\n' "$WHEEL" "$SHA256" "$WHEEL" > index.html
+"##;
+
+/// The pip fixture beside `base`: cached, or made now (as root). `None`
+/// after printing `SKIP` when it can be neither.
+pub fn pip_fixture(test: &str, base: &DebianFixture) -> Option<PipFixture> {
+    // Named by the script and the base it was resolved against.
+    let mut h = Sha256::new();
+    for part in [
+        PIP_SCRIPT,
+        PIP_PACKAGE,
+        WHEEL_FILE,
+        WHEEL_SHA256,
+        SUITE,
+        MIRROR,
+    ] {
+        h.update(part.as_bytes());
+        h.update(b"\n");
+    }
+    h.update(base.dir.as_os_str().as_encoded_bytes());
+    if let Ok(m) = fs::metadata(&base.rootfs) {
+        use std::os::unix::fs::MetadataExt;
+        h.update(format!("\n{} {}", m.size(), m.mtime()));
+    }
+    let key: String = h
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let dir = Path::new(CACHE_DIR).join(format!("pip-{SUITE}-{key}"));
+    let complete = |dir: &Path| {
+        dir.join("ok").is_file().then(|| PipFixture {
+            dir: dir.to_path_buf(),
+            repo: dir.join("repo"),
+            pypi: dir.join("pypi"),
+        })
+    };
+    if let Some(f) = complete(&dir) {
+        return Some(f);
+    }
+    if !running_as_root() {
+        let _ = skip(
+            test,
+            &format!(
+                "the pip fixture is not cached at {} and making it needs root; \
+                 run the suite as root once",
+                dir.display()
+            ),
+        );
+        return None;
+    }
+    for tool in ["apt-get", "curl"] {
+        if !have(tool) {
+            let _ = skip(test, &format!("{tool} is not installed (.ci/packages.txt)"));
+            return None;
+        }
+    }
+    let lock_path = Path::new(CACHE_DIR).join(".debian.lock");
+    let lock_file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", lock_path.display()));
+    let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
+        .unwrap_or_else(|(_, e)| panic!("lock {}: {e}", lock_path.display()));
+    if let Some(f) = complete(&dir) {
+        return Some(f);
+    }
+    let stage = Path::new(CACHE_DIR).join(format!(".build-pip-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&stage);
+    fs::create_dir_all(&stage).unwrap_or_else(|e| panic!("create {}: {e}", stage.display()));
+    let log = stage.join("make.log");
+    let log_file =
+        fs::File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
+    let status = Command::new("sh")
+        .args(["-c", PIP_SCRIPT])
+        .env("STAGE", &stage)
+        .env("ROOTFS", &base.rootfs)
+        .env("MIRROR", MIRROR)
+        .env("SUITE", SUITE)
+        .env("PACKAGE", PIP_PACKAGE)
+        .env("PROJECT", WHEEL_PROJECT)
+        .env("WHEEL", WHEEL_FILE)
+        .env("SHA256", WHEEL_SHA256)
+        .stdout(log_file.try_clone().expect("dup log fd"))
+        .stderr(log_file)
+        .status()
+        .unwrap_or_else(|e| panic!("run sh: {e}"));
+    if !status.success() {
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(40).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        let _ = fs::remove_dir_all(&stage);
+        panic!(
+            "making the pip fixture failed ({status}):\n{}",
+            tail.join("\n")
+        );
+    }
+    // Readable by the unprivileged test users.
+    let index = stage.join("pypi/simple").join(WHEEL_PROJECT);
+    for d in [
+        stage.clone(),
+        stage.join("repo"),
+        stage.join("pypi"),
+        stage.join("pypi/simple"),
+        index.clone(),
+    ] {
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", d.display()));
+    }
+    for entry in (fs::read_dir(stage.join("repo")).expect("read the repo dir"))
+        .chain(fs::read_dir(&index).expect("read the index dir"))
+        .flatten()
+    {
+        fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o644))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", entry.path().display()));
+    }
+    super::fixtures::write_file(&stage.join("ok"), b"");
+    fs::rename(&stage, &dir)
+        .unwrap_or_else(|e| panic!("rename {} to {}: {e}", stage.display(), dir.display()));
+    complete(&dir)
+}
