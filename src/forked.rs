@@ -320,6 +320,20 @@ impl<S: Serialize> ChildSide<'_, S> {
     pub fn reply<R: DeserializeOwned>(&self) -> Result<(R, Option<OwnedFd>), ChannelError> {
         self.channel.recv()?.ok_or(ChannelError::Unexpected)
     }
+
+    /// The parent's next message, `None` once the parent is gone: for a
+    /// child that serves requests (`Started::tell`) until then.
+    pub fn request<R: DeserializeOwned>(
+        &self,
+    ) -> Result<Option<(R, Option<OwnedFd>)>, ChannelError> {
+        self.channel.recv()
+    }
+
+    /// The channel's fd, for a child that closes every fd it inherited
+    /// but the ones it needs.
+    pub fn raw_fd(&self) -> RawFd {
+        self.channel.raw_fd()
+    }
 }
 
 /// Sends steps to the parent, as `ChildSide::step` does.
@@ -530,6 +544,17 @@ impl<S: DeserializeOwned, T: DeserializeOwned, E: DeserializeOwned> Started<S, T
     /// The child's pid while it has not been reaped.
     pub fn pid(&self) -> Option<Pid> {
         self.reaper.as_ref().map(|r| r.pid)
+    }
+
+    /// Sends the child a message (`ChildSide::request` or `reply` reads
+    /// it); its answer comes through `hear`.
+    pub fn tell<M: Serialize>(&self, msg: &M, fd: Option<BorrowedFd>) -> Result<(), ForkError> {
+        self.channel
+            .send(msg, fd)
+            .map_err(|source| ForkError::Channel {
+                what: self.what,
+                source,
+            })
     }
 
     /// The child's next message (blocks until there is one); after its

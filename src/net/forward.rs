@@ -180,7 +180,9 @@ impl PortForwarder {
 
     fn accept_all(&mut self) {
         let mut buf = vec![0u8; 65536];
-        let Some(helper) = &self.helper else { return };
+        let Some(helper) = &mut self.helper else {
+            return;
+        };
         for i in 0..self.listeners.len() {
             let Listener { port: p, socket } = &self.listeners[i];
             let port = p.container_port;

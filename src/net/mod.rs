@@ -89,8 +89,10 @@ pub enum NetError {
         what: String,
         source: std::io::Error,
     },
-    #[error("the network helper inside the container: {0}")]
-    Helper(String),
+    /// The helper that makes sockets inside the container for its
+    /// published ports.
+    #[error(transparent)]
+    PortHelper(#[from] ports::PortHelperError),
     /// `burrow network`'s errors, in docker's words.
     #[error(transparent)]
     Networks(#[from] networks::NetworksError),

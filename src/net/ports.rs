@@ -2,7 +2,7 @@
 
 use super::NetError;
 use super::{GUEST_V4, GUEST_V6};
-use crate::forked::{Channel, ChannelError};
+use crate::forked::{ChannelError, ChildSide, Fork, ForkError, Heard, Started};
 use nix::sys::socket::SockaddrStorage;
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use serde::{Deserialize, Serialize};
@@ -329,10 +329,10 @@ pub(super) fn bind_host(p: &PublishedPort) -> Result<HostSocket, NetError> {
 }
 
 /// The process inside the container's network namespace that makes
-/// sockets there on request.
+/// sockets there on request: a child on `crate::forked`'s channel, whose
+/// steps are its answers.
 pub(super) struct InsideSockets {
-    channel: Channel,
-    pid: i32,
+    helper: Started<HelperSays, (), InsideError>,
 }
 
 /// A socket inside, for a client of a published port.
@@ -343,101 +343,124 @@ struct SocketRequest {
     port: u16,
 }
 
-/// The helper's answer: the socket rides along, or the errno says why not.
-type SocketReply = Result<(), i32>;
+/// What the helper says, one step at a time.
+#[derive(Debug, Serialize, Deserialize)]
+enum HelperSays {
+    /// It closed every fd it inherited: the parent may go on.
+    Ready,
+    /// The socket asked for rides along, or why there is none.
+    Socket(Result<(), InsideError>),
+}
+
+/// What the helper could not do inside the container, as it reports it
+/// across the fork.
+#[derive(Debug, thiserror::Error, Serialize, Deserialize)]
+pub enum InsideError {
+    #[error(
+        "cannot enter the user and network namespaces of the container's process {pid}: {}",
+        std::io::Error::from_raw_os_error(*errno)
+    )]
+    Join { pid: i32, errno: i32 },
+    #[error(
+        "cannot make a socket in the container for {client} to its port {port}/{proto}: {}",
+        std::io::Error::from_raw_os_error(*errno)
+    )]
+    Socket {
+        proto: PortProto,
+        client: SocketAddr,
+        port: u16,
+        errno: i32,
+    },
+    #[error("an unreadable request from the supervisor: {0}")]
+    Request(String),
+}
+
+/// Why the published ports' helper could not start or answer.
+#[derive(Debug, thiserror::Error)]
+pub enum PortHelperError {
+    #[error("the published ports have no container process {0} to join")]
+    NoProcess(i32),
+    #[error(
+        "cannot open a pidfd of the container's process {pid} for its published ports: {source}"
+    )]
+    Pidfd { pid: i32, source: std::io::Error },
+    /// Forking, talking to or losing the helper.
+    #[error(transparent)]
+    Fork(#[from] ForkError),
+    #[error("{WHAT}: {0}")]
+    Inside(#[from] InsideError),
+    #[error("{WHAT} answered out of turn")]
+    OutOfTurn,
+}
+
+/// The helper, in the user's words.
+const WHAT: &str = "the published ports' helper";
 
 impl InsideSockets {
     /// Forks the helper into the namespaces of `pid`. The caller must be
     /// single-threaded.
-    pub(super) fn start(pid: i32, ports: &[PublishedPort]) -> Result<InsideSockets, NetError> {
+    pub(super) fn start(
+        pid: i32,
+        ports: &[PublishedPort],
+    ) -> Result<InsideSockets, PortHelperError> {
         // A pidfd, not /proc/PID/ns/*: those need ptrace access to pid 1,
         // which an init that is not dumpable does not give.
-        let target = rustix::process::Pid::from_raw(pid)
-            .ok_or_else(|| NetError::Helper(format!("no process {pid} to join")))?;
+        let target = rustix::process::Pid::from_raw(pid).ok_or(PortHelperError::NoProcess(pid))?;
         let pidfd = rustix::process::pidfd_open(target, rustix::process::PidfdFlags::empty())
-            .map_err(|e| NetError::Io {
-                what: format!("pidfd_open of the container's process {pid}"),
+            .map_err(|e| PortHelperError::Pidfd {
+                pid,
                 source: e.into(),
             })?;
-        let (ours, theirs) = Channel::pair().map_err(|e| NetError::Helper(e.to_string()))?;
-        let threads = crate::forked::threads();
-        if threads > 1 {
-            return Err(NetError::Helper(format!(
-                "must be started from a single-threaded process (this one has {threads})"
-            )));
-        }
-        // SAFETY: single-threaded (checked): the child may do anything.
-        match unsafe { libc::fork() } {
-            -1 => Err(io_err("fork the port helper")(last())),
-            0 => {
-                drop(ours);
-                helper_main(pidfd, theirs, ports)
-            }
-            child => {
-                let helper = InsideSockets {
-                    channel: ours,
-                    pid: child,
-                };
-                // Not before the helper has closed what it inherited: the
-                // published ports' host sockets among them, which a
-                // container's server bound directly must be the only one
-                // to hold.
-                match helper.channel.recv::<SocketReply>() {
-                    Ok(Some((Ok(()), _))) => Ok(helper),
-                    _ => Err(NetError::Helper(
-                        "the port helper ended before it was ready".into(),
-                    )),
-                }
-            }
+        let helper = crate::forked::start(Fork::new(WHAT), move |side| {
+            serve_inside(side, pidfd, pid, ports)
+        })?;
+        let mut helper = InsideSockets { helper };
+        // Not before the helper has closed what it inherited: the
+        // published ports' host sockets among them, which a container's
+        // server bound directly must be the only one to hold.
+        match helper.helper.hear()? {
+            Heard::Step(HelperSays::Ready, _) => Ok(helper),
+            Heard::Done(Err(e)) => Err(e.into()),
+            _ => Err(PortHelperError::OutOfTurn),
         }
     }
 
     /// A socket inside, bound to `client` where it can be and connected
     /// (non-blocking) to the container's `port`.
     pub(super) fn socket(
-        &self,
+        &mut self,
         proto: PortProto,
         client: SocketAddr,
         port: u16,
-    ) -> Result<OwnedFd, NetError> {
+    ) -> Result<OwnedFd, PortHelperError> {
         let req = SocketRequest {
             proto,
             client,
             port,
         };
-        self.channel
-            .send(&req, None)
-            .map_err(|e| NetError::Helper(format!("sending a request: {e}")))?;
-        match self.channel.recv::<SocketReply>() {
-            Err(e) => Err(NetError::Helper(format!("reading a reply: {e}"))),
-            Ok(None) => Err(NetError::Helper("it exited".into())),
-            Ok(Some((Ok(()), Some(fd)))) => Ok(fd),
-            Ok(Some((reply, _))) => Err(NetError::Helper(format!(
-                "making a socket for {client}: {}",
-                std::io::Error::from_raw_os_error(reply.err().unwrap_or(libc::EIO))
-            ))),
+        self.helper.tell(&req, None)?;
+        match self.helper.hear()? {
+            Heard::Step(HelperSays::Socket(Ok(())), Some(fd)) => Ok(fd),
+            Heard::Step(HelperSays::Socket(Err(e)), _) | Heard::Done(Err(e)) => Err(e.into()),
+            _ => Err(PortHelperError::OutOfTurn),
         }
     }
 }
 
-impl Drop for InsideSockets {
-    fn drop(&mut self) {
-        // SAFETY: signalling and reaping our own child.
-        unsafe {
-            libc::kill(self.pid, libc::SIGKILL);
-            libc::waitpid(self.pid, std::ptr::null_mut(), 0);
-        }
-    }
-}
-
-/// The helper: enters the namespaces, sets the return route for
-/// transparent sockets, then answers requests until the supervisor goes.
-fn helper_main(pidfd: OwnedFd, channel: Channel, ports: &[PublishedPort]) -> ! {
+/// The helper: closes what it inherited, enters the namespaces, sets the
+/// return route for transparent sockets, then answers requests until the
+/// supervisor goes.
+fn serve_inside(
+    side: &ChildSide<HelperSays>,
+    pidfd: OwnedFd,
+    pid: i32,
+    ports: &[PublishedPort],
+) -> Result<(), InsideError> {
     // Nothing of the supervisor's stays open here: a pipe someone waits
     // to see closed (a report to the CLI, a client's socket), or a host
     // port's socket, would stay open as long as this helper lives. First,
     // before the parent goes on (it waits for the word below).
-    let mut keep = [pidfd.as_raw_fd(), channel.raw_fd()];
+    let mut keep = [pidfd.as_raw_fd(), side.raw_fd()];
     keep.sort_unstable();
     let mut from = 3u32;
     for k in keep {
@@ -451,10 +474,13 @@ fn helper_main(pidfd: OwnedFd, channel: Channel, ports: &[PublishedPort]) -> ! {
     }
     // SAFETY: as above, everything past the last fd kept.
     unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0u32) };
-    let ready: SocketReply = Ok(());
-    let _ = channel.send(&ready, None);
-    // SAFETY: prctl and setns with fds we own; _exit ends this fork.
-    unsafe {
+    if side.step(&HelperSays::Ready, None).is_err() {
+        // The supervisor went away.
+        return Ok(());
+    }
+    // SAFETY: prctl and setns on this forked, single-threaded helper with
+    // an fd it owns.
+    let joined = unsafe {
         libc::prctl(
             libc::PR_SET_PDEATHSIG,
             libc::SIGKILL as libc::c_ulong,
@@ -465,26 +491,44 @@ fn helper_main(pidfd: OwnedFd, channel: Channel, ports: &[PublishedPort]) -> ! {
         // In the container's user namespace, where its root holds every
         // capability: not dumpable before it joins.
         libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0);
-        if libc::getppid() == 1
-            || libc::setns(pidfd.as_raw_fd(), libc::CLONE_NEWUSER | libc::CLONE_NEWNET) < 0
-        {
-            libc::_exit(1);
+        if libc::getppid() == 1 {
+            // The supervisor went away before the death signal was set.
+            return Ok(());
         }
+        libc::setns(pidfd.as_raw_fd(), libc::CLONE_NEWUSER | libc::CLONE_NEWNET)
+    };
+    if joined < 0 {
+        return Err(InsideError::Join {
+            pid,
+            errno: last().raw_os_error().unwrap_or(libc::EIO),
+        });
     }
     drop(pidfd);
     return_routes(ports);
     loop {
-        let (reply, fd): (SocketReply, _) = match channel.recv::<SocketRequest>() {
+        let (said, fd) = match side.request::<SocketRequest>() {
             Ok(Some((req, _))) => match inside_socket(req.proto, req.client, req.port) {
                 Ok(fd) => (Ok(()), Some(fd)),
-                Err(e) => (Err(e.raw_os_error().unwrap_or(libc::EIO)), None),
+                Err(e) => (
+                    Err(InsideError::Socket {
+                        proto: req.proto,
+                        client: req.client,
+                        port: req.port,
+                        errno: e.raw_os_error().unwrap_or(libc::EIO),
+                    }),
+                    None,
+                ),
             },
-            Err(ChannelError::Decode(_)) => (Err(libc::EINVAL), None),
-            // SAFETY: the supervisor went away: end the forked helper
-            // without running the parent's destructors.
-            Ok(None) | Err(_) => unsafe { libc::_exit(0) },
+            Err(ChannelError::Decode(why)) => (Err(InsideError::Request(why)), None),
+            // The supervisor went away.
+            Ok(None) | Err(_) => return Ok(()),
         };
-        let _ = channel.send(&reply, fd.as_ref().map(|f| f.as_fd()));
+        if side
+            .step(&HelperSays::Socket(said), fd.as_ref().map(|f| f.as_fd()))
+            .is_err()
+        {
+            return Ok(());
+        }
     }
 }
 
@@ -722,6 +766,26 @@ pub(super) struct Listener {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_port_helper_for_no_process_says_which() {
+        match InsideSockets::start(0, &[]) {
+            Err(PortHelperError::NoProcess(0)) => {}
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("a helper for pid 0"),
+        }
+        match InsideSockets::start(i32::MAX, &[]) {
+            Err(e @ PortHelperError::Pidfd { pid: i32::MAX, .. }) => assert!(
+                e.to_string().starts_with(
+                    "cannot open a pidfd of the container's process 2147483647 for its \
+                     published ports: "
+                ),
+                "{e}"
+            ),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("a helper for pid {}", i32::MAX),
+        }
+    }
 
     #[test]
     fn a_reserved_host_port_is_refused_until_its_holder_lets_go() {
