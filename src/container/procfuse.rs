@@ -62,8 +62,8 @@ pub enum ProcViewError {
     Serve(String),
 }
 
-/// The server for `SandboxSpec::proc_view_server`: the container's cgroup
-/// directory (on the host), if it has one.
+/// The server of `SandboxSpec::proc_view` (`sandbox::HostSide::proc_view`):
+/// the container's cgroup directory (on the host), if it has one.
 pub fn server(cgroup: Option<PathBuf>) -> ProcViewServer {
     ProcViewServer(std::sync::Arc::new(
         move |fuse: OwnedFd,

@@ -5,6 +5,7 @@
 //! it plain data (a tap fd, a pid, a port list) and runs what it returns.
 
 pub mod bridge;
+pub mod devices;
 mod direct;
 pub mod dns;
 mod forward;

@@ -169,7 +169,7 @@ fn std_ip(ip: IpAddress) -> IpAddr {
 }
 
 impl UserNetwork {
-    /// Takes over the tap fd made by `tap::setup_outside`.
+    /// Takes over the tap fd made by `devices::NetDevices::make`.
     pub fn new(tap: OwnedFd, config: UserNetConfig) -> UserNetwork {
         let mut device = TapDevice {
             fd: tap.as_raw_fd(),

@@ -1,7 +1,7 @@
 //! The container's side of `--network user`: a tap device made inside its
-//! network namespace, addressed and routed towards burrow's stack. Runs in
-//! the sandbox child (single-threaded, root of the user namespace); the tap's
-//! fd is all that leaves.
+//! network namespace, addressed and routed towards burrow's stack, on fds
+//! the sandbox child opened there; the tap's fd is all that the
+//! supervisor keeps.
 
 use super::netlink::{Netlink, NetlinkError};
 use super::{GATEWAY_V4, GATEWAY_V6, GUEST_V4, GUEST_V6, IFNAME, MTU};
@@ -57,24 +57,9 @@ pub fn make_tap(tun: &OwnedFd, name: &str) -> Result<(), TapError> {
     Ok(())
 }
 
-/// The container's half of its network, in the sandbox child (root of its
-/// user namespace, in its new network namespace): ping allowed for the
-/// mapped groups. Behind `sandbox::NetSetup::inside`.
-pub fn setup_inside() -> Result<(), TapError> {
-    allow_ping();
-    Ok(())
-}
-
-/// The supervisor's half, while the child mounts the root: on `/dev/net/tun`
-/// and a route socket the child opened in the container's network
-/// namespace, the tap made there, addressed and routed towards burrow's
-/// stack. The tap's fd is what comes back. Behind `sandbox::NetSetup::outside`.
-pub fn setup_outside(tun: OwnedFd, route: OwnedFd) -> Result<OwnedFd, TapError> {
-    setup_tap(&tun, &mut Netlink::from_fd(route))?;
-    Ok(tun)
-}
-
-/// `setup_outside`'s work, on a route socket the caller goes on using.
+/// The tap made on `/dev/net/tun` (opened in the container's network
+/// namespace), addressed and routed towards burrow's stack through `nl`, a
+/// route socket of that namespace. For `devices::NetDevices::make`.
 pub fn setup_tap(tun: &OwnedFd, nl: &mut Netlink) -> Result<(), TapError> {
     make_tap(tun, IFNAME)?;
     let index = nl.index_of(IFNAME)?;
@@ -86,26 +71,4 @@ pub fn setup_tap(tun: &OwnedFd, nl: &mut Netlink) -> Result<(), TapError> {
         let _ = nl.add_default_route(index, IpAddr::V6(GATEWAY_V6));
     }
     Ok(())
-}
-
-/// `net.ipv4.ping_group_range` over every gid mapped here, so that `ping`
-/// works through ping sockets without CAP_NET_RAW. Best effort.
-fn allow_ping() {
-    let Ok(map) = std::fs::read_to_string("/proc/self/gid_map") else {
-        return;
-    };
-    let top = map
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<u64> = l
-                .split_whitespace()
-                .filter_map(|x| x.parse().ok())
-                .collect();
-            (f.len() == 3 && f[2] > 0).then(|| f[0] + f[2] - 1)
-        })
-        .max();
-    if let Some(top) = top {
-        let top = top.min(u32::MAX as u64 - 1);
-        let _ = std::fs::write("/proc/sys/net/ipv4/ping_group_range", format!("0 {top}"));
-    }
 }

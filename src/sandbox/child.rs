@@ -446,8 +446,9 @@ fn new_namespaces(spec: &SandboxSpec) -> Result<(), SetupError> {
     Ok(())
 }
 
-/// Enters the shared network namespace, or runs the caller's set-up in
-/// the new one and sends what it made to the parent.
+/// Enters the shared network namespace, or does the child's part of
+/// `SandboxSpec::net_setup` in the new one and hands the parent what it
+/// makes the devices on.
 fn network(ctx: &ChildContext) -> Result<(), Stop> {
     let spec = ctx.spec;
     if let (Some(pidfd), Some(join)) = (ctx.join, &spec.join) {
@@ -479,13 +480,9 @@ fn network(ctx: &ChildContext) -> Result<(), Stop> {
         }
     }
     if let Some(setup) = &spec.net_setup {
-        let failed = |detail: super::spec::NetSetupError| SetupError {
-            op: "set up the network".into(),
-            path: None,
-            errno: None,
-            detail: Some(detail.to_string()),
-        };
-        (setup.inside)().map_err(failed)?;
+        if setup.allow_ping {
+            allow_ping();
+        }
         // The device itself is made and configured by the parent, on these,
         // while this process mounts the root (`wait_for_network`).
         let tun = rustix::fs::open(
@@ -512,6 +509,28 @@ fn network(ctx: &ChildContext) -> Result<(), Stop> {
         send(ctx, &ToParent::NetRoute, Some(route.as_fd()))?;
     }
     Ok(())
+}
+
+/// `net.ipv4.ping_group_range` over every gid mapped here, so that `ping`
+/// works through ping sockets without CAP_NET_RAW. Best effort.
+fn allow_ping() {
+    let Ok(map) = std::fs::read_to_string("/proc/self/gid_map") else {
+        return;
+    };
+    let top = map
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            (f.len() == 3 && f[2] > 0).then(|| f[0] + f[2] - 1)
+        })
+        .max();
+    if let Some(top) = top {
+        let top = top.min(u32::MAX as u64 - 1);
+        let _ = std::fs::write("/proc/sys/net/ipv4/ping_group_range", format!("0 {top}"));
+    }
 }
 
 /// Waits for the parent's half of `SandboxSpec::net_setup`: the command

@@ -120,6 +120,12 @@ pub enum SandboxError {
     Helper(#[from] crate::forked::ForkError),
 }
 
+impl From<sync::ChannelError> for SandboxError {
+    fn from(e: sync::ChannelError) -> Self {
+        SandboxError::Channel(e.to_string())
+    }
+}
+
 impl SandboxError {
     /// docker's exit status for this failure: 127 and 126 for the
     /// command, 125 for burrow's own.
@@ -129,12 +135,6 @@ impl SandboxError {
             SandboxError::Interrupted(sig) => 128 + sig,
             _ => 125,
         }
-    }
-}
-
-impl From<sync::ChannelError> for SandboxError {
-    fn from(e: sync::ChannelError) -> Self {
-        SandboxError::Channel(e.to_string())
     }
 }
 
@@ -252,8 +252,27 @@ fn threads() -> usize {
 /// it must not inherit locks held by threads that do not exist in it. The
 /// container gets SIGKILL if the calling thread exits first.
 pub fn spawn(spec: &SandboxSpec) -> Result<Running, SandboxError> {
-    spawn_shared(spec, None)
+    spawn_shared(spec, None, HostSide::default())
 }
+
+/// The caller's code that a spawn runs in the parent beside the spec's
+/// data, for the parts of the set-up the sandbox carries out without
+/// knowing them. Given to each spawn, never stored in the spec.
+#[derive(Default)]
+pub struct HostSide<'a> {
+    /// Makes the devices of `SandboxSpec::net_setup`'s network namespace
+    /// on `/dev/net/tun` and a route socket opened there, while the child
+    /// mounts the root; what it returns is `Running::take_net_fd`'s.
+    pub net: Option<&'a mut MakeNetDevices<'a>>,
+    /// Starts the server of `SandboxSpec::proc_view`; without one the
+    /// view is off.
+    pub proc_view: Option<ProcViewServer>,
+}
+
+/// `HostSide::net`: on the tun fd and the route socket, the fd that
+/// comes back.
+pub type MakeNetDevices<'a> =
+    dyn FnMut(OwnedFd, OwnedFd) -> Result<OwnedFd, spec::NetSetupError> + 'a;
 
 /// The shared user namespace `spec.shared_userns` asks for, opened, for
 /// `spawn_shared`; `None` when the spec does not ask for one, when no holder
@@ -282,9 +301,21 @@ pub fn open_shared_userns(spec: &SandboxSpec, may_start: bool) -> Option<OwnedFd
 }
 
 /// `spawn`, entering the user namespace `shared` (from
-/// `open_shared_userns`) instead of making one, when given.
-pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Running, SandboxError> {
+/// `open_shared_userns`) instead of making one, when given, with the
+/// caller's `host` side of the set-up.
+pub fn spawn_shared(
+    spec: &SandboxSpec,
+    shared: Option<OwnedFd>,
+    mut host: HostSide,
+) -> Result<Running, SandboxError> {
     spec.validate()?;
+    if spec.net_setup.is_some() && host.net.is_none() {
+        return Err(InvalidSpec {
+            field: "net_setup".into(),
+            reason: "nothing makes the network's devices".into(),
+        }
+        .into());
+    }
     let n = threads();
     if n > 1 {
         return Err(SandboxError::Threaded(n));
@@ -423,14 +454,14 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
             ToParent::NetTun => tun = fd,
             // The child mounts its root meanwhile.
             ToParent::NetRoute => {
-                let (Some(setup), Some(tun), Some(route)) = (&spec.net_setup, tun.take(), fd)
+                let (Some(make), Some(tun), Some(route)) = (host.net.as_mut(), tun.take(), fd)
                 else {
                     running.reap_killed();
                     return Err(SandboxError::Channel(
                         "the network's descriptors did not come".into(),
                     ));
                 };
-                match (setup.outside)(tun, route) {
+                match make(tun, route) {
                     Ok(net) => running.net = Some(net),
                     Err(detail) => {
                         running.reap_killed();
@@ -453,7 +484,7 @@ pub fn spawn_shared(spec: &SandboxSpec, shared: Option<OwnedFd>) -> Result<Runni
                 running.root_serves_sockets = spec.bind_notify || spec.connect_notify;
             }
             ToParent::ProcView => {
-                let served = match (fd, &spec.proc_view_server) {
+                let served = match (fd, &host.proc_view) {
                     (Some(fuse), Some(server)) => match (server.0)(fuse, running.pidfd.as_fd()) {
                         Ok(handle) => {
                             running.proc_view = Some(handle);

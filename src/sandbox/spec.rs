@@ -65,9 +65,10 @@ pub struct SandboxSpec {
     /// making them (`namespaces.net` must then be false).
     #[serde(default)]
     pub join: Option<JoinNamespaces>,
-    /// The new network namespace's set-up (see `NetSetup`); the fd it
-    /// makes comes back in `Running::take_net_fd`.
-    #[serde(skip)]
+    /// The new network namespace's set-up (see `NetSetup`); the fd the
+    /// caller's `HostSide::net` makes of it comes back in
+    /// `Running::take_net_fd`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub net_setup: Option<NetSetup>,
     /// A cgroup directory the parent moves the child into before the
     /// child goes on: nothing of the container runs outside it, and the
@@ -142,14 +143,10 @@ pub struct SandboxSpec {
     pub pause: bool,
     /// The container's own view of /proc files (lxcfs-style): entries of
     /// a FUSE filesystem that the child mounts in its user namespace and
-    /// `proc_view_server` serves, each bound read-only over its path.
-    /// Empty: the container sees the host's files.
+    /// the caller's `HostSide::proc_view` serves, each bound read-only
+    /// over its path. Empty: the container sees the host's files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub proc_view: Vec<ProcViewFile>,
-    /// Starts the server of `proc_view` (set by the caller at each start,
-    /// as `net_setup`); without one the view is off.
-    #[serde(skip)]
-    pub proc_view_server: Option<ProcViewServer>,
 }
 
 /// One resource limit, as setrlimit takes it. `u64::MAX` is unlimited.
@@ -324,57 +321,22 @@ pub struct JoinNamespaces {
     pub pid_ns: bool,
 }
 
-/// The network of the new network namespace, in two halves. `inside` runs
-/// in the child, as root of its user namespace, in the new namespace,
-/// single-threaded: what only a process inside can set (a sysctl). Then
-/// the child opens `/dev/net/tun` and a route socket there and hands both
-/// out; `outside` runs in the parent on them, while the child mounts the
-/// root, makes and configures the device, and returns the fd that
-/// `Running::take_net_fd` gives back; the child goes on to execve only
-/// once it is done. Plain functions, so the spec stays data and the
-/// sandbox knows nothing of the network, nor of its error type: the
-/// network's own error, boxed, shown in the sandbox's `SetupError`.
-#[derive(Clone)]
+/// The set-up of the new network namespace, as data. The child does its
+/// own part (`allow_ping`), then opens `/dev/net/tun` and a route socket
+/// in the namespace and hands both out; the parent makes the devices on
+/// them with the caller's `HostSide::net` while the child mounts the root,
+/// and the child goes on to execve only once that is done. The sandbox
+/// knows nothing of which devices: the network's own code makes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetSetup {
-    pub inside: fn() -> Result<(), NetSetupError>,
-    /// A closure: what it sets up (a user network's links) is data the
-    /// caller holds.
-    pub outside: std::sync::Arc<dyn OutsideSetup>,
-}
-
-/// `NetSetup::outside`: on the tun fd and the route socket, the fd that
-/// comes back.
-pub trait OutsideSetup:
-    Fn(rustix::fd::OwnedFd, rustix::fd::OwnedFd) -> Result<rustix::fd::OwnedFd, NetSetupError>
-    + Send
-    + Sync
-{
-}
-
-impl<F> OutsideSetup for F where
-    F: Fn(rustix::fd::OwnedFd, rustix::fd::OwnedFd) -> Result<rustix::fd::OwnedFd, NetSetupError>
-        + Send
-        + Sync
-{
+    /// `net.ipv4.ping_group_range` over every gid mapped in the user
+    /// namespace, so that ping works through ping sockets without
+    /// CAP_NET_RAW. Best effort.
+    pub allow_ping: bool,
 }
 
 /// The network's error, as the sandbox carries it without knowing it.
 pub type NetSetupError = Box<dyn std::error::Error + Send + Sync>;
-
-impl std::fmt::Debug for NetSetup {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("NetSetup")
-    }
-}
-
-impl PartialEq for NetSetup {
-    fn eq(&self, other: &Self) -> bool {
-        std::ptr::fn_addr_eq(self.inside, other.inside)
-            && std::sync::Arc::ptr_eq(&self.outside, &other.outside)
-    }
-}
-
-impl Eq for NetSetup {}
 
 /// A file of the container's /proc view: the FUSE filesystem's entry
 /// `name`, bound read-only over `dst` (a path inside the container that
@@ -416,14 +378,6 @@ impl std::fmt::Debug for ProcViewServer {
         f.write_str("ProcViewServer")
     }
 }
-
-impl PartialEq for ProcViewServer {
-    fn eq(&self, other: &Self) -> bool {
-        std::sync::Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for ProcViewServer {}
 
 /// Where the root filesystem comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -687,7 +641,6 @@ impl SandboxSpec {
             sysctls: Vec::new(),
             pause: false,
             proc_view: Vec::new(),
-            proc_view_server: None,
         }
     }
 
@@ -994,6 +947,27 @@ mod tests {
         let back: SandboxSpec = serde_json::from_str(&text).unwrap();
         assert_eq!(back, s);
         assert!(text.contains("\"kernel-overlay\""), "{text}");
+    }
+
+    /// The spec is data through and through: what the network and the
+    /// /proc view need crosses a save and a load whole (a detached
+    /// supervisor runs a spec it loaded).
+    #[test]
+    fn a_spec_with_a_network_and_a_proc_view_round_trips_whole() {
+        let mut s = spec();
+        s.net_setup = Some(NetSetup { allow_ping: true });
+        s.proc_view = vec![ProcViewFile {
+            name: "meminfo".into(),
+            dst: "/proc/meminfo".into(),
+        }];
+        s.validate().unwrap();
+        let text = serde_json::to_string(&s).unwrap();
+        assert!(
+            text.contains(r#""net_setup":{"allow_ping":true}"#),
+            "{text}"
+        );
+        let back: SandboxSpec = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, s);
     }
 
     #[test]

@@ -42,7 +42,8 @@ pub(crate) enum ToChild {
     /// newuidmap and newgidmap are done (the child is root inside), and
     /// the child is in its cgroup if it has one.
     MapsWritten,
-    /// `NetSetup::outside` is done: the network is ready for the command.
+    /// `HostSide::net` made the devices: the network is ready for the
+    /// command.
     NetReady,
     /// The /proc view's server runs (`true`), or could not be started.
     ProcViewServed(bool),

@@ -511,8 +511,9 @@ impl Supervisor {
         // A user network's set-up holds the holder of the user's
         // namespaces first (starting it if need be), then the namespace
         // below is that holder's.
+        let mut devices = None;
         if let Some(net) = &mut self.net {
-            net.prepare(&mut spec).map_err(|e| {
+            devices = net.prepare(&mut spec).map_err(|e| {
                 SandboxError::Setup(crate::sandbox::SetupError {
                     op: "set up the network".into(),
                     path: None,
@@ -526,9 +527,6 @@ impl Supervisor {
             self.make_cgroup()?;
         }
         spec.cgroup = self.cgroup.as_ref().map(|cg| cg.path.clone());
-        if !spec.proc_view.is_empty() {
-            spec.proc_view_server = Some(super::procfuse::server(spec.cgroup.clone()));
-        }
         if let Some(limit) = self.nofile {
             let _ = nix::sys::resource::setrlimit(
                 nix::sys::resource::Resource::RLIMIT_NOFILE,
@@ -537,15 +535,27 @@ impl Supervisor {
             );
         }
         let spec = &spec;
+        let mut make_devices = devices.as_mut().map(|d| {
+            move |tun, route| -> Result<OwnedFd, sandbox::spec::NetSetupError> {
+                Ok(d.make(tun, route)?)
+            }
+        });
+        let host = sandbox::HostSide {
+            net: make_devices
+                .as_mut()
+                .map(|m| m as &mut sandbox::MakeNetDevices),
+            proc_view: (!spec.proc_view.is_empty())
+                .then(|| super::procfuse::server(spec.cgroup.clone())),
+        };
         let passthrough = self.plan.log.driver == super::spec::LogDriver::Passthrough;
         let mut running = if spec.tty {
-            let mut r = sandbox::spawn_shared(spec, userns)?;
+            let mut r = sandbox::spawn_shared(spec, userns, host)?;
             self.io.pty = r.take_pty();
             r
         } else if passthrough {
             // The container writes (and reads) our own stdio: nothing to
             // relay, nothing logged.
-            sandbox::spawn_shared(spec, userns)?
+            sandbox::spawn_shared(spec, userns, host)?
         } else {
             let flags = rustix::pipe::PipeFlags::CLOEXEC;
             let (out_r, out_w) = rustix::pipe::pipe_with(flags).map_err(sys("pipe"))?;
@@ -578,7 +588,7 @@ impl Supervisor {
                 // SAFETY: dup2 onto stdio, which the child inherits.
                 unsafe { libc::dup2(fd.as_raw_fd(), target) };
             }
-            let r = sandbox::spawn_shared(spec, userns);
+            let r = sandbox::spawn_shared(spec, userns, host);
             for (target, fd) in saved.iter().enumerate() {
                 let from = fd.as_ref().map_or(null.as_raw_fd(), |f| f.as_raw_fd());
                 // SAFETY: our stdio back (or /dev/null), so only the

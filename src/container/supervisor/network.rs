@@ -4,6 +4,7 @@
 //! at each start of the container.
 
 use crate::container::network::{BoundPorts, NetworkPlan};
+use crate::net::devices::NetDevices;
 use crate::net::{
     self, bridge, PortForwarder, PortReservation, PublishedPort, UserNetConfig, UserNetwork,
 };
@@ -57,48 +58,47 @@ impl SupervisedNetwork {
         self.user || !self.ports.is_empty() || self.networks.is_some()
     }
 
-    /// The sandbox's network set-up for this plan (a saved spec cannot
-    /// carry the function): the tap, and the links of `links` (in the
-    /// user's network namespace `user`).
+    /// The sandbox's network set-up for this plan, and the devices to
+    /// make for it: the tap, and the links of `links` (in the user's
+    /// network namespace `user`).
     fn prepare_with(
         &self,
         sandbox: &mut SandboxSpec,
         links: Vec<bridge::Attachment>,
         user: Option<bridge::NetnsHandle>,
-    ) {
-        if !self.user && links.is_empty() {
-            return;
+    ) -> Option<StartDevices> {
+        let devices = NetDevices {
+            tap: self.user,
+            links,
+        };
+        if devices.is_empty() {
+            return None;
         }
         sandbox.namespaces.net = true;
-        let tap = self.user;
-        let user = std::sync::Mutex::new(user);
-        sandbox.net_setup = Some(NetSetup {
-            // The sandbox knows nothing of the network: its errors
-            // reach it boxed.
-            inside: || Ok(net::tap::setup_inside()?),
-            outside: std::sync::Arc::new(move |tun, route| {
-                let mut nl = net::netlink::Netlink::from_fd(route);
-                if tap {
-                    net::tap::setup_tap(&tun, &mut nl)?;
-                }
-                let mut user = user.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(user) = user.as_mut() {
-                    for link in &links {
-                        bridge::attach(user, &mut nl, link).map_err(|e| {
-                            bridge::BridgeError::Join {
-                                network: link.network.clone(),
-                                source: Box::new(e),
-                            }
-                        })?;
-                    }
-                }
-                Ok(tun)
-            }),
-        });
+        sandbox.net_setup = Some(NetSetup { allow_ping: true });
         if self.user {
             sandbox.bind_notify = self.direct;
             sandbox.connect_notify = self.direct_host;
         }
+        Some(StartDevices { devices, user })
+    }
+}
+
+/// The devices of the container's network namespace at one start, with
+/// the user's network namespace their links go to: what the supervisor
+/// makes on the fds the sandbox child hands out (`HostSide::net`).
+pub struct StartDevices {
+    devices: NetDevices,
+    user: Option<bridge::NetnsHandle>,
+}
+
+impl StartDevices {
+    pub fn make(
+        &mut self,
+        tun: OwnedFd,
+        route: OwnedFd,
+    ) -> Result<OwnedFd, net::devices::DeviceError> {
+        self.devices.make(tun, route, self.user.as_mut())
     }
 }
 
@@ -184,19 +184,21 @@ impl SupervisedStack {
         })
     }
 
-    /// The sandbox's network set-up for the next start. On user
+    /// The sandbox's network set-up for the next start, and the devices
+    /// to make for it (`None`: no new network namespace to set up). On user
     /// networks, this takes the holder of the user's namespaces (once)
     /// and enters its network namespace through a forked helper: the
     /// caller must be single-threaded.
-    pub fn prepare(&mut self, sandbox: &mut SandboxSpec) -> Result<(), JoinError> {
+    pub fn prepare(
+        &mut self,
+        sandbox: &mut SandboxSpec,
+    ) -> Result<Option<StartDevices>, JoinError> {
         let Some((storage, id)) = &self.config.networks else {
-            self.config.prepare_with(sandbox, Vec::new(), None);
-            return Ok(());
+            return Ok(self.config.prepare_with(sandbox, Vec::new(), None));
         };
         let links = links_of(storage, id, self.config.user);
         if links.is_empty() {
-            self.config.prepare_with(sandbox, links, None);
-            return Ok(());
+            return Ok(self.config.prepare_with(sandbox, links, None));
         }
         // Without subordinate ids too: the single-id map is then held and
         // shared as well (see `SharedUserns::single_map`).
@@ -216,12 +218,11 @@ impl SupervisedStack {
             self.hold = Some(hold);
         }
         let Some(hold) = &self.hold else {
-            return Ok(());
+            return Ok(None);
         };
         use rustix::fd::AsFd;
         let user = bridge::open_netns(hold.pidfd.as_fd(), true)?;
-        self.config.prepare_with(sandbox, links, Some(user));
-        Ok(())
+        Ok(self.config.prepare_with(sandbox, links, Some(user)))
     }
 
     /// The container (re)started with pid 1 `pid`, its tap (in `user`
