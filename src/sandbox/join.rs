@@ -88,7 +88,10 @@ pub fn exec(
     exec: &ExecSpec,
 ) -> Result<Running, SandboxError> {
     if exec.argv.is_empty() {
-        return Err(SandboxError::Channel("no command to run".into()));
+        return Err(SandboxError::InvalidSpec(super::spec::InvalidSpec {
+            field: "argv".into(),
+            reason: "no command given".into(),
+        }));
     }
     let n = super::threads();
     if n > 1 {
@@ -220,7 +223,7 @@ pub fn exec(
             running.reap();
             Err(SandboxError::Setup(e))
         }
-        Some(_) => Err(SandboxError::Channel("unexpected message".into())),
+        Some(_) => Err(SandboxError::Conversation("an unexpected message")),
     }
 }
 

@@ -105,7 +105,10 @@ pub enum SandboxError {
     #[error("the container's set-up process died before running the command ({0})")]
     Died(ExitStatus),
     #[error("talking to the container's set-up process: {0}")]
-    Channel(String),
+    Channel(#[from] crate::forked::ChannelError),
+    /// What the set-up process sent out of turn, or did not send.
+    #[error("talking to the container's set-up process: {0}")]
+    Conversation(&'static str),
     #[error("{call}: {}", sys::errno_text(*errno))]
     Sys { call: &'static str, errno: i32 },
     /// SIGINT, SIGTERM or SIGHUP came while the container was being set up.
@@ -118,12 +121,6 @@ pub enum SandboxError {
     SetupStalled,
     #[error(transparent)]
     Helper(#[from] crate::forked::ForkError),
-}
-
-impl From<sync::ChannelError> for SandboxError {
-    fn from(e: sync::ChannelError) -> Self {
-        SandboxError::Channel(e.to_string())
-    }
 }
 
 impl SandboxError {
@@ -357,7 +354,7 @@ pub fn spawn_shared(
     }
     // Only pid 1, in its own copy of memory, took the child's end.
     let Some(child_end) = ends.take() else {
-        return Err(SandboxError::Channel("the child's end went missing".into()));
+        return Err(SandboxError::Conversation("the child's end went missing"));
     };
     drop(shared);
     let shared_userns = entered.is_some();
@@ -457,8 +454,8 @@ pub fn spawn_shared(
                 let (Some(make), Some(tun), Some(route)) = (host.net.as_mut(), tun.take(), fd)
                 else {
                     running.reap_killed();
-                    return Err(SandboxError::Channel(
-                        "the network's descriptors did not come".into(),
+                    return Err(SandboxError::Conversation(
+                        "the network's descriptors did not come",
                     ));
                 };
                 match make(tun, route) {
@@ -520,7 +517,7 @@ pub fn spawn_shared(
         return Err(SandboxError::Died(running.reap()));
     }
     if spec.tty && running.pty.is_none() {
-        return Err(SandboxError::Channel("no terminal came back".into()));
+        return Err(SandboxError::Conversation("no terminal came back"));
     }
     Ok(running)
 }

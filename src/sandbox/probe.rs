@@ -104,7 +104,14 @@ fn overlay_steps(scratch: &Path) -> Result<OverlayApi, OverlayStepError> {
         let hint = userns::restricted_hint(Some(nix::Error::EPERM));
         return Err(OverlayStepError::Failed {
             step: "mount -t overlay -o userxattr".into(),
-            reason: format!("{}{hint}", refused.join("; ")),
+            reason: format!(
+                "{}{hint}",
+                refused
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
         });
     };
     let checks = (|| {

@@ -28,6 +28,73 @@ pub struct DriverFailure {
     pub error: String,
 }
 
+/// Why one driver could not mount the root (the next one is tried): the
+/// words of `DriverFailure::error`, the note a user sees.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DriverError {
+    #[error("cannot open {}: {}", .path.display(), text(*.errno))]
+    Open { path: PathBuf, errno: Errno },
+    /// A step of the driver's own, in words ("attaching the overlay").
+    #[error("{what}: {}", text(*.errno))]
+    Step { what: &'static str, errno: Errno },
+    /// An fsopen/fsconfig step, with what the kernel logged on the
+    /// context.
+    #[error("{what}: {}", fs_reason(.fs))]
+    Fs { what: String, fs: sys::FsError },
+    #[error("upper {} and work {} are on different filesystems", .upper.display(), .work.display())]
+    Filesystems { upper: PathBuf, work: PathBuf },
+    #[error(
+        "{layers} layers do not fit in the {} bytes of mount(2) options ({needed} needed)",
+        OPTION_PAGE
+    )]
+    TooManyLayers { layers: usize, needed: usize },
+    #[error("a NUL in the options")]
+    NulInOptions,
+    #[error(
+        "mount -t overlay -o userxattr with {layers} layers: {} (the kernel log, dmesg, may say why)",
+        text(*.errno)
+    )]
+    OptionString { layers: usize, errno: Errno },
+    /// `lowerdir+` refused, then the option string too.
+    #[error("{first}; then with a mount(2) option string: {second}")]
+    Retried {
+        first: Box<DriverError>,
+        second: Box<DriverError>,
+    },
+    #[error("a directory driver cannot mount layers")]
+    NotLayers,
+    #[error("fuse-overlayfs not found on PATH")]
+    NoFuseOverlayfs,
+    #[error("cannot run {}: {source}", .program.display())]
+    Run {
+        program: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("waiting for fuse-overlayfs: {0}")]
+    Wait(std::io::Error),
+    #[error("fuse-overlayfs failed ({status}): {stderr}")]
+    FuseOverlayfs {
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
+    #[error("creating the container's mount namespace: {0}")]
+    MountNamespace(nix::Error),
+    #[error(transparent)]
+    Copy(#[from] copy::CopyError),
+    #[error("cannot write {}: {source}", .path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("binding {}: {}", .path.display(), text(*.errno))]
+    Bind { path: PathBuf, errno: Errno },
+}
+
+/// A step of a driver that failed with `errno`.
+fn step(what: &'static str) -> impl FnOnce(Errno) -> DriverError {
+    move |errno| DriverError::Step { what, errno }
+}
+
 /// The completion marker of the copy driver, in the work directory: once
 /// a container's layers were copied, it keeps running from the copy.
 pub const COPY_MARKER: &str = "burrow-copy-complete";
@@ -149,7 +216,7 @@ pub(crate) fn mount_root(
                             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
                             Mode::empty(),
                         )
-                        .map_err(|e| format!("opening the overlay: {}", text(e)))
+                        .map_err(step("opening the overlay"))
                     })
             }
             RootfsDriver::FuseOverlayfs => {
@@ -167,11 +234,10 @@ pub(crate) fn mount_root(
                 }
             }
             RootfsDriver::Copy => private_copy(lower, upper, work).and_then(|m| {
-                sys::attach(m.as_fd(), target.as_fd())
-                    .map_err(|e| format!("attaching the copy: {}", text(e)))?;
+                sys::attach(m.as_fd(), target.as_fd()).map_err(step("attaching the copy"))?;
                 Ok(m)
             }),
-            RootfsDriver::Bind => Err("a directory driver cannot mount layers".into()),
+            RootfsDriver::Bind => Err(DriverError::NotLayers),
         };
         match attempt {
             Ok(root) => {
@@ -181,7 +247,10 @@ pub(crate) fn mount_root(
                     report: RootfsReport { driver, fallbacks },
                 })
             }
-            Err(error) => fallbacks.push(DriverFailure { driver, error }),
+            Err(error) => fallbacks.push(DriverFailure {
+                driver,
+                error: error.to_string(),
+            }),
         }
     }
     let detail = fallbacks
@@ -197,25 +266,33 @@ pub(crate) fn mount_root(
     })
 }
 
-fn open_dir(p: &Path) -> Result<OwnedFd, String> {
+fn open_dir(p: &Path) -> Result<OwnedFd, DriverError> {
     rustix::fs::open(
         p,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| format!("cannot open {}: {}", p.display(), text(e)))
+    .map_err(|errno| DriverError::Open {
+        path: p.to_path_buf(),
+        errno,
+    })
 }
 
-fn explain(what: &str, e: sys::FsError) -> String {
-    let text = sys::errno_text(e.errno.raw_os_error());
-    match e.log {
-        Some(log) => format!("{what}: {text} ({log})"),
-        None => format!("{what}: {text} (the kernel log, dmesg, may say why)"),
-    }
+fn explain(what: impl Into<String>) -> impl FnOnce(sys::FsError) -> DriverError {
+    let what = what.into();
+    move |fs| DriverError::Fs { what, fs }
 }
 
 fn text(e: Errno) -> String {
     sys::errno_text(e.raw_os_error())
+}
+
+/// The kernel's answer to an fsconfig step, with its log if it wrote one.
+fn fs_reason(e: &sys::FsError) -> String {
+    match &e.log {
+        Some(log) => format!("{} ({log})", text(e.errno)),
+        None => format!("{} (the kernel log, dmesg, may say why)", text(e.errno)),
+    }
 }
 
 /// The kernel overlay mounted on `target` the way `api` says. A refused
@@ -228,7 +305,7 @@ pub(crate) fn kernel_overlay(
     layers: &OverlayLayers,
     volatile: bool,
     target: BorrowedFd,
-) -> Result<(), String> {
+) -> Result<(), DriverError> {
     let first = match mount_overlay(api, layers, volatile, target) {
         Ok(()) => return Ok(()),
         Err(e) => e,
@@ -236,8 +313,12 @@ pub(crate) fn kernel_overlay(
     if api == OverlayApi::OptionString {
         return Err(first);
     }
-    mount_overlay(OverlayApi::OptionString, layers, volatile, target)
-        .map_err(|second| format!("{first}; then with a mount(2) option string: {second}"))
+    mount_overlay(OverlayApi::OptionString, layers, volatile, target).map_err(|second| {
+        DriverError::Retried {
+            first: Box::new(first),
+            second: Box::new(second),
+        }
+    })
 }
 
 /// The kernel overlay mounted on `target` by `api` alone.
@@ -246,12 +327,11 @@ pub(crate) fn mount_overlay(
     layers: &OverlayLayers,
     volatile: bool,
     target: BorrowedFd,
-) -> Result<(), String> {
+) -> Result<(), DriverError> {
     match api {
         OverlayApi::LowerdirPlus => {
             let m = by_fsconfig(layers, volatile)?;
-            sys::attach(m.as_fd(), target)
-                .map_err(|e| format!("attaching the overlay: {}", text(e)))
+            sys::attach(m.as_fd(), target).map_err(step("attaching the overlay"))
         }
         OverlayApi::OptionString => by_option_string(layers, volatile, target),
     }
@@ -273,11 +353,11 @@ impl OverlayLayers {
         upper: &Path,
         work: &Path,
         points: Option<BorrowedFd>,
-    ) -> Result<OverlayLayers, String> {
+    ) -> Result<OverlayLayers, DriverError> {
         let mut top_first = Vec::with_capacity(lower.len() + 1);
         if let Some(p) = points {
             let fd = rustix::io::fcntl_dupfd_cloexec(p, 3)
-                .map_err(|e| format!("dup of the mount points layer: {}", text(e)))?;
+                .map_err(step("dup of the mount points layer"))?;
             top_first.push((fd, PathBuf::from("(the mount points layer)")));
         }
         for layer in lower.iter().rev() {
@@ -288,11 +368,10 @@ impl OverlayLayers {
         // The kernel says this one only in its log, which users may not read.
         let dev = |fd: &OwnedFd| rustix::fs::fstat(fd).map(|st| st.st_dev).ok();
         if dev(&up) != dev(&wk) {
-            return Err(format!(
-                "upper {} and work {} are on different filesystems",
-                upper.display(),
-                work.display()
-            ));
+            return Err(DriverError::Filesystems {
+                upper: upper.to_path_buf(),
+                work: work.to_path_buf(),
+            });
         }
         Ok(OverlayLayers {
             lower: top_first,
@@ -304,27 +383,26 @@ impl OverlayLayers {
 
 /// fsopen/fsconfig: one `lowerdir+` per layer by fd, so no option string
 /// limits the number of layers (the kernel's own limit is 500).
-fn by_fsconfig(layers: &OverlayLayers, volatile: bool) -> Result<OwnedFd, String> {
-    let ctx = FsContext::open("overlay").map_err(|e| explain("fsopen(overlay)", e))?;
-    ctx.string("source", "burrow")
-        .map_err(|e| explain("source", e))?;
-    ctx.flag("userxattr").map_err(|e| explain("userxattr", e))?;
+fn by_fsconfig(layers: &OverlayLayers, volatile: bool) -> Result<OwnedFd, DriverError> {
+    let ctx = FsContext::open("overlay").map_err(explain("fsopen(overlay)"))?;
+    ctx.string("source", "burrow").map_err(explain("source"))?;
+    ctx.flag("userxattr").map_err(explain("userxattr"))?;
     if volatile {
-        ctx.flag("volatile").map_err(|e| explain("volatile", e))?;
+        ctx.flag("volatile").map_err(explain("volatile"))?;
     }
     // lowerdir+ appends below the layers given so far: top first.
     for (fd, path) in &layers.lower {
         ctx.dir_fd("lowerdir+", fd.as_fd())
-            .map_err(|e| explain(&format!("lower layer {}", path.display()), e))?;
+            .map_err(explain(format!("lower layer {}", path.display())))?;
     }
     let (up, upper) = &layers.upper;
     let (wk, work) = &layers.work;
     ctx.dir_fd("upperdir", up.as_fd())
-        .map_err(|e| explain(&format!("upper {}", upper.display()), e))?;
+        .map_err(explain(format!("upper {}", upper.display())))?;
     ctx.dir_fd("workdir", wk.as_fd())
-        .map_err(|e| explain(&format!("work {}", work.display()), e))?;
+        .map_err(explain(format!("work {}", work.display())))?;
     ctx.mount(MountAttrFlags::empty())
-        .map_err(|e| explain("mounting overlay", e))
+        .map_err(explain("mounting overlay"))
 }
 
 /// What mount(2) copies of its options: one page.
@@ -333,7 +411,12 @@ const OPTION_PAGE: usize = 4096;
 /// The options of `by_option_string`: every directory named by its fd's
 /// number, a name relative to /proc/self/fd, so that 500 layers take
 /// about 2.5 KiB of the one page the kernel reads (full paths fit 30).
-fn option_string(lower: &[i32], upper: i32, work: i32, volatile: bool) -> Result<String, String> {
+fn option_string(
+    lower: &[i32],
+    upper: i32,
+    work: i32,
+    volatile: bool,
+) -> Result<String, DriverError> {
     let names: Vec<String> = lower.iter().map(i32::to_string).collect();
     let mut options = format!(
         "lowerdir={},upperdir={upper},workdir={work},userxattr",
@@ -343,11 +426,10 @@ fn option_string(lower: &[i32], upper: i32, work: i32, volatile: bool) -> Result
         options.push_str(",volatile");
     }
     if options.len() >= OPTION_PAGE {
-        return Err(format!(
-            "{} layers do not fit in the {OPTION_PAGE} bytes of mount(2) options ({} needed)",
-            lower.len(),
-            options.len() + 1
-        ));
+        return Err(DriverError::TooManyLayers {
+            layers: lower.len(),
+            needed: options.len() + 1,
+        });
     }
     Ok(options)
 }
@@ -359,7 +441,7 @@ fn by_option_string(
     layers: &OverlayLayers,
     volatile: bool,
     target: BorrowedFd,
-) -> Result<(), String> {
+) -> Result<(), DriverError> {
     let lower: Vec<i32> = layers.lower.iter().map(|(fd, _)| fd.as_raw_fd()).collect();
     let options = option_string(
         &lower,
@@ -367,9 +449,8 @@ fn by_option_string(
         layers.work.0.as_raw_fd(),
         volatile,
     )?;
-    let options = std::ffi::CString::new(options).map_err(|_| "a NUL in the options")?;
-    rustix::process::chdir("/proc/self/fd")
-        .map_err(|e| format!("entering /proc/self/fd: {}", text(e)))?;
+    let options = std::ffi::CString::new(options).map_err(|_| DriverError::NulInOptions)?;
+    rustix::process::chdir("/proc/self/fd").map_err(step("entering /proc/self/fd"))?;
     let mounted = rustix::mount::mount(
         "burrow",
         target.as_raw_fd().to_string().as_str(),
@@ -378,12 +459,9 @@ fn by_option_string(
         Some(options.as_c_str()),
     );
     let _ = rustix::process::chdir("/");
-    mounted.map_err(|e| {
-        format!(
-            "mount -t overlay -o userxattr with {} layers: {} (the kernel log, dmesg, may say why)",
-            lower.len(),
-            text(e)
-        )
+    mounted.map_err(|errno| DriverError::OptionString {
+        layers: lower.len(),
+        errno,
     })
 }
 
@@ -430,12 +508,12 @@ fn fuse_overlayfs(
     upper: &Path,
     work: &Path,
     target: BorrowedFd,
-) -> Result<(), String> {
+) -> Result<(), DriverError> {
     use std::io::Read;
     use std::process::{Command, Stdio};
-    let program = find_program("fuse-overlayfs").ok_or("fuse-overlayfs not found on PATH")?;
+    let program = find_program("fuse-overlayfs").ok_or(DriverError::NoFuseOverlayfs)?;
     rustix::fs::open("/dev/fuse", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| format!("/dev/fuse is not usable: {}", text(e)))?;
+        .map_err(step("/dev/fuse is not usable"))?;
     let lowerdir = lower
         .iter()
         .rev()
@@ -451,7 +529,7 @@ fn fuse_overlayfs(
     // inherited fd.
     let inherited = rustix::io::fcntl_dupfd_cloexec(target, 3)
         .and_then(|fd| rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::empty()).map(|()| fd))
-        .map_err(|e| format!("dup: {}", text(e)))?;
+        .map_err(step("dup"))?;
     let mount_point = format!("/proc/self/fd/{}", inherited.as_raw_fd());
     let mut child = Command::new(&program)
         .arg("-o")
@@ -461,11 +539,12 @@ fn fuse_overlayfs(
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+        .map_err(|source| DriverError::Run {
+            program: program.clone(),
+            source,
+        })?;
     drop(inherited);
-    let status = child
-        .wait()
-        .map_err(|e| format!("waiting for fuse-overlayfs: {e}"))?;
+    let status = child.wait().map_err(DriverError::Wait)?;
     if status.success() {
         return Ok(());
     }
@@ -475,7 +554,10 @@ fn fuse_overlayfs(
         let _ = rustix::fs::fcntl_setfl(&pipe, OFlags::NONBLOCK);
         let _ = pipe.read_to_string(&mut err);
     }
-    Err(format!("fuse-overlayfs failed ({status}): {}", err.trim()))
+    Err(DriverError::FuseOverlayfs {
+        status,
+        stderr: err.trim().to_string(),
+    })
 }
 
 /// pivot_root moves every process of the mount namespace whose root is the
@@ -484,28 +566,32 @@ fn fuse_overlayfs(
 /// a mount namespace of its own; the daemon stays in this one, untouched.
 /// The copy of the staging tmpfs is found through the working directory,
 /// which unshare carries over into the new namespace.
-fn leave_the_fuse_daemon_behind(staging: BorrowedFd) -> Result<(OwnedFd, OwnedFd), String> {
-    rustix::process::fchdir(staging)
-        .map_err(|e| format!("entering the staging tmpfs: {}", text(e)))?;
+fn leave_the_fuse_daemon_behind(staging: BorrowedFd) -> Result<(OwnedFd, OwnedFd), DriverError> {
+    rustix::process::fchdir(staging).map_err(step("entering the staging tmpfs"))?;
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-        .map_err(|e| format!("creating the container's mount namespace: {e}"))?;
+        .map_err(DriverError::MountNamespace)?;
     let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let moved = rustix::fs::openat(CWD, ".", flags, Mode::empty())
-        .map_err(|e| format!("opening the staging tmpfs: {}", text(e)))?;
+        .map_err(step("opening the staging tmpfs"))?;
     let root = rustix::fs::openat(&moved, "root", flags, Mode::empty())
-        .map_err(|e| format!("opening the fuse mount: {}", text(e)))?;
+        .map_err(step("opening the fuse mount"))?;
     Ok((root, moved))
 }
 
 /// The layers copied into the upper directory once, then bound as root.
-fn private_copy(lower: &[PathBuf], upper: &Path, work: &Path) -> Result<OwnedFd, String> {
+fn private_copy(lower: &[PathBuf], upper: &Path, work: &Path) -> Result<OwnedFd, DriverError> {
     let marker = work.join(COPY_MARKER);
     if !copy::exists(&marker) {
-        copy::copy_layers(lower, upper).map_err(|e| e.to_string())?;
-        std::fs::write(&marker, b"")
-            .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
+        copy::copy_layers(lower, upper)?;
+        std::fs::write(&marker, b"").map_err(|source| DriverError::Write {
+            path: marker.clone(),
+            source,
+        })?;
     }
-    sys::clone_tree(CWD, upper).map_err(|e| format!("binding {}: {}", upper.display(), text(e)))
+    sys::clone_tree(CWD, upper).map_err(|errno| DriverError::Bind {
+        path: upper.to_path_buf(),
+        errno,
+    })
 }
 
 /// Makes `root` the root of the mount namespace and detaches the old root
@@ -531,6 +617,41 @@ pub(crate) fn pivot_into(staging: BorrowedFd, root: BorrowedFd) -> Result<(), Se
 mod tests {
     use super::*;
 
+    /// A driver's error is the note a user reads: the step, the kernel's
+    /// words, and where more may be said.
+    #[test]
+    fn driver_errors_read_as_the_notes_users_see() {
+        let e = DriverError::Retried {
+            first: Box::new(DriverError::Fs {
+                what: "lower layer /l/1".into(),
+                fs: sys::FsError {
+                    errno: Errno::INVAL,
+                    log: Some("overlayfs: too many lower layers".into()),
+                },
+            }),
+            second: Box::new(DriverError::OptionString {
+                layers: 501,
+                errno: Errno::INVAL,
+            }),
+        };
+        assert_eq!(
+            e.to_string(),
+            "lower layer /l/1: Invalid argument (overlayfs: too many lower layers); \
+             then with a mount(2) option string: mount -t overlay -o userxattr with 501 \
+             layers: Invalid argument (the kernel log, dmesg, may say why)"
+        );
+        assert_eq!(
+            step("/dev/fuse is not usable")(Errno::ACCESS).to_string(),
+            "/dev/fuse is not usable: Permission denied"
+        );
+        assert_eq!(
+            open_dir(Path::new("/nonexistent/burrow-layer"))
+                .unwrap_err()
+                .to_string(),
+            "cannot open /nonexistent/burrow-layer: No such file or directory"
+        );
+    }
+
     #[test]
     fn the_option_string_names_fds_and_holds_the_kernels_500_layers() {
         let o = option_string(&[7, 8, 9], 10, 11, true).unwrap();
@@ -543,7 +664,9 @@ mod tests {
         let o = option_string(&lower, 503, 504, true).unwrap();
         assert!(o.len() < 2500, "{}", o.len());
         let too_many: Vec<i32> = (10_000..11_000).collect();
-        let e = option_string(&too_many, 3, 4, false).unwrap_err();
+        let e = option_string(&too_many, 3, 4, false)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("1000 layers do not fit in the 4096 bytes"),
             "{e}"

@@ -484,15 +484,18 @@ impl OverlayApi {
     }
 }
 
+/// A name `OverlayApi::from_str` does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown overlay api {0:?} (lowerdir-plus or option-string)")]
+pub struct UnknownOverlayApi(pub String);
+
 impl std::str::FromStr for OverlayApi {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownOverlayApi;
+    fn from_str(s: &str) -> Result<Self, UnknownOverlayApi> {
         match s {
             "lowerdir-plus" => Ok(OverlayApi::LowerdirPlus),
             "option-string" => Ok(OverlayApi::OptionString),
-            _ => Err(format!(
-                "unknown overlay api {s:?} (lowerdir-plus or option-string)"
-            )),
+            _ => Err(UnknownOverlayApi(s.to_string())),
         }
     }
 }

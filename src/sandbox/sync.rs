@@ -6,7 +6,7 @@
 use super::exec::ExecFailure;
 use super::rootfs::RootfsReport;
 use super::SetupError;
-pub(crate) use crate::forked::{Channel, ChannelError};
+pub(crate) use crate::forked::Channel;
 use serde::{Deserialize, Serialize};
 
 /// Child (the container's pid 1 or the command) to parent.
