@@ -1269,6 +1269,82 @@ fn pip_install_in_run_on_a_debian_base() {
     );
 }
 
+/// A COPY whose sources are unchanged hits the cache and makes no layer;
+/// made again after one of its files changed, it links the unchanged
+/// files from the layer the last build of it made (the same inodes: not
+/// written again), writes the changed one, and says so in `--progress
+/// plain`. Each image keeps its own content, and removing the first
+/// leaves the second whole.
+#[test]
+fn a_copy_made_again_writes_only_the_files_that_changed() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(env) = TestEnv::new("build_copy_again", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let file = format!("FROM {PLAIN}\nCOPY data /data\n");
+    let big = "x".repeat(100_000);
+    let dir = context(
+        &env,
+        "again",
+        &[
+            ("Containerfile", &file),
+            ("data/big.bin", &big),
+            ("data/sub/b.txt", "B\n"),
+            ("data/c.txt", "C\n"),
+        ],
+    );
+    let copy_layer = |image: &str| -> PathBuf {
+        let layers = env.inspect(image)["RootFS"]["Layers"].clone();
+        let last = layers.as_array().unwrap().last().unwrap().as_str().unwrap();
+        env.layer_diff(last)
+    };
+    let first = build(&env, &["-t", "again:1", "--progress", "plain"], &dir);
+    built_id(&first);
+    let layers = env.layer_ids();
+    let cached = build(&env, &["-t", "again:2", "--progress", "plain"], &dir);
+    built_id(&cached);
+    assert!(cached.stderr.contains("CACHED COPY data /data"), "{cached}");
+    assert_eq!(env.layer_ids(), layers, "a cached COPY makes no layer");
+
+    fs::write(dir.join("data/c.txt"), "changed\n").unwrap();
+    let again = build(&env, &["-t", "again:3", "--progress", "plain"], &dir);
+    built_id(&again);
+    assert!(!again.stderr.contains("CACHED COPY"), "{again}");
+    assert!(
+        again
+            .stderr
+            .contains("1 files written, 2 unchanged files linked from the layer of the last build"),
+        "{again}"
+    );
+    let (old, new) = (copy_layer("again:1"), copy_layer("again:3"));
+    assert_ne!(old, new);
+    let ino = |p: PathBuf| fs::symlink_metadata(&p).unwrap().ino();
+    for unchanged in ["data/big.bin", "data/sub/b.txt"] {
+        assert_eq!(
+            ino(old.join(unchanged)),
+            ino(new.join(unchanged)),
+            "{unchanged} is the last build's file, not a new copy"
+        );
+    }
+    assert_ne!(ino(old.join("data/c.txt")), ino(new.join("data/c.txt")));
+    assert_eq!(run_in(&env, "again:1", &["cat", "/data/c.txt"]), "C\n");
+    env.ok(&["rmi", "again:1", "again:2"]);
+    env.ok(&["builder", "prune", "-f"]);
+    assert_eq!(
+        run_in(
+            &env,
+            "again:3",
+            &[
+                "sh",
+                "-c",
+                "cat /data/c.txt /data/sub/b.txt; wc -c < /data/big.bin"
+            ]
+        ),
+        "changed\nB\n100000\n"
+    );
+}
+
 /// A context of 50,000 files in 100 directories: the image has every one
 /// with its content (the listing and the digest of all contents, in path
 /// order, agree with the context's); an unchanged rebuild hits the cache,

@@ -1059,7 +1059,7 @@ impl Builder<'_> {
                     mtime: 0,
                 },
             );
-            write_layer(store, &fs, items, Vec::new(), (0, 0)).map(Some)
+            write_layer(store, &fs, items, Vec::new(), (0, 0), None).map(Some)
         })?;
         match added {
             Some(a) => {
@@ -1353,6 +1353,23 @@ impl Builder<'_> {
         if self.try_cache(&key, state)? {
             return Ok(true);
         }
+        // The layer the last build of this COPY made, whatever its
+        // sources were then: its unchanged files are linked, not written.
+        let lineage = context::step_key(
+            "copy-lineage",
+            &text,
+            &[
+                &self.spec.context.to_string_lossy(),
+                &format!("{from:?}\0{dest}"),
+            ],
+        );
+        let lineage_path = self
+            .build_dir
+            .join("cache")
+            .join(format!("layer-of-{lineage}"));
+        let earlier = std::fs::read_to_string(&lineage_path)
+            .ok()
+            .and_then(|hex| Digest::from_hex(hex.trim()).ok());
         if checksum.is_some() {
             for (n, url) in urls.iter().enumerate() {
                 downloads.push(
@@ -1374,6 +1391,7 @@ impl Builder<'_> {
             unpack_local,
             unpack_urls,
             downloads,
+            earlier,
         };
         let added: Result<std::result::Result<AddedLayer, String>> =
             self.ctx.in_userns(move |store| Ok(job.run(store)));
@@ -1381,6 +1399,14 @@ impl Builder<'_> {
         let added = added?;
         let added = added.map_err(fail)?;
         let store = self.ctx.store()?;
+        // A lost record only costs writing the files once more.
+        let _ = store.write_atomic(&lineage_path, added.diff_id.hex().as_bytes());
+        if added.shared > 0 {
+            *self.step_output.borrow_mut() = format!(
+                "{} files written, {} unchanged files linked from the layer of the last build\n",
+                added.written, added.shared
+            );
+        }
         state.add_layer(&added.diff_id, store.layer_dir(&added.diff_id));
         state.history(&format!("{text} # buildkit"), false);
         self.commit(&key, state)?;
@@ -2441,6 +2467,9 @@ struct CopyJob {
     unpack_urls: bool,
     /// ADD: the URLs' files, downloaded.
     downloads: Vec<Download>,
+    /// The layer an earlier build of this step made, to link unchanged
+    /// files from.
+    earlier: Option<Digest>,
 }
 
 /// An archive ADD extracts: the directory in the image, the file, and
@@ -2632,7 +2661,15 @@ impl CopyJob {
             .into_iter()
             .map(|(dest, from)| (fs.resolve(&dest, true), from, archive_owner))
             .collect();
-        write_layer(store, &fs, resolved, archives, (uid, gid)).map_err(|e| e.to_string())
+        write_layer(
+            store,
+            &fs,
+            resolved,
+            archives,
+            (uid, gid),
+            self.earlier.as_ref(),
+        )
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -2712,21 +2749,13 @@ fn write_layer(
     items: BTreeMap<String, Item>,
     archives: Vec<Archive>,
     owner: (u32, u32),
+    earlier: Option<&Digest>,
 ) -> Result<AddedLayer> {
     use std::os::unix::fs::MetadataExt;
     let other = |m: String| Error::Usage(m);
-    // No garbage collection removes the layers below meanwhile.
+    // No garbage collection removes the layers below (or `earlier`)
+    // meanwhile.
     let _lock = store.lock_shared().map_err(img)?;
-    let dir = store.root().join("tmp");
-    let path = dir.join(format!("build-layer-{}.tar", std::process::id()));
-    let file = std::fs::File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)
-        .map_err(|e| other(format!("{}: {e}", path.display())))?;
-    let _ = std::fs::remove_file(&path);
     let mut all: BTreeMap<String, Item> = BTreeMap::new();
     // An archive's directory is written like a parent of its members.
     let members: Vec<String> = archives
@@ -2768,9 +2797,31 @@ fn write_layer(
         }
     }
     all.extend(items);
-    let mut tar = TarWriter::new(std::io::BufWriter::new(&file));
+    // The stream goes straight to the unpacker (which hashes it), from a
+    // thread of this short-lived process: never written out whole.
+    let (tx, rx) = std::sync::mpsc::sync_channel(4);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| write_tar(ChunkWriter::new(tx), &all, &archives));
+        let mut reader = ChunkReader::new(rx);
+        let added = store.add_layer_sharing(&mut reader, None, None, "build step", earlier);
+        // A failed unpacking stops the writer at its next chunk.
+        drop(reader);
+        match writer.join() {
+            Ok(Ok(())) => added.map_err(img),
+            // The writer's error is the cause of the unpacker's.
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(other("writing the layer's tar stream panicked".into())),
+        }
+    })
+}
+
+/// The tar stream of a COPY layer: `all` (image paths, parents first),
+/// then ADD's archives.
+fn write_tar(out: ChunkWriter, all: &BTreeMap<String, Item>, archives: &[Archive]) -> Result<()> {
+    let other = |m: String| Error::Usage(m);
+    let mut tar = TarWriter::new(out);
     let terr = |e: crate::image::tar::TarError| other(e.to_string());
-    for (p, item) in &all {
+    for (p, item) in all {
         let name = p.trim_start_matches('/');
         if name.is_empty() {
             continue;
@@ -2832,17 +2883,87 @@ fn write_layer(
             }
         }
     }
-    for (dest, from, owner) in &archives {
+    for (dest, from, owner) in archives {
         add::append_archive(&mut tar, from, dest, *owner).map_err(|e| other(e.to_string()))?;
     }
     let mut w = tar.finish().map_err(terr)?;
-    w.flush().map_err(|e| other(e.to_string()))?;
-    drop(w);
-    let mut reader = &file;
-    reader.rewind().map_err(|e| other(e.to_string()))?;
-    store
-        .add_layer(&mut reader, None, None, "build step")
-        .map_err(img)
+    w.flush().map_err(|e| other(e.to_string()))
+}
+
+/// Size of the chunks the tar stream is passed in.
+const CHUNK: usize = 256 * 1024;
+
+/// The writing end of a layer's tar stream: chunks to the unpacker.
+struct ChunkWriter {
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+    buf: Vec<u8>,
+}
+
+impl ChunkWriter {
+    fn new(tx: std::sync::mpsc::SyncSender<Vec<u8>>) -> ChunkWriter {
+        ChunkWriter {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+        }
+    }
+
+    fn send(&mut self) -> std::io::Result<()> {
+        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        self.tx
+            .send(full)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = data.len().min(CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == CHUNK {
+            self.send()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.send()
+    }
+}
+
+/// The reading end: the chunks in order, then the end of the stream.
+struct ChunkReader {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl ChunkReader {
+    fn new(rx: std::sync::mpsc::Receiver<Vec<u8>>) -> ChunkReader {
+        ChunkReader {
+            rx,
+            chunk: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(c) => (self.chunk, self.at) = (c, 0),
+                // The writer is done (or failed: it says why).
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.chunk.len() - self.at);
+        out[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

@@ -170,6 +170,10 @@ pub struct AddedLayer {
     pub unpacked: bool,
     pub notes: Vec<String>,
     pub squashed: u64,
+    /// Regular files linked from the earlier layer given to
+    /// [`Store::add_layer_sharing`], and files written.
+    pub shared: u64,
+    pub written: u64,
 }
 
 pub struct Store {
@@ -465,6 +469,23 @@ impl Store {
         blob: Option<&Digest>,
         label: &str,
     ) -> Result<AddedLayer> {
+        self.add_layer_sharing(raw, expected, blob, label, None)
+    }
+
+    /// [`Store::add_layer`], with the unchanged regular files of the
+    /// layer `earlier` (when the store has it) hard-linked into the new
+    /// one instead of written: a build step made again after a small
+    /// change writes only what changed. Layers are never written once
+    /// unpacked, so the two share those inodes safely. The caller holds
+    /// the store's lock (no collection removes `earlier` meanwhile).
+    pub fn add_layer_sharing(
+        &self,
+        raw: &mut dyn Read,
+        expected: Option<&Digest>,
+        blob: Option<&Digest>,
+        label: &str,
+        earlier: Option<&Digest>,
+    ) -> Result<AddedLayer> {
         if let Some(d) = expected {
             if self.has_layer(d) {
                 let record = self.layer_record(d)?;
@@ -474,10 +495,15 @@ impl Store {
                     unpacked: false,
                     notes: vec![],
                     squashed: 0,
+                    shared: 0,
+                    written: 0,
                 });
             }
         }
-        let (tmp, report) = self.unpack_to_temp(raw, expected, blob, label)?;
+        let earlier = earlier
+            .filter(|d| self.has_layer(d))
+            .map(|d| self.layer_dir(d));
+        let (tmp, report) = self.unpack_to_temp(raw, expected, blob, label, earlier.as_deref())?;
         let final_path = self.layer_path(&report.diff_id);
         let _layer_lock = self.lock_file(
             &format!("layer-{}.lock", report.diff_id.hex()),
@@ -497,6 +523,8 @@ impl Store {
             unpacked,
             notes: report.notes,
             squashed: report.squashed,
+            shared: report.shared,
+            written: report.written,
         })
     }
 
@@ -508,6 +536,7 @@ impl Store {
         expected: Option<&Digest>,
         blob: Option<&Digest>,
         label: &str,
+        earlier: Option<&Path>,
     ) -> Result<(TempDir, unpack::UnpackReport)> {
         let tmp = self.temp_dir("layer")?;
         let diff = tmp.path().join("diff");
@@ -526,9 +555,11 @@ impl Store {
                     layer: label.to_string(),
                     source,
                 })?;
-            unpack::unpack_layer(&mut tar, &diff, &mut split).map_err(|source| StoreError::Unpack {
-                layer: label.to_string(),
-                source,
+            unpack::unpack_layer_sharing(&mut tar, &diff, &mut split, earlier).map_err(|source| {
+                StoreError::Unpack {
+                    layer: label.to_string(),
+                    source,
+                }
             })
         };
         // The stream is hashed as it comes only when a blob digest is to
@@ -602,7 +633,7 @@ impl Store {
     /// namespace.
     pub fn replace_layer(&self, tar: &mut dyn Read, diff_id: &Digest) -> Result<AddedLayer> {
         let label = diff_id.to_string();
-        let (tmp, report) = self.unpack_to_temp(tar, Some(diff_id), None, &label)?;
+        let (tmp, report) = self.unpack_to_temp(tar, Some(diff_id), None, &label, None)?;
         let final_path = self.layer_path(diff_id);
         let _layer_lock = self.lock_file(
             &format!("layer-{}.lock", diff_id.hex()),
@@ -639,6 +670,8 @@ impl Store {
             unpacked: true,
             notes: report.notes,
             squashed: report.squashed,
+            shared: report.shared,
+            written: report.written,
         })
     }
 

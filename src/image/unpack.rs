@@ -23,7 +23,7 @@ use rustix::fs::{
 use rustix::io::Errno;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -95,6 +95,13 @@ pub struct UnpackReport {
     /// layer's owners file.
     #[serde(skip)]
     pub owners: LayerOwners,
+    /// Regular files hard-linked from the earlier layer given to
+    /// [`unpack_layer_sharing`] instead of written (the same bytes and
+    /// metadata), and the files written.
+    #[serde(default)]
+    pub shared: u64,
+    #[serde(default)]
+    pub written: u64,
 }
 
 /// Unpacks the uncompressed tar stream `tar` into the empty directory
@@ -108,6 +115,22 @@ pub fn unpack_layer(
     tar: &mut dyn Read,
     dest: &Path,
     split: &mut dyn Write,
+) -> Result<UnpackReport, UnpackError> {
+    unpack_layer_sharing(tar, dest, split, None)
+}
+
+/// [`unpack_layer`], hard-linking from the unpacked layer `earlier` (a
+/// build step's result from an earlier build, which nothing writes to)
+/// each regular file whose bytes, size, mode, owner, mtime and (empty)
+/// xattrs equal the entry's at the same path, instead of writing it: the
+/// stream is still read and hashed whole, and compared with the earlier
+/// file as it comes, so a file that differs in any byte is written. A
+/// missing or unreadable `earlier` shares nothing.
+pub fn unpack_layer_sharing(
+    tar: &mut dyn Read,
+    dest: &Path,
+    split: &mut dyn Write,
+    earlier: Option<&Path>,
 ) -> Result<UnpackReport, UnpackError> {
     let root = rfs::open(
         dest,
@@ -125,6 +148,19 @@ pub fn unpack_layer(
         SplitWriter::new(&mut encoder).map_err(UnpackError::Split)?,
     );
     let mut layer = Layer::new(root);
+    layer.earlier = earlier.and_then(|p| {
+        let fd = rfs::open(
+            p,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        Some(Earlier {
+            root: fd,
+            dir: None,
+            buf: vec![0; BUF],
+        })
+    });
     while let Some(entry) = reader.next_entry()? {
         layer.apply(&mut reader, &entry)?;
     }
@@ -148,6 +184,8 @@ pub fn unpack_layer(
         squashed: layer.squashed,
         opaque_root: layer.opaque_root,
         owners: layer.owners,
+        shared: layer.shared,
+        written: layer.written,
         notes: layer.notes.finish(),
     })
 }
@@ -559,6 +597,74 @@ struct Layer {
     owners: LayerOwners,
     /// An opaque whiteout at the root: nothing of the layers below shows.
     opaque_root: bool,
+    /// The layer unchanged files are linked from.
+    earlier: Option<Earlier>,
+    shared: u64,
+    written: u64,
+}
+
+/// An earlier unpacked layer whose unchanged files a new one links.
+struct Earlier {
+    root: OwnedFd,
+    /// The directory last opened in it (entries come sorted by path).
+    dir: Option<(Vec<u8>, Rc<OwnedFd>)>,
+    /// For comparing its files with the stream.
+    buf: Vec<u8>,
+}
+
+/// A file of the earlier layer that may be the same as the entry.
+struct Candidate {
+    dir: Rc<OwnedFd>,
+    file: File,
+    ino: u64,
+}
+
+/// Takes a regular file's bytes from the stream and compares them with
+/// the earlier layer's file; at the first difference the new file is
+/// made, given the bytes that matched, and written from there on.
+struct Compare<'a> {
+    old: &'a mut File,
+    buf: &'a mut [u8],
+    matched: u64,
+    parent: &'a OwnedFd,
+    base: &'a [u8],
+    written: Option<File>,
+}
+
+impl Write for Compare<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.written.is_none() {
+            let mut same = true;
+            for chunk in data.chunks(self.buf.len()) {
+                let old = &mut self.buf[..chunk.len()];
+                if self.old.read_exact(old).is_err() || old != chunk {
+                    same = false;
+                    break;
+                }
+            }
+            if same {
+                self.matched += data.len() as u64;
+                return Ok(data.len());
+            }
+            let fd = rfs::openat(
+                self.parent,
+                self.base,
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o600),
+            )?;
+            let mut new = File::from(fd);
+            self.old.rewind()?;
+            io::copy(&mut (&mut *self.old).take(self.matched), &mut new)?;
+            self.written = Some(new);
+        }
+        let new = self.written.as_mut().expect("made above");
+        new.write_all(data)?;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Layer {
@@ -577,6 +683,9 @@ impl Layer {
             squashed: 0,
             owners: LayerOwners::default(),
             opaque_root: false,
+            earlier: None,
+            shared: 0,
+            written: 0,
         }
     }
 
@@ -1012,11 +1121,82 @@ impl Layer {
         Ok(())
     }
 
+    /// The earlier layer's file at `t`'s path when its metadata is what
+    /// unpacking the entry would give (so only the bytes remain to be
+    /// compared): a regular file, not a link out of the layer, of the
+    /// same size, mode, owner (mapped here: nothing squashed or
+    /// recorded) and mtime, without xattrs; and nothing at `t` yet.
+    fn candidate(&mut self, t: &Target) -> Option<Candidate> {
+        let e = t.entry;
+        if e.size == 0
+            || !e.xattrs.is_empty()
+            || !mapped(&self.uids, e.uid)
+            || !mapped(&self.gids, e.gid)
+        {
+            return None;
+        }
+        let earlier = self.earlier.as_mut()?;
+        if !matches!(
+            rfs::statat(&t.parent.fd, t.base, AtFlags::SYMLINK_NOFOLLOW),
+            Err(Errno::NOENT)
+        ) {
+            return None;
+        }
+        let (dir, base) = split_last(&t.canon);
+        let dir_fd = match &earlier.dir {
+            Some((path, fd)) if path == dir => fd.clone(),
+            _ => {
+                let fd = rfs::openat2(
+                    &earlier.root,
+                    if dir.is_empty() { &b"."[..] } else { dir },
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                    ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+                )
+                .ok()?;
+                let fd = Rc::new(fd);
+                earlier.dir = Some((dir.to_vec(), fd.clone()));
+                fd
+            }
+        };
+        let fd = rfs::openat(
+            &*dir_fd,
+            base,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        let st = rfs::fstat(&fd).ok()?;
+        let same = FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
+            && st.st_size as u64 == e.size
+            && st.st_mode & 0o7777 == e.mode & 0o7777
+            && (u64::from(st.st_uid), u64::from(st.st_gid)) == (e.uid, e.gid)
+            && st.st_mtime as i64 == e.mtime.secs
+            && st.st_mtime_nsec as i64 == i64::from(e.mtime.nanos);
+        if !same {
+            return None;
+        }
+        let mut names = [0u8; 1];
+        match rfs::flistxattr(&fd, &mut names[..]) {
+            Ok(0) | Err(Errno::NOTSUP) => {}
+            _ => return None,
+        }
+        Some(Candidate {
+            dir: dir_fd,
+            file: File::from(fd),
+            ino: st.st_ino,
+        })
+    }
+
     fn regular<R: BufRead>(
         &mut self,
         reader: &mut TarReader<R>,
         t: &Target,
     ) -> Result<(), UnpackError> {
+        if let Some(c) = self.candidate(t) {
+            return self.regular_from_earlier(reader, t, c);
+        }
+        self.written += 1;
         let fd = self.create(reader, t, "openat", |p, b| {
             rfs::openat(
                 p,
@@ -1040,6 +1220,100 @@ impl Layer {
                 })
             }
         }
+        self.fd_metadata(file.as_fd(), t.entry, t.path)?;
+        rfs::futimens(&file, &timestamps(t.entry.mtime)).map_err(sys(t.path, "futimens"))
+    }
+
+    /// A regular file that may be unchanged since the earlier layer:
+    /// linked from there when every byte of the stream matched, else
+    /// written (from the first byte that differed).
+    fn regular_from_earlier<R: BufRead>(
+        &mut self,
+        reader: &mut TarReader<R>,
+        t: &Target,
+        mut c: Candidate,
+    ) -> Result<(), UnpackError> {
+        let mut buf = std::mem::take(&mut self.earlier.as_mut().expect("a candidate's").buf);
+        let mut cmp = Compare {
+            old: &mut c.file,
+            buf: &mut buf,
+            matched: 0,
+            parent: &t.parent.fd,
+            base: t.base,
+            written: None,
+        };
+        let copied = reader.copy_data(&t.canon, &mut cmp);
+        let written = cmp.written.take();
+        let matched = cmp.matched;
+        if let Some(e) = self.earlier.as_mut() {
+            e.buf = buf;
+        }
+        match copied {
+            Ok(Some(index)) => {
+                self.files.insert(t.canon.clone(), index);
+            }
+            Ok(None) => {}
+            Err(CopyError::Tar(e)) => return Err(e.into()),
+            Err(CopyError::Write(e)) => {
+                return Err(UnpackError::Sys {
+                    entry: lossy(t.path),
+                    call: "write",
+                    source: e,
+                })
+            }
+        }
+        let (_, base) = split_last(&t.canon);
+        let file = match written {
+            Some(f) => f,
+            None if matched == t.entry.size => {
+                match rfs::linkat(&*c.dir, base, &t.parent.fd, t.base, AtFlags::empty()) {
+                    // The name still holds the compared file: nothing
+                    // writes in the earlier layer.
+                    Ok(())
+                        if rfs::statat(&t.parent.fd, t.base, AtFlags::SYMLINK_NOFOLLOW)
+                            .is_ok_and(|st| st.st_ino == c.ino) =>
+                    {
+                        self.shared += 1;
+                        return Ok(());
+                    }
+                    Ok(()) => {
+                        rfs::unlinkat(&t.parent.fd, t.base, AtFlags::empty())
+                            .map_err(sys(t.path, "unlinkat"))?;
+                    }
+                    // Too many links, another file system: a copy.
+                    Err(_) => {}
+                }
+                let fd = rfs::openat(
+                    &t.parent.fd,
+                    t.base,
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o600),
+                )
+                .map_err(sys(t.path, "openat"))?;
+                let mut new = File::from(fd);
+                let copy = c
+                    .file
+                    .rewind()
+                    .and_then(|()| io::copy(&mut c.file, &mut new));
+                copy.map_err(|e| UnpackError::Sys {
+                    entry: lossy(t.path),
+                    call: "write",
+                    source: e,
+                })?;
+                new
+            }
+            None => {
+                return Err(UnpackError::Invalid {
+                    entry: lossy(t.path),
+                    detail: "the stream ended inside the file".into(),
+                })
+            }
+        };
+        self.written += 1;
         self.fd_metadata(file.as_fd(), t.entry, t.path)?;
         rfs::futimens(&file, &timestamps(t.entry.mtime)).map_err(sys(t.path, "futimens"))
     }
@@ -1458,6 +1732,66 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    /// Unpacked with an earlier layer, a layer links the files whose bytes
+    /// and metadata are the same there and writes the others (one byte
+    /// changed at the end of a large file, a mode, an mtime, a new
+    /// file); it repacks to its own stream, and the earlier layer's
+    /// files are untouched.
+    #[test]
+    fn unchanged_files_are_linked_from_an_earlier_layer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (old, new) = (tmp.path().join("old"), tmp.path().join("new"));
+        std::fs::create_dir(&old).unwrap();
+        std::fs::create_dir(&new).unwrap();
+        let big: Vec<u8> = (0..1_000_003u32).map(|i| (i % 241) as u8).collect();
+        let mut big2 = big.clone();
+        *big2.last_mut().unwrap() ^= 1;
+        let timed = |mtime| NewEntry::new(b"t", EntryKind::Regular, 0o644, mtime);
+        let first = Layer::new()
+            .file("a", 0o644, b"same")
+            .file("big", 0o644, &big)
+            .file("m", 0o644, b"mode")
+            .entry(timed(1000), b"time")
+            .dir("d", 0o755)
+            .file("d/x", 0o600, b"x")
+            .finish();
+        let second = Layer::new()
+            .file("a", 0o644, b"same")
+            .file("big", 0o644, &big2)
+            .file("m", 0o600, b"mode")
+            .entry(timed(2000), b"time")
+            .dir("d", 0o755)
+            .file("d/x", 0o600, b"x")
+            .file("n", 0o644, b"new")
+            .finish();
+        unpack(&first, &old).unwrap();
+        let (report, repacked) = run_in_userns(&map(), || {
+            let mut split = Vec::new();
+            let report = unpack_layer_sharing(&mut &second[..], &new, &mut split, Some(&old))
+                .map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            repack_layer(&new, &mut &split[..], &mut out).map_err(|e| e.to_string())?;
+            Ok::<_, String>((report, out))
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!((report.shared, report.written), (2, 4));
+        assert!(repacked == second, "the layer repacks to its own stream");
+        let ino = |d: &Path, p: &str| std::fs::metadata(d.join(p)).unwrap().ino();
+        for p in ["a", "d/x"] {
+            assert_eq!(ino(&old, p), ino(&new, p), "{p} is linked");
+        }
+        for p in ["big", "m", "t"] {
+            assert_ne!(ino(&old, p), ino(&new, p), "{p} is written");
+        }
+        assert!(std::fs::read(new.join("big")).unwrap() == big2);
+        assert!(std::fs::read(old.join("big")).unwrap() == big);
+        let mode = |d: &Path, p: &str| std::fs::metadata(d.join(p)).unwrap().mode() & 0o7777;
+        assert_eq!((mode(&old, "m"), mode(&new, "m")), (0o644, 0o600));
+        let mtime = |d: &Path| std::fs::metadata(d.join("t")).unwrap().mtime();
+        assert_eq!((mtime(&old), mtime(&new)), (1000, 2000));
     }
 
     #[test]
