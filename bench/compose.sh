@@ -24,46 +24,18 @@ if [ ! -x "$WORK/venv/bin/podman-compose" ]; then
 fi
 chmod -R a+rX "$WORK/venv"
 
-# The project: the test's services, with the app's script in a bind mount
-# (no build step in what is measured) and the same health check.
+# The project: tests/fixtures/compose-app (the test's), with an override
+# that runs the app from the image with its script in a bind mount (no
+# build step in what is measured); the port from .env, which both read.
 proj=$WORK/composebench
-rm -rf "$proj" && mkdir -p "$proj/app"
-cp "$REPO/bench/compose-app.py" "$proj/app/app.py"
-cat > "$proj/compose.yaml" <<'YAML'
+rm -rf "$proj" && mkdir -p "$proj"
+cp -r "$REPO/tests/fixtures/compose-app/." "$proj/"
+echo "WEB_PORT=18080" > "$proj/.env"
+cat > "$proj/compose.bench.yaml" <<'YAML'
 services:
-  db:
-    image: localhost/compose-stack:bookworm
-    volumes: ["pgdata:/var/lib/postgresql/data"]
-    environment:
-      PGDATA: /var/lib/postgresql/data/pg
-    command:
-      - sh
-      - -c
-      - |
-        mkdir -p "$$PGDATA" && chown postgres "$$PGDATA" && chmod 700 "$$PGDATA"
-        if [ ! -s "$$PGDATA/PG_VERSION" ]; then
-          runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D "$$PGDATA" --auth=trust >/dev/null
-          echo "host all all all trust" >> "$$PGDATA/pg_hba.conf"
-        fi
-        exec runuser -u postgres -- /usr/lib/postgresql/15/bin/postgres -D "$$PGDATA" -c listen_addresses='*' -k /tmp
-    healthcheck:
-      test: ["CMD", "/usr/lib/postgresql/15/bin/pg_isready", "-h", "127.0.0.1", "-U", "postgres"]
-      interval: 1s
-      retries: 60
-  cache:
-    image: localhost/compose-stack:bookworm
-    command: ["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--save", ""]
   web:
     image: localhost/compose-stack:bookworm
-    depends_on:
-      db: {condition: service_healthy}
-      cache: {condition: service_started}
-    ports: ["127.0.0.1:18080:8000"]
     volumes: ["./app:/app:ro"]
-    working_dir: /app
-    command: ["python3", "-u", "app.py"]
-volumes:
-  pgdata: {}
 YAML
 chown -R "$BENCH_USER:" "$proj"
 chmod a+r "$rootfs"
@@ -75,8 +47,8 @@ uid=$(id -u "$BENCH_USER")
 podman_x=${PODMAN//\$WORK/$WORK}
 podman_x=${podman_x//\$XDG_RUNTIME_DIR//run/user/$uid}
 # podman-compose takes podman's global flags through --podman-args.
-pc="$WORK/venv/bin/podman-compose --podman-path podman --podman-args '${podman_x#podman }'"
-B="cd $proj && $WORK/burrow compose"
+pc="$WORK/venv/bin/podman-compose --podman-path podman --podman-args '${podman_x#podman }' -f compose.yaml -f compose.bench.yaml"
+B="cd $proj && $WORK/burrow compose -f compose.yaml -f compose.bench.yaml"
 # podman's rootless CNI keeps address leases of a network it failed to
 # tear down: this project's are dropped before each of its runs.
 cni=/run/user/$uid/libpod/tmp/rootless-netns/var/lib/cni/networks/composebench_default

@@ -3,9 +3,14 @@
 //! each other by service name, started after a dependency's health check
 //! passes, a named volume that outlives `down` (and not `down -v`), a
 //! port published on 127.0.0.1 and read from the host, two projects that
-//! cannot reach each other, and the errors a project's files can hold.
+//! cannot reach each other, and the errors a project's files can hold;
+//! the verbs on a running project (`logs` with its prefixes, `run`,
+//! `stop`/`start`/`restart`, `pull` from a registry on 127.0.0.1), network
+//! aliases, `deploy.resources.limits`, attached `up` and its Ctrl-C sent
+//! as a real signal, `network_mode`, `scale`, `secrets` and `configs`.
 //! The Debian project (PostgreSQL, Redis and a Python app, from Debian's
-//! packages) is `a_debian_web_app_reaches_postgres_and_redis_by_name`.
+//! packages; tests/fixtures/compose-app, which bench/compose.sh runs too)
+//! is `a_debian_web_app_reaches_postgres_and_redis_by_name`.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod common;
@@ -246,7 +251,7 @@ fn a_misspelled_key_and_a_cycle_are_errors_naming_file_line_and_services() {
     assert_eq!(out.code(), Some(1), "{out}");
     assert!(
         out.error_line()
-            .contains("compose.yaml:4: unknown key \"enviroment\" (did you mean \"environment\"?)"),
+            .contains("compose.yaml:4: services.web: unknown key \"enviroment\" (did you mean \"environment\"?)"),
         "{out}"
     );
     let dir = project(
@@ -278,70 +283,30 @@ const STACK: common::debian::Recipe = common::debian::Recipe {
 };
 const STACK_IMAGE: &str = "localhost/compose-stack:bookworm";
 
-/// The web app: each GET adds a row in PostgreSQL and counts in Redis,
-/// both reached by service name, and answers with both counts.
-const APP: &str = r#"
-import http.server, psycopg2, redis
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        db = psycopg2.connect(host="db", user="postgres", dbname="postgres")
-        with db, db.cursor() as c:
-            c.execute("CREATE TABLE IF NOT EXISTS hits (at timestamptz DEFAULT now())")
-            c.execute("INSERT INTO hits DEFAULT VALUES")
-            c.execute("SELECT count(*) FROM hits")
-            rows = c.fetchone()[0]
-        db.close()
-        seen = redis.Redis(host="cache").incr("hits")
-        body = f"postgres={rows} redis={seen}\n".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-http.server.HTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
-"#;
-
-/// PostgreSQL keeps its data in the named volume (initialised on the
-/// first start, trusted from the project's network); Redis keeps
-/// nothing; the app is built on the image at `up --build`.
-const STACK_PROJECT: &str = r#"
-services:
-  db:
-    image: localhost/compose-stack:bookworm
-    volumes: ["pgdata:/var/lib/postgresql/data"]
-    environment:
-      PGDATA: /var/lib/postgresql/data/pg
-    command:
-      - sh
-      - -c
-      - |
-        mkdir -p "$$PGDATA" && chown postgres "$$PGDATA" && chmod 700 "$$PGDATA"
-        if [ ! -s "$$PGDATA/PG_VERSION" ]; then
-          runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D "$$PGDATA" --auth=trust >/dev/null
-          echo "host all all all trust" >> "$$PGDATA/pg_hba.conf"
-        fi
-        exec runuser -u postgres -- /usr/lib/postgresql/15/bin/postgres -D "$$PGDATA" -c listen_addresses='*' -k /tmp
-    healthcheck:
-      test: ["CMD", "/usr/lib/postgresql/15/bin/pg_isready", "-h", "127.0.0.1", "-U", "postgres"]
-      interval: 1s
-      retries: 60
-  cache:
-    image: localhost/compose-stack:bookworm
-    command: ["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--save", ""]
-  web:
-    build:
-      context: ./app
-      args: {BASE: "localhost/compose-stack:bookworm"}
-    depends_on:
-      db: {condition: service_healthy}
-      cache: {condition: service_started}
-    ports: ["127.0.0.1:${WEB_PORT}:8000"]
-    working_dir: /app
-    command: ["python3", "-u", "app.py"]
-volumes:
-  pgdata: {}
-"#;
+/// The project of tests/fixtures/compose-app (bench/compose.sh runs the
+/// same files): a web app built on the image, each GET adding a row in
+/// PostgreSQL and counting in Redis, both reached by service name; the
+/// database's data in a named volume.
+fn fixture_project(env: &TestEnv, name: &str) -> PathBuf {
+    fn copy(env: &TestEnv, from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        env.give(to);
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let dst = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy(env, &e.path(), &dst);
+            } else {
+                std::fs::copy(e.path(), &dst).unwrap();
+                env.give(&dst);
+            }
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/compose-app");
+    let dir = env.work.join(name);
+    copy(env, &src, &dir);
+    dir
+}
 
 /// What a GET of 127.0.0.1:`port` answers (the body), retried until it
 /// answers 200 or 60 s have passed.
@@ -372,20 +337,7 @@ fn a_debian_web_app_reaches_postgres_and_redis_by_name() {
         return;
     };
     env.ok(&["import", path_str(&fx.rootfs), STACK_IMAGE]);
-    let dir = project(&env, "stack", &[("compose.yaml", STACK_PROJECT)]);
-    let app = dir.join("app");
-    std::fs::create_dir(&app).unwrap();
-    env.give(&app);
-    for (name, text) in [
-        ("app.py", APP),
-        (
-            "Containerfile",
-            "ARG BASE\nFROM $BASE\nCOPY app.py /app/app.py\n",
-        ),
-    ] {
-        std::fs::write(app.join(name), text).unwrap();
-        env.give(&app.join(name));
-    }
+    let dir = fixture_project(&env, "stack");
     let port = free_port();
     let port_text = port.to_string();
     let vars = [("WEB_PORT", port_text.as_str())];
@@ -402,5 +354,583 @@ fn a_debian_web_app_reaches_postgres_and_redis_by_name() {
     compose(&env, &dir, &["up", "-d"], &vars).assert_ok();
     assert_eq!(http_get(port), "postgres=3 redis=1\n");
     compose(&env, &dir, &["down", "-v"], &vars).assert_ok();
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+}
+
+/// A command that notes each start in /starts, then runs until SIGTERM
+/// and exits 0 (sh as pid 1 has no default action for it: it traps it).
+const LOOP: &str = "echo started >> /starts; trap 'exit 0' TERM; while :; do sleep 0.2; done";
+
+/// A `burrow compose ARGS` left running, its stdout and stderr lines
+/// sent as they come.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<(bool, String)>,
+    seen: Vec<(bool, String)>,
+}
+
+impl Running {
+    fn start(env: &TestEnv, dir: &Path, args: &[&str]) -> Running {
+        use std::io::BufRead;
+        let mut all = vec!["compose"];
+        all.extend_from_slice(args);
+        let mut cmd = env.command(&all);
+        cmd.current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn burrow");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        let tx2 = tx.clone();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send((false, l));
+            }
+        });
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx2.send((true, l));
+            }
+        });
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line (stderr's when `stderr`) equal to `want`; panics
+    /// with all seen after 60 s (a hang, not a measure).
+    fn wait_line(&mut self, stderr: bool, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.seen.iter().any(|(e, l)| *e == stderr && l == want) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => self.seen.push(l),
+                Err(_) => panic!(
+                    "no line {want:?} (stderr: {stderr}); seen:\n{:#?}",
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    /// Waits for the process to exit (60 s before it is called hung);
+    /// its status and every line it printed.
+    fn finish(mut self) -> (std::process::ExitStatus, Vec<(bool, String)>) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("burrow compose did not exit; seen:\n{:#?}", self.seen);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(l);
+        }
+        (status, self.seen)
+    }
+}
+
+/// `{{.State.Status}} {{.State.ExitCode}}` of a container (`<no value>`
+/// for the code of one that runs).
+fn state(env: &TestEnv, name: &str) -> String {
+    env.ok(&[
+        "inspect",
+        "--format",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        name,
+    ])
+    .stdout
+    .trim()
+    .to_string()
+}
+
+/// What `compose exec -T SERVICE sh -c SCRIPT` prints, retried until it
+/// prints something (a server may not listen yet) or 30 s have passed.
+fn exec_until(env: &TestEnv, dir: &Path, service: &str, script: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = compose(env, dir, &["exec", "-T", service, "sh", "-c", script], &[]);
+        if !out.stdout.is_empty() || Instant::now() > deadline {
+            return out.stdout;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn compose_logs_prefix_each_line_with_its_container_and_follow_new_output() {
+    let test = "compose_logs_prefix_each_line_with_its_container_and_follow_new_output";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let dir = project(
+        &env,
+        "logs",
+        &[(
+            "compose.yaml",
+            "services:\n  alpha:\n    image: netbox\n    command: [\"sh\", \"-c\", \"echo alpha says hi; echo alpha warns >&2; while [ ! -f /tmp/go ]; do sleep 0.1; done; echo alpha goes\"]\n  be:\n    image: netbox\n    command: [\"echo\", \"be says hi\"]\n",
+        )],
+    );
+    compose(&env, &dir, &["up", "-d"], &[]).assert_ok();
+    // be's one line, once it has printed it: prefixed with its name,
+    // padded as compose pads the longest name of those shown.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let be = loop {
+        let out = compose(&env, &dir, &["logs", "be"], &[]);
+        out.assert_ok();
+        if !out.stdout.is_empty() || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(be.stdout, "be-1  | be says hi\n", "{be}");
+    let bare = compose(&env, &dir, &["logs", "--no-log-prefix", "be"], &[]);
+    assert_eq!(bare.stdout, "be says hi\n", "{bare}");
+
+    // -f: what is there, each stream to its own, then what comes, until
+    // the container exits.
+    let mut follow = Running::start(&env, &dir, &["logs", "-f"]);
+    follow.wait_line(false, "alpha-1  | alpha says hi");
+    follow.wait_line(true, "alpha-1  | alpha warns");
+    follow.wait_line(false, "be-1     | be says hi");
+    compose(
+        &env,
+        &dir,
+        &["exec", "-T", "alpha", "touch", "/tmp/go"],
+        &[],
+    )
+    .assert_ok();
+    follow.wait_line(false, "alpha-1  | alpha goes");
+    let (status, seen) = follow.finish();
+    assert!(
+        status.success(),
+        "logs -f ends with its containers: {seen:#?}"
+    );
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+}
+
+#[test]
+fn compose_run_makes_a_one_off_container_with_the_services_settings() {
+    let test = "compose_run_makes_a_one_off_container_with_the_services_settings";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let file = format!(
+        "services:\n  db:\n    image: netbox\n    command: [\"sh\", \"-c\", {LOOP:?}]\n  tool:\n    image: netbox\n    command: [\"echo\", \"from the service\"]\n    environment: {{GREETING: hello}}\n    depends_on: [db]\n"
+    );
+    let dir = project(&env, "oneoff", &[("compose.yaml", &file)]);
+    // The service's command, after its dependency was started.
+    let out = compose(&env, &dir, &["run", "--rm", "tool"], &[]);
+    out.assert_ok();
+    assert_eq!(out.stdout.lines().last(), Some("from the service"), "{out}");
+    assert_eq!(state(&env, "oneoff-db-1"), "running <no value>");
+    // A command given replaces it; the environment is the service's; the
+    // status is the command's.
+    let out = compose(
+        &env,
+        &dir,
+        &[
+            "run",
+            "--rm",
+            "tool",
+            "sh",
+            "-c",
+            "echo $GREETING there; exit 3",
+        ],
+        &[],
+    );
+    assert_eq!(out.code(), Some(3), "{out}");
+    assert_eq!(out.stdout.lines().last(), Some("hello there"), "{out}");
+    let names = env.ok(&["ps", "-a", "--format", "json"]);
+    assert!(
+        !names.stdout.contains("oneoff-tool-run-"),
+        "--rm removed the one-off containers\n{names}"
+    );
+    // Without --rm it stays, named as compose names one-off containers,
+    // and is not the service's container for exec.
+    compose(&env, &dir, &["run", "tool", "true"], &[]).assert_ok();
+    let names = env.ok(&["ps", "-a", "--format", "json"]);
+    assert!(names.stdout.contains("\"oneoff-tool-run-"), "{names}");
+    let exec = compose(&env, &dir, &["exec", "-T", "tool", "true"], &[]);
+    assert_ne!(exec.code(), Some(0), "{exec}");
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+}
+
+#[test]
+fn compose_stop_start_and_restart_act_on_the_services_named() {
+    let test = "compose_stop_start_and_restart_act_on_the_services_named";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let file = format!(
+        "services:\n  a:\n    image: netbox\n    command: [\"sh\", \"-c\", {LOOP:?}]\n  b:\n    image: netbox\n    command: [\"sh\", \"-c\", {LOOP:?}]\n"
+    );
+    let dir = project(&env, "cycle", &[("compose.yaml", &file)]);
+    compose(&env, &dir, &["up", "-d"], &[]).assert_ok();
+    let starts = |service: &str| {
+        exec_until(&env, &dir, service, "cat /starts")
+            .lines()
+            .count()
+    };
+    assert_eq!((starts("a"), starts("b")), (1, 1));
+
+    // stop: each got its stop signal and exited by itself.
+    compose(&env, &dir, &["stop"], &[]).assert_ok();
+    assert_eq!(state(&env, "cycle-a-1"), "exited 0");
+    assert_eq!(state(&env, "cycle-b-1"), "exited 0");
+    // start: the same containers (their files kept) run again.
+    compose(&env, &dir, &["start"], &[]).assert_ok();
+    assert_eq!(state(&env, "cycle-a-1"), "running <no value>");
+    assert_eq!((starts("a"), starts("b")), (2, 2));
+    // restart and stop of one service leave the other alone.
+    compose(&env, &dir, &["restart", "a"], &[]).assert_ok();
+    assert_eq!((starts("a"), starts("b")), (3, 2));
+    compose(&env, &dir, &["stop", "b"], &[]).assert_ok();
+    assert_eq!(state(&env, "cycle-a-1"), "running <no value>");
+    assert_eq!(state(&env, "cycle-b-1"), "exited 0");
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+}
+
+#[test]
+fn compose_pull_fetches_the_services_images_from_a_registry() {
+    use common::registry::{RegImage, Registry, Security, Uploader};
+    let test = "compose_pull_fetches_the_services_images_from_a_registry";
+    let Some(env) = TestEnv::new(test, TestUser::Any) else {
+        return;
+    };
+    let reg = Registry::start(Security::Plain);
+    let layer = busybox_rootfs().file("stamp", 0o644, b"pulled\n".as_slice());
+    let mut spec = common::fixtures::ImageSpec::new(&["app:1"], vec![layer.finish()]);
+    spec.run_config = common::plain_config();
+    let image = RegImage::from_spec(&spec, common::fixtures::oci_arch());
+    Uploader::new(&reg).image("compose/app", "1", &image);
+    let name = format!("{}/compose/app:1", reg.addr());
+    // A service with a build section is built, not pulled: its missing
+    // context is no error here.
+    let file = format!("services:\n  app:\n    image: {name}\n  made:\n    build: ./nowhere\n");
+    let dir = project(&env, "fetch", &[("compose.yaml", &file)]);
+    let before = env.run(&["image", "inspect", &name]);
+    assert_ne!(before.code(), Some(0), "not here before the pull\n{before}");
+    compose(&env, &dir, &["pull"], &[]).assert_ok();
+    let id = env.ok(&["image", "inspect", "--format", "{{.Id}}", &name]);
+    assert_eq!(id.stdout.trim(), format!("sha256:{}", image.id()), "{id}");
+    // Pulled, not built: the build service made no image.
+    let images = env.ok(&["images", "--format", "{{.Repository}}"]);
+    assert!(!images.stdout.contains("fetch-made"), "{images}");
+}
+
+#[test]
+fn a_service_is_reached_by_each_of_its_network_aliases() {
+    let test = "a_service_is_reached_by_each_of_its_network_aliases";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let file = format!(
+        "services:\n  db:\n    image: netbox\n    command: [\"nc\", \"-ll\", \"-p\", \"5432\", \"-e\", \"echo\", \"pong\"]\n    networks:\n      back:\n        aliases: [database, store]\n  web:\n    image: netbox\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    networks: [back]\nnetworks:\n  back: {{}}\n"
+    );
+    let dir = project(&env, "alias", &[("compose.yaml", &file)]);
+    compose(&env, &dir, &["up", "-d"], &[]).assert_ok();
+    for name in ["database", "store", "db"] {
+        let got = exec_until(
+            &env,
+            &dir,
+            "web",
+            &format!("nc -w 2 {name} 5432 </dev/null"),
+        );
+        assert_eq!(got, "pong\n", "reached as {name}");
+    }
+    let other = compose(
+        &env,
+        &dir,
+        &[
+            "exec",
+            "-T",
+            "web",
+            "sh",
+            "-c",
+            "nc -w 2 elsewhere 5432 </dev/null || echo unknown",
+        ],
+        &[],
+    );
+    assert_eq!(other.stdout, "unknown\n", "{other}");
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+}
+
+#[test]
+fn deploy_resource_limits_are_the_containers_limits() {
+    let test = "deploy_resource_limits_are_the_containers_limits";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let file = format!(
+        "services:\n  capped:\n    image: netbox\n    network_mode: none\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    deploy:\n      resources:\n        limits: {{memory: 64m, cpus: \"0.5\", pids: 50}}\n"
+    );
+    let dir = project(&env, "limits", &[("compose.yaml", &file)]);
+    let up = compose(&env, &dir, &["up", "-d"], &[]);
+    // Made with the limits, whether or not this machine can apply them.
+    let shown = env.ok(&[
+        "inspect",
+        "--format",
+        "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}",
+        "limits-capped-1",
+    ]);
+    assert_eq!(
+        shown.stdout.trim(),
+        "67108864 500000000 50",
+        "{up}\n{shown}"
+    );
+    if up.code() == Some(0) {
+        // Applied: the container's own cgroup says so.
+        let got = exec_until(
+            &env,
+            &dir,
+            "capped",
+            "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/pids.max",
+        );
+        assert_eq!(got, "67108864\n50000 100000\n50\n");
+    } else {
+        // Not applied where there is no cgroup v2 to delegate: an error,
+        // never a container without its limits.
+        assert!(up.stderr.contains("needs cgroup v2"), "{up}");
+        assert_ne!(state(&env, "limits-capped-1"), "running <no value>");
+    }
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+}
+
+#[test]
+fn attached_up_prefixes_every_services_output_and_ctrl_c_stops_them() {
+    let test = "attached_up_prefixes_every_services_output_and_ctrl_c_stops_them";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let file = "services:\n  web:\n    image: netbox\n    command: [\"sh\", \"-c\", \"echo web ready; trap 'echo web stopping; exit 0' TERM; while :; do sleep 0.2; done\"]\n  db:\n    image: netbox\n    command: [\"sh\", \"-c\", \"echo db ready >&2; trap 'exit 0' TERM; while :; do sleep 0.2; done\"]\n";
+    let dir = project(&env, "fg", &[("compose.yaml", file)]);
+    let mut up = Running::start(&env, &dir, &["up"]);
+    up.wait_line(false, "web-1  | web ready");
+    up.wait_line(true, "db-1   | db ready");
+    // Ctrl-C, as a terminal sends it to the foreground process.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(up.child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let (status, seen) = up.finish();
+    assert_eq!(status.code(), Some(0), "{seen:#?}");
+    let said = |line: &str| seen.iter().any(|(_, l)| l == line);
+    assert!(
+        said("Gracefully stopping... (press Ctrl+C again to force)")
+            && said("web-1  | web stopping")
+            && said("web-1 exited with code 0"),
+        "{seen:#?}"
+    );
+    // Stopped, not removed.
+    assert_eq!(state(&env, "fg-web-1"), "exited 0");
+    assert_eq!(state(&env, "fg-db-1"), "exited 0");
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+}
+
+#[test]
+fn a_second_ctrl_c_kills_services_that_do_not_stop() {
+    let test = "a_second_ctrl_c_kills_services_that_do_not_stop";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    // It ignores its stop signal, and may take an hour to stop: only the
+    // kill the second Ctrl-C asks for ends it within the test's patience.
+    let file = "services:\n  stubborn:\n    image: netbox\n    stop_grace_period: 1h\n    command: [\"sh\", \"-c\", \"trap '' TERM; echo holding; while :; do sleep 0.2; done\"]\n";
+    let dir = project(&env, "stub", &[("compose.yaml", file)]);
+    let mut up = Running::start(&env, &dir, &["up"]);
+    up.wait_line(false, "stubborn-1  | holding");
+    let pid = nix::unistd::Pid::from_raw(up.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    up.wait_line(
+        false,
+        "Gracefully stopping... (press Ctrl+C again to force)",
+    );
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let (status, seen) = up.finish();
+    assert_eq!(status.code(), Some(130), "{seen:#?}");
+    assert_eq!(state(&env, "stub-stubborn-1"), "exited 137");
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+}
+
+#[test]
+fn network_mode_shares_another_services_network_or_none_or_the_hosts() {
+    let test = "network_mode_shares_another_services_network_or_none_or_the_hosts";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let port = free_port().to_string();
+    let file = format!(
+        "services:\n  server:\n    image: netbox\n    command: [\"nc\", \"-ll\", \"-p\", \"7000\", \"-e\", \"echo\", \"shared\"]\n  sidecar:\n    image: netbox\n    network_mode: \"service:server\"\n    command: [\"sh\", \"-c\", {LOOP:?}]\n  joined:\n    image: netbox\n    network_mode: \"container:nm-server-1\"\n    depends_on: [server]\n    command: [\"sh\", \"-c\", {LOOP:?}]\n  alone:\n    image: netbox\n    network_mode: none\n    command: [\"sh\", \"-c\", {LOOP:?}]\n  onhost:\n    image: netbox\n    network_mode: host\n    command: [\"nc\", \"-ll\", \"-p\", \"${{HOST_PORT}}\", \"-e\", \"echo\", \"on the host\"]\n"
+    );
+    let dir = project(&env, "nm", &[("compose.yaml", &file)]);
+    compose(&env, &dir, &["up", "-d"], &[("HOST_PORT", &port)]).assert_ok();
+    // Sharing the server's network: its port on their loopback.
+    for service in ["sidecar", "joined"] {
+        let got = exec_until(&env, &dir, service, "nc -w 2 127.0.0.1 7000 </dev/null");
+        assert_eq!(got, "shared\n", "{service}");
+    }
+    // none: loopback only, the server out of reach.
+    let alone = compose(
+        &env,
+        &dir,
+        &[
+            "exec",
+            "-T",
+            "alone",
+            "sh",
+            "-c",
+            "cat /proc/net/dev | grep -c : ; nc -w 2 server 7000 </dev/null || echo unreachable",
+        ],
+        &[],
+    );
+    assert_eq!(alone.stdout, "1\nunreachable\n", "{alone}");
+    // host: its listener is the host's.
+    assert_eq!(read_port(port.parse().unwrap()), "on the host\n");
+    compose(&env, &dir, &["down"], &[("HOST_PORT", &port)]).assert_ok();
+}
+
+#[test]
+fn scale_and_replicas_name_containers_one_to_n_and_up_scale_changes_them() {
+    let test = "scale_and_replicas_name_containers_one_to_n_and_up_scale_changes_them";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let file = format!(
+        "services:\n  worker:\n    image: netbox\n    network_mode: none\n    scale: 2\n    command: [\"sh\", \"-c\", {LOOP:?}]\n  other:\n    image: netbox\n    network_mode: none\n    deploy: {{replicas: 3}}\n    command: [\"sh\", \"-c\", {LOOP:?}]\n"
+    );
+    let dir = project(&env, "sc", &[("compose.yaml", &file)]);
+    let names = |env: &TestEnv| {
+        let mut n: Vec<String> = compose(env, &dir, &["ps", "--format", "json"], &[])
+            .stdout
+            .split("\"Name\":\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next().map(str::to_string))
+            .collect();
+        n.sort();
+        n
+    };
+    compose(&env, &dir, &["up", "-d"], &[]).assert_ok();
+    assert_eq!(
+        names(&env),
+        [
+            "sc-other-1",
+            "sc-other-2",
+            "sc-other-3",
+            "sc-worker-1",
+            "sc-worker-2"
+        ]
+    );
+    compose(
+        &env,
+        &dir,
+        &["up", "-d", "--scale", "worker=1", "--scale", "other=4"],
+        &[],
+    )
+    .assert_ok();
+    assert_eq!(
+        names(&env),
+        [
+            "sc-other-1",
+            "sc-other-2",
+            "sc-other-3",
+            "sc-other-4",
+            "sc-worker-1"
+        ]
+    );
+    let two = compose(
+        &env,
+        &dir,
+        &["exec", "-T", "--index", "4", "other", "cat", "/starts"],
+        &[],
+    );
+    assert_eq!(two.stdout, "started\n", "{two}");
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+}
+
+#[test]
+fn secrets_and_configs_are_mounted_read_only_from_their_files() {
+    let test = "secrets_and_configs_are_mounted_read_only_from_their_files";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let file = format!(
+        "services:\n  app:\n    image: netbox\n    network_mode: none\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    secrets: [token, {{source: token, target: renamed}}]\n    configs: [settings, {{source: settings, target: /etc/app.conf}}]\nsecrets:\n  token: {{file: ./token.txt}}\nconfigs:\n  settings: {{file: ./settings.ini}}\n"
+    );
+    let dir = project(
+        &env,
+        "sec",
+        &[
+            ("compose.yaml", &file),
+            ("token.txt", "s3cret\n"),
+            ("settings.ini", "level=3\n"),
+        ],
+    );
+    compose(&env, &dir, &["up", "-d"], &[]).assert_ok();
+    let got = exec_until(
+        &env,
+        &dir,
+        "app",
+        "cat /run/secrets/token /run/secrets/renamed /settings /etc/app.conf",
+    );
+    assert_eq!(got, "s3cret\ns3cret\nlevel=3\nlevel=3\n");
+    // The container cannot change them, nor the host's files through them.
+    for path in [
+        "/run/secrets/token",
+        "/run/secrets/renamed",
+        "/settings",
+        "/etc/app.conf",
+    ] {
+        let out = compose(
+            &env,
+            &dir,
+            &[
+                "exec",
+                "-T",
+                "app",
+                "sh",
+                "-c",
+                &format!("echo evil > {path} || echo refused; rm -f {path} || echo kept"),
+            ],
+            &[],
+        );
+        assert_eq!(out.stdout, "refused\nkept\n", "{path}\n{out}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("token.txt")).unwrap(),
+        "s3cret\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("settings.ini")).unwrap(),
+        "level=3\n"
+    );
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+
+    // One not declared, or not from a file: errors naming service and key.
+    let bad = project(
+        &env,
+        "badsec",
+        &[(
+            "compose.yaml",
+            "services:\n  app:\n    image: netbox\n    secrets: [nope, env]\nsecrets:\n  env: {environment: HOME}\n",
+        )],
+    );
+    let out = compose(&env, &bad, &["up", "-d"], &[]);
+    assert!(
+        out.error_line()
+            .contains("service app: secrets: \"nope\" is not declared under the top-level secrets"),
+        "{out}"
+    );
     assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
 }

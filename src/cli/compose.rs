@@ -3,7 +3,7 @@
 
 use crate::compose::{self, verbs, ComposeError, Project};
 use crate::container::images::Context;
-use crate::container::lifecycle::{self, LogOptions};
+use crate::container::lifecycle;
 use crate::sandbox::join::ExecSpec;
 use crate::{Error, Result};
 use std::path::PathBuf;
@@ -126,6 +126,12 @@ pub struct Up {
     /// Seconds to wait for a dependency to be healthy before failing (default: until its health check decides).
     #[arg(long, value_name = "SECS")]
     wait_timeout: Option<u64>,
+    /// Attached: print the services' lines without the container's name before each.
+    #[arg(long)]
+    no_log_prefix: bool,
+    /// Run N containers of SERVICE (named PROJECT-SERVICE-1..N), over its scale or deploy.replicas.
+    #[arg(long, value_name = "SERVICE=N", value_parser = parse_scale)]
+    scale: Vec<(String, u32)>,
     /// The services (default: all, and each with what it depends on).
     services: Vec<String>,
 }
@@ -140,44 +146,28 @@ impl Up {
                 build: self.build,
                 no_start: self.no_start,
                 wait_timeout: self.wait_timeout,
+                scale: self.scale,
+                keep_extra: false,
             },
         )?;
         if self.detach || self.no_start {
             return Ok(0);
         }
-        // Attached: every container's output until they have all exited.
-        follow_logs(ctx, &names)?;
-        Ok(0)
+        // Attached: every container's output, prefixed, until they have
+        // all exited; Ctrl-C stops them, a second one kills them.
+        verbs::attach(ctx, project, &names, self.no_log_prefix)
     }
 }
 
-/// Prints the output of several containers as it comes, until they have
-/// all exited: one `burrow logs -f` child per container (a `Context` is
-/// not shared between threads).
-fn follow_logs(ctx: &Context, names: &[String]) -> std::result::Result<(), ComposeError> {
-    if let [one] = names {
-        let opts = LogOptions {
-            follow: true,
-            tail: None,
-            since: None,
-            timestamps: false,
-        };
-        return Ok(lifecycle::logs(ctx, one, &opts)?);
-    }
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::Usage(format!("finding burrow's own binary: {e}")))?;
-    let mut children = Vec::new();
-    for n in names {
-        let child = std::process::Command::new(&exe)
-            .args(["logs", "-f", n])
-            .spawn()
-            .map_err(|e| Error::Usage(format!("{}: {e}", exe.display())))?;
-        children.push(child);
-    }
-    for mut c in children {
-        let _ = c.wait();
-    }
-    Ok(())
+/// `--scale SERVICE=N`.
+fn parse_scale(s: &str) -> std::result::Result<(String, u32), String> {
+    let (service, n) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected SERVICE=N"))?;
+    let n = n
+        .parse()
+        .map_err(|_| format!("{s:?}: {n:?} is not a number of containers"))?;
+    Ok((service.to_string(), n))
 }
 
 #[derive(clap::Args, Debug)]
@@ -286,32 +276,26 @@ pub struct Logs {
     /// Prefix each line with its time.
     #[arg(short, long)]
     timestamps: bool,
+    /// Print the lines without the container's name before each.
+    #[arg(long)]
+    no_log_prefix: bool,
     /// Only these services' output.
     services: Vec<String>,
 }
 
 impl Logs {
     fn exec(self, ctx: &Context, project: &Project) -> std::result::Result<(), ComposeError> {
-        let names: Vec<String> = verbs::containers(ctx, project, &self.services)?
-            .into_iter()
-            .map(|(r, _)| r.name)
-            .collect();
-        if self.follow {
-            return follow_logs(ctx, &names);
-        }
-        for n in &names {
-            lifecycle::logs(
-                ctx,
-                n,
-                &LogOptions {
-                    follow: false,
-                    tail: self.tail,
-                    since: None,
-                    timestamps: self.timestamps,
-                },
-            )?;
-        }
-        Ok(())
+        verbs::logs(
+            ctx,
+            project,
+            &self.services,
+            &compose::output::LogArgs {
+                follow: self.follow,
+                tail: self.tail,
+                timestamps: self.timestamps,
+                no_prefix: self.no_log_prefix,
+            },
+        )
     }
 }
 

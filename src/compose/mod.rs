@@ -4,6 +4,7 @@
 //! It never runs a container: that is `container`'s work.
 
 pub mod interpolate;
+pub mod output;
 pub mod service;
 pub mod verbs;
 
@@ -107,6 +108,10 @@ pub struct Model {
     pub volumes: BTreeMap<String, Option<TopVolume>>,
     #[serde(default)]
     pub networks: BTreeMap<String, Option<TopNetwork>>,
+    #[serde(default)]
+    pub secrets: BTreeMap<String, TopFile>,
+    #[serde(default)]
+    pub configs: BTreeMap<String, TopFile>,
 }
 
 /// A string, a number or a boolean where compose takes any scalar.
@@ -177,6 +182,41 @@ pub struct Service {
     pub cap_drop: Option<Vec<String>>,
     pub extra_hosts: Option<ListOrMap>,
     pub pull_policy: Option<String>,
+    pub network_mode: Option<String>,
+    pub scale: Option<Scalar>,
+    pub secrets: Option<Vec<FileRef>>,
+    pub configs: Option<Vec<FileRef>>,
+}
+
+/// A top-level secret or config: where its content comes from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopFile {
+    pub file: Option<String>,
+    pub environment: Option<String>,
+    pub content: Option<String>,
+    pub external: Option<bool>,
+    pub name: Option<String>,
+    pub labels: Option<ListOrMap>,
+    pub template_driver: Option<String>,
+}
+
+/// A service's use of a secret or config: its name, or where and how.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum FileRef {
+    Short(String),
+    Long(FileRefSpec),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRefSpec {
+    pub source: String,
+    pub target: Option<String>,
+    pub uid: Option<String>,
+    pub gid: Option<String>,
+    pub mode: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -504,20 +544,139 @@ fn parse_one(path: &Path, text: &str) -> Result<Value, ComposeError> {
     value
         .apply_merge()
         .map_err(|e| invalid(e.location().map_or(0, |l| l.line()), e.to_string()))?;
-    if let Err(e) = serde_norway::from_value::<Model>(strip_extensions(value.clone())) {
-        let message = e.to_string();
-        let (line, message) = match unknown_field(&message) {
+    let stripped = strip_extensions(value.clone());
+    if let Err(e) = serde_norway::from_value::<Model>(stripped.clone()) {
+        let (path, message) = locate(&stripped).unwrap_or_else(|| (Vec::new(), e.to_string()));
+        let line = path_line(text, &path);
+        let message = match unknown_field(&message) {
             Some((key, expected)) => {
                 let hint = did_you_mean(&key, &expected)
                     .map(|s| format!(" (did you mean {s:?}?)"))
                     .unwrap_or_default();
-                (key_line(text, &key), format!("unknown key {key:?}{hint}"))
+                let at = path[..path.len().saturating_sub(1)].join(".");
+                let at = if at.is_empty() {
+                    "top level".into()
+                } else {
+                    at
+                };
+                format!("{at}: unknown key {key:?}{hint}")
             }
-            None => (0, message),
+            None if path.is_empty() => message,
+            None => format!("{}: {message}", path.join(".")),
         };
         return Err(invalid(line, message));
     }
     Ok(value)
+}
+
+/// The key path of what the strict model refuses in `value`, and why:
+/// each key of the top level, and of each service, volume, network,
+/// secret and config, is checked alone against its type.
+fn locate(value: &Value) -> Option<(Vec<String>, String)> {
+    use serde::de::DeserializeOwned;
+    fn alone<T: DeserializeOwned>(k: &Value, v: &Value) -> Option<String> {
+        let mut m = Mapping::new();
+        m.insert(k.clone(), v.clone());
+        serde_norway::from_value::<T>(Value::Mapping(m))
+            .err()
+            .map(|e| e.to_string())
+    }
+    fn entries<T: DeserializeOwned>(section: &str, v: &Value) -> Option<(Vec<String>, String)> {
+        let Value::Mapping(m) = v else { return None };
+        for (name, entry) in m {
+            let name = key_text(name);
+            match entry {
+                Value::Mapping(keys) => {
+                    for (k, x) in keys {
+                        if let Some(e) = alone::<T>(k, x) {
+                            return Some((vec![section.into(), name, key_text(k)], e));
+                        }
+                    }
+                }
+                Value::Null => {}
+                other => {
+                    if let Err(e) = serde_norway::from_value::<T>(other.clone()) {
+                        return Some((vec![section.into(), name], e.to_string()));
+                    }
+                }
+            }
+        }
+        None
+    }
+    let Value::Mapping(top) = value else {
+        return Some((Vec::new(), "the file is not a mapping of keys".into()));
+    };
+    for (k, v) in top {
+        let found = match k.as_str() {
+            Some("services") => entries::<Service>("services", v),
+            Some("volumes") => entries::<TopVolume>("volumes", v),
+            Some("networks") => entries::<TopNetwork>("networks", v),
+            Some("secrets") => entries::<TopFile>("secrets", v),
+            Some("configs") => entries::<TopFile>("configs", v),
+            _ => None,
+        };
+        if found.is_some() {
+            return found;
+        }
+        if let Some(e) = alone::<Model>(k, v) {
+            return Some((vec![key_text(k)], e));
+        }
+    }
+    None
+}
+
+fn key_text(k: &Value) -> String {
+    match k {
+        Value::String(s) => s.clone(),
+        other => serde_norway::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    }
+}
+
+/// The 1-based line of a key path in a file's text: each key looked for
+/// within the block of the one before (a line indented more than it), as
+/// a block key, else inside a flow mapping on one line; 0 when not found.
+fn path_line(text: &str, path: &[String]) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let blank = |l: &str| l.trim().is_empty() || l.trim_start().starts_with('#');
+    let (mut from, mut parent, mut found) = (0usize, None::<usize>, 0usize);
+    for key in path {
+        // The parent's block: from `from` to the first line back at or
+        // before the parent's indentation.
+        let end = lines
+            .iter()
+            .enumerate()
+            .skip(from)
+            .find(|(_, l)| !blank(l) && parent.is_some_and(|p| indent(l) <= p))
+            .map_or(lines.len(), |(i, _)| i);
+        let block = from..end;
+        let as_key = block.clone().find(|&i| {
+            let t = lines[i].trim_start().trim_start_matches("- ");
+            let t = t.trim_start_matches(['"', '\'']);
+            t.strip_prefix(key.as_str())
+                .is_some_and(|r| r.trim_start_matches(['"', '\'']).starts_with(':'))
+        });
+        match as_key {
+            Some(i) => {
+                found = i + 1;
+                parent = Some(indent(lines[i]));
+                from = i + 1;
+            }
+            None => {
+                if let Some(i) = block.clone().find(|&i| {
+                    lines[i].contains(&format!("{{{key}:"))
+                        || lines[i].contains(&format!(" {key}:"))
+                }) {
+                    found = i + 1;
+                }
+                break;
+            }
+        }
+    }
+    found
 }
 
 /// Removes `x-*` extension keys, which the specification allows anywhere
@@ -560,18 +719,6 @@ fn did_you_mean(key: &str, expected: &[String]) -> Option<String> {
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, e)| e.clone())
-}
-
-/// The 1-based line where `key:` first appears as a mapping key.
-fn key_line(text: &str, key: &str) -> usize {
-    text.lines()
-        .position(|l| {
-            let t = l.trim_start().trim_start_matches("- ");
-            let t = t.trim_start_matches(['"', '\'']);
-            t.strip_prefix(key)
-                .is_some_and(|r| r.trim_start_matches(['"', '\'']).starts_with(':'))
-        })
-        .map_or(0, |i| i + 1)
 }
 
 /// Interpolates every string value (never a key) of the tree.
@@ -690,16 +837,27 @@ fn as_map(v: Value) -> Mapping {
 }
 
 impl Service {
-    /// The services this one depends on, with the condition awaited.
+    /// The services this one depends on, with the condition awaited; the
+    /// service whose network it shares (`network_mode: service:NAME`) too.
     pub fn dependencies(&self) -> Vec<(String, Condition)> {
-        match &self.depends_on {
+        let mut deps: Vec<(String, Condition)> = match &self.depends_on {
             None => Vec::new(),
             Some(DependsOn::List(l)) => l
                 .iter()
                 .map(|n| (n.clone(), Condition::ServiceStarted))
                 .collect(),
             Some(DependsOn::Map(m)) => m.iter().map(|(n, d)| (n.clone(), d.condition)).collect(),
+        };
+        if let Some(net) = self
+            .network_mode
+            .as_deref()
+            .and_then(|m| m.strip_prefix("service:"))
+        {
+            if !deps.iter().any(|(d, _)| d == net) {
+                deps.push((net.to_string(), Condition::ServiceStarted));
+            }
         }
+        deps
     }
 }
 
@@ -794,6 +952,32 @@ mod tests {
         assert!(e.contains("compose.yaml:4:"), "{e}");
         assert!(e.contains("\"enviroment\""), "{e}");
         assert!(e.contains("did you mean \"environment\""), "{e}");
+    }
+
+    #[test]
+    fn a_wrong_type_is_named_with_its_key_path_and_the_line_of_that_service() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "compose.yaml",
+            "services:\n  a:\n    image: x\n    ports: [\"80:80\"]\n  b:\n    image: x\n    ports: 80\n",
+        );
+        let e = load_in(d.path(), &[], &[]).unwrap_err().to_string();
+        assert!(e.contains("compose.yaml:7: services.b.ports: "), "{e}");
+        write(
+            d.path(),
+            "compose.yaml",
+            "services:\n  a: {image: x}\nvolumes:\n  data:\n    drivr: local\nservces: {}\n",
+        );
+        let e = load_in(d.path(), &[], &[]).unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "compose.yaml:6: top level: unknown key \"servces\" (did you mean \"services\"?)"
+            ) || e.contains(
+                "compose.yaml:5: volumes.data: unknown key \"drivr\" (did you mean \"driver\"?)"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

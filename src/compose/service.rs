@@ -75,8 +75,12 @@ impl Project {
         }
     }
 
-    /// The keys of the networks a service joins.
+    /// The keys of the networks a service joins (none with a
+    /// `network_mode`).
     pub fn networks_of(&self, service: &Service) -> Vec<String> {
+        if service.network_mode.is_some() {
+            return Vec::new();
+        }
         match &service.networks {
             None => vec![DEFAULT_NETWORK.to_string()],
             Some(ServiceNetworks::List(l)) => l.clone(),
@@ -97,6 +101,30 @@ impl Project {
         out
     }
 
+    /// How many containers a service runs: its `scale`, else its
+    /// `deploy.replicas`, else one.
+    pub fn replicas(&self, name: &str) -> Result<u32, ComposeError> {
+        let Some(s) = self.model.services.get(name) else {
+            return Err(ComposeError::NoService(name.to_string()));
+        };
+        let (key, value) = match (
+            &s.scale,
+            s.deploy.as_ref().and_then(|d| d.replicas.as_ref()),
+        ) {
+            (Some(v), _) => ("scale", v),
+            (None, Some(v)) => ("deploy.replicas", v),
+            (None, None) => return Ok(1),
+        };
+        value
+            .to_string()
+            .parse()
+            .map_err(|_| ComposeError::Service {
+                service: name.to_string(),
+                key: key.into(),
+                why: format!("{value}: a number of containers (0 or more)"),
+            })
+    }
+
     /// The plan of one service (`number` is its container's number).
     pub fn plan(&self, name: &str, number: u32) -> Result<ServicePlan, ComposeError> {
         let s = self
@@ -109,6 +137,13 @@ impl Project {
             key: what.to_string(),
             why,
         };
+        if s.container_name.is_some() && number > 1 {
+            return Err(bad(
+                "container_name",
+                "one name cannot be given to more than one container: remove it to scale the service"
+                    .into(),
+            ));
+        }
         let container = s
             .container_name
             .clone()
@@ -374,6 +409,34 @@ impl Project {
             spec.network = NetworkMode::Named(first.clone());
             spec.network_endpoint = endpoint.clone();
         }
+        if let Some(mode) = &s.network_mode {
+            if s.networks.is_some() {
+                return Err(bad(
+                    "network_mode",
+                    "cannot be combined with networks: a container in another's network joins no network of its own".into(),
+                ));
+            }
+            spec.network = match mode.as_str() {
+                "host" => NetworkMode::Host,
+                "none" => NetworkMode::None,
+                "bridge" | "default" => NetworkMode::User,
+                m => match (m.strip_prefix("service:"), m.strip_prefix("container:")) {
+                    (Some(svc), _) => NetworkMode::Container(self.plan(svc, 1)?.container),
+                    (_, Some(c)) if !c.is_empty() => NetworkMode::Container(c.to_string()),
+                    _ => {
+                        return Err(bad(
+                            "network_mode",
+                            format!("{m:?}: host, none, bridge, service:NAME or container:NAME"),
+                        ))
+                    }
+                },
+            };
+        }
+        for (key, refs) in [("secrets", &s.secrets), ("configs", &s.configs)] {
+            for r in refs.iter().flatten() {
+                spec.volumes.push(self.file_mount(name, key, r)?);
+            }
+        }
 
         let build = s.build.as_ref().map(|b| {
             let (context, file, args, target) = match b {
@@ -411,6 +474,67 @@ impl Project {
             build,
             spec,
         })
+    }
+
+    /// A secret (at `/run/secrets/NAME`) or a config (at `/NAME`), or at
+    /// the reference's `target`: its `file` bound read-only.
+    fn file_mount(
+        &self,
+        service: &str,
+        key: &str,
+        r: &super::FileRef,
+    ) -> Result<crate::container::spec::UserMount, ComposeError> {
+        let bad = |why: String| ComposeError::Service {
+            service: service.to_string(),
+            key: key.to_string(),
+            why,
+        };
+        let (source, target) = match r {
+            super::FileRef::Short(s) => (s.as_str(), None),
+            super::FileRef::Long(l) => {
+                if l.uid.is_some() || l.gid.is_some() || l.mode.is_some() {
+                    eprintln!(
+                        "Warning: service {service}: {key} {:?}: uid, gid and mode are not applied to a file bound from the host; it keeps its own",
+                        l.source
+                    );
+                }
+                (l.source.as_str(), l.target.as_deref())
+            }
+        };
+        let top = if key == "secrets" {
+            &self.model.secrets
+        } else {
+            &self.model.configs
+        };
+        let def = top.get(source).ok_or_else(|| {
+            bad(format!(
+                "{source:?} is not declared under the top-level {key}"
+            ))
+        })?;
+        let Some(file) = &def.file else {
+            return Err(bad(format!(
+                "{source:?}: burrow takes {key} from a file only (file:), not from environment, content or external"
+            )));
+        };
+        let target = match (key, target) {
+            (_, Some(t)) if t.starts_with('/') => t.to_string(),
+            ("secrets", Some(t)) => format!("/run/secrets/{t}"),
+            ("secrets", None) => format!("/run/secrets/{source}"),
+            (_, Some(t)) => format!("/{t}"),
+            (_, None) => format!("/{source}"),
+        };
+        let host = self.bind_source(file);
+        if !host.is_file() {
+            return Err(bad(format!("{source:?}: {} is not a file", host.display())));
+        }
+        parse_mount(
+            &format!(
+                "type=bind,source={},target={target},readonly",
+                host.display()
+            ),
+            &self.dir,
+        )
+        .map_err(|e| bad(e.to_string()))
     }
 
     /// A bind mount's host path: `~` is the home directory, a relative

@@ -8,7 +8,7 @@
 use super::service::{
     ServicePlan, NETWORK_LABEL, ONEOFF_LABEL, PROJECT_LABEL, SERVICE_LABEL, VOLUME_LABEL,
 };
-use super::{start_order, ComposeError, Condition, Project};
+use super::{output, start_order, ComposeError, Condition, Project};
 use crate::container::health::HealthStatus;
 use crate::container::images::Context;
 use crate::container::record::{Record, State, Status};
@@ -30,6 +30,21 @@ pub struct UpOptions {
     /// Seconds a `service_healthy` dependency may take (none: no limit
     /// beyond its own health check's verdict).
     pub wait_timeout: Option<u64>,
+    /// `--scale SERVICE=N`: over the files' `scale` or `deploy.replicas`.
+    pub scale: Vec<(String, u32)>,
+    /// Leave containers numbered above the count (`run` starting what a
+    /// one-off container depends on).
+    pub keep_extra: bool,
+}
+
+impl UpOptions {
+    /// How many containers `service` runs.
+    fn replicas(&self, project: &Project, service: &str) -> Result<u32> {
+        match self.scale.iter().rev().find(|(s, _)| s == service) {
+            Some((_, n)) => Ok(*n),
+            None => project.replicas(service),
+        }
+    }
 }
 
 /// The services asked for and everything they depend on, in start order.
@@ -224,15 +239,46 @@ pub fn pull(ctx: &Context, project: &Project, services: &[String]) -> Result<()>
 /// the containers' names.
 pub fn up(ctx: &Context, project: &Project, opts: &UpOptions) -> Result<Vec<String>> {
     let order = selected(project, &opts.services)?;
+    for (s, _) in &opts.scale {
+        if !project.model.services.contains_key(s) {
+            return Err(ComposeError::NoService(s.clone()));
+        }
+    }
     make_bind_sources(project, &order)?;
     // Every plan first: a bad value fails before anything is made.
-    let plans: Vec<ServicePlan> = order
-        .iter()
-        .map(|s| project.plan(s, 1))
-        .collect::<Result<_>>()?;
+    let mut plans: Vec<ServicePlan> = Vec::new();
+    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+    for s in &order {
+        let n = opts.replicas(project, s)?;
+        counts.insert(s.clone(), n);
+        for i in 1..=n {
+            plans.push(project.plan(s, i)?);
+        }
+    }
     make_networks_and_volumes(ctx, project, &order)?;
     build(ctx, project, &order, opts.build)?;
     let existing = containers(ctx, project, &[])?;
+    // Scaled down: the containers numbered above the count go.
+    for (r, s) in &existing {
+        let (Some(service), Some(number)) = (
+            label(r, SERVICE_LABEL),
+            label(r, super::service::NUMBER_LABEL).and_then(|n| n.parse::<u32>().ok()),
+        ) else {
+            continue;
+        };
+        if opts.keep_extra
+            || label(r, ONEOFF_LABEL) == Some("True")
+            || counts.get(service).is_none_or(|&n| number <= n)
+        {
+            continue;
+        }
+        if s.status == Status::Running {
+            println!(" Container {}  Stopping", r.name);
+            lifecycle::stop_many(ctx, std::slice::from_ref(&r.id), None)?;
+        }
+        println!(" Container {}  Removing", r.name);
+        ctr::remove(ctx, &r.id, true, false)?;
+    }
     let mut names = Vec::new();
     for plan in &plans {
         let current = existing.iter().find(|(r, _)| r.name == plan.container);
@@ -260,6 +306,7 @@ pub fn up(ctx: &Context, project: &Project, opts: &UpOptions) -> Result<Vec<Stri
             continue;
         }
         for (dep, condition) in project.model.services[&plan.service].dependencies() {
+            let replicas = counts.get(&dep).copied().unwrap_or(1);
             wait_for(
                 ctx,
                 project,
@@ -267,6 +314,7 @@ pub fn up(ctx: &Context, project: &Project, opts: &UpOptions) -> Result<Vec<Stri
                 &dep,
                 condition,
                 opts.wait_timeout,
+                replicas,
             )?;
         }
         println!(" Container {}  Starting", plan.container);
@@ -275,8 +323,9 @@ pub fn up(ctx: &Context, project: &Project, opts: &UpOptions) -> Result<Vec<Stri
     Ok(names)
 }
 
-/// Waits until `dep`'s container is as `condition` asks: started, healthy
-/// (by its health check's verdict) or exited with status 0.
+/// Waits until each of `dep`'s containers (`replicas` of them) is as
+/// `condition` asks: started, healthy (by its health check's verdict) or
+/// exited with status 0.
 fn wait_for(
     ctx: &Context,
     project: &Project,
@@ -284,8 +333,36 @@ fn wait_for(
     dep: &str,
     condition: Condition,
     timeout: Option<u64>,
+    replicas: u32,
 ) -> Result<()> {
-    let container = project.plan(dep, 1)?.container;
+    for i in 1..=replicas {
+        let container = project.plan(dep, i)?.container;
+        wait_for_one(ctx, service, dep, &container, condition, timeout)?;
+    }
+    Ok(())
+}
+
+/// How many containers of `service` there are (one at least: a missing
+/// one is waited for, and said to be missing).
+fn existing_replicas(list: &[(Record, State)], service: &str) -> u32 {
+    let n = list
+        .iter()
+        .filter(|(r, _)| {
+            label(r, SERVICE_LABEL) == Some(service) && label(r, ONEOFF_LABEL) != Some("True")
+        })
+        .count();
+    u32::try_from(n).unwrap_or(u32::MAX).max(1)
+}
+
+fn wait_for_one(
+    ctx: &Context,
+    service: &str,
+    dep: &str,
+    container: &str,
+    condition: Condition,
+    timeout: Option<u64>,
+) -> Result<()> {
+    let container = container.to_string();
     let fail = |why: String| ComposeError::Dependency {
         service: service.to_string(),
         dependency: dep.to_string(),
@@ -449,7 +526,8 @@ pub fn start(ctx: &Context, project: &Project, services: &[String]) -> Result<()
                 continue;
             }
             for (dep, condition) in project.model.services[service].dependencies() {
-                wait_for(ctx, project, service, &dep, condition, None)?;
+                let replicas = existing_replicas(&list, &dep);
+                wait_for(ctx, project, service, &dep, condition, None, replicas)?;
             }
             println!(" Container {}  Starting", r.name);
             lifecycle::start(ctx, &r.id)?;
@@ -492,6 +570,7 @@ pub fn run(ctx: &Context, project: &Project, service: &str, opts: &RunOptions) -
             project,
             &UpOptions {
                 services: deps,
+                keep_extra: true,
                 ..UpOptions::default()
             },
         )?;
@@ -500,8 +579,10 @@ pub fn run(ctx: &Context, project: &Project, service: &str, opts: &RunOptions) -
     let mut plan = project.plan(service, 1)?;
     make_networks_and_volumes(ctx, project, &[service.to_string()])?;
     build(ctx, project, &[service.to_string()], false)?;
+    let list = containers(ctx, project, &[])?;
     for (dep, condition) in project.model.services[service].dependencies() {
-        wait_for(ctx, project, service, &dep, condition, None)?;
+        let replicas = existing_replicas(&list, &dep);
+        wait_for(ctx, project, service, &dep, condition, None, replicas)?;
     }
     // A short random suffix, as compose's one-off containers have.
     let id: String = {
@@ -539,4 +620,55 @@ pub fn run(ctx: &Context, project: &Project, service: &str, opts: &RunOptions) -
     s.tty = terminal;
     s.interactive = !opts.detach;
     Ok(ctr::run::run(ctx, s)?)
+}
+
+/// `logs`: the services' containers' output, each line prefixed with its
+/// container's shown name (`web-1  | `) unless `args.no_prefix`.
+pub fn logs(
+    ctx: &Context,
+    project: &Project,
+    services: &[String],
+    args: &output::LogArgs,
+) -> Result<()> {
+    let list: Vec<(String, String)> = containers(ctx, project, services)?
+        .into_iter()
+        .map(|(r, _)| (r.name.clone(), output::shown_name(&r)))
+        .collect();
+    output::print_logs(&list, args, None, &mut |_, _| {})
+}
+
+/// Attached `up`: the containers' output, prefixed, until they have all
+/// exited; a SIGINT or SIGTERM stops them (dependants first), a second
+/// kills them. Returns 0, or 130 when they were killed.
+pub fn attach(ctx: &Context, project: &Project, names: &[String], no_prefix: bool) -> Result<i32> {
+    let list: Vec<(String, String)> = containers(ctx, project, &[])?
+        .into_iter()
+        .filter(|(r, _)| names.contains(&r.name))
+        .map(|(r, _)| (r.name.clone(), output::shown_name(&r)))
+        .collect();
+    let mut stop_order: Vec<String> = list.iter().map(|(n, _)| n.clone()).collect();
+    stop_order.reverse();
+    let mut interrupt = output::Interrupt::hold(stop_order)?;
+    let shown: Vec<String> = list.iter().map(|(_, s)| s.clone()).collect();
+    println!("Attaching to {}", shown.join(", "));
+    output::print_logs(
+        &list,
+        &output::LogArgs {
+            follow: true,
+            no_prefix,
+            ..Default::default()
+        },
+        Some(&mut interrupt),
+        &mut |name, shown| {
+            let code = ctr::list(ctx, true)
+                .ok()
+                .and_then(|l| l.into_iter().find(|(r, _)| r.name == name))
+                .and_then(|(_, s)| s.exit_code);
+            match code {
+                Some(c) => println!("{shown} exited with code {c}"),
+                None => println!("{shown} exited"),
+            }
+        },
+    )?;
+    Ok(if interrupt.forced() { 130 } else { 0 })
 }

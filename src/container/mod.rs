@@ -334,6 +334,10 @@ fn host_config(
         "Sysctls": config.sysctls.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
         "LogConfig": {"Type": config.log_config.driver.name(), "Config": log_opts},
         "GroupAdd": config.group_add,
+        // docker's names for the limits asked (0: none), beside burrow's.
+        "Memory": limits.memory.unwrap_or(0),
+        "NanoCpus": limits.cpus.map_or(0, |c| (c * 1e9).round() as u64),
+        "PidsLimit": limits.pids_limit.map(|p| p.map_or(-1, |n| n as i64)),
     });
     if let (Some(m), Some(e)) = (v.as_object_mut(), extra.as_object()) {
         m.extend(e.clone());
