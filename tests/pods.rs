@@ -504,3 +504,68 @@ fn a_pod_sharing_its_pid_namespace_shows_each_container_the_others() {
     assert!(own.stdout.starts_with("cat"), "{own}");
     env.ok(&["pod", "rm", "-f", "pids", "nopids"]);
 }
+
+/// kube play's volumes: a hostPath bound (read-only where the mount says
+/// so), an emptyDir the pod's two containers share, made empty by each
+/// play and removed by down, and a claim that is a named volume kept by
+/// down.
+#[test]
+fn kube_play_mounts_host_paths_empty_dirs_and_claims() {
+    let Some(env) = env_with_image(
+        "kube_play_mounts_host_paths_empty_dirs_and_claims",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    let host = env.work.join("shared-in");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("greeting"), "from the host\n").unwrap();
+    env.give(&host);
+    env.give(&host.join("greeting"));
+    let manifest = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: vols\nspec:\n  volumes:\n  - name: hostdir\n    hostPath: {{path: {}}}\n  - name: scratch\n    emptyDir: {{}}\n  - name: keep\n    persistentVolumeClaim: {{claimName: vols-keep}}\n  containers:\n  - name: writer\n    image: netbox\n    command: [sh, -c]\n    args: [\"echo shared > /scratch/note; echo run >> /keep/runs; cat /in/greeting > /scratch/copy; echo evil > /in/greeting || echo refused > /scratch/ro; sleep 300\"]\n    volumeMounts:\n    - {{name: hostdir, mountPath: /in, readOnly: true}}\n    - {{name: scratch, mountPath: /scratch}}\n    - {{name: keep, mountPath: /keep}}\n  - name: reader\n    image: netbox\n    command: [sleep, \"300\"]\n    volumeMounts:\n    - {{name: scratch, mountPath: /seen}}\n    - {{name: keep, mountPath: /keep}}\n",
+        host.display()
+    );
+    let file = env.fixture("vols.yaml", manifest.as_bytes());
+    env.ok(&["kube", "play", path_str(&file)]);
+    let both = until_ok(
+        &env,
+        &[
+            "exec",
+            "vols-reader",
+            "sh",
+            "-c",
+            "cat /seen/note /seen/copy /seen/ro /keep/runs",
+        ],
+    );
+    assert_eq!(
+        both.stdout, "shared\nfrom the host\nrefused\nrun\n",
+        "{both}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.join("greeting")).unwrap(),
+        "from the host\n"
+    );
+    env.ok(&["kube", "down", path_str(&file)]);
+    let vols = env.ok(&["volume", "ls", "-q"]);
+    assert!(
+        vols.stdout.lines().any(|l| l == "vols-keep")
+            && !vols.stdout.lines().any(|l| l == "vols-scratch"),
+        "the claim is kept, the emptyDir is not\n{vols}"
+    );
+    // Played again: the claim still holds the first run's line.
+    env.ok(&["kube", "play", path_str(&file)]);
+    let runs = until_ok(
+        &env,
+        &[
+            "exec",
+            "vols-reader",
+            "sh",
+            "-c",
+            "grep -c run /keep/runs | grep -q 2 && cat /keep/runs",
+        ],
+    );
+    assert_eq!(runs.stdout, "run\nrun\n", "{runs}");
+    env.ok(&["kube", "down", path_str(&file)]);
+    env.ok(&["volume", "rm", "vols-keep"]);
+}

@@ -63,6 +63,56 @@ pub struct PodSpecYaml {
     pub containers: Vec<ContainerYaml>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<VolumeYaml>,
+}
+
+/// A pod's volume: one of a host path, an empty directory the pod's
+/// containers share, or a claim (a named volume here).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeYaml {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_path: Option<HostPathYaml>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub empty_dir: Option<serde_norway::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistent_volume_claim: Option<ClaimYaml>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HostPathYaml {
+    pub path: String,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimYaml {
+    pub claim_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeMountYaml {
+    pub name: String,
+    pub mount_path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_path: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ResourcesYaml {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, serde_norway::Value>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requests: BTreeMap<String, serde_norway::Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -80,6 +130,10 @@ pub struct ContainerYaml {
     pub working_dir: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<ContainerPort>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volume_mounts: Vec<VolumeMountYaml>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourcesYaml>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -148,6 +202,8 @@ fn container_yaml(r: &Record, name: &str, ports: &[PublishedPort]) -> ContainerY
                 protocol: Some(p.proto.to_string().to_ascii_uppercase()),
             })
             .collect(),
+        volume_mounts: Vec::new(),
+        resources: None,
     }
 }
 
@@ -252,6 +308,7 @@ pub fn generate(ctx: &Context, input: &str) -> Result<String> {
         hostname: None,
         containers: yaml_containers,
         restart_policy: Some("Never".into()),
+        volumes: Vec::new(),
     };
     let mut objects = vec![object("Pod", &name, labels, spec)];
     objects.extend(service(&name, &ports));
@@ -379,7 +436,22 @@ pub fn play(ctx: &Context, path: &Path) -> Result<Vec<String>> {
                 ..Default::default()
             },
         )?;
+        let mounts = match pod_mounts(ctx, &name, &spec) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = pod::remove(ctx, &p.id, true);
+                return Err(e);
+            }
+        };
         for c in &spec.containers {
+            let prepared = container_mounts(c, &mounts).and_then(|v| Ok((v, limits(c)?)));
+            let (volumes, limits) = match prepared {
+                Ok(x) => x,
+                Err(e) => {
+                    let _ = pod::remove(ctx, &p.id, true);
+                    return Err(e);
+                }
+            };
             let (entrypoint, mut command) = match c.command.split_first() {
                 Some((first, rest)) => (Some(first.clone()), rest.to_vec()),
                 None => (None, Vec::new()),
@@ -398,6 +470,8 @@ pub fn play(ctx: &Context, path: &Path) -> Result<Vec<String>> {
                 workdir: c.working_dir.clone(),
                 detach: true,
                 pod: Some(p.id.clone()),
+                volumes,
+                limits,
                 ..Default::default()
             };
             if let Err(e) = super::run::create(ctx, &run)
@@ -412,14 +486,168 @@ pub fn play(ctx: &Context, path: &Path) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// The volume an emptyDir of a pod is: `POD-VOLUME`.
+fn empty_dir_name(pod: &str, volume: &str) -> String {
+    format!("{pod}-{volume}")
+}
+
+/// What each of a pod's volumes is here: a host path, or a named
+/// volume (an emptyDir's made now, empty, for the pod; a claim's made
+/// when missing and kept).
+enum PodMount {
+    Host(PathBuf),
+    Named(String),
+}
+
+fn pod_mounts(ctx: &Context, pod: &str, spec: &PodSpecYaml) -> Result<BTreeMap<String, PodMount>> {
+    let mut out = BTreeMap::new();
+    for v in &spec.volumes {
+        let mount = match (&v.host_path, &v.empty_dir, &v.persistent_volume_claim) {
+            (Some(h), None, None) => {
+                let path = PathBuf::from(&h.path);
+                match h.kind.as_deref() {
+                    Some("DirectoryOrCreate") if !path.exists() => {
+                        std::fs::create_dir_all(&path).map_err(|e| {
+                            Error::Usage(format!("volume {}: creating {}: {e}", v.name, h.path))
+                        })?
+                    }
+                    Some("FileOrCreate") if !path.exists() => {
+                        std::fs::write(&path, b"").map_err(|e| {
+                            Error::Usage(format!("volume {}: creating {}: {e}", v.name, h.path))
+                        })?
+                    }
+                    _ => {}
+                }
+                PodMount::Host(path)
+            }
+            (None, Some(_), None) => {
+                let name = empty_dir_name(pod, &v.name);
+                // Empty at each play, as a new pod's emptyDir is.
+                super::volumes::verbs::remove(ctx, &name, true)?;
+                super::volumes::verbs::create(
+                    ctx,
+                    &super::volumes::NewVolume {
+                        name: Some(name.clone()),
+                        labels: BTreeMap::from([("io.burrow.kube.pod".into(), pod.into())]),
+                        driver: None,
+                        options: BTreeMap::new(),
+                    },
+                )?;
+                PodMount::Named(name)
+            }
+            (None, None, Some(c)) => PodMount::Named(c.claim_name.clone()),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "pod {pod}: volume {}: burrow plays one of hostPath, emptyDir and persistentVolumeClaim",
+                    v.name
+                )))
+            }
+        };
+        out.insert(v.name.clone(), mount);
+    }
+    Ok(out)
+}
+
+/// A container's `volumeMounts` as burrow's mounts.
+fn container_mounts(
+    c: &ContainerYaml,
+    mounts: &BTreeMap<String, PodMount>,
+) -> Result<Vec<super::spec::UserMount>> {
+    let mut out = Vec::new();
+    for m in &c.volume_mounts {
+        let bad = |why: String| {
+            Error::Usage(format!(
+                "container {}: volumeMount {}: {why}",
+                c.name, m.name
+            ))
+        };
+        if m.sub_path.is_some() {
+            return Err(bad("subPath is not played".into()));
+        }
+        let source = match mounts.get(&m.name) {
+            Some(PodMount::Host(p)) => p.display().to_string(),
+            Some(PodMount::Named(n)) => n.clone(),
+            None => return Err(bad("no volume of the pod has this name".into())),
+        };
+        let ro = if m.read_only == Some(true) { ":ro" } else { "" };
+        let text = format!("{source}:{}{ro}", m.mount_path);
+        out.push(super::run::parse_volume(&text, Path::new("/")).map_err(|e| bad(e.to_string()))?);
+    }
+    Ok(out)
+}
+
+/// A Kubernetes quantity (`256Mi`, `1G`, `500m`, `0.5`) as a number.
+fn quantity(q: &str) -> Option<f64> {
+    let q = q.trim();
+    let units: [(&str, f64); 13] = [
+        ("Ki", 1024.0),
+        ("Mi", 1024.0 * 1024.0),
+        ("Gi", 1024.0 * 1024.0 * 1024.0),
+        ("Ti", 1024.0 * 1024.0 * 1024.0 * 1024.0),
+        ("Pi", 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0),
+        ("Ei", 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+        ("P", 1e15),
+        ("E", 1e18),
+        ("m", 1e-3),
+    ];
+    for (suffix, factor) in units {
+        if let Some(n) = q.strip_suffix(suffix) {
+            return n.parse::<f64>().ok().map(|n| n * factor);
+        }
+    }
+    q.parse().ok()
+}
+
+/// `resources.limits` (`memory`, `cpu`) as burrow's limits; requests are
+/// passed over (burrow reserves nothing).
+fn limits(c: &ContainerYaml) -> Result<crate::cgroup::Limits> {
+    let mut out = crate::cgroup::Limits::default();
+    let Some(r) = &c.resources else {
+        return Ok(out);
+    };
+    for (key, value) in &r.limits {
+        let text = match value {
+            serde_norway::Value::String(s) => s.clone(),
+            serde_norway::Value::Number(n) => n.to_string(),
+            _ => String::new(),
+        };
+        let bad = || {
+            Error::Usage(format!(
+                "container {}: resources.limits.{key}: {text:?} is not a quantity",
+                c.name
+            ))
+        };
+        let n = quantity(&text).filter(|n| *n > 0.0).ok_or_else(bad)?;
+        match key.as_str() {
+            "memory" => out.memory = Some(n.round() as u64),
+            "cpu" => out.cpus = Some(n),
+            other => {
+                return Err(Error::Usage(format!(
+                    "container {}: resources.limits.{other} is not played (memory, cpu)",
+                    c.name
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// `kube down FILE`: the pods the manifest describes, stopped and removed.
 pub fn down(ctx: &Context, path: &Path) -> Result<Vec<String>> {
     let mut ids = Vec::new();
-    for (name, _) in pods_of(path)? {
+    for (name, spec) in pods_of(path)? {
         match pod::remove(ctx, &name, true) {
             Ok(p) => ids.push(p.id),
             Err(Error::Container(super::ContainerError::Pod(PodError::NotFound(_)))) => {}
             Err(e) => return Err(e),
+        }
+        // An emptyDir lives as long as its pod; a claim outlives it.
+        for v in spec.volumes.iter().filter(|v| v.empty_dir.is_some()) {
+            super::volumes::verbs::remove(ctx, &empty_dir_name(&name, &v.name), true)?;
         }
     }
     Ok(ids)
@@ -452,6 +680,49 @@ mod tests {
         .unwrap();
         let e = pods_of(&path).unwrap_err().to_string();
         assert!(e.contains("3 replicas"), "{e}");
+    }
+
+    #[test]
+    fn quantities_and_limits_read_as_kubernetes_writes_them() {
+        assert_eq!(quantity("256Mi"), Some(268435456.0));
+        assert_eq!(quantity("1G"), Some(1e9));
+        assert_eq!(quantity("500m"), Some(0.5));
+        assert_eq!(quantity("2"), Some(2.0));
+        assert_eq!(quantity("lots"), None);
+        let c: ContainerYaml = serde_norway::from_str(
+            "name: web\nimage: x\nresources:\n  limits: {memory: 64Mi, cpu: 250m}\n  requests: {memory: 1Mi}\n",
+        )
+        .unwrap();
+        let l = limits(&c).unwrap();
+        assert_eq!((l.memory, l.cpus), (Some(64 << 20), Some(0.25)));
+        let c: ContainerYaml = serde_norway::from_str(
+            "name: web\nimage: x\nresources: {limits: {nvidia.com/gpu: 1}}\n",
+        )
+        .unwrap();
+        let e = limits(&c).unwrap_err().to_string();
+        assert!(e.contains("nvidia.com/gpu is not played"), "{e}");
+    }
+
+    #[test]
+    fn volume_mounts_name_the_pods_volumes() {
+        let c: ContainerYaml = serde_norway::from_str(
+            "name: web\nimage: x\nvolumeMounts:\n- {name: data, mountPath: /data}\n- {name: conf, mountPath: /etc/conf, readOnly: true}\n",
+        )
+        .unwrap();
+        let mounts = BTreeMap::from([
+            ("data".to_string(), PodMount::Named("claim".into())),
+            ("conf".to_string(), PodMount::Host("/".into())),
+        ]);
+        let shown = format!("{:?}", container_mounts(&c, &mounts).unwrap());
+        assert!(shown.contains("\"claim\""), "{shown}");
+        assert!(
+            shown.contains("/etc/conf") && shown.contains("read_only: true"),
+            "{shown}"
+        );
+        let e = container_mounts(&c, &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no volume of the pod has this name"), "{e}");
     }
 
     #[test]
