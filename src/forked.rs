@@ -775,6 +775,26 @@ mod tests {
     }
 
     #[test]
+    fn a_started_child_answers_each_request_it_is_told_with_its_fd() {
+        let mut started = start::<u32, (), WorkError, _>(fork("the test helper"), |side| {
+            while let Some((n, _)) = side.request::<u32>().unwrap() {
+                let file = tempfile::tempfile().unwrap();
+                side.step(&(n * 2), Some(file.as_fd())).unwrap();
+            }
+            Ok(())
+        })
+        .unwrap();
+        for n in [1u32, 21] {
+            started.tell(&n, None).unwrap();
+            match started.hear().unwrap() {
+                Heard::Step(m, Some(_)) => assert_eq!(m, n * 2),
+                Heard::Step(m, None) => panic!("{m} came without its fd"),
+                Heard::Done(r) => panic!("the child ended: {r:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn a_child_that_does_not_answer_in_time_is_killed() {
         let err = run_forked::<(), WorkError, _>(
             Fork {
