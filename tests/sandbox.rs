@@ -666,6 +666,8 @@ fn volumes_and_tmpfs_mounts(tmp: &Path) -> Outcome {
             dst: "/scratch".into(),
             size: Some(1 << 20),
             mode: None,
+            uid: None,
+            gid: None,
             read_only: false,
             nosuid: true,
             nodev: true,

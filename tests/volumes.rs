@@ -864,6 +864,28 @@ fn volume_create_options_bind_a_host_dir_or_mount_a_tmpfs_as_the_local_driver_do
     // Removing the volume leaves the host directory and its files.
     env.ok(&["volume", "rm", "bound"]);
     assert!(host.join("f").exists());
+    // o=bind,ro: read, never written, whatever `-v` says.
+    env.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        "o=bind,ro",
+        "-o",
+        &format!("device={}", path_str(&host)),
+        "boundro",
+    ]);
+    assert_eq!(
+        in_volumes(
+            &env,
+            &["boundro:/b:rw"],
+            "cat /b/g; echo no > /b/h || echo refused"
+        ),
+        "from-the-host\nrefused\n"
+    );
+    assert!(!host.join("h").exists());
+    env.ok(&["volume", "rm", "boundro"]);
 
     // type=tmpfs with size and mode.
     env.ok(&[
@@ -932,6 +954,9 @@ fn volume_create_options_bind_a_host_dir_or_mount_a_tmpfs_as_the_local_driver_do
             "device=relative/dir",
         ],
         &["-o", "type=tmpfs", "-o", "o=size=lots"],
+        &["-o", "type=tmpfs", "-o", "o=uid=alice"],
+        &["-o", "type=tmpfs", "-o", "o=size=1m,gid=-5"],
+        &["-o", "type=none", "-o", "o=bind,exec", "-o", "device=/tmp"],
         &["-o", "device=/dev/sda1"],
     ] {
         let mut args = vec!["volume", "create"];
@@ -976,4 +1001,80 @@ fn volume_create_options_bind_a_host_dir_or_mount_a_tmpfs_as_the_local_driver_do
     assert_ne!(out.code(), Some(0), "bound through the planted link: {out}");
     assert!(out.stderr.contains("symbolic link"), "{out}");
     before.assert_unchanged(&Listing::of(&env.canary, &[]), "the canary");
+}
+
+#[test]
+fn a_tmpfs_volume_with_uid_and_gid_options_is_owned_by_those_ids_of_the_container() {
+    let Some(env) = env_with_image("volume_tmpfs_owner", TestUser::WithSubids) else {
+        return;
+    };
+    // docker's own example, with a gid and a mode that lets only the
+    // owner write.
+    env.ok(&[
+        "volume",
+        "create",
+        "--driver",
+        "local",
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        "--opt",
+        "o=size=100m,uid=1000,gid=1001,mode=755",
+        "owned",
+    ]);
+    assert_eq!(
+        inspect_volume(&env, "owned")["Options"]["o"],
+        "size=100m,uid=1000,gid=1001,mode=755"
+    );
+    let out = sh(
+        &env,
+        &[
+            "--user",
+            "1000:1000",
+            "-v",
+            "owned:/t",
+            IMAGE,
+            "sh",
+            "-c",
+            "stat -c %u:%g:%a /t; echo x > /t/f && stat -c %u:%g /t/f",
+        ],
+    );
+    assert_eq!(out, "1000:1001:755\n1000:1000\n", "the root is 1000's");
+    // Another user of the container may not write there.
+    let other = env.run(&[
+        "run",
+        "--rm",
+        "--user",
+        "1002",
+        "-v",
+        "owned:/t",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo x > /t/g",
+    ]);
+    assert_ne!(other.code(), Some(0), "{other}");
+
+    // An id the container's user namespace does not map (it maps 65536):
+    // the volume is made (the id is a number), a container using it is
+    // refused before it runs, with burrow's own status.
+    env.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "o=uid=70000",
+        "far",
+    ]);
+    let out = env.run(&["run", "--rm", "-v", "far:/t", IMAGE, "true"]);
+    assert_eq!(out.code(), Some(common::EXIT_FAILURE), "{out}");
+    assert!(
+        out.stderr
+            .contains("volume far: o=uid=70000 is no id of the container"),
+        "{out}"
+    );
+    let out = env.run(&["create", "-v", "far:/t", IMAGE, "true"]);
+    assert_eq!(out.code(), Some(common::EXIT_FAILURE), "{out}");
 }

@@ -54,7 +54,19 @@ pub struct Create {
     #[arg(short, long, default_value = "local")]
     driver: String,
     /// A local driver option (repeatable): type=tmpfs [device=tmpfs]
-    /// [o=size=SIZE,mode=OCTAL], or type=none o=bind device=/host/dir.
+    /// [o=size=SIZE,mode=OCTAL,uid=N,gid=N] (uid and gid: ids of the
+    /// container; each container that mounts the volume gets a tmpfs of its
+    /// own), or type=none o=bind[,ro] device=/host/dir.
+    ///
+    /// A tmpfs volume differs from docker's: docker mounts one tmpfs and
+    /// binds it into every container that uses the volume at the same
+    /// time; burrow mounts a new, empty tmpfs for each container, so two
+    /// containers running at once do not see each other's files, and what
+    /// a container wrote goes when it stops. burrow has no daemon to keep a
+    /// tmpfs mounted between containers, and one container's tmpfs can be
+    /// bound into another only from a user namespace that owns both
+    /// containers' mount namespaces, which containers do not share without
+    /// subordinate ids or when each has its own namespace.
     #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE", value_parser = key_value)]
     opt: Vec<(String, String)>,
     /// The volume's name: [a-zA-Z0-9][a-zA-Z0-9_.-]+.

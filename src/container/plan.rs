@@ -185,6 +185,7 @@ pub fn plan(
     } else {
         base_map
     };
+    check_volume_owners(&volume_sources, &id_map)?;
     // The /etc files live as long as the container runs, under the
     // runtime dir (a tmpfs as a rule): not three more files made and
     // deleted on the storage filesystem, whose journal makes each cost.
@@ -309,14 +310,51 @@ pub fn plan(
 pub enum VolumeSource {
     /// Its own `_data` under the volumes' directory.
     Dir,
-    /// `type=none o=bind device=DIR`: that host directory, by its real
-    /// path (checked for planted links).
-    Bind(PathBuf),
-    /// `type=tmpfs`: a tmpfs for each container that mounts it.
+    /// `type=none o=bind[,ro] device=DIR`: that host directory, by its
+    /// real path (checked for planted links).
+    Bind { device: PathBuf, read_only: bool },
+    /// `type=tmpfs`: a tmpfs for each container that mounts it, its root
+    /// owned by `uid`:`gid` (ids of the container) when given.
     Tmpfs {
         size: Option<u64>,
         mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
     },
+}
+
+/// A tmpfs volume's `uid=` and `gid=` are ids of the container: refused
+/// before anything runs when its user namespace has no such id (the
+/// kernel would answer EINVAL).
+fn check_volume_owners(
+    sources: &BTreeMap<String, VolumeSource>,
+    map: &IdMap,
+) -> Result<(), SpecError> {
+    for (name, source) in sources {
+        let VolumeSource::Tmpfs { uid, gid, .. } = source else {
+            continue;
+        };
+        let owners = [
+            ("uid", *uid, uid.is_some_and(|u| map.host_uid(u).is_none())),
+            ("gid", *gid, gid.is_some_and(|g| map.host_gid(g).is_none())),
+        ];
+        for (key, id, unmapped) in owners {
+            if let (Some(id), true) = (id, unmapped) {
+                return Err(SpecError::VolumeOwner {
+                    name: name.clone(),
+                    key,
+                    id,
+                    why: if map.is_single() {
+                        " (without subordinate ids for you in /etc/subuid and /etc/subgid it \
+                         maps 0 alone)"
+                    } else {
+                        ""
+                    },
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A mount the user asked for, as the sandbox applies it.
@@ -339,16 +377,28 @@ fn mount_op(
                 read_only,
                 copy_up: !no_copy,
             },
-            VolumeSource::Bind(device) => MountOp::Volume {
+            VolumeSource::Bind {
+                device,
+                read_only: ro,
+            } => MountOp::Volume {
                 src: device.clone(),
                 dst: target.into(),
-                read_only,
-                copy_up: !no_copy,
+                read_only: read_only || *ro,
+                // Nothing is written to a directory its volume says is
+                // read-only, not even the image's content.
+                copy_up: !no_copy && !*ro,
             },
-            VolumeSource::Tmpfs { size, mode } => MountOp::Tmpfs {
+            VolumeSource::Tmpfs {
+                size,
+                mode,
+                uid,
+                gid,
+            } => MountOp::Tmpfs {
                 dst: target.into(),
                 size: *size,
                 mode: *mode,
+                uid: *uid,
+                gid: *gid,
                 read_only,
                 nosuid: true,
                 nodev: true,
@@ -369,6 +419,8 @@ fn mount_op(
             dst: target.into(),
             size,
             mode,
+            uid: None,
+            gid: None,
             read_only: false,
             nosuid: true,
             nodev: true,
@@ -1145,6 +1197,8 @@ mod tests {
                     dst: "/tmp".into(),
                     size: Some(1 << 20),
                     mode: None,
+                    uid: None,
+                    gid: None,
                     read_only: false,
                     nosuid: true,
                     nodev: true,
@@ -1175,11 +1229,16 @@ mod tests {
                 VolumeSource::Tmpfs {
                     size: Some(4096),
                     mode: Some(0o1777),
+                    uid: Some(1000),
+                    gid: Some(100),
                 },
             ),
             (
                 "shared".to_string(),
-                VolumeSource::Bind("/srv/shared".into()),
+                VolumeSource::Bind {
+                    device: "/srv/shared".into(),
+                    read_only: true,
+                },
             ),
         ]);
         let p = plan(&spec, &image(), &crate::config::Config::default(), f).unwrap();
@@ -1190,6 +1249,8 @@ mod tests {
                     dst: "/scratch".into(),
                     size: Some(4096),
                     mode: Some(0o1777),
+                    uid: Some(1000),
+                    gid: Some(100),
                     read_only: false,
                     nosuid: true,
                     nodev: true,
@@ -1198,11 +1259,30 @@ mod tests {
                 MountOp::Volume {
                     src: "/srv/shared".into(),
                     dst: "/data".into(),
-                    read_only: false,
-                    copy_up: true,
+                    read_only: true,
+                    copy_up: false,
                 },
             ]
         );
+        // An owner the container's map lacks is refused before it runs.
+        for (uid, gid, key) in [(Some(70000), None, "uid"), (None, Some(65537), "gid")] {
+            let mut f = facts(net(NetworkMode::User));
+            f.volume_sources = BTreeMap::from([(
+                "scratch".to_string(),
+                VolumeSource::Tmpfs {
+                    size: None,
+                    mode: None,
+                    uid,
+                    gid,
+                },
+            )]);
+            let e = plan(&spec, &image(), &crate::config::Config::default(), f).unwrap_err();
+            assert!(
+                matches!(e, SpecError::VolumeOwner { key: k, .. } if k == key),
+                "{e}"
+            );
+            assert!(e.to_string().starts_with("volume scratch: o="), "{e}");
+        }
     }
 
     #[test]

@@ -406,11 +406,22 @@ fn volume_sources(
             super::volumes::LocalMount::Dir => VolumeSource::Dir,
             // The path checked for links a container could have planted,
             // as a `-v` bind is.
-            super::volumes::LocalMount::Bind { device } => VolumeSource::Bind(
-                crate::sandbox::mounts::real_bind_source(&device)
+            super::volumes::LocalMount::Bind { device, read_only } => VolumeSource::Bind {
+                device: crate::sandbox::mounts::real_bind_source(&device)
                     .map_err(|e| ContainerError::Other(format!("volume {name}: device {e}")))?,
-            ),
-            super::volumes::LocalMount::Tmpfs { size, mode } => VolumeSource::Tmpfs { size, mode },
+                read_only,
+            },
+            super::volumes::LocalMount::Tmpfs {
+                size,
+                mode,
+                uid,
+                gid,
+            } => VolumeSource::Tmpfs {
+                size,
+                mode,
+                uid,
+                gid,
+            },
         };
         out.insert(name.clone(), source);
     }

@@ -786,6 +786,17 @@ pub enum SpecError {
     #[error("invalid --tmpfs {spec:?}: {why}")]
     Tmpfs { spec: String, why: String },
     #[error("reading --env-file {path}: {why}")]
+    #[error(
+        "volume {name}: o={key}={id} is no id of the container: its user namespace does not map \
+         it{why}"
+    )]
+    VolumeOwner {
+        name: String,
+        key: &'static str,
+        id: u32,
+        /// Why, when the map is the single-id one.
+        why: &'static str,
+    },
     EnvFile { path: PathBuf, why: String },
     #[error("invalid environment variable {0:?}: the name is empty")]
     Env(String),

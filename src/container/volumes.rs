@@ -38,9 +38,9 @@ pub enum VolumeError {
     #[error("volume driver {0:?} is not available: burrow has the local driver only")]
     Driver(String),
     #[error(
-        "volume option {0}: burrow's local driver takes type=tmpfs (o=size=,mode=) and \
-         type=none with o=bind and device=/host/dir, as docker's documents them; a device or \
-         a network file system needs root to mount"
+        "volume option {0}: burrow's local driver takes type=tmpfs (o=size=,mode=,uid=,gid=) \
+         and type=none with o=bind[,ro] and device=/host/dir, as docker's documents them; a \
+         device or a network file system needs root to mount"
     )]
     Option(String),
     #[error("{what} {}: {source}", .path.display())]
@@ -109,13 +109,16 @@ pub struct Volume {
 pub enum LocalMount {
     /// No options: the volume's own `_data` under the storage root.
     Dir,
-    /// `type=none`, `o=bind`, `device=/host/dir`: that host directory.
-    Bind { device: PathBuf },
-    /// `type=tmpfs` (`device=tmpfs`), `o=size=SIZE,mode=OCTAL`: a tmpfs for
-    /// each container that mounts it.
+    /// `type=none`, `o=bind[,ro]`, `device=/host/dir`: that host directory.
+    Bind { device: PathBuf, read_only: bool },
+    /// `type=tmpfs` (`device=tmpfs`), `o=size=SIZE,mode=OCTAL,uid=N,gid=N`:
+    /// a tmpfs for each container that mounts it; `uid` and `gid` own its
+    /// root, ids of the container (its user namespace's).
     Tmpfs {
         size: Option<u64>,
         mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
     },
 }
 
@@ -139,17 +142,26 @@ impl LocalMount {
             None if options.is_empty() => Ok(LocalMount::Dir),
             None => bad("device and o need type (tmpfs, or none with o=bind)".into()),
             Some("none") => {
-                if !o.contains(&"bind") {
+                if !o.iter().any(|w| matches!(*w, "bind" | "rbind")) {
                     return bad("type=none needs o=bind (a bind of device's directory)".into());
                 }
-                if let Some(w) = o.iter().find(|w| !matches!(**w, "bind" | "rbind")) {
-                    return bad(format!(
-                        "o={w} with o=bind: bind takes no other mount option"
-                    ));
+                let mut read_only = false;
+                for w in &o {
+                    match *w {
+                        "bind" | "rbind" => {}
+                        "ro" => read_only = true,
+                        "rw" => read_only = false,
+                        _ => {
+                            return bad(format!(
+                                "o={w} with o=bind: a bind takes ro or rw (and bind or rbind)"
+                            ))
+                        }
+                    }
                 }
                 match device {
                     Some(d) if Path::new(d).is_absolute() => Ok(LocalMount::Bind {
                         device: PathBuf::from(d),
+                        read_only,
                     }),
                     Some(d) => bad(format!("device={d:?} must be an absolute host path")),
                     None => bad("o=bind needs device=/host/dir".into()),
@@ -161,7 +173,17 @@ impl LocalMount {
                         "device={d:?}: a tmpfs has no device (device=tmpfs)"
                     ));
                 }
-                let (mut size, mut mode) = (None, None);
+                let (mut size, mut mode, mut uid, mut gid) = (None, None, None, None);
+                let id = |k: &str, v: &str| {
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|n| *n != u32::MAX)
+                        .ok_or_else(|| {
+                            VolumeError::Option(format!(
+                                "o={k}={v}: not a numeric id (0 to 4294967294) of the container"
+                            ))
+                        })
+                };
                 for w in o {
                     match w.split_once('=') {
                         Some(("size", v)) => match super::spec::parse_size(v) {
@@ -172,15 +194,21 @@ impl LocalMount {
                             Ok(m) if m <= 0o7777 => mode = Some(m),
                             _ => return bad(format!("o=mode={v}: not an octal mode")),
                         },
+                        Some(("uid", v)) => uid = Some(id("uid", v)?),
+                        Some(("gid", v)) => gid = Some(id("gid", v)?),
                         _ => {
                             return bad(format!(
-                                "o={w}: a tmpfs volume takes size= and mode= (owners follow the \
-                                 container's root)"
+                                "o={w}: a tmpfs volume takes size=, mode=, uid= and gid="
                             ))
                         }
                     }
                 }
-                Ok(LocalMount::Tmpfs { size, mode })
+                Ok(LocalMount::Tmpfs {
+                    size,
+                    mode,
+                    uid,
+                    gid,
+                })
             }
             Some(t) => bad(format!("type={t}")),
         }
@@ -404,7 +432,7 @@ impl Volumes {
             None | Some("") | Some("local") => {}
             Some(d) => return Err(VolumeError::Driver(d.to_string())),
         }
-        if let LocalMount::Bind { device } = LocalMount::from_options(&new.options)? {
+        if let LocalMount::Bind { device, .. } = LocalMount::from_options(&new.options)? {
             // As docker's: the directory must be there (it is checked
             // again, links and all, at each mount).
             if !device.is_dir() {
@@ -742,7 +770,15 @@ mod tests {
         assert_eq!(
             o(&[("type", "none"), ("o", "bind"), ("device", "/srv/x")]).unwrap(),
             LocalMount::Bind {
-                device: "/srv/x".into()
+                device: "/srv/x".into(),
+                read_only: false
+            }
+        );
+        assert_eq!(
+            o(&[("type", "none"), ("o", "bind,ro"), ("device", "/srv/x")]).unwrap(),
+            LocalMount::Bind {
+                device: "/srv/x".into(),
+                read_only: true
             }
         );
         assert_eq!(
@@ -754,7 +790,33 @@ mod tests {
             .unwrap(),
             LocalMount::Tmpfs {
                 size: Some(64 << 20),
-                mode: Some(0o1770)
+                mode: Some(0o1770),
+                uid: None,
+                gid: None
+            }
+        );
+        // docker's own example.
+        assert_eq!(
+            o(&[
+                ("type", "tmpfs"),
+                ("device", "tmpfs"),
+                ("o", "size=100m,uid=1000")
+            ])
+            .unwrap(),
+            LocalMount::Tmpfs {
+                size: Some(100 << 20),
+                mode: None,
+                uid: Some(1000),
+                gid: None
+            }
+        );
+        assert_eq!(
+            o(&[("type", "tmpfs"), ("o", "uid=0,gid=44")]).unwrap(),
+            LocalMount::Tmpfs {
+                size: None,
+                mode: None,
+                uid: Some(0),
+                gid: Some(44)
             }
         );
         for bad in [
@@ -763,7 +825,12 @@ mod tests {
             &[("type", "none"), ("o", "bind"), ("device", "rel/x")],
             &[("type", "none"), ("o", "bind,uid=3"), ("device", "/srv/x")],
             &[("type", "tmpfs"), ("o", "size=lots")],
-            &[("type", "tmpfs"), ("o", "uid=1000")],
+            &[("type", "tmpfs"), ("o", "uid=alice")],
+            &[("type", "tmpfs"), ("o", "gid=-1")],
+            &[("type", "tmpfs"), ("o", "uid=4294967295")],
+            &[("type", "tmpfs"), ("o", "uid=99999999999")],
+            &[("type", "tmpfs"), ("o", "nr_inodes=5")],
+            &[("type", "none"), ("o", "bind,noexec"), ("device", "/srv/x")],
             &[("type", "tmpfs"), ("device", "/dev/sda1")],
             &[("device", "/srv/x")],
             &[("colour", "red")],

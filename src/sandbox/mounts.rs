@@ -19,6 +19,8 @@ fn tmpfs(dst: &str, size: u64, mode: u32, nodev: bool) -> MountOp {
         dst: dst.into(),
         size: Some(size),
         mode: Some(mode),
+        uid: None,
+        gid: None,
         read_only: false,
         nosuid: true,
         nodev,
@@ -254,6 +256,8 @@ fn apply_one(op: &MountOp, root: BorrowedFd) -> Result<(), SetupError> {
         MountOp::Tmpfs {
             size,
             mode,
+            uid,
+            gid,
             read_only,
             nosuid,
             nodev,
@@ -267,6 +271,13 @@ fn apply_one(op: &MountOp, root: BorrowedFd) -> Result<(), SetupError> {
             }
             if let Some(mode) = mode {
                 options.push(("mode", Some(format!("{mode:o}"))));
+            }
+            // Read by tmpfs in this (the container's) user namespace.
+            if let Some(uid) = uid {
+                options.push(("uid", Some(uid.to_string())));
+            }
+            if let Some(gid) = gid {
+                options.push(("gid", Some(gid.to_string())));
             }
             let mut attrs = MountAttrFlags::empty();
             for (on, flag) in [

@@ -834,6 +834,12 @@ pub enum MountOp {
         /// Bytes; `None` is the kernel's default (half of RAM).
         size: Option<u64>,
         mode: Option<u32>,
+        /// The owner of its root (the tmpfs `uid=`/`gid=` options), ids
+        /// of the container's user namespace.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gid: Option<u32>,
         read_only: bool,
         nosuid: bool,
         nodev: bool,
@@ -1002,6 +1008,8 @@ mod tests {
             dst: "/a/../../etc".into(),
             size: None,
             mode: None,
+            uid: None,
+            gid: None,
             read_only: false,
             nosuid: true,
             nodev: true,
