@@ -32,6 +32,14 @@ fn lines(env: &TestEnv, since: &str, extra: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// Fails unless each of `wanted` is one of the journal's `lines`.
+fn assert_has<S: AsRef<str>>(lines: &[String], wanted: &[S]) {
+    for want in wanted {
+        let want = want.as_ref();
+        assert!(lines.iter().any(|l| l == want), "no {want:?} in {lines:#?}");
+    }
+}
+
 #[test]
 fn events_tell_what_happened_to_containers_and_images() {
     let Some(env) = env_with_image("events_tell_what_happened_to_containers_and_images") else {
@@ -109,19 +117,20 @@ fn events_tell_what_happened_to_containers_and_images() {
             "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}",
         ],
     );
-    for want in [
-        "container create pa",
-        "container start pa",
-        "container die pa",
-        "container kill b",
-        "container stop c",
-        "container health_status: healthy h",
-        "image tag localhost/other:2",
-        "image untag localhost/other:2",
-        "container destroy pa",
-    ] {
-        assert!(all.iter().any(|l| l == want), "no {want:?} in {all:#?}");
-    }
+    assert_has(
+        &all,
+        &[
+            "container create pa",
+            "container start pa",
+            "container die pa",
+            "container kill b",
+            "container stop c",
+            "container health_status: healthy h",
+            "image tag localhost/other:2",
+            "image untag localhost/other:2",
+            "container destroy pa",
+        ],
+    );
     let a = |action: &str| {
         all.iter()
             .position(|l| l == &format!("container {action} pa"))
@@ -328,13 +337,14 @@ fn pull_untag_and_delete_are_events_and_pull_newer_pulls_only_a_changed_image() 
             "{{.Action}} {{.Actor.ID}}",
         ],
     );
-    for want in [
-        format!("delete sha256:{}", first.id()),
-        format!("untag sha256:{}", second.id()),
-        format!("delete sha256:{}", second.id()),
-    ] {
-        assert!(all.contains(&want), "no {want:?} in {all:#?}");
-    }
+    assert_has(
+        &all,
+        &[
+            format!("delete sha256:{}", first.id()),
+            format!("untag sha256:{}", second.id()),
+            format!("delete sha256:{}", second.id()),
+        ],
+    );
 }
 
 #[test]

@@ -306,6 +306,31 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
+/// `inspect` of objects by name, as docker does it: each one `find`
+/// finds is shown (`print_inspected`); each one it does not is an
+/// `Error: ...` line on stderr and makes the status 1, the others still
+/// shown. A failure of burrow's own (any other status) stops at once.
+pub fn inspect_each(
+    names: &[String],
+    format: &Format,
+    mut find: impl FnMut(&str) -> Result<serde_json::Value>,
+) -> Result<i32> {
+    let mut found = Vec::new();
+    let mut code = 0;
+    for name in names {
+        match find(name) {
+            Ok(v) => found.push(v),
+            Err(e) if e.exit_code() == 1 => {
+                eprintln!("Error: {e}");
+                code = 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    print_inspected(&found, format)?;
+    Ok(code)
+}
+
 /// `inspect`'s output: a JSON array, or each object through a template.
 pub fn print_inspected(objects: &[serde_json::Value], format: &Format) -> Result<()> {
     match format {

@@ -230,25 +230,9 @@ pub struct Inspect {
 
 impl Inspect {
     fn exec(self, ctx: &Context) -> Result<i32> {
-        let mut found = Vec::new();
-        let mut missing = None;
-        for name in &self.networks {
-            match networks::find(ctx, name) {
-                Ok(n) => found.push(n.inspect_json()),
-                Err(e) => {
-                    eprintln!("Error: {e}");
-                    missing = Some(e);
-                }
-            }
-        }
-        match &self.format {
-            Format::Template(t) => t.print(&found, &[])?,
-            _ => println!(
-                "{}",
-                serde_json::to_string_pretty(&found).unwrap_or_default()
-            ),
-        }
-        Ok(if missing.is_some() { 1 } else { 0 })
+        super::format::inspect_each(&self.networks, &self.format, |name| {
+            networks::find(ctx, name).map(|n| n.inspect_json())
+        })
     }
 }
 

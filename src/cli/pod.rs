@@ -215,25 +215,9 @@ pub struct Inspect {
 
 impl Inspect {
     fn exec(self, ctx: &Context) -> Result<i32> {
-        let mut found = Vec::new();
-        let mut missing = false;
-        for name in &self.pods {
-            match pod::find(ctx, name).and_then(|p| pod::inspect_json(ctx, &p)) {
-                Ok(v) => found.push(v),
-                Err(e) => {
-                    eprintln!("Error: {e}");
-                    missing = true;
-                }
-            }
-        }
-        match &self.format {
-            Format::Template(t) => t.print(&found, &[])?,
-            _ => println!(
-                "{}",
-                serde_json::to_string_pretty(&found).unwrap_or_default()
-            ),
-        }
-        Ok(if missing { 1 } else { 0 })
+        super::format::inspect_each(&self.pods, &self.format, |name| {
+            pod::find(ctx, name).and_then(|p| pod::inspect_json(ctx, &p))
+        })
     }
 }
 

@@ -662,7 +662,8 @@ pub struct Rm {
     /// Stop (SIGKILL) a running container first.
     #[arg(short, long)]
     force: bool,
-    /// Remove every container (running ones only with -f).
+    /// Remove every container (running ones only with -f), but a pod's
+    /// infra container, which goes with its pod (`pod rm`).
     #[arg(short, long)]
     all: bool,
     /// Remove the container's anonymous volumes too.
@@ -765,35 +766,21 @@ pub fn inspect(
     kind: Option<InspectType>,
     format: &Format,
 ) -> Result<i32> {
-    let mut out = Vec::new();
-    let mut code = 0;
-    for n in names {
-        let found = match kind {
-            Some(InspectType::Container) => ctr::inspect_json(ctx, n),
-            Some(InspectType::Image) => image_json(ctx, n),
-            // A container first, as docker looks.
-            None => match ctr::inspect_json(ctx, n) {
-                Err(e) if e.exit_code() == 1 => image_json(ctx, n).map_err(|e| {
-                    if e.exit_code() == 1 {
-                        crate::Error::Conflict(format!("No such object: {n}"))
-                    } else {
-                        e
-                    }
-                }),
-                other => other,
-            },
-        };
-        match found {
-            Ok(j) => out.push(j),
-            Err(e) if e.exit_code() == 1 => {
-                eprintln!("Error: {e}");
-                code = 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    super::format::print_inspected(&out, format)?;
-    Ok(code)
+    super::format::inspect_each(names, format, |n| match kind {
+        Some(InspectType::Container) => ctr::inspect_json(ctx, n),
+        Some(InspectType::Image) => image_json(ctx, n),
+        // A container first, as docker looks.
+        None => match ctr::inspect_json(ctx, n) {
+            Err(e) if e.exit_code() == 1 => image_json(ctx, n).map_err(|e| {
+                if e.exit_code() == 1 {
+                    crate::Error::Conflict(format!("No such object: {n}"))
+                } else {
+                    e
+                }
+            }),
+            other => other,
+        },
+    })
 }
 
 fn image_json(ctx: &Context, name: &str) -> Result<serde_json::Value> {

@@ -170,20 +170,9 @@ pub struct Inspect {
 
 impl Inspect {
     pub fn exec(self, ctx: &Context) -> Result<i32> {
-        let mut out = Vec::new();
-        let mut code = 0;
-        for n in &self.names {
-            match verbs::inspect(ctx, n) {
-                Ok(v) => out.push(serde_json::to_value(&v).expect("volume serialises")),
-                Err(e) if e.exit_code() == 1 => {
-                    eprintln!("Error: {e}");
-                    code = 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        super::format::print_inspected(&out, &self.format)?;
-        Ok(code)
+        super::format::inspect_each(&self.names, &self.format, |name| {
+            verbs::inspect(ctx, name).map(|v| serde_json::to_value(&v).expect("volume serialises"))
+        })
     }
 }
 
