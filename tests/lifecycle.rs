@@ -262,6 +262,64 @@ fn a_small_log_limit_rotates_and_keeps_the_newest_output() {
 }
 
 #[test]
+fn log_opt_max_file_keeps_that_many_files_of_max_size_and_logs_reads_them_all() {
+    let Some(env) = env_with_image("log_opt_max_file") else {
+        return;
+    };
+    for files in [1usize, 3] {
+        let name = format!("mf{files}");
+        let id = env
+            .ok(&[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--log-opt",
+                "max-size=16k",
+                "--log-opt",
+                &format!("max-file={files}"),
+                IMAGE,
+                "sh",
+                "-c",
+                "seq 1 100000",
+            ])
+            .stdout
+            .trim()
+            .to_string();
+        env.ok(&["wait", &name]);
+        let dir = container_dir(&env, &id);
+        let mut on_disk: Vec<(String, u64)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("container.log"))
+            .map(|e| {
+                let len = e.metadata().unwrap().len();
+                (e.file_name().to_string_lossy().into_owned(), len)
+            })
+            .collect();
+        on_disk.sort();
+        let names: Vec<&str> = on_disk.iter().map(|(n, _)| n.as_str()).collect();
+        let want = ["container.log", "container.log.1", "container.log.2"];
+        assert_eq!(names, want[..files], "max-file={files}");
+        assert!(
+            on_disk.iter().all(|(_, len)| *len <= 16 * 1024),
+            "{on_disk:?}"
+        );
+        // `logs` gives what the files hold, oldest first: the newest
+        // output, in order, as much as `files` files of 16k keep (a file
+        // is full to within one frame, at most 4k).
+        let out = env.ok(&["logs", &name]).stdout;
+        assert!(out.ends_with("99999\n100000\n"), "max-file={files}");
+        let kept = out.len();
+        assert!(kept <= files * 16 * 1024, "{files}: {kept}");
+        assert!(kept > (files - 1) * 12 * 1024, "{files}: {kept}");
+        let nums: Vec<u64> = out.lines().skip(1).map(|l| l.parse().unwrap()).collect();
+        assert!(nums.windows(2).all(|w| w[1] == w[0] + 1));
+        env.ok(&["rm", &name]);
+    }
+}
+
+#[test]
 fn exec_runs_in_the_container_with_its_settings_and_passes_the_status() {
     let Some(env) = env_with_image("exec_runs_in_the_container") else {
         return;

@@ -107,7 +107,8 @@ pub struct Create {
     /// Where output goes: k8s-file (default), json-file (the same log), none, passthrough (your own stdio).
     #[arg(long, value_name = "DRIVER", value_parser = values::log_driver)]
     log_driver: Option<ctr::spec::LogDriver>,
-    /// A log option: max-size=SIZE, max-file=N.
+    /// A log option: max-size=SIZE (of each file), max-file=N (the files
+    /// kept, the live one among them; 1 with max-size alone).
     #[arg(long, value_name = "KEY=VALUE", value_parser = values::log_opt)]
     log_opt: Vec<ctr::spec::LogOpt>,
     /// The keys that detach `attach` and `start -a` from the container's terminal (ctrl-p,ctrl-q by default).

@@ -1,8 +1,10 @@
 //! A container's output log: `container.log` in its directory, a sequence
 //! of frames (stream, time, bytes) so stdout and stderr stay apart and no
-//! byte is altered; rotated to `container.log.1` when it would pass the
-//! configured size. The same frames carry output to `attach` clients.
-//! Written only by the supervisor; never parsed with trust in its length.
+//! byte is altered; when it would pass the configured size it becomes
+//! `container.log.1` (the one before becomes `.2`, and so on), and of
+//! `max-file` N files only the newest N keep a name, as docker keeps them.
+//! The same frames carry output to `attach` clients. Written only by the
+//! supervisor; never parsed with trust in its length.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -99,31 +101,54 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Frame, usize)>, FrameError> {
     )))
 }
 
-/// The supervisor's side: appends frames, rotating at `max_size`.
+/// The path of the log file `n` rotations old (0: the current one).
+fn log_file(dir: &Path, n: u32) -> PathBuf {
+    match n {
+        0 => dir.join(LOG_FILE),
+        n => dir.join(format!("{LOG_FILE}.{n}")),
+    }
+}
+
+/// The highest `n` of a `container.log.n` in `dir` (0 when none).
+fn last_rotated(dir: &Path) -> io::Result<u32> {
+    let prefix = format!("{LOG_FILE}.");
+    let mut last = 0;
+    for e in std::fs::read_dir(dir)? {
+        let name = e?.file_name();
+        let n = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.parse::<u32>().ok());
+        last = last.max(n.unwrap_or(0));
+    }
+    Ok(last)
+}
+
+/// The supervisor's side: appends frames to files of at most `max_size`,
+/// of which `files` keep a name (the current one and `files - 1` rotated).
 ///
 /// A `logs -f` (`LogReader`) holds a shared `flock` on the file it reads
 /// and takes it on the next before it lets go of the last. Rotation
-/// renames the current file to `container.log.1`, which removes the name
-/// of the one before: a reader still in the file before THAT one (two
-/// rotations behind) would find its successor gone. So while a reader
-/// holds that file, rotation waits and the current file grows past
-/// `max_size`, up to `hard_limit`; past it, rotation goes on and the
-/// reader reports exactly how many bytes it lost (each file starts with a
-/// mark: its number and the output bytes written before it).
+/// removes the name of the oldest file: a reader still in the file whose
+/// name the rotation before removed would find its successor gone. So
+/// while a reader holds that file, rotation waits and the current file
+/// grows past `max_size`, up to `hard_limit`; past it, rotation goes on and
+/// the reader reports exactly how many bytes it lost (each file starts
+/// with a mark: its number and the output bytes written before it).
 pub struct LogWriter {
     path: PathBuf,
     file: File,
     size: u64,
     max_size: u64,
     hard_limit: u64,
+    /// How many files keep a name: `max-file`.
+    files: u32,
     /// The number in the current file's mark.
     generation: u64,
     /// Output bytes written so far, in every file.
     written: u64,
-    /// `container.log.1`, as this writer last named it.
-    previous: Option<File>,
-    /// The file before it, whose name the last rotation removed: a reader
-    /// still in it needs `previous` to stay.
+    /// The file whose name the last rotation removed: a reader still in
+    /// it needs the oldest named file to stay.
     unlinked: Option<File>,
     /// `--log-driver none` or `passthrough`: nothing is written.
     discard: bool,
@@ -135,8 +160,9 @@ pub const HARD_LIMIT_FACTOR: u64 = 8;
 pub const HARD_LIMIT_MIN: u64 = 1 << 30;
 
 impl LogWriter {
-    /// `max_size` 0 is no limit (`logs.max_size`).
-    pub fn open(dir: &Path, max_size: u64) -> io::Result<LogWriter> {
+    /// `max_size` 0 is no limit (`logs.max_size`); `files` (at least 1)
+    /// keep a name, each of at most `max_size`.
+    pub fn open(dir: &Path, max_size: u64, files: u32) -> io::Result<LogWriter> {
         let max_size = match max_size {
             0 => u64::MAX,
             n => n.max(4096),
@@ -144,7 +170,7 @@ impl LogWriter {
         let hard_limit = max_size
             .saturating_mul(HARD_LIMIT_FACTOR)
             .max(HARD_LIMIT_MIN);
-        LogWriter::open_limited(dir, max_size, hard_limit)
+        LogWriter::open_limited(dir, max_size, files, hard_limit)
     }
 
     /// A writer that keeps nothing (`--log-driver none`).
@@ -153,7 +179,20 @@ impl LogWriter {
         self
     }
 
-    fn open_limited(dir: &Path, max_size: u64, hard_limit: u64) -> io::Result<LogWriter> {
+    fn open_limited(
+        dir: &Path,
+        max_size: u64,
+        files: u32,
+        hard_limit: u64,
+    ) -> io::Result<LogWriter> {
+        let files = files.max(1);
+        // Rotated files beyond `files` (of a log kept with more): gone.
+        for n in files..=last_rotated(dir)? {
+            match std::fs::remove_file(log_file(dir, n)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
         let path = dir.join(LOG_FILE);
         let mut file = open_append(&path)?;
         let (generation, written) = match read_mark(&mut File::open(&path)?)? {
@@ -167,12 +206,12 @@ impl LogWriter {
         };
         let size = file.metadata()?.len();
         Ok(LogWriter {
-            previous: File::open(path.with_extension("log.1")).ok(),
             path,
             file,
             size,
             max_size,
             hard_limit: hard_limit.max(max_size),
+            files,
             generation,
             written,
             unlinked: None,
@@ -237,16 +276,39 @@ impl LogWriter {
             let _ = std::fs::remove_file(&next_path);
             return;
         };
-        let old = self.path.with_extension("log.1");
-        if std::fs::rename(&self.path, &old).is_err() {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        // Each file moves one name up, the oldest first; the name of the
+        // last (`files - 1` rotations old) goes to the one after it. A file
+        // always has a name until its own is taken: a reader that looks
+        // from the current name up finds each one.
+        let oldest = self.files - 1;
+        let doomed = if oldest == 0 {
+            None
+        } else {
+            File::open(log_file(dir, oldest)).ok()
+        };
+        for n in (1..oldest).rev() {
+            match std::fs::rename(log_file(dir, n), log_file(dir, n + 1)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    let _ = std::fs::remove_file(&next_path);
+                    return;
+                }
+                _ => {}
+            }
+        }
+        if oldest > 0 && std::fs::rename(&self.path, log_file(dir, 1)).is_err() {
             let _ = std::fs::remove_file(&next_path);
             return;
         }
-        // Written to only by us: the rename cannot fail for a reason the
-        // one before it did not.
-        let _ = std::fs::rename(&next_path, &self.path);
+        // With one file, this rename takes the current file's name.
+        // Written to only by us: with more, it cannot fail for a reason
+        // the one before it did not.
+        if std::fs::rename(&next_path, &self.path).is_err() && oldest == 0 {
+            let _ = std::fs::remove_file(&next_path);
+            return;
+        }
         let done = std::mem::replace(&mut self.file, next);
-        self.unlinked = self.previous.replace(done);
+        self.unlinked = if oldest == 0 { Some(done) } else { doomed };
         self.size = MARK_SIZE;
         self.generation = generation;
     }
@@ -351,9 +413,8 @@ impl Held {
     }
 }
 
-/// Reads a container's log: the rotated file first, then the current one;
-/// with `follow`, waits for more (across rotations) until `done` says the
-/// container is gone and everything written was read.
+/// Reads a container's log: the oldest rotated file first, then each newer
+/// one up to the current one; `poll` goes on across rotations.
 pub struct LogReader {
     dir: PathBuf,
     held: Option<Held>,
@@ -407,8 +468,34 @@ impl LogReader {
         self.dir.join(LOG_FILE)
     }
 
-    fn rotated(&self) -> PathBuf {
-        self.current().with_extension("log.1")
+    /// Every log file there is, each opened and locked once (not `skip`,
+    /// the held one), looked for from the current name up: rotation moves
+    /// files up, so none is missed but the newest, when a rotation is
+    /// under way.
+    fn files(&self, skip: Option<u64>) -> io::Result<Vec<Held>> {
+        let last = last_rotated(&self.dir)?;
+        let mut out: Vec<Held> = Vec::new();
+        for n in 0..=last + 1 {
+            let path = log_file(&self.dir, n);
+            // Not opened again when it is the held one (by its inode, as
+            // it is now): the lock stays with the held descriptor alone.
+            if skip.is_some() && ino_of(&path) == skip {
+                continue;
+            }
+            match Held::open(&path) {
+                Ok(h) if Some(h.ino) == skip || out.iter().any(|o| o.ino == h.ino) => {}
+                Ok(h) => out.push(h),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a file with inode `ino` has a log file's name.
+    fn named(&self, ino: u64) -> io::Result<bool> {
+        let last = last_rotated(&self.dir)?;
+        Ok((0..=last + 1).any(|n| ino_of(&log_file(&self.dir, n)) == Some(ino)))
     }
 
     /// Every frame on disk now, oldest first.
@@ -424,21 +511,20 @@ impl LogReader {
         std::mem::take(&mut self.dropped)
     }
 
-    /// The oldest file there is, locked while it still has a name (a
-    /// rotation between the open and the lock starts it over).
+    /// The oldest file there is (by its mark; one from before marks is
+    /// older than any), locked while it still has a name (a rotation
+    /// between the open and the lock starts it over).
     fn open_first(&mut self) -> io::Result<Option<Held>> {
         loop {
-            let (old, cur) = (self.rotated(), self.current());
-            let held = match Held::open(&old) {
-                Ok(h) => h,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => match Held::open(&cur) {
-                    Ok(h) => h,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                    Err(e) => return Err(e),
-                },
-                Err(e) => return Err(e),
+            let mut files = self.files(None)?;
+            // Of two from before marks, the one with the older name.
+            let age = |i: usize| (files[i].mark.map(|m| m.generation), std::cmp::Reverse(i));
+            let Some(i) = (0..files.len()).min_by_key(|&i| age(i)) else {
+                return Ok(None);
             };
-            if [ino_of(&old), ino_of(&cur)].contains(&Some(held.ino)) {
+            let held = files.swap_remove(i);
+            drop(files);
+            if self.named(held.ino)? {
                 return Ok(Some(held));
             }
         }
@@ -497,19 +583,11 @@ impl LogReader {
             generation: 0,
             start: 0,
         });
-        // Twice: a rotation between the two opens moves the next file
-        // from the current name to the rotated one (no more: we hold ours).
+        // Twice: a rotation under way hides the newest file (no more: we
+        // hold ours).
         let mut candidates = Vec::new();
         for _ in 0..2 {
-            candidates.clear();
-            for path in [self.rotated(), self.current()] {
-                match Held::open(&path) {
-                    Ok(h) if h.ino != held.ino => candidates.push(h),
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e),
-                }
-            }
+            candidates = self.files(Some(held.ino))?;
             let want = mine.generation + 1;
             if let Some(i) = candidates
                 .iter()
@@ -564,7 +642,7 @@ mod tests {
     #[test]
     fn frames_round_trip_and_keep_streams_apart() {
         let d = tempfile::tempdir().unwrap();
-        let mut w = LogWriter::open(d.path(), 1 << 20).unwrap();
+        let mut w = LogWriter::open(d.path(), 1 << 20, 2).unwrap();
         w.write(Stream::Stdout, b"out\n");
         w.write(Stream::Stderr, b"err\n");
         let frames = LogReader::new(d.path()).read_all().unwrap();
@@ -577,7 +655,7 @@ mod tests {
     #[test]
     fn log_rotates_at_the_limit_and_keeps_one_old_file() {
         let d = tempfile::tempdir().unwrap();
-        let mut w = LogWriter::open(d.path(), 8192).unwrap();
+        let mut w = LogWriter::open(d.path(), 8192, 2).unwrap();
         for i in 0..100u32 {
             w.write(Stream::Stdout, format!("{i:0>200}").as_bytes());
         }
@@ -612,19 +690,95 @@ mod tests {
             .collect()
     }
 
+    /// Runs `scenario` in a forked child, where the files it opens exist
+    /// in that process alone. A test whose outcome depends on when a
+    /// reader's lock goes needs it: in the test process, other tests'
+    /// threads fork helpers (`run_forked`, `run_in_userns`) that hold a
+    /// copy of every open descriptor while they run, and with it the
+    /// `flock` of a log file the follower already closed; the writer then
+    /// sees a reader behind and does not rotate, as it must not for a
+    /// real one. (burrow's `logs -f` neither threads nor forks.)
+    fn alone(scenario: impl FnOnce()) {
+        let how = crate::forked::Fork {
+            single_threaded: false,
+            ..crate::forked::Fork::new("a log test")
+        };
+        let out = crate::forked::run_forked(how, || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(scenario)).map_err(|p| {
+                p.downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "the scenario panicked".into())
+            })
+        })
+        .expect("forking the scenario");
+        if let Err(why) = out {
+            panic!("{why}");
+        }
+    }
+
+    /// The log files on disk: their names, and each one's size.
+    fn on_disk(dir: &Path) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                (name, e.metadata().unwrap().len())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn max_file_keeps_that_many_files_of_max_size_read_oldest_first() {
+        for files in [1u32, 3] {
+            let d = tempfile::tempdir().unwrap();
+            let mut w = LogWriter::open(d.path(), 8192, files).unwrap();
+            // 37 frames of 216 bytes fill a file after its 32-byte mark:
+            // 200 frames are files of 0-36, 37-73, ..., 148-184, 185-199.
+            numbered(&mut w, 0, 200);
+            let disk = on_disk(d.path());
+            let names: Vec<&str> = disk.iter().map(|(n, _)| n.as_str()).collect();
+            let want: Vec<String> = std::iter::once(LOG_FILE.to_string())
+                .chain((1..files).map(|n| format!("{LOG_FILE}.{n}")))
+                .collect();
+            assert_eq!(names, want, "max-file={files}");
+            assert!(disk.iter().all(|(_, len)| *len <= 8192), "{disk:?}");
+            let first = [185, 0, 111][files as usize - 1];
+            let all = LogReader::new(d.path()).read_all().unwrap();
+            assert_eq!(numbers(&all), (first..200).collect::<Vec<_>>());
+        }
+        // A log kept with more files, continued with fewer: the oldest go.
+        let d = tempfile::tempdir().unwrap();
+        numbered(&mut LogWriter::open(d.path(), 8192, 3).unwrap(), 0, 200);
+        let mut w = LogWriter::open(d.path(), 8192, 1).unwrap();
+        assert_eq!(on_disk(d.path()).len(), 1);
+        numbered(&mut w, 200, 1);
+        let all = LogReader::new(d.path()).read_all().unwrap();
+        assert_eq!(numbers(&all), (185..201).collect::<Vec<_>>());
+    }
+
     #[test]
     fn a_follower_behind_by_many_rotations_gets_every_frame_in_order() {
+        for files in [1u32, 2, 3] {
+            alone(|| follow_behind(files));
+        }
+    }
+
+    fn follow_behind(files: u32) {
         let d = tempfile::tempdir().unwrap();
-        let mut w = LogWriter::open(d.path(), 8192).unwrap();
+        let mut w = LogWriter::open(d.path(), 8192, files).unwrap();
         numbered(&mut w, 0, 10);
         let mut r = LogReader::new(d.path());
         let mut got = Vec::new();
         assert!(r.poll(&mut got).unwrap());
-        // 2,000 frames: room for 40 in a file, 50 rotations if nobody
+        // 2,000 frames: room for 37 in a file, 54 rotations if nobody
         // waited for the follower, which reads nothing meanwhile.
         numbered(&mut w, 10, 2000);
         while !r.poll(&mut got).unwrap() {}
-        assert_eq!(numbers(&got), (0..2010).collect::<Vec<_>>());
+        assert_eq!(numbers(&got), (0..2010).collect::<Vec<_>>(), "{files}");
         assert_eq!(r.take_dropped(), 0);
         // Keeping up, it lets the log rotate again, down to its size.
         for i in 0..40 {
@@ -632,18 +786,27 @@ mod tests {
             while !r.poll(&mut got).unwrap() {}
         }
         assert_eq!(numbers(&got), (0..2410).collect::<Vec<_>>());
-        let cur = std::fs::metadata(d.path().join(LOG_FILE)).unwrap().len();
-        assert!(cur <= 8192, "{cur}");
-        // A reader from the start now finds the last two files only.
+        let disk = on_disk(d.path());
+        assert_eq!(disk.len(), files as usize, "{disk:?}");
+        assert!(disk.iter().all(|(_, len)| *len <= 8192), "{disk:?}");
+        // A reader from the start now finds the last files only.
         let all = LogReader::new(d.path()).read_all().unwrap();
-        assert!(numbers(&all).ends_with(&[2408, 2409]));
-        assert!(all.len() < 100);
+        let n = numbers(&all);
+        assert!(n.ends_with(&[2408, 2409]), "{files}");
+        assert!(n.windows(2).all(|p| p[1] == p[0] + 1));
+        assert!(all.len() <= 37 * files as usize, "{files}: {}", all.len());
     }
 
     #[test]
     fn past_the_hard_limit_a_follower_is_told_exactly_what_it_lost() {
+        for files in [1u32, 2, 3] {
+            alone(|| lose_past_the_hard_limit(files));
+        }
+    }
+
+    fn lose_past_the_hard_limit(files: u32) {
         let d = tempfile::tempdir().unwrap();
-        let mut w = LogWriter::open_limited(d.path(), 8192, 32768).unwrap();
+        let mut w = LogWriter::open_limited(d.path(), 8192, files, 32768).unwrap();
         numbered(&mut w, 0, 10);
         let mut r = LogReader::new(d.path());
         let mut got = Vec::new();
@@ -679,7 +842,7 @@ mod tests {
             old.extend_from_slice(data.as_bytes());
         }
         std::fs::write(d.path().join(LOG_FILE), &old).unwrap();
-        let mut w = LogWriter::open(d.path(), 8192).unwrap();
+        let mut w = LogWriter::open(d.path(), 8192, 2).unwrap();
         let mut r = LogReader::new(d.path());
         let mut got = Vec::new();
         r.poll(&mut got).unwrap();

@@ -311,7 +311,7 @@ pub struct LogConfig {
     /// `max-size`; the configuration's `logs.max_size` when `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_size: Option<u64>,
-    /// `max-file`: 1 when `None` (one file and the one rotated before).
+    /// `max-file`: how many files of `max-size` stay; see `files`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_file: Option<u32>,
 }
@@ -321,16 +321,21 @@ impl LogConfig {
         *self == LogConfig::default()
     }
 
-    /// The size at which the log rotates, from the configuration's
-    /// default. burrow keeps the current file and the one before, so
-    /// `max-file` N rotates at N/2 times `max-size`: what stays is
-    /// between N/2 and N times `max-size`, as docker's N files hold
-    /// between N-1 and N (0 is no limit).
+    /// The size at which the log rotates: `max-size`, else the
+    /// configuration's `logs.max_size` (0 is no limit).
     pub fn rotate_at(&self, configured: u64) -> u64 {
-        let size = self.max_size.unwrap_or(configured);
-        match self.max_file {
-            Some(n) if size > 0 => size.saturating_mul(u64::from(n)) / 2,
-            _ => size,
+        self.max_size.unwrap_or(configured)
+    }
+
+    /// How many files of the log keep a name, the current one among them:
+    /// `max-file`; docker's 1 when only `max-size` is given; without
+    /// either, burrow's default of the current file and the one before
+    /// (the size then is the configuration's).
+    pub fn files(&self) -> u32 {
+        match (self.max_file, self.max_size) {
+            (Some(n), _) => n.max(1),
+            (None, Some(_)) => 1,
+            (None, None) => 2,
         }
     }
 }
@@ -781,11 +786,6 @@ pub enum SpecError {
     Volume { spec: String, why: String },
     #[error("invalid VOLUME {path:?} in the image config: {why}")]
     ImageVolume { path: String, why: String },
-    #[error("invalid --mount {spec:?}: {why}")]
-    Mount { spec: String, why: String },
-    #[error("invalid --tmpfs {spec:?}: {why}")]
-    Tmpfs { spec: String, why: String },
-    #[error("reading --env-file {path}: {why}")]
     #[error(
         "volume {name}: o={key}={id} is no id of the container: its user namespace does not map \
          it{why}"
@@ -797,6 +797,11 @@ pub enum SpecError {
         /// Why, when the map is the single-id one.
         why: &'static str,
     },
+    #[error("invalid --mount {spec:?}: {why}")]
+    Mount { spec: String, why: String },
+    #[error("invalid --tmpfs {spec:?}: {why}")]
+    Tmpfs { spec: String, why: String },
+    #[error("reading --env-file {path}: {why}")]
     EnvFile { path: PathBuf, why: String },
     #[error("invalid environment variable {0:?}: the name is empty")]
     Env(String),
@@ -959,8 +964,15 @@ mod tests {
             max_size: Some(1000),
             max_file: Some(4),
         };
-        assert_eq!(c.rotate_at(5), 2000);
+        assert_eq!(c.rotate_at(5), 1000);
+        assert_eq!(c.files(), 4);
         assert_eq!(LogConfig::default().rotate_at(5), 5);
+        assert_eq!(LogConfig::default().files(), 2);
+        let size_only = LogConfig {
+            max_file: None,
+            ..c.clone()
+        };
+        assert_eq!(size_only.files(), 1, "docker's default max-file");
         assert!(!LogDriver::None.writes_log() && LogDriver::JsonFile.writes_log());
         assert!("syslog".parse::<LogDriver>().is_err());
     }

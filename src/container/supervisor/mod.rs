@@ -418,7 +418,7 @@ impl Supervisor {
         };
         let root = storage_of(dir).ok_or_else(|| SupervisorError::NotInStore(dir.to_path_buf()))?;
         let containers = Containers::open(root)?;
-        let mut log = LogWriter::open(log_dir, plan.log_max_size)
+        let mut log = LogWriter::open(log_dir, plan.log_max_size, plan.log.files())
             .map_err(io_err("opening the log in", log_dir))?;
         if !plan.log.driver.writes_log() {
             log = log.discarding();
