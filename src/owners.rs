@@ -8,10 +8,13 @@
 //!
 //! Root emulation records here what a container asked for, unpacking what
 //! an image says; every writer of a layer (commit, export, build) reads
-//! the owner back through `meant_owner`. It imports nothing of burrow.
+//! the owner back through `meant_owner`. A container's chowns of entries
+//! that cannot carry the xattr go to its writable layer's owners file
+//! (`WrittenOwners`), beside the upper directory. It imports nothing of
+//! burrow.
 
 use rustix::fd::{AsRawFd, BorrowedFd};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::CStr;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -65,7 +68,13 @@ impl OverrideStat {
 /// The owner recorded for the file `fd` (opened on it, any kind, O_PATH
 /// included), if any.
 pub fn recorded(fd: BorrowedFd) -> Option<OverrideStat> {
-    read_xattr(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_bytes())
+    // Through the fd's magic link, followed: to the file itself (the
+    // link itself has no such attribute; an O_PATH fd takes no
+    // fgetxattr).
+    let mut buf = [0u8; 64];
+    let via = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let n = rustix::fs::getxattr(via, OVERRIDE_XATTR, &mut buf[..]).ok()?;
+    OverrideStat::parse(&buf[..n])
 }
 
 /// The owner recorded for `name` in the directory `dir` (never following
@@ -191,12 +200,145 @@ impl LayerOwners {
     }
 }
 
+/// What names an entry of a writable layer for as long as it exists,
+/// through renames, and never a later entry made at its path: its file
+/// handle (`name_to_handle_at`: inode and generation), or where the
+/// filesystem gives none, its inode number. `name` in `dir`, never
+/// following a symlink.
+pub fn entry_key(dir: BorrowedFd, name: &CStr) -> Option<Vec<u8>> {
+    const ROOM: usize = libc::MAX_HANDLE_SZ as usize;
+    #[repr(C)]
+    struct Handle {
+        bytes: u32,
+        kind: i32,
+        data: [u8; ROOM],
+    }
+    let mut h = Handle {
+        bytes: ROOM as u32,
+        kind: 0,
+        data: [0; ROOM],
+    };
+    let mut mount_id: libc::c_int = 0;
+    // SAFETY: `h` is a `struct file_handle` followed by the MAX_HANDLE_SZ
+    // bytes its `handle_bytes` promises; `name` is NUL-terminated; both
+    // outlive the call. Flags 0: the entry itself, a symlink included.
+    let r = unsafe {
+        libc::name_to_handle_at(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            (&mut h as *mut Handle).cast::<libc::file_handle>(),
+            &mut mount_id,
+            0,
+        )
+    };
+    if r == 0 && (h.bytes as usize) <= ROOM {
+        let mut key = format!("h{:x}-", h.kind).into_bytes();
+        for b in &h.data[..h.bytes as usize] {
+            key.extend_from_slice(format!("{b:02x}").as_bytes());
+        }
+        return Some(key);
+    }
+    let st = rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    Some(format!("i{}", st.st_ino).into_bytes())
+}
+
+/// `entry_key` of the entry at `path`.
+pub fn entry_key_at_path(path: &Path) -> Option<Vec<u8>> {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    entry_key(rustix::fs::CWD, &c)
+}
+
+/// The owners a container gave by chown to entries of its writable layer
+/// that cannot carry the xattr (symbolic links, fifos), in the file
+/// `UPPER.owners` beside the upper directory: records `UID:GID:KEY`, each
+/// ended by a NUL, KEY the entry's `entry_key` in the upper directory.
+/// Records are only appended (one write each, so the supervisor and the
+/// servers of exec'd commands may write at once); the last for a key wins.
+#[derive(Debug, Default)]
+pub struct WrittenOwners {
+    file: PathBuf,
+    /// How far the file has been read (to the end of its last record).
+    read: u64,
+    by_key: HashMap<Vec<u8>, (u32, u32)>,
+}
+
+impl WrittenOwners {
+    /// The owners file of the writable layer `upper`.
+    pub fn file_of(upper: &Path) -> PathBuf {
+        upper.with_extension("owners")
+    }
+
+    /// What the writable layer `upper`'s owners file holds (none: empty).
+    pub fn of_upper(upper: &Path) -> WrittenOwners {
+        let mut w = WrittenOwners {
+            file: WrittenOwners::file_of(upper),
+            ..WrittenOwners::default()
+        };
+        w.refresh();
+        w
+    }
+
+    /// Reads the records appended since the last read.
+    pub fn refresh(&mut self) {
+        use std::io::{Read, Seek};
+        let Ok(mut f) = std::fs::File::open(&self.file) else {
+            return;
+        };
+        let mut data = Vec::new();
+        if f.seek(io::SeekFrom::Start(self.read)).is_err() || f.read_to_end(&mut data).is_err() {
+            return;
+        }
+        // A record being written meanwhile is read next time.
+        let Some(end) = data.iter().rposition(|&b| b == 0) else {
+            return;
+        };
+        self.read += end as u64 + 1;
+        for (key, owner) in LayerOwners::from_bytes(&data[..=end]).by_path {
+            self.by_key.insert(key, owner);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// The owner recorded for the entry `key`.
+    pub fn get(&self, key: &[u8]) -> Option<(u32, u32)> {
+        self.by_key.get(key).copied()
+    }
+
+    /// The owner recorded for the entry at `path` (in the upper directory).
+    pub fn at_path(&self, path: &Path) -> Option<(u32, u32)> {
+        if self.is_empty() {
+            return None;
+        }
+        self.get(&entry_key_at_path(path)?)
+    }
+
+    /// Records `uid`:`gid` for the entry `key`.
+    pub fn append(&mut self, key: &[u8], uid: u32, gid: u32) -> io::Result<()> {
+        let mut rec = format!("{uid}:{gid}:").into_bytes();
+        rec.extend_from_slice(key);
+        rec.push(0);
+        let mut f = std::fs::File::options()
+            .append(true)
+            .create(true)
+            .open(&self.file)?;
+        f.write_all(&rec)?;
+        self.by_key.insert(key.to_vec(), (uid, gid));
+        Ok(())
+    }
+}
+
 /// The owners files of a stack of layers, to find the owner of an entry
 /// of the merged tree that cannot carry the xattr: the layer that provides
-/// the entry (the topmost that has it) says.
+/// the entry (the topmost that has it) says; for the writable layer, what
+/// the container recorded there.
 pub struct StackOwners {
     /// The writable layer (its entries are as they are), if any.
     upper: Option<PathBuf>,
+    /// The writable layer's records.
+    written: WrittenOwners,
     /// Layer directories with their owners files, top first; only those
     /// with an owners file.
     top_first: Vec<(PathBuf, LayerOwners)>,
@@ -215,19 +357,32 @@ impl StackOwners {
             .collect();
         StackOwners {
             upper: upper.map(Path::to_path_buf),
+            written: upper.map(WrittenOwners::of_upper).unwrap_or_default(),
             top_first,
             all_top_first,
         }
     }
 
+    /// Reads what the container recorded since (see `WrittenOwners`).
+    pub fn refresh(&mut self) {
+        if self.upper.is_some() {
+            self.written.refresh();
+        }
+    }
+
+    /// The writable layer's records.
+    pub fn written(&mut self) -> &mut WrittenOwners {
+        &mut self.written
+    }
+
     /// The listed owner of `path` (relative, no leading slash) in the
     /// merged tree, if the layer providing it lists one.
     pub fn listed(&self, path: &str) -> Option<(u32, u32)> {
-        if self.top_first.is_empty() {
-            return None;
-        }
         let exists = |d: &Path| std::fs::symlink_metadata(d.join(path)).is_ok();
-        if self.upper.as_deref().is_some_and(exists) {
+        if let Some(upper) = self.upper.as_deref().filter(|u| exists(u)) {
+            return self.written.at_path(&upper.join(path));
+        }
+        if self.top_first.is_empty() {
             return None;
         }
         let provider = self.all_top_first.iter().find(|d| exists(d))?;
@@ -287,6 +442,14 @@ mod tests {
             eprintln!("SKIP: no user xattrs on {}", t.path().display());
             return;
         }
+        // Read through an O_PATH fd, as root emulation opens files.
+        let path_fd = rustix::fs::open(
+            t.path().join("f"),
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+        assert_eq!(recorded(rustix::fd::AsFd::as_fd(&path_fd)), Some(o));
         let dir = std::fs::File::open(t.path()).unwrap();
         let dir = rustix::fd::AsFd::as_fd(&dir);
         let name = c"f";
@@ -311,6 +474,33 @@ mod tests {
         let mut junk = o.to_bytes();
         junk.extend_from_slice(b"x:1:bad\0-1:2:neg\0");
         assert_eq!(LayerOwners::from_bytes(&junk), o);
+    }
+
+    #[test]
+    fn a_written_owner_follows_its_entry_through_a_rename_and_not_its_path() {
+        let t = tempfile::tempdir().unwrap();
+        let upper = t.path().join("upper");
+        std::fs::create_dir(&upper).unwrap();
+        std::os::unix::fs::symlink("x", upper.join("l")).unwrap();
+        let key = entry_key_at_path(&upper.join("l")).unwrap();
+        let mut w = WrittenOwners::of_upper(&upper);
+        w.append(&key, 5, 5).unwrap();
+        std::fs::rename(upper.join("l"), upper.join("m")).unwrap();
+        let mut other = WrittenOwners::of_upper(&upper);
+        assert_eq!(other.at_path(&upper.join("m")), Some((5, 5)));
+        assert_eq!(other.at_path(&upper.join("l")), None);
+        // A later record (another writer's) wins once read.
+        w.append(&key, 6, 7).unwrap();
+        other.refresh();
+        assert_eq!(other.at_path(&upper.join("m")), Some((6, 7)));
+        if key.starts_with(b"h") {
+            // A new entry at the path, even on a reused inode number.
+            std::fs::remove_file(upper.join("m")).unwrap();
+            std::os::unix::fs::symlink("y", upper.join("m")).unwrap();
+            assert_eq!(other.at_path(&upper.join("m")), None);
+        }
+        let s = StackOwners::new(Some(&upper), &[]);
+        assert_eq!(s.listed("m"), other.at_path(&upper.join("m")));
     }
 
     #[test]

@@ -81,8 +81,9 @@ fn apt_useradd_su_and_chown_work_without_subids_and_commit_the_owners_asked_for(
     debian::import(&full, &fx);
     let (_, real) = steps_and_commit(&full, &fx);
     // Known gap: `stat` inside shows the squashed owner, so a program that
-    // copies an owner it read (useradd rewriting /etc/shadow, root:shadow
-    // in the image) copies root. Everything else must match.
+    // copies an owner it read into a file it does not rename over the
+    // original (useradd's backups of /etc/shadow and /etc/gshadow,
+    // root:shadow in the image) copies root. Everything else must match.
     let copied_from_stat = ["etc/shadow", "etc/shadow-", "etc/gshadow", "etc/gshadow-"];
     let mut differ = Vec::new();
     for (path, h) in real
@@ -488,5 +489,164 @@ fn image_owners_survive_a_single_id_map_in_export_commit_and_build() {
         built.get("srv").map(|h| (h.0, h.1, h.2)),
         Some((0, 42, 0o750)),
         "a directory whose group the map lacks"
+    );
+}
+
+/// Symbolic links and fifos cannot carry the override xattr: a chown of
+/// one by a user without subordinate ids is recorded in the writable
+/// layer's owners file, and `commit`, `export` and `build` write it. The
+/// record follows its entry through a rename, is not given to a new entry
+/// made at its path, and a link of the image chowned inside gets the
+/// owner asked for.
+#[test]
+fn chowned_symlinks_and_fifos_keep_their_owners_in_commit_export_and_build() {
+    let test = "chowned_symlinks_and_fifos_keep_their_owners_in_commit_export_and_build";
+    let Some(env) = TestEnv::new(test, TestUser::NoSubids) else {
+        return;
+    };
+    let mut image = common::fixtures::busybox_rootfs();
+    for applet in ["ln", "chown", "mkfifo", "mv"] {
+        image = image.symlink(&format!("bin/{applet}"), "busybox");
+    }
+    let image = image.finish();
+    let tarball = env.fixture("links.tar", &image.tar);
+    env.ok(&["import", path_str(&tarball), "links"]);
+    env.ok(&[
+        "run",
+        "--name",
+        "c",
+        "--network",
+        "none",
+        "links",
+        "sh",
+        "-c",
+        "set -e
+         ln -s x /l && chown -h 5:5 /l
+         mkfifo /f && chown 6:6 /f
+         ln -s y /m && chown -h 7:7 /m && mv /m /moved
+         ln -s z /re && chown -h 8:8 /re && rm /re && ln -s z2 /re
+         chown -h 11:12 /bin/true",
+    ]);
+    let want = [
+        ("l", (5, 5)),
+        ("f", (6, 6)),
+        ("moved", (7, 7)),
+        ("re", (0, 0)),
+        ("bin/true", (11, 12)),
+    ];
+    let owners = |h: &Headers| -> Vec<(&str, Option<(u64, u64)>)> {
+        want.iter()
+            .map(|(p, _)| (*p, h.get(*p).map(|h| (h.0, h.1))))
+            .collect()
+    };
+    let wanted: Vec<(&str, Option<(u64, u64)>)> =
+        want.iter().map(|(p, o)| (*p, Some(*o))).collect();
+
+    env.ok(&["commit", "c", "localhost/links-commit:1"]);
+    let committed = tar_headers(&last_layer(&env, "localhost/links-commit:1"));
+    assert_eq!(owners(&committed), wanted, "commit\n{committed:?}");
+    assert_eq!(committed.get("f").map(|h| h.3), Some(b'6'), "a fifo");
+
+    let exported = env.work.join("exported.tar");
+    env.ok(&["export", "-o", path_str(&exported), "c"]);
+    let exported = tar_headers(&std::fs::read(&exported).expect("read the export"));
+    assert_eq!(owners(&exported), wanted, "export");
+
+    let dir = env.work.join("ctx");
+    std::fs::create_dir(&dir).expect("context dir");
+    std::fs::write(
+        dir.join("Containerfile"),
+        "FROM links\nRUN ln -s x /bl && chown -h 5:6 /bl && mkfifo /bf && chown 7:8 /bf\n",
+    )
+    .expect("write the Containerfile");
+    env.give(&dir);
+    env.give(&dir.join("Containerfile"));
+    env.ok(&["build", "-t", "localhost/links-built:1", path_str(&dir)]);
+    let built = tar_headers(&last_layer(&env, "localhost/links-built:1"));
+    assert_eq!(
+        (
+            built.get("bl").map(|h| (h.0, h.1)),
+            built.get("bf").map(|h| (h.0, h.1))
+        ),
+        (Some((5, 6)), Some((7, 8))),
+        "build\n{built:?}"
+    );
+}
+
+/// `stat` shows every file as root's, so a program that rewrites a file
+/// by a new copy given the owner it read (`sed -i` here, useradd for
+/// /etc/shadow) asks for root. When that same process renames its copy
+/// over a file with another recorded owner, the copy takes that owner;
+/// a file chowned to root by one process and renamed by another, one
+/// never chowned, and a chown back to root keep root. A host file on a
+/// volume, with an owner recorded there, rewritten the same way gains
+/// nothing.
+#[test]
+fn a_rewritten_copy_renamed_over_a_file_keeps_that_files_owner() {
+    let test = "a_rewritten_copy_renamed_over_a_file_keeps_that_files_owner";
+    let Some(env) = TestEnv::new(test, TestUser::NoSubids) else {
+        return;
+    };
+    let mut image = common::fixtures::busybox_rootfs();
+    for applet in ["chown", "chmod", "mv", "sed"] {
+        image = image.symlink(&format!("bin/{applet}"), "busybox");
+    }
+    let image = image.finish();
+    let tarball = env.fixture("rewrite.tar", &image.tar);
+    env.ok(&["import", path_str(&tarball), "rewrite"]);
+    let vol = env.work.join("vol");
+    let host_file = vol.join("hostf");
+    std::fs::create_dir(&vol).expect("volume dir");
+    std::fs::write(&host_file, "a\n").expect("host file");
+    rustix::fs::setxattr(
+        &host_file,
+        "user.containers.override_stat",
+        b"5:6:0644:file",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .expect("an owner recorded on the host file");
+    env.give(&vol);
+    env.give(&host_file);
+    env.ok(&[
+        "run",
+        "--name",
+        "c",
+        "--network",
+        "none",
+        "-v",
+        &format!("{}:/vol", path_str(&vol)),
+        "rewrite",
+        "sh",
+        "-c",
+        "set -e
+         echo a > /f && chown 5:6 /f && chmod 640 /f && sed -i s/a/b/ /f
+         echo a > /g && chown 5:6 /g && echo n > /n && chown 0:0 /n && mv /n /g
+         echo a > /h && chown 5:6 /h && echo n > /n2 && mv /n2 /h
+         echo a > /r && chown 5:6 /r && chown 0:0 /r
+         sed -i s/a/b/ /vol/hostf",
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(&host_file).expect("read the host file"),
+        "b\n"
+    );
+    assert_eq!(
+        common::lgetxattr(&host_file, "user.containers.override_stat"),
+        None,
+        "the volume's file was given an owner"
+    );
+    env.ok(&["commit", "c", "localhost/rewrite:1"]);
+    let layer = tar_headers(&last_layer(&env, "localhost/rewrite:1"));
+    let got: Vec<_> = ["f", "g", "h", "r"]
+        .iter()
+        .map(|p| (*p, layer.get(*p).map(|h| (h.0, h.1, h.2))))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("f", Some((5, 6, 0o640))),
+            ("g", Some((0, 0, 0o644))),
+            ("h", Some((0, 0, 0o644))),
+            ("r", Some((0, 0, 0o644))),
+        ]
     );
 }

@@ -1615,7 +1615,7 @@ impl Builder<'_> {
         let added = self.ctx.in_userns(move |store| {
             // The mount points made for this step are not its content.
             mounts::remove_stubs(&upper, &Layered::new(&lower), &stubs);
-            let owners = crate::owners::StackOwners::new(None, &[]);
+            let owners = crate::owners::StackOwners::new(Some(&upper), &[]);
             crate::container::files::layer_from_upper(store, &upper, &lower, &owners)
         });
         cleanup(self.ctx);

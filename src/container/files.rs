@@ -674,7 +674,10 @@ pub fn commit(
         let mut config: serde_json::Value =
             serde_json::from_slice(&raw).map_err(|e| other(e.to_string()))?;
         change(&mut config)?;
-        let added = layer_from_upper(store, &upper, &[], &StackOwners::new(None, &[]))?;
+        // Symbolic links and fifos the container chowned keep the owners
+        // it recorded in the writable layer's owners file.
+        let owners = StackOwners::new(Some(&upper), &[]);
+        let added = layer_from_upper(store, &upper, &[], &owners)?;
         let now = crate::time::rfc3339(crate::image::store::now());
         config["created"] = now.clone().into();
         if let Some(ids) = config["rootfs"]["diff_ids"].as_array_mut() {
@@ -699,8 +702,9 @@ pub fn commit(
 /// container's image layers), the empty mount points the sandbox made for
 /// /proc, /dev, /etc/hosts and the like are left out, as `diff` leaves them
 /// out. `owners` lists the owners of symbolic links and fifos that cannot
-/// carry the override xattr (for a squash of unpacked layers). Must run
-/// inside burrow's user namespace.
+/// carry the override xattr (the writable layer's records when it is
+/// `upper`'s; the unpacked layers' for a squash). Must run inside burrow's
+/// user namespace.
 pub fn layer_from_upper(
     store: &crate::image::Store,
     upper: &Path,

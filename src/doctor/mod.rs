@@ -536,7 +536,8 @@ fn subids(f: &Facts) -> Vec<Check> {
                      (files of other owners in images become yours) and emulates root: chown, \
                      set*id, su, useradd and apt succeed and the owners asked for are written \
                      into commits, but stat inside shows you as every file's owner and there \
-                     are no permission checks between users inside (every file is really yours)",
+                     are no permission checks between users inside (every file is really yours); \
+                     for the full model an admin adds a range",
                     if kind == IdKind::Uid { "uid" } else { "gid" }
                 ),
                 fix.clone(),
@@ -562,7 +563,12 @@ fn helper(f: &Facts, h: &HelperFacts) -> Check {
     let Some(path) = &h.path else {
         return warn(
             name,
-            format!("{name} is not installed: burrow runs with a single-id map"),
+            format!(
+                "{name} is not installed: burrow runs with a single-id map and emulates root \
+                 (chown, su, useradd and apt succeed and the owners asked for are written into \
+                 commits, but every file is really yours: no permission checks between users \
+                 inside)"
+            ),
             install_command(&f.host.distribution_ids, "uidmap"),
         );
     };
@@ -582,7 +588,8 @@ fn helper(f: &Facts, h: &HelperFacts) -> Check {
             name,
             format!(
                 "{} is neither setuid root nor has {}: it cannot map subordinate ids, so burrow \
-                 runs with a single-id map",
+                 runs with a single-id map and emulates root (every file is really yours: no \
+                 permission checks between users inside)",
                 path.display(),
                 h.needs
             ),

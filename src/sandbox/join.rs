@@ -123,7 +123,7 @@ pub fn exec(
     // container (the host's /proc and pid numbers). It lives until the
     // last process under the command's filter is gone.
     let root_server = if sandbox.root_emulation {
-        Some(start_root_server()?)
+        Some(start_root_server(&sandbox.rootfs)?)
     } else {
         None
     };
@@ -247,7 +247,7 @@ fn setup(op: &str, path: Option<&Path>, e: Errno) -> Stop {
 /// and exits. Its stdio is /dev/null (it must not hold the caller's pipes
 /// open) and it is a session of its own (the terminal's signals are the
 /// command's).
-fn start_root_server() -> Result<Channel, SandboxError> {
+fn start_root_server(rootfs: &super::Rootfs) -> Result<Channel, SandboxError> {
     let (ours, theirs) = Channel::pair()?;
     // SAFETY: single-threaded (checked by `exec`); the child only makes
     // system calls and exits.
@@ -272,7 +272,7 @@ fn start_root_server() -> Result<Channel, SandboxError> {
             }
             if let Ok(Some((ToParent::RootNotify, Some(fd)))) = theirs.recv::<ToParent>() {
                 drop(theirs);
-                super::rootemu::RootEmulation::new(fd).serve_until_gone();
+                super::rootemu::RootEmulation::new(fd, rootfs).serve_until_gone();
             }
             // SAFETY: _exit skips the parent's atexit handlers and buffers.
             unsafe { libc::_exit(0) }

@@ -475,7 +475,7 @@ pub fn spawn_shared(
             }
             ToParent::SocketNotify => running.socket_notify = fd.map(crate::notify::Listener::new),
             ToParent::RootNotify => {
-                running.root_emulation = fd.map(rootemu::RootEmulation::new);
+                running.root_emulation = fd.map(|fd| rootemu::RootEmulation::new(fd, &spec.rootfs));
                 // One filter, one listener: it carries the binds and
                 // connects too (see `child::seccomp`).
                 running.root_serves_sockets = spec.bind_notify || spec.connect_notify;

@@ -2,8 +2,10 @@
 //! seccomp notifications that `seccomp`'s root-emulation blocks send (chown
 //! to another owner, mknod of a device, capset). The owner asked for is
 //! recorded in the `user.containers.override_stat` xattr of the file in the
-//! writable layer, which `commit` and `export` write into the layer; the
-//! file's real owner does not change (with one id mapped, it cannot).
+//! writable layer (for a symbolic link or fifo, which cannot carry one, in
+//! the layer's owners file), which `commit` and `export` write into the
+//! layer; the file's real owner does not change (with one id mapped, it
+//! cannot).
 //!
 //! It never acts on a path outside the container's root: a path is read
 //! from the caller's memory once, resolved with openat2 inside the
@@ -13,7 +15,7 @@
 //! swapped in meanwhile resolves inside the container like any other.
 
 use crate::notify::{read_memory, Listener, Notification, Response, Server};
-use crate::owners::{OverrideStat, OVERRIDE_XATTR};
+use crate::owners::{OverrideStat, StackOwners, OVERRIDE_XATTR};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -76,22 +78,77 @@ pub struct RootEmulation {
 /// The calls root emulation answers, with the ids processes asked for:
 /// what serves them on a listener of its own (`RootEmulation`) or on one
 /// shared with the network's direct ports.
-#[derive(Default)]
 pub struct IdServer {
     creds: CredTable,
+    /// `None`: a root that is no overlay (nothing is committed of it).
+    layer: Option<WritableLayer>,
+    asked_root: AskedRoot,
+}
+
+/// How many of the files processes gave root:root are remembered.
+const ASKED_ROOT_KEPT: usize = 4096;
+
+/// The files processes gave root:root by chown, newest last: root is the
+/// owner `stat` shows for every file, so it is what a program that copies
+/// an owner it read asks for (see `carry_owner`).
+#[derive(Default)]
+struct AskedRoot {
+    /// (st_dev, st_ino) of the file, (tid, start time) of the thread.
+    files: std::collections::VecDeque<((u64, u64), (u32, u64))>,
+}
+
+impl AskedRoot {
+    fn note(&mut self, file: (u64, u64), by: (u32, u64)) {
+        if self.files.len() >= ASKED_ROOT_KEPT {
+            self.files.pop_front();
+        }
+        self.files.push_back((file, by));
+    }
+
+    /// Whether process `by` was the last to give `file` root:root; the
+    /// file is forgotten.
+    fn take(&mut self, file: (u64, u64), by: (u32, u64)) -> bool {
+        let Some(i) = self.files.iter().rposition(|e| e.0 == file) else {
+            return false;
+        };
+        self.files.remove(i).is_some_and(|e| e.1 == by)
+    }
+}
+
+/// The container's layers, for the owners of entries that cannot carry
+/// the xattr: recorded in the writable layer's owners file, and read (a
+/// chown that keeps the uid or the gid) from there or from the image's.
+struct WritableLayer {
+    upper: std::path::PathBuf,
+    lower: Vec<std::path::PathBuf>,
+    /// Read at the first chown of such an entry.
+    owners: Option<StackOwners>,
 }
 
 impl Server for IdServer {
     fn serve(&mut self, listener: &Listener, n: &Notification) -> Response {
-        serve(&mut self.creds, listener, n).into()
+        serve(self, listener, n).into()
     }
 }
 
 impl RootEmulation {
-    pub fn new(notify: OwnedFd) -> RootEmulation {
+    /// Serves the listener `notify` of a container whose root is `rootfs`.
+    pub fn new(notify: OwnedFd, rootfs: &super::Rootfs) -> RootEmulation {
+        let layer = match rootfs {
+            super::Rootfs::Overlay { lower, upper, .. } => Some(WritableLayer {
+                upper: upper.clone(),
+                lower: lower.clone(),
+                owners: None,
+            }),
+            super::Rootfs::Dir(_) => None,
+        };
         RootEmulation {
             listener: Some(Listener::new(notify)),
-            server: IdServer::default(),
+            server: IdServer {
+                creds: CredTable::default(),
+                layer,
+                asked_root: AskedRoot::default(),
+            },
         }
     }
 
@@ -150,14 +207,45 @@ fn name_of(nr: i32) -> Option<&'static str> {
     Some(s.name())
 }
 
-fn serve(table: &mut CredTable, notify: &Listener, n: &Notification) -> Answer {
+fn serve(server: &mut IdServer, notify: &Listener, n: &Notification) -> Answer {
     let args = n.data.args;
     let tid = n.pid;
     let Some(name) = name_of(n.data.nr) else {
         return Answer::Continue;
     };
+    let table = &mut server.creds;
+    let layer = server.layer.as_mut();
+    let asked = &mut server.asked_root;
+    let (at, cwd) = (|i: usize| args[i] as i32, libc::AT_FDCWD);
     let r = match name {
+        // Never fails the call: it only decides an owner.
+        "rename" => return rename(asked, notify, n.id, tid, [cwd, cwd], [args[0], args[1]], 0),
+        "renameat" => {
+            return rename(
+                asked,
+                notify,
+                n.id,
+                tid,
+                [at(0), at(2)],
+                [args[1], args[3]],
+                0,
+            )
+        }
+        "renameat2" => {
+            let flags = args[4] as u32;
+            return rename(
+                asked,
+                notify,
+                n.id,
+                tid,
+                [at(0), at(2)],
+                [args[1], args[3]],
+                flags,
+            );
+        }
         "chown" => chown(
+            layer,
+            asked,
             notify,
             n.id,
             tid,
@@ -166,6 +254,8 @@ fn serve(table: &mut CredTable, notify: &Listener, n: &Notification) -> Answer {
             args[2],
         ),
         "lchown" => chown(
+            layer,
+            asked,
             notify,
             n.id,
             tid,
@@ -174,6 +264,8 @@ fn serve(table: &mut CredTable, notify: &Listener, n: &Notification) -> Answer {
             args[2],
         ),
         "fchown" => chown(
+            layer,
+            asked,
             notify,
             n.id,
             tid,
@@ -192,7 +284,7 @@ fn serve(table: &mut CredTable, notify: &Listener, n: &Notification) -> Answer {
                     flags & libc::AT_SYMLINK_NOFOLLOW == 0,
                 )
             };
-            chown(notify, n.id, tid, target, args[2], args[3])
+            chown(layer, asked, notify, n.id, tid, target, args[2], args[3])
         }
         "mknod" => mknod(notify, n.id, tid, libc::AT_FDCWD, args[0], args[1] as u32),
         "mknodat" => mknod(notify, n.id, tid, args[0] as i32, args[1], args[2] as u32),
@@ -335,7 +427,10 @@ fn mount_id(fd: BorrowedFd) -> Result<u64, Errno> {
     Ok(st.stx_mnt_id)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn chown(
+    layer: Option<&mut WritableLayer>,
+    asked: &mut AskedRoot,
     notify: &Listener,
     id: u64,
     tid: u32,
@@ -382,26 +477,21 @@ fn chown(
     let is_dir = kind == rustix::fs::FileType::Directory;
     if !is_dir && kind != rustix::fs::FileType::RegularFile {
         // Symbolic links, fifos, sockets cannot carry user.* xattrs.
-        return Ok(Answer::Done);
+        return chown_unlabelled(layer, &file, uid, gid);
     }
     let before = crate::owners::recorded(file.as_fd());
-    let (old_uid, old_gid) = before.map_or((0, 0), |o| (o.uid, o.gid));
-    let new_uid = if uid as u32 == u32::MAX {
-        old_uid
-    } else {
-        uid as u32
-    };
-    let new_gid = if gid as u32 == u32::MAX {
-        old_gid
-    } else {
-        gid as u32
-    };
+    let (new_uid, new_gid) = owner_asked(before.map_or((0, 0), |o| (o.uid, o.gid)), uid, gid);
     let via = format!("/proc/self/fd/{}", file.as_raw_fd());
     if (new_uid, new_gid) == (0, 0) {
         // The owner every file really has: no record, and the kernel
         // does the rest of a chown (the set-id bits) itself.
         if before.is_some() {
             rustix::fs::removexattr(&via, OVERRIDE_XATTR)?;
+        }
+        if !is_dir {
+            if let Some(by) = thread_of(tid) {
+                asked.note((st.st_dev, st.st_ino), by);
+            }
         }
         return Ok(Answer::Continue);
     }
@@ -430,6 +520,155 @@ fn chown(
         value.as_bytes(),
         rustix::fs::XattrFlags::empty(),
     )?;
+    Ok(Answer::Done)
+}
+
+/// rename(2), renameat(2) and renameat2(2) (`dirs` and `paths`: old, then
+/// new): when the call replaces a regular file whose recorded owner is not
+/// root by a regular file with no record that the renaming process itself
+/// (the same thread) was the last to give root:root, the renamed file takes the replaced
+/// one's owner (keeping its own mode); then the kernel renames. That
+/// process wrote a new copy of the file and gave it the owner `stat`
+/// showed, root, as useradd does rewriting /etc/shadow and `sed -i` any
+/// file; had it meant root, a file it replaced would have shown it root
+/// too. Flags (no replacing, an exchange) leave the owners as they are.
+fn rename(
+    asked: &mut AskedRoot,
+    notify: &Listener,
+    id: u64,
+    tid: u32,
+    dirs: [i32; 2],
+    paths: [u64; 2],
+    flags: u32,
+) -> Answer {
+    if flags == 0 {
+        // A failure here changes nothing; the kernel's call says the rest.
+        let _ = carry_owner(asked, notify, id, tid, dirs, paths);
+    }
+    Answer::Continue
+}
+
+fn carry_owner(
+    asked: &mut AskedRoot,
+    notify: &Listener,
+    id: u64,
+    tid: u32,
+    dirs: [i32; 2],
+    paths: [u64; 2],
+) -> Result<(), Errno> {
+    let new_path = read_path(tid, paths[1])?;
+    let old_path = read_path(tid, paths[0])?;
+    if !still_waiting(notify, id) {
+        return Err(Errno::NOENT);
+    }
+    let root = open_proc(tid, "root", true)?;
+    let root_mount = mount_id(root.as_fd())?;
+    let regular_on_root = |fd: &OwnedFd| -> Result<Option<rustix::fs::Stat>, Errno> {
+        let st = rustix::fs::fstat(fd)?;
+        let regular =
+            rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile;
+        Ok((regular && mount_id(fd.as_fd())? == root_mount).then_some(st))
+    };
+    let replaced = resolve(tid, dirs[1], &new_path, false, false)?;
+    if regular_on_root(&replaced)?.is_none() {
+        return Ok(());
+    }
+    let Some(owner) =
+        crate::owners::recorded(replaced.as_fd()).filter(|o| (o.uid, o.gid) != (0, 0))
+    else {
+        return Ok(());
+    };
+    let renamed = resolve(tid, dirs[0], &old_path, false, false)?;
+    let Some(st) = regular_on_root(&renamed)? else {
+        return Ok(());
+    };
+    let by = thread_of(tid).ok_or(Errno::SRCH)?;
+    if !asked.take((st.st_dev, st.st_ino), by) || crate::owners::recorded(renamed.as_fd()).is_some()
+    {
+        return Ok(());
+    }
+    let value = OverrideStat {
+        uid: owner.uid,
+        gid: owner.gid,
+        mode: st.st_mode & 0o7777,
+    }
+    .format(false);
+    rustix::fs::setxattr(
+        format!("/proc/self/fd/{}", renamed.as_raw_fd()),
+        OVERRIDE_XATTR,
+        value.as_bytes(),
+        rustix::fs::XattrFlags::empty(),
+    )
+}
+
+/// The owner a chown of a file owned by `old` asks for (-1 keeps).
+fn owner_asked(old: (u32, u32), uid: u64, gid: u64) -> (u32, u32) {
+    let keep = |v: u64, old: u32| if v as u32 == u32::MAX { old } else { v as u32 };
+    (keep(uid, old.0), keep(gid, old.1))
+}
+
+/// A chown of an entry that cannot carry the xattr (a symbolic link, a
+/// fifo), `file` on the container's root: copied up into the writable
+/// layer, where its owner is recorded in the layer's owners file.
+fn chown_unlabelled(
+    layer: Option<&mut WritableLayer>,
+    file: &OwnedFd,
+    uid: u64,
+    gid: u64,
+) -> Result<Answer, Errno> {
+    let Some(layer) = layer else {
+        return Ok(Answer::Done);
+    };
+    // The kernel's name for it, from the root of its mount: the
+    // container's root, whose entries the upper directory mirrors.
+    let name = rustix::fs::readlink(format!("/proc/self/fd/{}", file.as_raw_fd()), Vec::new())?;
+    let name = name.to_bytes();
+    let Some(rel) = name.strip_prefix(b"/") else {
+        return Ok(Answer::Done);
+    };
+    if rel.is_empty() || name.ends_with(b" (deleted)") {
+        return Ok(Answer::Done);
+    }
+    let owners = layer
+        .owners
+        .get_or_insert_with(|| StackOwners::new(Some(&layer.upper), &layer.lower));
+    owners.refresh();
+    // Before the copy-up: the image's owner where the entry is still its.
+    let before = std::str::from_utf8(rel)
+        .ok()
+        .and_then(|p| owners.listed(p))
+        .unwrap_or((0, 0));
+    // Overlay copies an entry up at any change of its attributes; a chown
+    // to nobody in particular changes only its ctime.
+    rustix::fs::chownat(file, c"", None, None, rustix::fs::AtFlags::EMPTY_PATH)?;
+    let (parent, leaf) = match rel.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&rel[..i], &rel[i + 1..]),
+        None => (&b"."[..], rel),
+    };
+    let upper = rustix::fs::open(
+        &layer.upper,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let dir = rustix::fs::openat2(
+        &upper,
+        parent,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )?;
+    let leaf = std::ffi::CString::new(leaf).map_err(|_| Errno::INVAL)?;
+    let Some(key) = crate::owners::entry_key(dir.as_fd(), &leaf) else {
+        return Ok(Answer::Done);
+    };
+    let new = owner_asked(before, uid, gid);
+    let written = owners.written();
+    // What a commit would write without a new record.
+    if written.get(&key).unwrap_or((0, 0)) != new {
+        written
+            .append(&key, new.0, new.1)
+            .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
+    }
     Ok(Answer::Done)
 }
 
@@ -731,6 +970,12 @@ fn process_of(tid: u32) -> Option<(u32, u64)> {
         .parse()
         .ok()?;
     Some((tgid, start_time(tgid)?))
+}
+
+/// A thread's identity (one read of /proc: this runs for every chown to
+/// root, as many as a package has files).
+fn thread_of(tid: u32) -> Option<(u32, u64)> {
+    Some((tid, start_time(tid)?))
 }
 
 fn start_time(pid: u32) -> Option<u64> {

@@ -630,6 +630,11 @@ const CHOWN_CALLS: &[&str] = &[
     "chown", "lchown", "fchown", "fchownat", "chown32", "lchown32", "fchown32",
 ];
 
+/// The rename family: the supervisor may carry a replaced file's recorded
+/// owner to the file renamed over it (see `rootemu::rename`); the kernel
+/// then renames.
+const RENAME_CALLS: &[&str] = &["rename", "renameat", "renameat2"];
+
 /// mknod-like calls: (call, index of the mode argument).
 const MKNOD_CALLS: &[(&str, u8)] = &[("mknod", 1), ("mknodat", 2)];
 
@@ -686,6 +691,11 @@ fn root_emulation(e: &mut Emitter, abi: &Abi, allowed: &dyn Fn(&str) -> bool) {
     }
     if !abi.native {
         return;
+    }
+    for &name in RENAME_CALLS {
+        if let Some(nr) = (abi.number)(name).filter(|_| allowed(name)) {
+            e.block(nr, &[], notify);
+        }
     }
     for &(name, mode) in MKNOD_CALLS {
         let Some(nr) = (abi.number)(name) else {
@@ -1237,6 +1247,8 @@ mod tests {
             "getegid",
             "getgroups",
             "capset",
+            "renameat",
+            "renameat2",
         ] {
             assert_eq!(run(&p, a, nr(name), [0, 5, 5, 5, 0, 0]), NOTIFY, "{name}");
         }
@@ -1269,10 +1281,12 @@ mod tests {
                 run(&p, i386, 212, [0, 5, 5, 0, 0, 0]),
                 libc::SECCOMP_RET_ERRNO
             );
+            // Its renames are the kernel's: never faked.
+            assert_eq!(run(&p, i386, 38, [0; 6]), ALLOW);
         }
         // Without it, none of that.
         let p = default_program(&target(CapSet::docker_default(), Notified::default()));
-        for name in ["chown", "setuid", "getuid", "capset", "mknod"] {
+        for name in ["chown", "setuid", "getuid", "capset", "mknod", "renameat2"] {
             assert_eq!(run(&p, a, nr(name), [0, chr, 5, 0, 0, 0]), ALLOW, "{name}");
         }
     }

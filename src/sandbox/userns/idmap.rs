@@ -64,7 +64,10 @@ impl std::fmt::Display for SingleMapReason {
             SingleMapReason::NoHelper { program } => write!(
                 f,
                 "{program} not found; burrow runs with a single-id map (files owned by other ids \
-                 are squashed to root); install the `uidmap` package for full id maps"
+                 are squashed to root; root is emulated: chown, su and apt work and the owners \
+                 asked for go into commits, but every file is really yours and nothing inside is \
+                 kept from another user inside); for the full model ask an admin to install the \
+                 `uidmap` package"
             ),
         }
     }
