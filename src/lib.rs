@@ -17,6 +17,7 @@ pub mod doctor;
 pub mod error;
 pub mod forked;
 pub mod image;
+pub mod lockfile;
 pub mod net;
 pub mod notify;
 pub mod owners;

@@ -294,6 +294,23 @@ fn lower_modules_import_nothing_above_them() {
             ],
         ),
         (
+            "lockfile",
+            &[
+                "cli",
+                "build",
+                "container",
+                "image",
+                "sandbox",
+                "cgroup",
+                "net",
+                "doctor",
+                "config",
+                "notify",
+                "owners",
+                "error",
+            ],
+        ),
+        (
             "owners",
             &[
                 "cli",

@@ -1857,34 +1857,27 @@ impl Builder<'_> {
                     std::fs::create_dir_all(dir.parent().expect("under build/mounts"))
                         .map_err(|e| format!("{}: {e}", dir.display()))?;
                     let lock_path = dir.with_extension("lock");
-                    let lock = std::fs::File::options()
-                        .create(true)
-                        .truncate(false)
-                        .write(true)
-                        .open(&lock_path)
-                        .map_err(|e| format!("{}: {e}", lock_path.display()))?;
-                    use rustix::fs::{flock, FlockOperation};
-                    let dir = match sharing {
-                        Sharing::Shared => {
-                            flock(&lock, FlockOperation::LockShared)
-                                .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
-                            dir
-                        }
-                        Sharing::Locked => {
-                            flock(&lock, FlockOperation::LockExclusive)
-                                .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
-                            dir
-                        }
+                    use crate::lockfile::{lock_file, try_lock_file, LockKind};
+                    let locked = |e: crate::lockfile::LockError| e.to_string();
+                    let (lock, dir) = match sharing {
+                        Sharing::Shared => (
+                            Some(lock_file(&lock_path, LockKind::Shared).map_err(locked)?),
+                            dir,
+                        ),
+                        Sharing::Locked => (
+                            Some(lock_file(&lock_path, LockKind::Exclusive).map_err(locked)?),
+                            dir,
+                        ),
                         Sharing::Private => {
-                            match flock(&lock, FlockOperation::NonBlockingLockExclusive) {
-                                Ok(()) => dir,
+                            match try_lock_file(&lock_path, LockKind::Exclusive).map_err(locked)? {
+                                Some(lock) => (Some(lock), dir),
                                 // Another build uses it: this step gets
                                 // a fresh one of its own.
-                                Err(_) => scratch.join(format!("cache-{n}")),
+                                None => (None, scratch.join(format!("cache-{n}"))),
                             }
                         }
                     };
-                    m.locks.push(lock);
+                    m.locks.extend(lock);
                     prepare.push(Prepare::CacheDir {
                         path: dir.clone(),
                         owner,
@@ -2039,7 +2032,7 @@ struct StepMounts {
     env: Vec<(String, String)>,
     targets: Vec<String>,
     temps: Vec<PathBuf>,
-    locks: Vec<std::fs::File>,
+    locks: Vec<crate::lockfile::FileLock>,
     scratch: Option<TempDir>,
 }
 

@@ -127,14 +127,9 @@ impl Journal {
     }
 
     fn rotate(&self) -> std::io::Result<()> {
-        let lock = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(self.path.with_extension("lock"))?;
-        let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| std::io::Error::from(e))?;
+        let lock = self.path.with_extension("lock");
+        let _held = crate::lockfile::lock_file(&lock, crate::lockfile::LockKind::Exclusive)
+            .map_err(std::io::Error::other)?;
         // Another writer may have rotated it while we waited.
         if std::fs::metadata(&self.path).is_ok_and(|m| m.len() > MAX_BYTES) {
             std::fs::rename(&self.path, self.path.with_extension("jsonl.1"))?;

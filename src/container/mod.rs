@@ -486,9 +486,7 @@ pub(crate) fn remove_unchecked(
     };
     // Held while it is removed: the store's cleaning of leftovers takes an
     // unlocked entry of its `tmp/` for a killed command's.
-    let _held = std::fs::File::open(&dir)
-        .ok()
-        .and_then(|f| nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).ok());
+    let _held = crate::lockfile::try_lock_existing(&dir, crate::lockfile::LockKind::Exclusive);
     // The writable layer holds files of mapped ids: delete it as their owner.
     ctx.in_userns(move |_| {
         crate::image::store::remove_tree(&dir)

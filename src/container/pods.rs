@@ -5,10 +5,11 @@
 //! pod's published ports; its members are the containers whose record
 //! names the pod. Nothing here starts or stops a process (`pod` does).
 
+use crate::lockfile::{self, FileLock, LockKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{self, File};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// Why a pod record cannot be had.
@@ -36,6 +37,8 @@ pub enum PodError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Lock(#[from] lockfile::LockError),
     #[error("pod record {} is damaged: {source}", path.display())]
     Damaged {
         path: PathBuf,
@@ -135,7 +138,7 @@ pub struct Pods {
 
 /// A held lock on the set of pods (names, creation, removal).
 pub struct PodsLock {
-    _lock: nix::fcntl::Flock<File>,
+    _lock: FileLock,
 }
 
 /// Whether `name` may name a pod (docker's rule for container names).
@@ -162,16 +165,7 @@ impl Pods {
 
     pub fn lock(&self) -> Result<PodsLock, PodError> {
         self.ensure_dir()?;
-        let path = self.dir.join(".lock");
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io("opening", &path))?;
-        let lock = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| io("locking", &path)(std::io::Error::from(e)))?;
+        let lock = lockfile::lock_file(&self.dir.join(".lock"), LockKind::Exclusive)?;
         Ok(PodsLock { _lock: lock })
     }
 

@@ -8,11 +8,11 @@
 
 use super::spec::{as_text, RestartPolicy, UserMount};
 use crate::image::Digest;
+use crate::lockfile::{self, FileLock, LockKind};
 use crate::net::{NetworkMode, PublishedPort};
 use crate::sandbox::userns::IdMap;
-use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -35,8 +35,8 @@ pub enum RecordError {
     NameTaken { name: String, id: String },
     #[error("invalid container name {0:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit")]
     BadName(String),
-    #[error("locking {path}: {source}")]
-    Lock { path: PathBuf, source: nix::Error },
+    #[error(transparent)]
+    Lock(#[from] lockfile::LockError),
 }
 
 type Result<T, E = RecordError> = std::result::Result<T, E>;
@@ -251,7 +251,7 @@ pub struct Containers {
 
 /// A held lock on the set of containers (names, creation, removal).
 pub struct ContainersLock {
-    _lock: Flock<File>,
+    _lock: FileLock,
 }
 
 impl Containers {
@@ -270,20 +270,7 @@ impl Containers {
     }
 
     pub fn lock(&self) -> Result<ContainersLock> {
-        let path = self.dir.join(".lock");
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|source| RecordError::Io {
-                what: "opening",
-                path: path.clone(),
-                source,
-            })?;
-        let lock = Flock::lock(f, FlockArg::LockExclusive)
-            .map_err(|(_, source)| RecordError::Lock { path, source })?;
+        let lock = lockfile::lock_file(&self.dir.join(".lock"), LockKind::Exclusive)?;
         Ok(ContainersLock { _lock: lock })
     }
 

@@ -8,7 +8,7 @@
 use super::record::Containers;
 use super::spec::UserMount;
 use crate::image::store::Store;
-use nix::fcntl::{Flock, FlockArg};
+use crate::lockfile::{self, FileLock, LockKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -49,6 +49,8 @@ pub enum VolumeError {
         path: PathBuf,
         source: io::Error,
     },
+    #[error(transparent)]
+    Lock(#[from] lockfile::LockError),
     #[error("volume {name}: its record {} is damaged: {detail}", .path.display())]
     Corrupt {
         name: String,
@@ -328,7 +330,7 @@ pub fn data_in(dir: &Path, name: &str) -> PathBuf {
 
 /// The held lock on the set of volumes.
 pub struct VolumesLock {
-    _lock: Flock<File>,
+    _lock: FileLock,
 }
 
 impl Volumes {
@@ -343,19 +345,7 @@ impl Volumes {
     }
 
     pub fn lock(&self) -> Result<VolumesLock> {
-        let path = self.dir.join(".lock");
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io_err("opening", &path))?;
-        let lock = Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| VolumeError::Io {
-            what: "locking",
-            path,
-            source: e.into(),
-        })?;
+        let lock = lockfile::lock_file(&self.dir.join(".lock"), LockKind::Exclusive)?;
         Ok(VolumesLock { _lock: lock })
     }
 
@@ -538,9 +528,7 @@ impl Volumes {
         fs::rename(&dir, &doomed).map_err(io_err("removing", &dir))?;
         // Held while it is removed: the store's cleaning takes only an
         // unlocked entry of `tmp/` for a killed command's leftover.
-        let _held = File::open(&doomed)
-            .ok()
-            .and_then(|f| Flock::lock(f, FlockArg::LockExclusiveNonblock).ok());
+        let _held = lockfile::try_lock_existing(&doomed, LockKind::Exclusive);
         remove_tree(&doomed).map_err(|detail| VolumeError::Remove {
             name: name.to_string(),
             detail,

@@ -11,7 +11,7 @@ use super::config::ImageConfig;
 use super::digest::{Digest, HashingReader};
 use super::reference::Reference;
 use super::unpack::{self, UnpackError};
-use nix::fcntl::{Flock, FlockArg};
+use crate::lockfile::{self, FileLock, LockKind};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
@@ -29,8 +29,8 @@ pub enum StoreError {
         path: PathBuf,
         source: io::Error,
     },
-    #[error("locking {path}: {source}")]
-    Lock { path: PathBuf, source: nix::Error },
+    #[error(transparent)]
+    Lock(#[from] lockfile::LockError),
     #[error("corrupt store file {path}: {detail}; remove it, or run `burrow system reset` to start afresh")]
     Corrupt { path: PathBuf, detail: String },
     #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
@@ -182,7 +182,7 @@ pub struct Store {
 
 /// A held flock; released on drop.
 pub struct StoreLock {
-    _lock: Flock<File>,
+    _lock: FileLock,
 }
 
 const SPLIT_FILE: &str = "tar-split.zst";
@@ -234,20 +234,11 @@ impl Store {
         &self.root
     }
 
-    fn lock_file(&self, name: &str, arg: FlockArg) -> Result<Option<StoreLock>> {
+    fn lock_file(&self, name: &str, kind: LockKind) -> Result<StoreLock> {
         let path = self.root.join("locks").join(name);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io_err("opening lock", &path))?;
-        match Flock::lock(file, arg) {
-            Ok(lock) => Ok(Some(StoreLock { _lock: lock })),
-            Err((_, nix::Error::EWOULDBLOCK)) => Ok(None),
-            Err((_, source)) => Err(StoreError::Lock { path, source }),
-        }
+        Ok(StoreLock {
+            _lock: lockfile::lock_file(&path, kind)?,
+        })
     }
 
     /// Held by every command that adds to the store while it works: a
@@ -255,9 +246,7 @@ impl Store {
     /// reference. Removes what killed commands left in `tmp/` (inside the
     /// user namespace; outside it, what this user can).
     pub fn lock_shared(&self) -> Result<StoreLock> {
-        let lock = self
-            .lock_file("store.lock", FlockArg::LockShared)
-            .map(|l| l.expect("blocking lock"))?;
+        let lock = self.lock_file("store.lock", LockKind::Shared)?;
         self.clean_stale_temps();
         Ok(lock)
     }
@@ -267,16 +256,13 @@ impl Store {
     /// from finding its image until its container is recorded, so that an
     /// `rmi` never removes an image a container is being made from.
     pub fn hold_shared(&self) -> Result<StoreLock> {
-        self.lock_file("store.lock", FlockArg::LockShared)
-            .map(|l| l.expect("blocking lock"))
+        self.lock_file("store.lock", LockKind::Shared)
     }
 
     /// Held by commands that remove layers; cleans `tmp/` as
     /// `lock_shared` does.
     pub fn lock_exclusive(&self) -> Result<StoreLock> {
-        let lock = self
-            .lock_file("store.lock", FlockArg::LockExclusive)
-            .map(|l| l.expect("blocking lock"))?;
+        let lock = self.lock_file("store.lock", LockKind::Exclusive)?;
         self.clean_stale_temps();
         Ok(lock)
     }
@@ -290,13 +276,13 @@ impl Store {
     }
 
     fn try_lock_exclusive(&self) -> Result<Option<StoreLock>> {
-        self.lock_file("store.lock", FlockArg::LockExclusiveNonblock)
+        let path = self.root.join("locks").join("store.lock");
+        Ok(lockfile::try_lock_file(&path, LockKind::Exclusive)?.map(|l| StoreLock { _lock: l }))
     }
 
     /// Serialises read-modify-write of the tag table and image records.
     fn lock_meta(&self) -> Result<StoreLock> {
-        self.lock_file("meta.lock", FlockArg::LockExclusive)
-            .map(|l| l.expect("blocking lock"))
+        self.lock_file("meta.lock", LockKind::Exclusive)
     }
 
     /// A new private directory under `tmp/`, flocked while this process
@@ -321,7 +307,7 @@ impl Store {
         &self,
         kind: &str,
         make: impl Fn(&Path) -> io::Result<File>,
-    ) -> Result<(PathBuf, Flock<File>)> {
+    ) -> Result<(PathBuf, FileLock)> {
         use std::os::unix::fs::MetadataExt;
         let mut tries = 0;
         loop {
@@ -335,12 +321,18 @@ impl Store {
                 Err(e) if tries < 8 && e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(io_err("creating", &path)(e)),
             };
-            let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-                Ok(lock) => lock,
-                Err((_, nix::Error::EWOULDBLOCK)) if tries < 8 => continue,
-                Err((_, source)) => return Err(StoreError::Lock { path, source }),
+            let lock = match lockfile::try_lock_open(file, &path, LockKind::Exclusive)? {
+                Some(lock) => lock,
+                None if tries < 8 => continue,
+                None => {
+                    return Err(StoreError::Io {
+                        what: "locking",
+                        path,
+                        source: io::ErrorKind::WouldBlock.into(),
+                    })
+                }
             };
-            let ours = match (lock.metadata(), fs::symlink_metadata(&path)) {
+            let ours = match (lock.file().metadata(), fs::symlink_metadata(&path)) {
                 (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
                 _ => false,
             };
@@ -360,13 +352,14 @@ impl Store {
     /// Writes `data` to `path` atomically: a temp file in `tmp/`, fsync,
     /// rename, fsync of the directory.
     pub fn write_atomic(&self, path: &Path, data: &[u8]) -> Result<()> {
-        let (tmp, mut f) = self.claim_temp("file", |p| {
+        let (tmp, lock) = self.claim_temp("file", |p| {
             OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
                 .open(p)
         })?;
+        let mut f = lock.file();
         let written = f.write_all(data).and_then(|_| f.sync_all());
         if let Err(e) = written.and_then(|_| fs::rename(&tmp, path)) {
             let _ = fs::remove_file(&tmp);
@@ -507,7 +500,7 @@ impl Store {
         let final_path = self.layer_path(&report.diff_id);
         let _layer_lock = self.lock_file(
             &format!("layer-{}.lock", report.diff_id.hex()),
-            FlockArg::LockExclusive,
+            LockKind::Exclusive,
         )?;
         let unpacked = if self.has_layer(&report.diff_id) {
             false // someone else unpacked it meanwhile; ours is dropped
@@ -637,7 +630,7 @@ impl Store {
         let final_path = self.layer_path(diff_id);
         let _layer_lock = self.lock_file(
             &format!("layer-{}.lock", diff_id.hex()),
-            FlockArg::LockExclusive,
+            LockKind::Exclusive,
         )?;
         let exchanged = rustix::fs::renameat_with(
             rustix::fs::CWD,
@@ -962,17 +955,18 @@ impl Store {
         for entry in fs::read_dir(&tmp).map_err(io_err("listing", &tmp))? {
             let entry = entry.map_err(io_err("listing", &tmp))?;
             let path = entry.path();
-            let Ok(f) = File::open(&path) else { continue };
-            let is_dir = f.metadata().map(|m| m.is_dir()).unwrap_or(false);
-            let removed = match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
-                Ok(_held) if is_dir => remove_tree(&path),
-                Ok(_held) => match fs::remove_file(&path) {
+            let removed = match lockfile::try_lock_existing(&path, LockKind::Exclusive) {
+                Ok(Some(held)) if held.file().metadata().is_ok_and(|m| m.is_dir()) => {
+                    remove_tree(&path)
+                }
+                Ok(Some(_held)) => match fs::remove_file(&path) {
                     Err(e) if e.kind() != io::ErrorKind::NotFound => {
                         Err(io_err("removing", &path)(e))
                     }
                     _ => Ok(()),
                 },
-                Err(_) => Ok(()), // in use by a live command
+                // In use by a live command, or gone meanwhile.
+                Ok(None) | Err(_) => Ok(()),
             };
             if let Err(e) = removed {
                 first_error.get_or_insert(e);
@@ -1057,7 +1051,7 @@ pub fn remove_tree(path: &Path) -> Result<()> {
 /// A directory under the store's `tmp/`, removed on drop unless persisted.
 pub struct TempDir {
     path: Option<PathBuf>,
-    _lock: Flock<File>,
+    _lock: FileLock,
 }
 
 impl TempDir {

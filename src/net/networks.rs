@@ -5,6 +5,7 @@
 //! beyond their ids (the caller says which are gone or running) and
 //! nothing of the kernel side (`bridge` makes the links).
 
+use crate::lockfile::LockKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -324,6 +325,8 @@ pub enum NetworksError {
     NotConnected { container: String, network: String },
     #[error("endpoint with name {container} already exists in network {network}")]
     AlreadyConnected { container: String, network: String },
+    #[error(transparent)]
+    Lock(#[from] crate::lockfile::LockError),
     #[error("{what} {}: {source}", path.display())]
     Io {
         what: &'static str,
@@ -366,7 +369,7 @@ pub struct Networks {
 }
 
 /// The lock over every network record; released when dropped.
-pub struct NetworksLock(#[allow(dead_code)] std::fs::File);
+pub struct NetworksLock(#[allow(dead_code)] crate::lockfile::FileLock);
 
 impl Networks {
     pub fn open(storage_root: &Path) -> Networks {
@@ -386,20 +389,9 @@ impl Networks {
 
     /// Takes the lock over every record.
     pub fn lock(&self) -> Result<NetworksLock, NetworksError> {
-        use std::os::unix::fs::OpenOptionsExt;
         self.ensure_dir()?;
-        let path = self.dir.join("lock");
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&path)
-            .map_err(io("opening", &path))?;
-        rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
-            .map_err(|e| io("locking", &path)(e.into()))?;
-        Ok(NetworksLock(f))
+        let lock = crate::lockfile::lock_file(&self.dir.join("lock"), LockKind::Exclusive)?;
+        Ok(NetworksLock(lock))
     }
 
     /// Every network, by name.

@@ -15,6 +15,7 @@
 use super::join::process_start_time as start_time;
 use super::sys;
 use super::userns::{self, IdMap};
+use crate::lockfile::{self, FileLock, LockKind};
 use rustix::fd::{AsRawFd, OwnedFd};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
@@ -65,6 +66,8 @@ pub enum HolderError {
     },
     #[error(transparent)]
     Userns(#[from] userns::UsernsError),
+    #[error(transparent)]
+    Lock(#[from] crate::lockfile::LockError),
     #[error("{call}: {}", sys::errno_text(*errno))]
     Sys { call: &'static str, errno: i32 },
     /// The process that starts the holder failed or died.
@@ -110,35 +113,17 @@ pub fn open(dir: &Path, map: &IdMap, keep_alive: Duration) -> Result<OwnedFd, Ho
     start(&record, map, keep_alive)
 }
 
-fn lock(record: &Path) -> Result<std::fs::File, HolderError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = record.with_extension("lock");
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(&path)
-        .map_err(io("opening", &path))?;
-    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
-        .map_err(|e| io("locking", &path)(e.into()))?;
-    Ok(f)
+fn lock(record: &Path) -> Result<FileLock, HolderError> {
+    Ok(lockfile::lock_file(
+        &record.with_extension("lock"),
+        LockKind::Exclusive,
+    )?)
 }
 
 /// The lock that containers on the user's networks hold shared while
 /// they live: the holder does not end while one of them does.
-fn net_lock_file(record: &Path) -> Result<std::fs::File, HolderError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = record.with_extension("net");
-    std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(&path)
-        .map_err(io("opening", &path))
+fn net_lock_path(record: &Path) -> PathBuf {
+    record.with_extension("net")
 }
 
 /// The holder of a map, kept alive for a container on the user's
@@ -146,7 +131,7 @@ fn net_lock_file(record: &Path) -> Result<std::fs::File, HolderError> {
 /// the shared lock that keeps it from ending while this lives.
 pub struct NetworkHold {
     pub pidfd: OwnedFd,
-    _lock: std::fs::File,
+    _lock: FileLock,
 }
 
 /// Holds the holder of `map` (starting one if none is alive) for a
@@ -165,9 +150,7 @@ pub fn hold_network(
     }
     // Shared, taken before the record is read: a holder that is ending
     // holds it exclusively until it has removed its record.
-    let lock = net_lock_file(&record)?;
-    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockShared)
-        .map_err(|e| io("locking", &record.with_extension("net"))(e.into()))?;
+    let lock = lockfile::lock_file(&net_lock_path(&record), LockKind::Shared)?;
     let _ns = open(dir, map, keep_alive)?;
     let gone = HolderError::Sys {
         call: "find the user-namespace holder",
@@ -385,11 +368,8 @@ pub fn hold(record: &Path, keep_alive: Duration) -> i32 {
             // bridges live in this process's network namespace. The lock
             // stays taken until the end, so that no container comes
             // to use the namespace meanwhile (see `hold_network`).
-            let net_lock = net_lock_file(record).ok();
-            let free = net_lock.as_ref().is_some_and(|f| {
-                rustix::fs::flock(f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok()
-            });
-            if free {
+            let net_lock = lockfile::try_lock_file(&net_lock_path(record), LockKind::Exclusive);
+            if let Ok(Some(_net_lock)) = net_lock {
                 // Under the lock, so a run that just found the record has
                 // its fd already (the namespace outlives the holder
                 // through it).
