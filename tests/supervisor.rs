@@ -165,3 +165,239 @@ fn a_detached_container_answers_logs_attach_and_stop_through_the_same_supervisor
     logs_show(&env, "bg", "via-exec");
     env.ok(&["rm", "bg"]);
 }
+
+/// The pid of the detached supervisor of container `id`.
+fn supervisor_pid(id: &str) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let zombie = stat.rsplit(')').next()?.trim_start().starts_with('Z');
+        (cmd.contains("__supervise") && cmd.contains(id) && !zombie).then_some(pid)
+    })
+}
+
+fn inspect(env: &TestEnv, name: &str) -> serde_json::Value {
+    let out = env.ok(&["inspect", name]);
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("inspect JSON");
+    v[0].clone()
+}
+
+fn kill(pid: i32, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).expect("kill");
+}
+
+/// A container whose pid 1 is dead and whose exit is not recorded is
+/// "lost" only when its supervisor is gone: a killed supervisor reads as
+/// lost, a live one is waited for until it records the exit.
+#[test]
+fn a_killed_supervisor_reads_as_lost_and_a_live_one_is_waited_for() {
+    let Some(env) = TestEnv::new(
+        "a_killed_supervisor_reads_as_lost_and_a_live_one_is_waited_for",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+
+    // Killed: no chance to record anything.
+    let id = env
+        .ok(&["run", "-d", "--name", "gone", PLAIN, "sleep", "1000"])
+        .stdout
+        .trim()
+        .to_string();
+    let pid = inspect(&env, "gone")["State"]["Pid"].as_i64().unwrap() as i32;
+    let sup = supervisor_pid(&id).expect("its supervisor");
+    kill(sup, nix::sys::signal::Signal::SIGKILL);
+    common::wait_for(Duration::from_secs(20), "pid 1 to die with it", || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.is_empty() || stat.contains(") Z")
+    });
+    let state = &inspect(&env, "gone")["State"];
+    assert_eq!(state["Status"], "exited", "{state}");
+    assert!(
+        state["Error"]
+            .as_str()
+            .is_some_and(|e| e.contains("lost track")),
+        "{state}"
+    );
+    env.ok(&["rm", "gone"]);
+
+    // Alive: its record says running, pid 1 looks dead (as in the moment
+    // between the supervisor reaping it and recording its exit), and a
+    // reader waits for the supervisor rather than calling it lost.
+    let id = env
+        .ok(&["run", "-d", "--name", "live", PLAIN, "sleep", "1000"])
+        .stdout
+        .trim()
+        .to_string();
+    let state_path = env
+        .storage()
+        .join("containers")
+        .join(&id)
+        .join("state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    let pid = state["pid"].as_i64().unwrap() as i32;
+    state["pid_start"] = (state["pid_start"].as_u64().unwrap() + 1).into();
+    let tmp = state_path.with_extension("test-tmp");
+    std::fs::write(&tmp, serde_json::to_vec(&state).unwrap()).unwrap();
+    env.give(&tmp);
+    std::fs::rename(&tmp, &state_path).unwrap();
+    let reader = env
+        .command(&["inspect", "live"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn inspect");
+    // Longer than any fixed wait a reader without the supervisor's lock
+    // could use; the reader's answer does not depend on it.
+    std::thread::sleep(Duration::from_secs(1));
+    kill(pid, nix::sys::signal::Signal::SIGKILL);
+    let out = reader.wait_with_output().expect("inspect");
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("inspect JSON");
+    let state = &v[0]["State"];
+    assert_eq!(state["Status"], "exited", "{state}");
+    assert_eq!(state["ExitCode"], 137, "{state}");
+    assert!(
+        !state["Error"]
+            .as_str()
+            .is_some_and(|e| e.contains("lost track")),
+        "{state}"
+    );
+    env.ok(&["rm", "live"]);
+}
+
+/// The supervisor's lock fd is close-on-exec and the sandbox closes every
+/// fd past stdio: no process of the container (pid 1, a command run by
+/// `exec`) has it, foreground or detached, so none can keep it held or
+/// read where it lives.
+#[test]
+fn the_container_never_holds_the_supervisors_lock() {
+    let Some(env) = TestEnv::new(
+        "the_container_never_holds_the_supervisors_lock",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let list = "ls -l /proc/self/fd/ /proc/1/fd/";
+    let fg = env.ok(&["run", "--rm", PLAIN, "sh", "-c", list]);
+    assert!(fg.stdout.contains("0 ->"), "ls listed the fds: {fg}");
+    assert!(!fg.stdout.contains(".lock"), "foreground: {fg}");
+    let id = env
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "bg",
+            PLAIN,
+            "sh",
+            "-c",
+            &format!("{list}; echo listed; sleep 1000"),
+        ])
+        .stdout
+        .trim()
+        .to_string();
+    logs_show(&env, "bg", "listed");
+    let logs = env.ok(&["logs", "bg"]);
+    assert!(!logs.stdout.contains(".lock"), "pid 1: {logs}");
+    let exec = env.ok(&["exec", "bg", "sh", "-c", list]);
+    assert!(!exec.stdout.contains(".lock"), "exec: {exec}");
+    // The supervisor does hold it (so a leak would show). Its fds are
+    // root's to read when it is not dumpable.
+    let sup = supervisor_pid(&id).expect("its supervisor");
+    match std::fs::read_dir(format!("/proc/{sup}/fd")) {
+        Ok(fds) => {
+            let held = fds
+                .flatten()
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .any(|p| p.ends_with("supervisor.lock"));
+            assert!(held, "the supervisor holds supervisor.lock");
+        }
+        Err(e) => assert!(!common::running_as_root(), "reading its fds: {e}"),
+    }
+    env.ok(&["rm", "-f", "bg"]);
+}
+
+/// An attached client that stops reading while the container writes more
+/// than the sockets and pipes between them hold is not dropped: its output
+/// waits in the supervisor (up to 1 MiB) and arrives whole once it reads
+/// again.
+#[test]
+fn an_attached_client_that_stops_reading_for_a_while_misses_nothing() {
+    let Some(env) = TestEnv::new(
+        "an_attached_client_that_stops_reading_for_a_while",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    // 80,000 lines of 10 bytes at once when /tmp/go appears, then END.
+    let script = "echo ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; \
+                  yes xxxxxxxxx | head -n 80000; echo END; sleep 1000";
+    env.ok(&["run", "-d", "--name", "burst", PLAIN, "sh", "-c", script]);
+    logs_show(&env, "burst", "ready");
+    let mut att = spawn(&env, &["attach", "burst"], Stdio::null());
+    // A reader that stops after the first mark until the gate opens.
+    let out = att.stdout.take().expect("stdout piped");
+    let (tx, lines) = mpsc::channel();
+    let (open_gate, gate) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let mut waited = false;
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            let mark = line.starts_with("mark-");
+            if tx.send(line).is_err() {
+                break;
+            }
+            if mark && !waited {
+                waited = true;
+                let _ = gate.recv();
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    'attached: for i in 0.. {
+        let mark = format!("mark-{i}");
+        env.ok(&[
+            "exec",
+            "burst",
+            "sh",
+            "-c",
+            &format!("echo {mark} > /proc/1/fd/1"),
+        ]);
+        let until = Instant::now() + Duration::from_millis(500);
+        while let Ok(l) = lines.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            if l.starts_with("mark-") {
+                break 'attached;
+            }
+        }
+        assert!(Instant::now() < deadline, "attach never relayed");
+    }
+    // The reader has stopped. The burst, whole in the log: the supervisor
+    // has handed all of it to the client's socket or queue by then.
+    env.ok(&["exec", "burst", "touch", "/tmp/go"]);
+    logs_show(&env, "burst", "END");
+    assert_eq!(
+        att.try_wait().expect("try_wait"),
+        None,
+        "attach was dropped"
+    );
+    open_gate.send(()).expect("the reader waits");
+    let mut burst = 0;
+    loop {
+        match lines.recv_timeout(Duration::from_secs(60)) {
+            Ok(l) if l == "END" => break,
+            Ok(l) if l == "xxxxxxxxx" => burst += 1,
+            Ok(_) => {}
+            Err(e) => panic!("attach ended before END ({burst} lines of the burst): {e}"),
+        }
+    }
+    assert_eq!(burst, 80_000);
+    let _ = att.kill();
+    let _ = att.wait();
+    env.ok(&["rm", "-f", "burst"]);
+}

@@ -366,16 +366,9 @@ pub fn wait(ctx: &Context, input: &str) -> Result<i32> {
             while !wait_pidfd(&fd, Duration::from_secs(3600)) {}
         }
     }
-    let mut s = settled(&c, &r.id)?;
-    // Dead a moment ago, its supervisor not done recording the status: the
-    // state reads as exited without a code until it is (the supervisor
-    // removes its socket last).
-    let sock = socket(ctx, &r.id);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while s.exit_code.is_none() && sock.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-        s = c.state(&r.id)?;
-    }
+    // `state` waits for a live supervisor to record the exit of a pid 1
+    // that has just died: without a code, the container was lost.
+    let s = settled(&c, &r.id)?;
     Ok(s.exit_code.unwrap_or(-1))
 }
 

@@ -37,9 +37,20 @@ pub enum RecordError {
     BadName(String),
     #[error(transparent)]
     Lock(#[from] lockfile::LockError),
+    #[error("container {0} already has a supervisor")]
+    Supervised(String),
 }
 
 type Result<T, E = RecordError> = std::result::Result<T, E>;
+
+/// The file in a container's directory its supervisor holds locked (flock,
+/// exclusive) for its whole life: a reader tells a live supervisor from a
+/// killed one without waiting.
+pub const SUPERVISOR_LOCK: &str = "supervisor.lock";
+
+/// How long a live supervisor may take to record pid 1's exit before
+/// `state` stops waiting for it (it drains the output first, 2 s at most).
+const RECORDS_EXIT_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -434,44 +445,91 @@ impl Containers {
     /// container whose pid 1 is gone (or is another process now) exited.
     /// A state file that does not parse reads as `Unknown`, saying why.
     pub fn state(&self, id: &str) -> Result<State> {
-        // A pid 1 that has just died is recorded by its supervisor a moment
-        // later (it reaps it, then writes the exit code): a reader in that
-        // moment must not call the container lost. The supervisor keeps no
-        // lock a reader could test, so the state is read again for a short
-        // while before it is declared lost; a container whose supervisor
-        // is really gone pays that wait once per read.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        let (state, lost) = self.read_state(id)?;
+        if !lost {
+            return Ok(state);
+        }
+        // pid 1 is gone and no exit is recorded. Lost only when its
+        // supervisor is gone too: a live one reaps pid 1 and records the
+        // exit a moment later (after the last of the output), and is
+        // waited for. One that does not record it soon (stopped, stuck)
+        // is not called lost either.
+        let deadline = std::time::Instant::now() + RECORDS_EXIT_WITHIN;
         loop {
-            match self.read_state(id)? {
-                (state, false) => return Ok(state),
-                (state, true) if std::time::Instant::now() >= deadline => return Ok(state),
-                _ => std::thread::sleep(std::time::Duration::from_millis(10)),
+            if !self.supervised(id) {
+                // It may have recorded the exit just before it ended.
+                return Ok(self.read_state(id)?.0);
+            }
+            if std::time::Instant::now() >= deadline {
+                let mut state = state;
+                state.error = Some(
+                    "its pid 1 ended; its supervisor (still alive) has not recorded the exit status yet"
+                        .into(),
+                );
+                return Ok(state);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            let (now, lost) = self.read_state(id)?;
+            if !lost {
+                return Ok(now);
             }
         }
     }
 
-    /// The state as `state` gives it, read once, without waiting for a
-    /// supervisor: for the supervisor itself, the one that writes the exit.
-    pub fn state_now(&self, id: &str) -> Result<State> {
-        Ok(self.read_state(id)?.0)
+    /// The lock the supervisor of `id` holds for its whole life.
+    pub fn supervisor_lock_path(&self, id: &str) -> PathBuf {
+        self.dir_of(id).join(SUPERVISOR_LOCK)
     }
 
-    /// The recorded state, corrected as `state` says; true with it when the
-    /// container was found lost (running, its pid 1 gone, no exit code).
-    fn read_state(&self, id: &str) -> Result<(State, bool)> {
+    /// Whether a supervisor of `id` is alive now (its lock is held).
+    /// Never waits.
+    pub fn supervised(&self, id: &str) -> bool {
+        lockfile::is_held(&self.supervisor_lock_path(id))
+    }
+
+    /// The lock that says a supervisor of `id` lives, taken for the
+    /// supervisor's whole life; waits (at most `within`) for one that is
+    /// ending (`restart`: the last one answered `stop`, then leaves).
+    /// Its fd is close-on-exec, and the sandbox closes every fd past stdio
+    /// before the container's command: no process of the container holds
+    /// it.
+    pub fn supervise(&self, id: &str, within: std::time::Duration) -> Result<FileLock> {
+        let path = self.supervisor_lock_path(id);
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(lock) = lockfile::try_lock_file(&path, LockKind::Exclusive)? {
+                return Ok(lock);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(RecordError::Supervised(id.get(..12).unwrap_or(id).into()));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// The state as recorded, read once and not corrected: for the
+    /// supervisor itself, the one that records pid 1's exit (to it, a
+    /// reaped pid 1 is not a lost container).
+    pub fn state_now(&self, id: &str) -> Result<State> {
         let path = self.dir_of(id).join("state.json");
-        let mut state: State = match read_json(&path) {
+        match read_json(&path) {
             Err(RecordError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                State::created()
+                Ok(State::created())
             }
             Err(RecordError::Corrupt { path, detail }) => {
                 let mut state = State::created();
                 state.status = Status::Unknown;
                 state.error = Some(damage_note(&path, &detail));
-                return Ok((state, false));
+                Ok(state)
             }
-            other => other?,
-        };
+            other => other,
+        }
+    }
+
+    /// The recorded state, corrected as `state` says; true with it when the
+    /// container was found lost (running, its pid 1 gone, no exit code).
+    fn read_state(&self, id: &str) -> Result<(State, bool)> {
+        let mut state = self.state_now(id)?;
         let mut lost = false;
         if state.status == Status::Running {
             let alive = match (state.pid, state.pid_start) {
@@ -483,7 +541,11 @@ impl Containers {
                 state.pid = None;
                 if state.exit_code.is_none() {
                     lost = true;
-                    state.error = Some("burrow lost track of the container (its supervisor was killed, or the machine rebooted)".into());
+                    // A note its supervisor left (its panic) says why.
+                    state.error = Some(match state.error.take() {
+                        Some(why) => format!("burrow lost track of the container: {why}"),
+                        None => "burrow lost track of the container (its supervisor was killed, or the machine rebooted)".into(),
+                    });
                 }
             }
         }
@@ -738,5 +800,49 @@ mod tests {
         let seen = c.state(&id).unwrap();
         assert_eq!(seen.status, Status::Exited);
         assert!(seen.error.is_some());
+    }
+
+    #[test]
+    fn a_dead_pid_1_is_lost_only_once_its_supervisor_is_gone() {
+        let d = tempfile::tempdir().unwrap();
+        let c = std::sync::Arc::new(Containers::open(d.path()).unwrap());
+        let id = new_id();
+        c.create(&record(&id, "x"), &created()).unwrap();
+        let me = std::process::id() as i32;
+        let mut s = created();
+        s.status = Status::Running;
+        s.pid = Some(me);
+        s.pid_start = process_start_time(me).map(|t| t + 1); // pid 1 is gone
+        c.set_state(&id, &s).unwrap();
+        // A live supervisor: the reader waits for the exit it records.
+        let alive = c.supervise(&id, std::time::Duration::ZERO).unwrap();
+        // The supervisor reads what it recorded, uncorrected.
+        assert_eq!(c.state_now(&id).unwrap(), s);
+        assert!(c.supervised(&id));
+        assert!(matches!(
+            c.supervise(&id, std::time::Duration::ZERO),
+            Err(RecordError::Supervised(_))
+        ));
+        let writer = {
+            let (c, id, mut s) = (c.clone(), id.clone(), s.clone());
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(700));
+                s.status = Status::Exited;
+                s.pid = None;
+                s.exit_code = Some(137);
+                c.set_state(&id, &s).unwrap();
+            })
+        };
+        let seen = c.state(&id).unwrap();
+        writer.join().unwrap();
+        assert_eq!((seen.status, seen.exit_code), (Status::Exited, Some(137)));
+        assert_eq!(seen.error, None);
+        // Its supervisor gone with nothing recorded: lost at once.
+        c.set_state(&id, &s).unwrap();
+        drop(alive);
+        assert!(!c.supervised(&id));
+        let seen = c.state(&id).unwrap();
+        assert_eq!((seen.status, seen.exit_code), (Status::Exited, None));
+        assert!(seen.error.unwrap().contains("lost track"));
     }
 }

@@ -4,7 +4,8 @@
 //! `lifecycle` uses; the server side lives in the supervisor's loop.
 
 use serde::{Deserialize, Serialize};
-use std::io::{Read, Write};
+use std::collections::VecDeque;
+use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -75,9 +76,15 @@ pub(super) enum ClientKind {
     Health,
 }
 
+/// The most output an attached client may leave untaken (whole frames
+/// its socket has no room for yet); past it, the client is dropped.
+pub(super) const CLIENT_QUEUE_MAX: usize = 1 << 20;
+
 pub(super) struct Client {
     pub sock: UnixStream,
     pub buf: Vec<u8>,
+    /// Output frames its socket had no room for, oldest first.
+    pub queued: VecDeque<u8>,
     pub kind: ClientKind,
     /// The client shut its sending side: not polled for reading again.
     pub eof: bool,
@@ -94,23 +101,71 @@ pub(super) fn reply(sock: &mut UnixStream, r: &Reply) {
     let _ = sock.write_all(&line);
 }
 
-/// Sends one frame without blocking the loop; a client too slow to take
-/// it is dropped (false).
-pub(super) fn send_nonblocking(sock: &mut UnixStream, header: &[u8], data: &[u8]) -> bool {
-    let iov = [std::io::IoSlice::new(header), std::io::IoSlice::new(data)];
-    match sock.write_vectored(&iov) {
-        Ok(n) if n == header.len() + data.len() => true,
-        Ok(n) => {
-            // Partial: finish it blocking, briefly, so the stream stays framed.
-            let _ = sock.set_write_timeout(Some(Duration::from_secs(1)));
-            let _ = sock.set_nonblocking(false);
-            let mut all = header.to_vec();
-            all.extend_from_slice(data);
-            let ok = sock.write_all(&all[n..]).is_ok();
-            let _ = sock.set_nonblocking(true);
-            ok
+impl Client {
+    pub fn new(sock: UnixStream) -> Client {
+        Client {
+            sock,
+            buf: Vec::new(),
+            queued: VecDeque::new(),
+            kind: ClientKind::Pending,
+            eof: false,
+            gone: false,
         }
-        Err(_) => false,
+    }
+
+    /// Sends one frame without blocking the loop: what the socket has no
+    /// room for waits in the client's queue, sent when it has (`flush`).
+    /// False when the client must be dropped: gone, or slower than
+    /// `CLIENT_QUEUE_MAX` allows.
+    pub fn send(&mut self, header: &[u8], data: &[u8]) -> bool {
+        let total = header.len() + data.len();
+        let mut sent = 0;
+        if self.queued.is_empty() {
+            let iov = [std::io::IoSlice::new(header), std::io::IoSlice::new(data)];
+            match self.sock.write_vectored(&iov) {
+                Ok(n) if n == total => return true,
+                Ok(n) => sent = n,
+                Err(e)
+                    if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        if self.queued.len() + (total - sent) > CLIENT_QUEUE_MAX {
+            return false;
+        }
+        let rest = header.iter().chain(data).skip(sent);
+        self.queued.extend(rest);
+        true
+    }
+
+    /// Sends what is queued, as far as the socket takes it without
+    /// blocking; false when the client is gone.
+    pub fn flush(&mut self) -> bool {
+        while !self.queued.is_empty() {
+            let (a, b) = self.queued.as_slices();
+            let iov = [std::io::IoSlice::new(a), std::io::IoSlice::new(b)];
+            match self.sock.write_vectored(&iov) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    self.queued.drain(..n);
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    /// The queue and `last`, blocking (at most `timeout` per write): the
+    /// client's last frame, at the container's end.
+    pub fn finish(&mut self, last: &[u8], timeout: Duration) {
+        let _ = self.sock.set_nonblocking(false);
+        let _ = self.sock.set_write_timeout(Some(timeout));
+        let queued: Vec<u8> = self.queued.drain(..).collect();
+        if self.sock.write_all(&queued).is_ok() {
+            let _ = self.sock.write_all(last);
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 
 mod control;
 mod network;
+pub mod panic;
 pub mod terminal;
 
 pub use super::spec::RestartPolicy;
@@ -29,12 +30,12 @@ use crate::image::store::now;
 use crate::net::PublishedPort;
 use crate::sandbox::{self, Running, SandboxError, SandboxSpec};
 use crate::time::rfc3339;
-use control::{reply, send_nonblocking, socket_path, Client, ClientKind};
+use control::{reply, socket_path, Client, ClientKind};
 use network::SupervisedStack;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use serde::{Deserialize, Serialize};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -231,6 +232,8 @@ impl Stdio {
 }
 
 struct Supervisor {
+    /// Held for the supervisor's whole life (`Containers::supervise`).
+    _alive: crate::lockfile::FileLock,
     plan: Plan,
     containers: Containers,
     running: Option<Running>,
@@ -301,7 +304,19 @@ pub fn main(dir: &Path, hold: bool) -> i32 {
     };
     let sup = Plan::load(dir)
         .map_err(SupervisorError::Plan)
-        .and_then(|plan| Supervisor::new(dir, dir, plan, None, None));
+        .and_then(|plan| {
+            // Its stdio is /dev/null: a panic is written where `logs` and
+            // `inspect` show it.
+            if let Some(storage) = storage_of(dir) {
+                panic::install(panic::PanicRecord {
+                    dir: dir.to_path_buf(),
+                    id: plan.id.clone(),
+                    storage: storage.to_path_buf(),
+                    to_log: plan.log.driver.writes_log(),
+                });
+            }
+            Supervisor::new(dir, dir, plan, None, None)
+        });
     let mut sup = match sup {
         Ok(s) => s,
         Err(e) => {
@@ -411,13 +426,17 @@ impl Supervisor {
         bound: Option<(Vec<(PublishedPort, OwnedFd)>, crate::net::PortReservation)>,
         host: Option<Host>,
     ) -> Result<Supervisor, SupervisorError> {
+        let root = storage_of(dir).ok_or_else(|| SupervisorError::NotInStore(dir.to_path_buf()))?;
+        let containers = Containers::open(root)?;
+        // First: from here on, a reader that finds pid 1 dead waits for
+        // this supervisor to record the exit instead of calling the
+        // container lost.
+        let alive = containers.supervise(&plan.id, Duration::from_secs(10))?;
         let net = if plan.network.is_active() {
             Some(SupervisedStack::new(plan.network.clone(), bound)?)
         } else {
             None
         };
-        let root = storage_of(dir).ok_or_else(|| SupervisorError::NotInStore(dir.to_path_buf()))?;
-        let containers = Containers::open(root)?;
         let mut log = LogWriter::open(log_dir, plan.log_max_size, plan.log.files())
             .map_err(io_err("opening the log in", log_dir))?;
         if !plan.log.driver.writes_log() {
@@ -435,6 +454,7 @@ impl Supervisor {
             .set_nonblocking(true)
             .map_err(io_err("listening on", &socket))?;
         Ok(Supervisor {
+            _alive: alive,
             plan,
             containers,
             running: None,
@@ -807,9 +827,19 @@ impl Supervisor {
             }
             fds.push(PollFd::new(self.listener.as_fd(), inp));
             slots.push(Slot::Listener);
-            for (i, c) in (self.clients.iter().enumerate()).filter(|(_, c)| !c.eof && !c.gone) {
-                fds.push(PollFd::new(c.sock.as_fd(), inp));
-                slots.push(Slot::Client(i));
+            for (i, c) in (self.clients.iter().enumerate()).filter(|(_, c)| !c.gone) {
+                // Read until its end; written to while output waits for it.
+                let mut events = PollFlags::empty();
+                if !c.eof {
+                    events |= inp;
+                }
+                if !c.queued.is_empty() {
+                    events |= PollFlags::POLLOUT;
+                }
+                if !events.is_empty() {
+                    fds.push(PollFd::new(c.sock.as_fd(), events));
+                    slots.push(Slot::Client(i));
+                }
             }
             if let Some(p) = &self.probe {
                 fds.push(PollFd::new(p.fd(), inp));
@@ -852,16 +882,16 @@ impl Supervisor {
                 Ok(_) | Err(nix::Error::EINTR) => {}
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
-            let ready: Vec<Slot> = fds
+            let ready: Vec<(Slot, PollFlags)> = fds
                 .iter()
                 .zip(&slots)
-                .filter_map(|(f, s)| f.revents().filter(|r| !r.is_empty()).map(|_| *s))
+                .filter_map(|(f, s)| f.revents().filter(|r| !r.is_empty()).map(|r| (*s, r)))
                 .collect();
             drop(fds);
 
             let mut exited = false;
             let mut net_ready = false;
-            for slot in ready {
+            for (slot, revents) in ready {
                 match slot {
                     Slot::Signal => {
                         while let Ok(Some(info)) = signals.fd.read_signal() {
@@ -877,7 +907,18 @@ impl Supervisor {
                     Slot::Client(i) => {
                         // (Output pumped earlier this turn may have found
                         // it gone.)
-                        if !self.clients[i].gone && !self.client_readable(i) {
+                        let c = &mut self.clients[i];
+                        if !c.gone && !c.queued.is_empty() && !c.flush() {
+                            c.gone = true;
+                        }
+                        let readable = revents.intersects(
+                            PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR,
+                        );
+                        if readable
+                            && !self.clients[i].eof
+                            && !self.clients[i].gone
+                            && !self.client_readable(i)
+                        {
                             self.clients[i].gone = true;
                         }
                     }
@@ -1001,7 +1042,7 @@ impl Supervisor {
                     for c in &mut self.clients {
                         if matches!(c.kind, ClientKind::Attached { .. })
                             && !c.gone
-                            && !send_nonblocking(&mut c.sock, &header, data)
+                            && !c.send(&header, data)
                         {
                             c.gone = true;
                         }
@@ -1144,13 +1185,7 @@ impl Supervisor {
     fn accept(&mut self) {
         while let Ok((sock, _)) = self.listener.accept() {
             let _ = sock.set_nonblocking(true);
-            self.clients.push(Client {
-                sock,
-                buf: Vec::new(),
-                kind: ClientKind::Pending,
-                eof: false,
-                gone: false,
-            });
+            self.clients.push(Client::new(sock));
         }
     }
 
@@ -1388,11 +1423,9 @@ impl Supervisor {
                     reply(&mut c.sock, &Reply::Exited { code })
                 }
                 ClientKind::Attached { .. } => {
-                    let _ = c.sock.set_nonblocking(false);
-                    let _ = c
-                        .sock
-                        .write_all(&log::encode_header(Stream::Exit, 4, log::now_ns()));
-                    let _ = c.sock.write_all(&code.to_le_bytes());
+                    let mut last = log::encode_header(Stream::Exit, 4, log::now_ns()).to_vec();
+                    last.extend_from_slice(&code.to_le_bytes());
+                    c.finish(&last, Duration::from_secs(5));
                 }
                 ClientKind::Pending => {}
                 ClientKind::Health => reply(
