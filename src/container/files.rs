@@ -26,6 +26,64 @@ fn other(msg: String) -> Error {
     Error::Container(ContainerError::Other(msg))
 }
 
+/// Why copying, listing or archiving a container's files failed. Typed
+/// across the process it runs in (the container's namespaces, or a user
+/// namespace over its stopped root), so it is plain data.
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
+pub enum FilesError {
+    /// A path resolved beneath the container's root.
+    #[error("{path} in the container: {}", os(*errno))]
+    InContainer { path: String, errno: i32 },
+    /// A call on a file of the walk failed.
+    #[error("{path}: {}", os(*errno))]
+    Sys { path: String, errno: i32 },
+    /// A host file could not be read or written.
+    #[error("{path}: {detail}")]
+    Host { path: String, detail: String },
+    #[error("reading a directory: {}", os(*errno))]
+    ReadDir { errno: i32 },
+    #[error("{0}: not a file, directory or symbolic link")]
+    NotCopyable(String),
+    #[error("{0}: no file name")]
+    NoFileName(String),
+    /// Writing or reading a tar stream.
+    #[error("{0}")]
+    Archive(String),
+    #[error("writing to standard output: {0}")]
+    Stdout(Box<FilesError>),
+    /// `cp - CTR:DIR` to a DIR that is not one.
+    #[error("{0} (cp - extracts a tar into an existing directory)")]
+    ExtractTarget(Box<FilesError>),
+    /// The stopped container's root could not be mounted.
+    #[error("{0}")]
+    Mount(String),
+}
+
+fn os(errno: i32) -> std::io::Error {
+    std::io::Error::from_raw_os_error(errno)
+}
+
+/// `path`'s rustix error.
+fn sys(path: impl std::fmt::Display) -> impl FnOnce(rustix::io::Errno) -> FilesError {
+    let path = path.to_string();
+    move |e| FilesError::Sys {
+        path,
+        errno: e.raw_os_error(),
+    }
+}
+
+/// `path`'s std error.
+fn host(path: &Path) -> impl FnOnce(std::io::Error) -> FilesError + '_ {
+    move |e| FilesError::Host {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    }
+}
+
+fn archive(e: impl std::fmt::Display) -> FilesError {
+    FilesError::Archive(e.to_string())
+}
+
 /// Runs `f` with the container's root, as its files are now: through its
 /// pid 1 when it runs, else a private mount of its overlay (with its
 /// volumes and bind mounts on it when `volumes`: `cp` reaches them, as
@@ -33,7 +91,7 @@ fn other(msg: String) -> Error {
 fn with_root<T, F>(ctx: &Context, input: &str, volumes: bool, f: F) -> Result<T>
 where
     T: serde::Serialize + serde::de::DeserializeOwned,
-    F: FnOnce(&OwnedFd) -> std::result::Result<T, String>,
+    F: FnOnce(&OwnedFd) -> std::result::Result<T, FilesError>,
 {
     let store = ctx.store()?;
     let c = Containers::open(store.root())?;
@@ -51,7 +109,9 @@ where
                         join::pidfd_open(pid)?
                     };
                     if pid == pid1 || super::record::parent_pid(pid) == Some(pid1) {
-                        return join::with_running_root(pid, fd, f)?.map_err(other);
+                        return Ok(
+                            join::with_running_root(pid, fd, f)?.map_err(ContainerError::from)?
+                        );
                     }
                 }
             }
@@ -67,10 +127,10 @@ where
     };
     crate::sandbox::userns::run_in_userns(&map, move || {
         let root = join::mount_stopped_root_with_volumes(&rootfs, api, &mounts)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| FilesError::Mount(e.to_string()))?;
         f(&root)
     })?
-    .map_err(Error::Reported)
+    .map_err(|e| Error::Container(e.into()))
 }
 
 /// `CTR:/path` or a host path.
@@ -120,9 +180,9 @@ pub fn copy(ctx: &Context, src: &CopyEnd, dst: &CopyEnd) -> Result<()> {
             let path = path.clone();
             let notes = with_root(ctx, name, true, move |root| {
                 let dir = resolve(root, &path, OFlags::RDONLY | OFlags::DIRECTORY)
-                    .map_err(|e| format!("{e} (cp - extracts a tar into an existing directory)"))?;
+                    .map_err(|e| FilesError::ExtractTarget(Box::new(e)))?;
                 crate::image::unpack::extract_into(&mut std::io::stdin().lock(), dir)
-                    .map_err(|e| e.to_string())
+                    .map_err(archive)
             })?;
             for n in notes {
                 eprintln!("Note: {n}");
@@ -143,7 +203,7 @@ pub fn copy(ctx: &Context, src: &CopyEnd, dst: &CopyEnd) -> Result<()> {
     }
 }
 
-fn resolve(root: &OwnedFd, path: &str, flags: OFlags) -> std::result::Result<OwnedFd, String> {
+fn resolve(root: &OwnedFd, path: &str, flags: OFlags) -> std::result::Result<OwnedFd, FilesError> {
     let rel = path.trim_start_matches('/');
     let rel = if rel.is_empty() { "." } else { rel };
     rustix::fs::openat2(
@@ -153,7 +213,10 @@ fn resolve(root: &OwnedFd, path: &str, flags: OFlags) -> std::result::Result<Own
         Mode::empty(),
         ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
     )
-    .map_err(|e| format!("{path} in the container: {e}"))
+    .map_err(|e| FilesError::InContainer {
+        path: path.to_string(),
+        errno: e.raw_os_error(),
+    })
 }
 
 fn base_name(path: &str) -> String {
@@ -165,9 +228,9 @@ fn base_name(path: &str) -> String {
 
 /// `cp CTR:PATH -`: PATH as a tar stream, its entries under PATH's base
 /// name (the link itself for a symbolic link).
-fn tar_out(root: &OwnedFd, path: &str, out: &mut dyn Write) -> std::result::Result<(), String> {
+fn tar_out(root: &OwnedFd, path: &str, out: &mut dyn Write) -> std::result::Result<(), FilesError> {
     let fd = resolve(root, path, OFlags::PATH | OFlags::NOFOLLOW)?;
-    let st = rustix::fs::fstat(&fd).map_err(|e| format!("{path}: {e}"))?;
+    let st = rustix::fs::fstat(&fd).map_err(sys(&path))?;
     let name = base_name(path);
     let name = if name.is_empty() || name == "/" {
         ".".to_string()
@@ -177,7 +240,7 @@ fn tar_out(root: &OwnedFd, path: &str, out: &mut dyn Write) -> std::result::Resu
     let mut tar = TarWriter::new(std::io::BufWriter::new(out));
     let mode = st.st_mode & 0o7777;
     let mtime = u64::try_from(st.st_mtime).unwrap_or(0);
-    let e = |e: crate::image::tar::TarError| e.to_string();
+    let e = archive;
     match FileType::from_raw_mode(st.st_mode) {
         FileType::Directory => {
             let dir = resolve(root, path, OFlags::RDONLY | OFlags::DIRECTORY)?;
@@ -193,8 +256,7 @@ fn tar_out(root: &OwnedFd, path: &str, out: &mut dyn Write) -> std::result::Resu
             )?;
         }
         FileType::Symlink => {
-            let target =
-                rustix::fs::readlinkat(&fd, "", Vec::new()).map_err(|e| format!("{path}: {e}"))?;
+            let target = rustix::fs::readlinkat(&fd, "", Vec::new()).map_err(sys(&path))?;
             tar.append_symlink(&name, &target.to_string_lossy(), mtime)
                 .map_err(e)?;
         }
@@ -204,18 +266,18 @@ fn tar_out(root: &OwnedFd, path: &str, out: &mut dyn Write) -> std::result::Resu
             tar.append_file(&name, mode, mtime, st.st_size as u64, &mut file)
                 .map_err(e)?;
         }
-        _ => return Err(format!("{path}: not a file, directory or symbolic link")),
+        _ => return Err(FilesError::NotCopyable(path.to_string())),
     }
     let mut w = tar.finish().map_err(e)?;
     w.flush()
-        .map_err(|e| format!("writing to standard output: {e}"))
+        .map_err(|e| FilesError::Stdout(Box::new(archive(e))))
 }
 
-fn copy_out(root: &OwnedFd, path: &str, host: &Path) -> std::result::Result<(), String> {
+fn copy_out(root: &OwnedFd, path: &str, host: &Path) -> std::result::Result<(), FilesError> {
     // The last component is not followed when it is a symlink: the link
     // itself is copied, as tar would.
     let fd = resolve(root, path, OFlags::PATH | OFlags::NOFOLLOW)?;
-    let st = rustix::fs::fstat(&fd).map_err(|e| format!("{path}: {e}"))?;
+    let st = rustix::fs::fstat(&fd).map_err(sys(&path))?;
     let target = if host.is_dir() {
         host.join(base_name(path))
     } else {
@@ -228,8 +290,8 @@ fn copy_tree_out(
     fd: BorrowedFd,
     st: &rustix::fs::Stat,
     dst: &Path,
-) -> std::result::Result<(), String> {
-    let err = |e: std::io::Error| format!("{}: {e}", dst.display());
+) -> std::result::Result<(), FilesError> {
+    let err = |e: std::io::Error| host(dst)(e);
     let mode = st.st_mode & 0o7777;
     match FileType::from_raw_mode(st.st_mode) {
         FileType::Directory => {
@@ -239,7 +301,7 @@ fn copy_tree_out(
                 OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
                 Mode::empty(),
             )
-            .map_err(|e| format!("{}: {e}", dst.display()))?;
+            .map_err(sys(dst.display()))?;
             match std::fs::create_dir(dst) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dst.is_dir() => {}
@@ -247,14 +309,14 @@ fn copy_tree_out(
             }
             for (name, child) in entries(dir.as_fd())? {
                 let cst = rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW)
-                    .map_err(|e| format!("{}: {e}", name.to_string_lossy()))?;
+                    .map_err(sys(name.to_string_lossy()))?;
                 let cfd = rustix::fs::openat(
                     &dir,
                     &name,
                     OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                     Mode::empty(),
                 )
-                .map_err(|e| format!("{}: {e}", name.to_string_lossy()))?;
+                .map_err(sys(name.to_string_lossy()))?;
                 let _ = child;
                 copy_tree_out(
                     cfd.as_fd(),
@@ -268,15 +330,14 @@ fn copy_tree_out(
         FileType::RegularFile => {
             let src = rustix::fs::openat(fd, ".", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
                 .or_else(|_| reopen(fd))
-                .map_err(|e| format!("{}: {e}", dst.display()))?;
+                .map_err(sys(dst.display()))?;
             let mut src = std::fs::File::from(src);
             let mut out = std::fs::File::create(dst).map_err(err)?;
             std::io::copy(&mut src, &mut out).map_err(err)?;
             let _ = out.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode));
         }
         FileType::Symlink => {
-            let target = rustix::fs::readlinkat(fd, "", Vec::new())
-                .map_err(|e| format!("{}: {e}", dst.display()))?;
+            let target = rustix::fs::readlinkat(fd, "", Vec::new()).map_err(sys(dst.display()))?;
             let _ = std::fs::remove_file(dst);
             std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target.to_bytes()), dst)
                 .map_err(err)?;
@@ -297,18 +358,21 @@ fn reopen(fd: BorrowedFd) -> std::result::Result<OwnedFd, rustix::io::Errno> {
     )
 }
 
-fn entries(dir: BorrowedFd) -> std::result::Result<Vec<(std::ffi::CString, FileType)>, String> {
+fn entries(dir: BorrowedFd) -> std::result::Result<Vec<(std::ffi::CString, FileType)>, FilesError> {
+    let read = |e: rustix::io::Errno| FilesError::ReadDir {
+        errno: e.raw_os_error(),
+    };
     let d = rustix::fs::openat(
         dir,
         ".",
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| format!("reading a directory: {e}"))?;
+    .map_err(read)?;
     let mut out = Vec::new();
-    let it = rustix::fs::Dir::read_from(&d).map_err(|e| format!("reading a directory: {e}"))?;
+    let it = rustix::fs::Dir::read_from(&d).map_err(read)?;
     for e in it {
-        let e = e.map_err(|e| format!("reading a directory: {e}"))?;
+        let e = e.map_err(read)?;
         let name = e.file_name().to_owned();
         if name.as_bytes() == b"." || name.as_bytes() == b".." {
             continue;
@@ -319,15 +383,15 @@ fn entries(dir: BorrowedFd) -> std::result::Result<Vec<(std::ffi::CString, FileT
     Ok(out)
 }
 
-fn copy_in(root: &OwnedFd, host: &Path, path: &str) -> std::result::Result<(), String> {
-    let meta = std::fs::symlink_metadata(host).map_err(|e| format!("{}: {e}", host.display()))?;
+fn copy_in(root: &OwnedFd, from: &Path, path: &str) -> std::result::Result<(), FilesError> {
+    let meta = std::fs::symlink_metadata(from).map_err(host(from))?;
     // Into an existing directory: under the source's name; else as `path`.
     let (parent, name) = match resolve(root, path, OFlags::RDONLY | OFlags::DIRECTORY) {
         Ok(dir) => (
             dir,
-            host.file_name()
+            from.file_name()
                 .map(|n| n.to_os_string())
-                .ok_or_else(|| format!("{}: no file name", host.display()))?,
+                .ok_or_else(|| FilesError::NoFileName(from.display().to_string()))?,
         ),
         Err(_) => {
             let p = Path::new(path.trim_end_matches('/'));
@@ -337,24 +401,27 @@ fn copy_in(root: &OwnedFd, host: &Path, path: &str) -> std::result::Result<(), S
                 .unwrap_or_else(|| "/".into());
             let name = p
                 .file_name()
-                .ok_or_else(|| format!("{path}: no file name"))?;
+                .ok_or_else(|| FilesError::NoFileName(path.to_string()))?;
             (
                 resolve(root, &parent, OFlags::RDONLY | OFlags::DIRECTORY)?,
                 name.to_os_string(),
             )
         }
     };
-    copy_tree_in(host, &meta, parent.as_fd(), &name)
+    copy_tree_in(from, &meta, parent.as_fd(), &name)
 }
 
 fn copy_tree_in(
-    host: &Path,
+    from: &Path,
     meta: &std::fs::Metadata,
     parent: BorrowedFd,
     name: &std::ffi::OsStr,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), FilesError> {
     use std::os::unix::fs::PermissionsExt;
-    let err = |e: rustix::io::Errno| format!("{} in the container: {e}", name.to_string_lossy());
+    let err = |e: rustix::io::Errno| FilesError::InContainer {
+        path: name.to_string_lossy().into_owned(),
+        errno: e.raw_os_error(),
+    };
     let mode = Mode::from_raw_mode(meta.permissions().mode() & 0o7777);
     let ft = meta.file_type();
     if ft.is_dir() {
@@ -370,15 +437,13 @@ fn copy_tree_in(
             Mode::empty(),
         )
         .map_err(err)?;
-        let list = std::fs::read_dir(host).map_err(|e| format!("{}: {e}", host.display()))?;
+        let list = std::fs::read_dir(from).map_err(host(from))?;
         for e in list.flatten() {
-            let m = e
-                .metadata()
-                .map_err(|e2| format!("{}: {e2}", e.path().display()))?;
+            let m = e.metadata().map_err(host(&e.path()))?;
             copy_tree_in(&e.path(), &m, dir.as_fd(), &e.file_name())?;
         }
     } else if ft.is_symlink() {
-        let target = std::fs::read_link(host).map_err(|e| format!("{}: {e}", host.display()))?;
+        let target = std::fs::read_link(from).map_err(host(from))?;
         let _ = rustix::fs::unlinkat(parent, name, AtFlags::empty());
         rustix::fs::symlinkat(target.as_os_str(), parent, name).map_err(err)?;
     } else if ft.is_file() {
@@ -390,8 +455,8 @@ fn copy_tree_in(
         )
         .map_err(err)?;
         let mut out = std::fs::File::from(fd);
-        let mut src = std::fs::File::open(host).map_err(|e| format!("{}: {e}", host.display()))?;
-        std::io::copy(&mut src, &mut out).map_err(|e| format!("{}: {e}", host.display()))?;
+        let mut src = std::fs::File::open(from).map_err(host(from))?;
+        std::io::copy(&mut src, &mut out).map_err(host(from))?;
     }
     Ok(())
 }
@@ -404,7 +469,7 @@ pub fn diff(ctx: &Context, input: &str) -> Result<Vec<Change>> {
     let (upper, lower) = layers(ctx, input)?;
     ctx.in_userns(move |_| {
         let mut out = Vec::new();
-        walk_upper(&upper, Path::new("/"), &lower, &mut out).map_err(other)?;
+        walk_upper(&upper, Path::new("/"), &lower, &mut out).map_err(ContainerError::from)?;
         out.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(out)
     })
@@ -441,8 +506,8 @@ fn walk_upper(
     rel: &Path,
     lower: &[PathBuf],
     out: &mut Vec<Change>,
-) -> std::result::Result<(), String> {
-    let list = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+) -> std::result::Result<(), FilesError> {
+    let list = std::fs::read_dir(dir).map_err(host(dir))?;
     for e in list.flatten() {
         let path = rel.join(e.file_name());
         let Ok(m) = e.path().symlink_metadata() else {
@@ -478,28 +543,27 @@ pub fn export(ctx: &Context, input: &str, out: Option<&Path>) -> Result<()> {
     // Symbolic links and fifos of the image keep the owners its layers'
     // owners files list (squashed ids); files carry theirs in an xattr.
     let stack = layers(ctx, input).ok();
-    let write = move |w: &mut dyn Write, root: &OwnedFd| -> std::result::Result<(), String> {
+    let write = move |w: &mut dyn Write, root: &OwnedFd| -> std::result::Result<(), FilesError> {
         let owners = match &stack {
             Some((upper, lower)) => StackOwners::new(Some(upper), lower),
             None => StackOwners::new(None, &[]),
         };
         let mut tar = TarWriter::new(std::io::BufWriter::new(w));
-        let dev = rustix::fs::fstat(root).map_err(|e| e.to_string())?.st_dev;
+        let dev = rustix::fs::fstat(root).map_err(sys("/"))?.st_dev;
         tar_tree(&mut tar, root.as_fd(), "", dev, &owners, &mut |_, _| None)?;
-        let mut w = tar.finish().map_err(|e| e.to_string())?;
-        w.flush().map_err(|e| e.to_string())
+        let mut w = tar.finish().map_err(archive)?;
+        w.flush().map_err(archive)
     };
     let Some(out) = out else {
         return with_root(ctx, input, false, move |root| {
-            write(&mut std::io::stdout().lock(), root)
-                .map_err(|e| format!("writing to standard output: {e}"))
+            write(&mut std::io::stdout().lock(), root).map_err(|e| FilesError::Stdout(Box::new(e)))
         });
     };
     let out = out.to_path_buf();
     let tmp = out.with_extension("burrow-export.tmp");
     let t = tmp.clone();
     with_root(ctx, input, false, move |root| {
-        let mut file = std::fs::File::create(&t).map_err(|e| format!("{}: {e}", t.display()))?;
+        let mut file = std::fs::File::create(&t).map_err(host(&t))?;
         write(&mut file, root)
     })?;
     std::fs::rename(&tmp, &out).map_err(|e| other(format!("{}: {e}", out.display())))
@@ -518,7 +582,7 @@ fn tar_tree<W: Write>(
     dev: u64,
     owners: &StackOwners,
     hook: &mut EntryHook,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), FilesError> {
     for (name, _) in entries(dir)? {
         let name_s = String::from_utf8_lossy(name.to_bytes()).into_owned();
         let path = if prefix.is_empty() {
@@ -526,8 +590,7 @@ fn tar_tree<W: Write>(
         } else {
             format!("{prefix}/{name_s}")
         };
-        let st = rustix::fs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| format!("{path}: {e}"))?;
+        let st = rustix::fs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW).map_err(sys(&path))?;
         let mtime = st.st_mtime.max(0) as u64;
         let mode = st.st_mode & 0o7777;
         let ft = FileType::from_raw_mode(st.st_mode);
@@ -537,8 +600,7 @@ fn tar_tree<W: Write>(
                     dir_entry(tar, &p, &st, owner(dir, &name, &st, &path, owners))?;
                 } else {
                     let e = NewEntry::new(p.as_bytes(), EntryKind::Regular, 0o644, mtime);
-                    tar.append(&e, &mut std::io::empty())
-                        .map_err(|e| e.to_string())?;
+                    tar.append(&e, &mut std::io::empty()).map_err(archive)?;
                 }
             }
             if ft != FileType::Directory {
@@ -562,7 +624,7 @@ fn tar_tree<W: Write>(
                     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                     Mode::empty(),
                 )
-                .map_err(|e| format!("{path}: {e}"))?;
+                .map_err(sys(&path))?;
                 tar_tree(tar, sub.as_fd(), &path, dev, owners, hook)?;
             }
             FileType::RegularFile => {
@@ -572,19 +634,17 @@ fn tar_tree<W: Write>(
                     OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                     Mode::empty(),
                 )
-                .map_err(|e| format!("{path}: {e}"))?;
+                .map_err(sys(&path))?;
                 e.size = st.st_size as u64;
                 let mut r = std::fs::File::from(f).take(e.size);
-                tar.append(&e, &mut r).map_err(|e| e.to_string())?;
+                tar.append(&e, &mut r).map_err(archive)?;
             }
             FileType::Symlink => {
-                let target = rustix::fs::readlinkat(dir, &name, Vec::new())
-                    .map_err(|e| format!("{path}: {e}"))?;
+                let target = rustix::fs::readlinkat(dir, &name, Vec::new()).map_err(sys(&path))?;
                 e.kind = EntryKind::Symlink;
                 e.mode = 0o777;
                 e.link = target.to_bytes();
-                tar.append(&e, &mut std::io::empty())
-                    .map_err(|e| e.to_string())?;
+                tar.append(&e, &mut std::io::empty()).map_err(archive)?;
             }
             FileType::CharacterDevice | FileType::BlockDevice => {
                 e.kind = if ft == FileType::CharacterDevice {
@@ -594,13 +654,11 @@ fn tar_tree<W: Write>(
                 };
                 e.dev_major = rustix::fs::major(st.st_rdev);
                 e.dev_minor = rustix::fs::minor(st.st_rdev);
-                tar.append(&e, &mut std::io::empty())
-                    .map_err(|e| e.to_string())?;
+                tar.append(&e, &mut std::io::empty()).map_err(archive)?;
             }
             FileType::Fifo => {
                 e.kind = EntryKind::Fifo;
-                tar.append(&e, &mut std::io::empty())
-                    .map_err(|e| e.to_string())?;
+                tar.append(&e, &mut std::io::empty()).map_err(archive)?;
             }
             _ => {}
         }
@@ -633,7 +691,7 @@ fn dir_entry<W: Write>(
     path: &str,
     st: &rustix::fs::Stat,
     (uid, gid): (u64, u64),
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), FilesError> {
     let mut e = NewEntry::new(
         path.as_bytes(),
         EntryKind::Directory,
@@ -642,8 +700,7 @@ fn dir_entry<W: Write>(
     );
     e.uid = uid;
     e.gid = gid;
-    tar.append(&e, &mut std::io::empty())
-        .map_err(|e| e.to_string())
+    tar.append(&e, &mut std::io::empty()).map_err(archive)
 }
 
 /// `commit`: the writable layer as a new image layer on top of the
@@ -711,7 +768,7 @@ pub fn layer_from_upper(
     lower: &[PathBuf],
     owners: &StackOwners,
 ) -> Result<crate::image::store::AddedLayer> {
-    let file = tempfile_in(store.root()).map_err(other)?;
+    let file = tempfile_in(store.root()).map_err(ContainerError::from)?;
     let dirfd = rustix::fs::open(
         upper,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -762,7 +819,7 @@ pub fn layer_from_upper(
         }
         None
     };
-    tar_tree(&mut tar, dirfd.as_fd(), "", dev, owners, &mut hook).map_err(other)?;
+    tar_tree(&mut tar, dirfd.as_fd(), "", dev, owners, &mut hook).map_err(ContainerError::from)?;
     let mut w = tar.finish().map_err(|e| other(e.to_string()))?;
     w.flush().map_err(|e| other(e.to_string()))?;
     drop(w);
@@ -775,7 +832,7 @@ pub fn layer_from_upper(
 
 /// An unnamed scratch file under the store's `tmp/`: made and unlinked at
 /// once, so a killed commit leaves nothing of it.
-fn tempfile_in(root: &Path) -> std::result::Result<std::fs::File, String> {
+fn tempfile_in(root: &Path) -> std::result::Result<std::fs::File, FilesError> {
     let dir = root.join("tmp");
     let path = dir.join(format!("commit-{}.tar", std::process::id()));
     let file = std::fs::File::options()
@@ -784,7 +841,7 @@ fn tempfile_in(root: &Path) -> std::result::Result<std::fs::File, String> {
         .create(true)
         .truncate(true)
         .open(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(host(&path))?;
     let _ = std::fs::remove_file(&path);
     Ok(file)
 }

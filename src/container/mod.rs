@@ -41,6 +41,8 @@ pub enum ContainerError {
     Pod(#[from] pods::PodError),
     #[error(transparent)]
     Kube(#[from] kube::KubeError),
+    #[error(transparent)]
+    Files(#[from] files::FilesError),
     #[error("container {0} is running; stop it first, or remove it with -f")]
     Running(String),
     #[error("container {0} is not running")]
