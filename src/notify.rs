@@ -187,6 +187,40 @@ impl Listener {
         }
     }
 
+    /// Writes `data` at `addr` in the memory of notification `n`'s caller,
+    /// as the call itself would have: through /proc/TID/mem opened first,
+    /// then the notification checked to be still waiting. An open mem file
+    /// holds the address space it was opened on, so the write lands in the
+    /// caller's memory and nowhere else, even if the caller dies and its
+    /// thread id is reused meanwhile; the check after tells whether anyone
+    /// is left to answer. Like ptrace, the write reaches a private page the
+    /// caller mapped read-only (its own memory: it could write it itself
+    /// after mprotect); the kernel refuses it in a shared mapping.
+    /// `Err(errno)`: ENOENT when the caller is gone, EFAULT when the range
+    /// is not its memory.
+    pub fn write_to_caller(&self, n: &Notification, addr: u64, data: &[u8]) -> Result<(), i32> {
+        use rustix::fs::{Mode, OFlags};
+        let path = format!("/proc/{}/mem", n.pid);
+        let mem = rustix::fs::open(
+            path.as_str(),
+            OFlags::WRONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        );
+        if !self.still_waiting(n.id) {
+            return Err(libc::ENOENT);
+        }
+        let mem = mem.map_err(|e| e.raw_os_error())?;
+        // Offsets past i64::MAX (kernel addresses) are refused (EINVAL).
+        let written = rustix::io::pwrite(&mem, data, addr);
+        if !self.still_waiting(n.id) {
+            return Err(libc::ENOENT);
+        }
+        match written {
+            Ok(k) if k == data.len() => Ok(()),
+            _ => Err(libc::EFAULT),
+        }
+    }
+
     /// Answers up to `batch` waiting notifications with `server`; false
     /// once the listener hung up.
     pub fn serve_waiting(&self, server: &mut dyn Server, batch: usize) -> bool {

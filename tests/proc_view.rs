@@ -286,3 +286,166 @@ fn a_detached_container_without_subids_has_its_view_for_exec_too() {
         "the container's uptime in an exec'd process\n{out}"
     );
 }
+
+/// busybox `uptime` and `free` take their numbers from sysinfo(2), which
+/// the supervisor answers with the view's: the container's uptime (busybox
+/// prints `up 0 min`, the host `up HH:MM` or days), free's total the served
+/// MemTotal. With subordinate ids the container's seccomp listener carries
+/// sysinfo alone; without them, root emulation's calls too (a chown to
+/// another owner still succeeds).
+#[test]
+fn sysinfo_answers_with_the_containers_uptime_and_the_served_memory() {
+    let test = "sysinfo_answers_with_the_containers_uptime_and_the_served_memory";
+    for user in [TestUser::WithSubids, TestUser::NoSubids] {
+        let Some(env) = setup(test, user) else {
+            return;
+        };
+        let host_up = uptime_secs(&std::fs::read_to_string("/proc/uptime").expect("host uptime"));
+        assert!(host_up > 600.0, "the host must be up for 10 minutes");
+        let script = "uptime; free | awk '/^Mem:/ {print $2}'; \
+                      awk '/^MemTotal:/ {print $2}' /proc/meminfo; \
+                      chown 5:5 /tmp && echo chowned";
+        let out = sh(&env, &["--proc-view", "container"], script);
+        let lines = out.assert_ok().stdout_lines();
+        assert!(
+            lines[0].contains(" up 0 min,") || lines[0].contains(" up 1 min,"),
+            "busybox uptime shows the container's uptime, not the host's ({host_up} s)\n{out}"
+        );
+        assert_eq!(
+            lines[1], lines[2],
+            "free's total is the served MemTotal\n{out}"
+        );
+        assert_eq!(lines[3], "chowned", "{out}");
+        // Without the view, sysinfo is the kernel's: the host's uptime.
+        let out = sh(&env, &["--proc-view", "host"], "uptime");
+        assert!(
+            !out.assert_ok().stdout.contains(" up 0 min,"),
+            "the host's uptime\n{out}"
+        );
+    }
+}
+
+/// What a container may try against the supervisor's answer to sysinfo(2),
+/// with the host's python3 (ctypes) bound in: addresses that are not its
+/// memory fail with EFAULT as the kernel's own sysinfo would; a file it can
+/// only read, mapped shared or private, is never written through the
+/// mapping; a thread that swaps what the address maps while another calls
+/// sysinfo on it in a loop, and a process that exits in the middle of its
+/// calls, change nothing outside the caller; the supervisor keeps answering
+/// afterwards.
+#[test]
+fn sysinfo_writes_only_into_the_callers_own_writable_memory() {
+    let test = "sysinfo_writes_only_into_the_callers_own_writable_memory";
+    let Some(env) = setup(test, TestUser::WithSubids) else {
+        return;
+    };
+    if !std::path::Path::new("/usr/bin/python3").exists() {
+        let _ = writeln!(std::io::stderr(), "SKIP {test}: no /usr/bin/python3");
+        return;
+    }
+    let ro = env.fixture("readonly", &[b'r'; 8192]);
+    let script = env.fixture(
+        "attack.py",
+        br#"
+import ctypes, os, threading
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+SYS_sysinfo = 99
+PROT_READ, PROT_WRITE = 1, 2
+MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 1, 2, 0x10, 0x20
+
+def sysinfo(addr):
+    r = libc.syscall(SYS_sysinfo, ctypes.c_void_p(addr))
+    return 0 if r == 0 else ctypes.get_errno()
+
+# Not the caller's memory: EFAULT, as from the kernel.
+for addr in [0, 1, 0x7fff_ffff_f000, 0xffff_8000_0000_0000, 2**64 - 8]:
+    print("bad", hex(addr), os.strerror(sysinfo(addr)))
+
+# A file the container can only read, mapped shared: refused.
+fd = os.open("/ro", os.O_RDONLY)
+shared = libc.mmap(None, 8192, PROT_READ, MAP_SHARED, fd, 0)
+print("shared", os.strerror(sysinfo(shared)))
+# Mapped private: whatever the answer, the file is not written.
+private = libc.mmap(None, 8192, PROT_READ, MAP_PRIVATE, fd, 0)
+sysinfo(private)
+
+# A racing thread: the page under the address is the read-only file's,
+# shared, then fresh anonymous memory, again and again.
+page = libc.mmap(None, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+stop = False
+def flip():
+    while not stop:
+        libc.mmap(page, 4096, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0)
+        libc.mmap(page, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
+t = threading.Thread(target=flip)
+t.start()
+answers = set()
+for _ in range(3000):
+    answers.add(os.strerror(sysinfo(page)))
+stop = True
+t.join()
+print("raced", sorted(answers))
+
+# Processes that exit while a thread of theirs is in sysinfo.
+for _ in range(50):
+    pid = os.fork()
+    if pid == 0:
+        def spin():
+            while True:
+                sysinfo(page)
+        threading.Thread(target=spin, daemon=True).start()
+        os._exit(0)
+    os.waitpid(pid, 0)
+buf = ctypes.create_string_buffer(256)
+print("after", os.strerror(sysinfo(ctypes.addressof(buf))))
+"#,
+    );
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "--proc-view",
+        "container",
+        "-v",
+        "/usr:/usr:ro",
+        "-v",
+        "/usr/lib:/lib:ro",
+        "-v",
+        "/usr/lib64:/lib64:ro",
+        "-v",
+        &format!("{}:/attack.py:ro", common::path_str(&script)),
+        "-v",
+        &format!("{}:/ro:ro", common::path_str(&ro)),
+        PLAIN,
+        "sh",
+        "-c",
+        "python3 /attack.py && uptime",
+    ]);
+    let lines = out.assert_ok().stdout_lines();
+    for (i, addr) in [
+        "0x0",
+        "0x1",
+        "0x7ffffffff000",
+        "0xffff800000000000",
+        "0xfffffffffffffff8",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert_eq!(lines[i], format!("bad {addr} Bad address"), "{out}");
+    }
+    assert_eq!(lines[5], "shared Bad address", "{out}");
+    assert!(lines[6].starts_with("raced "), "{out}");
+    assert_eq!(lines[7], "after Success", "{out}");
+    assert!(
+        lines[8].contains(" up 0 min,") || lines[8].contains(" up 1 min,"),
+        "the supervisor still answers\n{out}"
+    );
+    assert_eq!(
+        std::fs::read(&ro).unwrap(),
+        vec![b'r'; 8192],
+        "the read-only file is untouched"
+    );
+}

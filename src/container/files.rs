@@ -501,6 +501,14 @@ fn is_whiteout(m: &std::fs::Metadata) -> bool {
     m.file_type().is_char_device() && m.rdev() == 0
 }
 
+/// fuse-overlayfs makes each new directory opaque with a file named as
+/// OCI's opaque marker, `.wh..wh..opq`, and a whiteout of `.wh..opq`
+/// beside it (which reads as that marker again): not the container's
+/// files, the directory is listed itself.
+fn is_fuse_opaque_marker(name: &std::ffi::OsStr) -> bool {
+    name == ".wh..wh..opq" || name == ".wh..opq"
+}
+
 fn walk_upper(
     dir: &Path,
     rel: &Path,
@@ -509,6 +517,9 @@ fn walk_upper(
 ) -> std::result::Result<(), FilesError> {
     let list = std::fs::read_dir(dir).map_err(host(dir))?;
     for e in list.flatten() {
+        if is_fuse_opaque_marker(&e.file_name()) {
+            continue;
+        }
         let path = rel.join(e.file_name());
         let Ok(m) = e.path().symlink_metadata() else {
             continue;
@@ -522,9 +533,12 @@ fn walk_upper(
             out.push(('D', text));
             continue;
         }
-        // The sandbox's own mount points, empty in the writable layer.
+        // The sandbox's own mount points, empty in the writable layer
+        // (but for fuse-overlayfs's opaque markers).
         let empty = m.len() == 0
-            || (m.is_dir() && std::fs::read_dir(e.path()).is_ok_and(|mut d| d.next().is_none()));
+            || (m.is_dir()
+                && std::fs::read_dir(e.path())
+                    .is_ok_and(|d| d.flatten().all(|c| is_fuse_opaque_marker(&c.file_name()))));
         if !in_lower && empty && SANDBOX_MOUNT_POINTS.contains(&text.as_str()) {
             continue;
         }

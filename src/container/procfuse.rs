@@ -80,6 +80,86 @@ pub fn server(cgroup: Option<PathBuf>) -> ProcViewServer {
     ))
 }
 
+/// The server for `SandboxSpec::sysinfo_server`: sysinfo(2) answered
+/// with the numbers the view's files show, read the same way (the
+/// container's cgroup directory, if it has one; uptime from the server's
+/// start, which is the container's).
+pub fn sysinfo_server(cgroup: Option<PathBuf>) -> crate::sandbox::SysinfoServer {
+    crate::sandbox::SysinfoServer(std::sync::Arc::new(move || {
+        Box::new(SysinfoCalls {
+            view: View::new(cgroup.clone()),
+        }) as Box<dyn crate::notify::Server>
+    }))
+}
+
+/// Answers sysinfo(2) on the container's seccomp listener, in the
+/// supervisor: the struct is written into the caller's memory only
+/// (`Listener::write_to_caller`), at the address it gave.
+struct SysinfoCalls {
+    view: View,
+}
+
+impl crate::notify::Server for SysinfoCalls {
+    fn serve(
+        &mut self,
+        listener: &crate::notify::Listener,
+        n: &crate::notify::Notification,
+    ) -> crate::notify::Response {
+        use crate::notify::Response;
+        if i64::from(n.data.nr) != libc::SYS_sysinfo {
+            return Response::Continue;
+        }
+        let text = |name: &str| {
+            FILES
+                .iter()
+                .position(|(f, _)| *f == name)
+                .map(|i| self.view.render(i))
+                .unwrap_or_default()
+        };
+        let v = procview::sysinfo(&text("meminfo"), &text("uptime"), &text("loadavg"));
+        match listener.write_to_caller(n, n.data.args[0], &sysinfo_bytes(&v)) {
+            Ok(()) => Response::Value(0),
+            Err(errno) => Response::Failed(errno),
+        }
+    }
+}
+
+/// `v` laid out as this architecture's `struct sysinfo` (the native ABI's,
+/// the only one notified), `mem_unit` 1 and no high memory.
+fn sysinfo_bytes(v: &procview::Sysinfo) -> Vec<u8> {
+    use std::mem::{offset_of, size_of};
+    type Si = libc::sysinfo;
+    let mut out = vec![0u8; size_of::<Si>()];
+    let mut put = |at: usize, bytes: &[u8]| out[at..at + bytes.len()].copy_from_slice(bytes);
+    let long = |x: u64| {
+        libc::c_long::try_from(x)
+            .unwrap_or(libc::c_long::MAX)
+            .to_ne_bytes()
+    };
+    #[allow(clippy::useless_conversion)] // c_ulong is u64 on 64-bit targets
+    let ulong = |x: u64| {
+        libc::c_ulong::try_from(x)
+            .unwrap_or(libc::c_ulong::MAX)
+            .to_ne_bytes()
+    };
+    put(offset_of!(Si, uptime), &long(v.uptime));
+    for (i, l) in v.loads.iter().enumerate() {
+        put(
+            offset_of!(Si, loads) + i * size_of::<libc::c_ulong>(),
+            &ulong(*l),
+        );
+    }
+    put(offset_of!(Si, totalram), &ulong(v.totalram));
+    put(offset_of!(Si, freeram), &ulong(v.freeram));
+    put(offset_of!(Si, sharedram), &ulong(v.sharedram));
+    put(offset_of!(Si, bufferram), &ulong(v.bufferram));
+    put(offset_of!(Si, totalswap), &ulong(v.totalswap));
+    put(offset_of!(Si, freeswap), &ulong(v.freeswap));
+    put(offset_of!(Si, procs), &v.procs.to_ne_bytes());
+    put(offset_of!(Si, mem_unit), &1u32.to_ne_bytes());
+    out
+}
+
 /// The server's process: enters the user namespace of the container
 /// (through `pidfd`), keeps no descriptor but /dev/fuse, and serves until
 /// the container's mount of it goes away.
@@ -122,13 +202,8 @@ fn serve(fuse: OwnedFd, pidfd: i32, cgroup: Option<PathBuf>) -> Result<(), ProcV
         OwnedFd::from_raw_fd(3)
     };
     let notifier = std::sync::Arc::new(std::sync::OnceLock::new());
-    let view = View {
-        cgroup,
-        started: Instant::now(),
-        open: Mutex::new(Open::default()),
-        load: Mutex::new(Load::default()),
-        notifier: notifier.clone(),
-    };
+    let mut view = View::new(cgroup);
+    view.notifier = notifier.clone();
     let mut config = fuser::Config::default();
     config.acl = fuser::SessionACL::All;
     let session = fuser::Session::from_fd(view, fuse, fuser::SessionACL::All, config)
@@ -225,6 +300,17 @@ fn host(path: &str) -> String {
 }
 
 impl View {
+    /// The view of the container in `cgroup`, started now.
+    fn new(cgroup: Option<PathBuf>) -> View {
+        View {
+            cgroup,
+            started: Instant::now(),
+            open: Mutex::new(Open::default()),
+            load: Mutex::new(Load::default()),
+            notifier: Default::default(),
+        }
+    }
+
     fn cg(&self, file: &str) -> Option<String> {
         read(&self.cgroup.as_ref()?.join(file))
     }
@@ -489,6 +575,34 @@ impl fuser::Filesystem for View {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sysinfo_is_laid_out_as_the_kernels_struct() {
+        let v = procview::Sysinfo {
+            uptime: 11,
+            loads: [1, 2, 3],
+            totalram: 64 << 20,
+            freeram: 48 << 20,
+            sharedram: 5,
+            bufferram: 6,
+            totalswap: 7,
+            freeswap: 8,
+            procs: 9,
+        };
+        let bytes = sysinfo_bytes(&v);
+        assert_eq!(bytes.len(), std::mem::size_of::<libc::sysinfo>());
+        // SAFETY: `bytes` holds size_of::<sysinfo>() bytes, and every bit
+        // pattern is a valid sysinfo (integers only); read_unaligned
+        // needs no alignment.
+        let si: libc::sysinfo = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
+        assert_eq!(si.uptime, 11);
+        assert_eq!(si.loads, [1, 2, 3]);
+        assert_eq!((si.totalram, si.freeram), (64 << 20, 48 << 20));
+        assert_eq!((si.sharedram, si.bufferram), (5, 6));
+        assert_eq!((si.totalswap, si.freeswap), (7, 8));
+        assert_eq!((si.procs, si.mem_unit), (9, 1));
+        assert_eq!((si.totalhigh, si.freehigh), (0, 0));
+    }
 
     #[test]
     fn every_file_has_its_own_inode_and_no_other_name_resolves() {

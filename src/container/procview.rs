@@ -319,6 +319,73 @@ pub fn loadavg_step(avg: [f64; 3], runnable: f64, interval_secs: f64) -> [f64; 3
     next
 }
 
+/// What sysinfo(2) tells the container: the numbers of its own
+/// /proc/meminfo, /proc/uptime and /proc/loadavg as the view renders them,
+/// so that busybox `free` and `uptime` (which call sysinfo) agree with
+/// procps (which reads the files). Sizes in bytes (`mem_unit` 1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sysinfo {
+    /// Whole seconds, rounded up as the kernel does.
+    pub uptime: u64,
+    /// The load averages in the kernel's fixed point (1 << 16 is 1.0).
+    pub loads: [u64; 3],
+    pub totalram: u64,
+    pub freeram: u64,
+    pub sharedram: u64,
+    pub bufferram: u64,
+    pub totalswap: u64,
+    pub freeswap: u64,
+    /// Tasks, at most u16::MAX as the field holds.
+    pub procs: u16,
+}
+
+/// `Sysinfo` from the texts of the view's `meminfo`, `uptime` and
+/// `loadavg` (a number a text lacks is 0).
+pub fn sysinfo(meminfo: &str, uptime: &str, loadavg: &str) -> Sysinfo {
+    let bytes = |key: &str| -> u64 {
+        meminfo
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                (k == key).then(|| v.split_whitespace().next()?.parse::<u64>().ok())?
+            })
+            .unwrap_or(0)
+            .saturating_mul(1024)
+    };
+    let up: f64 = uptime
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+        .unwrap_or(0.0);
+    let mut f = loadavg.split_whitespace();
+    let mut loads = [0u64; 3];
+    for l in &mut loads {
+        let avg: f64 = f.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        *l = if avg.is_finite() && avg > 0.0 {
+            (avg * 65536.0).round() as u64
+        } else {
+            0
+        };
+    }
+    let procs = f
+        .next()
+        .and_then(|rt| rt.split_once('/'))
+        .and_then(|(_, total)| total.parse::<u64>().ok())
+        .map_or(0, |t| t.min(u64::from(u16::MAX)) as u16);
+    Sysinfo {
+        uptime: up.ceil() as u64,
+        loads,
+        totalram: bytes("MemTotal"),
+        freeram: bytes("MemFree"),
+        sharedram: bytes("Shmem"),
+        bufferram: bytes("Buffers"),
+        totalswap: bytes("SwapTotal"),
+        freeswap: bytes("SwapFree"),
+        procs,
+    }
+}
+
 /// `/proc/diskstats` of the container: the host's lines of the devices its
 /// cgroup did I/O on (`io.stat`), with the container's reads and writes
 /// (completed, sectors) in place of the host's and the timings zero; the
@@ -415,6 +482,31 @@ HugePages_Total:       0
         assert!(
             out.contains("MemTotal:          65536 kB\n"),
             "the kernel's layout: {out}"
+        );
+    }
+
+    #[test]
+    fn sysinfo_gives_the_numbers_of_the_views_files() {
+        // --memory 64m, 16 MiB in use: free's total and free.
+        let mem = meminfo(MEMINFO, &limited("67108864", "16777216"));
+        let up = uptime(10.25, "1000.00 3000.00\n", 4, 2);
+        let v = sysinfo(&mem, &up, &loadavg([0.5, 1.0, 2.0], 1, 3, 42));
+        assert_eq!(v.totalram, 64 << 20);
+        assert_eq!(v.freeram, 48 << 20);
+        assert_eq!(v.sharedram, 1 << 20);
+        assert_eq!(v.bufferram, 0);
+        assert_eq!((v.totalswap, v.freeswap), (0, 0));
+        assert_eq!(v.uptime, 11, "rounded up, as the kernel's");
+        assert_eq!(v.loads, [32768, 65536, 131072]);
+        assert_eq!(v.procs, 3);
+        // Nothing readable: zeros, never a panic.
+        assert_eq!(sysinfo("", "", ""), Sysinfo::default());
+        assert_eq!(
+            sysinfo("MemTotal: x kB", "-5 1", "nan inf 1e999 9/99999999"),
+            Sysinfo {
+                procs: u16::MAX,
+                ..Sysinfo::default()
+            }
         );
     }
 

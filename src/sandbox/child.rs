@@ -250,13 +250,17 @@ fn seccomp(ctx: &ChildContext, spec: &SandboxSpec) -> Result<(), Stop> {
     // both: the supervisor hands the root emulation's calls on from the
     // network's loop (`Running::take_socket_notify`).
     let ids = spec.root_emulation;
+    // The caller's `HostSide::sysinfo` answers it (the kernel, without one).
+    let sysinfo = !spec.proc_view.is_empty();
     let notify = super::seccomp::Notified {
         bind: spec.bind_notify,
         connect: spec.connect_notify,
         ids,
+        sysinfo,
     };
     if let Some(fd) = install_seccomp(spec, notify)? {
-        let msg = if ids {
+        // The root emulation's listener carries sysinfo(2) too.
+        let msg = if ids || sysinfo {
             ToParent::RootNotify
         } else {
             ToParent::SocketNotify

@@ -272,7 +272,7 @@ fn start_root_server(rootfs: &super::Rootfs) -> Result<Channel, SandboxError> {
             }
             if let Ok(Some((ToParent::RootNotify, Some(fd)))) = theirs.recv::<ToParent>() {
                 drop(theirs);
-                super::rootemu::RootEmulation::new(fd, rootfs).serve_until_gone();
+                super::rootemu::RootEmulation::new(fd, rootfs, None).serve_until_gone();
             }
             // SAFETY: _exit skips the parent's atexit handlers and buffers.
             unsafe { libc::_exit(0) }

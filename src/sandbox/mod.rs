@@ -46,7 +46,7 @@ pub use spec::MountOp;
 pub use spec::{
     CgroupFs, EtcFiles, InvalidSpec, JoinNamespaces, Namespaces, NetSetup, OverlayApi,
     ProcViewFile, ProcViewHandle, ProcViewServer, Rootfs, RootfsDriver, SandboxSpec, SharedUserns,
-    User, DEFAULT_MASKED_PATHS, DEFAULT_PATH, DEFAULT_READONLY_PATHS,
+    SysinfoServer, User, DEFAULT_MASKED_PATHS, DEFAULT_PATH, DEFAULT_READONLY_PATHS,
 };
 pub use user::{resolve_user, resolve_user_from, ResolvedUser, UserError};
 
@@ -264,6 +264,11 @@ pub struct HostSide<'a> {
     /// Starts the server of `SandboxSpec::proc_view`; without one the
     /// view is off.
     pub proc_view: Option<ProcViewServer>,
+    /// Answers the container's sysinfo(2), which its seccomp filter sends
+    /// to the supervisor while the /proc view is on (its memory, swap,
+    /// uptime and load instead of the host's); without one the kernel
+    /// answers. `exec`'d processes are not sent: theirs is the kernel's.
+    pub sysinfo: Option<SysinfoServer>,
 }
 
 /// `HostSide::net`: on the tun fd and the route socket, the fd that
@@ -475,7 +480,9 @@ pub fn spawn_shared(
             }
             ToParent::SocketNotify => running.socket_notify = fd.map(crate::notify::Listener::new),
             ToParent::RootNotify => {
-                running.root_emulation = fd.map(|fd| rootemu::RootEmulation::new(fd, &spec.rootfs));
+                let sysinfo = host.sysinfo.as_ref().map(|s| (s.0)());
+                running.root_emulation =
+                    fd.map(|fd| rootemu::RootEmulation::new(fd, &spec.rootfs, sysinfo));
                 // One filter, one listener: it carries the binds and
                 // connects too (see `child::seccomp`).
                 running.root_serves_sockets = spec.bind_notify || spec.connect_notify;

@@ -72,7 +72,27 @@ impl From<Answer> for Response {
 pub struct RootEmulation {
     /// `None` once every process under the filter is gone.
     listener: Option<Listener>,
-    server: IdServer,
+    server: ContainerCalls,
+}
+
+/// The calls of a container's listener that are not the network's: root
+/// emulation's, and sysinfo(2) when a server for it was given (the /proc
+/// view's numbers). Each call goes to the server of its number.
+pub struct ContainerCalls {
+    ids: IdServer,
+    sysinfo: Option<Box<dyn Server>>,
+}
+
+impl Server for ContainerCalls {
+    fn serve(&mut self, listener: &Listener, n: &Notification) -> Response {
+        if i64::from(n.data.nr) == libc::SYS_sysinfo {
+            return match &mut self.sysinfo {
+                Some(s) => s.serve(listener, n),
+                None => Response::Continue,
+            };
+        }
+        self.ids.serve(listener, n)
+    }
 }
 
 /// The calls root emulation answers, with the ids processes asked for:
@@ -132,8 +152,13 @@ impl Server for IdServer {
 }
 
 impl RootEmulation {
-    /// Serves the listener `notify` of a container whose root is `rootfs`.
-    pub fn new(notify: OwnedFd, rootfs: &super::Rootfs) -> RootEmulation {
+    /// Serves the listener `notify` of a container whose root is `rootfs`,
+    /// with the server of sysinfo(2) if the filter sends it.
+    pub fn new(
+        notify: OwnedFd,
+        rootfs: &super::Rootfs,
+        sysinfo: Option<Box<dyn Server>>,
+    ) -> RootEmulation {
         let layer = match rootfs {
             super::Rootfs::Overlay { lower, upper, .. } => Some(WritableLayer {
                 upper: upper.clone(),
@@ -144,10 +169,13 @@ impl RootEmulation {
         };
         RootEmulation {
             listener: Some(Listener::new(notify)),
-            server: IdServer {
-                creds: CredTable::default(),
-                layer,
-                asked_root: AskedRoot::default(),
+            server: ContainerCalls {
+                ids: IdServer {
+                    creds: CredTable::default(),
+                    layer,
+                    asked_root: AskedRoot::default(),
+                },
+                sysinfo,
             },
         }
     }
@@ -185,7 +213,7 @@ impl RootEmulation {
     /// The listener and the server, for a loop that serves other calls on
     /// the same listener (the network's binds and connects); `None` once
     /// the listener hung up.
-    pub fn into_parts(self) -> Option<(Listener, IdServer)> {
+    pub fn into_parts(self) -> Option<(Listener, ContainerCalls)> {
         Some((self.listener?, self.server))
     }
 }

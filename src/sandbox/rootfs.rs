@@ -88,6 +88,14 @@ pub(crate) enum DriverError {
     },
     #[error("binding {}: {}", .path.display(), text(*.errno))]
     Bind { path: PathBuf, errno: Errno },
+    /// fuse-overlayfs's mount points layer (`layer`) could not be made.
+    #[error("the mount points layer {}: {op} {}: {}", .layer.display(), .path.display(), text(*.errno))]
+    MountPoints {
+        layer: PathBuf,
+        op: &'static str,
+        path: PathBuf,
+        errno: Errno,
+    },
 }
 
 /// A step of a driver that failed with `errno`.
@@ -220,7 +228,10 @@ pub(crate) fn mount_root(
                     })
             }
             RootfsDriver::FuseOverlayfs => {
-                match fuse_overlayfs(lower, upper, work, target.as_fd())
+                match fuse_points_layer(lower, work, etc_points)
+                    .and_then(|points| {
+                        fuse_overlayfs(points.as_deref(), lower, upper, work, target.as_fd())
+                    })
                     .and_then(|()| leave_the_fuse_daemon_behind(staging.as_fd()))
                 {
                     Ok((root, moved)) => {
@@ -479,31 +490,110 @@ fn mount_points_layer(staging: BorrowedFd, names: &[&str]) -> Result<OwnedFd, Se
         Mode::empty(),
     )
     .map_err(|e| err("open the mount points layer", e))?;
-    rustix::fs::mkdirat(&points, "etc", Mode::from_raw_mode(0o755))
-        .map_err(|e| err("make the mount points layer's /etc", e))?;
-    for name in names {
-        rustix::fs::openat(
-            &points,
-            format!("etc/{name}").as_str(),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o644),
-        )
-        .map_err(|e| {
-            op_err(
-                "make a mount point in",
-                Some(&Path::new("/etc").join(name)),
-                e,
-                None,
-            )
-        })?;
-    }
+    fill_points_layer(points.as_fd(), names, &[])
+        .map_err(|(op, path, e)| op_err(op, path.as_deref(), e, None))?;
     Ok(points)
 }
 
-/// fuse-overlayfs mounting on `target`. Its option string is not passed to
+/// What the sandbox mounts on in an image's top directory: made in the
+/// fuse-overlayfs mount points layer when the image lacks them, as
+/// fuse-overlayfs makes each new directory opaque with a marker file
+/// (`.wh..wh..opq`) that would otherwise land in the writable layer.
+const TOP_MOUNT_POINTS: [&str; 3] = ["dev", "proc", "sys"];
+
+/// The mount points layer's entries in `points`: `etc/NAME` empty files
+/// (0644) and the directories `dirs` (0755), both root's; what is there
+/// already is kept.
+fn fill_points_layer(
+    points: BorrowedFd,
+    etc_names: &[&str],
+    dirs: &[&str],
+) -> Result<(), (&'static str, Option<PathBuf>, Errno)> {
+    let mkdir = |name: &str| match rustix::fs::mkdirat(points, name, Mode::from_raw_mode(0o755)) {
+        Ok(()) | Err(Errno::EXIST) => Ok(()),
+        Err(e) => Err(("make a mount point in", Some(Path::new("/").join(name)), e)),
+    };
+    for dir in dirs {
+        mkdir(dir)?;
+    }
+    if etc_names.is_empty() {
+        return Ok(());
+    }
+    mkdir("etc")?;
+    for name in etc_names {
+        match rustix::fs::openat(
+            points,
+            format!("etc/{name}").as_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        ) {
+            Ok(_) | Err(Errno::EXIST) => {}
+            Err(e) => {
+                return Err((
+                    "make a mount point in",
+                    Some(Path::new("/etc").join(name)),
+                    e,
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The name of fuse-overlayfs's mount points layer in the container's work
+/// directory (fuse-overlayfs and the kernel overlay use only `work/work`
+/// and `work/index` there).
+const FUSE_POINTS: &str = "burrow-points";
+
+/// fuse-overlayfs's mount points layer, `work/burrow-points`: the /etc
+/// files of `etc_points` and the top directories of `TOP_MOUNT_POINTS`
+/// that no layer has, so that mounting on them writes nothing to the
+/// writable layer. On the storage filesystem, not on the staging tmpfs:
+/// fuse-overlayfs resolves each layer's path (realpath) before it opens
+/// it, and the staging has no path. Made once per container, out of the
+/// container's reach; `None` when there is nothing to put in it.
+fn fuse_points_layer(
+    lower: &[PathBuf],
+    work: &Path,
+    etc_points: &[&str],
+) -> Result<Option<PathBuf>, DriverError> {
+    let dirs: Vec<&str> = TOP_MOUNT_POINTS
+        .into_iter()
+        .filter(|d| !lower.iter().any(|l| l.join(d).symlink_metadata().is_ok()))
+        .collect();
+    if dirs.is_empty() && etc_points.is_empty() {
+        return Ok(None);
+    }
+    let layer = work.join(FUSE_POINTS);
+    let failed = |op: &'static str, path: PathBuf, errno: Errno| DriverError::MountPoints {
+        layer: layer.clone(),
+        op,
+        path,
+        errno,
+    };
+    let work_dir = open_dir(work)?;
+    match rustix::fs::mkdirat(&work_dir, FUSE_POINTS, Mode::from_raw_mode(0o755)) {
+        Ok(()) | Err(Errno::EXIST) => {}
+        Err(e) => return Err(failed("make the directory", PathBuf::from("/"), e)),
+    }
+    let points = rustix::fs::openat(
+        &work_dir,
+        FUSE_POINTS,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| failed("open the directory", PathBuf::from("/"), e))?;
+    fill_points_layer(points.as_fd(), etc_points, &dirs)
+        .map_err(|(op, p, e)| failed(op, p.unwrap_or_default(), e))?;
+    Ok(Some(layer))
+}
+
+/// fuse-overlayfs mounting on `target`, with `points` (the mount points
+/// layer) on top of the layers. Its option string is not passed to
 /// the kernel, so its only limit is an argument's (128 KiB). The daemon
 /// stays in the container's pid namespace and dies with its pid 1.
 fn fuse_overlayfs(
+    points: Option<&Path>,
     lower: &[PathBuf],
     upper: &Path,
     work: &Path,
@@ -514,9 +604,9 @@ fn fuse_overlayfs(
     let program = find_program("fuse-overlayfs").ok_or(DriverError::NoFuseOverlayfs)?;
     rustix::fs::open("/dev/fuse", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
         .map_err(step("/dev/fuse is not usable"))?;
-    let lowerdir = lower
-        .iter()
-        .rev()
+    let lowerdir = points
+        .into_iter()
+        .chain(lower.iter().rev().map(PathBuf::as_path))
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(":");

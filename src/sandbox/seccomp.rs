@@ -592,11 +592,15 @@ pub(crate) struct Notified {
     /// chown to another owner, mknod of a device and capset go to the
     /// supervisor.
     pub ids: bool,
+    /// sysinfo(2), answered from the container's own memory and uptime
+    /// when its /proc view is on (`SandboxSpec::sysinfo_server`); the
+    /// native ABI only (another ABI's struct has another layout).
+    pub sysinfo: bool,
 }
 
 impl Notified {
     pub(crate) fn any(self) -> bool {
-        self.bind || self.connect || self.ids
+        self.bind || self.connect || self.ids || self.sysinfo
     }
 }
 
@@ -945,6 +949,11 @@ pub(crate) fn program(
         }
         if abi.native {
             let notify = libc::SECCOMP_RET_USER_NOTIF;
+            if target.notify.sysinfo && allowed("sysinfo") {
+                if let Some(nr) = (abi.number)("sysinfo") {
+                    e.block(nr, &[], notify);
+                }
+            }
             if target.notify.bind && allowed("bind") {
                 if let Some(nr) = (abi.number)("bind") {
                     e.block(nr, &[], notify);
@@ -1179,7 +1188,7 @@ mod tests {
         let both = Notified {
             bind: true,
             connect: true,
-            ids: false,
+            ..Default::default()
         };
         let a = native().audit;
         let (bind, connect) = (nr("bind"), nr("connect"));
@@ -1199,14 +1208,28 @@ mod tests {
         }
         let bind_only = Notified {
             bind: true,
-            connect: false,
-            ids: false,
+            ..Default::default()
         };
         let p = program(None, &target(CapSet::empty(), bind_only))
             .unwrap()
             .unwrap();
         assert_eq!(run(&p, a, connect, [3, 0, 16, 0, 0, 0]), ALLOW);
         assert_eq!(run(&p, a, bind, [3, 0, 16, 0, 0, 0]), NOTIFY);
+        assert_eq!(run(&p, a, nr("sysinfo"), [0; 6]), ALLOW);
+        // sysinfo(2) of the native ABI alone, under the default profile too.
+        let sysinfo = Notified {
+            sysinfo: true,
+            ..Default::default()
+        };
+        let p = default_program(&target(CapSet::docker_default(), sysinfo));
+        assert_eq!(run(&p, a, nr("sysinfo"), [0x1000, 0, 0, 0, 0, 0]), NOTIFY);
+        assert_eq!(run(&p, a, bind, [3, 0, 16, 0, 0, 0]), ALLOW);
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(
+            run(&p, 0x4000_0003, 116, [0x1000, 0, 0, 0, 0, 0]),
+            ALLOW,
+            "i386's sysinfo (116) has another struct layout: the kernel answers it"
+        );
         // Nothing to filter: no program at all.
         assert!(program(None, &target(CapSet::empty(), Notified::default()))
             .unwrap()

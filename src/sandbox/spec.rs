@@ -379,6 +379,20 @@ impl std::fmt::Debug for ProcViewServer {
     }
 }
 
+/// Makes the server of the container's sysinfo(2) calls (a
+/// `notify::Server` that answers `SYS_sysinfo` and lets the rest go on),
+/// once the listener exists. A closure, as `ProcViewServer`.
+#[derive(Clone)]
+pub struct SysinfoServer(
+    pub std::sync::Arc<dyn Fn() -> Box<dyn crate::notify::Server> + Send + Sync>,
+);
+
+impl std::fmt::Debug for SysinfoServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SysinfoServer")
+    }
+}
+
 /// Where the root filesystem comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -14,6 +14,9 @@
 # Env:   BURROW_BIN   the burrow binary to test (default: target/debug/burrow,
 #                     built with `cargo build` if missing). It must run on the
 #                     guest's glibc 2.36 (a Debian 12 host's build does).
+#        VM_PYTHON_USR  a Debian 12 /usr (e.g. the host's) shared at /mnt/py
+#                     for the checks of python3's os.cpu_count() (the guest
+#                     has no python3)
 #        VM_*         passed on to run-in-vm.sh and build-image.sh
 # Needs root, mmdebstrap, qemu-system-x86_64, mke2fs, xz, /bin/busybox (static).
 set -euo pipefail
@@ -93,6 +96,8 @@ for mode in "${MODES[@]}"; do
   start=$(date +%s)
   cmd=(/mnt/b/cgroup-checks.sh "$mode") shares=()
   if [ "$mode" = session ]; then cmd=(/mnt/b/session.sh) shares=("${SUITE_SHARE[@]}"); fi
+  # VM_PYTHON_USR: a Debian 12 /usr whose python3 the checks run (by hand).
+  if [ -n "${VM_PYTHON_USR:-}" ]; then shares+=(--share "$VM_PYTHON_USR:/mnt/py"); fi
   if ! "$HERE/run-in-vm.sh" --mode "$mode" --timeout "${VM_TIMEOUT:-1200}" --share "$SHARE:/mnt/b" \
       "${shares[@]}" -- "${cmd[@]}"; then
     status=1

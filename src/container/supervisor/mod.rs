@@ -566,6 +566,8 @@ impl Supervisor {
                 .map(|m| m as &mut sandbox::MakeNetDevices),
             proc_view: (!spec.proc_view.is_empty())
                 .then(|| super::procfuse::server(spec.cgroup.clone())),
+            sysinfo: (!spec.proc_view.is_empty())
+                .then(|| super::procfuse::sysinfo_server(spec.cgroup.clone())),
         };
         let passthrough = self.plan.log.driver == super::spec::LogDriver::Passthrough;
         let mut running = if spec.tty {
