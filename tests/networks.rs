@@ -553,3 +553,105 @@ fn user_networks_work_without_subordinate_ids() {
 fn address_of6(env: &TestEnv, name: &str, net: &str) -> String {
     endpoint_field(env, name, net, "GlobalIPv6Address")
 }
+
+/// The network namespaces of the user-namespace holders under `dir`
+/// that keep one (their records' `pid` with `"net":true`).
+fn holder_netns(dir: &std::path::Path) -> Vec<std::fs::File> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            out.extend(holder_netns(&path));
+            continue;
+        }
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with("holder-") && name.ends_with(".json")) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        if v["net"] != serde_json::Value::Bool(true) {
+            continue;
+        }
+        if let Some(pid) = v["pid"].as_i64() {
+            if let Ok(f) = std::fs::File::open(format!("/proc/{pid}/ns/net")) {
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
+/// Whether port `peer` has its filter in any holder's network namespace
+/// under `dir`, asked of the kernel through burrow's own netlink code
+/// from this thread, moved into each namespace and back (as root).
+fn filter_in_holders(dir: &std::path::Path, peer: &str) -> bool {
+    use std::os::fd::AsRawFd;
+    let own = std::fs::File::open("/proc/thread-self/ns/net").expect("own netns");
+    let mut found = false;
+    for ns in holder_netns(dir) {
+        // SAFETY: setns of this thread alone into a namespace fd we hold;
+        // moved back below before anything else runs on it.
+        let entered = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(entered, 0);
+        let socket = burrow::net::portfilter::open_socket();
+        // SAFETY: as above, back to this thread's own namespace.
+        let back = unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(back, 0);
+        let socket = socket.expect("a netfilter socket in the holder's namespace");
+        found |= burrow::net::portfilter::has_filter(&socket, peer).expect("table lookup");
+    }
+    found
+}
+
+/// A container's port filter (its nftables table in the user's network
+/// namespace) is there while it runs and gone once it is removed, while
+/// another container's on the same network stays.
+#[test]
+fn rm_removes_the_containers_port_filter_and_no_other() {
+    let Some(env) = env_with_image("rm_removes_the_containers_port_filter_and_no_other") else {
+        return;
+    };
+    let net = "filtnet";
+    env.ok(&["network", "create", "--internal", net]);
+    for name in ["f1", "f2"] {
+        env.ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            net,
+            "netbox",
+            "sleep",
+            "600",
+        ]);
+    }
+    let net_id = env.ok(&["network", "inspect", "--format", "{{.Id}}", net]);
+    let peer = |name: &str| {
+        let id = env.ok(&["inspect", "--format", "{{.Id}}", name]);
+        burrow::net::bridge::peer_name(id.stdout.trim(), net_id.stdout.trim())
+    };
+    let (p1, p2) = (peer("f1"), peer("f2"));
+    let dir = env.runtime_dir.clone();
+    assert!(filter_in_holders(&dir, &p1), "f1's filter while it runs");
+    assert!(filter_in_holders(&dir, &p2), "f2's filter while it runs");
+    env.ok(&["rm", "-f", "f1"]);
+    common::wait_for(Duration::from_secs(10), "f1's filter to go", || {
+        if filter_in_holders(&dir, &p1) {
+            Err("still there".to_string())
+        } else {
+            Ok(())
+        }
+    });
+    assert!(filter_in_holders(&dir, &p2), "f2's filter after f1's rm");
+    env.ok(&["rm", "-f", "f2"]);
+    env.ok(&["network", "rm", net]);
+}

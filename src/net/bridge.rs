@@ -24,8 +24,8 @@ pub enum BridgeError {
     Missing(&'static str),
     #[error(transparent)]
     Netlink(#[from] NetlinkError),
-    /// The filter that keeps a container to its own addresses: without
-    /// it, no container joins a network.
+    /// The filter that keeps a container to its own addresses, failing
+    /// for another reason than a kernel without nftables.
     #[error("filtering the container's port (nftables in the kernel, CONFIG_NF_TABLES and CONFIG_NF_TABLES_NETDEV): {0}")]
     Filter(NetlinkError),
     #[error("joining network {network}: {source}")]
@@ -37,11 +37,32 @@ pub enum BridgeError {
 
 /// A route socket in another network namespace, with an fd of that
 /// namespace (to move a veth end into it) and a netfilter socket there
-/// (for the ports' filters, `portfilter`).
+/// (for the ports' filters, `portfilter`), unless the kernel has no
+/// nftables (`unfiltered` says why).
 pub struct NetnsHandle {
     pub route: Netlink,
     pub netns: OwnedFd,
-    pub filter: OwnedFd,
+    pub filter: Option<OwnedFd>,
+    /// The ports filtered through `filter`, by the names of their tables'
+    /// ports: only these are removed again (`remove_filters`).
+    pub filtered: Vec<String>,
+    /// Why ports go unfiltered: the kernel has no nftables.
+    pub unfiltered: Option<NetlinkError>,
+}
+
+impl NetnsHandle {
+    /// Removes the filters this handle put on ports (never another's),
+    /// each table by the name it was made with; a port whose filter is
+    /// already gone is no error.
+    pub fn remove_filters(&mut self) -> Result<(), BridgeError> {
+        let Some(filter) = &self.filter else {
+            return Ok(());
+        };
+        for peer in std::mem::take(&mut self.filtered) {
+            super::portfilter::remove(filter, &peer).map_err(BridgeError::Filter)?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -49,6 +70,8 @@ enum Step {
     Netns,
     Route,
     Filter,
+    /// No netfilter socket: the kernel has no nftables (the errno).
+    NoFilter(i32),
 }
 
 /// Opens a route socket (and the namespace's fd) in the network
@@ -64,6 +87,7 @@ pub fn open_netns(
     let mut netns = None;
     let mut route = None;
     let mut filter = None;
+    let mut unfiltered = None;
     let how = crate::forked::Fork {
         timeout: Some(std::time::Duration::from_secs(10)),
         ..crate::forked::Fork::new("the network namespace helper")
@@ -95,9 +119,14 @@ pub fn open_netns(
             let nl = Netlink::open().map_err(|e| e.errno)?;
             side.step(&Step::Route, Some(nl.fd()))
                 .map_err(|_| libc::EPIPE)?;
-            let nf = super::portfilter::open_socket().map_err(|e| e.errno)?;
-            side.step(&Step::Filter, Some(nf.as_fd()))
-                .map_err(|_| libc::EPIPE)?;
+            match super::portfilter::open_socket() {
+                Ok(nf) => side.step(&Step::Filter, Some(nf.as_fd())),
+                Err(e) if super::portfilter::nftables_absent(e.errno) => {
+                    side.step(&Step::NoFilter(e.errno), None)
+                }
+                Err(e) => return Err(e.errno),
+            }
+            .map_err(|_| libc::EPIPE)?;
             Ok(())
         },
         |step, fd, _| {
@@ -105,6 +134,12 @@ pub fn open_netns(
                 Step::Netns => netns = fd,
                 Step::Route => route = fd,
                 Step::Filter => filter = fd,
+                Step::NoFilter(errno) => {
+                    unfiltered = Some(NetlinkError {
+                        what: "open a netfilter socket".into(),
+                        errno,
+                    })
+                }
             }
             Ok(())
         },
@@ -113,7 +148,13 @@ pub fn open_netns(
     Ok(NetnsHandle {
         route: Netlink::from_fd(route.ok_or(BridgeError::Missing("route socket"))?),
         netns: netns.ok_or(BridgeError::Missing("namespace"))?,
-        filter: filter.ok_or(BridgeError::Missing("netfilter socket"))?,
+        filter: match (filter, &unfiltered) {
+            (Some(f), _) => Some(f),
+            (None, Some(_)) => None,
+            (None, None) => return Err(BridgeError::Missing("netfilter socket")),
+        },
+        filtered: Vec::new(),
+        unfiltered,
     })
 }
 
@@ -159,14 +200,28 @@ pub fn attach(
         }
     }
     // Filtered before it is on the bridge: not one forged frame passes.
-    super::portfilter::install(
-        &user.filter,
-        &a.peer,
-        a.mac,
-        a.ipv4.map(|(ip, _)| ip),
-        a.ipv6.map(|(ip, _)| ip),
-    )
-    .map_err(BridgeError::Filter)?;
+    // A kernel without nftables gets the port unfiltered (`unfiltered`
+    // says why, for a warning); any other failure fails the join.
+    if let Some(filter) = &user.filter {
+        match super::portfilter::install(
+            filter,
+            &a.peer,
+            a.mac,
+            a.ipv4.map(|(ip, _)| ip),
+            a.ipv6.map(|(ip, _)| ip),
+        ) {
+            Ok(()) => {
+                if !user.filtered.contains(&a.peer) {
+                    user.filtered.push(a.peer.clone());
+                }
+            }
+            Err(e) if super::portfilter::nftables_absent(e.errno) => {
+                user.filter = None;
+                user.unfiltered = Some(e);
+            }
+            Err(e) => return Err(BridgeError::Filter(e)),
+        }
+    }
     let peer = user.route.index_of(&a.peer)?;
     user.route.set_master_up(peer, bridge)?;
     let index = container.index_of(&a.ifname)?;
@@ -186,7 +241,10 @@ pub fn attach(
 pub fn detach(user: &mut NetnsHandle, peer: &str) -> Result<(), BridgeError> {
     let index = user.route.index_of(peer)?;
     user.route.delete_link(index)?;
-    super::portfilter::remove(&user.filter, peer).map_err(BridgeError::Filter)?;
+    if let Some(filter) = &user.filter {
+        super::portfilter::remove(filter, peer).map_err(BridgeError::Filter)?;
+        user.filtered.retain(|p| p != peer);
+    }
     Ok(())
 }
 

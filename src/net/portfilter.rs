@@ -175,6 +175,7 @@ const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
 const NFNL_MSG_BATCH_END: u16 = 0x11;
 const NFT_MSG_NEWTABLE: u16 = 0;
+const NFT_MSG_GETTABLE: u16 = 1;
 const NFT_MSG_DELTABLE: u16 = 2;
 const NFT_MSG_NEWCHAIN: u16 = 3;
 const NFT_MSG_NEWRULE: u16 = 6;
@@ -424,6 +425,32 @@ impl Batch {
     }
 }
 
+/// Whether a failure to open the netfilter socket or to apply a port's
+/// filter means the kernel has no nftables here (so the port goes
+/// unfiltered, said once) rather than a fault that fails the join:
+/// EPROTONOSUPPORT from socket(2) without nfnetlink, EOPNOTSUPP for the
+/// batch when nf_tables is not loaded (a user namespace cannot load it),
+/// ENOENT or EOPNOTSUPP for the netdev family or the filter chain type
+/// when CONFIG_NF_TABLES_NETDEV is off, EAFNOSUPPORT for the family.
+pub fn nftables_absent(errno: i32) -> bool {
+    matches!(
+        errno,
+        libc::EPROTONOSUPPORT | libc::EOPNOTSUPP | libc::ENOENT | libc::EAFNOSUPPORT
+    )
+}
+
+/// What burrow says, once per user-namespace holder, when a port goes
+/// unfiltered because of `e` (`nftables_absent`).
+pub fn absent_warning(e: &NetlinkError) -> String {
+    format!(
+        "this kernel has no nftables for burrow's user networks ({e}): containers on user \
+         networks are not kept from claiming each other's addresses (MAC, IPv4, IPv6, ARP, \
+         neighbour advertisements); an admin can `modprobe nf_tables` (a module a user \
+         namespace cannot load), or build the kernel with CONFIG_NF_TABLES and \
+         CONFIG_NF_TABLES_NETDEV"
+    )
+}
+
 /// The table of the port `peer`: one per port, so that it is replaced or
 /// removed whole.
 fn table(peer: &str) -> String {
@@ -555,6 +582,65 @@ pub fn remove(socket: &OwnedFd, peer: &str) -> Result<(), NetlinkError> {
     b.send(socket)
 }
 
+/// Whether port `peer` has a filter (its table) in the socket's
+/// namespace: asked of the kernel, not of any record.
+pub fn has_filter(socket: &OwnedFd, peer: &str) -> Result<bool, NetlinkError> {
+    let t = table(peer);
+    let what = format!("look up the nftables table {t}");
+    let fail = |errno: i32| NetlinkError {
+        what: what.clone(),
+        errno,
+    };
+    let errno = || std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    let body = text(NFTA_TABLE_NAME, &t);
+    let len = 16 + 4 + body.len();
+    let mut msg = Vec::with_capacity(len);
+    msg.extend_from_slice(&(len as u32).to_ne_bytes());
+    msg.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE).to_ne_bytes());
+    msg.extend_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16).to_ne_bytes());
+    msg.extend_from_slice(&1u32.to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes());
+    msg.extend_from_slice(&[NFPROTO_NETDEV, 0, 0, 0]);
+    msg.extend_from_slice(&body);
+    // SAFETY: sending our own buffer; the kernel is the default peer.
+    if unsafe { libc::send(socket.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) } < 0 {
+        return Err(fail(errno()));
+    }
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut found = false;
+    loop {
+        // SAFETY: receiving into our own buffer of the given size.
+        let n = unsafe { libc::recv(socket.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            if errno() == libc::EINTR {
+                continue;
+            }
+            return Err(fail(errno()));
+        }
+        let n = n as usize;
+        let mut off = 0;
+        while off + 16 <= n {
+            let word = |p: usize| u32::from_ne_bytes([buf[p], buf[p + 1], buf[p + 2], buf[p + 3]]);
+            let mlen = word(off) as usize;
+            let kind = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
+            if mlen < 16 || off + mlen > n {
+                break;
+            }
+            if kind == libc::NLMSG_ERROR as u16 && mlen >= 20 {
+                return match -(word(off + 16) as i32) {
+                    0 => Ok(found),
+                    libc::ENOENT => Ok(false),
+                    e => Err(fail(e)),
+                };
+            }
+            if kind == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE {
+                found = true;
+            }
+            off += align(mlen);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -606,6 +692,40 @@ mod tests {
             .iter()
             .any(|r| r.contains(&eq(&ETH_P_ARP.to_be_bytes()))
                 || r.contains(&eq(&ETH_P_IP.to_be_bytes()))));
+    }
+
+    #[test]
+    fn only_a_missing_nftables_degrades_the_join() {
+        for absent in [
+            libc::EPROTONOSUPPORT,
+            libc::EOPNOTSUPP,
+            libc::ENOENT,
+            libc::EAFNOSUPPORT,
+        ] {
+            assert!(nftables_absent(absent), "{absent}");
+        }
+        // Refused, out of memory, a bad message, no answer: the join fails.
+        for fault in [
+            libc::EPERM,
+            libc::EACCES,
+            libc::ENOMEM,
+            libc::EINVAL,
+            libc::EAGAIN,
+            libc::EBUSY,
+            libc::EEXIST,
+            libc::ENOBUFS,
+            0,
+        ] {
+            assert!(!nftables_absent(fault), "{fault}");
+        }
+        let e = NetlinkError {
+            what: "open a netfilter socket".into(),
+            errno: libc::EPROTONOSUPPORT,
+        };
+        let w = absent_warning(&e);
+        assert!(w.contains("modprobe nf_tables"), "{w}");
+        assert!(w.contains("CONFIG_NF_TABLES"), "{w}");
+        assert!(w.contains("open a netfilter socket"), "{w}");
     }
 
     #[test]

@@ -660,6 +660,13 @@ impl Supervisor {
             }
         }
         let pid = running.pid();
+        if let Some(warning) = self.net.as_mut().and_then(|n| n.joined(devices)) {
+            let warning = format!("Warning: {warning}\n");
+            match self.host {
+                Some(_) => eprint!("{warning}"),
+                None => self.log.write(Stream::Stderr, warning.as_bytes()),
+            }
+        }
         if let Some(net) = &mut self.net {
             // One fd per connection and flow on both sides: the soft limit
             // of 1024 is too few for a busy container; the hard limit is

@@ -150,7 +150,17 @@ pub(super) struct SupervisedStack {
     /// On user networks: the user-namespace holder, whose network
     /// namespace holds their bridges, kept from ending while this lives.
     hold: Option<crate::sandbox::holder::NetworkHold>,
+    /// The user's network namespace as the last start left it: the
+    /// ports' filters it made, removed when the container ends.
+    joined: Option<bridge::NetnsHandle>,
+    /// Where the holders keep their records: the warning that ports go
+    /// unfiltered is remembered there, once per holder.
+    holder_dir: Option<std::path::PathBuf>,
 }
+
+/// In the holders' directory: the network namespace (device and inode)
+/// whose missing nftables was last warned of.
+const UNFILTERED_WARNED: &str = "nftables-absent-warned";
 
 impl SupervisedStack {
     /// Holds and binds the published ports now (unless the caller did:
@@ -181,6 +191,8 @@ impl SupervisedStack {
             deadline: None,
             closers: Vec::new(),
             hold: None,
+            joined: None,
+            holder_dir: None,
         })
     }
 
@@ -209,6 +221,7 @@ impl SupervisedStack {
             let Some(shared) = &sandbox.shared_userns else {
                 return Err(JoinError::NoSharedUserns);
             };
+            self.holder_dir = Some(shared.dir.clone());
             let hold = crate::sandbox::holder::hold_network(
                 &shared.dir,
                 &sandbox.id_map,
@@ -223,6 +236,32 @@ impl SupervisedStack {
         use rustix::fd::AsFd;
         let user = bridge::open_netns(hold.pidfd.as_fd(), true)?;
         Ok(self.config.prepare_with(sandbox, links, Some(user)))
+    }
+
+    /// The container (re)started on its user networks with `devices`: its
+    /// ports' filters are kept to be removed when it ends, and the
+    /// warning that they could not be made (no nftables), if it is the
+    /// first for this holder, comes back.
+    pub fn joined(&mut self, devices: Option<StartDevices>) -> Option<String> {
+        let user = devices?.user?;
+        let warning = user.unfiltered.as_ref().and_then(|e| {
+            let dir = self.holder_dir.as_ref()?;
+            let st = rustix::fs::fstat(&user.netns).ok()?;
+            let key = format!("{}:{}", st.st_dev, st.st_ino);
+            let seen = dir.join(UNFILTERED_WARNED);
+            if std::fs::read_to_string(&seen).is_ok_and(|t| t == key) {
+                return None;
+            }
+            let tmp = dir.join(format!(".{UNFILTERED_WARNED}.tmp"));
+            if std::fs::write(&tmp, &key).is_ok() && std::fs::rename(&tmp, &seen).is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            Some(net::portfilter::absent_warning(e))
+        });
+        // An earlier start's filters were replaced by this one's (same
+        // ports, same tables).
+        self.joined = Some(user);
+        warning
     }
 
     /// The container (re)started with pid 1 `pid`, its tap (in `user`
@@ -313,6 +352,11 @@ impl SupervisedStack {
     /// stack's tap is closed when this is dropped, after the supervisor's
     /// last word.
     pub fn released(&mut self) {
+        // Its own ports' tables only, by the names it made them with;
+        // best effort: they go with the holder's namespace anyway.
+        if let Some(mut user) = self.joined.take() {
+            let _ = user.remove_filters();
+        }
         self.forwarder = None;
         self.bound.clear();
         self.reserved = PortReservation::default();
