@@ -1206,22 +1206,32 @@ impl Layer {
             )
         })?;
         let mut file = File::from(fd);
-        match reader.copy_data(&t.canon, &mut file) {
-            Ok(Some(index)) => {
-                self.files.insert(t.canon.clone(), index);
-            }
-            Ok(None) => {}
-            Err(CopyError::Tar(e)) => return Err(e.into()),
-            Err(CopyError::Write(e)) => {
-                return Err(UnpackError::Sys {
-                    entry: lossy(t.path),
-                    call: "write",
-                    source: e,
-                })
-            }
-        }
+        let copied = reader.copy_data(&t.canon, &mut file);
+        self.copied(t, copied)?;
         self.fd_metadata(file.as_fd(), t.entry, t.path)?;
         rfs::futimens(&file, &timestamps(t.entry.mtime)).map_err(sys(t.path, "futimens"))
+    }
+
+    /// What a regular file's `copy_data` came to: where its payload is in
+    /// a split layer (noted), or the entry's error.
+    fn copied(
+        &mut self,
+        t: &Target,
+        copied: Result<Option<u64>, CopyError>,
+    ) -> Result<(), UnpackError> {
+        match copied {
+            Ok(Some(index)) => {
+                self.files.insert(t.canon.clone(), index);
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(CopyError::Tar(e)) => Err(e.into()),
+            Err(CopyError::Write(e)) => Err(UnpackError::Sys {
+                entry: lossy(t.path),
+                call: "write",
+                source: e,
+            }),
+        }
     }
 
     /// A regular file that may be unchanged since the earlier layer:
@@ -1248,20 +1258,7 @@ impl Layer {
         if let Some(e) = self.earlier.as_mut() {
             e.buf = buf;
         }
-        match copied {
-            Ok(Some(index)) => {
-                self.files.insert(t.canon.clone(), index);
-            }
-            Ok(None) => {}
-            Err(CopyError::Tar(e)) => return Err(e.into()),
-            Err(CopyError::Write(e)) => {
-                return Err(UnpackError::Sys {
-                    entry: lossy(t.path),
-                    call: "write",
-                    source: e,
-                })
-            }
-        }
+        self.copied(t, copied)?;
         let (_, base) = split_last(&t.canon);
         let file = match written {
             Some(f) => f,
