@@ -180,7 +180,7 @@ fn etc_mount_points_leave_the_writable_layer_untouched() {
     ) else {
         return;
     };
-    mount_points_leave_the_writable_layer_untouched(&env, None);
+    mount_points_leave_the_writable_layer_untouched(&env, None, &[]);
 }
 
 /// The same on fuse-overlayfs, the driver of kernels before 5.11, chosen
@@ -203,6 +203,13 @@ fn mount_points_leave_the_writable_layer_untouched_on_fuse_overlayfs() {
         println!("SKIP {test}: fuse-overlayfs or /dev/fuse is not usable here");
         return;
     }
+    refuse_the_kernel_overlay(&env);
+    mount_points_leave_the_writable_layer_untouched(&env, Some("fuse-overlayfs"), &[]);
+}
+
+/// Records in burrow's per-kernel choice that this kernel refuses the
+/// kernel overlay, as the probe records it on a kernel before 5.11.
+fn refuse_the_kernel_overlay(env: &TestEnv) {
     let release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
     let release = release.trim();
     let kernels = env.storage().join("kernels");
@@ -216,17 +223,140 @@ fn mount_points_leave_the_writable_layer_untouched_on_fuse_overlayfs() {
     });
     fs::write(&file, choice.to_string()).unwrap();
     env.give(&file);
-    mount_points_leave_the_writable_layer_untouched(&env, Some("fuse-overlayfs"));
+}
+
+/// The copy driver, the last fallback (no kernel overlay, no
+/// fuse-overlayfs), chosen here as on such a machine: the kernel overlay
+/// refused in the per-kernel record, and a PATH on which burrow finds
+/// newuidmap and newgidmap but no fuse-overlayfs. Its root is a private
+/// copy of the whole image, yet `diff` and `commit` see only what the
+/// container changed.
+#[test]
+fn the_copy_driver_diffs_and_commits_only_the_containers_changes() {
+    let test = "the_copy_driver_diffs_and_commits_only_the_containers_changes";
+    let Some((env, _)) = setup(test, TestUser::WithSubids) else {
+        return;
+    };
+    refuse_the_kernel_overlay(&env);
+    let bin = env.work.join("no-fuse-bin");
+    fs::create_dir_all(&bin).unwrap();
+    for tool in ["newuidmap", "newgidmap"] {
+        std::os::unix::fs::symlink(Path::new("/usr/bin").join(tool), bin.join(tool)).unwrap();
+    }
+    let path = path_str(&bin);
+    let no_fuse = [("PATH", Some(path))];
+    mount_points_leave_the_writable_layer_untouched(&env, Some("copy"), &no_fuse);
+
+    // A write of the same size, a new file, a chmod, a deletion, a
+    // directory removed with what it held, and one made anew in place.
+    let script = "printf 'from the copy!\\n' > /etc/image-file; echo x > /etc/mine; \
+                  chmod 700 /var; rm /etc/not-executable; rm -r /home/app; \
+                  rm -r /srv; mkdir /srv; echo new > /srv/file";
+    let out = env.run_env(
+        &["run", "--name", "changer", PLAIN, "sh", "-c", script],
+        &no_fuse,
+    );
+    out.assert_ok();
+    let i: Value = serde_json::from_str(env.ok(&["inspect", "changer"]).stdout.trim()).unwrap();
+    assert_eq!(i[0]["RootfsDriver"], "copy", "{i}");
+    let diff = env.ok(&["diff", "changer"]);
+    assert_eq!(
+        diff.stdout_lines(),
+        vec![
+            "C /etc",
+            "C /etc/image-file",
+            "A /etc/mine",
+            "D /etc/not-executable",
+            "C /home",
+            "D /home/app",
+            "C /srv",
+            "A /srv/file",
+            "C /var",
+        ],
+        "only the container's changes, not the copied image: {diff}"
+    );
+
+    // The committed layer holds those changes only, and the image made
+    // from it shows them over the original layer.
+    env.ok(&["commit", "changer", "localhost/changed:1"]);
+    let image = env.inspect("localhost/changed:1");
+    let layers = image["RootFS"]["Layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2, "{image}");
+    let top = env.layer_diff(layers[1].as_str().unwrap());
+    let mut held = Vec::new();
+    let mut dirs = vec![top.clone()];
+    while let Some(dir) = dirs.pop() {
+        for e in fs::read_dir(&dir).unwrap().flatten() {
+            let rel = e.path().strip_prefix(&top).unwrap().display().to_string();
+            if e.file_type().unwrap().is_dir() {
+                dirs.push(e.path());
+            }
+            held.push(rel);
+        }
+    }
+    held.sort();
+    assert_eq!(
+        held,
+        vec![
+            "etc",
+            "etc/image-file",
+            "etc/mine",
+            "etc/not-executable",
+            "home",
+            "home/app",
+            "srv",
+            "srv/file",
+            "var",
+        ],
+        "the layer (its whiteouts as the store keeps them): {held:?}"
+    );
+    let out = env.run_env(
+        &[
+            "run",
+            "--rm",
+            "localhost/changed:1",
+            "sh",
+            "-c",
+            "cat /etc/image-file /etc/mine; ls /srv; ls -ld /var | cut -c1-10; \
+             test -e /etc/not-executable || echo gone; test -e /home/app || echo gone; \
+             test -x /bin/busybox && echo image",
+        ],
+        &no_fuse,
+    );
+    out.assert_ok();
+    assert_eq!(
+        out.stdout_lines(),
+        vec![
+            "from the copy!",
+            "x",
+            "file",
+            "drwx------",
+            "gone",
+            "gone",
+            "image"
+        ],
+        "{out}"
+    );
 }
 
 /// A container that writes nothing shows no change in `diff` although the
 /// sandbox mounted on /etc files, /dev, /proc and /sys that its image
 /// lacks; a write to /etc is the container's own. With `driver`, the root
-/// filesystem driver that must have been used.
-fn mount_points_leave_the_writable_layer_untouched(env: &TestEnv, driver: Option<&str>) {
+/// filesystem driver that must have been used; `vars`, the environment
+/// changes that the runs need for it.
+fn mount_points_leave_the_writable_layer_untouched(
+    env: &TestEnv,
+    driver: Option<&str>,
+    vars: &[(&str, Option<&str>)],
+) {
+    let ok = |args: &[&str]| {
+        let out = env.run_env(args, vars);
+        out.assert_ok();
+        out
+    };
     // The image has no /etc/hostname, /etc/hosts or /etc/resolv.conf, nor
     // /dev, /proc or /sys: the container sees them all the same.
-    let out = env.ok(&[
+    let out = ok(&[
         "run",
         "--name",
         "quiet",
@@ -258,7 +388,7 @@ fn mount_points_leave_the_writable_layer_untouched(env: &TestEnv, driver: Option
     assert!(diff.stdout.trim().is_empty(), "after a restart: {diff}");
     // A write to /etc is the container's own, as before; a volume's
     // mount point is listed as docker lists it, and nothing else.
-    let out = env.ok(&[
+    let out = ok(&[
         "run",
         "--name",
         "writer",

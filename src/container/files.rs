@@ -16,6 +16,7 @@ use crate::image::Reference;
 use crate::owners::StackOwners;
 use crate::sandbox::join;
 use crate::sandbox::spec::Rootfs;
+use crate::sandbox::{CopyManifest, Recorded, COPY_MANIFEST, COPY_MARKER};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use std::io::{Read, Write};
@@ -466,24 +467,192 @@ pub type Change = (char, String);
 
 /// `diff`: what the writable layer holds, against the image's layers.
 pub fn diff(ctx: &Context, input: &str) -> Result<Vec<Change>> {
-    let (upper, lower) = layers(ctx, input)?;
+    let (upper, lower, work) = layers(ctx, input)?;
     ctx.in_userns(move |_| {
-        let mut out = Vec::new();
-        walk_upper(&upper, Path::new("/"), &lower, &mut out).map_err(ContainerError::from)?;
+        let mut out = match copy_manifest(&work).map_err(ContainerError::from)? {
+            Some(manifest) => {
+                copy_changes(&upper, &manifest)
+                    .map_err(ContainerError::from)?
+                    .changes
+            }
+            None => {
+                let mut out = Vec::new();
+                walk_upper(&upper, Path::new("/"), &lower, &mut out)
+                    .map_err(ContainerError::from)?;
+                out
+            }
+        };
         out.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(out)
     })
 }
 
-fn layers(ctx: &Context, input: &str) -> Result<(PathBuf, Vec<PathBuf>)> {
+/// The container's writable layer, its image's layers and its work
+/// directory.
+fn layers(ctx: &Context, input: &str) -> Result<(PathBuf, Vec<PathBuf>, PathBuf)> {
     let store = ctx.store()?;
     let c = Containers::open(store.root())?;
     let (r, _) = c.find(input)?;
     let plan = Plan::load(&c.dir_of(&r.id)).map_err(ContainerError::from)?;
     match plan.sandbox.rootfs {
-        Rootfs::Overlay { lower, upper, .. } => Ok((upper, lower)),
+        Rootfs::Overlay { lower, upper, work } => Ok((upper, lower, work)),
         Rootfs::Dir(_) => Err(other(format!("container {} has no writable layer", r.name))),
     }
+}
+
+/// The copy driver's manifest, when the container runs from a private copy
+/// of its layers (its writable layer is that copy, the whole image); a
+/// copy made before burrow kept manifests has none and reads as an
+/// overlay's writable layer.
+fn copy_manifest(work: &Path) -> std::result::Result<Option<CopyManifest>, FilesError> {
+    if !work.join(COPY_MARKER).exists() {
+        return Ok(None);
+    }
+    let file = work.join(COPY_MANIFEST);
+    CopyManifest::load(&file).map_err(host(&file))
+}
+
+/// What a container running from a copy changed, against the manifest
+/// made with the copy.
+#[derive(Debug, Default)]
+struct CopyChanges {
+    /// `diff`'s lines, paths from `/`.
+    changes: Vec<Change>,
+    /// Directories made anew where the copy had another entry: nothing
+    /// of the image's is left under them (opaque, in a layer).
+    replaced: std::collections::HashSet<String>,
+}
+
+/// Compares the copy at `upper` with `manifest`: entries not recorded are
+/// added (`A`), entries that differ from their record changed (`C`), and
+/// so is a directory with a change beneath; recorded entries that are
+/// gone are deleted (`D`), the topmost only (where the directory that
+/// held them is still the same one). The sandbox's empty mount points are
+/// left out, as for an overlay.
+fn copy_changes(
+    upper: &Path,
+    manifest: &CopyManifest,
+) -> std::result::Result<CopyChanges, FilesError> {
+    use std::collections::HashSet;
+    struct Walk<'a> {
+        manifest: &'a CopyManifest,
+        seen: HashSet<Vec<u8>>,
+        kept_dirs: HashSet<Vec<u8>>,
+        out: CopyChanges,
+    }
+    fn text(rel: &[u8]) -> String {
+        format!("/{}", String::from_utf8_lossy(rel))
+    }
+    // Whether anything under `dir` was listed. `fresh`: `dir` was made
+    // anew, so nothing in it is the copy's.
+    fn walk(
+        w: &mut Walk,
+        dir: BorrowedFd,
+        rel: &[u8],
+        fresh: bool,
+    ) -> std::result::Result<bool, FilesError> {
+        let mut listed = false;
+        for (name, _) in entries(dir)? {
+            let mut path = rel.to_vec();
+            if !path.is_empty() {
+                path.push(b'/');
+            }
+            path.extend_from_slice(name.as_bytes());
+            let now = match Recorded::at(dir, &name) {
+                Ok(r) => r,
+                Err(rustix::io::Errno::NOENT) => continue,
+                Err(e) => return Err(sys(text(&path))(e)),
+            };
+            w.seen.insert(path.clone());
+            let then = if fresh { None } else { w.manifest.get(&path) };
+            let sub = || {
+                rustix::fs::openat(
+                    dir,
+                    &name,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(sys(text(&path)))
+            };
+            match then {
+                None => {
+                    let t = text(&path);
+                    let empty = if now.is_dir() {
+                        entries(sub()?.as_fd())?.is_empty()
+                    } else {
+                        rustix::fs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW)
+                            .is_ok_and(|st| st.st_size == 0)
+                    };
+                    if empty && SANDBOX_MOUNT_POINTS.contains(&t.as_str()) {
+                        continue;
+                    }
+                    w.out.changes.push(('A', t));
+                    listed = true;
+                    if now.is_dir() {
+                        walk(w, sub()?.as_fd(), &path, true)?;
+                    }
+                }
+                Some(then) => {
+                    let then = *then;
+                    let mut changed = !then.unchanged(&now);
+                    if now.is_dir() {
+                        let same = then.same_dir(&now);
+                        if same {
+                            w.kept_dirs.insert(path.clone());
+                        } else {
+                            w.out.replaced.insert(text(&path));
+                        }
+                        changed |= walk(w, sub()?.as_fd(), &path, !same)?;
+                    }
+                    if changed {
+                        w.out.changes.push(('C', text(&path)));
+                        listed = true;
+                    }
+                }
+            }
+        }
+        Ok(listed)
+    }
+    let root = rustix::fs::open(
+        upper,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(sys(upper.display()))?;
+    let mut w = Walk {
+        manifest,
+        seen: HashSet::new(),
+        kept_dirs: HashSet::new(),
+        out: CopyChanges::default(),
+    };
+    w.kept_dirs.insert(Vec::new());
+    walk(&mut w, root.as_fd(), b"", false)?;
+    // Deletions, and the directories that held them, changed by them.
+    let mut listed: HashSet<String> = w.out.changes.iter().map(|c| c.1.clone()).collect();
+    let mut gone: Vec<&[u8]> = manifest
+        .paths()
+        .filter(|p| !w.seen.contains(*p))
+        .filter(|p| {
+            let parent = p
+                .iter()
+                .rposition(|b| *b == b'/')
+                .map_or(&p[..0], |i| &p[..i]);
+            w.kept_dirs.contains(parent)
+        })
+        .collect();
+    gone.sort();
+    for p in gone {
+        w.out.changes.push(('D', text(p)));
+        let mut end = p.len();
+        while let Some(i) = p[..end].iter().rposition(|b| *b == b'/') {
+            let t = text(&p[..i]);
+            if listed.insert(t.clone()) {
+                w.out.changes.push(('C', t));
+            }
+            end = i;
+        }
+    }
+    Ok(w.out)
 }
 
 /// Made by the sandbox to mount on, not by the container.
@@ -559,7 +728,7 @@ pub fn export(ctx: &Context, input: &str, out: Option<&Path>) -> Result<()> {
     let stack = layers(ctx, input).ok();
     let write = move |w: &mut dyn Write, root: &OwnedFd| -> std::result::Result<(), FilesError> {
         let owners = match &stack {
-            Some((upper, lower)) => StackOwners::new(Some(upper), lower),
+            Some((upper, lower, _)) => StackOwners::new(Some(upper), lower),
             None => StackOwners::new(None, &[]),
         };
         let mut tar = TarWriter::new(std::io::BufWriter::new(w));
@@ -727,7 +896,7 @@ pub fn commit(
     name: Option<&str>,
     change: impl FnOnce(&mut serde_json::Value) -> Result<()>,
 ) -> Result<String> {
-    let (upper, _) = layers(ctx, input)?;
+    let (upper, _, work) = layers(ctx, input)?;
     let store = ctx.store()?;
     let c = Containers::open(store.root())?;
     let (r, _) = c.find(input)?;
@@ -748,7 +917,10 @@ pub fn commit(
         // Symbolic links and fifos the container chowned keep the owners
         // it recorded in the writable layer's owners file.
         let owners = StackOwners::new(Some(&upper), &[]);
-        let added = layer_from_upper(store, &upper, &[], &owners)?;
+        let added = match copy_manifest(&work).map_err(ContainerError::from)? {
+            Some(manifest) => layer_from_copy(store, &upper, &manifest, &owners)?,
+            None => layer_from_upper(store, &upper, &[], &owners)?,
+        };
         let now = crate::time::rfc3339(crate::image::store::now());
         config["created"] = now.clone().into();
         if let Some(ids) = config["rootfs"]["diff_ids"].as_array_mut() {
@@ -782,17 +954,6 @@ pub fn layer_from_upper(
     lower: &[PathBuf],
     owners: &StackOwners,
 ) -> Result<crate::image::store::AddedLayer> {
-    let file = tempfile_in(store.root()).map_err(ContainerError::from)?;
-    let dirfd = rustix::fs::open(
-        upper,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| other(format!("{}: {e}", upper.display())))?;
-    let dev = rustix::fs::fstat(&dirfd)
-        .map_err(|e| other(e.to_string()))?
-        .st_dev;
-    let mut tar = TarWriter::new(std::io::BufWriter::new(&file));
     // Overlay's whiteouts back to OCI form: a 0:0 device is `.wh.NAME`,
     // an opaque directory gets `.wh..wh..opq` inside.
     let upper_dir = upper.to_path_buf();
@@ -833,7 +994,91 @@ pub fn layer_from_upper(
         }
         None
     };
-    tar_tree(&mut tar, dirfd.as_fd(), "", dev, owners, &mut hook).map_err(ContainerError::from)?;
+    write_layer(store, upper, &[], owners, &mut hook)
+}
+
+/// A container's changes to its private copy of the layers (the copy
+/// driver) as a new layer in the store: what `diff` lists against the
+/// copy's manifest, deletions as OCI whiteouts, directories made anew as
+/// opaque ones. Must run inside burrow's user namespace.
+fn layer_from_copy(
+    store: &crate::image::Store,
+    upper: &Path,
+    manifest: &CopyManifest,
+    owners: &StackOwners,
+) -> Result<crate::image::store::AddedLayer> {
+    use std::collections::{HashMap, HashSet};
+    let found = copy_changes(upper, manifest).map_err(ContainerError::from)?;
+    let mut listed = HashSet::new();
+    // Whiteouts by the directory that holds them ("" for the root).
+    let mut gone: HashMap<String, Vec<String>> = HashMap::new();
+    for (kind, path) in &found.changes {
+        let path = path.trim_start_matches('/');
+        if *kind != 'D' {
+            listed.insert(path.to_string());
+            continue;
+        }
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+        gone.entry(dir.to_string())
+            .or_default()
+            .push(format!(".wh.{name}"));
+    }
+    let in_dir = |dir: &str, name: &str| {
+        if dir.is_empty() {
+            name.to_string()
+        } else {
+            format!("{dir}/{name}")
+        }
+    };
+    let root_whiteouts = gone.remove("").unwrap_or_default();
+    let mut hook = |path: &str, st: &rustix::fs::Stat| -> Option<Vec<(String, bool)>> {
+        if !listed.contains(path) {
+            return Some(vec![]);
+        }
+        if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+            return None;
+        }
+        let mut entries = vec![(path.to_string(), true)];
+        if found.replaced.contains(&format!("/{path}")) {
+            entries.push((in_dir(path, ".wh..wh..opq"), false));
+        }
+        for wh in gone.get(path).into_iter().flatten() {
+            entries.push((in_dir(path, wh), false));
+        }
+        Some(entries)
+    };
+    write_layer(store, upper, &root_whiteouts, owners, &mut hook)
+}
+
+/// The tree at `upper` as a layer in the store, through `hook` (see
+/// `tar_tree`), after the empty files `first` (the root's whiteouts).
+fn write_layer(
+    store: &crate::image::Store,
+    upper: &Path,
+    first: &[String],
+    owners: &StackOwners,
+    hook: &mut EntryHook,
+) -> Result<crate::image::store::AddedLayer> {
+    let file = tempfile_in(store.root()).map_err(ContainerError::from)?;
+    let dirfd = rustix::fs::open(
+        upper,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| other(format!("{}: {e}", upper.display())))?;
+    let st = rustix::fs::fstat(&dirfd).map_err(|e| other(e.to_string()))?;
+    let mut tar = TarWriter::new(std::io::BufWriter::new(&file));
+    for name in first {
+        let e = NewEntry::new(
+            name.as_bytes(),
+            EntryKind::Regular,
+            0o644,
+            st.st_mtime.max(0) as u64,
+        );
+        tar.append(&e, &mut std::io::empty())
+            .map_err(|e| other(e.to_string()))?;
+    }
+    tar_tree(&mut tar, dirfd.as_fd(), "", st.st_dev, owners, hook).map_err(ContainerError::from)?;
     let mut w = tar.finish().map_err(|e| other(e.to_string()))?;
     w.flush().map_err(|e| other(e.to_string()))?;
     drop(w);

@@ -83,6 +83,8 @@ pub(crate) enum CopyError {
     Open(PathBuf, Errno),
     #[error("copying {}: {}", .0.display(), errno_text(.1.raw_os_error()))]
     Copy(PathBuf, Errno),
+    #[error("writing the copy's manifest {}: {}", .0.display(), .1)]
+    Manifest(PathBuf, std::io::Error),
 }
 
 /// Copies `layers` (base first) into `dest`, each over the previous.
@@ -317,6 +319,249 @@ impl Copier {
     }
 }
 
+/// What one entry of the copy was when the copy was made: enough to tell
+/// whether the container changed it since. The inode and the change time
+/// move with every write, chmod, chown, rename or link, and the container
+/// cannot set them back; size and modification time back them up where
+/// the filesystem keeps times in whole seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    dir: bool,
+    ino: u64,
+    /// The birth time: an inode number freed and given to a new file or
+    /// directory comes with a new one.
+    born: (i64, i64),
+    ctime: (i64, i64),
+    mtime: (i64, i64),
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    size: u64,
+    /// A directory's owner kept in the override xattr (root emulation's
+    /// chown), which its change time cannot tell apart from its entries'.
+    owner: Option<(u32, u32, u32)>,
+}
+
+impl Recorded {
+    /// `name` in `dir` as it is now (never following a symlink).
+    pub fn at(dir: BorrowedFd, name: &CStr) -> Result<Recorded, Errno> {
+        use rustix::fs::StatxFlags;
+        let st = rustix::fs::statx(
+            dir,
+            name,
+            AtFlags::SYMLINK_NOFOLLOW,
+            StatxFlags::BASIC_STATS | StatxFlags::BTIME,
+        )?;
+        let mode = u32::from(st.stx_mode);
+        let is_dir = FileType::from_raw_mode(mode) == FileType::Directory;
+        let owner = if is_dir {
+            crate::owners::recorded_at(dir, name).map(|o| (o.uid, o.gid, o.mode))
+        } else {
+            None
+        };
+        let time = |t: rustix::fs::StatxTimestamp| (t.tv_sec, i64::from(t.tv_nsec));
+        // Where the filesystem keeps no birth time, the inode alone.
+        let born = if st.stx_mask & StatxFlags::BTIME.bits() != 0 {
+            time(st.stx_btime)
+        } else {
+            (0, 0)
+        };
+        Ok(Recorded {
+            dir: is_dir,
+            ino: st.stx_ino,
+            born,
+            ctime: time(st.stx_ctime),
+            mtime: time(st.stx_mtime),
+            mode,
+            uid: st.stx_uid,
+            gid: st.stx_gid,
+            size: st.stx_size,
+            owner,
+        })
+    }
+
+    /// A directory now.
+    pub fn is_dir(&self) -> bool {
+        self.dir
+    }
+
+    /// The same directory as the one recorded: not removed and made anew,
+    /// nor a file or link in its place.
+    pub fn same_dir(&self, now: &Recorded) -> bool {
+        self.dir && now.dir && (self.ino, self.born) == (now.ino, now.born)
+    }
+
+    /// True when `now` is this entry unchanged. A directory's times and
+    /// size follow its entries, which are compared on their own (and the
+    /// sandbox's mount points are made in it at each start): only the
+    /// directory's own owner and mode count.
+    pub fn unchanged(&self, now: &Recorded) -> bool {
+        if self.dir || now.dir {
+            return self.same_dir(now)
+                && (self.mode, self.uid, self.gid, self.owner)
+                    == (now.mode, now.uid, now.gid, now.owner);
+        }
+        self == now
+    }
+
+    fn to_line(self, path: &[u8], out: &mut Vec<u8>) {
+        let owner = match self.owner {
+            Some((u, g, m)) => format!("{u}:{g}:{m}"),
+            None => "-".into(),
+        };
+        let fields = format!(
+            "{} {} {} {} {} {} {} {} {} {} {} {} {} ",
+            u8::from(self.dir),
+            self.ino,
+            self.born.0,
+            self.born.1,
+            self.ctime.0,
+            self.ctime.1,
+            self.mtime.0,
+            self.mtime.1,
+            self.mode,
+            self.uid,
+            self.gid,
+            self.size,
+            owner
+        );
+        out.extend_from_slice(fields.as_bytes());
+        out.extend_from_slice(path);
+        out.push(0);
+    }
+
+    fn from_line(line: &[u8]) -> Option<(Vec<u8>, Recorded)> {
+        let mut parts = line.splitn(14, |b| *b == b' ');
+        let mut next = || -> Option<&str> { std::str::from_utf8(parts.next()?).ok() };
+        let dir = next()? == "1";
+        let mut num = || -> Option<i64> { next()?.parse().ok() };
+        let (ino, bs, bn) = (num()?, num()?, num()?);
+        let (cs, cn, ms, mn) = (num()?, num()?, num()?, num()?);
+        let (mode, uid, gid, size) = (num()?, num()?, num()?, num()?);
+        let owner = match next()? {
+            "-" => None,
+            o => {
+                let mut it = o.split(':').map(|n| n.parse::<u32>().ok());
+                Some((it.next()??, it.next()??, it.next()??))
+            }
+        };
+        let path = parts.next()?.to_vec();
+        let rec = Recorded {
+            dir,
+            ino: u64::try_from(ino).ok()?,
+            born: (bs, bn),
+            ctime: (cs, cn),
+            mtime: (ms, mn),
+            mode: u32::try_from(mode).ok()?,
+            uid: u32::try_from(uid).ok()?,
+            gid: u32::try_from(gid).ok()?,
+            size: u64::try_from(size).ok()?,
+            owner,
+        };
+        Some((path, rec))
+    }
+}
+
+/// The copy driver's record of what the copy held when it was made, by
+/// path relative to the root (`etc/passwd`): `diff` and `commit` compare
+/// the container's root with it, since the copy itself holds the whole
+/// image and no layer to compare with.
+#[derive(Debug, Default)]
+pub struct CopyManifest {
+    entries: HashMap<Vec<u8>, Recorded>,
+}
+
+impl CopyManifest {
+    /// Records every entry under the directory `root` (the fresh copy) in
+    /// `file`, atomically (a temp file, synced, then renamed).
+    pub(crate) fn write(root: &Path, file: &Path) -> Result<(), CopyError> {
+        let dir = rustix::fs::open(
+            root,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| CopyError::Open(root.to_path_buf(), e))?;
+        let mut out = Vec::new();
+        record_dir(dir.as_fd(), &mut Vec::new(), &mut out)
+            .map_err(|(p, e)| CopyError::Copy(root.join(OsStr::from_bytes(&p)), e))?;
+        let tmp = file.with_extension("tmp");
+        let written = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut f, &out)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, file)
+        })();
+        written.map_err(|source| {
+            let _ = std::fs::remove_file(&tmp);
+            CopyError::Manifest(file.to_path_buf(), source)
+        })
+    }
+
+    /// The manifest in `file`; `None` when there is none (a copy made
+    /// before burrow kept one).
+    pub fn load(file: &Path) -> std::io::Result<Option<CopyManifest>> {
+        let data = match std::fs::read(file) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut entries = HashMap::new();
+        for line in data.split(|b| *b == 0).filter(|l| !l.is_empty()) {
+            let (path, rec) = Recorded::from_line(line).ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "a damaged record")
+            })?;
+            entries.insert(path, rec);
+        }
+        Ok(Some(CopyManifest { entries }))
+    }
+
+    /// What the copy held at `path` (relative to the root).
+    pub fn get(&self, path: &[u8]) -> Option<&Recorded> {
+        self.entries.get(path)
+    }
+
+    /// Every path recorded.
+    pub fn paths(&self) -> impl Iterator<Item = &[u8]> {
+        self.entries.keys().map(|k| k.as_slice())
+    }
+}
+
+/// Appends the records of what `dir` (at `rel`) holds to `out`.
+fn record_dir(
+    dir: BorrowedFd,
+    rel: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> Result<(), (Vec<u8>, Errno)> {
+    let at = |rel: &[u8], e: Errno| (rel.to_vec(), e);
+    let names: Vec<CString> = Dir::read_from(dir)
+        .map_err(|e| at(rel, e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_owned())
+        .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
+        .collect();
+    for name in names {
+        let len = rel.len();
+        if !rel.is_empty() {
+            rel.push(b'/');
+        }
+        rel.extend_from_slice(name.as_bytes());
+        let rec = Recorded::at(dir, &name).map_err(|e| at(rel, e))?;
+        rec.to_line(rel, out);
+        if rec.dir {
+            let sub = rustix::fs::openat(
+                dir,
+                &name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| at(rel, e))?;
+            record_dir(sub.as_fd(), rel, out)?;
+        }
+        rel.truncate(len);
+    }
+    Ok(())
+}
+
 /// True when `path` exists; for the copy driver's completion marker.
 pub(crate) fn exists(path: &Path) -> bool {
     rustix::fs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW).is_ok()
@@ -369,6 +614,50 @@ mod tests {
             std::fs::metadata(dest.join("etc/keep")).unwrap().mtime(),
             std::fs::metadata(l1.join("etc/keep")).unwrap().mtime()
         );
+    }
+
+    /// The manifest tells the copy's own entries from what changed since:
+    /// a write of the same size, a chmod, a file or directory made anew
+    /// in place, but not a directory that only gained an entry.
+    #[test]
+    fn the_manifest_tells_the_copys_entries_from_the_containers_changes() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        for dir in ["root/etc", "root/var", "root/home/app"] {
+            std::fs::create_dir_all(d.path().join(dir)).unwrap();
+        }
+        for f in ["etc/a", "etc/b", "etc/same", "home/app/x"] {
+            std::fs::write(root.join(f), "same size").unwrap();
+        }
+        let file = d.path().join("manifest");
+        CopyManifest::write(&root, &file).unwrap();
+        let m = CopyManifest::load(&file).unwrap().unwrap();
+        assert_eq!(m.paths().count(), 8);
+
+        std::fs::write(root.join("etc/a"), "SAME SIZE").unwrap();
+        let mode = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+        std::fs::set_permissions(root.join("etc/b"), mode).unwrap();
+        std::fs::write(root.join("etc/new"), "").unwrap();
+        std::fs::remove_dir_all(root.join("home/app")).unwrap();
+        std::fs::create_dir(root.join("home/app")).unwrap();
+        let now = |p: &str| {
+            let (dir, name) = p.rsplit_once('/').unwrap_or(("", p));
+            let dir = std::fs::File::open(root.join(dir)).unwrap();
+            Recorded::at(dir.as_fd(), &CString::new(name).unwrap()).unwrap()
+        };
+        let unchanged = |p: &str| m.get(p.as_bytes()).unwrap().unchanged(&now(p));
+        assert!(!unchanged("etc/a"), "a write of the same size");
+        assert!(!unchanged("etc/b"), "a chmod");
+        assert!(unchanged("etc/same"));
+        assert!(unchanged("etc"), "a directory that gained an entry");
+        assert!(!unchanged("home/app"), "a directory made anew");
+        assert!(!m.get(b"home/app").unwrap().same_dir(&now("home/app")));
+        assert!(m.get(b"etc/new").is_none());
+        assert!(CopyManifest::load(&d.path().join("none"))
+            .unwrap()
+            .is_none());
+        std::fs::write(&file, "1 2 3\0").unwrap();
+        assert!(CopyManifest::load(&file).is_err(), "a damaged record");
     }
 
     #[test]

@@ -37,10 +37,11 @@ pub mod user;
 pub mod userns;
 
 pub use caps::{cap_number, CapError, CapName, CapSet};
+pub use copy::{CopyManifest, Recorded};
 pub use exec::ExecFailure;
 pub use join::signal_number;
 pub use mounts::mount_ops;
-pub use rootfs::{DriverFailure, RootfsReport, COPY_MARKER};
+pub use rootfs::{DriverFailure, RootfsReport, COPY_MANIFEST, COPY_MARKER};
 pub use seccomp::{Profile, ProfileError, SeccompPolicy};
 pub use spec::MountOp;
 pub use spec::{

@@ -107,6 +107,11 @@ fn step(what: &'static str) -> impl FnOnce(Errno) -> DriverError {
 /// a container's layers were copied, it keeps running from the copy.
 pub const COPY_MARKER: &str = "burrow-copy-complete";
 
+/// The copy driver's record of what the fresh copy held (a `CopyManifest`),
+/// in the work directory beside the marker: what `diff` and `commit`
+/// compare the container's root with.
+pub const COPY_MANIFEST: &str = "burrow-copy-manifest";
+
 /// The mounted root, before pivot_root, on its staging tmpfs.
 pub(crate) struct MountedRoot {
     pub root: OwnedFd,
@@ -673,6 +678,9 @@ fn private_copy(lower: &[PathBuf], upper: &Path, work: &Path) -> Result<OwnedFd,
     let marker = work.join(COPY_MARKER);
     if !copy::exists(&marker) {
         copy::copy_layers(lower, upper)?;
+        // Before the sandbox makes its mount points in the copy: those
+        // are not the container's changes.
+        copy::CopyManifest::write(upper, &work.join(COPY_MANIFEST))?;
         std::fs::write(&marker, b"").map_err(|source| DriverError::Write {
             path: marker.clone(),
             source,
