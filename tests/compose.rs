@@ -934,3 +934,257 @@ fn secrets_and_configs_are_mounted_read_only_from_their_files() {
     );
     assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
 }
+
+#[test]
+fn secrets_and_configs_from_environment_and_content_are_read_only_files_of_burrows() {
+    let test = "secrets_and_configs_from_environment_and_content_are_read_only_files_of_burrows";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let file = format!(
+        "services:\n  app:\n    image: netbox\n    network_mode: none\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    secrets: [token]\n    configs: [inline, {{source: inline, target: /etc/app.conf}}]\nsecrets:\n  token: {{environment: TOKEN}}\nconfigs:\n  inline: {{content: \"level=$${{LEVEL}}\\n\"}}\n"
+    );
+    let dir = project(&env, "gen", &[("compose.yaml", &file)]);
+    let vars = [("TOKEN", "s3cret")];
+    compose(&env, &dir, &["up", "-d"], &vars).assert_ok();
+    let got = exec_until(
+        &env,
+        &dir,
+        "app",
+        "cat /run/secrets/token; echo; cat /inline /etc/app.conf",
+    );
+    assert_eq!(got, "s3cret\nlevel=${LEVEL}\nlevel=${LEVEL}\n");
+    // The files burrow wrote: in the project's directory under the
+    // storage root, which only the user can enter.
+    let state = env.storage().join("compose/gen");
+    let token = state.join("secrets/token");
+    assert_eq!(std::fs::read_to_string(&token).unwrap(), "s3cret");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&state), 0o700);
+    assert_eq!(mode(&token), 0o444);
+    // The container can change neither them nor the files behind them,
+    // and sees nothing else of that directory.
+    for path in ["/run/secrets/token", "/inline", "/etc/app.conf"] {
+        let out = compose(
+            &env,
+            &dir,
+            &[
+                "exec",
+                "-T",
+                "app",
+                "sh",
+                "-c",
+                &format!(
+                    "echo evil > {path} || echo refused; rm -f {path} || echo kept; chmod 666 {path} || echo same"
+                ),
+            ],
+            &vars,
+        );
+        assert_eq!(out.stdout, "refused\nkept\nsame\n", "{path}\n{out}");
+    }
+    let listed = compose(
+        &env,
+        &dir,
+        &["exec", "-T", "app", "sh", "-c", "ls -a /run/secrets"],
+        &vars,
+    );
+    assert_eq!(
+        listed.stdout.split_whitespace().collect::<Vec<_>>(),
+        [".", "..", "token"]
+    );
+    assert_eq!(std::fs::read_to_string(&token).unwrap(), "s3cret");
+    assert_eq!(
+        std::fs::read_to_string(state.join("configs/inline")).unwrap(),
+        "level=${LEVEL}\n"
+    );
+    // A new value: up makes the container again, with it.
+    let up = compose(&env, &dir, &["up", "-d"], &[("TOKEN", "rotated")]);
+    up.assert_ok();
+    assert!(up.stdout.contains("Recreating"), "{up}");
+    let got = exec_until(&env, &dir, "app", "cat /run/secrets/token");
+    assert_eq!(got, "rotated");
+    // down removes them.
+    compose(&env, &dir, &["down"], &[("TOKEN", "rotated")]).assert_ok();
+    assert!(!state.exists());
+
+    // Unset, the variable is an error naming secret and variable.
+    let out = compose(&env, &dir, &["up", "-d"], &[]);
+    assert!(
+        out.error_line()
+            .contains("service app: secrets: \"token\": the environment variable TOKEN is not set"),
+        "{out}"
+    );
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+}
+
+/// A service that says it is waiting, then exits with status 3 once
+/// /tmp/go exists; another that runs until its stop signal and then
+/// exits 5.
+const ABORT_PROJECT: &str = "services:\n  quick:\n    image: netbox\n    network_mode: none\n    command: [\"sh\", \"-c\", \"echo waiting; while [ ! -f /tmp/go ]; do sleep 0.1; done; exit 3\"]\n  stay:\n    image: netbox\n    network_mode: none\n    command: [\"sh\", \"-c\", \"trap 'echo stay stopping; exit 5' TERM; echo staying; while :; do sleep 0.2; done\"]\n";
+
+/// `compose up ARGS` attached on ABORT_PROJECT, quick told to exit once
+/// both run: `up`'s status and what it printed.
+fn abort_run(env: &TestEnv, dir: &Path, args: &[&str]) -> (Option<i32>, Vec<(bool, String)>) {
+    let mut all = vec!["up"];
+    all.extend_from_slice(args);
+    let mut up = Running::start(env, dir, &all);
+    up.wait_line(false, "quick-1  | waiting");
+    up.wait_line(false, "stay-1   | staying");
+    compose(env, dir, &["exec", "-T", "quick", "touch", "/tmp/go"], &[]).assert_ok();
+    let (status, seen) = up.finish();
+    (status.code(), seen)
+}
+
+#[test]
+fn up_abort_on_container_exit_stops_the_others_and_exit_code_from_picks_the_status() {
+    let test = "up_abort_on_container_exit_stops_the_others_and_exit_code_from_picks_the_status";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let dir = project(&env, "ab", &[("compose.yaml", ABORT_PROJECT)]);
+    // The first to exit stops the others; its status is up's.
+    let (code, seen) = abort_run(&env, &dir, &["--abort-on-container-exit"]);
+    let said = |seen: &[(bool, String)], line: &str| seen.iter().any(|(_, l)| l == line);
+    assert_eq!(code, Some(3), "{seen:#?}");
+    assert!(
+        said(&seen, "quick-1 exited with code 3")
+            && said(&seen, "Aborting on container exit...")
+            && said(&seen, "stay-1   | stay stopping")
+            && said(&seen, "stay-1 exited with code 5"),
+        "{seen:#?}"
+    );
+    assert_eq!(state(&env, "ab-stay-1"), "exited 5");
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+
+    // --exit-code-from: that service's status, though another exited first.
+    let (code, seen) = abort_run(&env, &dir, &["--exit-code-from", "stay"]);
+    assert_eq!(code, Some(5), "{seen:#?}");
+    assert!(said(&seen, "Aborting on container exit..."), "{seen:#?}");
+    assert_eq!(state(&env, "ab-quick-1"), "exited 3");
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+
+    // Not a service of the project, or with -d: refused, nothing made.
+    let out = compose(&env, &dir, &["up", "--exit-code-from", "nope"], &[]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(out.error_line().contains("no such service: nope"), "{out}");
+    let out = compose(&env, &dir, &["up", "-d", "--abort-on-container-exit"], &[]);
+    assert_ne!(out.code(), Some(0), "{out}");
+    assert!(out.stderr.contains("cannot be used with"), "{out}");
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+}
+
+#[test]
+fn up_wait_returns_once_services_are_healthy_and_fails_on_unhealthy_or_timeout() {
+    let test = "up_wait_returns_once_services_are_healthy_and_fails_on_unhealthy_or_timeout";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    // Healthy only at the first check, a second after it starts: up -d
+    // alone returns before that.
+    let file = format!(
+        "services:\n  db:\n    image: netbox\n    network_mode: none\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    healthcheck: {{test: [CMD, \"true\"], interval: 1s}}\n  app:\n    image: netbox\n    network_mode: none\n    command: [\"sh\", \"-c\", {LOOP:?}]\n"
+    );
+    let dir = project(&env, "wt", &[("compose.yaml", &file)]);
+    let up = compose(&env, &dir, &["up", "--wait"], &[]);
+    up.assert_ok();
+    let health = env.ok(&["inspect", "--format", "{{.State.Health.Status}}", "wt-db-1"]);
+    assert_eq!(health.stdout.trim(), "healthy", "{up}");
+    assert_eq!(state(&env, "wt-app-1"), "running <no value>");
+    assert!(up.stdout.contains(" Container wt-db-1  Healthy"), "{up}");
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+
+    // Unhealthy: an error naming the container, the containers left for
+    // down (as compose leaves them).
+    let file = format!(
+        "services:\n  sick:\n    image: netbox\n    network_mode: none\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    healthcheck: {{test: [CMD, \"false\"], interval: 1s, retries: 1}}\n"
+    );
+    let dir = project(&env, "ws", &[("compose.yaml", &file)]);
+    let up = compose(&env, &dir, &["up", "--wait"], &[]);
+    assert_eq!(up.code(), Some(1), "{up}");
+    assert!(
+        up.error_line().contains("container ws-sick-1 is unhealthy"),
+        "{up}"
+    );
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+
+    // Not decided within --wait-timeout: its first check is an hour away.
+    let file = format!(
+        "services:\n  slow:\n    image: netbox\n    network_mode: none\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    healthcheck: {{test: [CMD, \"true\"], interval: 1h}}\n"
+    );
+    let dir = project(&env, "wl", &[("compose.yaml", &file)]);
+    let up = compose(&env, &dir, &["up", "--wait", "--wait-timeout", "2"], &[]);
+    assert_eq!(up.code(), Some(1), "{up}");
+    assert!(
+        up.error_line().contains(
+            "container wl-slow-1 was not running (and healthy, having a health check) within 2s"
+        ),
+        "{up}"
+    );
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+}
+
+/// Attached `compose up` in `dir`, interrupted by a SIGINT (a Ctrl-C)
+/// once it waits for int-db-1: its status and what it printed.
+fn up_interrupted_while_waiting(env: &TestEnv, dir: &Path) -> (Option<i32>, Vec<(bool, String)>) {
+    let mut up = Running::start(env, dir, &["up"]);
+    up.wait_line(false, " Container int-db-1  Waiting");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(up.child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let (status, seen) = up.finish();
+    (status.code(), seen)
+}
+
+#[test]
+fn ctrl_c_while_up_makes_containers_removes_what_it_made_and_keeps_the_rest() {
+    let test = "ctrl_c_while_up_makes_containers_removes_what_it_made_and_keeps_the_rest";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    // db's first check is an hour away: web waits for it until the Ctrl-C.
+    let file = format!(
+        "services:\n  base:\n    image: netbox\n    command: [\"sh\", \"-c\", {LOOP:?}]\n  db:\n    image: netbox\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    volumes: [\"data:/data\"]\n    networks: [default, back]\n    healthcheck: {{test: [CMD, \"true\"], interval: 1h}}\n  web:\n    image: netbox\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    depends_on: {{db: {{condition: service_healthy}}}}\nvolumes:\n  data: {{}}\nnetworks:\n  back: {{}}\n"
+    );
+    let dir = project(&env, "int", &[("compose.yaml", &file)]);
+    let nets = |env: &TestEnv| env.ok(&["network", "ls", "--format", "{{.Name}}"]).stdout;
+    let vols = |env: &TestEnv| env.ok(&["volume", "ls", "-q"]).stdout;
+
+    // Nothing there before: nothing there after.
+    let (code, seen) = up_interrupted_while_waiting(&env, &dir);
+    assert_eq!(code, Some(130), "{seen:#?}");
+    let said = |seen: &[(bool, String)], line: &str| seen.iter().any(|(_, l)| l == line);
+    for line in [
+        " Container int-db-1  Stopped",
+        " Container int-web-1  Removing",
+        " Container int-base-1  Removing",
+        " Network int_back  Removing",
+        " Network int_default  Removing",
+        " Volume int_data  Removing",
+    ] {
+        assert!(said(&seen, line), "{line}: {seen:#?}");
+    }
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+    assert!(!nets(&env).contains("int_"), "{}", nets(&env));
+    assert!(!vols(&env).contains("int_data"), "{}", vols(&env));
+
+    // What an earlier up made (base, running, its network and the
+    // volume) stays as it was; what this one made goes.
+    compose(&env, &dir, &["up", "-d", "base"], &[]).assert_ok();
+    let (code, seen) = up_interrupted_while_waiting(&env, &dir);
+    assert_eq!(code, Some(130), "{seen:#?}");
+    let names = env.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(names.stdout.trim(), "int-base-1", "{names}\n{seen:#?}");
+    assert_eq!(state(&env, "int-base-1"), "running <no value>");
+    let now = nets(&env);
+    assert!(
+        now.contains("int_default") && !now.contains("int_back"),
+        "{now}"
+    );
+    assert!(vols(&env).contains("int_data"));
+    compose(&env, &dir, &["down", "-v"], &[]).assert_ok();
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+}

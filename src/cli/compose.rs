@@ -68,7 +68,8 @@ impl Compose {
     }
 
     pub fn exec(self, ctx: &Context) -> Result<i32> {
-        let project = self.load()?;
+        let mut project = self.load()?;
+        project.state_dir = Some(ctx.paths.storage.join("compose").join(&project.name));
         self.command.exec(ctx, &project).map_err(to_error)
     }
 }
@@ -121,11 +122,20 @@ pub struct Up {
     #[arg(long)]
     build: bool,
     /// Create the containers without starting them.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "wait")]
     no_start: bool,
-    /// Seconds to wait for a dependency to be healthy before failing (default: until its health check decides).
+    /// Wait for the services to be running (healthy, those with a health check), then return; implies -d.
+    #[arg(long)]
+    wait: bool,
+    /// Seconds to wait, in all, for dependencies and (with --wait) the services to be ready before failing (default: until each health check decides).
     #[arg(long, value_name = "SECS")]
     wait_timeout: Option<u64>,
+    /// Stop every container when one exits (attached only).
+    #[arg(long, conflicts_with_all = ["detach", "wait", "no_start"])]
+    abort_on_container_exit: bool,
+    /// Return the exit status of SERVICE's container; implies --abort-on-container-exit.
+    #[arg(long, value_name = "SERVICE", conflicts_with_all = ["detach", "wait", "no_start"])]
+    exit_code_from: Option<String>,
     /// Attached: print the services' lines without the container's name before each.
     #[arg(long)]
     no_log_prefix: bool,
@@ -138,7 +148,10 @@ pub struct Up {
 
 impl Up {
     fn exec(self, ctx: &Context, project: &Project) -> std::result::Result<i32, ComposeError> {
-        let names = verbs::up(
+        if let Some(s) = &self.exit_code_from {
+            verbs::check_exit_code_from(project, &self.services, s)?;
+        }
+        let started = interrupted(verbs::up(
             ctx,
             project,
             &verbs::UpOptions {
@@ -146,16 +159,45 @@ impl Up {
                 build: self.build,
                 no_start: self.no_start,
                 wait_timeout: self.wait_timeout,
+                wait: self.wait,
                 scale: self.scale,
                 keep_extra: false,
             },
-        )?;
-        if self.detach || self.no_start {
+        ))?;
+        let started = match started {
+            Ok(s) => s,
+            Err(code) => return Ok(code),
+        };
+        if self.detach || self.wait || self.no_start {
             return Ok(0);
         }
         // Attached: every container's output, prefixed, until they have
         // all exited; Ctrl-C stops them, a second one kills them.
-        verbs::attach(ctx, project, &names, self.no_log_prefix)
+        verbs::attach(
+            ctx,
+            project,
+            started,
+            &verbs::AttachOptions {
+                no_prefix: self.no_log_prefix,
+                abort_on_exit: self.abort_on_container_exit || self.exit_code_from.is_some(),
+                exit_code_from: self.exit_code_from,
+            },
+        )
+    }
+}
+
+/// An `up` a signal interrupted (it said what it undid) is exit status
+/// 130, as a shell gives a command that SIGINT ended.
+fn interrupted<T>(
+    r: std::result::Result<T, ComposeError>,
+) -> std::result::Result<std::result::Result<T, i32>, ComposeError> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(e @ ComposeError::Interrupted) => {
+            eprintln!("{e}");
+            Ok(Err(130))
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -406,7 +448,7 @@ pub struct Run {
 
 impl Run {
     fn exec(self, ctx: &Context, project: &Project) -> std::result::Result<i32, ComposeError> {
-        verbs::run(
+        let code = verbs::run(
             ctx,
             project,
             &self.service,
@@ -422,7 +464,8 @@ impl Run {
                 service_ports: self.service_ports,
                 no_tty: self.no_tty,
             },
-        )
+        );
+        Ok(interrupted(code)?.unwrap_or_else(|c| c))
     }
 }
 

@@ -30,6 +30,11 @@ pub enum ComposeError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}: {message}")]
     Invalid {
         path: PathBuf,
@@ -64,6 +69,14 @@ pub enum ComposeError {
         container: String,
         why: String,
     },
+    /// `up --wait`: a container that did not become running (healthy,
+    /// when it has a health check).
+    #[error("container {container} {why}")]
+    NotReady { container: String, why: String },
+    /// A SIGINT (Ctrl-C) or SIGTERM ended `up` before it was done; what
+    /// it had made was stopped and removed.
+    #[error("interrupted: what this up made was stopped and removed")]
+    Interrupted,
     #[error(transparent)]
     Burrow(Box<crate::Error>),
 }
@@ -93,6 +106,13 @@ pub struct Project {
     pub dir: PathBuf,
     pub value: Value,
     pub model: Model,
+    /// The variables interpolation used (the process's environment over
+    /// `.env`): where a secret or config `environment:` is looked up.
+    pub environment: HashMap<String, String>,
+    /// Where burrow writes the secrets and configs it makes itself (from
+    /// `environment:` or `content:`): set by the caller, which knows the
+    /// storage root; `down` removes it.
+    pub state_dir: Option<PathBuf>,
 }
 
 // ---- the typed model: strict, so that a misspelled key is an error -------
@@ -523,6 +543,8 @@ pub fn load(
         dir: project_dir,
         value,
         model,
+        environment: vars,
+        state_dir: None,
     })
 }
 

@@ -146,11 +146,16 @@ impl Source {
     }
 }
 
-/// The signals attached `up` answers, and what it has done about them.
+/// The signals `up` answers, and what it has done about them: held from
+/// the start of `up`, read between its steps while it makes containers,
+/// then while attached `up` follows them.
 pub struct Interrupt {
     signals: crate::container::supervisor::terminal::SignalsIn,
     /// How many came: 1 stops, 2 kills.
     count: u32,
+    /// A container exited and the others are being stopped
+    /// (`--abort-on-container-exit`): the next signal kills.
+    aborted: bool,
     /// The `burrow stop` or `burrow kill` child at work.
     worker: Option<Child>,
     /// The containers to stop, dependants first.
@@ -170,20 +175,107 @@ impl Interrupt {
         Ok(Interrupt {
             signals,
             count: 0,
+            aborted: false,
             worker: None,
             containers,
         })
     }
 
-    /// Whether the services were killed (a second interrupt).
+    /// The containers a signal stops from now on, dependants first.
+    pub fn set_containers(&mut self, containers: Vec<String>) {
+        self.containers = containers;
+    }
+
+    /// Whether a signal has come (read now, not acted on).
+    pub fn came(&mut self) -> bool {
+        while let Ok(Some(_)) = self.signals.fd.read_signal() {
+            self.count += 1;
+        }
+        self.count > 0
+    }
+
+    /// Whether a signal has come, waiting up to `wait` for one.
+    pub fn came_within(&mut self, wait: std::time::Duration) -> bool {
+        if self.came() {
+            return true;
+        }
+        let ms = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(self.signals.fd.as_fd(), PollFlags::POLLIN)];
+        let _ = poll(&mut fds, PollTimeout::from(ms));
+        self.came()
+    }
+
+    /// Whether the services were killed (a second interrupt, or one after
+    /// a container's exit began stopping them).
     pub fn forced(&self) -> bool {
-        self.count >= 2
+        self.level() >= 2
+    }
+
+    fn level(&self) -> u32 {
+        self.count + u32::from(self.aborted)
+    }
+
+    /// `--abort-on-container-exit`: a container exited; the others are
+    /// stopped as a first signal would stop them.
+    pub fn abort(&mut self) -> Result<()> {
+        if self.level() > 0 {
+            return Ok(());
+        }
+        self.aborted = true;
+        println!("Aborting on container exit...");
+        for c in &self.containers {
+            println!(" Container {c}  Stopping");
+        }
+        self.run("stop")
+    }
+
+    /// After a signal that came while `up` made containers: stops
+    /// `containers` now (kills them when a second signal came, or comes
+    /// meanwhile) and waits until that is done.
+    pub fn stop_and_wait(&mut self, containers: Vec<String>) -> Result<()> {
+        self.containers = containers;
+        if self.containers.is_empty() {
+            return Ok(());
+        }
+        let (verb, doing) = if self.forced() {
+            ("kill", "Killing")
+        } else {
+            ("stop", "Stopping")
+        };
+        for c in &self.containers {
+            println!(" Container {c}  {doing}");
+        }
+        self.run(verb)?;
+        while let Some(w) = self.worker.as_mut() {
+            if !matches!(w.try_wait(), Ok(None)) {
+                self.worker = None;
+                break;
+            }
+            let mut fds = [PollFd::new(self.signals.fd.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, PollTimeout::from(100u16));
+            let before = self.forced();
+            self.came();
+            if self.forced() && !before {
+                println!("Killing...");
+                for c in &self.containers {
+                    println!(" Container {c}  Killing");
+                }
+                self.run("kill")?;
+            }
+        }
+        for c in &self.containers {
+            println!(
+                " Container {c}  {}",
+                if self.forced() { "Killed" } else { "Stopped" }
+            );
+        }
+        Ok(())
     }
 
     fn pending(&mut self) -> Result<()> {
         while let Ok(Some(_)) = self.signals.fd.read_signal() {
             self.count += 1;
-            match self.count {
+            match self.level() {
                 1 => {
                     println!("Gracefully stopping... (press Ctrl+C again to force)");
                     for c in &self.containers {
@@ -225,7 +317,7 @@ impl Interrupt {
     fn finish(&mut self) {
         if let Some(mut w) = self.worker.take() {
             let _ = w.wait();
-            if self.count > 0 {
+            if self.level() > 0 {
                 for c in &self.containers {
                     println!(
                         " Container {c}  {}",
@@ -241,12 +333,13 @@ impl Interrupt {
 /// prefixed unless asked not to: with `follow`, all at once until every
 /// one has exited (or, with `interrupt`, been stopped); else one after
 /// the other. `exited` is told each container whose log ended while
-/// followed.
+/// followed; when it answers `true`, the interrupt stops the others
+/// (`Interrupt::abort`).
 pub fn print_logs(
     containers: &[(String, String)],
     args: &LogArgs,
     mut interrupt: Option<&mut Interrupt>,
-    exited: &mut dyn FnMut(&str, &str),
+    exited: &mut dyn FnMut(&str, &str) -> bool,
 ) -> Result<()> {
     let shown: Vec<String> = containers.iter().map(|(_, s)| s.clone()).collect();
     let prefixes = if args.no_prefix {
@@ -283,7 +376,7 @@ pub fn print_logs(
 fn pump(
     mut sources: Vec<Source>,
     mut interrupt: Option<&mut Interrupt>,
-    exited: &mut dyn FnMut(&str, &str),
+    exited: &mut dyn FnMut(&str, &str) -> bool,
 ) -> Result<()> {
     while !sources.is_empty() {
         // (source index or the signals, stream) of each fd polled.
@@ -330,7 +423,11 @@ fn pump(
             if sources[i].done() {
                 let mut s = sources.remove(i);
                 let _ = s.child.wait();
-                exited(&s.container, &s.shown);
+                if exited(&s.container, &s.shown) {
+                    if let Some(i) = interrupt.as_deref_mut() {
+                        i.abort()?;
+                    }
+                }
             } else {
                 i += 1;
             }

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::container::health::HealthFlags;
 use crate::container::run::{parse_mount, parse_volume, PullPolicy, RunSpec};
+use crate::container::spec::UserMount;
 use crate::net::networks::EndpointSpec;
 use crate::net::NetworkMode;
 use std::collections::BTreeMap;
@@ -39,7 +40,18 @@ pub struct ServicePlan {
     pub networks: Vec<(String, EndpointSpec)>,
     /// What `build` asks, when the service has one.
     pub build: Option<crate::build::exec::BuildSpec>,
+    /// Secrets and configs burrow writes itself, bound from there: `up`
+    /// writes them before the container is made.
+    pub files: Vec<GeneratedFile>,
     pub spec: RunSpec,
+}
+
+/// A secret's or config's content from `environment:` or `content:`, and
+/// the file under the project's state directory that holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedFile {
+    pub path: PathBuf,
+    pub content: Vec<u8>,
 }
 
 impl Project {
@@ -364,7 +376,6 @@ impl Project {
         labels.insert(SERVICE_LABEL.into(), name.to_string());
         labels.insert(NUMBER_LABEL.into(), number.to_string());
         labels.insert(ONEOFF_LABEL.into(), "False".into());
-        labels.insert(HASH_LABEL.into(), self.config_hash(name));
         spec.labels = labels;
 
         let mut networks = Vec::new();
@@ -432,11 +443,22 @@ impl Project {
                 },
             };
         }
+        let mut files: Vec<GeneratedFile> = Vec::new();
         for (key, refs) in [("secrets", &s.secrets), ("configs", &s.configs)] {
             for r in refs.iter().flatten() {
-                spec.volumes.push(self.file_mount(name, key, r)?);
+                let (mount, file) = self.file_mount(name, key, r)?;
+                spec.volumes.push(mount);
+                if let Some(f) = file {
+                    if !files.contains(&f) {
+                        files.push(f);
+                    }
+                }
             }
         }
+        // What burrow writes counts as the service's configuration: a
+        // changed value makes `up` recreate the container.
+        spec.labels
+            .insert(HASH_LABEL.into(), self.config_hash(name, &files));
 
         let build = s.build.as_ref().map(|b| {
             let (context, file, args, target) = match b {
@@ -472,18 +494,21 @@ impl Project {
             container,
             networks,
             build,
+            files,
             spec,
         })
     }
 
     /// A secret (at `/run/secrets/NAME`) or a config (at `/NAME`), or at
-    /// the reference's `target`: its `file` bound read-only.
+    /// the reference's `target`, bound read-only: its `file`, or the file
+    /// burrow writes for its `environment` (that variable's value) or, a
+    /// config's, its `content`.
     fn file_mount(
         &self,
         service: &str,
         key: &str,
         r: &super::FileRef,
-    ) -> Result<crate::container::spec::UserMount, ComposeError> {
+    ) -> Result<(UserMount, Option<GeneratedFile>), ComposeError> {
         let bad = |why: String| ComposeError::Service {
             service: service.to_string(),
             key: key.to_string(),
@@ -494,7 +519,7 @@ impl Project {
             super::FileRef::Long(l) => {
                 if l.uid.is_some() || l.gid.is_some() || l.mode.is_some() {
                     eprintln!(
-                        "Warning: service {service}: {key} {:?}: uid, gid and mode are not applied to a file bound from the host; it keeps its own",
+                        "Warning: service {service}: {key} {:?}: uid, gid and mode are not applied; the file keeps its own owner and mode (0444 for one burrow writes)",
                         l.source
                     );
                 }
@@ -511,11 +536,6 @@ impl Project {
                 "{source:?} is not declared under the top-level {key}"
             ))
         })?;
-        let Some(file) = &def.file else {
-            return Err(bad(format!(
-                "{source:?}: burrow takes {key} from a file only (file:), not from environment, content or external"
-            )));
-        };
         let target = match (key, target) {
             (_, Some(t)) if t.starts_with('/') => t.to_string(),
             ("secrets", Some(t)) => format!("/run/secrets/{t}"),
@@ -523,18 +543,77 @@ impl Project {
             (_, Some(t)) => format!("/{t}"),
             (_, None) => format!("/{source}"),
         };
-        let host = self.bind_source(file);
-        if !host.is_file() {
-            return Err(bad(format!("{source:?}: {} is not a file", host.display())));
+        let content = match (&def.file, &def.environment, &def.content) {
+            _ if def.external == Some(true) => {
+                return Err(bad(format!(
+                    "{source:?}: external {key} are kept by a swarm or an orchestrator, which burrow is not: give it a file, environment or content"
+                )))
+            }
+            (Some(file), None, None) => {
+                let host = self.bind_source(file);
+                if !host.is_file() {
+                    return Err(bad(format!("{source:?}: {} is not a file", host.display())));
+                }
+                let mount = parse_mount(
+                    &format!(
+                        "type=bind,source={},target={target},readonly",
+                        host.display()
+                    ),
+                    &self.dir,
+                )
+                .map_err(|e| bad(e.to_string()))?;
+                return Ok((mount, None));
+            }
+            (None, Some(var), None) => self
+                .environment
+                .get(var)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "{source:?}: the environment variable {var} is not set"
+                    ))
+                })?
+                .as_bytes()
+                .to_vec(),
+            (None, None, Some(text)) if key == "configs" => text.as_bytes().to_vec(),
+            (None, None, Some(_)) => {
+                return Err(bad(format!(
+                    "{source:?}: content is for configs; a secret comes from a file or environment"
+                )))
+            }
+            (None, None, None) => {
+                return Err(bad(format!(
+                    "{source:?}: says neither file, environment nor content"
+                )))
+            }
+            _ => {
+                return Err(bad(format!(
+                    "{source:?}: one of file, environment or content, not several"
+                )))
+            }
+        };
+        // The key names a file of burrow's own: nothing that climbs out.
+        if source.is_empty()
+            || source.starts_with('.')
+            || !source
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(bad(format!(
+                "{source:?}: a name of letters, digits, '.', '_' and '-' (not first '.')"
+            )));
         }
-        parse_mount(
-            &format!(
-                "type=bind,source={},target={target},readonly",
-                host.display()
-            ),
-            &self.dir,
-        )
-        .map_err(|e| bad(e.to_string()))
+        let dir = self.state_dir.as_ref().ok_or_else(|| {
+            bad(format!(
+                "{source:?}: no directory to write it to (the project's state directory is not known here)"
+            ))
+        })?;
+        let path = dir.join(key).join(source);
+        let mount = UserMount::Bind {
+            source: path.clone(),
+            target,
+            read_only: true,
+        };
+        Ok((mount, Some(GeneratedFile { path, content })))
     }
 
     /// A bind mount's host path: `~` is the home directory, a relative
@@ -578,10 +657,17 @@ impl Project {
 
     /// A digest of the service's merged, interpolated configuration: a
     /// container whose label differs is made again by `up`.
-    pub fn config_hash(&self, service: &str) -> String {
+    pub fn config_hash(&self, service: &str, files: &[GeneratedFile]) -> String {
         use sha2::{Digest, Sha256};
         let text = serde_norway::to_string(&self.value["services"][service]).unwrap_or_default();
-        hex::encode(Sha256::digest(text.as_bytes()))
+        let mut h = Sha256::new();
+        h.update(text.as_bytes());
+        for f in files {
+            h.update(f.path.as_os_str().as_encoded_bytes());
+            h.update([0]);
+            h.update(Sha256::digest(&f.content));
+        }
+        hex::encode(h.finalize())
     }
 }
 
@@ -732,6 +818,86 @@ mod tests {
         let p = project("services:\n  web:\n    image: x\n    networks: [front]\n");
         let e = p.plan("web", 1).unwrap_err().to_string();
         assert!(e.contains("\"front\" is not declared"), "{e}");
+    }
+
+    #[test]
+    fn secrets_and_configs_from_environment_and_content_are_files_burrow_writes() {
+        use super::{GeneratedFile, HASH_LABEL};
+        use crate::container::spec::UserMount;
+        use std::path::PathBuf;
+        let mut p = project(
+            "services:\n  app:\n    image: x\n    secrets: [token]\n    configs: [conf, {source: level, target: /etc/level}]\nsecrets:\n  token: {environment: TOKEN}\nconfigs:\n  conf: {content: \"a=1\\n\"}\n  level: {environment: LEVEL}\n",
+        );
+        p.environment.insert("TOKEN".into(), "s3cret".into());
+        p.environment.insert("LEVEL".into(), "4".into());
+        p.state_dir = Some(PathBuf::from("/state/demo"));
+        let plan = p.plan("app", 1).unwrap();
+        let file = |path: &str, content: &str| GeneratedFile {
+            path: PathBuf::from(path),
+            content: content.as_bytes().to_vec(),
+        };
+        assert_eq!(
+            plan.files,
+            [
+                file("/state/demo/secrets/token", "s3cret"),
+                file("/state/demo/configs/conf", "a=1\n"),
+                file("/state/demo/configs/level", "4"),
+            ]
+        );
+        let bind = |source: &str, target: &str| UserMount::Bind {
+            source: PathBuf::from(source),
+            target: target.into(),
+            read_only: true,
+        };
+        assert_eq!(
+            plan.spec.volumes,
+            [
+                bind("/state/demo/secrets/token", "/run/secrets/token"),
+                bind("/state/demo/configs/conf", "/conf"),
+                bind("/state/demo/configs/level", "/etc/level"),
+            ]
+        );
+        // A new value is a new configuration: `up` makes the container again.
+        p.environment.insert("TOKEN".into(), "other".into());
+        let again = p.plan("app", 1).unwrap();
+        assert_ne!(again.spec.labels[HASH_LABEL], plan.spec.labels[HASH_LABEL]);
+        p.environment.remove("TOKEN");
+        let e = p.plan("app", 1).unwrap_err().to_string();
+        assert!(
+            e.contains("secrets: \"token\": the environment variable TOKEN is not set"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_secret_with_content_two_sources_or_a_name_that_climbs_out_is_refused() {
+        for (top, want) in [
+            ("secrets:\n  s: {content: x}\n", "content is for configs"),
+            (
+                "secrets:\n  s: {file: ./a, environment: A}\n",
+                "one of file, environment or content",
+            ),
+            ("secrets:\n  s: {external: true}\n", "external secrets"),
+            (
+                "secrets:\n  s: {name: x}\n",
+                "neither file, environment nor content",
+            ),
+        ] {
+            let mut p = project(&format!(
+                "services:\n  app:\n    image: x\n    secrets: [s]\n{top}"
+            ));
+            p.environment.insert("A".into(), "1".into());
+            p.state_dir = Some("/state/demo".into());
+            let e = p.plan("app", 1).unwrap_err().to_string();
+            assert!(e.contains(want), "{top}: {e}");
+        }
+        let mut p = project(
+            "services:\n  app:\n    image: x\n    secrets: [\"..\"]\nsecrets:\n  \"..\": {environment: A}\n",
+        );
+        p.environment.insert("A".into(), "1".into());
+        p.state_dir = Some("/state/demo".into());
+        let e = p.plan("app", 1).unwrap_err().to_string();
+        assert!(e.contains("a name of letters"), "{e}");
     }
 
     #[test]

@@ -12,9 +12,11 @@ use super::{output, start_order, ComposeError, Condition, Project};
 use crate::container::health::HealthStatus;
 use crate::container::images::Context;
 use crate::container::record::{Record, State, Status};
+use crate::container::spec::UserMount;
 use crate::container::{self as ctr, lifecycle, networks, volumes};
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 type Result<T> = std::result::Result<T, ComposeError>;
 
@@ -27,9 +29,13 @@ pub struct UpOptions {
     pub build: bool,
     /// Create the containers, start none.
     pub no_start: bool,
-    /// Seconds a `service_healthy` dependency may take (none: no limit
-    /// beyond its own health check's verdict).
+    /// Seconds this `up` may wait, in all, for dependencies and (with
+    /// `wait`) for its containers (none: no limit beyond each health
+    /// check's verdict).
     pub wait_timeout: Option<u64>,
+    /// Return only once every container is running, and healthy when it
+    /// has a health check (`--wait`).
+    pub wait: bool,
     /// `--scale SERVICE=N`: over the files' `scale` or `deploy.replicas`.
     pub scale: Vec<(String, u32)>,
     /// Leave containers numbered above the count (`run` starting what a
@@ -101,8 +107,14 @@ fn project_labels(project: &Project, kind: &str, key: &str) -> BTreeMap<String, 
     ])
 }
 
-/// Makes the networks and named volumes the selected services use.
-fn make_networks_and_volumes(ctx: &Context, project: &Project, services: &[String]) -> Result<()> {
+/// Makes the networks and named volumes the selected services use, each
+/// noted in `made`.
+fn make_networks_and_volumes(
+    ctx: &Context,
+    project: &Project,
+    services: &[String],
+    made: &mut Made,
+) -> Result<()> {
     let mut nets: Vec<String> = Vec::new();
     for s in services {
         for n in project.networks_of(&project.model.services[s]) {
@@ -132,12 +144,13 @@ fn make_networks_and_volumes(ctx: &Context, project: &Project, services: &[Strin
         networks::create(
             ctx,
             &crate::net::networks::NetworkSpec {
-                name,
+                name: name.clone(),
                 subnets: Vec::new(),
                 internal: top.and_then(|n| n.internal).unwrap_or(false),
                 labels,
             },
         )?;
+        made.networks.push(name);
     }
     for (key, top) in &project.model.volumes {
         let name = project.volume_name(key);
@@ -159,12 +172,13 @@ fn make_networks_and_volumes(ctx: &Context, project: &Project, services: &[Strin
         volumes::verbs::create(
             ctx,
             &volumes::NewVolume {
-                name: Some(name),
+                name: Some(name.clone()),
                 labels,
                 driver: top.as_ref().and_then(|v| v.driver.clone()),
                 options: BTreeMap::new(),
             },
         )?;
+        made.volumes.push(name);
     }
     Ok(())
 }
@@ -234,10 +248,68 @@ pub fn pull(ctx: &Context, project: &Project, services: &[String]) -> Result<()>
     Ok(())
 }
 
-/// `up`: networks, volumes, images, then each service's container in
-/// dependency order, started once what it waits for is ready. Returns
-/// the containers' names.
-pub fn up(ctx: &Context, project: &Project, opts: &UpOptions) -> Result<Vec<String>> {
+/// What an `up` made or started: what it stops and removes when a signal
+/// interrupts it.
+#[derive(Debug, Default)]
+struct Made {
+    networks: Vec<String>,
+    volumes: Vec<String>,
+    /// Containers made (or made again), by name.
+    containers: Vec<String>,
+    /// Containers started, by name, in the order started.
+    started: Vec<String>,
+}
+
+/// The end of the waits of one `up` (`--wait-timeout`).
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    secs: u64,
+}
+
+/// What `up` leaves for attached `up` to follow.
+pub struct Started {
+    /// The containers' names, in start order.
+    pub names: Vec<String>,
+    /// SIGINT and SIGTERM, held since `up` began.
+    pub interrupt: output::Interrupt,
+}
+
+/// `up`: images, networks, volumes, then each service's container in
+/// dependency order, started once what it waits for is ready (with
+/// `wait`, until every one is running, or healthy). SIGINT and SIGTERM
+/// are held from the start and read between steps: one that comes before
+/// `up` is done stops and removes what this `up` made (a second kills
+/// what it started) and `up` ends with `ComposeError::Interrupted`.
+pub fn up(ctx: &Context, project: &Project, opts: &UpOptions) -> Result<Started> {
+    let mut interrupt = output::Interrupt::hold(Vec::new())?;
+    let mut made = Made::default();
+    match up_steps(ctx, project, opts, &mut interrupt, &mut made) {
+        Ok(names) => Ok(Started { names, interrupt }),
+        Err(e) if matches!(e, ComposeError::Interrupted) || interrupt.came() => {
+            undo(ctx, &made, &mut interrupt)?;
+            Err(ComposeError::Interrupted)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `Interrupted` once a signal has come.
+fn interrupted(interrupt: &mut output::Interrupt) -> Result<()> {
+    if interrupt.came() {
+        Err(ComposeError::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+fn up_steps(
+    ctx: &Context,
+    project: &Project,
+    opts: &UpOptions,
+    interrupt: &mut output::Interrupt,
+    made: &mut Made,
+) -> Result<Vec<String>> {
     let order = selected(project, &opts.services)?;
     for (s, _) in &opts.scale {
         if !project.model.services.contains_key(s) {
@@ -255,8 +327,15 @@ pub fn up(ctx: &Context, project: &Project, opts: &UpOptions) -> Result<Vec<Stri
             plans.push(project.plan(s, i)?);
         }
     }
-    make_networks_and_volumes(ctx, project, &order)?;
+    // Images before anything of the project is made: a build stopped by
+    // Ctrl-C leaves nothing to remove.
+    interrupted(interrupt)?;
     build(ctx, project, &order, opts.build)?;
+    interrupted(interrupt)?;
+    make_networks_and_volumes(ctx, project, &order, made)?;
+    for plan in &mut plans {
+        write_files(plan)?;
+    }
     let existing = containers(ctx, project, &[])?;
     // Scaled down: the containers numbered above the count go.
     for (r, s) in &existing {
@@ -272,6 +351,7 @@ pub fn up(ctx: &Context, project: &Project, opts: &UpOptions) -> Result<Vec<Stri
         {
             continue;
         }
+        interrupted(interrupt)?;
         if s.status == Status::Running {
             println!(" Container {}  Stopping", r.name);
             lifecycle::stop_many(ctx, std::slice::from_ref(&r.id), None)?;
@@ -279,8 +359,13 @@ pub fn up(ctx: &Context, project: &Project, opts: &UpOptions) -> Result<Vec<Stri
         println!(" Container {}  Removing", r.name);
         ctr::remove(ctx, &r.id, true, false)?;
     }
+    let deadline = opts.wait_timeout.map(|secs| Deadline {
+        at: Instant::now() + Duration::from_secs(secs),
+        secs,
+    });
     let mut names = Vec::new();
     for plan in &plans {
+        interrupted(interrupt)?;
         let current = existing.iter().find(|(r, _)| r.name == plan.container);
         let fresh = current.is_some_and(|(r, _)| {
             label(r, super::service::HASH_LABEL)
@@ -290,6 +375,7 @@ pub fn up(ctx: &Context, project: &Project, opts: &UpOptions) -> Result<Vec<Stri
                     .get(super::service::HASH_LABEL)
                     .map(String::as_str)
         });
+        let running = fresh && current.is_some_and(|(_, s)| s.status == Status::Running);
         if !fresh {
             if let Some((r, _)) = current {
                 println!(" Container {}  Recreating", r.name);
@@ -297,6 +383,7 @@ pub fn up(ctx: &Context, project: &Project, opts: &UpOptions) -> Result<Vec<Stri
             }
             println!(" Container {}  Creating", plan.container);
             ctr::run::create(ctx, &plan.spec)?;
+            made.containers.push(plan.container.clone());
             for (net, endpoint) in plan.networks.iter().skip(1) {
                 networks::connect(ctx, net, &plan.container, endpoint)?;
             }
@@ -313,31 +400,294 @@ pub fn up(ctx: &Context, project: &Project, opts: &UpOptions) -> Result<Vec<Stri
                 &plan.service,
                 &dep,
                 condition,
-                opts.wait_timeout,
+                deadline,
                 replicas,
+                Some(&mut *interrupt),
             )?;
         }
-        println!(" Container {}  Starting", plan.container);
-        lifecycle::start(ctx, &plan.container)?;
+        interrupted(interrupt)?;
+        if !running {
+            println!(" Container {}  Starting", plan.container);
+            lifecycle::start(ctx, &plan.container)?;
+            made.started.push(plan.container.clone());
+        }
+    }
+    if opts.wait && !opts.no_start {
+        wait_ready(ctx, project, &plans, deadline, interrupt)?;
     }
     Ok(names)
+}
+
+/// After an interrupt: stops what this `up` started (dependants first; a
+/// further signal kills them), then removes the containers, networks and
+/// volumes it made, newest first. What it found there stays.
+fn undo(ctx: &Context, made: &Made, interrupt: &mut output::Interrupt) -> Result<()> {
+    println!("Interrupted: stopping and removing what this up made (press Ctrl+C again to force)");
+    interrupt.stop_and_wait(made.started.iter().rev().cloned().collect())?;
+    for name in made.containers.iter().rev() {
+        println!(" Container {name}  Removing");
+        match ctr::remove(ctx, name, true, true) {
+            Ok(_) => {}
+            Err(crate::Error::Container(ctr::ContainerError::Record(
+                ctr::record::RecordError::NotFound(_),
+            ))) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for name in made.networks.iter().rev() {
+        println!(" Network {name}  Removing");
+        networks::remove(ctx, name)?;
+    }
+    for name in made.volumes.iter().rev() {
+        println!(" Volume {name}  Removing");
+        volumes::verbs::remove(ctx, name, false)?;
+    }
+    Ok(())
+}
+
+/// Writes the secrets and configs burrow makes for a service (mode 0444
+/// in a directory only the user reads), each only when its content
+/// changed, and binds each from its real path.
+fn write_files(plan: &mut ServicePlan) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    for f in &plan.files {
+        let failed = |source: std::io::Error| ComposeError::Write {
+            path: f.path.clone(),
+            source,
+        };
+        let dir = f.path.parent().unwrap_or(Path::new("/"));
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(failed)?;
+        if std::fs::read(&f.path).ok().as_deref() != Some(f.content.as_slice()) {
+            let name = f.path.file_name().unwrap_or_default().to_string_lossy();
+            let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+            let _ = std::fs::remove_file(&tmp);
+            let written = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o444)
+                .open(&tmp)
+                .and_then(|mut file| {
+                    file.write_all(&f.content)?;
+                    file.sync_all()
+                })
+                .and_then(|()| std::fs::rename(&tmp, &f.path));
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(failed(e));
+            }
+        }
+        let real = crate::sandbox::mounts::real_bind_source(&f.path)
+            .map_err(|e| failed(std::io::Error::other(e.to_string())))?;
+        for m in &mut plan.spec.volumes {
+            if let UserMount::Bind { source, .. } = m {
+                if *source == f.path {
+                    source.clone_from(&real);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a wait asks of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Awaited {
+    /// What a `depends_on` condition asks.
+    Dependency(Condition),
+    /// `up --wait`: running, and healthy when it has a health check.
+    Ready,
+}
+
+impl Awaited {
+    fn what(self) -> &'static str {
+        match self {
+            Awaited::Dependency(Condition::ServiceStarted) => "started",
+            Awaited::Dependency(Condition::ServiceHealthy) => "healthy",
+            Awaited::Dependency(Condition::ServiceCompletedSuccessfully) => "done",
+            Awaited::Ready => "running (and healthy, having a health check)",
+        }
+    }
+}
+
+/// Where a container stands against what is awaited: `Ok(true)` there,
+/// `Ok(false)` not yet, `Err(why)` it never will be.
+fn judge(s: &State, awaited: Awaited) -> std::result::Result<bool, String> {
+    let exited = || {
+        s.exit_code
+            .map_or("exited".to_string(), |c| format!("exited with status {c}"))
+    };
+    let unhealthy = || {
+        let last = s
+            .health
+            .as_ref()
+            .and_then(|h| h.log.last())
+            .map(|l| format!(": its last check said {:?}", l.output.trim()))
+            .unwrap_or_default();
+        format!("is unhealthy{last}")
+    };
+    let health = s.health.as_ref().map(|h| h.status);
+    match awaited {
+        Awaited::Dependency(Condition::ServiceStarted) => Ok(true),
+        Awaited::Dependency(Condition::ServiceHealthy) => match (s.status, health) {
+            (Status::Running, Some(HealthStatus::Healthy)) => Ok(true),
+            (_, Some(HealthStatus::Unhealthy)) => Err(unhealthy()),
+            (Status::Running, None) => {
+                Err("has no health check, and depends_on waits for service_healthy".into())
+            }
+            (Status::Exited, _) => Err(format!("{} before it was healthy", exited())),
+            _ => Ok(false),
+        },
+        Awaited::Dependency(Condition::ServiceCompletedSuccessfully) => {
+            match (s.status, s.exit_code) {
+                (Status::Exited, Some(0)) => Ok(true),
+                (Status::Exited, _) => Err(format!(
+                    "{}, and depends_on waits for service_completed_successfully",
+                    exited()
+                )),
+                _ => Ok(false),
+            }
+        }
+        Awaited::Ready => match (s.status, health) {
+            (Status::Running, None | Some(HealthStatus::Healthy)) => Ok(true),
+            (_, Some(HealthStatus::Unhealthy)) => Err(unhealthy()),
+            (Status::Exited, _) => Err(exited()),
+            _ => Ok(false),
+        },
+    }
+}
+
+/// Polls `container` until it is as awaited: its state, or why it never
+/// will be (gone, failed, or not by the deadline); `Interrupted` when a
+/// signal comes meanwhile.
+fn wait_until(
+    ctx: &Context,
+    container: &str,
+    awaited: Awaited,
+    deadline: Option<Deadline>,
+    mut interrupt: Option<&mut output::Interrupt>,
+) -> Result<std::result::Result<State, String>> {
+    loop {
+        let Some((_, s)) = ctr::list(ctx, true)?
+            .into_iter()
+            .find(|(r, _)| r.name == container)
+        else {
+            return Ok(Err("does not exist".into()));
+        };
+        match judge(&s, awaited) {
+            Ok(true) => return Ok(Ok(s)),
+            Ok(false) => {}
+            Err(why) => return Ok(Err(why)),
+        }
+        if let Some(d) = deadline.filter(|d| Instant::now() > d.at) {
+            return Ok(Err(format!(
+                "was not {} within {}s",
+                awaited.what(),
+                d.secs
+            )));
+        }
+        match interrupt.as_deref_mut() {
+            Some(i) => {
+                if i.came_within(Duration::from_millis(100)) {
+                    return Err(ComposeError::Interrupted);
+                }
+            }
+            None => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
 }
 
 /// Waits until each of `dep`'s containers (`replicas` of them) is as
 /// `condition` asks: started, healthy (by its health check's verdict) or
 /// exited with status 0.
+#[allow(clippy::too_many_arguments)]
 fn wait_for(
     ctx: &Context,
     project: &Project,
     service: &str,
     dep: &str,
     condition: Condition,
-    timeout: Option<u64>,
+    deadline: Option<Deadline>,
     replicas: u32,
+    mut interrupt: Option<&mut output::Interrupt>,
 ) -> Result<()> {
+    if condition == Condition::ServiceStarted {
+        return Ok(());
+    }
     for i in 1..=replicas {
         let container = project.plan(dep, i)?.container;
-        wait_for_one(ctx, service, dep, &container, condition, timeout)?;
+        println!(" Container {container}  Waiting");
+        let awaited = Awaited::Dependency(condition);
+        match wait_until(ctx, &container, awaited, deadline, interrupt.as_deref_mut())? {
+            Ok(_) if condition == Condition::ServiceHealthy => {
+                println!(" Container {container}  Healthy")
+            }
+            Ok(_) => {}
+            Err(why) => {
+                return Err(ComposeError::Dependency {
+                    service: service.to_string(),
+                    dependency: dep.to_string(),
+                    container,
+                    why,
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `up --wait`: every container is running, and healthy when it has a
+/// health check; one that another service waits for to complete
+/// successfully may have exited with status 0.
+fn wait_ready(
+    ctx: &Context,
+    project: &Project,
+    plans: &[ServicePlan],
+    deadline: Option<Deadline>,
+    interrupt: &mut output::Interrupt,
+) -> Result<()> {
+    let completes: Vec<String> = project
+        .model
+        .services
+        .values()
+        .flat_map(|s| s.dependencies())
+        .filter(|(_, c)| *c == Condition::ServiceCompletedSuccessfully)
+        .map(|(d, _)| d)
+        .collect();
+    for plan in plans {
+        let awaited = if completes.contains(&plan.service) {
+            Awaited::Dependency(Condition::ServiceCompletedSuccessfully)
+        } else {
+            Awaited::Ready
+        };
+        println!(" Container {}  Waiting", plan.container);
+        match wait_until(
+            ctx,
+            &plan.container,
+            awaited,
+            deadline,
+            Some(&mut *interrupt),
+        )? {
+            Ok(s) => println!(
+                " Container {}  {}",
+                plan.container,
+                match (s.status, &s.health) {
+                    (Status::Exited, _) => "Exited",
+                    (_, Some(_)) => "Healthy",
+                    _ => "Running",
+                }
+            ),
+            Err(why) => {
+                return Err(ComposeError::NotReady {
+                    container: plan.container.clone(),
+                    why,
+                })
+            }
+        }
     }
     Ok(())
 }
@@ -352,86 +702,6 @@ fn existing_replicas(list: &[(Record, State)], service: &str) -> u32 {
         })
         .count();
     u32::try_from(n).unwrap_or(u32::MAX).max(1)
-}
-
-fn wait_for_one(
-    ctx: &Context,
-    service: &str,
-    dep: &str,
-    container: &str,
-    condition: Condition,
-    timeout: Option<u64>,
-) -> Result<()> {
-    let container = container.to_string();
-    let fail = |why: String| ComposeError::Dependency {
-        service: service.to_string(),
-        dependency: dep.to_string(),
-        container: container.clone(),
-        why,
-    };
-    let started = std::time::Instant::now();
-    if condition != Condition::ServiceStarted {
-        println!(" Container {container}  Waiting");
-    }
-    loop {
-        let (_, s) = ctr::list(ctx, true)?
-            .into_iter()
-            .find(|(r, _)| r.name == container)
-            .ok_or_else(|| fail("does not exist".into()))?;
-        let exited = || {
-            s.exit_code
-                .map_or("exited".to_string(), |c| format!("exited with status {c}"))
-        };
-        match condition {
-            Condition::ServiceStarted => return Ok(()),
-            Condition::ServiceHealthy => match (s.status, s.health.as_ref().map(|h| h.status)) {
-                (_, Some(HealthStatus::Healthy)) if s.status == Status::Running => {
-                    println!(" Container {container}  Healthy");
-                    return Ok(());
-                }
-                (_, Some(HealthStatus::Unhealthy)) => {
-                    let last = s
-                        .health
-                        .as_ref()
-                        .and_then(|h| h.log.last())
-                        .map(|l| format!(": its last check said {:?}", l.output.trim()))
-                        .unwrap_or_default();
-                    return Err(fail(format!("is unhealthy{last}")));
-                }
-                (Status::Running, None) => {
-                    return Err(fail(
-                        "has no health check, and depends_on waits for service_healthy".into(),
-                    ))
-                }
-                (Status::Exited, _) => {
-                    return Err(fail(format!("{} before it was healthy", exited())))
-                }
-                _ => {}
-            },
-            Condition::ServiceCompletedSuccessfully => match (s.status, s.exit_code) {
-                (Status::Exited, Some(0)) => return Ok(()),
-                (Status::Exited, _) => {
-                    return Err(fail(format!(
-                        "{}, and depends_on waits for service_completed_successfully",
-                        exited()
-                    )))
-                }
-                _ => {}
-            },
-        }
-        if timeout.is_some_and(|t| started.elapsed() > Duration::from_secs(t)) {
-            return Err(fail(format!(
-                "was not {} within {}s",
-                if condition == Condition::ServiceHealthy {
-                    "healthy"
-                } else {
-                    "done"
-                },
-                timeout.unwrap_or_default()
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// `down`: the project's containers stopped and removed (with
@@ -482,6 +752,13 @@ pub fn down(ctx: &Context, project: &Project, volumes: bool, remove_orphans: boo
             networks::remove(ctx, &n.name)?;
         }
     }
+    // The secrets and configs burrow wrote for the project.
+    if let Some(dir) = project.state_dir.as_ref().filter(|d| d.exists()) {
+        std::fs::remove_dir_all(dir).map_err(|source| ComposeError::Write {
+            path: dir.clone(),
+            source,
+        })?;
+    }
     if volumes {
         for (v, _) in volumes::verbs::list(ctx, &[])? {
             if v.labels.get(PROJECT_LABEL) == Some(&project.name) {
@@ -527,7 +804,7 @@ pub fn start(ctx: &Context, project: &Project, services: &[String]) -> Result<()
             }
             for (dep, condition) in project.model.services[service].dependencies() {
                 let replicas = existing_replicas(&list, &dep);
-                wait_for(ctx, project, service, &dep, condition, None, replicas)?;
+                wait_for(ctx, project, service, &dep, condition, None, replicas, None)?;
             }
             println!(" Container {}  Starting", r.name);
             lifecycle::start(ctx, &r.id)?;
@@ -577,12 +854,13 @@ pub fn run(ctx: &Context, project: &Project, service: &str, opts: &RunOptions) -
     }
     make_bind_sources(project, &[service.to_string()])?;
     let mut plan = project.plan(service, 1)?;
-    make_networks_and_volumes(ctx, project, &[service.to_string()])?;
     build(ctx, project, &[service.to_string()], false)?;
+    make_networks_and_volumes(ctx, project, &[service.to_string()], &mut Made::default())?;
+    write_files(&mut plan)?;
     let list = containers(ctx, project, &[])?;
     for (dep, condition) in project.model.services[service].dependencies() {
         let replicas = existing_replicas(&list, &dep);
-        wait_for(ctx, project, service, &dep, condition, None, replicas)?;
+        wait_for(ctx, project, service, &dep, condition, None, replicas, None)?;
     }
     // A short random suffix, as compose's one-off containers have.
     let id: String = {
@@ -634,41 +912,157 @@ pub fn logs(
         .into_iter()
         .map(|(r, _)| (r.name.clone(), output::shown_name(&r)))
         .collect();
-    output::print_logs(&list, args, None, &mut |_, _| {})
+    output::print_logs(&list, args, None, &mut |_, _| false)
+}
+
+/// How attached `up` follows its containers.
+#[derive(Debug, Clone, Default)]
+pub struct AttachOptions {
+    /// Print the lines without the container's name before each.
+    pub no_prefix: bool,
+    /// `--abort-on-container-exit`: when one container exits, stop the
+    /// others.
+    pub abort_on_exit: bool,
+    /// `--exit-code-from SERVICE`: whose exit status `up` returns (with
+    /// `abort_on_exit`; by default the first container's to exit).
+    pub exit_code_from: Option<String>,
+}
+
+/// `--exit-code-from SERVICE`: a service that this `up` runs.
+pub fn check_exit_code_from(project: &Project, services: &[String], service: &str) -> Result<()> {
+    if selected(project, services)?.iter().any(|s| s == service) {
+        Ok(())
+    } else {
+        Err(ComposeError::NoService(service.to_string()))
+    }
 }
 
 /// Attached `up`: the containers' output, prefixed, until they have all
 /// exited; a SIGINT or SIGTERM stops them (dependants first), a second
-/// kills them. Returns 0, or 130 when they were killed.
-pub fn attach(ctx: &Context, project: &Project, names: &[String], no_prefix: bool) -> Result<i32> {
-    let list: Vec<(String, String)> = containers(ctx, project, &[])?
+/// kills them; with `abort_on_exit`, the first to exit stops the others.
+/// Returns 130 when they were killed; else, with `abort_on_exit`, the
+/// exit status of the `exit_code_from` service's container (the first
+/// to exit's service by default); else 0.
+pub fn attach(
+    ctx: &Context,
+    project: &Project,
+    started: Started,
+    opts: &AttachOptions,
+) -> Result<i32> {
+    let Started {
+        names,
+        mut interrupt,
+    } = started;
+    let found: Vec<(Record, State)> = containers(ctx, project, &[])?
         .into_iter()
         .filter(|(r, _)| names.contains(&r.name))
-        .map(|(r, _)| (r.name.clone(), output::shown_name(&r)))
         .collect();
+    let list: Vec<(String, String)> = found
+        .iter()
+        .map(|(r, _)| (r.name.clone(), output::shown_name(r)))
+        .collect();
+    let service_of = |name: &str| {
+        found
+            .iter()
+            .find(|(r, _)| r.name == name)
+            .and_then(|(r, _)| label(r, SERVICE_LABEL))
+            .map(str::to_string)
+    };
     let mut stop_order: Vec<String> = list.iter().map(|(n, _)| n.clone()).collect();
     stop_order.reverse();
-    let mut interrupt = output::Interrupt::hold(stop_order)?;
+    interrupt.set_containers(stop_order);
     let shown: Vec<String> = list.iter().map(|(_, s)| s.clone()).collect();
     println!("Attaching to {}", shown.join(", "));
+    let mut code_from = opts.exit_code_from.clone();
+    let mut code: Option<i32> = None;
     output::print_logs(
         &list,
         &output::LogArgs {
             follow: true,
-            no_prefix,
+            no_prefix: opts.no_prefix,
             ..Default::default()
         },
         Some(&mut interrupt),
         &mut |name, shown| {
-            let code = ctr::list(ctx, true)
+            let exit = ctr::list(ctx, true)
                 .ok()
                 .and_then(|l| l.into_iter().find(|(r, _)| r.name == name))
                 .and_then(|(_, s)| s.exit_code);
-            match code {
+            match exit {
                 Some(c) => println!("{shown} exited with code {c}"),
                 None => println!("{shown} exited"),
             }
+            if !opts.abort_on_exit {
+                return false;
+            }
+            let service = service_of(name);
+            if code_from.is_none() {
+                code_from.clone_from(&service);
+            }
+            if service.is_some() && service == code_from {
+                code = exit;
+            }
+            true
         },
     )?;
-    Ok(if interrupt.forced() { 130 } else { 0 })
+    Ok(if interrupt.forced() {
+        130
+    } else if opts.abort_on_exit {
+        // A container whose status could not be read has not succeeded.
+        code.unwrap_or(1)
+    } else {
+        0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::health::Health;
+
+    fn state(status: Status, exit_code: Option<i32>, health: Option<HealthStatus>) -> State {
+        State {
+            status,
+            exit_code,
+            health: health.map(|status| Health {
+                status,
+                failing_streak: 0,
+                log: Vec::new(),
+            }),
+            ..State::created()
+        }
+    }
+
+    #[test]
+    fn up_wait_is_satisfied_by_running_or_healthy_and_fails_on_exit_or_unhealthy() {
+        let ready = Awaited::Ready;
+        assert_eq!(judge(&state(Status::Running, None, None), ready), Ok(true));
+        let healthy = Some(HealthStatus::Healthy);
+        assert_eq!(
+            judge(&state(Status::Running, None, healthy), ready),
+            Ok(true)
+        );
+        let starting = Some(HealthStatus::Starting);
+        assert_eq!(
+            judge(&state(Status::Running, None, starting), ready),
+            Ok(false)
+        );
+        assert_eq!(judge(&state(Status::Created, None, None), ready), Ok(false));
+        let sick = Some(HealthStatus::Unhealthy);
+        assert_eq!(
+            judge(&state(Status::Running, None, sick), ready),
+            Err("is unhealthy".into())
+        );
+        assert_eq!(
+            judge(&state(Status::Exited, Some(3), None), ready),
+            Err("exited with status 3".into())
+        );
+        // What a dependency waits for is judged as before.
+        let done = Awaited::Dependency(Condition::ServiceCompletedSuccessfully);
+        assert_eq!(judge(&state(Status::Exited, Some(0), None), done), Ok(true));
+        let healthy_dep = Awaited::Dependency(Condition::ServiceHealthy);
+        assert!(judge(&state(Status::Running, None, None), healthy_dep)
+            .unwrap_err()
+            .contains("has no health check"));
+    }
 }
