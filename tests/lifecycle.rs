@@ -49,14 +49,34 @@ fn wait_until(what: &str, f: impl FnMut() -> bool) {
 
 /// The pid of the supervisor of container `id`, found in /proc.
 fn supervisor_pid(id: &str) -> Option<i32> {
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let zombie = state.rsplit(')').next()?.trim_start().starts_with('Z');
-        (cmd.contains("__supervise") && cmd.contains(id) && !zombie).then_some(pid)
-    })
+    supervisor_pids(id).first().copied()
+}
+
+/// The pids of every live supervisor of container `id`: processes of
+/// `__supervise` for it, but for those one forked (the container's
+/// processes start as such a copy).
+fn supervisor_pids(id: &str) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let found: Vec<(i32, i32)> = dir
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let mut after = stat.rsplit(')').next()?.split_whitespace();
+            let zombie = after.next()? == "Z";
+            let ppid: i32 = after.next()?.parse().ok()?;
+            (cmd.contains("__supervise") && cmd.contains(id) && !zombie).then_some((pid, ppid))
+        })
+        .collect();
+    found
+        .iter()
+        .filter(|(_, ppid)| !found.iter().any(|(pid, _)| pid == ppid))
+        .map(|(pid, _)| *pid)
+        .collect()
 }
 
 fn rss_kb(pid: i32) -> Option<u64> {
@@ -612,6 +632,50 @@ fn rm_and_restart_policies_are_honoured_by_the_supervisor() {
     );
     assert_eq!(status(&env, "always"), "exited");
     env.ok(&["rm", "flaky", "always"]);
+}
+
+/// `start` of a container whose supervisor waits to restart it (its
+/// command exits at once, `--restart always`): no second supervisor; the
+/// live one starts it, and `stop` ends them both.
+#[test]
+fn start_of_a_restarting_container_goes_to_its_live_supervisor() {
+    let Some(env) = env_with_image("start_of_a_restarting_container") else {
+        return;
+    };
+    let id = env
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "always",
+            "--name",
+            "rs",
+            IMAGE,
+            "sh",
+            "-c",
+            "echo up",
+        ])
+        .stdout
+        .trim()
+        .to_string();
+    let runs = || env.ok(&["logs", "rs"]).stdout.matches("up").count();
+    // From the fourth run on, the waits between two are 800 ms and more.
+    wait_until("restarts, and a wait for the next", || {
+        runs() >= 4 && status(&env, "rs") == "exited"
+    });
+    let before = runs();
+    let out = env.ok(&["start", "rs"]);
+    assert_eq!(out.stdout.trim(), "rs", "{out}");
+    assert_eq!(
+        supervisor_pids(&id).len(),
+        1,
+        "one supervisor, the one that was waiting"
+    );
+    wait_until("the run it started", || runs() > before);
+    env.ok(&["stop", "-t", "1", "rs"]);
+    wait_until("the supervisor to exit", || supervisor_pids(&id).is_empty());
+    assert_eq!(status(&env, "rs"), "exited");
+    env.ok(&["rm", "rs"]);
 }
 
 #[test]

@@ -190,6 +190,13 @@ fn prepare_start(ctx: &Context, input: &str) -> Result<(Record, Option<PathBuf>)
     if s.status == Status::Unknown {
         return Err(damaged(&r, &s, "started"));
     }
+    // Never a second supervisor: a live one is waiting to restart the
+    // container by its policy (docker counts such a container as running
+    // and `start` changes nothing; here the restart is brought forward),
+    // or it is ending.
+    if c.supervised(&r.id) && started_by_its_supervisor(ctx, &c, &r)? {
+        return Ok((r, None));
+    }
     let dir = c.dir_of(&r.id);
     let mut plan = Plan::load(&dir)
         .map_err(|e| other(format!("container {} cannot be started again: {e}", r.name)))?;
@@ -198,6 +205,39 @@ fn prepare_start(ctx: &Context, input: &str) -> Result<(Record, Option<PathBuf>)
     plan.save(&dir)
         .map_err(|e| other(format!("writing {}: {e}", dir.display())))?;
     Ok((r, Some(dir)))
+}
+
+/// Asks the live supervisor of `r` to start its container now: true once
+/// it runs. False when that supervisor was ending (it answers nothing)
+/// and is gone now, so a new one may start it.
+fn started_by_its_supervisor(ctx: &Context, c: &Containers, r: &Record) -> Result<bool> {
+    if let Some(mut sock) = supervise::connect(&socket(ctx, &r.id), &Request::Start) {
+        match supervise::read_reply(&mut sock) {
+            Some(Reply::Done) => return Ok(true),
+            Some(Reply::Failed(message)) => {
+                return Err(Error::Container(ContainerError::Supervisor {
+                    message,
+                    code: 125,
+                }))
+            }
+            _ => {}
+        }
+    }
+    // As long as `Containers::supervise` waits for one that is ending.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if !c.supervised(&r.id) {
+            return Ok(false);
+        }
+        // One about to start it (`start -a`'s, until its client attached).
+        if c.state(&r.id)?.status == Status::Running {
+            return Ok(true);
+        }
+        if Instant::now() > deadline {
+            return Err(record::RecordError::Supervised(r.name.clone()).into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The live process to enter the container through (`record::entry_pid`)

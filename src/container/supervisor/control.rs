@@ -1,5 +1,5 @@
 //! The control socket of a supervisor: one JSON request line from a client
-//! (`attach`, `stop`, `kill`, `wait`), a JSON reply line or a stream of log
+//! (`attach`, `stop`, `kill`, `wait`, `start`), a JSON reply line or a stream of log
 //! frames back. The client side (`connect`, `read_reply`) is what
 //! `lifecycle` uses; the server side lives in the supervisor's loop.
 
@@ -42,6 +42,11 @@ pub enum Request {
     Wait,
     /// Run the health check now; answered with its result.
     Healthcheck,
+    /// `start` of a container this supervisor waits to restart: the
+    /// restart is brought forward and answered (`Done`, or `Failed` with
+    /// why it did not start) once it is made. `Done` at once when the
+    /// container runs; no answer from a supervisor that is ending.
+    Start,
 }
 
 /// The answer to `Stop`, `Kill` and `Wait`: one JSON line.
@@ -74,6 +79,8 @@ pub(super) enum ClientKind {
     WaitingExit,
     /// Waits for the health check under way (`Healthcheck`).
     Health,
+    /// Waits for the restart it brought forward (`Start`).
+    Starting,
 }
 
 /// The most output an attached client may leave untaken (whole frames

@@ -962,13 +962,25 @@ impl Supervisor {
             if self.restart_at.is_some_and(|t| t <= Instant::now()) {
                 self.restart_at = None;
                 self.restarts += 1;
-                if let Err(e) = self.start() {
-                    self.record_failure(&e);
+                let started = self.start();
+                if let Err(e) = &started {
+                    self.record_failure(e);
                     self.last_code = e.exit_code();
                     self.log.write(
                         Stream::Stderr,
                         format!("burrow: restart failed: {e}\n").as_bytes(),
                     );
+                }
+                // The `start`s that brought it forward learn how it went.
+                let answer = match &started {
+                    Ok(_) => Reply::Done,
+                    Err(e) => Reply::Failed(e.to_string()),
+                };
+                for c in &mut self.clients {
+                    if matches!(c.kind, ClientKind::Starting) {
+                        reply(&mut c.sock, &answer);
+                        c.gone = true;
+                    }
                 }
             }
         }
@@ -1232,7 +1244,8 @@ impl Supervisor {
             ClientKind::Attached { stdin: false, .. }
             | ClientKind::Waiting
             | ClientKind::WaitingExit
-            | ClientKind::Health => true,
+            | ClientKind::Health
+            | ClientKind::Starting => true,
             ClientKind::Pending => {
                 let data = self.buf[..n].to_vec();
                 let c = &mut self.clients[i];
@@ -1318,6 +1331,21 @@ impl Supervisor {
                     return false;
                 }
                 self.clients[i].kind = ClientKind::WaitingExit;
+                true
+            }
+            Request::Start => {
+                if self.running.is_some() {
+                    reply(&mut self.clients[i].sock, &Reply::Done);
+                    return false;
+                }
+                // Not waiting to restart it: this supervisor is ending
+                // (after a `stop`). Unanswered, the client starts the
+                // container anew once it is gone.
+                if self.restart_at.is_none() {
+                    return false;
+                }
+                self.restart_at = Some(Instant::now());
+                self.clients[i].kind = ClientKind::Starting;
                 true
             }
             Request::Healthcheck => {
@@ -1436,7 +1464,8 @@ impl Supervisor {
                     last.extend_from_slice(&code.to_le_bytes());
                     c.finish(&last, Duration::from_secs(5));
                 }
-                ClientKind::Pending => {}
+                // A `start` that finds no answer starts it anew.
+                ClientKind::Pending | ClientKind::Starting => {}
                 ClientKind::Health => reply(
                     &mut c.sock,
                     &Reply::Failed("the container exited before its health check ended".into()),
