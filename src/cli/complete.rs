@@ -215,6 +215,22 @@ mod tests {
     }
 
     #[test]
+    fn userns_modes_are_offered_and_every_one_parses() {
+        let cmd = command();
+        let userns = (cmd.find_subcommand("run").unwrap().get_arguments())
+            .find(|a| a.get_id() == "userns")
+            .unwrap();
+        let offered: Vec<String> = (userns.get_possible_values().iter())
+            .filter(|v| !v.is_hide_set())
+            .map(|v| v.get_name().to_string())
+            .collect();
+        assert_eq!(offered, ["keep-id", "emulate"]);
+        for v in userns.get_possible_values() {
+            assert!(crate::cli::values::userns(v.get_name()).is_ok());
+        }
+    }
+
+    #[test]
     fn image_names_complete_in_their_short_forms_too() {
         assert_eq!(
             forms("localhost/app:1".into()),

@@ -162,8 +162,8 @@ pub struct Create {
     /// Run a small init as pid 1 that reaps zombies and forwards signals.
     #[arg(long)]
     init: bool,
-    /// User namespace mode: keep-id maps your uid and gid inside to yours outside.
-    #[arg(long, value_name = "MODE", value_parser = values::userns)]
+    /// User namespace mode (default: you as root, your subordinate ids as the other ids).
+    #[arg(long, value_name = "MODE", value_parser = values::UsernsParser)]
     userns: Option<UsernsMode>,
     /// Security options: no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json (docker's format).
     #[arg(long = "security-opt", value_name = "OPT", value_parser = values::security_opt)]

@@ -153,6 +153,42 @@ pub fn userns(s: &str) -> Result<UsernsMode, FlagError> {
     flag(s.parse::<UsernsMode>())
 }
 
+/// `--userns` as clap takes it: parsed by [`userns`], its values named
+/// for help and completion.
+#[derive(Debug, Clone, Copy)]
+pub struct UsernsParser;
+
+impl clap::builder::TypedValueParser for UsernsParser {
+    type Value = UsernsMode;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<UsernsMode, clap::Error> {
+        let parse: fn(&str) -> Result<UsernsMode, FlagError> = userns;
+        parse.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        use clap::builder::PossibleValue;
+        Some(Box::new(
+            [
+                PossibleValue::new("keep-id").help("your uid and gid inside are yours outside"),
+                PossibleValue::new("emulate").help(
+                    "you as root and no other id, root emulated (chown, su and apt work, the \
+                     owners asked for kept for commit): what a user without subordinate ids gets",
+                ),
+                PossibleValue::new("host").hide(true),
+            ]
+            .into_iter(),
+        ))
+    }
+}
+
 /// `--security-opt` (a seccomp profile's file is read here).
 pub fn security_opt(s: &str) -> Result<SecurityOpt, FlagError> {
     flag(s.parse::<SecurityOpt>())

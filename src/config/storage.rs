@@ -13,6 +13,7 @@ use super::schema::Config;
 pub(super) const STORE_DIRS: &[&str] = &[
     "blobs",
     "layers",
+    "single-id-layers",
     "images",
     "tmp",
     "locks",

@@ -9,7 +9,7 @@ use crate::container::record::{Containers, Status};
 use crate::image::archive::{self, LoadReport, SaveFormat, SaveItem};
 use crate::image::config::RunConfig;
 use crate::image::registry::{self, PullOptions, PullReport, PushOptions, PushReport};
-use crate::image::store::{ImageEntry, Store, UnpackMap};
+use crate::image::store::{ImageEntry, LayerForm, Store, UnpackMap};
 use crate::image::{Digest, Reference};
 use crate::sandbox::userns::{self, IdMap};
 use std::path::Path;
@@ -246,6 +246,44 @@ pub fn migrate(ctx: &Context) -> Result<MigrateReport> {
         let _ = std::fs::remove_file(ctx.paths.storage.join(OTHER_MAP_WARNED));
     }
     Ok(report)
+}
+
+/// The unpacked trees of an image's `layers` that a container whose user
+/// namespace has the id map `map` stacks: those made under burrow's own
+/// map, or, for a single-id map when burrow's own has subordinate ids
+/// (`--userns emulate`), the layers' single-id forms, made here the first
+/// time they are needed (inside the user namespace, under the store's
+/// shared lock). A container made with them keeps its image, and so them,
+/// until it is removed.
+pub fn layer_dirs_for(
+    ctx: &Context,
+    store: &Store,
+    layers: &[Digest],
+    map: &IdMap,
+) -> Result<Vec<std::path::PathBuf>> {
+    if !map.is_single() || ctx.idmap()?.is_single() {
+        return Ok(store.image_layer_dirs(layers));
+    }
+    let missing: Vec<Digest> = (store.visible_layers(layers).iter())
+        .filter(|l| !store.has_single_id_layer(l))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "Note: unpacking {} layer{} again in the single-id form (every file yours, owners \
+             recorded) for this container's map; once per layer",
+            missing.len(),
+            if missing.len() == 1 { "" } else { "s" }
+        );
+        ctx.in_userns(move |store| {
+            let _lock = store.lock_shared().map_err(img)?;
+            for l in &missing {
+                store.add_single_id_layer(l).map_err(img)?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(store.image_layer_dirs_in(layers, LayerForm::SingleId))
 }
 
 fn render(e: &Error) -> String {
@@ -1054,7 +1092,8 @@ pub struct ImagesDiskUse {
     pub count: usize,
     /// Images a container uses.
     pub active: usize,
-    /// Bytes of their layers, each layer once.
+    /// Bytes of their layers, each layer once, with the files a layer's
+    /// single-id form (`--userns emulate`) has of its own.
     pub size: u64,
     /// Bytes of the layers no image in use has: what `image prune -a`
     /// would free.
@@ -1088,7 +1127,11 @@ pub fn disk_use(ctx: &Context) -> Result<ImagesDiskUse> {
     for e in &images {
         for l in &e.record.layers {
             if seen.insert(l.clone()) {
-                let size = store.layer_record(l).map_or(0, |r| r.size);
+                // With what its single-id form adds, if it has one.
+                let size = store.layer_record(l).map_or(0, |r| r.size)
+                    + (store.single_id_layer_record(l).ok())
+                        .and_then(|r| r.bytes_written)
+                        .unwrap_or(0);
                 u.size += size;
                 if !in_use.contains(l) {
                     u.reclaimable += size;

@@ -180,11 +180,7 @@ pub fn plan(
     })?;
     let mut labels = image.labels.clone().unwrap_or_default();
     labels.extend(spec.labels.clone());
-    let id_map = if keep_id {
-        keep_id_map(&base_map, own.0, own.1)
-    } else {
-        base_map
-    };
+    let id_map = userns_map(spec.userns, &base_map, own);
     check_volume_owners(&volume_sources, &id_map)?;
     // The /etc files live as long as the container runs, under the
     // runtime dir (a tmpfs as a rule): not three more files made and
@@ -682,6 +678,17 @@ impl ProcessPlan {
     }
 }
 
+/// The id map `--userns` asks for (a container joining another's
+/// namespaces gets that one's instead): keep-id's, the single-id map for
+/// `emulate`, else the caller's own.
+pub fn userns_map(mode: UsernsMode, base: &IdMap, own: (u32, u32)) -> IdMap {
+    match mode {
+        UsernsMode::KeepId => keep_id_map(base, own.0, own.1),
+        UsernsMode::Emulate => IdMap::single(own.0, own.1),
+        UsernsMode::Default | UsernsMode::Host => base.clone(),
+    }
+}
+
 /// `--userns keep-id`: your uid and gid inside are yours outside.
 ///
 /// The layers on disk were written through the base map (image root is
@@ -1116,6 +1123,29 @@ mod tests {
         )
         .unwrap();
         assert!(p.supervised.sandbox.root_emulation);
+    }
+
+    /// `--userns emulate` gives a user with subordinate ids the single-id
+    /// map of one without (the caller as root) and root emulation; without
+    /// the flag, neither.
+    #[test]
+    fn userns_emulate_gives_a_full_map_user_the_single_id_map_and_emulation() {
+        let run = |userns| {
+            let f = facts(net(NetworkMode::User));
+            assert!(!f.base_map.is_single() && f.own == (1000, 1000));
+            let spec = RunSpec {
+                userns,
+                ..RunSpec::default()
+            };
+            plan(&spec, &image(), &crate::config::Config::default(), f).unwrap()
+        };
+        let p = run(UsernsMode::Emulate);
+        assert_eq!(p.id_map, IdMap::single(1000, 1000));
+        assert_eq!(p.supervised.sandbox.id_map, IdMap::single(1000, 1000));
+        assert!(p.supervised.sandbox.root_emulation);
+        let p = run(UsernsMode::Default);
+        assert!(!p.supervised.sandbox.id_map.is_single());
+        assert!(!p.supervised.sandbox.root_emulation);
     }
 
     #[test]

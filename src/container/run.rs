@@ -280,12 +280,20 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         join.pid_ns = share.pid;
     }
     let volumes = Volumes::open(store.root())?;
+    let own = (
+        nix::unistd::Uid::current().as_raw(),
+        nix::unistd::Gid::current().as_raw(),
+    );
+    // The trees the container's user namespace reads its files through:
+    // that of the container it joins, else the one --userns asks for.
+    let map = match &network.join {
+        Some((_, joined, _)) => joined.clone(),
+        None => super::plan::userns_map(spec.userns, ctx.idmap()?, own),
+    };
+    let layers = super::images::layer_dirs_for(ctx, &store, &entry.record.layers, &map)?;
     let facts = Facts {
         id: id.clone(),
-        own: (
-            nix::unistd::Uid::current().as_raw(),
-            nix::unistd::Gid::current().as_raw(),
-        ),
+        own,
         own_name: if spec.userns == UsernsMode::KeepId && spec.user.is_none() {
             crate::sandbox::userns::current_user_name()
         } else {
@@ -294,7 +302,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         host_env: std::env::vars().collect(),
         env_files: read_env_files(&spec.env_files).map_err(spec_err)?,
         base_map: ctx.idmap()?.clone(),
-        layers: store.image_layer_dirs(&entry.record.layers),
+        layers,
         dir: containers.dir_of(&id),
         runtime_root: ctx.paths.runtime.clone(),
         storage: ctx.paths.storage.clone(),

@@ -457,11 +457,17 @@ pub enum UsernsMode {
     Host,
     /// `keep-id`: the caller's uid and gid inside are theirs outside.
     KeepId,
+    /// `emulate`: the single-id map (the caller as root, nobody else) with
+    /// root emulated, as a user without subordinate ids gets it, on the
+    /// single-id form of the image's layers.
+    Emulate,
 }
 
 /// A `--userns` value burrow does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unsupported --userns {0:?}: burrow knows keep-id (and the default, a full id map)")]
+#[error(
+    "unsupported --userns {0:?}: burrow knows keep-id, emulate (and the default, a full id map)"
+)]
 pub struct UsernsModeError(pub String);
 
 impl FromStr for UsernsMode {
@@ -472,6 +478,7 @@ impl FromStr for UsernsMode {
             "" => Ok(UsernsMode::Default),
             "host" => Ok(UsernsMode::Host),
             "keep-id" => Ok(UsernsMode::KeepId),
+            "emulate" => Ok(UsernsMode::Emulate),
             other => Err(UsernsModeError(other.to_string())),
         }
     }
@@ -484,6 +491,7 @@ impl UsernsMode {
             UsernsMode::Default => None,
             UsernsMode::Host => Some("host".into()),
             UsernsMode::KeepId => Some("keep-id".into()),
+            UsernsMode::Emulate => Some("emulate".into()),
         }
     }
 }
@@ -981,13 +989,16 @@ mod tests {
     fn userns_and_security_opts_parse_at_the_edge() {
         assert_eq!("".parse(), Ok(UsernsMode::Default));
         assert_eq!("keep-id".parse(), Ok(UsernsMode::KeepId));
+        assert_eq!("emulate".parse(), Ok(UsernsMode::Emulate));
+        assert_eq!(UsernsMode::Emulate.shown().as_deref(), Some("emulate"));
         assert_eq!(
             "host".parse::<UsernsMode>().unwrap().shown().as_deref(),
             Some("host")
         );
         assert_eq!(
             "nomap".parse::<UsernsMode>().unwrap_err().to_string(),
-            "unsupported --userns \"nomap\": burrow knows keep-id (and the default, a full id map)"
+            "unsupported --userns \"nomap\": burrow knows keep-id, emulate (and the default, a \
+             full id map)"
         );
         let opts: Vec<SecurityOpt> = ["no-new-privileges", "label=disable", "seccomp=unconfined"]
             .iter()

@@ -6,11 +6,17 @@
 //!
 //! Layer directories hold files owned by subordinate ids: the functions that
 //! create or delete them must run inside burrow's user namespace.
+//!
+//! A layer has one unpacked tree made under burrow's id map (`layers/`),
+//! and, once a container with the single-id map of a user who has
+//! subordinate ids needs it (`--userns emulate`), a second in the
+//! single-id form (`single-id-layers/`): every file yours, other owners
+//! recorded. The second lives and dies with the first.
 
 use super::config::ImageConfig;
 use super::digest::{Digest, HashingReader};
 use super::reference::Reference;
-use super::unpack::{self, UnpackError};
+use super::unpack::{self, OwnersUnder, UnpackError};
 use crate::lockfile::{self, FileLock, LockKind};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -97,6 +103,21 @@ pub struct LayerRecord {
     /// image's owners only through this map.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unpacked_under: Option<UnpackMap>,
+    /// A single-id form's: the bytes of its regular files written rather
+    /// than linked from the layer's own tree (what it adds to the disk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_written: Option<u64>,
+}
+
+/// Which unpacked tree of a layer a container's overlay stacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerForm {
+    /// The tree unpacked under burrow's id map (`layers/`).
+    OwnMap,
+    /// The single-id form (`single-id-layers/`, made by
+    /// [`Store::add_single_id_layer`]): every file root's (yours), the
+    /// image's other owners recorded as without subordinate ids.
+    SingleId,
 }
 
 /// The uid and gid maps of a user namespace as its `/proc/PID/uid_map` and
@@ -133,6 +154,18 @@ impl UnpackMap {
                 .collect()
         };
         Ok(UnpackMap::new(read("uid_map")?, read("gid_map")?))
+    }
+
+    /// The single-id map of the same user: root alone, as this map's
+    /// root.
+    pub fn root_alone(&self) -> UnpackMap {
+        let root = |lines: &[[u32; 3]]| -> Vec<[u32; 3]> {
+            (lines.iter())
+                .filter(|l| l[0] == 0)
+                .map(|l| [0, l[1], 1])
+                .collect()
+        };
+        UnpackMap::new(root(&self.uids), root(&self.gids))
     }
 
     /// The single-id map: one id, you, as root.
@@ -186,6 +219,8 @@ pub struct StoreLock {
 }
 
 const SPLIT_FILE: &str = "tar-split.zst";
+/// The directory of the layers' single-id forms.
+const SINGLE_ID_LAYERS: &str = "single-id-layers";
 const LAYER_FILE: &str = "layer.json";
 const TAGS_FILE: &str = "tags.json";
 
@@ -422,14 +457,122 @@ impl Store {
     }
 
     /// The directories of an image's layers that make its root filesystem,
-    /// base first: a layer with an opaque whiteout at its root hides the
-    /// ones below (overlayfs would merge them: a root is never opaque to it).
+    /// base first (see `visible_layers`).
     pub fn image_layer_dirs(&self, layers: &[Digest]) -> Vec<PathBuf> {
+        self.image_layer_dirs_in(layers, LayerForm::OwnMap)
+    }
+
+    /// `image_layer_dirs` of one form of the layers.
+    pub fn image_layer_dirs_in(&self, layers: &[Digest], form: LayerForm) -> Vec<PathBuf> {
+        (self.visible_layers(layers).iter())
+            .map(|l| match form {
+                LayerForm::OwnMap => self.layer_dir(l),
+                LayerForm::SingleId => self.single_id_layer_dir(l),
+            })
+            .collect()
+    }
+
+    /// The layers of an image that make its root filesystem, base first: a
+    /// layer with an opaque whiteout at its root hides the ones below
+    /// (overlayfs would merge them: a root is never opaque to it).
+    pub fn visible_layers<'a>(&self, layers: &'a [Digest]) -> &'a [Digest] {
         let from = layers
             .iter()
             .rposition(|l| self.layer_record(l).is_ok_and(|r| r.opaque_root))
             .unwrap_or(0);
-        layers[from..].iter().map(|l| self.layer_dir(l)).collect()
+        &layers[from..]
+    }
+
+    /// Where a layer's single-id form is (see [`LayerForm::SingleId`]).
+    pub fn single_id_layer_path(&self, diff_id: &Digest) -> PathBuf {
+        self.root.join(SINGLE_ID_LAYERS).join(diff_id.hex())
+    }
+
+    /// The files of a layer's single-id form, for an overlay's lowerdir.
+    pub fn single_id_layer_dir(&self, diff_id: &Digest) -> PathBuf {
+        self.single_id_layer_path(diff_id).join("diff")
+    }
+
+    /// Complete when its directory exists: it is renamed into place whole.
+    pub fn has_single_id_layer(&self, diff_id: &Digest) -> bool {
+        self.single_id_layer_path(diff_id).join(LAYER_FILE).exists()
+    }
+
+    pub fn single_id_layer_record(&self, diff_id: &Digest) -> Result<LayerRecord> {
+        read_record(&self.single_id_layer_path(diff_id).join(LAYER_FILE), || {
+            StoreError::NoSuchLayer(diff_id.clone())
+        })
+    }
+
+    /// Makes the single-id form of the layer `diff_id` unless the store
+    /// has it: the layer's tar, rebuilt from its own tree and split record
+    /// (and checked against its diff id as it is read), unpacked again
+    /// with root alone mapped (`OwnersUnder::RootAlone`), as a user without
+    /// subordinate ids unpacks it. Root's regular files are linked from
+    /// the layer's own tree, not written again (layers are never written
+    /// once unpacked). Made in `tmp/` and renamed into place whole; returns
+    /// whether it was made here. Must run inside burrow's user namespace,
+    /// under `lock_shared` (no collection removes the layer meanwhile).
+    pub fn add_single_id_layer(&self, diff_id: &Digest) -> Result<bool> {
+        if self.has_single_id_layer(diff_id) {
+            return Ok(false);
+        }
+        if !self.has_layer(diff_id) {
+            return Err(StoreError::NoSuchLayer(diff_id.clone()));
+        }
+        let own = self.layer_dir(diff_id);
+        let label = format!("{diff_id} (its single-id form)");
+        let (reader, writer) = io::pipe().map_err(io_err("making a pipe to rebuild", &own))?;
+        let (unpacked, rebuilt) = std::thread::scope(|s| {
+            let own = &own;
+            let rebuilder = s.spawn(move || -> Result<()> {
+                let mut split = self.layer_split(diff_id)?;
+                let mut out = io::BufWriter::with_capacity(1 << 20, writer);
+                unpack::repack_layer(own, &mut split, &mut out).map_err(|source| {
+                    StoreError::Unpack {
+                        layer: diff_id.to_string(),
+                        source,
+                    }
+                })?;
+                out.flush().map_err(io_err("rebuilding the tar of", own))
+            });
+            let mut reader = reader;
+            let unpacked = self.unpack_to_temp(
+                &mut reader,
+                Some(diff_id),
+                None,
+                &label,
+                Some(own),
+                OwnersUnder::RootAlone,
+            );
+            // Read to the end whatever is left: the rebuilder never
+            // writes into a closed pipe.
+            let _ = io::copy(&mut reader, &mut io::sink());
+            drop(reader);
+            let rebuilt = rebuilder.join().unwrap_or_else(|_| {
+                Err(io_err("rebuilding the tar of", own)(io::Error::other(
+                    "the rebuilding thread panicked",
+                )))
+            });
+            (unpacked, rebuilt)
+        });
+        // A failed rebuild explains a cut stream better than the unpacker.
+        rebuilt?;
+        let (tmp, _) = unpacked?;
+        let dir = self.root.join(SINGLE_ID_LAYERS);
+        mkdir_private(&dir)?;
+        let final_path = self.single_id_layer_path(diff_id);
+        let _layer_lock = self.lock_file(
+            &format!("layer-{}.lock", diff_id.hex()),
+            LockKind::Exclusive,
+        )?;
+        if self.has_single_id_layer(diff_id) {
+            return Ok(false); // made by another command meanwhile
+        }
+        let src = tmp.persist();
+        fs::rename(&src, &final_path).map_err(io_err("renaming into place", &final_path))?;
+        fsync_dir(&dir)?;
+        Ok(true)
     }
 
     /// A layer is complete when its directory exists: it is renamed into
@@ -496,7 +639,14 @@ impl Store {
         let earlier = earlier
             .filter(|d| self.has_layer(d))
             .map(|d| self.layer_dir(d));
-        let (tmp, report) = self.unpack_to_temp(raw, expected, blob, label, earlier.as_deref())?;
+        let (tmp, report) = self.unpack_to_temp(
+            raw,
+            expected,
+            blob,
+            label,
+            earlier.as_deref(),
+            OwnersUnder::ThisNamespace,
+        )?;
         let final_path = self.layer_path(&report.diff_id);
         let _layer_lock = self.lock_file(
             &format!("layer-{}.lock", report.diff_id.hex()),
@@ -523,6 +673,8 @@ impl Store {
 
     /// Unpacks `raw` into a new directory of `tmp/` with its split record
     /// and `layer.json`, synced, checked against `expected` and `blob`.
+    /// `under`: through which ids its owners are given (a single-id form
+    /// keeps no split record: the layer's own rebuilds its tar).
     fn unpack_to_temp(
         &self,
         raw: &mut dyn Read,
@@ -530,6 +682,7 @@ impl Store {
         blob: Option<&Digest>,
         label: &str,
         earlier: Option<&Path>,
+        under: OwnersUnder,
     ) -> Result<(TempDir, unpack::UnpackReport)> {
         let tmp = self.temp_dir("layer")?;
         let diff = tmp.path().join("diff");
@@ -538,9 +691,13 @@ impl Store {
             .create(&diff)
             .map_err(io_err("creating", &diff))?;
         let split_path = tmp.path().join(SPLIT_FILE);
-        let split_file = File::create(&split_path).map_err(io_err("creating", &split_path))?;
         // The unpacker compresses the record itself.
-        let mut split = io::BufWriter::new(split_file);
+        let mut split = match under {
+            OwnersUnder::ThisNamespace => Some(io::BufWriter::new(
+                File::create(&split_path).map_err(io_err("creating", &split_path))?,
+            )),
+            OwnersUnder::RootAlone => None,
+        };
 
         let mut unpack_from = |input: &mut dyn Read| -> Result<unpack::UnpackReport> {
             let (_, mut tar) =
@@ -548,7 +705,12 @@ impl Store {
                     layer: label.to_string(),
                     source,
                 })?;
-            unpack::unpack_layer_sharing(&mut tar, &diff, &mut split, earlier).map_err(|source| {
+            let mut sink = io::sink();
+            let split: &mut dyn Write = match split.as_mut() {
+                Some(w) => w,
+                None => &mut sink,
+            };
+            unpack::unpack_layer_sharing(&mut tar, &diff, split, earlier, under).map_err(|source| {
                 StoreError::Unpack {
                     layer: label.to_string(),
                     source,
@@ -588,16 +750,29 @@ impl Store {
                 });
             }
         }
-        split
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .and_then(|f| f.sync_all())
-            .map_err(io_err("writing", &split_path))?;
-        let record = LayerRecord {
-            diff_id: report.diff_id.clone(),
-            size: report.size,
-            opaque_root: report.opaque_root,
-            unpacked_under: UnpackMap::of_this_process().ok(),
+        if let Some(split) = split {
+            split
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .and_then(|f| f.sync_all())
+                .map_err(io_err("writing", &split_path))?;
+        }
+        let this_map = UnpackMap::of_this_process().ok();
+        let record = match under {
+            OwnersUnder::ThisNamespace => LayerRecord {
+                diff_id: report.diff_id.clone(),
+                size: report.size,
+                opaque_root: report.opaque_root,
+                unpacked_under: this_map,
+                bytes_written: None,
+            },
+            OwnersUnder::RootAlone => LayerRecord {
+                diff_id: report.diff_id.clone(),
+                size: report.size,
+                opaque_root: report.opaque_root,
+                unpacked_under: this_map.map(|m| m.root_alone()),
+                bytes_written: Some(report.written_bytes),
+            },
         };
         report
             .owners
@@ -626,7 +801,14 @@ impl Store {
     /// namespace.
     pub fn replace_layer(&self, tar: &mut dyn Read, diff_id: &Digest) -> Result<AddedLayer> {
         let label = diff_id.to_string();
-        let (tmp, report) = self.unpack_to_temp(tar, Some(diff_id), None, &label, None)?;
+        let (tmp, report) = self.unpack_to_temp(
+            tar,
+            Some(diff_id),
+            None,
+            &label,
+            None,
+            OwnersUnder::ThisNamespace,
+        )?;
         let final_path = self.layer_path(diff_id);
         let _layer_lock = self.lock_file(
             &format!("layer-{}.lock", diff_id.hex()),
@@ -919,6 +1101,25 @@ impl Store {
                 removed.push(d);
             }
         }
+        // A layer's single-id form goes with it (its name is the layer's).
+        let single = self.root.join(SINGLE_ID_LAYERS);
+        let forms = match fs::read_dir(&single) {
+            Ok(dir) => Some(dir),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_err("listing", &single)(e)),
+        };
+        for entry in forms.into_iter().flatten() {
+            let entry = entry.map_err(io_err("listing", &single))?;
+            if used_layers.contains(&*entry.file_name().to_string_lossy()) {
+                continue;
+            }
+            let doomed = self
+                .root
+                .join("tmp")
+                .join(format!("gone-{}", random_suffix()));
+            fs::rename(entry.path(), &doomed).map_err(io_err("moving aside", &entry.path()))?;
+            remove_tree(&doomed)?;
+        }
         let blobs = self.root.join("blobs/sha256");
         for entry in fs::read_dir(&blobs).map_err(io_err("listing", &blobs))? {
             let entry = entry.map_err(io_err("listing", &blobs))?;
@@ -1100,6 +1301,87 @@ mod tests {
             err.contains(&id.to_string()) && err.contains("digest mismatch"),
             "{err}"
         );
+    }
+
+    /// A layer's single-id form: every entry root's (in the namespace it
+    /// is made in), the image's other owners recorded (a file's in its
+    /// xattr, a symbolic link's in the owners file), root's files linked
+    /// from the layer's own tree, no split record of its own; made once,
+    /// and removed with its layer, leaving no directory behind.
+    #[test]
+    fn a_single_id_form_records_owners_shares_roots_files_and_goes_with_its_layer() {
+        use crate::image::tar::{EntryKind, NewEntry, TarWriter};
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().to_path_buf();
+        let mut w = TarWriter::new(Vec::new());
+        let mut add = |path: &'static [u8], kind, mode, owner: (u64, u64), data: &[u8]| {
+            let mut e = NewEntry::new(path, kind, mode, 5);
+            (e.uid, e.gid) = owner;
+            e.size = data.len() as u64;
+            if kind == EntryKind::Symlink {
+                e.link = b"f";
+                e.size = 0;
+            }
+            w.append(&e, &mut &data[..]).unwrap();
+        };
+        add(b"f", EntryKind::Regular, 0o640, (1000, 1001), b"f\n");
+        add(b"r", EntryKind::Regular, 0o755, (0, 0), b"r\n");
+        add(b"l", EntryKind::Symlink, 0o777, (42, 43), b"");
+        let tar = w.finish().unwrap();
+        let body = move || -> Result<(), String> {
+            let ensure = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
+            let e = |e: StoreError| e.to_string();
+            let store = Store::open(&root).map_err(e)?;
+            let id = store
+                .add_layer(&mut &tar[..], None, None, "test")
+                .map_err(e)?
+                .diff_id;
+            ensure(store.add_single_id_layer(&id).map_err(e)?, "made")?;
+            ensure(!store.add_single_id_layer(&id).map_err(e)?, "made once")?;
+            let single = store.single_id_layer_dir(&id);
+            let f = fs::symlink_metadata(single.join("f")).map_err(|e| e.to_string())?;
+            ensure(
+                (f.uid(), f.gid(), f.mode() & 0o7777) == (0, 0, 0o640),
+                "f is root's",
+            )?;
+            let recorded = crate::owners::recorded_at_path(&single.join("f"));
+            ensure(
+                recorded.is_some_and(|o| (o.uid, o.gid, o.mode) == (1000, 1001, 0o640)),
+                "f's owner recorded",
+            )?;
+            let l = fs::symlink_metadata(single.join("l")).map_err(|e| e.to_string())?;
+            ensure(l.uid() == 0, "l is root's")?;
+            let listed = crate::owners::LayerOwners::of_layer(&single).get(b"l");
+            ensure(listed == Some((42, 43)), "l's owner listed")?;
+            let ino = |dir: &Path| fs::metadata(dir.join("r")).map(|m| m.ino()).ok();
+            ensure(ino(&single) == ino(&store.layer_dir(&id)), "r linked")?;
+            let record = store.single_id_layer_record(&id).map_err(e)?;
+            ensure(record.bytes_written == Some(2), "f alone written")?;
+            ensure(
+                !store.single_id_layer_path(&id).join(SPLIT_FILE).exists(),
+                "no split record",
+            )?;
+            let config = serde_json::json!({
+                "rootfs": {"type": "layers", "diff_ids": [id.to_string()]}
+            });
+            let image = store
+                .commit_image(&serde_json::to_vec(&config).unwrap(), None, &[])
+                .map_err(e)?;
+            store.remove_image(&image.id).map_err(e)?;
+            for dir in ["layers", SINGLE_ID_LAYERS, "tmp"] {
+                let left = fs::read_dir(root.join(dir)).map_or(0, |d| d.count());
+                ensure(left == 0, &format!("{dir} left behind"))?;
+            }
+            Ok(())
+        };
+        let outcome = if rustix::process::geteuid().is_root() {
+            body()
+        } else {
+            let (map, _) = crate::sandbox::userns::IdMap::for_current_user().unwrap();
+            crate::sandbox::userns::run_in_userns(&map, body).unwrap()
+        };
+        outcome.unwrap();
     }
 
     #[test]

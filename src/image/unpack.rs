@@ -102,6 +102,24 @@ pub struct UnpackReport {
     pub shared: u64,
     #[serde(default)]
     pub written: u64,
+    /// Bytes of the regular files written (not linked from the earlier
+    /// layer): what this unpacking added to the disk.
+    #[serde(default)]
+    pub written_bytes: u64,
+}
+
+/// Through which ids a layer's owners are given to its files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OwnersUnder {
+    /// This user namespace's map: an owner it maps is given, any other is
+    /// squashed to root and recorded.
+    #[default]
+    ThisNamespace,
+    /// Root alone, whatever this namespace maps: every owner but root is
+    /// squashed and recorded, as under the single-id map. The single-id
+    /// form of a layer, for a container with that map made by a user who
+    /// has subordinate ids.
+    RootAlone,
 }
 
 /// Unpacks the uncompressed tar stream `tar` into the empty directory
@@ -116,7 +134,7 @@ pub fn unpack_layer(
     dest: &Path,
     split: &mut dyn Write,
 ) -> Result<UnpackReport, UnpackError> {
-    unpack_layer_sharing(tar, dest, split, None)
+    unpack_layer_sharing(tar, dest, split, None, OwnersUnder::ThisNamespace)
 }
 
 /// [`unpack_layer`], hard-linking from the unpacked layer `earlier` (a
@@ -125,12 +143,14 @@ pub fn unpack_layer(
 /// xattrs equal the entry's at the same path, instead of writing it: the
 /// stream is still read and hashed whole, and compared with the earlier
 /// file as it comes, so a file that differs in any byte is written. A
-/// missing or unreadable `earlier` shares nothing.
+/// missing or unreadable `earlier` shares nothing. `under` says through
+/// which ids the owners are given.
 pub fn unpack_layer_sharing(
     tar: &mut dyn Read,
     dest: &Path,
     split: &mut dyn Write,
     earlier: Option<&Path>,
+    under: OwnersUnder,
 ) -> Result<UnpackReport, UnpackError> {
     let root = rfs::open(
         dest,
@@ -148,6 +168,10 @@ pub fn unpack_layer_sharing(
         SplitWriter::new(&mut encoder).map_err(UnpackError::Split)?,
     );
     let mut layer = Layer::new(root);
+    if under == OwnersUnder::RootAlone {
+        layer.uids = Some(vec![(0, 1)]);
+        layer.gids = Some(vec![(0, 1)]);
+    }
     layer.earlier = earlier.and_then(|p| {
         let fd = rfs::open(
             p,
@@ -186,6 +210,7 @@ pub fn unpack_layer_sharing(
         owners: layer.owners,
         shared: layer.shared,
         written: layer.written,
+        written_bytes: layer.written_bytes,
         notes: layer.notes.finish(),
     })
 }
@@ -601,6 +626,7 @@ struct Layer {
     earlier: Option<Earlier>,
     shared: u64,
     written: u64,
+    written_bytes: u64,
 }
 
 /// An earlier unpacked layer whose unchanged files a new one links.
@@ -686,6 +712,7 @@ impl Layer {
             earlier: None,
             shared: 0,
             written: 0,
+            written_bytes: 0,
         }
     }
 
@@ -1197,6 +1224,7 @@ impl Layer {
             return self.regular_from_earlier(reader, t, c);
         }
         self.written += 1;
+        self.written_bytes += t.entry.size;
         let fd = self.create(reader, t, "openat", |p, b| {
             rfs::openat(
                 p,
@@ -1311,6 +1339,7 @@ impl Layer {
             }
         };
         self.written += 1;
+        self.written_bytes += t.entry.size;
         self.fd_metadata(file.as_fd(), t.entry, t.path)?;
         rfs::futimens(&file, &timestamps(t.entry.mtime)).map_err(sys(t.path, "futimens"))
     }
@@ -1766,8 +1795,14 @@ mod tests {
         unpack(&first, &old).unwrap();
         let (report, repacked) = run_in_userns(&map(), || {
             let mut split = Vec::new();
-            let report = unpack_layer_sharing(&mut &second[..], &new, &mut split, Some(&old))
-                .map_err(|e| e.to_string())?;
+            let report = unpack_layer_sharing(
+                &mut &second[..],
+                &new,
+                &mut split,
+                Some(&old),
+                OwnersUnder::ThisNamespace,
+            )
+            .map_err(|e| e.to_string())?;
             let mut out = Vec::new();
             repack_layer(&new, &mut &split[..], &mut out).map_err(|e| e.to_string())?;
             Ok::<_, String>((report, out))
