@@ -220,3 +220,62 @@ fn rmi_keeps_an_emulate_containers_image_then_removes_both_forms() {
     assert_eq!(entries(&env, "single-id-layers"), BTreeSet::new());
     assert_eq!(entries(&env, "tmp"), BTreeSet::new(), "nothing left aside");
 }
+
+/// Emulate containers of a user with subordinate ids have user networks:
+/// two on one network reach each other by name. (Containers with another
+/// map, the default one or keep-id's, sit on that network in the network
+/// namespace of their own map's holder: they do not reach these.)
+#[test]
+fn emulate_containers_reach_each_other_on_a_user_network() {
+    let test = "emulate_containers_reach_each_other_on_a_user_network";
+    let Some(env) = TestEnv::new(test, TestUser::WithSubids) else {
+        return;
+    };
+    let image = common::fixtures::busybox_rootfs()
+        .symlink("bin/nc", "busybox")
+        .finish();
+    let tarball = env.fixture("netbox.tar", &image.tar);
+    env.ok(&["import", path_str(&tarball), "netbox"]);
+    env.ok(&["network", "create", "emunet"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--userns",
+        "emulate",
+        "--network",
+        "emunet",
+        "netbox",
+        "nc",
+        "-ll",
+        "-p",
+        "80",
+        "-e",
+        "echo",
+        "from-srv",
+    ]);
+    let out = common::wait_for(std::time::Duration::from_secs(30), "srv to answer", || {
+        let out = env.run(&[
+            "run",
+            "--rm",
+            "--userns",
+            "emulate",
+            "--network",
+            "emunet",
+            "netbox",
+            "nc",
+            "-w",
+            "5",
+            "srv",
+            "80",
+        ]);
+        if out.stdout.contains("from-srv") {
+            Ok(out)
+        } else {
+            Err(out.to_string())
+        }
+    });
+    assert!(out.stdout.contains("from-srv"), "{out}");
+    env.ok(&["rm", "-f", "srv"]);
+}
