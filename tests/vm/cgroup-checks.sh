@@ -25,11 +25,13 @@ nonempty() { [ -n "$(cat "$1" 2>/dev/null)" ]; }  # cgroup files have st_size 0
 # The container's cgroup leaf, its unit and scope, from `inspect`.
 cg_field() { "$B" inspect "$1" 2>/dev/null | sed -n "s/^ *\"$2\": \"\(.*\)\",\{0,1\}\$/\1/p" | head -n1; }
 json_number() { sed -n "s/^ *\"$1\": \([-0-9.e]*\),\{0,1\}\$/\1/p" | head -n1; }
-wait_running() {  # NAME: until its cgroup leaf exists (30 s)
+wait_running() {  # NAME: until its cgroup leaf holds its processes (30 s)
   local i p
   for i in $(seq 150); do
     p=$(cg_field "$1" path)
-    [ -n "$p" ] && [ -e "$p/cgroup.procs" ] && return 0
+    # The leaf is made before the container's processes are moved into
+    # it: wait for them, not for the directory.
+    [ -n "$p" ] && nonempty "$p/cgroup.procs" && return 0
     sleep 0.2
   done
   echo "  $1 did not start; its output:"; sed 's/^/  | /' "/tmp/$1.out" 2>/dev/null
@@ -61,6 +63,10 @@ if wait_running where; then
     check "the service's processes were gathered in a leaf" test "${own##*/}" = supervisor
   fi
   check "the container's processes are in its leaf" nonempty "$path/cgroup.procs"
+  if ! nonempty "$path/cgroup.procs"; then
+    echo "  where's output:"; sed 's/^/  | /' /tmp/where.out
+    [ "$MODE" != session ] || systemctl --user status "burrow-$id.scope" 2>&1 | head -n 20 | sed 's/^/  | /'
+  fi
   cleanup where
   for _ in $(seq 50); do [ -e "${path%/container}" ] || break; sleep 0.2; done
   check "rm -f removes the container's cgroup" test ! -e "$path"
