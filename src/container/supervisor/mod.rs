@@ -302,21 +302,17 @@ pub fn main(dir: &Path, hold: bool) -> i32 {
             let _ = rustix::io::write(fd, &line);
         }
     };
-    let sup = Plan::load(dir)
+    let plan = Plan::load(dir);
+    // Its stdio is /dev/null: a panic is written where `logs` and
+    // `inspect` show it.
+    let _panic_hook = plan
+        .as_ref()
+        .ok()
+        .and_then(|plan| panic_record(dir, dir, plan))
+        .map(panic::install);
+    let sup = plan
         .map_err(SupervisorError::Plan)
-        .and_then(|plan| {
-            // Its stdio is /dev/null: a panic is written where `logs` and
-            // `inspect` show it.
-            if let Some(storage) = storage_of(dir) {
-                panic::install(panic::PanicRecord {
-                    dir: dir.to_path_buf(),
-                    id: plan.id.clone(),
-                    storage: storage.to_path_buf(),
-                    to_log: plan.log.driver.writes_log(),
-                });
-            }
-            Supervisor::new(dir, dir, plan, None, None)
-        });
+        .and_then(|plan| Supervisor::new(dir, dir, plan, None, None));
     let mut sup = match sup {
         Ok(s) => s,
         Err(e) => {
@@ -365,6 +361,9 @@ pub fn foreground(
     plan: Plan,
     fg: Foreground,
 ) -> Result<i32, SupervisorError> {
+    // As a detached supervisor's: a panic leaves the container's state
+    // (and the terminal, out of raw mode) as it would there.
+    let _panic_hook = panic_record(dir, log_dir, &plan).map(panic::install);
     let host = Host {
         stdin_open: plan.interactive,
         raw: None,
@@ -383,6 +382,17 @@ pub fn foreground(
 
 fn storage_of(dir: &Path) -> Option<&Path> {
     dir.parent()?.parent()
+}
+
+/// Where a panic of the supervisor of the container in `dir` (its log in
+/// `log_dir`) is written; `None` for a directory outside a store.
+fn panic_record(dir: &Path, log_dir: &Path, plan: &Plan) -> Option<panic::PanicRecord> {
+    Some(panic::PanicRecord {
+        dir: dir.to_path_buf(),
+        id: plan.id.clone(),
+        storage: storage_of(dir)?.to_path_buf(),
+        log_dir: plan.log.driver.writes_log().then(|| log_dir.to_path_buf()),
+    })
 }
 
 /// Removes a container's directory: as you when its files are all yours

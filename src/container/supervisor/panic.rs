@@ -1,40 +1,67 @@
-//! A detached supervisor's panic, written where the user looks: its
-//! stdio is /dev/null, so without this a panic leaves only "burrow lost
-//! track of the container". The message and its place go to
-//! `supervisor.log` in the container's directory, to the container's log
-//! (a stderr line `burrow logs` shows) and into its state's error
+//! A supervisor's panic, written where the user looks: a detached one's
+//! stdio is /dev/null, and a release build aborts on a panic (no
+//! destructor runs), so without this a panic leaves only "burrow lost
+//! track of the container" and, in the foreground, a terminal left in raw
+//! mode. The terminal's settings are put back; the message and its place
+//! go to `supervisor.log` in the container's directory, to the container's
+//! log (a stderr line `burrow logs` shows) and into its state's error
 //! (`inspect`, `ps`). Never panics itself.
 
+use super::terminal;
 use crate::container::log::{self, Stream, LOG_FILE};
 use crate::container::record::Containers;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Beside the record: every panic of a supervisor of this container.
 pub const PANIC_LOG: &str = "supervisor.log";
 
 /// Where a supervisor's panic is written.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PanicRecord {
     /// The container's directory (its record, `supervisor.log`).
     pub dir: PathBuf,
     /// The container's id, and the storage root its record is under.
     pub id: String,
     pub storage: PathBuf,
-    /// Whether the container has a log (`--log-driver`).
-    pub to_log: bool,
+    /// The directory of the container's log, when it has one
+    /// (`--log-driver`).
+    pub log_dir: Option<PathBuf>,
 }
 
-/// Installs the hook in this process (a detached supervisor); the
-/// default hook runs after it. Forked children of the supervisor inherit
-/// the hook but not the pid, and write nothing (their panics come back to
-/// the supervisor as errors).
-pub fn install(record: PanicRecord) {
+/// The hook, installed while this lives (a supervisor's life, detached or
+/// in the foreground of `run`); a panic after it is gone is none of the
+/// container's business.
+pub struct PanicHook {
+    armed: Arc<AtomicBool>,
+}
+
+impl Drop for PanicHook {
+    fn drop(&mut self) {
+        self.armed.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Installs the hook in this process, for panics of this thread (the
+/// supervisor's); the hook found before runs after it. Forked children
+/// of the supervisor inherit the hook but not the pid, and write nothing
+/// (their panics come back to the supervisor as errors).
+pub fn install(record: PanicRecord) -> PanicHook {
     let me = std::process::id();
+    let thread = std::thread::current().id();
+    let armed = Arc::new(AtomicBool::new(true));
+    let live = armed.clone();
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if std::process::id() == me {
+        if live.load(Ordering::SeqCst)
+            && std::process::id() == me
+            && std::thread::current().id() == thread
+        {
+            // First: the message below goes to a terminal that shows it.
+            terminal::restore_after_panic();
             let message = info
                 .payload()
                 .downcast_ref::<&str>()
@@ -48,6 +75,7 @@ pub fn install(record: PanicRecord) {
         }
         previous(info);
     }));
+    PanicHook { armed }
 }
 
 /// The one line that says what happened.
@@ -64,12 +92,12 @@ impl PanicRecord {
     pub fn write(&self, note: &str) {
         let line = format!("burrow: {note}\n");
         let _ = append(&self.dir.join(PANIC_LOG), line.as_bytes(), true);
-        if self.to_log {
+        if let Some(log_dir) = &self.log_dir {
             // One frame in one write: O_APPEND keeps it whole after the
             // supervisor's own last frame.
             let mut frame = log::encode_header(Stream::Stderr, line.len(), log::now_ns()).to_vec();
             frame.extend_from_slice(line.as_bytes());
-            let _ = append(&self.dir.join(LOG_FILE), &frame, false);
+            let _ = append(&log_dir.join(LOG_FILE), &frame, false);
         }
         // The state keeps it until pid 1's death is noticed: then it is
         // the reason given for the lost container.
@@ -96,8 +124,22 @@ mod tests {
     use super::*;
     use crate::container::log::LogWriter;
 
+    /// The hook is the process's: one test at a time installs it.
+    static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// Panics once with the hook of `record` installed, and takes it out
+    /// again.
+    fn panic_with_hook(record: PanicRecord) {
+        let hook = install(record);
+        let caught = std::panic::catch_unwind(|| panic!("seam {}", 42));
+        drop(hook);
+        let _ = std::panic::take_hook();
+        assert!(caught.is_err());
+    }
+
     #[test]
     fn a_panic_reaches_the_log_the_panic_file_and_the_state() {
+        let _one = HOOK.lock().unwrap_or_else(|e| e.into_inner());
         let d = tempfile::tempdir().unwrap();
         let c = Containers::open(d.path()).unwrap();
         let id = crate::container::record::new_id();
@@ -112,14 +154,10 @@ mod tests {
             dir: dir.clone(),
             id: id.clone(),
             storage: d.path().to_path_buf(),
-            to_log: true,
+            log_dir: Some(dir.clone()),
         };
-        // The hook itself, through a panic caught here (only this test's
-        // thread panics while it is installed).
-        install(record);
-        let caught = std::panic::catch_unwind(|| panic!("seam {}", 42));
-        let _ = std::panic::take_hook();
-        assert!(caught.is_err());
+        // The hook itself, through a panic caught here.
+        panic_with_hook(record);
         let text = std::fs::read_to_string(dir.join(PANIC_LOG)).unwrap();
         assert!(
             text.starts_with(
@@ -140,6 +178,51 @@ mod tests {
         assert_eq!(String::from_utf8_lossy(&last.data), text);
         let error = c.state_now(&id).unwrap().error.unwrap();
         assert!(error.contains("seam 42"), "{error}");
+    }
+
+    /// As a foreground `run -t` leaves it: the terminal in raw mode
+    /// (here a pty's), the log elsewhere than the record (a throwaway
+    /// container's).
+    #[test]
+    fn a_panic_puts_the_terminal_back_and_writes_the_log_where_it_is() {
+        use nix::sys::termios::{tcgetattr, LocalFlags};
+        let _one = HOOK.lock().unwrap_or_else(|e| e.into_inner());
+        let d = tempfile::tempdir().unwrap();
+        let c = Containers::open(d.path()).unwrap();
+        let id = crate::container::record::new_id();
+        let dir = c.dir_of(&id);
+        std::fs::create_dir(&dir).unwrap();
+        let log_dir = d.path().join("elsewhere");
+        std::fs::create_dir(&log_dir).unwrap();
+        LogWriter::open(&log_dir, 0, 1).unwrap();
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let cooked = |fd: &std::os::fd::OwnedFd| {
+            tcgetattr(fd)
+                .unwrap()
+                .local_flags
+                .contains(LocalFlags::ICANON | LocalFlags::ECHO)
+        };
+        assert!(cooked(&pty.slave));
+        let raw = terminal::RawMode::enter_on(std::os::fd::AsRawFd::as_raw_fd(&pty.slave))
+            .expect("a pty takes raw mode");
+        assert!(!cooked(&pty.slave));
+        panic_with_hook(PanicRecord {
+            dir: dir.clone(),
+            id,
+            storage: d.path().to_path_buf(),
+            log_dir: Some(log_dir.clone()),
+        });
+        assert!(cooked(&pty.slave), "the hook put the terminal back");
+        drop(raw);
+        let data = std::fs::read(log_dir.join(LOG_FILE)).unwrap();
+        let mut said = String::new();
+        let mut at = 0;
+        while let Some((frame, n)) = log::decode(&data[at..]).unwrap() {
+            said.push_str(&String::from_utf8_lossy(&frame.data));
+            at += n;
+        }
+        assert!(said.contains("seam 42"), "{said}");
+        assert!(!dir.join(LOG_FILE).exists());
     }
 
     #[test]

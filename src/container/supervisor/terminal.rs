@@ -22,26 +22,62 @@ pub const FORWARDED: [nix::sys::signal::Signal; 6] = [
 /// and friends travel as bytes to the container's terminal, which turns
 /// them into signals for the container's foreground job.
 pub struct RawMode {
+    fd: std::os::fd::RawFd,
     saved: nix::sys::termios::Termios,
 }
+
+/// The terminal and settings the live `RawMode` replaced, for a panic to
+/// put back (`restore_after_panic`): a release build aborts on a panic,
+/// and no destructor runs.
+static SAVED: std::sync::Mutex<Option<(std::os::fd::RawFd, libc::termios)>> =
+    std::sync::Mutex::new(None);
 
 impl RawMode {
     /// `None` when stdin is not a terminal.
     pub fn enter() -> Option<RawMode> {
+        Self::enter_on(std::io::stdin().as_raw_fd())
+    }
+
+    /// Raw mode on the terminal `fd` (stdin, but for a test's pty).
+    pub(super) fn enter_on(fd: std::os::fd::RawFd) -> Option<RawMode> {
         use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
-        let stdin = std::io::stdin();
-        let saved = tcgetattr(stdin.as_fd()).ok()?;
+        // SAFETY: `fd` stays open while the RawMode lives (stdin, or the
+        // test's pty).
+        let term = unsafe { BorrowedFd::borrow_raw(fd) };
+        let saved = tcgetattr(term).ok()?;
         let mut raw = saved.clone();
         cfmakeraw(&mut raw);
-        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).ok()?;
-        Some(RawMode { saved })
+        tcsetattr(term, SetArg::TCSANOW, &raw).ok()?;
+        if let Ok(mut s) = SAVED.lock() {
+            *s = Some((fd, saved.clone().into()));
+        }
+        Some(RawMode { fd, saved })
     }
 }
 
 impl Drop for RawMode {
     fn drop(&mut self) {
         use nix::sys::termios::{tcsetattr, SetArg};
-        let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
+        if let Ok(mut s) = SAVED.lock() {
+            *s = None;
+        }
+        // SAFETY: as in `enter_on`: the fd outlives the RawMode.
+        let term = unsafe { BorrowedFd::borrow_raw(self.fd) };
+        let _ = tcsetattr(term, SetArg::TCSANOW, &self.saved);
+    }
+}
+
+/// Puts back the terminal settings a live `RawMode` replaced: for the
+/// supervisor's panic hook, which runs before an abort. Never waits and
+/// never panics.
+pub fn restore_after_panic() {
+    let Ok(saved) = SAVED.try_lock() else {
+        return;
+    };
+    if let Some((fd, termios)) = *saved {
+        // SAFETY: tcsetattr reads one termios from a valid pointer; `fd`
+        // is the terminal a live RawMode holds.
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &termios) };
     }
 }
 
