@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::debian::{self, DebianFixture};
 use common::fixtures::{Entry, Kind};
 use common::layers::{last_layer, tar_headers, Headers};
 use common::{path_str, TestEnv, TestUser};
@@ -278,4 +279,68 @@ fn emulate_containers_reach_each_other_on_a_user_network() {
     });
     assert!(out.stdout.contains("from-srv"), "{out}");
     env.ok(&["rm", "-f", "srv"]);
+}
+
+/// The steps of issue 17 on the Debian fixture: a package whose maintainer
+/// script makes a system user and chowns to it, a user of our own, su to
+/// it, chown -R.
+const APT_STEPS: &str = "set -e
+echo ids $(id -u) $(id -g)
+apt-get update -q
+apt-get install -y -q uuid-runtime
+useradd -m bob
+su bob -c id
+mkdir -p /data/sub
+echo data > /data/sub/file
+chown -R bob:bob /data
+";
+
+/// Runs the apt steps in a container of the Debian fixture (with
+/// `flags`) and commits it: what they said, the committed layer's headers.
+fn apt_steps(env: &TestEnv, fx: &DebianFixture, flags: &[&str]) -> (String, Headers) {
+    let volume = fx.repo_volume();
+    let mut args = vec!["run", "--name", "steps", "--network", "none", "-v", &volume];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&[debian::IMAGE, "sh", "-c", APT_STEPS]);
+    let said = env.ok(&args).stdout;
+    env.ok(&["commit", "steps", "localhost/after-steps:1"]);
+    let layer = last_layer(env, "localhost/after-steps:1");
+    (said, tar_headers(&layer))
+}
+
+/// apt (its `_apt` sandbox: setgroups, set*id, chown of its partial
+/// directory), a maintainer script's system user and chown, useradd, su
+/// and chown -R work in an emulate container of a user with subordinate
+/// ids, and `commit` keeps the owners asked for. (The same steps without
+/// subordinate ids are in root_emulation.rs; the layers of the two users
+/// are compared on a smaller image above, to keep the suite short.)
+#[test]
+fn apt_and_useradd_work_under_userns_emulate_and_commit_their_owners() {
+    let test = "apt_and_useradd_work_under_userns_emulate_and_commit_their_owners";
+    let Some(env) = TestEnv::new(test, TestUser::WithSubids) else {
+        return;
+    };
+    let Some(fx) = debian::debian_image(&env, test) else {
+        return;
+    };
+    let (said, layer) = apt_steps(&env, &fx, &["--userns", "emulate"]);
+    assert!(said.contains("ids 0 0"), "{said}");
+    assert!(said.contains("uid=1000(bob) gid=1000(bob)"), "{said}");
+    let owner = |p: &str| layer.get(p).map(|h| (h.0, h.1, h.2));
+    assert_eq!(
+        owner("var/lib/libuuid"),
+        Some((100, 101, 0o2775)),
+        "the maintainer script's chown"
+    );
+    assert_eq!(
+        owner("data/sub/file").map(|o| (o.0, o.1)),
+        Some((1000, 1000))
+    );
+    assert_eq!(owner("home/bob").map(|o| (o.0, o.1)), Some((1000, 1000)));
+    // No owner the namespace could not show (the overflow id).
+    let overflow: Vec<&String> = (layer.iter())
+        .filter(|(_, h)| h.0 == 65534 || h.1 == 65534)
+        .map(|(p, _)| p)
+        .collect();
+    assert!(overflow.is_empty(), "{overflow:?}");
 }
