@@ -626,6 +626,16 @@ fn compose_pull_fetches_the_services_images_from_a_registry() {
     // Pulled, not built: the build service made no image.
     let images = env.ok(&["images", "--format", "{{.Repository}}"]);
     assert!(!images.stdout.contains("fetch-made"), "{images}");
+    // up pulls what is missing before it makes anything of the project.
+    env.ok(&["rmi", &name]);
+    let up = compose(&env, &dir, &["up", "--no-start", "app"], &[]);
+    up.assert_ok();
+    let pulled = up.stdout.find(&format!(" Image {name}  Pulling"));
+    let network = up.stdout.find(" Network fetch_default  Creating");
+    assert!(pulled.is_some() && pulled < network, "{up}");
+    let id = env.ok(&["image", "inspect", "--format", "{{.Id}}", &name]);
+    assert_eq!(id.stdout.trim(), format!("sha256:{}", image.id()), "{id}");
+    compose(&env, &dir, &["down"], &[]).assert_ok();
 }
 
 #[test]

@@ -205,6 +205,19 @@ impl Interrupt {
         self.came()
     }
 
+    /// Runs `f` with SIGINT and SIGTERM at their default action (they end
+    /// this process), then holds them again.
+    pub fn released<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGINT);
+        set.add(Signal::SIGTERM);
+        let _ = pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
+        let out = f();
+        let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
+        out
+    }
+
     /// Whether the services were killed (a second interrupt, or one after
     /// a container's exit began stopping them).
     pub fn forced(&self) -> bool {

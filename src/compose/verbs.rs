@@ -332,6 +332,7 @@ fn up_steps(
     interrupted(interrupt)?;
     build(ctx, project, &order, opts.build)?;
     interrupted(interrupt)?;
+    pull_missing(ctx, &plans, interrupt)?;
     make_networks_and_volumes(ctx, project, &order, made)?;
     for plan in &mut plans {
         write_files(plan)?;
@@ -416,6 +417,44 @@ fn up_steps(
         wait_ready(ctx, project, &plans, deadline, interrupt)?;
     }
     Ok(names)
+}
+
+/// Pulls the images not here of services without `build` (as making
+/// their containers would), before anything of the project is made and
+/// with SIGINT and SIGTERM let through: a Ctrl-C during a long pull ends
+/// `up` at once, with nothing to undo.
+fn pull_missing(
+    ctx: &Context,
+    plans: &[ServicePlan],
+    interrupt: &mut output::Interrupt,
+) -> Result<()> {
+    let store = ctx.store()?;
+    let mut missing: Vec<&str> = Vec::new();
+    for p in plans {
+        let image = p.spec.image.as_str();
+        if p.build.is_none()
+            && p.spec.pull == crate::container::run::PullPolicy::Missing
+            && !missing.contains(&image)
+            && ctx.resolve(&store, image).is_err()
+        {
+            missing.push(image);
+        }
+    }
+    interrupt.released(|| {
+        for image in missing {
+            println!(" Image {image}  Pulling");
+            ctr::images::pull(
+                ctx,
+                image,
+                &crate::image::registry::PullOptions {
+                    platform: None,
+                    progress: crate::image::registry::ProgressMode::detect(false),
+                },
+                None,
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// After an interrupt: stops what this `up` started (dependants first; a
