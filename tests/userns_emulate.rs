@@ -344,3 +344,46 @@ fn apt_and_useradd_work_under_userns_emulate_and_commit_their_owners() {
         .collect();
     assert!(overflow.is_empty(), "{overflow:?}");
 }
+
+/// `exec` into an emulate container is emulated too: it is root of the
+/// single-id map, its chown succeeds and `commit` keeps the owner.
+#[test]
+fn exec_into_an_emulate_container_is_emulated() {
+    let test = "exec_into_an_emulate_container_is_emulated";
+    let Some(env) = TestEnv::new(test, TestUser::WithSubids) else {
+        return;
+    };
+    let tarball = env.fixture("owners.tar", &owners_image());
+    env.ok(&["import", path_str(&tarball), "owners"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "box",
+        "--userns",
+        "emulate",
+        "--network",
+        "none",
+        "owners",
+        "sleep",
+        "600",
+    ]);
+    let out = env.ok(&[
+        "exec",
+        "box",
+        "sh",
+        "-c",
+        "set -e; echo map $(cat /proc/self/uid_map); chown 3:4 /data/f; mknod /n c 1 3; \
+         echo node $(stat -c %F /n)",
+    ]);
+    let uid = env.account.uid;
+    assert!(out.stdout.contains(&format!("map 0 {uid} 1\n")), "{out}");
+    assert!(out.stdout.contains("node regular empty file"), "{out}");
+    env.ok(&["commit", "box", "localhost/after-exec:1"]);
+    env.ok(&["rm", "-f", "box"]);
+    let layer = tar_headers(&last_layer(&env, "localhost/after-exec:1"));
+    assert_eq!(
+        layer.get("data/f").map(|h| (h.0, h.1, h.2)),
+        Some((3, 4, 0o640))
+    );
+}
