@@ -62,15 +62,12 @@ pub fn try_lock_file(path: &Path, kind: LockKind) -> Result<Option<FileLock>, Lo
 /// opened read-only, not made), without waiting: `None` when another
 /// holds it.
 pub fn try_lock_existing(path: &Path, kind: LockKind) -> Result<Option<FileLock>, LockError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|source| LockError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    flock(file, path, kind, false)
+    flock(open_existing(path)?, path, kind, false)
+}
+
+/// As `try_lock_existing`, waiting for whoever holds it.
+pub fn lock_existing(path: &Path, kind: LockKind) -> Result<FileLock, LockError> {
+    flock(open_existing(path)?, path, kind, true).map(|l| l.expect("a blocking lock is taken"))
 }
 
 /// Takes `kind` on `file`, already open at `path` (made by the caller),
@@ -87,6 +84,41 @@ pub fn try_lock_open(
 /// by no one. Never waits, and makes nothing.
 pub fn is_held(path: &Path) -> bool {
     matches!(try_lock_existing(path, LockKind::Shared), Ok(None))
+}
+
+/// Whether another open file holds a lock of either kind on `file`'s
+/// now (a reader on a file this process writes): an exclusive lock tried
+/// without waiting and let go at once. `file` itself must hold none: its
+/// own would be converted, and let go. A failure to tell counts as held.
+pub fn held_by_others(file: &File) -> bool {
+    use rustix::fs::FlockOperation as Op;
+    let free = rustix::fs::flock(file, Op::NonBlockingLockExclusive).is_ok();
+    if free {
+        let _ = rustix::fs::flock(file, Op::Unlock);
+    }
+    !free
+}
+
+/// The error as an I/O error of the same kind, naming the path: for
+/// callers that speak `io::Result`.
+impl From<LockError> for io::Error {
+    fn from(e: LockError) -> io::Error {
+        let kind = match &e {
+            LockError::Open { source, .. } | LockError::Lock { source, .. } => source.kind(),
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+fn open_existing(path: &Path) -> Result<File, LockError> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|source| LockError::Open {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 fn open_lock_file(path: &Path) -> Result<File, LockError> {
@@ -164,6 +196,27 @@ mod tests {
             .unwrap()
             .is_none());
         drop(dir);
+    }
+
+    #[test]
+    fn a_blocking_lock_of_an_existing_file_and_a_probe_of_others_locks() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("x.log");
+        let e = lock_existing(&path, LockKind::Shared).unwrap_err();
+        assert_eq!(io::Error::from(e).kind(), io::ErrorKind::NotFound);
+        assert!(!path.exists(), "made nothing");
+        std::fs::write(&path, b"x").unwrap();
+        let writer = File::open(&path).unwrap();
+        assert!(!held_by_others(&writer));
+        let reader = lock_existing(&path, LockKind::Shared).unwrap();
+        assert!(held_by_others(&writer));
+        assert!(held_by_others(&writer), "the probe took nothing");
+        drop(reader);
+        assert!(!held_by_others(&writer));
+        // The probe let go of what it took: a reader gets its lock.
+        assert!(try_lock_existing(&path, LockKind::Shared)
+            .unwrap()
+            .is_some());
     }
 
     #[test]

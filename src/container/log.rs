@@ -6,6 +6,7 @@
 //! The same frames carry output to `attach` clients. Written only by the
 //! supervisor; never parsed with trust in its length.
 
+use crate::lockfile::{self, FileLock, LockKind};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -248,13 +249,7 @@ impl LogWriter {
     }
 
     fn rotate(&mut self) {
-        let lagging = self.unlinked.as_ref().is_some_and(|f| {
-            let free = rustix::fs::flock(f, rustix::fs::FlockOperation::NonBlockingLockExclusive);
-            if free.is_ok() {
-                let _ = rustix::fs::flock(f, rustix::fs::FlockOperation::Unlock);
-            }
-            free.is_err()
-        });
+        let lagging = self.unlinked.as_ref().is_some_and(lockfile::held_by_others);
         if lagging && self.size < self.hard_limit {
             return;
         }
@@ -348,7 +343,7 @@ fn parse_mark(b: &[u8]) -> Option<Mark> {
 }
 
 /// The mark at the start of `f` (read from where `f` is), if it has one.
-fn read_mark(f: &mut File) -> io::Result<Option<Mark>> {
+fn read_mark(mut f: impl Read) -> io::Result<Option<Mark>> {
     let mut b = [0u8; MARK_SIZE as usize];
     let mut got = 0;
     while got < b.len() {
@@ -386,7 +381,7 @@ fn open_append(path: &Path) -> io::Result<File> {
 
 /// The file a reader is in: held with a shared lock (see `LogWriter`).
 struct Held {
-    file: File,
+    lock: FileLock,
     ino: u64,
     mark: Option<Mark>,
     /// Output bytes decoded from it so far.
@@ -396,16 +391,16 @@ struct Held {
 impl Held {
     /// Opens and locks the file at `path`, and reads its mark.
     fn open(path: &Path) -> io::Result<Held> {
-        let mut file = File::open(path)?;
-        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockShared)?;
+        let lock = lockfile::lock_existing(path, LockKind::Shared)?;
+        let mut file = lock.file();
         let ino = file.metadata()?.ino();
-        let mark = read_mark(&mut file)?;
+        let mark = read_mark(file)?;
         // Frames are read from the start (a file without a mark has none).
         use std::io::{Seek, SeekFrom};
         let at = if mark.is_some() { MARK_SIZE } else { 0 };
         file.seek(SeekFrom::Start(at))?;
         Ok(Held {
-            file,
+            lock,
             ino,
             mark,
             read: 0,
@@ -433,7 +428,7 @@ fn drain(held: &mut Held, buf: &mut Vec<u8>, out: &mut Vec<Frame>) -> io::Result
     let mut chunk = vec![0u8; 256 * 1024];
     let mut end = false;
     while buf.len() < AT_ONCE {
-        let n = held.file.read(&mut chunk)?;
+        let n = held.lock.file().read(&mut chunk)?;
         if n == 0 {
             end = true;
             break;
