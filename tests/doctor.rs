@@ -20,6 +20,7 @@ const CHECKS: &[&str] = &[
     "overlay",
     "fuse-overlayfs",
     "/dev/net/tun",
+    "nftables",
     "cgroups",
     "runtime dir",
 ];
@@ -130,6 +131,54 @@ fn doctor_on_this_host_passes_with_every_check_named() {
         .filter(|l| l.trim_start().starts_with("fix:"))
     {
         assert!(line.starts_with(&" ".repeat(22)), "{line}");
+    }
+}
+
+/// The nftables check says what a user namespace of this user really
+/// gets: Debian's `nft`, as the test user in a new user and network
+/// namespace (`unshare -Urn`), adds a netdev table with an ingress chain
+/// on loopback (what burrow puts on a user network's port), and doctor's
+/// status agrees with whether it could. The probe leaves nothing behind:
+/// its namespaces die with it.
+#[test]
+fn doctor_nftables_check_agrees_with_nft_in_a_user_namespace() {
+    let test = "doctor_nftables_check_agrees_with_nft_in_a_user_namespace";
+    let Some(env) = TestEnv::new(test, TestUser::WithSubids) else {
+        return;
+    };
+    let nft = ["/usr/sbin/nft", "/sbin/nft"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let out = env.ok(&["doctor", "--format", "json"]);
+    let c = check(&checks(&out), "nftables").clone();
+    let Some(nft) = nft else {
+        eprintln!("SKIP {test}: no nft (the nftables package) to compare with: {c}");
+        return;
+    };
+    let script = format!(
+        "{nft} add table netdev t && \
+         {nft} 'add chain netdev t c {{ type filter hook ingress device lo priority 0; policy drop; }}'"
+    );
+    let unshare = std::path::Path::new("/usr/bin/unshare");
+    let theirs = env
+        .command_of(unshare, &["-Urn", "sh", "-c", &script])
+        .output()
+        .expect("unshare");
+    let nft_works = theirs.status.success();
+    let want = if nft_works { "ok" } else { "warn" };
+    assert_eq!(
+        c["status"],
+        want,
+        "doctor: {c}; nft: {}",
+        String::from_utf8_lossy(&theirs.stderr)
+    );
+    if nft_works {
+        assert!(c["fact"]
+            .as_str()
+            .unwrap()
+            .contains("keep to their own MAC and addresses"));
+    } else {
+        assert!(c["fix"].as_str().unwrap().contains("modprobe nf_tables"));
     }
 }
 

@@ -8,6 +8,7 @@ pub mod render;
 
 use crate::cgroup::{CgroupFacts, Layout};
 use crate::config::{self, ConfigError, Env, FsProbe, Statfs};
+use crate::net;
 use crate::sandbox::probe::{self, FuseFacts};
 use crate::sandbox::userns::{
     self, HelperFacts, IdKind, SubidRange, SubidSource, UsernsBlocker, UsernsError,
@@ -163,6 +164,31 @@ pub struct NetFacts {
     pub tun_error: Option<String>,
     pub ip_unprivileged_port_start: Option<u32>,
     pub ping_group_range: Option<(u32, u32)>,
+    /// Why a user namespace of this user could not put burrow's port
+    /// filter (an nftables table, netdev ingress chain) on a network
+    /// namespace of its own; `None` when it could.
+    pub nftables_error: Option<String>,
+    /// Whether that error says the kernel has no nftables for it (user
+    /// networks then run unfiltered, with a warning), not a fault that
+    /// fails their joins.
+    pub nftables_absent: bool,
+}
+
+impl NetFacts {
+    /// burrow's port filter tried in a new user and network namespace of
+    /// this user (single-id map): (the error, whether it means no
+    /// nftables). The caller must be single-threaded.
+    fn nftables(uid: u32, gid: u32) -> (Option<String>, bool) {
+        let map = userns::IdMap::single(uid, gid);
+        match userns::run_in_userns(&map, net::portfilter::probe_in_new_netns) {
+            Ok(Ok(())) => (None, false),
+            Ok(Err(e)) => (
+                Some(e.to_string()),
+                net::portfilter::nftables_absent(e.errno),
+            ),
+            Err(e) => (Some(format!("entering a user namespace: {e}")), false),
+        }
+    }
 }
 
 impl Facts {
@@ -181,6 +207,7 @@ impl Facts {
         let storage = StorageFacts::gather(env, fs);
         let overlay_dir = overlay_scratch_parent(&storage);
         let fuse = FuseFacts::probe();
+        let (nftables_error, nftables_absent) = NetFacts::nftables(uid, gid);
         Facts {
             burrow: BurrowFacts {
                 version: env!("CARGO_PKG_VERSION").to_string(),
@@ -212,6 +239,8 @@ impl Facts {
                     let mut it = v.split_whitespace().map(|n| n.parse::<u32>().ok());
                     Some((it.next()??, it.next()??))
                 }),
+                nftables_error,
+                nftables_absent,
             },
             user: UserFacts { name, uid, gid },
         }
@@ -456,6 +485,7 @@ pub fn evaluate(f: &Facts) -> Vec<Check> {
     out.push(overlay(f));
     out.push(fuse(f));
     out.push(tun(f));
+    out.push(nftables(f));
     out.push(cgroups(f));
     out.push(runtime_dir(f));
     out.extend(session(f));
@@ -685,6 +715,50 @@ fn tun(f: &Facts) -> Check {
             "an admin runs `modprobe tun` and makes /dev/net/tun mode 0666".to_string(),
         ),
     }
+}
+
+/// Whether user networks get their ports' filter (a container kept to its
+/// own MAC and addresses), and what an admin does when they do not.
+fn nftables(f: &Facts) -> Check {
+    const NAME: &str = "nftables";
+    let Some(e) = &f.network.nftables_error else {
+        return ok(
+            NAME,
+            "a user namespace can filter its own network's ports (nftables, netdev ingress): \
+             containers on user networks keep to their own MAC and addresses"
+                .into(),
+        );
+    };
+    if f.userns.error.is_some() {
+        return warn(
+            NAME,
+            format!("not tried: no user namespace ({e})"),
+            "fix user namespaces first (above)".to_string(),
+        );
+    }
+    if f.network.nftables_absent {
+        return warn(
+            NAME,
+            format!(
+                "a user namespace gets no nftables here ({e}): user networks work, but their \
+                 containers are not kept from claiming each other's addresses (MAC, IPv4, \
+                 IPv6, ARP, neighbour advertisements); burrow says so once"
+            ),
+            "an admin loads the module, `sudo modprobe nf_tables`, and keeps it loaded at boot, \
+             `echo nf_tables | sudo tee /etc/modules-load.d/nf_tables.conf` (and removes any \
+             blacklist of it in /etc/modprobe.d); a kernel without the module needs \
+             CONFIG_NF_TABLES and CONFIG_NF_TABLES_NETDEV"
+                .to_string(),
+        );
+    }
+    warn(
+        NAME,
+        format!(
+            "the kernel refused burrow's port filter ({e}): containers cannot join user \
+             networks (`--network NAME` fails with this error); the default network works"
+        ),
+        "not a missing module: report it with the output of `burrow info`".to_string(),
+    )
 }
 
 fn cgroups(f: &Facts) -> Check {
@@ -1086,6 +1160,8 @@ mod tests {
                 tun_error: None,
                 ip_unprivileged_port_start: Some(1024),
                 ping_group_range: Some((0, 2147483647)),
+                nftables_error: None,
+                nftables_absent: false,
             },
         }
     }
@@ -1387,6 +1463,36 @@ mod tests {
     }
 
     #[test]
+    fn no_nftables_warns_with_modprobe_and_a_refusal_is_told_apart() {
+        let mut f = healthy();
+        assert_eq!(check(&evaluate(&f), "nftables").status, Status::Ok);
+        f.network.nftables_error =
+            Some("netlink apply the netfilter batch: Operation not supported (os error 95)".into());
+        f.network.nftables_absent = true;
+        let checks = evaluate(&f);
+        let c = check(&checks, "nftables");
+        assert_eq!(c.status, Status::Warn);
+        assert!(c
+            .fact
+            .contains("not kept from claiming each other's addresses"));
+        assert!(c.fact.contains("Operation not supported"));
+        let fix = c.fix.as_deref().unwrap();
+        assert!(fix.contains("sudo modprobe nf_tables"), "{fix}");
+        assert!(fix.contains("/etc/modules-load.d/"), "{fix}");
+        assert!(failures(&checks).is_empty());
+        // Refused for another reason: joins fail, and the fix says it is
+        // not the module.
+        f.network.nftables_absent = false;
+        let c = check(&evaluate(&f), "nftables").clone();
+        assert!(c.fact.contains("cannot join user networks"), "{c:?}");
+        assert!(!c.fix.unwrap().contains("modprobe"));
+        // No user namespace: not tried, and the fix points there.
+        f.userns.error = Some("EPERM".into());
+        let c = check(&evaluate(&f), "nftables").clone();
+        assert!(c.fact.starts_with("not tried"), "{c:?}");
+    }
+
+    #[test]
     fn os_release_and_kernel_versions_parse() {
         let os = parse_os_release(
             "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n# c\nID_LIKE='rhel fedora'\n",
@@ -1417,5 +1523,7 @@ mod tests {
         assert_eq!(f.overlay.api, Some(OverlayApi::LowerdirPlus));
         let checks = evaluate(&f);
         assert_eq!(check(&checks, "user namespaces").status, Status::Ok);
+        // This kernel has nftables built in (the networks tests' filters).
+        assert_eq!(f.network.nftables_error, None);
     }
 }

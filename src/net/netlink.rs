@@ -6,7 +6,7 @@
 use rustix::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::net::IpAddr;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("netlink {what}: {}", std::io::Error::from_raw_os_error(*errno))]
 pub struct NetlinkError {
     pub what: String,

@@ -563,6 +563,32 @@ pub fn install(
     b.send(socket)
 }
 
+/// For `burrow doctor`: puts the filter a container's port gets on the
+/// loopback of a new network namespace, as a user network's port would
+/// be filtered (the same batch: table, netdev ingress chain, every kind
+/// of rule). The caller is a forked, single-threaded child in a user
+/// namespace of its own; the namespace and its table die with it. On a
+/// kernel with nftables as a module, the request loads it (the kernel
+/// asks modprobe for it) unless the admin forbade that.
+pub fn probe_in_new_netns() -> Result<(), NetlinkError> {
+    // SAFETY: unshare(2) of the calling process alone; it is the caller's
+    // forked child and has no other threads.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } < 0 {
+        return Err(NetlinkError {
+            what: "unshare a network namespace".into(),
+            errno: std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        });
+    }
+    let socket = open_socket()?;
+    install(
+        &socket,
+        "lo",
+        [0x02, 0, 0, 0, 0, 1],
+        Some(Ipv4Addr::new(10, 0, 0, 1)),
+        Some(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1)),
+    )
+}
+
 /// Removes the filter of port `peer`, if there is one.
 pub fn remove(socket: &OwnedFd, peer: &str) -> Result<(), NetlinkError> {
     let t = table(peer);
