@@ -429,7 +429,9 @@ impl Batch {
 /// filter means the kernel has no nftables here (so the port goes
 /// unfiltered, said once) rather than a fault that fails the join:
 /// EPROTONOSUPPORT from socket(2) without nfnetlink, EOPNOTSUPP for the
-/// batch when nf_tables is not loaded (a user namespace cannot load it),
+/// batch when nf_tables is not loaded and could not be (the request
+/// loads the module where that is allowed: Debian 12's 6.1 does; a
+/// blacklist or disabled module loading forbids it),
 /// ENOENT or EOPNOTSUPP for the netdev family or the filter chain type
 /// when CONFIG_NF_TABLES_NETDEV is off, EAFNOSUPPORT for the family.
 pub fn nftables_absent(errno: i32) -> bool {
@@ -445,8 +447,8 @@ pub fn absent_warning(e: &NetlinkError) -> String {
     format!(
         "this kernel has no nftables for burrow's user networks ({e}): containers on user \
          networks are not kept from claiming each other's addresses (MAC, IPv4, IPv6, ARP, \
-         neighbour advertisements); an admin can `modprobe nf_tables` (a module a user \
-         namespace cannot load), or build the kernel with CONFIG_NF_TABLES and \
+         neighbour advertisements); an admin can `modprobe nf_tables` (and list it in \
+         /etc/modules-load.d/), or build the kernel with CONFIG_NF_TABLES and \
          CONFIG_NF_TABLES_NETDEV"
     )
 }
