@@ -113,26 +113,84 @@ const ASKED_ROOT_KEPT: usize = 4096;
 /// an owner it read asks for (see `carry_owner`).
 #[derive(Default)]
 struct AskedRoot {
-    /// (st_dev, st_ino) of the file, (tid, start time) of the thread.
-    files: std::collections::VecDeque<((u64, u64), (u32, u64))>,
+    files: std::collections::VecDeque<Asked>,
+    /// How many of `files` each thread gave: a rename by a thread with none
+    /// (most renames) needs nothing read.
+    by_tid: std::collections::HashMap<u32, u32>,
+}
+
+/// One chown to root:root of a regular file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Asked {
+    /// (st_dev, st_ino) of the file.
+    file: (u64, u64),
+    /// The thread that asked.
+    tid: u32,
+    /// When (CLOCK_BOOTTIME, ns): a thread with that id started later is
+    /// another one (see `same_thread`).
+    at: u64,
 }
 
 impl AskedRoot {
-    fn note(&mut self, file: (u64, u64), by: (u32, u64)) {
+    fn note(&mut self, a: Asked) {
         if self.files.len() >= ASKED_ROOT_KEPT {
-            self.files.pop_front();
+            if let Some(old) = self.files.pop_front() {
+                self.forget(old.tid);
+            }
         }
-        self.files.push_back((file, by));
+        *self.by_tid.entry(a.tid).or_default() += 1;
+        self.files.push_back(a);
     }
 
-    /// Whether process `by` was the last to give `file` root:root; the
-    /// file is forgotten.
-    fn take(&mut self, file: (u64, u64), by: (u32, u64)) -> bool {
-        let Some(i) = self.files.iter().rposition(|e| e.0 == file) else {
-            return false;
-        };
-        self.files.remove(i).is_some_and(|e| e.1 == by)
+    fn forget(&mut self, tid: u32) {
+        if let Some(n) = self.by_tid.get_mut(&tid) {
+            *n -= 1;
+            if *n == 0 {
+                self.by_tid.remove(&tid);
+            }
+        }
     }
+
+    /// Whether thread `tid` (or an earlier thread with its id) gave any
+    /// file root:root.
+    fn pending(&self, tid: u32) -> bool {
+        self.by_tid.contains_key(&tid)
+    }
+
+    /// The last chown to root:root of `file`, when thread `tid` made it;
+    /// the file is forgotten either way.
+    fn take(&mut self, file: (u64, u64), tid: u32) -> Option<Asked> {
+        let i = self.files.iter().rposition(|e| e.file == file)?;
+        let a = self.files.remove(i)?;
+        self.forget(a.tid);
+        (a.tid == tid).then_some(a)
+    }
+}
+
+/// CLOCK_BOOTTIME in ns: the clock of a thread's start time in
+/// /proc/TID/stat.
+fn boot_time_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes one timespec, which `ts` is.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
+}
+
+/// Whether thread `tid`, alive now, is the one that had its id at `at`
+/// (CLOCK_BOOTTIME ns): it started no later (a thread's id is its own
+/// while it lives; another thread given the id after it ended started
+/// after `at`). Start times are in clock ticks (10 ms): an id reused
+/// within the tick of the chown, which takes a wrap of every pid, would
+/// pass. Read only when a rename would carry an owner, not at each chown.
+fn same_thread(tid: u32, at: u64) -> bool {
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    start_time(tid).is_some_and(|start| start <= at / (1_000_000_000 / hz).max(1))
 }
 
 /// The container's layers, for the owners of entries that cannot carry
@@ -379,11 +437,17 @@ fn open_proc(tid: u32, what: &str, dir: bool) -> Result<OwnedFd, Errno> {
     rustix::fs::open(format!("/proc/{tid}/{what}"), flags, Mode::empty())
 }
 
+/// The root directory of thread `tid` (O_PATH).
+fn open_root(tid: u32) -> Result<OwnedFd, Errno> {
+    open_proc(tid, "root", true)
+}
+
 /// Resolves `path` as thread `tid` would, from `dirfd` (AT_FDCWD: its
-/// cwd), never leaving its root (nor crossing a mount unless
-/// `cross_mounts`), to an O_PATH fd of the file (of a symlink itself unless
-/// `follow`).
+/// cwd), never leaving its root (`root`, from `open_root`), nor crossing
+/// a mount unless `cross_mounts`, to an O_PATH fd of the file (of a
+/// symlink itself unless `follow`).
 fn resolve(
+    root: &OwnedFd,
     tid: u32,
     dirfd: i32,
     path: &[u8],
@@ -401,15 +465,8 @@ fn resolve(
     if !cross_mounts {
         stay |= ResolveFlags::NO_XDEV;
     }
-    let root = open_proc(tid, "root", true)?;
     let in_root = |p: &[u8]| {
-        rustix::fs::openat2(
-            &root,
-            p,
-            oflags,
-            Mode::empty(),
-            stay | ResolveFlags::IN_ROOT,
-        )
+        rustix::fs::openat2(root, p, oflags, Mode::empty(), stay | ResolveFlags::IN_ROOT)
     };
     if path[0] == b'/' {
         return in_root(path);
@@ -455,6 +512,34 @@ fn mount_id(fd: BorrowedFd) -> Result<u64, Errno> {
     Ok(st.stx_mnt_id)
 }
 
+/// What the handlers need of a file, from one statx.
+struct Facts {
+    kind: rustix::fs::FileType,
+    /// Permission bits, set-id and sticky included.
+    mode: u32,
+    /// (device, inode): the file while it exists.
+    file: (u64, u64),
+    mount: u64,
+}
+
+fn facts(fd: BorrowedFd) -> Result<Facts, Errno> {
+    use rustix::fs::StatxFlags;
+    let st = rustix::fs::statx(
+        fd,
+        "",
+        rustix::fs::AtFlags::EMPTY_PATH,
+        StatxFlags::TYPE | StatxFlags::MODE | StatxFlags::INO | StatxFlags::MNT_ID,
+    )?;
+    let mode = u32::from(st.stx_mode);
+    let dev = (u64::from(st.stx_dev_major) << 32) | u64::from(st.stx_dev_minor);
+    Ok(Facts {
+        kind: rustix::fs::FileType::from_raw_mode(mode),
+        mode: mode & 0o7777,
+        file: (dev, st.stx_ino),
+        mount: st.stx_mnt_id,
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 fn chown(
     layer: Option<&mut WritableLayer>,
@@ -466,6 +551,7 @@ fn chown(
     uid: u64,
     gid: u64,
 ) -> Result<Answer, Errno> {
+    let root = open_root(tid)?;
     let file = match target {
         Target::Path {
             dirfd,
@@ -476,7 +562,7 @@ fn chown(
             if !still_waiting(notify, id) {
                 return Err(Errno::NOENT);
             }
-            match resolve(tid, dirfd, &path, follow, false) {
+            match resolve(&root, tid, dirfd, &path, follow, false) {
                 // Across a mount (/proc, /dev, a volume): nothing to record
                 // there, and nothing a chown to another id could do.
                 Err(Errno::XDEV) => return Ok(Answer::Done),
@@ -496,14 +582,12 @@ fn chown(
     };
     // Only the container's own root filesystem keeps owners: never a file
     // of the host reached through a volume or an inherited fd.
-    let root = open_proc(tid, "root", true)?;
-    if mount_id(file.as_fd())? != mount_id(root.as_fd())? {
+    let f = facts(file.as_fd())?;
+    if f.mount != mount_id(root.as_fd())? {
         return Ok(Answer::Done);
     }
-    let st = rustix::fs::fstat(&file)?;
-    let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
-    let is_dir = kind == rustix::fs::FileType::Directory;
-    if !is_dir && kind != rustix::fs::FileType::RegularFile {
+    let is_dir = f.kind == rustix::fs::FileType::Directory;
+    if !is_dir && f.kind != rustix::fs::FileType::RegularFile {
         // Symbolic links, fifos, sockets cannot carry user.* xattrs.
         return chown_unlabelled(layer, &file, uid, gid);
     }
@@ -517,15 +601,17 @@ fn chown(
             rustix::fs::removexattr(&via, OVERRIDE_XATTR)?;
         }
         if !is_dir {
-            if let Some(by) = thread_of(tid) {
-                asked.note((st.st_dev, st.st_ino), by);
-            }
+            asked.note(Asked {
+                file: f.file,
+                tid,
+                at: boot_time_ns(),
+            });
         }
         return Ok(Answer::Continue);
     }
     // As the kernel does for any chown of a non-directory: set-user-id
     // goes, and set-group-id with group execute.
-    let mut mode = st.st_mode & 0o7777;
+    let mut mode = f.mode;
     if !is_dir {
         let mut kept = mode & !libc::S_ISUID;
         if mode & libc::S_IXGRP != 0 {
@@ -584,41 +670,50 @@ fn carry_owner(
     dirs: [i32; 2],
     paths: [u64; 2],
 ) -> Result<(), Errno> {
+    // Cheapest first: most renames are by threads that gave nothing
+    // root:root (a compiler's output, python's .pyc files), and most of
+    // the rest make a new name (dpkg unpacking) or replace a file with no
+    // owner recorded.
+    if !asked.pending(tid) {
+        return Ok(());
+    }
     let new_path = read_path(tid, paths[1])?;
-    let old_path = read_path(tid, paths[0])?;
+    let root = open_root(tid)?;
     if !still_waiting(notify, id) {
         return Err(Errno::NOENT);
     }
-    let root = open_proc(tid, "root", true)?;
-    let root_mount = mount_id(root.as_fd())?;
-    let regular_on_root = |fd: &OwnedFd| -> Result<Option<rustix::fs::Stat>, Errno> {
-        let st = rustix::fs::fstat(fd)?;
-        let regular =
-            rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile;
-        Ok((regular && mount_id(fd.as_fd())? == root_mount).then_some(st))
-    };
-    let replaced = resolve(tid, dirs[1], &new_path, false, false)?;
-    if regular_on_root(&replaced)?.is_none() {
-        return Ok(());
-    }
+    let replaced = resolve(&root, tid, dirs[1], &new_path, false, false)?;
     let Some(owner) =
         crate::owners::recorded(replaced.as_fd()).filter(|o| (o.uid, o.gid) != (0, 0))
     else {
         return Ok(());
     };
-    let renamed = resolve(tid, dirs[0], &old_path, false, false)?;
-    let Some(st) = regular_on_root(&renamed)? else {
+    let root_mount = mount_id(root.as_fd())?;
+    let regular_on_root = |fd: &OwnedFd| -> Result<Option<Facts>, Errno> {
+        let f = facts(fd.as_fd())?;
+        Ok((f.kind == rustix::fs::FileType::RegularFile && f.mount == root_mount).then_some(f))
+    };
+    if regular_on_root(&replaced)?.is_none() {
+        return Ok(());
+    }
+    let old_path = read_path(tid, paths[0])?;
+    if !still_waiting(notify, id) {
+        return Err(Errno::NOENT);
+    }
+    let renamed = resolve(&root, tid, dirs[0], &old_path, false, false)?;
+    let Some(f) = regular_on_root(&renamed)? else {
         return Ok(());
     };
-    let by = thread_of(tid).ok_or(Errno::SRCH)?;
-    if !asked.take((st.st_dev, st.st_ino), by) || crate::owners::recorded(renamed.as_fd()).is_some()
-    {
+    let Some(chowned) = asked.take(f.file, tid) else {
+        return Ok(());
+    };
+    if !same_thread(tid, chowned.at) || crate::owners::recorded(renamed.as_fd()).is_some() {
         return Ok(());
     }
     let value = OverrideStat {
         uid: owner.uid,
         gid: owner.gid,
-        mode: st.st_mode & 0o7777,
+        mode: f.mode,
     }
     .format(false);
     rustix::fs::setxattr(
@@ -742,7 +837,7 @@ fn mknod(
     if name.is_empty() || name == b"." || name == b".." {
         return Err(Errno::EXIST);
     }
-    let dir = resolve(tid, dirfd, parent, true, true)?;
+    let dir = resolve(&open_root(tid)?, tid, dirfd, parent, true, true)?;
     let perms = mode & 0o7777 & !umask_of(tid);
     // O_EXCL: never through an existing name, a symlink included.
     let dir = rustix::fs::openat(
@@ -848,6 +943,40 @@ mod tests {
         // setfsuid returns the old value, and changes nothing it may not.
         assert_eq!(c.set("setfsuid", [0, 0, 0]), Ok(apt as u64));
         assert_eq!(c.uid[3], apt);
+    }
+
+    #[test]
+    fn only_the_last_chowner_of_a_file_to_root_may_carry_an_owner_to_it() {
+        let mut a = AskedRoot::default();
+        let asked = |file, tid| Asked { file, tid, at: 1 };
+        assert!(!a.pending(7), "a thread that chowned nothing");
+        a.note(asked((1, 2), 7));
+        a.note(asked((1, 3), 7));
+        assert!(a.pending(7) && !a.pending(8));
+        // Another thread's later chown of the file is the one that counts;
+        // a take forgets the file either way.
+        a.note(asked((1, 2), 8));
+        assert_eq!(a.take((1, 2), 7), None);
+        assert_eq!(a.take((1, 2), 7), Some(asked((1, 2), 7)));
+        assert_eq!(a.take((1, 2), 7), None);
+        assert!(a.pending(7) && !a.pending(8));
+        assert_eq!(a.take((1, 3), 7), Some(asked((1, 3), 7)));
+        assert!(!a.pending(7));
+        // The oldest are forgotten beyond what is kept, with their counts.
+        for i in 0..=ASKED_ROOT_KEPT as u64 {
+            a.note(asked((2, i), 9 + (i == 0) as u32));
+        }
+        assert!(!a.pending(10));
+        assert_eq!(a.take((2, 0), 10), None);
+        assert_eq!(a.take((2, 1), 9), Some(asked((2, 1), 9)));
+    }
+
+    #[test]
+    fn a_thread_is_the_one_that_had_its_id_only_if_it_started_before() {
+        let me = rustix::thread::gettid().as_raw_nonzero().get() as u32;
+        assert!(same_thread(me, boot_time_ns()));
+        // Booted before this thread started: another thread then.
+        assert!(!same_thread(me, 0));
     }
 
     #[test]
@@ -998,12 +1127,6 @@ fn process_of(tid: u32) -> Option<(u32, u64)> {
         .parse()
         .ok()?;
     Some((tgid, start_time(tgid)?))
-}
-
-/// A thread's identity (one read of /proc: this runs for every chown to
-/// root, as many as a package has files).
-fn thread_of(tid: u32) -> Option<(u32, u64)> {
-    Some((tid, start_time(tid)?))
 }
 
 fn start_time(pid: u32) -> Option<u64> {
