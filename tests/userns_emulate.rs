@@ -13,8 +13,8 @@ use common::layers::{last_layer, tar_headers, Headers};
 use common::{path_str, TestEnv, TestUser};
 use std::collections::BTreeSet;
 
-/// An image whose entries belong to several ids, with the applets the
-/// steps use.
+/// An image whose entries belong to several ids (a file of 200 kB among
+/// them: a single-id form writes it anew), with the applets the steps use.
 fn owners_image() -> Vec<u8> {
     let mut image = common::fixtures::busybox_rootfs();
     for applet in ["chown", "mknod", "stat"] {
@@ -26,7 +26,7 @@ fn owners_image() -> Vec<u8> {
             Entry::new("data/f", Kind::File)
                 .mode(0o640)
                 .owner(1234, 5678)
-                .data("f\n"),
+                .data("f\n".repeat(100_000)),
         )
         .entry(Entry::new("data/l", Kind::Symlink).link("f").owner(42, 43))
         .entry(Entry::new("data/p", Kind::Fifo).mode(0o600).owner(7, 8))
@@ -179,9 +179,23 @@ fn rmi_keeps_an_emulate_containers_image_then_removes_both_forms() {
     env.ok(&["import", path_str(&tarball), "owners"]);
     let layers = env.layer_ids();
     assert_eq!(layers.len(), 1, "{layers:?}");
+    let images_size = || {
+        let out = env.ok(&["system", "df", "--format", "json"]).stdout;
+        let row = (out.lines())
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+            .find(|v| v["Type"] == "Images")
+            .expect("the images line");
+        row["Size"].as_str().expect("a size").to_string()
+    };
+    let before = images_size();
     env.ok(&[
         "create", "--name", "c", "--userns", "emulate", "owners", "true",
     ]);
+    assert_ne!(
+        images_size(),
+        before,
+        "system df counts the 200 kB the single-id form wrote"
+    );
     assert_eq!(entries(&env, "single-id-layers"), layers);
     let single = env.storage().join("single-id-layers");
     let diff = single.join(layers.first().expect("a layer")).join("diff");

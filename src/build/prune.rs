@@ -90,7 +90,7 @@ pub fn usage(ctx: &Context) -> Result<CacheUse> {
             u.images += 1;
             for l in &e.record.layers {
                 if !kept.contains(l) && seen.insert(l.clone()) {
-                    u.bytes += store.layer_record(l).map_or(0, |r| r.size);
+                    u.bytes += store.counted_bytes(l);
                 }
             }
         }

@@ -1068,7 +1068,8 @@ pub fn judge_use(
 }
 
 /// `judge_use` over the store's images (build steps' too: their layers
-/// are shared) and containers.
+/// are shared) and containers; a layer counts with what its single-id
+/// form writes of its own (`Store::counted_bytes`).
 pub fn image_use(ctx: &Context) -> Result<std::collections::BTreeMap<Digest, ImageUse>> {
     let store = ctx.store()?;
     let images: Vec<(Digest, Vec<Digest>)> = store
@@ -1082,7 +1083,7 @@ pub fn image_use(ctx: &Context) -> Result<std::collections::BTreeMap<Digest, Ima
         .into_iter()
         .map(|(r, _)| r.image_id)
         .collect();
-    let size = |l: &Digest| store.layer_record(l).map_or(0, |r| r.size);
+    let size = |l: &Digest| store.counted_bytes(l);
     Ok(judge_use(&images, &size, &used_by))
 }
 
@@ -1127,11 +1128,7 @@ pub fn disk_use(ctx: &Context) -> Result<ImagesDiskUse> {
     for e in &images {
         for l in &e.record.layers {
             if seen.insert(l.clone()) {
-                // With what its single-id form adds, if it has one.
-                let size = store.layer_record(l).map_or(0, |r| r.size)
-                    + (store.single_id_layer_record(l).ok())
-                        .and_then(|r| r.bytes_written)
-                        .unwrap_or(0);
+                let size = store.counted_bytes(l);
                 u.size += size;
                 if !in_use.contains(l) {
                     u.reclaimable += size;

@@ -498,6 +498,16 @@ impl Store {
         self.single_id_layer_path(diff_id).join(LAYER_FILE).exists()
     }
 
+    /// What `system df` counts of a layer: its tar's bytes, and those its
+    /// single-id form (if made) writes of its own. 0 for a layer not here.
+    pub fn counted_bytes(&self, diff_id: &Digest) -> u64 {
+        let own = self.layer_record(diff_id).map_or(0, |r| r.size);
+        let single = (self.single_id_layer_record(diff_id).ok())
+            .and_then(|r| r.bytes_written)
+            .unwrap_or(0);
+        own + single
+    }
+
     pub fn single_id_layer_record(&self, diff_id: &Digest) -> Result<LayerRecord> {
         read_record(&self.single_id_layer_path(diff_id).join(LAYER_FILE), || {
             StoreError::NoSuchLayer(diff_id.clone())
