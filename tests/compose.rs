@@ -417,6 +417,15 @@ impl Running {
         }
     }
 
+    /// Ctrl-C, as a terminal sends it to the foreground process.
+    fn interrupt(&self) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .expect("SIGINT to burrow compose");
+    }
+
     /// Waits for the process to exit (60 s before it is called hung);
     /// its status and every line it printed.
     fn finish(mut self) -> (std::process::ExitStatus, Vec<(bool, String)>) {
@@ -727,12 +736,7 @@ fn attached_up_prefixes_every_services_output_and_ctrl_c_stops_them() {
     let mut up = Running::start(&env, &dir, &["up"]);
     up.wait_line(false, "web-1  | web ready");
     up.wait_line(true, "db-1   | db ready");
-    // Ctrl-C, as a terminal sends it to the foreground process.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(up.child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    up.interrupt();
     let (status, seen) = up.finish();
     assert_eq!(status.code(), Some(0), "{seen:#?}");
     let said = |line: &str| seen.iter().any(|(_, l)| l == line);
@@ -760,13 +764,12 @@ fn a_second_ctrl_c_kills_services_that_do_not_stop() {
     let dir = project(&env, "stub", &[("compose.yaml", file)]);
     let mut up = Running::start(&env, &dir, &["up"]);
     up.wait_line(false, "stubborn-1  | holding");
-    let pid = nix::unistd::Pid::from_raw(up.child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    up.interrupt();
     up.wait_line(
         false,
         "Gracefully stopping... (press Ctrl+C again to force)",
     );
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    up.interrupt();
     let (status, seen) = up.finish();
     assert_eq!(status.code(), Some(130), "{seen:#?}");
     assert_eq!(state(&env, "stub-stubborn-1"), "exited 137");
@@ -1140,11 +1143,7 @@ fn up_wait_returns_once_services_are_healthy_and_fails_on_unhealthy_or_timeout()
 fn up_interrupted_while_waiting(env: &TestEnv, dir: &Path) -> (Option<i32>, Vec<(bool, String)>) {
     let mut up = Running::start(env, dir, &["up"]);
     up.wait_line(false, " Container int-db-1  Waiting");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(up.child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    up.interrupt();
     let (status, seen) = up.finish();
     (status.code(), seen)
 }

@@ -22,6 +22,41 @@ echo data > /data/sub/file
 chown -R bob:bob /data
 ";
 
+/// The owner (uid, gid) the headers give `path`.
+fn owner(h: &Headers, path: &str) -> Option<(u64, u64)> {
+    h.get(path).map(|h| (h.0, h.1))
+}
+
+/// The owner and mode the headers give `path`.
+fn owner_mode(h: &Headers, path: &str) -> Option<(u64, u64, u32)> {
+    h.get(path).map(|h| (h.0, h.1, h.2))
+}
+
+/// Builds `containerfile` (its context holds nothing else) as `tag`; the
+/// headers of the image's last layer.
+fn build_layer(env: &TestEnv, containerfile: &str, tag: &str) -> Headers {
+    let dir = env.work.join("ctx");
+    std::fs::create_dir(&dir).expect("context dir");
+    std::fs::write(dir.join("Containerfile"), containerfile).expect("write the Containerfile");
+    env.give(&dir);
+    env.give(&dir.join("Containerfile"));
+    env.ok(&["build", "-t", tag, path_str(&dir)]);
+    tar_headers(&last_layer(env, tag))
+}
+
+/// Commits container `name` as `tag`; the headers of its new layer.
+fn commit_layer(env: &TestEnv, name: &str, tag: &str) -> Headers {
+    env.ok(&["commit", name, tag]);
+    tar_headers(&last_layer(env, tag))
+}
+
+/// The headers of `export` of container `name`.
+fn export(env: &TestEnv, name: &str) -> Headers {
+    let tarball = env.work.join("exported.tar");
+    env.ok(&["export", "-o", path_str(&tarball), name]);
+    tar_headers(&std::fs::read(&tarball).expect("read the export"))
+}
+
 /// Runs the steps in a container of the fixture and commits it; the
 /// output of the steps and the committed layer's headers.
 fn steps_and_commit(env: &TestEnv, fx: &DebianFixture) -> (String, Headers) {
@@ -38,9 +73,8 @@ fn steps_and_commit(env: &TestEnv, fx: &DebianFixture) -> (String, Headers) {
         "-c",
         STEPS,
     ]);
-    env.ok(&["commit", "steps", "localhost/after-steps:1"]);
-    let layer = last_layer(env, "localhost/after-steps:1");
-    (out.stdout, tar_headers(&layer))
+    let layer = commit_layer(env, "steps", "localhost/after-steps:1");
+    (out.stdout, layer)
 }
 
 #[test]
@@ -61,18 +95,12 @@ fn apt_useradd_su_and_chown_work_without_subids_and_commit_the_owners_asked_for(
     // layer has the owners asked for. uuidd is a system user (100 here),
     // bob the first ordinary one.
     assert_eq!(
-        emulated.get("var/lib/libuuid").map(|h| (h.0, h.1, h.2)),
+        owner_mode(&emulated, "var/lib/libuuid"),
         Some((100, 101, 0o2775)),
         "the maintainer script's chown"
     );
-    assert_eq!(
-        emulated.get("data/sub/file").map(|h| (h.0, h.1)),
-        Some((1000, 1000))
-    );
-    assert_eq!(
-        emulated.get("home/bob").map(|h| (h.0, h.1)),
-        Some((1000, 1000))
-    );
+    assert_eq!(owner(&emulated, "data/sub/file"), Some((1000, 1000)));
+    assert_eq!(owner(&emulated, "home/bob"), Some((1000, 1000)));
 
     drop(nosub);
     let Some(full) = TestEnv::new(test, TestUser::WithSubids) else {
@@ -266,15 +294,11 @@ fn exec_d_processes_are_emulated_and_their_owners_committed() {
                 .success()
         },
     );
-    env.ok(&["commit", "box", "localhost/after-exec:1"]);
+    let layer = commit_layer(&env, "box", "localhost/after-exec:1");
     env.ok(&["rm", "-f", "box"]);
-    let layer = tar_headers(&last_layer(&env, "localhost/after-exec:1"));
-    assert_eq!(layer.get("ex").map(|h| (h.0, h.1)), Some((1000, 1000)));
-    assert_eq!(layer.get("late").map(|h| (h.0, h.1)), Some((1234, 4321)));
-    assert_eq!(
-        layer.get("home/carol").map(|h| (h.0, h.1)),
-        Some((1000, 1000))
-    );
+    assert_eq!(owner(&layer, "ex"), Some((1000, 1000)));
+    assert_eq!(owner(&layer, "late"), Some((1234, 4321)));
+    assert_eq!(owner(&layer, "home/carol"), Some((1000, 1000)));
 }
 
 /// One seccomp listener serves root emulation and direct ports together:
@@ -428,9 +452,7 @@ fn image_owners_survive_a_single_id_map_in_export_commit_and_build() {
         "-c",
         "echo more >> /data/f",
     ]);
-    let exported = env.work.join("exported.tar");
-    env.ok(&["export", "-o", path_str(&exported), "c"]);
-    let exported = tar_headers(&std::fs::read(&exported).expect("read the export"));
+    let exported = export(&env, "c");
     let mut differ = Vec::new();
     for (path, want) in &given {
         // A hard link is exported as the file it links: its owner, the
@@ -453,41 +475,31 @@ fn image_owners_survive_a_single_id_map_in_export_commit_and_build() {
         differ.join("\n")
     );
 
-    env.ok(&["commit", "c", "localhost/owners-commit:1"]);
-    let committed = tar_headers(&last_layer(&env, "localhost/owners-commit:1"));
+    let committed = commit_layer(&env, "c", "localhost/owners-commit:1");
     assert_eq!(
-        committed.get("data/f").map(|h| (h.0, h.1, h.2)),
+        owner_mode(&committed, "data/f"),
         Some((1234, 5678, 0o640)),
         "the changed file\n{committed:?}"
     );
     assert_eq!(
-        committed.get("data").map(|h| (h.0, h.1, h.2)),
+        owner_mode(&committed, "data"),
         Some((1000, 1001, 0o2750)),
         "its directory"
     );
 
-    let dir = env.work.join("ctx");
-    std::fs::create_dir(&dir).expect("context dir");
-    std::fs::write(
-        dir.join("Containerfile"),
+    let built = build_layer(
+        &env,
         "FROM owners\nRUN echo more >> /data/keep && ln -sf /data/f /srv/new\n",
-    )
-    .expect("write the Containerfile");
-    env.give(&dir);
-    env.give(&dir.join("Containerfile"));
-    env.ok(&["build", "-t", "localhost/owners-built:1", path_str(&dir)]);
-    let built = tar_headers(&last_layer(&env, "localhost/owners-built:1"));
+        "localhost/owners-built:1",
+    );
     assert_eq!(
-        built.get("data/keep").map(|h| (h.0, h.1, h.2)),
+        owner_mode(&built, "data/keep"),
         Some((33, 33, 0o644)),
         "the file the RUN step changed\n{built:?}"
     );
+    assert_eq!(owner_mode(&built, "data"), Some((1000, 1001, 0o2750)));
     assert_eq!(
-        built.get("data").map(|h| (h.0, h.1, h.2)),
-        Some((1000, 1001, 0o2750))
-    );
-    assert_eq!(
-        built.get("srv").map(|h| (h.0, h.1, h.2)),
+        owner_mode(&built, "srv"),
         Some((0, 42, 0o750)),
         "a directory whose group the map lacks"
     );
@@ -536,39 +548,25 @@ fn chowned_symlinks_and_fifos_keep_their_owners_in_commit_export_and_build() {
         ("bin/true", (11, 12)),
     ];
     let owners = |h: &Headers| -> Vec<(&str, Option<(u64, u64)>)> {
-        want.iter()
-            .map(|(p, _)| (*p, h.get(*p).map(|h| (h.0, h.1))))
-            .collect()
+        want.iter().map(|(p, _)| (*p, owner(h, p))).collect()
     };
     let wanted: Vec<(&str, Option<(u64, u64)>)> =
         want.iter().map(|(p, o)| (*p, Some(*o))).collect();
 
-    env.ok(&["commit", "c", "localhost/links-commit:1"]);
-    let committed = tar_headers(&last_layer(&env, "localhost/links-commit:1"));
+    let committed = commit_layer(&env, "c", "localhost/links-commit:1");
     assert_eq!(owners(&committed), wanted, "commit\n{committed:?}");
     assert_eq!(committed.get("f").map(|h| h.3), Some(b'6'), "a fifo");
 
-    let exported = env.work.join("exported.tar");
-    env.ok(&["export", "-o", path_str(&exported), "c"]);
-    let exported = tar_headers(&std::fs::read(&exported).expect("read the export"));
+    let exported = export(&env, "c");
     assert_eq!(owners(&exported), wanted, "export");
 
-    let dir = env.work.join("ctx");
-    std::fs::create_dir(&dir).expect("context dir");
-    std::fs::write(
-        dir.join("Containerfile"),
+    let built = build_layer(
+        &env,
         "FROM links\nRUN ln -s x /bl && chown -h 5:6 /bl && mkfifo /bf && chown 7:8 /bf\n",
-    )
-    .expect("write the Containerfile");
-    env.give(&dir);
-    env.give(&dir.join("Containerfile"));
-    env.ok(&["build", "-t", "localhost/links-built:1", path_str(&dir)]);
-    let built = tar_headers(&last_layer(&env, "localhost/links-built:1"));
+        "localhost/links-built:1",
+    );
     assert_eq!(
-        (
-            built.get("bl").map(|h| (h.0, h.1)),
-            built.get("bf").map(|h| (h.0, h.1))
-        ),
+        (owner(&built, "bl"), owner(&built, "bf")),
         (Some((5, 6)), Some((7, 8))),
         "build\n{built:?}"
     );
@@ -635,11 +633,10 @@ fn a_rewritten_copy_renamed_over_a_file_keeps_that_files_owner() {
         None,
         "the volume's file was given an owner"
     );
-    env.ok(&["commit", "c", "localhost/rewrite:1"]);
-    let layer = tar_headers(&last_layer(&env, "localhost/rewrite:1"));
+    let layer = commit_layer(&env, "c", "localhost/rewrite:1");
     let got: Vec<_> = ["f", "g", "h", "r"]
         .iter()
-        .map(|p| (*p, layer.get(*p).map(|h| (h.0, h.1, h.2))))
+        .map(|p| (*p, owner_mode(&layer, p)))
         .collect();
     assert_eq!(
         got,
