@@ -654,7 +654,7 @@ fn low_word_is(index: u8, v: u32) -> ArgCheck {
 }
 
 /// The root-emulation blocks of one ABI's section.
-fn root_emulation(e: &mut Emitter, abi: &Abi, allowed: &dyn Fn(&str) -> bool) {
+fn root_emulation(e: &mut Section, abi: &Abi, allowed: &dyn Fn(&str) -> bool) {
     let success = libc::SECCOMP_RET_ERRNO;
     let notify = libc::SECCOMP_RET_USER_NOTIF;
     for name in ROOT_FAKED {
@@ -773,6 +773,31 @@ fn arg_words(i: u8) -> (u32, u32) {
     (low, low + 4)
 }
 
+/// Call `nr`, when every check holds, gets `ret`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Block {
+    nr: u32,
+    checks: Vec<ArgCheck>,
+    ret: u32,
+}
+
+/// One ABI's blocks in the order they are tried: for a call, the first
+/// of its blocks whose checks hold decides.
+#[derive(Debug, Default)]
+struct Section {
+    blocks: Vec<Block>,
+}
+
+impl Section {
+    fn block(&mut self, nr: u32, checks: &[ArgCheck], ret: u32) {
+        self.blocks.push(Block {
+            nr,
+            checks: checks.to_vec(),
+            ret,
+        });
+    }
+}
+
 #[derive(Default)]
 struct Emitter {
     code: Vec<Ins>,
@@ -840,21 +865,96 @@ impl Emitter {
         self.code.push(Ins::Label(ok));
     }
 
-    /// Call `nr` with `checks` holding -> `ret`; else on to what follows.
-    /// Expects the call number loaded, and leaves it loaded.
-    fn block(&mut self, nr: u32, checks: &[ArgCheck], ret: u32) {
-        let next = self.label();
-        let reload = self.label();
-        self.jump(JEQ, nr, To::Next, To::Label(next));
-        for c in checks {
-            self.check(c, reload);
+    /// One ABI's blocks, then `default` for every call none of them
+    /// decides. Expects the call number loaded.
+    ///
+    /// The blocks of one call are tried in their order; those of different
+    /// calls never both match, so the calls are found by a binary search
+    /// on the number rather than tried one after the other. The kernel
+    /// runs the program once per call number when the filter is attached
+    /// (to cache the calls it always allows) and at every call the cache
+    /// does not answer: a linear list of about 70 calls costs about 70
+    /// comparisons each time, the search about 12.
+    fn section(&mut self, section: &Section, default: u32) {
+        let mut calls: std::collections::BTreeMap<u32, Vec<&Block>> = Default::default();
+        for b in &section.blocks {
+            calls.entry(b.nr).or_default().push(b);
         }
-        self.code.push(Ins::Ret(ret));
-        if !checks.is_empty() {
-            self.code.push(Ins::Label(reload));
-            self.code.push(Ins::Load(nr_offset()));
+        let calls: Vec<(u32, Vec<&Block>)> = calls.into_iter().collect();
+        let otherwise = self.label();
+        self.search(&calls, otherwise);
+        self.code.push(Ins::Label(otherwise));
+        self.code.push(Ins::Ret(default));
+    }
+
+    /// Halves `calls` (sorted by number) until a leaf is small enough to
+    /// compare one by one. Each halving is a comparison whose far side is
+    /// an unconditional jump, so that no conditional jump spans a subtree.
+    fn search(&mut self, calls: &[(u32, Vec<&Block>)], otherwise: usize) {
+        const LEAF: usize = 8;
+        if calls.len() <= LEAF {
+            return self.leaf(calls, otherwise);
         }
-        self.code.push(Ins::Label(next));
+        let (low, high) = calls.split_at(calls.len() / 2);
+        let (low_label, high_label) = (self.label(), self.label());
+        self.jump(JGE, high[0].0, To::Next, To::Label(low_label));
+        self.code.push(Ins::Always(high_label));
+        self.code.push(Ins::Label(low_label));
+        self.search(low, otherwise);
+        self.code.push(Ins::Label(high_label));
+        self.search(high, otherwise);
+    }
+
+    /// A few calls compared one by one. A call decided by one block
+    /// without conditions jumps to a return its leaf shares with the
+    /// others of the same action; the others jump (far, unconditionally)
+    /// to their blocks, tried in order, then `otherwise`.
+    fn leaf(&mut self, calls: &[(u32, Vec<&Block>)], otherwise: usize) {
+        let mut returns: Vec<(u32, usize)> = Vec::new();
+        let mut bodies: Vec<(usize, &[&Block])> = Vec::new();
+        for (nr, blocks) in calls {
+            match blocks.as_slice() {
+                [b] if b.checks.is_empty() => {
+                    let at = match returns.iter().find(|(ret, _)| *ret == b.ret) {
+                        Some(&(_, at)) => at,
+                        None => {
+                            let at = self.label();
+                            returns.push((b.ret, at));
+                            at
+                        }
+                    };
+                    self.jump(JEQ, *nr, To::Label(at), To::Next);
+                }
+                _ => {
+                    let (body, skip) = (self.label(), self.label());
+                    self.jump(JEQ, *nr, To::Next, To::Label(skip));
+                    self.code.push(Ins::Always(body));
+                    self.code.push(Ins::Label(skip));
+                    bodies.push((body, blocks));
+                }
+            }
+        }
+        self.code.push(Ins::Always(otherwise));
+        for (ret, at) in returns {
+            self.code.push(Ins::Label(at));
+            self.code.push(Ins::Ret(ret));
+        }
+        for (body, blocks) in bodies {
+            self.code.push(Ins::Label(body));
+            for b in blocks {
+                let fail = self.label();
+                for c in &b.checks {
+                    self.check(c, fail);
+                }
+                self.code.push(Ins::Ret(b.ret));
+                self.code.push(Ins::Label(fail));
+                if b.checks.is_empty() {
+                    // Nothing after it is ever reached.
+                    break;
+                }
+            }
+            self.code.push(Ins::Always(otherwise));
+        }
     }
 
     fn finish(self) -> Result<Vec<libc::sock_filter>, CompileError> {
@@ -907,7 +1007,8 @@ impl Emitter {
 /// pass); in each section, the notified calls first (only where the profile
 /// allows them whatever their arguments: a profile that refuses bind keeps
 /// it refused), then a block per (rule, call) in the profile's order, then
-/// the default.
+/// the default; the blocks of each call keep that order, and the calls are
+/// found by a binary search on their number (`Emitter::section`).
 pub(crate) fn program(
     profile: Option<&Profile>,
     target: &Target,
@@ -943,53 +1044,59 @@ pub(crate) fn program(
                 .push(Ins::Ret(libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32));
             e.code.push(Ins::Label(native));
         }
-        let allowed = |name: &str| profile.unconditional(name, target, abi) == Some(Action::Allow);
-        if target.notify.ids {
-            root_emulation(&mut e, abi, &allowed);
-        }
-        if abi.native {
-            let notify = libc::SECCOMP_RET_USER_NOTIF;
-            if target.notify.sysinfo && allowed("sysinfo") {
-                if let Some(nr) = (abi.number)("sysinfo") {
-                    e.block(nr, &[], notify);
-                }
-            }
-            if target.notify.bind && allowed("bind") {
-                if let Some(nr) = (abi.number)("bind") {
-                    e.block(nr, &[], notify);
-                }
-            }
-            if target.notify.connect && allowed("connect") {
-                if let Some(nr) = (abi.number)("connect") {
-                    // The address length (an int: the kernel ignores the
-                    // high bits) of a sockaddr_in or a sockaddr_in6, so
-                    // that unix sockets' connects mostly skip the trip.
-                    for len in [
-                        std::mem::size_of::<libc::sockaddr_in>(),
-                        std::mem::size_of::<libc::sockaddr_in6>(),
-                    ] {
-                        let check = ArgCheck {
-                            index: 2,
-                            op: Op::MaskedEq,
-                            value: 0xffff_ffff,
-                            value_two: len as u64,
-                        };
-                        e.block(nr, &[check], notify);
-                    }
-                }
-            }
-        }
-        for rule in profile.rules.iter().filter(|r| r.applies(target, abi)) {
-            for name in &rule.names {
-                // A call this ABI does not have: nothing to match.
-                if let Some(nr) = (abi.number)(name) {
-                    e.block(nr, &rule.args, rule.action.ret());
-                }
-            }
-        }
-        e.code.push(Ins::Ret(profile.default_action.ret()));
+        e.section(&section(profile, target, abi), profile.default_action.ret());
     }
     e.finish().map(Some)
+}
+
+/// The blocks of `abi`'s section, in the order they are tried.
+fn section(profile: &Profile, target: &Target, abi: &Abi) -> Section {
+    let mut s = Section::default();
+    let allowed = |name: &str| profile.unconditional(name, target, abi) == Some(Action::Allow);
+    if target.notify.ids {
+        root_emulation(&mut s, abi, &allowed);
+    }
+    if abi.native {
+        let notify = libc::SECCOMP_RET_USER_NOTIF;
+        if target.notify.sysinfo && allowed("sysinfo") {
+            if let Some(nr) = (abi.number)("sysinfo") {
+                s.block(nr, &[], notify);
+            }
+        }
+        if target.notify.bind && allowed("bind") {
+            if let Some(nr) = (abi.number)("bind") {
+                s.block(nr, &[], notify);
+            }
+        }
+        if target.notify.connect && allowed("connect") {
+            if let Some(nr) = (abi.number)("connect") {
+                // The address length (an int: the kernel ignores the
+                // high bits) of a sockaddr_in or a sockaddr_in6, so
+                // that unix sockets' connects mostly skip the trip.
+                for len in [
+                    std::mem::size_of::<libc::sockaddr_in>(),
+                    std::mem::size_of::<libc::sockaddr_in6>(),
+                ] {
+                    let check = ArgCheck {
+                        index: 2,
+                        op: Op::MaskedEq,
+                        value: 0xffff_ffff,
+                        value_two: len as u64,
+                    };
+                    s.block(nr, &[check], notify);
+                }
+            }
+        }
+    }
+    for rule in profile.rules.iter().filter(|r| r.applies(target, abi)) {
+        for name in &rule.names {
+            // A call this ABI does not have: nothing to match.
+            if let Some(nr) = (abi.number)(name) {
+                s.block(nr, &rule.args, rule.action.ret());
+            }
+        }
+    }
+    s
 }
 
 /// Installs `program` on this process (its children and the programs it
@@ -1037,9 +1144,14 @@ mod tests {
 
     /// The kernel's evaluation, for the instructions the generator uses.
     fn run(prog: &[libc::sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+        steps(prog, arch, nr, args).0
+    }
+
+    /// What `run` returns, and how many instructions it took.
+    fn steps(prog: &[libc::sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> (u32, usize) {
         let (mut pc, mut acc) = (0usize, 0u32);
         let args_at = std::mem::offset_of!(libc::seccomp_data, args) as u32;
-        loop {
+        for taken in 1.. {
             let i = prog[pc];
             pc += 1;
             let code = i.code as u32;
@@ -1069,9 +1181,132 @@ mod tests {
                 };
                 pc += if hit { i.jt } else { i.jf } as usize;
             } else if code == libc::BPF_RET | libc::BPF_K {
-                return i.k;
+                return (i.k, taken);
             } else {
                 panic!("instruction {code:#x}");
+            }
+        }
+        unreachable!()
+    }
+
+    /// Whether `c` holds for `args`, as docker's profiles mean it.
+    fn holds(c: &ArgCheck, args: &[u64; 6]) -> bool {
+        let a = args[c.index as usize];
+        match c.op {
+            Op::Eq => a == c.value,
+            Op::Ne => a != c.value,
+            Op::Lt => a < c.value,
+            Op::Le => a <= c.value,
+            Op::Ge => a >= c.value,
+            Op::Gt => a > c.value,
+            Op::MaskedEq => a & c.value == c.value_two,
+        }
+    }
+
+    /// Every ABI's section with the targets the tests use.
+    fn cases() -> Vec<(Profile, Target)> {
+        let all = Notified {
+            bind: true,
+            connect: true,
+            ids: true,
+            sysinfo: true,
+        };
+        let json = br#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+            {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 4294967295, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["read", "write", "exit_group", "mmap"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 16, "op": "SCMP_CMP_NE"},
+                      {"index": 2, "value": 9, "op": "SCMP_CMP_LE"}]},
+            {"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": 97},
+            {"names": ["mmap"], "action": "SCMP_ACT_KILL"}]}"#;
+        let json = Profile::from_docker_json(json).expect("a profile");
+        vec![
+            (
+                Profile::docker_default(),
+                target(CapSet::docker_default(), Notified::default()),
+            ),
+            (
+                Profile::docker_default(),
+                target(CapSet::docker_default(), all),
+            ),
+            (Profile::docker_default(), target(CapSet::all(), all)),
+            (
+                Profile {
+                    default_action: Action::Allow,
+                    rules: Vec::new(),
+                },
+                target(CapSet::empty(), all),
+            ),
+            (json, target(CapSet::docker_default(), all)),
+        ]
+    }
+
+    #[test]
+    fn every_call_gets_what_its_first_matching_block_says() {
+        for (profile, t) in cases() {
+            let p = program(Some(&profile), &t)
+                .expect("compiles")
+                .expect("a program");
+            for abi in ABIS {
+                let blocks = section(&profile, &t, abi).blocks;
+                // The arguments that make each check hold, or just not.
+                let mut values = vec![0u64, u64::MAX];
+                for c in blocks.iter().flat_map(|b| &b.checks) {
+                    for v in [c.value, c.value_two] {
+                        values.extend([v, v.wrapping_add(1), v.wrapping_sub(1), v | 1 << 32]);
+                    }
+                    values.push(c.value_two | !c.value);
+                }
+                values.sort_unstable();
+                values.dedup();
+                for nr in 0..1024u32 {
+                    let mine: Vec<&Block> = blocks.iter().filter(|b| b.nr == nr).collect();
+                    let mut argsets = vec![[0u64; 6]];
+                    if mine.iter().any(|b| !b.checks.is_empty()) {
+                        for &v in &values {
+                            argsets.push([v; 6]);
+                            for i in 0..6 {
+                                let mut a = [0u64; 6];
+                                a[i] = v;
+                                argsets.push(a);
+                            }
+                        }
+                    }
+                    for args in argsets {
+                        let want = mine
+                            .iter()
+                            .find(|b| b.checks.iter().all(|c| holds(c, &args)))
+                            .map_or(profile.default_action.ret(), |b| b.ret);
+                        assert_eq!(
+                            run(&p, abi.audit, nr, args),
+                            want,
+                            "{} nr {nr} {args:x?}",
+                            abi.names[0]
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_call_is_found_in_a_few_instructions() {
+        // The kernel runs the program for every call number when the
+        // filter is attached, and at each call it has not cached: a call
+        // is found by a search, not after every other call's comparison.
+        for (profile, t) in cases() {
+            let p = program(Some(&profile), &t)
+                .expect("compiles")
+                .expect("a program");
+            for abi in ABIS {
+                let longest = (0..1024u32)
+                    .map(|nr| steps(&p, abi.audit, nr, [0; 6]).1)
+                    .max()
+                    .unwrap_or(0);
+                assert!(longest <= 48, "{}: {longest} instructions", abi.names[0]);
             }
         }
     }
