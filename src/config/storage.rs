@@ -25,7 +25,11 @@ pub(super) const STORE_DIRS: &[&str] = &[
 /// Refuses a storage root that another user made or can change (see
 /// [`unsafe_dir`]); burrow creates a missing one with mode 0700.
 pub fn check_storage_owner(paths: &Paths, uid: u32) -> Result<(), ConfigError> {
-    match unsafe_dir(&paths.storage, STORE_DIRS, uid, private_gid(uid)) {
+    // The user's private group only excuses a group-writable directory:
+    // looked up (passwd and group, through NSS) only when one is found.
+    let open = unsafe_dir(&paths.storage, STORE_DIRS, uid, None)
+        .and_then(|_| unsafe_dir(&paths.storage, STORE_DIRS, uid, private_gid(uid)));
+    match open {
         None => Ok(()),
         Some((culprit, why)) => Err(ConfigError::UnsafeStorage {
             path: paths.storage.clone(),

@@ -506,6 +506,32 @@ fn a_storage_root_others_made_or_can_change_is_refused() {
     assert!(e.contains("set storage.root in"), "{e}");
 }
 
+#[test]
+fn a_storage_root_writable_by_the_users_private_group_is_accepted() {
+    let uid = my_uid();
+    let Some(own) = private_gid(uid) else {
+        println!("SKIP: uid {uid}'s primary group is not a private group of its name");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    fs::create_dir_all(root.join("layers")).unwrap();
+    fs::set_permissions(&root, fs::Permissions::from_mode(0o700)).unwrap();
+    fs::set_permissions(root.join("layers"), fs::Permissions::from_mode(0o770)).unwrap();
+    let paths = paths_with_storage(root.clone());
+    // Its group is the one it was made with: the user's own (as root,
+    // `root`), whose write bit lets no one else in.
+    assert_eq!(fs::metadata(root.join("layers")).unwrap().gid(), own);
+    check_storage_owner(&paths, uid).unwrap();
+    // Another group's write bit does.
+    let other = own.wrapping_add(1);
+    std::os::unix::fs::chown(root.join("layers"), None, Some(other)).ok();
+    if fs::metadata(root.join("layers")).unwrap().gid() == other {
+        let e = check_storage_owner(&paths, uid).unwrap_err().to_string();
+        assert!(e.contains("is writable by other users (mode 0770)"), "{e}");
+    }
+}
+
 /// Reports a fixed magic for every existing path.
 struct FakeFs(u32);
 impl FsProbe for FakeFs {
