@@ -109,7 +109,8 @@ impl IdMap {
         let source = SubidSource::of_system();
         let uranges = source.ranges(IdKind::Uid, &name, uid)?;
         let granges = source.ranges(IdKind::Gid, &name, uid)?;
-        let free = super::free_subid_range_of_system();
+        // Read again only to word the advice when a range is missing.
+        let free = super::free_subid_range_of_system;
         Self::from_ranges(uid, gid, &name, uranges, granges, free, find_program)
     }
 
@@ -128,7 +129,7 @@ impl IdMap {
             .iter()
             .filter_map(|f| std::fs::read_to_string(f).ok())
             .collect();
-        let free = super::free_subid_range(&files);
+        let free = || super::free_subid_range(&files);
         Self::from_ranges(uid, gid, name, uranges, granges, free, find)
     }
 
@@ -138,20 +139,20 @@ impl IdMap {
         name: &str,
         uranges: Vec<SubidRange>,
         granges: Vec<SubidRange>,
-        free: SubidRange,
+        free: impl FnOnce() -> SubidRange,
         find: impl Fn(&str) -> Option<PathBuf>,
     ) -> Result<(IdMap, Option<SingleMapReason>), UsernsError> {
         let single = |reason| Ok((IdMap::single(uid, gid), Some(reason)));
         if uranges.is_empty() {
             return single(SingleMapReason::NoSubuid {
                 user: name.into(),
-                free,
+                free: free(),
             });
         }
         if granges.is_empty() {
             return single(SingleMapReason::NoSubgid {
                 user: name.into(),
-                free,
+                free: free(),
             });
         }
         for program in ["newuidmap", "newgidmap"] {
