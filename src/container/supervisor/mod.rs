@@ -270,6 +270,8 @@ struct Supervisor {
     storage: PathBuf,
     name: String,
     image: String,
+    /// The container's mounts, whose anonymous volumes go with it (--rm).
+    mounts: Vec<super::spec::UserMount>,
 }
 
 /// `burrow __supervise DIR [attach]`: runs the supervisor of the container
@@ -463,6 +465,9 @@ impl Supervisor {
         listener
             .set_nonblocking(true)
             .map_err(io_err("listening on", &socket))?;
+        // Read once: what events name the container by, and its mounts
+        // (set at its creation) for the removal of its anonymous volumes.
+        let record = record::record_in(dir).ok();
         Ok(Supervisor {
             _alive: alive,
             plan,
@@ -489,8 +494,9 @@ impl Supervisor {
             probe: None,
             health_restart: false,
             storage: root.to_path_buf(),
-            name: record::record_in(dir).map(|r| r.name).unwrap_or_default(),
-            image: record::record_in(dir).map(|r| r.image).unwrap_or_default(),
+            name: record.as_ref().map(|r| r.name.clone()).unwrap_or_default(),
+            image: record.as_ref().map(|r| r.image.clone()).unwrap_or_default(),
+            mounts: record.map(|r| r.config.mounts).unwrap_or_default(),
         })
     }
 
@@ -1145,18 +1151,19 @@ impl Supervisor {
                 net.released();
             }
         }
-        let mut state = self.state();
-        state.status = Status::Exited;
-        state.pid = None;
-        state.exit_code = Some(status.code());
-        state.finished_at = Some(rfc3339(now()));
-        state.oom_killed = self.cgroup.as_ref().is_some_and(|cg| cg.oom_killed());
+        let oom_killed = self.cgroup.as_ref().is_some_and(|cg| cg.oom_killed());
         // A --rm container's record is removed next: its last state is
-        // news for no one.
+        // news for no one (and not even read).
         if !self.plan.auto_remove {
+            let mut state = self.state();
+            state.status = Status::Exited;
+            state.pid = None;
+            state.exit_code = Some(status.code());
+            state.finished_at = Some(rfc3339(now()));
+            state.oom_killed = oom_killed;
             let _ = self.containers.set_state(&self.plan.id, &state);
         }
-        if state.oom_killed {
+        if oom_killed {
             self.event("oom", &[]);
         }
         self.event("die", &[("exitCode", &status.code().to_string())]);
@@ -1487,9 +1494,12 @@ impl Supervisor {
         let _ = std::fs::remove_dir(&self.plan.runtime_dir);
         if remove && self.plan.auto_remove {
             let dir = self.containers.dir_of(&self.plan.id);
-            let mounts = (self.containers.record(&self.plan.id))
-                .map(|r| r.config.mounts)
-                .unwrap_or_default();
+            // As read at the start, while the record is still there (one
+            // removed meanwhile by `rm -f` took its volumes' fate with it).
+            let mounts = match dir.join("config.json").exists() {
+                true => std::mem::take(&mut self.mounts),
+                false => Vec::new(),
+            };
             if let Ok(_lock) = self.containers.lock() {
                 if let Err(e) = remove_dir(&dir, &self.plan.sandbox.id_map) {
                     if self.host.is_some() {
