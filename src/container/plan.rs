@@ -880,32 +880,7 @@ mod tests {
             own_name: "alice".into(),
             host_env: BTreeMap::from([("FROMHOST".to_string(), "h".to_string())]),
             env_files: Vec::new(),
-            base_map: IdMap {
-                uids: vec![
-                    IdRange {
-                        inside: 0,
-                        outside: 1000,
-                        count: 1,
-                    },
-                    IdRange {
-                        inside: 1,
-                        outside: 100000,
-                        count: 65536,
-                    },
-                ],
-                gids: vec![
-                    IdRange {
-                        inside: 0,
-                        outside: 1000,
-                        count: 1,
-                    },
-                    IdRange {
-                        inside: 1,
-                        outside: 100000,
-                        count: 65536,
-                    },
-                ],
-            },
+            base_map: IdMap::with_subids(1000, 1000, 100000, 65536),
             layers: vec!["/s/layers/a".into(), "/s/layers/b".into()],
             dir: format!("/s/containers/{ID}").into(),
             runtime_root: "/run/user/1000/burrow".into(),

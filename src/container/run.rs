@@ -1058,32 +1058,7 @@ mod tests {
 
     #[test]
     fn keep_id_puts_your_ids_at_their_own_number() {
-        let base = IdMap {
-            uids: vec![
-                IdRange {
-                    inside: 0,
-                    outside: 1001,
-                    count: 1,
-                },
-                IdRange {
-                    inside: 1,
-                    outside: 100000,
-                    count: 65536,
-                },
-            ],
-            gids: vec![
-                IdRange {
-                    inside: 0,
-                    outside: 1001,
-                    count: 1,
-                },
-                IdRange {
-                    inside: 1,
-                    outside: 100000,
-                    count: 65536,
-                },
-            ],
-        };
+        let base = IdMap::with_subids(1001, 1001, 100000, 65536);
         let m = keep_id_map(&base, 1001, 1001);
         // You are yourself; root takes the subordinate id 1001 had.
         assert_eq!(m.host_uid(1001), Some(1001));

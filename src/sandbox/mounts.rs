@@ -495,39 +495,14 @@ fn open_existing(root: BorrowedFd, path: &Path) -> Result<Option<OwnedFd>, Errno
 mod tests {
     use super::*;
     use crate::sandbox::spec::{EtcFiles, Rootfs};
-    use crate::sandbox::userns::{IdMap, IdRange};
+    use crate::sandbox::userns::IdMap;
 
     fn spec(map: IdMap) -> SandboxSpec {
         SandboxSpec::new(map, Rootfs::Dir("/r".into()), vec!["sh".into()])
     }
 
     fn full_map() -> IdMap {
-        IdMap {
-            uids: vec![
-                IdRange {
-                    inside: 0,
-                    outside: 1001,
-                    count: 1,
-                },
-                IdRange {
-                    inside: 1,
-                    outside: 100000,
-                    count: 65536,
-                },
-            ],
-            gids: vec![
-                IdRange {
-                    inside: 0,
-                    outside: 1001,
-                    count: 1,
-                },
-                IdRange {
-                    inside: 1,
-                    outside: 100000,
-                    count: 65536,
-                },
-            ],
-        }
+        IdMap::with_subids(1001, 1001, 100000, 65536)
     }
 
     fn dsts(ops: &[MountOp]) -> Vec<String> {

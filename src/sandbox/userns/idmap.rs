@@ -99,6 +99,31 @@ impl IdMap {
         }
     }
 
+    /// You are root inside, and `count` subordinate ids from `start` are
+    /// 1..=count: a user's map with one range in /etc/subuid and
+    /// /etc/subgid, for tests that need a full map of their own.
+    #[cfg(test)]
+    pub fn with_subids(uid: u32, gid: u32, start: u32, count: u32) -> IdMap {
+        let ranges = |own| {
+            vec![
+                IdRange {
+                    inside: 0,
+                    outside: own,
+                    count: 1,
+                },
+                IdRange {
+                    inside: 1,
+                    outside: start,
+                    count,
+                },
+            ]
+        };
+        IdMap {
+            uids: ranges(uid),
+            gids: ranges(gid),
+        }
+    }
+
     /// The map for the user running burrow: uid 0 inside is you, 1..=N are
     /// your subordinate ids. Falls back to the single-id map, with the
     /// reason, when ranges or helpers are missing.
