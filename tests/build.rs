@@ -786,44 +786,6 @@ fn a_secret_is_readable_in_run_and_never_stored() {
     );
 }
 
-/// `python3 -m http.server` on 127.0.0.1 serving `dir`; killed on drop.
-struct HttpServer {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl HttpServer {
-    fn serve(dir: &Path) -> HttpServer {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new("python3")
-            .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0"])
-            .current_dir(dir)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("python3 -m http.server");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
-        let port = line
-            .split(" port ")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line:?}"));
-        HttpServer { child, port }
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn add_extracts_local_archives_and_downloads_urls_with_a_checksum() {
     use common::fixtures::{Compression, Entry, Kind, LayerBuilder};
@@ -841,7 +803,7 @@ fn add_extracts_local_archives_and_downloads_urls_with_a_checksum() {
     let served = env.work.join("served");
     fs::create_dir_all(&served).unwrap();
     fs::write(served.join("dl.txt"), "downloaded\n").unwrap();
-    let server = HttpServer::serve(&served);
+    let server = common::http::HttpServer::serve(&served);
     let sum = common::fixtures::sha256_hex(b"downloaded\n");
     let url = format!("http://127.0.0.1:{}/dl.txt", server.port);
     let file = format!(
@@ -855,6 +817,7 @@ fn add_extracts_local_archives_and_downloads_urls_with_a_checksum() {
          ADD --unpack=false raw.tar /x/raw.tar\n\
          ADD --chown=1000:1000 --chmod=0751 a.txt /x/owned\n\
          COPY --link --exclude=*.md docs /x/docs\n\
+         COPY --parents docs/keep.txt /x/p/\n\
          ADD --checksum=sha256:{sum} {url} /x/dl/\n"
     );
     let dir = context(
@@ -900,7 +863,7 @@ fn add_extracts_local_archives_and_downloads_urls_with_a_checksum() {
              test -f /x/notar.gz && test -f /x/raw.tar && echo files; \
              test -e /escape.txt -o -e /x/escape.txt || echo contained; \
              stat -c '%u:%g %a' /x/owned; ls /x/docs; \
-             cat /x/dl/dl.txt; stat -c '%a' /x/dl/dl.txt",
+             cat /x/dl/dl.txt; stat -c '%a' /x/dl/dl.txt; cat /x/p/docs/keep.txt",
         ],
     );
     let owner = if env.account.subuid.is_some() {
@@ -912,7 +875,7 @@ fn add_extracts_local_archives_and_downloads_urls_with_a_checksum() {
     assert_eq!(
         got,
         format!(
-            "from tar\nfrom tar\nfrom tar\nfrom tar\nfrom tar\nclimbed\n640\n/etc/passwd\nfiles\ncontained\n{owner}\nkeep.txt\ndownloaded\n600\n"
+            "from tar\nfrom tar\nfrom tar\nfrom tar\nfrom tar\nclimbed\n640\n/etc/passwd\nfiles\ncontained\n{owner}\nkeep.txt\ndownloaded\n600\nkept\n"
         ),
         "{out}"
     );
@@ -1342,6 +1305,64 @@ fn a_copy_made_again_writes_only_the_files_that_changed() {
             ]
         ),
         "changed\nB\n100000\n"
+    );
+}
+
+/// A RUN step's layer takes the files its container wrote (hard links
+/// from the step's writable layer, which is removed next) instead of
+/// copies, whose bytes would be written and synced again: each such file
+/// was made before the layer's directory was (a copy is made after), and
+/// is linked from nowhere else once the build is done. A file of the
+/// image the step changed, and one it removed, are in the layer as ever.
+#[test]
+fn a_run_steps_files_become_its_layer_without_a_copy() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Some(env) = TestEnv::new("build_run_linked", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let file = format!(
+        "FROM {PLAIN}\n\
+         RUN head -c 100000 /dev/zero > /big && echo small > /small && mkdir /d \\\n \
+         && echo in > /d/f && echo changed >> /etc/passwd && rm /etc/image-file\n"
+    );
+    let dir = context(&env, "linked", &[("Containerfile", &file)]);
+    let out = build(&env, &["-t", "linked:1"], &dir);
+    built_id(&out);
+    let layers = env.inspect("linked:1")["RootFS"]["Layers"].clone();
+    let last = layers.as_array().unwrap().last().unwrap().as_str().unwrap();
+    let diff = env.layer_diff(last);
+    let born = |p: &Path| {
+        fs::symlink_metadata(p)
+            .unwrap()
+            .created()
+            .unwrap_or_else(|e| panic!("{}: no birth time: {e}", p.display()))
+    };
+    for f in ["big", "small", "d/f"] {
+        let path = diff.join(f);
+        assert!(
+            born(&path) < born(&diff),
+            "{f} was written again into the layer instead of taken from the step's container"
+        );
+        assert_eq!(fs::symlink_metadata(&path).unwrap().nlink(), 1, "{f}");
+    }
+    let whiteout = fs::symlink_metadata(diff.join("etc/image-file")).unwrap();
+    assert!(
+        whiteout.file_type().is_char_device() && whiteout.rdev() == 0,
+        "the removed file's whiteout, in overlay's form"
+    );
+    assert_eq!(
+        run_in(
+            &env,
+            "linked:1",
+            &[
+                "sh",
+                "-c",
+                "wc -c < /big; cat /small /d/f; tail -n 1 /etc/passwd; \
+                 test -e /etc/image-file || echo removed"
+            ]
+        ),
+        "100000\nsmall\nin\nchanged\nremoved\n"
     );
 }
 

@@ -1106,7 +1106,13 @@ impl Builder<'_> {
             // Symbolic links and fifos of the merged layers keep the
             // owners their layers list.
             let owners = crate::owners::StackOwners::new(None, &layers[base..]);
-            crate::container::files::layer_from_upper(store, &merged, &layers[..base], &owners)
+            crate::container::files::layer_from_upper(
+                store,
+                &merged,
+                &layers[..base],
+                &owners,
+                crate::container::files::Upper::Kept,
+            )
         })?;
         let store = self.ctx.store()?;
         let mut seen = 0;
@@ -1616,7 +1622,15 @@ impl Builder<'_> {
             // The mount points made for this step are not its content.
             mounts::remove_stubs(&upper, &Layered::new(&lower), &stubs);
             let owners = crate::owners::StackOwners::new(Some(&upper), &[]);
-            crate::container::files::layer_from_upper(store, &upper, &lower, &owners)
+            // The container has exited and is removed next: the layer
+            // takes its files instead of copies.
+            crate::container::files::layer_from_upper(
+                store,
+                &upper,
+                &lower,
+                &owners,
+                crate::container::files::Upper::Discarded,
+            )
         });
         cleanup(self.ctx);
         let added = added?;
@@ -2792,10 +2806,9 @@ fn write_layer(
     all.extend(items);
     // The stream goes straight to the unpacker (which hashes it), from a
     // thread of this short-lived process: never written out whole.
-    let (tx, rx) = std::sync::mpsc::sync_channel(4);
+    let (out, mut reader) = crate::image::chunks::channel();
     std::thread::scope(|scope| {
-        let writer = scope.spawn(|| write_tar(ChunkWriter::new(tx), &all, &archives));
-        let mut reader = ChunkReader::new(rx);
+        let writer = scope.spawn(|| write_tar(out, &all, &archives));
         let added = store.add_layer_sharing(&mut reader, None, None, "build step", earlier);
         // A failed unpacking stops the writer at its next chunk.
         drop(reader);
@@ -2810,7 +2823,11 @@ fn write_layer(
 
 /// The tar stream of a COPY layer: `all` (image paths, parents first),
 /// then ADD's archives.
-fn write_tar(out: ChunkWriter, all: &BTreeMap<String, Item>, archives: &[Archive]) -> Result<()> {
+fn write_tar(
+    out: crate::image::chunks::ChunkWriter,
+    all: &BTreeMap<String, Item>,
+    archives: &[Archive],
+) -> Result<()> {
     let other = |m: String| Error::Usage(m);
     let mut tar = TarWriter::new(out);
     let terr = |e: crate::image::tar::TarError| other(e.to_string());
@@ -2879,84 +2896,8 @@ fn write_tar(out: ChunkWriter, all: &BTreeMap<String, Item>, archives: &[Archive
     for (dest, from, owner) in archives {
         add::append_archive(&mut tar, from, dest, *owner).map_err(|e| other(e.to_string()))?;
     }
-    let mut w = tar.finish().map_err(terr)?;
-    w.flush().map_err(|e| other(e.to_string()))
-}
-
-/// Size of the chunks the tar stream is passed in.
-const CHUNK: usize = 256 * 1024;
-
-/// The writing end of a layer's tar stream: chunks to the unpacker.
-struct ChunkWriter {
-    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
-    buf: Vec<u8>,
-}
-
-impl ChunkWriter {
-    fn new(tx: std::sync::mpsc::SyncSender<Vec<u8>>) -> ChunkWriter {
-        ChunkWriter {
-            tx,
-            buf: Vec::with_capacity(CHUNK),
-        }
-    }
-
-    fn send(&mut self) -> std::io::Result<()> {
-        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        self.tx
-            .send(full)
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
-    }
-}
-
-impl Write for ChunkWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let n = data.len().min(CHUNK - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == CHUNK {
-            self.send()?;
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        self.send()
-    }
-}
-
-/// The reading end: the chunks in order, then the end of the stream.
-struct ChunkReader {
-    rx: std::sync::mpsc::Receiver<Vec<u8>>,
-    chunk: Vec<u8>,
-    at: usize,
-}
-
-impl ChunkReader {
-    fn new(rx: std::sync::mpsc::Receiver<Vec<u8>>) -> ChunkReader {
-        ChunkReader {
-            rx,
-            chunk: Vec::new(),
-            at: 0,
-        }
-    }
-}
-
-impl Read for ChunkReader {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.at == self.chunk.len() {
-            match self.rx.recv() {
-                Ok(c) => (self.chunk, self.at) = (c, 0),
-                // The writer is done (or failed: it says why).
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.chunk.len() - self.at);
-        out[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
+    let w = tar.finish().map_err(terr)?;
+    w.end().map_err(|e| other(e.to_string()))
 }
 
 #[cfg(test)]

@@ -919,7 +919,8 @@ pub fn commit(
         let owners = StackOwners::new(Some(&upper), &[]);
         let added = match copy_manifest(&work).map_err(ContainerError::from)? {
             Some(manifest) => layer_from_copy(store, &upper, &manifest, &owners)?,
-            None => layer_from_upper(store, &upper, &[], &owners)?,
+            // The container may run on (or again): its files are copied.
+            None => layer_from_upper(store, &upper, &[], &owners, Upper::Kept)?,
         };
         let now = crate::time::rfc3339(crate::image::store::now());
         config["created"] = now.clone().into();
@@ -940,19 +941,34 @@ pub fn commit(
     })
 }
 
+/// What becomes of the directory a layer is made from, once it is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upper {
+    /// It stays in use (a container that may run again, or runs): the
+    /// layer gets copies of its files.
+    Kept,
+    /// Nothing writes to it any more and it is removed next (a build
+    /// step's exited container): the layer takes its unchanged regular
+    /// files as hard links instead of copies, so their bytes are written
+    /// (and synced) once, not three times.
+    Discarded,
+}
+
 /// A container's writable layer (an overlay upper dir) as a new layer in
 /// the store, overlay's whiteouts turned into OCI ones. With `lower` (the
 /// container's image layers), the empty mount points the sandbox made for
 /// /proc, /dev, /etc/hosts and the like are left out, as `diff` leaves them
 /// out. `owners` lists the owners of symbolic links and fifos that cannot
 /// carry the override xattr (the writable layer's records when it is
-/// `upper`'s; the unpacked layers' for a squash). Must run inside burrow's
-/// user namespace.
+/// `upper`'s; the unpacked layers' for a squash). The tar stream goes
+/// straight to the unpacker, on a thread of this process: run it in one
+/// that forks no more, inside burrow's user namespace.
 pub fn layer_from_upper(
     store: &crate::image::Store,
     upper: &Path,
     lower: &[PathBuf],
     owners: &StackOwners,
+    after: Upper,
 ) -> Result<crate::image::store::AddedLayer> {
     // Overlay's whiteouts back to OCI form: a 0:0 device is `.wh.NAME`,
     // an opaque directory gets `.wh..wh..opq` inside.
@@ -994,7 +1010,9 @@ pub fn layer_from_upper(
         }
         None
     };
-    write_layer(store, upper, &[], owners, &mut hook)
+    let link_from =
+        (after == Upper::Discarded).then_some(crate::image::unpack::LinkFrom::Discarded(upper));
+    write_layer(store, upper, &[], owners, &mut hook, link_from)
 }
 
 /// A container's changes to its private copy of the layers (the copy
@@ -1047,19 +1065,22 @@ fn layer_from_copy(
         }
         Some(entries)
     };
-    write_layer(store, upper, &root_whiteouts, owners, &mut hook)
+    write_layer(store, upper, &root_whiteouts, owners, &mut hook, None)
 }
 
 /// The tree at `upper` as a layer in the store, through `hook` (see
 /// `tar_tree`), after the empty files `first` (the root's whiteouts).
+/// The tar stream goes straight to the unpacker, on a thread of this
+/// process: run it in one that forks no more. `link_from`: where the
+/// unpacker may take unchanged files from instead of writing them.
 fn write_layer(
     store: &crate::image::Store,
     upper: &Path,
     first: &[String],
     owners: &StackOwners,
     hook: &mut EntryHook,
+    link_from: Option<crate::image::unpack::LinkFrom>,
 ) -> Result<crate::image::store::AddedLayer> {
-    let file = tempfile_in(store.root()).map_err(ContainerError::from)?;
     let dirfd = rustix::fs::open(
         upper,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -1067,42 +1088,51 @@ fn write_layer(
     )
     .map_err(|e| other(format!("{}: {e}", upper.display())))?;
     let st = rustix::fs::fstat(&dirfd).map_err(|e| other(e.to_string()))?;
-    let mut tar = TarWriter::new(std::io::BufWriter::new(&file));
-    for name in first {
-        let e = NewEntry::new(
-            name.as_bytes(),
-            EntryKind::Regular,
-            0o644,
-            st.st_mtime.max(0) as u64,
-        );
-        tar.append(&e, &mut std::io::empty())
-            .map_err(|e| other(e.to_string()))?;
-    }
-    tar_tree(&mut tar, dirfd.as_fd(), "", st.st_dev, owners, hook).map_err(ContainerError::from)?;
-    let mut w = tar.finish().map_err(|e| other(e.to_string()))?;
-    w.flush().map_err(|e| other(e.to_string()))?;
-    drop(w);
-    let mut reader = &file;
-    std::io::Seek::rewind(&mut reader).map_err(|e| other(e.to_string()))?;
-    store
-        .add_layer(&mut reader, None, None, "container changes")
-        .map_err(|e| Error::Image(e.into()))
-}
-
-/// An unnamed scratch file under the store's `tmp/`: made and unlinked at
-/// once, so a killed commit leaves nothing of it.
-fn tempfile_in(root: &Path) -> std::result::Result<std::fs::File, FilesError> {
-    let dir = root.join("tmp");
-    let path = dir.join(format!("commit-{}.tar", std::process::id()));
-    let file = std::fs::File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)
-        .map_err(host(&path))?;
-    let _ = std::fs::remove_file(&path);
-    Ok(file)
+    let (out, mut reader) = crate::image::chunks::channel();
+    // Set by the unpacker before it lets go of its end: a writer that
+    // then fails on the closed stream was stopped by the unpacker's error.
+    let unpacker_failed = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let unpacker = scope.spawn(|| {
+            let added =
+                store.add_layer_linking(&mut reader, None, None, "container changes", link_from);
+            unpacker_failed.store(added.is_err(), std::sync::atomic::Ordering::SeqCst);
+            drop(reader);
+            added
+        });
+        let failed = || unpacker_failed.load(std::sync::atomic::Ordering::SeqCst);
+        let mut tar = TarWriter::new(out);
+        let walked = (first.iter())
+            .try_for_each(|name| {
+                let e = NewEntry::new(
+                    name.as_bytes(),
+                    EntryKind::Regular,
+                    0o644,
+                    st.st_mtime.max(0) as u64,
+                );
+                tar.append(&e, &mut std::io::empty()).map_err(archive)
+            })
+            .and_then(|()| tar_tree(&mut tar, dirfd.as_fd(), "", st.st_dev, owners, hook));
+        // Dropped unended on an error: the unpacker then fails too.
+        let (written, stopped) = match walked {
+            Ok(()) => {
+                let done = (tar.finish().map_err(archive)).and_then(|w| w.end().map_err(archive));
+                (done, failed())
+            }
+            Err(e) => {
+                let stopped = failed();
+                drop(tar);
+                (Err(e), stopped)
+            }
+        };
+        let added = unpacker
+            .join()
+            .map_err(|_| other("unpacking the layer panicked".into()))?;
+        match written {
+            Err(e) if !stopped => Err(ContainerError::from(e).into()),
+            _ => added.map_err(|e| Error::Image(e.into())),
+        }
+    })
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! `container`; never runs anything from an image.
 
 pub mod archive;
+pub mod chunks;
 pub mod compress;
 pub mod config;
 pub mod digest;

@@ -552,7 +552,7 @@ impl Store {
                 Some(diff_id),
                 None,
                 &label,
-                Some(own),
+                Some(unpack::LinkFrom::Layer(own)),
                 OwnersUnder::RootAlone,
             );
             // Read to the end whatever is left: the rebuilder never
@@ -632,6 +632,25 @@ impl Store {
         label: &str,
         earlier: Option<&Digest>,
     ) -> Result<AddedLayer> {
+        let earlier = earlier
+            .filter(|d| self.has_layer(d))
+            .map(|d| self.layer_dir(d));
+        let from = earlier.as_deref().map(unpack::LinkFrom::Layer);
+        self.add_layer_linking(raw, expected, blob, label, from)
+    }
+
+    /// [`Store::add_layer`], with the regular files of the directory
+    /// `from` that the stream holds unchanged hard-linked into the new
+    /// layer instead of written (see [`unpack::LinkFrom`]: an unpacked
+    /// layer, or a build step's writable layer that is removed next).
+    pub fn add_layer_linking(
+        &self,
+        raw: &mut dyn Read,
+        expected: Option<&Digest>,
+        blob: Option<&Digest>,
+        label: &str,
+        from: Option<unpack::LinkFrom>,
+    ) -> Result<AddedLayer> {
         if let Some(d) = expected {
             if self.has_layer(d) {
                 let record = self.layer_record(d)?;
@@ -646,17 +665,8 @@ impl Store {
                 });
             }
         }
-        let earlier = earlier
-            .filter(|d| self.has_layer(d))
-            .map(|d| self.layer_dir(d));
-        let (tmp, report) = self.unpack_to_temp(
-            raw,
-            expected,
-            blob,
-            label,
-            earlier.as_deref(),
-            OwnersUnder::ThisNamespace,
-        )?;
+        let (tmp, report) =
+            self.unpack_to_temp(raw, expected, blob, label, from, OwnersUnder::ThisNamespace)?;
         let final_path = self.layer_path(&report.diff_id);
         let _layer_lock = self.lock_file(
             &format!("layer-{}.lock", report.diff_id.hex()),
@@ -691,7 +701,7 @@ impl Store {
         expected: Option<&Digest>,
         blob: Option<&Digest>,
         label: &str,
-        earlier: Option<&Path>,
+        earlier: Option<unpack::LinkFrom>,
         under: OwnersUnder,
     ) -> Result<(TempDir, unpack::UnpackReport)> {
         let tmp = self.temp_dir("layer")?;

@@ -137,19 +137,33 @@ pub fn unpack_layer(
     unpack_layer_sharing(tar, dest, split, None, OwnersUnder::ThisNamespace)
 }
 
-/// [`unpack_layer`], hard-linking from the unpacked layer `earlier` (a
-/// build step's result from an earlier build, which nothing writes to)
-/// each regular file whose bytes, size, mode, owner, mtime and (empty)
-/// xattrs equal the entry's at the same path, instead of writing it: the
-/// stream is still read and hashed whole, and compared with the earlier
-/// file as it comes, so a file that differs in any byte is written. A
-/// missing or unreadable `earlier` shares nothing. `under` says through
-/// which ids the owners are given.
+/// A directory whose regular files a new layer may hard-link instead of
+/// writing them.
+#[derive(Debug, Clone, Copy)]
+pub enum LinkFrom<'a> {
+    /// An unpacked layer (a build step's result from an earlier build),
+    /// which nothing ever writes to: only a file whose size, mode, owner,
+    /// mtime and (empty) xattrs are already the entry's is linked, and
+    /// left as it is.
+    Layer(&'a Path),
+    /// A directory nothing uses any more, removed once the layer is made
+    /// (a build step's writable layer): a file of the entry's size and
+    /// bytes, without xattrs, is linked, then given the entry's owner,
+    /// mode and mtime as a written file would be.
+    Discarded(&'a Path),
+}
+
+/// [`unpack_layer`], hard-linking from `from` each regular file at the
+/// entry's path that [`LinkFrom`] allows, instead of writing it: the
+/// stream is still read and hashed whole, and compared with that file as
+/// it comes, so a file that differs in any byte is written. A missing or
+/// unreadable `from`, or one on another file system, shares nothing.
+/// `under` says through which ids the owners are given.
 pub fn unpack_layer_sharing(
     tar: &mut dyn Read,
     dest: &Path,
     split: &mut dyn Write,
-    earlier: Option<&Path>,
+    from: Option<LinkFrom>,
     under: OwnersUnder,
 ) -> Result<UnpackReport, UnpackError> {
     let root = rfs::open(
@@ -172,7 +186,11 @@ pub fn unpack_layer_sharing(
         layer.uids = Some(vec![(0, 1)]);
         layer.gids = Some(vec![(0, 1)]);
     }
-    layer.earlier = earlier.and_then(|p| {
+    layer.earlier = from.and_then(|from| {
+        let (p, adopt) = match from {
+            LinkFrom::Layer(p) => (p, false),
+            LinkFrom::Discarded(p) => (p, true),
+        };
         let fd = rfs::open(
             p,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -183,6 +201,7 @@ pub fn unpack_layer_sharing(
             root: fd,
             dir: None,
             buf: vec![0; BUF],
+            adopt,
         })
     });
     while let Some(entry) = reader.next_entry()? {
@@ -629,13 +648,15 @@ struct Layer {
     written_bytes: u64,
 }
 
-/// An earlier unpacked layer whose unchanged files a new one links.
+/// The directory whose unchanged files a new layer links.
 struct Earlier {
     root: OwnedFd,
     /// The directory last opened in it (entries come sorted by path).
     dir: Option<(Vec<u8>, Rc<OwnedFd>)>,
     /// For comparing its files with the stream.
     buf: Vec<u8>,
+    /// [`LinkFrom::Discarded`]: its files may take the entry's metadata.
+    adopt: bool,
 }
 
 /// A file of the earlier layer that may be the same as the entry.
@@ -1152,7 +1173,9 @@ impl Layer {
     /// unpacking the entry would give (so only the bytes remain to be
     /// compared): a regular file, not a link out of the layer, of the
     /// same size, mode, owner (mapped here: nothing squashed or
-    /// recorded) and mtime, without xattrs; and nothing at `t` yet.
+    /// recorded) and mtime, without xattrs; and nothing at `t` yet. From
+    /// a directory to adopt files from, the size is enough (the metadata
+    /// is set once linked).
     fn candidate(&mut self, t: &Target) -> Option<Candidate> {
         let e = t.entry;
         if e.size == 0
@@ -1194,12 +1217,14 @@ impl Layer {
         )
         .ok()?;
         let st = rfs::fstat(&fd).ok()?;
+        let adopt = earlier.adopt;
         let same = FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
             && st.st_size as u64 == e.size
-            && st.st_mode & 0o7777 == e.mode & 0o7777
-            && (u64::from(st.st_uid), u64::from(st.st_gid)) == (e.uid, e.gid)
-            && st.st_mtime as i64 == e.mtime.secs
-            && st.st_mtime_nsec as i64 == i64::from(e.mtime.nanos);
+            && (adopt
+                || (st.st_mode & 0o7777 == e.mode & 0o7777
+                    && (u64::from(st.st_uid), u64::from(st.st_gid)) == (e.uid, e.gid)
+                    && st.st_mtime as i64 == e.mtime.secs
+                    && st.st_mtime_nsec as i64 == i64::from(e.mtime.nanos)));
         if !same {
             return None;
         }
@@ -1299,6 +1324,12 @@ impl Layer {
                             .is_ok_and(|st| st.st_ino == c.ino) =>
                     {
                         self.shared += 1;
+                        if self.earlier.as_ref().is_some_and(|e| e.adopt) {
+                            // Ours now: the metadata a written file gets.
+                            self.fd_metadata(c.file.as_fd(), t.entry, t.path)?;
+                            rfs::futimens(&c.file, &timestamps(t.entry.mtime))
+                                .map_err(sys(t.path, "futimens"))?;
+                        }
                         return Ok(());
                     }
                     Ok(()) => {
@@ -1799,7 +1830,7 @@ mod tests {
                 &mut &second[..],
                 &new,
                 &mut split,
-                Some(&old),
+                Some(LinkFrom::Layer(&old)),
                 OwnersUnder::ThisNamespace,
             )
             .map_err(|e| e.to_string())?;
@@ -1824,6 +1855,71 @@ mod tests {
         assert_eq!((mode(&old, "m"), mode(&new, "m")), (0o644, 0o600));
         let mtime = |d: &Path| std::fs::metadata(d.join("t")).unwrap().mtime();
         assert_eq!((mtime(&old), mtime(&new)), (1000, 2000));
+    }
+
+    /// From a discarded directory (a build step's writable layer), a file
+    /// with the entry's bytes is linked whatever its mode and mtime, then
+    /// given the entry's; one with other bytes, or with an xattr, is
+    /// written. The layer repacks to its own stream.
+    #[test]
+    fn files_of_a_discarded_directory_are_adopted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (upper, new) = (tmp.path().join("upper"), tmp.path().join("new"));
+        std::fs::create_dir_all(upper.join("d")).unwrap();
+        std::fs::create_dir(&new).unwrap();
+        for (p, data, mode) in [
+            ("a", &b"same"[..], 0o600),
+            ("d/x", b"x", 0o644),
+            ("other", b"not the same", 0o644),
+            ("tagged", b"tag", 0o644),
+        ] {
+            std::fs::write(upper.join(p), data).unwrap();
+            std::fs::set_permissions(upper.join(p), std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        rustix::fs::setxattr(
+            upper.join("tagged"),
+            "user.note",
+            b"v",
+            rustix::fs::XattrFlags::empty(),
+        )
+        .unwrap();
+        let timed = |name: &'static [u8], mode| NewEntry::new(name, EntryKind::Regular, mode, 1234);
+        let layer = Layer::new()
+            .entry(timed(b"a", 0o755), b"same")
+            .dir("d", 0o755)
+            .entry(timed(b"d/x", 0o640), b"x")
+            .entry(timed(b"other", 0o644), b"not the sam!")
+            .entry(timed(b"tagged", 0o644), b"tag")
+            .finish();
+        let (report, repacked) = run_in_userns(&map(), || {
+            let mut split = Vec::new();
+            let from = Some(LinkFrom::Discarded(&upper));
+            let report = unpack_layer_sharing(
+                &mut &layer[..],
+                &new,
+                &mut split,
+                from,
+                OwnersUnder::ThisNamespace,
+            )
+            .map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            repack_layer(&new, &mut &split[..], &mut out).map_err(|e| e.to_string())?;
+            Ok::<_, String>((report, out))
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!((report.shared, report.written), (2, 2));
+        assert!(repacked == layer, "the layer repacks to its own stream");
+        let meta = |d: &Path, p: &str| std::fs::metadata(d.join(p)).unwrap();
+        for (p, mode) in [("a", 0o755), ("d/x", 0o640)] {
+            assert_eq!(meta(&upper, p).ino(), meta(&new, p).ino(), "{p} is linked");
+            assert_eq!(meta(&new, p).mode() & 0o7777, mode, "{p}: the entry's mode");
+            assert_eq!(meta(&new, p).mtime(), 1234, "{p}: the entry's mtime");
+        }
+        for p in ["other", "tagged"] {
+            assert_ne!(meta(&upper, p).ino(), meta(&new, p).ino(), "{p} is written");
+        }
+        assert_eq!(std::fs::read(new.join("other")).unwrap(), b"not the sam!");
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 pub mod debian;
 pub mod fixtures;
+pub mod http;
 pub mod layers;
 pub mod registry;
 pub mod run_image;
