@@ -13,6 +13,13 @@
 //! Where podman differs from docker's documented behaviour, burrow
 //! follows docker and `PODMAN_ONLY` records the exception and why.
 //! Needs podman and runc; SKIPs without them.
+//!
+//! The corpus holds what this podman (4.3, buildah 1.28) builds: every
+//! instruction, multi-stage builds, `RUN --mount=type=cache|bind|tmpfs`
+//! and ADD of an http URL (served on 127.0.0.1 by the test). What it
+//! cannot build is tested against burrow alone in tests/build.rs:
+//! heredocs, `COPY --link`, `--exclude` and `--parents`, and ADD's
+//! `--checksum`.
 
 mod common;
 
@@ -66,7 +73,8 @@ const FIELDS: &[&str] = &[
 /// One corpus entry: name, Containerfile, context files (path, content).
 type Case = (&'static str, String, Vec<(&'static str, &'static str)>);
 
-fn corpus() -> Vec<Case> {
+/// `url`: a file the test serves over http on 127.0.0.1.
+fn corpus(url: &str) -> Vec<Case> {
     vec![
         (
             "instructions",
@@ -137,6 +145,34 @@ fn corpus() -> Vec<Case> {
             "scratch",
             "FROM scratch\nCOPY a.txt sub/ /\nENV A=b\nCMD [\"/a.txt\"]\n".to_string(),
             vec![("a.txt", "A\n"), ("sub/b.txt", "B\n")],
+        ),
+        // What each RUN saw of its mounts is in the names of the files
+        // it left (sizes, not contents, are compared).
+        (
+            "mounts",
+            format!(
+                "FROM {BASE} AS tools\n\
+                 RUN mkdir -p /opt/tools && echo tool > /opt/tools/t\n\
+                 FROM {BASE}\n\
+                 RUN --mount=type=cache,target=/srv/cache,id=corpus,uid=1000,gid=1000,mode=0750 \\\n \
+                 touch \"/cache-$(stat -c %u-%g-%a /srv/cache)\" && echo kept > /srv/cache/f\n\
+                 RUN --mount=type=cache,target=/srv/cache,id=corpus touch \"/cache-has-$(cat /srv/cache/f)\"\n\
+                 RUN --mount=type=bind,source=sub,target=/srv/ctx touch \"/bound-$(cat /srv/ctx/b.txt)\" \\\n \
+                 && ! touch /srv/ctx/written 2>/dev/null && cp /srv/ctx/b.txt /from-context\n\
+                 RUN --mount=type=bind,from=tools,source=/opt/tools,target=/srv/tools cp /srv/tools/t /from-stage\n\
+                 RUN --mount=type=tmpfs,target=/srv/scratch echo x > /srv/scratch/f \\\n \
+                 && touch \"/tmpfs-$(cat /srv/scratch/f)\"\n"
+            ),
+            vec![("sub/b.txt", "B\n")],
+        ),
+        (
+            "add-url",
+            format!(
+                "FROM {BASE}\n\
+                 ADD {url} /dl/\n\
+                 ADD {url} /dl/renamed.txt\n"
+            ),
+            vec![],
         ),
     ]
 }
@@ -392,8 +428,14 @@ fn the_corpus_builds_like_podman_file_by_file_and_field_by_field() {
         flatten(&a)
     };
 
+    // ADD's URL: both download it from here.
+    let served = env.work.join("served");
+    fs::create_dir_all(&served).unwrap();
+    fs::write(served.join("dl.txt"), "downloaded over http\n").unwrap();
+    let server = common::http::HttpServer::serve(&served);
+
     let mut failures = Vec::new();
-    for (name, file, files) in corpus() {
+    for (name, file, files) in corpus(&server.url("dl.txt")) {
         let dir: PathBuf = env.work.join(format!("ctx-{name}"));
         write_context(&env, &dir, &file, &files);
         let tag = format!("localhost/corpus/{name}:1");
