@@ -161,22 +161,10 @@ pub fn labels(r: &Record) -> Vec<(String, String)> {
 /// belong to its mapped ids, whose closed directories the user cannot
 /// enter from outside.
 pub fn tree_sizes(ctx: &Context, dirs: Vec<std::path::PathBuf>) -> Result<Vec<u64>> {
-    fn walk(dir: &std::path::Path) -> u64 {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return 0;
-        };
-        rd.flatten()
-            .map(|e| match e.metadata() {
-                Ok(m) if m.is_dir() => walk(&e.path()),
-                Ok(m) if m.is_file() => m.len(),
-                _ => 0,
-            })
-            .sum()
-    }
     if dirs.is_empty() {
         return Ok(Vec::new());
     }
-    ctx.in_userns(move |_| Ok(dirs.iter().map(|d| walk(d)).collect()))
+    ctx.in_userns(move |_| Ok(dirs.iter().map(|d| volumes::bytes_under(d)).collect()))
 }
 
 /// The bytes each container's writable layer holds (what `ps --size` and

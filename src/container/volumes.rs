@@ -544,19 +544,22 @@ impl Volumes {
 /// The bytes under a volume's `_data` that this user can see (what
 /// `system df` and `volume prune` report).
 pub fn size_of(v: &Volume) -> u64 {
-    fn walk(dir: &Path) -> u64 {
-        let Ok(rd) = fs::read_dir(dir) else {
-            return 0;
-        };
-        rd.flatten()
-            .map(|e| match e.metadata() {
-                Ok(m) if m.is_dir() => walk(&e.path()),
-                Ok(m) if m.is_file() => m.len(),
-                _ => 0,
-            })
-            .sum()
-    }
-    walk(&v.mountpoint)
+    bytes_under(&v.mountpoint)
+}
+
+/// The bytes of the regular files under `dir` that can be read from
+/// here (what cannot is counted as nothing).
+pub(super) fn bytes_under(dir: &Path) -> u64 {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => bytes_under(&e.path()),
+            Ok(m) if m.is_file() => m.len(),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// `volume ls`: every volume that passes `filters`, with whether a
