@@ -648,3 +648,59 @@ fn a_rewritten_copy_renamed_over_a_file_keeps_that_files_owner() {
         ]
     );
 }
+
+/// A copy that would take the owner of the file it replaces gets none
+/// when the rename fails: here the target's directory is read-only to a
+/// root without CAP_DAC_OVERRIDE (EACCES), and the copy stays where it
+/// was, root's. The same process's rename in a writable directory still
+/// carries the owner, and the copy is gone from its old name.
+#[test]
+fn a_rename_that_fails_carries_no_owner() {
+    let test = "a_rename_that_fails_carries_no_owner";
+    let Some(env) = TestEnv::new(test, TestUser::NoSubids) else {
+        return;
+    };
+    let Some(_fx) = debian::debian_image(&env, test) else {
+        return;
+    };
+    let perl = r#"
+        open(F, ">", "/a/n") or die; close F; chown 0, 0, "/a/n" or die;
+        print rename("/a/n", "/b/g") ? "renamed\n" : "failed: $!\n";
+        open(F, ">", "/a/m") or die; close F; chmod 0600, "/a/m"; chown 0, 0, "/a/m" or die;
+        print rename("/a/m", "/a/g") ? "renamed\n" : "failed: $!\n";"#;
+    let out = env.ok(&[
+        "run",
+        "--name",
+        "c",
+        "--network",
+        "none",
+        "--cap-drop",
+        "DAC_OVERRIDE",
+        debian::IMAGE,
+        "sh",
+        "-c",
+        &format!(
+            "set -e; mkdir /a /b; echo a > /b/g; chown 5:6 /b/g; chmod 555 /b
+             echo a > /a/g; chown 7:8 /a/g; perl -e '{perl}'"
+        ),
+    ]);
+    assert_eq!(
+        out.stdout, "failed: Permission denied\nrenamed\n",
+        "{out:?}"
+    );
+    env.ok(&["commit", "c", "localhost/failed-rename:1"]);
+    let layer = tar_headers(&last_layer(&env, "localhost/failed-rename:1"));
+    let got: Vec<_> = ["a/n", "b/g", "a/g", "a/m"]
+        .iter()
+        .map(|p| (*p, layer.get(*p).map(|h| (h.0, h.1, h.2))))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("a/n", Some((0, 0, 0o644))),
+            ("b/g", Some((5, 6, 0o644))),
+            ("a/g", Some((7, 8, 0o600))),
+            ("a/m", None),
+        ]
+    );
+}

@@ -641,7 +641,9 @@ fn chown(
 /// new): when the call replaces a regular file whose recorded owner is not
 /// root by a regular file with no record that the renaming process itself
 /// (the same thread) was the last to give root:root, the renamed file takes the replaced
-/// one's owner (keeping its own mode); then the kernel renames. That
+/// one's owner (keeping its own mode), and burrow renames it (see
+/// `rename_as_caller`): a rename that fails leaves no owner given; else
+/// the kernel renames. That
 /// process wrote a new copy of the file and gave it the owner `stat`
 /// showed, root, as useradd does rewriting /etc/shadow and `sed -i` any
 /// file; had it meant root, a file it replaced would have shown it root
@@ -657,9 +659,59 @@ fn rename(
 ) -> Answer {
     if flags == 0 {
         // A failure here changes nothing; the kernel's call says the rest.
-        let _ = carry_owner(asked, notify, id, tid, dirs, paths);
+        if let Ok(a) = carry_owner(asked, notify, id, tid, dirs, paths) {
+            return a;
+        }
     }
     Answer::Continue
+}
+
+/// The directory and last name of `path`, when the name is a plain one
+/// (not `.`, `..`, nor followed by a slash).
+fn split_last(path: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (dir, name): (&[u8], &[u8]) = match path.iter().rposition(|&b| b == b'/') {
+        Some(0) => (b"/", &path[1..]),
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (b".", path),
+    };
+    (!name.is_empty() && name != b"." && name != b"..").then_some((dir, name))
+}
+
+/// renames `old` to `new` (each a directory fd of thread `tid` or
+/// AT_FDCWD, and a path) as the caller asked, after checking that the
+/// names still are the files `expect` (old, new) checked before: the
+/// kernel's answer, `Ok(None)` where burrow may not do what the caller
+/// may (a directory only the container's root could write: the kernel
+/// renames then, and no owner is carried).
+fn rename_as_caller(
+    root: &OwnedFd,
+    tid: u32,
+    dirs: [i32; 2],
+    paths: [&[u8]; 2],
+    expect: [(u64, u64); 2],
+) -> Result<Option<Answer>, Errno> {
+    let mut at = Vec::with_capacity(2);
+    for i in 0..2 {
+        let (dir, name) = split_last(paths[i]).ok_or(Errno::INVAL)?;
+        let dir = resolve(root, tid, dirs[i], dir, true, false)?;
+        let name = std::ffi::CString::new(name).map_err(|_| Errno::INVAL)?;
+        let f = rustix::fs::statx(
+            &dir,
+            &name,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            rustix::fs::StatxFlags::INO,
+        )?;
+        let dev = (u64::from(f.stx_dev_major) << 32) | u64::from(f.stx_dev_minor);
+        if (dev, f.stx_ino) != expect[i] {
+            return Err(Errno::AGAIN);
+        }
+        at.push((dir, name));
+    }
+    match rustix::fs::renameat(&at[0].0, &at[0].1, &at[1].0, &at[1].1) {
+        Ok(()) => Ok(Some(Answer::Done)),
+        Err(Errno::ACCESS | Errno::PERM) => Ok(None),
+        Err(e) => Ok(Some(Answer::Failed(e.raw_os_error()))),
+    }
 }
 
 fn carry_owner(
@@ -669,13 +721,13 @@ fn carry_owner(
     tid: u32,
     dirs: [i32; 2],
     paths: [u64; 2],
-) -> Result<(), Errno> {
+) -> Result<Answer, Errno> {
     // Cheapest first: most renames are by threads that gave nothing
     // root:root (a compiler's output, python's .pyc files), and most of
     // the rest make a new name (dpkg unpacking) or replace a file with no
     // owner recorded.
     if !asked.pending(tid) {
-        return Ok(());
+        return Ok(Answer::Continue);
     }
     let new_path = read_path(tid, paths[1])?;
     let root = open_root(tid)?;
@@ -686,7 +738,7 @@ fn carry_owner(
     let Some(owner) =
         crate::owners::recorded(replaced.as_fd()).filter(|o| (o.uid, o.gid) != (0, 0))
     else {
-        return Ok(());
+        return Ok(Answer::Continue);
     };
     let root_mount = mount_id(root.as_fd())?;
     let regular_on_root = |fd: &OwnedFd| -> Result<Option<Facts>, Errno> {
@@ -694,7 +746,7 @@ fn carry_owner(
         Ok((f.kind == rustix::fs::FileType::RegularFile && f.mount == root_mount).then_some(f))
     };
     if regular_on_root(&replaced)?.is_none() {
-        return Ok(());
+        return Ok(Answer::Continue);
     }
     let old_path = read_path(tid, paths[0])?;
     if !still_waiting(notify, id) {
@@ -702,26 +754,44 @@ fn carry_owner(
     }
     let renamed = resolve(&root, tid, dirs[0], &old_path, false, false)?;
     let Some(f) = regular_on_root(&renamed)? else {
-        return Ok(());
+        return Ok(Answer::Continue);
     };
     let Some(chowned) = asked.take(f.file, tid) else {
-        return Ok(());
+        return Ok(Answer::Continue);
     };
     if !same_thread(tid, chowned.at) || crate::owners::recorded(renamed.as_fd()).is_some() {
-        return Ok(());
+        return Ok(Answer::Continue);
     }
-    let value = OverrideStat {
-        uid: owner.uid,
-        gid: owner.gid,
-        mode: f.mode,
+    // Renamed here, so that the owner is given only when the rename is
+    // done (to the inode, by the fd held: wherever it now is).
+    let old_file = f.file;
+    let new_file = facts(replaced.as_fd())?.file;
+    let Some(answer) = rename_as_caller(
+        &root,
+        tid,
+        dirs,
+        [&old_path, &new_path],
+        [old_file, new_file],
+    )?
+    else {
+        return Ok(Answer::Continue);
+    };
+    if answer == Answer::Done {
+        let value = OverrideStat {
+            uid: owner.uid,
+            gid: owner.gid,
+            mode: f.mode,
+        }
+        .format(false);
+        // The rename is done: a record that cannot be written is lost.
+        let _ = rustix::fs::setxattr(
+            format!("/proc/self/fd/{}", renamed.as_raw_fd()),
+            OVERRIDE_XATTR,
+            value.as_bytes(),
+            rustix::fs::XattrFlags::empty(),
+        );
     }
-    .format(false);
-    rustix::fs::setxattr(
-        format!("/proc/self/fd/{}", renamed.as_raw_fd()),
-        OVERRIDE_XATTR,
-        value.as_bytes(),
-        rustix::fs::XattrFlags::empty(),
-    )
+    Ok(answer)
 }
 
 /// The owner a chown of a file owned by `old` asks for (-1 keeps).
@@ -969,6 +1039,20 @@ mod tests {
         assert!(!a.pending(10));
         assert_eq!(a.take((2, 0), 10), None);
         assert_eq!(a.take((2, 1), 9), Some(asked((2, 1), 9)));
+    }
+
+    #[test]
+    fn burrow_renames_only_a_plain_last_name() {
+        assert_eq!(
+            split_last(b"/etc/nshadow"),
+            Some((&b"/etc"[..], &b"nshadow"[..]))
+        );
+        assert_eq!(split_last(b"/g"), Some((&b"/"[..], &b"g"[..])));
+        assert_eq!(split_last(b"g"), Some((&b"."[..], &b"g"[..])));
+        assert_eq!(split_last(b"a/../g"), Some((&b"a/.."[..], &b"g"[..])));
+        for odd in [&b"/etc/"[..], b"/", b"", b".", b"a/..", b"a/."] {
+            assert_eq!(split_last(odd), None, "{odd:?}");
+        }
     }
 
     #[test]
