@@ -630,6 +630,77 @@ fn heredocs_onbuild_and_entrypoint_reset_run_as_docker_does() {
     assert!(c["OnBuild"].is_null(), "triggers are not inherited: {c}");
 }
 
+#[test]
+fn a_heredoc_with_a_shebang_runs_as_a_script_that_no_layer_keeps() {
+    let Some(env) = TestEnv::new("build_heredoc_shebang", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    const MARK: &str = "only-in-the-script-5e1b";
+    let file = format!(
+        "FROM {PLAIN}\n\
+         ENV GREETING=hello\n\
+         ARG WHO=awk\n\
+         WORKDIR /work\n\
+         RUN <<EOT\n\
+         #!/bin/sh -e\n\
+         # {MARK}\n\
+         echo \"flags=$- pwd=$(pwd) $GREETING\" > /sh.out\n\
+         EOT\n\
+         RUN <<AWK\n\
+         #!/bin/awk -f\n\
+         # {MARK}\n\
+         BEGIN {{ print ENVIRON[\"GREETING\"] \" from \" ENVIRON[\"WHO\"] > \"awk.out\" }}\n\
+         AWK\n\
+         RUN <<SH\n\
+         echo \"$0 flags=$-\" > /plain.out\n\
+         SH\n\
+         RUN cat <<TXT > /kept.out\n\
+         #!/bin/awk -f\n\
+         TXT\n"
+    );
+    let dir = context(&env, "shebang", &[("Containerfile", &file)]);
+    let out = build(&env, &["-t", "shebang:1", "--progress", "plain"], &dir);
+    built_id(&out);
+    let sh = run_in(&env, "shebang:1", &["cat", "/sh.out"]);
+    // `#!/bin/sh -e` ran it: its `-e` is in `$-`, which `sh -c` lacks.
+    let flags = sh.split_whitespace().next().unwrap_or("");
+    assert!(
+        flags.starts_with("flags=") && flags.contains('e'),
+        "{sh}\n{out}"
+    );
+    assert!(sh.ends_with(" pwd=/work hello\n"), "{sh}\n{out}");
+    // awk ran the awk script, with the step's ENV, ARG and workdir.
+    let awk = run_in(&env, "shebang:1", &["cat", "/work/awk.out"]);
+    assert_eq!(awk, "hello from awk\n", "{out}");
+    // Without a shebang the heredoc is the shell's script, and a shebang
+    // in a heredoc that is not the whole command is the shell's input.
+    let plain = run_in(&env, "shebang:1", &["cat", "/plain.out", "/kept.out"]);
+    assert!(plain.starts_with("/bin/sh flags="), "{plain}\n{out}");
+    assert!(!plain.lines().next().unwrap().contains('e'), "{plain}");
+    assert!(plain.ends_with("\n#!/bin/awk -f\n"), "{plain}");
+    // No layer the build made has the script or its mount point.
+    let base = env.inspect(PLAIN)["RootFS"]["Layers"]
+        .as_array()
+        .unwrap()
+        .len();
+    let layers = env.inspect("shebang:1")["RootFS"]["Layers"].clone();
+    let diffs: Vec<PathBuf> = layers.as_array().unwrap()[base..]
+        .iter()
+        .map(|l| env.layer_diff(l.as_str().unwrap()))
+        .collect();
+    assert_eq!(diffs.len(), 5, "{layers}");
+    let found = files_containing(&diffs, MARK.as_bytes());
+    assert!(found.is_empty(), "the script is in a layer: {found:?}");
+    for d in &diffs {
+        assert!(!d.join("dev").exists(), "{} has /dev", d.display());
+    }
+    // The step's key is its text: the same file is all cached.
+    let again = build(&env, &["-t", "shebang:2", "--progress", "plain"], &dir);
+    built_id(&again);
+    assert!(again.stderr.contains("CACHED RUN <<AWK"), "{again}");
+}
+
 /// Every file under `dirs` whose bytes contain `needle`.
 fn files_containing(dirs: &[PathBuf], needle: &[u8]) -> Vec<PathBuf> {
     let mut found = Vec::new();

@@ -1431,26 +1431,50 @@ impl Builder<'_> {
     ) -> Result<bool> {
         let file = self.file.clone();
         let fail = |m: String| step_err(&file, ins, m);
-        let planned = self.plan_mounts(ins, state, &flags.mounts, vars)?;
+        let mut planned = self.plan_mounts(ins, state, &flags.mounts, vars)?;
         if flags.security.as_deref() == Some("insecure") {
             return Err(fail("RUN --security=insecure is not supported".into()));
         }
         let shell = state.shell();
+        // What the history and the cache key show, when not `argv`: a
+        // heredoc script's text, not the path it is bound at.
+        let mut shown: Option<String> = None;
         let argv: Vec<String> = match command {
             Command::Exec(v) => v.clone(),
             Command::Shell(s) => {
-                let script = match heredocs.first() {
+                let script: Vec<String> = match heredocs.first() {
                     // `RUN <<EOF`: the heredoc is the script.
                     Some(h)
                         if s.trim() == format!("<<{}", h.name)
                             || s.trim() == format!("<<-{}", h.name) =>
                     {
                         if h.content.starts_with("#!") {
-                            return Err(fail(
-                                "a heredoc with its own interpreter (#!) is not supported by burrow build yet".into(),
-                            ));
+                            // Its own interpreter: the kernel runs it as a
+                            // script, bound read-only at a mount point the
+                            // layer leaves out.
+                            let target = format!("/dev/pipes/{}", h.name);
+                            planned.push(PlannedMount {
+                                key: format!("heredoc\0{target}"),
+                                what: Planned::Secret {
+                                    target: Some(target.clone()),
+                                    env: None,
+                                    data: h.content.clone().into_bytes(),
+                                    owner: Owner {
+                                        uid: 0,
+                                        gid: 0,
+                                        mode: 0o755,
+                                    },
+                                },
+                            });
+                            shown = Some(format!("{s}\n{}{}", h.content, h.name));
+                            vec![target]
+                        } else {
+                            shell
+                                .iter()
+                                .cloned()
+                                .chain(std::iter::once(h.content.clone()))
+                                .collect()
                         }
-                        h.content.clone()
                     }
                     // Other heredocs are the shell's own: pass them on.
                     _ if !heredocs.is_empty() => {
@@ -1460,15 +1484,15 @@ impl Builder<'_> {
                             t.push_str(&h.content);
                             t.push_str(&h.name);
                         }
-                        t
+                        shell.iter().cloned().chain(std::iter::once(t)).collect()
                     }
-                    _ => s.clone(),
+                    _ => shell
+                        .iter()
+                        .cloned()
+                        .chain(std::iter::once(s.clone()))
+                        .collect(),
                 };
-                shell
-                    .iter()
-                    .cloned()
-                    .chain(std::iter::once(script))
-                    .collect()
+                script
             }
         };
         // The args this RUN sees: declared ones, and proxies given.
@@ -1493,7 +1517,7 @@ impl Builder<'_> {
             } else {
                 format!("|{} {} ", recorded.len(), recorded.join(" "))
             },
-            argv.join(" ")
+            shown.unwrap_or_else(|| argv.join(" "))
         );
         let network = match flags.network.as_deref() {
             Some("none") => "none",
