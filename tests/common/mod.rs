@@ -163,6 +163,22 @@ fn acquire_binary() -> PathBuf {
     shared.dir.as_ref().expect("set above").join("burrow")
 }
 
+/// Spawns `cmd`, trying again while exec(2) says ETXTBSY: the shared copy
+/// of the binary is written by this process, and a child another test
+/// thread forks at that moment holds the written file open until its own
+/// exec, so the copy can read as busy for a moment after it is complete.
+fn spawn_retrying(cmd: &mut Command) -> std::io::Result<Child> {
+    for _ in 0..100 {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            other => return other,
+        }
+    }
+    cmd.spawn()
+}
+
 fn release_binary() {
     if !running_as_root() {
         return;
@@ -496,8 +512,7 @@ impl TestEnv {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let child = cmd
-            .spawn()
+        let child = spawn_retrying(&mut cmd)
             .unwrap_or_else(|e| panic!("spawn {}: {e}", self.binary.display()));
         wait_output(child, args, None)
     }
@@ -512,8 +527,7 @@ impl TestEnv {
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-        let child = cmd
-            .spawn()
+        let child = spawn_retrying(&mut cmd)
             .unwrap_or_else(|e| panic!("spawn {}: {e}", self.binary.display()));
         wait_output(child, args, stdin)
     }
@@ -527,8 +541,7 @@ impl TestEnv {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let child = cmd
-            .spawn()
+        let child = spawn_retrying(&mut cmd)
             .unwrap_or_else(|e| panic!("spawn {}: {e}", self.binary.display()));
         (child, args.iter().map(|s| s.to_string()).collect())
     }
