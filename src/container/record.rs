@@ -684,11 +684,7 @@ pub fn entry_pid(r: &Record, pid1: i32) -> Option<i32> {
 
 /// The parent's pid of `pid`, from /proc/PID/stat.
 pub fn parent_pid(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // After the command name, which may hold spaces and parentheses:
-    // the state, then the parent's pid.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
+    crate::sandbox::join::proc_stat(pid).map(|s| s.parent)
 }
 
 fn random_u64() -> u64 {

@@ -65,17 +65,58 @@ pub fn pidfd_signal(pidfd: &OwnedFd, signal: i32) -> Result<(), i32> {
     Ok(())
 }
 
+/// What burrow reads of a process's /proc/PID/stat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    /// The state letter: `R`, `S`, `Z` (a zombie), ...
+    pub state: u8,
+    /// The parent's pid.
+    pub parent: i32,
+    /// Clock ticks since boot.
+    pub start_time: u64,
+}
+
+/// /proc/PID/stat of `pid`, in one read: the kernel writes the whole line
+/// (well under the buffer) at the first read, where `read_to_string`
+/// takes a statx and six growing reads. `None` when there is no such
+/// process.
+pub fn proc_stat(pid: i32) -> Option<ProcStat> {
+    let fd = rustix::fs::open(
+        format!("/proc/{pid}/stat"),
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .ok()?;
+    let mut buf = [0u8; 4096];
+    let n = rustix::io::read(&fd, &mut buf).ok()?;
+    parse_proc_stat(&buf[..n])
+}
+
+/// The fields of a stat line: after the command name, which may hold
+/// spaces, parentheses and bytes that are not UTF-8, so read from the
+/// last `)`.
+fn parse_proc_stat(line: &[u8]) -> Option<ProcStat> {
+    let at = line.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&line[at + 1..]).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    let state = *fields.next()?.as_bytes().first()?;
+    let parent = fields.next()?.parse().ok()?;
+    // Field 22 of the line; the state was field 3, the parent field 4.
+    let start_time = fields.nth(17)?.parse().ok()?;
+    Some(ProcStat {
+        state,
+        parent,
+        start_time,
+    })
+}
+
 /// Start time of a process in clock ticks since boot (field 22 of its stat);
 /// `None` for a zombie, which is dead though nobody reaped it yet (its
 /// parent, a killed supervisor, is gone).
 pub fn process_start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: parse after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    if matches!(rest.as_bytes().first(), Some(b'Z' | b'X')) {
-        return None;
-    }
-    rest.split(' ').nth(19)?.parse().ok()
+    proc_stat(pid)
+        .filter(|s| !matches!(s.state, b'Z' | b'X'))
+        .map(|s| s.start_time)
 }
 
 /// Starts `exec` in the sandbox whose pid 1 is `pid` (with `pidfd`, opened
@@ -516,6 +557,36 @@ mod tests {
         assert_eq!(signal_number("SIGRTMIN+1"), Some(libc::SIGRTMIN() + 1));
         assert_eq!(signal_number("NOPE"), None);
         assert_eq!(signal_number("0"), None);
+    }
+
+    #[test]
+    fn stat_lines_are_read_after_the_last_parenthesis() {
+        let mut line = b"4242 (a) b (c\xff) S 17 4242 4242 0 -1 4194560 80 0 0 0 0 0 0 0 20 0 1 0 \
+                          6984525 2322432 348 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1\n"
+            .to_vec();
+        let want = ProcStat {
+            state: b'S',
+            parent: 17,
+            start_time: 6984525,
+        };
+        assert_eq!(parse_proc_stat(&line), Some(want));
+        line[16] = b'Z';
+        assert_eq!(parse_proc_stat(&line).map(|s| s.state), Some(b'Z'));
+        assert_eq!(parse_proc_stat(b"4242 (cut"), None);
+        assert_eq!(parse_proc_stat(b"4242 (short) S 1 2 3"), None);
+    }
+
+    #[test]
+    fn this_process_reads_as_itself() {
+        let me = proc_stat(std::process::id() as i32).unwrap();
+        assert_eq!(me.parent as u32, std::os::unix::process::parent_id());
+        // The main thread's state: it waits for this test's thread.
+        assert!(matches!(me.state, b'R' | b'S'), "{}", me.state as char);
+        let text = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let at = text.rfind(')').unwrap();
+        let start: u64 = text[at + 2..].split(' ').nth(19).unwrap().parse().unwrap();
+        assert_eq!(me.start_time, start);
+        assert_eq!(process_start_time(std::process::id() as i32), Some(start));
     }
 
     #[test]
