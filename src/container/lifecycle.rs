@@ -613,7 +613,11 @@ pub fn start_attached(
 /// `exec`: runs a command in the running container, straight into its
 /// namespaces; the command's exit status (or the detached pid).
 pub fn exec(ctx: &Context, input: &str, spec: &ExecSpec, detach: bool) -> Result<i32> {
-    let (c, r, s) = find(ctx, input)?;
+    // The state as recorded: `entry_alive` checks pid 1 through its pidfd,
+    // which is the check that counts (a correction here would read /proc
+    // once more), and no other container's state is read.
+    let c = records(ctx)?;
+    let (r, s) = c.find_recorded(input)?;
     let not_running = || Error::Container(ContainerError::ExecNotRunning(r.name.clone()));
     if s.status != Status::Running {
         return Err(not_running());

@@ -379,6 +379,30 @@ impl Containers {
     /// All records with their current state, oldest first.
     pub fn list(&self) -> Result<Vec<(Record, State)>> {
         let mut out = Vec::new();
+        for record in self.records()? {
+            match record {
+                Ok(record) => {
+                    let Ok(state) = self.state(&record.id) else {
+                        continue;
+                    };
+                    out.push((record, state));
+                }
+                Err((record, note)) => {
+                    let state = damaged(self, &record.id, note);
+                    out.push((record, state));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every record, oldest first; one whose `config.json` does not parse
+    /// as what `salvage` keeps of it, with the note saying why. A record
+    /// being created or removed may lack its files (both are written by
+    /// rename): it is skipped. A damaged one is listed, so that its name
+    /// stays taken and `rm -f` can remove it.
+    fn records(&self) -> Result<Vec<Listed>> {
+        let mut out = Vec::new();
         let entries = fs::read_dir(&self.dir).map_err(|source| RecordError::Io {
             what: "listing",
             path: self.dir.clone(),
@@ -389,55 +413,37 @@ impl Containers {
             if name.len() != 64 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
                 continue;
             }
-            // A record being created or removed may lack its files (both
-            // are written by rename): skip it. One whose files do not parse
-            // is listed as damaged, so that its name stays taken and
-            // `rm -f` can remove it.
-            let record = match record_in(&e.path()) {
-                Ok(record) => Ok(record),
-                Err(RecordError::Corrupt { path, detail }) => Err(salvage(&name, &path, &detail)),
+            match record_in(&e.path()) {
+                Ok(record) => out.push(Ok(record)),
+                Err(RecordError::Corrupt { path, detail }) => {
+                    out.push(Err(salvage(&name, &path, &detail)))
+                }
                 Err(_) => continue,
-            };
-            match record {
-                Ok(record) => {
-                    let Ok(state) = self.state(&record.id) else {
-                        continue;
-                    };
-                    out.push((record, state));
-                }
-                Err((record, note)) => {
-                    let mut state = self.state(&record.id).unwrap_or_else(|_| State::created());
-                    state.status = Status::Unknown;
-                    state.error = Some(note);
-                    out.push((record, state));
-                }
             }
         }
-        out.sort_by(|a, b| a.0.created.cmp(&b.0.created).then(a.0.id.cmp(&b.0.id)));
+        out.sort_by(|a, b| {
+            let (a, b) = (listed(a), listed(b));
+            a.created.cmp(&b.created).then(a.id.cmp(&b.id))
+        });
         Ok(out)
     }
 
     /// Finds a container by name, full id or unique id prefix.
     pub fn find(&self, input: &str) -> Result<(Record, State)> {
         let all = self.list()?;
-        if let Some(hit) = all.iter().find(|(r, _)| r.name == input || r.id == input) {
-            return Ok(hit.clone());
-        }
-        let hits: Vec<_> = all
-            .iter()
-            .filter(|(r, _)| !input.is_empty() && r.id.starts_with(input))
-            .collect();
-        match hits.len() {
-            0 => Err(RecordError::NotFound(input.to_string())),
-            1 => Ok(hits[0].clone()),
-            _ => Err(RecordError::Ambiguous {
-                input: input.to_string(),
-                ids: hits
-                    .iter()
-                    .map(|(r, _)| r.id[..12].to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }),
+        let hit = pick(&all, input, |(r, _)| r)?;
+        Ok(hit.clone())
+    }
+
+    /// `find`, with the state as recorded, not corrected, and no other
+    /// container's state read: for a caller that checks pid 1 itself
+    /// through a pidfd (`exec`), so that /proc is read once. A damaged
+    /// record reads as `Unknown`, as in `list`.
+    pub fn find_recorded(&self, input: &str) -> Result<(Record, State)> {
+        let all = self.records()?;
+        match pick(&all, input, listed)? {
+            Ok(r) => Ok((r.clone(), self.state_now(&r.id)?)),
+            Err((r, note)) => Ok((r.clone(), damaged(self, &r.id, note.clone()))),
         }
     }
 
@@ -576,6 +582,50 @@ fn damage_note(path: &Path, detail: &str) -> String {
         "its record {} is damaged ({detail}); `burrow rm -f` removes the container",
         path.display()
     )
+}
+
+/// A record as listed: read, or salvaged with the note saying why.
+type Listed = std::result::Result<Record, (Record, String)>;
+
+fn listed(l: &Listed) -> &Record {
+    match l {
+        Ok(r) | Err((r, _)) => r,
+    }
+}
+
+/// The state of a record that does not parse: `Unknown`, saying why.
+fn damaged(c: &Containers, id: &str, note: String) -> State {
+    let mut state = c.state(id).unwrap_or_else(|_| State::created());
+    state.status = Status::Unknown;
+    state.error = Some(note);
+    state
+}
+
+/// The one of `all` that `input` names: by name or full id first, else by
+/// a unique id prefix.
+fn pick<'a, T>(all: &'a [T], input: &str, record: impl Fn(&T) -> &Record) -> Result<&'a T> {
+    if let Some(hit) = all
+        .iter()
+        .find(|t| record(t).name == input || record(t).id == input)
+    {
+        return Ok(hit);
+    }
+    let hits: Vec<&T> = all
+        .iter()
+        .filter(|t| !input.is_empty() && record(t).id.starts_with(input))
+        .collect();
+    match hits.as_slice() {
+        [] => Err(RecordError::NotFound(input.to_string())),
+        [one] => Ok(one),
+        _ => Err(RecordError::Ambiguous {
+            input: input.to_string(),
+            ids: hits
+                .iter()
+                .map(|t| record(t).id[..12].to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
 }
 
 /// A stand-in for the record of container `id` whose `config.json` (at
@@ -749,6 +799,16 @@ mod tests {
         assert_eq!(c.find("abc").unwrap().0.name, "one");
         assert!(matches!(c.find("ab"), Err(RecordError::Ambiguous { .. })));
         assert!(matches!(c.find("zzz"), Err(RecordError::NotFound(_))));
+        assert_eq!(c.find_recorded("two").unwrap().0.id, b);
+        assert_eq!(c.find_recorded("abc").unwrap().0.name, "one");
+        assert!(matches!(
+            c.find_recorded("ab"),
+            Err(RecordError::Ambiguous { .. })
+        ));
+        assert!(matches!(
+            c.find_recorded("zzz"),
+            Err(RecordError::NotFound(_))
+        ));
         let name = c.generate_name().unwrap();
         c.check_name(&name).unwrap();
     }
@@ -812,8 +872,10 @@ mod tests {
         c.set_state(&id, &s).unwrap();
         // A live supervisor: the reader waits for the exit it records.
         let alive = c.supervise(&id, std::time::Duration::ZERO).unwrap();
-        // The supervisor reads what it recorded, uncorrected.
+        // The supervisor reads what it recorded, uncorrected, and so does
+        // `exec`, which checks pid 1 itself.
         assert_eq!(c.state_now(&id).unwrap(), s);
+        assert_eq!(c.find_recorded("x").unwrap().1, s);
         assert!(c.supervised(&id));
         assert!(matches!(
             c.supervise(&id, std::time::Duration::ZERO),
