@@ -134,7 +134,7 @@ pub fn exec(
             reason: "no command given".into(),
         }));
     }
-    let n = super::threads();
+    let n = crate::forked::threads();
     if n > 1 {
         return Err(SandboxError::Threaded(n));
     }

@@ -237,12 +237,6 @@ impl std::fmt::Display for ExitStatus {
     }
 }
 
-fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|d| d.count())
-        .unwrap_or(1)
-}
-
 /// Starts `spec`'s command in a new sandbox and returns once it has been
 /// exec'd (or reports why it was not: a set-up step, 127, 126).
 ///
@@ -319,7 +313,7 @@ pub fn spawn_shared(
         }
         .into());
     }
-    let n = threads();
+    let n = crate::forked::threads();
     if n > 1 {
         return Err(SandboxError::Threaded(n));
     }
