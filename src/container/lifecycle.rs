@@ -623,7 +623,10 @@ pub fn exec(ctx: &Context, input: &str, spec: &ExecSpec, detach: bool) -> Result
         return Err(not_running());
     }
     let (pid, pidfd) = entry_alive(&r, &s).ok_or_else(not_running)?;
-    let plan = Plan::load(&c.dir_of(&r.id)).map_err(ContainerError::from)?;
+    // Where the record says the plan lives (a foreground --rm container's
+    // is under the runtime dir), without reading the record again.
+    let dir = r.plan_dir.clone().unwrap_or_else(|| c.dir_of(&r.id));
+    let plan = Plan::load(&dir).map_err(ContainerError::from)?;
     // Into the container's cgroup first: the command forked below inherits
     // it, so its limits and `stats` cover what exec runs too.
     if let Some(cg) = &s.cgroup {

@@ -117,13 +117,17 @@ impl Plan {
     /// record, or where the record's `plan_dir` says.
     pub fn load(dir: &Path) -> Result<Plan, PlanError> {
         let mut path = dir.join(PLAN_FILE);
-        if !path.exists() {
+        // Read first, looked for elsewhere only when it is not there: no
+        // statx before every read.
+        let mut read = std::fs::read(&path);
+        if matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
             let moved = super::record::record_in(dir).ok().and_then(|r| r.plan_dir);
             if let Some(d) = moved {
                 path = d.join(PLAN_FILE);
+                read = std::fs::read(&path);
             }
         }
-        let data = match std::fs::read(&path) {
+        let data = match read {
             Ok(data) => data,
             Err(source) => return Err(PlanError::Read { path, source }),
         };
