@@ -3,7 +3,7 @@
 //! only from inside the container's root (after pivot_root), never by
 //! joining an image path onto a host path.
 
-use rustix::fd::AsFd;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::Path;
@@ -252,7 +252,8 @@ pub fn resolve_user(
         .trim()
         .split(':')
         .all(|part| part.is_empty() || part.parse::<u32>().is_ok());
-    let read = |name: &str| match read_small(&etc_dir.join(name)) {
+    let root = open_root()?;
+    let read = |name: &str| match read_small(root.as_fd(), &etc_dir.join(name)) {
         Err(UserError::NotRegular { .. }) if numeric => Ok(None),
         other => other,
     };
@@ -264,7 +265,7 @@ pub fn resolve_user(
 /// `--group-add NAME`: the gids of groups named in the image's
 /// /etc/group; a name not there is an error, as docker's.
 pub fn group_ids(etc_dir: &Path, names: &[String]) -> Result<Vec<u32>, UserError> {
-    let group = read_small(&etc_dir.join("group"))?.unwrap_or_default();
+    let group = read_small(open_root()?.as_fd(), &etc_dir.join("group"))?.unwrap_or_default();
     names
         .iter()
         .map(|n| {
@@ -276,25 +277,33 @@ pub fn group_ids(etc_dir: &Path, names: &[String]) -> Result<Vec<u32>, UserError
         .collect()
 }
 
+/// `/`, where the account files are resolved (the container's root, in
+/// the sandbox).
+fn open_root() -> Result<OwnedFd, UserError> {
+    rustix::fs::open(
+        "/",
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| UserError::Read {
+        path: "/".into(),
+        reason: format!("opening it ({e})"),
+    })
+}
+
 /// An image's account file, if it is there: opened without blocking
 /// (a FIFO's open waits for a writer otherwise), checked to be a regular
 /// file before a byte is read, and cut at 16 MiB.
-fn read_small(path: &Path) -> Result<Option<String>, UserError> {
+fn read_small(root: BorrowedFd, path: &Path) -> Result<Option<String>, UserError> {
     use rustix::fs::{FileType, OFlags};
     const LIMIT: u64 = 16 << 20;
     let err = |reason: String| UserError::Read {
         path: path.display().to_string(),
         reason,
     };
-    let root = rustix::fs::open(
-        "/",
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .map_err(|e| err(format!("opening / ({e})")))?;
     // Looked at first without opening it (O_PATH): opening a device can
     // itself fail or act.
-    let fd = match super::sys::open_in_root(root.as_fd(), path, OFlags::PATH) {
+    let fd = match super::sys::open_in_root(root, path, OFlags::PATH) {
         Ok(fd) => fd,
         Err(rustix::io::Errno::NOENT) => return Ok(None),
         Err(e) => return Err(err(e.to_string())),
@@ -318,12 +327,14 @@ fn read_small(path: &Path) -> Result<Option<String>, UserError> {
     // Then opened for reading, without blocking, and only if it is still
     // the file looked at.
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
-    let fd = super::sys::open_in_root(root.as_fd(), path, flags).map_err(|e| err(e.to_string()))?;
+    let fd = super::sys::open_in_root(root, path, flags).map_err(|e| err(e.to_string()))?;
     let again = rustix::fs::fstat(&fd).map_err(|e| err(e.to_string()))?;
     if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) {
         return Err(err("it was replaced while being opened".into()));
     }
-    let mut bytes = Vec::new();
+    // Room for the whole file and the read that finds its end: two reads,
+    // where growing from nothing takes one per doubling.
+    let mut bytes = Vec::with_capacity((again.st_size.max(0) as u64).min(LIMIT) as usize + 1);
     std::fs::File::from(fd)
         .take(LIMIT)
         .read_to_end(&mut bytes)
