@@ -148,17 +148,20 @@ pub(crate) fn exec(argv: &[String], env: &[String]) -> ExecFailure {
 pub(crate) fn sealed_copy() -> Result<Option<OwnedFd>, Errno> {
     use rustix::fs::{Access, OFlags};
     let exe = "/proc/self/exe";
-    let file = rustix::fs::open(
-        exe,
-        OFlags::RDONLY | OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )?;
-    let st = rustix::fs::fstat(&file)?;
+    // Looked at without opening it: most runs end here. The link names
+    // the very file this process runs, which cannot change size while it
+    // runs (ETXTBSY).
+    let st = rustix::fs::stat(exe)?;
     let yours = st.st_uid == rustix::process::getuid().as_raw();
     let writable = rustix::fs::access(exe, Access::WRITE_OK).is_ok() || st.st_mode & 0o022 != 0;
     if !yours && !writable {
         return Ok(None);
     }
+    let file = rustix::fs::open(
+        exe,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
     const MFD_EXEC: libc::c_uint = 0x10;
     let make = |flags: libc::c_uint| {
         // SAFETY: memfd_create with a NUL-terminated name; returns a new fd.
