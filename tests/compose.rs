@@ -14,6 +14,8 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod common;
+#[path = "common/compose_spec.rs"]
+mod compose_spec;
 
 use common::fixtures::busybox_rootfs;
 use common::{path_str, TestEnv, TestUser};
@@ -50,8 +52,22 @@ fn project(env: &TestEnv, name: &str, files: &[(&str, &str)]) -> PathBuf {
     dir
 }
 
-/// `burrow compose ARGS` in `dir`, with `vars` set.
+/// `burrow compose ARGS` in `dir`, with `vars` set; a project it took is
+/// checked against the compose specification's schema (`conforms`).
 fn compose(env: &TestEnv, dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> common::Output {
+    let out = compose_unchecked(env, dir, args, vars);
+    if out.status.success() {
+        conforms(env, dir, args, vars);
+    }
+    out
+}
+
+fn compose_unchecked(
+    env: &TestEnv,
+    dir: &Path,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> common::Output {
     let mut all = vec!["compose"];
     all.extend_from_slice(args);
     let mut cmd = env.command(&all);
@@ -64,6 +80,36 @@ fn compose(env: &TestEnv, dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> c
         .stderr(Stdio::piped());
     let child = cmd.spawn().expect("spawn burrow");
     common::wait_output(child, &all, None)
+}
+
+/// A project burrow took is valid under the compose specification's
+/// schema too (tests/compose_spec.rs), as `compose config` prints it:
+/// checked once for each directory and set of files.
+fn conforms(env: &TestEnv, dir: &Path, args: &[&str], vars: &[(&str, &str)]) {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let Some(v) = compose_spec::validator() else {
+        return;
+    };
+    // The flags before the command (-f, -p, --profile, --env-file) each
+    // take a value.
+    let mut globals: Vec<&str> = args
+        .chunks(2)
+        .take_while(|c| c[0].starts_with('-') && c.len() == 2)
+        .flatten()
+        .copied()
+        .collect();
+    let key = format!("{}{globals:?}", dir.display());
+    {
+        let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.contains(&key) {
+            return;
+        }
+        seen.push(key);
+    }
+    globals.push("config");
+    let out = compose_unchecked(env, dir, &globals, vars);
+    out.assert_ok();
+    compose_spec::assert_conforms(v, dir, &out.stdout);
 }
 
 fn free_port() -> u16 {

@@ -611,7 +611,17 @@ fn locate(value: &Value) -> Option<(Vec<String>, String)> {
                 Value::Mapping(keys) => {
                     for (k, x) in keys {
                         if let Some(e) = alone::<T>(k, x) {
-                            return Some((vec![section.into(), name, key_text(k)], e));
+                            let mut path = vec![section.into(), name, key_text(k)];
+                            let inner = (section == "services")
+                                .then(|| long_form(&key_text(k), x))
+                                .flatten();
+                            return Some(match inner {
+                                Some((sub, e)) => {
+                                    path.extend(sub);
+                                    (path, e)
+                                }
+                                None => (path, e),
+                            });
                         }
                     }
                 }
@@ -624,6 +634,41 @@ fn locate(value: &Value) -> Option<(Vec<String>, String)> {
             }
         }
         None
+    }
+    /// The key at fault in a mapping of type `T`: an unknown one, else
+    /// the first whose value `T` refuses (a key that is only missing is
+    /// not one: the mapping's own error says so).
+    fn fault<T: DeserializeOwned>(v: &Value) -> Option<(Vec<String>, String)> {
+        let Value::Mapping(m) = v else { return None };
+        let whole = serde_norway::from_value::<T>(v.clone()).err()?.to_string();
+        if let Some((key, _)) = unknown_field(&whole) {
+            return Some((vec![key], whole));
+        }
+        m.iter()
+            .find_map(|(k, x)| {
+                alone::<T>(k, x)
+                    .filter(|e| !e.contains("missing field"))
+                    .map(|e| (vec![key_text(k)], e))
+            })
+            .or(Some((Vec::new(), whole)))
+    }
+    /// Inside a service's key whose value has a long form (an untagged
+    /// enum, whose own error names no key: "did not match any variant"),
+    /// the key of the long form at fault and why.
+    fn long_form(key: &str, v: &Value) -> Option<(Vec<String>, String)> {
+        let items = || v.as_sequence().into_iter().flatten();
+        let values = || v.as_mapping().into_iter().flat_map(|m| m.values());
+        match key {
+            "build" => fault::<BuildSpec>(v),
+            "healthcheck" => fault::<Healthcheck>(v),
+            "deploy" => fault::<Deploy>(v),
+            "ports" => items().find_map(fault::<PortSpec>),
+            "volumes" => items().find_map(fault::<VolumeSpec>),
+            "secrets" | "configs" => items().find_map(fault::<FileRefSpec>),
+            "depends_on" => values().find_map(fault::<Dependency>),
+            "networks" => values().find_map(fault::<ServiceNetwork>),
+            _ => None,
+        }
     }
     let Value::Mapping(top) = value else {
         return Some((Vec::new(), "the file is not a mapping of keys".into()));
