@@ -235,16 +235,20 @@ pub fn pull(ctx: &Context, project: &Project, services: &[String]) -> Result<()>
             continue;
         }
         println!(" Service {s}  Pulling {image}");
-        ctr::images::pull(
-            ctx,
-            image,
-            &crate::image::registry::PullOptions {
-                platform: None,
-                progress: crate::image::registry::ProgressMode::detect(false),
-            },
-            None,
-        )?;
+        pull_image(ctx, image)?;
     }
+    Ok(())
+}
+
+/// Pulls one service's image, for `pull` and for `up`: this machine's
+/// platform, progress bars when stderr is a terminal (else lines), the
+/// registry settings of the config.
+fn pull_image(ctx: &Context, image: &str) -> Result<()> {
+    let opts = crate::image::registry::PullOptions {
+        platform: None,
+        progress: crate::image::registry::ProgressMode::detect(false),
+    };
+    ctr::images::pull(ctx, image, &opts, None)?;
     Ok(())
 }
 
@@ -443,15 +447,7 @@ fn pull_missing(
     interrupt.released(|| {
         for image in missing {
             println!(" Image {image}  Pulling");
-            ctr::images::pull(
-                ctx,
-                image,
-                &crate::image::registry::PullOptions {
-                    platform: None,
-                    progress: crate::image::registry::ProgressMode::detect(false),
-                },
-                None,
-            )?;
+            pull_image(ctx, image)?;
         }
         Ok(())
     })
