@@ -5,32 +5,10 @@
 
 mod common;
 
-use common::debian::{self, DebianFixture};
-use common::layers::{last_layer, tar_headers, Headers};
+use common::debian;
+use common::layers::{commit_layer, export, last_layer, owner, owner_mode, tar_headers, Headers};
 use common::{path_str, TestEnv, TestUser};
 use std::io::Read;
-
-/// The steps of the issue: a package whose maintainer script makes a system
-/// user and chowns to it, a user of our own, su to it, chown -R.
-const STEPS: &str = "set -e
-apt-get update -q
-apt-get install -y -q uuid-runtime
-useradd -m bob
-su bob -c id
-mkdir -p /data/sub
-echo data > /data/sub/file
-chown -R bob:bob /data
-";
-
-/// The owner (uid, gid) the headers give `path`.
-fn owner(h: &Headers, path: &str) -> Option<(u64, u64)> {
-    h.get(path).map(|h| (h.0, h.1))
-}
-
-/// The owner and mode the headers give `path`.
-fn owner_mode(h: &Headers, path: &str) -> Option<(u64, u64, u32)> {
-    h.get(path).map(|h| (h.0, h.1, h.2))
-}
 
 /// Builds `containerfile` (its context holds nothing else) as `tag`; the
 /// headers of the image's last layer.
@@ -44,39 +22,6 @@ fn build_layer(env: &TestEnv, containerfile: &str, tag: &str) -> Headers {
     tar_headers(&last_layer(env, tag))
 }
 
-/// Commits container `name` as `tag`; the headers of its new layer.
-fn commit_layer(env: &TestEnv, name: &str, tag: &str) -> Headers {
-    env.ok(&["commit", name, tag]);
-    tar_headers(&last_layer(env, tag))
-}
-
-/// The headers of `export` of container `name`.
-fn export(env: &TestEnv, name: &str) -> Headers {
-    let tarball = env.work.join("exported.tar");
-    env.ok(&["export", "-o", path_str(&tarball), name]);
-    tar_headers(&std::fs::read(&tarball).expect("read the export"))
-}
-
-/// Runs the steps in a container of the fixture and commits it; the
-/// output of the steps and the committed layer's headers.
-fn steps_and_commit(env: &TestEnv, fx: &DebianFixture) -> (String, Headers) {
-    let out = env.ok(&[
-        "run",
-        "--name",
-        "steps",
-        "--network",
-        "none",
-        "-v",
-        &fx.repo_volume(),
-        debian::IMAGE,
-        "sh",
-        "-c",
-        STEPS,
-    ]);
-    let layer = commit_layer(env, "steps", "localhost/after-steps:1");
-    (out.stdout, layer)
-}
-
 #[test]
 fn apt_useradd_su_and_chown_work_without_subids_and_commit_the_owners_asked_for() {
     let test = "apt_useradd_su_and_chown_work_without_subids_and_commit_the_owners_asked_for";
@@ -86,7 +31,7 @@ fn apt_useradd_su_and_chown_work_without_subids_and_commit_the_owners_asked_for(
     let Some(fx) = debian::debian_image(&nosub, test) else {
         return;
     };
-    let (said, emulated) = steps_and_commit(&nosub, &fx);
+    let (said, emulated) = debian::root_steps_and_commit(&nosub, &fx, &[]);
     assert!(
         said.contains("uid=1000(bob) gid=1000(bob)"),
         "su bob -c id:\n{said}"
@@ -107,7 +52,7 @@ fn apt_useradd_su_and_chown_work_without_subids_and_commit_the_owners_asked_for(
         return;
     };
     debian::import(&full, &fx);
-    let (_, real) = steps_and_commit(&full, &fx);
+    let (_, real) = debian::root_steps_and_commit(&full, &fx, &[]);
     // Known gap: `stat` inside shows the squashed owner, so a program that
     // copies an owner it read into a file it does not rename over the
     // original (useradd's backups of /etc/shadow and /etc/gshadow,
@@ -688,11 +633,10 @@ fn a_rename_that_fails_carries_no_owner() {
         out.stdout, "failed: Permission denied\nrenamed\n",
         "{out:?}"
     );
-    env.ok(&["commit", "c", "localhost/failed-rename:1"]);
-    let layer = tar_headers(&last_layer(&env, "localhost/failed-rename:1"));
+    let layer = commit_layer(&env, "c", "localhost/failed-rename:1");
     let got: Vec<_> = ["a/n", "b/g", "a/g", "a/m"]
         .iter()
-        .map(|p| (*p, layer.get(*p).map(|h| (h.0, h.1, h.2))))
+        .map(|p| (*p, owner_mode(&layer, p)))
         .collect();
     assert_eq!(
         got,

@@ -7,9 +7,9 @@
 
 mod common;
 
-use common::debian::{self, DebianFixture};
+use common::debian;
 use common::fixtures::{Entry, Kind};
-use common::layers::{last_layer, tar_headers, Headers};
+use common::layers::{commit_layer, export, owner, owner_mode, tar_headers, Headers};
 use common::{path_str, TestEnv, TestUser};
 use std::collections::BTreeSet;
 
@@ -57,12 +57,8 @@ fn steps(env: &TestEnv, flags: &[&str]) -> (String, Headers, Headers) {
     args.extend_from_slice(flags);
     args.extend_from_slice(&["owners", "sh", "-c", STEPS]);
     let said = env.ok(&args).stdout;
-    env.ok(&["commit", "c", "localhost/owners-after:1"]);
-    let committed = tar_headers(&last_layer(env, "localhost/owners-after:1"));
-    let exported = env.work.join("exported.tar");
-    env.ok(&["export", "-o", path_str(&exported), "c"]);
-    let exported = tar_headers(&std::fs::read(&exported).expect("read the export"));
-    (said, committed, exported)
+    let committed = commit_layer(env, "c", "localhost/owners-after:1");
+    (said, committed, export(env, "c"))
 }
 
 #[test]
@@ -82,25 +78,21 @@ fn userns_emulate_gives_a_subid_user_what_a_user_without_subids_gets() {
         said.contains("node regular empty file"),
         "mknod emulated:\n{said}"
     );
-    let owner = |h: &Headers, p: &str| h.get(p).map(|h| (h.0, h.1, h.2));
     assert_eq!(
-        owner(&committed, "new"),
+        owner_mode(&committed, "new"),
         Some((5, 5, 0o644)),
         "{committed:?}"
     );
-    assert_eq!(owner(&committed, "data/f"), Some((7, 8, 0o640)));
+    assert_eq!(owner_mode(&committed, "data/f"), Some((7, 8, 0o640)));
+    assert_eq!(owner(&committed, "data/l"), Some((9, 9)));
     assert_eq!(
-        owner(&committed, "data/l").map(|o| (o.0, o.1)),
-        Some((9, 9))
-    );
-    assert_eq!(
-        owner(&committed, "data"),
+        owner_mode(&committed, "data"),
         Some((1000, 1001, 0o2750)),
         "the directory copied up on the way keeps the image's owner"
     );
-    assert_eq!(owner(&exported, "data/p"), Some((7, 8, 0o600)));
-    assert_eq!(owner(&exported, "srv"), Some((0, 42, 0o750)));
-    assert_eq!(owner(&exported, "data/f"), Some((7, 8, 0o640)));
+    assert_eq!(owner_mode(&exported, "data/p"), Some((7, 8, 0o600)));
+    assert_eq!(owner_mode(&exported, "srv"), Some((0, 42, 0o750)));
+    assert_eq!(owner_mode(&exported, "data/f"), Some((7, 8, 0o640)));
     drop(env);
 
     let Some(nosub) = TestEnv::new(test, TestUser::NoSubids) else {
@@ -295,33 +287,6 @@ fn emulate_containers_reach_each_other_on_a_user_network() {
     env.ok(&["rm", "-f", "srv"]);
 }
 
-/// The steps of issue 17 on the Debian fixture: a package whose maintainer
-/// script makes a system user and chowns to it, a user of our own, su to
-/// it, chown -R.
-const APT_STEPS: &str = "set -e
-echo ids $(id -u) $(id -g)
-apt-get update -q
-apt-get install -y -q uuid-runtime
-useradd -m bob
-su bob -c id
-mkdir -p /data/sub
-echo data > /data/sub/file
-chown -R bob:bob /data
-";
-
-/// Runs the apt steps in a container of the Debian fixture (with
-/// `flags`) and commits it: what they said, the committed layer's headers.
-fn apt_steps(env: &TestEnv, fx: &DebianFixture, flags: &[&str]) -> (String, Headers) {
-    let volume = fx.repo_volume();
-    let mut args = vec!["run", "--name", "steps", "--network", "none", "-v", &volume];
-    args.extend_from_slice(flags);
-    args.extend_from_slice(&[debian::IMAGE, "sh", "-c", APT_STEPS]);
-    let said = env.ok(&args).stdout;
-    env.ok(&["commit", "steps", "localhost/after-steps:1"]);
-    let layer = last_layer(env, "localhost/after-steps:1");
-    (said, tar_headers(&layer))
-}
-
 /// apt (its `_apt` sandbox: setgroups, set*id, chown of its partial
 /// directory), a maintainer script's system user and chown, useradd, su
 /// and chown -R work in an emulate container of a user with subordinate
@@ -337,20 +302,16 @@ fn apt_and_useradd_work_under_userns_emulate_and_commit_their_owners() {
     let Some(fx) = debian::debian_image(&env, test) else {
         return;
     };
-    let (said, layer) = apt_steps(&env, &fx, &["--userns", "emulate"]);
+    let (said, layer) = debian::root_steps_and_commit(&env, &fx, &["--userns", "emulate"]);
     assert!(said.contains("ids 0 0"), "{said}");
     assert!(said.contains("uid=1000(bob) gid=1000(bob)"), "{said}");
-    let owner = |p: &str| layer.get(p).map(|h| (h.0, h.1, h.2));
     assert_eq!(
-        owner("var/lib/libuuid"),
+        owner_mode(&layer, "var/lib/libuuid"),
         Some((100, 101, 0o2775)),
         "the maintainer script's chown"
     );
-    assert_eq!(
-        owner("data/sub/file").map(|o| (o.0, o.1)),
-        Some((1000, 1000))
-    );
-    assert_eq!(owner("home/bob").map(|o| (o.0, o.1)), Some((1000, 1000)));
+    assert_eq!(owner(&layer, "data/sub/file"), Some((1000, 1000)));
+    assert_eq!(owner(&layer, "home/bob"), Some((1000, 1000)));
     // No owner the namespace could not show (the overflow id).
     let overflow: Vec<&String> = (layer.iter())
         .filter(|(_, h)| h.0 == 65534 || h.1 == 65534)
@@ -393,11 +354,7 @@ fn exec_into_an_emulate_container_is_emulated() {
     let uid = env.account.uid;
     assert!(out.stdout.contains(&format!("map 0 {uid} 1\n")), "{out}");
     assert!(out.stdout.contains("node regular empty file"), "{out}");
-    env.ok(&["commit", "box", "localhost/after-exec:1"]);
+    let layer = commit_layer(&env, "box", "localhost/after-exec:1");
     env.ok(&["rm", "-f", "box"]);
-    let layer = tar_headers(&last_layer(&env, "localhost/after-exec:1"));
-    assert_eq!(
-        layer.get("data/f").map(|h| (h.0, h.1, h.2)),
-        Some((3, 4, 0o640))
-    );
+    assert_eq!(owner_mode(&layer, "data/f"), Some((3, 4, 0o640)));
 }

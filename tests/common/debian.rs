@@ -11,6 +11,7 @@
 //! Building needs root (mmdebstrap's root mode) and deb.debian.org; an
 //! ordinary user uses a cached entry or SKIPs.
 
+use super::layers::{commit_layer, Headers};
 use super::{path_str, running_as_root, TestEnv};
 use nix::fcntl::{Flock, FlockArg};
 use sha2::{Digest, Sha256};
@@ -260,6 +261,35 @@ pub fn debian_image(env: &TestEnv, test: &str) -> Option<DebianFixture> {
     let f = fixture(test)?;
     import(env, &f);
     Some(f)
+}
+
+/// The steps of issue 17: a package whose maintainer script makes a
+/// system user and chowns to it, a user of our own, su to it, chown -R.
+pub const ROOT_STEPS: &str = "set -e
+echo ids $(id -u) $(id -g)
+apt-get update -q
+apt-get install -y -q uuid-runtime
+useradd -m bob
+su bob -c id
+mkdir -p /data/sub
+echo data > /data/sub/file
+chown -R bob:bob /data
+";
+
+/// Runs [`ROOT_STEPS`] in a container `steps` of the fixture (with
+/// `flags`) and commits it: what the steps said, the committed layer's
+/// headers.
+pub fn root_steps_and_commit(
+    env: &TestEnv,
+    fx: &DebianFixture,
+    flags: &[&str],
+) -> (String, Headers) {
+    let volume = fx.repo_volume();
+    let mut args = vec!["run", "--name", "steps", "--network", "none", "-v", &volume];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&[IMAGE, "sh", "-c", ROOT_STEPS]);
+    let said = env.ok(&args).stdout;
+    (said, commit_layer(env, "steps", "localhost/after-steps:1"))
 }
 
 /// The Debian package that brings pip (with python3).

@@ -10,6 +10,29 @@ use std::io::Read;
 /// (no leading `./`, no trailing slash).
 pub type Headers = BTreeMap<String, (u64, u64, u32, u8)>;
 
+/// The owner (uid, gid) the headers give `path`.
+pub fn owner(h: &Headers, path: &str) -> Option<(u64, u64)> {
+    h.get(path).map(|h| (h.0, h.1))
+}
+
+/// The owner and mode the headers give `path`.
+pub fn owner_mode(h: &Headers, path: &str) -> Option<(u64, u64, u32)> {
+    h.get(path).map(|h| (h.0, h.1, h.2))
+}
+
+/// Commits container `name` as `tag`; the headers of its new layer.
+pub fn commit_layer(env: &TestEnv, name: &str, tag: &str) -> Headers {
+    env.ok(&["commit", name, tag]);
+    tar_headers(&last_layer(env, tag))
+}
+
+/// The headers of `export` of container `name`.
+pub fn export(env: &TestEnv, name: &str) -> Headers {
+    let tarball = env.work.join("exported.tar");
+    env.ok(&["export", "-o", path_str(&tarball), name]);
+    tar_headers(&std::fs::read(&tarball).expect("read the export"))
+}
+
 pub fn tar_headers(data: &[u8]) -> Headers {
     let mut out = BTreeMap::new();
     let mut ar = tar::Archive::new(data);
