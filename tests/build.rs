@@ -1640,6 +1640,41 @@ fn a_hostile_containerfile_stays_inside_the_context() {
     }
 }
 
+/// An ADD archive whose member climbs out through a symlink it brought
+/// (`l -> ../../..`, then `l/evil`) is refused by the unpacker, and the
+/// build says so, naming the member: not the "broken pipe" the layer's
+/// writer meets when the unpacker stops reading with megabytes of the
+/// archive still to write.
+#[test]
+fn an_add_archive_the_unpacker_refuses_reports_the_refused_member() {
+    use common::fixtures::{Compression, LayerBuilder};
+    let Some(env) = TestEnv::new("build_add_refused", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let tar = LayerBuilder::new()
+        .symlink("l", "../../..")
+        .file("l/evil", 0o644, "out\n")
+        .file("tail", 0o644, vec![0u8; 8 << 20])
+        .finish()
+        .tar;
+    let file = format!("FROM {PLAIN}\nADD evil.tar.gz /x/\n");
+    let dir = context(&env, "refused", &[("Containerfile", &file)]);
+    fs::write(dir.join("evil.tar.gz"), Compression::Gzip.compress(&tar)).unwrap();
+    env.give(&dir.join("evil.tar.gz"));
+    let out = build(&env, &["-t", "refused:1"], &dir);
+    assert!(!out.status.success(), "{out}");
+    let error = out.error_line();
+    assert!(
+        error.contains("Containerfile:2: ADD")
+            && error.contains("x/l/evil")
+            && error.contains("outside the layer"),
+        "{out}"
+    );
+    assert!(!out.stderr.to_lowercase().contains("broken pipe"), "{out}");
+    assert!(env.run(&["image", "inspect", "refused:1"]).code() != Some(0));
+}
+
 #[test]
 fn squash_merges_the_built_layers_into_one() {
     let Some(env) = TestEnv::new("build_squash", TestUser::Any) else {

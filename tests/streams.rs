@@ -106,6 +106,40 @@ fn save_and_export_refuse_to_write_to_a_terminal() {
     env.ok(&["rm", "c"]);
 }
 
+/// `save` to an output that refuses to be written (/dev/full) reports
+/// the output's error while its layer is still being rebuilt: burrow is not
+/// killed by SIGPIPE from the rebuild, nor says "broken pipe".
+#[test]
+fn save_to_a_full_output_reports_it_and_is_not_killed_by_sigpipe() {
+    use common::fixtures::{Entry, Kind};
+    use std::os::unix::process::ExitStatusExt;
+    let test = "save_to_a_full_output_reports_it_and_is_not_killed_by_sigpipe";
+    let Some(env) = TestEnv::new(test, TestUser::Any) else {
+        return;
+    };
+    // A layer far larger than the archive's buffer and the stream's.
+    let layer = busybox_rootfs()
+        .entry(Entry::new("big", Kind::File).data(vec![1u8; 16 << 20]))
+        .finish();
+    let (path, _) = env.docker_archive("big.tar", &[ImageSpec::new(&[IMAGE], vec![layer])]);
+    env.give(&path);
+    env.load(&path);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("open /dev/full");
+    let out = env
+        .command(&["save", IMAGE])
+        .stdout(full)
+        .output()
+        .expect("burrow");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), None, "{:?}: {err}", out.status);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(!err.to_lowercase().contains("broken pipe"), "{err}");
+}
+
 #[test]
 fn export_import_cp_and_logs_go_through_pipes() {
     let Some(env) = env_with_image("export_import_cp_and_logs_go_through_pipes") else {

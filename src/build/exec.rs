@@ -2830,19 +2830,17 @@ fn write_layer(
     all.extend(items);
     // The stream goes straight to the unpacker (which hashes it), from a
     // thread of this short-lived process: never written out whole.
-    let (out, mut reader) = crate::image::chunks::channel();
-    std::thread::scope(|scope| {
-        let writer = scope.spawn(|| write_tar(out, &all, &archives));
-        let added = store.add_layer_sharing(&mut reader, None, None, "build step", earlier);
-        // A failed unpacking stops the writer at its next chunk.
-        drop(reader);
-        match writer.join() {
-            Ok(Ok(())) => added.map_err(img),
-            // The writer's error is the cause of the unpacker's.
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(other("writing the layer's tar stream panicked".into())),
-        }
-    })
+    use crate::image::chunks::{self, Failed};
+    let streamed = chunks::stream(
+        |out| write_tar(out, &all, &archives),
+        |reader| store.add_layer_sharing(reader, None, None, "build step", earlier),
+    );
+    match streamed {
+        Ok((added, ())) => Ok(added),
+        Err(Failed::Reader(e)) => Err(img(e)),
+        Err(Failed::Writer(e)) => Err(e),
+        Err(Failed::WriterPanicked) => Err(other("writing the layer's tar stream panicked".into())),
+    }
 }
 
 /// The tar stream of a COPY layer: `all` (image paths, parents first),

@@ -792,30 +792,35 @@ impl<W: Write> Sink for TarSink<W> {
     }
 
     fn layer(&mut self, store: &Store, path: &str, diff_id: &Digest, size: u64) -> Result<()> {
-        // The rebuilt tar flows through a pipe from a thread into the
-        // archive, so a layer is never held whole in memory or on disk.
-        let (reader, writer) = io::pipe().map_err(|source| ArchiveError::Io {
-            what: "pipe for",
-            path: path.into(),
-            source,
-        })?;
-        std::thread::scope(|s| {
-            let producer = s.spawn(move || repack_verified(store, diff_id, writer));
-            let mut reader = reader;
-            let appended = self
-                .0
-                .append_file(path, 0o644, SAVE_MTIME, size, &mut reader);
-            drop(reader);
-            let produced = producer.join().unwrap_or_else(|_| {
-                Err(ArchiveError::Invalid {
+        // The rebuilt tar flows from a thread into the archive, so a layer
+        // is never held whole in memory or on disk. A rebuild that fails
+        // is the cause of a short member; an archive that cannot be
+        // written stops the rebuild, whose "broken pipe" is not reported.
+        use super::chunks::{self, Failed};
+        let streamed = chunks::stream(
+            |mut out| {
+                repack_verified(store, diff_id, &mut out)?;
+                out.end().map_err(|source| ArchiveError::Io {
+                    what: "rebuilding the layer from",
                     path: store.layer_path(diff_id),
-                    member: diff_id.to_string(),
-                    detail: "rebuilding the layer panicked".into(),
+                    source,
                 })
-            });
-            produced?;
-            appended.map_err(ArchiveError::from)
-        })
+            },
+            |rebuilt| {
+                self.0
+                    .append_file(path, 0o644, SAVE_MTIME, size, rebuilt)
+                    .map_err(ArchiveError::from)
+            },
+        );
+        match streamed {
+            Ok(_) => Ok(()),
+            Err(Failed::Reader(e) | Failed::Writer(e)) => Err(e),
+            Err(Failed::WriterPanicked) => Err(ArchiveError::Invalid {
+                path: store.layer_path(diff_id),
+                member: diff_id.to_string(),
+                detail: "rebuilding the layer panicked".into(),
+            }),
+        }
     }
 }
 

@@ -1,10 +1,13 @@
 //! A layer's tar stream passed from the thread that writes it to the
 //! unpacker that reads it, in chunks, so a layer made from files (a build
-//! step, a container's changes) is never written out whole first. Only
-//! for a process that forks no more (a user namespace's helper): the
-//! writer is a thread. The stream ends only where the writer says so
+//! step, a container's changes, a layer rebuilt for `save` or `push`) is
+//! never written out whole first. The writer is a scoped thread, gone
+//! when [`stream`] returns: never stream while this process could fork
+//! into a container. The stream ends only where the writer says so
 //! (`end`): a writer that fails, and so drops its end early, leaves the
 //! reader an error, never a shorter stream that still reads as whole.
+//! [`stream`] runs the two ends and says which failed first, so the error
+//! reported is the cause, never its echo ("broken pipe", a cut stream).
 
 use std::io::{Read, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -27,8 +30,59 @@ pub fn channel() -> (ChunkWriter, ChunkReader) {
             chunk: Vec::new(),
             at: 0,
             ended: false,
+            cut: false,
         },
     )
+}
+
+/// The end of a [`stream`] that failed first, with its error.
+#[derive(Debug)]
+pub enum Failed<R, W> {
+    /// The reader failed on its own (refused what it read, or could not
+    /// put it where it goes); the writer's error, if any, is only that
+    /// its reader went away.
+    Reader(R),
+    /// The writer failed and so cut the stream short; the reader's error,
+    /// if any, is only that cut.
+    Writer(W),
+    /// The writer's thread panicked.
+    WriterPanicked,
+}
+
+/// Runs `write` on a thread of its own, writing a new stream that `read`
+/// reads on this one: both results, or the error of the end that failed
+/// first. A reader that stops early stops the writer at its next chunk
+/// (no signal, no pipe: nothing dies of SIGPIPE); what a reader that
+/// succeeded left unread is read to the end, so that the writer's last
+/// chunk always finds its reader. `write` must call [`ChunkWriter::end`].
+pub fn stream<T, U, R, W>(
+    write: impl FnOnce(ChunkWriter) -> Result<U, W> + Send,
+    read: impl FnOnce(&mut ChunkReader) -> Result<T, R>,
+) -> Result<(T, U), Failed<R, W>>
+where
+    U: Send,
+    W: Send,
+{
+    let (writer, mut reader) = channel();
+    std::thread::scope(|s| {
+        let writing = s.spawn(move || write(writer));
+        let read = read(&mut reader);
+        if read.is_ok() {
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        }
+        let cut = reader.cut;
+        drop(reader);
+        let Ok(wrote) = writing.join() else {
+            return Err(Failed::WriterPanicked);
+        };
+        match (read, wrote) {
+            (Ok(t), Ok(u)) => Ok((t, u)),
+            // The reader saw the writer go without its end: the cause.
+            (Err(_), Err(w)) if cut => Err(Failed::Writer(w)),
+            (Err(r), _) => Err(Failed::Reader(r)),
+            (Ok(_), Err(w)) => Err(Failed::Writer(w)),
+        }
+    })
 }
 
 /// The writing end: a reader that went away makes writes fail (broken
@@ -80,6 +134,8 @@ pub struct ChunkReader {
     chunk: Vec<u8>,
     at: usize,
     ended: bool,
+    /// The writer went away without the end of the stream.
+    cut: bool,
 }
 
 impl Read for ChunkReader {
@@ -92,10 +148,11 @@ impl Read for ChunkReader {
                 Ok(c) if c.is_empty() => self.ended = true,
                 Ok(c) => (self.chunk, self.at) = (c, 0),
                 Err(_) => {
+                    self.cut = true;
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,
                         "the writer of the stream stopped before its end",
-                    ))
+                    ));
                 }
             }
         }
@@ -138,6 +195,54 @@ mod tests {
         let err = r.read_to_end(&mut got).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
         assert_eq!(got.len(), CHUNK, "what was sent is read first");
+    }
+
+    /// A writer that keeps writing long after its reader stopped.
+    fn long_writer(mut w: ChunkWriter) -> std::io::Result<()> {
+        for _ in 0..QUEUED * 4 {
+            w.write_all(&[7u8; CHUNK])?;
+        }
+        w.end()
+    }
+
+    #[test]
+    fn a_reader_that_refuses_is_the_cause_not_the_writers_broken_pipe() {
+        let got = stream(long_writer, |r| -> Result<(), &str> {
+            r.read_exact(&mut [0u8; 10]).unwrap();
+            Err("refused entry x")
+        });
+        assert!(
+            matches!(got, Err(Failed::Reader("refused entry x"))),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_writer_that_fails_is_the_cause_not_the_readers_cut_stream() {
+        let got = stream(
+            |mut w| -> Result<(), &str> {
+                w.write_all(&[1u8; CHUNK * 2]).unwrap();
+                Err("file vanished")
+            },
+            |r| {
+                let mut all = Vec::new();
+                r.read_to_end(&mut all).map_err(|e| e.kind())
+            },
+        );
+        assert!(
+            matches!(got, Err(Failed::Writer("file vanished"))),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_reader_done_before_the_end_still_lets_the_writer_end() {
+        let got = stream(long_writer, |r| -> Result<u8, ()> {
+            let mut one = [0u8; 1];
+            r.read_exact(&mut one).unwrap();
+            Ok(one[0])
+        });
+        assert!(matches!(got, Ok((7, ()))), "{got:?}");
     }
 
     #[test]

@@ -14,7 +14,6 @@ use crate::image::{Digest, Reference};
 use nix::fcntl::{Flock, FlockArg};
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use ureq::http::Method;
@@ -286,63 +285,48 @@ impl Upload<'_> {
     fn upload_layer(&self, diff_id: &Digest, bar: usize) -> Result<Descriptor> {
         let what = format!("layer {diff_id}");
         let location = self.start_upload(&what)?;
-        let (reader, writer) = io::pipe().map_err(|e| RegistryError::Upload {
-            registry: self.client.registry.clone(),
-            what: what.clone(),
-            detail: format!("pipe: {e}"),
-        })?;
         let store = self.store;
-        let (sent, produced) = std::thread::scope(|s| {
-            let producer = s.spawn(move || -> Result<(Digest, u64)> {
-                let hashed = HashingWriter::new(io::BufWriter::with_capacity(1 << 20, writer));
+        let registry = &self.client.registry;
+        let upload = |detail: String| RegistryError::Upload {
+            registry: registry.clone(),
+            what: what.clone(),
+            detail,
+        };
+        // The layer is rebuilt and compressed on a thread as it is sent:
+        // never written out whole. A rebuild that fails is the cause of a
+        // cut upload; an upload that fails stops the rebuild.
+        use crate::image::chunks::{self, Failed};
+        let streamed = chunks::stream(
+            |out| -> Result<(Digest, u64)> {
+                let hashed = HashingWriter::new(out);
                 let mut gz = flate2::write::GzEncoder::new(hashed, flate2::Compression::default());
                 crate::image::archive::repack_verified(store, diff_id, &mut gz)?;
-                let hashed = gz.finish().map_err(|e| RegistryError::Upload {
-                    registry: String::new(),
-                    what: diff_id.to_string(),
-                    detail: e.to_string(),
-                })?;
-                let (mut w, digest, size) = hashed.finish();
-                let _ = w.flush();
+                let (out, digest, size) = gz.finish().map_err(|e| upload(e.to_string()))?.finish();
+                out.end().map_err(|e| upload(e.to_string()))?;
                 Ok((digest, size))
-            });
-            let mut counted = Counted {
-                inner: reader,
-                progress: self.progress,
-                index: bar,
-            };
-            let sent = self.client.send(
-                Method::PATCH,
-                &location,
-                Some(self.scope),
-                &[("Content-Type", "application/octet-stream")],
-                Payload::Stream(&mut counted),
-            );
-            // Unblocks the producer if the upload stopped early.
-            drop(counted);
-            let produced = producer.join().unwrap_or_else(|_| {
-                Err(RegistryError::Upload {
-                    registry: self.client.registry.clone(),
-                    what: what.clone(),
-                    detail: "rebuilding the layer panicked".into(),
-                })
-            });
-            (sent, produced)
-        });
-        // A rebuild failure explains a broken upload better than the
-        // upload's own error.
-        let (digest, size) = match produced {
+            },
+            |rebuilt| {
+                let mut counted = Counted {
+                    inner: rebuilt,
+                    progress: self.progress,
+                    index: bar,
+                };
+                self.client.send(
+                    Method::PATCH,
+                    &location,
+                    Some(self.scope),
+                    &[("Content-Type", "application/octet-stream")],
+                    Payload::Stream(&mut counted),
+                )
+            },
+        );
+        let (resp, (digest, size)) = match streamed {
             Ok(v) => v,
-            Err(RegistryError::Upload { detail, .. }) => {
-                return Err(RegistryError::Upload {
-                    registry: self.client.registry.clone(),
-                    what,
-                    detail,
-                })
+            Err(Failed::Reader(e) | Failed::Writer(e)) => return Err(e),
+            Err(Failed::WriterPanicked) => {
+                return Err(upload("rebuilding the layer panicked".into()))
             }
-            Err(e) => return Err(e),
         };
-        let resp = sent?;
         if resp.status().as_u16() != 202 && !resp.status().is_success() {
             return Err(self.client.status_error(resp, &location, &what));
         }
