@@ -15,6 +15,7 @@
 //! watches, and `ps` then shows it exited.
 
 mod control;
+mod hook;
 mod network;
 pub mod panic;
 pub mod terminal;

@@ -7,14 +7,12 @@
 //! log (a stderr line `burrow logs` shows) and into its state's error
 //! (`inspect`, `ps`). Never panics itself.
 
-use super::terminal;
+use super::{hook, terminal};
 use crate::container::log::{self, Stream, LOG_FILE};
 use crate::container::record::Containers;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 /// Beside the record: every panic of a supervisor of this container.
 pub const PANIC_LOG: &str = "supervisor.log";
@@ -35,47 +33,27 @@ pub struct PanicRecord {
 /// The hook, installed while this lives (a supervisor's life, detached or
 /// in the foreground of `run`); a panic after it is gone is none of the
 /// container's business.
-pub struct PanicHook {
-    armed: Arc<AtomicBool>,
-}
-
-impl Drop for PanicHook {
-    fn drop(&mut self) {
-        self.armed.store(false, Ordering::SeqCst);
-    }
-}
+pub type PanicHook = hook::Armed;
 
 /// Installs the hook in this process, for panics of this thread (the
 /// supervisor's); the hook found before runs after it. Forked children
 /// of the supervisor inherit the hook but not the pid, and write nothing
 /// (their panics come back to the supervisor as errors).
 pub fn install(record: PanicRecord) -> PanicHook {
-    let me = std::process::id();
-    let thread = std::thread::current().id();
-    let armed = Arc::new(AtomicBool::new(true));
-    let live = armed.clone();
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if live.load(Ordering::SeqCst)
-            && std::process::id() == me
-            && std::thread::current().id() == thread
-        {
-            // First: the message below goes to a terminal that shows it.
-            terminal::restore_after_panic();
-            let message = info
-                .payload()
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| info.payload().downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "(no message)".into());
-            let place = info
-                .location()
-                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
-            record.write(&note(&message, place.as_deref()));
-        }
-        previous(info);
-    }));
-    PanicHook { armed }
+    hook::on_panic(move |info| {
+        // First: the message below goes to a terminal that shows it.
+        terminal::restore_after_panic();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into());
+        let place = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+        record.write(&note(&message, place.as_deref()));
+    })
 }
 
 /// The one line that says what happened.
@@ -223,6 +201,29 @@ mod tests {
         }
         assert!(said.contains("seam 42"), "{said}");
         assert!(!dir.join(LOG_FILE).exists());
+    }
+
+    /// As `exec -t` and `attach` leave it: the terminal in raw mode with
+    /// no supervisor's hook installed. A panic puts it back all the same.
+    #[test]
+    fn a_panic_while_raw_mode_lives_puts_the_terminal_back_without_a_supervisor() {
+        use nix::sys::termios::{tcgetattr, LocalFlags};
+        let _one = HOOK.lock().unwrap_or_else(|e| e.into_inner());
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let cooked = || {
+            tcgetattr(&pty.slave)
+                .unwrap()
+                .local_flags
+                .contains(LocalFlags::ICANON | LocalFlags::ECHO)
+        };
+        let raw = terminal::RawMode::enter_on(std::os::fd::AsRawFd::as_raw_fd(&pty.slave))
+            .expect("a pty takes raw mode");
+        assert!(!cooked());
+        let caught = std::panic::catch_unwind(|| panic!("seam {}", 43));
+        assert!(caught.is_err());
+        assert!(cooked(), "the panic put the terminal back");
+        drop(raw);
+        let _ = std::panic::take_hook();
     }
 
     #[test]

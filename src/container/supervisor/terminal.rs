@@ -20,10 +20,15 @@ pub const FORWARDED: [nix::sys::signal::Signal; 6] = [
 
 /// The real terminal in raw mode while it lives, so that Ctrl-C, Ctrl-Z
 /// and friends travel as bytes to the container's terminal, which turns
-/// them into signals for the container's foreground job.
+/// them into signals for the container's foreground job. Whoever holds
+/// it (a foreground `run`, `exec -t`, `attach`, `start -a`), a panic of
+/// the thread that entered it puts the terminal back first: a release
+/// build aborts, and no destructor runs.
 pub struct RawMode {
     fd: std::os::fd::RawFd,
     saved: nix::sys::termios::Termios,
+    /// Dropped after `drop` has put the settings back.
+    _on_panic: super::hook::Armed,
 }
 
 /// The terminal and settings the live `RawMode` replaced, for a panic to
@@ -51,7 +56,11 @@ impl RawMode {
         if let Ok(mut s) = SAVED.lock() {
             *s = Some((fd, saved.clone().into()));
         }
-        Some(RawMode { fd, saved })
+        Some(RawMode {
+            fd,
+            saved,
+            _on_panic: super::hook::on_panic(|_| restore_after_panic()),
+        })
     }
 }
 
@@ -68,8 +77,7 @@ impl Drop for RawMode {
 }
 
 /// Puts back the terminal settings a live `RawMode` replaced: for the
-/// supervisor's panic hook, which runs before an abort. Never waits and
-/// never panics.
+/// panic hooks, which run before an abort. Never waits and never panics.
 pub fn restore_after_panic() {
     let Ok(saved) = SAVED.try_lock() else {
         return;
