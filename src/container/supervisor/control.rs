@@ -65,6 +65,21 @@ pub enum Reply {
     },
 }
 
+/// Why a request went unanswered: the supervisor that got it is older
+/// than the burrow that sent it, and does not know it.
+pub const OLDER_SUPERVISOR: &str =
+    "the container's supervisor is from an older burrow; stop and start the container";
+
+/// A request line as the supervisor reads it, or the reply that refuses
+/// it. JSON that is no request this supervisor knows comes from a newer
+/// burrow (requests are only ever added), and is answered so.
+pub(super) fn parse_request(line: &[u8]) -> Result<Request, Reply> {
+    serde_json::from_slice(line).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => Reply::Failed(OLDER_SUPERVISOR.into()),
+        _ => Reply::Failed(format!("a request that is not JSON: {e}")),
+    })
+}
+
 pub(super) enum ClientKind {
     /// The request line is still coming.
     Pending,
@@ -231,5 +246,53 @@ pub fn read_reply(sock: &mut UnixStream) -> Option<Reply> {
         }
     }
     let end = data.iter().position(|&b| b == b'\n').unwrap_or(data.len());
-    serde_json::from_slice(&data[..end]).ok()
+    serde_json::from_slice(&data[..end]).ok().map(said_plainly)
+}
+
+/// Supervisors of burrows before `parse_request` answered a request they
+/// did not know with the parser's words ("unknown variant `Start`,
+/// expected one of ..."): what they mean, said plainly.
+fn said_plainly(reply: Reply) -> Reply {
+    match reply {
+        Reply::Failed(why) if why.starts_with("unknown variant `") => {
+            Reply::Failed(OLDER_SUPERVISOR.into())
+        }
+        r => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a supervisor of the burrow before `Request::Start` (2dd12f1)
+    /// answered `start`'s request, byte for byte.
+    const OLD_ANSWER_TO_START: &[u8] = b"{\"Failed\":\"unknown variant `Start`, expected one of \
+        `Attach`, `Resize`, `Stop`, `Kill`, `Wait`, `Healthcheck` at line 1 column 7\"}\n";
+
+    #[test]
+    fn an_older_supervisors_answer_to_a_request_it_does_not_know_says_what_to_do() {
+        let (mut ours, mut theirs) = UnixStream::pair().unwrap();
+        theirs.write_all(OLD_ANSWER_TO_START).unwrap();
+        match read_reply(&mut ours) {
+            Some(Reply::Failed(why)) => assert_eq!(why, OLDER_SUPERVISOR),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_request_this_supervisor_does_not_know_is_answered_as_from_a_newer_burrow() {
+        let newer = parse_request(b"{\"Checkpoint\":{\"leave_running\":true}}\n");
+        assert!(
+            matches!(&newer, Err(Reply::Failed(why)) if why == OLDER_SUPERVISOR),
+            "{newer:?}"
+        );
+        let garbage = parse_request(b"{\"Stop\n");
+        assert!(
+            matches!(&garbage, Err(Reply::Failed(why)) if why.starts_with("a request that is not JSON")),
+            "{garbage:?}"
+        );
+        let line = serde_json::to_vec(&Request::Start).unwrap();
+        assert!(matches!(parse_request(&line), Ok(Request::Start)));
+    }
 }

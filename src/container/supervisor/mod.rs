@@ -1277,10 +1277,10 @@ impl Supervisor {
                 };
                 let line: Vec<u8> = c.buf.drain(..=end).collect();
                 let rest = std::mem::take(&mut c.buf);
-                match serde_json::from_slice::<Request>(&line) {
+                match control::parse_request(&line) {
                     Ok(req) => self.request(i, req, &rest),
-                    Err(e) => {
-                        reply(&mut self.clients[i].sock, &Reply::Failed(e.to_string()));
+                    Err(refused) => {
+                        reply(&mut self.clients[i].sock, &refused);
                         false
                     }
                 }
