@@ -252,6 +252,44 @@ fn compose_up_ps_down_keeps_the_named_volume_and_isolates_projects() {
     assert!(!vols.stdout.contains("shop_data"), "{vols}");
 }
 
+/// As docker compose: `up SERVICE` makes the volumes that service (and
+/// what it depends on) mounts, not every top-level volume; a later `up`
+/// of the other service makes its own.
+#[test]
+fn up_of_one_service_makes_only_the_volumes_it_uses() {
+    let test = "up_of_one_service_makes_only_the_volumes_it_uses";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let file = "services:
+  base:
+    image: netbox
+    command: [sleep, '600']
+    volumes: [data:/data]
+  other:
+    image: netbox
+    command: [sleep, '600']
+    volumes: [spare:/spare]
+volumes:
+  data: {}
+  spare: {}
+  unused: {}
+";
+    let dir = project(&env, "vols", &[("compose.yaml", file)]);
+    let vols = |env: &TestEnv| -> Vec<String> {
+        let out = env.ok(&["volume", "ls", "-q"]).stdout;
+        let mut names: Vec<String> = out.lines().map(str::to_string).collect();
+        names.sort();
+        names
+    };
+    compose(&env, &dir, &["up", "-d", "base"], &[]).assert_ok();
+    assert_eq!(vols(&env), ["vols_data"]);
+    compose(&env, &dir, &["up", "-d"], &[]).assert_ok();
+    assert_eq!(vols(&env), ["vols_data", "vols_spare"]);
+    compose(&env, &dir, &["down", "-v"], &[]).assert_ok();
+    assert!(vols(&env).is_empty(), "{:?}", vols(&env));
+}
+
 #[test]
 fn a_dependency_that_never_becomes_healthy_is_an_error_and_down_cleans_up() {
     let test = "a_dependency_that_never_becomes_healthy_is_an_error_and_down_cleans_up";

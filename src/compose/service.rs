@@ -113,6 +113,26 @@ impl Project {
         out
     }
 
+    /// The keys of the top-level volumes a service mounts (by the short
+    /// syntax's name, or a long `type: volume`'s source).
+    pub fn volumes_of(&self, service: &Service) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for v in service.volumes.iter().flatten() {
+            let key = match v {
+                ServiceVolume::Short(text) => text
+                    .split_once(':')
+                    .map(|(src, _)| src)
+                    .filter(|src| !src.is_empty() && !is_path(src)),
+                ServiceVolume::Long(l) if l.kind == "volume" => l.source.as_deref(),
+                ServiceVolume::Long(_) => None,
+            };
+            if let Some(key) = key.filter(|k| !out.iter().any(|o| o == k)) {
+                out.push(key.to_string());
+            }
+        }
+        out
+    }
+
     /// How many containers a service runs: its `scale`, else its
     /// `deploy.replicas`, else one.
     pub fn replicas(&self, name: &str) -> Result<u32, ComposeError> {
@@ -907,5 +927,16 @@ mod tests {
         assert_eq!(plan.networks[0].0, "demo_default");
         assert_eq!(p.used_networks(), ["default"]);
         assert_eq!(p.volume_name("v"), "demo_v");
+    }
+
+    #[test]
+    fn a_services_volumes_are_the_top_level_ones_it_mounts() {
+        let p = project(
+            "services:\n  app:\n    image: x\n    volumes:\n      - data:/d\n      - ./here:/h\n      \
+             - /anon\n      - {type: volume, source: logs, target: /l}\n      \
+             - {type: bind, source: /tmp, target: /t}\n      - data:/again\n\
+             volumes:\n  data: {}\n  logs: {}\n  unused: {}\n",
+        );
+        assert_eq!(p.volumes_of(&p.model.services["app"]), ["data", "logs"]);
     }
 }

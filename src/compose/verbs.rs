@@ -152,7 +152,20 @@ fn make_networks_and_volumes(
         )?;
         made.networks.push(name);
     }
-    for (key, top) in &project.model.volumes {
+    // As compose: only the volumes the services mount, not every
+    // top-level one (`up base` makes none of the others').
+    let mut vols: Vec<String> = Vec::new();
+    for s in services {
+        for v in project.volumes_of(&project.model.services[s]) {
+            if !vols.contains(&v) {
+                vols.push(v);
+            }
+        }
+    }
+    for key in &vols {
+        let Some(top) = project.model.volumes.get(key) else {
+            continue;
+        };
         let name = project.volume_name(key);
         if volumes::verbs::inspect(ctx, &name).is_ok() {
             continue;
