@@ -54,6 +54,68 @@ pub struct Listener {
     fd: OwnedFd,
     /// The kernel's size of `struct seccomp_notif`, at least libc's.
     recv_len: usize,
+    /// What was served, when `BURROW_NOTIFY_STATS` asks for it.
+    stats: Option<std::cell::RefCell<Stats>>,
+}
+
+/// A count of the notifications a listener served, by call, with the CPU
+/// time the server spent on them; written when the listener goes to the
+/// file `BURROW_NOTIFY_STATS` names (appended), with the process's own
+/// CPU time then: how benchmarks count the cost of a notification path
+/// on a machine too busy to time it.
+struct Stats {
+    path: std::path::PathBuf,
+    /// By call number: (notifications, ns of the server's CPU).
+    calls: std::collections::BTreeMap<i32, (u64, u64)>,
+}
+
+/// CPU time of the calling thread (or process), ns.
+fn cpu_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes one timespec, which `ts` is.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+impl Stats {
+    fn write(&self) -> std::io::Result<()> {
+        use std::io::Write;
+        let name = |nr: i32| {
+            #[cfg(target_arch = "x86_64")]
+            let s = syscalls::x86_64::Sysno::new(nr as usize).map(|s| s.name());
+            #[cfg(target_arch = "aarch64")]
+            let s = syscalls::aarch64::Sysno::new(nr as usize).map(|s| s.name());
+            #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+            let s: Option<&str> = None;
+            s.map_or_else(|| nr.to_string(), str::to_string)
+        };
+        let mut out = format!(
+            "pid {} process-cpu-us {}\n",
+            std::process::id(),
+            cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID) / 1000
+        );
+        for (&nr, &(n, ns)) in &self.calls {
+            out.push_str(&format!("{} {n} serve-us {}\n", name(nr), ns / 1000));
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?
+            .write_all(out.as_bytes())
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Some(s) = &self.stats {
+            if let Err(e) = s.borrow().write() {
+                eprintln!("burrow: BURROW_NOTIFY_STATS: {e}");
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Listener {
@@ -101,7 +163,17 @@ impl Listener {
                 SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
             )
         };
-        Listener { fd, recv_len }
+        let stats = std::env::var_os("BURROW_NOTIFY_STATS").map(|path| {
+            std::cell::RefCell::new(Stats {
+                path: path.into(),
+                calls: Default::default(),
+            })
+        });
+        Listener {
+            fd,
+            recv_len,
+            stats,
+        }
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
@@ -250,8 +322,19 @@ impl Listener {
             let Some(n) = self.recv() else {
                 return true;
             };
+            let start = self
+                .stats
+                .as_ref()
+                .map(|_| cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID));
             let r = server.serve(self, &n);
             self.respond(n.id, r);
+            if let (Some(s), Some(start)) = (&self.stats, start) {
+                let spent = cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID).saturating_sub(start);
+                let mut s = s.borrow_mut();
+                let e = s.calls.entry(n.data.nr).or_default();
+                e.0 += 1;
+                e.1 += spent;
+            }
         }
         true
     }
