@@ -551,54 +551,66 @@ fn chown(
     uid: u64,
     gid: u64,
 ) -> Result<Answer, Errno> {
-    let root = open_root(tid)?;
-    let file = match target {
+    // Everything is read first and checked once (`still_waiting`) before
+    // anything is written: reads of a caller that is gone change nothing.
+    let (file, root_mount) = match target {
         Target::Path {
             dirfd,
             addr,
             follow,
         } => {
             let path = read_path(tid, addr)?;
-            if !still_waiting(notify, id) {
-                return Err(Errno::NOENT);
-            }
+            let root = open_root(tid)?;
             match resolve(&root, tid, dirfd, &path, follow, false) {
                 // Across a mount (/proc, /dev, a volume): nothing to record
                 // there, and nothing a chown to another id could do.
                 Err(Errno::XDEV) => return Ok(Answer::Done),
-                other => other?,
+                other => (other?, mount_id(root.as_fd())?),
             }
         }
         Target::Fd(fd) => {
             if fd < 0 {
                 return Err(Errno::BADF);
             }
-            let f = open_proc(tid, &format!("fd/{fd}"), false)?;
-            if !still_waiting(notify, id) {
-                return Err(Errno::NOENT);
-            }
-            f
+            // The root's mount without opening it: one call, not three.
+            let root = rustix::fs::statx(
+                rustix::fs::CWD,
+                format!("/proc/{tid}/root"),
+                rustix::fs::AtFlags::empty(),
+                rustix::fs::StatxFlags::MNT_ID,
+            )?;
+            (open_proc(tid, &format!("fd/{fd}"), false)?, root.stx_mnt_id)
         }
     };
     // Only the container's own root filesystem keeps owners: never a file
     // of the host reached through a volume or an inherited fd.
     let f = facts(file.as_fd())?;
-    if f.mount != mount_id(root.as_fd())? {
+    if f.mount != root_mount {
         return Ok(Answer::Done);
     }
     let is_dir = f.kind == rustix::fs::FileType::Directory;
     if !is_dir && f.kind != rustix::fs::FileType::RegularFile {
+        if !still_waiting(notify, id) {
+            return Err(Errno::NOENT);
+        }
         // Symbolic links, fifos, sockets cannot carry user.* xattrs.
         return chown_unlabelled(layer, &file, uid, gid);
     }
     let before = crate::owners::recorded(file.as_fd());
     let (new_uid, new_gid) = owner_asked(before.map_or((0, 0), |o| (o.uid, o.gid)), uid, gid);
-    let via = format!("/proc/self/fd/{}", file.as_raw_fd());
     if (new_uid, new_gid) == (0, 0) {
-        // The owner every file really has: no record, and the kernel
-        // does the rest of a chown (the set-id bits) itself.
+        // The owner every file really has: no record, and the kernel does
+        // the rest of a chown (the set-id bits) itself. A file with no
+        // other recorded (dpkg's every file) needs nothing written, so no
+        // check that the caller still waits.
         if before.is_some() {
-            rustix::fs::removexattr(&via, OVERRIDE_XATTR)?;
+            if !still_waiting(notify, id) {
+                return Err(Errno::NOENT);
+            }
+            rustix::fs::removexattr(
+                format!("/proc/self/fd/{}", file.as_raw_fd()),
+                OVERRIDE_XATTR,
+            )?;
         }
         if !is_dir {
             asked.note(Asked {
@@ -609,6 +621,10 @@ fn chown(
         }
         return Ok(Answer::Continue);
     }
+    if !still_waiting(notify, id) {
+        return Err(Errno::NOENT);
+    }
+    let via = format!("/proc/self/fd/{}", file.as_raw_fd());
     // As the kernel does for any chown of a non-directory: set-user-id
     // goes, and set-group-id with group execute.
     let mut mode = f.mode;
@@ -729,11 +745,10 @@ fn carry_owner(
     if !asked.pending(tid) {
         return Ok(Answer::Continue);
     }
+    // Only read until the rename: the check that the caller still waits
+    // comes once, before it.
     let new_path = read_path(tid, paths[1])?;
     let root = open_root(tid)?;
-    if !still_waiting(notify, id) {
-        return Err(Errno::NOENT);
-    }
     let replaced = resolve(&root, tid, dirs[1], &new_path, false, false)?;
     let Some(owner) =
         crate::owners::recorded(replaced.as_fd()).filter(|o| (o.uid, o.gid) != (0, 0))
