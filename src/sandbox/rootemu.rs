@@ -1079,6 +1079,37 @@ mod tests {
     }
 
     #[test]
+    fn asking_for_the_ids_a_process_has_leaves_the_table_empty() {
+        let null = rustix::fs::open("/dev/null", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .expect("open /dev/null");
+        // Not a listener: the set*id calls never ask it anything.
+        let l = Listener::new(null);
+        let me = rustix::thread::gettid().as_raw_nonzero().get() as u32;
+        let own = true_creds(me).expect("this thread's ids");
+        let mut t = CredTable::default();
+        let same = [own.uid[0], own.uid[1], own.uid[2]].map(u64::from);
+        let args = [same[0], same[1], same[2], 0, 0, 0];
+        assert_eq!(
+            ids_call(&mut t, &l, 0, me, "setresuid", args),
+            Ok(Answer::Value(0))
+        );
+        assert!(t.by_process.is_empty(), "an entry for the ids it had");
+        assert_eq!(
+            ids_call(&mut t, &l, 0, me, "getuid", [0; 6]),
+            Ok(Answer::Continue)
+        );
+        // Another id is kept, and the get*id calls are answered from it.
+        assert_eq!(
+            ids_call(&mut t, &l, 0, me, "setresuid", [42, 42, 42, 0, 0, 0]),
+            Ok(Answer::Value(0))
+        );
+        assert_eq!(
+            ids_call(&mut t, &l, 0, me, "getuid", [0; 6]),
+            Ok(Answer::Value(42))
+        );
+    }
+
+    #[test]
     fn a_saved_id_lets_a_process_go_back_as_credentials_7_says() {
         let mut c = root();
         c.set("setreuid", [UNCHANGED, 1000, 0]).unwrap();
@@ -1297,13 +1328,29 @@ fn ids_call(
     name: &str,
     args: [u64; 6],
 ) -> Result<Answer, Errno> {
+    let is_get = name.starts_with("get");
+    if is_get && table.by_process.is_empty() {
+        // No process changed its ids: every answer is the kernel's, and
+        // nothing need be read of the caller (most programs ask at start).
+        return Ok(Answer::Continue);
+    }
     let Some((tgid, start, known)) = table.lookup(tid) else {
         return Ok(Answer::Continue);
     };
-    let is_get = name.starts_with("get");
+    let inherited = known.is_some();
     let Some(mut creds) = known.or_else(|| (!is_get).then(|| true_creds(tid)).flatten()) else {
         // Never changed: the kernel's answer is the true one.
         return Ok(Answer::Continue);
+    };
+    // A process with no emulated ancestor that asks for the ids it has
+    // (burrow's own set-up of the container's first process does) keeps
+    // the kernel's answers: no entry, so the table stays empty and the
+    // get*id calls of every later process need nothing read.
+    let before = creds.clone();
+    let keep = |table: &mut CredTable, creds: Creds| {
+        if inherited || creds != before {
+            table.insert(tgid, start, creds);
+        }
     };
     let a = |i: usize| args[i] as u32;
     let value = match name {
@@ -1354,12 +1401,12 @@ fn ids_call(
             if !still_waiting(notify, id) {
                 return Err(Errno::NOENT);
             }
-            table.insert(tgid, start, creds);
+            keep(table, creds);
             0
         }
         set => {
             let r = creds.set(set, [a(0), a(1), a(2)])?;
-            table.insert(tgid, start, creds);
+            keep(table, creds);
             r
         }
     };
