@@ -569,3 +569,256 @@ fn kube_play_mounts_host_paths_empty_dirs_and_claims() {
     env.ok(&["kube", "down", path_str(&file)]);
     env.ok(&["volume", "rm", "vols-keep"]);
 }
+
+/// PyPI's `kubernetes-validate` (Kubernetes' own OpenAPI schemas as JSON
+/// schemas), in a virtual environment cached under /var/cache/burrow-test
+/// (~/.cache/burrow-test when the tests do not run as root); why not,
+/// when it cannot be had (PyPI unreachable).
+fn kubernetes_validate() -> Result<std::path::PathBuf, String> {
+    const VERSION: &str = "1.37.0";
+    let cache = if common::running_as_root() {
+        std::path::PathBuf::from(common::debian::CACHE_DIR)
+    } else {
+        std::path::PathBuf::from(std::env::var("HOME").map_err(|e| format!("HOME: {e}"))?)
+            .join(".cache/burrow-test")
+    };
+    let venv = cache.join(format!("kubernetes-validate-{VERSION}"));
+    let bin = venv.join("bin/kubernetes-validate");
+    let done = venv.join(".installed");
+    if done.exists() {
+        return Ok(bin);
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    let run = |program: &std::path::Path, args: &[&str]| -> Result<(), String> {
+        let out = std::process::Command::new(program)
+            .args(args)
+            .output()
+            .map_err(|e| format!("{}: {e}", program.display()))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} {args:?}: {}\n{}",
+                program.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    };
+    run(
+        std::path::Path::new("/usr/bin/python3"),
+        &["-m", "venv", path_str(&venv)],
+    )?;
+    run(
+        &venv.join("bin/pip"),
+        &[
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--timeout",
+            "30",
+            &format!("kubernetes-validate=={VERSION}"),
+        ],
+    )?;
+    std::fs::write(&done, b"").map_err(|e| format!("{}: {e}", done.display()))?;
+    Ok(bin)
+}
+
+/// The offline stand-in for `kubectl apply --dry-run=client`: every
+/// document `kube generate` writes, for a container with published ports
+/// (TCP and UDP), environment, a bind mount, a named volume, an anonymous
+/// volume and a tmpfs, and for a pod of two, is valid under Kubernetes'
+/// schemas strictly (an unknown field is an error); the container's YAML
+/// played back mounts the same volumes. kubectl, when on PATH, is run too,
+/// and the test says what it can check without an API server.
+#[test]
+fn kube_generate_output_is_valid_under_the_kubernetes_schemas() {
+    const TEST: &str = "kube_generate_output_is_valid_under_the_kubernetes_schemas";
+    let Some(env) = env_with_image(TEST, TestUser::WithSubids) else {
+        return;
+    };
+    let validate = match kubernetes_validate() {
+        Ok(v) => v,
+        Err(e) => {
+            println!("SKIP {TEST}: PyPI's kubernetes-validate could not be installed (is PyPI reachable?): {e}");
+            return;
+        }
+    };
+    let host = env.work.join("host-in");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("greeting"), "from the host\n").unwrap();
+    env.give(&host);
+    env.give(&host.join("greeting"));
+    env.ok(&["volume", "create", "kdata"]);
+    let (tcp, udp, pod_port) = (free_port(), free_port(), free_port());
+    env.ok(&[
+        "create",
+        "--name",
+        "kweb",
+        "-p",
+        &format!("127.0.0.1:{tcp}:8080"),
+        "-p",
+        &format!("127.0.0.1:{udp}:5353/udp"),
+        "-e",
+        "GREETING=hello",
+        "-e",
+        "EMPTY=",
+        "-v",
+        "kdata:/data",
+        "-v",
+        &format!("{}:/in:ro", host.display()),
+        "-v",
+        "/scratch",
+        "--tmpfs",
+        "/fast",
+        "-w",
+        "/data",
+        "netbox",
+        "sh",
+        "-c",
+        "echo kept > /data/note; sleep 300",
+    ]);
+    env.ok(&[
+        "pod",
+        "create",
+        "--name",
+        "kpair",
+        "-p",
+        &format!("127.0.0.1:{pod_port}:80"),
+    ]);
+    env.ok(&[
+        "create",
+        "--pod",
+        "kpair",
+        "--name",
+        "kpair-a",
+        "-v",
+        "kdata:/shared",
+        "netbox",
+        "sleep",
+        "300",
+    ]);
+    env.ok(&[
+        "create",
+        "--pod",
+        "kpair",
+        "--name",
+        "kpair-b",
+        "-e",
+        "ROLE=b",
+        "-v",
+        "kdata:/shared:ro",
+        "netbox",
+        "sleep",
+        "300",
+    ]);
+
+    let mut files = Vec::new();
+    for what in ["kweb", "kpair"] {
+        let yaml = env.ok(&["kube", "generate", what]).stdout;
+        for kind in ["kind: Pod", "kind: Service"] {
+            assert!(yaml.contains(kind), "{what}: no {kind}\n{yaml}");
+        }
+        let file = env.fixture(&format!("{what}.yaml"), yaml.as_bytes());
+        let out = std::process::Command::new(&validate)
+            .args(["--strict", path_str(&file)])
+            .output()
+            .expect("kubernetes-validate");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!(
+            "kubernetes-validate --strict {what}.yaml: {}\n{said}",
+            out.status
+        );
+        assert!(
+            out.status.success() && !said.contains("ERROR") && !said.contains("WARN"),
+            "{what}: Kubernetes' schemas refuse it\n{said}\n{yaml}"
+        );
+        files.push((what, file, yaml));
+    }
+    let (_, _, kweb) = &files[0];
+    for want in [
+        "persistentVolumeClaim",
+        "claimName: kdata",
+        "hostPath",
+        "emptyDir",
+        "medium: Memory",
+        "mountPath: /in",
+        "readOnly: true",
+        "protocol: UDP",
+    ] {
+        assert!(kweb.contains(want), "no {want}\n{kweb}");
+    }
+    let (_, _, kpair) = &files[1];
+    assert_eq!(
+        kpair.matches("claimName: kdata").count(),
+        1,
+        "the pod's two containers share one volume\n{kpair}"
+    );
+
+    // kubectl without a server: what it can check.
+    if let Some(kubectl) = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"]
+        .into_iter()
+        .map(std::path::Path::new)
+        .find(|p| p.exists())
+    {
+        let config = env.fixture("kubeconfig", b"");
+        for (what, file, _) in &files {
+            // No API server: port 1 of the loopback refuses at once.
+            let out = std::process::Command::new(kubectl)
+                .env("KUBECONFIG", &config)
+                .args([
+                    "apply",
+                    "--dry-run=client",
+                    "--validate=false",
+                    "--server",
+                    "http://127.0.0.1:1",
+                    "-f",
+                    path_str(file),
+                ])
+                .output()
+                .expect("kubectl");
+            let said = String::from_utf8_lossy(&out.stderr);
+            println!(
+                "kubectl apply --dry-run=client --validate=false -f {what}.yaml, without an API server: {}\n{said}\n\
+                 kubectl decoded each document (YAML to JSON, apiVersion and kind) before it needed the server; \
+                 mapping a kind to its resource and checking fields need the server's discovery, which is why \
+                 kubernetes-validate checks the fields above",
+                out.status
+            );
+            // It got as far as mapping the kinds: the documents decoded.
+            assert!(
+                out.status.success()
+                    || (said.contains("unable to recognize")
+                        && !said.contains("error parsing")
+                        && !said.contains("error converting YAML")),
+                "kubectl cannot read {what}.yaml\n{said}"
+            );
+        }
+    } else {
+        println!("{TEST}: no kubectl on PATH; the schemas' check above stands for it");
+    }
+
+    // Played back, the container mounts the same volumes.
+    env.ok(&["rm", "-f", "kweb"]);
+    env.ok(&["pod", "rm", "-f", "kpair"]);
+    let (_, file, _) = &files[0];
+    env.ok(&["kube", "play", path_str(file)]);
+    let seen = until_ok(
+        &env,
+        &[
+            "exec",
+            "kweb-pod-kweb",
+            "sh",
+            "-c",
+            "cat /in/greeting /data/note && test -d /scratch && grep -q ' /fast tmpfs' /proc/mounts && echo $GREETING",
+        ],
+    );
+    assert_eq!(seen.stdout, "from the host\nkept\nhello\n", "{seen}");
+    env.ok(&["kube", "down", path_str(file)]);
+    env.ok(&["volume", "rm", "kdata"]);
+}

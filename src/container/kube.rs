@@ -167,15 +167,123 @@ fn dns_name(name: &str) -> String {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
+    // At most 63, starting and ending with a letter or digit.
+    out.truncate(63);
     out = out.trim_matches('-').to_string();
     if out.is_empty() {
         out = "burrow".into();
     }
-    out.truncate(63);
     out
 }
 
-fn container_yaml(r: &Record, name: &str, ports: &[PublishedPort]) -> ContainerYaml {
+/// A container's mounts as its `volumeMounts`, and the pod's `volumes`
+/// they name (added to `volumes`, one per source, shared by the pod's
+/// containers): a bind as a hostPath, a named volume as a claim of that
+/// name (`kube play` mounts the volume of the claim's name), an anonymous
+/// volume as an emptyDir, a tmpfs as an emptyDir in memory.
+fn volume_mounts(r: &Record, volumes: &mut Vec<VolumeYaml>) -> Vec<VolumeMountYaml> {
+    use super::spec::UserMount;
+    let mut out = Vec::new();
+    for m in &r.config.mounts {
+        let (stem, mut volume, read_only) = match m {
+            UserMount::Bind {
+                source, read_only, ..
+            } => (
+                format!("{}-host", source.display()),
+                VolumeYaml {
+                    host_path: Some(HostPathYaml {
+                        path: source.display().to_string(),
+                        kind: Some(if source.is_dir() { "Directory" } else { "File" }.into()),
+                    }),
+                    ..VolumeYaml::default()
+                },
+                *read_only,
+            ),
+            UserMount::Volume {
+                name,
+                read_only,
+                anonymous: false,
+                ..
+            } => (
+                format!("{name}-pvc"),
+                VolumeYaml {
+                    persistent_volume_claim: Some(ClaimYaml {
+                        claim_name: name.clone(),
+                        read_only: None,
+                    }),
+                    ..VolumeYaml::default()
+                },
+                *read_only,
+            ),
+            UserMount::Volume {
+                target, read_only, ..
+            } => (
+                format!("{}-{target}", r.name),
+                VolumeYaml {
+                    empty_dir: Some(serde_norway::Value::Mapping(Default::default())),
+                    ..VolumeYaml::default()
+                },
+                *read_only,
+            ),
+            UserMount::Tmpfs { target, size, .. } => {
+                let mut dir = serde_norway::Mapping::new();
+                dir.insert("medium".into(), "Memory".into());
+                if let Some(size) = size {
+                    dir.insert("sizeLimit".into(), size.to_string().into());
+                }
+                (
+                    format!("{}-{target}-tmpfs", r.name),
+                    VolumeYaml {
+                        empty_dir: Some(serde_norway::Value::Mapping(dir)),
+                        ..VolumeYaml::default()
+                    },
+                    false,
+                )
+            }
+        };
+        let same = |v: &VolumeYaml| {
+            v.host_path.as_ref().map(|h| &h.path) == volume.host_path.as_ref().map(|h| &h.path)
+                && v.persistent_volume_claim.as_ref().map(|c| &c.claim_name)
+                    == volume
+                        .persistent_volume_claim
+                        .as_ref()
+                        .map(|c| &c.claim_name)
+                && v.empty_dir.is_none()
+                && volume.empty_dir.is_none()
+        };
+        let name = match volumes.iter().find(|v| same(v)) {
+            Some(v) => v.name.clone(),
+            None => {
+                // A DNS label, unique in the pod.
+                let base = dns_name(&stem);
+                let mut name = base.clone();
+                let mut n = 1;
+                while volumes.iter().any(|v| v.name == name) {
+                    n += 1;
+                    let suffix = format!("-{n}");
+                    name = format!("{}{suffix}", &base[..base.len().min(63 - suffix.len())]);
+                }
+                volume.name = name.clone();
+                volumes.push(volume);
+                name
+            }
+        };
+        out.push(VolumeMountYaml {
+            name,
+            mount_path: m.target().to_string(),
+            read_only: read_only.then_some(true),
+            sub_path: None,
+        });
+    }
+    out
+}
+
+fn container_yaml(
+    r: &Record,
+    name: &str,
+    ports: &[PublishedPort],
+    volumes: &mut Vec<VolumeYaml>,
+) -> ContainerYaml {
     let c = &r.config;
     ContainerYaml {
         name: dns_name(name),
@@ -202,7 +310,7 @@ fn container_yaml(r: &Record, name: &str, ports: &[PublishedPort]) -> ContainerY
                 protocol: Some(p.proto.to_string().to_ascii_uppercase()),
             })
             .collect(),
-        volume_mounts: Vec::new(),
+        volume_mounts: volume_mounts(r, volumes),
         resources: None,
     }
 }
@@ -285,7 +393,7 @@ pub fn generate(ctx: &Context, input: &str) -> Result<String> {
         Err(_) => match containers.find(input) {
             Ok((r, _)) => {
                 let ports = r.config.ports.clone();
-                (format!("{}-pod", dns_name(&r.name)), vec![r], ports)
+                (dns_name(&format!("{}-pod", r.name)), vec![r], ports)
             }
             Err(_) => return Err(KubeError::NotFound(input.into()).into()),
         },
@@ -293,6 +401,7 @@ pub fn generate(ctx: &Context, input: &str) -> Result<String> {
     // The pod's ports go on its first container, as a Pod has no ports of
     // its own.
     let mut yaml_containers = Vec::new();
+    let mut volumes = Vec::new();
     for (i, r) in members.iter().enumerate() {
         let own = if i == 0 { &ports[..] } else { &[] };
         // A pod's member is named POD-NAME by `kube play`: the NAME part.
@@ -301,14 +410,14 @@ pub fn generate(ctx: &Context, input: &str) -> Result<String> {
             .strip_prefix(&format!("{name}-"))
             .unwrap_or(&r.name)
             .to_string();
-        yaml_containers.push(container_yaml(r, &short, own));
+        yaml_containers.push(container_yaml(r, &short, own, &mut volumes));
     }
     let labels = BTreeMap::from([("app".to_string(), name.clone())]);
     let spec = PodSpecYaml {
         hostname: None,
         containers: yaml_containers,
         restart_policy: Some("Never".into()),
-        volumes: Vec::new(),
+        volumes,
     };
     let mut objects = vec![object("Pod", &name, labels, spec)];
     objects.extend(service(&name, &ports));
@@ -497,6 +606,9 @@ fn empty_dir_name(pod: &str, volume: &str) -> String {
 enum PodMount {
     Host(PathBuf),
     Named(String),
+    /// An emptyDir with `medium: Memory`: a tmpfs in each container that
+    /// mounts it (with its `sizeLimit`).
+    Memory(Option<u64>),
 }
 
 fn pod_mounts(ctx: &Context, pod: &str, spec: &PodSpecYaml) -> Result<BTreeMap<String, PodMount>> {
@@ -519,6 +631,24 @@ fn pod_mounts(ctx: &Context, pod: &str, spec: &PodSpecYaml) -> Result<BTreeMap<S
                     _ => {}
                 }
                 PodMount::Host(path)
+            }
+            (None, Some(dir), None) if dir.get("medium").and_then(|m| m.as_str()) == Some("Memory") => {
+                let size = match dir.get("sizeLimit") {
+                    None => None,
+                    Some(q) => {
+                        let text = match q {
+                            serde_norway::Value::String(s) => s.clone(),
+                            other => serde_norway::to_string(other).unwrap_or_default().trim().to_string(),
+                        };
+                        Some(quantity(&text).filter(|n| *n > 0.0).ok_or_else(|| {
+                            Error::Usage(format!(
+                                "pod {pod}: volume {}: sizeLimit {text:?} is not a quantity",
+                                v.name
+                            ))
+                        })?.round() as u64)
+                    }
+                };
+                PodMount::Memory(size)
             }
             (None, Some(_), None) => {
                 let name = empty_dir_name(pod, &v.name);
@@ -567,6 +697,15 @@ fn container_mounts(
         let source = match mounts.get(&m.name) {
             Some(PodMount::Host(p)) => p.display().to_string(),
             Some(PodMount::Named(n)) => n.clone(),
+            Some(PodMount::Memory(size)) => {
+                let size = size.map(|s| format!(",tmpfs-size={s}")).unwrap_or_default();
+                let text = format!("type=tmpfs,target={}{size}", m.mount_path);
+                out.push(
+                    super::run::parse_mount(&text, Path::new("/"))
+                        .map_err(|e| bad(e.to_string()))?,
+                );
+                continue;
+            }
             None => return Err(bad("no volume of the pod has this name".into())),
         };
         let ro = if m.read_only == Some(true) { ":ro" } else { "" };
