@@ -313,7 +313,7 @@ pub fn loadavg_step(avg: [f64; 3], runnable: f64, interval_secs: f64) -> [f64; 3
         0.0
     };
     for (a, minutes) in next.iter_mut().zip([1.0f64, 5.0, 15.0]) {
-        let decay = (-interval_secs / (minutes * 60.0)).exp();
+        let decay = libm::exp(-interval_secs / (minutes * 60.0));
         *a = *a * decay + runnable * (1.0 - decay);
     }
     next
