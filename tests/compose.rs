@@ -1239,8 +1239,10 @@ fn ctrl_c_while_up_makes_containers_removes_what_it_made_and_keeps_the_rest() {
         return;
     };
     // db's first check is an hour away: web waits for it until the Ctrl-C.
+    // base mounts the volume too, so that `up base` makes it (an up makes
+    // only the volumes its services mount).
     let file = format!(
-        "services:\n  base:\n    image: netbox\n    command: [\"sh\", \"-c\", {LOOP:?}]\n  db:\n    image: netbox\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    volumes: [\"data:/data\"]\n    networks: [default, back]\n    healthcheck: {{test: [CMD, \"true\"], interval: 1h}}\n  web:\n    image: netbox\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    depends_on: {{db: {{condition: service_healthy}}}}\nvolumes:\n  data: {{}}\nnetworks:\n  back: {{}}\n"
+        "services:\n  base:\n    image: netbox\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    volumes: [\"data:/data\"]\n  db:\n    image: netbox\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    volumes: [\"data:/data\"]\n    networks: [default, back]\n    healthcheck: {{test: [CMD, \"true\"], interval: 1h}}\n  web:\n    image: netbox\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    depends_on: {{db: {{condition: service_healthy}}}}\nvolumes:\n  data: {{}}\nnetworks:\n  back: {{}}\n"
     );
     let dir = project(&env, "int", &[("compose.yaml", &file)]);
     let nets = |env: &TestEnv| env.ok(&["network", "ls", "--format", "{{.Name}}"]).stdout;
