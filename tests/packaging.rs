@@ -435,3 +435,28 @@ fn user_install_puts_burrow_man_pages_and_completions_under_home() {
         assert!(stdout(&fish).contains("run"), "fish: {}", stdout(&fish));
     }
 }
+
+/// Each shared library the binary needs is found, mapped and relocated at
+/// every start of every command, `run` included: burrow needs libc and
+/// libgcc_s (the unwinder) and nothing more. (A libm for one `exp` cost
+/// every command a library load; the pure Rust `libm` crate serves.)
+#[test]
+fn the_binary_needs_no_shared_library_but_libc_and_libgcc() {
+    if !have("ldd") {
+        return;
+    }
+    let out = run(Command::new("ldd").arg(env!("CARGO_BIN_EXE_burrow")));
+    let needed: Vec<String> = stdout(&out)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| name.starts_with("lib"))
+        .map(String::from)
+        .collect();
+    assert!(!needed.is_empty(), "ldd listed nothing:\n{}", stdout(&out));
+    for name in &needed {
+        assert!(
+            name.starts_with("libc.so") || name.starts_with("libgcc_s.so"),
+            "burrow needs {name} (all: {needed:?})"
+        );
+    }
+}
