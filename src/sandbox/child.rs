@@ -208,7 +208,7 @@ fn pause() -> ! {
 /// Zeroes this process's command line and environment strings, the
 /// ranges /proc/self/stat gives (arg_start..arg_end, env_start..env_end).
 fn forget_arguments() {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+    let Some(stat) = sys::read_proc_file("/proc/self/stat") else {
         return;
     };
     // Fields after the command name, which may hold spaces; field 3 first.

@@ -86,6 +86,32 @@ pub(crate) unsafe fn fork() -> Result<Option<i32>, Errno> {
 }
 
 /// strerror without std's " (os error N)" tail, for one-line messages.
+/// A short /proc file (a process's `stat`, `status`) read whole in one read(2)
+/// where it fits: `fs::read_to_string` asks its size (0 for /proc files)
+/// and reads in growing pieces, six calls or more for one line.
+pub(crate) fn read_proc_file(path: &str) -> Option<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut buf = vec![0u8; 1024];
+    let mut got = 0;
+    loop {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        }
+        // The kernel makes such a file whole at the first read: a read
+        // that did not fill the buffer got all of it.
+        if got < buf.len() {
+            break;
+        }
+        buf.resize(buf.len() * 2, 0);
+    }
+    buf.truncate(got);
+    String::from_utf8(buf).ok()
+}
+
 pub(crate) fn errno_text(errno: i32) -> String {
     let s = std::io::Error::from_raw_os_error(errno).to_string();
     match s.find(" (os error") {
