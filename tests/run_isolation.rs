@@ -342,3 +342,62 @@ fn writes_inside_leave_the_images_layers_untouched() {
     env.ok(&["rm", "w"]);
     assert!(!dir.exists(), "rm left {}", dir.display());
 }
+
+/// The command starts with no signal ignored and none blocked, whatever
+/// the caller of burrow ignored or blocked (`nohup`, a shell's background
+/// job): pid 1 resets what it inherited before the command runs.
+#[test]
+fn signals_the_caller_ignored_or_blocked_are_reset_for_the_command() {
+    let Some(env) = TestEnv::new(
+        "signals_the_caller_ignored_or_blocked_are_reset_for_the_command",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let mut cmd = env.command(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        PLAIN,
+        "cat",
+        "/proc/self/status",
+    ]);
+    // SAFETY: only async-signal-safe calls between fork and exec: signal
+    // dispositions and the signal mask of the child.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            for sig in [
+                libc::SIGHUP,
+                libc::SIGQUIT,
+                libc::SIGUSR1,
+                libc::SIGTTOU,
+                40,
+            ] {
+                libc::signal(sig, libc::SIG_IGN);
+            }
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGUSR2);
+            libc::sigaddset(&mut set, libc::SIGWINCH);
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let out = cmd.output().expect("spawn burrow");
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{status}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for field in ["SigIgn:", "SigBlk:"] {
+        let value = status.lines().find_map(|l| l.strip_prefix(field));
+        assert_eq!(
+            value.map(str::trim),
+            Some("0000000000000000"),
+            "{field} of the command:\n{status}"
+        );
+    }
+}

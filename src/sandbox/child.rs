@@ -331,19 +331,47 @@ fn send(
 /// handlers are gone after exec, but its ignored signals (SIGPIPE, which
 /// Rust ignores) and its mask would be inherited by the command.
 fn reset_signals() {
-    for sig in 1..=libc::SIGRTMAX() {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+    // Only a signal ignored or caught here differs from the default:
+    // /proc/self/status names them, one read instead of a sigaction for
+    // each of the 62 (every one, when it cannot be read).
+    let touched = touched_signals().unwrap_or(u64::MAX);
+    // The kernel's struct sigaction, all zero: SIG_DFL, no flags, no mask.
+    // Through the system call itself: glibc's signal() refuses the two
+    // signals it reserves (32, 33), which a caller may still ignore.
+    let default = [0u64; 4];
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP || touched & (1u64 << (sig - 1)) == 0 {
             continue;
         }
-        // SAFETY: SIG_DFL is a valid disposition for any catchable signal;
-        // the numbers glibc reserves fail with EINVAL, which is fine.
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
+        // SAFETY: rt_sigaction reads a zeroed struct sigaction (at least
+        // as large as the kernel's) and writes no old action (null); the
+        // set size is the kernel's 64 signals.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                default.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                std::mem::size_of::<u64>(),
+            )
+        };
     }
     let _ = nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
         Some(&nix::sys::signal::SigSet::empty()),
         None,
     );
+}
+
+/// The signals this process ignores or catches (`SigIgn | SigCgt` of
+/// /proc/self/status, bit `n - 1` for signal `n`).
+fn touched_signals() -> Option<u64> {
+    let status = sys::read_proc_file("/proc/self/status")?;
+    let field = |name: &str| {
+        let line = status.lines().find_map(|l| l.strip_prefix(name))?;
+        u64::from_str_radix(line.trim(), 16).ok()
+    };
+    Some(field("SigIgn:")? | field("SigCgt:")?)
 }
 
 /// Become root of the user namespace. A single-id map we write
