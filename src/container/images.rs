@@ -9,7 +9,7 @@ use crate::container::record::{Containers, Status};
 use crate::image::archive::{self, LoadReport, SaveFormat, SaveItem};
 use crate::image::config::RunConfig;
 use crate::image::registry::{self, PullOptions, PullReport, PushOptions, PushReport};
-use crate::image::store::{ImageEntry, LayerForm, Store, UnpackMap};
+use crate::image::store::{ImageEntry, LayerForm, LayerRecord, Store, UnpackMap};
 use crate::image::{Digest, Reference};
 use crate::sandbox::userns::{self, IdMap};
 use std::path::Path;
@@ -89,10 +89,9 @@ impl Context {
     /// `now`'s. A layer from before burrow recorded maps counts when this
     /// store once ran under the single-id map and now does not (the
     /// single-id map's warning is remembered in the store).
-    fn other_map(&self, store: &Store, layer: &Digest, now: &UnpackMap) -> Option<UnpackMap> {
-        let record = store.layer_record(layer).ok()?;
-        match record.unpacked_under {
-            Some(m) => (m != *now).then_some(m),
+    fn other_map(&self, record: &LayerRecord, now: &UnpackMap) -> Option<UnpackMap> {
+        match &record.unpacked_under {
+            Some(m) => (m != now).then(|| m.clone()),
             None if !now.is_single() && self.paths.storage.join(SINGLE_MAP_WARNED).exists() => {
                 Some(UnpackMap::new(
                     vec![[0, now.uids[0][1], 1]],
@@ -105,9 +104,10 @@ impl Context {
 
     /// Before a run of `image`: says (once per store and change of map)
     /// that its layers were unpacked under another id map, and the fix.
-    pub fn warn_other_map(&self, store: &Store, image: &str, layers: &[Digest]) {
+    /// `records` are the image's layers' (`Store::layer_records`).
+    pub fn warn_other_map(&self, image: &str, records: &[Option<LayerRecord>]) {
         let Ok(now) = self.unpack_map() else { return };
-        let Some(then) = layers.iter().find_map(|l| self.other_map(store, l, &now)) else {
+        let Some(then) = (records.iter().flatten()).find_map(|r| self.other_map(r, &now)) else {
             return;
         };
         let key = format!("{then} -> {now}");
@@ -195,7 +195,9 @@ pub fn migrate(ctx: &Context) -> Result<MigrateReport> {
     let mut stale = std::collections::BTreeSet::new();
     for e in &images {
         let mine: Vec<Digest> = (e.record.layers.iter())
-            .filter(|l| ctx.other_map(&store, l, &now).is_some())
+            .filter(|l| {
+                (store.layer_record(l).ok()).is_some_and(|r| ctx.other_map(&r, &now).is_some())
+            })
             .cloned()
             .collect();
         if !mine.is_empty() {
@@ -259,12 +261,14 @@ pub fn layer_dirs_for(
     ctx: &Context,
     store: &Store,
     layers: &[Digest],
+    records: &[Option<LayerRecord>],
     map: &IdMap,
 ) -> Result<Vec<std::path::PathBuf>> {
+    let visible = crate::image::store::visible_of(layers, records);
     if !map.is_single() || ctx.idmap()?.is_single() {
-        return Ok(store.image_layer_dirs(layers));
+        return Ok(store.layer_dirs_of(visible, LayerForm::OwnMap));
     }
-    let missing: Vec<Digest> = (store.visible_layers(layers).iter())
+    let missing: Vec<Digest> = (visible.iter())
         .filter(|l| !store.has_single_id_layer(l))
         .cloned()
         .collect();
@@ -283,7 +287,7 @@ pub fn layer_dirs_for(
             Ok(())
         })?;
     }
-    Ok(store.image_layer_dirs_in(layers, LayerForm::SingleId))
+    Ok(store.layer_dirs_of(visible, LayerForm::SingleId))
 }
 
 fn render(e: &Error) -> String {

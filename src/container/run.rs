@@ -235,7 +235,9 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         }
         (_, Err(e)) => return Err(e),
     };
-    ctx.warn_other_map(&store, &spec.image, &entry.record.layers);
+    // Read once: the map they were unpacked under, and which are visible.
+    let layer_records = store.layer_records(&entry.record.layers);
+    ctx.warn_other_map(&spec.image, &layer_records);
     let (config, _) = store
         .config(&entry.record.id)
         .map_err(|e| Error::Image(e.into()))?;
@@ -290,7 +292,8 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         Some((_, joined, _)) => joined.clone(),
         None => super::plan::userns_map(spec.userns, ctx.idmap()?, own),
     };
-    let layers = super::images::layer_dirs_for(ctx, &store, &entry.record.layers, &map)?;
+    let layers =
+        super::images::layer_dirs_for(ctx, &store, &entry.record.layers, &layer_records, &map)?;
     let facts = Facts {
         id: id.clone(),
         own,

@@ -89,6 +89,16 @@ pub struct ImageRecord {
     pub intermediate: bool,
 }
 
+/// `Store::visible_layers` from the layers' records, already read
+/// (`Store::layer_records`).
+pub fn visible_of<'a>(layers: &'a [Digest], records: &[Option<LayerRecord>]) -> &'a [Digest] {
+    let from = records
+        .iter()
+        .rposition(|r| r.as_ref().is_some_and(|r| r.opaque_root))
+        .unwrap_or(0);
+    &layers[from.min(layers.len())..]
+}
+
 /// What the store records of a layer beside its unpacked files.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LayerRecord {
@@ -464,7 +474,12 @@ impl Store {
 
     /// `image_layer_dirs` of one form of the layers.
     pub fn image_layer_dirs_in(&self, layers: &[Digest], form: LayerForm) -> Vec<PathBuf> {
-        (self.visible_layers(layers).iter())
+        self.layer_dirs_of(self.visible_layers(layers), form)
+    }
+
+    /// The directories of `layers` (already the visible ones) in `form`.
+    pub fn layer_dirs_of(&self, layers: &[Digest], form: LayerForm) -> Vec<PathBuf> {
+        (layers.iter())
             .map(|l| match form {
                 LayerForm::OwnMap => self.layer_dir(l),
                 LayerForm::SingleId => self.single_id_layer_dir(l),
@@ -476,11 +491,13 @@ impl Store {
     /// layer with an opaque whiteout at its root hides the ones below
     /// (overlayfs would merge them: a root is never opaque to it).
     pub fn visible_layers<'a>(&self, layers: &'a [Digest]) -> &'a [Digest] {
-        let from = layers
-            .iter()
-            .rposition(|l| self.layer_record(l).is_ok_and(|r| r.opaque_root))
-            .unwrap_or(0);
-        &layers[from..]
+        visible_of(layers, &self.layer_records(layers))
+    }
+
+    /// The records of `layers`, in their order (`None` for one that does
+    /// not read): read once for everything a caller asks of them.
+    pub fn layer_records(&self, layers: &[Digest]) -> Vec<Option<LayerRecord>> {
+        layers.iter().map(|l| self.layer_record(l).ok()).collect()
     }
 
     /// Where a layer's single-id form is (see [`LayerForm::SingleId`]).
