@@ -487,6 +487,23 @@ pub fn read_env_files(paths: &[PathBuf]) -> Result<Vec<String>, SpecError> {
         .collect()
 }
 
+/// Whether `combine_mounts` of the same inputs gives the container a
+/// volume: one of `spec`'s own mounts, one of `from`'s, or one its image
+/// declares. A run without one skips the volumes' directory and lock.
+pub fn names_volumes(
+    spec: &RunSpec,
+    from: &[(Vec<UserMount>, Option<bool>)],
+    image: &RunConfig,
+) -> bool {
+    let volume = |m: &UserMount| matches!(m, UserMount::Volume { .. });
+    (spec.volumes.iter())
+        .chain(&spec.mounts)
+        .chain(&spec.tmpfs)
+        .chain(from.iter().flat_map(|(m, _)| m))
+        .any(volume)
+        || (!spec.skip_image_volumes && image.volumes.as_ref().is_some_and(|v| !v.is_empty()))
+}
+
 /// The container's mounts: the user's, then those of `--volumes-from`
 /// containers and the image's VOLUME paths where the user put nothing
 /// (each of these a fresh anonymous volume), as docker combines them.
@@ -1376,5 +1393,79 @@ mod tests {
         let json = serde_json::to_string(&p.supervised.sandbox).unwrap();
         let back: SandboxSpec = serde_json::from_str(&json).unwrap();
         assert_eq!(back, p.supervised.sandbox);
+    }
+
+    #[test]
+    fn names_volumes_is_true_exactly_when_the_plan_mounts_a_volume() {
+        let volume = |name: &str| UserMount::Volume {
+            name: name.into(),
+            target: "/v".into(),
+            read_only: false,
+            no_copy: false,
+            anonymous: name.is_empty(),
+        };
+        let bind = UserMount::Bind {
+            source: "/tmp".into(),
+            target: "/b".into(),
+            read_only: false,
+        };
+        let plain: RunConfig = serde_json::from_value(serde_json::json!({"Cmd": ["sh"]})).unwrap();
+        let skip = RunSpec {
+            skip_image_volumes: true,
+            ..RunSpec::default()
+        };
+        let with = |f: fn(&mut RunSpec, UserMount), m: UserMount| {
+            let mut s = skip.clone();
+            f(&mut s, m);
+            s
+        };
+        type From = Vec<(Vec<UserMount>, Option<bool>)>;
+        let cases: Vec<(RunSpec, From, RunConfig)> = vec![
+            (skip.clone(), vec![], plain.clone()),
+            (RunSpec::default(), vec![], plain.clone()),
+            (RunSpec::default(), vec![], image()),
+            (skip.clone(), vec![], image()),
+            (
+                with(|s, m| s.volumes.push(m), volume("data")),
+                vec![],
+                plain.clone(),
+            ),
+            (
+                with(|s, m| s.volumes.push(m), volume("")),
+                vec![],
+                plain.clone(),
+            ),
+            (
+                with(|s, m| s.mounts.push(m), volume("data")),
+                vec![],
+                plain.clone(),
+            ),
+            (
+                with(|s, m| s.volumes.push(m), bind.clone()),
+                vec![],
+                plain.clone(),
+            ),
+            (
+                skip.clone(),
+                vec![(vec![volume("theirs")], None)],
+                plain.clone(),
+            ),
+            (
+                skip.clone(),
+                vec![(vec![bind.clone()], Some(true))],
+                plain.clone(),
+            ),
+        ];
+        for (spec, from, img) in cases {
+            let mut f = facts(net(NetworkMode::None));
+            f.volumes_from = from.clone();
+            let p = plan(&spec, &img, &crate::config::Config::default(), f).unwrap();
+            let mounted = (p.mounts.iter()).any(|m| matches!(m, UserMount::Volume { .. }));
+            assert_eq!(
+                names_volumes(&spec, &from, &img),
+                mounted,
+                "{spec:?} {from:?} {img:?}"
+            );
+        }
     }
 }

@@ -281,7 +281,12 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         join.uts = share.uts;
         join.pid_ns = share.pid;
     }
-    let volumes = Volumes::open(store.root())?;
+    // A container that names no volume (of its own, of --volumes-from or
+    // of its image) needs neither the volumes' directory, nor its real
+    // path, nor its lock.
+    let volumes = super::plan::names_volumes(spec, &volumes_from, &image_run)
+        .then(|| Volumes::open(store.root()))
+        .transpose()?;
     let own = (
         nix::unistd::Uid::current().as_raw(),
         nix::unistd::Gid::current().as_raw(),
@@ -309,8 +314,14 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         dir: containers.dir_of(&id),
         runtime_root: ctx.paths.runtime.clone(),
         storage: ctx.paths.storage.clone(),
-        volumes_dir: volumes.real_dir(),
-        volume_sources: volume_sources(&volumes, spec, &volumes_from)?,
+        volumes_dir: match &volumes {
+            Some(v) => v.real_dir(),
+            None => store.root().join("volumes"),
+        },
+        volume_sources: match &volumes {
+            Some(v) => volume_sources(v, spec, &volumes_from)?,
+            None => Default::default(),
+        },
         volumes_from,
         cgroup: crate::cgroup::detect::layout(),
         overlay: super::kernel::overlay_choice(&ctx.paths.storage),
@@ -324,7 +335,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
     let bound = network::bind(&plan.network, &ctx.paths.runtime.join("ports"))?;
     // Held until the record names the volumes it uses: a `volume rm` or
     // `volume prune` in between would remove one about to be used.
-    let volumes_lock = volumes.lock()?;
+    let volumes_lock = volumes.as_ref().map(Volumes::lock).transpose()?;
     let dir = {
         let _lock = containers.lock()?;
         let name = match &spec.name {
@@ -334,7 +345,9 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
             }
             None => containers.generate_name()?,
         };
-        make_volumes(&volumes, &store, &plan.mounts)?;
+        if let Some(volumes) = &volumes {
+            make_volumes(volumes, &store, &plan.mounts)?;
+        }
         let record = Record {
             id: id.clone(),
             name,
