@@ -280,6 +280,14 @@ impl Containers {
         Ok(Containers { dir })
     }
 
+    /// The records under `storage_root`, whose containers directory is
+    /// known to exist (a supervisor's: its container's is in it).
+    pub fn at(storage_root: &Path) -> Containers {
+        Containers {
+            dir: storage_root.join("containers"),
+        }
+    }
+
     pub fn lock(&self) -> Result<ContainersLock> {
         let lock = lockfile::lock_file(&self.dir.join(".lock"), LockKind::Exclusive)?;
         Ok(ContainersLock { _lock: lock })

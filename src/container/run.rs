@@ -336,7 +336,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
     // Held until the record names the volumes it uses: a `volume rm` or
     // `volume prune` in between would remove one about to be used.
     let volumes_lock = volumes.as_ref().map(Volumes::lock).transpose()?;
-    let dir = {
+    let (dir, record) = {
         let _lock = containers.lock()?;
         let name = match &spec.name {
             Some(n) => {
@@ -383,7 +383,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
             let _ = remove_container_dir(ctx, &dir);
             return Err(e);
         }
-        dir
+        (dir, record)
     };
     drop(volumes_lock);
     drop(image_held);
@@ -402,7 +402,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
                 }))
             })?;
     }
-    let code = start_and_wait(ctx, &dir, plan, bound, create_only)?;
+    let code = start_and_wait(ctx, &dir, plan, bound, record, create_only)?;
     Ok((id, code))
 }
 
@@ -552,6 +552,7 @@ fn start_and_wait(
     dir: &Path,
     plan: super::plan::Plan,
     bound: network::BoundPorts,
+    record: Record,
     create_only: bool,
 ) -> Result<i32> {
     let io = |what: &'static str, path: &Path| {
@@ -593,6 +594,7 @@ fn start_and_wait(
         bound,
         reserved,
         cgroup_note: ctx.paths.runtime.join("cgroup-note"),
+        record,
     };
     match supervisor::foreground(dir, plan_dir, supervised, fg) {
         Ok(code) => Ok(code),

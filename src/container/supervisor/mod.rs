@@ -202,6 +202,8 @@ pub struct Foreground {
     /// Where the note that containers run without a cgroup is remembered,
     /// so that it is printed once.
     pub cgroup_note: PathBuf,
+    /// The container's record as `run` just wrote it (not read back).
+    pub record: record::Record,
 }
 
 /// The `run` process's own stdio, for a foreground container.
@@ -319,7 +321,7 @@ pub fn main(dir: &Path, hold: bool) -> i32 {
         .map(panic::install);
     let sup = plan
         .map_err(SupervisorError::Plan)
-        .and_then(|plan| Supervisor::new(dir, dir, plan, None, None));
+        .and_then(|plan| Supervisor::new(dir, dir, plan, None, None, None));
     let mut sup = match sup {
         Ok(s) => s,
         Err(e) => {
@@ -377,7 +379,7 @@ pub fn foreground(
         cgroup_note: fg.cgroup_note,
     };
     let bound = Some((fg.bound, fg.reserved));
-    let mut sup = Supervisor::new(dir, log_dir, plan, bound, Some(host))?;
+    let mut sup = Supervisor::new(dir, log_dir, plan, bound, Some(host), Some(fg.record))?;
     if let Err(e) = sup.start() {
         sup.finish(false);
         return Err(e);
@@ -442,9 +444,11 @@ impl Supervisor {
         plan: Plan,
         bound: Option<(Vec<(PublishedPort, OwnedFd)>, crate::net::PortReservation)>,
         host: Option<Host>,
+        record: Option<record::Record>,
     ) -> Result<Supervisor, SupervisorError> {
         let root = storage_of(dir).ok_or_else(|| SupervisorError::NotInStore(dir.to_path_buf()))?;
-        let containers = Containers::open(root)?;
+        // The directory holds the container's own: no need to make it.
+        let containers = Containers::at(root);
         // First: from here on, a reader that finds pid 1 dead waits for
         // this supervisor to record the exit instead of calling the
         // container lost.
@@ -459,20 +463,32 @@ impl Supervisor {
         if !plan.log.driver.writes_log() {
             log = log.discarding();
         }
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .create(&plan.runtime_dir)
-            .map_err(io_err("creating", &plan.runtime_dir))?;
+        // A foreground --rm run made it already (its /etc files are there).
+        match std::fs::create_dir(&plan.runtime_dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(&plan.runtime_dir)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            other => other,
+        }
+        .map_err(io_err("creating", &plan.runtime_dir))?;
         let socket = plan.socket();
-        let _ = std::fs::remove_file(&socket);
-        let listener = socket_path(&plan.runtime_dir, |short| UnixListener::bind(short))
-            .map_err(io_err("listening on", &socket))?;
+        let bind = || socket_path(&plan.runtime_dir, |short| UnixListener::bind(short));
+        // A socket left by a supervisor before this one is replaced.
+        let listener = match bind() {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                let _ = std::fs::remove_file(&socket);
+                bind()
+            }
+            other => other,
+        }
+        .map_err(io_err("listening on", &socket))?;
         listener
             .set_nonblocking(true)
             .map_err(io_err("listening on", &socket))?;
         // Read once: what events name the container by, and its mounts
         // (set at its creation) for the removal of its anonymous volumes.
-        let record = record::record_in(dir).ok();
+        let record = record.or_else(|| record::record_in(dir).ok());
         Ok(Supervisor {
             _alive: alive,
             plan,
