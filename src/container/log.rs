@@ -187,6 +187,33 @@ impl LogWriter {
         hard_limit: u64,
     ) -> io::Result<LogWriter> {
         let files = files.max(1);
+        let path = dir.join(LOG_FILE);
+        // A new container's log (every foreground run makes one): no
+        // rotated files, no mark to read, nothing to count.
+        match OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(mut file) => {
+                file.write_all(&mark(0, 0))?;
+                return Ok(LogWriter {
+                    path,
+                    file,
+                    size: MARK_SIZE,
+                    max_size,
+                    hard_limit: hard_limit.max(max_size),
+                    files,
+                    generation: 0,
+                    written: 0,
+                    unlinked: None,
+                    discard: false,
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
         // Rotated files beyond `files` (of a log kept with more): gone.
         for n in files..=last_rotated(dir)? {
             match std::fs::remove_file(log_file(dir, n)) {
@@ -194,7 +221,6 @@ impl LogWriter {
                 _ => {}
             }
         }
-        let path = dir.join(LOG_FILE);
         let mut file = open_append(&path)?;
         let (generation, written) = match read_mark(&mut File::open(&path)?)? {
             Some(m) => (m.generation, m.start + output_bytes(&path)?),
