@@ -668,6 +668,30 @@ pub fn kill_group(child: &mut (Child, Vec<String>)) {
     let pgid = nix::unistd::Pid::from_raw(child.0.id() as i32);
     let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
     let _ = child.0.wait();
+    // The group's other processes (a build's forked stages, a supervisor)
+    // die on their own time: one in the middle of a mount or an unlink can
+    // take a while under load. What a test checks after a kill is what the
+    // dead left behind, so it waits for them (zombies count as dead).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while group_alive(pgid.as_raw()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Whether a process of process group `pgid` is alive (not a zombie).
+fn group_alive(pgid: i32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.flatten().any(|e| {
+        std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| {
+            // After the command name's closing parenthesis: state, ppid, pgrp.
+            let mut f = s.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace();
+            let state = f.next();
+            let pgrp = f.nth(1).and_then(|p| p.parse::<i32>().ok());
+            pgrp == Some(pgid) && !matches!(state, Some("Z" | "X"))
+        })
+    })
 }
 
 /// Waits for a spawned burrow (see [`TestEnv::spawn`]) and collects its
