@@ -345,10 +345,11 @@ impl Containers {
         if name.is_empty() || !ok || name.len() > 128 {
             return Err(RecordError::BadName(name.to_string()));
         }
-        if let Some(r) = self.list()?.into_iter().find(|r| r.0.name == name) {
+        let records = self.records()?;
+        if let Some(r) = records.iter().map(listed).find(|r| r.name == name) {
             return Err(RecordError::NameTaken {
                 name: name.to_string(),
-                id: r.0.id[..12].to_string(),
+                id: r.id[..12].to_string(),
             });
         }
         Ok(())
@@ -366,7 +367,13 @@ impl Containers {
             "wombat", "meerkat", "gopher", "ferret", "lemming", "dormouse", "chipmunk", "aardvark",
             "pangolin",
         ];
-        let taken: Vec<String> = self.list()?.into_iter().map(|r| r.0.name).collect();
+        // Names alone, no states: the caller holds the containers' lock,
+        // and a state can wait for a supervisor that waits for that lock.
+        let taken: Vec<String> = self
+            .records()?
+            .iter()
+            .map(|l| listed(l).name.clone())
+            .collect();
         for attempt in 0..64u32 {
             let r = random_u64();
             let mut name = format!(
