@@ -207,6 +207,78 @@ fn mount_points_leave_the_writable_layer_untouched_on_fuse_overlayfs() {
     mount_points_leave_the_writable_layer_untouched(&env, Some("fuse-overlayfs"), &[]);
 }
 
+/// Attack: fuse-overlayfs serves the root from the container's pid
+/// namespace, in a mount namespace that sees the host's files. A container
+/// holding CAP_SYS_PTRACE (`--cap-add SYS_PTRACE`, `--privileged`) could
+/// follow `/proc/PID/root` of that daemon to the host's files, so such a
+/// container never gets the fuse driver (its root is a private copy, with
+/// a note saying why); one without the capability cannot follow the link
+/// (the daemon holds capabilities it lacks).
+#[test]
+fn a_container_that_may_ptrace_cannot_reach_the_host_through_the_fuse_daemon() {
+    let test = "a_container_that_may_ptrace_cannot_reach_the_host_through_the_fuse_daemon";
+    let Some((env, _)) = setup(test, TestUser::WithSubids) else {
+        return;
+    };
+    let fuse = Path::new("/usr/bin/fuse-overlayfs");
+    if !fuse.exists()
+        || fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/fuse")
+            .is_err()
+    {
+        println!("SKIP {test}: fuse-overlayfs or /dev/fuse is not usable here");
+        return;
+    }
+    refuse_the_kernel_overlay(&env);
+    // Every process the container sees, and whether its root leads to a
+    // file only the host has.
+    let script = "grep ' / / ' /proc/self/mountinfo; \
+                  for p in /proc/[0-9]*; do \
+                    [ -e $p/root/usr/bin/fuse-overlayfs ] && echo REACHED $p; \
+                    ls $p/root/ >/dev/null 2>&1 && echo LISTED $p; \
+                  done; true";
+    let with = env.run(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "SYS_PTRACE",
+        PLAIN,
+        "sh",
+        "-c",
+        script,
+    ]);
+    with.assert_ok();
+    assert!(!with.stdout.contains("REACHED"), "{with}");
+    assert!(
+        !with.stdout.contains("fuse"),
+        "not on fuse-overlayfs: {with}"
+    );
+    assert!(
+        with.stderr.contains("CAP_SYS_PTRACE"),
+        "a note says why fuse-overlayfs was not used: {with}"
+    );
+    let privileged = env.run(&["run", "--rm", "--privileged", PLAIN, "sh", "-c", script]);
+    privileged.assert_ok();
+    assert!(!privileged.stdout.contains("REACHED"), "{privileged}");
+    assert!(!privileged.stdout.contains("fuse"), "{privileged}");
+    // Without the capability the fuse driver serves the root, and its
+    // daemon, visible, cannot be followed.
+    let without = env.run(&["run", "--rm", PLAIN, "sh", "-c", script]);
+    without.assert_ok();
+    assert!(
+        without.stdout.contains("fuse.fuse-overlayfs"),
+        "the root is on fuse-overlayfs: {without}"
+    );
+    assert!(!without.stdout.contains("REACHED"), "{without}");
+    assert_eq!(
+        without.stdout.matches("LISTED").count(),
+        1,
+        "only the container's own root can be listed: {without}"
+    );
+}
+
 /// Records in burrow's per-kernel choice that this kernel refuses the
 /// kernel overlay, as the probe records it on a kernel before 5.11.
 fn refuse_the_kernel_overlay(env: &TestEnv) {

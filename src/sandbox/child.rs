@@ -131,6 +131,7 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
         spec.overlay_api,
         spec.volatile_upper,
         &spec.etc.names(),
+        may_ptrace(spec),
     )?;
     send(ctx, &ToParent::Rootfs(report), None)?;
     apply_mount_ops(ctx.ops, root.as_fd())?;
@@ -901,4 +902,10 @@ pub(crate) fn environment(spec: &SandboxSpec, user: &ResolvedUser) -> Vec<String
         env.push("TERM=xterm".into());
     }
     env
+}
+
+/// Whether the container may hold CAP_SYS_PTRACE (its bounding set has it):
+/// then no helper of its root may live in its pid namespace.
+fn may_ptrace(spec: &SandboxSpec) -> bool {
+    caps::cap_number("SYS_PTRACE").is_ok_and(|n| spec.capabilities.contains(n))
 }

@@ -466,6 +466,7 @@ pub fn mount_stopped_root(
         api,
         false,
         &[],
+        false,
     )?;
     Ok(mounted.root)
 }

@@ -65,6 +65,14 @@ pub(crate) enum DriverError {
     NotLayers,
     #[error("fuse-overlayfs not found on PATH")]
     NoFuseOverlayfs,
+    /// The fuse daemon would run in the container's pid namespace, in a
+    /// mount namespace that sees the host's files: a process holding
+    /// CAP_SYS_PTRACE there reaches them through /proc/PID/root.
+    #[error(
+        "not used for a container with CAP_SYS_PTRACE (--cap-add SYS_PTRACE, --privileged): \
+         its daemon runs where such a container could reach the host's files through it"
+    )]
+    FuseDaemonReachable,
     #[error("cannot run {}: {source}", .program.display())]
     Run {
         program: PathBuf,
@@ -144,6 +152,7 @@ pub(crate) fn mount_root(
     api: OverlayApi,
     volatile: bool,
     etc_points: &[&str],
+    may_ptrace: bool,
 ) -> Result<MountedRoot, SetupError> {
     rustix::mount::mount_change(
         "/",
@@ -232,6 +241,7 @@ pub(crate) fn mount_root(
                         .map_err(step("opening the overlay"))
                     })
             }
+            RootfsDriver::FuseOverlayfs if may_ptrace => Err(DriverError::FuseDaemonReachable),
             RootfsDriver::FuseOverlayfs => {
                 match fuse_points_layer(lower, work, etc_points)
                     .and_then(|points| {
