@@ -190,20 +190,9 @@ fn etc_mount_points_leave_the_writable_layer_untouched() {
 #[test]
 fn mount_points_leave_the_writable_layer_untouched_on_fuse_overlayfs() {
     let test = "mount_points_leave_the_writable_layer_untouched_on_fuse_overlayfs";
-    let Some((env, _)) = setup(test, TestUser::WithSubids) else {
+    let Some(env) = setup_on_fuse_overlayfs(test) else {
         return;
     };
-    if !Path::new("/usr/bin/fuse-overlayfs").exists()
-        || fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/fuse")
-            .is_err()
-    {
-        println!("SKIP {test}: fuse-overlayfs or /dev/fuse is not usable here");
-        return;
-    }
-    refuse_the_kernel_overlay(&env);
     mount_points_leave_the_writable_layer_untouched(&env, Some("fuse-overlayfs"), &[]);
 }
 
@@ -217,21 +206,9 @@ fn mount_points_leave_the_writable_layer_untouched_on_fuse_overlayfs() {
 #[test]
 fn a_container_that_may_ptrace_cannot_reach_the_host_through_the_fuse_daemon() {
     let test = "a_container_that_may_ptrace_cannot_reach_the_host_through_the_fuse_daemon";
-    let Some((env, _)) = setup(test, TestUser::WithSubids) else {
+    let Some(env) = setup_on_fuse_overlayfs(test) else {
         return;
     };
-    let fuse = Path::new("/usr/bin/fuse-overlayfs");
-    if !fuse.exists()
-        || fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/fuse")
-            .is_err()
-    {
-        println!("SKIP {test}: fuse-overlayfs or /dev/fuse is not usable here");
-        return;
-    }
-    refuse_the_kernel_overlay(&env);
     // Every process the container sees, and whether its root leads to a
     // file only the host has.
     let script = "grep ' / / ' /proc/self/mountinfo; \
@@ -277,6 +254,25 @@ fn a_container_that_may_ptrace_cannot_reach_the_host_through_the_fuse_daemon() {
         1,
         "only the container's own root can be listed: {without}"
     );
+}
+
+/// `setup` as a user with subordinate ids, on fuse-overlayfs as on a kernel
+/// before 5.11 (the kernel overlay refused in the per-kernel record); None,
+/// saying why, where fuse-overlayfs or /dev/fuse cannot be used.
+fn setup_on_fuse_overlayfs(test: &str) -> Option<TestEnv> {
+    let (env, _) = setup(test, TestUser::WithSubids)?;
+    if !Path::new("/usr/bin/fuse-overlayfs").exists()
+        || fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/fuse")
+            .is_err()
+    {
+        println!("SKIP {test}: fuse-overlayfs or /dev/fuse is not usable here");
+        return None;
+    }
+    refuse_the_kernel_overlay(&env);
+    Some(env)
 }
 
 /// Records in burrow's per-kernel choice that this kernel refuses the
