@@ -625,13 +625,149 @@ fn kubernetes_validate() -> Result<std::path::PathBuf, String> {
     Ok(bin)
 }
 
-/// The offline stand-in for `kubectl apply --dry-run=client`: every
-/// document `kube generate` writes, for a container with published ports
-/// (TCP and UDP), environment, a bind mount, a named volume, an anonymous
-/// volume and a tmpfs, and for a pod of two, is valid under Kubernetes'
-/// schemas strictly (an unknown field is an error); the container's YAML
-/// played back mounts the same volumes. kubectl, when on PATH, is run too,
-/// and the test says what it can check without an API server.
+/// kubectl on PATH with an API server of its own: the stand-in of
+/// tests/fixtures/kube-apiserver.py on 127.0.0.1 (discovery, and Kubernetes'
+/// schemas from `validate`'s package as OpenAPI v2 for kubectl's own strict
+/// validation), a kubeconfig and a cache naming it; why not, when there is
+/// no kubectl.
+struct Kubectl {
+    program: std::path::PathBuf,
+    config: std::path::PathBuf,
+    cache: std::path::PathBuf,
+    /// `strict` (kubectl 1.25 and later) or `true` (before, where it meant
+    /// the same: fields checked against the server's schemas).
+    validate: &'static str,
+    server: std::process::Child,
+}
+
+impl Kubectl {
+    /// `kubectl apply --dry-run=client` of `file`, validating.
+    fn apply(&self, file: &str) -> std::process::Output {
+        std::process::Command::new(&self.program)
+            .env("KUBECONFIG", &self.config)
+            .env("HOME", self.cache.parent().expect("cache dir's parent"))
+            .args([
+                "apply",
+                "--dry-run=client",
+                &format!("--validate={}", self.validate),
+                "--cache-dir",
+                path_str(&self.cache),
+                "-f",
+                file,
+            ])
+            .output()
+            .expect("kubectl")
+    }
+}
+
+impl Drop for Kubectl {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+fn kubectl_with_schemas(env: &TestEnv, validate: &std::path::Path) -> Result<Kubectl, String> {
+    use std::io::BufRead;
+    let program = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists())
+        .ok_or("no kubectl in /usr/bin or /usr/local/bin")?;
+    let version = std::process::Command::new(&program)
+        .args(["version", "--client", "-o", "json"])
+        .output()
+        .map_err(|e| format!("{}: {e}", program.display()))?;
+    let version: serde_json::Value = serde_json::from_slice(&version.stdout)
+        .map_err(|e| format!("kubectl version --client -o json: {e}"))?;
+    let minor: u32 = version["clientVersion"]["minor"]
+        .as_str()
+        .map(|m| m.trim_end_matches('+'))
+        .and_then(|m| m.parse().ok())
+        .ok_or_else(|| {
+            format!("kubectl version --client -o json: no minor version in {version}")
+        })?;
+    // kubernetes-validate's schemas: the release of kubectl's, else the
+    // nearest one.
+    let venv = validate.parent().and_then(|b| b.parent()).expect("venv");
+    let package = std::fs::read_dir(venv.join("lib"))
+        .map_err(|e| format!("{}: {e}", venv.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            e.path()
+                .join("site-packages/kubernetes_validate/kubernetes-json-schema")
+        })
+        .find(|p| p.is_dir())
+        .ok_or("kubernetes-validate ships no kubernetes-json-schema")?;
+    let releases: Vec<u32> = std::fs::read_dir(&package)
+        .map_err(|e| format!("{}: {e}", package.display()))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.strip_prefix("v1.")?
+                .strip_suffix(".0-local")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    let release = releases
+        .iter()
+        .copied()
+        .min_by_key(|r| r.abs_diff(minor))
+        .ok_or("kubernetes-validate ships no schemas")?;
+    let definitions = package.join(format!("v1.{release}.0-local/_definitions.json"));
+    let script = env.fixture(
+        "kube-apiserver.py",
+        include_str!("fixtures/kube-apiserver.py").as_bytes(),
+    );
+    let mut server = std::process::Command::new("/usr/bin/python3")
+        .args([path_str(&script), path_str(&definitions)])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("python3: {e}"))?;
+    let mut port = String::new();
+    std::io::BufReader::new(server.stdout.take().expect("stdout"))
+        .read_line(&mut port)
+        .expect("the stand-in API server's port");
+    let port: u16 = port.trim().parse().unwrap_or_else(|_| {
+        let _ = server.kill();
+        panic!("the stand-in API server printed no port: {port:?}")
+    });
+    println!(
+        "kubectl 1.{minor} against a stand-in API server on 127.0.0.1:{port} \
+         serving Kubernetes 1.{release}'s schemas (from kubernetes-validate) as OpenAPI v2"
+    );
+    let config = env.fixture(
+        "kubeconfig",
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n    server: http://127.0.0.1:{port}\n\
+             contexts:\n- name: local\n  context:\n    cluster: local\n    user: nobody\n    namespace: default\n\
+             current-context: local\nusers:\n- name: nobody\n  user: {{}}\n"
+        )
+        .as_bytes(),
+    );
+    Ok(Kubectl {
+        program,
+        cache: {
+            let home = env.work.join("kube");
+            std::fs::create_dir_all(&home).map_err(|e| format!("{}: {e}", home.display()))?;
+            home.join("cache")
+        },
+        config,
+        validate: if minor >= 25 { "strict" } else { "true" },
+        server,
+    })
+}
+
+/// Every document `kube generate` writes, for a container with published
+/// ports (TCP and UDP), environment, a bind mount, a named volume, an
+/// anonymous volume and a tmpfs, and for a pod of two, is valid under
+/// Kubernetes' schemas strictly (an unknown field is an error), and
+/// `kubectl apply --dry-run=client` with strict validation takes each (a
+/// Pod and a Service, "created (dry run)") from an API server on loopback
+/// that has Kubernetes' schemas and no objects; the same kubectl refuses the
+/// container's YAML with a misspelled field or a word for a port, so the
+/// check can fail. The container's YAML played back mounts the same volumes.
 #[test]
 fn kube_generate_output_is_valid_under_the_kubernetes_schemas() {
     const TEST: &str = "kube_generate_output_is_valid_under_the_kubernetes_schemas";
@@ -760,47 +896,68 @@ fn kube_generate_output_is_valid_under_the_kubernetes_schemas() {
         "the pod's two containers share one volume\n{kpair}"
     );
 
-    // kubectl without a server: what it can check.
-    if let Some(kubectl) = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"]
-        .into_iter()
-        .map(std::path::Path::new)
-        .find(|p| p.exists())
-    {
-        let config = env.fixture("kubeconfig", b"");
-        for (what, file, _) in &files {
-            // No API server: port 1 of the loopback refuses at once.
-            let out = std::process::Command::new(kubectl)
-                .env("KUBECONFIG", &config)
-                .args([
-                    "apply",
-                    "--dry-run=client",
-                    "--validate=false",
-                    "--server",
-                    "http://127.0.0.1:1",
-                    "-f",
-                    path_str(file),
-                ])
-                .output()
-                .expect("kubectl");
-            let said = String::from_utf8_lossy(&out.stderr);
-            println!(
-                "kubectl apply --dry-run=client --validate=false -f {what}.yaml, without an API server: {}\n{said}\n\
-                 kubectl decoded each document (YAML to JSON, apiVersion and kind) before it needed the server; \
-                 mapping a kind to its resource and checking fields need the server's discovery, which is why \
-                 kubernetes-validate checks the fields above",
-                out.status
-            );
-            // It got as far as mapping the kinds: the documents decoded.
-            assert!(
-                out.status.success()
-                    || (said.contains("unable to recognize")
-                        && !said.contains("error parsing")
-                        && !said.contains("error converting YAML")),
-                "kubectl cannot read {what}.yaml\n{said}"
-            );
+    // kubectl itself, against the stand-in API server.
+    match kubectl_with_schemas(&env, &validate) {
+        Err(why) => println!("SKIP {TEST} (kubectl part): {why}"),
+        Ok(kubectl) => {
+            for (what, file, yaml) in &files {
+                let out = kubectl.apply(path_str(file));
+                println!(
+                    "kubectl apply --dry-run=client --validate={} -f {what}.yaml: {}\n{}{}",
+                    kubectl.validate,
+                    out.status,
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let said = String::from_utf8_lossy(&out.stdout);
+                let documents =
+                    yaml.matches("\nkind: ").count() + usize::from(yaml.starts_with("kind: "));
+                assert!(
+                    out.status.success()
+                        && said.contains("pod/")
+                        && said.contains("service/")
+                        && said.matches("created (dry run)").count() == documents,
+                    "kubectl refuses {what}.yaml\n{}{said}\n{yaml}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            // The check can fail: a misspelled field and a port that is not
+            // a number, each put into the container's YAML, are refused.
+            let (_, _, kweb) = &files[0];
+            for (bad, from, to, refusal) in [
+                (
+                    "misspelled",
+                    "    image: ",
+                    "    imagee: ",
+                    "unknown field \"imagee\"",
+                ),
+                (
+                    "port-word",
+                    "containerPort: 8080",
+                    "containerPort: eighty",
+                    "containerPort: got \"string\", expected \"integer\"",
+                ),
+            ] {
+                assert!(kweb.contains(from), "no {from:?}\n{kweb}");
+                let file = env.fixture(
+                    &format!("kweb-{bad}.yaml"),
+                    kweb.replacen(from, to, 1).as_bytes(),
+                );
+                let out = kubectl.apply(path_str(&file));
+                let said = String::from_utf8_lossy(&out.stderr);
+                println!(
+                    "kubectl apply --dry-run=client of kweb with {to:?}: {}\n{said}",
+                    out.status
+                );
+                assert!(
+                    !out.status.success()
+                        && said.contains("ValidationError")
+                        && said.contains(refusal),
+                    "kubectl took kweb with {to:?}\n{said}{}",
+                    String::from_utf8_lossy(&out.stdout)
+                );
+            }
         }
-    } else {
-        println!("{TEST}: no kubectl on PATH; the schemas' check above stands for it");
     }
 
     // Played back, the container mounts the same volumes.
