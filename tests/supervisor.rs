@@ -188,6 +188,28 @@ fn kill(pid: i32, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).expect("kill");
 }
 
+/// Rewrites container `id`'s recorded state so that its pid 1 looks ended
+/// (its start time is not the recorded one) while pid 1 and its supervisor
+/// live on, as in the moment between the supervisor reaping pid 1 and
+/// recording its exit; pid 1's pid, and the state file with what it held.
+fn make_pid1_look_ended(env: &TestEnv, id: &str) -> (i32, (std::path::PathBuf, Vec<u8>)) {
+    let state_path = env.storage().join("containers").join(id).join("state.json");
+    let original = std::fs::read(&state_path).unwrap();
+    let mut state: serde_json::Value = serde_json::from_slice(&original).unwrap();
+    let pid = state["pid"].as_i64().unwrap() as i32;
+    state["pid_start"] = (state["pid_start"].as_u64().unwrap() + 1).into();
+    replace_state(env, &state_path, &serde_json::to_vec(&state).unwrap());
+    (pid, (state_path, original))
+}
+
+/// Replaces a state file as burrow does (a rename), owned by the test user.
+fn replace_state(env: &TestEnv, state_path: &std::path::Path, bytes: &[u8]) {
+    let tmp = state_path.with_extension("test-tmp");
+    std::fs::write(&tmp, bytes).unwrap();
+    env.give(&tmp);
+    std::fs::rename(&tmp, state_path).unwrap();
+}
+
 /// A container whose pid 1 is dead and whose exit is not recorded is
 /// "lost" only when its supervisor is gone: a killed supervisor reads as
 /// lost, a live one is waited for until it records the exit.
@@ -232,19 +254,7 @@ fn a_killed_supervisor_reads_as_lost_and_a_live_one_is_waited_for() {
         .stdout
         .trim()
         .to_string();
-    let state_path = env
-        .storage()
-        .join("containers")
-        .join(&id)
-        .join("state.json");
-    let mut state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
-    let pid = state["pid"].as_i64().unwrap() as i32;
-    state["pid_start"] = (state["pid_start"].as_u64().unwrap() + 1).into();
-    let tmp = state_path.with_extension("test-tmp");
-    std::fs::write(&tmp, serde_json::to_vec(&state).unwrap()).unwrap();
-    env.give(&tmp);
-    std::fs::rename(&tmp, &state_path).unwrap();
+    let (pid, _) = make_pid1_look_ended(&env, &id);
     let reader = env
         .command(&["inspect", "live"])
         .stdout(Stdio::piped())
@@ -400,4 +410,88 @@ fn an_attached_client_that_stops_reading_for_a_while_misses_nothing() {
     let _ = att.kill();
     let _ = att.wait();
     env.ok(&["rm", "-f", "burst"]);
+}
+
+/// `rename`, `rmi` and `image prune` hold the containers' lock, under
+/// which a container's state can wait (up to 5 s) for a supervisor that
+/// has reaped pid 1 and not yet recorded its exit: a `run --rm`'s
+/// supervisor then waits for that same lock to remove its container. They
+/// read what they need without a state's wait: with sixteen containers
+/// whose pid 1 looks so (their records say running, their pid 1's start
+/// time is not the recorded one, their supervisors live), each finishes
+/// well within a bound that only waiting on the states (16 x 5 s each)
+/// would reach; `rmi` and `prune` still keep the image those containers
+/// use.
+#[test]
+fn rename_rmi_and_prune_never_wait_on_containers_whose_exit_is_being_recorded() {
+    const N: usize = 16;
+    let Some(env) = TestEnv::new(
+        "rename_rmi_and_prune_never_wait_on_containers_whose_exit_is_being_recorded",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let mut saved = Vec::new();
+    for i in 0..N {
+        let id = env
+            .ok(&[
+                "run",
+                "-d",
+                "--name",
+                &format!("ending{i}"),
+                PLAIN,
+                "sleep",
+                "1000",
+            ])
+            .stdout
+            .trim()
+            .to_string();
+        saved.push(make_pid1_look_ended(&env, &id).1);
+    }
+    // Waiting on the states would take 80 s; the commands take moments.
+    let bound = Duration::from_secs(40);
+    let within = |args: &[&str]| {
+        let mut child = env
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn burrow");
+        let deadline = Instant::now() + bound;
+        while child.try_wait().expect("wait").is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("burrow {args:?} still waits after {bound:?}: it reads the containers' states under their lock");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.wait_with_output().expect("output")
+    };
+    let renamed = within(&["rename", "ending0", "renamed"]);
+    assert!(renamed.status.success(), "{renamed:?}");
+    let rmi = within(&["rmi", PLAIN]);
+    let said = String::from_utf8_lossy(&rmi.stderr);
+    assert!(
+        !rmi.status.success() && said.contains("is using its referenced image"),
+        "rmi of an image containers use: {rmi:?}"
+    );
+    let pruned = within(&["image", "prune", "-a", "-f"]);
+    assert!(pruned.status.success(), "{pruned:?}");
+    let images = env.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(
+        images.stdout.contains("run/plain:latest"),
+        "the image in use went: {images}"
+    );
+
+    for (state_path, original) in saved {
+        replace_state(&env, &state_path, &original);
+    }
+    let names = env.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert!(names.stdout.lines().any(|l| l == "renamed"), "{names}");
+    let mut all = vec!["rm", "-f", "renamed"];
+    let rest: Vec<String> = (1..N).map(|i| format!("ending{i}")).collect();
+    all.extend(rest.iter().map(String::as_str));
+    env.ok(&all);
 }

@@ -5,7 +5,7 @@
 
 use crate::config::{Config, Paths};
 use crate::container::error::{Error, Result};
-use crate::container::record::{Containers, Status};
+use crate::container::record::Containers;
 use crate::image::archive::{self, LoadReport, SaveFormat, SaveItem};
 use crate::image::config::RunConfig;
 use crate::image::registry::{self, PullOptions, PullReport, PushOptions, PushReport};
@@ -458,13 +458,17 @@ pub struct RemoveReport {
 /// The containers made from an image, running ones first, as
 /// (short id, running).
 fn users_of(containers: &Containers, id: &Digest) -> Result<Vec<(String, bool)>> {
+    // Every record says its image (a damaged one too); whether its
+    // container runs is read without waiting, under the containers' lock
+    // (see `Containers::records_alone`).
     let mut users: Vec<(String, bool)> = containers
-        .list()?
+        .records_alone()?
         .into_iter()
-        .filter(|(r, _)| &r.image_id == id)
-        .map(|(r, s)| {
+        .filter(|r| &r.image_id == id)
+        .map(|r| {
             let short = r.id.get(..12).unwrap_or(&r.id).to_string();
-            (short, s.status == Status::Running)
+            let running = containers.running_now(&r.id);
+            (short, running)
         })
         .collect();
     users.sort_by_key(|(_, running)| !running);
@@ -650,9 +654,9 @@ fn prune_in_userns(
         let containers = Containers::open(store.root())?;
         let _made = containers.lock()?;
         let used: std::collections::BTreeSet<Digest> = containers
-            .list()?
+            .records_alone()?
             .into_iter()
-            .map(|(r, _)| r.image_id)
+            .map(|r| r.image_id)
             .collect();
         let mut removed = Vec::new();
         for entry in store.images().map_err(img)? {

@@ -896,7 +896,8 @@ pub fn top(ctx: &Context, input: &str) -> Result<Vec<Process>> {
 pub fn rename(ctx: &Context, input: &str, new_name: &str) -> Result<()> {
     let c = records(ctx)?;
     let _lock = c.lock()?;
-    let (mut r, s) = c.find(input)?;
+    // Records alone under the lock: see `Containers::records_alone`.
+    let (mut r, s) = c.find_recorded(input)?;
     if s.status == Status::Unknown {
         return Err(damaged(&r, &s, "renamed"));
     }

@@ -411,6 +411,31 @@ impl Containers {
         Ok(out)
     }
 
+    /// Every record, oldest first, with no state read (a damaged one as
+    /// salvaged): for a caller under the containers' lock that needs names
+    /// or images alone. A state can wait (`state`) for a supervisor that
+    /// waits for that lock to remove its `--rm` container.
+    pub fn records_alone(&self) -> Result<Vec<Record>> {
+        Ok(self
+            .records()?
+            .into_iter()
+            .map(|l| match l {
+                Ok(r) | Err((r, _)) => r,
+            })
+            .collect())
+    }
+
+    /// Whether `id`'s pid 1 runs now, by its recorded state and pid,
+    /// without waiting for a supervisor to record an exit (a pid 1 that
+    /// ended does not run); a state that cannot be read counts as running.
+    /// For a caller under the containers' lock, as `records_alone`.
+    pub fn running_now(&self, id: &str) -> bool {
+        match self.read_state(id) {
+            Ok((state, _)) => state.status == Status::Running,
+            Err(_) => true,
+        }
+    }
+
     /// Every record, oldest first; one whose `config.json` does not parse
     /// as what `salvage` keeps of it, with the note saying why. A record
     /// being created or removed may lack its files (both are written by
@@ -452,7 +477,8 @@ impl Containers {
 
     /// `find`, with the state as recorded, not corrected, and no other
     /// container's state read: for a caller that checks pid 1 itself
-    /// through a pidfd (`exec`), so that /proc is read once. A damaged
+    /// through a pidfd (`exec`), so that /proc is read once, or one under
+    /// the containers' lock (`rename`, see `records_alone`). A damaged
     /// record reads as `Unknown`, as in `list`.
     pub fn find_recorded(&self, input: &str) -> Result<(Record, State)> {
         let all = self.records()?;
