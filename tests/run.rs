@@ -196,64 +196,63 @@ fn mount_points_leave_the_writable_layer_untouched_on_fuse_overlayfs() {
     mount_points_leave_the_writable_layer_untouched(&env, Some("fuse-overlayfs"), &[]);
 }
 
-/// Attack: fuse-overlayfs serves the root from the container's pid
-/// namespace, in a mount namespace that sees the host's files. A container
-/// holding CAP_SYS_PTRACE (`--cap-add SYS_PTRACE`, `--privileged`) could
-/// follow `/proc/PID/root` of that daemon to the host's files, so such a
-/// container never gets the fuse driver (its root is a private copy, with
-/// a note saying why); one without the capability cannot follow the link
-/// (the daemon holds capabilities it lacks).
+/// Attack: fuse-overlayfs serves the root from a mount namespace that sees
+/// the host's files. Its daemon must be out of the container's reach, even
+/// for a container holding CAP_SYS_PTRACE (`--cap-add SYS_PTRACE`,
+/// `--privileged`), which follows any `/proc/PID/root` of its pid
+/// namespace: the daemon is not in that namespace at all (no process of the
+/// container's /proc is it), no `/proc/*/root` leads to a file only the
+/// host has, and a `kill -9 -1` from the container's pid 1 (every process
+/// it may signal) leaves its root served. Once the container has ended, no
+/// daemon of its root is left.
 #[test]
 fn a_container_that_may_ptrace_cannot_reach_the_host_through_the_fuse_daemon() {
     let test = "a_container_that_may_ptrace_cannot_reach_the_host_through_the_fuse_daemon";
     let Some(env) = setup_on_fuse_overlayfs(test) else {
         return;
     };
-    // Every process the container sees, and whether its root leads to a
-    // file only the host has.
+    // Every process the container sees, its name, and whether its root
+    // leads to a file only the host has; then every process it may signal
+    // killed, and its root read again.
     let script = "grep ' / / ' /proc/self/mountinfo; \
                   for p in /proc/[0-9]*; do \
+                    echo NAME $(cat $p/comm 2>/dev/null); \
                     [ -e $p/root/usr/bin/fuse-overlayfs ] && echo REACHED $p; \
-                    ls $p/root/ >/dev/null 2>&1 && echo LISTED $p; \
-                  done; true";
-    let with = env.run(&[
-        "run",
-        "--rm",
-        "--cap-add",
-        "SYS_PTRACE",
-        PLAIN,
-        "sh",
-        "-c",
-        script,
-    ]);
-    with.assert_ok();
-    assert!(!with.stdout.contains("REACHED"), "{with}");
-    assert!(
-        !with.stdout.contains("fuse"),
-        "not on fuse-overlayfs: {with}"
-    );
-    assert!(
-        with.stderr.contains("CAP_SYS_PTRACE"),
-        "a note says why fuse-overlayfs was not used: {with}"
-    );
-    let privileged = env.run(&["run", "--rm", "--privileged", PLAIN, "sh", "-c", script]);
-    privileged.assert_ok();
-    assert!(!privileged.stdout.contains("REACHED"), "{privileged}");
-    assert!(!privileged.stdout.contains("fuse"), "{privileged}");
-    // Without the capability the fuse driver serves the root, and its
-    // daemon, visible, cannot be followed.
-    let without = env.run(&["run", "--rm", PLAIN, "sh", "-c", script]);
-    without.assert_ok();
-    assert!(
-        without.stdout.contains("fuse.fuse-overlayfs"),
-        "the root is on fuse-overlayfs: {without}"
-    );
-    assert!(!without.stdout.contains("REACHED"), "{without}");
-    assert_eq!(
-        without.stdout.matches("LISTED").count(),
-        1,
-        "only the container's own root can be listed: {without}"
-    );
+                  done; \
+                  kill -9 -1; \
+                  ls /bin >/dev/null && echo ROOT-SERVED";
+    let daemons = || {
+        let storage = env.storage().display().to_string();
+        fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|p| {
+                fs::read(p.path().join("cmdline")).is_ok_and(|c| {
+                    let c = String::from_utf8_lossy(&c);
+                    c.contains("fuse-overlayfs") && c.contains(&storage)
+                })
+            })
+            .count()
+    };
+    for how in [&["--cap-add", "SYS_PTRACE"][..], &["--privileged"], &[]] {
+        let args = [&["run", "--rm"][..], how, &[PLAIN, "sh", "-c", script]].concat();
+        let out = env.run(&args);
+        assert!(
+            out.stdout.contains("fuse.fuse-overlayfs"),
+            "the root is on fuse-overlayfs ({how:?}): {out}"
+        );
+        assert!(!out.stdout.contains("REACHED"), "{how:?}: {out}");
+        assert!(
+            out.stdout.contains("NAME sh") && !out.stdout.contains("NAME fuse-overlayfs"),
+            "the daemon is not in the container's pid namespace ({how:?}): {out}"
+        );
+        assert!(
+            out.stdout.contains("ROOT-SERVED"),
+            "the container cannot kill the daemon ({how:?}): {out}"
+        );
+        out.assert_ok();
+        assert_eq!(daemons(), 0, "no daemon outlives the container ({how:?})");
+    }
 }
 
 /// `setup` as a user with subordinate ids, on fuse-overlayfs as on a kernel

@@ -131,7 +131,7 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
         spec.overlay_api,
         spec.volatile_upper,
         &spec.etc.names(),
-        may_ptrace(spec),
+        Some(&mut |fuse, options| fuse_daemon_from_parent(ctx, fuse, options)),
     )?;
     send(ctx, &ToParent::Rootfs(report), None)?;
     apply_mount_ops(ctx.ops, root.as_fd())?;
@@ -904,8 +904,26 @@ pub(crate) fn environment(spec: &SandboxSpec, user: &ResolvedUser) -> Vec<String
     env
 }
 
-/// Whether the container may hold CAP_SYS_PTRACE (its bounding set has it):
-/// then no helper of its root may live in its pid namespace.
-fn may_ptrace(spec: &SandboxSpec) -> bool {
-    caps::cap_number("SYS_PTRACE").is_ok_and(|n| spec.capabilities.contains(n))
+/// Hands a fuse-overlayfs root's connection to the parent, which starts
+/// its daemon outside the container's pid namespace (`fuse_daemon`), and
+/// waits for its word.
+fn fuse_daemon_from_parent(
+    ctx: &ChildContext,
+    fuse: rustix::fd::BorrowedFd,
+    options: &str,
+) -> Result<(), SetupError> {
+    let orphaned = || SetupError {
+        op: "hand the fuse connection to the parent".into(),
+        path: None,
+        errno: None,
+        detail: None,
+    };
+    send(ctx, &ToParent::FuseRoot(options.into()), Some(fuse)).map_err(|_| orphaned())?;
+    loop {
+        match ctx.channel.recv::<ToChild>() {
+            Ok(Some((ToChild::NetReady, _))) => ctx.net_ready.set(true),
+            Ok(Some((ToChild::FuseServed(served), _))) => return served,
+            _ => return Err(orphaned()),
+        }
+    }
 }

@@ -251,6 +251,7 @@ pub fn exec(
         },
         proc_view: None,
         proc_view_off: None,
+        fuse_daemon: None,
         status: None,
     };
     // EOF (the channel is close-on-exec) means the command was exec'd.
@@ -466,7 +467,7 @@ pub fn mount_stopped_root(
         api,
         false,
         &[],
-        false,
+        None,
     )?;
     Ok(mounted.root)
 }

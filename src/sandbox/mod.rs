@@ -21,6 +21,7 @@ pub mod caps;
 mod child;
 mod copy;
 pub mod exec;
+mod fuse_daemon;
 pub mod holder;
 mod init;
 pub mod join;
@@ -424,6 +425,7 @@ pub fn spawn_shared(
         },
         proc_view: None,
         proc_view_off: None,
+        fuse_daemon: None,
         status: None,
     };
     if !spec.id_map.is_single() && spec.join.is_none() && !shared_userns {
@@ -503,6 +505,20 @@ pub fn spawn_shared(
                 let _ = parent_end.send(&ToChild::ProcViewServed(served), None);
             }
             ToParent::ProcViewOff(why) => running.proc_view_off = Some(why.to_string()),
+            ToParent::FuseRoot(options) => {
+                let served = match fd {
+                    Some(fuse) => fuse_daemon::start(fuse, &options, running.pidfd.as_fd())
+                        .map(|daemon| running.fuse_daemon = Some(daemon)),
+                    None => Err(SetupError {
+                        op: "receive the fuse connection".into(),
+                        path: None,
+                        errno: None,
+                        detail: None,
+                    }),
+                };
+                // A child that failed meanwhile has said why: read on.
+                let _ = parent_end.send(&ToChild::FuseServed(served), None);
+            }
             ToParent::Executing => executing = true,
             ToParent::Failed(e) => {
                 running.reap();
@@ -700,6 +716,10 @@ pub struct Running {
     proc_view: Option<ProcViewHandle>,
     /// Why the /proc view the spec asked for is off.
     proc_view_off: Option<String>,
+    /// The daemon of a fuse-overlayfs root: dropped after the container
+    /// (fields drop after `Drop::drop` reaped it), which ends it.
+    #[allow(dead_code)]
+    fuse_daemon: Option<fuse_daemon::FuseDaemon>,
     status: Option<ExitStatus>,
 }
 

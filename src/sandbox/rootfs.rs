@@ -65,28 +65,13 @@ pub(crate) enum DriverError {
     NotLayers,
     #[error("fuse-overlayfs not found on PATH")]
     NoFuseOverlayfs,
-    /// The fuse daemon would run in the container's pid namespace, in a
-    /// mount namespace that sees the host's files: a process holding
-    /// CAP_SYS_PTRACE there reaches them through /proc/PID/root.
-    #[error(
-        "not used for a container with CAP_SYS_PTRACE (--cap-add SYS_PTRACE, --privileged): \
-         its daemon runs where such a container could reach the host's files through it"
-    )]
-    FuseDaemonReachable,
-    #[error("cannot run {}: {source}", .program.display())]
-    Run {
-        program: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("waiting for fuse-overlayfs: {0}")]
-    Wait(std::io::Error),
-    #[error("fuse-overlayfs failed ({status}): {stderr}")]
-    FuseOverlayfs {
-        status: std::process::ExitStatus,
-        stderr: String,
-    },
-    #[error("creating the container's mount namespace: {0}")]
-    MountNamespace(nix::Error),
+    /// Nothing outside the container can start the daemon (a stopped
+    /// container's root is mounted by the kernel overlay only).
+    #[error("no daemon can serve it here")]
+    NoFuseDaemon,
+    /// The parent could not start the daemon on the connection.
+    #[error("starting its daemon: {0}")]
+    Daemon(SetupError),
     #[error(transparent)]
     Copy(#[from] copy::CopyError),
     #[error("cannot write {}: {source}", .path.display())]
@@ -152,7 +137,7 @@ pub(crate) fn mount_root(
     api: OverlayApi,
     volatile: bool,
     etc_points: &[&str],
-    may_ptrace: bool,
+    mut serve_fuse: Option<&mut ServeFuse<'_>>,
 ) -> Result<MountedRoot, SetupError> {
     rustix::mount::mount_change(
         "/",
@@ -241,24 +226,16 @@ pub(crate) fn mount_root(
                         .map_err(step("opening the overlay"))
                     })
             }
-            RootfsDriver::FuseOverlayfs if may_ptrace => Err(DriverError::FuseDaemonReachable),
-            RootfsDriver::FuseOverlayfs => {
-                match fuse_points_layer(lower, work, etc_points)
-                    .and_then(|points| {
-                        fuse_overlayfs(points.as_deref(), lower, upper, work, target.as_fd())
-                    })
-                    .and_then(|()| leave_the_fuse_daemon_behind(staging.as_fd()))
-                {
-                    Ok((root, moved)) => {
-                        return Ok(MountedRoot {
-                            root,
-                            staging: moved,
-                            report: RootfsReport { driver, fallbacks },
-                        })
-                    }
-                    Err(e) => Err(e),
-                }
-            }
+            RootfsDriver::FuseOverlayfs => match serve_fuse.as_deref_mut() {
+                None => Err(DriverError::NoFuseDaemon),
+                Some(serve) => fuse_points_layer(lower, work, etc_points)
+                    .and_then(|points| fuse_overlayfs(points.as_deref(), lower, upper, work, serve))
+                    .and_then(|mnt| {
+                        sys::attach(mnt.as_fd(), target.as_fd())
+                            .map_err(step("attaching the fuse mount"))?;
+                        Ok(mnt)
+                    }),
+            },
             RootfsDriver::Copy => private_copy(lower, upper, work).and_then(|m| {
                 sys::attach(m.as_fd(), target.as_fd()).map_err(step("attaching the copy"))?;
                 Ok(m)
@@ -603,21 +580,26 @@ fn fuse_points_layer(
     Ok(Some(layer))
 }
 
-/// fuse-overlayfs mounting on `target`, with `points` (the mount points
-/// layer) on top of the layers. Its option string is not passed to
-/// the kernel, so its only limit is an argument's (128 KiB). The daemon
-/// stays in the container's pid namespace and dies with its pid 1.
+/// What starts the daemon of a fuse-overlayfs root outside the
+/// container (the sandbox's parent, see `fuse_daemon`): given the
+/// connection's /dev/fuse fd and the daemon's `-o` options.
+pub(crate) type ServeFuse<'a> = dyn FnMut(BorrowedFd<'_>, &str) -> Result<(), SetupError> + 'a;
+
+/// A fuse-overlayfs root, with `points` (the mount points layer) on top of
+/// the layers: the FUSE filesystem mounted here, detached, its connection
+/// handed to `serve`, whose daemon lives in this user namespace but not in
+/// this pid or mount namespace (the container can neither see it nor
+/// reach the host's files through it). Its option string is not passed to
+/// the kernel, so its only limit is an argument's (128 KiB).
 fn fuse_overlayfs(
     points: Option<&Path>,
     lower: &[PathBuf],
     upper: &Path,
     work: &Path,
-    target: BorrowedFd,
-) -> Result<(), DriverError> {
-    use std::io::Read;
-    use std::process::{Command, Stdio};
-    let program = find_program("fuse-overlayfs").ok_or(DriverError::NoFuseOverlayfs)?;
-    rustix::fs::open("/dev/fuse", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+    serve: &mut ServeFuse<'_>,
+) -> Result<OwnedFd, DriverError> {
+    find_program("fuse-overlayfs").ok_or(DriverError::NoFuseOverlayfs)?;
+    let fuse = rustix::fs::open("/dev/fuse", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
         .map_err(step("/dev/fuse is not usable"))?;
     let lowerdir = points
         .into_iter()
@@ -630,57 +612,37 @@ fn fuse_overlayfs(
         upper.display(),
         work.display()
     );
-    // The staging directory has no path; the helper reaches it through an
-    // inherited fd.
-    let inherited = rustix::io::fcntl_dupfd_cloexec(target, 3)
-        .and_then(|fd| rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::empty()).map(|()| fd))
-        .map_err(step("dup"))?;
-    let mount_point = format!("/proc/self/fd/{}", inherited.as_raw_fd());
-    let mut child = Command::new(&program)
-        .arg("-o")
-        .arg(&options)
-        .arg(&mount_point)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| DriverError::Run {
-            program: program.clone(),
-            source,
-        })?;
-    drop(inherited);
-    let status = child.wait().map_err(DriverError::Wait)?;
-    if status.success() {
-        return Ok(());
-    }
-    // The daemon may hold the pipe; read what is there without waiting.
-    let mut err = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        let _ = rustix::fs::fcntl_setfl(&pipe, OFlags::NONBLOCK);
-        let _ = pipe.read_to_string(&mut err);
-    }
-    Err(DriverError::FuseOverlayfs {
-        status,
-        stderr: err.trim().to_string(),
-    })
-}
-
-/// pivot_root moves every process of the mount namespace whose root is the
-/// old root, the fuse daemon included, which would then look up its own
-/// layers through its own mount and deadlock. So the container moves on to
-/// a mount namespace of its own; the daemon stays in this one, untouched.
-/// The copy of the staging tmpfs is found through the working directory,
-/// which unshare carries over into the new namespace.
-fn leave_the_fuse_daemon_behind(staging: BorrowedFd) -> Result<(OwnedFd, OwnedFd), DriverError> {
-    rustix::process::fchdir(staging).map_err(step("entering the staging tmpfs"))?;
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-        .map_err(DriverError::MountNamespace)?;
-    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let moved = rustix::fs::openat(CWD, ".", flags, Mode::empty())
-        .map_err(step("opening the staging tmpfs"))?;
-    let root = rustix::fs::openat(&moved, "root", flags, Mode::empty())
-        .map_err(step("opening the fuse mount"))?;
-    Ok((root, moved))
+    // The options fuse-overlayfs mounts with itself: the kernel checks
+    // modes and owners, and every user of the namespace may enter.
+    let mnt = sys::new_fs(
+        "fuse",
+        &[
+            ("source", Some("fuse-overlayfs".into())),
+            ("subtype", Some("fuse-overlayfs".into())),
+            ("fd", Some(fuse.as_raw_fd().to_string())),
+            ("rootmode", Some("40000".into())),
+            ("user_id", Some("0".into())),
+            ("group_id", Some("0".into())),
+            ("allow_other", None),
+            ("default_permissions", None),
+        ],
+        MountAttrFlags::MOUNT_ATTR_NODEV | MountAttrFlags::MOUNT_ATTR_NOATIME,
+    )
+    .map_err(explain("mounting the fuse filesystem"))?;
+    serve(fuse.as_fd(), &options).map_err(DriverError::Daemon)?;
+    // Only the daemon holds the connection now: if it ends, the
+    // connection ends with it.
+    drop(fuse);
+    // The first request waits for the daemon's answer to the kernel's
+    // INIT; a daemon that failed has ended the connection (ENOTCONN).
+    rustix::fs::openat(
+        &mnt,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(step("fuse-overlayfs did not serve the root"))?;
+    Ok(mnt)
 }
 
 /// The layers copied into the upper directory once, then bound as root.

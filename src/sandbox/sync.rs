@@ -28,6 +28,9 @@ pub(crate) enum ToParent {
     /// The /proc view's FUSE filesystem is mounted (detached): its
     /// /dev/fuse fd rides along for the parent to serve.
     ProcView,
+    /// A fuse-overlayfs root is mounted (detached) with these `-o`
+    /// options: its /dev/fuse fd rides along for the parent to serve.
+    FuseRoot(String),
     /// The /proc view is off: FUSE is not usable here (why).
     ProcViewOff(SetupError),
     /// The next thing is execve: EOF now means it worked.
@@ -45,6 +48,8 @@ pub(crate) enum ToChild {
     /// `HostSide::net` made the devices: the network is ready for the
     /// command.
     NetReady,
+    /// The daemon of `ToParent::FuseRoot` was started, or why not.
+    FuseServed(Result<(), SetupError>),
     /// The /proc view's server runs (`true`), or could not be started.
     ProcViewServed(bool),
 }
