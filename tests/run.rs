@@ -10,7 +10,7 @@ use common::run_image::{self, RunImages, APP_ID, CONFIG, PLAIN};
 use common::{is_hex64, path_str, Output, TestEnv, TestUser};
 use serde_json::Value;
 use std::fs;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -158,6 +158,16 @@ fn only_a_throwaway_containers_overlay_skips_syncs() {
         env.ok(&args).stdout
     };
     let throwaway = root_line(true);
+    if let Some(release) = kernel_without_a_rootless_overlay() {
+        // Past the test harness's capture, as the VM's suite counts it.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP only_a_throwaway_containers_overlay_skips_syncs: kernel {release} has no \
+             overlayfs in a user namespace (5.11+); fuse-overlayfs has no volatile upper"
+        );
+        assert!(throwaway.contains("fuse.fuse-overlayfs"), "{throwaway}");
+        return;
+    }
     assert!(
         throwaway.contains(" overlay ") && throwaway.contains("volatile"),
         "--rm: {throwaway}"
@@ -253,6 +263,17 @@ fn a_container_that_may_ptrace_cannot_reach_the_host_through_the_fuse_daemon() {
         out.assert_ok();
         assert_eq!(daemons(), 0, "no daemon outlives the container ({how:?})");
     }
+}
+
+/// This kernel's release if it allows no overlayfs in a user namespace
+/// (before 5.11): burrow's root is then on fuse-overlayfs.
+fn kernel_without_a_rootless_overlay() -> Option<String> {
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let release = release.trim().to_string();
+    let mut version = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    ((version.next(), version.next()) < (Some(5), Some(11))).then_some(release)
 }
 
 /// `setup` as a user with subordinate ids, on fuse-overlayfs as on a kernel
@@ -553,7 +574,11 @@ fn exited_container_is_listed_inspected_and_removed_by_name_or_prefix() {
     assert_eq!(i["State"]["Status"], "exited");
     assert_eq!(i["State"]["Running"], false);
     assert_eq!(i["State"]["ExitCode"], 3);
-    assert_eq!(i["RootfsDriver"], "kernel-overlay");
+    let driver = match kernel_without_a_rootless_overlay() {
+        Some(_) => "fuse-overlayfs",
+        None => "kernel-overlay",
+    };
+    assert_eq!(i["RootfsDriver"], driver, "{i}");
     let a = &env.account;
     let sub = a.subuid.expect("subuid");
     assert_eq!(

@@ -416,8 +416,9 @@ pub enum Rootfs {
 pub enum RootfsDriver {
     /// The kernel's overlayfs, mounted inside the user namespace.
     KernelOverlay,
-    /// `fuse-overlayfs`, found on PATH; its daemon runs inside the
-    /// container's pid namespace and dies with it.
+    /// `fuse-overlayfs`, found on PATH; its daemon runs in the container's
+    /// user namespace, outside its pid and mount namespaces, and ends with
+    /// it (`fuse_daemon`).
     FuseOverlayfs,
     /// The layers copied into the upper directory once, then bound.
     Copy,
