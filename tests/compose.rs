@@ -1171,6 +1171,64 @@ fn up_abort_on_container_exit_stops_the_others_and_exit_code_from_picks_the_stat
     assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
 }
 
+/// `--abort-on-container-failure`: a container that exits with 0 stops
+/// nothing; the first to exit with another status stops the others, and
+/// its status is up's. It cannot go with `--abort-on-container-exit` or
+/// `-d`.
+#[test]
+fn up_abort_on_container_failure_stops_the_others_only_on_a_failure() {
+    let test = "up_abort_on_container_failure_stops_the_others_only_on_a_failure";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let file = format!(
+        "{ABORT_PROJECT}  zero:\n    image: netbox\n    network_mode: none\n    command: [\"sh\", \"-c\", \"echo zeroing; while [ ! -f /tmp/go ]; do sleep 0.1; done; exit 0\"]\n"
+    );
+    let dir = project(&env, "af", &[("compose.yaml", &file)]);
+    let mut up = Running::start(&env, &dir, &["up", "--abort-on-container-failure"]);
+    up.wait_line(false, "quick-1  | waiting");
+    up.wait_line(false, "stay-1   | staying");
+    up.wait_line(false, "zero-1   | zeroing");
+    compose(&env, &dir, &["exec", "-T", "zero", "touch", "/tmp/go"], &[]).assert_ok();
+    up.wait_line(false, "zero-1 exited with code 0");
+    compose(
+        &env,
+        &dir,
+        &["exec", "-T", "quick", "touch", "/tmp/go"],
+        &[],
+    )
+    .assert_ok();
+    let (status, seen) = up.finish();
+    let at = |line: &str| seen.iter().position(|(_, l)| l == line);
+    assert_eq!(status.code(), Some(3), "{seen:#?}");
+    let (Some(zero), Some(quick), Some(aborting)) = (
+        at("zero-1 exited with code 0"),
+        at("quick-1 exited with code 3"),
+        at("Aborting on container exit..."),
+    ) else {
+        panic!("{seen:#?}");
+    };
+    assert!(
+        zero < quick && quick < aborting,
+        "aborted on an exit with 0: {seen:#?}"
+    );
+    assert!(at("stay-1 exited with code 5").is_some(), "{seen:#?}");
+    assert_eq!(state(&env, "af-stay-1"), "exited 5");
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+
+    for with in ["--abort-on-container-exit", "-d"] {
+        let out = compose(
+            &env,
+            &dir,
+            &["up", with, "--abort-on-container-failure"],
+            &[],
+        );
+        assert_ne!(out.code(), Some(0), "{out}");
+        assert!(out.stderr.contains("cannot be used with"), "{out}");
+    }
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+}
+
 #[test]
 fn up_wait_returns_once_services_are_healthy_and_fails_on_unhealthy_or_timeout() {
     let test = "up_wait_returns_once_services_are_healthy_and_fails_on_unhealthy_or_timeout";

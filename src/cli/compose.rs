@@ -133,7 +133,10 @@ pub struct Up {
     /// Stop every container when one exits (attached only).
     #[arg(long, conflicts_with_all = ["detach", "wait", "no_start"])]
     abort_on_container_exit: bool,
-    /// Return the exit status of SERVICE's container; implies --abort-on-container-exit.
+    /// Stop every container when one exits with a status other than 0 (attached only); that status is up's.
+    #[arg(long, conflicts_with_all = ["detach", "wait", "no_start", "abort_on_container_exit"])]
+    abort_on_container_failure: bool,
+    /// Return the exit status of SERVICE's container; implies --abort-on-container-exit (unless --abort-on-container-failure).
     #[arg(long, value_name = "SERVICE", conflicts_with_all = ["detach", "wait", "no_start"])]
     exit_code_from: Option<String>,
     /// Attached: print the services' lines without the container's name before each.
@@ -179,7 +182,9 @@ impl Up {
             started,
             &verbs::AttachOptions {
                 no_prefix: self.no_log_prefix,
-                abort_on_exit: self.abort_on_container_exit || self.exit_code_from.is_some(),
+                abort_on_exit: self.abort_on_container_exit
+                    || (self.exit_code_from.is_some() && !self.abort_on_container_failure),
+                abort_on_failure: self.abort_on_container_failure,
                 exit_code_from: self.exit_code_from,
             },
         )

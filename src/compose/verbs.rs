@@ -971,8 +971,11 @@ pub struct AttachOptions {
     /// `--abort-on-container-exit`: when one container exits, stop the
     /// others.
     pub abort_on_exit: bool,
-    /// `--exit-code-from SERVICE`: whose exit status `up` returns (with
-    /// `abort_on_exit`; by default the first container's to exit).
+    /// `--abort-on-container-failure`: when one container exits with a
+    /// status other than 0, stop the others.
+    pub abort_on_failure: bool,
+    /// `--exit-code-from SERVICE`: whose exit status `up` returns (by
+    /// default, on an abort, the status of the container that caused it).
     pub exit_code_from: Option<String>,
 }
 
@@ -987,10 +990,12 @@ pub fn check_exit_code_from(project: &Project, services: &[String], service: &st
 
 /// Attached `up`: the containers' output, prefixed, until they have all
 /// exited; a SIGINT or SIGTERM stops them (dependants first), a second
-/// kills them; with `abort_on_exit`, the first to exit stops the others.
-/// Returns 130 when they were killed; else, with `abort_on_exit`, the
-/// exit status of the `exit_code_from` service's container (the first
-/// to exit's service by default); else 0.
+/// kills them; with `abort_on_exit`, the first to exit stops the others,
+/// with `abort_on_failure` the first to exit with a status other than 0.
+/// Returns 130 when they were killed; else, on an abort or with
+/// `exit_code_from`, the exit status of the `exit_code_from` service's
+/// container (by default that of the container that caused the abort);
+/// else 0.
 pub fn attach(
     ctx: &Context,
     project: &Project,
@@ -1023,6 +1028,7 @@ pub fn attach(
     println!("Attaching to {}", shown.join(", "));
     let mut code_from = opts.exit_code_from.clone();
     let mut code: Option<i32> = None;
+    let mut aborted = false;
     output::print_logs(
         &list,
         &output::LogArgs {
@@ -1040,22 +1046,23 @@ pub fn attach(
                 Some(c) => println!("{shown} exited with code {c}"),
                 None => println!("{shown} exited"),
             }
-            if !opts.abort_on_exit {
-                return false;
-            }
             let service = service_of(name);
-            if code_from.is_none() {
-                code_from.clone_from(&service);
+            let abort = opts.abort_on_exit || (opts.abort_on_failure && exit != Some(0));
+            if abort && !aborted {
+                aborted = true;
+                if code_from.is_none() {
+                    code_from.clone_from(&service);
+                }
             }
-            if service.is_some() && service == code_from {
+            if code.is_none() && service.is_some() && service == code_from {
                 code = exit;
             }
-            true
+            abort
         },
     )?;
     Ok(if interrupt.forced() {
         130
-    } else if opts.abort_on_exit {
+    } else if opts.abort_on_exit || aborted || opts.exit_code_from.is_some() {
         // A container whose status could not be read has not succeeded.
         code.unwrap_or(1)
     } else {
