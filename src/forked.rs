@@ -560,8 +560,18 @@ impl<S: DeserializeOwned, T: DeserializeOwned, E: DeserializeOwned> Started<S, T
     /// The child's next message (blocks until there is one); after its
     /// answer the child is reaped.
     pub fn hear(&mut self) -> Result<Heard<S, Result<T, E>>, ForkError> {
+        self.hear_by(None)
+    }
+
+    /// `hear`, the child ended when it has said nothing within `limit`.
+    pub fn hear_within(&mut self, limit: Duration) -> Result<Heard<S, Result<T, E>>, ForkError> {
+        self.hear_by(Some(limit))
+    }
+
+    fn hear_by(&mut self, limit: Option<Duration>) -> Result<Heard<S, Result<T, E>>, ForkError> {
         let what = self.what;
-        match self.channel.recv::<FromChild<S, Result<T, E>>>() {
+        let deadline = limit.map(|l| Instant::now() + l);
+        match self.channel.recv_by::<FromChild<S, Result<T, E>>>(deadline) {
             Ok(Some((FromChild::Step(s), fd))) => Ok(Heard::Step(s, fd)),
             Ok(Some((FromChild::Done(r), _))) => {
                 self.reap(r.is_err());
@@ -571,6 +581,13 @@ impl<S: DeserializeOwned, T: DeserializeOwned, E: DeserializeOwned> Started<S, T
                 what,
                 how: self.reap(true),
             }),
+            Err(ChannelError::Timeout(_)) => {
+                self.reap(true);
+                Err(ForkError::Timeout {
+                    what,
+                    after: limit.unwrap_or_default(),
+                })
+            }
             Err(source) => {
                 self.reap(true);
                 Err(ForkError::Channel { what, source })

@@ -119,6 +119,41 @@ pub struct Cgroup {
 /// Call it from the single-threaded supervisor, before the sandbox
 /// forks: the D-Bus conversation runs in a helper process of its own.
 pub fn create(id: &str, limits: &Limits) -> Result<Setup, CgroupError> {
+    create_with(id, limits, None)
+}
+
+/// The D-Bus helper of a scope, connected to the user's systemd ahead of
+/// `create_with`: a foreground `run` starts it first, so that the
+/// connection is made while the image is resolved and the container
+/// recorded.
+#[derive(Debug)]
+pub struct EarlyScope(systemd::Connected);
+
+/// Starts the helper that `create` would ask systemd for a scope through,
+/// when it would (a unified hierarchy, a user manager, no delegated cgroup
+/// of a system service); `None` otherwise, or when it cannot start (then
+/// `create` tries again and reports).
+pub fn prepare_scope() -> Option<EarlyScope> {
+    let p = probe();
+    // As `create_with` decides: a delegated system service's cgroup is
+    // used in place, with no D-Bus.
+    let in_place = p.own_writable && !p.under_user_manager;
+    let asks_systemd =
+        p.layout == Layout::Unified && p.own.is_some() && !in_place && p.user_manager.is_some();
+    if !asks_systemd {
+        return None;
+    }
+    systemd::Connected::start(&systemd::bus_address(), p.own_writable)
+        .ok()
+        .map(EarlyScope)
+}
+
+/// `create`, with the scope's helper started early by `prepare_scope`.
+pub fn create_with(
+    id: &str,
+    limits: &Limits,
+    early: Option<EarlyScope>,
+) -> Result<Setup, CgroupError> {
     let writes = limits.writes(limits::device_numbers)?;
     let asked = limits.controllers().first().map(|(flag, _)| *flag);
     let unavailable = |why: String| match asked {
@@ -149,7 +184,11 @@ pub fn create(id: &str, limits: &Limits) -> Result<Setup, CgroupError> {
     } else {
         // Inside the user manager a writable cgroup may still be systemd's
         // own; only a unit with Delegate=yes may be used as it is.
-        match systemd::place_in_scope(&scope_name, std::process::id(), p.own_writable) {
+        let placed = match early {
+            Some(EarlyScope(helper)) => helper.place(&scope_name, std::process::id()),
+            None => systemd::place_in_scope(&scope_name, std::process::id(), p.own_writable),
+        };
+        match placed {
             Ok(systemd::Placed::AlreadyDelegated) => (in_place(&own, id)?, None),
             Ok(systemd::Placed::InScope) => (in_new_scope(&scope_name)?, Some(scope_name)),
             Err(why) => return unavailable(why.to_string()),

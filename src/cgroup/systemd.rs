@@ -5,7 +5,7 @@
 //! conversation happens in a short-lived forked helper process
 //! (`crate::forked`) that reports back typed and exits.
 
-use crate::forked::{run_forked, Fork, ForkError};
+use crate::forked::{run_forked, start, Fork, ForkError, Heard, Started};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::time::Duration;
 use zbus::blocking::{Connection, Proxy};
@@ -90,15 +90,82 @@ fn place_in_scope_at(
     pid: u32,
     reuse_delegated: bool,
 ) -> Result<Placed, SystemdError> {
-    let (name, address) = (name.to_string(), address.to_string());
-    in_helper(move || {
-        let conn = connect(&address)?;
-        if reuse_delegated && unit_delegated(&conn, pid)? {
-            return Ok(Placed::AlreadyDelegated);
+    Connected::start(address, reuse_delegated)?.place(name, pid)
+}
+
+/// What the parent tells a connected helper: the scope to make and the
+/// process to put in it.
+#[derive(Debug, Serialize, Deserialize)]
+struct Go {
+    name: String,
+    pid: u32,
+}
+
+/// A D-Bus helper that connects to the user's systemd and subscribes to
+/// its job signals at once, then waits to be told which scope to make:
+/// started early, its connection is made while the caller does other work
+/// (a foreground `run` resolves its image and writes its record
+/// meanwhile), and `place` costs only the scope's job. Dropped unused,
+/// the helper is killed.
+pub struct Connected {
+    helper: Started<(), Placed, BusError>,
+}
+
+impl std::fmt::Debug for Connected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connected")
+            .field("helper", &self.helper.pid())
+            .finish()
+    }
+}
+
+impl Connected {
+    pub fn start(address: &str, reuse_delegated: bool) -> Result<Connected, SystemdError> {
+        let address = address.to_string();
+        let how = Fork {
+            // The child only talks D-Bus and exits; the caller may have threads.
+            single_threaded: false,
+            ..Fork::new("the D-Bus helper")
+        };
+        let helper = start(how, move |side| {
+            let conn = connect(&address)?;
+            let manager = manager(&conn)?;
+            // Without a subscription the manager may not send job signals;
+            // it ends with the connection.
+            manager
+                .call::<_, _, ()>("Subscribe", &())
+                .map_err(call("Subscribe"))?;
+            // The match is in place before the job exists, so its end is
+            // not missed however fast it comes.
+            let removed = manager
+                .receive_signal("JobRemoved")
+                .map_err(call("JobRemoved"))?;
+            let Ok((go, _)) = side.reply::<Go>() else {
+                return Err(BusError::Lost("a scope nobody asked for".into()));
+            };
+            if reuse_delegated && unit_delegated(&conn, go.pid)? {
+                return Ok(Placed::AlreadyDelegated);
+            }
+            start_scope(&manager, removed, &go.name, go.pid).map(|()| Placed::InScope)
+        })?;
+        Ok(Connected { helper })
+    }
+
+    /// Puts `pid` into the new scope `name` (or finds its unit delegated,
+    /// as `place_in_scope` does) and waits for systemd's job to finish.
+    pub fn place(mut self, name: &str, pid: u32) -> Result<Placed, SystemdError> {
+        let go = Go {
+            name: name.to_string(),
+            pid,
+        };
+        // A helper that failed already (no bus) has closed its end: its
+        // answer is read all the same.
+        let _ = self.helper.tell(&go, None);
+        match self.helper.hear_within(TIMEOUT)? {
+            Heard::Done(answer) => Ok(answer?),
+            Heard::Step((), _) => Err(BusError::Lost(name.to_string()).into()),
         }
-        start_scope(&conn, &name, pid)?;
-        Ok(Placed::InScope)
-    })
+    }
 }
 
 /// Stops the scope `name` (systemd kills what is left in it). A scope that
@@ -177,18 +244,12 @@ fn unit_delegated(conn: &Connection, pid: u32) -> Result<bool, BusError> {
     delegated
 }
 
-fn start_scope(conn: &Connection, name: &str, pid: u32) -> Result<(), BusError> {
-    let manager = manager(conn)?;
-    // Without a subscription the manager may not send job signals; it
-    // ends with the connection.
-    manager
-        .call::<_, _, ()>("Subscribe", &())
-        .map_err(call("Subscribe"))?;
-    // The match is in place before the job exists, so its end is not
-    // missed however fast it comes.
-    let removed = manager
-        .receive_signal("JobRemoved")
-        .map_err(call("JobRemoved"))?;
+fn start_scope(
+    manager: &Proxy<'_>,
+    removed: zbus::blocking::proxy::SignalIterator<'_>,
+    name: &str,
+    pid: u32,
+) -> Result<(), BusError> {
     let props: Vec<(&str, Value)> = vec![
         ("Description", Value::from("burrow container")),
         ("PIDs", Value::from(vec![pid])),
@@ -200,7 +261,10 @@ fn start_scope(conn: &Connection, name: &str, pid: u32) -> Result<(), BusError> 
     let job: OwnedObjectPath = manager
         .call("StartTransientUnit", &(name, "fail", props, aux))
         .map_err(call(format!("StartTransientUnit {name}")))?;
-    for msg in removed {
+    // The helper exits right after: the bus drops its match then, with no
+    // RemoveMatch round trip for the iterator's drop.
+    let mut removed = std::mem::ManuallyDrop::new(removed);
+    for msg in removed.by_ref() {
         let Ok((_, path, _, result)) = msg
             .body()
             .deserialize::<(u32, OwnedObjectPath, String, String)>()
@@ -256,6 +320,21 @@ mod tests {
             matches!(&err, SystemdError::Bus(BusError::Lost(s)) if s == "x.scope"),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_connected_helper_dropped_unused_is_ended() {
+        // A bus that never answers: the helper waits in its handshake
+        // until the run it was started for gives up on it.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bus");
+        let _bus = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let helper = Connected::start(&format!("unix:path={}", path.display()), false).unwrap();
+        let pid = helper.helper.pid().unwrap();
+        let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+        assert!(proc_dir.exists());
+        drop(helper);
+        assert!(!proc_dir.exists(), "the helper {pid} outlived its drop");
     }
 
     #[test]

@@ -182,6 +182,15 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         .map_err(crate::cgroup::CgroupError::from)?;
     check_host_flags(spec, outlives).map_err(spec_err)?;
     super::plan::check(spec).map_err(spec_err)?;
+    // A foreground run's supervisor is this process: the D-Bus helper
+    // that will ask systemd for its scope connects while the image is
+    // resolved and the container recorded (under emulation a connection
+    // costs as much as all of that).
+    let scope = if outlives {
+        None
+    } else {
+        crate::cgroup::prepare_scope()
+    };
 
     let store = ctx.store()?;
     // Until the container is recorded, no `rmi` may remove its image.
@@ -402,7 +411,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
                 }))
             })?;
     }
-    let code = start_and_wait(ctx, &dir, plan, bound, record, create_only)?;
+    let code = start_and_wait(ctx, &dir, plan, bound, record, create_only, scope)?;
     Ok((id, code))
 }
 
@@ -554,6 +563,7 @@ fn start_and_wait(
     bound: network::BoundPorts,
     record: Record,
     create_only: bool,
+    scope: Option<crate::cgroup::EarlyScope>,
 ) -> Result<i32> {
     let io = |what: &'static str, path: &Path| {
         let path = path.to_path_buf();
@@ -595,6 +605,7 @@ fn start_and_wait(
         reserved,
         cgroup_note: ctx.paths.runtime.join("cgroup-note"),
         record,
+        scope,
     };
     match supervisor::foreground(dir, plan_dir, supervised, fg) {
         Ok(code) => Ok(code),

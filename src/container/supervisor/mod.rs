@@ -204,6 +204,8 @@ pub struct Foreground {
     pub cgroup_note: PathBuf,
     /// The container's record as `run` just wrote it (not read back).
     pub record: record::Record,
+    /// The scope's D-Bus helper, started before the record was made.
+    pub scope: Option<crate::cgroup::EarlyScope>,
 }
 
 /// The `run` process's own stdio, for a foreground container.
@@ -214,6 +216,8 @@ struct Host {
     raw: Option<terminal::RawMode>,
     /// Where the note about a missing cgroup is remembered.
     cgroup_note: PathBuf,
+    /// The scope's D-Bus helper, connected early (`Foreground::scope`).
+    scope: Option<crate::cgroup::EarlyScope>,
 }
 
 /// The container's side of its stdio, as the supervisor holds it.
@@ -377,6 +381,7 @@ pub fn foreground(
         stdin_open: plan.interactive,
         raw: None,
         cgroup_note: fg.cgroup_note,
+        scope: fg.scope,
     };
     let bound = Some((fg.bound, fg.reserved));
     let mut sup = Supervisor::new(dir, log_dir, plan, bound, Some(host), Some(fg.record))?;
@@ -524,7 +529,8 @@ impl Supervisor {
     /// The container's cgroup, made at the first start.
     fn make_cgroup(&mut self) -> Result<(), SupervisorError> {
         self.cgroup_made = true;
-        match crate::cgroup::create(&self.plan.id, &self.plan.limits)? {
+        let early = self.host.as_mut().and_then(|h| h.scope.take());
+        match crate::cgroup::create_with(&self.plan.id, &self.plan.limits, early)? {
             crate::cgroup::Setup::Ready(cg) => self.cgroup = Some(cg),
             crate::cgroup::Setup::Without(why) => {
                 if let Some(host) = &self.host {
