@@ -13,14 +13,14 @@
 # STARTUP= skips the start-ups; VM_TIMEOUT=1500 bounds the boot)
 # Needs a guest image with bubblewrap and hyperfine; this script builds one
 # (cached) with VM_EXTRA_PACKAGES under VM_CACHE_DIR (default
-# /var/cache/burrow-vm-bench). Results go to stdout.
+# /var/cache/burrow-vm-kernels-bench). Results go to stdout.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=${RUNS:-30}
 UNTAR_RUNS=${UNTAR_RUNS:-5}
 # STARTUP= (empty) measures the untars only.
 STARTUP=${STARTUP-yes}
-export VM_CACHE_DIR=${VM_CACHE_DIR:-/var/cache/burrow-vm-bench}
+export VM_CACHE_DIR=${VM_CACHE_DIR:-/var/cache/burrow-vm-kernels-bench}
 export VM_EXTRA_PACKAGES="bubblewrap hyperfine"
 BIN=${BURROW_BIN:-$REPO/target/release/burrow}
 [ -x "$BIN" ] || (cd "$REPO" && cargo build --release --quiet)
