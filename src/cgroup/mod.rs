@@ -148,6 +148,24 @@ pub fn prepare_scope() -> Option<EarlyScope> {
         .map(EarlyScope)
 }
 
+impl EarlyScope {
+    /// Asks systemd now for the scope of container `id`, with this process
+    /// in it, while the caller goes on: `create_with` then only hears the
+    /// answer. A process this one starts from now on may be born in the
+    /// scope, which `create_with` gathers into its supervisor leaf: only a
+    /// process that belongs to this container may be started meanwhile
+    /// (never the shared user namespace's holder).
+    pub fn start_for(&mut self, id: &str) {
+        self.0
+            .send(&format!("burrow-{id}.scope"), std::process::id());
+    }
+
+    /// Whether `start_for` asked for the scope already.
+    pub fn started(&self) -> bool {
+        self.0.sent()
+    }
+}
+
 /// `create`, with the scope's helper started early by `prepare_scope`.
 pub fn create_with(
     id: &str,
@@ -160,6 +178,10 @@ pub fn create_with(
         None => Ok(Setup::Without(why)),
         Some(flag) => Err(CgroupError::Unavailable { flag, why }),
     };
+    let scope_name = format!("burrow-{id}.scope");
+    // A scope asked for early is waited for first, so that the probe sees
+    // this process where systemd put it.
+    let early = early.map(|EarlyScope(helper)| helper.place(&scope_name, std::process::id()));
     let p = probe();
     if p.layout != Layout::Unified {
         return unavailable(match p.layout {
@@ -170,7 +192,6 @@ pub fn create_with(
     let Some(own) = p.own.clone() else {
         return unavailable("/proc/self/cgroup names no cgroup v2 path".into());
     };
-    let scope_name = format!("burrow-{id}.scope");
     let (unit, scope) = if p.own_writable && !p.under_user_manager {
         // A system service with Delegate=yes, a CI job's cgroup: ours.
         (in_place(&own, id)?, None)
@@ -185,7 +206,7 @@ pub fn create_with(
         // Inside the user manager a writable cgroup may still be systemd's
         // own; only a unit with Delegate=yes may be used as it is.
         let placed = match early {
-            Some(EarlyScope(helper)) => helper.place(&scope_name, std::process::id()),
+            Some(placed) => placed,
             None => systemd::place_in_scope(&scope_name, std::process::id(), p.own_writable),
         };
         match placed {
@@ -238,7 +259,17 @@ fn in_new_scope(scope_name: &str) -> Result<PathBuf, CgroupError> {
     }
     let leaf = scope.join(SUPERVISOR_LEAF);
     mkdir(&leaf)?;
-    write_file(&leaf.join("cgroup.procs"), &std::process::id().to_string())?;
+    let me = std::process::id() as i32;
+    write_file(&leaf.join("cgroup.procs"), &me.to_string())?;
+    // A scope asked for early (`EarlyScope::start_for`) may also hold what
+    // this process started after systemd moved it: this container's own
+    // helpers, which belong in the same leaf.
+    for pid in read_pids(&scope) {
+        if pid != me {
+            // Gone meanwhile: nothing to move.
+            let _ = write_file(&leaf.join("cgroup.procs"), &pid.to_string());
+        }
+    }
     Ok(scope)
 }
 

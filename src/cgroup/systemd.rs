@@ -109,6 +109,8 @@ struct Go {
 /// the helper is killed.
 pub struct Connected {
     helper: Started<(), Placed, BusError>,
+    /// Whether the helper was told its scope (`send`) already.
+    sent: bool,
 }
 
 impl std::fmt::Debug for Connected {
@@ -148,19 +150,37 @@ impl Connected {
             }
             start_scope(&manager, removed, &go.name, go.pid).map(|()| Placed::InScope)
         })?;
-        Ok(Connected { helper })
+        Ok(Connected {
+            helper,
+            sent: false,
+        })
     }
 
-    /// Puts `pid` into the new scope `name` (or finds its unit delegated,
-    /// as `place_in_scope` does) and waits for systemd's job to finish.
-    pub fn place(mut self, name: &str, pid: u32) -> Result<Placed, SystemdError> {
+    /// Tells the helper to make the scope `name` for `pid` now, without
+    /// waiting for it: `place` then only hears the answer.
+    pub fn send(&mut self, name: &str, pid: u32) {
         let go = Go {
             name: name.to_string(),
             pid,
         };
         // A helper that failed already (no bus) has closed its end: its
-        // answer is read all the same.
+        // answer is read all the same, by `place`.
         let _ = self.helper.tell(&go, None);
+        self.sent = true;
+    }
+
+    /// Whether `send` was called.
+    pub fn sent(&self) -> bool {
+        self.sent
+    }
+
+    /// Puts `pid` into the new scope `name` (or finds its unit delegated,
+    /// as `place_in_scope` does) and waits for systemd's job to finish.
+    /// After `send`, `name` and `pid` must be those sent.
+    pub fn place(mut self, name: &str, pid: u32) -> Result<Placed, SystemdError> {
+        if !self.sent {
+            self.send(name, pid);
+        }
         match self.helper.hear_within(TIMEOUT)? {
             Heard::Done(answer) => Ok(answer?),
             Heard::Step((), _) => Err(BusError::Lost(name.to_string()).into()),

@@ -186,11 +186,22 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
     // that will ask systemd for its scope connects while the image is
     // resolved and the container recorded (under emulation a connection
     // costs as much as all of that).
-    let scope = if outlives {
+    let mut scope = if outlives {
         None
     } else {
         crate::cgroup::prepare_scope()
     };
+    let id = record::new_id();
+    // The scope itself is asked for at once, and made by systemd while this
+    // process works, when nothing this run may start before its supervisor
+    // has its cgroup is shared with other containers: the user namespace's
+    // holder is up already (or not used), and no user network or other
+    // container's namespaces are joined.
+    if let Some(early) = &mut scope {
+        if holder_not_started(ctx, spec) {
+            early.start_for(&id);
+        }
+    }
 
     let store = ctx.store()?;
     // Until the container is recorded, no `rmi` may remove its image.
@@ -262,7 +273,6 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
             return Err(spec_err(SpecError::CidfileExists(path.clone())));
         }
     }
-    let id = record::new_id();
     // From the record's creation to its removal, a Ctrl-C or a SIGTERM is
     // the container's (forwarded once it runs), never a cut in between
     // that leaves a record or a running container behind.
@@ -413,6 +423,32 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
     }
     let code = start_and_wait(ctx, &dir, plan, bound, record, create_only, scope)?;
     Ok((id, code))
+}
+
+/// Whether a run of `spec` is sure to start no holder of the user's
+/// namespaces (which outlives the container, so must not be born in its
+/// scope): it joins no container's or user network's namespaces, and the
+/// holder of its map is up (or none is kept).
+fn holder_not_started(ctx: &Context, spec: &RunSpec) -> bool {
+    if !matches!(spec.network, NetworkMode::None | NetworkMode::User)
+        || spec.pod.is_some()
+        || spec.infra_of.is_some()
+    {
+        return false;
+    }
+    if ctx.config.userns.keep_alive == 0 {
+        return true;
+    }
+    let Ok(base) = ctx.idmap() else {
+        return false;
+    };
+    let own = (
+        nix::unistd::Uid::current().as_raw(),
+        nix::unistd::Gid::current().as_raw(),
+    );
+    let map = super::plan::userns_map(spec.userns, base, own);
+    map.is_single()
+        || crate::sandbox::holder::open_live(&ctx.paths.runtime.join("userns"), &map).is_some()
 }
 
 /// How each volume the container names (its own and those of

@@ -585,7 +585,15 @@ impl Supervisor {
                 })
             })?;
         }
-        let userns = sandbox::open_shared_userns(&spec, !self.cgroup_made);
+        // With its scope asked for early, this process may be in it
+        // already: a holder that went away meanwhile is not started again
+        // from here (the container then makes its own user namespace).
+        let early = self
+            .host
+            .as_ref()
+            .and_then(|h| h.scope.as_ref())
+            .is_some_and(|s| s.started());
+        let userns = sandbox::open_shared_userns(&spec, !self.cgroup_made && !early);
         if !self.cgroup_made {
             self.make_cgroup()?;
         }
