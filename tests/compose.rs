@@ -1229,6 +1229,63 @@ fn up_abort_on_container_failure_stops_the_others_only_on_a_failure() {
     assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
 }
 
+/// `--attach SERVICE` follows only that service's containers and
+/// `--no-attach SERVICE` all but its: the other service's output is not
+/// printed though it ran, and Ctrl-C still stops every container `up`
+/// started. An `--attach` of a service `up` does not run, or flags that
+/// leave nothing to follow, are refused before anything is made.
+#[test]
+fn up_attach_and_no_attach_choose_whose_output_is_followed() {
+    let test = "up_attach_and_no_attach_choose_whose_output_is_followed";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let dir = project(&env, "at", &[("compose.yaml", ABORT_PROJECT)]);
+    for flags in [["--attach", "stay"], ["--no-attach", "quick"]] {
+        let mut all = vec!["up"];
+        all.extend_from_slice(&flags);
+        let mut up = Running::start(&env, &dir, &all);
+        up.wait_line(false, "Attaching to stay-1");
+        up.wait_line(false, "stay-1  | staying");
+        // quick runs and has said its line, which up would have printed.
+        common::wait_for(Duration::from_secs(60), "quick's line in its log", || {
+            compose(&env, &dir, &["logs", "quick"], &[])
+                .stdout
+                .contains("waiting")
+        });
+        up.interrupt();
+        let (status, seen) = up.finish();
+        assert_eq!(status.code(), Some(0), "{flags:?}: {seen:#?}");
+        assert!(
+            !seen.iter().any(|(_, l)| l.starts_with("quick-1")),
+            "{flags:?}: quick's output was followed: {seen:#?}"
+        );
+        assert!(
+            state(&env, "at-quick-1").starts_with("exited"),
+            "{flags:?}: Ctrl-C left quick running: {seen:#?}"
+        );
+        compose(&env, &dir, &["down"], &[]).assert_ok();
+    }
+
+    let out = compose(&env, &dir, &["up", "--attach", "nope"], &[]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(out.error_line().contains("no such service: nope"), "{out}");
+    let out = compose(
+        &env,
+        &dir,
+        &["up", "--attach", "stay", "--no-attach", "stay"],
+        &[],
+    );
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(
+        out.error_line().contains("leave no service to follow"),
+        "{out}"
+    );
+    let out = compose(&env, &dir, &["up", "-d", "--attach", "stay"], &[]);
+    assert!(out.stderr.contains("cannot be used with"), "{out}");
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+}
+
 #[test]
 fn up_wait_returns_once_services_are_healthy_and_fails_on_unhealthy_or_timeout() {
     let test = "up_wait_returns_once_services_are_healthy_and_fails_on_unhealthy_or_timeout";

@@ -139,6 +139,12 @@ pub struct Up {
     /// Return the exit status of SERVICE's container; implies --abort-on-container-exit (unless --abort-on-container-failure).
     #[arg(long, value_name = "SERVICE", conflicts_with_all = ["detach", "wait", "no_start"])]
     exit_code_from: Option<String>,
+    /// Attached: follow only SERVICE's containers (their output, their exits); repeatable.
+    #[arg(long, value_name = "SERVICE", conflicts_with_all = ["detach", "wait", "no_start"])]
+    attach: Vec<String>,
+    /// Attached: do not follow SERVICE's containers (they run all the same); repeatable.
+    #[arg(long, value_name = "SERVICE")]
+    no_attach: Vec<String>,
     /// Attached: print the services' lines without the container's name before each.
     #[arg(long)]
     no_log_prefix: bool,
@@ -153,6 +159,9 @@ impl Up {
     fn exec(self, ctx: &Context, project: &Project) -> std::result::Result<i32, ComposeError> {
         if let Some(s) = &self.exit_code_from {
             verbs::check_exit_code_from(project, &self.services, s)?;
+        }
+        if !(self.detach || self.wait || self.no_start) {
+            verbs::check_attach(project, &self.services, &self.attach, &self.no_attach)?;
         }
         let started = interrupted(verbs::up(
             ctx,
@@ -185,6 +194,8 @@ impl Up {
                 abort_on_exit: self.abort_on_container_exit
                     || (self.exit_code_from.is_some() && !self.abort_on_container_failure),
                 abort_on_failure: self.abort_on_container_failure,
+                attach: self.attach,
+                no_attach: self.no_attach,
                 exit_code_from: self.exit_code_from,
             },
         )

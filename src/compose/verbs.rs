@@ -974,6 +974,11 @@ pub struct AttachOptions {
     /// `--abort-on-container-failure`: when one container exits with a
     /// status other than 0, stop the others.
     pub abort_on_failure: bool,
+    /// `--attach SERVICE`s: follow only their containers (all, when
+    /// empty).
+    pub attach: Vec<String>,
+    /// `--no-attach SERVICE`s: do not follow their containers.
+    pub no_attach: Vec<String>,
     /// `--exit-code-from SERVICE`: whose exit status `up` returns (by
     /// default, on an abort, the status of the container that caused it).
     pub exit_code_from: Option<String>,
@@ -988,8 +993,40 @@ pub fn check_exit_code_from(project: &Project, services: &[String], service: &st
     }
 }
 
-/// Attached `up`: the containers' output, prefixed, until they have all
-/// exited; a SIGINT or SIGTERM stops them (dependants first), a second
+/// Whether attached `up` follows a container of `service`.
+fn followed(opts: &AttachOptions, service: Option<&str>) -> bool {
+    let named = |list: &[String]| service.is_some_and(|s| list.iter().any(|l| l == s));
+    (opts.attach.is_empty() || named(&opts.attach)) && !named(&opts.no_attach)
+}
+
+/// `--attach` and `--no-attach`: each `--attach` service one that this
+/// `up` runs, and some service left to follow (an attached `up` returns
+/// when the containers it follows have exited).
+pub fn check_attach(
+    project: &Project,
+    services: &[String],
+    attach: &[String],
+    no_attach: &[String],
+) -> Result<()> {
+    let run = selected(project, services)?;
+    if let Some(s) = attach.iter().find(|s| !run.contains(s)) {
+        return Err(ComposeError::NoService(s.clone()));
+    }
+    let followed = run
+        .iter()
+        .any(|s| (attach.is_empty() || attach.contains(s)) && !no_attach.contains(s));
+    if followed {
+        Ok(())
+    } else {
+        Err(ComposeError::Model(
+            "--attach and --no-attach leave no service to follow; use -d to start them in the background".into(),
+        ))
+    }
+}
+
+/// Attached `up`: the output of the containers it follows (`attach`,
+/// `no_attach`), prefixed, until they have all exited; a SIGINT or
+/// SIGTERM stops every container it started (dependants first), a second
 /// kills them; with `abort_on_exit`, the first to exit stops the others,
 /// with `abort_on_failure` the first to exit with a status other than 0.
 /// Returns 130 when they were killed; else, on an abort or with
@@ -1012,6 +1049,7 @@ pub fn attach(
         .collect();
     let list: Vec<(String, String)> = found
         .iter()
+        .filter(|(r, _)| followed(opts, label(r, SERVICE_LABEL)))
         .map(|(r, _)| (r.name.clone(), output::shown_name(r)))
         .collect();
     let service_of = |name: &str| {
@@ -1021,7 +1059,9 @@ pub fn attach(
             .and_then(|(r, _)| label(r, SERVICE_LABEL))
             .map(str::to_string)
     };
-    let mut stop_order: Vec<String> = list.iter().map(|(n, _)| n.clone()).collect();
+    // A signal or an abort stops every container `up` started, followed
+    // or not.
+    let mut stop_order: Vec<String> = found.iter().map(|(r, _)| r.name.clone()).collect();
     stop_order.reverse();
     interrupt.set_containers(stop_order);
     let shown: Vec<String> = list.iter().map(|(_, s)| s.clone()).collect();
