@@ -13,6 +13,13 @@ pub const VAR: &str = "BURROW_COMPLETE";
 /// Answers a completion request and exits, when the shell asked for one;
 /// returns otherwise. Called first thing in `main`.
 pub fn answer_if_asked() {
+    // clap_complete asks for the working directory before it reads the
+    // variable: a getcwd on every command that is no completion. An unset,
+    // empty or "0" variable is no request there either.
+    match std::env::var_os(VAR) {
+        Some(v) if !v.is_empty() && v != "0" => {}
+        _ => return,
+    }
     clap_complete::CompleteEnv::with_factory(command)
         .var(VAR)
         .complete();

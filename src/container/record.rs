@@ -268,15 +268,11 @@ pub struct ContainersLock {
 impl Containers {
     pub fn open(storage_root: &Path) -> Result<Containers> {
         let dir = storage_root.join("containers");
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|source| RecordError::Io {
-                what: "creating",
-                path: dir.clone(),
-                source,
-            })?;
+        crate::image::store::make_private_dir(&dir).map_err(|source| RecordError::Io {
+            what: "creating",
+            path: dir.clone(),
+            source,
+        })?;
         Ok(Containers { dir })
     }
 

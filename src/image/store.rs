@@ -250,11 +250,23 @@ fn random_suffix() -> String {
 }
 
 fn mkdir_private(path: &Path) -> Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(io_err("creating", path))
+    make_private_dir(path).map_err(io_err("creating", path))
+}
+
+/// Makes a directory (mode 0700) and its missing parents; one that exists
+/// is left as it is. Every command opens the store: a recursive create
+/// costs a mkdir and then a stat of a directory that exists, where one
+/// mkdir answering EEXIST says as much (something that is not a directory
+/// there fails the first use of it instead, naming the path).
+pub fn make_private_dir(path: &Path) -> std::io::Result<()> {
+    match fs::DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(_) => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path),
+    }
 }
 
 fn fsync_dir(path: &Path) -> Result<()> {
