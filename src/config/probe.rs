@@ -57,6 +57,11 @@ pub fn private_gid(uid: u32) -> Option<u32> {
 /// others unless sticky. Symbolic links are resolved, and the directories
 /// holding them are checked too.
 pub fn unsafe_parent(dir: &Path, uid: u32, private_gid: Option<u32>) -> Option<(PathBuf, String)> {
+    if let Some(parents) = plain_parents(dir) {
+        return parents.iter().rev().find_map(|(p, md)| {
+            opened_to_others(md, uid, private_gid, true).map(|why| (p.clone(), why))
+        });
+    }
     let mut parents: Vec<PathBuf> = dir.ancestors().skip(1).map(Path::to_path_buf).collect();
     if let Some(real) = dir.ancestors().find_map(|a| fs::canonicalize(a).ok()) {
         let skip = usize::from(real == dir);
@@ -70,6 +75,40 @@ pub fn unsafe_parent(dir: &Path, uid: u32, private_gid: Option<u32>) -> Option<(
         let md = fs::metadata(p).ok()?;
         opened_to_others(&md, uid, private_gid, true).map(|why| (p.clone(), why))
     })
+}
+
+/// The existing parents of `dir` and what they are, nearest first, when no
+/// symbolic link is on the way (nor at `dir`): then the resolved parents
+/// are these same directories, and one lstat of each (this runs at every
+/// command) replaces a readlink of each to resolve the path plus a stat of
+/// each parent. `None` when the path needs resolving: a link, a `.` or
+/// `..`, or a component that cannot be looked at.
+fn plain_parents(dir: &Path) -> Option<Vec<(PathBuf, fs::Metadata)>> {
+    use std::path::Component;
+    if !dir.is_absolute()
+        || dir
+            .components()
+            .any(|c| !matches!(c, Component::RootDir | Component::Normal(_)))
+    {
+        return None;
+    }
+    let mut parents = Vec::new();
+    let mut found = false;
+    for (i, p) in dir.ancestors().enumerate() {
+        match fs::symlink_metadata(p) {
+            Ok(md) if md.file_type().is_symlink() => return None,
+            Ok(md) => {
+                found = true;
+                if i > 0 {
+                    parents.push((p.to_path_buf(), md));
+                }
+            }
+            // Not made yet: only below the first directory that exists.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !found => {}
+            Err(_) => return None,
+        }
+    }
+    Some(parents)
 }
 
 /// [`unsafe_parent`], then `dir` itself if it exists and `own` below it:

@@ -490,6 +490,17 @@ fn a_storage_root_others_made_or_can_change_is_refused() {
     std::os::unix::fs::symlink(&root, open.join("link")).unwrap();
     let (culprit, _) = unsafe_dir(&open.join("link"), STORE_DIRS, uid, None).unwrap();
     assert_eq!(culprit, open);
+    // The link itself in a safe directory, its target in the open one:
+    // the target's parents count too (a path is taken as it is only
+    // when nothing on it, itself included, is a link).
+    let safe = dir.path().join("safe");
+    fs::create_dir(&safe).unwrap();
+    chmod(&safe, 0o700);
+    fs::create_dir(open.join("store2")).unwrap();
+    std::os::unix::fs::symlink(open.join("store2"), safe.join("link")).unwrap();
+    let (culprit, _) = unsafe_parent(&safe.join("link"), uid, None).unwrap();
+    assert_eq!(culprit, open);
+    assert_eq!(unsafe_parent(&safe.join("store"), uid, None), None);
     // Someone else's: asking as another uid makes ours foreign.
     chmod(dir.path(), 0o700);
     let other = uid.wrapping_add(1);
