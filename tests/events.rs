@@ -173,6 +173,55 @@ fn events_tell_what_happened_to_containers_and_images() {
     assert!(lines(&env, &now(), &[]).is_empty());
 }
 
+/// docker's exec events: `exec_create` and `exec_start` with the command,
+/// `exec_die` with its status, the three with one execID.
+#[test]
+fn exec_is_three_events_that_share_an_exec_id() {
+    let Some(env) = env_with_image("exec_is_three_events_that_share_an_exec_id") else {
+        return;
+    };
+    env.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "ex",
+        IMAGE,
+        "sleep",
+        "60",
+    ]);
+    let start = now();
+    let out = env.run(&["exec", "ex", "sh", "-c", "exit 4"]);
+    assert_eq!(out.code(), Some(4), "{out}");
+    let of = |event: &str, format: &str| {
+        let filter = format!("event={event}");
+        lines(&env, &start, &["--filter", &filter, "--format", format])
+    };
+    let died = of(
+        "exec_die",
+        "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}} {{.Actor.Attributes.execID}}",
+    );
+    assert_eq!(died.len(), 1, "{died:?}");
+    let id = died[0]
+        .strip_prefix("exec_die ex 4 ")
+        .expect("exec_die line");
+    assert!(
+        id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id:?}"
+    );
+    let format = "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.execID}}";
+    assert_eq!(
+        of("exec_create", format),
+        [format!("exec_create: sh -c exit 4 ex {id}")]
+    );
+    assert_eq!(
+        of("exec_start", format),
+        [format!("exec_start: sh -c exit 4 ex {id}")]
+    );
+    env.ok(&["rm", "-f", "ex"]);
+}
+
 #[test]
 fn events_follow_new_ones_and_stay_whole_under_concurrent_writers() {
     let Some(env) =

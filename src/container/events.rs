@@ -112,18 +112,23 @@ impl Journal {
 
     /// Appends `e`; an error is returned for the caller to ignore or say.
     pub fn append(&self, e: &Event) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(e).map_err(std::io::Error::other)?;
-        line.push(b'\n');
+        self.appender()?.append(std::slice::from_ref(e))
+    }
+
+    /// The journal opened for appending, rotated first if it is full: a
+    /// process that writes several events over its life (`exec`'s create,
+    /// start and die) checks and opens it once, then pays one write for
+    /// each batch.
+    pub fn appender(&self) -> std::io::Result<Appender> {
         if std::fs::metadata(&self.path).is_ok_and(|m| m.len() > MAX_BYTES) {
             self.rotate()?;
         }
-        let mut f = std::fs::OpenOptions::new()
+        let file = std::fs::OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o600)
             .open(&self.path)?;
-        // One write: O_APPEND keeps concurrent lines whole.
-        f.write_all(&line)
+        Ok(Appender { file })
     }
 
     fn rotate(&self) -> std::io::Result<()> {
@@ -191,6 +196,24 @@ fn read_lines(r: impl BufRead, out: &mut Vec<Event>) {
         if let Ok(e) = serde_json::from_slice(&line) {
             out.push(e);
         }
+    }
+}
+
+/// The journal, open for appending (see [`Journal::appender`]).
+pub struct Appender {
+    file: std::fs::File,
+}
+
+impl Appender {
+    /// Appends `events` in one write: O_APPEND keeps concurrent writers'
+    /// lines whole.
+    pub fn append(&mut self, events: &[Event]) -> std::io::Result<()> {
+        let mut lines = Vec::new();
+        for e in events {
+            serde_json::to_writer(&mut lines, e).map_err(std::io::Error::other)?;
+            lines.push(b'\n');
+        }
+        self.file.write_all(&lines)
     }
 }
 

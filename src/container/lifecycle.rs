@@ -632,13 +632,52 @@ pub fn exec(ctx: &Context, input: &str, spec: &ExecSpec, detach: bool) -> Result
     if let Some(cg) = &s.cgroup {
         cg.join(std::process::id() as i32).map_err(Error::Cgroup)?;
     }
+    // docker's exec_create, exec_start and exec_die. The journal is opened
+    // out here: joining the container leaves the host's files behind. One
+    // open and two writes for the three events (a failure writes none).
+    let mut journal = super::events::Journal::at(c.storage_root()).appender().ok();
+    let exec_id = exec_id();
+    let event = |action: String, extra: &[(&str, &str)]| {
+        let mut attributes = vec![
+            ("name", r.name.as_str()),
+            ("image", r.image.as_str()),
+            ("execID", exec_id.as_str()),
+        ];
+        attributes.extend_from_slice(extra);
+        super::events::Event::new("container", &action, &r.id, &attributes)
+    };
     let running = crate::sandbox::join::exec(pid, pidfd, &plan.sandbox, spec)?;
+    let command = spec.argv.join(" ");
+    if let Some(j) = journal.as_mut() {
+        let _ = j.append(&[
+            event(format!("exec_create: {command}"), &[]),
+            event(format!("exec_start: {command}"), &[]),
+        ]);
+    }
     if detach {
-        // Nobody waits for a detached exec: its Drop would kill it.
+        // Nobody waits for a detached exec (its Drop would kill it), so
+        // nobody sees it end: no exec_die.
         std::mem::forget(running);
         return Ok(0);
     }
-    Ok(supervise::terminal::wait_foreground(running, spec.stdin)?.code())
+    let code = supervise::terminal::wait_foreground(running, spec.stdin)?.code();
+    if let Some(j) = journal.as_mut() {
+        let _ = j.append(&[event("exec_die".into(), &[("exitCode", &code.to_string())])]);
+    }
+    Ok(code)
+}
+
+/// An exec's id, as docker's: 64 hex digits, random.
+fn exec_id() -> String {
+    let mut b = [0u8; 32];
+    if rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty()).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        b[..16].copy_from_slice(&t.to_le_bytes());
+        b[16..20].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    hex::encode(b)
 }
 
 /// What `logs` prints.
