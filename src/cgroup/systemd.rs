@@ -8,7 +8,7 @@
 use crate::forked::{run_forked, start, Fork, ForkError, Heard, Started};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::time::Duration;
-use zbus::blocking::{Connection, Proxy};
+use zbus::blocking::{Connection, MessageIterator, Proxy};
 use zbus::zvariant::{OwnedObjectPath, Value};
 
 const DEST: &str = "org.freedesktop.systemd1";
@@ -139,9 +139,7 @@ impl Connected {
                 .map_err(call("Subscribe"))?;
             // The match is in place before the job exists, so its end is
             // not missed however fast it comes.
-            let removed = manager
-                .receive_signal("JobRemoved")
-                .map_err(call("JobRemoved"))?;
+            let removed = job_removed(&conn)?;
             let Ok((go, _)) = side.reply::<Go>() else {
                 return Err(BusError::Lost("a scope nobody asked for".into()));
             };
@@ -264,9 +262,25 @@ fn unit_delegated(conn: &Connection, pid: u32) -> Result<bool, BusError> {
     delegated
 }
 
+/// The manager's JobRemoved signals, by one AddMatch that names no
+/// sender: a proxy's signal stream would also ask the bus who owns
+/// systemd's name and watch that owner change, two round trips more
+/// before the scope can be asked for. `start_scope` takes only the
+/// signals sent by whoever answered its call.
+fn job_removed(conn: &Connection) -> Result<MessageIterator, BusError> {
+    let rule = zbus::MatchRule::builder()
+        .msg_type(zbus::message::Type::Signal)
+        .path(PATH)
+        .and_then(|b| b.interface(MANAGER))
+        .and_then(|b| b.member("JobRemoved"))
+        .map_err(call("JobRemoved"))?
+        .build();
+    MessageIterator::for_match_rule(rule, conn, None).map_err(call("JobRemoved"))
+}
+
 fn start_scope(
     manager: &Proxy<'_>,
-    removed: zbus::blocking::proxy::SignalIterator<'_>,
+    removed: MessageIterator,
     name: &str,
     pid: u32,
 ) -> Result<(), BusError> {
@@ -278,13 +292,22 @@ fn start_scope(
         ("CollectMode", Value::from("inactive-or-failed")),
     ];
     let aux: Vec<(&str, Vec<(&str, Value)>)> = Vec::new();
-    let job: OwnedObjectPath = manager
-        .call("StartTransientUnit", &(name, "fail", props, aux))
-        .map_err(call(format!("StartTransientUnit {name}")))?;
+    let started = || call(format!("StartTransientUnit {name}"));
+    let reply = manager
+        .call_method("StartTransientUnit", &(name, "fail", props, aux))
+        .map_err(started())?;
+    let job: OwnedObjectPath = reply.body().deserialize().map_err(started())?;
+    let systemd = reply.header().sender().map(|s| s.to_owned());
     // The helper exits right after: the bus drops its match then, with no
     // RemoveMatch round trip for the iterator's drop.
     let mut removed = std::mem::ManuallyDrop::new(removed);
     for msg in removed.by_ref() {
+        let Ok(msg) = msg else {
+            continue;
+        };
+        if msg.header().sender().map(|s| s.to_owned()) != systemd {
+            continue;
+        }
         let Ok((_, path, _, result)) = msg
             .body()
             .deserialize::<(u32, OwnedObjectPath, String, String)>()
