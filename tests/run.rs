@@ -214,7 +214,7 @@ fn mount_points_leave_the_writable_layer_untouched_on_fuse_overlayfs() {
 /// container's /proc is it), no `/proc/*/root` leads to a file only the
 /// host has, and a `kill -9 -1` from the container's pid 1 (every process
 /// it may signal) leaves its root served. Once the container has ended, no
-/// daemon of its root is left.
+/// daemon of its root is left, for `--rm` and for a detached one stopped.
 #[test]
 fn a_container_that_may_ptrace_cannot_reach_the_host_through_the_fuse_daemon() {
     let test = "a_container_that_may_ptrace_cannot_reach_the_host_through_the_fuse_daemon";
@@ -263,6 +263,18 @@ fn a_container_that_may_ptrace_cannot_reach_the_host_through_the_fuse_daemon() {
         out.assert_ok();
         assert_eq!(daemons(), 0, "no daemon outlives the container ({how:?})");
     }
+    // A detached container's: one daemon while it runs (its supervisor's
+    // child, outside the container), `exec` finds the root served, and
+    // the daemon ends with the container.
+    env.ok(&["run", "-d", "--name", "d", PLAIN, "sleep", "1000"]);
+    assert_eq!(daemons(), 1);
+    let exec = env.ok(&["exec", "d", "sh", "-c", "ls /bin >/dev/null && echo served"]);
+    assert_eq!(exec.stdout.trim(), "served", "{exec}");
+    env.ok(&["stop", "-t", "0", "d"]);
+    common::wait_for(Duration::from_secs(30), "the daemon to end", || {
+        daemons() == 0
+    });
+    env.ok(&["rm", "d"]);
 }
 
 /// This kernel's release if it allows no overlayfs in a user namespace
