@@ -1286,6 +1286,62 @@ fn up_attach_and_no_attach_choose_whose_output_is_followed() {
     assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
 }
 
+/// `start --wait`, as docker compose's: it returns once the started
+/// services run, healthy when they have a health check (without it,
+/// `start` returns before the first check); an unhealthy one, or one not
+/// decided within `--wait-timeout`, is an error naming the container.
+#[test]
+fn start_wait_returns_once_services_are_healthy_and_fails_on_unhealthy_or_timeout() {
+    let test = "start_wait_returns_once_services_are_healthy_and_fails_on_unhealthy_or_timeout";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let file = format!(
+        "services:\n  db:\n    image: netbox\n    network_mode: none\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    healthcheck: {{test: [CMD, \"true\"], interval: 1s}}\n  app:\n    image: netbox\n    network_mode: none\n    command: [\"sh\", \"-c\", {LOOP:?}]\n"
+    );
+    let dir = project(&env, "sw", &[("compose.yaml", &file)]);
+    compose(&env, &dir, &["up", "--no-start"], &[]).assert_ok();
+    let start = compose(&env, &dir, &["start", "--wait"], &[]);
+    start.assert_ok();
+    let health = env.ok(&["inspect", "--format", "{{.State.Health.Status}}", "sw-db-1"]);
+    assert_eq!(health.stdout.trim(), "healthy", "{start}");
+    assert_eq!(state(&env, "sw-app-1"), "running <no value>");
+    assert!(
+        start.stdout.contains(" Container sw-db-1  Healthy"),
+        "{start}"
+    );
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+
+    let file = format!(
+        "services:\n  sick:\n    image: netbox\n    network_mode: none\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    healthcheck: {{test: [CMD, \"false\"], interval: 1s, retries: 1}}\n  slow:\n    image: netbox\n    network_mode: none\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    healthcheck: {{test: [CMD, \"true\"], interval: 1h}}\n"
+    );
+    let dir = project(&env, "ss", &[("compose.yaml", &file)]);
+    compose(&env, &dir, &["up", "--no-start"], &[]).assert_ok();
+    let start = compose(&env, &dir, &["start", "--wait", "sick"], &[]);
+    assert_eq!(start.code(), Some(1), "{start}");
+    assert!(
+        start
+            .error_line()
+            .contains("container ss-sick-1 is unhealthy"),
+        "{start}"
+    );
+    let start = compose(
+        &env,
+        &dir,
+        &["start", "--wait", "--wait-timeout", "2", "slow"],
+        &[],
+    );
+    assert_eq!(start.code(), Some(1), "{start}");
+    assert!(
+        start.error_line().contains(
+            "container ss-slow-1 was not running (and healthy, having a health check) within 2s"
+        ),
+        "{start}"
+    );
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+}
+
 #[test]
 fn up_wait_returns_once_services_are_healthy_and_fails_on_unhealthy_or_timeout() {
     let test = "up_wait_returns_once_services_are_healthy_and_fails_on_unhealthy_or_timeout";

@@ -51,7 +51,7 @@ pub enum ComposeCommand {
     /// Stop the services' containers.
     Stop(StopArgs),
     /// Start the services' stopped containers.
-    Start(Services),
+    Start(StartArgs),
 }
 
 impl Compose {
@@ -103,12 +103,21 @@ impl ComposeCommand {
             ComposeCommand::Config(c) => c.exec(project).map(|()| 0),
             ComposeCommand::Restart(c) => {
                 verbs::stop(ctx, project, &c.services, c.timeout)?;
-                verbs::start(ctx, project, &c.services).map(|()| 0)
+                verbs::start(ctx, project, &c.services, &Default::default()).map(|()| 0)
             }
             ComposeCommand::Stop(c) => {
                 verbs::stop(ctx, project, &c.services, c.timeout).map(|()| 0)
             }
-            ComposeCommand::Start(c) => verbs::start(ctx, project, &c.services).map(|()| 0),
+            ComposeCommand::Start(c) => verbs::start(
+                ctx,
+                project,
+                &c.services,
+                &verbs::StartOptions {
+                    wait: c.wait,
+                    wait_timeout: c.wait_timeout,
+                },
+            )
+            .map(|()| 0),
         }
     }
 }
@@ -487,6 +496,18 @@ impl Run {
 
 #[derive(clap::Args, Debug)]
 pub struct Services {
+    /// The services (default: all).
+    services: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StartArgs {
+    /// Wait for the services to be running (healthy, those with a health check), then return.
+    #[arg(long)]
+    wait: bool,
+    /// Seconds to wait, in all, for dependencies and (with --wait) the services to be ready before failing (default: until each health check decides).
+    #[arg(long, value_name = "SECS")]
+    wait_timeout: Option<u64>,
     /// The services (default: all).
     services: Vec<String>,
 }

@@ -431,7 +431,11 @@ fn up_steps(
         }
     }
     if opts.wait && !opts.no_start {
-        wait_ready(ctx, project, &plans, deadline, interrupt)?;
+        let all: Vec<(&str, &str)> = plans
+            .iter()
+            .map(|p| (p.service.as_str(), p.container.as_str()))
+            .collect();
+        wait_ready(ctx, project, &all, deadline, Some(interrupt))?;
     }
     Ok(names)
 }
@@ -688,15 +692,16 @@ fn wait_for(
     Ok(())
 }
 
-/// `up --wait`: every container is running, and healthy when it has a
-/// health check; one that another service waits for to complete
-/// successfully may have exited with status 0.
+/// `up --wait`, `start --wait`: every container (service, name) is
+/// running, and healthy when it has a health check; one that another
+/// service waits for to complete successfully may have exited with
+/// status 0.
 fn wait_ready(
     ctx: &Context,
     project: &Project,
-    plans: &[ServicePlan],
+    containers: &[(&str, &str)],
     deadline: Option<Deadline>,
-    interrupt: &mut output::Interrupt,
+    mut interrupt: Option<&mut output::Interrupt>,
 ) -> Result<()> {
     let completes: Vec<String> = project
         .model
@@ -706,23 +711,17 @@ fn wait_ready(
         .filter(|(_, c)| *c == Condition::ServiceCompletedSuccessfully)
         .map(|(d, _)| d)
         .collect();
-    for plan in plans {
-        let awaited = if completes.contains(&plan.service) {
+    for &(service, container) in containers {
+        let awaited = if completes.iter().any(|c| c == service) {
             Awaited::Dependency(Condition::ServiceCompletedSuccessfully)
         } else {
             Awaited::Ready
         };
-        println!(" Container {}  Waiting", plan.container);
-        match wait_until(
-            ctx,
-            &plan.container,
-            awaited,
-            deadline,
-            Some(&mut *interrupt),
-        )? {
+        println!(" Container {container}  Waiting");
+        match wait_until(ctx, container, awaited, deadline, interrupt.as_deref_mut())? {
             Ok(s) => println!(
                 " Container {}  {}",
-                plan.container,
+                container,
                 match (s.status, &s.health) {
                     (Status::Exited, _) => "Exited",
                     (_, Some(_)) => "Healthy",
@@ -731,7 +730,7 @@ fn wait_ready(
             ),
             Err(why) => {
                 return Err(ComposeError::NotReady {
-                    container: plan.container.clone(),
+                    container: container.to_string(),
                     why,
                 })
             }
@@ -840,25 +839,52 @@ pub fn stop(
 
 /// `start`: the services' stopped containers, in dependency order, each
 /// after what it waits for.
-pub fn start(ctx: &Context, project: &Project, services: &[String]) -> Result<()> {
+pub fn start(
+    ctx: &Context,
+    project: &Project,
+    services: &[String],
+    opts: &StartOptions,
+) -> Result<()> {
     let order = selected(project, services)?;
     let list = containers(ctx, project, &order)?;
+    let deadline = opts.wait_timeout.map(|secs| Deadline {
+        at: Instant::now() + Duration::from_secs(secs),
+        secs,
+    });
+    let mut all: Vec<(&str, &str)> = Vec::new();
     for service in &order {
         for (r, s) in list.iter().filter(|(r, _)| {
             label(r, SERVICE_LABEL) == Some(service) && label(r, ONEOFF_LABEL) != Some("True")
         }) {
+            all.push((service, &r.name));
             if s.status == Status::Running {
                 continue;
             }
             for (dep, condition) in project.model.services[service].dependencies() {
                 let replicas = existing_replicas(&list, &dep);
-                wait_for(ctx, project, service, &dep, condition, None, replicas, None)?;
+                wait_for(
+                    ctx, project, service, &dep, condition, deadline, replicas, None,
+                )?;
             }
             println!(" Container {}  Starting", r.name);
             lifecycle::start(ctx, &r.id)?;
         }
     }
+    if opts.wait {
+        wait_ready(ctx, project, &all, deadline, None)?;
+    }
     Ok(())
+}
+
+/// `start`'s options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartOptions {
+    /// `--wait`: return once every container runs (healthy, having a
+    /// health check), as `up --wait`.
+    pub wait: bool,
+    /// `--wait-timeout`: seconds to wait, in all, for dependencies and
+    /// (with `wait`) the containers.
+    pub wait_timeout: Option<u64>,
 }
 
 /// `run`: a one-off container of a service (`project-service-run-ID`),
