@@ -1240,7 +1240,14 @@ fn up_attach_and_no_attach_choose_whose_output_is_followed() {
     let Some(env) = env_with_image(test) else {
         return;
     };
-    let dir = project(&env, "at", &[("compose.yaml", ABORT_PROJECT)]);
+    // quick ignores SIGTERM (sh as pid 1 without a trap): a short grace.
+    let file = ABORT_PROJECT.replacen(
+        "  quick:\n    image: netbox\n",
+        "  quick:\n    image: netbox\n    stop_grace_period: 1s\n",
+        1,
+    );
+    assert_ne!(file, ABORT_PROJECT);
+    let dir = project(&env, "at", &[("compose.yaml", &file)]);
     for flags in [["--attach", "stay"], ["--no-attach", "quick"]] {
         let mut all = vec!["up"];
         all.extend_from_slice(&flags);
