@@ -24,6 +24,11 @@ version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$top/Cargo.toml" | head -n1)
 arch=$(dpkg --print-architecture)
 # The newest glibc symbol version the binary uses is the libc6 it needs.
 glibc=$(LC_ALL=C grep -ao 'GLIBC_2\.[0-9][0-9]*' "$binary" | sed 's/GLIBC_//' | sort -t. -k2,2n | tail -n1)
+# Packed relative relocations (build.rs) need the loader of glibc 2.36,
+# which the binary names as GLIBC_ABI_DT_RELR, not as a GLIBC_2.x symbol.
+if LC_ALL=C grep -aq 'GLIBC_ABI_DT_RELR' "$binary"; then
+    glibc=$(printf '%s\n' "${glibc:-2.17}" 2.36 | sort -t. -k2,2n | tail -n1)
+fi
 
 mkdir -p "$out"
 stage=$(mktemp -d "$out/stage.XXXXXX")
