@@ -71,10 +71,101 @@ pub fn recorded(fd: BorrowedFd) -> Option<OverrideStat> {
     // Through the fd's magic link, followed: to the file itself (the
     // link itself has no such attribute; an O_PATH fd takes no
     // fgetxattr).
+    match get_via(&via_fd(fd)) {
+        Err(rustix::io::Errno::ACCESS) => recorded_unreadable(fd),
+        other => other.ok().and_then(|v| v),
+    }
+}
+
+/// `recorded`, for a file whose permission bits (`mode`) the caller read
+/// a moment ago: one that its owner may not read (dpkg's new files, mode
+/// 000 until dpkg's chmod) goes straight to the way that needs no read
+/// permission.
+pub fn recorded_with_mode(fd: BorrowedFd, mode: u32) -> Option<OverrideStat> {
+    if mode & 0o400 == 0 {
+        return recorded_unreadable(fd);
+    }
+    recorded(fd)
+}
+
+/// The record of a file its owner (burrow, outside the user namespace)
+/// may not read: a `user.` xattr is read only with read permission on the
+/// file, but listed without. When there is one, the owner is given read
+/// permission for the read (see `with_owner_access`).
+fn recorded_unreadable(fd: BorrowedFd) -> Option<OverrideStat> {
+    let via = via_fd(fd);
+    if !has_record(&via) {
+        return None;
+    }
+    with_owner_access(fd, 0o400, || get_via(&via))
+        .ok()
+        .and_then(|r| r.ok())
+        .flatten()
+}
+
+fn via_fd(fd: BorrowedFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+/// The record at `via` (followed); `Ok(None)` when there is none or it is
+/// not one.
+fn get_via(via: &str) -> rustix::io::Result<Option<OverrideStat>> {
     let mut buf = [0u8; 64];
-    let via = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    let n = rustix::fs::getxattr(via, OVERRIDE_XATTR, &mut buf[..]).ok()?;
-    OverrideStat::parse(&buf[..n])
+    match rustix::fs::getxattr(via, OVERRIDE_XATTR, &mut buf[..]) {
+        Ok(n) => Ok(OverrideStat::parse(&buf[..n])),
+        Err(rustix::io::Errno::NODATA) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether the file at `via` (followed) carries the record, by the list
+/// of its xattr names (which needs no permission on the file).
+fn has_record(via: &str) -> bool {
+    let mut names = [0u8; 1024];
+    match rustix::fs::listxattr(via, &mut names[..]) {
+        Ok(n) => names[..n]
+            .split(|&b| b == 0)
+            .any(|name| name == OVERRIDE_XATTR.as_bytes()),
+        // More names than room: read to know.
+        Err(rustix::io::Errno::RANGE) => true,
+        Err(_) => false,
+    }
+}
+
+/// Runs `f` on the file `fd` (any kind of fd on it, followed through its
+/// magic link) with the owner's permission bits `need` (0o400 to read a
+/// `user.` xattr, 0o200 to write or remove one) added when the file lacks
+/// them, then puts the mode back, unless someone changed it meanwhile
+/// (a chmod of the container's between the two is kept). Only for a file
+/// whose owner burrow is: the one the container's call named, through
+/// the fd resolved inside its root. Err: the mode could not be read or
+/// changed.
+pub fn with_owner_access<T>(
+    fd: BorrowedFd,
+    need: u32,
+    f: impl FnOnce() -> T,
+) -> rustix::io::Result<T> {
+    let via = via_fd(fd);
+    let mode_now = || -> rustix::io::Result<u32> {
+        let st = rustix::fs::statx(
+            fd,
+            "",
+            rustix::fs::AtFlags::EMPTY_PATH,
+            rustix::fs::StatxFlags::MODE,
+        )?;
+        Ok(u32::from(st.stx_mode) & 0o7777)
+    };
+    let mode = mode_now()?;
+    if mode & need == need {
+        return Ok(f());
+    }
+    let open = mode | need;
+    rustix::fs::chmod(&via, rustix::fs::Mode::from_raw_mode(open))?;
+    let r = f();
+    if mode_now()? == open {
+        rustix::fs::chmod(&via, rustix::fs::Mode::from_raw_mode(mode))?;
+    }
+    Ok(r)
 }
 
 /// The owner recorded for `name` in the directory `dir` (never following

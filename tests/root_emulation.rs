@@ -648,3 +648,59 @@ fn a_rename_that_fails_carries_no_owner() {
         ]
     );
 }
+
+/// A file or directory its owner cannot read or write (mode 000, 0444:
+/// /etc/shadow on some distributions, private keys, dpkg's files before
+/// their chmod) keeps its recorded owner like any other: a chown to
+/// another owner is recorded, a chown back to root drops the record, a
+/// chown passing -1 keeps the recorded half, and `commit` writes the
+/// recorded owner; the modes stay as the container set them.
+#[test]
+fn owners_of_files_their_owner_cannot_read_are_recorded_and_committed() {
+    let test = "owners_of_files_their_owner_cannot_read_are_recorded_and_committed";
+    let Some(env) = TestEnv::new(test, TestUser::NoSubids) else {
+        return;
+    };
+    let Some(_fx) = debian::debian_image(&env, test) else {
+        return;
+    };
+    let out = env.ok(&[
+        "run",
+        "--name",
+        "c",
+        "--network",
+        "none",
+        debian::IMAGE,
+        "sh",
+        "-c",
+        "set -e
+         for f in back grp uid kept late ro; do echo a > /$f; done
+         chown 5:6 /back /grp /uid /kept; chmod 000 /back /grp /uid /kept
+         chown 0:0 /back; chown :7 /grp; chown 8 /uid
+         chmod 000 /late; chown 5:6 /late
+         chmod 444 /ro; chown 5:6 /ro
+         mkdir /d; chmod 000 /d; chown 5:6 /d
+         stat -c '%n %a' /back /grp /uid /kept /late /ro /d",
+    ]);
+    assert_eq!(
+        out.stdout, "/back 0\n/grp 0\n/uid 0\n/kept 0\n/late 0\n/ro 444\n/d 0\n",
+        "{out:?}"
+    );
+    let layer = commit_layer(&env, "c", "localhost/mode-000:1");
+    let got: Vec<_> = ["back", "grp", "uid", "kept", "late", "ro", "d"]
+        .iter()
+        .map(|p| (*p, owner_mode(&layer, p)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("back", Some((0, 0, 0))),
+            ("grp", Some((5, 7, 0))),
+            ("uid", Some((8, 6, 0))),
+            ("kept", Some((5, 6, 0))),
+            ("late", Some((5, 6, 0))),
+            ("ro", Some((5, 6, 0o444))),
+            ("d", Some((5, 6, 0))),
+        ]
+    );
+}

@@ -596,7 +596,9 @@ fn chown(
         // Symbolic links, fifos, sockets cannot carry user.* xattrs.
         return chown_unlabelled(layer, &file, uid, gid);
     }
-    let before = crate::owners::recorded(file.as_fd());
+    // A file its owner may not read (dpkg's, mode 000 until its chmod)
+    // is read another way, at no cost where it has no record.
+    let before = crate::owners::recorded_with_mode(file.as_fd(), f.mode);
     let (new_uid, new_gid) = owner_asked(before.map_or((0, 0), |o| (o.uid, o.gid)), uid, gid);
     if (new_uid, new_gid) == (0, 0) {
         // The owner every file really has: no record, and the kernel does
@@ -607,10 +609,10 @@ fn chown(
             if !still_waiting(notify, id) {
                 return Err(Errno::NOENT);
             }
-            rustix::fs::removexattr(
-                format!("/proc/self/fd/{}", file.as_raw_fd()),
-                OVERRIDE_XATTR,
-            )?;
+            let via = format!("/proc/self/fd/{}", file.as_raw_fd());
+            crate::owners::with_owner_access(file.as_fd(), 0o200, || {
+                rustix::fs::removexattr(&via, OVERRIDE_XATTR)
+            })??;
         }
         if !is_dir {
             asked.note(Asked {
@@ -644,12 +646,15 @@ fn chown(
         mode,
     }
     .format(is_dir);
-    rustix::fs::setxattr(
-        &via,
-        OVERRIDE_XATTR,
-        value.as_bytes(),
-        rustix::fs::XattrFlags::empty(),
-    )?;
+    // Written as the file's owner may write it (0444 or 000 included).
+    crate::owners::with_owner_access(file.as_fd(), 0o200, || {
+        rustix::fs::setxattr(
+            &via,
+            OVERRIDE_XATTR,
+            value.as_bytes(),
+            rustix::fs::XattrFlags::empty(),
+        )
+    })??;
     Ok(Answer::Done)
 }
 
@@ -799,12 +804,15 @@ fn carry_owner(
         }
         .format(false);
         // The rename is done: a record that cannot be written is lost.
-        let _ = rustix::fs::setxattr(
-            format!("/proc/self/fd/{}", renamed.as_raw_fd()),
-            OVERRIDE_XATTR,
-            value.as_bytes(),
-            rustix::fs::XattrFlags::empty(),
-        );
+        let via = format!("/proc/self/fd/{}", renamed.as_raw_fd());
+        let _ = crate::owners::with_owner_access(renamed.as_fd(), 0o200, || {
+            rustix::fs::setxattr(
+                &via,
+                OVERRIDE_XATTR,
+                value.as_bytes(),
+                rustix::fs::XattrFlags::empty(),
+            )
+        });
     }
     Ok(answer)
 }
