@@ -555,6 +555,33 @@ mod tests {
     }
 
     #[test]
+    fn owner_access_is_given_for_the_call_and_a_chmod_meanwhile_is_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("f");
+        std::fs::write(&p, "x").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let set = |m: u32| std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m));
+        set(0o000).unwrap();
+        let fd = rustix::fs::open(
+            &p,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+        let fd = rustix::fd::AsFd::as_fd(&fd);
+        let during = with_owner_access(fd, 0o400, || mode(&p)).unwrap();
+        assert_eq!((during, mode(&p)), (0o400, 0o000));
+        // The container's chmod between the two is not undone.
+        with_owner_access(fd, 0o200, || set(0o640).unwrap()).unwrap();
+        assert_eq!(mode(&p), 0o640);
+        // Nothing to give: no chmod at all.
+        set(0o2644).unwrap();
+        let during = with_owner_access(fd, 0o600, || mode(&p)).unwrap();
+        assert_eq!((during, mode(&p)), (0o2644, 0o2644));
+    }
+
+    #[test]
     fn an_owners_file_keeps_any_path_and_skips_what_is_not_a_record() {
         let mut o = LayerOwners::default();
         o.insert(b"usr/bin/awk", 0, 42);
