@@ -657,24 +657,17 @@ fn fuse_mount() -> Result<(OwnedFd, OwnedFd), SetupError> {
         rustix::fs::Mode::empty(),
     )
     .map_err(|e| sys_err("open", Some(dev), e))?;
-    let opts: [(&str, Option<String>); 7] = [
-        ("source", Some("burrow-proc".into())),
-        ("fd", Some(fuse.as_raw_fd().to_string())),
-        ("rootmode", Some("40555".into())),
-        ("user_id", Some("0".into())),
-        ("group_id", Some("0".into())),
-        ("allow_other", None),
-        ("default_permissions", None),
-    ];
     let attrs = rustix::mount::MountAttrFlags::MOUNT_ATTR_RDONLY
         | rustix::mount::MountAttrFlags::MOUNT_ATTR_NOSUID
         | rustix::mount::MountAttrFlags::MOUNT_ATTR_NODEV
         | rustix::mount::MountAttrFlags::MOUNT_ATTR_NOEXEC;
-    let mnt = sys::new_fs("fuse", &opts, attrs).map_err(|e| SetupError {
-        op: "mount a FUSE filesystem".into(),
-        path: None,
-        errno: Some(e.errno.raw_os_error()),
-        detail: e.log,
+    let mnt = sys::new_fuse_fs(fuse.as_fd(), "burrow-proc", None, "40555", attrs).map_err(|e| {
+        SetupError {
+            op: "mount a FUSE filesystem".into(),
+            path: None,
+            errno: Some(e.errno.raw_os_error()),
+            detail: e.log,
+        }
     })?;
     Ok((fuse, mnt))
 }

@@ -612,20 +612,12 @@ fn fuse_overlayfs(
         upper.display(),
         work.display()
     );
-    // The options fuse-overlayfs mounts with itself: the kernel checks
-    // modes and owners, and every user of the namespace may enter.
-    let mnt = sys::new_fs(
-        "fuse",
-        &[
-            ("source", Some("fuse-overlayfs".into())),
-            ("subtype", Some("fuse-overlayfs".into())),
-            ("fd", Some(fuse.as_raw_fd().to_string())),
-            ("rootmode", Some("40000".into())),
-            ("user_id", Some("0".into())),
-            ("group_id", Some("0".into())),
-            ("allow_other", None),
-            ("default_permissions", None),
-        ],
+    // Mounted as fuse-overlayfs would mount it itself.
+    let mnt = sys::new_fuse_fs(
+        fuse.as_fd(),
+        "fuse-overlayfs",
+        Some("fuse-overlayfs"),
+        "40000",
         MountAttrFlags::MOUNT_ATTR_NODEV | MountAttrFlags::MOUNT_ATTR_NOATIME,
     )
     .map_err(explain("mounting the fuse filesystem"))?;

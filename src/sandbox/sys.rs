@@ -325,6 +325,33 @@ pub(crate) fn new_fs(
     ctx.mount(attrs)
 }
 
+/// A new FUSE filesystem, detached, on the connection `fuse` (an open
+/// /dev/fuse), with the options a FUSE daemon mounts with itself: the
+/// kernel checks modes and owners (`default_permissions`), and every user
+/// of the namespace may enter (`allow_other`), root's (0) in the user
+/// namespace the mount is made in.
+pub(crate) fn new_fuse_fs(
+    fuse: BorrowedFd,
+    source: &str,
+    subtype: Option<&str>,
+    rootmode: &str,
+    attrs: MountAttrFlags,
+) -> Result<OwnedFd, FsError> {
+    let mut options: Vec<(&str, Option<String>)> = vec![("source", Some(source.into()))];
+    if let Some(subtype) = subtype {
+        options.push(("subtype", Some(subtype.into())));
+    }
+    options.extend([
+        ("fd", Some(fuse.as_raw_fd().to_string())),
+        ("rootmode", Some(rootmode.into())),
+        ("user_id", Some("0".into())),
+        ("group_id", Some("0".into())),
+        ("allow_other", None),
+        ("default_permissions", None),
+    ]);
+    new_fs("fuse", &options, attrs)
+}
+
 /// A detached copy of the mount tree at `path` (relative to `dir`, or
 /// `dir` itself when `path` is empty), submounts included: a bind mount
 /// waiting to be attached.
