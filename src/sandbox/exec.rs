@@ -162,6 +162,36 @@ pub(crate) fn sealed_copy() -> Result<Option<OwnedFd>, Errno> {
         OFlags::RDONLY | OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     )?;
+    // Adding F_SEAL_WRITE fails with EBUSY while anything else still holds
+    // a reference to one of the copy's pages; the kernel waits about
+    // 150 ms for such references to go, and on a loaded machine a page
+    // freshly written can stay held longer (it was seen once in a CI
+    // run). A fresh copy then gets its own pages.
+    let copy = retry_busy(SEAL_ATTEMPTS, || copy_and_seal(&file, st.st_size as usize));
+    copy.map(Some)
+}
+
+/// How many fresh copies `sealed_copy` makes before it gives up on EBUSY.
+const SEAL_ATTEMPTS: u32 = 4;
+
+/// Calls `f` until it returns something other than EBUSY, at most
+/// `attempts` times, pausing a little longer after each EBUSY.
+fn retry_busy<T>(attempts: u32, mut f: impl FnMut() -> Result<T, Errno>) -> Result<T, Errno> {
+    let mut tried = 1;
+    loop {
+        match f() {
+            Err(Errno::BUSY) if tried < attempts => {
+                std::thread::sleep(std::time::Duration::from_millis(20 * u64::from(tried)));
+                tried += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Copies `size` bytes of `file` into a new memfd and seals it against
+/// every change.
+fn copy_and_seal(file: &OwnedFd, size: usize) -> Result<OwnedFd, Errno> {
     const MFD_EXEC: libc::c_uint = 0x10;
     let make = |flags: libc::c_uint| {
         // SAFETY: memfd_create with a NUL-terminated name; returns a new fd.
@@ -178,9 +208,10 @@ pub(crate) fn sealed_copy() -> Result<Option<OwnedFd>, Errno> {
         Err(Errno::INVAL) => make(base)?,
         other => other?,
     };
-    let mut left = st.st_size as usize;
+    let mut left = size;
+    let mut offset = 0u64;
     while left > 0 {
-        match rustix::fs::sendfile(&memfd, &file, None, left) {
+        match rustix::fs::sendfile(&memfd, file, Some(&mut offset), left) {
             Ok(0) => return Err(Errno::IO),
             Ok(n) => left -= n,
             Err(Errno::INTR) => {}
@@ -192,7 +223,7 @@ pub(crate) fn sealed_copy() -> Result<Option<OwnedFd>, Errno> {
         &memfd,
         SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE | SealFlags::SEAL,
     )?;
-    Ok(Some(memfd))
+    Ok(memfd)
 }
 
 /// Why burrow could not re-execute itself from a sealed copy; the caller
@@ -304,6 +335,51 @@ mod tests {
             Errno::NOEXEC
         });
         assert_eq!((n, f.exit_code()), (1, 126));
+    }
+
+    #[test]
+    fn a_seal_refused_as_busy_is_tried_again_with_a_fresh_copy() {
+        let mut calls = 0;
+        let got = retry_busy(SEAL_ATTEMPTS, || {
+            calls += 1;
+            if calls < 3 {
+                Err(Errno::BUSY)
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(got, Ok(3));
+        let mut calls = 0;
+        let got: Result<(), Errno> = retry_busy(SEAL_ATTEMPTS, || {
+            calls += 1;
+            Err(Errno::BUSY)
+        });
+        assert_eq!((got, calls), (Err(Errno::BUSY), SEAL_ATTEMPTS));
+        let mut calls = 0;
+        let got: Result<(), Errno> = retry_busy(SEAL_ATTEMPTS, || {
+            calls += 1;
+            Err(Errno::PERM)
+        });
+        assert_eq!((got, calls), (Err(Errno::PERM), 1));
+    }
+
+    #[test]
+    fn the_sealed_copy_is_the_binary_and_refuses_writes() {
+        let exe = std::fs::read("/proc/self/exe").unwrap();
+        let file = rustix::fs::open(
+            "/proc/self/exe",
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+        let copy = copy_and_seal(&file, exe.len()).unwrap();
+        let mut f = std::fs::File::from(copy);
+        std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(0)).unwrap();
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut got).unwrap();
+        assert!(got == exe, "the copy differs from the binary");
+        let err = std::io::Write::write_all(&mut f, b"x").unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EPERM));
     }
 
     #[test]
