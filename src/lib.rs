@@ -16,6 +16,7 @@ pub mod container;
 pub mod doctor;
 pub mod error;
 pub mod forked;
+pub mod glob;
 pub mod image;
 pub mod lockfile;
 pub mod net;

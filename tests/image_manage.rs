@@ -1,4 +1,5 @@
-//! Managing stored images: `images` (table, `-q`, `--digests`, JSON),
+//! Managing stored images: `images` (table, `-q`, `--digests`, JSON,
+//! `--filter` and a repository argument),
 //! `image inspect`, `tag`, `rmi` (shared layers stay), `image prune`,
 //! references (names, short names, ids, malformed ones), the `image ...`
 //! aliases and `system reset`.
@@ -787,4 +788,96 @@ fn rmi_of_an_image_containers_use_is_refused_and_force_only_untags_it() {
     env.ok(&["image", "prune"]);
     assert!(env.images_json().is_empty());
     assert!(env.layer_ids().is_empty());
+}
+
+#[test]
+fn images_filters_and_a_repository_argument_choose_the_rows_as_dockers_do() {
+    let Some(env) = TestEnv::new(
+        "images_filters_and_a_repository_argument_choose_the_rows_as_dockers_do",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    // Made in 2024 (the fixtures' date), three names.
+    let old = load(
+        &env,
+        &ImageSpec::new(
+            &[
+                "example.com/team/app:1",
+                "example.com/team/app:2",
+                "busybox:uclibc",
+            ],
+            vec![fixtures::busybox_rootfs().finish(), small_layer("old")],
+        ),
+    );
+    // Made now: one unnamed, one named and labelled.
+    let tar = env.fixture("rootfs.tar", &fixtures::busybox_rootfs().finish().tar);
+    let unnamed = env
+        .ok(&["import", path_str(&tar)])
+        .stdout
+        .trim()
+        .to_string();
+    let web = env.ok(&["import", "-c", "LABEL tier=web", path_str(&tar), "web"]);
+    let web = web.stdout.trim().to_string();
+    let (old, unnamed, web) = (&old[..12], &hex_of(&unnamed)[..12], &hex_of(&web)[..12]);
+
+    let ids = |args: &[&str]| -> BTreeSet<String> {
+        let mut a = vec!["images", "-q"];
+        a.extend_from_slice(args);
+        env.ok(&a)
+            .stdout_lines()
+            .iter()
+            .map(|l| l.to_string())
+            .collect()
+    };
+    let rows = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["images", "--format", "{{.Repository}}:{{.Tag}}"];
+        a.extend_from_slice(args);
+        let mut r: Vec<String> = env
+            .ok(&a)
+            .stdout_lines()
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        r.sort();
+        r
+    };
+    assert_eq!(ids(&["-f", "dangling=true"]), set(&[unnamed]));
+    assert_eq!(ids(&["--filter=dangling=false"]), set(&[old, web]));
+    assert_eq!(ids(&["-f", "label=tier=web"]), set(&[web]));
+    assert_eq!(ids(&["-f", "label=tier"]), set(&[web]));
+    assert!(ids(&["-f", "label=tier=db"]).is_empty());
+    assert_eq!(
+        ids(&["-f", "before=web", "-f", "dangling=false"]),
+        set(&[old])
+    );
+    assert_eq!(
+        ids(&["-f", &format!("since={old}"), "-f", "dangling=false"]),
+        set(&[web])
+    );
+    // The argument and `reference` keep the image and only the names that
+    // match: docker's familiar names, or ours for images made here.
+    assert_eq!(
+        rows(&["example.com/team/app"]),
+        ["example.com/team/app:1", "example.com/team/app:2"]
+    );
+    assert_eq!(
+        rows(&["example.com/team/app:2"]),
+        ["example.com/team/app:2"]
+    );
+    assert_eq!(rows(&["busybox"]), ["docker.io/library/busybox:uclibc"]);
+    assert_eq!(
+        rows(&["-f", "reference=busy*:*libc"]),
+        ["docker.io/library/busybox:uclibc"]
+    );
+    assert_eq!(rows(&["web"]), ["localhost/web:latest"]);
+    assert_eq!(
+        rows(&["-f", "reference=web", "-f", "reference=*/*/app:1"]),
+        ["example.com/team/app:1", "localhost/web:latest"]
+    );
+    assert!(rows(&["nosuch"]).is_empty());
+    assert_eq!(ids(&["-a"]), set(&[old, unnamed, web]));
+    let bad = env.run(&["images", "-f", "colour=red"]);
+    assert_eq!(bad.code(), Some(common::EXIT_FAILURE), "{bad}");
+    assert!(bad.stderr.contains("colour"), "{bad}");
 }

@@ -212,7 +212,8 @@ fn strip_prefix_glob(value: &str, pattern: &str, longest: bool) -> String {
     } else {
         Box::new(cuts.iter())
     };
-    match order.find(|&&i| super::ignore::glob_match(pattern, &value[..i])) {
+    let glob = crate::glob::Glob::shell(pattern);
+    match order.find(|&&i| glob.is_match(&value[..i])) {
         Some(&i) => value[i..].to_string(),
         None => value.to_string(),
     }
@@ -228,7 +229,8 @@ fn strip_suffix_glob(value: &str, pattern: &str, longest: bool) -> String {
     } else {
         Box::new(cuts.iter().rev())
     };
-    match order.find(|&&i| super::ignore::glob_match(pattern, &value[i..])) {
+    let glob = crate::glob::Glob::shell(pattern);
+    match order.find(|&&i| glob.is_match(&value[i..])) {
         Some(&i) => value[..i].to_string(),
         None => value.to_string(),
     }

@@ -78,14 +78,29 @@ pub struct List {
     /// Show full image ids.
     #[arg(long)]
     no_trunc: bool,
+    /// Also show build steps' intermediate images.
+    #[arg(short, long)]
+    all: bool,
+    /// Only images that match: dangling=true|false, label=KEY[=VALUE],
+    /// before=IMAGE, since=IMAGE, reference=PATTERN (`busy*:1.*`); repeatable.
+    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+    filter: Vec<crate::container::filter::ImageFilter>,
     /// Output format: table, json, or a Go template (`{{.Names}}`, `table {{.ID}}\t{{.Status}}`).
     #[arg(long, default_value = "table", value_parser = Format::parse)]
     format: Format,
+    /// Only this repository (`busybox`, `localhost/app`), and tag if given.
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    reference: Option<String>,
 }
 
 impl List {
-    pub fn exec(self, ctx: &Context) -> Result<()> {
-        let entries = images::list(ctx)?;
+    pub fn exec(mut self, ctx: &Context) -> Result<()> {
+        // docker's argument is a reference filter like any other.
+        if let Some(r) = self.reference.take() {
+            self.filter
+                .push(crate::container::filter::ImageFilter::Reference(r));
+        }
+        let entries = images::list_matching(ctx, self.all, &self.filter)?;
         if self.quiet {
             for e in &entries {
                 println!(

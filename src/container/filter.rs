@@ -249,6 +249,135 @@ pub fn prune_matches(
     })
 }
 
+/// One `images --filter`: docker's `dangling`, `label`, `before`, `since`
+/// and `reference` (the `REPOSITORY[:TAG]` argument is one too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageFilter {
+    /// Without a name (true) or with one (false).
+    Dangling(bool),
+    /// A label of the image's config: its key, or key and value.
+    Label(String, Option<String>),
+    /// Created before (after) the image with this name or id.
+    Before(String),
+    Since(String),
+    /// A glob over a name (`busy*:*libc`): its path parts match as Go's
+    /// `path.Match` does, against the name with or without its tag.
+    Reference(String),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ImageFilterError {
+    #[error("invalid filter {0:?}: use KEY=VALUE")]
+    Syntax(String),
+    #[error("invalid filter key {0:?}: burrow knows dangling, label, before, since and reference")]
+    Key(String),
+    #[error("invalid filter dangling={0:?}: true or false")]
+    Dangling(String),
+}
+
+impl std::str::FromStr for ImageFilter {
+    type Err = ImageFilterError;
+
+    fn from_str(s: &str) -> Result<ImageFilter, ImageFilterError> {
+        let (key, value) = s
+            .split_once('=')
+            .ok_or_else(|| ImageFilterError::Syntax(s.into()))?;
+        let value = value.to_string();
+        Ok(match key {
+            "dangling" => ImageFilter::Dangling(match value.to_ascii_lowercase().as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(ImageFilterError::Dangling(value)),
+            }),
+            "label" => match value.split_once('=') {
+                Some((k, v)) => ImageFilter::Label(k.into(), Some(v.into())),
+                None => ImageFilter::Label(value, None),
+            },
+            "before" => ImageFilter::Before(value),
+            "since" => ImageFilter::Since(value),
+            "reference" => ImageFilter::Reference(value),
+            other => return Err(ImageFilterError::Key(other.into())),
+        })
+    }
+}
+
+impl ImageFilter {
+    fn key(&self) -> &'static str {
+        match self {
+            ImageFilter::Dangling(_) => "dangling",
+            ImageFilter::Label(..) => "label",
+            ImageFilter::Before(_) => "before",
+            ImageFilter::Since(_) => "since",
+            ImageFilter::Reference(_) => "reference",
+        }
+    }
+}
+
+/// What an image is judged on.
+pub struct ImageSeen<'a> {
+    /// Its names, as stored (`localhost/app:1`, `docker.io/library/busybox:latest`).
+    pub names: &'a [String],
+    pub labels: &'a std::collections::BTreeMap<String, String>,
+    /// Its creation, in nanoseconds (None: unknown, older than any).
+    pub created: Option<i128>,
+}
+
+/// Whether a stored name matches a `reference` pattern: the pattern is
+/// tried on the name as stored and as docker shows it (`busybox:latest`,
+/// `busybox`), and, for images made here, without `localhost/`, the name
+/// they are run by.
+pub fn reference_matches(pattern: &str, name: &str) -> bool {
+    let glob = crate::glob::Glob::path(pattern);
+    let Ok(r) = crate::image::reference::Reference::parse(name) else {
+        return glob.is_match(name);
+    };
+    let mut forms = vec![name.to_string(), r.name(), r.familiar(), r.familiar_name()];
+    if r.registry == "localhost" {
+        forms.push(r.repository.clone());
+        if let Some(t) = &r.tag {
+            forms.push(format!("{}:{t}", r.repository));
+        }
+    }
+    forms.iter().any(|f| glob.is_match(f))
+}
+
+/// Whether an image passes every filter: values of one key are
+/// alternatives, keys must all match. `created_of` gives the creation of
+/// the image a before/since names (None when there is none: nothing passes).
+pub fn image_matches(
+    filters: &[ImageFilter],
+    image: &ImageSeen<'_>,
+    created_of: &dyn Fn(&str) -> Option<i128>,
+) -> bool {
+    let mut keys: Vec<&str> = filters.iter().map(ImageFilter::key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.iter().all(|key| {
+        filters
+            .iter()
+            .filter(|f| f.key() == *key)
+            .any(|f| image_one(f, image, created_of))
+    })
+}
+
+fn image_one(
+    f: &ImageFilter,
+    image: &ImageSeen<'_>,
+    created_of: &dyn Fn(&str) -> Option<i128>,
+) -> bool {
+    let created = image.created.unwrap_or(i128::MIN);
+    match f {
+        ImageFilter::Dangling(d) => image.names.is_empty() == *d,
+        ImageFilter::Label(k, v) => image
+            .labels
+            .get(k)
+            .is_some_and(|lv| v.as_ref().is_none_or(|v| v == lv)),
+        ImageFilter::Before(other) => created_of(other).is_some_and(|t| created < t),
+        ImageFilter::Since(other) => created_of(other).is_some_and(|t| created > t),
+        ImageFilter::Reference(p) => image.names.iter().any(|n| reference_matches(p, n)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,6 +505,66 @@ mod tests {
         assert_eq!(
             "name".parse::<Filter>(),
             Err(FilterError::Syntax("name".into()))
+        );
+    }
+
+    #[test]
+    fn image_filters_take_dangling_labels_times_and_reference_globs() {
+        let f = |s: &str| s.parse::<ImageFilter>().expect(s);
+        let labels: std::collections::BTreeMap<String, String> =
+            [("tier".to_string(), "web".to_string())].into();
+        let names = vec![
+            "docker.io/library/busybox:uclibc".to_string(),
+            "localhost/app:1".to_string(),
+        ];
+        let image = ImageSeen {
+            names: &names,
+            labels: &labels,
+            created: Some(5),
+        };
+        let unnamed = ImageSeen {
+            names: &[],
+            labels: &labels,
+            created: Some(5),
+        };
+        let check = |filters: &[&str], i: &ImageSeen<'_>| {
+            let filters: Vec<ImageFilter> = filters.iter().map(|s| f(s)).collect();
+            image_matches(&filters, i, &|n| match n {
+                "old" => Some(1),
+                "new" => Some(9),
+                _ => None,
+            })
+        };
+        assert!(check(&["dangling=true"], &unnamed));
+        assert!(!check(&["dangling=true"], &image));
+        assert!(check(&["dangling=false"], &image));
+        assert!(check(&["label=tier", "dangling=false"], &image));
+        assert!(!check(&["label=tier=db"], &image));
+        assert!(check(&["since=old", "before=new"], &image));
+        assert!(!check(&["before=old"], &image));
+        assert!(!check(&["since=nosuch"], &image));
+        for hit in [
+            "busybox",
+            "busy*:*libc",
+            "app",
+            "app:1",
+            "localhost/app:*",
+            "*",
+        ] {
+            assert!(check(&[&format!("reference={hit}")], &image), "{hit}");
+        }
+        for miss in ["busy", "app:2", "*/*/*/*", "library/busybox"] {
+            assert!(!check(&[&format!("reference={miss}")], &image), "{miss}");
+        }
+        assert!(check(&["reference=nomatch", "reference=app"], &image));
+        assert!(!check(&["reference=app"], &unnamed));
+        assert_eq!(
+            "colour=red".parse::<ImageFilter>(),
+            Err(ImageFilterError::Key("colour".into()))
+        );
+        assert_eq!(
+            "dangling=maybe".parse::<ImageFilter>(),
+            Err(ImageFilterError::Dangling("maybe".into()))
         );
     }
 }

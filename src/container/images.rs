@@ -428,6 +428,70 @@ pub fn list(ctx: &Context) -> Result<Vec<ImageEntry>> {
     Ok(all)
 }
 
+/// `images [-a] [--filter ...] [REPOSITORY[:TAG]]`: the images that pass
+/// every filter (`all` keeps build steps' intermediate images), each with
+/// only the names a `reference` filter matched, as docker lists them.
+pub fn list_matching(
+    ctx: &Context,
+    all: bool,
+    filters: &[super::filter::ImageFilter],
+) -> Result<Vec<ImageEntry>> {
+    use super::filter::{image_matches, reference_matches, ImageFilter, ImageSeen};
+    let store = ctx.store()?;
+    let mut images = store.images().map_err(img)?;
+    if !all {
+        images.retain(|e| !e.record.intermediate || !e.names.is_empty());
+    }
+    if filters.is_empty() {
+        return Ok(images);
+    }
+    let created = |id: &Digest| {
+        store
+            .config(id)
+            .ok()
+            .and_then(|(c, _)| c.created)
+            .and_then(|c| crate::time::parse_rfc3339_nanos(&c))
+    };
+    let created_of = |name: &str| {
+        ctx.resolve(&store, name)
+            .ok()
+            .and_then(|e| created(&e.record.id))
+    };
+    let patterns: Vec<&str> = filters
+        .iter()
+        .filter_map(|f| match f {
+            ImageFilter::Reference(p) => Some(p.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::new();
+    for mut e in images {
+        let config = store.config(&e.record.id).ok().map(|(c, _)| c);
+        let labels = config
+            .as_ref()
+            .and_then(|c| c.config.as_ref())
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default();
+        let seen = ImageSeen {
+            names: &e.names,
+            labels: &labels,
+            created: config
+                .as_ref()
+                .and_then(|c| c.created.as_deref())
+                .and_then(crate::time::parse_rfc3339_nanos),
+        };
+        if !image_matches(filters, &seen, &created_of) {
+            continue;
+        }
+        if !patterns.is_empty() {
+            e.names
+                .retain(|n| patterns.iter().any(|p| reference_matches(p, n)));
+        }
+        out.push(e);
+    }
+    Ok(out)
+}
+
 pub fn tag(ctx: &Context, source: &str, targets: &[String]) -> Result<()> {
     let store = ctx.store()?;
     let entry = ctx.resolve(&store, source)?;
