@@ -255,6 +255,42 @@ impl Default for ContainerConfig {
     }
 }
 
+/// A new container's `create` event, not in the journal yet
+/// (`Containers::create_unannounced`): written by `announce`, or when it
+/// is dropped, so that a start that fails on the way still has it.
+#[must_use = "dropped, it is written at once"]
+pub struct Unannounced {
+    /// The storage root whose journal it goes to, and the event.
+    journal: Option<(PathBuf, super::events::Event)>,
+}
+
+impl Unannounced {
+    /// Writes the event now.
+    pub fn announce(mut self) {
+        self.write();
+    }
+
+    fn write(&mut self) {
+        if let Some((root, event)) = self.journal.take() {
+            super::events::record(&root, event);
+        }
+    }
+}
+
+impl Drop for Unannounced {
+    fn drop(&mut self) {
+        self.write();
+    }
+}
+
+impl std::fmt::Debug for Unannounced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unannounced")
+            .field("written", &self.journal.is_none())
+            .finish()
+    }
+}
+
 /// The container store: `containers/` under the storage root.
 pub struct Containers {
     dir: PathBuf,
@@ -301,6 +337,20 @@ impl Containers {
     /// Creates the record's directory and files. The caller holds `lock()`
     /// and has checked the name with `check_name`.
     pub fn create(&self, record: &Record, state: &State) -> Result<PathBuf> {
+        let (dir, created) = self.create_unannounced(record, state)?;
+        created.announce();
+        Ok(dir)
+    }
+
+    /// `create`, with its `create` event returned unwritten, for the
+    /// caller to write when it has the time (a foreground run: while the
+    /// container's set-up runs, before its `start` event); dropped
+    /// unwritten, it is written then.
+    pub fn create_unannounced(
+        &self,
+        record: &Record,
+        state: &State,
+    ) -> Result<(PathBuf, Unannounced)> {
         let dir = self.dir_of(&record.id);
         fs::DirBuilder::new()
             .mode(0o700)
@@ -318,18 +368,21 @@ impl Containers {
         if *state != State::created() {
             write_json(&dir.join("state.json"), state, false)?;
         }
-        if let Some(root) = self.dir.parent() {
-            super::events::record(
-                root,
-                super::events::Event::new(
-                    "container",
-                    "create",
-                    &record.id,
-                    &[("name", &record.name), ("image", &record.image)],
-                ),
-            );
-        }
-        Ok(dir)
+        // Stamped now, when the container was made, whenever it is written.
+        let created = Unannounced {
+            journal: self.dir.parent().map(|root| {
+                (
+                    root.to_path_buf(),
+                    super::events::Event::new(
+                        "container",
+                        "create",
+                        &record.id,
+                        &[("name", &record.name), ("image", &record.image)],
+                    ),
+                )
+            }),
+        };
+        Ok((dir, created))
     }
 
     /// Fails when `name` is taken or malformed.

@@ -355,7 +355,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
     // Held until the record names the volumes it uses: a `volume rm` or
     // `volume prune` in between would remove one about to be used.
     let volumes_lock = volumes.as_ref().map(Volumes::lock).transpose()?;
-    let (dir, record) = {
+    let (dir, record, created) = {
         let _lock = containers.lock()?;
         let name = match &spec.name {
             Some(n) => {
@@ -382,13 +382,23 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
             plan_dir: plan.plan_dir(),
             pod: pod.as_ref().map(|(_, id)| id.clone()),
         };
-        let dir = containers.create(
+        // A foreground run's supervisor writes the `create` event while
+        // the container's set-up runs (written at once if it never gets
+        // there).
+        let (dir, created) = containers.create_unannounced(
             &record,
             &State {
                 limits: spec.limits.clone(),
                 ..State::created()
             },
         )?;
+        let created = match outlives {
+            true => {
+                created.announce();
+                None
+            }
+            false => Some(created),
+        };
         // On a user-defined network: an address, and its name in the
         // /etc/hosts of the others there.
         if let Err(e) = network::attach(
@@ -402,7 +412,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
             let _ = remove_container_dir(ctx, &dir);
             return Err(e);
         }
-        (dir, record)
+        (dir, record, created)
     };
     drop(volumes_lock);
     drop(image_held);
@@ -421,7 +431,12 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
                 }))
             })?;
     }
-    let code = start_and_wait(ctx, &dir, plan, bound, record, create_only, scope)?;
+    let started = Started {
+        record,
+        created,
+        scope,
+    };
+    let code = start_and_wait(ctx, &dir, plan, bound, started, create_only)?;
     Ok((id, code))
 }
 
@@ -592,14 +607,24 @@ fn pullable(image: &str) -> bool {
 /// writable layer's and /etc files' directories, its plan saved, then
 /// its supervisor (re-executed for one that outlives this process, in
 /// this process for a foreground run).
+/// What `start_and_wait` hands a foreground run's supervisor besides the
+/// plan.
+struct Started {
+    /// The container's record, as just written.
+    record: Record,
+    /// Its `create` event, for the supervisor to write (foreground only).
+    created: Option<record::Unannounced>,
+    /// The scope's D-Bus helper, started early.
+    scope: Option<crate::cgroup::EarlyScope>,
+}
+
 fn start_and_wait(
     ctx: &Context,
     dir: &Path,
     plan: super::plan::Plan,
     bound: network::BoundPorts,
-    record: Record,
+    started: Started,
     create_only: bool,
-    scope: Option<crate::cgroup::EarlyScope>,
 ) -> Result<i32> {
     let io = |what: &'static str, path: &Path| {
         let path = path.to_path_buf();
@@ -620,11 +645,13 @@ fn start_and_wait(
     let _etc_dir = plan.throwaway.then(|| RemovedOnDrop(etc_dir.clone()));
     network::etc_files(etc_dir, &plan.process.hostname, &plan.network)
         .map_err(io("writing", etc_dir))?;
-    // What every supervisor of this container, and `exec`, work from.
+    // What every supervisor of this container, and `exec`, work from:
+    // written here for one that outlives us, by the supervisor below
+    // (while the container's set-up runs) for a foreground run.
     let supervised = plan.supervised_with(&bound);
     let plan_dir = if plan.throwaway { etc_dir } else { dir };
-    supervised.save(plan_dir).map_err(io("writing", plan_dir))?;
     if plan.outlives {
+        supervised.save(plan_dir).map_err(io("writing", plan_dir))?;
         // The supervisor binds the published ports itself.
         drop(bound);
         if !create_only {
@@ -640,8 +667,9 @@ fn start_and_wait(
         bound,
         reserved,
         cgroup_note: ctx.paths.runtime.join("cgroup-note"),
-        record,
-        scope,
+        record: started.record,
+        scope: started.scope,
+        created: started.created,
     };
     match supervisor::foreground(dir, plan_dir, supervised, fg) {
         Ok(code) => Ok(code),

@@ -304,8 +304,42 @@ pub fn open_shared_userns(spec: &SandboxSpec, may_start: bool) -> Option<OwnedFd
 pub fn spawn_shared(
     spec: &SandboxSpec,
     shared: Option<OwnedFd>,
-    mut host: HostSide,
+    host: HostSide,
 ) -> Result<Running, SandboxError> {
+    start_shared(spec, shared, host)?.finish()
+}
+
+/// A sandbox whose pid 1 is forked and busy with its set-up (namespaces,
+/// mounts), which this process has not waited for yet: the caller's own
+/// work can go here, while the child works, before `finish` follows the
+/// set-up to the command's execve. Dropped unfinished, it kills and reaps
+/// the child.
+pub struct Starting<'s, 'h> {
+    spec: &'s SandboxSpec,
+    host: HostSide<'h>,
+    parent_end: Channel,
+    running: Running,
+    /// Sending `MapsWritten`: a child that failed early has closed its
+    /// end, and what it sent before says why, better than the broken pipe.
+    sent: Result<(), crate::forked::ChannelError>,
+}
+
+impl std::fmt::Debug for Starting<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Starting")
+            .field("pid", &self.running.pid)
+            .finish()
+    }
+}
+
+/// The first half of `spawn_shared`: forks pid 1 and gives it what it
+/// waits for from this process (its id maps, its cgroup), and returns at
+/// once; `Starting::finish` is the second half.
+pub fn start_shared<'s, 'h>(
+    spec: &'s SandboxSpec,
+    shared: Option<OwnedFd>,
+    host: HostSide<'h>,
+) -> Result<Starting<'s, 'h>, SandboxError> {
     spec.validate()?;
     if spec.net_setup.is_some() && host.net.is_none() {
         return Err(InvalidSpec {
@@ -411,7 +445,7 @@ pub fn spawn_shared(
     };
     drop(child_end);
     // From here on, dropping `running` on an error path kills and reaps.
-    let mut running = Running {
+    let running = Running {
         pid,
         pidfd,
         pty: None,
@@ -441,10 +475,47 @@ pub fn spawn_shared(
     } else {
         Ok(())
     };
+    Ok(Starting {
+        spec,
+        host,
+        parent_end,
+        running,
+        sent,
+    })
+}
+
+impl Starting<'_, '_> {
+    /// pid 1, as this process's pid namespace numbers it.
+    pub fn pid(&self) -> i32 {
+        self.running.pid
+    }
+
+    /// Follows the set-up to the command's execve: the sandbox running,
+    /// or why the command did not start (a set-up step, 127, 126).
+    pub fn finish(self) -> Result<Running, SandboxError> {
+        let Starting {
+            spec,
+            mut host,
+            parent_end,
+            running,
+            sent,
+        } = self;
+        follow_setup(spec, &mut host, &parent_end, running, sent)
+    }
+}
+
+/// `Starting::finish`: answers the child's messages until it execs.
+fn follow_setup(
+    spec: &SandboxSpec,
+    host: &mut HostSide,
+    parent_end: &Channel,
+    mut running: Running,
+    sent: Result<(), crate::forked::ChannelError>,
+) -> Result<Running, SandboxError> {
     let mut executing = false;
     let mut tun = None;
     while let Some((msg, fd)) = {
-        await_child(&parent_end, running.root_emulation.as_mut())?;
+        await_child(parent_end, running.root_emulation.as_mut())?;
         parent_end.recv::<ToParent>()?
     } {
         match msg {

@@ -206,6 +206,8 @@ pub struct Foreground {
     pub record: record::Record,
     /// The scope's D-Bus helper, started before the record was made.
     pub scope: Option<crate::cgroup::EarlyScope>,
+    /// The container's `create` event, written while its set-up runs.
+    pub created: Option<record::Unannounced>,
 }
 
 /// The `run` process's own stdio, for a foreground container.
@@ -218,6 +220,11 @@ struct Host {
     cgroup_note: PathBuf,
     /// The scope's D-Bus helper, connected early (`Foreground::scope`).
     scope: Option<crate::cgroup::EarlyScope>,
+    /// `Foreground::created`, until it is written.
+    created: Option<record::Unannounced>,
+    /// The plan is to be saved in the log's directory (once, while the
+    /// container's set-up runs): `run` did not write it.
+    save_plan: bool,
 }
 
 /// The container's side of its stdio, as the supervisor holds it.
@@ -249,8 +256,11 @@ struct Supervisor {
     containers: Containers,
     running: Option<Running>,
     io: Stdio,
-    log: LogWriter,
-    listener: UnixListener,
+    /// The log and the control socket, made by `open_io` (a foreground
+    /// run's while the container's set-up runs).
+    log: Option<LogWriter>,
+    log_dir: PathBuf,
+    listener: Option<UnixListener>,
     clients: Vec<Client>,
     net: Option<SupervisedStack>,
     /// Root emulation's listener (a single-id map), served in the loop.
@@ -325,7 +335,8 @@ pub fn main(dir: &Path, hold: bool) -> i32 {
         .map(panic::install);
     let sup = plan
         .map_err(SupervisorError::Plan)
-        .and_then(|plan| Supervisor::new(dir, dir, plan, None, None, None));
+        .and_then(|plan| Supervisor::new(dir, dir, plan, None, None, None))
+        .and_then(|mut sup| sup.open_io().map(|()| sup));
     let mut sup = match sup {
         Ok(s) => s,
         Err(e) => {
@@ -355,8 +366,7 @@ pub fn main(dir: &Path, hold: bool) -> i32 {
     drop(report);
     trim_code_pages();
     if let Err(e) = sup.run() {
-        sup.log
-            .write(Stream::Stderr, format!("burrow: {e}\n").as_bytes());
+        sup.log_write(Stream::Stderr, format!("burrow: {e}\n").as_bytes());
     }
     sup.finish(true);
     0
@@ -382,6 +392,8 @@ pub fn foreground(
         raw: None,
         cgroup_note: fg.cgroup_note,
         scope: fg.scope,
+        created: fg.created,
+        save_plan: true,
     };
     let bound = Some((fg.bound, fg.reserved));
     let mut sup = Supervisor::new(dir, log_dir, plan, bound, Some(host), Some(fg.record))?;
@@ -463,10 +475,59 @@ impl Supervisor {
         } else {
             None
         };
-        let mut log = LogWriter::open(log_dir, plan.log_max_size, plan.log.files())
-            .map_err(io_err("opening the log in", log_dir))?;
-        if !plan.log.driver.writes_log() {
-            log = log.discarding();
+        // Read once: what events name the container by, and its mounts
+        // (set at its creation) for the removal of its anonymous volumes.
+        let record = record.or_else(|| record::record_in(dir).ok());
+        Ok(Supervisor {
+            _alive: alive,
+            plan,
+            containers,
+            running: None,
+            io: Stdio::none(),
+            log: None,
+            log_dir: log_dir.to_path_buf(),
+            listener: None,
+            clients: Vec::new(),
+            net,
+            root_emulation: None,
+            host,
+            kill_at: None,
+            restart_at: None,
+            started: Instant::now(),
+            user_stopped: false,
+            restarts: 0,
+            last_code: 0,
+            buf: vec![0u8; 32 * 1024],
+            cgroup: None,
+            cgroup_made: false,
+            nofile: None,
+            next_check: None,
+            probe: None,
+            health_restart: false,
+            storage: root.to_path_buf(),
+            name: record.as_ref().map(|r| r.name.clone()).unwrap_or_default(),
+            image: record.as_ref().map(|r| r.image.clone()).unwrap_or_default(),
+            mounts: record.map(|r| r.config.mounts).unwrap_or_default(),
+        })
+    }
+
+    /// Opens the log and listens on the control socket, once: a detached
+    /// supervisor before anything else, a foreground one while its
+    /// container's set-up runs (nothing of the container needs them
+    /// before its command runs).
+    fn open_io(&mut self) -> Result<(), SupervisorError> {
+        let plan = &self.plan;
+        if self.log.is_none() {
+            let log_dir = &self.log_dir;
+            let mut log = LogWriter::open(log_dir, plan.log_max_size, plan.log.files())
+                .map_err(io_err("opening the log in", log_dir))?;
+            if !plan.log.driver.writes_log() {
+                log = log.discarding();
+            }
+            self.log = Some(log);
+        }
+        if self.listener.is_some() {
+            return Ok(());
         }
         // A foreground --rm run made it already (its /etc files are there).
         match std::fs::create_dir(&plan.runtime_dir) {
@@ -491,39 +552,34 @@ impl Supervisor {
         listener
             .set_nonblocking(true)
             .map_err(io_err("listening on", &socket))?;
-        // Read once: what events name the container by, and its mounts
-        // (set at its creation) for the removal of its anonymous volumes.
-        let record = record.or_else(|| record::record_in(dir).ok());
-        Ok(Supervisor {
-            _alive: alive,
-            plan,
-            containers,
-            running: None,
-            io: Stdio::none(),
-            log,
-            listener,
-            clients: Vec::new(),
-            net,
-            root_emulation: None,
-            host,
-            kill_at: None,
-            restart_at: None,
-            started: Instant::now(),
-            user_stopped: false,
-            restarts: 0,
-            last_code: 0,
-            buf: vec![0u8; 32 * 1024],
-            cgroup: None,
-            cgroup_made: false,
-            nofile: None,
-            next_check: None,
-            probe: None,
-            health_restart: false,
-            storage: root.to_path_buf(),
-            name: record.as_ref().map(|r| r.name.clone()).unwrap_or_default(),
-            image: record.as_ref().map(|r| r.image.clone()).unwrap_or_default(),
-            mounts: record.map(|r| r.config.mounts).unwrap_or_default(),
-        })
+        self.listener = Some(listener);
+        Ok(())
+    }
+
+    /// Writes to the container's log (once it is open).
+    fn log_write(&mut self, stream: Stream, data: &[u8]) {
+        if let Some(log) = &mut self.log {
+            log.write(stream, data);
+        }
+    }
+
+    /// What a foreground supervisor does while its container's set-up
+    /// runs, the first time: the log and the control socket, the plan
+    /// that `exec` and `start` read, the `create` event (before `start`'s).
+    fn meanwhile(&mut self) -> Result<(), SupervisorError> {
+        self.open_io()?;
+        let Some(host) = &mut self.host else {
+            return Ok(());
+        };
+        if std::mem::take(&mut host.save_plan) {
+            self.plan
+                .save(&self.log_dir)
+                .map_err(io_err("writing", &self.log_dir))?;
+        }
+        if let Some(created) = host.created.take() {
+            created.announce();
+        }
+        Ok(())
     }
 
     /// The container's cgroup, made at the first start.
@@ -621,14 +677,12 @@ impl Supervisor {
                 .then(|| super::procfuse::sysinfo_server(spec.cgroup.clone())),
         };
         let passthrough = self.plan.log.driver == super::spec::LogDriver::Passthrough;
-        let mut running = if spec.tty {
-            let mut r = sandbox::spawn_shared(spec, userns, host)?;
-            self.io.pty = r.take_pty();
-            r
-        } else if passthrough {
-            // The container writes (and reads) our own stdio: nothing to
-            // relay, nothing logged.
-            sandbox::spawn_shared(spec, userns, host)?
+        // The container's stdio as we hold it: the pipes' other ends
+        // (none with -t, whose pty comes from the child; none for
+        // passthrough, where the container writes and reads our own).
+        let mut pipes: [Option<OwnedFd>; 3] = [None, None, None];
+        let starting = if spec.tty || passthrough {
+            sandbox::start_shared(spec, userns, host)?
         } else {
             let flags = rustix::pipe::PipeFlags::CLOEXEC;
             let (out_r, out_w) = rustix::pipe::pipe_with(flags).map_err(sys("pipe"))?;
@@ -661,7 +715,7 @@ impl Supervisor {
                 // SAFETY: dup2 onto stdio, which the child inherits.
                 unsafe { libc::dup2(fd.as_raw_fd(), target) };
             }
-            let r = sandbox::spawn_shared(spec, userns, host);
+            let r = sandbox::start_shared(spec, userns, host);
             for (target, fd) in saved.iter().enumerate() {
                 let from = fd.as_ref().map_or(null.as_raw_fd(), |f| f.as_raw_fd());
                 // SAFETY: our stdio back (or /dev/null), so only the
@@ -670,16 +724,28 @@ impl Supervisor {
                 unsafe { libc::dup2(from, target as i32) };
             }
             let r = r?;
-            self.io.out = Some(out_r);
-            self.io.err = Some(err_r);
-            self.io.stdin = stdin.map(|(_, w)| w);
+            pipes = [Some(out_r), Some(err_r), stdin.map(|(_, w)| w)];
             r
         };
-        for fd in [&self.io.out, &self.io.err, &self.io.pty, &self.io.stdin]
-            .into_iter()
-            .flatten()
-        {
+        // pid 1 is setting itself up (namespaces, mounts) and needs
+        // nothing more of us until it reports: what this process has to do
+        // before the command runs is done meanwhile. An error kills pid 1
+        // (dropping `starting`).
+        for fd in pipes.iter().flatten() {
             let _ = rustix::fs::fcntl_setfl(fd, rustix::fs::OFlags::NONBLOCK);
+        }
+        // Its start time is the process's, the same after its execve.
+        let pid_start = record::process_start_time(starting.pid());
+        let state = self.state();
+        self.meanwhile()?;
+        let mut running = starting.finish()?;
+        let [out, err, stdin] = pipes;
+        (self.io.out, self.io.err, self.io.stdin) = (out, err, stdin);
+        if spec.tty {
+            self.io.pty = running.take_pty();
+            if let Some(pty) = &self.io.pty {
+                let _ = rustix::fs::fcntl_setfl(pty, rustix::fs::OFlags::NONBLOCK);
+            }
         }
         if let (Some(window), Some(pty)) = (self.io.window, &self.io.pty) {
             terminal::set_size(pty.as_fd(), window);
@@ -697,7 +763,7 @@ impl Supervisor {
             );
             match self.host {
                 Some(_) => eprint!("{note}"),
-                None => self.log.write(Stream::Stderr, note.as_bytes()),
+                None => self.log_write(Stream::Stderr, note.as_bytes()),
             }
         }
         if let Some(why) = running.proc_view_off() {
@@ -707,7 +773,7 @@ impl Supervisor {
             );
             match self.host {
                 Some(_) => eprint!("{note}"),
-                None => self.log.write(Stream::Stderr, note.as_bytes()),
+                None => self.log_write(Stream::Stderr, note.as_bytes()),
             }
         }
         let pid = running.pid();
@@ -715,7 +781,7 @@ impl Supervisor {
             let warning = format!("Warning: {warning}\n");
             match self.host {
                 Some(_) => eprint!("{warning}"),
-                None => self.log.write(Stream::Stderr, warning.as_bytes()),
+                None => self.log_write(Stream::Stderr, warning.as_bytes()),
             }
         }
         if let Some(net) = &mut self.net {
@@ -737,10 +803,10 @@ impl Supervisor {
             net.started(pid, running.take_net_fd(), socket_notify, others)?;
         }
         self.root_emulation = running.take_root_emulation();
-        let mut state = self.state();
+        let mut state = state;
         state.status = Status::Running;
         state.pid = Some(pid);
-        state.pid_start = record::process_start_time(pid);
+        state.pid_start = pid_start;
         state.started_at = Some(rfc3339(now()));
         state.finished_at = None;
         state.exit_code = None;
@@ -885,8 +951,10 @@ impl Supervisor {
                 fds.push(PollFd::new(stdin.as_fd(), inp));
                 slots.push(Slot::HostIn);
             }
-            fds.push(PollFd::new(self.listener.as_fd(), inp));
-            slots.push(Slot::Listener);
+            if let Some(l) = &self.listener {
+                fds.push(PollFd::new(l.as_fd(), inp));
+                slots.push(Slot::Listener);
+            }
             for (i, c) in (self.clients.iter().enumerate()).filter(|(_, c)| !c.gone) {
                 // Read until its end; written to while output waits for it.
                 let mut events = PollFlags::empty();
@@ -1017,7 +1085,7 @@ impl Supervisor {
                 if let Err(e) = &started {
                     self.record_failure(e);
                     self.last_code = e.exit_code();
-                    self.log.write(
+                    self.log_write(
                         Stream::Stderr,
                         format!("burrow: restart failed: {e}\n").as_bytes(),
                     );
@@ -1108,7 +1176,9 @@ impl Supervisor {
                         let to = unsafe { BorrowedFd::borrow_raw(to) };
                         let _ = terminal::write_all(to, data);
                     }
-                    self.log.write(stream, data);
+                    if let Some(log) = &mut self.log {
+                        log.write(stream, data);
+                    }
                     let header = log::encode_header(stream, n, log::now_ns());
                     // Marked, not removed: the loop's slots index clients.
                     for c in &mut self.clients {
@@ -1237,7 +1307,10 @@ impl Supervisor {
     fn accept_first(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline && self.clients.is_empty() {
-            let mut fds = [PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
             let _ = poll(&mut fds, PollTimeout::from(100u16));
             self.accept();
         }
@@ -1256,7 +1329,10 @@ impl Supervisor {
     }
 
     fn accept(&mut self) {
-        while let Ok((sock, _)) = self.listener.accept() {
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        while let Ok((sock, _)) = listener.accept() {
             let _ = sock.set_nonblocking(true);
             self.clients.push(Client::new(sock));
         }
@@ -1433,7 +1509,7 @@ impl Supervisor {
             let exe = Path::new("/proc/self/exe");
             match Probe::start(exe, &self.plan.id, &check) {
                 Ok(p) => self.probe = Some(p),
-                Err(e) => self.log.write(
+                Err(e) => self.log_write(
                     Stream::Stderr,
                     format!("burrow: starting the health check: {e}\n").as_bytes(),
                 ),
@@ -1499,9 +1575,7 @@ impl Supervisor {
             if let Err(e) = cg.release() {
                 match self.host {
                     Some(_) => eprintln!("Warning: {e}"),
-                    None => self
-                        .log
-                        .write(Stream::Stderr, format!("burrow: {e}\n").as_bytes()),
+                    None => self.log_write(Stream::Stderr, format!("burrow: {e}\n").as_bytes()),
                 }
             }
         }
