@@ -1077,6 +1077,61 @@ fn stdin_context_pull_network_and_format() {
     );
 }
 
+/// Flags scripts written for docker pass: `--rm`, `--force-rm`, buildx's
+/// `--load`, `--pull` as a boolean, and `--platform` naming this machine
+/// build as without them; another platform is refused, not built wrongly.
+#[test]
+fn dockers_build_flags_for_this_machine_are_taken() {
+    let Some(env) = TestEnv::new("build_docker_flags", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let file = format!("FROM {PLAIN}\nRUN echo built > /b\n");
+    let here = format!("linux/{}", common::fixtures::oci_arch());
+    let out = env.run_with_stdin(
+        &[
+            "build",
+            "--rm",
+            "--force-rm",
+            "--load",
+            "--pull=false",
+            "--platform",
+            &here,
+            "-t",
+            "flags:1",
+            "-",
+        ],
+        Some(file.as_bytes()),
+    );
+    built_id(&out);
+    assert_eq!(run_in(&env, "flags:1", &["cat", "/b"]), "built\n");
+    // --pull=true is --pull=always: the base, only in this store, is
+    // looked for in its registry and is not there.
+    let pulled = env.run_with_stdin(&["build", "--pull=true", "-"], Some(file.as_bytes()));
+    let always = env.run_with_stdin(&["build", "--pull=always", "-"], Some(file.as_bytes()));
+    assert_eq!(
+        pulled.error_line(),
+        always.error_line(),
+        "{pulled}\n{always}"
+    );
+    assert!(pulled.error_line().contains(PLAIN), "{pulled}");
+    let other = if here.ends_with("s390x") {
+        "linux/amd64"
+    } else {
+        "linux/s390x"
+    };
+    let out = env.run_with_stdin(
+        &["build", "--platform", other, "-t", "other:1", "-"],
+        Some(file.as_bytes()),
+    );
+    out.assert_error();
+    assert!(
+        out.error_line().contains(other) && out.error_line().contains(&here),
+        "{out}"
+    );
+    assert!(env.run(&["image", "exists", "other:1"]).code() == Some(1));
+}
+
 /// What useradd copies from `stat` of the file it replaces (root:shadow in
 /// the image): with a single-id map `stat` shows root, so these four are
 /// root's in a layer built without subordinate ids (documented gap).

@@ -4,12 +4,16 @@ use crate::build::exec::{BuildNetwork, BuildSpec, ImageFormat, PullPolicy};
 use crate::build::mounts::SecretSpec;
 use crate::build::progress::ProgressMode;
 use crate::container::images::Context;
-use crate::Result;
+use crate::image::registry::Platform;
+use crate::{Error, Result};
 use std::path::PathBuf;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PullArg {
+    /// Also `true`: docker's `--pull` is a boolean.
+    #[value(alias = "true")]
     Always,
+    #[value(alias = "false")]
     Missing,
     Never,
 }
@@ -67,6 +71,21 @@ pub struct Build {
     #[arg(long, value_enum, num_args = 0..=1, require_equals = true,
           default_value = "missing", default_missing_value = "always")]
     pull: PullArg,
+    /// Build for this platform (OS/ARCH[/VARIANT]): only this machine's,
+    /// as burrow runs no emulator.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: Option<String>,
+    /// Accepted for scripts written for docker: burrow keeps no container
+    /// of a step, whether it succeeded or failed.
+    #[arg(long)]
+    rm: bool,
+    /// Accepted for scripts written for docker (see --rm).
+    #[arg(long)]
+    force_rm: bool,
+    /// Accepted for scripts written for docker's buildx: the image always
+    /// goes to burrow's image store.
+    #[arg(long)]
+    load: bool,
     /// The network of RUN steps: user (the default), none or host.
     #[arg(long, value_enum, default_value = "user")]
     network: NetworkArg,
@@ -92,6 +111,20 @@ pub struct Build {
 
 impl Build {
     pub fn exec(self, ctx: &Context) -> Result<()> {
+        let _ = (self.rm, self.force_rm, self.load);
+        if let Some(p) = &self.platform {
+            let wanted = Platform::parse(p).map_err(|e| Error::Usage(e.to_string()))?;
+            let host = Platform::host();
+            if (wanted.os.as_str(), wanted.architecture.as_str())
+                != (host.os.as_str(), host.architecture.as_str())
+            {
+                return Err(Error::Usage(format!(
+                    "--platform {p}: burrow builds for this machine's platform only ({}/{}), \
+                     as it runs no emulator",
+                    host.os, host.architecture
+                )));
+            }
+        }
         let id = crate::build::exec::build(
             ctx,
             &BuildSpec {
