@@ -481,6 +481,46 @@ fn stop_sends_the_images_stop_signal_then_sigkill_after_the_timeout() {
 }
 
 #[test]
+fn stop_and_restart_send_the_signal_they_are_given() {
+    let Some(env) = env_with_image("stop_and_restart_signal") else {
+        return;
+    };
+    // The image's stop signal is SIGUSR1; -s HUP must replace it.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hup",
+        IMAGE,
+        "sh",
+        "-c",
+        "trap 'echo got-hup; exit 5' HUP; trap 'echo got-usr1; exit 6' USR1; \
+         echo ready; while true; do sleep 0.1; done",
+    ]);
+    let ready = |n: usize| {
+        wait_until("the traps to be set", || {
+            env.ok(&["logs", "hup"]).stdout.matches("ready").count() == n
+        })
+    };
+    ready(1);
+    let out = env.ok(&["stop", "-s", "HUP", "-t", "20", "hup"]);
+    assert_eq!(out.stdout.trim(), "hup", "{out}");
+    assert_eq!(inspect(&env, "hup")["State"]["ExitCode"], 5);
+    env.ok(&["start", "hup"]);
+    ready(2);
+    env.ok(&["restart", "--signal", "SIGHUP", "--timeout", "20", "hup"]);
+    ready(3);
+    assert_eq!(status(&env, "hup"), "running");
+    let logs = env.ok(&["logs", "hup"]).stdout;
+    assert_eq!(logs.matches("got-hup").count(), 2, "{logs}");
+    assert!(!logs.contains("got-usr1"), "{logs}");
+    let bad = env.run(&["stop", "--signal", "NOPE", "hup"]);
+    assert_eq!(bad.code(), Some(common::EXIT_FAILURE), "{bad}");
+    assert!(bad.stderr.contains("NOPE"), "{bad}");
+    env.ok(&["rm", "-f", "hup"]);
+}
+
+#[test]
 fn kill_start_restart_rename_and_port() {
     let Some(env) = env_with_image("kill_start_restart_rename_and_port") else {
         return;

@@ -246,6 +246,10 @@ pub struct Stop {
         value_name = "SECS"
     )]
     time: Option<u64>,
+    /// The signal to send first, by name or number (default: the
+    /// container's stop signal).
+    #[arg(short, long, value_name = "SIGNAL", value_parser = super::values::any_signal)]
+    signal: Option<i32>,
     /// Stop every running container.
     #[arg(short, long)]
     all: bool,
@@ -263,7 +267,7 @@ impl Stop {
             found.push(c.to_string());
             Ok(())
         })?;
-        lifecycle::stop_many(ctx, &found, self.time)?;
+        lifecycle::stop_many_with(ctx, &found, self.time, self.signal)?;
         for c in &found {
             println!("{c}");
         }
@@ -338,8 +342,17 @@ impl Start {
 #[derive(clap::Args, Debug)]
 pub struct Restart {
     /// Seconds to wait after the stop signal before SIGKILL.
-    #[arg(short = 't', long = "time", value_name = "SECS")]
+    #[arg(
+        short = 't',
+        long = "time",
+        visible_alias = "timeout",
+        value_name = "SECS"
+    )]
     time: Option<u64>,
+    /// The signal that stops it, by name or number (default: the
+    /// container's stop signal).
+    #[arg(short, long, value_name = "SIGNAL", value_parser = super::values::any_signal)]
+    signal: Option<i32>,
     #[arg(required = true)]
     containers: Vec<String>,
 }
@@ -347,7 +360,7 @@ pub struct Restart {
 impl Restart {
     pub fn exec(self, ctx: &Context) -> Result<()> {
         for c in &self.containers {
-            lifecycle::stop(ctx, c, self.time)?;
+            lifecycle::stop_many_with(ctx, std::slice::from_ref(c), self.time, self.signal)?;
             lifecycle::start(ctx, c)?;
             println!("{c}");
         }

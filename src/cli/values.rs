@@ -103,6 +103,15 @@ pub fn signal(s: &str) -> Result<i32, FlagError> {
         .ok_or_else(|| FlagError(SpecError::StopSignalFlag(s.to_string()).to_string()))
 }
 
+/// `stop -s`, `restart -s`: a signal by name or number.
+pub fn any_signal(s: &str) -> Result<i32, FlagError> {
+    crate::sandbox::signal_number(s).ok_or_else(|| {
+        FlagError(format!(
+            "unknown signal {s:?}: a signal name (SIGTERM, TERM) or number"
+        ))
+    })
+}
+
 /// `--pull always|missing|never|newer`.
 pub fn pull(s: &str) -> Result<crate::container::run::PullPolicy, FlagError> {
     s.parse().map_err(FlagError)

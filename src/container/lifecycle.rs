@@ -317,6 +317,17 @@ pub fn stop_many(
     inputs: &[String],
     timeout: Option<u64>,
 ) -> Result<Vec<Option<i32>>> {
+    stop_many_with(ctx, inputs, timeout, None)
+}
+
+/// `stop_many` with `stop -s`: `signal` instead of each container's own
+/// stop signal.
+pub fn stop_many_with(
+    ctx: &Context,
+    inputs: &[String],
+    timeout: Option<u64>,
+    signal: Option<i32>,
+) -> Result<Vec<Option<i32>>> {
     enum Pending {
         NotRunning,
         Supervised(Containers, String, std::os::unix::net::UnixStream),
@@ -331,7 +342,8 @@ pub fn stop_many(
             pending.push(Pending::NotRunning);
             continue;
         }
-        let (signal, own_timeout) = stop_settings(&c.dir_of(&r.id));
+        let (own_signal, own_timeout) = stop_settings(&c.dir_of(&r.id));
+        let signal = signal.unwrap_or(own_signal);
         // `-t` first, else the container's --stop-timeout, else 10 s.
         let timeout = timeout.or(own_timeout).unwrap_or(10);
         longest = longest.max(timeout);
