@@ -34,7 +34,12 @@ pub(crate) struct ChildContext<'a> {
     pub join: Option<std::os::fd::RawFd>,
     /// `ToChild::NetReady` came while waiting for another reply.
     pub net_ready: std::cell::Cell<bool>,
+    /// `ToChild::Seccomp` came while waiting for another reply.
+    pub seccomp: std::cell::RefCell<Option<Prebuilt>>,
 }
+
+/// The parent's `ToChild::Seccomp`: the program, packed, or why none.
+pub(crate) type Prebuilt = Result<Option<Vec<u64>>, SetupError>;
 
 enum Stop {
     Setup(SetupError),
@@ -246,22 +251,24 @@ pub(crate) fn session_keyring() -> Result<(), SetupError> {
 /// and before `init` forks so that the init and the command inherit it.
 /// The listener goes to the parent and is closed here: neither the init
 /// nor the command holds it.
+///
+/// The parent builds the program while this process mounts its root
+/// (`seccomp_program`) and sends it; it is installed as it came.
 fn seccomp(ctx: &ChildContext, spec: &SandboxSpec) -> Result<(), Stop> {
-    // With root emulation too, the one listener a filter has carries
-    // both: the supervisor hands the root emulation's calls on from the
-    // network's loop (`Running::take_socket_notify`).
-    let ids = spec.root_emulation;
-    // The caller's `HostSide::sysinfo` answers it (the kernel, without one).
-    let sysinfo = !spec.proc_view.is_empty();
-    let notify = super::seccomp::Notified {
-        bind: spec.bind_notify,
-        connect: spec.connect_notify,
-        ids,
-        sysinfo,
+    let notify = notified(spec);
+    let prebuilt = loop {
+        if let Some(p) = ctx.seccomp.borrow_mut().take() {
+            break p;
+        }
+        // Anything else now is out of turn.
+        if recv_reply(ctx)?.is_some() {
+            return Err(Stop::Orphaned);
+        }
     };
-    if let Some(fd) = install_seccomp(spec, notify)? {
+    let program = prebuilt?.map(|p| super::seccomp::unpack(&p));
+    if let Some(fd) = install_program(spec, notify, program)? {
         // The root emulation's listener carries sysinfo(2) too.
-        let msg = if ids || sysinfo {
+        let msg = if notify.ids || notify.sysinfo {
             ToParent::RootNotify
         } else {
             ToParent::SocketNotify
@@ -269,6 +276,27 @@ fn seccomp(ctx: &ChildContext, spec: &SandboxSpec) -> Result<(), Stop> {
         send(ctx, &msg, Some(fd.as_fd()))?;
     }
     Ok(())
+}
+
+/// What pid 1's filter sends to the supervisor. With root emulation too,
+/// the one listener a filter has carries both: the supervisor hands the
+/// root emulation's calls on from the network's loop
+/// (`Running::take_socket_notify`). sysinfo(2) goes to the caller's
+/// `HostSide::sysinfo` (the kernel answers without one).
+pub(crate) fn notified(spec: &SandboxSpec) -> super::seccomp::Notified {
+    super::seccomp::Notified {
+        bind: spec.bind_notify,
+        connect: spec.connect_notify,
+        ids: spec.root_emulation,
+        sysinfo: !spec.proc_view.is_empty(),
+    }
+}
+
+/// The program pid 1 installs (`seccomp`), for the parent to build and
+/// send while pid 1 sets itself up.
+pub(crate) fn seccomp_program(spec: &SandboxSpec) -> Prebuilt {
+    let program = build_program(spec, &target(spec, notified(spec)))?;
+    Ok(program.map(|p| super::seccomp::pack(&p)))
 }
 
 /// Installs `spec.seccomp` with `notify` on this process; the listener
@@ -279,7 +307,24 @@ pub(crate) fn install_seccomp(
     spec: &SandboxSpec,
     notify: super::seccomp::Notified,
 ) -> Result<Option<OwnedFd>, SetupError> {
-    use super::seccomp::{self, Notified, Profile, SeccompPolicy, Target};
+    let program = build_program(spec, &target(spec, notify))?;
+    install_program(spec, notify, program)
+}
+
+fn target(spec: &SandboxSpec, notify: super::seccomp::Notified) -> super::seccomp::Target {
+    super::seccomp::Target {
+        caps: spec.capabilities,
+        kernel: super::seccomp::running_kernel(),
+        notify,
+    }
+}
+
+/// `spec.seccomp`'s program for `target`; none when nothing is filtered.
+fn build_program(
+    spec: &SandboxSpec,
+    target: &super::seccomp::Target,
+) -> Result<Option<Vec<libc::sock_filter>>, SetupError> {
+    use super::seccomp::{self, Profile, SeccompPolicy};
     let default;
     let profile = match &spec.seccomp {
         SeccompPolicy::Default => {
@@ -289,34 +334,53 @@ pub(crate) fn install_seccomp(
         SeccompPolicy::Unconfined => None,
         SeccompPolicy::Profile(p) => Some(p),
     };
-    let mut target = Target {
-        caps: spec.capabilities,
-        kernel: seccomp::running_kernel(),
-        notify,
-    };
-    let build = |t: &Target| {
-        seccomp::program(profile, t).map_err(|e| SetupError {
-            op: "build the seccomp filter".into(),
-            path: None,
-            errno: None,
-            detail: Some(e.to_string()),
-        })
-    };
-    let Some(program) = build(&target)? else {
+    seccomp::program(profile, target).map_err(|e| SetupError {
+        op: "build the seccomp filter".into(),
+        path: None,
+        errno: None,
+        detail: Some(e.to_string()),
+    })
+}
+
+/// Installs `program` (`build_program`'s for `notify`) on this process;
+/// the listener when there is one. When the kernel refuses a listener
+/// (before 5.0), the program without notification is built and installed.
+fn install_program(
+    spec: &SandboxSpec,
+    notify: super::seccomp::Notified,
+    program: Option<Vec<libc::sock_filter>>,
+) -> Result<Option<OwnedFd>, SetupError> {
+    use super::seccomp::{self, Notified};
+    let Some(program) = program else {
         return Ok(None);
     };
     let listener = notify.any();
     match seccomp::install(&program, listener) {
         Ok(fd) => Ok(fd),
-        Err(_) if listener => {
-            target.notify = Notified::default();
-            match build(&target)? {
-                None => Ok(None),
-                Some(p) => seccomp::install(&p, false)
-                    .map_err(|e| sys_err("install the seccomp filter", None, e)),
-            }
-        }
+        Err(_) if listener => match build_program(spec, &target(spec, Notified::default()))? {
+            None => Ok(None),
+            Some(p) => seccomp::install(&p, false)
+                .map_err(|e| sys_err("install the seccomp filter", None, e)),
+        },
         Err(e) => Err(sys_err("install the seccomp filter", None, e)),
+    }
+}
+
+/// The parent's next message: `None` when it was one the parent sends
+/// unasked (`ToChild::NetReady`, `ToChild::Seccomp`), which is kept in
+/// `ctx`; `Orphaned` when the parent is gone or unreadable.
+fn recv_reply(ctx: &ChildContext) -> Result<Option<ToChild>, Stop> {
+    match ctx.channel.recv::<ToChild>() {
+        Ok(Some((ToChild::NetReady, _))) => {
+            ctx.net_ready.set(true);
+            Ok(None)
+        }
+        Ok(Some((ToChild::Seccomp(p), _))) => {
+            *ctx.seccomp.borrow_mut() = Some(p);
+            Ok(None)
+        }
+        Ok(Some((other, _))) => Ok(Some(other)),
+        _ => Err(Stop::Orphaned),
     }
 }
 
@@ -569,13 +633,15 @@ fn allow_ping() {
 /// Waits for the parent's half of `SandboxSpec::net_setup`: the command
 /// finds its network ready.
 fn wait_for_network(ctx: &ChildContext) -> Result<(), Stop> {
-    if ctx.spec.net_setup.is_none() || ctx.net_ready.get() {
+    if ctx.spec.net_setup.is_none() {
         return Ok(());
     }
-    match ctx.channel.recv::<ToChild>() {
-        Ok(Some((ToChild::NetReady, _))) => Ok(()),
-        _ => Err(Stop::Orphaned),
+    while !ctx.net_ready.get() {
+        if recv_reply(ctx)?.is_some() {
+            return Err(Stop::Orphaned);
+        }
     }
+    Ok(())
 }
 
 /// The container's /proc view (`SandboxSpec::proc_view`): a FUSE
@@ -607,12 +673,12 @@ fn proc_view(
     // (ENOTCONN) rather than wait.
     drop(fuse);
     loop {
-        match ctx.channel.recv::<ToChild>() {
-            Ok(Some((ToChild::NetReady, _))) => ctx.net_ready.set(true),
-            Ok(Some((ToChild::ProcViewServed(true), _))) => break,
+        match recv_reply(ctx)? {
+            None => {}
+            Some(ToChild::ProcViewServed(true)) => break,
             // Nothing serves it: the detached mount goes with `mnt`.
-            Ok(Some((ToChild::ProcViewServed(false), _))) => return Ok(()),
-            _ => return Err(Stop::Orphaned),
+            Some(ToChild::ProcViewServed(false)) => return Ok(()),
+            Some(_) => return Err(Stop::Orphaned),
         }
     }
     let at = |e: Errno, what: &str| SetupError {
@@ -913,9 +979,9 @@ fn fuse_daemon_from_parent(
     };
     send(ctx, &ToParent::FuseRoot(options.into()), Some(fuse)).map_err(|_| orphaned())?;
     loop {
-        match ctx.channel.recv::<ToChild>() {
-            Ok(Some((ToChild::NetReady, _))) => ctx.net_ready.set(true),
-            Ok(Some((ToChild::FuseServed(served), _))) => return served,
+        match recv_reply(ctx) {
+            Ok(None) => {}
+            Ok(Some(ToChild::FuseServed(served))) => return served,
             _ => return Err(orphaned()),
         }
     }

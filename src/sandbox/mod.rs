@@ -382,6 +382,7 @@ pub fn start_shared<'s, 'h>(
                 shared_userns: true,
                 join: None,
                 net_ready: std::cell::Cell::new(false),
+                seccomp: std::cell::RefCell::new(None),
             })
         };
         // SAFETY: single-threaded, checked above.
@@ -424,6 +425,7 @@ pub fn start_shared<'s, 'h>(
                         shared_userns: false,
                         join: join_pidfd.as_ref().map(|fd| fd.as_raw_fd()),
                         net_ready: std::cell::Cell::new(false),
+                        seccomp: std::cell::RefCell::new(None),
                     })
                 }
                 Ok(sys::Forked::Parent { pid, pidfd }) => (pid, pidfd),
@@ -475,6 +477,10 @@ pub fn start_shared<'s, 'h>(
     } else {
         Ok(())
     };
+    // pid 1's seccomp program, built here while it mounts its root (it
+    // installs it near its end). A child that failed meanwhile has said
+    // why: read on.
+    let _ = parent_end.send(&ToChild::Seccomp(child::seccomp_program(spec)), None);
     Ok(Starting {
         spec,
         host,

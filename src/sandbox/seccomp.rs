@@ -1099,6 +1099,30 @@ fn section(profile: &Profile, target: &Target, abi: &Abi) -> Section {
     s
 }
 
+/// `program` as plain numbers, one per instruction, to cross the sandbox's
+/// channel (`unpack` reads them back).
+pub(crate) fn pack(program: &[libc::sock_filter]) -> Vec<u64> {
+    program
+        .iter()
+        .map(|i| {
+            u64::from(i.code) << 48 | u64::from(i.jt) << 40 | u64::from(i.jf) << 32 | u64::from(i.k)
+        })
+        .collect()
+}
+
+/// The instructions `pack` made.
+pub(crate) fn unpack(packed: &[u64]) -> Vec<libc::sock_filter> {
+    packed
+        .iter()
+        .map(|&v| libc::sock_filter {
+            code: (v >> 48) as u16,
+            jt: (v >> 40) as u8,
+            jf: (v >> 32) as u8,
+            k: v as u32,
+        })
+        .collect()
+}
+
 /// Installs `program` on this process (its children and the programs it
 /// runs inherit it); with `listener`, returns the notification listener
 /// (close-on-exec). Needs CAP_SYS_ADMIN in the current user namespace (or
@@ -1336,6 +1360,31 @@ mod tests {
         program(Some(&Profile::docker_default()), t)
             .expect("compiles")
             .expect("a program")
+    }
+
+    /// The program pid 1 gets from its parent (`pack`ed, sent, `unpack`ed)
+    /// is the one built, instruction for instruction.
+    #[test]
+    fn a_packed_program_unpacks_to_the_same_instructions() {
+        let t = target(CapSet::docker_default(), Notified::default());
+        let p = default_program(&t);
+        let back = unpack(&pack(&p));
+        assert_eq!(back.len(), p.len());
+        let fields = |i: &libc::sock_filter| (i.code, i.jt, i.jf, i.k);
+        for (a, b) in p.iter().zip(&back) {
+            assert_eq!(fields(a), fields(b));
+        }
+        // Every field at its widest crosses too.
+        let wide = libc::sock_filter {
+            code: 0xffff,
+            jt: 0xfe,
+            jf: 0xfd,
+            k: 0xffff_fffc,
+        };
+        assert_eq!(
+            fields(&unpack(&pack(&[wide]))[0]),
+            (0xffff, 0xfe, 0xfd, 0xffff_fffc)
+        );
     }
 
     #[test]

@@ -52,6 +52,10 @@ pub(crate) enum ToChild {
     FuseServed(Result<(), SetupError>),
     /// The /proc view's server runs (`true`), or could not be started.
     ProcViewServed(bool),
+    /// The seccomp program for pid 1 to install (`seccomp::pack`ed; none
+    /// when nothing is filtered), built by the parent while pid 1 mounts
+    /// its root, or why it could not be built.
+    Seccomp(Result<Option<Vec<u64>>, SetupError>),
 }
 
 #[cfg(test)]
