@@ -55,7 +55,10 @@ cat > "$SHARE/bench.sh" <<GUEST
 set -eu
 export HOME=/home/dev
 cd "\$HOME"
-B=/mnt/b/burrow
+# Installed as a distribution's package installs it: root's, on the
+# guest's own disk as bwrap is (not run from the 9p share).
+sudo install -o root -g root -m 0755 /mnt/b/burrow /usr/local/bin/burrow
+B=/usr/local/bin/burrow
 echo "kernel \$(uname -r), \$(nproc) vCPUs, burrow \$(\$B --version)"
 mkdir -p /tmp/root && tar -C /tmp/root -xf /mnt/b/busybox.tar
 \$B import /mnt/b/busybox.tar bench >/dev/null
