@@ -1025,6 +1025,25 @@ fn diff_export_and_commit_see_the_writable_layer() {
     assert_eq!(out.stdout, "hi-yes\n", "{out}");
     let out = env.ok(&["run", "--rm", "committed:v2", "pwd"]);
     assert_eq!(out.stdout, "/new\n", "{out}");
+    // -m and -a, as docker's commit takes them: the step's comment and
+    // the image's author.
+    env.ok(&[
+        "commit",
+        "-m",
+        "made by hand",
+        "--author",
+        "Jane <jane@example.com>",
+        "w",
+        "committed:v3",
+    ]);
+    let author = env.ok(&["inspect", "--format", "{{.Author}}", "committed:v3"]);
+    assert_eq!(author.stdout.trim(), "Jane <jane@example.com>", "{author}");
+    let history = env.ok(&["history", "--format", "{{.Comment}}", "committed:v3"]);
+    assert_eq!(
+        history.stdout_lines().first().copied(),
+        Some("made by hand"),
+        "{history}"
+    );
     env.ok(&["rm", "w"]);
 }
 

@@ -504,6 +504,12 @@ pub struct Commit {
     /// STOPSIGNAL, USER, VOLUME or WORKDIR (repeatable, in order).
     #[arg(short, long = "change", value_name = "INSTRUCTION")]
     change: Vec<String>,
+    /// A commit message, kept as the new step's comment (`history`).
+    #[arg(short, long, value_name = "TEXT")]
+    message: Option<String>,
+    /// The image's author (`"Jane <jane@example.com>"`).
+    #[arg(short, long, value_name = "NAME")]
+    author: Option<String>,
 }
 
 impl Commit {
@@ -513,6 +519,10 @@ impl Commit {
             ctx,
             &self.container,
             self.image.as_deref(),
+            crate::container::files::CommitNote {
+                message: self.message,
+                author: self.author,
+            },
             move |config| crate::build::exec::apply_changes(config, &changes),
         )?;
         println!("{id}");

@@ -890,10 +890,18 @@ fn dir_entry<W: Write>(
 /// container's image; returns the new image's id. `change` edits the new
 /// config (the `--change` instructions) before anything is stored, so a
 /// change that fails stores nothing.
+/// `commit -m` and `-a`: the new step's comment and the image's author.
+#[derive(Debug, Clone, Default)]
+pub struct CommitNote {
+    pub message: Option<String>,
+    pub author: Option<String>,
+}
+
 pub fn commit(
     ctx: &Context,
     input: &str,
     name: Option<&str>,
+    note: CommitNote,
     change: impl FnOnce(&mut serde_json::Value) -> Result<()>,
 ) -> Result<String> {
     let (upper, _, work) = layers(ctx, input)?;
@@ -927,7 +935,14 @@ pub fn commit(
         if let Some(ids) = config["rootfs"]["diff_ids"].as_array_mut() {
             ids.push(added.diff_id.to_string().into());
         }
-        let entry = serde_json::json!({"created": now, "created_by": created_by});
+        let mut entry = serde_json::json!({"created": now, "created_by": created_by});
+        if let Some(m) = note.message {
+            entry["comment"] = m.into();
+        }
+        if let Some(a) = note.author {
+            entry["author"] = a.clone().into();
+            config["author"] = a.into();
+        }
         match config["history"].as_array_mut() {
             Some(h) => h.push(entry),
             None => config["history"] = serde_json::json!([entry]),
