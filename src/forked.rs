@@ -648,9 +648,140 @@ pub fn threads() -> usize {
         .unwrap_or(1)
 }
 
+/// Closes this process's fds from `first` up, except those in `keep`:
+/// what a forked helper does before it serves, so that nothing it
+/// inherited (a pipe someone waits to see closed, a published port's
+/// socket) stays open there. Allocates nothing.
+pub fn close_fds_except(first: u32, keep: &[RawFd]) {
+    let mut from = first;
+    loop {
+        // The lowest fd kept at or after `from`.
+        let next = keep
+            .iter()
+            .filter_map(|&k| u32::try_from(k).ok())
+            .filter(|&k| k >= from)
+            .min();
+        match next {
+            Some(k) => {
+                if k > from {
+                    close_fds(from, k - 1);
+                }
+                from = k + 1;
+            }
+            None => return close_fds(from, u32::MAX),
+        }
+    }
+}
+
+/// Closes fds `first..=last` of this process: close_range (Linux 5.9),
+/// else each fd /proc/self/fd lists in the range. Allocates nothing.
+pub fn close_fds(first: u32, last: u32) {
+    close_fds_with(first, last, |first, last| {
+        // SAFETY: close_range takes plain integers and closes fds of this
+        // process only; the callers use none of them afterwards.
+        let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(rustix::io::Errno::from_raw_os_error(
+                std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+            ))
+        }
+    })
+}
+
+/// `close_fds` with its close_range given: a seam for the ENOSYS of
+/// kernels before 5.9.
+fn close_fds_with(
+    first: u32,
+    last: u32,
+    close_range: impl Fn(u32, u32) -> Result<(), rustix::io::Errno>,
+) {
+    if first > last || close_range(first, last).is_ok() {
+        return;
+    }
+    let Ok(dir) = rustix::fs::open(
+        c"/proc/self/fd",
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    ) else {
+        // No /proc: every number up to the limit of open files.
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .current
+            .unwrap_or(1 << 20)
+            .min(u64::from(last));
+        for fd in u64::from(first)..=limit {
+            // SAFETY: closing an fd number of this process; EBADF when free.
+            unsafe { libc::close(fd as RawFd) };
+        }
+        return;
+    };
+    let skip = dir.as_raw_fd();
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 2048];
+    // The listing goes by fd number: closing one already listed moves
+    // nothing that follows.
+    let mut entries = rustix::fs::RawDir::new(&dir, &mut buf);
+    while let Some(Ok(entry)) = entries.next() {
+        let Some(fd) = std::str::from_utf8(entry.file_name().to_bytes())
+            .ok()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if (first..=last).contains(&fd) && fd as RawFd != skip {
+            // SAFETY: as above, an fd number of this process in the range.
+            unsafe { libc::close(fd as RawFd) };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// In a forked child (whose fd table is its own): /dev/null at fds
+    /// 900..906, `close` run on them, then which are still open.
+    fn still_open_after(close: fn()) -> Vec<bool> {
+        run_forked::<Vec<bool>, String, _>(fork("a close test"), move || {
+            let null = rustix::fs::open(
+                "/dev/null",
+                rustix::fs::OFlags::RDONLY,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| e.to_string())?;
+            for fd in 900..906 {
+                // SAFETY: dup2 onto numbers this child does not use.
+                if unsafe { libc::dup2(null.as_raw_fd(), fd) } != fd {
+                    return Err("dup2".into());
+                }
+            }
+            close();
+            // SAFETY: F_GETFD on fd numbers, no pointers.
+            Ok((900..906)
+                .map(|fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0)
+                .collect())
+        })
+        .unwrap()
+        .unwrap()
+    }
+
+    #[test]
+    fn without_close_range_the_listed_fds_in_the_range_are_closed() {
+        let out = still_open_after(|| {
+            close_fds_with(901, 901, |_, _| Err(rustix::io::Errno::NOSYS));
+            close_fds_with(903, 904, |_, _| Err(rustix::io::Errno::NOSYS));
+        });
+        assert_eq!(out, [true, false, true, false, false, true]);
+        // The answer of close_range is taken when it has one.
+        let out = still_open_after(|| close_fds_with(900, 905, |_, _| Ok(())));
+        assert_eq!(out, [true; 6]);
+    }
+
+    #[test]
+    fn the_fds_kept_split_the_ranges_closed() {
+        let out = still_open_after(|| close_fds_except(901, &[904, 902, 2]));
+        assert_eq!(out, [true, false, true, false, true, false]);
+    }
 
     #[test]
     fn threads_are_counted_as_procfs_lists_them() {

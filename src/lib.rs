@@ -23,6 +23,7 @@ pub mod net;
 pub mod notify;
 pub mod owners;
 pub mod sandbox;
+pub mod setns;
 pub mod time;
 
 pub use error::{Error, Result};

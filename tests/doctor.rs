@@ -248,6 +248,57 @@ fn out_json_ok(env: &TestEnv) -> Output {
     env.ok(&["doctor", "--format", "json"])
 }
 
+/// A kernel below burrow's floor (RHEL 8's, named through the test seam
+/// that stands in for `uname -r`): doctor fails its kernel line naming
+/// what the kernel lacks and exits 125, info shows the same facts, and
+/// `run` stops before anything is pulled or created, in the same words.
+/// This machine's own kernel passes with nothing missing.
+#[test]
+fn a_kernel_below_the_floor_fails_doctor_and_stops_run_naming_what_it_lacks() {
+    let test = "a_kernel_below_the_floor_fails_doctor_and_stops_run_naming_what_it_lacks";
+    let Some(env) = TestEnv::new(test, TestUser::Any) else {
+        return;
+    };
+    let here = json(&env.ok(&["info", "--format", "json"]));
+    assert_eq!(here["host"]["kernel_floor"], "5.6", "{here}");
+    assert_eq!(here["host"]["kernel_missing"], serde_json::json!([]));
+    let old = [(
+        "BURROW_TEST_KERNEL_RELEASE",
+        Some("4.18.0-553.el8_10.x86_64"),
+    )];
+    let out = env.run_env(&["doctor", "--format", "json"], &old);
+    assert_eq!(out.code(), Some(EXIT_FAILURE), "{out}");
+    let c = check(&checks(&out), "kernel").clone();
+    assert_eq!(c["status"], "fail", "{c}");
+    let fact = c["fact"].as_str().unwrap();
+    for want in [
+        "older than 5.6",
+        "pidfd_open",
+        "openat2 with RESOLVE_IN_ROOT (Linux 5.6)",
+    ] {
+        assert!(fact.contains(want), "{want} in {fact}");
+    }
+    assert!(c["fix"].as_str().unwrap().contains("5.6 or later"), "{c}");
+    let info = env.run_env(&["info", "--format", "json"], &old);
+    let info = json(info.assert_ok());
+    let missing = info["host"]["kernel_missing"].as_array().unwrap();
+    assert!(
+        missing
+            .iter()
+            .any(|m| m == "pidfd_open and clone3 with CLONE_PIDFD (Linux 5.3)"),
+        "{info}"
+    );
+    let run = env.run_env(&["run", "--rm", "no-such-image", "true"], &old);
+    assert_eq!(run.code(), Some(125), "{run}");
+    let line = run.error_line();
+    assert!(line.contains("older than 5.6"), "{run}");
+    assert!(line.contains("openat2"), "{run}");
+    assert!(
+        !line.contains("no-such-image"),
+        "stopped before the image: {run}"
+    );
+}
+
 #[test]
 fn info_reports_this_host_user_and_storage() {
     let Some(env) = TestEnv::new("info_reports_this_host_user_and_storage", TestUser::Any) else {

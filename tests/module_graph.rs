@@ -311,6 +311,21 @@ fn lower_modules_import_nothing_above_them() {
             ],
         ),
         (
+            "setns",
+            &[
+                "cli",
+                "build",
+                "container",
+                "image",
+                "sandbox",
+                "cgroup",
+                "net",
+                "doctor",
+                "config",
+                "error",
+            ],
+        ),
+        (
             "owners",
             &[
                 "cli",

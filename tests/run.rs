@@ -206,6 +206,67 @@ fn mount_points_leave_the_writable_layer_untouched_on_fuse_overlayfs() {
     mount_points_leave_the_writable_layer_untouched(&env, Some("fuse-overlayfs"), &[]);
 }
 
+/// The ways in of a kernel before 5.8, which cannot setns on a pidfd,
+/// taken here (the test seam makes setns on a pidfd answer EINVAL, as
+/// such a kernel does): `exec` enters pid 1's namespaces through its
+/// /proc/PID/ns files, opened before the pidfd is asked whether pid 1
+/// still lives. On fuse-overlayfs, whose daemon enters the container's
+/// user namespace through that file on every kernel. The exec'd shell is
+/// in each namespace of pid 1, and the root it writes to is the one the
+/// daemon serves.
+#[test]
+fn exec_enters_through_the_ns_files_of_pid_1_as_before_linux_5_8_on_fuse_overlayfs() {
+    let test = "exec_enters_through_the_ns_files_of_pid_1_as_before_linux_5_8_on_fuse_overlayfs";
+    let Some(env) = setup_on_fuse_overlayfs(test) else {
+        return;
+    };
+    let files = [("BURROW_TEST_SETNS_FILES", Some("1"))];
+    let ok = |args: &[&str]| {
+        let out = env.run_env(args, &files);
+        out.assert_ok();
+        out
+    };
+    ok(&["run", "-d", "--name", "old", PLAIN, "sleep", "1000"]);
+    let i: Value = serde_json::from_str(ok(&["inspect", "old"]).stdout.trim()).unwrap();
+    assert_eq!(i[0]["RootfsDriver"], "fuse-overlayfs", "{i}");
+    let out = ok(&[
+        "exec",
+        "old",
+        "sh",
+        "-c",
+        "for n in user mnt uts ipc pid net cgroup; do \
+           [ \"$(readlink /proc/self/ns/$n)\" = \"$(readlink /proc/1/ns/$n)\" ] && echo same $n; \
+         done; echo made > /by-exec; cat /proc/1/cmdline | tr '\\0' ' '",
+    ]);
+    assert_eq!(
+        out.stdout_lines(),
+        [
+            "same user",
+            "same mnt",
+            "same uts",
+            "same ipc",
+            "same pid",
+            "same net",
+            "same cgroup",
+            "sleep 1000 "
+        ],
+        "{out}"
+    );
+    // In the writable layer the daemon serves: pid 1 sees it too.
+    let out = ok(&["exec", "old", "cat", "/by-exec"]);
+    assert_eq!(out.stdout, "made\n", "{out}");
+    ok(&["rm", "-f", "old"]);
+    // pid 1 is burrow's init, which is not dumpable: its files are still
+    // yours to open (the container's own root, without CAP_SYS_PTRACE,
+    // cannot).
+    ok(&[
+        "run", "-d", "--init", "--name", "init", PLAIN, "sleep", "1000",
+    ]);
+    let out = ok(&["exec", "init", "cat", "/proc/1/comm"]);
+    assert_eq!(out.stdout, "burrow-init\n", "{out}");
+    ok(&["rm", "-f", "init"]);
+}
+
 /// Attack: fuse-overlayfs serves the root from a mount namespace that sees
 /// the host's files. Its daemon must be out of the container's reach, even
 /// for a container holding CAP_SYS_PTRACE (`--cap-add SYS_PTRACE`,

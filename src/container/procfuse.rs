@@ -67,13 +67,13 @@ pub enum ProcViewError {
 pub fn server(cgroup: Option<PathBuf>) -> ProcViewServer {
     ProcViewServer(std::sync::Arc::new(
         move |fuse: OwnedFd,
-              pidfd: BorrowedFd|
+              userns: BorrowedFd|
               -> Result<ProcViewHandle, crate::sandbox::spec::NetSetupError> {
-            let pidfd = pidfd.as_raw_fd();
+            let userns = userns.as_raw_fd();
             let cgroup = cgroup.clone();
             let how = crate::forked::Fork::new("the /proc view's server");
             let started = crate::forked::start::<(), (), ProcViewError, _>(how, move |_| {
-                serve(fuse, pidfd, cgroup)
+                serve(fuse, userns, cgroup)
             })?;
             Ok(Box::new(started))
         },
@@ -161,9 +161,9 @@ fn sysinfo_bytes(v: &procview::Sysinfo) -> Vec<u8> {
 }
 
 /// The server's process: enters the user namespace of the container
-/// (through `pidfd`), keeps no descriptor but /dev/fuse, and serves until
+/// (`userns`, an fd of its /proc/PID/ns/user), keeps no descriptor but /dev/fuse, and serves until
 /// the container's mount of it goes away.
-fn serve(fuse: OwnedFd, pidfd: i32, cgroup: Option<PathBuf>) -> Result<(), ProcViewError> {
+fn serve(fuse: OwnedFd, userns: i32, cgroup: Option<PathBuf>) -> Result<(), ProcViewError> {
     // SAFETY: prctl with plain integers: die with the supervisor, and
     // stay out of reach of ptrace and core dumps of the container's ids.
     unsafe {
@@ -176,9 +176,9 @@ fn serve(fuse: OwnedFd, pidfd: i32, cgroup: Option<PathBuf>) -> Result<(), ProcV
         );
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
-    // SAFETY: setns with a pidfd inherited from the parent; this process
-    // is single-threaded (forked from the single-threaded supervisor).
-    if unsafe { libc::setns(pidfd, libc::CLONE_NEWUSER) } < 0 {
+    // SAFETY: setns with a namespace fd inherited from the parent; this
+    // process is single-threaded (forked from the single-threaded supervisor).
+    if unsafe { libc::setns(userns, libc::CLONE_NEWUSER) } < 0 {
         return Err(ProcViewError::Userns(
             std::io::Error::last_os_error().to_string(),
         ));
@@ -198,7 +198,7 @@ fn serve(fuse: OwnedFd, pidfd: i32, cgroup: Option<PathBuf>) -> Result<(), ProcV
                 std::io::Error::last_os_error().to_string(),
             ));
         }
-        libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
+        crate::forked::close_fds(4, u32::MAX);
         OwnedFd::from_raw_fd(3)
     };
     let notifier = std::sync::Arc::new(std::sync::OnceLock::new());

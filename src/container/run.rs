@@ -19,6 +19,7 @@ use crate::image::registry::{ProgressMode, PullOptions};
 use crate::image::store::{remove_tree, StoreError};
 use crate::image::ImageError;
 use crate::net::NetworkMode;
+use crate::sandbox;
 use std::io::IsTerminal;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -162,6 +163,9 @@ fn pod_member(
 }
 
 fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(String, i32)> {
+    // Before anything is pulled or created: a kernel below the floor
+    // would fail deep inside, with ENOSYS.
+    sandbox::floor::check_running().map_err(sandbox::SandboxError::KernelTooOld)?;
     let member;
     let (spec, pod) = match &spec.pod {
         Some(input) => {

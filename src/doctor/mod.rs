@@ -13,7 +13,7 @@ use crate::sandbox::probe::{self, FuseFacts};
 use crate::sandbox::userns::{
     self, HelperFacts, IdKind, SubidRange, SubidSource, UsernsBlocker, UsernsError,
 };
-use crate::sandbox::{OverlayApi, RootfsDriver};
+use crate::sandbox::{floor, OverlayApi, RootfsDriver};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -52,6 +52,13 @@ pub struct HostFacts {
     pub distribution_ids: Vec<String>,
     /// Whether systemd is the init system (/run/systemd/system exists).
     pub systemd: bool,
+    /// The oldest kernel burrow runs containers on (`5.6`).
+    pub kernel_floor: String,
+    /// What this kernel lacks that burrow cannot do without, each with
+    /// the release that brought it: empty at or above the floor.
+    pub kernel_missing: Vec<String>,
+    /// What this kernel lacks that burrow works around, and how.
+    pub kernel_worked_around: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -262,8 +269,15 @@ impl HostFacts {
                 .split_whitespace()
                 .map(str::to_string),
         );
+        let kernel = floor::running_release();
         HostFacts {
-            kernel: uname.release().to_string_lossy().into_owned(),
+            kernel_floor: floor::floor_text(),
+            kernel_missing: floor::check(&kernel)
+                .err()
+                .map(|e| e.missing.iter().map(|f| feature_text(f)).collect())
+                .unwrap_or_default(),
+            kernel_worked_around: worked_around(&kernel),
+            kernel,
             arch: uname.machine().to_string_lossy().into_owned(),
             distribution: get("PRETTY_NAME").or_else(|| get("NAME")),
             distribution_ids: ids,
@@ -495,16 +509,48 @@ pub fn evaluate(f: &Facts) -> Vec<Check> {
     out
 }
 
+/// A kernel feature with the release that brought it.
+fn feature_text(f: &floor::Feature) -> String {
+    format!("{} (Linux {}.{})", f.name, f.since.0, f.since.1)
+}
+
 fn kernel(f: &Facts) -> Check {
     let distro = f
         .host
         .distribution
         .as_deref()
         .unwrap_or("unknown distribution");
+    let host = format!("Linux {} ({}), {distro}", f.host.kernel, f.host.arch);
+    if let Err(below) = floor::check(&f.host.kernel) {
+        return fail(
+            "kernel",
+            format!("{host}: {below}; containers cannot run here"),
+            format!(
+                "a kernel {} or later (RHEL 9 has 5.14, Ubuntu 22.04 5.15, Debian 11 5.10)",
+                floor::floor_text()
+            ),
+        );
+    }
+    let around = worked_around(&f.host.kernel);
+    if around.is_empty() {
+        return ok("kernel", host);
+    }
     ok(
         "kernel",
-        format!("Linux {} ({}), {distro}", f.host.kernel, f.host.arch),
+        format!("{host}; without {}", around.join("; without ")),
     )
+}
+
+/// The features kernel `release` lacks that burrow works around, each
+/// with its way around.
+fn worked_around(release: &str) -> Vec<String> {
+    floor::degraded(release)
+        .iter()
+        .map(|feature| match feature.without {
+            floor::Without::Fallback(how) => format!("{}: {how}", feature_text(feature)),
+            floor::Without::Required => feature_text(feature),
+        })
+        .collect()
 }
 
 fn user_namespaces(f: &Facts) -> Check {
@@ -1079,6 +1125,9 @@ mod tests {
                 distribution: Some("Ubuntu 24.04.1 LTS".into()),
                 distribution_ids: vec!["ubuntu".into(), "debian".into()],
                 systemd: true,
+                kernel_floor: "5.6".into(),
+                kernel_missing: vec![],
+                kernel_worked_around: vec![],
             },
             user: UserFacts {
                 name: "alice".into(),
@@ -1182,6 +1231,36 @@ mod tests {
         assert_eq!(
             check(&checks, "kernel").fact,
             "Linux 6.8.0-45-generic (x86_64), Ubuntu 24.04.1 LTS"
+        );
+    }
+
+    #[test]
+    fn a_kernel_below_the_floor_fails_naming_what_it_lacks() {
+        let mut f = healthy();
+        f.host.kernel = "4.18.0-553.el8_10.x86_64".into();
+        let checks = evaluate(&f);
+        let k = check(&checks, "kernel");
+        assert_eq!(k.status, Status::Fail);
+        assert!(k.fact.contains("older than 5.6"), "{}", k.fact);
+        assert!(
+            k.fact.contains("openat2 with RESOLVE_IN_ROOT (Linux 5.6)"),
+            "{}",
+            k.fact
+        );
+        assert!(k.fix.as_deref().unwrap().contains("5.6 or later"));
+        assert_eq!(failures(&checks), ["kernel"]);
+        // Above the floor, what is worked around is said, and passes.
+        f.host.kernel = "5.10.0-32-amd64".into();
+        let k = evaluate(&f)
+            .into_iter()
+            .find(|c| c.name == "kernel")
+            .unwrap();
+        assert_eq!(k.status, Status::Ok);
+        assert!(
+            k.fact
+                .contains("without mount_setattr (Linux 5.12): a read-only bind remount"),
+            "{}",
+            k.fact
         );
     }
 

@@ -6,7 +6,7 @@
 //! namespace itself answers nobody. Never touches the host's network.
 
 use super::netlink::{Netlink, NetlinkError};
-use rustix::fd::{AsFd, AsRawFd, OwnedFd};
+use rustix::fd::{AsFd, OwnedFd};
 use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -80,10 +80,10 @@ enum Step {
 /// namespace gets no IPv6 of its own (its bridges have no link-local
 /// address a container could reach). Single-threaded callers only.
 pub fn open_netns(
+    pid: i32,
     pidfd: std::os::fd::BorrowedFd<'_>,
     quiet: bool,
 ) -> Result<NetnsHandle, BridgeError> {
-    let pid_raw = pidfd.as_raw_fd();
     let mut netns = None;
     let mut route = None;
     let mut filter = None;
@@ -95,17 +95,12 @@ pub fn open_netns(
     crate::forked::converse::<Step, (), i32, _, _>(
         how,
         |side| {
-            // SAFETY: prctl and setns on this forked, single-threaded
-            // helper with an fd it inherited. Not dumpable before it joins
-            // a user namespace that containers' roots share.
-            unsafe {
-                libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0);
-                if libc::setns(pid_raw, libc::CLONE_NEWUSER | libc::CLONE_NEWNET) < 0 {
-                    return Err(std::io::Error::last_os_error()
-                        .raw_os_error()
-                        .unwrap_or(libc::EIO));
-                }
-            }
+            // SAFETY: prctl on this forked, single-threaded helper. Not
+            // dumpable before it joins a user namespace that containers'
+            // roots share.
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0) };
+            crate::setns::join(pid, pidfd, libc::CLONE_NEWUSER | libc::CLONE_NEWNET)
+                .map_err(|e| e.errno())?;
             if quiet {
                 for f in ["default", "all"] {
                     let _ =

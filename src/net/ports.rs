@@ -460,27 +460,13 @@ fn serve_inside(
     // to see closed (a report to the CLI, a client's socket), or a host
     // port's socket, would stay open as long as this helper lives. First,
     // before the parent goes on (it waits for the word below).
-    let mut keep = [pidfd.as_raw_fd(), side.raw_fd()];
-    keep.sort_unstable();
-    let mut from = 3u32;
-    for k in keep {
-        let k = k as u32;
-        if k > from {
-            // SAFETY: closing an fd range of this forked process that holds
-            // none of the fds kept; nothing here uses the others.
-            unsafe { libc::syscall(libc::SYS_close_range, from, k - 1, 0u32) };
-        }
-        from = from.max(k + 1);
-    }
-    // SAFETY: as above, everything past the last fd kept.
-    unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0u32) };
+    crate::forked::close_fds_except(3, &[pidfd.as_raw_fd(), side.raw_fd()]);
     if side.step(&HelperSays::Ready, None).is_err() {
         // The supervisor went away.
         return Ok(());
     }
-    // SAFETY: prctl and setns on this forked, single-threaded helper with
-    // an fd it owns.
-    let joined = unsafe {
+    // SAFETY: prctl on this forked, single-threaded helper, plain integers.
+    let orphaned = unsafe {
         libc::prctl(
             libc::PR_SET_PDEATHSIG,
             libc::SIGKILL as libc::c_ulong,
@@ -491,18 +477,18 @@ fn serve_inside(
         // In the container's user namespace, where its root holds every
         // capability: not dumpable before it joins.
         libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0);
-        if libc::getppid() == 1 {
-            // The supervisor went away before the death signal was set.
-            return Ok(());
-        }
-        libc::setns(pidfd.as_raw_fd(), libc::CLONE_NEWUSER | libc::CLONE_NEWNET)
+        libc::getppid() == 1
     };
-    if joined < 0 {
-        return Err(InsideError::Join {
-            pid,
-            errno: last().raw_os_error().unwrap_or(libc::EIO),
-        });
+    if orphaned {
+        // The supervisor went away before the death signal was set.
+        return Ok(());
     }
+    crate::setns::join(pid, pidfd.as_fd(), libc::CLONE_NEWUSER | libc::CLONE_NEWNET).map_err(
+        |e| InsideError::Join {
+            pid,
+            errno: e.errno(),
+        },
+    )?;
     drop(pidfd);
     return_routes(ports);
     loop {

@@ -17,7 +17,7 @@ use super::tty::{self, WinSize};
 use super::user::{resolve_user, ResolvedUser};
 use super::userns;
 use super::SetupError;
-use rustix::fd::{AsFd, AsRawFd, OwnedFd};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
 use std::path::{Path, PathBuf};
 
@@ -161,7 +161,7 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
     seccomp(ctx, spec)?;
     wait_for_network(ctx)?;
     if spec.init {
-        start_init(ctx, pty.as_ref())?;
+        start_init(ctx)?;
     }
     if let Some(slave) = &pty {
         tty::become_terminal_owner(slave.as_fd())?;
@@ -186,8 +186,7 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
 /// Every fd (the channel with them) is closed first: the parent reads
 /// the channel's end as the exec, and nothing of burrow stays open here.
 fn pause() -> ! {
-    // SAFETY: close_range on fds of this process only; no pointers.
-    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    crate::forked::close_fds(3, u32::MAX);
     // No execve replaces burrow's command line and environment (the
     // caller's): a container sharing the pod's pid namespace would read
     // them in /proc/1/cmdline and /proc/1/environ. Zeroed where the
@@ -569,11 +568,17 @@ fn network(ctx: &ChildContext) -> Result<(), Stop> {
             if !on {
                 continue;
             }
-            // SAFETY: setns with the pidfd the parent opened and we inherited.
-            if unsafe { libc::setns(pidfd, kind) } < 0 {
-                let e = Errno::from_raw_os_error(sys::last_errno());
-                return Err(sys_err(what, None, e).into());
-            }
+            // SAFETY: the pidfd the parent opened, which we inherited and
+            // which stays open for as long as this borrow.
+            let pidfd = unsafe { BorrowedFd::borrow_raw(pidfd) };
+            crate::setns::join(join.pid, pidfd, kind).map_err(|e| {
+                Stop::from(SetupError {
+                    op: what.into(),
+                    path: None,
+                    errno: Some(e.errno()),
+                    detail: Some(e.to_string()),
+                })
+            })?;
         }
     }
     if let Some(setup) = &spec.net_setup {
@@ -849,7 +854,7 @@ pub(crate) fn stdin_from_null() -> Result<(), SetupError> {
 
 /// `--init`: fork; the parent becomes the init and never
 /// returns, the child (pid 2) goes on to exec the command.
-fn start_init(ctx: &ChildContext, pty: Option<&OwnedFd>) -> Result<(), SetupError> {
+fn start_init(ctx: &ChildContext) -> Result<(), SetupError> {
     let old = init::block_signals().map_err(|e| nix_err("block signals in the init", e))?;
     // Named before the fork: the command, once it runs, must see its init
     // as such in `ps` (the command's own exec renames it).
@@ -875,28 +880,14 @@ fn start_init(ctx: &ChildContext, pty: Option<&OwnedFd>) -> Result<(), SetupErro
             // close-on-exec would leave it the caller's fds (published
             // ports' host sockets, which a direct port must be the only
             // holder of and which the container's root could take from it).
-            // SAFETY: close_range on this process's own table; the init
-            // uses no fd past stdio, and nothing else refers to them here.
-            if unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) } != 0 {
-                // SAFETY: as above, one by one where close_range is missing.
-                unsafe {
-                    libc::close(ctx.channel_fd());
-                    if let Some(p) = pty {
-                        libc::close(p.as_raw_fd());
-                    }
-                }
-            }
+            // The init uses no fd past stdio, and nothing else refers to
+            // them here.
+            crate::forked::close_fds(3, u32::MAX);
             let keep = ctx.spec.capabilities;
             let _ = caps::drop_bounding_set(keep);
             let _ = caps::set_process_caps(keep, 0);
             init::run(nix::unistd::Pid::from_raw(command))
         }
-    }
-}
-
-impl ChildContext<'_> {
-    fn channel_fd(&self) -> i32 {
-        self.channel.raw_fd()
     }
 }
 

@@ -23,13 +23,14 @@ impl Drop for FuseDaemon {
 
 /// Starts `fuse-overlayfs -f -o OPTIONS /dev/fd/N` serving `fuse` (libfuse
 /// takes such a mount point as a connection already mounted), in the user
-/// namespace of the process `pidfd` names, with this process's other
+/// namespace `userns` (an fd of a /proc/PID/ns/user file, which any kernel
+/// takes in setns, unlike a pidfd before Linux 5.8), with this process's other
 /// namespaces: its mount namespace sees the layers' paths, and it holds no
 /// mount of the container's.
 pub(crate) fn start(
     fuse: OwnedFd,
     options: &str,
-    pidfd: BorrowedFd,
+    userns: BorrowedFd,
 ) -> Result<FuseDaemon, SetupError> {
     let failed = |op: &str, errno: Option<i32>, detail: Option<String>| SetupError {
         op: op.into(),
@@ -39,7 +40,7 @@ pub(crate) fn start(
     };
     let program = find_program("fuse-overlayfs")
         .ok_or_else(|| failed("find fuse-overlayfs on PATH", None, None))?;
-    let userns = pidfd.as_raw_fd();
+    let userns = userns.as_raw_fd();
     let connection = fuse.as_raw_fd();
     let mut command = Command::new(&program);
     command

@@ -130,6 +130,7 @@ fn net_lock_path(record: &Path) -> PathBuf {
 /// networks: its pidfd (to enter its user and network namespaces) and
 /// the shared lock that keeps it from ending while this lives.
 pub struct NetworkHold {
+    pub pid: i32,
     pub pidfd: OwnedFd,
     _lock: FileLock,
 }
@@ -168,7 +169,11 @@ pub fn hold_network(
             errno: libc::ESRCH,
         });
     }
-    Ok(NetworkHold { pidfd, _lock: lock })
+    Ok(NetworkHold {
+        pid: rec.pid,
+        pidfd,
+        _lock: lock,
+    })
 }
 
 fn read_record(record: &Path) -> Option<Record> {
@@ -313,9 +318,8 @@ fn hold_after_maps(go: OwnedFd, record: &Path, keep_alive: Duration) -> ! {
         Some(&nix::sys::signal::SigSet::empty()),
         None,
     );
-    // SAFETY: opening /dev/null and moving it over stdio, then closing
-    // every other fd of this forked process: nothing here uses them, and
-    // a pipe someone waits to see closed must not stay open here.
+    // SAFETY: opening /dev/null and moving it over stdio, in this forked
+    // process whose stdio nothing here uses.
     unsafe {
         let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
         if null >= 0 {
@@ -323,8 +327,10 @@ fn hold_after_maps(go: OwnedFd, record: &Path, keep_alive: Duration) -> ! {
                 libc::dup2(null, fd);
             }
         }
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
     }
+    // Every other fd: a pipe someone waits to see closed must not stay
+    // open here.
+    crate::forked::close_fds(3, u32::MAX);
     let args = [
         std::ffi::CString::new("burrow").ok(),
         std::ffi::CString::new(HOLD_ARG).ok(),

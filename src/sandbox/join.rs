@@ -192,14 +192,9 @@ pub fn exec(
             flags |= flag;
         }
     }
-    // SAFETY: setns with a valid pidfd and namespace flags; all of them
-    // are joined at once, the user namespace first.
-    if unsafe { libc::setns(pidfd.as_raw_fd(), flags) } != 0 {
-        return Err(SandboxError::Sys {
-            call: "setns into the container",
-            errno: sys::last_errno(),
-        });
-    }
+    // All at once through the pidfd, the user namespace first; before
+    // Linux 5.8 through pid 1's /proc/PID/ns files, checked by the pidfd.
+    crate::setns::join(pid, pidfd.as_fd(), flags).map_err(SandboxError::Join)?;
     drop(pidfd);
 
     let pty = if exec.tty {
@@ -303,15 +298,9 @@ fn start_root_server(rootfs: &super::Rootfs) -> Result<Channel, SandboxError> {
             drop(ours);
             let _ = rustix::process::setsid();
             let _ = null_stdio();
-            let keep = theirs.raw_fd();
-            // SAFETY: close_range takes plain integers; every fd but the
-            // channel goes (the caller's locks, pidfds and sockets).
-            unsafe {
-                if keep > 3 {
-                    libc::syscall(libc::SYS_close_range, 3u32, (keep - 1) as u32, 0u32);
-                }
-                libc::syscall(libc::SYS_close_range, (keep + 1) as u32, u32::MAX, 0u32);
-            }
+            // Every fd but the channel goes (the caller's locks, pidfds
+            // and sockets).
+            crate::forked::close_fds_except(3, &[theirs.raw_fd()]);
             if let Ok(Some((ToParent::RootNotify, Some(fd)))) = theirs.recv::<ToParent>() {
                 drop(theirs);
                 super::rootemu::RootEmulation::new(fd, rootfs, None).serve_until_gone();
@@ -426,16 +415,12 @@ where
             // In the container's user namespace, where its root holds
             // every capability: not dumpable first.
             sys::set_dumpable(false);
-            rustix::thread::move_into_link_name_space(
-                pidfd.as_fd(),
-                Some(rustix::thread::LinkNameSpaceType::User),
-            )
-            .map_err(|e| {
+            crate::setns::join(pid, pidfd.as_fd(), libc::CLONE_NEWUSER).map_err(|e| {
                 Joined::Setup(SetupError {
                     op: "join the container's user namespace".into(),
                     path: None,
-                    errno: Some(e.raw_os_error()),
-                    detail: None,
+                    errno: Some(e.errno()),
+                    detail: Some(e.to_string()),
                 })
             })?;
             f(&root).map_err(Joined::Work)

@@ -21,6 +21,7 @@ pub mod caps;
 mod child;
 mod copy;
 pub mod exec;
+pub mod floor;
 mod fuse_daemon;
 pub mod holder;
 mod init;
@@ -52,6 +53,7 @@ pub use spec::{
 };
 pub use user::{resolve_user, resolve_user_from, ResolvedUser, UserError};
 
+use crate::setns;
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -113,6 +115,12 @@ pub enum SandboxError {
     Conversation(&'static str),
     #[error("{call}: {}", sys::errno_text(*errno))]
     Sys { call: &'static str, errno: i32 },
+    /// Entering the namespaces of a container's (or a shared) process.
+    #[error("entering the container's namespaces: {0}")]
+    Join(setns::JoinError),
+    /// The running kernel is older than burrow's floor.
+    #[error(transparent)]
+    KernelTooOld(floor::BelowFloor),
     /// SIGINT, SIGTERM or SIGHUP came while the container was being set up.
     #[error("interrupted by signal {0} while the container was being set up")]
     Interrupted(i32),
@@ -340,6 +348,7 @@ pub fn start_shared<'s, 'h>(
     shared: Option<OwnedFd>,
     host: HostSide<'h>,
 ) -> Result<Starting<'s, 'h>, SandboxError> {
+    floor::check_running().map_err(SandboxError::KernelTooOld)?;
     spec.validate()?;
     if spec.net_setup.is_some() && host.net.is_none() {
         return Err(InvalidSpec {
@@ -403,12 +412,12 @@ pub fn start_shared<'s, 'h>(
             let mut flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64;
             if let Some(join) = &spec.join {
                 let fd = join::pidfd_open(join.pid)?;
-                enter_namespace(&fd, libc::CLONE_NEWUSER)?;
+                enter_namespace(join.pid, &fd, libc::CLONE_NEWUSER)?;
                 flags &= !(libc::CLONE_NEWUSER as u64);
                 // The children of this process are born in that pid
                 // namespace from now on (this process stays in its own).
                 if join.pid_ns {
-                    enter_namespace(&fd, libc::CLONE_NEWPID)?;
+                    enter_namespace(join.pid, &fd, libc::CLONE_NEWPID)?;
                     flags &= !(libc::CLONE_NEWPID as u64);
                 }
                 join_pidfd = Some(fd);
@@ -520,6 +529,8 @@ fn follow_setup(
 ) -> Result<Running, SandboxError> {
     let mut executing = false;
     let mut tun = None;
+    // The container's user namespace for the servers that run in it.
+    let mut userns = None;
     while let Some((msg, fd)) = {
         await_child(parent_end, running.root_emulation.as_mut())?;
         parent_end.recv::<ToParent>()?
@@ -563,7 +574,10 @@ fn follow_setup(
             }
             ToParent::ProcView => {
                 let served = match (fd, &host.proc_view) {
-                    (Some(fuse), Some(server)) => match (server.0)(fuse, running.pidfd.as_fd()) {
+                    (Some(fuse), Some(server)) => match container_userns(&mut userns, &running)
+                        .map_err(|e| e.to_string())
+                        .and_then(|ns| (server.0)(fuse, ns).map_err(|e| e.to_string()))
+                    {
                         Ok(handle) => {
                             running.proc_view = Some(handle);
                             true
@@ -584,7 +598,14 @@ fn follow_setup(
             ToParent::ProcViewOff(why) => running.proc_view_off = Some(why.to_string()),
             ToParent::FuseRoot(options) => {
                 let served = match fd {
-                    Some(fuse) => fuse_daemon::start(fuse, &options, running.pidfd.as_fd())
+                    Some(fuse) => container_userns(&mut userns, &running)
+                        .map_err(|e| SetupError {
+                            op: "open the container's user namespace for fuse-overlayfs".into(),
+                            path: None,
+                            errno: Some(e.errno()),
+                            detail: Some(e.to_string()),
+                        })
+                        .and_then(|ns| fuse_daemon::start(fuse, &options, ns))
                         .map(|daemon| running.fuse_daemon = Some(daemon)),
                     None => Err(SetupError {
                         op: "receive the fuse connection".into(),
@@ -750,16 +771,24 @@ unsafe fn fork_in_shared_userns(
     }
 }
 
-/// setns into the namespace at `path` (a /proc/PID/ns file).
-fn enter_namespace(pidfd: &OwnedFd, kind: i32) -> Result<(), SandboxError> {
-    // SAFETY: setns with a pidfd we own and a namespace type.
-    if unsafe { libc::setns(pidfd.as_raw_fd(), kind) } < 0 {
-        return Err(SandboxError::Sys {
-            call: "setns into the namespace to share",
-            errno: sys::last_errno(),
-        });
+/// The user namespace of pid 1 as an fd of its /proc/PID/ns/user, opened
+/// once (while pid 1 waits in its set-up, dumpable) and checked against
+/// its pidfd: a server started in it with setns needs no setns on a pidfd
+/// (Linux 5.8).
+fn container_userns<'a>(
+    userns: &'a mut Option<OwnedFd>,
+    running: &Running,
+) -> Result<BorrowedFd<'a>, setns::JoinError> {
+    if userns.is_none() {
+        *userns = Some(setns::user_namespace(running.pid, running.pidfd.as_fd())?);
     }
-    Ok(())
+    Ok(userns.as_ref().map(|fd| fd.as_fd()).expect("opened above"))
+}
+
+/// setns into the namespace `kind` of the process to share, `pid` with
+/// `pidfd`.
+fn enter_namespace(pid: i32, pidfd: &OwnedFd, kind: i32) -> Result<(), SandboxError> {
+    setns::join(pid, pidfd.as_fd(), kind).map_err(SandboxError::Join)
 }
 
 /// Moves the waiting child into the cgroup `dir` (a delegated one: the

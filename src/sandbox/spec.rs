@@ -348,8 +348,8 @@ pub struct ProcViewFile {
 }
 
 /// Starts the server of the container's /proc view on the /dev/fuse fd of
-/// the filesystem the child mounted, given a pidfd of the container's
-/// pid 1 (whose user namespace the server enters); what it returns keeps
+/// the filesystem the child mounted, given an fd of the user namespace of
+/// the container's pid 1 (which the server enters); what it returns keeps
 /// the server running until dropped. A closure, so that the sandbox knows
 /// nothing of what the files show.
 #[derive(Clone)]
@@ -358,7 +358,8 @@ pub struct ProcViewServer(pub std::sync::Arc<dyn ServeProcView>);
 /// What keeps a /proc view's server running: dropped, it is stopped.
 pub type ProcViewHandle = Box<dyn std::any::Any>;
 
-/// `ProcViewServer`'s closure.
+/// `ProcViewServer`'s closure: on the /dev/fuse connection and an fd of
+/// the container's user namespace (its /proc/PID/ns/user).
 pub trait ServeProcView:
     Fn(rustix::fd::OwnedFd, rustix::fd::BorrowedFd) -> Result<ProcViewHandle, NetSetupError>
     + Send

@@ -234,7 +234,7 @@ impl SupervisedStack {
             return Ok(None);
         };
         use rustix::fd::AsFd;
-        let user = bridge::open_netns(hold.pidfd.as_fd(), true)?;
+        let user = bridge::open_netns(hold.pid, hold.pidfd.as_fd(), true)?;
         Ok(self.config.prepare_with(sandbox, links, Some(user)))
     }
 
@@ -411,10 +411,7 @@ fn close_later(stack: UserNetwork) -> Option<i32> {
             while libc::read(ours_closed.as_raw_fd(), (&raw mut byte).cast(), 1) < 0
                 && *libc::__errno_location() == libc::EINTR
             {}
-            if tap > 0 {
-                libc::syscall(libc::SYS_close_range, 0u32, tap - 1, 0u32);
-            }
-            libc::syscall(libc::SYS_close_range, tap + 1, u32::MAX, 0u32);
+            crate::forked::close_fds_except(0, &[tap as i32]);
             libc::close(tap as i32);
             libc::_exit(0)
         }
