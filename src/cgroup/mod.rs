@@ -5,6 +5,7 @@
 //! and pids. It never writes to a cgroup it did not create, except to move
 //! the processes of a delegated cgroup into a leaf of it.
 
+mod bus;
 pub mod detect;
 mod facts;
 pub mod limits;
@@ -117,19 +118,19 @@ pub struct Cgroup {
 /// when a limit was asked for, and `Setup::Without` otherwise.
 ///
 /// Call it from the single-threaded supervisor, before the sandbox
-/// forks: the D-Bus conversation runs in a helper process of its own.
+/// forks: the D-Bus conversation starts no thread in this process.
 pub fn create(id: &str, limits: &Limits) -> Result<Setup, CgroupError> {
     create_with(id, limits, None)
 }
 
-/// The D-Bus helper of a scope, connected to the user's systemd ahead of
-/// `create_with`: a foreground `run` starts it first, so that the
-/// connection is made while the image is resolved and the container
+/// The D-Bus connection of a scope, opened to the user's systemd ahead of
+/// `create_with`: a foreground `run` opens it first, so that the bus and
+/// systemd answer while the image is resolved and the container
 /// recorded.
 #[derive(Debug)]
 pub struct EarlyScope(systemd::Connected);
 
-/// Starts the helper that `create` would ask systemd for a scope through,
+/// Opens the connection that `create` would ask systemd for a scope through,
 /// when it would (a unified hierarchy, a user manager, no delegated cgroup
 /// of a system service); `None` otherwise, or when it cannot start (then
 /// `create` tries again and reports).

@@ -1,15 +1,17 @@
 //! The user's systemd manager over the user D-Bus: a transient scope with
 //! `Delegate=yes` for a container, whether a unit is delegated, stopping
-//! a scope. The D-Bus client (zbus) starts threads of its own, and the
-//! caller must stay single-threaded to fork the sandbox later, so every
-//! conversation happens in a short-lived forked helper process
-//! (`crate::forked`) that reports back typed and exits.
+//! a scope. The scope, on a foreground `run`'s path, is asked for on a
+//! connection this process holds itself (`bus`: no thread). The other
+//! calls use the D-Bus client zbus, which starts threads of its own while
+//! the caller must stay single-threaded to fork the sandbox later, so
+//! they happen in a short-lived forked helper process (`crate::forked`)
+//! that reports back typed and exits.
 
-use crate::forked::{run_forked, start, Fork, ForkError, Heard, Started};
+use crate::forked::{run_forked, Fork, ForkError};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::time::Duration;
-use zbus::blocking::{Connection, MessageIterator, Proxy};
-use zbus::zvariant::{OwnedObjectPath, Value};
+use zbus::blocking::{Connection, Proxy};
+use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 
 const DEST: &str = "org.freedesktop.systemd1";
 const PATH: &str = "/org/freedesktop/systemd1";
@@ -28,7 +30,7 @@ pub enum SystemdError {
     Helper(#[from] ForkError),
 }
 
-/// What the D-Bus helper reports when systemd or the bus said no; it
+/// What systemd or the bus said no with; a D-Bus helper's report
 /// crosses the process boundary as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum BusError {
@@ -67,7 +69,7 @@ pub fn bus_address() -> String {
     format!("unix:path={runtime}/bus")
 }
 
-/// What the helper found out.
+/// What `place` found out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Placed {
     /// The process's own unit has `Delegate=yes`: use it as it is.
@@ -93,96 +95,139 @@ fn place_in_scope_at(
     Connected::start(address, reuse_delegated)?.place(name, pid)
 }
 
-/// What the parent tells a connected helper: the scope to make and the
-/// process to put in it.
-#[derive(Debug, Serialize, Deserialize)]
-struct Go {
+/// The scope asked for with `send`.
+#[derive(Debug)]
+struct Asked {
     name: String,
     pid: u32,
+    /// The serial of its StartTransientUnit, when that went out at once.
+    start: Option<u32>,
 }
 
-/// A D-Bus helper that connects to the user's systemd and subscribes to
-/// its job signals at once, then waits to be told which scope to make:
-/// started early, its connection is made while the caller does other work
-/// (a foreground `run` resolves its image and writes its record
-/// meanwhile), and `place` costs only the scope's job. Dropped unused,
-/// the helper is killed.
+/// A connection to the user's bus, held by this process (`bus::Bus`: no
+/// thread, no helper), on which the handshake, `Hello`, `Subscribe` and
+/// the match for systemd's JobRemoved signals went out at once: started
+/// early, its answers come while the caller does other work (a
+/// foreground `run` resolves its image and writes its record meanwhile),
+/// and `place` costs only the scope's job. Dropped unused, the socket is
+/// closed and the bus forgets the match.
 pub struct Connected {
-    helper: Started<(), Placed, BusError>,
-    /// Whether the helper was told its scope (`send`) already.
-    sent: bool,
+    bus: super::bus::Bus,
+    /// How long `place` waits, from its call (a pull may come between).
+    limit: Duration,
+    reuse_delegated: bool,
+    /// The serials of Subscribe and AddMatch, whose answers are read by
+    /// `place`.
+    subscribed: (u32, u32),
+    asked: Option<Asked>,
 }
 
 impl std::fmt::Debug for Connected {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connected")
-            .field("helper", &self.helper.pid())
+            .field("asked", &self.asked)
             .finish()
     }
 }
 
+/// A method call to systemd's manager.
+fn manager_call<B>(member: &str, body: &B) -> Result<zbus::Message, BusError>
+where
+    B: serde::Serialize + zbus::zvariant::DynamicType,
+{
+    zbus::Message::method_call(PATH, member)
+        .and_then(|b| b.destination(DEST))
+        .and_then(|b| b.interface(MANAGER))
+        .and_then(|b| b.build(body))
+        .map_err(call(member))
+}
+
 impl Connected {
     pub fn start(address: &str, reuse_delegated: bool) -> Result<Connected, SystemdError> {
-        let address = address.to_string();
-        let how = Fork {
-            // The child only talks D-Bus and exits; the caller may have threads.
-            single_threaded: false,
-            ..Fork::new("the D-Bus helper")
-        };
-        let helper = start(how, move |side| {
-            let conn = connect(&address)?;
-            let manager = manager(&conn)?;
-            // Without a subscription the manager may not send job signals;
-            // it ends with the connection.
-            manager
-                .call::<_, _, ()>("Subscribe", &())
-                .map_err(call("Subscribe"))?;
-            // The match is in place before the job exists, so its end is
-            // not missed however fast it comes.
-            let removed = job_removed(&conn)?;
-            let Ok((go, _)) = side.reply::<Go>() else {
-                return Err(BusError::Lost("a scope nobody asked for".into()));
-            };
-            if reuse_delegated && unit_delegated(&conn, go.pid)? {
-                return Ok(Placed::AlreadyDelegated);
-            }
-            start_scope(&manager, removed, &go.name, go.pid).map(|()| Placed::InScope)
-        })?;
+        Connected::start_within(address, reuse_delegated, TIMEOUT)
+    }
+
+    fn start_within(
+        address: &str,
+        reuse_delegated: bool,
+        limit: Duration,
+    ) -> Result<Connected, SystemdError> {
+        let mut bus = super::bus::Bus::open(address, limit)?;
+        // Without a subscription the manager may not send job signals;
+        // it ends with the connection.
+        let subscribe = bus.send(&manager_call("Subscribe", &())?, "Subscribe")?;
+        // The match is in place before the job exists, so its end is not
+        // missed however fast it comes. It names no sender: `place` takes
+        // only the signals sent by whoever answered its call.
+        let rule = format!("type='signal',path='{PATH}',interface='{MANAGER}',member='JobRemoved'");
+        let add_match = zbus::Message::method_call("/org/freedesktop/DBus", "AddMatch")
+            .and_then(|b| b.destination("org.freedesktop.DBus"))
+            .and_then(|b| b.interface("org.freedesktop.DBus"))
+            .and_then(|b| b.build(&(rule.as_str(),)))
+            .map_err(call("AddMatch JobRemoved"))?;
+        let add_match = bus.send(&add_match, "AddMatch JobRemoved")?;
         Ok(Connected {
-            helper,
-            sent: false,
+            bus,
+            limit,
+            reuse_delegated,
+            subscribed: (subscribe, add_match),
+            asked: None,
         })
     }
 
-    /// Tells the helper to make the scope `name` for `pid` now, without
-    /// waiting for it: `place` then only hears the answer.
+    /// Asks systemd for the scope `name` for `pid` now, without waiting:
+    /// `place` then only hears the answer. (When a delegated unit may be
+    /// used as it is, that is asked first, by `place`.)
     pub fn send(&mut self, name: &str, pid: u32) {
-        let go = Go {
+        let start = if self.reuse_delegated {
+            None
+        } else {
+            // A failed write (the bus went away) is found again by
+            // `place`, which then sends it once more and reports.
+            start_scope_call(name, pid)
+                .and_then(|m| self.bus.send(&m, "StartTransientUnit"))
+                .ok()
+        };
+        self.asked = Some(Asked {
             name: name.to_string(),
             pid,
-        };
-        // A helper that failed already (no bus) has closed its end: its
-        // answer is read all the same, by `place`.
-        let _ = self.helper.tell(&go, None);
-        self.sent = true;
+            start,
+        });
     }
 
     /// Whether `send` was called.
     pub fn sent(&self) -> bool {
-        self.sent
+        self.asked.is_some()
     }
 
     /// Puts `pid` into the new scope `name` (or finds its unit delegated,
     /// as `place_in_scope` does) and waits for systemd's job to finish.
     /// After `send`, `name` and `pid` must be those sent.
     pub fn place(mut self, name: &str, pid: u32) -> Result<Placed, SystemdError> {
-        if !self.sent {
-            self.send(name, pid);
+        let asked = match self.asked.take() {
+            Some(a) => a,
+            None => Asked {
+                name: name.to_string(),
+                pid,
+                start: None,
+            },
+        };
+        self.bus.wait_at_most(self.limit);
+        let (subscribe, add_match) = self.subscribed;
+        self.bus.reply(subscribe, "Subscribe")?;
+        self.bus.reply(add_match, "AddMatch JobRemoved")?;
+        if self.reuse_delegated && unit_delegated(&mut self.bus, asked.pid)? {
+            return Ok(Placed::AlreadyDelegated);
         }
-        match self.helper.hear_within(TIMEOUT)? {
-            Heard::Done(answer) => Ok(answer?),
-            Heard::Step((), _) => Err(BusError::Lost(name.to_string()).into()),
-        }
+        let start = match asked.start {
+            Some(serial) => serial,
+            None => {
+                let msg = start_scope_call(&asked.name, asked.pid)?;
+                self.bus.send(&msg, "StartTransientUnit")?
+            }
+        };
+        wait_scope(&mut self.bus, start, &asked.name)?;
+        Ok(Placed::InScope)
     }
 }
 
@@ -237,17 +282,31 @@ fn manager(conn: &Connection) -> Result<Proxy<'_>, BusError> {
     Proxy::new(conn, DEST, PATH, MANAGER).map_err(call(MANAGER))
 }
 
-fn unit_delegated(conn: &Connection, pid: u32) -> Result<bool, BusError> {
-    let manager = manager(conn)?;
-    let unit: OwnedObjectPath = manager
-        .call("GetUnitByPID", &(pid,))
-        .map_err(call(format!("GetUnitByPID {pid}")))?;
-    let props = |iface: &'static str| {
-        Proxy::new(conn, DEST, unit.clone(), iface).map_err(call(format!("{iface} of {unit}")))
+/// Whether the unit that holds `pid` is a scope or service with
+/// `Delegate=yes`.
+fn unit_delegated(bus: &mut super::bus::Bus, pid: u32) -> Result<bool, BusError> {
+    let what = format!("GetUnitByPID {pid}");
+    let serial = bus.send(&manager_call("GetUnitByPID", &(pid,))?, &what)?;
+    let unit: OwnedObjectPath = bus
+        .reply(serial, &what)?
+        .body()
+        .deserialize()
+        .map_err(call(what))?;
+    let mut property = |iface: &str, name: &str| -> Result<OwnedValue, BusError> {
+        let what = format!("{name} of {unit}");
+        let msg = zbus::Message::method_call(unit.as_str(), "Get")
+            .and_then(|b| b.destination(DEST))
+            .and_then(|b| b.interface("org.freedesktop.DBus.Properties"))
+            .and_then(|b| b.build(&(iface, name)))
+            .map_err(call(what.clone()))?;
+        let serial = bus.send(&msg, &what)?;
+        bus.reply(serial, &what)?
+            .body()
+            .deserialize::<OwnedValue>()
+            .map_err(call(what))
     };
-    let id: String = props("org.freedesktop.systemd1.Unit")?
-        .get_property("Id")
-        .map_err(call(format!("unit of pid {pid}")))?;
+    let id = String::try_from(property("org.freedesktop.systemd1.Unit", "Id")?)
+        .map_err(|e| call(format!("unit of pid {pid}"))(e.into()))?;
     let iface = if id.ends_with(".scope") {
         "org.freedesktop.systemd1.Scope"
     } else if id.ends_with(".service") {
@@ -256,34 +315,12 @@ fn unit_delegated(conn: &Connection, pid: u32) -> Result<bool, BusError> {
         // Slices and others cannot hold processes with Delegate=.
         return Ok(false);
     };
-    let delegated = props(iface)?
-        .get_property::<bool>("Delegate")
-        .map_err(call(format!("Delegate of {id}")));
-    delegated
+    bool::try_from(property(iface, "Delegate")?)
+        .map_err(|e| call(format!("Delegate of {id}"))(e.into()))
 }
 
-/// The manager's JobRemoved signals, by one AddMatch that names no
-/// sender: a proxy's signal stream would also ask the bus who owns
-/// systemd's name and watch that owner change, two round trips more
-/// before the scope can be asked for. `start_scope` takes only the
-/// signals sent by whoever answered its call.
-fn job_removed(conn: &Connection) -> Result<MessageIterator, BusError> {
-    let rule = zbus::MatchRule::builder()
-        .msg_type(zbus::message::Type::Signal)
-        .path(PATH)
-        .and_then(|b| b.interface(MANAGER))
-        .and_then(|b| b.member("JobRemoved"))
-        .map_err(call("JobRemoved"))?
-        .build();
-    MessageIterator::for_match_rule(rule, conn, None).map_err(call("JobRemoved"))
-}
-
-fn start_scope(
-    manager: &Proxy<'_>,
-    removed: MessageIterator,
-    name: &str,
-    pid: u32,
-) -> Result<(), BusError> {
+/// The StartTransientUnit call of the scope `name` holding `pid`.
+fn start_scope_call(name: &str, pid: u32) -> Result<zbus::Message, BusError> {
     let props: Vec<(&str, Value)> = vec![
         ("Description", Value::from("burrow container")),
         ("PIDs", Value::from(vec![pid])),
@@ -292,20 +329,33 @@ fn start_scope(
         ("CollectMode", Value::from("inactive-or-failed")),
     ];
     let aux: Vec<(&str, Vec<(&str, Value)>)> = Vec::new();
-    let started = || call(format!("StartTransientUnit {name}"));
-    let reply = manager
-        .call_method("StartTransientUnit", &(name, "fail", props, aux))
-        .map_err(started())?;
-    let job: OwnedObjectPath = reply.body().deserialize().map_err(started())?;
-    let systemd = reply.header().sender().map(|s| s.to_owned());
-    // The helper exits right after: the bus drops its match then, with no
-    // RemoveMatch round trip for the iterator's drop.
-    let mut removed = std::mem::ManuallyDrop::new(removed);
-    for msg in removed.by_ref() {
-        let Ok(msg) = msg else {
-            continue;
-        };
-        if msg.header().sender().map(|s| s.to_owned()) != systemd {
+    manager_call("StartTransientUnit", &(name, "fail", props, aux))
+        .map_err(|e| retitle(e, format!("StartTransientUnit {name}")))
+}
+
+fn retitle(e: BusError, title: String) -> BusError {
+    match e {
+        BusError::Call { detail, .. } => BusError::Call {
+            call: title,
+            detail,
+        },
+        other => other,
+    }
+}
+
+/// Waits for the end of the job that StartTransientUnit (of serial
+/// `start`) answered with, by the JobRemoved signal its sender sends.
+fn wait_scope(bus: &mut super::bus::Bus, start: u32, name: &str) -> Result<(), BusError> {
+    let what = format!("StartTransientUnit {name}");
+    let reply = bus.reply(start, &what)?;
+    let job: OwnedObjectPath = reply.body().deserialize().map_err(call(what))?;
+    let systemd = reply.header().sender().map(|s| s.to_string());
+    loop {
+        let msg = bus.next_signal(name)?;
+        let header = msg.header();
+        if header.sender().map(|s| s.to_string()) != systemd
+            || header.member().map(|m| m.as_str()) != Some("JobRemoved")
+        {
             continue;
         }
         let Ok((_, path, _, result)) = msg
@@ -325,7 +375,6 @@ fn start_scope(
             };
         }
     }
-    Err(BusError::Lost(name.to_string()))
 }
 
 /// Runs `work` in a forked child and returns what it returned. The child
@@ -365,19 +414,131 @@ mod tests {
         );
     }
 
+    /// One message read from `stream` as a bus daemon reads it.
+    fn read_message(stream: &mut std::os::unix::net::UnixStream) -> Option<zbus::Message> {
+        use std::io::Read;
+        let mut fixed = [0u8; 16];
+        stream.read_exact(&mut fixed).ok()?;
+        let word = |at: usize| u32::from_le_bytes(fixed[at..at + 4].try_into().unwrap()) as usize;
+        let total = (16 + word(12)).next_multiple_of(8) + word(4);
+        let mut bytes = fixed.to_vec();
+        bytes.resize(total, 0);
+        stream.read_exact(&mut bytes[16..]).ok()?;
+        let ctxt = zbus::zvariant::serialized::Context::new_dbus(zbus::zvariant::Endian::Little, 0);
+        // SAFETY: a whole message as zbus built it in this test's client.
+        unsafe { zbus::Message::from_bytes(zbus::zvariant::serialized::Data::new(bytes, ctxt)) }
+            .ok()
+    }
+
+    /// A user bus with systemd on it, as far as a scope goes: it answers
+    /// the handshake and every call, Subscribe (systemd's) only after the
+    /// AddMatch sent after it (the bus's own), as the real ones do,
+    /// StartTransientUnit with job 7, whose JobRemoved it then sends,
+    /// first as another client (which must be ignored) with `done`, then
+    /// as systemd with `result`.
+    /// Returns the bus's address and the names of the calls it heard.
+    fn fake_systemd(
+        dir: &std::path::Path,
+        result: &'static str,
+    ) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        use std::io::{Read, Write};
+        let path = dir.join("bus");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let thread = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut auth = Vec::new();
+            while !auth.ends_with(b"BEGIN\r\n") {
+                let mut b = [0u8; 1];
+                s.read_exact(&mut b).unwrap();
+                auth.push(b[0]);
+            }
+            assert!(auth.starts_with(b"\0AUTH EXTERNAL "), "{auth:?}");
+            s.write_all(b"OK 0123456789abcdef0123456789abcdef\r\n")
+                .unwrap();
+            let mut heard = Vec::new();
+            let mut held: Option<zbus::Message> = None;
+            while let Some(call) = read_message(&mut s) {
+                let member = call.header().member().unwrap().to_string();
+                heard.push(member.clone());
+                let reply = zbus::Message::method_return(&call.header())
+                    .and_then(|b| b.sender(":1.0"))
+                    .unwrap();
+                let job = OwnedObjectPath::try_from("/org/freedesktop/systemd1/job/7").unwrap();
+                let reply = match member.as_str() {
+                    "Hello" => reply.build(&(":1.5",)),
+                    "StartTransientUnit" => reply.build(&(job.clone(),)),
+                    _ => reply.build(&()),
+                }
+                .unwrap();
+                if member == "Subscribe" {
+                    held = Some(reply);
+                    continue;
+                }
+                s.write_all(reply.data()).unwrap();
+                if let Some(late) = held.take() {
+                    s.write_all(late.data()).unwrap();
+                }
+                if member == "StartTransientUnit" {
+                    type Props = Vec<(String, OwnedValue)>;
+                    let (name, ..): (String, String, Props, Vec<(String, Props)>) =
+                        call.body().deserialize().unwrap();
+                    for (sender, result) in [(":1.9", "done"), (":1.0", result)] {
+                        let signal = zbus::Message::signal(PATH, MANAGER, "JobRemoved")
+                            .and_then(|b| b.sender(sender))
+                            .and_then(|b| b.build(&(7u32, job.clone(), name.as_str(), result)))
+                            .unwrap();
+                        s.write_all(signal.data()).unwrap();
+                    }
+                }
+            }
+            heard
+        });
+        (format!("unix:path={}", path.display()), thread)
+    }
+
     #[test]
-    fn a_connected_helper_dropped_unused_is_ended() {
-        // A bus that never answers: the helper waits in its handshake
-        // until the run it was started for gives up on it.
+    fn a_scope_is_asked_for_on_a_connection_of_this_process_and_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let (address, bus) = fake_systemd(dir.path(), "done");
+        let mut conn = Connected::start(&address, false).unwrap();
+        assert!(!conn.sent());
+        conn.send("burrow-x.scope", 42);
+        assert!(conn.sent());
+        assert_eq!(conn.place("burrow-x.scope", 42).unwrap(), Placed::InScope);
+        assert_eq!(
+            bus.join().unwrap(),
+            ["Hello", "Subscribe", "AddMatch", "StartTransientUnit"]
+        );
+    }
+
+    #[test]
+    fn a_failed_job_is_its_error_and_another_clients_signal_is_ignored() {
+        // The fake bus first sends a JobRemoved "done" for the same job
+        // from another sender: taking it would report success.
+        let dir = tempfile::tempdir().unwrap();
+        let (address, bus) = fake_systemd(dir.path(), "failed");
+        let err = place_in_scope_at(&address, "burrow-y.scope", 43, false).unwrap_err();
+        assert!(
+            matches!(&err, SystemdError::Bus(BusError::Job { unit, result })
+                if unit == "burrow-y.scope" && result == "failed"),
+            "{err:?}"
+        );
+        drop(bus.join().unwrap());
+    }
+
+    #[test]
+    fn a_bus_that_never_answers_is_given_up_on() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bus");
         let _bus = std::os::unix::net::UnixListener::bind(&path).unwrap();
-        let helper = Connected::start(&format!("unix:path={}", path.display()), false).unwrap();
-        let pid = helper.helper.pid().unwrap();
-        let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
-        assert!(proc_dir.exists());
-        drop(helper);
-        assert!(!proc_dir.exists(), "the helper {pid} outlived its drop");
+        let address = format!("unix:path={}", path.display());
+        let conn = Connected::start_within(&address, false, Duration::from_millis(200)).unwrap();
+        let err = conn.place("burrow-z.scope", 44).unwrap_err();
+        assert!(
+            matches!(&err, SystemdError::Bus(BusError::Call { call, detail })
+                if call == "Subscribe" && detail.contains("no answer")),
+            "{err:?}"
+        );
     }
 
     #[test]
