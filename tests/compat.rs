@@ -39,7 +39,7 @@ fn names(env: &TestEnv, args: &[&str]) -> Vec<String> {
     let mut a = vec!["ps", "--format", "json"];
     a.extend_from_slice(args);
     let out = env.ok(&a);
-    let v: Value = serde_json::from_str(&out.stdout).expect("ps json");
+    let v = common::json_lines(&out.stdout);
     let mut n: Vec<String> = v
         .as_array()
         .expect("an array")
@@ -154,7 +154,7 @@ fn ps_filters_by_name_status_exit_label_ancestor_and_creation_order() {
     // --size: a column of the writable layer's size.
     env.ok(&["exec", "third", "sh", "-c", "head -c 3000 /dev/zero > /big"]);
     let sized = env.ok(&["ps", "--size", "--format", "json"]);
-    let v: Value = serde_json::from_str(&sized.stdout).expect("json");
+    let v = common::json_lines(&sized.stdout);
     assert!(v[0]["SizeRw"].as_u64().unwrap_or(0) >= 3000, "{sized}");
     let table = env.ok(&["ps", "-s"]);
     assert!(

@@ -117,9 +117,9 @@ fn templates_read_containers_and_images_by_dockers_field_names() {
     let out = env.run(&["ps", "--format", "{{.Names"]);
     assert_eq!(out.code(), Some(common::EXIT_FAILURE), "{out}");
     assert!(out.stderr.contains("template"), "{out}");
-    // json stays what it was: an array of objects.
+    // json is docker's: one object a line, not an array.
     let out = env.ok(&["ps", "-a", "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("ps json");
+    let v = common::json_lines(&out.stdout);
     assert_eq!(v.as_array().map(Vec::len), Some(2), "{out}");
     env.ok(&["rm", "-f", "up", "done"]);
 }
@@ -247,4 +247,49 @@ fn every_placeholder_docker_documents_for_images_and_ps_is_filled() {
     assert!(sized.stdout_lines()[0].ends_with("SIZE"), "{sized}");
     assert!(sized.stdout.contains("6 B (virtual "), "{sized}");
     env.ok(&["rm", "-f", "web"]);
+}
+
+/// Each object of a list command's `--format json`, one a line (docker's
+/// JSON Lines), with the keys it must have.
+fn json_lines_with(env: &TestEnv, args: &[&str], n: usize, keys: &[&str]) {
+    let out = env.ok(args);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), n, "{args:?}: one line an object\n{out}");
+    for line in lines {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("{args:?}: a line is not JSON: {e}\n{out}"));
+        for k in keys {
+            assert!(v.get(k).is_some(), "{args:?}: no {k} in {line}");
+        }
+    }
+}
+
+#[test]
+fn list_commands_print_one_json_object_a_line() {
+    let Some(env) = env_with_image("list_commands_print_one_json_object_a_line") else {
+        return;
+    };
+    env.ok(&["volume", "create", "va"]);
+    env.ok(&["volume", "create", "vb"]);
+    env.ok(&["network", "create", "na"]);
+    env.ok(&["tag", IMAGE, "localhost/fmt:2.0"]);
+    env.ok(&["create", "--network", "none", "--name", "c1", IMAGE]);
+    env.ok(&["create", "--network", "none", "--name", "c2", IMAGE]);
+    let vol = ["Driver", "Name", "Mountpoint", "Scope", "Labels"];
+    json_lines_with(&env, &["volume", "ls", "--format", "json"], 2, &vol);
+    let net = ["ID", "Name", "Driver", "Scope"];
+    let nets = env.ok(&["network", "ls", "-q"]).stdout.lines().count();
+    assert!(nets >= 1, "na is listed");
+    json_lines_with(&env, &["network", "ls", "--format", "json"], nets, &net);
+    json_lines_with(&env, &["ps", "-a", "--format", "json"], 2, &["Names"]);
+    json_lines_with(&env, &["images", "--format", "json"], 1, &["Names"]);
+    let hist = ["ID", "CreatedBy", "Size", "Comment"];
+    let steps = env.ok(&["history", "-q", IMAGE]).stdout.lines().count();
+    json_lines_with(&env, &["history", "--format", "json", IMAGE], steps, &hist);
+    let df = ["Type", "TotalCount", "Size", "Reclaimable"];
+    json_lines_with(&env, &["system", "df", "--format", "json"], 4, &df);
+    // inspect alone stays one array.
+    let out = env.ok(&["inspect", "c1", "c2"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("inspect json");
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "{out}");
 }

@@ -30,9 +30,8 @@ fn container_dirs(env: &TestEnv) -> Vec<PathBuf> {
 
 fn ps_all(env: &TestEnv) -> (Vec<Value>, Output) {
     let out = env.ok(&["ps", "-a", "--format", "json"]);
-    let v: Value = serde_json::from_str(out.stdout.trim())
-        .unwrap_or_else(|e| panic!("ps --format json is not JSON: {e}\n{out}"));
-    (v.as_array().expect("ps json is an array").clone(), out)
+    let v = common::json_lines(&out.stdout);
+    (v.as_array().expect("ps json lines").clone(), out)
 }
 
 fn names(list: &[Value]) -> Vec<String> {

@@ -576,7 +576,7 @@ fn image_subcommands_are_aliases_of_the_top_level_ones() {
     assert!(is_hex64(&id), "{out}");
 
     let ls = env.ok(&["image", "ls", "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_str(ls.stdout.trim()).expect("JSON");
+    let v = common::json_lines(&ls.stdout);
     assert_eq!(v.as_array().map(|a| a.len()), Some(1), "{ls}");
 
     env.ok(&["image", "tag", "alias:1", "localhost/alias:2"]);

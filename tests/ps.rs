@@ -16,7 +16,7 @@ fn names(env: &TestEnv, args: &[&str]) -> Vec<String> {
     let mut all = vec!["ps", "--format", "json"];
     all.extend_from_slice(args);
     let out = env.ok(&all);
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("ps json");
+    let v = common::json_lines(&out.stdout);
     v.as_array()
         .expect("a list")
         .iter()

@@ -1244,7 +1244,7 @@ fn search_lists_the_catalogs_repositories_that_hold_the_term() {
     // Without a registry: each of registries.search.
     config_toml(&env, &format!("[registries]\nsearch = [\"{a}\"]\n"));
     let out = env.ok(&["search", "--format", "json", "db"]);
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let v = common::json_lines(&out.stdout);
     assert_eq!(v[0]["Name"], format!("{a}/other/db"));
     assert_eq!(v.as_array().map(Vec::len), Some(1));
     // Nothing listens there: an error that names the registry.

@@ -55,9 +55,8 @@ fn ps_json(env: &TestEnv, all: bool) -> Vec<Value> {
         args.push("-a");
     }
     let out = env.ok(&args);
-    let v: Value = serde_json::from_str(out.stdout.trim())
-        .unwrap_or_else(|e| panic!("ps --format json is not JSON: {e}\n{out}"));
-    v.as_array().expect("ps json is an array").clone()
+    let v = common::json_lines(&out.stdout);
+    v.as_array().expect("ps json lines").clone()
 }
 
 fn inspect(env: &TestEnv, name: &str) -> Value {

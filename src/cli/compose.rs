@@ -325,7 +325,7 @@ impl Ps {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::Value::Array(items));
+                super::format::print_json_lines(&items);
             }
         }
         Ok(())

@@ -331,6 +331,20 @@ pub fn inspect_each(
     Ok(code)
 }
 
+/// A list command's `--format json`, as docker prints it: one compact
+/// JSON object a line (JSON Lines), not one array; `inspect` alone
+/// prints an array (`print_inspected`).
+pub fn print_json_lines(items: &[serde_json::Value]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for item in items {
+        // A closed pipe (`| head -1`) ends the listing, as it does for a table.
+        if writeln!(out, "{item}").is_err() {
+            break;
+        }
+    }
+}
+
 /// `inspect`'s output: a JSON array, or each object through a template.
 pub fn print_inspected(objects: &[serde_json::Value], format: &Format) -> Result<()> {
     match format {

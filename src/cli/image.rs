@@ -136,7 +136,7 @@ impl List {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&json).expect("json"));
+            super::format::print_json_lines(&json);
             return Ok(());
         }
         // Shared and unique sizes and the containers using each image:
@@ -523,7 +523,7 @@ impl History {
         match &self.format {
             Format::Template(t) => t.print(&rows, HISTORY_HEADERS),
             Format::Json => {
-                println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
+                super::format::print_json_lines(&rows);
                 Ok(())
             }
             Format::Table => {

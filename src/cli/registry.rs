@@ -59,7 +59,7 @@ impl Search {
         let _ = self.no_trunc;
         match &self.format {
             super::Format::Json => {
-                println!("{}", serde_json::to_string_pretty(&items).expect("json"));
+                super::format::print_json_lines(&items);
                 Ok(())
             }
             super::Format::Template(t) => t.print(&items, SEARCH_HEADERS),

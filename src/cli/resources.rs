@@ -165,10 +165,11 @@ impl Stats {
                 before.insert(r.id.clone(), now);
             }
             let text = match &self.format {
-                Format::Json if self.no_stream => {
-                    serde_json::to_string_pretty(&samples).expect("json") + "\n"
-                }
-                Format::Json => serde_json::to_string(&samples).expect("json") + "\n",
+                // One object a line, a line per container, as docker prints it.
+                Format::Json => samples
+                    .iter()
+                    .map(|s| serde_json::to_string(s).expect("json") + "\n")
+                    .collect(),
                 Format::Table => table(&samples),
                 Format::Template(t) => {
                     let items: Vec<_> = samples.iter().map(stats_row).collect();

@@ -472,7 +472,7 @@ impl Ps {
                     j
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&json).expect("json"));
+            super::format::print_json_lines(&json);
             return Ok(());
         }
         let items: Vec<_> = list

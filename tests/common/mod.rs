@@ -600,14 +600,11 @@ impl TestEnv {
         self.ok(&["load", "-i", path_str(path)])
     }
 
-    /// `burrow images --format json`, parsed.
+    /// `burrow images --format json` (one object a line), parsed.
     pub fn images_json(&self) -> Vec<Value> {
         let out = self.ok(&["images", "--format", "json"]);
-        let v: Value = serde_json::from_str(out.stdout.trim())
-            .unwrap_or_else(|e| panic!("images --format json is not JSON: {e}\n{out}"));
-        v.as_array()
-            .unwrap_or_else(|| panic!("images --format json is not an array\n{out}"))
-            .clone()
+        let v = json_lines(&out.stdout);
+        v.as_array().expect("images json lines").clone()
     }
 
     /// The `images --format json` object whose Id is `id_hex`, if any.
@@ -986,4 +983,19 @@ pub fn wait_for<P: Probe>(timeout: Duration, what: &str, mut probe: impl FnMut()
             Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
     }
+}
+
+/// A list command's `--format json` (docker's JSON Lines: one object a
+/// line), gathered into one array; a line that is not one JSON object
+/// fails the test.
+pub fn json_lines(stdout: &str) -> Value {
+    Value::Array(
+        stdout
+            .lines()
+            .map(|l| match serde_json::from_str::<Value>(l) {
+                Ok(v) if v.is_object() => v,
+                other => panic!("not one JSON object a line: {other:?}: {l:?}\n{stdout}"),
+            })
+            .collect(),
+    )
 }

@@ -247,7 +247,8 @@ if wait_running busy; then
   sleep 3
   thr=$(sed -n 's/^nr_throttled //p' "$p/cpu.stat")
   check "cpu.max throttles a busy loop (nr_throttled $thr)" test "${thr:-0}" -gt 0
-  js=$("$B" stats --no-stream --format json busy)
+  # One compact object a line: a key a line, as json_number reads them.
+  js=$("$B" stats --no-stream --format json busy | sed 's/\([,{]\)"/\1\n"/g; s/":/": /g; s/}/\n}/g')
   cpu=$(printf '%s\n' "$js" | json_number CPUPercent)
   mem=$(printf '%s\n' "$js" | json_number MemoryUsage)
   pids=$(printf '%s\n' "$js" | json_number PIDs)
