@@ -45,6 +45,19 @@ pub enum Ready {
     HungUp,
 }
 
+impl Ready {
+    /// What a poll(2) of the listener for POLLIN found (its `revents`).
+    pub fn of_revents(revents: i16) -> Ready {
+        if revents & libc::POLLIN != 0 {
+            Ready::Waiting
+        } else if revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            Ready::HungUp
+        } else {
+            Ready::Idle
+        }
+    }
+}
+
 /// SECCOMP_IOCTL_NOTIF_SET_FLAGS's one flag (linux/seccomp.h), which libc
 /// does not have.
 const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
@@ -191,13 +204,7 @@ impl Listener {
         if unsafe { libc::poll(&mut pfd, 1, 0) } <= 0 {
             return Ready::Idle;
         }
-        if pfd.revents & libc::POLLIN != 0 {
-            Ready::Waiting
-        } else if pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
-            Ready::HungUp
-        } else {
-            Ready::Idle
-        }
+        Ready::of_revents(pfd.revents)
     }
 
     /// Takes one notification; `None` if none could be read (its caller
@@ -311,10 +318,15 @@ impl Listener {
     }
 
     /// Answers up to `batch` waiting notifications with `server`; false
-    /// once the listener hung up.
-    pub fn serve_waiting(&self, server: &mut dyn Server, batch: usize) -> bool {
-        for _ in 0..batch {
-            match self.ready() {
+    /// once the listener hung up. `polled` is what the caller's poll of
+    /// the listener found just before: the first turn takes it instead of
+    /// polling again (one poll(2) less each time the supervisor wakes for
+    /// a call; a caller that dies between that poll and the receive is the
+    /// same case as one that died between the two polls before).
+    pub fn serve_waiting(&self, server: &mut dyn Server, batch: usize, polled: Ready) -> bool {
+        for turn in 0..batch {
+            let ready = if turn == 0 { polled } else { self.ready() };
+            match ready {
                 Ready::Idle => return true,
                 Ready::HungUp => return false,
                 Ready::Waiting => {}

@@ -173,15 +173,14 @@ fn await_child(
         }
         let polled = poll(&mut fds, PollTimeout::from(100u8));
         let channel_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-        let root_ready = fds
+        let root_revents = fds
             .get(1)
             .and_then(|f| f.revents())
-            .is_some_and(|r| !r.is_empty());
+            .filter(|r| !r.is_empty());
+        let root_ready = root_revents.is_some();
         drop(fds);
-        if root_ready {
-            if let Some(r) = root.as_mut() {
-                r.serve();
-            }
+        if let (Some(revents), Some(r)) = (root_revents, root.as_mut()) {
+            r.serve(crate::notify::Ready::of_revents(revents.bits()));
         }
         match polled {
             Ok(n) if n > 0 && channel_ready => return Ok(()),

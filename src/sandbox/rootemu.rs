@@ -14,7 +14,7 @@
 //! mount is touched, through the fd that resolution gave. A symbolic link
 //! swapped in meanwhile resolves inside the container like any other.
 
-use crate::notify::{read_memory, Listener, Notification, Response, Server};
+use crate::notify::{read_memory, Listener, Notification, Ready, Response, Server};
 use crate::owners::{OverrideStat, StackOwners, OVERRIDE_XATTR};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
@@ -243,11 +243,12 @@ impl RootEmulation {
         self.listener.as_ref().map(|l| l.fd())
     }
 
-    /// Answers the notifications waiting; forgets the listener once every
-    /// process under the filter is gone.
-    pub fn serve(&mut self) {
+    /// Answers the notifications waiting, `polled` being what a poll of
+    /// `fd` found just before; forgets the listener once every process
+    /// under the filter is gone.
+    pub fn serve(&mut self, polled: Ready) {
         if let Some(l) = &self.listener {
-            if !l.serve_waiting(&mut self.server, BATCH) {
+            if !l.serve_waiting(&mut self.server, BATCH, polled) {
                 self.listener = None;
             }
         }
@@ -263,8 +264,11 @@ impl RootEmulation {
                 revents: 0,
             };
             // SAFETY: one valid pollfd; waits for a call or the hang-up.
-            unsafe { libc::poll(&mut pfd, 1, -1) };
-            self.serve();
+            let polled = match unsafe { libc::poll(&mut pfd, 1, -1) } {
+                1.. => Ready::of_revents(pfd.revents),
+                _ => Ready::Idle,
+            };
+            self.serve(polled);
         }
     }
 

@@ -1058,7 +1058,7 @@ impl Supervisor {
                     }
                     Slot::RootEmulation => {
                         if let Some(r) = &mut self.root_emulation {
-                            r.serve();
+                            r.serve(crate::notify::Ready::of_revents(revents.bits()));
                         }
                     }
                 }
