@@ -8,12 +8,27 @@
 //! thread, no fork, and the handshake, `Hello` and the calls before the
 //! scope go out in one write without waiting for their answers.
 
-use super::systemd::BusError;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 use zbus::message::{Message, Type};
 use zbus::zvariant::{serialized::Context, serialized::Data, Endian};
+
+/// What systemd or the bus said no with; a D-Bus helper's report
+/// crosses the process boundary as it is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
+pub enum BusError {
+    #[error("cannot reach the user D-Bus at {address}: {detail}")]
+    Unreachable { address: String, detail: String },
+    /// A method call or property read failed: `call` names it with its
+    /// arguments ("StopUnit burrow-1.scope").
+    #[error("{call}: {detail}")]
+    Call { call: String, detail: String },
+    #[error("systemd could not start {unit}: job {result}")]
+    Job { unit: String, result: String },
+    #[error("lost the user D-Bus while starting {0}")]
+    Lost(String),
+}
 
 /// The fixed part of a message's header: endianness, type, flags,
 /// version, body length, serial, length of the header fields.

@@ -30,21 +30,7 @@ pub enum SystemdError {
     Helper(#[from] ForkError),
 }
 
-/// What systemd or the bus said no with; a D-Bus helper's report
-/// crosses the process boundary as it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub enum BusError {
-    #[error("cannot reach the user D-Bus at {address}: {detail}")]
-    Unreachable { address: String, detail: String },
-    /// A method call or property read failed: `call` names it with its
-    /// arguments ("StopUnit burrow-1.scope").
-    #[error("{call}: {detail}")]
-    Call { call: String, detail: String },
-    #[error("systemd could not start {unit}: job {result}")]
-    Job { unit: String, result: String },
-    #[error("lost the user D-Bus while starting {0}")]
-    Lost(String),
-}
+pub use super::bus::BusError;
 
 fn call(call: impl Into<String>) -> impl FnOnce(zbus::Error) -> BusError {
     let call = call.into();
