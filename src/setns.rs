@@ -73,6 +73,25 @@ fn last_errno() -> i32 {
         .unwrap_or(libc::EIO)
 }
 
+/// Sends `signal` (0: only the check that the process is there) to the
+/// process `pidfd` names.
+pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd, signal: i32) -> Result<(), Errno> {
+    // SAFETY: pidfd_send_signal with a pidfd and no siginfo.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r == -1 {
+        return Err(Errno::from_raw_os_error(last_errno()));
+    }
+    Ok(())
+}
+
 /// The running kernel.
 pub(crate) struct Kernel;
 
@@ -95,20 +114,7 @@ impl NsCalls for Kernel {
     }
 
     fn alive(&self, pidfd: BorrowedFd) -> Result<(), Errno> {
-        // SAFETY: pidfd_send_signal with a pidfd, signal 0 and no siginfo.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                pidfd.as_raw_fd(),
-                0,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            )
-        };
-        if r == -1 {
-            return Err(Errno::from_raw_os_error(last_errno()));
-        }
-        Ok(())
+        pidfd_send_signal(pidfd, 0)
     }
 }
 

@@ -49,20 +49,7 @@ pub fn pidfd_open(pid: i32) -> Result<OwnedFd, SandboxError> {
 
 /// Sends `signal` through `pidfd`; the errno when the kernel refuses.
 pub fn pidfd_signal(pidfd: &OwnedFd, signal: i32) -> Result<(), i32> {
-    // SAFETY: pidfd_send_signal with a valid pidfd and no siginfo.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            signal,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    if r == -1 {
-        return Err(sys::last_errno());
-    }
-    Ok(())
+    crate::setns::pidfd_send_signal(pidfd.as_fd(), signal).map_err(|e| e.raw_os_error())
 }
 
 /// What burrow reads of a process's /proc/PID/stat.
