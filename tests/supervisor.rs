@@ -412,16 +412,17 @@ fn an_attached_client_that_stops_reading_for_a_while_misses_nothing() {
     env.ok(&["rm", "-f", "burst"]);
 }
 
-/// `rename`, `rmi` and `image prune` hold the containers' lock, under
-/// which a container's state can wait (up to 5 s) for a supervisor that
-/// has reaped pid 1 and not yet recorded its exit: a `run --rm`'s
-/// supervisor then waits for that same lock to remove its container. They
-/// read what they need without a state's wait: with sixteen containers
-/// whose pid 1 looks so (their records say running, their pid 1's start
-/// time is not the recorded one, their supervisors live), each finishes
-/// well within a bound that only waiting on the states (16 x 5 s each)
-/// would reach; `rmi` and `prune` still keep the image those containers
-/// use.
+/// `rename`, `rmi`, `image prune` and `builder prune` hold the
+/// containers' lock, `volume rm` and `volume prune` the volumes' lock,
+/// under which a container's state can wait (up to 5 s) for a supervisor
+/// that has reaped pid 1 and not yet recorded its exit: a `run --rm`'s
+/// supervisor then waits for that same lock to remove its container (and
+/// its anonymous volumes). They read what they need without a state's
+/// wait: with sixteen containers whose pid 1 looks so (their records say
+/// running, their pid 1's start time is not the recorded one, their
+/// supervisors live), each finishes well within a bound that only waiting
+/// on the states (16 x 5 s each) would reach; `rmi` and `prune` still keep
+/// the image those containers use, and `volume rm` the volume one uses.
 #[test]
 fn rename_rmi_and_prune_never_wait_on_containers_whose_exit_is_being_recorded() {
     const N: usize = 16;
@@ -432,21 +433,18 @@ fn rename_rmi_and_prune_never_wait_on_containers_whose_exit_is_being_recorded() 
         return;
     };
     run_image::load_run_images(&env);
+    env.ok(&["volume", "create", "kept"]);
+    env.ok(&["volume", "create", "spare"]);
+    env.ok(&["volume", "create", "unused"]);
     let mut saved = Vec::new();
     for i in 0..N {
-        let id = env
-            .ok(&[
-                "run",
-                "-d",
-                "--name",
-                &format!("ending{i}"),
-                PLAIN,
-                "sleep",
-                "1000",
-            ])
-            .stdout
-            .trim()
-            .to_string();
+        let name = format!("ending{i}");
+        let mut args = vec!["run", "-d", "--name", &name];
+        if i == 0 {
+            args.extend(["-v", "kept:/kept"]);
+        }
+        args.extend([PLAIN, "sleep", "1000"]);
+        let id = env.ok(&args).stdout.trim().to_string();
         saved.push(make_pid1_look_ended(&env, &id).1);
     }
     // Waiting on the states would take 80 s; the commands take moments.
@@ -479,6 +477,20 @@ fn rename_rmi_and_prune_never_wait_on_containers_whose_exit_is_being_recorded() 
     );
     let pruned = within(&["image", "prune", "-a", "-f"]);
     assert!(pruned.status.success(), "{pruned:?}");
+    let pruned = within(&["builder", "prune", "-f"]);
+    assert!(pruned.status.success(), "{pruned:?}");
+    let in_use = within(&["volume", "rm", "kept"]);
+    let said = String::from_utf8_lossy(&in_use.stderr);
+    assert!(
+        !in_use.status.success() && said.contains("volume is in use"),
+        "volume rm of a volume a container uses: {in_use:?}"
+    );
+    let removed = within(&["volume", "rm", "spare"]);
+    assert!(removed.status.success(), "{removed:?}");
+    let pruned = within(&["volume", "prune", "-a", "-f"]);
+    assert!(pruned.status.success(), "{pruned:?}");
+    let volumes = env.ok(&["volume", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(volumes.stdout.trim(), "kept", "{volumes}");
     let images = env.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert!(
         images.stdout.contains("run/plain:latest"),
@@ -494,4 +506,5 @@ fn rename_rmi_and_prune_never_wait_on_containers_whose_exit_is_being_recorded() 
     let rest: Vec<String> = (1..N).map(|i| format!("ending{i}")).collect();
     all.extend(rest.iter().map(String::as_str));
     env.ok(&all);
+    env.ok(&["volume", "rm", "kept"]);
 }

@@ -34,10 +34,13 @@ pub fn prune(ctx: &Context) -> Result<Pruned> {
         }
         let containers = Containers::open(store.root())?;
         let _made = containers.lock()?;
+        // The records' images alone: a state read under the containers'
+        // lock can wait for a supervisor that waits for that lock
+        // (`Containers::records_alone`).
         let used: std::collections::BTreeSet<_> = containers
-            .list()?
+            .records_alone()?
             .into_iter()
-            .map(|(r, _)| r.image_id)
+            .map(|r| r.image_id)
             .collect();
         let mut images = 0;
         for entry in store.images().map_err(img)? {

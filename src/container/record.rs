@@ -394,11 +394,10 @@ impl Containers {
         if name.is_empty() || !ok || name.len() > 128 {
             return Err(RecordError::BadName(name.to_string()));
         }
-        let records = self.records()?;
-        if let Some(r) = records.iter().map(listed).find(|r| r.name == name) {
+        if let Some((_, id)) = self.names()?.into_iter().find(|(n, _)| n == name) {
             return Err(RecordError::NameTaken {
                 name: name.to_string(),
-                id: r.id[..12].to_string(),
+                id: id.get(..12).unwrap_or(&id).to_string(),
             });
         }
         Ok(())
@@ -416,13 +415,7 @@ impl Containers {
             "wombat", "meerkat", "gopher", "ferret", "lemming", "dormouse", "chipmunk", "aardvark",
             "pangolin",
         ];
-        // Names alone, no states: the caller holds the containers' lock,
-        // and a state can wait for a supervisor that waits for that lock.
-        let taken: Vec<String> = self
-            .records()?
-            .iter()
-            .map(|l| listed(l).name.clone())
-            .collect();
+        let taken: Vec<String> = self.names()?.into_iter().map(|(n, _)| n).collect();
         for attempt in 0..64u32 {
             let r = random_u64();
             let mut name = format!(
@@ -458,6 +451,18 @@ impl Containers {
             }
         }
         Ok(out)
+    }
+
+    /// Every record's name and id, oldest first, with no state read (a
+    /// damaged record's name stays taken): what `check_name` and
+    /// `generate_name` need, under the containers' lock (see
+    /// `records_alone`).
+    pub fn names(&self) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .records_alone()?
+            .into_iter()
+            .map(|r| (r.name, r.id))
+            .collect())
     }
 
     /// Every record, oldest first, with no state read (a damaged one as

@@ -483,10 +483,14 @@ impl Volumes {
         self.get(&name)
     }
 
-    /// The names of volumes each container uses, by container id.
+    /// The names of volumes each container uses, by container id: from
+    /// the records alone, no state read. Under the volumes' lock a state
+    /// could wait (up to 5 s each) for a `run --rm`'s supervisor that has
+    /// reaped pid 1 and waits for that lock to remove its anonymous
+    /// volumes (`Containers::records_alone`).
     pub fn users(&self, containers: &Containers) -> Result<BTreeMap<String, Vec<String>>> {
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (r, _) in containers.list()? {
+        for r in containers.records_alone()? {
             for m in &r.config.mounts {
                 if let UserMount::Volume { name, .. } = m {
                     let ids = out.entry(name.clone()).or_default();
