@@ -229,7 +229,9 @@ pub(crate) fn mount_root(
             RootfsDriver::FuseOverlayfs => match serve_fuse.as_deref_mut() {
                 None => Err(DriverError::NoFuseDaemon),
                 Some(serve) => fuse_points_layer(lower, work, etc_points)
-                    .and_then(|points| fuse_overlayfs(points.as_deref(), lower, upper, work, serve))
+                    .and_then(|points| {
+                        fuse_overlayfs(points.as_deref(), lower, upper, work, volatile, serve)
+                    })
                     .and_then(|mnt| {
                         sys::attach(mnt.as_fd(), target.as_fd())
                             .map_err(step("attaching the fuse mount"))?;
@@ -596,6 +598,7 @@ fn fuse_overlayfs(
     lower: &[PathBuf],
     upper: &Path,
     work: &Path,
+    volatile: bool,
     serve: &mut ServeFuse<'_>,
 ) -> Result<OwnedFd, DriverError> {
     find_program("fuse-overlayfs").ok_or(DriverError::NoFuseOverlayfs)?;
@@ -607,11 +610,16 @@ fn fuse_overlayfs(
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(":");
-    let options = format!(
+    let mut options = format!(
         "lowerdir={lowerdir},upperdir={},workdir={}",
         upper.display(),
         work.display()
     );
+    // fuse-overlayfs's name for fsync=0 (1.3 and later; older ones ignore
+    // it): a sync of the throwaway writable layer returns at once.
+    if volatile {
+        options.push_str(",volatile");
+    }
     // Mounted as fuse-overlayfs would mount it itself.
     let mnt = sys::new_fuse_fs(
         fuse.as_fd(),

@@ -89,10 +89,12 @@ pub struct SandboxSpec {
     /// `join`; without a live holder one is started.
     #[serde(default)]
     pub shared_userns: Option<SharedUserns>,
-    /// The writable layer is thrown away when the container ends (`--rm`):
-    /// kernel overlayfs may skip every sync of it (its `volatile` option),
-    /// so the end of the container does not wait for the storage
-    /// filesystem to write out what is deleted next.
+    /// The writable layer is thrown away when the container ends (`--rm`),
+    /// so nothing of it needs to reach the disk: kernel overlayfs may skip
+    /// every sync of it (its `volatile` option), so that the end of the
+    /// container does not wait for the storage filesystem to write out what
+    /// is deleted next; fuse-overlayfs answers the container's fsyncs
+    /// without syncing (its `volatile`, which is `fsync=0`).
     #[serde(default)]
     pub volatile_upper: bool,
     /// Send every bind(2) of the container's processes to the parent
