@@ -165,6 +165,135 @@ fn ps_filters_by_name_status_exit_label_ancestor_and_creation_order() {
 }
 
 #[test]
+fn ps_filters_by_health_volume_network_published_and_exposed_ports_and_task() {
+    let Some(env) = env_with_image("ps_filters_more", TestUser::WithSubids) else {
+        return;
+    };
+    let net_id = env
+        .ok(&["network", "create", "front"])
+        .stdout
+        .trim()
+        .to_string();
+    for (name, check) in [("fine", "true"), ("sick", "false")] {
+        env.ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            name,
+            "--health-cmd",
+            check,
+            "--health-interval",
+            "1h",
+            "--health-retries",
+            "1",
+            IMAGE,
+            "sleep",
+            "60",
+        ]);
+    }
+    env.ok(&[
+        "create",
+        "--name",
+        "web",
+        "-p",
+        "127.0.0.1::80",
+        "--expose",
+        "8001/udp",
+        "-v",
+        "data:/srv",
+        IMAGE,
+    ]);
+    env.ok(&[
+        "create",
+        "--name",
+        "onnet",
+        "--network",
+        "front",
+        "--tmpfs",
+        "/scratch",
+        IMAGE,
+    ]);
+    assert_eq!(names(&env, &["-f", "health=starting"]), ["fine", "sick"]);
+    env.ok(&["healthcheck", "run", "fine"]);
+    assert_eq!(env.run(&["healthcheck", "run", "sick"]).code(), Some(1));
+    assert_eq!(names(&env, &["-f", "health=healthy"]), ["fine"]);
+    assert_eq!(names(&env, &["-f", "health=unhealthy"]), ["sick"]);
+    assert_eq!(names(&env, &["-a", "-f", "health=none"]), ["onnet", "web"]);
+    // A volume by its name or any mount by its destination.
+    assert_eq!(names(&env, &["-a", "-f", "volume=data"]), ["web"]);
+    assert_eq!(names(&env, &["-a", "-f", "volume=/srv"]), ["web"]);
+    assert_eq!(names(&env, &["-a", "-f", "volume=/scratch"]), ["onnet"]);
+    assert!(names(&env, &["-a", "-f", "volume=/s"]).is_empty());
+    // A network by name or id; bridge is the default network.
+    assert_eq!(names(&env, &["-a", "-f", "network=front"]), ["onnet"]);
+    assert_eq!(
+        names(&env, &["-a", "-f", &format!("network={}", &net_id[..12])]),
+        ["onnet"]
+    );
+    assert_eq!(names(&env, &["-a", "-f", "network=none"]), ["fine", "sick"]);
+    assert_eq!(names(&env, &["-a", "-f", "network=bridge"]), ["web"]);
+    // publish: a published container port; expose: EXPOSE, --expose and
+    // -p's container ports; tcp unless said.
+    assert_eq!(names(&env, &["-a", "-f", "publish=80"]), ["web"]);
+    assert_eq!(names(&env, &["-a", "-f", "publish=1-100/tcp"]), ["web"]);
+    assert!(names(&env, &["-a", "-f", "publish=80/udp"]).is_empty());
+    assert!(names(&env, &["-a", "-f", "publish=8001/udp"]).is_empty());
+    assert_eq!(names(&env, &["-a", "-f", "expose=8000-8080/udp"]), ["web"]);
+    assert_eq!(names(&env, &["-a", "-f", "expose=80"]), ["web"]);
+    assert!(names(&env, &["-a", "-f", "expose=8001"]).is_empty());
+    // No container of burrow is a swarm task.
+    assert!(names(&env, &["-a", "-f", "is-task=true"]).is_empty());
+    assert_eq!(
+        names(&env, &["-a", "-f", "is-task=false"]),
+        ["fine", "onnet", "sick", "web"]
+    );
+    for bad in ["health=ok", "publish=http", "expose=90-80", "is-task=maybe"] {
+        let out = env.run(&["ps", "--filter", bad]);
+        assert_eq!(out.code(), Some(125), "{out}");
+        assert!(out.stderr.contains(bad.split('=').next().unwrap()), "{out}");
+    }
+    env.ok(&["rm", "-f", "fine", "sick", "web", "onnet"]);
+    env.ok(&["network", "rm", "front"]);
+}
+
+#[test]
+fn platform_of_run_and_create_is_this_machines_only() {
+    let Some(env) = env_with_image("run_platform", TestUser::Any) else {
+        return;
+    };
+    let here = format!("linux/{}", common::fixtures::oci_arch());
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--platform",
+        &here,
+        IMAGE,
+        "sh",
+        "-c",
+        "echo ran",
+    ]);
+    assert_eq!(out.stdout, "ran\n", "{out}");
+    env.ok(&["create", "--name", "made", "--platform", &here, IMAGE]);
+    let other = if here.ends_with("s390x") {
+        "linux/amd64"
+    } else {
+        "linux/s390x"
+    };
+    for verb in ["run", "create"] {
+        let out = env.run(&[verb, "--platform", other, IMAGE, "true"]);
+        assert_eq!(out.code(), Some(125), "{out}");
+        assert!(
+            out.stderr.contains(other) && out.stderr.contains(&here),
+            "{out}"
+        );
+    }
+    assert_eq!(names(&env, &["-a"]), ["made"]);
+    env.ok(&["rm", "made"]);
+}
+
+#[test]
 fn all_flag_starts_stops_kills_and_removes_every_container() {
     let Some(env) = env_with_image("all_flags", TestUser::WithSubids) else {
         return;

@@ -475,6 +475,81 @@ fn publish_all_maps_the_image_exposed_ports_to_free_host_ports() {
 }
 
 #[test]
+fn expose_records_ports_that_publish_all_binds_and_inspect_shows() {
+    let Some(env) = env_with_image("expose_records_ports_that_publish_all_binds_and_inspect_shows")
+    else {
+        return;
+    };
+    // --expose alone publishes nothing; it is recorded as docker's
+    // ExposedPorts, with -p's container ports.
+    env.ok(&[
+        "create",
+        "--name",
+        "quiet",
+        "--expose",
+        "7000-7001",
+        "--expose",
+        "53/udp",
+        "netbox",
+        "true",
+    ]);
+    let out = env.ok(&[
+        "inspect",
+        "--format",
+        "{{json .Config.ExposedPorts}}",
+        "quiet",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("JSON");
+    let keys: Vec<&String> = v.as_object().expect("a map").keys().collect();
+    assert_eq!(keys, ["53/udp", "7000/tcp", "7001/tcp"], "{out}");
+    // -P binds each exposed port to a free host port; a port -p names
+    // keeps -p's host port.
+    let fixed = free_port();
+    let mut ctr = env.spawn(&[
+        "run",
+        "--rm",
+        "--name",
+        "loud",
+        "--expose",
+        "7000",
+        "--expose",
+        "8080",
+        "-p",
+        &format!("127.0.0.1:{fixed}:8080"),
+        "-P",
+        "netbox",
+        "sh",
+        "-c",
+        "mkdir -p /tmp/w && echo exposed > /tmp/w/x && httpd -f -p 7000 -h /tmp/w",
+    ]);
+    let lines = common::wait_for(Duration::from_secs(30), "two published ports", || {
+        let out = env.run(&["port", "loud"]);
+        if out.code() == Some(0) && out.stdout.lines().count() == 2 {
+            Ok(out.stdout)
+        } else {
+            Err(out.to_string())
+        }
+    });
+    assert!(
+        lines.contains(&format!("8080/tcp -> 127.0.0.1:{fixed}")),
+        "{lines}"
+    );
+    let port: u16 = lines
+        .lines()
+        .find_map(|l| l.strip_prefix("7000/tcp -> 0.0.0.0:"))
+        .unwrap_or_else(|| panic!("{lines}"))
+        .trim()
+        .parse()
+        .expect("a port number");
+    assert!(fetch(port, b"GET /x HTTP/1.0\r\n\r\n").contains("exposed"));
+    kill_group(&mut ctr);
+    let bad = env.run(&["create", "--expose", "70000", "netbox"]);
+    assert_eq!(bad.code(), Some(125), "{bad}");
+    assert!(bad.stderr.contains("--expose"), "{bad}");
+    env.ok(&["rm", "quiet"]);
+}
+
+#[test]
 fn sigint_reaches_the_container_while_the_network_runs() {
     let Some(env) = env_with_image("sigint_reaches_the_container_while_the_network_runs") else {
         return;

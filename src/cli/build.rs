@@ -4,8 +4,7 @@ use crate::build::exec::{BuildNetwork, BuildSpec, ImageFormat, PullPolicy};
 use crate::build::mounts::SecretSpec;
 use crate::build::progress::ProgressMode;
 use crate::container::images::Context;
-use crate::image::registry::Platform;
-use crate::{Error, Result};
+use crate::Result;
 use std::path::PathBuf;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +72,7 @@ pub struct Build {
     pull: PullArg,
     /// Build for this platform (OS/ARCH[/VARIANT]): only this machine's,
     /// as burrow runs no emulator.
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = super::values::this_platform)]
     platform: Option<String>,
     /// Accepted for scripts written for docker: burrow keeps no container
     /// of a step, whether it succeeded or failed.
@@ -111,20 +110,8 @@ pub struct Build {
 
 impl Build {
     pub fn exec(self, ctx: &Context) -> Result<()> {
-        let _ = (self.rm, self.force_rm, self.load);
-        if let Some(p) = &self.platform {
-            let wanted = Platform::parse(p).map_err(|e| Error::Usage(e.to_string()))?;
-            let host = Platform::host();
-            if (wanted.os.as_str(), wanted.architecture.as_str())
-                != (host.os.as_str(), host.architecture.as_str())
-            {
-                return Err(Error::Usage(format!(
-                    "--platform {p}: burrow builds for this machine's platform only ({}/{}), \
-                     as it runs no emulator",
-                    host.os, host.architecture
-                )));
-            }
-        }
+        // --platform was checked to be this machine's by its parser.
+        let _ = (self.rm, self.force_rm, self.load, self.platform);
         let id = crate::build::exec::build(
             ctx,
             &BuildSpec {

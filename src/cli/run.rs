@@ -192,9 +192,15 @@ pub struct Create {
     /// Publish a container port: [IP:]HOSTPORT:CTRPORT[/tcp|udp], ports may be ranges.
     #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST:CTR[/PROTO]", value_parser = values::publish)]
     publish: Vec<values::Publish>,
-    /// Publish every port the image exposes on a random host port.
+    /// Publish every exposed port (the image's and --expose's) on a random host port.
     #[arg(short = 'P', long)]
     publish_all: bool,
+    /// Expose a container port or range without publishing it: PORT[-PORT][/tcp|udp].
+    #[arg(long, value_name = "PORT[-PORT][/PROTO]", value_parser = values::expose)]
+    expose: Vec<values::Expose>,
+    /// The image's platform (OS/ARCH[/VARIANT]): only this machine's, as burrow runs no emulator.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = values::this_platform)]
+    platform: Option<String>,
     /// Run in a pod (`burrow pod create`), by name or id, or in a new one: new:NAME.
     #[arg(long, value_name = "POD")]
     pod: Option<String>,
@@ -226,6 +232,8 @@ impl Create {
     }
 
     fn spec(self) -> Result<RunSpec> {
+        // --platform was checked to be this machine's by its parser.
+        let _ = &self.platform;
         let mut labels = std::collections::BTreeMap::new();
         for file in &self.label_file {
             let text = std::fs::read_to_string(file).map_err(|e| {
@@ -305,6 +313,7 @@ impl Create {
             },
             publish: self.publish.into_iter().flat_map(|p| p.0).collect(),
             publish_all: self.publish_all,
+            expose: self.expose.into_iter().flat_map(|e| e.0).collect(),
             dns: self.dns,
             add_host: self.add_host,
             limits: self.limits.limits(),
@@ -380,7 +389,7 @@ pub struct Ps {
     /// Show the latest created container (of every state).
     #[arg(short, long)]
     latest: bool,
-    /// Only containers that match: id, name, label, status, ancestor, exited, before, since (KEY=VALUE).
+    /// Only containers that match (KEY=VALUE): id, name, label, status, health (starting, healthy, unhealthy, none), ancestor, exited, before, since, volume (name or destination), network (name or id), publish and expose (PORT[-PORT][/PROTO]), is-task.
     #[arg(short, long = "filter", value_name = "KEY=VALUE")]
     filter: Vec<ctr::filter::Filter>,
     /// Show the size of each container's writable layer (and its image's).

@@ -57,6 +57,36 @@ pub fn publish(s: &str) -> Result<Publish, FlagError> {
     flag(net::parse_publish(s)).map(Publish)
 }
 
+/// The ports of one `--expose` (a range gives several).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expose(pub Vec<net::ExposedPort>);
+
+/// `--expose PORT[-PORT][/PROTO]`.
+pub fn expose(s: &str) -> Result<Expose, FlagError> {
+    let r: net::PortRange = s
+        .parse()
+        .map_err(|e: net::NetError| FlagError(format!("--expose: {e}")))?;
+    Ok(Expose(r.ports().collect()))
+}
+
+/// `--platform OS/ARCH[/VARIANT]` of `run`, `create` and `build`: this
+/// machine's only, as burrow runs no emulator.
+pub fn this_platform(s: &str) -> Result<String, FlagError> {
+    let wanted = crate::image::registry::Platform::parse(s)
+        .map_err(|e| FlagError(format!("--platform {s:?}: {e}")))?;
+    let host = crate::image::registry::Platform::host();
+    if (wanted.os.as_str(), wanted.architecture.as_str())
+        != (host.os.as_str(), host.architecture.as_str())
+    {
+        return Err(FlagError(format!(
+            "--platform {s}: burrow runs and builds for this machine's platform only ({}/{}), \
+             as it runs no emulator",
+            host.os, host.architecture
+        )));
+    }
+    Ok(s.to_string())
+}
+
 /// `--network`.
 pub fn network(s: &str) -> Result<NetworkMode, FlagError> {
     flag(s.parse())

@@ -2,16 +2,24 @@
 //! edge and judged by a pure function of a record and its state. Values of
 //! one key are alternatives; different keys must all match.
 
+use super::health::HealthStatus;
 use super::record::{Record, State, Status};
+use crate::net::{NetworkMode, PortRange};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FilterError {
     #[error("invalid filter {0:?}: use KEY=VALUE")]
     Syntax(String),
     #[error(
-        "invalid filter key {0:?}: burrow knows id, name, label, status, ancestor, exited, before and since"
+        "invalid filter key {0:?}: burrow knows id, name, label, status, health, ancestor, exited, before, since, volume, network, publish, expose and is-task"
     )]
     Key(String),
+    #[error("invalid filter health={0:?}: starting, healthy, unhealthy or none")]
+    Health(String),
+    #[error("invalid filter {key}={value:?}: PORT[-PORT][/tcp|udp]")]
+    Port { key: &'static str, value: String },
+    #[error("invalid filter is-task={0:?}: true or false")]
+    IsTask(String),
     #[error("invalid filter status={0:?}: created, restarting, running, removing, paused, exited or dead")]
     Status(String),
     #[error("invalid filter exited={0:?}: an exit status (a number)")]
@@ -35,6 +43,20 @@ pub enum Filter {
     /// Created before (after) the container with this name or id.
     Before(String),
     Since(String),
+    /// The health check's status; `None` is a container without one.
+    Health(Option<HealthStatus>),
+    /// A volume by name, or any mount by its destination in the container.
+    Volume(String),
+    /// A network by name or id (a prefix), or one of `--network`'s own
+    /// modes by the names it takes (`bridge` is the default network).
+    Network(String),
+    /// A published container port (docker's `PortBindings`), in a range.
+    Publish(PortRange),
+    /// An exposed container port (EXPOSE, `--expose`, `-p`), in a range.
+    Expose(PortRange),
+    /// A task of a swarm service: burrow has none, so `true` matches no
+    /// container and `false` every one.
+    IsTask(bool),
 }
 
 impl std::str::FromStr for Filter {
@@ -71,6 +93,35 @@ impl std::str::FromStr for Filter {
             "exited" => Filter::Exited(value.parse().map_err(|_| FilterError::Exited(value))?),
             "before" => Filter::Before(value),
             "since" => Filter::Since(value),
+            "health" => Filter::Health(match value.as_str() {
+                "starting" => Some(HealthStatus::Starting),
+                "healthy" => Some(HealthStatus::Healthy),
+                "unhealthy" => Some(HealthStatus::Unhealthy),
+                "none" => None,
+                _ => return Err(FilterError::Health(value)),
+            }),
+            "volume" => Filter::Volume(value),
+            "network" => Filter::Network(value),
+            "publish" | "expose" => {
+                let range = value.parse().map_err(|_| FilterError::Port {
+                    key: if key == "publish" {
+                        "publish"
+                    } else {
+                        "expose"
+                    },
+                    value: value.clone(),
+                })?;
+                if key == "publish" {
+                    Filter::Publish(range)
+                } else {
+                    Filter::Expose(range)
+                }
+            }
+            "is-task" => Filter::IsTask(match value.as_str() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(FilterError::IsTask(value)),
+            }),
             other => return Err(FilterError::Key(other.into())),
         })
     }
@@ -87,6 +138,12 @@ impl Filter {
             Filter::Exited(_) => "exited",
             Filter::Before(_) => "before",
             Filter::Since(_) => "since",
+            Filter::Health(_) => "health",
+            Filter::Volume(_) => "volume",
+            Filter::Network(_) => "network",
+            Filter::Publish(_) => "publish",
+            Filter::Expose(_) => "expose",
+            Filter::IsTask(_) => "is-task",
         }
     }
 }
@@ -100,6 +157,8 @@ pub struct Seen<'a> {
     pub labels: &'a [(String, String)],
     /// Its creation, in nanoseconds, for before/since.
     pub created: i128,
+    /// The networks made with `network create` it is on: name and id.
+    pub networks: &'a [(String, String)],
 }
 
 /// Whether a container passes every filter. `created_of` gives the creation
@@ -143,6 +202,28 @@ fn one(f: &Filter, c: &Seen<'_>, created_of: &dyn Fn(&str) -> Option<i128>) -> b
         }
         Filter::Before(other) => created_of(other).is_some_and(|t| c.created < t),
         Filter::Since(other) => created_of(other).is_some_and(|t| c.created > t),
+        Filter::Health(h) => c.state.health.as_ref().map(|x| x.status) == *h,
+        Filter::Volume(v) => r.config.mounts.iter().any(|m| {
+            m.target() == v || matches!(m, super::spec::UserMount::Volume { name, .. } if name == v)
+        }),
+        Filter::Network(n) => match n.parse::<NetworkMode>() {
+            Ok(mode @ (NetworkMode::User | NetworkMode::None | NetworkMode::Host)) => {
+                r.config.network_mode == mode
+            }
+            _ => c
+                .networks
+                .iter()
+                .any(|(name, id)| name == n || (n.len() >= 3 && id.starts_with(n.as_str()))),
+        },
+        Filter::Publish(range) => r.config.ports.iter().any(|p| range.contains(p.exposed())),
+        Filter::Expose(range) => r
+            .config
+            .exposed_ports
+            .iter()
+            .copied()
+            .chain(r.config.ports.iter().map(|p| p.exposed()))
+            .any(|p| range.contains(p)),
+        Filter::IsTask(task) => !task,
     }
 }
 
@@ -443,6 +524,7 @@ mod tests {
             paused: false,
             labels,
             created: 5,
+            networks: &[],
         };
         matches(&f, &seen, &|n| match n {
             "old" => Some(1),
@@ -486,6 +568,74 @@ mod tests {
         assert!(!check(&["before=old"], &r, &exited, &labels));
         assert!(!check(&["since=nosuch"], &r, &exited, &labels));
         assert!(check(&["status=created"], &r, &State::created(), &labels));
+    }
+
+    #[test]
+    fn health_volume_network_ports_and_tasks_match_as_dockers_do() {
+        use crate::net::{ExposedPort, PortProto, PublishedPort};
+        let mut r = record("web", "alpine");
+        r.config.mounts = vec![
+            super::super::spec::UserMount::Volume {
+                name: "data".into(),
+                target: "/var/lib/data".into(),
+                read_only: false,
+                no_copy: false,
+                anonymous: false,
+            },
+            super::super::spec::UserMount::Tmpfs {
+                target: "/scratch".into(),
+                size: None,
+                mode: None,
+            },
+        ];
+        r.config.ports = vec![PublishedPort {
+            host_ip: None,
+            host_port: 32768,
+            container_port: 80,
+            proto: PortProto::Tcp,
+        }];
+        r.config.exposed_ports = [ExposedPort {
+            port: 8080,
+            proto: PortProto::Tcp,
+        }]
+        .into();
+        let s = State::created();
+        let none = [];
+        assert!(check(&["health=none"], &r, &s, &none));
+        assert!(!check(&["health=healthy"], &r, &s, &none));
+        let unhealthy = State {
+            health: Some(super::super::health::Health {
+                status: HealthStatus::Unhealthy,
+                ..Default::default()
+            }),
+            ..State::created()
+        };
+        assert!(check(&["health=unhealthy"], &r, &unhealthy, &none));
+        assert!(!check(&["health=none"], &r, &unhealthy, &none));
+        assert!(check(&["volume=data"], &r, &s, &none));
+        assert!(check(&["volume=/scratch"], &r, &s, &none));
+        assert!(!check(&["volume=/var"], &r, &s, &none));
+        // The default network answers to docker's name for it.
+        assert!(check(&["network=bridge"], &r, &s, &none));
+        assert!(!check(&["network=host"], &r, &s, &none));
+        // The container port, not the host's, as docker's PortBindings.
+        assert!(check(&["publish=80"], &r, &s, &none));
+        assert!(check(&["publish=1-100/tcp"], &r, &s, &none));
+        assert!(!check(&["publish=80/udp"], &r, &s, &none));
+        assert!(!check(&["publish=32768"], &r, &s, &none));
+        assert!(!check(&["publish=8080"], &r, &s, &none));
+        // Published ports are exposed too.
+        assert!(check(&["expose=8000-8080/tcp"], &r, &s, &none));
+        assert!(check(&["expose=80"], &r, &s, &none));
+        assert!(!check(&["expose=81-90"], &r, &s, &none));
+        assert!(check(&["is-task=false"], &r, &s, &none));
+        assert!(!check(&["is-task=true"], &r, &s, &none));
+        assert_eq!(
+            "health=ok".parse::<Filter>(),
+            Err(FilterError::Health("ok".into()))
+        );
+        assert!("publish=80/sctp".parse::<Filter>().is_err());
+        assert!("expose=90-80".parse::<Filter>().is_err());
     }
 
     #[test]

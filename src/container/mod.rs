@@ -127,18 +127,35 @@ pub fn list_filtered(
             });
         found.map(|(r, _)| created(r))
     };
+    // The user's networks, read once, for `network=`.
+    let user_networks = if filters
+        .iter()
+        .any(|f| matches!(f, filter::Filter::Network(_)))
+    {
+        crate::net::networks::Networks::open(ctx.store()?.root())
+            .list()
+            .map_err(crate::net::NetError::from)?
+    } else {
+        Vec::new()
+    };
     let mut out = Vec::new();
     for (r, s) in &everyone {
         if !(all || by_status) && s.status != Status::Running {
             continue;
         }
         let labels = labels(r);
+        let networks: Vec<(String, String)> = user_networks
+            .iter()
+            .filter(|n| n.endpoints.contains_key(&r.id))
+            .map(|n| (n.name.clone(), n.id.clone()))
+            .collect();
         let seen = filter::Seen {
             record: r,
             state: s,
             paused: resources::paused(s),
             labels: &labels,
             created: created(r),
+            networks: &networks,
         };
         if filter::matches(filters, &seen, &created_of) {
             out.push((r.clone(), s.clone()));

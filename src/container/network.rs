@@ -9,11 +9,10 @@
 
 use super::record::{Containers, Status};
 use crate::container::error::{Error, Result};
-use crate::net::{self, NetError, NetworkMode, PortForwarder, PortReservation, PublishedPort};
+use crate::net::{self, NetworkMode, PortForwarder, PortReservation, PublishedPort};
 use crate::sandbox::spec::{EtcFiles, JoinNamespaces, SandboxSpec};
 use crate::sandbox::userns::IdMap;
 use rustix::fd::OwnedFd;
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -49,11 +48,6 @@ pub struct NamedNetwork {
     pub attached: Option<(std::path::PathBuf, String)>,
 }
 
-/// A network flag that does not parse.
-fn net_err(e: NetError) -> Error {
-    Error::Usage(e.to_string())
-}
-
 /// `run`'s network flags, as parsed.
 pub struct Flags<'a> {
     /// `--network`.
@@ -72,12 +66,13 @@ pub struct Flags<'a> {
     pub storage: &'a Path,
 }
 
-/// The flags as given: `--network`, `-p`, `-P` (with the image's exposed
-/// ports), `--dns`, `--add-host`, with the `[network]` configuration.
+/// The flags as given: `--network`, `-p`, `-P` (with the exposed ports:
+/// the image's and `--expose`'s), `--dns`, `--add-host`, with the
+/// `[network]` configuration.
 pub fn plan(
     containers: &Containers,
     flags: &Flags<'_>,
-    exposed: Option<&BTreeMap<String, serde_json::Value>>,
+    exposed: &std::collections::BTreeSet<net::ExposedPort>,
     config: &crate::config::NetworkConfig,
 ) -> Result<NetworkPlan> {
     let (network, publish, publish_all, dns, add_host) = (
@@ -90,14 +85,16 @@ pub fn plan(
     let mode = network.clone();
     let mut ports = publish.to_vec();
     if publish_all {
-        for key in exposed
-            .map(|e| e.keys().collect::<Vec<_>>())
-            .unwrap_or_default()
-        {
-            // "80/tcp": a random free host port, as docker does.
-            for mut p in net::parse_publish(key).map_err(net_err)? {
-                p.host_port = 0;
-                ports.push(p);
+        // Each exposed port that -p did not publish: a random free host
+        // port, as docker does.
+        for e in exposed {
+            if !publish.iter().any(|p| p.exposed() == *e) {
+                ports.push(PublishedPort {
+                    host_ip: None,
+                    host_port: 0,
+                    container_port: e.port,
+                    proto: e.proto,
+                });
             }
         }
     }

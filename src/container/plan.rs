@@ -14,11 +14,11 @@ use super::record::ContainerConfig;
 use super::spec::{RestartPolicy, RunSpec, SecurityOpt, SpecError, UserMount, UsernsMode};
 use super::supervisor::{self, SupervisedNetwork};
 use crate::image::config::RunConfig;
-use crate::net::PublishedPort;
+use crate::net::{ExposedPort, PublishedPort};
 use crate::sandbox::spec::{CgroupFs, Rootfs, SandboxSpec, SharedUserns, User};
 use crate::sandbox::userns::{IdMap, IdRange};
 use crate::sandbox::{CapSet, MountOp};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// What the plan depends on besides the flags, the image and the
@@ -82,6 +82,8 @@ pub struct Plan {
     pub process: ProcessPlan,
     /// The image's labels, then `--label`.
     pub labels: BTreeMap<String, String>,
+    /// The image's EXPOSE, `--expose` and the published container ports.
+    pub exposed: BTreeSet<ExposedPort>,
     /// The user namespace's maps (keep-id's, or those of the container
     /// whose namespaces are shared).
     pub id_map: IdMap,
@@ -107,6 +109,21 @@ pub struct Plan {
     /// the sandbox's spec within. Its `network` is filled in once the
     /// host ports are bound (`supervised_with`).
     pub supervised: supervisor::Plan,
+}
+
+/// The container's exposed ports as docker counts them: the image's
+/// EXPOSE (a protocol burrow cannot carry, such as sctp, left out),
+/// `--expose`, and each published container port.
+pub fn exposed_ports(spec: &RunSpec, image: &RunConfig) -> BTreeSet<ExposedPort> {
+    let from_image = image
+        .exposed_ports
+        .iter()
+        .flatten()
+        .filter_map(|(k, _)| k.parse().ok());
+    from_image
+        .chain(spec.expose.iter().copied())
+        .chain(spec.publish.iter().map(PublishedPort::exposed))
+        .collect()
 }
 
 /// Checks of the flags against each other alone, made before the image
@@ -289,6 +306,7 @@ pub fn plan(
         id,
         process,
         labels,
+        exposed: exposed_ports(spec, image),
         id_map,
         capabilities,
         no_new_privs,
@@ -450,6 +468,7 @@ impl Plan {
             restart_policy: spec.restart,
             stop_signal: self.process.stop_signal,
             labels: self.labels.clone(),
+            exposed_ports: self.exposed.clone(),
             ulimits: spec.ulimits.clone(),
             shm_size: spec.shm_size,
             sysctls: spec.sysctls.clone(),

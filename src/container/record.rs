@@ -201,6 +201,13 @@ pub struct ContainerConfig {
     /// The image's labels, then `--label`'s.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// The image's EXPOSE, `--expose` and the published container ports,
+    /// as docker's `{"80/tcp": {}}`.
+    #[serde(
+        skip_serializing_if = "std::collections::BTreeSet::is_empty",
+        with = "port_set"
+    )]
+    pub exposed_ports: std::collections::BTreeSet<crate::net::ExposedPort>,
     /// `--ulimit`, one per resource (`inspect` shows it in HostConfig).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ulimits: Vec<super::spec::Rlimit>,
@@ -245,6 +252,7 @@ impl Default for ContainerConfig {
             restart_policy: RestartPolicy::No,
             stop_signal: libc::SIGTERM,
             labels: Default::default(),
+            exposed_ports: Default::default(),
             ulimits: Vec::new(),
             shm_size: None,
             sysctls: Vec::new(),
@@ -252,6 +260,25 @@ impl Default for ContainerConfig {
             group_add: Vec::new(),
             detach_keys: None,
         }
+    }
+}
+
+/// A set of ports as docker's config writes it: `{"80/tcp": {}}`.
+mod port_set {
+    use crate::net::ExposedPort;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::collections::{BTreeMap, BTreeSet};
+
+    pub fn serialize<S: Serializer>(
+        ports: &BTreeSet<ExposedPort>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_map(ports.iter().map(|p| (p, serde_json::Map::new())))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeSet<ExposedPort>, D::Error> {
+        let map: BTreeMap<ExposedPort, serde::de::IgnoredAny> = BTreeMap::deserialize(d)?;
+        Ok(map.into_keys().collect())
     }
 }
 

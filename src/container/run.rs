@@ -293,7 +293,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
     let mut network = network::plan(
         &containers,
         &flags,
-        image_run.exposed_ports.as_ref(),
+        &super::plan::exposed_ports(spec, &image_run),
         &ctx.config.network,
     )?;
     if let (Some((share, _)), Some((join, _, _))) =

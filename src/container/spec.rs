@@ -627,8 +627,11 @@ pub struct RunSpec {
     pub network_endpoint: crate::net::networks::EndpointSpec,
     /// `-p`, each range expanded to its ports.
     pub publish: Vec<PublishedPort>,
-    /// `-P`: the image's exposed ports on random host ports.
+    /// `-P`: the exposed ports (the image's and `--expose`'s) on random
+    /// host ports.
     pub publish_all: bool,
+    /// `--expose`, each range expanded to its ports.
+    pub expose: Vec<crate::net::ExposedPort>,
     /// `--dns`.
     pub dns: Vec<IpAddr>,
     /// `--add-host NAME:IP`.

@@ -17,7 +17,7 @@ pub mod stack;
 pub mod tap;
 
 pub use forward::PortForwarder;
-pub use ports::{parse_publish, PortProto, PortReservation, PublishedPort};
+pub use ports::{parse_publish, ExposedPort, PortProto, PortRange, PortReservation, PublishedPort};
 pub use stack::{UserNetConfig, UserNetwork};
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -71,6 +71,8 @@ pub enum NetError {
     UnknownMode(String),
     #[error("invalid --publish {spec:?}: {why}")]
     Publish { spec: String, why: String },
+    #[error("invalid port {spec:?}: {why}")]
+    Port { spec: String, why: String },
     #[error("invalid --add-host {0:?}: expected NAME:IP")]
     AddHost(String),
     #[error("invalid --dns {0:?}: expected an IP address")]

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PortProto {
     Tcp,
@@ -61,6 +61,105 @@ impl PublishedPort {
             "{ip}:{}->{}/{}",
             self.host_port, self.container_port, self.proto
         )
+    }
+}
+
+/// A container port and its protocol, docker's `80/tcp`: what EXPOSE,
+/// `--expose` and `-p` declare; a record keeps them as docker's config's
+/// `ExposedPorts` keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ExposedPort {
+    pub port: u16,
+    pub proto: PortProto,
+}
+
+impl std::fmt::Display for ExposedPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.port, self.proto)
+    }
+}
+
+impl std::str::FromStr for ExposedPort {
+    type Err = NetError;
+
+    /// `80/tcp`, `53/udp`, or `80` (tcp).
+    fn from_str(s: &str) -> Result<ExposedPort, NetError> {
+        match s.parse::<PortRange>()? {
+            PortRange { first, last, proto } if first == last => {
+                Ok(ExposedPort { port: first, proto })
+            }
+            _ => Err(NetError::Port {
+                spec: s.into(),
+                why: "one port, not a range".into(),
+            }),
+        }
+    }
+}
+
+impl Serialize for ExposedPort {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ExposedPort {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ExposedPort, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Container ports as docker's `--expose` and `ps --filter publish|expose`
+/// take them: `PORT[-PORT][/tcp|udp]`, tcp when no protocol is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+    pub proto: PortProto,
+}
+
+impl std::str::FromStr for PortRange {
+    type Err = NetError;
+
+    fn from_str(s: &str) -> Result<PortRange, NetError> {
+        let bad = |why: &str| NetError::Port {
+            spec: s.to_string(),
+            why: why.to_string(),
+        };
+        let (body, proto) = match s.rsplit_once('/') {
+            Some((b, "tcp")) => (b, PortProto::Tcp),
+            Some((b, "udp")) => (b, PortProto::Udp),
+            Some(_) => return Err(bad("the protocol must be tcp or udp")),
+            None => (s, PortProto::Tcp),
+        };
+        let (first, last) =
+            range(body).ok_or_else(|| bad("a port is 1-65535, a range FIRST-LAST"))?;
+        Ok(PortRange { first, last, proto })
+    }
+}
+
+impl PortRange {
+    /// Each port of the range.
+    pub fn ports(self) -> impl Iterator<Item = ExposedPort> {
+        (self.first..=self.last).map(move |port| ExposedPort {
+            port,
+            proto: self.proto,
+        })
+    }
+
+    pub fn contains(&self, p: ExposedPort) -> bool {
+        p.proto == self.proto && (self.first..=self.last).contains(&p.port)
+    }
+}
+
+impl PublishedPort {
+    /// The container side of the port.
+    pub fn exposed(&self) -> ExposedPort {
+        ExposedPort {
+            port: self.container_port,
+            proto: self.proto,
+        }
     }
 }
 
