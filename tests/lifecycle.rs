@@ -396,6 +396,44 @@ fn exec_runs_in_the_container_with_its_settings_and_passes_the_status() {
         lines[4].ends_with("0000000000000000"),
         "no capabilities as a user\n{out}"
     );
+    // --env-file: its lines, then -e over them, over the container's.
+    let file = env.fixture(
+        "exec.env",
+        b"# a comment\nRUN_VAR=from-file\nFILE_ONLY=yes\n",
+    );
+    let out = env.ok(&[
+        "exec",
+        "--env-file",
+        common::path_str(&file),
+        "-e",
+        "FILE_ONLY=flag",
+        "e1",
+        "sh",
+        "-c",
+        "echo $RUN_VAR $FILE_ONLY $FROM_IMAGE",
+    ]);
+    assert_eq!(out.stdout, "from-file flag yes\n", "{out}");
+    let missing_file = env.run(&["exec", "--env-file", "/no/such.env", "e1", "true"]);
+    assert_eq!(missing_file.code(), Some(125), "{missing_file}");
+    assert!(
+        missing_file.stderr.contains("/no/such.env"),
+        "{missing_file}"
+    );
+    // --privileged: every capability for that command (CAP_SYS_ADMIN is
+    // not in the container's default set), none as a user.
+    let cap_eff = |extra: &[&str]| -> u64 {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(extra);
+        args.extend(["e1", "grep", "CapEff", "/proc/self/status"]);
+        let out = env.ok(&args);
+        let hex = out.stdout.split_whitespace().nth(1).expect("CapEff: HEX");
+        u64::from_str_radix(hex, 16).expect("hex")
+    };
+    const SYS_ADMIN: u64 = 1 << 21;
+    assert_eq!(cap_eff(&[]) & SYS_ADMIN, 0);
+    assert_ne!(cap_eff(&["--privileged"]) & SYS_ADMIN, 0);
+    assert!(cap_eff(&["--privileged"]) > cap_eff(&[]));
+    assert_eq!(cap_eff(&["--privileged", "-u", "1000"]), 0);
     assert_eq!(
         env.run(&["exec", "e1", "sh", "-c", "exit 7"]).code(),
         Some(7)

@@ -409,6 +409,9 @@ fn the_default_seccomp_profile_refuses_dockers_calls_in_run_and_exec() {
     assert_default_profile(&exec(&[], "filtered"), "exec");
     assert_default_profile(&exec(&["-u", "1000"], "filtered"), "exec -u 1000");
     assert_unfiltered(&exec(&[], "open"), "exec into an unconfined container");
+    // exec --privileged: that command alone runs without the profile.
+    assert_unfiltered(&exec(&["--privileged"], "filtered"), "exec --privileged");
+    assert_default_profile(&exec(&[], "filtered"), "exec after exec --privileged");
     env.ok(&["rm", "-f", "filtered", "open"]);
 }
 

@@ -431,6 +431,7 @@ impl Exec {
             tty,
             stdin: !self.detach,
             detached: self.detach,
+            privileged: false,
         };
         Ok(lifecycle::exec(ctx, &name, &spec, self.detach)?)
     }

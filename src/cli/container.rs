@@ -115,12 +115,19 @@ pub struct Exec {
     /// Set an environment variable (NAME=VALUE, or NAME to pass yours on).
     #[arg(short, long = "env", value_name = "NAME[=VALUE]")]
     env: Vec<String>,
+    /// Read environment variables from a file of NAME=VALUE lines (-e wins).
+    #[arg(long, value_name = "FILE")]
+    env_file: Vec<PathBuf>,
     /// Working directory inside the container.
     #[arg(short, long)]
     workdir: Option<String>,
     /// Run as this user: name, uid, or uid:gid.
     #[arg(short, long)]
     user: Option<String>,
+    /// Every capability of the container's user namespace and no seccomp
+    /// profile for this command, whatever the container runs with.
+    #[arg(long)]
+    privileged: bool,
     /// Run in the background; print nothing.
     #[arg(short, long)]
     detach: bool,
@@ -133,14 +140,10 @@ pub struct Exec {
 
 impl Exec {
     pub fn exec(self, ctx: &Context) -> Result<i32> {
-        let env = self
-            .env
-            .into_iter()
-            .filter_map(|e| match e.split_once('=') {
-                Some(_) => Some(e),
-                None => std::env::var(&e).ok().map(|v| format!("{e}={v}")),
-            })
-            .collect();
+        let env = crate::container::plan::exec_environment(&self.env_file, &self.env, |n| {
+            std::env::var(n).ok()
+        })
+        .map_err(crate::container::ContainerError::from)?;
         let spec = ExecSpec {
             argv: self.command,
             env,
@@ -149,6 +152,7 @@ impl Exec {
             tty: self.tty && !self.detach,
             stdin: self.interactive && !self.detach,
             detached: self.detach,
+            privileged: self.privileged,
         };
         lifecycle::exec(ctx, &self.container, &spec, self.detach)
     }

@@ -837,6 +837,33 @@ pub fn environment(
     env: &[String],
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Vec<String>, SpecError> {
+    let mut vars = assignments(image_env, env_files, env, lookup)?;
+    if !vars.iter().any(|(n, _)| n == "PATH") {
+        vars.insert(0, ("PATH".into(), DEFAULT_PATH["PATH=".len()..].into()));
+    }
+    Ok(vars.into_iter().map(|(n, v)| format!("{n}={v}")).collect())
+}
+
+/// What `exec --env-file` and `-e` add to the container's environment
+/// (which they win over): the files' lines, then `-e`, later ones
+/// winning; `NAME` alone passes the caller's value on (or nothing).
+pub fn exec_environment(
+    env_files: &[PathBuf],
+    env: &[String],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<String>, SpecError> {
+    let texts = read_env_files(env_files)?;
+    let vars = assignments(&[], &texts, env, lookup)?;
+    Ok(vars.into_iter().map(|(n, v)| format!("{n}={v}")).collect())
+}
+
+/// `environment`'s variables in order, without its PATH default.
+fn assignments(
+    image_env: &[String],
+    env_files: &[String],
+    env: &[String],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, SpecError> {
     let mut vars: Vec<(String, String)> = Vec::new();
     let set = |entry: &str, vars: &mut Vec<(String, String)>| -> Result<(), SpecError> {
         let (name, value) = match entry.split_once('=') {
@@ -868,10 +895,7 @@ pub fn environment(
     for e in env {
         set(e, &mut vars)?;
     }
-    if !vars.iter().any(|(n, _)| n == "PATH") {
-        vars.insert(0, ("PATH".into(), DEFAULT_PATH["PATH=".len()..].into()));
-    }
-    Ok(vars.into_iter().map(|(n, v)| format!("{n}={v}")).collect())
+    Ok(vars)
 }
 
 pub(super) fn check_target(target: &str) -> Result<(), String> {
