@@ -146,6 +146,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_point_is_a_date_unix_seconds_or_a_duration_before_now() {
+        const S: u64 = 1_000_000_000;
+        assert_eq!(point("1000", 5000 * S), Some(1000 * S));
+        assert_eq!(point("1000.5", 5000 * S), Some(1000 * S + S / 2));
+        assert_eq!(point("10s", 5000 * S), Some(4990 * S));
+        assert_eq!(point("1m30s", 5000 * S), Some(4910 * S));
+        assert_eq!(point("1970-01-01T00:16:40Z", 5000 * S), Some(1000 * S));
+        assert_eq!(point("soon", 5000 * S), None);
+        assert_eq!(point("-5", 5000 * S), None);
+    }
+
+    #[test]
     fn docker_date_is_utc_with_its_zone_spelled_out() {
         assert_eq!(
             docker_date("2026-11-22T10:11:12+02:00"),

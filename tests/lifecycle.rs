@@ -174,6 +174,25 @@ fn logs_keep_stdout_and_stderr_apart_with_tail_since_and_timestamps() {
     let past = env.ok(&["logs", "--since", "1h", "l1"]);
     assert_eq!(past.stdout.lines().count(), 3, "{past}");
     env.fails(&["logs", "--since", "whenever", "l1"]);
+    // --until: the lines before a time; with --since, those between. The
+    // stamps of -t are the times they take.
+    let stamps: Vec<String> = ts
+        .stdout
+        .lines()
+        .map(|l| l.split_once(' ').expect("stamped").0.to_string())
+        .collect();
+    let before = env.ok(&["logs", "--until", &stamps[2], "l1"]);
+    assert_eq!(before.stdout, "out1\nout2\n", "{before}");
+    let after = env.ok(&["logs", "--since", &stamps[2], "--until", "4000000000", "l1"]);
+    assert_eq!(after.stdout, "out3\n", "{after}");
+    let none = env.ok(&["logs", "--since", &stamps[2], "--until", &stamps[2], "l1"]);
+    assert_eq!(none.stdout, "", "{none}");
+    let past = env.ok(&["logs", "--until", "1h", "l1"]);
+    assert_eq!(past.stdout, "", "{past}");
+    env.fails(&["logs", "--until", "whenever", "l1"]);
+    // --details: nothing is added without --log-opt labels/env, as docker.
+    let details = env.ok(&["logs", "--details", "l1"]);
+    assert_eq!(details.stdout, logs.stdout, "{details}");
     env.ok(&["rm", "l1"]);
 }
 

@@ -166,12 +166,19 @@ pub struct Logs {
     /// Only the last N lines.
     #[arg(short = 'n', long, value_name = "N")]
     tail: Option<String>,
-    /// Only output since TIME (RFC 3339, seconds since the epoch, or 10s, 5m, 2h ago).
-    #[arg(long, value_name = "TIME")]
-    since: Option<String>,
+    /// Only output since TIME (RFC 3339, Unix seconds, or a Go duration before now: 10s, 5m, 1h30m).
+    #[arg(long, value_name = "TIME", value_parser = super::values::time_point)]
+    since: Option<u64>,
+    /// Only output before TIME (the same forms); --follow stops there.
+    #[arg(long, value_name = "TIME", value_parser = super::values::time_point)]
+    until: Option<u64>,
     /// Prefix each line with its time.
     #[arg(short, long)]
     timestamps: bool,
+    /// Show the attributes `--log-opt labels=`/`env=` add to each line
+    /// (burrow's log keeps none, so nothing is added).
+    #[arg(long)]
+    details: bool,
     container: String,
 }
 
@@ -184,20 +191,14 @@ impl Logs {
                     .map_err(|_| Error::Usage(format!("--tail {n:?}: a number or all")))?,
             ),
         };
-        let since = match &self.since {
-            None => None,
-            Some(s) => Some(
-                lifecycle::parse_since(s, crate::image::store::now()).ok_or_else(|| {
-                    Error::Usage(format!(
-                        "--since {s:?}: a date (RFC 3339), seconds since the epoch, or 10s/5m/2h"
-                    ))
-                })?,
-            ),
-        };
+        // docker's --details prints the attributes of --log-opt labels
+        // and env; burrow's log has none, so its lines are the same.
+        let _ = self.details;
         let opts = LogOptions {
             follow: self.follow,
             tail,
-            since,
+            since_ns: self.since,
+            until_ns: self.until,
             timestamps: self.timestamps,
         };
         lifecycle::logs(ctx, &self.container, &opts)

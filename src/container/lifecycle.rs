@@ -697,8 +697,10 @@ fn exec_id() -> String {
 pub struct LogOptions {
     pub follow: bool,
     pub tail: Option<usize>,
-    /// Seconds since the epoch.
-    pub since: Option<u64>,
+    /// Lines from this time on (nanoseconds since the epoch).
+    pub since_ns: Option<u64>,
+    /// Lines before this time; a follow stops there.
+    pub until_ns: Option<u64>,
     pub timestamps: bool,
 }
 
@@ -788,8 +790,10 @@ pub fn logs(ctx: &Context, input: &str, opts: &LogOptions) -> Result<()> {
         all.extend(partial.iter_mut().filter_map(Option::take));
         all.sort_by_key(|l| l.time_ns);
     }
-    let since_ns = opts.since.map(|s| s.saturating_mul(1_000_000_000));
-    all.retain(|l| since_ns.is_none_or(|s| l.time_ns >= s));
+    let in_span = |l: &Line| {
+        opts.since_ns.is_none_or(|s| l.time_ns >= s) && opts.until_ns.is_none_or(|u| l.time_ns < u)
+    };
+    all.retain(in_span);
     if let Some(n) = opts.tail {
         let skip = all.len().saturating_sub(n);
         all.drain(..skip);
@@ -804,6 +808,11 @@ pub fn logs(ctx: &Context, input: &str, opts: &LogOptions) -> Result<()> {
     }
     let sock = socket(ctx, &r.id);
     loop {
+        // docker's --until ends a follow at that time.
+        if opts.until_ns.is_some_and(|u| super::log::now_ns() >= u) {
+            let _ = out.flush();
+            return Ok(());
+        }
         let alive = c
             .state(&r.id)
             .map(|s| s.status == Status::Running)
@@ -816,7 +825,7 @@ pub fn logs(ctx: &Context, input: &str, opts: &LogOptions) -> Result<()> {
         let got = !frames.is_empty();
         let mut done = Vec::new();
         lines(frames, &mut partial, &mut done);
-        for l in &done {
+        for l in done.iter().filter(|l| in_span(l)) {
             print_line(&mut out, l, opts.timestamps);
         }
         // What rotation took lies after these frames (`poll` stops at a
@@ -845,27 +854,6 @@ pub fn logs(ctx: &Context, input: &str, opts: &LogOptions) -> Result<()> {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-}
-
-/// `--since`: RFC 3339, seconds since the epoch, or a duration ago
-/// (`10s`, `5m`, `2h`).
-pub fn parse_since(s: &str, now: u64) -> Option<u64> {
-    if let Ok(n) = s.parse::<u64>() {
-        return Some(n);
-    }
-    if let Some(t) = crate::time::parse_rfc3339(s) {
-        return Some(t);
-    }
-    let (num, unit) = s.split_at(s.len().checked_sub(1)?);
-    let n: u64 = num.parse().ok()?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => return None,
-    };
-    Some(now.saturating_sub(n * mult))
 }
 
 /// One process of a container, as `top` lists it.
@@ -1011,15 +999,6 @@ pub fn healthcheck(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn since_takes_epochs_dates_and_durations() {
-        assert_eq!(parse_since("1000", 5000), Some(1000));
-        assert_eq!(parse_since("10s", 5000), Some(4990));
-        assert_eq!(parse_since("2m", 5000), Some(4880));
-        assert_eq!(parse_since("1970-01-01T00:16:40Z", 5000), Some(1000));
-        assert_eq!(parse_since("soon", 5000), None);
-    }
 
     #[test]
     fn frames_become_lines_per_stream() {
