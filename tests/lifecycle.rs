@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{TestEnv, TestUser};
+use common::{path_str, TestEnv, TestUser};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -423,7 +423,7 @@ fn exec_runs_in_the_container_with_its_settings_and_passes_the_status() {
     let out = env.ok(&[
         "exec",
         "--env-file",
-        common::path_str(&file),
+        path_str(&file),
         "-e",
         "FILE_ONLY=flag",
         "e1",
@@ -948,6 +948,104 @@ fn cp_both_ways_stays_inside_the_container_through_its_symlinks() {
         .collect();
     assert!(stray.is_empty(), "no copy escaped to the host");
     env.ok(&["rm", "c1"]);
+}
+
+/// `cp -L` follows a link at the source path, within the container's root
+/// (one that points at a host file reaches nothing); `cp -a` keeps the
+/// source's owners both ways.
+#[test]
+fn cp_follow_link_stays_in_the_root_and_archive_keeps_owners() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(env) = env_with_image("cp_follow_link_and_archive") else {
+        return;
+    };
+    let host_dir = env.work.join("host-side");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    env.give(&host_dir);
+    let secret = env.canary.join("secret");
+    let climb = format!("../../../../../../../..{}", secret.display());
+    let script = format!(
+        "mkdir /data; echo owned > /data/f; chown 1234:2345 /data/f; ln -s f /data/link; \
+         ln -s {} /data/abs; ln -s {climb} /data/up; ln -s /data /data/dir; \
+         touch /mnt/ref; chown 1234:2345 /mnt/ref; echo ready; sleep 1000",
+        secret.display()
+    );
+    let bind = format!("{}:/mnt", host_dir.display());
+    env.ok(&[
+        "run", "-d", "--name", "c2", "-v", &bind, IMAGE, "sh", "-c", &script,
+    ]);
+    wait_until("the files", || {
+        env.ok(&["logs", "c2"]).stdout.contains("ready")
+    });
+    let at = |n: &str| host_dir.join(n);
+    for (state, n) in [("running", 1), ("stopped", 2)] {
+        if state == "stopped" {
+            env.ok(&["stop", "-t", "0", "c2"]);
+        }
+        // Without -L the link is copied; with it, its target, by the
+        // link's name.
+        env.ok(&["cp", "c2:/data/link", path_str(&at(&format!("plain{n}")))]);
+        assert!(at(&format!("plain{n}")).is_symlink(), "{state}");
+        env.ok(&[
+            "cp",
+            "-L",
+            "c2:/data/link",
+            path_str(&at(&format!("followed{n}"))),
+        ]);
+        assert_eq!(
+            std::fs::read_to_string(at(&format!("followed{n}"))).unwrap(),
+            "owned\n",
+            "{state}"
+        );
+        let tar = env.ok(&["cp", "--follow-link", "c2:/data/dir", "-"]);
+        assert!(
+            tar.stdout.contains("owned\n"),
+            "a directory's link followed ({state})"
+        );
+        // A link to a host path, absolute or climbing, resolves in the
+        // container's root, where there is no such file.
+        for link in ["abs", "up"] {
+            let dst = at(&format!("{link}{n}"));
+            let out = env.run(&["cp", "-L", &format!("c2:/data/{link}"), path_str(&dst)]);
+            assert_ne!(out.code(), Some(0), "{state} {link}: {out}");
+            assert!(!dst.exists(), "{state} {link}: nothing copied");
+            let out = env.run(&["cp", "-L", &format!("c2:/data/{link}"), "-"]);
+            assert_ne!(out.code(), Some(0), "{state} {link}: {out}");
+            assert!(!out.stdout.contains("canary"), "{state} {link}: {out}");
+        }
+    }
+    // -a out: the host file is owned as the container's 1234:2345 is
+    // (the reference the container chowned in its bind mount).
+    let reference = std::fs::metadata(at("ref")).unwrap();
+    env.ok(&["cp", "-a", "c2:/data/f", path_str(&at("kept"))]);
+    env.ok(&["cp", "c2:/data/f", path_str(&at("mine"))]);
+    let kept = std::fs::metadata(at("kept")).unwrap();
+    let mine = std::fs::metadata(at("mine")).unwrap();
+    assert_eq!((kept.uid(), kept.gid()), (reference.uid(), reference.gid()));
+    assert_ne!(mine.uid(), reference.uid());
+    // -a in: the source's owners as the container's user namespace sees
+    // them (the copied-out file's are its 1234:2345); without -a, and for
+    // the user's own files, the container's root.
+    let src = env.fixture("in.txt", b"in\n");
+    env.give(&src);
+    env.ok(&["cp", "-a", path_str(&at("kept")), "c2:/data/in-a"]);
+    env.ok(&["cp", path_str(&at("kept")), "c2:/data/in-plain"]);
+    env.ok(&["cp", "-a", path_str(&src), "c2:/data/in-mine"]);
+    env.ok(&["start", "c2"]);
+    let owners = env.ok(&[
+        "exec",
+        "c2",
+        "sh",
+        "-c",
+        "stat -c %u:%g /data/in-a /data/in-plain /data/in-mine",
+    ]);
+    assert_eq!(owners.stdout, "1234:2345\n0:0\n0:0\n", "{owners}");
+    assert_eq!(
+        std::fs::read_to_string(&secret).unwrap(),
+        "canary\n",
+        "the host's file untouched"
+    );
+    env.ok(&["rm", "-f", "c2"]);
 }
 
 #[test]

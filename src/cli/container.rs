@@ -452,6 +452,14 @@ impl Rename {
 
 #[derive(clap::Args, Debug)]
 pub struct Cp {
+    /// Keep the source's uid and gid (as the container's user namespace
+    /// sees them: your own files are its root's) instead of the copier's.
+    #[arg(short, long)]
+    archive: bool,
+    /// Follow a symbolic link at the source path (in a container, within
+    /// its root) and copy what it points to.
+    #[arg(short = 'L', long)]
+    follow_link: bool,
     /// CONTAINER:PATH or a host path.
     src: String,
     /// CONTAINER:PATH or a host path.
@@ -460,8 +468,17 @@ pub struct Cp {
 
 impl Cp {
     pub fn exec(self, ctx: &Context) -> Result<()> {
-        use crate::container::files::{copy, CopyEnd};
-        copy(ctx, &CopyEnd::parse(&self.src), &CopyEnd::parse(&self.dst))
+        use crate::container::files::{copy, CopyEnd, CopyOptions};
+        let opts = CopyOptions {
+            archive: self.archive,
+            follow_link: self.follow_link,
+        };
+        copy(
+            ctx,
+            &CopyEnd::parse(&self.src),
+            &CopyEnd::parse(&self.dst),
+            opts,
+        )
     }
 }
 

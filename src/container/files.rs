@@ -158,8 +158,31 @@ impl CopyEnd {
     }
 }
 
+/// `cp`'s options, as docker's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopyOptions {
+    /// `-a`: what is copied keeps its source's uid and gid as the
+    /// container's user namespace sees them (the user's own files are
+    /// its root's), instead of the copier's.
+    pub archive: bool,
+    /// `-L`: a symbolic link at SRC_PATH is followed (in the container,
+    /// within its root) and its target copied; links below it stay links.
+    pub follow_link: bool,
+}
+
+impl CopyOptions {
+    /// How SRC_PATH's last component is opened.
+    fn last(self) -> OFlags {
+        if self.follow_link {
+            OFlags::empty()
+        } else {
+            OFlags::NOFOLLOW
+        }
+    }
+}
+
 /// `cp SRC DST`: one end in a container, the other on the host.
-pub fn copy(ctx: &Context, src: &CopyEnd, dst: &CopyEnd) -> Result<()> {
+pub fn copy(ctx: &Context, src: &CopyEnd, dst: &CopyEnd, opts: CopyOptions) -> Result<()> {
     let abs = |p: &Path| -> Result<PathBuf> {
         Ok(if p.is_absolute() {
             p.to_path_buf()
@@ -174,7 +197,7 @@ pub fn copy(ctx: &Context, src: &CopyEnd, dst: &CopyEnd) -> Result<()> {
         (CopyEnd::Container { name, path }, CopyEnd::Host(host)) if stream(host) => {
             let path = path.clone();
             with_root(ctx, name, true, move |root| {
-                tar_out(root, &path, &mut std::io::stdout().lock())
+                tar_out(root, &path, opts, &mut std::io::stdout().lock())
             })
         }
         (CopyEnd::Host(host), CopyEnd::Container { name, path }) if stream(host) => {
@@ -192,11 +215,15 @@ pub fn copy(ctx: &Context, src: &CopyEnd, dst: &CopyEnd) -> Result<()> {
         }
         (CopyEnd::Container { name, path }, CopyEnd::Host(host)) => {
             let (path, host) = (path.clone(), abs(host)?);
-            with_root(ctx, name, true, move |root| copy_out(root, &path, &host))
+            with_root(ctx, name, true, move |root| {
+                copy_out(root, &path, &host, opts)
+            })
         }
         (CopyEnd::Host(host), CopyEnd::Container { name, path }) => {
             let (path, host) = (path.clone(), abs(host)?);
-            with_root(ctx, name, true, move |root| copy_in(root, &host, &path))
+            with_root(ctx, name, true, move |root| {
+                copy_in(root, &host, &path, opts)
+            })
         }
         _ => Err(Error::Usage(
             "cp copies between a container (CONTAINER:PATH) and the host".into(),
@@ -228,9 +255,14 @@ fn base_name(path: &str) -> String {
 }
 
 /// `cp CTR:PATH -`: PATH as a tar stream, its entries under PATH's base
-/// name (the link itself for a symbolic link).
-fn tar_out(root: &OwnedFd, path: &str, out: &mut dyn Write) -> std::result::Result<(), FilesError> {
-    let fd = resolve(root, path, OFlags::PATH | OFlags::NOFOLLOW)?;
+/// name (the link itself for a symbolic link, unless `-L`).
+fn tar_out(
+    root: &OwnedFd,
+    path: &str,
+    opts: CopyOptions,
+    out: &mut dyn Write,
+) -> std::result::Result<(), FilesError> {
+    let fd = resolve(root, path, OFlags::PATH | opts.last())?;
     let st = rustix::fs::fstat(&fd).map_err(sys(&path))?;
     let name = base_name(path);
     let name = if name.is_empty() || name == "/" {
@@ -262,7 +294,7 @@ fn tar_out(root: &OwnedFd, path: &str, out: &mut dyn Write) -> std::result::Resu
                 .map_err(e)?;
         }
         FileType::RegularFile => {
-            let file = resolve(root, path, OFlags::RDONLY | OFlags::NOFOLLOW)?;
+            let file = resolve(root, path, OFlags::RDONLY | opts.last())?;
             let mut file = std::fs::File::from(file);
             tar.append_file(&name, mode, mtime, st.st_size as u64, &mut file)
                 .map_err(e)?;
@@ -274,23 +306,30 @@ fn tar_out(root: &OwnedFd, path: &str, out: &mut dyn Write) -> std::result::Resu
         .map_err(|e| FilesError::Stdout(Box::new(archive(e))))
 }
 
-fn copy_out(root: &OwnedFd, path: &str, host: &Path) -> std::result::Result<(), FilesError> {
+fn copy_out(
+    root: &OwnedFd,
+    path: &str,
+    host: &Path,
+    opts: CopyOptions,
+) -> std::result::Result<(), FilesError> {
     // The last component is not followed when it is a symlink: the link
-    // itself is copied, as tar would.
-    let fd = resolve(root, path, OFlags::PATH | OFlags::NOFOLLOW)?;
+    // itself is copied, as tar would; with -L it is followed, within the
+    // container's root as every other component.
+    let fd = resolve(root, path, OFlags::PATH | opts.last())?;
     let st = rustix::fs::fstat(&fd).map_err(sys(&path))?;
     let target = if host.is_dir() {
         host.join(base_name(path))
     } else {
         host.to_path_buf()
     };
-    copy_tree_out(fd.as_fd(), &st, &target)
+    copy_tree_out(fd.as_fd(), &st, &target, opts.archive)
 }
 
 fn copy_tree_out(
     fd: BorrowedFd,
     st: &rustix::fs::Stat,
     dst: &Path,
+    archive: bool,
 ) -> std::result::Result<(), FilesError> {
     let err = |e: std::io::Error| host(dst)(e);
     let mode = st.st_mode & 0o7777;
@@ -323,6 +362,7 @@ fn copy_tree_out(
                     cfd.as_fd(),
                     &cst,
                     &dst.join(std::ffi::OsStr::from_bytes(name.to_bytes())),
+                    archive,
                 )?;
             }
             let _ =
@@ -344,7 +384,11 @@ fn copy_tree_out(
                 .map_err(err)?;
         }
         // Devices, fifos and sockets are not copied out.
-        _ => {}
+        _ => return Ok(()),
+    }
+    if archive {
+        // The source's ids, as the user namespace this runs in maps them.
+        std::os::unix::fs::lchown(dst, Some(st.st_uid), Some(st.st_gid)).map_err(err)?;
     }
     Ok(())
 }
@@ -384,8 +428,19 @@ fn entries(dir: BorrowedFd) -> std::result::Result<Vec<(std::ffi::CString, FileT
     Ok(out)
 }
 
-fn copy_in(root: &OwnedFd, from: &Path, path: &str) -> std::result::Result<(), FilesError> {
-    let meta = std::fs::symlink_metadata(from).map_err(host(from))?;
+fn copy_in(
+    root: &OwnedFd,
+    from: &Path,
+    path: &str,
+    opts: CopyOptions,
+) -> std::result::Result<(), FilesError> {
+    // -L: a host symlink at SRC_PATH is followed (the user's own files).
+    let meta = if opts.follow_link {
+        std::fs::metadata(from)
+    } else {
+        std::fs::symlink_metadata(from)
+    }
+    .map_err(host(from))?;
     // Into an existing directory: under the source's name; else as `path`.
     let (parent, name) = match resolve(root, path, OFlags::RDONLY | OFlags::DIRECTORY) {
         Ok(dir) => (
@@ -409,7 +464,7 @@ fn copy_in(root: &OwnedFd, from: &Path, path: &str) -> std::result::Result<(), F
             )
         }
     };
-    copy_tree_in(from, &meta, parent.as_fd(), &name)
+    copy_tree_in(from, &meta, parent.as_fd(), &name, opts.archive)
 }
 
 fn copy_tree_in(
@@ -417,8 +472,9 @@ fn copy_tree_in(
     meta: &std::fs::Metadata,
     parent: BorrowedFd,
     name: &std::ffi::OsStr,
+    archive: bool,
 ) -> std::result::Result<(), FilesError> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let err = |e: rustix::io::Errno| FilesError::InContainer {
         path: name.to_string_lossy().into_owned(),
         errno: e.raw_os_error(),
@@ -441,7 +497,7 @@ fn copy_tree_in(
         let list = std::fs::read_dir(from).map_err(host(from))?;
         for e in list.flatten() {
             let m = e.metadata().map_err(host(&e.path()))?;
-            copy_tree_in(&e.path(), &m, dir.as_fd(), &e.file_name())?;
+            copy_tree_in(&e.path(), &m, dir.as_fd(), &e.file_name(), archive)?;
         }
     } else if ft.is_symlink() {
         let target = std::fs::read_link(from).map_err(host(from))?;
@@ -458,6 +514,20 @@ fn copy_tree_in(
         let mut out = std::fs::File::from(fd);
         let mut src = std::fs::File::open(from).map_err(host(from))?;
         std::io::copy(&mut src, &mut out).map_err(host(from))?;
+    } else {
+        return Ok(());
+    }
+    if archive {
+        // The source's uid and gid as this user namespace sees them (the
+        // container's): the user's own files are its root's.
+        rustix::fs::chownat(
+            parent,
+            name,
+            Some(rustix::fs::Uid::from_raw(meta.uid())),
+            Some(rustix::fs::Gid::from_raw(meta.gid())),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(err)?;
     }
     Ok(())
 }
