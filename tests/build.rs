@@ -1132,6 +1132,55 @@ fn dockers_build_flags_for_this_machine_are_taken() {
     assert!(env.run(&["image", "exists", "other:1"]).code() == Some(1));
 }
 
+/// `--add-host` lines are in the /etc/hosts of RUN steps (and in the
+/// step's cache key: another entry runs the step again); `--cache-from`
+/// is taken and the local cache used.
+#[test]
+fn add_host_reaches_run_steps_and_cache_from_is_taken() {
+    let Some(env) = TestEnv::new("build_add_host", TestUser::Any) else {
+        return;
+    };
+    run_image::load_run_images(&env);
+    let file = format!("FROM {PLAIN}\nRUN cat /etc/hosts > /hosts\n");
+    let build = |host: &str| {
+        let out = env.run_with_stdin(
+            &[
+                "build",
+                "--network",
+                "none",
+                "--add-host",
+                host,
+                "--cache-from",
+                "type=registry,ref=example.com/cache",
+                "-t",
+                "hosts:1",
+                "-",
+            ],
+            Some(file.as_bytes()),
+        );
+        built_id(&out);
+        run_in(&env, "hosts:1", &["cat", "/hosts"])
+    };
+    let first = build("db.example:10.1.2.3");
+    assert!(
+        first
+            .lines()
+            .any(|l| l.starts_with("10.1.2.3") && l.split_whitespace().any(|w| w == "db.example")),
+        "{first}"
+    );
+    let second = build("db.example:10.9.8.7");
+    assert!(second.contains("10.9.8.7"), "{second}");
+    assert!(
+        !second.contains("10.1.2.3"),
+        "not the first build's step\n{second}"
+    );
+    let bad = env.run_with_stdin(
+        &["build", "--add-host", "nocolon", "-"],
+        Some(file.as_bytes()),
+    );
+    assert_eq!(bad.code(), Some(125), "{bad}");
+}
+
 /// What useradd copies from `stat` of the file it replaces (root:shadow in
 /// the image): with a single-id map `stat` shows root, so these four are
 /// root's in a layer built without subordinate ids (documented gap).

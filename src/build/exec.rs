@@ -52,6 +52,8 @@ pub struct BuildSpec {
     pub squash: bool,
     /// `--progress`: how steps are shown.
     pub progress: ProgressMode,
+    /// `--add-host NAME:IP`: lines of the /etc/hosts of RUN steps.
+    pub add_host: Vec<(String, std::net::IpAddr)>,
 }
 
 /// `--pull`: when FROM and COPY --from images are pulled.
@@ -1527,6 +1529,8 @@ impl Builder<'_> {
         };
         let mut extra = vec![network.to_string()];
         extra.extend(planned.iter().map(|p| p.key.clone()));
+        // A RUN step may read its /etc/hosts: other hosts, another step.
+        extra.extend((self.spec.add_host.iter()).map(|(name, ip)| format!("add-host {name}={ip}")));
         let extra_refs: Vec<&str> = extra.iter().map(String::as_str).collect();
         let key = context::step_key(&state.key, &created_by, &extra_refs);
         if self.try_cache(&key, state)? {
@@ -1597,6 +1601,7 @@ impl Builder<'_> {
                 .map_err(|e: crate::net::NetError| fail(e.to_string()))?,
             mounts: step_mounts,
             tmpfs: step_tmpfs,
+            add_host: self.spec.add_host.clone(),
             skip_image_volumes: true,
             ..Default::default()
         };

@@ -95,6 +95,14 @@ pub struct Build {
     /// Merge the layers the build makes into one (the base image's stay).
     #[arg(long)]
     squash: bool,
+    /// An /etc/hosts entry of RUN steps: NAME:IP (host-gateway names the host).
+    #[arg(long, value_name = "NAME:IP", value_parser = super::values::add_host)]
+    add_host: Vec<(String, std::net::IpAddr)>,
+    /// Accepted for scripts written for docker: burrow's own local build
+    /// cache is always used (a registry or a directory given here is not
+    /// read; --no-cache turns the cache off).
+    #[arg(long, value_name = "SOURCE")]
+    cache_from: Vec<String>,
     /// Print only the image id.
     #[arg(short, long)]
     quiet: bool,
@@ -111,7 +119,13 @@ pub struct Build {
 impl Build {
     pub fn exec(self, ctx: &Context) -> Result<()> {
         // --platform was checked to be this machine's by its parser.
-        let _ = (self.rm, self.force_rm, self.load, self.platform);
+        let _ = (
+            self.rm,
+            self.force_rm,
+            self.load,
+            self.platform,
+            self.cache_from,
+        );
         let id = crate::build::exec::build(
             ctx,
             &BuildSpec {
@@ -126,6 +140,7 @@ impl Build {
                 quiet: self.quiet,
                 secrets: self.secrets,
                 squash: self.squash,
+                add_host: self.add_host,
                 pull: match self.pull {
                     PullArg::Always => PullPolicy::Always,
                     PullArg::Missing => PullPolicy::Missing,
