@@ -293,6 +293,31 @@ fn platform_of_run_and_create_is_this_machines_only() {
     env.ok(&["rm", "made"]);
 }
 
+/// docker's names for its predefined networks are `--network` modes of
+/// burrow's (bridge: the default network), and `network ls` lists only
+/// the networks made with `network create`, which alone have an id.
+#[test]
+fn dockers_network_names_bridge_host_and_none_are_taken_by_run() {
+    let Some(env) = env_with_image("docker_network_names", TestUser::Any) else {
+        return;
+    };
+    for (given, mode) in [("bridge", "user"), ("host", "host"), ("none", "none")] {
+        env.ok(&["create", "--name", given, "--network", given, IMAGE]);
+        assert_eq!(
+            inspect(&env, given)["NetworkSettings"]["NetworkMode"],
+            mode,
+            "{given}"
+        );
+        assert_eq!(
+            names(&env, &["-a", "-f", &format!("network={given}")]),
+            [given]
+        );
+        env.ok(&["rm", given]);
+    }
+    let ls = env.ok(&["network", "ls", "-q"]);
+    assert_eq!(ls.stdout, "", "{ls}");
+}
+
 #[test]
 fn all_flag_starts_stops_kills_and_removes_every_container() {
     let Some(env) = env_with_image("all_flags", TestUser::WithSubids) else {
