@@ -238,7 +238,7 @@ fn full_build_and_cache(user: TestUser, test: &str) {
         names
             .iter()
             .all(|i| !i["Names"].as_array().is_some_and(|n| n.is_empty())
-                || i["Id"].as_str() == Some(id3.as_str())),
+                || i["ID"].as_str() == Some(format!("sha256:{id3}").as_str())),
         "{names:?}"
     );
 }

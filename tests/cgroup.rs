@@ -213,11 +213,16 @@ fn a_container_without_a_cgroup_cannot_be_paused_or_updated() {
     let stats = env.ok(&["stats", "--no-stream", "--format", "json", "nap"]);
     let rows = common::json_lines(&stats.stdout);
     assert_eq!(rows.as_array().map(Vec::len), Some(1), "{stats}");
+    // docker's fields, all strings: `.Container` as typed.
     assert_eq!(rows[0]["Name"], "nap", "{stats}");
-    assert_eq!(rows[0]["Running"], true, "{stats}");
-    // Unknown, not zero.
-    assert_eq!(rows[0]["PIDs"], serde_json::Value::Null, "{stats}");
-    assert_eq!(rows[0]["MemoryUsage"], serde_json::Value::Null, "{stats}");
+    assert_eq!(rows[0]["Container"], "nap", "{stats}");
+    assert_eq!(rows[0]["ID"].as_str().map(str::len), Some(12), "{stats}");
+    // Unknown, not zero: docker's `--`.
+    assert_eq!(rows[0]["PIDs"], "--", "{stats}");
+    assert_eq!(rows[0]["MemUsage"], "--", "{stats}");
+    assert_eq!(rows[0]["CPUPerc"], "--", "{stats}");
+    let net = rows[0]["NetIO"].as_str().unwrap_or_default();
+    assert!(net.contains(" / ") && net != "--", "{stats}");
     // The table: `--` where the cgroup would speak, the network counters
     // (read from the container's own /proc) still shown, and one note.
     let table = env.ok(&["stats", "--no-stream", "nap"]);

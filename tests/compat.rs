@@ -44,7 +44,7 @@ fn names(env: &TestEnv, args: &[&str]) -> Vec<String> {
         .as_array()
         .expect("an array")
         .iter()
-        .map(|c| c["Names"][0].as_str().unwrap_or_default().to_string())
+        .map(|c| c["Names"].as_str().unwrap_or_default().to_string())
         .collect();
     n.sort();
     n
@@ -155,7 +155,21 @@ fn ps_filters_by_name_status_exit_label_ancestor_and_creation_order() {
     env.ok(&["exec", "third", "sh", "-c", "head -c 3000 /dev/zero > /big"]);
     let sized = env.ok(&["ps", "--size", "--format", "json"]);
     let v = common::json_lines(&sized.stdout);
-    assert!(v[0]["SizeRw"].as_u64().unwrap_or(0) >= 3000, "{sized}");
+    // docker's shape: the writable layer's size, then the image's with it.
+    let size = v[0]["Size"].as_str().unwrap_or_default();
+    let (rw, virt) = size.split_once(" (virtual ").unwrap_or_default();
+    assert!(
+        rw.ends_with("kB") && rw[..rw.len() - 2].parse::<f64>().unwrap_or(0.0) >= 3.0,
+        "{sized}"
+    );
+    assert!(virt.ends_with("MB)"), "{sized}");
+    // Without --size none are counted: docker's 0B.
+    let plain = env.ok(&["ps", "--format", "json"]);
+    assert_eq!(
+        common::json_lines(&plain.stdout)[0]["Size"],
+        "0B",
+        "{plain}"
+    );
     let table = env.ok(&["ps", "-s"]);
     assert!(
         table.stdout.contains("SIZE") && table.stdout.contains("virtual"),
@@ -1054,4 +1068,31 @@ fn ps_ancestor_takes_descendants_and_templates_show_size_mounts_and_label() {
     ]);
     assert_eq!(full.stdout.trim(), src.display().to_string());
     env.ok(&["rm", "maker", "kid", "stranger", "labelled"]);
+}
+
+#[test]
+fn lifecycle_verbs_echo_each_container_as_it_was_typed() {
+    let Some(env) = env_with_image("echo_as_typed", TestUser::WithSubids) else {
+        return;
+    };
+    let run = env.ok(&["run", "-d", "--name", "echoer", IMAGE, "sleep", "60"]);
+    let id = run.stdout.trim().to_string();
+    assert_eq!(id.len(), 64, "run -d prints the full id\n{run}");
+    env.ok(&["create", "--name", "other", IMAGE, "sleep", "60"]);
+    // As docker's: a name, an id prefix, whatever was typed, in order.
+    for (args, want) in [
+        (vec!["restart", "-t", "1", &id[..8]], vec![&id[..8]]),
+        (vec!["start", "other"], vec!["other"]),
+        (
+            vec!["stop", "-t", "1", &id[..10], "other"],
+            vec![&id[..10], "other"],
+        ),
+        (vec!["start", &id[..12]], vec![&id[..12]]),
+        (vec!["kill", "echoer"], vec!["echoer"]),
+        (vec!["rm", "-f", &id[..6], "other"], vec![&id[..6], "other"]),
+    ] {
+        let out = env.ok(&args);
+        assert_eq!(out.stdout_lines(), want, "{args:?}\n{out}");
+    }
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.is_empty());
 }

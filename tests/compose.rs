@@ -186,6 +186,25 @@ fn compose_up_ps_down_keeps_the_named_volume_and_isolates_projects() {
     for name in ["shop-db-1", "shop-web-1"] {
         assert!(ps.stdout.contains(&format!("\"Name\":\"{name}\"")), "{ps}");
     }
+    // docker compose's fields: ps's strings, the service's, Publishers.
+    for line in ps.stdout.lines() {
+        let c: serde_json::Value = serde_json::from_str(line).expect("one object a line");
+        assert_eq!(c["Project"], "shop", "{line}");
+        assert_eq!(c["Names"], c["Name"], "{line}");
+        assert_eq!(c["State"], "running", "{line}");
+        assert!(
+            c["ExitCode"].is_i64() && c["Publishers"].is_array(),
+            "{line}"
+        );
+        assert!(
+            ["db", "web"].contains(&c["Service"].as_str().unwrap_or_default()),
+            "{line}"
+        );
+    }
+    let svc = compose(&env, &dir, &["ps", "--format", "{{.Service}}"], &vars);
+    let mut svc: Vec<&str> = svc.stdout.lines().collect();
+    svc.sort_unstable();
+    assert_eq!(svc, ["db", "web"]);
     // web started only once db was healthy.
     let inspect = env.ok(&[
         "inspect",

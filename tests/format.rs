@@ -173,7 +173,7 @@ fn every_placeholder_docker_documents_for_images_and_ps_is_filled() {
     assert_eq!(fmt[6], fmt[7], "VirtualSize is Size");
     // The busybox layer is the other image's too: all of it shared.
     assert_eq!(fmt[8], fmt[6], "{fmt:?}");
-    assert_eq!(fmt[9], "0 B", "{fmt:?}");
+    assert_eq!(fmt[9], "0B", "{fmt:?}");
     assert_eq!(fmt[10], "0", "{fmt:?}");
     let two = row("localhost/fmt", "two");
     assert_eq!(
@@ -184,7 +184,10 @@ fn every_placeholder_docker_documents_for_images_and_ps_is_filled() {
     // The other image has a layer of its own: its unique size.
     let other = row("localhost/other", "1");
     assert_eq!(other[8], fmt[6], "{other:?}");
-    assert!(other[9].ends_with(" kB"), "{other:?}");
+    assert!(
+        other[9].ends_with("kB") && !other[9].contains(' '),
+        "docker's shape, no space: {other:?}"
+    );
 
     // ps: each placeholder, with a label, a bind, a volume and --size.
     let bind = env.work.join("b");
@@ -237,7 +240,7 @@ fn every_placeholder_docker_documents_for_images_and_ps_is_filled() {
     assert_eq!(f[6], "running");
     assert!(f[7].starts_with("Up "), "{out}");
     // The template shows .Size: computed as with --size.
-    assert!(f[8].starts_with("6 B (virtual "), "{out}");
+    assert!(f[8].starts_with("6B (virtual "), "{out}");
     assert_eq!(f[9], "web");
     assert!(f[10].contains("tier=front"), "{out}");
     assert_eq!(f[11], "front");
@@ -245,23 +248,43 @@ fn every_placeholder_docker_documents_for_images_and_ps_is_filled() {
     assert_eq!(f[13], "none");
     let sized = env.ok(&["ps", "--size"]);
     assert!(sized.stdout_lines()[0].ends_with("SIZE"), "{sized}");
-    assert!(sized.stdout.contains("6 B (virtual "), "{sized}");
+    assert!(sized.stdout.contains("6B (virtual "), "{sized}");
     env.ok(&["rm", "-f", "web"]);
 }
 
 /// Each object of a list command's `--format json`, one a line (docker's
-/// JSON Lines), with the keys it must have.
-fn json_lines_with(env: &TestEnv, args: &[&str], n: usize, keys: &[&str]) {
+/// JSON Lines), with the keys it must have; returns the objects.
+fn json_lines_with(
+    env: &TestEnv,
+    args: &[&str],
+    n: usize,
+    keys: &[&str],
+) -> Vec<serde_json::Value> {
     let out = env.ok(args);
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), n, "{args:?}: one line an object\n{out}");
+    let mut objects = Vec::new();
     for line in lines {
         let v: serde_json::Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("{args:?}: a line is not JSON: {e}\n{out}"));
         for k in keys {
             assert!(v.get(k).is_some(), "{args:?}: no {k} in {line}");
         }
+        objects.push(v);
     }
+    objects
+}
+
+/// The keys of `v` in order, and that every value is a string, as in
+/// docker's `{{json .}}` of its list contexts.
+fn string_keys(v: &serde_json::Value) -> Vec<&str> {
+    let o = v.as_object().expect("an object");
+    for (k, x) in o {
+        assert!(x.is_string(), "{k} is a string, as docker's: {v}");
+    }
+    let mut keys: Vec<&str> = o.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    keys
 }
 
 #[test]
@@ -277,15 +300,105 @@ fn list_commands_print_one_json_object_a_line() {
     env.ok(&["create", "--network", "none", "--name", "c2", IMAGE]);
     let vol = ["Driver", "Name", "Mountpoint", "Scope", "Labels"];
     json_lines_with(&env, &["volume", "ls", "--format", "json"], 2, &vol);
-    let net = ["ID", "Name", "Driver", "Scope"];
     let nets = env.ok(&["network", "ls", "-q"]).stdout.lines().count();
     assert!(nets >= 1, "na is listed");
-    json_lines_with(&env, &["network", "ls", "--format", "json"], nets, &net);
-    json_lines_with(&env, &["ps", "-a", "--format", "json"], 2, &["Names"]);
-    json_lines_with(&env, &["images", "--format", "json"], 1, &["Names"]);
+    let net_keys = [
+        "CreatedAt",
+        "Driver",
+        "ID",
+        "IPv4",
+        "IPv6",
+        "Internal",
+        "Labels",
+        "Name",
+        "Scope",
+    ];
+    for n in json_lines_with(&env, &["network", "ls", "--format", "json"], nets, &[]) {
+        assert_eq!(string_keys(&n), net_keys, "docker network ls's keys: {n}");
+        if n["Name"] == "na" {
+            assert_eq!(
+                (&n["Internal"], &n["IPv4"]),
+                (&json!("false"), &json!("true"))
+            );
+        }
+    }
+    let ps = json_lines_with(&env, &["ps", "-a", "--format", "json"], 2, &[]);
+    for c in &ps {
+        assert_eq!(
+            string_keys(c),
+            [
+                "Command",
+                "CreatedAt",
+                "HealthStatus",
+                "ID",
+                "Image",
+                "Labels",
+                "LocalVolumes",
+                "Mounts",
+                "Names",
+                "Networks",
+                "Ports",
+                "RunningFor",
+                "Size",
+                "State",
+                "Status"
+            ],
+            "docker ps's keys: {c}"
+        );
+        assert_eq!(c["Size"], "0B", "not counted unless asked: {c}");
+        assert_eq!(c["State"], "created", "{c}");
+        assert_eq!(c["Status"], "Created", "{c}");
+        assert_eq!(c["Networks"], "none", "{c}");
+    }
+    // One string of names, newest first, as the templates show them.
+    let names: Vec<&str> = ps.iter().filter_map(|c| c["Names"].as_str()).collect();
+    assert_eq!(names, ["c2", "c1"]);
+    let ids = env.ok(&["ps", "-a", "--format", "{{.ID}}"]);
+    let json_ids: Vec<&str> = ps.iter().filter_map(|c| c["ID"].as_str()).collect();
+    assert_eq!(ids.stdout_lines(), json_ids, "{ids}");
+    let images = json_lines_with(&env, &["images", "--format", "json"], 2, &[]);
+    for i in &images {
+        assert_eq!(
+            string_keys(i),
+            [
+                "Containers",
+                "CreatedAt",
+                "CreatedSince",
+                "Digest",
+                "ID",
+                "Repository",
+                "SharedSize",
+                "Size",
+                "Tag",
+                "UniqueSize",
+                "VirtualSize"
+            ],
+            "docker images's keys: {i}"
+        );
+    }
+    let tags: Vec<&str> = images.iter().filter_map(|i| i["Tag"].as_str()).collect();
+    assert!(
+        tags.contains(&"1.0") && tags.contains(&"2.0"),
+        "a line a tag: {images:?}"
+    );
     let hist = ["ID", "CreatedBy", "Size", "Comment"];
     let steps = env.ok(&["history", "-q", IMAGE]).stdout.lines().count();
-    json_lines_with(&env, &["history", "--format", "json", IMAGE], steps, &hist);
+    for h in json_lines_with(&env, &["history", "--format", "json", IMAGE], steps, &hist) {
+        assert_eq!(
+            string_keys(&h),
+            [
+                "Comment",
+                "CreatedAt",
+                "CreatedBy",
+                "CreatedSince",
+                "ID",
+                "Size"
+            ],
+            "docker history's keys: {h}"
+        );
+        // RFC 3339 to the second, as docker's history shows it.
+        assert_eq!(h["CreatedAt"], "2024-01-02T03:04:05Z", "{h}");
+    }
     let df = ["Type", "TotalCount", "Size", "Reclaimable"];
     json_lines_with(&env, &["system", "df", "--format", "json"], 4, &df);
     // inspect alone stays one array.

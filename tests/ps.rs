@@ -20,7 +20,7 @@ fn names(env: &TestEnv, args: &[&str]) -> Vec<String> {
     v.as_array()
         .expect("a list")
         .iter()
-        .map(|c| c["Names"][0].as_str().unwrap_or_default().to_string())
+        .map(|c| c["Names"].as_str().unwrap_or_default().to_string())
         .collect()
 }
 

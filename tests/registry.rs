@@ -1247,6 +1247,22 @@ fn search_lists_the_catalogs_repositories_that_hold_the_term() {
     let v = common::json_lines(&out.stdout);
     assert_eq!(v[0]["Name"], format!("{a}/other/db"));
     assert_eq!(v.as_array().map(Vec::len), Some(1));
+    // docker's values: strings, `false` for an image not official.
+    assert_eq!(
+        (
+            &v[0]["StarCount"],
+            &v[0]["IsOfficial"],
+            &v[0]["Description"]
+        ),
+        (
+            &serde_json::json!("0"),
+            &serde_json::json!("false"),
+            &serde_json::json!("")
+        ),
+        "{out}"
+    );
+    let out = env.ok(&["search", "--format", "{{.Name}}|{{.IsOfficial}}", "db"]);
+    assert_eq!(out.stdout, format!("{a}/other/db|\n"), "{out}");
     // Nothing listens there: an error that names the registry.
     let out = env.fails(&["search", "127.0.0.1:1/x"]);
     assert!(out.stderr.contains("127.0.0.1:1"), "{out}");

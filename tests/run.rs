@@ -49,8 +49,9 @@ fn assert_nothing_left(env: &TestEnv, what: &str) {
     );
 }
 
+/// `ps --no-trunc --format json`: docker's fields, the whole id.
 fn ps_json(env: &TestEnv, all: bool) -> Vec<Value> {
-    let mut args = vec!["ps", "--format", "json"];
+    let mut args = vec!["ps", "--no-trunc", "--format", "json"];
     if all {
         args.push("-a");
     }
@@ -668,12 +669,24 @@ fn exited_container_is_listed_inspected_and_removed_by_name_or_prefix() {
     let all = ps_json(&env, true);
     assert_eq!(all.len(), 1, "{all:?}");
     let c = &all[0];
-    let id = c["Id"].as_str().expect("Id").to_string();
+    let id = c["ID"].as_str().expect("ID").to_string();
     assert!(is_hex64(&id), "id {id}");
-    assert_eq!(c["Names"], serde_json::json!(["keep"]));
+    assert_eq!(c["Names"], "keep");
     assert_eq!(c["State"], "exited");
-    assert_eq!(c["ExitCode"], 3);
-    assert_eq!(c["ImageID"], images.plain_id.as_str());
+    assert!(
+        c["Status"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("Exited (3) ")),
+        "{c}"
+    );
+    assert_eq!(c["Command"], r#""sh -c exit 3""#, "{c}");
+    // Cut as docker's are without --no-trunc.
+    let short = env.ok(&["ps", "-a", "--format", "json"]);
+    assert_eq!(
+        common::json_lines(&short.stdout)[0]["ID"],
+        &id[..12],
+        "{short}"
+    );
     assert_eq!(
         env.ok(&["ps", "-a", "-q"]).stdout_lines(),
         vec![&id[..12]],
@@ -729,7 +742,11 @@ fn exited_container_is_listed_inspected_and_removed_by_name_or_prefix() {
     );
 
     let rm = env.ok(&["rm", &id[..5]]);
-    assert_eq!(rm.stdout.trim(), id, "rm prints the full id");
+    assert_eq!(
+        rm.stdout.trim(),
+        &id[..5],
+        "rm echoes the prefix typed, as docker's"
+    );
     assert_nothing_left(&env, "after rm");
 }
 
@@ -747,7 +764,7 @@ fn ambiguous_prefix_is_refused_and_names_the_candidates() {
     }
     let ids: Vec<String> = ps_json(&env, true)
         .iter()
-        .map(|c| c["Id"].as_str().expect("Id").to_string())
+        .map(|c| c["ID"].as_str().expect("ID").to_string())
         .collect();
     let shared = ids
         .iter()
@@ -820,13 +837,13 @@ fn rm_refuses_a_running_container_and_rm_f_kills_it_with_137() {
     });
     assert_eq!(running.len(), 1, "{running:?}");
     assert_eq!(running[0]["State"], "running");
-    let pid = running[0]["Pid"]
+    // The pid is inspect's, as docker's ps has none.
+    let i = inspect(&env, "live");
+    assert_eq!(i["State"]["Running"], true);
+    let pid = i["State"]["Pid"]
         .as_i64()
         .expect("a running container has a pid");
     assert!(pid > 1);
-    let i = inspect(&env, "live");
-    assert_eq!(i["State"]["Running"], true);
-    assert_eq!(i["State"]["Pid"], pid);
     let table = env.ok(&["ps"]);
     assert!(table.stdout.contains("Up "), "{table}");
 
@@ -1750,7 +1767,10 @@ fn a_killed_run_leaves_a_record_that_ps_shows_exited_and_rm_removes() {
     let lines = stdout_lines(&mut child.0);
     wait_line(&lines, "ready");
     let pid = common::wait_for(Duration::from_secs(10), "it to be listed running", || {
-        ps_json(&env, false).first().and_then(|c| c["Pid"].as_i64())
+        (ps_json(&env, false).first()?["State"] == "running")
+            .then(|| inspect(&env, "victim")["State"]["Pid"].as_i64())
+            .flatten()
+            .filter(|p| *p > 0)
     });
     // As a closed terminal or an OOM kill would: no chance to clean up.
     common::kill_group(&mut child);

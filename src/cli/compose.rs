@@ -258,7 +258,7 @@ pub struct Ps {
     /// Only the services' names.
     #[arg(long)]
     services: bool,
-    /// Output format: table or json.
+    /// Output format: table, json, or a Go template (`{{.Name}}`, `{{.Service}}`, `{{.State}}`).
     #[arg(long, default_value = "table", value_parser = super::Format::parse)]
     format: super::Format,
     /// Only these services' containers.
@@ -307,29 +307,75 @@ impl Ps {
                 }
                 super::format::print_table(&rows);
             }
-            _ => {
+            super::Format::Json | super::Format::Template(_) => {
+                // docker compose's fields: `ps`'s, and the service's.
                 let items: Vec<serde_json::Value> = list
                     .iter()
                     .map(|(r, s)| {
-                        serde_json::json!({
-                            "ID": r.id,
-                            "Name": r.name,
-                            "Image": r.image,
-                            "Project": project.name,
-                            "Service": service(r),
-                            "State": s.status,
-                            "Status": crate::container::status_text(s),
-                            "ExitCode": s.exit_code,
-                            "Health": s.health.as_ref().map(|h| h.status.to_string()).unwrap_or_default(),
-                            "Publishers": ports(r),
-                        })
+                        let mut row = super::run::ps_row(r, s, false);
+                        if let Some(o) = row.as_object_mut() {
+                            o.remove("HealthStatus");
+                        }
+                        row["Name"] = r.name.clone().into();
+                        row["Project"] = project.name.clone().into();
+                        row["Service"] = service(r).into();
+                        row["ExitCode"] = s.exit_code.unwrap_or(0).into();
+                        row["Health"] = s
+                            .health
+                            .as_ref()
+                            .map(|h| h.status.to_string())
+                            .unwrap_or_default()
+                            .into();
+                        row["Publishers"] = publishers(r);
+                        row
                     })
                     .collect();
-                super::format::print_json_lines(&items);
+                match &self.format {
+                    super::Format::Template(t) => t.print(&items, COMPOSE_PS_HEADERS)?,
+                    _ => super::format::print_json_lines(&items),
+                }
             }
         }
         Ok(())
     }
+}
+
+/// `compose ps`'s template fields and their titles, as docker compose's.
+const COMPOSE_PS_HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("Name", "NAME"),
+    ("Names", "NAMES"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("Project", "PROJECT"),
+    ("Service", "SERVICE"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("State", "STATE"),
+    ("Status", "STATUS"),
+    ("Health", "HEALTH"),
+    ("ExitCode", "EXIT CODE"),
+    ("Ports", "PORTS"),
+    ("Labels", "LABELS"),
+    ("Mounts", "MOUNTS"),
+    ("Networks", "NETWORKS"),
+    ("LocalVolumes", "LOCAL VOLUMES"),
+    ("Size", "SIZE"),
+];
+
+/// docker compose's `Publishers`: each published port as an object.
+fn publishers(r: &crate::container::record::Record) -> serde_json::Value {
+    crate::container::network::published(r)
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "URL": p.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string()),
+                "TargetPort": p.container_port,
+                "PublishedPort": p.host_port,
+                "Protocol": p.proto.to_string(),
+            })
+        })
+        .collect()
 }
 
 #[derive(clap::Args, Debug)]

@@ -285,7 +285,9 @@ pub fn print_table(rows: &[Vec<String>]) {
     }
 }
 
-/// Sizes as docker prints them (decimal units).
+/// Sizes as docker prints them: decimal units, three significant digits
+/// and no space (`0B`, `999B`, `4.3MB`, `21.5MB`, `123MB`), the shape of
+/// Go's `%.3g` that docker's size fields use.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
     let mut v = bytes as f64;
@@ -294,16 +296,30 @@ pub fn human_size(bytes: u64) -> String {
         v /= 1000.0;
         i += 1;
     }
-    if i == 0 {
-        format!("{bytes} B")
-    } else {
-        let n = format!("{v:.2}");
-        format!(
-            "{} {}",
-            n.trim_end_matches('0').trim_end_matches('.'),
-            UNITS[i]
-        )
+    format!("{}{}", three_digits(v), UNITS[i])
+}
+
+/// Go's `%.3g` of a number below 1000: three significant digits, trailing
+/// zeros dropped; what rounds up to 1000 is `1e+03`, as Go writes it.
+fn three_digits(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
     }
+    let whole_digits = (v.log10().floor() as i32 + 1).max(1);
+    let decimals = (3 - whole_digits).max(0) as usize;
+    let mut n = format!("{v:.decimals$}");
+    if n.parse::<f64>().is_ok_and(|r| r >= 1000.0) {
+        return "1e+03".into();
+    }
+    // A rounding that gained a digit (9.996 -> 10.00) keeps three.
+    let digits = n.chars().filter(char::is_ascii_digit).count();
+    if n.contains('.') && digits > 3 {
+        n.pop();
+    }
+    if n.contains('.') {
+        n = n.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    n
 }
 
 /// `inspect` of objects by name, as docker does it: each one `find`

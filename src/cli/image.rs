@@ -122,23 +122,6 @@ impl List {
                 .and_then(|(c, _)| c.created)
                 .unwrap_or_default()
         };
-        if self.format == Format::Json {
-            let json: Vec<_> = entries
-                .iter()
-                .map(|e| {
-                    serde_json::json!({
-                        "Id": e.record.id.hex(),
-                        "Names": e.names,
-                        "Digest": e.record.manifest_digest.as_ref().map(|d| d.to_string()),
-                        "Created": created(&e.record.id),
-                        "Size": e.record.size,
-                        "Layers": e.record.layers.len(),
-                    })
-                })
-                .collect();
-            super::format::print_json_lines(&json);
-            return Ok(());
-        }
         // Shared and unique sizes and the containers using each image:
         // worked out when a template shows them (docker's list says N/A).
         let usage = match &self.format {
@@ -192,8 +175,15 @@ impl List {
                 }));
             }
         }
-        if let Format::Template(t) = &self.format {
-            return t.print(&items, IMAGES_HEADERS);
+        match &self.format {
+            // docker's `json` is `{{json .}}` over the same fields, a line
+            // per repository and tag.
+            Format::Json => {
+                super::format::print_json_lines(&items);
+                return Ok(());
+            }
+            Format::Template(t) => return t.print(&items, IMAGES_HEADERS),
+            Format::Table => {}
         }
         let mut columns = vec!["Repository", "Tag"];
         if self.digests {
@@ -502,6 +492,10 @@ impl History {
             if !self.no_trunc && id.starts_with("sha256:") {
                 r["ID"] = id["sha256:".len()..][..12].into();
             }
+            // --human=false: the time itself, as docker's.
+            if !self.human {
+                r["CreatedSince"] = r["CreatedAt"].clone();
+            }
             let size = r["Size"].as_u64().unwrap_or(0);
             r["Size"] = if self.human {
                 human_size(size)
@@ -553,9 +547,21 @@ mod tests {
 
     #[test]
     fn sizes_read_like_docker() {
-        assert_eq!(human_size(999), "999 B");
-        assert_eq!(human_size(4_300_000), "4.3 MB");
-        assert_eq!(human_size(1_000_000), "1 MB");
+        for (bytes, shown) in [
+            (0, "0B"),
+            (2, "2B"),
+            (999, "999B"),
+            (1_500, "1.5kB"),
+            (1_000_000, "1MB"),
+            (4_300_000, "4.3MB"),
+            (21_540_000, "21.5MB"),
+            (123_456_789, "123MB"),
+            (9_996_000, "10MB"),
+            (999_700, "1e+03kB"),
+            (1_234_567_890, "1.23GB"),
+        ] {
+            assert_eq!(human_size(bytes), shown, "{bytes}");
+        }
     }
 }
 

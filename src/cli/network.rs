@@ -107,15 +107,17 @@ fn ls_fields(n: &Network) -> serde_json::Value {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",");
+    // Every value a string, as docker's network context gives them.
     serde_json::json!({
         "ID": n.short_id(),
         "Name": n.name,
         "Driver": "bridge",
         "Scope": "local",
-        "IPv6": n.subnets.iter().any(|s| s.addr.is_ipv6()),
-        "Internal": n.internal,
+        "IPv4": n.subnets.iter().any(|s| s.addr.is_ipv4()).to_string(),
+        "IPv6": n.subnets.iter().any(|s| s.addr.is_ipv6()).to_string(),
+        "Internal": n.internal.to_string(),
         "Labels": labels,
-        "CreatedAt": n.created,
+        "CreatedAt": crate::time::docker_date(&n.created),
     })
 }
 
@@ -208,6 +210,7 @@ impl List {
                     ("Name", "NAME"),
                     ("Driver", "DRIVER"),
                     ("Scope", "SCOPE"),
+                    ("IPv4", "IPV4"),
                     ("IPv6", "IPV6"),
                     ("Internal", "INTERNAL"),
                     ("Labels", "LABELS"),

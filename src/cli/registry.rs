@@ -44,15 +44,22 @@ const SEARCH_HEADERS: &[(&str, &str)] = &[
 impl Search {
     pub fn exec(self, ctx: &Context) -> Result<()> {
         let found = images::search(ctx, &self.term, self.limit, self.tls.tls_verify)?;
-        // A catalog has no descriptions, stars or official marks.
+        // A catalog has no descriptions, stars or official marks. Strings,
+        // as docker's search fields are: an official mark is `[OK]` in a
+        // template and `true` in json, and nothing or `false` without one.
+        let official = if self.format == super::Format::Json {
+            "false"
+        } else {
+            ""
+        };
         let items: Vec<serde_json::Value> = found
             .iter()
             .map(|f| {
                 serde_json::json!({
                     "Name": f.name,
                     "Description": "",
-                    "StarCount": 0,
-                    "IsOfficial": false,
+                    "StarCount": "0",
+                    "IsOfficial": official,
                 })
             })
             .collect();

@@ -164,15 +164,28 @@ impl Stats {
                 samples.push(Sample::between(r, s, before.get(&r.id), &now));
                 before.insert(r.id.clone(), now);
             }
+            // docker's `.Container`: what was typed, else the full id.
+            let typed = |i: usize, s: &Sample| {
+                self.containers
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| s.id.clone())
+            };
             let text = match &self.format {
-                // One object a line, a line per container, as docker prints it.
+                // One object a line, a line per container, with the
+                // template's fields (`{{json .}}`), as docker prints it.
                 Format::Json => samples
                     .iter()
-                    .map(|s| serde_json::to_string(s).expect("json") + "\n")
+                    .enumerate()
+                    .map(|(i, s)| stats_row(s, typed(i, s)).to_string() + "\n")
                     .collect(),
                 Format::Table => table(&samples),
                 Format::Template(t) => {
-                    let items: Vec<_> = samples.iter().map(stats_row).collect();
+                    let items: Vec<_> = samples
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| stats_row(s, typed(i, s)))
+                        .collect();
                     t.render(&items, STATS_HEADERS)?
                 }
             };
@@ -220,9 +233,9 @@ const STATS_HEADERS: &[(&str, &str)] = &[
 ];
 
 /// One sample as docker's template fields: the strings its table shows.
-fn stats_row(s: &Sample) -> serde_json::Value {
+fn stats_row(s: &Sample, container: String) -> serde_json::Value {
     let cells = table_cells(s);
-    let mut row = serde_json::json!({ "Container": s.name });
+    let mut row = serde_json::json!({ "Container": container });
     for (i, field) in [
         "ID", "Name", "CPUPerc", "MemUsage", "MemPerc", "NetIO", "BlockIO", "PIDs",
     ]

@@ -468,22 +468,6 @@ impl Ps {
         } else {
             vec![None; list.len()]
         };
-        if self.format == Format::Json {
-            let json: Vec<_> = list
-                .iter()
-                .zip(&sizes)
-                .map(|((r, s), size)| {
-                    let mut j = ctr::summary_json(r, s);
-                    if let Some((rw, root)) = size {
-                        j["SizeRw"] = (*rw).into();
-                        j["SizeRootFs"] = (*root).into();
-                    }
-                    j
-                })
-                .collect();
-            super::format::print_json_lines(&json);
-            return Ok(());
-        }
         let items: Vec<_> = list
             .iter()
             .zip(&sizes)
@@ -500,8 +484,14 @@ impl Ps {
                 row
             })
             .collect();
-        if let Format::Template(t) = &self.format {
-            return t.print(&items, PS_HEADERS);
+        match &self.format {
+            // docker's `json` is `{{json .}}` over the same fields.
+            Format::Json => {
+                super::format::print_json_lines(&items);
+                return Ok(());
+            }
+            Format::Template(t) => return t.print(&items, PS_HEADERS),
+            Format::Table => {}
         }
         let mut columns = vec![
             "ID",
@@ -559,13 +549,22 @@ pub(super) fn header_of(headers: &[(&str, &str)], field: &str) -> String {
 }
 
 /// One `ps` line as docker's template fields: the strings its table shows.
-fn ps_row(r: &ctr::record::Record, s: &ctr::record::State, no_trunc: bool) -> serde_json::Value {
+pub(super) fn ps_row(
+    r: &ctr::record::Record,
+    s: &ctr::record::State,
+    no_trunc: bool,
+) -> serde_json::Value {
     let id = if no_trunc { &r.id[..] } else { &r.id[..12] };
     let mut command = ctr::command_line(r);
     if !no_trunc && command.chars().count() > 20 {
         command = command.chars().take(19).collect::<String>() + "…";
     }
     let running = s.status == crate::container::record::Status::Running;
+    let state = if running && crate::container::resources::paused(s) {
+        serde_json::Value::from("paused")
+    } else {
+        serde_json::to_value(s.status).unwrap_or_default()
+    };
     // Ports are shown while they are published, as docker does.
     let ports = if running {
         crate::container::network::published(r)
@@ -617,13 +616,17 @@ fn ps_row(r: &ctr::record::Record, s: &ctr::record::State, no_trunc: bool) -> se
     serde_json::json!({
         "ID": id,
         "Image": r.image,
-        "Command": format!("\"{command}\""),
+        // Quoted as Go's strconv.Quote does it (JSON's escapes, for what
+        // a command line holds).
+        "Command": serde_json::Value::from(command).to_string(),
         "CreatedAt": crate::time::docker_date(&r.created),
         "RunningFor": crate::time::ago(&r.created, crate::image::store::now()),
         "Ports": ports,
-        "State": s.status,
+        "State": state,
         "Status": ctr::status_text(s),
-        "Size": "",
+        "HealthStatus": s.health.as_ref().map(|h| h.status.to_string()).unwrap_or_default(),
+        // docker's until the sizes are asked for: none counted.
+        "Size": super::format::human_size(0),
         "Names": r.name,
         "Labels": labels,
         "Mounts": mounts,
@@ -706,7 +709,9 @@ impl Rm {
         let mut code = 0;
         for c in &names {
             match ctr::remove(ctx, c, self.force, self.volumes) {
-                Ok(id) => println!("{id}"),
+                // What was typed (a name or an id prefix), as docker echoes
+                // it; with --all, each container's id.
+                Ok(_) => println!("{c}"),
                 Err(crate::Error::Container(ctr::ContainerError::Record(
                     ctr::record::RecordError::NotFound(_),
                 ))) => {

@@ -1016,7 +1016,9 @@ pub fn history(ctx: &Context, input: &str, now: u64) -> Result<Vec<serde_json::V
         rows.push(serde_json::json!({
             "ID": "<missing>",
             "CreatedSince": crate::time::ago(&created, now),
-            "CreatedAt": crate::time::docker_date(&created),
+            // docker's history shows RFC 3339 to the second here.
+            "CreatedAt": crate::time::parse_rfc3339(&created)
+                .map_or_else(|| created.clone(), crate::time::rfc3339),
             "CreatedBy": h.created_by.clone().unwrap_or_default(),
             "Size": size,
             "Comment": h.comment.clone().unwrap_or_default(),

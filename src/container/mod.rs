@@ -239,23 +239,6 @@ pub fn status_text(s: &State) -> String {
     }
 }
 
-/// One container as `ps --format json` shows it.
-pub fn summary_json(r: &Record, s: &State) -> serde_json::Value {
-    serde_json::json!({
-        "Id": r.id,
-        "Names": [r.name],
-        "Image": r.image,
-        "ImageID": r.image_id.hex(),
-        "Command": r.config.cmd,
-        "Created": r.created,
-        "State": s.status,
-        "Status": status_text(s),
-        "ExitCode": s.exit_code,
-        "Pid": s.pid,
-        "Ports": network::published(r),
-    })
-}
-
 /// `inspect` of a container: docker's shape, plus burrow's rootfs driver
 /// and id map.
 pub fn inspect_json(ctx: &Context, input: &str) -> Result<serde_json::Value> {

@@ -600,18 +600,40 @@ impl TestEnv {
         self.ok(&["load", "-i", path_str(path)])
     }
 
-    /// `burrow images --format json` (one object a line), parsed.
+    /// `burrow images --no-trunc --format json`: docker's lines, one per
+    /// repository and tag (`ID`, `Repository`, `Tag`, `Digest`, `Size`,
+    /// ... all strings), gathered per image: the first line of each image
+    /// with `Names`, its `Repository:Tag`s (none for `<none>`), added.
     pub fn images_json(&self) -> Vec<Value> {
-        let out = self.ok(&["images", "--format", "json"]);
-        let v = json_lines(&out.stdout);
-        v.as_array().expect("images json lines").clone()
+        let out = self.ok(&["images", "--no-trunc", "--format", "json"]);
+        let mut images: Vec<Value> = Vec::new();
+        for line in json_lines(&out.stdout).as_array().expect("json lines") {
+            for key in ["ID", "Repository", "Tag", "Digest", "Size", "CreatedAt"] {
+                assert!(line[key].is_string(), "{key} is a string: {line}");
+            }
+            let name = match (line["Repository"].as_str(), line["Tag"].as_str()) {
+                (Some("<none>"), _) | (_, Some("<none>")) | (None, _) | (_, None) => None,
+                (Some(r), Some(t)) => Some(Value::String(format!("{r}:{t}"))),
+            };
+            match images.iter_mut().find(|i| i["ID"] == line["ID"]) {
+                Some(i) => i["Names"].as_array_mut().expect("names").extend(name),
+                None => {
+                    let mut i = line.clone();
+                    i["Names"] = Value::Array(name.into_iter().collect());
+                    images.push(i);
+                }
+            }
+        }
+        images
     }
 
-    /// The `images --format json` object whose Id is `id_hex`, if any.
+    /// The image `images --format json` lists with the id `id_hex`, if
+    /// any (see `images_json`).
     pub fn image_by_id(&self, id_hex: &str) -> Option<Value> {
+        let id = format!("sha256:{id_hex}");
         self.images_json()
             .into_iter()
-            .find(|i| i["Id"].as_str() == Some(id_hex))
+            .find(|i| i["ID"].as_str() == Some(id.as_str()))
     }
 
     /// `burrow image inspect IMAGE`, the one object of its array.

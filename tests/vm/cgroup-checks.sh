@@ -24,7 +24,7 @@ contains_all() { local t=$1 w; shift; for w in "$@"; do contains "$t" "$w" || re
 nonempty() { [ -n "$(cat "$1" 2>/dev/null)" ]; }  # cgroup files have st_size 0
 # The container's cgroup leaf, its unit and scope, from `inspect`.
 cg_field() { "$B" inspect "$1" 2>/dev/null | sed -n "s/^ *\"$2\": \"\(.*\)\",\{0,1\}\$/\1/p" | head -n1; }
-json_number() { sed -n "s/^ *\"$1\": \([-0-9.e]*\),\{0,1\}\$/\1/p" | head -n1; }
+json_string() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" | head -n1; }
 wait_running() {  # NAME: until its cgroup leaf holds its processes (30 s)
   local i p
   for i in $(seq 150); do
@@ -247,17 +247,20 @@ if wait_running busy; then
   sleep 3
   thr=$(sed -n 's/^nr_throttled //p' "$p/cpu.stat")
   check "cpu.max throttles a busy loop (nr_throttled $thr)" test "${thr:-0}" -gt 0
-  # One compact object a line: a key a line, as json_number reads them.
-  js=$("$B" stats --no-stream --format json busy | sed 's/\([,{]\)"/\1\n"/g; s/":/": /g; s/}/\n}/g')
-  cpu=$(printf '%s\n' "$js" | json_number CPUPercent)
-  mem=$(printf '%s\n' "$js" | json_number MemoryUsage)
-  pids=$(printf '%s\n' "$js" | json_number PIDs)
+  # One compact object a line with docker's keys and strings
+  # ("CPUPerc":"12.34%","MemUsage":"1.2MiB / 64MiB","PIDs":"2").
+  js=$("$B" stats --no-stream --format json busy)
+  cpu=$(printf '%s\n' "$js" | json_string CPUPerc)
+  cpu=${cpu%\%}
+  mem=$(printf '%s\n' "$js" | json_string MemUsage)
+  mem=${mem%% *}
+  pids=$(printf '%s\n' "$js" | json_string PIDs)
   echo "  stats: cpu $cpu% mem $mem pids $pids"
   check "stats --no-stream --format json: CPU% of a throttled loop is between 1 and 45" \
     awk -v c="${cpu:-x}" 'BEGIN { exit !(c + 0 > 1 && c + 0 < 45) }'
   echo "  processes in the leaf: $(cat "$p/cgroup.procs" | tr '\n' ' ')"
   check "stats: memory in use is some, and a process or more" \
-    test "${mem:-0}" -gt 0 -a "${pids:-0}" -ge 1
+    awk -v m="${mem:-0}" -v n="${pids:-0}" 'BEGIN { exit !(m + 0 > 0 && n + 0 >= 1) }'
   tbl=$("$B" stats --no-stream busy)
   echo "$tbl" | sed 's/^/  | /'
   check "stats table has docker's columns and the container" \
