@@ -358,6 +358,30 @@ fn log_opt_max_file_keeps_that_many_files_of_max_size_and_logs_reads_them_all() 
     }
 }
 
+/// `exec` reads a running container's record and plan and makes nothing
+/// in the store: in a store never used it finds no container and leaves
+/// the store's directories unmade (the store's owner and file system are
+/// still checked, as every command checks them).
+#[test]
+fn exec_of_a_missing_container_makes_no_store() {
+    let Some(env) = TestEnv::new(
+        "exec_of_a_missing_container_makes_no_store",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    let out = env.run(&["exec", "nothing-here", "true"]);
+    assert_ne!(out.code(), Some(0), "{out}");
+    assert!(
+        out.stderr.contains("No such container: nothing-here"),
+        "{out}"
+    );
+    for dir in ["blobs", "layers", "images", "tmp", "locks", "containers"] {
+        let path = env.storage().join(dir);
+        assert!(!path.exists(), "exec made {}", path.display());
+    }
+}
+
 #[test]
 fn exec_runs_in_the_container_with_its_settings_and_passes_the_status() {
     let Some(env) = env_with_image("exec_runs_in_the_container") else {

@@ -125,6 +125,16 @@ impl Context {
 
     /// The store, opened here (metadata only).
     pub fn store(&self) -> Result<Store> {
+        let root = self.checked_storage()?;
+        Ok(Store::open(root).map_err(crate::image::ImageError::from)?)
+    }
+
+    /// The storage root, checked as `store` checks it (its owner, its
+    /// file system), without making the store's directories: for a
+    /// command that only reads what another one made (`exec` reads a
+    /// running container's record and plan), and would find nothing in a
+    /// store it made.
+    pub fn checked_storage(&self) -> Result<&Path> {
         if self.storage_checked.get().is_none() {
             crate::config::check_storage_owner(&self.paths, rustix::process::geteuid().as_raw())?;
             if let Some(warning) = crate::config::check_storage_fs(&self.config, &self.paths)? {
@@ -132,7 +142,7 @@ impl Context {
             }
             let _ = self.storage_checked.set(());
         }
-        Ok(Store::open(&self.paths.storage).map_err(crate::image::ImageError::from)?)
+        Ok(&self.paths.storage)
     }
 
     /// Runs `f` with the store inside the user namespace.

@@ -627,8 +627,9 @@ pub fn start_attached(
 pub fn exec(ctx: &Context, input: &str, spec: &ExecSpec, detach: bool) -> Result<i32> {
     // The state as recorded: `entry_alive` checks pid 1 through its pidfd,
     // which is the check that counts (a correction here would read /proc
-    // once more), and no other container's state is read.
-    let c = records(ctx)?;
+    // once more), and no other container's state is read. The store is
+    // checked, not made: a container to run in is there already.
+    let c = Containers::at(ctx.checked_storage()?);
     let (r, s) = c.find_recorded(input)?;
     let not_running = || Error::Container(ContainerError::ExecNotRunning(r.name.clone()));
     if s.status != Status::Running {

@@ -339,8 +339,9 @@ impl Containers {
         Ok(Containers { dir })
     }
 
-    /// The records under `storage_root`, whose containers directory is
-    /// known to exist (a supervisor's: its container's is in it).
+    /// The records under `storage_root`, without making its containers
+    /// directory: a supervisor's (its container's is in it), or a reader's
+    /// (`exec`), to which a missing one holds no container.
     pub fn at(storage_root: &Path) -> Containers {
         Containers {
             dir: storage_root.join("containers"),
@@ -524,11 +525,18 @@ impl Containers {
     /// stays taken and `rm -f` can remove it.
     fn records(&self) -> Result<Vec<Listed>> {
         let mut out = Vec::new();
-        let entries = fs::read_dir(&self.dir).map_err(|source| RecordError::Io {
-            what: "listing",
-            path: self.dir.clone(),
-            source,
-        })?;
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            // Never made (`Containers::at`): no container yet.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(source) => {
+                return Err(RecordError::Io {
+                    what: "listing",
+                    path: self.dir.clone(),
+                    source,
+                })
+            }
+        };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if name.len() != 64 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
