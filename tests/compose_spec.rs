@@ -215,12 +215,24 @@ const BAD: &[Bad] = &[
         schema_refuses: true,
         note: "",
     },
+    Bad {
+        yaml: "services:\n  web:\n    image: x\n    healthcheck:\n      test: [CMD, \"true\"]\n      retries: many\n",
+        burrow: Some("compose.yaml:6: services.web.healthcheck.retries: "),
+        schema_refuses: true,
+        note: "",
+    },
     // Where the two differ.
     Bad {
         yaml: "services:\n  web:\n    image: x\n    privileged: true\n",
         burrow: Some("compose.yaml:4: services.web: unknown key \"privileged\""),
         schema_refuses: false,
         note: "a key of the specification burrow does not read is refused, never passed over (docs/compose.md lists them)",
+    },
+    Bad {
+        yaml: "services:\n  web:\n    image: x\n    ports:\n      - \"127.0.0.1:8080:80\"\n      - target: 81\n        published: 8080\n",
+        burrow: Some("compose.yaml:4: services.web.ports: host port 8080/tcp is published twice (\"127.0.0.1:8080:80\" and \"8080:81\")"),
+        schema_refuses: false,
+        note: "the schema takes one host port published for two container ports; burrow refuses it, as the second bind of the port would fail",
     },
     Bad {
         yaml: "services:\n  web:\n    image: x\n    scale: \"2\"\n",
@@ -230,9 +242,9 @@ const BAD: &[Bad] = &[
     },
     Bad {
         yaml: "services:\n  web:\n    image: x\n    ports: [\"8080:80\", \"8080:80\"]\n",
-        burrow: None,
+        burrow: Some("compose.yaml:4: services.web.ports: host port 8080/tcp is published twice (\"8080:80\" and \"8080:80\")"),
         schema_refuses: true,
-        note: "the schema wants each port once; burrow's `config` takes the file and `up` fails on the second bind of the port",
+        note: "",
     },
 ];
 

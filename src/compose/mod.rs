@@ -155,6 +155,28 @@ impl std::fmt::Display for Scalar {
     }
 }
 
+/// A count where compose takes a whole number: an integer, or a string
+/// of digits (what `${RETRIES:-3}` interpolates to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count(pub u32);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Count, D::Error> {
+        let v = Scalar::deserialize(d)?;
+        let n = match &v {
+            Scalar::Int(i) => u32::try_from(*i).ok(),
+            Scalar::Str(s) => s.trim().parse().ok(),
+            Scalar::Float(_) | Scalar::Bool(_) => None,
+        };
+        n.map(Count).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{:?} is not a whole number (0 or more)",
+                v.to_string()
+            ))
+        })
+    }
+}
+
 #[derive(Debug, Deserialize, Clone)]
 #[serde(untagged)]
 pub enum StrOrList {
@@ -262,6 +284,32 @@ pub enum Port {
     Long(PortSpec),
 }
 
+impl Port {
+    /// The entry in `run --publish`'s form: `[IP:][HOST:]CONTAINER[/PROTO]`.
+    pub fn text(&self) -> String {
+        match self {
+            Port::Short(v) => v.to_string(),
+            Port::Long(l) => {
+                let mut t = String::new();
+                if let Some(ip) = &l.host_ip {
+                    t.push_str(ip);
+                    t.push(':');
+                }
+                if let Some(p) = &l.published {
+                    t.push_str(&p.to_string());
+                    t.push(':');
+                }
+                t.push_str(&l.target.to_string());
+                if let Some(proto) = &l.protocol {
+                    t.push('/');
+                    t.push_str(proto);
+                }
+                t
+            }
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PortSpec {
@@ -324,7 +372,7 @@ pub struct Healthcheck {
     pub test: Option<StrOrList>,
     pub interval: Option<String>,
     pub timeout: Option<String>,
-    pub retries: Option<Scalar>,
+    pub retries: Option<Count>,
     pub start_period: Option<String>,
     pub start_interval: Option<String>,
     pub disable: Option<bool>,
@@ -485,8 +533,7 @@ pub fn load(
             path: path.clone(),
             source,
         })?;
-        let value = parse_one(path, &text)?;
-        let value = interpolate_value(path, "", value, &vars)?;
+        let value = parse_one(path, &text, &vars)?;
         merged = merge(merged, value);
     }
     let mut model: Model = serde_norway::from_value(strip_extensions(merged.clone()))
@@ -548,9 +595,15 @@ pub fn load(
     })
 }
 
-/// Parses one file and checks it against the strict model, so that an
-/// unknown key is reported with this file's line.
-fn parse_one(path: &Path, text: &str) -> Result<Value, ComposeError> {
+/// Parses one file, interpolates it, and checks it against the strict
+/// model (and for a host port published twice by one service), so that an
+/// unknown key or a value of the wrong kind is reported with this file's
+/// line. Checked once interpolated: `retries: ${RETRIES:-3}` is a number.
+fn parse_one(
+    path: &Path,
+    text: &str,
+    vars: &HashMap<String, String>,
+) -> Result<Value, ComposeError> {
     let invalid = |line: usize, message: String| ComposeError::Invalid {
         path: path.to_path_buf(),
         line,
@@ -566,8 +619,10 @@ fn parse_one(path: &Path, text: &str) -> Result<Value, ComposeError> {
     value
         .apply_merge()
         .map_err(|e| invalid(e.location().map_or(0, |l| l.line()), e.to_string()))?;
+    let value = interpolate_value(path, "", value, vars)?;
     let stripped = strip_extensions(value.clone());
-    if let Err(e) = serde_norway::from_value::<Model>(stripped.clone()) {
+    let model = serde_norway::from_value::<Model>(stripped.clone());
+    if let Err(e) = model {
         let (path, message) = locate(&stripped).unwrap_or_else(|| (Vec::new(), e.to_string()));
         let line = path_line(text, &path);
         let message = match unknown_field(&message) {
@@ -588,7 +643,50 @@ fn parse_one(path: &Path, text: &str) -> Result<Value, ComposeError> {
         };
         return Err(invalid(line, message));
     }
+    if let Ok(model) = model {
+        for (name, service) in &model.services {
+            if let Some(why) = published_twice(service.ports.iter().flatten()) {
+                let at = ["services", name.as_str(), "ports"].map(String::from);
+                return Err(invalid(
+                    path_line(text, &at),
+                    format!("{}: {why}", at.join(".")),
+                ));
+            }
+        }
+    }
     Ok(value)
+}
+
+/// The first host port that two of `ports` publish (on one address, or
+/// one of them on every address, for one protocol), saying which entries;
+/// ports left for the kernel to choose and entries that do not parse
+/// (refused when the service is run) are not compared.
+fn published_twice<'a>(ports: impl Iterator<Item = &'a Port>) -> Option<String> {
+    let mut seen: Vec<(crate::net::ports::PublishedPort, String)> = Vec::new();
+    for port in ports {
+        let text = port.text();
+        for p in crate::net::ports::parse_publish(&text)
+            .into_iter()
+            .flatten()
+        {
+            if p.host_port == 0 {
+                continue;
+            }
+            let clash = seen.iter().find(|(q, _)| {
+                q.host_port == p.host_port
+                    && q.proto == p.proto
+                    && (q.host_ip.is_none() || p.host_ip.is_none() || q.host_ip == p.host_ip)
+            });
+            if let Some((_, first)) = clash {
+                return Some(format!(
+                    "host port {}/{} is published twice ({first:?} and {text:?})",
+                    p.host_port, p.proto
+                ));
+            }
+            seen.push((p, text.clone()));
+        }
+    }
+    None
 }
 
 /// The key path of what the strict model refuses in `value`, and why:

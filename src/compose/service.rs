@@ -5,7 +5,7 @@
 //! here touches the store.
 
 use super::{
-    Build, ComposeError, Healthcheck, ListOrMap, Port, Project, Scalar, Service, ServiceNetworks,
+    Build, ComposeError, Healthcheck, ListOrMap, Project, Scalar, Service, ServiceNetworks,
     ServiceVolume, StrOrList,
 };
 use crate::container::health::HealthFlags;
@@ -293,26 +293,7 @@ impl Project {
         }
 
         for p in s.ports.iter().flatten() {
-            let text = match p {
-                Port::Short(v) => v.to_string(),
-                Port::Long(l) => {
-                    let mut t = String::new();
-                    if let Some(ip) = &l.host_ip {
-                        t.push_str(ip);
-                        t.push(':');
-                    }
-                    if let Some(p) = &l.published {
-                        t.push_str(&p.to_string());
-                        t.push(':');
-                    }
-                    t.push_str(&l.target.to_string());
-                    if let Some(proto) = &l.protocol {
-                        t.push('/');
-                        t.push_str(proto);
-                    }
-                    t
-                }
-            };
+            let text = p.text();
             spec.publish.extend(
                 crate::net::ports::parse_publish(&text).map_err(|e| bad("ports", e.to_string()))?,
             );
@@ -758,13 +739,7 @@ fn health(h: &Healthcheck) -> Result<HealthFlags, String> {
     f.interval_ns = h.interval.as_deref().map(duration_ns).transpose()?;
     f.timeout_ns = h.timeout.as_deref().map(duration_ns).transpose()?;
     f.start_period_ns = h.start_period.as_deref().map(duration_ns).transpose()?;
-    if let Some(r) = &h.retries {
-        f.retries = Some(
-            r.to_string()
-                .parse()
-                .map_err(|_| format!("retries {r}: a number"))?,
-        );
-    }
+    f.retries = h.retries.map(|r| r.0);
     Ok(f)
 }
 
