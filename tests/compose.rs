@@ -712,18 +712,24 @@ fn compose_stop_start_and_restart_act_on_the_services_named() {
     compose(&env, &dir, &["down"], &[]).assert_ok();
 }
 
+/// The image the pull tests put in a registry: busybox with a stamp file,
+/// for this machine's architecture.
+fn app_image() -> common::registry::RegImage {
+    let layer = busybox_rootfs().file("stamp", 0o644, b"pulled\n".as_slice());
+    let mut spec = common::fixtures::ImageSpec::new(&["app:1"], vec![layer.finish()]);
+    spec.run_config = common::plain_config();
+    common::registry::RegImage::from_spec(&spec, common::fixtures::oci_arch())
+}
+
 #[test]
 fn compose_pull_fetches_the_services_images_from_a_registry() {
-    use common::registry::{RegImage, Registry, Security, Uploader};
+    use common::registry::{Registry, Security, Uploader};
     let test = "compose_pull_fetches_the_services_images_from_a_registry";
     let Some(env) = TestEnv::new(test, TestUser::Any) else {
         return;
     };
     let reg = Registry::start(Security::Plain);
-    let layer = busybox_rootfs().file("stamp", 0o644, b"pulled\n".as_slice());
-    let mut spec = common::fixtures::ImageSpec::new(&["app:1"], vec![layer.finish()]);
-    spec.run_config = common::plain_config();
-    let image = RegImage::from_spec(&spec, common::fixtures::oci_arch());
+    let image = app_image();
     Uploader::new(&reg).image("compose/app", "1", &image);
     let name = format!("{}/compose/app:1", reg.addr());
     // A service with a build section is built, not pulled: its missing
@@ -748,6 +754,48 @@ fn compose_pull_fetches_the_services_images_from_a_registry() {
     let id = env.ok(&["image", "inspect", "--format", "{{.Id}}", &name]);
     assert_eq!(id.stdout.trim(), format!("sha256:{}", image.id()), "{id}");
     compose(&env, &dir, &["down"], &[]).assert_ok();
+}
+
+/// A service's `platform:` is this machine's (its image is pulled for it)
+/// or an error naming the service, for `pull` and for `up`, before
+/// anything of the project is made.
+#[test]
+fn a_service_platform_is_pulled_for_when_it_is_this_machines_and_refused_otherwise() {
+    use common::registry::{Registry, Security, Uploader};
+    let test = "a_service_platform_is_pulled_for_when_it_is_this_machines_and_refused_otherwise";
+    let Some(env) = TestEnv::new(test, TestUser::Any) else {
+        return;
+    };
+    let reg = Registry::start(Security::Plain);
+    let arch = common::fixtures::oci_arch();
+    let image = app_image();
+    Uploader::new(&reg).index("compose/app", "1", &[(&image, "linux", arch)]);
+    let name = format!("{}/compose/app:1", reg.addr());
+
+    let file = format!("services:\n  app:\n    image: {name}\n    platform: linux/{arch}\n");
+    let dir = project(&env, "here", &[("compose.yaml", &file)]);
+    compose(&env, &dir, &["pull"], &[]).assert_ok();
+    let id = env.ok(&["image", "inspect", "--format", "{{.Id}}", &name]);
+    assert_eq!(id.stdout.trim(), format!("sha256:{}", image.id()), "{id}");
+    env.ok(&["rmi", &name]);
+
+    let other = if arch == "amd64" { "arm64" } else { "amd64" };
+    let file = format!("services:\n  app:\n    image: {name}\n    platform: linux/{other}\n");
+    let dir = project(&env, "there", &[("compose.yaml", &file)]);
+    let want = format!(
+        "service app: platform: linux/{other}: burrow runs images for this machine's platform only (linux/{arch})"
+    );
+    for args in [&["pull"][..], &["up", "--no-start"][..]] {
+        let out = compose_unchecked(&env, &dir, args, &[]);
+        assert!(
+            !out.status.success() && out.stderr.contains(&want),
+            "{args:?} should say {want:?}\n{out}"
+        );
+    }
+    let gone = env.run(&["image", "inspect", &name]);
+    assert_ne!(gone.code(), Some(0), "pulled for another platform\n{gone}");
+    let made = env.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!made.stdout.contains("there_default"), "{made}");
 }
 
 #[test]

@@ -75,9 +75,7 @@ pub fn this_platform(s: &str) -> Result<String, FlagError> {
     let wanted = crate::image::registry::Platform::parse(s)
         .map_err(|e| FlagError(format!("--platform {s:?}: {e}")))?;
     let host = crate::image::registry::Platform::host();
-    if (wanted.os.as_str(), wanted.architecture.as_str())
-        != (host.os.as_str(), host.architecture.as_str())
-    {
+    if !wanted.runs_here() {
         return Err(FlagError(format!(
             "--platform {s}: burrow runs and builds for this machine's platform only ({}/{}), \
              as it runs no emulator",

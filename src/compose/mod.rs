@@ -224,6 +224,7 @@ pub struct Service {
     pub cap_drop: Option<Vec<String>>,
     pub extra_hosts: Option<ListOrMap>,
     pub pull_policy: Option<String>,
+    pub platform: Option<String>,
     pub network_mode: Option<String>,
     pub scale: Option<Scalar>,
     pub secrets: Option<Vec<FileRef>>,

@@ -11,6 +11,7 @@ use super::{
 use crate::container::health::HealthFlags;
 use crate::container::run::{parse_mount, parse_volume, PullPolicy, RunSpec};
 use crate::container::spec::UserMount;
+use crate::image::registry::Platform;
 use crate::net::networks::EndpointSpec;
 use crate::net::NetworkMode;
 use std::collections::BTreeMap;
@@ -40,6 +41,9 @@ pub struct ServicePlan {
     pub networks: Vec<(String, EndpointSpec)>,
     /// What `build` asks, when the service has one.
     pub build: Option<crate::build::exec::BuildSpec>,
+    /// The platform its image is pulled for (`platform:`): this
+    /// machine's, perhaps with a variant; none says this machine's.
+    pub platform: Option<Platform>,
     /// Secrets and configs burrow writes itself, bound from there: `up`
     /// writes them before the container is made.
     pub files: Vec<GeneratedFile>,
@@ -155,6 +159,35 @@ impl Project {
                 key: key.into(),
                 why: format!("{value}: a number of containers (0 or more)"),
             })
+    }
+
+    /// The platform a service's image is pulled for: its `platform:`,
+    /// which must name this machine's OS and architecture (burrow runs no
+    /// emulator), as `build --platform` must; none without one.
+    pub fn platform_of(&self, name: &str) -> Result<Option<Platform>, ComposeError> {
+        let s = self
+            .model
+            .services
+            .get(name)
+            .ok_or_else(|| ComposeError::NoService(name.to_string()))?;
+        let Some(text) = &s.platform else {
+            return Ok(None);
+        };
+        let bad = |why: String| ComposeError::Service {
+            service: name.to_string(),
+            key: "platform".into(),
+            why,
+        };
+        let wanted = Platform::parse(text).map_err(|e| bad(e.to_string()))?;
+        if !wanted.runs_here() {
+            let host = Platform::host();
+            return Err(bad(format!(
+                "{text}: burrow runs images for this machine's platform only ({}/{}), as it \
+                 runs no emulator",
+                host.os, host.architecture
+            )));
+        }
+        Ok(Some(wanted))
     }
 
     /// The plan of one service (`number` is its container's number).
@@ -495,6 +528,7 @@ impl Project {
             container,
             networks,
             build,
+            platform: self.platform_of(name)?,
             files,
             spec,
         })

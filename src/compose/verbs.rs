@@ -14,6 +14,7 @@ use crate::container::images::Context;
 use crate::container::record::{Record, State, Status};
 use crate::container::spec::UserMount;
 use crate::container::{self as ctr, lifecycle, networks, volumes};
+use crate::image::registry::Platform;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -247,18 +248,19 @@ pub fn pull(ctx: &Context, project: &Project, services: &[String]) -> Result<()>
         if service.build.is_some() {
             continue;
         }
+        let platform = project.platform_of(s)?;
         println!(" Service {s}  Pulling {image}");
-        pull_image(ctx, image)?;
+        pull_image(ctx, image, platform)?;
     }
     Ok(())
 }
 
-/// Pulls one service's image, for `pull` and for `up`: this machine's
-/// platform, progress bars when stderr is a terminal (else lines), the
-/// registry settings of the config.
-fn pull_image(ctx: &Context, image: &str) -> Result<()> {
+/// Pulls one service's image, for `pull`, `up` and `run`: for the
+/// service's platform (none: this machine's), progress bars when stderr
+/// is a terminal (else lines), the registry settings of the config.
+fn pull_image(ctx: &Context, image: &str, platform: Option<Platform>) -> Result<()> {
     let opts = crate::image::registry::PullOptions {
-        platform: None,
+        platform,
         progress: crate::image::registry::ProgressMode::detect(false),
     };
     ctr::images::pull(ctx, image, &opts, None)?;
@@ -449,25 +451,35 @@ fn pull_missing(
     plans: &[ServicePlan],
     interrupt: &mut output::Interrupt,
 ) -> Result<()> {
+    let missing = missing_images(ctx, plans)?;
+    interrupt.released(|| {
+        for (image, platform) in missing {
+            println!(" Image {image}  Pulling");
+            pull_image(ctx, image, platform.cloned())?;
+        }
+        Ok(())
+    })
+}
+
+/// The images not here of services without `build` that making their
+/// containers would pull, each once, with the platform its service asks.
+fn missing_images<'a>(
+    ctx: &Context,
+    plans: &'a [ServicePlan],
+) -> Result<Vec<(&'a str, Option<&'a Platform>)>> {
     let store = ctx.store()?;
-    let mut missing: Vec<&str> = Vec::new();
+    let mut missing: Vec<(&str, Option<&Platform>)> = Vec::new();
     for p in plans {
         let image = p.spec.image.as_str();
         if p.build.is_none()
             && p.spec.pull == crate::container::run::PullPolicy::Missing
-            && !missing.contains(&image)
+            && !missing.iter().any(|(i, _)| *i == image)
             && ctx.resolve(&store, image).is_err()
         {
-            missing.push(image);
+            missing.push((image, p.platform.as_ref()));
         }
     }
-    interrupt.released(|| {
-        for image in missing {
-            println!(" Image {image}  Pulling");
-            pull_image(ctx, image)?;
-        }
-        Ok(())
-    })
+    Ok(missing)
 }
 
 /// After an interrupt: stops what this `up` started (dependants first; a
@@ -929,6 +941,10 @@ pub fn run(ctx: &Context, project: &Project, service: &str, opts: &RunOptions) -
     make_bind_sources(project, &[service.to_string()])?;
     let mut plan = project.plan(service, 1)?;
     build(ctx, project, &[service.to_string()], false)?;
+    // Pulled here for the service's platform, not by the run.
+    for (image, platform) in missing_images(ctx, std::slice::from_ref(&plan))? {
+        pull_image(ctx, image, platform.cloned())?;
+    }
     make_networks_and_volumes(ctx, project, &[service.to_string()], &mut Made::default())?;
     write_files(&mut plan)?;
     let list = containers(ctx, project, &[])?;

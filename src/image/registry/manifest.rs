@@ -90,6 +90,14 @@ impl Platform {
         }
     }
 
+    /// Whether this names this machine's OS and architecture (any
+    /// variant): what burrow can run, as it runs no emulator.
+    pub fn runs_here(&self) -> bool {
+        let host = Platform::host();
+        (self.os.as_str(), self.architecture.as_str())
+            == (host.os.as_str(), host.architecture.as_str())
+    }
+
     /// Parses `os/arch[/variant]` (`linux/arm64`, `linux/arm/v7`).
     pub fn parse(s: &str) -> Result<Platform, BadPlatform> {
         let parts: Vec<&str> = s.split('/').collect();
