@@ -149,8 +149,8 @@ impl Bus {
     /// The reply to the call of serial `serial`: its body's message, or
     /// the error the peer answered, as `what`'s error. Whatever is read
     /// meanwhile is kept: the signals for `next_signal`, other replies for
-    /// their own `reply` (the bus answers AddMatch before systemd answers
-    /// a Subscribe sent earlier).
+    /// their own `reply` (the bus may answer its own calls before
+    /// an earlier call to another peer, such as systemd).
     pub fn reply(&mut self, serial: u32, what: &str) -> Result<Message, BusError> {
         let matches = |m: &Message| {
             m.message_type() != Type::Signal

@@ -91,8 +91,8 @@ struct Asked {
 }
 
 /// A connection to the user's bus, held by this process (`bus::Bus`: no
-/// thread, no helper), on which the handshake, `Hello`, `Subscribe` and
-/// the match for systemd's JobRemoved signals went out at once: started
+/// thread, no helper), on which the handshake, `Hello` and the match for
+/// systemd's JobRemoved signals went out at once: started
 /// early, its answers come while the caller does other work (a
 /// foreground `run` resolves its image and writes its record meanwhile),
 /// and `place` costs only the scope's job. Dropped unused, the socket is
@@ -102,9 +102,8 @@ pub struct Connected {
     /// How long `place` waits, from its call (a pull may come between).
     limit: Duration,
     reuse_delegated: bool,
-    /// The serials of Subscribe and AddMatch, whose answers are read by
-    /// `place`.
-    subscribed: (u32, u32),
+    /// The serial of AddMatch, whose answer is read by `place`.
+    add_match: u32,
     asked: Option<Asked>,
 }
 
@@ -139,9 +138,12 @@ impl Connected {
         limit: Duration,
     ) -> Result<Connected, SystemdError> {
         let mut bus = super::bus::Bus::open(address, limit)?;
-        // Without a subscription the manager may not send job signals;
-        // it ends with the connection.
-        let subscribe = bus.send(&manager_call("Subscribe", &())?, "Subscribe")?;
+        // No `Subscribe`: systemd sends a job's JobNew and JobRemoved to
+        // the bus whenever the client that asked for the job is still
+        // connected (it tracks the sender with the job), subscribed or
+        // not. A subscriber would also have systemd build and send every
+        // unit's PropertiesChanged, UnitNew and UnitRemoved while it is
+        // connected: work for the user manager at each run, for nothing.
         // The match is in place before the job exists, so its end is not
         // missed however fast it comes. It names no sender: `place` takes
         // only the signals sent by whoever answered its call.
@@ -156,7 +158,7 @@ impl Connected {
             bus,
             limit,
             reuse_delegated,
-            subscribed: (subscribe, add_match),
+            add_match,
             asked: None,
         })
     }
@@ -199,9 +201,7 @@ impl Connected {
             },
         };
         self.bus.wait_at_most(self.limit);
-        let (subscribe, add_match) = self.subscribed;
-        self.bus.reply(subscribe, "Subscribe")?;
-        self.bus.reply(add_match, "AddMatch JobRemoved")?;
+        self.bus.reply(self.add_match, "AddMatch JobRemoved")?;
         if self.reuse_delegated && unit_delegated(&mut self.bus, asked.pid)? {
             return Ok(Placed::AlreadyDelegated);
         }
@@ -417,8 +417,8 @@ mod tests {
     }
 
     /// A user bus with systemd on it, as far as a scope goes: it answers
-    /// the handshake and every call, Subscribe (systemd's) only after the
-    /// AddMatch sent after it (the bus's own), as the real ones do,
+    /// the handshake and every call, AddMatch only after the call sent
+    /// after it (replies need not come in the order of the calls),
     /// StartTransientUnit with job 7, whose JobRemoved it then sends,
     /// first as another client (which must be ignored) with `done`, then
     /// as systemd with `result`.
@@ -443,7 +443,25 @@ mod tests {
                 .unwrap();
             let mut heard = Vec::new();
             let mut held: Option<zbus::Message> = None;
-            while let Some(call) = read_message(&mut s) {
+            loop {
+                // A held answer goes out with the next call's, or by
+                // itself when no call comes soon (`place` without an
+                // early `send` waits for it before asking for the scope).
+                if let Some(late) = held.take() {
+                    use std::os::fd::AsFd;
+                    let mut fds = [nix::poll::PollFd::new(
+                        s.as_fd(),
+                        nix::poll::PollFlags::POLLIN,
+                    )];
+                    if nix::poll::poll(&mut fds, 100u16).unwrap() == 0 {
+                        s.write_all(late.data()).unwrap();
+                    } else {
+                        held = Some(late);
+                    }
+                }
+                let Some(call) = read_message(&mut s) else {
+                    break;
+                };
                 let member = call.header().member().unwrap().to_string();
                 heard.push(member.clone());
                 let reply = zbus::Message::method_return(&call.header())
@@ -456,7 +474,7 @@ mod tests {
                     _ => reply.build(&()),
                 }
                 .unwrap();
-                if member == "Subscribe" {
+                if member == "AddMatch" {
                     held = Some(reply);
                     continue;
                 }
@@ -493,7 +511,7 @@ mod tests {
         assert_eq!(conn.place("burrow-x.scope", 42).unwrap(), Placed::InScope);
         assert_eq!(
             bus.join().unwrap(),
-            ["Hello", "Subscribe", "AddMatch", "StartTransientUnit"]
+            ["Hello", "AddMatch", "StartTransientUnit"]
         );
     }
 
@@ -522,7 +540,7 @@ mod tests {
         let err = conn.place("burrow-z.scope", 44).unwrap_err();
         assert!(
             matches!(&err, SystemdError::Bus(BusError::Call { call, detail })
-                if call == "Subscribe" && detail.contains("no answer")),
+                if call == "AddMatch JobRemoved" && detail.contains("no answer")),
             "{err:?}"
         );
     }
