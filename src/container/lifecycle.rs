@@ -616,9 +616,35 @@ pub fn start_attached(
             let sock_path = socket(ctx, &r.id);
             let window = our_window(r.config.tty, stdin);
             let sock = launch_attached(ctx, &dir, &sock_path, stdin, window)?;
-            relay_on_terminal(sock, &sock_path, stdin, r.config.tty, keys_of(&r, keys))
+            let code = relay_on_terminal(sock, &sock_path, stdin, r.config.tty, keys_of(&r, keys))?;
+            if r.auto_remove {
+                wait_removed(ctx, &r, &dir);
+            }
+            Ok(code)
         }
         None => attach(ctx, &r.id, stdin, keys),
+    }
+}
+
+/// docker's `start -a` of a container made with `--rm` returns once the
+/// container is removed, not only ended (its CLI waits for "removed"), so
+/// that the next command no longer finds it. Its supervisor removes it
+/// after pid 1's end; this waits for that, at most 10 s (a supervisor that
+/// cannot remove it leaves it to `rm`), and not at all for a container
+/// left running by the detach keys.
+fn wait_removed(ctx: &Context, r: &Record, dir: &Path) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while dir.exists() && Instant::now() < until {
+        let Ok(storage) = ctx.checked_storage() else {
+            return;
+        };
+        match Containers::at(storage).find_recorded(&r.id) {
+            Ok((rec, s)) if s.status == Status::Running && entry_alive(&rec, &s).is_some() => {
+                return
+            }
+            Ok(_) => std::thread::sleep(Duration::from_millis(10)),
+            Err(_) => return,
+        }
     }
 }
 
