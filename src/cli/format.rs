@@ -305,7 +305,14 @@ fn three_digits(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }
-    let whole_digits = (v.log10().floor() as i32 + 1).max(1);
+    // Counted, not `log10`: that would link libm into every command
+    // (tests/packaging.rs keeps the binary to libc and libgcc_s).
+    let mut whole_digits: i32 = 1;
+    let mut t = v;
+    while t >= 10.0 {
+        t /= 10.0;
+        whole_digits += 1;
+    }
     let decimals = (3 - whole_digits).max(0) as usize;
     let mut n = format!("{v:.decimals$}");
     if n.parse::<f64>().is_ok_and(|r| r >= 1000.0) {
@@ -376,6 +383,23 @@ pub fn print_inspected(objects: &[serde_json::Value], format: &Format) -> Result
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn sizes_have_three_significant_digits_as_gos_percent_3g() {
+        for (bytes, want) in [
+            (0, "0B"),
+            (7, "7B"),
+            (999, "999B"),
+            (1000, "1kB"),
+            (9_996, "10kB"),
+            (4_261_000, "4.26MB"),
+            (21_500_000, "21.5MB"),
+            (123_000_000, "123MB"),
+            (999_600, "1e+03kB"),
+        ] {
+            assert_eq!(human_size(bytes), want, "{bytes}");
+        }
+    }
 
     #[test]
     fn label_calls_become_the_label_function() {
