@@ -633,12 +633,13 @@ pub fn start_attached(
 /// cannot remove it leaves it to `rm`), and not at all for a container
 /// left running by the detach keys.
 fn wait_removed(ctx: &Context, r: &Record, dir: &Path) {
+    let Ok(storage) = ctx.checked_storage() else {
+        return;
+    };
+    let c = Containers::at(storage);
     let until = Instant::now() + Duration::from_secs(10);
     while dir.exists() && Instant::now() < until {
-        let Ok(storage) = ctx.checked_storage() else {
-            return;
-        };
-        match Containers::at(storage).find_recorded(&r.id) {
+        match c.find_recorded(&r.id) {
             Ok((rec, s)) if s.status == Status::Running && entry_alive(&rec, &s).is_some() => {
                 return
             }
