@@ -89,6 +89,13 @@ pub fn go_duration(s: &str) -> Option<i64> {
     Some(total as i64)
 }
 
+/// Now, in nanoseconds since the epoch (0 for a clock set before it).
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
 /// A point in time as docker's `--since`, `--until` and `until=` filters
 /// take it: RFC 3339, Unix seconds (with a fraction), or a Go duration
 /// before `now_ns`; in nanoseconds since the epoch. `None` for anything

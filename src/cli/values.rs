@@ -88,10 +88,7 @@ pub fn this_platform(s: &str) -> Result<String, FlagError> {
 /// A point in time as `logs --since`/`--until` take it (RFC 3339, Unix
 /// seconds, or a Go duration before now), in nanoseconds since the epoch.
 pub fn time_point(s: &str) -> Result<u64, FlagError> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    crate::time::point(s, now).ok_or_else(|| {
+    crate::time::point(s, crate::time::now_ns()).ok_or_else(|| {
         FlagError(format!(
             "invalid time {s:?}: RFC 3339, Unix seconds or a duration such as 10m"
         ))

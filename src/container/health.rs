@@ -4,6 +4,7 @@
 //! check's command, run by the container's supervisor on schedule. The
 //! judging is pure; the supervisor owns the clock and the processes.
 
+use crate::time::now_ns;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -307,12 +308,6 @@ impl Drop for Probe {
             let _ = self.child.wait();
         }
     }
-}
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 #[cfg(test)]

@@ -52,12 +52,7 @@ pub fn encode_header(stream: Stream, len: usize, time_ns: u64) -> [u8; HEADER] {
     h
 }
 
-pub fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
+pub use crate::time::now_ns;
 
 /// Bytes of a log that are not a frame.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
