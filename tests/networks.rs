@@ -2,8 +2,10 @@
 //! unprivileged test user with subordinate ids: containers on one network
 //! reach each other by name, alias and short id over IPv4 and IPv6 from
 //! the first packet; containers on two networks do not; the errors say
-//! docker's words. Every address is inside namespaces burrow makes (the
-//! user's network namespace and the containers'), or loopback.
+//! docker's words; docker's predefined networks (bridge, host, none) are
+//! listed, filtered, inspected and refused as docker's. Every address is
+//! inside namespaces burrow makes (the user's network namespace and the
+//! containers'), or loopback.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod common;
@@ -663,4 +665,337 @@ fn rm_removes_the_containers_port_filter_and_no_other() {
     assert!(filter_in_holders(&dir, &p2), "f2's filter after f1's rm");
     env.ok(&["rm", "-f", "f2"]);
     env.ok(&["network", "rm", net]);
+}
+
+/// docker's predefined networks' fixed ids in burrow (documented in
+/// `burrow network ls --help`'s page and docs/networking.md).
+const PREDEFINED: [(&str, &str, &str); 3] = [
+    (
+        "bridge",
+        "bridge",
+        "cee7d569c2e03d1d26d8c10476a7565e25fb801c1b219d2e287959d0136faa10",
+    ),
+    (
+        "host",
+        "host",
+        "a0184a84549db238fc9a6611652cc0f6fc1fcf6989421a5cebb294d0036b2191",
+    ),
+    (
+        "none",
+        "null",
+        "c55b44446fd25540f2e54aa750356d196272df2815b0cf99195742bbf4e21152",
+    ),
+];
+
+/// `network ls` with `args` as a list of `{{.Name}}`.
+fn ls_names(env: &TestEnv, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["network", "ls", "--format", "{{.Name}}"];
+    all.extend_from_slice(args);
+    env.ok(&all).stdout.lines().map(str::to_string).collect()
+}
+
+/// `bridge`, `host` and `none` are listed beside the user's networks with
+/// docker's drivers, scope and fixed ids, filtered by type=builtin|custom
+/// (one key's values are alternatives, keys all hold), and inspected in
+/// docker's shape: `bridge` is the default network (10.0.2.0/24, the
+/// host at 10.0.2.2) with the running containers of each mode.
+#[test]
+fn predefined_networks_are_listed_filtered_and_inspected_as_dockers() {
+    let Some(env) =
+        env_with_image("predefined_networks_are_listed_filtered_and_inspected_as_dockers")
+    else {
+        return;
+    };
+    let mine = env
+        .ok(&["network", "create", "mine"])
+        .stdout
+        .trim()
+        .to_string();
+    let ls = env.ok(&["network", "ls"]);
+    let rows: Vec<Vec<&str>> = ls
+        .stdout_lines()
+        .iter()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["NETWORK", "ID", "NAME", "DRIVER", "SCOPE"],
+        "{ls}"
+    );
+    let want: Vec<Vec<&str>> = vec![
+        vec![&PREDEFINED[0].2[..12], "bridge", "bridge", "local"],
+        vec![&PREDEFINED[1].2[..12], "host", "host", "local"],
+        vec![&mine[..12], "mine", "bridge", "local"],
+        vec![&PREDEFINED[2].2[..12], "none", "null", "local"],
+    ];
+    assert_eq!(rows[1..], want[..], "{ls}");
+    let ids = env.ok(&["network", "ls", "-q", "--no-trunc"]);
+    let want_ids = [PREDEFINED[0].2, PREDEFINED[1].2, &mine, PREDEFINED[2].2];
+    assert_eq!(ids.stdout_lines(), want_ids, "{ids}");
+    for line in env
+        .ok(&["network", "ls", "--format", "json"])
+        .stdout_lines()
+    {
+        let v: serde_json::Value = serde_json::from_str(line).expect("json");
+        if let Some((_, driver, id)) = PREDEFINED.iter().find(|p| v["Name"] == p.0) {
+            assert_eq!((&v["Driver"], &v["ID"]), (&json(driver), &json(&id[..12])));
+            assert_eq!((&v["Scope"], &v["Labels"]), (&json("local"), &json("")));
+        }
+    }
+    assert_eq!(
+        ls_names(&env, &["-f", "type=builtin"]),
+        ["bridge", "host", "none"]
+    );
+    assert_eq!(ls_names(&env, &["-f", "type=custom"]), ["mine"]);
+    assert_eq!(
+        ls_names(&env, &["-f", "type=custom", "-f", "type=builtin"]),
+        ["bridge", "host", "mine", "none"]
+    );
+    assert_eq!(ls_names(&env, &["-f", "driver=null"]), ["none"]);
+    assert_eq!(ls_names(&env, &["-f", "driver=bridge"]), ["bridge", "mine"]);
+    assert_eq!(
+        ls_names(&env, &["-f", "type=builtin", "-f", "name=o"]),
+        ["host", "none"]
+    );
+    assert_eq!(
+        ls_names(&env, &["-f", &format!("id={}", &PREDEFINED[1].2[..6])]),
+        ["host"]
+    );
+    let out = env.run(&["network", "ls", "-f", "type=weird"]);
+    assert_eq!(out.code(), Some(125), "{out}");
+    assert!(
+        out.stderr.contains("invalid filter: 'type'='weird'"),
+        "{out}"
+    );
+
+    // One running container of each mode but host's; a stopped one is on
+    // no network's list, as docker's are not.
+    let web = env
+        .ok(&["run", "-d", "--name", "web", "netbox", "sleep", "300"])
+        .stdout
+        .trim()
+        .to_string();
+    let lonely = env
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "lonely",
+            "--network",
+            "none",
+            "netbox",
+            "sleep",
+            "300",
+        ])
+        .stdout
+        .trim()
+        .to_string();
+    env.ok(&["create", "--name", "idle", "netbox", "true"]);
+    let addr = until_ok(
+        &env,
+        &["exec", "web", "ip", "-o", "-4", "addr", "show", "eth0"],
+    );
+    assert!(addr.stdout.contains("10.0.2.100/24"), "{addr}");
+
+    let out = env.ok(&["network", "inspect", "bridge", "host", "none"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let keys = [
+        "Name",
+        "Id",
+        "Created",
+        "Scope",
+        "Driver",
+        "EnableIPv6",
+        "IPAM",
+        "Internal",
+        "Attachable",
+        "Ingress",
+        "ConfigFrom",
+        "ConfigOnly",
+        "Containers",
+        "Options",
+        "Labels",
+    ];
+    for (i, (name, driver, id)) in PREDEFINED.iter().enumerate() {
+        let n = &v[i];
+        for k in keys {
+            assert!(n.get(k).is_some(), "{name} has no {k}: {n}");
+        }
+        assert_eq!(
+            (&n["Name"], &n["Driver"], &n["Id"]),
+            (&json(name), &json(driver), &json(id))
+        );
+        assert_eq!(
+            (&n["Scope"], &n["Internal"]),
+            (&json("local"), &serde_json::Value::Bool(false)),
+            "{n}"
+        );
+    }
+    let bridge = &v[0];
+    assert_eq!(
+        bridge["IPAM"]["Config"][0]["Subnet"], "10.0.2.0/24",
+        "{bridge}"
+    );
+    assert_eq!(
+        bridge["IPAM"]["Config"][0]["Gateway"], "10.0.2.2",
+        "{bridge}"
+    );
+    assert_eq!(bridge["Options"]["burrow.network.mode"], "user", "{bridge}");
+    assert_eq!(bridge["Options"]["com.docker.network.driver.mtu"], "65520");
+    let members = |n: &serde_json::Value| {
+        n["Containers"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    assert_eq!(members(bridge), std::slice::from_ref(&web), "{bridge}");
+    assert_eq!(bridge["Containers"][&web]["Name"], "web");
+    assert_eq!(bridge["Containers"][&web]["IPv4Address"], "10.0.2.100/24");
+    assert_eq!(members(&v[1]), Vec::<String>::new(), "{}", v[1]);
+    assert_eq!(members(&v[2]), [lonely], "{}", v[2]);
+    assert_eq!(v[2]["IPAM"]["Config"], serde_json::json!([]), "{}", v[2]);
+
+    // By id prefix; a container names its network's id; `exists` knows them.
+    let by_id = env.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{.Name}}",
+        &PREDEFINED[2].2[..12],
+    ]);
+    assert_eq!(by_id.stdout.trim(), "none", "{by_id}");
+    let nid = env.ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.bridge.NetworkID}} {{.NetworkSettings.Networks.bridge.IPAddress}}",
+        "web",
+    ]);
+    assert_eq!(
+        nid.stdout.trim(),
+        format!("{} 10.0.2.100", PREDEFINED[0].2),
+        "{nid}"
+    );
+    for (name, _, _) in PREDEFINED {
+        assert_eq!(
+            env.run(&["network", "exists", name]).code(),
+            Some(0),
+            "{name}"
+        );
+    }
+    // prune leaves them (and takes mine, which no container is on).
+    env.ok(&["network", "prune", "-f"]);
+    assert_eq!(ls_names(&env, &[]), ["bridge", "host", "none"]);
+}
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::Value::String(s.to_string())
+}
+
+/// The predefined networks cannot be removed, made again, joined or left
+/// but the way docker allows; each refusal in docker's words, exit 1.
+#[test]
+fn predefined_networks_refuse_rm_create_connect_and_disconnect_in_dockers_words() {
+    let test = "predefined_networks_refuse_rm_create_connect_and_disconnect_in_dockers_words";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let refused = |args: &[&str], words: &str| {
+        let out = env.run(args);
+        assert_eq!(out.code(), Some(1), "{out}");
+        assert!(out.stderr.contains(words), "want {words:?}\n{out}");
+    };
+    for (name, _, _) in PREDEFINED {
+        let words = format!("{name} is a pre-defined network and cannot be removed");
+        refused(&["network", "rm", name], &words);
+        refused(&["network", "rm", "-f", name], &words);
+        refused(
+            &["network", "create", name],
+            &format!("network with name {name} already exists"),
+        );
+    }
+    refused(
+        &["network", "rm", &PREDEFINED[0].2[..12]],
+        "bridge is a pre-defined network and cannot be removed",
+    );
+    env.ok(&["network", "create", "mine"]);
+    for (name, mode) in [("d", "bridge"), ("h", "host"), ("n", "none"), ("m", "mine")] {
+        env.ok(&[
+            "create",
+            "--name",
+            name,
+            "--network",
+            mode,
+            "netbox",
+            "true",
+        ]);
+    }
+    let host = "container cannot be disconnected from host network or connected to host network";
+    let shared = "container sharing network namespace with another container or host cannot be connected to any other network";
+    let private = "container cannot be connected to multiple networks with one of the networks in private (none) mode";
+    for (net, ctr, words) in [
+        ("host", "d", host),
+        ("host", "n", host),
+        ("host", "m", host),
+        (
+            "bridge",
+            "d",
+            "endpoint with name d already exists in network bridge",
+        ),
+        ("bridge", "h", shared),
+        ("bridge", "n", private),
+        ("bridge", "m", "container m cannot join network bridge"),
+        ("none", "d", private),
+        ("none", "h", shared),
+        (
+            "none",
+            "n",
+            "endpoint with name n already exists in network none",
+        ),
+        ("mine", "h", shared),
+        ("mine", "n", private),
+        ("mine", "d", "container d has --network user"),
+    ] {
+        refused(&["network", "connect", net, ctr], words);
+    }
+    for (net, ctr, words) in [
+        ("host", "h", host),
+        (
+            "bridge",
+            "d",
+            "container d is on network bridge by its --network mode",
+        ),
+        (
+            "none",
+            "n",
+            "container n is on network none by its --network mode",
+        ),
+        (
+            "bridge",
+            "n",
+            "container n is not connected to network bridge",
+        ),
+        ("none", "h", "container h is not connected to network none"),
+    ] {
+        refused(&["network", "disconnect", net, ctr], words);
+    }
+    // Nothing changed: each keeps its mode; every network is still there.
+    for (name, mode) in [("d", "user"), ("h", "host"), ("n", "none"), ("m", "mine")] {
+        let got = env.ok(&["inspect", "-f", "{{.NetworkSettings.NetworkMode}}", name]);
+        assert_eq!(got.stdout.trim(), mode, "{got}");
+    }
+    assert_eq!(ls_names(&env, &[]), ["bridge", "host", "mine", "none"]);
+    let ran = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "bridge",
+        "netbox",
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    assert!(ran.stdout.contains("10.0.2.100/24"), "{ran}");
 }

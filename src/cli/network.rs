@@ -3,7 +3,7 @@
 use super::format::Format;
 use crate::container::images::Context;
 use crate::container::networks;
-use crate::net::networks::{EndpointSpec, Network, NetworkSpec, Subnet};
+use crate::net::networks::{AnyNetwork, EndpointSpec, NetworkSpec, Subnet};
 use crate::{Error, Result};
 
 #[derive(clap::Subcommand, Debug)]
@@ -100,46 +100,78 @@ impl Create {
 }
 
 /// A network as `ls` templates see it (docker's field names).
-fn ls_fields(n: &Network) -> serde_json::Value {
+fn ls_fields(n: &AnyNetwork) -> serde_json::Value {
     let labels = n
-        .labels
+        .labels()
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",");
+    let subnets = n.subnets();
     // Every value a string, as docker's network context gives them.
     serde_json::json!({
         "ID": n.short_id(),
-        "Name": n.name,
-        "Driver": "bridge",
+        "Name": n.name(),
+        "Driver": n.driver(),
         "Scope": "local",
-        "IPv4": n.subnets.iter().any(|s| s.addr.is_ipv4()).to_string(),
-        "IPv6": n.subnets.iter().any(|s| s.addr.is_ipv6()).to_string(),
-        "Internal": n.internal.to_string(),
+        "IPv4": subnets.iter().any(|s| s.addr.is_ipv4()).to_string(),
+        "IPv6": subnets.iter().any(|s| s.addr.is_ipv6()).to_string(),
+        "Internal": n.internal().to_string(),
         "Labels": labels,
-        "CreatedAt": crate::time::docker_date(&n.created),
+        "CreatedAt": crate::time::docker_date(n.created()),
     })
 }
 
-/// `--filter KEY=VALUE` of `network ls`: name (a substring), id (a
-/// prefix), label (KEY or KEY=VALUE), driver.
-fn matches(n: &Network, filters: &[(String, String)]) -> Result<bool> {
-    for (k, v) in filters {
-        let ok = match k.as_str() {
-            "name" => n.name.contains(v.as_str()),
-            "id" => n.id.starts_with(v.as_str()),
-            "driver" => v == "bridge",
-            "scope" => v == "local",
-            "type" => v == "custom",
-            "label" => match v.split_once('=') {
-                Some((lk, lv)) => n.labels.get(lk).is_some_and(|x| x == lv),
-                None => n.labels.contains_key(v.as_str()),
-            },
+/// Whether `n` passes one `--filter KEY=VALUE` of `network ls`: name (a
+/// substring), id (a prefix), label (KEY or KEY=VALUE), driver, scope,
+/// type (builtin or custom).
+fn passes(n: &AnyNetwork, key: &str, value: &str) -> Result<bool> {
+    Ok(match key {
+        "name" => n.name().contains(value),
+        "id" => n.id().starts_with(value),
+        "driver" => n.driver() == value,
+        "scope" => value == "local",
+        "type" => match value {
+            "builtin" => n.builtin(),
+            "custom" => !n.builtin(),
             _ => {
                 return Err(Error::Usage(format!(
-                    "invalid filter '{k}': burrow filters networks by name, id, label, driver, scope and type"
+                    "invalid filter: 'type'='{value}': a network's type is builtin or custom"
                 )))
             }
+        },
+        "label" => {
+            let labels = n.labels();
+            match value.split_once('=') {
+                Some((lk, lv)) => labels.get(lk).is_some_and(|x| x == lv),
+                None => labels.contains_key(value),
+            }
+        }
+        _ => {
+            return Err(Error::Usage(format!(
+                "invalid filter '{key}': burrow filters networks by name, id, label, driver, scope and type"
+            )))
+        }
+    })
+}
+
+/// docker's rule for `network ls --filter`: the values of one key are
+/// alternatives (`-f type=custom -f type=builtin` lists both), except
+/// labels, which must all be there; different keys must all hold.
+fn matches(n: &AnyNetwork, filters: &[(String, String)]) -> Result<bool> {
+    let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        let results = filters
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| passes(n, key, v))
+            .collect::<Result<Vec<bool>>>()?;
+        let ok = if key == "label" {
+            results.iter().all(|r| *r)
+        } else {
+            results.iter().any(|r| *r)
         };
         if !ok {
             return Ok(false);
@@ -156,7 +188,7 @@ pub struct List {
     /// Show full ids.
     #[arg(long)]
     no_trunc: bool,
-    /// Filter (name=, id=, label=, driver=, scope=, type=).
+    /// Filter (name=, id=, label=, driver=, scope=, type=builtin|custom).
     #[arg(short, long, value_parser = label)]
     filter: Vec<(String, String)>,
     /// Output format: table, json, or a Go template (`{{.Name}}`).
@@ -167,14 +199,14 @@ pub struct List {
 impl List {
     fn exec(self, ctx: &Context) -> Result<i32> {
         let mut shown = Vec::new();
-        for n in networks::list(ctx)? {
+        for n in networks::list_all(ctx)? {
             if matches(&n, &self.filter)? {
                 shown.push(n);
             }
         }
-        let id = |n: &Network| {
+        let id = |n: &AnyNetwork| {
             if self.no_trunc {
-                n.id.clone()
+                n.id().to_string()
             } else {
                 n.short_id().to_string()
             }
@@ -188,14 +220,14 @@ impl List {
         let mut items: Vec<serde_json::Value> = shown.iter().map(ls_fields).collect();
         if self.no_trunc {
             for (item, n) in items.iter_mut().zip(&shown) {
-                item["ID"] = serde_json::Value::String(n.id.clone());
+                item["ID"] = serde_json::Value::String(n.id().to_string());
             }
         }
         match &self.format {
             Format::Table => {
                 println!("{:<14}{:<24}{:<10}SCOPE", "NETWORK ID", "NAME", "DRIVER");
                 for n in &shown {
-                    println!("{:<14}{:<24}{:<10}local", id(n), n.name, "bridge");
+                    println!("{:<14}{:<24}{:<10}local", id(n), n.name(), n.driver());
                 }
             }
             Format::Json => {
@@ -234,7 +266,7 @@ pub struct Inspect {
 impl Inspect {
     fn exec(self, ctx: &Context) -> Result<i32> {
         super::format::inspect_each(&self.networks, &self.format, |name| {
-            networks::find(ctx, name).map(|n| n.inspect_json())
+            networks::inspect(ctx, name)
         })
     }
 }
@@ -341,7 +373,7 @@ pub struct Exists {
 
 impl Exists {
     fn exec(self, ctx: &Context) -> Result<i32> {
-        Ok(match networks::find(ctx, &self.network) {
+        Ok(match networks::find_any(ctx, &self.network) {
             Ok(_) => 0,
             Err(_) => 1,
         })

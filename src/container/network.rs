@@ -492,6 +492,25 @@ pub fn inspect_json(r: &super::record::Record, storage: &Path) -> serde_json::Va
             }
         }
     }
+    // docker names a container's predefined network among its networks.
+    if let Some(p) = net::networks::Predefined::of_mode(&r.config.network_mode) {
+        let addr = |a: String| if user { a } else { String::new() };
+        networks.insert(
+            p.name().to_string(),
+            serde_json::json!({
+                "Aliases": null,
+                "NetworkID": p.id(),
+                "MacAddress": "",
+                "IPAddress": addr(net::GUEST_V4.to_string()),
+                "IPPrefixLen": if user { 24 } else { 0 },
+                "Gateway": addr(net::GATEWAY_V4.to_string()),
+                "GlobalIPv6Address": addr(net::GUEST_V6.to_string()),
+                "GlobalIPv6PrefixLen": if user { 64 } else { 0 },
+                "IPv6Gateway": addr(net::GATEWAY_V6.to_string()),
+                "DNSNames": null,
+            }),
+        );
+    }
     serde_json::json!({
         "Networks": networks,
         "NetworkMode": r.config.network_mode.to_string(),

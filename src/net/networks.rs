@@ -1,7 +1,8 @@
 //! User-defined networks (`burrow network`): their records under the
 //! storage root (`networks/ID.json`, written atomically under one lock),
 //! the addresses handed to the containers on them, and the names each
-//! member's /etc/hosts gives the others. Knows nothing of containers
+//! member's /etc/hosts gives the others; and docker's predefined
+//! networks (bridge, host, none), which are modes, not records. Knows nothing of containers
 //! beyond their ids (the caller says which are gone or running) and
 //! nothing of the kernel side (`bridge` makes the links).
 
@@ -325,6 +326,30 @@ pub enum NetworksError {
     NotConnected { container: String, network: String },
     #[error("endpoint with name {container} already exists in network {network}")]
     AlreadyConnected { container: String, network: String },
+    /// docker's words for `network rm bridge|host|none`.
+    #[error("{0} is a pre-defined network and cannot be removed")]
+    Predefined(String),
+    /// docker's words for `network connect host CTR` of a container not
+    /// on the host's network, and `network disconnect host CTR`.
+    #[error("container cannot be disconnected from host network or connected to host network")]
+    HostNetwork,
+    /// docker's words for joining a container on the host's or another
+    /// container's network to a network.
+    #[error("container sharing network namespace with another container or host cannot be connected to any other network")]
+    SharedNetwork,
+    /// docker's words for joining `none` and another network.
+    #[error("container cannot be connected to multiple networks with one of the networks in private (none) mode")]
+    NoNetwork,
+    /// A container's predefined network is its `--network` mode, fixed
+    /// when burrow made it.
+    #[error("container {container} is on network {network} by its --network mode, which burrow sets when it makes a container: make it again with another --network")]
+    ModeFixed { container: String, network: String },
+    /// The default network and a user network are two modes in burrow.
+    #[error("container {container} has --network {mode}: only a container made on a network of `burrow network create` joins another such network")]
+    NotOnUserNetwork { container: String, mode: String },
+    /// A predefined network is joined by `--network` alone.
+    #[error("container {container} cannot join network {network}: burrow puts a container on {network} only when it makes it (--network {network})")]
+    JoinsWhenMade { container: String, network: String },
     #[error(transparent)]
     Lock(#[from] crate::lockfile::LockError),
     #[error("{what} {}: {source}", path.display())]
@@ -360,6 +385,215 @@ pub fn valid_name(name: &str) -> bool {
     b.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
         && name.len() <= 128
+}
+
+/// docker's three predefined networks, as burrow has them: names for the
+/// `--network` modes `user` (the default network: `bridge`), `host` and
+/// `none`, with fixed ids. Never records: never made, never removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Predefined {
+    Bridge,
+    Host,
+    None,
+}
+
+impl Predefined {
+    pub const ALL: [Predefined; 3] = [Predefined::Bridge, Predefined::Host, Predefined::None];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Predefined::Bridge => "bridge",
+            Predefined::Host => "host",
+            Predefined::None => "none",
+        }
+    }
+
+    /// Fixed ids: the SHA-256 of `burrow predefined network NAME` (a
+    /// unit test checks), the same for every user and every store. A user
+    /// network never gets one (`Networks::create` draws again).
+    pub fn id(self) -> &'static str {
+        match self {
+            Predefined::Bridge => {
+                "cee7d569c2e03d1d26d8c10476a7565e25fb801c1b219d2e287959d0136faa10"
+            }
+            Predefined::Host => "a0184a84549db238fc9a6611652cc0f6fc1fcf6989421a5cebb294d0036b2191",
+            Predefined::None => "c55b44446fd25540f2e54aa750356d196272df2815b0cf99195742bbf4e21152",
+        }
+    }
+
+    /// docker's driver names. `bridge` is docker's word for a private
+    /// network with a way out through NAT; burrow's is a tap device per
+    /// container behind its userspace stack, which `Options` says: there
+    /// is no kernel bridge.
+    pub fn driver(self) -> &'static str {
+        match self {
+            Predefined::Bridge => "bridge",
+            Predefined::Host => "host",
+            Predefined::None => "null",
+        }
+    }
+
+    /// The `--network` mode a container on it has.
+    pub fn mode(self) -> super::NetworkMode {
+        match self {
+            Predefined::Bridge => super::NetworkMode::User,
+            Predefined::Host => super::NetworkMode::Host,
+            Predefined::None => super::NetworkMode::None,
+        }
+    }
+
+    /// The predefined network of a container of `mode`, if any.
+    pub fn of_mode(mode: &super::NetworkMode) -> Option<Predefined> {
+        Predefined::ALL.into_iter().find(|p| p.mode() == *mode)
+    }
+
+    /// The default network's subnets for `bridge`; none for the others.
+    fn subnets(self) -> Vec<Subnet> {
+        match self {
+            Predefined::Bridge => default_subnets().to_vec(),
+            Predefined::Host | Predefined::None => Vec::new(),
+        }
+    }
+
+    /// docker's `network inspect` object; `members` are the running
+    /// containers on it, `(id, name)`.
+    pub fn inspect_json(self, members: &[(String, String)]) -> serde_json::Value {
+        let bridge = self == Predefined::Bridge;
+        let config: Vec<_> = self
+            .subnets()
+            .iter()
+            .map(|s| {
+                let gateway = match s.addr {
+                    IpAddr::V4(_) => super::GATEWAY_V4.to_string(),
+                    IpAddr::V6(_) => super::GATEWAY_V6.to_string(),
+                };
+                serde_json::json!({ "Subnet": s.to_string(), "Gateway": gateway })
+            })
+            .collect();
+        // Each container on the default network has these addresses in
+        // its own namespace: the network is one per container, alike.
+        let (v4, v6) = if bridge {
+            (
+                format!("{}/24", super::GUEST_V4),
+                format!("{}/64", super::GUEST_V6),
+            )
+        } else {
+            (String::new(), String::new())
+        };
+        let containers: serde_json::Map<String, serde_json::Value> = members
+            .iter()
+            .map(|(id, name)| {
+                (
+                    id.clone(),
+                    serde_json::json!({
+                        "Name": name,
+                        "EndpointID": endpoint_id(self.id(), id),
+                        // The tap's MAC is the container kernel's pick.
+                        "MacAddress": "",
+                        "IPv4Address": v4,
+                        "IPv6Address": v6,
+                    }),
+                )
+            })
+            .collect();
+        let options = if bridge {
+            serde_json::json!({
+                "burrow.network.mode": "user",
+                "burrow.network.stack": "a tap device in each container behind burrow's userspace TCP/IP stack, NAT to the host's networks; no kernel bridge, and the containers on it do not reach each other",
+                "com.docker.network.driver.mtu": super::MTU.to_string(),
+            })
+        } else {
+            serde_json::json!({ "burrow.network.mode": self.name() })
+        };
+        serde_json::json!({
+            "Name": self.name(),
+            "Id": self.id(),
+            "Created": PREDEFINED_CREATED,
+            "Scope": "local",
+            "Driver": self.driver(),
+            "EnableIPv4": bridge,
+            "EnableIPv6": bridge,
+            "IPAM": { "Driver": "default", "Options": {}, "Config": config },
+            "Internal": false,
+            "Attachable": false,
+            "Ingress": false,
+            "ConfigFrom": { "Network": "" },
+            "ConfigOnly": false,
+            "Containers": containers,
+            "Options": options,
+            "Labels": {},
+        })
+    }
+}
+
+/// The predefined networks were never made: Go's zero time, as docker
+/// prints a time it does not have.
+const PREDEFINED_CREATED: &str = "0001-01-01T00:00:00Z";
+
+/// A network as `network ls` and `network inspect` show it: one of
+/// docker's predefined ones or a user's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnyNetwork {
+    Predefined(Predefined),
+    User(Network),
+}
+
+impl AnyNetwork {
+    pub fn id(&self) -> &str {
+        match self {
+            AnyNetwork::Predefined(p) => p.id(),
+            AnyNetwork::User(n) => &n.id,
+        }
+    }
+
+    pub fn short_id(&self) -> &str {
+        &self.id()[..12]
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            AnyNetwork::Predefined(p) => p.name(),
+            AnyNetwork::User(n) => &n.name,
+        }
+    }
+
+    pub fn driver(&self) -> &str {
+        match self {
+            AnyNetwork::Predefined(p) => p.driver(),
+            AnyNetwork::User(_) => "bridge",
+        }
+    }
+
+    /// RFC 3339.
+    pub fn created(&self) -> &str {
+        match self {
+            AnyNetwork::Predefined(_) => PREDEFINED_CREATED,
+            AnyNetwork::User(n) => &n.created,
+        }
+    }
+
+    pub fn subnets(&self) -> Vec<Subnet> {
+        match self {
+            AnyNetwork::Predefined(p) => p.subnets(),
+            AnyNetwork::User(n) => n.subnets.clone(),
+        }
+    }
+
+    pub fn internal(&self) -> bool {
+        matches!(self, AnyNetwork::User(n) if n.internal)
+    }
+
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        match self {
+            AnyNetwork::Predefined(_) => BTreeMap::new(),
+            AnyNetwork::User(n) => n.labels.clone(),
+        }
+    }
+
+    /// docker's `--filter type=`: `builtin` or `custom`.
+    pub fn builtin(&self) -> bool {
+        matches!(self, AnyNetwork::Predefined(_))
+    }
 }
 
 /// The networks of one storage root: `ROOT/networks/ID.json`, changed
@@ -425,6 +659,34 @@ impl Networks {
         let by_prefix: Vec<_> = all
             .iter()
             .filter(|n| !name.is_empty() && n.id.starts_with(name))
+            .collect();
+        match by_prefix.as_slice() {
+            [one] => Ok((*one).clone()),
+            _ => Err(NetworksError::NotFound(name.to_string())),
+        }
+    }
+
+    /// The predefined networks and the user's, by name.
+    pub fn list_all(&self) -> Result<Vec<AnyNetwork>, NetworksError> {
+        let mut all: Vec<AnyNetwork> = Predefined::ALL
+            .into_iter()
+            .map(AnyNetwork::Predefined)
+            .chain(self.list()?.into_iter().map(AnyNetwork::User))
+            .collect();
+        all.sort_by(|a, b| a.name().cmp(b.name()));
+        Ok(all)
+    }
+
+    /// A network, predefined or the user's, by name, full id or id
+    /// prefix (docker's order).
+    pub fn find_any(&self, name: &str) -> Result<AnyNetwork, NetworksError> {
+        let all = self.list_all()?;
+        if let Some(n) = all.iter().find(|n| n.name() == name || n.id() == name) {
+            return Ok(n.clone());
+        }
+        let by_prefix: Vec<_> = all
+            .iter()
+            .filter(|n| !name.is_empty() && n.id().starts_with(name))
             .collect();
         match by_prefix.as_slice() {
             [one] => Ok((*one).clone()),
@@ -512,10 +774,16 @@ impl Networks {
                 .ok_or(NetworksError::NoSubnet)?;
             subnets.push(pick);
         }
-        let mut id = [0u8; 32];
-        let _ = rustix::rand::getrandom(&mut id, rustix::rand::GetRandomFlags::empty());
+        let id = loop {
+            let mut id = [0u8; 32];
+            let _ = rustix::rand::getrandom(&mut id, rustix::rand::GetRandomFlags::empty());
+            let id = hex::encode(id);
+            if !Predefined::ALL.iter().any(|p| p.id() == id) {
+                break id;
+            }
+        };
         let net = Network {
-            id: hex::encode(id),
+            id,
             name: spec.name.clone(),
             created: crate::time::rfc3339_nanos(
                 std::time::SystemTime::now()
@@ -540,7 +808,12 @@ impl Networks {
         running: &dyn Fn(&str) -> bool,
     ) -> Result<Network, NetworksError> {
         let _lock = self.lock()?;
-        let n = self.find(name)?;
+        let n = match self.find_any(name)? {
+            AnyNetwork::Predefined(p) => {
+                return Err(NetworksError::Predefined(p.name().to_string()))
+            }
+            AnyNetwork::User(n) => n,
+        };
         if n.endpoints.keys().any(|id| running(id)) {
             return Err(NetworksError::InUse {
                 name: n.name.clone(),
@@ -903,6 +1176,76 @@ mod tests {
         assert!(e.contains("has active endpoints"), "{e}");
         nets.remove("n", &|_| false).unwrap();
         assert!(nets.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn predefined_ids_are_the_documented_hashes_and_never_a_user_networks() {
+        use sha2::{Digest, Sha256};
+        for p in Predefined::ALL {
+            let want = hex::encode(Sha256::digest(format!(
+                "burrow predefined network {}",
+                p.name()
+            )));
+            assert_eq!(p.id(), want, "{p:?}");
+            assert_eq!(Predefined::of_mode(&p.mode()), Some(p));
+        }
+        let (_d, nets) = store();
+        let mine = nets.create(&spec("mine")).unwrap();
+        assert!(Predefined::ALL.iter().all(|p| p.id() != mine.id));
+        let all = nets.list_all().unwrap();
+        let names: Vec<_> = all.iter().map(AnyNetwork::name).collect();
+        assert_eq!(names, ["bridge", "host", "mine", "none"]);
+        // By name, full id and id prefix; never removed, never made again.
+        let host = Predefined::Host.id();
+        for key in ["host", host, &host[..12]] {
+            assert_eq!(
+                nets.find_any(key).unwrap(),
+                AnyNetwork::Predefined(Predefined::Host),
+                "{key}"
+            );
+        }
+        assert_eq!(
+            nets.find_any(&mine.id[..12]).unwrap(),
+            AnyNetwork::User(mine.clone())
+        );
+        for p in Predefined::ALL {
+            let e = nets.remove(p.name(), &|_| false).unwrap_err().to_string();
+            assert_eq!(
+                e,
+                format!(
+                    "{} is a pre-defined network and cannot be removed",
+                    p.name()
+                )
+            );
+            let e = nets.create(&spec(p.name())).unwrap_err().to_string();
+            assert_eq!(e, format!("network with name {} already exists", p.name()));
+        }
+        // The user's own lookups never see them.
+        assert!(matches!(
+            nets.find("bridge"),
+            Err(NetworksError::NotFound(_))
+        ));
+        assert_eq!(nets.prune(&|_| false).unwrap(), ["mine"]);
+    }
+
+    #[test]
+    fn predefined_inspect_says_what_each_network_is() {
+        let members = vec![("c".repeat(64), "web".to_string())];
+        let b = Predefined::Bridge.inspect_json(&members);
+        assert_eq!(b["Driver"], "bridge");
+        assert_eq!(b["IPAM"]["Config"][0]["Subnet"], "10.0.2.0/24");
+        assert_eq!(b["IPAM"]["Config"][0]["Gateway"], "10.0.2.2");
+        assert_eq!(b["IPAM"]["Config"][1]["Gateway"], "fd00::2");
+        assert_eq!(b["Options"]["burrow.network.mode"], "user");
+        assert!(b["Options"].get("com.docker.network.bridge.name").is_none());
+        let c = &b["Containers"]["c".repeat(64)];
+        assert_eq!(c["Name"], "web");
+        assert_eq!(c["IPv4Address"], "10.0.2.100/24");
+        let n = Predefined::None.inspect_json(&[]);
+        assert_eq!(n["Driver"], "null");
+        assert_eq!(n["IPAM"]["Config"], serde_json::json!([]));
+        assert_eq!(n["EnableIPv6"], false);
+        assert_eq!(Predefined::Host.inspect_json(&[])["Driver"], "host");
     }
 
     #[test]
