@@ -678,6 +678,153 @@ fn compose_run_makes_a_one_off_container_with_the_services_settings() {
 }
 
 #[test]
+fn compose_exec_and_run_take_docker_composes_flags() {
+    let test = "compose_exec_and_run_take_docker_composes_flags";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let service_port = free_port();
+    let file = format!(
+        "services:\n  db:\n    image: netbox\n    command: [\"sh\", \"-c\", {LOOP:?}]\n  tool:\n    image: netbox\n    command: [\"echo\", \"from the service\"]\n    depends_on: [db]\n    ports: [\"127.0.0.1:{service_port}:8080\"]\n    labels: {{tier: tool}}\n"
+    );
+    let dir = project(&env, "flags", &[("compose.yaml", &file)]);
+    let host = env.work.join("flags-host");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("f"), "from the host\n").unwrap();
+    env.give(&host);
+    env.give(&host.join("f"));
+
+    // run --no-deps: the dependency is neither started nor waited for.
+    let out = compose(
+        &env,
+        &dir,
+        &[
+            "run",
+            "--rm",
+            "--no-deps",
+            "-v",
+            &format!("{}:/mnt:ro", path_str(&host)),
+            "tool",
+            "cat",
+            "/mnt/f",
+        ],
+        &[],
+    );
+    out.assert_ok();
+    assert_eq!(out.stdout.lines().last(), Some("from the host"), "{out}");
+    let names = env.ok(&["ps", "-a", "--format", "{{.Names}}"]).stdout;
+    assert!(
+        !names.contains("flags-db-1"),
+        "--no-deps started db: {names}"
+    );
+
+    // -p in place of the service's ports; -l over the service's labels.
+    let port = free_port();
+    let published = format!("127.0.0.1:{port}:8080");
+    compose(
+        &env,
+        &dir,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "pub",
+            "-p",
+            &published,
+            "-l",
+            "tier=over",
+            "-l",
+            "extra=1",
+            "tool",
+            "nc",
+            "-ll",
+            "-p",
+            "8080",
+            "-e",
+            "echo",
+            "published",
+        ],
+        &[],
+    )
+    .assert_ok();
+    assert_eq!(read_port(port), "published\n");
+    let ports = env.ok(&["port", "pub"]).stdout;
+    assert_eq!(
+        ports,
+        format!("8080/tcp -> 127.0.0.1:{port}\n"),
+        "only -p's port"
+    );
+    let labels = env.ok(&[
+        "inspect",
+        "--format",
+        "{{index .Config.Labels \"tier\"}} {{index .Config.Labels \"extra\"}}",
+        "pub",
+    ]);
+    assert_eq!(labels.stdout.trim(), "over 1");
+    let names = env.ok(&["ps", "-a", "--format", "{{.Names}}"]).stdout;
+    assert!(
+        names.contains("flags-db-1"),
+        "without --no-deps db starts: {names}"
+    );
+
+    // exec: -e, -u, -w, --index, and --privileged as `burrow exec`'s.
+    let out = compose(
+        &env,
+        &dir,
+        &[
+            "exec",
+            "-T",
+            "-e",
+            "X=set",
+            "-u",
+            "1000",
+            "-w",
+            "/tmp",
+            "--index",
+            "1",
+            "db",
+            "sh",
+            "-c",
+            "echo $X $(id -u) $PWD",
+        ],
+        &[],
+    );
+    out.assert_ok();
+    assert_eq!(out.stdout, "set 1000 /tmp\n", "{out}");
+    let status = |extra: &[&str]| {
+        let mut args = vec!["exec", "-T"];
+        args.extend_from_slice(extra);
+        args.extend([
+            "db",
+            "grep",
+            "-E",
+            "^(CapEff|Seccomp):",
+            "/proc/self/status",
+        ]);
+        let out = compose(&env, &dir, &args, &[]);
+        out.assert_ok();
+        out.stdout
+    };
+    let plain = status(&[]);
+    let privileged = status(&["--privileged"]);
+    assert!(plain.contains("Seccomp:\t2"), "{plain}");
+    assert!(privileged.contains("Seccomp:\t0"), "{privileged}");
+    let caps = |s: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .map(|c| u64::from_str_radix(c.trim(), 16).expect("hex"))
+            .expect("CapEff")
+    };
+    assert!(
+        caps(&privileged) & !caps(&plain) != 0,
+        "--privileged adds capabilities: {plain} / {privileged}"
+    );
+    assert_eq!(status(&[]), plain, "the next exec is the container's again");
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+}
+
+#[test]
 fn compose_stop_start_and_restart_act_on_the_services_named() {
     let test = "compose_stop_start_and_restart_act_on_the_services_named";
     let Some(env) = env_with_image(test) else {

@@ -298,8 +298,21 @@ fn list_commands_print_one_json_object_a_line() {
     env.ok(&["tag", IMAGE, "localhost/fmt:2.0"]);
     env.ok(&["create", "--network", "none", "--name", "c1", IMAGE]);
     env.ok(&["create", "--network", "none", "--name", "c2", IMAGE]);
-    let vol = ["Driver", "Name", "Mountpoint", "Scope", "Labels"];
-    json_lines_with(&env, &["volume", "ls", "--format", "json"], 2, &vol);
+    let vol_keys = [
+        "Availability",
+        "Driver",
+        "Group",
+        "Labels",
+        "Links",
+        "Mountpoint",
+        "Name",
+        "Scope",
+        "Size",
+        "Status",
+    ];
+    for v in json_lines_with(&env, &["volume", "ls", "--format", "json"], 2, &[]) {
+        assert_eq!(string_keys(&v), vol_keys, "docker volume ls's keys: {v}");
+    }
     let nets = env.ok(&["network", "ls", "-q"]).stdout.lines().count();
     assert!(nets >= 1, "na is listed");
     let net_keys = [

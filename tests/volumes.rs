@@ -215,6 +215,166 @@ fn volume_verbs_create_list_inspect_remove_as_docker_documents_them() {
     assert!(events.stdout.contains("destroy pg\n"), "{events}");
 }
 
+#[test]
+fn volume_ls_inspect_and_prune_read_and_filter_as_docker_s() {
+    let Some(env) = env_with_image("volume_docker_shapes", TestUser::Any) else {
+        return;
+    };
+    env.ok(&[
+        "volume", "create", "--label", "env=prod", "--label", "tier=web", "web",
+    ]);
+    env.ok(&["volume", "create", "--label", "env=dev", "db"]);
+    env.ok(&["volume", "create", "webcache"]);
+    // db is used by a container (stopped): not dangling.
+    env.ok(&["create", "--name", "user", "-v", "db:/data", IMAGE]);
+
+    // --format json: docker's volume context, every value a string.
+    let out = env.ok(&["volume", "ls", "--format", "json", "--filter", "name=^web$"]);
+    let v: Value = serde_json::from_str(out.stdout.trim()).expect("one JSON line");
+    let mountpoint = path_str(&env.storage().join("volumes/web/_data")).to_string();
+    assert_eq!(
+        v,
+        json!({
+            "Availability": "N/A", "Driver": "local", "Group": "N/A",
+            "Labels": "env=prod,tier=web", "Links": "N/A",
+            "Mountpoint": mountpoint, "Name": "web", "Scope": "local",
+            "Size": "N/A", "Status": "N/A"
+        })
+    );
+    // The placeholders docker documents, `.Label "KEY"` among them.
+    let out = env.ok(&[
+        "volume",
+        "ls",
+        "--filter",
+        "name=web",
+        "--format",
+        "{{.Name}}|{{.Driver}}|{{.Scope}}|{{.Mountpoint}}|{{.Labels}}|{{.Label \"tier\"}}|{{.Label \"none\"}}",
+    ]);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "web|local|local|{mountpoint}|env=prod,tier=web|web|\nwebcache|local|local|{}|||\n",
+            path_str(&env.storage().join("volumes/webcache/_data"))
+        )
+    );
+    let table = env.ok(&["volume", "ls", "--format", "table {{.Name}}\t{{.Links}}"]);
+    assert_eq!(
+        table.stdout_lines()[0],
+        "VOLUME NAME         LINKS",
+        "{table}"
+    );
+
+    // inspect: docker's keys in docker's order, and --format.
+    let out = env.ok(&["volume", "inspect", "web"]);
+    let keys: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix('"')?
+                .split_once("\": ")
+                .map(|(k, _)| k)
+        })
+        .filter(|k| !["env", "tier"].contains(k))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "CreatedAt",
+            "Driver",
+            "Labels",
+            "Mountpoint",
+            "Name",
+            "Options",
+            "Scope"
+        ],
+        "{out}"
+    );
+    let v = inspect_volume(&env, "web");
+    let created = v["CreatedAt"].as_str().expect("CreatedAt");
+    assert!(
+        created.len() == 20 && created.ends_with('Z') && created.as_bytes()[10] == b'T',
+        "RFC 3339 to the second: {created}"
+    );
+    for f in ["--format", "-f"] {
+        let out = env.ok(&[
+            "volume",
+            "inspect",
+            f,
+            "{{.Name}} {{.Mountpoint}} {{json .Labels}}",
+            "web",
+        ]);
+        assert_eq!(
+            out.stdout,
+            format!("web {mountpoint} {{\"env\":\"prod\",\"tier\":\"web\"}}\n")
+        );
+    }
+
+    // ls --filter: a key's values are alternatives, different keys and
+    // labels must all hold, dangling takes one value.
+    let names = |filters: &[&str]| {
+        let mut args = vec!["volume", "ls", "-q"];
+        for f in filters {
+            args.extend(["--filter", f]);
+        }
+        env.ok(&args).stdout
+    };
+    assert_eq!(names(&["name=db", "name=^web$"]), "db\nweb\n");
+    assert_eq!(names(&["name=web", "label=env"]), "web\n");
+    assert_eq!(names(&["label=env", "label=tier=web"]), "web\n");
+    assert_eq!(names(&["dangling=false"]), "db\n");
+    assert_eq!(names(&["dangling=1", "driver=local"]), "web\nwebcache\n");
+    assert_eq!(names(&["driver=nfs"]), "");
+    assert_eq!(
+        names(&["driver=nfs", "driver=local", "name=cache"]),
+        "webcache\n"
+    );
+    let both = env.run(&[
+        "volume",
+        "ls",
+        "--filter",
+        "dangling=true",
+        "--filter",
+        "dangling=false",
+    ]);
+    assert_eq!(both.code(), Some(1), "{both}");
+    assert!(both.stderr.contains("invalid filter"), "{both}");
+
+    // prune --filter takes docker's label, label! and all; not ls's keys.
+    for bad in ["name=web", "dangling=true", "driver=local", "all=maybe"] {
+        let out = env.run(&["volume", "prune", "-f", "--filter", bad]);
+        assert_ne!(out.code(), Some(0), "{bad}: {out}");
+        assert!(out.stderr.contains("invalid"), "{bad}: {out}");
+    }
+    // Without -a or all=true only anonymous volumes go: these are named.
+    env.ok(&["volume", "prune", "-f", "--filter", "label=env"]);
+    assert_eq!(names(&[]), "db\nweb\nwebcache\n");
+    // all=true is -a; label!= keeps what carries it; db is in use.
+    let out = env.ok(&[
+        "volume",
+        "prune",
+        "-f",
+        "--filter",
+        "all=true",
+        "--filter",
+        "label!=tier",
+    ]);
+    assert!(out.stdout.contains("Deleted Volumes:\nwebcache\n"), "{out}");
+    assert_eq!(names(&[]), "db\nweb\n");
+    env.ok(&["rm", "user"]);
+    let out = env.ok(&[
+        "volume",
+        "prune",
+        "-f",
+        "--filter",
+        "all=1",
+        "--filter",
+        "label=env=dev",
+    ]);
+    assert!(out.stdout.contains("Deleted Volumes:\ndb\n"), "{out}");
+    assert_eq!(names(&[]), "web\n");
+}
+
 /// The files of the image's `/data` as the container sees them in a
 /// volume: `stat` lines of owner, mode and link count, the xattr, the link.
 const LISTING: &str = "cd /data && stat -c '%n %u:%g %a' . owned sub sub/exec hard link \

@@ -459,6 +459,10 @@ pub struct Exec {
     /// Which of the service's containers (1 by default).
     #[arg(long, default_value_t = 1)]
     index: u32,
+    /// Every capability of the container's user namespace and no seccomp
+    /// profile for this command, as `burrow exec --privileged`.
+    #[arg(long)]
+    privileged: bool,
     service: String,
     #[arg(required = true)]
     command: Vec<String>,
@@ -477,7 +481,7 @@ impl Exec {
             tty,
             stdin: !self.detach,
             detached: self.detach,
-            privileged: false,
+            privileged: self.privileged,
         };
         Ok(lifecycle::exec(ctx, &name, &spec, self.detach)?)
     }
@@ -513,6 +517,20 @@ pub struct Run {
     /// Publish the service's ports as `up` does.
     #[arg(long)]
     service_ports: bool,
+    /// Publish a container port ([IP:]HOST:CTR[/PROTO]), in place of the
+    /// service's ports.
+    #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST:CTR[/PROTO]", value_parser = super::values::publish)]
+    publish: Vec<super::values::Publish>,
+    /// Mount a volume or a host directory (as `burrow run -v`; a relative
+    /// host path is from the current directory), besides the service's.
+    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:OPTS]", value_parser = super::values::volume)]
+    volume: Vec<crate::container::spec::UserMount>,
+    /// Add or override a label: KEY=VALUE (or KEY, empty).
+    #[arg(short, long = "label", value_name = "KEY[=VALUE]")]
+    label: Vec<String>,
+    /// Start no service the service depends on, and wait for none.
+    #[arg(long)]
+    no_deps: bool,
     service: String,
     /// The command (default: the service's).
     command: Vec<String>,
@@ -534,6 +552,17 @@ impl Run {
                 entrypoint: self.entrypoint,
                 name: self.name,
                 service_ports: self.service_ports,
+                publish: self.publish.into_iter().flat_map(|p| p.0).collect(),
+                volumes: self.volume,
+                labels: self
+                    .label
+                    .iter()
+                    .map(|l| {
+                        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                        (k.to_string(), v.to_string())
+                    })
+                    .collect(),
+                no_deps: self.no_deps,
                 no_tty: self.no_tty,
             },
         );

@@ -317,22 +317,9 @@ impl Prune {
             }
         }
         if self.volumes {
-            // Volumes have no creation time to judge: labels only, as
-            // docker's system prune filters them.
-            use crate::container::filter::PruneFilter;
-            use crate::container::volumes::VolumeFilter;
-            let volume_filters: Vec<VolumeFilter> = self
-                .filter
-                .iter()
-                .filter_map(|f| match f {
-                    PruneFilter::Label(k, v) => Some(VolumeFilter::Label(k.clone(), v.clone())),
-                    PruneFilter::NotLabel(k, v) => {
-                        Some(VolumeFilter::NotLabel(k.clone(), v.clone()))
-                    }
-                    PruneFilter::Until(_) => None,
-                })
-                .collect();
-            let (gone, _) = crate::container::volumes::verbs::prune(ctx, false, &volume_filters)?;
+            // Labels only: an until holds for every volume, which has no
+            // creation time to judge here.
+            let (gone, _) = crate::container::volumes::verbs::prune(ctx, false, &self.filter)?;
             if !gone.is_empty() {
                 println!("Deleted Volumes:");
                 for name in &gone {

@@ -2,7 +2,7 @@
 
 use super::Format;
 use crate::container::images::Context;
-use crate::container::volumes::{self, verbs, NewVolume, Volume, VolumeFilter};
+use crate::container::volumes::{self, verbs, NewVolume, Volume, VolumeFilter, VolumePruneFilter};
 use crate::{Error, Result};
 use clap::Subcommand;
 
@@ -94,38 +94,46 @@ pub struct List {
     /// Only the names.
     #[arg(short, long)]
     quiet: bool,
-    /// Only volumes that match: name=, label=KEY[=VALUE], dangling=true|false, driver= (repeatable).
+    /// Only volumes that match: name=, label=KEY[=VALUE], dangling=true|false, driver= (repeatable;
+    /// the values of name and of driver are alternatives, every label must hold).
     #[arg(short, long, value_name = "KEY=VALUE")]
     filter: Vec<VolumeFilter>,
-    /// Output format: table, json, or a Go template (`{{.Name}}`).
+    /// Output format: table, json, or a Go template over docker's fields
+    /// (`{{.Name}}`, `{{.Driver}}`, `{{.Mountpoint}}`, `{{.Labels}}`, `{{.Label "KEY"}}`, `{{.Scope}}`).
     #[arg(long, default_value = "table", value_parser = Format::parse)]
     format: Format,
 }
 
-/// One volume as `volume ls --format` sees it (docker's fields).
-fn row(v: &Volume, used: bool) -> serde_json::Value {
+/// One volume as `volume ls --format` sees it: docker's volume context,
+/// every value a string. docker's list carries no usage (Links, Size) and
+/// a local volume no cluster fields (Group, Availability, Status): "N/A".
+fn row(v: &Volume) -> serde_json::Value {
     let labels: Vec<String> = v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     serde_json::json!({
-        "Name": v.name,
+        "Availability": "N/A",
         "Driver": v.driver,
-        "Scope": v.scope,
-        "Mountpoint": v.mountpoint,
+        "Group": "N/A",
         "Labels": labels.join(","),
-        "Links": if used { "1" } else { "0" },
+        "Links": "N/A",
+        "Mountpoint": v.mountpoint,
+        "Name": v.name,
+        "Scope": v.scope,
         "Size": "N/A",
-        "CreatedAt": v.created_at,
+        "Status": "N/A",
     })
 }
 
 const HEADERS: &[(&str, &str)] = &[
-    ("Name", "VOLUME NAME"),
+    ("Availability", "AVAILABILITY"),
     ("Driver", "DRIVER"),
-    ("Scope", "SCOPE"),
-    ("Mountpoint", "MOUNTPOINT"),
+    ("Group", "GROUP"),
     ("Labels", "LABELS"),
     ("Links", "LINKS"),
+    ("Mountpoint", "MOUNTPOINT"),
+    ("Name", "VOLUME NAME"),
+    ("Scope", "SCOPE"),
     ("Size", "SIZE"),
-    ("CreatedAt", "CREATED"),
+    ("Status", "STATUS"),
 ];
 
 impl List {
@@ -137,13 +145,11 @@ impl List {
             }
             return Ok(());
         }
-        let rows: Vec<serde_json::Value> = found.iter().map(|(v, u)| row(v, *u)).collect();
+        let rows: Vec<serde_json::Value> = found.iter().map(|(v, _)| row(v)).collect();
         match &self.format {
             Format::Template(t) => t.print(&rows, HEADERS),
             Format::Json => {
-                for r in &rows {
-                    println!("{r}");
-                }
+                super::format::print_json_lines(&rows);
                 Ok(())
             }
             Format::Table => {
@@ -208,9 +214,9 @@ pub struct Prune {
     /// Remove every unused volume, named ones too (without it, only anonymous ones).
     #[arg(short, long)]
     all: bool,
-    /// Only volumes that match: label=KEY[=VALUE], name= (repeatable).
+    /// Only volumes that match: label=KEY[=VALUE], label!=KEY[=VALUE], all=true|false (repeatable).
     #[arg(long, value_name = "KEY=VALUE")]
-    filter: Vec<VolumeFilter>,
+    filter: Vec<VolumePruneFilter>,
     /// Do not ask for confirmation (burrow never asks; kept for scripts written for docker).
     #[arg(short, long)]
     force: bool,
@@ -219,16 +225,22 @@ pub struct Prune {
 impl Prune {
     pub fn exec(self, ctx: &Context) -> Result<()> {
         let _ = self.force;
-        if self
-            .filter
-            .iter()
-            .any(|f| matches!(f, VolumeFilter::Dangling(_)))
-        {
+        let mut all_values = Vec::new();
+        let mut labels = Vec::new();
+        for f in self.filter {
+            match f {
+                VolumePruneFilter::All(a) if !all_values.contains(&a) => all_values.push(a),
+                VolumePruneFilter::All(_) => {}
+                VolumePruneFilter::Label(l) => labels.push(l),
+            }
+        }
+        if all_values.len() > 1 {
             return Err(Error::Usage(
-                "volume prune takes no dangling= filter: it removes only unused volumes".into(),
+                "invalid filter 'all': only one value is expected".into(),
             ));
         }
-        let (removed, freed) = verbs::prune(ctx, self.all, &self.filter)?;
+        let all = self.all || all_values == [true];
+        let (removed, freed) = verbs::prune(ctx, all, &labels)?;
         if !removed.is_empty() {
             println!("Deleted Volumes:");
             for n in &removed {

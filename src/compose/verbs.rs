@@ -913,6 +913,14 @@ pub struct RunOptions {
     pub name: Option<String>,
     /// Publish the service's ports (compose's `--service-ports`).
     pub service_ports: bool,
+    /// `-p`: these ports in place of the service's.
+    pub publish: Vec<crate::net::PublishedPort>,
+    /// `-v`: mounts besides the service's.
+    pub volumes: Vec<ctr::spec::UserMount>,
+    /// `-l`: labels added to (or over) the service's.
+    pub labels: Vec<(String, String)>,
+    /// `--no-deps`: start no dependency and wait for none.
+    pub no_deps: bool,
     /// No terminal (`-T`).
     pub no_tty: bool,
 }
@@ -927,7 +935,7 @@ pub fn run(ctx: &Context, project: &Project, service: &str, opts: &RunOptions) -
         .into_iter()
         .map(|(d, _)| d)
         .collect();
-    if !deps.is_empty() {
+    if !deps.is_empty() && !opts.no_deps {
         up(
             ctx,
             project,
@@ -947,10 +955,12 @@ pub fn run(ctx: &Context, project: &Project, service: &str, opts: &RunOptions) -
     }
     make_networks_and_volumes(ctx, project, &[service.to_string()], &mut Made::default())?;
     write_files(&mut plan)?;
-    let list = containers(ctx, project, &[])?;
-    for (dep, condition) in project.model.services[service].dependencies() {
-        let replicas = existing_replicas(&list, &dep);
-        wait_for(ctx, project, service, &dep, condition, None, replicas, None)?;
+    if !opts.no_deps {
+        let list = containers(ctx, project, &[])?;
+        for (dep, condition) in project.model.services[service].dependencies() {
+            let replicas = existing_replicas(&list, &dep);
+            wait_for(ctx, project, service, &dep, condition, None, replicas, None)?;
+        }
     }
     // A short random suffix, as compose's one-off containers have.
     let id: String = {
@@ -981,6 +991,11 @@ pub fn run(ctx: &Context, project: &Project, service: &str, opts: &RunOptions) -
     if !opts.service_ports {
         s.publish.clear();
     }
+    if !opts.publish.is_empty() {
+        s.publish = opts.publish.clone();
+    }
+    s.volumes.extend(opts.volumes.iter().cloned());
+    s.labels.extend(opts.labels.iter().cloned());
     s.remove = opts.remove;
     s.detach = opts.detach;
     use std::io::IsTerminal;

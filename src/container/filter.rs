@@ -238,7 +238,7 @@ pub fn status_word(s: &State, paused: bool) -> &'static str {
     }
 }
 
-fn name_matches(name: &str, pattern: &str) -> bool {
+pub(crate) fn name_matches(name: &str, pattern: &str) -> bool {
     let (start, p) = match pattern.strip_prefix('^') {
         Some(p) => (true, p),
         None => (false, pattern),

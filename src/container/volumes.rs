@@ -5,6 +5,7 @@
 //! creation, removal and the check that no container uses a volume.
 //! `_data` is written by containers: nothing here follows a link in it.
 
+use super::filter::PruneFilter;
 use super::record::Containers;
 use super::spec::UserMount;
 use crate::image::store::Store;
@@ -63,6 +64,8 @@ pub enum VolumeError {
     Record(#[from] super::record::RecordError),
     #[error("removing volume {name}: {detail}")]
     Remove { name: String, detail: String },
+    #[error("invalid filter: {0}")]
+    Filter(String),
 }
 
 impl VolumeError {
@@ -74,7 +77,8 @@ impl VolumeError {
             | VolumeError::InUse { .. }
             | VolumeError::BadName(_)
             | VolumeError::Driver(_)
-            | VolumeError::Option(_) => 1,
+            | VolumeError::Option(_)
+            | VolumeError::Filter(_) => 1,
             _ => 125,
         }
     }
@@ -242,14 +246,18 @@ pub struct NewVolume {
     pub options: BTreeMap<String, String>,
 }
 
-/// `volume ls --filter`, parsed at the edge.
+/// `volume ls --filter`, parsed at the edge. As docker judges them: the
+/// values of `name` and of `driver` are alternatives, every `label` must
+/// hold, and `dangling` takes one value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VolumeFilter {
-    /// `name=TEXT`: names that contain it.
+    /// `name=TEXT`: names that contain it; `^` and `$` anchor it, as in
+    /// docker's regular expression.
     Name(String),
     /// `label=KEY` or `label=KEY=VALUE`.
     Label(String, Option<String>),
-    /// `label!=KEY` or `label!=KEY=VALUE`: volumes without it.
+    /// `label!=KEY` or `label!=KEY=VALUE`: as docker's `volume prune`
+    /// takes it, a volume that carries every one named is left out.
     NotLabel(String, Option<String>),
     /// `dangling=true|false`: used by no container.
     Dangling(bool),
@@ -287,16 +295,90 @@ impl std::str::FromStr for VolumeFilter {
     }
 }
 
-impl VolumeFilter {
-    fn matches(&self, v: &Volume, used: bool) -> bool {
-        match self {
-            VolumeFilter::Name(n) => v.name.contains(n.as_str()),
-            VolumeFilter::Label(k, None) => v.labels.contains_key(k),
-            VolumeFilter::Label(k, Some(val)) => v.labels.get(k) == Some(val),
-            VolumeFilter::NotLabel(k, None) => !v.labels.contains_key(k),
-            VolumeFilter::NotLabel(k, Some(val)) => v.labels.get(k) != Some(val),
-            VolumeFilter::Dangling(d) => *d != used,
-            VolumeFilter::Driver(d) => v.driver == *d,
+/// Whether a volume (`used` by a container or not) passes every filter.
+pub fn filters_match(filters: &[VolumeFilter], v: &Volume, used: bool) -> bool {
+    let has = |k: &String, val: &Option<String>| {
+        v.labels
+            .get(k)
+            .is_some_and(|lv| val.as_ref().is_none_or(|val| val == lv))
+    };
+    // One of the values of a key that takes alternatives (none: any).
+    let one_of = |key: fn(&VolumeFilter) -> Option<&String>, hit: &dyn Fn(&String) -> bool| {
+        let mut values = filters.iter().filter_map(key).peekable();
+        values.peek().is_none() || values.any(hit)
+    };
+    let negated: Vec<(&String, &Option<String>)> = filters
+        .iter()
+        .filter_map(|f| match f {
+            VolumeFilter::NotLabel(k, val) => Some((k, val)),
+            _ => None,
+        })
+        .collect();
+    if !negated.is_empty() && negated.iter().all(|(k, val)| has(k, val)) {
+        return false;
+    }
+    one_of(
+        |f| match f {
+            VolumeFilter::Name(n) => Some(n),
+            _ => None,
+        },
+        &|n| super::filter::name_matches(&v.name, n),
+    ) && one_of(
+        |f| match f {
+            VolumeFilter::Driver(d) => Some(d),
+            _ => None,
+        },
+        &|d| v.driver == *d,
+    ) && filters.iter().all(|f| match f {
+        VolumeFilter::Label(k, val) => has(k, val),
+        VolumeFilter::Dangling(d) => *d != used,
+        _ => true,
+    })
+}
+
+/// Refuses `dangling=true` with `dangling=false`, as docker does.
+pub fn check_filters(filters: &[VolumeFilter]) -> Result<()> {
+    let dangling: Vec<bool> = filters
+        .iter()
+        .filter_map(|f| match f {
+            VolumeFilter::Dangling(d) => Some(*d),
+            _ => None,
+        })
+        .collect();
+    if dangling.contains(&true) && dangling.contains(&false) {
+        return Err(VolumeError::Filter(
+            "dangling=true and dangling=false at once".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// One `volume prune --filter`: docker's `label=`, `label!=` and
+/// `all=BOOL` (named volumes too, as `-a`); docker refuses the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumePruneFilter {
+    All(bool),
+    Label(PruneFilter),
+}
+
+impl std::str::FromStr for VolumePruneFilter {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<VolumePruneFilter, String> {
+        match s.split_once('=') {
+            // Go's strconv.ParseBool, which docker reads it with.
+            Some(("all", v)) => match v {
+                "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(VolumePruneFilter::All(true)),
+                "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(VolumePruneFilter::All(false)),
+                _ => Err(format!("invalid filter 'all': {v:?} is not a boolean")),
+            },
+            Some(("label" | "label!", _)) => PruneFilter::parse(s, 0)
+                .map(VolumePruneFilter::Label)
+                .map_err(|e| e.to_string()),
+            _ => Err(format!(
+                "invalid filter {s:?}: volume prune takes label=KEY[=VALUE], \
+                 label!=KEY[=VALUE] and all=true|false"
+            )),
         }
     }
 }
@@ -573,6 +655,7 @@ pub fn list_filtered(
     containers: &Containers,
     filters: &[VolumeFilter],
 ) -> Result<Vec<(Volume, bool)>> {
+    check_filters(filters)?;
     let users = volumes.users(containers)?;
     Ok(volumes
         .list()?
@@ -581,24 +664,29 @@ pub fn list_filtered(
             let used = users.contains_key(&v.name);
             (v, used)
         })
-        .filter(|(v, used)| filters.iter().all(|f| f.matches(v, *used)))
+        .filter(|(v, used)| filters_match(filters, v, *used))
         .collect())
 }
 
-/// `volume prune`: removes the unused volumes that pass `filters`, only
-/// anonymous ones unless `all`. Returns their names and the bytes freed.
+/// `volume prune`: removes the unused volumes whose labels pass
+/// `filters` (judged as docker's prune judges them; an `until` holds for
+/// every volume), only anonymous ones unless `all`. Returns their names
+/// and the bytes freed.
 pub fn prune(
     volumes: &Volumes,
     containers: &Containers,
     all: bool,
-    filters: &[VolumeFilter],
+    filters: &[PruneFilter],
     remove_tree: &dyn Fn(&Path) -> Result<(), String>,
 ) -> Result<(Vec<String>, u64)> {
     let _lock = volumes.lock()?;
     let mut removed = Vec::new();
     let mut freed = 0;
-    for (v, used) in list_filtered(volumes, containers, filters)? {
-        if used || !(all || v.is_anonymous()) {
+    for (v, used) in list_filtered(volumes, containers, &[])? {
+        if used
+            || !(all || v.is_anonymous())
+            || !super::filter::prune_matches(filters, None, &v.labels)
+        {
             continue;
         }
         let size = size_of(&v);
@@ -739,7 +827,7 @@ pub mod verbs {
     pub fn prune(
         ctx: &Context,
         all: bool,
-        filters: &[VolumeFilter],
+        filters: &[PruneFilter],
     ) -> crate::container::error::Result<(Vec<String>, u64)> {
         let (_, volumes, containers) = open(ctx)?;
         Ok(super::prune(&volumes, &containers, all, filters, &|p| {
@@ -859,21 +947,71 @@ mod tests {
             options: BTreeMap::new(),
         };
         let f = |s: &str| s.parse::<VolumeFilter>().unwrap();
-        assert!(f("name=web").matches(&v, false));
-        assert!(!f("name=db").matches(&v, false));
-        assert!(f("label=env").matches(&v, false));
-        assert!(f("label=env=prod").matches(&v, false));
-        assert!(!f("label=env=dev").matches(&v, false));
-        assert!(!f("label!=env").matches(&v, false));
-        assert!(!f("label!=env=prod").matches(&v, false));
-        assert!(f("label!=env=dev").matches(&v, false));
-        assert!(f("label!=tier").matches(&v, false));
-        assert!(f("dangling=true").matches(&v, false));
-        assert!(!f("dangling=true").matches(&v, true));
-        assert!(f("dangling=false").matches(&v, true));
-        assert!(f("driver=local").matches(&v, true));
+        let m = |fs: &[&str], used: bool| {
+            let fs: Vec<VolumeFilter> = fs.iter().map(|s| f(s)).collect();
+            filters_match(&fs, &v, used)
+        };
+        assert!(m(&[], false));
+        assert!(m(&["name=web"], false));
+        assert!(m(&["name=^web"], false));
+        assert!(m(&["name=data$"], false));
+        assert!(!m(&["name=^data"], false));
+        assert!(!m(&["name=db"], false));
+        // A key's values are alternatives...
+        assert!(m(&["name=db", "name=web"], false));
+        assert!(m(&["driver=nfs", "driver=local"], false));
+        assert!(!m(&["driver=nfs"], false));
+        // ...but every label must hold, and different keys all.
+        assert!(m(&["label=env"], false));
+        assert!(m(&["label=env=prod"], false));
+        assert!(!m(&["label=env=dev"], false));
+        assert!(!m(&["label=env", "label=tier"], false));
+        assert!(!m(&["name=web", "driver=nfs"], false));
+        assert!(!m(&["label!=env"], false));
+        assert!(!m(&["label!=env=prod"], false));
+        assert!(m(&["label!=env=dev"], false));
+        assert!(m(&["label!=tier"], false));
+        // Left out only when it carries every label! named.
+        assert!(m(&["label!=env", "label!=tier"], false));
+        assert!(m(&["dangling=true"], false));
+        assert!(!m(&["dangling=true"], true));
+        assert!(m(&["dangling=0"], true));
+        assert!(check_filters(&[f("dangling=true"), f("dangling=1")]).is_ok());
+        assert!(check_filters(&[f("dangling=true"), f("dangling=false")]).is_err());
         assert!("dangling=maybe".parse::<VolumeFilter>().is_err());
         assert!("colour=red".parse::<VolumeFilter>().is_err());
+    }
+
+    #[test]
+    fn prune_filters_are_docker_s_label_label_not_and_all() {
+        let p = |s: &str| s.parse::<VolumePruneFilter>();
+        assert_eq!(p("all=true"), Ok(VolumePruneFilter::All(true)));
+        assert_eq!(p("all=1"), Ok(VolumePruneFilter::All(true)));
+        assert_eq!(p("all=False"), Ok(VolumePruneFilter::All(false)));
+        assert_eq!(
+            p("label=a=b"),
+            Ok(VolumePruneFilter::Label(PruneFilter::Label(
+                "a".into(),
+                Some("b".into())
+            )))
+        );
+        assert_eq!(
+            p("label!=a"),
+            Ok(VolumePruneFilter::Label(PruneFilter::NotLabel(
+                "a".into(),
+                None
+            )))
+        );
+        for bad in [
+            "all=yes",
+            "until=1h",
+            "name=x",
+            "dangling=true",
+            "driver=local",
+            "all",
+        ] {
+            assert!(p(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
