@@ -12,6 +12,7 @@ use super::context::{self, ContextIndex, FileEntry, FileKind, Selected};
 use super::graph::{Base, Graph, Source, PROXY_ARGS};
 use super::ignore::{clean, Ignore};
 use super::mounts::{self, Owner, Prepare, SecretSpec};
+use super::named::{ContextSource, NamedContext, NamedContextError};
 use super::parse::{self, Command, Copy, Instruction, Kind};
 use super::progress::{Event, ProgressMode, Screen};
 use super::rootfs::{lookup_owner, Layered};
@@ -54,6 +55,9 @@ pub struct BuildSpec {
     pub progress: ProgressMode,
     /// `--add-host NAME:IP`: lines of the /etc/hosts of RUN steps.
     pub add_host: Vec<(String, std::net::IpAddr)>,
+    /// `--build-context NAME=VALUE`: what FROM NAME, COPY --from=NAME and
+    /// RUN --mount=from=NAME read instead of a stage or an image.
+    pub contexts: Vec<NamedContext>,
 }
 
 /// `--pull`: when FROM and COPY --from images are pulled.
@@ -236,6 +240,37 @@ fn scratch_config() -> Value {
     })
 }
 
+fn scratch_state() -> StageState {
+    StageState {
+        config: scratch_config(),
+        image: None,
+        layers: Vec::new(),
+        key: "scratch".into(),
+        args: Vars::new(),
+        cmd_set: false,
+    }
+}
+
+/// Where a `--from=` reads files: a directory (the main context, or a
+/// named context's, read alike), or the layers of a stage or an image,
+/// with what they add to a step's key.
+enum FromTree {
+    /// The directory, and the named context's name.
+    Dir(PathBuf, Option<String>),
+    Layers {
+        layers: Vec<PathBuf>,
+        key: String,
+    },
+}
+
+/// A source's error, saying which named context it was looked for in.
+fn named_source(message: String, context: &Option<String>) -> String {
+    match context {
+        Some(name) => format!("{message} (--build-context {name})"),
+        None => message,
+    }
+}
+
 fn kv_list(items: &[String], what: &str) -> Result<Vec<(String, String)>> {
     items
         .iter()
@@ -405,9 +440,11 @@ pub fn build(ctx: &Context, spec: &BuildSpec) -> Result<Digest> {
         .map(|t| Reference::parse_in(t, "localhost"))
         .collect::<std::result::Result<_, _>>()
         .map_err(img)?;
+    let contexts = named_contexts(&spec.contexts)?;
     let (file, text) = read_file(&spec, stdin_file)?;
     let cf = parse::parse(&file, &text).map_err(|e| berr(e.into()))?;
-    let graph = Graph::new(&file, &cf, &build_args).map_err(|e| berr(e.into()))?;
+    let names = contexts.keys().cloned().collect();
+    let graph = Graph::new(&file, &cf, &build_args, &names).map_err(|e| berr(e.into()))?;
     let target = graph
         .target(spec.target.as_deref())
         .map_err(|e| Error::Usage(e.to_string()))?;
@@ -440,7 +477,8 @@ pub fn build(ctx: &Context, spec: &BuildSpec) -> Result<Digest> {
         spec: &spec,
         build_args: &build_args,
         build_dir,
-        index: None,
+        indexes: BTreeMap::new(),
+        contexts,
         results: BTreeMap::new(),
         progress,
         used_args: Default::default(),
@@ -521,6 +559,39 @@ pub fn build(ctx: &Context, spec: &BuildSpec) -> Result<Digest> {
     Ok(record.id)
 }
 
+/// The `--build-context`s by name (of two with one name the last counts,
+/// as with docker), their directories made absolute and checked now.
+fn named_contexts(list: &[NamedContext]) -> Result<BTreeMap<String, ContextSource>> {
+    let mut out = BTreeMap::new();
+    for c in list {
+        let fail = |why: String| {
+            Error::Usage(
+                NamedContextError {
+                    spec: c.spec.clone(),
+                    why,
+                }
+                .to_string(),
+            )
+        };
+        let source = match &c.source {
+            ContextSource::Dir(d) => {
+                let dir = std::path::absolute(d).map_err(|e| fail(e.to_string()))?;
+                match std::fs::metadata(&dir) {
+                    Ok(m) if m.is_dir() => ContextSource::Dir(dir),
+                    Ok(_) => return Err(fail("not a directory".into())),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Err(fail("no such directory".into()))
+                    }
+                    Err(e) => return Err(fail(e.to_string())),
+                }
+            }
+            other => other.clone(),
+        };
+        out.insert(c.name.clone(), source);
+    }
+    Ok(out)
+}
+
 /// The pid a build's own name carries (`burrow-build-KEY-PID`,
 /// `build-secrets-PID-KEY`, `build-output-PID`), when that build is gone.
 fn dead_build_pid(name: &str, prefix: &str, pid_last: bool) -> bool {
@@ -593,7 +664,10 @@ struct Builder<'a> {
     spec: &'a BuildSpec,
     build_args: &'a BTreeMap<String, String>,
     build_dir: PathBuf,
-    index: Option<ContextIndex>,
+    /// The main context's index and the named contexts', by directory.
+    indexes: BTreeMap<PathBuf, ContextIndex>,
+    /// `--build-context`s by name.
+    contexts: BTreeMap<String, ContextSource>,
     results: BTreeMap<usize, StageState>,
     progress: Progress,
     used_args: std::collections::BTreeSet<String>,
@@ -854,14 +928,8 @@ impl Builder<'_> {
             None,
         );
         let mut state = match &stage.base {
-            Base::Scratch => StageState {
-                config: scratch_config(),
-                image: None,
-                layers: Vec::new(),
-                key: "scratch".into(),
-                args: Vars::new(),
-                cmd_set: false,
-            },
+            Base::Scratch => scratch_state(),
+            Base::Context(name) => self.context_base(name, &stage.from)?,
             Base::Stage(s) => {
                 let done = &self.results[s];
                 let mut st = match &done.image {
@@ -1079,6 +1147,14 @@ impl Builder<'_> {
     fn base_layers(&self, i: usize) -> Result<usize> {
         match &self.graph.stages[i].base {
             Base::Scratch => Ok(0),
+            Base::Context(name) => match &self.contexts[name] {
+                ContextSource::Image(r) => {
+                    let id = self.image(r)?;
+                    Ok(self.state_of_image(&id)?.layers.len())
+                }
+                // The directory's layer is the build's own.
+                ContextSource::Dir(_) | ContextSource::Scratch => Ok(0),
+            },
             Base::Stage(s) => self.base_layers(*s),
             Base::Image(r) => {
                 let id = self.image(r)?;
@@ -1178,9 +1254,10 @@ impl Builder<'_> {
         }
     }
 
-    fn context_index(&mut self) -> Result<&ContextIndex> {
-        if self.index.is_none() {
-            let root = &self.spec.context;
+    /// The index of the context directory `root` (the main one or a named
+    /// one: each after its own ignore file).
+    fn index_of(&mut self, root: &Path) -> Result<&ContextIndex> {
+        if !self.indexes.contains_key(root) {
             let ignore = ["/.containerignore", "/.dockerignore"]
                 .iter()
                 .find_map(|n| std::fs::read_to_string(format!("{}{n}", root.display())).ok())
@@ -1198,9 +1275,122 @@ impl Builder<'_> {
                     let _ = store.write_atomic(&path, &data);
                 }
             }
-            self.index = Some(ix);
+            self.indexes.insert(root.to_path_buf(), ix);
         }
-        Ok(self.index.as_ref().expect("set above"))
+        Ok(&self.indexes[root])
+    }
+
+    /// Where `--from=f` of the current stage reads its files.
+    fn source_tree(&self, f: &str, fail: &dyn Fn(String) -> Error) -> Result<FromTree> {
+        let image = |r: &str| -> Result<FromTree> {
+            let id = self.image(r).map_err(|e| fail(e.to_string()))?;
+            Ok(FromTree::Layers {
+                layers: self.state_of_image(&id)?.layers,
+                key: format!("image:{id}"),
+            })
+        };
+        match (self.graph.resolve_from(self.current, f)).map_err(|e| fail(e.to_string()))? {
+            Source::Stage(i) => {
+                let s = &self.results[&i];
+                Ok(FromTree::Layers {
+                    layers: s.layers.clone(),
+                    key: format!("stage:{}", s.key),
+                })
+            }
+            Source::Image(r) => image(&r),
+            Source::Context(name) => match &self.contexts[&name] {
+                ContextSource::Dir(root) => Ok(FromTree::Dir(root.clone(), Some(name))),
+                ContextSource::Image(r) => image(r),
+                ContextSource::Scratch => Ok(FromTree::Layers {
+                    layers: Vec::new(),
+                    key: "scratch".into(),
+                }),
+            },
+        }
+    }
+
+    /// COPY's `sources` in the context directory `root`; their digest
+    /// goes into the step's key.
+    fn context_source(
+        &mut self,
+        root: &Path,
+        sources: &[String],
+        exclude: &Ignore,
+        extra: &mut Vec<String>,
+        fail: &dyn Fn(String) -> Error,
+    ) -> Result<CopySource> {
+        let ix = self.index_of(root)?.clone();
+        let mut picked = Vec::new();
+        for s in sources {
+            picked.extend(context::select(&ix, s).map_err(|e| fail(e.to_string()))?);
+        }
+        extra.push(context::sources_digest(&ix, &picked, exclude));
+        let entries = picked
+            .into_iter()
+            .map(|p| {
+                let under = ix.under(&p.path).to_vec();
+                (p, under)
+            })
+            .collect();
+        Ok(CopySource::Context {
+            root: root.to_path_buf(),
+            entries,
+        })
+    }
+
+    /// The state of a stage that starts from (or is) named context `name`:
+    /// its image, nothing (scratch), or a directory as the root
+    /// filesystem: one layer of its files, as `COPY . /` would make it.
+    fn context_base(&mut self, name: &str, from: &Instruction) -> Result<StageState> {
+        let file = self.file.clone();
+        let fail = |m: String| step_err(&file, from, m);
+        match self.contexts[name].clone() {
+            ContextSource::Image(r) => {
+                let id = self.image(&r).map_err(|e| fail(e.to_string()))?;
+                self.state_of_image(&id)
+            }
+            ContextSource::Scratch => Ok(scratch_state()),
+            ContextSource::Dir(root) => {
+                let mut state = scratch_state();
+                let ix = self.index_of(&root)?.clone();
+                let all = Selected {
+                    path: ".".into(),
+                    kind: FileKind::Dir,
+                };
+                let digest =
+                    context::sources_digest(&ix, std::slice::from_ref(&all), &Ignore::default());
+                let text = format!("build context {name}");
+                let key = context::step_key(&state.key, &text, &[&digest]);
+                if self.try_cache(&key, &mut state)? {
+                    return Ok(state);
+                }
+                let job = CopyJob {
+                    layers: Vec::new(),
+                    source: CopySource::Context {
+                        root,
+                        entries: vec![(all, ix.entries)],
+                    },
+                    heredocs: Vec::new(),
+                    dest: "/".into(),
+                    dest_is_dir: true,
+                    chown: None,
+                    chmod: None,
+                    parents: false,
+                    exclude: Ignore::default(),
+                    unpack_local: false,
+                    unpack_urls: false,
+                    downloads: Vec::new(),
+                    earlier: None,
+                };
+                let added = self.ctx.in_userns(move |store| Ok(job.run(store)))?;
+                let added = added.map_err(fail)?;
+                let store = self.ctx.store()?;
+                state.add_layer(&added.diff_id, store.layer_dir(&added.diff_id));
+                state.history(&text, false);
+                self.commit(&key, &mut state)?;
+                Ok(state)
+            }
+        }
     }
 
     fn copy(
@@ -1301,53 +1491,31 @@ impl Builder<'_> {
                 }
             }
         }
-        let source = match &from {
-            None if sources.is_empty() => CopySource::Context {
-                root: self.spec.context.clone(),
+        let tree = match &from {
+            None => FromTree::Dir(self.spec.context.clone(), None),
+            Some(f) => self.source_tree(f, &fail)?,
+        };
+        let source = match tree {
+            FromTree::Dir(root, _) if from.is_none() && sources.is_empty() => CopySource::Context {
+                root,
                 entries: Vec::new(),
             },
-            None => {
-                let ix = self.context_index()?.clone();
-                let mut picked = Vec::new();
-                for s in &sources {
-                    let sel = context::select(&ix, s).map_err(|e| fail(e.to_string()))?;
-                    picked.extend(sel);
-                }
-                extra.push(context::sources_digest(&ix, &picked, &exclude));
-                let entries: Vec<(Selected, Vec<FileEntry>)> = picked
-                    .into_iter()
-                    .map(|p| {
-                        let under = ix.under(&p.path).to_vec();
-                        (p, under)
-                    })
-                    .collect();
-                CopySource::Context {
-                    root: self.spec.context.clone(),
-                    entries,
-                }
+            FromTree::Dir(root, name) => {
+                let fail = |m: String| fail(named_source(m, &name));
+                self.context_source(&root, &sources, &exclude, &mut extra, &fail)?
             }
-            Some(f) => {
-                let layers = match self
-                    .graph
-                    .resolve_from(self.current, f)
-                    .map_err(|e| fail(e.to_string()))?
-                {
-                    Source::Stage(i) => {
-                        let s = &self.results[&i];
-                        extra.push(format!("stage:{}", s.key));
-                        s.layers.clone()
-                    }
-                    _ => {
-                        let id = self.image(f).map_err(|e| fail(e.to_string()))?;
-                        extra.push(format!("image:{id}"));
-                        self.state_of_image(&id)?.layers
-                    }
-                };
+            FromTree::Layers { layers, key } => {
+                extra.push(key);
                 CopySource::Rootfs {
                     layers,
                     paths: sources.clone(),
                 }
             }
+        };
+        // The directory the files come from, for the lineage below.
+        let source_dir = match &source {
+            CopySource::Context { root, .. } => root.to_string_lossy().into_owned(),
+            CopySource::Rootfs { .. } => self.spec.context.to_string_lossy().into_owned(),
         };
         for (n, cnt) in &heredocs {
             extra.push(format!("{n}\0{cnt}"));
@@ -1366,10 +1534,7 @@ impl Builder<'_> {
         let lineage = context::step_key(
             "copy-lineage",
             &text,
-            &[
-                &self.spec.context.to_string_lossy(),
-                &format!("{from:?}\0{dest}"),
-            ],
+            &[&source_dir, &format!("{from:?}\0{dest}")],
         );
         let lineage_path = self
             .build_dir
@@ -1749,11 +1914,15 @@ impl Builder<'_> {
                 MountKind::Bind => {
                     let target = target.expect("the parser requires a target");
                     let source = source.unwrap_or_else(|| ".".into());
-                    let (prepare, key) = match &from {
-                        None => {
-                            let ix = self.context_index()?.clone();
-                            let sel =
-                                context::select(&ix, &source).map_err(|e| fail(e.to_string()))?;
+                    let tree = match &from {
+                        None => FromTree::Dir(self.spec.context.clone(), None),
+                        Some(f) => self.source_tree(f, &fail)?,
+                    };
+                    let (prepare, key) = match tree {
+                        FromTree::Dir(root, name) => {
+                            let ix = self.index_of(&root)?.clone();
+                            let sel = context::select(&ix, &source)
+                                .map_err(|e| fail(named_source(e.to_string(), &name)))?;
                             let [one] = sel.as_slice() else {
                                 return Err(fail(format!(
                                     "--mount source={source}: a bind mount takes one path, not a pattern"
@@ -1762,38 +1931,22 @@ impl Builder<'_> {
                             let digest = context::sources_digest(&ix, &sel, &Ignore::default());
                             (
                                 Prepare::Context {
-                                    root: self.spec.context.clone(),
                                     entries: ix.under(&one.path).to_vec(),
+                                    root,
                                     prefix: one.path.clone(),
                                     dest: PathBuf::new(),
                                 },
                                 format!("context:{digest}"),
                             )
                         }
-                        Some(f) => {
-                            let (layers, key) = match self
-                                .graph
-                                .resolve_from(self.current, f)
-                                .map_err(|e| fail(e.to_string()))?
-                            {
-                                Source::Stage(i) => {
-                                    let s = &self.results[&i];
-                                    (s.layers.clone(), format!("stage:{}", s.key))
-                                }
-                                _ => {
-                                    let id = self.image(f).map_err(|e| fail(e.to_string()))?;
-                                    (self.state_of_image(&id)?.layers, format!("image:{id}"))
-                                }
-                            };
-                            (
-                                Prepare::Layers {
-                                    layers,
-                                    path: clean(&format!("/{source}")),
-                                    dest: PathBuf::new(),
-                                },
-                                key,
-                            )
-                        }
+                        FromTree::Layers { layers, key } => (
+                            Prepare::Layers {
+                                layers,
+                                path: clean(&format!("/{source}")),
+                                dest: PathBuf::new(),
+                            },
+                            key,
+                        ),
                     };
                     out.push(PlannedMount {
                         key: format!("bind\0{target}\0{source}\0{key}\0{}", m.read_only),

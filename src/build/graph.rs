@@ -1,8 +1,10 @@
 //! The stage graph of a parsed Containerfile: global ARGs, stages by name
 //! and index, what each stage needs (its FROM, `COPY --from`, `RUN
 //! --mount=from=`), the stages a `--target` needs, and the waves of
-//! stages that do not depend on each other. Pure, like `sandbox::mount_ops`.
+//! stages that do not depend on each other; which names `--build-context`
+//! replaces, as docker's order has it. Pure, like `sandbox::mount_ops`.
 
+use super::named::lookup_name;
 use super::parse::{Containerfile, Instruction, Kind, ParseError};
 use super::words::{expand, Vars};
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,6 +31,8 @@ pub enum Base {
     Image(String),
     /// An earlier stage.
     Stage(usize),
+    /// A `--build-context` of this name (as `lookup_name` spells it).
+    Context(String),
 }
 
 /// A `--target` or `--from=` that names no usable stage.
@@ -49,6 +53,8 @@ pub enum StageError {
 pub enum Source {
     Stage(usize),
     Image(String),
+    /// A `--build-context` of this name.
+    Context(String),
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +68,9 @@ pub struct Stage {
     pub instructions: Vec<Instruction>,
     /// Stages and images its COPY --from and RUN --mount=from= read.
     pub reads: BTreeSet<Source>,
+    /// Its name is a `--build-context`'s: the stage is that context, and
+    /// its instructions are never run (as docker does).
+    pub replaced: bool,
 }
 
 impl Stage {
@@ -72,7 +81,7 @@ impl Stage {
             .iter()
             .filter_map(|s| match s {
                 Source::Stage(i) => Some(*i),
-                Source::Image(_) => None,
+                Source::Image(_) | Source::Context(_) => None,
             })
             .collect();
         if let Base::Stage(i) = self.base {
@@ -92,6 +101,9 @@ pub struct Graph {
     /// NAME` re-declarations in stages.
     pub global_vars: Vars,
     pub stages: Vec<Stage>,
+    /// The names of the `--build-context`s given (as `lookup_name` spells
+    /// them).
+    pub contexts: BTreeSet<String>,
 }
 
 /// Docker's automatic platform args, global without an ARG line.
@@ -117,12 +129,16 @@ fn err(file: &str, i: &Instruction, message: String) -> ParseError {
 }
 
 impl Graph {
-    /// Splits `cf` into stages; `build_args` are the `--build-arg` values.
+    /// Splits `cf` into stages; `build_args` are the `--build-arg` values,
+    /// `contexts` the names of the `--build-context`s.
     pub fn new(
         file: &str,
         cf: &Containerfile,
         build_args: &BTreeMap<String, String>,
+        contexts: &BTreeSet<String>,
     ) -> Result<Graph, ParseError> {
+        // The named context a name means, if any.
+        let context = |name: &str| lookup_name(name).filter(|n| contexts.contains(n));
         let mut global_args = Vec::new();
         let mut global_vars = platform_args();
         let mut stages: Vec<Stage> = Vec::new();
@@ -143,13 +159,24 @@ impl Graph {
                         ));
                     }
                     let lower = image.to_ascii_lowercase();
-                    let base = if lower == "scratch" {
+                    // docker's order: a stage whose own name is a named
+                    // context is that context; else an earlier stage, a
+                    // named context, an image.
+                    let replaced_by = name.as_deref().and_then(&context);
+                    let base = if let Some(c) = &replaced_by {
+                        Base::Context(c.clone())
+                    } else if lower == "scratch" {
                         Base::Scratch
                     } else if let Some(s) = stages
                         .iter()
                         .find(|s| s.name.as_deref() == Some(lower.as_str()))
                     {
-                        Base::Stage(s.index)
+                        match &s.base {
+                            Base::Context(c) if s.replaced => Base::Context(c.clone()),
+                            _ => Base::Stage(s.index),
+                        }
+                    } else if let Some(c) = context(&image) {
+                        Base::Context(c)
                     } else {
                         Base::Image(image)
                     };
@@ -171,6 +198,7 @@ impl Graph {
                         platform,
                         instructions: Vec::new(),
                         reads: BTreeSet::new(),
+                        replaced: replaced_by.is_some(),
                     });
                 }
                 Kind::Arg(args) if stages.is_empty() => {
@@ -196,7 +224,7 @@ impl Graph {
                         .into(),
                 )),
                 _ => {
-                    if let Some(s) = stages.last_mut() {
+                    if let Some(s) = stages.last_mut().filter(|s| !s.replaced) {
                         s.instructions.push(ins.clone());
                     }
                 }
@@ -216,6 +244,7 @@ impl Graph {
             global_args,
             global_vars,
             stages,
+            contexts: contexts.clone(),
         };
         g.find_reads(build_args)?;
         Ok(g)
@@ -224,7 +253,7 @@ impl Graph {
     /// Fills each stage's `reads`, expanding `--from` with the stage's
     /// args as they stand at that line.
     fn find_reads(&mut self, build_args: &BTreeMap<String, String>) -> Result<(), ParseError> {
-        let names: Vec<Option<String>> = self.stages.iter().map(|s| s.name.clone()).collect();
+        let names = self.names();
         for s in &mut self.stages {
             let mut vars = Vars::new();
             for ins in &s.instructions {
@@ -257,7 +286,7 @@ impl Graph {
                 for f in froms {
                     let f = expand(f, self.escape, &vars)
                         .map_err(|e| err(&self.file, ins, e.to_string()))?;
-                    let src = resolve_from(&names, s.index, &f)
+                    let src = resolve_from(&names, &self.contexts, s.index, &f)
                         .map_err(|e| err(&self.file, ins, e.to_string()))?;
                     s.reads.insert(src);
                 }
@@ -283,8 +312,21 @@ impl Graph {
 
     /// What `--from=from` names in stage `current` (already substituted).
     pub fn resolve_from(&self, current: usize, from: &str) -> Result<Source, StageError> {
-        let names: Vec<Option<String>> = self.stages.iter().map(|s| s.name.clone()).collect();
-        resolve_from(&names, current, from)
+        resolve_from(&self.names(), &self.contexts, current, from)
+    }
+
+    /// Each stage's name, and the context that replaces it.
+    fn names(&self) -> Vec<StageName> {
+        self.stages
+            .iter()
+            .map(|s| StageName {
+                name: s.name.clone(),
+                context: match &s.base {
+                    Base::Context(c) if s.replaced => Some(c.clone()),
+                    _ => None,
+                },
+            })
+            .collect()
     }
 
     /// The stages `target` needs, itself included, in index order.
@@ -322,33 +364,48 @@ impl Graph {
     }
 }
 
-/// `--from=X` in stage `current`: an earlier stage by name or index, else
-/// an image.
+/// A stage's name, and the named context that replaces the stage.
+struct StageName {
+    name: Option<String>,
+    context: Option<String>,
+}
+
+/// `--from=X` in stage `current`: an earlier stage by name or index (the
+/// context that replaces it, if one does), else a named context, else an
+/// image.
 fn resolve_from(
-    names: &[Option<String>],
+    names: &[StageName],
+    contexts: &BTreeSet<String>,
     current: usize,
     from: &str,
 ) -> Result<Source, StageError> {
     if from.is_empty() {
         return Err(StageError::EmptyFrom);
     }
+    let stage = |i: usize| match &names[i].context {
+        Some(c) => Source::Context(c.clone()),
+        None => Source::Stage(i),
+    };
     let lower = from.to_ascii_lowercase();
     if let Some(i) = names[..current]
         .iter()
-        .position(|n| n.as_deref() == Some(lower.as_str()))
+        .position(|n| n.name.as_deref() == Some(lower.as_str()))
     {
-        return Ok(Source::Stage(i));
+        return Ok(stage(i));
     }
-    if names[current].as_deref() == Some(lower.as_str()) {
+    if names[current].name.as_deref() == Some(lower.as_str()) {
         return Err(StageError::FromCurrent(from.to_string()));
     }
     if let Ok(i) = from.parse::<usize>() {
         if i >= current {
             return Err(StageError::FromLater(from.to_string()));
         }
-        return Ok(Source::Stage(i));
+        return Ok(stage(i));
     }
-    Ok(Source::Image(from.to_string()))
+    match lookup_name(from).filter(|n| contexts.contains(n)) {
+        Some(c) => Ok(Source::Context(c)),
+        None => Ok(Source::Image(from.to_string())),
+    }
 }
 
 #[cfg(test)]
@@ -357,12 +414,21 @@ mod tests {
     use crate::build::parse::parse;
 
     fn graph(text: &str, args: &[(&str, &str)]) -> Result<Graph, ParseError> {
+        with_contexts(text, args, &[])
+    }
+
+    fn with_contexts(
+        text: &str,
+        args: &[(&str, &str)],
+        contexts: &[&str],
+    ) -> Result<Graph, ParseError> {
         let cf = parse("Containerfile", text)?;
         let args = args
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Graph::new("Containerfile", &cf, &args)
+        let contexts = contexts.iter().map(|c| c.to_string()).collect();
+        Graph::new("Containerfile", &cf, &args, &contexts)
     }
 
     const MULTI: &str = "ARG BASE=busybox\nARG V\n\
@@ -443,6 +509,56 @@ mod tests {
             "{e}"
         );
         assert!(graph("# only a comment\n", &[]).is_err());
+    }
+
+    #[test]
+    fn named_contexts_replace_stages_bases_and_from_sources_in_dockers_order() {
+        let text = "FROM busybox AS gen\nRUN exit 3\n\
+            FROM gen AS uses\nCOPY --from=gen /a /a\nCOPY --from=0 /b /b\n\
+            FROM alpine:latest AS base\nRUN true\n\
+            FROM docker.io/library/alpine\nCOPY --from=docs /d /d\n\
+            COPY --from=other /o /o\nCOPY --from=base /x /x\n";
+        let g = with_contexts(text, &[], &["gen", "alpine", "docs", "base"]).unwrap();
+        // The stage named like a context is that context: nothing of it runs.
+        assert_eq!(g.stages[0].base, Base::Context("gen".into()));
+        assert!(g.stages[0].replaced && g.stages[0].instructions.is_empty());
+        // A FROM or --from naming it (by name or index) reads the context.
+        assert_eq!(g.stages[1].base, Base::Context("gen".into()));
+        assert!(!g.stages[1].replaced);
+        assert_eq!(g.stages[1].reads, [Source::Context("gen".into())].into());
+        assert_eq!(g.stages[1].instructions.len(), 2);
+        // `AS base` is replaced before its FROM alpine is looked at.
+        assert_eq!(g.stages[2].base, Base::Context("base".into()));
+        // An image name in docker's long spelling matches its short one.
+        assert_eq!(g.stages[3].base, Base::Context("alpine".into()));
+        assert_eq!(
+            g.stages[3].reads,
+            [
+                Source::Image("other".into()),
+                Source::Context("base".into()),
+                Source::Context("docs".into()),
+            ]
+            .into()
+        );
+        assert_eq!(g.needed(3), vec![3], "no stage runs for a context");
+        // Without the contexts, the same names are stages and images.
+        let g = graph(text, &[]).unwrap();
+        assert_eq!(g.stages[1].base, Base::Stage(0));
+        assert_eq!(
+            g.stages[3].base,
+            Base::Image("docker.io/library/alpine".into())
+        );
+        assert!(g.stages[3].reads.contains(&Source::Image("docs".into())));
+        // scratch is never replaced; an earlier stage's name is that stage.
+        let g = with_contexts(
+            "FROM scratch\nFROM busybox AS alpine\nFROM alpine\n",
+            &[],
+            &["scratch", "busybox"],
+        )
+        .unwrap();
+        assert_eq!(g.stages[0].base, Base::Scratch);
+        assert_eq!(g.stages[1].base, Base::Context("busybox".into()));
+        assert_eq!(g.stages[2].base, Base::Stage(1));
     }
 
     #[test]

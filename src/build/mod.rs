@@ -8,6 +8,7 @@ pub mod exec;
 pub mod graph;
 pub mod ignore;
 pub mod mounts;
+pub mod named;
 pub mod parse;
 pub mod progress;
 pub mod prune;

@@ -2,6 +2,7 @@
 
 use crate::build::exec::{BuildNetwork, BuildSpec, ImageFormat, PullPolicy};
 use crate::build::mounts::SecretSpec;
+use crate::build::named::NamedContext;
 use crate::build::progress::ProgressMode;
 use crate::container::images::Context;
 use crate::Result;
@@ -103,6 +104,11 @@ pub struct Build {
     /// read; --no-cache turns the cache off).
     #[arg(long, value_name = "SOURCE")]
     cache_from: Vec<String>,
+    /// A named context: what FROM NAME, COPY --from=NAME and RUN
+    /// --mount=from=NAME read instead of a stage or an image of that name:
+    /// a directory (after its own .dockerignore) or docker-image://REF.
+    #[arg(long = "build-context", value_name = "NAME=DIR|docker-image://REF")]
+    build_contexts: Vec<NamedContext>,
     /// Print only the image id.
     #[arg(short, long)]
     quiet: bool,
@@ -141,6 +147,7 @@ impl Build {
                 secrets: self.secrets,
                 squash: self.squash,
                 add_host: self.add_host,
+                contexts: self.build_contexts,
                 pull: match self.pull {
                     PullArg::Always => PullPolicy::Always,
                     PullArg::Missing => PullPolicy::Missing,

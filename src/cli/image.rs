@@ -19,7 +19,7 @@ pub enum ImageCommand {
     #[command(visible_alias = "remove")]
     Rm(Remove),
     /// Build an image from a Containerfile (or Dockerfile) and a context directory.
-    Build(super::build::Build),
+    Build(Box<super::build::Build>),
     /// Show low-level information on images, as JSON.
     Inspect(Inspect),
     /// Remove images without a name (with -a, all images).
