@@ -425,6 +425,50 @@ fn a_repeated_option_takes_its_last_value() {
 }
 
 #[test]
+fn what_follows_the_image_or_container_is_the_commands_as_in_docker() {
+    let Some(env) = env_with_image("operand_ends_flags", TestUser::WithSubids) else {
+        return;
+    };
+    // `-c` is also burrow's --cpu-shares, `--help` and `-e` burrow's own.
+    let out = env.ok(&["run", "--rm", "--entrypoint", "sh", IMAGE, "-c", "echo hi"]);
+    assert_eq!(out.stdout, "hi\n", "{out}");
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "echo",
+        IMAGE,
+        "--help",
+        "-e",
+        "X=1",
+        "--",
+        "-d",
+    ]);
+    assert_eq!(out.stdout, "--help -e X=1 -- -d\n", "{out}");
+    // Flags before the image are still burrow's.
+    let out = env.ok(&["run", "--rm", "-e", "A=1", IMAGE, "sh", "-c", "echo $A"]);
+    assert_eq!(out.stdout, "1\n", "{out}");
+    env.ok(&[
+        "create",
+        "--name",
+        "c1",
+        "--entrypoint",
+        "sh",
+        IMAGE,
+        "-c",
+        "echo made",
+    ]);
+    let out = env.ok(&["start", "-a", "c1"]);
+    assert_eq!(out.stdout, "made\n", "{out}");
+    env.ok(&["run", "-d", "--name", "s1", IMAGE, "sleep", "60"]);
+    let out = env.ok(&["exec", "s1", "sh", "-c", "echo in"]);
+    assert_eq!(out.stdout, "in\n", "{out}");
+    let out = env.ok(&["exec", "-e", "B=2", "s1", "env", "-u", "PATH"]);
+    assert!(out.stdout.contains("B=2\n"), "{out}");
+    env.ok(&["rm", "-f", "s1", "c1"]);
+}
+
+#[test]
 fn wait_returns_when_a_restart_always_container_exits() {
     let Some(env) = env_with_image("wait_restart_always", TestUser::WithSubids) else {
         return;

@@ -168,7 +168,9 @@ impl Cli {
         fn last_wins(cmd: clap::Command) -> clap::Command {
             cmd.args_override_self(true).mut_subcommands(last_wins)
         }
-        let m = last_wins(Cli::command()).try_get_matches_from(args)?;
+        let cmd = last_wins(Cli::command());
+        let args = operands_end_the_flags(&cmd, args);
+        let m = cmd.try_get_matches_from(args)?;
         Cli::from_arg_matches(&m)
     }
 
@@ -178,9 +180,9 @@ impl Cli {
             name: &'static str,
             args: &[std::ffi::OsString],
         ) -> Option<T> {
-            let m = T::augment_args(clap::Command::new(name).args_override_self(true))
-                .try_get_matches_from(args)
-                .ok()?;
+            let cmd = T::augment_args(clap::Command::new(name).args_override_self(true));
+            let args = operands_end_the_flags(&cmd, args);
+            let m = cmd.try_get_matches_from(args).ok()?;
             T::from_arg_matches(&m).ok()
         }
         let command = match args.get(1)?.to_str()? {
@@ -277,6 +279,76 @@ fn self_contained() -> Result<()> {
 
 pub use format::Format;
 
+/// docker reads its own flags of `run`, `create` and `exec` only up to
+/// the command's first operand (the image, the container, compose's
+/// service): everything after it is the container's command, `-c` and
+/// `--help` included (`run --entrypoint sh IMAGE -c 'echo hi'`). clap
+/// takes flags anywhere until a value of the trailing argument itself
+/// was seen, so the command's first word, when it looks like a flag,
+/// would be read as burrow's. Returns `args` with a `--` put after that
+/// operand, found by walking `cmd`'s subcommands and skipping each flag
+/// (and its value when it takes one). Hand-written: clap has no mode
+/// that stops at the first operand.
+fn operands_end_the_flags(
+    cmd: &clap::Command,
+    args: &[std::ffi::OsString],
+) -> Vec<std::ffi::OsString> {
+    let mut out = args.to_vec();
+    let mut cmd = cmd;
+    let mut path = vec![cmd.get_name().to_string()];
+    let takes_value = |a: &clap::Arg| {
+        a.get_action().takes_values() && a.get_num_args().is_none_or(|n| n.min_values() > 0)
+    };
+    let mut i = 1;
+    while i < out.len() {
+        let Some(word) = out[i].to_str() else {
+            break;
+        };
+        if word == "--" {
+            break;
+        }
+        if let Some(long) = word.strip_prefix("--") {
+            let named = |a: &&clap::Arg| {
+                a.get_long() == Some(long) || a.get_all_aliases().is_some_and(|v| v.contains(&long))
+            };
+            if cmd.get_arguments().find(named).is_some_and(takes_value) {
+                i += 1;
+            }
+        } else if let Some(shorts) = word.strip_prefix('-').filter(|s| !s.is_empty()) {
+            // A cluster (`-it`, `-p80:80`): the first that takes a value
+            // takes the rest of the word, or the next word.
+            for (at, c) in shorts.char_indices() {
+                let short = cmd.get_arguments().find(|a| {
+                    a.get_short() == Some(c)
+                        || a.get_all_short_aliases().is_some_and(|v| v.contains(&c))
+                });
+                if short.is_some_and(takes_value) {
+                    if at + c.len_utf8() == shorts.len() {
+                        i += 1;
+                    }
+                    break;
+                }
+            }
+        } else if let Some(sub) = cmd.find_subcommand(word) {
+            cmd = sub;
+            path.push(sub.get_name().to_string());
+        } else {
+            let leaf = path.last().map(String::as_str).unwrap_or_default();
+            let parent = path.len().checked_sub(2).map(|p| path[p].as_str());
+            let docker_stops = matches!(leaf, "run" | "create" | "exec")
+                && matches!(parent, None | Some("burrow" | "container" | "compose"));
+            // A `--` after the operand is the command's, as docker
+            // passes it on.
+            if docker_stops && i + 1 < out.len() {
+                out.insert(i + 1, "--".into());
+            }
+            break;
+        }
+        i += 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +393,47 @@ mod tests {
         // Lists still gather every value.
         let cli = Cli::full(&argv("burrow run -e A=1 -e B=2 img")).expect("parses");
         assert!(format!("{cli:?}").contains("[\"A=1\", \"B=2\"]"));
+    }
+
+    #[test]
+    fn the_first_operand_ends_burrows_flags_as_in_docker() {
+        // (line, what the container's command must read)
+        for (line, command) in [
+            ("burrow run --entrypoint sh img -c hi", "[\"-c\", \"hi\"]"),
+            ("burrow run --rm img --help", "[\"--help\"]"),
+            (
+                "burrow run -p 8080:80 -e A=1 img -it --rm",
+                "[\"-it\", \"--rm\"]",
+            ),
+            ("burrow run -itp 80:80 img -d", "[\"-d\"]"),
+            ("burrow run --name=x -m64m img -m", "[\"-m\"]"),
+            ("burrow run --oom-score-adj -5 img -v", "[\"-v\"]"),
+            ("burrow run img -- -x", "[\"--\", \"-x\"]"),
+            ("burrow create img -c x", "[\"-c\", \"x\"]"),
+            ("burrow container run img -c x", "[\"-c\", \"x\"]"),
+            ("burrow exec -u 0 ctr -c x", "[\"-c\", \"x\"]"),
+            ("burrow container exec ctr --help", "[\"--help\"]"),
+            ("burrow compose -f c.yml run web -c x", "[\"-c\", \"x\"]"),
+            ("burrow compose exec -T web -l", "[\"-l\"]"),
+        ] {
+            let cli = Cli::full(&argv(line)).unwrap_or_else(|e| panic!("{line}: {e}"));
+            let shown = format!("{cli:?}");
+            assert!(
+                shown.contains(&format!("command: {command}")),
+                "{line}: {shown}"
+            );
+            if let Some(fast) = Cli::fast(&argv(line)) {
+                assert_eq!(format!("{fast:?}"), shown, "{line}");
+            }
+        }
+        // Elsewhere flags after an operand are still flags.
+        let cli = Cli::full(&argv("burrow volume create v --label a=b")).expect("parses");
+        assert!(format!("{cli:?}").contains("(\"a\", \"b\")"), "{cli:?}");
+        // `--help` before the operand is burrow's.
+        for line in ["burrow run --help", "burrow exec -h"] {
+            let e = Cli::full(&argv(line)).expect_err(line);
+            assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp, "{line}");
+        }
     }
 
     #[test]
