@@ -1060,6 +1060,123 @@ fn rootfs_dir_and_setup_errors_name_the_path(tmp: &Path) -> Outcome {
 
 // ------------------------------------------------------------------- main
 
+// ------------------------------------------------------- cgroup at birth
+
+/// Where cgroup v2 is mounted on this host (/sys/fs/cgroup, or
+/// /sys/fs/cgroup/unified in a hybrid layout).
+fn cgroup2_mount() -> Option<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    text.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        (right.split_whitespace().next() == Some("cgroup2"))
+            .then(|| left.split_whitespace().nth(4).map(PathBuf::from))
+            .flatten()
+    })
+}
+
+/// Runs `f` as `user` in a cgroup tree delegated to that user, made by
+/// root as systemd delegates one: `BASE/sup` holds the test process,
+/// `BASE/container` is where pid 1 goes, named to `f` by
+/// BURROW_TEST_CGROUP. Skips without root or cgroup v2.
+fn in_delegated_cgroup(user: &str, f: fn(&Path) -> Outcome) -> Outcome {
+    if !nix::unistd::Uid::effective().is_root() {
+        println!("SKIP pid_1_is_born_in_its_cgroup: making a delegated cgroup needs root");
+        return Ok(());
+    }
+    let Some(mount) = cgroup2_mount() else {
+        println!("SKIP pid_1_is_born_in_its_cgroup: no cgroup v2 mounted here");
+        return Ok(());
+    };
+    let (uid, gid) = user_ids(user)?;
+    let base = mount.join(format!("burrow-sandbox-test-{}", std::process::id()));
+    let io = |what: &str, p: &Path| {
+        let p = p.to_path_buf();
+        let what = what.to_string();
+        move |e: std::io::Error| format!("{what} {}: {e}", p.display())
+    };
+    let own = |p: &Path| std::os::unix::fs::chown(p, Some(uid), Some(gid)).map_err(io("chown", p));
+    let container = base.join("container");
+    let sup = base.join("sup");
+    for d in [&base, &sup, &container] {
+        std::fs::create_dir(d).map_err(io("mkdir", d))?;
+        own(d)?;
+        for f in ["cgroup.procs", "cgroup.threads", "cgroup.subtree_control"] {
+            own(&d.join(f))?;
+        }
+    }
+    let me = std::process::id().to_string();
+    let moved = std::fs::write(sup.join("cgroup.procs"), &me).map_err(io("write", &sup));
+    std::env::set_var("BURROW_TEST_CGROUP", &container);
+    let result = moved.and_then(|()| as_user(user, f));
+    std::env::remove_var("BURROW_TEST_CGROUP");
+    let back = std::fs::write(mount.join("cgroup.procs"), &me).map_err(io("write", &mount));
+    for d in [&container, &sup, &base] {
+        let _ = std::fs::remove_dir(d);
+    }
+    result.and(back)
+}
+
+fn pid_1_is_born_in_its_cgroup(tmp: &Path) -> Outcome {
+    let dir = PathBuf::from(std::env::var_os("BURROW_TEST_CGROUP").ok_or("no test cgroup")?);
+    let l = layers(tmp)?;
+    // pid 1 waits on its stdin, a pipe, while its cgroup is read from
+    // outside.
+    let mut spec = spec_for(&l, &["sh", "-c", "read x; cat /proc/self/cgroup"])?;
+    spec.namespaces.cgroup = true;
+    spec.cgroup = Some(dir.clone());
+    let (stdin_r, stdin_w) = nix::unistd::pipe().map_err(|e| e.to_string())?;
+    let mut file = tempfile::tempfile().map_err(|e| e.to_string())?;
+    // SAFETY: dup/dup2 on stdio numbers of this single-threaded process.
+    let saved = unsafe { (libc::dup(0), libc::dup(1)) };
+    // SAFETY: as above.
+    unsafe {
+        libc::dup2(stdin_r.as_raw_fd(), 0);
+        libc::dup2(file.as_raw_fd(), 1);
+    }
+    let spawned = sandbox::spawn(&spec);
+    // SAFETY: as above.
+    unsafe {
+        libc::dup2(saved.0, 0);
+        libc::dup2(saved.1, 1);
+        libc::close(saved.0);
+        libc::close(saved.1);
+    }
+    drop(stdin_r);
+    let running = spawned.map_err(|e| format!("spawn failed: {e}"))?;
+    let outside = std::fs::read_to_string(format!("/proc/{}/cgroup", running.pid()))
+        .map_err(|e| e.to_string())?;
+    let born = running.born_in_cgroup();
+    std::fs::File::from(stdin_w)
+        .write_all(b"go\n")
+        .map_err(|e| e.to_string())?;
+    let status = running.wait_exit();
+    let mut inside = String::new();
+    use std::io::Seek;
+    file.seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| e.to_string())?;
+    file.read_to_string(&mut inside)
+        .map_err(|e| e.to_string())?;
+    let rel = dir
+        .strip_prefix(cgroup2_mount().ok_or("no cgroup v2")?)
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        born,
+        "pid 1 was moved into {} after its birth, not born there (CLONE_INTO_CGROUP)",
+        dir.display()
+    );
+    ensure!(
+        outside
+            .lines()
+            .any(|l| l == format!("0::/{}", rel.display())),
+        "seen from outside, pid 1 is in its cgroup: {outside:?}"
+    );
+    ensure!(
+        status == ExitStatus::Exited(0) && inside.lines().any(|l| l == "0::/"),
+        "inside, its cgroup is the root of its cgroup namespace: {status:?} {inside:?}"
+    );
+    Ok(())
+}
+
 fn main() {
     let cases: &[Case] = &[
         ("exit_status_is_the_commands", || {
@@ -1123,6 +1240,10 @@ fn main() {
         }),
         ("read_only_mounts_without_mount_setattr", || {
             as_user(FULL, read_only_mounts_without_mount_setattr)
+        }),
+        ("pid_1_is_born_in_its_cgroup", || {
+            in_delegated_cgroup(FULL, pid_1_is_born_in_its_cgroup)?;
+            in_delegated_cgroup(SINGLE, pid_1_is_born_in_its_cgroup)
         }),
     ];
     let filters: Vec<String> = std::env::args()

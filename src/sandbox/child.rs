@@ -29,6 +29,8 @@ pub(crate) struct ChildContext<'a> {
     pub winsize: Option<WinSize>,
     /// In the shared user namespace of a holder: its maps are written.
     pub shared_userns: bool,
+    /// Born in its cgroup (CLONE_INTO_CGROUP): nobody moves it there.
+    pub cgroup_at_birth: bool,
     /// A pidfd of the process whose network namespace to enter
     /// (`spec.join`), opened by the parent, which sees its pid.
     pub join: Option<std::os::fd::RawFd>,
@@ -452,7 +454,7 @@ fn id_maps(ctx: &ChildContext) -> Result<(), Stop> {
             })
         })?;
     }
-    if !ctx.spec.child_waits(ctx.shared_userns) {
+    if !ctx.spec.child_waits(ctx.shared_userns, ctx.cgroup_at_birth) {
         return Ok(());
     }
     match ctx.channel.recv::<ToChild>() {

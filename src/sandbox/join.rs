@@ -237,6 +237,7 @@ pub fn exec(
         },
         proc_view: None,
         proc_view_off: None,
+        born_in_cgroup: false,
         fuse_daemon: None,
         status: None,
     };

@@ -369,13 +369,25 @@ pub fn start_shared<'s, 'h>(
     let (parent_end, child_end) = Channel::pair()?;
 
     let shared = shared.filter(|_| spec.shares_userns());
+    // The container's cgroup, held open for pid 1 to be born in. Not
+    // opened: it is moved there after its birth, as on a kernel without
+    // CLONE_INTO_CGROUP, and that write says what is wrong.
+    let cgroup_dir = spec.cgroup.as_deref().and_then(|dir| {
+        rustix::fs::open(
+            dir,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .ok()
+    });
+    let into_cgroup = cgroup_dir.as_ref().map(|fd| fd.as_fd());
     // In a shared namespace, a go-between enters it and forks pid 1 as our
     // child; it fails over to a namespace of the container's own.
     let mut entered = None;
     let mut ends = Some(child_end);
     if let Some(ns) = &shared {
         let theirs = parent_end.raw_fd();
-        let mut pid1 = || {
+        let mut pid1 = |cgroup_at_birth: bool| {
             let Some(channel) = ends.take() else {
                 // SAFETY: ends this process (never reached: called once).
                 unsafe { libc::_exit(125) }
@@ -388,13 +400,14 @@ pub fn start_shared<'s, 'h>(
                 channel,
                 winsize,
                 shared_userns: true,
+                cgroup_at_birth,
                 join: None,
                 net_ready: std::cell::Cell::new(false),
                 seccomp: std::cell::RefCell::new(None),
             })
         };
         // SAFETY: single-threaded, checked above.
-        entered = unsafe { fork_in_shared_userns(ns, &mut pid1) }.ok();
+        entered = unsafe { fork_in_shared_userns(ns, into_cgroup, &mut pid1) }.ok();
     }
     // Only pid 1, in its own copy of memory, took the child's end.
     let Some(child_end) = ends.take() else {
@@ -403,7 +416,7 @@ pub fn start_shared<'s, 'h>(
     drop(shared);
     let shared_userns = entered.is_some();
     let mut join_pidfd = None;
-    let (pid, pidfd) = match entered {
+    let (pid, pidfd, cgroup_at_birth) = match entered {
         Some(p) => p,
         None => {
             // Only what must exist at birth: the other namespaces are made
@@ -422,7 +435,8 @@ pub fn start_shared<'s, 'h>(
                 join_pidfd = Some(fd);
             }
             // SAFETY: single-threaded, checked above.
-            match unsafe { sys::clone3(flags) } {
+            let (forked, cgroup_at_birth) = unsafe { clone_into(flags, into_cgroup) };
+            match forked {
                 Ok(sys::Forked::Child) => {
                     drop(parent_end);
                     child::main(child::ChildContext {
@@ -431,12 +445,13 @@ pub fn start_shared<'s, 'h>(
                         channel: child_end,
                         winsize,
                         shared_userns: false,
+                        cgroup_at_birth,
                         join: join_pidfd.as_ref().map(|fd| fd.as_raw_fd()),
                         net_ready: std::cell::Cell::new(false),
                         seccomp: std::cell::RefCell::new(None),
                     })
                 }
-                Ok(sys::Forked::Parent { pid, pidfd }) => (pid, pidfd),
+                Ok(sys::Forked::Parent { pid, pidfd }) => (pid, pidfd, cgroup_at_birth),
                 Err(e) => {
                     use rustix::io::Errno;
                     return Err(match e {
@@ -454,6 +469,7 @@ pub fn start_shared<'s, 'h>(
         }
     };
     drop(child_end);
+    drop(cgroup_dir);
     // From here on, dropping `running` on an error path kills and reaps.
     let running = Running {
         pid,
@@ -469,18 +485,19 @@ pub fn start_shared<'s, 'h>(
         },
         proc_view: None,
         proc_view_off: None,
+        born_in_cgroup: cgroup_at_birth,
         fuse_daemon: None,
         status: None,
     };
     if !spec.id_map.is_single() && spec.join.is_none() && !shared_userns {
         userns::write_maps(&spec.id_map, nix::unistd::Pid::from_raw(pid))?;
     }
-    if let Some(dir) = &spec.cgroup {
+    if let Some(dir) = spec.cgroup.as_ref().filter(|_| !cgroup_at_birth) {
         join_cgroup(dir, pid)?;
     }
     // A child that failed early has closed its end: what it sent before
     // says why, better than the broken pipe.
-    let sent = if spec.child_waits(shared_userns) {
+    let sent = if spec.child_waits(shared_userns, cgroup_at_birth) {
         parent_end.send(&ToChild::MapsWritten, None)
     } else {
         Ok(())
@@ -637,11 +654,37 @@ fn follow_setup(
     Ok(running)
 }
 
+/// clone3 of pid 1 into the cgroup `into` when there is one (see
+/// `sys::clone3_into`), else or when the kernel refuses that, a plain one:
+/// and whether pid 1 was born in its cgroup.
+///
+/// # Safety
+/// As `sys::clone3`.
+unsafe fn clone_into(
+    flags: u64,
+    into: Option<BorrowedFd<'_>>,
+) -> (Result<sys::Forked, rustix::io::Errno>, bool) {
+    if into.is_some() {
+        // SAFETY: as this function's own contract.
+        let forked = unsafe { sys::clone3_into(flags, into) };
+        if forked.is_ok() {
+            return (forked, true);
+        }
+    }
+    // SAFETY: as this function's own contract.
+    (unsafe { sys::clone3(flags) }, false)
+}
+
 /// What the go-between works from: it shares this process's memory.
-struct GoBetween<'a> {
+struct GoBetween<'a, 'c> {
     ns: std::os::fd::RawFd,
     report: std::os::fd::RawFd,
-    pid1: &'a mut dyn FnMut(),
+    /// The cgroup pid 1 is to be born in.
+    into: Option<BorrowedFd<'c>>,
+    /// Set by the go-between: pid 1 was born in `into`.
+    at_birth: bool,
+    /// pid 1's work, told whether it was born in its cgroup.
+    pid1: &'a mut dyn FnMut(bool),
 }
 
 /// The go-between, on its own stack in this process's memory (the parent
@@ -668,13 +711,17 @@ extern "C" fn go_between(arg: *mut libc::c_void) -> libc::c_int {
     }
     let flags = (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_PARENT) as u64;
     // SAFETY: single-threaded; the new process gets its own copy of memory.
-    match unsafe { sys::clone3(flags) } {
+    let (forked, at_birth) = unsafe { clone_into(flags, g.into) };
+    match forked {
         Ok(sys::Forked::Child) => {
-            (g.pid1)();
+            (g.pid1)(at_birth);
             // SAFETY: ends pid 1 if it ever came back (it execs or exits).
             unsafe { libc::_exit(125) }
         }
-        Ok(sys::Forked::Parent { pid, .. }) => report(pid),
+        Ok(sys::Forked::Parent { pid, .. }) => {
+            g.at_birth = at_birth;
+            report(pid)
+        }
         Err(e) => report(-e.raw_os_error()),
     }
     0
@@ -691,8 +738,9 @@ extern "C" fn go_between(arg: *mut libc::c_void) -> libc::c_int {
 /// The caller must be single-threaded.
 unsafe fn fork_in_shared_userns(
     ns: &OwnedFd,
-    pid1: &mut dyn FnMut(),
-) -> Result<(i32, OwnedFd), SandboxError> {
+    into: Option<BorrowedFd<'_>>,
+    pid1: &mut dyn FnMut(bool),
+) -> Result<(i32, OwnedFd, bool), SandboxError> {
     let (report_r, report_w) =
         rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| {
             SandboxError::Sys {
@@ -725,6 +773,8 @@ unsafe fn fork_in_shared_userns(
     let mut g = GoBetween {
         ns: ns.as_raw_fd(),
         report: report_w.as_raw_fd(),
+        into,
+        at_birth: false,
         pid1,
     };
     // SAFETY: the stack top is the end of the mapping (16-byte aligned);
@@ -758,7 +808,7 @@ unsafe fn fork_in_shared_userns(
     // pid 1 is our child (not reaped yet), so the pid cannot name another
     // process.
     match join::pidfd_open(pid) {
-        Ok(pidfd) => Ok((pid, pidfd)),
+        Ok(pidfd) => Ok((pid, pidfd, g.at_birth)),
         Err(e) => {
             // SAFETY: killing and reaping our own child.
             unsafe {
@@ -821,6 +871,8 @@ pub struct Running {
     proc_view: Option<ProcViewHandle>,
     /// Why the /proc view the spec asked for is off.
     proc_view_off: Option<String>,
+    /// pid 1 was born in its cgroup.
+    born_in_cgroup: bool,
     /// The daemon of a fuse-overlayfs root: dropped after the container
     /// (fields drop after `Drop::drop` reaped it), which ends it.
     #[allow(dead_code)]
@@ -859,6 +911,12 @@ impl Running {
     /// (the container sees the host's files), for a note.
     pub fn proc_view_off(&self) -> Option<&str> {
         self.proc_view_off.as_deref()
+    }
+
+    /// Whether pid 1 was born in `SandboxSpec::cgroup` (CLONE_INTO_CGROUP)
+    /// rather than moved there after its birth.
+    pub fn born_in_cgroup(&self) -> bool {
+        self.born_in_cgroup
     }
 
     /// The pty master, for the supervisor (or `exec`) to relay.

@@ -667,9 +667,9 @@ impl SandboxSpec {
 
     /// Whether the child waits for the parent before its cgroup
     /// namespace: for the id maps (none to write in a shared user
-    /// namespace), or to be put in its cgroup.
-    pub(crate) fn child_waits(&self, shared_userns: bool) -> bool {
-        (!self.id_map.is_single() && !shared_userns) || self.cgroup.is_some()
+    /// namespace), or to be put in its cgroup (unless it was born there).
+    pub(crate) fn child_waits(&self, shared_userns: bool, cgroup_at_birth: bool) -> bool {
+        (!self.id_map.is_single() && !shared_userns) || (self.cgroup.is_some() && !cgroup_at_birth)
     }
 
     /// Checks what the child would otherwise trip over half-way.

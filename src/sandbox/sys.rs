@@ -39,6 +39,29 @@ struct CloneArgs {
 /// The caller must be single-threaded: like fork, the child holds a copy
 /// of the calling thread only, and locks held by other threads stay held.
 pub(crate) unsafe fn clone3(flags: u64) -> Result<Forked, Errno> {
+    // SAFETY: as this function's own contract.
+    unsafe { clone3_into(flags, None) }
+}
+
+/// linux/sched.h (5.7): the child is born in the cgroup whose directory
+/// `clone_args.cgroup` holds open. libc's constant does not fit its type.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// `clone3`, with the child born in the cgroup of directory `cgroup`
+/// (CLONE_INTO_CGROUP, Linux 5.7) when one is given: it never runs a
+/// single instruction outside it, and no one writes its pid to
+/// `cgroup.procs` (a migration, which takes the kernel's cgroup-wide lock
+/// for writing and waits for an RCU grace period; a fork into a cgroup
+/// takes it for reading). The kernel checks the same permissions as for
+/// that write. An older kernel refuses the flag (EINVAL, E2BIG): the
+/// caller then clones without it and moves the child.
+///
+/// # Safety
+/// As `clone3`.
+pub(crate) unsafe fn clone3_into(
+    flags: u64,
+    cgroup: Option<BorrowedFd<'_>>,
+) -> Result<Forked, Errno> {
     let mut pidfd: libc::c_int = -1;
     let mut args = CloneArgs {
         flags: flags | libc::CLONE_PIDFD as u64,
@@ -52,6 +75,10 @@ pub(crate) unsafe fn clone3(flags: u64) -> Result<Forked, Errno> {
         },
         ..Default::default()
     };
+    if let Some(dir) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = dir.as_raw_fd() as u64;
+    }
     // SAFETY: args is a valid clone_args of the size passed; without a
     // stack the child continues on a copy of ours, as after fork.
     let r = unsafe {
