@@ -178,6 +178,83 @@ fn dns_and_add_host_flags_are_written_into_the_container() {
     );
 }
 
+#[test]
+fn dns_search_and_dns_option_replace_the_hosts_lines_in_every_network_mode() {
+    let Some(env) =
+        env_with_image("dns_search_and_dns_option_replace_the_hosts_lines_in_every_network_mode")
+    else {
+        return;
+    };
+    for mode in ["user", "host", "none"] {
+        let out = env.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            mode,
+            "--dns-search",
+            "corp.example",
+            "--dns-search",
+            "lab.example",
+            "--dns-option",
+            "ndots:3",
+            "--dns-opt",
+            "timeout:1",
+            "netbox",
+            "cat",
+            "/etc/resolv.conf",
+        ]);
+        let search: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("search"))
+            .collect();
+        let options: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("options"))
+            .collect();
+        assert_eq!(search, ["search corp.example lab.example"], "{mode}: {out}");
+        assert_eq!(options, ["options ndots:3 timeout:1"], "{mode}: {out}");
+        assert!(!out.stdout.contains("\ndomain "), "{mode}: {out}");
+    }
+    // The host's nameservers stay with the host's network.
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--dns-search",
+        "x.test",
+        "netbox",
+        "cat",
+        "/etc/resolv.conf",
+    ]);
+    for ns in host.lines().filter(|l| l.starts_with("nameserver")) {
+        assert!(out.stdout.contains(ns), "{ns}: {out}");
+    }
+    // `.` names no search domain at all.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--dns-search",
+        ".",
+        "netbox",
+        "cat",
+        "/etc/resolv.conf",
+    ]);
+    assert!(!out.stdout.contains("search"), "{out}");
+    assert!(out.stdout.contains("nameserver 10.0.2.3"), "{out}");
+    for (flag, bad) in [
+        ("--dns-search", "-bad.example"),
+        ("--dns-option", "ndots: 2"),
+    ] {
+        let out = env.run(&["run", "--rm", &format!("{flag}={bad}"), "netbox", "true"]);
+        out.assert_error();
+        assert!(out.error_line().contains(flag), "{out}");
+    }
+}
+
 /// Connects until the container answers (its server may
 /// not listen yet), returning everything it sent.
 fn fetch(port: u16, send: &[u8]) -> String {

@@ -1369,6 +1369,39 @@ fn hostname_is_the_short_id_or_the_flags_and_etc_files_agree() {
 }
 
 #[test]
+fn domainname_sets_the_uts_domain_name_of_the_container_alone() {
+    let Some((env, _)) = setup(
+        "domainname_sets_the_uts_domain_name_of_the_container_alone",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    let host = fs::read_to_string("/proc/sys/kernel/domainname").unwrap();
+    let out = run_out(
+        &env,
+        &[
+            "--domainname",
+            "corp.example",
+            PLAIN,
+            "cat",
+            "/proc/sys/kernel/domainname",
+        ],
+    );
+    assert_eq!(out, "corp.example\n");
+    // Without the flag the new UTS namespace keeps the host's.
+    let out = run_out(&env, &[PLAIN, "cat", "/proc/sys/kernel/domainname"]);
+    assert_eq!(out, host);
+    assert_eq!(
+        fs::read_to_string("/proc/sys/kernel/domainname").unwrap(),
+        host,
+        "the host's domain name changed"
+    );
+    let out = env.run(&["run", "--rm", "--domainname", "bad name", PLAIN, "true"]);
+    out.assert_error();
+    assert!(out.error_line().contains("domainname"), "{out}");
+}
+
+#[test]
 fn init_is_pid_1_reaps_orphans_and_forwards_signals() {
     let Some((env, _)) = setup(
         "init_is_pid_1_reaps_orphans_and_forwards_signals",

@@ -156,6 +156,9 @@ pub struct Create {
     /// The container's hostname (default: the first 12 digits of its id).
     #[arg(long, short = 'H')]
     hostname: Option<String>,
+    /// The container's domain name (its UTS namespace's, as `domainname` shows).
+    #[arg(long, value_name = "NAME")]
+    domainname: Option<String>,
     /// Mount the root filesystem read-only.
     #[arg(long)]
     read_only: bool,
@@ -207,6 +210,12 @@ pub struct Create {
     /// A DNS server for the container (instead of burrow's forwarder).
     #[arg(long, value_name = "IP", value_parser = values::dns)]
     dns: Vec<IpAddr>,
+    /// A search domain of the container's /etc/resolv.conf (instead of the host's; `.` for none).
+    #[arg(long, value_name = "DOMAIN", value_parser = values::dns_search)]
+    dns_search: Vec<String>,
+    /// An option of the container's /etc/resolv.conf (instead of the host's): ndots:2, timeout:1, ...
+    #[arg(long, alias = "dns-opt", value_name = "OPT", value_parser = values::dns_option)]
+    dns_option: Vec<String>,
     /// An /etc/hosts entry: NAME:IP (host-gateway names the host).
     #[arg(long, value_name = "NAME:IP", value_parser = values::add_host)]
     add_host: Vec<(String, IpAddr)>,
@@ -298,6 +307,7 @@ impl Create {
             mounts: self.mount,
             tmpfs: self.tmpfs,
             hostname: self.hostname,
+            domainname: self.domainname,
             read_only: self.read_only,
             init: self.init,
             userns: self.userns.unwrap_or_default(),
@@ -315,6 +325,8 @@ impl Create {
             publish_all: self.publish_all,
             expose: self.expose.into_iter().flat_map(|e| e.0).collect(),
             dns: self.dns,
+            dns_search: self.dns_search,
+            dns_options: self.dns_option,
             add_host: self.add_host,
             limits: self.limits.limits(),
             oom_score_adj: self.oom_score_adj,

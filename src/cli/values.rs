@@ -111,6 +111,16 @@ pub fn dns(s: &str) -> Result<IpAddr, FlagError> {
         .map_err(|_| FlagError(net::NetError::Dns(s.to_string()).to_string()))
 }
 
+/// `--dns-search DOMAIN`: a domain name, or `.` (no search domains).
+pub fn dns_search(s: &str) -> Result<String, FlagError> {
+    flag(net::dns::check_search_domain(s).map(|()| s.to_string()))
+}
+
+/// `--dns-option OPT`: one word of a resolv.conf `options` line.
+pub fn dns_option(s: &str) -> Result<String, FlagError> {
+    flag(net::dns::check_option(s).map(|()| s.to_string()))
+}
+
 /// `--add-host NAME:IP`.
 pub fn add_host(s: &str) -> Result<(String, IpAddr), FlagError> {
     flag(net::parse_add_host(s))

@@ -22,6 +22,9 @@ pub struct NetworkPlan {
     pub mode: NetworkMode,
     pub ports: Vec<PublishedPort>,
     pub dns: Vec<IpAddr>,
+    /// `--dns-search`, `--dns-option`: over the resolv.conf's own.
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
     pub add_hosts: Vec<(String, IpAddr)>,
     /// For `container:NAME`: its namespaces, its id map, its directory
     /// (whose /etc/hosts and /etc/resolv.conf are shared too).
@@ -58,6 +61,10 @@ pub struct Flags<'a> {
     pub publish_all: bool,
     /// `--dns`.
     pub dns: &'a [IpAddr],
+    /// `--dns-search`.
+    pub dns_search: &'a [String],
+    /// `--dns-option`.
+    pub dns_options: &'a [String],
     /// `--add-host`.
     pub add_host: &'a [(String, IpAddr)],
     /// `--network-alias`, `--ip`, `--ip6` (for a user-defined network).
@@ -141,6 +148,8 @@ pub fn plan(
         mode,
         ports,
         dns,
+        dns_search: flags.dns_search.to_vec(),
+        dns_options: flags.dns_options.to_vec(),
         add_hosts,
         join,
         joined,
@@ -355,6 +364,7 @@ pub fn etc_files(dir: &Path, hostname: &str, plan: &NetworkPlan) -> std::io::Res
         hosts_text = net::networks::with_section(&format!("{hosts_text}{own}"), &section);
     }
     std::fs::write(hosts, hosts_text)?;
+    let resolv = net::dns::with_search_and_options(&resolv, &plan.dns_search, &plan.dns_options);
     std::fs::write(resolv_conf, resolv)?;
     Ok(paths)
 }
@@ -373,6 +383,7 @@ pub fn apply(plan: &NetworkPlan, sandbox: &mut SandboxSpec) {
                 if join.uts {
                     sandbox.namespaces.uts = false;
                     sandbox.hostname = None;
+                    sandbox.domainname = None;
                 }
                 if join.ipc {
                     sandbox.namespaces.ipc = false;

@@ -229,6 +229,7 @@ pub fn plan(
         .collect();
     sandbox.etc = network::etc_paths(&etc_dir);
     sandbox.hostname = Some(process.hostname.clone());
+    sandbox.domainname = spec.domainname.clone();
     sandbox.env = process.env.clone();
     sandbox.cwd = process.workdir.clone().into();
     if keep_id && spec.user.is_none() {
@@ -921,6 +922,8 @@ mod tests {
             mode,
             ports: Vec::new(),
             dns: Vec::new(),
+            dns_search: Vec::new(),
+            dns_options: Vec::new(),
             add_hosts: Vec::new(),
             join: None,
             joined: None,

@@ -149,6 +149,9 @@ fn pod_member(
     if pod.share.uts && spec.hostname.is_some() {
         return refuse("--hostname");
     }
+    if pod.share.uts && spec.domainname.is_some() {
+        return refuse("--domainname");
+    }
     let containers = Containers::open(store.root())?;
     let (_, state) = containers.find(&pod.infra)?;
     if state.status != record::Status::Running {
@@ -286,6 +289,8 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         publish: &spec.publish,
         publish_all: spec.publish_all,
         dns: &spec.dns,
+        dns_search: &spec.dns_search,
+        dns_options: &spec.dns_options,
         add_host: &spec.add_host,
         endpoint: &spec.network_endpoint,
         storage: store.root(),

@@ -605,6 +605,9 @@ pub struct RunSpec {
     pub tmpfs: Vec<UserMount>,
     /// `-H`; the first 12 digits of the id when `None`.
     pub hostname: Option<String>,
+    /// `--domainname`: the UTS domain name (the kernel's "(none)" when
+    /// `None`).
+    pub domainname: Option<String>,
     /// `--read-only`.
     pub read_only: bool,
     /// `--init`.
@@ -634,6 +637,12 @@ pub struct RunSpec {
     pub expose: Vec<crate::net::ExposedPort>,
     /// `--dns`.
     pub dns: Vec<IpAddr>,
+    /// `--dns-search`: the search domains of /etc/resolv.conf (instead of
+    /// the host's; `.` alone for none).
+    pub dns_search: Vec<String>,
+    /// `--dns-option`: the options of /etc/resolv.conf (instead of the
+    /// host's).
+    pub dns_options: Vec<String>,
     /// `--add-host NAME:IP`.
     pub add_host: Vec<(String, IpAddr)>,
     /// Resource limits (--memory, --cpus, ...), applied through cgroup v2.

@@ -29,6 +29,69 @@ pub fn search_and_options(resolv_conf: &str) -> Vec<String> {
         .collect()
 }
 
+/// `--dns-search`'s domain: `.` (no search domains at all), or labels of
+/// letters, digits, '-' and '_' separated by dots (one trailing dot
+/// allowed), at most 255 bytes, not starting with '-'.
+pub fn check_search_domain(d: &str) -> Result<(), super::NetError> {
+    let bare = d.strip_suffix('.').unwrap_or(d);
+    let ok = d == "."
+        || (!bare.is_empty()
+            && d.len() <= 255
+            && !bare.starts_with('-')
+            && bare.split('.').all(|l| {
+                !l.is_empty()
+                    && l.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            }));
+    if ok {
+        Ok(())
+    } else {
+        Err(super::NetError::DnsSearch(d.to_string()))
+    }
+}
+
+/// `--dns-option`'s word: printable, no blank (one word of an `options`
+/// line).
+pub fn check_option(o: &str) -> Result<(), super::NetError> {
+    if !o.is_empty() && o.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(super::NetError::DnsOption(o.to_string()))
+    }
+}
+
+/// A resolv.conf text with `--dns-search`'s and `--dns-option`'s lines in
+/// place of its own `search` (and `domain`) and `options` lines, as docker
+/// writes them; an empty list keeps the text's lines. `search .` names no
+/// search domain: the text's go and none come.
+pub fn with_search_and_options(text: &str, search: &[String], options: &[String]) -> String {
+    let mut out = String::new();
+    for l in text.lines() {
+        let key = l.split_whitespace().next().unwrap_or_default();
+        let replaced = match key {
+            "search" | "domain" => !search.is_empty(),
+            "options" => !options.is_empty(),
+            _ => false,
+        };
+        if !replaced {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    let search: Vec<&str> = search
+        .iter()
+        .map(String::as_str)
+        .filter(|d| *d != ".")
+        .collect();
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    out
+}
+
 /// The forwarder's upstreams: `BURROW_DNS_UPSTREAM` (a comma-separated list
 /// of IP:PORT, a seam for tests and odd set-ups), else the host's
 /// /etc/resolv.conf; with nothing usable, 127.0.0.53 as a last guess.
@@ -96,6 +159,33 @@ pub fn default_gateway() -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_and_options_flags_replace_the_texts_lines() {
+        let host = "nameserver 1.1.1.1\ndomain old.example\nsearch old.example\noptions edns0\n";
+        let both = with_search_and_options(
+            host,
+            &["a.test".into(), "b.test".into()],
+            &["ndots:2".into()],
+        );
+        assert_eq!(
+            both,
+            "nameserver 1.1.1.1\nsearch a.test b.test\noptions ndots:2\n"
+        );
+        assert_eq!(with_search_and_options(host, &[], &[]), host);
+        assert_eq!(
+            with_search_and_options(host, &[".".into()], &[]),
+            "nameserver 1.1.1.1\noptions edns0\n"
+        );
+        for ok in [".", "example.com", "example.com.", "my_lab.example"] {
+            assert!(check_search_domain(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-x.test", "a..b", "a b", ".."] {
+            assert!(check_search_domain(bad).is_err(), "{bad}");
+        }
+        assert!(check_option("ndots:2").is_ok());
+        assert!(check_option("ndots: 2").is_err() && check_option("").is_err());
+    }
 
     #[test]
     fn nameservers_keep_the_stub_and_skip_junk() {

@@ -77,6 +77,10 @@ pub enum NetError {
     AddHost(String),
     #[error("invalid --dns {0:?}: expected an IP address")]
     Dns(String),
+    #[error("invalid --dns-search {0:?}: expected a domain name (or `.` for none)")]
+    DnsSearch(String),
+    #[error("invalid --dns-option {0:?}: expected one resolv.conf option (ndots:2, edns0, ...)")]
+    DnsOption(String),
     #[error("cannot listen on {addr} ({proto}) for a published port: {source}{hint}")]
     Listen {
         addr: std::net::SocketAddr,

@@ -150,6 +150,10 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
         rustix::system::sethostname(name.as_bytes())
             .map_err(|e| sys_err("set the host name", None, e))?;
     }
+    if let (Some(name), true) = (&spec.domainname, spec.namespaces.uts) {
+        rustix::system::setdomainname(name.as_bytes())
+            .map_err(|e| sys_err("set the domain name", None, e))?;
+    }
     if let Some(a) = &spec.account {
         // A read-only root or an image whose /etc files are not regular
         // files keeps its own: the user then has no name, as before.

@@ -31,6 +31,9 @@ pub struct SandboxSpec {
     pub etc: EtcFiles,
     /// The UTS name; `None` keeps the host's name in the new namespace.
     pub hostname: Option<String>,
+    /// The UTS domain name; `None` keeps the host's in the new namespace.
+    #[serde(default)]
+    pub domainname: Option<String>,
     /// `KEY=VALUE` entries. PATH and HOME get docker's defaults when absent.
     pub env: Vec<String>,
     /// Working directory inside the root; created if missing.
@@ -626,6 +629,7 @@ impl SandboxSpec {
             mounts: Vec::new(),
             etc: EtcFiles::default(),
             hostname: None,
+            domainname: None,
             env: vec![format!("PATH={DEFAULT_PATH}")],
             cwd: PathBuf::from("/"),
             argv,
@@ -700,6 +704,15 @@ impl SandboxSpec {
             }
             check_hostname(h).map_err(|e| InvalidSpec {
                 field: "hostname".into(),
+                reason: e.to_string(),
+            })?;
+        }
+        if let Some(d) = &self.domainname {
+            if !self.namespaces.uts {
+                return bad("domainname", "a domain name needs a UTS namespace".into());
+            }
+            check_hostname(d).map_err(|e| InvalidSpec {
+                field: "domainname".into(),
                 reason: e.to_string(),
             })?;
         }
