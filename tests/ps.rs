@@ -118,3 +118,53 @@ fn ps_status_reads_as_dockers_and_ports_show_only_while_running() {
         "{failed}"
     );
 }
+
+#[test]
+fn ps_names_the_default_network_bridge_as_docker_does() {
+    let Some(env) = env_with_image("ps_names_the_default_network_bridge_as_docker_does") else {
+        return;
+    };
+    env.ok(&["create", "--name", "dflt", IMAGE, "true"]);
+    env.ok(&[
+        "create",
+        "--name",
+        "onhost",
+        "--network",
+        "host",
+        IMAGE,
+        "true",
+    ]);
+    env.ok(&[
+        "create",
+        "--name",
+        "nonet",
+        "--network",
+        "none",
+        IMAGE,
+        "true",
+    ]);
+    let out = env.ok(&["ps", "-a", "--format", "{{.Names}} {{.Networks}}"]);
+    assert_eq!(
+        out.stdout_lines(),
+        ["nonet none", "onhost host", "dflt bridge"],
+        "{out}"
+    );
+    let out = env.ok(&["ps", "-a", "--format", "json"]);
+    let v = common::json_lines(&out.stdout);
+    let nets: Vec<&str> = v
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|c| c["Networks"].as_str())
+        .collect();
+    assert_eq!(nets, ["none", "host", "bridge"], "{out}");
+    let table = env.ok(&["ps", "-a"]);
+    let header = &table.stdout_lines()[0];
+    assert!(
+        !header.contains("NETWORKS"),
+        "docker's table has no such column: {table}"
+    );
+    let out = env.ok(&["ps", "-a", "--format", "table {{.Names}}\t{{.Networks}}"]);
+    assert!(out.stdout_lines()[0].contains("NETWORKS"), "{out}");
+    assert!(out.stdout.contains("bridge"), "{out}");
+}

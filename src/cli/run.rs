@@ -598,11 +598,12 @@ pub(super) fn ps_row(
                 .join(",")
         })
         .unwrap_or_default();
-    let network = config
-        .get("NetworkMode")
-        .and_then(|m| m.as_str())
-        .unwrap_or("bridge")
-        .to_string();
+    // docker's names for the predefined networks: bridge for the default
+    // (burrow's user mode), host, none; a user network by its name.
+    let network = match crate::net::networks::Predefined::of_mode(&r.config.network_mode) {
+        Some(p) => p.name().to_string(),
+        None => r.config.network_mode.to_string(),
+    };
     // Bind sources (cut to 15 characters as docker's are), then volumes.
     let mounts = r
         .config
