@@ -183,6 +183,15 @@ pub struct Create {
     /// Network: user (burrow's own NAT to the host's networks), none (loopback only), host (no isolation), container:NAME (share NAME's), or the name of a network made with `burrow network create`.
     #[arg(long, alias = "net", default_value = "user", value_parser = values::network)]
     network: NetworkMode,
+    /// IPC namespace: private, shareable (its own), none (its own, no /dev/shm), host, or container:NAME (share NAME's).
+    #[arg(long, value_name = "MODE", default_value = "private", value_parser = values::ipc)]
+    ipc: ctr::spec::IpcMode,
+    /// UTS namespace (the host name): private, host, or container:NAME.
+    #[arg(long, value_name = "MODE", default_value = "private", value_parser = values::uts)]
+    uts: ctr::spec::NsMode,
+    /// pid namespace: private, or container:NAME (see NAME's processes).
+    #[arg(long, value_name = "MODE", default_value = "private", value_parser = values::pid)]
+    pid: ctr::spec::NsMode,
     /// Another name for the container on its network (`--network NAME`).
     #[arg(long = "network-alias", alias = "net-alias", value_name = "ALIAS")]
     network_alias: Vec<String>,
@@ -316,6 +325,9 @@ impl Create {
             cap_add: self.cap_add,
             cap_drop: self.cap_drop,
             network: self.network,
+            ipc: self.ipc,
+            uts: self.uts,
+            pid: self.pid,
             network_endpoint: crate::net::networks::EndpointSpec {
                 aliases: self.network_alias,
                 ipv4: self.ip,

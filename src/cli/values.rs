@@ -100,6 +100,21 @@ pub fn network(s: &str) -> Result<NetworkMode, FlagError> {
     flag(s.parse())
 }
 
+/// `--ipc`.
+pub fn ipc(s: &str) -> Result<crate::container::spec::IpcMode, FlagError> {
+    flag(s.parse())
+}
+
+/// `--uts`.
+pub fn uts(s: &str) -> Result<crate::container::spec::NsMode, FlagError> {
+    flag(crate::container::spec::NsMode::parse("uts", s))
+}
+
+/// `--pid`.
+pub fn pid(s: &str) -> Result<crate::container::spec::NsMode, FlagError> {
+    flag(crate::container::spec::NsMode::parse("pid", s))
+}
+
 /// `--restart`.
 pub fn restart(s: &str) -> Result<RestartPolicy, FlagError> {
     flag(s.parse())

@@ -137,7 +137,7 @@ pub fn plan(
     let dns = dns.to_vec();
     let add_hosts = add_host.to_vec();
     let join = match &mode {
-        NetworkMode::Container(name) => Some(joinable(containers, name)?),
+        NetworkMode::Container(name) => Some(joinable(containers, "--network", name, true)?),
         _ => None,
     };
     let joined = match &mode {
@@ -218,14 +218,65 @@ impl NetworkPlan {
     }
 }
 
-/// The namespaces of a running container, by name or id.
+/// What `--ipc`, `--uts` and `--pid` ask of another container: the name
+/// each `container:NAME` gives.
+pub struct SharedWith<'a> {
+    pub ipc: Option<&'a str>,
+    pub uts: Option<&'a str>,
+    pub pid: Option<&'a str>,
+}
+
+/// Adds the namespaces `--ipc`, `--uts` and `--pid container:NAME` name to
+/// the plan: that container's, entered with its user namespace (a
+/// namespace is entered only from the user namespace that owns it). One
+/// container's namespaces at most: two would need two user namespaces.
+pub fn share(containers: &Containers, plan: &mut NetworkPlan, with: &SharedWith<'_>) -> Result<()> {
+    for (flag, name) in [
+        ("--ipc", with.ipc),
+        ("--uts", with.uts),
+        ("--pid", with.pid),
+    ] {
+        let Some(name) = name else { continue };
+        let id = containers
+            .find(name)
+            .map_err(|e| Error::Usage(format!("{flag} container:{name}: {e}")))?
+            .0
+            .id;
+        match &plan.joined {
+            Some(other) if *other != id => {
+                return Err(Error::Usage(format!(
+                    "{flag} container:{name} names another container than the namespaces already shared (container {}): burrow shares the namespaces of one container at most",
+                    &other[..other.len().min(12)]
+                )))
+            }
+            Some(_) => {}
+            None => {
+                plan.join = Some(joinable(containers, flag, name, false)?);
+                plan.joined = Some(id);
+            }
+        }
+        if let Some((join, _, _)) = &mut plan.join {
+            match flag {
+                "--ipc" => join.ipc = true,
+                "--uts" => join.uts = true,
+                _ => join.pid_ns = true,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The namespaces of a running container, by name or id (`flag`
+/// `container:NAME`), its network's with `net`.
 fn joinable(
     containers: &Containers,
+    flag: &str,
     name: &str,
+    net: bool,
 ) -> Result<(JoinNamespaces, IdMap, std::path::PathBuf)> {
     let (r, s) = containers
         .find(name)
-        .map_err(|e| Error::Usage(format!("--network container:{name}: {e}")))?;
+        .map_err(|e| Error::Usage(format!("{flag} container:{name}: {e}")))?;
     let pid = match (s.status, s.pid, s.pid_start) {
         (Status::Running, Some(pid), Some(start))
             if super::record::process_start_time(pid) == Some(start) =>
@@ -234,14 +285,14 @@ fn joinable(
         }
         _ => {
             return Err(Error::Usage(format!(
-                "--network container:{name}: container {} is not running",
+                "{flag} container:{name}: container {} is not running",
                 r.name
             )))
         }
     };
     let pid = super::record::entry_pid(&r, pid).ok_or_else(|| {
         Error::Usage(format!(
-            "--network container:{name}: container {} has no command running under its init",
+            "{flag} container:{name}: container {} has no command running under its init",
             r.name
         ))
     })?;
@@ -249,6 +300,7 @@ fn joinable(
     Ok((
         JoinNamespaces {
             pid,
+            net,
             ipc: false,
             uts: false,
             pid_ns: false,
@@ -334,7 +386,7 @@ pub fn etc_files(dir: &Path, hostname: &str, plan: &NetworkPlan) -> std::io::Res
     let mut resolv = resolv;
     // Sharing a network shares its names: the other container's files,
     // with this one's --add-host entries after them.
-    if let Some((_, _, other)) = &plan.join {
+    if let Some((_, _, other)) = plan.join.as_ref().filter(|(j, _, _)| j.net) {
         if let Ok(h) = std::fs::read_to_string(other.join("hosts")) {
             hosts_text = h;
             for (name, ip) in &plan.add_hosts {
@@ -374,25 +426,24 @@ pub fn apply(plan: &NetworkPlan, sandbox: &mut SandboxSpec) {
     match &plan.mode {
         NetworkMode::None => sandbox.namespaces.net = true,
         NetworkMode::Host => sandbox.namespaces.net = false,
-        NetworkMode::Container(_) => {
-            sandbox.namespaces.net = false;
-            if let Some((join, map, _)) = &plan.join {
-                sandbox.join = Some(join.clone());
-                sandbox.id_map = map.clone();
-                // A pod's: its host name and IPC are the pod's.
-                if join.uts {
-                    sandbox.namespaces.uts = false;
-                    sandbox.hostname = None;
-                    sandbox.domainname = None;
-                }
-                if join.ipc {
-                    sandbox.namespaces.ipc = false;
-                }
-            }
-        }
+        NetworkMode::Container(_) => sandbox.namespaces.net = false,
         // The tap and the socket notifier (and a user network's links):
         // `SupervisedNetwork::prepare`, at each start.
         NetworkMode::User | NetworkMode::Named(_) => sandbox.namespaces.net = true,
+    }
+    // Another container's namespaces: its network's (`--network
+    // container:`), a pod's, `--ipc`/`--uts`/`--pid container:`'s.
+    if let Some((join, map, _)) = &plan.join {
+        sandbox.join = Some(join.clone());
+        sandbox.id_map = map.clone();
+        if join.uts {
+            sandbox.namespaces.uts = false;
+            sandbox.hostname = None;
+            sandbox.domainname = None;
+        }
+        if join.ipc {
+            sandbox.namespaces.ipc = false;
+        }
     }
 }
 

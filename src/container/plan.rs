@@ -11,11 +11,13 @@
 use super::health::HealthCheck;
 use super::network::{self, NetworkPlan};
 use super::record::ContainerConfig;
-use super::spec::{RestartPolicy, RunSpec, SecurityOpt, SpecError, UserMount, UsernsMode};
+use super::spec::{
+    IpcMode, NsMode, RestartPolicy, RunSpec, SecurityOpt, SpecError, UserMount, UsernsMode,
+};
 use super::supervisor::{self, SupervisedNetwork};
 use crate::image::config::RunConfig;
 use crate::net::{ExposedPort, PublishedPort};
-use crate::sandbox::spec::{CgroupFs, Rootfs, SandboxSpec, SharedUserns, User};
+use crate::sandbox::spec::{CgroupFs, DevShm, Rootfs, SandboxSpec, SharedUserns, User};
 use crate::sandbox::userns::{IdMap, IdRange};
 use crate::sandbox::{CapSet, MountOp};
 use std::collections::{BTreeMap, BTreeSet};
@@ -262,6 +264,7 @@ pub fn plan(
     sandbox.tty = spec.tty;
     sandbox.stdin = spec.interactive;
     network::apply(&network, &mut sandbox);
+    apply_namespace_modes(spec, &mut sandbox);
     sandbox.oom_score_adj = spec.oom_score_adj;
     sandbox.rlimits = spec.ulimits.clone();
     sandbox.shm_size = spec.shm_size;
@@ -318,6 +321,24 @@ pub fn plan(
         throwaway,
         supervised,
     })
+}
+
+/// `--ipc` and `--uts` of the container's own or the host's (a
+/// `container:NAME` one is a join: `network::share`).
+fn apply_namespace_modes(spec: &RunSpec, sandbox: &mut SandboxSpec) {
+    match spec.ipc {
+        IpcMode::None => sandbox.dev_shm = DevShm::Absent,
+        IpcMode::Host => {
+            sandbox.namespaces.ipc = false;
+            sandbox.dev_shm = DevShm::Host;
+        }
+        IpcMode::Private | IpcMode::Shareable | IpcMode::Container(_) => {}
+    }
+    if spec.uts == NsMode::Host {
+        sandbox.namespaces.uts = false;
+        sandbox.hostname = None;
+        sandbox.domainname = None;
+    }
 }
 
 /// How a volume is mounted, as the local driver's options say.
@@ -1390,6 +1411,7 @@ mod tests {
         // container:NAME: its user and network namespaces, its map.
         let join = JoinNamespaces {
             pid: 4242,
+            net: true,
             ipc: false,
             uts: false,
             pid_ns: false,

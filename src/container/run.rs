@@ -7,10 +7,10 @@ use super::network;
 pub use super::plan::{argv, combine_mounts, environment, keep_id_map, ProcessPlan, DEFAULT_PATH};
 use super::plan::{check_target, read_env_files, Facts, VolumeSource};
 use super::record::{self, Containers, Record, State};
-use super::spec::UsernsMode;
 pub use super::spec::{
     parse_size, ProcViewMode, PullPolicy, RunSpec, SpecError, UserMount, VolumesFrom,
 };
+use super::spec::{IpcMode, NsMode, UsernsMode};
 use super::supervisor::{self, Foreground};
 use super::volumes::{NewVolume, Volumes};
 use super::ContainerError;
@@ -58,6 +58,28 @@ fn check_host_flags(spec: &RunSpec, outlives: bool) -> Result<(), SpecError> {
                 spec.network.to_string(),
             )
             .into());
+        }
+    }
+    if spec.uts == NsMode::Host && spec.hostname.is_some() {
+        return Err(SpecError::NamespaceFlags(
+            "conflicting options: --hostname and --uts host (the container has the host's name)",
+        ));
+    }
+    if spec.uts == NsMode::Host && spec.domainname.is_some() {
+        return Err(SpecError::NamespaceFlags(
+            "conflicting options: --domainname and --uts host (the container has the host's)",
+        ));
+    }
+    if spec.pid == NsMode::Host {
+        return Err(SpecError::NamespaceFlags(
+            "--pid host is not supported: a /proc of the host's pid namespace cannot be mounted from a user namespace, and a container's processes end with its own pid namespace when its pid 1 ends: in the host's, those it leaves behind would outlive it; --pid container:NAME shares another container's",
+        ));
+    }
+    for (name, _) in &spec.sysctls {
+        if !name.starts_with("net.") && spec.ipc == IpcMode::Host {
+            return Err(SpecError::NamespaceFlags(
+                "--sysctl of the IPC namespace (kernel.*, fs.mqueue.*) cannot be set with --ipc host: it is the host's",
+            ));
         }
     }
     if spec.log.driver == super::spec::LogDriver::Passthrough {
@@ -188,6 +210,23 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         .validate()
         .map_err(crate::cgroup::CgroupError::from)?;
     check_host_flags(spec, outlives).map_err(spec_err)?;
+    // The host's name, where the host's UTS namespace is kept: in
+    // /etc/hostname and $HOSTNAME as docker has it.
+    let with_host_name;
+    let spec = if spec.uts == NsMode::Host {
+        with_host_name = RunSpec {
+            hostname: Some(
+                rustix::system::uname()
+                    .nodename()
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
+            ..spec.clone()
+        };
+        &with_host_name
+    } else {
+        spec
+    };
     super::plan::check(spec).map_err(spec_err)?;
     // A foreground run's supervisor is this process: the D-Bus helper
     // that will ask systemd for its scope connects while the image is
@@ -309,6 +348,15 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         join.uts = share.uts;
         join.pid_ns = share.pid;
     }
+    network::share(
+        &containers,
+        &mut network,
+        &network::SharedWith {
+            ipc: spec.ipc.container(),
+            uts: spec.uts.container(),
+            pid: spec.pid.container(),
+        },
+    )?;
     // A container that names no volume (of its own, of --volumes-from or
     // of its image) needs neither the volumes' directory, nor its real
     // path, nor its lock.
@@ -457,6 +505,9 @@ fn holder_not_started(ctx: &Context, spec: &RunSpec) -> bool {
     if !matches!(spec.network, NetworkMode::None | NetworkMode::User)
         || spec.pod.is_some()
         || spec.infra_of.is_some()
+        || spec.ipc.container().is_some()
+        || spec.uts.container().is_some()
+        || spec.pid.container().is_some()
     {
         return false;
     }

@@ -496,6 +496,128 @@ impl UsernsMode {
     }
 }
 
+/// `--ipc`: docker's IPC modes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum IpcMode {
+    /// `private` (or no flag): an IPC namespace of the container's own.
+    #[default]
+    Private,
+    /// `shareable`: the same, named so for other containers to join (as
+    /// every container's may be in burrow).
+    Shareable,
+    /// `none`: an IPC namespace of its own and no /dev/shm.
+    None,
+    /// `host`: the host's IPC namespace and the host's /dev/shm. The
+    /// namespace stays owned by the host's user namespace: its objects
+    /// are the container's only as far as the caller's own uid reaches.
+    Host,
+    /// `container:NAME`: that running container's IPC namespace.
+    Container(String),
+}
+
+/// `--uts` and `--pid`: a namespace of the container's own, the host's, or
+/// that of another running container.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum NsMode {
+    /// No flag (or `private`).
+    #[default]
+    Private,
+    /// `host`.
+    Host,
+    /// `container:NAME`.
+    Container(String),
+}
+
+/// An `--ipc`, `--uts` or `--pid` value burrow does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid --{flag} {value:?}: burrow knows {known}")]
+pub struct NsModeError {
+    pub flag: &'static str,
+    pub value: String,
+    pub known: &'static str,
+}
+
+/// `container:NAME`'s name, if `s` is one.
+fn container_ref(s: &str) -> Option<Option<String>> {
+    s.strip_prefix("container:")
+        .map(|n| (!n.is_empty()).then(|| n.to_string()))
+}
+
+impl FromStr for IpcMode {
+    type Err = NsModeError;
+
+    fn from_str(s: &str) -> Result<IpcMode, NsModeError> {
+        let bad = || NsModeError {
+            flag: "ipc",
+            value: s.to_string(),
+            known: "private, shareable, none, host and container:NAME",
+        };
+        Ok(match s {
+            "" | "private" => IpcMode::Private,
+            "shareable" => IpcMode::Shareable,
+            "none" => IpcMode::None,
+            "host" => IpcMode::Host,
+            _ => IpcMode::Container(container_ref(s).flatten().ok_or_else(bad)?),
+        })
+    }
+}
+
+impl fmt::Display for IpcMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IpcMode::Private => f.write_str("private"),
+            IpcMode::Shareable => f.write_str("shareable"),
+            IpcMode::None => f.write_str("none"),
+            IpcMode::Host => f.write_str("host"),
+            IpcMode::Container(n) => write!(f, "container:{n}"),
+        }
+    }
+}
+
+impl NsMode {
+    /// `--uts` or `--pid` (`flag`) as given.
+    pub fn parse(flag: &'static str, s: &str) -> Result<NsMode, NsModeError> {
+        let bad = || NsModeError {
+            flag,
+            value: s.to_string(),
+            known: "private, host and container:NAME",
+        };
+        Ok(match s {
+            "" | "private" => NsMode::Private,
+            "host" => NsMode::Host,
+            _ => NsMode::Container(container_ref(s).flatten().ok_or_else(bad)?),
+        })
+    }
+
+    /// The container named, for `container:NAME`.
+    pub fn container(&self) -> Option<&str> {
+        match self {
+            NsMode::Container(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+impl IpcMode {
+    /// The container named, for `container:NAME`.
+    pub fn container(&self) -> Option<&str> {
+        match self {
+            IpcMode::Container(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for NsMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NsMode::Private => f.write_str("private"),
+            NsMode::Host => f.write_str("host"),
+            NsMode::Container(n) => write!(f, "container:{n}"),
+        }
+    }
+}
+
 /// One `--security-opt`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecurityOpt {
@@ -626,6 +748,12 @@ pub struct RunSpec {
     pub cap_drop: Vec<CapName>,
     /// `--network`.
     pub network: NetworkMode,
+    /// `--ipc`.
+    pub ipc: IpcMode,
+    /// `--uts`.
+    pub uts: NsMode,
+    /// `--pid`.
+    pub pid: NsMode,
     /// `--network-alias`, `--ip`, `--ip6`: on a user-defined network.
     pub network_endpoint: crate::net::networks::EndpointSpec,
     /// `-p`, each range expanded to its ports.
@@ -842,6 +970,8 @@ pub enum SpecError {
         asked: String,
         own: String,
     },
+    #[error("{0}")]
+    NamespaceFlags(&'static str),
     #[error(transparent)]
     Sysctl(#[from] SysctlError),
     #[error("--log-driver passthrough {0}")]
@@ -995,6 +1125,34 @@ mod tests {
         assert_eq!(size_only.files(), 1, "docker's default max-file");
         assert!(!LogDriver::None.writes_log() && LogDriver::JsonFile.writes_log());
         assert!("syslog".parse::<LogDriver>().is_err());
+    }
+
+    #[test]
+    fn ipc_uts_and_pid_modes_parse_as_docker_writes_them() {
+        for (text, mode) in [
+            ("private", IpcMode::Private),
+            ("", IpcMode::Private),
+            ("shareable", IpcMode::Shareable),
+            ("none", IpcMode::None),
+            ("host", IpcMode::Host),
+            ("container:db", IpcMode::Container("db".into())),
+        ] {
+            assert_eq!(text.parse::<IpcMode>().unwrap(), mode);
+        }
+        assert_eq!(IpcMode::Container("db".into()).to_string(), "container:db");
+        for bad in ["container:", "hots", "container"] {
+            assert!(bad.parse::<IpcMode>().is_err(), "{bad}");
+            assert!(NsMode::parse("pid", bad).is_err(), "{bad}");
+        }
+        assert_eq!(NsMode::parse("uts", "host").unwrap(), NsMode::Host);
+        assert_eq!(
+            NsMode::parse("pid", "container:a").unwrap().container(),
+            Some("a")
+        );
+        assert_eq!(
+            NsMode::parse("pid", "shareable").unwrap_err().to_string(),
+            "invalid --pid \"shareable\": burrow knows private, host and container:NAME"
+        );
     }
 
     #[test]

@@ -556,7 +556,7 @@ fn network(ctx: &ChildContext) -> Result<(), Stop> {
     if let (Some(pidfd), Some(join)) = (ctx.join, &spec.join) {
         for (on, kind, what) in [
             (
-                true,
+                join.net,
                 libc::CLONE_NEWNET,
                 "enter the network namespace to share",
             ),

@@ -174,7 +174,7 @@ pub fn exec(
             libc::CLONE_NEWIPC,
         ),
         (
-            sandbox.namespaces.net || shared.is_some(),
+            sandbox.namespaces.net || shared.is_some_and(|j| j.net),
             libc::CLONE_NEWNET,
         ),
         (sandbox.namespaces.cgroup, libc::CLONE_NEWCGROUP),

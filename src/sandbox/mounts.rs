@@ -3,7 +3,7 @@
 //! applied in order by one function whose every failure names the
 //! operation and the path. Targets are resolved inside the new root only.
 
-use super::spec::{CgroupFs, MountOp, SandboxSpec};
+use super::spec::{CgroupFs, DevShm, MountOp, SandboxSpec};
 use super::sys::{self, FsError};
 use super::SetupError;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -72,12 +72,21 @@ pub fn mount_ops(spec: &SandboxSpec) -> Vec<MountOp> {
             dst: link.into(),
         });
     }
-    ops.push(tmpfs(
-        "/dev/shm",
-        spec.shm_size.unwrap_or(64 * MIB),
-        0o1777,
-        true,
-    ));
+    match spec.dev_shm {
+        DevShm::Own => ops.push(tmpfs(
+            "/dev/shm",
+            spec.shm_size.unwrap_or(64 * MIB),
+            0o1777,
+            true,
+        )),
+        DevShm::Host => ops.push(MountOp::Bind {
+            src: "/dev/shm".into(),
+            dst: "/dev/shm".into(),
+            read_only: false,
+            real: false,
+        }),
+        DevShm::Absent => {}
+    }
     if spec.namespaces.ipc || spec.join.as_ref().is_some_and(|j| j.ipc) {
         ops.push(MountOp::Mqueue {
             dst: "/dev/mqueue".into(),
@@ -568,6 +577,36 @@ mod tests {
         // The host's tree must never be the one shown.
         s.namespaces.cgroup = false;
         assert_eq!(cgroup(&s), None);
+    }
+
+    #[test]
+    fn dev_shm_is_own_absent_or_the_hosts_and_mqueue_needs_own_ipc() {
+        let shm = |s: &SandboxSpec| {
+            mount_ops(s)
+                .into_iter()
+                .filter(|o| o.destination() == Path::new("/dev/shm"))
+                .collect::<Vec<_>>()
+        };
+        let mut s = spec(full_map());
+        assert!(matches!(shm(&s)[..], [MountOp::Tmpfs { .. }]));
+        s.dev_shm = DevShm::Absent;
+        assert!(shm(&s).is_empty());
+        s.dev_shm = DevShm::Host;
+        s.namespaces.ipc = false;
+        assert_eq!(
+            shm(&s),
+            [MountOp::Bind {
+                src: "/dev/shm".into(),
+                dst: "/dev/shm".into(),
+                read_only: false,
+                real: false,
+            }]
+        );
+        // The host's IPC namespace is not the container's to mount
+        // an mqueue of.
+        assert!(!mount_ops(&s)
+            .iter()
+            .any(|o| matches!(o, MountOp::Mqueue { .. })));
     }
 
     #[test]

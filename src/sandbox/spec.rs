@@ -135,6 +135,9 @@ pub struct SandboxSpec {
     /// The size of the /dev/shm tmpfs (`--shm-size`); 64 MiB when `None`.
     #[serde(default)]
     pub shm_size: Option<u64>,
+    /// What is mounted on /dev/shm.
+    #[serde(default)]
+    pub dev_shm: DevShm,
     /// Sysctls of the container's own namespaces (`--sysctl`), written
     /// once its network and IPC namespaces exist: dotted names, checked
     /// by the caller to be namespaced.
@@ -313,6 +316,12 @@ impl SandboxSpec {
 pub struct JoinNamespaces {
     /// Its pid in the caller's pid namespace.
     pub pid: i32,
+    /// Its network namespace (`--network container:`, a pod's); without
+    /// it only its user namespace and those named below are entered
+    /// (`--ipc`, `--uts`, `--pid container:`), and the network is the
+    /// container's own as `namespaces.net` says.
+    #[serde(default = "yes")]
+    pub net: bool,
     /// Its IPC namespace too (a pod's containers share SysV IPC and POSIX
     /// message queues).
     #[serde(default)]
@@ -324,6 +333,10 @@ pub struct JoinNamespaces {
     /// more process beside the other's.
     #[serde(default)]
     pub pid_ns: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The set-up of the new network namespace, as data. The child does its
@@ -568,6 +581,20 @@ pub enum User {
     },
 }
 
+/// What the container's /dev/shm is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DevShm {
+    /// A tmpfs of its own (`shm_size`).
+    #[default]
+    Own,
+    /// Nothing (`--ipc none`).
+    Absent,
+    /// The host's /dev/shm, bound (`--ipc host`, whose POSIX shared
+    /// memory is there).
+    Host,
+}
+
 /// The namespaces besides user, mount and pid, which are always new.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Namespaces {
@@ -663,6 +690,7 @@ impl SandboxSpec {
             account: None,
             rlimits: Vec::new(),
             shm_size: None,
+            dev_shm: DevShm::Own,
             sysctls: Vec::new(),
             pause: false,
             proc_view: Vec::new(),
@@ -724,7 +752,9 @@ impl SandboxSpec {
                 );
             }
         }
-        if self.join.is_some() && (self.namespaces.net || self.net_setup.is_some()) {
+        if self.join.as_ref().is_some_and(|j| j.net)
+            && (self.namespaces.net || self.net_setup.is_some())
+        {
             return bad(
                 "join",
                 "a shared network namespace cannot also be a new one".into(),
