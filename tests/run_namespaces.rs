@@ -269,6 +269,15 @@ fn namespaces_of_another_container_are_shared(test: &str, user: TestUser) {
             .contains("burrow shares the namespaces of one container at most"),
         "{out}"
     );
+    // A pod's containers take the namespaces the pod shares.
+    env.ok(&["pod", "create", "--name", "pd"]);
+    let out = env.fails(&["run", "--rm", "--pod", "pd", "--ipc", "host", PLAIN, "true"]);
+    assert!(
+        out.error_line()
+            .contains("--ipc, --uts and --pid are the pod's to decide"),
+        "{out}"
+    );
+    env.ok(&["pod", "rm", "-f", "pd"]);
     env.ok(&["rm", "-f", "donor", "other", "idle"]);
 }
 

@@ -163,6 +163,14 @@ fn pod_member(
     if !spec.publish.is_empty() || spec.publish_all {
         return refuse("-p");
     }
+    if !matches!(spec.ipc, IpcMode::Private | IpcMode::Shareable)
+        || spec.uts != NsMode::Private
+        || spec.pid != NsMode::Private
+    {
+        return Err(spec_err(SpecError::NamespaceFlags(
+            "--ipc, --uts and --pid are the pod's to decide: `burrow pod create --share` names the namespaces its containers share",
+        )));
+    }
     if spec.network != NetworkMode::default()
         || spec.network_endpoint != crate::net::networks::EndpointSpec::default()
     {
