@@ -295,7 +295,8 @@ fn operands_end_the_flags(
 ) -> Vec<std::ffi::OsString> {
     let mut out = args.to_vec();
     let mut cmd = cmd;
-    let mut path = vec![cmd.get_name().to_string()];
+    // The command whose subcommand `cmd` is, if any.
+    let mut parent: Option<&str> = None;
     let takes_value = |a: &clap::Arg| {
         a.get_action().takes_values() && a.get_num_args().is_none_or(|n| n.min_values() > 0)
     };
@@ -330,12 +331,10 @@ fn operands_end_the_flags(
                 }
             }
         } else if let Some(sub) = cmd.find_subcommand(word) {
+            parent = Some(cmd.get_name());
             cmd = sub;
-            path.push(sub.get_name().to_string());
         } else {
-            let leaf = path.last().map(String::as_str).unwrap_or_default();
-            let parent = path.len().checked_sub(2).map(|p| path[p].as_str());
-            let docker_stops = matches!(leaf, "run" | "create" | "exec")
+            let docker_stops = matches!(cmd.get_name(), "run" | "create" | "exec")
                 && matches!(parent, None | Some("burrow" | "container" | "compose"));
             // A `--` after the operand is the command's, as docker
             // passes it on.

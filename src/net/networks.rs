@@ -596,6 +596,29 @@ impl AnyNetwork {
     }
 }
 
+/// The one of `all` that `name` names: by name or full id first, else by
+/// an id prefix that only one has (docker's order). `keys` gives a
+/// network's name and id.
+fn look_up<T>(
+    all: Vec<T>,
+    name: &str,
+    keys: impl Fn(&T) -> (&str, &str),
+) -> Result<T, NetworksError> {
+    if let Some(i) = all.iter().position(|n| {
+        let (n_name, id) = keys(n);
+        n_name == name || id == name
+    }) {
+        return Ok(all.into_iter().nth(i).expect("found above"));
+    }
+    let mut by_prefix = all
+        .into_iter()
+        .filter(|n| !name.is_empty() && keys(n).1.starts_with(name));
+    match (by_prefix.next(), by_prefix.next()) {
+        (Some(one), None) => Ok(one),
+        _ => Err(NetworksError::NotFound(name.to_string())),
+    }
+}
+
 /// The networks of one storage root: `ROOT/networks/ID.json`, changed
 /// only under `ROOT/networks/lock`.
 pub struct Networks {
@@ -652,18 +675,7 @@ impl Networks {
 
     /// A network by name, full id or id prefix (docker's order).
     pub fn find(&self, name: &str) -> Result<Network, NetworksError> {
-        let all = self.list()?;
-        if let Some(n) = all.iter().find(|n| n.name == name || n.id == name) {
-            return Ok(n.clone());
-        }
-        let by_prefix: Vec<_> = all
-            .iter()
-            .filter(|n| !name.is_empty() && n.id.starts_with(name))
-            .collect();
-        match by_prefix.as_slice() {
-            [one] => Ok((*one).clone()),
-            _ => Err(NetworksError::NotFound(name.to_string())),
-        }
+        look_up(self.list()?, name, |n| (&n.name, &n.id))
     }
 
     /// The predefined networks and the user's, by name.
@@ -680,18 +692,7 @@ impl Networks {
     /// A network, predefined or the user's, by name, full id or id
     /// prefix (docker's order).
     pub fn find_any(&self, name: &str) -> Result<AnyNetwork, NetworksError> {
-        let all = self.list_all()?;
-        if let Some(n) = all.iter().find(|n| n.name() == name || n.id() == name) {
-            return Ok(n.clone());
-        }
-        let by_prefix: Vec<_> = all
-            .iter()
-            .filter(|n| !name.is_empty() && n.id().starts_with(name))
-            .collect();
-        match by_prefix.as_slice() {
-            [one] => Ok((*one).clone()),
-            _ => Err(NetworksError::NotFound(name.to_string())),
-        }
+        look_up(self.list_all()?, name, |n| (n.name(), n.id()))
     }
 
     fn save(&self, n: &Network) -> Result<(), NetworksError> {

@@ -726,21 +726,16 @@ impl SandboxSpec {
             return bad("env", format!("{e:?} is not KEY=VALUE"));
         }
         check_container_path("cwd", &self.cwd)?;
-        if let Some(h) = &self.hostname {
+        for (field, what, name) in [
+            ("hostname", "a host name", &self.hostname),
+            ("domainname", "a domain name", &self.domainname),
+        ] {
+            let Some(name) = name else { continue };
             if !self.namespaces.uts {
-                return bad("hostname", "a host name needs a UTS namespace".into());
+                return bad(field, format!("{what} needs a UTS namespace"));
             }
-            check_hostname(h).map_err(|e| InvalidSpec {
-                field: "hostname".into(),
-                reason: e.to_string(),
-            })?;
-        }
-        if let Some(d) = &self.domainname {
-            if !self.namespaces.uts {
-                return bad("domainname", "a domain name needs a UTS namespace".into());
-            }
-            check_hostname(d).map_err(|e| InvalidSpec {
-                field: "domainname".into(),
+            check_hostname(name).map_err(|e| InvalidSpec {
+                field: field.into(),
                 reason: e.to_string(),
             })?;
         }
