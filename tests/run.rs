@@ -217,11 +217,16 @@ fn only_a_throwaway_containers_fuse_daemon_skips_syncs(env: &TestEnv) {
             .unwrap_or_default();
         let volatile = options.split(',').any(|o| o == "volatile");
         assert_eq!(volatile, rm, "{name}: the daemon's options are {options}");
-        let root = env.ok(&["logs", name]);
-        assert!(
-            root.stdout.contains("fuse.fuse-overlayfs"),
-            "{name}: {root}"
-        );
+        // `run -d` returns once the container is started, not once its
+        // first line is written: wait for the line.
+        common::wait_for(Duration::from_secs(30), "the root's mount line", || {
+            let root = env.ok(&["logs", name]);
+            if root.stdout.contains("fuse.fuse-overlayfs") {
+                Ok(())
+            } else {
+                Err(format!("{name}: {root}"))
+            }
+        });
         env.ok(&["stop", "-t", "0", name]);
         common::wait_for(Duration::from_secs(30), "the daemon to end", || {
             fuse_daemons(env).is_empty()
