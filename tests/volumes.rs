@@ -257,6 +257,13 @@ fn volume_ls_inspect_and_prune_read_and_filter_as_docker_s() {
             path_str(&env.storage().join("volumes/webcache/_data"))
         )
     );
+    // `label!` is volume prune's filter; docker's volume ls refuses it.
+    let refused = env.run(&["volume", "ls", "--filter", "label!=env"]);
+    assert_eq!(refused.code(), Some(125), "{refused}");
+    assert!(
+        refused.stderr.contains("invalid filter 'label!'"),
+        "{refused}"
+    );
     let table = env.ok(&["volume", "ls", "--format", "table {{.Name}}\t{{.Links}}"]);
     assert_eq!(
         table.stdout_lines()[0],

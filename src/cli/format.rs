@@ -289,7 +289,8 @@ pub fn print_table(rows: &[Vec<String>]) {
 /// and no space (`0B`, `999B`, `4.3MB`, `21.5MB`, `123MB`), the shape of
 /// Go's `%.3g` that docker's size fields use.
 pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    // Decimal units up to exabytes, as docker's: a u64 ends below 19 EB.
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut v = bytes as f64;
     let mut i = 0;
     while v >= 1000.0 && i + 1 < UNITS.len() {
@@ -396,6 +397,9 @@ mod tests {
             (21_500_000, "21.5MB"),
             (123_000_000, "123MB"),
             (999_600, "1e+03kB"),
+            (1_000_000_000_000_000, "1PB"),
+            (2_500_000_000_000_000_000, "2.5EB"),
+            (u64::MAX, "18.4EB"),
         ] {
             assert_eq!(human_size(bytes), want, "{bytes}");
         }

@@ -256,9 +256,6 @@ pub enum VolumeFilter {
     Name(String),
     /// `label=KEY` or `label=KEY=VALUE`.
     Label(String, Option<String>),
-    /// `label!=KEY` or `label!=KEY=VALUE`: as docker's `volume prune`
-    /// takes it, a volume that carries every one named is left out.
-    NotLabel(String, Option<String>),
     /// `dangling=true|false`: used by no container.
     Dangling(bool),
     /// `driver=local`.
@@ -278,10 +275,11 @@ impl std::str::FromStr for VolumeFilter {
                 Some((k, v)) => VolumeFilter::Label(k.into(), Some(v.into())),
                 None => VolumeFilter::Label(v.into(), None),
             }),
-            "label!" => Ok(match v.split_once('=') {
-                Some((k, v)) => VolumeFilter::NotLabel(k.into(), Some(v.into())),
-                None => VolumeFilter::NotLabel(v.into(), None),
-            }),
+            // docker's `volume ls` takes no `label!` (its `volume prune`
+            // does): refused, as docker refuses it.
+            "label!" => Err(format!(
+                "invalid filter 'label!' in {s:?}: volume ls filters are name=, label=, dangling= and driver="
+            )),
             "dangling" => match v {
                 "true" | "1" => Ok(VolumeFilter::Dangling(true)),
                 "false" | "0" => Ok(VolumeFilter::Dangling(false)),
@@ -289,7 +287,7 @@ impl std::str::FromStr for VolumeFilter {
             },
             "driver" => Ok(VolumeFilter::Driver(v.into())),
             _ => Err(format!(
-                "bad filter {s:?}: volume filters are name=, label=, label!=, dangling= and driver="
+                "bad filter {s:?}: volume filters are name=, label=, dangling= and driver="
             )),
         }
     }
@@ -307,16 +305,6 @@ pub fn filters_match(filters: &[VolumeFilter], v: &Volume, used: bool) -> bool {
         let mut values = filters.iter().filter_map(key).peekable();
         values.peek().is_none() || values.any(hit)
     };
-    let negated: Vec<(&String, &Option<String>)> = filters
-        .iter()
-        .filter_map(|f| match f {
-            VolumeFilter::NotLabel(k, val) => Some((k, val)),
-            _ => None,
-        })
-        .collect();
-    if !negated.is_empty() && negated.iter().all(|(k, val)| has(k, val)) {
-        return false;
-    }
     one_of(
         |f| match f {
             VolumeFilter::Name(n) => Some(n),
@@ -967,12 +955,8 @@ mod tests {
         assert!(!m(&["label=env=dev"], false));
         assert!(!m(&["label=env", "label=tier"], false));
         assert!(!m(&["name=web", "driver=nfs"], false));
-        assert!(!m(&["label!=env"], false));
-        assert!(!m(&["label!=env=prod"], false));
-        assert!(m(&["label!=env=dev"], false));
-        assert!(m(&["label!=tier"], false));
-        // Left out only when it carries every label! named.
-        assert!(m(&["label!=env", "label!=tier"], false));
+        // `label!` is volume prune's, not volume ls's, as in docker.
+        assert!("label!=env".parse::<VolumeFilter>().is_err());
         assert!(m(&["dangling=true"], false));
         assert!(!m(&["dangling=true"], true));
         assert!(m(&["dangling=0"], true));
