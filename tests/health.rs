@@ -195,3 +195,56 @@ fn health_on_failure_kills_or_restarts_the_container() {
     assert_ne!(health(&s), "", "{s:#}");
     env.ok(&["rm", "-f", "killed", "restarted"]);
 }
+
+/// `--health-start-interval`: in the start period, while the container is
+/// starting, checks come at the start interval; once healthy, at the
+/// interval (an hour here, so none comes after).
+#[test]
+fn the_start_interval_paces_checks_until_the_container_is_healthy() {
+    let Some(env) =
+        env_with_image("the_start_interval_paces_checks_until_the_container_is_healthy")
+    else {
+        return;
+    };
+    env.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "slow",
+        "--health-cmd",
+        "echo x >> /tmp/n; [ $(wc -l < /tmp/n) -ge 3 ]",
+        "--health-interval",
+        "1h",
+        "--health-start-period",
+        "1h",
+        "--health-start-interval",
+        "200ms",
+        IMAGE,
+        "sleep",
+        "120",
+    ]);
+    // Three checks, none an hour apart: the third succeeds.
+    let s = wait_for(&env, "slow", "healthy", |s| health(s) == "healthy");
+    assert_eq!(s["Health"]["FailingStreak"], 0, "{s:#}");
+    let checks = || {
+        env.ok(&["exec", "slow", "sh", "-c", "cat /tmp/n"])
+            .stdout
+            .lines()
+            .count()
+    };
+    assert_eq!(checks(), 3);
+    // Healthy: the next check is an hour away, not 200 ms.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(checks(), 3);
+    let config = env.ok(&[
+        "inspect",
+        "--format",
+        "{{json .Config.Healthcheck}}",
+        "slow",
+    ]);
+    let config: Value = serde_json::from_str(config.stdout.trim()).unwrap();
+    assert_eq!(config["StartInterval"], 200_000_000u64, "{config:#}");
+    env.ok(&["rm", "-f", "slow"]);
+}

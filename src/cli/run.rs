@@ -364,6 +364,9 @@ pub struct HealthArgs {
     /// Time after the start during which failures do not count.
     #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
     health_start_period: Option<u64>,
+    /// Time between health checks during the start period while the container is starting (default 5s).
+    #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
+    health_start_interval: Option<u64>,
     /// Time a health check may take before it counts as failed.
     #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
     health_timeout: Option<u64>,
@@ -382,6 +385,7 @@ impl HealthArgs {
             interval_ns: self.health_interval,
             timeout_ns: self.health_timeout,
             start_period_ns: self.health_start_period,
+            start_interval_ns: self.health_start_interval,
             retries: self.health_retries,
             disabled: self.no_healthcheck,
             on_failure: self.health_on_failure,

@@ -773,6 +773,7 @@ fn health(h: &Healthcheck) -> Result<HealthFlags, String> {
     f.interval_ns = h.interval.as_deref().map(duration_ns).transpose()?;
     f.timeout_ns = h.timeout.as_deref().map(duration_ns).transpose()?;
     f.start_period_ns = h.start_period.as_deref().map(duration_ns).transpose()?;
+    f.start_interval_ns = h.start_interval.as_deref().map(duration_ns).transpose()?;
     f.retries = h.retries.map(|r| r.0);
     Ok(f)
 }

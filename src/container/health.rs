@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 const DEFAULT_INTERVAL_NS: u64 = 30_000_000_000;
 const DEFAULT_TIMEOUT_NS: u64 = 30_000_000_000;
 const DEFAULT_RETRIES: u32 = 3;
+/// docker's time between checks in the start period: 5 s.
+const DEFAULT_START_INTERVAL_NS: u64 = 5_000_000_000;
 /// docker keeps this many results, and this much of each one's output.
 const KEPT_RESULTS: usize = 5;
 const KEPT_OUTPUT: usize = 4096;
@@ -53,6 +55,8 @@ pub struct HealthFlags {
     pub interval_ns: Option<u64>,
     pub timeout_ns: Option<u64>,
     pub start_period_ns: Option<u64>,
+    #[serde(default)]
+    pub start_interval_ns: Option<u64>,
     pub retries: Option<u32>,
     pub disabled: bool,
     pub on_failure: OnFailure,
@@ -66,9 +70,18 @@ pub struct HealthCheck {
     pub interval_ns: u64,
     pub timeout_ns: u64,
     pub start_period_ns: u64,
+    /// Time between checks during the start period, while the container
+    /// is still `starting` (docker's `StartInterval`; a plan written
+    /// before it was kept has none, and gets docker's default).
+    #[serde(default = "default_start_interval")]
+    pub start_interval_ns: u64,
     pub retries: u32,
     #[serde(default)]
     pub on_failure: OnFailure,
+}
+
+fn default_start_interval() -> u64 {
+    DEFAULT_START_INTERVAL_NS
 }
 
 impl HealthCheck {
@@ -118,6 +131,11 @@ impl HealthCheck {
                 .or(num("Timeout"))
                 .unwrap_or(DEFAULT_TIMEOUT_NS),
             start_period_ns: flags.start_period_ns.or(num("StartPeriod")).unwrap_or(0),
+            start_interval_ns: flags
+                .start_interval_ns
+                .filter(|n| *n > 0)
+                .or(num("StartInterval"))
+                .unwrap_or(DEFAULT_START_INTERVAL_NS),
             retries: flags
                 .retries
                 .filter(|n| *n > 0)
@@ -135,6 +153,17 @@ impl HealthCheck {
         Duration::from_nanos(self.timeout_ns)
     }
 
+    /// The time to the next check, `since_start` after the container
+    /// started: the start interval while it is inside its start period and
+    /// still `starting`, the interval otherwise, as docker schedules them.
+    pub fn next_gap(&self, since_start: Duration, starting: bool) -> Duration {
+        if starting && since_start < Duration::from_nanos(self.start_period_ns) {
+            Duration::from_nanos(self.start_interval_ns)
+        } else {
+            self.interval()
+        }
+    }
+
     /// docker's `Config.Healthcheck` for `inspect`.
     pub fn docker_json(&self) -> serde_json::Value {
         serde_json::json!({
@@ -142,6 +171,7 @@ impl HealthCheck {
             "Interval": self.interval_ns,
             "Timeout": self.timeout_ns,
             "StartPeriod": self.start_period_ns,
+            "StartInterval": self.start_interval_ns,
             "Retries": self.retries,
         })
     }
@@ -360,6 +390,38 @@ mod tests {
         };
         assert!(HealthCheck::resolve(Some(&image), &off).is_none());
         assert!(HealthCheck::resolve(None, &HealthFlags::default()).is_none());
+    }
+
+    #[test]
+    fn the_start_interval_paces_checks_only_while_starting_in_the_start_period() {
+        let image = json!({"Test": ["CMD", "true"], "Interval": 30_000_000_000u64,
+                           "StartPeriod": 60_000_000_000u64, "StartInterval": 2_000_000_000u64});
+        let c = HealthCheck::resolve(Some(&image), &HealthFlags::default()).unwrap();
+        let s = Duration::from_secs;
+        assert_eq!(c.next_gap(s(0), true), s(2));
+        assert_eq!(c.next_gap(s(59), true), s(2));
+        // Healthy already, or past the start period: the interval.
+        assert_eq!(c.next_gap(s(10), false), s(30));
+        assert_eq!(c.next_gap(s(60), true), s(30));
+        // The flag over the image; docker's 5 s when neither gives one.
+        let flags = HealthFlags {
+            start_interval_ns: Some(1_000_000_000),
+            ..Default::default()
+        };
+        let c = HealthCheck::resolve(Some(&image), &flags).unwrap();
+        assert_eq!(c.next_gap(s(0), true), s(1));
+        let plain = json!({"Test": ["CMD", "true"], "StartPeriod": 60_000_000_000u64});
+        let c = HealthCheck::resolve(Some(&plain), &HealthFlags::default()).unwrap();
+        assert_eq!(c.next_gap(s(0), true), s(5));
+        // Without a start period there is none to pace.
+        let none = json!({"Test": ["CMD", "true"]});
+        let c = HealthCheck::resolve(Some(&none), &HealthFlags::default()).unwrap();
+        assert_eq!(c.next_gap(s(0), true), s(30));
+        // A plan kept before the start interval was: docker's default.
+        let mut kept = serde_json::to_value(&c).unwrap();
+        kept.as_object_mut().unwrap().remove("start_interval_ns");
+        let kept: HealthCheck = serde_json::from_value(kept).unwrap();
+        assert_eq!(kept.start_interval_ns, DEFAULT_START_INTERVAL_NS);
     }
 
     #[test]

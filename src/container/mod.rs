@@ -250,7 +250,7 @@ pub fn inspect_json(ctx: &Context, input: &str) -> Result<serde_json::Value> {
         "Created": r.created,
         "Image": r.image_id.to_string(),
         "ImageName": r.image,
-        "Config": shown_config(&r.config),
+        "Config": shown_config(&r.config, &c.dir_of(&r.id)),
         "State": {
             "Status": s.status,
             "Running": s.status == Status::Running,
@@ -285,11 +285,17 @@ const HOST_KEYS: &[&str] = &[
 ];
 
 /// `inspect`'s `Config`: the record's, without what `HostConfig` shows.
-fn shown_config(config: &record::ContainerConfig) -> serde_json::Value {
+fn shown_config(config: &record::ContainerConfig, dir: &std::path::Path) -> serde_json::Value {
     let mut v = serde_json::to_value(config).unwrap_or_default();
     if let Some(m) = v.as_object_mut() {
         for k in HOST_KEYS {
             m.remove(*k);
+        }
+        // The check the supervisor runs (the image's with the flags over
+        // it), as docker shows it; none when the container has none.
+        let check = supervisor::Plan::load(dir).ok().and_then(|p| p.health);
+        if let Some(check) = check {
+            m.insert("Healthcheck".into(), check.docker_json());
         }
     }
     v

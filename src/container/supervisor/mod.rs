@@ -824,7 +824,7 @@ impl Supervisor {
             .plan
             .health
             .as_ref()
-            .map(|h| Instant::now() + h.interval());
+            .map(|h| Instant::now() + h.next_gap(Duration::ZERO, true));
         self.health_restart = false;
         let _ = self.containers.set_state(&self.plan.id, &state);
         self.volume_events("mount");
@@ -1514,7 +1514,12 @@ impl Supervisor {
                     format!("burrow: starting the health check: {e}\n").as_bytes(),
                 ),
             }
-            self.next_check = Some(Instant::now() + check.interval());
+            let starting = self
+                .state()
+                .health
+                .is_none_or(|h| h.status == HealthStatus::Starting);
+            self.next_check =
+                Some(Instant::now() + check.next_gap(self.started.elapsed(), starting));
         }
         let Some(result) = self.probe.as_mut().and_then(Probe::poll) else {
             return;
@@ -1527,6 +1532,13 @@ impl Supervisor {
         let changed = health.record(result, in_start_period, check.retries);
         let status = health.status;
         let _ = self.containers.set_state(&self.plan.id, &state);
+        // As docker's: the next check is counted from the end of this
+        // one, and a check that made the container healthy ends the start
+        // interval at once.
+        self.next_check = Some(
+            Instant::now()
+                + check.next_gap(self.started.elapsed(), status == HealthStatus::Starting),
+        );
         if changed.is_some() {
             self.event(&format!("health_status: {status}"), &[]);
         }
