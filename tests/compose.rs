@@ -1675,3 +1675,254 @@ fn ctrl_c_while_up_makes_containers_removes_what_it_made_and_keeps_the_rest() {
     compose(&env, &dir, &["down", "-v"], &[]).assert_ok();
     assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
 }
+
+/// Files under `dir`'s subdirectories, owned by the user.
+fn files_under(env: &TestEnv, dir: &Path, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        let p = dir.join(path);
+        let parent = p.parent().unwrap();
+        std::fs::create_dir_all(parent).unwrap();
+        env.give(parent);
+        std::fs::write(&p, text).unwrap();
+        env.give(&p);
+    }
+}
+
+#[test]
+fn build_additional_contexts_name_a_directory_an_image_and_another_services_image() {
+    let test = "build_additional_contexts_name_a_directory_an_image_and_another_services_image";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let file = "services:\n  web:\n    build:\n      context: ./web\n      additional_contexts:\n        base: service:base\n        docs: ./docs\n        tools: docker-image://netbox\n    command: [\"sh\", \"-c\", \"cat /base.txt /note.txt; test -x /tools-busybox && echo tools\"]\n  base:\n    build: ./base\n";
+    let dir = project(&env, "ctxs", &[("compose.yaml", file)]);
+    files_under(
+        &env,
+        &dir,
+        &[
+            ("base/Containerfile", "FROM netbox\nCOPY base.txt /base.txt\n"),
+            ("base/base.txt", "from the base service\n"),
+            (
+                "web/Containerfile",
+                "FROM netbox\nCOPY --from=base /base.txt /base.txt\nCOPY --from=docs note.txt /note.txt\nCOPY --from=tools /bin/busybox /tools-busybox\n",
+            ),
+            ("docs/note.txt", "from the docs context\n"),
+        ],
+    );
+    // From the directory above: `./docs` is the project directory's.
+    let f = ["-f", "ctxs/compose.yaml"];
+    let run = |args: &[&str]| {
+        let mut all = f.to_vec();
+        all.extend_from_slice(args);
+        compose(&env, &env.work, &all, &[])
+    };
+    // run builds what is missing: base's image first, as web's build
+    // copies from it.
+    let out = run(&["run", "--rm", "--no-deps", "web"]);
+    out.assert_ok();
+    let base = out.stdout.find(" Service base  Building");
+    let web = out.stdout.find(" Service web  Building");
+    assert!(base.is_some() && base < web, "{out}");
+    assert!(
+        out.stdout
+            .ends_with("from the base service\nfrom the docs context\ntools\n"),
+        "{out}"
+    );
+    // build of web builds base again first: web copies its new file.
+    std::fs::write(dir.join("base/base.txt"), "the base, changed\n").unwrap();
+    let out = run(&["build", "web"]);
+    out.assert_ok();
+    let base = out.stdout.find(" Service base  Building");
+    let web = out.stdout.find(" Service web  Building");
+    assert!(base.is_some() && base < web, "{out}");
+    let out = run(&["run", "--rm", "--no-deps", "web"]);
+    out.assert_ok();
+    assert!(
+        out.stdout
+            .ends_with("the base, changed\nfrom the docs context\ntools\n"),
+        "{out}"
+    );
+    // A directory that is not there is named with its context.
+    std::fs::remove_file(dir.join("docs/note.txt")).unwrap();
+    std::fs::remove_dir(dir.join("docs")).unwrap();
+    let out = run(&["build", "web"]);
+    assert_eq!(out.code(), Some(125), "{out}");
+    assert!(
+        out.stderr.contains("docs=./docs: no such directory"),
+        "{out}"
+    );
+    run(&["down"]).assert_ok();
+}
+
+#[test]
+fn dockers_predefined_networks_named_in_a_file_are_burrows_network_modes() {
+    let test = "dockers_predefined_networks_named_in_a_file_are_burrows_network_modes";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let service = |networks: &str| {
+        format!("    image: netbox\n{networks}    command: [\"sh\", \"-c\", {LOOP:?}]\n")
+    };
+    let file = format!(
+        "services:\n  a:\n{}  b:\n{}  c:\n{}  d:\n{}  e:\n{}networks:\n  default: {{external: true, name: bridge}}\n  outside: {{external: true, name: host}}\n  none: {{external: true}}\n  bridge: {{external: true}}\n",
+        service(""),
+        service("    networks: [outside]\n"),
+        service("    networks: [none]\n"),
+        service("    networks: [bridge]\n"),
+        service("    network_mode: host\n"),
+    );
+    let dir = project(&env, "pre", &[("compose.yaml", &file)]);
+    let up = compose(&env, &dir, &["up", "-d"], &[]);
+    up.assert_ok();
+    assert!(!up.stdout.contains("Network"), "no network is made\n{up}");
+    let on = |network: &str| {
+        let out = env.ok(&[
+            "ps",
+            "--filter",
+            &format!("network={network}"),
+            "--format",
+            "{{.Names}}",
+        ]);
+        let mut names: Vec<String> = out.stdout.lines().map(str::to_string).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(on("bridge"), ["pre-a-1", "pre-d-1"]);
+    assert_eq!(on("host"), ["pre-b-1", "pre-e-1"]);
+    assert_eq!(on("none"), ["pre-c-1"]);
+    // none: loopback alone; host: the host's interfaces.
+    let interfaces = |service: &str| {
+        let out = compose(
+            &env,
+            &dir,
+            &["exec", "-T", service, "grep", "-c", ":", "/proc/net/dev"],
+            &[],
+        );
+        out.assert_ok();
+        out.stdout.trim().to_string()
+    };
+    let host = std::fs::read_to_string("/proc/net/dev")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(':'))
+        .count()
+        .to_string();
+    assert_eq!(interfaces("c"), "1");
+    assert_eq!(interfaces("b"), host);
+    let nets = env.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(nets.stdout, "bridge\nhost\nnone\n", "{nets}");
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+    // A predefined network joins no other, as docker's.
+    let two = "services:\n  a:\n    image: netbox\n    networks: [default, back]\nnetworks:\n  default: {external: true, name: bridge}\n  back: {}\n";
+    let dir = project(&env, "pretwo", &[("compose.yaml", two)]);
+    let out = compose(&env, &dir, &["up", "-d"], &[]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(
+        out.stderr.contains(
+            "service a: networks: network \"default\" is bridge, docker's predefined network"
+        ),
+        "{out}"
+    );
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+}
+
+#[test]
+fn compose_run_takes_cap_add_cap_drop_and_use_aliases() {
+    let test = "compose_run_takes_cap_add_cap_drop_and_use_aliases";
+    let Some(env) = env_with_image(test) else {
+        return;
+    };
+    let serve = "[\"nc\", \"-ll\", \"-p\", \"5432\", \"-e\", \"echo\", \"pong\"]";
+    let file = format!(
+        "services:\n  server:\n    image: netbox\n    command: {serve}\n    networks:\n      back: {{aliases: [api]}}\n      front: {{aliases: [edge]}}\n  web:\n    image: netbox\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    networks: [front]\n  peer:\n    image: netbox\n    command: [\"sh\", \"-c\", {LOOP:?}]\n    networks: [back]\n  tool:\n    image: netbox\n    network_mode: none\n    cap_drop: [NET_RAW]\n    cap_add: [SYS_NICE]\n    command: [\"grep\", \"^CapEff:\", \"/proc/self/status\"]\nnetworks:\n  back: {{}}\n  front: {{}}\n"
+    );
+    let dir = project(&env, "runflags", &[("compose.yaml", &file)]);
+    // Capabilities: the service's, and the flags over them.
+    const NET_RAW: u64 = 1 << 13;
+    const SYS_NICE: u64 = 1 << 23;
+    let caps = |flags: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.push("tool");
+        let out = compose(&env, &dir, &args, &[]);
+        out.assert_ok();
+        let hex = out
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .unwrap_or_else(|| panic!("no CapEff\n{out}"));
+        u64::from_str_radix(hex.trim(), 16).unwrap()
+    };
+    let service = caps(&[]);
+    assert_eq!(service & (NET_RAW | SYS_NICE), SYS_NICE, "{service:x}");
+    let flipped = caps(&["--cap-add", "net_raw", "--cap-drop", "SYS_NICE"]);
+    assert_eq!(flipped & (NET_RAW | SYS_NICE), NET_RAW, "{flipped:x}");
+    let bad = compose(
+        &env,
+        &dir,
+        &["run", "--rm", "--cap-add", "NOPE", "tool"],
+        &[],
+    );
+    assert_ne!(bad.code(), Some(0), "{bad}");
+    assert!(bad.stderr.contains("--cap-add"), "{bad}");
+
+    // Aliases: without --use-aliases a one-off container is known by its
+    // own name alone, on each of the service's networks.
+    compose(&env, &dir, &["up", "-d", "web", "peer"], &[]).assert_ok();
+    compose(&env, &dir, &["run", "-d", "--name", "plain", "server"], &[]).assert_ok();
+    assert_eq!(
+        exec_until(&env, &dir, "web", "nc -w 2 plain 5432 </dev/null"),
+        "pong\n"
+    );
+    assert_eq!(
+        exec_until(&env, &dir, "peer", "nc -w 2 plain 5432 </dev/null"),
+        "pong\n"
+    );
+    let unknown = |service: &str, name: &str| {
+        let out = compose(
+            &env,
+            &dir,
+            &[
+                "exec",
+                "-T",
+                service,
+                "sh",
+                "-c",
+                &format!("nc -w 2 {name} 5432 </dev/null || echo unknown"),
+            ],
+            &[],
+        );
+        assert_eq!(out.stdout, "unknown\n", "{name} from {service}\n{out}");
+    };
+    unknown("web", "edge");
+    unknown("web", "server");
+    unknown("peer", "api");
+    // With it, the service's name and each network's aliases (plain
+    // stays: a new container on its addresses would meet the members'
+    // neighbour caches of plain's).
+    compose(
+        &env,
+        &dir,
+        &["run", "-d", "--name", "aliased", "--use-aliases", "server"],
+        &[],
+    )
+    .assert_ok();
+    for (service, name) in [
+        ("web", "edge"),
+        ("web", "server"),
+        ("peer", "api"),
+        ("peer", "server"),
+    ] {
+        let got = exec_until(
+            &env,
+            &dir,
+            service,
+            &format!("nc -w 2 {name} 5432 </dev/null"),
+        );
+        assert_eq!(got, "pong\n", "{name} from {service}");
+    }
+    unknown("web", "api");
+    compose(&env, &dir, &["down"], &[]).assert_ok();
+    assert!(env.ok(&["ps", "-a", "-q"]).stdout.trim().is_empty());
+}

@@ -531,6 +531,15 @@ pub struct Run {
     /// Start no service the service depends on, and wait for none.
     #[arg(long)]
     no_deps: bool,
+    /// Add a capability (or ALL), over the service's cap_drop.
+    #[arg(long, value_name = "CAP", value_parser = super::values::cap_add)]
+    cap_add: Vec<crate::sandbox::caps::CapName>,
+    /// Drop a capability (or ALL), over the service's cap_add.
+    #[arg(long, value_name = "CAP", value_parser = super::values::cap_drop)]
+    cap_drop: Vec<crate::sandbox::caps::CapName>,
+    /// Give the container the service's name and network aliases on its networks (by default it is known there by its own name only).
+    #[arg(long)]
+    use_aliases: bool,
     service: String,
     /// The command (default: the service's).
     command: Vec<String>,
@@ -564,6 +573,9 @@ impl Run {
                     .collect(),
                 no_deps: self.no_deps,
                 no_tty: self.no_tty,
+                cap_add: self.cap_add,
+                cap_drop: self.cap_drop,
+                use_aliases: self.use_aliases,
             },
         );
         Ok(interrupted(code)?.unwrap_or_else(|c| c))

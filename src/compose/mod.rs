@@ -49,6 +49,10 @@ pub enum ComposeError {
     },
     #[error("dependency cycle between services: {}", .0.join(" -> "))]
     Cycle(Vec<String>),
+    /// Services whose builds each need the other's image first
+    /// (`additional_contexts: NAME: service:OTHER`).
+    #[error("build cycle between services (additional_contexts service:): {}", .0.join(" -> "))]
+    BuildCycle(Vec<String>),
     #[error("service {service} depends on {dependency}, which is not a service of this project")]
     UnknownDependency { service: String, dependency: String },
     #[error("{0}")]
@@ -276,6 +280,10 @@ pub struct BuildSpec {
     pub dockerfile: Option<String>,
     pub args: Option<ListOrMap>,
     pub target: Option<String>,
+    /// Named contexts (`NAME=VALUE` or a map): a directory relative to
+    /// the project directory, `docker-image://REF`, or `service:NAME`
+    /// (the image built for that service, which is built first).
+    pub additional_contexts: Option<ListOrMap>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -929,7 +937,13 @@ fn interpolate_value(
 /// Keys whose lists a later file replaces instead of extending.
 const REPLACED: [&str; 5] = ["command", "entrypoint", "test", "profiles", "env_file"];
 /// Keys given as a list of `K=V` or a map, merged as maps.
-const MAP_LIKE: [&str; 4] = ["environment", "labels", "args", "extra_hosts"];
+const MAP_LIKE: [&str; 5] = [
+    "environment",
+    "labels",
+    "args",
+    "extra_hosts",
+    "additional_contexts",
+];
 
 /// Merges a later file over an earlier one as compose does: mappings key by
 /// key, `environment`/`labels`/`args` as maps, `command`/`entrypoint`/
@@ -1025,9 +1039,28 @@ impl Service {
         }
         deps
     }
+
+    /// The services whose images this one's build uses, with the
+    /// context's name: `additional_contexts` given as `service:NAME`.
+    pub fn build_services(&self) -> Vec<(String, String)> {
+        let Some(Build::Full(b)) = &self.build else {
+            return Vec::new();
+        };
+        b.additional_contexts
+            .as_ref()
+            .map(service::key_values)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(name, value)| {
+                let other = value?.strip_prefix("service:")?.to_string();
+                Some((name, other))
+            })
+            .collect()
+    }
 }
 
-/// Every dependency names a service, and there is no cycle.
+/// Every dependency names a service, and there is no cycle; nor among
+/// the services whose images builds use (`service:` contexts).
 fn check_dependencies(model: &Model) -> Result<(), ComposeError> {
     for (name, s) in &model.services {
         for (dep, _) in s.dependencies() {
@@ -1038,52 +1071,107 @@ fn check_dependencies(model: &Model) -> Result<(), ComposeError> {
                 });
             }
         }
+        for (context, other) in s.build_services() {
+            if !model.services.contains_key(&other) {
+                return Err(ComposeError::Service {
+                    service: name.clone(),
+                    key: "build.additional_contexts".into(),
+                    why: format!(
+                        "{context}=service:{other}: {other:?} is not a service of this project"
+                    ),
+                });
+            }
+        }
     }
-    start_order(model).map(|_| ())
+    start_order(model)?;
+    let all: Vec<String> = model.services.keys().cloned().collect();
+    ordered(model, &all, |s| {
+        s.build_services().into_iter().map(|(_, o)| o).collect()
+    })
+    .map_err(|e| match e {
+        ComposeError::Cycle(c) => ComposeError::BuildCycle(c),
+        e => e,
+    })?;
+    Ok(())
 }
 
 /// The services in an order that starts each after its dependencies.
 pub fn start_order(model: &Model) -> Result<Vec<String>, ComposeError> {
+    let all: Vec<String> = model.services.keys().cloned().collect();
+    ordered(model, &all, |s| {
+        s.dependencies().into_iter().map(|(d, _)| d).collect()
+    })
+}
+
+/// The services `services` build on, and those, each before the service
+/// whose build uses its image (a `service:` context): the order in which
+/// they are built.
+pub fn build_order(model: &Model, services: &[String]) -> Result<Vec<String>, ComposeError> {
+    ordered(model, services, |s| {
+        s.build_services().into_iter().map(|(_, o)| o).collect()
+    })
+    .map_err(|e| match e {
+        ComposeError::Cycle(c) => ComposeError::BuildCycle(c),
+        e => e,
+    })
+}
+
+/// `roots` and what `edges` reaches from them, each after what it
+/// reaches (depth first, in the order given); a cycle is an error naming
+/// its path.
+fn ordered(
+    model: &Model,
+    roots: &[String],
+    edges: impl Fn(&Service) -> Vec<String>,
+) -> Result<Vec<String>, ComposeError> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         Visiting,
         Done,
     }
-    fn visit(
-        name: &str,
-        model: &Model,
-        marks: &mut HashMap<String, Mark>,
-        stack: &mut Vec<String>,
-        out: &mut Vec<String>,
-    ) -> Result<(), ComposeError> {
-        match marks.get(name) {
-            Some(Mark::Done) => return Ok(()),
-            Some(Mark::Visiting) => {
-                let from = stack.iter().position(|s| s == name).unwrap_or(0);
-                let mut cycle = stack[from..].to_vec();
-                cycle.push(name.to_string());
-                return Err(ComposeError::Cycle(cycle));
-            }
-            None => {}
-        }
-        marks.insert(name.to_string(), Mark::Visiting);
-        stack.push(name.to_string());
-        if let Some(s) = model.services.get(name) {
-            for (dep, _) in s.dependencies() {
-                visit(&dep, model, marks, stack, out)?;
-            }
-        }
-        stack.pop();
-        marks.insert(name.to_string(), Mark::Done);
-        out.push(name.to_string());
-        Ok(())
+    struct Walk<'a, F> {
+        model: &'a Model,
+        edges: F,
+        marks: HashMap<String, Mark>,
+        stack: Vec<String>,
+        out: Vec<String>,
     }
-    let mut marks = HashMap::new();
-    let mut out = Vec::new();
-    for name in model.services.keys() {
-        visit(name, model, &mut marks, &mut Vec::new(), &mut out)?;
+    impl<F: Fn(&Service) -> Vec<String>> Walk<'_, F> {
+        fn visit(&mut self, name: &str) -> Result<(), ComposeError> {
+            match self.marks.get(name) {
+                Some(Mark::Done) => return Ok(()),
+                Some(Mark::Visiting) => {
+                    let from = self.stack.iter().position(|s| s == name).unwrap_or(0);
+                    let mut cycle = self.stack[from..].to_vec();
+                    cycle.push(name.to_string());
+                    return Err(ComposeError::Cycle(cycle));
+                }
+                None => {}
+            }
+            self.marks.insert(name.to_string(), Mark::Visiting);
+            self.stack.push(name.to_string());
+            let next = self.model.services.get(name).map(&self.edges);
+            for dep in next.into_iter().flatten() {
+                self.visit(&dep)?;
+            }
+            self.stack.pop();
+            self.marks.insert(name.to_string(), Mark::Done);
+            self.out.push(name.to_string());
+            Ok(())
+        }
     }
-    Ok(out)
+    let mut walk = Walk {
+        model,
+        edges,
+        marks: HashMap::new(),
+        stack: Vec::new(),
+        out: Vec::new(),
+    };
+    for name in roots {
+        walk.stack.clear();
+        walk.visit(name)?;
+    }
+    Ok(walk.out)
 }
 
 #[cfg(test)]

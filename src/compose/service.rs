@@ -8,11 +8,12 @@ use super::{
     Build, ComposeError, Healthcheck, ListOrMap, Project, Scalar, Service, ServiceNetworks,
     ServiceVolume, StrOrList,
 };
+use crate::build::named::{ContextSource, NamedContext};
 use crate::container::health::HealthFlags;
 use crate::container::run::{parse_mount, parse_volume, PullPolicy, RunSpec};
 use crate::container::spec::UserMount;
 use crate::image::registry::Platform;
-use crate::net::networks::EndpointSpec;
+use crate::net::networks::{EndpointSpec, Predefined};
 use crate::net::NetworkMode;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -66,6 +67,14 @@ impl Project {
             Some(n) if n.external == Some(true) => key.to_string(),
             _ => format!("{}_{key}", self.name),
         }
+    }
+
+    /// docker's predefined network (`bridge`, `host` or `none`) that the
+    /// network `key` names: burrow has them as `--network` modes, never
+    /// made and never removed.
+    pub fn predefined_network(&self, key: &str) -> Option<Predefined> {
+        let name = self.network_name(key);
+        Predefined::ALL.into_iter().find(|p| p.name() == name)
     }
 
     /// A volume's name as made: `project_NAME`, or its `name:`.
@@ -413,7 +422,38 @@ impl Project {
         spec.labels = labels;
 
         let mut networks = Vec::new();
-        for key in self.networks_of(s) {
+        let keys = self.networks_of(s);
+        let predefined = keys
+            .iter()
+            .find_map(|k| self.predefined_network(k).map(|p| (k, p)));
+        if let Some((key, p)) = predefined {
+            // A name for a `--network` mode: joined when the container is
+            // made, with no endpoint of its own.
+            if keys.len() > 1 {
+                return Err(bad(
+                    "networks",
+                    format!(
+                        "network {key:?} is {}, docker's predefined network, which burrow gives a container as its --network mode: it joins no other network with it",
+                        p.name()
+                    ),
+                ));
+            }
+            if let Some(ServiceNetworks::Map(m)) = &s.networks {
+                if let Some(Some(n)) = m.get(key) {
+                    if n.aliases.is_some() || n.ipv4_address.is_some() {
+                        return Err(bad(
+                            "networks",
+                            format!(
+                                "network {key:?} is {}, docker's predefined network: aliases and ipv4_address are for networks the project makes or `burrow network create` made, as docker has them only on user-defined networks",
+                                p.name()
+                            ),
+                        ));
+                    }
+                }
+            }
+            spec.network = p.mode();
+        }
+        for key in keys.iter().filter(|_| predefined.is_none()).cloned() {
             if key != DEFAULT_NETWORK && !self.model.networks.contains_key(&key) {
                 return Err(bad(
                     "networks",
@@ -494,35 +534,40 @@ impl Project {
         spec.labels
             .insert(HASH_LABEL.into(), self.config_hash(name, &files));
 
-        let build = s.build.as_ref().map(|b| {
-            let (context, file, args, target) = match b {
-                Build::Context(c) => (c.clone(), None, Vec::new(), None),
-                Build::Full(f) => (
-                    f.context.clone().unwrap_or_else(|| ".".into()),
-                    f.dockerfile.clone(),
-                    f.args
-                        .as_ref()
-                        .map(key_values)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|(k, v)| match v {
-                            Some(v) => format!("{k}={v}"),
-                            None => k,
-                        })
-                        .collect(),
-                    f.target.clone(),
-                ),
-            };
-            let context = self.dir.join(context);
-            crate::build::exec::BuildSpec {
-                file: file.map(|f| context.join(f)),
-                context,
-                tags: vec![self.image_of(name)],
-                build_args: args,
-                target,
-                ..Default::default()
+        let build = match &s.build {
+            None => None,
+            Some(b) => {
+                let (context, file, args, target, contexts) = match b {
+                    Build::Context(c) => (c.clone(), None, Vec::new(), None, Vec::new()),
+                    Build::Full(f) => (
+                        f.context.clone().unwrap_or_else(|| ".".into()),
+                        f.dockerfile.clone(),
+                        f.args
+                            .as_ref()
+                            .map(key_values)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|(k, v)| match v {
+                                Some(v) => format!("{k}={v}"),
+                                None => k,
+                            })
+                            .collect(),
+                        f.target.clone(),
+                        self.named_contexts(name, f)?,
+                    ),
+                };
+                let context = self.dir.join(context);
+                Some(crate::build::exec::BuildSpec {
+                    file: file.map(|f| context.join(f)),
+                    context,
+                    tags: vec![self.image_of(name)],
+                    build_args: args,
+                    target,
+                    contexts,
+                    ..Default::default()
+                })
             }
-        });
+        };
         Ok(ServicePlan {
             service: name.to_string(),
             container,
@@ -532,6 +577,58 @@ impl Project {
             files,
             spec,
         })
+    }
+
+    /// A build's `additional_contexts` as `build --build-context`s: a
+    /// directory relative to the project directory, `docker-image://REF`,
+    /// or `service:NAME`, the image of that service (built first).
+    fn named_contexts(
+        &self,
+        service: &str,
+        build: &super::BuildSpec,
+    ) -> Result<Vec<NamedContext>, ComposeError> {
+        let bad = |why: String| ComposeError::Service {
+            service: service.to_string(),
+            key: "build.additional_contexts".into(),
+            why,
+        };
+        let mut out = Vec::new();
+        for (name, value) in build
+            .additional_contexts
+            .as_ref()
+            .map(key_values)
+            .unwrap_or_default()
+        {
+            let Some(value) = value else {
+                return Err(bad(format!(
+                    "{name:?} has no value: NAME=DIR, NAME=docker-image://REF or NAME=service:SERVICE"
+                )));
+            };
+            let given = format!("{name}={value}");
+            // `service:NAME` is the image compose gives that service.
+            let text = match value.strip_prefix("service:") {
+                Some(other) if self.model.services.contains_key(other) => {
+                    format!("{name}=docker-image://{}", self.image_of(other))
+                }
+                Some(other) => {
+                    return Err(bad(format!(
+                        "{given}: {other:?} is not a service of this project"
+                    )))
+                }
+                None => given.clone(),
+            };
+            let mut context: NamedContext =
+                text.parse()
+                    .map_err(|e: crate::build::named::NamedContextError| {
+                        bad(format!("{given}: {}", e.why))
+                    })?;
+            context.spec = given;
+            if let ContextSource::Dir(d) = &context.source {
+                context.source = ContextSource::Dir(self.dir.join(d));
+            }
+            out.push(context);
+        }
+        Ok(out)
     }
 
     /// A secret (at `/run/secrets/NAME`) or a config (at `/NAME`), or at
@@ -928,6 +1025,136 @@ mod tests {
         p.state_dir = Some("/state/demo".into());
         let e = p.plan("app", 1).unwrap_err().to_string();
         assert!(e.contains("a name of letters"), "{e}");
+    }
+
+    #[test]
+    fn additional_contexts_become_named_contexts_and_service_ones_build_first() {
+        use crate::build::named::ContextSource;
+        let p = project(
+            "services:\n  base:\n    build: ./base\n  web:\n    build:\n      context: app\n      additional_contexts:\n        docs: ./docs\n        abs: /srv/d\n        img: docker-image://netbox:1\n        base: service:base\n  tool:\n    image: x\n    build:\n      context: .\n      additional_contexts: [\"web=service:web\"]\n",
+        );
+        let b = p.plan("web", 1).unwrap().build.unwrap();
+        let got: Vec<(String, ContextSource, String)> = b
+            .contexts
+            .into_iter()
+            .map(|c| (c.name, c.source, c.spec))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "abs".to_string(),
+                    ContextSource::Dir("/srv/d".into()),
+                    "abs=/srv/d".to_string()
+                ),
+                (
+                    "base".to_string(),
+                    ContextSource::Image("demo-base".into()),
+                    "base=service:base".to_string()
+                ),
+                (
+                    "docs".to_string(),
+                    ContextSource::Dir(p.dir.join("./docs")),
+                    "docs=./docs".to_string()
+                ),
+                (
+                    "img".to_string(),
+                    ContextSource::Image("netbox:1".into()),
+                    "img=docker-image://netbox:1".to_string()
+                ),
+            ]
+        );
+        // The list form; a service's image by its `image:`.
+        let tool = p.plan("tool", 1).unwrap().build.unwrap();
+        assert_eq!(
+            tool.contexts[0].source,
+            ContextSource::Image("demo-web".into())
+        );
+        // Each after the builds whose images it uses.
+        assert_eq!(
+            super::super::build_order(&p.model, &["tool".to_string()]).unwrap(),
+            ["base", "web", "tool"]
+        );
+    }
+
+    #[test]
+    fn additional_contexts_that_cannot_be_used_are_refused_naming_them() {
+        let load_err = |text: &str| {
+            let d = tempfile::tempdir().unwrap();
+            std::fs::write(d.path().join("compose.yaml"), text).unwrap();
+            let opts = Options {
+                project_name: Some("demo".into()),
+                ..Options::default()
+            };
+            load(&opts, d.path(), &HashMap::new())
+                .unwrap_err()
+                .to_string()
+        };
+        let e = load_err(
+            "services:\n  web:\n    build: {context: ., additional_contexts: {b: \"service:nope\"}}\n",
+        );
+        assert_eq!(
+            e,
+            "service web: build.additional_contexts: b=service:nope: \"nope\" is not a service of this project"
+        );
+        let e = load_err(
+            "services:\n  a:\n    build: {context: ., additional_contexts: {b: \"service:b\"}}\n  b:\n    build: {context: ., additional_contexts: [\"a=service:a\"]}\n",
+        );
+        assert_eq!(
+            e,
+            "build cycle between services (additional_contexts service:): a -> b -> a"
+        );
+        for (contexts, want) in [
+            (
+                "{src: \"https://example.com/r.git\"}",
+                "src=https://example.com/r.git: burrow build fetches no context from the network",
+            ),
+            ("[\"novalue\"]", "\"novalue\" has no value"),
+            ("{Up: ./d}", "Up=./d: \"Up\" is not a valid context name"),
+        ] {
+            let p = project(&format!(
+                "services:\n  web:\n    build: {{context: ., additional_contexts: {contexts}}}\n"
+            ));
+            let e = p.plan("web", 1).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("service web: build.additional_contexts: {want}")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn dockers_predefined_networks_are_network_modes_never_made() {
+        use crate::net::NetworkMode;
+        let p = project(
+            "services:\n  a:\n    image: x\n  b:\n    image: x\n    networks: [outside]\n  c:\n    image: x\n    networks: [none]\n  d:\n    image: x\n    network_mode: bridge\nnetworks:\n  default: {external: true, name: bridge}\n  outside: {external: true, name: host}\n  none: {external: true}\n",
+        );
+        for (service, mode) in [
+            ("a", NetworkMode::User),
+            ("b", NetworkMode::Host),
+            ("c", NetworkMode::None),
+            ("d", NetworkMode::User),
+        ] {
+            let plan = p.plan(service, 1).unwrap();
+            assert_eq!(plan.spec.network, mode, "{service}");
+            assert!(plan.networks.is_empty(), "{service}: {:?}", plan.networks);
+            assert!(plan.spec.network_endpoint.aliases.is_empty(), "{service}");
+        }
+        assert!(p.predefined_network("default").is_some());
+        assert!(p.predefined_network("elsewhere").is_none());
+        // A predefined network is the container's only one, and has no
+        // aliases or addresses of its own (as docker's).
+        for (service, want) in [
+            ("two", "it joins no other network with it"),
+            ("named", "aliases and ipv4_address are for networks"),
+        ] {
+            let p = project(
+                "services:\n  two:\n    image: x\n    networks: [outside, back]\n  named:\n    image: x\n    networks:\n      outside: {aliases: [web]}\nnetworks:\n  outside: {external: true, name: bridge}\n  back: {}\n",
+            );
+            let e = p.plan(service, 1).unwrap_err().to_string();
+            assert!(e.contains(want), "{service}: {e}");
+            assert!(e.contains("\"outside\" is bridge"), "{service}: {e}");
+        }
     }
 
     #[test]

@@ -127,10 +127,24 @@ fn make_networks_and_volumes(
     for key in nets {
         let name = project.network_name(&key);
         let top = project.model.networks.get(&key).and_then(Option::as_ref);
-        if networks::find(ctx, &name).is_ok() {
+        let external = top.is_some_and(|n| n.external == Some(true));
+        let found = if project.predefined_network(&key).is_some() {
+            // docker's bridge, host or none: always there.
+            Some(None)
+        } else {
+            networks::find(ctx, &name)
+                .ok()
+                .map(|n| n.labels.get(PROJECT_LABEL).cloned())
+        };
+        if let Some(owner) = found {
+            if !external && owner.as_ref() != Some(&project.name) {
+                eprintln!(
+                    "Warning: a network with name {name} exists but was not created for this project; set `external: true` to use an existing network"
+                );
+            }
             continue;
         }
-        if top.is_some_and(|n| n.external == Some(true)) {
+        if external {
             return Err(ComposeError::Model(format!(
                 "network {name} is external and does not exist: make it with `burrow network create {name}`"
             )));
@@ -214,10 +228,12 @@ fn make_bind_sources(project: &Project, services: &[String]) -> Result<()> {
 }
 
 /// Builds the images of services with `build` (all of them with
-/// `always`, else those not in the store).
+/// `always`, else those not in the store), each after the services whose
+/// images its build uses (`additional_contexts` of `service:NAME`), which
+/// are built too.
 pub fn build(ctx: &Context, project: &Project, services: &[String], always: bool) -> Result<()> {
     let store = ctx.store()?;
-    for s in services {
+    for s in &super::build_order(&project.model, services)? {
         let plan = project.plan(s, 1)?;
         let Some(spec) = plan.build else { continue };
         if !always && ctx.resolve(&store, &plan.spec.image).is_ok() {
@@ -923,6 +939,16 @@ pub struct RunOptions {
     pub no_deps: bool,
     /// No terminal (`-T`).
     pub no_tty: bool,
+    /// `--cap-add`: over the service's `cap_add`, and taken out of its
+    /// `cap_drop`.
+    pub cap_add: Vec<crate::sandbox::caps::CapName>,
+    /// `--cap-drop`: over the service's `cap_drop`, and taken out of its
+    /// `cap_add`.
+    pub cap_drop: Vec<crate::sandbox::caps::CapName>,
+    /// `--use-aliases`: the service's name and network aliases on each of
+    /// its networks (without, the one-off container is known there by its
+    /// own name only, as docker compose's).
+    pub use_aliases: bool,
 }
 
 pub fn run(ctx: &Context, project: &Project, service: &str, opts: &RunOptions) -> Result<i32> {
@@ -996,13 +1022,49 @@ pub fn run(ctx: &Context, project: &Project, service: &str, opts: &RunOptions) -
     }
     s.volumes.extend(opts.volumes.iter().cloned());
     s.labels.extend(opts.labels.iter().cloned());
+    // The flags win over the file: a capability added is no longer
+    // dropped, one dropped no longer added.
+    for c in &opts.cap_add {
+        s.cap_drop.retain(|d| !d.same(c));
+        s.cap_add.push(c.clone());
+    }
+    for c in &opts.cap_drop {
+        s.cap_add.retain(|a| !a.same(c));
+        s.cap_drop.push(c.clone());
+    }
+    if !opts.use_aliases {
+        s.network_endpoint.aliases.clear();
+        for (_, endpoint) in &mut plan.networks {
+            endpoint.aliases.clear();
+        }
+    }
+    let s = &mut plan.spec;
     s.remove = opts.remove;
     s.detach = opts.detach;
     use std::io::IsTerminal;
     let terminal = !opts.detach && !opts.no_tty && std::io::stdin().is_terminal();
     s.tty = terminal;
     s.interactive = !opts.detach;
-    Ok(ctr::run::run(ctx, s)?)
+    if plan.networks.len() < 2 {
+        return Ok(ctr::run::run(ctx, s)?);
+    }
+    // Its other networks are joined before it starts, as `up` joins them.
+    let id = ctr::run::create(ctx, s)?;
+    let joined = plan
+        .networks
+        .iter()
+        .skip(1)
+        .try_for_each(|(net, endpoint)| networks::connect(ctx, net, &id, endpoint));
+    if let Err(e) = joined {
+        let _ = ctr::remove(ctx, &id, true, false);
+        return Err(e.into());
+    }
+    if opts.detach {
+        lifecycle::start(ctx, &id)?;
+        println!("{id}");
+        return Ok(0);
+    }
+    Ok(lifecycle::start_attached(ctx, &id, s.interactive, None)?)
 }
 
 /// `logs`: the services' containers' output, each line prefixed with its

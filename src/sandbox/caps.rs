@@ -113,6 +113,11 @@ impl CapName {
     pub fn is_all(&self) -> bool {
         self.number.is_none()
     }
+
+    /// Whether both name one capability (or both `ALL`), however spelt.
+    pub fn same(&self, other: &CapName) -> bool {
+        self.number == other.number
+    }
 }
 
 impl std::str::FromStr for CapName {

@@ -113,6 +113,12 @@ pub const LATER_SPEC: &[LaterKey] = &[
         why: "a long-form port's published port as a string (a range) too",
     },
     LaterKey {
+        at: "/definitions/service/properties/build/oneOf/1/properties",
+        key: "additional_contexts",
+        change: || Change::Add(json!({"$ref": "#/definitions/list_or_dict"})),
+        why: "a build's named contexts (`build --build-context`)",
+    },
+    LaterKey {
         at: "/definitions/deployment/properties/resources/properties/limits/properties",
         key: "pids",
         change: || Change::Add(json!({"type": ["integer", "string"]})),
