@@ -1,9 +1,12 @@
 //! `run --ipc`, `--uts` and `--pid`, through the real binary as the
 //! unprivileged users: what a container sees of the namespaces it shares
-//! (another container's, the host's IPC and UTS), the refusals and their
-//! words, and what a container in the host's IPC or UTS namespace still
-//! cannot do there: read or delete the host's /dev/shm files that are not
-//! the user's, rename the host.
+//! (another container's, its /dev/shm with its IPC namespace, the host's
+//! IPC and UTS), the refusals and their words (a donor that is not
+//! `shareable` or not running), `inspect`'s `HostConfig` modes, and what a
+//! container cannot do through them: read or delete the host's /dev/shm
+//! files that are not the user's, rename the host, or hand a container
+//! joining its IPC namespace another /dev/shm than its own (a host
+//! directory mounted over it or linked in its place).
 
 mod common;
 
@@ -176,6 +179,8 @@ fn namespaces_of_another_container_are_shared(test: &str, user: TestUser) {
         "donor",
         "--hostname",
         "donorhost",
+        "--ipc",
+        "shareable",
         PLAIN,
         "sleep",
         "1000",
@@ -254,6 +259,19 @@ fn namespaces_of_another_container_are_shared(test: &str, user: TestUser) {
         "{out}"
     );
     env.ok(&["run", "-d", "--name", "other", PLAIN, "sleep", "1000"]);
+    // A private container's UTS and pid namespaces may be shared (docker
+    // asks `shareable` of an IPC donor only).
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--pid",
+        "container:other",
+        PLAIN,
+        "ps",
+        "-o",
+        "comm",
+    ]);
+    assert!(out.stdout_lines().contains(&"sleep"), "{out}");
     let out = env.fails(&[
         "run",
         "--rm",
@@ -384,4 +402,436 @@ fn pid_host_is_refused_and_says_why() {
     // Nothing was created.
     let ps = env.ok(&["ps", "-a", "-q"]);
     assert!(ps.stdout.trim().is_empty(), "{ps}");
+}
+
+/// `burrow exec NAME stat -c %d /dev/shm`: the device of its filesystem,
+/// one number for every mount of one tmpfs.
+fn shm_device(env: &TestEnv, container: &str) -> String {
+    let out = env.ok(&["exec", container, "stat", "-c", "%d", "/dev/shm"]);
+    out.stdout.trim().to_string()
+}
+
+fn dev_shm_of_a_shareable_container_is_shared(test: &str, user: TestUser) {
+    let Some(env) = env_with_images(test, user) else {
+        return;
+    };
+    let tag = format!("burrow-shm-{}", std::process::id());
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "donor",
+        "--ipc",
+        "shareable",
+        "--shm-size",
+        "8m",
+        PLAIN,
+        "sleep",
+        "1000",
+    ]);
+    env.ok(&[
+        "exec",
+        "donor",
+        "sh",
+        "-c",
+        &format!("echo from-donor > /dev/shm/{tag}-donor"),
+    ]);
+    let donor_dev = shm_device(&env, "donor");
+    // A foreground joiner: the donor's tmpfs itself (its device, its
+    // size, its files), and what it writes there the donor reads.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "container:donor",
+        PLAIN,
+        "sh",
+        "-c",
+        &format!(
+            "stat -c %d /dev/shm; cat /dev/shm/{tag}-donor; \
+             echo from-joiner > /dev/shm/{tag}-joiner; df -k /dev/shm | tail -1"
+        ),
+    ]);
+    let lines = out.stdout_lines();
+    assert_eq!(lines[0], donor_dev, "not the donor's tmpfs: {out}");
+    assert_eq!(lines[1], "from-donor", "{out}");
+    assert_eq!(
+        lines[2].split_whitespace().nth(1),
+        Some("8192"),
+        "not the donor's 8m tmpfs: {out}"
+    );
+    let read = env.ok(&["exec", "donor", "cat", &format!("/dev/shm/{tag}-joiner")]);
+    assert_eq!(read.stdout_lines(), ["from-joiner"], "{read}");
+    // Never the host's /dev/shm.
+    for name in ["donor", "joiner"] {
+        let on_host = std::path::PathBuf::from(format!("/dev/shm/{tag}-{name}"));
+        assert!(!on_host.exists(), "{} is on the host", on_host.display());
+    }
+    // A detached joiner (a supervisor of its own), and a container that
+    // joins it in turn: still the donor's.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "joiner",
+        "--ipc",
+        "container:donor",
+        PLAIN,
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(shm_device(&env, "joiner"), donor_dev);
+    let ipc_ns = env.ok(&["exec", "donor", "readlink", "/proc/self/ns/ipc"]);
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "container:joiner",
+        PLAIN,
+        "sh",
+        "-c",
+        &format!("stat -c %d /dev/shm; cat /dev/shm/{tag}-joiner; readlink /proc/self/ns/ipc"),
+    ]);
+    assert_eq!(
+        out.stdout_lines(),
+        [donor_dev.as_str(), "from-joiner", ipc_ns.stdout.trim()],
+        "{out}"
+    );
+    // Started again, the donor has a new /dev/shm, which a container
+    // joining it now gets.
+    env.ok(&["restart", "-t", "0", "donor"]);
+    let fresh = shm_device(&env, "donor");
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "container:donor",
+        PLAIN,
+        "sh",
+        "-c",
+        "stat -c %d /dev/shm; ls -A /dev/shm; echo end",
+    ]);
+    assert_eq!(out.stdout_lines(), [fresh.as_str(), "end"], "{out}");
+    env.ok(&["rm", "-f", "donor", "joiner"]);
+}
+
+#[test]
+fn dev_shm_of_a_shareable_container_is_shared_with_subids() {
+    dev_shm_of_a_shareable_container_is_shared(
+        "dev_shm_of_a_shareable_container_is_shared_with_subids",
+        TestUser::WithSubids,
+    );
+}
+
+#[test]
+fn dev_shm_of_a_shareable_container_is_shared_without_subids() {
+    dev_shm_of_a_shareable_container_is_shared(
+        "dev_shm_of_a_shareable_container_is_shared_without_subids",
+        TestUser::NoSubids,
+    );
+}
+
+#[test]
+fn ipc_of_a_container_not_shareable_or_not_running_is_refused() {
+    let Some(env) = env_with_images(
+        "ipc_of_a_container_not_shareable_or_not_running_is_refused",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    env.ok(&["run", "-d", "--name", "dflt", PLAIN, "sleep", "1000"]);
+    env.ok(&[
+        "run", "-d", "--name", "prv", "--ipc", "private", PLAIN, "sleep", "1000",
+    ]);
+    env.ok(&[
+        "run", "-d", "--name", "nos", "--ipc", "none", PLAIN, "sleep", "1000",
+    ]);
+    env.ok(&[
+        "run", "-d", "--name", "hst", "--ipc", "host", PLAIN, "sleep", "1000",
+    ]);
+    env.ok(&[
+        "create",
+        "--name",
+        "made",
+        "--ipc",
+        "shareable",
+        PLAIN,
+        "true",
+    ]);
+    env.ok(&[
+        "run",
+        "--name",
+        "ended",
+        "--ipc",
+        "shareable",
+        PLAIN,
+        "true",
+    ]);
+    let before = env.ok(&["ps", "-a", "-q"]).stdout_lines().len();
+    for (name, mode) in [("dflt", "private"), ("prv", "private"), ("nos", "none")] {
+        let out = env.fails(&[
+            "run",
+            "--rm",
+            "--ipc",
+            &format!("container:{name}"),
+            PLAIN,
+            "true",
+        ]);
+        assert!(
+            out.error_line().contains(&format!(
+                "--ipc container:{name}: failed to join IPC namespace: container {name}: \
+                 non-shareable IPC (hint: use --ipc shareable for the donor container; \
+                 its IPC mode is {mode})"
+            )),
+            "{out}"
+        );
+    }
+    let out = env.fails(&["create", "--ipc", "container:hst", PLAIN, "true"]);
+    assert!(
+        out.error_line().contains(
+            "container hst: non-shareable IPC (it is in the host's IPC namespace (--ipc host): \
+             give this container --ipc host to share it"
+        ),
+        "{out}"
+    );
+    for name in ["made", "ended"] {
+        let out = env.fails(&[
+            "run",
+            "--rm",
+            "--ipc",
+            &format!("container:{name}"),
+            PLAIN,
+            "true",
+        ]);
+        assert!(
+            out.error_line().contains(&format!(
+                "--ipc container:{name}: container {name} is not running"
+            )),
+            "{out}"
+        );
+    }
+    // Nothing was made of the refused ones.
+    let after = env.ok(&["ps", "-a", "-q"]).stdout_lines().len();
+    assert_eq!(after, before);
+    env.ok(&["rm", "-f", "dflt", "prv", "nos", "hst", "made", "ended"]);
+}
+
+#[test]
+fn inspect_shows_the_ipc_pid_and_uts_modes_as_docker_does() {
+    let Some(env) = env_with_images(
+        "inspect_shows_the_ipc_pid_and_uts_modes_as_docker_does",
+        TestUser::Any,
+    ) else {
+        return;
+    };
+    let modes = |name: &str| {
+        let out = env.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.IpcMode}}|{{.HostConfig.PidMode}}|{{.HostConfig.UTSMode}}",
+            name,
+        ]);
+        out.stdout.trim_end().to_string()
+    };
+    for (name, flags, shown) in [
+        ("dflt", &[][..], "private||"),
+        ("shr", &["--ipc", "shareable"][..], "shareable||"),
+        ("nos", &["--ipc", "none"][..], "none||"),
+        ("hst", &["--ipc", "host", "--uts", "host"][..], "host||host"),
+    ] {
+        let mut args = vec!["create", "--name", name];
+        args.extend_from_slice(flags);
+        args.extend([PLAIN, "true"]);
+        env.ok(&args);
+        assert_eq!(modes(name), shown, "{flags:?}");
+    }
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "donor",
+        "--ipc",
+        "shareable",
+        PLAIN,
+        "sleep",
+        "1000",
+    ]);
+    env.ok(&["exec", "donor", "touch", "/dev/shm/donors"]);
+    let id = env.ok(&["inspect", "-f", "{{.Id}}", "donor"]);
+    let id = id.stdout.trim();
+    assert_eq!(id.len(), 64, "{id}");
+    // Named by name or by id prefix: recorded by full id, as docker shows
+    // the container it joins.
+    env.ok(&[
+        "create",
+        "--name",
+        "joiner",
+        "--ipc",
+        "container:donor",
+        "--pid",
+        "container:donor",
+        "--uts",
+        &format!("container:{}", &id[..12]),
+        PLAIN,
+        "ls",
+        "/dev/shm",
+    ]);
+    let by_id = format!("container:{id}");
+    assert_eq!(modes("joiner"), format!("{by_id}|{by_id}|{by_id}"));
+    let json = env.ok(&["inspect", "joiner"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("inspect is JSON");
+    let v = &v[0];
+    assert_eq!(v["HostConfig"]["IpcMode"], by_id.as_str(), "{json}");
+    assert_eq!(v["HostConfig"]["PidMode"], by_id.as_str(), "{json}");
+    assert_eq!(v["HostConfig"]["UTSMode"], by_id.as_str(), "{json}");
+    // HostConfig's, not Config's, as docker has them.
+    for key in ["IpcMode", "PidMode", "UTSMode"] {
+        assert!(v["Config"].get(key).is_none(), "Config.{key}: {json}");
+    }
+    // Created, then started: the donor's /dev/shm, found by that id.
+    let out = env.ok(&["start", "-a", "joiner"]);
+    assert_eq!(out.stdout_lines(), ["donors"], "{out}");
+    env.ok(&["rm", "-f", "dflt", "shr", "nos", "hst", "donor", "joiner"]);
+}
+
+/// A donor with every privilege over its own mount namespace mounts a
+/// host directory it was given over its /dev/shm, then unmounts its
+/// /dev/shm and links that directory in its place: a container joining
+/// its IPC namespace gets the donor's tmpfs in the first case and a clear
+/// refusal in the second, never the host directory.
+fn a_donor_cannot_hand_a_joiner_another_dev_shm(test: &str, user: TestUser) {
+    let Some(env) = env_with_images(test, user) else {
+        return;
+    };
+    let host_dir = env.work.join("host-dir");
+    fs::create_dir(&host_dir).expect("mkdir");
+    env.give(&host_dir);
+    let host_file = host_dir.join("host-file");
+    fs::write(&host_file, "host-secret\n").expect("write");
+    env.give(&host_file);
+    let volume = format!("{}:/data", host_dir.display());
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "donor",
+        "--privileged",
+        "--ipc",
+        "shareable",
+        "-v",
+        &volume,
+        PLAIN,
+        "sleep",
+        "1000",
+    ]);
+    // Its /dev/shm made shared first: a mount of the donor's there would
+    // reach the mounts in its peer group, which a clone of it joins.
+    env.ok(&["exec", "donor", "mount", "--make-shared", "/dev/shm"]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "early",
+        "--ipc",
+        "container:donor",
+        PLAIN,
+        "sleep",
+        "1000",
+    ]);
+    // The same where the kernel has no mount_setattr (before 5.12).
+    let out = env.run_env(
+        &[
+            "run",
+            "-d",
+            "--name",
+            "early-old",
+            "--ipc",
+            "container:donor",
+            PLAIN,
+            "sleep",
+            "1000",
+        ],
+        &[("BURROW_TEST_NO_MOUNT_SETATTR", Some("1"))],
+    );
+    out.assert_ok();
+    // The donor's own view changes: the attack is real.
+    let out = env.ok(&[
+        "exec",
+        "donor",
+        "sh",
+        "-c",
+        "echo donors > /dev/shm/own && mount --bind /data /dev/shm && ls -A /dev/shm",
+    ]);
+    assert_eq!(out.stdout_lines(), ["host-file"], "{out}");
+    // Neither the container that joined before nor one joining now sees
+    // it.
+    for early in ["early", "early-old"] {
+        let out = env.ok(&["exec", early, "ls", "-A", "/dev/shm"]);
+        assert_eq!(out.stdout_lines(), ["own"], "{out}");
+    }
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "container:donor",
+        PLAIN,
+        "sh",
+        "-c",
+        "ls -A /dev/shm; cat /dev/shm/own; echo planted > /dev/shm/planted",
+    ]);
+    assert_eq!(out.stdout_lines(), ["own", "donors"], "{out}");
+    // Unmounted (lazily: the tmpfs is busy) and replaced by a link.
+    let out = env.ok(&[
+        "exec",
+        "donor",
+        "sh",
+        "-c",
+        "umount /dev/shm && umount -l /dev/shm && rmdir /dev/shm && ln -s /data /dev/shm \
+         && ls -A /dev/shm/",
+    ]);
+    assert_eq!(out.stdout_lines(), ["host-file"], "{out}");
+    let out = env.fails(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "container:donor",
+        PLAIN,
+        "sh",
+        "-c",
+        "ls -A /dev/shm/; echo planted > /dev/shm/planted",
+    ]);
+    assert!(
+        out.error_line()
+            .contains("mount the joined container's /dev/shm on /dev/shm")
+            && out
+                .error_line()
+                .contains("the joined container unmounted it"),
+        "{out}"
+    );
+    assert!(!out.stdout.contains("host-file"), "{out}");
+    // The host directory is as it was.
+    let mut names: Vec<String> = fs::read_dir(&host_dir)
+        .expect("read the host directory")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["host-file"]);
+    assert_eq!(fs::read_to_string(&host_file).unwrap(), "host-secret\n");
+    env.ok(&["rm", "-f", "donor", "early", "early-old"]);
+}
+
+#[test]
+fn a_donor_cannot_hand_a_joiner_another_dev_shm_with_subids() {
+    a_donor_cannot_hand_a_joiner_another_dev_shm(
+        "a_donor_cannot_hand_a_joiner_another_dev_shm_with_subids",
+        TestUser::WithSubids,
+    );
+}
+
+#[test]
+fn a_donor_cannot_hand_a_joiner_another_dev_shm_without_subids() {
+    a_donor_cannot_hand_a_joiner_another_dev_shm(
+        "a_donor_cannot_hand_a_joiner_another_dev_shm_without_subids",
+        TestUser::NoSubids,
+    );
 }

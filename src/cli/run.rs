@@ -183,7 +183,7 @@ pub struct Create {
     /// Network: user (burrow's own NAT to the host's networks), none (loopback only), host (no isolation), container:NAME (share NAME's), or the name of a network made with `burrow network create`.
     #[arg(long, alias = "net", default_value = "user", value_parser = values::network)]
     network: NetworkMode,
-    /// IPC namespace: private, shareable (its own), none (its own, no /dev/shm), host, or container:NAME (share NAME's).
+    /// IPC namespace: private (its own, the default), shareable (its own, which other containers may join), none (its own, no /dev/shm), host, or container:NAME (share a shareable NAME's, its /dev/shm too).
     #[arg(long, value_name = "MODE", default_value = "private", value_parser = values::ipc)]
     ipc: ctr::spec::IpcMode,
     /// UTS namespace (the host name): private, host, or container:NAME.

@@ -282,6 +282,9 @@ const HOST_KEYS: &[&str] = &[
     "LogConfig",
     "GroupAdd",
     "DetachKeys",
+    "IpcMode",
+    "PidMode",
+    "UTSMode",
 ];
 
 /// `inspect`'s `Config`: the record's, without what `HostConfig` shows.
@@ -330,6 +333,11 @@ fn host_config(
         "Sysctls": config.sysctls.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
         "LogConfig": {"Type": config.log_config.driver.name(), "Config": log_opts},
         "GroupAdd": config.group_add,
+        // As docker shows them: the IPC mode always, the others "" when
+        // the container has its own.
+        "IpcMode": config.ipc_mode.to_string(),
+        "PidMode": own_as_empty(&config.pid_mode),
+        "UTSMode": own_as_empty(&config.uts_mode),
         // docker's names for the limits asked (0: none), beside burrow's.
         "Memory": limits.memory.unwrap_or(0),
         "NanoCpus": limits.cpus.map_or(0, |c| (c * 1e9).round() as u64),
@@ -339,6 +347,15 @@ fn host_config(
         m.extend(e.clone());
     }
     v
+}
+
+/// `PidMode` and `UTSMode` as docker shows them: "" for the container's
+/// own namespace.
+fn own_as_empty(mode: &spec::NsMode) -> String {
+    match mode {
+        spec::NsMode::Private => String::new(),
+        other => other.to_string(),
+    }
 }
 
 /// A container's mounts as `inspect` shows them under `Mounts` (docker's

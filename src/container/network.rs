@@ -237,11 +237,10 @@ pub fn share(containers: &Containers, plan: &mut NetworkPlan, with: &SharedWith<
         ("--pid", with.pid),
     ] {
         let Some(name) = name else { continue };
-        let id = containers
+        let (donor, _) = containers
             .find(name)
-            .map_err(|e| Error::Usage(format!("{flag} container:{name}: {e}")))?
-            .0
-            .id;
+            .map_err(|e| Error::Usage(format!("{flag} container:{name}: {e}")))?;
+        let id = donor.id.clone();
         match &plan.joined {
             Some(other) if *other != id => {
                 return Err(Error::Usage(format!(
@@ -255,6 +254,9 @@ pub fn share(containers: &Containers, plan: &mut NetworkPlan, with: &SharedWith<
                 plan.joined = Some(id);
             }
         }
+        if flag == "--ipc" {
+            shareable(&donor, name)?;
+        }
         if let Some((join, _, _)) = &mut plan.join {
             match flag {
                 "--ipc" => join.ipc = true,
@@ -264,6 +266,26 @@ pub fn share(containers: &Containers, plan: &mut NetworkPlan, with: &SharedWith<
         }
     }
     Ok(())
+}
+
+/// Whether `--ipc container:NAME` may join `donor`'s IPC namespace: as
+/// docker has it, only one made to be shared (`--ipc shareable`, docker's
+/// default being `private`), or one that shares another's in turn
+/// (`--ipc container:`), whose /dev/shm it hands on. The host's (`--ipc
+/// host`) is the host's to share: `--ipc host` says so.
+fn shareable(donor: &super::record::Record, name: &str) -> Result<()> {
+    use super::spec::IpcMode;
+    let hint = match &donor.config.ipc_mode {
+        IpcMode::Shareable | IpcMode::Container(_) => return Ok(()),
+        IpcMode::Host => {
+            "it is in the host's IPC namespace (--ipc host): give this container --ipc host to share it"
+        }
+        IpcMode::Private | IpcMode::None => "hint: use --ipc shareable for the donor container",
+    };
+    Err(Error::Usage(format!(
+        "--ipc container:{name}: failed to join IPC namespace: container {name}: non-shareable IPC ({hint}; its IPC mode is {})",
+        donor.config.ipc_mode
+    )))
 }
 
 /// The namespaces of a running container, by name or id (`flag`

@@ -324,7 +324,8 @@ pub fn plan(
 }
 
 /// `--ipc` and `--uts` of the container's own or the host's (a
-/// `container:NAME` one is a join: `network::share`).
+/// `container:NAME` one is a join: `network::share`; its /dev/shm is the
+/// joined container's).
 fn apply_namespace_modes(spec: &RunSpec, sandbox: &mut SandboxSpec) {
     match spec.ipc {
         IpcMode::None => sandbox.dev_shm = DevShm::Absent,
@@ -332,7 +333,9 @@ fn apply_namespace_modes(spec: &RunSpec, sandbox: &mut SandboxSpec) {
             sandbox.namespaces.ipc = false;
             sandbox.dev_shm = DevShm::Host;
         }
-        IpcMode::Private | IpcMode::Shareable | IpcMode::Container(_) => {}
+        IpcMode::Shareable => sandbox.dev_shm = DevShm::Shareable,
+        IpcMode::Container(_) => sandbox.dev_shm = DevShm::Joined,
+        IpcMode::Private => {}
     }
     if spec.uts == NsMode::Host {
         sandbox.namespaces.uts = false;
@@ -486,6 +489,12 @@ impl Plan {
             privileged: spec.privileged,
             userns_mode: spec.userns.shown(),
             network_mode: self.network.mode.clone(),
+            ipc_mode: match &spec.ipc {
+                IpcMode::Container(name) => IpcMode::Container(self.joined_id(name)),
+                other => other.clone(),
+            },
+            pid_mode: self.by_id(&spec.pid),
+            uts_mode: self.by_id(&spec.uts),
             ports,
             restart_policy: spec.restart,
             stop_signal: self.process.stop_signal,
@@ -497,6 +506,20 @@ impl Plan {
             log_config: spec.log.clone(),
             group_add: spec.group_add.clone(),
             detach_keys: spec.detach_keys.clone(),
+        }
+    }
+
+    /// The full id of the container whose namespaces are joined, which
+    /// `container:NAME` named (`NAME` itself when none is).
+    fn joined_id(&self, name: &str) -> String {
+        self.network.joined.clone().unwrap_or_else(|| name.into())
+    }
+
+    /// `--uts` or `--pid` as the record keeps it: a container by its id.
+    fn by_id(&self, mode: &NsMode) -> NsMode {
+        match mode {
+            NsMode::Container(name) => NsMode::Container(self.joined_id(name)),
+            other => other.clone(),
         }
     }
 
@@ -1452,6 +1475,50 @@ mod tests {
                 .sandbox
                 .pause
         );
+    }
+
+    #[test]
+    fn ipc_modes_choose_the_dev_shm_and_the_record_names_a_joined_container_by_id() {
+        for (ipc, dev_shm) in [
+            (IpcMode::Private, DevShm::Own),
+            (IpcMode::Shareable, DevShm::Shareable),
+            (IpcMode::None, DevShm::Absent),
+            (IpcMode::Host, DevShm::Host),
+        ] {
+            let spec = RunSpec {
+                ipc: ipc.clone(),
+                ..RunSpec::default()
+            };
+            let p = plan_of(&spec, net(NetworkMode::User));
+            assert_eq!(p.supervised.sandbox.dev_shm, dev_shm, "{ipc}");
+            assert_eq!(p.record_config(&spec, Vec::new()).ipc_mode, ipc);
+        }
+        // --ipc, --pid container:NAME (as `network::share` plans them):
+        // the joined container's /dev/shm, its full id in the record.
+        let mut shared = net(NetworkMode::User);
+        let join = JoinNamespaces {
+            pid: 4242,
+            net: false,
+            ipc: true,
+            uts: false,
+            pid_ns: true,
+        };
+        shared.join = Some((join, IdMap::single(1000, 1000), "/s/containers/db".into()));
+        shared.joined = Some("db-id".into());
+        let spec = RunSpec {
+            ipc: IpcMode::Container("db".into()),
+            pid: NsMode::Container("db".into()),
+            ..RunSpec::default()
+        };
+        let p = plan_of(&spec, shared);
+        let s = &p.supervised.sandbox;
+        assert_eq!(s.dev_shm, DevShm::Joined);
+        assert!(!s.namespaces.ipc);
+        assert!(s.validate().is_ok());
+        let config = p.record_config(&spec, Vec::new());
+        assert_eq!(config.ipc_mode, IpcMode::Container("db-id".into()));
+        assert_eq!(config.pid_mode, NsMode::Container("db-id".into()));
+        assert_eq!(config.uts_mode, NsMode::Private);
     }
 
     #[test]

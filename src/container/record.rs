@@ -6,7 +6,7 @@
 //! A record knows its pid 1 by pid and start time, so a dead container is
 //! told apart from a reused pid after a crash or a reboot.
 
-use super::spec::{as_text, RestartPolicy, UserMount};
+use super::spec::{as_text, IpcMode, NsMode, RestartPolicy, UserMount};
 use crate::image::Digest;
 use crate::lockfile::{self, FileLock, LockKind};
 use crate::net::{NetworkMode, PublishedPort};
@@ -190,6 +190,19 @@ pub struct ContainerConfig {
     /// `--network`.
     #[serde(with = "as_text")]
     pub network_mode: NetworkMode,
+    /// `--ipc`, another container's by its full id (HostConfig).
+    #[serde(with = "as_text", skip_serializing_if = "IpcMode::is_private")]
+    pub ipc_mode: IpcMode,
+    /// `--pid`, another container's by its full id (HostConfig).
+    #[serde(with = "as_text", skip_serializing_if = "NsMode::is_private")]
+    pub pid_mode: NsMode,
+    /// `--uts`, another container's by its full id (HostConfig).
+    #[serde(
+        with = "as_text",
+        rename = "UTSMode",
+        skip_serializing_if = "NsMode::is_private"
+    )]
+    pub uts_mode: NsMode,
     /// The published ports, host ports as bound (a `-P` port's chosen
     /// number filled in).
     pub ports: Vec<PublishedPort>,
@@ -248,6 +261,9 @@ impl Default for ContainerConfig {
             privileged: false,
             userns_mode: None,
             network_mode: NetworkMode::User,
+            ipc_mode: IpcMode::Private,
+            pid_mode: NsMode::Private,
+            uts_mode: NsMode::Private,
             ports: Vec::new(),
             restart_policy: RestartPolicy::No,
             stop_signal: libc::SIGTERM,
@@ -909,6 +925,29 @@ mod tests {
 
     fn created() -> State {
         State::created()
+    }
+
+    #[test]
+    fn namespace_modes_are_kept_in_dockers_words_and_default_to_the_containers_own() {
+        let config = ContainerConfig {
+            ipc_mode: IpcMode::Container("db-id".into()),
+            pid_mode: NsMode::Container("db-id".into()),
+            uts_mode: NsMode::Host,
+            ..ContainerConfig::default()
+        };
+        let v = serde_json::to_value(&config).unwrap();
+        assert_eq!(v["IpcMode"], "container:db-id");
+        assert_eq!(v["PidMode"], "container:db-id");
+        assert_eq!(v["UTSMode"], "host");
+        let back: ContainerConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(back, config);
+        // A record from before the modes were kept: the container's own.
+        let old: ContainerConfig = serde_json::from_str(r#"{"Cmd": ["sh"]}"#).unwrap();
+        assert_eq!(old.ipc_mode, IpcMode::Private);
+        assert_eq!(
+            (old.pid_mode, old.uts_mode),
+            (NsMode::Private, NsMode::Private)
+        );
     }
 
     #[test]

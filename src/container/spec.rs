@@ -502,8 +502,9 @@ pub enum IpcMode {
     /// `private` (or no flag): an IPC namespace of the container's own.
     #[default]
     Private,
-    /// `shareable`: the same, named so for other containers to join (as
-    /// every container's may be in burrow).
+    /// `shareable`: the same, which other containers may join (`--ipc
+    /// container:NAME`), its /dev/shm with it; a `private` one they may
+    /// not, as docker has it.
     Shareable,
     /// `none`: an IPC namespace of its own and no /dev/shm.
     None,
@@ -511,7 +512,8 @@ pub enum IpcMode {
     /// namespace stays owned by the host's user namespace: its objects
     /// are the container's only as far as the caller's own uid reaches.
     Host,
-    /// `container:NAME`: that running container's IPC namespace.
+    /// `container:NAME`: that running container's IPC namespace and its
+    /// /dev/shm (a record names it by its full id).
     Container(String),
 }
 
@@ -589,6 +591,11 @@ impl NsMode {
         })
     }
 
+    /// The container's own, the default.
+    pub fn is_private(&self) -> bool {
+        *self == NsMode::Private
+    }
+
     /// The container named, for `container:NAME`.
     pub fn container(&self) -> Option<&str> {
         match self {
@@ -598,7 +605,21 @@ impl NsMode {
     }
 }
 
+/// As `NsMode::parse` reads `--uts` and `--pid` (a record's, read back).
+impl FromStr for NsMode {
+    type Err = NsModeError;
+
+    fn from_str(s: &str) -> Result<NsMode, NsModeError> {
+        NsMode::parse("uts or --pid", s)
+    }
+}
+
 impl IpcMode {
+    /// `private`, the default.
+    pub fn is_private(&self) -> bool {
+        *self == IpcMode::Private
+    }
+
     /// The container named, for `container:NAME`.
     pub fn container(&self) -> Option<&str> {
         match self {

@@ -7,7 +7,7 @@
 use super::caps;
 use super::exec::{self, env_value, ExecFailure};
 use super::init;
-use super::mounts::apply_mount_ops;
+use super::mounts::{apply_mount_ops, JoinedShm};
 use super::rootfs::{self, MountedRoot};
 use super::spec::MountOp;
 use super::spec::{SandboxSpec, User, DEFAULT_PATH};
@@ -34,6 +34,9 @@ pub(crate) struct ChildContext<'a> {
     /// A pidfd of the process whose network namespace to enter
     /// (`spec.join`), opened by the parent, which sees its pid.
     pub join: Option<std::os::fd::RawFd>,
+    /// The joined container's /dev/shm mount (`HostSide::joined_shm`),
+    /// for `MountOp::JoinedShm`.
+    pub joined_shm: Option<std::os::fd::RawFd>,
     /// `ToChild::NetReady` came while waiting for another reply.
     pub net_ready: std::cell::Cell<bool>,
     /// `ToChild::Seccomp` came while waiting for another reply.
@@ -141,7 +144,9 @@ fn run(ctx: &ChildContext) -> Result<std::convert::Infallible, Stop> {
         Some(&mut |fuse, options| fuse_daemon_from_parent(ctx, fuse, options)),
     )?;
     send(ctx, &ToParent::Rootfs(report), None)?;
-    apply_mount_ops(ctx.ops, root.as_fd())?;
+    if let Some(shm) = apply_mount_ops(ctx.ops, root.as_fd(), joined_shm(ctx).as_ref())? {
+        send(ctx, &ToParent::DevShm, Some(shm.as_fd()))?;
+    }
     proc_view(ctx, root.as_fd(), staging.as_fd())?;
     let pty = terminal(ctx, &root)?;
     rootfs::pivot_into(staging.as_fd(), root.as_fd())?;
@@ -395,6 +400,22 @@ fn send(
     fd: Option<rustix::fd::BorrowedFd>,
 ) -> Result<(), Stop> {
     ctx.channel.send(msg, fd).map_err(|_| Stop::Orphaned)
+}
+
+/// What `MountOp::JoinedShm` clones: the mount the parent passed down, in
+/// the mount namespace of the process whose namespaces are joined.
+fn joined_shm<'a>(ctx: &'a ChildContext<'_>) -> Option<JoinedShm<'a>> {
+    let (Some(pidfd), Some(mount), Some(join)) = (ctx.join, ctx.joined_shm, &ctx.spec.join) else {
+        return None;
+    };
+    // SAFETY: fds the parent opened, which we inherited and which stay
+    // open for as long as the context that names them.
+    let (pidfd, mount) = unsafe { (BorrowedFd::borrow_raw(pidfd), BorrowedFd::borrow_raw(mount)) };
+    Some(JoinedShm {
+        pid: join.pid,
+        pidfd,
+        mount,
+    })
 }
 
 /// Signal dispositions and mask as a fresh process has them: the caller's

@@ -239,6 +239,7 @@ pub fn exec(
         proc_view_off: None,
         born_in_cgroup: false,
         fuse_daemon: None,
+        dev_shm: None,
         status: None,
     };
     // EOF (the channel is close-on-exec) means the command was exec'd.
@@ -469,7 +470,7 @@ pub fn mount_stopped_root_with_volumes(
         .filter(|m| matches!(m, MountOp::Bind { .. } | MountOp::Volume { .. }))
         .cloned()
         .collect();
-    super::mounts::apply_mount_ops(&volumes, root.as_fd())?;
+    super::mounts::apply_mount_ops(&volumes, root.as_fd(), None)?;
     Ok(root)
 }
 

@@ -272,6 +272,9 @@ pub struct HostSide<'a> {
     /// uptime and load instead of the host's); without one the kernel
     /// answers. `exec`'d processes are not sent: theirs is the kernel's.
     pub sysinfo: Option<SysinfoServer>,
+    /// The /dev/shm mount of the container whose IPC namespace is joined
+    /// (`DevShm::Joined`): what its parent got (`Running::dev_shm`).
+    pub joined_shm: Option<OwnedFd>,
 }
 
 /// `HostSide::net`: on the tun fd and the route socket, the fd that
@@ -402,6 +405,7 @@ pub fn start_shared<'s, 'h>(
                 shared_userns: true,
                 cgroup_at_birth,
                 join: None,
+                joined_shm: None,
                 net_ready: std::cell::Cell::new(false),
                 seccomp: std::cell::RefCell::new(None),
             })
@@ -416,6 +420,7 @@ pub fn start_shared<'s, 'h>(
     drop(shared);
     let shared_userns = entered.is_some();
     let mut join_pidfd = None;
+    let joined_shm = host.joined_shm.as_ref().map(|fd| fd.as_raw_fd());
     let (pid, pidfd, cgroup_at_birth) = match entered {
         Some(p) => p,
         None => {
@@ -447,6 +452,7 @@ pub fn start_shared<'s, 'h>(
                         shared_userns: false,
                         cgroup_at_birth,
                         join: join_pidfd.as_ref().map(|fd| fd.as_raw_fd()),
+                        joined_shm,
                         net_ready: std::cell::Cell::new(false),
                         seccomp: std::cell::RefCell::new(None),
                     })
@@ -487,6 +493,7 @@ pub fn start_shared<'s, 'h>(
         proc_view_off: None,
         born_in_cgroup: cgroup_at_birth,
         fuse_daemon: None,
+        dev_shm: None,
         status: None,
     };
     if !spec.id_map.is_single() && spec.join.is_none() && !shared_userns {
@@ -612,6 +619,7 @@ fn follow_setup(
                 let _ = parent_end.send(&ToChild::ProcViewServed(served), None);
             }
             ToParent::ProcViewOff(why) => running.proc_view_off = Some(why.to_string()),
+            ToParent::DevShm => running.dev_shm = fd,
             ToParent::FuseRoot(options) => {
                 let served = match fd {
                     Some(fuse) => container_userns(&mut userns, &running)
@@ -877,6 +885,9 @@ pub struct Running {
     /// (fields drop after `Drop::drop` reaped it), which ends it.
     #[allow(dead_code)]
     fuse_daemon: Option<fuse_daemon::FuseDaemon>,
+    /// The mount of its /dev/shm when others may share it
+    /// (`DevShm::shared`).
+    dev_shm: Option<OwnedFd>,
     status: Option<ExitStatus>,
 }
 
@@ -911,6 +922,14 @@ impl Running {
     /// (the container sees the host's files), for a note.
     pub fn proc_view_off(&self) -> Option<&str> {
         self.proc_view_off.as_deref()
+    }
+
+    /// The mount of the container's /dev/shm, when `SandboxSpec::dev_shm`
+    /// lets others share it: what a container joining its IPC namespace
+    /// gets (`HostSide::joined_shm`). It stays this mount, whatever the
+    /// container mounts over its /dev/shm.
+    pub fn dev_shm(&self) -> Option<BorrowedFd<'_>> {
+        self.dev_shm.as_ref().map(|fd| fd.as_fd())
     }
 
     /// Whether pid 1 was born in `SandboxSpec::cgroup` (CLONE_INTO_CGROUP)

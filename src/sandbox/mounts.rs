@@ -85,6 +85,13 @@ pub fn mount_ops(spec: &SandboxSpec) -> Vec<MountOp> {
             read_only: false,
             real: false,
         }),
+        DevShm::Shareable => ops.push(MountOp::ShareableShm {
+            dst: "/dev/shm".into(),
+            size: spec.shm_size.unwrap_or(64 * MIB),
+        }),
+        DevShm::Joined => ops.push(MountOp::JoinedShm {
+            dst: "/dev/shm".into(),
+        }),
         DevShm::Absent => {}
     }
     if spec.namespaces.ipc || spec.join.as_ref().is_some_and(|j| j.ipc) {
@@ -200,16 +207,41 @@ pub fn real_bind_source(named: &Path) -> Result<PathBuf, BindSourceError> {
     Ok(real)
 }
 
-/// Applies `ops` in order under the directory `root` (the new root,
-/// before pivot_root). Host paths (`src`) resolve in the current root.
-pub(crate) fn apply_mount_ops(ops: &[MountOp], root: BorrowedFd) -> Result<(), SetupError> {
-    for op in ops {
-        apply_one(op, root)?;
-    }
-    Ok(())
+/// The /dev/shm of the container whose IPC namespace is joined, for
+/// `MountOp::JoinedShm`: the mount its parent got from its pid 1 (see
+/// `DevShm::Shareable`), and that container's pid 1, whose mount
+/// namespace holds it.
+pub(crate) struct JoinedShm<'a> {
+    /// Its pid in the caller's pid namespace.
+    pub pid: i32,
+    pub pidfd: BorrowedFd<'a>,
+    /// The mount, as fsmount or open_tree gave it over there.
+    pub mount: BorrowedFd<'a>,
 }
 
-fn apply_one(op: &MountOp, root: BorrowedFd) -> Result<(), SetupError> {
+/// Applies `ops` in order under the directory `root` (the new root,
+/// before pivot_root). Host paths (`src`) resolve in the current root.
+/// `joined` is what `MountOp::JoinedShm` clones. Returns the mount of a
+/// /dev/shm other containers may share (`MountOp::ShareableShm`,
+/// `JoinedShm`), for the parent to hand out.
+pub(crate) fn apply_mount_ops(
+    ops: &[MountOp],
+    root: BorrowedFd,
+    joined: Option<&JoinedShm>,
+) -> Result<Option<OwnedFd>, SetupError> {
+    let mut shared = None;
+    for op in ops {
+        apply_one(op, root, joined, &mut shared)?;
+    }
+    Ok(shared)
+}
+
+fn apply_one(
+    op: &MountOp,
+    root: BorrowedFd,
+    joined: Option<&JoinedShm>,
+    shared: &mut Option<OwnedFd>,
+) -> Result<(), SetupError> {
     let dst = op.destination();
     let fail = |errno: Errno, detail: Option<String>| SetupError {
         op: op.describe(),
@@ -379,11 +411,128 @@ fn apply_one(op: &MountOp, root: BorrowedFd) -> Result<(), SetupError> {
             let m = sys::clone_tree(target.as_fd(), Path::new("")).map_err(|e| fail(e, None))?;
             attach_read_only(m.as_fd(), target.as_fd(), true).map_err(|(e, what)| at(e, what))
         }
+        MountOp::ShareableShm { size, .. } => {
+            let target = mount_point()?;
+            let options = [
+                ("size", Some(size.to_string())),
+                ("mode", Some("1777".to_string())),
+            ];
+            let m = sys::new_fs("tmpfs", &options, noexec).map_err(fs_fail)?;
+            sys::attach(m.as_fd(), target.as_fd()).map_err(|e| fail(e, None))?;
+            // Still this mount once attached: whatever the container
+            // later mounts on /dev/shm or puts there instead, this is the
+            // one handed out.
+            *shared = Some(m);
+            Ok(())
+        }
+        MountOp::JoinedShm { .. } => {
+            let Some(joined) = joined else {
+                return Err(fail(
+                    Errno::INVAL,
+                    Some("the joined container's /dev/shm was not given".into()),
+                ));
+            };
+            let target = mount_point()?;
+            let m = clone_joined_shm(joined).map_err(|(e, what)| at(e, &what))?;
+            attach_private(m.as_fd(), target.as_fd()).map_err(|(e, what)| at(e, what))?;
+            *shared = Some(m);
+            Ok(())
+        }
         MountOp::RootReadOnly => match sys::set_read_only(root, false) {
             // The root is attached already: the fallback applies as is.
             Err(Errno::NOSYS) => sys::remount_read_only(root, false).map_err(|e| at(e, REMOUNT)),
             other => other.map_err(|e| fail(e, None)),
         },
+    }
+}
+
+/// A clone of the joined container's /dev/shm mount (`JoinedShm`). The
+/// kernel clones a mount only from inside the mount namespace it is
+/// attached in: this process enters that container's (its user namespace
+/// owns both), clones the mount it was given, by fd, and comes back to its
+/// own at once, its root and working directory as they were. Nothing is
+/// looked up by path over there, so a /dev/shm the container replaced by a
+/// link or mounted over changes nothing; the clone is of that one mount,
+/// not of what is mounted below it; and a mount the container unmounted
+/// is no longer in its namespace: refused (EINVAL).
+fn clone_joined_shm(joined: &JoinedShm) -> Result<OwnedFd, (Errno, String)> {
+    let dir = |path: &str| {
+        rustix::fs::open(
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            0.into(),
+        )
+        .map_err(|e| (e, format!("opening {path} to come back to it")))
+    };
+    let own = rustix::fs::open(
+        "/proc/thread-self/ns/mnt",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        0.into(),
+    )
+    .map_err(|e| (e, "opening this process's mount namespace".to_string()))?;
+    let (root, cwd) = (dir("/")?, dir(".")?);
+    crate::setns::join(joined.pid, joined.pidfd, libc::CLONE_NEWNS).map_err(|e| {
+        (
+            Errno::from_raw_os_error(e.errno()),
+            format!("entering the joined container's mount namespace: {e}"),
+        )
+    })?;
+    let cloned = rustix::mount::open_tree(
+        joined.mount,
+        "",
+        rustix::mount::OpenTreeFlags::OPEN_TREE_CLONE
+            | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | rustix::mount::OpenTreeFlags::AT_EMPTY_PATH,
+    );
+    // Back before anything else; an error here ends the set-up, which
+    // then runs nothing more in the other container's namespace.
+    let back = |e: Errno| {
+        (
+            e,
+            "coming back to this container's mount namespace".to_string(),
+        )
+    };
+    rustix::thread::move_into_link_name_space(
+        own.as_fd(),
+        Some(rustix::thread::LinkNameSpaceType::Mount),
+    )
+    .map_err(back)?;
+    rustix::process::fchdir(&root).map_err(back)?;
+    rustix::process::chroot(".").map_err(back)?;
+    rustix::process::fchdir(&cwd).map_err(back)?;
+    cloned.map_err(|e| {
+        let why = if e == Errno::INVAL {
+            "the joined container unmounted it"
+        } else {
+            "cloning it"
+        };
+        (e, why.to_string())
+    })
+}
+
+/// Attaches `m`, a clone of another container's mount, on `target` out of
+/// that mount's peer group: the other container may have made its mount
+/// shared, and then what it mounts on or below it (a host directory it was
+/// given) would reach the clone, and the clone's mounts it. Private before
+/// it is attached where the kernel has mount_setattr (5.12+); else just
+/// after, and refused if anything reached it in between.
+fn attach_private(m: BorrowedFd, target: BorrowedFd) -> Result<(), (Errno, &'static str)> {
+    match sys::set_private(m) {
+        Ok(()) => sys::attach(m, target).map_err(|e| (e, "attaching it")),
+        Err(Errno::NOSYS) => {
+            sys::attach(m, target).map_err(|e| (e, "attaching it"))?;
+            sys::make_attached_private(m).map_err(|e| match e {
+                Errno::BUSY => (
+                    e,
+                    "the joined container mounted something on it while it was being attached",
+                ),
+                e => (
+                    e,
+                    "making it private (mount(2): no mount_setattr before Linux 5.12)",
+                ),
+            })
+        }
+        Err(e) => Err((e, "making it private")),
     }
 }
 
@@ -607,6 +756,43 @@ mod tests {
         assert!(!mount_ops(&s)
             .iter()
             .any(|o| matches!(o, MountOp::Mqueue { .. })));
+        // Shared: a tmpfs of the spec's size handed out, or the joined
+        // container's, in the place of the container's own.
+        s.namespaces.ipc = true;
+        s.dev_shm = DevShm::Shareable;
+        s.shm_size = Some(8 << 20);
+        assert_eq!(
+            shm(&s),
+            [MountOp::ShareableShm {
+                dst: "/dev/shm".into(),
+                size: 8 << 20,
+            }]
+        );
+        s.dev_shm = DevShm::Joined;
+        assert_eq!(
+            shm(&s),
+            [MountOp::JoinedShm {
+                dst: "/dev/shm".into(),
+            }]
+        );
+        assert!(DevShm::Joined.shared() && DevShm::Shareable.shared());
+        assert!(!DevShm::Own.shared() && !DevShm::Host.shared());
+    }
+
+    /// `MountOp::JoinedShm` with nothing to clone fails, naming what is
+    /// missing, before it looks at the root or enters any namespace.
+    #[test]
+    fn a_joined_dev_shm_without_the_joined_mount_is_refused() {
+        let root = rustix::fs::open("/", OFlags::PATH | OFlags::CLOEXEC, 0.into()).unwrap();
+        let op = MountOp::JoinedShm {
+            dst: "/dev/shm".into(),
+        };
+        let e = apply_mount_ops(&[op], root.as_fd(), None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot mount the joined container's /dev/shm on /dev/shm: Invalid argument \
+             (the joined container's /dev/shm was not given)"
+        );
     }
 
     #[test]

@@ -593,6 +593,23 @@ pub enum DevShm {
     /// The host's /dev/shm, bound (`--ipc host`, whose POSIX shared
     /// memory is there).
     Host,
+    /// A tmpfs of its own (`shm_size`) that the containers joining its
+    /// IPC namespace share (`--ipc shareable`): its mount is handed to
+    /// the parent (`Running::dev_shm`), which serves it to them.
+    Shareable,
+    /// The /dev/shm of the container whose IPC namespace is joined
+    /// (`join.ipc`, `--ipc container:NAME`): the very mount its parent
+    /// holds (`HostSide::joined_shm`), cloned, never a path resolved in
+    /// it. Handed on to the parent as `Shareable`'s, for the containers
+    /// that join this one in turn.
+    Joined,
+}
+
+impl DevShm {
+    /// Whether the mount is handed to the parent for others to share.
+    pub fn shared(self) -> bool {
+        matches!(self, DevShm::Shareable | DevShm::Joined)
+    }
 }
 
 /// The namespaces besides user, mount and pid, which are always new.
@@ -738,6 +755,12 @@ impl SandboxSpec {
                 field: field.into(),
                 reason: e.to_string(),
             })?;
+        }
+        if self.dev_shm == DevShm::Joined && !self.join.as_ref().is_some_and(|j| j.ipc) {
+            return bad(
+                "dev_shm",
+                "the /dev/shm of a joined container needs its IPC namespace joined".into(),
+            );
         }
         if let Some(j) = &self.join {
             if (j.ipc && self.namespaces.ipc) || (j.uts && self.namespaces.uts) {
@@ -951,6 +974,17 @@ pub enum MountOp {
     /// The root mount (not the mounts on it) made read-only. Last, since
     /// mount points are made in the root before.
     RootReadOnly,
+    /// `DevShm::Shareable`'s /dev/shm: a tmpfs of `size` bytes (mode
+    /// 1777, nosuid, nodev, noexec) whose mount is handed to the parent.
+    ShareableShm {
+        dst: PathBuf,
+        size: u64,
+    },
+    /// `DevShm::Joined`'s /dev/shm: the joined container's mount, cloned
+    /// (see `mounts::JoinedShm`), and handed to the parent in turn.
+    JoinedShm {
+        dst: PathBuf,
+    },
 }
 
 impl MountOp {
@@ -967,7 +1001,9 @@ impl MountOp {
             | MountOp::Symlink { dst, .. }
             | MountOp::Dir { dst }
             | MountOp::Mask { dst }
-            | MountOp::ReadOnly { dst } => dst,
+            | MountOp::ReadOnly { dst }
+            | MountOp::ShareableShm { dst, .. }
+            | MountOp::JoinedShm { dst } => dst,
             MountOp::RootReadOnly => Path::new("/"),
         }
     }
@@ -978,7 +1014,8 @@ impl MountOp {
             MountOp::Proc { .. } => "mount proc on".into(),
             MountOp::Sysfs { .. } => "mount sysfs on".into(),
             MountOp::Cgroup2 { .. } => "mount cgroup2 on".into(),
-            MountOp::Tmpfs { .. } => "mount tmpfs on".into(),
+            MountOp::Tmpfs { .. } | MountOp::ShareableShm { .. } => "mount tmpfs on".into(),
+            MountOp::JoinedShm { .. } => "mount the joined container's /dev/shm on".into(),
             MountOp::DevPts { .. } => "mount devpts on".into(),
             MountOp::Mqueue { .. } => "mount mqueue on".into(),
             MountOp::Bind { src, .. } => format!("bind-mount {} on", src.display()),
@@ -1002,6 +1039,23 @@ mod tests {
             Rootfs::Dir("/tmp/root".into()),
             vec!["true".into()],
         )
+    }
+
+    #[test]
+    fn a_joined_dev_shm_needs_the_ipc_namespace_joined() {
+        let mut s = spec();
+        s.dev_shm = DevShm::Joined;
+        let e = s.validate().unwrap_err();
+        assert_eq!(e.field, "dev_shm", "{e}");
+        s.namespaces.ipc = false;
+        s.join = Some(JoinNamespaces {
+            pid: 42,
+            net: false,
+            ipc: true,
+            uts: false,
+            pid_ns: false,
+        });
+        assert!(s.validate().is_ok());
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub(crate) enum ToParent {
     /// A fuse-overlayfs root is mounted (detached) with these `-o`
     /// options: its /dev/fuse fd rides along for the parent to serve.
     FuseRoot(String),
+    /// The mount of a /dev/shm other containers may share
+    /// (`DevShm::shared`) rides along, for the parent to hand out.
+    DevShm,
     /// The /proc view is off: FUSE is not usable here (why).
     ProcViewOff(SetupError),
     /// The next thing is execve: EOF now means it worked.

@@ -412,6 +412,8 @@ struct MountAttr {
 }
 
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
+/// mount_attr's propagation: mount(2)'s MS_PRIVATE.
+const MS_PRIVATE: u64 = 1 << 18;
 
 /// Makes the mount `mnt` (and with `recursive` its submounts) read-only.
 /// Unlike a remount, this leaves the flags the kernel locked (nosuid,
@@ -448,8 +450,56 @@ pub(crate) fn set_read_only(mnt: BorrowedFd, recursive: bool) -> Result<(), Errn
     Ok(())
 }
 
-/// A seam for tests: makes `set_read_only` answer ENOSYS as kernels
-/// before 5.12 do, so that the fallback runs on any kernel. The fallback
+/// Takes the detached mount `mnt` out of its peer group (private), so
+/// that no mount made on or below the mount it was cloned from reaches it,
+/// and none of its own reaches that one. ENOSYS where the kernel has no
+/// mount_setattr (before 5.12), as `set_read_only`.
+pub(crate) fn set_private(mnt: BorrowedFd) -> Result<(), Errno> {
+    if !mount_setattr_allowed() {
+        return Err(Errno::NOSYS);
+    }
+    let attr = MountAttr {
+        attr_set: 0,
+        attr_clr: 0,
+        propagation: MS_PRIVATE,
+        userns_fd: 0,
+    };
+    // SAFETY: the path is a valid empty C string, attr a valid mount_attr
+    // of the size passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            mnt.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r == -1 {
+        return Err(Errno::from_raw_os_error(last_errno()));
+    }
+    Ok(())
+}
+
+/// The fallback of `set_private` for kernels without mount_setattr: the
+/// ATTACHED mount `mnt` made private by mount(2), then refused (EBUSY)
+/// when anything reached it from its peer group before: a mount on it or
+/// below it.
+pub(crate) fn make_attached_private(mnt: BorrowedFd) -> Result<(), Errno> {
+    let name = format!("/proc/self/fd/{}", mnt.as_raw_fd());
+    rustix::mount::mount_change(name.as_str(), rustix::mount::MountPropagationFlags::PRIVATE)?;
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
+    if !submounts(&mountinfo, mount_id(mnt)?).is_empty() {
+        return Err(Errno::BUSY);
+    }
+    Ok(())
+}
+
+/// A seam for tests: makes `set_read_only` (and `set_private`) answer
+/// ENOSYS as kernels before 5.12 do, so that the fallback runs on any
+/// kernel. The fallback
 /// itself is the real mount(2); tests/vm proves it on 5.10.
 pub const NO_MOUNT_SETATTR_ENV: &str = "BURROW_TEST_NO_MOUNT_SETATTR";
 

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
@@ -47,6 +47,10 @@ pub enum Request {
     /// why it did not start) once it is made. `Done` at once when the
     /// container runs; no answer from a supervisor that is ending.
     Start,
+    /// The mount of the container's /dev/shm, for a container joining its
+    /// IPC namespace (`sandbox::Running::dev_shm`): answered `DevShm`
+    /// with it attached (SCM_RIGHTS), or `Failed` with why not.
+    DevShm,
 }
 
 /// The answer to `Stop`, `Kill` and `Wait`: one JSON line.
@@ -63,6 +67,8 @@ pub enum Reply {
         exit_code: i32,
         output: String,
     },
+    /// The answer to `Request::DevShm`: the mount rides along.
+    DevShm,
 }
 
 /// Why a request went unanswered: the supervisor that got it is older
@@ -121,6 +127,31 @@ pub(super) fn reply(sock: &mut UnixStream, r: &Reply) {
     let mut line = serde_json::to_vec(r).unwrap_or_default();
     line.push(b'\n');
     let _ = sock.write_all(&line);
+}
+
+/// `reply`, with `fd` attached to the line (SCM_RIGHTS).
+pub(super) fn reply_with_fd(sock: &mut UnixStream, r: &Reply, fd: BorrowedFd) {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let _ = sock.set_nonblocking(false);
+    let mut line = serde_json::to_vec(r).unwrap_or_default();
+    line.push(b'\n');
+    let fds = [fd.as_raw_fd()];
+    let sent = loop {
+        match sendmsg::<()>(
+            sock.as_raw_fd(),
+            &[std::io::IoSlice::new(&line)],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        ) {
+            Err(nix::Error::EINTR) => continue,
+            other => break other,
+        }
+    };
+    // The fd went with the first byte; the rest of a short write follows.
+    if let Ok(n) = sent {
+        let _ = sock.write_all(&line[n..]);
+    }
 }
 
 impl Client {
@@ -249,6 +280,56 @@ pub fn read_reply(sock: &mut UnixStream) -> Option<Reply> {
     serde_json::from_slice(&data[..end]).ok().map(said_plainly)
 }
 
+/// The mount of the /dev/shm of the container whose supervisor listens on
+/// `socket` (`Request::DevShm`), or why there is none.
+pub fn dev_shm(socket: &Path) -> Result<OwnedFd, String> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let sock = connect(socket, &Request::DevShm)
+        .ok_or_else(|| "its supervisor does not answer (is it running?)".to_string())?;
+    let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut data = Vec::new();
+    let mut fd = None;
+    let mut b = [0u8; 256];
+    while !data.contains(&b'\n') {
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let mut iov = [std::io::IoSliceMut::new(&mut b)];
+        let got = match recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(msg) => {
+                for c in msg.cmsgs().into_iter().flatten() {
+                    if let ControlMessageOwned::ScmRights(fds) = c {
+                        for raw in fds {
+                            // SAFETY: the kernel just installed this fd in
+                            // our table; nobody else owns it.
+                            let owned =
+                                unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+                            fd.get_or_insert(owned);
+                        }
+                    }
+                }
+                msg.bytes
+            }
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(format!("reading its supervisor's answer: {e}")),
+        };
+        if got == 0 {
+            break;
+        }
+        data.extend_from_slice(&b[..got]);
+    }
+    let end = data.iter().position(|&b| b == b'\n').unwrap_or(data.len());
+    match serde_json::from_slice(&data[..end]).map(said_plainly) {
+        Ok(Reply::DevShm) => fd.ok_or_else(|| "its supervisor sent no mount".to_string()),
+        Ok(Reply::Failed(why)) => Err(why),
+        Ok(other) => Err(format!("its supervisor answered {other:?}")),
+        Err(_) => Err("its supervisor did not answer".to_string()),
+    }
+}
+
 /// Supervisors of burrows before `parse_request` answered a request they
 /// did not know with the parser's words ("unknown variant `Start`,
 /// expected one of ..."): what they mean, said plainly.
@@ -264,6 +345,7 @@ fn said_plainly(reply: Reply) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
 
     /// What a supervisor of the burrow before `Request::Start` (2dd12f1)
     /// answered `start`'s request, byte for byte.
@@ -278,6 +360,43 @@ mod tests {
             Some(Reply::Failed(why)) => assert_eq!(why, OLDER_SUPERVISOR),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A supervisor's answers to `DevShm`: the fd it holds, which comes
+    /// out as the same file, or why it has none, said as such.
+    #[test]
+    fn dev_shm_comes_back_as_the_supervisors_fd_or_as_why_not() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join(SOCKET);
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let held = tempfile::tempfile().unwrap();
+        let want = held.metadata().unwrap().ino();
+        let server = std::thread::spawn(move || {
+            for answer in [Some(held.as_fd()), None] {
+                let (mut sock, _) = listener.accept().unwrap();
+                let mut line = Vec::new();
+                let mut b = [0u8; 1];
+                while sock.read(&mut b).unwrap() == 1 && b[0] != b'\n' {
+                    line.push(b[0]);
+                }
+                assert!(matches!(parse_request(&line), Ok(Request::DevShm)));
+                match answer {
+                    Some(fd) => reply_with_fd(&mut sock, &Reply::DevShm, fd),
+                    None => reply(&mut sock, &Reply::Failed("it is not running".into())),
+                }
+            }
+        });
+        let fd = dev_shm(&socket).unwrap();
+        let got = std::fs::File::from(fd).metadata().unwrap().ino();
+        assert_eq!(got, want);
+        assert_eq!(dev_shm(&socket).unwrap_err(), "it is not running");
+        server.join().unwrap();
+        drop(dir);
+        assert_eq!(
+            dev_shm(&socket).unwrap_err(),
+            "its supervisor does not answer (is it running?)"
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ use super::log::{self, LogWriter, Stream};
 use super::record::{self, Containers, State, Status};
 use crate::image::store::now;
 use crate::net::PublishedPort;
+use crate::sandbox::spec::DevShm;
 use crate::sandbox::{self, Running, SandboxError, SandboxSpec};
 use crate::time::rfc3339;
 use control::{reply, socket_path, Client, ClientKind};
@@ -624,6 +625,26 @@ impl Supervisor {
                 })
             })?;
         }
+        // `--ipc container:`'s /dev/shm: the very mount that container's
+        // supervisor holds, asked for at each start as that container
+        // gets a new one when it starts again.
+        let joined_shm = match (&self.plan.join_container, spec.dev_shm) {
+            (Some((_, id)), DevShm::Joined) => {
+                let socket = self.plan.runtime_dir.with_file_name(id).join(SOCKET);
+                Some(control::dev_shm(&socket).map_err(|why| {
+                    SandboxError::Setup(crate::sandbox::SetupError {
+                        op: format!(
+                            "share the /dev/shm of container {}",
+                            id.get(..12).unwrap_or(id)
+                        ),
+                        path: None,
+                        errno: None,
+                        detail: Some(why),
+                    })
+                })?)
+            }
+            _ => None,
+        };
         // The attached client's window, on the terminal from its start:
         // set after, it would reach the command as a SIGWINCH mid-way.
         spec.window = spec.window.or(self.io.window);
@@ -675,6 +696,7 @@ impl Supervisor {
                 .then(|| super::procfuse::server(spec.cgroup.clone())),
             sysinfo: (!spec.proc_view.is_empty())
                 .then(|| super::procfuse::sysinfo_server(spec.cgroup.clone())),
+            joined_shm,
         };
         let passthrough = self.plan.log.driver == super::spec::LogDriver::Passthrough;
         // The container's stdio as we hold it: the pipes' other ends
@@ -1475,6 +1497,17 @@ impl Supervisor {
                 self.restart_at = Some(Instant::now());
                 self.clients[i].kind = ClientKind::Starting;
                 true
+            }
+            Request::DevShm => {
+                let sock = &mut self.clients[i].sock;
+                match self.running.as_ref().map(|r| r.dev_shm()) {
+                    Some(Some(fd)) => control::reply_with_fd(sock, &Reply::DevShm, fd),
+                    Some(None) => {
+                        reply(sock, &Reply::Failed("its /dev/shm is not shareable".into()))
+                    }
+                    None => reply(sock, &Reply::Failed("it is not running".into())),
+                }
+                false
             }
             Request::Healthcheck => {
                 if self.plan.health.is_none() || self.running.is_none() {
