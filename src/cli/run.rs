@@ -19,14 +19,23 @@ pub struct Run {
     /// Run in the background under a supervisor; print the container's id.
     #[arg(short, long)]
     detach: bool,
+    /// Pass the signals `run` gets on to the container (--sig-proxy=false: they end `run` alone, and the container runs on); a terminal (-t) delivers its own.
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    sig_proxy: bool,
     #[command(flatten)]
     create: Create,
 }
 
 impl Run {
     pub fn exec(self, ctx: &Context) -> Result<i32> {
-        let mut spec = in_new_pod(ctx, self.create.spec()?)?;
+        let mut spec = self.create.spec()?;
+        // docker's words: a detached run attaches nothing.
+        if self.detach && !spec.attach.is_empty() {
+            return Err(crate::Error::Usage("Conflicting options: -a and -d".into()));
+        }
         spec.detach = self.detach;
+        spec.no_sig_proxy = !self.sig_proxy;
+        let spec = in_new_pod(ctx, spec)?;
         run::run(ctx, &spec).map_err(not_found_is_125)
     }
 }
@@ -120,6 +129,9 @@ pub struct Create {
     /// Name the container.
     #[arg(long)]
     name: Option<String>,
+    /// Connect only this stream of the container to yours: STDIN, STDOUT or STDERR (repeatable; default stdout and stderr, and stdin with -i). Output not attached still goes to the log; with neither output, the container's id is printed.
+    #[arg(short, long = "attach", value_name = "STREAM", value_parser = values::std_stream)]
+    attach: Vec<ctr::spec::StdStream>,
     /// Keep stdin open.
     #[arg(short, long)]
     interactive: bool,
@@ -343,6 +355,8 @@ impl Create {
             limits: self.limits.limits(),
             oom_score_adj: self.oom_score_adj,
             detach: false,
+            attach: self.attach,
+            no_sig_proxy: false,
             restart: self.restart.unwrap_or_default(),
             health: self.health.flags(),
         })

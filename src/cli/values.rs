@@ -220,6 +220,11 @@ pub fn detach_keys(s: &str) -> Result<crate::container::spec::DetachKeys, FlagEr
     s.parse().map_err(FlagError)
 }
 
+/// `-a/--attach STDIN|STDOUT|STDERR`.
+pub fn std_stream(s: &str) -> Result<crate::container::spec::StdStream, FlagError> {
+    s.parse().map_err(FlagError)
+}
+
 /// `--userns`.
 pub fn userns(s: &str) -> Result<UsernsMode, FlagError> {
     flag(s.parse::<UsernsMode>())

@@ -8,7 +8,7 @@
 use super::images::Context;
 use super::log::{self, Frame, LogReader, Stream};
 use super::record::{self, Containers, Record, State, Status};
-use super::spec::DetachKeys;
+use super::spec::{Attached, DetachKeys};
 use super::supervisor::{self as supervise, Plan, Reply, Report, Request};
 use super::ContainerError;
 use crate::container::error::{Error, Result};
@@ -446,7 +446,13 @@ pub fn attach(ctx: &Context, input: &str, stdin: bool, keys: Option<&DetachKeys>
             ))
         })?;
     let sock_path = socket(ctx, &r.id);
-    relay_on_terminal(sock, &sock_path, stdin, r.config.tty, keys_of(&r, keys))
+    // docker's `attach` shows both outputs, whatever `-a` the run had.
+    let outputs = Attached {
+        stdin,
+        stdout: true,
+        stderr: true,
+    };
+    relay_on_terminal(sock, &sock_path, outputs, r.config.tty, keys_of(&r, keys))
 }
 
 /// Our terminal's size, when it is the container's terminal's input.
@@ -472,16 +478,17 @@ fn keys_of(r: &Record, given: Option<&DetachKeys>) -> DetachKeys {
 fn relay_on_terminal(
     sock: std::os::unix::net::UnixStream,
     socket: &Path,
-    stdin: bool,
+    streams: Attached,
     tty: bool,
     keys: DetachKeys,
 ) -> Result<i32> {
+    let stdin = streams.stdin;
     let _raw = (tty && stdin)
         .then(supervise::terminal::RawMode::enter)
         .flatten();
     // Our window's changes follow to the container's terminal.
     let resize = our_window(tty, stdin).is_some().then_some(socket);
-    relay_attached_keys(sock, stdin, tty.then_some(&keys), resize)
+    relay_attached_keys(sock, streams, tty.then_some(&keys), resize)
 }
 
 /// Tells the supervisor on `socket` our terminal's new size.
@@ -497,7 +504,7 @@ fn send_window(socket: &Path) {
 /// (a terminal), until they are typed (0, the container runs on).
 fn relay_attached_keys(
     mut sock: std::os::unix::net::UnixStream,
-    stdin: bool,
+    streams: Attached,
     detach_keys: Option<&DetachKeys>,
     resize: Option<&Path>,
 ) -> Result<i32> {
@@ -514,7 +521,7 @@ fn relay_attached_keys(
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut buf = vec![0u8; 32 * 1024];
     let mut pending = Vec::new();
-    let mut stdin_open = stdin;
+    let mut stdin_open = streams.stdin;
     let input = std::io::stdin();
     loop {
         let mut fds = vec![PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
@@ -582,6 +589,15 @@ fn relay_attached_keys(
             let used = log::decode_all(&pending, &mut frames);
             pending.drain(..used);
             for f in frames {
+                // An output not attached (`-a`) is in the log only.
+                let shown = match f.stream {
+                    Stream::Stdout => streams.stdout,
+                    Stream::Stderr => streams.stderr,
+                    Stream::Mark | Stream::Exit => true,
+                };
+                if !shown {
+                    continue;
+                }
                 match f.stream {
                     Stream::Stdout => {
                         let mut o = std::io::stdout().lock();
@@ -616,7 +632,21 @@ pub fn start_attached(
             let sock_path = socket(ctx, &r.id);
             let window = our_window(r.config.tty, stdin);
             let sock = launch_attached(ctx, &dir, &sock_path, stdin, window)?;
-            let code = relay_on_terminal(sock, &sock_path, stdin, r.config.tty, keys_of(&r, keys))?;
+            // The outputs `create -a` named (docker's AttachStdout and
+            // AttachStderr); both for a container that records neither
+            // (made by `run -d`, or `create -a stdin`), as docker's
+            // `start -a` shows both.
+            let (stdout, stderr) = match (r.config.attach_stdout, r.config.attach_stderr) {
+                (false, false) => (true, true),
+                named => named,
+            };
+            let streams = Attached {
+                stdin,
+                stdout,
+                stderr,
+            };
+            let code =
+                relay_on_terminal(sock, &sock_path, streams, r.config.tty, keys_of(&r, keys))?;
             if r.auto_remove {
                 wait_removed(ctx, &r, &dir);
             }

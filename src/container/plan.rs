@@ -472,6 +472,11 @@ impl Plan {
     /// The record's view of the container (what `inspect` shows), with
     /// the host ports as bound.
     pub fn record_config(&self, spec: &RunSpec, ports: Vec<PublishedPort>) -> ContainerConfig {
+        // `run -d` attaches nothing, as docker records it.
+        let attached = match spec.detach {
+            true => super::spec::Attached::NONE,
+            false => spec.attached(),
+        };
         ContainerConfig {
             cmd: self.process.argv.clone(),
             env: self.process.env.clone(),
@@ -480,6 +485,9 @@ impl Plan {
             hostname: self.process.hostname.clone(),
             tty: spec.tty,
             open_stdin: spec.interactive,
+            attach_stdin: attached.stdin,
+            attach_stdout: attached.stdout,
+            attach_stderr: attached.stderr,
             init: spec.init,
             read_only: spec.read_only,
             mounts: self.mounts.clone(),

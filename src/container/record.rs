@@ -171,6 +171,13 @@ pub struct ContainerConfig {
     pub tty: bool,
     /// `-i`: its stdin is kept open.
     pub open_stdin: bool,
+    /// docker's AttachStdin, AttachStdout, AttachStderr: the streams a
+    /// foreground `run` connected, or `start -a` connects (`-a`, `-i`);
+    /// none for `run -d`. A record from before them attached stdout and
+    /// stderr.
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
     /// `--init`: burrow's init is pid 1 and the command its child.
     pub init: bool,
     /// `--read-only`: its root filesystem is mounted read-only.
@@ -252,6 +259,9 @@ impl Default for ContainerConfig {
             hostname: String::new(),
             tty: false,
             open_stdin: false,
+            attach_stdin: false,
+            attach_stdout: true,
+            attach_stderr: true,
             init: false,
             read_only: false,
             mounts: Vec::new(),

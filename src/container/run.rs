@@ -101,24 +101,37 @@ fn check_host_flags(spec: &RunSpec, outlives: bool) -> Result<(), SpecError> {
 /// `detach`, starts it under its own supervisor and prints its id).
 pub fn run(ctx: &Context, spec: &RunSpec) -> Result<i32> {
     // An interactive run on a terminal can be left with the detach keys
-    // (Ctrl-P Ctrl-Q) and attached again, as docker's: its supervisor is
-    // then the one a detached container has, started attached, as `start
-    // -a -i` starts it, and this process is its first client.
+    // (Ctrl-P Ctrl-Q) and attached again, as docker's; one without
+    // --sig-proxy leaves the container running when a signal ends it. The
+    // supervisor of either is the one a detached container has, started
+    // attached, as `start -a` starts it, and this process is its first
+    // client (which passes no signal on).
     let detachable = spec.detach_keys.as_ref().is_none_or(|k| !k.0.is_empty());
-    if spec.tty && spec.interactive && !spec.detach && detachable && std::io::stdin().is_terminal()
-    {
+    let leavable = spec.tty && spec.interactive && detachable && std::io::stdin().is_terminal();
+    if !spec.detach && (leavable || !spec.proxies_signals()) {
+        if !spec.proxies_signals() && spec.log.driver == super::spec::LogDriver::Passthrough {
+            return Err(spec_err(SpecError::Passthrough(
+                "cannot be used with --sig-proxy=false: the container would outlive the stdio it was given",
+            )));
+        }
         let (id, _) = create_or_run(ctx, spec, true)?;
-        let code = super::lifecycle::start_attached(ctx, &id, true, None)?;
+        let attached = spec.attached();
+        if attached.no_output() {
+            println!("{id}");
+        }
+        let code = super::lifecycle::start_attached(ctx, &id, spec.interactive, None)?;
         if spec.remove {
             wait_removed(ctx, &id);
         }
-        return Ok(code);
+        return Ok(if attached.no_output() { 0 } else { code });
     }
     let (id, code) = create_or_run(ctx, spec, false)?;
     if spec.detach {
         println!("{id}");
     }
-    Ok(code)
+    // docker's client, with neither output attached, ends with 0 once the
+    // container has (its status is in `inspect`).
+    Ok(if spec.attached().no_output() { 0 } else { code })
 }
 
 /// After an attached `--rm` run: returns once the supervisor removed the
@@ -496,10 +509,16 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
                 }))
             })?;
     }
+    // docker's run with no output attached prints the id (and its
+    // status is 0, see `run`).
+    if !outlives && spec.attached().no_output() {
+        println!("{id}");
+    }
     let started = Started {
         record,
         created,
         scope,
+        attached: spec.attached(),
     };
     let code = start_and_wait(ctx, &dir, plan, bound, started, create_only)?;
     Ok((id, code))
@@ -621,18 +640,8 @@ struct HeldSignals {
 
 impl HeldSignals {
     fn hold() -> Result<HeldSignals> {
-        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
-        let mut held = SigSet::empty();
-        for s in [
-            Signal::SIGINT,
-            Signal::SIGTERM,
-            Signal::SIGHUP,
-            Signal::SIGQUIT,
-            Signal::SIGUSR1,
-            Signal::SIGUSR2,
-        ] {
-            held.add(s);
-        }
+        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow};
+        let held = supervisor::terminal::proxied_signals();
         let mut old = SigSet::empty();
         pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut old)).map_err(|e| {
             Error::Sandbox(crate::sandbox::SandboxError::Sys {
@@ -684,6 +693,8 @@ struct Started {
     created: Option<record::Unannounced>,
     /// The scope's D-Bus helper, started early.
     scope: Option<crate::cgroup::EarlyScope>,
+    /// The streams a foreground run connects to ours (`-a`).
+    attached: super::spec::Attached,
 }
 
 fn start_and_wait(
@@ -738,6 +749,7 @@ fn start_and_wait(
         record: started.record,
         scope: started.scope,
         created: started.created,
+        attached: started.attached,
     };
     match supervisor::foreground(dir, plan_dir, supervised, fg) {
         Ok(code) => Ok(code),

@@ -340,6 +340,65 @@ impl LogConfig {
     }
 }
 
+/// One of the container's standard streams, as `-a/--attach` names it
+/// (`stdin`, `STDOUT`: any case, as docker takes them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdStream {
+    Stdin,
+    Stdout,
+    Stderr,
+}
+
+impl FromStr for StdStream {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "stdin" => Ok(StdStream::Stdin),
+            "stdout" => Ok(StdStream::Stdout),
+            "stderr" => Ok(StdStream::Stderr),
+            _ => Err(format!(
+                "-a/--attach {s:?}: no such stream; valid streams are STDIN, STDOUT and STDERR"
+            )),
+        }
+    }
+}
+
+/// Which of the container's standard streams are connected to the caller's
+/// (docker's AttachStdin, AttachStdout, AttachStderr): a foreground `run`'s,
+/// or `start -a`'s for a created container. What is not attached still
+/// goes to the log; a container's stdin is open only with `-i`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attached {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+}
+
+impl Attached {
+    /// `run -d`'s: nothing.
+    pub const NONE: Attached = Attached {
+        stdin: false,
+        stdout: false,
+        stderr: false,
+    };
+
+    /// As docker decides them: the streams `-a` names, else stdout and
+    /// stderr; stdin with `-i` whatever `-a` says.
+    pub fn of(given: &[StdStream], interactive: bool) -> Attached {
+        let named = |s| given.contains(&s);
+        Attached {
+            stdin: interactive || named(StdStream::Stdin),
+            stdout: given.is_empty() || named(StdStream::Stdout),
+            stderr: given.is_empty() || named(StdStream::Stderr),
+        }
+    }
+
+    /// Neither output: `run` prints the container's id, as docker's does.
+    pub fn no_output(&self) -> bool {
+        !self.stdout && !self.stderr
+    }
+}
+
 /// `--detach-keys`: the key sequence that leaves an attached terminal,
 /// as docker spells it (`ctrl-p,ctrl-q`, `ctrl-@`, `a`, `ctrl-[`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -800,6 +859,12 @@ pub struct RunSpec {
     pub oom_score_adj: Option<i32>,
     /// `-d`: a supervisor runs the container; `run` prints its id.
     pub detach: bool,
+    /// `-a/--attach`, as given: empty attaches stdout and stderr (and
+    /// stdin with `-i`), see `Attached::of`.
+    pub attach: Vec<StdStream>,
+    /// `--sig-proxy=false`: a foreground run does not pass the signals it
+    /// gets on to the container (which then outlives it).
+    pub no_sig_proxy: bool,
     /// `--restart`.
     pub restart: RestartPolicy,
     /// `--health-*` and `--no-healthcheck`.
@@ -841,6 +906,20 @@ pub struct RunSpec {
     /// The pod (by id) whose infra container this is: it runs nothing
     /// and holds the pod's namespaces (`SandboxSpec::pause`).
     pub infra_of: Option<String>,
+}
+
+impl RunSpec {
+    /// The streams a run connects to the caller's (docker's Attach*).
+    pub fn attached(&self) -> Attached {
+        Attached::of(&self.attach, self.interactive)
+    }
+
+    /// Whether a foreground run passes the signals it gets on to the
+    /// container: `--sig-proxy`, which docker ignores with `-t` (the
+    /// terminal delivers them).
+    pub fn proxies_signals(&self) -> bool {
+        self.tty || !self.no_sig_proxy
+    }
 }
 
 /// `--volumes-from CONTAINER[:ro|rw]`: that container's volumes and bind
@@ -1079,6 +1158,42 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn attach_streams_are_docker_s_whatever_their_case_and_i_attaches_stdin() {
+        use StdStream::*;
+        for (text, want) in [("stdin", Stdin), ("STDOUT", Stdout), ("StdErr", Stderr)] {
+            assert_eq!(text.parse::<StdStream>(), Ok(want));
+        }
+        let bad = "stdfoo".parse::<StdStream>().unwrap_err();
+        assert!(bad.contains("\"stdfoo\"") && bad.contains("STDIN, STDOUT and STDERR"));
+        let a = |stdin, stdout, stderr| Attached {
+            stdin,
+            stdout,
+            stderr,
+        };
+        // None named: both outputs, stdin with -i only.
+        assert_eq!(Attached::of(&[], false), a(false, true, true));
+        assert_eq!(Attached::of(&[], true), a(true, true, true));
+        // Named: those alone, but -i attaches stdin in any case.
+        assert_eq!(Attached::of(&[Stdout], false), a(false, true, false));
+        assert_eq!(Attached::of(&[Stdout], true), a(true, true, false));
+        assert_eq!(Attached::of(&[Stdin], false), a(true, false, false));
+        assert!(Attached::of(&[Stdin], false).no_output());
+        assert!(!Attached::of(&[Stderr], false).no_output());
+    }
+
+    #[test]
+    fn sig_proxy_is_ignored_with_a_terminal() {
+        let spec = |tty, no_sig_proxy| RunSpec {
+            tty,
+            no_sig_proxy,
+            ..Default::default()
+        };
+        assert!(spec(false, false).proxies_signals());
+        assert!(!spec(false, true).proxies_signals());
+        assert!(spec(true, true).proxies_signals());
     }
 
     #[test]

@@ -209,12 +209,19 @@ pub struct Foreground {
     pub scope: Option<crate::cgroup::EarlyScope>,
     /// The container's `create` event, written while its set-up runs.
     pub created: Option<record::Unannounced>,
+    /// `-a`: which of its outputs go to our stdout and stderr (all of
+    /// them go to the log).
+    pub attached: super::spec::Attached,
 }
 
 /// The `run` process's own stdio, for a foreground container.
 struct Host {
     /// `-i`: our stdin goes to the container until its end.
     stdin_open: bool,
+    /// `-a`: the container's stdout (or terminal) goes to ours, its
+    /// stderr to ours.
+    stdout: bool,
+    stderr: bool,
     /// With `-t` on a terminal: ours in raw mode while the container runs.
     raw: Option<terminal::RawMode>,
     /// Where the note about a missing cgroup is remembered.
@@ -389,7 +396,10 @@ pub fn foreground(
     // (and the terminal, out of raw mode) as it would there.
     let _panic_hook = panic_record(dir, log_dir, &plan).map(panic::install);
     let host = Host {
+        // -i attaches stdin whatever -a says, as docker's.
         stdin_open: plan.interactive,
+        stdout: fg.attached.stdout,
+        stderr: fg.attached.stderr,
         raw: None,
         cgroup_note: fg.cgroup_note,
         scope: fg.scope,
@@ -921,10 +931,11 @@ impl Supervisor {
     /// The loop, until the container is gone for good.
     fn run(&mut self) -> Result<(), SupervisorError> {
         use nix::sys::signal::Signal;
-        let tty = self.io.pty.is_some();
         let signals = match &self.host {
-            // A foreground container takes what a terminal sends `run`.
-            Some(_) => terminal::SignalsIn::forwarded(tty)?,
+            // A foreground container takes the signals `run` gets, as
+            // docker's --sig-proxy passes them on (a run without it is
+            // not a foreground one: see `run::run`).
+            Some(_) => terminal::SignalsIn::proxied()?,
             None => terminal::SignalsIn::of(&[Signal::SIGTERM, Signal::SIGINT], false)?,
         };
         let stdin = std::io::stdin();
@@ -1192,8 +1203,12 @@ impl Supervisor {
                 }
                 Ok(n) => {
                     let data = &self.buf[..n];
-                    if self.host.is_some() {
-                        let to = if stream == Stream::Stderr { 2 } else { 1 };
+                    let ours = match (&self.host, stream) {
+                        (Some(h), Stream::Stderr) => h.stderr.then_some(2),
+                        (Some(h), _) => h.stdout.then_some(1),
+                        (None, _) => None,
+                    };
+                    if let Some(to) = ours {
                         // SAFETY: our stdout or stderr, borrowed for a write.
                         let to = unsafe { BorrowedFd::borrow_raw(to) };
                         let _ = terminal::write_all(to, data);

@@ -152,16 +152,67 @@ pub struct SignalsIn {
     old: nix::sys::signal::SigSet,
 }
 
+/// The signals a foreground `run` passes on to its container, as docker's
+/// `--sig-proxy` does: every one a process can catch (the real-time ones
+/// too) but docker's exceptions, SIGCHLD, SIGPIPE and SIGURG, and the
+/// faults a process raises on itself (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+/// SIGTRAP, SIGSYS): blocked, they would hide a crash of burrow's own.
+pub fn proxied_signals() -> nix::sys::signal::SigSet {
+    const KEPT: [i32; 11] = [
+        libc::SIGKILL,
+        libc::SIGSTOP,
+        libc::SIGCHLD,
+        libc::SIGPIPE,
+        libc::SIGURG,
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGFPE,
+        libc::SIGILL,
+        libc::SIGTRAP,
+        libc::SIGSYS,
+    ];
+    // SAFETY: a zeroed sigset_t is a valid value to empty and fill.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid sigset_t this function owns.
+    unsafe { libc::sigemptyset(&mut set) };
+    // Between the standard signals and SIGRTMIN() are the C library's own
+    // (its threads' cancellation and set*id), never ours to take.
+    let standard = 1..32;
+    let real_time = libc::SIGRTMIN()..=libc::SIGRTMAX();
+    for sig in standard.chain(real_time).filter(|s| !KEPT.contains(s)) {
+        // SAFETY: as above; a signal number the kernel knows.
+        unsafe { libc::sigaddset(&mut set, sig) };
+    }
+    // SAFETY: `set` was made by sigemptyset and sigaddset.
+    unsafe { nix::sys::signal::SigSet::from_sigset_t_unchecked(set) }
+}
+
 impl SignalsIn {
     pub fn forwarded(winch: bool) -> Result<SignalsIn, SandboxError> {
         Self::of(&FORWARDED, winch)
+    }
+
+    /// `proxied_signals()` (SIGWINCH among them: the window's change
+    /// with a terminal, else passed on too).
+    pub fn proxied() -> Result<SignalsIn, SandboxError> {
+        Self::with_mask(proxied_signals())
     }
 
     pub fn of(
         signals: &[nix::sys::signal::Signal],
         winch: bool,
     ) -> Result<SignalsIn, SandboxError> {
-        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+        use nix::sys::signal::{SigSet, Signal};
+        let mut mask = SigSet::empty();
+        signals.iter().for_each(|&s| mask.add(s));
+        if winch {
+            mask.add(Signal::SIGWINCH);
+        }
+        Self::with_mask(mask)
+    }
+
+    fn with_mask(mask: nix::sys::signal::SigSet) -> Result<SignalsIn, SandboxError> {
+        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow};
         use nix::sys::signalfd::{SfdFlags, SignalFd};
         let err = |call: &'static str| {
             move |e: nix::Error| SandboxError::Sys {
@@ -169,11 +220,6 @@ impl SignalsIn {
                 errno: e as i32,
             }
         };
-        let mut mask = SigSet::empty();
-        signals.iter().for_each(|&s| mask.add(s));
-        if winch {
-            mask.add(Signal::SIGWINCH);
-        }
         let mut old = SigSet::empty();
         pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old))
             .map_err(err("sigprocmask"))?;
@@ -321,4 +367,46 @@ pub fn wait_foreground(
         }
     }
     Ok(running.wait_exit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::signal::Signal;
+
+    #[test]
+    fn run_passes_on_what_docker_proxies_and_keeps_the_faults() {
+        let set = proxied_signals();
+        for s in [
+            Signal::SIGINT,
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+            Signal::SIGQUIT,
+            Signal::SIGUSR1,
+            Signal::SIGUSR2,
+            Signal::SIGALRM,
+            Signal::SIGWINCH,
+            Signal::SIGTSTP,
+            Signal::SIGCONT,
+        ] {
+            assert!(set.contains(s), "{s} is passed on");
+        }
+        for s in [
+            Signal::SIGCHLD,
+            Signal::SIGPIPE,
+            Signal::SIGURG,
+            Signal::SIGSEGV,
+            Signal::SIGBUS,
+            Signal::SIGKILL,
+        ] {
+            assert!(!set.contains(s), "{s} is not");
+        }
+        let member = |n| {
+            // SAFETY: a valid set, read only.
+            unsafe { libc::sigismember(set.as_ref(), n) == 1 }
+        };
+        assert!(member(libc::SIGRTMIN()) && member(libc::SIGRTMAX()));
+        // The C library's own, below SIGRTMIN().
+        assert!(!member(libc::SIGRTMIN() - 1));
+    }
 }

@@ -54,12 +54,18 @@ fn records_written_before_the_typed_config_load_and_render_the_same() {
     assert!(p.config.mounts.is_empty() && p.config.ports.is_empty());
 
     // What `inspect` shows (`Config`, `IdMap`) is what it showed from
-    // the untyped record, key for key; and a record written again
-    // reads back the same.
+    // the untyped record, key for key, with the keys added since (docker's
+    // Attach*, the streams a foreground run had then: both outputs); and
+    // a record written again reads back the same.
     for text in [OLD_FULL, OLD_PLAIN] {
         let old: serde_json::Value = serde_json::from_str(text).unwrap();
         let r: Record = serde_json::from_str(text).unwrap();
-        assert_eq!(serde_json::to_value(&r.config).unwrap(), old["config"]);
+        let mut shown = serde_json::to_value(&r.config).unwrap();
+        let added = ["AttachStdin", "AttachStdout", "AttachStderr"]
+            .map(|k| shown.as_object_mut().unwrap().remove(k));
+        let yes = |b| Some(serde_json::Value::Bool(b));
+        assert_eq!(added, [yes(false), yes(true), yes(true)]);
+        assert_eq!(shown, old["config"]);
         assert_eq!(serde_json::to_value(&r.id_map).unwrap(), old["id_map"]);
         let again: Record = serde_json::from_slice(&serde_json::to_vec(&r).unwrap()).unwrap();
         assert_eq!(again.config, r.config);
