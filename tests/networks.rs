@@ -999,3 +999,67 @@ fn predefined_networks_refuse_rm_create_connect_and_disconnect_in_dockers_words(
     ]);
     assert!(ran.stdout.contains("10.0.2.100/24"), "{ran}");
 }
+
+/// The MAC container `name` has on network `net`.
+fn mac_on(env: &TestEnv, name: &str, net: &str) -> String {
+    endpoint_field(env, name, net, "MacAddress")
+}
+
+/// A removed container's address is given to the next one: a peer that
+/// talked to the old one reaches the new one on its first try, because
+/// the new one announces its address (gratuitous ARP) as its link comes
+/// up, instead of the peer's cache holding the old MAC for half a minute.
+#[test]
+fn a_peer_reaches_the_new_holder_of_a_reused_address_at_once() {
+    let Some(env) = env_with_image("a_peer_reaches_the_new_holder_of_a_reused_address_at_once")
+    else {
+        return;
+    };
+    env.ok(&["network", "create", "reuse"]);
+    let serve = |name: &str| {
+        env.ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "reuse",
+            "netbox",
+            "sh",
+            "-c",
+            &format!("nc -ll -p 80 -e echo from-{name}"),
+        ]);
+        until_ok(&env, &["exec", name, "nc", "-w", "3", "127.0.0.1", "80"]);
+    };
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "reuse",
+        "netbox",
+        "sleep",
+        "1000",
+    ]);
+    serve("old");
+    let ip = address_on(&env, "old", "reuse");
+    let old_mac = mac_on(&env, "old", "reuse");
+    let first = until_ok(&env, &["exec", "client", "nc", "-w", "3", &ip, "80"]);
+    assert!(first.stdout.contains("from-old"), "{first}");
+    env.ok(&["rm", "-f", "old"]);
+    serve("new");
+    assert_eq!(
+        address_on(&env, "new", "reuse"),
+        ip,
+        "the freed address was not given out again: this test needs it"
+    );
+    let new_mac = mac_on(&env, "new", "reuse");
+    assert_ne!(new_mac, old_mac);
+    // One try, no retry: the client's cache already names the new MAC.
+    let neigh = env.ok(&["exec", "client", "ip", "neigh", "show", &ip]);
+    assert!(neigh.stdout.contains(&new_mac), "{neigh}");
+    let out = env.ok(&["exec", "client", "nc", "-w", "3", &ip, "80"]);
+    assert!(out.stdout.contains("from-new"), "{out}");
+    env.ok(&["rm", "-f", "client", "new"]);
+}

@@ -220,7 +220,12 @@ pub fn attach(
     let peer = user.route.index_of(&a.peer)?;
     user.route.set_master_up(peer, bridge)?;
     let index = container.index_of(&a.ifname)?;
-    container.link_up(index, MTU)?;
+    // Addresses first, then up with arp_notify: the kernel announces them
+    // as the link comes up, so a peer that cached this address with the
+    // MAC of the container that had it before (it is given out again once
+    // free) reaches this one at once, not after its cache times out.
+    // (IPv6 has no netlink switch for its unsolicited advertisement.)
+    container.announce_on_up(index)?;
     if let Some((ip, prefix)) = a.ipv4 {
         container.add_address(index, std::net::IpAddr::V4(ip), prefix)?;
     }
@@ -228,6 +233,7 @@ pub fn attach(
         // IPv6 may be disabled on the host: IPv4 only then.
         let _ = container.add_address(index, std::net::IpAddr::V6(ip), prefix);
     }
+    container.link_up(index, MTU)?;
     Ok(())
 }
 

@@ -173,6 +173,22 @@ impl Netlink {
         self.request("set the link up", msg)
     }
 
+    /// Has the link announce its IPv4 addresses with a gratuitous ARP
+    /// whenever it comes up (`net.ipv4.conf.IF.arp_notify = 1`, set over
+    /// netlink: a sysctl file would name the namespace of whoever opened
+    /// it, not this socket's). Neighbours that kept an address's old MAC
+    /// (a container removed, its address given to a new one) learn the
+    /// new one at once instead of after their cache times out.
+    pub fn announce_on_up(&mut self, index: u32) -> Result<(), NetlinkError> {
+        let mut fixed = [0u8; 16];
+        fixed[4..8].copy_from_slice(&(index as i32).to_ne_bytes());
+        let conf = attr_bytes(IPV4_DEVCONF_ARP_NOTIFY, &1u32.to_ne_bytes());
+        let inet = attr_bytes(IFLA_INET_CONF | NLA_F_NESTED, &conf);
+        let spec = attr_bytes(libc::AF_INET as u16 | NLA_F_NESTED, &inet);
+        let msg = Msg::new(libc::RTM_NEWLINK, 0, &fixed).attr(IFLA_AF_SPEC | NLA_F_NESTED, &spec);
+        self.request("set arp_notify on the link", msg)
+    }
+
     /// Adds `addr/prefix` to the link, usable at once (no IPv6 duplicate
     /// address detection: the link has one peer, burrow's stack).
     pub fn add_address(
@@ -292,6 +308,11 @@ const IFLA_BR_FORWARD_DELAY: u16 = 1;
 const IFLA_BR_STP_STATE: u16 = 5;
 const IFLA_BR_MCAST_SNOOPING: u16 = 23;
 const NLA_F_NESTED: u16 = 1 << 15;
+/// `IFLA_AF_SPEC` and, in its `AF_INET` part, `IFLA_INET_CONF`, whose
+/// attributes are `IPV4_DEVCONF_*` (linux/if_link.h, linux/ip.h).
+const IFLA_AF_SPEC: u16 = 26;
+const IFLA_INET_CONF: u16 = 1;
+const IPV4_DEVCONF_ARP_NOTIFY: u16 = 22;
 
 /// One attribute's bytes (header, data, padding), to nest in another.
 fn attr_bytes(kind: u16, data: &[u8]) -> Vec<u8> {
