@@ -79,6 +79,8 @@ fn without_cgroup_v2_a_limit_is_an_error_that_says_why() {
     for (flag, value) in [
         ("--memory", "10m"),
         ("--cpus", "0.5"),
+        ("--cpu-period", "50000"),
+        ("--cpu-quota", "50000"),
         ("--pids-limit", "20"),
     ] {
         let out = env.fails(&["run", "--rm", flag, value, "bb", "echo", "ran"]);
@@ -251,4 +253,130 @@ fn a_container_without_a_cgroup_cannot_be_paused_or_updated() {
     let out = env.run(&["update", "--memory", "64m", "nap"]);
     assert_eq!(out.code(), Some(1), "{out}");
     assert!(out.error_line().contains("No such container"), "{out}");
+}
+
+#[test]
+fn cpu_period_and_quota_keep_dockers_bounds_and_conflicts() {
+    let Some(env) = env_with_image(
+        "cpu_period_and_quota_keep_dockers_bounds_and_conflicts",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    for (args, says) in [
+        (
+            &["--cpus", "1", "--cpu-period", "50000"][..],
+            "Error: Conflicting options: Nano CPUs and CPU Period cannot both be set \
+             (--cpus and --cpu-period)",
+        ),
+        (
+            &["--cpu-quota", "50000", "--cpus", "0.5"][..],
+            "Error: Conflicting options: Nano CPUs and CPU Quota cannot both be set \
+             (--cpus and --cpu-quota)",
+        ),
+        (
+            &["--cpu-period", "999"][..],
+            "Error: --cpu-period: must be between 1000 and 1000000 microseconds",
+        ),
+        (
+            &["--cpu-period", "1000001", "--cpu-quota", "50000"][..],
+            "Error: --cpu-period: must be between 1000 and 1000000 microseconds",
+        ),
+        (
+            &["--cpu-quota", "999"][..],
+            "Error: --cpu-quota: the minimum is 1000 microseconds (1ms); -1 for no quota",
+        ),
+        (&["--cpu-quota", "-2"][..], "invalid CPU quota \"-2\""),
+        (&["--cpu-period", "lots"][..], "--cpu-period"),
+        (&["--memory-swappiness", "101"][..], "--memory-swappiness"),
+        (&["--memory-swappiness", "-2"][..], "--memory-swappiness"),
+    ] {
+        let mut argv = vec!["run", "--rm"];
+        argv.extend_from_slice(args);
+        argv.extend_from_slice(&["bb", "echo", "ran"]);
+        let out = env.run(&argv);
+        assert_eq!(out.code(), Some(125), "{args:?}\n{out}");
+        assert!(out.stderr.contains(says), "{args:?}: {says:?}\n{out}");
+        assert!(!out.stdout.contains("ran"), "{out}");
+    }
+    let ps = env.ok(&["ps", "-a", "-q"]);
+    assert!(ps.stdout.trim().is_empty(), "nothing was created\n{ps}");
+    // update checks what it is given before it looks for the cgroup.
+    env.ok(&["create", "--name", "later", "bb", "sleep", "30"]);
+    for (args, says) in [
+        (
+            &["--cpu-quota", "500"][..],
+            "Error: --cpu-quota: the minimum is 1000",
+        ),
+        (
+            &["--cpus", "1", "--cpu-period", "20000"][..],
+            "Error: Conflicting options: Nano CPUs and CPU Period cannot both be set",
+        ),
+    ] {
+        let mut argv = vec!["update"];
+        argv.extend_from_slice(args);
+        argv.push("later");
+        let out = env.fails(&argv);
+        assert!(out.error_line().starts_with(says), "{args:?}\n{out}");
+    }
+    env.ok(&["rm", "later"]);
+}
+
+#[test]
+fn memory_swappiness_is_taken_recorded_and_discarded_with_one_warning() {
+    let Some(env) = env_with_image(
+        "memory_swappiness_is_taken_recorded_and_discarded_with_one_warning",
+        TestUser::WithSubids,
+    ) else {
+        return;
+    };
+    let warning = "Warning: --memory-swappiness 60 is discarded: cgroup v2 has no per-cgroup \
+                   swappiness (the host's vm.swappiness applies)";
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--memory-swappiness",
+        "60",
+        "bb",
+        "echo",
+        "ran",
+    ]);
+    assert_eq!(out.stdout, "ran\n", "{out}");
+    let said: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("swappiness"))
+        .collect();
+    assert_eq!(said, [warning], "one warning\n{out}");
+    let shown = "{{json .HostConfig.MemorySwappiness}} {{.HostConfig.CpuPeriod}} \
+                 {{.HostConfig.CpuQuota}} {{.HostConfig.CgroupnsMode}}";
+    for (args, want, warns) in [
+        (&["--memory-swappiness", "0"][..], "0 0 0 private", true),
+        (
+            &["--memory-swappiness", "-1"][..],
+            "null 0 0 private",
+            false,
+        ),
+        (&[][..], "null 0 0 private", false),
+        // Recorded as asked; applied (or refused here) when it starts.
+        (
+            &["--cpu-period", "50000", "--cpu-quota", "25000"][..],
+            "null 50000 25000 private",
+            false,
+        ),
+        (&["--cpu-quota", "-1"][..], "null 0 -1 private", false),
+    ] {
+        let mut argv = vec!["create", "--name", "sw"];
+        argv.extend_from_slice(args);
+        argv.extend_from_slice(&["bb", "true"]);
+        let made = env.ok(&argv);
+        assert_eq!(
+            made.stderr.contains("--memory-swappiness"),
+            warns,
+            "{args:?}\n{made}"
+        );
+        let out = env.ok(&["inspect", "-f", shown, "sw"]);
+        assert_eq!(out.stdout.trim(), want, "{args:?}\n{out}");
+        env.ok(&["rm", "sw"]);
+    }
 }

@@ -835,3 +835,152 @@ fn a_donor_cannot_hand_a_joiner_another_dev_shm_without_subids() {
         TestUser::NoSubids,
     );
 }
+
+/// What a container sees of cgroups, in sections: its cgroup namespace,
+/// its /proc/self/cgroup, the subdirectories of its /sys/fs/cgroup, the
+/// options of that mount (if any), and a cgroup it tried to make there.
+const CGROUP_VIEW: &str =
+    "readlink /proc/self/ns/cgroup; echo ---; cat /proc/self/cgroup; echo ---; \
+     for d in /sys/fs/cgroup/*/; do if [ -d \"$d\" ]; then basename \"$d\"; fi; done; echo ---; \
+     grep ' /sys/fs/cgroup ' /proc/self/mountinfo | cut -d' ' -f6; echo ---; \
+     if mkdir /sys/fs/cgroup/escape 2>/dev/null; then echo MADE; fi; echo done";
+
+fn sections(stdout: &str) -> Vec<Vec<String>> {
+    stdout
+        .split("---\n")
+        .map(|s| s.lines().map(String::from).collect())
+        .collect()
+}
+
+/// The subdirectories of the host's /sys/fs/cgroup (its hierarchies on
+/// a v1 or hybrid host, its slices on v2).
+fn host_cgroup_dirs() -> Vec<String> {
+    fs::read_dir("/sys/fs/cgroup")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn cgroupns_host_is_the_hosts_and_reaches_no_host_cgroup(test: &str, user: TestUser) {
+    let Some(env) = env_with_images(test, user) else {
+        return;
+    };
+    let own_cgroups = fs::read_to_string("/proc/self/cgroup").expect("own cgroups");
+    let private = env.ok(&["run", "--rm", PLAIN, "sh", "-c", CGROUP_VIEW]);
+    let p = sections(&private.stdout);
+    assert_eq!(p.len(), 5, "{private}");
+    assert_ne!(p[0], [host_ns("cgroup")], "private: {private}");
+    // Its own namespace, rooted at its cgroup: every path is `/`.
+    assert!(
+        !p[1].is_empty() && p[1].iter().all(|l| l.ends_with(":/")),
+        "private: {private}"
+    );
+    let explicit = env.ok(&[
+        "run",
+        "--rm",
+        "--cgroupns",
+        "private",
+        PLAIN,
+        "sh",
+        "-c",
+        CGROUP_VIEW,
+    ]);
+    assert_ne!(
+        sections(&explicit.stdout)[0],
+        [host_ns("cgroup")],
+        "{explicit}"
+    );
+
+    let host = env.ok(&[
+        "run",
+        "--rm",
+        "--cgroupns",
+        "host",
+        PLAIN,
+        "sh",
+        "-c",
+        CGROUP_VIEW,
+    ]);
+    let h = sections(&host.stdout);
+    assert_eq!(h.len(), 5, "{host}");
+    assert_eq!(
+        h[0],
+        [host_ns("cgroup")],
+        "the host's cgroup namespace: {host}"
+    );
+    // The v1 hierarchies (a hybrid host's), where burrow moves nothing,
+    // show the paths the host shows for this test's own processes.
+    for line in own_cgroups.lines().filter(|l| !l.starts_with("0::")) {
+        assert!(h[1].iter().any(|l| l == line), "{line:?} not seen: {host}");
+    }
+    // Attack: nothing of the host's cgroup tree is reachable, and what
+    // /sys/fs/cgroup shows (the container's own cgroup, where it has one)
+    // is read-only.
+    let dirs = host_cgroup_dirs();
+    for seen in &h[2] {
+        assert!(
+            !dirs.contains(seen),
+            "the host's {seen} is reachable: {host}"
+        );
+    }
+    for opts in &h[3] {
+        assert!(opts.starts_with("ro"), "/sys/fs/cgroup is {opts}: {host}");
+    }
+    assert_eq!(h[4], ["done"], "a cgroup was made: {host}");
+
+    // exec joins the container's namespaces, and so stays in the host's
+    // cgroup namespace.
+    let id = env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cgh",
+        "--cgroupns",
+        "host",
+        PLAIN,
+        "sleep",
+        "60",
+    ]);
+    assert!(!id.stdout.trim().is_empty(), "{id}");
+    let exec = env.ok(&["exec", "cgh", "readlink", "/proc/self/ns/cgroup"]);
+    assert_eq!(exec.stdout_lines(), [host_ns("cgroup").as_str()], "{exec}");
+    let shown = env.ok(&["inspect", "-f", "{{.HostConfig.CgroupnsMode}}", "cgh"]);
+    assert_eq!(shown.stdout.trim(), "host", "{shown}");
+    env.ok(&["rm", "-f", "cgh"]);
+    env.ok(&["create", "--name", "cgp", PLAIN, "true"]);
+    let shown = env.ok(&["inspect", "-f", "{{.HostConfig.CgroupnsMode}}", "cgp"]);
+    assert_eq!(
+        shown.stdout.trim(),
+        "private",
+        "docker's default on cgroup v2: {shown}"
+    );
+    env.ok(&["rm", "cgp"]);
+
+    let bad = env.fails(&["run", "--rm", "--cgroupns", "container:x", PLAIN, "true"]);
+    assert_eq!(bad.code(), Some(125), "{bad}");
+    assert!(
+        bad.stderr
+            .contains("invalid --cgroupns \"container:x\": burrow knows private and host"),
+        "{bad}"
+    );
+}
+
+#[test]
+fn cgroupns_host_is_the_hosts_and_reaches_no_host_cgroup_with_subids() {
+    cgroupns_host_is_the_hosts_and_reaches_no_host_cgroup(
+        "cgroupns_host_is_the_hosts_and_reaches_no_host_cgroup_with_subids",
+        TestUser::WithSubids,
+    );
+}
+
+#[test]
+fn cgroupns_host_is_the_hosts_and_reaches_no_host_cgroup_without_subids() {
+    cgroupns_host_is_the_hosts_and_reaches_no_host_cgroup(
+        "cgroupns_host_is_the_hosts_and_reaches_no_host_cgroup_without_subids",
+        TestUser::NoSubids,
+    );
+}

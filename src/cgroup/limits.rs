@@ -59,6 +59,10 @@ pub struct Limits {
     pub memory_swap: Option<Swap>,
     /// Number of CPUs, fractional (`--cpus 1.5`).
     pub cpus: Option<f64>,
+    /// `--cpu-period`: the CFS period of `cpu.max`, in µs.
+    pub cpu_period: Option<u64>,
+    /// `--cpu-quota`: µs of CPU time per period; -1 (or 0) for none.
+    pub cpu_quota: Option<i64>,
     pub cpu_shares: Option<u64>,
     pub cpuset_cpus: Option<String>,
     pub cpuset_mems: Option<String>,
@@ -86,6 +90,12 @@ pub struct Write {
 pub enum LimitError {
     #[error("{flag}: {why}")]
     Invalid { flag: &'static str, why: String },
+    /// Two flags that set one thing, in docker's words and then burrow's.
+    #[error("Conflicting options: {what} ({flags})")]
+    Conflict {
+        what: &'static str,
+        flags: &'static str,
+    },
     #[error("{flag} {}: {source}", .device.display())]
     Device {
         flag: &'static str,
@@ -114,14 +124,21 @@ pub enum ValueError {
     SizeOutOfRange(String),
     #[error("invalid number of CPUs {0:?}: e.g. 1.5")]
     Cpus(String),
+    #[error("invalid CPU quota {0:?}: microseconds per period (at least 1000), or -1 for none")]
+    CpuQuota(String),
     #[error("invalid device rate {0:?}: expected DEVICE:RATE, e.g. /dev/sda:10mb")]
     DeviceRate(String),
     #[error("invalid device rate {0:?}: the device must be a path such as /dev/sda")]
     RateDevice(String),
 }
 
-/// The CFS period burrow uses for `--cpus`, as docker does.
+/// The CFS period burrow uses for `--cpus`, and for `--cpu-quota`
+/// without `--cpu-period`, as docker does.
 pub const CPU_PERIOD_USEC: u64 = 100_000;
+/// docker's bounds of `--cpu-period` (1ms to 1s) and `--cpu-quota` (1ms).
+pub const CPU_PERIOD_MIN_USEC: u64 = 1000;
+pub const CPU_PERIOD_MAX_USEC: u64 = 1_000_000;
+pub const CPU_QUOTA_MIN_USEC: i64 = 1000;
 
 impl Limits {
     pub fn is_empty(&self) -> bool {
@@ -140,6 +157,8 @@ impl Limits {
             memory_reservation,
             memory_swap,
             cpus,
+            cpu_period,
+            cpu_quota,
             cpu_shares,
             cpuset_cpus,
             cpuset_mems,
@@ -177,6 +196,8 @@ impl Limits {
             Controller::Memory,
         );
         need(self.cpus.is_some(), "--cpus", Controller::Cpu);
+        need(self.cpu_period.is_some(), "--cpu-period", Controller::Cpu);
+        need(self.cpu_quota.is_some(), "--cpu-quota", Controller::Cpu);
         need(self.cpu_shares.is_some(), "--cpu-shares", Controller::Cpu);
         need(
             self.cpuset_cpus.is_some(),
@@ -249,6 +270,37 @@ impl Limits {
             }
             if cpu_quota(c) < 1000 {
                 return invalid("--cpus", "the minimum is 0.01");
+            }
+        }
+        if self.cpus.is_some() {
+            // docker's words: --cpus is a quota over its own period.
+            if self.cpu_period.is_some() {
+                return Err(LimitError::Conflict {
+                    what: "Nano CPUs and CPU Period cannot both be set",
+                    flags: "--cpus and --cpu-period",
+                });
+            }
+            if self.cpu_quota.is_some() {
+                return Err(LimitError::Conflict {
+                    what: "Nano CPUs and CPU Quota cannot both be set",
+                    flags: "--cpus and --cpu-quota",
+                });
+            }
+        }
+        if let Some(p) = self.cpu_period {
+            if !(CPU_PERIOD_MIN_USEC..=CPU_PERIOD_MAX_USEC).contains(&p) {
+                return invalid(
+                    "--cpu-period",
+                    "must be between 1000 and 1000000 microseconds (1ms to 1s)",
+                );
+            }
+        }
+        if let Some(q) = self.cpu_quota {
+            if q < -1 || (q > 0 && q < CPU_QUOTA_MIN_USEC) {
+                return invalid(
+                    "--cpu-quota",
+                    "the minimum is 1000 microseconds (1ms); -1 for no quota",
+                );
             }
         }
         if let Some(s) = self.cpu_shares {
@@ -335,6 +387,26 @@ impl Limits {
                 Controller::Cpu,
                 "cpu.max",
                 format!("{} {CPU_PERIOD_USEC}", cpu_quota(c)),
+            ));
+        }
+        if self.cpu_period.is_some() || self.cpu_quota.is_some() {
+            // cpu.max holds both: one write, whichever flags were given;
+            // a period alone keeps no quota ("max"), as docker's does.
+            let quota = match self.cpu_quota {
+                Some(q) if q > 0 => q.to_string(),
+                _ => "max".to_string(),
+            };
+            let period = self.cpu_period.unwrap_or(CPU_PERIOD_USEC);
+            let flag = if self.cpu_quota.is_some() {
+                "--cpu-quota"
+            } else {
+                "--cpu-period"
+            };
+            out.push(one(
+                flag,
+                Controller::Cpu,
+                "cpu.max",
+                format!("{quota} {period}"),
             ));
         }
         if let Some(s) = self.cpu_shares {
@@ -503,6 +575,52 @@ pub fn parse_cpus(s: &str) -> Result<f64, ValueError> {
     }
 }
 
+/// `--cpu-quota`: microseconds, -1 (or 0) for none. The range is checked
+/// with the other limits (`Limits::validate`), so that `update` checks it
+/// too.
+pub fn parse_cpu_quota(s: &str) -> Result<i64, ValueError> {
+    match s.trim().parse::<i64>() {
+        Ok(q) if q >= -1 => Ok(q),
+        _ => Err(ValueError::CpuQuota(s.to_string())),
+    }
+}
+
+/// The conflict docker names when `update` gives `--cpus` to a container
+/// with a CPU period or quota, or the other way round: `merge` would keep
+/// both.
+pub fn update_conflict(current: &Limits, newer: &Limits) -> Result<(), LimitError> {
+    let conflict = |what, flags| Err(LimitError::Conflict { what, flags });
+    if newer.cpus.is_some() {
+        if current.cpu_quota.is_some() && newer.cpu_quota.is_none() {
+            return conflict(
+                "Nano CPUs cannot be updated as CPU Quota has already been set",
+                "--cpus over --cpu-quota",
+            );
+        }
+        if current.cpu_period.is_some() && newer.cpu_period.is_none() {
+            return conflict(
+                "Nano CPUs cannot be updated as CPU Period has already been set",
+                "--cpus over --cpu-period",
+            );
+        }
+    }
+    if current.cpus.is_some() && newer.cpus.is_none() {
+        if newer.cpu_quota.is_some() {
+            return conflict(
+                "CPU Quota cannot be updated as NanoCPUs has already been set",
+                "--cpu-quota over --cpus",
+            );
+        }
+        if newer.cpu_period.is_some() {
+            return conflict(
+                "CPU Period cannot be updated as NanoCPUs has already been set",
+                "--cpu-period over --cpus",
+            );
+        }
+    }
+    Ok(())
+}
+
 /// `--device-read-bps /dev/sda:10mb`.
 pub fn parse_device_rate(s: &str) -> Result<DeviceRate, ValueError> {
     let (dev, rate) = s
@@ -655,6 +773,124 @@ mod tests {
             ..Limits::default()
         };
         assert!(tiny.validate().is_err());
+    }
+
+    #[test]
+    fn cpu_period_and_quota_write_one_cpu_max() {
+        let cpu_max = |period: Option<u64>, quota: Option<i64>| {
+            let l = Limits {
+                cpu_period: period,
+                cpu_quota: quota,
+                ..Limits::default()
+            };
+            let w = l.writes(no_device).unwrap();
+            assert_eq!(w.len(), 1, "{w:?}");
+            (w[0].flag, w[0].files[0].0, w[0].files[0].1.clone())
+        };
+        assert_eq!(
+            cpu_max(Some(50_000), Some(25_000)),
+            ("--cpu-quota", "cpu.max", "25000 50000".into())
+        );
+        // The quota alone is over docker's default period.
+        assert_eq!(cpu_max(None, Some(150_000)).2, "150000 100000");
+        // A period alone, or -1/0: no quota.
+        assert_eq!(
+            cpu_max(Some(20_000), None),
+            ("--cpu-period", "cpu.max", "max 20000".into())
+        );
+        assert_eq!(cpu_max(Some(20_000), Some(-1)).2, "max 20000");
+        assert_eq!(cpu_max(None, Some(0)).2, "max 100000");
+        assert_eq!(
+            Limits {
+                cpu_quota: Some(-1),
+                ..Limits::default()
+            }
+            .controllers(),
+            vec![("--cpu-quota", Controller::Cpu)]
+        );
+        assert_eq!(parse_cpu_quota("-1"), Ok(-1));
+        assert_eq!(parse_cpu_quota("50000"), Ok(50_000));
+        for bad in ["-2", "1.5", "lots", ""] {
+            assert!(parse_cpu_quota(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cpu_period_and_quota_keep_dockers_bounds_and_conflicts() {
+        let err = |l: Limits| l.validate().unwrap_err().to_string();
+        for (period, quota, says) in [
+            (
+                Some(999),
+                None,
+                "--cpu-period: must be between 1000 and 1000000",
+            ),
+            (Some(1_000_001), None, "--cpu-period: must be between"),
+            (None, Some(999), "--cpu-quota: the minimum is 1000"),
+            (None, Some(-2), "--cpu-quota: the minimum is 1000"),
+        ] {
+            let e = err(Limits {
+                cpu_period: period,
+                cpu_quota: quota,
+                ..Limits::default()
+            });
+            assert!(e.starts_with(says), "{e}");
+        }
+        for ok in [(Some(1000), Some(1000)), (Some(1_000_000), Some(-1))] {
+            let l = Limits {
+                cpu_period: ok.0,
+                cpu_quota: ok.1,
+                ..Limits::default()
+            };
+            assert!(l.validate().is_ok(), "{l:?}");
+        }
+        assert_eq!(
+            err(Limits {
+                cpus: Some(1.0),
+                cpu_period: Some(50_000),
+                ..Limits::default()
+            }),
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set \
+             (--cpus and --cpu-period)"
+        );
+        assert_eq!(
+            err(Limits {
+                cpus: Some(1.0),
+                cpu_quota: Some(50_000),
+                ..Limits::default()
+            }),
+            "Conflicting options: Nano CPUs and CPU Quota cannot both be set \
+             (--cpus and --cpu-quota)"
+        );
+        // update: one way of saying it replaces none of the other.
+        let quota = Limits {
+            cpu_quota: Some(50_000),
+            ..Limits::default()
+        };
+        let cpus = Limits {
+            cpus: Some(1.0),
+            ..Limits::default()
+        };
+        let e = update_conflict(&quota, &cpus).unwrap_err().to_string();
+        assert!(
+            e.starts_with("Conflicting options: Nano CPUs cannot be updated as CPU Quota"),
+            "{e}"
+        );
+        let e = update_conflict(&cpus, &quota).unwrap_err().to_string();
+        assert!(
+            e.starts_with("Conflicting options: CPU Quota cannot be updated as NanoCPUs"),
+            "{e}"
+        );
+        assert!(update_conflict(&quota, &quota).is_ok());
+        assert!(update_conflict(&cpus, &cpus).is_ok());
+        let mut merged = quota.clone();
+        merged.merge(&Limits {
+            cpu_period: Some(50_000),
+            ..Limits::default()
+        });
+        assert_eq!(
+            (merged.cpu_period, merged.cpu_quota),
+            (Some(50_000), Some(50_000))
+        );
     }
 
     #[test]

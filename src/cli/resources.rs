@@ -26,6 +26,12 @@ pub struct LimitFlags {
     /// Number of CPUs the container may use (e.g. 1.5).
     #[arg(long, value_name = "NUMBER", value_parser = limits::parse_cpus)]
     cpus: Option<f64>,
+    /// CPU CFS period in microseconds (1000-1000000, default 100000).
+    #[arg(long, value_name = "MICROSECONDS")]
+    cpu_period: Option<u64>,
+    /// CPU CFS quota: microseconds of CPU time per period (at least 1000); -1 for none.
+    #[arg(long, value_name = "MICROSECONDS", value_parser = limits::parse_cpu_quota, allow_hyphen_values = true)]
+    cpu_quota: Option<i64>,
     /// Relative CPU weight (2-262144, default 1024).
     #[arg(short = 'c', long, value_name = "SHARES")]
     cpu_shares: Option<u64>,
@@ -56,6 +62,8 @@ impl LimitFlags {
             memory_reservation: self.memory_reservation,
             memory_swap: self.memory_swap,
             cpus: self.cpus,
+            cpu_period: self.cpu_period,
+            cpu_quota: self.cpu_quota,
             cpu_shares: self.cpu_shares,
             cpuset_cpus: self.cpuset_cpus.clone(),
             cpuset_mems: self.cpuset_mems.clone(),

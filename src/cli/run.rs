@@ -204,6 +204,9 @@ pub struct Create {
     /// pid namespace: private, or container:NAME (see NAME's processes).
     #[arg(long, value_name = "MODE", default_value = "private", value_parser = values::pid)]
     pid: ctr::spec::NsMode,
+    /// cgroup namespace: private (its own, rooted at its cgroup) or host (its cgroup paths as the host shows them).
+    #[arg(long, value_name = "MODE", default_value = "private", value_parser = values::cgroupns)]
+    cgroupns: ctr::spec::CgroupnsMode,
     /// Another name for the container on its network (`--network NAME`).
     #[arg(long = "network-alias", alias = "net-alias", value_name = "ALIAS")]
     network_alias: Vec<String>,
@@ -242,6 +245,9 @@ pub struct Create {
     add_host: Vec<(String, IpAddr)>,
     #[command(flatten)]
     limits: super::resources::LimitFlags,
+    /// Accepted as docker does and discarded with a warning: cgroup v2 has no per-cgroup swappiness (0-100; -1 unset).
+    #[arg(long, value_name = "0-100", allow_hyphen_values = true, value_parser = clap::value_parser!(i64).range(-1..=100))]
+    memory_swappiness: Option<i64>,
     #[command(flatten)]
     health: HealthArgs,
     /// Adjust the OOM killer's preference for the container (-1000..1000; without privileges only upwards).
@@ -340,6 +346,7 @@ impl Create {
             ipc: self.ipc,
             uts: self.uts,
             pid: self.pid,
+            cgroupns: self.cgroupns,
             network_endpoint: crate::net::networks::EndpointSpec {
                 aliases: self.network_alias,
                 ipv4: self.ip,
@@ -354,6 +361,7 @@ impl Create {
             add_host: self.add_host,
             limits: self.limits.limits(),
             oom_score_adj: self.oom_score_adj,
+            memory_swappiness: self.memory_swappiness.and_then(|n| u8::try_from(n).ok()),
             detach: false,
             attach: self.attach,
             no_sig_proxy: false,

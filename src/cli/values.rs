@@ -115,6 +115,11 @@ pub fn pid(s: &str) -> Result<crate::container::spec::NsMode, FlagError> {
     flag(crate::container::spec::NsMode::parse("pid", s))
 }
 
+/// `--cgroupns`.
+pub fn cgroupns(s: &str) -> Result<crate::container::spec::CgroupnsMode, FlagError> {
+    flag(s.parse())
+}
+
 /// `--restart`.
 pub fn restart(s: &str) -> Result<RestartPolicy, FlagError> {
     flag(s.parse())

@@ -285,6 +285,8 @@ const HOST_KEYS: &[&str] = &[
     "IpcMode",
     "PidMode",
     "UTSMode",
+    "CgroupnsMode",
+    "MemorySwappiness",
 ];
 
 /// `inspect`'s `Config`: the record's, without what `HostConfig` shows.
@@ -342,6 +344,10 @@ fn host_config(
         "Memory": limits.memory.unwrap_or(0),
         "NanoCpus": limits.cpus.map_or(0, |c| (c * 1e9).round() as u64),
         "PidsLimit": limits.pids_limit.map(|p| p.map_or(-1, |n| n as i64)),
+        "CpuPeriod": limits.cpu_period.unwrap_or(0),
+        "CpuQuota": limits.cpu_quota.unwrap_or(0),
+        "MemorySwappiness": config.memory_swappiness,
+        "CgroupnsMode": config.cgroupns_mode.to_string(),
     });
     if let (Some(m), Some(e)) = (v.as_object_mut(), extra.as_object()) {
         m.extend(e.clone());

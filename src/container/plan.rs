@@ -12,7 +12,8 @@ use super::health::HealthCheck;
 use super::network::{self, NetworkPlan};
 use super::record::ContainerConfig;
 use super::spec::{
-    IpcMode, NsMode, RestartPolicy, RunSpec, SecurityOpt, SpecError, UserMount, UsernsMode,
+    CgroupnsMode, IpcMode, NsMode, RestartPolicy, RunSpec, SecurityOpt, SpecError, UserMount,
+    UsernsMode,
 };
 use super::supervisor::{self, SupervisedNetwork};
 use crate::image::config::RunConfig;
@@ -342,6 +343,12 @@ fn apply_namespace_modes(spec: &RunSpec, sandbox: &mut SandboxSpec) {
         sandbox.hostname = None;
         sandbox.domainname = None;
     }
+    // The host's cgroup namespace: /sys/fs/cgroup becomes a bind of the
+    // container's own cgroup (`mount_ops`), as cgroup2 cannot be mounted
+    // for a namespace the user namespace does not own.
+    if spec.cgroupns == CgroupnsMode::Host {
+        sandbox.namespaces.cgroup = false;
+    }
 }
 
 /// How a volume is mounted, as the local driver's options say.
@@ -514,6 +521,8 @@ impl Plan {
             log_config: spec.log.clone(),
             group_add: spec.group_add.clone(),
             detach_keys: spec.detach_keys.clone(),
+            cgroupns_mode: spec.cgroupns,
+            memory_swappiness: spec.memory_swappiness,
         }
     }
 
@@ -1032,6 +1041,26 @@ mod tests {
             facts(network),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn cgroupns_host_keeps_the_hosts_namespace_and_the_record_says_so() {
+        let private = plan_of(&RunSpec::default(), net(NetworkMode::User));
+        assert!(private.supervised.sandbox.namespaces.cgroup);
+        let spec = RunSpec {
+            cgroupns: CgroupnsMode::Host,
+            memory_swappiness: Some(10),
+            ..RunSpec::default()
+        };
+        let host = plan_of(&spec, net(NetworkMode::User));
+        let s = &host.supervised.sandbox;
+        assert!(!s.namespaces.cgroup);
+        // Still shown its own cgroup at /sys/fs/cgroup (a bind, once the
+        // supervisor knows it), read-only.
+        assert_eq!(s.cgroup_fs, CgroupFs::ReadOnly);
+        let c = host.record_config(&spec, Vec::new());
+        assert_eq!(c.cgroupns_mode, CgroupnsMode::Host);
+        assert_eq!(c.memory_swappiness, Some(10));
     }
 
     #[test]

@@ -535,6 +535,13 @@ HugePages_Total:       0
             [0, 1]
         );
         assert_eq!(visible_cpus(&host, &cg(None, Some("10000 100000"))), [0]);
+        // --cpu-period 50000 --cpu-quota 150000: three CPUs' worth, by
+        // the period cpu.max holds, not docker's default one.
+        assert_eq!(
+            visible_cpus(&host, &cg(None, Some("150000 50000\n"))),
+            [0, 1, 2]
+        );
+        assert_eq!(visible_cpus(&host, &cg(None, Some("max 50000\n"))), host);
         assert_eq!(visible_cpus(&host, &cg(Some("2-3,6\n"), None)), [2, 3, 6]);
         assert_eq!(
             visible_cpus(&host, &cg(Some("2-3,6"), Some("100000 100000"))),

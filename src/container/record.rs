@@ -247,6 +247,15 @@ pub struct ContainerConfig {
     /// take without their own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detach_keys: Option<super::spec::DetachKeys>,
+    /// `--cgroupns` (HostConfig).
+    #[serde(
+        with = "as_text",
+        skip_serializing_if = "super::spec::CgroupnsMode::is_private"
+    )]
+    pub cgroupns_mode: super::spec::CgroupnsMode,
+    /// `--memory-swappiness`, recorded though not applied (HostConfig).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_swappiness: Option<u8>,
 }
 
 impl Default for ContainerConfig {
@@ -285,6 +294,8 @@ impl Default for ContainerConfig {
             log_config: Default::default(),
             group_add: Vec::new(),
             detach_keys: None,
+            cgroupns_mode: Default::default(),
+            memory_swappiness: None,
         }
     }
 }

@@ -90,9 +90,19 @@ pub fn unpause(ctx: &Context, input: &str) -> Result<()> {
 /// `burrow update`: folds `newer` into the container's limits and writes
 /// them to its cgroup.
 pub fn update(ctx: &Context, input: &str, newer: &Limits) -> Result<()> {
+    // What was asked is checked first: a bad value is the error, whatever
+    // the container's state.
+    let (_, current) = super::records(ctx)?.find(input)?;
+    let merged = |current: &Limits| -> Result<Limits> {
+        cgroup::limits::update_conflict(current, newer).map_err(cgroup::CgroupError::from)?;
+        let mut merged = current.clone();
+        merged.merge(newer);
+        merged.validate().map_err(cgroup::CgroupError::from)?;
+        Ok(merged)
+    };
+    merged(&current.limits)?;
     let (r, mut s, cg) = running_cgroup(ctx, input, "given new limits")?;
-    let mut merged = s.limits.clone();
-    merged.merge(newer);
+    let merged = merged(&s.limits)?;
     cg.update(&merged)?;
     s.limits = merged;
     super::records(ctx)?.set_state(&r.id, &s)?;

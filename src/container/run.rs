@@ -231,6 +231,13 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         .validate()
         .map_err(crate::cgroup::CgroupError::from)?;
     check_host_flags(spec, outlives).map_err(spec_err)?;
+    if let Some(n) = spec.memory_swappiness {
+        // docker on cgroup v2 takes the flag and drops it, saying so.
+        eprintln!(
+            "Warning: --memory-swappiness {n} is discarded: cgroup v2 has no per-cgroup \
+             swappiness (the host's vm.swappiness applies)"
+        );
+    }
     // The host's name, where the host's UTS namespace is kept: in
     // /etc/hostname and $HOSTNAME as docker has it.
     let with_host_name;

@@ -698,6 +698,51 @@ impl fmt::Display for NsMode {
     }
 }
 
+/// `--cgroupns`: the cgroup namespace a container gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CgroupnsMode {
+    /// A cgroup namespace of its own, rooted at its cgroup (docker's
+    /// default on cgroup v2): it sees its cgroup as `/`.
+    #[default]
+    Private,
+    /// The cgroup namespace burrow runs in: the container sees its cgroup
+    /// paths as the host shows them. Its /sys/fs/cgroup is still its own
+    /// cgroup alone (see `sandbox::mount_ops`).
+    Host,
+}
+
+impl CgroupnsMode {
+    /// The default, which a record need not write.
+    pub fn is_private(&self) -> bool {
+        *self == CgroupnsMode::Private
+    }
+}
+
+impl FromStr for CgroupnsMode {
+    type Err = NsModeError;
+
+    fn from_str(s: &str) -> Result<CgroupnsMode, NsModeError> {
+        match s {
+            "" | "private" => Ok(CgroupnsMode::Private),
+            "host" => Ok(CgroupnsMode::Host),
+            _ => Err(NsModeError {
+                flag: "cgroupns",
+                value: s.to_string(),
+                known: "private and host",
+            }),
+        }
+    }
+}
+
+impl fmt::Display for CgroupnsMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CgroupnsMode::Private => "private",
+            CgroupnsMode::Host => "host",
+        })
+    }
+}
+
 /// One `--security-opt`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecurityOpt {
@@ -834,6 +879,8 @@ pub struct RunSpec {
     pub uts: NsMode,
     /// `--pid`.
     pub pid: NsMode,
+    /// `--cgroupns`.
+    pub cgroupns: CgroupnsMode,
     /// `--network-alias`, `--ip`, `--ip6`: on a user-defined network.
     pub network_endpoint: crate::net::networks::EndpointSpec,
     /// `-p`, each range expanded to its ports.
@@ -857,6 +904,9 @@ pub struct RunSpec {
     pub limits: crate::cgroup::Limits,
     /// `--oom-score-adj`.
     pub oom_score_adj: Option<i32>,
+    /// `--memory-swappiness` (0-100; -1 is `None`): accepted and recorded,
+    /// never applied, as cgroup v2 has no per-cgroup swappiness.
+    pub memory_swappiness: Option<u8>,
     /// `-d`: a supervisor runs the container; `run` prints its id.
     pub detach: bool,
     /// `-a/--attach`, as given: empty attaches stdout and stderr (and
@@ -1003,6 +1053,7 @@ impl ProcViewMode {
                 limits.memory.is_some()
                     || limits.memory_swap.is_some()
                     || limits.cpus.is_some()
+                    || limits.cpu_quota.is_some_and(|q| q > 0)
                     || limits.cpuset_cpus.is_some()
             }
             ProcViewMode::Container => true,
@@ -1261,6 +1312,21 @@ mod tests {
         assert_eq!(size_only.files(), 1, "docker's default max-file");
         assert!(!LogDriver::None.writes_log() && LogDriver::JsonFile.writes_log());
         assert!("syslog".parse::<LogDriver>().is_err());
+    }
+
+    #[test]
+    fn cgroupns_modes_parse_as_docker_writes_them() {
+        assert_eq!("private".parse(), Ok(CgroupnsMode::Private));
+        assert_eq!("".parse(), Ok(CgroupnsMode::Private));
+        assert_eq!("host".parse(), Ok(CgroupnsMode::Host));
+        assert_eq!(CgroupnsMode::Host.to_string(), "host");
+        assert_eq!(
+            "container:a"
+                .parse::<CgroupnsMode>()
+                .unwrap_err()
+                .to_string(),
+            "invalid --cgroupns \"container:a\": burrow knows private and host"
+        );
     }
 
     #[test]

@@ -39,11 +39,24 @@ pub fn mount_ops(spec: &SandboxSpec) -> Vec<MountOp> {
         },
         MountOp::Sysfs { dst: "/sys".into() },
     ];
-    if spec.namespaces.cgroup && spec.cgroup_fs != CgroupFs::Absent {
-        ops.push(MountOp::Cgroup2 {
+    match (&spec.cgroup, spec.namespaces.cgroup, spec.cgroup_fs) {
+        (_, _, CgroupFs::Absent) => {}
+        (_, true, fs) => ops.push(MountOp::Cgroup2 {
             dst: "/sys/fs/cgroup".into(),
-            read_only: spec.cgroup_fs == CgroupFs::ReadOnly,
-        });
+            read_only: fs == CgroupFs::ReadOnly,
+        }),
+        // The host's cgroup namespace (`--cgroupns host`), whose cgroup2
+        // only its owner, the host's user namespace, may mount: a bind of
+        // the container's own cgroup, never of the host's tree, which a
+        // container given CAP_SYS_ADMIN could remount writable and leave
+        // its limits for the user's other cgroups by.
+        (Some(own), false, fs) => ops.push(MountOp::Bind {
+            src: own.clone(),
+            dst: "/sys/fs/cgroup".into(),
+            read_only: fs == CgroupFs::ReadOnly,
+            real: false,
+        }),
+        (None, false, _) => {}
     }
     ops.push(tmpfs("/dev", 64 * MIB, 0o755, false));
     // mknod is not allowed in a user namespace: the host's nodes are bound.
@@ -723,9 +736,31 @@ mod tests {
                 }
             ))
         ));
-        // The host's tree must never be the one shown.
+        // The host's tree must never be the one shown: in the host's
+        // cgroup namespace, the container's own cgroup is bound, and
+        // nothing without one.
         s.namespaces.cgroup = false;
         assert_eq!(cgroup(&s), None);
+        let bound = |s: &SandboxSpec| {
+            mount_ops(s)
+                .into_iter()
+                .filter(|o| o.destination() == Path::new("/sys/fs/cgroup"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bound(&s), []);
+        s.cgroup = Some("/sys/fs/cgroup/user.slice/burrow-x.scope/container".into());
+        s.cgroup_fs = CgroupFs::ReadOnly;
+        assert_eq!(
+            bound(&s),
+            [MountOp::Bind {
+                src: "/sys/fs/cgroup/user.slice/burrow-x.scope/container".into(),
+                dst: "/sys/fs/cgroup".into(),
+                read_only: true,
+                real: false,
+            }]
+        );
+        s.cgroup_fs = CgroupFs::Absent;
+        assert_eq!(bound(&s), []);
     }
 
     #[test]

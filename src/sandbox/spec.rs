@@ -473,7 +473,8 @@ impl std::fmt::Display for RootfsDriver {
 
 /// Whether the container sees cgroup v2 at /sys/fs/cgroup. Only where the
 /// host's cgroups are v2 alone (a hybrid host's v2 tree holds no
-/// controllers) and the container has a cgroup namespace of its own.
+/// controllers): cgroup2 mounted in the container's own cgroup namespace,
+/// else (the host's namespace) a bind of its own cgroup, `cgroup`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CgroupFs {

@@ -130,6 +130,39 @@ out=$("$B" run --rm --cpus 0.5 --pids-limit 30 bb sh -c \
   'cat /sys/fs/cgroup/cpu.max /sys/fs/cgroup/pids.max; test "$(cat /sys/fs/cgroup/memory.current)" -gt 0 && echo current' 2>&1)
 check "cpu.max, pids.max and memory.current are the container's ($(echo $out))" \
   test "$(echo $out)" = "50000 100000 30 current"
+out=$("$B" run --rm --cpu-period 50000 --cpu-quota 25000 bb cat /sys/fs/cgroup/cpu.max 2>&1)
+check "--cpu-period 50000 --cpu-quota 25000: cpu.max inside is 25000 50000 (got: $out)" test "$out" = "25000 50000"
+out=$("$B" run --rm --cpu-quota 150000 bb cat /sys/fs/cgroup/cpu.max 2>&1)
+check "--cpu-quota 150000 alone: over the default period (got: $out)" test "$out" = "150000 100000"
+out=$("$B" run --rm --cpu-period 20000 bb cat /sys/fs/cgroup/cpu.max 2>&1)
+check "--cpu-period 20000 alone: no quota (got: $out)" test "$out" = "max 20000"
+out=$("$B" run --rm --memory-swappiness 10 --memory 50m bb cat /sys/fs/cgroup/memory.max 2>&1)
+check "--memory-swappiness is discarded with its warning, the container runs ($(echo $out))" \
+  contains_all "$out" "--memory-swappiness 10 is discarded: cgroup v2 has no per-cgroup swappiness" 52428800
+# --cgroupns host: the host's paths in /proc/self/cgroup, and at
+# /sys/fs/cgroup the container's own cgroup alone, read-only.
+"$B" run --name cgh --cgroupns host --cpus 0.5 bb sh -c 'cat /proc/self/cgroup; cat /sys/fs/cgroup/cpu.max
+  ls /sys/fs/cgroup | grep -c slice; grep " /sys/fs/cgroup " /proc/self/mountinfo | cut -d" " -f6
+  echo max 2>/dev/null > /sys/fs/cgroup/cpu.max && echo WROTE; mount -o remount,rw /sys/fs/cgroup 2>/dev/null && echo REMOUNTED
+  cat /sys/fs/cgroup/cpu.max; sleep 2' > /tmp/cgh.out 2>&1 &
+if wait_running cgh; then
+  p=$(cg_field cgh path)
+  wait
+  out=$(cat /tmp/cgh.out)
+  set -- $out
+  check "--cgroupns host: /proc/self/cgroup is the host's path of its cgroup ($1)" test "$1" = "0::${p#$CG}"
+  check "--cgroupns host: /sys/fs/cgroup is its own cgroup ($2 $3), no slice of the host's ($4)" \
+    test "$2 $3 $4" = "50000 100000 0"
+  check "--cgroupns host: read-only ($5), not written or remounted ($(echo $out))" \
+    test "${5%%,*} $6 $7" = "ro 50000 100000"
+else
+  no "a --cgroupns host container starts"
+fi
+cleanup cgh
+wait
+out=$("$B" run --rm --cgroupns host --privileged bb sh -c 'ls /sys/fs/cgroup | grep -c slice; grep " /sys/fs/cgroup " /proc/self/mountinfo | cut -d" " -f6' 2>&1)
+check "--cgroupns host --privileged: its own cgroup, writable, still no slice of the host's ($(echo $out))" \
+  test "$(echo $out | cut -c1-4)" = "0 rw"
 out=$("$B" run --rm bb sh -c 'cat /sys/fs/cgroup/cgroup.procs | wc -l; grep " /sys/fs/cgroup " /proc/self/mountinfo' 2>&1)
 check "the container's processes are in the root of what it sees, read-only cgroup2 ($(echo $out))" \
   contains_all "$out" " /sys/fs/cgroup ro," " - cgroup2 "
@@ -270,11 +303,40 @@ if wait_running busy; then
   check "update changes cpu.max and pids.max" \
     test "$(cat "$p/cpu.max")" = "50000 100000" -a "$(cat "$p/pids.max")" = 30
   check "inspect shows the updated limits" contains "$("$B" inspect busy)" '"memory": 67108864'
+  out=$("$B" update --cpu-quota 30000 busy 2>&1)
+  check "update --cpu-quota over --cpus is docker's conflict ($out)" \
+    contains "$out" "Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set"
+  check "... and cpu.max is as it was" test "$(cat "$p/cpu.max")" = "50000 100000"
 else
   no "the busy container starts"
 fi
 cleanup busy
 wait
+
+# --- cpu period and quota: update, inspect, the container's CPU count --------------
+"$B" run --name cfs --cpu-quota 40000 bb sleep 60 > /tmp/cfs.out 2>&1 &
+if wait_running cfs; then
+  p=$(cg_field cfs path)
+  "$B" update --cpu-period 50000 cfs >/dev/null
+  check "update --cpu-period keeps the quota ($(cat "$p/cpu.max"))" test "$(cat "$p/cpu.max")" = "40000 50000"
+  out=$("$B" update --cpus 1 cfs 2>&1)
+  check "update --cpus over --cpu-quota is docker's conflict ($out)" \
+    contains "$out" "Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set"
+  out=$("$B" inspect -f '{{.HostConfig.CpuPeriod}} {{.HostConfig.CpuQuota}}' cfs 2>&1)
+  check "inspect: CpuPeriod and CpuQuota ($out)" test "$out" = "50000 40000"
+else
+  no "the cfs container starts"
+fi
+cleanup cfs
+wait
+if [ "$MODE" = session ] && [ "$(nproc)" -gt 1 ]; then
+  # Two CPUs' worth over a 50 ms period: counted with the period cpu.max
+  # holds (over docker's default 100 ms it would be one).
+  out=$("$B" run --rm --cpu-period 50000 --cpu-quota 100000 -v /usr:/usr:ro -v /usr/lib64:/lib64:ro -v /usr/lib:/lib:ro bb sh -c \
+    'cat /sys/devices/system/cpu/online; grep -c ^processor /proc/cpuinfo; /usr/bin/getconf _NPROCESSORS_ONLN' 2>&1)
+  check "--cpu-period 50000 --cpu-quota 100000: cpu/online 0-1, two processors, sysconf 2 ($(echo $out))" \
+    test "$(echo $out)" = "0-1 2 2"
+fi
 
 # --- pause --------------------------------------------------------------------------
 mkdir -p "$HOME/count"

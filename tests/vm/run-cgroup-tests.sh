@@ -59,14 +59,15 @@ rm -rf -- "$R"
 # The run, layer and cgroup tests of the suite (and compose's
 # deploy.resources.limits, applied there; and two of the user networks'
 # tests: reach by name, and the port filter against a container that
-# claims another's addresses, with nf_tables a module here), in the
-# session boot: built
+# claims another's addresses, with nf_tables a module here; and
+# --cgroupns host, whose /sys/fs/cgroup is a bind of the container's own
+# cgroup only where there is one), in the session boot: built
 # here, run in the guest as dev (subordinate ids) against its kernel.
 # VM_SUITE: space-separated FILE[:NAME,NAME...] (tests/FILE.rs, the tests
 # whose names contain a NAME; all without), empty for none. The default is
 # what fits CI's time under emulation; VM_SUITE="run layer_edges cgroup"
 # runs those files whole (by hand: VM_TIMEOUT=3600).
-SUITE=${VM_SUITE-run:run_rm_leaves,etc_mount_points,exit_status_is,read_only_root layer_edges:a_130_layer,an_opaque_whiteout cgroup compose:deploy_resource_limits networks:containers_on_one_network_reach,a_container_cannot_claim}
+SUITE=${VM_SUITE-run:run_rm_leaves,etc_mount_points,exit_status_is,read_only_root layer_edges:a_130_layer,an_opaque_whiteout cgroup compose:deploy_resource_limits networks:containers_on_one_network_reach,a_container_cannot_claim run_namespaces:cgroupns_host}
 SUITE_SHARE=()
 if [ -n "$SUITE" ]; then
   targs=()
