@@ -80,6 +80,9 @@ pub struct Create {
     /// Remove the container when it exits.
     #[arg(long)]
     rm: bool,
+    /// Print no pull progress when the image is pulled.
+    #[arg(short, long)]
+    quiet: bool,
     /// Set a label: KEY=VALUE (or KEY, empty).
     #[arg(short, long = "label", value_name = "KEY[=VALUE]")]
     label: Vec<String>,
@@ -162,6 +165,12 @@ pub struct Create {
     /// Mount the volumes and bind mounts of a container at the same places: CONTAINER[:ro|rw].
     #[arg(long, value_name = "CONTAINER[:ro|rw]")]
     volumes_from: Vec<crate::container::run::VolumesFrom>,
+    /// A host device node, or a directory of them, in the container: HOST[:CONTAINER][:PERMS] (PERMS a subset of rwm, the default).
+    #[arg(long, value_name = "HOST[:CONTAINER][:PERMS]", value_parser = values::device)]
+    device: Vec<ctr::spec::DeviceMapping>,
+    /// Refused: a rootless container cannot have device cgroup rules; give each device with --device.
+    #[arg(long, value_name = "RULE")]
+    device_cgroup_rule: Vec<String>,
     /// A tmpfs: PATH[:size=...].
     #[arg(long, value_parser = values::tmpfs)]
     tmpfs: Vec<UserMount>,
@@ -270,6 +279,12 @@ impl Create {
     fn spec(self) -> Result<RunSpec> {
         // --platform was checked to be this machine's by its parser.
         let _ = &self.platform;
+        if let Some(rule) = self.device_cgroup_rule.first() {
+            return Err(
+                ctr::ContainerError::from(ctr::run::SpecError::DeviceCgroupRule(rule.clone()))
+                    .into(),
+            );
+        }
         let mut labels = std::collections::BTreeMap::new();
         for file in &self.label_file {
             let text = std::fs::read_to_string(file).map_err(|e| {
@@ -331,6 +346,8 @@ impl Create {
             skip_image_volumes: false,
             pod: self.pod,
             infra_of: None,
+            devices: self.device,
+            quiet: self.quiet,
             mounts: self.mount,
             tmpfs: self.tmpfs,
             hostname: self.hostname,

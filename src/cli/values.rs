@@ -155,6 +155,12 @@ pub fn volume(s: &str) -> Result<UserMount, FlagError> {
     flag::<_, SpecError>(parse_volume(s, &cwd()?))
 }
 
+/// `--device HOST[:CONTAINER][:PERMS]`, a relative host path taken from
+/// the current directory.
+pub fn device(s: &str) -> Result<crate::container::spec::DeviceMapping, FlagError> {
+    flag::<_, SpecError>(crate::container::run::parse_device(s, &cwd()?))
+}
+
 /// `--mount type=...`, relative to the current directory.
 pub fn mount(s: &str) -> Result<UserMount, FlagError> {
     flag::<_, SpecError>(parse_mount(s, &cwd()?))

@@ -287,6 +287,7 @@ const HOST_KEYS: &[&str] = &[
     "UTSMode",
     "CgroupnsMode",
     "MemorySwappiness",
+    "Devices",
 ];
 
 /// `inspect`'s `Config`: the record's, without what `HostConfig` shows.
@@ -340,6 +341,8 @@ fn host_config(
         "IpcMode": config.ipc_mode.to_string(),
         "PidMode": own_as_empty(&config.pid_mode),
         "UTSMode": own_as_empty(&config.uts_mode),
+        // docker's list: PathOnHost, PathInContainer, CgroupPermissions.
+        "Devices": config.devices,
         // docker's names for the limits asked (0: none), beside burrow's.
         "Memory": limits.memory.unwrap_or(0),
         "NanoCpus": limits.cpus.map_or(0, |c| (c * 1e9).round() as u64),

@@ -74,6 +74,8 @@ pub struct Facts {
     /// Detached or created: it outlives this process (its files stay
     /// with it under the storage root).
     pub outlives: bool,
+    /// The host's device nodes `--device` names (`host_devices`).
+    pub devices: Vec<crate::sandbox::spec::DeviceNode>,
 }
 
 /// Everything a container is made from, decided.
@@ -164,6 +166,7 @@ pub fn plan(
         overlay,
         network,
         outlives,
+        devices,
     } = facts;
     let (no_new_privs, seccomp) = SecurityOpt::resolve(&spec.security_opt);
     let base = if spec.privileged {
@@ -230,6 +233,7 @@ pub fn plan(
         .iter()
         .map(|m| mount_op(m, &volumes_dir, &volume_sources))
         .collect();
+    sandbox.devices = devices;
     sandbox.etc = network::etc_paths(&etc_dir);
     sandbox.hostname = Some(process.hostname.clone());
     sandbox.domainname = spec.domainname.clone();
@@ -523,6 +527,7 @@ impl Plan {
             detach_keys: spec.detach_keys.clone(),
             cgroupns_mode: spec.cgroupns,
             memory_swappiness: spec.memory_swappiness,
+            devices: spec.devices.clone(),
         }
     }
 
@@ -1020,6 +1025,7 @@ mod tests {
             },
             network,
             outlives: false,
+            devices: Vec::new(),
         }
     }
 

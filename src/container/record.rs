@@ -256,6 +256,9 @@ pub struct ContainerConfig {
     /// `--memory-swappiness`, recorded though not applied (HostConfig).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_swappiness: Option<u8>,
+    /// `--device`, as given (HostConfig).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<super::spec::DeviceMapping>,
 }
 
 impl Default for ContainerConfig {
@@ -296,6 +299,7 @@ impl Default for ContainerConfig {
             detach_keys: None,
             cgroupns_mode: Default::default(),
             memory_swappiness: None,
+            devices: Vec::new(),
         }
     }
 }

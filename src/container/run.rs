@@ -8,7 +8,8 @@ pub use super::plan::{argv, combine_mounts, environment, keep_id_map, ProcessPla
 use super::plan::{check_target, read_env_files, Facts, VolumeSource};
 use super::record::{self, Containers, Record, State};
 pub use super::spec::{
-    parse_size, ProcViewMode, PullPolicy, RunSpec, SpecError, UserMount, VolumesFrom,
+    parse_device, parse_size, DeviceMapping, ProcViewMode, PullPolicy, RunSpec, SpecError,
+    UserMount, VolumesFrom,
 };
 use super::spec::{IpcMode, NsMode, UsernsMode};
 use super::supervisor::{self, Foreground};
@@ -256,6 +257,8 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         spec
     };
     super::plan::check(spec).map_err(spec_err)?;
+    // The host's device nodes, looked up before anything is made.
+    let devices = host_devices(spec).map_err(spec_err)?;
     // A foreground run's supervisor is this process: the D-Bus helper
     // that will ask systemd for its scope connects while the image is
     // resolved and the container recorded (under emulation a connection
@@ -283,7 +286,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
     let pull = || -> Result<_> {
         let opts = PullOptions {
             platform: None,
-            progress: ProgressMode::detect(false),
+            progress: ProgressMode::detect(spec.quiet),
         };
         // What was pulled is run: by its id, whatever name it got.
         let pulled = super::images::pull(ctx, &spec.image, &opts, None)?;
@@ -431,6 +434,7 @@ fn create_or_run(ctx: &Context, spec: &RunSpec, create_only: bool) -> Result<(St
         overlay: super::kernel::overlay_choice(&ctx.paths.storage),
         network,
         outlives,
+        devices,
     };
     let mut plan = super::plan::plan(spec, &image_run, &ctx.config, facts).map_err(spec_err)?;
     if plan.network.mode == NetworkMode::Host {
@@ -676,6 +680,22 @@ impl Drop for HeldSignals {
             None,
         );
     }
+}
+
+/// The host's device nodes of `--device`, each where it goes. A
+/// privileged container takes every permission, as docker ignores the
+/// ones given then.
+fn host_devices(spec: &RunSpec) -> std::result::Result<Vec<sandbox::spec::DeviceNode>, SpecError> {
+    let mut nodes = Vec::new();
+    for d in &spec.devices {
+        nodes.extend(sandbox::mounts::host_devices(
+            &d.path_on_host,
+            &d.path_in_container,
+            spec.privileged || d.may_read(),
+            spec.privileged || d.may_write(),
+        )?);
+    }
+    Ok(nodes)
 }
 
 fn spec_err(e: SpecError) -> Error {

@@ -956,6 +956,102 @@ pub struct RunSpec {
     /// The pod (by id) whose infra container this is: it runs nothing
     /// and holds the pod's namespaces (`SandboxSpec::pause`).
     pub infra_of: Option<String>,
+    /// `--device`, parsed; the host's nodes are looked up when the
+    /// container is made.
+    pub devices: Vec<DeviceMapping>,
+    /// `-q`: no pull progress.
+    pub quiet: bool,
+}
+
+/// `--device HOST[:CONTAINER][:PERMS]`: a host device node (or a
+/// directory of them) and where it appears in the container, as docker
+/// keeps it in `HostConfig.Devices`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeviceMapping {
+    /// Absolute; followed when it is a link, at each start.
+    pub path_on_host: PathBuf,
+    /// Absolute, no `..`; the host path when not given.
+    pub path_in_container: PathBuf,
+    /// A subset of `rwm` as given (`rwm` when not).
+    pub cgroup_permissions: String,
+}
+
+impl DeviceMapping {
+    pub fn may_read(&self) -> bool {
+        self.cgroup_permissions.contains('r')
+    }
+
+    pub fn may_write(&self) -> bool {
+        self.cgroup_permissions.contains('w')
+    }
+}
+
+/// Whether `s` is a device permission set as docker takes it: one to
+/// three of `r`, `w` and `m`, none twice.
+fn device_permissions(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 3
+        && s.chars().all(|c| matches!(c, 'r' | 'w' | 'm'))
+        && s.chars().enumerate().all(|(i, c)| !s[i + 1..].contains(c))
+}
+
+/// `--device HOST[:CONTAINER][:PERMS]`, a relative host path taken from
+/// `cwd`. With two fields the second is the permissions when it reads as
+/// such, else the container path, as docker reads them.
+pub fn parse_device(spec: &str, cwd: &std::path::Path) -> Result<DeviceMapping, SpecError> {
+    let err = |why: String| SpecError::Device {
+        spec: spec.to_string(),
+        why,
+    };
+    let fields: Vec<&str> = spec.split(':').collect();
+    let (host, container, perms) = match fields[..] {
+        [host] => (host, "", "rwm"),
+        [host, p] if device_permissions(p) => (host, "", p),
+        [host, container] => (host, container, "rwm"),
+        [host, container, p] => {
+            if !device_permissions(p) {
+                return Err(err(format!(
+                    "bad permissions {p:?}: one to three of r (read), w (write) and m (mknod)"
+                )));
+            }
+            (host, container, p)
+        }
+        _ => {
+            return Err(err(
+                "too many fields: HOST[:CONTAINER][:PERMS] (PERMS a subset of rwm)".into(),
+            ))
+        }
+    };
+    if host.is_empty() {
+        return Err(err("no host path: HOST[:CONTAINER][:PERMS]".into()));
+    }
+    if !host.starts_with(['/', '.']) && host.contains('=') {
+        return Err(err(
+            "CDI device names (vendor.com/class=name) are not supported: give the device node's path"
+                .into(),
+        ));
+    }
+    let path_on_host = cwd.join(host);
+    let path_in_container = if container.is_empty() {
+        path_on_host.clone()
+    } else {
+        PathBuf::from(container)
+    };
+    let shown = path_in_container.to_string_lossy();
+    if !shown.starts_with('/') {
+        return Err(err(format!("{shown} is not an absolute path")));
+    }
+    if shown.split('/').any(|c| c == "..") {
+        return Err(err(format!(
+            "the container path {shown:?} may not contain .."
+        )));
+    }
+    Ok(DeviceMapping {
+        path_on_host,
+        path_in_container,
+        cgroup_permissions: perms.to_string(),
+    })
 }
 
 impl RunSpec {
@@ -1096,6 +1192,15 @@ pub enum SpecError {
         /// Why, when the map is the single-id one.
         why: &'static str,
     },
+    #[error("invalid --device {spec:?}: {why}")]
+    Device { spec: String, why: String },
+    #[error(transparent)]
+    HostDevice(#[from] crate::sandbox::mounts::DeviceError),
+    #[error(
+        "--device-cgroup-rule {0:?}: a rootless container cannot have device cgroup rules (the \
+         kernel loads a cgroup's device program only for root); give each device with --device"
+    )]
+    DeviceCgroupRule(String),
     #[error("invalid --mount {spec:?}: {why}")]
     Mount { spec: String, why: String },
     #[error("invalid --tmpfs {spec:?}: {why}")]
@@ -1149,6 +1254,44 @@ pub fn parse_size(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn devices_parse_as_docker_reads_them() {
+        let cwd = std::path::Path::new("/home/me");
+        let d = |s: &str| {
+            let m = parse_device(s, cwd).unwrap();
+            (
+                m.path_on_host.display().to_string(),
+                m.path_in_container.display().to_string(),
+                m.cgroup_permissions,
+            )
+        };
+        let t = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+        assert_eq!(d("/dev/sda"), t("/dev/sda", "/dev/sda", "rwm"));
+        assert_eq!(d("/dev/sda:/dev/xvdc"), t("/dev/sda", "/dev/xvdc", "rwm"));
+        // Two fields: permissions when they read as such.
+        assert_eq!(d("/dev/sda:r"), t("/dev/sda", "/dev/sda", "r"));
+        assert_eq!(d("/dev/sda:mw"), t("/dev/sda", "/dev/sda", "mw"));
+        assert_eq!(d("/dev/sda:/dev/x:rw"), t("/dev/sda", "/dev/x", "rw"));
+        assert_eq!(d("/dev/sda::r"), t("/dev/sda", "/dev/sda", "r"));
+        assert_eq!(d("node"), t("/home/me/node", "/home/me/node", "rwm"));
+        let m = parse_device("/dev/a:/b:wm", cwd).unwrap();
+        assert!(m.may_write() && !m.may_read());
+        for (bad, why) in [
+            ("/dev/sda:/x:rx", "bad permissions"),
+            ("/dev/sda:/x:rrw", "bad permissions"),
+            ("/dev/sda:/x:rwmr", "bad permissions"),
+            ("/dev/sda:/x:", "bad permissions"),
+            ("/dev/sda:x", "x is not an absolute path"),
+            ("/dev/sda:/x/../y", "may not contain .."),
+            ("/a:/b:r:w", "too many fields"),
+            (":/b", "no host path"),
+            ("vendor.com/gpu=0", "CDI"),
+        ] {
+            let e = parse_device(bad, cwd).unwrap_err().to_string();
+            assert!(e.contains(why) && e.contains(bad), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn ulimits_parse_as_docker_reads_them() {

@@ -3,7 +3,7 @@
 //! applied in order by one function whose every failure names the
 //! operation and the path. Targets are resolved inside the new root only.
 
-use super::spec::{CgroupFs, DevShm, MountOp, SandboxSpec};
+use super::spec::{CgroupFs, DevShm, DeviceNode, MountOp, SandboxSpec};
 use super::sys::{self, FsError};
 use super::SetupError;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -127,6 +127,13 @@ pub fn mount_ops(spec: &SandboxSpec) -> Vec<MountOp> {
         }
     }
     ops.extend(spec.mounts.iter().cloned());
+    // After the caller's mounts, so that a device below one of them (a
+    // --tmpfs, a volume) lands in it.
+    ops.extend(spec.devices.iter().map(|d| MountOp::Device {
+        src: d.src.clone(),
+        dst: d.dst.clone(),
+        read_only: d.read_only,
+    }));
     if spec.cwd != Path::new("/") {
         ops.push(MountOp::Dir {
             dst: spec.cwd.clone(),
@@ -230,6 +237,128 @@ pub(crate) struct JoinedShm<'a> {
     pub pidfd: BorrowedFd<'a>,
     /// The mount, as fsmount or open_tree gave it over there.
     pub mount: BorrowedFd<'a>,
+}
+
+/// Why `--device` cannot bring a host path in, said before anything is
+/// made.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceError {
+    /// docker's words, so that what searches for them finds them.
+    #[error("error gathering device information while adding custom device {:?}: {why}", .path.display().to_string())]
+    Gather { path: PathBuf, why: String },
+    #[error(
+        "--device {}: a rootless container cannot be kept from {doing} {}, which you may {verb} \
+         yourself (without root there is no device cgroup, and a read-only mount does not stop \
+         writes to a device node); add {letter} to the permissions, or give a node you may not \
+         {verb}",
+        .given.display(), .node.display()
+    )]
+    CannotKeep {
+        given: PathBuf,
+        node: PathBuf,
+        doing: &'static str,
+        verb: &'static str,
+        letter: char,
+    },
+}
+
+/// The host's device nodes that `--device host:container` brings in:
+/// `host` itself when it is one (a link to one followed, as docker
+/// does), else, when it is a directory, each device node below it (links
+/// below it not followed, files and other kinds left out), at the same
+/// place below `container`. Anything else is refused, as is a permission
+/// left out (`read`, `write` false) that the kernel would not keep the
+/// container from: only a node's own permissions stand between a rootless
+/// container and it.
+pub fn host_devices(
+    host: &Path,
+    container: &Path,
+    read: bool,
+    write: bool,
+) -> Result<Vec<DeviceNode>, DeviceError> {
+    use std::os::unix::fs::FileTypeExt;
+    let gather = |why: String| DeviceError::Gather {
+        path: host.to_path_buf(),
+        why,
+    };
+    let md = std::fs::metadata(host).map_err(|e| gather(errno_words(&e)))?;
+    let is_device = |t: std::fs::FileType| t.is_char_device() || t.is_block_device();
+    let mut nodes = Vec::new();
+    if is_device(md.file_type()) {
+        nodes.push((host.to_path_buf(), container.to_path_buf()));
+    } else if md.is_dir() {
+        let real = std::fs::canonicalize(host).map_err(|e| gather(errno_words(&e)))?;
+        let mut todo = vec![PathBuf::new()];
+        while let Some(rel) = todo.pop() {
+            let mut entries: Vec<_> = std::fs::read_dir(real.join(&rel))
+                .map_err(|e| gather(errno_words(&e)))?
+                .filter_map(|e| e.ok())
+                .collect();
+            entries.sort_by_key(|e| e.file_name());
+            for e in entries {
+                let Ok(t) = e.file_type() else { continue };
+                let below = rel.join(e.file_name());
+                if t.is_dir() {
+                    todo.push(below);
+                } else if is_device(t) {
+                    nodes.push((real.join(&below), container.join(&below)));
+                }
+            }
+        }
+    }
+    if nodes.is_empty() {
+        return Err(gather("not a device node".into()));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    for (node, _) in &nodes {
+        // Its owner may change its mode (and is root inside): whatever
+        // is left out could be had.
+        let owned = std::os::unix::fs::MetadataExt::uid(
+            &std::fs::metadata(node).map_err(|e| gather(errno_words(&e)))?,
+        ) == me;
+        let may = |access| {
+            owned || rustix::fs::accessat(CWD, node, access, rustix::fs::AtFlags::EACCESS).is_ok()
+        };
+        let refused = if !write && may(rustix::fs::Access::WRITE_OK) {
+            Some(("writing to", "write to", 'w'))
+        } else if !read && may(rustix::fs::Access::READ_OK) {
+            Some(("reading", "read", 'r'))
+        } else {
+            None
+        };
+        if let Some((doing, verb, letter)) = refused {
+            return Err(DeviceError::CannotKeep {
+                given: host.to_path_buf(),
+                node: node.clone(),
+                doing,
+                verb,
+                letter,
+            });
+        }
+    }
+    Ok(nodes
+        .into_iter()
+        .map(|(src, dst)| DeviceNode {
+            src,
+            dst,
+            read_only: !write,
+        })
+        .collect())
+}
+
+/// An I/O error as the kernel's words alone, lower-cased as docker
+/// prints them: "no such file or directory".
+fn errno_words(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = match text.find(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    };
+    let mut c = text.chars();
+    match c.next() {
+        Some(first) => first.to_lowercase().chain(c).collect(),
+        None => text,
+    }
 }
 
 /// Applies `ops` in order under the directory `root` (the new root,
@@ -378,6 +507,24 @@ fn apply_one(
                 rustix::fs::open(src, OFlags::PATH | OFlags::CLOEXEC, 0.into())
                     .map_err(|e| at(e, &format!("the source {} is not usable", src.display())))?
             };
+            bind(source, *read_only, root, dst).map_err(|(e, why)| fail(e, why))
+        }
+        MountOp::Device { src, read_only, .. } => {
+            // Checked on the node opened: a link or a file swapped in since
+            // the container was made is refused, never bound.
+            let source = rustix::fs::open(src, OFlags::PATH | OFlags::CLOEXEC, 0.into())
+                .map_err(|e| at(e, &format!("the device {} is not usable", src.display())))?;
+            let st = rustix::fs::fstat(&source).map_err(|e| fail(e, None))?;
+            use rustix::fs::FileType;
+            if !matches!(
+                FileType::from_raw_mode(st.st_mode),
+                FileType::CharacterDevice | FileType::BlockDevice
+            ) {
+                return Err(at(
+                    Errno::NODEV,
+                    &format!("{} is not a device node", src.display()),
+                ));
+            }
             bind(source, *read_only, root, dst).map_err(|(e, why)| fail(e, why))
         }
         MountOp::Volume {
@@ -905,6 +1052,83 @@ mod tests {
         let e = real_bind_source(&real.join("vol/none")).unwrap_err();
         assert!(
             matches!(&e, BindSourceError::Stat { path, .. } if *path == real.join("vol/none")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn devices_follow_the_callers_mounts() {
+        let mut s = spec(full_map());
+        s.mounts.push(MountOp::Tmpfs {
+            dst: "/srv".into(),
+            size: None,
+            mode: None,
+            uid: None,
+            gid: None,
+            read_only: false,
+            nosuid: true,
+            nodev: true,
+            noexec: false,
+        });
+        s.devices.push(DeviceNode {
+            src: "/dev/zero".into(),
+            dst: "/srv/z".into(),
+            read_only: true,
+        });
+        let ops = mount_ops(&s);
+        let d = dsts(&ops);
+        let pos = |p: &str| d.iter().position(|x| x == p).unwrap();
+        assert!(pos("/srv") < pos("/srv/z"));
+        assert!(ops.contains(&MountOp::Device {
+            src: "/dev/zero".into(),
+            dst: "/srv/z".into(),
+            read_only: true,
+        }));
+    }
+
+    #[test]
+    fn host_devices_are_nodes_and_never_files_or_directories() {
+        let to = Path::new("/dev/n");
+        let nodes = host_devices(Path::new("/dev/null"), to, true, true).unwrap();
+        assert_eq!(
+            nodes,
+            [DeviceNode {
+                src: "/dev/null".into(),
+                dst: to.into(),
+                read_only: false
+            }]
+        );
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("file"), "x").unwrap();
+        std::os::unix::fs::symlink("/dev/null", d.path().join("link")).unwrap();
+        for host in [d.path().to_path_buf(), d.path().join("file")] {
+            let e = host_devices(&host, to, true, true).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "error gathering device information while adding custom device {:?}: not a \
+                     device node",
+                    host.display().to_string()
+                )
+            );
+        }
+        // A link as the host path is followed to its node.
+        let nodes = host_devices(&d.path().join("link"), to, true, true).unwrap();
+        assert_eq!(nodes[0].src, d.path().join("link"));
+        let e = host_devices(&d.path().join("none"), to, true, true).unwrap_err();
+        assert!(
+            e.to_string().ends_with(": no such file or directory"),
+            "{e}"
+        );
+        // Anyone may write /dev/null: read-only cannot be kept.
+        let e = host_devices(Path::new("/dev/null"), to, true, false).unwrap_err();
+        assert!(
+            matches!(e, DeviceError::CannotKeep { letter: 'w', .. }),
+            "{e}"
+        );
+        let e = host_devices(Path::new("/dev/null"), to, false, true).unwrap_err();
+        assert!(
+            matches!(e, DeviceError::CannotKeep { letter: 'r', .. }),
             "{e}"
         );
     }

@@ -27,6 +27,9 @@ pub struct SandboxSpec {
     /// Extra mounts (volumes, tmpfs), applied in order after the standard
     /// ones (/proc, /sys, /dev, the /etc files).
     pub mounts: Vec<MountOp>,
+    /// Host device nodes bound in (`--device`), after `mounts`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<DeviceNode>,
     /// Host files bound over /etc/hostname, /etc/hosts, /etc/resolv.conf.
     pub etc: EtcFiles,
     /// The UTS name; `None` keeps the host's name in the new namespace.
@@ -706,6 +709,7 @@ impl SandboxSpec {
             root_emulation: false,
             seccomp: SeccompPolicy::Default,
             account: None,
+            devices: Vec::new(),
             rlimits: Vec::new(),
             shm_size: None,
             dev_shm: DevShm::Own,
@@ -827,6 +831,19 @@ impl SandboxSpec {
                 );
             }
         }
+        for d in &self.devices {
+            check_container_path("devices", &d.dst)?;
+            if d.dst == Path::new("/") || d.dst == Path::new("/dev") {
+                return bad(
+                    "devices",
+                    format!(
+                        "a device node cannot be bound on {}: it is a directory the container \
+                         needs; give the device a path below it",
+                        d.dst.display()
+                    ),
+                );
+            }
+        }
         for p in self.masked_paths.iter().chain(&self.readonly_paths) {
             check_container_path("masked/readonly paths", p)?;
         }
@@ -889,6 +906,16 @@ pub struct InvalidSpec {
     pub reason: String,
 }
 
+/// A host device node (`--device`): where it is on the host (followed at
+/// each start when a link) and where it appears in the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceNode {
+    pub src: PathBuf,
+    pub dst: PathBuf,
+    /// Bound read-only (`--device ...:r`).
+    pub read_only: bool,
+}
+
 /// One step of building the container's file tree. Destinations are
 /// paths inside the container; `src` paths are on the host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -946,6 +973,14 @@ pub enum MountOp {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         real: bool,
     },
+    /// A host device node bound on `dst` (made as a file inside the
+    /// root): `src` is followed when it is a link, and what it opens must
+    /// be a character or block device, checked on the open node itself.
+    Device {
+        src: PathBuf,
+        dst: PathBuf,
+        read_only: bool,
+    },
     /// A volume's directory bound like `Bind` with `real` (its path is
     /// opened without following any link). With `copy_up`, an empty
     /// volume first gets a copy of what the root holds at `dst` (owners,
@@ -998,6 +1033,7 @@ impl MountOp {
             | MountOp::DevPts { dst, .. }
             | MountOp::Mqueue { dst }
             | MountOp::Bind { dst, .. }
+            | MountOp::Device { dst, .. }
             | MountOp::Volume { dst, .. }
             | MountOp::Symlink { dst, .. }
             | MountOp::Dir { dst }
@@ -1020,6 +1056,7 @@ impl MountOp {
             MountOp::DevPts { .. } => "mount devpts on".into(),
             MountOp::Mqueue { .. } => "mount mqueue on".into(),
             MountOp::Bind { src, .. } => format!("bind-mount {} on", src.display()),
+            MountOp::Device { src, .. } => format!("bind the device {} on", src.display()),
             MountOp::Volume { src, .. } => format!("mount the volume {} on", src.display()),
             MountOp::Symlink { target, .. } => format!("make a symlink to {} at", target.display()),
             MountOp::Dir { .. } => "make directory".into(),
