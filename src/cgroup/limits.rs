@@ -50,6 +50,21 @@ pub struct DeviceRate {
     pub bytes_per_sec: u64,
 }
 
+/// `--device-read-iops /dev/sda:1000`: I/O operations a second.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceIops {
+    pub device: PathBuf,
+    pub iops: u64,
+}
+
+/// `--blkio-weight-device /dev/sda:200`: one disk's relative weight
+/// (10-1000, as `--blkio-weight`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceWeight {
+    pub device: PathBuf,
+    pub weight: u16,
+}
+
 /// The limits of one container. `None` and empty mean "not asked for".
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -71,6 +86,9 @@ pub struct Limits {
     pub blkio_weight: Option<u16>,
     pub device_read_bps: Vec<DeviceRate>,
     pub device_write_bps: Vec<DeviceRate>,
+    pub device_read_iops: Vec<DeviceIops>,
+    pub device_write_iops: Vec<DeviceIops>,
+    pub blkio_weight_device: Vec<DeviceWeight>,
 }
 
 /// One write of a limit: the first of `files` that exists gets its value.
@@ -130,6 +148,10 @@ pub enum ValueError {
     DeviceRate(String),
     #[error("invalid device rate {0:?}: the device must be a path such as /dev/sda")]
     RateDevice(String),
+    #[error("invalid device rate {0:?}: expected DEVICE:N, N a whole number of I/O operations a second, e.g. /dev/sda:1000")]
+    DeviceIops(String),
+    #[error("invalid device weight {0:?}: expected DEVICE:WEIGHT, WEIGHT between 10 and 1000, e.g. /dev/sda:200")]
+    DeviceWeight(String),
 }
 
 /// The CFS period burrow uses for `--cpus`, and for `--cpu-quota`
@@ -173,6 +195,19 @@ impl Limits {
                 mine.retain(|r| r.device != rate.device);
                 mine.push(rate.clone());
             }
+        }
+        for (mine, theirs) in [
+            (&mut self.device_read_iops, &newer.device_read_iops),
+            (&mut self.device_write_iops, &newer.device_write_iops),
+        ] {
+            for rate in theirs {
+                mine.retain(|r| r.device != rate.device);
+                mine.push(rate.clone());
+            }
+        }
+        for w in &newer.blkio_weight_device {
+            self.blkio_weight_device.retain(|o| o.device != w.device);
+            self.blkio_weight_device.push(w.clone());
         }
     }
 
@@ -223,6 +258,21 @@ impl Limits {
         need(
             !self.device_write_bps.is_empty(),
             "--device-write-bps",
+            Controller::Io,
+        );
+        need(
+            !self.device_read_iops.is_empty(),
+            "--device-read-iops",
+            Controller::Io,
+        );
+        need(
+            !self.device_write_iops.is_empty(),
+            "--device-write-iops",
+            Controller::Io,
+        );
+        need(
+            !self.blkio_weight_device.is_empty(),
+            "--blkio-weight-device",
             Controller::Io,
         );
         out
@@ -312,6 +362,13 @@ impl Limits {
             if !(10..=1000).contains(&w) {
                 return invalid("--blkio-weight", "must be between 10 and 1000");
             }
+        }
+        if self
+            .blkio_weight_device
+            .iter()
+            .any(|d| !(10..=1000).contains(&d.weight))
+        {
+            return invalid("--blkio-weight-device", "must be between 10 and 1000");
         }
         for (flag, list) in [
             ("--cpuset-cpus", &self.cpuset_cpus),
@@ -476,6 +533,50 @@ impl Limits {
                 ));
             }
         }
+        for (flag, key, list) in [
+            ("--device-read-iops", "riops", &self.device_read_iops),
+            ("--device-write-iops", "wiops", &self.device_write_iops),
+        ] {
+            for rate in list {
+                let (major, minor) = device(&rate.device).map_err(|source| LimitError::Device {
+                    flag,
+                    device: rate.device.clone(),
+                    source,
+                })?;
+                let value = if rate.iops == 0 {
+                    "max".to_string()
+                } else {
+                    rate.iops.to_string()
+                };
+                out.push(one(
+                    flag,
+                    Controller::Io,
+                    "io.max",
+                    format!("{major}:{minor} {key}={value}"),
+                ));
+            }
+        }
+        for w in &self.blkio_weight_device {
+            let flag = "--blkio-weight-device";
+            let (major, minor) = device(&w.device).map_err(|source| LimitError::Device {
+                flag,
+                device: w.device.clone(),
+                source,
+            })?;
+            // As --blkio-weight: bfq's range as given, io.weight's scaled.
+            out.push(Write {
+                flag,
+                controller: Controller::Io,
+                files: vec![
+                    ("io.bfq.weight", format!("{major}:{minor} {}", w.weight)),
+                    (
+                        "io.weight",
+                        format!("{major}:{minor} {}", blkio_to_io_weight(w.weight)),
+                    ),
+                ],
+                implied: false,
+            });
+        }
         Ok(out)
     }
 }
@@ -633,6 +734,33 @@ pub fn parse_device_rate(s: &str) -> Result<DeviceRate, ValueError> {
         device: PathBuf::from(dev),
         bytes_per_sec: parse_bytes(rate)?,
     })
+}
+
+/// A `DEVICE:VALUE` flag's two halves, the device a path.
+fn device_and_value(s: &str) -> Option<(PathBuf, &str)> {
+    let (dev, value) = s.rsplit_once(':')?;
+    dev.starts_with('/')
+        .then(|| (PathBuf::from(dev), value.trim()))
+}
+
+/// `--device-read-iops /dev/sda:1000`: a whole number (0 for no limit).
+pub fn parse_device_iops(s: &str) -> Result<DeviceIops, ValueError> {
+    let (device, n) = device_and_value(s).ok_or_else(|| ValueError::DeviceIops(s.to_string()))?;
+    let iops = n
+        .parse()
+        .map_err(|_| ValueError::DeviceIops(s.to_string()))?;
+    Ok(DeviceIops { device, iops })
+}
+
+/// `--blkio-weight-device /dev/sda:200`: 10 to 1000, as docker takes it.
+pub fn parse_device_weight(s: &str) -> Result<DeviceWeight, ValueError> {
+    let bad = || ValueError::DeviceWeight(s.to_string());
+    let (device, w) = device_and_value(s).ok_or_else(bad)?;
+    let weight: u16 = w.parse().map_err(|_| bad())?;
+    if !(10..=1000).contains(&weight) {
+        return Err(bad());
+    }
+    Ok(DeviceWeight { device, weight })
 }
 
 #[cfg(test)]
@@ -936,6 +1064,67 @@ mod tests {
             ..Limits::default()
         };
         assert_eq!(unlimited.writes(no_device).unwrap()[0].files[0].1, "max");
+    }
+
+    #[test]
+    fn iops_and_device_weights_write_io_max_and_io_weight() {
+        let l = Limits {
+            device_read_iops: vec![parse_device_iops("/dev/vda:1000").unwrap()],
+            device_write_iops: vec![parse_device_iops("/dev/vda:0").unwrap()],
+            blkio_weight_device: vec![parse_device_weight("/dev/vda:500").unwrap()],
+            ..Limits::default()
+        };
+        let w = l.writes(|_| Ok((254, 0))).unwrap();
+        assert_eq!(w[0].files, vec![("io.max", "254:0 riops=1000".into())]);
+        assert_eq!(w[1].files, vec![("io.max", "254:0 wiops=max".into())]);
+        assert_eq!(
+            w[2].files,
+            vec![
+                ("io.bfq.weight", "254:0 500".into()),
+                ("io.weight", "254:0 4950".into())
+            ]
+        );
+        assert!(w.iter().all(|w| w.controller == Controller::Io));
+        assert_eq!(
+            l.controllers(),
+            vec![
+                ("--device-read-iops", Controller::Io),
+                ("--device-write-iops", Controller::Io),
+                ("--blkio-weight-device", Controller::Io)
+            ]
+        );
+        let err = l.writes(no_device).unwrap_err().to_string();
+        assert_eq!(err, "--device-read-iops /dev/vda: not a block device");
+        for bad in [
+            "vda:10",
+            "/dev/vda",
+            "/dev/vda:ten",
+            "/dev/vda:-1",
+            "/dev/vda:1.5",
+        ] {
+            assert_eq!(
+                parse_device_iops(bad),
+                Err(ValueError::DeviceIops(bad.into())),
+                "{bad}"
+            );
+        }
+        for bad in ["/dev/vda:5", "/dev/vda:1001", "vda:100", "/dev/vda:x"] {
+            assert_eq!(
+                parse_device_weight(bad),
+                Err(ValueError::DeviceWeight(bad.into())),
+                "{bad}"
+            );
+        }
+        // update: one value per disk, the newest.
+        let mut merged = l.clone();
+        merged.merge(&Limits {
+            device_read_iops: vec![parse_device_iops("/dev/vda:20").unwrap()],
+            blkio_weight_device: vec![parse_device_weight("/dev/vdb:10").unwrap()],
+            ..Limits::default()
+        });
+        assert_eq!(merged.device_read_iops.len(), 1);
+        assert_eq!(merged.device_read_iops[0].iops, 20);
+        assert_eq!(merged.blkio_weight_device.len(), 2);
     }
 
     #[test]

@@ -522,7 +522,8 @@ fn check_delegated(limits: &Limits, enabled: &[String], cgroup: &Path) -> Result
 
 fn apply(leaf: &Path, writes: &[limits::Write]) -> Result<(), CgroupError> {
     for w in writes {
-        let Some((file, value)) = w.files.iter().find(|(f, _)| leaf.join(f).exists()) else {
+        let mut there = w.files.iter().filter(|(f, _)| leaf.join(f).exists());
+        let Some(first) = there.next() else {
             if w.implied {
                 continue;
             }
@@ -537,13 +538,23 @@ fn apply(leaf: &Path, writes: &[limits::Write]) -> Result<(), CgroupError> {
                 cgroup: leaf.to_path_buf(),
             });
         };
-        let path = leaf.join(file);
-        std::fs::write(&path, value).map_err(|source| CgroupError::Write {
-            flag: w.flag,
-            path,
-            value: value.clone(),
-            source,
-        })?;
+        // A disk's own weight is taken by the file of the policy that
+        // disk runs (bfq's or iocost's): the next is tried when one
+        // refuses, and the first refusal is the error.
+        let write = |(file, value): &(&str, String)| {
+            let path = leaf.join(file);
+            std::fs::write(&path, value).map_err(|source| CgroupError::Write {
+                flag: w.flag,
+                path,
+                value: value.clone(),
+                source,
+            })
+        };
+        if let Err(e) = write(first) {
+            if !there.any(|alt| write(alt).is_ok()) {
+                return Err(e);
+            }
+        }
     }
     Ok(())
 }
@@ -673,6 +684,29 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("memory.swap.max"), "{err}");
+    }
+
+    #[test]
+    fn a_disks_weight_goes_to_the_next_file_when_the_first_refuses_it() {
+        let leaf = tempfile::tempdir().unwrap();
+        // bfq's file is there but refuses (a directory: EISDIR), as the
+        // kernel's does for a disk bfq does not schedule.
+        std::fs::create_dir(leaf.path().join("io.bfq.weight")).unwrap();
+        std::fs::write(leaf.path().join("io.weight"), "").unwrap();
+        let limits = Limits {
+            blkio_weight_device: vec![limits::parse_device_weight("/dev/vda:1000").unwrap()],
+            ..Limits::default()
+        };
+        let writes = limits.writes(|_| Ok((254, 0))).unwrap();
+        apply(leaf.path(), &writes).unwrap();
+        let read = std::fs::read_to_string(leaf.path().join("io.weight")).unwrap();
+        assert_eq!(read, "254:0 10000");
+        // Neither takes it: the first refusal, naming the flag and file.
+        std::fs::remove_file(leaf.path().join("io.weight")).unwrap();
+        std::fs::create_dir(leaf.path().join("io.weight")).unwrap();
+        let err = apply(leaf.path(), &writes).unwrap_err().to_string();
+        assert!(err.contains("--blkio-weight-device"), "{err}");
+        assert!(err.contains("io.bfq.weight"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod build;
 pub mod complete;
 pub mod compose;
 pub mod container;
+pub mod docker_only;
 pub mod doctor;
 pub mod format;
 pub mod image;

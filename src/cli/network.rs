@@ -344,6 +344,7 @@ impl Connect {
                 aliases: self.alias,
                 ipv4: self.ip,
                 ipv6: self.ip6,
+                mac: None,
             },
         )?;
         Ok(0)

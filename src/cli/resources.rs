@@ -3,6 +3,7 @@
 //! `unpause` and `stats`.
 
 use super::Format;
+use crate::cgroup::limits::{DeviceIops, DeviceWeight};
 use crate::cgroup::{limits, DeviceRate, Limits, Swap};
 use crate::container::images::Context;
 use crate::container::resources::{self as res, Counters, Sample};
@@ -53,6 +54,15 @@ pub struct LimitFlags {
     /// Write rate limit of a disk (e.g. /dev/sda:10mb); repeatable.
     #[arg(long, value_name = "DEVICE:RATE", value_parser = limits::parse_device_rate)]
     device_write_bps: Vec<DeviceRate>,
+    /// Read rate limit of a disk in I/O operations a second (e.g. /dev/sda:1000); repeatable.
+    #[arg(long, value_name = "DEVICE:IOPS", value_parser = limits::parse_device_iops)]
+    device_read_iops: Vec<DeviceIops>,
+    /// Write rate limit of a disk in I/O operations a second (e.g. /dev/sda:1000); repeatable.
+    #[arg(long, value_name = "DEVICE:IOPS", value_parser = limits::parse_device_iops)]
+    device_write_iops: Vec<DeviceIops>,
+    /// Relative block I/O weight of one disk (e.g. /dev/sda:200, 10-1000); repeatable.
+    #[arg(long, value_name = "DEVICE:WEIGHT", value_parser = limits::parse_device_weight)]
+    blkio_weight_device: Vec<DeviceWeight>,
 }
 
 impl LimitFlags {
@@ -71,6 +81,9 @@ impl LimitFlags {
             blkio_weight: self.blkio_weight,
             device_read_bps: self.device_read_bps.clone(),
             device_write_bps: self.device_write_bps.clone(),
+            device_read_iops: self.device_read_iops.clone(),
+            device_write_iops: self.device_write_iops.clone(),
+            blkio_weight_device: self.blkio_weight_device.clone(),
         }
     }
 }

@@ -225,6 +225,9 @@ pub struct Create {
     /// The container's IPv6 address on its network (`--network NAME`).
     #[arg(long, value_name = "ADDR")]
     ip6: Option<std::net::Ipv6Addr>,
+    /// The MAC address of the container's interface (a unicast one, e.g. 92:d0:c6:0a:29:33); not with --network none, host or container:NAME.
+    #[arg(long, value_name = "MAC", value_parser = values::mac_address)]
+    mac_address: Option<[u8; 6]>,
     /// Publish a container port: [IP:]HOSTPORT:CTRPORT[/tcp|udp], ports may be ranges.
     #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST:CTR[/PROTO]", value_parser = values::publish)]
     publish: Vec<values::Publish>,
@@ -252,11 +255,16 @@ pub struct Create {
     /// An /etc/hosts entry: NAME:IP (host-gateway names the host).
     #[arg(long, value_name = "NAME:IP", value_parser = values::add_host)]
     add_host: Vec<(String, IpAddr)>,
+    /// An annotation of the container: KEY=VALUE (repeatable), shown by inspect.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = values::annotation)]
+    annotation: Vec<(String, String)>,
     #[command(flatten)]
     limits: super::resources::LimitFlags,
     /// Accepted as docker does and discarded with a warning: cgroup v2 has no per-cgroup swappiness (0-100; -1 unset).
     #[arg(long, value_name = "0-100", allow_hyphen_values = true, value_parser = clap::value_parser!(i64).range(-1..=100))]
     memory_swappiness: Option<i64>,
+    #[command(flatten)]
+    docker_only: super::docker_only::DockerOnlyFlags,
     #[command(flatten)]
     health: HealthArgs,
     /// Adjust the OOM killer's preference for the container (-1000..1000; without privileges only upwards).
@@ -284,6 +292,10 @@ impl Create {
                 ctr::ContainerError::from(ctr::run::SpecError::DeviceCgroupRule(rule.clone()))
                     .into(),
             );
+        }
+        self.docker_only.check().map_err(crate::Error::Usage)?;
+        for w in self.docker_only.warnings() {
+            eprintln!("{w}");
         }
         let mut labels = std::collections::BTreeMap::new();
         for file in &self.label_file {
@@ -325,6 +337,7 @@ impl Create {
             log,
             detach_keys: self.detach_keys,
             labels,
+            annotations: self.annotation.into_iter().collect(),
             stop_signal: self.stop_signal,
             stop_timeout: self.stop_timeout,
             pull: self.pull,
@@ -368,6 +381,7 @@ impl Create {
                 aliases: self.network_alias,
                 ipv4: self.ip,
                 ipv6: self.ip6,
+                mac: self.mac_address,
             },
             publish: self.publish.into_iter().flat_map(|p| p.0).collect(),
             publish_all: self.publish_all,

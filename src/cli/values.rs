@@ -141,6 +141,22 @@ pub fn dns_option(s: &str) -> Result<String, FlagError> {
     flag(net::dns::check_option(s).map(|()| s.to_string()))
 }
 
+/// `--annotation KEY=VALUE` (KEY alone: an empty value, as docker's).
+pub fn annotation(s: &str) -> Result<(String, String), FlagError> {
+    let (k, v) = s.split_once('=').unwrap_or((s, ""));
+    if k.trim().is_empty() {
+        return Err(FlagError(format!(
+            "invalid --annotation {s:?}: expected KEY=VALUE with a key"
+        )));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+/// `--mac-address`: a unicast MAC.
+pub fn mac_address(s: &str) -> Result<[u8; 6], FlagError> {
+    flag(net::parse_mac(s))
+}
+
 /// `--add-host NAME:IP`.
 pub fn add_host(s: &str) -> Result<(String, IpAddr), FlagError> {
     flag(net::parse_add_host(s))

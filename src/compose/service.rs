@@ -487,6 +487,7 @@ impl Project {
                     aliases,
                     ipv4,
                     ipv6: None,
+                    mac: None,
                 },
             ));
         }

@@ -288,6 +288,7 @@ const HOST_KEYS: &[&str] = &[
     "CgroupnsMode",
     "MemorySwappiness",
     "Devices",
+    "Annotations",
 ];
 
 /// `inspect`'s `Config`: the record's, without what `HostConfig` shows.
@@ -345,6 +346,18 @@ fn host_config(
         "Devices": config.devices,
         // docker's names for the limits asked (0: none), beside burrow's.
         "Memory": limits.memory.unwrap_or(0),
+        "BlkioWeight": limits.blkio_weight.unwrap_or(0),
+        "BlkioWeightDevice": limits.blkio_weight_device.iter().map(|d| serde_json::json!({
+            "Path": d.device, "Weight": d.weight,
+        })).collect::<Vec<_>>(),
+        "BlkioDeviceReadBps": device_rates(limits.device_read_bps.iter().map(|r| (&r.device, r.bytes_per_sec))),
+        "BlkioDeviceWriteBps": device_rates(limits.device_write_bps.iter().map(|r| (&r.device, r.bytes_per_sec))),
+        "BlkioDeviceReadIOps": device_rates(limits.device_read_iops.iter().map(|r| (&r.device, r.iops))),
+        "BlkioDeviceWriteIOps": device_rates(limits.device_write_iops.iter().map(|r| (&r.device, r.iops))),
+        // Taken and discarded (cgroup v2 has neither), recorded as a
+        // cgroup v2 host records them.
+        "KernelMemory": 0,
+        "OomKillDisable": false,
         "NanoCpus": limits.cpus.map_or(0, |c| (c * 1e9).round() as u64),
         "PidsLimit": limits.pids_limit.map(|p| p.map_or(-1, |n| n as i64)),
         "CpuPeriod": limits.cpu_period.unwrap_or(0),
@@ -354,6 +367,10 @@ fn host_config(
     });
     if let (Some(m), Some(e)) = (v.as_object_mut(), extra.as_object()) {
         m.extend(e.clone());
+        // docker's map, left out when empty as docker leaves it.
+        if !config.annotations.is_empty() {
+            m.insert("Annotations".into(), serde_json::json!(config.annotations));
+        }
     }
     v
 }
@@ -365,6 +382,15 @@ fn own_as_empty(mode: &spec::NsMode) -> String {
         spec::NsMode::Private => String::new(),
         other => other.to_string(),
     }
+}
+
+/// docker's `[{"Path": ..., "Rate": ...}]` of a device limit.
+fn device_rates<'a>(
+    rates: impl Iterator<Item = (&'a std::path::PathBuf, u64)>,
+) -> Vec<serde_json::Value> {
+    rates
+        .map(|(path, rate)| serde_json::json!({"Path": path, "Rate": rate}))
+        .collect()
 }
 
 /// A container's mounts as `inspect` shows them under `Mounts` (docker's

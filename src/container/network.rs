@@ -40,6 +40,8 @@ pub struct NetworkPlan {
     /// container asks of it, and (once `attach`ed) where its record lives
     /// and the container's id.
     pub named: Option<NamedNetwork>,
+    /// `--mac-address` on burrow's own network: its tap's.
+    pub tap_mac: Option<[u8; 6]>,
 }
 
 /// `--network NAME` with `--network-alias`, `--ip`, `--ip6`.
@@ -67,7 +69,8 @@ pub struct Flags<'a> {
     pub dns_options: &'a [String],
     /// `--add-host`.
     pub add_host: &'a [(String, IpAddr)],
-    /// `--network-alias`, `--ip`, `--ip6` (for a user-defined network).
+    /// `--network-alias`, `--ip`, `--ip6` (for a user-defined network),
+    /// `--mac-address` (for it, or for burrow's own network's tap).
     pub endpoint: &'a net::networks::EndpointSpec,
     /// The storage root, whose `networks/` holds the user's networks.
     pub storage: &'a Path,
@@ -117,7 +120,17 @@ pub fn plan(
             })
         }
         _ => {
-            if *flags.endpoint != net::networks::EndpointSpec::default() {
+            // docker's words; the interface is another's, or there is none.
+            if flags.endpoint.mac.is_some() && mode != NetworkMode::User {
+                return Err(Error::Usage(format!(
+                    "conflicting options: mac-address and the network mode (--network {network} gives the container no interface of its own)"
+                )));
+            }
+            let asked = net::networks::EndpointSpec {
+                mac: None,
+                ..flags.endpoint.clone()
+            };
+            if asked != net::networks::EndpointSpec::default() {
                 return Err(Error::Usage(format!(
                     "--network-alias, --ip and --ip6 need a network made with `burrow network create` (this container has --network {network})"
                 )));
@@ -156,6 +169,11 @@ pub fn plan(
         host_loopback: config.host_loopback,
         direct_ports: config.direct_ports,
         direct_host: config.direct_host,
+        tap_mac: if named.is_none() {
+            flags.endpoint.mac
+        } else {
+            None
+        },
         named,
     })
 }
@@ -584,7 +602,7 @@ pub fn inspect_json(r: &super::record::Record, storage: &Path) -> serde_json::Va
             serde_json::json!({
                 "Aliases": null,
                 "NetworkID": p.id(),
-                "MacAddress": "",
+                "MacAddress": r.config.mac_address.clone().filter(|_| user).unwrap_or_default(),
                 "IPAddress": addr(net::GUEST_V4.to_string()),
                 "IPPrefixLen": if user { 24 } else { 0 },
                 "Gateway": addr(net::GATEWAY_V4.to_string()),
@@ -603,5 +621,7 @@ pub fn inspect_json(r: &super::record::Record, storage: &Path) -> serde_json::Va
         "Gateway": if user { net::GATEWAY_V4.to_string() } else { String::new() },
         "GlobalIPv6Address": if user { net::GUEST_V6.to_string() } else { String::new() },
         "IPv6Gateway": if user { net::GATEWAY_V6.to_string() } else { String::new() },
+        // The default network's interface (`--mac-address`), as docker's.
+        "MacAddress": r.config.mac_address.clone().filter(|_| user).unwrap_or_default(),
     })
 }

@@ -528,6 +528,8 @@ impl Plan {
             cgroupns_mode: spec.cgroupns,
             memory_swappiness: spec.memory_swappiness,
             devices: spec.devices.clone(),
+            annotations: spec.annotations.clone(),
+            mac_address: spec.network_endpoint.mac.as_ref().map(crate::net::mac_text),
         }
     }
 
@@ -997,6 +999,7 @@ mod tests {
             direct_ports: true,
             direct_host: true,
             named: None,
+            tap_mac: None,
         }
     }
 

@@ -259,6 +259,12 @@ pub struct ContainerConfig {
     /// `--device`, as given (HostConfig).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<super::spec::DeviceMapping>,
+    /// `--annotation`s, which `inspect` shows in `HostConfig`.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
+    /// `--mac-address`, as docker's config shows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<String>,
 }
 
 impl Default for ContainerConfig {
@@ -300,6 +306,8 @@ impl Default for ContainerConfig {
             cgroupns_mode: Default::default(),
             memory_swappiness: None,
             devices: Vec::new(),
+            annotations: Default::default(),
+            mac_address: None,
         }
     }
 }

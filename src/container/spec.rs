@@ -921,6 +921,8 @@ pub struct RunSpec {
     pub health: super::health::HealthFlags,
     /// `--label` and `--label-file`, over the image's labels.
     pub labels: std::collections::BTreeMap<String, String>,
+    /// `--annotation KEY=VALUE`: kept in the record for `inspect`.
+    pub annotations: std::collections::BTreeMap<String, String>,
     /// `--stop-signal`, over the image's StopSignal.
     pub stop_signal: Option<i32>,
     /// `--stop-timeout`: seconds `stop` waits before SIGKILL (10).

@@ -15,6 +15,9 @@ pub struct NetDevices {
     /// burrow's tap (`eth0`), addressed and routed towards its userspace
     /// stack: `--network user`.
     pub tap: bool,
+    /// `--mac-address`: the tap's MAC (else the kernel's pick).
+    #[serde(default)]
+    pub tap_mac: Option<[u8; 6]>,
     /// A veth on each user network's bridge, in the order of their
     /// interface names.
     pub links: Vec<Attachment>,
@@ -48,7 +51,7 @@ impl NetDevices {
     ) -> Result<OwnedFd, DeviceError> {
         let mut nl = Netlink::from_fd(route);
         if self.tap {
-            tap::setup_tap(&tun, &mut nl)?;
+            tap::setup_tap(&tun, &mut nl, self.tap_mac)?;
         }
         if let Some(user) = user {
             for link in &self.links {

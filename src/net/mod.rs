@@ -75,6 +75,8 @@ pub enum NetError {
     Port { spec: String, why: String },
     #[error("invalid --add-host {0:?}: expected NAME:IP")]
     AddHost(String),
+    #[error("invalid --mac-address {spec:?}: {why}")]
+    MacAddress { spec: String, why: &'static str },
     #[error("invalid --dns {0:?}: expected an IP address")]
     Dns(String),
     #[error("invalid --dns-search {0:?}: expected a domain name (or `.` for none)")]
@@ -135,6 +137,49 @@ impl std::fmt::Display for NetworkMode {
     }
 }
 
+/// `--mac-address`: six hex bytes with `:` or `-` between them, a
+/// unicast address (one a container's interface may have).
+pub fn parse_mac(spec: &str) -> Result<[u8; 6], NetError> {
+    let bad = |why| NetError::MacAddress {
+        spec: spec.to_string(),
+        why,
+    };
+    let parts: Vec<&str> = spec.split([':', '-']).collect();
+    let mut mac = [0u8; 6];
+    if parts.len() != 6
+        || !parts
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(bad("expected six hex bytes, e.g. 92:d0:c6:0a:29:33"));
+    }
+    for (b, p) in mac.iter_mut().zip(&parts) {
+        *b = u8::from_str_radix(p, 16).map_err(|_| bad("expected six hex bytes"))?;
+    }
+    if mac[0] & 1 == 1 {
+        return Err(bad(
+            "a multicast address (the first byte is odd); an interface needs a unicast one",
+        ));
+    }
+    if mac == [0; 6] {
+        return Err(bad("the all-zero address is no interface's"));
+    }
+    if mac == stack::GATEWAY_MAC {
+        return Err(bad(
+            "it is the address of burrow's gateway on the container's network",
+        ));
+    }
+    Ok(mac)
+}
+
+/// A MAC address as `ip link` writes it.
+pub fn mac_text(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 /// `--add-host NAME:IP` (IPv6 addresses may be bracketed).
 pub fn parse_add_host(spec: &str) -> Result<(String, std::net::IpAddr), NetError> {
     let bad = || NetError::AddHost(spec.to_string());
@@ -154,6 +199,39 @@ pub fn parse_add_host(spec: &str) -> Result<(String, std::net::IpAddr), NetError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mac_addresses_parse_as_unicast_only() {
+        assert_eq!(
+            parse_mac("92:d0:c6:0a:29:33").unwrap(),
+            [0x92, 0xd0, 0xc6, 0x0a, 0x29, 0x33]
+        );
+        assert_eq!(
+            parse_mac("02-42-AC-11-00-02").unwrap(),
+            [0x02, 0x42, 0xac, 0x11, 0x00, 0x02]
+        );
+        assert_eq!(
+            mac_text(&parse_mac("02-42-AC-11-00-02").unwrap()),
+            "02:42:ac:11:00:02"
+        );
+        for (bad, says) in [
+            ("01:00:5e:00:00:01", "multicast"),
+            ("ff:ff:ff:ff:ff:ff", "multicast"),
+            ("00:00:00:00:00:00", "all-zero"),
+            ("52:55:0a:00:02:02", "gateway"),
+            ("92:d0:c6:0a:29", "six hex bytes"),
+            ("92:d0:c6:0a:29:3g", "six hex bytes"),
+            ("92d0c60a2933", "six hex bytes"),
+            ("92:d0:c6:0a:29:333", "six hex bytes"),
+        ] {
+            let err = parse_mac(bad).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("invalid --mac-address {bad:?}: ")),
+                "{err}"
+            );
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn network_modes_parse_and_unknown_ones_are_named() {

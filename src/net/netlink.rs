@@ -189,6 +189,15 @@ impl Netlink {
         self.request("set arp_notify on the link", msg)
     }
 
+    /// Gives the link (while it is down) the MAC address `mac`.
+    pub fn set_mac(&mut self, index: u32, mac: [u8; 6]) -> Result<(), NetlinkError> {
+        // struct ifinfomsg: family, pad, type, index, flags, change.
+        let mut fixed = [0u8; 16];
+        fixed[4..8].copy_from_slice(&(index as i32).to_ne_bytes());
+        let msg = Msg::new(libc::RTM_NEWLINK, 0, &fixed).attr(libc::IFLA_ADDRESS, &mac);
+        self.request("set the link's MAC address", msg)
+    }
+
     /// Adds `addr/prefix` to the link, usable at once (no IPv6 duplicate
     /// address detection: the link has one peer, burrow's stack).
     pub fn add_address(

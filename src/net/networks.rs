@@ -289,12 +289,13 @@ pub struct NetworkSpec {
 }
 
 /// What a container asks of a network: `--network-alias`, `--ip`,
-/// `--ip6`.
+/// `--ip6`, `--mac-address`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EndpointSpec {
     pub aliases: Vec<String>,
     pub ipv4: Option<Ipv4Addr>,
     pub ipv6: Option<Ipv6Addr>,
+    pub mac: Option<[u8; 6]>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -320,6 +321,10 @@ pub enum NetworksError {
     NotInSubnet { network: String, ip: IpAddr },
     #[error("Address already in use: {ip} on network {network}")]
     AddressInUse { network: String, ip: IpAddr },
+    /// Two interfaces with one MAC on a bridge would take each other's
+    /// frames: the port filter lets each send from its own only.
+    #[error("MAC address {mac} is already in use on network {network}")]
+    MacInUse { network: String, mac: String },
     #[error("no free address left on network {0}")]
     Full(String),
     #[error("container {container} is not connected to network {network}")]
@@ -918,7 +923,18 @@ impl Networks {
             }
             (None, _, None) => None,
         };
-        let mac = mac_for(&n.id, id);
+        let mac = match want.mac {
+            Some(mac) => {
+                if n.endpoints.values().any(|e| e.mac == mac) {
+                    return Err(NetworksError::MacInUse {
+                        network: n.name.clone(),
+                        mac: super::mac_text(&mac),
+                    });
+                }
+                mac
+            }
+            None => mac_for(&n.id, id),
+        };
         let mut aliases = want.aliases.clone();
         aliases.retain(|a| a != name);
         let e = Endpoint {
@@ -1123,6 +1139,35 @@ mod tests {
         assert!(nets.create(&spec("bridge")).is_err());
         assert_eq!(nets.find(&a.id[..8]).unwrap().name, "a");
         assert!(matches!(nets.find("zzz"), Err(NetworksError::NotFound(_))));
+    }
+
+    #[test]
+    fn an_asked_mac_is_the_endpoints_and_a_taken_one_is_refused() {
+        let (_d, nets) = store();
+        nets.create(&spec("n")).unwrap();
+        let all = |_: &str| true;
+        let mac = [0x92, 0xd0, 0xc6, 0x0a, 0x29, 0x33];
+        let want = EndpointSpec {
+            mac: Some(mac),
+            ..Default::default()
+        };
+        let (_, e1) = nets
+            .attach("n", &"1".repeat(64), "a", &want, None, &all)
+            .unwrap();
+        assert_eq!(e1.mac, mac);
+        assert_eq!(e1.mac_text(), "92:d0:c6:0a:29:33");
+        let err = nets
+            .attach("n", &"2".repeat(64), "b", &want, None, &all)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "MAC address 92:d0:c6:0a:29:33 is already in use on network n"
+        );
+        // The same container again (a restart) keeps it.
+        let (_, again) = nets
+            .attach("n", &"1".repeat(64), "a", &want, None, &all)
+            .unwrap();
+        assert_eq!(again.mac, mac);
     }
 
     #[test]

@@ -29,7 +29,9 @@ pub struct UserNetConfig {
     pub dns_upstreams: Vec<SocketAddr>,
 }
 
-const OUR_MAC: EthernetAddress = EthernetAddress([0x52, 0x55, 0x0a, 0x00, 0x02, 0x02]);
+/// The gateway's MAC on the container's tap.
+pub const GATEWAY_MAC: [u8; 6] = [0x52, 0x55, 0x0a, 0x00, 0x02, 0x02];
+const OUR_MAC: EthernetAddress = EthernetAddress(GATEWAY_MAC);
 const TCP_BUFFER: usize = 1 << 20;
 const UDP_IDLE: Duration = Duration::from_secs(60);
 const DNS_IDLE: Duration = Duration::from_secs(5);

@@ -59,10 +59,14 @@ pub fn make_tap(tun: &OwnedFd, name: &str) -> Result<(), TapError> {
 
 /// The tap made on `/dev/net/tun` (opened in the container's network
 /// namespace), addressed and routed towards burrow's stack through `nl`, a
-/// route socket of that namespace. For `devices::NetDevices::make`.
-pub fn setup_tap(tun: &OwnedFd, nl: &mut Netlink) -> Result<(), TapError> {
+/// route socket of that namespace, with `mac` when given (else the
+/// kernel's pick). For `devices::NetDevices::make`.
+pub fn setup_tap(tun: &OwnedFd, nl: &mut Netlink, mac: Option<[u8; 6]>) -> Result<(), TapError> {
     make_tap(tun, IFNAME)?;
     let index = nl.index_of(IFNAME)?;
+    if let Some(mac) = mac {
+        nl.set_mac(index, mac)?;
+    }
     nl.link_up(index, MTU)?;
     nl.add_address(index, IpAddr::V4(GUEST_V4), 24)?;
     nl.add_default_route(index, IpAddr::V4(GATEWAY_V4))?;

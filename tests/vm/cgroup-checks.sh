@@ -395,7 +395,8 @@ cleanup dmem dhog
 dev=$(cat /sys/block/vda/dev)
 "$B" run --name lim --memory 48m --memory-reservation 16m --memory-swap 64m --cpu-shares 512 \
   --cpuset-cpus 0 --pids-limit 50 --blkio-weight 300 --device-read-bps /dev/vda:1mb \
-  --device-write-bps /dev/vda:2mb bb sleep 60 > /tmp/lim.out 2>&1 &
+  --device-write-bps /dev/vda:2mb --device-read-iops /dev/vda:100 --device-write-iops /dev/vda:200 \
+  bb sleep 60 > /tmp/lim.out 2>&1 &
 if wait_running lim; then
   p=$(cg_field lim path)
   r() { cat "$p/$1" 2>/dev/null; }
@@ -405,7 +406,7 @@ if wait_running lim; then
   fi
   check "cpu.weight from --cpu-shares 512 ($(r cpu.weight))" test "$(r cpu.weight)" = 20
   check "cpuset.cpus, pids.max" test "$(r cpuset.cpus)/$(r pids.max)" = "0/50"
-  check "io.max ($(r io.max))" test "$(r io.max)" = "$dev rbps=1048576 wbps=2097152 riops=max wiops=max"
+  check "io.max ($(r io.max))" test "$(r io.max)" = "$dev rbps=1048576 wbps=2097152 riops=100 wiops=200"
   w=$(r io.bfq.weight; r io.weight)
   check "the blkio weight is in io.bfq.weight or io.weight ($(echo $w))" \
     grep -Eq 'default (300|2930)' <<< "$w"

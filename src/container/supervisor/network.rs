@@ -37,6 +37,9 @@ pub struct SupervisedNetwork {
     /// `disconnect` change them) and the container's id.
     #[serde(default)]
     pub networks: Option<(std::path::PathBuf, String)>,
+    /// `--mac-address`: the tap's.
+    #[serde(default)]
+    pub tap_mac: Option<[u8; 6]>,
 }
 
 impl SupervisedNetwork {
@@ -50,6 +53,7 @@ impl SupervisedNetwork {
             direct_host: plan.direct_host(),
             ports_dir: Some(bound.dir().to_path_buf()),
             networks: plan.named.as_ref().and_then(|n| n.attached.clone()),
+            tap_mac: plan.tap_mac,
         }
     }
 
@@ -69,6 +73,7 @@ impl SupervisedNetwork {
     ) -> Option<StartDevices> {
         let devices = NetDevices {
             tap: self.user,
+            tap_mac: self.tap_mac,
             links,
         };
         if devices.is_empty() {
