@@ -509,44 +509,36 @@ impl Limits {
                 implied: false,
             });
         }
+        // Per disk, each an `io.max` key: bytes and operations a second.
+        let bps = |l: &[DeviceRate]| -> Vec<(PathBuf, u64)> {
+            l.iter()
+                .map(|r| (r.device.clone(), r.bytes_per_sec))
+                .collect()
+        };
+        let iops = |l: &[DeviceIops]| -> Vec<(PathBuf, u64)> {
+            l.iter().map(|r| (r.device.clone(), r.iops)).collect()
+        };
         for (flag, key, list) in [
-            ("--device-read-bps", "rbps", &self.device_read_bps),
-            ("--device-write-bps", "wbps", &self.device_write_bps),
+            ("--device-read-bps", "rbps", bps(&self.device_read_bps)),
+            ("--device-write-bps", "wbps", bps(&self.device_write_bps)),
+            ("--device-read-iops", "riops", iops(&self.device_read_iops)),
+            (
+                "--device-write-iops",
+                "wiops",
+                iops(&self.device_write_iops),
+            ),
         ] {
-            for rate in list {
-                let (major, minor) = device(&rate.device).map_err(|source| LimitError::Device {
+            for (dev, rate) in list {
+                let (major, minor) = device(&dev).map_err(|source| LimitError::Device {
                     flag,
-                    device: rate.device.clone(),
+                    device: dev.clone(),
                     source,
                 })?;
                 // 0 would mean "no limit" to docker; the kernel wants max.
-                let value = if rate.bytes_per_sec == 0 {
+                let value = if rate == 0 {
                     "max".to_string()
                 } else {
-                    rate.bytes_per_sec.to_string()
-                };
-                out.push(one(
-                    flag,
-                    Controller::Io,
-                    "io.max",
-                    format!("{major}:{minor} {key}={value}"),
-                ));
-            }
-        }
-        for (flag, key, list) in [
-            ("--device-read-iops", "riops", &self.device_read_iops),
-            ("--device-write-iops", "wiops", &self.device_write_iops),
-        ] {
-            for rate in list {
-                let (major, minor) = device(&rate.device).map_err(|source| LimitError::Device {
-                    flag,
-                    device: rate.device.clone(),
-                    source,
-                })?;
-                let value = if rate.iops == 0 {
-                    "max".to_string()
-                } else {
-                    rate.iops.to_string()
+                    rate.to_string()
                 };
                 out.push(one(
                     flag,
