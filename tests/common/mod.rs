@@ -541,6 +541,21 @@ impl TestEnv {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // A suite started in the background by a shell without job
+        // control inherits SIGINT and SIGQUIT ignored (and SIGHUP under
+        // nohup), which a program keeps: a spawned burrow gets the
+        // defaults, as a command typed at a terminal has them, so that the
+        // tests signalling it test burrow and not how the suite was run.
+        // SAFETY: between fork and exec only signal(2), which is
+        // async-signal-safe; nothing is allocated.
+        unsafe {
+            cmd.pre_exec(|| {
+                for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+                Ok(())
+            });
+        }
         let child = spawn_retrying(&mut cmd)
             .unwrap_or_else(|e| panic!("spawn {}: {e}", self.binary.display()));
         (child, args.iter().map(|s| s.to_string()).collect())
